@@ -1,0 +1,82 @@
+"""RFC 7807 problem details (DESIGN.md §8).
+
+Handlers raise `Problem`; the middleware in server.py turns it into an
+`application/problem+json` answer. `errors` lists JSON Pointers to the fields at fault.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+from aiohttp import web
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    410: "Gone",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One wrong field: `path` is a JSON Pointer into the request body."""
+
+    path: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "message": self.message}
+
+
+@dataclass
+class Problem(Exception):
+    """An HTTP error answered as problem+json."""
+
+    status: int
+    detail: str
+    errors: list[FieldError] = field(default_factory=list)
+    type: str = "about:blank"
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.detail}"
+
+    def body(self) -> dict:
+        out = {
+            "type": self.type,
+            "title": _TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            out["errors"] = [e.as_dict() for e in self.errors]
+        out.update(self.extra)
+        return out
+
+
+def problem_response(problem: Problem) -> web.Response:
+    """Render a Problem as an aiohttp response."""
+    return web.Response(
+        status=problem.status,
+        body=orjson.dumps(problem.body()),
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers=problem.headers,
+    )
+
+
+def pointer(*parts: str | int) -> str:
+    """Build a JSON Pointer (RFC 6901) from path parts."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
