@@ -1,0 +1,4 @@
+"""Tenants and how they prove who they are: accounts, API keys, the tenant's data keys."""
+from accounts.service import Accounts, Tenant, SignatureInvalid, validate_signature
+
+__all__ = ["Accounts", "SignatureInvalid", "Tenant", "validate_signature"]

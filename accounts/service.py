@@ -1,0 +1,175 @@
+"""Creating tenants, authenticating API keys, keeping the keyring loaded."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+import security
+from accounts.apikeys import api_key_id, check_api_key, new_api_key
+from accounts.tables import api_keys, data_keys, tenants
+from store import Clock, Database, SystemClock, new_id
+
+SANDBOX_SIGNATURE = "【鸿雁测试】"
+# Huawei Cloud allows 2–16 characters between the brackets (DESIGN.md §5).
+_SIGNATURE = re.compile(r"^【([^【】]{2,16})】$")
+# A revoked key stops working across processes within this many seconds.
+AUTH_CACHE_SECONDS = 10.0
+
+
+class SignatureInvalid(ValueError):
+    pass
+
+
+def validate_signature(signature: str) -> str:
+    """Return the signature if it is `【…】` with 2–16 characters inside, else raise."""
+    if not _SIGNATURE.match(signature or ""):
+        raise SignatureInvalid("a signature is 【name】 with 2 to 16 characters between the brackets")
+    return signature
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str
+    signature: str
+    rate_limit: int | None
+    sms_price: str | None
+
+    def as_mapping(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "signature": self.signature,
+            "rate_limit": self.rate_limit,
+            "sms_price": self.sms_price,
+        }
+
+
+def _tenant(row) -> Tenant:
+    return Tenant(row.id, row.name, row.signature, row.rate_limit, row.sms_price)
+
+
+def _record_row(rec: security.DataKeyRecord) -> dict:
+    return {
+        "tenant_id": rec.tenant_id,
+        "key_id": rec.key_id,
+        "purpose": rec.purpose,
+        "wrapped": rec.wrapped,
+        "master_key_id": rec.master_key_id,
+        "state": rec.state,
+        "created_ms": int(rec.created_at.timestamp() * 1000),
+    }
+
+
+class Accounts:
+    """Tenant store: creation, API-key authentication (cached), data keys into the keyring."""
+
+    def __init__(self, db: Database, keyring: security.Keyring, clock: Clock | None = None):
+        self.db = db
+        self.keyring = keyring
+        self.clock = clock or SystemClock()
+        self._auth_cache: dict[str, tuple[float, Tenant | None]] = {}
+
+    async def create_tenant(
+        self,
+        name: str,
+        *,
+        signature: str | None = None,
+        rate_limit: int | None = None,
+        sms_price: str | None = None,
+    ) -> tuple[Tenant, str]:
+        """Create a tenant with its data keys and a first API key; return the key (shown once)."""
+        signature = validate_signature(signature or SANDBOX_SIGNATURE)
+        now = self.clock.now()
+        now_ms = int(now.timestamp() * 1000)
+        tenant = Tenant(new_id(), name, signature, rate_limit, sms_price)
+        records = self.keyring.create_tenant_keys(tenant.id, now=now)
+        key_string, key_id, key_hash = new_api_key()
+        async with self.db.write.begin() as conn:
+            await conn.execute(
+                tenants.insert().values(
+                    id=tenant.id, name=name, signature=signature, rate_limit=rate_limit,
+                    sms_price=sms_price, created_ms=now_ms,
+                )
+            )
+            await conn.execute(data_keys.insert(), [_record_row(r) for r in records])
+            await conn.execute(
+                api_keys.insert().values(
+                    id=key_id, tenant_id=tenant.id, key_hash=key_hash,
+                    scopes="messages cards templates webhooks", created_ms=now_ms,
+                )
+            )
+        return tenant, key_string
+
+    async def first_tenant(self) -> Tenant | None:
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(select(tenants).order_by(tenants.c.created_ms).limit(1))).first()
+        return _tenant(row) if row else None
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None:
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(select(tenants).where(tenants.c.id == tenant_id))).first()
+        return _tenant(row) if row else None
+
+    async def authenticate(self, key_string: str) -> Tenant | None:
+        """The tenant owning this API key, or None for a missing, wrong or revoked key."""
+        hit = self._auth_cache.get(key_string)
+        mono = time.monotonic()
+        if hit is not None and hit[0] > mono:
+            return hit[1]
+        tenant = await self._authenticate(key_string)
+        if len(self._auth_cache) > 10_000:
+            self._auth_cache.clear()
+        self._auth_cache[key_string] = (mono + AUTH_CACHE_SECONDS, tenant)
+        return tenant
+
+    async def _authenticate(self, key_string: str) -> Tenant | None:
+        key_id = api_key_id(key_string)
+        if key_id is None:
+            return None
+        async with self.db.read.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(api_keys.c.key_hash, api_keys.c.revoked_ms, tenants)
+                    .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+                    .where(api_keys.c.id == key_id)
+                )
+            ).first()
+        if row is None or row.revoked_ms is not None:
+            return None
+        if not check_api_key(key_string, row.key_hash):
+            return None
+        tenant = _tenant(row)
+        await self.ensure_keys(tenant.id)
+        return tenant
+
+    async def ensure_keys(self, tenant_id: str) -> None:
+        """Load a tenant's data keys if this process has not seen them (made by another process)."""
+        if self.keyring.has_tenant(tenant_id):
+            return
+        await self.load_keys(tenant_id)
+
+    async def load_keys(self, tenant_id: str | None = None) -> None:
+        """Load wrapped data keys from the database into the keyring (all tenants by default)."""
+        query = select(data_keys)
+        if tenant_id is not None:
+            query = query.where(data_keys.c.tenant_id == tenant_id)
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        self.keyring.load(
+            security.DataKeyRecord(
+                tenant_id=r.tenant_id, key_id=r.key_id, purpose=r.purpose, wrapped=r.wrapped,
+                master_key_id=r.master_key_id, state=r.state,
+                created_at=_from_ms(r.created_ms),
+            )
+            for r in rows
+        )
+
+
+def _from_ms(ms: int):
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)

@@ -1,0 +1,82 @@
+"""The OpenAPI 3.1 document, assembled from each domain's fragment."""
+from __future__ import annotations
+
+PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "message"],
+                "properties": {
+                    "path": {"type": "string", "description": "JSON Pointer into the request body"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def problem_responses(*codes: int) -> dict:
+    """`responses` entries for problem+json answers."""
+    text = {
+        400: "Malformed JSON", 401: "Missing or bad API key", 404: "Not found (or another tenant's)",
+        409: "Idempotency-Key reused with another body", 413: "Body too large",
+        415: "Content-Type is not application/json", 422: "Invalid fields (see errors[].path)",
+        429: "Over the tenant's rate limit (see Retry-After)",
+    }
+    return {
+        str(c): {
+            "description": text.get(c, "Error"),
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for c in codes
+    }
+
+
+_FRAGMENTS: list[dict] = []
+
+
+def register_fragment(fragment: dict) -> None:
+    """Add a domain's `{"paths": …, "schemas": …}` to the document."""
+    _FRAGMENTS.append(fragment)
+
+
+def openapi_document(base_url: str) -> dict:
+    paths: dict = {
+        "/healthz": {
+            "get": {
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": {"description": "Serving", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"status": {"const": "ok"}}}}}}},
+            }
+        }
+    }
+    schemas: dict = {"Problem": PROBLEM}
+    for frag in _FRAGMENTS:
+        for path, ops in frag.get("paths", {}).items():
+            paths.setdefault(path, {}).update(ops)
+        schemas.update(frag.get("schemas", {}))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Hongyan 5G message API",
+            "version": "1",
+            "description": "Send RCS rich cards with SMS fallback. Errors are RFC 7807 problem+json.",
+        },
+        "servers": [{"url": base_url}],
+        "security": [{"apiKey": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "Tenant API key"}},
+        },
+    }

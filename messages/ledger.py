@@ -1,0 +1,249 @@
+"""Accepting messages durably and reading them back, sealed at rest."""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Callable
+
+import orjson
+from cryptography.hazmat.primitives import hashes
+from sqlalchemy import and_, select
+
+from api.problems import FieldError, Problem
+from messages.request import SendRequest
+from messages.tables import batches, idempotency_keys, message_events, messages
+from store import Clock, Database, GroupWriter, SystemClock, new_id
+from store.clock import rfc3339
+from store.writer import WriteBatch
+
+import security
+from datetime import datetime, timezone
+
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+CardCheck = Callable[[SendRequest, str], list[FieldError]]
+
+
+def _sm3(data: bytes) -> bytes:
+    h = hashes.Hash(hashes.SM3())
+    h.update(data)
+    return h.finalize()
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _at(ms: int) -> str:
+    return rfc3339(datetime.fromtimestamp(ms / 1000, timezone.utc))
+
+
+@dataclass
+class Replay:
+    """A stored answer to an earlier request with the same Idempotency-Key."""
+
+    status: int
+    body: bytes
+
+
+class MessageLedger:
+    """The message store: accept (group-committed), look up, list."""
+
+    def __init__(
+        self,
+        db: Database,
+        writer: GroupWriter,
+        keyring: security.Keyring,
+        clock: Clock | None = None,
+        id_factory: Callable[[], str] = new_id,
+    ):
+        self.db = db
+        self.writer = writer
+        self.keyring = keyring
+        self.clock = clock or SystemClock()
+        self.new_id = id_factory
+
+    # -- idempotency -------------------------------------------------------------------
+    def _idem_keys(self, tenant_id: str, key: str, raw_body: bytes) -> tuple[bytes, bytes]:
+        key_bidx = self.keyring.blind_index(tenant_id, key, purpose="idempotency-key")
+        body_hmac = self.keyring.blind_index(tenant_id, _sm3(raw_body).hex(), purpose="idempotency-body")
+        return key_bidx, body_hmac
+
+    async def replay(self, tenant_id: str, key: str, raw_body: bytes) -> Replay | None:
+        """The stored answer for this key, None if unseen; 409 if the key came with another body."""
+        key_bidx, body_hmac = self._idem_keys(tenant_id, key, raw_body)
+        async with self.db.read.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(idempotency_keys).where(
+                        and_(idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key_bidx == key_bidx)
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        if row.body_hmac != body_hmac:
+            raise Problem(409, "this Idempotency-Key was already used with a different request body",
+                          [FieldError("", "Idempotency-Key reused with another body")])
+        body = self.keyring.open(tenant_id, "idempotency_keys", "response", key_bidx.hex(), row.response_enc)
+        return Replay(row.status, body)
+
+    # -- accept ------------------------------------------------------------------------
+    async def accept(
+        self, tenant_id: str, req: SendRequest, *, idempotency: tuple[str, bytes] | None = None
+    ) -> bytes:
+        """Commit the batch, its messages and their first events; return the 202 body."""
+        now = self.clock.now()
+        now_ms = _ms(now)
+        batch_id = self.new_id()
+        seal = self.keyring.seal
+        send_at_ms = _ms(req.send_at) if req.send_at else None
+        scheduled = send_at_ms is not None and send_at_ms > now_ms
+        status = "scheduled" if scheduled else "accepted"
+        due_ms = send_at_ms if scheduled else now_ms
+        expires_ms = max(now_ms, send_at_ms or 0) + req.ttl_s * 1000
+
+        batch_row = {
+            "id": batch_id,
+            "tenant_id": tenant_id,
+            "created_ms": now_ms,
+            "card_enc": seal(tenant_id, "batches", "card", batch_id, orjson.dumps(req.card)) if req.card else None,
+            "template_ref": orjson.dumps(req.template).decode() if req.template else None,
+            "traffic_type": req.traffic_type,
+            "ttl_s": req.ttl_s,
+            "send_at_ms": send_at_ms,
+            "client_ref_enc": seal(tenant_id, "batches", "client_ref", batch_id, req.client_ref.encode())
+            if req.client_ref is not None
+            else None,
+            "recipient_count": len(req.recipients),
+        }
+        msg_rows, event_rows, answer = [], [], []
+        for seq, r in enumerate(req.recipients):
+            mid = self.new_id()
+            msg_rows.append(
+                {
+                    "id": mid,
+                    "tenant_id": tenant_id,
+                    "batch_id": batch_id,
+                    "seq": seq,
+                    "to_enc": seal(tenant_id, "messages", "to", mid, r.to.encode()),
+                    "to_bidx": self.keyring.blind_index(tenant_id, r.to),
+                    "variables_enc": seal(tenant_id, "messages", "variables", mid, orjson.dumps(r.variables))
+                    if r.variables
+                    else None,
+                    "status": status,
+                    "created_ms": now_ms,
+                    "updated_ms": now_ms,
+                    "expires_ms": expires_ms,
+                    "due_ms": due_ms,
+                    "attempts": 0,
+                    "lease_owner": None,
+                    "lease_until_ms": None,
+                }
+            )
+            event_rows.append(
+                {"id": self.new_id(), "message_id": mid, "tenant_id": tenant_id, "type": "accepted",
+                 "at_ms": now_ms, "source": "api", "detail": None}
+            )
+            if scheduled:
+                event_rows.append(
+                    {"id": self.new_id(), "message_id": mid, "tenant_id": tenant_id, "type": "scheduled",
+                     "at_ms": now_ms, "source": "api", "detail": {"send_at": _at(send_at_ms)}}
+                )
+            answer.append({"id": mid, "to": r.to, "status": status})
+        body = orjson.dumps({"batch_id": batch_id, "messages": answer})
+
+        write = WriteBatch().insert(batches, batch_row).insert(messages, msg_rows).insert(message_events, event_rows)
+        if idempotency is not None:
+            key, raw = idempotency
+            key_bidx, body_hmac = self._idem_keys(tenant_id, key, raw)
+            write.insert(
+                idempotency_keys,
+                {
+                    "tenant_id": tenant_id,
+                    "key_bidx": key_bidx,
+                    "body_hmac": body_hmac,
+                    "status": 202,
+                    "response_enc": seal(tenant_id, "idempotency_keys", "response", key_bidx.hex(), body),
+                    "created_ms": now_ms,
+                },
+            )
+        await self.writer.write(write)
+        return body
+
+    # -- read --------------------------------------------------------------------------
+    def _message_view(self, row, events: list | None) -> dict:
+        out = {
+            "id": row.id,
+            "batch_id": row.batch_id,
+            "to": self.keyring.open(row.tenant_id, "messages", "to", row.id, row.to_enc).decode(),
+            "status": row.status,
+            "created_at": _at(row.created_ms),
+            "expires_at": _at(row.expires_ms),
+        }
+        if events is not None:
+            out["events"] = [
+                {"type": e.type, "at": _at(e.at_ms), "source": e.source, "detail": e.detail or {}}
+                for e in events
+            ]
+        return out
+
+    async def get(self, tenant_id: str, message_id: str) -> dict | None:
+        """One message with its events, or None if it does not exist for this tenant."""
+        async with self.db.read.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(messages).where(and_(messages.c.id == message_id, messages.c.tenant_id == tenant_id))
+                )
+            ).first()
+            if row is None:
+                return None
+            events = (
+                await conn.execute(
+                    select(message_events)
+                    .where(message_events.c.message_id == message_id)
+                    .order_by(message_events.c.at_ms, message_events.c.id)
+                )
+            ).all()
+        return self._message_view(row, events)
+
+    async def list(
+        self, tenant_id: str, *, batch_id: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[dict], str | None]:
+        """A page of messages (in recipient order within a batch, newest first otherwise)."""
+        query = select(messages).where(messages.c.tenant_id == tenant_id)
+        after = _decode_cursor(cursor) if cursor else None
+        if batch_id is not None:
+            query = query.where(messages.c.batch_id == batch_id)
+            if after is not None:
+                query = query.where(messages.c.seq > int(after))
+            query = query.order_by(messages.c.seq)
+        else:
+            if after is not None:
+                query = query.where(messages.c.id < after)
+            query = query.order_by(messages.c.id.desc())
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(query.limit(limit + 1))).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [self._message_view(r, None) for r in rows]
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            next_cursor = _encode_cursor(str(last.seq) if batch_id is not None else last.id)
+        return items, next_cursor
+
+
+def _encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
+    if not value or len(value) > 64:
+        raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
+    return value

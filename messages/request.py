@@ -1,0 +1,158 @@
+"""Reading a send request: every field checked, every error named by its JSON Pointer."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import phonenumbers
+
+from api.problems import FieldError, pointer
+
+TRAFFIC_TYPES = ("otp", "notification", "marketing")
+MAX_RECIPIENTS = 10_000
+DEFAULT_TTL_S = 86_400
+# DESIGN.md §13: any TTL from 1 s to 15 days is honoured.
+MIN_TTL_S, MAX_TTL_S = 1, 1_296_000
+MAX_CLIENT_REF = 200
+DEFAULT_REGION = "CN"
+KNOWN_FIELDS = {"to", "variables", "recipients", "card", "template", "traffic_type", "ttl", "send_at", "client_ref"}
+
+
+@dataclass
+class Recipient:
+    to: str  # E.164
+    variables: dict | None
+
+
+@dataclass
+class SendRequest:
+    recipients: list[Recipient]
+    card: dict | None
+    template: dict | None
+    traffic_type: str
+    ttl_s: int
+    send_at: datetime | None
+    client_ref: str | None
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def normalise_number(raw, region: str = DEFAULT_REGION) -> str | None:
+    """E.164 form of a phone number, or None when it is not a valid number."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 32:
+        return None
+    try:
+        num = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(num):
+        return None
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_rfc3339(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None
+    return at.astimezone(timezone.utc)
+
+
+def parse_send_request(body: dict) -> SendRequest:
+    """Check a POST /v1/messages body; `errors` lists every problem found."""
+    errors: list[FieldError] = []
+    for key in body:
+        if key not in KNOWN_FIELDS:
+            errors.append(FieldError(pointer(key), "unknown field"))
+
+    recipients: list[Recipient] = []
+    has_to, has_list = "to" in body, "recipients" in body
+    if has_to == has_list:
+        errors.append(FieldError("/to", "give exactly one of `to` or `recipients`"))
+    elif has_to:
+        e164 = normalise_number(body["to"])
+        if e164 is None:
+            errors.append(FieldError("/to", "not a valid phone number"))
+        else:
+            variables = body.get("variables")
+            if variables is not None and not isinstance(variables, dict):
+                errors.append(FieldError("/variables", "must be an object"))
+            else:
+                recipients.append(Recipient(e164, variables or None))
+    else:
+        recipients = _parse_recipients(body["recipients"], errors)
+        if "variables" in body:
+            errors.append(FieldError("/variables", "with `recipients`, give variables per recipient"))
+
+    card, template = body.get("card"), body.get("template")
+    if (card is None) == (template is None):
+        errors.append(FieldError("/card", "give exactly one of `card` or `template`"))
+    elif card is not None and not isinstance(card, dict):
+        errors.append(FieldError("/card", "must be a GSMA bot-message JSON object"))
+    elif card is not None and not isinstance(card.get("message"), dict):
+        errors.append(FieldError("/card/message", "required: the bot message object"))
+    if template is not None:
+        if isinstance(template, str):
+            template = {"name": template}
+        if not isinstance(template, dict) or not isinstance(template.get("name"), str) or not template["name"]:
+            errors.append(FieldError("/template", "must be a template name or {\"name\": …, \"version\"?: n}"))
+            template = None
+        elif "version" in template and (
+            not isinstance(template["version"], int) or isinstance(template["version"], bool) or template["version"] < 1
+        ):
+            errors.append(FieldError("/template/version", "must be a positive integer"))
+
+    traffic_type = body.get("traffic_type", "notification")
+    if traffic_type not in TRAFFIC_TYPES:
+        errors.append(FieldError("/traffic_type", f"must be one of {', '.join(TRAFFIC_TYPES)}"))
+
+    ttl = body.get("ttl", DEFAULT_TTL_S)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not MIN_TTL_S <= ttl <= MAX_TTL_S:
+        errors.append(FieldError("/ttl", f"must be whole seconds from {MIN_TTL_S} to {MAX_TTL_S}"))
+        ttl = DEFAULT_TTL_S
+
+    send_at = None
+    if body.get("send_at") is not None:
+        send_at = parse_rfc3339(body["send_at"])
+        if send_at is None:
+            errors.append(FieldError("/send_at", "must be an RFC 3339 time with a time zone"))
+
+    client_ref = body.get("client_ref")
+    if client_ref is not None and (not isinstance(client_ref, str) or len(client_ref) > MAX_CLIENT_REF):
+        errors.append(FieldError("/client_ref", f"must be a string of at most {MAX_CLIENT_REF} characters"))
+        client_ref = None
+
+    return SendRequest(
+        recipients, card if isinstance(card, dict) else None, template, traffic_type, ttl, send_at,
+        client_ref, errors,
+    )
+
+
+def _parse_recipients(value, errors: list[FieldError]) -> list[Recipient]:
+    if not isinstance(value, list) or not value:
+        errors.append(FieldError("/recipients", "must be a non-empty list"))
+        return []
+    if len(value) > MAX_RECIPIENTS:
+        errors.append(FieldError("/recipients", f"{len(value)} recipients; the limit is {MAX_RECIPIENTS}"))
+        return []
+    out: list[Recipient] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            errors.append(FieldError(pointer("recipients", i), "must be an object with `to`"))
+            continue
+        e164 = normalise_number(item.get("to"))
+        if e164 is None:
+            errors.append(FieldError(pointer("recipients", i, "to"), "not a valid phone number"))
+            continue
+        variables = item.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            errors.append(FieldError(pointer("recipients", i, "variables"), "must be an object"))
+            continue
+        for key in item:
+            if key not in ("to", "variables"):
+                errors.append(FieldError(pointer("recipients", i, key), "unknown field"))
+        out.append(Recipient(e164, variables or None))
+    return out

@@ -1,0 +1,83 @@
+"""The message ledger: batches, messages, their event history, idempotent replays.
+
+Everything derived from a recipient is sealed (`*_enc`, SM4-GCM) or blind-indexed
+(`*_bidx`, HMAC-SM3); times are Unix milliseconds so both databases compare them alike.
+"""
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+)
+
+from store.tables import metadata
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    # The card as submitted (it may carry personal text), sealed; NULL when a template is used.
+    Column("card_enc", LargeBinary, nullable=True),
+    Column("template_ref", String(200), nullable=True),
+    Column("traffic_type", String(16), nullable=False),
+    Column("ttl_s", Integer, nullable=False),
+    Column("send_at_ms", BigInteger, nullable=True),
+    Column("client_ref_enc", LargeBinary, nullable=True),
+    Column("recipient_count", Integer, nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("batch_id", String(32), ForeignKey("batches.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("to_enc", LargeBinary, nullable=False),
+    Column("to_bidx", LargeBinary, nullable=False),
+    Column("variables_enc", LargeBinary, nullable=True),
+    Column("status", String(24), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    # When the dispatcher should next look at it (send_at, retry time, TTL check).
+    Column("due_ms", BigInteger, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=True),
+    Index("ix_messages_batch_seq", "batch_id", "seq"),
+    Index("ix_messages_tenant_bidx", "tenant_id", "to_bidx"),
+    Index("ix_messages_due", "due_ms"),
+)
+
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("message_id", String(32), ForeignKey("messages.id"), nullable=False),
+    Column("tenant_id", String(32), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("detail", JSON, nullable=True),
+    Index("ix_message_events_message", "message_id", "at_ms"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), primary_key=True),
+    # Blind index of the Idempotency-Key header (an integrator may put anything in it).
+    Column("key_bidx", LargeBinary, primary_key=True),
+    Column("body_hmac", LargeBinary, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response_enc", LargeBinary, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)

@@ -1,0 +1,270 @@
+"""Hongyan: the aiohttp application and its command line.
+
+server.py only wires: settings → app factory → one cleanup context per domain → routes.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from aiohttp import web
+
+import security
+from accounts import Accounts, SignatureInvalid
+from api.middleware import AUTHENTICATE, auth_middleware, problem_middleware
+from api.openapi import openapi_document
+from api.ratelimit import RateLimiter
+from messages import http as messages_http
+from messages.ledger import MessageLedger
+from store import Database, GroupWriter, SystemClock, open_database, run_migrations
+from store.db import sqlite_url
+from store.migrate import schema_is_current
+
+log = logging.getLogger("hongyan")
+
+DEFAULT_PORT = 8080
+DEMO_TENANT_FILE = "demo-tenant.json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable; flags override HONGYAN_* environment variables override defaults."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    # Master key material (hex or base64). Without it the embedded default keeps a key file
+    # in the data dir; any other database must be given one explicitly.
+    master_key: str | None = None
+    public_base_url: str | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
+    demo_tenant: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or sqlite_url(self.data_dir / "hongyan.db")
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None or self.database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        values: dict = {}
+        if "HONGYAN_HOST" in env:
+            values["host"] = env["HONGYAN_HOST"]
+        if "HONGYAN_PORT" in env:
+            values["port"] = int(env["HONGYAN_PORT"])
+        if "HONGYAN_DATA_DIR" in env:
+            values["data_dir"] = Path(env["HONGYAN_DATA_DIR"])
+        if env.get("HONGYAN_DATABASE_URL"):
+            values["database_url"] = env["HONGYAN_DATABASE_URL"]
+        if env.get("HONGYAN_MASTER_KEY"):
+            values["master_key"] = env["HONGYAN_MASTER_KEY"]
+        if env.get("HONGYAN_PUBLIC_BASE_URL"):
+            values["public_base_url"] = env["HONGYAN_PUBLIC_BASE_URL"]
+        if env.get("HONGYAN_LOG_LEVEL"):
+            values["log_level"] = env["HONGYAN_LOG_LEVEL"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+KEYRING = web.AppKey("keyring", security.Keyring)
+
+
+def master_key_provider(settings: Settings) -> security.MasterKeyProvider:
+    """The master key: given in settings, else (embedded default only) a key file in the data dir."""
+    if settings.master_key:
+        return security.EnvMasterKeyProvider(settings.master_key)
+    if not settings.embedded:
+        raise SystemExit("HONGYAN_MASTER_KEY is required when HONGYAN_DATABASE_URL is set")
+    return security.FileMasterKeyProvider(settings.data_dir / "master.key")
+
+
+async def prepare_storage(settings: Settings) -> None:
+    """Make the data dir and bring the embedded database's schema up to date."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.embedded:
+        await run_migrations(settings.db_url)
+
+
+# -- cleanup contexts, one per domain ----------------------------------------------------
+async def storage_ctx(app: web.Application):
+    settings = app[SETTINGS]
+    await prepare_storage(settings)
+    if not await schema_is_current(settings.db_url):
+        raise SystemExit("the database schema is not current: run `python server.py migrate` first")
+    db = open_database(settings.db_url)
+    app[DATABASE] = db
+    yield
+    await db.dispose()
+
+
+async def accounts_ctx(app: web.Application):
+    keyring = security.Keyring(master_key_provider(app[SETTINGS]))
+    accounts = Accounts(app[DATABASE], keyring, SystemClock())
+    await accounts.load_keys()
+    app[KEYRING] = keyring
+    app[ACCOUNTS] = accounts
+    app[AUTHENTICATE] = accounts.authenticate
+    yield
+
+
+async def messages_ctx(app: web.Application):
+    writer = GroupWriter(app[DATABASE].write)
+    await writer.start()
+    app[messages_http.LEDGER] = MessageLedger(app[DATABASE], writer, app[KEYRING], SystemClock())
+    app[messages_http.RATE_LIMITER] = RateLimiter()
+    yield
+    await writer.stop()
+
+
+async def demo_tenant_ctx(app: web.Application):
+    settings = app[SETTINGS]
+    if settings.demo_tenant and settings.embedded:
+        await ensure_demo_tenant(app[ACCOUNTS], settings)
+    yield
+
+
+async def ensure_demo_tenant(accounts: Accounts, settings: Settings) -> dict:
+    """Create the demo tenant on first start; its key is kept in the data dir for the tour."""
+    path = settings.data_dir / DEMO_TENANT_FILE
+    if path.exists():
+        return json.loads(path.read_text())
+    tenant, key = await accounts.create_tenant("Demo brand")
+    info = {"tenant_id": tenant.id, "api_key": key}
+    path.write_text(json.dumps(info))
+    path.chmod(0o600)
+    return info
+
+
+# -- the app -----------------------------------------------------------------------------
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(request.app[SETTINGS].base_url))
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The aiohttp application for these settings."""
+    app = web.Application(
+        middlewares=[problem_middleware, auth_middleware], client_max_size=settings.max_body_bytes
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([storage_ctx, accounts_ctx, messages_ctx, demo_tenant_ctx])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/openapi.json", openapi)
+    app.add_routes(messages_http.routes)
+    return app
+
+
+# -- command line ------------------------------------------------------------------------
+def _global_flags() -> argparse.ArgumentParser:
+    # SUPPRESS so a flag given before the subcommand is not reset by the subparser's default.
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (default ./var)")
+    p.add_argument("--database-url", default=argparse.SUPPRESS, help="postgresql+asyncpg://… (default SQLite in the data dir)")
+    p.add_argument("--host", default=argparse.SUPPRESS, help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=argparse.SUPPRESS, help=f"listen port (default {DEFAULT_PORT})")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    flags = _global_flags()
+    parser = argparse.ArgumentParser(prog="hongyan", parents=[flags], description="Hongyan 5G-message platform")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", parents=[flags], help="serve the API (the default)")
+    sub.add_parser("migrate", parents=[flags], help="bring the database schema up to date")
+    tenant = sub.add_parser("tenant", parents=[flags], help="manage tenants")
+    tsub = tenant.add_subparsers(dest="tenant_command", required=True)
+    create = tsub.add_parser("create", parents=[flags], help="create a tenant; prints its API key once")
+    create.add_argument("name")
+    create.add_argument("--signature", help="registered SMS signature, e.g. 【鸿雁】 (default 【鸿雁测试】)")
+    create.add_argument("--rate-limit", type=int, help="recipients per second (default: no limit)")
+    create.add_argument("--sms-price", help="price of one SMS segment, e.g. 0.045")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
+        database_url=getattr(args, "database_url", None),
+    )
+
+
+async def _migrate(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await run_migrations(settings.db_url)
+
+
+async def _tenant_create(settings: Settings, args: argparse.Namespace) -> dict:
+    await prepare_storage(settings)
+    db = open_database(settings.db_url)
+    try:
+        accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+        tenant, key = await accounts.create_tenant(
+            args.name, signature=args.signature, rate_limit=args.rate_limit, sms_price=args.sms_price
+        )
+    finally:
+        await db.dispose()
+    return {"tenant_id": tenant.id, "api_key": key}
+
+
+def _serve(settings: Settings) -> None:
+    app = create_app(settings)
+
+    async def announce(app: web.Application) -> None:
+        info_path = settings.data_dir / DEMO_TENANT_FILE
+        lines = [f"Hongyan is serving on {settings.base_url}", f"  API docs:    {settings.base_url}/openapi.json"]
+        if settings.embedded and info_path.exists():
+            info = json.loads(info_path.read_text())
+            lines += [f"  demo tenant: {info['tenant_id']}", f"  demo API key: {info['api_key']}"]
+        print("\n".join(lines), file=sys.stderr, flush=True)
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log_format='%a "%r" %s %b %Tfs')
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(args)
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = args.command or "serve"
+    if command == "serve":
+        _serve(settings)
+    elif command == "migrate":
+        asyncio.run(_migrate(settings))
+        print("database schema is current", file=sys.stderr)
+    elif command == "tenant":
+        try:
+            out = asyncio.run(_tenant_create(settings, args))
+        except SignatureInvalid as exc:
+            print(f"error: --signature: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(out, separators=(",", ":")), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

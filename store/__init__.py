@@ -1,0 +1,24 @@
+"""Shared storage plumbing: engines, migrations, the group-commit writer, ids and clocks.
+
+Each domain package owns its tables (declared on `store.metadata`); this package only
+provides the machinery.
+"""
+from store.db import Database, is_sqlite, open_database
+from store.ids import new_id
+from store.clock import Clock, SystemClock, utcnow
+from store.migrate import run_migrations
+from store.tables import metadata
+from store.writer import GroupWriter
+
+__all__ = [
+    "Clock",
+    "Database",
+    "GroupWriter",
+    "SystemClock",
+    "is_sqlite",
+    "metadata",
+    "new_id",
+    "open_database",
+    "run_migrations",
+    "utcnow",
+]

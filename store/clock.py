@@ -1,0 +1,27 @@
+"""An injectable clock: production code asks it for the time so tests can pin it."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Protocol
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The real wall clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+def rfc3339(at: datetime) -> str:
+    """RFC 3339 UTC with millisecond precision and a Z suffix."""
+    at = at.astimezone(timezone.utc)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"

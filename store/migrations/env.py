@@ -1,0 +1,13 @@
+"""Alembic environment: runs on the connection handed in by store.migrate."""
+from alembic import context
+
+import accounts.tables  # noqa: F401  (registers tables on store.metadata)
+import messages.tables  # noqa: F401
+from store.tables import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through `python server.py migrate`")
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,129 @@
+"""Group commit: one task commits many requests' rows in one transaction.
+
+Handlers hand their rows to `GroupWriter.write()` and get their answer only after the
+transaction holding them has committed, so an accepted message is durable before 202
+while the database sees one transaction per batch of requests (DESIGN.md §14).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from store.tables import metadata
+
+log = logging.getLogger(__name__)
+
+Statement = Callable[[AsyncConnection], Awaitable[Any]]
+
+
+@dataclass
+class WriteBatch:
+    """Rows to insert (per table) and statements to run after them, committed together."""
+
+    inserts: dict[Table, list[dict]] = field(default_factory=dict)
+    statements: list[Statement] = field(default_factory=list)
+
+    def insert(self, table: Table, rows: dict | list[dict]) -> "WriteBatch":
+        self.inserts.setdefault(table, []).extend(rows if isinstance(rows, list) else [rows])
+        return self
+
+    def run(self, statement: Statement) -> "WriteBatch":
+        self.statements.append(statement)
+        return self
+
+
+@dataclass
+class _Item:
+    batch: WriteBatch
+    done: asyncio.Future
+
+
+class GroupWriter:
+    """Serialises writes through one connection and commits them in groups."""
+
+    def __init__(self, engine: AsyncEngine, *, max_group: int = 512):
+        self._engine = engine
+        self._max_group = max_group
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="group-writer")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        await self._queue.put(None)
+        await self._task
+        self._task = None
+
+    async def write(self, batch: WriteBatch) -> None:
+        """Commit `batch`; returns once it is durable, raises what the database raised."""
+        if self._task is None:
+            raise RuntimeError("GroupWriter is not running")
+        done = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Item(batch, done))
+        await done
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = await self._queue.get()
+            if item is None:
+                break
+            group = [item]
+            while len(group) < self._max_group and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stopping = True
+                    break
+                group.append(nxt)
+            await self._commit_group(group)
+
+    async def _commit_group(self, group: list[_Item]) -> None:
+        try:
+            await self._commit([it.batch for it in group])
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0], exc)
+                return
+            # One bad item must not fail its neighbours: retry each alone.
+            for it in group:
+                try:
+                    await self._commit([it.batch])
+                except Exception as one_exc:
+                    _settle(it, one_exc)
+                else:
+                    _settle(it, None)
+            return
+        for it in group:
+            _settle(it, None)
+
+    async def _commit(self, batches: list[WriteBatch]) -> None:
+        merged: dict[Table, list[dict]] = {}
+        for b in batches:
+            for table, rows in b.inserts.items():
+                merged.setdefault(table, []).extend(rows)
+        async with self._engine.begin() as conn:
+            # Parents before children, whatever order the requests came in.
+            for table in metadata.sorted_tables:
+                rows = merged.get(table)
+                if rows:
+                    await conn.execute(table.insert(), rows)
+            for b in batches:
+                for statement in b.statements:
+                    await statement(conn)
+
+
+def _settle(item: _Item, exc: BaseException | None) -> None:
+    if item.done.done():
+        return
+    if exc is None:
+        item.done.set_result(None)
+    else:
+        item.done.set_exception(exc)

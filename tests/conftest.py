@@ -1,0 +1,112 @@
+"""Fixtures shared by the whole suite: databases (SQLite always, PostgreSQL when
+HONGYAN_TEST_PG_URL is set), settings and a running app with a tenant."""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PG_URL = os.environ.get("HONGYAN_TEST_PG_URL")
+TEST_MASTER_KEY = "11" * 16
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HONGYAN_SHARED_DIR", ROOT.parent / "shared"))
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    dsn = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("HONGYAN_TEST_PG_URL is not set")
+    name = "hongyan_t_" + secrets.token_hex(6)
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    base = PG_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """Each storage/API test runs on SQLite, and on PostgreSQL when it is configured."""
+    if request.param == "sqlite":
+        return None  # the embedded default under the data dir
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+async def settings(tmp_path, database_url):
+    from server import Settings
+    from store import run_migrations
+
+    if database_url:
+        await run_migrations(database_url)
+    return Settings(
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        master_key=TEST_MASTER_KEY if database_url else None,
+        demo_tenant=False,
+    )
+
+
+@dataclass
+class ApiClient:
+    """A test client already holding a tenant's API key."""
+
+    client: object
+    tenant_id: str
+    api_key: str
+
+    @property
+    def auth(self) -> dict:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    async def post(self, path: str, json=None, headers: dict | None = None, **kw):
+        return await self.client.post(path, json=json, headers={**self.auth, **(headers or {})}, **kw)
+
+    async def get(self, path: str, headers: dict | None = None, **kw):
+        return await self.client.get(path, headers={**self.auth, **(headers or {})}, **kw)
+
+    async def new_tenant(self, name: str = "Other brand", **kw) -> "ApiClient":
+        from server import ACCOUNTS
+
+        tenant, key = await self.client.app[ACCOUNTS].create_tenant(name, **kw)
+        return ApiClient(self.client, tenant.id, key)
+
+
+@pytest.fixture
+async def api(aiohttp_client, settings) -> ApiClient:
+    from server import ACCOUNTS, create_app
+
+    client = await aiohttp_client(create_app(settings))
+    tenant, key = await client.app[ACCOUNTS].create_tenant("Test brand")
+    return ApiClient(client, tenant.id, key)
+
+
+def card(title: str = "您的账单已出", description: str = "本月话费 {{ amount }} 元") -> dict:
+    """A small valid standalone card."""
+    return {
+        "message": {
+            "generalPurposeCard": {
+                "layout": {"cardOrientation": "VERTICAL"},
+                "content": {
+                    "title": title,
+                    "description": description,
+                    "suggestions": [{"reply": {"displayText": "查看详情", "postback": {"data": "detail"}}}],
+                },
+            }
+        }
+    }
