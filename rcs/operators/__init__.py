@@ -1,0 +1,8 @@
+"""Operator MaaP modules, registered explicitly by name (DESIGN.md §2)."""
+from rcs.operators.cn_csp import CnCspMaap, CnCspSettings, MediaUploadError, TokenError
+
+OPERATORS: dict[str, type] = {
+    "cn_csp": CnCspMaap,
+}
+
+__all__ = ["OPERATORS", "CnCspMaap", "CnCspSettings", "MediaUploadError", "TokenError"]
