@@ -1,0 +1,106 @@
+"""CapabilityCache: TTLs, coalescing, invalidation."""
+from __future__ import annotations
+
+import asyncio
+
+from rcs import Capability, CapabilityCache
+
+S, N, U, I = Capability.SUPPORTED, Capability.NOT_SUPPORTED, Capability.UNKNOWN, Capability.INVALID
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Fetcher:
+    """Answers from a table; records each call; can hold calls until released."""
+
+    def __init__(self, table: dict, hold: bool = False):
+        self.table = table
+        self.calls: list[list[str]] = []
+        self.release = asyncio.Event()
+        self.entered = asyncio.Event()
+        if not hold:
+            self.release.set()
+
+    async def __call__(self, numbers):
+        self.calls.append(list(numbers))
+        self.entered.set()
+        await self.release.wait()
+        return {n: self.table[n] for n in numbers if n in self.table}
+
+
+async def test_ttls_by_kind():
+    clock = Clock()
+    cache = CapabilityCache(ttl=100, negative_ttl=10, clock=clock)
+    fetch = Fetcher({"a": S, "b": N, "c": I, "d": U})
+    assert await cache.resolve_many(["a", "b", "c", "d", "e"], fetch) == {"a": S, "b": N, "c": I, "d": U, "e": U}
+    assert [cache.get(n) for n in "abcde"] == [S, N, I, None, None]  # unknown never cached
+    clock.t += 11
+    assert [cache.get(n) for n in "abc"] == [S, None, I]
+    clock.t += 90
+    assert [cache.get(n) for n in "abc"] == [None, None, None]
+    await cache.resolve_many(["a", "b"], fetch)
+    assert fetch.calls == [["a", "b", "c", "d", "e"], ["a", "b"]]
+
+
+async def test_hits_skip_the_fetch_and_duplicates_are_fetched_once():
+    cache = CapabilityCache(clock=Clock())
+    fetch = Fetcher({"a": S, "b": N})
+    await cache.resolve("a", fetch)
+    assert await cache.resolve_many(["a", "b", "b", "a"], fetch) == {"a": S, "b": N}
+    assert fetch.calls == [["a"], ["b"]]
+    assert (cache.hits, cache.misses) == (1, 2)
+
+
+async def test_concurrent_lookups_of_one_number_coalesce():
+    cache = CapabilityCache(clock=Clock())
+    fetch = Fetcher({"a": S, "b": N, "c": S}, hold=True)
+    first = asyncio.create_task(cache.resolve_many(["a", "b"], fetch))
+    await fetch.entered.wait()
+    second = asyncio.create_task(cache.resolve_many(["b", "c"], fetch))
+    third = asyncio.create_task(cache.resolve("a", fetch))
+    # Let the followers reach their await on the in-flight futures.
+    while len(fetch.calls) < 2:
+        await asyncio.sleep(0)
+    fetch.release.set()
+    assert await first == {"a": S, "b": N}
+    assert await second == {"b": N, "c": S}
+    assert await third == S
+    assert fetch.calls == [["a", "b"], ["c"]]
+
+
+async def test_failed_fetch_answers_unknown_and_is_not_cached():
+    cache = CapabilityCache(clock=Clock())
+
+    async def broken(numbers):
+        raise ConnectionError("maap down")
+
+    assert await cache.resolve_many(["a", "b"], broken) == {"a": U, "b": U}
+    assert cache.get("a") is None and len(cache) == 0
+
+
+async def test_invalidation_on_capability_failure():
+    cache = CapabilityCache(ttl=100, negative_ttl=10, clock=Clock())
+    for n in "abc":
+        cache.put(n, S)
+    cache.note_failed("a", 2)  # not a 5G-message terminal: remember it cannot take RCS
+    cache.note_failed("b", 4)  # offline: forget, ask again next time
+    cache.invalidate("c")
+    assert [cache.get(n) for n in "abc"] == [N, None, None]
+
+
+def test_bounded_size_evicts_expired_then_oldest():
+    clock = Clock()
+    cache = CapabilityCache(ttl=100, negative_ttl=10, clock=clock, max_entries=10)
+    for i in range(5):
+        cache.put(f"n{i}", N)
+    clock.t += 11
+    for i in range(5, 15):
+        cache.put(f"n{i}", S)
+    assert len(cache) <= 10
+    assert cache.get("n14") is S

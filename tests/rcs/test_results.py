@@ -1,0 +1,89 @@
+"""Classification of synchronous MaaP answers and `failed` codes (DESIGN.md §12)."""
+from __future__ import annotations
+
+import pytest
+
+from rcs import FailedAction, Outcome, classify_code, classify_failed_code, classify_http
+from rcs.masking import mask_number
+from rcs.simulator import Behaviour, behaviour_of
+
+CODE_TABLE = [
+    (-1, Outcome.RETRY), (-2, Outcome.RETRY),
+    (30001, Outcome.THROTTLE), (30002, Outcome.THROTTLE), (30003, Outcome.THROTTLE),
+    (30004, Outcome.THROTTLE), (45001, Outcome.THROTTLE),
+    (40001, Outcome.TOKEN), (40014, Outcome.TOKEN), (42001, Outcome.TOKEN),
+    (40022, Outcome.REUPLOAD),
+    (40005, Outcome.INVALID), (40006, Outcome.INVALID), (40007, Outcome.INVALID),
+    *[(c, Outcome.INVALID) for c in range(40016, 40022)],
+    (46003, Outcome.PERMANENT), (60002, Outcome.PERMANENT), (70001, Outcome.PERMANENT),
+    (99999, Outcome.PERMANENT),
+]
+
+
+@pytest.mark.parametrize("code, outcome", CODE_TABLE)
+def test_sync_codes(code, outcome):
+    assert classify_code(code) is outcome
+    result = classify_http(400 if outcome is not Outcome.RETRY else 503, code)
+    assert (result.accepted, result.outcome, result.code) == (False, outcome, code)
+
+
+@pytest.mark.parametrize(
+    "status, code, retry_after, accepted, outcome",
+    [
+        (200, 0, None, True, Outcome.ACCEPTED),
+        (200, None, None, True, Outcome.ACCEPTED),
+        (200, 30001, None, False, Outcome.THROTTLE),  # an errorCode in a 200 still counts
+        (429, None, 7.0, False, Outcome.THROTTLE),
+        (500, None, None, False, Outcome.RETRY),
+        (502, None, None, False, Outcome.RETRY),
+        (503, -1, None, False, Outcome.RETRY),
+        (408, None, None, False, Outcome.RETRY),
+        (401, None, None, False, Outcome.TOKEN),
+        (404, None, None, False, Outcome.PERMANENT),
+    ],
+)
+def test_http_answers(status, code, retry_after, accepted, outcome):
+    result = classify_http(status, code, retry_after)
+    assert (result.accepted, result.outcome, result.http_status) == (accepted, outcome, status)
+    if status == 429:
+        assert result.retry_after == retry_after
+
+
+@pytest.mark.parametrize(
+    "code, action",
+    [
+        (1, FailedAction.SMS_NOW), (2, FailedAction.SMS_NOW),
+        (4, FailedAction.SMS_IF_NOT_STORED), (5, FailedAction.REFUSED),
+        (3, FailedAction.CONTENT_REFUSED), (6, FailedAction.CONTENT_REFUSED),
+        (77, FailedAction.UNKNOWN), (None, FailedAction.UNKNOWN),
+    ],
+)
+def test_failed_codes(code, action):
+    assert classify_failed_code(code) is action
+
+
+@pytest.mark.parametrize(
+    "number, behaviour",
+    [
+        ("+8613800001230", Behaviour.NOT_CAPABLE), ("+8613800001220", Behaviour.NOT_CAPABLE),
+        ("+8613800001200", Behaviour.NOT_CAPABLE), ("+8613800001239", Behaviour.NOT_CAPABLE),
+        ("+8613800001231", Behaviour.NORMAL), ("+8613800001236", Behaviour.NORMAL),
+        ("+8613800001237", Behaviour.NEVER_DELIVERED), ("+8613800001218", Behaviour.FLAKY),
+    ],
+)
+def test_magic_numbers(number, behaviour):
+    assert behaviour_of(number) is behaviour
+
+
+@pytest.mark.parametrize(
+    "number, masked",
+    [
+        ("+8613812341234", "+86138****1234"),
+        ("tel:+8613812341234", "+86138****1234"),
+        ("+14155550123", "+141****0123"),
+        ("13812341234", "138****1234"),
+        ("+1234", "+****"),
+    ],
+)
+def test_mask_number(number, masked):
+    assert mask_number(number) == masked
