@@ -1,0 +1,124 @@
+"""Bench the rcs package: cached capability look-ups and sends through the MaaP simulator.
+
+    python bench/rcs_maap.py --seconds 10
+
+Prints a table, then one JSON line of medians. The simulator and client share this process
+(one core each would need two processes; the figure is a floor for the client + simulator pair).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rcs import (  # noqa: E402
+    BOT_MESSAGE_TYPE,
+    Capability,
+    CapabilityCache,
+    CnCspMaap,
+    ContentPart,
+    MaapSimulator,
+    OutboundMessage,
+    SimulatorTiming,
+)
+
+NUMBERS = [f"+86138{i:08d}" for i in range(100_000)]
+
+
+def bench_get(seconds: float) -> list[float]:
+    """Rounds of cache.get over warm entries; lookups/s per round."""
+    cache = CapabilityCache()
+    for n in NUMBERS:
+        cache.put(n, Capability.SUPPORTED)
+    rates, end = [], time.perf_counter() + seconds
+    get = cache.get
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        for n in NUMBERS:
+            get(n)
+        rates.append(len(NUMBERS) / (time.perf_counter() - t0))
+    return rates
+
+
+async def bench_resolve_many(seconds: float) -> list[float]:
+    """Latency (ms) of resolve_many for 100 cached numbers."""
+    cache = CapabilityCache()
+    for n in NUMBERS:
+        cache.put(n, Capability.SUPPORTED)
+
+    async def never(numbers):  # all hits: the fetch must not be called
+        raise AssertionError("fetched")
+
+    lat, end, i = [], time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        batch = NUMBERS[i : i + 100]
+        i = (i + 100) % (len(NUMBERS) - 100)
+        t0 = time.perf_counter()
+        await cache.resolve_many(batch, never)
+        lat.append((time.perf_counter() - t0) * 1000)
+    return lat
+
+
+async def bench_send(seconds: float, concurrency: int = 64) -> list[float]:
+    """Sends/s through CnCspMaap → simulator (no callback target), per one-second window."""
+    sim = MaapSimulator(timing=SimulatorTiming(delivery_delay_s=3600))
+    await sim.start()
+    maap = CnCspMaap(sim.client_settings())
+    counts: list[int] = []
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(w: int):
+        nonlocal done
+        k = 0
+        while time.perf_counter() < stop:
+            msg = OutboundMessage(f"b{w}-{k}", NUMBERS[(w * 7919 + k) % len(NUMBERS)][:-1] + "1",
+                                  (ContentPart(BOT_MESSAGE_TYPE, '{"message":{}}'),), "c", "k")
+            result = await maap.send(msg)
+            assert result.accepted, result
+            done += 1
+            k += 1
+
+    async def sampler():
+        last = 0
+        while time.perf_counter() < stop:
+            await asyncio.sleep(1)
+            counts.append(done - last)
+            last = done
+
+    try:
+        await asyncio.gather(sampler(), *(worker(w) for w in range(concurrency)))
+    finally:
+        await maap.close()
+        await sim.stop()
+    return [float(c) for c in counts] or [float(done) / max(seconds, 1e-9)]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=float, default=5.0)
+    args = p.parse_args()
+    s = args.seconds
+    gets = bench_get(s / 3)
+    lat = asyncio.run(bench_resolve_many(s / 3))
+    sends = asyncio.run(bench_send(max(1.0, s / 3)))
+    figures = {
+        "cached_lookups_per_s": round(statistics.median(gets)),
+        "resolve_many_100_cached_ms": round(statistics.median(lat), 4),
+        "maap_sends_per_s": round(statistics.median(sends)),
+    }
+    print(f"{'figure':<32}{'median':>14}{'rounds':>8}")
+    print(f"{'cached look-ups / s (get)':<32}{figures['cached_lookups_per_s']:>14,}{len(gets):>8}")
+    print(f"{'resolve_many(100 cached) ms':<32}{figures['resolve_many_100_cached_ms']:>14}{len(lat):>8}")
+    print(f"{'sends / s via simulator':<32}{figures['maap_sends_per_s']:>14,}{len(sends):>8}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

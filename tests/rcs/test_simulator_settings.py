@@ -1,0 +1,96 @@
+"""Simulator settings, the Maap interface and the standalone `python -m rcs.simulator`."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from rcs import (
+    OPERATORS,
+    BOT_MESSAGE_TYPE,
+    CnCspMaap,
+    ContentPart,
+    Maap,
+    MaapSimulator,
+    OutboundMessage,
+    Outcome,
+    SimulatorTiming,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def msg(mid: str, to: str = "+8613800001231") -> OutboundMessage:
+    return OutboundMessage(mid, to, (ContentPart(BOT_MESSAGE_TYPE, '{"message":{}}'),), "c", "k")
+
+
+def test_registry_and_interface():
+    assert OPERATORS["cn_csp"] is CnCspMaap
+    sim = MaapSimulator()
+    assert isinstance(CnCspMaap(sim.client_settings()), Maap)
+
+
+@pytest.mark.parametrize("rate, accepted", [(1.0, False), (0.0, True)])
+async def test_failure_rate(rate, accepted):
+    async with MaapSimulator(timing=SimulatorTiming(failure_rate=rate)) as sim:
+        maap = CnCspMaap(sim.client_settings())
+        try:
+            results = [await maap.send(msg(f"f{i}")) for i in range(5)]
+        finally:
+            await maap.close()
+    assert all(r.accepted is accepted for r in results)
+    if not accepted:
+        assert {(r.outcome, r.code, r.http_status) for r in results} == {(Outcome.RETRY, -1, 503)}
+
+
+async def test_expired_token_is_refreshed():
+    sim_now = [1_000_000.0]
+    async with MaapSimulator(clock=lambda: sim_now[0]) as sim:
+        maap = CnCspMaap(sim.client_settings())
+        try:
+            assert (await maap.send(msg("e1"))).accepted
+            sim_now[0] += 7201  # the operator's clock says the token expired (42001)
+            assert (await maap.send(msg("e2"))).accepted
+            assert sim.tokens_issued == 2
+        finally:
+            await maap.close()
+
+
+async def test_repeated_message_id_is_answered_not_redone():
+    async with MaapSimulator(timing=SimulatorTiming(delivery_delay_s=3600)) as sim:
+        maap = CnCspMaap(sim.client_settings())
+        try:
+            assert (await maap.send(msg("dup"))).accepted
+            assert (await maap.send(msg("dup"))).accepted
+        finally:
+            await maap.close()
+        assert len(sim.messages) == 1 and len(next(iter(sim.handsets.values())).message_ids) == 1
+
+
+async def test_standalone_process(unused_tcp_port):
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rcs.simulator", "--port", str(unused_tcp_port),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)  # printed once it serves
+        assert f"127.0.0.1:{unused_tcp_port}" in line.decode()
+        sim = MaapSimulator(port=unused_tcp_port)  # same defaults → matching client settings
+        maap = CnCspMaap(sim.client_settings())
+        try:
+            assert (await maap.send(msg("p1"))).accepted
+        finally:
+            await maap.close()
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{unused_tcp_port}/handset") as r:
+            assert r.status == 200 and "+86138****1231" in await r.text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0
+    assert b"+8613800001231" not in err  # access log and logs carry no full number
