@@ -1,0 +1,548 @@
+"""SMPP 3.4 client (ESME) over asyncio (DESIGN.md §5).
+
+One transceiver bind per client, kept alive with enquire_link and re-established after a drop.
+submit_sm requests are windowed and matched to their responses by sequence number. Long texts
+go out as concatenated parts (our own segmentation, 8-bit reference UDH), each with
+registered_delivery=1; the per-part receipts are rolled up into one `MessageOutcome` per message:
+every part DELIVRD → delivered, any part UNDELIV/REJECTD/EXPIRED/DELETED/UNKNOWN → failed.
+Throttling (ESME_RTHROTTLED, ESME_RMSGQFUL) slows the whole bind and the part is resubmitted.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import random
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Literal
+
+from smpp.pdu import operations, pdu_types
+
+from fallback import smpp
+from fallback.segmentation import Segmentation, segment_sms
+
+log = logging.getLogger("hongyan.smpp")
+
+OutcomeStatus = Literal["delivered", "failed"]
+
+
+class SmppError(Exception):
+    """submit_sm was refused; `transient` tells whether a later retry may succeed."""
+
+    def __init__(self, status: pdu_types.CommandStatus | str, message: str, *,
+                 transient: bool, part_ids: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+        self.part_ids = part_ids  # parts accepted before the failure (they may still arrive)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """A message accepted by the SMSC: its reference and the SMSC's id of every part."""
+
+    reference: str
+    part_ids: tuple[str, ...]
+    segmentation: Segmentation
+
+
+@dataclass(frozen=True)
+class PartState:
+    message_id: str
+    stat: str | None = None
+    err: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageOutcome:
+    """The rolled-up delivery result of one message."""
+
+    reference: str
+    status: OutcomeStatus
+    reason: str | None
+    parts: tuple[PartState, ...]
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A mobile-originated SMS (e.g. an opt-out reply)."""
+
+    source: str
+    destination: str
+    text: str
+
+
+@dataclass
+class _Tracked:
+    reference: str
+    ids: list[str | None]
+    stats: list[smpp.Receipt | None]
+    created: float
+    done: bool = False
+
+
+@dataclass
+class _Connection:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    pending: dict[int, asyncio.Future] = field(default_factory=dict)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ConnectionLost(Exception):
+    """The bind went away while a request was in flight."""
+
+
+Callback = Callable[[object], Awaitable[None] | None]
+
+
+class SmppClient:
+    """An ESME bound as transceiver to one SMSC route.
+
+    `on_outcome(MessageOutcome)` and `on_inbound(InboundSms)` may be plain or async callables;
+    without them outcomes and inbound messages go to the `outcomes` / `inbound` queues.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        system_id: str,
+        password: str,
+        *,
+        system_type: str = "",
+        window: int = 16,
+        enquire_link_interval: float = 30.0,
+        response_timeout: float = 10.0,
+        submit_timeout: float = 60.0,
+        reconnect_delay: float = 0.2,
+        max_reconnect_delay: float = 30.0,
+        throttle_delay: float = 0.1,
+        max_throttle_delay: float = 10.0,
+        receipt_ttl: float = 72 * 3600.0,
+        on_outcome: Callable[[MessageOutcome], Awaitable[None] | None] | None = None,
+        on_inbound: Callable[[InboundSms], Awaitable[None] | None] | None = None,
+        reference_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ):
+        self.host, self.port = host, port
+        self.system_id, self._password, self.system_type = system_id, password, system_type
+        self.enquire_link_interval = enquire_link_interval
+        self.response_timeout = response_timeout
+        self.submit_timeout = submit_timeout
+        self.reconnect_delay, self.max_reconnect_delay = reconnect_delay, max_reconnect_delay
+        self.throttle_delay, self.max_throttle_delay = throttle_delay, max_throttle_delay
+        self.receipt_ttl = receipt_ttl
+        self._on_outcome, self._on_inbound = on_outcome, on_inbound
+        self._new_reference = reference_factory
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._window = asyncio.Semaphore(window)
+        self.outcomes: asyncio.Queue[MessageOutcome] = asyncio.Queue()
+        self.inbound: asyncio.Queue[InboundSms] = asyncio.Queue()
+        self._conn: _Connection | None = None
+        self._bound = asyncio.Event()
+        self._stopping = False
+        self._supervisor: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._seq = 0
+        self._concat_ref = self._rng.randrange(256)
+        self._throttled_until = 0.0
+        self._throttle_streak = 0
+        self._messages: dict[str, _Tracked] = {}
+        self._parts: dict[str, tuple[str, int]] = {}
+        # Receipts that beat their submit_sm_resp (or follow a restart), kept for a while.
+        self._orphans: OrderedDict[str, tuple[float, smpp.Receipt]] = OrderedDict()
+        self.counts = {"binds": 0, "submitted": 0, "throttled": 0, "receipts": 0}
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start connecting and binding in the background (see `wait_bound`)."""
+        if self._supervisor is None:
+            self._stopping = False
+            self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def wait_bound(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._bound.wait(), timeout)
+
+    @property
+    def bound(self) -> bool:
+        return self._bound.is_set()
+
+    async def stop(self) -> None:
+        """Unbind politely, close the connection and stop reconnecting."""
+        self._stopping = True
+        conn = self._conn
+        if conn is not None and self.bound:
+            try:
+                await asyncio.wait_for(self._request(conn, operations.Unbind()), 1.0)
+            except (asyncio.TimeoutError, ConnectionLost, OSError):
+                pass
+        if conn is not None:
+            conn.writer.close()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+            self._supervisor = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> SmppClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    async def _supervise(self) -> None:
+        delay = self.reconnect_delay
+        while not self._stopping:
+            try:
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+            except OSError as exc:
+                log.warning("SMPP connect to %s:%d failed: %s", self.host, self.port, exc)
+            else:
+                conn = _Connection(reader, writer)
+                if await self._run_connection(conn):
+                    delay = self.reconnect_delay
+            if self._stopping:
+                break
+            # Jitter keeps many clients from reconnecting in lock step after an SMSC restart.
+            await asyncio.sleep(delay * self._rng.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.max_reconnect_delay)
+
+    async def _run_connection(self, conn: _Connection) -> bool:
+        """Bind and serve one connection until it closes; True if the bind succeeded."""
+        reader_task = asyncio.get_running_loop().create_task(self._read_loop(conn))
+        keepalive: asyncio.Task | None = None
+        bound = False
+        try:
+            resp = await asyncio.wait_for(self._request(conn, operations.BindTransceiver(
+                system_id=self.system_id, password=self._password,
+                system_type=self.system_type, interface_version=smpp.INTERFACE_VERSION,
+            )), self.response_timeout)
+            if resp.status != smpp.Status.ESME_ROK:
+                log.error("SMPP bind to %s:%d refused: %s", self.host, self.port, resp.status.name)
+                return False
+            bound = True
+            self._conn = conn
+            self.counts["binds"] += 1
+            self._bound.set()
+            log.info("SMPP bound to %s:%d as %s", self.host, self.port, self.system_id)
+            keepalive = asyncio.get_running_loop().create_task(self._keepalive(conn))
+            await conn.closed.wait()
+        except (asyncio.TimeoutError, ConnectionLost, OSError) as exc:
+            log.warning("SMPP connection to %s:%d lost: %s", self.host, self.port, exc or type(exc).__name__)
+        finally:
+            self._bound.clear()
+            if self._conn is conn:
+                self._conn = None
+            for task in (reader_task, keepalive):
+                if task is not None:
+                    task.cancel()
+            conn.writer.close()
+            conn.closed.set()
+            self._fail_pending(conn)
+        return bound
+
+    def _fail_pending(self, conn: _Connection) -> None:
+        for future in conn.pending.values():
+            if not future.done():
+                future.set_exception(ConnectionLost("connection closed"))
+        conn.pending.clear()
+
+    async def _keepalive(self, conn: _Connection) -> None:
+        while True:
+            await asyncio.sleep(self.enquire_link_interval)
+            try:
+                await asyncio.wait_for(self._request(conn, operations.EnquireLink()),
+                                       self.response_timeout)
+            except (asyncio.TimeoutError, ConnectionLost, OSError):
+                log.warning("SMPP enquire_link unanswered; reconnecting")
+                conn.writer.transport.abort()
+                conn.closed.set()
+                return
+
+    # --- wire -----------------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        self._seq = self._seq % 0x7FFFFFFF + 1
+        return self._seq
+
+    async def _request(self, conn: _Connection, pdu: operations.PDU) -> operations.PDU:
+        if conn.closed.is_set():
+            raise ConnectionLost("connection closed")
+        pdu.seqNum = self._next_seq()
+        future = asyncio.get_running_loop().create_future()
+        conn.pending[pdu.seqNum] = future
+        try:
+            conn.writer.write(smpp.encode_pdu(pdu))
+            await conn.writer.drain()
+            return await future
+        finally:
+            conn.pending.pop(pdu.seqNum, None)
+
+    def _send(self, conn: _Connection, pdu: operations.PDU) -> None:
+        if not conn.writer.is_closing():
+            conn.writer.write(smpp.encode_pdu(pdu))
+
+    async def _read_loop(self, conn: _Connection) -> None:
+        try:
+            while True:
+                frame = await smpp.read_frame(conn.reader)
+                self._dispatch(conn, frame)
+        except (asyncio.IncompleteReadError, ConnectionError, smpp.FrameError) as exc:
+            log.info("SMPP connection closed: %s", type(exc).__name__)
+        except Exception:
+            log.exception("SMPP read loop failed; dropping the connection")
+        finally:
+            conn.closed.set()
+
+    def _dispatch(self, conn: _Connection, frame: bytes) -> None:
+        command_id, _, seq = smpp.frame_header(frame)
+        try:
+            pdu = smpp.decode_pdu(frame)
+        except smpp.PDUParseError as exc:
+            if smpp.is_response(command_id):
+                # An undecodable response still settles its request, as a failure.
+                future = conn.pending.get(seq)
+                if future is not None and not future.done():
+                    future.set_result(smpp.generic_nack(seq, smpp.parse_error_status(exc)))
+            else:
+                self._send(conn, smpp.generic_nack(seq, smpp.parse_error_status(exc)))
+            return
+        if smpp.is_response(command_id):
+            future = conn.pending.get(pdu.seqNum)
+            if future is not None and not future.done():
+                future.set_result(pdu)
+            return
+        cid = pdu.commandId
+        if cid == pdu_types.CommandId.deliver_sm:
+            self._send(conn, operations.DeliverSMResp(seqNum=pdu.seqNum))
+            self._on_deliver_sm(pdu)
+        elif cid == pdu_types.CommandId.enquire_link:
+            self._send(conn, operations.EnquireLinkResp(seqNum=pdu.seqNum))
+        elif cid == pdu_types.CommandId.unbind:
+            self._send(conn, operations.UnbindResp(seqNum=pdu.seqNum))
+            conn.closed.set()
+        else:
+            self._send(conn, smpp.generic_nack(pdu.seqNum, smpp.Status.ESME_RINVCMDID))
+
+    # --- submitting -----------------------------------------------------------------------
+
+    async def submit(
+        self,
+        dest_e164: str,
+        text: str,
+        source_addr: str,
+        *,
+        reference: str | None = None,
+        segmentation: Segmentation | None = None,
+    ) -> SubmitResult:
+        """Send `text` to `dest_e164`, part by part; returns once every part is accepted.
+
+        The rolled-up receipt arrives later as a `MessageOutcome` with the same `reference`.
+        Raises `SmppError` (see `.transient`) when the SMSC refuses a part or the bind does not
+        come back within `submit_timeout`.
+        """
+        seg = segmentation or segment_sms(text, "gsm")
+        reference = reference or self._new_reference()
+        self._concat_ref = (self._concat_ref + 1) % 256
+        wire = smpp.wire_parts(seg, self._concat_ref)
+        tracked = _Tracked(reference, [None] * len(wire), [None] * len(wire), self._clock())
+        self._messages[reference] = tracked
+        self._sweep()
+        deadline = asyncio.get_running_loop().time() + self.submit_timeout
+        destination, dest_ton, dest_npi = smpp.sms_address(dest_e164)
+        source, source_ton, source_npi = smpp.source_address(source_addr)
+        try:
+            for index, part in enumerate(wire):
+                pdu_args = dict(
+                    source_addr=source, source_addr_ton=source_ton, source_addr_npi=source_npi,
+                    destination_addr=destination, dest_addr_ton=dest_ton, dest_addr_npi=dest_npi,
+                    esm_class=pdu_types.EsmClass(
+                        pdu_types.EsmClassMode.DEFAULT, pdu_types.EsmClassType.DEFAULT,
+                        [pdu_types.EsmClassGsmFeatures.UDHI_INDICATOR_SET] if part.udhi else [],
+                    ),
+                    registered_delivery=pdu_types.RegisteredDelivery(
+                        pdu_types.RegisteredDeliveryReceipt.SMSC_DELIVERY_RECEIPT_REQUESTED),
+                    data_coding=smpp.data_coding(part.data_coding),
+                    short_message=part.short_message,
+                )
+                message_id = await self._submit_part(pdu_args, deadline, tracked)
+                self._register_part(tracked, index, message_id)
+        except BaseException:
+            self._forget(tracked)
+            raise
+        self.counts["submitted"] += 1
+        return SubmitResult(reference, tuple(tracked.ids), seg)  # type: ignore[arg-type]
+
+    async def _submit_part(self, pdu_args: dict, deadline: float, tracked: _Tracked) -> str:
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = deadline - loop.time()
+            wait = self._throttled_until - loop.time()
+            if wait > 0:
+                if wait >= remaining:
+                    raise self._error(smpp.Status.ESME_RTHROTTLED, "SMSC keeps throttling", tracked)
+                await asyncio.sleep(wait)  # the route's throttle pause, shared by all submits
+                continue
+            try:
+                await asyncio.wait_for(self._bound.wait(), max(remaining, 0))
+            except asyncio.TimeoutError:
+                raise self._error("unbound", "no SMPP bind within the submit timeout", tracked) from None
+            conn = self._conn
+            if conn is None:
+                continue
+            try:
+                async with self._window:
+                    resp = await asyncio.wait_for(
+                        self._request(conn, operations.SubmitSM(**pdu_args)), self.response_timeout)
+            except ConnectionLost:
+                # The part may or may not have reached the SMSC; SMPP has no idempotency key,
+                # so it is sent again on the next bind (at least once, never silently lost).
+                continue
+            except asyncio.TimeoutError:
+                raise self._error("timeout", "submit_sm unanswered", tracked) from None
+            status = resp.status
+            if status == smpp.Status.ESME_ROK:
+                self._throttle_streak = 0
+                message_id = resp.params.get("message_id") or b""
+                return message_id.decode("ascii", errors="replace").strip()
+            if status in smpp.THROTTLE_STATUSES:
+                self.counts["throttled"] += 1
+                self._throttle_streak += 1
+                pause = min(self.throttle_delay * 2 ** (self._throttle_streak - 1),
+                            self.max_throttle_delay) * self._rng.uniform(0.8, 1.2)
+                self._throttled_until = max(self._throttled_until, loop.time() + pause)
+                continue
+            raise self._error(status, f"submit_sm refused: {status.name}", tracked,
+                              transient=status in smpp.TRANSIENT_STATUSES)
+
+    def _error(self, status, message: str, tracked: _Tracked, transient: bool = True) -> SmppError:
+        accepted = tuple(i for i in tracked.ids if i)
+        return SmppError(status, message, transient=transient, part_ids=accepted)
+
+    # --- receipts ---------------------------------------------------------------------------
+
+    def track(self, reference: str, part_ids: list[str] | tuple[str, ...]) -> None:
+        """Roll up receipts for a message submitted earlier (e.g. before a restart)."""
+        tracked = _Tracked(reference, [None] * len(part_ids), [None] * len(part_ids), self._clock())
+        self._messages[reference] = tracked
+        for index, message_id in enumerate(part_ids):
+            self._register_part(tracked, index, message_id)
+
+    def _register_part(self, tracked: _Tracked, index: int, message_id: str) -> None:
+        tracked.ids[index] = message_id
+        if tracked.done:
+            return
+        self._parts[message_id] = (tracked.reference, index)
+        orphan = self._orphans.pop(message_id, None)
+        if orphan is not None:
+            self._apply(tracked, index, orphan[1])
+
+    def _forget(self, tracked: _Tracked) -> None:
+        self._messages.pop(tracked.reference, None)
+        for message_id in tracked.ids:
+            if message_id:
+                self._parts.pop(message_id, None)
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        while self._orphans:
+            first = next(iter(self._orphans.values()))
+            if now - first[0] < 60.0 and len(self._orphans) < 10_000:
+                break
+            self._orphans.popitem(last=False)
+        # Messages whose receipts never came are dropped after receipt_ttl; dicts keep
+        # insertion order, so the oldest come first.
+        for reference in list(self._messages)[:100]:
+            tracked = self._messages[reference]
+            if now - tracked.created < self.receipt_ttl:
+                break
+            self._forget(tracked)
+
+    def _on_deliver_sm(self, pdu: operations.PDU) -> None:
+        if smpp.is_receipt(pdu):
+            receipt = smpp.parse_receipt(pdu)
+            if receipt is None:
+                log.warning("unreadable delivery receipt ignored")
+                return
+            self.counts["receipts"] += 1
+            self._on_receipt(receipt)
+            return
+        udh, body = smpp.split_udh(pdu.params.get("short_message") or b"", smpp.has_udhi(pdu))
+        text = smpp.decode_text(body, smpp.data_coding_value(pdu))
+        inbound = InboundSms(
+            source=smpp.e164_of(pdu.params.get("source_addr") or b"", pdu.params.get("source_addr_ton")),
+            destination=smpp.e164_of(pdu.params.get("destination_addr") or b"",
+                                     pdu.params.get("dest_addr_ton")),
+            text=text,
+        )
+        self._deliver(self._on_inbound, self.inbound, inbound)
+
+    def _on_receipt(self, receipt: smpp.Receipt) -> None:
+        located = self._locate(receipt.message_id)
+        if located is None:
+            self._orphans[receipt.message_id] = (self._clock(), receipt)
+            return
+        tracked, index = located
+        self._apply(tracked, index, receipt)
+
+    def _locate(self, message_id: str) -> tuple[_Tracked, int] | None:
+        # SMSCs are known to answer submit_sm with a hex id and quote it in decimal in the
+        # receipt (or the reverse), sometimes zero-padded: try those spellings too.
+        candidates = [message_id, message_id.lstrip("0") or "0"]
+        try:
+            candidates.append(format(int(message_id), "x"))
+        except ValueError:
+            pass
+        try:
+            candidates.append(str(int(message_id, 16)))
+        except ValueError:
+            pass
+        for candidate in candidates:
+            for key in (candidate, candidate.upper(), candidate.lower()):
+                hit = self._parts.get(key)
+                if hit is not None:
+                    tracked = self._messages.get(hit[0])
+                    if tracked is not None:
+                        return tracked, hit[1]
+        return None
+
+    def _apply(self, tracked: _Tracked, index: int, receipt: smpp.Receipt) -> None:
+        if tracked.done or not receipt.final:
+            return
+        tracked.stats[index] = receipt
+        failed = next((r for r in tracked.stats if r is not None and r.stat != smpp.DELIVERED), None)
+        if failed is not None:
+            reason = f"{failed.stat} err:{failed.err}" if failed.err else failed.stat
+            self._finish(tracked, "failed", reason)
+        elif all(r is not None for r in tracked.stats) and all(tracked.ids):
+            self._finish(tracked, "delivered", None)
+
+    def _finish(self, tracked: _Tracked, status: OutcomeStatus, reason: str | None) -> None:
+        tracked.done = True
+        parts = tuple(
+            PartState(mid or "", r.stat if r else None, r.err if r else None)
+            for mid, r in zip(tracked.ids, tracked.stats)
+        )
+        self._forget(tracked)
+        self._deliver(self._on_outcome, self.outcomes,
+                      MessageOutcome(tracked.reference, status, reason, parts))
+
+    def _deliver(self, callback, queue: asyncio.Queue, item) -> None:
+        if callback is None:
+            queue.put_nowait(item)
+            return
+        result = callback(item)
+        if inspect.isawaitable(result):
+            task = asyncio.get_running_loop().create_task(result)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,3 @@
+from fallback.smsc.simulator import main
+
+main()

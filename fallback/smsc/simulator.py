@@ -1,0 +1,351 @@
+"""SMSC simulator speaking SMPP 3.4 over TCP (DESIGN.md §4, §13 "Sandbox timing").
+
+Behaviour is chosen by the destination number's last digits (the longest matching suffix wins):
+``00`` → ESME_RTHROTTLED for the first two submits of the message, then accepted and DELIVRD;
+``9`` → accepted, receipt UNDELIV; anything else (``0`` included) → accepted, receipt DELIVRD.
+Receipts follow `receipt_delay` (0.5 s) after the submit_sm. `latency` delays every
+submit_sm_resp and `failure_rate` turns that share of accepted parts into UNDELIV, for load tests.
+
+State (throttle counters) lives in memory only, keyed by a keyed hash of the number; logs mask
+numbers. Run alone with ``python -m fallback.smsc --port 2775``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import logging
+import random
+import secrets
+import signal
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Callable
+
+from smpp.pdu import operations, pdu_types
+
+from fallback import smpp
+from fallback.segmentation import is_gsm7
+from rcs.masking import mask_number
+
+log = logging.getLogger("hongyan.smsc")
+
+DELIVER = "deliver"
+UNDELIVERABLE = "undeliverable"
+THROTTLE_THEN_DELIVER = "throttle_then_deliver"
+# DESIGN.md §4: the longest matching suffix wins.
+SUFFIX_BEHAVIOUR = {"00": THROTTLE_THEN_DELIVER, "9": UNDELIVERABLE, "0": DELIVER}
+THROTTLED_SUBMITS = 2
+SYSTEM_ID = "HONGYAN-SMSC"
+# Throttle counters of this many recent messages are kept; older ones are forgotten.
+MAX_REMEMBERED = 100_000
+# Receipts held for an ESME that is not bound, per system_id.
+MAX_STORED_RECEIPTS = 10_000
+
+_BIND_RESPONSES = {
+    pdu_types.CommandId.bind_transceiver: (operations.BindTransceiverResp, True),
+    pdu_types.CommandId.bind_transmitter: (operations.BindTransmitterResp, False),
+    pdu_types.CommandId.bind_receiver: (operations.BindReceiverResp, True),
+}
+
+
+def behaviour_for(destination: str) -> str:
+    """The simulated outcome for a destination number (longest matching suffix wins)."""
+    for suffix in sorted(SUFFIX_BEHAVIOUR, key=len, reverse=True):
+        if destination.endswith(suffix):
+            return SUFFIX_BEHAVIOUR[suffix]
+    return DELIVER
+
+
+@dataclass(eq=False)
+class _Session:
+    writer: asyncio.StreamWriter
+    system_id: str = ""
+    receives: bool = False
+    bound: bool = False
+    seq: int = 0
+
+    def next_seq(self) -> int:
+        self.seq = self.seq % 0x7FFFFFFF + 1
+        return self.seq
+
+    def send(self, pdu: operations.PDU) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(smpp.encode_pdu(pdu))
+
+
+class SmscSimulator:
+    """An SMSC on a real TCP socket; `start()` binds, `port` is the bound port."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        receipt_delay: float = 0.5,
+        latency: float = 0.0,
+        failure_rate: float = 0.0,
+        credentials: dict[str, str] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        id_factory: Callable[[], str] = lambda: secrets.token_hex(8),
+        rng: random.Random | None = None,
+    ):
+        self.host = host
+        self.port = port
+        self.receipt_delay = receipt_delay
+        self.latency = latency
+        self.failure_rate = failure_rate
+        self._credentials = credentials
+        self._now = now
+        self._new_id = id_factory
+        self._rng = rng or random.Random()
+        self._hash_key = secrets.token_bytes(16)
+        self._server: asyncio.Server | None = None
+        self._sessions: set[_Session] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._throttles: OrderedDict[bytes, int] = OrderedDict()
+        self._stored: dict[str, list[dict]] = {}
+        self._changed = asyncio.Condition()
+        self.counts = {"binds": 0, "submit_sm": 0, "throttled": 0, "enquire_link": 0,
+                       "receipts": 0, "connections": 0, "bind_refused": 0}
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("SMSC simulator listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.drop_connections()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> SmscSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    def drop_connections(self) -> None:
+        """Close every client connection abruptly (what a network failure looks like)."""
+        for session in list(self._sessions):
+            session.writer.transport.abort()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until `predicate()` holds (re-checked on every simulator event)."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    async def send_mo(self, source_e164: str, destination: str, text: str) -> None:
+        """Deliver a mobile-originated SMS (e.g. an opt-out reply) to the bound receivers."""
+        gsm = is_gsm7(text)
+        payload = text.encode("gsm03.38") if gsm else text.encode("utf-16-be")
+        source, ton, npi = smpp.sms_address(source_e164)
+        for session in self._receivers(None):
+            session.send(operations.DeliverSM(
+                seqNum=session.next_seq(), source_addr=source, source_addr_ton=ton,
+                source_addr_npi=npi, destination_addr=destination,
+                data_coding=smpp.data_coding(0x00 if gsm else 0x08), short_message=payload,
+            ))
+            return
+        raise ConnectionError("no bound receiver to deliver to")
+
+    # --- connection handling --------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = _Session(writer)
+        self._sessions.add(session)
+        await self._bump("connections")
+        try:
+            while True:
+                frame = await smpp.read_frame(reader)
+                await self._handle(session, frame)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, smpp.FrameError):
+            pass
+        except Exception:
+            log.exception("SMSC session failed; closing it")
+        finally:
+            self._sessions.discard(session)
+            session.bound = False
+            writer.close()
+
+    async def _handle(self, session: _Session, frame: bytes) -> None:
+        command_id, _, seq = smpp.frame_header(frame)
+        try:
+            pdu = smpp.decode_pdu(frame)
+        except smpp.PDUParseError as exc:
+            if not smpp.is_response(command_id):
+                session.send(smpp.generic_nack(seq, smpp.parse_error_status(exc)))
+            return
+        cid = pdu.commandId
+        if cid in _BIND_RESPONSES:
+            await self._bump("binds" if self._bind(session, pdu) else "bind_refused")
+        elif cid == pdu_types.CommandId.enquire_link:
+            session.send(operations.EnquireLinkResp(seqNum=pdu.seqNum))
+            await self._bump("enquire_link")
+        elif cid == pdu_types.CommandId.unbind:
+            session.send(operations.UnbindResp(seqNum=pdu.seqNum))
+            session.bound = False
+            await session.writer.drain()
+            session.writer.close()
+        elif not session.bound and not smpp.is_response(command_id):
+            session.send(smpp.generic_nack(pdu.seqNum, smpp.Status.ESME_RINVBNDSTS))
+        elif cid == pdu_types.CommandId.submit_sm:
+            self._spawn(self._submit(session, pdu))
+        elif smpp.is_response(command_id):
+            pass  # deliver_sm_resp / enquire_link_resp: nothing waits on them here
+        else:
+            session.send(smpp.generic_nack(pdu.seqNum, smpp.Status.ESME_RINVCMDID))
+
+    def _bind(self, session: _Session, pdu: operations.PDU) -> bool:
+        response, receives = _BIND_RESPONSES[pdu.commandId]
+        system_id = pdu.params["system_id"].decode("ascii", errors="replace")
+        password = (pdu.params.get("password") or b"").decode("ascii", errors="replace")
+        if self._credentials is not None and self._credentials.get(system_id) != password:
+            session.send(response(seqNum=pdu.seqNum, status=smpp.Status.ESME_RBINDFAIL))
+            return False
+        session.system_id, session.receives, session.bound = system_id, receives, True
+        session.send(response(seqNum=pdu.seqNum, system_id=SYSTEM_ID))
+        if receives:
+            for receipt in self._stored.pop(system_id, []):
+                session.send(operations.DeliverSM(seqNum=session.next_seq(), **receipt))
+                self.counts["receipts"] += 1
+        return True
+
+    async def _submit(self, session: _Session, pdu: operations.PDU) -> None:
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)  # the simulated operator latency itself
+        destination = pdu.params["destination_addr"].decode("ascii", errors="replace")
+        behaviour = behaviour_for(destination)
+        if behaviour == THROTTLE_THEN_DELIVER and self._throttle(pdu):
+            session.send(operations.SubmitSMResp(seqNum=pdu.seqNum,
+                                                 status=smpp.Status.ESME_RTHROTTLED))
+            log.debug("throttled submit_sm to %s", mask_number("+" + destination))
+            await self._bump("throttled")
+            return
+        message_id = self._new_id()
+        session.send(operations.SubmitSMResp(seqNum=pdu.seqNum, message_id=message_id))
+        submitted = self._now()
+        delivered = behaviour != UNDELIVERABLE and not (
+            self.failure_rate > 0 and self._rng.random() < self.failure_rate
+        )
+        log.debug("accepted submit_sm %s to %s", message_id, mask_number("+" + destination))
+        await self._bump("submit_sm")
+        if pdu.params.get("registered_delivery") is not None and _wants_receipt(pdu, delivered):
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.receipt_delay, self._spawn_receipt,
+                            session, pdu, message_id, submitted, delivered)
+
+    def _throttle(self, pdu: operations.PDU) -> bool:
+        """True while the message this part belongs to has had fewer than two throttles."""
+        key = self._message_key(pdu)
+        seen = self._throttles.get(key, 0)
+        self._throttles[key] = seen + 1
+        self._throttles.move_to_end(key)
+        while len(self._throttles) > MAX_REMEMBERED:
+            self._throttles.popitem(last=False)
+        return seen < THROTTLED_SUBMITS
+
+    def _message_key(self, pdu: operations.PDU) -> bytes:
+        # A keyed hash: the simulator never holds a number or a text in the clear.
+        h = hashlib.blake2b(key=self._hash_key, digest_size=16)
+        h.update(pdu.params["destination_addr"] + b"\0" + (pdu.params.get("source_addr") or b""))
+        payload = pdu.params.get("short_message") or b""
+        udh, body = smpp.split_udh(payload, smpp.has_udhi(pdu))
+        info = smpp.concat_info(udh)
+        # Parts of one concatenated message share (reference, total); a single part is its text.
+        h.update(b"\0" + (repr(info[:2]).encode() if info else body))
+        return h.digest()
+
+    def _spawn_receipt(self, session, pdu, message_id, submitted, delivered) -> None:
+        self._spawn(self._send_receipt(session, pdu, message_id, submitted, delivered))
+
+    async def _send_receipt(self, session, pdu, message_id, submitted, delivered) -> None:
+        stat, err = ("DELIVRD", 0) if delivered else ("UNDELIV", 1)
+        dlvrd = "001" if delivered else "000"
+        done = self._now()
+        # The text: field stays empty so message content never travels back in receipts.
+        text = (f"id:{message_id} sub:001 dlvrd:{dlvrd} "
+                f"submit date:{smpp.format_receipt_date(submitted)} "
+                f"done date:{smpp.format_receipt_date(done)} stat:{stat} err:{err:03d} text:")
+        receipt = dict(
+            source_addr=pdu.params["destination_addr"],
+            source_addr_ton=pdu.params["dest_addr_ton"],
+            source_addr_npi=pdu.params["dest_addr_npi"],
+            destination_addr=pdu.params.get("source_addr") or b"",
+            esm_class=pdu_types.EsmClass(pdu_types.EsmClassMode.DEFAULT,
+                                         pdu_types.EsmClassType.SMSC_DELIVERY_RECEIPT),
+            receipted_message_id=message_id,
+            message_state=(pdu_types.MessageState.DELIVERED if delivered
+                           else pdu_types.MessageState.UNDELIVERABLE),
+            short_message=text.encode("ascii"),
+        )
+        target = session if session.bound and session.receives else None
+        target = target or next(iter(self._receivers(session.system_id)), None)
+        if target is None:
+            # Like a real SMSC, keep the receipt until the ESME binds again.
+            stored = self._stored.setdefault(session.system_id, [])
+            if len(stored) < MAX_STORED_RECEIPTS:
+                stored.append(receipt)
+            return
+        target.send(operations.DeliverSM(seqNum=target.next_seq(), **receipt))
+        await self._bump("receipts")
+
+    def _receivers(self, system_id: str | None) -> list[_Session]:
+        return [s for s in self._sessions if s.bound and s.receives
+                and (system_id is None or s.system_id == system_id)]
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _bump(self, counter: str) -> None:
+        self.counts[counter] += 1
+        async with self._changed:
+            self._changed.notify_all()
+
+
+def _wants_receipt(pdu: operations.PDU, delivered: bool) -> bool:
+    receipt = pdu.params["registered_delivery"].receipt
+    wanted = pdu_types.RegisteredDeliveryReceipt
+    return receipt == wanted.SMSC_DELIVERY_RECEIPT_REQUESTED or (
+        receipt == wanted.SMSC_DELIVERY_RECEIPT_REQUESTED_FOR_FAILURE and not delivered
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the simulator until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m fallback.smsc", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=2775)
+    parser.add_argument("--receipt-delay", type=float, default=0.5, help="seconds to the receipt")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before submit_sm_resp")
+    parser.add_argument("--failure-rate", type=float, default=0.0, help="share of parts UNDELIV")
+    parser.add_argument("--system-id", help="accept only this system_id (with --password)")
+    parser.add_argument("--password", default="")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    credentials = {args.system_id: args.password} if args.system_id else None
+
+    async def run() -> None:
+        sim = SmscSimulator(args.host, args.port, receipt_delay=args.receipt_delay,
+                            latency=args.latency, failure_rate=args.failure_rate,
+                            credentials=credentials)
+        await sim.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await sim.stop()
+
+    asyncio.run(run())

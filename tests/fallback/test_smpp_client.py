@@ -1,0 +1,203 @@
+"""SmppClient against SmscSimulator over real TCP sockets on 127.0.0.1."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from fallback import SmppClient, SmppError, SmscSimulator, is_opt_out_reply, segment_sms
+
+DEADLINE = 5.0  # generous upper bound for anything to happen; never a pause
+
+
+@pytest.fixture
+async def sim():
+    simulator = SmscSimulator("127.0.0.1", 0, receipt_delay=0.05)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+def make_client(sim: SmscSimulator, **kwargs) -> SmppClient:
+    kwargs.setdefault("reconnect_delay", 0.05)
+    return SmppClient("127.0.0.1", sim.port, "hongyan", "secret", **kwargs)
+
+
+@pytest.fixture
+async def client(sim):
+    smpp_client = make_client(sim)
+    await smpp_client.start()
+    await smpp_client.wait_bound(DEADLINE)
+    yield smpp_client
+    await smpp_client.stop()
+
+
+async def next_outcome(client: SmppClient):
+    return await asyncio.wait_for(client.outcomes.get(), DEADLINE)
+
+
+@pytest.mark.parametrize("number", ["+8613800001231", "+8613800001230", "+8613800001220"])
+async def test_delivered(client, number):
+    result = await client.submit(number, "Your code is 123456", "HONGYAN", reference="m1")
+    assert result.reference == "m1"
+    assert len(result.part_ids) == 1
+    outcome = await next_outcome(client)
+    assert (outcome.reference, outcome.status, outcome.reason) == ("m1", "delivered", None)
+    assert [p.message_id for p in outcome.parts] == list(result.part_ids)
+    assert [p.stat for p in outcome.parts] == ["DELIVRD"]
+
+
+async def test_sandbox_timing_default_receipt_delay():
+    async with SmscSimulator() as simulator:  # the sandbox default: receipts after 0.5 s
+        async with make_client(simulator) as smpp_client:
+            await smpp_client.wait_bound(DEADLINE)
+            await smpp_client.submit("+8613800001234", "hello", "HONGYAN", reference="r")
+            assert (await next_outcome(smpp_client)).status == "delivered"
+
+
+async def test_undeliverable_rolls_up_failed_with_reason(client):
+    await client.submit("+8613800001239", "hello", "HONGYAN", reference="m9")
+    outcome = await next_outcome(client)
+    assert (outcome.reference, outcome.status) == ("m9", "failed")
+    assert outcome.reason == "UNDELIV err:001"
+    assert outcome.parts[0].stat == "UNDELIV"
+
+
+async def test_throttled_twice_then_delivered(sim, client):
+    result = await client.submit("+8613800001200", "hello", "HONGYAN", reference="m00")
+    assert len(result.part_ids) == 1
+    assert sim.counts["throttled"] == 2
+    assert client.counts["throttled"] == 2
+    outcome = await next_outcome(client)
+    assert outcome.status == "delivered"
+
+
+async def test_long_ucs2_message_rolls_up_three_parts(sim, client):
+    text = "您好，这是一条很长的短信。" * 12  # 156 UTF-16 units → 67 + 67 + 22
+    seg = segment_sms(text, "gsm")
+    assert (seg.encoding, seg.segments) == ("UCS-2", 3)
+    result = await client.submit("+8613800001234", text, "HONGYAN", reference="long")
+    assert len(set(result.part_ids)) == 3
+    outcome = await next_outcome(client)
+    assert outcome.status == "delivered"
+    assert [p.message_id for p in outcome.parts] == list(result.part_ids)
+    assert all(p.stat == "DELIVRD" for p in outcome.parts)
+    assert sim.counts["submit_sm"] == 3
+    assert client.outcomes.empty()  # one outcome per message, not per part
+
+
+async def test_long_message_to_undeliverable_number_fails_once(client):
+    await client.submit("+8613800001239", "a" * 400, "HONGYAN", reference="long9")
+    outcome = await next_outcome(client)
+    assert (outcome.status, outcome.reason) == ("failed", "UNDELIV err:001")
+    await client.submit("+8613800001231", "next", "HONGYAN", reference="after")
+    assert (await next_outcome(client)).reference == "after"  # no stray outcomes in between
+
+
+async def test_concurrent_submits_in_window(sim):
+    async with make_client(sim, window=4) as smpp_client:
+        await smpp_client.wait_bound(DEADLINE)
+        numbers = [f"+861380000{i:04d}" for i in range(1, 41) if i % 10 not in (0, 9)]
+        results = await asyncio.gather(*(
+            smpp_client.submit(n, f"message {i}", "HONGYAN", reference=f"c{i}")
+            for i, n in enumerate(numbers)
+        ))
+        assert len({r.part_ids[0] for r in results}) == len(numbers)
+        outcomes = [await next_outcome(smpp_client) for _ in numbers]
+        assert {o.reference for o in outcomes} == {f"c{i}" for i in range(len(numbers))}
+        assert {o.status for o in outcomes} == {"delivered"}
+
+
+async def test_enquire_link_keepalive(sim):
+    async with make_client(sim, enquire_link_interval=0.02) as smpp_client:
+        await smpp_client.wait_bound(DEADLINE)
+        await sim.wait_until(lambda: sim.counts["enquire_link"] >= 3, DEADLINE)
+        assert smpp_client.bound
+        assert sim.counts["binds"] == 1  # answered keep-alives never cause a rebind
+
+
+async def test_reconnects_after_dropped_connection(sim, client):
+    sim.drop_connections()
+    await sim.wait_until(lambda: sim.counts["binds"] >= 2, DEADLINE)
+    await client.wait_bound(DEADLINE)
+    await client.submit("+8613800001231", "after reconnect", "HONGYAN", reference="again")
+    assert (await next_outcome(client)).status == "delivered"
+
+
+async def test_reconnects_after_smsc_restart(sim, client):
+    port = sim.port
+    await sim.stop()
+    async with SmscSimulator("127.0.0.1", port, receipt_delay=0.05) as restarted:
+        await restarted.wait_until(lambda: restarted.counts["binds"] >= 1, DEADLINE)
+        await client.wait_bound(DEADLINE)
+        await client.submit("+8613800001232", "hello", "HONGYAN", reference="restart")
+        assert (await next_outcome(client)).status == "delivered"
+
+
+async def test_receipt_after_client_restart_rolls_up_via_track(sim):
+    first = make_client(sim)
+    async with first:
+        await first.wait_bound(DEADLINE)
+        result = await first.submit("+8613800001234", "a" * 200, "HONGYAN", reference="persisted")
+    # The SMSC holds the receipts until the ESME binds again; the new client learns the part
+    # ids from storage (here: the SubmitResult) and rolls them up.
+    second = make_client(sim)
+    async with second:
+        await second.wait_bound(DEADLINE)
+        second.track("persisted", result.part_ids)
+        outcome = await next_outcome(second)
+        assert (outcome.reference, outcome.status) == ("persisted", "delivered")
+        assert [p.message_id for p in outcome.parts] == list(result.part_ids)
+
+
+async def test_outcome_callback(sim):
+    seen: asyncio.Queue = asyncio.Queue()
+
+    async def on_outcome(outcome):
+        await seen.put(outcome)
+
+    async with make_client(sim, on_outcome=on_outcome) as smpp_client:
+        await smpp_client.wait_bound(DEADLINE)
+        await smpp_client.submit("+8613800001239", "hello", "HONGYAN", reference="cb")
+        outcome = await asyncio.wait_for(seen.get(), DEADLINE)
+        assert (outcome.reference, outcome.status) == ("cb", "failed")
+        assert smpp_client.outcomes.empty()
+
+
+async def test_inbound_opt_out_reply(sim, client):
+    await sim.send_mo("+8613800001234", "10690001", "ＴＤ")
+    inbound = await asyncio.wait_for(client.inbound.get(), DEADLINE)
+    assert inbound.source == "+8613800001234"
+    assert inbound.destination == "10690001"
+    assert is_opt_out_reply(inbound.text)
+    await sim.send_mo("+8613800001234", "10690001", "STOP")
+    assert (await asyncio.wait_for(client.inbound.get(), DEADLINE)).text == "STOP"
+
+
+async def test_bind_refused_with_wrong_password():
+    async with SmscSimulator(credentials={"hongyan": "right"}) as simulator:
+        async with make_client(simulator) as smpp_client:
+            await simulator.wait_until(lambda: simulator.counts["bind_refused"] >= 1, DEADLINE)
+            assert not smpp_client.bound
+            assert simulator.counts["binds"] == 0
+
+
+async def test_submit_without_bind_fails_transiently(unused_tcp_port):
+    smpp_client = SmppClient("127.0.0.1", unused_tcp_port, "hongyan", "secret",
+                             submit_timeout=0.1, reconnect_delay=0.05)
+    async with smpp_client:
+        with pytest.raises(SmppError) as info:
+            await smpp_client.submit("+8613800001231", "hello", "HONGYAN")
+        assert info.value.transient
+
+
+async def test_simulator_logs_mask_numbers(sim, client, caplog):
+    caplog.set_level(logging.DEBUG, logger="hongyan")
+    await client.submit("+8613812345678", "hello", "HONGYAN")
+    await next_outcome(client)
+    await client.submit("+8613812345600", "hello", "HONGYAN")
+    await next_outcome(client)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "+86138****5678" in logged
+    assert "13812345678" not in logged and "13812345600" not in logged
