@@ -30,13 +30,20 @@ from rcs.results import (
     classify_failed_code,
     classify_http,
 )
-from rcs.simulator import Behaviour, MaapSimulator, SimulatorTiming, behaviour_of, capability_of
+from rcs.simulator import (
+    Behaviour,
+    MaapSimulator,
+    RouteAccessLogger,
+    SimulatorTiming,
+    behaviour_of,
+    capability_of,
+)
 
 __all__ = [
     "BOT_MESSAGE_TYPE", "Behaviour", "CallbackEndpoints", "CallbackFormatError", "Capability",
     "CapabilityCache", "CnCspMaap", "CnCspSettings", "ContentPart", "DeliveryEvent",
     "FailedAction", "Location", "Maap", "MaapSimulator", "MediaFile", "MediaUploadError",
-    "NonceCache", "OPERATORS", "Outcome", "OutboundMessage", "SendResult", "SimulatorTiming",
+    "NonceCache", "OPERATORS", "Outcome", "OutboundMessage", "RouteAccessLogger", "SendResult", "SimulatorTiming",
     "TokenError", "UserEvent", "Verdict", "behaviour_of", "callback_signature", "capability_of",
     "classify_code", "classify_failed_code", "classify_http", "mask_number",
     "parse_delivery_callback", "parse_user_callback", "signed_headers", "verify_callback",

@@ -1,7 +1,8 @@
 """In-memory capability cache in front of a capability check (DESIGN.md §9, §12).
 
-The hot path is one dict lookup and one expiry comparison. Keys are whatever the caller
-passes — the dispatcher passes blind indexes where numbers must not be kept in clear.
+The hot path is one dict lookup and one expiry comparison. Entries are keyed by `key(number)`
+when a key function is given (e.g. a keyed hash, so the table holds no number in clear);
+`fetch_many` always receives the numbers themselves.
 """
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ class CapabilityCache:
         negative_ttl: float = 3_600.0,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 1_000_000,
+        key: Callable[[str], str] | None = None,
     ):
         self.ttl = ttl
         self.negative_ttl = negative_ttl
         self.clock = clock
         self.max_entries = max_entries
+        self._key = key
         self._entries: dict[str, tuple[float, Capability]] = {}
         self._inflight: dict[str, asyncio.Future] = {}
         self.hits = 0
@@ -39,25 +42,30 @@ class CapabilityCache:
 
     def get(self, number: str) -> Capability | None:
         """The cached answer, or None when absent or expired."""
-        entry = self._entries.get(number)
+        entry = self._entries.get(self._key(number) if self._key else number)
         if entry is not None and entry[0] > self.clock():
             return entry[1]
         return None
 
     def put(self, number: str, capability: Capability) -> None:
         """Remember an answer with the TTL its kind gets."""
+        if self._key:
+            number = self._key(number)
+        self._store(number, capability)
+
+    def _store(self, k: str, capability: Capability) -> None:
         if capability is Capability.UNKNOWN:
-            self._entries.pop(number, None)
+            self._entries.pop(k, None)
             return
         ttl = self.negative_ttl if capability is Capability.NOT_SUPPORTED else self.ttl
         entries = self._entries
-        if len(entries) >= self.max_entries and number not in entries:
+        if len(entries) >= self.max_entries and k not in entries:
             self._evict()
-        entries[number] = (self.clock() + ttl, capability)
+        entries[k] = (self.clock() + ttl, capability)
 
     def invalidate(self, number: str) -> None:
         """Forget a number (e.g. a send failed for capability reasons)."""
-        self._entries.pop(number, None)
+        self._entries.pop(self._key(number) if self._key else number, None)
 
     def note_failed(self, number: str, error_code: int | None) -> None:
         """A `failed` status arrived: codes 1/2 mean the number cannot take RCS now."""
@@ -94,13 +102,15 @@ class CapabilityCache:
         waiting: dict[str, asyncio.Future] = {}
         missing: list[str] = []
         now = self.clock()
-        entries, inflight = self._entries, self._inflight
+        entries, inflight, key = self._entries, self._inflight, self._key
+        keys: dict[str, str] = {}
         for n in numbers:
-            entry = entries.get(n)
+            k = keys[n] = key(n) if key else n
+            entry = entries.get(k)
             if entry is not None and entry[0] > now:
                 out[n] = entry[1]
-            elif n in inflight:
-                waiting[n] = inflight[n]
+            elif k in inflight:
+                waiting[n] = inflight[k]
             elif n not in out and n not in waiting:
                 out[n] = Capability.UNKNOWN  # placeholder keeps the caller's order
                 missing.append(n)
@@ -108,7 +118,7 @@ class CapabilityCache:
         self.misses += len(missing)
         if missing:
             loop = asyncio.get_running_loop()
-            mine = {n: loop.create_future() for n in missing}
+            mine = {keys[n]: loop.create_future() for n in missing}
             inflight.update(mine)
             try:
                 try:
@@ -118,15 +128,15 @@ class CapabilityCache:
                     answers = {}
                 for n in missing:
                     cap = answers.get(n, Capability.UNKNOWN)
-                    self.put(n, cap)
+                    self._store(keys[n], cap)
                     out[n] = cap
-                    mine[n].set_result(cap)
+                    mine[keys[n]].set_result(cap)
             finally:
-                for n, fut in mine.items():
+                for k, fut in mine.items():
                     if not fut.done():  # cancelled while fetching
                         fut.set_result(Capability.UNKNOWN)
-                    if inflight.get(n) is fut:
-                        del inflight[n]
+                    if inflight.get(k) is fut:
+                        del inflight[k]
         for n, fut in waiting.items():
             out[n] = await asyncio.shield(fut)
         return out

@@ -103,6 +103,7 @@ class SimMessage:
     state: str = "accepted"  # accepted, delivered, displayed, failed, revoked
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     taps: list[str] = field(default_factory=list)
+    last_callback: asyncio.Task | None = None  # statuses of one message go out in order
 
 
 @dataclass
@@ -358,10 +359,11 @@ class MaapSimulator:
     def _later(self, message: SimMessage, delay: float, fn: Callable[[], None]) -> None:
         message.timers.append(asyncio.get_running_loop().call_later(delay, fn))
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _now_iso(self) -> str:
         at = datetime.fromtimestamp(self.clock(), timezone.utc)
@@ -413,7 +415,12 @@ class MaapSimulator:
             info["errorCode"] = error_code
             info["errorMessage"] = error
         path = f"deliveryNotification/{quote(self.chatbot_id, safe='')}/status"
-        self._spawn(self._callback(path, {"deliveryInfoList": [info]}))
+        message.last_callback = self._spawn(self._after(message.last_callback, path, {"deliveryInfoList": [info]}))
+
+    async def _after(self, previous: asyncio.Task | None, path: str, body: dict) -> bool:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        return await self._callback(path, body)
 
     def _deliver(self, message: SimMessage) -> None:
         if message.state != "accepted":

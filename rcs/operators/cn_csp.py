@@ -12,9 +12,9 @@ import asyncio
 import functools
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from email.utils import formatdate, parsedate_to_datetime
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 from urllib.parse import quote
 
 import aiohttp
@@ -83,17 +83,17 @@ class TokenHolder:
         self._clock = clock
         self._margin = margin_s
         self._token: str | None = None
-        self._expires_at = 0.0
+        self._refresh_at = 0.0
         self._lock = asyncio.Lock()
         self.issued = 0  # how many tokens we asked for (observability)
 
     async def get(self) -> str:
         """A token valid for at least the refresh margin, fetching one when needed."""
         token = self._token
-        if token is not None and self._clock() < self._expires_at - self._margin:
+        if token is not None and self._clock() < self._refresh_at:
             return token
         async with self._lock:
-            if self._token is None or self._clock() >= self._expires_at - self._margin:
+            if self._token is None or self._clock() >= self._refresh_at:
                 await self._refresh()
             return self._token  # type: ignore[return-value]
 
@@ -107,7 +107,9 @@ class TokenHolder:
     async def _refresh(self) -> None:
         token, lifetime = await self._fetch()
         self._token = token
-        self._expires_at = self._clock() + lifetime
+        # Renew `margin` ahead of expiry, or half-way through a lifetime shorter than 2 × margin.
+        lead = self._margin if lifetime >= 2 * self._margin else lifetime / 2
+        self._refresh_at = self._clock() + lifetime - lead
         self.issued += 1
 
 
@@ -144,6 +146,15 @@ class CnCspMaap:
     """MaaP client for the CN CSP interface V1.0.4 (China Telecom / China Unicom)."""
 
     name = "cn_csp"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object], **kwargs) -> "CnCspMaap":
+        """Build from a settings mapping with CnCspSettings field names."""
+        names = {f.name for f in fields(CnCspSettings)}
+        unknown = set(config) - names
+        if unknown:
+            raise ValueError(f"unknown cn_csp settings: {sorted(unknown)}")
+        return cls(CnCspSettings(**config), **kwargs)  # type: ignore[arg-type]
 
     def __init__(
         self,

@@ -104,3 +104,23 @@ def test_bounded_size_evicts_expired_then_oldest():
         cache.put(f"n{i}", S)
     assert len(cache) <= 10
     assert cache.get("n14") is S
+
+
+async def test_key_function_keeps_numbers_out_of_the_table():
+    import hashlib
+    import hmac
+
+    def blind(number: str) -> str:
+        return hmac.new(b"k" * 32, number.encode(), hashlib.sha256).hexdigest()
+
+    cache = CapabilityCache(clock=Clock(), key=blind)
+    fetch = Fetcher({"+8613800001231": S, "+8613800001230": N})
+    got = await cache.resolve_many(["+8613800001231", "+8613800001230"], fetch)
+    assert got == {"+8613800001231": S, "+8613800001230": N}
+    assert fetch.calls == [["+8613800001231", "+8613800001230"]]  # the fetch gets real numbers
+    assert not any(k.startswith("+") for k in cache._entries)
+    assert cache.get("+8613800001231") is S
+    cache.note_failed("+8613800001231", 1)
+    assert cache.get("+8613800001231") is N
+    cache.invalidate("+8613800001231")
+    assert cache.get("+8613800001231") is None

@@ -251,3 +251,27 @@ async def test_access_log_never_carries_numbers_or_paths(client, simulator, capl
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "/handset/message/{message_id}" in text  # route templates are logged
     assert "+8613812345671" not in text and "/handset/message/log1" not in text
+
+
+async def test_short_token_lifetime_renews_half_way(simulator):
+    now = [1_000_000.0]
+    simulator.clock = lambda: now[0]
+    simulator.timing = type(simulator.timing)(token_lifetime_s=100)  # shorter than 2 × margin
+    maap = CnCspMaap(simulator.client_settings(), clock=lambda: now[0])
+    try:
+        assert (await maap.send(message("s1", "+8613800001231"))).accepted
+        now[0] += 49
+        assert (await maap.send(message("s2", "+8613800001231"))).accepted
+        assert maap.tokens.issued == 1
+        now[0] += 2
+        assert (await maap.send(message("s3", "+8613800001231"))).accepted
+        assert maap.tokens.issued == 2
+    finally:
+        await maap.close()
+
+
+async def test_from_config():
+    maap = CnCspMaap.from_config({"server_root": "127.0.0.1:1", "chatbot_id": "sip:a@b", "app_id": "i", "app_key": "k"})
+    assert maap.settings.base_url == "https://127.0.0.1:1/bot/v1/sip%3Aa%40b"
+    with pytest.raises(ValueError, match="nope"):
+        CnCspMaap.from_config({"nope": 1})
