@@ -1,0 +1,26 @@
+"""Cards: the GSMA UP chatbot card model, validation, per-recipient composition, renderers
+(GSMA JSON, HTML, PNG, SMS text), domain blocks and the template library (DESIGN.md §11, §13)."""
+from cards.compose import CardInvalid, CompiledCard, MissingVariable, compile_template, format_date, format_datetime, format_money, format_time
+from cards.html import Footer, render_html
+from cards.limits import DEFAULT_PROFILE, PROFILES, Profile
+from cards.model import (
+    BOTMESSAGE_CONTENT_TYPE, BOTSUGGESTION_CONTENT_TYPE, BOTSUGGESTION_RESPONSE_CONTENT_TYPE, Document,
+    Suggestion, parse_document,
+)
+from cards.png import render_png
+from cards.render import (
+    ReplyOption, normalized, render_gsma, render_gsma_menu, render_gsma_suggestions, render_text,
+    reply_options,
+)
+from cards.validate import CardReport, validate_card
+from cards.view import DocumentView, MediaView, SuggestionView, document_view
+
+__all__ = [
+    "BOTMESSAGE_CONTENT_TYPE", "BOTSUGGESTION_CONTENT_TYPE", "BOTSUGGESTION_RESPONSE_CONTENT_TYPE",
+    "CardInvalid", "CardReport", "CompiledCard", "DEFAULT_PROFILE", "Document", "DocumentView",
+    "Footer", "MediaView", "MissingVariable", "PROFILES", "Profile", "ReplyOption", "Suggestion",
+    "SuggestionView", "compile_template", "document_view", "format_date", "format_datetime",
+    "format_money", "format_time", "normalized", "parse_document", "render_gsma",
+    "render_gsma_menu", "render_gsma_suggestions", "render_html", "render_png", "render_text",
+    "reply_options", "validate_card",
+]

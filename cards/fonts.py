@@ -1,0 +1,138 @@
+"""Finding a CJK font at run time and wrapping text by its real width.
+
+A missing font never stops anything: without a CJK font pillow's own font is used (Chinese
+then shows as boxes, but the preview still renders).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from functools import lru_cache
+
+from PIL import ImageFont
+
+# Debian paths of fonts-wqy-zenhei / fonts-noto-cjk / fonts-wqy-microhei, tried after fc-match.
+KNOWN_CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+)
+FONT_ENV = "HONGYAN_CJK_FONT"
+
+
+@lru_cache(maxsize=1)
+def cjk_font_path() -> str | None:
+    """Path of a font with Chinese glyphs: $HONGYAN_CJK_FONT, fc-match, known paths, or None."""
+    explicit = os.environ.get(FONT_ENV)
+    if explicit and os.path.exists(explicit):
+        return explicit
+    fc = shutil.which("fc-match")
+    if fc:
+        try:
+            out = subprocess.run([fc, "-f", "%{file}\n%{lang}", ":lang=zh-cn"], capture_output=True,
+                                 text=True, timeout=5, check=False).stdout
+            path, _, langs = out.partition("\n")
+            # fc-match always answers something; only take it if it really covers Chinese.
+            if path and os.path.exists(path) and "zh-cn" in langs.split("|"):
+                return path
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return next((p for p in KNOWN_CJK_FONTS if os.path.exists(p)), None)
+
+
+@lru_cache(maxsize=32)
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The CJK font at `size` pixels, or pillow's default font when none is installed."""
+    path = cjk_font_path()
+    if path:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            pass
+    try:
+        return ImageFont.load_default(size)
+    except (TypeError, OSError):  # pillow without FreeType: fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+_NO_LINE_START = set("，。、；：！？）》」』】〉,.;:!?)]}%…—")
+_NO_LINE_END = set("（《「『【〈([{")
+
+
+@lru_cache(maxsize=32)
+def _width_cache(f) -> dict[str, float]:
+    return {}
+
+
+def text_width(text: str, f) -> float:
+    """Width of `text` in pixels (per-character widths cached; no kerning in CJK text)."""
+    cache = _width_cache(f)
+    total = 0.0
+    for ch in text:
+        w = cache.get(ch)
+        if w is None:
+            w = cache[ch] = f.getlength(ch)
+        total += w
+    return total
+
+
+def _tokens(paragraph: str) -> list[str]:
+    """Break points: every CJK character stands alone; Latin words and numbers stay whole."""
+    tokens: list[str] = []
+    word = ""
+    for ch in paragraph:
+        if ch.isascii() and not ch.isspace():
+            word += ch
+            continue
+        if word:
+            tokens.append(word)
+            word = ""
+        tokens.append(ch)
+    if word:
+        tokens.append(word)
+    return tokens
+
+
+def wrap(text: str, f, max_width: float, max_lines: int | None = None) -> list[str]:
+    """Wrap text to `max_width` pixels by character width (CJK breaks anywhere, Latin at
+    spaces; closing punctuation never starts a line). Cut with … after `max_lines`."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line, width = "", 0.0
+        for tok in _tokens(paragraph):
+            w = text_width(tok, f)
+            if width + w <= max_width or not line:
+                if w > max_width and not line:
+                    # A word longer than the line: split it by characters.
+                    for ch in tok:
+                        cw = text_width(ch, f)
+                        if width + cw > max_width and line:
+                            lines.append(line)
+                            line, width = "", 0.0
+                        line += ch
+                        width += cw
+                    continue
+                line += tok
+                width += w
+                continue
+            if tok[0] in _NO_LINE_START and len(line) > 1:
+                # Keep the punctuation with its text: move the previous character down too.
+                carry = line[-1]
+                lines.append(line[:-1])
+                line, width = carry + tok, text_width(carry + tok, f)
+            elif line[-1] in _NO_LINE_END:
+                lines.append(line[:-1])
+                line, width = line[-1] + tok.lstrip(), text_width(line[-1] + tok.lstrip(), f)
+            else:
+                lines.append(line.rstrip())
+                tok = tok.lstrip()
+                line, width = tok, text_width(tok, f)
+        lines.append(line.rstrip())
+    if max_lines is not None and len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and text_width(last + "…", f) > max_width:
+            last = last[:-1]
+        lines = lines[: max_lines - 1] + [last + "…"]
+    return lines

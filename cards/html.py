@@ -1,0 +1,89 @@
+"""HTML rendering of a card: the recipient landing page and the editor preview share it.
+
+The caller decides what a tap does: `suggestion_href(index, suggestion)` returns a URL (or
+None), and `form_action` is where a suggestion without a URL is POSTed (field `suggestion`
+holds its index). With neither, suggestions are inert — that is the editor preview.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
+
+import jinja2
+
+from cards.model import Document, parse_document
+from cards.view import DocumentView, MediaView, SuggestionView, document_view
+
+SuggestionHref = Callable[[int, SuggestionView], "str | None"]
+MediaSrc = Callable[[MediaView], "str | None"]
+
+_LABELS = {"zh-CN": {"image": "图片", "video": "视频", "audio": "音频", "file": "文件"},
+           "en": {"image": "Image", "video": "Video", "audio": "Audio", "file": "File"}}
+
+
+@dataclass(frozen=True)
+class Footer:
+    """Landing page footer: brand signature, opt-out and privacy links."""
+
+    signature: str | None = None
+    opt_out_url: str | None = None
+    opt_out_label: str | None = None
+    privacy_url: str | None = None
+    privacy_label: str | None = None
+
+
+@dataclass
+class _Hooks:
+    suggestion_href: SuggestionHref | None
+    form_action: str | None
+    form_fields: dict = field(default_factory=dict)
+    media: MediaSrc | None = None
+
+    def href(self, s: SuggestionView) -> str | None:
+        return self.suggestion_href(s.index, s) if self.suggestion_href else None
+
+    def media_src(self, m: MediaView) -> str | None:
+        return self.media(m) if self.media else None
+
+
+@lru_cache(maxsize=1)
+def html_environment() -> jinja2.Environment:
+    """The HTML template set, loaded and compiled once; autoescape is always on."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("cards", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(
+    card: dict | Document | DocumentView,
+    *,
+    suggestion_href: SuggestionHref | None = None,
+    form_action: str | None = None,
+    form_fields: dict[str, str] | None = None,
+    media_src: MediaSrc | None = None,
+    page: bool = True,
+    title: str | None = None,
+    brand: str | None = None,
+    footer: Footer | None = None,
+    lang: str = "zh-CN",
+) -> str:
+    """The card as HTML: a whole page (`page=True`, noindex, no scripts) or a fragment.
+
+    `media_src(media)` returns the URL the browser may load for a media item; by default
+    media is drawn as a placeholder (nothing remote is referenced).
+    """
+    view = card if isinstance(card, DocumentView) else document_view(
+        card if isinstance(card, Document) else parse_document(card))
+    hooks = _Hooks(suggestion_href, form_action, dict(form_fields or {}), media_src)
+    env = html_environment()
+    name = "page.html.j2" if page else "fragment.html.j2"
+    first_title = next((c.title for c in view.cards if c.title), None)
+    return env.get_template(name).render(
+        view=view, hooks=hooks, labels=_LABELS.get(lang, _LABELS["zh-CN"]), lang=lang,
+        title=title or first_title or brand or "", brand=brand, footer=footer,
+    )

@@ -1,0 +1,148 @@
+"""GSMA JSON and plain-text (SMS fallback) renderers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from api.problems import FieldError
+from cards.compose import CardInvalid
+from cards.limits import DEFAULT_PROFILE
+from cards.model import Document, Media, OpenUrl, Suggestion, parse_document
+from cards.validate import validate_document
+from cards.view import DocumentView, SuggestionView, document_view, when_text
+
+
+def normalized(card: dict | Document, profile: str = DEFAULT_PROFILE) -> Document:
+    """The card parsed, validated (CardInvalid on errors) and with warnings fixed:
+    openUrl gets `application: browser`, `image/jpg` becomes `image/jpeg`."""
+    doc = card if isinstance(card, Document) else parse_document(card)
+    report = validate_document(doc, profile)
+    if report.errors:
+        raise CardInvalid(report.errors)
+    doc = parse_document(doc.to_json())  # work on a copy; the caller's card stays unchanged
+    for _, s in doc.suggestions_in_order():
+        _fix_suggestion(s)
+    if doc.menu is not None:
+        _fix_menu(doc.menu)
+    for _, content in doc.cards():
+        m = content.media
+        if isinstance(m, Media):
+            if m.media_content_type == "image/jpg":
+                m.media_content_type = "image/jpeg"
+            if m.thumbnail_content_type == "image/jpg":
+                m.thumbnail_content_type = "image/jpeg"
+    return doc
+
+
+def _fix_suggestion(s: Suggestion) -> None:
+    if isinstance(s.params, OpenUrl) and s.params.application is None:
+        s.params.application = "browser"
+
+
+def _fix_menu(menu) -> None:
+    for entry in menu.entries or []:
+        if entry.submenu is not None:
+            _fix_menu(entry.submenu)
+        elif isinstance(entry.suggestion, Suggestion):
+            _fix_suggestion(entry.suggestion)
+
+
+def render_gsma(card: dict | Document, profile: str = DEFAULT_PROFILE) -> bytes:
+    """The bot message as `application/vnd.gsma.botmessage.v1.0+json` bytes (valid JSON only)."""
+    doc = normalized(card, profile)
+    if doc.message is None:
+        raise CardInvalid([FieldError("/message", "required for a bot message")])
+    return orjson.dumps({"message": doc.message.to_json()})
+
+
+def render_gsma_suggestions(card: dict | Document, profile: str = DEFAULT_PROFILE) -> bytes | None:
+    """The chip list as `application/vnd.gsma.botsuggestion.v1.0+json` bytes, or None."""
+    doc = normalized(card, profile)
+    if not doc.suggestions:
+        return None
+    return orjson.dumps({"suggestions": [s.to_json() for s in doc.suggestions]})
+
+
+def render_gsma_menu(card: dict | Document, profile: str = DEFAULT_PROFILE) -> bytes | None:
+    """The persistent menu (`{"menu": {...}}`) as JSON bytes, or None."""
+    doc = normalized(card, profile)
+    return orjson.dumps({"menu": doc.menu.to_json()}) if doc.menu is not None else None
+
+
+# --- plain text for the SMS fallback -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyOption:
+    """What a text reply ("1", "2", …) to the fallback SMS stands for."""
+
+    number: str
+    index: int  # the suggestion index (Document.suggestions_in_order)
+    display_text: str
+    postback: str | None
+
+
+_WORDS = {
+    "zh-CN": {"reply": "回复{n} {text}", "call": "电话：{v}", "place": "地点：{v}",
+              "time": "时间：{v}"},
+    "en": {"reply": "Reply {n}: {text}", "call": "Call: {v}", "place": "Place: {v}",
+           "time": "When: {v}"},
+}
+
+
+def reply_options(card: dict | Document | DocumentView) -> dict[str, ReplyOption]:
+    """The reply-number → postback mapping that `render_text` prints ("1" → first reply…)."""
+    view = _view(card)
+    out = {}
+    for s in view.suggestions:
+        if s.kind == "reply":
+            n = str(len(out) + 1)
+            out[n] = ReplyOption(n, s.index, s.display_text, s.postback)
+    return out
+
+
+def _view(card) -> DocumentView:
+    if isinstance(card, DocumentView):
+        return card
+    return document_view(card if isinstance(card, Document) else parse_document(card))
+
+
+def render_text(card: dict | Document, locale: str = "zh-CN") -> str:
+    """Plain text for the SMS fallback: title, key facts, numbered reply options.
+
+    Links are left out on purpose: the fallback SMS carries one short link to the card page.
+    """
+    words = _WORDS.get(locale, _WORDS["zh-CN"])
+    view = _view(card)
+    lines: list[str] = []
+    if view.text:
+        lines.append(view.text)
+    for card_view in view.cards:
+        block = [t for t in (card_view.title, card_view.description) if t]
+        facts = _facts(card_view.suggestions, words)
+        if lines and (block or facts):
+            lines.append("")
+        lines.extend(block)
+        lines.extend(facts)
+    facts = _facts(view.chips, words)
+    lines.extend(facts)
+    options = reply_options(view)
+    if options:
+        lines.append("")
+        lines.extend(words["reply"].format(n=o.number, text=o.display_text) for o in options.values())
+    return "\n".join(lines).strip("\n")
+
+
+def _facts(suggestions: list[SuggestionView], words: dict) -> list[str]:
+    out = []
+    for s in suggestions:
+        if s.kind == "dial" and s.phone_number:
+            out.append(words["call"].format(v=s.phone_number))
+        elif s.kind == "show_location" and s.label:
+            out.append(words["place"].format(v=s.label))
+        elif s.kind == "calendar":
+            when = when_text(s.start_time, s.end_time)
+            if when:
+                out.append(words["time"].format(v=when))
+    return list(dict.fromkeys(out))  # a number on two buttons is printed once

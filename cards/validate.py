@@ -1,0 +1,442 @@
+"""Card validation against DESIGN.md §11 limits and the §13 contract.
+
+Every finding names a JSON Pointer into the card and the limit it breaks. Warnings (only
+these, per §13): openUrl without `application`, `image/jpg`, a URL extension that disagrees
+with `mediaContentType`. Everything else is an error.
+"""
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import orjson
+
+from api.problems import FieldError, pointer
+from cards import limits as L
+from cards.model import (
+    ACTIONS, CalendarEvent, CardContent, ComposeRecording, ComposeText, DialNumber, Document,
+    Layout, Location, Media, Menu, MenuEntry, Node, OpenUrl, Postback, ShowLocation, Suggestion,
+    parse_document,
+)
+
+
+@dataclass
+class CardReport:
+    """The outcome of validating one card."""
+
+    errors: list[FieldError] = field(default_factory=list)
+    warnings: list[FieldError] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def validate_card(card: dict, profile: str = L.DEFAULT_PROFILE) -> CardReport:
+    """Validate card JSON for an operator profile ("cn_csp", "gsma" or "rbm")."""
+    if profile not in L.PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; one of {', '.join(L.PROFILES)}")
+    v = _Validator(L.PROFILES[profile])
+    if not isinstance(card, dict):
+        v.error((), "expected a JSON object")
+        return v.report
+    v.document(parse_document(card), card)
+    return v.report
+
+
+def validate_document(doc: Document, profile: str = L.DEFAULT_PROFILE) -> CardReport:
+    """Validate an already parsed card."""
+    v = _Validator(L.PROFILES[profile])
+    v.document(doc, None)
+    return v.report
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class _Validator:
+    def __init__(self, profile: L.Profile):
+        self.profile = profile
+        self.report = CardReport()
+
+    # -- reporting --------------------------------------------------------------------
+    def error(self, path: tuple, message: str) -> None:
+        self.report.errors.append(FieldError(pointer(*path), message))
+
+    def warning(self, path: tuple, message: str) -> None:
+        self.report.warnings.append(FieldError(pointer(*path), message))
+
+    def is_object(self, value, path: tuple, *, required: bool = False) -> bool:
+        if value is None:
+            if required:
+                self.error(path, "required")
+            return False
+        if not isinstance(value, Node):
+            self.error(path, "expected an object")
+            return False
+        self.nulls(value, path)
+        return True
+
+    def nulls(self, node: Node, path: tuple) -> None:
+        """Known keys sent as explicit null are kept in `extra` by the parser; report them."""
+        known = {key for _, key, _, _ in node._fields()}
+        for key, value in node.extra.items():
+            if value is None and key in known:
+                self.error((*path, key), "must not be null")
+
+    def text(self, value, path: tuple, limit: int, *, required: bool = False,
+             unit: str = "characters") -> None:
+        """A string of 1..limit characters (or UTF-8 bytes)."""
+        if value is None:
+            if required:
+                self.error(path, "required")
+            return
+        if not isinstance(value, str):
+            self.error(path, "expected a string")
+            return
+        n = len(value.encode()) if unit == "bytes" else len(value)
+        if n == 0:
+            self.error(path, f"empty; at least 1 character, the limit is {limit} {unit}")
+        elif n > limit:
+            self.error(path, f"{n} {unit}; the limit is {limit}")
+
+    def enum(self, value, path: tuple, allowed: frozenset, *, required: bool = False) -> None:
+        if value is None:
+            if required:
+                self.error(path, "required")
+            return
+        if value not in allowed:
+            self.error(path, f"{value!r} is not one of {', '.join(sorted(allowed))}")
+
+    def count(self, items, path: tuple, lo: int, hi: int, what: str) -> bool:
+        """A list of lo..hi items; False when it is not a list."""
+        if not isinstance(items, list):
+            self.error(path, "expected an array")
+            return False
+        n = len(items)
+        if n < lo:
+            self.error(path, f"{_plural(n, what)}; at least {lo} required")
+        elif n > hi:
+            self.error(path, f"{_plural(n, what)}; the limit is {hi}")
+        return True
+
+    # -- structure --------------------------------------------------------------------
+    def document(self, doc: Document, raw: dict | None) -> None:
+        self.nulls(doc, ())
+        if doc.message is None and doc.suggestions is None and doc.menu is None:
+            self.error((), "a card needs a message, a suggestion chip list or a menu")
+        if doc.message is not None:
+            self.message(doc.message, ("message",))
+        if doc.suggestions is not None:
+            if self.count(doc.suggestions, ("suggestions",), 1, L.CHIP_LIST_MAX, "suggestion"):
+                for i, s in enumerate(doc.suggestions):
+                    self.suggestion(s, ("suggestions", i))
+        if doc.menu is not None:
+            self.menu(doc.menu, ("menu",), 1)
+        if self.profile.message_max_bytes and doc.message is not None:
+            size = len(orjson.dumps((raw or doc.to_json()).get("message")))
+            if size > self.profile.message_max_bytes:
+                self.error(("message",), f"{size} bytes; the limit is {self.profile.message_max_bytes}")
+
+    def message(self, msg, path: tuple) -> None:
+        if not self.is_object(msg, path):
+            return
+        kinds = [k for k in (msg.card, msg.carousel, msg.text) if k is not None]
+        if not kinds:
+            self.error(path, "expected generalPurposeCard, generalPurposeCardCarousel or text")
+        elif len(kinds) > 1:
+            self.error(path, "holds more than one of generalPurposeCard, generalPurposeCardCarousel, text")
+        if msg.card is not None:
+            self.standalone(msg.card, (*path, "generalPurposeCard"))
+        if msg.carousel is not None:
+            self.carousel(msg.carousel, (*path, "generalPurposeCardCarousel"))
+        if msg.text is not None:
+            self.text(msg.text, (*path, "text"), L.CN_TEXT_MAX)
+
+    def standalone(self, card, path: tuple) -> None:
+        if not self.is_object(card, path):
+            return
+        if self.is_object(card.layout, (*path, "layout"), required=True):
+            lay: Layout = card.layout
+            self.enum(lay.card_orientation, (*path, "layout", "cardOrientation"), L.ORIENTATIONS,
+                      required=True)
+            self.enum(lay.image_alignment, (*path, "layout", "imageAlignment"), L.ALIGNMENTS,
+                      required=lay.card_orientation == "HORIZONTAL")
+            self.font_styles(lay, (*path, "layout"))
+        if self.is_object(card.content, (*path, "content"), required=True):
+            self.content(card.content, (*path, "content"), None)
+
+    def carousel(self, car, path: tuple) -> None:
+        if not self.is_object(car, path):
+            return
+        width = "SMALL_WIDTH"
+        if self.is_object(car.layout, (*path, "layout")):
+            self.enum(car.layout.card_width, (*path, "layout", "cardWidth"), L.CARD_WIDTHS)
+            width = car.layout.card_width or width
+            self.font_styles(car.layout, (*path, "layout"))
+        if car.content is None:
+            self.error((*path, "content"), "required")
+        elif self.count(car.content, (*path, "content"), L.CAROUSEL_MIN, self.profile.carousel_max,
+                        "card"):
+            for i, content in enumerate(car.content):
+                if self.is_object(content, (*path, "content", i)):
+                    self.content(content, (*path, "content", i), width)
+
+    def font_styles(self, lay: Layout, path: tuple) -> None:
+        for attr, key in (("title_font_style", "titleFontStyle"),
+                          ("description_font_style", "descriptionFontStyle")):
+            styles = getattr(lay, attr)
+            if styles is None:
+                continue
+            if not self.count(styles, (*path, key), 1, L.FONT_STYLES_MAX, "font style"):
+                continue
+            for i, s in enumerate(styles):
+                if s not in L.FONT_STYLES:
+                    self.error((*path, key, i),
+                               f"unknown font style {s!r}; one of {', '.join(sorted(L.FONT_STYLES))}")
+
+    def content(self, c: CardContent, path: tuple, carousel_width: str | None) -> None:
+        if c.media is None and c.title is None and c.description is None:
+            self.error(path, "a card needs at least one of media, title, description")
+        self.text(c.title, (*path, "title"), L.TITLE_MAX)
+        self.text(c.description, (*path, "description"), L.DESCRIPTION_MAX)
+        if self.is_object(c.media, (*path, "media")):
+            self.media(c.media, (*path, "media"), carousel_width)
+        if c.suggestions is not None:
+            if self.count(c.suggestions, (*path, "suggestions"), 1, L.CARD_SUGGESTIONS_MAX,
+                          "suggestion"):
+                for i, s in enumerate(c.suggestions):
+                    self.suggestion(s, (*path, "suggestions", i))
+
+    def media(self, m: Media, path: tuple, carousel_width: str | None) -> None:
+        self.url(m.media_url, (*path, "mediaUrl"), required=True)
+        self.content_type(m.media_content_type, (*path, "mediaContentType"), required=True)
+        self.file_size(m.media_file_size, (*path, "mediaFileSize"), required=True)
+        self.enum(m.height, (*path, "height"), L.MEDIA_HEIGHTS, required=True)
+        if carousel_width == "SMALL_WIDTH" and m.height in L.MEDIA_HEIGHTS \
+                and m.height not in L.SMALL_WIDTH_HEIGHTS:
+            self.error((*path, "height"), f"{m.height} does not fit SMALL_WIDTH carousel cards; "
+                                          "use SHORT_HEIGHT or MEDIUM_HEIGHT")
+        self.text(m.content_description, (*path, "contentDescription"), L.CONTENT_DESCRIPTION_MAX)
+        self.url_matches_type(m.media_url, m.media_content_type, (*path, "mediaUrl"))
+        thumb = (m.thumbnail_url, m.thumbnail_content_type, m.thumbnail_file_size)
+        if any(t is not None for t in thumb):
+            self.url(m.thumbnail_url, (*path, "thumbnailUrl"), required=True)
+            self.content_type(m.thumbnail_content_type, (*path, "thumbnailContentType"), required=True)
+            self.file_size(m.thumbnail_file_size, (*path, "thumbnailFileSize"), required=True)
+            self.url_matches_type(m.thumbnail_url, m.thumbnail_content_type, (*path, "thumbnailUrl"))
+        if self.profile.cn_media:
+            self.cn_media(m, path)
+
+    def cn_media(self, m: Media, path: tuple) -> None:
+        ctype, size = m.media_content_type, m.media_file_size
+        if isinstance(ctype, str) and _is_size(size):
+            family = ctype.split("/", 1)[0]
+            cap = L.CN_MEDIA_MAX_BYTES.get(family)
+            if family == "image" and ctype not in L.CN_IMAGE_TYPES:
+                self.error((*path, "mediaContentType"), f"{ctype} is not accepted; images are jpg or png")
+            if cap is not None and size > cap:
+                self.error((*path, "mediaFileSize"), f"{size} bytes; the limit for {family} is {cap}")
+        tsize = m.thumbnail_file_size
+        if _is_size(tsize) and tsize > L.CN_THUMBNAIL_MAX_BYTES:
+            self.error((*path, "thumbnailFileSize"), f"{tsize} bytes; the limit is {L.CN_THUMBNAIL_MAX_BYTES}")
+
+    def url(self, value, path: tuple, *, required: bool = False) -> None:
+        if value is None:
+            if required:
+                self.error(path, "required")
+            return
+        if not isinstance(value, str) or not value:
+            self.error(path, "expected a URL string")
+            return
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.error(path, "expected an absolute http(s) URL")
+
+    def content_type(self, value, path: tuple, *, required: bool) -> None:
+        if value is None:
+            if required:
+                self.error(path, "required")
+            return
+        if not isinstance(value, str) or value.count("/") != 1 or " " in value:
+            self.error(path, "expected a MIME type such as image/png")
+        elif value == "image/jpg":
+            self.warning(path, "image/jpg is not a registered type; use image/jpeg")
+
+    def file_size(self, value, path: tuple, *, required: bool) -> None:
+        if value is None:
+            if required:
+                self.error(path, "required")
+            return
+        if not _is_size(value):
+            self.error(path, "expected a size in bytes (a non-negative integer)")
+
+    def url_matches_type(self, url, ctype, path: tuple) -> None:
+        if not isinstance(url, str) or not isinstance(ctype, str):
+            return
+        guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
+        if guessed is None:
+            return
+        norm = {"image/jpg": "image/jpeg"}
+        if norm.get(ctype, ctype) != norm.get(guessed, guessed):
+            self.warning(path, f"the URL's extension suggests {guessed}, but the content type is {ctype}")
+
+    # -- suggestions ------------------------------------------------------------------
+    def suggestion(self, s, path: tuple) -> None:
+        if not isinstance(s, Suggestion):
+            self.error(path, "expected an object")
+            return
+        if s.kind is None:
+            self.error(path, 'expected {"reply": {…}} or {"action": {…}}')
+            return
+        body = (*path, s.kind)
+        self.text(s.display_text, (*body, "displayText"), L.DISPLAY_TEXT_MAX, required=True,
+                  unit=self.profile.display_text_unit)
+        if s.postback is not None and self.is_object(s.postback, (*body, "postback")):
+            pb: Postback = s.postback
+            if pb.data is None:
+                self.error((*body, "postback", "data"), "required")
+            elif not isinstance(pb.data, str):
+                self.error((*body, "postback", "data"), "expected a string")
+            elif len(pb.data) > L.POSTBACK_DATA_MAX:
+                self.error((*body, "postback", "data"),
+                           f"{len(pb.data)} characters; the limit is {L.POSTBACK_DATA_MAX}")
+        if s.kind == "reply":
+            return
+        others = [k for k in s.body_extra if k in ACTIONS]
+        if s.group is None:
+            self.error(body, "an action needs one of " + ", ".join(ACTIONS))
+            return
+        for k in others:
+            self.error((*body, k), "only one action per suggestion")
+        group = (*body, s.group)
+        if s.operation is None:
+            self.error(group, "expected one of " + ", ".join(ACTIONS[s.group]))
+            return
+        for k in s.group_extra:
+            if k in ACTIONS[s.group]:
+                self.error((*group, k), "only one operation per action")
+        op = (*group, s.operation)
+        if not self.is_object(s.params, op, required=True):
+            return
+        p = s.params
+        if isinstance(p, OpenUrl):
+            self.open_url(p, op)
+        elif isinstance(p, DialNumber):
+            self.text(p.phone_number, (*op, "phoneNumber"), 64, required=True)
+            if s.operation == "dialEnrichedCall":
+                self.text(p.subject, (*op, "subject"), L.ENRICHED_CALL_SUBJECT_MAX)
+            self.url(p.fallback_url, (*op, "fallbackUrl"))
+        elif isinstance(p, ShowLocation):
+            self.show_location(p, op)
+        elif isinstance(p, CalendarEvent):
+            self.calendar(p, op)
+        elif isinstance(p, ComposeText):
+            self.text(p.phone_number, (*op, "phoneNumber"), 64, required=True)
+            if p.text is None:
+                self.error((*op, "text"), "required")
+            elif not isinstance(p.text, str):
+                self.error((*op, "text"), "expected a string")
+            elif len(p.text) > L.COMPOSE_TEXT_MAX:
+                self.error((*op, "text"), f"{len(p.text)} characters; the limit is {L.COMPOSE_TEXT_MAX}")
+        elif isinstance(p, ComposeRecording):
+            self.text(p.phone_number, (*op, "phoneNumber"), 64, required=True)
+            self.enum(p.type, (*op, "type"), L.RECORDING_TYPES, required=True)
+
+    def open_url(self, p: OpenUrl, path: tuple) -> None:
+        self.url(p.url, (*path, "url"), required=True)
+        if p.application is None:
+            self.warning((*path, "application"), "openUrl without application; treated as browser")
+        else:
+            self.enum(p.application, (*path, "application"), L.URL_APPLICATIONS)
+        if p.application == "webview":
+            self.enum(p.view_mode, (*path, "viewMode"), L.VIEW_MODES, required=True)
+        elif p.view_mode is not None:
+            self.enum(p.view_mode, (*path, "viewMode"), L.VIEW_MODES)
+
+    def show_location(self, p: ShowLocation, path: tuple) -> None:
+        self.url(p.fallback_url, (*path, "fallbackUrl"))
+        if not self.is_object(p.location, (*path, "location"), required=True):
+            return
+        loc: Location = p.location
+        lp = (*path, "location")
+        has_coords = loc.latitude is not None or loc.longitude is not None
+        if has_coords:
+            for value, key, bound in ((loc.latitude, "latitude", 90), (loc.longitude, "longitude", 180)):
+                if value is None:
+                    self.error((*lp, key), "required with coordinates")
+                elif not _is_number(value):
+                    self.error((*lp, key), "expected a number")
+                elif not -bound <= value <= bound:
+                    self.error((*lp, key), f"{value} is outside -{bound}…{bound}")
+            self.text(loc.label, (*lp, "label"), L.LOCATION_LABEL_MAX)
+        elif loc.query is None:
+            self.error(lp, "needs latitude and longitude, or a query")
+        self.text(loc.query, (*lp, "query"), L.LOCATION_QUERY_MAX)
+
+    def calendar(self, p: CalendarEvent, path: tuple) -> None:
+        start = self.rfc3339(p.start_time, (*path, "startTime"))
+        end = self.rfc3339(p.end_time, (*path, "endTime"))
+        if start and end and end <= start:
+            self.error((*path, "endTime"), "must be after startTime")
+        self.text(p.title, (*path, "title"), L.CALENDAR_TITLE_MAX, required=True)
+        self.text(p.description, (*path, "description"), L.CALENDAR_DESCRIPTION_MAX)
+
+    def rfc3339(self, value, path: tuple) -> datetime | None:
+        if value is None:
+            self.error(path, "required")
+            return None
+        parsed = parse_rfc3339(value)
+        if parsed is None:
+            self.error(path, "expected an RFC 3339 date-time with an offset, e.g. 2026-01-31T09:00:00+08:00")
+        return parsed
+
+    # -- persistent menu --------------------------------------------------------------
+    def menu(self, menu, path: tuple, level: int) -> None:
+        if not self.is_object(menu, path):
+            return
+        m: Menu = menu
+        if level > 1:
+            self.text(m.display_text, (*path, "displayText"), L.DISPLAY_TEXT_MAX, required=True,
+                      unit=self.profile.display_text_unit)
+        hi = self.profile.menu_top_max if level == 1 else self.profile.menu_sub_max
+        if m.entries is None:
+            self.error((*path, "entries"), "required")
+            return
+        if not self.count(m.entries, (*path, "entries"), 1, hi, "entry"):
+            return
+        for i, entry in enumerate(m.entries):
+            ep = (*path, "entries", i)
+            if not isinstance(entry, MenuEntry):
+                self.error(ep, "expected an object")
+            elif entry.submenu is not None:
+                if level >= self.profile.menu_levels:
+                    self.error((*ep, "menu"), f"{level + 1} menu levels; the limit is "
+                                              f"{self.profile.menu_levels}")
+                else:
+                    self.menu(entry.submenu, (*ep, "menu"), level + 1)
+            else:
+                self.suggestion(entry.suggestion, ep)
+
+
+def parse_rfc3339(value) -> datetime | None:
+    """An RFC 3339 date-time (with a time and an offset) or None."""
+    if not isinstance(value, str) or len(value) < 20 or value[10] not in "Tt ":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_size(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+

@@ -1,0 +1,186 @@
+"""A flat, render-ready view of a card shared by the HTML, PNG and text renderers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cards.model import (
+    CalendarEvent, CardContent, Carousel, ComposeRecording, ComposeText, DialNumber, Document,
+    GeneralPurposeCard, Layout, Location, Media, Menu, MenuEntry, Message, OpenUrl, ShowLocation,
+    Suggestion,
+)
+from cards.validate import parse_rfc3339
+
+
+@dataclass(frozen=True)
+class SuggestionView:
+    """One tappable suggestion. `index` is its place in `Document.suggestions_in_order()`."""
+
+    index: int
+    display_text: str
+    kind: str  # reply | open_url | dial | show_location | request_location | calendar | compose | device | settings
+    postback: str | None = None
+    url: str | None = None
+    phone_number: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    label: str | None = None  # location label or query, calendar title, compose text
+    start_time: str | None = None
+    end_time: str | None = None
+    description: str | None = None
+    suggestion: Suggestion | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class MediaView:
+    url: str | None
+    content_type: str
+    height: str
+    description: str | None
+    thumbnail_url: str | None
+
+    @property
+    def kind(self) -> str:
+        """image, video, audio or file: what the placeholder shows."""
+        family = self.content_type.split("/", 1)[0]
+        return family if family in ("image", "video", "audio") else "file"
+
+
+@dataclass(frozen=True)
+class CardView:
+    title: str | None
+    description: str | None
+    media: MediaView | None
+    suggestions: list[SuggestionView]
+    title_styles: tuple[str, ...] = ()
+    description_styles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MenuItemView:
+    display_text: str
+    suggestion: SuggestionView | None = None
+    children: list["MenuItemView"] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    cards: list[CardView]
+    chips: list[SuggestionView]
+    menu: list[MenuItemView]
+    layout: str  # "vertical" | "horizontal" | "carousel"
+    image_alignment: str = "LEFT"
+    card_width: str = "MEDIUM_WIDTH"
+    text: str | None = None  # a plain-text bot message
+
+    @property
+    def suggestions(self) -> list[SuggestionView]:
+        """Every suggestion in index order (cards, then chips)."""
+        return [s for c in self.cards for s in c.suggestions] + self.chips
+
+
+def _str(v) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+def _num(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def suggestion_view(index: int, s: Suggestion) -> SuggestionView:
+    """Flatten one suggestion for renderers."""
+    common = dict(index=index, display_text=_str(s.display_text) or "", postback=s.postback_data,
+                  suggestion=s)
+    p = s.params
+    if s.kind == "reply" or p is None:
+        return SuggestionView(kind="reply", **common)
+    if isinstance(p, OpenUrl):
+        return SuggestionView(kind="open_url", url=_str(p.url), **common)
+    if isinstance(p, DialNumber):
+        return SuggestionView(kind="dial", phone_number=_str(p.phone_number), url=_str(p.fallback_url),
+                              **common)
+    if isinstance(p, ShowLocation):
+        loc = p.location if isinstance(p.location, Location) else Location()
+        return SuggestionView(kind="show_location", latitude=_num(loc.latitude),
+                              longitude=_num(loc.longitude),
+                              label=_str(loc.label) or _str(loc.query), url=_str(p.fallback_url),
+                              **common)
+    if isinstance(p, CalendarEvent):
+        return SuggestionView(kind="calendar", start_time=_str(p.start_time), end_time=_str(p.end_time),
+                              label=_str(p.title), description=_str(p.description), **common)
+    if isinstance(p, (ComposeText, ComposeRecording)):
+        text = _str(p.text) if isinstance(p, ComposeText) else None
+        return SuggestionView(kind="compose", phone_number=_str(p.phone_number), label=text, **common)
+    kind = {"mapAction": "request_location", "deviceAction": "device",
+            "settingsAction": "settings"}.get(s.group or "", "reply")
+    return SuggestionView(kind=kind, **common)
+
+
+def _media(m) -> MediaView | None:
+    if not isinstance(m, Media):
+        return None
+    return MediaView(url=_str(m.media_url), content_type=_str(m.media_content_type) or "image/*",
+                     height=_str(m.height) or "MEDIUM_HEIGHT",
+                     description=_str(m.content_description), thumbnail_url=_str(m.thumbnail_url))
+
+
+def _styles(v) -> tuple[str, ...]:
+    return tuple(x for x in v if isinstance(x, str)) if isinstance(v, list) else ()
+
+
+def document_view(doc: Document) -> DocumentView:
+    """Build the render view; suggestion indexes follow Document.suggestions_in_order()."""
+    by_id = {id(s): i for i, (_, s) in enumerate(doc.suggestions_in_order())}
+    lay = Layout()
+    layout = "vertical"
+    msg = doc.message if isinstance(doc.message, Message) else Message()
+    if isinstance(msg.card, GeneralPurposeCard) and isinstance(msg.card.layout, Layout):
+        lay = msg.card.layout
+        if lay.card_orientation == "HORIZONTAL":
+            layout = "horizontal"
+    elif isinstance(msg.carousel, Carousel):
+        layout = "carousel"
+        if isinstance(msg.carousel.layout, Layout):
+            lay = msg.carousel.layout
+    cards = []
+    for _, content in doc.cards():
+        content: CardContent
+        sugg = [suggestion_view(by_id[id(s)], s) for s in (content.suggestions or [])
+                if isinstance(s, Suggestion) and id(s) in by_id] if isinstance(content.suggestions, list) else []
+        cards.append(CardView(title=_str(content.title), description=_str(content.description),
+                              media=_media(content.media), suggestions=sugg,
+                              title_styles=_styles(lay.title_font_style),
+                              description_styles=_styles(lay.description_font_style)))
+    chips = [suggestion_view(by_id[id(s)], s) for s in (doc.suggestions or [])
+             if isinstance(s, Suggestion) and id(s) in by_id] if isinstance(doc.suggestions, list) else []
+    return DocumentView(cards=cards, chips=chips, menu=_menu(doc.menu), layout=layout,
+                        image_alignment=lay.image_alignment if lay.image_alignment in ("LEFT", "RIGHT") else "LEFT",
+                        card_width=lay.card_width if lay.card_width in ("SMALL_WIDTH", "MEDIUM_WIDTH") else "SMALL_WIDTH",
+                        text=_str(msg.text))
+
+
+def _menu(menu) -> list[MenuItemView]:
+    if not isinstance(menu, Menu) or not isinstance(menu.entries, list):
+        return []
+    out = []
+    for entry in menu.entries:
+        if not isinstance(entry, MenuEntry):
+            continue
+        if isinstance(entry.submenu, Menu):
+            out.append(MenuItemView(_str(entry.submenu.display_text) or "", children=_menu(entry.submenu)))
+        elif isinstance(entry.suggestion, Suggestion) and entry.suggestion.kind:
+            # Menu entries are not part of the numbered suggestion list (they live in the
+            # chatbot's profile, not in the message), so their index is -1.
+            sv = suggestion_view(-1, entry.suggestion)
+            out.append(MenuItemView(sv.display_text, suggestion=sv))
+    return out
+
+
+def when_text(start: str | None, end: str | None) -> str | None:
+    """A compact "2026-01-31 09:00–10:00" for a calendar event (in the event's own offset)."""
+    a, b = parse_rfc3339(start), parse_rfc3339(end)
+    if a is None:
+        return None
+    text = a.strftime("%Y-%m-%d %H:%M")
+    if b is not None:
+        text += "–" + (b.strftime("%H:%M") if b.date() == a.date() else b.strftime("%Y-%m-%d %H:%M"))
+    return text
