@@ -9,10 +9,28 @@ from fallback.client import (
 )
 from fallback.compose import ComposeError, compose_sms, is_opt_out_reply
 from fallback.http import routes
+from fallback.routing import (
+    CarrierRouter,
+    CarrierRoutes,
+    HealthPolicy,
+    NoRouteAvailable,
+    PortabilityLookup,
+    RouteChoice,
+    RouterConfig,
+    RouteSettings,
+)
 from fallback.segmentation import Part, Segmentation, SegmentationError, segment_sms
 from fallback.smsc import SmscSimulator
 
 __all__ = [
+    "CarrierRouter",
+    "CarrierRoutes",
+    "HealthPolicy",
+    "NoRouteAvailable",
+    "PortabilityLookup",
+    "RouteChoice",
+    "RouteSettings",
+    "RouterConfig",
     "ComposeError",
     "InboundSms",
     "MessageOutcome",

@@ -1,0 +1,312 @@
+"""Carrier routing for SMS (DESIGN.md §5).
+
+The carrier comes from the number prefix (`phonenumbers` carrier data: China Mobile, China Unicom,
+China Telecom, China Broadnet); since nationwide number portability the prefix only gives the
+original carrier, so a `PortabilityLookup` plug-in may answer first. Each carrier has a primary
+and a backup route; numbers of other countries (or carriers without routes) use the ``default``
+carrier's routes. Every route has a token-bucket throughput limit. A route whose error rate or
+latency over a sliding window crosses its threshold is taken out of rotation, and after a
+cool-down it is probed back in one request at a time. Throttling is not an error: it only slows
+the route. The clock is injected, so the whole behaviour is testable without waiting.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Protocol
+
+import phonenumbers
+from phonenumbers import carrier as phone_carrier
+
+CHINA_MOBILE = "china_mobile"
+CHINA_UNICOM = "china_unicom"
+CHINA_TELECOM = "china_telecom"
+CHINA_BROADNET = "china_broadnet"
+DEFAULT_CARRIER = "default"
+
+IN_ROTATION = "in_rotation"
+OUT_OF_ROTATION = "out_of_rotation"
+PROBING = "probing"
+
+
+@dataclass(frozen=True)
+class RouteSettings:
+    """One SMPP route (an SMSC bind) and its throughput limit."""
+
+    name: str
+    max_per_second: float
+    burst: float | None = None  # tokens the bucket holds; defaults to one second's worth
+
+    def __post_init__(self):
+        if self.max_per_second <= 0:
+            raise ValueError(f"route {self.name}: max_per_second must be positive")
+
+
+@dataclass(frozen=True)
+class CarrierRoutes:
+    primary: str
+    backup: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """When a route leaves rotation and how it comes back."""
+
+    window_seconds: float = 60.0
+    min_samples: int = 20  # fewer outcomes than this in the window decide nothing
+    max_error_rate: float = 0.2
+    max_latency: float = 5.0  # seconds, compared with the window's 90th percentile
+    cooldown_seconds: float = 30.0
+    probe_successes: int = 3  # consecutive good probes that put a route back in rotation
+    throttle_pause: float = 1.0  # seconds of sending a throttle response costs the route
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    routes: tuple[RouteSettings, ...]
+    carriers: Mapping[str, CarrierRoutes]  # must have DEFAULT_CARRIER
+    health: HealthPolicy = field(default_factory=HealthPolicy)
+
+    def __post_init__(self):
+        names = {r.name for r in self.routes}
+        if len(names) != len(self.routes):
+            raise ValueError("route names must be unique")
+        if DEFAULT_CARRIER not in self.carriers:
+            raise ValueError(f"carriers must include {DEFAULT_CARRIER!r}")
+        for carrier, pair in self.carriers.items():
+            for name in (pair.primary, pair.backup):
+                if name is not None and name not in names:
+                    raise ValueError(f"carrier {carrier}: unknown route {name!r}")
+
+
+class PortabilityLookup(Protocol):
+    """Plug-in answering a ported number's current carrier (None when unknown)."""
+
+    async def carrier_of(self, e164: str) -> str | None: ...
+
+
+class NoRouteAvailable(Exception):
+    """Every route for the carrier is out of rotation; try again after `retry_after` seconds."""
+
+    def __init__(self, carrier: str, retry_after: float):
+        super().__init__(f"no SMS route in rotation for {carrier}; retry in {retry_after:.1f}s")
+        self.carrier = carrier
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RouteChoice:
+    """Where to send: `wait` seconds to hold back first (the route's rate limit), and whether
+    this send is a probe of a route coming back from a cool-down."""
+
+    route: str
+    carrier: str
+    wait: float = 0.0
+    probe: bool = False
+
+
+class TokenBucket:
+    """Token bucket with reservations: a caller may take a token it has to wait for."""
+
+    def __init__(self, rate: float, burst: float, now: float):
+        self.rate, self.burst = rate, burst
+        self.tokens, self.updated = burst, now
+
+    def _refill(self, now: float) -> None:
+        if now > self.updated:
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until a token is free (0 when one is free now)."""
+        self._refill(now)
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self, now: float) -> float:
+        """Take a token, possibly in advance; returns how long to wait before using it."""
+        wait = self.wait_time(now)
+        self.tokens -= 1
+        return wait
+
+    def pause(self, seconds: float, now: float) -> None:
+        """Owe `seconds` worth of tokens: nothing is free until the debt is paid back."""
+        self._refill(now)
+        self.tokens = min(self.tokens, 0.0) - seconds * self.rate
+
+
+@dataclass
+class _RouteState:
+    settings: RouteSettings
+    bucket: TokenBucket
+    samples: deque = field(default_factory=deque)  # (time, ok, latency)
+    state: str = IN_ROTATION
+    out_until: float = 0.0
+    reason: str | None = None
+    probe_in_flight: bool = False
+    probe_streak: int = 0
+    throttled: int = 0
+
+
+class CarrierRouter:
+    """Picks the SMPP route for a number and keeps per-route health."""
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        portability: PortabilityLookup | None = None,
+    ):
+        self.config = config
+        self._clock = clock
+        self._portability = portability
+        now = clock()
+        self._routes = {
+            r.name: _RouteState(r, TokenBucket(r.max_per_second, r.burst or max(1.0, r.max_per_second), now))
+            for r in config.routes
+        }
+
+    # --- carriers -------------------------------------------------------------------------
+
+    def carrier_of(self, e164: str) -> str:
+        """The carrier key from the number prefix: a CN carrier with routes, else ``default``."""
+        try:
+            number = phonenumbers.parse(e164, None)
+        except phonenumbers.NumberParseException:
+            return DEFAULT_CARRIER
+        if phonenumbers.region_code_for_number(number) != "CN":
+            return DEFAULT_CARRIER
+        key = phone_carrier.name_for_number(number, "en").strip().lower().replace(" ", "_")
+        return key if key in self.config.carriers else DEFAULT_CARRIER
+
+    async def resolve_carrier(self, e164: str) -> str:
+        """The carrier now serving the number: the portability plug-in first, then the prefix."""
+        if self._portability is not None:
+            ported = await self._portability.carrier_of(e164)
+            if ported in self.config.carriers:
+                return ported
+        return self.carrier_of(e164)
+
+    # --- choosing -------------------------------------------------------------------------
+
+    async def pick(self, e164: str) -> RouteChoice:
+        """Choose the route for one SMS to `e164` (see `choose`)."""
+        return self.choose(await self.resolve_carrier(e164))
+
+    def choose(self, carrier: str) -> RouteChoice:
+        """Primary, else backup: the first route in rotation with a free token; when all are
+        rate-limited, a token is reserved on the one free soonest. Raises NoRouteAvailable."""
+        pair = self.config.carriers.get(carrier) or self.config.carriers[DEFAULT_CARRIER]
+        now = self._clock()
+        usable = []
+        for name in (pair.primary, pair.backup):
+            if name is None:
+                continue
+            state = self._routes[name]
+            self._advance(state, now)
+            if state.state == IN_ROTATION or (state.state == PROBING and not state.probe_in_flight):
+                usable.append(state)
+        if not usable:
+            names = [n for n in (pair.primary, pair.backup) if n]
+            retry = min(max(0.0, self._routes[n].out_until - now) for n in names)
+            raise NoRouteAvailable(carrier, retry)
+        free = next((s for s in usable if s.bucket.wait_time(now) == 0), None)
+        state = free or min(usable, key=lambda s: s.bucket.wait_time(now))
+        wait = state.bucket.take(now)
+        probe = state.state == PROBING
+        if probe:
+            state.probe_in_flight = True
+        return RouteChoice(state.settings.name, carrier, wait, probe)
+
+    def _advance(self, state: _RouteState, now: float) -> None:
+        if state.state == OUT_OF_ROTATION and now >= state.out_until:
+            state.state, state.probe_streak, state.probe_in_flight = PROBING, 0, False
+
+    # --- outcomes -------------------------------------------------------------------------
+
+    def record(self, route: str, *, ok: bool, latency: float) -> None:
+        """Report one send's outcome on `route` (ok = accepted by the SMSC) and its latency."""
+        state = self._routes[route]
+        now = self._clock()
+        policy = self.config.health
+        if state.state == PROBING:
+            state.probe_in_flight = False
+            good = ok and latency <= policy.max_latency
+            if not good:
+                self._take_out(state, now, "probe failed")
+                return
+            state.probe_streak += 1
+            if state.probe_streak >= policy.probe_successes:
+                state.state, state.reason = IN_ROTATION, None
+                state.samples.clear()
+            return
+        state.samples.append((now, ok, latency))
+        self._prune(state, now)
+        if state.state != IN_ROTATION or len(state.samples) < policy.min_samples:
+            return
+        error_rate, p90 = _stats(state.samples)
+        if error_rate > policy.max_error_rate:
+            self._take_out(state, now, f"error rate {error_rate:.0%} over {policy.max_error_rate:.0%}")
+        elif p90 > policy.max_latency:
+            self._take_out(state, now, f"p90 latency {p90:.2f}s over {policy.max_latency:.2f}s")
+
+    def record_throttled(self, route: str) -> None:
+        """The SMSC asked us to slow down: the route pauses as a whole; no error is counted."""
+        state = self._routes[route]
+        state.throttled += 1
+        if state.state == PROBING:
+            state.probe_in_flight = False
+        state.bucket.pause(self.config.health.throttle_pause, self._clock())
+
+    def _take_out(self, state: _RouteState, now: float, reason: str) -> None:
+        state.state = OUT_OF_ROTATION
+        state.out_until = now + self.config.health.cooldown_seconds
+        state.reason = reason
+        state.probe_in_flight = False
+        state.samples.clear()
+
+    def _prune(self, state: _RouteState, now: float) -> None:
+        horizon = now - self.config.health.window_seconds
+        while state.samples and state.samples[0][0] < horizon:
+            state.samples.popleft()
+
+    # --- reporting ------------------------------------------------------------------------
+
+    def health(self) -> list[dict]:
+        """Every route's health as plain dicts (for an API or a dashboard)."""
+        now = self._clock()
+        carriers_of: dict[str, list[str]] = {name: [] for name in self._routes}
+        for carrier, pair in sorted(self.config.carriers.items()):
+            carriers_of[pair.primary].append(f"{carrier}:primary")
+            if pair.backup:
+                carriers_of[pair.backup].append(f"{carrier}:backup")
+        out = []
+        for name, state in self._routes.items():
+            self._advance(state, now)
+            self._prune(state, now)
+            error_rate, p90 = _stats(state.samples)
+            out.append({
+                "route": name,
+                "state": state.state,
+                "serves": carriers_of[name],
+                "max_per_second": state.settings.max_per_second,
+                "samples": len(state.samples),
+                "error_rate": round(error_rate, 4),
+                "latency_p90": round(p90, 4),
+                "throttled": state.throttled,
+                "reason": state.reason,
+                "back_in": round(max(0.0, state.out_until - now), 3)
+                if state.state == OUT_OF_ROTATION else None,
+            })
+        return out
+
+
+def _stats(samples) -> tuple[float, float]:
+    if not samples:
+        return 0.0, 0.0
+    errors = sum(1 for _, ok, _ in samples if not ok)
+    latencies = sorted(latency for _, _, latency in samples)
+    index = max(0, math.ceil(0.9 * len(latencies)) - 1)
+    return errors / len(samples), latencies[index]
