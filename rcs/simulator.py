@@ -88,6 +88,8 @@ class SimulatorTiming:
     latency_s: float = 0.0  # added to every MaaP answer
     failure_rate: float = 0.0  # share of sends answered 503 {"errorCode": -1}
     flaky_failures: int = 2  # how many sends of an …8 message get 503
+    callback_batch: int = 200  # statuses per deliveryNotification request at most
+    max_messages: int = 200_000  # oldest messages are forgotten beyond this
     token_lifetime_s: int = 7200
 
 
@@ -103,7 +105,6 @@ class SimMessage:
     state: str = "accepted"  # accepted, delivered, displayed, failed, revoked
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     taps: list[str] = field(default_factory=list)
-    last_callback: asyncio.Task | None = None  # statuses of one message go out in order
 
 
 @dataclass
@@ -255,6 +256,8 @@ class MaapSimulator:
         self._session: aiohttp.ClientSession | None = None
         self.callbacks_sent = 0
         self.callbacks_failed = 0
+        self._outbox: list[dict] = []
+        self._outbox_ready = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -303,6 +306,7 @@ class MaapSimulator:
         await site.start()
         if self.port == 0:
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._spawn(self._flush_statuses())
         log.info("MaaP simulator on %s", self.url)
 
     async def stop(self) -> None:
@@ -369,6 +373,17 @@ class MaapSimulator:
         at = datetime.fromtimestamp(self.clock(), timezone.utc)
         return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
+    def _forget_oldest(self) -> None:
+        """Bound memory on long load runs: drop the oldest message (and an emptied handset)."""
+        old = self.messages.pop(next(iter(self.messages)))
+        for t in old.timers:
+            t.cancel()
+        handset = self.handsets[old.handset_id]
+        handset.message_ids.remove(old.message_id)
+        if not handset.message_ids:
+            del self.handsets[handset.handset_id]
+            del self._handset_by_number[handset.number]
+
     def _handset(self, number: str) -> Handset:
         hid = self._handset_by_number.get(number)
         if hid is None:
@@ -414,13 +429,20 @@ class MaapSimulator:
         if error_code is not None:
             info["errorCode"] = error_code
             info["errorMessage"] = error
-        path = f"deliveryNotification/{quote(self.chatbot_id, safe='')}/status"
-        message.last_callback = self._spawn(self._after(message.last_callback, path, {"deliveryInfoList": [info]}))
+        self._outbox.append(info)
+        self._outbox_ready.set()
 
-    async def _after(self, previous: asyncio.Task | None, path: str, body: dict) -> bool:
-        if previous is not None and not previous.done():
-            await asyncio.wait([previous])
-        return await self._callback(path, body)
+    async def _flush_statuses(self) -> None:
+        """Send queued statuses as deliveryInfoList batches, one request at a time, so the
+        statuses of a message arrive in the order they happened."""
+        path = f"deliveryNotification/{quote(self.chatbot_id, safe='')}/status"
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            while self._outbox:
+                batch = self._outbox[: self.timing.callback_batch]
+                del self._outbox[: len(batch)]
+                await self._callback(path, {"deliveryInfoList": batch})
 
     def _deliver(self, message: SimMessage) -> None:
         if message.state != "accepted":
@@ -497,8 +519,11 @@ class MaapSimulator:
             contribution_id=body.get("contributionId"),
             reports=frozenset(reports) if isinstance(reports, list) else frozenset({"delivered", "displayed"}),
         )
+        self._send_attempts.pop(mid, None)
         self.messages[mid] = message
         handset.message_ids.append(mid)
+        if len(self.messages) > self.timing.max_messages:
+            self._forget_oldest()
         log.debug("accepted %s for %s (%s)", mid, mask_number(number), behaviour.value)
         if behaviour is Behaviour.NOT_CAPABLE:
             self._later(message, self.timing.not_capable_delay_s, lambda: self._fail_not_capable(message))
@@ -597,7 +622,7 @@ class MaapSimulator:
         handset = self.handsets.get(request.match_info["handset_id"])
         if handset is None:
             raise web.HTTPNotFound()
-        messages = [self.messages[m] for m in handset.message_ids]
+        messages = [self.messages[m] for m in handset.message_ids if m in self.messages]
 
         def render(ctype: str, text) -> Markup:
             if not isinstance(text, str):

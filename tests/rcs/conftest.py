@@ -31,24 +31,25 @@ class Receiver:
 
     url: str
     endpoints: CallbackEndpoints
-    statuses: asyncio.Queue = field(default_factory=asyncio.Queue)
+    statuses: list = field(default_factory=list)  # (chatbot_id, DeliveryEvent) in arrival order
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    batch_sizes: list = field(default_factory=list)  # statuses per deliveryNotification request
     users: asyncio.Queue = field(default_factory=asyncio.Queue)
 
     async def status(self, message_id: str, status: str, timeout: float = 5.0):
-        """Wait (deadline, not a sleep) for `status` of `message_id`; returns the event and
-        every event of that message seen before it."""
-        seen = []
+        """Wait (with a deadline, never a sleep) for `status` of `message_id`; returns that
+        event and every event of the message received up to it."""
 
-        async def pull():
+        async def until_seen():
             while True:
-                chatbot, ev = await self.statuses.get()
-                if ev.message_id == message_id:
-                    seen.append(ev)
-                    if ev.status == status:
-                        return ev
+                seen = [e for _, e in self.statuses if e.message_id == message_id]
+                for i, e in enumerate(seen):
+                    if e.status == status:
+                        return e, seen[: i + 1]
+                self.changed.clear()
+                await self.changed.wait()
 
-        ev = await asyncio.wait_for(pull(), timeout)
-        return ev, seen
+        return await asyncio.wait_for(until_seen(), timeout)
 
     async def user(self, timeout: float = 5.0):
         return await asyncio.wait_for(self.users.get(), timeout)
@@ -56,23 +57,24 @@ class Receiver:
 
 @pytest.fixture
 async def receiver(aiohttp_server):
-    statuses: asyncio.Queue = asyncio.Queue()
-    users: asyncio.Queue = asyncio.Queue()
+    received = Receiver("", None)  # type: ignore[arg-type]
 
     async def on_delivery(chatbot_id, events):
-        for e in events:
-            statuses.put_nowait((chatbot_id, e))
+        received.statuses.extend((chatbot_id, e) for e in events)
+        received.batch_sizes.append(len(events))
+        received.changed.set()
 
     async def on_user(chatbot_id, event):
-        users.put_nowait((chatbot_id, event))
+        received.users.put_nowait((chatbot_id, event))
 
-    endpoints = CallbackEndpoints(
+    received.endpoints = CallbackEndpoints(
         callback_token=CALLBACK_TOKEN, app_id=APP_ID, on_delivery=on_delivery, on_user=on_user
     )
     app = web.Application(middlewares=[problems])
-    app.add_routes(endpoints.routes("/rcs"))
+    app.add_routes(received.endpoints.routes("/rcs"))
     server = await aiohttp_server(app)
-    return Receiver(str(server.make_url("/rcs")), endpoints, statuses, users)
+    received.url = str(server.make_url("/rcs"))
+    return received
 
 
 @pytest.fixture

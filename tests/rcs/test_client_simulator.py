@@ -228,7 +228,7 @@ async def test_callbacks_with_a_wrong_token_are_rejected(receiver, simulator):
                           headers=headers) as resp:
             assert resp.status == 401
             assert (await resp.json())["detail"] == "callback rejected: bad_signature"
-    assert receiver.statuses.empty()
+    assert receiver.statuses == []
 
 
 async def test_url_verification_handshake(receiver, simulator):

@@ -94,3 +94,35 @@ async def test_standalone_process(unused_tcp_port):
         _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0
     assert b"+8613800001231" not in err  # access log and logs carry no full number
+
+
+async def test_statuses_are_batched_in_order(receiver):
+    timing = SimulatorTiming(delivery_delay_s=0.001, display_delay_s=0.001, callback_batch=7)
+    async with MaapSimulator(callback_base_url=receiver.url, callback_token="test-callback-token",
+                             timing=timing) as sim:
+        maap = CnCspMaap(sim.client_settings())
+        try:
+            results = await asyncio.gather(*(maap.send(msg(f"b{i}")) for i in range(40)))
+            assert all(r.accepted for r in results)
+            for i in range(40):
+                _, seen = await receiver.status(f"b{i}", "displayed")
+                assert [e.status for e in seen] == ["delivered", "displayed"]
+        finally:
+            await maap.close()
+        # 80 statuses in at most 7 a request; each message's delivered came before its displayed.
+        assert sum(receiver.batch_sizes) == 80 and max(receiver.batch_sizes) <= 7
+        assert len(receiver.batch_sizes) < 80  # statuses were batched
+        assert (sim.callbacks_sent, sim.callbacks_failed) == (len(receiver.batch_sizes), 0)
+
+
+async def test_old_messages_are_forgotten():
+    timing = SimulatorTiming(delivery_delay_s=3600, max_messages=3)
+    async with MaapSimulator(timing=timing) as sim:
+        maap = CnCspMaap(sim.client_settings())
+        try:
+            for i, n in enumerate(["+8613800001231", "+8613800001232", "+8613800001231", "+8613800001233"]):
+                assert (await maap.send(msg(f"o{i}", n))).accepted
+        finally:
+            await maap.close()
+        assert list(sim.messages) == ["o1", "o2", "o3"]
+        assert sorted(len(h.message_ids) for h in sim.handsets.values()) == [1, 1, 1]
