@@ -20,6 +20,7 @@ from rcs.operators import OPERATORS, CnCspMaap, CnCspSettings, MediaUploadError,
 from rcs.results import (
     Capability,
     DeliveryEvent,
+    LIFECYCLE_STATUS,
     FailedAction,
     Location,
     MediaFile,
@@ -42,7 +43,7 @@ from rcs.simulator import (
 __all__ = [
     "BOT_MESSAGE_TYPE", "Behaviour", "CallbackEndpoints", "CallbackFormatError", "Capability",
     "CapabilityCache", "CnCspMaap", "CnCspSettings", "ContentPart", "DeliveryEvent",
-    "FailedAction", "Location", "Maap", "MaapSimulator", "MediaFile", "MediaUploadError",
+    "FailedAction", "LIFECYCLE_STATUS", "Location", "Maap", "MaapSimulator", "MediaFile", "MediaUploadError",
     "NonceCache", "OPERATORS", "Outcome", "OutboundMessage", "RouteAccessLogger", "SendResult", "SimulatorTiming",
     "TokenError", "UserEvent", "Verdict", "behaviour_of", "callback_signature", "capability_of",
     "classify_code", "classify_failed_code", "classify_http", "mask_number",

@@ -241,17 +241,15 @@ def parse_user_callback(body: dict, *, now: datetime) -> UserEvent:
     sender = _number(body.get("senderAddress"))
     if not sender:
         raise CallbackFormatError(pointer("senderAddress"), "required")
-    base = "messageList/0"
     if isinstance(body.get("messageList"), list) and body["messageList"]:
-        item = body["messageList"][0]
+        item, base = body["messageList"][0], pointer("messageList", 0)
         if not isinstance(item, dict):
-            raise CallbackFormatError(pointer("messageList", 0), "expected an object")
+            raise CallbackFormatError(base, "expected an object")
     else:  # some profiles put contentType / contentText at the top level
         item, base = body, ""
     ctype = str(item.get("contentType") or "").split(";", 1)[0].strip().lower()
     text = item.get("contentText")
-    where = (base + "/contentText") if base else pointer("contentText")
-    where = "/" + where if not where.startswith("/") else where
+    where = base + "/contentText"
     common = dict(
         message_id=body.get("messageId") if isinstance(body.get("messageId"), str) else None,
         from_number=sender,
@@ -285,7 +283,7 @@ def parse_user_callback(body: dict, *, now: datetime) -> UserEvent:
             return UserEvent(kind="text", text=text, **common)
     except (KeyError, TypeError, ValueError, AttributeError, SafeET.ParseError) as exc:
         raise CallbackFormatError(where, f"unreadable {ctype or 'content'}: {exc}") from None
-    raise CallbackFormatError(where.rsplit("/", 1)[0] + "/contentType", f"unsupported {ctype!r}")
+    raise CallbackFormatError(base + "/contentType", f"unsupported {ctype!r}")
 
 
 # -- the endpoints the server mounts --------------------------------------------------------------

@@ -524,7 +524,8 @@ class MaapSimulator:
         handset.message_ids.append(mid)
         if len(self.messages) > self.timing.max_messages:
             self._forget_oldest()
-        log.debug("accepted %s for %s (%s)", mid, mask_number(number), behaviour.value)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("accepted %s for %s (%s)", mid, mask_number(number), behaviour.value)
         if behaviour is Behaviour.NOT_CAPABLE:
             self._later(message, self.timing.not_capable_delay_s, lambda: self._fail_not_capable(message))
         elif behaviour is not Behaviour.NEVER_DELIVERED:

@@ -275,3 +275,13 @@ async def test_from_config():
     assert maap.settings.base_url == "https://127.0.0.1:1/bot/v1/sip%3Aa%40b"
     with pytest.raises(ValueError, match="nope"):
         CnCspMaap.from_config({"nope": 1})
+
+
+async def test_unknown_chatbot_is_refused(receiver):
+    receiver.endpoints.chatbot_ids = frozenset({"sip:x@y"})
+    async with aiohttp.ClientSession() as s:
+        for chatbot, expected in [("sip%3Aother%40bot", 404), ("sip%3Ax%40y", 204)]:
+            headers = signed_headers("test-callback-token", receiver.endpoints.clock())
+            async with s.post(f"{receiver.url}/deliveryNotification/{chatbot}/status",
+                              json={"deliveryInfoList": []}, headers=headers) as resp:
+                assert resp.status == expected
