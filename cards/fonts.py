@@ -100,7 +100,8 @@ def wrap(text: str, f, max_width: float, max_lines: int | None = None) -> list[s
     spaces; closing punctuation never starts a line). Cut with … after `max_lines`."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        line, width = "", 0.0
+        line: list[str] = []  # tokens on the current line
+        width = 0.0
         for tok in _tokens(paragraph):
             w = text_width(tok, f)
             if width + w <= max_width or not line:
@@ -109,27 +110,26 @@ def wrap(text: str, f, max_width: float, max_lines: int | None = None) -> list[s
                     for ch in tok:
                         cw = text_width(ch, f)
                         if width + cw > max_width and line:
-                            lines.append(line)
-                            line, width = "", 0.0
-                        line += ch
+                            lines.append("".join(line))
+                            line, width = [], 0.0
+                        line.append(ch)
                         width += cw
                     continue
-                line += tok
+                line.append(tok)
                 width += w
                 continue
-            if tok[0] in _NO_LINE_START and len(line) > 1:
-                # Keep the punctuation with its text: move the previous character down too.
-                carry = line[-1]
-                lines.append(line[:-1])
-                line, width = carry + tok, text_width(carry + tok, f)
-            elif line[-1] in _NO_LINE_END:
-                lines.append(line[:-1])
-                line, width = line[-1] + tok.lstrip(), text_width(line[-1] + tok.lstrip(), f)
+            if (tok[0] in _NO_LINE_START and len(line) > 1) or line[-1][-1:] in _NO_LINE_END:
+                # Keep closing punctuation with the text before it, and opening punctuation
+                # with the text after it: the last token moves down with it.
+                carry = line.pop()
+                lines.append("".join(line).rstrip())
+                line = [carry, tok]
             else:
-                lines.append(line.rstrip())
+                lines.append("".join(line).rstrip())
                 tok = tok.lstrip()
-                line, width = tok, text_width(tok, f)
-        lines.append(line.rstrip())
+                line = [tok] if tok else []
+            width = text_width("".join(line), f)
+        lines.append("".join(line).rstrip())
     if max_lines is not None and len(lines) > max_lines:
         last = lines[max_lines - 1]
         while last and text_width(last + "…", f) > max_width:

@@ -1,7 +1,12 @@
 """PNG preview of a card as a phone shows it (pillow; never fetches media: placeholders)."""
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
+from collections import OrderedDict
+
+import orjson
 
 from PIL import Image, ImageDraw
 
@@ -45,6 +50,28 @@ def render_png(card: dict | Document | DocumentView) -> bytes:
     view = card if isinstance(card, DocumentView) else document_view(
         card if isinstance(card, Document) else parse_document(card))
     return _encode(draw_document(view))
+
+
+_CACHE_SIZE = 256
+_cache: "OrderedDict[bytes, bytes]" = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def render_png_cached(card: dict) -> bytes:
+    """render_png with a bounded cache keyed by the card's content (one entry per template
+    version and variables); safe to call from executor threads."""
+    key = hashlib.sha256(orjson.dumps(card, option=orjson.OPT_SORT_KEYS)).digest()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    png = render_png(card)
+    with _cache_lock:
+        _cache[key] = png
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return png
 
 
 def _encode(img: Image.Image) -> bytes:
@@ -117,7 +144,8 @@ class _CardLayout:
                 mx = x if self.alignment == "LEFT" else x + self.width - self.media_w
                 if self.alignment == "LEFT":
                     tx = x + self.media_w + PAD
-                corners = (True, False, False, True) if self.alignment == "LEFT" else (False, True, True, False)
+                last = not c.suggestions  # only the card's outer corners are round
+                corners = (True, False, False, last) if self.alignment == "LEFT" else (False, True, last, False)
                 _placeholder(draw, c.media, (mx, y, mx + self.media_w, y + self.top_h), RADIUS, corners)
             else:
                 _placeholder(draw, c.media, (x, y, x + self.width, y + self.media_h), RADIUS,

@@ -54,7 +54,9 @@ def validate_document(doc: Document, profile: str = L.DEFAULT_PROFILE) -> CardRe
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
 class _Validator:

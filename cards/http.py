@@ -1,0 +1,111 @@
+"""HTTP handlers for cards (authentication is the server middleware's job).
+
+POST /v1/cards/validate — `{"card", "profile"?}` → 200 with warnings, or 422 listing all errors
+POST /v1/cards/render?format=gsma|html|png|text — `{"card"|"template", "variables"?, "profile"?}`
+"""
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from aiohttp import web
+
+from api.bodies import read_json
+from api.problems import FieldError, Problem, pointer
+from cards.compose import CardInvalid, MissingVariable, compile_template
+from cards.html import render_html
+from cards.library import load_library
+from cards.limits import DEFAULT_PROFILE, PROFILES
+from cards.model import BOTMESSAGE_CONTENT_TYPE
+from cards.png import render_png_cached
+from cards.render import render_gsma, render_text
+from cards.validate import validate_card
+
+routes = web.RouteTableDef()
+
+FORMATS = ("gsma", "html", "png", "text")
+
+
+def _profile(body: dict) -> str:
+    profile = body.get("profile", DEFAULT_PROFILE)
+    if profile not in PROFILES:
+        raise Problem(422, "unknown profile", [FieldError("/profile", f"{profile!r} is not one of "
+                                                          + ", ".join(PROFILES))])
+    return profile
+
+
+@routes.post("/v1/cards/validate")
+async def validate(request: web.Request) -> web.Response:
+    """Validate a card; paths in the answer point into the card itself."""
+    body = await read_json(request)
+    profile = _profile(body)
+    if "card" not in body:
+        raise Problem(422, "a card is required", [FieldError("/card", "required")])
+    card = body["card"]
+    report = validate_card(card, profile)
+    warnings = [w.as_dict() for w in report.warnings]
+    if not report.valid:
+        raise Problem(422, f"the card breaks {len(report.errors)} rule(s) of the {profile} profile",
+                      report.errors, extra={"warnings": warnings, "profile": profile})
+    return web.Response(body=orjson.dumps({"valid": True, "card": card, "warnings": warnings,
+                                           "profile": profile}),
+                        content_type="application/json")
+
+
+@routes.post("/v1/cards/render")
+async def render(request: web.Request) -> web.Response:
+    """Render a card (or a library template) with variables as GSMA JSON, HTML, PNG or text."""
+    fmt = request.query.get("format", "gsma")
+    if fmt not in FORMATS:
+        raise Problem(400, f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    body = await read_json(request)
+    profile = _profile(body)
+    card = _composed(body, profile)
+    try:
+        if fmt == "gsma":
+            return web.Response(body=render_gsma(card, profile), content_type=BOTMESSAGE_CONTENT_TYPE)
+        if fmt == "text":
+            return web.Response(text=render_text(card), content_type="text/plain", charset="utf-8")
+        if fmt == "html":
+            return web.Response(text=render_html(card), content_type="text/html", charset="utf-8")
+        png = await asyncio.get_running_loop().run_in_executor(None, render_png_cached, card)
+        return web.Response(body=png, content_type="image/png")
+    except CardInvalid as exc:
+        raise Problem(422, "the card is not valid", exc.errors) from None
+
+
+def _composed(body: dict, profile: str) -> dict:
+    """The card to render: the given card or library template, with variables applied."""
+    variables = body.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise Problem(422, "variables must be an object", [FieldError("/variables", "expected an object")])
+    if "template" in body:
+        name = body["template"]
+        template = load_library().get(name) if isinstance(name, str) else None
+        if template is None:
+            raise Problem(422, "unknown template", [FieldError("/template", f"no library template {name!r}")])
+        source, prefix = template.card, ()
+        if variables is None:
+            variables = template.sample
+        compiled = template.compiled if profile == DEFAULT_PROFILE else None
+    elif "card" in body:
+        source, prefix, compiled = body["card"], ("card",), None
+        if not isinstance(source, dict):
+            raise Problem(422, "the card must be a JSON object", [FieldError("/card", "expected an object")])
+    else:
+        raise Problem(422, "a card or a template is required",
+                      [FieldError("/card", "required (or give a library template name)")])
+    try:
+        compiled = compiled or compile_template(source, profile=profile)
+        return compiled.compose(variables or {})
+    except MissingVariable as exc:
+        raise Problem(422, f"variable {exc.name!r} is missing",
+                      [FieldError(pointer("variables", exc.name), f"missing; used in {_join(prefix, exc.path)}")],
+                      extra={"variable": exc.name, "field": _join(prefix, exc.path)}) from None
+    except CardInvalid as exc:
+        errors = [FieldError(_join(prefix, e.path), e.message) for e in exc.errors]
+        raise Problem(422, "the card is not valid", errors) from None
+
+
+def _join(prefix: tuple, path: str) -> str:
+    return pointer(*prefix) + path
