@@ -180,7 +180,7 @@ class SmppClient:
         conn = self._conn
         if conn is not None and self.bound:
             try:
-                await asyncio.wait_for(self._request(conn, operations.Unbind()), 1.0)
+                await self._request(conn, operations.Unbind(), 1.0)
             except (asyncio.TimeoutError, ConnectionLost, OSError):
                 pass
         if conn is not None:
@@ -223,10 +223,10 @@ class SmppClient:
         keepalive: asyncio.Task | None = None
         bound = False
         try:
-            resp = await asyncio.wait_for(self._request(conn, operations.BindTransceiver(
+            resp = await self._request(conn, operations.BindTransceiver(
                 system_id=self.system_id, password=self._password,
                 system_type=self.system_type, interface_version=smpp.INTERFACE_VERSION,
-            )), self.response_timeout)
+            ))
             if resp.status != smpp.Status.ESME_ROK:
                 log.error("SMPP bind to %s:%d refused: %s", self.host, self.port, resp.status.name)
                 return False
@@ -261,8 +261,7 @@ class SmppClient:
         while True:
             await asyncio.sleep(self.enquire_link_interval)
             try:
-                await asyncio.wait_for(self._request(conn, operations.EnquireLink()),
-                                       self.response_timeout)
+                await self._request(conn, operations.EnquireLink())
             except (asyncio.TimeoutError, ConnectionLost, OSError):
                 log.warning("SMPP enquire_link unanswered; reconnecting")
                 conn.writer.transport.abort()
@@ -275,17 +274,24 @@ class SmppClient:
         self._seq = self._seq % 0x7FFFFFFF + 1
         return self._seq
 
-    async def _request(self, conn: _Connection, pdu: operations.PDU) -> operations.PDU:
+    async def _request(self, conn: _Connection, pdu: operations.PDU,
+                       timeout: float | None = None) -> operations.PDU:
+        """Send a request and wait for the response with its sequence number; raises
+        asyncio.TimeoutError after `timeout` (response_timeout by default)."""
         if conn.closed.is_set():
             raise ConnectionLost("connection closed")
         pdu.seqNum = self._next_seq()
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         conn.pending[pdu.seqNum] = future
+        # A timer on the future is much cheaper than asyncio.wait_for's extra task per PDU.
+        timer = loop.call_later(timeout or self.response_timeout, _expire, future)
         try:
             conn.writer.write(smpp.encode_pdu(pdu))
             await conn.writer.drain()
             return await future
         finally:
+            timer.cancel()
             conn.pending.pop(pdu.seqNum, None)
 
     def _send(self, conn: _Connection, pdu: operations.PDU) -> None:
@@ -393,17 +399,18 @@ class SmppClient:
                     raise self._error(smpp.Status.ESME_RTHROTTLED, "SMSC keeps throttling", tracked)
                 await asyncio.sleep(wait)  # the route's throttle pause, shared by all submits
                 continue
-            try:
-                await asyncio.wait_for(self._bound.wait(), max(remaining, 0))
-            except asyncio.TimeoutError:
-                raise self._error("unbound", "no SMPP bind within the submit timeout", tracked) from None
+            if not self._bound.is_set():
+                try:
+                    await asyncio.wait_for(self._bound.wait(), max(remaining, 0))
+                except asyncio.TimeoutError:
+                    raise self._error("unbound", "no SMPP bind within the submit timeout",
+                                      tracked) from None
             conn = self._conn
             if conn is None:
                 continue
             try:
                 async with self._window:
-                    resp = await asyncio.wait_for(
-                        self._request(conn, operations.SubmitSM(**pdu_args)), self.response_timeout)
+                    resp = await self._request(conn, operations.SubmitSM(**pdu_args))
             except ConnectionLost:
                 # The part may or may not have reached the SMSC; SMPP has no idempotency key,
                 # so it is sent again on the next bind (at least once, never silently lost).
@@ -546,3 +553,8 @@ class SmppClient:
             task = asyncio.get_running_loop().create_task(result)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(asyncio.TimeoutError())

@@ -245,17 +245,25 @@ class SmscSimulator:
                             session, pdu, message_id, submitted, delivered)
 
     def _throttle(self, pdu: operations.PDU) -> bool:
-        """True while the message this part belongs to has had fewer than two throttles."""
-        key = self._message_key(pdu)
+        """True while the message this part belongs to has had fewer than two throttles.
+
+        Once its last part is accepted the message is forgotten, so the same text sent again
+        later is a new message and is throttled again."""
+        key, last_part = self._message_key(pdu)
         seen = self._throttles.get(key, 0)
+        if seen >= THROTTLED_SUBMITS:
+            if last_part:
+                del self._throttles[key]
+            return False
         self._throttles[key] = seen + 1
         self._throttles.move_to_end(key)
         while len(self._throttles) > MAX_REMEMBERED:
             self._throttles.popitem(last=False)
-        return seen < THROTTLED_SUBMITS
+        return True
 
-    def _message_key(self, pdu: operations.PDU) -> bytes:
-        # A keyed hash: the simulator never holds a number or a text in the clear.
+    def _message_key(self, pdu: operations.PDU) -> tuple[bytes, bool]:
+        """A keyed hash naming the message a part belongs to, and whether it is the last part.
+        The simulator never holds a number or a text in the clear."""
         h = hashlib.blake2b(key=self._hash_key, digest_size=16)
         h.update(pdu.params["destination_addr"] + b"\0" + (pdu.params.get("source_addr") or b""))
         payload = pdu.params.get("short_message") or b""
@@ -263,7 +271,7 @@ class SmscSimulator:
         info = smpp.concat_info(udh)
         # Parts of one concatenated message share (reference, total); a single part is its text.
         h.update(b"\0" + (repr(info[:2]).encode() if info else body))
-        return h.digest()
+        return h.digest(), info is None or info[2] >= info[1]
 
     def _spawn_receipt(self, session, pdu, message_id, submitted, delivered) -> None:
         self._spawn(self._send_receipt(session, pdu, message_id, submitted, delivered))

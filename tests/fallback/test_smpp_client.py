@@ -73,6 +73,17 @@ async def test_throttled_twice_then_delivered(sim, client):
     assert outcome.status == "delivered"
 
 
+async def test_throttling_is_per_message(sim, client):
+    for reference in ("first", "second"):  # the same text again is a new message
+        await client.submit("+8613800001200", "same text", "HONGYAN", reference=reference)
+        assert (await next_outcome(client)).status == "delivered"
+    assert sim.counts["throttled"] == 4
+    await client.submit("+8613800001200", "你" * 150, "HONGYAN", reference="long")
+    outcome = await next_outcome(client)
+    assert (outcome.status, len(outcome.parts)) == ("delivered", 3)
+    assert sim.counts["throttled"] == 6  # twice for the whole message, not per part
+
+
 async def test_long_ucs2_message_rolls_up_three_parts(sim, client):
     text = "您好，这是一条很长的短信。" * 12  # 156 UTF-16 units → 67 + 67 + 22
     seg = segment_sms(text, "gsm")
