@@ -62,12 +62,20 @@ class CnCspSettings:
 
 
 class TokenError(Exception):
-    """The MaaP refused to issue an access token."""
+    """No access token could be had: the MaaP refused it, or could not be reached."""
 
     def __init__(self, detail: str, code: int | None = None, http_status: int | None = None):
         super().__init__(detail)
         self.code = code
         self.http_status = http_status
+
+    @property
+    def outcome(self) -> Outcome:
+        """RETRY/THROTTLE when the token endpoint was down or busy; TOKEN when it refused us."""
+        if self.http_status is None and self.code is None:
+            return Outcome.RETRY  # transport failure
+        outcome = classify_http(self.http_status or 400, self.code).outcome
+        return outcome if outcome in (Outcome.RETRY, Outcome.THROTTLE) else Outcome.TOKEN
 
 
 class TokenHolder:
@@ -213,12 +221,9 @@ class CnCspMaap:
     async def _call(self, path: str, *, json_body: dict | None = None, form=None, headers=None):
         """One authorised call; a token error refreshes the token and retries once.
 
-        Returns (http_status, body dict, headers) or raises aiohttp/timeout errors.
+        Returns (http_status, body dict, headers); raises TokenError or aiohttp/timeout errors.
         """
-        try:
-            token = await self.tokens.get()
-        except TokenError as exc:
-            return None, {"errorCode": exc.code, "errorMessage": str(exc)}, {}
+        token = await self.tokens.get()
         for attempt in (0, 1):
             hdrs = {"authorization": f"accessToken {token}", "date": self._date()}
             if headers:
@@ -234,10 +239,7 @@ class CnCspMaap:
             body = _json_or_empty(raw)
             code = _int_or_none(body.get("errorCode"))
             if attempt == 0 and code in TOKEN_CODES:
-                try:
-                    token = await self.tokens.rejected(token)
-                except TokenError as exc:
-                    return None, {"errorCode": exc.code, "errorMessage": str(exc)}, {}
+                token = await self.tokens.rejected(token)
                 continue
             return status, body, rheaders
         raise AssertionError("unreachable")
@@ -247,10 +249,8 @@ class CnCspMaap:
             status, data, headers = await self._call(path, json_body=body)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             return SendResult(False, Outcome.RETRY, detail=f"transport: {type(exc).__name__}")
-        if status is None:  # no token could be obtained
-            code = _int_or_none(data.get("errorCode"))
-            outcome = Outcome.TOKEN if code in TOKEN_CODES or code is None else classify_http(400, code).outcome
-            return SendResult(False, outcome, code, detail=str(data.get("errorMessage", "")))
+        except TokenError as exc:
+            return SendResult(False, exc.outcome, exc.code, exc.http_status, detail=str(exc))
         code = _int_or_none(data.get("errorCode"))
         retry_after = parse_retry_after(headers.get("Retry-After"), self._clock())
         result = classify_http(status, code, retry_after)
@@ -318,9 +318,12 @@ class CnCspMaap:
             fd.add_field("file", data, content_type=content_type, filename=filename)
             return fd
 
-        status, body, _ = await self._call(
-            "medias/upload", form=form, headers={"UploadMode": "temp" if temporary else "perm"}
-        )
+        try:
+            status, body, _ = await self._call(
+                "medias/upload", form=form, headers={"UploadMode": "temp" if temporary else "perm"}
+            )
+        except TokenError as exc:
+            raise MediaUploadError(str(exc), exc.code, exc.http_status) from exc
         code = _int_or_none(body.get("errorCode"))
         if status != 200 or code not in (None, 0):
             raise MediaUploadError(f"upload refused: HTTP {status} code {code}", code, status)
@@ -343,7 +346,7 @@ class CnCspMaap:
             return Capability.INVALID
         try:
             status, body, _ = await self._call("capabilities", json_body={"phoneNumber": number})
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError, TokenError) as exc:
             log.warning("capability check failed: %s", type(exc).__name__)
             return Capability.UNKNOWN
         return _capability(body.get("capability")) if status == 200 else Capability.UNKNOWN
@@ -363,7 +366,7 @@ class CnCspMaap:
                 status, body, _ = await self._call(
                     "capabilities/batch", json_body={"phoneNumbers": chunk}
                 )
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (aiohttp.ClientError, asyncio.TimeoutError, TokenError) as exc:
                 log.warning("capability check failed: %s", type(exc).__name__)
                 status, body = None, {}
             answers = {}

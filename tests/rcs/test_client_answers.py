@@ -91,3 +91,27 @@ async def test_request_shape(aiohttp_server):
     assert {"messageId", "conversationId", "contributionId", "serviceCapability", "trafficType",
             "storeSupported"} <= body.keys()
     assert headers["Date"].endswith(" GMT")
+
+
+@pytest.mark.parametrize(
+    "status, body, outcome",
+    [
+        (503, {"errorCode": -1}, Outcome.RETRY),
+        (429, {}, Outcome.THROTTLE),
+        (401, {"errorCode": 40014}, Outcome.TOKEN),
+        (200, {"errorCode": 0}, Outcome.TOKEN),  # an answer without a token
+    ],
+)
+async def test_token_endpoint_failures(aiohttp_server, status, body, outcome):
+    async def token(request):
+        return web.json_response(body, status=status)
+
+    app = web.Application()
+    app.router.add_post("/bot/v1/{chatbotId}/accessToken", token)
+    server = await aiohttp_server(app)
+    maap = CnCspMaap(CnCspSettings(f"127.0.0.1:{server.port}", "sip:b@x", "a", "k", scheme="http"))
+    try:
+        result = await maap.send(MSG)
+    finally:
+        await maap.close()
+    assert (result.accepted, result.outcome, result.http_status) == (False, outcome, status)

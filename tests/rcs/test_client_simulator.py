@@ -147,9 +147,11 @@ async def test_unreachable_maap_is_transient(unused_tcp_port):
     maap = CnCspMaap(CnCspSettings(f"127.0.0.1:{unused_tcp_port}", "sip:x@y", "a", "k", scheme="http"))
     try:
         result = await maap.send(message("down", "+8613800001231"))
+        capability = await maap.check_capability("+8613800001231")
     finally:
         await maap.close()
-    assert (result.accepted, result.outcome) == (False, Outcome.TOKEN)  # no token could be had
+    assert (result.accepted, result.outcome) == (False, Outcome.RETRY)  # token endpoint unreachable
+    assert capability is Capability.UNKNOWN
 
 
 @pytest.mark.parametrize(
