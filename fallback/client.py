@@ -180,7 +180,7 @@ class SmppClient:
         conn = self._conn
         if conn is not None and self.bound:
             try:
-                await self._request(conn, operations.Unbind(), 1.0)
+                await self._request(conn, operations.Unbind(), min(1.0, self.response_timeout))
             except (asyncio.TimeoutError, ConnectionLost, OSError):
                 pass
         if conn is not None:

@@ -224,6 +224,10 @@ class SmscSimulator:
         if self.latency > 0:
             await asyncio.sleep(self.latency)  # the simulated operator latency itself
         destination = pdu.params["destination_addr"].decode("ascii", errors="replace")
+        if not (destination.isdigit() and 6 <= len(destination) <= 15):
+            session.send(operations.SubmitSMResp(seqNum=pdu.seqNum,
+                                                 status=smpp.Status.ESME_RINVDSTADR))
+            return
         behaviour = behaviour_for(destination)
         if behaviour == THROTTLE_THEN_DELIVER and self._throttle(pdu):
             session.send(operations.SubmitSMResp(seqNum=pdu.seqNum,

@@ -5,8 +5,9 @@ import asyncio
 import logging
 
 import pytest
+from smpp.pdu import operations
 
-from fallback import SmppClient, SmppError, SmscSimulator, is_opt_out_reply, segment_sms
+from fallback import SmppClient, SmppError, SmscSimulator, is_opt_out_reply, segment_sms, smpp
 
 DEADLINE = 5.0  # generous upper bound for anything to happen; never a pause
 
@@ -212,3 +213,94 @@ async def test_simulator_logs_mask_numbers(sim, client, caplog):
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "+86138****5678" in logged
     assert "13812345678" not in logged and "13812345600" not in logged
+
+
+async def test_invalid_destination_is_a_permanent_error(client):
+    with pytest.raises(SmppError) as info:
+        await client.submit("+86abc", "hello", "HONGYAN")
+    assert not info.value.transient
+    assert info.value.status.name == "ESME_RINVDSTADR"
+    await client.submit("+8613800001231", "still bound", "HONGYAN", reference="ok")
+    assert (await next_outcome(client)).reference == "ok"
+
+
+async def test_simulator_answers_unknown_commands_with_generic_nack(sim):
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+    try:
+        # command_id 0x00000099 does not exist in SMPP 3.4.
+        writer.write((16).to_bytes(4, "big") + (0x99).to_bytes(4, "big") + bytes(4) + (7).to_bytes(4, "big"))
+        frame = await asyncio.wait_for(smpp.read_frame(reader), DEADLINE)
+        command_id, status, seq = smpp.frame_header(frame)
+        assert (command_id, seq) == (0x80000000, 7)
+        assert status != 0
+        # A submit_sm before binding is refused with ESME_RINVBNDSTS (0x04).
+        writer.write(smpp.encode_pdu(operations.EnquireLink(seqNum=8)))
+        frame = await asyncio.wait_for(smpp.read_frame(reader), DEADLINE)
+        assert smpp.frame_header(frame) == (0x80000015, 0, 8)
+        writer.write(smpp.encode_pdu(operations.SubmitSM(seqNum=9, destination_addr="8613800001231",
+                                                         short_message=b"hi")))
+        frame = await asyncio.wait_for(smpp.read_frame(reader), DEADLINE)
+        assert smpp.frame_header(frame)[1:] == (0x04, 9)
+        # A corrupt length closes the connection.
+        writer.write((3).to_bytes(4, "big") + bytes(12))
+        assert await asyncio.wait_for(reader.read(), DEADLINE) == b""
+    finally:
+        writer.close()
+
+
+class SilentSmsc:
+    """Binds clients, then answers nothing: a half-dead link the client must notice."""
+
+    def __init__(self):
+        self.connections = 0
+        self.changed = asyncio.Event()
+
+    async def serve(self, reader, writer):
+        self.connections += 1
+        self.changed.set()
+        try:
+            while True:
+                frame = await smpp.read_frame(reader)
+                pdu = smpp.decode_pdu(frame)
+                if pdu.commandId.name == "bind_transceiver":
+                    writer.write(smpp.encode_pdu(operations.BindTransceiverResp(
+                        seqNum=pdu.seqNum, system_id="SILENT")))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def test_unanswered_enquire_link_triggers_reconnect():
+    silent = SilentSmsc()
+    server = await asyncio.start_server(silent.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    smpp_client = SmppClient("127.0.0.1", port, "hongyan", "secret", enquire_link_interval=0.02,
+                             response_timeout=0.1, reconnect_delay=0.02)
+    try:
+        async with smpp_client:
+            async def reconnected():
+                while silent.connections < 2:
+                    silent.changed.clear()
+                    await silent.changed.wait()
+            await asyncio.wait_for(reconnected(), DEADLINE)
+            assert smpp_client.counts["binds"] >= 1
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_unanswered_submit_is_a_transient_error():
+    silent = SilentSmsc()
+    server = await asyncio.start_server(silent.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    smpp_client = SmppClient("127.0.0.1", port, "hongyan", "secret", response_timeout=0.1)
+    try:
+        async with smpp_client:
+            await smpp_client.wait_bound(DEADLINE)
+            with pytest.raises(SmppError) as info:
+                await smpp_client.submit("+8613800001231", "hello", "HONGYAN")
+            assert info.value.transient and info.value.status == "timeout"
+    finally:
+        server.close()
+        await server.wait_closed()
