@@ -15,7 +15,6 @@ from rcs.callbacks import (
 )
 from rcs.capability import CapabilityCache
 from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, Maap, OutboundMessage
-from rcs.masking import mask_number
 from rcs.operators import OPERATORS, CnCspMaap, CnCspSettings, MediaUploadError, TokenError
 from rcs.results import (
     Capability,
@@ -46,6 +45,6 @@ __all__ = [
     "FailedAction", "LIFECYCLE_STATUS", "Location", "Maap", "MaapSimulator", "MediaFile", "MediaUploadError",
     "NonceCache", "OPERATORS", "Outcome", "OutboundMessage", "RouteAccessLogger", "SendResult", "SimulatorTiming",
     "TokenError", "UserEvent", "Verdict", "behaviour_of", "callback_signature", "capability_of",
-    "classify_code", "classify_failed_code", "classify_http", "mask_number",
+    "classify_code", "classify_failed_code", "classify_http",
     "parse_delivery_callback", "parse_user_callback", "signed_headers", "verify_callback",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import enum
+import hmac
 import logging
 import random
 import secrets
@@ -33,7 +34,9 @@ from markupsafe import Markup, escape
 
 from rcs.callbacks import signed_headers
 from rcs.maap import BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE, SUGGESTION_RESPONSE_TYPE, TEXT_TYPE
-from rcs.masking import mask_number
+from security.logs import install as install_pii_filter
+from store.clock import rfc3339
+from security.logs import mask_phone
 from rcs.operators.cn_csp import CnCspSettings, is_e164
 from rcs.results import Capability
 
@@ -343,7 +346,7 @@ class MaapSimulator:
             return self._error(404, 40005, "unknown chatbot")
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "accesstoken" or not token or token != self._token:
+        if scheme.lower() != "accesstoken" or not self._token or not hmac.compare_digest(token, self._token):
             return self._error(401, 40001, "invalid accessToken")
         if self.clock() >= self._token_expires:
             return self._error(401, 42001, "accessToken expired")
@@ -370,8 +373,7 @@ class MaapSimulator:
         return task
 
     def _now_iso(self) -> str:
-        at = datetime.fromtimestamp(self.clock(), timezone.utc)
-        return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+        return rfc3339(datetime.fromtimestamp(self.clock(), timezone.utc))
 
     def _forget_oldest(self) -> None:
         """Bound memory on long load runs: drop the oldest message (and an emptied handset)."""
@@ -525,7 +527,7 @@ class MaapSimulator:
         if len(self.messages) > self.timing.max_messages:
             self._forget_oldest()
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("accepted %s for %s (%s)", mid, mask_number(number), behaviour.value)
+            log.debug("accepted %s for %s (%s)", mid, mask_phone(number), behaviour.value)
         if behaviour is Behaviour.NOT_CAPABLE:
             self._later(message, self.timing.not_capable_delay_s, lambda: self._fail_not_capable(message))
         elif behaviour is not Behaviour.NEVER_DELIVERED:
@@ -607,7 +609,7 @@ class MaapSimulator:
     # -- virtual handsets ---------------------------------------------------------------------
 
     def _page(self, name: str, **ctx) -> web.Response:
-        html = _PAGES.get_template(name).render(mask=mask_number, **ctx)
+        html = _PAGES.get_template(name).render(mask=mask_phone, **ctx)
         return web.Response(text=html, content_type="text/html", headers={"X-Robots-Tag": "noindex"})
 
     async def _handset_index(self, request: web.Request) -> web.Response:
@@ -746,6 +748,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_pii_filter()  # a second line of defence: nothing we log should carry a number
     asyncio.run(_serve(_parse_args(argv)))
 
 

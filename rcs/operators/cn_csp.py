@@ -22,7 +22,7 @@ import orjson
 import phonenumbers
 
 from rcs.maap import OutboundMessage
-from rcs.masking import mask_number
+from security.logs import mask_phone
 from rcs.results import (
     TOKEN_CODES,
     Capability,
@@ -284,7 +284,7 @@ class CnCspMaap:
         if not result.accepted:
             log.info(
                 "send %s to %s: %s code=%s http=%s",
-                message.message_id, mask_number(message.to), result.outcome.value,
+                message.message_id, mask_phone(message.to), result.outcome.value,
                 result.code, result.http_status,
             )
         return result

@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from rcs import FailedAction, Outcome, classify_code, classify_failed_code, classify_http
-from rcs.masking import mask_number
 from rcs.simulator import Behaviour, behaviour_of
 
 CODE_TABLE = [
@@ -73,17 +72,3 @@ def test_failed_codes(code, action):
 )
 def test_magic_numbers(number, behaviour):
     assert behaviour_of(number) is behaviour
-
-
-@pytest.mark.parametrize(
-    "number, masked",
-    [
-        ("+8613812341234", "+86138****1234"),
-        ("tel:+8613812341234", "+86138****1234"),
-        ("+14155550123", "+141****0123"),
-        ("13812341234", "138****1234"),
-        ("+1234", "+****"),
-    ],
-)
-def test_mask_number(number, masked):
-    assert mask_number(number) == masked
