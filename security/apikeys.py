@@ -1,0 +1,77 @@
+"""API keys: shown once, stored only as an HMAC-SM3 hash, found by their public id.
+
+A key reads ``hy_live_<id>_<secret>``: ``id`` is 16 hex digits to look the row up, ``secret``
+is 192 random bits in lowercase base32. Only `hash_api_key` of the whole string is stored,
+keyed with an optional server-side pepper so a leaked table alone cannot confirm keys.
+"""
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+import secrets
+from typing import Callable, Iterable
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
+
+ENVIRONMENTS = ("live", "test")
+SECRET_BYTES = 24  # 192 bits
+# What a key may be allowed to do; stored as a space-separated string.
+SCOPES = frozenset({"messages", "cards", "templates", "webhooks"})
+_KEY = re.compile(r"hy_(live|test)_([0-9a-f]{16})_([a-z2-7]{39})")
+_DOMAIN = b"hongyan/api-key/v1\x00"
+
+
+def new_api_key(
+    *,
+    environment: str = "live",
+    pepper: bytes = b"",
+    token_bytes: Callable[[int], bytes] = secrets.token_bytes,
+) -> tuple[str, str, bytes]:
+    """A new key: (key string shown once, key id to store and look up, hash to store)."""
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"environment must be one of {ENVIRONMENTS}")
+    key_id = token_bytes(8).hex()
+    secret = base64.b32encode(token_bytes(SECRET_BYTES)).decode().rstrip("=").lower()
+    key = f"hy_{environment}_{key_id}_{secret}"
+    return key, key_id, hash_api_key(key, pepper=pepper)
+
+
+def api_key_id(key: str) -> str | None:
+    """The look-up id inside a well-formed key; None for anything else."""
+    match = _KEY.fullmatch(key)
+    return match.group(2) if match else None
+
+
+def hash_api_key(key: str, *, pepper: bytes = b"") -> bytes:
+    """HMAC-SM3 of the whole key string (32 bytes), keyed by the pepper."""
+    mac = crypto_hmac.HMAC(_DOMAIN + pepper, hashes.SM3())
+    mac.update(key.encode("utf-8"))
+    return mac.finalize()
+
+
+def check_api_key(key: str, stored_hash: bytes, *, pepper: bytes = b"") -> bool:
+    """Whether ``key`` matches ``stored_hash``, compared in constant time."""
+    if api_key_id(key) is None:
+        return False
+    return hmac.compare_digest(hash_api_key(key, pepper=pepper), stored_hash)
+
+
+def parse_scopes(value: str | Iterable[str]) -> frozenset[str]:
+    """Scopes from their stored form (space-separated) or any iterable; unknown ones raise."""
+    scopes = frozenset(value.split() if isinstance(value, str) else value)
+    unknown = scopes - SCOPES
+    if unknown:
+        raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
+    return scopes
+
+
+def format_scopes(scopes: Iterable[str]) -> str:
+    """The stored form of a set of scopes: sorted, space-separated."""
+    return " ".join(sorted(parse_scopes(scopes)))
+
+
+def has_scope(granted: str | Iterable[str], required: str) -> bool:
+    """Whether ``granted`` (stored form or set) includes ``required``."""
+    return required in (granted.split() if isinstance(granted, str) else granted)

@@ -1,0 +1,156 @@
+"""No PII in logs: masking rules, and records logged through a real handler."""
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+
+import pytest
+
+from security.apikeys import new_api_key
+from security.logs import PiiLogFilter, install, mask_phone, sensitive_values
+from security.webhooks import new_webhook_secret
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+8613812341234", "+86138****1234"),
+        ("13812341234", "138****1234"),
+        ("8613812341234", "86138****1234"),
+        ("+86 138-1234-1234", "+86138****1234"),
+        ("+14155552671", "+1415****2671"),
+        ("+442071838750", "+44207****8750"),
+        ("+85212345678", "+85212****78"),
+        ("+123", "+1****"),
+        ("not a number", "****"),
+    ],
+)
+def test_mask_phone(number, masked):
+    assert mask_phone(number) == masked
+
+
+@pytest.fixture
+def captured():
+    """A logger whose only handler writes formatted lines to a buffer through the filter."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s %(extra_to)s"))
+    pii = install(handlers=[handler])
+    logger = logging.getLogger(f"test.pii.{id(stream)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    yield logger, stream, pii
+    logger.removeHandler(handler)
+
+
+def _log(logger, *args, extra_to="-", **kwargs):
+    logger.info(*args, extra={"extra_to": extra_to}, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("args", "must_not_contain", "must_contain"),
+    [
+        (("sending to +8613812341234",), ["13812341234"], ["+86138****1234"]),
+        (("sending to %s", "+8613812341234"), ["13812341234"], ["+86138****1234"]),
+        (("sending to %(to)s", {"to": "13812341234"}), ["13812341234"], ["138****1234"]),
+        (("recipients %r", ["+8613812341234", "+8613912345678"]), ["13812341234", "13912345678"], ["+86139****5678"]),
+        (("retry %d for %s", 3, "86 138 1234 1234"), ["1234 1234"], ["retry 3 for 86138****1234"]),
+        (("GET /v1/x?to=%%2B8613812341234 200",), ["13812341234"], ["%2B86138****1234"]),
+        (("intl %s", "+1 415 555 2671"), ["555 2671"], ["+1415****2671"]),
+        (("took %d ms at %d", 1763900000000, 1763900000), [], ["took 1763900000000 ms at 1763900000"]),
+    ],
+)
+def test_phone_numbers_masked_in_msg_and_args(captured, args, must_not_contain, must_contain):
+    logger, stream, _ = captured
+    _log(logger, *args)
+    line = stream.getvalue()
+    for text in must_not_contain:
+        assert text not in line
+    for text in must_contain:
+        assert text in line
+
+
+def test_keys_and_secrets_masked(captured):
+    logger, stream, _ = captured
+    key, key_id, _ = new_api_key()
+    secret = new_webhook_secret()
+    _log(logger, "auth %s with Authorization: Bearer %s and secret %s", key, key, secret)
+    line = stream.getvalue()
+    assert key.split("_")[3] not in line and secret[6:] not in line
+    assert f"hy_live_{key_id}_****" in line and "Bearer ****" in line and "whsec_****" in line
+
+
+def test_registered_and_scoped_values(captured):
+    logger, stream, pii = captured
+    pii.register("张三丰", "VIP-0042")
+    with sensitive_values("王五", "coupon-XYZ"):
+        _log(logger, "name=%s code=%s member=%s", "王五", "coupon-XYZ", "VIP-0042")
+    _log(logger, "after %s %s", "王五", "张三丰")
+    first, second = stream.getvalue().splitlines()
+    assert "王五" not in first and "coupon-XYZ" not in first and "VIP-0042" not in first
+    assert first.count("[redacted]") == 3
+    assert "王五" in second and "张三丰" not in second  # the scope ended; the registration did not
+    pii.forget("张三丰")
+    _log(logger, "again %s", "张三丰")
+    assert "张三丰" in stream.getvalue().splitlines()[2]
+
+
+async def test_scoped_values_do_not_leak_between_tasks(captured):
+    logger, stream, _ = captured
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handler_with_secret():
+        with sensitive_values("alpha-secret"):
+            inside.set()
+            await release.wait()
+
+    task = asyncio.create_task(handler_with_secret())
+    await inside.wait()
+    _log(logger, "other task logs alpha-secret")  # not inside that task's scope
+    release.set()
+    await task
+    assert "alpha-secret" in stream.getvalue()
+
+
+def test_extra_fields_exceptions_and_broken_formats(captured):
+    logger, stream, _ = captured
+    _log(logger, "dlr", extra_to="+8613812341234")
+    try:
+        raise ValueError("bad recipient +8613912345678")
+    except ValueError:
+        logger.exception("failed for %s", "13812341234", extra={"extra_to": "-"})
+    logger.info("broken %d format", "+8613812341234", extra={"extra_to": "-"})
+    text = stream.getvalue()
+    assert "13812341234" not in text and "13912345678" not in text
+    assert "+86139****5678" in text and "Traceback" in text
+
+
+def test_register_is_bounded():
+    pii = PiiLogFilter(max_registered=3)
+    pii.register("aa1", "bb2", "cc3", "dd4", "x")
+    assert pii.mask("aa1 bb2 cc3 dd4 x") == "aa1 [redacted] [redacted] [redacted] x"
+
+
+def test_longest_value_wins():
+    pii = PiiLogFilter()
+    pii.register("Li", "Li Lei")
+    assert pii.mask("hello Li Lei") == "hello [redacted]"
+
+
+def test_root_install_covers_propagated_records():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        pii = install()
+        assert pii in handler.filters
+        install(pii)
+        assert handler.filters.count(pii) == 1
+        logging.getLogger("aiohttp.access").warning('127.0.0.1 "POST /v1/messages?to=+8613812341234" 202')
+    finally:
+        root.removeHandler(handler)
+    assert "13812341234" not in stream.getvalue() and "+86138****1234" in stream.getvalue()
