@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import statistics
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from rcs import (  # noqa: E402
     BOT_MESSAGE_TYPE,
@@ -29,6 +31,12 @@ from rcs import (  # noqa: E402
 )
 
 NUMBERS = [f"+86138{i:08d}" for i in range(100_000)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def bench_get(seconds: float) -> list[float]:
@@ -65,10 +73,21 @@ async def bench_resolve_many(seconds: float) -> list[float]:
     return lat
 
 
-async def bench_send(seconds: float, concurrency: int = 64) -> list[float]:
-    """Sends/s through CnCspMaap → simulator (no callback target), per one-second window."""
-    sim = MaapSimulator(timing=SimulatorTiming(delivery_delay_s=3600))
-    await sim.start()
+async def bench_send(seconds: float, concurrency: int = 64, separate: bool = False) -> list[float]:
+    """Sends/s through CnCspMaap → simulator (no callback target), per one-second window;
+    the simulator runs in this process, or in its own (`separate`, as on a 2-core deployment)."""
+    proc = None
+    if separate:
+        port = _free_port()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "rcs.simulator", "--port", str(port), "--delivery-delay", "3600",
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )
+        await asyncio.wait_for(proc.stdout.readline(), 30)  # printed once it serves
+        sim = MaapSimulator(port=port)  # same defaults: only used for the client settings
+    else:
+        sim = MaapSimulator(timing=SimulatorTiming(delivery_delay_s=3600))
+        await sim.start()
     maap = CnCspMaap(sim.client_settings())
     counts: list[int] = []
     done = 0
@@ -96,7 +115,11 @@ async def bench_send(seconds: float, concurrency: int = 64) -> list[float]:
         await asyncio.gather(sampler(), *(worker(w) for w in range(concurrency)))
     finally:
         await maap.close()
-        await sim.stop()
+        if proc is not None:
+            proc.terminate()
+            await proc.wait()
+        else:
+            await sim.stop()
     return [float(c) for c in counts] or [float(done) / max(seconds, 1e-9)]
 
 
@@ -105,18 +128,21 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=5.0)
     args = p.parse_args()
     s = args.seconds
-    gets = bench_get(s / 3)
-    lat = asyncio.run(bench_resolve_many(s / 3))
-    sends = asyncio.run(bench_send(max(1.0, s / 3)))
+    gets = bench_get(s / 4)
+    lat = asyncio.run(bench_resolve_many(s / 4))
+    sends = asyncio.run(bench_send(max(1.0, s / 4)))
+    apart = asyncio.run(bench_send(max(1.0, s / 4), separate=True))
     figures = {
         "cached_lookups_per_s": round(statistics.median(gets)),
         "resolve_many_100_cached_ms": round(statistics.median(lat), 4),
         "maap_sends_per_s": round(statistics.median(sends)),
+        "maap_sends_per_s_simulator_process": round(statistics.median(apart)),
     }
     print(f"{'figure':<32}{'median':>14}{'rounds':>8}")
     print(f"{'cached look-ups / s (get)':<32}{figures['cached_lookups_per_s']:>14,}{len(gets):>8}")
     print(f"{'resolve_many(100 cached) ms':<32}{figures['resolve_many_100_cached_ms']:>14}{len(lat):>8}")
-    print(f"{'sends / s via simulator':<32}{figures['maap_sends_per_s']:>14,}{len(sends):>8}")
+    print(f"{'sends / s, simulator in-process':<32}{figures['maap_sends_per_s']:>14,}{len(sends):>8}")
+    print(f"{'sends / s, simulator process':<32}{figures['maap_sends_per_s_simulator_process']:>14,}{len(apart):>8}")
     print(json.dumps(figures))
 
 
