@@ -20,6 +20,7 @@ from fallback.routing import (
     RouteSettings,
 )
 from fallback.segmentation import Part, Segmentation, SegmentationError, segment_sms
+from fallback.sender import SentSms, SmsSender
 from fallback.smsc import SmscSimulator
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "PartState",
     "Segmentation",
     "SegmentationError",
+    "SentSms",
+    "SmsSender",
     "SmppClient",
     "SmppError",
     "SmscSimulator",

@@ -104,6 +104,8 @@ class SmppClient:
 
     `on_outcome(MessageOutcome)` and `on_inbound(InboundSms)` may be plain or async callables;
     without them outcomes and inbound messages go to the `outcomes` / `inbound` queues.
+    `on_throttle()` (a plain callable, also settable as an attribute) hears every throttle
+    response, e.g. to slow the route in a `CarrierRouter`.
     """
 
     def __init__(
@@ -125,6 +127,7 @@ class SmppClient:
         receipt_ttl: float = 72 * 3600.0,
         on_outcome: Callable[[MessageOutcome], Awaitable[None] | None] | None = None,
         on_inbound: Callable[[InboundSms], Awaitable[None] | None] | None = None,
+        on_throttle: Callable[[], None] | None = None,
         reference_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -138,6 +141,7 @@ class SmppClient:
         self.throttle_delay, self.max_throttle_delay = throttle_delay, max_throttle_delay
         self.receipt_ttl = receipt_ttl
         self._on_outcome, self._on_inbound = on_outcome, on_inbound
+        self.on_throttle = on_throttle
         self._new_reference = reference_factory
         self._clock = clock
         self._rng = rng or random.Random()
@@ -424,6 +428,8 @@ class SmppClient:
                 return message_id.decode("ascii", errors="replace").strip()
             if status in smpp.THROTTLE_STATUSES:
                 self.counts["throttled"] += 1
+                if self.on_throttle is not None:
+                    self.on_throttle()
                 self._throttle_streak += 1
                 pause = min(self.throttle_delay * 2 ** (self._throttle_streak - 1),
                             self.max_throttle_delay) * self._rng.uniform(0.8, 1.2)

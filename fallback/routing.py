@@ -260,6 +260,10 @@ class CarrierRouter:
             state.probe_in_flight = False
         state.bucket.pause(self.config.health.throttle_pause, self._clock())
 
+    def release_probe(self, route: str) -> None:
+        """A probe send ended without an outcome (cancelled, invalid input): allow another."""
+        self._routes[route].probe_in_flight = False
+
     def _take_out(self, state: _RouteState, now: float, reason: str) -> None:
         state.state = OUT_OF_ROTATION
         state.out_until = now + self.config.health.cooldown_seconds

@@ -27,7 +27,8 @@ from smpp.pdu import operations, pdu_types
 
 from fallback import smpp
 from fallback.segmentation import is_gsm7
-from rcs.masking import mask_number
+from security.logs import install as install_pii_filter
+from security.logs import mask_phone
 
 log = logging.getLogger("hongyan.smsc")
 
@@ -232,7 +233,7 @@ class SmscSimulator:
         if behaviour == THROTTLE_THEN_DELIVER and self._throttle(pdu):
             session.send(operations.SubmitSMResp(seqNum=pdu.seqNum,
                                                  status=smpp.Status.ESME_RTHROTTLED))
-            log.debug("throttled submit_sm to %s", mask_number("+" + destination))
+            log.debug("throttled submit_sm to %s", mask_phone("+" + destination))
             await self._bump("throttled")
             return
         message_id = self._new_id()
@@ -241,7 +242,7 @@ class SmscSimulator:
         delivered = behaviour != UNDELIVERABLE and not (
             self.failure_rate > 0 and self._rng.random() < self.failure_rate
         )
-        log.debug("accepted submit_sm %s to %s", message_id, mask_number("+" + destination))
+        log.debug("accepted submit_sm %s to %s", message_id, mask_phone("+" + destination))
         await self._bump("submit_sm")
         if pdu.params.get("registered_delivery") is not None and _wants_receipt(pdu, delivered):
             loop = asyncio.get_running_loop()
@@ -346,6 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--password", default="")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    install_pii_filter()  # a second line of defence: nothing we log should carry a number
     credentials = {args.system_id: args.password} if args.system_id else None
 
     async def run() -> None:
