@@ -2,6 +2,7 @@
 (GSMA JSON, HTML, PNG, SMS text), domain blocks and the template library (DESIGN.md §11, §13)."""
 from cards.compose import CardInvalid, CompiledCard, MissingVariable, compile_template, format_date, format_datetime, format_money, format_time
 from cards.html import Footer, render_html
+from cards.library import Template, load_library
 from cards.limits import DEFAULT_PROFILE, PROFILES, Profile
 from cards.model import (
     BOTMESSAGE_CONTENT_TYPE, BOTSUGGESTION_CONTENT_TYPE, BOTSUGGESTION_RESPONSE_CONTENT_TYPE, Document,
@@ -18,7 +19,7 @@ from cards.view import DocumentView, MediaView, SuggestionView, document_view
 __all__ = [
     "BOTMESSAGE_CONTENT_TYPE", "BOTSUGGESTION_CONTENT_TYPE", "BOTSUGGESTION_RESPONSE_CONTENT_TYPE",
     "CardInvalid", "CardReport", "CompiledCard", "DEFAULT_PROFILE", "Document", "DocumentView",
-    "Footer", "MediaView", "MissingVariable", "PROFILES", "Profile", "ReplyOption", "Suggestion",
+    "Footer", "MediaView", "Template", "load_library", "MissingVariable", "PROFILES", "Profile", "ReplyOption", "Suggestion",
     "SuggestionView", "compile_template", "document_view", "format_date", "format_datetime",
     "format_money", "format_time", "normalized", "parse_document", "render_gsma",
     "render_gsma_menu", "render_gsma_suggestions", "render_html", "render_png", "render_text",

@@ -94,11 +94,19 @@ _WORDS = {
 def reply_options(card: dict | Document | DocumentView) -> dict[str, ReplyOption]:
     """The reply-number → postback mapping that `render_text` prints ("1" → first reply…)."""
     view = _view(card)
+    replies = [(s, c.title) for c in view.cards for s in c.suggestions if s.kind == "reply"]
+    replies += [(s, None) for s in view.chips if s.kind == "reply"]
+    seen: dict[str, int] = {}
+    for s, _ in replies:
+        seen[s.display_text] = seen.get(s.display_text, 0) + 1
     out = {}
-    for s in view.suggestions:
-        if s.kind == "reply":
-            n = str(len(out) + 1)
-            out[n] = ReplyOption(n, s.index, s.display_text, s.postback)
+    for s, card_title in replies:
+        label = s.display_text
+        if seen[label] > 1 and card_title:
+            # The same button on several carousel cards: say which card it belongs to.
+            label = f"{label}（{card_title}）"
+        n = str(len(out) + 1)
+        out[n] = ReplyOption(n, s.index, label, s.postback)
     return out
 
 

@@ -138,9 +138,13 @@ class _Validator:
                     self.suggestion(s, ("suggestions", i))
         if doc.menu is not None:
             self.menu(doc.menu, ("menu",), 1)
-        if self.profile.message_max_bytes and doc.message is not None:
-            size = len(orjson.dumps((raw or doc.to_json()).get("message")))
-            if size > self.profile.message_max_bytes:
+        if doc.message is not None:
+            try:
+                size = len(orjson.dumps((raw or doc.to_json()).get("message")))
+            except TypeError as exc:  # e.g. an integer beyond 64 bits: no operator accepts it
+                self.error(("message",), f"holds a value JSON interchange cannot carry: {exc}")
+                return
+            if self.profile.message_max_bytes and size > self.profile.message_max_bytes:
                 self.error(("message",), f"{size} bytes; the limit is {self.profile.message_max_bytes}")
 
     def message(self, msg, path: tuple) -> None:

@@ -190,6 +190,12 @@ def test_render_gsma_refuses_invalid_cards():
     assert err.value.errors[0].path == f"{CARD}/title"
 
 
+def test_integers_beyond_64_bits_are_an_error_not_a_crash():
+    card = standalone()
+    card["message"]["x"] = 2**64
+    assert [e.path for e in validate_card(card).errors] == ["/message"]
+
+
 def test_validate_rejects_unknown_profile():
     with pytest.raises(ValueError):
         validate_card(standalone(), "martian")
@@ -226,7 +232,8 @@ _media = st.builds(lambda h, size, desc: media(height=h, mediaFileSize=size, con
 _content = st.fixed_dictionaries({}, optional={
     "title": _text(1, 200), "description": _text(1, 400), "media": _media,
     "suggestions": st.lists(_suggestion, min_size=1, max_size=4),
-    "x-extra": st.dictionaries(st.text("abc", min_size=1, max_size=3), st.integers(), max_size=2),
+    "x-extra": st.dictionaries(st.text("abc", min_size=1, max_size=3), st.integers(-2**63, 2**63 - 1),
+                               max_size=2),
 }).filter(lambda c: any(k in c for k in ("title", "description", "media")))
 _card = st.one_of(
     st.builds(lambda c: {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},

@@ -1,0 +1,139 @@
+"""Per-recipient composition: sandbox, missing variables, filters, compile-once, re-validation."""
+from __future__ import annotations
+
+from unittest import mock
+
+import jinja2
+import pytest
+
+from cards import CardInvalid, MissingVariable, compile_template, format_date, format_money
+from cards.compose import format_datetime, format_time, template_environment
+from cardkit import location, media, reply, standalone
+
+CARD = "/message/generalPurposeCard/content"
+
+
+def test_variables_fill_any_text_field_and_leave_the_rest():
+    card = standalone(title="{{ name }}，您好", suggestions=[reply("给{{ name }}回电", "call:{{ id }}")],
+                      media=media(contentDescription="{{ name }}的海报"))
+    out = compile_template(card).compose({"name": "张三", "id": 7})
+    c = out["message"]["generalPurposeCard"]["content"]
+    assert c["title"] == "张三，您好"
+    assert c["suggestions"][0] == {"reply": {"displayText": "给张三回电", "postback": {"data": "call:7"}}}
+    assert c["media"]["contentDescription"] == "张三的海报"
+    assert c["media"]["mediaFileSize"] == 1024
+    assert card["message"]["generalPurposeCard"]["content"]["title"] == "{{ name }}，您好"
+
+
+def test_each_compose_returns_a_fresh_card():
+    compiled = compile_template(standalone(title="{{ n }}"))
+    a, b = compiled.compose({"n": "a"}), compiled.compose({"n": "b"})
+    a["message"]["generalPurposeCard"]["content"]["description"] = "changed"
+    assert b["message"]["generalPurposeCard"]["content"]["description"] == "描述"
+
+
+@pytest.mark.parametrize("template, variables, name, path", [
+    ("{{ name }}", {}, "name", f"{CARD}/title"),
+    ("{{ a }}{{ b }}", {"a": 1}, "b", f"{CARD}/title"),
+    ("{{ user.phone }}", {"user": {}}, "phone", f"{CARD}/title"),
+    ("{% if vip %}贵宾{% endif %}", {}, "vip", f"{CARD}/title"),
+])
+def test_missing_variable_names_the_variable_and_the_field(template, variables, name, path):
+    with pytest.raises(MissingVariable) as err:
+        compile_template(standalone(title=template)).compose(variables)
+    assert (err.value.name, err.value.path) == (name, path)
+
+
+def test_a_variable_can_push_a_field_over_its_limit():
+    compiled = compile_template(standalone(title="尊敬的{{ name }}"))
+    assert compiled.compose({"name": "字" * 197})
+    with pytest.raises(CardInvalid) as err:
+        compiled.compose({"name": "字" * 198})
+    assert [(e.path, e.message) for e in err.value.errors] == [(f"{CARD}/title", "201 characters; the limit is 200")]
+
+
+@pytest.mark.parametrize("template", [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ cycler.__init__.__globals__ }}",
+    "{{ items.append(1) }}",  # immutable sandbox: no mutating calls
+])
+def test_sandbox_blocks_unsafe_templates(template):
+    with pytest.raises(CardInvalid) as err:
+        compile_template(standalone(title=template)).compose({"items": []})
+    assert err.value.errors[0].path == f"{CARD}/title"
+
+
+def test_syntax_errors_are_reported_at_compile_time():
+    with pytest.raises(CardInvalid) as err:
+        compile_template(standalone(title="{{ name ", description="{% for %}"))
+    assert [e.path for e in err.value.errors] == [f"{CARD}/title", f"{CARD}/description"]
+
+
+def test_numbers_stay_numbers_where_the_format_wants_numbers():
+    card = location(latitude="{{ lat }}", longitude="{{ lng }}", label="{{ place }}")
+    out = compile_template(card).compose({"lat": 39.91, "lng": 116.41, "place": 3})
+    loc = out["message"]["generalPurposeCard"]["content"]["suggestions"][0]["action"]["mapAction"][
+        "showLocation"]["location"]
+    assert loc == {"latitude": 39.91, "longitude": 116.41, "label": "3"}
+    with pytest.raises(MissingVariable) as err:
+        compile_template(card).compose({"lng": 1, "place": "x"})
+    assert err.value.name == "lat"
+
+
+def test_templates_are_parsed_once_per_version_not_per_recipient():
+    card = standalone(title="{{ name }}", description="账单 {{ amount|money }}",
+                      suggestions=[reply("查看", "static")])
+    env = template_environment("zh-CN")
+    with mock.patch.object(type(env), "_parse", autospec=True, side_effect=jinja2.Environment._parse) as parse:
+        compiled = compile_template(card)
+        for i in range(1000):
+            compiled.compose({"name": f"客户{i}", "amount": i})
+    assert parse.call_count == 2  # the two templated fields, once each
+    assert compiled.variables == ["amount", "name"]
+
+
+def test_a_card_without_variables_is_validated_once():
+    compiled = compile_template(standalone())
+    assert compiled.is_static and compiled.compose({}) == standalone()
+    with pytest.raises(CardInvalid):
+        compile_template(standalone(title="")).compose({})
+
+
+@pytest.mark.parametrize("value, currency, locale, text", [
+    (1234.5, "CNY", "zh-CN", "¥1,234.50"),
+    ("0.5", "CNY", "zh-CN", "¥0.50"),
+    (-12, "CNY", "zh-CN", "-¥12.00"),
+    (1234.5, "CNY", "en", "CN¥1,234.50"),
+    (99, "USD", "en", "$99.00"),
+    (1234, "JPY", "zh-CN", "JP¥1,234"),
+    (1234.5, "EUR", "de-DE", "1.234,50\xa0€"),
+])
+def test_money(value, currency, locale, text):
+    assert format_money(value, currency, locale) == text
+
+
+@pytest.mark.parametrize("fn, value, args, text", [
+    (format_date, "2026-01-31", ("long", "zh-CN"), "2026年1月31日"),
+    (format_date, "2026-01-31", ("long", "en"), "January 31, 2026"),
+    (format_date, "2026-01-31T23:30:00+08:00", ("short", "zh-CN"), "2026/1/31"),
+    (format_datetime, "2026-01-31T09:05:00+08:00", ("short", "zh-CN"), "2026/1/31 09:05"),
+    (format_time, "2026-01-31T09:05:00+08:00", ("short", "zh-CN"), "09:05"),
+    (format_time, "2026-01-31T21:05:00+08:00", ("short", "en"), "9:05\u202fPM"),
+])
+def test_dates(fn, value, args, text):
+    assert fn(value, *args) == text
+
+
+def test_filters_in_templates_follow_the_template_locale():
+    card = standalone(title="{{ amount|money }} {{ due|date }}", description="{{ amount|money('USD', 'en') }}")
+    zh = compile_template(card).compose({"amount": 58, "due": "2026-02-01"})
+    en = compile_template(card, locale="en").compose({"amount": 58, "due": "2026-02-01"})
+    assert zh["message"]["generalPurposeCard"]["content"]["title"] == "¥58.00 2026年2月1日"
+    assert en["message"]["generalPurposeCard"]["content"]["title"] == "CN¥58.00 February 1, 2026"
+    assert zh["message"]["generalPurposeCard"]["content"]["description"] == "$58.00"
+
+
+def test_a_bad_filter_value_is_a_card_error():
+    with pytest.raises(CardInvalid) as err:
+        compile_template(standalone(title="{{ x|money }}")).compose({"x": "lots"})
+    assert err.value.errors[0].path == f"{CARD}/title"

@@ -1,0 +1,189 @@
+"""Golden files for every library template × renderer, and renderer behaviour.
+
+Regenerate with HONGYAN_UPDATE_GOLDEN=1 (then look at the PNGs before committing).
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from cards import (BOTMESSAGE_CONTENT_TYPE, Footer, load_library, render_gsma, render_html, render_png,
+                   render_text, reply_options)
+from cards.view import document_view
+from cards.model import parse_document
+from cardkit import action, carousel, media, reply, standalone
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("HONGYAN_UPDATE_GOLDEN") == "1"
+LIBRARY = load_library()
+NAMES = sorted(LIBRARY)
+
+
+def landing_href(index, s):
+    """The SMS landing page's hooks (DESIGN.md §6), as the fallback package wires them."""
+    if s.kind == "open_url":
+        return f"/s/TOKEN/a/{index}"
+    if s.kind == "dial" and s.phone_number:
+        return f"tel:{s.phone_number}"
+    if s.kind == "show_location" and s.latitude is not None:
+        return f"geo:{s.latitude},{s.longitude}?q={s.label or ''}"
+    if s.kind == "calendar":
+        return f"/s/TOKEN/a/{index}.ics"
+    return None
+
+
+def _check_bytes(path: Path, data: bytes) -> None:
+    if UPDATE or not path.exists():
+        path.write_bytes(data)
+        if not UPDATE:
+            pytest.fail(f"golden file {path.name} was missing and has been written; review it")
+        return
+    assert data == path.read_bytes(), f"{path.name} differs (HONGYAN_UPDATE_GOLDEN=1 to accept)"
+
+
+def _check_png(path: Path, data: bytes) -> None:
+    if UPDATE or not path.exists():
+        _check_bytes(path, data)
+        return
+    got = Image.open(io.BytesIO(data)).convert("RGB")
+    want = Image.open(path).convert("RGB")
+    assert got.size == want.size, f"{path.name}: {got.size} != {want.size}"
+    diff = ImageChops.difference(got, want)
+    # Anti-aliasing may differ across FreeType builds: tolerate faint noise, not shifted layout.
+    assert max(ImageStat.Stat(diff).mean) < 1.5, f"{path.name} differs visibly"
+    strong = sum(diff.convert("L").point(lambda v: 255 if v > 96 else 0).histogram()[255:])
+    assert strong < got.size[0] * got.size[1] * 0.005, f"{path.name}: {strong} pixels differ strongly"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_golden_gsma(name):
+    card = LIBRARY[name].sample_card()
+    data = orjson.loads(render_gsma(card))
+    _check_bytes(GOLDEN / f"{name}.json", orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_golden_text(name):
+    card = LIBRARY[name].sample_card()
+    options = {n: {"index": o.index, "displayText": o.display_text, "postback": o.postback}
+               for n, o in reply_options(card).items()}
+    text = render_text(card) + "\n\n# reply options\n" + orjson.dumps(options).decode() + "\n"
+    _check_bytes(GOLDEN / f"{name}.txt", text.encode())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_golden_html(name):
+    card = LIBRARY[name].sample_card()
+    html = render_html(card, suggestion_href=landing_href, form_action="/s/TOKEN/reply",
+                       form_fields={"csrf": "CSRF"}, brand="鸿雁测试",
+                       footer=Footer(signature="【鸿雁测试】", opt_out_url="/s/TOKEN/optout",
+                                     privacy_url="/privacy"))
+    _check_bytes(GOLDEN / f"{name}.html", html.encode())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_golden_png(name):
+    _check_png(GOLDEN / f"{name}.png", render_png(LIBRARY[name].sample_card()))
+
+
+def test_library_has_the_templates_the_issue_asks_for():
+    assert len(LIBRARY) >= 12
+    for t in LIBRARY.values():
+        assert t.traffic_type in ("notification", "marketing", "otp")
+        assert t.title and t.sample
+        assert set(t.compiled.variables) <= set(t.sample), t.name
+    assert LIBRARY["verification_code"].traffic_type == "otp"
+    for key in ("3d", "1d", "morning"):
+        assert f"hospital_reminder_{key}" in LIBRARY
+
+
+def test_text_numbers_replies_and_maps_them_to_postbacks():
+    card = standalone(suggestions=[reply("查看账单", "bill"), action("dialerAction", "dialPhoneNumber",
+                                                                   {"phoneNumber": "10000"}, "客服"),
+                                   reply("退订", "stop")])
+    card["suggestions"] = [reply("人工", "human")]
+    text = render_text(card)
+    assert text.splitlines() == ["标题", "描述", "电话：10000", "", "回复1 查看账单", "回复2 退订", "回复3 人工"]
+    options = reply_options(card)
+    assert {n: (o.postback, o.index) for n, o in options.items()} == {
+        "1": ("bill", 0), "2": ("stop", 2), "3": ("human", 3)}
+    assert render_text(card, locale="en").splitlines()[-1] == "Reply 3: 人工"
+
+
+def test_html_escapes_card_text_and_has_no_scripts():
+    evil = "<script>alert(1)</script>&\"'"
+    card = standalone(title=evil, description=evil, suggestions=[reply(evil[:25], evil)])
+    html = render_html(card, form_action="/s/T/reply")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert re.search(r"<script\b", html) is None
+    assert 'name="robots" content="noindex' in html
+
+
+def test_preview_is_inert_and_landing_page_uses_hooks():
+    card = standalone(suggestions=[action("urlAction", "openUrl", {"url": "https://x.cn", "application": "browser"}),
+                                   reply("好", "ok")])
+    preview = render_html(card, page=False)
+    assert "href=" not in preview and "<form" not in preview and "<html" not in preview
+    page = render_html(card, suggestion_href=landing_href, form_action="/s/T/reply")
+    assert 'href="/s/TOKEN/a/0"' in page
+    assert '<form class="sg-form" method="post" action="/s/T/reply">' in page
+    assert 'name="suggestion" value="1"' in page
+    assert "https://x.cn" not in page  # the card's URL is reached through the tracked redirect only
+
+
+def test_media_is_a_placeholder_unless_the_caller_allows_a_source():
+    card = standalone(media=media(contentDescription="海报"))
+    assert "<img" not in render_html(card)
+    html = render_html(card, media_src=lambda m: m.url)
+    assert '<img src="https://cdn.example.cn/a.png" alt="海报"' in html
+
+
+def test_png_without_a_cjk_font_still_renders(monkeypatch):
+    from cards import fonts
+
+    monkeypatch.setattr(fonts, "cjk_font_path", lambda: None)
+    fonts.font.cache_clear()
+    try:
+        png = render_png(LIBRARY["monthly_bill"].sample_card())
+    finally:
+        fonts.font.cache_clear()
+    assert Image.open(io.BytesIO(png)).size[0] > 0
+
+
+def test_png_never_fetches_media(monkeypatch):
+    import socket
+
+    def no_network(*a, **k):
+        raise AssertionError("a renderer tried to open a connection")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    for card in (standalone(media=media()), carousel(3, "MEDIUM_WIDTH", media=media(
+            mediaUrl="https://c.cn/v.mp4", mediaContentType="video/mp4"))):
+        img = Image.open(io.BytesIO(render_png(card)))
+        assert img.format == "PNG"
+        render_html(card)
+
+
+def test_png_carousel_is_wider_than_a_standalone_card():
+    one = Image.open(io.BytesIO(render_png(standalone())))
+    many = Image.open(io.BytesIO(render_png(carousel(4, "MEDIUM_WIDTH"))))
+    assert many.size[0] > one.size[0]
+
+
+def test_suggestion_indexes_agree_across_renderers():
+    card = carousel(2, suggestions=[reply("甲", "a"), reply("乙", "b")])
+    card["suggestions"] = [reply("丙", "c")]
+    view = document_view(parse_document(card))
+    assert [s.index for s in view.suggestions] == [0, 1, 2, 3, 4]
+    assert [o.index for o in reply_options(card).values()] == [0, 1, 2, 3, 4]
+
+
+def test_content_type_constants():
+    assert BOTMESSAGE_CONTENT_TYPE == "application/vnd.gsma.botmessage.v1.0+json"
