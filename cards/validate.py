@@ -63,10 +63,15 @@ class _Validator:
     def __init__(self, profile: L.Profile):
         self.profile = profile
         self.report = CardReport()
+        self._error_paths: set[str] = set()
 
     # -- reporting --------------------------------------------------------------------
     def error(self, path: tuple, message: str) -> None:
-        self.report.errors.append(FieldError(pointer(*path), message))
+        where = pointer(*path)
+        # One finding per field: an explicit null is not also reported as "required".
+        if where not in self._error_paths:
+            self._error_paths.add(where)
+            self.report.errors.append(FieldError(where, message))
 
     def warning(self, path: tuple, message: str) -> None:
         self.report.warnings.append(FieldError(pointer(*path), message))
