@@ -87,7 +87,7 @@ class _Tracked:
 @dataclass
 class _Connection:
     reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    writer: smpp.FrameWriter
     pending: dict[int, asyncio.Future] = field(default_factory=dict)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -212,7 +212,7 @@ class SmppClient:
             except OSError as exc:
                 log.warning("SMPP connect to %s:%d failed: %s", self.host, self.port, exc)
             else:
-                conn = _Connection(reader, writer)
+                conn = _Connection(reader, smpp.FrameWriter(writer))
                 if await self._run_connection(conn):
                     delay = self.reconnect_delay
             if self._stopping:
@@ -268,7 +268,7 @@ class SmppClient:
                 await self._request(conn, operations.EnquireLink())
             except (asyncio.TimeoutError, ConnectionLost, OSError):
                 log.warning("SMPP enquire_link unanswered; reconnecting")
-                conn.writer.transport.abort()
+                conn.writer.abort()
                 conn.closed.set()
                 return
 
@@ -291,7 +291,7 @@ class SmppClient:
         # A timer on the future is much cheaper than asyncio.wait_for's extra task per PDU.
         timer = loop.call_later(timeout or self.response_timeout, _expire, future)
         try:
-            conn.writer.write(smpp.encode_pdu(pdu))
+            conn.writer.send(pdu)
             await conn.writer.drain()
             return await future
         finally:
@@ -299,8 +299,7 @@ class SmppClient:
             conn.pending.pop(pdu.seqNum, None)
 
     def _send(self, conn: _Connection, pdu: operations.PDU) -> None:
-        if not conn.writer.is_closing():
-            conn.writer.write(smpp.encode_pdu(pdu))
+        conn.writer.send(pdu)
 
     async def _read_loop(self, conn: _Connection) -> None:
         try:

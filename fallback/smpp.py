@@ -57,6 +57,38 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes:
     return header + await reader.readexactly(length - HEADER_LEN)
 
 
+class FrameWriter:
+    """Writes PDUs, coalescing those sent in one event-loop turn into a single socket write
+    (one syscall for many submit_sm / deliver_sm_resp under load)."""
+
+    def __init__(self, writer: asyncio.StreamWriter):
+        self.stream = writer
+        self._pending: list[bytes] = []
+
+    def send(self, pdu: operations.PDU) -> None:
+        if self.stream.is_closing():
+            return
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._pending.append(encode_pdu(pdu))
+
+    def flush(self) -> None:
+        if self._pending and not self.stream.is_closing():
+            self.stream.write(b"".join(self._pending))
+        self._pending.clear()
+
+    async def drain(self) -> None:
+        await self.stream.drain()
+
+    def close(self) -> None:
+        self.flush()
+        self.stream.close()
+
+    def abort(self) -> None:
+        self._pending.clear()
+        self.stream.transport.abort()
+
+
 def frame_header(frame: bytes) -> tuple[int, int, int]:
     """(command_id, command_status, sequence_number) of a raw frame."""
     return (
@@ -290,11 +322,11 @@ def normalise_state(stat: str | None) -> str | None:
 
 def parse_receipt_date(value: str | None) -> datetime | None:
     """YYMMDDhhmm or YYMMDDhhmmss as a naive datetime (SMSC local time); None if unreadable."""
-    formats = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S"}
-    if not value or not value.isdigit() or len(value) not in formats:
+    if not value or not value.isdigit() or len(value) not in (10, 12):
         return None
+    fields = [int(value[i : i + 2]) for i in range(0, len(value), 2)]
     try:
-        return datetime.strptime(value, formats[len(value)])
+        return datetime(2000 + fields[0], *fields[1:])
     except ValueError:
         return None
 

@@ -61,7 +61,7 @@ def behaviour_for(destination: str) -> str:
 
 @dataclass(eq=False)
 class _Session:
-    writer: asyncio.StreamWriter
+    writer: smpp.FrameWriter
     system_id: str = ""
     receives: bool = False
     bound: bool = False
@@ -72,8 +72,7 @@ class _Session:
         return self.seq
 
     def send(self, pdu: operations.PDU) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(smpp.encode_pdu(pdu))
+        self.writer.send(pdu)
 
 
 class SmscSimulator:
@@ -137,7 +136,7 @@ class SmscSimulator:
     def drop_connections(self) -> None:
         """Close every client connection abruptly (what a network failure looks like)."""
         for session in list(self._sessions):
-            session.writer.transport.abort()
+            session.writer.abort()
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Wait until `predicate()` holds (re-checked on every simulator event)."""
@@ -161,7 +160,7 @@ class SmscSimulator:
     # --- connection handling --------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = _Session(writer)
+        session = _Session(smpp.FrameWriter(writer))
         self._sessions.add(session)
         await self._bump("connections")
         try:
@@ -176,7 +175,7 @@ class SmscSimulator:
         finally:
             self._sessions.discard(session)
             session.bound = False
-            writer.close()
+            session.writer.close()
 
     async def _handle(self, session: _Session, frame: bytes) -> None:
         command_id, _, seq = smpp.frame_header(frame)
@@ -195,7 +194,6 @@ class SmscSimulator:
         elif cid == pdu_types.CommandId.unbind:
             session.send(operations.UnbindResp(seqNum=pdu.seqNum))
             session.bound = False
-            await session.writer.drain()
             session.writer.close()
         elif not session.bound and not smpp.is_response(command_id):
             session.send(smpp.generic_nack(pdu.seqNum, smpp.Status.ESME_RINVBNDSTS))
