@@ -211,6 +211,7 @@ class FileMasterKeyProvider(_LocalMasterKeys):
             pass
         finally:
             os.unlink(tmp)
+        self._sync_dir()
 
     def _read(self) -> None:
         mode = self.path.stat().st_mode
@@ -231,6 +232,15 @@ class FileMasterKeyProvider(_LocalMasterKeys):
         }
         tmp = self._write_temp(data)
         os.replace(tmp, self.path)
+        self._sync_dir()
+
+    def _sync_dir(self) -> None:
+        # Losing the master key loses every sealed value: make the new name durable too.
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _write_temp(self, data: dict) -> str:
         tmp = f"{self.path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
@@ -268,8 +278,11 @@ class Keyring:
             for record in records:
                 _check_record(record)
                 slot = (record.tenant_id, record.key_id)
+                known = self._records.get(slot)
                 self._records[slot] = record
-                if record.state == RETIRED:
+                # A different wrapped value may be different key material (another process
+                # won a race to create this key): never keep using what was cached for it.
+                if record.state == RETIRED or (known is not None and known.wrapped != record.wrapped):
                     self._algorithms.pop(slot, None)
                     self._drop_index_macs(record.tenant_id, record.key_id)
                 tenants.add(record.tenant_id)
@@ -277,7 +290,11 @@ class Keyring:
                 self._reindex(tenant_id)
 
     def create_tenant_keys(self, tenant_id: str, *, now: datetime) -> list[DataKeyRecord]:
-        """A new active data key and an index key for ``tenant_id``; persist what is returned."""
+        """A new active data key and an index key for ``tenant_id``; persist what is returned.
+
+        Persist the records before sealing anything with them; if that fails, call `forget`
+        and `load` the tenant's records from the database again.
+        """
         with self._lock:
             if self.has_tenant(tenant_id):
                 raise ValueError(f"tenant {tenant_id!r} already has keys")
@@ -304,8 +321,23 @@ class Keyring:
         except KeyError:
             raise UnknownTenant(tenant_id) from None
 
+    def forget(self, tenant_id: str) -> None:
+        """Drop everything held for a tenant (e.g. after failing to persist new records)."""
+        with self._lock:
+            for slot in [s for s in self._records if s[0] == tenant_id]:
+                del self._records[slot]
+                self._algorithms.pop(slot, None)
+                self._seal_counts.pop(slot, None)
+            self._reindex(tenant_id)
+
     def rotate(self, tenant_id: str, *, now: datetime) -> list[DataKeyRecord]:
-        """A new active data key; the old one becomes decrypt_only. Returns [old, new]."""
+        """A new active data key; the old one becomes decrypt_only. Returns [old, new].
+
+        Persist both records before sealing with the new key (see `create_tenant_keys`).
+        Other processes pick the change up with `load`; until then they keep sealing with
+        the old key, so retire it only after a re-encryption pass that starts once every
+        process has reloaded finds no value left under it.
+        """
         with self._lock:
             old_id = self.active_key_id(tenant_id)
             old = dataclasses.replace(self._records[(tenant_id, old_id)], state=DECRYPT_ONLY)

@@ -250,3 +250,42 @@ def test_file_provider_racing_creators(tmp_path):
         ids = set(pool.map(lambda _: FileMasterKeyProvider(path).current_id, range(16)))
     assert len(ids) == 1
     assert not [p for p in tmp_path.iterdir() if p.name != "master.json"]
+
+
+def test_forget_and_reload_after_failed_persist(keyring, master):
+    # Process A made keys for a tenant but process B's records won in the database.
+    stored = Keyring(master).create_tenant_keys("t-race", now=NOW)
+    keyring.create_tenant_keys("t-race", now=NOW)
+    keyring.seal("t-race", *PLACE, b"warm the cache")
+    keyring.blind_index("t-race", NUMBER)
+    keyring.forget("t-race")
+    assert not keyring.has_tenant("t-race")
+    keyring.load(stored)
+    winner = Keyring(master)
+    winner.load(stored)
+    assert winner.open("t-race", *PLACE, keyring.seal("t-race", *PLACE, b"v")) == b"v"
+    assert keyring.blind_index("t-race", NUMBER) == winner.blind_index("t-race", NUMBER)
+
+
+def test_load_with_different_key_material_drops_the_cache(keyring, master):
+    keyring.create_tenant_keys("t-race", now=NOW)
+    keyring.seal("t-race", *PLACE, b"warm the cache")
+    keyring.blind_index("t-race", NUMBER)
+    stored = Keyring(master).create_tenant_keys("t-race", now=NOW)
+    keyring.load(stored)  # without forget(): the wrapped values differ, so the cache goes
+    winner = Keyring(master)
+    winner.load(stored)
+    assert winner.open("t-race", *PLACE, keyring.seal("t-race", *PLACE, b"v")) == b"v"
+    assert keyring.blind_index("t-race", NUMBER) == winner.blind_index("t-race", NUMBER)
+
+
+def test_due_for_rotation(keyring, monkeypatch):
+    import security.keyring as keyring_module
+
+    monkeypatch.setattr(keyring_module, "SEALS_BEFORE_ROTATION", 3)
+    for _ in range(3):
+        keyring.seal("tenant-a", *PLACE, b"v")
+    keyring.seal("tenant-b", *PLACE, b"v")
+    assert keyring.due_for_rotation() == ["tenant-a"]
+    keyring.rotate("tenant-a", now=NOW)
+    assert keyring.due_for_rotation() == []
