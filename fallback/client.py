@@ -312,6 +312,8 @@ class SmppClient:
             log.exception("SMPP read loop failed; dropping the connection")
         finally:
             conn.closed.set()
+            # Requests in flight (a bind included) learn at once rather than at their timeout.
+            self._fail_pending(conn)
 
     def _dispatch(self, conn: _Connection, frame: bytes) -> None:
         command_id, _, seq = smpp.frame_header(frame)

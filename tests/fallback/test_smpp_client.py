@@ -304,3 +304,31 @@ async def test_unanswered_submit_is_a_transient_error():
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_connection_closed_during_bind_retries_without_waiting_for_timeout():
+    connections = []
+    changed = asyncio.Event()
+
+    async def slam(reader, writer):
+        connections.append(1)
+        changed.set()
+        await reader.readexactly(16)  # the bind_transceiver header, then hang up
+        writer.close()
+
+    server = await asyncio.start_server(slam, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    # With a 60 s response timeout only a prompt failure of the pending bind allows 3 attempts.
+    smpp_client = SmppClient("127.0.0.1", port, "hongyan", "secret", response_timeout=60,
+                             reconnect_delay=0.01, max_reconnect_delay=0.02)
+    try:
+        async with smpp_client:
+            async def attempts(n):
+                while len(connections) < n:
+                    changed.clear()
+                    await changed.wait()
+            await asyncio.wait_for(attempts(3), DEADLINE)
+            assert not smpp_client.bound
+    finally:
+        server.close()
+        await server.wait_closed()
