@@ -8,6 +8,7 @@ from fallback.client import (
     SubmitResult,
 )
 from fallback.compose import ComposeError, compose_sms, is_opt_out_reply
+from fallback import openapi as _openapi  # noqa: F401  (registers the API description)
 from fallback.http import routes
 from fallback.routing import (
     CarrierRouter,

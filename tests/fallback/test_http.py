@@ -83,3 +83,25 @@ async def test_bad_input_is_422(client, payload, paths):
 async def test_body_must_be_an_object(client):
     resp = await client.post("/v1/sms/segments", json=["text"])
     assert resp.status == 422
+
+
+async def test_answers_match_the_openapi_schema(client):
+    import jsonschema
+
+    from fallback.openapi import SEGMENTATION, SEGMENTS_REQUEST
+
+    for payload in ({"text": "你好" * 40, "mode": "cn"}, {"text": "", "mode": "gsm"}, {"text": "hi"}):
+        jsonschema.validate(payload, SEGMENTS_REQUEST)
+        resp = await client.post("/v1/sms/segments", json=payload)
+        assert resp.status == 200
+        jsonschema.validate(await resp.json(), SEGMENTATION)
+
+
+def test_openapi_document_describes_the_endpoint():
+    from openapi_spec_validator import validate
+
+    from api.openapi import openapi_document
+
+    document = openapi_document("http://127.0.0.1:8080")
+    validate(document)
+    assert "post" in document["paths"]["/v1/sms/segments"]
