@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import logging
 import random
 import secrets
@@ -106,6 +107,8 @@ class SmscSimulator:
         self._tasks: set[asyncio.Task] = set()
         self._throttles: OrderedDict[bytes, int] = OrderedDict()
         self._stored: dict[str, list[dict]] = {}
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._timer_ids = itertools.count()
         self._changed = asyncio.Condition()
         self.counts = {"binds": 0, "submit_sm": 0, "throttled": 0, "enquire_link": 0,
                        "receipts": 0, "connections": 0, "bind_refused": 0}
@@ -119,6 +122,9 @@ class SmscSimulator:
         if self._server is not None:
             self._server.close()
         self.drop_connections()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -243,9 +249,10 @@ class SmscSimulator:
         log.debug("accepted submit_sm %s to %s", message_id, mask_phone("+" + destination))
         await self._bump("submit_sm")
         if pdu.params.get("registered_delivery") is not None and _wants_receipt(pdu, delivered):
-            loop = asyncio.get_running_loop()
-            loop.call_later(self.receipt_delay, self._spawn_receipt,
-                            session, pdu, message_id, submitted, delivered)
+            timer_id = next(self._timer_ids)
+            self._timers[timer_id] = asyncio.get_running_loop().call_later(
+                self.receipt_delay, self._spawn_receipt, timer_id, session, pdu, message_id,
+                submitted, delivered)
 
     def _throttle(self, pdu: operations.PDU) -> bool:
         """True while the message this part belongs to has had fewer than two throttles.
@@ -276,7 +283,8 @@ class SmscSimulator:
         h.update(b"\0" + (repr(info[:2]).encode() if info else body))
         return h.digest(), info is None or info[2] >= info[1]
 
-    def _spawn_receipt(self, session, pdu, message_id, submitted, delivered) -> None:
+    def _spawn_receipt(self, timer_id, session, pdu, message_id, submitted, delivered) -> None:
+        del self._timers[timer_id]
         self._spawn(self._send_receipt(session, pdu, message_id, submitted, delivered))
 
     async def _send_receipt(self, session, pdu, message_id, submitted, delivered) -> None:
