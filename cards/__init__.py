@@ -1,5 +1,9 @@
 """Cards: the GSMA UP chatbot card model, validation, per-recipient composition, renderers
 (GSMA JSON, HTML, PNG, SMS text), domain blocks and the template library (DESIGN.md §11, §13)."""
+from cards.blocks import (
+    Appointment, Bill, BuiltCard, LineItem, Option, Place, Ticket, appointment_card, bill_card, chip_list,
+    location_card, otp_message, persistent_menu, ticket_card,
+)
 from cards.compose import CardInvalid, CompiledCard, MissingVariable, compile_template, format_date, format_datetime, format_money, format_time
 from cards.html import Footer, render_html
 from cards.library import Template, load_library
@@ -17,6 +21,8 @@ from cards.validate import CardReport, validate_card
 from cards.view import DocumentView, MediaView, SuggestionView, document_view
 
 __all__ = [
+    "Appointment", "Bill", "BuiltCard", "LineItem", "Option", "Place", "Ticket", "appointment_card",
+    "bill_card", "chip_list", "location_card", "otp_message", "persistent_menu", "ticket_card",
     "BOTMESSAGE_CONTENT_TYPE", "BOTSUGGESTION_CONTENT_TYPE", "BOTSUGGESTION_RESPONSE_CONTENT_TYPE",
     "CardInvalid", "CardReport", "CompiledCard", "DEFAULT_PROFILE", "Document", "DocumentView",
     "Footer", "MediaView", "Template", "load_library", "MissingVariable", "PROFILES", "Profile", "ReplyOption", "Suggestion",

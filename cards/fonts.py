@@ -136,3 +136,12 @@ def wrap(text: str, f, max_width: float, max_lines: int | None = None) -> list[s
             last = last[:-1]
         lines = lines[: max_lines - 1] + [last + "…"]
     return lines
+
+
+def fit(text: str, f, width: float) -> str:
+    """`text` cut with … so that it fits `width` pixels on one line."""
+    if text_width(text, f) <= width:
+        return text
+    while text and text_width(text + "…", f) > width:
+        text = text[:-1]
+    return text + "…"

@@ -10,7 +10,7 @@ import orjson
 
 from PIL import Image, ImageDraw
 
-from cards.fonts import font, text_width, wrap
+from cards.fonts import fit, font, text_width, wrap
 from cards.model import Document, parse_document
 from cards.view import CardView, DocumentView, MediaView, SuggestionView, document_view
 
@@ -166,7 +166,7 @@ class _CardLayout:
         bf = font(BUTTON_SIZE)
         for s in c.suggestions:
             draw.line((x + dp(1), by, x + self.width - dp(1), by), fill=BORDER, width=dp(1))
-            label = _fit(_label(s), bf, self.width - 2 * PAD)
+            label = fit(_label(s), bf, self.width - 2 * PAD)
             lx = x + (self.width - text_width(label, bf)) / 2
             draw.text((lx, by + (BUTTON_H - BUTTON_SIZE) / 2 - dp(1)), label, font=bf, fill=ACCENT)
             by += BUTTON_H
@@ -174,14 +174,6 @@ class _CardLayout:
 
 def _label(s: SuggestionView) -> str:
     return s.display_text or "…"
-
-
-def _fit(text: str, f, width: float) -> str:
-    if text_width(text, f) <= width:
-        return text
-    while text and text_width(text + "…", f) > width:
-        text = text[:-1]
-    return text + "…"
 
 
 def _placeholder(draw: ImageDraw.ImageDraw, media: MediaView, box, radius: int, corners) -> None:
@@ -208,7 +200,7 @@ def _placeholder(draw: ImageDraw.ImageDraw, media: MediaView, box, radius: int, 
         draw.ellipse((cx + r // 3, cy - r // 2, cx + r * 2 // 3, cy - r // 6), fill=PLACEHOLDER_INK)
     f = font(dp(12))
     label = _KIND_LABEL[media.kind] + (f" · {media.description}" if media.description else "")
-    label = _fit(label, f, x1 - x0 - 2 * PAD)
+    label = fit(label, f, x1 - x0 - 2 * PAD)
     draw.text(((x0 + x1 - text_width(label, f)) / 2, cy + r + dp(4)), label, font=f,
               fill=PLACEHOLDER_INK)
 
@@ -221,7 +213,7 @@ class _ChipLayout:
         self.rows: list[list[tuple[str, int]]] = []
         row, used = [], 0
         for s in chips:
-            label = _fit(_label(s), self.font, width - 2 * PAD)
+            label = fit(_label(s), self.font, width - 2 * PAD)
             w = int(text_width(label, self.font)) + 2 * PAD
             if row and used + w > width:
                 self.rows.append(row)
@@ -254,7 +246,7 @@ def _draw_menu(draw: ImageDraw.ImageDraw, view: DocumentView, width: int, y: int
     cell = width / n
     for i, item in enumerate(view.menu):
         label = ("≡ " if item.children else "") + item.display_text
-        label = _fit(label, f, cell - 2 * GAP)
+        label = fit(label, f, cell - 2 * GAP)
         cx = cell * i + (cell - text_width(label, f)) / 2
         draw.text((cx, y + (BUTTON_H + GAP - BUTTON_SIZE) / 2 - dp(1)), label, font=f, fill=TITLE)
         if i:
