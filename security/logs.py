@@ -30,8 +30,12 @@ _WEBHOOK_SECRET = r"\bwhsec_[A-Za-z0-9]+"
 _BEARER = r"\b[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+[^\s,;\"']+"
 _SECRETS = re.compile("|".join(f"(?P<{n}>{p})" for n, p in [
     ("bearer", _BEARER), ("api_key", _API_KEY), ("webhook", _WEBHOOK_SECRET),
-    ("cn", _CN_MOBILE), ("e164", _E164),
 ]))
+_PHONES = re.compile(f"{_CN_MOBILE}|{_E164}")
+# Cheap first pass: runs of digits (with spaces or dashes) long enough to hold a number; the
+# precise patterns then run on those runs only. Most log text has none, or only short ones.
+_DIGIT_RUN = re.compile(r"\+?\d[\d -]{5,}\d")
+_SECRET_MARKERS = ("hy_", "whsec_", "earer", "EARER")
 _KEY_PREFIX = re.compile(r"hy_(?:(?:live|test)_)?(?:[0-9a-f]{16}_)?")
 _NON_DIGITS = re.compile(r"[^\d+]")
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -68,11 +72,17 @@ def mask_phone(number: str) -> str:
     return prefix + MASK
 
 
+def _mask_phone_match(match: re.Match) -> str:
+    return mask_phone(match.group())
+
+
+def _mask_digit_run(match: re.Match) -> str:
+    return _PHONES.sub(_mask_phone_match, match.group())
+
+
 def _mask_secret(match: re.Match) -> str:
     kind = match.lastgroup
     text = match.group()
-    if kind in ("cn", "e164"):
-        return mask_phone(text)
     if kind == "api_key":
         # The id part is not secret and helps find the key; the secret never shows.
         prefix = _KEY_PREFIX.match(text).group()
@@ -126,7 +136,9 @@ class PiiLogFilter(logging.Filter):
         for pattern in (self._registered_pattern(), self._scoped_pattern()):
             if pattern is not None:
                 text = pattern.sub(REDACTED, text)
-        return _SECRETS.sub(_mask_secret, text)
+        if any(marker in text for marker in _SECRET_MARKERS):
+            text = _SECRETS.sub(_mask_secret, text)
+        return _DIGIT_RUN.sub(_mask_digit_run, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -140,9 +152,11 @@ class PiiLogFilter(logging.Filter):
             record.exc_text = self.mask(record.exc_text)
         if record.stack_info:
             record.stack_info = self.mask(record.stack_info)
-        for name, value in list(vars(record).items()):
-            if name not in _STANDARD_ATTRS and isinstance(value, str):
-                setattr(record, name, self.mask(value))
+        attributes = vars(record)
+        for name in attributes.keys() - _STANDARD_ATTRS:
+            value = attributes[name]
+            if isinstance(value, str):
+                attributes[name] = self.mask(value)
         return True
 
     def _registered_pattern(self) -> re.Pattern | None:

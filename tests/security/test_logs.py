@@ -6,6 +6,8 @@ import io
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from security.apikeys import new_api_key
 from security.logs import PiiLogFilter, install, mask_phone, sensitive_values
@@ -154,3 +156,24 @@ def test_root_install_covers_propagated_records():
     finally:
         root.removeHandler(handler)
     assert "13812341234" not in stream.getvalue() and "+86138****1234" in stream.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    prefix=st.text(max_size=40).filter(lambda s: not s[-1:].isdigit() and not s.endswith("+")),
+    suffix=st.text(max_size=40).filter(lambda s: not s[:1].isdigit()),
+    second=st.sampled_from("3456789"),
+    rest=st.text(alphabet="0123456789", min_size=9, max_size=9),
+    style=st.sampled_from(["{n}", "+86{n}", "86{n}", "+86 {a} {b} {c}", "{a}-{b}-{c}", "0086{n}"]),
+)
+def test_no_cn_mobile_survives(prefix, suffix, second, rest, style):
+    number = "1" + second + rest
+    spelled = style.format(n=number, a=number[:3], b=number[3:7], c=number[7:])
+    masked = PiiLogFilter().mask(prefix + spelled + suffix)
+    assert number not in "".join(ch for ch in masked if ch.isdigit() or ch == "*")
+    assert number[3:7] + number[7:] not in masked.replace(" ", "").replace("-", "")
+
+
+@pytest.mark.parametrize("text", ["BEARER abc123", "bearer abc123", "Authorization: Bearer\tabc123"])
+def test_bearer_any_case(text):
+    assert "abc123" not in PiiLogFilter().mask(text)
