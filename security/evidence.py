@@ -158,8 +158,17 @@ class ChainReport:
 class ChainVerifier:
     """Streaming verifier: feed records in order (e.g. from a database cursor in batches)."""
 
-    def __init__(self, tenant_id: str, *, trusted_head: bytes | None = None, next_seq: int = 0) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        *,
+        trusted_head: bytes | None = None,
+        next_seq: int = 0,
+        anchors: Mapping[int, bytes] | None = None,
+    ) -> None:
         self.tenant_id = tenant_id
+        # seq -> head hash from authenticated checkpoints (see Keyring.checkpoint_tag)
+        self._anchors = dict(anchors or {})
         self._expected_prev = trusted_head if trusted_head is not None else genesis_hash(tenant_id)
         self._expected_seq = next_seq
         self._checked = 0
@@ -180,11 +189,16 @@ class ChainVerifier:
             self._expected_seq += 1
         return self._break is None
 
-    def report(self) -> ChainReport:
-        """The verdict so far."""
-        if self._break is None:
+    def report(self, *, complete: bool = True) -> ChainReport:
+        """The verdict; ``complete`` says every record was fed, so missing anchors are a break."""
+        found = self._break
+        missing = self.unreached_anchors() if complete and found is None else []
+        if missing:
+            last = self._expected_seq - 1
+            found = (missing[0], f"chain ends at seq {last}, before anchored seq {missing[0]} (truncated)")
+        if found is None:
             return ChainReport(True, self._checked, self._head)
-        seq, reason = self._break
+        seq, reason = found
         return ChainReport(False, self._checked, self._head, seq, reason)
 
     def _check(self, record: EvidenceRecord) -> str | None:
@@ -201,20 +215,37 @@ class ChainVerifier:
             return f"facts are not valid: {exc}"
         if not hmac.compare_digest(recomputed, record.hash):
             return "hash does not match the record's facts (facts or hash altered)"
+        anchored = self._anchors.get(record.seq)
+        if anchored is not None and not hmac.compare_digest(anchored, record.hash):
+            return "hash differs from the anchored checkpoint (chain rewritten)"
         return None
 
+    def unreached_anchors(self) -> list[int]:
+        """Anchored seqs not reached yet: after the last record, these mean a truncated chain."""
+        return sorted(seq for seq in self._anchors if seq >= self._expected_seq)
 
-def verify_chain(records: Iterable[EvidenceRecord], *, tenant_id: str | None = None) -> ChainReport:
+
+def verify_chain(
+    records: Iterable[EvidenceRecord],
+    *,
+    tenant_id: str | None = None,
+    anchors: Mapping[int, bytes] | None = None,
+) -> ChainReport:
     """Verify one tenant's whole chain from genesis; reports the first break.
 
     ``records`` may be any iterable in seq order (it is consumed once). The tenant is taken
-    from the first record unless given; an empty chain is intact.
+    from the first record unless given; an empty chain is intact unless anchors say otherwise.
+    ``anchors`` (seq -> head) come from checkpoints whose tags were checked: they catch a
+    chain recomputed from scratch, and a chain cut short.
     """
     iterator = iter(records)
     first = next(iterator, None)
     if first is None:
+        if anchors:
+            seq = min(anchors)
+            return ChainReport(False, 0, None, seq, f"chain is empty but anchored at seq {seq} (truncated)")
         return ChainReport(True, 0, None)
-    verifier = ChainVerifier(tenant_id if tenant_id is not None else first.tenant_id)
+    verifier = ChainVerifier(tenant_id if tenant_id is not None else first.tenant_id, anchors=anchors)
     if verifier.feed([first]):
         verifier.feed(iterator)
     return verifier.report()

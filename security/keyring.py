@@ -12,11 +12,13 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import stat
 import struct
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from hmac import compare_digest
 from pathlib import Path
 from typing import Iterable, Protocol, runtime_checkable
 
@@ -44,6 +46,9 @@ ACTIVE = "active"
 DECRYPT_ONLY = "decrypt_only"
 RETIRED = "retired"
 BLIND_INDEX_SIZE = 32
+_PURPOSE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+# "/" cannot occur in a blind-index purpose, so checkpoint keys never equal an index key.
+_CHECKPOINT_PURPOSE = "evidence/checkpoint"
 # A GCM key with random 96-bit nonces should seal at most 2**32 values (NIST SP 800-38D §8.3);
 # rotating well before that keeps the nonce-collision probability negligible.
 SEALS_BEFORE_ROTATION = 2**30
@@ -414,6 +419,23 @@ class Keyring:
         plaintext = self.open(tenant_id, table, column, row_id, blob)
         return self.seal(tenant_id, table, column, row_id, plaintext)
 
+    def reseal_rows(
+        self, tenant_id: str, table: str, column: str, rows: Iterable[tuple[str, bytes | None]]
+    ) -> list[tuple[str, bytes]]:
+        """One batch of a re-encryption job: (row_id, blob) in, only the changed pairs out.
+
+        NULL values (None) are skipped. Write the returned values back, then continue after the
+        batch's last row id; running a batch twice changes nothing the second time.
+        """
+        changed = []
+        for row_id, blob in rows:
+            if blob is None:
+                continue
+            new = self.reseal(tenant_id, table, column, row_id, blob)
+            if new is not blob:
+                changed.append((row_id, new))
+        return changed
+
     def due_for_rotation(self) -> list[str]:
         """Tenants whose active key sealed SEALS_BEFORE_ROTATION values in this process."""
         return sorted(
@@ -429,10 +451,31 @@ class Keyring:
         The HMAC key is derived with HKDF-SM3 from the tenant's index key, never from a data
         key, so blind indexes stay stable across data-key rotation. Normalise ``value`` first.
         """
-        mac = self._index_macs.get((tenant_id, purpose)) or self._index_mac(tenant_id, purpose)
+        mac = self._index_macs.get((tenant_id, purpose))
+        if mac is None:
+            if not _PURPOSE.fullmatch(purpose):
+                raise ValueError(f"a blind-index purpose is lowercase [a-z0-9_.-], got {purpose!r}")
+            mac = self._index_mac(tenant_id, purpose)
         mac = mac.copy()
         mac.update(value.encode("utf-8"))
         return mac.finalize()
+
+    def checkpoint_tag(self, tenant_id: str, seq: int, head: bytes) -> bytes:
+        """HMAC-SM3 anchoring an evidence-chain head at ``seq`` (store it beside the chain).
+
+        Someone who can rewrite the evidence table can recompute a whole hash chain, but not
+        these tags without the master key; pass stored checkpoints to `verify_chain` as anchors.
+        """
+        mac = self._index_macs.get((tenant_id, _CHECKPOINT_PURPOSE)) or self._index_mac(
+            tenant_id, _CHECKPOINT_PURPOSE
+        )
+        mac = mac.copy()
+        mac.update(b"%d\x00" % seq + head)
+        return mac.finalize()
+
+    def check_checkpoint(self, tenant_id: str, seq: int, head: bytes, tag: bytes) -> bool:
+        """Whether ``tag`` is this tenant's `checkpoint_tag` for ``seq`` and ``head``."""
+        return compare_digest(self.checkpoint_tag(tenant_id, seq, head), tag)
 
     # -- internals ----------------------------------------------------------------------------
 

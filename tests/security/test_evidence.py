@@ -224,3 +224,55 @@ def test_key_rotation_keeps_the_chain_valid(keyring):
     }
     assert evidence_hash(genesis_hash("tenant-a"), recomputed) == record.hash
     assert verify_chain([record]).intact
+
+
+def _rewritten(records, from_seq):
+    # Someone with write access to the table alters a fact and recomputes every later hash.
+    chain = EvidenceChain("tenant-a", head=records[from_seq - 1].hash, next_seq=from_seq)
+    forged = list(records[:from_seq])
+    for record in records[from_seq:]:
+        facts = dict(record.facts)
+        if record.seq == from_seq:
+            facts["event"] = "sms_delivered"
+        forged.append(chain.append(facts))
+    return forged
+
+
+def test_anchored_checkpoints_catch_a_recomputed_chain(keyring):
+    records = _chain(8)
+    tag = keyring.checkpoint_tag("tenant-a", 5, records[5].hash)
+    assert keyring.check_checkpoint("tenant-a", 5, records[5].hash, tag)
+    anchors = {5: records[5].hash}
+    assert verify_chain(records, anchors=anchors).intact
+
+    forged = _rewritten(records, 2)
+    assert verify_chain(forged).intact  # a bare hash chain cannot tell
+    # The forger cannot make a tag for the new head without the master key.
+    assert not keyring.check_checkpoint("tenant-a", 5, forged[5].hash, tag)
+    report = verify_chain(forged, anchors=anchors)
+    assert (report.intact, report.broken_seq) == (False, 5)
+    assert "anchored checkpoint" in report.reason
+
+
+@pytest.mark.parametrize("kept", [0, 3, 5])
+def test_anchors_catch_truncation(kept):
+    records = _chain(8)
+    report = verify_chain(records[:kept], anchors={5: records[5].hash})
+    assert not report.intact and report.broken_seq == 5 and "truncated" in report.reason
+    verifier = ChainVerifier("tenant-a", anchors={5: records[5].hash})
+    verifier.feed(records[:3])
+    assert verifier.report(complete=False).intact  # mid-stream: more may come
+    assert verifier.unreached_anchors() == [5]
+    verifier.feed(records[3:])
+    assert verifier.report().intact
+
+
+def test_checkpoint_tags_are_bound_to_tenant_seq_and_head(keyring):
+    head = bytes(range(32))
+    tag = keyring.checkpoint_tag("tenant-a", 7, head)
+    assert len(tag) == 32 and tag == keyring.checkpoint_tag("tenant-a", 7, head)
+    assert not keyring.check_checkpoint("tenant-b", 7, head, tag)
+    assert not keyring.check_checkpoint("tenant-a", 8, head, tag)
+    assert not keyring.check_checkpoint("tenant-a", 7, bytes(32), tag)
+    keyring.rotate("tenant-a", now=NOW)
+    assert keyring.check_checkpoint("tenant-a", 7, head, tag)  # data-key rotation keeps them

@@ -289,3 +289,20 @@ def test_due_for_rotation(keyring, monkeypatch):
     assert keyring.due_for_rotation() == ["tenant-a"]
     keyring.rotate("tenant-a", now=NOW)
     assert keyring.due_for_rotation() == []
+
+
+def test_reseal_rows_batch(keyring):
+    rows = [(f"r{i}", keyring.seal("tenant-a", "messages", "variables", f"r{i}", b"{}")) for i in range(4)]
+    rows.append(("r-null", None))
+    assert keyring.reseal_rows("tenant-a", "messages", "variables", rows) == []
+    keyring.rotate("tenant-a", now=NOW)
+    changed = keyring.reseal_rows("tenant-a", "messages", "variables", rows)
+    assert [row_id for row_id, _ in changed] == ["r0", "r1", "r2", "r3"]
+    assert keyring.reseal_rows("tenant-a", "messages", "variables", changed) == []
+    assert all(keyring.open("tenant-a", "messages", "variables", r, v) == b"{}" for r, v in changed)
+
+
+@pytest.mark.parametrize("purpose", ["", "Recipient", "evidence/checkpoint", "a b", "x" * 65])
+def test_blind_index_purpose_is_validated(keyring, purpose):
+    with pytest.raises(ValueError):
+        keyring.blind_index("tenant-a", NUMBER, purpose=purpose)
