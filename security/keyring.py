@@ -102,6 +102,7 @@ class _LocalMasterKeys:
 
     @property
     def key_ids(self) -> list[str]:
+        """Ids of every master key this provider can unwrap with."""
         return list(self._keys)
 
     def wrap(self, data_key: bytes, *, context: bytes) -> tuple[str, bytes]:
@@ -141,13 +142,13 @@ def parse_key_material(text: str) -> bytes:
     """16 key bytes from 32 hex digits or base64 (standard or URL-safe)."""
     text = text.strip()
     try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        try:
+        if len(text) == 2 * KEY_SIZE:
+            raw = bytes.fromhex(text)
+        else:
             altchars = b"-_" if ("-" in text or "_" in text) else None
             raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=altchars, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("master key material is neither hex nor base64") from None
+    except (binascii.Error, ValueError):
+        raise ValueError(f"master key material must be {2 * KEY_SIZE} hex digits or base64") from None
     if len(raw) != KEY_SIZE:
         raise ValueError(f"a master key is {KEY_SIZE} bytes, got {len(raw)}")
     return raw
@@ -223,6 +224,8 @@ class FileMasterKeyProvider(_LocalMasterKeys):
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("master key file %s is readable by group/others; chmod 600 it", self.path)
         data = json.loads(self.path.read_text())
+        if data.get("version") != 1:
+            raise ValueError(f"{self.path}: unknown master key file version {data.get('version')!r}")
         for material_hex in data["keys"].values():
             self._add(bytes.fromhex(material_hex))
         if data["current"] not in self._keys:
@@ -314,10 +317,9 @@ class Keyring:
 
     def records(self, tenant_id: str | None = None) -> list[DataKeyRecord]:
         """Current records, for one tenant or all, ordered by tenant and key id."""
-        return sorted(
-            (r for r in self._records.values() if tenant_id is None or r.tenant_id == tenant_id),
-            key=lambda r: (r.tenant_id, r.key_id),
-        )
+        with self._lock:
+            mine = [r for r in self._records.values() if tenant_id is None or r.tenant_id == tenant_id]
+        return sorted(mine, key=lambda r: (r.tenant_id, r.key_id))
 
     def active_key_id(self, tenant_id: str) -> int:
         """The key id new values of this tenant are sealed with."""
@@ -373,16 +375,16 @@ class Keyring:
         the returned records before dropping the old master key.
         """
         with self._lock:
-            updated = []
+            updated = {}
+            # All or nothing: one key that fails to unwrap leaves everything as it was.
             for slot, record in sorted(self._records.items()):
                 context = _wrap_context(record.tenant_id, record.key_id, record.purpose)
                 key = self._master.unwrap(record.master_key_id, record.wrapped, context=context)
                 master_id, wrapped = new_master.wrap(key, context=context)
-                record = dataclasses.replace(record, master_key_id=master_id, wrapped=wrapped)
-                self._records[slot] = record
-                updated.append(record)
+                updated[slot] = dataclasses.replace(record, master_key_id=master_id, wrapped=wrapped)
+            self._records.update(updated)
             self._master = new_master
-            return updated
+            return list(updated.values())
 
     # -- sealing ------------------------------------------------------------------------------
 
@@ -411,8 +413,9 @@ class Keyring:
         """``blob`` re-sealed under the active key, or ``blob`` itself when already current.
 
         The step of a resumable, idempotent re-encryption job: run it over every sealed value
-        in batches and write back the values that changed. A retired or unknown key, or a
-        value that does not belong at this place, raises SealError.
+        in batches and write back the values that changed. A value under an older key is
+        opened first, so a retired or unknown key, or a value that does not belong at this
+        place, raises SealError; a value already under the active key is not opened.
         """
         if self.is_current(tenant_id, blob):
             return blob

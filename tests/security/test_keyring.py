@@ -306,3 +306,14 @@ def test_reseal_rows_batch(keyring):
 def test_blind_index_purpose_is_validated(keyring, purpose):
     with pytest.raises(ValueError):
         keyring.blind_index("tenant-a", NUMBER, purpose=purpose)
+
+
+def test_rewrap_all_is_all_or_nothing(keyring, master):
+    stranger = Keyring(EnvMasterKeyProvider(os.urandom(16).hex()))
+    stranger.create_tenant_keys("tenant-z", now=NOW)
+    keyring.load(stranger.records())  # wrapped under a master key this keyring lacks
+    before = keyring.records()
+    with pytest.raises(SealError):
+        keyring.rewrap_all(EnvMasterKeyProvider(os.urandom(16).hex()))
+    assert keyring.records() == before
+    assert keyring.open("tenant-a", *PLACE, keyring.seal("tenant-a", *PLACE, b"v")) == b"v"
