@@ -1,6 +1,7 @@
 """Creating tenants, authenticating API keys, keeping the keyring loaded."""
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ class Accounts:
         self.db = db
         self.keyring = keyring
         self.clock = clock or SystemClock()
-        self._auth_cache: dict[str, tuple[float, Tenant | None]] = {}
+        self._auth_cache: dict[str, tuple[float, asyncio.Future]] = {}
 
     async def create_tenant(
         self,
@@ -119,12 +120,17 @@ class Accounts:
         hit = self._auth_cache.get(key_string)
         mono = time.monotonic()
         if hit is not None and hit[0] > mono:
-            return hit[1]
-        tenant = await self._authenticate(key_string)
+            return await hit[1]
+        # Cache the pending look-up itself so a burst of requests costs one query.
+        pending = asyncio.ensure_future(self._authenticate(key_string))
         if len(self._auth_cache) > 10_000:
             self._auth_cache.clear()
-        self._auth_cache[key_string] = (mono + AUTH_CACHE_SECONDS, tenant)
-        return tenant
+        self._auth_cache[key_string] = (mono + AUTH_CACHE_SECONDS, pending)
+        try:
+            return await pending
+        except Exception:
+            self._auth_cache.pop(key_string, None)
+            raise
 
     async def _authenticate(self, key_string: str) -> Tenant | None:
         key_id = api_key_id(key_string)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import re
+
 import phonenumbers
 
 from api.problems import FieldError, pointer
@@ -36,10 +38,19 @@ class SendRequest:
     errors: list[FieldError] = field(default_factory=list)
 
 
+# The common case, a plain mainland mobile number: skip phonenumbers' general parser
+# (≈20 µs a number) and ask only its validity metadata.
+_CN_MOBILE = re.compile(r"(?:\+86|0086)?(1\d{10})")
+
+
 def normalise_number(raw, region: str = DEFAULT_REGION) -> str | None:
     """E.164 form of a phone number, or None when it is not a valid number."""
     if not isinstance(raw, str) or not raw.strip() or len(raw) > 32:
         return None
+    m = _CN_MOBILE.fullmatch(raw)
+    if m and (region == "CN" or raw[0] == "+" or raw.startswith("0086")):
+        num = phonenumbers.PhoneNumber(country_code=86, national_number=int(m.group(1)))
+        return "+86" + m.group(1) if phonenumbers.is_valid_number(num) else None
     try:
         num = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
@@ -24,8 +24,10 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def install_sqlite_events(engine: Engine, *, immediate: bool) -> None:
+    """WAL, busy timeout, foreign keys; BEGIN IMMEDIATE for the writer, plain BEGIN for readers."""
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy's "begin" event decide how transactions start.
         dbapi_conn.isolation_level = None
@@ -36,7 +38,7 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
@@ -63,9 +65,9 @@ def open_database(url: str) -> Database:
     """Create the engines for a database URL (sqlite+aiosqlite:/// or postgresql+asyncpg://)."""
     if is_sqlite(url):
         write = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0)
-        _sqlite_pragmas(write, immediate=True)
+        install_sqlite_events(write.sync_engine, immediate=True)
         read = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=4, max_overflow=4)
-        _sqlite_pragmas(read, immediate=False)
+        install_sqlite_events(read.sync_engine, immediate=False)
         return Database(url, read, write)
     engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False)
     return Database(url, engine, engine)

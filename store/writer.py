@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
-from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import Connection, Engine, Table, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.tables import metadata
 
 log = logging.getLogger(__name__)
 
-Statement = Callable[[AsyncConnection], Awaitable[Any]]
+# Statements run synchronously inside the group's transaction (on the writer's thread for
+# SQLite, through run_sync on PostgreSQL), so one group costs one hop off the event loop.
+Statement = Callable[[Connection], Any]
 
 
 @dataclass
@@ -49,6 +53,14 @@ class GroupWriter:
     def __init__(self, engine: AsyncEngine, *, max_group: int = 512):
         self._engine = engine
         self._max_group = max_group
+        self._sqlite = engine.url.get_backend_name() == "sqlite"
+        self._sync_engine = None
+        self._thread: ThreadPoolExecutor | None = None
+        if self._sqlite:
+            # aiosqlite pays a thread hop per statement; a plain sqlite3 connection on one
+            # dedicated thread commits a whole group in a single hop.
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            self._sync_engine = _sqlite_sync_engine(engine)
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._task: asyncio.Task | None = None
 
@@ -61,6 +73,9 @@ class GroupWriter:
         await self._queue.put(None)
         await self._task
         self._task = None
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._sync_engine.dispose)
+            self._thread.shutdown()
 
     async def write(self, batch: WriteBatch) -> None:
         """Commit `batch`; returns once it is durable, raises what the database raised."""
@@ -105,19 +120,39 @@ class GroupWriter:
             _settle(it, None)
 
     async def _commit(self, batches: list[WriteBatch]) -> None:
-        merged: dict[Table, list[dict]] = {}
-        for b in batches:
-            for table, rows in b.inserts.items():
-                merged.setdefault(table, []).extend(rows)
-        async with self._engine.begin() as conn:
-            # Parents before children, whatever order the requests came in.
-            for table in metadata.sorted_tables:
-                rows = merged.get(table)
-                if rows:
-                    await conn.execute(table.insert(), rows)
-            for b in batches:
-                for statement in b.statements:
-                    await statement(conn)
+        if self._sqlite:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._commit_sqlite, batches)
+        else:
+            async with self._engine.begin() as conn:
+                await conn.run_sync(_apply, batches)
+
+    def _commit_sqlite(self, batches: list[WriteBatch]) -> None:
+        with self._sync_engine.begin() as conn:
+            _apply(conn, batches)
+
+
+def _apply(conn: Connection, batches: list[WriteBatch]) -> None:
+    merged: dict[Table, list[dict]] = {}
+    for b in batches:
+        for table, rows in b.inserts.items():
+            merged.setdefault(table, []).extend(rows)
+    # Parents before children, whatever order the requests came in.
+    for table in metadata.sorted_tables:
+        rows = merged.get(table)
+        if rows:
+            conn.execute(table.insert(), rows)
+    for b in batches:
+        for statement in b.statements:
+            statement(conn)
+
+
+def _sqlite_sync_engine(engine: AsyncEngine) -> Engine:
+    from store.db import install_sqlite_events
+
+    url = engine.url.set(drivername="sqlite")
+    sync = create_engine(url, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False})
+    install_sqlite_events(sync, immediate=True)
+    return sync
 
 
 def _settle(item: _Item, exc: BaseException | None) -> None:
