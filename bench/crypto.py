@@ -26,7 +26,7 @@ from security.reference import sm4_gcm_encrypt  # noqa: E402
 
 SMALL_SIZES = (11, 14, 32, 64)  # a number, an E.164 number, a variable set, a short text
 BULK = 1 << 20
-GMSSL_BULK = 16 << 10  # gmssl is ~800x slower: a small buffer keeps its phase short
+GMSSL_BULK = 4 << 10  # gmssl is ~800x slower: a small buffer keeps its phase short
 
 
 def rate(operation, seconds: float, *, per_call: int = 1) -> float:
@@ -90,6 +90,10 @@ def main() -> None:
         encryptor.finalize()
 
     def gmssl_bulk():
+        # The same job as the others, SM4-GCM, composed on gmssl's block function.
+        sm4_gcm_encrypt(raw_key, next(counter).to_bytes(12, "big"), gmssl_buf, b"")
+
+    def gmssl_ecb():
         gmssl_engine.crypt_ecb(gmssl_buf)
 
     def gmssl_reference_small():
@@ -103,6 +107,7 @@ def main() -> None:
         "open_mb_s": (open_bulk, BULK / 1e6, 1.0),
         "openssl_mb_s": (openssl_bulk, BULK / 1e6, 1.0),
         "gmssl_mb_s": (gmssl_bulk, GMSSL_BULK / 1e6, 0.5),
+        "gmssl_ecb_mb_s": (gmssl_ecb, GMSSL_BULK / 1e6, 0.5),
         "gmssl_gcm_field_per_s": (gmssl_reference_small, 1, 0.5),
     }
     weight_sum = sum(w for _, _, w in phases.values())
@@ -115,6 +120,7 @@ def main() -> None:
     med = {name: statistics.median(values) for name, values in results.items()}
     bulk_ratio = statistics.median(s / o for s, o in zip(results["seal_mb_s"], results["openssl_mb_s"]))
     gmssl_ratio = statistics.median(s / g for s, g in zip(results["seal_mb_s"], results["gmssl_mb_s"]))
+    ecb_ratio = statistics.median(s / g for s, g in zip(results["seal_mb_s"], results["gmssl_ecb_mb_s"]))
     field_ratio = statistics.median(
         s / g for s, g in zip(results["seal_per_s"], results["gmssl_gcm_field_per_s"])
     )
@@ -126,7 +132,8 @@ def main() -> None:
         ("seal, 1 MiB, keyring", f"{med['seal_mb_s']:,.1f} MB/s", ""),
         ("open, 1 MiB, keyring", f"{med['open_mb_s']:,.1f} MB/s", ""),
         ("raw OpenSSL SM4-GCM, 1 MiB", f"{med['openssl_mb_s']:,.1f} MB/s", ""),
-        ("gmssl SM4 (ECB, its fastest mode)", f"{med['gmssl_mb_s']:,.3f} MB/s", ""),
+        ("SM4-GCM on gmssl's block function", f"{med['gmssl_mb_s']:,.3f} MB/s", ""),
+        ("gmssl SM4-ECB (no authentication)", f"{med['gmssl_ecb_mb_s']:,.3f} MB/s", ""),
         ("GCM on gmssl's block, small field", f"{med['gmssl_gcm_field_per_s']:,.0f} /s", ""),
     ]
     print(f"SM4-GCM sealing, {args.rounds} rounds over ~{args.seconds:g} s, one core, medians")
@@ -134,7 +141,8 @@ def main() -> None:
     for label, value, extra in rows_out:
         print(f"  {label:<{width}}  {value:>16}  {extra}")
     print(f"  {'bulk seal / raw OpenSSL':<{width}}  {bulk_ratio:>16.1%}  (target >= 90%)")
-    print(f"  {'bulk seal / gmssl':<{width}}  {gmssl_ratio:>15,.0f}x  (target >= 500x)")
+    print(f"  {'bulk seal / gmssl SM4-GCM':<{width}}  {gmssl_ratio:>15,.0f}x  (target >= 500x)")
+    print(f"  {'bulk seal / gmssl SM4-ECB':<{width}}  {ecb_ratio:>15,.0f}x")
     print(f"  {'small field seal / gmssl GCM':<{width}}  {field_ratio:>15,.0f}x")
     print(json.dumps({
         "seal_per_s": round(med["seal_per_s"]),
@@ -146,7 +154,9 @@ def main() -> None:
         "blind_index_per_s": round(med["blind_index_per_s"]),
         "gmssl_gcm_field_per_s": round(med["gmssl_gcm_field_per_s"]),
         "bulk_vs_openssl": round(bulk_ratio, 3),
+        "gmssl_ecb_mb_s": round(med["gmssl_ecb_mb_s"], 4),
         "bulk_vs_gmssl": round(gmssl_ratio),
+        "bulk_vs_gmssl_ecb": round(ecb_ratio),
         "field_vs_gmssl_gcm": round(field_ratio, 1),
     }))
 
