@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from security import SealError, open_sealed, seal, sealed_key_id
 from security.sealing import HEADER_SIZE, OVERHEAD, associated_data
@@ -126,3 +128,18 @@ def test_bad_arguments(kwargs):
     args = dict(key=KEY, key_id=1, plaintext=b"x", **PLACE) | kwargs
     with pytest.raises(ValueError):
         seal(**args)
+
+
+_PLACES = st.tuples(*[st.text(max_size=10)] * 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(here=_PLACES, there=_PLACES, plaintext=st.binary(max_size=40))
+def test_any_other_place_fails(here, there, plaintext):
+    names = ("tenant_id", "table", "column", "row_id")
+    sealed = seal(KEY, 1, plaintext, **dict(zip(names, here)))
+    if here == there:
+        assert open_sealed(lambda _: KEY, sealed, **dict(zip(names, there))) == plaintext
+    else:
+        with pytest.raises(SealError):
+            open_sealed(lambda _: KEY, sealed, **dict(zip(names, there)))
