@@ -22,7 +22,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from api.problems import FieldError, pointer
 from cards.limits import DEFAULT_PROFILE
-from cards.validate import validate_card
+from cards.model import fix_warnings, parse_document
+from cards.validate import Revalidation, validate_card
 
 DEFAULT_LOCALE = "zh-CN"
 # A field that is exactly one `{{ expression }}` keeps the expression's value; numbers stay
@@ -191,7 +192,10 @@ class CompiledCard:
     def __init__(self, card: dict, *, locale: str = DEFAULT_LOCALE, profile: str = DEFAULT_PROFILE):
         self.profile = profile
         self.locale = locale
-        self._skeleton = orjson.dumps(card)
+        # Warnings are resolved once here (openUrl → browser, image/jpg → image/jpeg), so every
+        # composed card is what the operator should receive.
+        skeleton = fix_warnings(parse_document(card)).to_json()
+        self._skeleton = orjson.dumps(skeleton)
         self._slots: list[_Slot] = []
         env = self._env = template_environment(locale)
         errors: list[FieldError] = []
@@ -199,6 +203,8 @@ class CompiledCard:
         if errors:
             raise CardInvalid(errors)
         self.variables = sorted({n for s in self._slots for n in s.names})
+        self._revalidation = Revalidation(skeleton, [s.parts for s in self._slots], profile) \
+            if self._slots else None
         # A card without template fields composes to itself: validate it once, here.
         self._static_errors = None
         if not self._slots:
@@ -232,11 +238,19 @@ class CompiledCard:
 
     def compose(self, variables: dict) -> dict:
         """The card JSON for one recipient; raises MissingVariable or CardInvalid."""
-        card = orjson.loads(self._skeleton)
         if not self._slots:
             if self._static_errors:
                 raise CardInvalid(self._static_errors)
-            return card
+            return orjson.loads(self._skeleton)
+        card = self._fill(variables)
+        errors = self._revalidation.errors(card)
+        if errors:
+            raise CardInvalid(errors)
+        return card
+
+    def _fill(self, variables: dict) -> dict:
+        """The template with the variables filled in, not yet checked."""
+        card = orjson.loads(self._skeleton)
         # One render context for all fields of this recipient (a context per field costs more
         # than rendering the field).
         env = self._env
@@ -259,10 +273,15 @@ class CompiledCard:
             for part in slot.parts[:-1]:
                 target = target[part]
             target[slot.parts[-1]] = text
-        report = validate_card(card, self.profile)
-        if report.errors:
-            raise CardInvalid(report.errors)
         return card
+
+
+    def gsma(self, variables: dict) -> bytes:
+        """The composed bot message as `application/vnd.gsma.botmessage.v1.0+json` bytes."""
+        card = self.compose(variables)
+        if "message" not in card:
+            raise CardInvalid([FieldError("/message", "required for a bot message")])
+        return orjson.dumps({"message": card["message"]})
 
 
 def _missing_name(exc: jinja2.UndefinedError, slot: _Slot, variables: dict) -> str:

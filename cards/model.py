@@ -379,6 +379,36 @@ class Document(Node):
         return out
 
 
+def _fix_suggestion(s) -> None:
+    if isinstance(s, Suggestion) and isinstance(s.params, OpenUrl) and s.params.application is None:
+        s.params.application = "browser"
+
+
+def _fix_menu(menu) -> None:
+    if not isinstance(menu, Menu) or not isinstance(menu.entries, list):
+        return
+    for entry in menu.entries:
+        if isinstance(entry, MenuEntry):
+            _fix_menu(entry.submenu)
+            _fix_suggestion(entry.suggestion)
+
+
+def fix_warnings(doc: Document) -> Document:
+    """Resolve what §13 only warns about, in place: openUrl without `application` means
+    `browser`; `image/jpg` is `image/jpeg`. Returns `doc`."""
+    for _, s in doc.suggestions_in_order():
+        _fix_suggestion(s)
+    _fix_menu(doc.menu)
+    for _, content in doc.cards():
+        m = content.media
+        if isinstance(m, Media):
+            if m.media_content_type == "image/jpg":
+                m.media_content_type = "image/jpeg"
+            if m.thumbnail_content_type == "image/jpg":
+                m.thumbnail_content_type = "image/jpeg"
+    return doc
+
+
 def parse_document(card: dict) -> Document:
     """Parse card JSON (bot message, chip list and/or menu) into the typed model."""
     doc = Document.parse(card)

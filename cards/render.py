@@ -8,7 +8,7 @@ import orjson
 from api.problems import FieldError
 from cards.compose import CardInvalid
 from cards.limits import DEFAULT_PROFILE
-from cards.model import Document, Media, OpenUrl, Suggestion, parse_document
+from cards.model import Document, fix_warnings, parse_document
 from cards.validate import validate_document
 from cards.view import DocumentView, SuggestionView, document_view, when_text
 
@@ -20,32 +20,8 @@ def normalized(card: dict | Document, profile: str = DEFAULT_PROFILE) -> Documen
     report = validate_document(doc, profile)
     if report.errors:
         raise CardInvalid(report.errors)
-    doc = parse_document(doc.to_json())  # work on a copy; the caller's card stays unchanged
-    for _, s in doc.suggestions_in_order():
-        _fix_suggestion(s)
-    if doc.menu is not None:
-        _fix_menu(doc.menu)
-    for _, content in doc.cards():
-        m = content.media
-        if isinstance(m, Media):
-            if m.media_content_type == "image/jpg":
-                m.media_content_type = "image/jpeg"
-            if m.thumbnail_content_type == "image/jpg":
-                m.thumbnail_content_type = "image/jpeg"
-    return doc
-
-
-def _fix_suggestion(s: Suggestion) -> None:
-    if isinstance(s.params, OpenUrl) and s.params.application is None:
-        s.params.application = "browser"
-
-
-def _fix_menu(menu) -> None:
-    for entry in menu.entries or []:
-        if entry.submenu is not None:
-            _fix_menu(entry.submenu)
-        elif isinstance(entry.suggestion, Suggestion):
-            _fix_suggestion(entry.suggestion)
+    # work on a copy: the caller's card stays unchanged
+    return fix_warnings(parse_document(doc.to_json()))
 
 
 def render_gsma(card: dict | Document, profile: str = DEFAULT_PROFILE) -> bytes:

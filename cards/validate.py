@@ -144,13 +144,16 @@ class _Validator:
         if doc.menu is not None:
             self.menu(doc.menu, ("menu",), 1)
         if doc.message is not None:
-            try:
-                size = len(orjson.dumps((raw or doc.to_json()).get("message")))
-            except TypeError as exc:  # e.g. an integer beyond 64 bits: no operator accepts it
-                self.error(("message",), f"holds a value JSON interchange cannot carry: {exc}")
-                return
-            if self.profile.message_max_bytes and size > self.profile.message_max_bytes:
-                self.error(("message",), f"{size} bytes; the limit is {self.profile.message_max_bytes}")
+            self.message_size((raw or doc.to_json()).get("message"))
+
+    def message_size(self, message) -> None:
+        try:
+            size = len(orjson.dumps(message))
+        except TypeError as exc:  # e.g. an integer beyond 64 bits: no operator accepts it
+            self.error(("message",), f"holds a value JSON interchange cannot carry: {exc}")
+            return
+        if self.profile.message_max_bytes and size > self.profile.message_max_bytes:
+            self.error(("message",), f"{size} bytes; the limit is {self.profile.message_max_bytes}")
 
     def message(self, msg, path: tuple) -> None:
         if not self.is_object(msg, path):
@@ -431,6 +434,93 @@ class _Validator:
                     self.menu(entry.submenu, (*ep, "menu"), level + 1)
             else:
                 self.suggestion(entry.suggestion, ep)
+
+
+class Revalidation:
+    """Re-validates a composed card by checking only what its template fields can change.
+
+    Built once per compiled template from the template card and the paths of its template
+    fields. Each field belongs to a unit — a suggestion, a media object, or one text field —
+    whose checks depend only on the unit itself; a composed card is then checked unit by
+    unit, and the template's other findings are reused. A field anywhere else (layout,
+    unknown keys, menu structure) falls back to validating the whole card.
+    """
+
+    def __init__(self, card: dict, slot_paths: list[tuple], profile: str = L.DEFAULT_PROFILE):
+        self.profile = L.PROFILES[profile]
+        self.full = False
+        units: dict[tuple, str] = {}
+        for parts in slot_paths:
+            unit = _unit(parts)
+            if unit is None:
+                self.full = True
+                break
+            units[unit[1]] = unit[0]
+        self.units = units
+        self.carousel_width = _carousel_width(card)
+        prefixes = [pointer(*u) for u in units]
+        report = validate_card(card, profile)
+        # Findings outside every unit stay true whatever the variables are.
+        self.static_errors = [e for e in report.errors
+                              if not any(e.path == p or e.path.startswith(p + "/") for p in prefixes)]
+
+    def errors(self, card: dict) -> list[FieldError]:
+        """All errors of `card`, a composition of the template this was built for."""
+        if self.full:
+            return validate_card(card, self.profile.name).errors
+        v = _Validator(self.profile)
+        for path, kind in self.units.items():
+            value = card
+            for part in path:
+                value = value[part]
+            if kind == "suggestion":
+                v.suggestion(Suggestion.parse(value), path)
+            elif kind == "media":
+                media = Media.parse(value)
+                if v.is_object(media, path):
+                    v.media(media, path, self.carousel_width)
+            else:
+                v.text(value, path, _TEXT_UNITS[kind])
+        if self.profile.message_max_bytes and "message" in card:
+            v.message_size(card["message"])
+        return self.static_errors + v.report.errors
+
+
+_TEXT_UNITS = {"title": L.TITLE_MAX, "description": L.DESCRIPTION_MAX, "text": L.CN_TEXT_MAX}
+
+
+def _unit(parts: tuple) -> tuple[str, tuple] | None:
+    """(kind, path) of the unit whose checks cover the field at `parts`, or None."""
+    for k in range(len(parts) - 2, -1, -1):
+        # a suggestion on a card or in the chip list
+        on_card = k >= 1 and (parts[k - 1] == "content"
+                              or (k >= 2 and isinstance(parts[k - 1], int) and parts[k - 2] == "content"))
+        if parts[k] == "suggestions" and isinstance(parts[k + 1], int) and (k == 0 or on_card):
+            return "suggestion", parts[: k + 2]
+    if len(parts) >= 2 and parts[:2] == ("message", "text") and len(parts) == 2:
+        return "text", parts
+    if len(parts) >= 4 and parts[0] == "message":
+        card_kind = parts[1]
+        at = 3 if card_kind == "generalPurposeCard" else 4
+        if card_kind in ("generalPurposeCard", "generalPurposeCardCarousel") and parts[2] == "content" \
+                and len(parts) > at:
+            if card_kind == "generalPurposeCardCarousel" and not isinstance(parts[3], int):
+                return None
+            field = parts[at]
+            if field == "media" and len(parts) > at + 1:
+                return "media", parts[: at + 1]
+            if field in ("title", "description") and len(parts) == at + 1:
+                return field, parts
+    return None
+
+
+def _carousel_width(card: dict) -> str | None:
+    car = card.get("message", {}).get("generalPurposeCardCarousel") if isinstance(card.get("message"), dict) else None
+    if not isinstance(car, dict):
+        return None
+    layout = car.get("layout")
+    width = layout.get("cardWidth") if isinstance(layout, dict) else None
+    return width or "SMALL_WIDTH"
 
 
 def parse_rfc3339(value) -> datetime | None:

@@ -1,0 +1,100 @@
+"""Card composition and PNG preview throughput (DESIGN.md §14 targets: ≥10k compositions/s per
+core, ≥40 uncached PNG previews/s).
+
+    python bench/cards.py --seconds 5
+
+Composition: one compiled library template, a different recipient (name, amounts, dates) each
+time, composed, validated again and serialised as GSMA JSON. PNG: every library template's
+sample, each render a distinct card (no cache). Medians of several rounds, one core.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cards import load_library, render_png  # noqa: E402
+
+
+def _recipients(n: int, sample: dict) -> list[dict]:
+    out = []
+    for i in range(n):
+        v = dict(sample)
+        v["name"] = f"客户{i:05d}"
+        for key in ("total", "plan_fee", "data_fee", "voice_fee"):
+            if key in v:
+                v[key] = f"{(i * 7919) % 100000 / 100:.2f}"
+        v["due"] = f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}"
+        out.append(v)
+    return out
+
+
+def _rounds(seconds: float, n_rounds: int, work) -> list[float]:
+    """Run `work()` (returns how many items it did) repeatedly; rates per round."""
+    rates = []
+    per_round = seconds / n_rounds
+    for _ in range(n_rounds):
+        done, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < per_round:
+            done += work()
+        rates.append(done / elapsed)
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
+    parser.add_argument("--template", default="monthly_bill")
+    args = parser.parse_args()
+
+    library = load_library()
+    template = library[args.template]
+    compiled = template.compiled
+    people = _recipients(1000, template.sample)
+
+    def compose_batch() -> int:
+        for v in people:
+            compiled.compose(v)
+        return len(people)
+
+    def gsma_batch() -> int:
+        for v in people:
+            compiled.gsma(v)
+        return len(people)
+
+    cards = [t.sample_card() for t in library.values()]
+    counter = iter(range(10**9))
+
+    def png_one() -> int:
+        card = cards[next(counter) % len(cards)]
+        # a unique title each time: nothing can be served from a cache
+        card = orjson.loads(orjson.dumps(card))
+        render_png(card)
+        return 1
+
+    compose_rates = _rounds(args.seconds, 5, compose_batch)
+    gsma_rates = _rounds(args.seconds, 5, gsma_batch)
+    png_rates = _rounds(args.seconds, 5, png_one)
+    figures = {
+        "compose_per_s": round(statistics.median(compose_rates)),
+        "compose_gsma_per_s": round(statistics.median(gsma_rates)),
+        "png_per_s": round(statistics.median(png_rates), 1),
+    }
+    print(f"{'measurement':<44}{'median':>10}{'min':>10}{'max':>10}")
+    for label, rates in (
+        (f"compose + validate ({args.template}) /s", compose_rates),
+        ("compose + validate + GSMA JSON bytes /s", gsma_rates),
+        ("PNG preview, uncached /s", png_rates),
+    ):
+        print(f"{label:<44}{statistics.median(rates):>10.1f}{min(rates):>10.1f}{max(rates):>10.1f}")
+    print(orjson.dumps(figures).decode())
+
+
+if __name__ == "__main__":
+    main()
