@@ -15,7 +15,7 @@ from cards.model import (
 from cards.png import render_png
 from cards.render import (
     ReplyOption, normalized, render_gsma, render_gsma_menu, render_gsma_suggestions, render_text,
-    reply_options,
+    reply_options, suggestion_response,
 )
 from cards.validate import CardReport, validate_card
 from cards.view import DocumentView, MediaView, SuggestionView, document_view
@@ -29,5 +29,5 @@ __all__ = [
     "SuggestionView", "compile_template", "document_view", "format_date", "format_datetime",
     "format_money", "format_time", "normalized", "parse_document", "render_gsma",
     "render_gsma_menu", "render_gsma_suggestions", "render_html", "render_png", "render_text",
-    "reply_options", "validate_card",
+    "reply_options", "suggestion_response", "validate_card",
 ]

@@ -46,6 +46,21 @@ def render_gsma_menu(card: dict | Document, profile: str = DEFAULT_PROFILE) -> b
     return orjson.dumps({"menu": doc.menu.to_json()}) if doc.menu is not None else None
 
 
+def suggestion_response(card: dict | Document, index: int) -> dict:
+    """The `application/vnd.gsma.botsuggestion.response.v1.0+json` body an RCS tap on
+    suggestion `index` produces — so a landing-page form POST or an SMS reply "2" can be
+    recorded as the same user event. IndexError for an unknown index."""
+    doc = card if isinstance(card, Document) else parse_document(card)
+    suggestions = doc.suggestions_in_order()
+    if not 0 <= index < len(suggestions):
+        raise IndexError(f"no suggestion {index}")
+    s = suggestions[index][1]
+    body: dict = {"displayText": s.display_text}
+    if s.postback_data is not None:
+        body["postback"] = {"data": s.postback_data}
+    return {"response": {s.kind: body}}
+
+
 # --- plain text for the SMS fallback -----------------------------------------------------
 
 

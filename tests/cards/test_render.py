@@ -187,3 +187,16 @@ def test_suggestion_indexes_agree_across_renderers():
 
 def test_content_type_constants():
     assert BOTMESSAGE_CONTENT_TYPE == "application/vnd.gsma.botmessage.v1.0+json"
+
+
+def test_suggestion_response_is_what_an_rcs_tap_sends():
+    from cards import suggestion_response
+
+    card = standalone(suggestions=[reply("查看", "view"), action("dialerAction", "dialPhoneNumber",
+                                                             {"phoneNumber": "10000"}, "客服")])
+    assert suggestion_response(card, 0) == {"response": {"reply": {"displayText": "查看", "postback": {"data": "view"}}}}
+    assert suggestion_response(card, 1) == {"response": {"action": {"displayText": "客服", "postback": {"data": "act"}}}}
+    option = reply_options(card)["1"]
+    assert suggestion_response(card, option.index)["response"]["reply"]["postback"]["data"] == option.postback
+    with pytest.raises(IndexError):
+        suggestion_response(card, 2)
