@@ -195,11 +195,14 @@ class CompiledCard:
         # Warnings are resolved once here (openUrl → browser, image/jpg → image/jpeg), so every
         # composed card is what the operator should receive.
         skeleton = fix_warnings(parse_document(card)).to_json()
-        self._skeleton = orjson.dumps(skeleton)
         self._slots: list[_Slot] = []
         env = self._env = template_environment(locale)
         errors: list[FieldError] = []
-        self._walk(card, (), env, errors)
+        try:
+            self._skeleton = orjson.dumps(skeleton)
+            self._walk(card, (), env, errors)
+        except (orjson.JSONEncodeError, RecursionError) as exc:  # too deep, or a 65-bit integer
+            raise CardInvalid([FieldError("", f"not a card JSON can carry: {exc}")]) from None
         if errors:
             raise CardInvalid(errors)
         self.variables = sorted({n for s in self._slots for n in s.names})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import unicodedata
 from functools import lru_cache
 
 from PIL import ImageFont
@@ -66,6 +67,21 @@ def _width_cache(f) -> dict[str, float]:
     return {}
 
 
+_LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\u2028": "\n", "\u2029": "\n", "\x85": "\n", "\t": " "}
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}
+
+
+def drawable(text: str) -> str:
+    """Text as it can be drawn: line breaks unified to \\n, tabs as spaces, and control,
+    format, surrogate and unassigned characters dropped (FreeType/raqm refuse some of them)."""
+    for old, new in _LINE_BREAKS.items():
+        if old in text:
+            text = text.replace(old, new)
+    if text.isprintable():
+        return text
+    return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) not in _INVISIBLE)
+
+
 def text_width(text: str, f) -> float:
     """Width of `text` in pixels (per-character widths cached; no kerning in CJK text)."""
     cache = _width_cache(f)
@@ -99,7 +115,7 @@ def wrap(text: str, f, max_width: float, max_lines: int | None = None) -> list[s
     """Wrap text to `max_width` pixels by character width (CJK breaks anywhere, Latin at
     spaces; closing punctuation never starts a line). Cut with … after `max_lines`."""
     lines: list[str] = []
-    for paragraph in text.split("\n"):
+    for paragraph in drawable(text).split("\n"):
         line: list[str] = []  # tokens on the current line
         width = 0.0
         for tok in _tokens(paragraph):
@@ -140,6 +156,7 @@ def wrap(text: str, f, max_width: float, max_lines: int | None = None) -> list[s
 
 def fit(text: str, f, width: float) -> str:
     """`text` cut with … so that it fits `width` pixels on one line."""
+    text = drawable(text).replace("\n", " ")
     if text_width(text, f) <= width:
         return text
     while text and text_width(text + "…", f) > width:

@@ -213,3 +213,13 @@ def test_template_fields_outside_known_units_fall_back_to_full_validation():
     assert err.value.errors[0].path == "/message/generalPurposeCard/layout/cardOrientation"
     assert compiled.compose({"o": "VERTICAL"})["message"]["generalPurposeCard"]["layout"] == {
         "cardOrientation": "VERTICAL"}
+
+
+def test_absurdly_deep_cards_are_refused_not_crashed():
+    deep = "x"
+    for _ in range(5000):
+        deep = [deep]
+    card = standalone()
+    card["x-deep"] = deep
+    with pytest.raises(CardInvalid):
+        compile_template(card)

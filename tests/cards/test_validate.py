@@ -257,3 +257,38 @@ def test_generated_cards_round_trip_and_stay_valid(card):
 
     out = orjson.loads(render_gsma(card))
     assert out["message"] == card["message"]
+    # every renderer takes every valid card
+    from cards import render_html, render_png, render_text
+
+    assert render_png(card).startswith(b"\x89PNG")
+    assert "<article" in render_html(card)
+    assert isinstance(render_text(card), str)
+
+
+# Anything JSON can hold gets a report, never an exception (the API answers 200 or 422).
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+_keys = st.sampled_from(["message", "generalPurposeCard", "generalPurposeCardCarousel", "layout", "content",
+                         "media", "title", "description", "suggestions", "reply", "action", "displayText",
+                         "postback", "data", "urlAction", "openUrl", "url", "mapAction", "showLocation",
+                         "location", "latitude", "calendarAction", "createCalendarEvent", "startTime",
+                         "menu", "entries", "cardOrientation", "height", "mediaFileSize", "text"])
+_cardish = st.recursive(
+    st.none() | st.integers(-5, 5) | st.text(max_size=4) | st.just("HORIZONTAL"),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_json, _cardish), st.sampled_from(["cn_csp", "gsma", "rbm"]))
+def test_validation_never_raises(card, profile):
+    report = validate_card(card, profile)
+    assert report.valid == (not report.errors)
+    for e in report.errors + report.warnings:
+        assert e.path == "" or e.path.startswith("/")
+    if isinstance(card, dict):
+        assert parse_document(card).to_json() == card
