@@ -332,3 +332,35 @@ async def test_connection_closed_during_bind_retries_without_waiting_for_timeout
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_simulator_receipt_format_is_stable():
+    """The receipt the sandbox sends, byte for byte (injected clock and ids)."""
+    from datetime import UTC, datetime
+
+    from smpp.pdu import pdu_types
+
+    ids = iter(["00000000000000a1"])
+    simulator = SmscSimulator(receipt_delay=0.01, now=lambda: datetime(2026, 11, 23, 9, 22, tzinfo=UTC),
+                              id_factory=lambda: next(ids))
+    async with simulator:
+        reader, writer = await asyncio.open_connection("127.0.0.1", simulator.port)
+        try:
+            writer.write(smpp.encode_pdu(operations.BindTransceiver(
+                seqNum=1, system_id="hongyan", password="pw", system_type="", interface_version=0x34)))
+            writer.write(smpp.encode_pdu(operations.SubmitSM(
+                seqNum=2, source_addr="HONGYAN", destination_addr="8613800001239",
+                dest_addr_ton=pdu_types.AddrTon.INTERNATIONAL, short_message=b"hi",
+                registered_delivery=pdu_types.RegisteredDelivery(
+                    pdu_types.RegisteredDeliveryReceipt.SMSC_DELIVERY_RECEIPT_REQUESTED))))
+            frames = [await asyncio.wait_for(smpp.read_frame(reader), DEADLINE) for _ in range(3)]
+        finally:
+            writer.close()
+    bind_resp, submit_resp, receipt = (smpp.decode_pdu(f) for f in frames)
+    assert submit_resp.params["message_id"] == b"00000000000000a1"
+    assert receipt.params["short_message"] == (
+        b"id:00000000000000a1 sub:001 dlvrd:000 submit date:2611230922 done date:2611230922 "
+        b"stat:UNDELIV err:001 text:")
+    assert receipt.params["receipted_message_id"] == b"00000000000000a1"
+    assert receipt.params["message_state"] == pdu_types.MessageState.UNDELIVERABLE
+    assert (receipt.params["source_addr"], receipt.params["destination_addr"]) == (b"8613800001239", b"HONGYAN")
