@@ -97,6 +97,10 @@ async def test_throttles_slow_the_route(setup):
     health = {h["route"]: h for h in router.health()}
     assert health["cm-a"]["throttled"] == 2
     assert health["cm-a"]["error_rate"] == 0.0
+    # The throttle pauses are not latency: the route is judged by the accepted submit_sm's
+    # round trip as the client measured it.
+    assert sent.result.latency > 0
+    assert health["cm-a"]["latency_p90"] == round(sent.result.latency, 4)
     # The throttle pause makes the next send wait (or spill to the backup).
     choice = router.choose("china_mobile")
     assert choice.route == "cm-b" or choice.wait > 0
