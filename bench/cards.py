@@ -76,6 +76,18 @@ def main() -> None:
         render_png(cards[next(counter) % len(cards)])
         return 1
 
+    # every library template, one short round each: how the figure varies with the template
+    per_template = {}
+    for name, t in sorted(library.items()):
+        compiled_t, sample = t.compiled, t.sample
+
+        def batch(compiled_t=compiled_t, sample=sample) -> int:
+            for _ in range(200):
+                compiled_t.compose(sample)
+            return 200
+
+        per_template[name] = _rounds(max(args.seconds / 10, 0.2), 1, batch)[0]
+
     compose_rates = _rounds(args.seconds, 5, compose_batch)
     gsma_rates = _rounds(args.seconds, 5, gsma_batch)
     png_rates = _rounds(args.seconds, 5, png_one)
@@ -83,7 +95,12 @@ def main() -> None:
         "compose_per_s": round(statistics.median(compose_rates)),
         "compose_gsma_per_s": round(statistics.median(gsma_rates)),
         "png_per_s": round(statistics.median(png_rates), 1),
+        "compose_slowest_template_per_s": round(min(per_template.values())),
     }
+    print(f"{'template (compose + validate, sample data)':<44}{'per s':>10}")
+    for name, rate in per_template.items():
+        print(f"  {name:<42}{rate:>10.0f}")
+    print()
     print(f"{'measurement':<44}{'median':>10}{'min':>10}{'max':>10}")
     for label, rates in (
         (f"compose + validate ({args.template}) /s", compose_rates),

@@ -120,12 +120,38 @@ def _format_with(fast, amount: Decimal) -> str:
     return f"{minus if amount < 0 else ''}{prefix}{text}{suffix}"
 
 
+@lru_cache(maxsize=256)
+def _date_pattern(locale: str, kind: str, format: str):
+    """Babel's parsed pattern for a named format ("short"…"full") or a custom pattern.
+
+    babel.dates.format_* look the locale data up on every call; composition formats many
+    dates a second, so patterns are resolved once and applied directly (what babel does).
+    """
+    loc = _babel_locale(locale)
+    formats = {"date": loc.date_formats, "time": loc.time_formats}[kind]
+    return babel_dates.parse_pattern(formats[format] if format in formats else format)
+
+
+def _apply(locale: str, kind: str, format: str, value) -> str:
+    try:
+        return _date_pattern(locale, kind, format).apply(value, _babel_locale(locale))
+    except (AttributeError, KeyError, ValueError) as exc:  # e.g. an hour field in a date pattern
+        raise ValueError(f"cannot format {value!r} as {format!r}: {exc}") from None
+
+
+def _datetime_joiner(locale: str, format: str) -> str | None:
+    formats = _babel_locale(locale).datetime_formats
+    return str(formats[format]).replace("'", "") if format in formats else None
+
+
 def format_date(value, format: str = "long", locale: str = DEFAULT_LOCALE) -> str:
     """A date (or the date of a datetime / ISO string): zh-CN 2026年1月31日, en January 31, 2026."""
     when = _when(value)
     if isinstance(when, datetime):
         when = when.date()
-    return babel_dates.format_date(when, format, locale=_babel_locale(locale))
+    if not isinstance(when, date):
+        raise ValueError(f"not a date: {value!r}")
+    return _apply(locale, "date", format, when)
 
 
 def format_datetime(value, format: str = "medium", locale: str = DEFAULT_LOCALE) -> str:
@@ -133,17 +159,19 @@ def format_datetime(value, format: str = "medium", locale: str = DEFAULT_LOCALE)
     when = _when(value)
     if not isinstance(when, datetime):
         raise ValueError(f"not a date-time: {value!r}")
-    return babel_dates.format_datetime(when, format, tzinfo=when.tzinfo, locale=_babel_locale(locale))
+    joiner = _datetime_joiner(locale, format)
+    if joiner is None:  # a custom pattern covers both parts
+        return _apply(locale, "date", format, when)
+    return joiner.replace("{0}", _apply(locale, "time", format, when)).replace(
+        "{1}", _apply(locale, "date", format, when.date()))
 
 
 def format_time(value, format: str = "short", locale: str = DEFAULT_LOCALE) -> str:
-    """A time of day (from a time, a datetime or an ISO string)."""
+    """A time of day (from a time, a datetime or an ISO string), in the value's own offset."""
     when = _when(value)
     if isinstance(when, date) and not isinstance(when, datetime):
         raise ValueError(f"not a time: {value!r}")
-    if isinstance(when, datetime):
-        return babel_dates.format_time(when, format, tzinfo=when.tzinfo, locale=_babel_locale(locale))
-    return babel_dates.format_time(when, format, locale=_babel_locale(locale))
+    return _apply(locale, "time", format, when)
 
 
 @lru_cache(maxsize=8)

@@ -299,6 +299,17 @@ class _Validator:
             self.warning(path, f"the URL's extension suggests {guessed}, but the content type is {ctype}")
 
     # -- suggestions ------------------------------------------------------------------
+    def display_text(self, value, path: tuple) -> None:
+        self.text(value, path, L.DISPLAY_TEXT_MAX, required=True, unit=self.profile.display_text_unit)
+
+    def postback_data(self, data, path: tuple) -> None:
+        if data is None:
+            self.error(path, "required")
+        elif not isinstance(data, str):
+            self.error(path, "expected a string")
+        elif len(data) > L.POSTBACK_DATA_MAX:
+            self.error(path, f"{len(data)} characters; the limit is {L.POSTBACK_DATA_MAX}")
+
     def suggestion(self, s, path: tuple) -> None:
         if not isinstance(s, Suggestion):
             self.error(path, "expected an object")
@@ -307,17 +318,10 @@ class _Validator:
             self.error(path, 'expected {"reply": {…}} or {"action": {…}}')
             return
         body = (*path, s.kind)
-        self.text(s.display_text, (*body, "displayText"), L.DISPLAY_TEXT_MAX, required=True,
-                  unit=self.profile.display_text_unit)
+        self.display_text(s.display_text, (*body, "displayText"))
         if s.postback is not None and self.is_object(s.postback, (*body, "postback")):
             pb: Postback = s.postback
-            if pb.data is None:
-                self.error((*body, "postback", "data"), "required")
-            elif not isinstance(pb.data, str):
-                self.error((*body, "postback", "data"), "expected a string")
-            elif len(pb.data) > L.POSTBACK_DATA_MAX:
-                self.error((*body, "postback", "data"),
-                           f"{len(pb.data)} characters; the limit is {L.POSTBACK_DATA_MAX}")
+            self.postback_data(pb.data, (*body, "postback", "data"))
         if s.kind == "reply":
             return
         others = [k for k in s.body_extra if k in ACTIONS]
@@ -414,8 +418,7 @@ class _Validator:
             return
         m: Menu = menu
         if level > 1:
-            self.text(m.display_text, (*path, "displayText"), L.DISPLAY_TEXT_MAX, required=True,
-                      unit=self.profile.display_text_unit)
+            self.display_text(m.display_text, (*path, "displayText"))
         hi = self.profile.menu_top_max if level == 1 else self.profile.menu_sub_max
         if m.entries is None:
             self.error((*path, "entries"), "required")
@@ -475,6 +478,12 @@ class Revalidation:
                 value = value[part]
             if kind == "suggestion":
                 v.suggestion(Suggestion.parse(value), path)
+            elif kind == "displayText":
+                v.display_text(value, path)
+            elif kind == "postback":
+                v.postback_data(value, path)
+            elif kind == "url":
+                v.url(value, path, required=True)
             elif kind == "media":
                 media = Media.parse(value)
                 if v.is_object(media, path):
@@ -496,6 +505,14 @@ def _unit(parts: tuple) -> tuple[str, tuple] | None:
         on_card = k >= 1 and (parts[k - 1] == "content"
                               or (k >= 2 and isinstance(parts[k - 1], int) and parts[k - 2] == "content"))
         if parts[k] == "suggestions" and isinstance(parts[k + 1], int) and (k == 0 or on_card):
+            inner = parts[k + 2:]
+            # Fields whose checks involve nothing else in the suggestion are units of their own.
+            if len(inner) == 2 and inner[1] == "displayText":
+                return "displayText", parts
+            if len(inner) == 3 and inner[1:] == ("postback", "data"):
+                return "postback", parts
+            if len(inner) == 4 and inner[0] == "action" and inner[1:] == ("urlAction", "openUrl", "url"):
+                return "url", parts
             return "suggestion", parts[: k + 2]
     if len(parts) >= 2 and parts[:2] == ("message", "text") and len(parts) == 2:
         return "text", parts

@@ -223,3 +223,28 @@ def test_absurdly_deep_cards_are_refused_not_crashed():
     card["x-deep"] = deep
     with pytest.raises(CardInvalid):
         compile_template(card)
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en", "zh-TW", "de-DE"])
+@pytest.mark.parametrize("fmt", ["short", "medium", "long", "full"])
+def test_cached_date_patterns_match_babel(locale, fmt):
+    from datetime import datetime as dt
+
+    from babel import dates
+
+    for text in ("2026-11-26T09:30:00+08:00", "2026-01-01T23:59:59-05:00", "2026-07-04T00:00:00Z"):
+        when = dt.fromisoformat(text.replace("Z", "+00:00"))
+        loc = locale.replace("-", "_")
+        assert format_date(text, fmt, locale) == dates.format_date(when.date(), fmt, locale=loc)
+        assert format_time(text, fmt, locale) == dates.format_time(when, fmt, tzinfo=when.tzinfo, locale=loc)
+        assert format_datetime(text, fmt, locale) == dates.format_datetime(when, fmt, tzinfo=when.tzinfo,
+                                                                           locale=loc)
+
+
+def test_custom_date_patterns_and_bad_ones():
+    assert format_date("2026-11-26", "yyyy年M月d日") == "2026年11月26日"
+    assert format_datetime("2026-11-26T09:30:00+08:00", "M/d HH:mm") == "11/26 09:30"
+    with pytest.raises(ValueError):
+        format_date("2026-11-26", "HH:mm")  # no time in a date
+    with pytest.raises(CardInvalid):
+        compile_template(standalone(title="{{ d|date('HH:mm') }}")).compose({"d": "2026-11-26"})
