@@ -26,9 +26,8 @@ from cards.model import fix_warnings, parse_document
 from cards.validate import Revalidation, validate_card
 
 DEFAULT_LOCALE = "zh-CN"
-# A field that is exactly one `{{ expression }}` keeps the expression's value; numbers stay
-# numbers only where the card format wants a number (coordinates, file sizes).
-_SINGLE_EXPRESSION = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}$", re.S)
+# Where the card format wants a number (coordinates, file sizes), a field that renders as a
+# JSON number becomes that number.
 NUMERIC_KEYS = frozenset({"latitude", "longitude", "mediaFileSize", "thumbnailFileSize"})
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 
@@ -204,14 +203,14 @@ def _is_template(text: str) -> bool:
 
 
 class _Slot:
-    __slots__ = ("parts", "path", "template", "names", "expression")
+    __slots__ = ("parts", "path", "template", "names", "numeric")
 
-    def __init__(self, parts: tuple, template: jinja2.Template, names: list[str], expression=None):
+    def __init__(self, parts: tuple, template: jinja2.Template, names: list[str]):
         self.parts = parts
         self.path = pointer(*parts)
         self.template = template
         self.names = names
-        self.expression = expression  # compiled expression for a numeric single-expression field
+        self.numeric = bool(parts) and parts[-1] in NUMERIC_KEYS
 
 
 class CompiledCard:
@@ -257,11 +256,7 @@ class CompiledCard:
                 errors.append(FieldError(pointer(*parts), f"template error: {exc.message}"))
                 return
             names = sorted(meta.find_undeclared_variables(ast))
-            expression = None
-            single = _SINGLE_EXPRESSION.match(node)
-            if single and parts and parts[-1] in NUMERIC_KEYS:
-                expression = env.compile_expression(single.group("expr"), undefined_to_none=False)
-            self._slots.append(_Slot(parts, template, names, expression))
+            self._slots.append(_Slot(parts, template, names))
 
     @property
     def is_static(self) -> bool:
@@ -288,18 +283,15 @@ class CompiledCard:
         context = new_context(env, None, {}, variables, False, env.globals, None)
         for slot in self._slots:
             try:
-                if slot.expression is not None:
-                    text = slot.expression(variables)
-                    if isinstance(text, jinja2.Undefined):
-                        text._fail_with_undefined_error()
-                else:
-                    text = env.concat(slot.template.root_render_func(context))
+                text = env.concat(slot.template.root_render_func(context))
             except jinja2.UndefinedError as exc:
                 raise MissingVariable(_missing_name(exc, slot, variables), slot.path) from None
             except jinja2.sandbox.SecurityError as exc:
                 raise CardInvalid([FieldError(slot.path, f"template not allowed: {exc}")]) from None
             except (ValueError, TypeError, ArithmeticError, jinja2.TemplateError) as exc:
                 raise CardInvalid([FieldError(slot.path, f"template error: {exc}")]) from None
+            if slot.numeric:
+                text = _number_or_text(text)
             target = card
             for part in slot.parts[:-1]:
                 target = target[part]
@@ -313,6 +305,15 @@ class CompiledCard:
         if "message" not in card:
             raise CardInvalid([FieldError("/message", "required for a bot message")])
         return orjson.dumps({"message": card["message"]})
+
+
+def _number_or_text(text: str):
+    """A JSON number as int/float; any other text unchanged (the validator reports it)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else text
 
 
 def _missing_name(exc: jinja2.UndefinedError, slot: _Slot, variables: dict) -> str:

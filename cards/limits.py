@@ -30,6 +30,8 @@ DISPLAY_TEXT_MAX = 25
 POSTBACK_DATA_MAX = 2048
 # [GSMA] dialEnrichedCall.subject: at most 60 characters
 ENRICHED_CALL_SUBJECT_MAX = 60
+# Ours: a sanity bound on phoneNumber fields (tel URIs / E.164 with extensions); §11 sets none
+PHONE_NUMBER_MAX = 64
 # [GSMA]/[CN] showLocation.location.label 1..100, query 1..200
 LOCATION_LABEL_MAX = 100
 LOCATION_QUERY_MAX = 200

@@ -302,6 +302,9 @@ class _Validator:
     def display_text(self, value, path: tuple) -> None:
         self.text(value, path, L.DISPLAY_TEXT_MAX, required=True, unit=self.profile.display_text_unit)
 
+    def phone_number(self, value, path: tuple) -> None:
+        self.text(value, path, L.PHONE_NUMBER_MAX, required=True)
+
     def postback_data(self, data, path: tuple) -> None:
         if data is None:
             self.error(path, "required")
@@ -344,7 +347,7 @@ class _Validator:
         if isinstance(p, OpenUrl):
             self.open_url(p, op)
         elif isinstance(p, DialNumber):
-            self.text(p.phone_number, (*op, "phoneNumber"), 64, required=True)
+            self.phone_number(p.phone_number, (*op, "phoneNumber"))
             if s.operation == "dialEnrichedCall":
                 self.text(p.subject, (*op, "subject"), L.ENRICHED_CALL_SUBJECT_MAX)
             self.url(p.fallback_url, (*op, "fallbackUrl"))
@@ -353,7 +356,7 @@ class _Validator:
         elif isinstance(p, CalendarEvent):
             self.calendar(p, op)
         elif isinstance(p, ComposeText):
-            self.text(p.phone_number, (*op, "phoneNumber"), 64, required=True)
+            self.phone_number(p.phone_number, (*op, "phoneNumber"))
             if p.text is None:
                 self.error((*op, "text"), "required")
             elif not isinstance(p.text, str):
@@ -361,7 +364,7 @@ class _Validator:
             elif len(p.text) > L.COMPOSE_TEXT_MAX:
                 self.error((*op, "text"), f"{len(p.text)} characters; the limit is {L.COMPOSE_TEXT_MAX}")
         elif isinstance(p, ComposeRecording):
-            self.text(p.phone_number, (*op, "phoneNumber"), 64, required=True)
+            self.phone_number(p.phone_number, (*op, "phoneNumber"))
             self.enum(p.type, (*op, "type"), L.RECORDING_TYPES, required=True)
 
     def open_url(self, p: OpenUrl, path: tuple) -> None:
@@ -484,6 +487,8 @@ class Revalidation:
                 v.postback_data(value, path)
             elif kind == "url":
                 v.url(value, path, required=True)
+            elif kind == "phone":
+                v.phone_number(value, path)
             elif kind == "media":
                 media = Media.parse(value)
                 if v.is_object(media, path):
@@ -513,6 +518,9 @@ def _unit(parts: tuple) -> tuple[str, tuple] | None:
                 return "postback", parts
             if len(inner) == 4 and inner[0] == "action" and inner[1:] == ("urlAction", "openUrl", "url"):
                 return "url", parts
+            if len(inner) == 4 and inner[1] == "dialerAction" and inner[2] == "dialPhoneNumber" \
+                    and inner[3] == "phoneNumber":
+                return "phone", parts
             return "suggestion", parts[: k + 2]
     if len(parts) >= 2 and parts[:2] == ("message", "text") and len(parts) == 2:
         return "text", parts
