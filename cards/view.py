@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cards.model import (
-    CalendarEvent, CardContent, Carousel, ComposeRecording, ComposeText, DialNumber, Document,
+    CalendarEvent, Carousel, ComposeRecording, ComposeText, DialNumber, Document,
     GeneralPurposeCard, Layout, Location, Media, Menu, MenuEntry, Message, OpenUrl, ShowLocation,
     Suggestion,
 )
@@ -129,33 +129,33 @@ def _styles(v) -> tuple[str, ...]:
 
 def document_view(doc: Document) -> DocumentView:
     """Build the render view; suggestion indexes follow Document.suggestions_in_order()."""
-    by_id = {id(s): i for i, (_, s) in enumerate(doc.suggestions_in_order())}
-    lay = Layout()
-    layout = "vertical"
+    ordered = doc.suggestions_in_order()
+    index = {id(s): i for i, (_, s) in enumerate(ordered)}
+
+    def views(suggestions) -> list[SuggestionView]:
+        if not isinstance(suggestions, list):
+            return []
+        return [suggestion_view(index[id(s)], s) for s in suggestions if id(s) in index]
+
     msg = doc.message if isinstance(doc.message, Message) else Message()
-    if isinstance(msg.card, GeneralPurposeCard) and isinstance(msg.card.layout, Layout):
-        lay = msg.card.layout
-        if lay.card_orientation == "HORIZONTAL":
-            layout = "horizontal"
+    lay, layout = Layout(), "vertical"
+    if isinstance(msg.card, GeneralPurposeCard):
+        if isinstance(msg.card.layout, Layout):
+            lay = msg.card.layout
+        layout = "horizontal" if lay.card_orientation == "HORIZONTAL" else "vertical"
     elif isinstance(msg.carousel, Carousel):
         layout = "carousel"
         if isinstance(msg.carousel.layout, Layout):
             lay = msg.carousel.layout
-    cards = []
-    for _, content in doc.cards():
-        content: CardContent
-        sugg = [suggestion_view(by_id[id(s)], s) for s in (content.suggestions or [])
-                if isinstance(s, Suggestion) and id(s) in by_id] if isinstance(content.suggestions, list) else []
-        cards.append(CardView(title=_str(content.title), description=_str(content.description),
-                              media=_media(content.media), suggestions=sugg,
-                              title_styles=_styles(lay.title_font_style),
-                              description_styles=_styles(lay.description_font_style)))
-    chips = [suggestion_view(by_id[id(s)], s) for s in (doc.suggestions or [])
-             if isinstance(s, Suggestion) and id(s) in by_id] if isinstance(doc.suggestions, list) else []
-    return DocumentView(cards=cards, chips=chips, menu=_menu(doc.menu), layout=layout,
-                        image_alignment=lay.image_alignment if lay.image_alignment in ("LEFT", "RIGHT") else "LEFT",
-                        card_width=lay.card_width if lay.card_width in ("SMALL_WIDTH", "MEDIUM_WIDTH") else "SMALL_WIDTH",
-                        text=_str(msg.text))
+    cards = [CardView(title=_str(c.title), description=_str(c.description), media=_media(c.media),
+                      suggestions=views(c.suggestions), title_styles=_styles(lay.title_font_style),
+                      description_styles=_styles(lay.description_font_style))
+             for _, c in doc.cards()]
+    return DocumentView(
+        cards=cards, chips=views(doc.suggestions), menu=_menu(doc.menu), layout=layout,
+        image_alignment=lay.image_alignment if lay.image_alignment in ("LEFT", "RIGHT") else "LEFT",
+        card_width=lay.card_width if lay.card_width in ("SMALL_WIDTH", "MEDIUM_WIDTH") else "SMALL_WIDTH",
+        text=_str(msg.text))
 
 
 def _menu(menu) -> list[MenuItemView]:

@@ -161,7 +161,6 @@ from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from cards import load_library, validate_card  # noqa: E402
-from cards.validate import Revalidation  # noqa: E402
 
 _LIB = load_library()
 _TEXT_VALUES = st.one_of(st.text(max_size=30), st.text(min_size=150, max_size=2100).map(lambda t: t or "x"),

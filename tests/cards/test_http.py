@@ -97,7 +97,8 @@ async def test_render_template_in_every_format(client, fmt, ctype):
 
 async def test_render_a_card_with_variables(client):
     card = standalone(title="{{ name }}的账单", description="{{ amount|money }}")
-    resp = await client.post("/v1/cards/render?format=text", json={"card": card, "variables": {"name": "孙", "amount": 3}})
+    resp = await client.post("/v1/cards/render?format=text",
+                             json={"card": card, "variables": {"name": "孙", "amount": 3}})
     assert (await resp.text()) == "孙的账单\n¥3.00\n\n回复1 查看"
 
 
