@@ -29,7 +29,8 @@ class Node:
     extra: dict
 
     @classmethod
-    def _fields(cls):
+    def _fields(cls) -> tuple:
+        """(attribute, JSON key, node class, is a list) for each declared field, cached."""
         spec = cls.__dict__.get("_spec_cache")
         if spec is None:
             spec = tuple(
@@ -38,7 +39,14 @@ class Node:
                 if "json" in f.metadata
             )
             cls._spec_cache = spec
+            cls._key_cache = {key: (name, node, many) for name, key, node, many in spec}
         return spec
+
+    @classmethod
+    def _by_key(cls) -> dict:
+        if "_key_cache" not in cls.__dict__:
+            cls._fields()
+        return cls._key_cache
 
     @classmethod
     def parse(cls, data: Any):
@@ -47,7 +55,7 @@ class Node:
             return data
         known = {}
         extra = {}
-        spec = {key: (name, node, many) for name, key, node, many in cls._fields()}
+        spec = cls._by_key()
         for key, value in data.items():
             hit = spec.get(key)
             # An explicit null is kept verbatim in `extra` so it round-trips and is reported.
