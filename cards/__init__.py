@@ -10,6 +10,7 @@ from cards.compose import (
 )
 from cards.html import Footer, render_html
 from cards.library import Template, load_library
+from cards.links import calendar_ics, geo_uri, landing_href, web_map_url
 from cards.limits import DEFAULT_PROFILE, PROFILES, Profile
 from cards.model import (
     BOTMESSAGE_CONTENT_TYPE, BOTSUGGESTION_CONTENT_TYPE, BOTSUGGESTION_RESPONSE_CONTENT_TYPE, Document,
@@ -25,7 +26,7 @@ from cards.view import DocumentView, MediaView, SuggestionView, document_view
 
 __all__ = [
     "Appointment", "Bill", "BuiltCard", "LineItem", "Option", "Place", "Ticket", "appointment_card",
-    "bill_card", "chip_list", "location_card", "otp_message", "persistent_menu", "ticket_card",
+    "bill_card", "chip_list", "calendar_ics", "geo_uri", "landing_href", "web_map_url", "location_card", "otp_message", "persistent_menu", "ticket_card",
     "BOTMESSAGE_CONTENT_TYPE", "BOTSUGGESTION_CONTENT_TYPE", "BOTSUGGESTION_RESPONSE_CONTENT_TYPE",
     "CardInvalid", "CardReport", "CompiledCard", "DEFAULT_PROFILE", "Document", "DocumentView",
     "Footer", "MediaView", "MissingVariable", "PROFILES", "Profile", "ReplyOption", "Suggestion",

@@ -15,6 +15,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from cards import (BOTMESSAGE_CONTENT_TYPE, Footer, load_library, render_gsma, render_html, render_png,
                    render_text, reply_options)
+from cards.links import landing_href as real_landing_href
 from cards.view import document_view
 from cards.model import parse_document
 from cardkit import action, carousel, media, reply, standalone
@@ -25,17 +26,7 @@ LIBRARY = load_library()
 NAMES = sorted(LIBRARY)
 
 
-def landing_href(index, s):
-    """The SMS landing page's hooks (DESIGN.md §6), as the fallback package wires them."""
-    if s.kind == "open_url":
-        return f"/s/TOKEN/a/{index}"
-    if s.kind == "dial" and s.phone_number:
-        return f"tel:{s.phone_number}"
-    if s.kind == "show_location" and s.latitude is not None:
-        return f"geo:{s.latitude},{s.longitude}?q={s.label or ''}"
-    if s.kind == "calendar":
-        return f"/s/TOKEN/a/{index}.ics"
-    return None
+landing_href = real_landing_href("/s/TOKEN")
 
 
 def _check_bytes(path: Path, data: bytes) -> None:
