@@ -25,8 +25,9 @@ from cards.validate import CardReport, validate_card
 from cards.view import DocumentView, MediaView, SuggestionView, document_view
 
 __all__ = [
+    "calendar_ics", "geo_uri", "landing_href", "web_map_url",
     "Appointment", "Bill", "BuiltCard", "LineItem", "Option", "Place", "Ticket", "appointment_card",
-    "bill_card", "chip_list", "calendar_ics", "geo_uri", "landing_href", "web_map_url", "location_card", "otp_message", "persistent_menu", "ticket_card",
+    "bill_card", "chip_list", "location_card", "otp_message", "persistent_menu", "ticket_card",
     "BOTMESSAGE_CONTENT_TYPE", "BOTSUGGESTION_CONTENT_TYPE", "BOTSUGGESTION_RESPONSE_CONTENT_TYPE",
     "CardInvalid", "CardReport", "CompiledCard", "DEFAULT_PROFILE", "Document", "DocumentView",
     "Footer", "MediaView", "MissingVariable", "PROFILES", "Profile", "ReplyOption", "Suggestion",

@@ -16,8 +16,8 @@ def _suggestion(card, i=0):
 
 
 @pytest.mark.parametrize("card, href", [
-    (standalone(suggestions=[action("urlAction", "openUrl", {"url": "https://evil.example", "application": "browser"})]),
-     "/s/T/a/0"),
+    (standalone(suggestions=[action("urlAction", "openUrl",
+                                    {"url": "https://evil.example", "application": "browser"})]), "/s/T/a/0"),
     (standalone(suggestions=[action("dialerAction", "dialPhoneNumber", {"phoneNumber": "+86 10 6915-6114"})]),
      "tel:+861069156114"),
     (location(latitude=39.9127, longitude=116.4174, label="协和医院"),
@@ -37,7 +37,8 @@ def test_landing_hrefs(card, href):
 
 
 def test_card_urls_never_appear_on_the_landing_page():
-    card = standalone(suggestions=[action("urlAction", "openUrl", {"url": "https://evil.example", "application": "browser"})])
+    card = standalone(suggestions=[action("urlAction", "openUrl",
+                                          {"url": "https://evil.example", "application": "browser"})])
     assert "evil.example" not in render_html(card, suggestion_href=landing_href("/s/T"))
 
 
