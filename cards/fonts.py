@@ -25,10 +25,14 @@ FONT_ENV = "HONGYAN_CJK_FONT"
 
 @lru_cache(maxsize=1)
 def cjk_font_path() -> str | None:
-    """Path of a font with Chinese glyphs: $HONGYAN_CJK_FONT, fc-match, known paths, or None."""
+    """Path of a font with Chinese glyphs: $HONGYAN_CJK_FONT, the known Debian paths (the
+    first one is what golden previews are drawn with), then whatever fc-match offers."""
     explicit = os.environ.get(FONT_ENV)
     if explicit and os.path.exists(explicit):
         return explicit
+    known = next((p for p in KNOWN_CJK_FONTS if os.path.exists(p)), None)
+    if known:
+        return known
     fc = shutil.which("fc-match")
     if fc:
         try:
@@ -40,7 +44,7 @@ def cjk_font_path() -> str | None:
                 return path
         except (OSError, subprocess.SubprocessError):
             pass
-    return next((p for p in KNOWN_CJK_FONTS if os.path.exists(p)), None)
+    return None
 
 
 @lru_cache(maxsize=32)

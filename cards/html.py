@@ -56,6 +56,7 @@ def html_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # package data does not change at run time: no stat() per render
     )
 
 

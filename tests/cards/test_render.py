@@ -39,6 +39,10 @@ def _check_bytes(path: Path, data: bytes) -> None:
 
 
 def _check_png(path: Path, data: bytes) -> None:
+    from cards.fonts import cjk_font_path
+
+    assert (cjk_font_path() or "").endswith("wqy-zenhei.ttc"), \
+        "golden previews are drawn with the Debian package fonts-wqy-zenhei: apt-get install it"
     if UPDATE or not path.exists():
         _check_bytes(path, data)
         return
@@ -145,6 +149,20 @@ def test_png_without_a_cjk_font_still_renders(monkeypatch):
     finally:
         fonts.font.cache_clear()
     assert Image.open(io.BytesIO(png)).size[0] > 0
+
+
+def test_font_can_be_chosen_by_environment(monkeypatch, tmp_path):
+    from cards import fonts
+
+    monkeypatch.setenv("HONGYAN_CJK_FONT", "/nonexistent/font.ttc")
+    fonts.cjk_font_path.cache_clear()
+    try:
+        assert fonts.cjk_font_path() != "/nonexistent/font.ttc"  # a missing file is ignored
+        monkeypatch.setenv("HONGYAN_CJK_FONT", fonts.KNOWN_CJK_FONTS[0])
+        fonts.cjk_font_path.cache_clear()
+        assert fonts.cjk_font_path() == fonts.KNOWN_CJK_FONTS[0]
+    finally:
+        fonts.cjk_font_path.cache_clear()
 
 
 def test_png_never_fetches_media(monkeypatch):
