@@ -9,7 +9,7 @@ import random
 
 from PIL import Image, ImageDraw
 
-from cards.fonts import fit, font, text_width, wrap
+from cards.fonts import drawing_lock, fit, font, text_width, wrap
 
 WIDTH, BILL_HEIGHT, MAP_HEIGHT = 720, 480, 400  # 3:2-ish, fits MEDIUM/TALL media
 INK, MUTED, LINE, PAPER = (32, 33, 36), (95, 99, 104), (218, 220, 224), (255, 255, 255)
@@ -26,6 +26,12 @@ def _png(img: Image.Image) -> bytes:
 def draw_bill(heading: str, rows: list[tuple[str, str]], total_label: str, total: str,
               footnote: str) -> bytes:
     """A bill summary: heading, line items with right-aligned amounts, total, due-date note."""
+    with drawing_lock:
+        img = _bill_image(heading, rows, total_label, total, footnote)
+    return _png(img)
+
+
+def _bill_image(heading, rows, total_label, total, footnote) -> Image.Image:
     img = Image.new("RGB", (WIDTH, BILL_HEIGHT), PAPER)
     d = ImageDraw.Draw(img)
     d.rectangle((0, 0, WIDTH, 88), fill=ACCENT)
@@ -44,11 +50,17 @@ def draw_bill(heading: str, rows: list[tuple[str, str]], total_label: str, total
     d.text((32, y + 16), total_label, font=tf, fill=INK)
     d.text((WIDTH - 32 - text_width(total, tf), y + 16), total, font=tf, fill=ACCENT)
     d.text((32, BILL_HEIGHT - 44), fit(footnote, nf, WIDTH - 64), font=nf, fill=MUTED)
-    return _png(img)
+    return img
 
 
 def draw_map_pin(latitude: float, longitude: float, name: str, address: str) -> bytes:
     """A stylised street map (seeded by the coordinates, so stable) with a pin and the address."""
+    with drawing_lock:
+        img = _map_image(latitude, longitude, name, address)
+    return _png(img)
+
+
+def _map_image(latitude: float, longitude: float, name: str, address: str) -> Image.Image:
     img = Image.new("RGB", (WIDTH, MAP_HEIGHT), (236, 240, 233))
     d = ImageDraw.Draw(img)
     seed = int.from_bytes(hashlib.sha256(f"{latitude:.5f},{longitude:.5f}".encode()).digest()[:8], "big")
@@ -79,4 +91,4 @@ def draw_map_pin(latitude: float, longitude: float, name: str, address: str) -> 
     d.text((28, map_h + 16), fit(name, nf, WIDTH - 56), font=nf, fill=INK)
     for i, line in enumerate(wrap(address, af, WIDTH - 56, max_lines=2)):
         d.text((28, map_h + 56 + i * 26), line, font=af, fill=MUTED)
-    return _png(img)
+    return img

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -21,6 +22,10 @@ KNOWN_CJK_FONTS = (
     "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
 )
 FONT_ENV = "HONGYAN_CJK_FONT"
+
+# Held while drawing text: the cached FreeType faces are shared, and a FreeType face must not
+# be used from two threads at once (handlers render in executor threads).
+drawing_lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ import orjson
 
 from PIL import Image, ImageDraw
 
-from cards.fonts import fit, font, text_width, wrap
+from cards.fonts import drawing_lock, fit, font, text_width, wrap
 from cards.model import Document, parse_document
 from cards.view import CardView, DocumentView, MediaView, SuggestionView, document_view
 
@@ -49,7 +49,10 @@ def render_png(card: dict | Document | DocumentView) -> bytes:
     """A PNG of the card, its chip list and its menu bar, as a phone would show them."""
     view = card if isinstance(card, DocumentView) else document_view(
         card if isinstance(card, Document) else parse_document(card))
-    return _encode(draw_document(view))
+    # PNG encoding, the other half of the work, runs outside the lock.
+    with drawing_lock:
+        img = draw_document(view)
+    return _encode(img)
 
 
 _CACHE_SIZE = 256

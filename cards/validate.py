@@ -180,6 +180,7 @@ class _Validator:
             self.enum(lay.image_alignment, (*path, "layout", "imageAlignment"), L.ALIGNMENTS,
                       required=lay.card_orientation == "HORIZONTAL")
             self.font_styles(lay, (*path, "layout"))
+            self.url(lay.style, (*path, "layout", "style"))
         if self.is_object(card.content, (*path, "content"), required=True):
             self.content(card.content, (*path, "content"), None)
 

@@ -209,3 +209,13 @@ def test_suggestion_response_is_what_an_rcs_tap_sends():
     assert suggestion_response(card, option.index)["response"]["reply"]["postback"]["data"] == option.postback
     with pytest.raises(IndexError):
         suggestion_response(card, 2)
+
+
+def test_png_rendering_from_many_threads_matches_sequential():
+    from concurrent.futures import ThreadPoolExecutor
+
+    cards = [LIBRARY[n].sample_card() for n in NAMES[:6]]
+    expected = [render_png(c) for c in cards]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(render_png, cards * 3))
+    assert got == expected * 3
