@@ -1,18 +1,20 @@
 """HTTP handlers for cards (authentication is the server middleware's job).
 
 POST /v1/cards/validate — `{"card", "profile"?}` → 200 with warnings, or 422 listing all errors
-POST /v1/cards/render?format=gsma|html|png|text — `{"card"|"template", "variables"?, "profile"?}`
+POST /v1/cards/render?format=gsma|html|png|text — `{"card"|"template", "variables"?, "profile"?,
+     "locale"?}` (locale zh-CN|en for a card's money/date filters; templates carry their own)
 """
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 
 import orjson
 from aiohttp import web
 
 from api.bodies import read_json
 from api.problems import FieldError, Problem, pointer
-from cards.compose import CardInvalid, MissingVariable, compile_template
+from cards.compose import DEFAULT_LOCALE, CardInvalid, CompiledCard, MissingVariable, compile_template
 from cards.html import render_html
 from cards.library import load_library
 from cards.limits import DEFAULT_PROFILE, PROFILES
@@ -24,6 +26,7 @@ from cards.validate import validate_card
 routes = web.RouteTableDef()
 
 FORMATS = ("gsma", "html", "png", "text")
+LOCALES = ("zh-CN", "en")  # the locales money/date filters are written for
 
 
 def _profile(body: dict) -> str:
@@ -84,20 +87,23 @@ def _composed(body: dict, profile: str) -> dict:
         template = load_library().get(name) if isinstance(name, str) else None
         if template is None:
             raise Problem(422, "unknown template", [FieldError("/template", f"no library template {name!r}")])
-        source, prefix = template.card, ()
+        prefix = ()
         if variables is None:
             variables = template.sample
-        compiled = template.compiled if profile == DEFAULT_PROFILE else None
+        build = lambda: _compiled_template(name, profile)  # noqa: E731
     elif "card" in body:
-        source, prefix, compiled = body["card"], ("card",), None
+        source, prefix = body["card"], ("card",)
         if not isinstance(source, dict):
             raise Problem(422, "the card must be a JSON object", [FieldError("/card", "expected an object")])
+        locale = body.get("locale", DEFAULT_LOCALE)
+        if locale not in LOCALES:
+            raise Problem(422, "unknown locale", [FieldError("/locale", f"one of {', '.join(LOCALES)}")])
+        build = lambda: compile_template(source, profile=profile, locale=locale)  # noqa: E731
     else:
         raise Problem(422, "a card or a template is required",
                       [FieldError("/card", "required (or give a library template name)")])
     try:
-        compiled = compiled or compile_template(source, profile=profile)
-        return compiled.compose(variables or {})
+        return build().compose(variables or {})
     except MissingVariable as exc:
         raise Problem(422, f"variable {exc.name!r} is missing",
                       [FieldError(pointer("variables", exc.name), f"missing; used in {_join(prefix, exc.path)}")],
@@ -105,6 +111,15 @@ def _composed(body: dict, profile: str) -> dict:
     except CardInvalid as exc:
         errors = [FieldError(_join(prefix, e.path), e.message) for e in exc.errors]
         raise Problem(422, "the card is not valid", errors) from None
+
+
+@lru_cache(maxsize=64)
+def _compiled_template(name: str, profile: str) -> CompiledCard:
+    """Library templates compiled once per operator profile."""
+    template = load_library()[name]
+    if profile == template.compiled.profile:
+        return template.compiled
+    return compile_template(template.card, locale=template.locale, profile=profile)
 
 
 def _join(prefix: tuple, path: str) -> str:

@@ -139,3 +139,14 @@ async def test_render_errors(client, query, body, status):
 async def test_non_json_body_is_rejected_by_the_shared_reader(client):
     resp = await client.post("/v1/cards/validate", data=b"{", headers={"Content-Type": "application/json"})
     assert resp.status == 400
+
+
+async def test_render_card_in_english_and_templates_per_profile(client):
+    card = standalone(title="{{ amount|money }} due {{ due|date }}")
+    resp = await client.post("/v1/cards/render?format=text",
+                             json={"card": card, "locale": "en", "variables": {"amount": 5, "due": "2026-02-01"}})
+    assert (await resp.text()).startswith("CN¥5.00 due February 1, 2026")
+    bad = await client.post("/v1/cards/render", json={"card": card, "locale": "fr"})
+    assert bad.status == 422 and (await bad.json())["errors"][0]["path"] == "/locale"
+    rbm = await client.post("/v1/cards/render?format=gsma", json={"template": "plan_upgrade_5g", "profile": "rbm"})
+    assert rbm.status == 200
