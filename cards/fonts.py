@@ -129,28 +129,33 @@ def wrap(text: str, f, max_width: float, max_lines: int | None = None) -> list[s
         width = 0.0
         for tok in _tokens(paragraph):
             w = text_width(tok, f)
-            if width + w <= max_width or not line:
-                if w > max_width and not line:
-                    # A word longer than the line: split it by characters.
-                    for ch in tok:
-                        cw = text_width(ch, f)
-                        if width + cw > max_width and line:
-                            lines.append("".join(line))
-                            line, width = [], 0.0
-                        line.append(ch)
-                        width += cw
-                    continue
+            if width + w <= max_width:
                 line.append(tok)
                 width += w
                 continue
-            if (tok[0] in _NO_LINE_START and len(line) > 1) or line[-1][-1:] in _NO_LINE_END:
+            if w > max_width:
+                # A word wider than a whole line: on a line of its own, broken between characters.
+                if line:
+                    lines.append("".join(line).rstrip())
+                    line, width = [], 0.0
+                for ch in tok.lstrip():
+                    cw = text_width(ch, f)
+                    if width + cw > max_width and line:
+                        carry = [line.pop()] if ch in _NO_LINE_START and len(line) > 1 else []
+                        lines.append("".join(line).rstrip())
+                        line, width = carry, text_width("".join(carry), f)
+                    line.append(ch)
+                    width += cw
+                continue
+            if line and ((tok[0] in _NO_LINE_START and len(line) > 1) or line[-1][-1:] in _NO_LINE_END):
                 # Keep closing punctuation with the text before it, and opening punctuation
                 # with the text after it: the last token moves down with it.
                 carry = line.pop()
                 lines.append("".join(line).rstrip())
                 line = [carry, tok]
             else:
-                lines.append("".join(line).rstrip())
+                if line:
+                    lines.append("".join(line).rstrip())
                 tok = tok.lstrip()
                 line = [tok] if tok else []
             width = text_width("".join(line), f)

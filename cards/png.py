@@ -99,6 +99,9 @@ def draw_document(view: DocumentView) -> Image.Image:
     chips = _ChipLayout(view.chips, canvas_w - 2 * PAD)
     menu_h = (BUTTON_H + GAP) if view.menu else 0
     cards_h = max((c.height for c in cards), default=0)
+    if view.layout == "carousel":
+        for c in cards:  # carousel cards share one height, buttons at the bottom
+            c.stretch_to(cards_h)
     height = PAD + cards_h + (GAP + chips.height if chips.height else 0) + PAD + menu_h
     img = Image.new("RGB", (canvas_w, height), BACKGROUND)
     draw = ImageDraw.Draw(img)
@@ -136,6 +139,10 @@ class _CardLayout:
         else:
             self.top_h = self.media_h + text_h
         self.height = self.top_h + len(card.suggestions) * BUTTON_H
+
+    def stretch_to(self, height: int) -> None:
+        self.top_h += height - self.height
+        self.height = height
 
     def draw(self, draw: ImageDraw.ImageDraw, x: int, y: int) -> None:
         c = self.card

@@ -219,3 +219,21 @@ def test_png_rendering_from_many_threads_matches_sequential():
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(render_png, cards * 3))
     assert got == expected * 3
+
+
+@pytest.mark.parametrize("text, width, lines", [
+    ("周先生，您的包裹（顺丰速运 SF1408822711）已由快递员王师傅派送中。", 400,
+     ["周先生，您的包裹（顺丰速运", "SF1408822711）已由快递员王师傅派送", "中。"]),
+    ("English text wraps at spaces nicely, doesn't it? Supercalifragilisticexpialidocious", 260,
+     ["English text wraps at", "spaces nicely, doesn't it?", "Supercalifragilisticexpialidoc", "ious"]),
+    ("第一行\n\n第三行", 400, ["第一行", "", "第三行"]),
+    ("控制\x85字符\u200b", 400, ["控制", "字符"]),
+])
+def test_wrap_breaks_by_width_and_keeps_punctuation_attached(text, width, lines):
+    from cards.fonts import font, text_width, wrap
+
+    f = font(21)
+    got = wrap(text, f, width)
+    assert got == lines
+    assert all(not line.startswith(("，", "。", "）")) for line in got)
+    assert all(text_width(line, f) <= width for line in got if len(line) > 1)
