@@ -18,7 +18,7 @@ from babel import Locale
 from babel import numbers as babel_numbers
 from jinja2 import meta
 from jinja2.runtime import new_context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from api.problems import FieldError, pointer
 from cards.limits import DEFAULT_PROFILE
@@ -173,14 +173,35 @@ def format_time(value, format: str = "short", locale: str = DEFAULT_LOCALE) -> s
     return _apply(locale, "time", format, when)
 
 
+# Card text is written by tenants: an expression must not allocate without bound
+# ("{{ 'x' * 10**9 }}"). Results are capped well above every card limit.
+MAX_EXPRESSION_ITEMS = 10_000
+MAX_EXPONENT = 64
+
+
+class CardSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox plus bounds on `*` and `**`."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) \
+                        and len(seq) * times > MAX_EXPRESSION_ITEMS:
+                    raise SecurityError(f"a repeated sequence longer than {MAX_EXPRESSION_ITEMS}")
+        return super().call_binop(context, operator, left, right)
+
+
 @lru_cache(maxsize=8)
-def template_environment(locale: str = DEFAULT_LOCALE) -> ImmutableSandboxedEnvironment:
+def template_environment(locale: str = DEFAULT_LOCALE) -> CardSandbox:
     """The sandboxed environment for card text; filters default to `locale`.
 
     Card text is JSON, not HTML, so nothing is escaped here; the HTML renderer escapes.
     """
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                        keep_trailing_newline=True)
+    env = CardSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
     def money(value, currency="CNY", loc=None):
         return format_money(value, currency, loc or locale)
@@ -286,7 +307,7 @@ class CompiledCard:
                 text = env.concat(slot.template.root_render_func(context))
             except jinja2.UndefinedError as exc:
                 raise MissingVariable(_missing_name(exc, slot, variables), slot.path) from None
-            except jinja2.sandbox.SecurityError as exc:
+            except SecurityError as exc:
                 raise CardInvalid([FieldError(slot.path, f"template not allowed: {exc}")]) from None
             except (ValueError, TypeError, ArithmeticError, jinja2.TemplateError) as exc:
                 raise CardInvalid([FieldError(slot.path, f"template error: {exc}")]) from None

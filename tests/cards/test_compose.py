@@ -56,6 +56,9 @@ def test_a_variable_can_push_a_field_over_its_limit():
     "{{ ''.__class__.__mro__ }}",
     "{{ cycler.__init__.__globals__ }}",
     "{{ items.append(1) }}",  # immutable sandbox: no mutating calls
+    "{{ 'x' * 1000000000 }}",  # no unbounded allocation
+    "{{ [1] * 100000 }}",
+    "{{ 10 ** 100000 }}",
 ])
 def test_sandbox_blocks_unsafe_templates(template):
     with pytest.raises(CardInvalid) as err:
