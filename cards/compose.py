@@ -17,6 +17,7 @@ from babel import dates as babel_dates
 from babel import Locale
 from babel import numbers as babel_numbers
 from jinja2 import meta
+from jinja2 import nodes as jinja_nodes
 from jinja2.runtime import new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
@@ -177,6 +178,21 @@ def format_time(value, format: str = "short", locale: str = DEFAULT_LOCALE) -> s
 # ("{{ 'x' * 10**9 }}"). Results are capped well above every card limit.
 MAX_EXPRESSION_ITEMS = 10_000
 MAX_EXPONENT = 64
+MAX_RANGE = 1_000
+MAX_LOOP_NESTING = 2
+
+
+def _card_range(*args) -> range:
+    r = range(*args)
+    if len(r) > MAX_RANGE:
+        raise SecurityError(f"range() of more than {MAX_RANGE} items")
+    return r
+
+
+def _loop_nesting(node, depth: int = 0) -> int:
+    if isinstance(node, jinja_nodes.For):
+        depth += 1
+    return max([depth, *(_loop_nesting(child, depth) for child in node.iter_child_nodes())])
 
 
 class CardSandbox(ImmutableSandboxedEnvironment):
@@ -216,6 +232,7 @@ def template_environment(locale: str = DEFAULT_LOCALE) -> CardSandbox:
         return format_time(value, format, loc or locale)
 
     env.filters.update(money=money, date=date_, datetime=datetime_, time=time_)
+    env.globals["range"] = _card_range
     return env
 
 
@@ -275,6 +292,10 @@ class CompiledCard:
                 template = env.from_string(ast)
             except jinja2.TemplateSyntaxError as exc:
                 errors.append(FieldError(pointer(*parts), f"template error: {exc.message}"))
+                return
+            if _loop_nesting(ast) > MAX_LOOP_NESTING:
+                # bounded work per recipient: at most MAX_RANGE ** MAX_LOOP_NESTING iterations
+                errors.append(FieldError(pointer(*parts), f"loops nested deeper than {MAX_LOOP_NESTING}"))
                 return
             names = sorted(meta.find_undeclared_variables(ast))
             self._slots.append(_Slot(parts, template, names))

@@ -59,11 +59,22 @@ def test_a_variable_can_push_a_field_over_its_limit():
     "{{ 'x' * 1000000000 }}",  # no unbounded allocation
     "{{ [1] * 100000 }}",
     "{{ 10 ** 100000 }}",
+    "{% for i in range(10000000) %}x{% endfor %}",
 ])
 def test_sandbox_blocks_unsafe_templates(template):
     with pytest.raises(CardInvalid) as err:
         compile_template(standalone(title=template)).compose({"items": []})
     assert err.value.errors[0].path == f"{CARD}/title"
+
+
+def test_loops_are_allowed_but_not_nested_deeply():
+    items = standalone(description="{% for i in items %}{{ i.label }} {{ i.amount|money }}\n{% endfor %}")
+    out = compile_template(items).compose({"items": [{"label": "月费", "amount": 58}, {"label": "流量", "amount": 5}]})
+    assert out["message"]["generalPurposeCard"]["content"]["description"] == "月费 ¥58.00\n流量 ¥5.00\n"
+    deep = "{% for a in range(9) %}{% for b in range(9) %}{% for c in range(9) %}x{% endfor %}{% endfor %}{% endfor %}"
+    with pytest.raises(CardInvalid) as err:
+        compile_template(standalone(description=deep))
+    assert err.value.errors[0].message == "loops nested deeper than 2"
 
 
 def test_syntax_errors_are_reported_at_compile_time():
