@@ -22,7 +22,7 @@ from cards.render import (
     reply_options, suggestion_response,
 )
 from cards.validate import CardReport, validate_card
-from cards.view import DocumentView, MediaView, SuggestionView, document_view
+from cards.view import DocumentView, MediaView, SuggestionView, document_view, suggestion_at
 
 __all__ = [
     "calendar_ics", "geo_uri", "landing_href", "web_map_url",
@@ -34,5 +34,5 @@ __all__ = [
     "SuggestionView", "Template", "compile_template", "document_view", "format_date", "format_datetime",
     "format_money", "format_time", "load_library", "normalized", "parse_document", "render_gsma",
     "render_gsma_menu", "render_gsma_suggestions", "render_html", "render_png", "render_png_cached",
-    "render_text", "reply_options", "suggestion_response", "validate_card",
+    "render_text", "reply_options", "suggestion_at", "suggestion_response", "validate_card",
 ]

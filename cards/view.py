@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from cards.model import (
     CalendarEvent, Carousel, ComposeRecording, ComposeText, DialNumber, Document,
     GeneralPurposeCard, Layout, Location, Media, Menu, MenuEntry, Message, OpenUrl, ShowLocation,
-    Suggestion,
+    Suggestion, parse_document,
 )
 from cards.validate import parse_rfc3339
 
@@ -184,3 +184,13 @@ def when_text(start: str | None, end: str | None) -> str | None:
     if b is not None:
         text += "–" + (b.strftime("%H:%M") if b.date() == a.date() else b.strftime("%Y-%m-%d %H:%M"))
     return text
+
+
+def suggestion_at(card: dict | Document, index: int) -> SuggestionView:
+    """The suggestion with landing-page / reply index `index` (IndexError when none):
+    e.g. the URL behind `/s/<token>/a/<n>` is `suggestion_at(card, n).url`."""
+    doc = card if isinstance(card, Document) else parse_document(card)
+    ordered = doc.suggestions_in_order()
+    if not 0 <= index < len(ordered):
+        raise IndexError(f"no suggestion {index}")
+    return suggestion_view(index, ordered[index][1])

@@ -60,3 +60,16 @@ def test_calendar_ics_is_valid_icalendar_in_utc():
     assert str(event["SUMMARY"]) == "复诊；心内科" and str(event["DESCRIPTION"]) == "带医保卡, 空腹"
     with pytest.raises(ValueError):
         calendar_ics(_suggestion(standalone()), uid="x", stamp=datetime(2026, 1, 1, tzinfo=timezone.utc))
+
+
+def test_suggestion_at_gives_the_target_of_a_tracked_redirect():
+    from cards import suggestion_at
+
+    card = standalone(suggestions=[reply(), action("urlAction", "openUrl", {"url": "https://shop.example.cn/x",
+                                                                         "application": "browser"})])
+    assert suggestion_at(card, 1).url == "https://shop.example.cn/x"
+    assert suggestion_at(card, 0).kind == "reply"
+    with pytest.raises(IndexError):
+        suggestion_at(card, 2)
+    with pytest.raises(IndexError):
+        suggestion_at(card, -1)
