@@ -5,7 +5,8 @@ core, ≥40 uncached PNG previews/s).
 
 Composition: one compiled library template, a different recipient (name, amounts, dates) each
 time, composed, validated again and serialised as GSMA JSON. PNG: every library template's
-sample, each render a distinct card (no cache). Medians of several rounds, one core.
+sample, rendered without a cache. Landing-page HTML: the composed cards of 50 recipients
+with the landing-page hooks. Medians of several rounds, one core.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cards import load_library, render_png  # noqa: E402
+from cards import Footer, landing_href, load_library, render_html, render_png  # noqa: E402
 
 
 def _recipients(n: int, sample: dict) -> list[dict]:
@@ -88,14 +89,25 @@ def main() -> None:
 
         per_template[name] = _rounds(max(args.seconds / 10, 0.2), 1, batch)[0]
 
+    pages = [compiled.compose(v) for v in people[:50]]
+    hooks = dict(suggestion_href=landing_href("/s/TOKEN"), form_action="/s/TOKEN/reply",
+                 footer=Footer(signature="【鸿雁测试】", opt_out_url="/s/TOKEN/optout"))
+
+    def html_batch() -> int:
+        for card in pages:
+            render_html(card, **hooks)
+        return len(pages)
+
     compose_rates = _rounds(args.seconds, 5, compose_batch)
     gsma_rates = _rounds(args.seconds, 5, gsma_batch)
     png_rates = _rounds(args.seconds, 5, png_one)
+    html_rates = _rounds(args.seconds, 5, html_batch)
     figures = {
         "compose_per_s": round(statistics.median(compose_rates)),
         "compose_gsma_per_s": round(statistics.median(gsma_rates)),
         "png_per_s": round(statistics.median(png_rates), 1),
         "compose_slowest_template_per_s": round(min(per_template.values())),
+        "html_page_per_s": round(statistics.median(html_rates)),
     }
     print(f"{'template (compose + validate, sample data)':<44}{'per s':>10}")
     for name, rate in per_template.items():
@@ -106,6 +118,7 @@ def main() -> None:
         (f"compose + validate ({args.template}) /s", compose_rates),
         ("compose + validate + GSMA JSON bytes /s", gsma_rates),
         ("PNG preview, uncached /s", png_rates),
+        ("landing-page HTML (50 recipients' cards) /s", html_rates),
     ):
         print(f"{label:<44}{statistics.median(rates):>10.1f}{min(rates):>10.1f}{max(rates):>10.1f}")
     print(orjson.dumps(figures).decode())

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Callable
 
 import jinja2
+import orjson
 
 from cards.model import Document, parse_document
 from cards.view import DocumentView, MediaView, SuggestionView, document_view
@@ -47,6 +48,13 @@ class _Hooks:
         return self.media(m) if self.media else None
 
 
+@lru_cache(maxsize=1024)
+def _cached_view(card_json: bytes) -> DocumentView:
+    # A recipient's page is rendered many times (reloads, link previews); parsing the card
+    # costs as much as rendering it, so views are kept by the card's bytes.
+    return document_view(parse_document(orjson.loads(card_json)))
+
+
 @lru_cache(maxsize=1)
 def html_environment() -> jinja2.Environment:
     """The HTML template set, loaded and compiled once; autoescape is always on."""
@@ -78,8 +86,12 @@ def render_html(
     `media_src(media)` returns the URL the browser may load for a media item; by default
     media is drawn as a placeholder (nothing remote is referenced).
     """
-    view = card if isinstance(card, DocumentView) else document_view(
-        card if isinstance(card, Document) else parse_document(card))
+    if isinstance(card, DocumentView):
+        view = card
+    elif isinstance(card, Document):
+        view = document_view(card)
+    else:
+        view = _cached_view(orjson.dumps(card))
     hooks = _Hooks(suggestion_href, form_action, dict(form_fields or {}), media_src)
     env = html_environment()
     name = "page.html.j2" if page else "fragment.html.j2"
