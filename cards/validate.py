@@ -321,6 +321,9 @@ class _Validator:
         if s.kind is None:
             self.error(path, 'expected {"reply": {…}} or {"action": {…}}')
             return
+        other = "action" if s.kind == "reply" else "reply"
+        if other in s.extra:
+            self.error((*path, other), "a suggestion is a reply or an action, not both")
         body = (*path, s.kind)
         self.display_text(s.display_text, (*body, "displayText"))
         if s.postback is not None and self.is_object(s.postback, (*body, "postback")):

@@ -77,6 +77,9 @@ ERRORS = [
     ("unknown action", lambda: standalone(suggestions=[{"action": {"displayText": "x", "teleport": {}}}]),
      f"{CARD}/suggestions/0/action"),
     ("neither reply nor action", lambda: standalone(suggestions=[{"displayText": "x"}]), f"{CARD}/suggestions/0"),
+    ("both reply and action", lambda: standalone(suggestions=[{**reply(), **action("deviceAction",
+                                                                                    "requestDeviceSpecifics", {})}]),
+     f"{CARD}/suggestions/0/action"),
     ("title not a string", lambda: standalone(title=5), f"{CARD}/title"),
     ("explicit null", lambda: standalone(title=None), f"{CARD}/title"),
     ("content not an object", lambda: {"message": {"generalPurposeCard": {
