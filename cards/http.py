@@ -14,6 +14,7 @@ from aiohttp import web
 
 from api.bodies import read_json
 from api.problems import FieldError, Problem, pointer
+from cards import openapi as _openapi  # noqa: F401  (registers the API description)
 from cards.compose import DEFAULT_LOCALE, CardInvalid, CompiledCard, MissingVariable, compile_template
 from cards.html import render_html
 from cards.library import load_library

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 
+import orjson
+
 import pytest
 from aiohttp import web
 from PIL import Image
@@ -150,3 +152,26 @@ async def test_render_card_in_english_and_templates_per_profile(client):
     assert bad.status == 422 and (await bad.json())["errors"][0]["path"] == "/locale"
     rbm = await client.post("/v1/cards/render?format=gsma", json={"template": "plan_upgrade_5g", "profile": "rbm"})
     assert rbm.status == 200
+
+
+async def test_answers_match_the_openapi_description(client):
+    import jsonschema
+    from openapi_spec_validator import validate
+
+    from api.openapi import openapi_document
+
+    document = openapi_document("http://127.0.0.1:8080")
+    validate(document)
+    schemas = document["components"]["schemas"]
+
+    def check(instance, name):
+        schema = {**schemas[name], "$defs": schemas}
+        text = orjson.dumps(schema).decode().replace("#/components/schemas/", "#/$defs/")
+        jsonschema.validate(instance, orjson.loads(text))
+
+    body = {"card": standalone(), "profile": "gsma"}
+    check(body, "CardValidateRequest")
+    resp = await client.post("/v1/cards/validate", json=body)
+    check(await resp.json(), "CardValidation")
+    check({"template": "monthly_bill", "variables": {}}, "CardRenderRequest")
+    assert "post" in document["paths"]["/v1/cards/render"]
