@@ -4,10 +4,8 @@ from cards.blocks import (
     Appointment, Bill, BuiltCard, LineItem, Option, Place, Ticket, appointment_card, bill_card, chip_list,
     location_card, otp_message, persistent_menu, ticket_card,
 )
-from cards.compose import (
-    CardInvalid, CompiledCard, MissingVariable, compile_template, format_date, format_datetime, format_money,
-    format_time,
-)
+from cards.compose import CardInvalid, CompiledCard, MissingVariable, compile_template
+from cards.formats import format_date, format_datetime, format_money, format_time
 from cards.html import Footer, render_html
 from cards.library import Template, load_library
 from cards.links import calendar_ics, geo_uri, landing_href, web_map_url

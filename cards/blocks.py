@@ -11,7 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from cards import limits as L
-from cards.compose import CardInvalid, format_date, format_datetime, format_money
+from cards.compose import CardInvalid
+from cards.formats import format_date, format_datetime, format_money
 from cards.drawing import draw_bill, draw_map_pin
 from cards.validate import validate_card
 

@@ -15,7 +15,8 @@ from aiohttp import web
 from api.bodies import read_json
 from api.problems import FieldError, Problem, pointer
 from cards import openapi as _openapi  # noqa: F401  (registers the API description)
-from cards.compose import DEFAULT_LOCALE, CardInvalid, CompiledCard, MissingVariable, compile_template
+from cards.compose import CardInvalid, CompiledCard, MissingVariable, compile_template
+from cards.formats import DEFAULT_LOCALE
 from cards.html import render_html
 from cards.library import load_library
 from cards.limits import DEFAULT_PROFILE, PROFILES

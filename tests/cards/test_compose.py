@@ -7,7 +7,8 @@ import jinja2
 import pytest
 
 from cards import CardInvalid, MissingVariable, compile_template, format_date, format_money
-from cards.compose import format_datetime, format_time, template_environment
+from cards.compose import template_environment
+from cards.formats import format_datetime, format_time
 from cardkit import location, media, reply, standalone
 
 CARD = "/message/generalPurposeCard/content"
