@@ -112,14 +112,20 @@ def _is_template(text: str) -> bool:
 
 
 class _Slot:
-    __slots__ = ("parts", "path", "template", "names", "numeric")
+    __slots__ = ("parts", "path", "template", "names", "numeric", "dotted")
 
-    def __init__(self, parts: tuple, template: jinja2.Template, names: list[str]):
+    def __init__(self, parts: tuple, template: jinja2.Template, ast: jinja_nodes.Template):
         self.parts = parts
         self.path = pointer(*parts)
         self.template = template
-        self.names = names
+        self.names = sorted(meta.find_undeclared_variables(ast))
         self.numeric = bool(parts) and parts[-1] in NUMERIC_KEYS
+        # "user.phone" for `{{ user.phone }}` / `{{ user['phone'] }}`, to name what is missing
+        self.dotted = {}
+        for node in ast.find_all((jinja_nodes.Getattr, jinja_nodes.Getitem)):
+            key = node.attr if isinstance(node, jinja_nodes.Getattr) else getattr(node.arg, "value", None)
+            if isinstance(node.node, jinja_nodes.Name) and isinstance(key, str):
+                self.dotted.setdefault(key, f"{node.node.name}.{key}")
 
 
 class CompiledCard:
@@ -168,8 +174,7 @@ class CompiledCard:
                 # bounded work per recipient: at most MAX_RANGE ** MAX_LOOP_NESTING iterations
                 errors.append(FieldError(pointer(*parts), f"loops nested deeper than {MAX_LOOP_NESTING}"))
                 return
-            names = sorted(meta.find_undeclared_variables(ast))
-            self._slots.append(_Slot(parts, template, names))
+            self._slots.append(_Slot(parts, template, ast))
 
     @property
     def is_static(self) -> bool:
@@ -234,8 +239,10 @@ def _missing_name(exc: jinja2.UndefinedError, slot: _Slot, variables: dict) -> s
         if name not in variables:
             return name
     m = _UNDEFINED_NAME.search(str(exc.message or ""))
+    if m and m.group(1):
+        return m.group(1)
     if m:
-        return m.group(1) or m.group(2)
+        return slot.dotted.get(m.group(2), m.group(2))
     return str(exc.message)
 
 

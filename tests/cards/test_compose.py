@@ -36,7 +36,8 @@ def test_each_compose_returns_a_fresh_card():
 @pytest.mark.parametrize("template, variables, name, path", [
     ("{{ name }}", {}, "name", f"{CARD}/title"),
     ("{{ a }}{{ b }}", {"a": 1}, "b", f"{CARD}/title"),
-    ("{{ user.phone }}", {"user": {}}, "phone", f"{CARD}/title"),
+    ("{{ user.phone }}", {"user": {}}, "user.phone", f"{CARD}/title"),
+    ("{{ user['tel'] }}", {"user": {}}, "user.tel", f"{CARD}/title"),
     ("{% if vip %}贵宾{% endif %}", {}, "vip", f"{CARD}/title"),
 ])
 def test_missing_variable_names_the_variable_and_the_field(template, variables, name, path):
