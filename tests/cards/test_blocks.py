@@ -11,6 +11,7 @@ from PIL import Image
 from cards import CardInvalid, render_text, validate_card
 from cards.blocks import (Appointment, Bill, LineItem, Option, Place, Ticket, appointment_card, bill_card,
                           chip_list, location_card, otp_message, persistent_menu, ticket_card)
+from goldens import GOLDEN, check_png
 
 CST = timezone(timedelta(hours=8))
 BILL = Bill("尊敬的李女士", "2026年10月", [LineItem("5G畅享套餐月费", "129"), LineItem("超出流量 2.3GB", "23.00"),
@@ -33,6 +34,7 @@ def test_bill_card_has_items_total_due_date_and_buttons():
     assert [s["action"]["urlAction"]["openUrl"]["url"] for s in c["suggestions"]] == [BILL.pay_url, BILL.detail_url]
     assert c["media"]["mediaFileSize"] == len(built.media) and built.media_content_type == "image/png"
     assert Image.open(io.BytesIO(built.media)).size == (720, 480)
+    check_png(GOLDEN / "block_bill.png", built.media)
     assert validate_card(built.card).valid
 
 
@@ -57,6 +59,7 @@ def test_location_card_shows_the_place_and_draws_a_pin():
                     "fallbackUrl": "https://map.example.cn/p/1"}
     assert c["suggestions"][1]["action"]["dialerAction"]["dialPhoneNumber"]["phoneNumber"] == "010-69156114"
     assert location_card(PLACE, media_url="https://x.cn/m.png").media == built.media  # stable drawing
+    check_png(GOLDEN / "block_map.png", built.media)
     assert validate_card(built.card).valid
     assert "地点：北京协和医院（东单院区）" in render_text(built.card)
 
