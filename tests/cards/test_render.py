@@ -207,3 +207,18 @@ def test_wrap_breaks_by_width_and_keeps_punctuation_attached(text, width, lines)
     assert got == lines
     assert all(not line.startswith(("，", "。", "）")) for line in got)
     assert all(text_width(line, f) <= width for line in got if len(line) > 1)
+
+
+def test_chip_list_and_menu_have_their_own_gsma_bodies():
+    from cards import render_gsma_menu, render_gsma_suggestions
+
+    card = standalone()
+    assert render_gsma_suggestions(card) is None and render_gsma_menu(card) is None
+    card["suggestions"] = [action("urlAction", "openUrl", {"url": "https://a.cn"}, "看看")]
+    card["menu"] = {"entries": [action("urlAction", "openUrl", {"url": "https://b.cn"}, "官网")]}
+    chips = orjson.loads(render_gsma_suggestions(card))
+    assert chips == {"suggestions": [{"action": {"displayText": "看看", "postback": {"data": "act"}, "urlAction": {
+        "openUrl": {"url": "https://a.cn", "application": "browser"}}}}]}
+    menu = orjson.loads(render_gsma_menu(card))
+    assert menu["menu"]["entries"][0]["action"]["urlAction"]["openUrl"]["application"] == "browser"
+    assert "suggestions" not in orjson.loads(render_gsma(card))
