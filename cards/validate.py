@@ -493,6 +493,14 @@ class Revalidation:
                 v.url(value, path, required=True)
             elif kind == "phone":
                 v.phone_number(value, path)
+            elif kind == "createCalendarEvent":
+                event = CalendarEvent.parse(value)
+                if v.is_object(event, path):
+                    v.calendar(event, path)
+            elif kind == "showLocation":
+                show = ShowLocation.parse(value)
+                if v.is_object(show, path):
+                    v.show_location(show, path)
             elif kind == "media":
                 media = Media.parse(value)
                 if v.is_object(media, path):
@@ -525,6 +533,10 @@ def _unit(parts: tuple) -> tuple[str, tuple] | None:
             if len(inner) == 4 and inner[1] == "dialerAction" and inner[2] == "dialPhoneNumber" \
                     and inner[3] == "phoneNumber":
                 return "phone", parts
+            # An event's or a location's fields are checked together, apart from the rest.
+            if len(inner) >= 4 and inner[0] == "action" and inner[1:3] in (
+                    ("calendarAction", "createCalendarEvent"), ("mapAction", "showLocation")):
+                return inner[2], parts[: k + 5]
             return "suggestion", parts[: k + 2]
     if len(parts) >= 2 and parts[:2] == ("message", "text") and len(parts) == 2:
         return "text", parts

@@ -222,3 +222,28 @@ def test_custom_date_patterns_and_bad_ones():
         format_date("2026-11-26", "HH:mm")  # no time in a date
     with pytest.raises(CardInvalid):
         compile_template(standalone(title="{{ d|date('HH:mm') }}")).compose({"d": "2026-11-26"})
+
+
+@pytest.mark.parametrize("variables, path", [
+    ({"s": "2026-01-31T10:00:00+08:00", "e": "2026-01-31T09:00:00+08:00", "lat": 39.9},
+     "calendarAction/createCalendarEvent/endTime"),
+    ({"s": "tomorrow", "e": "2026-01-31T09:00:00+08:00", "lat": 39.9},
+     "calendarAction/createCalendarEvent/startTime"),
+    ({"s": "2026-01-31T08:00:00+08:00", "e": "2026-01-31T09:00:00+08:00", "lat": 91},
+     "mapAction/showLocation/location/latitude"),
+])
+def test_event_and_location_fields_are_rechecked_together(variables, path):
+    from cardkit import action
+
+    card = standalone(suggestions=[
+        action("calendarAction", "createCalendarEvent",
+               {"startTime": "{{ s }}", "endTime": "{{ e }}", "title": "复诊"}),
+        action("mapAction", "showLocation",
+               {"location": {"latitude": "{{ lat }}", "longitude": 116.4, "label": "医院"}}),
+    ])
+    compiled = compile_template(card)
+    assert set(compiled._revalidation.units.values()) == {"createCalendarEvent", "showLocation"}
+    with pytest.raises(CardInvalid) as err:
+        compiled.compose(variables)
+    index = 1 if "mapAction" in path else 0
+    assert [e.path for e in err.value.errors] == [f"{CARD}/suggestions/{index}/action/{path}"]
