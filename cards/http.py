@@ -33,7 +33,7 @@ LOCALES = ("zh-CN", "en")  # the locales money/date filters are written for
 
 def _profile(body: dict) -> str:
     profile = body.get("profile", DEFAULT_PROFILE)
-    if profile not in PROFILES:
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise Problem(422, "unknown profile", [FieldError("/profile", f"{profile!r} is not one of "
                                                           + ", ".join(PROFILES))])
     return profile

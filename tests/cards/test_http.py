@@ -64,6 +64,7 @@ async def test_invalid_card_is_422_listing_all_errors_as_pointers_into_the_card(
      "/message/generalPurposeCardCarousel/content"),
     ({}, "/card"),
     ({"card": standalone(), "profile": "mars"}, "/profile"),
+    ({"card": standalone(), "profile": ["gsma"]}, "/profile"),
 ])
 async def test_malformed_cards_are_422_never_400_or_500(client, body, path):
     resp = await client.post("/v1/cards/validate", json=body)
@@ -130,6 +131,9 @@ async def test_composed_card_over_a_limit_is_422_with_the_field_path(client):
     ("format=gsma", {"template": "no_such_template"}, 422),
     ("format=gsma", {"template": "monthly_bill", "variables": [1]}, 422),
     ("format=gsma", {"nothing": 1}, 422),
+    ("format=gsma", {"template": ["monthly_bill"]}, 422),
+    ("format=text", {"card": standalone(), "locale": ["en"]}, 422),
+    ("format=png", {"card": standalone(), "profile": {"x": 1}}, 422),
     ("format=gsma", {"card": {"suggestions": [reply()]}}, 422),  # a chip list alone is no bot message
 ])
 async def test_render_errors(client, query, body, status):
