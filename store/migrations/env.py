@@ -3,6 +3,8 @@ from alembic import context
 
 import accounts.tables  # noqa: F401  (registers tables on store.metadata)
 import messages.tables  # noqa: F401
+import fallback.shortlinks.tables  # noqa: F401
+import webhooks.tables  # noqa: F401
 from store.tables import metadata
 
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,52 @@
+"""HTTP handlers: /v1/webhooks (register, list, delete) and /v1/webhook-deliveries."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.bodies import read_json
+from api.problems import FieldError, Problem
+from webhooks.endpoints import parse_registration
+from webhooks.service import DEFAULT_PAGE, DELIVERY_STATUSES, MAX_PAGE, WebhookService
+
+WEBHOOKS = web.AppKey("webhooks", WebhookService)
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/v1/webhooks")
+async def create_webhook(request: web.Request) -> web.Response:
+    service = request.app[WEBHOOKS]
+    reg = parse_registration(await read_json(request), allow_http=service.allow_http)
+    return web.json_response(await service.create_endpoint(request["tenant_id"], reg), status=201)
+
+
+@routes.get("/v1/webhooks")
+async def list_webhooks(request: web.Request) -> web.Response:
+    items = await request.app[WEBHOOKS].list_endpoints(request["tenant_id"])
+    return web.json_response({"data": items, "next_cursor": None})
+
+
+@routes.delete("/v1/webhooks/{id}")
+async def delete_webhook(request: web.Request) -> web.Response:
+    if not await request.app[WEBHOOKS].delete_endpoint(request["tenant_id"], request.match_info["id"]):
+        raise Problem(404, "no such webhook endpoint")
+    return web.Response(status=204)
+
+
+@routes.get("/v1/webhook-deliveries")
+async def list_deliveries(request: web.Request) -> web.Response:
+    q = request.query
+    errors = []
+    limit_raw = q.get("limit", str(DEFAULT_PAGE))
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_PAGE:
+        errors.append(FieldError("/limit", f"must be 1 to {MAX_PAGE}"))
+    status = q.get("status")
+    if status is not None and status not in DELIVERY_STATUSES:
+        errors.append(FieldError("/status", f"must be one of {', '.join(DELIVERY_STATUSES)}"))
+    if errors:
+        raise Problem(422, f"{len(errors)} query parameter(s) are invalid", errors)
+    items, cursor = await request.app[WEBHOOKS].list_deliveries(
+        request["tenant_id"], message_id=q.get("message_id"), endpoint_id=q.get("endpoint_id"),
+        status=status, cursor=q.get("cursor"), limit=int(limit_raw),
+    )
+    return web.json_response({"data": items, "next_cursor": cursor})

@@ -1,0 +1,381 @@
+"""Endpoint registry, the delivery list, and the sender that delivers the outbox.
+
+The sender claims due deliveries in batches through the GroupWriter (on PostgreSQL with
+`FOR UPDATE SKIP LOCKED`, so several processes can send), takes a lease on them, POSTs each
+signed body, and records the outcome. A delivery waits while an earlier event of the same
+message to the same endpoint is still pending, so each endpoint sees a message's events in order.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import random
+import socket
+from dataclasses import dataclass
+from typing import Callable
+
+import aiohttp
+from sqlalchemy import Connection, and_, exists, func, or_, select, update
+
+import security
+from api.problems import FieldError, Problem
+from store import Clock, Database, GroupWriter, SystemClock, new_id
+from store.writer import WriteBatch
+from webhooks.endpoints import Registration
+from webhooks.outbox import ms_to_rfc3339
+from webhooks.tables import webhook_deliveries as deliveries
+from webhooks.tables import webhook_endpoints as endpoints
+
+log = logging.getLogger("hongyan.webhooks")
+
+MAX_ENDPOINTS = 16
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
+USER_AGENT = "Hongyan-Webhooks/1"
+
+Backoff = Callable[[int], float]
+
+
+def exponential_backoff(base: float, cap: float, rand: Callable[[], float] = random.random) -> Backoff:
+    """Seconds to wait after failed attempt n (1, 2, …): base·2^(n-1), capped, ±20 % jitter."""
+
+    def delay(attempt: int) -> float:
+        raw = min(cap, base * 2 ** min(attempt - 1, 40))
+        return raw * (0.8 + 0.4 * rand())
+
+    return delay
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: str
+    tenant_id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    created_ms: int
+    attempts: int
+    url: str
+    payload_enc: bytes
+    secret_enc: bytes
+
+
+class WebhookService:
+    """Registers endpoints and delivers queued events to them, at least once."""
+
+    def __init__(
+        self,
+        db: Database,
+        writer: GroupWriter,
+        keyring: security.Keyring,
+        clock: Clock | None = None,
+        *,
+        allow_http: bool = True,
+        http_timeout: float = 10.0,
+        backoff_base: float = 5.0,
+        backoff_cap: float = 3600.0,
+        backoff: Backoff | None = None,
+        max_age_s: float = 3 * 86400,
+        batch_size: int = 100,
+        concurrency: int = 64,
+        poll_interval: float = 0.5,
+        id_factory: Callable[[], str] = new_id,
+    ):
+        self.db = db
+        self.writer = writer
+        self.keyring = keyring
+        self.clock = clock or SystemClock()
+        self.allow_http = allow_http
+        self.http_timeout = http_timeout
+        self.backoff = backoff or exponential_backoff(backoff_base, backoff_cap)
+        self.max_age_ms = int(max_age_s * 1000)
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.new_id = id_factory
+        # A crashed sender's lease lapses after this; an attempt never takes longer.
+        self.lease_ms = int((2 * http_timeout + 30) * 1000)
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{new_id()[-8:]}"
+        self.claim_rounds = 0  # how many claim queries ran (observable progress for tests and ops)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._in_flight: set[asyncio.Task] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._secrets: dict[str, str] = {}
+        self._stopping = False
+
+    def _now_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
+
+    # -- registry ------------------------------------------------------------------------
+    async def create_endpoint(self, tenant_id: str, reg: Registration) -> dict:
+        """Register an endpoint; the answer is the only time its secret is shown."""
+        async with self.db.read.connect() as conn:
+            count = (await conn.execute(
+                select(func.count()).select_from(endpoints).where(
+                    and_(endpoints.c.tenant_id == tenant_id, endpoints.c.deleted_ms.is_(None)))
+            )).scalar_one()
+        if count >= MAX_ENDPOINTS:
+            raise Problem(422, f"a tenant can register at most {MAX_ENDPOINTS} webhook endpoints",
+                          [FieldError("/url", "too many endpoints")])
+        now_ms = self._now_ms()
+        eid = self.new_id()
+        secret = security.new_webhook_secret()
+        row = {
+            "id": eid, "tenant_id": tenant_id, "url": reg.url, "events": reg.events,
+            "secret_enc": self.keyring.seal(tenant_id, "webhook_endpoints", "secret", eid, secret.encode()),
+            "created_ms": now_ms, "deleted_ms": None,
+        }
+        await self.writer.write(WriteBatch().insert(endpoints, row))
+        return {"id": eid, "secret": secret, "url": reg.url, "events": reg.events,
+                "created_at": ms_to_rfc3339(now_ms)}
+
+    async def list_endpoints(self, tenant_id: str) -> list[dict]:
+        """The tenant's endpoints, oldest first, without secrets."""
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(
+                select(endpoints.c.id, endpoints.c.url, endpoints.c.events, endpoints.c.created_ms)
+                .where(and_(endpoints.c.tenant_id == tenant_id, endpoints.c.deleted_ms.is_(None)))
+                .order_by(endpoints.c.id)
+            )).all()
+        return [{"id": r.id, "url": r.url, "events": r.events, "created_at": ms_to_rfc3339(r.created_ms)}
+                for r in rows]
+
+    async def delete_endpoint(self, tenant_id: str, endpoint_id: str) -> bool:
+        """Stop delivering to an endpoint (its pending deliveries are cancelled); False if unknown."""
+        now_ms = self._now_ms()
+        found: list[bool] = []
+
+        def delete(conn: Connection) -> None:
+            found.clear()
+            result = conn.execute(
+                update(endpoints)
+                .where(and_(endpoints.c.id == endpoint_id, endpoints.c.tenant_id == tenant_id,
+                            endpoints.c.deleted_ms.is_(None)))
+                .values(deleted_ms=now_ms)
+            )
+            if result.rowcount:
+                found.append(True)
+                conn.execute(
+                    update(deliveries)
+                    .where(and_(deliveries.c.endpoint_id == endpoint_id, deliveries.c.status == "pending"))
+                    .values(status="cancelled", next_attempt_ms=None, lease_owner=None, lease_until_ms=None)
+                )
+
+        await self.writer.write(WriteBatch().run(delete))
+        self._secrets.pop(endpoint_id, None)
+        return bool(found)
+
+    # -- delivery list -------------------------------------------------------------------
+    async def list_deliveries(
+        self, tenant_id: str, *, message_id: str | None = None, endpoint_id: str | None = None,
+        status: str | None = None, cursor: str | None = None, limit: int = DEFAULT_PAGE,
+    ) -> tuple[list[dict], str | None]:
+        """A page of deliveries, newest first, and the cursor of the next page (None at the end)."""
+        query = select(
+            deliveries.c.id, deliveries.c.endpoint_id, deliveries.c.event_id, deliveries.c.event_type,
+            deliveries.c.message_id, deliveries.c.status, deliveries.c.attempts, deliveries.c.created_ms,
+            deliveries.c.next_attempt_ms, deliveries.c.last_attempt_ms, deliveries.c.last_status,
+            deliveries.c.last_error,
+        ).where(deliveries.c.tenant_id == tenant_id)
+        if message_id is not None:
+            query = query.where(deliveries.c.message_id == message_id)
+        if endpoint_id is not None:
+            query = query.where(deliveries.c.endpoint_id == endpoint_id)
+        if status is not None:
+            query = query.where(deliveries.c.status == status)
+        if cursor is not None:
+            query = query.where(deliveries.c.id < decode_cursor(cursor))
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(query.order_by(deliveries.c.id.desc()).limit(limit + 1))).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [_delivery_view(r) for r in rows]
+        return items, (encode_cursor(rows[-1].id) if more and rows else None)
+
+    # -- sender --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the sender task (and its pooled HTTP session)."""
+        if self._task is not None:
+            return
+        self._stopping = False
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.http_timeout),
+            connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300),
+            headers={"User-Agent": USER_AGENT},
+        )
+        if self.db.sqlite:
+            # One process owns an SQLite database: leases left by a crash can go at once.
+            await self.writer.write(WriteBatch().run(lambda conn: conn.execute(
+                update(deliveries).where(and_(deliveries.c.status == "pending", deliveries.c.lease_owner.is_not(None)))
+                .values(lease_owner=None, lease_until_ms=None))))
+        self._task = asyncio.create_task(self._run(), name="webhook-sender")
+
+    async def stop(self) -> None:
+        """Stop claiming, let attempts under way finish (each bounded by the HTTP timeout)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        await self._task
+        self._task = None
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+        await self._session.close()
+        self._session = None
+
+    def notify(self) -> None:
+        """Look for due deliveries now (call after committing a batch that enqueued events)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            room = min(self.batch_size, self.concurrency - len(self._in_flight))
+            claimed: list[Claimed] = []
+            if room > 0:
+                try:
+                    claimed = await self._claim(room)
+                except Exception:
+                    log.exception("claiming webhook deliveries failed")
+                for c in claimed:
+                    task = asyncio.create_task(self._attempt(c))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+            if claimed and len(claimed) == room and len(self._in_flight) < self.concurrency:
+                continue  # more may be due
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _claim(self, limit: int) -> list[Claimed]:
+        now_ms = self._now_ms()
+        out: list[Claimed] = []
+        earlier = deliveries.alias("earlier")
+        query = (
+            select(
+                deliveries.c.id, deliveries.c.tenant_id, deliveries.c.endpoint_id, deliveries.c.event_id,
+                deliveries.c.event_type, deliveries.c.created_ms, deliveries.c.attempts, deliveries.c.payload_enc,
+                endpoints.c.url, endpoints.c.secret_enc,
+            )
+            .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
+            .where(
+                deliveries.c.status == "pending",
+                deliveries.c.next_attempt_ms <= now_ms,
+                or_(deliveries.c.lease_until_ms.is_(None), deliveries.c.lease_until_ms < now_ms),
+                ~exists().where(
+                    earlier.c.endpoint_id == deliveries.c.endpoint_id,
+                    earlier.c.message_id == deliveries.c.message_id,
+                    earlier.c.status == "pending",
+                    or_(earlier.c.event_ms < deliveries.c.event_ms,
+                        and_(earlier.c.event_ms == deliveries.c.event_ms, earlier.c.id < deliveries.c.id)),
+                ),
+            )
+            .order_by(deliveries.c.next_attempt_ms)
+            .limit(limit)
+        )
+        if not self.db.sqlite:
+            query = query.with_for_update(skip_locked=True, of=deliveries)
+
+        def claim(conn: Connection) -> None:
+            out.clear()  # the writer may run a statement again after a failed group
+            rows = conn.execute(query).all()
+            if not rows:
+                return
+            conn.execute(
+                update(deliveries).where(deliveries.c.id.in_([r.id for r in rows]))
+                .values(lease_owner=self.owner, lease_until_ms=now_ms + self.lease_ms)
+            )
+            out.extend(Claimed(**r._mapping) for r in rows)
+
+        await self.writer.write(WriteBatch().run(claim))
+        self.claim_rounds += 1
+        return out
+
+    def _secret(self, c: Claimed) -> str:
+        secret = self._secrets.get(c.endpoint_id)
+        if secret is None:
+            secret = self.keyring.open(c.tenant_id, "webhook_endpoints", "secret", c.endpoint_id, c.secret_enc).decode()
+            self._secrets[c.endpoint_id] = secret
+        return secret
+
+    async def _attempt(self, c: Claimed) -> None:
+        status: int | None = None
+        error: str | None = None
+        try:
+            body = self.keyring.open(c.tenant_id, "webhook_deliveries", "payload", c.id, c.payload_enc)
+            t = int(self.clock.now().timestamp())
+            headers = {
+                "Content-Type": "application/json",
+                security.SIGNATURE_HEADER: security.sign_webhook(self._secret(c), body, t),
+                "Hongyan-Event-Id": c.event_id,
+                "Hongyan-Event-Type": c.event_type,
+            }
+            async with self._session.post(c.url, data=body, headers=headers, allow_redirects=False) as resp:
+                status = resp.status
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}"
+        except asyncio.TimeoutError:
+            error = f"timed out after {self.http_timeout:g} s"
+        except aiohttp.ClientError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a sealing or signing failure must not kill the sender
+            log.exception("webhook delivery %s could not be attempted", c.id)
+            error = f"internal error: {type(exc).__name__}"
+        try:
+            await self._record(c, status, error)
+        except Exception:
+            log.exception("recording webhook delivery %s failed; its lease will lapse", c.id)
+        self._wake.set()  # the next event of this message may now be due
+
+    async def _record(self, c: Claimed, status: int | None, error: str | None) -> None:
+        now_ms = self._now_ms()
+        values: dict = {
+            "attempts": c.attempts + 1, "last_attempt_ms": now_ms, "last_status": status,
+            "last_error": error[:200] if error else None, "lease_owner": None, "lease_until_ms": None,
+        }
+        if error is None:
+            values.update(status="delivered", next_attempt_ms=None)
+        elif now_ms - c.created_ms >= self.max_age_ms:
+            values.update(status="failed", next_attempt_ms=None)
+            log.warning("webhook delivery %s to endpoint %s given up after %d attempts",
+                        c.id, c.endpoint_id, c.attempts + 1)
+        else:
+            values["next_attempt_ms"] = now_ms + int(self.backoff(c.attempts + 1) * 1000)
+        stmt = (
+            update(deliveries)
+            .where(and_(deliveries.c.id == c.id, deliveries.c.status == "pending",
+                        deliveries.c.lease_owner == self.owner))
+            .values(**values)
+        )
+        await self.writer.write(WriteBatch().run(lambda conn: conn.execute(stmt)))
+
+
+def _delivery_view(r) -> dict:
+    def at(ms):
+        return ms_to_rfc3339(ms) if ms is not None else None
+
+    return {
+        "id": r.id, "event_id": r.event_id, "event_type": r.event_type, "endpoint_id": r.endpoint_id,
+        "message_id": r.message_id, "status": r.status, "attempts": r.attempts,
+        "last_status": r.last_status, "last_error": r.last_error, "created_at": at(r.created_ms),
+        "last_attempt_at": at(r.last_attempt_ms), "next_attempt_at": at(r.next_attempt_ms),
+    }
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        value = ""
+    if not value or len(value) > 64:
+        raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
+    return value
