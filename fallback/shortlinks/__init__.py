@@ -1,0 +1,12 @@
+"""Short links for SMS fallback: one per recipient, the H5 page of the card, click tracking
+(DESIGN.md §6, §13).
+
+`ShortLinks.add_link(...)` adds a link to the WriteBatch that sends the SMS; `routes` serve
+`/s/<token>` (public) and `/v1/clicks` (API key); `shortlinks_context()` is the app's cleanup
+context that puts the service at `app[SHORTLINKS]`.
+"""
+from fallback.shortlinks.agents import Agent, classify
+from fallback.shortlinks.http import SHORTLINKS, routes, shortlinks_context
+from fallback.shortlinks.service import DEFAULT_TTL_S, Link, ShortLinks
+
+__all__ = ["Agent", "DEFAULT_TTL_S", "Link", "SHORTLINKS", "ShortLinks", "classify", "routes", "shortlinks_context"]

@@ -1,0 +1,45 @@
+"""Short links and their clicks (DESIGN.md §6, §13).
+
+The composed card is personal (it carries the recipient's variables), so it is stored only
+sealed; a click keeps no IP address or user agent, only a coarse agent class and an HMAC of
+both (per tenant) for counting unique visitors. Times are Unix milliseconds.
+"""
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, String, Table
+
+from store.tables import metadata
+
+short_links = Table(
+    "short_links",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("message_id", String(32), ForeignKey("messages.id"), nullable=False),
+    Column("batch_id", String(32), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("card_enc", LargeBinary, nullable=False),
+    Index("ix_short_links_tenant_message", "tenant_id", "message_id"),
+    Index("ix_short_links_tenant_batch", "tenant_id", "batch_id"),
+)
+
+link_clicks = Table(
+    "link_clicks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("token", String(64), nullable=False),
+    Column("tenant_id", String(32), nullable=False),
+    Column("message_id", String(32), nullable=False),
+    Column("batch_id", String(32), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    # page | action | postback | ics | map | dial | opt_out
+    Column("kind", String(16), nullable=False),
+    # The suggestion index for action/postback/ics/map; NULL for page views.
+    Column("action", Integer, nullable=True),
+    Column("head", Boolean, nullable=False),
+    Column("bot", Boolean, nullable=False),
+    Column("preview", Boolean, nullable=False),
+    Column("agent", String(16), nullable=False),
+    Column("fingerprint", LargeBinary, nullable=False),
+    Index("ix_link_clicks_tenant_message", "tenant_id", "message_id"),
+    Index("ix_link_clicks_tenant_batch", "tenant_id", "batch_id"),
+)
