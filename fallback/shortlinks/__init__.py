@@ -5,6 +5,7 @@
 `/s/<token>` (public) and `/v1/clicks` (API key); `shortlinks_context()` is the app's cleanup
 context that puts the service at `app[SHORTLINKS]`.
 """
+from fallback.shortlinks import openapi as _openapi  # noqa: F401  (registers the API description)
 from fallback.shortlinks.agents import Agent, classify
 from fallback.shortlinks.http import SHORTLINKS, routes, shortlinks_context
 from fallback.shortlinks.service import DEFAULT_TTL_S, Link, ShortLinks

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TTL_S = 30 * 24 * 3600  # DESIGN.md §13: a link lives 30 days from the SMS send
 CACHE_TTL_S = 30.0  # how long a resolved token is trusted without asking the database
 NEGATIVE_CACHE_TTL_S = 5.0  # unknown tokens: short, so a link committed a moment later resolves
-CACHE_MAX = 50_000
+CACHE_MAX = 10_000  # opened cards (and their rendered pages) held in memory
 FLUSH_INTERVAL_S = 0.5
 FLUSH_ROWS = 2_000  # flush early when this many hits are waiting
 MAX_BUFFER = 200_000  # while the database is unreachable, keep at most this many hits
@@ -40,8 +40,9 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MIN_TOKEN_CHARS = 16
 
 # What a hit was: the card page, a suggestion (tracked redirect, reply form, .ics, map), the
-# opt-out form, or a hit on an expired link.
-KINDS = ("page", "action", "postback", "ics", "map", "dial", "opt_out", "expired")
+# opt-out form, or a hit on an expired link. Dial buttons are plain tel: links (the page has
+# no script to report a tap), so they are not counted.
+KINDS = ("page", "action", "postback", "ics", "map", "opt_out", "expired")
 
 PostbackCallback = Callable[[str, str, str, "str | None"], Awaitable[None]]
 OptOutCallback = Callable[[str, str], Awaitable[None]]
