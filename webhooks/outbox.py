@@ -1,10 +1,11 @@
 """The transactional outbox: events are queued in the same transaction that produced them."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import orjson
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, bindparam, select
 
 import security
 from store import new_id
@@ -58,27 +59,54 @@ def enqueue(
     """
     if kind not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {kind!r}")
-    body = event_body(event_id, kind, at_ms, payload)
+    event = _Event(tenant_id, message_id, kind, at_ms, event_id, event_body(event_id, kind, at_ms, payload))
+    # Consecutive events of one batch share one fan-out: one endpoint query, one insert.
+    last = batch.statements[-1] if batch.statements else None
+    if isinstance(last, _FanOut) and last.keyring is keyring:
+        last.events.append(event)
+    else:
+        batch.run(_FanOut(keyring, [event]))
 
-    def fan_out(conn: Connection) -> None:
-        endpoints = conn.execute(
-            select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
-                and_(webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.deleted_ms.is_(None))
-            )
-        ).all()
+
+@dataclass(frozen=True)
+class _Event:
+    tenant_id: str
+    message_id: str | None
+    kind: str
+    at_ms: int
+    event_id: str
+    body: bytes
+
+
+_ENDPOINTS = select(webhook_endpoints.c.id, webhook_endpoints.c.tenant_id, webhook_endpoints.c.events).where(
+    webhook_endpoints.c.tenant_id.in_(bindparam("tenants", expanding=True)),
+    webhook_endpoints.c.deleted_ms.is_(None),
+)
+
+
+@dataclass
+class _FanOut:
+    """A WriteBatch statement: one delivery row per (event, subscribed endpoint), payload sealed."""
+
+    keyring: security.Keyring
+    events: list[_Event] = field(default_factory=list)
+
+    def __call__(self, conn: Connection) -> None:
+        by_tenant: dict[str, list] = {}
+        for row in conn.execute(_ENDPOINTS, {"tenants": sorted({e.tenant_id for e in self.events})}):
+            by_tenant.setdefault(row.tenant_id, []).append(row)
         rows = []
-        for endpoint in endpoints:
-            if kind not in endpoint.events:
-                continue
-            did = new_id()
-            rows.append({
-                "id": did, "tenant_id": tenant_id, "endpoint_id": endpoint.id, "event_id": event_id,
-                "event_type": kind, "message_id": message_id, "event_ms": at_ms, "created_ms": at_ms,
-                "payload_enc": keyring.seal(tenant_id, "webhook_deliveries", "payload", did, body),
-                "status": "pending", "attempts": 0, "next_attempt_ms": at_ms, "last_attempt_ms": None,
-                "last_status": None, "last_error": None, "lease_owner": None, "lease_until_ms": None,
-            })
+        for e in self.events:
+            for endpoint in by_tenant.get(e.tenant_id, ()):
+                if e.kind not in endpoint.events:
+                    continue
+                did = new_id()
+                rows.append({
+                    "id": did, "tenant_id": e.tenant_id, "endpoint_id": endpoint.id, "event_id": e.event_id,
+                    "event_type": e.kind, "message_id": e.message_id, "event_ms": e.at_ms, "created_ms": e.at_ms,
+                    "payload_enc": self.keyring.seal(e.tenant_id, "webhook_deliveries", "payload", did, e.body),
+                    "status": "pending", "attempts": 0, "next_attempt_ms": e.at_ms, "last_attempt_ms": None,
+                    "last_status": None, "last_error": None, "lease_owner": None, "lease_until_ms": None,
+                })
         if rows:
             conn.execute(webhook_deliveries.insert(), rows)
-
-    batch.run(fan_out)
