@@ -22,6 +22,7 @@ from aiohttp import web
 from api.problems import FieldError, Problem, pointer
 from cards import Footer, calendar_ics, geo_uri, landing_href, render_html, suggestion_at, web_map_url
 from cards.view import MediaView, SuggestionView
+from fallback.shortlinks.agents import classify
 from fallback.shortlinks.service import DEFAULT_TTL_S, Link, ShortLinks
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,13 @@ async def landing_page(request: web.Request) -> web.Response:
     found, answer = await _live_link(request, "page")
     if answer is not None:
         return answer
-    return html_response(render_page(found[1]))
+    links, link = found
+    if not classify(request.headers.get("User-Agent")).human:
+        # Chat apps' preview fetchers and crawlers would copy the recipient's personal text
+        # onto third-party servers (and into a preview others may see): they get the brand only.
+        return notice(f"{link.signature}的消息", "请在手机浏览器中打开此链接查看。",
+                      "Open this link on your phone to see the message.", brand=link.signature)
+    return html_response(render_page(link))
 
 
 @routes.get("/s/{token}/a/{n}")

@@ -87,6 +87,15 @@ async def test_landing_page_renders_card_with_strict_headers(env):
     assert '<img src="https://cdn.example.com/bill.png"' in html
 
 
+@pytest.mark.parametrize("ua", ["WhatsApp/2.23.20.0 A", "TelegramBot (like TwitterBot)", "curl/8.5.0", ""])
+async def test_previews_and_bots_never_see_the_personal_card(env, ua):
+    token = await env.link()
+    resp = await env.client.get(f"/s/{token}", headers={"User-Agent": ua})
+    html = await resp.text()
+    assert resp.status == 200 and "【鸿雁银行】" in html
+    assert "张三" not in html and "订单" not in html and "noindex" in resp.headers["X-Robots-Tag"]
+
+
 async def test_carousel_is_a_horizontal_list(env):
     token = await env.link(CAROUSEL)
     html = await (await get(env, f"/s/{token}")).text()
