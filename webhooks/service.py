@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import aiohttp
-from sqlalchemy import Connection, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
 
 import security
 from api.problems import FieldError, Problem
@@ -105,6 +105,8 @@ class WebhookService:
         self._in_flight: set[asyncio.Task] = set()
         self._session: aiohttp.ClientSession | None = None
         self._secrets: dict[str, str] = {}
+        self._outcomes: list[tuple[dict, asyncio.Future]] = []
+        self._flushing: asyncio.Task | None = None
         self._stopping = False
 
     def _now_ms(self) -> int:
@@ -334,25 +336,51 @@ class WebhookService:
 
     async def _record(self, c: Claimed, status: int | None, error: str | None) -> None:
         now_ms = self._now_ms()
-        values: dict = {
-            "attempts": c.attempts + 1, "last_attempt_ms": now_ms, "last_status": status,
-            "last_error": error[:200] if error else None, "lease_owner": None, "lease_until_ms": None,
+        outcome = {
+            "b_id": c.id, "b_owner": self.owner, "b_status": "pending", "b_attempts": c.attempts + 1,
+            "b_last_attempt_ms": now_ms, "b_last_status": status, "b_last_error": error[:200] if error else None,
+            "b_next_attempt_ms": None,
         }
         if error is None:
-            values.update(status="delivered", next_attempt_ms=None)
+            outcome["b_status"] = "delivered"
         elif now_ms - c.created_ms >= self.max_age_ms:
-            values.update(status="failed", next_attempt_ms=None)
+            outcome["b_status"] = "failed"
             log.warning("webhook delivery %s to endpoint %s given up after %d attempts",
                         c.id, c.endpoint_id, c.attempts + 1)
         else:
-            values["next_attempt_ms"] = now_ms + int(self.backoff(c.attempts + 1) * 1000)
-        stmt = (
-            update(deliveries)
-            .where(and_(deliveries.c.id == c.id, deliveries.c.status == "pending",
-                        deliveries.c.lease_owner == self.owner))
-            .values(**values)
-        )
-        await self.writer.write(WriteBatch().run(lambda conn: conn.execute(stmt)))
+            outcome["b_next_attempt_ms"] = now_ms + int(self.backoff(c.attempts + 1) * 1000)
+        done = asyncio.get_running_loop().create_future()
+        self._outcomes.append((outcome, done))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_outcomes())
+        await done
+
+    async def _flush_outcomes(self) -> None:
+        # Outcomes finishing while one flush commits go together in the next: one UPDATE
+        # executemany per round instead of a statement built per delivery.
+        while self._outcomes:
+            taken, self._outcomes = self._outcomes, []
+            params = [outcome for outcome, _ in taken]
+            try:
+                await self.writer.write(WriteBatch().run(lambda conn, params=params: conn.execute(_RECORD, params)))
+            except Exception as exc:
+                for _, done in taken:
+                    done.set_exception(exc)
+            else:
+                for _, done in taken:
+                    done.set_result(None)
+
+
+# Only the lease holder records an outcome, and only while the delivery is still pending.
+_RECORD = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "pending",
+           deliveries.c.lease_owner == bindparam("b_owner"))
+    .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"),
+            last_attempt_ms=bindparam("b_last_attempt_ms"), last_status=bindparam("b_last_status"),
+            last_error=bindparam("b_last_error"), next_attempt_ms=bindparam("b_next_attempt_ms"),
+            lease_owner=None, lease_until_ms=None)
+)
 
 
 def _delivery_view(r) -> dict:
