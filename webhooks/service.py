@@ -319,6 +319,7 @@ class WebhookService:
             }
             async with self._session.post(c.url, data=body, headers=headers, allow_redirects=False) as resp:
                 status = resp.status
+                await _drain(resp)
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
         except asyncio.TimeoutError:
@@ -381,6 +382,16 @@ _RECORD = (
             last_error=bindparam("b_last_error"), next_attempt_ms=bindparam("b_next_attempt_ms"),
             lease_owner=None, lease_until_ms=None)
 )
+
+
+async def _drain(resp: aiohttp.ClientResponse, limit: int = 64 * 1024) -> None:
+    """Read (and drop) a small answer so the pooled connection can be reused; never keep it."""
+    seen = 0
+    while seen <= limit:
+        chunk = await resp.content.readany()
+        if not chunk:
+            return
+        seen += len(chunk)
 
 
 def _delivery_view(r) -> dict:
