@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import eviltransform
 import jinja2
@@ -244,7 +244,7 @@ async def calendar(request: web.Request) -> web.Response:
 def map_links(s: SuggestionView) -> list[_Link]:
     """geo: URI for the phone's map app plus a web map: Amap (GCJ-02) inside mainland China."""
     if s.latitude is None or s.longitude is None:
-        return [_Link("geo:0,0?" + urlencode({"q": s.label or ""}), "在地图应用中打开 / Open in maps"),
+        return [_Link("geo:0,0?q=" + quote(s.label or "", safe=""), "在地图应用中打开 / Open in maps"),
                 _Link(web_map_url(None, None, s.label), "高德地图 / Amap")]
     out = [_Link(geo_uri(s.latitude, s.longitude, s.label), "在地图应用中打开 / Open in maps")]
     if eviltransform.outOfChina(s.latitude, s.longitude):

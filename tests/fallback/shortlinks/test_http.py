@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import icalendar
+import orjson
 import pytest
 
 from linkkit import CALENDAR, CAROUSEL, DIAL, FULL_CARD, MAP, MOBILE_UA, OPEN, REPLY, SCRIPT, TARGET
@@ -59,7 +60,9 @@ async def test_add_link_url_shape(env):
         row = (await conn.execute(select(short_links).where(short_links.c.token == token))).one()
     assert row.expires_ms - row.created_ms == DEFAULT_TTL_S * 1000
     # Sealed: nothing of the card's personal text is readable in the stored row.
-    assert "张三".encode() not in row.card_enc and b"42" not in row.card_enc
+    assert "张三您好".encode() not in row.card_enc and b"generalPurposeCard" not in row.card_enc
+    opened = env.links.keyring.open(env.tenant_id, "short_links", "card", token, row.card_enc)
+    assert orjson.loads(opened) == FULL_CARD
 
 
 async def test_landing_page_renders_card_with_strict_headers(env):
@@ -290,3 +293,35 @@ async def test_stored_click_has_no_ip_or_user_agent(env):
     flat = repr(tuple(row)).encode()
     assert b"127.0.0.1" not in flat and b"Android" not in flat and b"Pixel" not in flat
     assert row.agent == "mobile" and len(row.fingerprint) == 16
+
+
+async def test_postback_callback_failure_is_a_503_page(env):
+    token = await env.link()
+
+    async def broken(*event):
+        raise RuntimeError("event bus down")
+
+    env.links.on_postback = broken
+    resp = await env.client.post(f"/s/{token}/r/{REPLY}", headers=UA)
+    assert resp.status == 503 and resp.content_type == "text/html"
+
+
+async def test_location_given_as_a_query(env):
+    from fallback.shortlinks.http import map_links
+    from cards.view import SuggestionView
+
+    geo, amap = map_links(SuggestionView(index=0, display_text="x", kind="show_location", label="北京 南站"))
+    assert geo.href == "geo:0,0?q=%E5%8C%97%E4%BA%AC%20%E5%8D%97%E7%AB%99"
+    assert amap.href.startswith("https://uri.amap.com/search?")
+
+
+async def test_csp_allows_exactly_the_pages_style(env):
+    import base64
+    import hashlib
+
+    token = await env.link()
+    for path in (f"/s/{token}", f"/s/{token}/privacy", "/s/AAAAAAAAAAAAAAAA"):
+        resp = await get(env, path)
+        style = re.search(r"<style>(.*?)</style>", await resp.text(), re.S).group(1)
+        digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+        assert f"style-src 'sha256-{digest}'" in resp.headers["Content-Security-Policy"]
