@@ -174,12 +174,32 @@ async def _live_link(request: web.Request, kind: str, action: int | None = None)
 
 
 def _suggestion(link: Link, raw: str) -> SuggestionView | None:
-    if not raw.isdigit() or len(raw) > 3:
+    if not raw.isdigit() or len(raw) > 3 or not link.card:
         return None
     try:
         return suggestion_at(link.card, int(raw))
     except (IndexError, ValueError):
         return None
+
+
+async def _suggestion_hit(request: web.Request, kind: str, raw: str | None, kinds: frozenset[str]):
+    """(links, link, suggestion) for a live link's suggestion of one of `kinds`, the hit recorded;
+    or the 404/410 answer to give."""
+    links, link, live = await _resolve(request)
+    if link is None:
+        return None, not_found()
+    if raw is None:
+        form = await request.post()
+        raw = str(form.get("suggestion", ""))
+    if not live:
+        # Checked first: an expired link's card may already be purged.
+        _record(request, links, link, "expired", int(raw) if raw.isdigit() and len(raw) <= 3 else None)
+        return None, gone(link)
+    s = _suggestion(link, raw)
+    if s is None or s.kind not in kinds:
+        return None, not_found()
+    _record(request, links, link, kind, s.index)
+    return (links, link, s), None
 
 
 @routes.get("/s/{token}")
@@ -202,18 +222,18 @@ async def open_url(request: web.Request) -> web.Response:
     links, link, live = await _resolve(request)
     if link is None:
         return not_found()
-    target = link.rendered.get(("a", request.match_info["n"]))
+    raw = request.match_info["n"]
+    if not live:
+        _record(request, links, link, "expired", int(raw) if raw.isdigit() and len(raw) <= 3 else None)
+        return gone(link)
+    target = link.rendered.get(("a", raw))
     if target is None:
-        s = _suggestion(link, request.match_info["n"])
+        s = _suggestion(link, raw)
         url = s.url if s is not None and s.kind == "open_url" else None
         if url is None or urlsplit(url).scheme.lower() not in ("http", "https"):
             return not_found()
-        target = link.rendered[("a", request.match_info["n"])] = url
-    n = int(request.match_info["n"])
-    if not live:
-        _record(request, links, link, "expired", n)
-        return gone(link)
-    _record(request, links, link, "action", n)
+        target = link.rendered[("a", raw)] = url
+    _record(request, links, link, "action", int(raw))
     return web.Response(status=302, headers={
         "Location": target, "Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer",
         "X-Robots-Tag": "noindex, nofollow"})
@@ -221,17 +241,11 @@ async def open_url(request: web.Request) -> web.Response:
 
 @routes.get("/s/{token}/ics/{n}")
 async def calendar(request: web.Request) -> web.Response:
-    links, link, live = await _resolve(request)
-    if link is None:
-        return not_found()
-    s = _suggestion(link, request.match_info["n"])
-    if s is None or s.kind != "calendar":
-        return not_found()
-    n = int(request.match_info["n"])
-    if not live:
-        _record(request, links, link, "expired", n)
-        return gone(link)
-    _record(request, links, link, "ics", n)
+    found, answer = await _suggestion_hit(request, "ics", request.match_info["n"], frozenset({"calendar"}))
+    if answer is not None:
+        return answer
+    links, link, s = found
+    n = s.index
     stamp = datetime.fromtimestamp(link.created_ms / 1000, timezone.utc)
     try:
         body = calendar_ics(s, uid=f"{link.message_id}-{n}@hongyan", stamp=stamp)
@@ -259,35 +273,19 @@ def map_links(s: SuggestionView) -> list[_Link]:
 
 @routes.get("/s/{token}/map/{n}")
 async def show_map(request: web.Request) -> web.Response:
-    links, link, live = await _resolve(request)
-    if link is None:
-        return not_found()
-    s = _suggestion(link, request.match_info["n"])
-    if s is None or s.kind != "show_location":
-        return not_found()
-    n = int(request.match_info["n"])
-    if not live:
-        _record(request, links, link, "expired", n)
-        return gone(link)
-    _record(request, links, link, "map", n)
+    found, answer = await _suggestion_hit(request, "map", request.match_info["n"], frozenset({"show_location"}))
+    if answer is not None:
+        return answer
+    links, link, s = found
     return notice(s.label or s.display_text, s.display_text, brand=link.signature,
                   links=map_links(s) + [_Link(_base(link), "返回 / Back")])
 
 
 async def _postback(request: web.Request, raw_index: str | None) -> web.Response:
-    links, link, live = await _resolve(request)
-    if link is None:
-        return not_found()
-    if raw_index is None:
-        form = await request.post()
-        raw_index = str(form.get("suggestion", ""))
-    s = _suggestion(link, raw_index)
-    if s is None or s.kind not in FORM_KINDS:
-        return not_found()
-    if not live:
-        _record(request, links, link, "expired", s.index)
-        return gone(link)
-    _record(request, links, link, "postback", s.index)
+    found, answer = await _suggestion_hit(request, "postback", raw_index, FORM_KINDS)
+    if answer is not None:
+        return answer
+    links, link, s = found
     if links.on_postback is not None:
         try:
             await links.on_postback(link.tenant_id, link.message_id, s.display_text, s.postback)
