@@ -1,16 +1,18 @@
 """Webhook outbox speed: events enqueued per second (transactional fan-out, sealed payloads)
 and deliveries per second to a real receiver on loopback (signed POSTs, outcomes recorded).
 
-    python bench/webhooks.py --seconds 20 [--database-url postgresql+asyncpg://…]
+    python bench/webhooks.py --seconds 20 [--pg-server postgresql+asyncpg://postgres@127.0.0.1:5432/test]
 
 The receiver runs as its own process on the other core. Each round enqueues for a while with
 the sender stopped, then starts the sender and times draining that backlog; figures are medians.
+With --pg-server a scratch database is created on that server and dropped afterwards.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import secrets
 import statistics
 import sys
 import tempfile
@@ -64,9 +66,28 @@ async def pending(db) -> int:
                                    .where(webhook_deliveries.c.status == "pending"))).scalar_one()
 
 
+async def pg_admin(server_url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(server_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 async def run(args) -> dict:
-    tmp = Path(tempfile.mkdtemp(prefix="hongyan-bench-webhooks-"))
-    url = args.database_url or sqlite_url(tmp / "bench.db")
+    if not args.pg_server:
+        return await measure(args, sqlite_url(Path(tempfile.mkdtemp(prefix="hongyan-bench-webhooks-")) / "bench.db"))
+    name = "hongyan_bench_" + secrets.token_hex(6)
+    await pg_admin(args.pg_server, f'CREATE DATABASE "{name}"')
+    try:
+        return await measure(args, args.pg_server.rsplit("/", 1)[0] + "/" + name)
+    finally:
+        await pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def measure(args, url: str) -> dict:
     await run_migrations(url)
     db = open_database(url)
     keyring = security.Keyring(security.EnvMasterKeyProvider("22" * 16))
@@ -109,7 +130,7 @@ async def run(args) -> dict:
         await writer.stop()
         await db.dispose()
     return {
-        "database": "postgresql" if args.database_url else "sqlite",
+        "database": "postgresql" if args.pg_server else "sqlite",
         "enqueue_events_per_s": round(statistics.median(enq_rates)),
         "deliveries_per_s": round(statistics.median(del_rates)),
         "rounds": args.rounds,
@@ -121,7 +142,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=64)
-    ap.add_argument("--database-url")
+    ap.add_argument("--pg-server", help="a PostgreSQL server URL to create a scratch database on")
     ap.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.receiver:
