@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 import orjson
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, distinct, func, select, update
 
 import security
 from accounts.tables import tenants
@@ -32,6 +32,7 @@ CACHE_TTL_S = 30.0  # how long a resolved token is trusted without asking the da
 NEGATIVE_CACHE_TTL_S = 5.0  # unknown tokens: short, so a link committed a moment later resolves
 CACHE_MAX = 10_000  # opened cards (and their rendered pages) held in memory
 FLUSH_INTERVAL_S = 0.5
+PURGE_INTERVAL_S = 3600.0  # how often expired links' cards are erased
 FLUSH_ROWS = 2_000  # flush early when this many hits are waiting
 MAX_BUFFER = 200_000  # while the database is unreachable, keep at most this many hits
 
@@ -195,19 +196,42 @@ class ShortLinks:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        try:
-            plain = self.keyring.open(row.tenant_id, "short_links", "card", token, row.card_enc)
-        except security.UnknownTenant:
-            if self.load_keys is None:
-                raise
-            # A tenant created by another process since this one loaded its keys.
-            await self.load_keys(row.tenant_id)
-            plain = self.keyring.open(row.tenant_id, "short_links", "card", token, row.card_enc)
+        card = {}  # purged after expiry: only the 410 page is left to show
+        if row.card_enc is not None:
+            try:
+                plain = self.keyring.open(row.tenant_id, "short_links", "card", token, row.card_enc)
+            except security.UnknownTenant:
+                if self.load_keys is None:
+                    raise
+                # A tenant created by another process since this one loaded its keys.
+                await self.load_keys(row.tenant_id)
+                plain = self.keyring.open(row.tenant_id, "short_links", "card", token, row.card_enc)
+            card = orjson.loads(plain)
         return Link(
             token=token, tenant_id=row.tenant_id, message_id=row.message_id, batch_id=row.batch_id,
-            created_ms=row.created_ms, expires_ms=row.expires_ms, card=orjson.loads(plain),
-            signature=row.signature,
+            created_ms=row.created_ms, expires_ms=row.expires_ms, card=card, signature=row.signature,
         )
+
+    async def purge_expired(self, now_ms: int | None = None) -> int:
+        """Erase the sealed cards of links expired by `now_ms`; returns how many were erased.
+
+        An expired link only ever shows its 410 page, so the recipient's personal text is not
+        kept past the link's life; the link row stays for the click reports.
+        """
+        cutoff = self.now_ms() if now_ms is None else now_ms
+        erased: list[int] = []
+
+        def erase(conn) -> None:
+            result = conn.execute(
+                update(short_links)
+                .where(short_links.c.expires_ms <= cutoff, short_links.c.card_enc.is_not(None))
+                .values(card_enc=None)
+            )
+            erased.append(result.rowcount)
+
+        await self.writer.write(WriteBatch().run(erase))
+        self._cache.clear()
+        return erased[0] if erased else 0
 
     # -- recording hits ----------------------------------------------------------------
     def record(
@@ -286,6 +310,7 @@ class ShortLinks:
         await self.flush()
 
     async def _run(self) -> None:
+        next_purge = self._monotonic()
         while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
@@ -296,6 +321,12 @@ class ShortLinks:
                 await self.flush()
             except Exception:
                 log.exception("writing click records failed; will retry")
+            if self._monotonic() >= next_purge and not self._stopping:
+                next_purge = self._monotonic() + PURGE_INTERVAL_S
+                try:
+                    await self.purge_expired()
+                except Exception:
+                    log.exception("erasing expired short-link cards failed; will retry")
 
     # -- reports -----------------------------------------------------------------------
     async def clicks_summary(

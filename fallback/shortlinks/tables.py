@@ -17,7 +17,8 @@ short_links = Table(
     Column("batch_id", String(32), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("expires_ms", BigInteger, nullable=False),
-    Column("card_enc", LargeBinary, nullable=False),
+    # NULL once the link has expired and the card was purged (reports keep working).
+    Column("card_enc", LargeBinary, nullable=True),
     Index("ix_short_links_tenant_message", "tenant_id", "message_id"),
     Index("ix_short_links_tenant_batch", "tenant_id", "batch_id"),
 )

@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.String(length=32), nullable=False),
         sa.Column("created_ms", sa.BigInteger(), nullable=False),
         sa.Column("expires_ms", sa.BigInteger(), nullable=False),
-        sa.Column("card_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("card_enc", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_short_links_tenant_id_tenants")),
         sa.ForeignKeyConstraint(["message_id"], ["messages.id"], name=op.f("fk_short_links_message_id_messages")),
         sa.PrimaryKeyConstraint("token", name=op.f("pk_short_links")),

@@ -119,3 +119,28 @@ async def test_summary_needs_exactly_one_scope(env):
         await env.links.clicks_summary(env.tenant_id)
     with pytest.raises(ValueError):
         await env.links.clicks_summary(env.tenant_id, message_id="a", batch_id="b")
+
+
+async def test_expired_cards_are_erased_and_reports_still_work(env):
+    from sqlalchemy import select
+
+    from fallback.shortlinks.tables import short_links
+
+    now_ms = env.links.now_ms()
+    sent = await env.send()
+    old = await env.link(expires_ms=now_ms - 1, message=sent)
+    live = await env.link(expires_ms=now_ms + 60_000)
+    link = await env.links.lookup(old)
+    env.links.record(link, "page", remote="10.0.0.1", user_agent=MOBILE_UA)
+    assert await env.links.purge_expired() == 1
+    assert await env.links.purge_expired() == 0
+    async with env.links.db.read.connect() as conn:
+        rows = dict((await conn.execute(select(short_links.c.token, short_links.c.card_enc))).all())
+    assert rows[old] is None and rows[live] is not None
+    assert (await env.links.lookup(old)).card == {}
+    resp = await env.client.get(f"/s/{old}/a/0", headers={"User-Agent": MOBILE_UA}, allow_redirects=False)
+    assert resp.status == 410
+    assert (await env.client.get(f"/s/{live}", headers={"User-Agent": MOBILE_UA})).status == 200
+    summary = await env.links.clicks_summary(env.tenant_id, message_id=sent["messages"][0]["id"])
+    # A person who tried after expiry is still a human hit, reported under "expired".
+    assert summary["human_hits"] == 2 and summary["by_kind"]["expired"]["human_hits"] == 1
