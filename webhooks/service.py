@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import aiohttp
-from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, update
 
 import security
 from api.problems import FieldError, Problem
@@ -79,6 +79,7 @@ class WebhookService:
         backoff_cap: float = 3600.0,
         backoff: Backoff | None = None,
         max_age_s: float = 3 * 86400,
+        retention_s: float | None = 30 * 86400,
         batch_size: int = 100,
         concurrency: int = 64,
         poll_interval: float = 0.5,
@@ -92,6 +93,8 @@ class WebhookService:
         self.http_timeout = http_timeout
         self.backoff = backoff or exponential_backoff(backoff_base, backoff_cap)
         self.max_age_ms = int(max_age_s * 1000)
+        self.retention_ms = int(retention_s * 1000) if retention_s else None
+        self._next_purge = 0.0  # loop time of the next purge of finished deliveries
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.poll_interval = poll_interval
@@ -233,9 +236,45 @@ class WebhookService:
         """Look for due deliveries now (call after committing a batch that enqueued events)."""
         self._wake.set()
 
+    async def purge(self, batch: int = 5000) -> int:
+        """Delete finished deliveries older than the retention; returns how many went."""
+        if self.retention_ms is None:
+            return 0
+        cutoff_ms = self._now_ms() - self.retention_ms
+        # Ids are time-ordered (UUIDv7): the primary key bounds the scan.
+        cutoff_id = f"{max(cutoff_ms, 0):012x}" + "0" * 20
+        victims = (
+            select(deliveries.c.id)
+            .where(deliveries.c.id < cutoff_id, deliveries.c.status != "pending",
+                   deliveries.c.created_ms < cutoff_ms)
+            .limit(batch)
+            .scalar_subquery()
+        )
+        stmt = delete(deliveries).where(deliveries.c.id.in_(victims))
+        total = 0
+        while True:
+            counts: list[int] = []
+
+            def run(conn: Connection) -> None:
+                counts[:] = [conn.execute(stmt).rowcount]
+
+            await self.writer.write(WriteBatch().run(run))
+            total += counts[0]
+            if counts[0] < batch:
+                return total
+
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wake.clear()
+            if self.retention_ms is not None and loop.time() >= self._next_purge:
+                self._next_purge = loop.time() + 3600
+                try:
+                    purged = await self.purge()
+                    if purged:
+                        log.info("purged %d finished webhook deliveries", purged)
+                except Exception:
+                    log.exception("purging webhook deliveries failed")
             room = min(self.batch_size, self.concurrency - len(self._in_flight))
             claimed: list[Claimed] = []
             if room > 0:

@@ -330,3 +330,20 @@ def _async_call(fetch, pred):
         return pred(await fetch())
 
     return check
+
+
+async def test_finished_deliveries_are_purged_after_the_retention(make_hooks):
+    clock = ManualClock()
+    hooks = await make_hooks(clock, backoff=backoff_by_ten, retention_s=86400)
+    await hooks.register()
+    hooks.receiver.script["e2"] = [500]
+    await hooks.emit(status_event(hooks, "m1", "rcs_sent", "e1"), status_event(hooks, "m2", "rcs_sent", "e2"))
+    await hooks.receiver.next()
+    await hooks.receiver.next()
+    await delivery_of(hooks, "e1", status="delivered")
+    await delivery_of(hooks, "e2", attempts=1)
+    assert await hooks.service.purge() == 0  # nothing is old enough yet
+    clock.advance(86400 + 1)
+    assert await hooks.service.purge(batch=1) == 1
+    # The pending one stays, however old.
+    assert [d["event_id"] for d in await hooks.deliveries()] == ["e2"]
