@@ -56,10 +56,15 @@ def _csp(style: str) -> str:
     )
 
 
-def html_response(html: str, status: int = 200, headers: dict | None = None) -> web.Response:
-    """An HTML page with the strict headers every short-link page carries."""
+def page_csp(html: str) -> str:
+    """The Content-Security-Policy for a page: its one inline style block allowed by hash."""
     m = _STYLE_RE.search(html)
-    hdrs = {**_PAGE_HEADERS, "Content-Security-Policy": _csp(m.group(1) if m else "")}
+    return _csp(m.group(1) if m else "")
+
+
+def html_response(html: str, status: int = 200, headers: dict | None = None, *, csp: str | None = None) -> web.Response:
+    """An HTML page with the strict headers every short-link page carries."""
+    hdrs = {**_PAGE_HEADERS, "Content-Security-Policy": csp or page_csp(html)}
     if headers:
         hdrs.update(headers)
     return web.Response(status=status, text=html, content_type="text/html", charset="utf-8", headers=hdrs)
@@ -145,6 +150,7 @@ def render_page(link: Link) -> str:
                           privacy_url=f"{base}/privacy"),
         )
         link.rendered["page"] = html
+        link.rendered["csp"] = page_csp(html)
     return html
 
 
@@ -213,7 +219,8 @@ async def landing_page(request: web.Request) -> web.Response:
         # onto third-party servers (and into a preview others may see): they get the brand only.
         return notice(f"{link.signature}的消息", "请在手机浏览器中打开此链接查看。",
                       "Open this link on your phone to see the message.", brand=link.signature)
-    return html_response(render_page(link))
+    html = render_page(link)
+    return html_response(html, csp=link.rendered["csp"])
 
 
 @routes.get("/s/{token}/a/{n}")
