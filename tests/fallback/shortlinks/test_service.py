@@ -144,3 +144,21 @@ async def test_expired_cards_are_erased_and_reports_still_work(env):
     summary = await env.links.clicks_summary(env.tenant_id, message_id=sent["messages"][0]["id"])
     # A person who tried after expiry is still a human hit, reported under "expired".
     assert summary["human_hits"] == 2 and summary["by_kind"]["expired"]["human_hits"] == 1
+
+
+async def test_background_flusher_writes_hits_without_being_asked(env):
+    import time
+
+    from sqlalchemy import func, select
+
+    from fallback.shortlinks.tables import link_clicks
+
+    token = await env.link()
+    await env.client.get(f"/s/{token}", headers={"User-Agent": MOBILE_UA})
+    deadline = time.monotonic() + 10  # polled with a deadline; the flusher runs every 0.5 s
+    while True:
+        async with env.links.db.read.connect() as conn:
+            if (await conn.execute(select(func.count()).select_from(link_clicks))).scalar_one() == 1:
+                break
+        assert time.monotonic() < deadline, "hits were not written by the background flusher"
+        await asyncio.sleep(0.05)
