@@ -2,8 +2,9 @@
 (DESIGN.md §6, §13).
 
 `ShortLinks.add_link(...)` adds a link to the WriteBatch that sends the SMS; `routes` serve
-`/s/<token>` (public) and `/v1/clicks` (API key); `shortlinks_context()` is the app's cleanup
-context that puts the service at `app[SHORTLINKS]`.
+`/s/<token>` and its buttons (public) and `/v1/clicks` (API key); `shortlinks_context()` is
+the app's cleanup context that puts the service at `app[SHORTLINKS]`, writes buffered hits
+every 0.5 s and erases expired links' cards hourly.
 """
 from fallback.shortlinks import openapi as _openapi  # noqa: F401  (registers the API description)
 from fallback.shortlinks.agents import Agent, classify
