@@ -35,6 +35,7 @@ MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
 USER_AGENT = "Hongyan-Webhooks/1"
+PURGE_EVERY_S = 3600
 
 Backoff = Callable[[int], float]
 
@@ -94,7 +95,6 @@ class WebhookService:
         self.backoff = backoff or exponential_backoff(backoff_base, backoff_cap)
         self.max_age_ms = int(max_age_s * 1000)
         self.retention_ms = int(retention_s * 1000) if retention_s else None
-        self._next_purge = 0.0  # loop time of the next purge of finished deliveries
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.poll_interval = poll_interval
@@ -105,6 +105,8 @@ class WebhookService:
         self.claim_rounds = 0  # how many claim queries ran (observable progress for tests and ops)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._purger: asyncio.Task | None = None
+        self._stopped = asyncio.Event()
         self._in_flight: set[asyncio.Task] = set()
         self._session: aiohttp.ClientSession | None = None
         self._secrets: dict[str, str] = {}
@@ -217,7 +219,10 @@ class WebhookService:
             await self.writer.write(WriteBatch().run(lambda conn: conn.execute(
                 update(deliveries).where(and_(deliveries.c.status == "pending", deliveries.c.lease_owner.is_not(None)))
                 .values(lease_owner=None, lease_until_ms=None))))
+        self._stopped.clear()
         self._task = asyncio.create_task(self._run(), name="webhook-sender")
+        if self.retention_ms is not None:
+            self._purger = asyncio.create_task(self._purge_hourly(), name="webhook-purge")
 
     async def stop(self) -> None:
         """Stop claiming, let attempts under way finish (each bounded by the HTTP timeout)."""
@@ -225,8 +230,12 @@ class WebhookService:
             return
         self._stopping = True
         self._wake.set()
+        self._stopped.set()
         await self._task
         self._task = None
+        if self._purger is not None:
+            await self._purger
+            self._purger = None
         if self._in_flight:
             await asyncio.wait(set(self._in_flight))
         await self._session.close()
@@ -263,18 +272,22 @@ class WebhookService:
             if counts[0] < batch:
                 return total
 
+    async def _purge_hourly(self) -> None:
+        while not self._stopping:
+            try:
+                purged = await self.purge()
+                if purged:
+                    log.info("purged %d finished webhook deliveries", purged)
+            except Exception:
+                log.exception("purging webhook deliveries failed")
+            try:
+                await asyncio.wait_for(self._stopped.wait(), PURGE_EVERY_S)
+            except asyncio.TimeoutError:
+                pass
+
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wake.clear()
-            if self.retention_ms is not None and loop.time() >= self._next_purge:
-                self._next_purge = loop.time() + 3600
-                try:
-                    purged = await self.purge()
-                    if purged:
-                        log.info("purged %d finished webhook deliveries", purged)
-                except Exception:
-                    log.exception("purging webhook deliveries failed")
             room = min(self.batch_size, self.concurrency - len(self._in_flight))
             claimed: list[Claimed] = []
             if room > 0:
