@@ -83,6 +83,7 @@ class WebhookService:
         retention_s: float | None = 30 * 86400,
         batch_size: int = 100,
         concurrency: int = 64,
+        per_endpoint: int = 16,
         poll_interval: float = 0.5,
         id_factory: Callable[[], str] = new_id,
     ):
@@ -97,6 +98,8 @@ class WebhookService:
         self.retention_ms = int(retention_s * 1000) if retention_s else None
         self.batch_size = batch_size
         self.concurrency = concurrency
+        # One slow or dead endpoint may not take every connection: the others keep flowing.
+        self.per_endpoint = per_endpoint
         self.poll_interval = poll_interval
         self.new_id = id_factory
         # A crashed sender's lease lapses after this; an attempt never takes longer.
@@ -108,6 +111,7 @@ class WebhookService:
         self._purger: asyncio.Task | None = None
         self._stopped = asyncio.Event()
         self._in_flight: set[asyncio.Task] = set()
+        self._busy: dict[str, int] = {}  # endpoint id → attempts under way in this process
         self._session: aiohttp.ClientSession | None = None
         self._secrets: dict[str, str] = {}
         self._outcomes: list[tuple[dict, asyncio.Future]] = []
@@ -296,15 +300,24 @@ class WebhookService:
                 except Exception:
                     log.exception("claiming webhook deliveries failed")
                 for c in claimed:
+                    self._busy[c.endpoint_id] = self._busy.get(c.endpoint_id, 0) + 1
                     task = asyncio.create_task(self._attempt(c))
                     self._in_flight.add(task)
-                    task.add_done_callback(self._in_flight.discard)
+                    task.add_done_callback(lambda t, eid=c.endpoint_id: self._done(t, eid))
             if claimed and len(claimed) == room and len(self._in_flight) < self.concurrency:
                 continue  # more may be due
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except asyncio.TimeoutError:
                 pass
+
+    def _done(self, task: asyncio.Task, endpoint_id: str) -> None:
+        self._in_flight.discard(task)
+        left = self._busy.get(endpoint_id, 1) - 1
+        if left:
+            self._busy[endpoint_id] = left
+        else:
+            self._busy.pop(endpoint_id, None)
 
     async def _claim(self, limit: int) -> list[Claimed]:
         now_ms = self._now_ms()
@@ -332,12 +345,22 @@ class WebhookService:
             .order_by(deliveries.c.next_attempt_ms)
             .limit(limit)
         )
+        room = {eid: self.per_endpoint - n for eid, n in self._busy.items()}
+        full = [eid for eid, left in room.items() if left <= 0]
+        if full:
+            query = query.where(deliveries.c.endpoint_id.not_in(full))
         if not self.db.sqlite:
             query = query.with_for_update(skip_locked=True, of=deliveries)
 
         def claim(conn: Connection) -> None:
             out.clear()  # the writer may run a statement again after a failed group
-            rows = conn.execute(query).all()
+            left = dict(room)
+            rows = []
+            for r in conn.execute(query):
+                # Rows over an endpoint's share are not leased: their locks end with this transaction.
+                if left.setdefault(r.endpoint_id, self.per_endpoint) > 0:
+                    left[r.endpoint_id] -= 1
+                    rows.append(r)
             if not rows:
                 return
             conn.execute(

@@ -52,6 +52,7 @@ class Receiver:
     # event id → answers for its successive attempts (an int status or "hang"); then 200.
     script: dict[str, list] = field(default_factory=dict)
     hits: asyncio.Queue = field(default_factory=asyncio.Queue)
+    release: asyncio.Event = field(default_factory=asyncio.Event)  # ends every "hang"
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -69,7 +70,8 @@ class Receiver:
         answer = plan.pop(0) if plan else 200
         await self.hits.put(Hit(body, raw, dict(request.headers), verified, answer))
         if answer == "hang":
-            await asyncio.Event().wait()
+            await self.release.wait()
+            answer = 200
         return web.Response(status=answer if verified else 401)
 
     async def next(self) -> Hit:

@@ -347,3 +347,25 @@ async def test_finished_deliveries_are_purged_after_the_retention(make_hooks):
     assert await hooks.service.purge(batch=1) == 1
     # The pending one stays, however old.
     assert [d["event_id"] for d in await hooks.deliveries()] == ["e2"]
+
+
+async def test_a_stuck_endpoint_does_not_hold_up_the_others(make_hooks):
+    hooks = await make_hooks(per_endpoint=2, concurrency=4, http_timeout=30)
+    stuck = await hooks.register(["message.status"], url=hooks.receiver.url + "?stuck")
+    fine = await hooks.register(["message.user_event"], url=hooks.receiver.url + "?fine")
+    events = [status_event(hooks, f"s{i}", "rcs_sent", f"s{i}") for i in range(8)]
+    for e in events:
+        hooks.receiver.script[e["event_id"]] = ["hang"]
+    user = {"message_id": "u1", "kind": "message.user_event", "at_ms": hooks.now_ms(), "event_id": "u1",
+            "payload": {"message_id": "u1", "type": "reply"}}
+    await hooks.emit(*events, user)
+    seen = []
+    while "u1" not in seen:
+        seen.append((await hooks.receiver.next()).body["id"])
+    assert len([x for x in seen if x.startswith("s")]) <= 2  # the stuck endpoint has only its share
+    await delivery_of(hooks, "u1", status="delivered", endpoint_id=fine["id"])
+    hooks.receiver.release.set()
+    for _ in range(8 - (len(seen) - 1)):
+        await hooks.receiver.next()
+    await until(_async_call(lambda: hooks.deliveries(f"endpoint_id={stuck['id']}&status=delivered"),
+                            lambda ds: len(ds) == 8), "the stuck endpoint catching up")
