@@ -97,7 +97,7 @@ async def measure(args, url: str) -> dict:
     port = free_port()
     proc = start_process([sys.executable, __file__, "--receiver", str(port)], cpu=1)
     await wait_port(port)
-    service = webhooks.WebhookService(db, writer, keyring, concurrency=args.concurrency)
+    service = webhooks.WebhookService(db, writer, keyring, concurrency=args.concurrency, per_endpoint=args.per_endpoint)
     await service.create_endpoint(tenant.id, webhooks.Registration(f"http://127.0.0.1:{port}/hook",
                                                                    ["message.status"]))
     enq_rates, del_rates = [], []
@@ -133,6 +133,7 @@ async def measure(args, url: str) -> dict:
         "enqueue_events_per_s": round(statistics.median(enq_rates)),
         "deliveries_per_s": round(statistics.median(del_rates)),
         "rounds": args.rounds,
+        "per_endpoint": args.per_endpoint,
     }
 
 
@@ -141,6 +142,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--per-endpoint", type=int, default=16, help="attempts under way per endpoint (service default)")
     ap.add_argument("--pg-server", help="a PostgreSQL server URL to create a scratch database on")
     ap.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -111,7 +111,8 @@ class WebhookService:
         self._purger: asyncio.Task | None = None
         self._stopped = asyncio.Event()
         self._in_flight: set[asyncio.Task] = set()
-        self._busy: dict[str, int] = {}  # endpoint id → attempts under way in this process
+        self._busy: dict[str, int] = {}  # endpoint id → HTTP attempts under way in this process
+        self._sending = 0
         self._session: aiohttp.ClientSession | None = None
         self._secrets: dict[str, str] = {}
         self._outcomes: list[tuple[dict, asyncio.Future]] = []
@@ -292,7 +293,7 @@ class WebhookService:
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            room = min(self.batch_size, self.concurrency - len(self._in_flight))
+            room = min(self.batch_size, self.concurrency - self._sending)
             claimed: list[Claimed] = []
             if room > 0:
                 try:
@@ -301,18 +302,20 @@ class WebhookService:
                     log.exception("claiming webhook deliveries failed")
                 for c in claimed:
                     self._busy[c.endpoint_id] = self._busy.get(c.endpoint_id, 0) + 1
+                    self._sending += 1
                     task = asyncio.create_task(self._attempt(c))
                     self._in_flight.add(task)
-                    task.add_done_callback(lambda t, eid=c.endpoint_id: self._done(t, eid))
-            if claimed and len(claimed) == room and len(self._in_flight) < self.concurrency:
+                    task.add_done_callback(self._in_flight.discard)
+            if claimed and len(claimed) == room and self._sending < self.concurrency:
                 continue  # more may be due
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except asyncio.TimeoutError:
                 pass
 
-    def _done(self, task: asyncio.Task, endpoint_id: str) -> None:
-        self._in_flight.discard(task)
+    def _sent(self, endpoint_id: str) -> None:
+        """An HTTP attempt ended: its connection slot is free while the outcome is recorded."""
+        self._sending -= 1
         left = self._busy.get(endpoint_id, 1) - 1
         if left:
             self._busy[endpoint_id] = left
@@ -381,8 +384,19 @@ class WebhookService:
         return secret
 
     async def _attempt(self, c: Claimed) -> None:
-        status: int | None = None
-        error: str | None = None
+        try:
+            status, error = await self._post(c)
+        finally:
+            self._sent(c.endpoint_id)
+        self._wake.set()  # a connection slot is free
+        try:
+            await self._record(c, status, error)
+        except Exception:
+            log.exception("recording webhook delivery %s failed; its lease will lapse", c.id)
+        self._wake.set()  # the next event of this message may now be due
+
+    async def _post(self, c: Claimed) -> tuple[int | None, str | None]:
+        """One signed POST: (HTTP status or None, error or None when it was accepted)."""
         try:
             body = self.keyring.open(c.tenant_id, "webhook_deliveries", "payload", c.id, c.payload_enc)
             t = int(self.clock.now().timestamp())
@@ -393,22 +407,15 @@ class WebhookService:
                 "Hongyan-Event-Type": c.event_type,
             }
             async with self._session.post(c.url, data=body, headers=headers, allow_redirects=False) as resp:
-                status = resp.status
                 await _drain(resp)
-                if not 200 <= status < 300:
-                    error = f"HTTP {status}"
+                return resp.status, None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
         except asyncio.TimeoutError:
-            error = f"timed out after {self.http_timeout:g} s"
+            return None, f"timed out after {self.http_timeout:g} s"
         except aiohttp.ClientError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            return None, f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # a sealing or signing failure must not kill the sender
             log.exception("webhook delivery %s could not be attempted", c.id)
-            error = f"internal error: {type(exc).__name__}"
-        try:
-            await self._record(c, status, error)
-        except Exception:
-            log.exception("recording webhook delivery %s failed; its lease will lapse", c.id)
-        self._wake.set()  # the next event of this message may now be due
+            return None, f"internal error: {type(exc).__name__}"
 
     async def _record(self, c: Claimed, status: int | None, error: str | None) -> None:
         now_ms = self._now_ms()
