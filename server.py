@@ -20,7 +20,12 @@ from accounts import Accounts, SignatureInvalid
 from api.middleware import AUTHENTICATE, auth_middleware, problem_middleware
 from api.openapi import openapi_document
 from api.ratelimit import RateLimiter
+import webhooks
+from cards import http as cards_http
+from fallback import routes as sms_routes
+from fallback import shortlinks
 from messages import http as messages_http
+from messages.cardcheck import CardChecker
 from messages.ledger import MessageLedger
 from store import Database, GroupWriter, SystemClock, open_database, run_migrations
 from store.db import sqlite_url
@@ -47,6 +52,8 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024
     demo_tenant: bool = True
     log_level: str = "INFO"
+    # How long an SMS short link works, counted from the SMS send (DESIGN.md §13).
+    short_link_ttl: int = 30 * 24 * 3600
 
     @property
     def db_url(self) -> str:
@@ -82,7 +89,18 @@ class Settings:
         return cls(**values)
 
 
+@dataclass
+class Wiring:
+    """What tests and embedders may swap in: the clock and per-service options."""
+
+    clock: object = field(default_factory=SystemClock)
+    webhook_options: dict = field(default_factory=dict)
+    on_postback: object = None
+    on_opt_out: object = None
+
+
 SETTINGS = web.AppKey("settings", Settings)
+WIRING = web.AppKey("wiring", Wiring)
 DATABASE = web.AppKey("database", Database)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 KEYRING = web.AppKey("keyring", security.Keyring)
@@ -118,7 +136,7 @@ async def storage_ctx(app: web.Application):
 
 async def accounts_ctx(app: web.Application):
     keyring = security.Keyring(master_key_provider(app[SETTINGS]))
-    accounts = Accounts(app[DATABASE], keyring, SystemClock())
+    accounts = Accounts(app[DATABASE], keyring, app[WIRING].clock)
     await accounts.load_keys()
     app[KEYRING] = keyring
     app[ACCOUNTS] = accounts
@@ -129,10 +147,22 @@ async def accounts_ctx(app: web.Application):
 async def messages_ctx(app: web.Application):
     writer = GroupWriter(app[DATABASE].write)
     await writer.start()
-    app[messages_http.LEDGER] = MessageLedger(app[DATABASE], writer, app[KEYRING], SystemClock())
+    app[messages_http.LEDGER] = MessageLedger(app[DATABASE], writer, app[KEYRING], app[WIRING].clock)
     app[messages_http.RATE_LIMITER] = RateLimiter()
+    app[messages_http.CARD_CHECK] = CardChecker()
     yield
     await writer.stop()
+
+
+async def webhooks_ctx(app: web.Application):
+    options = {"allow_http": app[SETTINGS].embedded, **app[WIRING].webhook_options}
+    service = webhooks.WebhookService(
+        app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], app[WIRING].clock, **options
+    )
+    await service.start()
+    app[webhooks.WEBHOOKS] = service
+    yield
+    await service.stop()
 
 
 async def demo_tenant_ctx(app: web.Application):
@@ -163,16 +193,28 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(request.app[SETTINGS].base_url))
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Application:
     """The aiohttp application for these settings."""
+    wiring = wiring or Wiring()
     app = web.Application(
         middlewares=[problem_middleware, auth_middleware], client_max_size=settings.max_body_bytes
     )
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([storage_ctx, accounts_ctx, messages_ctx, demo_tenant_ctx])
+    app[WIRING] = wiring
+    # Order matters: later contexts stop first, so nothing writes after the writer stops.
+    app.cleanup_ctx.extend([
+        storage_ctx, accounts_ctx, messages_ctx, webhooks_ctx,
+        shortlinks.shortlinks_context(on_postback=wiring.on_postback, on_opt_out=wiring.on_opt_out,
+                                      clock=wiring.clock),
+        demo_tenant_ctx,
+    ])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     app.add_routes(messages_http.routes)
+    app.add_routes(cards_http.routes)
+    app.add_routes(sms_routes)
+    app.add_routes(webhooks.routes)
+    app.add_routes(shortlinks.routes)
     return app
 
 
@@ -250,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from_args(args)
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    security.logs.install()  # after basicConfig: it attaches to the handlers that exist
     command = args.command or "serve"
     if command == "serve":
         _serve(settings)
@@ -267,4 +310,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the importable module so `server.SETTINGS` etc. are the same objects that
+    # domain packages import (as __main__ they would be a second copy).
+    from server import main as _main
+
+    sys.exit(_main())

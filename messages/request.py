@@ -36,6 +36,7 @@ class SendRequest:
     send_at: datetime | None
     client_ref: str | None
     errors: list[FieldError] = field(default_factory=list)
+    batch: bool = False  # recipients were given as a list (errors point into it)
 
 
 # The common case, a plain mainland mobile number: skip phonenumbers' general parser
@@ -138,7 +139,7 @@ def parse_send_request(body: dict) -> SendRequest:
 
     return SendRequest(
         recipients, card if isinstance(card, dict) else None, template, traffic_type, ttl, send_at,
-        client_ref, errors,
+        client_ref, errors, batch=has_list,
     )
 
 

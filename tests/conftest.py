@@ -96,7 +96,7 @@ async def api(aiohttp_client, settings) -> ApiClient:
     return ApiClient(client, tenant.id, key)
 
 
-def card(title: str = "您的账单已出", description: str = "本月话费 {{ amount }} 元") -> dict:
+def card(title: str = "您的账单已出", description: str = "本月话费 58.00 元") -> dict:
     """A small valid standalone card."""
     return {
         "message": {

@@ -22,7 +22,7 @@ async def test_healthz_needs_no_key(api):
 
 
 async def test_single_send_is_accepted_and_readable(api):
-    resp = await api.post("/v1/messages", {"to": "13800138001", "card": card(), "variables": {"amount": "58.00"}})
+    resp = await api.post("/v1/messages", {"to": "13800138001", "card": card(description="本月话费 {{ amount }} 元"), "variables": {"amount": "58.00"}})
     assert resp.status == 202, await resp.text()
     body = await resp.json()
     [msg] = body["messages"]
@@ -190,3 +190,30 @@ async def test_rate_limit_is_429(api):
     resp = await limited.post("/v1/messages", body)
     await problem(resp, 429)
     assert int(resp.headers["Retry-After"]) >= 1
+
+
+CARD_422 = [
+    # (body, path, words in the message)
+    ({"to": "+8613800138001", "card": card(description="话费 {{ amount }} 元")}, "/variables", "amount"),
+    ({"recipients": [{"to": "+8613800138001", "variables": {"amount": 1}}, {"to": "+8613800138002"}],
+      "card": card(description="话费 {{ amount }} 元")}, "/recipients/1/variables", "amount"),
+    ({"to": "+8613800138001", "card": card(title="x" * 201)}, "/card/message/generalPurposeCard/content/title", "200"),
+    ({"to": "+8613800138001", "card": card(title="{{ t }}"), "variables": {"t": "长" * 201}},
+     "/variables", "title"),
+    ({"to": "+8613800138001", "template": "no-such-template"}, "/template/name", "no-such-template"),
+]
+
+
+@pytest.mark.parametrize("body,path,words", CARD_422)
+async def test_card_is_validated_and_composed_per_recipient(api, body, path, words):
+    err = await problem(await api.post("/v1/messages", body), 422)
+    hits = [e for e in err["errors"] if e["path"] == path]
+    assert hits and words in hits[0]["message"], err
+
+
+async def test_send_from_a_library_template(api):
+    import cards
+
+    name, template = sorted(cards.load_library().items())[0]
+    resp = await api.post("/v1/messages", {"to": "+8613800138001", "template": name, "variables": template.sample})
+    assert resp.status == 202, await resp.text()

@@ -12,7 +12,7 @@ from aiohttp import web
 
 import security
 import webhooks
-from server import ACCOUNTS, DATABASE, KEYRING, create_app
+from server import ACCOUNTS, Wiring, create_app
 from store import GroupWriter, SystemClock
 from store.writer import WriteBatch
 from tests.conftest import ApiClient
@@ -134,21 +134,6 @@ def status_event(hooks: Hooks, message_id: str, status: str, event_id: str, *, t
     }
 
 
-def service_ctx(holder: dict, clock, **kwargs):
-    async def ctx(app: web.Application):
-        writer = GroupWriter(app[DATABASE].write)
-        await writer.start()
-        service = webhooks.WebhookService(app[DATABASE], writer, app[KEYRING], clock, **kwargs)
-        await service.start()
-        app[webhooks.WEBHOOKS] = service
-        holder["service"] = service
-        yield
-        await service.stop()
-        await writer.stop()
-
-    return ctx
-
-
 @pytest.fixture
 def make_hooks(aiohttp_client, aiohttp_server, settings):
     """Build the app with webhooks (service options as keyword arguments) and a receiver."""
@@ -160,12 +145,9 @@ def make_hooks(aiohttp_client, aiohttp_server, settings):
         rapp.router.add_post("/hook", receiver.handle)
         server = await aiohttp_server(rapp)
         receiver.url = str(server.make_url("/hook"))
-        holder: dict = {}
-        app = create_app(settings)
-        app.add_routes(webhooks.routes)
-        app.cleanup_ctx.append(service_ctx(holder, clock, **kwargs))
+        app = create_app(settings, Wiring(clock=clock, webhook_options=kwargs))
         client = await aiohttp_client(app)
         tenant, key = await client.app[ACCOUNTS].create_tenant("Webhook brand")
-        return Hooks(ApiClient(client, tenant.id, key), holder["service"], receiver, clock)
+        return Hooks(ApiClient(client, tenant.id, key), client.app[webhooks.WEBHOOKS], receiver, clock)
 
     return make

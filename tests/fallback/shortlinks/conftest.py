@@ -59,8 +59,7 @@ class LinkEnv:
 @pytest.fixture
 async def env(settings, aiohttp_client) -> LinkEnv:
     # settings first: its database must outlive the app, whose shutdown writes buffered hits.
-    from fallback.shortlinks import routes, shortlinks_context
-    from server import ACCOUNTS, create_app
+    from server import ACCOUNTS, Wiring, create_app
 
     clock = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc))
     postbacks, opt_outs = [], []
@@ -71,9 +70,7 @@ async def env(settings, aiohttp_client) -> LinkEnv:
     async def on_opt_out(tenant_id, message_id):
         opt_outs.append((tenant_id, message_id))
 
-    app = create_app(settings)
-    app.add_routes(routes)
-    app.cleanup_ctx.append(shortlinks_context(on_postback=on_postback, on_opt_out=on_opt_out, clock=clock))
+    app = create_app(settings, Wiring(clock=clock, on_postback=on_postback, on_opt_out=on_opt_out))
     client = await aiohttp_client(app)
     tenant, key = await client.app[ACCOUNTS].create_tenant("Test brand", signature="【鸿雁银行】")
     return LinkEnv(client, tenant.id, key, clock, postbacks, opt_outs)
