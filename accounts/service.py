@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 import security
-from accounts.apikeys import api_key_id, check_api_key, new_api_key
+from security import SCOPES, api_key_id, check_api_key, format_scopes, new_api_key
 from accounts.tables import api_keys, data_keys, tenants
 from store import Clock, Database, SystemClock, new_id
 
@@ -100,7 +100,7 @@ class Accounts:
             await conn.execute(
                 api_keys.insert().values(
                     id=key_id, tenant_id=tenant.id, key_hash=key_hash,
-                    scopes="messages cards templates webhooks", created_ms=now_ms,
+                    scopes=format_scopes(SCOPES), created_ms=now_ms,
                 )
             )
         return tenant, key_string
