@@ -17,6 +17,7 @@ from aiohttp import web
 
 import security
 from accounts import Accounts, SignatureInvalid
+from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all
 from api.middleware import AUTHENTICATE, auth_middleware, problem_middleware
 from api.openapi import openapi_document
 from api.ratelimit import RateLimiter
@@ -141,7 +142,19 @@ async def accounts_ctx(app: web.Application):
     app[KEYRING] = keyring
     app[ACCOUNTS] = accounts
     app[AUTHENTICATE] = accounts.authenticate
+    # Pick up keys rotated by `keys rotate` in another process.
+    refresher = asyncio.create_task(_refresh_keys(accounts), name="key-refresh")
     yield
+    refresher.cancel()
+
+
+async def _refresh_keys(accounts: Accounts) -> None:
+    while True:
+        await asyncio.sleep(KEY_REFRESH_SECONDS)
+        try:
+            await accounts.load_keys()
+        except Exception:
+            log.exception("reloading data keys failed; will retry")
 
 
 async def messages_ctx(app: web.Application):
@@ -242,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--signature", help="registered SMS signature, e.g. 【鸿雁】 (default 【鸿雁测试】)")
     create.add_argument("--rate-limit", type=int, help="recipients per second (default: no limit)")
     create.add_argument("--sms-price", help="price of one SMS segment, e.g. 0.045")
+    keys = sub.add_parser("keys", parents=[flags], help="manage encryption keys")
+    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    ksub.add_parser("rotate", parents=[flags], help="new data key for every tenant; re-encrypt every row")
     return parser
 
 
@@ -270,6 +286,18 @@ async def _tenant_create(settings: Settings, args: argparse.Namespace) -> dict:
     finally:
         await db.dispose()
     return {"tenant_id": tenant.id, "api_key": key}
+
+
+async def _keys_rotate(settings: Settings) -> int:
+    await prepare_storage(settings)
+    db = open_database(settings.db_url)
+    try:
+        accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+        moved = await rotate_all(db, accounts, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        await db.dispose()
+    print(f"rotation complete: {moved} values re-encrypted", file=sys.stderr)
+    return 0
 
 
 def _serve(settings: Settings) -> None:
@@ -306,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --signature: {exc}", file=sys.stderr)
             return 2
         print(json.dumps(out, separators=(",", ":")), flush=True)
+    elif command == "keys":
+        return asyncio.run(_keys_rotate(settings))
     return 0
 
 

@@ -53,7 +53,7 @@ def _tenant(row) -> Tenant:
     return Tenant(row.id, row.name, row.signature, row.rate_limit, row.sms_price)
 
 
-def _record_row(rec: security.DataKeyRecord) -> dict:
+def record_row(rec: security.DataKeyRecord) -> dict:
     return {
         "tenant_id": rec.tenant_id,
         "key_id": rec.key_id,
@@ -96,7 +96,7 @@ class Accounts:
                     sms_price=sms_price, created_ms=now_ms,
                 )
             )
-            await conn.execute(data_keys.insert(), [_record_row(r) for r in records])
+            await conn.execute(data_keys.insert(), [record_row(r) for r in records])
             await conn.execute(
                 api_keys.insert().values(
                     id=key_id, tenant_id=tenant.id, key_hash=key_hash,

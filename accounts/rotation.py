@@ -1,0 +1,115 @@
+"""`keys rotate`: a new write key for every tenant, then every sealed value re-encrypted.
+
+Resumable and idempotent: each batch commits on its own and a value already under the
+active key is left alone, so the job can be stopped and run again at any time, also while
+servers keep serving the same database (they reload keys every KEY_REFRESH_SECONDS).
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import Table, and_, select, update
+
+import security
+from accounts.service import Accounts, record_row
+from accounts.tables import data_keys, tenants
+from store import Database
+
+# Servers refresh their keyring this often; the job waits this long (plus a margin) after
+# publishing new keys, so no server meets a value sealed under a key it has not loaded.
+KEY_REFRESH_SECONDS = 2.0
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    """A sealed column: its table, column, the AD column name, and how to name the row."""
+
+    table: Table
+    column: str
+    ad_column: str
+    row_id: Callable[[object], str]
+    order_by: tuple[str, ...]
+
+
+def sealed_columns() -> list[SealedColumn]:
+    """Every sealed column of every domain (each domain declares its own)."""
+    import webhooks
+    from fallback.shortlinks.tables import short_links
+    from messages.tables import batches, idempotency_keys, messages
+
+    by_id = lambda row: row.id  # noqa: E731
+    cols = [
+        SealedColumn(messages, "to_enc", "to", by_id, ("id",)),
+        SealedColumn(messages, "variables_enc", "variables", by_id, ("id",)),
+        SealedColumn(batches, "card_enc", "card", by_id, ("id",)),
+        SealedColumn(batches, "client_ref_enc", "client_ref", by_id, ("id",)),
+        SealedColumn(idempotency_keys, "response_enc", "response", lambda r: r.key_bidx.hex(), ("key_bidx",)),
+        SealedColumn(short_links, "card_enc", "card", lambda r: r.token, ("token",)),
+    ]
+    for table, column, ad_column in webhooks.SEALED_COLUMNS:
+        cols.append(SealedColumn(table, column, ad_column, by_id, ("id",)))
+    return cols
+
+
+async def rotate_all(db: Database, accounts: Accounts, *, progress=print, settle_seconds: float | None = None) -> int:
+    """Rotate every tenant's data key and re-encrypt every sealed value; returns values moved."""
+    async with db.read.connect() as conn:
+        tenant_ids = [r.id for r in (await conn.execute(select(tenants.c.id).order_by(tenants.c.id))).all()]
+    await accounts.load_keys()
+    now = accounts.clock.now()
+    for tid in tenant_ids:
+        changed = accounts.keyring.rotate(tid, now=now)
+        await _persist(db, changed)
+        progress(f"tenant {tid}: new write key {accounts.keyring.active_key_id(tid)}")
+    await asyncio.sleep(KEY_REFRESH_SECONDS * 1.5 if settle_seconds is None else settle_seconds)
+    moved = 0
+    for col in sealed_columns():
+        for tid in tenant_ids:
+            n = await _reseal_column(db, accounts.keyring, tid, col)
+            if n:
+                progress(f"tenant {tid}: {col.table.name}.{col.column}: {n} values re-encrypted")
+            moved += n
+    return moved
+
+
+async def _persist(db: Database, records: list[security.DataKeyRecord]) -> None:
+    async with db.write.begin() as conn:
+        for rec in records:
+            key = and_(data_keys.c.tenant_id == rec.tenant_id, data_keys.c.key_id == rec.key_id)
+            exists = (await conn.execute(select(data_keys.c.key_id).where(key))).first()
+            if exists:
+                await conn.execute(update(data_keys).where(key).values(state=rec.state, wrapped=rec.wrapped,
+                                                                      master_key_id=rec.master_key_id))
+            else:
+                await conn.execute(data_keys.insert().values(**record_row(rec)))
+
+
+async def _reseal_column(db: Database, keyring: security.Keyring, tenant_id: str, col: SealedColumn) -> int:
+    t = col.table
+    value = t.c[col.column]
+    order = [t.c[c] for c in col.order_by]
+    after = None
+    moved = 0
+    while True:
+        query = select(*order, value).where(and_(t.c.tenant_id == tenant_id, value.is_not(None)))
+        if after is not None:
+            query = query.where(order[0] > after)
+        query = query.order_by(*order).limit(BATCH)
+        async with db.read.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            return moved
+        pairs = [(col.row_id(r), getattr(r, col.column)) for r in rows]
+        changed = dict(keyring.reseal_rows(tenant_id, t.name, col.ad_column, pairs))
+        if changed:
+            async with db.write.begin() as conn:
+                for r in rows:
+                    new = changed.get(col.row_id(r))
+                    if new is not None:
+                        await conn.execute(update(t).where(order[0] == getattr(r, col.order_by[0]))
+                                           .values({col.column: new}))
+            moved += len(changed)
+        after = getattr(rows[-1], col.order_by[0])
