@@ -79,23 +79,33 @@ class LoadResult:
         return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 
-async def closed_loop(url: str, bodies, *, headers: dict, seconds: float, concurrency: int = 32,
-                      ok=(200, 201, 202)) -> LoadResult:
-    """`concurrency` clients each sending the next body as soon as the last answer came."""
+async def closed_loop(url, bodies, *, headers: dict, seconds: float, concurrency: int = 32,
+                      ok=(200, 201, 202), method: str = "POST", session_headers: dict | None = None,
+                      check=None) -> LoadResult:
+    """`concurrency` clients each sending the next request as soon as the last answer came.
+
+    POST: `url` is fixed and `bodies` yields request bodies. GET: `bodies` yields URLs (redirects
+    are not followed). `check(resp)` may add its own test of an answer.
+    """
     conn = aiohttp.TCPConnector(limit=concurrency)
     lat: list[float] = []
     counts = {"n": 0, "err": 0}
     it = iter(bodies)
-    async with aiohttp.ClientSession(connector=conn) as session:
+    async with aiohttp.ClientSession(connector=conn, headers=session_headers) as session:
         deadline = time.perf_counter() + seconds
+
+        def request(item):
+            if method == "GET":
+                return session.get(item, headers=headers, allow_redirects=False)
+            return session.post(url, data=item, headers=headers)
 
         async def worker():
             while time.perf_counter() < deadline:
-                body = next(it)
+                item = next(it)
                 t0 = time.perf_counter()
-                async with session.post(url, data=body, headers=headers) as resp:
+                async with request(item) as resp:
                     await resp.read()
-                    if resp.status not in ok:
+                    if resp.status not in ok or (check is not None and not check(resp)):
                         counts["err"] += 1
                 lat.append((time.perf_counter() - t0) * 1000)
                 counts["n"] += 1

@@ -75,28 +75,11 @@ def serve(port: int, data_dir: Path) -> None:
 # -- the load side -----------------------------------------------------------------------------
 async def closed_loop_get(urls, *, seconds: float, concurrency: int, status: int = 302) -> _load.LoadResult:
     """`concurrency` clients each GETting the next URL (redirects not followed) as soon as answered."""
-    lat: list[float] = []
-    counts = {"n": 0, "err": 0}
-    it = iter(urls)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
-                                     headers={"User-Agent": UA}) as session:
-        deadline = time.perf_counter() + seconds
-
-        async def worker():
-            while time.perf_counter() < deadline:
-                url = next(it)
-                t0 = time.perf_counter()
-                async with session.get(url, allow_redirects=False) as resp:
-                    await resp.read()
-                    if resp.status != status or (status == 302 and resp.headers.get("Location") is None):
-                        counts["err"] += 1
-                lat.append((time.perf_counter() - t0) * 1000)
-                counts["n"] += 1
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - t0
-    return _load.LoadResult(counts["n"], counts["err"], elapsed, lat)
+    return await _load.closed_loop(
+        None, urls, headers={}, seconds=seconds, concurrency=concurrency, ok=(status,), method="GET",
+        session_headers={"User-Agent": UA},
+        check=lambda resp: status != 302 or resp.headers.get("Location") is not None,
+    )
 
 
 def main() -> None:

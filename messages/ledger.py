@@ -1,7 +1,6 @@
 """Accepting messages durably and reading them back, sealed at rest."""
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Callable
 
@@ -9,6 +8,7 @@ import orjson
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import and_, select
 
+from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
 from messages.request import SendRequest
 from messages.tables import batches, idempotency_keys, message_events, messages
@@ -213,10 +213,12 @@ class MessageLedger:
     ) -> tuple[list[dict], str | None]:
         """A page of messages (in recipient order within a batch, newest first otherwise)."""
         query = select(messages).where(messages.c.tenant_id == tenant_id)
-        after = _decode_cursor(cursor) if cursor else None
+        after = decode_cursor(cursor) if cursor else None
         if batch_id is not None:
             query = query.where(messages.c.batch_id == batch_id)
             if after is not None:
+                if not after.isdigit():
+                    raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
                 query = query.where(messages.c.seq > int(after))
             query = query.order_by(messages.c.seq)
         else:
@@ -231,19 +233,6 @@ class MessageLedger:
         next_cursor = None
         if more and rows:
             last = rows[-1]
-            next_cursor = _encode_cursor(str(last.seq) if batch_id is not None else last.id)
+            next_cursor = encode_cursor(str(last.seq) if batch_id is not None else last.id)
         return items, next_cursor
 
-
-def _encode_cursor(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
-    if not value or len(value) > 64:
-        raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
-    return value

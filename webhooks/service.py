@@ -8,7 +8,6 @@ message to the same endpoint is still pending, so each endpoint sees a message's
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import random
@@ -20,6 +19,7 @@ import aiohttp
 from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, update
 
 import security
+from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.writer import WriteBatch
@@ -488,15 +488,3 @@ def _delivery_view(r) -> dict:
     }
 
 
-def encode_cursor(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        value = ""
-    if not value or len(value) > 64:
-        raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
-    return value

@@ -1,0 +1,24 @@
+"""Opaque cursors for paginated lists (DESIGN.md §8)."""
+from __future__ import annotations
+
+import base64
+
+from api.problems import FieldError, Problem
+
+MAX_CURSOR = 64
+
+
+def encode_cursor(value: str) -> str:
+    """An opaque cursor for the position `value` (the last item's sort key)."""
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The position inside a cursor this API returned; 422 naming /cursor otherwise."""
+    try:
+        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        value = ""
+    if not value or len(value) > MAX_CURSOR:
+        raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
+    return value
