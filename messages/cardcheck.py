@@ -20,19 +20,31 @@ _COMPILED_CACHE = 256
 class CardChecker:
     """Resolves `template` references and checks cards; compiled cards are cached by content."""
 
-    def __init__(self) -> None:
+    def __init__(self, templates=None) -> None:
+        # Tenant templates (cards.store.TemplateStore); the built-in library is the fallback.
+        self.templates = templates
         self._compiled: OrderedDict[bytes, cards.CompiledCard | list[FieldError]] = OrderedDict()
 
-    def resolve(self, req: SendRequest) -> tuple[dict | None, str, list[FieldError]]:
-        """(card, base JSON Pointer for its errors, errors) for the request's card or template."""
+    async def resolve(self, req: SendRequest, tenant_id: str) -> tuple[dict | None, str, list[FieldError]]:
+        """(card, base JSON Pointer for its errors, errors) for the request's card or template.
+
+        A template reference is pinned to the version found now (recorded in req.template), so
+        the dispatcher composes exactly what was checked, whatever versions come later.
+        """
         if req.card is not None:
             return req.card, "/card", []
-        name = req.template["name"]
+        name, version = req.template["name"], req.template.get("version")
+        if self.templates is not None:
+            found = await self.templates.resolve(tenant_id, name, version)
+            if found is not None:
+                req.template = {"name": name, "version": found.version, "id": found.template_id}
+                return found.card, "/template", []
         template = cards.load_library().get(name)
         if template is None:
             return None, "/template", [FieldError("/template/name", f"no template named {name!r}")]
-        if req.template.get("version", 1) != 1:
+        if version not in (None, 1):
             return None, "/template", [FieldError("/template/version", f"template {name!r} has only version 1")]
+        req.template = {"name": name, "version": 1, "library": True}
         return template.card, "/template", []
 
     def compiled(self, card: dict) -> cards.CompiledCard | list[FieldError]:
@@ -51,9 +63,10 @@ class CardChecker:
         return result
 
     async def __call__(self, req: SendRequest, tenant_id: str) -> list[FieldError]:
-        card, base, errors = self.resolve(req)
+        card, base, errors = await self.resolve(req, tenant_id)
         if errors:
             return errors
+        req.resolved_card = card
         compiled = self.compiled(card)
         if isinstance(compiled, list):
             return [FieldError(base + e.path if base == "/card" else base, e.message) for e in compiled]

@@ -98,6 +98,7 @@ class MessageLedger:
         now_ms = _ms(now)
         batch_id = self.new_id()
         seal = self.keyring.seal
+        card = req.card if req.card is not None else req.resolved_card
         send_at_ms = _ms(req.send_at) if req.send_at else None
         scheduled = send_at_ms is not None and send_at_ms > now_ms
         status = "scheduled" if scheduled else "accepted"
@@ -108,7 +109,7 @@ class MessageLedger:
             "id": batch_id,
             "tenant_id": tenant_id,
             "created_ms": now_ms,
-            "card_enc": seal(tenant_id, "batches", "card", batch_id, orjson.dumps(req.card)) if req.card else None,
+            "card_enc": seal(tenant_id, "batches", "card", batch_id, orjson.dumps(card)) if card else None,
             "template_ref": orjson.dumps(req.template).decode() if req.template else None,
             "traffic_type": req.traffic_type,
             "ttl_s": req.ttl_s,
@@ -187,6 +188,11 @@ class MessageLedger:
                 {"type": e.type, "at": _at(e.at_ms), "source": e.source, "detail": e.detail or {}}
                 for e in events
             ]
+            # The SMS fallback's link to the card page, once the SMS is composed and sent.
+            link = next((e.detail["short_link"] for e in events
+                         if e.type == "sms_sent" and e.detail and e.detail.get("short_link")), None)
+            if link is not None:
+                out["short_link"] = link
         return out
 
     async def get(self, tenant_id: str, message_id: str) -> dict | None:

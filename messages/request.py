@@ -37,6 +37,8 @@ class SendRequest:
     client_ref: str | None
     errors: list[FieldError] = field(default_factory=list)
     batch: bool = False  # recipients were given as a list (errors point into it)
+    # The card a template reference resolved to; stored sealed with the batch like a given card.
+    resolved_card: dict | None = None
 
 
 # The common case, a plain mainland mobile number: skip phonenumbers' general parser

@@ -145,6 +145,7 @@ def make_hooks(aiohttp_client, aiohttp_server, settings):
         rapp.router.add_post("/hook", receiver.handle)
         server = await aiohttp_server(rapp)
         receiver.url = str(server.make_url("/hook"))
+        kwargs.setdefault("allow_http", True)  # the receiver is a loopback http:// server
         app = create_app(settings, Wiring(clock=clock, webhook_options=kwargs))
         client = await aiohttp_client(app)
         tenant, key = await client.app[ACCOUNTS].create_tenant("Webhook brand")
