@@ -1,0 +1,80 @@
+"""Accepted messages travel end to end through the sandbox simulators (DESIGN.md §3, §4, §13)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.conftest import card
+from tests.dispatch.conftest import event_types, has_event, wait_for
+
+
+PHONE = ("Mozilla/5.0 (Linux; Android 13; V2227A) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/108.0.0.0 Mobile Safari/537.36")
+
+
+async def send(api, to: str, **extra) -> str:
+    got = await api.post("/v1/messages", json={"to": to, "card": card(), **extra})
+    assert got.status == 202, await got.text()
+    return (await got.json())["messages"][0]["id"]
+
+
+async def test_rcs_capable_number_is_delivered_then_read(sandbox_api):
+    mid = await send(sandbox_api, "+8613800001231")
+    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_read")
+    assert event_types(view) == ["accepted", "queued", "rcs_sent", "rcs_delivered", "rcs_read"]
+    assert "short_link" not in view
+
+
+async def test_not_capable_number_falls_back_to_sms_with_a_short_link(sandbox_api):
+    mid = await send(sandbox_api, "+8613800001230")
+    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "sms_delivered")
+    types = event_types(view)
+    assert types == ["accepted", "queued", "fallback_pending", "sms_sent", "sms_delivered"]
+    sent = next(e for e in view["events"] if e["type"] == "sms_sent")
+    assert sent["detail"]["route"] == "sandbox" and sent["detail"]["segments"] >= 1
+    assert sent["detail"]["encoding"] in ("GSM-7", "UCS-2", "gsm7", "ucs2")
+    link = view["short_link"]
+    assert link.startswith("http://") and "/s/" in link and not link.endswith("/")
+    page = await sandbox_api.client.get("/s/" + link.rsplit("/s/", 1)[1], headers={"User-Agent": PHONE})
+    assert page.status == 200
+    assert "您的账单已出" in await page.text()
+    delivered = next(e for e in view["events"] if e["type"] == "sms_delivered")
+    assert [p["stat"] for p in delivered["detail"]["parts"]] == ["DELIVRD"] * sent["detail"]["segments"]
+
+
+async def test_undeliverable_sms_fails_with_the_receipts_reason(sandbox_api):
+    mid = await send(sandbox_api, "+8613800001239")
+    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "sms_failed")
+    failed = view["events"][-1]
+    assert failed["type"] == "sms_failed" and failed["detail"]["reason"].startswith("UNDELIV")
+    # The roll-up fails on the first undelivered part; every part's SMSC id is listed.
+    parts = failed["detail"]["parts"]
+    assert "UNDELIV" in [p["stat"] for p in parts] and all(p["id"] for p in parts)
+
+
+async def test_ttl_expiry_revokes_first_then_sends_the_sms(sandbox_api):
+    mid = await send(sandbox_api, "+8613800001237", ttl=1)
+    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "sms_delivered")
+    types = event_types(view)
+    assert types == ["accepted", "queued", "rcs_sent", "revoked", "fallback_pending", "sms_sent", "sms_delivered"]
+    assert "rcs_delivered" not in types
+
+
+async def test_transient_maap_errors_are_retried(sandbox_api):
+    mid = await send(sandbox_api, "+8613800001238")
+    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_read")
+    retries = [e for e in view["events"] if e["type"] == "queued" and e["detail"].get("error")]
+    assert [r["detail"]["attempt"] for r in retries] == [1, 2]
+    assert all(r["detail"]["error"] == "HTTP 503 errorCode -1" for r in retries)
+    sent = next(e for e in view["events"] if e["type"] == "rcs_sent")
+    assert sent["detail"]["attempts"] == 3
+
+
+async def test_send_at_is_honoured(sandbox_api):
+    send_at = datetime.now(timezone.utc) + timedelta(seconds=1)
+    mid = await send(sandbox_api, "+8613800001232", send_at=send_at.isoformat().replace("+00:00", "Z"))
+    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_delivered" or v["status"] == "rcs_read")
+    assert event_types(view)[:3] == ["accepted", "scheduled", "queued"]
+    queued = next(e for e in view["events"] if e["type"] == "queued")
+    assert datetime.fromisoformat(queued["at"].replace("Z", "+00:00")) >= send_at - timedelta(milliseconds=5)
