@@ -28,6 +28,7 @@ from fallback import shortlinks
 from messages import http as messages_http
 from messages.cardcheck import CardChecker
 from messages.ledger import MessageLedger
+from rcs.wiring import DispatchConfig, callback_routes, dispatch_context
 from store import Database, GroupWriter, SystemClock, open_database, run_migrations
 from store.db import sqlite_url
 from store.migrate import schema_is_current
@@ -55,6 +56,12 @@ class Settings:
     log_level: str = "INFO"
     # How long an SMS short link works, counted from the SMS send (DESIGN.md §13).
     short_link_ttl: int = 30 * 24 * 3600
+    # Dispatch through simulators on loopback (DESIGN.md §4); maap_url / smsc_address point the
+    # real clients at a MaaP / SMSC elsewhere (e.g. simulators in their own processes).
+    # from_env() (the command line) turns it on; a bare Settings() is an app without dispatch.
+    sandbox: bool = False
+    maap_url: str | None = None
+    smsc_address: str | None = None
 
     @property
     def db_url(self) -> str:
@@ -84,6 +91,11 @@ class Settings:
             values["master_key"] = env["HONGYAN_MASTER_KEY"]
         if env.get("HONGYAN_PUBLIC_BASE_URL"):
             values["public_base_url"] = env["HONGYAN_PUBLIC_BASE_URL"]
+        values["sandbox"] = env.get("HONGYAN_SANDBOX", "1").lower() not in ("0", "false", "no", "off")
+        if env.get("HONGYAN_MAAP_URL"):
+            values["maap_url"] = env["HONGYAN_MAAP_URL"]
+        if env.get("HONGYAN_SMSC_ADDRESS"):
+            values["smsc_address"] = env["HONGYAN_SMSC_ADDRESS"]
         if env.get("HONGYAN_LOG_LEVEL"):
             values["log_level"] = env["HONGYAN_LOG_LEVEL"]
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -98,6 +110,8 @@ class Wiring:
     webhook_options: dict = field(default_factory=dict)
     on_postback: object = None
     on_opt_out: object = None
+    # Simulator timings, dispatcher options; None: the defaults for these settings.
+    dispatch: DispatchConfig | None = None
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -214,11 +228,20 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     )
     app[SETTINGS] = settings
     app[WIRING] = wiring
+    dispatch = dispatch_config(settings, wiring)
+
+    async def on_postback(*args):  # a short-link page tap is the same user event as over RCS
+        from rcs.wiring import DISPATCHER
+        await app[DISPATCHER].on_postback(*args)
+
     # Order matters: later contexts stop first, so nothing writes after the writer stops.
     app.cleanup_ctx.extend([
         storage_ctx, accounts_ctx, messages_ctx, webhooks_ctx,
-        shortlinks.shortlinks_context(on_postback=wiring.on_postback, on_opt_out=wiring.on_opt_out,
-                                      clock=wiring.clock),
+        shortlinks.shortlinks_context(
+            on_postback=wiring.on_postback or (on_postback if dispatch.enabled else None),
+            on_opt_out=wiring.on_opt_out, clock=wiring.clock),
+        dispatch_context(dispatch, base_url=f"http://{settings.host}:{settings.port}", clock=wiring.clock,
+                         keys=_dispatch_parts),
         demo_tenant_ctx,
     ])
     app.router.add_get("/healthz", healthz)
@@ -228,7 +251,22 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(sms_routes)
     app.add_routes(webhooks.routes)
     app.add_routes(shortlinks.routes)
+    if dispatch.enabled:
+        app.add_routes(callback_routes(app, dispatch))
     return app
+
+
+def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
+    """The dispatcher's configuration: Wiring's if given, else the settings' sandbox / MaaP / SMSC."""
+    config = wiring.dispatch or DispatchConfig()
+    return replace(config, enabled=config.enabled and (settings.sandbox or bool(settings.maap_url)),
+                   maap_url=config.maap_url or settings.maap_url,
+                   smsc_address=config.smsc_address or settings.smsc_address)
+
+
+def _dispatch_parts(app: web.Application):
+    return (app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], app[ACCOUNTS],
+            app[webhooks.WEBHOOKS], app[shortlinks.SHORTLINKS])
 
 
 # -- command line ------------------------------------------------------------------------
