@@ -23,6 +23,11 @@ from api.openapi import openapi_document
 from api.ratelimit import RateLimiter
 import webhooks
 from cards import http as cards_http
+from cards.store import TEMPLATES, TemplateStore
+from cards.store import routes as template_routes
+from security.evidence_http import EVIDENCE
+from security.evidence_http import routes as evidence_routes
+from security.evidence_store import EvidenceLog, verify_all
 from fallback import routes as sms_routes
 from fallback import shortlinks
 from messages import http as messages_http
@@ -176,9 +181,19 @@ async def messages_ctx(app: web.Application):
     await writer.start()
     app[messages_http.LEDGER] = MessageLedger(app[DATABASE], writer, app[KEYRING], app[WIRING].clock)
     app[messages_http.RATE_LIMITER] = RateLimiter()
-    app[messages_http.CARD_CHECK] = CardChecker()
+    templates = TemplateStore(app[DATABASE], app[WIRING].clock)
+    app[TEMPLATES] = templates
+    app[messages_http.CARD_CHECK] = CardChecker(templates)
     yield
     await writer.stop()
+
+
+async def evidence_ctx(app: web.Application):
+    evidence = EvidenceLog(app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING])
+    await evidence.start()
+    app[EVIDENCE] = evidence
+    yield
+    await evidence.stop()
 
 
 async def webhooks_ctx(app: web.Application):
@@ -236,7 +251,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
 
     # Order matters: later contexts stop first, so nothing writes after the writer stops.
     app.cleanup_ctx.extend([
-        storage_ctx, accounts_ctx, messages_ctx, webhooks_ctx,
+        storage_ctx, accounts_ctx, messages_ctx, evidence_ctx, webhooks_ctx,
         shortlinks.shortlinks_context(
             on_postback=wiring.on_postback or (on_postback if dispatch.enabled else None),
             on_opt_out=wiring.on_opt_out, clock=wiring.clock),
@@ -248,6 +263,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.router.add_get("/openapi.json", openapi)
     app.add_routes(messages_http.routes)
     app.add_routes(cards_http.routes)
+    app.add_routes(template_routes)
+    app.add_routes(evidence_routes)
     app.add_routes(sms_routes)
     app.add_routes(webhooks.routes)
     app.add_routes(shortlinks.routes)
@@ -296,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", parents=[flags], help="manage encryption keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
     ksub.add_parser("rotate", parents=[flags], help="new data key for every tenant; re-encrypt every row")
+    evidence = sub.add_parser("evidence", parents=[flags], help="the SM3 evidence chain")
+    esub = evidence.add_subparsers(dest="evidence_command", required=True)
+    esub.add_parser("verify", parents=[flags], help="recompute every tenant's chain; exit 1 at the first break")
     return parser
 
 
@@ -338,6 +358,24 @@ async def _keys_rotate(settings: Settings) -> int:
     return 0
 
 
+async def _evidence_verify(settings: Settings) -> int:
+    await prepare_storage(settings)
+    db = open_database(settings.db_url)
+    try:
+        reports = await verify_all(db)
+    finally:
+        await db.dispose()
+    broken = [(t, r) for t, r in reports if not r.intact]
+    for tenant_id, report in reports:
+        print(f"tenant {tenant_id}: {report}", file=sys.stderr)
+    if broken:
+        tenant_id, report = broken[0]
+        print(f"evidence chain BROKEN: tenant {tenant_id}, record seq {report.broken_seq}: {report.reason}")
+        return 1
+    print(f"evidence chains intact: {len(reports)} tenant(s), {sum(r.checked for _, r in reports)} records")
+    return 0
+
+
 def _serve(settings: Settings) -> None:
     app = create_app(settings)
 
@@ -374,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out, separators=(",", ":")), flush=True)
     elif command == "keys":
         return asyncio.run(_keys_rotate(settings))
+    elif command == "evidence":
+        return asyncio.run(_evidence_verify(settings))
     return 0
 
 

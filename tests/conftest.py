@@ -27,16 +27,29 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
+@pytest.fixture(scope="session")
+def _pg_databases():
+    """Names of the databases made for tests; dropped when the session ends, after every
+    app (whose shutdown still writes) has stopped."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
-def pg_url():
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+def pg_url(_pg_databases):
+    """A fresh, empty PostgreSQL database for one test."""
     if not PG_URL:
         pytest.skip("HONGYAN_TEST_PG_URL is not set")
+    # Earlier tests' apps have all stopped by now: their databases can go.
+    while _pg_databases:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{_pg_databases.pop()}" WITH (FORCE)'))
     name = "hongyan_t_" + secrets.token_hex(6)
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    _pg_databases.append(name)
     base = PG_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return f"{base}/{name}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
