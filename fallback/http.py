@@ -34,3 +34,13 @@ async def count_segments(request: web.Request) -> web.Response:
     except SegmentationError as exc:
         raise Problem(422, str(exc), [FieldError(pointer("text"), str(exc))]) from None
     return web.Response(body=orjson.dumps(result.as_dict()), content_type="application/json")
+
+
+ROUTER = web.AppKey("sms_router", object)
+
+
+@routes.get("/v1/sms/routes")
+async def route_health(request: web.Request) -> web.Response:
+    """Health of every SMS route: in or out of rotation, error rate, latency, throttling."""
+    router = request.app.get(ROUTER)
+    return web.json_response({"data": router.health() if router is not None else []})

@@ -58,3 +58,15 @@ register_fragment({
     },
     "schemas": {"SmsSegmentsRequest": SEGMENTS_REQUEST, "SmsSegmentation": SEGMENTATION},
 })
+
+register_fragment({"paths": {"/v1/sms/routes": {"get": {
+    "summary": "SMS route health: in or out of rotation, error rate, p90 latency, throttling",
+    "responses": {"200": {"description": "Every route", "content": {"application/json": {"schema": {
+        "type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {
+            "type": "object", "required": ["route", "state"], "properties": {
+                "route": {"type": "string"}, "state": {"type": "string"},
+                "serves": {"type": "array", "items": {"type": "string"}},
+                "error_rate": {"type": "number"}, "latency_p90": {"type": "number"},
+                "throttled": {"type": "boolean"}, "back_in": {"type": ["number", "null"]}}}}}}}}},
+        **problem_responses(401)},
+}}}})

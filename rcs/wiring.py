@@ -16,6 +16,7 @@ from aiohttp import web
 
 from fallback.client import SmppClient
 from fallback.dispatch import SmsDispatch
+from fallback.http import ROUTER as SMS_ROUTER
 from fallback.routing import DEFAULT_CARRIER, CarrierRouter, CarrierRoutes, RouterConfig, RouteSettings
 from fallback.sender import SmsSender
 from fallback.smsc import SmscSimulator
@@ -137,6 +138,7 @@ def dispatch_context(config: DispatchConfig, *, base_url: str, clock, keys):
             started.append(dispatcher)
             app[DISPATCHER] = dispatcher
             app[SMS_DISPATCH] = sms
+            app[SMS_ROUTER] = router
         except BaseException:
             for part in reversed(started):
                 await _stop(part)
