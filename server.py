@@ -17,6 +17,8 @@ from aiohttp import web
 
 import security
 from accounts import Accounts, SignatureInvalid
+from accounts.http import ACCOUNTS_SERVICE
+from accounts.http import routes as accounts_routes
 from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all
 from api.middleware import AUTHENTICATE, auth_middleware, problem_middleware
 from api.openapi import openapi_document
@@ -161,6 +163,7 @@ async def accounts_ctx(app: web.Application):
     app[KEYRING] = keyring
     app[ACCOUNTS] = accounts
     app[AUTHENTICATE] = accounts.authenticate
+    app[ACCOUNTS_SERVICE] = accounts
     # Pick up keys rotated by `keys rotate` in another process.
     refresher = asyncio.create_task(_refresh_keys(accounts), name="key-refresh")
     yield
@@ -265,6 +268,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(cards_http.routes)
     app.add_routes(template_routes)
     app.add_routes(evidence_routes)
+    app.add_routes(accounts_routes)
     app.add_routes(sms_routes)
     app.add_routes(webhooks.routes)
     app.add_routes(shortlinks.routes)

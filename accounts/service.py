@@ -6,7 +6,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import security
 from security import SCOPES, api_key_id, check_api_key, format_scopes, new_api_key
@@ -47,6 +47,23 @@ class Tenant:
             "rate_limit": self.rate_limit,
             "sms_price": self.sms_price,
         }
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the tenant, and the key with its scopes."""
+
+    tenant: Tenant
+    key_id: str
+    scopes: frozenset[str]
+
+    # The middleware reads these as it would a Tenant.
+    @property
+    def id(self) -> str:
+        return self.tenant.id
+
+    def as_mapping(self) -> dict:
+        return self.tenant.as_mapping()
 
 
 def _tenant(row) -> Tenant:
@@ -115,8 +132,8 @@ class Accounts:
             row = (await conn.execute(select(tenants).where(tenants.c.id == tenant_id))).first()
         return _tenant(row) if row else None
 
-    async def authenticate(self, key_string: str) -> Tenant | None:
-        """The tenant owning this API key, or None for a missing, wrong or revoked key."""
+    async def authenticate(self, key_string: str) -> Principal | None:
+        """The tenant and scopes of this API key, or None for a missing, wrong or revoked key."""
         hit = self._auth_cache.get(key_string)
         mono = time.monotonic()
         if hit is not None and hit[0] > mono:
@@ -132,14 +149,14 @@ class Accounts:
             self._auth_cache.pop(key_string, None)
             raise
 
-    async def _authenticate(self, key_string: str) -> Tenant | None:
+    async def _authenticate(self, key_string: str) -> Principal | None:
         key_id = api_key_id(key_string)
         if key_id is None:
             return None
         async with self.db.read.connect() as conn:
             row = (
                 await conn.execute(
-                    select(api_keys.c.key_hash, api_keys.c.revoked_ms, tenants)
+                    select(api_keys.c.key_hash, api_keys.c.revoked_ms, api_keys.c.scopes, tenants)
                     .join(tenants, tenants.c.id == api_keys.c.tenant_id)
                     .where(api_keys.c.id == key_id)
                 )
@@ -150,7 +167,33 @@ class Accounts:
             return None
         tenant = _tenant(row)
         await self.ensure_keys(tenant.id)
-        return tenant
+        return Principal(tenant, key_id, frozenset(row.scopes.split()))
+
+    async def create_api_key(self, tenant_id: str, scopes) -> dict:
+        """Another key for a tenant, limited to `scopes`; the key string is in the answer once."""
+        scopes_text = format_scopes(scopes)
+        key_string, key_id, key_hash = new_api_key()
+        now_ms = int(self.clock.now().timestamp() * 1000)
+        async with self.db.write.begin() as conn:
+            await conn.execute(api_keys.insert().values(id=key_id, tenant_id=tenant_id, key_hash=key_hash,
+                                                        scopes=scopes_text, created_ms=now_ms))
+        return {**_key_view(key_id, scopes_text, now_ms, None), "api_key": key_string}
+
+    async def list_api_keys(self, tenant_id: str) -> list[dict]:
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(select(api_keys).where(api_keys.c.tenant_id == tenant_id)
+                                       .order_by(api_keys.c.created_ms))).all()
+        return [_key_view(r.id, r.scopes, r.created_ms, r.revoked_ms) for r in rows]
+
+    async def revoke_api_key(self, tenant_id: str, key_id: str) -> bool:
+        """Revoke a key now in this process (others stop accepting it within the auth cache time)."""
+        now_ms = int(self.clock.now().timestamp() * 1000)
+        async with self.db.write.begin() as conn:
+            done = (await conn.execute(update(api_keys).where(
+                (api_keys.c.id == key_id) & (api_keys.c.tenant_id == tenant_id) & api_keys.c.revoked_ms.is_(None)
+            ).values(revoked_ms=now_ms))).rowcount
+        self._auth_cache.clear()
+        return bool(done)
 
     async def ensure_keys(self, tenant_id: str) -> None:
         """Load a tenant's data keys if this process has not seen them (made by another process)."""
@@ -173,6 +216,14 @@ class Accounts:
             )
             for r in rows
         )
+
+
+def _key_view(key_id: str, scopes: str, created_ms: int, revoked_ms: int | None) -> dict:
+    from store.clock import rfc3339
+
+    return {"id": key_id, "scopes": scopes.split(),
+            "created_at": rfc3339(_from_ms(created_ms)),
+            "revoked_at": rfc3339(_from_ms(revoked_ms)) if revoked_ms else None}
 
 
 def _from_ms(ms: int):

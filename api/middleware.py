@@ -54,6 +54,26 @@ async def auth_middleware(request: web.Request, handler):
     if tenant is None:
         raise Problem(401, "the API key is not valid or has been revoked",
                       headers={"WWW-Authenticate": 'Bearer realm="hongyan", error="invalid_token"'})
+    scope = required_scope(request.path)
+    scopes = getattr(tenant, "scopes", None)
+    if scopes is not None and scope not in scopes:
+        raise Problem(403, f"this API key lacks the `{scope}` scope")
     request["tenant_id"] = tenant.id
     request["tenant"] = tenant.as_mapping()
     return await handler(request)
+
+
+# Which scope a path needs (DESIGN.md §7: API keys with scopes); the first matching prefix wins.
+_SCOPE_BY_PREFIX = (
+    ("/v1/api-keys", "keys"),
+    ("/v1/webhook", "webhooks"),
+    ("/v1/template", "templates"),
+    ("/v1/cards", "cards"),
+)
+
+
+def required_scope(path: str) -> str:
+    for prefix, scope in _SCOPE_BY_PREFIX:
+        if path.startswith(prefix):
+            return scope
+    return "messages"

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 ENVIRONMENTS = ("live", "test")
 SECRET_BYTES = 24  # 192 bits
-# What a key may be allowed to do; stored as a space-separated string.
-SCOPES = frozenset({"messages", "cards", "templates", "webhooks"})
+# What a key may be allowed to do ("keys": manage API keys); stored as a space-separated string.
+SCOPES = frozenset({"messages", "cards", "templates", "webhooks", "keys"})
 _KEY = re.compile(r"hy_(live|test)_([0-9a-f]{16})_([a-z2-7]{39})")
 _DOMAIN = b"hongyan/api-key/v1\x00"
 

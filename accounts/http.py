@@ -1,0 +1,67 @@
+"""/v1/api-keys: more keys per tenant, each limited to scopes, shown once, revocable."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.bodies import read_json
+from api.openapi import problem_responses, register_fragment
+from api.problems import FieldError, Problem
+from security import SCOPES, parse_scopes
+
+ACCOUNTS_SERVICE = web.AppKey("accounts_service", object)
+routes = web.RouteTableDef()
+
+
+@routes.post("/v1/api-keys")
+async def create_key(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    errors = [FieldError(f"/{k}", "unknown field") for k in body if k != "scopes"]
+    scopes = body.get("scopes")
+    if not isinstance(scopes, list) or not scopes or not all(isinstance(x, str) for x in scopes):
+        errors.append(FieldError("/scopes", f"a non-empty list of: {', '.join(sorted(SCOPES))}"))
+    else:
+        try:
+            parse_scopes(scopes)
+        except ValueError as exc:
+            errors.append(FieldError("/scopes", str(exc)))
+    if errors:
+        raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
+    made = await request.app[ACCOUNTS_SERVICE].create_api_key(request["tenant_id"], scopes)
+    return web.json_response(made, status=201)
+
+
+@routes.get("/v1/api-keys")
+async def list_keys(request: web.Request) -> web.Response:
+    return web.json_response({"data": await request.app[ACCOUNTS_SERVICE].list_api_keys(request["tenant_id"])})
+
+
+@routes.delete("/v1/api-keys/{id}")
+async def revoke_key(request: web.Request) -> web.Response:
+    if not await request.app[ACCOUNTS_SERVICE].revoke_api_key(request["tenant_id"], request.match_info["id"]):
+        raise Problem(404, "no such active API key")
+    return web.Response(status=204)
+
+
+_KEY = {"type": "object", "required": ["id", "scopes", "created_at"], "properties": {
+    "id": {"type": "string"}, "scopes": {"type": "array", "items": {"enum": sorted(SCOPES)}},
+    "created_at": {"type": "string", "format": "date-time"},
+    "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+    "api_key": {"type": "string", "description": "Only in the answer to POST: shown once"}}}
+register_fragment({"schemas": {"ApiKey": _KEY}, "paths": {
+    "/v1/api-keys": {
+        "post": {"summary": "Create an API key limited to scopes (needs the `keys` scope)",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["scopes"], "additionalProperties": False,
+                     "properties": {"scopes": {"type": "array", "minItems": 1,
+                                               "items": {"enum": sorted(SCOPES)}}}}}}},
+                 "responses": {"201": {"description": "The key, shown this once", "content": {
+                     "application/json": {"schema": {"$ref": "#/components/schemas/ApiKey"}}}},
+                     **problem_responses(400, 401, 403, 415, 422)}},
+        "get": {"summary": "List the tenant's API keys (never the keys themselves)",
+                "responses": {"200": {"description": "Keys"}, **problem_responses(401, 403)}},
+    },
+    "/v1/api-keys/{id}": {"delete": {
+        "summary": "Revoke a key", "parameters": [{"name": "id", "in": "path", "required": True,
+                                                   "schema": {"type": "string"}}],
+        "responses": {"204": {"description": "Revoked"}, **problem_responses(401, 403, 404)}}},
+}})
