@@ -17,6 +17,7 @@ from messages.tables import message_events, messages
 from store import new_id
 from store.tables import metadata
 from store.writer import WriteBatch
+from webhooks.tables import webhook_endpoints
 
 # Per-message dispatch facts that have no place in `messages`: when a revoke was asked for,
 # and the SMS submitted for it (SMSC part ids, so receipts are tracked again after a restart).
@@ -62,6 +63,10 @@ _ROWS = select(
     messages.c.due_ms, messages.c.attempts,
 ).where(messages.c.id.in_(bindparam("ids", expanding=True)))
 
+_HOOKED = select(webhook_endpoints.c.tenant_id).where(
+    webhook_endpoints.c.tenant_id.in_(bindparam("tenants", expanding=True)), webhook_endpoints.c.deleted_ms.is_(None),
+).distinct()
+
 _UPDATE = (
     messages.update()
     .where(messages.c.id == bindparam("b_id"))
@@ -97,6 +102,8 @@ class Transitions:
     def _apply(self, conn: Connection, changes: list[Change], result: Applied) -> None:
         ids = sorted({c.message_id for c in _flatten(changes)})
         rows = {r.id: r for r in conn.execute(_ROWS, {"ids": ids})}
+        # Opening the number and building the payload is wasted on a tenant without endpoints.
+        hooked = {r.tenant_id for r in conn.execute(_HOOKED, {"tenants": sorted({r.tenant_id for r in rows.values()})})}
         state = {mid: [r.status, r.due_ms, r.attempts] for mid, r in rows.items()}
         updates, events = [], []
         hooks = WriteBatch()
@@ -122,14 +129,17 @@ class Transitions:
                 result.skipped.append((c.message_id, c.status))
                 if not c.record_anyway or current[0] == c.status:
                     continue
-            events.append({"id": self.new_id(), "message_id": c.message_id, "tenant_id": row.tenant_id,
+            event_id = self.new_id()
+            events.append({"id": event_id, "message_id": c.message_id, "tenant_id": row.tenant_id,
                            "type": c.status, "at_ms": c.at_ms, "source": c.source, "detail": c.detail})
+            if row.tenant_id not in hooked:
+                continue
             to = self.keyring.open(row.tenant_id, "messages", "to", row.id, row.to_enc).decode()
             webhooks.enqueue(
                 hooks, self.keyring, tenant_id=row.tenant_id, message_id=row.id, kind=webhooks.MESSAGE_STATUS,
                 payload=webhooks.status_data(message_id=row.id, batch_id=row.batch_id, to=to, status=c.status,
                                              at_ms=c.at_ms, source=c.source, detail=c.detail),
-                at_ms=c.at_ms, event_id=self.new_id(),
+                at_ms=c.at_ms, event_id=event_id,
             )
         if updates:
             # Several changes of one message in one group: the last one is the row's state.

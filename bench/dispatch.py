@@ -1,0 +1,153 @@
+"""End-to-end dispatch speed: accept → dispatcher → MaaP simulator → delivered callback.
+
+    python bench/dispatch.py --seconds 20 [--rate 1200]
+
+The server (SQLite, embedded sandbox) runs on one core; the MaaP simulator runs as its own
+process and the load generator offers `--rate` RCS-capable recipients a second (batches every
+100 ms) on the other. Figures come from the server's own event times (accepted → rcs_delivered)
+read from the database afterwards: messages/s reaching rcs_delivered (median of the per-second
+counts once warmed up) and the p99 accept→delivered latency. The simulator answers `delivered`
+after --delivery-delay (50 ms by default), which is part of that latency.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._load import free_port, json_line, median, pin, print_table, start_process, stop, wait_http  # noqa: E402
+
+CARD = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {
+    "title": "您的账单已出", "description": "本月话费 {{ amount }} 元",
+    "suggestions": [{"reply": {"displayText": "查看详情", "postback": {"data": "detail"}}}]}}}}
+
+
+async def offer(base: str, key: str, rate: int, seconds: float) -> tuple[int, int]:
+    """Post `rate` recipients a second for `seconds`; returns (accepted, errors)."""
+    per_tick = max(1, rate // 10)
+    accepted = errors = seq = 0
+    headers = {"Authorization": f"Bearer {key}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        start = time.perf_counter()
+        tick = 0
+        pending: set[asyncio.Task] = set()
+
+        async def post(body):
+            nonlocal accepted, errors
+            async with session.post(f"{base}/v1/messages", json=body) as resp:
+                await resp.read()
+                if resp.status == 202:
+                    accepted += len(body["recipients"])
+                else:
+                    if not errors:
+                        print(f"first error: {resp.status} {(await resp.text())[:300]}", file=sys.stderr)
+                    errors += 1
+
+        while time.perf_counter() - start < seconds:
+            recipients = []
+            for _ in range(per_tick):
+                seq += 1
+                # Endings 1–6: RCS-capable, delivered (DESIGN.md §4).
+                recipients.append({"to": f"+8613912{seq % 100_000:05d}{1 + seq % 6}",
+                                   "variables": {"amount": f"{seq % 100}.00"}})
+            task = asyncio.create_task(post({"recipients": recipients, "card": CARD}))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            tick += 1
+            await asyncio.sleep(max(0.0, start + tick * 0.1 - time.perf_counter()))
+        await asyncio.gather(*pending)
+    return accepted, errors
+
+
+def _drain(proc, log: Path) -> None:
+    with log.open("a") as out:
+        for line in proc.stderr:
+            out.write(line)
+
+
+def figures(db: Path, warmup_s: float) -> dict:
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT a.at_ms, d.at_ms FROM message_events a JOIN message_events d "
+        "ON d.message_id = a.message_id AND d.type = 'rcs_delivered' WHERE a.type = 'accepted'"
+    ).fetchall()
+    total = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+    statuses = dict(conn.execute("SELECT status, count(*) FROM messages GROUP BY status").fetchall())
+    retries = dict(conn.execute(
+        "SELECT json_extract(detail, '$.error'), count(*) FROM message_events "
+        "WHERE type = 'queued' AND json_extract(detail, '$.error') IS NOT NULL GROUP BY 1").fetchall())
+    conn.close()
+    if not rows:
+        return {"delivered": 0, "total": total, "statuses": statuses, "retries": retries}
+    first = min(a for a, _ in rows)
+    per_second: dict[int, int] = {}
+    for _, d in rows:
+        per_second[(d - first) // 1000] = per_second.get((d - first) // 1000, 0) + 1
+    last = max(per_second)
+    steady = [per_second.get(s, 0) for s in range(int(warmup_s), last)]  # the last second is partial
+    lat = sorted(d - a for a, d in rows)
+    return {
+        "delivered": len(rows), "total": total, "statuses": statuses, "retries": retries,
+        "per_s_median": median(steady) if steady else float("nan"),
+        "p50_ms": lat[len(lat) // 2], "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+    }
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seconds", type=float, default=20)
+    p.add_argument("--rate", type=int, default=1200, help="recipients offered per second")
+    p.add_argument("--delivery-delay", type=float, default=0.05)
+    args = p.parse_args()
+    pin(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "var"
+        port, sim_port = free_port(), free_port()
+        base = f"http://127.0.0.1:{port}"
+        log = Path(tmp) / "server.log"
+        sim = start_process([sys.executable, "-m", "rcs.simulator", "--port", str(sim_port),
+                             "--callback-url", f"{base}/rcs", "--delivery-delay", str(args.delivery_delay)], cpu=1)
+        server = start_process([sys.executable, *(["-m", "cProfile", "-o", "/tmp/dispatch.prof"] if __import__("os").environ.get("BENCH_PROFILE") else []), "server.py", "--data-dir", str(data), "--port", str(port)], cpu=0,
+                               env={"HONGYAN_MAAP_URL": f"http://127.0.0.1:{sim_port}", "HONGYAN_LOG_LEVEL": "WARNING"})
+        # Nobody reads the pipes: a full pipe would stall the processes, so drain them to a file.
+        drains = [asyncio.create_task(asyncio.to_thread(_drain, proc, log)) for proc in (server, sim)]
+        try:
+            wait_http(f"{base}/healthz", server)
+            key = json.loads((data / "demo-tenant.json").read_text())["api_key"]
+            accepted, errors = await offer(base, key, args.rate, args.seconds)
+            # Let the backlog drain (bounded) so the tail is measured, not cut off.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                f = figures(data / "hongyan.db", warmup_s=2)
+                if f["delivered"] >= accepted:
+                    break
+                await asyncio.sleep(0.5)
+        finally:
+            stop(server)
+            stop(sim)
+            await asyncio.gather(*drains)
+        f = figures(data / "hongyan.db", warmup_s=2)
+        problems = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
+        if problems:
+            print(f"{len(problems)} error lines in the logs, first: {problems[0][:300]}", file=sys.stderr)
+    print_table(f"dispatch: {args.rate}/s offered for {args.seconds:.0f} s, MaaP simulator in its own process", [
+        ("figure", "value"),
+        ("accepted", accepted), ("accept errors", errors), ("reached rcs_delivered", f["delivered"]),
+        ("statuses", f["statuses"]), ("MaaP retries", f["retries"]),
+        ("rcs_delivered per second (median)", f.get("per_s_median")),
+        ("accept→delivered p50 ms", f.get("p50_ms")), ("accept→delivered p99 ms", f.get("p99_ms")),
+    ])
+    json_line({"dispatch_msgs_per_s": f.get("per_s_median"), "p99_accept_to_delivered_ms": f.get("p99_ms")})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
