@@ -19,7 +19,7 @@ import security
 from accounts import Accounts, SignatureInvalid
 from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
-from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all
+from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all, rotate_master
 from api.middleware import AUTHENTICATE, auth_middleware, problem_middleware
 from api.openapi import openapi_document
 from api.ratelimit import RateLimiter
@@ -317,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", parents=[flags], help="manage encryption keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
     ksub.add_parser("rotate", parents=[flags], help="new data key for every tenant; re-encrypt every row")
+    ksub.add_parser("rotate-master", parents=[flags],
+                    help="re-wrap every data key under a new master key (nothing is re-encrypted)")
     evidence = sub.add_parser("evidence", parents=[flags], help="the SM3 evidence chain")
     esub = evidence.add_subparsers(dest="evidence_command", required=True)
     esub.add_parser("verify", parents=[flags], help="recompute every tenant's chain; exit 1 at the first break")
@@ -350,15 +352,20 @@ async def _tenant_create(settings: Settings, args: argparse.Namespace) -> dict:
     return {"tenant_id": tenant.id, "api_key": key}
 
 
-async def _keys_rotate(settings: Settings) -> int:
+async def _keys_rotate(settings: Settings, what: str) -> int:
     await prepare_storage(settings)
     db = open_database(settings.db_url)
+    progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     try:
-        accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
-        moved = await rotate_all(db, accounts, progress=lambda line: print(line, file=sys.stderr, flush=True))
+        master = master_key_provider(settings)
+        accounts = Accounts(db, security.Keyring(master), SystemClock())
+        if what == "rotate-master":
+            await rotate_master(db, accounts, master, progress=progress)
+        else:
+            moved = await rotate_all(db, accounts, progress=progress)
+            progress(f"rotation complete: {moved} values re-encrypted")
     finally:
         await db.dispose()
-    print(f"rotation complete: {moved} values re-encrypted", file=sys.stderr)
     return 0
 
 
@@ -415,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(json.dumps(out, separators=(",", ":")), flush=True)
     elif command == "keys":
-        return asyncio.run(_keys_rotate(settings))
+        return asyncio.run(_keys_rotate(settings, args.keys_command))
     elif command == "evidence":
         return asyncio.run(_evidence_verify(settings))
     return 0

@@ -113,3 +113,20 @@ async def _reseal_column(db: Database, keyring: security.Keyring, tenant_id: str
                                            .values({col.column: new}))
             moved += len(changed)
         after = getattr(rows[-1], col.order_by[0])
+
+
+async def rotate_master(db: Database, accounts: Accounts, master: security.MasterKeyProvider, *,
+                        progress=print) -> int:
+    """Re-wrap every data key under the current master key (after a new one was added).
+
+    With the key file provider a new master key is generated first; with keys from the
+    environment, list the new key first (`HONGYAN_MASTER_KEY=new,old`). Data keys do not
+    change, so no sealed value is touched.
+    """
+    if isinstance(master, security.FileMasterKeyProvider):
+        progress(f"new master key {master.add_key()}")
+    await accounts.load_keys()
+    records = accounts.keyring.rewrap_all(master)
+    await _persist(db, records)
+    progress(f"{len(records)} data keys re-wrapped under master key {master.current_id}")
+    return len(records)

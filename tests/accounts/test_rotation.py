@@ -62,3 +62,22 @@ def test_keys_rotate_command(tmp_path):
     out = run("keys", "rotate", "--data-dir", d)
     assert out.returncode == 0, out.stderr
     assert "rotation complete" in out.stderr
+
+
+def test_master_key_rotation_rewraps_and_old_data_still_opens(tmp_path):
+    import json
+
+    d = str(tmp_path / "data")
+    run = lambda *a: subprocess.run([sys.executable, str(ROOT / "server.py"), *a], capture_output=True,  # noqa: E731
+                                    text=True, timeout=120, cwd=ROOT)
+    assert run("tenant", "create", "A", "--data-dir", d).returncode == 0
+    before = json.loads((tmp_path / "data" / "master.key").read_text())
+    out = run("keys", "rotate-master", "--data-dir", d)
+    assert out.returncode == 0, out.stderr
+    assert "re-wrapped" in out.stderr
+    after = json.loads((tmp_path / "data" / "master.key").read_text())
+    assert after != before
+    # The data keys unwrap under the new master: a fresh process re-seals with them.
+    out = run("keys", "rotate", "--data-dir", d)
+    assert out.returncode == 0, out.stderr
+    assert "rotation complete" in out.stderr
