@@ -252,12 +252,15 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
         from rcs.wiring import DISPATCHER
         await app[DISPATCHER].on_postback(*args)
 
+    async def on_opt_out(tenant_id: str, message_id: str) -> None:  # the link page's opt-out form
+        await app[messages_http.LEDGER].opt_out(tenant_id, message_id, source="link_page")
+
     # Order matters: later contexts stop first, so nothing writes after the writer stops.
     app.cleanup_ctx.extend([
         storage_ctx, accounts_ctx, messages_ctx, evidence_ctx, webhooks_ctx,
         shortlinks.shortlinks_context(
             on_postback=wiring.on_postback or (on_postback if dispatch.enabled else None),
-            on_opt_out=wiring.on_opt_out, clock=wiring.clock),
+            on_opt_out=wiring.on_opt_out or on_opt_out, clock=wiring.clock),
         dispatch_context(dispatch, base_url=f"http://{settings.host}:{settings.port}", clock=wiring.clock,
                          keys=_dispatch_parts),
         demo_tenant_ctx,

@@ -11,7 +11,7 @@ from sqlalchemy import and_, select
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
 from messages.request import SendRequest
-from messages.tables import batches, idempotency_keys, message_events, messages
+from messages.tables import batches, idempotency_keys, message_events, messages, opt_outs
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import rfc3339
 from store.writer import WriteBatch
@@ -119,30 +119,22 @@ class MessageLedger:
             else None,
             "recipient_count": len(req.recipients),
         }
+        bidxs = [self.keyring.blind_index(tenant_id, r.to) for r in req.recipients]
+        opted_out = await self._opted_out(tenant_id, bidxs) if req.traffic_type == "marketing" else set()
         msg_rows, event_rows, answer = [], [], []
         for seq, r in enumerate(req.recipients):
             mid = self.new_id()
-            msg_rows.append(
-                {
-                    "id": mid,
-                    "tenant_id": tenant_id,
-                    "batch_id": batch_id,
-                    "seq": seq,
-                    "to_enc": seal(tenant_id, "messages", "to", mid, r.to.encode()),
-                    "to_bidx": self.keyring.blind_index(tenant_id, r.to),
-                    "variables_enc": seal(tenant_id, "messages", "variables", mid, orjson.dumps(r.variables))
-                    if r.variables
-                    else None,
-                    "status": status,
-                    "created_ms": now_ms,
-                    "updated_ms": now_ms,
-                    "expires_ms": expires_ms,
-                    "due_ms": due_ms,
-                    "attempts": 0,
-                    "lease_owner": None,
-                    "lease_until_ms": None,
-                }
-            )
+            if bidxs[seq] in opted_out:
+                # Honoured before every marketing send (DESIGN.md §5); OTP and notices still go.
+                msg_rows.append(self._row(tenant_id, batch_id, seq, mid, r, bidxs[seq], "rejected", now_ms,
+                                          expires_ms, None))
+                event_rows.append({"id": self.new_id(), "message_id": mid, "tenant_id": tenant_id,
+                                   "type": "rejected", "at_ms": now_ms, "source": "api",
+                                   "detail": {"reason": "the recipient opted out of this brand's marketing"}})
+                answer.append({"id": mid, "to": r.to, "status": "rejected"})
+                continue
+            msg_rows.append(self._row(tenant_id, batch_id, seq, mid, r, bidxs[seq], status, now_ms, expires_ms,
+                                      due_ms))
             event_rows.append(
                 {"id": self.new_id(), "message_id": mid, "tenant_id": tenant_id, "type": "accepted",
                  "at_ms": now_ms, "source": "api", "detail": None}
@@ -172,6 +164,48 @@ class MessageLedger:
             )
         await self.writer.write(write)
         return body
+
+    def _row(self, tenant_id, batch_id, seq, mid, r, bidx, status, now_ms, expires_ms, due_ms) -> dict:
+        seal = self.keyring.seal
+        return {
+            "id": mid, "tenant_id": tenant_id, "batch_id": batch_id, "seq": seq,
+            "to_enc": seal(tenant_id, "messages", "to", mid, r.to.encode()),
+            "to_bidx": bidx,
+            "variables_enc": seal(tenant_id, "messages", "variables", mid, orjson.dumps(r.variables))
+            if r.variables else None,
+            "status": status, "created_ms": now_ms, "updated_ms": now_ms, "expires_ms": expires_ms,
+            "due_ms": due_ms, "attempts": 0, "lease_owner": None, "lease_until_ms": None,
+        }
+
+    async def _opted_out(self, tenant_id: str, bidxs: list[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        async with self.db.read.connect() as conn:
+            for i in range(0, len(bidxs), 500):
+                chunk = bidxs[i:i + 500]
+                rows = await conn.execute(select(opt_outs.c.to_bidx).where(
+                    and_(opt_outs.c.tenant_id == tenant_id, opt_outs.c.to_bidx.in_(chunk))))
+                found.update(r.to_bidx for r in rows)
+        return found
+
+    async def opt_out(self, tenant_id: str, message_id: str, *, source: str) -> bool:
+        """Put the recipient of a message on the tenant's marketing opt-out list."""
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(select(messages.c.to_bidx).where(
+                and_(messages.c.id == message_id, messages.c.tenant_id == tenant_id)))).first()
+        if row is None:
+            return False
+        now_ms = _ms(self.clock.now())
+        bidx = row.to_bidx
+
+        def insert_once(conn) -> None:
+            exists = conn.execute(select(opt_outs.c.to_bidx).where(
+                and_(opt_outs.c.tenant_id == tenant_id, opt_outs.c.to_bidx == bidx))).first()
+            if exists is None:
+                conn.execute(opt_outs.insert().values(tenant_id=tenant_id, to_bidx=bidx, created_ms=now_ms,
+                                                      source=source))
+
+        await self.writer.write(WriteBatch().run(insert_once))
+        return True
 
     # -- read --------------------------------------------------------------------------
     def _message_view(self, row, events: list | None) -> dict:

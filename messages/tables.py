@@ -81,3 +81,14 @@ idempotency_keys = Table(
     Column("response_enc", LargeBinary, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
 )
+
+# Numbers that asked a brand to stop marketing (reply R/TD/退订/STOP, or the link page's form);
+# honoured before every marketing send. Blind-indexed: the number itself is not kept here.
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), primary_key=True),
+    Column("to_bidx", LargeBinary, primary_key=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("source", String(32), nullable=False),
+)
