@@ -195,6 +195,11 @@ class Dispatcher:
 
     async def start(self) -> None:
         await self.load_keys(None)
+        if self.db.sqlite:
+            # SQLite has one dispatching process: leases still held belong to a dead predecessor.
+            await self.writer.write(WriteBatch().run(lambda conn: conn.execute(
+                messages.update().where(messages.c.lease_owner.is_not(None))
+                .values(lease_owner=None, lease_until_ms=None))))
         self._task = asyncio.create_task(self._run(), name="dispatcher")
 
     async def stop(self) -> None:
@@ -350,13 +355,13 @@ class Dispatcher:
         if not jobs:
             return []
         now_ms = self.now_ms()
-        changes: list[Change] = []
-        live = []
+        live, expired = [], []
         for j in jobs:
-            if now_ms >= j.expires_ms:  # never accepted by the MaaP: straight to SMS
-                changes.append(self._to_fallback(j.id, now_ms, "ttl_expired"))
-            else:
-                live.append(j)
+            (expired if now_ms >= j.expires_ms else live).append(j)
+        # Expired before an accepted send was recorded: a send may still have reached the MaaP
+        # (a crash between its answer and our commit), so revoke first; a MaaP that does not
+        # know the message refuses the revoke and the SMS goes.
+        changes: list[Change] = await self._expire(expired)
         caps = await self.capability.resolve_many({j.to for j in live}, self.maap.check_capabilities)
         sendable = []
         for j in live:
@@ -426,7 +431,8 @@ class Dispatcher:
                 for job, due in waits:
                     _upsert(conn, {"message_id": job.id, "tenant_id": job.tenant_id, "revoke_ms": now_ms},
                             {"revoke_ms": now_ms})
-                    conn.execute(messages.update().where(messages.c.id == job.id, messages.c.status == "rcs_sent")
+                    conn.execute(messages.update().where(messages.c.id == job.id,
+                                                         messages.c.status.in_(("rcs_sent", "queued")))
                                  .values(due_ms=due, lease_owner=None, lease_until_ms=None))
             await self.writer.write(WriteBatch().run(wait))
         return changes
