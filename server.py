@@ -399,6 +399,13 @@ def _serve(settings: Settings) -> None:
         if settings.embedded and info_path.exists():
             info = json.loads(info_path.read_text())
             lines += [f"  demo tenant: {info['tenant_id']}", f"  demo API key: {info['api_key']}"]
+        from rcs.wiring import SANDBOX
+
+        sandbox = app.get(SANDBOX)
+        if sandbox is not None and sandbox.maap is not None:
+            lines.append(f"  virtual handset (sandbox MaaP): {sandbox.maap.url}/handset")
+        if sandbox is not None and sandbox.smsc is not None:
+            lines.append(f"  sandbox SMSC (SMPP): {sandbox.smsc.host}:{sandbox.smsc.port}")
         print("\n".join(lines), file=sys.stderr, flush=True)
 
     app.on_startup.append(announce)
