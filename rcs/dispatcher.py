@@ -496,7 +496,8 @@ class Dispatcher:
 
     async def on_user(self, chatbot_id: str, event: UserEvent) -> None:
         """A user's reply / suggestion tap / location → `message.user_event` webhook."""
-        message_id = event.message_id or event.in_reply_to
+        # in_reply_to is the contributionId of the message answered: ours is our message id.
+        message_id = event.in_reply_to or event.message_id
         if not message_id:
             log.info("user message without a message reference (%s) dropped", event.kind)
             return

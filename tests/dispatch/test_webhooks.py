@@ -1,0 +1,89 @@
+"""Status changes and user events reach the integrator as signed webhooks, in order."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+from aiohttp import web
+
+from rcs.wiring import SANDBOX
+from security.webhooks import verify_webhook
+from tests.conftest import card
+from tests.dispatch.conftest import wait_for
+
+
+async def receiver(aiohttp_server):
+    got: list[tuple[bytes, str]] = []
+    arrived = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        got.append((await request.read(), request.headers.get("Hongyan-Signature")))
+        arrived.set()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = await aiohttp_server(app)
+    return str(server.make_url("/hook")), got, arrived
+
+
+async def wait_events(got, arrived, predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate([orjson.loads(body) for body, _ in got]):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"webhooks so far: {[orjson.loads(b)['type'] for b, _ in got]}"
+        arrived.clear()
+        try:
+            await asyncio.wait_for(arrived.wait(), remaining)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def test_status_and_user_event_webhooks_are_signed_and_in_order(sandbox_api, aiohttp_server):
+    url, got, arrived = await receiver(aiohttp_server)
+    reg = await sandbox_api.post("/v1/webhooks", json={"url": url, "events": ["message.status", "message.user_event"]})
+    assert reg.status == 201, await reg.text()
+    secret = (await reg.json())["secret"]
+
+    sent = await sandbox_api.post("/v1/messages", json={"to": "+8613800001231", "card": card()})
+    mid = (await sent.json())["messages"][0]["id"]
+    await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_read")
+
+    def statuses(events):
+        return [e["data"]["status"] for e in events if e["type"] == "message.status"]
+
+    await wait_events(got, arrived, lambda events: len(statuses(events)) >= 4)
+    bodies = [orjson.loads(body) for body, _ in got]
+    assert statuses(bodies) == ["queued", "rcs_sent", "rcs_delivered", "rcs_read"]
+    assert all(b["data"]["message_id"] == mid and b["data"]["to"] == "+8613800001231" for b in bodies)
+
+    # The recipient taps the card's suggestion on the simulated handset.
+    assert await sandbox_api.client.app[SANDBOX].maap.tap(mid, 0)
+    await wait_events(got, arrived, lambda events: any(e["type"] == "message.user_event" for e in events))
+    user = next(orjson.loads(b) for b, _ in got if orjson.loads(b)["type"] == "message.user_event")
+    assert user["data"]["message_id"] == mid
+    assert user["data"]["event"]["kind"] == "suggestion_response"
+    assert user["data"]["event"]["postback"] == "detail"
+
+    now = int(time.time())
+    for body, header in got:
+        verify_webhook(secret, body, header, now)
+
+
+async def test_a_reply_tapped_on_the_sms_page_is_the_same_user_event(sandbox_api, aiohttp_server):
+    url, got, arrived = await receiver(aiohttp_server)
+    reg = await sandbox_api.post("/v1/webhooks", json={"url": url, "events": ["message.user_event"]})
+    assert reg.status == 201
+    sent = await sandbox_api.post("/v1/messages", json={"to": "+8613800001230", "card": card()})
+    mid = (await sent.json())["messages"][0]["id"]
+    view = await wait_for(sandbox_api, mid, lambda v: "short_link" in v)
+    token = view["short_link"].rsplit("/s/", 1)[1]
+    phone = {"User-Agent": "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 Chrome/108.0 Mobile Safari/537.36"}
+    tapped = await sandbox_api.client.post(f"/s/{token}/r/0", headers=phone)
+    assert tapped.status == 200
+    await wait_events(got, arrived, lambda events: len(events) >= 1)
+    event = orjson.loads(got[0][0])
+    assert event["type"] == "message.user_event" and event["data"]["message_id"] == mid
+    assert event["data"]["event"]["source"] == "sms_link"
+    assert event["data"]["event"]["postback"] == "detail" and event["data"]["event"]["display_text"] == "查看详情"
