@@ -73,7 +73,8 @@ def main() -> None:
             _load.stop(bare)
 
         port = _load.free_port()
-        env = {"HONGYAN_LOG_LEVEL": "WARNING"}
+        # Accept alone: no dispatch through the simulators (bench/dispatch.py measures that path).
+        env = {"HONGYAN_LOG_LEVEL": "WARNING", "HONGYAN_SANDBOX": "0"}
         srv = _load.start_process([sys.executable, "server.py", "--data-dir", str(data), "--port", str(port)],
                                   cpu=0, env=env)
         try:
