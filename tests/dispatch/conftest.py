@@ -37,7 +37,8 @@ async def sandbox_api(aiohttp_server, aiohttp_client, dispatch_settings):
     from server import ACCOUNTS, Wiring, create_app
     from tests.conftest import ApiClient
 
-    app = create_app(dispatch_settings, Wiring(dispatch=FAST))
+    # Loopback http:// receivers for webhooks on PostgreSQL too (the embedded default allows them).
+    app = create_app(dispatch_settings, Wiring(dispatch=FAST, webhook_options={"allow_http": True}))
     server = await aiohttp_server(app, port=dispatch_settings.port)
     client = await aiohttp_client(server)
     tenant, key = await app[ACCOUNTS].create_tenant("Test brand", signature="【鸿雁测试】")
