@@ -1,0 +1,45 @@
+"""Dispatch rules that need no waiting: the backoff table, late RCS statuses after an SMS."""
+from __future__ import annotations
+
+import random
+import time
+from urllib.parse import quote
+
+import orjson
+import pytest
+
+from rcs import signed_headers
+from rcs.dispatcher import RetryPolicy
+from tests.conftest import card
+from tests.dispatch.conftest import event_types, wait_for
+
+
+@pytest.mark.parametrize("attempt, retry_after, low, high", [
+    (1, None, 0.4, 0.6),  # 0.5 s ±20 %
+    (2, None, 0.8, 1.2),
+    (3, None, 1.6, 2.4),
+    (8, None, 48.0, 60.0),  # 64 s capped at 60 s (jitter applies below the cap)
+    (20, None, 48.0, 60.0),
+    (1, 5.0, 5.0, 5.0),  # Retry-After wins when longer
+    (3, 1.0, 1.6, 2.4),  # … and not when shorter
+])
+def test_backoff(attempt, retry_after, low, high):
+    policy, rng = RetryPolicy(), random.Random(7)
+    delays = [policy.delay(attempt, retry_after, rng) for _ in range(200)]
+    assert low <= min(delays) and max(delays) <= high
+
+
+async def test_a_late_rcs_delivery_after_the_sms_is_recorded_not_acted_on(sandbox_api):
+    sent = await sandbox_api.post("/v1/messages", json={"to": "+8613800001230", "card": card()})
+    mid = (await sent.json())["messages"][0]["id"]
+    await wait_for(sandbox_api, mid, lambda v: v["status"] == "sms_delivered")
+    chatbot = quote("sip:hongyan@botplatform.sandbox.local", safe="")
+    body = {"deliveryInfoList": [{"messageId": mid, "status": "delivered", "dateTime": "2026-11-23T10:00:00Z",
+                                  "destinationAddress": "tel:+8613800001230"}]}
+    answer = await sandbox_api.client.post(
+        f"/rcs/deliveryNotification/{chatbot}/status", data=orjson.dumps(body),
+        headers={"content-type": "application/json", **signed_headers("sandbox-callback-token", time.time())})
+    assert answer.status == 204
+    view = await wait_for(sandbox_api, mid, lambda v: "rcs_delivered" in event_types(v))
+    assert view["status"] == "sms_delivered"
+    assert event_types(view).count("sms_sent") == 1
