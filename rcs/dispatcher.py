@@ -187,6 +187,9 @@ class Dispatcher:
         self._task: asyncio.Task | None = None
         self._slots = asyncio.Semaphore(options.max_batches_in_flight)
         self._tasks: set[asyncio.Task] = set()
+        # Numbers of RCS messages awaiting their outcome, so a `failed` (code 1/2) teaches the
+        # capability cache; in memory only, bounded.
+        self._awaiting: OrderedDict[str, str] = OrderedDict()
         self.counts = {"claimed": 0, "rcs_sent": 0, "retries": 0, "fallback": 0, "revokes": 0}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -390,6 +393,9 @@ class Dispatcher:
         now_ms = self.now_ms()
         if result.accepted:
             self.counts["rcs_sent"] += 1
+            self._awaiting[job.id] = job.to
+            if len(self._awaiting) > 200_000:
+                self._awaiting.popitem(last=False)
             return Change(job.id, "rcs_sent", now_ms, SOURCE, {"attempts": attempt},
                           when=frozenset({"queued"}), due_ms=job.expires_ms, attempts=attempt, record_anyway=True)
         error = _error_detail(result)
@@ -463,6 +469,10 @@ class Dispatcher:
             await self.commit(changes)
 
     def _delivery_change(self, e: DeliveryEvent) -> Change | None:
+        if e.status in ("delivered", "displayed", "failed", "revokeOk", "revokeFail"):
+            number = self._awaiting.pop(e.message_id, None)
+            if number is not None and e.status == "failed":
+                self.capability.note_failed(number, e.error_code)
         at_ms = int(e.at.timestamp() * 1000)
         now_ms = self.now_ms()
         detail = {"maap_status": e.status}

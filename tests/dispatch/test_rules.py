@@ -43,3 +43,28 @@ async def test_a_late_rcs_delivery_after_the_sms_is_recorded_not_acted_on(sandbo
     view = await wait_for(sandbox_api, mid, lambda v: "rcs_delivered" in event_types(v))
     assert view["status"] == "sms_delivered"
     assert event_types(view).count("sms_sent") == 1
+
+
+async def post_status(api, message_id: str, status: str, **extra) -> None:
+    chatbot = quote("sip:hongyan@botplatform.sandbox.local", safe="")
+    body = {"deliveryInfoList": [{"messageId": message_id, "status": status, "dateTime": "2026-11-23T10:00:00Z",
+                                  **extra}]}
+    answer = await api.client.post(
+        f"/rcs/deliveryNotification/{chatbot}/status", data=orjson.dumps(body),
+        headers={"content-type": "application/json", **signed_headers("sandbox-callback-token", time.time())})
+    assert answer.status == 204
+
+
+async def test_failed_not_a_5g_terminal_sends_the_sms_now_and_is_remembered(sandbox_api):
+    # …7 is never delivered by the simulator: the MaaP reports the terminal unfit instead.
+    first = await sandbox_api.post("/v1/messages", json={"to": "+8613800001237", "card": card()})
+    mid = (await first.json())["messages"][0]["id"]
+    await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_sent")
+    await post_status(sandbox_api, mid, "failed", errorCode=2, errorMessage="not a 5G message terminal")
+    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "sms_delivered")
+    assert event_types(view) == ["accepted", "queued", "rcs_sent", "fallback_pending", "sms_sent", "sms_delivered"]
+    # The next message to that number skips RCS: the capability cache learnt from code 2.
+    second = await sandbox_api.post("/v1/messages", json={"to": "+8613800001237", "card": card()})
+    mid2 = (await second.json())["messages"][0]["id"]
+    view = await wait_for(sandbox_api, mid2, lambda v: v["status"] == "sms_delivered")
+    assert "rcs_sent" not in event_types(view)
