@@ -12,8 +12,6 @@ the SMS, so a recipient never gets both (DESIGN.md §3, §12, §13).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import random
 import secrets
@@ -23,6 +21,8 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 from sqlalchemy import Connection, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -172,12 +172,16 @@ class Dispatcher:
         self.notify = notify
         self.clock = clock or SystemClock()
         self.options = options
-        # Keyed by an HMAC of the number under a per-process key: the cache holds no numbers.
+        # Keyed by an HMAC-SM3 of the number under a per-process key (DESIGN.md §7 blind index):
+        # the cache holds no numbers.
         cache_key = secrets.token_bytes(32)
-        self.capability = capability or CapabilityCache(
-            ttl=3600.0, negative_ttl=300.0,
-            key=lambda n: hmac.new(cache_key, n.encode(), hashlib.sha256).hexdigest(),
-        )
+
+        def capability_key(number: str) -> bytes:
+            mac = crypto_hmac.HMAC(cache_key, hashes.SM3())
+            mac.update(number.encode())
+            return mac.finalize()
+
+        self.capability = capability or CapabilityCache(ttl=3600.0, negative_ttl=300.0, key=capability_key)
         self.sms = sms
         self.worker_id = worker_id or f"{socket.gethostname()}:{secrets.token_hex(4)}"
         self.transitions = Transitions(keyring, id_factory)
