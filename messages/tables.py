@@ -6,6 +6,7 @@ Everything derived from a recipient is sealed (`*_enc`, SM4-GCM) or blind-indexe
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -13,6 +14,8 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    false,
+    text,
 )
 
 from store.tables import metadata
@@ -67,7 +70,12 @@ message_events = Table(
     Column("at_ms", BigInteger, nullable=False),
     Column("source", String(32), nullable=False),
     Column("detail", JSON, nullable=True),
+    # False until the evidence appender has chained the event (security/evidence_store.py); the
+    # partial index keeps finding the unchained ones O(pending), however large the table grows.
+    Column("chained", Boolean, nullable=False, server_default=false()),
     Index("ix_message_events_message", "message_id", "at_ms"),
+    Index("ix_message_events_unchained", "at_ms", "id",
+          sqlite_where=text("NOT chained"), postgresql_where=text("NOT chained")),
 )
 
 idempotency_keys = Table(

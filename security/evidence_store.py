@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import orjson
 from sqlalchemy import BigInteger, Column, Connection, Index, Integer, LargeBinary, JSON, String, Table
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, bindparam, select, text, update
 
 from security.evidence import (
     ChainVerifier,
@@ -53,8 +53,6 @@ evidence_heads = Table(
     Column("head", LargeBinary, nullable=False),
 )
 
-# Events may commit out of id order across processes; look back this far for unchained ones.
-LOOKBACK_MS = 120_000
 BATCH = 1000
 PROOF_LIMIT = 10_000
 _PG_LOCK = 0x486F6E67  # "Hong": one appender at a time across processes
@@ -109,20 +107,20 @@ class EvidenceLog:
 
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-        newest = conn.execute(select(func.max(evidence_records.c.at_ms))).scalar()
-        since = (newest or 0) - LOOKBACK_MS
         e, m, b = message_events, messages, batches
+        # Unchained events come from the partial index however late they committed (another
+        # process, a slow transaction), so nothing depends on commit order.
         rows = conn.execute(
             select(e.c.id, e.c.tenant_id, e.c.message_id, e.c.type, e.c.at_ms, e.c.detail, m.c.to_bidx,
                    m.c.variables_enc, b.c.card_enc, b.c.id.label("batch_id"))
             .join(m, m.c.id == e.c.message_id).join(b, b.c.id == m.c.batch_id)
-            .outerjoin(evidence_records, evidence_records.c.event_id == e.c.id)
-            .where(and_(e.c.at_ms >= since, evidence_records.c.event_id.is_(None)))
+            .where(text("NOT message_events.chained"))
             .order_by(e.c.at_ms, e.c.id).limit(BATCH)
         ).all()
         if not rows:
             return 0
         chains: dict[str, EvidenceChain] = {}
+        cards: dict[str, bytes] = {}
         out = []
         for r in rows:
             chain = chains.get(r.tenant_id)
@@ -133,12 +131,14 @@ class EvidenceLog:
             facts = {
                 "message_id": r.message_id, "event": r.type,
                 "at": rfc3339(datetime.fromtimestamp(r.at_ms / 1000, timezone.utc)),
-                "recipient": r.to_bidx.hex(), "content_sm3": self._content(r),
+                "recipient": r.to_bidx.hex(), "content_sm3": self._content(r, cards),
             }
             rec = chain.append(facts)
             out.append({"tenant_id": rec.tenant_id, "seq": rec.seq, "event_id": r.id, "message_id": r.message_id,
                         "at_ms": r.at_ms, "facts": rec.facts, "prev_hash": rec.prev_hash, "hash": rec.hash})
         conn.execute(evidence_records.insert(), out)
+        conn.execute(update(e).where(e.c.id == bindparam("event_id")).values(chained=True),
+                     [{"event_id": r.id} for r in rows])
         for tenant_id, chain in chains.items():
             changed = conn.execute(update(evidence_heads).where(evidence_heads.c.tenant_id == tenant_id)
                                    .values(next_seq=chain.next_seq, head=chain.head)).rowcount
@@ -147,10 +147,13 @@ class EvidenceLog:
                                                             head=chain.head))
         return len(out)
 
-    def _content(self, r) -> str:
+    def _content(self, r, cards: dict[str, bytes]) -> str:
         """SM3 of what the event is about: the card and variables at acceptance, else its detail."""
         if r.type == "accepted":
-            card = self.keyring.open(r.tenant_id, "batches", "card", r.batch_id, r.card_enc) if r.card_enc else b""
+            card = cards.get(r.batch_id)
+            if card is None:  # one card per batch: open it once per pass
+                card = cards[r.batch_id] = (self.keyring.open(r.tenant_id, "batches", "card", r.batch_id, r.card_enc)
+                                            if r.card_enc else b"")
             variables = (self.keyring.open(r.tenant_id, "messages", "variables", r.message_id, r.variables_enc)
                          if r.variables_enc else b"")
             return content_digest(card + b"\x00" + variables)

@@ -87,3 +87,48 @@ async def test_verifier_names_the_edited_row(aiohttp_client, tmp_path):
     bad = _cli("evidence", "verify", "--data-dir", str(settings.data_dir))
     assert bad.returncode == 1
     assert "seq 2" in bad.stdout
+
+
+async def test_an_event_committed_late_is_still_chained(api):
+    """However old its time, an event that commits after later ones (another process, a slow
+    transaction) is chained once it is there."""
+    from messages.tables import message_events
+
+    ids = await _send(api, 2)
+    ev = api.client.app[EVIDENCE]
+    assert await ev.append_pending() == 2
+    async with api.client.app[DATABASE].write.begin() as conn:
+        await conn.execute(message_events.insert().values(
+            id="late-event", message_id=ids[0], tenant_id=api.tenant_id, type="queued", at_ms=1,
+            source="test", detail=None))
+    assert await ev.append_pending() == 1
+    assert await ev.append_pending() == 0
+    [(_, report)] = await verify_all(api.client.app[DATABASE])
+    assert report.intact and report.checked == 3
+
+
+async def test_upgrade_marks_events_already_chained(tmp_path):
+    """Migration 0003 marks the events an earlier version chained, so none is chained twice."""
+    import sqlite3
+
+    from store import run_migrations
+    from store.db import sqlite_url
+
+    path = tmp_path / "old.db"
+    url = sqlite_url(path)
+    await run_migrations(url, "0002")
+    await run_migrations(url, "security@head")
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        PRAGMA foreign_keys = OFF;
+        INSERT INTO message_events (id, message_id, tenant_id, type, at_ms, source) VALUES
+            ('e1', 'm', 't', 'accepted', 1, 'api'), ('e2', 'm', 't', 'queued', 2, 'dispatcher');
+        INSERT INTO evidence_records (tenant_id, seq, event_id, message_id, at_ms, facts, prev_hash, hash)
+            VALUES ('t', 0, 'e1', 'm', 1, '{}', x'00', x'00');
+    """)
+    conn.commit()
+    conn.close()
+    await run_migrations(url)
+    conn = sqlite3.connect(path)
+    assert dict(conn.execute("SELECT id, chained FROM message_events").fetchall()) == {"e1": 1, "e2": 0}
+    conn.close()
