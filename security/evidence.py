@@ -129,10 +129,10 @@ class EvidenceChain:
 
     def append(self, facts: Mapping) -> EvidenceRecord:
         """Chain ``facts`` after the head; returns the record to persist."""
-        canonical = orjson.loads(canonical_facts(facts))
+        canonical = canonical_facts(facts)  # once: it is both what is stored and what is hashed
         record = EvidenceRecord(
-            tenant_id=self.tenant_id, seq=self.next_seq, facts=canonical,
-            prev_hash=self.head, hash=evidence_hash(self.head, canonical),
+            tenant_id=self.tenant_id, seq=self.next_seq, facts=orjson.loads(canonical),
+            prev_hash=self.head, hash=link_hash(self.head, sm3(_FACTS + canonical)),
         )
         self.head, self.next_seq = record.hash, self.next_seq + 1
         return record

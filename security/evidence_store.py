@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import orjson
 from sqlalchemy import BigInteger, Column, Connection, Index, Integer, LargeBinary, JSON, String, Table
-from sqlalchemy import and_, bindparam, select, text, update
+from sqlalchemy import and_, select, text, update
 
 from security.evidence import (
     ChainVerifier,
@@ -25,7 +25,6 @@ from security.evidence import (
 )
 from security.keyring import Keyring
 from store import metadata
-from store.clock import rfc3339
 from store.writer import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -130,15 +129,14 @@ class EvidenceLog:
                                                if head else EvidenceChain(r.tenant_id))
             facts = {
                 "message_id": r.message_id, "event": r.type,
-                "at": rfc3339(datetime.fromtimestamp(r.at_ms / 1000, timezone.utc)),
+                "at": datetime.fromtimestamp(r.at_ms / 1000, timezone.utc),
                 "recipient": r.to_bidx.hex(), "content_sm3": self._content(r, cards),
             }
             rec = chain.append(facts)
             out.append({"tenant_id": rec.tenant_id, "seq": rec.seq, "event_id": r.id, "message_id": r.message_id,
                         "at_ms": r.at_ms, "facts": rec.facts, "prev_hash": rec.prev_hash, "hash": rec.hash})
         conn.execute(evidence_records.insert(), out)
-        conn.execute(update(e).where(e.c.id == bindparam("event_id")).values(chained=True),
-                     [{"event_id": r.id} for r in rows])
+        conn.execute(update(e).where(e.c.id.in_([r.id for r in rows])).values(chained=True))
         for tenant_id, chain in chains.items():
             changed = conn.execute(update(evidence_heads).where(evidence_heads.c.tenant_id == tenant_id)
                                    .values(next_seq=chain.next_seq, head=chain.head)).rowcount

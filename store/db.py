@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
@@ -61,13 +62,21 @@ class Database:
             await self.write.dispose()
 
 
+def _json_dumps(value) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (event details, evidence facts…) are on hot paths: orjson, not the stdlib.
+JSON_CODEC = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def open_database(url: str) -> Database:
     """Create the engines for a database URL (sqlite+aiosqlite:/// or postgresql+asyncpg://)."""
     if is_sqlite(url):
-        write = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0)
+        write = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, **JSON_CODEC)
         install_sqlite_events(write.sync_engine, immediate=True)
-        read = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=4, max_overflow=4)
+        read = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=4, max_overflow=4, **JSON_CODEC)
         install_sqlite_events(read.sync_engine, immediate=False)
         return Database(url, read, write)
-    engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False)
+    engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False, **JSON_CODEC)
     return Database(url, engine, engine)
