@@ -130,12 +130,14 @@ class EvidenceChain:
     def append(self, facts: Mapping) -> EvidenceRecord:
         """Chain ``facts`` after the head; returns the record to persist."""
         canonical = canonical_facts(facts)  # once: it is both what is stored and what is hashed
-        record = EvidenceRecord(
-            tenant_id=self.tenant_id, seq=self.next_seq, facts=orjson.loads(canonical),
-            prev_hash=self.head, hash=link_hash(self.head, sm3(_FACTS + canonical)),
-        )
-        self.head, self.next_seq = record.hash, self.next_seq + 1
-        return record
+        seq, prev_hash, hash_ = self.append_canonical(canonical)
+        return EvidenceRecord(self.tenant_id, seq, orjson.loads(canonical), prev_hash, hash_)
+
+    def append_canonical(self, canonical: bytes) -> tuple[int, bytes, bytes]:
+        """Chain facts already in canonical form (see `canonical_facts`); (seq, prev_hash, hash)."""
+        prev_hash, seq = self.head, self.next_seq
+        self.head, self.next_seq = link_hash(prev_hash, sm3(_FACTS + canonical)), seq + 1
+        return seq, prev_hash, self.head
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,19 @@ async def test_upgrade_marks_events_already_chained(tmp_path):
     conn = sqlite3.connect(path)
     assert dict(conn.execute("SELECT id, chained FROM message_events").fetchall()) == {"e1": 1, "e2": 0}
     conn.close()
+
+
+import pytest  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+
+
+@pytest.mark.parametrize("at_ms", [0, 1, 999, 1_000, 1_764_000_000_123, 4_102_444_799_999])
+def test_event_facts_are_canonical(at_ms):
+    """The appender's fast path gives byte for byte what canonical_facts gives."""
+    from security.evidence import canonical_facts
+    from security.evidence_store import event_facts
+
+    bidx, content = bytes(range(32)), "ab" * 32
+    facts = {"message_id": "m1", "event": "rcs_read", "recipient": bidx, "content_sm3": content,
+             "at": datetime.fromtimestamp(at_ms / 1000, timezone.utc)}
+    assert event_facts("m1", "rcs_read", at_ms, bidx, content) == canonical_facts(facts)
