@@ -322,9 +322,18 @@ class WebhookService:
         else:
             self._busy.pop(endpoint_id, None)
 
+    async def _anything_due(self, now_ms: int) -> bool:
+        async with self.db.read.connect() as conn:
+            return (await conn.execute(_DUE_PROBE, {"now": now_ms})).first() is not None
+
     async def _claim(self, limit: int) -> list[Claimed]:
         now_ms = self._now_ms()
         out: list[Claimed] = []
+        # A cheap read first: every dispatcher wake-up must not queue a write transaction when
+        # nothing is waiting (most statuses have no endpoint to go to).
+        if not await self._anything_due(now_ms):
+            self.claim_rounds += 1
+            return out
         earlier = deliveries.alias("earlier")
         query = (
             select(
@@ -455,6 +464,11 @@ class WebhookService:
 
 
 # Only the lease holder records an outcome, and only while the delivery is still pending.
+_DUE_PROBE = select(deliveries.c.id).where(
+    deliveries.c.status == "pending", deliveries.c.next_attempt_ms <= bindparam("now"),
+    or_(deliveries.c.lease_until_ms.is_(None), deliveries.c.lease_until_ms < bindparam("now")),
+).limit(1)
+
 _RECORD = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "pending",

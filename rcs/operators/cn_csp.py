@@ -177,6 +177,7 @@ class CnCspMaap:
         self._owns_session = session is None
         self._base = settings.base_url
         self.tokens = TokenHolder(self._request_token, clock=clock, margin_s=settings.refresh_margin_s)
+        self._date_at, self._date_text = -1, ""
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -192,7 +193,11 @@ class CnCspMaap:
         return self._session
 
     def _date(self) -> str:
-        return formatdate(self._clock(), usegmt=True)
+        # The header has one-second resolution: format it once a second, not once a request.
+        now = int(self._clock())
+        if now != self._date_at:
+            self._date_at, self._date_text = now, formatdate(now, usegmt=True)
+        return self._date_text
 
     async def close(self) -> None:
         if self._owns_session and self._session is not None:
