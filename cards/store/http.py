@@ -23,7 +23,13 @@ async def library(request: web.Request) -> web.Response:
 
 @routes.post("/v1/templates")
 async def create_template(request: web.Request) -> web.Response:
-    version = await request.app[TEMPLATES].create(request["tenant_id"], await read_json(request))
+    body = await read_json(request)
+    store, tenant = request.app[TEMPLATES], request["tenant_id"]
+    if body.get("draft") is True:  # a blank start in the editor: only a draft, maybe invalid
+        return web.json_response(await store.create_draft_only(tenant, body), status=201)
+    if "draft" in body and body["draft"] is not False:
+        raise Problem(422, "draft must be a boolean", [FieldError("/draft", "must be true or false")])
+    version = await store.create(tenant, {k: v for k, v in body.items() if k != "draft"})
     return web.json_response(version.as_dict(), status=201)
 
 
@@ -39,9 +45,7 @@ async def list_templates(request: web.Request) -> web.Response:
 
 @routes.get("/v1/templates/{id}")
 async def get_template(request: web.Request) -> web.Response:
-    store, tenant, tid = request.app[TEMPLATES], request["tenant_id"], request.match_info["id"]
-    latest = await store.version(tenant, tid)
-    return web.json_response({**latest.as_dict(), "versions": await store.versions(tenant, tid)})
+    return web.json_response(await request.app[TEMPLATES].summary(request["tenant_id"], request.match_info["id"]))
 
 
 @routes.get("/v1/templates/{id}/versions/{version:\\d+}")
@@ -56,3 +60,43 @@ async def add_version(request: web.Request) -> web.Response:
     v = await request.app[TEMPLATES].add_version(request["tenant_id"], request.match_info["id"],
                                                  await read_json(request))
     return web.json_response(v.as_dict(), status=201)
+
+
+@routes.get("/v1/templates/{id}/draft")
+async def get_draft(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[TEMPLATES].draft(request["tenant_id"], request.match_info["id"]))
+
+
+@routes.put("/v1/templates/{id}/draft")
+async def save_draft(request: web.Request) -> web.Response:
+    draft = await request.app[TEMPLATES].save_draft(request["tenant_id"], request.match_info["id"],
+                                                    await read_json(request))
+    return web.json_response(draft)
+
+
+@routes.delete("/v1/templates/{id}/draft")
+async def delete_draft(request: web.Request) -> web.Response:
+    await request.app[TEMPLATES].delete_draft(request["tenant_id"], request.match_info["id"])
+    return web.Response(status=204)
+
+
+@routes.post("/v1/templates/{id}/duplicate")
+async def duplicate(request: web.Request) -> web.Response:
+    copy = await request.app[TEMPLATES].duplicate(request["tenant_id"], request.match_info["id"],
+                                                  await read_json(request))
+    return web.json_response(copy, status=201)
+
+
+def _side(request: web.Request, name: str) -> int | str:
+    raw = request.query.get(name, "")
+    if raw == "draft" or (raw.isdigit() and int(raw) >= 1):
+        return raw if raw == "draft" else int(raw)
+    raise Problem(422, f"`{name}` must be a version number or `draft`",
+                  [FieldError(f"/{name}", "a version number (1, 2, …) or draft")])
+
+
+@routes.get("/v1/templates/{id}/diff")
+async def diff(request: web.Request) -> web.Response:
+    old, new = _side(request, "from"), _side(request, "to")
+    changes = await request.app[TEMPLATES].diff(request["tenant_id"], request.match_info["id"], old, new)
+    return web.json_response({"from": old, "to": new, "changes": changes})

@@ -1,0 +1,94 @@
+"""HTTP handlers: uploading media (/v1/media) and serving it publicly (/media/{id})."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.problems import FieldError, Problem
+from cards.media.images import MAX_UPLOAD_BYTES
+from cards.media.service import MEDIA
+
+routes = web.RouteTableDef()
+MAX_PAGE = 200
+_CHUNK = 64 * 1024
+_IMMUTABLE = {
+    "Cache-Control": "public, max-age=31536000, immutable",  # an id never names other bytes
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "cross-origin",  # handsets and H5 pages embed it
+}
+
+
+def _too_large() -> Problem:
+    limit = f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+    return Problem(413, f"the upload is over {limit}", [FieldError("/file", f"at most {limit}")])
+
+
+async def _read_capped(read_chunk) -> bytes:
+    """Read a stream, stopping as soon as it passes the upload limit."""
+    buf = bytearray()
+    while chunk := await read_chunk(_CHUNK):
+        buf += chunk
+        if len(buf) > MAX_UPLOAD_BYTES:
+            raise _too_large()
+    return bytes(buf)
+
+
+async def _upload_bytes(request: web.Request) -> bytes:
+    """The file from a multipart form's `file` field, or the raw body."""
+    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES + _CHUNK:
+        raise _too_large()
+    if request.content_type == "multipart/form-data":
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if part.name == "file":
+                    return await _read_capped(part.read_chunk)
+                await part.release()
+        except ValueError as exc:  # a malformed multipart body
+            raise Problem(400, f"malformed multipart body: {exc}") from None
+        raise Problem(422, "the form has no `file` field", [FieldError("/file", "required")])
+    return await _read_capped(request.content.read)
+
+
+@routes.post("/v1/media")
+async def upload_media(request: web.Request) -> web.Response:
+    raw = await _upload_bytes(request)
+    if not raw:
+        raise Problem(422, "the upload is empty", [FieldError("/file", "an image is required")])
+    item, _new = await request.app[MEDIA].upload(request["tenant_id"], raw)
+    # The same image again answers with the id it already has (201 either way: the contract).
+    return web.json_response(item, status=201, headers={"Location": item["url"]})
+
+
+@routes.get("/v1/media")
+async def list_media(request: web.Request) -> web.Response:
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise Problem(422, f"limit must be 1 to {MAX_PAGE}", [FieldError("/limit", "out of range")])
+    items, cursor = await request.app[MEDIA].list(request["tenant_id"], cursor=request.query.get("cursor"),
+                                                  limit=int(raw))
+    return web.json_response({"data": items, "next_cursor": cursor})
+
+
+@routes.get("/v1/media/{id}")
+async def get_media(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[MEDIA].get(request["tenant_id"], request.match_info["id"]))
+
+
+async def _serve(request: web.Request, thumbnail: bool) -> web.Response:
+    blob = await request.app[MEDIA].blob(request.match_info["id"], thumbnail=thumbnail)
+    if blob is None:
+        raise Problem(404, "no such media")
+    headers = {**_IMMUTABLE, "ETag": blob.etag}
+    if blob.etag in (t.strip() for t in request.headers.get("If-None-Match", "").split(",")):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=blob.data, content_type=blob.content_type, headers=headers)
+
+
+@routes.get("/media/{id}")
+async def serve_media(request: web.Request) -> web.Response:
+    return await _serve(request, thumbnail=False)
+
+
+@routes.get("/media/{id}/thumbnail")
+async def serve_thumbnail(request: web.Request) -> web.Response:
+    return await _serve(request, thumbnail=True)

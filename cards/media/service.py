@@ -1,0 +1,150 @@
+"""Storing tenants' uploaded images and serving them back by their unguessable id."""
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from api.pagination import decode_cursor, encode_cursor
+from api.problems import FieldError, Problem
+from cards.media.images import ImageRejected, Processed, process_image
+from cards.media.tables import media
+from store import Clock, Database, SystemClock
+from store.clock import rfc3339
+
+_ID_BYTES = 16  # 128 bits: the id is the only thing guarding a public media URL
+_META = (media.c.id, media.c.content_type, media.c.file_size, media.c.width, media.c.height, media.c.sha256,
+         media.c.thumb_content_type, media.c.thumb_file_size, media.c.created_ms)
+
+
+@dataclass(frozen=True)
+class Blob:
+    """Bytes to serve: the image or its thumbnail."""
+
+    data: bytes
+    content_type: str
+    etag: str
+
+
+class MediaStore:
+    """Tenant media in the database; `base_url` is the public origin the URLs are built on."""
+
+    def __init__(self, db: Database, base_url: str, clock: Clock | None = None):
+        self.db = db
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock or SystemClock()
+
+    def url(self, media_id: str, thumbnail: bool = False) -> str:
+        return f"{self.base_url}/media/{media_id}" + ("/thumbnail" if thumbnail else "")
+
+    async def upload(self, tenant_id: str, raw: bytes) -> tuple[dict, bool]:
+        """(the stored media, whether it is new); the same image twice gives the same id."""
+        try:
+            done: Processed = await asyncio.get_running_loop().run_in_executor(None, process_image, raw)
+        except ImageRejected as exc:
+            raise Problem(exc.status, str(exc), [FieldError("/file", str(exc))]) from None
+        image, thumb = done.image, done.thumbnail
+        existing = await self._by_hash(tenant_id, image.sha256)
+        if existing is not None:
+            return existing, False
+        row = {
+            "id": secrets.token_urlsafe(_ID_BYTES), "tenant_id": tenant_id, "content_type": image.content_type,
+            "data": image.data, "file_size": len(image.data), "width": image.width, "height": image.height,
+            "sha256": image.sha256, "thumb_content_type": thumb.content_type, "thumb_data": thumb.data,
+            "thumb_file_size": len(thumb.data), "thumb_width": thumb.width, "thumb_height": thumb.height,
+            "created_ms": int(self.clock.now().timestamp() * 1000),
+        }
+        try:
+            async with self.db.write.begin() as conn:
+                await conn.execute(media.insert().values(row))
+        except IntegrityError:
+            # The same image uploaded concurrently: the first insert wins.
+            existing = await self._by_hash(tenant_id, image.sha256)
+            if existing is None:
+                raise
+            return existing, False
+        return self._view(row), True
+
+    async def _by_hash(self, tenant_id: str, sha256: str) -> dict | None:
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(select(*_META).where(
+                and_(media.c.tenant_id == tenant_id, media.c.sha256 == sha256)))).first()
+        return None if row is None else self._view(row._mapping)
+
+    async def get(self, tenant_id: str, media_id: str) -> dict:
+        """One of the tenant's media (404 for another tenant's)."""
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(select(*_META).where(
+                and_(media.c.tenant_id == tenant_id, media.c.id == media_id)))).first()
+        if row is None:
+            raise Problem(404, "no such media")
+        return self._view(row._mapping)
+
+    async def list(self, tenant_id: str, *, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
+        """The tenant's media, newest first."""
+        query = select(*_META).where(media.c.tenant_id == tenant_id)
+        if cursor:
+            ms, _, mid = decode_cursor(cursor).partition(":")
+            if not ms.isdigit() or not mid:
+                raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
+            query = query.where(or_(media.c.created_ms < int(ms),
+                                    and_(media.c.created_ms == int(ms), media.c.id < mid)))
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(query.order_by(media.c.created_ms.desc(), media.c.id.desc())
+                                       .limit(limit + 1))).all()
+        more, rows = len(rows) > limit, rows[:limit]
+        nxt = encode_cursor(f"{rows[-1].created_ms}:{rows[-1].id}") if more and rows else None
+        return [self._view(r._mapping) for r in rows], nxt
+
+    async def blob(self, media_id: str, thumbnail: bool = False) -> Blob | None:
+        """The bytes behind a public media URL, or None."""
+        data, ctype = (media.c.thumb_data, media.c.thumb_content_type) if thumbnail else (
+            media.c.data, media.c.content_type)
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(select(data, ctype, media.c.sha256).where(media.c.id == media_id))).first()
+        if row is None:
+            return None
+        return Blob(bytes(row[0]), row[1], f'"{row[2][:32]}{"t" if thumbnail else ""}"')
+
+    async def media_for_url(self, url: str) -> bytes | None:
+        """The stored bytes for one of our own media URLs (`<base>/media/<id>[/thumbnail]`, or the
+        bare path), else None: previews may draw these without fetching anything remote."""
+        if not isinstance(url, str):
+            return None
+        if url.startswith(self.base_url + "/"):
+            url = url[len(self.base_url):]
+        path = urlsplit(url)
+        if path.scheme or path.netloc or path.query:
+            return None
+        segments = path.path.split("/")
+        if len(segments) not in (3, 4) or segments[0] or segments[1] != "media" or not segments[2]:
+            return None
+        if len(segments) == 4 and segments[3] != "thumbnail":
+            return None
+        found = await self.blob(segments[2], thumbnail=len(segments) == 4)
+        return None if found is None else found.data
+
+    def _view(self, row) -> dict:
+        return {
+            "id": row["id"], "url": self.url(row["id"]), "content_type": row["content_type"],
+            "file_size": row["file_size"], "width": row["width"], "height": row["height"],
+            "thumbnail_url": self.url(row["id"], thumbnail=True),
+            "thumbnail_content_type": row["thumb_content_type"], "thumbnail_file_size": row["thumb_file_size"],
+            "sha256": row["sha256"],
+            "created_at": rfc3339(datetime.fromtimestamp(row["created_ms"] / 1000, timezone.utc)),
+        }
+
+
+MEDIA = web.AppKey("media", MediaStore)
+
+
+async def media_for_url(app: web.Application, url: str) -> bytes | None:
+    """The bytes of one of our hosted media URLs from the app's store, or None (see MediaStore)."""
+    store = app.get(MEDIA)
+    return None if store is None else await store.media_for_url(url)
