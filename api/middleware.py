@@ -1,8 +1,10 @@
-"""Middlewares: problem+json for every error, bearer-key authentication under /v1/."""
+"""Middlewares: problem+json for every error; authentication under /v1/ by bearer API key or by
+the editor's session cookie (with a CSRF token and an Origin check on unsafe methods)."""
 from __future__ import annotations
 
+import hmac
 import logging
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Protocol
 
 from aiohttp import web
 
@@ -12,6 +14,27 @@ log = logging.getLogger("hongyan.api")
 
 Authenticate = Callable[[str], Awaitable[object | None]]
 AUTHENTICATE = web.AppKey("authenticate", object)
+
+# The editor's sign-in (editor/sessions.py) plugs in here; api/ stays below the domains.
+SESSION_COOKIE = "hongyan_editor"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Session(Protocol):
+    principal: object  # what AUTHENTICATE returns for a key: .id, .scopes, .as_mapping()
+    csrf_token: str
+
+
+class SessionAuth(Protocol):
+    # Origins besides the request's own that a cookie-authenticated unsafe request may come
+    # from (the public base URL, when a proxy in front terminates TLS).
+    trusted_origins: frozenset[str]
+
+    async def authenticate(self, session_id: str) -> Session | None: ...
+
+
+SESSION_AUTH = web.AppKey("session_auth", SessionAuth)
 
 
 @web.middleware
@@ -42,18 +65,16 @@ def _keep_headers(exc: web.HTTPException) -> dict[str, str]:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
-    """Require `Authorization: Bearer <api key>` on /v1/ and put the tenant on the request."""
+    """Require `Authorization: Bearer <api key>` (or the editor's session cookie) on /v1/ and put
+    the tenant on the request."""
     if not request.path.startswith("/v1/"):
         return await handler(request)
     header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise Problem(401, "missing API key: send `Authorization: Bearer <api key>`",
-                      headers={"WWW-Authenticate": 'Bearer realm="hongyan"'})
-    tenant = await request.app[AUTHENTICATE](key.strip())
-    if tenant is None:
-        raise Problem(401, "the API key is not valid or has been revoked",
-                      headers={"WWW-Authenticate": 'Bearer realm="hongyan", error="invalid_token"'})
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not header and cookie and SESSION_AUTH in request.app:
+        tenant = await session_principal(request, cookie)
+    else:
+        tenant = await _bearer_principal(request, header)
     scope = required_scope(request.path)
     scopes = getattr(tenant, "scopes", None)
     if scopes is not None and scope not in scopes:
@@ -68,8 +89,50 @@ _SCOPE_BY_PREFIX = (
     ("/v1/api-keys", "keys"),
     ("/v1/webhook", "webhooks"),
     ("/v1/template", "templates"),
+    ("/v1/media", "templates"),
     ("/v1/cards", "cards"),
+    ("/v1/editor", "cards"),
 )
+
+
+async def _bearer_principal(request: web.Request, header: str):
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Problem(401, "missing API key: send `Authorization: Bearer <api key>`",
+                      headers={"WWW-Authenticate": 'Bearer realm="hongyan"'})
+    tenant = await request.app[AUTHENTICATE](key.strip())
+    if tenant is None:
+        raise Problem(401, "the API key is not valid or has been revoked",
+                      headers={"WWW-Authenticate": 'Bearer realm="hongyan", error="invalid_token"'})
+    return tenant
+
+
+async def session_principal(request: web.Request, session_id: str):
+    """The principal of a live editor session; unsafe methods must pass `check_csrf`."""
+    session = await request.app[SESSION_AUTH].authenticate(session_id)
+    if session is None:
+        raise Problem(401, "the editor session has expired or was ended; sign in again")
+    check_csrf(request, session)
+    request["editor_session"] = session
+    return session.principal
+
+
+def check_csrf(request: web.Request, session: Session) -> None:
+    """403 unless a cookie-authenticated unsafe request echoes the session's CSRF token and,
+    when the browser names its Origin, comes from this server's own origin."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+        raise Problem(403, f"missing or wrong {CSRF_HEADER} header: send the csrf_token of the editor session")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in _own_origins(request):
+        raise Problem(403, "cross-origin request refused: the Origin header is not this server's")
+
+
+def _own_origins(request: web.Request) -> frozenset[str]:
+    own = f"{request.scheme}://{request.host}"
+    return request.app[SESSION_AUTH].trusted_origins | {own}
 
 
 def required_scope(path: str) -> str:

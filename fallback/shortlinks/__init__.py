@@ -8,7 +8,7 @@ every 0.5 s and erases expired links' cards hourly.
 """
 from fallback.shortlinks import openapi as _openapi  # noqa: F401  (registers the API description)
 from fallback.shortlinks.agents import Agent, classify
-from fallback.shortlinks.http import SHORTLINKS, routes, shortlinks_context
+from fallback.shortlinks.http import SHORTLINKS, render_card_page, routes, shortlinks_context
 from fallback.shortlinks.service import DEFAULT_TTL_S, Link, ShortLinks
 
-__all__ = ["Agent", "DEFAULT_TTL_S", "Link", "SHORTLINKS", "ShortLinks", "classify", "routes", "shortlinks_context"]
+__all__ = ["Agent", "DEFAULT_TTL_S", "Link", "SHORTLINKS", "ShortLinks", "classify", "render_card_page", "routes", "shortlinks_context"]

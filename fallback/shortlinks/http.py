@@ -154,6 +154,13 @@ def render_page(link: Link) -> str:
     return html
 
 
+def render_card_page(card: dict, *, signature: str, media_src=None, lang: str = "zh-CN") -> str:
+    """The recipient page of a card without a link (the editor's H5 preview): the same page as
+    `/s/<token>` shows, with every button inert and the footer links going nowhere."""
+    return render_html(card, media_src=media_src, brand=signature or None, lang=lang,
+                       footer=Footer(signature=signature or None, opt_out_url="#", privacy_url="#"))
+
+
 # -- handlers ------------------------------------------------------------------------------
 async def _resolve(request: web.Request) -> tuple[ShortLinks, Link | None, bool]:
     links = request.app[SHORTLINKS]

@@ -1,0 +1,212 @@
+"""The editor's routes: the single-page app and its assets under /editor, sign-in sessions at
+/editor/session, and the live preview at POST /v1/editor/preview.
+
+GET /editor, /editor/ and /editor/{anything not an asset} → static/index.html (client routing),
+with a strict Content-Security-Policy; GET /editor/static/{path} → the asset with an ETag.
+POST /editor/session {"api_key"} → 201 session + cookie; GET → 200 session; DELETE (CSRF) → 204.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import orjson
+from aiohttp import web
+
+from api.bodies import read_json
+from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, check_csrf
+from api.problems import FieldError, Problem
+from api.ratelimit import retry_after_header
+from cards import render_html
+from editor import openapi as _openapi  # noqa: F401  (registers the API description)
+from editor.preview import Previewer, parse_request
+from editor.sessions import ABSOLUTE_TIMEOUT_MS, EditorSession, EditorSessions, LoginLimiter
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SESSIONS = web.AppKey("editor_sessions", EditorSessions)
+
+# Types set explicitly: the platform's mimetypes table varies (.js as application/javascript).
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".webp": "image/webp",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
+    ".map": "application/json",
+}
+ASSET_CACHE = "public, max-age=60, must-revalidate"  # short: a new release shows within a minute
+_STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)
+_PREVIEW_CARD = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
+                                                    "content": {"title": "x"}}}}
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass(frozen=True)
+class EditorConfig:
+    """What the editor's routes need from the server's settings."""
+
+    base_url: str
+    secure_cookie: bool = False  # the public base URL is https
+    sandbox: bool = False
+    handset_url: Callable[[], str | None] = lambda: None
+    static_dir: Path = STATIC_DIR
+    login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
+
+
+def _style_hash(css: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
+
+
+@lru_cache(maxsize=1)
+def preview_style_hashes() -> tuple[str, ...]:
+    """Hashes of the inline <style> blocks of the previews (card.css in the phone fragment and
+    the H5 page), which the editor shows in sandboxed srcdoc iframes that inherit its CSP."""
+    html = render_html(_PREVIEW_CARD, page=False) + render_html(_PREVIEW_CARD)
+    return tuple(dict.fromkeys(_style_hash(css) for css in _STYLE_RE.findall(html)))
+
+
+def content_security_policy(shell_html: str = "") -> str:
+    """The app's CSP: everything from this origin, no inline script; inline style only the
+    previews' own blocks (by hash) and those in the shell page, and style attributes."""
+    styles = " ".join(dict.fromkeys([*preview_style_hashes(), *map(_style_hash, _STYLE_RE.findall(shell_html))]))
+    return ("default-src 'self'; script-src 'self'; "
+            f"style-src 'self' {styles}; style-src-attr 'unsafe-inline'; "
+            "img-src 'self' data: blob:; frame-src 'self'; connect-src 'self'; font-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+class _Shell:
+    """index.html with its CSP, re-read when the file changes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._stamp = None
+        self._body = b""
+        self._csp = ""
+
+    def load(self) -> tuple[bytes, str, str] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            self._body = self.path.read_bytes()
+            self._csp = content_security_policy(self._body.decode("utf-8", "replace"))
+            self._stamp = stamp
+        etag = f'"{stamp[0]:x}-{stamp[1]:x}"'
+        return self._body, self._csp, etag
+
+
+def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
+    """The editor's routes for these settings (register /editor/session before the catch-all)."""
+    static_root = config.static_dir.resolve()
+    shell = _Shell(static_root / "index.html")
+    previewer = Previewer(config.base_url)
+
+    async def app_shell(request: web.Request) -> web.StreamResponse:
+        loaded = shell.load()
+        if loaded is None:
+            raise web.HTTPNotFound(text="the editor's files are not installed")
+        body, csp, etag = loaded
+        headers = {**_SECURITY_HEADERS, "Content-Security-Policy": csp, "Cache-Control": "no-cache", "ETag": etag}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
+
+    async def asset(request: web.Request) -> web.StreamResponse:
+        rel = request.match_info["path"]
+        try:
+            path = (static_root / rel).resolve()
+        except (OSError, ValueError):
+            raise web.HTTPNotFound() from None
+        # No way out of the static folder, no dotfiles, only known types.
+        if (not path.is_relative_to(static_root) or any(p.startswith(".") for p in path.relative_to(static_root).parts)
+                or not path.is_file() or path.suffix.lower() not in CONTENT_TYPES):
+            raise web.HTTPNotFound()
+        return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES[path.suffix.lower()],
+                                               "Cache-Control": ASSET_CACHE, **_SECURITY_HEADERS})
+
+    def session_body(session: EditorSession) -> dict:
+        tenant = session.tenant
+        return {
+            "tenant_id": tenant.id, "tenant_name": tenant.name, "csrf_token": session.csrf_token,
+            "expires_at": session.expires_at, "scopes": sorted(session.principal.scopes),
+            "sandbox": config.sandbox, "handset_url": config.handset_url(),
+            "signature": tenant.signature, "sms_price": tenant.sms_price,
+        }
+
+    def json_response(body: dict, status: int = 200) -> web.Response:
+        return web.Response(status=status, body=orjson.dumps(body), content_type="application/json",
+                            headers={"Cache-Control": "no-store"})
+
+    async def current(request: web.Request) -> EditorSession:
+        session_id = request.cookies.get(SESSION_COOKIE)
+        session = await request.app[SESSION_AUTH].authenticate(session_id) if session_id else None
+        if session is None:
+            raise Problem(401, "not signed in to the editor (or the session has expired)")
+        return session
+
+    async def sign_in(request: web.Request) -> web.Response:
+        wait = config.login_limiter.take(request.remote or "unknown")
+        if wait:
+            raise Problem(429, "too many sign-in attempts from this address; try again later",
+                          headers={"Retry-After": retry_after_header(wait)})
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in request.app[SESSION_AUTH].trusted_origins | {
+                f"{request.scheme}://{request.host}"}:
+            raise Problem(403, "cross-origin sign-in refused: the Origin header is not this server's")
+        body = await read_json(request)
+        key = body.get("api_key")
+        if not isinstance(key, str) or not key.strip():
+            raise Problem(422, "an API key is required", [FieldError("/api_key", "required; the tenant's API key")])
+        principal = await request.app[AUTHENTICATE](key.strip())
+        if principal is None or not hasattr(principal, "key_id"):
+            raise Problem(401, "the API key is not valid or has been revoked",
+                          [FieldError("/api_key", "not a valid API key")])
+        session_id, session = await request.app[SESSIONS].create(principal)
+        resp = json_response(session_body(session), 201)
+        resp.set_cookie(SESSION_COOKIE, session_id, max_age=ABSOLUTE_TIMEOUT_MS // 1000, path="/",
+                        secure=config.secure_cookie, httponly=True, samesite="Strict")
+        return resp
+
+    async def show(request: web.Request) -> web.Response:
+        return json_response(session_body(await current(request)))
+
+    async def sign_out(request: web.Request) -> web.Response:
+        session = await current(request)
+        check_csrf(request, session)
+        await request.app[SESSIONS].end(request.cookies[SESSION_COOKIE])
+        resp = web.Response(status=204, headers={"Cache-Control": "no-store"})
+        resp.del_cookie(SESSION_COOKIE, path="/", secure=config.secure_cookie, httponly=True, samesite="Strict")
+        return resp
+
+    async def preview(request: web.Request) -> web.Response:
+        req = parse_request(await read_json(request))
+        return json_response(previewer.preview(req, request["tenant"]))
+
+    return [
+        web.get("/editor", app_shell),
+        web.get("/editor/", app_shell),
+        web.get("/editor/static/{path:.+}", asset),
+        web.post("/editor/session", sign_in),
+        web.get("/editor/session", show),
+        web.delete("/editor/session", sign_out),
+        web.get("/editor/{tail:.*}", app_shell),
+        web.post("/v1/editor/preview", preview),
+    ]

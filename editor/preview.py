@@ -1,0 +1,317 @@
+"""The editor's live preview: one call validates a card template against a sample and renders
+the RCS card, the fallback SMS and its H5 page exactly as a real send would build them.
+
+A card is compiled once (bounded LRU keyed by its JSON bytes) with `cards.compile_template`,
+composed with the sample and validated the way each recipient's card is. What cannot be
+composed — variables the sample lacks, or `placeholders: true` — is filled by a second,
+forgiving environment in which a missing variable renders as `{{ name }}`.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Mapping
+
+import jinja2
+import orjson
+from jinja2 import meta
+
+from api.problems import FieldError, Problem, pointer
+from cards import CardInvalid, CompiledCard, MissingVariable, compile_template, render_html, render_text, validate_card
+from cards.compose import NUMERIC_KEYS, CardSandbox, template_environment
+from cards.limits import DEFAULT_PROFILE, PROFILES
+from cards.view import MediaView
+from fallback import ComposeError, SegmentationError, compose_sms, segment_sms
+from fallback.segmentation import format_cost
+from fallback.shortlinks import render_card_page
+
+log = logging.getLogger(__name__)
+
+LOCALES = ("zh-CN", "en")
+TRAFFIC_TYPES = ("notification", "marketing", "otp")  # what POST /v1/messages accepts
+CACHE_SIZE = 256
+# A short link of the real length (DESIGN.md §6: `<base>/s/` + 16 base64url characters), so the
+# SMS is counted as it will be sent.
+PREVIEW_TOKEN = "PreviewLink00000"
+CURRENCY = "CNY"  # tenants' SMS prices are in yuan (China carrier billing)
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    card: dict
+    variables: dict
+    placeholders: bool = False
+    profile: str = DEFAULT_PROFILE
+    locale: str = "zh-CN"
+    traffic_type: str = "notification"
+
+
+def parse_request(body: dict) -> PreviewRequest:
+    """The request, or a 422 naming every malformed field (an invalid card is not malformed)."""
+    errors: list[FieldError] = []
+    card = body.get("card")
+    if not isinstance(card, dict):
+        errors.append(FieldError("/card", "required; a card JSON object"))
+    variables = body.get("variables", {})
+    if variables is None:
+        variables = {}
+    if not isinstance(variables, dict):
+        errors.append(FieldError("/variables", "expected an object of sample values"))
+    placeholders = body.get("placeholders", False)
+    if not isinstance(placeholders, bool):
+        errors.append(FieldError("/placeholders", "expected true or false"))
+    choices = (("profile", tuple(PROFILES), DEFAULT_PROFILE), ("locale", LOCALES, "zh-CN"),
+               ("traffic_type", TRAFFIC_TYPES, "notification"))
+    picked = {}
+    for name, allowed, default in choices:
+        value = body.get(name, default)
+        if not isinstance(value, str) or value not in allowed:
+            errors.append(FieldError(pointer(name), f"one of {', '.join(allowed)}"))
+        picked[name] = value
+    if errors:
+        raise Problem(422, "the preview request is malformed", errors)
+    return PreviewRequest(card, variables, placeholders, **picked)
+
+
+# -- the forgiving environment: missing variables render as {{ name }} -------------------------
+class Placeholder(jinja2.ChainableUndefined):
+    """An undefined variable shown as `{{ name }}`; `.attr` / `[key]` on it chain on."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "{{ " + (self._undefined_name or "?") + " }}"
+
+    def __getattr__(self, name: str):
+        if name[:2] == "__":
+            raise AttributeError(name)
+        return Placeholder(name=f"{self._undefined_name}.{name}")
+
+    def __getitem__(self, key):
+        return Placeholder(name=f"{self._undefined_name}.{key}")
+
+
+def _passes_placeholders(fn):
+    # money/date filters cannot format a placeholder: let it through as `{{ name }}`.
+    def filt(value, *args, **kwargs):
+        return value if isinstance(value, jinja2.Undefined) else fn(value, *args, **kwargs)
+
+    return filt
+
+
+@lru_cache(maxsize=len(LOCALES))
+def placeholder_environment(locale: str) -> CardSandbox:
+    """The card sandbox (same bounds, filters and globals) with `Placeholder` for the undefined."""
+    base = template_environment(locale)
+    env = CardSandbox(undefined=Placeholder, autoescape=False, keep_trailing_newline=True)
+    for name in ("money", "date", "datetime", "time"):
+        env.filters[name] = _passes_placeholders(base.filters[name])
+    env.globals.update(base.globals)
+    return env
+
+
+class _Field:
+    __slots__ = ("parts", "path", "template", "names", "numeric")
+
+    def __init__(self, parts: tuple, template: jinja2.Template | None, names: frozenset[str]):
+        self.parts = parts
+        self.path = pointer(*parts)
+        self.template = template  # None: a syntax error; the text is shown as written
+        self.names = names
+        self.numeric = bool(parts) and parts[-1] in NUMERIC_KEYS
+
+
+class PlaceholderCard:
+    """A card template filled leniently: never raises, a field that fails stays as written."""
+
+    def __init__(self, card: dict, locale: str):
+        self.card_json = orjson.dumps(card)
+        self.fields: list[_Field] = []
+        self._env = placeholder_environment(locale)
+        self._walk(card, ())
+        self.variables = sorted({n for f in self.fields for n in f.names})
+
+    def _walk(self, node, parts: tuple) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                self._walk(value, (*parts, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                self._walk(value, (*parts, i))
+        elif isinstance(node, str) and ("{{" in node or "{%" in node):
+            try:
+                ast = self._env.parse(node)
+                self.fields.append(_Field(parts, self._env.from_string(ast),
+                                          frozenset(meta.find_undeclared_variables(ast))))
+            except jinja2.TemplateSyntaxError:
+                self.fields.append(_Field(parts, None, frozenset()))
+
+    def fill(self, variables: dict) -> dict:
+        card = orjson.loads(self.card_json)
+        for f in self.fields:
+            if f.template is None:
+                continue
+            try:
+                value = f.template.render(variables)
+            except Exception:  # noqa: BLE001 — sandbox refusals, filter errors: show the field as written
+                continue
+            if f.numeric:
+                value = _number_or_text(value)
+            target = card
+            for part in f.parts[:-1]:
+                target = target[part]
+            target[f.parts[-1]] = value
+        return card
+
+    def unresolved(self, missing: set[str]) -> list[str]:
+        """Paths of fields that use a missing variable or do not compile."""
+        return [f.path for f in self.fields if f.template is None or f.names & missing]
+
+
+def _number_or_text(text: str):
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else text
+
+
+# -- the previewer -------------------------------------------------------------------------
+@dataclass
+class _Compiled:
+    compiled: CompiledCard | None
+    errors: list[FieldError]
+    lenient: PlaceholderCard
+
+
+class Previewer:
+    """Builds preview answers; holds the bounded cache of compiled cards."""
+
+    def __init__(self, base_url: str, *, cache_size: int = CACHE_SIZE):
+        self.base_url = base_url.rstrip("/")
+        self.short_link = f"{self.base_url}/s/{PREVIEW_TOKEN}"
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple, _Compiled] = OrderedDict()
+        self.compilations = 0  # how many cache misses (tests check the cache works)
+
+    def _compiled(self, card: dict, locale: str, profile: str) -> _Compiled:
+        key = (hashlib.sha256(orjson.dumps(card)).digest(), locale, profile)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        self.compilations += 1
+        try:
+            entry = _Compiled(compile_template(card, locale=locale, profile=profile), [], PlaceholderCard(card, locale))
+        except CardInvalid as exc:
+            entry = _Compiled(None, exc.errors, PlaceholderCard(card, locale))
+        self._cache[key] = entry
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return entry
+
+    def media_src(self, media: MediaView) -> str | None:
+        """Media we host (`<base>/media/<id>`) is shown, by path so it loads from this origin;
+        anything else is drawn as a placeholder (nothing remote is referenced, DESIGN.md §13)."""
+        url = media.thumbnail_url if media.kind == "image" and media.thumbnail_url else media.url
+        prefix = self.base_url + "/media/"
+        if url and url.startswith(prefix) and "?" not in url and "#" not in url:
+            return url[len(self.base_url):]
+        return None
+
+    def preview(self, req: PreviewRequest, tenant: Mapping) -> dict:
+        entry = self._compiled(req.card, req.locale, req.profile)
+        lenient = entry.lenient
+        variables = req.variables
+        used = entry.compiled.variables if entry.compiled else lenient.variables
+        missing = [n for n in used if n not in variables]
+        errors: list[FieldError] = list(entry.errors)
+        composed = None
+        if entry.compiled is not None and not missing:
+            try:
+                composed = entry.compiled.compose(variables)
+            except MissingVariable as exc:  # e.g. `user.phone` when the sample's user has no phone
+                missing.append(exc.name)
+            except CardInvalid as exc:
+                errors.extend(exc.errors)
+        filled = lenient.fill(variables)
+        # Warnings are read on the card as written (composing resolves them); errors come from
+        # composing, as for a real recipient, unless it could not be composed.
+        report = validate_card(filled, req.profile)
+        if composed is None and (missing or entry.errors):
+            # Judge what can be judged: leave out fields a missing variable or a broken template
+            # decides (they would be judged on placeholders).
+            skip = lenient.unresolved(set(missing)) + [e.path for e in errors]
+            errors.extend(e for e in report.errors if not any(_under(e.path, p) for p in skip))
+        warnings = report.warnings
+        sample_card = composed if composed is not None else filled
+        shown = lenient.fill({}) if req.placeholders else sample_card
+        notes: list[FieldError] = []
+        answer = {
+            "valid": not errors,
+            "errors": [e.as_dict() for e in _unique(errors)],
+            "missing_variables": missing,
+            "variables_used": list(used),
+            "card": composed,
+            "phone_html": self._phone(shown, req.locale),
+            "sms": self._sms(shown, req.traffic_type, tenant, notes),
+            "h5_html": self._h5(shown, tenant, req.locale),
+        }
+        answer["warnings"] = [w.as_dict() for w in _unique([*warnings, *notes])]
+        return answer
+
+    def _phone(self, card: dict, locale: str) -> str | None:
+        try:
+            return render_html(card, page=False, media_src=self.media_src, lang=locale)
+        except Exception:  # noqa: BLE001 — a half-typed card must not break the other previews
+            log.exception("rendering the phone preview failed")
+            return None
+
+    def _h5(self, card: dict, tenant: Mapping, locale: str) -> str | None:
+        try:
+            return render_card_page(card, signature=tenant.get("signature") or "", media_src=self.media_src,
+                                    lang=locale)
+        except Exception:  # noqa: BLE001
+            log.exception("rendering the H5 preview failed")
+            return None
+
+    def _sms(self, card: dict, traffic_type: str, tenant: Mapping, notes: list[FieldError]) -> dict | None:
+        """The fallback SMS as the dispatcher composes it, counted on the wire and as billed in China."""
+        try:
+            text = compose_sms(signature=tenant.get("signature") or "", body_text=render_text(card),
+                               short_link=self.short_link, traffic_type=traffic_type)
+        except ComposeError as exc:
+            notes.append(FieldError("", f"the fallback SMS cannot be sent: {exc}"))
+            return None
+        except Exception:  # noqa: BLE001
+            log.exception("composing the SMS preview failed")
+            return None
+        try:
+            wire = segment_sms(text, "gsm")
+        except SegmentationError as exc:
+            notes.append(FieldError("", f"the fallback SMS is too long: {exc}"))
+            return None
+        price = tenant.get("sms_price")
+        out = {"text": text, "encoding": wire.encoding, "segments": wire.segments,
+               "cn_billing_units": None, "cn_parts": None, "cost": None, "currency": None}
+        try:
+            # The text already starts with the signature: cn mode adds none.
+            billed = segment_sms(text, "cn")
+        except SegmentationError as exc:
+            notes.append(FieldError("", f"the fallback SMS is longer than China carriers bill: {exc}"))
+            return out
+        out.update(cn_billing_units=billed.characters, cn_parts=billed.segments)
+        if price is not None:
+            out.update(cost=format_cost(billed.segments, price), currency=CURRENCY)
+        return out
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def _unique(findings: list[FieldError]) -> list[FieldError]:
+    return list(dict.fromkeys(findings))
