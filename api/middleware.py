@@ -113,7 +113,6 @@ async def session_principal(request: web.Request, session_id: str):
     if session is None:
         raise Problem(401, "the editor session has expired or was ended; sign in again")
     check_csrf(request, session)
-    request["editor_session"] = session
     return session.principal
 
 
