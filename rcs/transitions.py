@@ -15,6 +15,7 @@ import security
 import webhooks
 from messages.tables import message_events, messages
 from store import new_id
+from store.bulk import executemany
 from store.tables import metadata
 from store.writer import WriteBatch
 from webhooks.tables import webhook_endpoints
@@ -143,9 +144,9 @@ class Transitions:
             )
         if updates:
             # Several changes of one message in one group: the last one is the row's state.
-            conn.execute(_UPDATE, updates)
+            executemany(conn, _UPDATE, updates)
         if events:
-            conn.execute(message_events.insert(), events)
+            executemany(conn, message_events, events)
         for statement in hooks.statements:
             statement(conn)
 

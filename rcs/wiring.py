@@ -127,10 +127,10 @@ def dispatch_context(config: DispatchConfig, *, base_url: str, clock, keys):
                     signatures[tenant_id] = tenant.signature
                 return signatures[tenant_id]
 
-            dispatcher = Dispatcher(db, writer, keyring, maap, load_keys=accounts.load_keys, notify=hooks.notify,
+            dispatcher = Dispatcher(db, writer, keyring, maap, load_keys=accounts.load_keys, notify=hooks.notify_if_enqueued,
                                     clock=clock, options=config.options)
             sms = SmsDispatch(db, writer, dispatcher.transitions, SmsSender(router, {SANDBOX_ROUTE: client}), links,
-                              signature_of=signature_of, notify=hooks.notify, clock=clock, retry=config.options.retry)
+                              signature_of=signature_of, notify=hooks.notify_if_enqueued, clock=clock, retry=config.options.retry)
             dispatcher.sms = sms
             await sms.start()
             started.append(sms)

@@ -9,12 +9,13 @@ never ciphertext, key rotation leaves the chain valid.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
 import orjson
 from sqlalchemy import BigInteger, Column, Connection, Index, Integer, LargeBinary, JSON, String, Table
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import and_, bindparam, select, text, update
 
 from security.evidence import (
     ChainVerifier,
@@ -25,6 +26,7 @@ from security.evidence import (
 )
 from security.keyring import Keyring
 from store import metadata
+from store.bulk import executemany
 from store.writer import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -57,11 +59,6 @@ PROOF_LIMIT = 10_000
 _PG_LOCK = 0x486F6E67  # "Hong": one appender at a time across processes
 
 
-_COLUMNS = ("tenant_id", "seq", "event_id", "message_id", "at_ms", "facts", "prev_hash", "hash")
-_INSERT_SQLITE = (f"INSERT INTO evidence_records ({', '.join(_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(_COLUMNS))})")
-
-
 def event_facts(message_id: str, event: str, at_ms: int, recipient_bidx: bytes, content_sm3: str) -> bytes:
     """The canonical facts (`security.evidence.canonical_facts`) of one message event, built
     straight from its typed columns: the appender's hot path skips re-validating them."""
@@ -69,6 +66,13 @@ def event_facts(message_id: str, event: str, at_ms: int, recipient_bidx: bytes, 
     at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}000Z"
     return orjson.dumps({"at": at, "content_sm3": content_sm3, "event": event, "message_id": message_id,
                          "recipient": recipient_bidx.hex()})
+
+
+@functools.cache
+def _mark_chained():
+    from messages.tables import message_events as e
+
+    return update(e).where(e.c.id.in_(bindparam("ids", expanding=True))).values(chained=True)
 
 
 def _record(row) -> EvidenceRecord:
@@ -143,15 +147,11 @@ class EvidenceLog:
                                                if head else EvidenceChain(r.tenant_id))
             facts = event_facts(r.message_id, r.type, r.at_ms, r.to_bidx, self._content(r, cards))
             seq, prev_hash, hash_ = chain.append_canonical(facts)
-            out.append((r.tenant_id, seq, r.id, r.message_id, r.at_ms, facts.decode(), prev_hash, hash_))
-        if conn.dialect.name == "sqlite":
-            # Thousands of rows a second on the embedded path: straight to the driver, whose
-            # executemany skips the per-row bind processing (the values are already plain).
-            conn.exec_driver_sql(_INSERT_SQLITE, out)
-        else:
-            conn.execute(evidence_records.insert(), [dict(zip(_COLUMNS, row), facts=orjson.loads(row[5]))
-                                                     for row in out])
-        conn.execute(update(e).where(e.c.id.in_([r.id for r in rows])).values(chained=True))
+            # A Fragment: the canonical bytes go into the JSON column as they are.
+            out.append({"tenant_id": r.tenant_id, "seq": seq, "event_id": r.id, "message_id": r.message_id,
+                        "at_ms": r.at_ms, "facts": orjson.Fragment(facts), "prev_hash": prev_hash, "hash": hash_})
+        executemany(conn, evidence_records, out)
+        conn.execute(_mark_chained(), {"ids": [r.id for r in rows]})
         for tenant_id, chain in chains.items():
             changed = conn.execute(update(evidence_heads).where(evidence_heads.c.tenant_id == tenant_id)
                                    .values(next_seq=chain.next_seq, head=chain.head)).rowcount

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import Connection, Engine, Table, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.bulk import executemany
 from store.tables import metadata
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def _apply(conn: Connection, batches: list[WriteBatch]) -> None:
     for table in metadata.sorted_tables:
         rows = merged.get(table)
         if rows:
-            conn.execute(table.insert(), rows)
+            executemany(conn, table, rows)
     for b in batches:
         for statement in b.statements:
             statement(conn)

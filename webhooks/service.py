@@ -24,7 +24,7 @@ from api.problems import FieldError, Problem
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.writer import WriteBatch
 from webhooks.endpoints import Registration
-from webhooks.outbox import ms_to_rfc3339
+from webhooks.outbox import enqueued_total, ms_to_rfc3339
 from webhooks.tables import webhook_deliveries as deliveries
 from webhooks.tables import webhook_endpoints as endpoints
 
@@ -107,6 +107,7 @@ class WebhookService:
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{new_id()[-8:]}"
         self.claim_rounds = 0  # how many claim queries ran (observable progress for tests and ops)
         self._wake = asyncio.Event()
+        self._seen_enqueued = -1
         self._task: asyncio.Task | None = None
         self._purger: asyncio.Task | None = None
         self._stopped = asyncio.Event()
@@ -250,6 +251,12 @@ class WebhookService:
         """Look for due deliveries now (call after committing a batch that enqueued events)."""
         self._wake.set()
 
+    def notify_if_enqueued(self) -> None:
+        """`notify` when this process queued deliveries since the last look; hot paths call it
+        after every commit (deliveries queued by other processes are found by polling)."""
+        if enqueued_total() != self._seen_enqueued:
+            self._wake.set()
+
     async def purge(self, batch: int = 5000) -> int:
         """Delete finished deliveries older than the retention; returns how many went."""
         if self.retention_ms is None:
@@ -293,6 +300,7 @@ class WebhookService:
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            self._seen_enqueued = enqueued_total()
             room = min(self.batch_size, self.concurrency - self._sending)
             claimed: list[Claimed] = []
             if room > 0:

@@ -1,0 +1,65 @@
+"""store.bulk.executemany gives the same rows as SQLAlchemy's own executemany."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, LargeBinary, MetaData, String, Table, bindparam
+from sqlalchemy import create_engine, select
+
+from store.bulk import executemany
+
+meta = MetaData()
+things = Table(
+    "things", meta,
+    Column("id", String(8), primary_key=True),
+    Column("n", BigInteger),
+    Column("blob", LargeBinary),
+    Column("detail", JSON),
+    Column("flag", Boolean),
+    Column("tries", Integer, nullable=False, default=7),
+    Column("owner", String(8)),
+)
+ROWS = [
+    {"id": "a", "n": 1, "blob": b"\x00\xff", "detail": None, "flag": True},
+    {"id": "b", "n": 2**40, "blob": None, "detail": {"k": ["é", 1.5, None]}, "flag": False},
+]
+UPDATE = things.update().where(things.c.id == bindparam("b_id")).values(n=bindparam("b_n"), owner=None)
+
+
+def _rows(engine):
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(things).order_by(things.c.id))]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_same_rows_as_sqlalchemy(fast):
+    engines = []
+    for use_bulk in (fast, False):
+        engine = create_engine("sqlite://")
+        meta.create_all(engine)
+        with engine.begin() as conn:
+            run = executemany if use_bulk else (lambda c, s, r: c.execute(s.insert() if isinstance(s, Table) else s, r))
+            run(conn, things, [dict(r) for r in ROWS])
+            conn.execute(things.update().values(owner="x"))
+            run(conn, UPDATE, [{"b_id": "a", "b_n": 5}, {"b_id": "b", "b_n": 6}])
+        engines.append(engine)
+    assert _rows(engines[0]) == _rows(engines[1])
+    assert _rows(engines[0])[0] == ("a", 5, b"\x00\xff", None, True, 7, None)
+
+
+def test_rows_of_different_shapes_behave_as_in_sqlalchemy():
+    rows = [{"id": "a", "n": 1}, {"id": "b", "n": 2, "owner": "o"}]
+    engines = []
+    for run in (executemany, lambda c, t, r: c.execute(t.insert(), r)):
+        engine = create_engine("sqlite://")
+        meta.create_all(engine)
+        with engine.begin() as conn:
+            run(conn, things, [dict(r) for r in rows])
+        engines.append(engine)
+    assert _rows(engines[0]) == _rows(engines[1])
+
+
+def test_a_missing_required_value_is_refused():
+    engine = create_engine("sqlite://")
+    meta.create_all(engine)
+    with engine.begin() as conn, pytest.raises(ValueError):
+        executemany(conn, UPDATE, [{"b_id": "a"}])
