@@ -143,3 +143,32 @@ async def test_a_template_with_only_a_draft_cannot_be_sent(api):
     assert resp.status == 422
     [error] = (await resp.json(content_type=PROBLEM))["errors"]
     assert error["path"] == "/template/name" and "only a draft" in error["message"]
+
+
+async def test_the_migration_keeps_existing_versions_sendable(tmp_path, database_url):
+    """Templates made before drafts existed: their versions become approved, updated_at is set."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from store import run_migrations
+    from store.db import sqlite_url
+
+    url = database_url or sqlite_url(tmp_path / "old.db")
+    await run_migrations(url, "cards_0001")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO tenants (id, name, signature, created_ms) VALUES ('t1', 'T', 'S', 5)"))
+            await conn.execute(text("INSERT INTO templates (id, tenant_id, name, created_ms, latest_version) "
+                                    "VALUES ('p1', 't1', 'old', 7, 1)"))
+            await conn.execute(text("INSERT INTO template_versions (template_id, version, card, traffic_type, "
+                                    "created_ms) VALUES ('p1', 1, '{}', 'notification', 7)"))
+        await run_migrations(url)
+        async with engine.connect() as conn:
+            status = (await conn.execute(text("SELECT status FROM template_versions"))).scalar_one()
+            updated = (await conn.execute(text("SELECT updated_ms FROM templates"))).scalar_one()
+            drafts = (await conn.execute(text("SELECT count(*) FROM template_drafts"))).scalar_one()
+            media = (await conn.execute(text("SELECT count(*) FROM media"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert (status, updated, drafts, media) == ("approved", 7, 0, 0)
