@@ -126,3 +126,11 @@ async def test_uploaded_media_drops_into_a_card_and_previews_can_read_it(api):
     for foreign in ("https://cdn.example.cn/media/" + item["id"], item["url"] + "/other", item["url"] + "?x=1",
                     store.url("unknown"), "", None):
         assert await store.media_for_url(foreign) is None
+
+
+async def test_the_answer_matches_the_openapi_schema(api):
+    import jsonschema
+
+    doc = await (await api.client.get("/openapi.json")).json()
+    item = await (await upload(api, encode(photo(), "JPEG"))).json()
+    jsonschema.validate(item, {**doc["components"]["schemas"]["Media"], "components": doc["components"]})

@@ -229,3 +229,23 @@ async def test_diff_of_another_tenants_template_is_404(api):
     tid = (await (await create(api)).json())["id"]
     other = await api.new_tenant()
     assert (await other.get(f"/v1/templates/{tid}/diff?from=1&to=1")).status == 404
+
+
+async def test_answers_match_the_openapi_schemas(api):
+    import jsonschema
+
+    doc = await (await api.client.get("/openapi.json")).json()
+
+    def check(value, name):
+        jsonschema.validate(value, {**doc["components"]["schemas"][name], "components": doc["components"]})
+
+    v1 = await (await create(api)).json()
+    check(v1, "TemplateVersion")
+    check(await (await api.get(f"/v1/templates/{v1['id']}")).json(), "TemplateSummary")
+    blank = await (await api.post("/v1/templates", {"name": "b", "draft": True, "card": {}})).json()
+    check(blank, "TemplateSummary")
+    draft = await (await api.client.put(f"/v1/templates/{v1['id']}/draft", json={"card": card(title="x")},
+                                        headers=api.auth)).json()
+    check(draft, "TemplateDraft")
+    check(await (await api.get(f"/v1/templates/{v1['id']}/diff?from=1&to=draft")).json(), "TemplateDiff")
+    check(await (await api.post(f"/v1/templates/{v1['id']}/duplicate", {"name": "c"})).json(), "TemplateSummary")
