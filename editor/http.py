@@ -7,11 +7,7 @@ POST /editor/session {"api_key"} → 201 session + cookie; GET → 200 session; 
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +18,6 @@ from api.bodies import read_json
 from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, check_csrf
 from api.problems import FieldError, Problem
 from api.ratelimit import retry_after_header
-from cards import render_html
 from editor import openapi as _openapi  # noqa: F401  (registers the API description)
 from editor.preview import Previewer, parse_request
 from editor.sessions import ABSOLUTE_TIMEOUT_MS, EditorSession, EditorSessions, LoginLimiter
@@ -46,9 +41,6 @@ CONTENT_TYPES = {
     ".map": "application/json",
 }
 ASSET_CACHE = "public, max-age=60, must-revalidate"  # short: a new release shows within a minute
-_STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)
-_PREVIEW_CARD = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
-                                                    "content": {"title": "x"}}}}
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -68,24 +60,11 @@ class EditorConfig:
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
 
 
-def _style_hash(css: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
-
-
-@lru_cache(maxsize=1)
-def preview_style_hashes() -> tuple[str, ...]:
-    """Hashes of the inline <style> blocks of the previews (card.css in the phone fragment and
-    the H5 page), which the editor shows in sandboxed srcdoc iframes that inherit its CSP."""
-    html = render_html(_PREVIEW_CARD, page=False) + render_html(_PREVIEW_CARD)
-    return tuple(dict.fromkeys(_style_hash(css) for css in _STYLE_RE.findall(html)))
-
-
-def content_security_policy(shell_html: str = "") -> str:
-    """The app's CSP: everything from this origin, no inline script; inline style only the
-    previews' own blocks (by hash) and those in the shell page, and style attributes."""
-    styles = " ".join(dict.fromkeys([*preview_style_hashes(), *map(_style_hash, _STYLE_RE.findall(shell_html))]))
-    return ("default-src 'self'; script-src 'self'; "
-            f"style-src 'self' {styles}; style-src-attr 'unsafe-inline'; "
+def content_security_policy() -> str:
+    """The app's CSP: everything from this origin and no inline script. Inline style is allowed:
+    the previews are HTML documents in sandboxed srcdoc iframes, which inherit this policy, and
+    the editor adds its theme (light/dark, phone frame) to them as style blocks."""
+    return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data: blob:; frame-src 'self'; connect-src 'self'; font-src 'self'; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
@@ -107,7 +86,7 @@ class _Shell:
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp != self._stamp:
             self._body = self.path.read_bytes()
-            self._csp = content_security_policy(self._body.decode("utf-8", "replace"))
+            self._csp = content_security_policy()
             self._stamp = stamp
         etag = f'"{stamp[0]:x}-{stamp[1]:x}"'
         return self._body, self._csp, etag

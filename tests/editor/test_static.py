@@ -2,10 +2,6 @@
 ETags, nothing outside the static folder, a strict Content-Security-Policy."""
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
-
 import pytest
 from aiohttp import web
 from yarl import URL
@@ -61,26 +57,12 @@ async def test_the_shell_answers_the_app_and_its_client_routes(client, path):
 async def test_the_shell_has_a_strict_csp(client):
     resp = await client.get("/editor")
     csp = dict(d.strip().split(" ", 1) for d in resp.headers["Content-Security-Policy"].split(";"))
-    assert csp["default-src"] == "'self'" and csp["script-src"] == "'self'"
+    assert csp["default-src"] == "'self'" and csp["script-src"] == "'self'"  # no inline or eval'd script
     assert csp["img-src"] == "'self' data: blob:" and csp["frame-src"] == "'self'"
     assert csp["object-src"] == "'none'" and csp["frame-ancestors"] == "'none'"
-    assert "'unsafe-inline'" not in csp["style-src"] and "'unsafe-eval'" not in str(csp)
-    # The shell's own inline <style> is allowed by its hash, not by 'unsafe-inline'.
-    own = base64.b64encode(hashlib.sha256(b"body{margin:0}").digest()).decode()
-    assert f"'sha256-{own}'" in csp["style-src"]
-
-
-async def test_the_csp_admits_the_previews_style_block(client, api):
-    """The phone and H5 previews are shown in srcdoc iframes that inherit the shell's CSP: their
-    one inline <style> must be allowed by hash."""
-    csp = (await client.get("/editor")).headers["Content-Security-Policy"]
-    got = await (await api.post("/v1/editor/preview", {"card": {"message": {"generalPurposeCard": {
-        "layout": {"cardOrientation": "VERTICAL"}, "content": {"title": "x"}}}}})).json()
-    for html in (got["phone_html"], got["h5_html"]):
-        styles = re.findall(r"<style>(.*?)</style>", html, re.S)
-        assert len(styles) == 1
-        digest = base64.b64encode(hashlib.sha256(styles[0].encode()).digest()).decode()
-        assert f"'sha256-{digest}'" in csp
+    assert csp["connect-src"] == "'self'" and csp["base-uri"] == "'self'"
+    # The previews (srcdoc iframes inherit this policy) carry their own style blocks.
+    assert csp["style-src"] == "'self' 'unsafe-inline'"
 
 
 @pytest.mark.parametrize("path, content_type", [
