@@ -19,6 +19,8 @@ from store import Clock, Database, SystemClock
 from store.clock import rfc3339
 
 _ID_BYTES = 16  # 128 bits: the id is the only thing guarding a public media URL
+# Decoding a 40 MP upload takes ~160 MB: a few at a time, the rest wait their turn.
+_CONCURRENT_DECODES = 2
 _META = (media.c.id, media.c.content_type, media.c.file_size, media.c.width, media.c.height, media.c.sha256,
          media.c.thumb_content_type, media.c.thumb_file_size, media.c.created_ms)
 
@@ -39,6 +41,7 @@ class MediaStore:
         self.db = db
         self.base_url = base_url.rstrip("/")
         self.clock = clock or SystemClock()
+        self._decoding = asyncio.Semaphore(_CONCURRENT_DECODES)
 
     def url(self, media_id: str, thumbnail: bool = False) -> str:
         return f"{self.base_url}/media/{media_id}" + ("/thumbnail" if thumbnail else "")
@@ -46,7 +49,8 @@ class MediaStore:
     async def upload(self, tenant_id: str, raw: bytes) -> tuple[dict, bool]:
         """(the stored media, whether it is new); the same image twice gives the same id."""
         try:
-            done: Processed = await asyncio.get_running_loop().run_in_executor(None, process_image, raw)
+            async with self._decoding:
+                done: Processed = await asyncio.get_running_loop().run_in_executor(None, process_image, raw)
         except ImageRejected as exc:
             raise Problem(exc.status, str(exc), [FieldError("/file", str(exc))]) from None
         image, thumb = done.image, done.thumbnail

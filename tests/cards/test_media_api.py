@@ -134,3 +134,13 @@ async def test_the_answer_matches_the_openapi_schema(api):
     doc = await (await api.client.get("/openapi.json")).json()
     item = await (await upload(api, encode(photo(), "JPEG"))).json()
     jsonschema.validate(item, {**doc["components"]["schemas"]["Media"], "components": doc["components"]})
+
+
+async def test_concurrent_uploads_of_one_image_agree_on_its_id(api):
+    import asyncio
+
+    raw = encode(photo(colour=(1, 2, 3)), "JPEG")
+    answers = await asyncio.gather(*(upload(api, raw) for _ in range(4)))
+    assert {a.status for a in answers} == {201}
+    assert len({(await a.json())["id"] for a in answers}) == 1
+    assert len((await (await api.get("/v1/media")).json())["data"]) == 1
