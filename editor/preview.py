@@ -18,10 +18,11 @@ from typing import Mapping
 import jinja2
 import orjson
 from jinja2 import meta
+from jinja2 import nodes as jinja_nodes
 
 from api.problems import FieldError, Problem, pointer
 from cards import CardInvalid, CompiledCard, MissingVariable, compile_template, render_html, render_text, validate_card
-from cards.compose import NUMERIC_KEYS, CardSandbox, template_environment
+from cards.compose import MAX_LOOP_NESTING, NUMERIC_KEYS, CardSandbox, template_environment
 from cards.limits import DEFAULT_PROFILE, PROFILES
 from cards.view import MediaView
 from fallback import ComposeError, SegmentationError, compose_sms, segment_sms
@@ -144,10 +145,13 @@ class PlaceholderCard:
         elif isinstance(node, str) and ("{{" in node or "{%" in node):
             try:
                 ast = self._env.parse(node)
-                self.fields.append(_Field(parts, self._env.from_string(ast),
-                                          frozenset(meta.find_undeclared_variables(ast))))
             except jinja2.TemplateSyntaxError:
                 self.fields.append(_Field(parts, None, frozenset()))
+                return
+            if _loop_depth(ast) > MAX_LOOP_NESTING:  # the bound composing enforces: never run it
+                self.fields.append(_Field(parts, None, frozenset()))
+                return
+            self.fields.append(_Field(parts, self._env.from_string(ast), frozenset(meta.find_undeclared_variables(ast))))
 
     def fill(self, variables: dict) -> dict:
         card = orjson.loads(self.card_json)
@@ -169,6 +173,12 @@ class PlaceholderCard:
     def unresolved(self, missing: set[str]) -> list[str]:
         """Paths of fields that use a missing variable or do not compile."""
         return [f.path for f in self.fields if f.template is None or f.names & missing]
+
+
+def _loop_depth(node, depth: int = 0) -> int:
+    if isinstance(node, jinja_nodes.For):
+        depth += 1
+    return max([depth, *(_loop_depth(child, depth) for child in node.iter_child_nodes())])
 
 
 def _number_or_text(text: str):
@@ -266,16 +276,17 @@ class Previewer:
     def _phone(self, card: dict, locale: str) -> str | None:
         try:
             return render_html(card, page=False, media_src=self.media_src, lang=locale)
-        except Exception:  # noqa: BLE001 — a half-typed card must not break the other previews
-            log.exception("rendering the phone preview failed")
+        except Exception as exc:  # noqa: BLE001 — a half-typed card must not break the other previews
+            # The type only: the message could quote the sample's values.
+            log.warning("rendering the phone preview failed: %s", type(exc).__name__)
             return None
 
     def _h5(self, card: dict, tenant: Mapping, locale: str) -> str | None:
         try:
             return render_card_page(card, signature=tenant.get("signature") or "", media_src=self.media_src,
                                     lang=locale)
-        except Exception:  # noqa: BLE001
-            log.exception("rendering the H5 preview failed")
+        except Exception as exc:  # noqa: BLE001
+            log.warning("rendering the H5 preview failed: %s", type(exc).__name__)
             return None
 
     def _sms(self, card: dict, traffic_type: str, tenant: Mapping, notes: list[FieldError]) -> dict | None:
@@ -286,8 +297,8 @@ class Previewer:
         except ComposeError as exc:
             notes.append(FieldError("", f"the fallback SMS cannot be sent: {exc}"))
             return None
-        except Exception:  # noqa: BLE001
-            log.exception("composing the SMS preview failed")
+        except Exception as exc:  # noqa: BLE001
+            log.warning("composing the SMS preview failed: %s", type(exc).__name__)
             return None
         try:
             wire = segment_sms(text, "gsm")

@@ -257,3 +257,19 @@ def test_compiled_cards_are_cached_in_a_bounded_lru():
     assert previewer.compilations == 3 and len(previewer._cache) == 2
     previewer.preview(first, tenant)  # evicted: compiled again
     assert previewer.compilations == 4
+
+
+@pytest.mark.parametrize("title, message", [
+    ("{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}x{% endfor %}"
+     "{% endfor %}{% endfor %}", "loops nested"),
+    ("{{ 'x' * 100000 }}", "not allowed"),
+    ("{{ ''.__class__.__mro__ }}", "not allowed"),
+])
+async def test_template_bounds_hold_in_the_preview_too(api, title, message):
+    started = time.perf_counter()
+    got = await preview(api, card=titled(title, "说明"))
+    assert time.perf_counter() - started < 2
+    assert got["valid"] is False
+    assert [e["path"] for e in got["errors"]] == ["/message/generalPurposeCard/content/title"]
+    assert message in got["errors"][0]["message"]
+    assert "说明" in got["phone_html"]
