@@ -1,0 +1,34 @@
+// Calls to the platform: the session cookie authenticates, the CSRF token guards unsafe methods.
+
+let csrfToken = null;
+export const setCsrf = (token) => { csrfToken = token; };
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+  /** The problem's field errors as "path: message" lines, or its title. */
+  describe() {
+    const errs = this.problem.errors || [];
+    return errs.length ? errs.map((e) => `${e.path}: ${e.message}`).join('\n') : this.message;
+  }
+}
+
+/** fetch JSON: `api('POST', '/v1/…', body, {signal})` → parsed body (null for 204). */
+export async function api(method, path, body, { signal, headers = {}, raw = false } = {}) {
+  const init = { method, credentials: 'same-origin', signal, headers: { Accept: 'application/json', ...headers } };
+  if (!['GET', 'HEAD'].includes(method) && csrfToken) init.headers['X-CSRF-Token'] = csrfToken;
+  if (body instanceof FormData || raw) init.body = body;
+  else if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, init);
+  if (resp.status === 204) return null;
+  const type = resp.headers.get('Content-Type') || '';
+  const data = type.includes('json') ? await resp.json() : await resp.text();
+  if (!resp.ok) throw new ApiError(resp.status, typeof data === 'object' ? data : { title: data });
+  return data;
+}

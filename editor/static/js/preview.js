@@ -1,0 +1,170 @@
+// Previews, variables and checks: all from POST /v1/editor/preview, debounced, with stale
+// requests aborted. The server renders with the same model as real sends.
+
+import { api } from './api.js';
+import { h, debounce } from './dom.js';
+import { t, locale, onLocale } from './i18n.js';
+
+const DARK_CSS = `body{background:#111;color:#e8eaed}
+.card,.bubble,.brand{background:#202124;border-color:#3c4043;color:#e8eaed}
+.text p{color:#bdc1c6}.media{background:#303134}.placeholder{color:#9aa0a6}
+.actions .sg,.actions .sg-form{border-color:#3c4043}.sg{color:#8ab4f8}
+.chips .sg,.menu .sg,.menu summary{background:#202124;border-color:#8ab4f8;color:#8ab4f8}`;
+const PHONE_CSS = 'body{background:#f2f3f5;margin:0;padding:10px}';
+
+export class Preview {
+  constructor(els, store, session) {
+    Object.assign(this, { els, store, session });
+    this.dark = false;
+    this.wide = false;
+    this.placeholders = false;
+    this.controller = null;
+    this.last = null;
+    this.seq = 0;
+    this.request = debounce(() => this.fetch(), 150);
+    store.subscribe((change) => {
+      if (change.type !== 'select' && change.type !== 'saved') this.request();
+    });
+    onLocale(() => { if (this.store.doc) this.fetch(); });
+    els.theme.addEventListener('click', () => {
+      this.dark = !this.dark;
+      els.theme.setAttribute('aria-pressed', String(this.dark));
+      this.drawPhone();
+    });
+    els.wide.addEventListener('click', () => {
+      this.wide = !this.wide;
+      els.wide.setAttribute('aria-pressed', String(this.wide));
+      els.phone.classList.toggle('wide', this.wide);
+    });
+    els.placeholders.addEventListener('change', () => {
+      this.placeholders = els.placeholders.checked;
+      this.fetch();
+    });
+  }
+
+  async fetch() {
+    const doc = this.store.doc;
+    if (!doc) return;
+    this.controller?.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    const seq = ++this.seq;
+    this.els.root.setAttribute('aria-busy', 'true');
+    try {
+      const result = await api('POST', '/v1/editor/preview', {
+        card: doc.card, variables: doc.sample || {}, placeholders: this.placeholders, locale: locale(),
+        traffic_type: doc.traffic_type || 'notification',
+      }, { signal: controller.signal });
+      if (seq !== this.seq) return;
+      this.last = result;
+      this.draw();
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      this.last = { valid: false, errors: [{ path: '', message: err.describe ? err.describe() : err.message }], warnings: [], variables_used: [], missing_variables: [] };
+      this.draw();
+    } finally {
+      if (seq === this.seq) this.els.root.removeAttribute('aria-busy');
+    }
+  }
+
+  draw() {
+    this.drawPhone();
+    this.drawSms();
+    this.drawH5();
+    this.drawIssues();
+    this.drawVariables();
+    this.onResult?.(this.last);
+  }
+
+  drawPhone() {
+    const r = this.last;
+    const { phoneFrame, phoneEmpty } = this.els;
+    this.els.phone.classList.toggle('dark', this.dark);
+    if (!r?.phone_html) {
+      phoneFrame.hidden = true;
+      phoneEmpty.hidden = false;
+      phoneFrame.srcdoc = '';
+      return;
+    }
+    phoneFrame.hidden = false;
+    phoneEmpty.hidden = true;
+    phoneFrame.srcdoc = `<!doctype html><html lang="${locale()}"><head><meta charset="utf-8"><style>${PHONE_CSS}</style></head>`
+      + `<body>${r.phone_html}${this.dark ? `<style>${DARK_CSS}</style>` : ''}</body></html>`;
+  }
+
+  drawH5() {
+    this.els.h5Frame.srcdoc = this.last?.h5_html || `<!doctype html><meta charset="utf-8"><p style="font:14px system-ui;color:#78869b;padding:12px">${escapeHtml(t('preview.cannot_draw'))}</p>`;
+  }
+
+  drawSms() {
+    const sms = this.last?.sms;
+    if (!sms) {
+      this.els.sms.replaceChildren(h('p', { class: 'muted' }, t('preview.cannot_draw')));
+      return;
+    }
+    const cost = sms.cost !== null && sms.cost !== undefined ? `${sms.cost} ${sms.currency || ''}`.trim() : t('sms.no_cost');
+    this.els.sms.replaceChildren(
+      h('pre', { class: 'sms-text', 'data-testid': 'sms-text' }, sms.text),
+      h('dl', { class: 'facts' },
+        h('div', {}, h('dt', {}, t('sms.encoding')), h('dd', { 'data-testid': 'sms-encoding' }, sms.encoding)),
+        h('div', {}, h('dt', {}, t('sms.segments')), h('dd', { 'data-testid': 'sms-segments' }, String(sms.segments))),
+        h('div', {}, h('dt', {}, t('sms.cn_parts')), h('dd', { 'data-testid': 'sms-cn-parts' }, String(sms.cn_parts))),
+        h('div', {}, h('dt', {}, t('sms.billing_units')), h('dd', {}, String(sms.cn_billing_units))),
+        h('div', {}, h('dt', {}, t('sms.cost')), h('dd', { 'data-testid': 'sms-cost' }, cost)),
+        h('div', {}, h('dt', {}, t('sms.chars')), h('dd', {}, String([...sms.text].length)))));
+  }
+
+  drawIssues() {
+    const r = this.last || { errors: [], warnings: [] };
+    const errors = r.errors || [];
+    const warnings = r.warnings || [];
+    const item = (issue, kind, i) => h('li', {},
+      h('button', { type: 'button', class: `issue ${kind}`, 'data-testid': `${kind}-${i}`, 'data-path': issue.path,
+        onclick: () => this.onIssue?.(issue.path) },
+      h('code', { class: 'issue-path' }, issue.path || '/'), h('span', { class: 'issue-message' }, issue.message)));
+    this.els.errors.replaceChildren(...errors.map((e, i) => item(e, 'error', i)));
+    this.els.warnings.replaceChildren(...warnings.map((w, i) => item(w, 'warning', i)));
+    const badge = this.els.badge;
+    badge.textContent = errors.length ? t('validation.errors', { n: errors.length }) : t('validation.ok');
+    badge.className = `badge ${errors.length ? 'bad' : 'good'}`;
+    if (!errors.length && !warnings.length) this.els.errors.replaceChildren(h('li', { class: 'muted' }, t('validation.none')));
+  }
+
+  drawVariables() {
+    const r = this.last || {};
+    const sample = this.store.doc?.sample || {};
+    const used = r.variables_used || [];
+    const missing = new Set(r.missing_variables || []);
+    const names = [...new Set([...used, ...Object.keys(sample)])];
+    const root = this.els.variables;
+    const active = document.activeElement;
+    const focusName = root.contains(active) ? active.dataset.variable : null;
+    const caret = focusName ? [active.selectionStart, active.selectionEnd] : null;
+    if (!names.length) {
+      root.replaceChildren(h('p', { class: 'muted small-text' }, t('vars.none')));
+      return;
+    }
+    root.replaceChildren(...names.map((name) => {
+      const id = `var-${name}`;
+      const input = h('input', { id, 'data-variable': name, 'data-testid': `var-${name}`, value: sample[name] ?? '', 'aria-invalid': String(missing.has(name)) });
+      input.addEventListener('input', () => this.store.apply((doc) => {
+        doc.sample = { ...(doc.sample || {}), [name]: input.value };
+      }, { source: 'variables', coalesce: `var:${name}` }));
+      input.addEventListener('blur', () => this.store.breakCoalescing());
+      const flags = [];
+      if (missing.has(name)) flags.push(h('span', { class: 'flag bad', 'data-testid': `var-${name}-missing` }, t('vars.missing')));
+      if (!used.includes(name)) flags.push(h('span', { class: 'flag' }, t('vars.unused')));
+      return h('div', { class: `field var${missing.has(name) ? ' missing' : ''}` },
+        h('label', { for: id }, h('code', {}, `{{ ${name} }}`), ...flags), input);
+    }));
+    const again = focusName && root.querySelector(`[data-variable="${CSS.escape(focusName)}"]`);
+    if (again) {
+      again.focus();
+      again.setSelectionRange(...caret);
+    }
+  }
+}
+
+function escapeHtml(s) {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,260 @@
+// Templates: the list, new (blank or from the library), open, autosaved drafts, submitting
+// versions, the version list with diffs, duplicate, import and export.
+
+import { api, ApiError } from './api.js';
+import { h, debounce } from './dom.js';
+import { t, locale } from './i18n.js';
+import { blankCard } from './cardmodel.js';
+
+const AUTOSAVE_MS = 800;
+
+export class Templates {
+  constructor(els, store, { toast, onOpen }) {
+    Object.assign(this, { els, store, toast, onOpen });
+    this.current = null; // {id, name, versions}
+    this.library = null;
+    this.saving = null;
+    this.saveError = null;
+    this.valid = false;
+    this.autosave = debounce(() => this.save(), AUTOSAVE_MS);
+    store.subscribe((change) => {
+      if (['edit', 'undo', 'redo'].includes(change.type) && this.current) this.autosave();
+      if (change.type !== 'select') this.showState();
+    });
+  }
+
+  // --- list --------------------------------------------------------------------------------
+
+  async refreshList() {
+    const { data } = await api('GET', '/v1/templates?limit=200');
+    this.els.list.replaceChildren(...data.map((item) => h('li', {},
+      h('button', {
+        type: 'button', class: `template-item${this.current?.id === item.id ? ' current' : ''}`,
+        'data-testid': 'template-item', 'aria-current': this.current?.id === item.id ? 'true' : null,
+        onclick: () => this.open(item.id),
+      },
+      h('span', { class: 'template-item-name' }, item.name),
+      h('span', { class: 'muted small-text' },
+        item.latest_version ? t('templates.version_n', { n: item.latest_version }) : t('templates.no_version'),
+        item.has_draft ? ` · ${t('templates.draft')}` : '')))));
+    if (!data.length) this.els.list.replaceChildren(h('li', { class: 'muted small-text' }, t('templates.none')));
+  }
+
+  async loadLibrary() {
+    if (!this.library) this.library = (await api('GET', '/v1/template-library')).data;
+    return this.library;
+  }
+
+  async showNewDialog() {
+    const { newDialog, newName, newSources, newError } = this.els;
+    newError.textContent = '';
+    newName.value = '';
+    const lib = await this.loadLibrary().catch(() => []);
+    const option = (value, title, hint, checked) => h('label', { class: 'source' },
+      h('input', { type: 'radio', name: 'source', value, checked, 'data-testid': `source-${value}` }),
+      h('span', {}, h('strong', {}, title), hint ? h('span', { class: 'muted small-text' }, hint) : null));
+    newSources.replaceChildren(
+      option('', t('new.blank'), t('new.blank_hint'), true),
+      ...lib.map((tpl) => option(tpl.name, locale() === 'en' ? tpl.title_en || tpl.title : tpl.title, tpl.name, false)));
+    newDialog.showModal();
+    newName.focus();
+  }
+
+  async createFromDialog() {
+    const { newDialog, newName, newError } = this.els;
+    const name = newName.value.trim();
+    if (!name) { newError.textContent = t('new.name_required'); newName.focus(); return; }
+    const source = newDialog.querySelector('input[name=source]:checked')?.value || '';
+    const lib = source ? (await this.loadLibrary()).find((x) => x.name === source) : null;
+    const body = lib
+      ? { name, card: lib.card, sample: lib.sample, traffic_type: lib.traffic_type, draft: true }
+      : { name, card: blankCard(t('new.blank_title')), sample: {}, traffic_type: 'notification', draft: true };
+    try {
+      const created = await api('POST', '/v1/templates', body);
+      newDialog.close();
+      await this.open(created.id);
+      this.toast(t('new.created', { name }));
+    } catch (err) {
+      newError.textContent = err instanceof ApiError ? err.describe() : err.message;
+    }
+  }
+
+  // --- open and save ----------------------------------------------------------------------
+
+  async open(id) {
+    if (this.current && this.store.dirty) await this.save();
+    const tpl = await api('GET', `/v1/templates/${encodeURIComponent(id)}`);
+    let draft = null;
+    if (tpl.has_draft) draft = await api('GET', `/v1/templates/${encodeURIComponent(id)}/draft`).catch(() => null);
+    const src = draft || tpl;
+    this.current = { id, name: tpl.name, versions: tpl.versions || [] };
+    this.store.load({ card: src.card || blankCard(t('new.blank_title')), sample: src.sample || {}, traffic_type: src.traffic_type || 'notification' });
+    this.drawVersions();
+    this.onOpen?.(this.current);
+    await this.refreshList();
+  }
+
+  /** PUT the draft (invalid cards too); returns once the server has it. */
+  async save() {
+    this.autosave.cancel();
+    if (!this.current) return;
+    if (this.saving) await this.saving;
+    if (!this.store.dirty) return;
+    const rev = this.store.rev;
+    const doc = this.store.doc;
+    const id = this.current.id;
+    this.saving = (async () => {
+      try {
+        const saved = await api('PUT', `/v1/templates/${encodeURIComponent(id)}/draft`,
+          { card: doc.card, sample: doc.sample || {}, traffic_type: doc.traffic_type || 'notification' });
+        this.saveError = null;
+        if (this.current?.id === id) this.store.markSaved(rev);
+        return saved;
+      } catch (err) {
+        this.saveError = err instanceof ApiError ? err.describe() : err.message;
+        return null;
+      } finally {
+        this.saving = null;
+        this.showState();
+      }
+    })();
+    this.showState();
+    return this.saving;
+  }
+
+  showState() {
+    const el = this.els.saveState;
+    if (!this.current) { el.textContent = ''; return; }
+    let key = 'save.saved';
+    if (this.saving) key = 'save.saving';
+    else if (this.saveError) key = 'save.failed';
+    else if (this.store.dirty) key = 'save.unsaved';
+    el.textContent = t(key);
+    el.dataset.state = key.split('.')[1];
+    el.title = this.saveError || '';
+    this.els.saveButton.disabled = !this.store.dirty && !this.saving;
+    this.els.undo.disabled = !this.store.undoStack.length;
+    this.els.redo.disabled = !this.store.redoStack.length;
+    this.updateSubmit();
+  }
+
+  setValid(valid) {
+    this.valid = valid;
+    this.updateSubmit();
+  }
+
+  updateSubmit() {
+    const { submit, submitHint } = this.els;
+    submit.disabled = !this.current || !this.valid;
+    submitHint.textContent = !this.current ? '' : this.valid ? t('submit.ready') : t('submit.fix_first');
+  }
+
+  async submit() {
+    if (!this.current || !this.valid) return;
+    const note = this.els.note.value.trim();
+    this.els.submit.disabled = true;
+    try {
+      // The version is made from the saved draft: save whatever is on screen first.
+      await this.forceSave();
+      const v = await api('POST', `/v1/templates/${encodeURIComponent(this.current.id)}/versions`,
+        { from_draft: true, ...(note ? { note } : {}) });
+      this.els.note.value = '';
+      this.toast(t('submit.done', { n: v.version, status: t(`status.${v.status}`) }));
+      await this.reloadVersions();
+      await this.refreshList();
+    } catch (err) {
+      this.toast(err instanceof ApiError ? err.describe() : err.message, true);
+    } finally {
+      this.updateSubmit();
+    }
+  }
+
+  /** Save the draft even when nothing changed since the last save (a submitted draft is gone). */
+  async forceSave() {
+    if (this.saving) await this.saving;
+    this.store.savedRev = -1;
+    await this.save();
+  }
+
+  async reloadVersions() {
+    const tpl = await api('GET', `/v1/templates/${encodeURIComponent(this.current.id)}`);
+    this.current.versions = tpl.versions || [];
+    this.drawVersions();
+  }
+
+  drawVersions() {
+    const versions = this.current?.versions || [];
+    const { versionList, diffFrom, diffTo, diffForm, diffView } = this.els;
+    versionList.replaceChildren(...versions.map((v) => h('li', { 'data-testid': `version-${v.version}` },
+      h('strong', {}, `v${v.version}`), ' ',
+      h('span', { class: `status status-${v.status}` }, t(`status.${v.status}`)),
+      v.note ? h('span', { class: 'version-note' }, ` · ${v.note}`) : null,
+      h('span', { class: 'muted small-text' }, ` · ${new Date(v.created_at).toLocaleString(locale())}`),
+      v.status_reason ? h('div', { class: 'muted small-text' }, v.status_reason) : null)));
+    if (!versions.length) versionList.replaceChildren(h('li', { class: 'muted small-text' }, t('versions.none')));
+    const options = (selected) => [...versions.map((v) => h('option', { value: String(v.version), selected: v.version === selected }, `v${v.version}`)),
+      h('option', { value: 'draft' }, t('versions.draft'))];
+    const last = versions.length ? versions[versions.length - 1].version : null;
+    diffFrom.replaceChildren(...options(versions.length > 1 ? last - 1 : last));
+    diffTo.replaceChildren(...options(last));
+    if (versions.length <= 1) diffTo.value = 'draft';
+    diffForm.hidden = !versions.length;
+    diffView.replaceChildren();
+  }
+
+  async diff() {
+    const { diffFrom, diffTo, diffView } = this.els;
+    try {
+      if (diffFrom.value === 'draft' || diffTo.value === 'draft') await this.save();
+      const result = await api('GET', `/v1/templates/${encodeURIComponent(this.current.id)}/diff?from=${diffFrom.value}&to=${diffTo.value}`);
+      const show = (v) => (v === undefined ? '' : truncate(JSON.stringify(v)));
+      diffView.replaceChildren(
+        h('p', { class: 'muted small-text' }, t('versions.diff_head', { from: label(result.from), to: label(result.to), n: result.changes.length })),
+        ...result.changes.map((c, i) => h('div', { class: `change change-${c.op}`, 'data-testid': `change-${i}` },
+          h('span', { class: 'op' }, t(`diff.${c.op}`)), ' ', h('code', { class: 'change-path' }, c.path),
+          c.op !== 'add' ? h('div', { class: 'old' }, h('span', { class: 'sr' }, t('diff.old')), show(c.old)) : null,
+          c.op !== 'remove' ? h('div', { class: 'new' }, h('span', { class: 'sr' }, t('diff.new')), show(c.new)) : null)));
+      if (!result.changes.length) diffView.append(h('p', { class: 'muted' }, t('versions.same')));
+    } catch (err) {
+      diffView.replaceChildren(h('p', { class: 'error-text' }, err instanceof ApiError ? err.describe() : err.message));
+    }
+  }
+
+  // --- duplicate, import, export ---------------------------------------------------------
+
+  async duplicate(name) {
+    await this.save();
+    const copy = await api('POST', `/v1/templates/${encodeURIComponent(this.current.id)}/duplicate`, { name });
+    await this.open(copy.id);
+    this.toast(t('file.duplicated', { name }));
+  }
+
+  exportJson() {
+    const doc = this.store.doc;
+    const data = { name: this.current.name, card: doc.card, sample: doc.sample || {}, traffic_type: doc.traffic_type };
+    const blob = new Blob([JSON.stringify(data, null, 2) + '\n'], { type: 'application/json' });
+    const a = h('a', { href: URL.createObjectURL(blob), download: `${this.current.name.replace(/[\\/:*?"<>|]+/g, '_')}.json` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  }
+
+  /** Import an export (`{card, sample?, traffic_type?}`) or a bare card; one undo step. */
+  importJson(text) {
+    let data;
+    try { data = JSON.parse(text); } catch (err) { throw new Error(t('file.import_bad', { reason: err.message })); }
+    if (!data || typeof data !== 'object' || Array.isArray(data)) throw new Error(t('json.not_object'));
+    const wrapped = data.card && typeof data.card === 'object';
+    const card = wrapped ? data.card : data;
+    if (!card.message && !card.suggestions && !card.menu) throw new Error(t('file.import_not_card'));
+    this.store.apply((doc) => {
+      doc.card = card;
+      if (wrapped && data.sample && typeof data.sample === 'object') doc.sample = data.sample;
+      if (wrapped && typeof data.traffic_type === 'string') doc.traffic_type = data.traffic_type;
+    }, { source: 'import' });
+  }
+}
+
+const label = (side) => (side === 'draft' ? t('versions.draft') : `v${side}`);
+const truncate = (s) => (s.length > 160 ? `${s.slice(0, 159)}…` : s);

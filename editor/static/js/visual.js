@@ -1,0 +1,427 @@
+// The visual editor: a form over the card JSON. Field edits go to the store as coalesced
+// commands; structural edits (add, remove, reorder, convert) are single commands.
+
+import { h, icon, $$ } from './dom.js';
+import { t } from './i18n.js';
+import { get, set, within, parent } from './pointer.js';
+import {
+  CAROUSEL, CARD_SUGGESTIONS_MAX, CAROUSEL_MAX, CHIPS_MAX, KINDS, LIMITS, bodyKey, cardsOf, isCarousel, kindOf,
+  localToRfc3339, makeSuggestion, rfc3339ToLocal, toggleCarousel,
+} from './cardmodel.js';
+
+const MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'video/mp4', 'audio/mpeg'];
+const HEIGHTS = ['SHORT_HEIGHT', 'MEDIUM_HEIGHT', 'TALL_HEIGHT'];
+
+export class VisualEditor {
+  constructor(root, store, { upload }) {
+    this.root = root;
+    this.store = store;
+    this.upload = upload;
+    store.subscribe((change) => {
+      if (change.type === 'select') this.highlight(change.source);
+      else if (change.type !== 'saved' && !(change.type === 'edit' && change.source === 'visual-field')) this.render();
+    });
+    root.addEventListener('focusout', () => store.breakCoalescing());
+  }
+
+  get card() {
+    return this.store.doc?.card;
+  }
+
+  edit(mutate, opts = {}) {
+    this.store.apply((doc) => mutate(doc.card), { source: 'visual', ...opts });
+  }
+
+  // --- rendering ---------------------------------------------------------------------------
+
+  render() {
+    if (!this.store.doc) return;
+    const active = document.activeElement;
+    const keep = active && this.root.contains(active)
+      ? { field: active.dataset.field, action: active.dataset.action, start: active.selectionStart, end: active.selectionEnd }
+      : null;
+    const card = this.card;
+    const carousel = isCarousel(card);
+    const cards = cardsOf(card);
+    const body = [this.renderKind(carousel), this.renderLayout(card, carousel)];
+    if (!cards.length) body.push(h('p', { class: 'muted' }, t('visual.no_cards')));
+    cards.forEach(({ path, content }, i) => body.push(this.renderCard(path, content, i, cards.length, carousel)));
+    if (carousel) {
+      body.push(h('button', {
+        type: 'button', class: 'add', 'data-testid': 'add-card', 'data-action': 'add-card',
+        disabled: cards.length >= CAROUSEL_MAX, onclick: () => this.addCard(),
+      }, icon('add'), t('visual.add_card')));
+    }
+    body.push(this.renderChips(card));
+    this.root.replaceChildren(...body);
+    if (keep) this.restoreFocus(keep);
+    this.highlight(null);
+  }
+
+  restoreFocus({ field, action, start, end }) {
+    const el = field ? this.root.querySelector(`[data-field="${CSS.escape(field)}"]`)
+      : action ? this.root.querySelector(`[data-action="${CSS.escape(action)}"]`) : null;
+    if (!el) return;
+    el.focus({ preventScroll: true });
+    if (typeof start === 'number' && 'setSelectionRange' in el) {
+      try { el.setSelectionRange(start, end); } catch { /* not a text input */ }
+    }
+  }
+
+  renderKind(carousel) {
+    const choose = (wantCarousel) => () => {
+      if (wantCarousel !== isCarousel(this.card)) this.edit((c) => toggleCarousel(c, t('visual.new_card_title')));
+    };
+    return h('div', { class: 'row kind-row', role: 'group', 'aria-label': t('visual.message_kind') },
+      h('span', { class: 'row-label' }, t('visual.message_kind')),
+      h('div', { class: 'segmented' },
+        h('button', { type: 'button', 'aria-pressed': String(!carousel), 'data-testid': 'kind-single', 'data-action': 'kind-single', onclick: choose(false) }, t('visual.single')),
+        h('button', { type: 'button', 'aria-pressed': String(carousel), 'data-testid': 'kind-carousel', 'data-action': 'kind-carousel', onclick: choose(true) }, t('visual.carousel'))));
+  }
+
+  renderLayout(card, carousel) {
+    if (carousel) {
+      return h('div', { class: 'row layout-row' },
+        this.select(t('visual.card_width'), `${CAROUSEL}/layout/cardWidth`, ['SMALL_WIDTH', 'MEDIUM_WIDTH'], 'width'));
+    }
+    const base = '/message/generalPurposeCard/layout';
+    const horizontal = get(card, `${base}/cardOrientation`) === 'HORIZONTAL';
+    return h('div', { class: 'row layout-row' },
+      this.select(t('visual.orientation'), `${base}/cardOrientation`, ['VERTICAL', 'HORIZONTAL'], 'orientation', true),
+      horizontal ? this.select(t('visual.alignment'), `${base}/imageAlignment`, ['LEFT', 'RIGHT'], 'alignment', true) : null);
+  }
+
+  renderCard(path, content, index, count, carousel) {
+    const c = content && typeof content === 'object' ? content : {};
+    const head = h('div', { class: 'item-head' },
+      h('h3', {}, carousel ? t('visual.card_n', { n: index + 1 }) : t('visual.card')),
+      carousel ? this.moveButtons(path, index, count, 'card', () => this.moveCard(index, -1), () => this.moveCard(index, 1),
+        () => this.removeCard(index), count <= 2) : null);
+    const suggestions = Array.isArray(c.suggestions) ? c.suggestions : [];
+    const section = h('section', {
+      class: 'card-editor', 'data-path': path, 'data-testid': `card-${index}`, tabindex: '-1',
+      'aria-label': carousel ? t('visual.card_n', { n: index + 1 }) : t('visual.card'),
+      onkeydown: (e) => {
+        if (carousel && e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown') && e.target === section) {
+          e.preventDefault();
+          this.moveCard(index, e.key === 'ArrowUp' ? -1 : 1);
+        }
+      },
+    },
+    head,
+    this.text(t('visual.title'), `${path}/title`, LIMITS.title, { testid: `card-${index}-title` }),
+    this.text(t('visual.description'), `${path}/description`, LIMITS.description, { multiline: true, optional: true, testid: `card-${index}-description` }),
+    this.renderMedia(`${path}/media`, c.media, index),
+    h('div', { class: 'suggestions' },
+      h('h4', {}, t('visual.buttons'), ' ', h('span', { class: 'muted' }, `${suggestions.length}/${CARD_SUGGESTIONS_MAX}`)),
+      suggestions.map((s, i) => this.renderSuggestion(`${path}/suggestions`, s, i, suggestions.length, `card-${index}-sg-${i}`)),
+      h('button', {
+        type: 'button', class: 'add', 'data-testid': `card-${index}-add-button`, 'data-action': `${path}/add-button`,
+        disabled: suggestions.length >= CARD_SUGGESTIONS_MAX,
+        onclick: () => this.addSuggestion(`${path}/suggestions`),
+      }, icon('add'), t('visual.add_button'))));
+    section.addEventListener('click', (e) => {
+      if (e.target === section || e.target.closest('.item-head') === head) this.store.select(path, 'visual');
+    });
+    return section;
+  }
+
+  renderChips(card) {
+    const chips = Array.isArray(card?.suggestions) ? card.suggestions : [];
+    return h('section', { class: 'card-editor chips-editor', 'data-path': '/suggestions', 'data-testid': 'chips' },
+      h('div', { class: 'item-head' }, h('h3', {}, t('visual.chips'), ' ', h('span', { class: 'muted' }, `${chips.length}/${CHIPS_MAX}`))),
+      h('p', { class: 'muted small-text' }, t('visual.chips_hint')),
+      chips.map((s, i) => this.renderSuggestion('/suggestions', s, i, chips.length, `chip-${i}`)),
+      h('button', {
+        type: 'button', class: 'add', 'data-testid': 'add-chip', 'data-action': 'add-chip', disabled: chips.length >= CHIPS_MAX,
+        onclick: () => this.addSuggestion('/suggestions'),
+      }, icon('add'), t('visual.add_chip')));
+  }
+
+  renderMedia(path, media, index) {
+    const status = h('p', { class: 'muted small-text', role: 'status', 'aria-live': 'polite', 'data-testid': `card-${index}-media-status` });
+    const fileInput = h('input', {
+      type: 'file', accept: 'image/jpeg,image/png,image/gif,image/webp', id: `media-file-${index}`, class: 'visually-hidden',
+      'data-testid': `card-${index}-media-file`,
+      onchange: (e) => e.target.files[0] && this.uploadInto(path, e.target.files[0], status),
+    });
+    const drop = h('div', { class: 'dropzone', 'data-testid': `card-${index}-dropzone` },
+      fileInput,
+      h('label', { for: `media-file-${index}`, class: 'button small', tabindex: '0', 'data-action': `${path}/upload`,
+        onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fileInput.click(); } } },
+      icon('upload'), t('visual.upload')),
+      h('span', { class: 'muted small-text' }, t('visual.drop_hint')));
+    drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+    drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+    drop.addEventListener('drop', (e) => {
+      e.preventDefault();
+      drop.classList.remove('over');
+      const file = e.dataTransfer?.files?.[0];
+      if (file) this.uploadInto(path, file, status);
+    });
+    const children = [h('h4', {}, t('visual.media'))];
+    if (media && typeof media === 'object') {
+      children.push(
+        this.text(t('visual.media_url'), `${path}/mediaUrl`, 1000, { type: 'url', testid: `card-${index}-media-url` }),
+        h('div', { class: 'grid2' },
+          this.select(t('visual.media_type'), `${path}/mediaContentType`, MEDIA_TYPES, null),
+          this.number(t('visual.media_size'), `${path}/mediaFileSize`, { min: 0, step: 1 }),
+          this.select(t('visual.media_height'), `${path}/height`, HEIGHTS, 'height'),
+          this.text(t('visual.media_alt'), `${path}/contentDescription`, LIMITS.contentDescription, { optional: true })),
+        this.text(t('visual.thumbnail_url'), `${path}/thumbnailUrl`, 1000, { type: 'url', optional: true }),
+        h('button', { type: 'button', class: 'small danger', 'data-action': `${path}/remove`,
+          onclick: () => this.edit((c) => set(c, path, undefined)) }, icon('remove'), t('visual.remove_media')));
+    } else {
+      children.push(h('button', {
+        type: 'button', class: 'small', 'data-action': `${path}/add`, 'data-testid': `card-${index}-add-media`,
+        onclick: () => this.edit((c) => set(c, path, { mediaUrl: 'https://', mediaContentType: 'image/jpeg', mediaFileSize: 0, height: 'MEDIUM_HEIGHT' })),
+      }, icon('add'), t('visual.media_by_url')));
+    }
+    children.push(drop, status);
+    return h('div', { class: 'media-editor', 'data-path': path }, children);
+  }
+
+  async uploadInto(path, file, status) {
+    status.textContent = t('visual.uploading', { name: file.name });
+    try {
+      const m = await this.upload(file);
+      const old = get(this.card, path) || {};
+      this.edit((c) => set(c, path, {
+        mediaUrl: m.url, mediaContentType: m.content_type, mediaFileSize: m.file_size,
+        thumbnailUrl: m.thumbnail_url, thumbnailContentType: m.thumbnail_content_type,
+        thumbnailFileSize: m.thumbnail_file_size, height: old.height || 'MEDIUM_HEIGHT',
+        ...(old.contentDescription ? { contentDescription: old.contentDescription } : {}),
+      }));
+      status.textContent = t('visual.uploaded', { w: m.width, h: m.height });
+    } catch (err) {
+      status.textContent = t('visual.upload_failed', { reason: err.describe ? err.describe() : err.message });
+    }
+  }
+
+  renderSuggestion(listPath, s, i, count, testid) {
+    const path = `${listPath}/${i}`;
+    const kind = kindOf(s);
+    const body = `${path}/${bodyKey(s)}`;
+    const a = `${path}/action`;
+    const fields = [];
+    switch (kind) {
+      case 'url':
+        fields.push(this.text(t('sg.url'), `${a}/urlAction/openUrl/url`, 2048, { type: 'url', testid: `${testid}-url` }));
+        break;
+      case 'dial':
+        fields.push(this.text(t('sg.phone'), `${a}/dialerAction/dialPhoneNumber/phoneNumber`, 64, { type: 'tel', testid: `${testid}-phone` }));
+        break;
+      case 'location': {
+        const loc = `${a}/mapAction/showLocation/location`;
+        const byQuery = get(this.card, `${loc}/query`) !== undefined && get(this.card, `${loc}/latitude`) === undefined;
+        fields.push(h('div', { class: 'segmented', role: 'group', 'aria-label': t('sg.location_by') },
+          h('button', { type: 'button', 'aria-pressed': String(!byQuery), 'data-action': `${loc}/coords`,
+            onclick: () => this.edit((c) => set(c, loc, { latitude: 39.9042, longitude: 116.4074, label: get(c, `${loc}/label`) || '' })) }, t('sg.coords')),
+          h('button', { type: 'button', 'aria-pressed': String(byQuery), 'data-action': `${loc}/query`,
+            onclick: () => this.edit((c) => set(c, loc, { query: get(c, `${loc}/label`) || '' })) }, t('sg.query'))));
+        if (byQuery) fields.push(this.text(t('sg.query'), `${loc}/query`, LIMITS.query, { testid: `${testid}-query` }));
+        else {
+          fields.push(h('div', { class: 'grid2' },
+            this.number(t('sg.latitude'), `${loc}/latitude`, { min: -90, max: 90, step: 'any', testid: `${testid}-lat` }),
+            this.number(t('sg.longitude'), `${loc}/longitude`, { min: -180, max: 180, step: 'any', testid: `${testid}-lng` })),
+          this.text(t('sg.label'), `${loc}/label`, LIMITS.label, { optional: true, testid: `${testid}-label` }));
+        }
+        break;
+      }
+      case 'calendar': {
+        const ev = `${a}/calendarAction/createCalendarEvent`;
+        fields.push(h('div', { class: 'grid2' },
+          this.datetime(t('sg.start'), `${ev}/startTime`, `${testid}-start`),
+          this.datetime(t('sg.end'), `${ev}/endTime`, `${testid}-end`)),
+        this.text(t('sg.event_title'), `${ev}/title`, LIMITS.calendarTitle, { testid: `${testid}-event-title` }),
+        this.text(t('sg.event_description'), `${ev}/description`, LIMITS.calendarDescription, { optional: true, multiline: true }));
+        break;
+      }
+      case 'compose': {
+        const ct = `${a}/composeAction/composeTextMessage`;
+        fields.push(this.text(t('sg.phone'), `${ct}/phoneNumber`, 64, { type: 'tel' }),
+          this.text(t('sg.compose_text'), `${ct}/text`, LIMITS.composeText, { multiline: true }));
+        break;
+      }
+      case 'location_push':
+        fields.push(h('p', { class: 'muted small-text' }, t('sg.location_push_hint')));
+        break;
+      default:
+        break;
+    }
+    const kindSelect = h('select', {
+      id: `kind-${path}`, 'data-field': `${path}#kind`, 'data-testid': `${testid}-kind`,
+      onchange: (e) => this.edit((c) => set(c, path, makeSuggestion(e.target.value, get(c, path), this.defaults()))),
+      onfocus: () => this.store.select(path, 'visual'),
+    }, KINDS.map((k) => h('option', { value: k, selected: k === kind }, t(`kind.${k}`))));
+    const fs = h('fieldset', {
+      class: 'suggestion-editor', 'data-path': path, 'data-testid': testid, tabindex: '-1',
+      onkeydown: (e) => {
+        if (e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown') && e.target === fs) {
+          e.preventDefault();
+          this.moveItem(listPath, i, e.key === 'ArrowUp' ? -1 : 1);
+        }
+      },
+    },
+    h('legend', {}, t('visual.button_n', { n: i + 1 })),
+    h('div', { class: 'item-head' },
+      h('div', { class: 'field inline' }, h('label', { for: `kind-${path}` }, t('sg.kind')), kindSelect),
+      this.moveButtons(path, i, count, 'button', () => this.moveItem(listPath, i, -1), () => this.moveItem(listPath, i, 1),
+        () => this.edit((c) => { set(c, path, undefined); if (!get(c, listPath)?.length) set(c, listPath, undefined); }), false)),
+    h('div', { class: 'grid2' },
+      this.text(t('sg.display_text'), `${body}/displayText`, LIMITS.displayText, { testid: `${testid}-text` }),
+      this.text(t('sg.postback'), `${body}/postback/data`, LIMITS.postback, { testid: `${testid}-postback` })),
+    fields);
+    return fs;
+  }
+
+  moveButtons(path, index, count, what, up, down, remove, noRemove) {
+    const label = (key) => t(key, { what: t(`visual.${what}`), n: index + 1 });
+    return h('div', { class: 'item-actions' },
+      h('button', { type: 'button', class: 'icon', 'aria-label': label('visual.move_up'), title: label('visual.move_up'),
+        'data-action': `${path}/up`, disabled: index === 0, onclick: up }, icon('up')),
+      h('button', { type: 'button', class: 'icon', 'aria-label': label('visual.move_down'), title: label('visual.move_down'),
+        'data-action': `${path}/down`, disabled: index >= count - 1, onclick: down }, icon('down')),
+      h('button', { type: 'button', class: 'icon danger', 'aria-label': label('visual.remove'), title: label('visual.remove'),
+        'data-action': `${path}/remove`, 'data-testid': `remove-${path}`, disabled: noRemove, onclick: remove }, icon('remove')));
+  }
+
+  // --- fields ------------------------------------------------------------------------------
+
+  fieldWrap(label, id, input, extra) {
+    return h('div', { class: 'field' }, h('label', { for: id }, label, extra), input);
+  }
+
+  bind(input, path, parse, counter, limit) {
+    input.addEventListener('input', () => {
+      const value = parse(input.value);
+      this.store.apply((doc) => set(doc.card, path, value), { source: 'visual-field', coalesce: path });
+      if (counter) this.count(counter, input.value, limit);
+    });
+    input.addEventListener('focus', () => this.store.select(path, 'visual'));
+  }
+
+  count(counter, value, limit) {
+    const n = [...value].length;
+    counter.textContent = `${n}/${limit}`;
+    counter.classList.toggle('over', n > limit);
+  }
+
+  text(label, path, limit, { multiline = false, optional = false, type = 'text', testid } = {}) {
+    const id = `f-${path}`;
+    const value = get(this.card, path);
+    const input = multiline
+      ? h('textarea', { id, rows: 3, 'data-field': path, 'data-testid': testid })
+      : h('input', { id, type, 'data-field': path, 'data-testid': testid, autocomplete: 'off' });
+    input.value = typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+    const counter = h('span', { class: 'counter', 'aria-hidden': 'true' });
+    this.count(counter, input.value, limit);
+    this.bind(input, path, (v) => (optional && v === '' ? undefined : v), counter, limit);
+    return this.fieldWrap(label, id, input, counter);
+  }
+
+  number(label, path, { min, max, step, testid } = {}) {
+    const id = `f-${path}`;
+    const value = get(this.card, path);
+    const input = h('input', { id, type: 'number', min, max, step, 'data-field': path, 'data-testid': testid });
+    input.value = typeof value === 'number' ? String(value) : '';
+    this.bind(input, path, (v) => (v === '' || Number.isNaN(Number(v)) ? undefined : Number(v)));
+    return this.fieldWrap(label, id, input);
+  }
+
+  datetime(label, path, testid) {
+    const id = `f-${path}`;
+    const input = h('input', { id, type: 'datetime-local', 'data-field': path, 'data-testid': testid });
+    input.value = rfc3339ToLocal(get(this.card, path));
+    this.bind(input, path, localToRfc3339);
+    return this.fieldWrap(label, id, input);
+  }
+
+  select(label, path, options, i18nGroup, required = false) {
+    const id = `f-${path}`;
+    const value = get(this.card, path);
+    const input = h('select', {
+      id, 'data-field': path,
+      onchange: () => this.edit((c) => set(c, path, input.value === '' ? undefined : input.value)),
+      onfocus: () => this.store.select(path, 'visual'),
+    },
+    required ? null : h('option', { value: '' }, '—'),
+    options.map((o) => h('option', { value: o, selected: o === value }, i18nGroup ? t(`${i18nGroup}.${o}`) : o)));
+    if (value !== undefined && !options.includes(value)) input.append(h('option', { value, selected: true }, String(value)));
+    return this.fieldWrap(label, id, input);
+  }
+
+  // --- commands ----------------------------------------------------------------------------
+
+  defaults() {
+    return { text: t('visual.new_button_text'), postback: `action-${Math.random().toString(36).slice(2, 8)}` };
+  }
+
+  addCard() {
+    const n = cardsOf(this.card).length;
+    this.edit((c) => c.message.generalPurposeCardCarousel.content.push({ title: t('visual.new_card_title') }));
+    this.store.select(`${CAROUSEL}/content/${n}`, 'visual');
+    this.focusSoon(`${CAROUSEL}/content/${n}/title`);
+  }
+
+  removeCard(index) {
+    this.edit((c) => c.message.generalPurposeCardCarousel.content.splice(index, 1));
+  }
+
+  moveCard(index, delta) {
+    this.moveItem(`${CAROUSEL}/content`, index, delta);
+  }
+
+  moveItem(listPath, index, delta) {
+    const list = get(this.card, listPath);
+    const to = index + delta;
+    if (!Array.isArray(list) || to < 0 || to >= list.length) return;
+    this.edit((c) => {
+      const arr = get(c, listPath);
+      const [item] = arr.splice(index, 1);
+      arr.splice(to, 0, item);
+    });
+    this.store.select(`${listPath}/${to}`, 'visual');
+    const moved = this.root.querySelector(`[data-path="${CSS.escape(`${listPath}/${to}`)}"]`);
+    moved?.querySelector(`[data-action$="/${delta < 0 ? 'up' : 'down'}"]:not([disabled])`)?.focus() || moved?.focus();
+  }
+
+  addSuggestion(listPath) {
+    const list = get(this.card, listPath);
+    const n = Array.isArray(list) ? list.length : 0;
+    this.edit((c) => {
+      if (!Array.isArray(get(c, listPath))) set(c, listPath, []);
+      get(c, listPath).push(makeSuggestion('reply', null, this.defaults()));
+    });
+    this.store.select(`${listPath}/${n}`, 'visual');
+    this.focusSoon(`${listPath}/${n}#kind`);
+  }
+
+  focusSoon(field) {
+    this.root.querySelector(`[data-field="${CSS.escape(field)}"]`)?.focus();
+  }
+
+  // --- selection ---------------------------------------------------------------------------
+
+  /** Mark the element the selection points at (the deepest one holding it). */
+  highlight(source) {
+    const sel = this.store.selection;
+    for (const el of $$('.selected', this.root)) el.classList.remove('selected');
+    if (!sel) return;
+    let best = null;
+    for (const el of $$('[data-path],[data-field]', this.root)) {
+      const p = el.dataset.field ?? el.dataset.path;
+      if (within(sel, p) && (!best || p.length > (best.dataset.field ?? best.dataset.path).length)) best = el;
+    }
+    if (!best) return;
+    const box = best.dataset.field ? best.closest('.field') || best : best;
+    box.classList.add('selected');
+    // Selecting elsewhere (outline, JSON, error list) brings the element into view.
+    if (source && source !== 'visual') {
+      box.scrollIntoView({ block: 'nearest', behavior: 'auto' });
+      if (source === 'issues' && best.dataset.field) best.focus({ preventScroll: true });
+    }
+  }
+}
+
+export { parent };

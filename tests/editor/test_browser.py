@@ -1,0 +1,254 @@
+"""The card editor in a real headless Chromium, against the real app and its sandbox.
+
+Signs in with the tenant's key, builds a three-card carousel with four kinds of actions from a
+blank template through the visual editor, watches every preview follow, breaks a limit and undoes
+it, saves, submits two versions and diffs them, sends a test and finds it on the virtual handset,
+switches language, and takes screenshots at desktop and phone width (kept under
+$HONGYAN_SCREENSHOT_DIR/hongyan-editor when that is set, else in a temporary folder).
+
+Skipped (with the reason) when /usr/bin/chromium is missing, except under CI=true where a
+missing browser is a failure. Only loopback is reachable: every other request is aborted.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.dispatch.conftest import FAST
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+CAROUSEL = "/message/generalPurposeCardCarousel/content"
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); set CI=true to make this fail")
+    return CHROMIUM
+
+
+@pytest.fixture
+def database_url():
+    return None  # one run is enough for the browser: the storage paths have their own tests
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path_factory) -> Path:
+    keep = os.environ.get("HONGYAN_SCREENSHOT_DIR")
+    path = Path(keep) / "hongyan-editor" if keep else tmp_path_factory.mktemp("editor-screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    print(f"\neditor screenshots in {path}")
+    return path
+
+
+@pytest.fixture
+async def sandbox_app(settings, aiohttp_server, unused_tcp_port_factory):
+    """The app with its sandbox MaaP/SMSC on loopback, serving on its settings' port."""
+    from dataclasses import replace
+
+    from server import ACCOUNTS, Wiring, create_app
+
+    settings = replace(settings, sandbox=True, port=unused_tcp_port_factory())
+    app = create_app(settings, Wiring(dispatch=FAST))
+    server = await aiohttp_server(app, port=settings.port)
+    _, key = await app[ACCOUNTS].create_tenant("Moon Bakery", signature="【月饼铺】", sms_price="0.045")
+    return server, key
+
+
+async def loopback_only(route):
+    host = route.request.url.split("/")[2].split(":")[0] if "://" in route.request.url else ""
+    if host in ("127.0.0.1", "localhost") or not route.request.url.startswith("http"):
+        await route.continue_()
+    else:
+        await route.abort()
+
+
+async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir):
+    from playwright.async_api import async_playwright, expect
+
+    server, key = sandbox_app
+    base = str(server.make_url("/editor")).rstrip("/")
+    expect.set_options(timeout=10_000)
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS, headless=True)
+        try:
+            context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
+            await context.route("**/*", loopback_only)
+            page = await context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+                    if msg.type == "error" else None)
+            tid = page.get_by_test_id
+
+            # 1. Sign in: a wrong key is refused, the tenant's key opens the editor.
+            await page.goto(base)
+            await tid("signin-key").fill("hy_wrong")
+            await tid("signin-submit").click()
+            await expect(tid("signin-error")).to_have_text("This API key is not valid or has been revoked.")
+            problems.clear()  # the 401 above is logged by the browser on purpose
+            await tid("signin-key").fill(key)
+            await tid("signin-submit").click()
+            await expect(tid("tenant-name")).to_have_text("Moon Bakery")
+
+            # 2. A blank template: one vertical card with a title.
+            await tid("empty-new").click()
+            await tid("new-name").fill("Mid-autumn offer")
+            await expect(tid("source-")).to_be_checked()
+            await tid("new-create").click()
+            await expect(tid("template-name")).to_have_text("Mid-autumn offer")
+            await expect(tid("save-state")).to_have_text("Saved ✓")
+            phone = page.frame_locator("[data-testid=phone-preview]")
+            await expect(phone.locator("h2")).to_have_text("Your title")
+
+            # 3. Build the carousel of three cards in the visual editor.
+            await tid("card-0-title").fill("Mooncakes for {{ name }}")
+            await expect(tid("var-name-missing")).to_be_visible()
+            await tid("var-name").fill("Li Lei")
+            await expect(tid("var-name-missing")).to_have_count(0)
+            await expect(phone.locator("h2").first).to_have_text("Mooncakes for Li Lei")
+            await tid("kind-carousel").click()
+            await tid("add-card").click()
+            await expect(page.locator(".card-editor[data-path^='/message']")).to_have_count(3)
+            await tid("card-1-title").fill("Lotus seed paste")
+            await tid("card-2-description").fill("Visit the flagship store")
+            await tid("card-2-title").fill("Our shop")
+            await expect(phone.locator("article.card")).to_have_count(3)
+
+            # Four kinds of actions: open URL, dial, show location, calendar event (and a reply).
+            await tid("card-0-add-button").click()
+            await tid("card-0-sg-0-kind").select_option("url")
+            await tid("card-0-sg-0-text").fill("Shop now")
+            await tid("card-0-sg-0-url").fill("https://shop.example/autumn")
+            await tid("card-0-add-button").click()
+            await tid("card-0-sg-1-text").fill("Remind me")
+            await tid("card-1-add-button").click()
+            await tid("card-1-sg-0-kind").select_option("dial")
+            await tid("card-1-sg-0-text").fill("Call us")
+            await tid("card-1-sg-0-phone").fill("+8610095588")
+            await tid("card-2-add-button").click()
+            await tid("card-2-sg-0-kind").select_option("location")
+            await tid("card-2-sg-0-text").fill("Find the shop")
+            await tid("card-2-sg-0-lat").fill("31.2304")
+            await tid("card-2-sg-0-lng").fill("121.4737")
+            await tid("card-2-sg-0-label").fill("Flagship store")
+            await tid("card-2-add-button").click()
+            await tid("card-2-sg-1-kind").select_option("calendar")
+            await tid("card-2-sg-1-text").fill("Tasting day")
+            await tid("card-2-sg-1-start").fill("2026-12-05T10:00")
+            await tid("card-2-sg-1-end").fill("2026-12-05T12:00")
+            await tid("card-2-sg-1-event-title").fill("Mooncake tasting")
+
+            # Every preview follows: phone, SMS (text, parts, cost) and the H5 page.
+            await expect(tid("validation-badge")).to_have_text("valid")
+            for text in ("Shop now", "Remind me", "Call us", "Find the shop", "Tasting day"):
+                await expect(phone.get_by_text(text, exact=True)).to_be_visible()
+            await expect(tid("sms-text")).to_contain_text("Mooncakes for Li Lei")
+            await expect(tid("sms-text")).to_contain_text("【月饼铺】")
+            await expect(tid("sms-encoding")).to_have_text("UCS-2")
+            await expect(tid("sms-cost")).to_contain_text("CNY")
+            h5 = page.frame_locator("[data-testid=h5-preview]")
+            await expect(h5.get_by_text("Lotus seed paste")).to_be_visible()
+            await expect(h5.get_by_text("Tasting day")).to_be_visible()
+
+            # The outline lists the cards; selecting a node highlights it in the visual editor.
+            await tid("outline-card-2").click()
+            await expect(tid("card-2")).to_have_class("card-editor selected")
+            await tid("view-json").click()
+            json_text = await tid("json-text").input_value()
+            assert '"Lotus seed paste"' in json_text and '"createCalendarEvent"' in json_text
+            selected = await tid("json-text").evaluate("t => t.value.slice(t.selectionStart, t.selectionEnd)")
+            assert selected.startswith("{") and "Our shop" in selected and "Lotus" not in selected
+            await page.screenshot(path=str(screenshot_dir / "desktop-json.png"))
+            await tid("view-visual").click()
+
+            # 4. Break a limit (26 characters on a button), see the error, click it, undo it.
+            await tid("card-0-sg-0-text").fill("Shop the whole collection!")
+            error = tid("errors").locator("button.issue.error")
+            await expect(error).to_have_count(1)
+            await expect(error).to_contain_text(f"{CAROUSEL}/0/suggestions/0/action/displayText")
+            await expect(tid("submit-version")).to_be_disabled()
+            await tid("card-1-title").focus()
+            await error.click()
+            await expect(tid("card-0-sg-0-text")).to_be_focused()
+            await expect(page.locator(".field.selected [data-testid=card-0-sg-0-text]")).to_have_count(1)
+            await page.keyboard.press("Control+z")
+            await expect(tid("card-0-sg-0-text")).to_have_value("Shop now")
+            await expect(error).to_have_count(0)
+            await expect(tid("validation-badge")).to_have_text("valid")
+            await page.keyboard.press("Control+Shift+z")
+            await expect(tid("card-0-sg-0-text")).to_have_value("Shop the whole collection!")
+            await page.keyboard.press("Control+z")
+            await expect(tid("card-0-sg-0-text")).to_have_value("Shop now")
+            await page.keyboard.press("Control+y")
+            await expect(tid("card-0-sg-0-text")).to_have_value("Shop the whole collection!")
+            await page.keyboard.press("Control+z")
+            await expect(tid("card-0-sg-0-text")).to_have_value("Shop now")
+
+            # 5. Save, submit version 1, change, submit version 2, diff them.
+            await tid("save").click()
+            await expect(tid("save-state")).to_have_text("Saved ✓")
+            await tid("submit-note").fill("first cut")
+            await tid("submit-version").click()
+            await expect(tid("version-1")).to_contain_text("approved")
+            await tid("card-1-title").fill("Lotus seed paste, double yolk")
+            await expect(tid("save-state")).to_have_text("Saved ✓")
+            await tid("submit-note").fill("double yolk")
+            await tid("submit-version").click()
+            await expect(tid("version-2")).to_contain_text("double yolk")
+            await tid("diff-from").select_option("1")
+            await tid("diff-to").select_option("2")
+            await tid("diff-run").click()
+            change = tid("diff-view").locator(".change")
+            await expect(change).to_have_count(2)  # the title and the note
+            await expect(tid("diff-view")).to_contain_text(f"/card{CAROUSEL}/1/title")
+            await expect(tid("diff-view")).to_contain_text('"Lotus seed paste, double yolk"')
+            await page.screenshot(path=str(screenshot_dir / "desktop-editor.png"))
+
+            # 6. Send a test to a sandbox number and find it on the virtual handset.
+            await tid("send-to").fill("+8613800000001")
+            await tid("send-test").click()
+            await expect(tid("send-status")).to_have_text("Status: read (RCS)", timeout=20_000)
+            handset_url = await tid("handset-link").get_attribute("href")
+            assert "/handset/message/" in handset_url
+            handset = await context.new_page()
+            await handset.goto(handset_url)
+            await expect(handset.locator("body")).to_contain_text("Mooncakes for Li Lei")
+            await expect(handset.locator("body")).to_contain_text("Lotus seed paste, double yolk")
+            await handset.close()
+
+            # 7. Switch the language; the choice survives a reload.
+            await tid("lang-switch").click()
+            await expect(tid("save")).to_have_text("保存")
+            await expect(tid("card-0")).to_contain_text("卡片 1")
+            await page.reload()
+            await expect(tid("tenant-name")).to_have_text("Moon Bakery")
+            await expect(tid("signout")).to_have_text("退出")
+            await tid("template-item").first.click()
+            await expect(tid("template-name")).to_have_text("Mid-autumn offer")
+            await page.screenshot(path=str(screenshot_dir / "desktop-zh.png"))
+
+            # 8. Phone width: panes become tabs, nothing overflows sideways.
+            await page.set_viewport_size({"width": 390, "height": 844})
+            for pane in ("centre", "right", "left"):
+                await tid(f"tab-{pane}").click()
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, f"{pane} pane overflows: {width}px"
+                await page.screenshot(path=str(screenshot_dir / f"phone-{pane}.png"), full_page=True)
+
+            # 9. Sign out: the session is gone.
+            await tid("tab-centre").click()
+            await tid("signout").click()
+            await expect(tid("signin-form")).to_be_visible()
+            await page.reload()
+            await expect(tid("signin-form")).to_be_visible()
+            assert [p for p in problems if "401" not in p] == [], "\n".join(sorted(set(problems)))
+        finally:
+            await browser.close()
