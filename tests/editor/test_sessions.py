@@ -3,8 +3,10 @@ injected clock; revoking the key ends the session; tenants stay apart on the coo
 from __future__ import annotations
 
 import hashlib
+import re
 from http.cookies import SimpleCookie
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -215,3 +217,42 @@ def test_login_limiter_window():
     assert limiter.take("a") == pytest.approx(30)
     now[0] = 60.5
     assert limiter.take("a") == 0
+
+
+@pytest.fixture
+async def sandbox_client(aiohttp_server, aiohttp_client, settings, unused_tcp_port_factory):
+    """The app with its sandbox simulators, serving on the port the MaaP calls back."""
+    from dataclasses import replace
+
+    from server import ACCOUNTS, Wiring, create_app
+    from tests.dispatch.conftest import FAST
+
+    settings = replace(settings, sandbox=True, port=unused_tcp_port_factory())
+    app = create_app(settings, Wiring(dispatch=FAST))
+    client = await aiohttp_client(await aiohttp_server(app, port=settings.port))
+    _, key = await app[ACCOUNTS].create_tenant("Sandbox brand")
+    return client, key
+
+
+async def test_in_the_sandbox_a_test_send_shows_on_the_virtual_handset(sandbox_client):
+    import asyncio
+    import time
+
+    client, key = sandbox_client
+    session = await (await client.post("/editor/session", json={"api_key": key})).json()
+    assert session["sandbox"] is True
+    handset = session["handset_url"]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/handset", handset)
+    sent = await client.post("/v1/messages", json={"to": "+8613800000001", "card": card("编辑器测试卡")},
+                             headers={"X-CSRF-Token": session["csrf_token"]})
+    assert sent.status == 202, await sent.text()
+    message_id = (await sent.json())["messages"][0]["id"]
+    deadline = time.monotonic() + 10
+    async with aiohttp.ClientSession() as browser:  # the handset is another server: no cookie there
+        while True:
+            resp = await browser.get(f"{handset}/message/{message_id}")
+            if resp.status == 200:
+                break
+            assert time.monotonic() < deadline, f"not on the handset: {resp.status}"
+            await asyncio.sleep(0.05)
+        assert "编辑器测试卡" in await resp.text()
