@@ -14,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
@@ -83,9 +83,12 @@ class EditorSessions:
     """The session store; also the `api.middleware.SESSION_AUTH` hook of the app."""
 
     def __init__(self, db: Database, clock: Clock, *, public_base_url: str | None = None,
+                 ensure_keys: Callable[[str], Awaitable[None]] | None = None,
                  purge_interval_s: float = PURGE_INTERVAL_S):
         self.db = db
         self.clock = clock
+        # Load a tenant's data keys when another process made the tenant (as key auth does).
+        self.ensure_keys = ensure_keys
         self.trusted_origins = frozenset({origin_of(public_base_url)} if public_base_url else ())
         self.purge_interval_s = purge_interval_s
         self._task: asyncio.Task | None = None
@@ -133,6 +136,8 @@ class EditorSessions:
                 await conn.execute(update(editor_sessions).where(editor_sessions.c.id_hash == id_hash)
                                    .values(last_seen_ms=now))
         tenant = Tenant(row.tenant_id, row.name, row.signature, row.rate_limit, row.sms_price)
+        if self.ensure_keys is not None:
+            await self.ensure_keys(tenant.id)
         principal = Principal(tenant, row.api_key_id, frozenset(row.scopes.split()))
         return EditorSession(principal, row.csrf_token, row.created_ms, last_seen, row.expires_ms)
 
