@@ -12,6 +12,7 @@ missing browser is a failure. Only loopback is reachable: every other request is
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -69,8 +70,12 @@ async def loopback_only(route):
         await route.abort()
 
 
-async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir):
+async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path):
+    from PIL import Image
     from playwright.async_api import async_playwright, expect
+
+    photo = tmp_path / "mooncake.png"
+    Image.new("RGB", (640, 400), (214, 150, 60)).save(photo)
 
     server, key = sandbox_app
     base = str(server.make_url("/editor")).rstrip("/")
@@ -146,6 +151,12 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir):
             await tid("card-2-sg-1-end").fill("2026-12-05T12:00")
             await tid("card-2-sg-1-event-title").fill("Mooncake tasting")
 
+            # An image: uploaded (re-encoded, thumbnailed by the server) and drawn in the preview.
+            await tid("card-0-media-file").set_input_files(str(photo))
+            await expect(tid("card-0-media-status")).to_contain_text("640×400")
+            await expect(tid("card-0-media-url")).to_have_value(re.compile(r"/media/[A-Za-z0-9_-]+$"))
+            await expect(phone.locator("article.card img")).to_have_count(1)
+
             # Every preview follows: phone, SMS (text, parts, cost) and the H5 page.
             await expect(tid("validation-badge")).to_have_text("valid")
             for text in ("Shop now", "Remind me", "Call us", "Find the shop", "Tasting day"):
@@ -157,6 +168,10 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir):
             h5 = page.frame_locator("[data-testid=h5-preview]")
             await expect(h5.get_by_text("Lotus seed paste")).to_be_visible()
             await expect(h5.get_by_text("Tasting day")).to_be_visible()
+            await tid("preview-theme").click()
+            await expect(tid("phone-frame")).to_have_class(re.compile(r"\bdark\b"))
+            await tid("phone-frame").screenshot(path=str(screenshot_dir / "phone-preview-dark.png"))
+            await tid("preview-theme").click()
 
             # The outline lists the cards; selecting a node highlights it in the visual editor.
             await tid("outline-card-2").click()
@@ -233,6 +248,8 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir):
             await expect(tid("signout")).to_have_text("退出")
             await tid("template-item").first.click()
             await expect(tid("template-name")).to_have_text("Mid-autumn offer")
+            await expect(phone.locator("h2").first).to_have_text("Mooncakes for Li Lei")
+            await expect(tid("validation-badge")).to_have_text("通过")
             await page.screenshot(path=str(screenshot_dir / "desktop-zh.png"))
 
             # 8. Phone width: panes become tabs, nothing overflows sideways.

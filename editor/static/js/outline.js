@@ -33,7 +33,7 @@ export class Outline {
       const c = content || {};
       const kids = [];
       if (c.media) kids.push(...this.node(t('outline.media'), `${path}/media`, 3, `outline-card-${i}-media`));
-      if (c.title !== undefined) kids.push(...this.node(`${t('outline.title')}: ${short(c.title)}`, `${path}/title`, 3, `outline-card-${i}-title`));
+      if (c.title !== undefined) kids.push(...this.node(`${t('visual.title')}: ${short(c.title)}`, `${path}/title`, 3, `outline-card-${i}-title`));
       if (c.description !== undefined) kids.push(...this.node(t('outline.description'), `${path}/description`, 3, `outline-card-${i}-description`));
       (Array.isArray(c.suggestions) ? c.suggestions : []).forEach((s, j) => {
         kids.push(...this.node(`${t(`kind.${kindOf(s)}`)}: ${short((s?.reply || s?.action)?.displayText)}`, `${path}/suggestions/${j}`, 3, `outline-card-${i}-sg-${j}`));

@@ -17,7 +17,9 @@ export class VisualEditor {
     this.root = root;
     this.store = store;
     this.upload = upload;
+    this.mediaStatus = new Map(); // media path → the last upload's outcome (survives re-renders)
     store.subscribe((change) => {
+      if (change.type === 'load') this.mediaStatus.clear();
       if (change.type === 'select') this.highlight(change.source);
       else if (change.type !== 'saved' && !(change.type === 'edit' && change.source === 'visual-field')) this.render();
     });
@@ -139,7 +141,8 @@ export class VisualEditor {
   }
 
   renderMedia(path, media, index) {
-    const status = h('p', { class: 'muted small-text', role: 'status', 'aria-live': 'polite', 'data-testid': `card-${index}-media-status` });
+    const status = h('p', { class: 'muted small-text', role: 'status', 'aria-live': 'polite', 'data-testid': `card-${index}-media-status` },
+      this.mediaStatus.get(path) || '');
     const fileInput = h('input', {
       type: 'file', accept: 'image/jpeg,image/png,image/gif,image/webp', id: `media-file-${index}`, class: 'visually-hidden',
       'data-testid': `card-${index}-media-file`,
@@ -161,6 +164,10 @@ export class VisualEditor {
     });
     const children = [h('h4', {}, t('visual.media'))];
     if (media && typeof media === 'object') {
+      // Media we host is shown (same origin); remote URLs are never fetched by the editor.
+      const ours = [media.thumbnailUrl, media.mediaUrl].find((u) => typeof u === 'string'
+        && u.startsWith(`${location.origin}/media/`) && (media.mediaContentType || '').startsWith('image/'));
+      if (ours) children.push(h('img', { class: 'media-thumb', src: ours, alt: media.contentDescription || '' }));
       children.push(
         this.text(t('visual.media_url'), `${path}/mediaUrl`, 1000, { type: 'url', testid: `card-${index}-media-url` }),
         h('div', { class: 'grid2' },
@@ -181,8 +188,14 @@ export class VisualEditor {
     return h('div', { class: 'media-editor', 'data-path': path }, children);
   }
 
-  async uploadInto(path, file, status) {
-    status.textContent = t('visual.uploading', { name: file.name });
+  async uploadInto(path, file, statusEl) {
+    const status = (text) => {
+      this.mediaStatus.set(path, text);
+      const el = statusEl.isConnected ? statusEl
+        : this.root.querySelector(`[data-path="${CSS.escape(path)}"] [role=status]`);
+      if (el) el.textContent = text;
+    };
+    status(t('visual.uploading', { name: file.name }));
     try {
       const m = await this.upload(file);
       const old = get(this.card, path) || {};
@@ -192,9 +205,9 @@ export class VisualEditor {
         thumbnailFileSize: m.thumbnail_file_size, height: old.height || 'MEDIUM_HEIGHT',
         ...(old.contentDescription ? { contentDescription: old.contentDescription } : {}),
       }));
-      status.textContent = t('visual.uploaded', { w: m.width, h: m.height });
+      status(t('visual.uploaded', { w: m.width, h: m.height }));
     } catch (err) {
-      status.textContent = t('visual.upload_failed', { reason: err.describe ? err.describe() : err.message });
+      status(t('visual.upload_failed', { reason: err.describe ? err.describe() : err.message }));
     }
   }
 
