@@ -11,6 +11,7 @@ missing browser is a failure. Only loopback is reachable: every other request is
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -72,6 +73,8 @@ async def loopback_only(route):
 
 async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path):
     from PIL import Image
+
+    from cards.library import load_library
     from playwright.async_api import async_playwright, expect
 
     photo = tmp_path / "mooncake.png"
@@ -107,6 +110,7 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await tid("empty-new").click()
             await tid("new-name").fill("Mid-autumn offer")
             await expect(tid("source-")).to_be_checked()
+            await expect(tid("new-sources").locator("input[type=radio]")).to_have_count(len(load_library()) + 1)
             await tid("new-create").click()
             await expect(tid("template-name")).to_have_text("Mid-autumn offer")
             await expect(tid("save-state")).to_have_text("Saved ✓")
@@ -239,6 +243,28 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await expect(handset.locator("body")).to_contain_text("Lotus seed paste, double yolk")
             await handset.close()
 
+            # Export, import (a single undo step), duplicate.
+            async with page.expect_download() as info:
+                await tid("export").click()
+            exported = json.loads(Path(await (await info.value).path()).read_text())
+            assert exported["name"] == "Mid-autumn offer" and exported["sample"] == {"name": "Li Lei"}
+            assert len(exported["card"]["message"]["generalPurposeCardCarousel"]["content"]) == 3
+            await tid("import").click()
+            await tid("import-text").fill(json.dumps({"message": {"generalPurposeCard": {
+                "layout": {"cardOrientation": "VERTICAL"}, "content": {"title": "Imported card"}}}}))
+            await tid("import-apply").click()
+            await expect(phone.locator("article.card")).to_have_count(1)
+            await expect(phone.locator("h2")).to_have_text("Imported card")
+            await expect(tid("kind-single")).to_have_attribute("aria-pressed", "true")
+            await page.keyboard.press("Control+z")
+            await expect(phone.locator("article.card")).to_have_count(3)
+            await tid("duplicate").click()
+            await tid("dup-name").fill("Mid-autumn offer B")
+            await tid("dup-create").click()
+            await expect(tid("template-name")).to_have_text("Mid-autumn offer B")
+            await expect(tid("card-1-title")).to_have_value("Lotus seed paste, double yolk")
+            await expect(tid("template-item")).to_have_count(2)
+
             # 7. Switch the language; the choice survives a reload.
             await tid("lang-switch").click()
             await expect(tid("save")).to_have_text("保存")
@@ -246,7 +272,7 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await page.reload()
             await expect(tid("tenant-name")).to_have_text("Moon Bakery")
             await expect(tid("signout")).to_have_text("退出")
-            await tid("template-item").first.click()
+            await tid("template-item").filter(has=page.get_by_text("Mid-autumn offer", exact=True)).click()
             await expect(tid("template-name")).to_have_text("Mid-autumn offer")
             await expect(phone.locator("h2").first).to_have_text("Mooncakes for Li Lei")
             await expect(tid("validation-badge")).to_have_text("通过")
