@@ -137,7 +137,7 @@ async def main() -> None:
         try:
             wait_http(f"{base}/healthz", server)
             key = json.loads((data / "demo-tenant.json").read_text())["api_key"]
-            cpu_before = cpu_seconds(server.pid)
+            cpu_before, sim_before = cpu_seconds(server.pid), cpu_seconds(sim.pid)
             accepted, errors = await offer(base, key, args.rate, args.seconds)
             # Let the backlog drain (bounded) so the tail is measured, not cut off.
             deadline = time.monotonic() + 30
@@ -151,6 +151,7 @@ async def main() -> None:
             while time.monotonic() < deadline and not settled(data / "hongyan.db"):
                 await asyncio.sleep(0.5)
             cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000
+            sim_ms = (cpu_seconds(sim.pid) - sim_before) * 1000
         finally:
             stop(server)
             stop(sim)
@@ -166,6 +167,7 @@ async def main() -> None:
         ("rcs_delivered per second (median)", f.get("per_s_median")),
         ("accept→delivered p50 ms", f.get("p50_ms")), ("accept→delivered p99 ms", f.get("p99_ms")),
         ("server CPU ms per message (accept to read)", round(cpu_ms / max(1, accepted), 3)),
+        ("MaaP simulator CPU ms per message", round(sim_ms / max(1, accepted), 3)),
     ])
     json_line({"dispatch_msgs_per_s": f.get("per_s_median"), "p99_accept_to_delivered_ms": f.get("p99_ms"),
                "server_cpu_ms_per_msg": round(cpu_ms / max(1, accepted), 3)})

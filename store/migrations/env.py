@@ -3,7 +3,9 @@ from alembic import context
 
 import accounts.tables  # noqa: F401  (registers tables on store.metadata)
 import cards.store.tables  # noqa: F401
+import cards.media.tables  # noqa: F401
 import messages.tables  # noqa: F401
+import editor.tables  # noqa: F401
 import security.evidence_store  # noqa: F401
 import fallback.shortlinks.tables  # noqa: F401
 import webhooks.tables  # noqa: F401
