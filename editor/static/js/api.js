@@ -1,7 +1,10 @@
 // Calls to the platform: the session cookie authenticates, the CSRF token guards unsafe methods.
 
 let csrfToken = null;
+let unauthorized = () => {};
 export const setCsrf = (token) => { csrfToken = token; };
+/** Called when an API call answers 401: the session expired or was revoked. */
+export const onUnauthorized = (fn) => { unauthorized = fn; };
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -29,6 +32,7 @@ export async function api(method, path, body, { signal, headers = {}, raw = fals
   if (resp.status === 204) return null;
   const type = resp.headers.get('Content-Type') || '';
   const data = type.includes('json') ? await resp.json() : await resp.text();
+  if (resp.status === 401 && !path.startsWith('/editor/session')) unauthorized();
   if (!resp.ok) throw new ApiError(resp.status, typeof data === 'object' ? data : { title: data });
   return data;
 }

@@ -1,6 +1,6 @@
 // The editor app: sign-in, wiring the views to the store, shortcuts and layout.
 
-import { api, ApiError, setCsrf } from './api.js';
+import { api, ApiError, onUnauthorized, setCsrf } from './api.js';
 import { $, $$ } from './dom.js';
 import { initI18n, onLocale, otherLocale, setLocale, t, translate } from './i18n.js';
 import { store } from './store.js';
@@ -25,15 +25,36 @@ function toast(message, bad = false) {
   toast.timer = setTimeout(() => { el.hidden = true; }, 4000);
 }
 
-function showSignIn() {
+function showSignIn(message = '') {
   session = null;
   setCsrf(null);
   $('#app').hidden = true;
   $('#signin').hidden = false;
+  $('#signin-error').textContent = message;
   $('#signin-key').focus();
 }
 
+/** Forget the open template (signing out, or another tenant signing in). */
+function closeTemplate() {
+  if (!templates) return;
+  templates.current = null;
+  store.doc = null;
+  store.undoStack = [];
+  store.redoStack = [];
+  $('#template-name').textContent = '';
+  $('#editor-area').hidden = true;
+  $('#empty-state').hidden = false;
+  $('#version-list').replaceChildren();
+  $('#diff-view').replaceChildren();
+  $('#outline').replaceChildren();
+  templates.showState();
+}
+
+let lastTenant = null;
+
 async function showApp(s) {
+  if (lastTenant && s.tenant_id !== lastTenant) closeTemplate();
+  lastTenant = s.tenant_id;
   session = s;
   setCsrf(s.csrf_token);
   $('#signin').hidden = true;
@@ -42,6 +63,8 @@ async function showApp(s) {
   $('#phone-brand').textContent = s.signature || s.tenant_name;
   if (!started) start();
   await templates.refreshList();
+  // Back from an expired session: what was typed meanwhile is saved now.
+  if (templates.current && store.dirty) templates.save();
 }
 
 async function signIn(e) {
@@ -64,7 +87,7 @@ async function signIn(e) {
 async function signOut() {
   if (templates?.current && store.dirty) await templates.save();
   try { await api('DELETE', '/editor/session'); } catch { /* already gone */ }
-  store.doc = null;
+  closeTemplate();
   showSignIn();
 }
 
@@ -99,7 +122,7 @@ function start() {
   jsonView = new JsonView({ text: $('#json-text'), gutter: $('#json-gutter'), backdrop: $('#json-backdrop'), error: $('#json-error') }, store);
   const preview = new Preview({
     root: $('.pane-right'), phone: $('#phone'), phoneFrame: $('#phone-frame'), phoneEmpty: $('#phone-empty'),
-    theme: $('#btn-theme'), wide: $('#btn-wide'), placeholders: $('#placeholders'), sms: $('#sms'),
+    theme: $('#btn-theme'), wide: $('#btn-wide'), placeholders: $('#placeholders'), profile: $('#profile'), sms: $('#sms'),
     h5Frame: $('#h5-frame'), errors: $('#errors'), warnings: $('#warnings'), badge: $('#validation-badge'),
     variables: $('#variables'),
   }, store, () => session);
@@ -212,6 +235,7 @@ function langButtons() {
 
 async function boot() {
   await initI18n();
+  onUnauthorized(() => { if (session) showSignIn(t('session.expired')); });
   langButtons();
   onLocale(langButtons);
   for (const b of $$('.lang-switch')) b.addEventListener('click', () => setLocale(otherLocale()));

@@ -18,6 +18,7 @@ export class Preview {
     this.dark = false;
     this.wide = false;
     this.placeholders = false;
+    this.profile = 'cn_csp';
     this.controller = null;
     this.last = null;
     this.seq = 0;
@@ -36,6 +37,10 @@ export class Preview {
       els.wide.setAttribute('aria-pressed', String(this.wide));
       els.phone.classList.toggle('wide', this.wide);
     });
+    els.profile.addEventListener('change', () => {
+      this.profile = els.profile.value;
+      this.fetch();
+    });
     els.placeholders.addEventListener('change', () => {
       this.placeholders = els.placeholders.checked;
       this.fetch();
@@ -52,7 +57,7 @@ export class Preview {
     this.els.root.setAttribute('aria-busy', 'true');
     try {
       const result = await api('POST', '/v1/editor/preview', {
-        card: doc.card, variables: doc.sample || {}, placeholders: this.placeholders, locale: locale(),
+        card: doc.card, variables: doc.sample || {}, placeholders: this.placeholders, locale: locale(), profile: this.profile,
         traffic_type: doc.traffic_type || 'notification',
       }, { signal: controller.signal });
       if (seq !== this.seq) return;

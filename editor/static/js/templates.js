@@ -124,7 +124,12 @@ export class Templates {
 
   showState() {
     const el = this.els.saveState;
-    if (!this.current) { el.textContent = ''; return; }
+    if (!this.current) {
+      el.textContent = '';
+      for (const b of [this.els.saveButton, this.els.undo, this.els.redo]) b.disabled = true;
+      this.updateSubmit();
+      return;
+    }
     let key = 'save.saved';
     if (this.saving) key = 'save.saving';
     else if (this.saveError) key = 'save.failed';

@@ -45,7 +45,7 @@ export class VisualEditor {
     const card = this.card;
     const carousel = isCarousel(card);
     const cards = cardsOf(card);
-    const body = [this.renderKind(carousel), this.renderLayout(card, carousel)];
+    const body = [h('div', { class: 'row' }, this.renderKind(carousel), this.renderTraffic()), this.renderLayout(card, carousel)];
     if (!cards.length) body.push(h('p', { class: 'muted' }, t('visual.no_cards')));
     cards.forEach(({ path, content }, i) => body.push(this.renderCard(path, content, i, cards.length, carousel)));
     if (carousel) {
@@ -74,23 +74,54 @@ export class VisualEditor {
     const choose = (wantCarousel) => () => {
       if (wantCarousel !== isCarousel(this.card)) this.edit((c) => toggleCarousel(c, t('visual.new_card_title')));
     };
-    return h('div', { class: 'row kind-row', role: 'group', 'aria-label': t('visual.message_kind') },
+    return h('div', { class: 'kind-row', role: 'group', 'aria-label': t('visual.message_kind') },
       h('span', { class: 'row-label' }, t('visual.message_kind')),
       h('div', { class: 'segmented' },
         h('button', { type: 'button', 'aria-pressed': String(!carousel), 'data-testid': 'kind-single', 'data-action': 'kind-single', onclick: choose(false) }, t('visual.single')),
         h('button', { type: 'button', 'aria-pressed': String(carousel), 'data-testid': 'kind-carousel', 'data-action': 'kind-carousel', onclick: choose(true) }, t('visual.carousel'))));
   }
 
+  renderTraffic() {
+    const value = this.store.doc.traffic_type || 'notification';
+    const input = h('select', {
+      id: 'f-traffic', 'data-field': '#traffic_type', 'data-testid': 'traffic-type',
+      onchange: () => this.store.apply((doc) => { doc.traffic_type = input.value; }, { source: 'visual' }),
+    }, ['notification', 'marketing', 'otp'].map((v) => h('option', { value: v, selected: v === value }, t(`traffic.${v}`))));
+    return h('div', { class: 'field inline' }, h('label', { for: 'f-traffic' }, t('visual.traffic_type')), input);
+  }
+
+  /** Toggle buttons for a layout's titleFontStyle / descriptionFontStyle (a set of styles). */
+  fontStyles(label, path, testid) {
+    const current = get(this.card, path);
+    const styles = Array.isArray(current) ? current : [];
+    return h('div', { class: 'field' }, h('span', { class: 'row-label', id: `l-${testid}` }, label),
+      h('div', { class: 'segmented', role: 'group', 'aria-labelledby': `l-${testid}` },
+        ['bold', 'italics', 'underline'].map((style) => h('button', {
+          type: 'button', class: `small style-${style}`, 'aria-pressed': String(styles.includes(style)),
+          'data-action': `${path}/${style}`, 'data-testid': `${testid}-${style}`, 'aria-label': t(`style.${style}`), title: t(`style.${style}`),
+          onclick: () => this.edit((c) => {
+            const now = get(c, path);
+            const list = Array.isArray(now) ? now.filter((x) => x !== style) : [];
+            if (!(Array.isArray(now) && now.includes(style))) list.push(style);
+            set(c, path, list.length ? list : undefined);
+          }),
+        }, t(`style.${style}.short`)))));
+  }
+
   renderLayout(card, carousel) {
     if (carousel) {
       return h('div', { class: 'row layout-row' },
-        this.select(t('visual.card_width'), `${CAROUSEL}/layout/cardWidth`, ['SMALL_WIDTH', 'MEDIUM_WIDTH'], 'width'));
+        this.select(t('visual.card_width'), `${CAROUSEL}/layout/cardWidth`, ['SMALL_WIDTH', 'MEDIUM_WIDTH'], 'width'),
+        this.fontStyles(t('visual.title_style'), `${CAROUSEL}/layout/titleFontStyle`, 'title-style'),
+        this.fontStyles(t('visual.description_style'), `${CAROUSEL}/layout/descriptionFontStyle`, 'description-style'));
     }
     const base = '/message/generalPurposeCard/layout';
     const horizontal = get(card, `${base}/cardOrientation`) === 'HORIZONTAL';
     return h('div', { class: 'row layout-row' },
       this.select(t('visual.orientation'), `${base}/cardOrientation`, ['VERTICAL', 'HORIZONTAL'], 'orientation', true),
-      horizontal ? this.select(t('visual.alignment'), `${base}/imageAlignment`, ['LEFT', 'RIGHT'], 'alignment', true) : null);
+      horizontal ? this.select(t('visual.alignment'), `${base}/imageAlignment`, ['LEFT', 'RIGHT'], 'alignment', true) : null,
+      this.fontStyles(t('visual.title_style'), `${base}/titleFontStyle`, 'title-style'),
+      this.fontStyles(t('visual.description_style'), `${base}/descriptionFontStyle`, 'description-style'));
   }
 
   renderCard(path, content, index, count, carousel) {
