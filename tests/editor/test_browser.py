@@ -123,6 +123,10 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await tid("var-name").fill("Li Lei")
             await expect(tid("var-name-missing")).to_have_count(0)
             await expect(phone.locator("h2").first).to_have_text("Mooncakes for Li Lei")
+            await tid("placeholders").check()
+            await expect(phone.locator("h2").first).to_have_text("Mooncakes for {{ name }}")
+            await tid("placeholders").uncheck()
+            await expect(phone.locator("h2").first).to_have_text("Mooncakes for Li Lei")
             await tid("kind-carousel").click()
             await tid("add-card").click()
             await expect(page.locator(".card-editor[data-path^='/message']")).to_have_count(3)
@@ -186,7 +190,24 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             selected = await tid("json-text").evaluate("t => t.value.slice(t.selectionStart, t.selectionEnd)")
             assert selected.startswith("{") and "Our shop" in selected and "Lotus" not in selected
             await page.screenshot(path=str(screenshot_dir / "desktop-json.png"))
+
+            # The caret in the JSON selects: the outline follows.
+            caret = json_text.index('"Lotus seed paste"') + 3
+            await tid("json-text").evaluate("(t, i) => { t.focus(); t.setSelectionRange(i, i); }", caret)
+            await page.keyboard.press("ArrowRight")
+            await expect(tid("outline-card-1-title")).to_have_attribute("aria-selected", "true")
+            # An edit in the JSON shows in the preview; broken JSON says where it broke.
+            await tid("json-text").fill(json_text.replace('"Our shop"', '"Our flagship shop"'))
+            await expect(phone.get_by_text("Our flagship shop")).to_be_visible()
+            broken = json_text.replace('"Our shop",', '"Our shop"')
+            line = next(i for i, text in enumerate(broken.split("\n")) if '"Visit the flagship store"' in text)
+            column = broken.split("\n")[line].index('"') + 1
+            await tid("json-text").fill(broken)
+            await expect(tid("json-error")).to_have_text(f"Line {line + 1}, column {column}: expected ',' or '}}', found '\"'")
+            await tid("json-text").fill(json_text)
+            await expect(tid("json-error")).to_have_text("")
             await tid("view-visual").click()
+            await expect(tid("card-2-title")).to_have_value("Our shop")
 
             # 4. Break a limit (26 characters on a button), see the error, click it, undo it.
             await tid("card-0-sg-0-text").fill("Shop the whole collection!")
