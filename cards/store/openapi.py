@@ -122,7 +122,7 @@ register_fragment({
                                      **problem_responses(401, 404)}},
         },
         "/v1/templates/{id}/duplicate": {"post": {
-            "summary": "A new template copying this one's latest version (or its draft when it has none)",
+            "summary": "A new template: version 1 copies this one's latest version, its draft copies this one's draft",
             "parameters": [_ID],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["name"], "additionalProperties": False,

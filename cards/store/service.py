@@ -368,8 +368,8 @@ class TemplateStore:
 
     # -- duplicate and diff ------------------------------------------------------------
     async def duplicate(self, tenant_id: str, template_id: str, body: dict) -> dict:
-        """A new template whose version 1 copies the source's latest version (or whose draft copies
-        the source's draft when it has no version yet)."""
+        """A new template whose version 1 copies the source's latest version, and whose draft copies
+        the source's draft (work in progress goes along; a draft-only source gives a draft-only copy)."""
         errors = [FieldError(f"/{k}", "unknown field") for k in body if k != "name"]
         name = body.get("name")
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
@@ -377,15 +377,18 @@ class TemplateStore:
         if errors:
             raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
         row = await self._template_row(tenant_id, template_id)
+        try:
+            draft = await self.draft(tenant_id, template_id)
+        except Problem:
+            draft = None
+        copy = None
         if row.latest_version is not None:
             src = await self.version(tenant_id, template_id)
             copy = {"card": src.card, "sample": src.sample, "traffic_type": src.traffic_type,
                     "note": f"copy of {src.name} version {src.version}"}
-            tid = await self._insert_template(tenant_id, name.strip(), version=copy)
+        tid = await self._insert_template(tenant_id, name.strip(), version=copy, draft=draft)
+        if copy is not None:
             await self._submitted(tenant_id, tid, 1)
-        else:
-            src = await self.draft(tenant_id, template_id)
-            tid = await self._insert_template(tenant_id, name.strip(), draft=src)
         return await self.summary(tenant_id, tid)
 
     async def diff(self, tenant_id: str, template_id: str, old: int | str, new: int | str) -> list[dict]:

@@ -165,7 +165,14 @@ async def test_duplicate_copies_the_latest_version(api):
     assert copy["id"] != tid and copy["name"] == "bill copy" and copy["version"] == 1
     assert copy["status"] == "approved" and copy["sample"] == {"name": "李"}
     assert copy["card"] == (await (await api.get(f"/v1/templates/{tid}/versions/2")).json())["card"]
+    assert copy["has_draft"] is False
     assert (await api.post(f"/v1/templates/{tid}/duplicate", {"name": "bill copy"})).status == 409
+    # Work in progress goes along with the copy.
+    await api.client.put(f"/v1/templates/{tid}/draft", json={"card": card(title="草稿")}, headers=api.auth)
+    with_draft = await (await api.post(f"/v1/templates/{tid}/duplicate", {"name": "bill 3"})).json()
+    assert with_draft["version"] == 1 and with_draft["has_draft"] is True
+    draft = await (await api.get(f"/v1/templates/{with_draft['id']}/draft")).json()
+    assert draft["card"] == card(title="草稿") and draft["sample"] == {"name": "李"}
     other = await api.new_tenant()
     assert (await other.post(f"/v1/templates/{tid}/duplicate", {"name": "mine"})).status == 404
 
