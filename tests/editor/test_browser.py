@@ -181,6 +181,9 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await tid("phone-frame").screenshot(path=str(screenshot_dir / "phone-preview-dark.png"))
             await tid("preview-theme").click()
 
+            await page.evaluate("document.querySelectorAll('.pane').forEach(p => p.scrollTo(0, 0))")
+            await page.screenshot(path=str(screenshot_dir / "desktop-carousel.png"))
+
             # The outline lists the cards; selecting a node highlights it in the visual editor.
             await tid("outline-card-2").click()
             await expect(tid("card-2")).to_have_class("card-editor selected")
@@ -250,6 +253,7 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await expect(change).to_have_count(2)  # the title and the note
             await expect(tid("diff-view")).to_contain_text(f"/card{CAROUSEL}/1/title")
             await expect(tid("diff-view")).to_contain_text('"Lotus seed paste, double yolk"')
+            await tid("versions-panel").screenshot(path=str(screenshot_dir / "desktop-versions-diff.png"))
             await page.screenshot(path=str(screenshot_dir / "desktop-editor.png"))
 
             # 6. Send a test to a sandbox number and find it on the virtual handset.
@@ -306,6 +310,10 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 390, f"{pane} pane overflows: {width}px"
                 await page.screenshot(path=str(screenshot_dir / f"phone-{pane}.png"), full_page=True)
+            await tid("tab-right").click()
+            await tid("h5-preview").scroll_into_view_if_needed()
+            await expect(h5.get_by_text("Lotus seed paste, double yolk")).to_be_visible()
+            await page.screenshot(path=str(screenshot_dir / "phone-right-h5.png"))
 
             # 9. Sign out: the session is gone.
             await tid("tab-centre").click()

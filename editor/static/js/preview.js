@@ -113,10 +113,9 @@ export class Preview {
       h('dl', { class: 'facts' },
         h('div', {}, h('dt', {}, t('sms.encoding')), h('dd', { 'data-testid': 'sms-encoding' }, sms.encoding)),
         h('div', {}, h('dt', {}, t('sms.segments')), h('dd', { 'data-testid': 'sms-segments' }, String(sms.segments))),
-        h('div', {}, h('dt', {}, t('sms.cn_parts')), h('dd', { 'data-testid': 'sms-cn-parts' }, String(sms.cn_parts))),
-        h('div', {}, h('dt', {}, t('sms.billing_units')), h('dd', {}, String(sms.cn_billing_units))),
-        h('div', {}, h('dt', {}, t('sms.cost')), h('dd', { 'data-testid': 'sms-cost' }, cost)),
-        h('div', {}, h('dt', {}, t('sms.chars')), h('dd', {}, String([...sms.text].length)))));
+        h('div', {}, h('dt', {}, t('sms.cn_parts')), h('dd', { 'data-testid': 'sms-cn-parts' }, sms.cn_parts ?? '—')),
+        h('div', {}, h('dt', {}, t('sms.billing_units')), h('dd', {}, sms.cn_billing_units ?? '—')),
+        h('div', {}, h('dt', {}, t('sms.cost')), h('dd', { 'data-testid': 'sms-cost' }, cost))));
   }
 
   drawIssues() {
