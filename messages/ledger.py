@@ -118,6 +118,7 @@ class MessageLedger:
             if req.client_ref is not None
             else None,
             "recipient_count": len(req.recipients),
+            "fallback": req.fallback,
         }
         bidxs = [self.keyring.blind_index(tenant_id, r.to) for r in req.recipients]
         opted_out = await self._opted_out(tenant_id, bidxs) if req.traffic_type == "marketing" else set()

@@ -28,6 +28,9 @@ _COMMON = {
     "ttl": {"type": "integer", "minimum": MIN_TTL_S, "maximum": MAX_TTL_S, "default": 86400},
     "send_at": {"type": ["string", "null"], "format": "date-time"},
     "client_ref": {"type": ["string", "null"], "maxLength": MAX_CLIENT_REF},
+    "fallback": {"enum": ["sms", "none"], "default": "sms",
+                 "description": "when RCS cannot deliver: the SMS fallback, or none (the message ends "
+                                "`failed`, or `expired` when its TTL ran out)"},
 }
 SEND_REQUEST = {
     "oneOf": [

@@ -17,7 +17,9 @@ DEFAULT_TTL_S = 86_400
 MIN_TTL_S, MAX_TTL_S = 1, 1_296_000
 MAX_CLIENT_REF = 200
 DEFAULT_REGION = "CN"
-KNOWN_FIELDS = {"to", "variables", "recipients", "card", "template", "traffic_type", "ttl", "send_at", "client_ref"}
+KNOWN_FIELDS = {"to", "variables", "recipients", "card", "template", "traffic_type", "ttl", "send_at", "client_ref",
+                "fallback"}
+FALLBACKS = ("sms", "none")
 
 
 @dataclass
@@ -36,6 +38,7 @@ class SendRequest:
     send_at: datetime | None
     client_ref: str | None
     errors: list[FieldError] = field(default_factory=list)
+    fallback: str = "sms"
     batch: bool = False  # recipients were given as a list (errors point into it)
     # The card a template reference resolved to; stored sealed with the batch like a given card.
     resolved_card: dict | None = None
@@ -139,9 +142,14 @@ def parse_send_request(body: dict) -> SendRequest:
         errors.append(FieldError("/client_ref", f"must be a string of at most {MAX_CLIENT_REF} characters"))
         client_ref = None
 
+    fallback = body.get("fallback", "sms")
+    if fallback not in FALLBACKS:
+        errors.append(FieldError("/fallback", f"must be one of {', '.join(FALLBACKS)}"))
+        fallback = "sms"
+
     return SendRequest(
         recipients, card if isinstance(card, dict) else None, template, traffic_type, ttl, send_at,
-        client_ref, errors, batch=has_list,
+        client_ref, errors, batch=has_list, fallback=fallback,
     )
 
 

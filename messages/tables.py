@@ -34,6 +34,9 @@ batches = Table(
     Column("send_at_ms", BigInteger, nullable=True),
     Column("client_ref_enc", LargeBinary, nullable=True),
     Column("recipient_count", Integer, nullable=False),
+    # What happens when RCS cannot deliver: "sms" (the fallback SMS) or "none" (the message
+    # ends `failed`, or `expired` once its TTL is over).
+    Column("fallback", String(8), nullable=False, server_default="sms"),
 )
 
 messages = Table(

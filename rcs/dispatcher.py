@@ -85,6 +85,7 @@ class Job:
     variables: dict
     card: dict | None = None
     traffic_type: str = "notification"
+    fallback: str = "sms"  # the batch's policy: "sms", or "none" (fail / expire instead)
 
 
 class SmsStage(Protocol):
@@ -98,11 +99,11 @@ class CardSource:
 
     def __init__(self, db: Database, keyring: security.Keyring, max_batches: int = 2048):
         self.db, self.keyring, self.max_batches = db, keyring, max_batches
-        self._cache: OrderedDict[str, tuple[cards.CompiledCard | None, str, str | None]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[cards.CompiledCard | None, str, str, str | None]] = OrderedDict()
         self._compiled: dict[bytes, cards.CompiledCard] = {}
 
-    async def get(self, batch_id: str, tenant_id: str) -> tuple[cards.CompiledCard | None, str, str | None]:
-        """(compiled card or None, traffic type, error) for a batch."""
+    async def get(self, batch_id: str, tenant_id: str) -> tuple[cards.CompiledCard | None, str, str, str | None]:
+        """(compiled card or None, traffic type, fallback policy, error) for a batch."""
         hit = self._cache.get(batch_id)
         if hit is not None:
             self._cache.move_to_end(batch_id)
@@ -110,7 +111,7 @@ class CardSource:
         async with self.db.read.connect() as conn:
             row = (await conn.execute(select(batches).where(batches.c.id == batch_id))).first()
         if row is None:
-            return None, "notification", "batch not found"
+            return None, "notification", "sms", "batch not found"
         if row.card_enc is not None:
             card = orjson.loads(self.keyring.open(tenant_id, "batches", "card", batch_id, row.card_enc))
         else:
@@ -119,15 +120,16 @@ class CardSource:
             card = template.card if template is not None else None
         entry: tuple
         if card is None:
-            entry = (None, row.traffic_type, "template not found")
+            entry = (None, row.traffic_type, row.fallback, "template not found")
         else:
             key = orjson.dumps(card, option=orjson.OPT_SORT_KEYS)
             try:
                 compiled = self._compiled.get(key) or cards.compile_template(card)
                 self._compiled[key] = compiled
-                entry = (compiled, row.traffic_type, None)
+                entry = (compiled, row.traffic_type, row.fallback, None)
             except cards.CardInvalid as exc:
-                entry = (None, row.traffic_type, f"card invalid: {exc.errors[0].message if exc.errors else ''}")
+                entry = (None, row.traffic_type, row.fallback,
+                         f"card invalid: {exc.errors[0].message if exc.errors else ''}")
         self._cache[batch_id] = entry
         if len(self._cache) > self.max_batches:
             self._cache.popitem(last=False)
@@ -343,10 +345,10 @@ class Dispatcher:
             to = self.keyring.open(r.tenant_id, "messages", "to", r.id, r.to_enc).decode()
             variables = (orjson.loads(self.keyring.open(r.tenant_id, "messages", "variables", r.id, r.variables_enc))
                          if r.variables_enc else {})
-            compiled, traffic_type, error = await self.cards.get(r.batch_id, r.tenant_id)
+            compiled, traffic_type, fallback, error = await self.cards.get(r.batch_id, r.tenant_id)
             status = "queued" if r.status in ("accepted", "scheduled") else r.status
             job = Job(r.id, r.tenant_id, r.batch_id, status, r.attempts, r.expires_ms, to, variables,
-                      traffic_type=traffic_type)
+                      traffic_type=traffic_type, fallback=fallback)
             if compiled is not None:
                 try:
                     job.card = compiled.compose(variables)
@@ -373,7 +375,7 @@ class Dispatcher:
         sendable = []
         for j in live:
             if caps.get(j.to) in (Capability.NOT_SUPPORTED, Capability.INVALID):
-                changes.append(self._to_fallback(j.id, now_ms, "not_rcs_capable", capability=caps[j.to].value))
+                changes.append(self._to_fallback(j, now_ms, "not_rcs_capable", capability=caps[j.to].value))
             else:
                 sendable.append(j)
         outcomes = await asyncio.gather(*(self._send_one(j) for j in sendable))
@@ -413,11 +415,14 @@ class Dispatcher:
         if result.outcome is Outcome.INVALID:
             return Change(job.id, "failed", now_ms, SOURCE, {"reason": "rejected by the MaaP", "error": error},
                           when=frozenset({"queued"}), due_ms=None, attempts=attempt)
-        return self._to_fallback(job.id, now_ms, "rcs_failed", attempts=attempt, error=error)
+        return self._to_fallback(job, now_ms, "rcs_failed", attempts=attempt, error=error)
 
-    def _to_fallback(self, message_id: str, now_ms: int, reason: str, *, attempts=KEEP, **detail) -> Change:
+    def _to_fallback(self, job: Job, now_ms: int, reason: str, *, attempts=KEEP, **detail) -> Change:
+        """RCS cannot deliver: the SMS fallback, or with fallback "none" the end of the message."""
+        if job.fallback == "none":
+            return _without_fallback(job.id, now_ms, reason, SOURCE, detail, attempts=attempts)
         self.counts["fallback"] += 1
-        return Change(message_id, "fallback_pending", now_ms, SOURCE, {"reason": reason, **detail},
+        return Change(job.id, "fallback_pending", now_ms, SOURCE, {"reason": reason, **detail},
                       when=frozenset({"queued", "rcs_sent"}), due_ms=now_ms, attempts=attempts)
 
     async def _expire(self, jobs: list[Job]) -> list[Change]:
@@ -435,7 +440,7 @@ class Dispatcher:
                 waits.append((job, now_ms + int(delay * 1000)))
             else:
                 # The MaaP does not know the message (e.g. it lost its state): it cannot deliver it.
-                changes.append(self._to_fallback(job.id, now_ms, "revoke_refused", error=_error_detail(result)))
+                changes.append(self._to_fallback(job, now_ms, "revoke_refused", error=_error_detail(result)))
         if waits:
             def wait(conn: Connection) -> None:
                 for job, due in waits:
@@ -468,11 +473,22 @@ class Dispatcher:
     # -- inbound from the MaaP ----------------------------------------------------------------
     async def on_delivery(self, chatbot_id: str, events: list[DeliveryEvent]) -> None:
         """Statuses from the MaaP → lifecycle transitions (CallbackEndpoints.on_delivery)."""
-        changes = [c for c in (self._delivery_change(e) for e in events) if c is not None]
+        # Only a revoke or a failure asks for the fallback policy (delivered/displayed do not).
+        deciding = {e.message_id for e in events if e.status in ("revokeOk", "failed")}
+        no_fallback = await self._without_fallback_policy(deciding) if deciding else set()
+        changes = [c for c in (self._delivery_change(e, e.message_id in no_fallback) for e in events)
+                   if c is not None]
         if changes:
             await self.commit(changes)
 
-    def _delivery_change(self, e: DeliveryEvent) -> Change | None:
+    async def _without_fallback_policy(self, message_ids: set[str]) -> set[str]:
+        """Those of `message_ids` whose batch asked for no SMS fallback."""
+        query = (select(messages.c.id).join(batches, batches.c.id == messages.c.batch_id)
+                 .where(messages.c.id.in_(sorted(message_ids)), batches.c.fallback == "none"))
+        async with self.db.read.connect() as conn:
+            return {r.id for r in await conn.execute(query)}
+
+    def _delivery_change(self, e: DeliveryEvent, no_fallback: bool = False) -> Change | None:
         if e.status in ("delivered", "displayed", "failed", "revokeOk", "revokeFail"):
             number = self._awaiting.pop(e.message_id, None)
             if number is not None and e.status == "failed":
@@ -488,9 +504,12 @@ class Dispatcher:
             return Change(e.message_id, "rcs_read", at_ms, "maap", detail,
                           when=frozenset({"queued", "rcs_sent", "rcs_delivered"}), due_ms=None, record_anyway=True)
         if e.status == "revokeOk":
+            after = (_without_fallback(e.message_id, now_ms, "ttl_expired_revoked", SOURCE, {}, when=None)
+                     if no_fallback else
+                     Change(e.message_id, "fallback_pending", now_ms, SOURCE, {"reason": "ttl_expired_revoked"},
+                            due_ms=now_ms))
             return Change(e.message_id, "revoked", at_ms, "maap", detail, when=frozenset({"rcs_sent", "queued"}),
-                          due_ms=None, then=[Change(e.message_id, "fallback_pending", now_ms, SOURCE,
-                                                    {"reason": "ttl_expired_revoked"}, due_ms=now_ms)])
+                          due_ms=None, then=[after])
         if e.status == "revokeFail":
             # Too late to withdraw: the RCS message reached the handset, so no SMS.
             return Change(e.message_id, "rcs_delivered", at_ms, "maap", detail,
@@ -499,6 +518,8 @@ class Dispatcher:
             action = classify_failed_code(e.error_code)
             detail["error_code"] = e.error_code
             if action in (FailedAction.SMS_NOW, FailedAction.UNKNOWN):
+                if no_fallback:
+                    return _without_fallback(e.message_id, at_ms, "rcs_failed", "maap", detail)
                 return Change(e.message_id, "fallback_pending", now_ms, "maap",
                               {**detail, "reason": "rcs_failed"}, when=frozenset({"queued", "rcs_sent"}), due_ms=now_ms)
             if action in (FailedAction.REFUSED, FailedAction.CONTENT_REFUSED):
@@ -549,6 +570,19 @@ class Dispatcher:
 
         await self.writer.write(WriteBatch().run(record))
         self.notify()
+
+
+# Why RCS could not deliver → what a message without SMS fallback becomes: its TTL ran out
+# (`expired`), or RCS cannot reach the number at all (`failed`).
+_EXPIRY_REASONS = frozenset({"ttl_expired_revoked", "revoke_refused"})
+
+
+def _without_fallback(message_id: str, at_ms: int, reason: str, source: str, detail: dict, *,
+                      attempts=KEEP, when: frozenset | None = frozenset({"queued", "rcs_sent"})) -> Change:
+    """The end of a message whose batch asked for no SMS fallback (`"fallback": "none"`)."""
+    status = "expired" if reason in _EXPIRY_REASONS else "failed"
+    return Change(message_id, status, at_ms, source, {**detail, "reason": reason, "fallback": "none"},
+                  when=when, due_ms=None, attempts=attempts)
 
 
 def _error_detail(result: SendResult) -> str:

@@ -47,8 +47,9 @@ async def test_a_late_rcs_delivery_after_the_sms_is_recorded_not_acted_on(sandbo
 
 async def post_status(api, message_id: str, status: str, **extra) -> None:
     chatbot = quote("sip:hongyan@botplatform.sandbox.local", safe="")
-    body = {"deliveryInfoList": [{"messageId": message_id, "status": status, "dateTime": "2026-11-23T10:00:00Z",
-                                  **extra}]}
+    t = time.time()
+    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+    body = {"deliveryInfoList": [{"messageId": message_id, "status": status, "dateTime": now, **extra}]}
     answer = await api.client.post(
         f"/rcs/deliveryNotification/{chatbot}/status", data=orjson.dumps(body),
         headers={"content-type": "application/json", **signed_headers("sandbox-callback-token", time.time())})
@@ -68,3 +69,39 @@ async def test_failed_not_a_5g_terminal_sends_the_sms_now_and_is_remembered(sand
     mid2 = (await second.json())["messages"][0]["id"]
     view = await wait_for(sandbox_api, mid2, lambda v: v["status"] == "sms_delivered")
     assert "rcs_sent" not in event_types(view)
+
+
+# `"fallback": "none"`: RCS or nothing. (number, TTL, what to do once sent, expected statuses)
+NO_FALLBACK = [
+    pytest.param("+8613800001230", 60, None,
+                 ["accepted", "queued", "failed"], "not_rcs_capable", id="not capable → failed"),
+    pytest.param("+8613800001237", 1, None,
+                 ["accepted", "queued", "rcs_sent", "revoked", "expired"], "ttl_expired_revoked",
+                 id="never delivered → TTL → revoked → expired"),
+    pytest.param("+8613800001237", 60, {"status": "failed", "errorCode": 1},
+                 ["accepted", "queued", "rcs_sent", "failed"], "rcs_failed", id="MaaP failed code 1 → failed"),
+    pytest.param("+8613800001231", 60, None,
+                 ["accepted", "queued", "rcs_sent", "rcs_delivered", "rcs_read"], None, id="delivered as usual"),
+]
+
+
+@pytest.mark.parametrize("to, ttl, status, expected, reason", NO_FALLBACK)
+async def test_without_fallback_no_sms_ever_goes(sandbox_api, to, ttl, status, expected, reason):
+    sent = await sandbox_api.post("/v1/messages", json={"to": to, "card": card(), "ttl": ttl, "fallback": "none"})
+    assert sent.status == 202
+    mid = (await sent.json())["messages"][0]["id"]
+    if status is not None:
+        await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_sent")
+        await post_status(sandbox_api, mid, **status)
+    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == expected[-1])
+    assert event_types(view) == expected
+    if reason is not None:
+        assert view["events"][-1]["detail"]["reason"] == reason
+        assert view["events"][-1]["detail"]["fallback"] == "none"
+    assert "short_link" not in view
+
+
+async def test_an_unknown_fallback_policy_is_refused(sandbox_api):
+    answer = await sandbox_api.post("/v1/messages", json={"to": "+8613800001231", "card": card(), "fallback": "mms"})
+    assert answer.status == 422
+    assert [e["path"] for e in (await answer.json())["errors"]] == ["/fallback"]
