@@ -324,3 +324,38 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             assert [p for p in problems if "401" not in p] == [], "\n".join(sorted(set(problems)))
         finally:
             await browser.close()
+
+
+STATIC = Path(__file__).resolve().parents[2] / "editor" / "static"
+# Keys built at run time from a value: every value the editor can meet has a string.
+DYNAMIC = {
+    "kind": ["reply", "url", "dial", "location", "calendar", "compose", "location_push"],
+    "msg": ["accepted", "scheduled", "queued", "rcs_sent", "rcs_delivered", "rcs_read", "fallback_pending",
+            "sms_sent", "sms_delivered", "sms_failed", "rejected", "revoked", "expired", "failed"],
+    "status": ["approved", "in_review", "rejected"],
+    "diff": ["add", "remove", "replace"],
+    "save": ["saved", "unsaved", "saving", "failed"],
+    "traffic": ["notification", "marketing", "otp"],
+    "orientation": ["VERTICAL", "HORIZONTAL"],
+    "alignment": ["LEFT", "RIGHT"],
+    "width": ["SMALL_WIDTH", "MEDIUM_WIDTH"],
+    "height": ["SHORT_HEIGHT", "MEDIUM_HEIGHT", "TALL_HEIGHT"],
+    "style": ["bold", "italics", "underline", "bold.short", "italics.short", "underline.short"],
+    "visual": ["move_up", "move_down", "remove", "card", "button"],
+}
+
+
+def test_every_string_is_translated():
+    """Both locales hold the same keys, and every key the shell and the modules use exists."""
+    en = json.loads((STATIC / "i18n" / "en.json").read_text())
+    zh = json.loads((STATIC / "i18n" / "zh-CN.json").read_text())
+    assert en.keys() == zh.keys()
+    assert all(isinstance(v, str) and v for v in [*en.values(), *zh.values()])
+    used = set(re.findall(r'data-i18n(?:-aria|-title)?="([\w.]+)"', (STATIC / "index.html").read_text()))
+    for module in (STATIC / "js").glob("*.js"):
+        used |= set(re.findall(r"\bt\('([\w.]+)'", module.read_text()))
+    used |= {f"{prefix}.{name}" for prefix, names in DYNAMIC.items() for name in names}
+    assert sorted(used - en.keys()) == []
+    # The same placeholders on both sides: a translation never drops a value.
+    for key in en:
+        assert set(re.findall(r"\{(\w+)\}", en[key])) == set(re.findall(r"\{(\w+)\}", zh[key])), key

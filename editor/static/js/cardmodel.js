@@ -101,7 +101,7 @@ export function makeSuggestion(kind, old, defaults) {
   switch (kind) {
     case 'url': action.urlAction = { openUrl: { url: 'https://', application: 'browser' } }; break;
     case 'dial': action.dialerAction = { dialPhoneNumber: { phoneNumber: '+86' } }; break;
-    case 'location': action.mapAction = { showLocation: { location: { latitude: 39.9042, longitude: 116.4074, label: '' } } }; break;
+    case 'location': action.mapAction = { showLocation: { location: { latitude: 39.9042, longitude: 116.4074 } } }; break;
     case 'calendar': action.calendarAction = { createCalendarEvent: { startTime: tomorrowAt(9), endTime: tomorrowAt(10), title: displayText } }; break;
     case 'compose': action.composeAction = { composeTextMessage: { phoneNumber: '+86', text: '' } }; break;
     case 'location_push': action.mapAction = { requestLocationPush: {} }; break;

@@ -260,9 +260,9 @@ export class VisualEditor {
         const byQuery = get(this.card, `${loc}/query`) !== undefined && get(this.card, `${loc}/latitude`) === undefined;
         fields.push(h('div', { class: 'segmented', role: 'group', 'aria-label': t('sg.location_by') },
           h('button', { type: 'button', 'aria-pressed': String(!byQuery), 'data-action': `${loc}/coords`,
-            onclick: () => this.edit((c) => set(c, loc, { latitude: 39.9042, longitude: 116.4074, label: get(c, `${loc}/label`) || '' })) }, t('sg.coords')),
+            onclick: () => byQuery && this.edit((c) => set(c, loc, { latitude: 39.9042, longitude: 116.4074, ...(get(c, `${loc}/query`) ? { label: get(c, `${loc}/query`) } : {}) })) }, t('sg.coords')),
           h('button', { type: 'button', 'aria-pressed': String(byQuery), 'data-action': `${loc}/query`,
-            onclick: () => this.edit((c) => set(c, loc, { query: get(c, `${loc}/label`) || '' })) }, t('sg.query'))));
+            onclick: () => !byQuery && this.edit((c) => set(c, loc, { query: get(c, `${loc}/label`) || '' })) }, t('sg.query'))));
         if (byQuery) fields.push(this.text(t('sg.query'), `${loc}/query`, LIMITS.query, { testid: `${testid}-query` }));
         else {
           fields.push(h('div', { class: 'grid2' },
