@@ -326,6 +326,58 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await browser.close()
 
 
+
+async def test_library_start_and_leaving_with_unsaved_edits(chromium, sandbox_app, screenshot_dir):
+    """A template from the library opens with its sample; leaving with unsaved edits warns."""
+    from playwright.async_api import async_playwright, expect
+
+    from cards.library import load_library
+
+    server, key = sandbox_app
+    bill = load_library()["monthly_bill"]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS, headless=True)
+        try:
+            # A browser that prefers Chinese gets the Chinese UI.
+            context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                                is_mobile=True, has_touch=True)
+            await context.route("**/*", loopback_only)
+            page = await context.new_page()
+            tid = page.get_by_test_id
+            await page.goto(str(server.make_url("/editor")))
+            await expect(tid("signin-submit")).to_have_text("登录")
+            await page.screenshot(path=str(screenshot_dir / "phone-signin.png"))
+            await tid("signin-key").fill(key)
+            await tid("signin-submit").click()
+            await tid("empty-new").click()
+            await tid("new-name").fill("账单")
+            await tid("source-monthly_bill").check()
+            await tid("new-create").click()
+            await expect(tid("template-name")).to_have_text("账单")
+            await expect(tid("save-state")).to_have_text("已保存 ✓")
+            # Its sample fills the variables; the preview shows them.
+            await expect(tid("var-name")).to_have_value(bill.sample["name"])
+            await tid("tab-right").click()
+            phone = page.frame_locator("[data-testid=phone-preview]")
+            await expect(phone.locator("h2")).to_contain_text(bill.sample["month"])
+            await expect(tid("validation-badge")).to_have_text("通过")
+            await tid("tab-centre").click()
+            await tid("card-0-title").fill("{{ month }}账单")
+            await expect(tid("save-state")).to_have_text("未保存")
+            warned = []
+
+            async def on_dialog(dialog):
+                warned.append(dialog.type)
+                await dialog.dismiss()  # stay on the page
+
+            page.on("dialog", on_dialog)
+            await page.close(run_before_unload=True)
+            await expect(tid("save-state")).to_have_text("已保存 ✓")
+            assert warned == ["beforeunload"]
+        finally:
+            await browser.close()
+
+
 STATIC = Path(__file__).resolve().parents[2] / "editor" / "static"
 # Keys built at run time from a value: every value the editor can meet has a string.
 DYNAMIC = {
