@@ -43,7 +43,6 @@ evidence_records = Table(
     Column("prev_hash", LargeBinary, nullable=False),
     Column("hash", LargeBinary, nullable=False),
     Index("ix_evidence_records_message", "message_id"),
-    Index("ix_evidence_records_at", "at_ms"),
 )
 
 evidence_heads = Table(
