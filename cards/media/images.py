@@ -60,7 +60,10 @@ def process_image(raw: bytes) -> Processed:
         im.load()
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageRejected(f"the image data is damaged: {exc}") from None
-    im = ImageOps.exif_transpose(im)
+    try:
+        im = ImageOps.exif_transpose(im)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):
+        pass  # unreadable EXIF: the pixels as stored (all metadata is dropped below anyway)
     keep_alpha = _has_alpha(im)
     im = _to_srgb(im, "RGBA" if keep_alpha else "RGB")
     as_png = keep_alpha or source_format == "PNG"
