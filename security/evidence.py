@@ -12,6 +12,7 @@ its predecessor hash and the digests of the records after it, checked against a 
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
@@ -30,11 +31,20 @@ _FACTS = b"hongyan/evidence/facts/v1\x00"
 _LINK = b"hongyan/evidence/link/v1\x00"
 
 
-def sm3(data: bytes) -> bytes:
-    """SM3 digest (OpenSSL through cryptography)."""
+def _sm3_cryptography(data: bytes) -> bytes:
     digest = hashes.Hash(hashes.SM3())
     digest.update(data)
     return digest.finalize()
+
+
+def _sm3_hashlib(data: bytes) -> bytes:
+    return hashlib.new("sm3", data).digest()
+
+
+# Both are OpenSSL's SM3; hashlib's costs about a third less per call (the chain hashes three
+# times per event), but only some OpenSSL builds expose it there.
+sm3 = _sm3_hashlib if "sm3" in hashlib.algorithms_available else _sm3_cryptography
+sm3.__doc__ = "SM3 digest (OpenSSL)."
 
 
 def content_digest(content: bytes) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 from dataclasses import dataclass, fields
 from email.utils import formatdate, parsedate_to_datetime
@@ -138,12 +139,18 @@ def tel_uri(number: str) -> str:
     return number if number.startswith("tel:") else f"tel:{number}"
 
 
+# +86 and a mainland mobile number (13x–19x): always a possible number.
+_CN_MOBILE = re.compile(r"\+861[3-9]\d{9}")
+
+
 @functools.lru_cache(maxsize=65_536)
 def is_e164(number: str) -> bool:
     """A plausible E.164 number (digits after '+', a possible number for its country).
     Cached: phonenumbers parsing costs tens of µs and hot paths see the same numbers."""
     if not number.startswith("+") or not number[1:].isdigit() or not 8 <= len(number) <= 16:
         return False
+    if _CN_MOBILE.fullmatch(number):  # the usual case, without phonenumbers' general parser
+        return True
     try:
         return phonenumbers.is_possible_number(phonenumbers.parse(number, None))
     except phonenumbers.NumberParseException:
