@@ -144,12 +144,14 @@ function start() {
   new SendTest({ form: $('#send-form'), to: $('#send-to'), status: $('#send-status'), link: $('#handset-link'),
     button: $('#send-form button[type=submit]') }, store, () => session);
 
-  preview.onResult = (r) => templates.setValid(Boolean(r.valid));
+  preview.onResult = (r) => {
+    templates.setValid(Boolean(r.valid));
+    visual.markErrors(r.errors);
+  };
   preview.onIssue = (path) => {
     setPane('centre');
     store.select(path, 'issues');
   };
-  void visual;
 
   $('#btn-undo').addEventListener('click', () => store.undo());
   $('#btn-redo').addEventListener('click', () => store.redo());

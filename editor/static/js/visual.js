@@ -18,6 +18,7 @@ export class VisualEditor {
     this.store = store;
     this.upload = upload;
     this.mediaStatus = new Map(); // media path → the last upload's outcome (survives re-renders)
+    this.errors = [];
     store.subscribe((change) => {
       if (change.type === 'load') this.mediaStatus.clear();
       if (change.type === 'select') this.highlight(change.source);
@@ -58,6 +59,31 @@ export class VisualEditor {
     this.root.replaceChildren(...body);
     if (keep) this.restoreFocus(keep);
     this.highlight(null);
+    this.markErrors(this.errors);
+  }
+
+  /** Show each error under its field (or its card / button when there is no field for it). */
+  markErrors(errors) {
+    this.errors = errors || [];
+    for (const el of $$('.field-error', this.root)) el.remove();
+    for (const el of $$('[aria-invalid=true]', this.root)) el.removeAttribute('aria-invalid');
+    for (const { path, message } of this.errors) {
+      let target = null;
+      for (const el of $$('[data-path],[data-field]', this.root)) {
+        const p = el.dataset.field ?? el.dataset.path;
+        if (within(path, p) && (!target || p.length > (target.dataset.field ?? target.dataset.path).length)) target = el;
+      }
+      if (!target) continue;
+      const id = `err-${path}`;
+      const note = h('p', { class: 'field-error', id, 'data-testid': 'field-error' }, message);
+      if (target.dataset.field) {
+        target.setAttribute('aria-invalid', 'true');
+        target.setAttribute('aria-describedby', id);
+        (target.closest('.field') || target).append(note);
+      } else {
+        target.querySelector(':scope > .item-head, :scope > legend, :scope > h4')?.after(note);
+      }
+    }
   }
 
   restoreFocus({ field, action, start, end }) {
