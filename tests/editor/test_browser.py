@@ -187,6 +187,14 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             # The outline lists the cards; selecting a node highlights it in the visual editor.
             await tid("outline-card-2").click()
             await expect(tid("card-2")).to_have_class("card-editor selected")
+            # The outline by keyboard: arrows move, Enter selects.
+            await tid("outline-card-2").focus()
+            await page.keyboard.press("ArrowUp")
+            await expect(tid("outline-card-1-sg-0")).to_be_focused()
+            await page.keyboard.press("Enter")
+            await expect(tid("outline-card-1-sg-0")).to_have_attribute("aria-selected", "true")
+            await expect(tid("card-1-sg-0")).to_have_class(re.compile(r"\bselected\b"))
+            await tid("outline-card-2").click()
             await tid("view-json").click()
             json_text = await tid("json-text").input_value()
             assert '"Lotus seed paste"' in json_text and '"createCalendarEvent"' in json_text
@@ -307,6 +315,11 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await expect(tid("validation-badge")).to_have_text("通过")
             await page.screenshot(path=str(screenshot_dir / "desktop-zh.png"))
 
+            # A tablet: the previews move below the editor.
+            await page.set_viewport_size({"width": 1024, "height": 768})
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 1024
+            await page.screenshot(path=str(screenshot_dir / "tablet.png"))
+
             # 8. Phone width: panes become tabs, nothing overflows sideways.
             await page.set_viewport_size({"width": 390, "height": 844})
             for pane in ("centre", "right", "left"):
@@ -347,6 +360,10 @@ async def test_library_start_and_leaving_with_unsaved_edits(chromium, sandbox_ap
                                                 is_mobile=True, has_touch=True)
             await context.route("**/*", loopback_only)
             page = await context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+                    if msg.type == "error" and "401" not in msg.text else None)
             tid = page.get_by_test_id
             await page.goto(str(server.make_url("/editor")))
             await expect(tid("signin-submit")).to_have_text("登录")
@@ -378,6 +395,8 @@ async def test_library_start_and_leaving_with_unsaved_edits(chromium, sandbox_ap
             await page.close(run_before_unload=True)
             await expect(tid("save-state")).to_have_text("已保存 ✓")
             assert warned == ["beforeunload"]
+            # The library card's media is remote: drawn as a placeholder, never fetched.
+            assert problems == [], problems
         finally:
             await browser.close()
 
