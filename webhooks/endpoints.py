@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from api.problems import FieldError, Problem, pointer
+from webhooks.addresses import host_refusal
 from webhooks.outbox import EVENT_TYPES
 
 MAX_URL = 2048
@@ -17,8 +18,9 @@ class Registration:
     events: list[str]
 
 
-def check_url(url, *, allow_http: bool) -> str | None:
-    """Why `url` cannot receive webhooks, or None when it can."""
+def check_url(url, *, allow_http: bool, allow_private: bool | None = None) -> str | None:
+    """Why `url` cannot receive webhooks, or None when it can (private hosts only with
+    `allow_private`, which follows `allow_http` unless given: the embedded sandbox)."""
     if not isinstance(url, str) or not url:
         return "must be a non-empty string"
     if len(url) > MAX_URL:
@@ -40,10 +42,12 @@ def check_url(url, *, allow_http: bool) -> str | None:
         return "must not have a #fragment"
     if any(c.isspace() for c in url):
         return "must not contain whitespace"
+    if not (allow_http if allow_private is None else allow_private):
+        return host_refusal(parts.hostname)
     return None
 
 
-def parse_registration(body: dict, *, allow_http: bool) -> Registration:
+def parse_registration(body: dict, *, allow_http: bool, allow_private: bool | None = None) -> Registration:
     """The registration in `body`, or a 422 Problem naming every wrong field."""
     errors: list[FieldError] = []
     for key in body:
@@ -52,7 +56,7 @@ def parse_registration(body: dict, *, allow_http: bool) -> Registration:
     if "url" not in body:
         errors.append(FieldError("/url", "required"))
     else:
-        why = check_url(body["url"], allow_http=allow_http)
+        why = check_url(body["url"], allow_http=allow_http, allow_private=allow_private)
         if why:
             errors.append(FieldError("/url", why))
     events = body.get("events")

@@ -16,7 +16,8 @@ routes = web.RouteTableDef()
 @routes.post("/v1/webhooks")
 async def create_webhook(request: web.Request) -> web.Response:
     service = request.app[WEBHOOKS]
-    reg = parse_registration(await read_json(request), allow_http=service.allow_http)
+    reg = parse_registration(await read_json(request), allow_http=service.allow_http,
+                             allow_private=service.allow_private)
     return web.json_response(await service.create_endpoint(request["tenant_id"], reg), status=201)
 
 

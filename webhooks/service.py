@@ -14,6 +14,7 @@ import random
 import socket
 from dataclasses import dataclass
 from typing import Callable
+from urllib.parse import urlsplit
 
 import aiohttp
 from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, update
@@ -23,6 +24,7 @@ from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.writer import WriteBatch
+from webhooks.addresses import PublicOnlyResolver, host_refusal
 from webhooks.endpoints import Registration
 from webhooks.outbox import enqueued_total, ms_to_rfc3339
 from webhooks.tables import webhook_deliveries as deliveries
@@ -75,6 +77,7 @@ class WebhookService:
         clock: Clock | None = None,
         *,
         allow_http: bool = True,
+        allow_private: bool | None = None,
         http_timeout: float = 10.0,
         backoff_base: float = 5.0,
         backoff_cap: float = 3600.0,
@@ -92,6 +95,8 @@ class WebhookService:
         self.keyring = keyring
         self.clock = clock or SystemClock()
         self.allow_http = allow_http
+        # Loopback / private receivers: the sandbox's; refused in production (SSRF).
+        self.allow_private = allow_http if allow_private is None else allow_private
         self.http_timeout = http_timeout
         self.backoff = backoff or exponential_backoff(backoff_base, backoff_cap)
         self.max_age_ms = int(max_age_s * 1000)
@@ -217,7 +222,8 @@ class WebhookService:
         self._stopping = False
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.http_timeout),
-            connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300,
+                                           resolver=None if self.allow_private else PublicOnlyResolver()),
             headers={"User-Agent": USER_AGENT},
         )
         if self.db.sqlite:
@@ -416,6 +422,11 @@ class WebhookService:
         """One signed POST: (HTTP status or None, error or None when it was accepted)."""
         try:
             body = self.keyring.open(c.tenant_id, "webhook_deliveries", "payload", c.id, c.payload_enc)
+            if not self.allow_private:
+                # A literal IP skips the resolver: check it here too (registration did already).
+                refusal = host_refusal(urlsplit(c.url).hostname or "")
+                if refusal:
+                    return None, f"the URL's host {refusal}"
             t = int(self.clock.now().timestamp())
             headers = {
                 "Content-Type": "application/json",
