@@ -11,6 +11,8 @@ from sqlalchemy import and_, select
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
 from messages.request import SendRequest
+from messages.optouts import OPTED_OUT_REASON
+from messages.optouts import opted_out as opted_out_of
 from messages.tables import batches, idempotency_keys, message_events, messages, opt_outs
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import rfc3339
@@ -121,7 +123,7 @@ class MessageLedger:
             "fallback": req.fallback,
         }
         bidxs = [self.keyring.blind_index(tenant_id, r.to) for r in req.recipients]
-        opted_out = await self._opted_out(tenant_id, bidxs) if req.traffic_type == "marketing" else set()
+        opted_out = await opted_out_of(self.db, tenant_id, bidxs) if req.traffic_type == "marketing" else set()
         msg_rows, event_rows, answer = [], [], []
         for seq, r in enumerate(req.recipients):
             mid = self.new_id()
@@ -131,7 +133,7 @@ class MessageLedger:
                                           expires_ms, None))
                 event_rows.append({"id": self.new_id(), "message_id": mid, "tenant_id": tenant_id,
                                    "type": "rejected", "at_ms": now_ms, "source": "api",
-                                   "detail": {"reason": "the recipient opted out of this brand's marketing"}})
+                                   "detail": {"reason": OPTED_OUT_REASON}})
                 answer.append({"id": mid, "to": r.to, "status": "rejected"})
                 continue
             msg_rows.append(self._row(tenant_id, batch_id, seq, mid, r, bidxs[seq], status, now_ms, expires_ms,
@@ -177,16 +179,6 @@ class MessageLedger:
             "status": status, "created_ms": now_ms, "updated_ms": now_ms, "expires_ms": expires_ms,
             "due_ms": due_ms, "attempts": 0, "lease_owner": None, "lease_until_ms": None,
         }
-
-    async def _opted_out(self, tenant_id: str, bidxs: list[bytes]) -> set[bytes]:
-        found: set[bytes] = set()
-        async with self.db.read.connect() as conn:
-            for i in range(0, len(bidxs), 500):
-                chunk = bidxs[i:i + 500]
-                rows = await conn.execute(select(opt_outs.c.to_bidx).where(
-                    and_(opt_outs.c.tenant_id == tenant_id, opt_outs.c.to_bidx.in_(chunk))))
-                found.update(r.to_bidx for r in rows)
-        return found
 
     async def opt_out(self, tenant_id: str, message_id: str, *, source: str) -> bool:
         """Put the recipient of a message on the tenant's marketing opt-out list."""

@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 import cards
 import security
 import webhooks
+from messages.optouts import OPTED_OUT_REASON, opted_out
 from messages.tables import batches, messages
 from rcs.capability import CapabilityCache
 from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, Maap, OutboundMessage
@@ -85,6 +86,7 @@ class Job:
     variables: dict
     card: dict | None = None
     traffic_type: str = "notification"
+    to_bidx: bytes = b""
     fallback: str = "sms"  # the batch's policy: "sms", or "none" (fail / expire instead)
 
 
@@ -272,7 +274,7 @@ class Dispatcher:
         lease_until = now_ms + int(self.options.lease_s * 1000)
         out: list = []
         query = (
-            select(messages.c.id, messages.c.tenant_id, messages.c.batch_id, messages.c.to_enc,
+            select(messages.c.id, messages.c.tenant_id, messages.c.batch_id, messages.c.to_enc, messages.c.to_bidx,
                    messages.c.variables_enc, messages.c.status, messages.c.attempts, messages.c.expires_ms)
             .where(
                 messages.c.due_ms <= now_ms,
@@ -314,6 +316,7 @@ class Dispatcher:
                 if not self.keyring.has_tenant(tenant_id):
                     await self.load_keys(tenant_id)
             jobs, changes = await self._open(rows)
+            jobs = await self._honour_opt_outs(jobs, changes)
             to_send = [j for j in jobs if j.status in TO_SEND]
             expiring = [j for j in jobs if j.status == "rcs_sent"]
             fallback = [j for j in jobs if j.status == "fallback_pending"]
@@ -338,6 +341,26 @@ class Dispatcher:
         finally:
             self._slots.release()
 
+    async def _honour_opt_outs(self, jobs: list[Job], changes: list[Change]) -> list[Job]:
+        """Marketing about to go out (RCS or SMS) to someone who opted out since it was
+        accepted is rejected instead (DESIGN.md §5: checked before every marketing send)."""
+        by_tenant: dict[str, list[Job]] = {}
+        for j in jobs:
+            if j.traffic_type == "marketing" and j.status in TO_SEND | {"fallback_pending"}:
+                by_tenant.setdefault(j.tenant_id, []).append(j)
+        if not by_tenant:
+            return jobs
+        refused: set[str] = set()
+        now_ms = self.now_ms()
+        for tenant_id, marketing in by_tenant.items():
+            out = await opted_out(self.db, tenant_id, [j.to_bidx for j in marketing])
+            for j in marketing:
+                if j.to_bidx in out:
+                    refused.add(j.id)
+                    changes.append(Change(j.id, "rejected", now_ms, SOURCE, {"reason": OPTED_OUT_REASON},
+                                          when=TO_SEND | {"fallback_pending"}, due_ms=None))
+        return [j for j in jobs if j.id not in refused]
+
     async def _open(self, rows: list) -> tuple[list[Job], list[Change]]:
         jobs, changes = [], []
         now_ms = self.now_ms()
@@ -348,7 +371,7 @@ class Dispatcher:
             compiled, traffic_type, fallback, error = await self.cards.get(r.batch_id, r.tenant_id)
             status = "queued" if r.status in ("accepted", "scheduled") else r.status
             job = Job(r.id, r.tenant_id, r.batch_id, status, r.attempts, r.expires_ms, to, variables,
-                      traffic_type=traffic_type, fallback=fallback)
+                      traffic_type=traffic_type, fallback=fallback, to_bidx=r.to_bidx)
             if compiled is not None:
                 try:
                     job.card = compiled.compose(variables)

@@ -105,3 +105,29 @@ async def test_an_unknown_fallback_policy_is_refused(sandbox_api):
     answer = await sandbox_api.post("/v1/messages", json={"to": "+8613800001231", "card": card(), "fallback": "mms"})
     assert answer.status == 422
     assert [e["path"] for e in (await answer.json())["errors"]] == ["/fallback"]
+
+
+async def test_marketing_to_someone_who_opted_out_after_accept_is_not_sent(sandbox_api):
+    """The opt-out list is checked again at send time: a scheduled marketing message to a
+    number that opted out in the meantime is rejected, not sent; a notice still goes."""
+    from datetime import datetime, timedelta, timezone
+
+    from messages.http import LEDGER
+
+    to = "+8613800001233"
+    first = await sandbox_api.post("/v1/messages", json={"to": to, "card": card()})
+    first_id = (await first.json())["messages"][0]["id"]
+    send_at = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    ids = {}
+    for kind in ("marketing", "notification"):
+        answer = await sandbox_api.post("/v1/messages", json={"to": to, "card": card(), "traffic_type": kind,
+                                                              "send_at": send_at})
+        assert answer.status == 202
+        ids[kind] = (await answer.json())["messages"][0]["id"]
+    # The recipient replies TD to the first message before the scheduled ones fall due.
+    assert await sandbox_api.client.app[LEDGER].opt_out(sandbox_api.tenant_id, first_id, source="sms_reply")
+    view = await wait_for(sandbox_api, ids["marketing"], lambda v: v["status"] == "rejected")
+    assert event_types(view) == ["accepted", "scheduled", "queued", "rejected"]
+    assert "opted out" in view["events"][-1]["detail"]["reason"]
+    notice = await wait_for(sandbox_api, ids["notification"], lambda v: v["status"] == "rcs_read")
+    assert "rcs_sent" in event_types(notice)
