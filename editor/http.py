@@ -138,8 +138,15 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         session_id = request.cookies.get(SESSION_COOKIE)
         session = await request.app[SESSION_AUTH].authenticate(session_id) if session_id else None
         if session is None:
-            raise Problem(401, "not signed in to the editor (or the session has expired)")
+            # A stale cookie is dropped so the browser stops sending it.
+            headers = {"Set-Cookie": clear_cookie()} if session_id else {}
+            raise Problem(401, "not signed in to the editor (or the session has expired)", headers=headers)
         return session
+
+    def clear_cookie() -> str:
+        resp = web.Response()
+        resp.del_cookie(SESSION_COOKIE, path="/", secure=config.secure_cookie, httponly=True, samesite="Strict")
+        return resp.cookies[SESSION_COOKIE].OutputString()
 
     async def sign_in(request: web.Request) -> web.Response:
         wait = config.login_limiter.take(request.remote or "unknown")
@@ -171,9 +178,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         session = await current(request)
         check_csrf(request, session)
         await request.app[SESSIONS].end(request.cookies[SESSION_COOKIE])
-        resp = web.Response(status=204, headers={"Cache-Control": "no-store"})
-        resp.del_cookie(SESSION_COOKIE, path="/", secure=config.secure_cookie, httponly=True, samesite="Strict")
-        return resp
+        return web.Response(status=204, headers={"Cache-Control": "no-store", "Set-Cookie": clear_cookie()})
 
     async def preview(request: web.Request) -> web.Response:
         req = parse_request(await read_json(request))

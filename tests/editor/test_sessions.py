@@ -139,7 +139,12 @@ async def test_idle_expiry(editor_env):
     editor_env.clock.advance(hours=7, minutes=59)
     assert (await editor_env.client.get("/editor/session")).status == 200
     editor_env.clock.advance(hours=8)
-    assert (await editor_env.client.get("/editor/session")).status == 401
+    gone = await editor_env.client.get("/editor/session")
+    assert gone.status == 401 and gone.content_type == PROBLEM
+    assert _set_cookie(gone)["hongyan_editor"]["max-age"] == "0"  # the stale cookie is dropped
+    assert "hongyan_editor" not in {c.key for c in editor_env.client.session.cookie_jar}
+    never = await editor_env.client.get("/editor/session")
+    assert never.status == 401 and "Set-Cookie" not in never.headers
 
 
 async def test_expired_sessions_are_purged(editor_env):
