@@ -266,6 +266,11 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await expect(tid("diff-view")).to_contain_text(f"/card{CAROUSEL}/1/title")
             await expect(tid("diff-view")).to_contain_text('"Lotus seed paste, double yolk"')
             await tid("versions-panel").screenshot(path=str(screenshot_dir / "desktop-versions-diff.png"))
+            # A version can be brought back into the draft, and that is one undo step.
+            await tid("restore-1").click()
+            await expect(tid("card-1-title")).to_have_value("Lotus seed paste")
+            await page.keyboard.press("Control+z")
+            await expect(tid("card-1-title")).to_have_value("Lotus seed paste, double yolk")
             await page.screenshot(path=str(screenshot_dir / "desktop-editor.png"))
 
             # 6. Send a test to a sandbox number and find it on the virtual handset.

@@ -195,7 +195,9 @@ export class Templates {
       h('span', { class: `status status-${v.status}` }, t(`status.${v.status}`)),
       v.note ? h('span', { class: 'version-note' }, ` · ${v.note}`) : null,
       h('span', { class: 'muted small-text' }, ` · ${new Date(v.created_at).toLocaleString(locale())}`),
-      v.status_reason ? h('div', { class: 'muted small-text' }, v.status_reason) : null)));
+      v.status_reason ? h('div', { class: 'muted small-text' }, v.status_reason) : null,
+      h('button', { type: 'button', class: 'link small-text restore', 'data-testid': `restore-${v.version}`,
+        onclick: () => this.restore(v.version) }, t('versions.restore')))));
     if (!versions.length) versionList.replaceChildren(h('li', { class: 'muted small-text' }, t('versions.none')));
     const options = (selected) => [...versions.map((v) => h('option', { value: String(v.version), selected: v.version === selected }, `v${v.version}`)),
       h('option', { value: 'draft' }, t('versions.draft'))];
@@ -205,6 +207,21 @@ export class Templates {
     if (versions.length <= 1) diffTo.value = 'draft';
     diffForm.hidden = !versions.length;
     diffView.replaceChildren();
+  }
+
+  /** Bring a version's card back into the draft (one undo step; the version itself never changes). */
+  async restore(n) {
+    try {
+      const v = await api('GET', `/v1/templates/${encodeURIComponent(this.current.id)}/versions/${n}`);
+      this.store.apply((doc) => {
+        doc.card = v.card;
+        doc.sample = v.sample || {};
+        doc.traffic_type = v.traffic_type || doc.traffic_type;
+      }, { source: 'restore' });
+      this.toast(t('versions.restored', { n }));
+    } catch (err) {
+      this.toast(err instanceof ApiError ? err.describe() : err.message, true);
+    }
   }
 
   async diff() {
