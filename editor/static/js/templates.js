@@ -194,7 +194,7 @@ export class Templates {
       h('strong', {}, `v${v.version}`), ' ',
       h('span', { class: `status status-${v.status}` }, t(`status.${v.status}`)),
       v.note ? h('span', { class: 'version-note' }, ` · ${v.note}`) : null,
-      h('span', { class: 'muted small-text' }, ` · ${new Date(v.created_at).toLocaleString(locale())}`),
+      h('div', { class: 'muted small-text' }, new Date(v.created_at).toLocaleString(locale())),
       v.status_reason ? h('div', { class: 'muted small-text' }, v.status_reason) : null,
       h('button', { type: 'button', class: 'link small-text restore', 'data-testid': `restore-${v.version}`,
         onclick: () => this.restore(v.version) }, t('versions.restore')))));
