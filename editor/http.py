@@ -60,25 +60,26 @@ class EditorConfig:
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
 
 
-def content_security_policy() -> str:
-    """The app's CSP: everything from this origin and no inline script. Inline style is allowed:
-    the previews are HTML documents in sandboxed srcdoc iframes, which inherit this policy, and
-    the editor adds its theme (light/dark, phone frame) to them as style blocks."""
-    return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data: blob:; frame-src 'self'; connect-src 'self'; font-src 'self'; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+# Everything from this origin and no inline script. Inline style is allowed: the previews are
+# HTML documents in sandboxed srcdoc iframes, which inherit this policy, and the editor adds its
+# theme (light/dark, phone frame) to them as style blocks.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; frame-src 'self'; connect-src 'self'; font-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class _Shell:
-    """index.html with its CSP, re-read when the file changes."""
+    """index.html, re-read when the file changes."""
 
     def __init__(self, path: Path):
         self.path = path
         self._stamp = None
         self._body = b""
-        self._csp = ""
 
-    def load(self) -> tuple[bytes, str, str] | None:
+    def load(self) -> tuple[bytes, str] | None:
+        """(body, ETag), or None when the editor's files are not installed."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
@@ -86,10 +87,8 @@ class _Shell:
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp != self._stamp:
             self._body = self.path.read_bytes()
-            self._csp = content_security_policy()
             self._stamp = stamp
-        etag = f'"{stamp[0]:x}-{stamp[1]:x}"'
-        return self._body, self._csp, etag
+        return self._body, f'"{stamp[0]:x}-{stamp[1]:x}"'
 
 
 def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
@@ -102,8 +101,9 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         loaded = shell.load()
         if loaded is None:
             raise web.HTTPNotFound(text="the editor's files are not installed")
-        body, csp, etag = loaded
-        headers = {**_SECURITY_HEADERS, "Content-Security-Policy": csp, "Cache-Control": "no-cache", "ETag": etag}
+        body, etag = loaded
+        headers = {**_SECURITY_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                   "Cache-Control": "no-cache", "ETag": etag}
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
