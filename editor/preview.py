@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping
@@ -84,7 +85,14 @@ class Placeholder(jinja2.ChainableUndefined):
     __slots__ = ()
 
     def __str__(self) -> str:
-        return "{{ " + (self._undefined_name or "?") + " }}"
+        owner = self._undefined_obj
+        name = self._undefined_name or "?"
+        if isinstance(owner, _Named):  # a key missing from a given object: `user.level`
+            name = f"{owner.path}.{name}"
+        seen = _SHOWN.get()
+        if seen is not None:
+            seen.add(name)
+        return "{{ " + name + " }}"
 
     def __getattr__(self, name: str):
         if name[:2] == "__":
@@ -93,6 +101,27 @@ class Placeholder(jinja2.ChainableUndefined):
 
     def __getitem__(self, key):
         return Placeholder(name=f"{self._undefined_name}.{key}")
+
+
+# The placeholders one fill() rendered (names of missing keys of given objects come from here).
+_SHOWN: ContextVar[set | None] = ContextVar("shown_placeholders", default=None)
+
+
+class _Named(dict):
+    """A sample object that knows its variable path, to name a key it lacks."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str, items: dict):
+        super().__init__(items)
+        self.path = path
+
+
+def _named(variables: dict, prefix: str = "", depth: int = 0) -> dict:
+    if depth > 16:  # deeper sample objects are left as they are (a bound on the recursion)
+        return variables
+    return {k: _Named(f"{prefix}{k}", _named(v, f"{prefix}{k}.", depth + 1)) if isinstance(v, dict) else v
+            for k, v in variables.items()}
 
 
 def _passes_placeholders(fn):
@@ -153,8 +182,20 @@ class PlaceholderCard:
                 return
             self.fields.append(_Field(parts, self._env.from_string(ast), frozenset(meta.find_undeclared_variables(ast))))
 
-    def fill(self, variables: dict) -> dict:
+    def fill(self, variables: dict, shown: set | None = None) -> dict:
+        """The card with `variables` filled in; `shown` collects the placeholders drawn."""
         card = orjson.loads(self.card_json)
+        if not self.fields:
+            return card
+        variables = _named(variables)
+        token = _SHOWN.set(shown)
+        try:
+            self._fill(card, variables)
+        finally:
+            _SHOWN.reset(token)
+        return card
+
+    def _fill(self, card: dict, variables: dict) -> None:
         for f in self.fields:
             if f.template is None:
                 continue
@@ -168,7 +209,6 @@ class PlaceholderCard:
             for part in f.parts[:-1]:
                 target = target[part]
             target[f.parts[-1]] = value
-        return card
 
     def unresolved(self, missing: set[str]) -> list[str]:
         """Paths of fields that use a missing variable or do not compile."""
@@ -247,14 +287,20 @@ class Previewer:
                 missing.append(exc.name)
             except CardInvalid as exc:
                 errors.extend(exc.errors)
-        filled = lenient.fill(variables)
+        shown: set[str] = set()
+        filled = lenient.fill(variables, shown)
+        if composed is None:
+            # Every key a given object lacks (composing stops at the first one).
+            lacking = {n for n in shown if "." in n and n.split(".")[0] in variables}
+            # …named by their whole path (composing may name only the last key).
+            missing = sorted(lacking | {n for n in missing if not any(m.endswith("." + n) for m in lacking)})
         # Warnings are read on the card as written (composing resolves them); errors come from
         # composing, as for a real recipient, unless it could not be composed.
         report = validate_card(filled, req.profile)
         if composed is None and (missing or entry.errors):
             # Judge what can be judged: leave out fields a missing variable or a broken template
             # decides (they would be judged on placeholders).
-            skip = lenient.unresolved(set(missing)) + [e.path for e in errors]
+            skip = lenient.unresolved({n.split(".")[0] for n in missing}) + [e.path for e in errors]
             errors.extend(e for e in report.errors if not any(_under(e.path, p) for p in skip))
         warnings = report.warnings
         sample_card = composed if composed is not None else filled

@@ -87,8 +87,10 @@ async def test_missing_variables_are_listed_and_shown_as_placeholders(api):
 
 
 async def test_a_missing_attribute_of_a_given_variable_is_named(api):
-    got = await preview(api, card=titled("{{ user.name }}"), variables={"user": {"id": 1}})
-    assert got["missing_variables"] == ["user.name"] and got["card"] is None
+    got = await preview(api, card=titled("{{ user.name }}", "{{ user.id }} {{ order.item.sku }}"),
+                        variables={"user": {"id": 7}, "order": {"item": {}}})
+    assert got["missing_variables"] == ["order.item.sku", "user.name"] and got["card"] is None
+    assert "{{ user.name }}" in got["phone_html"] and "7 {{ order.item.sku }}" in got["phone_html"]
 
 
 async def test_placeholders_show_the_template_but_validate_the_sample(api):
@@ -273,3 +275,13 @@ async def test_template_bounds_hold_in_the_preview_too(api, title, message):
     assert [e["path"] for e in got["errors"]] == ["/message/generalPurposeCard/content/title"]
     assert message in got["errors"][0]["message"]
     assert "说明" in got["phone_html"]
+
+
+async def test_a_deeply_nested_sample_is_harmless(api):
+    deep: dict = {}
+    node = deep
+    for _ in range(200):
+        node["a"] = {}
+        node = node["a"]
+    got = await preview(api, card=titled("{{ x.a.a.b }}"), variables={"x": deep})
+    assert got["missing_variables"] == ["x.a.a.b"] and "{{ x.a.a.b }}" in got["phone_html"]
