@@ -1,7 +1,7 @@
 // The editor app: sign-in, wiring the views to the store, shortcuts and layout.
 
 import { api, ApiError, onUnauthorized, setCsrf } from './api.js';
-import { $, $$ } from './dom.js';
+import { $, $$, icon } from './dom.js';
 import { initI18n, onLocale, otherLocale, setLocale, t, translate } from './i18n.js';
 import { store } from './store.js';
 import { VisualEditor } from './visual.js';
@@ -10,7 +10,6 @@ import { JsonView } from './jsonview.js';
 import { Preview } from './preview.js';
 import { Templates } from './templates.js';
 import { SendTest } from './send.js';
-import { icon } from './dom.js';
 
 let session = null;
 let templates;

@@ -3,7 +3,7 @@
 
 import { h, icon, $$ } from './dom.js';
 import { t } from './i18n.js';
-import { get, set, within, parent } from './pointer.js';
+import { get, set, within } from './pointer.js';
 import {
   CAROUSEL, CARD_SUGGESTIONS_MAX, CAROUSEL_MAX, CHIPS_MAX, KINDS, LIMITS, bodyKey, cardsOf, isCarousel, kindOf,
   localToRfc3339, makeSuggestion, rfc3339ToLocal, toggleCarousel,
@@ -494,4 +494,3 @@ export class VisualEditor {
   }
 }
 
-export { parent };
