@@ -6,7 +6,8 @@ import re
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, cast, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 import security
 from security import SCOPES, api_key_id, check_api_key, format_scopes, new_api_key
@@ -14,6 +15,7 @@ from accounts.tables import api_keys, data_keys, tenants
 from store import Clock, Database, SystemClock, new_id
 
 SANDBOX_SIGNATURE = "【鸿雁测试】"
+FIRST_SMS_EXT = 1001  # four-digit extension codes first, as aggregators usually allot them
 # Huawei Cloud allows 2–16 characters between the brackets (DESIGN.md §5).
 _SIGNATURE = re.compile(r"^【([^【】]{2,16})】$")
 # A revoked key stops working across processes within this many seconds.
@@ -38,6 +40,7 @@ class Tenant:
     signature: str
     rate_limit: int | None
     sms_price: str | None
+    sms_ext: str | None = None
 
     def as_mapping(self) -> dict:
         return {
@@ -46,6 +49,7 @@ class Tenant:
             "signature": self.signature,
             "rate_limit": self.rate_limit,
             "sms_price": self.sms_price,
+            "sms_ext": self.sms_ext,
         }
 
 
@@ -67,7 +71,7 @@ class Principal:
 
 
 def _tenant(row) -> Tenant:
-    return Tenant(row.id, row.name, row.signature, row.rate_limit, row.sms_price)
+    return Tenant(row.id, row.name, row.signature, row.rate_limit, row.sms_price, row.sms_ext)
 
 
 def record_row(rec: security.DataKeyRecord) -> dict:
@@ -103,24 +107,39 @@ class Accounts:
         signature = validate_signature(signature or SANDBOX_SIGNATURE)
         now = self.clock.now()
         now_ms = int(now.timestamp() * 1000)
-        tenant = Tenant(new_id(), name, signature, rate_limit, sms_price)
-        records = self.keyring.create_tenant_keys(tenant.id, now=now)
+        tenant_id = new_id()
+        records = self.keyring.create_tenant_keys(tenant_id, now=now)
         key_string, key_id, key_hash = new_api_key()
-        async with self.db.write.begin() as conn:
-            await conn.execute(
-                tenants.insert().values(
-                    id=tenant.id, name=name, signature=signature, rate_limit=rate_limit,
-                    sms_price=sms_price, created_ms=now_ms,
-                )
-            )
-            await conn.execute(data_keys.insert(), [record_row(r) for r in records])
-            await conn.execute(
-                api_keys.insert().values(
-                    id=key_id, tenant_id=tenant.id, key_hash=key_hash,
-                    scopes=format_scopes(SCOPES), created_ms=now_ms,
-                )
-            )
-        return tenant, key_string
+        for attempt in range(5):
+            try:
+                async with self.db.write.begin() as conn:
+                    # The next free extension code; two processes racing for it retry (unique index).
+                    top = (await conn.execute(select(func.max(cast(tenants.c.sms_ext, Integer))))).scalar()
+                    sms_ext = str(max(top or 0, FIRST_SMS_EXT - 1) + 1)
+                    await conn.execute(
+                        tenants.insert().values(
+                            id=tenant_id, name=name, signature=signature, rate_limit=rate_limit,
+                            sms_price=sms_price, created_ms=now_ms, sms_ext=sms_ext,
+                        )
+                    )
+                    await conn.execute(data_keys.insert(), [record_row(r) for r in records])
+                    await conn.execute(
+                        api_keys.insert().values(
+                            id=key_id, tenant_id=tenant_id, key_hash=key_hash,
+                            scopes=format_scopes(SCOPES), created_ms=now_ms,
+                        )
+                    )
+                break
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+        return Tenant(tenant_id, name, signature, rate_limit, sms_price, sms_ext), key_string
+
+    async def tenant_by_sms_ext(self, sms_ext: str) -> Tenant | None:
+        """The tenant whose SMS extension code this is (a reply's destination ends with it)."""
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(select(tenants).where(tenants.c.sms_ext == sms_ext))).first()
+        return _tenant(row) if row else None
 
     async def first_tenant(self) -> Tenant | None:
         async with self.db.read.connect() as conn:

@@ -1,5 +1,5 @@
 """Tenants, their API keys and their wrapped data keys."""
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 
 from store.tables import metadata
 
@@ -14,6 +14,10 @@ tenants = Table(
     # Price of one SMS segment as a decimal string; NULL when none is set.
     Column("sms_price", String(32), nullable=True),
     Column("created_ms", BigInteger, nullable=False),
+    # The tenant's SMS extension code (扩展码): appended to the platform's sender number so
+    # that a recipient's reply (e.g. an opt-out "TD") reaches the right brand.
+    Column("sms_ext", String(6), nullable=True),
+    Index("uq_tenants_sms_ext", "sms_ext", unique=True),
 )
 
 api_keys = Table(

@@ -45,6 +45,7 @@ class SmsDispatch:
         links: ShortLinks,
         *,
         signature_of: Callable[[str], Awaitable[str]],
+        extension_of: Callable[[str], Awaitable[str | None]] | None = None,
         notify: Callable[[], None] = lambda: None,
         clock: Clock | None = None,
         source_addr: str = DEFAULT_SOURCE_ADDR,
@@ -54,6 +55,7 @@ class SmsDispatch:
         self.db, self.writer, self.transitions = db, writer, transitions
         self.sender, self.links = sender, links
         self.signature_of = signature_of
+        self.extension_of = extension_of
         self.notify = notify
         self.clock = clock or SystemClock()
         self.source_addr = source_addr
@@ -117,6 +119,11 @@ class SmsDispatch:
         await self.writer.write(batch)
         self.notify()
 
+    async def sender_number(self, tenant_id: str) -> str:
+        """The platform's sender number and the tenant's extension code: replies reach the brand."""
+        ext = await self.extension_of(tenant_id) if self.extension_of is not None else None
+        return self.source_addr + (ext or "")
+
     async def _mark_intent(self, jobs: list[Job]) -> set[str]:
         now_ms = self.now_ms()
         ids = [j.id for j in jobs]
@@ -150,7 +157,8 @@ class SmsDispatch:
                           when=pending, due_ms=None)
         attempt = job.attempts + 1
         try:
-            sent: SentSms = await self.sender.send(job.to, text, self.source_addr, reference=job.id)
+            sent: SentSms = await self.sender.send(job.to, text, await self.sender_number(job.tenant_id),
+                                                   reference=job.id)
         except (NoRouteAvailable, SmppError) as exc:
             now_ms = self.now_ms()
             permanent = isinstance(exc, SmppError) and not exc.transient

@@ -11,9 +11,9 @@ from sqlalchemy import and_, select
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
 from messages.request import SendRequest
-from messages.optouts import OPTED_OUT_REASON
+from messages.optouts import OPTED_OUT_REASON, add_opt_out
 from messages.optouts import opted_out as opted_out_of
-from messages.tables import batches, idempotency_keys, message_events, messages, opt_outs
+from messages.tables import batches, idempotency_keys, message_events, messages
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import rfc3339
 from store.writer import WriteBatch
@@ -187,17 +187,7 @@ class MessageLedger:
                 and_(messages.c.id == message_id, messages.c.tenant_id == tenant_id)))).first()
         if row is None:
             return False
-        now_ms = _ms(self.clock.now())
-        bidx = row.to_bidx
-
-        def insert_once(conn) -> None:
-            exists = conn.execute(select(opt_outs.c.to_bidx).where(
-                and_(opt_outs.c.tenant_id == tenant_id, opt_outs.c.to_bidx == bidx))).first()
-            if exists is None:
-                conn.execute(opt_outs.insert().values(tenant_id=tenant_id, to_bidx=bidx, created_ms=now_ms,
-                                                      source=source))
-
-        await self.writer.write(WriteBatch().run(insert_once))
+        await add_opt_out(self.writer, tenant_id, row.to_bidx, source=source, now_ms=_ms(self.clock.now()))
         return True
 
     # -- read --------------------------------------------------------------------------

@@ -15,15 +15,18 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from fallback.client import SmppClient
-from fallback.dispatch import SmsDispatch
+from fallback.dispatch import DEFAULT_SOURCE_ADDR, SmsDispatch
 from fallback.http import ROUTER as SMS_ROUTER
 from fallback.routing import DEFAULT_CARRIER, CarrierRouter, CarrierRoutes, RouterConfig, RouteSettings
+from fallback.replies import SmsReplies
 from fallback.sender import SmsSender
 from fallback.smsc import SmscSimulator
+from messages.optouts import add_opt_out
 from rcs.callbacks import CallbackEndpoints
 from rcs.dispatcher import Dispatcher, DispatchOptions
 from rcs.operators import CnCspMaap, CnCspSettings
 from rcs.simulator import MaapSimulator, SimulatorTiming
+from store import SystemClock
 
 log = logging.getLogger("hongyan.dispatch")
 
@@ -60,6 +63,36 @@ class Sandbox:
 
     maap: MaapSimulator | None = None
     smsc: SmscSimulator | None = None
+
+
+class TenantDirectory:
+    """What the SMS stage asks about tenants (signature, extension code), cached, and where a
+    reply's opt-out is recorded."""
+
+    def __init__(self, accounts, keyring, writer, clock):
+        self.accounts, self.keyring, self.writer, self.clock = accounts, keyring, writer, clock
+        self._tenants: dict[str, object] = {}
+
+    async def _tenant(self, tenant_id: str):
+        if tenant_id not in self._tenants:
+            self._tenants[tenant_id] = await self.accounts.get_tenant(tenant_id)
+        return self._tenants[tenant_id]
+
+    async def signature_of(self, tenant_id: str) -> str:
+        return (await self._tenant(tenant_id)).signature
+
+    async def extension_of(self, tenant_id: str) -> str | None:
+        return (await self._tenant(tenant_id)).sms_ext
+
+    async def id_for_extension(self, ext: str) -> str | None:
+        found = await self.accounts.tenant_by_sms_ext(ext)
+        return found.id if found is not None else None
+
+    async def opt_out_by_reply(self, tenant_id: str, number: str) -> None:
+        if not self.keyring.has_tenant(tenant_id):
+            await self.accounts.load_keys(tenant_id)
+        await add_opt_out(self.writer, tenant_id, self.keyring.blind_index(tenant_id, number), source="sms_reply",
+                          now_ms=int(self.clock.now().timestamp() * 1000))
 
 
 def callback_routes(app: web.Application, config: DispatchConfig) -> list[web.RouteDef]:
@@ -112,25 +145,23 @@ def dispatch_context(config: DispatchConfig, *, base_url: str, clock, keys):
                 await sandbox.smsc.start()
                 started.append(sandbox.smsc)
                 host, port = sandbox.smsc.host, sandbox.smsc.port
-            client = SmppClient(host, int(port), config.smpp_system_id, config.smpp_password)
+            directory = TenantDirectory(accounts, keyring, writer, clock or SystemClock())
+            replies = SmsReplies(DEFAULT_SOURCE_ADDR, tenant_of=directory.id_for_extension,
+                                 on_opt_out=directory.opt_out_by_reply)
+            client = SmppClient(host, int(port), config.smpp_system_id, config.smpp_password,
+                                on_inbound=replies.handle)
             await client.start()
             started.append(client)
             router = CarrierRouter(RouterConfig(
                 routes=(RouteSettings(SANDBOX_ROUTE, max_per_second=config.sms_rate),),
                 carriers={DEFAULT_CARRIER: CarrierRoutes(SANDBOX_ROUTE)},
             ))
-            signatures: dict[str, str] = {}
 
-            async def signature_of(tenant_id: str) -> str:
-                if tenant_id not in signatures:
-                    tenant = await accounts.get_tenant(tenant_id)
-                    signatures[tenant_id] = tenant.signature
-                return signatures[tenant_id]
-
-            dispatcher = Dispatcher(db, writer, keyring, maap, load_keys=accounts.load_keys, notify=hooks.notify_if_enqueued,
-                                    clock=clock, options=config.options)
+            dispatcher = Dispatcher(db, writer, keyring, maap, load_keys=accounts.load_keys,
+                                    notify=hooks.notify_if_enqueued, clock=clock, options=config.options)
             sms = SmsDispatch(db, writer, dispatcher.transitions, SmsSender(router, {SANDBOX_ROUTE: client}), links,
-                              signature_of=signature_of, notify=hooks.notify_if_enqueued, clock=clock, retry=config.options.retry)
+                              signature_of=directory.signature_of, extension_of=directory.extension_of,
+                              notify=hooks.notify_if_enqueued, clock=clock, retry=config.options.retry)
             dispatcher.sms = sms
             await sms.start()
             started.append(sms)

@@ -19,7 +19,7 @@ import logging
 import random
 import secrets
 import signal
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Callable
@@ -110,6 +110,8 @@ class SmscSimulator:
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._timer_ids = itertools.count()
         self._changed = asyncio.Condition()
+        # Submits per sender number (the brand's number with its extension code; not personal data).
+        self.sender_numbers: Counter[str] = Counter()
         self.counts = {"binds": 0, "submit_sm": 0, "throttled": 0, "enquire_link": 0,
                        "receipts": 0, "connections": 0, "bind_refused": 0}
 
@@ -242,6 +244,7 @@ class SmscSimulator:
             return
         message_id = self._new_id()
         session.send(operations.SubmitSMResp(seqNum=pdu.seqNum, message_id=message_id))
+        self.sender_numbers[(pdu.params.get("source_addr") or b"").decode("ascii", errors="replace")] += 1
         submitted = self._now()
         delivered = behaviour != UNDELIVERABLE and not (
             self.failure_rate > 0 and self._rng.random() < self.failure_rate

@@ -131,3 +131,36 @@ async def test_marketing_to_someone_who_opted_out_after_accept_is_not_sent(sandb
     assert "opted out" in view["events"][-1]["detail"]["reason"]
     notice = await wait_for(sandbox_api, ids["notification"], lambda v: v["status"] == "rcs_read")
     assert "rcs_sent" in event_types(notice)
+
+
+async def test_an_sms_reply_td_opts_out_of_that_brand_only(sandbox_api):
+    """The fallback SMS goes out from the sender number + the brand's extension code; a TD
+    reply to it puts the number on that brand's list (and no other brand's)."""
+    import asyncio
+
+    from fallback.dispatch import DEFAULT_SOURCE_ADDR
+    from rcs.wiring import SANDBOX
+    from server import ACCOUNTS
+
+    app = sandbox_api.client.app
+    to = "+8613800001240"  # ends in 0: not RCS-capable, so the SMS goes
+    other = await sandbox_api.new_tenant("Other brand")
+    mine = await app[ACCOUNTS].get_tenant(sandbox_api.tenant_id)
+    theirs = await app[ACCOUNTS].get_tenant(other.tenant_id)
+    assert mine.sms_ext and theirs.sms_ext and mine.sms_ext != theirs.sms_ext
+    sent = await sandbox_api.post("/v1/messages", json={"to": to, "card": card()})
+    await wait_for(sandbox_api, (await sent.json())["messages"][0]["id"], lambda v: v["status"] == "sms_delivered")
+    sender = DEFAULT_SOURCE_ADDR + mine.sms_ext
+    assert app[SANDBOX].smsc.sender_numbers[sender] >= 1  # one submit per part
+
+    await app[SANDBOX].smsc.send_mo(to, sender, "TD")
+
+    async def status_of_marketing(api) -> str:
+        answer = await api.post("/v1/messages", json={"to": to, "card": card(), "traffic_type": "marketing"})
+        return (await answer.json())["messages"][0]["status"]
+
+    deadline = asyncio.get_running_loop().time() + 5
+    while await status_of_marketing(sandbox_api) != "rejected":
+        assert asyncio.get_running_loop().time() < deadline, "the TD reply was not recorded"
+        await asyncio.sleep(0.02)
+    assert await status_of_marketing(other) == "accepted"

@@ -1,0 +1,60 @@
+"""Replies to our SMS (mobile-originated messages from the SMSC).
+
+Each tenant's SMS goes out from the platform's sender number followed by the tenant's
+extension code (扩展码), so a reply's destination names the brand. An opt-out reply — R, T, TD,
+退订 or STOP, as the marketing footer invites (DESIGN.md §5) — puts the number on that brand's
+list; other replies are counted, not kept (they would be personal data with nowhere to go).
+"""
+from __future__ import annotations
+
+import logging
+import unicodedata
+from typing import Awaitable, Callable
+
+from fallback.client import InboundSms
+from security.logs import mask_phone
+
+log = logging.getLogger("hongyan.sms.replies")
+
+# Only words that mean nothing else: "N" or 取消 ("cancel") could answer a brand's question.
+OPT_OUT_WORDS = frozenset({"R", "T", "TD", "STOP", "UNSUBSCRIBE", "退订", "拒收"})
+
+
+def is_opt_out(text: str) -> bool:
+    """True for a reply that asks to stop: the word alone, any case, width or punctuation."""
+    folded = unicodedata.normalize("NFKC", text).strip().upper()
+    word = "".join(ch for ch in folded if not unicodedata.category(ch).startswith(("P", "Z")))
+    return word in OPT_OUT_WORDS
+
+
+class SmsReplies:
+    """Routes replies by extension code: `tenant_of(ext)` → tenant id or None;
+    `on_opt_out(tenant_id, number)` records the opt-out."""
+
+    def __init__(self, sender_number: str, *, tenant_of: Callable[[str], Awaitable[str | None]],
+                 on_opt_out: Callable[[str, str], Awaitable[None]]):
+        self.sender_number = sender_number
+        self.tenant_of = tenant_of
+        self.on_opt_out = on_opt_out
+        self.counts = {"opt_outs": 0, "other": 0, "unrouted": 0}
+
+    def extension(self, destination: str) -> str | None:
+        """The extension code in a reply's destination (E.164 or national digits)."""
+        digits = destination.lstrip("+")
+        at = digits.find(self.sender_number)
+        ext = digits[at + len(self.sender_number):] if at >= 0 else ""
+        return ext if ext.isdigit() else None
+
+    async def handle(self, sms: InboundSms) -> None:
+        ext = self.extension(sms.destination)
+        tenant_id = await self.tenant_of(ext) if ext else None
+        if tenant_id is None:
+            self.counts["unrouted"] += 1
+            log.info("reply from %s to an unknown extension dropped", mask_phone(sms.source))
+            return
+        if not is_opt_out(sms.text):
+            self.counts["other"] += 1
+            return
+        await self.on_opt_out(tenant_id, sms.source)
+        self.counts["opt_outs"] += 1
+        log.info("%s opted out of tenant %s's marketing by SMS reply", mask_phone(sms.source), tenant_id)
