@@ -23,7 +23,7 @@ from typing import Callable, Protocol
 import orjson
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 import cards
@@ -96,6 +96,9 @@ class SmsStage(Protocol):
     async def send(self, jobs: list[Job]) -> None: ...
 
 
+_BATCH = select(batches).where(batches.c.id == bindparam("batch_id"))
+
+
 class CardSource:
     """Each batch's card, opened and compiled once; LRU-cached by batch id."""
 
@@ -111,7 +114,7 @@ class CardSource:
             self._cache.move_to_end(batch_id)
             return hit
         async with self.db.read.connect() as conn:
-            row = (await conn.execute(select(batches).where(batches.c.id == batch_id))).first()
+            row = (await conn.execute(_BATCH, {"batch_id": batch_id})).first()
         if row is None:
             return None, "notification", "sms", "batch not found"
         if row.card_enc is not None:

@@ -14,7 +14,7 @@ import logging
 import time
 
 import orjson
-from sqlalchemy import BigInteger, Column, Connection, Index, Integer, LargeBinary, JSON, String, Table
+from sqlalchemy import BigInteger, Column, Connection, Index, LargeBinary, JSON, String, Table
 from sqlalchemy import and_, bindparam, select, text, update
 
 from security.evidence import (
@@ -58,11 +58,17 @@ PROOF_LIMIT = 10_000
 _PG_LOCK = 0x486F6E67  # "Hong": one appender at a time across processes
 
 
+@functools.lru_cache(maxsize=1024)
+def _second(seconds: int) -> str:
+    # Events come in bursts within the same few seconds: format each second once.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def event_facts(message_id: str, event: str, at_ms: int, recipient_bidx: bytes, content_sm3: str) -> bytes:
     """The canonical facts (`security.evidence.canonical_facts`) of one message event, built
     straight from its typed columns: the appender's hot path skips re-validating them."""
     seconds, ms = divmod(at_ms, 1000)
-    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}000Z"
+    at = f"{_second(seconds)}.{ms:03d}000Z"
     return orjson.dumps({"at": at, "content_sm3": content_sm3, "event": event, "message_id": message_id,
                          "recipient": recipient_bidx.hex()})
 

@@ -42,30 +42,24 @@ def _insert_into(table: Table) -> Insert:
 @lru_cache(maxsize=256)
 def _plan(statement, keys: tuple[str, ...]) -> tuple[str, Callable[[dict], tuple]]:
     compiled = statement.compile(dialect=_DIALECT, column_keys=list(keys))
-    getters = []
+    parts, constants = [], {}
     for name in compiled.positiontup:
         bind = compiled.binds[name]
         if name in keys:
-            getters.append(_json_getter(name) if isinstance(bind.type, JSON) else _getter(name))
+            parts.append(f"_json(row[{name!r}])" if isinstance(bind.type, JSON) else f"row[{name!r}]")
         elif bind.required:
             raise ValueError(f"no value for {name!r} in the rows")
         else:  # an INSERT column's Python default, or a literal in the statement (`lease_owner=None`)
             value = _insert_default(statement, name)
-            value = bind.value if value is _NONE else value
-            getters.append(lambda row, v=value: v)
-    return str(compiled), lambda row: tuple(g(row) for g in getters)
+            constants[f"_c{len(constants)}"] = bind.value if value is _NONE else value
+            parts.append(f"_c{len(constants) - 1}")
+    # One compiled expression per statement shape: building each row's tuple is then a single
+    # Python call (a generator over per-column getters cost as much as SQLite's own work).
+    source = f"lambda row: ({', '.join(parts)},)"
+    return str(compiled), eval(source, {"_json": _json_dumps, **constants})  # noqa: S307 (column names only)
 
 
 _NONE = object()
-
-
-def _getter(key: str) -> Callable[[dict], object]:
-    return lambda row: row[key]
-
-
-def _json_getter(key: str) -> Callable[[dict], object]:
-    # SQLAlchemy's JSON stores Python None as the JSON text 'null'; do the same.
-    return lambda row: _json_dumps(row[key])
 
 
 def _insert_default(statement, key: str):
