@@ -34,6 +34,14 @@ async def delete_webhook(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.post("/v1/webhooks/{id}/secret")
+async def rotate_secret(request: web.Request) -> web.Response:
+    rotated = await request.app[WEBHOOKS].rotate_secret(request["tenant_id"], request.match_info["id"])
+    if rotated is None:
+        raise Problem(404, "no such webhook endpoint")
+    return web.json_response(rotated)
+
+
 @routes.get("/v1/webhook-deliveries")
 async def list_deliveries(request: web.Request) -> web.Response:
     q = request.query

@@ -85,6 +85,16 @@ register_fragment({
                 "responses": {"204": {"description": "Deleted"}, **problem_responses(401, 404)},
             }
         },
+        "/v1/webhooks/{id}/secret": {
+            "post": {
+                "summary": "Rotate an endpoint's signing secret (the new one signs from the next attempt on)",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _json({"type": "object", "required": ["id", "secret", "rotated_at"],
+                                            "properties": {"id": {"type": "string"}, "secret": {"type": "string"},
+                                                           "rotated_at": _TIME}}, "The new secret, shown once"),
+                              **problem_responses(401, 404)},
+            }
+        },
         "/v1/webhook-deliveries": {
             "get": {
                 "summary": "Webhook deliveries, newest first",

@@ -120,7 +120,7 @@ class WebhookService:
         self._busy: dict[str, int] = {}  # endpoint id → HTTP attempts under way in this process
         self._sending = 0
         self._session: aiohttp.ClientSession | None = None
-        self._secrets: dict[str, str] = {}
+        self._secrets: dict[str, tuple[bytes, str]] = {}  # endpoint id → (sealed, secret)
         self._outcomes: list[tuple[dict, asyncio.Future]] = []
         self._flushing: asyncio.Task | None = None
         self._stopping = False
@@ -161,6 +161,28 @@ class WebhookService:
             )).all()
         return [{"id": r.id, "url": r.url, "events": r.events, "created_at": ms_to_rfc3339(r.created_ms)}
                 for r in rows]
+
+    async def rotate_secret(self, tenant_id: str, endpoint_id: str) -> dict | None:
+        """A new signing secret for an endpoint, used from the next attempt on (also for events
+        queued earlier); the answer is the only time it is shown. None if unknown."""
+        secret = security.new_webhook_secret()
+        sealed = self.keyring.seal(tenant_id, "webhook_endpoints", "secret", endpoint_id, secret.encode())
+        now_ms = self._now_ms()
+        found: list[bool] = []
+
+        def rotate(conn: Connection) -> None:
+            found.clear()
+            result = conn.execute(
+                update(endpoints)
+                .where(and_(endpoints.c.id == endpoint_id, endpoints.c.tenant_id == tenant_id,
+                            endpoints.c.deleted_ms.is_(None)))
+                .values(secret_enc=sealed))
+            found.extend([True] * result.rowcount)
+
+        await self.writer.write(WriteBatch().run(rotate))
+        if not found:
+            return None
+        return {"id": endpoint_id, "secret": secret, "rotated_at": ms_to_rfc3339(now_ms)}
 
     async def delete_endpoint(self, tenant_id: str, endpoint_id: str) -> bool:
         """Stop delivering to an endpoint (its pending deliveries are cancelled); False if unknown."""
@@ -400,11 +422,12 @@ class WebhookService:
         return out
 
     def _secret(self, c: Claimed) -> str:
-        secret = self._secrets.get(c.endpoint_id)
-        if secret is None:
+        # Keyed by the sealed value too: a secret rotated by any process is picked up at once.
+        cached = self._secrets.get(c.endpoint_id)
+        if cached is None or cached[0] != c.secret_enc:
             secret = self.keyring.open(c.tenant_id, "webhook_endpoints", "secret", c.endpoint_id, c.secret_enc).decode()
-            self._secrets[c.endpoint_id] = secret
-        return secret
+            cached = self._secrets[c.endpoint_id] = (c.secret_enc, secret)
+        return cached[1]
 
     async def _attempt(self, c: Claimed) -> None:
         try:

@@ -120,3 +120,30 @@ async def test_delivery_list_query_errors(make_hooks, query, path):
     hooks = await make_hooks()
     err = await problem(await hooks.api.get(f"/v1/webhook-deliveries?{query}"), 422)
     assert [e["path"] for e in err["errors"]] == [path]
+
+
+async def test_rotating_the_secret_signs_with_the_new_one_from_then_on(make_hooks):
+    import security
+    from tests.webhooks.conftest import status_event
+
+    hooks = await make_hooks()
+    endpoint = await hooks.register()
+    old = endpoint["secret"]
+    await hooks.emit(status_event(hooks, "m1", "rcs_delivered", "evt-1"))
+    first = await hooks.receiver.next()
+    security.verify_webhook(old, first.raw, first.headers[security.SIGNATURE_HEADER], hooks.now_ms() / 1000)
+
+    answer = await hooks.api.post(f"/v1/webhooks/{endpoint['id']}/secret")
+    assert answer.status == 200
+    rotated = await answer.json()
+    assert rotated["id"] == endpoint["id"] and rotated["secret"] != old
+    hooks.receiver.secrets[:] = [rotated["secret"]]  # the receiver now accepts only the new one
+    await hooks.emit(status_event(hooks, "m2", "rcs_delivered", "evt-2"))
+    second = await hooks.receiver.next()
+    assert second.verified
+    with pytest.raises(ValueError):  # WebhookSignatureError
+        security.verify_webhook(old, second.raw, second.headers[security.SIGNATURE_HEADER], hooks.now_ms() / 1000)
+
+    other = await hooks.api.new_tenant()
+    assert (await other.post(f"/v1/webhooks/{endpoint['id']}/secret")).status == 404
+    assert (await hooks.api.post("/v1/webhooks/nope/secret")).status == 404
