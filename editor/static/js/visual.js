@@ -25,6 +25,40 @@ export class VisualEditor {
       else if (change.type !== 'saved' && !(change.type === 'edit' && change.source === 'visual-field')) this.render();
     });
     root.addEventListener('focusout', () => store.breakCoalescing());
+    // Mouse users may drag a card or a button by its handle; keyboard users have the move buttons.
+    this.dragging = null;
+    root.addEventListener('dragover', (e) => {
+      const target = this.dropTarget(e);
+      if (!target) return;
+      e.preventDefault();
+      for (const el of $$('.drop-here', root)) if (el !== target) el.classList.remove('drop-here');
+      target.classList.add('drop-here');
+    });
+    root.addEventListener('drop', (e) => {
+      const target = this.dropTarget(e);
+      if (!target) return;
+      e.preventDefault();
+      const list = listOf(this.dragging);
+      const from = Number(this.dragging.slice(list.length + 1));
+      const to = Number(target.dataset.path.slice(list.length + 1));
+      this.dragging = null;
+      if (from !== to) this.moveItem(list, from, to - from);
+    });
+    root.addEventListener('dragend', () => {
+      this.dragging = null;
+      for (const el of $$('.drop-here', root)) el.classList.remove('drop-here');
+    });
+  }
+
+  /** The card or button under the pointer that the dragged one may take the place of. */
+  dropTarget(e) {
+    if (!this.dragging) return null;
+    const list = listOf(this.dragging);
+    for (let el = e.target.closest?.('[data-path]'); el && this.root.contains(el); el = el.parentElement?.closest('[data-path]')) {
+      const p = el.dataset.path;
+      if (listOf(p) === list && /^\d+$/.test(p.slice(list.length + 1))) return el;
+    }
+    return null;
   }
 
   get card() {
@@ -348,6 +382,14 @@ export class VisualEditor {
   moveButtons(path, index, count, what, up, down, remove, noRemove) {
     const label = (key) => t(key, { what: t(`visual.${what}`), n: index + 1 });
     return h('div', { class: 'item-actions' },
+      count > 1 ? h('span', {
+        class: 'drag-handle', draggable: 'true', title: t('visual.drag'), 'aria-hidden': 'true', 'data-testid': `drag-${path}`,
+        ondragstart: (e) => {
+          this.dragging = path;
+          e.dataTransfer.effectAllowed = 'move';
+          e.dataTransfer.setData('text/plain', path);
+        },
+      }, '⠿') : null,
       h('button', { type: 'button', class: 'icon', 'aria-label': label('visual.move_up'), title: label('visual.move_up'),
         'data-action': `${path}/up`, disabled: index === 0, onclick: up }, icon('up')),
       h('button', { type: 'button', class: 'icon', 'aria-label': label('visual.move_down'), title: label('visual.move_down'),
@@ -494,3 +536,7 @@ export class VisualEditor {
   }
 }
 
+/** The list a card or button path belongs to ("…/content/2" → "…/content"). */
+function listOf(path) {
+  return path.slice(0, path.lastIndexOf('/'));
+}
