@@ -182,6 +182,9 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await tid("preview-theme").click()
 
             await page.evaluate("document.querySelectorAll('.pane').forEach(p => p.scrollTo(0, 0))")
+            drawn = await phone.locator("article.card img").evaluate(
+                "img => (img.complete && img.naturalWidth > 0) || new Promise(done => img.onload = () => done(true))")
+            assert drawn  # the uploaded image is served from this origin to the sandboxed preview
             await page.screenshot(path=str(screenshot_dir / "desktop-carousel.png"))
 
             # The outline lists the cards; selecting a node highlights it in the visual editor.
