@@ -186,6 +186,12 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
                 "img => (img.complete && img.naturalWidth > 0) || new Promise(done => img.onload = () => done(true))")
             assert drawn  # the uploaded image is served from this origin to the sandboxed preview
             await page.screenshot(path=str(screenshot_dir / "desktop-carousel.png"))
+            unlabelled = await page.evaluate("""() => [...document.querySelectorAll('input, select, textarea, button')]
+                .filter(el => !el.closest('[hidden], dialog:not([open])'))
+                .filter(el => !(el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+                                || (el.tagName === 'BUTTON' && el.textContent.trim())))
+                .map(el => el.outerHTML.slice(0, 120))""")
+            assert unlabelled == []  # every control has a name for screen readers
 
             # The outline lists the cards; selecting a node highlights it in the visual editor.
             await tid("outline-card-2").click()
