@@ -338,6 +338,8 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await page.reload()
             await expect(tid("tenant-name")).to_have_text("Moon Bakery")
             await expect(tid("signout")).to_have_text("退出")
+            await expect(tid("template-name")).to_have_text("Mid-autumn offer B")  # the address keeps it open
+            assert "/editor/t/" in page.url
             await tid("template-item").filter(has=page.get_by_text("Mid-autumn offer", exact=True)).click()
             await expect(tid("template-name")).to_have_text("Mid-autumn offer")
             await expect(phone.locator("h2").first).to_have_text("Mooncakes for Li Lei")

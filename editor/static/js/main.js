@@ -38,6 +38,7 @@ function closeTemplate() {
   if (!templates) return;
   templates.current = null;
   store.doc = null;
+  history.replaceState(null, '', '/editor');
   store.undoStack = [];
   store.redoStack = [];
   $('#template-name').textContent = '';
@@ -62,6 +63,14 @@ async function showApp(s) {
   $('#phone-brand').textContent = s.signature || s.tenant_name;
   if (!started) start();
   await templates.refreshList();
+  const wanted = location.pathname.match(/^\/editor\/t\/([^/]+)$/);
+  if (wanted && !templates.current) {
+    try {
+      await templates.open(decodeURIComponent(wanted[1]));
+    } catch {
+      history.replaceState(null, '', '/editor'); // not this tenant's, or gone
+    }
+  }
   // Back from an expired session: what was typed meanwhile is saved now.
   if (templates.current && store.dirty) templates.save();
 }

@@ -88,6 +88,9 @@ export class Templates {
     if (tpl.has_draft) draft = await api('GET', `/v1/templates/${encodeURIComponent(id)}/draft`).catch(() => null);
     const src = draft || tpl;
     this.current = { id, name: tpl.name, versions: tpl.versions || [] };
+    // The address names the open template, so a reload (or a shared link) opens it again.
+    const here = `/editor/t/${encodeURIComponent(id)}`;
+    if (location.pathname !== here) history.replaceState(null, '', here);
     this.store.load({ card: src.card || blankCard(t('new.blank_title')), sample: src.sample || {}, traffic_type: src.traffic_type || 'notification' });
     this.drawVersions();
     this.onOpen?.(this.current);
