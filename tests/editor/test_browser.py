@@ -105,6 +105,7 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await tid("signin-key").fill(key)
             await tid("signin-submit").click()
             await expect(tid("tenant-name")).to_have_text("Moon Bakery")
+            await expect(tid("sandbox-badge")).to_be_visible()
 
             # 2. A blank template: one vertical card with a title.
             await tid("empty-new").click()
@@ -330,6 +331,9 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await expect(tid("template-name")).to_have_text("Mid-autumn offer B")
             await expect(tid("card-1-title")).to_have_value("Lotus seed paste, double yolk")
             await expect(tid("template-item")).to_have_count(2)
+            await tid("template-filter").fill(" b")
+            await expect(tid("template-item").locator("visible=true")).to_have_count(1)
+            await tid("template-filter").fill("")
 
             # 7. Switch the language; the choice survives a reload.
             await tid("lang-switch").click()
@@ -457,7 +461,7 @@ def test_every_string_is_translated():
     zh = json.loads((STATIC / "i18n" / "zh-CN.json").read_text())
     assert en.keys() == zh.keys()
     assert all(isinstance(v, str) and v for v in [*en.values(), *zh.values()])
-    used = set(re.findall(r'data-i18n(?:-aria|-title)?="([\w.]+)"', (STATIC / "index.html").read_text()))
+    used = set(re.findall(r'data-i18n(?:-aria|-title|-placeholder)?="([\w.]+)"', (STATIC / "index.html").read_text()))
     for module in (STATIC / "js").glob("*.js"):
         used |= set(re.findall(r"\bt\('([\w.]+)'", module.read_text()))
     used |= {f"{prefix}.{name}" for prefix, names in DYNAMIC.items() for name in names}

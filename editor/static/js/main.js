@@ -60,6 +60,7 @@ async function showApp(s) {
   $('#signin').hidden = true;
   $('#app').hidden = false;
   $('#tenant-name').textContent = s.tenant_name;
+  $('#sandbox-badge').hidden = !s.sandbox;
   $('#phone-brand').textContent = s.signature || s.tenant_name;
   if (!started) start();
   await templates.refreshList();
@@ -135,7 +136,7 @@ function start() {
     variables: $('#variables'),
   }, store, () => session);
   templates = new Templates({
-    list: $('#template-list'), saveState: $('#save-state'), saveButton: $('#btn-save'), undo: $('#btn-undo'),
+    list: $('#template-list'), filter: $('#template-filter'), saveState: $('#save-state'), saveButton: $('#btn-save'), undo: $('#btn-undo'),
     redo: $('#btn-redo'), submit: $('#btn-submit'), submitHint: $('#submit-hint'), note: $('#submit-note'),
     versionList: $('#version-list'), diffFrom: $('#diff-from'), diffTo: $('#diff-to'), diffForm: $('#diff-form'),
     diffView: $('#diff-view'), newDialog: $('#new-dialog'), newName: $('#new-name'), newSources: $('#new-sources'),
@@ -161,6 +162,12 @@ function start() {
     store.select(path, 'issues');
   };
 
+  $('#template-filter').addEventListener('input', (e) => {
+    const q = e.target.value.trim().toLowerCase();
+    for (const li of $$('#template-list li')) {
+      li.hidden = Boolean(q) && !li.textContent.toLowerCase().includes(q);
+    }
+  });
   $('#btn-undo').addEventListener('click', () => store.undo());
   $('#btn-redo').addEventListener('click', () => store.redo());
   $('#btn-save').addEventListener('click', () => templates.save());

@@ -38,6 +38,7 @@ export class Templates {
         item.latest_version ? t('templates.version_n', { n: item.latest_version }) : t('templates.no_version'),
         item.has_draft ? ` · ${t('templates.draft')}` : '')))));
     if (!data.length) this.els.list.replaceChildren(h('li', { class: 'muted small-text' }, t('templates.none')));
+    this.els.filter?.dispatchEvent(new Event('input'));
   }
 
   async loadLibrary() {
