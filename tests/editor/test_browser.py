@@ -392,7 +392,7 @@ async def test_library_start_and_leaving_with_unsaved_edits(chromium, sandbox_ap
         try:
             # A browser that prefers Chinese gets the Chinese UI.
             context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
-                                                is_mobile=True, has_touch=True)
+                                                is_mobile=True, has_touch=True, color_scheme="dark")
             await context.route("**/*", loopback_only)
             page = await context.new_page()
             problems: list[str] = []
@@ -417,7 +417,9 @@ async def test_library_start_and_leaving_with_unsaved_edits(chromium, sandbox_ap
             phone = page.frame_locator("[data-testid=phone-preview]")
             await expect(phone.locator("h2")).to_contain_text(bill.sample["month"])
             await expect(tid("validation-badge")).to_have_text("通过")
+            await page.screenshot(path=str(screenshot_dir / "phone-dark-preview.png"))
             await tid("tab-centre").click()
+            await page.screenshot(path=str(screenshot_dir / "phone-dark-edit.png"))
             await tid("card-0-title").fill("{{ month }}账单")
             await expect(tid("save-state")).to_have_text("未保存")
             warned = []
