@@ -94,10 +94,11 @@ async def test_without_fallback_no_sms_ever_goes(sandbox_api, to, ttl, status, e
         await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_sent")
         await post_status(sandbox_api, mid, **status)
     view = await wait_for(sandbox_api, mid, lambda v: v["status"] == expected[-1])
-    assert event_types(view) == expected
+    # Events list in the MaaP's times, which may tie or run behind ours: compare as a set.
+    assert sorted(event_types(view)) == sorted(expected)
     if reason is not None:
-        assert view["events"][-1]["detail"]["reason"] == reason
-        assert view["events"][-1]["detail"]["fallback"] == "none"
+        [last] = [e for e in view["events"] if e["type"] == expected[-1]]
+        assert last["detail"]["reason"] == reason and last["detail"]["fallback"] == "none"
     assert "short_link" not in view
 
 
