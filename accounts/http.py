@@ -6,6 +6,7 @@ from aiohttp import web
 from api.bodies import read_json
 from api.openapi import problem_responses, register_fragment
 from api.problems import FieldError, Problem
+from api.middleware import TENANT_ID
 from security import SCOPES, parse_scopes
 
 ACCOUNTS_SERVICE = web.AppKey("accounts_service", object)
@@ -26,18 +27,18 @@ async def create_key(request: web.Request) -> web.Response:
             errors.append(FieldError("/scopes", str(exc)))
     if errors:
         raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
-    made = await request.app[ACCOUNTS_SERVICE].create_api_key(request["tenant_id"], scopes)
+    made = await request.app[ACCOUNTS_SERVICE].create_api_key(request[TENANT_ID], scopes)
     return web.json_response(made, status=201)
 
 
 @routes.get("/v1/api-keys")
 async def list_keys(request: web.Request) -> web.Response:
-    return web.json_response({"data": await request.app[ACCOUNTS_SERVICE].list_api_keys(request["tenant_id"])})
+    return web.json_response({"data": await request.app[ACCOUNTS_SERVICE].list_api_keys(request[TENANT_ID])})
 
 
 @routes.delete("/v1/api-keys/{id}")
 async def revoke_key(request: web.Request) -> web.Response:
-    if not await request.app[ACCOUNTS_SERVICE].revoke_api_key(request["tenant_id"], request.match_info["id"]):
+    if not await request.app[ACCOUNTS_SERVICE].revoke_api_key(request[TENANT_ID], request.match_info["id"]):
         raise Problem(404, "no such active API key")
     return web.Response(status=204)
 

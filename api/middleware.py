@@ -14,6 +14,9 @@ log = logging.getLogger("hongyan.api")
 
 Authenticate = Callable[[str], Awaitable[object | None]]
 AUTHENTICATE = web.AppKey("authenticate", object)
+# Who is asking, set by auth_middleware for every /v1/ handler.
+TENANT_ID = web.RequestKey("tenant_id", str)
+TENANT = web.RequestKey("tenant", dict)
 
 # The editor's sign-in (editor/sessions.py) plugs in here; api/ stays below the domains.
 SESSION_COOKIE = "hongyan_editor"
@@ -79,8 +82,8 @@ async def auth_middleware(request: web.Request, handler):
     scopes = getattr(tenant, "scopes", None)
     if scopes is not None and scope not in scopes:
         raise Problem(403, f"this API key lacks the `{scope}` scope")
-    request["tenant_id"] = tenant.id
-    request["tenant"] = tenant.as_mapping()
+    request[TENANT_ID] = tenant.id
+    request[TENANT] = tenant.as_mapping()
     return await handler(request)
 
 

@@ -18,6 +18,7 @@ from api.bodies import read_json
 from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, check_csrf
 from api.problems import FieldError, Problem
 from api.ratelimit import retry_after_header
+from api.middleware import TENANT
 from editor import openapi as _openapi  # noqa: F401  (registers the API description)
 from editor.preview import Previewer, parse_request
 from editor.sessions import ABSOLUTE_TIMEOUT_MS, EditorSession, EditorSessions, LoginLimiter
@@ -182,7 +183,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
 
     async def preview(request: web.Request) -> web.Response:
         req = parse_request(await read_json(request))
-        return json_response(previewer.preview(req, request["tenant"]))
+        return json_response(previewer.preview(req, request[TENANT]))
 
     return [
         web.get("/editor", app_shell),

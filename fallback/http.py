@@ -5,6 +5,7 @@ import orjson
 from aiohttp import web
 
 from api.bodies import read_json
+from api.middleware import TENANT
 from api.problems import FieldError, Problem, pointer
 from fallback.segmentation import SegmentationError, segment_sms
 
@@ -26,7 +27,7 @@ async def count_segments(request: web.Request) -> web.Response:
         errors.append(FieldError(pointer("mode"), "mode must be \"gsm\" or \"cn\""))
     if errors:
         raise Problem(422, "the request cannot be counted", errors)
-    tenant = request.get("tenant") or {}
+    tenant = request.get(TENANT) or {}
     try:
         result = segment_sms(
             text, mode, tenant.get("signature"), price=tenant.get("sms_price")

@@ -6,6 +6,7 @@ from aiohttp import web
 from api.bodies import parse_json, read_body
 from api.problems import FieldError, Problem
 from api.ratelimit import RateLimiter, retry_after_header
+from api.middleware import TENANT, TENANT_ID
 from messages.ledger import DEFAULT_PAGE, MAX_PAGE, MessageLedger
 from messages.request import parse_send_request
 
@@ -21,7 +22,7 @@ routes = web.RouteTableDef()
 @routes.post("/v1/messages")
 async def send_messages(request: web.Request) -> web.Response:
     ledger = request.app[LEDGER]
-    tenant = request["tenant"]
+    tenant = request[TENANT]
     idem_key = request.headers.get("Idempotency-Key")
     if idem_key is not None and not 0 < len(idem_key) <= MAX_IDEMPOTENCY_KEY:
         raise Problem(422, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
@@ -59,7 +60,7 @@ async def send_messages(request: web.Request) -> web.Response:
 
 @routes.get("/v1/messages/{id}")
 async def get_message(request: web.Request) -> web.Response:
-    view = await request.app[LEDGER].get(request["tenant_id"], request.match_info["id"])
+    view = await request.app[LEDGER].get(request[TENANT_ID], request.match_info["id"])
     if view is None:
         raise Problem(404, "no such message")
     return web.json_response(view)
@@ -72,6 +73,6 @@ async def list_messages(request: web.Request) -> web.Response:
     if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_PAGE:
         raise Problem(422, f"limit must be 1 to {MAX_PAGE}", [FieldError("/limit", "out of range")])
     items, cursor = await request.app[LEDGER].list(
-        request["tenant_id"], batch_id=q.get("batch_id"), cursor=q.get("cursor"), limit=int(limit_raw)
+        request[TENANT_ID], batch_id=q.get("batch_id"), cursor=q.get("cursor"), limit=int(limit_raw)
     )
     return web.json_response({"data": items, "next_cursor": cursor})

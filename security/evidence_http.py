@@ -5,6 +5,7 @@ from aiohttp import web
 
 from api.openapi import problem_responses, register_fragment
 from api.problems import Problem
+from api.middleware import TENANT_ID
 from security.evidence_store import EvidenceLog
 
 EVIDENCE = web.AppKey("evidence", EvidenceLog)
@@ -13,7 +14,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/v1/evidence/{message_id}")
 async def message_evidence(request: web.Request) -> web.Response:
-    found = await request.app[EVIDENCE].message_evidence(request["tenant_id"], request.match_info["message_id"])
+    found = await request.app[EVIDENCE].message_evidence(request[TENANT_ID], request.match_info["message_id"])
     if found is None:
         raise Problem(404, "no evidence for this message (unknown, another tenant's, or not chained yet)")
     return web.json_response(found)

@@ -5,6 +5,7 @@ from aiohttp import web
 
 from api.bodies import read_json
 from api.problems import FieldError, Problem
+from api.middleware import TENANT_ID
 from webhooks.endpoints import parse_registration
 from webhooks.service import DEFAULT_PAGE, DELIVERY_STATUSES, MAX_PAGE, WebhookService
 
@@ -18,25 +19,25 @@ async def create_webhook(request: web.Request) -> web.Response:
     service = request.app[WEBHOOKS]
     reg = parse_registration(await read_json(request), allow_http=service.allow_http,
                              allow_private=service.allow_private)
-    return web.json_response(await service.create_endpoint(request["tenant_id"], reg), status=201)
+    return web.json_response(await service.create_endpoint(request[TENANT_ID], reg), status=201)
 
 
 @routes.get("/v1/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
-    items = await request.app[WEBHOOKS].list_endpoints(request["tenant_id"])
+    items = await request.app[WEBHOOKS].list_endpoints(request[TENANT_ID])
     return web.json_response({"data": items, "next_cursor": None})
 
 
 @routes.delete("/v1/webhooks/{id}")
 async def delete_webhook(request: web.Request) -> web.Response:
-    if not await request.app[WEBHOOKS].delete_endpoint(request["tenant_id"], request.match_info["id"]):
+    if not await request.app[WEBHOOKS].delete_endpoint(request[TENANT_ID], request.match_info["id"]):
         raise Problem(404, "no such webhook endpoint")
     return web.Response(status=204)
 
 
 @routes.post("/v1/webhooks/{id}/secret")
 async def rotate_secret(request: web.Request) -> web.Response:
-    rotated = await request.app[WEBHOOKS].rotate_secret(request["tenant_id"], request.match_info["id"])
+    rotated = await request.app[WEBHOOKS].rotate_secret(request[TENANT_ID], request.match_info["id"])
     if rotated is None:
         raise Problem(404, "no such webhook endpoint")
     return web.json_response(rotated)
@@ -55,7 +56,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     if errors:
         raise Problem(422, f"{len(errors)} query parameter(s) are invalid", errors)
     items, cursor = await request.app[WEBHOOKS].list_deliveries(
-        request["tenant_id"], message_id=q.get("message_id"), endpoint_id=q.get("endpoint_id"),
+        request[TENANT_ID], message_id=q.get("message_id"), endpoint_id=q.get("endpoint_id"),
         status=status, cursor=q.get("cursor"), limit=int(limit_raw),
     )
     return web.json_response({"data": items, "next_cursor": cursor})

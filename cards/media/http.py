@@ -4,6 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.problems import FieldError, Problem
+from api.middleware import TENANT_ID
 from cards.media.images import MAX_UPLOAD_BYTES
 from cards.media.service import MEDIA
 
@@ -54,7 +55,7 @@ async def upload_media(request: web.Request) -> web.Response:
     raw = await _upload_bytes(request)
     if not raw:
         raise Problem(422, "the upload is empty", [FieldError("/file", "an image is required")])
-    item, _new = await request.app[MEDIA].upload(request["tenant_id"], raw)
+    item, _new = await request.app[MEDIA].upload(request[TENANT_ID], raw)
     # The same image again answers with the id it already has (201 either way: the contract).
     return web.json_response(item, status=201, headers={"Location": item["url"]})
 
@@ -64,14 +65,14 @@ async def list_media(request: web.Request) -> web.Response:
     raw = request.query.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise Problem(422, f"limit must be 1 to {MAX_PAGE}", [FieldError("/limit", "out of range")])
-    items, cursor = await request.app[MEDIA].list(request["tenant_id"], cursor=request.query.get("cursor"),
+    items, cursor = await request.app[MEDIA].list(request[TENANT_ID], cursor=request.query.get("cursor"),
                                                   limit=int(raw))
     return web.json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.get("/v1/media/{id}")
 async def get_media(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[MEDIA].get(request["tenant_id"], request.match_info["id"]))
+    return web.json_response(await request.app[MEDIA].get(request[TENANT_ID], request.match_info["id"]))
 
 
 async def _serve(request: web.Request, thumbnail: bool) -> web.Response:

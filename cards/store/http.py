@@ -5,6 +5,7 @@ from aiohttp import web
 
 from api.bodies import read_json
 from api.problems import FieldError, Problem
+from api.middleware import TENANT_ID
 from cards.library import load_library
 from cards.store.service import TEMPLATES
 
@@ -24,7 +25,7 @@ async def library(request: web.Request) -> web.Response:
 @routes.post("/v1/templates")
 async def create_template(request: web.Request) -> web.Response:
     body = await read_json(request)
-    store, tenant = request.app[TEMPLATES], request["tenant_id"]
+    store, tenant = request.app[TEMPLATES], request[TENANT_ID]
     if body.get("draft") is True:  # a blank start in the editor: only a draft, maybe invalid
         return web.json_response(await store.create_draft_only(tenant, body), status=201)
     if "draft" in body and body["draft"] is not False:
@@ -38,51 +39,51 @@ async def list_templates(request: web.Request) -> web.Response:
     raw = request.query.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise Problem(422, f"limit must be 1 to {MAX_PAGE}", [FieldError("/limit", "out of range")])
-    items, cursor = await request.app[TEMPLATES].list(request["tenant_id"], cursor=request.query.get("cursor"),
+    items, cursor = await request.app[TEMPLATES].list(request[TENANT_ID], cursor=request.query.get("cursor"),
                                                       limit=int(raw))
     return web.json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.get("/v1/templates/{id}")
 async def get_template(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[TEMPLATES].summary(request["tenant_id"], request.match_info["id"]))
+    return web.json_response(await request.app[TEMPLATES].summary(request[TENANT_ID], request.match_info["id"]))
 
 
 @routes.get("/v1/templates/{id}/versions/{version:\\d+}")
 async def get_version(request: web.Request) -> web.Response:
-    v = await request.app[TEMPLATES].version(request["tenant_id"], request.match_info["id"],
+    v = await request.app[TEMPLATES].version(request[TENANT_ID], request.match_info["id"],
                                              int(request.match_info["version"]))
     return web.json_response(v.as_dict())
 
 
 @routes.post("/v1/templates/{id}/versions")
 async def add_version(request: web.Request) -> web.Response:
-    v = await request.app[TEMPLATES].add_version(request["tenant_id"], request.match_info["id"],
+    v = await request.app[TEMPLATES].add_version(request[TENANT_ID], request.match_info["id"],
                                                  await read_json(request))
     return web.json_response(v.as_dict(), status=201)
 
 
 @routes.get("/v1/templates/{id}/draft")
 async def get_draft(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[TEMPLATES].draft(request["tenant_id"], request.match_info["id"]))
+    return web.json_response(await request.app[TEMPLATES].draft(request[TENANT_ID], request.match_info["id"]))
 
 
 @routes.put("/v1/templates/{id}/draft")
 async def save_draft(request: web.Request) -> web.Response:
-    draft = await request.app[TEMPLATES].save_draft(request["tenant_id"], request.match_info["id"],
+    draft = await request.app[TEMPLATES].save_draft(request[TENANT_ID], request.match_info["id"],
                                                     await read_json(request))
     return web.json_response(draft)
 
 
 @routes.delete("/v1/templates/{id}/draft")
 async def delete_draft(request: web.Request) -> web.Response:
-    await request.app[TEMPLATES].delete_draft(request["tenant_id"], request.match_info["id"])
+    await request.app[TEMPLATES].delete_draft(request[TENANT_ID], request.match_info["id"])
     return web.Response(status=204)
 
 
 @routes.post("/v1/templates/{id}/duplicate")
 async def duplicate(request: web.Request) -> web.Response:
-    copy = await request.app[TEMPLATES].duplicate(request["tenant_id"], request.match_info["id"],
+    copy = await request.app[TEMPLATES].duplicate(request[TENANT_ID], request.match_info["id"],
                                                   await read_json(request))
     return web.json_response(copy, status=201)
 
@@ -98,5 +99,5 @@ def _side(request: web.Request, name: str) -> int | str:
 @routes.get("/v1/templates/{id}/diff")
 async def diff(request: web.Request) -> web.Response:
     old, new = _side(request, "from"), _side(request, "to")
-    changes = await request.app[TEMPLATES].diff(request["tenant_id"], request.match_info["id"], old, new)
+    changes = await request.app[TEMPLATES].diff(request[TENANT_ID], request.match_info["id"], old, new)
     return web.json_response({"from": old, "to": new, "changes": changes})

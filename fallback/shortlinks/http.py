@@ -20,6 +20,7 @@ import jinja2
 from aiohttp import web
 
 from api.problems import FieldError, Problem, pointer
+from api.middleware import TENANT_ID
 from cards import Footer, calendar_ics, geo_uri, landing_href, render_html, suggestion_at, web_map_url
 from cards.view import MediaView, SuggestionView
 from fallback.shortlinks.agents import classify
@@ -379,7 +380,7 @@ async def clicks(request: web.Request) -> web.Response:
     for name, value in (("message_id", message_id), ("batch_id", batch_id)):
         if value is not None and not 0 < len(value) <= 64:
             raise Problem(422, f"{name} is not an id this API returned", [FieldError(pointer(name), "bad length")])
-    summary = await request.app[SHORTLINKS].clicks_summary(request["tenant_id"], message_id=message_id,
+    summary = await request.app[SHORTLINKS].clicks_summary(request[TENANT_ID], message_id=message_id,
                                                            batch_id=batch_id)
     if summary is None:
         raise Problem(404, "no short link was sent for this " + ("message" if message_id else "batch"))

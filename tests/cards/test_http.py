@@ -10,6 +10,7 @@ from aiohttp import web
 from PIL import Image
 
 from api.problems import PROBLEM_CONTENT_TYPE, Problem, problem_response
+from api.middleware import TENANT_ID
 from cards import BOTMESSAGE_CONTENT_TYPE, load_library
 from cards.http import routes
 from cardkit import media, reply, standalone, with_action
@@ -19,7 +20,7 @@ CARD = "/message/generalPurposeCard/content"
 
 @web.middleware
 async def _problems(request, handler):
-    request["tenant_id"] = "t1"
+    request[TENANT_ID] = "t1"
     try:
         return await handler(request)
     except Problem as problem:

@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 
 from api.problems import Problem, problem_response
+from api.middleware import TENANT
 from fallback import routes
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -17,7 +18,7 @@ def make_app(tenant: dict) -> web.Application:
     # Stands in for server.py's middleware: authenticates the tenant and renders Problems.
     @web.middleware
     async def middleware(request, handler):
-        request["tenant"] = tenant
+        request[TENANT] = tenant
         try:
             return await handler(request)
         except Problem as problem:
