@@ -59,6 +59,11 @@ class Change:
     then: list["Change"] = field(default_factory=list)  # applied after this one, if it applied
 
 
+# The evidence chain holds what a message's accept/send/deliver history is (DESIGN.md §7);
+# `queued` is the dispatcher's own bookkeeping (claims and retry schedules), so its events go
+# into the ledger already marked as needing no chaining.
+NOT_EVIDENCE = frozenset({"queued"})
+
 _ROWS = select(
     messages.c.id, messages.c.tenant_id, messages.c.batch_id, messages.c.to_enc, messages.c.status,
     messages.c.due_ms, messages.c.attempts,
@@ -132,7 +137,8 @@ class Transitions:
                     continue
             event_id = self.new_id()
             events.append({"id": event_id, "message_id": c.message_id, "tenant_id": row.tenant_id,
-                           "type": c.status, "at_ms": c.at_ms, "source": c.source, "detail": c.detail})
+                           "type": c.status, "at_ms": c.at_ms, "source": c.source, "detail": c.detail,
+                           "chained": c.status in NOT_EVIDENCE})
             if row.tenant_id not in hooked:
                 continue
             to = self.keyring.open(row.tenant_id, "messages", "to", row.id, row.to_enc).decode()

@@ -165,3 +165,16 @@ async def test_an_sms_reply_td_opts_out_of_that_brand_only(sandbox_api):
         assert asyncio.get_running_loop().time() < deadline, "the TD reply was not recorded"
         await asyncio.sleep(0.02)
     assert await status_of_marketing(other) == "accepted"
+
+
+async def test_the_evidence_chain_holds_accept_send_and_deliver_not_bookkeeping(sandbox_api):
+    from security.evidence_http import EVIDENCE
+
+    sent = await sandbox_api.post("/v1/messages", json={"to": "+8613800001234", "card": card()})
+    mid = (await sent.json())["messages"][0]["id"]
+    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_read")
+    assert "queued" in event_types(view)  # in the message's history …
+    await sandbox_api.client.app[EVIDENCE].append_pending()
+    records = (await (await sandbox_api.get(f"/v1/evidence/{mid}")).json())["records"]
+    # … but not in its evidence: that is what was accepted, sent and delivered.
+    assert [r["facts"]["event"] for r in records] == ["accepted", "rcs_sent", "rcs_delivered", "rcs_read"]
