@@ -435,7 +435,8 @@ def _serve(settings: Settings) -> None:
 
     async def announce(app: web.Application) -> None:
         info_path = settings.data_dir / DEMO_TENANT_FILE
-        lines = [f"Hongyan is serving on {settings.base_url}", f"  API docs:    {settings.base_url}/openapi.json"]
+        lines = [f"Hongyan is serving on {settings.base_url}", f"  API docs:    {settings.base_url}/openapi.json",
+                 f"  card editor: {settings.base_url}/editor (sign in with an API key)"]
         if settings.embedded and info_path.exists():
             info = json.loads(info_path.read_text())
             lines += [f"  demo tenant: {info['tenant_id']}", f"  demo API key: {info['api_key']}"]
