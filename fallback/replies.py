@@ -3,10 +3,12 @@
 Each tenant's SMS goes out from the platform's sender number followed by the tenant's
 extension code (扩展码), so a reply's destination names the brand. An opt-out reply — R, T, TD,
 退订 or STOP, as the marketing footer invites (DESIGN.md §5) — puts the number on that brand's
-list; other replies are counted, not kept (they would be personal data with nowhere to go).
+list. Every reply reaches the brand as a `message.user_event` webhook of the last SMS sent to
+that number, as an RCS reply would.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import unicodedata
 from typing import Awaitable, Callable
@@ -32,11 +34,16 @@ class SmsReplies:
     `on_opt_out(tenant_id, number)` records the opt-out."""
 
     def __init__(self, sender_number: str, *, tenant_of: Callable[[str], Awaitable[str | None]],
-                 on_opt_out: Callable[[str, str], Awaitable[None]]):
+                 on_opt_out: Callable[[str, str], Awaitable[None]],
+                 on_reply: Callable[..., Awaitable[bool]] | None = None):
         self.sender_number = sender_number
         self.tenant_of = tenant_of
         self.on_opt_out = on_opt_out
-        self.counts = {"opt_outs": 0, "other": 0, "unrouted": 0}
+        # (tenant id, number, text, opt_out=…) → whether it reached the brand (as a user event)
+        self.on_reply = on_reply
+        self.counts = {"opt_outs": 0, "other": 0, "unrouted": 0, "forwarded": 0}
+        # One at a time, in arrival order: a conversation's replies reach the brand in order.
+        self._in_order = asyncio.Lock()
 
     def extension(self, destination: str) -> str | None:
         """The extension code in a reply's destination (E.164 or national digits)."""
@@ -46,15 +53,23 @@ class SmsReplies:
         return ext if ext.isdigit() else None
 
     async def handle(self, sms: InboundSms) -> None:
+        async with self._in_order:
+            await self._handle(sms)
+
+    async def _handle(self, sms: InboundSms) -> None:
         ext = self.extension(sms.destination)
         tenant_id = await self.tenant_of(ext) if ext else None
         if tenant_id is None:
             self.counts["unrouted"] += 1
             log.info("reply from %s to an unknown extension dropped", mask_phone(sms.source))
             return
-        if not is_opt_out(sms.text):
+        opt_out = is_opt_out(sms.text)
+        if opt_out:
+            await self.on_opt_out(tenant_id, sms.source)
+            self.counts["opt_outs"] += 1
+            log.info("%s opted out of tenant %s's marketing by SMS reply", mask_phone(sms.source), tenant_id)
+        else:
             self.counts["other"] += 1
-            return
-        await self.on_opt_out(tenant_id, sms.source)
-        self.counts["opt_outs"] += 1
-        log.info("%s opted out of tenant %s's marketing by SMS reply", mask_phone(sms.source), tenant_id)
+        # Every reply, an opt-out too, goes to the brand as a user event of its last SMS there.
+        if self.on_reply is not None and await self.on_reply(tenant_id, sms.source, sms.text, opt_out=opt_out):
+            self.counts["forwarded"] += 1

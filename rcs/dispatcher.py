@@ -97,6 +97,11 @@ class SmsStage(Protocol):
 
 
 _BATCH = select(batches).where(batches.c.id == bindparam("batch_id"))
+# The newest message that reached a number by SMS (ids are time-ordered).
+_LAST_SMS = (select(messages.c.id)
+             .where(messages.c.tenant_id == bindparam("tenant_id"), messages.c.to_bidx == bindparam("to_bidx"),
+                    messages.c.status.in_(("sms_sent", "sms_delivered", "sms_failed")))
+             .order_by(messages.c.id.desc()).limit(1))
 
 
 class CardSource:
@@ -576,6 +581,23 @@ class Dispatcher:
             "kind": "suggestion_response", "at": _rfc3339(now_ms), "source": "sms_link", "text": None,
             "postback": postback, "display_text": display_text,
         }, now_ms, tenant_id=tenant_id)
+
+    async def on_sms_reply(self, tenant_id: str, number: str, text: str, *, opt_out: bool) -> bool:
+        """A reply to a brand's SMS → a `message.user_event` of the last SMS sent to that number
+        (the same event an RCS reply gives, `source` "sms"); False when no SMS went to it."""
+        if not self.keyring.has_tenant(tenant_id):
+            await self.load_keys(tenant_id)
+        bidx = self.keyring.blind_index(tenant_id, number)
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(_LAST_SMS, {"tenant_id": tenant_id, "to_bidx": bidx})).first()
+        if row is None:
+            return False
+        now_ms = self.now_ms()
+        await self.user_event(row.id, {
+            "kind": "text", "at": _rfc3339(now_ms), "source": "sms", "text": text, "postback": None,
+            "display_text": None, "opt_out": opt_out,
+        }, now_ms, tenant_id=tenant_id)
+        return True
 
     async def user_event(self, message_id: str, event: dict, at_ms: int, tenant_id: str | None = None) -> None:
         keyring, new_event_id = self.keyring, self.transitions.new_id

@@ -146,8 +146,14 @@ def dispatch_context(config: DispatchConfig, *, base_url: str, clock, keys):
                 started.append(sandbox.smsc)
                 host, port = sandbox.smsc.host, sandbox.smsc.port
             directory = TenantDirectory(accounts, keyring, writer, clock or SystemClock())
+            dispatcher: Dispatcher | None = None
+
+            async def forward_reply(tenant_id: str, number: str, text: str, *, opt_out: bool) -> bool:
+                return dispatcher is not None and await dispatcher.on_sms_reply(tenant_id, number, text,
+                                                                                opt_out=opt_out)
+
             replies = SmsReplies(DEFAULT_SOURCE_ADDR, tenant_of=directory.id_for_extension,
-                                 on_opt_out=directory.opt_out_by_reply)
+                                 on_opt_out=directory.opt_out_by_reply, on_reply=forward_reply)
             client = SmppClient(host, int(port), config.smpp_system_id, config.smpp_password,
                                 on_inbound=replies.handle)
             await client.start()

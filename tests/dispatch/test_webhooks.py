@@ -87,3 +87,27 @@ async def test_a_reply_tapped_on_the_sms_page_is_the_same_user_event(sandbox_api
     assert event["type"] == "message.user_event" and event["data"]["message_id"] == mid
     assert event["data"]["event"]["source"] == "sms_link"
     assert event["data"]["event"]["postback"] == "detail" and event["data"]["event"]["display_text"] == "查看详情"
+
+
+async def test_a_reply_to_the_sms_reaches_the_brand_as_a_user_event(sandbox_api, aiohttp_server):
+    """Two-way SMS: a reply to the fallback SMS (sent to the brand's extension code) is the
+    same `message.user_event` an RCS reply gives, for the last SMS to that number."""
+    from fallback.dispatch import DEFAULT_SOURCE_ADDR
+    from server import ACCOUNTS
+
+    url, got, arrived = await receiver(aiohttp_server)
+    reg = await sandbox_api.post("/v1/webhooks", json={"url": url, "events": ["message.user_event"]})
+    assert reg.status == 201
+    to = "+8613800001250"  # ends in 0: the SMS goes
+    sent = await sandbox_api.post("/v1/messages", json={"to": to, "card": card()})
+    mid = (await sent.json())["messages"][0]["id"]
+    await wait_for(sandbox_api, mid, lambda v: v["status"] == "sms_delivered")
+    ext = (await sandbox_api.client.app[ACCOUNTS].get_tenant(sandbox_api.tenant_id)).sms_ext
+    smsc = sandbox_api.client.app[SANDBOX].smsc
+    await smsc.send_mo(to, DEFAULT_SOURCE_ADDR + ext, "明天几点开门？")
+    await smsc.send_mo(to, DEFAULT_SOURCE_ADDR + ext, "TD")
+    await wait_events(got, arrived, lambda events: len(events) >= 2)
+    events = [orjson.loads(body)["data"] for body, _ in got]
+    assert [e["message_id"] for e in events] == [mid, mid] and events[0]["to"] == to
+    assert [(e["event"]["source"], e["event"]["text"], e["event"]["opt_out"]) for e in events] == [
+        ("sms", "明天几点开门？", False), ("sms", "TD", True)]
