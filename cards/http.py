@@ -20,6 +20,7 @@ from cards.formats import DEFAULT_LOCALE
 from cards.html import render_html
 from cards.library import load_library
 from cards.limits import DEFAULT_PROFILE, PROFILES
+from cards.media import media_for_url
 from cards.model import BOTMESSAGE_CONTENT_TYPE
 from cards.png import render_png_cached
 from cards.render import render_gsma, render_text
@@ -73,10 +74,33 @@ async def render(request: web.Request) -> web.Response:
             return web.Response(text=render_text(card), content_type="text/plain", charset="utf-8")
         if fmt == "html":
             return web.Response(text=render_html(card), content_type="text/html", charset="utf-8")
-        png = await asyncio.get_running_loop().run_in_executor(None, render_png_cached, card)
+        images = await _hosted_images(request.app, card)
+        png = await asyncio.get_running_loop().run_in_executor(None, render_png_cached, card, images)
         return web.Response(body=png, content_type="image/png")
     except CardInvalid as exc:
         raise Problem(422, "the card is not valid", exc.errors) from None
+
+
+async def _hosted_images(app: web.Application, card: dict) -> dict[str, bytes]:
+    """The card's media that we host ourselves (uploaded through /v1/media), by URL."""
+    images = {}
+    for url in set(_media_urls(card)):
+        data = await media_for_url(app, url)
+        if data is not None:
+            images[url] = data
+    return images
+
+
+def _media_urls(node):
+    if isinstance(node, dict):
+        url = node.get("mediaUrl")
+        if isinstance(url, str):
+            yield url
+        for value in node.values():
+            yield from _media_urls(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _media_urls(value)
 
 
 def _composed(body: dict, profile: str) -> dict:

@@ -1,14 +1,16 @@
-"""PNG preview of a card as a phone shows it (pillow; never fetches media: placeholders)."""
+"""PNG preview of a card as a phone shows it (pillow). Nothing is fetched: media the caller
+hands over (our own hosted images) is drawn, any other media is a placeholder."""
 from __future__ import annotations
 
 import hashlib
 import io
 import threading
 from collections import OrderedDict
+from typing import Mapping
 
 import orjson
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from cards.fonts import drawing_lock, fit, font, text_width, wrap
 from cards.model import Document, parse_document
@@ -42,16 +44,21 @@ ACCENT = (26, 115, 232)
 PLACEHOLDER = (226, 232, 240)
 PLACEHOLDER_INK = (120, 134, 155)
 
+MAX_PREVIEW_PIXELS = 4096 * 4096
+
 _KIND_LABEL = {"image": "图片", "video": "视频", "audio": "音频", "file": "文件"}
 
 
-def render_png(card: dict | Document | DocumentView) -> bytes:
-    """A PNG of the card, its chip list and its menu bar, as a phone would show them."""
+def render_png(card: dict | Document | DocumentView, images: Mapping[str, bytes] | None = None) -> bytes:
+    """A PNG of the card, its chip list and its menu bar, as a phone would show them.
+
+    `images` maps media URLs to image bytes the caller already holds (our own hosted media);
+    any other media is drawn as a placeholder — nothing is ever fetched."""
     view = card if isinstance(card, DocumentView) else document_view(
         card if isinstance(card, Document) else parse_document(card))
     # PNG encoding, the other half of the work, runs outside the lock.
     with drawing_lock:
-        img = draw_document(view)
+        img = draw_document(view, images)
     return _encode(img)
 
 
@@ -60,16 +67,19 @@ _cache: "OrderedDict[bytes, bytes]" = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def render_png_cached(card: dict) -> bytes:
+def render_png_cached(card: dict, images: Mapping[str, bytes] | None = None) -> bytes:
     """render_png with a bounded cache keyed by the card's content (one entry per template
-    version and variables); safe to call from executor threads."""
-    key = hashlib.sha256(orjson.dumps(card, option=orjson.OPT_SORT_KEYS)).digest()
+    version and variables) and the images drawn; safe to call from executor threads."""
+    digest = hashlib.sha256(orjson.dumps(card, option=orjson.OPT_SORT_KEYS))
+    for url in sorted(images or ()):
+        digest.update(url.encode() + b"\x00" + hashlib.sha256(images[url]).digest())
+    key = digest.digest()
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    png = render_png(card)
+    png = render_png(card, images)
     with _cache_lock:
         _cache[key] = png
         while len(_cache) > _CACHE_SIZE:
@@ -84,7 +94,7 @@ def _encode(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def draw_document(view: DocumentView) -> Image.Image:
+def draw_document(view: DocumentView, images: Mapping[str, bytes] | None = None) -> Image.Image:
     """Draw the whole conversation view: cards (side by side for a carousel), chips, menu."""
     if view.layout == "carousel":
         width = CARD_WIDTHS.get(view.card_width, CARD_WIDTHS["SMALL_WIDTH"])
@@ -105,9 +115,13 @@ def draw_document(view: DocumentView) -> Image.Image:
     height = PAD + cards_h + (GAP + chips.height if chips.height else 0) + PAD + menu_h
     img = Image.new("RGB", (canvas_w, height), BACKGROUND)
     draw = ImageDraw.Draw(img)
+
+    def picture(media: MediaView, box, corners) -> bool:
+        return _paste_image(img, (images or {}).get(media.url or ""), box, corners)
+
     x = PAD
     for c in cards:
-        c.draw(draw, x, PAD)
+        c.draw(draw, x, PAD, picture)
         x += c.width + GAP
     y = PAD + cards_h + GAP
     if chips.height:
@@ -144,8 +158,13 @@ class _CardLayout:
         self.top_h += height - self.height
         self.height = height
 
-    def draw(self, draw: ImageDraw.ImageDraw, x: int, y: int) -> None:
+    def draw(self, draw: ImageDraw.ImageDraw, x: int, y: int, picture=None) -> None:
         c = self.card
+
+        def media(box, corners) -> None:
+            if not (picture is not None and c.media.kind == "image" and picture(c.media, box, corners)):
+                _placeholder(draw, c.media, box, RADIUS, corners)
+
         draw.rounded_rectangle((x, y, x + self.width - 1, y + self.height - 1), RADIUS, fill=CARD,
                                outline=BORDER, width=dp(1))
         tx, ty = x + PAD, y + PAD
@@ -156,10 +175,9 @@ class _CardLayout:
                     tx = x + self.media_w + PAD
                 last = not c.suggestions  # only the card's outer corners are round
                 corners = (True, False, False, last) if self.alignment == "LEFT" else (False, True, last, False)
-                _placeholder(draw, c.media, (mx, y, mx + self.media_w, y + self.top_h), RADIUS, corners)
+                media((mx, y, mx + self.media_w, y + self.top_h), corners)
             else:
-                _placeholder(draw, c.media, (x, y, x + self.width, y + self.media_h), RADIUS,
-                             (True, True, False, False))
+                media((x, y, x + self.width, y + self.media_h), (True, True, False, False))
                 ty = y + self.media_h + PAD
         bold = "bold" in c.title_styles or not c.title_styles
         for line in self.title:
@@ -184,6 +202,26 @@ class _CardLayout:
 
 def _label(s: SuggestionView) -> str:
     return s.display_text or "…"
+
+
+def _paste_image(img: Image.Image, data: bytes | None, box, corners) -> bool:
+    """Draw image bytes cropped to fill `box` with the card's rounded corners; False when there
+    are none or they do not decode (the caller draws the placeholder)."""
+    if not data:
+        return False
+    x0, y0, x1, y1 = (int(v) for v in box)
+    size = (max(1, x1 - x0), max(1, y1 - y0))
+    try:
+        with Image.open(io.BytesIO(data)) as source:
+            if source.width * source.height > MAX_PREVIEW_PIXELS:
+                return False  # only our own re-encoded media (≤ 2048 px) is expected here
+            picture = ImageOps.fit(source.convert("RGB"), size, Image.Resampling.LANCZOS)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, size[0] - 1, size[1] - 1), RADIUS, fill=255, corners=corners)
+    img.paste(picture, (x0, y0), mask)
+    return True
 
 
 def _placeholder(draw: ImageDraw.ImageDraw, media: MediaView, box, radius: int, corners) -> None:

@@ -144,3 +144,19 @@ async def test_concurrent_uploads_of_one_image_agree_on_its_id(api):
     assert {a.status for a in answers} == {201}
     assert len({(await a.json())["id"] for a in answers}) == 1
     assert len((await (await api.get("/v1/media")).json())["data"]) == 1
+
+
+@pytest.mark.parametrize("hosted", [True, False])
+async def test_the_png_preview_draws_our_hosted_image_and_never_fetches_others(api, hosted):
+    """An uploaded image is drawn into /v1/cards/render?format=png; a remote URL stays a
+    placeholder (nothing is fetched)."""
+    item = await (await upload(api, encode(photo((600, 400), (200, 30, 30)), "PNG"), filename="red.png")).json()
+    url = item["url"] if hosted else "https://cdn.example.com/red.png"
+    card = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {
+        "title": "月饼", "media": {"mediaUrl": url, "mediaContentType": "image/png", "mediaFileSize": 1000,
+                                 "height": "MEDIUM_HEIGHT"}}}}}
+    resp = await api.post("/v1/cards/render?format=png", {"card": card})
+    assert resp.status == 200 and resp.content_type == "image/png"
+    png = Image.open(io.BytesIO(await resp.read())).convert("RGB")
+    r, g, b = png.getpixel((png.width // 4, png.height // 4))  # inside the media box (the photo's red half)
+    assert (r > 150 and g < 80 and b < 80) is hosted, (r, g, b)
