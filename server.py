@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -420,6 +421,15 @@ async def _evidence_verify(settings: Settings) -> int:
     return 0
 
 
+async def tune_gc(app: web.Application) -> None:
+    """Once everything is up: what exists now lives as long as the process, so the cyclic
+    collector stops re-scanning it (gc.freeze), and it runs after 100k allocations rather than
+    700 — the hot paths allocate many short-lived objects that reference counting frees anyway.
+    Measured with bench/dispatch.py: server CPU per message 0.57 → 0.49 ms."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
+
+
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop where it is installed (Linux, macOS): the HTTP server, the MaaP client and the
     callbacks all run on this one loop, and uvloop's costs less CPU per request."""
@@ -450,6 +460,7 @@ def _serve(settings: Settings) -> None:
         print("\n".join(lines), file=sys.stderr, flush=True)
 
     app.on_startup.append(announce)
+    app.on_startup.append(tune_gc)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log_format='%a "%r" %s %b %Tfs',
                 loop=new_event_loop())
 
