@@ -1,6 +1,8 @@
 """The OpenAPI 3.1 document, assembled from each domain's fragment."""
 from __future__ import annotations
 
+from api.middleware import CSRF_HEADER, SESSION_COOKIE
+
 PROBLEM = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
@@ -73,10 +75,19 @@ def openapi_document(base_url: str) -> dict:
             "description": "Send RCS rich cards with SMS fallback. Errors are RFC 7807 problem+json.",
         },
         "servers": [{"url": base_url}],
-        "security": [{"apiKey": []}],
+        # Either the tenant's API key, or the web editor's session cookie (whose unsafe requests
+        # also carry the X-CSRF-Token header of the session).
+        "security": [{"apiKey": []}, {"editorSession": []}],
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "Tenant API key"}},
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "Tenant API key"},
+                "editorSession": {
+                    "type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                    "description": "The card editor's session (POST /editor/session); POST, PUT, PATCH and "
+                                   f"DELETE also need the session's csrf_token in `{CSRF_HEADER}`.",
+                },
+            },
         },
     }

@@ -78,3 +78,15 @@ async def test_message_view_matches_the_schema(api, doc):
     [msg] = (await resp.json())["messages"]
     view = await (await api.get(f"/v1/messages/{msg['id']}")).json()
     jsonschema.validate(view, _schema(doc, "Message"))
+
+
+async def test_both_ways_in_are_described(api, doc):
+    """The API key, and the editor's session cookie with its CSRF header, as the middleware takes them."""
+    from api.middleware import CSRF_HEADER, SESSION_COOKIE
+
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["apiKey"]["scheme"] == "bearer"
+    assert schemes["editorSession"] == {**schemes["editorSession"], "type": "apiKey", "in": "cookie",
+                                        "name": SESSION_COOKIE}
+    assert CSRF_HEADER in schemes["editorSession"]["description"]
+    assert doc["security"] == [{"apiKey": []}, {"editorSession": []}]
