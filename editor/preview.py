@@ -24,6 +24,7 @@ from jinja2 import nodes as jinja_nodes
 from api.problems import FieldError, Problem, pointer
 from cards import CardInvalid, CompiledCard, MissingVariable, compile_template, render_html, render_text, validate_card
 from cards.compose import MAX_LOOP_NESTING, NUMERIC_KEYS, CardSandbox, template_environment
+from cards.library import TRAFFIC_TYPES
 from cards.limits import DEFAULT_PROFILE, PROFILES
 from cards.view import MediaView
 from fallback import ComposeError, SegmentationError, compose_sms, segment_sms
@@ -33,7 +34,6 @@ from fallback.shortlinks import render_card_page
 log = logging.getLogger(__name__)
 
 LOCALES = ("zh-CN", "en")
-TRAFFIC_TYPES = ("notification", "marketing", "otp")  # what POST /v1/messages accepts
 CACHE_SIZE = 256
 # A short link of the real length (DESIGN.md §6: `<base>/s/` + 16 base64url characters), so the
 # SMS is counted as it will be sent.

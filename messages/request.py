@@ -9,8 +9,8 @@ import re
 import phonenumbers
 
 from api.problems import FieldError, pointer
+from cards.library import TRAFFIC_TYPES
 
-TRAFFIC_TYPES = ("otp", "notification", "marketing")
 MAX_RECIPIENTS = 10_000
 DEFAULT_TTL_S = 86_400
 # DESIGN.md §13: any TTL from 1 s to 15 days is honoured.
