@@ -109,6 +109,22 @@ async def api(aiohttp_client, settings) -> ApiClient:
     return ApiClient(client, tenant.id, key)
 
 
+# Debian's Chromium, driven by playwright (browser tests); without it they skip, except under
+# CI=true, where a missing browser is a failure.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); set CI=true to make this fail")
+    return CHROMIUM
+
+
 def card(title: str = "您的账单已出", description: str = "本月话费 58.00 元") -> dict:
     """A small valid standalone card."""
     return {

@@ -5,6 +5,7 @@ from aiohttp import web
 
 from api.problems import FieldError, Problem
 from api.middleware import TENANT_ID
+from api.pagination import page_limit
 from cards.media.images import MAX_UPLOAD_BYTES
 from cards.media.service import MEDIA
 
@@ -62,11 +63,8 @@ async def upload_media(request: web.Request) -> web.Response:
 
 @routes.get("/v1/media")
 async def list_media(request: web.Request) -> web.Response:
-    raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise Problem(422, f"limit must be 1 to {MAX_PAGE}", [FieldError("/limit", "out of range")])
     items, cursor = await request.app[MEDIA].list(request[TENANT_ID], cursor=request.query.get("cursor"),
-                                                  limit=int(raw))
+                                                  limit=page_limit(request.query, maximum=MAX_PAGE))
     return web.json_response({"data": items, "next_cursor": cursor})
 
 

@@ -6,6 +6,7 @@ from aiohttp import web
 from api.bodies import read_json
 from api.problems import FieldError, Problem
 from api.middleware import TENANT_ID
+from api.pagination import page_limit
 from cards.library import load_library
 from cards.store.service import TEMPLATES
 
@@ -36,11 +37,8 @@ async def create_template(request: web.Request) -> web.Response:
 
 @routes.get("/v1/templates")
 async def list_templates(request: web.Request) -> web.Response:
-    raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise Problem(422, f"limit must be 1 to {MAX_PAGE}", [FieldError("/limit", "out of range")])
     items, cursor = await request.app[TEMPLATES].list(request[TENANT_ID], cursor=request.query.get("cursor"),
-                                                      limit=int(raw))
+                                                      limit=page_limit(request.query, maximum=MAX_PAGE))
     return web.json_response({"data": items, "next_cursor": cursor})
 
 

@@ -19,20 +19,11 @@ from pathlib import Path
 import pytest
 
 from tests.dispatch.conftest import FAST
+from tests.conftest import CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 CAROUSEL = "/message/generalPurposeCardCarousel/content"
 
 
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); set CI=true to make this fail")
-    return CHROMIUM
 
 
 @pytest.fixture
@@ -85,7 +76,7 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
     expect.set_options(timeout=10_000)
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS, headless=True)
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         try:
             context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
             await context.route("**/*", loopback_only)
@@ -388,7 +379,7 @@ async def test_library_start_and_leaving_with_unsaved_edits(chromium, sandbox_ap
     server, key = sandbox_app
     bill = load_library()["monthly_bill"]
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS, headless=True)
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         try:
             # A browser that prefers Chinese gets the Chinese UI.
             context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",

@@ -7,17 +7,13 @@ Skipped when /usr/bin/chromium is missing, except under CI=true where that is a 
 from __future__ import annotations
 
 import base64
-import os
-from pathlib import Path
 
 import orjson
-import pytest
 from aiohttp import web
 
 from editor import EditorConfig, Previewer, editor_routes, parse_request
+from tests.conftest import CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 MEDIA_ID = "csp0123456789abcdefghij"
 SHELL = """<!doctype html><html><head><meta charset="utf-8"><title>csp</title></head><body>
@@ -31,13 +27,6 @@ document.getElementById('h5').srcdoc = r.h5_html;
 document.body.dataset.module = 'ran';"""
 
 
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); set CI=true to make this fail")
-    return CHROMIUM
 
 
 async def test_previews_in_srcdoc_iframes_keep_style_and_media_under_the_csp(chromium, tmp_path, aiohttp_server,
@@ -67,7 +56,7 @@ async def test_previews_in_srcdoc_iframes_keep_style_and_media_under_the_csp(chr
     await aiohttp_server(app, port=port)
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(chromium), args=ARGS)
+        browser = await p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
             violations = []

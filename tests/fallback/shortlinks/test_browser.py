@@ -16,20 +16,11 @@ import pytest
 from aiohttp import web
 
 from linkkit import FULL_CARD, MOBILE_UA, SCRIPT, ManualClock
+from tests.conftest import CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 SCREENSHOT_DIR = Path(os.environ.get("HONGYAN_SCREENSHOT_DIR", tempfile.gettempdir())) / "hongyan-shortlinks"
 
 
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); set CI=true to make this fail")
-    return CHROMIUM
 
 
 @pytest.fixture
@@ -89,7 +80,7 @@ async def test_buttons_in_chromium(chromium, settings, aiohttp_server):
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS, headless=True)
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         try:
             context = await browser.new_context(user_agent=MOBILE_UA, viewport={"width": 390, "height": 844},
                                                 device_scale_factor=2, is_mobile=True, has_touch=True,
