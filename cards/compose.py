@@ -208,12 +208,7 @@ class CompiledCard:
                 raise CardInvalid([FieldError(slot.path, f"template not allowed: {exc}")]) from None
             except (ValueError, TypeError, ArithmeticError, jinja2.TemplateError) as exc:
                 raise CardInvalid([FieldError(slot.path, f"template error: {exc}")]) from None
-            if slot.numeric:
-                text = _number_or_text(text)
-            target = card
-            for part in slot.parts[:-1]:
-                target = target[part]
-            target[slot.parts[-1]] = text
+            place_value(card, slot.parts, text, numeric=slot.numeric)
         return card
 
 
@@ -223,6 +218,14 @@ class CompiledCard:
         if "message" not in card:
             raise CardInvalid([FieldError("/message", "required for a bot message")])
         return orjson.dumps({"message": card["message"]})
+
+
+def place_value(card: dict, parts: tuple, text: str, *, numeric: bool) -> None:
+    """Put a rendered field into the card at `parts` (a number where the schema wants one)."""
+    target = card
+    for part in parts[:-1]:
+        target = target[part]
+    target[parts[-1]] = _number_or_text(text) if numeric else text
 
 
 def _number_or_text(text: str):

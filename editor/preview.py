@@ -23,7 +23,7 @@ from jinja2 import nodes as jinja_nodes
 
 from api.problems import FieldError, Problem, pointer
 from cards import CardInvalid, CompiledCard, MissingVariable, compile_template, render_html, render_text, validate_card
-from cards.compose import MAX_LOOP_NESTING, NUMERIC_KEYS, CardSandbox, template_environment
+from cards.compose import MAX_LOOP_NESTING, NUMERIC_KEYS, CardSandbox, place_value, template_environment
 from cards.library import TRAFFIC_TYPES
 from cards.limits import DEFAULT_PROFILE, PROFILES
 from cards.view import MediaView
@@ -203,12 +203,7 @@ class PlaceholderCard:
                 value = f.template.render(variables)
             except Exception:  # noqa: BLE001 — sandbox refusals, filter errors: show the field as written
                 continue
-            if f.numeric:
-                value = _number_or_text(value)
-            target = card
-            for part in f.parts[:-1]:
-                target = target[part]
-            target[f.parts[-1]] = value
+            place_value(card, f.parts, value, numeric=f.numeric)
 
     def unresolved(self, missing: set[str]) -> list[str]:
         """Paths of fields that use a missing variable or do not compile."""
@@ -219,14 +214,6 @@ def _loop_depth(node, depth: int = 0) -> int:
     if isinstance(node, jinja_nodes.For):
         depth += 1
     return max([depth, *(_loop_depth(child, depth) for child in node.iter_child_nodes())])
-
-
-def _number_or_text(text: str):
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else text
 
 
 # -- the previewer -------------------------------------------------------------------------
