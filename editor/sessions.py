@@ -116,7 +116,8 @@ class EditorSessions:
         id_hash = hash_session_id(session_id)
         query = (
             select(editor_sessions, api_keys.c.revoked_ms, api_keys.c.scopes,
-                   tenants.c.name, tenants.c.signature, tenants.c.rate_limit, tenants.c.sms_price)
+                   tenants.c.name, tenants.c.signature, tenants.c.rate_limit, tenants.c.sms_price,
+                   tenants.c.sms_ext)
             .join(api_keys, api_keys.c.id == editor_sessions.c.api_key_id)
             .join(tenants, tenants.c.id == editor_sessions.c.tenant_id)
             .where(editor_sessions.c.id_hash == id_hash)
@@ -135,7 +136,7 @@ class EditorSessions:
             async with self.db.write.begin() as conn:
                 await conn.execute(update(editor_sessions).where(editor_sessions.c.id_hash == id_hash)
                                    .values(last_seen_ms=now))
-        tenant = Tenant(row.tenant_id, row.name, row.signature, row.rate_limit, row.sms_price)
+        tenant = Tenant(row.tenant_id, row.name, row.signature, row.rate_limit, row.sms_price, row.sms_ext)
         if self.ensure_keys is not None:
             await self.ensure_keys(tenant.id)
         principal = Principal(tenant, row.api_key_id, frozenset(row.scopes.split()))

@@ -229,6 +229,11 @@ class Dispatcher:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def _ensure_keys(self, tenant_id: str) -> None:
+        # A tenant made by another process since start: load its data keys on first sight.
+        if not self.keyring.has_tenant(tenant_id):
+            await self.load_keys(tenant_id)
+
     def wake(self) -> None:
         """Look for due work now (e.g. right after an accept)."""
         self._wake.set()
@@ -321,8 +326,7 @@ class Dispatcher:
     async def _work(self, rows: list) -> None:
         try:
             for tenant_id in {r.tenant_id for r in rows}:
-                if not self.keyring.has_tenant(tenant_id):
-                    await self.load_keys(tenant_id)
+                await self._ensure_keys(tenant_id)
             jobs, changes = await self._open(rows)
             jobs = await self._honour_opt_outs(jobs, changes)
             to_send = [j for j in jobs if j.status in TO_SEND]
@@ -585,8 +589,7 @@ class Dispatcher:
     async def on_sms_reply(self, tenant_id: str, number: str, text: str, *, opt_out: bool) -> bool:
         """A reply to a brand's SMS → a `message.user_event` of the last SMS sent to that number
         (the same event an RCS reply gives, `source` "sms"); False when no SMS went to it."""
-        if not self.keyring.has_tenant(tenant_id):
-            await self.load_keys(tenant_id)
+        await self._ensure_keys(tenant_id)
         bidx = self.keyring.blind_index(tenant_id, number)
         async with self.db.read.connect() as conn:
             row = (await conn.execute(_LAST_SMS, {"tenant_id": tenant_id, "to_bidx": bidx})).first()

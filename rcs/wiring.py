@@ -89,8 +89,7 @@ class TenantDirectory:
         return found.id if found is not None else None
 
     async def opt_out_by_reply(self, tenant_id: str, number: str) -> None:
-        if not self.keyring.has_tenant(tenant_id):
-            await self.accounts.load_keys(tenant_id)
+        await self.accounts.ensure_keys(tenant_id)
         await add_opt_out(self.writer, tenant_id, self.keyring.blind_index(tenant_id, number), source="sms_reply",
                           now_ms=int(self.clock.now().timestamp() * 1000))
 
