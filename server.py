@@ -6,53 +6,90 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import gc
 import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
+import editor
 import security
+import webhooks
 from accounts import Accounts, SignatureInvalid
+from accounts.directory import TenantDirectory
 from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
 from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all, rotate_master
 from api.middleware import AUTHENTICATE, SESSION_AUTH, auth_middleware, problem_middleware
 from api.openapi import openapi_document
 from api.ratelimit import RateLimiter
-import webhooks
 from cards import http as cards_http
-import editor
-from cards.store import TEMPLATES, TemplateStore
-from cards.store import routes as template_routes
-from cards.media import MEDIA, MediaStore
-from cards.media import routes as media_routes
-from security.evidence_http import EVIDENCE
-from security.evidence_http import routes as evidence_routes
-from security.evidence_store import EvidenceLog, verify_all
+from cards.media import MediaStore
+from cards.media.http import MEDIA
+from cards.media.http import routes as media_routes
+
+from cards.store import TemplateStore
+from cards.store.http import TEMPLATES
+from cards.store.http import routes as template_routes
+
+from dispatch import Dispatcher, DispatchOptions
+from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage
 from fallback import routes as sms_routes
 from fallback import shortlinks
+from fallback.http import ROUTER as SMS_ROUTER
+from fallback.kinds import ROUTE_KINDS
+from fallback.replies import SmsReplies
+from fallback.route import RouteHooks, SmsRoute
+from fallback.routes_file import RouteDefinition, RoutesFile, RoutesFileError, load_routes
+from fallback.routing import DEFAULT_CARRIER, CarrierRouter, CarrierRoutes, RouterConfig, RouteSettings
+from fallback.sender import SmsSender
+from fallback.shortlinks.tables import SEALED_COLUMNS as SHORT_LINK_SEALED
+from fallback.smsc import SmscSimulator
+from fallback.smsc.simulator import SANDBOX_PASSWORD, SANDBOX_SYSTEM_ID
 from messages import http as messages_http
 from messages.cardcheck import CardChecker
+from messages.evidence import EvidenceLog, verify_all
+from messages.evidence_http import EVIDENCE
+from messages.evidence_http import routes as evidence_routes
 from messages.ledger import MessageLedger
-from rcs.wiring import DispatchConfig, callback_routes, dispatch_context
+from messages.tables import SEALED_COLUMNS as MESSAGE_SEALED
+from rcs.callbacks import CallbackEndpoints
+from rcs.operators import OPERATORS
+from rcs.simulator import (
+    SANDBOX_APP_ID,
+    SANDBOX_APP_KEY,
+    SANDBOX_CALLBACK_TOKEN,
+    SANDBOX_CHATBOT_ID,
+    MaapSimulator,
+    SimulatorTiming,
+)
+from security.secrets import Secret, SecretError, env_secret
 from store import Database, GroupWriter, SystemClock, open_database, run_migrations
 from store.db import sqlite_url
 from store.migrate import schema_is_current
+from webhooks.tables import SEALED_COLUMNS as WEBHOOK_SEALED
 
 log = logging.getLogger("hongyan")
 
 DEFAULT_PORT = 8080
 DEMO_TENANT_FILE = "demo-tenant.json"
+CALLBACK_PREFIX = "/rcs"  # the default channel's notify URL is <public base URL>/rcs
+SANDBOX_ROUTE = "sandbox"
+SMSC_ROUTE = "default"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable; flags override HONGYAN_* environment variables override defaults."""
+    """Everything configurable; flags override HONGYAN_* environment variables override defaults.
+    Secrets (`Secret`) come from the environment or a file and never print."""
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -60,19 +97,31 @@ class Settings:
     database_url: str | None = None
     # Master key material (hex or base64). Without it the embedded default keeps a key file
     # in the data dir; any other database must be given one explicitly.
-    master_key: str | None = None
+    master_key: str | None = field(default=None, repr=False)
     public_base_url: str | None = None
     max_body_bytes: int = 16 * 1024 * 1024
     demo_tenant: bool = True
     log_level: str = "INFO"
-    # How long an SMS short link works, counted from the SMS send (DESIGN.md §13).
+    # How long an SMS short link works, counted from the SMS send.
     short_link_ttl: int = 30 * 24 * 3600
-    # Dispatch through simulators on loopback (DESIGN.md §4); maap_url / smsc_address point the
-    # real clients at a MaaP / SMSC elsewhere (e.g. simulators in their own processes).
-    # from_env() (the command line) turns it on; a bare Settings() is an app without dispatch.
+    # Dispatch through the simulators on loopback; from_env() (the command line) turns it on,
+    # a bare Settings() is an app without dispatch. Outside the sandbox every credential must
+    # be configured: nothing falls back to the simulators' public ones.
     sandbox: bool = False
+    # The default RCS channel (tenants without their own use it): the operator's server root
+    # and this platform's chatbot there.
     maap_url: str | None = None
-    smsc_address: str | None = None
+    maap_operator: str = "cn_csp"
+    maap_chatbot_id: str | None = None
+    maap_app_id: str | None = None
+    maap_app_key: Secret | None = None
+    maap_callback_token: Secret | None = None
+    # SMS: a routes file (TOML, see fallback.routes_file), or one SMPP route to an SMSC.
+    routes_file: Path | None = None
+    smsc_address: str | None = None  # host:port
+    smpp_system_id: str | None = None
+    smpp_password: Secret | None = None
+    sms_sender: str = DEFAULT_SOURCE_ADDR
 
     @property
     def db_url(self) -> str:
@@ -87,30 +136,60 @@ class Settings:
         return self.public_base_url or f"http://{self.host}:{self.port}"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+        """Settings from HONGYAN_* variables (a secret also from the file named by its _FILE twin)."""
         env = dict(os.environ if env is None else env)
         values: dict = {}
-        if "HONGYAN_HOST" in env:
-            values["host"] = env["HONGYAN_HOST"]
+        plain = {
+            "HONGYAN_HOST": "host",
+            "HONGYAN_DATABASE_URL": "database_url",
+            "HONGYAN_PUBLIC_BASE_URL": "public_base_url",
+            "HONGYAN_MAAP_URL": "maap_url",
+            "HONGYAN_MAAP_OPERATOR": "maap_operator",
+            "HONGYAN_MAAP_CHATBOT_ID": "maap_chatbot_id",
+            "HONGYAN_MAAP_APP_ID": "maap_app_id",
+            "HONGYAN_SMSC_ADDRESS": "smsc_address",
+            "HONGYAN_SMPP_SYSTEM_ID": "smpp_system_id",
+            "HONGYAN_SMS_SENDER": "sms_sender",
+            "HONGYAN_LOG_LEVEL": "log_level",
+        }
+        for name, key in plain.items():
+            if env.get(name):
+                values[key] = env[name]
         if "HONGYAN_PORT" in env:
             values["port"] = int(env["HONGYAN_PORT"])
         if "HONGYAN_DATA_DIR" in env:
             values["data_dir"] = Path(env["HONGYAN_DATA_DIR"])
-        if env.get("HONGYAN_DATABASE_URL"):
-            values["database_url"] = env["HONGYAN_DATABASE_URL"]
-        if env.get("HONGYAN_MASTER_KEY"):
-            values["master_key"] = env["HONGYAN_MASTER_KEY"]
-        if env.get("HONGYAN_PUBLIC_BASE_URL"):
-            values["public_base_url"] = env["HONGYAN_PUBLIC_BASE_URL"]
+        if env.get("HONGYAN_ROUTES"):
+            values["routes_file"] = Path(env["HONGYAN_ROUTES"])
+        try:
+            master = env_secret(env, "HONGYAN_MASTER_KEY")
+            if master is not None:
+                values["master_key"] = master.reveal()
+            for name, key in (
+                ("HONGYAN_MAAP_APP_KEY", "maap_app_key"),
+                ("HONGYAN_MAAP_CALLBACK_TOKEN", "maap_callback_token"),
+                ("HONGYAN_SMPP_PASSWORD", "smpp_password"),
+            ):
+                secret = env_secret(env, name)
+                if secret is not None:
+                    values[key] = secret
+        except SecretError as exc:
+            raise SystemExit(f"error: {exc}") from None
         values["sandbox"] = env.get("HONGYAN_SANDBOX", "1").lower() not in ("0", "false", "no", "off")
-        if env.get("HONGYAN_MAAP_URL"):
-            values["maap_url"] = env["HONGYAN_MAAP_URL"]
-        if env.get("HONGYAN_SMSC_ADDRESS"):
-            values["smsc_address"] = env["HONGYAN_SMSC_ADDRESS"]
-        if env.get("HONGYAN_LOG_LEVEL"):
-            values["log_level"] = env["HONGYAN_LOG_LEVEL"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    """How the sandbox and the dispatcher are tuned (tests and load runs shorten the timings)."""
+
+    enabled: bool = True
+    maap_timing: SimulatorTiming = field(default_factory=SimulatorTiming)
+    smsc_receipt_delay: float = 0.5
+    sms_rate: float = 2000.0  # SMS per second on a route the settings make (not a routes file's)
+    options: DispatchOptions = field(default_factory=DispatchOptions)
 
 
 @dataclass
@@ -125,11 +204,33 @@ class Wiring:
     dispatch: DispatchConfig | None = None
 
 
+@dataclass(frozen=True)
+class ChannelCredentials:
+    """The default RCS channel's chatbot and what proves it is us (and the MaaP to us)."""
+
+    chatbot_id: str
+    app_id: str
+    app_key: Secret = field(repr=False)
+    callback_token: Secret = field(repr=False)
+
+
+@dataclass
+class Sandbox:
+    """The simulators this process started (None when they run elsewhere)."""
+
+    maap: MaapSimulator | None = None
+    smsc: SmscSimulator | None = None
+
+
 SETTINGS = web.AppKey("settings", Settings)
 WIRING = web.AppKey("wiring", Wiring)
 DATABASE = web.AppKey("database", Database)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 KEYRING = web.AppKey("keyring", security.Keyring)
+TENANTS = web.AppKey("tenants", TenantDirectory)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+SMS_STAGE = web.AppKey("sms_stage", SmsStage)
+SANDBOX = web.AppKey("sandbox", Sandbox)
 
 
 def master_key_provider(settings: Settings) -> security.MasterKeyProvider:
@@ -139,6 +240,55 @@ def master_key_provider(settings: Settings) -> security.MasterKeyProvider:
     if not settings.embedded:
         raise SystemExit("HONGYAN_MASTER_KEY is required when HONGYAN_DATABASE_URL is set")
     return security.FileMasterKeyProvider(settings.data_dir / "master.key")
+
+
+def channel_credentials(settings: Settings) -> ChannelCredentials:
+    """The default channel's credentials; the simulator's public ones only in the sandbox."""
+    given = {
+        "HONGYAN_MAAP_CHATBOT_ID": settings.maap_chatbot_id,
+        "HONGYAN_MAAP_APP_ID": settings.maap_app_id,
+        "HONGYAN_MAAP_APP_KEY": settings.maap_app_key,
+        "HONGYAN_MAAP_CALLBACK_TOKEN": settings.maap_callback_token,
+    }
+    missing = [name for name, value in given.items() if value is None]
+    if missing and not settings.sandbox:
+        raise SystemExit(f"HONGYAN_MAAP_URL is set without {', '.join(missing)} (a secret may be given as NAME_FILE)")
+    return ChannelCredentials(
+        chatbot_id=settings.maap_chatbot_id or SANDBOX_CHATBOT_ID,
+        app_id=settings.maap_app_id or SANDBOX_APP_ID,
+        app_key=settings.maap_app_key or Secret(SANDBOX_APP_KEY),
+        callback_token=settings.maap_callback_token or Secret(SANDBOX_CALLBACK_TOKEN),
+    )
+
+
+def sms_routes_config(settings: Settings, config: DispatchConfig, smsc: SmscSimulator | None) -> RoutesFile | None:
+    """The SMS routes: the routes file, else one SMPP route to the configured SMSC, else the
+    sandbox SMSC simulator's; None when SMS is not configured."""
+    if settings.routes_file is not None:
+        try:
+            return load_routes(settings.routes_file, kinds=ROUTE_KINDS)
+        except RoutesFileError as exc:
+            raise SystemExit(f"error: {exc}") from None
+    if settings.smsc_address:
+        host, _, port = settings.smsc_address.rpartition(":")
+        if not host or not port.isdigit():
+            raise SystemExit(f"error: HONGYAN_SMSC_ADDRESS must be host:port, not {settings.smsc_address!r}")
+        if (settings.smpp_system_id is None or settings.smpp_password is None) and not settings.sandbox:
+            raise SystemExit("HONGYAN_SMSC_ADDRESS is set without HONGYAN_SMPP_SYSTEM_ID and HONGYAN_SMPP_PASSWORD")
+        name, address = SMSC_ROUTE, (host, int(port))
+    elif smsc is not None:
+        name, address = SANDBOX_ROUTE, (smsc.host, smsc.port)
+    else:
+        return None
+    options = {
+        "host": address[0],
+        "port": address[1],
+        "system_id": settings.smpp_system_id or SANDBOX_SYSTEM_ID,
+        "password": settings.smpp_password or Secret(SANDBOX_PASSWORD),
+    }
+    route = RouteDefinition(name, "smpp", RouteSettings(name, max_per_second=config.sms_rate), options)
+    router = RouterConfig(routes=(route.settings,), carriers={DEFAULT_CARRIER: CarrierRoutes(name)})
+    return RoutesFile((route,), router)
 
 
 async def prepare_storage(settings: Settings) -> None:
@@ -166,6 +316,7 @@ async def accounts_ctx(app: web.Application):
     await accounts.load_keys()
     app[KEYRING] = keyring
     app[ACCOUNTS] = accounts
+    app[TENANTS] = TenantDirectory(accounts)
     app[AUTHENTICATE] = accounts.authenticate
     app[ACCOUNTS_SERVICE] = accounts
     # Pick up keys rotated by `keys rotate` in another process.
@@ -219,9 +370,188 @@ async def webhooks_ctx(app: web.Application):
     await service.stop()
 
 
+async def shortlinks_ctx(app: web.Application):
+    settings, wiring = app[SETTINGS], app[WIRING]
+
+    async def on_postback(*args) -> None:  # a tap on the link page is the same user event as over RCS
+        await app[DISPATCHER].inbound.on_postback(*args)
+
+    async def on_opt_out(tenant_id: str, message_id: str) -> None:  # the link page's opt-out form
+        await app[messages_http.LEDGER].opt_out(tenant_id, message_id, source="link_page")
+
+    links = shortlinks.ShortLinks(
+        app[DATABASE],
+        app[messages_http.LEDGER].writer,
+        app[KEYRING],
+        wiring.clock,
+        base_url=settings.base_url,
+        ttl_s=settings.short_link_ttl,
+        signature_of=app[TENANTS].signature_of,
+        on_postback=wiring.on_postback or (on_postback if dispatch_config(settings, wiring).enabled else None),
+        on_opt_out=wiring.on_opt_out or on_opt_out,
+        load_keys=app[ACCOUNTS].load_keys,
+    )
+    await links.start()
+    app[shortlinks.SHORTLINKS] = links
+    yield
+    await links.stop()
+
+
+async def dispatch_ctx(app: web.Application):
+    """The simulators (sandbox), the default RCS channel, the SMS routes and the dispatcher."""
+    settings, wiring = app[SETTINGS], app[WIRING]
+    config = dispatch_config(settings, wiring)
+    if not config.enabled:
+        yield
+        return
+    sandbox = Sandbox()
+    app[SANDBOX] = sandbox
+    credentials = channel_credentials(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.maap_url:
+            parts = urlsplit(settings.maap_url)
+            server_root, scheme = parts.netloc, parts.scheme
+        else:
+            sandbox.maap = MaapSimulator(
+                callback_base_url=f"http://{settings.host}:{settings.port}{CALLBACK_PREFIX}",
+                callback_token=credentials.callback_token.reveal(),
+                app_id=credentials.app_id,
+                app_key=credentials.app_key.reveal(),
+                chatbot_id=credentials.chatbot_id,
+                timing=config.maap_timing,
+            )
+            await _started(stack, sandbox.maap)
+            server_root, scheme = f"{sandbox.maap.host}:{sandbox.maap.port}", "http"
+        channel = OPERATORS[settings.maap_operator].from_config(
+            {
+                "server_root": server_root,
+                "scheme": scheme,
+                "chatbot_id": credentials.chatbot_id,
+                "app_id": credentials.app_id,
+                "app_key": credentials.app_key.reveal(),
+            }
+        )
+        stack.push_async_callback(_quietly, channel.close)
+        if not settings.smsc_address and settings.routes_file is None and settings.sandbox:
+            sandbox.smsc = SmscSimulator(
+                receipt_delay=config.smsc_receipt_delay, credentials={SANDBOX_SYSTEM_ID: SANDBOX_PASSWORD}
+            )
+            await _started(stack, sandbox.smsc)
+        accounts, tenants = app[ACCOUNTS], app[TENANTS]
+        dispatcher = Dispatcher(
+            app[DATABASE],
+            app[messages_http.LEDGER].writer,
+            app[KEYRING],
+            channel,
+            ensure_keys=accounts.ensure_keys,
+            notify=app[webhooks.WEBHOOKS].notify_if_enqueued,
+            clock=wiring.clock,
+            options=config.options,
+        )
+        routes_config = sms_routes_config(settings, config, sandbox.smsc)
+        if routes_config is None:
+            log.warning("no SMS route is configured: messages that need the SMS fallback will wait for one")
+        else:
+            dispatcher.sms = await _sms_stage(app, stack, routes_config, dispatcher, tenants, config)
+        await _started(stack, dispatcher)
+        app[DISPATCHER] = dispatcher
+        yield
+
+
+async def _sms_stage(
+    app: web.Application,
+    stack: contextlib.AsyncExitStack,
+    routes_config: RoutesFile,
+    dispatcher: Dispatcher,
+    tenants: TenantDirectory,
+    config: DispatchConfig,
+) -> SmsStage:
+    """Every configured SMS route connected, behind carrier routing, feeding one SMS stage."""
+    sender_number = routes_config.sender or app[SETTINGS].sms_sender
+    router = CarrierRouter(routes_config.router)
+    replies = SmsReplies(
+        sender_number,
+        tenant_of=tenants.id_for_extension,
+        on_opt_out=dispatcher.inbound.opt_out_by_reply,
+        on_reply=dispatcher.inbound.on_sms_reply,
+    )
+    stage: SmsStage | None = None
+
+    def on_outcome(outcome) -> None:
+        if stage is not None:
+            stage.outcome(outcome)
+
+    routes: dict[str, SmsRoute] = {}
+    for definition in routes_config.routes:
+        hooks = RouteHooks(
+            on_outcome=on_outcome,
+            on_inbound=replies.handle,
+            on_throttle=functools.partial(router.record_throttled, definition.name),
+        )
+        try:
+            routes[definition.name] = ROUTE_KINDS[definition.kind](definition.name, definition.options, hooks)
+        except (TypeError, ValueError) as exc:
+            raise SystemExit(f"error: SMS routes: {exc}") from None
+    stage = SmsStage(
+        app[DATABASE],
+        app[messages_http.LEDGER].writer,
+        dispatcher.lifecycle,
+        SmsSender(router, routes),
+        app[shortlinks.SHORTLINKS],
+        signature_of=tenants.signature_of,
+        extension_of=tenants.extension_of,
+        now_ms=dispatcher.now_ms,
+        notify=app[webhooks.WEBHOOKS].notify_if_enqueued,
+        source_addr=sender_number,
+        retry=config.options.retry,
+    )
+    for route in routes.values():
+        await _started(stack, route)
+    await _started(stack, stage)
+    app[SMS_STAGE] = stage
+    app[SMS_ROUTER] = router
+    return stage
+
+
+async def _started(stack: contextlib.AsyncExitStack, part) -> None:
+    """Start `part`; it is stopped (failures logged) when `stack` closes."""
+    await part.start()
+    stack.push_async_callback(_quietly, part.stop)
+
+
+async def _quietly(stop) -> None:
+    try:
+        await stop()
+    except Exception:
+        log.exception("stopping %s failed", getattr(stop, "__self__", stop).__class__.__name__)
+
+
+def rcs_callback_routes(app: web.Application, settings: Settings) -> list[web.RouteDef]:
+    """The default channel's notify endpoints under /rcs, handing events to the dispatcher."""
+    credentials = channel_credentials(settings)
+
+    async def on_delivery(chatbot_id, events) -> None:
+        await app[DISPATCHER].inbound.on_delivery(chatbot_id, events)
+
+    async def on_user(chatbot_id, event) -> None:
+        await app[DISPATCHER].inbound.on_user(chatbot_id, event)
+
+    endpoints = CallbackEndpoints(
+        callback_token=credentials.callback_token.reveal(),
+        app_id=credentials.app_id,
+        on_delivery=on_delivery,
+        on_user=on_user,
+    )
+    return endpoints.routes(CALLBACK_PREFIX)
+
+
 async def editor_ctx(app: web.Application):
-    sessions = editor.EditorSessions(app[DATABASE], app[WIRING].clock, public_base_url=app[SETTINGS].public_base_url,
-                                     ensure_keys=app[ACCOUNTS].ensure_keys)
+    sessions = editor.EditorSessions(
+        app[DATABASE],
+        app[WIRING].clock,
+        public_base_url=app[SETTINGS].public_base_url,
+        ensure_keys=app[ACCOUNTS].ensure_keys,
+    )
     app[editor.SESSIONS] = sessions
     app[SESSION_AUTH] = sessions  # the middleware's cookie path
     await sessions.start()
@@ -230,8 +560,6 @@ async def editor_ctx(app: web.Application):
 
 
 def _handset_url(app: web.Application) -> str | None:
-    from rcs.wiring import SANDBOX
-
     sandbox = app.get(SANDBOX)
     return f"{sandbox.maap.url}/handset" if sandbox is not None and sandbox.maap is not None else None
 
@@ -267,31 +595,25 @@ async def openapi(request: web.Request) -> web.Response:
 def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Application:
     """The aiohttp application for these settings."""
     wiring = wiring or Wiring()
-    app = web.Application(
-        middlewares=[problem_middleware, auth_middleware], client_max_size=settings.max_body_bytes
-    )
+    app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[WIRING] = wiring
     dispatch = dispatch_config(settings, wiring)
-
-    async def on_postback(*args):  # a short-link page tap is the same user event as over RCS
-        from rcs.wiring import DISPATCHER
-        await app[DISPATCHER].on_postback(*args)
-
-    async def on_opt_out(tenant_id: str, message_id: str) -> None:  # the link page's opt-out form
-        await app[messages_http.LEDGER].opt_out(tenant_id, message_id, source="link_page")
-
     # Order matters: later contexts stop first, so nothing writes after the writer stops.
-    app.cleanup_ctx.extend([
-        storage_ctx, accounts_ctx, messages_ctx, media_ctx, evidence_ctx, webhooks_ctx,
-        shortlinks.shortlinks_context(
-            on_postback=wiring.on_postback or (on_postback if dispatch.enabled else None),
-            on_opt_out=wiring.on_opt_out or on_opt_out, clock=wiring.clock),
-        dispatch_context(dispatch, base_url=f"http://{settings.host}:{settings.port}", clock=wiring.clock,
-                         keys=_dispatch_parts),
-        editor_ctx,
-        demo_tenant_ctx,
-    ])
+    app.cleanup_ctx.extend(
+        [
+            storage_ctx,
+            accounts_ctx,
+            messages_ctx,
+            media_ctx,
+            evidence_ctx,
+            webhooks_ctx,
+            shortlinks_ctx,
+            dispatch_ctx,
+            editor_ctx,
+            demo_tenant_ctx,
+        ]
+    )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     app.add_routes(messages_http.routes)
@@ -303,25 +625,27 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(sms_routes)
     app.add_routes(webhooks.routes)
     app.add_routes(shortlinks.routes)
-    app.add_routes(editor.editor_routes(editor.EditorConfig(
-        base_url=settings.base_url, secure_cookie=settings.base_url.startswith("https://"),
-        sandbox=dispatch.enabled and settings.sandbox, handset_url=lambda: _handset_url(app))))
+    editor_config = editor.EditorConfig(
+        base_url=settings.base_url,
+        secure_cookie=settings.base_url.startswith("https://"),
+        sandbox=dispatch.enabled and settings.sandbox,
+        handset_url=lambda: _handset_url(app),
+    )
+    app.add_routes(editor.editor_routes(editor_config))
     if dispatch.enabled:
-        app.add_routes(callback_routes(app, dispatch))
+        app.add_routes(rcs_callback_routes(app, settings))
     return app
 
 
 def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
-    """The dispatcher's configuration: Wiring's if given, else the settings' sandbox / MaaP / SMSC."""
+    """The dispatcher's tuning (Wiring's if given); dispatch runs in the sandbox or with a MaaP."""
     config = wiring.dispatch or DispatchConfig()
-    return replace(config, enabled=config.enabled and (settings.sandbox or bool(settings.maap_url)),
-                   maap_url=config.maap_url or settings.maap_url,
-                   smsc_address=config.smsc_address or settings.smsc_address)
+    return replace(config, enabled=config.enabled and (settings.sandbox or bool(settings.maap_url)))
 
 
-def _dispatch_parts(app: web.Application):
-    return (app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], app[ACCOUNTS],
-            app[webhooks.WEBHOOKS], app[shortlinks.SHORTLINKS])
+def sealed_columns():
+    """Every sealed column of every domain, for key rotation."""
+    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED]
 
 
 # -- command line ------------------------------------------------------------------------
@@ -332,6 +656,7 @@ def _global_flags() -> argparse.ArgumentParser:
     p.add_argument("--database-url", default=argparse.SUPPRESS, help="postgresql+asyncpg://… (default SQLite in the data dir)")
     p.add_argument("--host", default=argparse.SUPPRESS, help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=argparse.SUPPRESS, help=f"listen port (default {DEFAULT_PORT})")
+    p.add_argument("--routes", default=argparse.SUPPRESS, metavar="FILE", help="SMS routes file (TOML)")
     return p
 
 
@@ -365,6 +690,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         port=getattr(args, "port", None),
         data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
         database_url=getattr(args, "database_url", None),
+        routes_file=Path(args.routes) if getattr(args, "routes", None) else None,
     )
 
 
@@ -396,7 +722,7 @@ async def _keys_rotate(settings: Settings, what: str) -> int:
         if what == "rotate-master":
             await rotate_master(db, accounts, master, progress=progress)
         else:
-            moved = await rotate_all(db, accounts, progress=progress)
+            moved = await rotate_all(db, accounts, sealed_columns(), progress=progress)
             progress(f"rotation complete: {moved} values re-encrypted")
     finally:
         await db.dispose()
@@ -450,8 +776,6 @@ def _serve(settings: Settings) -> None:
         if settings.embedded and info_path.exists():
             info = json.loads(info_path.read_text())
             lines += [f"  demo tenant: {info['tenant_id']}", f"  demo API key: {info['api_key']}"]
-        from rcs.wiring import SANDBOX
-
         sandbox = app.get(SANDBOX)
         if sandbox is not None and sandbox.maap is not None:
             lines.append(f"  virtual handset (sandbox MaaP): {sandbox.maap.url}/handset")

@@ -7,15 +7,15 @@ servers keep serving the same database (they reload keys every KEY_REFRESH_SECON
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Sequence
 
-from sqlalchemy import Table, and_, select, update
+from sqlalchemy import and_, select, update
 
 import security
 from accounts.service import Accounts, record_row
 from accounts.tables import data_keys, tenants
 from store import Database
+from store.sealed import SealedColumn
 
 # Servers refresh their keyring this often; the job waits this long (plus a margin) after
 # publishing new keys, so no server meets a value sealed under a key it has not loaded.
@@ -23,39 +23,16 @@ KEY_REFRESH_SECONDS = 2.0
 BATCH = 500
 
 
-@dataclass(frozen=True)
-class SealedColumn:
-    """A sealed column: its table, column, the AD column name, and how to name the row."""
-
-    table: Table
-    column: str
-    ad_column: str
-    row_id: Callable[[object], str]
-    order_by: tuple[str, ...]
-
-
-def sealed_columns() -> list[SealedColumn]:
-    """Every sealed column of every domain (each domain declares its own)."""
-    import webhooks
-    from fallback.shortlinks.tables import short_links
-    from messages.tables import batches, idempotency_keys, messages
-
-    by_id = lambda row: row.id  # noqa: E731
-    cols = [
-        SealedColumn(messages, "to_enc", "to", by_id, ("id",)),
-        SealedColumn(messages, "variables_enc", "variables", by_id, ("id",)),
-        SealedColumn(batches, "card_enc", "card", by_id, ("id",)),
-        SealedColumn(batches, "client_ref_enc", "client_ref", by_id, ("id",)),
-        SealedColumn(idempotency_keys, "response_enc", "response", lambda r: r.key_bidx.hex(), ("key_bidx",)),
-        SealedColumn(short_links, "card_enc", "card", lambda r: r.token, ("token",)),
-    ]
-    for table, column, ad_column in webhooks.SEALED_COLUMNS:
-        cols.append(SealedColumn(table, column, ad_column, by_id, ("id",)))
-    return cols
-
-
-async def rotate_all(db: Database, accounts: Accounts, *, progress=print, settle_seconds: float | None = None) -> int:
-    """Rotate every tenant's data key and re-encrypt every sealed value; returns values moved."""
+async def rotate_all(
+    db: Database,
+    accounts: Accounts,
+    columns: Sequence[SealedColumn],
+    *,
+    progress=print,
+    settle_seconds: float | None = None,
+) -> int:
+    """Rotate every tenant's data key and re-encrypt every value of the sealed `columns` (every
+    domain declares its own); returns how many values moved."""
     async with db.read.connect() as conn:
         tenant_ids = [r.id for r in (await conn.execute(select(tenants.c.id).order_by(tenants.c.id))).all()]
     await accounts.load_keys()
@@ -66,7 +43,7 @@ async def rotate_all(db: Database, accounts: Accounts, *, progress=print, settle
         progress(f"tenant {tid}: new write key {accounts.keyring.active_key_id(tid)}")
     await asyncio.sleep(KEY_REFRESH_SECONDS * 1.5 if settle_seconds is None else settle_seconds)
     moved = 0
-    for col in sealed_columns():
+    for col in columns:
         for tid in tenant_ids:
             n = await _reseal_column(db, accounts.keyring, tid, col)
             if n:

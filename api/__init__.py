@@ -1,5 +1,2 @@
-"""HTTP conventions shared by every domain's handlers: problem+json errors, JSON bodies, auth."""
-from api.problems import FieldError, Problem, problem_response
-from api.bodies import read_json
-
-__all__ = ["FieldError", "Problem", "problem_response", "read_json"]
+"""The HTTP plumbing every domain's edge shares: problem+json errors, bodies, auth middleware,
+pagination, rate limits, the OpenAPI document."""

@@ -8,7 +8,8 @@ from typing import Awaitable, Callable, Protocol
 
 from aiohttp import web
 
-from api.problems import Problem, problem_response
+from api.problems import Problem
+from api.responses import problem_response
 
 log = logging.getLogger("hongyan.api")
 

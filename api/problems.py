@@ -1,14 +1,11 @@
 """RFC 7807 problem details (DESIGN.md §8).
 
-Handlers raise `Problem`; the middleware in server.py turns it into an
-`application/problem+json` answer. `errors` lists JSON Pointers to the fields at fault.
+Services and handlers raise `Problem` (this module needs no web stack, so domain code may raise
+it); `api.responses` renders it and the middleware answers it as `application/problem+json`. `errors` lists JSON Pointers to the fields at fault.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import orjson
-from aiohttp import web
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -65,16 +62,6 @@ class Problem(Exception):
             out["errors"] = [e.as_dict() for e in self.errors]
         out.update(self.extra)
         return out
-
-
-def problem_response(problem: Problem) -> web.Response:
-    """Render a Problem as an aiohttp response."""
-    return web.Response(
-        status=problem.status,
-        body=orjson.dumps(problem.body()),
-        content_type=PROBLEM_CONTENT_TYPE,
-        headers=problem.headers,
-    )
 
 
 def pointer(*parts: str | int) -> str:

@@ -19,10 +19,8 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _load  # noqa: E402
@@ -43,7 +41,7 @@ def serve(port: int, data_dir: Path) -> None:
     import orjson
     from aiohttp import web
 
-    from fallback.shortlinks import SHORTLINKS, routes, shortlinks_context
+    from fallback.shortlinks import SHORTLINKS
     from messages.http import LEDGER
     from messages.request import parse_send_request
     from server import ACCOUNTS, Settings, create_app
@@ -51,8 +49,6 @@ def serve(port: int, data_dir: Path) -> None:
 
     settings = Settings(data_dir=data_dir, port=port, demo_tenant=False, log_level="WARNING")
     app = create_app(settings)
-    app.add_routes(routes)
-    app.cleanup_ctx.append(shortlinks_context())
 
     async def make_links(app: web.Application):
         tenant, _ = await app[ACCOUNTS].create_tenant("Bench", signature="【鸿雁测试】")

@@ -20,7 +20,7 @@ from cards.formats import DEFAULT_LOCALE
 from cards.html import render_html
 from cards.library import load_library
 from cards.limits import DEFAULT_PROFILE, PROFILES
-from cards.media import media_for_url
+from cards.media.http import media_for_url
 from cards.model import BOTMESSAGE_CONTENT_TYPE
 from cards.png import render_png_cached
 from cards.render import render_gsma, render_text

@@ -1,53 +1,47 @@
-"""SMS fallback: segmentation, composition, SMPP client, SMSC simulator and carrier routing."""
-from fallback.client import (
-    InboundSms,
-    MessageOutcome,
-    PartState,
-    SmppClient,
-    SmppError,
-    SubmitResult,
-)
-from fallback.compose import ComposeError, compose_sms, is_opt_out_reply
-from fallback import openapi as _openapi  # noqa: F401  (registers the API description)
-from fallback.http import routes
-from fallback.routing import (
-    CarrierRouter,
-    CarrierRoutes,
-    HealthPolicy,
-    NoRouteAvailable,
-    PortabilityLookup,
-    RouteChoice,
-    RouterConfig,
-    RouteSettings,
-)
-from fallback.segmentation import Part, Segmentation, SegmentationError, segment_sms
-from fallback.sender import SentSms, SmsSender
-from fallback.smsc import SmscSimulator
+"""SMS fallback: segmentation, composition, the route interface and its kinds (SMPP), carrier
+routing, short links and the SMSC simulator.
 
-__all__ = [
-    "CarrierRouter",
-    "CarrierRoutes",
-    "HealthPolicy",
-    "NoRouteAvailable",
-    "PortabilityLookup",
-    "RouteChoice",
-    "RouteSettings",
-    "RouterConfig",
-    "ComposeError",
-    "InboundSms",
-    "MessageOutcome",
-    "Part",
-    "PartState",
-    "Segmentation",
-    "SegmentationError",
-    "SentSms",
-    "SmsSender",
-    "SmppClient",
-    "SmppError",
-    "SmscSimulator",
-    "SubmitResult",
-    "compose_sms",
-    "is_opt_out_reply",
-    "routes",
-    "segment_sms",
-]
+Names load on first use, so code that needs only the route interface (`fallback.route`) or
+composition does not pull in the protocol clients or the HTTP handlers.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "SmppClient": "fallback.client",
+    "SmppError": "fallback.client",
+    "InboundSms": "fallback.route",
+    "MessageOutcome": "fallback.route",
+    "NoRouteAvailable": "fallback.route",
+    "PartState": "fallback.route",
+    "RouteHooks": "fallback.route",
+    "SentSms": "fallback.route",
+    "SmsGateway": "fallback.route",
+    "SmsRoute": "fallback.route",
+    "SubmitError": "fallback.route",
+    "SubmitResult": "fallback.route",
+    "ComposeError": "fallback.compose",
+    "compose_sms": "fallback.compose",
+    "is_opt_out_reply": "fallback.compose",
+    "routes": "fallback.http",
+    "CarrierRouter": "fallback.routing",
+    "CarrierRoutes": "fallback.routing",
+    "HealthPolicy": "fallback.routing",
+    "PortabilityLookup": "fallback.routing",
+    "RouteChoice": "fallback.routing",
+    "RouterConfig": "fallback.routing",
+    "RouteSettings": "fallback.routing",
+    "Part": "fallback.segmentation",
+    "Segmentation": "fallback.segmentation",
+    "SegmentationError": "fallback.segmentation",
+    "segment_sms": "fallback.segmentation",
+    "SmsSender": "fallback.sender",
+    "SmscSimulator": "fallback.smsc",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'fallback' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -17,65 +17,34 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Literal
+from typing import Any, Awaitable, Callable, Mapping
 
 from smpp.pdu import operations, pdu_types
 
 from fallback import smpp
+from fallback.route import (
+    InboundSms,
+    MessageOutcome,
+    OutcomeStatus,
+    PartState,
+    RouteHooks,
+    SubmitError,
+    SubmitResult,
+)
 from fallback.segmentation import Segmentation, segment_sms
+from security.secrets import Secret
 
 log = logging.getLogger("hongyan.smpp")
 
-OutcomeStatus = Literal["delivered", "failed"]
 
 
-class SmppError(Exception):
-    """submit_sm was refused; `transient` tells whether a later retry may succeed."""
+class SmppError(SubmitError):
+    """submit_sm was refused; `status` is the SMPP command status (or "timeout", "unbound"…)."""
 
     def __init__(self, status: pdu_types.CommandStatus | str, message: str, *,
                  transient: bool, part_ids: tuple[str, ...] = ()):
-        super().__init__(message)
-        self.status = status
-        self.transient = transient
-        self.part_ids = part_ids  # parts accepted before the failure (they may still arrive)
-
-
-@dataclass(frozen=True)
-class SubmitResult:
-    """A message accepted by the SMSC: its reference and the SMSC's id of every part."""
-
-    reference: str
-    part_ids: tuple[str, ...]
-    segmentation: Segmentation
-    # Seconds the SMSC took to answer the accepted submit_sm requests (throttle pauses and
-    # waits for a bind excluded): what route health should judge.
-    latency: float = 0.0
-
-
-@dataclass(frozen=True)
-class PartState:
-    message_id: str
-    stat: str | None = None
-    err: str | None = None
-
-
-@dataclass(frozen=True)
-class MessageOutcome:
-    """The rolled-up delivery result of one message."""
-
-    reference: str
-    status: OutcomeStatus
-    reason: str | None
-    parts: tuple[PartState, ...]
-
-
-@dataclass(frozen=True)
-class InboundSms:
-    """A mobile-originated SMS (e.g. an opt-out reply)."""
-
-    source: str
-    destination: str
-    text: str
+        super().__init__(status, message, transient=transient, part_ids=part_ids,
+                         throttled=status in smpp.THROTTLE_STATUSES)
 
 
 @dataclass
@@ -216,8 +185,12 @@ class SmppClient:
                 log.warning("SMPP connect to %s:%d failed: %s", self.host, self.port, exc)
             else:
                 conn = _Connection(reader, smpp.FrameWriter(writer))
-                if await self._run_connection(conn):
-                    delay = self.reconnect_delay
+                try:
+                    if await self._run_connection(conn):
+                        delay = self.reconnect_delay
+                except Exception:
+                    # A bug must not silently end the bind for good: say so, and try again later.
+                    log.exception("SMPP connection to %s:%d failed", self.host, self.port)
             if self._stopping:
                 break
             # Jitter keeps many clients from reconnecting in lock step after an SMSC restart.
@@ -572,3 +545,44 @@ class SmppClient:
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
         future.set_exception(asyncio.TimeoutError())
+
+
+# Options a routes file may give an SMPP route, beside host, port, system_id and password.
+_SMPP_OPTIONS = {
+    "system_type": str,
+    "window": int,
+    "enquire_link_interval": float,
+    "response_timeout": float,
+    "submit_timeout": float,
+    "reconnect_delay": float,
+    "max_reconnect_delay": float,
+}
+
+
+def smpp_route(name: str, options: Mapping[str, Any], hooks: RouteHooks) -> SmppClient:
+    """An SMPP 3.4 transceiver bind from a routes-file entry (`host`, `port`, `system_id`,
+    `password`, and optionally the tuning options above)."""
+    for key in ("host", "port", "system_id", "password"):
+        if key not in options:
+            raise ValueError(f"SMPP route {name}: {key} is required")
+    password = options["password"]
+    password = password.reveal() if isinstance(password, Secret) else str(password)
+    # SMPP 3.4 §5.2: system_id is at most 15 octets, password at most 8.
+    if len(str(options["system_id"]).encode()) > 15:
+        raise ValueError(f"SMPP route {name}: system_id is longer than SMPP's 15 characters")
+    if len(password.encode()) > 8:
+        raise ValueError(f"SMPP route {name}: the password is longer than SMPP's 8 characters")
+    unknown = set(options) - {"host", "port", "system_id", "password"} - set(_SMPP_OPTIONS)
+    if unknown:
+        raise ValueError(f"SMPP route {name}: unknown option(s) {', '.join(sorted(unknown))}")
+    tuning = {key: _SMPP_OPTIONS[key](value) for key, value in options.items() if key in _SMPP_OPTIONS}
+    return SmppClient(
+        str(options["host"]),
+        int(options["port"]),
+        str(options["system_id"]),
+        password,
+        on_outcome=hooks.on_outcome,
+        on_inbound=hooks.on_inbound,
+        on_throttle=hooks.on_throttle,
+        **tuning,
+    )

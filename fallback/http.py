@@ -7,6 +7,7 @@ from aiohttp import web
 from api.bodies import read_json
 from api.middleware import TENANT
 from api.problems import FieldError, Problem, pointer
+from fallback import openapi as _openapi  # noqa: F401  (registers the API description)
 from fallback.segmentation import SegmentationError, segment_sms
 
 routes = web.RouteTableDef()

@@ -20,6 +20,8 @@ from typing import Callable, Mapping, Protocol
 import phonenumbers
 from phonenumbers import carrier as phone_carrier
 
+from fallback.route import NoRouteAvailable
+
 CHINA_MOBILE = "china_mobile"
 CHINA_UNICOM = "china_unicom"
 CHINA_TELECOM = "china_telecom"
@@ -46,8 +48,15 @@ class RouteSettings:
 
 @dataclass(frozen=True)
 class CarrierRoutes:
+    """A carrier's routes in failover order: the primary, then the backup, then any further."""
+
     primary: str
     backup: str | None = None
+    further: tuple[str, ...] = ()
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return (self.primary, *((self.backup,) if self.backup else ()), *self.further)
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,9 @@ class RouterConfig:
     routes: tuple[RouteSettings, ...]
     carriers: Mapping[str, CarrierRoutes]  # must have DEFAULT_CARRIER
     health: HealthPolicy = field(default_factory=HealthPolicy)
+    # E.164 number prefixes → carrier key, ahead of the prefix data (longest prefix wins): e.g.
+    # "+852" to an international route, or a block of numbers a carrier took over.
+    prefixes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         names = {r.name for r in self.routes}
@@ -76,24 +88,20 @@ class RouterConfig:
         if DEFAULT_CARRIER not in self.carriers:
             raise ValueError(f"carriers must include {DEFAULT_CARRIER!r}")
         for carrier, pair in self.carriers.items():
-            for name in (pair.primary, pair.backup):
-                if name is not None and name not in names:
+            for name in pair.order:
+                if name not in names:
                     raise ValueError(f"carrier {carrier}: unknown route {name!r}")
+        for prefix, carrier in self.prefixes.items():
+            if not prefix.startswith("+") or not prefix[1:].isdigit():
+                raise ValueError(f"number prefix {prefix!r}: write it as + and digits, e.g. +852")
+            if carrier not in self.carriers:
+                raise ValueError(f"number prefix {prefix}: unknown carrier {carrier!r}")
 
 
 class PortabilityLookup(Protocol):
     """Plug-in answering a ported number's current carrier (None when unknown)."""
 
     async def carrier_of(self, e164: str) -> str | None: ...
-
-
-class NoRouteAvailable(Exception):
-    """Every route for the carrier is out of rotation; try again after `retry_after` seconds."""
-
-    def __init__(self, carrier: str, retry_after: float):
-        super().__init__(f"no SMS route in rotation for {carrier}; retry in {retry_after:.1f}s")
-        self.carrier = carrier
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,7 @@ class CarrierRouter:
         self.config = config
         self._clock = clock
         self._portability = portability
+        self._prefixes = sorted(config.prefixes, key=len, reverse=True)
         now = clock()
         self._routes = {
             r.name: _RouteState(r, TokenBucket(r.max_per_second, r.burst or max(1.0, r.max_per_second), now))
@@ -171,7 +180,11 @@ class CarrierRouter:
     # --- carriers -------------------------------------------------------------------------
 
     def carrier_of(self, e164: str) -> str:
-        """The carrier key from the number prefix: a CN carrier with routes, else ``default``."""
+        """The carrier key from the number prefix: a configured prefix, a CN carrier with
+        routes, else ``default``."""
+        for prefix in self._prefixes:
+            if e164.startswith(prefix):
+                return self.config.prefixes[prefix]
         try:
             number = phonenumbers.parse(e164, None)
         except phonenumbers.NumberParseException:
@@ -196,21 +209,18 @@ class CarrierRouter:
         return self.choose(await self.resolve_carrier(e164))
 
     def choose(self, carrier: str) -> RouteChoice:
-        """Primary, else backup: the first route in rotation with a free token; when all are
+        """In failover order, the first route in rotation with a free token; when all are
         rate-limited, a token is reserved on the one free soonest. Raises NoRouteAvailable."""
         pair = self.config.carriers.get(carrier) or self.config.carriers[DEFAULT_CARRIER]
         now = self._clock()
         usable = []
-        for name in (pair.primary, pair.backup):
-            if name is None:
-                continue
+        for name in pair.order:
             state = self._routes[name]
             self._advance(state, now)
             if state.state == IN_ROTATION or (state.state == PROBING and not state.probe_in_flight):
                 usable.append(state)
         if not usable:
-            names = [n for n in (pair.primary, pair.backup) if n]
-            retry = min(max(0.0, self._routes[n].out_until - now) for n in names)
+            retry = min(max(0.0, self._routes[n].out_until - now) for n in pair.order)
             raise NoRouteAvailable(carrier, retry)
         free = next((s for s in usable if s.bucket.wait_time(now) == 0), None)
         state = free or min(usable, key=lambda s: s.bucket.wait_time(now))
@@ -283,9 +293,8 @@ class CarrierRouter:
         now = self._clock()
         carriers_of: dict[str, list[str]] = {name: [] for name in self._routes}
         for carrier, pair in sorted(self.config.carriers.items()):
-            carriers_of[pair.primary].append(f"{carrier}:primary")
-            if pair.backup:
-                carriers_of[pair.backup].append(f"{carrier}:backup")
+            for rank, name in enumerate(pair.order):
+                carriers_of[name].append(f"{carrier}:" + ("primary" if rank == 0 else "backup" if rank == 1 else f"backup{rank}"))
         out = []
         for name, state in self._routes.items():
             self._advance(state, now)

@@ -33,6 +33,7 @@ class CardChecker:
         """
         if req.card is not None:
             return req.card, "/card", []
+        assert req.template is not None  # a request names a card or a template
         name, version = req.template["name"], req.template.get("version")
         if self.templates is not None:
             found = await self.templates.resolve(tenant_id, name, version)
@@ -67,6 +68,8 @@ class CardChecker:
         if errors:
             return errors
         req.resolved_card = card
+        if card is None:
+            return errors
         compiled = self.compiled(card)
         if isinstance(compiled, list):
             return [FieldError(base + e.path if base == "/card" else base, e.message) for e in compiled]

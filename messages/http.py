@@ -7,12 +7,13 @@ from api.bodies import parse_json, read_body
 from api.problems import FieldError, Problem
 from api.ratelimit import RateLimiter, retry_after_header
 from api.middleware import TENANT, TENANT_ID
-from messages.ledger import DEFAULT_PAGE, MAX_PAGE, MessageLedger
+from messages import openapi as _openapi  # noqa: F401  (registers the API description)
+from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger
 from messages.request import parse_send_request
 
 LEDGER = web.AppKey("message_ledger", MessageLedger)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
-CARD_CHECK = web.AppKey("card_check", object)
+CARD_CHECK: web.AppKey[CardCheck] = web.AppKey("card_check")
 MAX_IDEMPOTENCY_KEY = 255
 JSON = "application/json"
 

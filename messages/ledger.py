@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable, Sequence
 
 import orjson
 from cryptography.hazmat.primitives import hashes
@@ -10,7 +10,9 @@ from sqlalchemy import and_, select
 
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
+from messages.lifecycle import Lifecycle
 from messages.request import SendRequest
+from messages.status import Status
 from messages.optouts import OPTED_OUT_REASON, add_opt_out
 from messages.optouts import opted_out as opted_out_of
 from messages.tables import batches, idempotency_keys, message_events, messages
@@ -24,7 +26,7 @@ from datetime import datetime, timezone
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 
-CardCheck = Callable[[SendRequest, str], list[FieldError]]
+CardCheck = Callable[[SendRequest, str], Awaitable[list[FieldError]]]
 
 
 def _sm3(data: bytes) -> bytes:
@@ -65,6 +67,7 @@ class MessageLedger:
         self.keyring = keyring
         self.clock = clock or SystemClock()
         self.new_id = id_factory
+        self.lifecycle = Lifecycle(keyring, id_factory)
 
     # -- idempotency -------------------------------------------------------------------
     def _idem_keys(self, tenant_id: str, key: str, raw_body: bytes) -> tuple[bytes, bytes]:
@@ -103,8 +106,8 @@ class MessageLedger:
         card = req.card if req.card is not None else req.resolved_card
         send_at_ms = _ms(req.send_at) if req.send_at else None
         scheduled = send_at_ms is not None and send_at_ms > now_ms
-        status = "scheduled" if scheduled else "accepted"
-        due_ms = send_at_ms if scheduled else now_ms
+        status = Status.SCHEDULED if scheduled else Status.ACCEPTED
+        due_ms = send_at_ms if send_at_ms is not None and scheduled else now_ms
         expires_ms = max(now_ms, send_at_ms or 0) + req.ttl_s * 1000
 
         batch_row = {
@@ -125,29 +128,38 @@ class MessageLedger:
         bidxs = [self.keyring.blind_index(tenant_id, r.to) for r in req.recipients]
         opted_out = await opted_out_of(self.db, tenant_id, bidxs) if req.traffic_type == "marketing" else set()
         msg_rows, event_rows, answer = [], [], []
+        life = self.lifecycle
         for seq, r in enumerate(req.recipients):
             mid = self.new_id()
-            if bidxs[seq] in opted_out:
-                # Honoured before every marketing send (DESIGN.md §5); OTP and notices still go.
-                msg_rows.append(self._row(tenant_id, batch_id, seq, mid, r, bidxs[seq], "rejected", now_ms,
-                                          expires_ms, None))
-                event_rows.append({"id": self.new_id(), "message_id": mid, "tenant_id": tenant_id,
-                                   "type": "rejected", "at_ms": now_ms, "source": "api",
-                                   "detail": {"reason": OPTED_OUT_REASON}})
-                answer.append({"id": mid, "to": r.to, "status": "rejected"})
-                continue
-            msg_rows.append(self._row(tenant_id, batch_id, seq, mid, r, bidxs[seq], status, now_ms, expires_ms,
-                                      due_ms))
-            event_rows.append(
-                {"id": self.new_id(), "message_id": mid, "tenant_id": tenant_id, "type": "accepted",
-                 "at_ms": now_ms, "source": "api", "detail": None}
-            )
-            if scheduled:
-                event_rows.append(
-                    {"id": self.new_id(), "message_id": mid, "tenant_id": tenant_id, "type": "scheduled",
-                     "at_ms": now_ms, "source": "api", "detail": {"send_at": _at(send_at_ms)}}
+            refused = bidxs[seq] in opted_out  # honoured before every marketing send; OTP and notices still go
+            first = Status.REJECTED if refused else status
+            variables_json = orjson.dumps(r.variables) if r.variables else None
+            msg_rows.append(
+                life.message_row(
+                    message_id=mid,
+                    tenant_id=tenant_id,
+                    batch_id=batch_id,
+                    seq=seq,
+                    to=r.to,
+                    to_bidx=bidxs[seq],
+                    variables=r.variables,
+                    variables_json=variables_json,
+                    status=first,
+                    now_ms=now_ms,
+                    expires_ms=expires_ms,
+                    due_ms=None if refused else due_ms,
                 )
-            answer.append({"id": mid, "to": r.to, "status": status})
+            )
+            if refused:
+                event_rows.append(
+                    life.event_row(mid, tenant_id, Status.REJECTED, now_ms, "api", {"reason": OPTED_OUT_REASON})
+                )
+            else:
+                event_rows.append(life.event_row(mid, tenant_id, Status.ACCEPTED, now_ms, "api", None))
+                if scheduled:
+                    detail = {"send_at": _at(due_ms)}
+                    event_rows.append(life.event_row(mid, tenant_id, Status.SCHEDULED, now_ms, "api", detail))
+            answer.append({"id": mid, "to": r.to, "status": first})
         body = orjson.dumps({"batch_id": batch_id, "messages": answer})
 
         write = WriteBatch().insert(batches, batch_row).insert(messages, msg_rows).insert(message_events, event_rows)
@@ -168,18 +180,6 @@ class MessageLedger:
         await self.writer.write(write)
         return body
 
-    def _row(self, tenant_id, batch_id, seq, mid, r, bidx, status, now_ms, expires_ms, due_ms) -> dict:
-        seal = self.keyring.seal
-        return {
-            "id": mid, "tenant_id": tenant_id, "batch_id": batch_id, "seq": seq,
-            "to_enc": seal(tenant_id, "messages", "to", mid, r.to.encode()),
-            "to_bidx": bidx,
-            "variables_enc": seal(tenant_id, "messages", "variables", mid, orjson.dumps(r.variables))
-            if r.variables else None,
-            "status": status, "created_ms": now_ms, "updated_ms": now_ms, "expires_ms": expires_ms,
-            "due_ms": due_ms, "attempts": 0, "lease_owner": None, "lease_until_ms": None,
-        }
-
     async def opt_out(self, tenant_id: str, message_id: str, *, source: str) -> bool:
         """Put the recipient of a message on the tenant's marketing opt-out list."""
         async with self.db.read.connect() as conn:
@@ -191,7 +191,7 @@ class MessageLedger:
         return True
 
     # -- read --------------------------------------------------------------------------
-    def _message_view(self, row, events: list | None) -> dict:
+    def _message_view(self, row, events: Sequence | None) -> dict:
         out = {
             "id": row.id,
             "batch_id": row.batch_id,

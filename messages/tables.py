@@ -18,6 +18,7 @@ from sqlalchemy import (
     text,
 )
 
+from store.sealed import SealedColumn
 from store.tables import metadata
 
 batches = Table(
@@ -73,7 +74,7 @@ message_events = Table(
     Column("at_ms", BigInteger, nullable=False),
     Column("source", String(32), nullable=False),
     Column("detail", JSON, nullable=True),
-    # False until the evidence appender has chained the event (security/evidence_store.py); the
+    # False until the evidence appender has chained the event (messages/evidence.py); the
     # partial index keeps finding the unchained ones O(pending), however large the table grows.
     Column("chained", Boolean, nullable=False, server_default=false()),
     Index("ix_message_events_message", "message_id", "at_ms"),
@@ -102,4 +103,12 @@ opt_outs = Table(
     Column("to_bidx", LargeBinary, primary_key=True),
     Column("created_ms", BigInteger, nullable=False),
     Column("source", String(32), nullable=False),
+)
+
+SEALED_COLUMNS = (
+    SealedColumn(messages, "to_enc", "to"),
+    SealedColumn(messages, "variables_enc", "variables"),
+    SealedColumn(batches, "card_enc", "card"),
+    SealedColumn(batches, "client_ref_enc", "client_ref"),
+    SealedColumn(idempotency_keys, "response_enc", "response", lambda r: r.key_bidx.hex(), ("key_bidx",)),
 )

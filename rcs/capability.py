@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable, Iterable, Sequence
+from typing import Awaitable, Callable, Hashable, Iterable, Sequence
 
 from rcs.results import CAPABILITY_FAILURE_CODES, Capability
 
@@ -28,14 +28,14 @@ class CapabilityCache:
         negative_ttl: float = 3_600.0,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 1_000_000,
-        key: Callable[[str], str] | None = None,
+        key: Callable[[str], Hashable] | None = None,
     ):
         self.ttl = ttl
         self.negative_ttl = negative_ttl
         self.clock = clock
         self.max_entries = max_entries
         self._key = key
-        self._entries: dict[str, tuple[float, Capability]] = {}
+        self._entries: dict[Hashable, tuple[float, Capability]] = {}
         self._inflight: dict[str, asyncio.Future] = {}
         self.hits = 0
         self.misses = 0

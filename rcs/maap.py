@@ -1,4 +1,6 @@
-"""The interface every operator MaaP module implements, and what it is given to send."""
+"""The RCS channel: the interface every operator module implements (one module per operator
+interface, registered in `rcs.operators.OPERATORS`), and what it is given to send. The
+dispatcher talks to operators only through this."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,8 +46,8 @@ class OutboundMessage:
 
 
 @runtime_checkable
-class Maap(Protocol):
-    """An operator's MaaP, or the simulator speaking its interface."""
+class RcsChannel(Protocol):
+    """A chatbot's channel to an operator's MaaP (or to the simulator speaking its interface)."""
 
     name: str
 
@@ -80,3 +82,6 @@ class Maap(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+Maap = RcsChannel  # the name operator modules and tests have used

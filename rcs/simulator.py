@@ -30,7 +30,7 @@ import jinja2
 import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from rcs.callbacks import signed_headers
 from rcs.maap import BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE, SUGGESTION_RESPONSE_TYPE, TEXT_TYPE
@@ -215,6 +215,13 @@ _PAGES = jinja2.Environment(autoescape=True, loader=jinja2.DictLoader({
 }))
 
 
+# The sandbox chatbot's identity and credentials (public by design: they open only the simulator).
+SANDBOX_CHATBOT_ID = "sip:hongyan@botplatform.sandbox.local"
+SANDBOX_APP_ID = "sandbox-app"
+SANDBOX_APP_KEY = "sandbox-key"
+SANDBOX_CALLBACK_TOKEN = "sandbox-callback-token"
+
+
 class MaapSimulator:
     """An in-process MaaP on loopback speaking the CN CSP interface (see module doc)."""
 
@@ -223,11 +230,11 @@ class MaapSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         callback_base_url: str | None = None,
-        callback_token: str = "sandbox-callback-token",
+        callback_token: str = SANDBOX_CALLBACK_TOKEN,
         *,
-        app_id: str = "sandbox-app",
-        app_key: str = "sandbox-key",
-        chatbot_id: str = "sip:hongyan@botplatform.sandbox.local",
+        app_id: str = SANDBOX_APP_ID,
+        app_key: str = SANDBOX_APP_KEY,
+        chatbot_id: str = SANDBOX_CHATBOT_ID,
         api_version: str = "v1",
         timing: SimulatorTiming = SimulatorTiming(),
         clock: Callable[[], float] = time.time,
@@ -717,9 +724,9 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8081)
     p.add_argument("--callback-url", default=None, help="platform base URL for callbacks")
-    p.add_argument("--callback-token", default="sandbox-callback-token")
-    p.add_argument("--app-id", default="sandbox-app")
-    p.add_argument("--app-key", default="sandbox-key")
+    p.add_argument("--callback-token", default=SANDBOX_CALLBACK_TOKEN)
+    p.add_argument("--app-id", default=SANDBOX_APP_ID)
+    p.add_argument("--app-key", default=SANDBOX_APP_KEY)
     p.add_argument("--chatbot-id", default="sip:hongyan@botplatform.sandbox.local")
     p.add_argument("--delivery-delay", type=float, default=0.5)
     p.add_argument("--display-delay", type=float, default=1.0)

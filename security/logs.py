@@ -85,8 +85,8 @@ def _mask_secret(match: re.Match) -> str:
     text = match.group()
     if kind == "api_key":
         # The id part is not secret and helps find the key; the secret never shows.
-        prefix = _KEY_PREFIX.match(text).group()
-        return prefix + MASK
+        prefix = _KEY_PREFIX.match(text)
+        return (prefix.group() if prefix else "") + MASK
     if kind == "webhook":
         return "whsec_" + MASK
     return text.split()[0] + " " + MASK

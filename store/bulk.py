@@ -42,7 +42,8 @@ def _insert_into(table: Table) -> Insert:
 @lru_cache(maxsize=256)
 def _plan(statement, keys: tuple[str, ...]) -> tuple[str, Callable[[dict], tuple]]:
     compiled = statement.compile(dialect=_DIALECT, column_keys=list(keys))
-    parts, constants = [], {}
+    parts: list = []
+    constants: dict = {}
     for name in compiled.positiontup:
         bind = compiled.binds[name]
         if name in keys:

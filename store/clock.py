@@ -25,3 +25,8 @@ def rfc3339(at: datetime) -> str:
     """RFC 3339 UTC with millisecond precision and a Z suffix."""
     at = at.astimezone(timezone.utc)
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def ms_to_rfc3339(ms: int) -> str:
+    """Unix milliseconds as RFC 3339 UTC (see `rfc3339`)."""
+    return rfc3339(datetime.fromtimestamp(ms / 1000, timezone.utc))

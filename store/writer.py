@@ -55,7 +55,7 @@ class GroupWriter:
         self._engine = engine
         self._max_group = max_group
         self._sqlite = engine.url.get_backend_name() == "sqlite"
-        self._sync_engine = None
+        self._sync_engine: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         if self._sqlite:
             # aiosqlite pays a thread hop per statement; a plain sqlite3 connection on one
@@ -74,7 +74,7 @@ class GroupWriter:
         await self._queue.put(None)
         await self._task
         self._task = None
-        if self._thread is not None:
+        if self._thread is not None and self._sync_engine is not None:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._sync_engine.dispose)
             self._thread.shutdown()
 
@@ -128,6 +128,7 @@ class GroupWriter:
                 await conn.run_sync(_apply, batches)
 
     def _commit_sqlite(self, batches: list[WriteBatch]) -> None:
+        assert self._sync_engine is not None
         with self._sync_engine.begin() as conn:
             _apply(conn, batches)
 
@@ -139,9 +140,9 @@ def _apply(conn: Connection, batches: list[WriteBatch]) -> None:
             merged.setdefault(table, []).extend(rows)
     # Parents before children, whatever order the requests came in.
     for table in metadata.sorted_tables:
-        rows = merged.get(table)
-        if rows:
-            executemany(conn, table, rows)
+        found = merged.get(table)
+        if found:
+            executemany(conn, table, found)
     for b in batches:
         for statement in b.statements:
             statement(conn)

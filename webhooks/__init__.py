@@ -1,23 +1,30 @@
-"""Integrator webhooks: endpoint registration and signed, ordered, at-least-once delivery."""
-from webhooks.endpoints import Registration, parse_registration
-from webhooks.http import WEBHOOKS, routes
-from webhooks.outbox import EVENT_TYPES, MESSAGE_STATUS, MESSAGE_USER_EVENT, enqueue, event_body, status_data
-from webhooks.service import WebhookService, exponential_backoff
-from webhooks.tables import SEALED_COLUMNS
-from webhooks import openapi as _openapi  # noqa: F401  (registers the API description)
+"""Integrator webhooks: endpoint registration and signed, ordered, at-least-once delivery.
 
-__all__ = [
-    "EVENT_TYPES",
-    "MESSAGE_STATUS",
-    "MESSAGE_USER_EVENT",
-    "Registration",
-    "SEALED_COLUMNS",
-    "WEBHOOKS",
-    "WebhookService",
-    "enqueue",
-    "event_body",
-    "exponential_backoff",
-    "parse_registration",
-    "routes",
-    "status_data",
-]
+Names load on first use, so code that only queues events (`webhooks.outbox`) does not pull in
+the HTTP client and server.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "Registration": "webhooks.endpoints",
+    "parse_registration": "webhooks.endpoints",
+    "WEBHOOKS": "webhooks.http",
+    "routes": "webhooks.http",
+    "EVENT_TYPES": "webhooks.outbox",
+    "MESSAGE_STATUS": "webhooks.outbox",
+    "MESSAGE_USER_EVENT": "webhooks.outbox",
+    "enqueue": "webhooks.outbox",
+    "event_body": "webhooks.outbox",
+    "status_data": "webhooks.outbox",
+    "WebhookService": "webhooks.service",
+    "exponential_backoff": "webhooks.service",
+    "SEALED_COLUMNS": "webhooks.tables",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'webhooks' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -6,6 +6,7 @@ from aiohttp import web
 from api.bodies import read_json
 from api.problems import FieldError, Problem
 from api.middleware import TENANT_ID
+from webhooks import openapi as _openapi  # noqa: F401  (registers the API description)
 from webhooks.endpoints import parse_registration
 from webhooks.service import DEFAULT_PAGE, DELIVERY_STATUSES, MAX_PAGE, WebhookService
 

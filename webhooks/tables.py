@@ -5,6 +5,7 @@ The endpoint secret and each queued payload (it carries the recipient's number) 
 """
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table
 
+from store.sealed import SealedColumn
 from store.tables import metadata
 
 webhook_endpoints = Table(
@@ -52,6 +53,6 @@ webhook_deliveries = Table(
 
 # Sealed columns, for the key-rotation job: (table, column, the row id column used as AD).
 SEALED_COLUMNS = (
-    (webhook_endpoints, "secret_enc", "secret"),
-    (webhook_deliveries, "payload_enc", "payload"),
+    SealedColumn(webhook_endpoints, "secret_enc", "secret"),
+    SealedColumn(webhook_deliveries, "payload_enc", "payload"),
 )

@@ -7,7 +7,17 @@ from api.problems import FieldError, Problem
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
 from cards.media.images import MAX_UPLOAD_BYTES
-from cards.media.service import MEDIA
+from cards.media import openapi as _openapi  # noqa: F401  (registers the API description)
+from cards.media.service import MediaStore
+
+MEDIA = web.AppKey("media", MediaStore)
+
+
+async def media_for_url(app: web.Application, url: str) -> bytes | None:
+    """The bytes of one of our hosted media URLs from the app's store, or None (see MediaStore)."""
+    store = app.get(MEDIA)
+    return None if store is None else await store.media_for_url(url)
+
 
 routes = web.RouteTableDef()
 MAX_PAGE = 200

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from aiohttp import web
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -143,12 +142,3 @@ class MediaStore:
             "sha256": row["sha256"],
             "created_at": rfc3339(datetime.fromtimestamp(row["created_ms"] / 1000, timezone.utc)),
         }
-
-
-MEDIA = web.AppKey("media", MediaStore)
-
-
-async def media_for_url(app: web.Application, url: str) -> bytes | None:
-    """The bytes of one of our hosted media URLs from the app's store, or None (see MediaStore)."""
-    store = app.get(MEDIA)
-    return None if store is None else await store.media_for_url(url)

@@ -1,6 +1,4 @@
 """Tenant card templates: named, versioned, each version immutable once created."""
-from cards.store.service import TEMPLATES, TemplateStore, TemplateVersion
-from cards.store.http import routes
-from cards.store import openapi as _openapi  # noqa: F401  (registers the API description)
+from cards.store.service import TemplateStore, TemplateVersion
 
-__all__ = ["TEMPLATES", "TemplateStore", "TemplateVersion", "routes"]
+__all__ = ["TemplateStore", "TemplateVersion"]

@@ -8,7 +8,10 @@ from api.problems import FieldError, Problem
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
 from cards.library import load_library
-from cards.store.service import TEMPLATES
+from cards.store import openapi as _openapi  # noqa: F401  (registers the API description)
+from cards.store.service import TemplateStore
+
+TEMPLATES = web.AppKey("templates", TemplateStore)
 
 routes = web.RouteTableDef()
 MAX_PAGE = 200

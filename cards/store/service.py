@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
-from aiohttp import web
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -464,6 +463,3 @@ def _draft_view(row) -> dict:
                                 need_name=False)
     return {"card": row["card"], "sample": row["sample"], "traffic_type": row["traffic_type"],
             "updated_at": _at(row["updated_ms"]), "valid": not errors, "errors": [e.as_dict() for e in errors]}
-
-
-TEMPLATES = web.AppKey("templates", TemplateStore)

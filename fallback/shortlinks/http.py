@@ -389,34 +389,3 @@ async def clicks(request: web.Request) -> web.Response:
 
 def _seconds(value) -> int:
     return int(value.total_seconds()) if isinstance(value, timedelta) else int(value)
-
-
-# -- wiring --------------------------------------------------------------------------------
-def shortlinks_context(*, on_postback=None, on_opt_out=None, clock=None):
-    """A cleanup context: builds `app[SHORTLINKS]` on the app's database, keyring and writer.
-
-    Append it after the messages context (it shares the ledger's GroupWriter, so on SQLite
-    all writes stay on one connection); its hits are flushed before that writer stops.
-    """
-
-    async def ctx(app: web.Application):
-        # Imported here: server.py imports this package to wire it in.
-        from messages.http import LEDGER
-        from server import ACCOUNTS, DATABASE, KEYRING, SETTINGS
-        from store import SystemClock
-
-        settings = app[SETTINGS]
-        accounts = app.get(ACCOUNTS)
-        links = ShortLinks(
-            app[DATABASE], app[LEDGER].writer, app[KEYRING], clock or SystemClock(),
-            base_url=settings.base_url,
-            ttl_s=_seconds(getattr(settings, "short_link_ttl", DEFAULT_TTL_S)),
-            on_postback=on_postback, on_opt_out=on_opt_out,
-            load_keys=accounts.load_keys if accounts is not None else None,
-        )
-        await links.start()
-        app[SHORTLINKS] = links
-        yield
-        await links.stop()
-
-    return ctx

@@ -19,7 +19,6 @@ import orjson
 from sqlalchemy import and_, distinct, func, select, update
 
 import security
-from accounts.tables import tenants
 from fallback.shortlinks.agents import Agent, classify
 from fallback.shortlinks.tables import link_clicks, short_links
 from store import Clock, Database, GroupWriter, new_id
@@ -48,6 +47,7 @@ KINDS = ("page", "action", "postback", "ics", "map", "opt_out", "expired")
 PostbackCallback = Callable[[str, str, str, "str | None"], Awaitable[None]]
 OptOutCallback = Callable[[str, str], Awaitable[None]]
 KeysLoader = Callable[[str], Awaitable[None]]
+SignatureLookup = Callable[[str], Awaitable[str]]  # tenant id → its SMS signature, e.g. 【鸿雁】
 
 
 @dataclass
@@ -80,6 +80,7 @@ class ShortLinks:
         token_factory: Callable[[], str] = lambda: secrets.token_urlsafe(12),
         id_factory: Callable[[], str] = new_id,
         ttl_s: int = DEFAULT_TTL_S,
+        signature_of: SignatureLookup,
         on_postback: PostbackCallback | None = None,
         on_opt_out: OptOutCallback | None = None,
         load_keys: KeysLoader | None = None,
@@ -95,6 +96,7 @@ class ShortLinks:
         self.new_token = token_factory
         self.new_id = id_factory
         self.ttl_ms = int(ttl_s * 1000)
+        self.signature_of = signature_of
         self.on_postback = on_postback
         self.on_opt_out = on_opt_out
         self.load_keys = load_keys
@@ -187,11 +189,7 @@ class ShortLinks:
         self._cache[token] = (self._monotonic() + ttl, link)
 
     async def _load(self, token: str) -> Link | None:
-        query = (
-            select(short_links, tenants.c.signature)
-            .join(tenants, tenants.c.id == short_links.c.tenant_id)
-            .where(short_links.c.token == token)
-        )
+        query = select(short_links).where(short_links.c.token == token)
         async with self.db.read.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
@@ -209,7 +207,8 @@ class ShortLinks:
             card = orjson.loads(plain)
         return Link(
             token=token, tenant_id=row.tenant_id, message_id=row.message_id, batch_id=row.batch_id,
-            created_ms=row.created_ms, expires_ms=row.expires_ms, card=card, signature=row.signature,
+            created_ms=row.created_ms, expires_ms=row.expires_ms, card=card,
+            signature=await self.signature_of(row.tenant_id),
         )
 
     async def purge_expired(self, now_ms: int | None = None) -> int:

@@ -6,6 +6,7 @@ both (per tenant) for counting unique visitors. Times are Unix milliseconds.
 """
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, String, Table
 
+from store.sealed import SealedColumn
 from store.tables import metadata
 
 short_links = Table(
@@ -44,3 +45,5 @@ link_clicks = Table(
     Index("ix_link_clicks_tenant_message", "tenant_id", "message_id"),
     Index("ix_link_clicks_tenant_batch", "tenant_id", "batch_id"),
 )
+
+SEALED_COLUMNS = (SealedColumn(short_links, "card_enc", "card", lambda r: r.token, ("token",)),)

@@ -60,6 +60,11 @@ def behaviour_for(destination: str) -> str:
     return DELIVER
 
 
+# The sandbox ESME's credentials (public by design: they open only the simulator).
+SANDBOX_SYSTEM_ID = "hongyan"
+SANDBOX_PASSWORD = "sandbox"
+
+
 @dataclass(eq=False)
 class _Session:
     writer: smpp.FrameWriter

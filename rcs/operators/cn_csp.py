@@ -13,7 +13,7 @@ import functools
 import logging
 import re
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Callable, Mapping, Sequence
 from urllib.parse import quote
@@ -46,7 +46,7 @@ class CnCspSettings:
     server_root: str  # host[:port]
     chatbot_id: str  # the chatbot's SIP URI, e.g. sip:12520001@botplatform.rcs.chinaunicom.cn
     app_id: str
-    app_key: str
+    app_key: str = field(repr=False)
     api_version: str = "v1"
     scheme: str = "https"  # http only for the loopback simulator
     refresh_margin_s: float = 300.0  # renew this long before the token expires

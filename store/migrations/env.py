@@ -6,10 +6,10 @@ import cards.store.tables  # noqa: F401
 import cards.media.tables  # noqa: F401
 import messages.tables  # noqa: F401
 import editor.tables  # noqa: F401
-import security.evidence_store  # noqa: F401
+import messages.evidence  # noqa: F401
 import fallback.shortlinks.tables  # noqa: F401
 import webhooks.tables  # noqa: F401
-import rcs.transitions  # noqa: F401
+import dispatch.state  # noqa: F401
 from store.tables import metadata
 
 connection = context.config.attributes.get("connection")

@@ -12,11 +12,20 @@ import security
 from accounts import Accounts
 from accounts.rotation import rotate_all
 from messages.tables import batches, messages
-from server import ACCOUNTS, DATABASE, master_key_provider
+from server import ACCOUNTS, DATABASE, master_key_provider, sealed_columns
 from store import SystemClock, open_database
 from tests.conftest import card
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_sealed_column_is_rotated():
+    """A new `*_enc` column that no domain declares would keep its old key forever."""
+    from store import metadata
+
+    declared = {(c.table.name, c.column) for c in sealed_columns()}
+    sealed = {(t.name, c.name) for t in metadata.tables.values() for c in t.columns if c.name.endswith("_enc")}
+    assert sealed == declared
 
 
 async def test_rotation_while_sending_keeps_every_message_readable(api, settings):
@@ -33,11 +42,11 @@ async def test_rotation_while_sending_keeps_every_message_readable(api, settings
     # The job runs as another process would: its own engines and keyring.
     job_db = open_database(settings.db_url)
     job = Accounts(job_db, security.Keyring(master_key_provider(settings)), SystemClock())
-    rotation = asyncio.create_task(rotate_all(job_db, job, progress=lambda _: None, settle_seconds=0))
+    rotation = asyncio.create_task(rotate_all(job_db, job, sealed_columns(), progress=lambda _: None, settle_seconds=0))
     for n in range(5, 10):
         await send(n)
     moved = await rotation
-    await rotate_all(job_db, job, progress=lambda _: None, settle_seconds=0)  # a second rotation picks up rows written meanwhile
+    await rotate_all(job_db, job, sealed_columns(), progress=lambda _: None, settle_seconds=0)  # a second rotation picks up rows written meanwhile
     await job_db.dispose()
     assert moved >= 100
 

@@ -9,7 +9,8 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from api.problems import PROBLEM_CONTENT_TYPE, Problem, problem_response
+from api.problems import PROBLEM_CONTENT_TYPE, Problem
+from api.responses import problem_response
 from api.middleware import TENANT_ID
 from cards import BOTMESSAGE_CONTENT_TYPE, load_library
 from cards.http import routes

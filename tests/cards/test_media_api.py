@@ -8,7 +8,7 @@ import pytest
 from aiohttp import FormData
 from PIL import Image
 
-from cards.media import MEDIA
+from cards.media.http import MEDIA
 from cards.media.images import MAX_UPLOAD_BYTES
 from imagekit import encode, jpeg_with_gps_and_rotation, photo, png_declaring, with_alpha
 

@@ -91,7 +91,7 @@ async def _in_review(tenant_id, version):
 
 
 async def test_only_approved_versions_are_sent(api):
-    from cards.store import TEMPLATES
+    from cards.store.http import TEMPLATES
 
     store = api.client.app[TEMPLATES]
     tid = (await (await create(api)).json())["id"]
@@ -133,7 +133,7 @@ REVIEW_ERRORS = [
 @pytest.mark.parametrize("status,reason,version,code", REVIEW_ERRORS)
 async def test_review_decisions_are_checked(api, status, reason, version, code):
     from api.problems import Problem
-    from cards.store import TEMPLATES
+    from cards.store.http import TEMPLATES
 
     store = api.client.app[TEMPLATES]
     tid = (await (await create(api)).json())["id"]
@@ -145,7 +145,7 @@ async def test_review_decisions_are_checked(api, status, reason, version, code):
 
 
 async def test_a_template_whose_versions_all_wait_for_review_cannot_be_sent(api):
-    from cards.store import TEMPLATES
+    from cards.store.http import TEMPLATES
 
     api.client.app[TEMPLATES].on_submit = _in_review
     await create(api)

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from rcs.dispatcher import DispatchOptions, RetryPolicy
+from dispatch import DispatchOptions, RetryPolicy
 from rcs.simulator import SimulatorTiming
-from rcs.wiring import DispatchConfig
+from server import DispatchConfig
 
 FAST = DispatchConfig(
     maap_timing=SimulatorTiming(delivery_delay_s=0.05, display_delay_s=0.05, revoke_delay_s=0.05,

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from tests.conftest import card
-from tests.dispatch.conftest import event_types, has_event, wait_for
+from tests.dispatch.conftest import event_types, wait_for
 
 
 PHONE = ("Mozilla/5.0 (Linux; Android 13; V2227A) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"rcs_delivered", "rcs_read", "sms_delivered", "sms_failed", "failed"}

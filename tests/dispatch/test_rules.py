@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from rcs import signed_headers
-from rcs.dispatcher import RetryPolicy
+from dispatch import RetryPolicy
 from tests.conftest import card
 from tests.dispatch.conftest import event_types, wait_for
 
@@ -139,8 +139,8 @@ async def test_an_sms_reply_td_opts_out_of_that_brand_only(sandbox_api):
     reply to it puts the number on that brand's list (and no other brand's)."""
     import asyncio
 
-    from fallback.dispatch import DEFAULT_SOURCE_ADDR
-    from rcs.wiring import SANDBOX
+    from dispatch.sms import DEFAULT_SOURCE_ADDR
+    from server import SANDBOX
     from server import ACCOUNTS
 
     app = sandbox_api.client.app
@@ -168,7 +168,7 @@ async def test_an_sms_reply_td_opts_out_of_that_brand_only(sandbox_api):
 
 
 async def test_the_evidence_chain_holds_accept_send_and_deliver_not_bookkeeping(sandbox_api):
-    from security.evidence_http import EVIDENCE
+    from messages.evidence_http import EVIDENCE
 
     sent = await sandbox_api.post("/v1/messages", json={"to": "+8613800001234", "card": card()})
     mid = (await sent.json())["messages"][0]["id"]

@@ -7,7 +7,7 @@ import time
 import orjson
 from aiohttp import web
 
-from rcs.wiring import SANDBOX
+from server import SANDBOX
 from security.webhooks import verify_webhook
 from tests.conftest import card
 from tests.dispatch.conftest import wait_for
@@ -92,7 +92,7 @@ async def test_a_reply_tapped_on_the_sms_page_is_the_same_user_event(sandbox_api
 async def test_a_reply_to_the_sms_reaches_the_brand_as_a_user_event(sandbox_api, aiohttp_server):
     """Two-way SMS: a reply to the fallback SMS (sent to the brand's extension code) is the
     same `message.user_event` an RCS reply gives, for the last SMS to that number."""
-    from fallback.dispatch import DEFAULT_SOURCE_ADDR
+    from dispatch.sms import DEFAULT_SOURCE_ADDR
     from server import ACCOUNTS
 
     url, got, arrived = await receiver(aiohttp_server)

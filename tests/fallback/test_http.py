@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from api.problems import Problem, problem_response
+from api.problems import Problem
+from api.responses import problem_response
 from api.middleware import TENANT
 from fallback import routes
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import pytest
 
@@ -40,8 +41,10 @@ async def setup():
         carriers={"china_mobile": CarrierRoutes("cm-a", "cm-b"), "default": CarrierRoutes("cm-b")},
         health=HealthPolicy(min_samples=2, cooldown_seconds=30),
     ), clock=clock)
+    # Each route's throttle responses slow that route in the router (as server.py wires them).
     clients = {name: SmppClient("127.0.0.1", sim.port, "hongyan", "pw", submit_timeout=0.2,
-                                reconnect_delay=0.02, throttle_delay=0.01)
+                                reconnect_delay=0.02, throttle_delay=0.01,
+                                on_throttle=functools.partial(router.record_throttled, name))
                for name, sim in sims.items()}
     for client in clients.values():
         await client.start()

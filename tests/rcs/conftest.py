@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from api.problems import Problem, problem_response
+from api.problems import Problem
+from api.responses import problem_response
 from rcs import CallbackEndpoints, CnCspMaap, MaapSimulator, SimulatorTiming
 
 CALLBACK_TOKEN = "test-callback-token"

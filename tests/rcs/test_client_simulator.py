@@ -15,7 +15,6 @@ from rcs import (
     ContentPart,
     OutboundMessage,
     Outcome,
-    callback_signature,
     signed_headers,
 )
 

@@ -1,31 +1,26 @@
 """Shared fixtures for the security tests."""
+
 from __future__ import annotations
 
+import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from security import EnvMasterKeyProvider, Keyring
 
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+KNOWN_ANSWERS = Path(__file__).resolve().parent / "vectors" / "sm_known_answers.json"
 
 
-def shared_dir() -> Path | None:
-    """The team's shared reference folder (../shared next to the repository)."""
-    env = os.environ.get("HONGYAN_SHARED_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / ".." / "shared"
-    return path if path.is_dir() else None
-
-
-@pytest.fixture
-def crypto_vectors() -> Path:
-    base = shared_dir()
-    folder = base / "reference" / "crypto" if base else None
-    if folder is None or not folder.is_dir():
-        pytest.skip("shared reference vectors not found (set HONGYAN_SHARED_DIR)")
-    return folder
+@pytest.fixture(scope="session")
+def crypto_vectors() -> dict[str, list[dict]]:
+    """The published SM3/SM4 known-answer vectors kept in the repository, by group
+    ("sm3", "sm4_block", "sm4_modes", "sm4_aead"); each vector names its standard in "source"."""
+    data = json.loads(KNOWN_ANSWERS.read_text(encoding="utf-8"))
+    return {group: vectors for group, vectors in data.items() if isinstance(vectors, list)}
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from aiohttp import web
 import security
 import webhooks
 from server import ACCOUNTS, Wiring, create_app
-from store import GroupWriter, SystemClock
+from store import SystemClock
 from store.writer import WriteBatch
 from tests.conftest import ApiClient
 

@@ -33,8 +33,8 @@ async def test_buttons_in_chromium(chromium, settings, aiohttp_server):
 
     from playwright.async_api import async_playwright
 
-    from fallback.shortlinks import SHORTLINKS, routes, shortlinks_context
-    from server import ACCOUNTS, create_app
+    from fallback.shortlinks import SHORTLINKS
+    from server import ACCOUNTS, Wiring, create_app
     from store.writer import WriteBatch
 
     landed = asyncio.get_running_loop().create_future()
@@ -54,10 +54,8 @@ async def test_buttons_in_chromium(chromium, settings, aiohttp_server):
     async def on_postback(*event):
         postbacks.append(event)
 
-    app = create_app(settings)
-    app.add_routes(routes)
     clock = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc))
-    app.cleanup_ctx.append(shortlinks_context(on_postback=on_postback, clock=clock))
+    app = create_app(settings, Wiring(clock=clock, on_postback=on_postback))
     server = await aiohttp_server(app)
     tenant, key = await app[ACCOUNTS].create_tenant("Brand", signature="【鸿雁银行】")
 

@@ -6,7 +6,7 @@ from aiohttp import web
 from api.openapi import problem_responses, register_fragment
 from api.problems import Problem
 from api.middleware import TENANT_ID
-from security.evidence_store import EvidenceLog
+from messages.evidence import EvidenceLog
 
 EVIDENCE = web.AppKey("evidence", EvidenceLog)
 routes = web.RouteTableDef()

@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, Column, Connection, Index, LargeBinary, JSON,
 from sqlalchemy import and_, bindparam, select, text, update
 
 from security.evidence import (
+    ChainReport,
     ChainVerifier,
     EvidenceChain,
     EvidenceRecord,
@@ -201,12 +202,12 @@ class EvidenceLog:
                 "records": out, "proof_complete": complete}
 
 
-async def verify_all(db) -> list[tuple[str, object]]:
+async def verify_all(db) -> list[tuple[str, ChainReport]]:
     """Recompute every tenant's chain from genesis; [(tenant_id, ChainReport)]."""
     async with db.read.connect() as conn:
         tenants = [r[0] for r in (await conn.execute(
             select(evidence_records.c.tenant_id).distinct().order_by(evidence_records.c.tenant_id))).all()]
-    reports = []
+    reports: list[tuple[str, ChainReport]] = []
     for tenant_id in tenants:
         verifier = ChainVerifier(tenant_id)
         after = -1

@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from security.evidence import InclusionProof, check_inclusion
-from security.evidence_http import EVIDENCE
-from security.evidence_store import evidence_records, verify_all
+from messages.evidence_http import EVIDENCE
+from messages.evidence import evidence_records, verify_all
 from server import DATABASE, Settings
 from tests.conftest import card
 
@@ -142,7 +142,7 @@ from datetime import datetime, timezone  # noqa: E402
 def test_event_facts_are_canonical(at_ms):
     """The appender's fast path gives byte for byte what canonical_facts gives."""
     from security.evidence import canonical_facts
-    from security.evidence_store import event_facts
+    from messages.evidence import event_facts
 
     bidx, content = bytes(range(32)), "ab" * 32
     facts = {"message_id": "m1", "event": "rcs_read", "recipient": bidx, "content_sm3": content,

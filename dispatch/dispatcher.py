@@ -1,0 +1,272 @@
+"""The dispatcher: accepted messages travel — RCS through the channel, else the SMS fallback.
+
+A background task claims due messages in batches (`messages.due_ms`, with a lease so a dead
+worker's messages are claimed again once the lease runs out; on PostgreSQL the claim is
+`SELECT … FOR UPDATE SKIP LOCKED`, so several processes share the work). Each batch is opened
+(one compiled card per batch), checked against the opt-out list, and handed to its step: RCS
+send, TTL revoke, or SMS. Every outcome is one lifecycle `Change` committed with its event and
+webhook.
+
+TTL expiry revokes first: only a `revokeOk` (or an RCS message the operator never accepted)
+sends the SMS, so a recipient never gets both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+import security
+from dispatch.decisions import SOURCE
+from dispatch.inbound import Inbound
+from dispatch.jobs import CardSource, Job
+from dispatch.rcs import RcsStage
+from dispatch.retry import RetryPolicy
+from dispatch.sms import SmsStage
+from messages import lifecycle
+from messages.lifecycle import KEEP, Change, Lifecycle
+from messages.optouts import OPTED_OUT_REASON, opted_out
+from messages.status import TO_SEND, Status
+from rcs.capability import CapabilityCache
+from rcs.maap import RcsChannel
+from store import Clock, Database, GroupWriter, SystemClock, new_id
+from store.writer import WriteBatch
+
+log = logging.getLogger("hongyan.dispatch")
+
+S = Status
+# Statuses the dispatcher acts on when they fall due.
+DUE_STATUSES = TO_SEND | {S.RCS_SENT, S.FALLBACK_PENDING}
+_NEW = frozenset({S.ACCEPTED, S.SCHEDULED})
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    batch_size: int = 100
+    poll_s: float = 0.1  # picks up accepted messages well within 0.5 s
+    lease_s: float = 30.0  # a claimed message is free again this long after a worker died
+    max_batches_in_flight: int = 8
+    revoke_wait_s: float = 5.0  # ask again if neither revokeOk nor revokeFail came by then
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class Dispatcher:
+    """Claims due messages and hands each to its step; owns the RCS step, the SMS step (once
+    attached) and the inbound sink."""
+
+    def __init__(
+        self,
+        db: Database,
+        writer: GroupWriter,
+        keyring: security.Keyring,
+        channel: RcsChannel,
+        *,
+        ensure_keys: Callable[[str], Awaitable[None]],
+        notify: Callable[[], None] = lambda: None,
+        clock: Clock | None = None,
+        options: DispatchOptions = DispatchOptions(),
+        capability: CapabilityCache | None = None,
+        worker_id: str | None = None,
+        id_factory: Callable[[], str] = new_id,
+        rng: random.Random | None = None,
+    ):
+        self.db, self.writer, self.keyring = db, writer, keyring
+        self.ensure_keys = ensure_keys
+        self.notify = notify
+        self.clock = clock or SystemClock()
+        self.options = options
+        self.worker_id = worker_id or f"{socket.gethostname()}:{secrets.token_hex(4)}"
+        self.lifecycle = Lifecycle(keyring, id_factory)
+        self.cards = CardSource(db, keyring)
+        self.rcs = RcsStage(
+            channel,
+            writer,
+            now_ms=self.now_ms,
+            retry=options.retry,
+            revoke_wait_s=options.revoke_wait_s,
+            capability=capability,
+            rng=rng,
+        )
+        self.sms: SmsStage | None = None
+        self.inbound = Inbound(
+            db,
+            writer,
+            keyring,
+            self.lifecycle,
+            now_ms=self.now_ms,
+            commit=self.commit,
+            ensure_keys=ensure_keys,
+            notify=notify,
+            settled=self.rcs.settled,
+        )
+        self.claimed = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._slots = asyncio.Semaphore(options.max_batches_in_flight)
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def capability(self) -> CapabilityCache:
+        return self.rcs.capability
+
+    def now_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
+
+    # -- running ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.db.sqlite:
+            # SQLite has one dispatching process: leases still held belong to a dead predecessor.
+            await self.writer.write(WriteBatch().run(lifecycle.release_all_leases))
+        self._task = asyncio.create_task(self._run(), name="dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Look for due work now (e.g. right after an accept)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                claimed = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher pass failed")
+                claimed = 0
+            if claimed < self.options.batch_size:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.options.poll_s)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Claim one batch of due messages and start working on it; returns how many."""
+        await self._slots.acquire()
+        try:
+            rows = await self._claim()
+        except BaseException:
+            self._slots.release()
+            raise
+        if not rows:
+            self._slots.release()
+            return 0
+        task = asyncio.create_task(self._work(rows))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return len(rows)
+
+    # -- claiming --------------------------------------------------------------------------
+    async def _claim(self) -> list:
+        now_ms = self.now_ms()
+        # A cheap read first: idle polling must not queue write transactions.
+        async with self.db.read.connect() as conn:
+            if (await conn.execute(lifecycle.anything_due_query(now_ms))).first() is None:
+                return []
+        lease_until = now_ms + int(self.options.lease_s * 1000)
+        query = lifecycle.claim_query(DUE_STATUSES, now_ms, self.options.batch_size)
+        out: list = []
+
+        def claim(conn: Connection) -> None:
+            rows = conn.execute(query).all()
+            if not rows:
+                return
+            queued = [
+                Change(r.id, S.QUEUED, now_ms, SOURCE, None, when=_NEW, due_ms=KEEP) for r in rows if r.status in _NEW
+            ]
+            if queued:
+                self.lifecycle.apply(conn, queued)
+            lifecycle.lease(conn, [r.id for r in rows], self.worker_id, lease_until)
+            out.extend(rows)
+
+        await self.writer.write(WriteBatch().run(claim))
+        if out:
+            self.claimed += len(out)
+            if any(r.status in _NEW for r in out):
+                self.notify()
+        return out
+
+    # -- working a batch -------------------------------------------------------------------
+    async def _work(self, rows: list) -> None:
+        try:
+            for tenant_id in {r.tenant_id for r in rows}:
+                await self.ensure_keys(tenant_id)
+            jobs, changes = await self._open(rows)
+            jobs = await self._honour_opt_outs(jobs, changes)
+            to_send = [j for j in jobs if j.status in TO_SEND]
+            expiring = [j for j in jobs if j.status == S.RCS_SENT]
+            fallback = [j for j in jobs if j.status == S.FALLBACK_PENDING]
+            results = await asyncio.gather(self.rcs.send(to_send), self.rcs.expire(expiring), return_exceptions=True)
+            for r in results:
+                if isinstance(r, BaseException):
+                    log.error("dispatch step failed", exc_info=r)
+                else:
+                    changes.extend(r)
+            if changes:
+                await self.commit(changes)
+            if fallback:
+                if self.sms is None:
+                    log.error("%d messages wait for SMS fallback but no SMS route is configured", len(fallback))
+                else:
+                    await self.sms.send(fallback)
+        except Exception:
+            # The lease runs out and another pass picks these messages up again.
+            log.exception("dispatching a batch of %d failed", len(rows))
+        finally:
+            self._slots.release()
+
+    async def _open(self, rows: list) -> tuple[list[Job], list[Change]]:
+        jobs, changes = [], []
+        now_ms = self.now_ms()
+        for r in rows:
+            job, error = await self.cards.open(self.keyring, r)
+            if error is not None:
+                changes.append(Change(r.id, S.FAILED, now_ms, SOURCE, {"reason": error}, due_ms=None))
+                continue
+            jobs.append(job)
+        return jobs, changes
+
+    async def _honour_opt_outs(self, jobs: list[Job], changes: list[Change]) -> list[Job]:
+        """Marketing about to go out (RCS or SMS) to someone who opted out since it was
+        accepted is rejected instead (checked before every marketing send)."""
+        by_tenant: dict[str, list[Job]] = {}
+        for j in jobs:
+            if j.traffic_type == "marketing" and j.status in TO_SEND | {S.FALLBACK_PENDING}:
+                by_tenant.setdefault(j.tenant_id, []).append(j)
+        if not by_tenant:
+            return jobs
+        refused: set[str] = set()
+        now_ms = self.now_ms()
+        for tenant_id, marketing in by_tenant.items():
+            out = await opted_out(self.db, tenant_id, [j.to_bidx for j in marketing])
+            for j in marketing:
+                if j.to_bidx in out:
+                    refused.add(j.id)
+                    changes.append(
+                        Change(j.id, S.REJECTED, now_ms, SOURCE, {"reason": OPTED_OUT_REASON}, due_ms=None)
+                    )
+        return [j for j in jobs if j.id not in refused]
+
+    # -- writing -----------------------------------------------------------------------------
+    async def commit(self, changes: list[Change], batch: WriteBatch | None = None) -> None:
+        """Commit `changes` (and whatever else `batch` holds) in one transaction."""
+        batch = batch or WriteBatch()
+        self.lifecycle.add(batch, changes)
+        await self.writer.write(batch)
+        self.notify()
+        if any(c.status == S.FALLBACK_PENDING or any(t.status == S.FALLBACK_PENDING for t in c.then) for c in changes):
+            self.wake()

@@ -1,0 +1,155 @@
+"""What comes back from recipients and operators: RCS delivery statuses, replies and taps over
+RCS, taps on the SMS link page, SMS replies (opt-outs among them). Statuses become lifecycle
+changes; everything a recipient does becomes a `message.user_event` webhook of its message."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import bindparam, select
+
+import security
+from dispatch.decisions import delivery_change
+from messages.lifecycle import Change, Lifecycle
+from messages.optouts import add_opt_out
+from messages.status import SMS_STATUSES
+from messages.tables import batches, messages
+from rcs.results import DeliveryEvent, UserEvent
+from store import Database, GroupWriter
+from store.clock import ms_to_rfc3339, rfc3339
+from store.writer import WriteBatch
+
+log = logging.getLogger("hongyan.dispatch")
+
+# The newest message that reached a number by SMS (ids are time-ordered).
+_LAST_SMS = (
+    select(messages.c.id)
+    .where(
+        messages.c.tenant_id == bindparam("tenant_id"),
+        messages.c.to_bidx == bindparam("to_bidx"),
+        messages.c.status.in_(SMS_STATUSES),
+    )
+    .order_by(messages.c.id.desc())
+    .limit(1)
+)
+
+
+class Inbound:
+    """The sink of operator callbacks, link-page taps and SMS replies."""
+
+    def __init__(
+        self,
+        db: Database,
+        writer: GroupWriter,
+        keyring: security.Keyring,
+        lifecycle: Lifecycle,
+        *,
+        now_ms: Callable[[], int],
+        commit: Callable[[list[Change]], Awaitable[None]],
+        ensure_keys: Callable[[str], Awaitable[None]],
+        notify: Callable[[], None] = lambda: None,
+        settled: Callable[[str, str, int | None], None] = lambda message_id, status, code: None,
+    ):
+        self.db, self.writer, self.keyring, self.lifecycle = db, writer, keyring, lifecycle
+        self.now_ms = now_ms
+        self.commit = commit
+        self.ensure_keys = ensure_keys
+        self.notify = notify
+        self.settled = settled
+
+    # -- from the operator ---------------------------------------------------------------------
+    async def on_delivery(self, chatbot_id: str, events: list[DeliveryEvent]) -> None:
+        """Delivery statuses from the operator → lifecycle changes."""
+        # Only a revoke or a failure asks for the fallback policy (delivered/displayed do not).
+        deciding = {e.message_id for e in events if e.status in ("revokeOk", "failed")}
+        no_fallback = await self._without_fallback_policy(deciding) if deciding else set()
+        now_ms = self.now_ms()
+        changes = []
+        for e in events:
+            self.settled(e.message_id, e.status, e.error_code)
+            change = delivery_change(e, now_ms, e.message_id in no_fallback)
+            if change is not None:
+                changes.append(change)
+        if changes:
+            await self.commit(changes)
+
+    async def _without_fallback_policy(self, message_ids: set[str]) -> set[str]:
+        """Those of `message_ids` whose batch asked for no SMS fallback."""
+        query = (
+            select(messages.c.id)
+            .join(batches, batches.c.id == messages.c.batch_id)
+            .where(messages.c.id.in_(sorted(message_ids)), batches.c.fallback == "none")
+        )
+        async with self.db.read.connect() as conn:
+            return {r.id for r in await conn.execute(query)}
+
+    async def on_user(self, chatbot_id: str, event: UserEvent) -> None:
+        """A user's reply / suggestion tap / location → `message.user_event` webhook."""
+        # in_reply_to is the contributionId of the message answered: ours is our message id.
+        message_id = event.in_reply_to or event.message_id
+        if not message_id:
+            log.info("user message without a message reference (%s) dropped", event.kind)
+            return
+        data: dict = {
+            "kind": event.kind,
+            "at": rfc3339(event.at),
+            "source": "rcs",
+            "text": event.text,
+            "postback": event.postback,
+            "display_text": event.display_text,
+        }
+        if event.location is not None:
+            data["location"] = {
+                "latitude": event.location.latitude,
+                "longitude": event.location.longitude,
+                "label": event.location.label,
+            }
+        await self.user_event(message_id, data, int(event.at.timestamp() * 1000))
+
+    # -- from the SMS link page and SMS replies --------------------------------------------------
+    async def on_postback(self, tenant_id: str, message_id: str, display_text: str, postback: str | None) -> None:
+        """A suggestion tapped on the SMS short-link page: the same user event as over RCS."""
+        now_ms = self.now_ms()
+        event = {
+            "kind": "suggestion_response",
+            "at": ms_to_rfc3339(now_ms),
+            "source": "sms_link",
+            "text": None,
+            "postback": postback,
+            "display_text": display_text,
+        }
+        await self.user_event(message_id, event, now_ms, tenant_id=tenant_id)
+
+    async def on_sms_reply(self, tenant_id: str, number: str, text: str, *, opt_out: bool) -> bool:
+        """A reply to a brand's SMS → a `message.user_event` of the last SMS sent to that number
+        (the same event an RCS reply gives, `source` "sms"); False when no SMS went to it."""
+        await self.ensure_keys(tenant_id)
+        bidx = self.keyring.blind_index(tenant_id, number)
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(_LAST_SMS, {"tenant_id": tenant_id, "to_bidx": bidx})).first()
+        if row is None:
+            return False
+        now_ms = self.now_ms()
+        event = {
+            "kind": "text",
+            "at": ms_to_rfc3339(now_ms),
+            "source": "sms",
+            "text": text,
+            "postback": None,
+            "display_text": None,
+            "opt_out": opt_out,
+        }
+        await self.user_event(row.id, event, now_ms, tenant_id=tenant_id)
+        return True
+
+    async def opt_out_by_reply(self, tenant_id: str, number: str) -> None:
+        """A TD/R/退订/STOP reply: the number goes on that brand's marketing opt-out list."""
+        await self.ensure_keys(tenant_id)
+        bidx = self.keyring.blind_index(tenant_id, number)
+        await add_opt_out(self.writer, tenant_id, bidx, source="sms_reply", now_ms=self.now_ms())
+
+    async def user_event(self, message_id: str, event: dict, at_ms: int, tenant_id: str | None = None) -> None:
+        """Record a recipient's action as a `message.user_event` webhook of `message_id`."""
+        await self.writer.write(WriteBatch().run(self.lifecycle.user_event(message_id, event, at_ms, tenant_id)))
+        self.notify()

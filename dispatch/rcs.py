@@ -1,0 +1,201 @@
+"""The RCS step: capability, one send per recipient through the RCS channel, and the revoke
+when a message's TTL runs out before it was delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
+from sqlalchemy import Connection
+
+from dispatch.decisions import SOURCE, error_detail, to_fallback
+from dispatch.jobs import Job
+from dispatch.retry import RetryPolicy
+from dispatch.state import upsert_state
+from messages import lifecycle
+from messages.lifecycle import KEEP, Change
+from messages.status import Status
+from rcs.capability import CapabilityCache
+from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, OutboundMessage, RcsChannel
+from rcs.results import Capability, Outcome, SendResult
+from store import GroupWriter
+from store.clock import ms_to_rfc3339
+from store.writer import WriteBatch
+
+S = Status
+_RETRY = (Outcome.RETRY, Outcome.THROTTLE, Outcome.TOKEN, Outcome.REUPLOAD)
+_SENDING = frozenset({S.QUEUED, S.RCS_SENT})
+# Numbers of RCS messages awaiting their outcome, kept so a `failed` (code 1/2) teaches the
+# capability cache; in memory only, bounded.
+MAX_AWAITING = 200_000
+
+
+def rcs_traffic_type(traffic_type: str) -> str:
+    """Our traffic types → the CSP interface's (marketing is `advertisement`)."""
+    return "advertisement" if traffic_type == "marketing" else "notification"
+
+
+def keyed_capability_cache() -> CapabilityCache:
+    """A capability cache keyed by an HMAC-SM3 of the number under a per-process key: the cache
+    holds no numbers."""
+    cache_key = secrets.token_bytes(32)
+
+    def capability_key(number: str) -> bytes:
+        mac = crypto_hmac.HMAC(cache_key, hashes.SM3())
+        mac.update(number.encode())
+        return mac.finalize()
+
+    return CapabilityCache(ttl=3600.0, negative_ttl=300.0, key=capability_key)
+
+
+@dataclass
+class RcsCounts:
+    rcs_sent: int = 0
+    retries: int = 0
+    fallback: int = 0
+    revokes: int = 0
+
+
+class RcsStage:
+    """Sends queued jobs over RCS and revokes expired ones; each outcome is one `Change`."""
+
+    def __init__(
+        self,
+        channel: RcsChannel,
+        writer: GroupWriter,
+        *,
+        now_ms: Callable[[], int],
+        retry: RetryPolicy,
+        revoke_wait_s: float,
+        capability: CapabilityCache | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.channel, self.writer = channel, writer
+        self.now_ms = now_ms
+        self.retry, self.revoke_wait_s = retry, revoke_wait_s
+        self.capability = capability or keyed_capability_cache()
+        self.rng = rng or random.Random()
+        self.counts = RcsCounts()
+        self._awaiting: OrderedDict[str, str] = OrderedDict()
+
+    async def send(self, jobs: list[Job]) -> list[Change]:
+        """Send each job (capable numbers only) and return what became of it."""
+        if not jobs:
+            return []
+        now_ms = self.now_ms()
+        live: list[Job] = []
+        expired: list[Job] = []
+        for j in jobs:
+            (expired if now_ms >= j.expires_ms else live).append(j)
+        # Expired before an accepted send was recorded: a send may still have reached the MaaP
+        # (a crash between its answer and our commit), so revoke first; a MaaP that does not
+        # know the message refuses the revoke and the SMS goes.
+        changes = await self.expire(expired)
+        caps = await self.capability.resolve_many({j.to for j in live}, self.channel.check_capabilities)
+        sendable = []
+        for j in live:
+            if caps.get(j.to) in (Capability.NOT_SUPPORTED, Capability.INVALID):
+                changes.append(self._fallback(j, now_ms, "not_rcs_capable", capability=caps[j.to].value))
+            else:
+                sendable.append(j)
+        changes.extend(await asyncio.gather(*(self._send_one(j) for j in sendable)))
+        return changes
+
+    async def _send_one(self, job: Job) -> Change:
+        assert job.card is not None
+        message = OutboundMessage(
+            message_id=job.id,
+            to=job.to,
+            parts=(ContentPart(BOT_MESSAGE_TYPE, orjson.dumps({"message": job.card["message"]}).decode()),),
+            conversation_id=job.batch_id,
+            contribution_id=job.id,
+            traffic_type=rcs_traffic_type(job.traffic_type),
+        )
+        attempt = job.attempts + 1
+        try:
+            result = await self.channel.send(message)
+        except Exception as exc:  # connection refused, timeout…: transient
+            result = SendResult(False, Outcome.RETRY, detail=type(exc).__name__)
+        now_ms = self.now_ms()
+        queued = frozenset({S.QUEUED})
+        if result.accepted:
+            self.counts.rcs_sent += 1
+            self._awaiting[job.id] = job.to
+            if len(self._awaiting) > MAX_AWAITING:
+                self._awaiting.popitem(last=False)
+            return Change(
+                job.id,
+                S.RCS_SENT,
+                now_ms,
+                SOURCE,
+                {"attempts": attempt},
+                when=queued,
+                due_ms=job.expires_ms,
+                attempts=attempt,
+                record_anyway=True,
+            )
+        error = error_detail(result)
+        if result.outcome in _RETRY:
+            self.counts.retries += 1
+            delay_ms = int(self.retry.delay(attempt, result.retry_after, self.rng) * 1000)
+            due = min(now_ms + delay_ms, job.expires_ms)
+            detail = {"attempt": attempt, "error": error, "retry_at": ms_to_rfc3339(due)}
+            return Change(job.id, S.QUEUED, now_ms, SOURCE, detail, when=queued, due_ms=due, attempts=attempt)
+        if result.outcome is Outcome.INVALID:
+            detail = {"reason": "rejected by the MaaP", "error": error}
+            return Change(job.id, S.FAILED, now_ms, SOURCE, detail, when=queued, due_ms=None, attempts=attempt)
+        return self._fallback(job, now_ms, "rcs_failed", attempts=attempt, error=error)
+
+    def _fallback(self, job: Job, now_ms: int, reason: str, *, attempts=KEEP, **detail) -> Change:
+        if job.fallback != "none":
+            self.counts.fallback += 1
+        return to_fallback(job.id, job.fallback, now_ms, reason, attempts=attempts, **detail)
+
+    async def expire(self, jobs: list[Job]) -> list[Change]:
+        """TTL passed while the RCS message is undelivered: ask the channel to revoke it. The
+        outcome (revokeOk / revokeFail) arrives as a delivery status; until then the message
+        waits, and is asked about again if none comes."""
+        if not jobs:
+            return []
+        results = await asyncio.gather(*(self._revoke(j) for j in jobs))
+        changes, waits = [], []
+        now_ms = self.now_ms()
+        for job, result in zip(jobs, results):
+            if result.accepted:
+                waits.append((job, now_ms + int(self.revoke_wait_s * 1000)))
+            elif result.outcome in (Outcome.RETRY, Outcome.THROTTLE, Outcome.TOKEN):
+                delay = self.retry.delay(1, result.retry_after, self.rng)
+                waits.append((job, now_ms + int(delay * 1000)))
+            else:
+                # The MaaP does not know the message (e.g. it lost its state): it cannot deliver it.
+                changes.append(self._fallback(job, now_ms, "revoke_refused", error=error_detail(result)))
+        if waits:
+
+            def wait(conn: Connection) -> None:
+                for job, due in waits:
+                    upsert_state(conn, job.id, job.tenant_id, revoke_ms=now_ms)
+                    lifecycle.reschedule(conn, job.id, due_ms=due, when=_SENDING)
+
+            await self.writer.write(WriteBatch().run(wait))
+        return changes
+
+    async def _revoke(self, job: Job) -> SendResult:
+        self.counts.revokes += 1
+        try:
+            return await self.channel.revoke(job.id, job.to)
+        except Exception as exc:
+            return SendResult(False, Outcome.RETRY, detail=type(exc).__name__)
+
+    def settled(self, message_id: str, status: str, error_code: int | None) -> None:
+        """An RCS message reached an end at the operator: a failure teaches the capability cache."""
+        if status in ("delivered", "displayed", "failed", "revokeOk", "revokeFail"):
+            number = self._awaiting.pop(message_id, None)
+            if number is not None and status == "failed":
+                self.capability.note_failed(number, error_code)

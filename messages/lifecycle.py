@@ -1,0 +1,358 @@
+"""The one writer of a message's life: new messages, status changes, their events and webhooks.
+
+A change is decided inside the write transaction, against the status the row has then and the
+transition table (`messages.status`), so the dispatcher and the operators' callbacks never
+overwrite each other's newer state. A status change, its event row and its `message.status`
+webhook commit together. Everything else that moves a message (claims, leases, new due times)
+asks this module too, so the `messages` table has one writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select
+
+import security
+from messages.status import TRANSITIONS, Status
+from messages.tables import message_events, messages
+from store import new_id
+from store.bulk import executemany
+from store.writer import WriteBatch
+from webhooks.outbox import MESSAGE_STATUS, MESSAGE_USER_EVENT, enqueue, status_data
+from webhooks.tables import webhook_endpoints
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()  # "leave this column as it is"
+
+
+@dataclass
+class Change:
+    """One status change of one message, applied when the transition table allows it from the
+    status the message has then (and, if `when` is given, that status is one of `when`);
+    otherwise the event is still recorded if `record_anyway`."""
+
+    message_id: str
+    status: Status
+    at_ms: int
+    source: str
+    detail: dict | None = None
+    when: frozenset[Status] | None = None
+    due_ms: Any = None  # int, None (nothing to do until a callback) or KEEP
+    attempts: Any = KEEP  # int or KEEP
+    record_anyway: bool = False
+    then: list[Change] = field(default_factory=list)  # applied after this one, if it applied
+
+
+@dataclass
+class Applied:
+    """What a group of changes did: (message id, status) of each applied and skipped change."""
+
+    applied: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+# The evidence chain holds a message's accept/send/deliver history; `queued` is the
+# dispatcher's own bookkeeping (claims and retry schedules), so its events go into the ledger
+# already marked as needing no chaining.
+NOT_EVIDENCE = frozenset({Status.QUEUED})
+
+_ROWS = select(
+    messages.c.id,
+    messages.c.tenant_id,
+    messages.c.batch_id,
+    messages.c.to_enc,
+    messages.c.status,
+    messages.c.due_ms,
+    messages.c.attempts,
+).where(messages.c.id.in_(bindparam("ids", expanding=True)))
+
+_HOOKED = (
+    select(webhook_endpoints.c.tenant_id)
+    .where(
+        webhook_endpoints.c.tenant_id.in_(bindparam("tenants", expanding=True)),
+        webhook_endpoints.c.deleted_ms.is_(None),
+    )
+    .distinct()
+)
+
+_UPDATE = (
+    messages.update()
+    .where(messages.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        updated_ms=bindparam("b_at"),
+        due_ms=bindparam("b_due"),
+        attempts=bindparam("b_attempts"),
+        lease_owner=None,
+        lease_until_ms=None,
+    )
+)
+
+
+class Lifecycle:
+    """Builds the statements that create messages and move them along their life."""
+
+    def __init__(self, keyring: security.Keyring, id_factory: Callable[[], str] = new_id):
+        self.keyring = keyring
+        self.new_id = id_factory
+
+    # -- birth ---------------------------------------------------------------------------
+    def message_row(
+        self,
+        *,
+        message_id: str,
+        tenant_id: str,
+        batch_id: str,
+        seq: int,
+        to: str,
+        to_bidx: bytes,
+        variables: dict | None,
+        variables_json: bytes | None,
+        status: Status,
+        now_ms: int,
+        expires_ms: int,
+        due_ms: int | None,
+    ) -> dict:
+        """A new `messages` row, its number and variables sealed (`variables_json` is their JSON)."""
+        if status not in (Status.ACCEPTED, Status.SCHEDULED, Status.REJECTED):
+            raise ValueError(f"a message cannot start as {status}")
+        seal = self.keyring.seal
+        return {
+            "id": message_id,
+            "tenant_id": tenant_id,
+            "batch_id": batch_id,
+            "seq": seq,
+            "to_enc": seal(tenant_id, "messages", "to", message_id, to.encode()),
+            "to_bidx": to_bidx,
+            "variables_enc": seal(tenant_id, "messages", "variables", message_id, variables_json)
+            if variables and variables_json is not None
+            else None,
+            "status": status,
+            "created_ms": now_ms,
+            "updated_ms": now_ms,
+            "expires_ms": expires_ms,
+            "due_ms": due_ms,
+            "attempts": 0,
+            "lease_owner": None,
+            "lease_until_ms": None,
+        }
+
+    def event_row(
+        self, message_id: str, tenant_id: str, status: Status, at_ms: int, source: str, detail: dict | None
+    ) -> dict:
+        """The event of a message's first status (later ones come from `apply`)."""
+        return {
+            "id": self.new_id(),
+            "message_id": message_id,
+            "tenant_id": tenant_id,
+            "type": status,
+            "at_ms": at_ms,
+            "source": source,
+            "detail": detail,
+        }
+
+    # -- changes -------------------------------------------------------------------------
+    def add(self, batch: WriteBatch, changes: list[Change]) -> Applied:
+        """Add `changes` to `batch`; the returned `Applied` is filled when the batch commits."""
+        result = Applied()
+        if changes:
+            batch.run(lambda conn: self.apply(conn, changes, result))
+        return result
+
+    def apply(self, conn: Connection, changes: list[Change], result: Applied | None = None) -> Applied:
+        """Apply `changes` on `conn` (inside a write transaction) and queue their webhooks."""
+        result = result if result is not None else Applied()
+        ids = sorted({c.message_id for c in _flatten(changes)})
+        rows = {r.id: r for r in conn.execute(_ROWS, {"ids": ids})}
+        # Opening the number and building the payload is wasted on a tenant without endpoints.
+        tenants = sorted({r.tenant_id for r in rows.values()})
+        hooked = {r.tenant_id for r in conn.execute(_HOOKED, {"tenants": tenants})}
+        state = {mid: [r.status, r.due_ms, r.attempts] for mid, r in rows.items()}
+        updates, events = [], []
+        hooks = WriteBatch()
+        todo = list(changes)
+        while todo:
+            c = todo.pop(0)
+            row = rows.get(c.message_id)
+            if row is None:
+                continue
+            current = state[c.message_id]
+            applies = c.status in TRANSITIONS[current[0]] and (c.when is None or current[0] in c.when)
+            if applies:
+                current[0] = Status(c.status)
+                if c.due_ms is not KEEP:
+                    current[1] = c.due_ms
+                if c.attempts is not KEEP:
+                    current[2] = c.attempts
+                updates.append(
+                    {
+                        "b_id": c.message_id,
+                        "b_status": c.status,
+                        "b_at": c.at_ms,
+                        "b_due": current[1],
+                        "b_attempts": current[2],
+                    }
+                )
+                result.applied.append((c.message_id, c.status))
+                todo[0:0] = c.then
+            else:
+                result.skipped.append((c.message_id, c.status))
+                if not c.record_anyway or current[0] == c.status:
+                    continue
+            event_id = self.new_id()
+            events.append(
+                {
+                    "id": event_id,
+                    "message_id": c.message_id,
+                    "tenant_id": row.tenant_id,
+                    "type": c.status,
+                    "at_ms": c.at_ms,
+                    "source": c.source,
+                    "detail": c.detail,
+                    "chained": c.status in NOT_EVIDENCE,
+                }
+            )
+            if row.tenant_id not in hooked:
+                continue
+            to = self.keyring.open(row.tenant_id, "messages", "to", row.id, row.to_enc).decode()
+            payload = status_data(
+                message_id=row.id,
+                batch_id=row.batch_id,
+                to=to,
+                status=c.status,
+                at_ms=c.at_ms,
+                source=c.source,
+                detail=c.detail,
+            )
+            enqueue(
+                hooks,
+                self.keyring,
+                tenant_id=row.tenant_id,
+                message_id=row.id,
+                kind=MESSAGE_STATUS,
+                payload=payload,
+                at_ms=c.at_ms,
+                event_id=event_id,
+            )
+        if updates:
+            # Several changes of one message in one group: the last one is the row's state.
+            executemany(conn, _UPDATE, updates)
+        if events:
+            executemany(conn, message_events, events)
+        for statement in hooks.statements:
+            statement(conn)
+        return result
+
+    # -- user events ---------------------------------------------------------------------
+    def user_event(self, message_id: str, event: dict, at_ms: int, tenant_id: str | None = None):
+        """A statement recording a recipient's reply or tap as a `message.user_event` webhook
+        of `message_id` (ignored when the message does not exist, or is not `tenant_id`'s)."""
+        keyring, event_id = self.keyring, self.new_id()
+
+        def record(conn: Connection) -> None:
+            query = select(messages.c.tenant_id, messages.c.batch_id, messages.c.to_enc).where(
+                messages.c.id == message_id
+            )
+            row = conn.execute(query).first()
+            if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
+                return
+            to = keyring.open(row.tenant_id, "messages", "to", message_id, row.to_enc).decode()
+            hooks = WriteBatch()
+            enqueue(
+                hooks,
+                keyring,
+                tenant_id=row.tenant_id,
+                message_id=message_id,
+                kind=MESSAGE_USER_EVENT,
+                payload={"message_id": message_id, "batch_id": row.batch_id, "to": to, "event": event},
+                at_ms=at_ms,
+                event_id=event_id,
+            )
+            for statement in hooks.statements:
+                statement(conn)
+
+        return record
+
+
+# -- scheduling: which messages are due, and who is working on them ----------------------
+def claim_query(statuses: frozenset[Status], now_ms: int, limit: int):
+    """Due messages in `statuses` that no live worker holds, oldest due first, locked for update
+    (PostgreSQL skips rows another worker has locked)."""
+    from sqlalchemy import or_
+
+    return (
+        select(
+            messages.c.id,
+            messages.c.tenant_id,
+            messages.c.batch_id,
+            messages.c.to_enc,
+            messages.c.to_bidx,
+            messages.c.variables_enc,
+            messages.c.status,
+            messages.c.attempts,
+            messages.c.expires_ms,
+        )
+        .where(
+            messages.c.due_ms <= now_ms,
+            messages.c.status.in_(statuses),
+            or_(messages.c.lease_until_ms.is_(None), messages.c.lease_until_ms < now_ms),
+        )
+        .order_by(messages.c.due_ms)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def anything_due_query(now_ms: int):
+    """A cheap probe: is any message due and free?"""
+    from sqlalchemy import or_
+
+    return (
+        select(messages.c.id)
+        .where(
+            messages.c.due_ms <= now_ms,
+            or_(messages.c.lease_until_ms.is_(None), messages.c.lease_until_ms < now_ms),
+        )
+        .limit(1)
+    )
+
+
+def lease(conn: Connection, message_ids: Sequence[str], owner: str, until_ms: int) -> None:
+    """Mark `message_ids` as being worked on by `owner` until `until_ms`."""
+    conn.execute(
+        messages.update().where(messages.c.id.in_(list(message_ids))).values(lease_owner=owner, lease_until_ms=until_ms)
+    )
+
+
+def release_all_leases(conn: Connection) -> None:
+    """Free every held message (a single dispatching process starting: the holders are dead)."""
+    conn.execute(
+        messages.update().where(messages.c.lease_owner.is_not(None)).values(lease_owner=None, lease_until_ms=None)
+    )
+
+
+def reschedule(
+    conn: Connection, message_id: str, *, due_ms: int, when: frozenset[Status], attempts: int | None = None
+) -> None:
+    """Look at a message again at `due_ms` without changing its status (if it is still in `when`),
+    and free it for any worker."""
+    values: dict[str, Any] = {"due_ms": due_ms, "lease_owner": None, "lease_until_ms": None}
+    if attempts is not None:
+        values["attempts"] = attempts
+    conn.execute(
+        messages.update().where(messages.c.id == message_id, messages.c.status.in_(when)).values(**values)
+    )
+
+
+def _flatten(changes: list[Change]) -> Iterator[Change]:
+    for c in changes:
+        yield c
+        yield from _flatten(c.then)

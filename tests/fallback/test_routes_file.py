@@ -1,0 +1,139 @@
+"""The SMS routes file: what it configures, and a clear error for each way it can be wrong."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from fallback.kinds import ROUTE_KINDS
+from fallback.routes_file import RoutesFileError, load_routes, parse_routes
+from fallback.routing import CarrierRouter
+from security.secrets import Secret
+
+GOOD = """
+sender = "10690001"
+
+[routes.cm-primary]
+kind = "smpp"
+host = "smsc-a.example.net"
+port = 2775
+system_id = "hy"
+password = { env = "CM_PASSWORD" }
+max_per_second = 200
+burst = 400
+window = 32
+
+[routes.aggregator]
+kind = "smpp"
+host = "smsc-b.example.net"
+port = 2776
+system_id = "hy2"
+password = { file = "PASSWORD_FILE" }
+max_per_second = 50
+
+[carriers]
+china_mobile = ["cm-primary", "aggregator"]
+default = ["aggregator"]
+
+[prefixes]
+"+852" = "default"
+"+86138" = "china_mobile"
+
+[health]
+cooldown_seconds = 5
+"""
+
+
+def test_a_full_routes_file(tmp_path):
+    secret_file = tmp_path / "agg.secret"
+    secret_file.write_text("from-a-file\n")
+    path = tmp_path / "routes.toml"
+    path.write_text(GOOD.replace("PASSWORD_FILE", str(secret_file)))
+    loaded = load_routes(path, kinds=ROUTE_KINDS, env={"CM_PASSWORD": "from-env"})
+
+    assert loaded.sender == "10690001"
+    primary, backup = loaded.routes
+    assert (primary.name, primary.kind, primary.settings.max_per_second, primary.settings.burst) == (
+        "cm-primary", "smpp", 200.0, 400.0,
+    )  # fmt: skip
+    assert primary.options["password"] == Secret("from-env") and backup.options["password"] == Secret("from-a-file")
+    assert primary.options["window"] == 32 and "max_per_second" not in primary.options
+    assert "from-env" not in repr(primary) and "from-a-file" not in repr(loaded)
+
+    router = CarrierRouter(loaded.router)
+    assert loaded.router.carriers["china_mobile"].order == ("cm-primary", "aggregator")
+    assert loaded.router.health.cooldown_seconds == 5
+    assert router.carrier_of("+85291234567") == "default"  # a configured prefix wins
+    assert router.carrier_of("+8613800138000") == "china_mobile"
+    health = {r["route"]: r["serves"] for r in router.health()}
+    assert health == {"cm-primary": ["china_mobile:primary"], "aggregator": ["china_mobile:backup", "default:primary"]}
+
+
+def test_failover_order_beyond_a_backup():
+    raw = {
+        "routes": {n: {"kind": "smpp", "max_per_second": 10} for n in ("a", "b", "c")},
+        "carriers": {"default": ["a", "b", "c"]},
+    }
+    router = CarrierRouter(parse_routes(raw, kinds=ROUTE_KINDS, env={}, where="t").router, clock=lambda: 100.0)
+    assert router.choose("default").route == "a"
+    for route in ("a", "b"):  # both fail every send until they leave rotation
+        for _ in range(router.config.health.min_samples):
+            router.record(route, ok=False, latency=0.01)
+    assert router.choose("default").route == "c"
+    assert [r["state"] for r in router.health()] == ["out_of_rotation", "out_of_rotation", "in_rotation"]
+
+
+def test_one_route_needs_no_carriers():
+    raw = {"routes": {"only": {"kind": "smpp", "max_per_second": 5}}}
+    loaded = parse_routes(raw, kinds=ROUTE_KINDS, env={}, where="t")
+    assert loaded.router.carriers["default"].order == ("only",)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("not = [valid", "not valid TOML"),
+        ("[route.x]\nkind='smpp'", "unknown section(s) route"),
+        ("sender = '1069'", "[routes] must define at least one route"),
+        ("[routes.x]\nkind = 'carrier-pigeon'\nmax_per_second = 1", "routes.x: kind must be one of smpp"),
+        ("[routes.x]\nkind = 'smpp'", "routes.x: max_per_second must be a positive number"),
+        ("[routes.x]\nkind = 'smpp'\nmax_per_second = -3", "max_per_second must be a positive number"),
+        ("[routes.x]\nkind = 'smpp'\nmax_per_second = 1\nburst = 0", "burst must be a number of at least 1"),
+        ("[routes.x]\nkind = 'smpp'\nmax_per_second = 1\npassword = 'hunter2'", 'routes.x.password: give a secret as {env'),
+        ("[routes.x]\nkind = 'smpp'\nmax_per_second = 1\npassword = {env = 'NOPE'}", "NOPE is not set"),
+        ("[routes.x]\nkind = 'smpp'\nmax_per_second = 1\npassword = {file = '/nonexistent/x'}", "cannot read the secret file"),
+        ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[routes.b]\nkind='smpp'\nmax_per_second=1",
+         "[carriers] needs a default"),
+        ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[carriers]\ndefault = ['zz']", "carrier default: unknown route 'zz'"),
+        ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[carriers]\ndefault = []", "carriers.default must be a list"),
+        ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[prefixes]\n'852' = 'default'", "write it as + and digits"),
+        ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[prefixes]\n'+852' = 'mars'", "unknown carrier 'mars'"),
+        ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[health]\nspeed = 3", "[health] has unknown key(s) speed"),
+        ("sender = 'abc'\n[routes.a]\nkind='smpp'\nmax_per_second=1", "sender must be a string of digits"),
+    ],
+)
+def test_each_mistake_is_named(tmp_path, text, error):
+    path = tmp_path / "routes.toml"
+    path.write_text(text)
+    with pytest.raises(RoutesFileError) as caught:
+        load_routes(path, kinds=ROUTE_KINDS, env={})
+    assert error in str(caught.value)
+    assert str(path) in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_missing_file(tmp_path):
+    with pytest.raises(RoutesFileError, match="cannot read"):
+        load_routes(tmp_path / "nope.toml", kinds=ROUTE_KINDS)
+
+
+def test_the_docstring_example_is_a_valid_file():
+    """The example in the module's documentation parses (so the docs cannot drift)."""
+    import fallback.routes_file as module
+
+    example = module.__doc__.split("```toml")[1].split("```")[0]
+    raw = tomllib.loads(example)
+    raw["routes"]["aggregator"] = {"kind": "smpp", "max_per_second": 10}
+    loaded = parse_routes(raw, kinds=ROUTE_KINDS, env={"CM_SMPP_PASSWORD": "x"}, where="doc")
+    assert [r.name for r in loaded.routes] == ["cm-primary", "aggregator"]

@@ -1,0 +1,118 @@
+"""The transition table, walked on a real database: every allowed transition applies (with its
+event and webhook), every other is refused; and the lifecycle writer's other promises."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from messages.lifecycle import Change, Lifecycle
+from messages.status import FINAL, INITIAL, TO_SEND, TRANSITIONS, Status, allowed, may_reach
+from messages.tables import message_events, messages
+from server import ACCOUNTS, DATABASE, KEYRING, Wiring, create_app
+from store.writer import WriteBatch
+from tests.conftest import ApiClient, card
+from webhooks.tables import webhook_deliveries
+
+PAIRS = list(itertools.product(Status, Status))
+LATER_MS = int(time.time() * 1000) + 3_600_000  # after the test messages were accepted
+
+
+@pytest.fixture
+async def api(aiohttp_client, settings) -> ApiClient:
+    """The app with loopback webhook URLs allowed on PostgreSQL too (a status webhook is checked)."""
+    client = await aiohttp_client(create_app(settings, Wiring(webhook_options={"allow_http": True})))
+    tenant, key = await client.app[ACCOUNTS].create_tenant("Test brand")
+    return ApiClient(client, tenant.id, key)
+
+
+def test_every_status_has_a_row_and_the_names_are_the_apis():
+    assert set(TRANSITIONS) == set(Status)
+    assert {s.value for s in Status} == {
+        "accepted", "scheduled", "queued", "rcs_sent", "rcs_delivered", "rcs_read", "revoked",
+        "fallback_pending", "sms_sent", "sms_delivered", "sms_failed", "rejected", "expired", "failed",
+    }  # fmt: skip
+    # Nothing leads back to a message's first status, and every other status can be reached.
+    reachable = set().union(*TRANSITIONS.values())
+    assert not reachable & {Status.ACCEPTED, Status.SCHEDULED}
+    assert reachable | INITIAL == set(Status)
+    assert Status.RCS_READ in FINAL and Status.QUEUED not in FINAL and TO_SEND <= set(may_reach(Status.QUEUED))
+
+
+async def _messages_in(api, statuses: list[Status]) -> list[str]:
+    """One message per entry, put straight into that status (the setup, not the code under test)."""
+    recipients = [{"to": f"+86138{i:08d}"} for i in range(len(statuses))]
+    resp = await api.post("/v1/messages", {"recipients": recipients, "card": card()})
+    assert resp.status == 202, await resp.text()
+    ids = [m["id"] for m in (await resp.json())["messages"]]
+    db = api.client.app[DATABASE]
+    async with db.write.begin() as conn:
+        for mid, status in zip(ids, statuses):
+            await conn.execute(messages.update().where(messages.c.id == mid).values(status=status))
+    return ids
+
+
+async def test_the_table_is_what_the_writer_enforces(api):
+    app = api.client.app
+    ids = await _messages_in(api, [current for current, _ in PAIRS])
+    # A webhook endpoint, so every applied change also queues its `message.status` delivery.
+    hook = await api.post("/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["message.status"]})
+    assert hook.status == 201, await hook.text()
+    lifecycle = Lifecycle(app[KEYRING])
+    changes = [Change(mid, new, 1_000, "test") for mid, (_, new) in zip(ids, PAIRS)]
+    batch = WriteBatch()
+    result = lifecycle.add(batch, changes)
+    await _write(app, batch)
+
+    applied = {mid for mid, _ in result.applied}
+    async with app[DATABASE].read.connect() as conn:
+        rows = {r.id: r.status for r in await conn.execute(select(messages.c.id, messages.c.status))}
+        query = select(message_events.c.message_id).where(message_events.c.source == "test")
+        events = {r.message_id for r in await conn.execute(query)}
+        hooks = (await conn.execute(select(func.count()).select_from(webhook_deliveries))).scalar_one()
+    wrong = []
+    for mid, (current, new) in zip(ids, PAIRS):
+        should = allowed(current, new)
+        if (mid in applied) != should or rows[mid] != (new if should else current) or (mid in events) != should:
+            wrong.append(f"{current} → {new}: {'allowed' if should else 'refused'} by the table")
+    assert not wrong, wrong
+    assert len(applied) == sum(len(after) for after in TRANSITIONS.values())
+    assert hooks == len(applied)  # one `message.status` webhook per applied change
+
+
+async def _write(app, batch: WriteBatch) -> None:
+    from messages.http import LEDGER
+
+    await app[LEDGER].writer.write(batch)
+
+
+async def test_a_late_event_is_recorded_without_moving_the_message(api):
+    """An RCS delivery after the SMS went: the event is kept, the status stays."""
+    app = api.client.app
+    (mid,) = await _messages_in(api, [Status.SMS_SENT])
+    lifecycle = Lifecycle(app[KEYRING])
+    batch = WriteBatch()
+    result = lifecycle.add(batch, [Change(mid, Status.RCS_DELIVERED, LATER_MS, "maap", record_anyway=True)])
+    await _write(app, batch)
+    assert result.applied == [] and result.skipped == [(mid, Status.RCS_DELIVERED)]
+    view = await (await api.get(f"/v1/messages/{mid}")).json()
+    assert view["status"] == "sms_sent"
+    assert [e["type"] for e in view["events"]][-1] == "rcs_delivered"
+
+
+async def test_then_runs_only_after_its_change_applied(api):
+    app = api.client.app
+    revokable, finished = await _messages_in(api, [Status.RCS_SENT, Status.RCS_DELIVERED])
+    lifecycle = Lifecycle(app[KEYRING])
+    batch = WriteBatch()
+    changes = [
+        Change(mid, Status.REVOKED, 3_000, "maap", then=[Change(mid, Status.FALLBACK_PENDING, 3_001, "dispatcher")])
+        for mid in (revokable, finished)
+    ]
+    result = lifecycle.add(batch, changes)
+    await _write(app, batch)
+    assert result.applied == [(revokable, Status.REVOKED), (revokable, Status.FALLBACK_PENDING)]
+    assert (await (await api.get(f"/v1/messages/{finished}")).json())["status"] == "rcs_delivered"
