@@ -16,7 +16,7 @@ from store import Clock, Database, SystemClock, new_id
 
 SANDBOX_SIGNATURE = "【鸿雁测试】"
 FIRST_SMS_EXT = 1001  # four-digit extension codes first, as aggregators usually allot them
-# Huawei Cloud allows 2–16 characters between the brackets (DESIGN.md §5).
+# Huawei Cloud allows 2–16 characters between the brackets.
 _SIGNATURE = re.compile(r"^【([^【】]{2,16})】$")
 # A revoked key stops working across processes within this many seconds.
 AUTH_CACHE_SECONDS = 10.0

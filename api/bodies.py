@@ -1,4 +1,4 @@
-"""Reading JSON request bodies with the errors DESIGN.md §8 asks for."""
+"""Reading JSON request bodies: every error a problem+json naming the field at fault."""
 from __future__ import annotations
 
 import orjson

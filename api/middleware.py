@@ -88,7 +88,7 @@ async def auth_middleware(request: web.Request, handler):
     return await handler(request)
 
 
-# Which scope a path needs (DESIGN.md §7: API keys with scopes); the first matching prefix wins.
+# Which scope a path needs; the first matching prefix wins.
 _SCOPE_BY_PREFIX = (
     ("/v1/api-keys", "keys"),
     ("/v1/webhook", "webhooks"),

@@ -1,4 +1,4 @@
-"""Opaque cursors for paginated lists (DESIGN.md §8)."""
+"""Opaque cursors for paginated lists."""
 from __future__ import annotations
 
 import base64

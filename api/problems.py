@@ -1,4 +1,4 @@
-"""RFC 7807 problem details (DESIGN.md §8).
+"""RFC 7807 problem details.
 
 Services and handlers raise `Problem` (this module needs no web stack, so domain code may raise
 it); `api.responses` renders it and the middleware answers it as `application/problem+json`. `errors` lists JSON Pointers to the fields at fault.

@@ -1,4 +1,4 @@
-"""Card composition and PNG preview throughput (DESIGN.md §14 targets: ≥10k compositions/s per
+"""Card composition and PNG preview throughput (targets: ≥10k compositions/s per
 core, ≥40 uncached PNG previews/s).
 
     python bench/cards.py --seconds 5

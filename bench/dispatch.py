@@ -56,7 +56,7 @@ async def offer(base: str, key: str, rate: int, seconds: float) -> tuple[int, in
             recipients = []
             for _ in range(per_tick):
                 seq += 1
-                # Endings 1–6: RCS-capable, delivered (DESIGN.md §4).
+                # Endings 1–6: RCS-capable, delivered.
                 recipients.append({"to": f"+8613912{seq % 100_000:05d}{1 + seq % 6}",
                                    "variables": {"amount": f"{seq % 100}.00"}})
             task = asyncio.create_task(post({"recipients": recipients, "card": CARD}))

@@ -1,10 +1,10 @@
-"""Short-link redirect speed with click recording, next to a bare aiohttp redirect (DESIGN.md §14:
+"""Short-link redirect speed with click recording, next to a bare aiohttp redirect (target:
 ≥ 0.7× the bare redirect and ≥ 8,000/s).
 
 Starts the app with the short-link routes on the embedded SQLite default (one core), creates
 links for 1,000 recipients, then drives `GET /s/<token>/a/0` (a tracked 302 to the card's URL,
 every hit recorded), bench/bare_server.py's bare `GET /s/<token>` 302 and the H5 page
-`GET /s/<token>` (DESIGN.md §14: ≥ 3k/s) with the same 32-connection closed-loop client on the
+`GET /s/<token>` (target: ≥ 3k/s) with the same 32-connection closed-loop client on the
 other core, alternating rounds; medians are quoted. The Python client on one core is itself a
 limit (~6k req/s here), so the ratio is the figure that carries.
 

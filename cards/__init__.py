@@ -1,5 +1,5 @@
 """Cards: the GSMA UP chatbot card model, validation, per-recipient composition, renderers
-(GSMA JSON, HTML, PNG, SMS text), domain blocks and the template library (DESIGN.md §11, §13)."""
+(GSMA JSON, HTML, PNG, SMS text), domain blocks and the template library."""
 from cards.blocks import (
     Appointment, Bill, BuiltCard, LineItem, Option, Place, Ticket, appointment_card, bill_card, chip_list,
     location_card, otp_message, persistent_menu, ticket_card,

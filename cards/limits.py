@@ -1,4 +1,4 @@
-"""Card limits per operator profile (DESIGN.md §11), each with its source.
+"""Card limits per operator profile, each with its source.
 
 Sources:
 - [GSMA]  GSMA RCC.07 Universal Profile / RCC.71 chatbot message JSON schema

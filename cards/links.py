@@ -1,4 +1,4 @@
-"""What a tap does on the recipient's web page (DESIGN.md §6), for `render_html` hooks.
+"""What a tap does on the recipient's web page, for `render_html` hooks.
 
 `landing_href(base)` maps suggestions the way the SMS landing page needs: openUrl → the
 tracked redirect `<base>/a/<n>`, dial → `tel:`, a location → a web map (Amap, which also

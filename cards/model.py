@@ -1,4 +1,4 @@
-"""Typed model of the GSMA UP chatbot card formats (DESIGN.md §11).
+"""Typed model of the GSMA UP chatbot card formats.
 
 Covers the bot message (`application/vnd.gsma.botmessage.v1.0+json`: a standalone
 generalPurposeCard or a generalPurposeCardCarousel), the suggested chip list

@@ -1,4 +1,4 @@
-"""Card validation against DESIGN.md §11 limits and the §13 contract.
+"""Card validation against the published limits (each cited in cards.limits) and the API's contract.
 
 Every finding names a JSON Pointer into the card and the limit it breaks. Warnings (only
 these, per §13): openUrl without `application`, `image/jpg`, a URL extension that disagrees

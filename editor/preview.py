@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 LOCALES = ("zh-CN", "en")
 CACHE_SIZE = 256
-# A short link of the real length (DESIGN.md §6: `<base>/s/` + 16 base64url characters), so the
+# A short link of the real length (`<base>/s/` + 16 base64url characters), so the
 # SMS is counted as it will be sent.
 PREVIEW_TOKEN = "PreviewLink00000"
 CURRENCY = "CNY"  # tenants' SMS prices are in yuan (China carrier billing)
@@ -252,7 +252,7 @@ class Previewer:
 
     def media_src(self, media: MediaView) -> str | None:
         """Media we host (`<base>/media/<id>`) is shown, by path so it loads from this origin;
-        anything else is drawn as a placeholder (nothing remote is referenced, DESIGN.md §13)."""
+        anything else is drawn as a placeholder (nothing remote is referenced)."""
         url = media.thumbnail_url if media.kind == "image" and media.thumbnail_url else media.url
         prefix = self.base_url + "/media/"
         if url and url.startswith(prefix) and "?" not in url and "#" not in url:

@@ -1,4 +1,4 @@
-"""SMPP 3.4 client (ESME) over asyncio (DESIGN.md §5).
+"""SMPP 3.4 client (ESME) over asyncio.
 
 One transceiver bind per client, kept alive with enquire_link and re-established after a drop.
 submit_sm requests are windowed and matched to their responses by sequence number. Long texts

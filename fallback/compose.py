@@ -1,4 +1,4 @@
-"""Composing the fallback SMS text and recognising opt-out replies (DESIGN.md §5)."""
+"""Composing the fallback SMS text and recognising opt-out replies."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""HTTP handlers of the fallback domain: `POST /v1/sms/segments` (DESIGN.md §13)."""
+"""HTTP handlers of the fallback domain: `POST /v1/sms/segments`."""
 from __future__ import annotations
 
 import orjson

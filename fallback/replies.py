@@ -2,7 +2,7 @@
 
 Each tenant's SMS goes out from the platform's sender number followed by the tenant's
 extension code (扩展码), so a reply's destination names the brand. An opt-out reply — R, T, TD,
-退订 or STOP, as the marketing footer invites (DESIGN.md §5) — puts the number on that brand's
+退订 or STOP, as the marketing footer invites — puts the number on that brand's
 list. Every reply reaches the brand as a `message.user_event` webhook of the last SMS sent to
 that number, as an RCS reply would.
 """

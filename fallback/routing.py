@@ -1,4 +1,4 @@
-"""Carrier routing for SMS (DESIGN.md §5).
+"""Carrier routing for SMS.
 
 The carrier comes from the number prefix (`phonenumbers` carrier data: China Mobile, China Unicom,
 China Telecom, China Broadnet); since nationwide number portability the prefix only gives the

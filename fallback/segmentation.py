@@ -1,4 +1,4 @@
-"""SMS segmentation (DESIGN.md §5, §13 "Segmentation").
+"""SMS segmentation.
 
 Two counting modes:
 

@@ -1,4 +1,4 @@
-"""The evidence chain kept in the database (DESIGN.md §7, §13).
+"""The evidence chain kept in the database.
 
 Every message event (accepted, sent, delivered, fallback…) is committed first with its status
 change; an appender then chains it, in order, into its tenant's SM3 chain. Chaining after the

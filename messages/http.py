@@ -30,7 +30,7 @@ async def send_messages(request: web.Request) -> web.Response:
                       [FieldError("/headers/Idempotency-Key", "bad length")])
     raw = await read_body(request)
     if idem_key is not None:
-        # Checked before any validation (DESIGN.md §8).
+        # Checked before any validation.
         replay = await ledger.replay(tenant["id"], idem_key, raw)
         if replay is not None:
             return web.Response(status=replay.status, body=replay.body, content_type=JSON,

@@ -1,4 +1,4 @@
-"""The per-brand marketing opt-out list (DESIGN.md §5): honoured at accept and again at send."""
+"""The per-brand marketing opt-out list: honoured at accept and again at send."""
 from __future__ import annotations
 
 from sqlalchemy import and_, select

@@ -13,7 +13,7 @@ from cards.library import TRAFFIC_TYPES
 
 MAX_RECIPIENTS = 10_000
 DEFAULT_TTL_S = 86_400
-# DESIGN.md §13: any TTL from 1 s to 15 days is honoured.
+# Any TTL from 1 s to 15 days is honoured.
 MIN_TTL_S, MAX_TTL_S = 1, 1_296_000
 MAX_CLIENT_REF = 200
 DEFAULT_REGION = "CN"

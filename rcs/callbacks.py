@@ -1,4 +1,4 @@
-"""Inbound MaaP callbacks: signature checks, replay protection and parsing (DESIGN.md §12).
+"""Inbound MaaP callbacks: signature checks, replay protection and parsing.
 
 Each callback carries `signature`, `timestamp` and `nonce` headers; the signature is the hex
 SHA-256 of the sorted, concatenated (callback token, timestamp, nonce). It does not cover the
@@ -23,7 +23,7 @@ from api.problems import FieldError, Problem, pointer
 from rcs.maap import FILE_TRANSFER_TYPE, PUSH_LOCATION_TYPE, SUGGESTION_RESPONSE_TYPE
 from rcs.results import DeliveryEvent, Location, MediaFile, UserEvent
 
-MAX_CLOCK_SKEW_S = 300.0  # as for our own webhooks (DESIGN.md §7): 5 minutes
+MAX_CLOCK_SKEW_S = 300.0  # as for our own webhooks: 5 minutes
 
 
 class Verdict(str, enum.Enum):

@@ -1,4 +1,4 @@
-"""In-memory capability cache in front of a capability check (DESIGN.md §9, §12).
+"""In-memory capability cache in front of a capability check.
 
 The hot path is one dict lookup and one expiry comparison. Entries are keyed by `key(number)`
 when a key function is given (e.g. a keyed hash, so the table holds no number in clear);

@@ -1,6 +1,6 @@
 """Typed answers from an operator's MaaP: send outcomes, capability, callback events.
 
-Code tables follow the China Telecom / China Unicom CSP interface V1.0.4 (DESIGN.md §12).
+Code tables follow the China Telecom / China Unicom CSP interface V1.0.4.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Outcome(str, enum.Enum):
 
 
 class Capability(str, enum.Enum):
-    """A capability answer; deliberately not a boolean (DESIGN.md §12)."""
+    """A capability answer; deliberately not a boolean."""
 
     SUPPORTED = "supported"
     NOT_SUPPORTED = "not_supported"
@@ -53,7 +53,7 @@ class MediaFile:
     thumbnail_url: str | None = None
 
 
-# Synchronous errorCode → outcome (CSP interface V1.0.4, as summarised in DESIGN.md §12).
+# Synchronous errorCode → outcome (CSP interface V1.0.4).
 TOKEN_CODES = frozenset({40001, 40014, 42001})
 _CODE_OUTCOMES: dict[int, Outcome] = {
     -1: Outcome.RETRY,
@@ -88,7 +88,7 @@ def classify_http(status: int, code: int | None, retry_after: float | None = Non
 
 
 class FailedAction(str, enum.Enum):
-    """What a `failed` delivery status means for fallback (DESIGN.md §12)."""
+    """What a `failed` delivery status means for fallback."""
 
     SMS_NOW = "sms_now"  # 1 terminal not found, 2 not a 5G-message terminal
     SMS_IF_NOT_STORED = "sms_if_not_stored"  # 4 offline: the MaaP stores unless storing is off
@@ -115,7 +115,7 @@ def classify_failed_code(code: int | None) -> FailedAction:
     return _FAILED_ACTIONS.get(code, FailedAction.UNKNOWN) if code is not None else FailedAction.UNKNOWN
 
 
-# MaaP delivery statuses → message lifecycle statuses (DESIGN.md §3). `failed` is decided by
+# MaaP delivery statuses → message lifecycle statuses. `failed` is decided by
 # classify_failed_code; revokeFail leaves the message where it was.
 LIFECYCLE_STATUS = {
     "sent": "rcs_sent",

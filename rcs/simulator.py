@@ -3,7 +3,7 @@
 It speaks what `rcs.operators.cn_csp` speaks (token, messages, revoke, media upload, the
 capability check) and sends SIGNED callbacks to the platform, so the sandbox exercises the
 production client. Behaviour is chosen by the number's ending, longest suffix first
-(DESIGN.md §4, §13). A virtual handset page per number shows what arrived and lets a person tap
+(the README's table of sandbox numbers). A virtual handset page per number shows what arrived and lets a person tap
 suggestions; numbers never appear in URL paths or logs. State lives in memory.
 
 Run standalone: python -m rcs.simulator --port 8081 --callback-url http://127.0.0.1:8080/rcs
@@ -43,7 +43,7 @@ from rcs.results import Capability
 log = logging.getLogger(__name__)
 
 MAX_CAPABILITY_BATCH = 10_000  # as Google RBM's users:batchGet
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # CN media limit: video 10 MB (DESIGN.md §11)
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # CN media limit: video 10 MB
 
 
 class Behaviour(str, enum.Enum):
@@ -53,7 +53,7 @@ class Behaviour(str, enum.Enum):
     FLAKY = "flaky"  # 8: 503 {"errorCode": -1} to the first sends, then normal
 
 
-# Longest matching suffix wins; two-digit rows first (DESIGN.md §13).
+# Longest matching suffix wins; two-digit rows first.
 _SUFFIXES: tuple[tuple[str, Behaviour], ...] = (
     ("00", Behaviour.NOT_CAPABLE),
     ("0", Behaviour.NOT_CAPABLE),

@@ -1,4 +1,4 @@
-"""Security (DESIGN.md §7): SM4-GCM field sealing, envelope keyring and blind indexes,
+"""Security: SM4-GCM field sealing, envelope keyring and blind indexes,
 SM3 evidence chain, API keys, webhook signatures and PII-free logs."""
 from security.apikeys import (
     SCOPES,

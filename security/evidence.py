@@ -1,4 +1,4 @@
-"""SM3 evidence chain: a per-tenant hash chain over message events (DESIGN.md §7, §13).
+"""SM3 evidence chain: a per-tenant hash chain over message events.
 
 Each record hashes canonical *facts* — message id, event type, time, the recipient's blind
 index and the SM3 of the content — never ciphertext bytes, so key rotation keeps the chain

@@ -1,4 +1,4 @@
-"""Envelope keys: per-tenant data keys wrapped by a master key (DESIGN.md §7).
+"""Envelope keys: per-tenant data keys wrapped by a master key.
 
 The keyring is storage-agnostic and in memory: the caller persists the `DataKeyRecord`s it
 returns and feeds them back with `Keyring.load` at start-up or refresh. Unwrapped keys and

@@ -1,4 +1,4 @@
-"""Keeping PII and secrets out of logs (DESIGN.md §7, §13).
+"""Keeping PII and secrets out of logs.
 
 `PiiLogFilter` masks phone numbers (E.164 and Chinese mobiles, bare or with 86), API keys,
 webhook secrets, bearer tokens and any value the app registers as sensitive — in the message,

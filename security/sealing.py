@@ -1,4 +1,4 @@
-"""SM4-GCM sealing of one stored field (DESIGN.md §7).
+"""SM4-GCM sealing of one stored field.
 
 A sealed value is ``version ‖ alg ‖ key_id (4 bytes BE) ‖ nonce (12) ‖ ciphertext ‖ tag (16)``.
 The associated data binds the header and where the value lives (tenant, table, column, row id),

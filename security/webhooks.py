@@ -1,4 +1,4 @@
-'''Webhook signatures (DESIGN.md §7, §13 "Webhooks").
+'''Webhook signatures.
 
 Every webhook POST carries ``Hongyan-Signature: t=<unix seconds>,v1=<lowercase hex>``, where
 ``v1 = HMAC-SM3(key = UTF-8 bytes of the endpoint secret, message = f"{t}." + raw body)``.

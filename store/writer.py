@@ -2,7 +2,7 @@
 
 Handlers hand their rows to `GroupWriter.write()` and get their answer only after the
 transaction holding them has committed, so an accepted message is durable before 202
-while the database sees one transaction per batch of requests (DESIGN.md §14).
+while the database sees one transaction per batch of requests.
 """
 from __future__ import annotations
 

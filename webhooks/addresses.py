@@ -5,7 +5,7 @@ network (a metadata service, the database, loopback). Two checks: the registered
 name a non-public address or a localhost name, and at delivery time every address a name
 resolves to must be public — checked on the addresses actually connected to, so a name that
 is re-pointed after registration (DNS rebinding) gets nowhere. The embedded sandbox allows
-loopback receivers (DESIGN.md §13).
+loopback receivers.
 """
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def ms_to_rfc3339(ms: int) -> str:
 def status_data(
     *, message_id: str, batch_id: str, to: str, status: str, at_ms: int, source: str, detail: dict | None = None
 ) -> dict:
-    """The `data` of a message.status event (DESIGN.md §3: the event type is the status name)."""
+    """The `data` of a message.status event."""
     return {
         "message_id": message_id,
         "batch_id": batch_id,

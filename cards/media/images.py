@@ -1,4 +1,4 @@
-"""Turning an uploaded image into what cards may carry (DESIGN.md §11, CN media uploads).
+"""Turning an uploaded image into what cards may carry.
 
 The type is sniffed from the content, never from a name or header; the pixel count is checked
 from the header before any pixel is decoded; the result is re-encoded from pixels only, so no

@@ -27,7 +27,7 @@ template_versions = Table(
     Column("traffic_type", String(16), nullable=False),
     Column("note", Text, nullable=True),
     Column("created_ms", BigInteger, nullable=False),
-    # The CN consoles' approval step (DESIGN.md §11): in_review → approved | rejected (with a reason).
+    # The CN consoles' approval step: in_review → approved | rejected (with a reason).
     # The only mutable part of a version; its content never changes.
     Column("status", String(16), nullable=False, server_default="approved"),
     Column("status_reason", Text, nullable=True),

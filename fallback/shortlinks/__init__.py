@@ -1,5 +1,4 @@
-"""Short links for SMS fallback: one per recipient, the H5 page of the card, click tracking
-(DESIGN.md §6, §13).
+"""Short links for SMS fallback: one per recipient, the H5 page of the card, click tracking.
 
 `ShortLinks.add_link(...)` adds a link to the WriteBatch that sends the SMS; `routes` serve
 `/s/<token>` and its buttons (public) and `/v1/clicks` (API key). The service, started by the

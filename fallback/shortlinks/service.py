@@ -26,7 +26,7 @@ from store.writer import WriteBatch
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TTL_S = 30 * 24 * 3600  # DESIGN.md §13: a link lives 30 days from the SMS send
+DEFAULT_TTL_S = 30 * 24 * 3600  # a link lives 30 days from the SMS send
 CACHE_TTL_S = 30.0  # how long a resolved token is trusted without asking the database
 NEGATIVE_CACHE_TTL_S = 5.0  # unknown tokens: short, so a link committed a moment later resolves
 CACHE_MAX = 10_000  # opened cards (and their rendered pages) held in memory

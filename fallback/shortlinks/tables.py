@@ -1,4 +1,4 @@
-"""Short links and their clicks (DESIGN.md §6, §13).
+"""Short links and their clicks.
 
 The composed card is personal (it carries the recipient's variables), so it is stored only
 sealed; a click keeps no IP address or user agent, only a coarse agent class and an HMAC of

@@ -1,4 +1,4 @@
-"""SMSC simulator speaking SMPP 3.4 over TCP (DESIGN.md §4, §13 "Sandbox timing").
+"""SMSC simulator speaking SMPP 3.4 over TCP.
 
 Behaviour is chosen by the destination number's last digits (the longest matching suffix wins):
 ``00`` → ESME_RTHROTTLED for the first two submits of the message, then accepted and DELIVRD;
@@ -36,7 +36,7 @@ log = logging.getLogger("hongyan.smsc")
 DELIVER = "deliver"
 UNDELIVERABLE = "undeliverable"
 THROTTLE_THEN_DELIVER = "throttle_then_deliver"
-# DESIGN.md §4: the longest matching suffix wins.
+# The longest matching suffix wins.
 SUFFIX_BEHAVIOUR = {"00": THROTTLE_THEN_DELIVER, "9": UNDELIVERABLE, "0": DELIVER}
 THROTTLED_SUBMITS = 2
 SYSTEM_ID = "HONGYAN-SMSC"

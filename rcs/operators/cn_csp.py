@@ -1,5 +1,5 @@
 """China Telecom / China Unicom CSP interface V1.0.4 (the 5G-message chatbot API, a GSMA MaaP
-profile), DESIGN.md §12.
+profile).
 
 Requests go to `{scheme}://{serverRoot}/bot/{apiVersion}/{chatbotId}/…` with
 `authorization: accessToken <token>` and an RFC 7231 `date` header. The capability check is the

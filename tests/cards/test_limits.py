@@ -1,4 +1,4 @@
-"""Every limit of DESIGN.md §11: a passing card at the limit, a failing one just over it."""
+"""Every card limit: a passing card at the limit, a failing one just over it."""
 from __future__ import annotations
 
 import orjson

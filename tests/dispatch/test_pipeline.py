@@ -1,4 +1,4 @@
-"""Accepted messages travel end to end through the sandbox simulators (DESIGN.md §3, §4, §13)."""
+"""Accepted messages travel end to end through the sandbox simulators."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

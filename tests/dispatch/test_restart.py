@@ -90,7 +90,7 @@ async def test_sigkill_in_flight_loses_nothing_and_sends_nothing_twice(tmp_path)
         key = json.loads((tmp_path / "var" / "demo-tenant.json").read_text())["api_key"]
         card = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
                                                      "content": {"title": "停机维护通知", "description": "今晚 2 点"}}}}
-        # Endings 1–6 go by RCS, 0 falls back to SMS (DESIGN.md §4).
+        # Endings 1–6 go by RCS, 0 falls back to SMS.
         numbers = [f"+8613912{i:05d}{i % 7}" for i in range(400)]
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
             for i in range(0, len(numbers), 100):

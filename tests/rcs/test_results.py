@@ -1,4 +1,4 @@
-"""Classification of synchronous MaaP answers and `failed` codes (DESIGN.md §12)."""
+"""Classification of synchronous MaaP answers and `failed` codes."""
 from __future__ import annotations
 
 import pytest
