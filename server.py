@@ -633,6 +633,9 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     )
     app.add_routes(editor.editor_routes(editor_config))
     if dispatch.enabled:
+        if settings.maap_operator not in OPERATORS:
+            known = ", ".join(sorted(OPERATORS))
+            raise SystemExit(f"error: HONGYAN_MAAP_OPERATOR must be one of {known}, not {settings.maap_operator!r}")
         app.add_routes(rcs_callback_routes(app, settings))
     return app
 

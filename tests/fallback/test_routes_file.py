@@ -137,3 +137,12 @@ def test_the_docstring_example_is_a_valid_file():
     raw["routes"]["aggregator"] = {"kind": "smpp", "max_per_second": 10}
     loaded = parse_routes(raw, kinds=ROUTE_KINDS, env={"CM_SMPP_PASSWORD": "x"}, where="doc")
     assert [r.name for r in loaded.routes] == ["cm-primary", "aggregator"]
+
+
+def test_the_readme_example_is_a_valid_file():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("```toml")[1].split("```")[0]
+    loaded = parse_routes(tomllib.loads(example), kinds=ROUTE_KINDS, env={"CM_SMPP_PASSWORD": "x", "AGG_SMPP_PASSWORD": "y"}, where="README")
+    assert loaded.router.carriers["china_mobile"].order == ("cm-primary", "aggregator")
