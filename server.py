@@ -2,6 +2,7 @@
 
 server.py only wires: settings → app factory → one cleanup context per domain → routes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,11 +36,9 @@ from cards import http as cards_http
 from cards.media import MediaStore
 from cards.media.http import MEDIA
 from cards.media.http import routes as media_routes
-
 from cards.store import TemplateStore
 from cards.store.http import TEMPLATES
 from cards.store.http import routes as template_routes
-
 from dispatch import Dispatcher, DispatchOptions
 from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage
 from fallback import routes as sms_routes
@@ -656,7 +655,9 @@ def _global_flags() -> argparse.ArgumentParser:
     # SUPPRESS so a flag given before the subcommand is not reset by the subparser's default.
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (default ./var)")
-    p.add_argument("--database-url", default=argparse.SUPPRESS, help="postgresql+asyncpg://… (default SQLite in the data dir)")
+    p.add_argument(
+        "--database-url", default=argparse.SUPPRESS, help="postgresql+asyncpg://… (default SQLite in the data dir)"
+    )
     p.add_argument("--host", default=argparse.SUPPRESS, help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=argparse.SUPPRESS, help=f"listen port (default {DEFAULT_PORT})")
     p.add_argument("--routes", default=argparse.SUPPRESS, metavar="FILE", help="SMS routes file (TOML)")
@@ -679,8 +680,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", parents=[flags], help="manage encryption keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
     ksub.add_parser("rotate", parents=[flags], help="new data key for every tenant; re-encrypt every row")
-    ksub.add_parser("rotate-master", parents=[flags],
-                    help="re-wrap every data key under a new master key (nothing is re-encrypted)")
+    ksub.add_parser(
+        "rotate-master", parents=[flags], help="re-wrap every data key under a new master key (nothing is re-encrypted)"
+    )
     evidence = sub.add_parser("evidence", parents=[flags], help="the SM3 evidence chain")
     esub = evidence.add_subparsers(dest="evidence_command", required=True)
     esub.add_parser("verify", parents=[flags], help="recompute every tenant's chain; exit 1 at the first break")
@@ -774,8 +776,11 @@ def _serve(settings: Settings) -> None:
 
     async def announce(app: web.Application) -> None:
         info_path = settings.data_dir / DEMO_TENANT_FILE
-        lines = [f"Hongyan is serving on {settings.base_url}", f"  API docs:    {settings.base_url}/openapi.json",
-                 f"  card editor: {settings.base_url}/editor (sign in with an API key)"]
+        lines = [
+            f"Hongyan is serving on {settings.base_url}",
+            f"  API docs:    {settings.base_url}/openapi.json",
+            f"  card editor: {settings.base_url}/editor (sign in with an API key)",
+        ]
         if settings.embedded and info_path.exists():
             info = json.loads(info_path.read_text())
             lines += [f"  demo tenant: {info['tenant_id']}", f"  demo API key: {info['api_key']}"]
@@ -788,15 +793,22 @@ def _serve(settings: Settings) -> None:
 
     app.on_startup.append(announce)
     app.on_startup.append(tune_gc)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log_format='%a "%r" %s %b %Tfs',
-                loop=new_event_loop())
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log_format='%a "%r" %s %b %Tfs',
+        loop=new_event_loop(),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     security.logs.install()  # after basicConfig: it attaches to the handlers that exist
     command = args.command or "serve"
     if command == "serve":

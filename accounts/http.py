@@ -1,12 +1,13 @@
 """/v1/api-keys: more keys per tenant, each limited to scopes, shown once, revocable."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
 from api.bodies import read_json
+from api.middleware import TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.problems import FieldError, Problem
-from api.middleware import TENANT_ID
 from security import SCOPES, parse_scopes
 
 ACCOUNTS_SERVICE = web.AppKey("accounts_service", object)
@@ -43,26 +44,59 @@ async def revoke_key(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-_KEY = {"type": "object", "required": ["id", "scopes", "created_at"], "properties": {
-    "id": {"type": "string"}, "scopes": {"type": "array", "items": {"enum": sorted(SCOPES)}},
-    "created_at": {"type": "string", "format": "date-time"},
-    "revoked_at": {"type": ["string", "null"], "format": "date-time"},
-    "api_key": {"type": "string", "description": "Only in the answer to POST: shown once"}}}
-register_fragment({"schemas": {"ApiKey": _KEY}, "paths": {
-    "/v1/api-keys": {
-        "post": {"summary": "Create an API key limited to scopes (needs the `keys` scope)",
-                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                     "type": "object", "required": ["scopes"], "additionalProperties": False,
-                     "properties": {"scopes": {"type": "array", "minItems": 1,
-                                               "items": {"enum": sorted(SCOPES)}}}}}}},
-                 "responses": {"201": {"description": "The key, shown this once", "content": {
-                     "application/json": {"schema": {"$ref": "#/components/schemas/ApiKey"}}}},
-                     **problem_responses(400, 401, 403, 415, 422)}},
-        "get": {"summary": "List the tenant's API keys (never the keys themselves)",
-                "responses": {"200": {"description": "Keys"}, **problem_responses(401, 403)}},
+_KEY = {
+    "type": "object",
+    "required": ["id", "scopes", "created_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "scopes": {"type": "array", "items": {"enum": sorted(SCOPES)}},
+        "created_at": {"type": "string", "format": "date-time"},
+        "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+        "api_key": {"type": "string", "description": "Only in the answer to POST: shown once"},
     },
-    "/v1/api-keys/{id}": {"delete": {
-        "summary": "Revoke a key", "parameters": [{"name": "id", "in": "path", "required": True,
-                                                   "schema": {"type": "string"}}],
-        "responses": {"204": {"description": "Revoked"}, **problem_responses(401, 403, 404)}}},
-}})
+}
+register_fragment(
+    {
+        "schemas": {"ApiKey": _KEY},
+        "paths": {
+            "/v1/api-keys": {
+                "post": {
+                    "summary": "Create an API key limited to scopes (needs the `keys` scope)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["scopes"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "scopes": {"type": "array", "minItems": 1, "items": {"enum": sorted(SCOPES)}}
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "The key, shown this once",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiKey"}}},
+                        },
+                        **problem_responses(400, 401, 403, 415, 422),
+                    },
+                },
+                "get": {
+                    "summary": "List the tenant's API keys (never the keys themselves)",
+                    "responses": {"200": {"description": "Keys"}, **problem_responses(401, 403)},
+                },
+            },
+            "/v1/api-keys/{id}": {
+                "delete": {
+                    "summary": "Revoke a key",
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"204": {"description": "Revoked"}, **problem_responses(401, 403, 404)},
+                }
+            },
+        },
+    }
+)

@@ -4,6 +4,7 @@ Resumable and idempotent: each batch commits on its own and a value already unde
 active key is left alone, so the job can be stopped and run again at any time, also while
 servers keep serving the same database (they reload keys every KEY_REFRESH_SECONDS).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,8 +59,11 @@ async def _persist(db: Database, records: list[security.DataKeyRecord]) -> None:
             key = and_(data_keys.c.tenant_id == rec.tenant_id, data_keys.c.key_id == rec.key_id)
             exists = (await conn.execute(select(data_keys.c.key_id).where(key))).first()
             if exists:
-                await conn.execute(update(data_keys).where(key).values(state=rec.state, wrapped=rec.wrapped,
-                                                                      master_key_id=rec.master_key_id))
+                await conn.execute(
+                    update(data_keys)
+                    .where(key)
+                    .values(state=rec.state, wrapped=rec.wrapped, master_key_id=rec.master_key_id)
+                )
             else:
                 await conn.execute(data_keys.insert().values(**record_row(rec)))
 
@@ -86,14 +90,14 @@ async def _reseal_column(db: Database, keyring: security.Keyring, tenant_id: str
                 for r in rows:
                     new = changed.get(col.row_id(r))
                     if new is not None:
-                        await conn.execute(update(t).where(order[0] == getattr(r, col.order_by[0]))
-                                           .values({col.column: new}))
+                        await conn.execute(
+                            update(t).where(order[0] == getattr(r, col.order_by[0])).values({col.column: new})
+                        )
             moved += len(changed)
         after = getattr(rows[-1], col.order_by[0])
 
 
-async def rotate_master(db: Database, accounts: Accounts, master: security.MasterKeyProvider, *,
-                        progress=print) -> int:
+async def rotate_master(db: Database, accounts: Accounts, master: security.MasterKeyProvider, *, progress=print) -> int:
     """Re-wrap every data key under the current master key (after a new one was added).
 
     With the key file provider a new master key is generated first; with keys from the

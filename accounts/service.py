@@ -1,17 +1,19 @@
 """Creating tenants, authenticating API keys, keeping the keyring loaded."""
+
 from __future__ import annotations
 
 import asyncio
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC
 
 from sqlalchemy import Integer, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 import security
-from security import SCOPES, api_key_id, check_api_key, format_scopes, new_api_key
 from accounts.tables import api_keys, data_keys, tenants
+from security import SCOPES, api_key_id, check_api_key, format_scopes, new_api_key
 from store import Clock, Database, SystemClock, new_id
 
 SANDBOX_SIGNATURE = "【鸿雁测试】"
@@ -118,15 +120,23 @@ class Accounts:
                     sms_ext = str(max(top or 0, FIRST_SMS_EXT - 1) + 1)
                     await conn.execute(
                         tenants.insert().values(
-                            id=tenant_id, name=name, signature=signature, rate_limit=rate_limit,
-                            sms_price=sms_price, created_ms=now_ms, sms_ext=sms_ext,
+                            id=tenant_id,
+                            name=name,
+                            signature=signature,
+                            rate_limit=rate_limit,
+                            sms_price=sms_price,
+                            created_ms=now_ms,
+                            sms_ext=sms_ext,
                         )
                     )
                     await conn.execute(data_keys.insert(), [record_row(r) for r in records])
                     await conn.execute(
                         api_keys.insert().values(
-                            id=key_id, tenant_id=tenant_id, key_hash=key_hash,
-                            scopes=format_scopes(SCOPES), created_ms=now_ms,
+                            id=key_id,
+                            tenant_id=tenant_id,
+                            key_hash=key_hash,
+                            scopes=format_scopes(SCOPES),
+                            created_ms=now_ms,
                         )
                     )
                 break
@@ -194,23 +204,37 @@ class Accounts:
         key_string, key_id, key_hash = new_api_key()
         now_ms = int(self.clock.now().timestamp() * 1000)
         async with self.db.write.begin() as conn:
-            await conn.execute(api_keys.insert().values(id=key_id, tenant_id=tenant_id, key_hash=key_hash,
-                                                        scopes=scopes_text, created_ms=now_ms))
+            await conn.execute(
+                api_keys.insert().values(
+                    id=key_id, tenant_id=tenant_id, key_hash=key_hash, scopes=scopes_text, created_ms=now_ms
+                )
+            )
         return {**_key_view(key_id, scopes_text, now_ms, None), "api_key": key_string}
 
     async def list_api_keys(self, tenant_id: str) -> list[dict]:
         async with self.db.read.connect() as conn:
-            rows = (await conn.execute(select(api_keys).where(api_keys.c.tenant_id == tenant_id)
-                                       .order_by(api_keys.c.created_ms))).all()
+            rows = (
+                await conn.execute(
+                    select(api_keys).where(api_keys.c.tenant_id == tenant_id).order_by(api_keys.c.created_ms)
+                )
+            ).all()
         return [_key_view(r.id, r.scopes, r.created_ms, r.revoked_ms) for r in rows]
 
     async def revoke_api_key(self, tenant_id: str, key_id: str) -> bool:
         """Revoke a key now in this process (others stop accepting it within the auth cache time)."""
         now_ms = int(self.clock.now().timestamp() * 1000)
         async with self.db.write.begin() as conn:
-            done = (await conn.execute(update(api_keys).where(
-                (api_keys.c.id == key_id) & (api_keys.c.tenant_id == tenant_id) & api_keys.c.revoked_ms.is_(None)
-            ).values(revoked_ms=now_ms))).rowcount
+            done = (
+                await conn.execute(
+                    update(api_keys)
+                    .where(
+                        (api_keys.c.id == key_id)
+                        & (api_keys.c.tenant_id == tenant_id)
+                        & api_keys.c.revoked_ms.is_(None)
+                    )
+                    .values(revoked_ms=now_ms)
+                )
+            ).rowcount
         self._auth_cache.clear()
         return bool(done)
 
@@ -229,8 +253,12 @@ class Accounts:
             rows = (await conn.execute(query)).all()
         self.keyring.load(
             security.DataKeyRecord(
-                tenant_id=r.tenant_id, key_id=r.key_id, purpose=r.purpose, wrapped=r.wrapped,
-                master_key_id=r.master_key_id, state=r.state,
+                tenant_id=r.tenant_id,
+                key_id=r.key_id,
+                purpose=r.purpose,
+                wrapped=r.wrapped,
+                master_key_id=r.master_key_id,
+                state=r.state,
                 created_at=_from_ms(r.created_ms),
             )
             for r in rows
@@ -240,12 +268,15 @@ class Accounts:
 def _key_view(key_id: str, scopes: str, created_ms: int, revoked_ms: int | None) -> dict:
     from store.clock import rfc3339
 
-    return {"id": key_id, "scopes": scopes.split(),
-            "created_at": rfc3339(_from_ms(created_ms)),
-            "revoked_at": rfc3339(_from_ms(revoked_ms)) if revoked_ms else None}
+    return {
+        "id": key_id,
+        "scopes": scopes.split(),
+        "created_at": rfc3339(_from_ms(created_ms)),
+        "revoked_at": rfc3339(_from_ms(revoked_ms)) if revoked_ms else None,
+    }
 
 
 def _from_ms(ms: int):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, UTC)

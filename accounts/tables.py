@@ -1,4 +1,5 @@
 """Tenants, their API keys and their wrapped data keys."""
+
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 
 from store.tables import metadata

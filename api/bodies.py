@@ -1,4 +1,5 @@
 """Reading JSON request bodies: every error a problem+json naming the field at fault."""
+
 from __future__ import annotations
 
 import orjson

@@ -1,10 +1,12 @@
 """Middlewares: problem+json for every error; authentication under /v1/ by bearer API key or by
 the editor's session cookie (with a CSRF token and an Origin check on unsafe methods)."""
+
 from __future__ import annotations
 
 import hmac
 import logging
-from typing import Awaitable, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 
@@ -57,8 +59,11 @@ async def problem_middleware(request: web.Request, handler):
     except Exception:
         if not request.path.startswith("/v1/"):
             raise
-        log.exception("unhandled error on %s %s", request.method, request.match_info.route.resource
-                      and request.match_info.route.resource.canonical)
+        log.exception(
+            "unhandled error on %s %s",
+            request.method,
+            request.match_info.route.resource and request.match_info.route.resource.canonical,
+        )
         return problem_response(Problem(500, "internal error; the request was not completed"))
 
 
@@ -102,12 +107,18 @@ _SCOPE_BY_PREFIX = (
 async def _bearer_principal(request: web.Request, header: str):
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise Problem(401, "missing API key: send `Authorization: Bearer <api key>`",
-                      headers={"WWW-Authenticate": 'Bearer realm="hongyan"'})
+        raise Problem(
+            401,
+            "missing API key: send `Authorization: Bearer <api key>`",
+            headers={"WWW-Authenticate": 'Bearer realm="hongyan"'},
+        )
     tenant = await request.app[AUTHENTICATE](key.strip())
     if tenant is None:
-        raise Problem(401, "the API key is not valid or has been revoked",
-                      headers={"WWW-Authenticate": 'Bearer realm="hongyan", error="invalid_token"'})
+        raise Problem(
+            401,
+            "the API key is not valid or has been revoked",
+            headers={"WWW-Authenticate": 'Bearer realm="hongyan", error="invalid_token"'},
+        )
     return tenant
 
 

@@ -1,4 +1,5 @@
 """The OpenAPI 3.1 document, assembled from each domain's fragment."""
+
 from __future__ import annotations
 
 from api.middleware import CSRF_HEADER, SESSION_COOKIE
@@ -29,9 +30,13 @@ PROBLEM = {
 def problem_responses(*codes: int) -> dict:
     """`responses` entries for problem+json answers."""
     text = {
-        400: "Malformed JSON", 401: "Missing or bad API key", 404: "Not found (or another tenant's)",
-        409: "Idempotency-Key reused with another body", 413: "Body too large",
-        415: "Content-Type is not application/json", 422: "Invalid fields (see errors[].path)",
+        400: "Malformed JSON",
+        401: "Missing or bad API key",
+        404: "Not found (or another tenant's)",
+        409: "Idempotency-Key reused with another body",
+        413: "Body too large",
+        415: "Content-Type is not application/json",
+        422: "Invalid fields (see errors[].path)",
         429: "Over the tenant's rate limit (see Retry-After)",
     }
     return {
@@ -57,8 +62,16 @@ def openapi_document(base_url: str) -> dict:
             "get": {
                 "summary": "Liveness",
                 "security": [],
-                "responses": {"200": {"description": "Serving", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"status": {"const": "ok"}}}}}}},
+                "responses": {
+                    "200": {
+                        "description": "Serving",
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "properties": {"status": {"const": "ok"}}}
+                            }
+                        },
+                    }
+                },
             }
         }
     }
@@ -84,9 +97,11 @@ def openapi_document(base_url: str) -> dict:
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "Tenant API key"},
                 "editorSession": {
-                    "type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": SESSION_COOKIE,
                     "description": "The card editor's session (POST /editor/session); POST, PUT, PATCH and "
-                                   f"DELETE also need the session's csrf_token in `{CSRF_HEADER}`.",
+                    f"DELETE also need the session's csrf_token in `{CSRF_HEADER}`.",
                 },
             },
         },

@@ -3,6 +3,7 @@
 Services and handlers raise `Problem` (this module needs no web stack, so domain code may raise
 it); `api.responses` renders it and the middleware answers it as `application/problem+json`. `errors` lists JSON Pointers to the fields at fault.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,9 +1,10 @@
 """Per-tenant token buckets for the API's rate limit (429 with Retry-After)."""
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 class RateLimiter:

@@ -1,4 +1,5 @@
 """Shared load-generation helpers for the bench scripts: a server subprocess and a closed-loop client."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,9 @@ def pin(cpu: int) -> None:
 
 def start_process(args: list[str], *, cpu: int, env: dict | None = None) -> subprocess.Popen:
     cmd = ["taskset", "-c", str(cpu), *args] if _has_taskset() else args
-    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _has_taskset() -> bool:
@@ -87,9 +89,18 @@ class LoadResult:
         return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 
-async def closed_loop(url, bodies, *, headers: dict, seconds: float, concurrency: int = 32,
-                      ok=(200, 201, 202), method: str = "POST", session_headers: dict | None = None,
-                      check=None) -> LoadResult:
+async def closed_loop(
+    url,
+    bodies,
+    *,
+    headers: dict,
+    seconds: float,
+    concurrency: int = 32,
+    ok=(200, 201, 202),
+    method: str = "POST",
+    session_headers: dict | None = None,
+    check=None,
+) -> LoadResult:
     """`concurrency` clients each sending the next request as soon as the last answer came.
 
     POST: `url` is fixed and `bodies` yields request bodies. GET: `bodies` yields URLs (redirects

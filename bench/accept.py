@@ -6,6 +6,7 @@ single-recipient requests/s and 1,000-recipient batches as recipients/s with lat
 
     python bench/accept.py --seconds 10
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,18 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _load  # noqa: E402
 
-CARD = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {
-    "title": "{{ name }}，您的账单已出", "description": "本月话费 {{ amount }} 元，请于月底前缴纳。",
-    "suggestions": [{"reply": {"displayText": "查看详情", "postback": {"data": "detail"}}}]}}}}
+CARD = {
+    "message": {
+        "generalPurposeCard": {
+            "layout": {"cardOrientation": "VERTICAL"},
+            "content": {
+                "title": "{{ name }}，您的账单已出",
+                "description": "本月话费 {{ amount }} 元，请于月底前缴纳。",
+                "suggestions": [{"reply": {"displayText": "查看详情", "postback": {"data": "detail"}}}],
+            },
+        }
+    }
+}
 
 
 def numbers():
@@ -40,8 +50,14 @@ def single_bodies():
 def batch_bodies(size: int):
     nums = numbers()
     while True:
-        yield orjson.dumps({"card": CARD, "recipients": [
-            {"to": next(nums), "variables": {"name": "张三", "amount": "58.00"}} for _ in range(size)]})
+        yield orjson.dumps(
+            {
+                "card": CARD,
+                "recipients": [
+                    {"to": next(nums), "variables": {"name": "张三", "amount": "58.00"}} for _ in range(size)
+                ],
+            }
+        )
 
 
 async def drive(url: str, bodies, headers: dict, seconds: float, concurrency: int):
@@ -58,8 +74,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "var"
-        out = subprocess.run([sys.executable, "server.py", "--data-dir", str(data), "tenant", "create", "Bench"],
-                             cwd=_load.ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "server.py", "--data-dir", str(data), "tenant", "create", "Bench"],
+            cwd=_load.ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         key = json.loads(out.stdout)["api_key"]
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
@@ -67,23 +88,32 @@ def main() -> None:
         bare = _load.start_process([sys.executable, "bench/bare_server.py", str(bare_port)], cpu=0)
         try:
             _load.wait_http(f"http://127.0.0.1:{bare_port}/healthz", bare)
-            bare_res = asyncio.run(drive(f"http://127.0.0.1:{bare_port}/v1/messages", single_bodies(),
-                                         headers, args.seconds, args.concurrency))
+            bare_res = asyncio.run(
+                drive(
+                    f"http://127.0.0.1:{bare_port}/v1/messages",
+                    single_bodies(),
+                    headers,
+                    args.seconds,
+                    args.concurrency,
+                )
+            )
         finally:
             _load.stop(bare)
 
         port = _load.free_port()
         # Accept alone: no dispatch through the simulators (bench/dispatch.py measures that path).
         env = {"HONGYAN_LOG_LEVEL": "WARNING", "HONGYAN_SANDBOX": "0"}
-        srv = _load.start_process([sys.executable, "server.py", "--data-dir", str(data), "--port", str(port)],
-                                  cpu=0, env=env)
+        srv = _load.start_process(
+            [sys.executable, "server.py", "--data-dir", str(data), "--port", str(port)], cpu=0, env=env
+        )
         try:
             _load.wait_http(f"http://127.0.0.1:{port}/healthz", srv)
             url = f"http://127.0.0.1:{port}/v1/messages"
             asyncio.run(drive(url, single_bodies(), headers, min(2.0, args.seconds), args.concurrency))  # warm-up
             single = asyncio.run(drive(url, single_bodies(), headers, args.seconds, args.concurrency))
-            batch = asyncio.run(drive(url, batch_bodies(args.batch_size), headers, args.seconds,
-                                      max(2, args.concurrency // 8)))
+            batch = asyncio.run(
+                drive(url, batch_bodies(args.batch_size), headers, args.seconds, max(2, args.concurrency // 8))
+            )
         finally:
             _load.stop(srv)
 
@@ -92,22 +122,49 @@ def main() -> None:
         f"POST /v1/messages, {args.seconds:g} s per phase, SQLite WAL, server pinned to one core",
         [
             ("phase", "requests", "non-2xx", "req/s", "recipients/s", "p50 ms", "p99 ms"),
-            ("bare aiohttp handler", bare_res.requests, bare_res.errors, f"{bare_res.rps:,.0f}", "-",
-             f"{bare_res.pct(50):.1f}", f"{bare_res.pct(99):.1f}"),
-            ("single recipient", single.requests, single.errors, f"{single.rps:,.0f}", f"{single.rps:,.0f}",
-             f"{single.pct(50):.1f}", f"{single.pct(99):.1f}"),
-            (f"batch of {args.batch_size}", batch.requests, batch.errors, f"{batch.rps:,.1f}",
-             f"{recipients_s:,.0f}", f"{batch.pct(50):.1f}", f"{batch.pct(99):.1f}"),
+            (
+                "bare aiohttp handler",
+                bare_res.requests,
+                bare_res.errors,
+                f"{bare_res.rps:,.0f}",
+                "-",
+                f"{bare_res.pct(50):.1f}",
+                f"{bare_res.pct(99):.1f}",
+            ),
+            (
+                "single recipient",
+                single.requests,
+                single.errors,
+                f"{single.rps:,.0f}",
+                f"{single.rps:,.0f}",
+                f"{single.pct(50):.1f}",
+                f"{single.pct(99):.1f}",
+            ),
+            (
+                f"batch of {args.batch_size}",
+                batch.requests,
+                batch.errors,
+                f"{batch.rps:,.1f}",
+                f"{recipients_s:,.0f}",
+                f"{batch.pct(50):.1f}",
+                f"{batch.pct(99):.1f}",
+            ),
         ],
     )
     print(f"single / bare ratio: {single.rps / bare_res.rps:.2f}")
-    _load.json_line({
-        "single_rps": round(single.rps, 1), "single_p99_ms": round(single.pct(99), 2),
-        "single_p50_ms": round(single.pct(50), 2), "single_errors": single.errors,
-        "batch_recipients_per_s": round(recipients_s, 1), "batch_p99_ms": round(batch.pct(99), 2),
-        "batch_errors": batch.errors, "bare_rps": round(bare_res.rps, 1),
-        "ratio": round(single.rps / bare_res.rps, 3),
-    })
+    _load.json_line(
+        {
+            "single_rps": round(single.rps, 1),
+            "single_p99_ms": round(single.pct(99), 2),
+            "single_p50_ms": round(single.pct(50), 2),
+            "single_errors": single.errors,
+            "batch_recipients_per_s": round(recipients_s, 1),
+            "batch_p99_ms": round(batch.pct(99), 2),
+            "batch_errors": batch.errors,
+            "bare_rps": round(bare_res.rps, 1),
+            "ratio": round(single.rps / bare_res.rps, 3),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """A bare aiohttp JSON POST handler: the baseline every API bench compares against."""
+
 import sys
 
 from aiohttp import web

@@ -8,6 +8,7 @@ time, composed, validated again and serialised as GSMA JSON. PNG: every library 
 sample, rendered without a cache. Landing-page HTML: the composed cards of 50 recipients
 with the landing-page hooks. Medians of several rounds, one core.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,8 +91,11 @@ def main() -> None:
         per_template[name] = _rounds(max(args.seconds / 10, 0.2), 1, batch)[0]
 
     pages = [compiled.compose(v) for v in people[:50]]
-    hooks = dict(suggestion_href=landing_href("/s/TOKEN"), form_action="/s/TOKEN/reply",
-                 footer=Footer(signature="【鸿雁测试】", opt_out_url="/s/TOKEN/optout"))
+    hooks = dict(
+        suggestion_href=landing_href("/s/TOKEN"),
+        form_action="/s/TOKEN/reply",
+        footer=Footer(signature="【鸿雁测试】", opt_out_url="/s/TOKEN/optout"),
+    )
 
     def html_batch() -> int:
         for card in pages:

@@ -5,6 +5,7 @@
 Phases run interleaved in rounds so a noisy neighbour hits all of them alike; each figure is
 the median over rounds, and ratios are medians of the per-round ratios. Pinned to one core.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,7 @@ import os
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,7 +52,7 @@ def main() -> None:
         os.sched_setaffinity(0, {1})
 
     keyring = Keyring(EnvMasterKeyProvider(os.urandom(16).hex()))
-    keyring.create_tenant_keys("01JD0TENANT000000000000000", now=datetime.now(timezone.utc))
+    keyring.create_tenant_keys("01JD0TENANT000000000000000", now=datetime.now(UTC))
     tenant = "01JD0TENANT000000000000000"
     fields = [os.urandom(n) for n in SMALL_SIZES]
     rows = [f"01JD0ROW{i:018d}" for i in range(1024)]
@@ -75,7 +76,7 @@ def main() -> None:
 
     def blind_index():
         for i in range(64):
-            keyring.blind_index(tenant, "+86138%08d" % i)
+            keyring.blind_index(tenant, f"+86138{i:08d}")
 
     def seal_bulk():
         keyring.seal(tenant, "messages", "content", "bulk", bulk)
@@ -121,9 +122,7 @@ def main() -> None:
     bulk_ratio = statistics.median(s / o for s, o in zip(results["seal_mb_s"], results["openssl_mb_s"]))
     gmssl_ratio = statistics.median(s / g for s, g in zip(results["seal_mb_s"], results["gmssl_mb_s"]))
     ecb_ratio = statistics.median(s / g for s, g in zip(results["seal_mb_s"], results["gmssl_ecb_mb_s"]))
-    field_ratio = statistics.median(
-        s / g for s, g in zip(results["seal_per_s"], results["gmssl_gcm_field_per_s"])
-    )
+    field_ratio = statistics.median(s / g for s, g in zip(results["seal_per_s"], results["gmssl_gcm_field_per_s"]))
 
     rows_out = [
         ("seal, small field (11-64 B), keyring", f"{med['seal_per_s']:,.0f} /s", f"{1e6 / med['seal_per_s']:.1f} us"),
@@ -144,21 +143,25 @@ def main() -> None:
     print(f"  {'bulk seal / gmssl SM4-GCM':<{width}}  {gmssl_ratio:>15,.0f}x  (target >= 500x)")
     print(f"  {'bulk seal / gmssl SM4-ECB':<{width}}  {ecb_ratio:>15,.0f}x")
     print(f"  {'small field seal / gmssl GCM':<{width}}  {field_ratio:>15,.0f}x")
-    print(json.dumps({
-        "seal_per_s": round(med["seal_per_s"]),
-        "seal_mb_s": round(med["seal_mb_s"], 1),
-        "openssl_mb_s": round(med["openssl_mb_s"], 1),
-        "gmssl_mb_s": round(med["gmssl_mb_s"], 4),
-        "open_per_s": round(med["open_per_s"]),
-        "open_mb_s": round(med["open_mb_s"], 1),
-        "blind_index_per_s": round(med["blind_index_per_s"]),
-        "gmssl_gcm_field_per_s": round(med["gmssl_gcm_field_per_s"]),
-        "bulk_vs_openssl": round(bulk_ratio, 3),
-        "gmssl_ecb_mb_s": round(med["gmssl_ecb_mb_s"], 4),
-        "bulk_vs_gmssl": round(gmssl_ratio),
-        "bulk_vs_gmssl_ecb": round(ecb_ratio),
-        "field_vs_gmssl_gcm": round(field_ratio, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "seal_per_s": round(med["seal_per_s"]),
+                "seal_mb_s": round(med["seal_mb_s"], 1),
+                "openssl_mb_s": round(med["openssl_mb_s"], 1),
+                "gmssl_mb_s": round(med["gmssl_mb_s"], 4),
+                "open_per_s": round(med["open_per_s"]),
+                "open_mb_s": round(med["open_mb_s"], 1),
+                "blind_index_per_s": round(med["blind_index_per_s"]),
+                "gmssl_gcm_field_per_s": round(med["gmssl_gcm_field_per_s"]),
+                "bulk_vs_openssl": round(bulk_ratio, 3),
+                "gmssl_ecb_mb_s": round(med["gmssl_ecb_mb_s"], 4),
+                "bulk_vs_gmssl": round(gmssl_ratio),
+                "bulk_vs_gmssl_ecb": round(ecb_ratio),
+                "field_vs_gmssl_gcm": round(field_ratio, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

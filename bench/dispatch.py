@@ -9,6 +9,7 @@ read from the database afterwards: messages/s reaching rcs_delivered (median of 
 counts once warmed up) and the p99 accept→delivered latency. The simulator answers `delivered`
 after --delivery-delay (50 ms by default), which is part of that latency.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._load import cpu_seconds, free_port, json_line, median, pin, print_table, start_process, stop, wait_http  # noqa: E402
 
-CARD = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {
-    "title": "您的账单已出", "description": "本月话费 {{ amount }} 元",
-    "suggestions": [{"reply": {"displayText": "查看详情", "postback": {"data": "detail"}}}]}}}}
+CARD = {
+    "message": {
+        "generalPurposeCard": {
+            "layout": {"cardOrientation": "VERTICAL"},
+            "content": {
+                "title": "您的账单已出",
+                "description": "本月话费 {{ amount }} 元",
+                "suggestions": [{"reply": {"displayText": "查看详情", "postback": {"data": "detail"}}}],
+            },
+        }
+    }
+}
 
 
 async def offer(base: str, key: str, rate: int, seconds: float) -> tuple[int, int]:
@@ -57,8 +67,9 @@ async def offer(base: str, key: str, rate: int, seconds: float) -> tuple[int, in
             for _ in range(per_tick):
                 seq += 1
                 # Endings 1–6: RCS-capable, delivered.
-                recipients.append({"to": f"+8613912{seq % 100_000:05d}{1 + seq % 6}",
-                                   "variables": {"amount": f"{seq % 100}.00"}})
+                recipients.append(
+                    {"to": f"+8613912{seq % 100_000:05d}{1 + seq % 6}", "variables": {"amount": f"{seq % 100}.00"}}
+                )
             task = asyncio.create_task(post({"recipients": recipients, "card": CARD}))
             pending.add(task)
             task.add_done_callback(pending.discard)
@@ -96,9 +107,12 @@ def figures(db: Path, warmup_s: float) -> dict:
     ).fetchall()
     total = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
     statuses = dict(conn.execute("SELECT status, count(*) FROM messages GROUP BY status").fetchall())
-    retries = dict(conn.execute(
-        "SELECT json_extract(detail, '$.error'), count(*) FROM message_events "
-        "WHERE type = 'queued' AND json_extract(detail, '$.error') IS NOT NULL GROUP BY 1").fetchall())
+    retries = dict(
+        conn.execute(
+            "SELECT json_extract(detail, '$.error'), count(*) FROM message_events "
+            "WHERE type = 'queued' AND json_extract(detail, '$.error') IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
     conn.close()
     if not rows:
         return {"delivered": 0, "total": total, "statuses": statuses, "retries": retries}
@@ -110,9 +124,13 @@ def figures(db: Path, warmup_s: float) -> dict:
     steady = [per_second.get(s, 0) for s in range(int(warmup_s), last)]  # the last second is partial
     lat = sorted(d - a for a, d in rows)
     return {
-        "delivered": len(rows), "total": total, "statuses": statuses, "retries": retries,
+        "delivered": len(rows),
+        "total": total,
+        "statuses": statuses,
+        "retries": retries,
         "per_s_median": median(steady) if steady else float("nan"),
-        "p50_ms": lat[len(lat) // 2], "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "p50_ms": lat[len(lat) // 2],
+        "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
     }
 
 
@@ -128,10 +146,37 @@ async def main() -> None:
         port, sim_port = free_port(), free_port()
         base = f"http://127.0.0.1:{port}"
         log = Path(tmp) / "server.log"
-        sim = start_process([sys.executable, "-m", "rcs.simulator", "--port", str(sim_port),
-                             "--callback-url", f"{base}/rcs", "--delivery-delay", str(args.delivery_delay)], cpu=1)
-        server = start_process([sys.executable, *(["-m", "cProfile", "-o", "/tmp/dispatch.prof"] if __import__("os").environ.get("BENCH_PROFILE") else []), "server.py", "--data-dir", str(data), "--port", str(port)], cpu=0,
-                               env={"HONGYAN_MAAP_URL": f"http://127.0.0.1:{sim_port}", "HONGYAN_LOG_LEVEL": "WARNING"})
+        sim = start_process(
+            [
+                sys.executable,
+                "-m",
+                "rcs.simulator",
+                "--port",
+                str(sim_port),
+                "--callback-url",
+                f"{base}/rcs",
+                "--delivery-delay",
+                str(args.delivery_delay),
+            ],
+            cpu=1,
+        )
+        server = start_process(
+            [
+                sys.executable,
+                *(
+                    ["-m", "cProfile", "-o", "/tmp/dispatch.prof"]
+                    if __import__("os").environ.get("BENCH_PROFILE")
+                    else []
+                ),
+                "server.py",
+                "--data-dir",
+                str(data),
+                "--port",
+                str(port),
+            ],
+            cpu=0,
+            env={"HONGYAN_MAAP_URL": f"http://127.0.0.1:{sim_port}", "HONGYAN_LOG_LEVEL": "WARNING"},
+        )
         # Nobody reads the pipes: a full pipe would stall the processes, so drain them to a file.
         drains = [asyncio.create_task(asyncio.to_thread(_drain, proc, log)) for proc in (server, sim)]
         try:
@@ -160,17 +205,29 @@ async def main() -> None:
         problems = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
         if problems:
             print(f"{len(problems)} error lines in the logs, first: {problems[0][:300]}", file=sys.stderr)
-    print_table(f"dispatch: {args.rate}/s offered for {args.seconds:.0f} s, MaaP simulator in its own process", [
-        ("figure", "value"),
-        ("accepted", accepted), ("accept errors", errors), ("reached rcs_delivered", f["delivered"]),
-        ("statuses", f["statuses"]), ("MaaP retries", f["retries"]),
-        ("rcs_delivered per second (median)", f.get("per_s_median")),
-        ("accept→delivered p50 ms", f.get("p50_ms")), ("accept→delivered p99 ms", f.get("p99_ms")),
-        ("server CPU ms per message (accept to read)", round(cpu_ms / max(1, accepted), 3)),
-        ("MaaP simulator CPU ms per message", round(sim_ms / max(1, accepted), 3)),
-    ])
-    json_line({"dispatch_msgs_per_s": f.get("per_s_median"), "p99_accept_to_delivered_ms": f.get("p99_ms"),
-               "server_cpu_ms_per_msg": round(cpu_ms / max(1, accepted), 3)})
+    print_table(
+        f"dispatch: {args.rate}/s offered for {args.seconds:.0f} s, MaaP simulator in its own process",
+        [
+            ("figure", "value"),
+            ("accepted", accepted),
+            ("accept errors", errors),
+            ("reached rcs_delivered", f["delivered"]),
+            ("statuses", f["statuses"]),
+            ("MaaP retries", f["retries"]),
+            ("rcs_delivered per second (median)", f.get("per_s_median")),
+            ("accept→delivered p50 ms", f.get("p50_ms")),
+            ("accept→delivered p99 ms", f.get("p99_ms")),
+            ("server CPU ms per message (accept to read)", round(cpu_ms / max(1, accepted), 3)),
+            ("MaaP simulator CPU ms per message", round(sim_ms / max(1, accepted), 3)),
+        ],
+    )
+    json_line(
+        {
+            "dispatch_msgs_per_s": f.get("per_s_median"),
+            "p99_accept_to_delivered_ms": f.get("p99_ms"),
+            "server_cpu_ms_per_msg": round(cpu_ms / max(1, accepted), 3),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 Prints a table, then one JSON line of medians. The simulator and client share this process
 (one core each would need two processes; the figure is a floor for the client + simulator pair).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,8 +81,16 @@ async def bench_send(seconds: float, concurrency: int = 64, separate: bool = Fal
     if separate:
         port = _free_port()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "rcs.simulator", "--port", str(port), "--delivery-delay", "3600",
-            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            sys.executable,
+            "-m",
+            "rcs.simulator",
+            "--port",
+            str(port),
+            "--delivery-delay",
+            "3600",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         await asyncio.wait_for(proc.stdout.readline(), 30)  # printed once it serves
         sim = MaapSimulator(port=port)  # same defaults: only used for the client settings
@@ -97,8 +106,13 @@ async def bench_send(seconds: float, concurrency: int = 64, separate: bool = Fal
         nonlocal done
         k = 0
         while time.perf_counter() < stop:
-            msg = OutboundMessage(f"b{w}-{k}", NUMBERS[(w * 7919 + k) % len(NUMBERS)][:-1] + "1",
-                                  (ContentPart(BOT_MESSAGE_TYPE, '{"message":{}}'),), "c", "k")
+            msg = OutboundMessage(
+                f"b{w}-{k}",
+                NUMBERS[(w * 7919 + k) % len(NUMBERS)][:-1] + "1",
+                (ContentPart(BOT_MESSAGE_TYPE, '{"message":{}}'),),
+                "c",
+                "k",
+            )
             result = await maap.send(msg)
             assert result.accepted, result
             done += 1

@@ -10,6 +10,7 @@ limit (~6k req/s here), so the ratio is the figure that carries.
 
     python bench/redirect.py --seconds 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,18 +22,32 @@ import sys
 import tempfile
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _load  # noqa: E402
 
 RECIPIENTS = 1000
 TARGET = "https://shop.example.com/orders?from=sms"
-CARD = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {
-    "title": "您的订单已发货", "description": "点击查看物流详情。",
-    "suggestions": [{"action": {"displayText": "查看订单", "postback": {"data": "open"},
-                                "urlAction": {"openUrl": {"url": TARGET, "application": "browser"}}}}]}}}}
-UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-      "Chrome/124.0 Mobile Safari/537.36")
+CARD = {
+    "message": {
+        "generalPurposeCard": {
+            "layout": {"cardOrientation": "VERTICAL"},
+            "content": {
+                "title": "您的订单已发货",
+                "description": "点击查看物流详情。",
+                "suggestions": [
+                    {
+                        "action": {
+                            "displayText": "查看订单",
+                            "postback": {"data": "open"},
+                            "urlAction": {"openUrl": {"url": TARGET, "application": "browser"}},
+                        }
+                    }
+                ],
+            },
+        }
+    }
+}
+UA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36"
 
 
 # -- the server side (run as `redirect.py --serve PORT DATA_DIR`) ----------------------------
@@ -52,13 +67,11 @@ def serve(port: int, data_dir: Path) -> None:
 
     async def make_links(app: web.Application):
         tenant, _ = await app[ACCOUNTS].create_tenant("Bench", signature="【鸿雁测试】")
-        req = parse_send_request({"card": CARD, "recipients": [
-            {"to": f"+86138{i:08d}"} for i in range(RECIPIENTS)]})
+        req = parse_send_request({"card": CARD, "recipients": [{"to": f"+86138{i:08d}"} for i in range(RECIPIENTS)]})
         sent = orjson.loads(await app[LEDGER].accept(tenant.id, req))
         links, batch, tokens = app[SHORTLINKS], WriteBatch(), []
         for m in sent["messages"]:
-            url = links.add_link(batch, tenant_id=tenant.id, message_id=m["id"], batch_id=sent["batch_id"],
-                                 card=CARD)
+            url = links.add_link(batch, tenant_id=tenant.id, message_id=m["id"], batch_id=sent["batch_id"], card=CARD)
             tokens.append(url.rsplit("/", 1)[1])
         await links.writer.write(batch)
         (data_dir / "tokens.txt").write_text("\n".join(tokens))
@@ -72,7 +85,13 @@ def serve(port: int, data_dir: Path) -> None:
 async def closed_loop_get(urls, *, seconds: float, concurrency: int, status: int = 302) -> _load.LoadResult:
     """`concurrency` clients each GETting the next URL (redirects not followed) as soon as answered."""
     return await _load.closed_loop(
-        None, urls, headers={}, seconds=seconds, concurrency=concurrency, ok=(status,), method="GET",
+        None,
+        urls,
+        headers={},
+        seconds=seconds,
+        concurrency=concurrency,
+        ok=(status,),
+        method="GET",
         session_headers={"User-Agent": UA},
         check=lambda resp: status != 302 or resp.headers.get("Location") is not None,
     )
@@ -102,19 +121,32 @@ def main() -> None:
             ours = [f"http://127.0.0.1:{port}/s/{t}/a/0" for t in tokens]
             theirs = [f"http://127.0.0.1:{bare_port}/s/{t}" for t in tokens]
             # Warm-up: every token resolved once (cache filled), connections open.
-            asyncio.run(closed_loop_get(itertools.cycle(ours), seconds=min(2.0, args.seconds),
-                                        concurrency=args.concurrency))
-            asyncio.run(closed_loop_get(itertools.cycle(theirs), seconds=min(1.0, args.seconds),
-                                        concurrency=args.concurrency))
+            asyncio.run(
+                closed_loop_get(itertools.cycle(ours), seconds=min(2.0, args.seconds), concurrency=args.concurrency)
+            )
+            asyncio.run(
+                closed_loop_get(itertools.cycle(theirs), seconds=min(1.0, args.seconds), concurrency=args.concurrency)
+            )
             pages = [f"http://127.0.0.1:{port}/s/{t}" for t in tokens]
             results: dict[str, list[_load.LoadResult]] = {"redirect": [], "bare": [], "page": []}
             for _ in range(args.rounds):
-                results["bare"].append(asyncio.run(closed_loop_get(
-                    itertools.cycle(theirs), seconds=args.seconds, concurrency=args.concurrency)))
-                results["redirect"].append(asyncio.run(closed_loop_get(
-                    itertools.cycle(ours), seconds=args.seconds, concurrency=args.concurrency)))
-                results["page"].append(asyncio.run(closed_loop_get(
-                    itertools.cycle(pages), seconds=args.seconds, concurrency=args.concurrency, status=200)))
+                results["bare"].append(
+                    asyncio.run(
+                        closed_loop_get(itertools.cycle(theirs), seconds=args.seconds, concurrency=args.concurrency)
+                    )
+                )
+                results["redirect"].append(
+                    asyncio.run(
+                        closed_loop_get(itertools.cycle(ours), seconds=args.seconds, concurrency=args.concurrency)
+                    )
+                )
+                results["page"].append(
+                    asyncio.run(
+                        closed_loop_get(
+                            itertools.cycle(pages), seconds=args.seconds, concurrency=args.concurrency, status=200
+                        )
+                    )
+                )
         finally:
             _load.stop(srv)
             _load.stop(bare)
@@ -127,18 +159,39 @@ def main() -> None:
     page_rps = med("page", lambda r: r.rps)
     sent = sum(r.requests for name in ("redirect", "page") for r in results[name])
     rows = [("phase", "req/s (median)", "rounds", "errors", "p50 ms", "p99 ms")]
-    for name, label in (("bare", "bare aiohttp redirect"), ("redirect", "short link /s/<t>/a/0 + click"),
-                        ("page", "H5 page /s/<t> + click")):
+    for name, label in (
+        ("bare", "bare aiohttp redirect"),
+        ("redirect", "short link /s/<t>/a/0 + click"),
+        ("page", "H5 page /s/<t> + click"),
+    ):
         rs = results[name]
-        rows.append((label, f"{med(name, lambda r: r.rps):,.0f}", len(rs), sum(r.errors for r in rs),
-                     f"{med(name, lambda r: r.pct(50)):.1f}", f"{med(name, lambda r: r.pct(99)):.1f}"))
-    _load.print_table(f"GET redirect, {args.rounds} × {args.seconds:g} s, {args.concurrency} connections, "
-                      "server on one core, SQLite WAL", rows)
-    print(f"ratio: {redirect_rps / bare_rps:.2f}   clicks stored: {recorded:,} (warm-up included; "
-          f"{sent:,} measured hits)")
-    _load.json_line({"redirect_rps": round(redirect_rps, 1), "bare_rps": round(bare_rps, 1),
-                     "ratio": round(redirect_rps / bare_rps, 3), "page_rps": round(page_rps, 1),
-                     "clicks_stored": recorded})
+        rows.append(
+            (
+                label,
+                f"{med(name, lambda r: r.rps):,.0f}",
+                len(rs),
+                sum(r.errors for r in rs),
+                f"{med(name, lambda r: r.pct(50)):.1f}",
+                f"{med(name, lambda r: r.pct(99)):.1f}",
+            )
+        )
+    _load.print_table(
+        f"GET redirect, {args.rounds} × {args.seconds:g} s, {args.concurrency} connections, "
+        "server on one core, SQLite WAL",
+        rows,
+    )
+    print(
+        f"ratio: {redirect_rps / bare_rps:.2f}   clicks stored: {recorded:,} (warm-up included; {sent:,} measured hits)"
+    )
+    _load.json_line(
+        {
+            "redirect_rps": round(redirect_rps, 1),
+            "bare_rps": round(bare_rps, 1),
+            "ratio": round(redirect_rps / bare_rps, 3),
+            "page_rps": round(page_rps, 1),
+            "clicks_stored": recorded,
+        }
+    )
 
 
 def _count_clicks(data: Path) -> int:

@@ -7,6 +7,7 @@ The receiver runs as its own process on the other core. Each round enqueues for 
 the sender stopped, then starts the sender and times draining that backlog; figures are medians.
 With --pg-server a scratch database is created on that server and dropped afterwards.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,11 @@ async def wait_port(port: int) -> None:
 
 async def pending(db) -> int:
     async with db.read.connect() as conn:
-        return (await conn.execute(select(func.count()).select_from(webhook_deliveries)
-                                   .where(webhook_deliveries.c.status == "pending"))).scalar_one()
+        return (
+            await conn.execute(
+                select(func.count()).select_from(webhook_deliveries).where(webhook_deliveries.c.status == "pending")
+            )
+        ).scalar_one()
 
 
 async def pg_admin(server_url: str, sql: str) -> None:
@@ -98,8 +102,7 @@ async def measure(args, url: str) -> dict:
     proc = start_process([sys.executable, __file__, "--receiver", str(port)], cpu=1)
     await wait_port(port)
     service = webhooks.WebhookService(db, writer, keyring, concurrency=args.concurrency, per_endpoint=args.per_endpoint)
-    await service.create_endpoint(tenant.id, webhooks.Registration(f"http://127.0.0.1:{port}/hook",
-                                                                   ["message.status"]))
+    await service.create_endpoint(tenant.id, webhooks.Registration(f"http://127.0.0.1:{port}/hook", ["message.status"]))
     enq_rates, del_rates = [], []
     per_phase = args.seconds / args.rounds / 2
     try:
@@ -110,10 +113,24 @@ async def measure(args, url: str) -> dict:
                 now_ms = int(time.time() * 1000)
                 for _ in range(EVENTS_PER_BATCH):
                     mid = new_id()
-                    data = webhooks.status_data(message_id=mid, batch_id=mid, to="+8613800138001",
-                                                status="rcs_delivered", at_ms=now_ms, source="maap")
-                    webhooks.enqueue(batch, keyring, tenant_id=tenant.id, message_id=mid, kind="message.status",
-                                     payload=data, at_ms=now_ms, event_id=new_id())
+                    data = webhooks.status_data(
+                        message_id=mid,
+                        batch_id=mid,
+                        to="+8613800138001",
+                        status="rcs_delivered",
+                        at_ms=now_ms,
+                        source="maap",
+                    )
+                    webhooks.enqueue(
+                        batch,
+                        keyring,
+                        tenant_id=tenant.id,
+                        message_id=mid,
+                        kind="message.status",
+                        payload=data,
+                        at_ms=now_ms,
+                        event_id=new_id(),
+                    )
                 await writer.write(batch)
                 n += EVENTS_PER_BATCH
             enq_rates.append(n / (time.perf_counter() - start))

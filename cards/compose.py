@@ -4,6 +4,7 @@
 `{{` or `{%`; `CompiledCard.compose` copies the rest and renders those fields, then validates
 the result again (a variable can push a title over its limit).
 """
+
 from __future__ import annotations
 
 import re
@@ -76,8 +77,11 @@ class CardSandbox(ImmutableSandboxedEnvironment):
             raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) \
-                        and len(seq) * times > MAX_EXPRESSION_ITEMS:
+                if (
+                    isinstance(seq, (str, list, tuple))
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_EXPRESSION_ITEMS
+                ):
                     raise SecurityError(f"a repeated sequence longer than {MAX_EXPRESSION_ITEMS}")
         return super().call_binop(context, operator, left, right)
 
@@ -148,8 +152,7 @@ class CompiledCard:
         if errors:
             raise CardInvalid(errors)
         self.variables = sorted({n for s in self._slots for n in s.names})
-        self._revalidation = Revalidation(skeleton, [s.parts for s in self._slots], profile) \
-            if self._slots else None
+        self._revalidation = Revalidation(skeleton, [s.parts for s in self._slots], profile) if self._slots else None
         # A card without template fields composes to itself: validate it once, here.
         self._static_errors = None
         if not self._slots:
@@ -211,7 +214,6 @@ class CompiledCard:
             place_value(card, slot.parts, text, numeric=slot.numeric)
         return card
 
-
     def gsma(self, variables: dict) -> bytes:
         """The composed bot message as `application/vnd.gsma.botmessage.v1.0+json` bytes."""
         card = self.compose(variables)
@@ -249,8 +251,7 @@ def _missing_name(exc: jinja2.UndefinedError, slot: _Slot, variables: dict) -> s
     return str(exc.message)
 
 
-def compile_template(card: dict, *, locale: str = DEFAULT_LOCALE,
-                     profile: str = DEFAULT_PROFILE) -> CompiledCard:
+def compile_template(card: dict, *, locale: str = DEFAULT_LOCALE, profile: str = DEFAULT_PROFILE) -> CompiledCard:
     """Compile a card template once (per template version) for many recipients."""
     if not isinstance(card, dict):
         raise CardInvalid([FieldError("", "expected a JSON object")])

@@ -1,5 +1,6 @@
 """Images the domain blocks attach to their cards: a bill summary and a map pin with the
 address. Drawn locally with pillow: no map tiles, nothing fetched."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,7 @@ def _png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def draw_bill(heading: str, rows: list[tuple[str, str]], total_label: str, total: str,
-              footnote: str) -> bytes:
+def draw_bill(heading: str, rows: list[tuple[str, str]], total_label: str, total: str, footnote: str) -> bytes:
     """A bill summary: heading, line items with right-aligned amounts, total, due-date note."""
     with drawing_lock:
         img = _bill_image(heading, rows, total_label, total, footnote)

@@ -3,6 +3,7 @@
 A missing font never stops anything: without a CJK font pillow's own font is used (Chinese
 then shows as boxes, but the preview still renders).
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,9 @@ def cjk_font_path() -> str | None:
     fc = shutil.which("fc-match")
     if fc:
         try:
-            out = subprocess.run([fc, "-f", "%{file}\n%{lang}", ":lang=zh-cn"], capture_output=True,
-                                 text=True, timeout=5, check=False).stdout
+            out = subprocess.run(
+                [fc, "-f", "%{file}\n%{lang}", ":lang=zh-cn"], capture_output=True, text=True, timeout=5, check=False
+            ).stdout
             path, _, langs = out.partition("\n")
             # fc-match always answers something; only take it if it really covers Chinese.
             if path and os.path.exists(path) and "zh-cn" in langs.split("|"):

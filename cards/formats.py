@@ -3,6 +3,7 @@
 Patterns are resolved once per locale and format: composition formats thousands of values
 a second, and babel's convenience functions look the locale data up on every call.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, time
@@ -129,7 +130,8 @@ def format_datetime(value, format: str = "medium", locale: str = DEFAULT_LOCALE)
     if joiner is None:  # a custom pattern covers both parts
         return _apply(locale, "date", format, when)
     return joiner.replace("{0}", _apply(locale, "time", format, when)).replace(
-        "{1}", _apply(locale, "date", format, when.date()))
+        "{1}", _apply(locale, "date", format, when.date())
+    )
 
 
 def format_time(value, format: str = "short", locale: str = DEFAULT_LOCALE) -> str:

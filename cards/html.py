@@ -4,11 +4,12 @@ The caller decides what a tap does: `suggestion_href(index, suggestion)` returns
 None), and `form_action` is where a suggestion without a URL is POSTed (field `suggestion`
 holds its index). With neither, suggestions are inert — that is the editor preview.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
 
 import jinja2
 import orjson
@@ -19,8 +20,10 @@ from cards.view import DocumentView, MediaView, SuggestionView, document_view
 SuggestionHref = Callable[[int, SuggestionView], "str | None"]
 MediaSrc = Callable[[MediaView], "str | None"]
 
-_LABELS = {"zh-CN": {"image": "图片", "video": "视频", "audio": "音频", "file": "文件"},
-           "en": {"image": "Image", "video": "Video", "audio": "Audio", "file": "File"}}
+_LABELS = {
+    "zh-CN": {"image": "图片", "video": "视频", "audio": "音频", "file": "文件"},
+    "en": {"image": "Image", "video": "Video", "audio": "Audio", "file": "File"},
+}
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,11 @@ def render_html(
     name = "page.html.j2" if page else "fragment.html.j2"
     first_title = next((c.title for c in view.cards if c.title), None)
     return env.get_template(name).render(
-        view=view, hooks=hooks, labels=_LABELS.get(lang, _LABELS["zh-CN"]), lang=lang,
-        title=title or first_title or brand or "", brand=brand, footer=footer,
+        view=view,
+        hooks=hooks,
+        labels=_LABELS.get(lang, _LABELS["zh-CN"]),
+        lang=lang,
+        title=title or first_title or brand or "",
+        brand=brand,
+        footer=footer,
     )

@@ -4,6 +4,7 @@ POST /v1/cards/validate — `{"card", "profile"?}` → 200 with warnings, or 422
 POST /v1/cards/render?format=gsma|html|png|text — `{"card"|"template", "variables"?, "profile"?,
      "locale"?}` (locale zh-CN|en for a card's money/date filters; templates carry their own)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,9 @@ LOCALES = ("zh-CN", "en")  # the locales money/date filters are written for
 def _profile(body: dict) -> str:
     profile = body.get("profile", DEFAULT_PROFILE)
     if not isinstance(profile, str) or profile not in PROFILES:
-        raise Problem(422, "unknown profile", [FieldError("/profile", f"{profile!r} is not one of "
-                                                          + ", ".join(PROFILES))])
+        raise Problem(
+            422, "unknown profile", [FieldError("/profile", f"{profile!r} is not one of " + ", ".join(PROFILES))]
+        )
     return profile
 
 
@@ -51,11 +53,16 @@ async def validate(request: web.Request) -> web.Response:
     report = validate_card(card, profile)
     warnings = [w.as_dict() for w in report.warnings]
     if not report.valid:
-        raise Problem(422, f"the card breaks {len(report.errors)} rule(s) of the {profile} profile",
-                      report.errors, extra={"warnings": warnings, "profile": profile})
-    return web.Response(body=orjson.dumps({"valid": True, "card": card, "warnings": warnings,
-                                           "profile": profile}),
-                        content_type="application/json")
+        raise Problem(
+            422,
+            f"the card breaks {len(report.errors)} rule(s) of the {profile} profile",
+            report.errors,
+            extra={"warnings": warnings, "profile": profile},
+        )
+    return web.Response(
+        body=orjson.dumps({"valid": True, "card": card, "warnings": warnings, "profile": profile}),
+        content_type="application/json",
+    )
 
 
 @routes.post("/v1/cards/render")
@@ -126,14 +133,18 @@ def _composed(body: dict, profile: str) -> dict:
             raise Problem(422, "unknown locale", [FieldError("/locale", f"one of {', '.join(LOCALES)}")])
         build = lambda: compile_template(source, profile=profile, locale=locale)  # noqa: E731
     else:
-        raise Problem(422, "a card or a template is required",
-                      [FieldError("/card", "required (or give a library template name)")])
+        raise Problem(
+            422, "a card or a template is required", [FieldError("/card", "required (or give a library template name)")]
+        )
     try:
         return build().compose(variables or {})
     except MissingVariable as exc:
-        raise Problem(422, f"variable {exc.name!r} is missing",
-                      [FieldError(pointer("variables", exc.name), f"missing; used in {_join(prefix, exc.path)}")],
-                      extra={"variable": exc.name, "field": _join(prefix, exc.path)}) from None
+        raise Problem(
+            422,
+            f"variable {exc.name!r} is missing",
+            [FieldError(pointer("variables", exc.name), f"missing; used in {_join(prefix, exc.path)}")],
+            extra={"variable": exc.name, "field": _join(prefix, exc.path)},
+        ) from None
     except CardInvalid as exc:
         errors = [FieldError(_join(prefix, e.path), e.message) for e in exc.errors]
         raise Problem(422, "the card is not valid", errors) from None

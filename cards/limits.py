@@ -7,6 +7,7 @@ Sources:
           GSMA chatbot message schema with the Chinese operators' limits.
 - [RBM]   Google RCS Business Messaging API reference (rich cards, carousels, suggestions).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -82,12 +83,12 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     # [CN] carousel ≤ 12; persistent menu 2 levels, 3 top entries, 5 per submenu; media caps.
     # displayText counted in characters: the consoles accept 25 Chinese characters.
-    "cn_csp": Profile("cn_csp", carousel_max=12, menu_levels=2, menu_top_max=3, menu_sub_max=5,
-                      cn_media=True),
+    "cn_csp": Profile("cn_csp", carousel_max=12, menu_levels=2, menu_top_max=3, menu_sub_max=5, cn_media=True),
     # [GSMA] carousel ≤ 12; persistent menu 3 levels, 1..5 entries each.
     "gsma": Profile("gsma", carousel_max=12, menu_levels=3, menu_top_max=5, menu_sub_max=5),
     # [RBM] carousel ≤ 10; whole message ≤ 250 KB; menu as GSMA.
-    "rbm": Profile("rbm", carousel_max=10, menu_levels=3, menu_top_max=5, menu_sub_max=5,
-                   message_max_bytes=RBM_MESSAGE_MAX_BYTES),
+    "rbm": Profile(
+        "rbm", carousel_max=10, menu_levels=3, menu_top_max=5, menu_sub_max=5, message_max_bytes=RBM_MESSAGE_MAX_BYTES
+    ),
 }
 DEFAULT_PROFILE = "cn_csp"

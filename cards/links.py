@@ -5,9 +5,10 @@ tracked redirect `<base>/a/<n>`, dial → `tel:`, a location → a web map (Amap
 opens the app), calendar → `<base>/a/<n>.ics`; replies get None (a form POST). The `.ics`
 body comes from `calendar_ics`.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 import icalendar
@@ -28,8 +29,14 @@ def geo_uri(latitude: float, longitude: float, label: str | None = None) -> str:
     return uri
 
 
-def web_map_url(latitude: float | None, longitude: float | None, label: str | None = None, *,
-                coordinate: str = "wgs84", source: str = "hongyan") -> str:
+def web_map_url(
+    latitude: float | None,
+    longitude: float | None,
+    label: str | None = None,
+    *,
+    coordinate: str = "wgs84",
+    source: str = "hongyan",
+) -> str:
     """An Amap web page marking the place (or searching for `label` without coordinates).
 
     RCS locations are GPS (WGS-84) coordinates; Amap converts them to GCJ-02 itself when
@@ -37,8 +44,7 @@ def web_map_url(latitude: float | None, longitude: float | None, label: str | No
     """
     if latitude is None or longitude is None:
         return f"{AMAP_SEARCH}?" + urlencode({"keyword": label or "", "src": source, "callnative": 1})
-    query = {"position": f"{longitude:.6f},{latitude:.6f}", "coordinate": coordinate, "src": source,
-             "callnative": 1}
+    query = {"position": f"{longitude:.6f},{latitude:.6f}", "coordinate": coordinate, "src": source, "callnative": 1}
     if label:
         query["name"] = label
     return f"{AMAP_MARKER}?" + urlencode(query)
@@ -79,9 +85,9 @@ def calendar_ics(s: SuggestionView, *, uid: str, stamp: datetime) -> bytes:
     cal.add("version", "2.0")
     event = icalendar.Event()
     event.add("uid", uid)
-    event.add("dtstamp", stamp.astimezone(timezone.utc))
-    event.add("dtstart", start.astimezone(timezone.utc))
-    event.add("dtend", end.astimezone(timezone.utc))
+    event.add("dtstamp", stamp.astimezone(UTC))
+    event.add("dtstart", start.astimezone(UTC))
+    event.add("dtend", end.astimezone(UTC))
     event.add("summary", s.label or s.display_text)
     if s.description:
         event.add("description", s.description)

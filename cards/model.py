@@ -8,10 +8,12 @@ Parsing is lenient: a value of the wrong type is kept as it came (the validator 
 and every key the model does not know lands in the node's `extra`, so
 `Document.parse(d).to_json() == d` for real-world JSON, unknown fields included.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterator
+from typing import Any
 
 BOTMESSAGE_CONTENT_TYPE = "application/vnd.gsma.botmessage.v1.0+json"
 BOTSUGGESTION_CONTENT_TYPE = "application/vnd.gsma.botsuggestion.v1.0+json"
@@ -74,7 +76,7 @@ class Node:
     def to_json(self) -> dict:
         """Serialise back to JSON data (known fields, then unknown ones as they came)."""
         out = {}
-        for name, key, node, many in self._fields():
+        for name, key, _node, _many in self._fields():
             value = getattr(self, name)
             if value is None:
                 continue

@@ -1,15 +1,15 @@
 """PNG preview of a card as a phone shows it (pillow). Nothing is fetched: media the caller
 hands over (our own hosted images) is drawn, any other media is a placeholder."""
+
 from __future__ import annotations
 
 import hashlib
 import io
 import threading
 from collections import OrderedDict
-from typing import Mapping
+from collections.abc import Mapping
 
 import orjson
-
 from PIL import Image, ImageDraw, ImageOps
 
 from cards.fonts import drawing_lock, fit, font, text_width, wrap
@@ -54,8 +54,11 @@ def render_png(card: dict | Document | DocumentView, images: Mapping[str, bytes]
 
     `images` maps media URLs to image bytes the caller already holds (our own hosted media);
     any other media is drawn as a placeholder — nothing is ever fetched."""
-    view = card if isinstance(card, DocumentView) else document_view(
-        card if isinstance(card, Document) else parse_document(card))
+    view = (
+        card
+        if isinstance(card, DocumentView)
+        else document_view(card if isinstance(card, Document) else parse_document(card))
+    )
     # PNG encoding, the other half of the work, runs outside the lock.
     with drawing_lock:
         img = draw_document(view, images)
@@ -63,7 +66,7 @@ def render_png(card: dict | Document | DocumentView, images: Mapping[str, bytes]
 
 
 _CACHE_SIZE = 256
-_cache: "OrderedDict[bytes, bytes]" = OrderedDict()
+_cache: OrderedDict[bytes, bytes] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -165,8 +168,9 @@ class _CardLayout:
             if not (picture is not None and c.media.kind == "image" and picture(c.media, box, corners)):
                 _placeholder(draw, c.media, box, RADIUS, corners)
 
-        draw.rounded_rectangle((x, y, x + self.width - 1, y + self.height - 1), RADIUS, fill=CARD,
-                               outline=BORDER, width=dp(1))
+        draw.rounded_rectangle(
+            (x, y, x + self.width - 1, y + self.height - 1), RADIUS, fill=CARD, outline=BORDER, width=dp(1)
+        )
         tx, ty = x + PAD, y + PAD
         if c.media is not None:
             if self.horizontal:
@@ -182,8 +186,9 @@ class _CardLayout:
         bold = "bold" in c.title_styles or not c.title_styles
         for line in self.title:
             # The CJK fonts ship one weight; a 1px stroke stands in for bold.
-            draw.text((tx, ty), line, font=self.title_font, fill=TITLE, stroke_width=1 if bold else 0,
-                      stroke_fill=TITLE)
+            draw.text(
+                (tx, ty), line, font=self.title_font, fill=TITLE, stroke_width=1 if bold else 0, stroke_fill=TITLE
+            )
             ty += self.title_lh
         if self.title and self.body:
             ty += GAP // 2
@@ -232,25 +237,29 @@ def _placeholder(draw: ImageDraw.ImageDraw, media: MediaView, box, radius: int, 
     r = min(x1 - x0, y1 - y0) // 7
     if media.kind == "video":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=PLACEHOLDER_INK, width=dp(2))
-        draw.polygon([(cx - r // 3, cy - r // 2), (cx - r // 3, cy + r // 2), (cx + r // 2, cy)],
-                     fill=PLACEHOLDER_INK)
+        draw.polygon([(cx - r // 3, cy - r // 2), (cx - r // 3, cy + r // 2), (cx + r // 2, cy)], fill=PLACEHOLDER_INK)
     elif media.kind == "audio":
         for i, h in enumerate((0.4, 0.8, 1.0, 0.6, 0.3)):
             bx = cx - r + i * r // 2
             draw.rectangle((bx, cy - int(r * h), bx + r // 4, cy + int(r * h)), fill=PLACEHOLDER_INK)
     else:
         # mountains and a sun: the usual "picture" glyph
-        draw.rectangle((cx - r, cy - r * 3 // 4, cx + r, cy + r * 3 // 4), outline=PLACEHOLDER_INK,
-                       width=dp(2))
-        draw.polygon([(cx - r + dp(2), cy + r * 3 // 4 - dp(2)), (cx - r // 4, cy - r // 6),
-                      (cx + r // 4, cy + r // 3), (cx + r // 2, cy + r // 8),
-                      (cx + r - dp(2), cy + r * 3 // 4 - dp(2))], fill=PLACEHOLDER_INK)
+        draw.rectangle((cx - r, cy - r * 3 // 4, cx + r, cy + r * 3 // 4), outline=PLACEHOLDER_INK, width=dp(2))
+        draw.polygon(
+            [
+                (cx - r + dp(2), cy + r * 3 // 4 - dp(2)),
+                (cx - r // 4, cy - r // 6),
+                (cx + r // 4, cy + r // 3),
+                (cx + r // 2, cy + r // 8),
+                (cx + r - dp(2), cy + r * 3 // 4 - dp(2)),
+            ],
+            fill=PLACEHOLDER_INK,
+        )
         draw.ellipse((cx + r // 3, cy - r // 2, cx + r * 2 // 3, cy - r // 6), fill=PLACEHOLDER_INK)
     f = font(dp(12))
     label = _KIND_LABEL[media.kind] + (f" · {media.description}" if media.description else "")
     label = fit(label, f, x1 - x0 - 2 * PAD)
-    draw.text(((x0 + x1 - text_width(label, f)) / 2, cy + r + dp(4)), label, font=f,
-              fill=PLACEHOLDER_INK)
+    draw.text(((x0 + x1 - text_width(label, f)) / 2, cy + r + dp(4)), label, font=f, fill=PLACEHOLDER_INK)
 
 
 class _ChipLayout:
@@ -277,10 +286,10 @@ class _ChipLayout:
         for row in self.rows:
             x = x0
             for label, w in row:
-                draw.rounded_rectangle((x, y, x + w, y + self.chip_h), self.chip_h // 2, fill=CARD,
-                                       outline=ACCENT, width=dp(1))
-                draw.text((x + PAD, y + (self.chip_h - BUTTON_SIZE) / 2 - dp(1)), label, font=self.font,
-                          fill=ACCENT)
+                draw.rounded_rectangle(
+                    (x, y, x + w, y + self.chip_h), self.chip_h // 2, fill=CARD, outline=ACCENT, width=dp(1)
+                )
+                draw.text((x + PAD, y + (self.chip_h - BUTTON_SIZE) / 2 - dp(1)), label, font=self.font, fill=ACCENT)
                 x += w + GAP
             y += self.chip_h + GAP
 

@@ -1,4 +1,5 @@
 """GSMA JSON and plain-text (SMS fallback) renderers."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -75,10 +76,8 @@ class ReplyOption:
 
 
 _WORDS = {
-    "zh-CN": {"reply": "回复{n} {text}", "call": "电话：{v}", "place": "地点：{v}",
-              "time": "时间：{v}"},
-    "en": {"reply": "Reply {n}: {text}", "call": "Call: {v}", "place": "Place: {v}",
-           "time": "When: {v}"},
+    "zh-CN": {"reply": "回复{n} {text}", "call": "电话：{v}", "place": "地点：{v}", "time": "时间：{v}"},
+    "en": {"reply": "Reply {n}: {text}", "call": "Call: {v}", "place": "Place: {v}", "time": "When: {v}"},
 }
 
 

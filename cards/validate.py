@@ -4,6 +4,7 @@ Every finding names a JSON Pointer into the card and the limit it breaks. Warnin
 these, per §13): openUrl without `application`, `image/jpg`, a URL extension that disagrees
 with `mediaContentType`. Everything else is an error.
 """
+
 from __future__ import annotations
 
 import mimetypes
@@ -16,8 +17,23 @@ import orjson
 from api.problems import FieldError, pointer
 from cards import limits as L
 from cards.model import (
-    ACTIONS, CalendarEvent, CardContent, ComposeRecording, ComposeText, DialNumber, Document,
-    Layout, Location, Media, Menu, MenuEntry, Node, OpenUrl, Postback, ShowLocation, Suggestion,
+    ACTIONS,
+    CalendarEvent,
+    CardContent,
+    ComposeRecording,
+    ComposeText,
+    DialNumber,
+    Document,
+    Layout,
+    Location,
+    Media,
+    Menu,
+    MenuEntry,
+    Node,
+    OpenUrl,
+    Postback,
+    ShowLocation,
+    Suggestion,
     parse_document,
 )
 
@@ -94,8 +110,7 @@ class _Validator:
             if value is None and key in known:
                 self.error((*path, key), "must not be null")
 
-    def text(self, value, path: tuple, limit: int, *, required: bool = False,
-             unit: str = "characters") -> None:
+    def text(self, value, path: tuple, limit: int, *, required: bool = False, unit: str = "characters") -> None:
         """A string of 1..limit characters (or UTF-8 bytes)."""
         if value is None:
             if required:
@@ -175,10 +190,13 @@ class _Validator:
             return
         if self.is_object(card.layout, (*path, "layout"), required=True):
             lay: Layout = card.layout
-            self.enum(lay.card_orientation, (*path, "layout", "cardOrientation"), L.ORIENTATIONS,
-                      required=True)
-            self.enum(lay.image_alignment, (*path, "layout", "imageAlignment"), L.ALIGNMENTS,
-                      required=lay.card_orientation == "HORIZONTAL")
+            self.enum(lay.card_orientation, (*path, "layout", "cardOrientation"), L.ORIENTATIONS, required=True)
+            self.enum(
+                lay.image_alignment,
+                (*path, "layout", "imageAlignment"),
+                L.ALIGNMENTS,
+                required=lay.card_orientation == "HORIZONTAL",
+            )
             self.font_styles(lay, (*path, "layout"))
             self.url(lay.style, (*path, "layout", "style"))
         if self.is_object(card.content, (*path, "content"), required=True):
@@ -194,15 +212,13 @@ class _Validator:
             self.font_styles(car.layout, (*path, "layout"))
         if car.content is None:
             self.error((*path, "content"), "required")
-        elif self.count(car.content, (*path, "content"), L.CAROUSEL_MIN, self.profile.carousel_max,
-                        "card"):
+        elif self.count(car.content, (*path, "content"), L.CAROUSEL_MIN, self.profile.carousel_max, "card"):
             for i, content in enumerate(car.content):
                 if self.is_object(content, (*path, "content", i)):
                     self.content(content, (*path, "content", i), width)
 
     def font_styles(self, lay: Layout, path: tuple) -> None:
-        for attr, key in (("title_font_style", "titleFontStyle"),
-                          ("description_font_style", "descriptionFontStyle")):
+        for attr, key in (("title_font_style", "titleFontStyle"), ("description_font_style", "descriptionFontStyle")):
             styles = getattr(lay, attr)
             if styles is None:
                 continue
@@ -210,8 +226,7 @@ class _Validator:
                 continue
             for i, s in enumerate(styles):
                 if s not in L.FONT_STYLES:
-                    self.error((*path, key, i),
-                               f"unknown font style {s!r}; one of {', '.join(sorted(L.FONT_STYLES))}")
+                    self.error((*path, key, i), f"unknown font style {s!r}; one of {', '.join(sorted(L.FONT_STYLES))}")
 
     def content(self, c: CardContent, path: tuple, carousel_width: str | None) -> None:
         if c.media is None and c.title is None and c.description is None:
@@ -221,8 +236,7 @@ class _Validator:
         if self.is_object(c.media, (*path, "media")):
             self.media(c.media, (*path, "media"), carousel_width)
         if c.suggestions is not None:
-            if self.count(c.suggestions, (*path, "suggestions"), 1, L.CARD_SUGGESTIONS_MAX,
-                          "suggestion"):
+            if self.count(c.suggestions, (*path, "suggestions"), 1, L.CARD_SUGGESTIONS_MAX, "suggestion"):
                 for i, s in enumerate(c.suggestions):
                     self.suggestion(s, (*path, "suggestions", i))
 
@@ -231,10 +245,11 @@ class _Validator:
         self.content_type(m.media_content_type, (*path, "mediaContentType"), required=True)
         self.file_size(m.media_file_size, (*path, "mediaFileSize"), required=True)
         self.enum(m.height, (*path, "height"), L.MEDIA_HEIGHTS, required=True)
-        if carousel_width == "SMALL_WIDTH" and m.height in L.MEDIA_HEIGHTS \
-                and m.height not in L.SMALL_WIDTH_HEIGHTS:
-            self.error((*path, "height"), f"{m.height} does not fit SMALL_WIDTH carousel cards; "
-                                          "use SHORT_HEIGHT or MEDIUM_HEIGHT")
+        if carousel_width == "SMALL_WIDTH" and m.height in L.MEDIA_HEIGHTS and m.height not in L.SMALL_WIDTH_HEIGHTS:
+            self.error(
+                (*path, "height"),
+                f"{m.height} does not fit SMALL_WIDTH carousel cards; use SHORT_HEIGHT or MEDIUM_HEIGHT",
+            )
         self.text(m.content_description, (*path, "contentDescription"), L.CONTENT_DESCRIPTION_MAX)
         self.url_matches_type(m.media_url, m.media_content_type, (*path, "mediaUrl"))
         thumb = (m.thumbnail_url, m.thumbnail_content_type, m.thumbnail_file_size)
@@ -438,8 +453,7 @@ class _Validator:
                 self.error(ep, "expected an object")
             elif entry.submenu is not None:
                 if level >= self.profile.menu_levels:
-                    self.error((*ep, "menu"), f"{level + 1} menu levels; the limit is "
-                                              f"{self.profile.menu_levels}")
+                    self.error((*ep, "menu"), f"{level + 1} menu levels; the limit is {self.profile.menu_levels}")
                 else:
                     self.menu(entry.submenu, (*ep, "menu"), level + 1)
             else:
@@ -471,8 +485,9 @@ class Revalidation:
         prefixes = [pointer(*u) for u in units]
         report = validate_card(card, profile)
         # Findings outside every unit stay true whatever the variables are.
-        self.static_errors = [e for e in report.errors
-                              if not any(e.path == p or e.path.startswith(p + "/") for p in prefixes)]
+        self.static_errors = [
+            e for e in report.errors if not any(e.path == p or e.path.startswith(p + "/") for p in prefixes)
+        ]
 
     def errors(self, card: dict) -> list[FieldError]:
         """All errors of `card`, a composition of the template this was built for."""
@@ -519,10 +534,11 @@ def _unit(parts: tuple) -> tuple[str, tuple] | None:
     """(kind, path) of the unit whose checks cover the field at `parts`, or None."""
     for k in range(len(parts) - 2, -1, -1):
         # a suggestion on a card or in the chip list
-        on_card = k >= 1 and (parts[k - 1] == "content"
-                              or (k >= 2 and isinstance(parts[k - 1], int) and parts[k - 2] == "content"))
+        on_card = k >= 1 and (
+            parts[k - 1] == "content" or (k >= 2 and isinstance(parts[k - 1], int) and parts[k - 2] == "content")
+        )
         if parts[k] == "suggestions" and isinstance(parts[k + 1], int) and (k == 0 or on_card):
-            inner = parts[k + 2:]
+            inner = parts[k + 2 :]
             # Fields whose checks involve nothing else in the suggestion are units of their own.
             if len(inner) == 2 and inner[1] == "displayText":
                 return "displayText", parts
@@ -530,12 +546,19 @@ def _unit(parts: tuple) -> tuple[str, tuple] | None:
                 return "postback", parts
             if len(inner) == 4 and inner[0] == "action" and inner[1:] == ("urlAction", "openUrl", "url"):
                 return "url", parts
-            if len(inner) == 4 and inner[1] == "dialerAction" and inner[2] == "dialPhoneNumber" \
-                    and inner[3] == "phoneNumber":
+            if (
+                len(inner) == 4
+                and inner[1] == "dialerAction"
+                and inner[2] == "dialPhoneNumber"
+                and inner[3] == "phoneNumber"
+            ):
                 return "phone", parts
             # An event's or a location's fields are checked together, apart from the rest.
-            if len(inner) >= 4 and inner[0] == "action" and inner[1:3] in (
-                    ("calendarAction", "createCalendarEvent"), ("mapAction", "showLocation")):
+            if (
+                len(inner) >= 4
+                and inner[0] == "action"
+                and inner[1:3] in (("calendarAction", "createCalendarEvent"), ("mapAction", "showLocation"))
+            ):
                 return inner[2], parts[: k + 5]
             return "suggestion", parts[: k + 2]
     if len(parts) >= 2 and parts[:2] == ("message", "text") and len(parts) == 2:
@@ -543,8 +566,11 @@ def _unit(parts: tuple) -> tuple[str, tuple] | None:
     if len(parts) >= 4 and parts[0] == "message":
         card_kind = parts[1]
         at = 3 if card_kind == "generalPurposeCard" else 4
-        if card_kind in ("generalPurposeCard", "generalPurposeCardCarousel") and parts[2] == "content" \
-                and len(parts) > at:
+        if (
+            card_kind in ("generalPurposeCard", "generalPurposeCardCarousel")
+            and parts[2] == "content"
+            and len(parts) > at
+        ):
             if card_kind == "generalPurposeCardCarousel" and not isinstance(parts[3], int):
                 return None
             field = parts[at]
@@ -581,4 +607,3 @@ def _is_number(v) -> bool:
 
 def _is_size(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-

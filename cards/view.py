@@ -1,12 +1,27 @@
 """A flat, render-ready view of a card shared by the HTML, PNG and text renderers."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from cards.model import (
-    CalendarEvent, Carousel, ComposeRecording, ComposeText, DialNumber, Document,
-    GeneralPurposeCard, Layout, Location, Media, Menu, MenuEntry, Message, OpenUrl, ShowLocation,
-    Suggestion, parse_document,
+    CalendarEvent,
+    Carousel,
+    ComposeRecording,
+    ComposeText,
+    DialNumber,
+    Document,
+    GeneralPurposeCard,
+    Layout,
+    Location,
+    Media,
+    Menu,
+    MenuEntry,
+    Message,
+    OpenUrl,
+    ShowLocation,
+    Suggestion,
+    parse_document,
 )
 from cards.validate import parse_rfc3339
 
@@ -59,7 +74,7 @@ class CardView:
 class MenuItemView:
     display_text: str
     suggestion: SuggestionView | None = None
-    children: list["MenuItemView"] = field(default_factory=list)
+    children: list[MenuItemView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -88,39 +103,52 @@ def _num(v) -> float | None:
 
 def suggestion_view(index: int, s: Suggestion) -> SuggestionView:
     """Flatten one suggestion for renderers."""
-    common = dict(index=index, display_text=_str(s.display_text) or "", postback=s.postback_data,
-                  suggestion=s)
+    common = dict(index=index, display_text=_str(s.display_text) or "", postback=s.postback_data, suggestion=s)
     p = s.params
     if s.kind == "reply" or p is None:
         return SuggestionView(kind="reply", **common)
     if isinstance(p, OpenUrl):
         return SuggestionView(kind="open_url", url=_str(p.url), **common)
     if isinstance(p, DialNumber):
-        return SuggestionView(kind="dial", phone_number=_str(p.phone_number), url=_str(p.fallback_url),
-                              **common)
+        return SuggestionView(kind="dial", phone_number=_str(p.phone_number), url=_str(p.fallback_url), **common)
     if isinstance(p, ShowLocation):
         loc = p.location if isinstance(p.location, Location) else Location()
-        return SuggestionView(kind="show_location", latitude=_num(loc.latitude),
-                              longitude=_num(loc.longitude),
-                              label=_str(loc.label) or _str(loc.query), url=_str(p.fallback_url),
-                              **common)
+        return SuggestionView(
+            kind="show_location",
+            latitude=_num(loc.latitude),
+            longitude=_num(loc.longitude),
+            label=_str(loc.label) or _str(loc.query),
+            url=_str(p.fallback_url),
+            **common,
+        )
     if isinstance(p, CalendarEvent):
-        return SuggestionView(kind="calendar", start_time=_str(p.start_time), end_time=_str(p.end_time),
-                              label=_str(p.title), description=_str(p.description), **common)
+        return SuggestionView(
+            kind="calendar",
+            start_time=_str(p.start_time),
+            end_time=_str(p.end_time),
+            label=_str(p.title),
+            description=_str(p.description),
+            **common,
+        )
     if isinstance(p, (ComposeText, ComposeRecording)):
         text = _str(p.text) if isinstance(p, ComposeText) else None
         return SuggestionView(kind="compose", phone_number=_str(p.phone_number), label=text, **common)
-    kind = {"mapAction": "request_location", "deviceAction": "device",
-            "settingsAction": "settings"}.get(s.group or "", "reply")
+    kind = {"mapAction": "request_location", "deviceAction": "device", "settingsAction": "settings"}.get(
+        s.group or "", "reply"
+    )
     return SuggestionView(kind=kind, **common)
 
 
 def _media(m) -> MediaView | None:
     if not isinstance(m, Media):
         return None
-    return MediaView(url=_str(m.media_url), content_type=_str(m.media_content_type) or "image/*",
-                     height=_str(m.height) or "MEDIUM_HEIGHT",
-                     description=_str(m.content_description), thumbnail_url=_str(m.thumbnail_url))
+    return MediaView(
+        url=_str(m.media_url),
+        content_type=_str(m.media_content_type) or "image/*",
+        height=_str(m.height) or "MEDIUM_HEIGHT",
+        description=_str(m.content_description),
+        thumbnail_url=_str(m.thumbnail_url),
+    )
 
 
 def _styles(v) -> tuple[str, ...]:
@@ -147,15 +175,26 @@ def document_view(doc: Document) -> DocumentView:
         layout = "carousel"
         if isinstance(msg.carousel.layout, Layout):
             lay = msg.carousel.layout
-    cards = [CardView(title=_str(c.title), description=_str(c.description), media=_media(c.media),
-                      suggestions=views(c.suggestions), title_styles=_styles(lay.title_font_style),
-                      description_styles=_styles(lay.description_font_style))
-             for _, c in doc.cards()]
+    cards = [
+        CardView(
+            title=_str(c.title),
+            description=_str(c.description),
+            media=_media(c.media),
+            suggestions=views(c.suggestions),
+            title_styles=_styles(lay.title_font_style),
+            description_styles=_styles(lay.description_font_style),
+        )
+        for _, c in doc.cards()
+    ]
     return DocumentView(
-        cards=cards, chips=views(doc.suggestions), menu=_menu(doc.menu), layout=layout,
+        cards=cards,
+        chips=views(doc.suggestions),
+        menu=_menu(doc.menu),
+        layout=layout,
         image_alignment=lay.image_alignment if lay.image_alignment in ("LEFT", "RIGHT") else "LEFT",
         card_width=lay.card_width if lay.card_width in ("SMALL_WIDTH", "MEDIUM_WIDTH") else "SMALL_WIDTH",
-        text=_str(msg.text))
+        text=_str(msg.text),
+    )
 
 
 def _menu(menu) -> list[MenuItemView]:

@@ -88,7 +88,13 @@ def delivery_change(event: DeliveryEvent, now_ms: int, no_fallback: bool = False
             if no_fallback:
                 return without_fallback(mid, at_ms, "rcs_failed", OPERATOR, detail)
             return Change(
-                mid, S.FALLBACK_PENDING, now_ms, OPERATOR, {**detail, "reason": "rcs_failed"}, when=_SENDING, due_ms=now_ms
+                mid,
+                S.FALLBACK_PENDING,
+                now_ms,
+                OPERATOR,
+                {**detail, "reason": "rcs_failed"},
+                when=_SENDING,
+                due_ms=now_ms,
             )
         if action in (FailedAction.REFUSED, FailedAction.CONTENT_REFUSED):
             reason = "the user refused this chatbot" if action is FailedAction.REFUSED else "content refused"

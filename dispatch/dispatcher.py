@@ -256,9 +256,7 @@ class Dispatcher:
             for j in marketing:
                 if j.to_bidx in out:
                     refused.add(j.id)
-                    changes.append(
-                        Change(j.id, S.REJECTED, now_ms, SOURCE, {"reason": OPTED_OUT_REASON}, due_ms=None)
-                    )
+                    changes.append(Change(j.id, S.REJECTED, now_ms, SOURCE, {"reason": OPTED_OUT_REASON}, due_ms=None))
         return [j for j in jobs if j.id not in refused]
 
     # -- writing -----------------------------------------------------------------------------

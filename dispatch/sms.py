@@ -38,6 +38,7 @@ SOURCE = "sms"
 DEFAULT_SOURCE_ADDR = "1069000000"
 _PENDING = frozenset({S.FALLBACK_PENDING})
 _OUTCOMES_PER_COMMIT = 500
+DEFAULT_RETRY = RetryPolicy()
 
 
 class LinkMaker(Protocol):
@@ -70,7 +71,7 @@ class SmsStage:
         now_ms: Callable[[], int],
         notify: Callable[[], None] = lambda: None,
         source_addr: str = DEFAULT_SOURCE_ADDR,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         rng: random.Random | None = None,
     ):
         self.db, self.writer, self.lifecycle = db, writer, lifecycle
@@ -166,7 +167,9 @@ class SmsStage:
     async def _send_one(self, job: Job, batch: WriteBatch) -> Change | None:
         now_ms = self.now_ms()
         if job.card is None:
-            return Change(job.id, S.SMS_FAILED, now_ms, SOURCE, {"reason": "no card to send"}, when=_PENDING, due_ms=None)
+            return Change(
+                job.id, S.SMS_FAILED, now_ms, SOURCE, {"reason": "no card to send"}, when=_PENDING, due_ms=None
+            )
         mine = WriteBatch()
         link = self.links.add_link(
             mine, tenant_id=job.tenant_id, message_id=job.id, batch_id=job.batch_id, card=job.card
@@ -191,7 +194,9 @@ class SmsStage:
             batch.run(_clear_intent(job.id))
             if isinstance(exc, SubmitError) and not exc.transient:
                 refused = {"reason": f"refused by the SMSC: {exc.status}"}
-                return Change(job.id, S.SMS_FAILED, now_ms, SOURCE, refused, when=_PENDING, due_ms=None, attempts=attempt)
+                return Change(
+                    job.id, S.SMS_FAILED, now_ms, SOURCE, refused, when=_PENDING, due_ms=None, attempts=attempt
+                )
             self.counts.retries += 1
             wait = exc.retry_after if isinstance(exc, NoRouteAvailable) else None
             due = now_ms + int(self.retry.delay(attempt, wait, self.rng) * 1000)
@@ -212,7 +217,15 @@ class SmsStage:
         self.counts.sms_sent += 1
         detail: dict = {"segments": seg.segments, "encoding": seg.encoding, "route": route, "short_link": link}
         return Change(
-            job.id, S.SMS_SENT, sent_ms, SOURCE, detail, when=_PENDING, due_ms=None, attempts=attempt, record_anyway=True
+            job.id,
+            S.SMS_SENT,
+            sent_ms,
+            SOURCE,
+            detail,
+            when=_PENDING,
+            due_ms=None,
+            attempts=attempt,
+            record_anyway=True,
         )
 
     # -- receipts ----------------------------------------------------------------------------

@@ -5,20 +5,20 @@ GET /editor, /editor/ and /editor/{anything not an asset} → static/index.html 
 with a strict Content-Security-Policy; GET /editor/static/{path} → the asset with an ETag.
 POST /editor/session {"api_key"} → 201 session + cookie; GET → 200 session; DELETE (CSRF) → 204.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import orjson
 from aiohttp import web
 
 from api.bodies import read_json
-from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, check_csrf
+from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, TENANT, check_csrf
 from api.problems import FieldError, Problem
 from api.ratelimit import retry_after_header
-from api.middleware import TENANT
 from editor import openapi as _openapi  # noqa: F401  (registers the API description)
 from editor.preview import Previewer, parse_request
 from editor.sessions import ABSOLUTE_TIMEOUT_MS, EditorSession, EditorSessions, LoginLimiter
@@ -103,8 +103,12 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         if loaded is None:
             raise web.HTTPNotFound(text="the editor's files are not installed")
         body, etag = loaded
-        headers = {**_SECURITY_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-                   "Cache-Control": "no-cache", "ETag": etag}
+        headers = {
+            **_SECURITY_HEADERS,
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "Cache-Control": "no-cache",
+            "ETag": etag,
+        }
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
@@ -116,24 +120,43 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         except (OSError, ValueError):
             raise web.HTTPNotFound() from None
         # No way out of the static folder, no dotfiles, only known types.
-        if (not path.is_relative_to(static_root) or any(p.startswith(".") for p in path.relative_to(static_root).parts)
-                or not path.is_file() or path.suffix.lower() not in CONTENT_TYPES):
+        if (
+            not path.is_relative_to(static_root)
+            or any(p.startswith(".") for p in path.relative_to(static_root).parts)
+            or not path.is_file()
+            or path.suffix.lower() not in CONTENT_TYPES
+        ):
             raise web.HTTPNotFound()
-        return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES[path.suffix.lower()],
-                                               "Cache-Control": ASSET_CACHE, **_SECURITY_HEADERS})
+        return web.FileResponse(
+            path,
+            headers={
+                "Content-Type": CONTENT_TYPES[path.suffix.lower()],
+                "Cache-Control": ASSET_CACHE,
+                **_SECURITY_HEADERS,
+            },
+        )
 
     def session_body(session: EditorSession) -> dict:
         tenant = session.tenant
         return {
-            "tenant_id": tenant.id, "tenant_name": tenant.name, "csrf_token": session.csrf_token,
-            "expires_at": session.expires_at, "scopes": sorted(session.principal.scopes),
-            "sandbox": config.sandbox, "handset_url": config.handset_url(),
-            "signature": tenant.signature, "sms_price": tenant.sms_price,
+            "tenant_id": tenant.id,
+            "tenant_name": tenant.name,
+            "csrf_token": session.csrf_token,
+            "expires_at": session.expires_at,
+            "scopes": sorted(session.principal.scopes),
+            "sandbox": config.sandbox,
+            "handset_url": config.handset_url(),
+            "signature": tenant.signature,
+            "sms_price": tenant.sms_price,
         }
 
     def json_response(body: dict, status: int = 200) -> web.Response:
-        return web.Response(status=status, body=orjson.dumps(body), content_type="application/json",
-                            headers={"Cache-Control": "no-store"})
+        return web.Response(
+            status=status,
+            body=orjson.dumps(body),
+            content_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def current(request: web.Request) -> EditorSession:
         session_id = request.cookies.get(SESSION_COOKIE)
@@ -152,11 +175,15 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
     async def sign_in(request: web.Request) -> web.Response:
         wait = config.login_limiter.take(request.remote or "unknown")
         if wait:
-            raise Problem(429, "too many sign-in attempts from this address; try again later",
-                          headers={"Retry-After": retry_after_header(wait)})
+            raise Problem(
+                429,
+                "too many sign-in attempts from this address; try again later",
+                headers={"Retry-After": retry_after_header(wait)},
+            )
         origin = request.headers.get("Origin")
         if origin is not None and origin not in request.app[SESSION_AUTH].trusted_origins | {
-                f"{request.scheme}://{request.host}"}:
+            f"{request.scheme}://{request.host}"
+        }:
             raise Problem(403, "cross-origin sign-in refused: the Origin header is not this server's")
         body = await read_json(request)
         key = body.get("api_key")
@@ -164,12 +191,20 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
             raise Problem(422, "an API key is required", [FieldError("/api_key", "required; the tenant's API key")])
         principal = await request.app[AUTHENTICATE](key.strip())
         if principal is None or not hasattr(principal, "key_id"):
-            raise Problem(401, "the API key is not valid or has been revoked",
-                          [FieldError("/api_key", "not a valid API key")])
+            raise Problem(
+                401, "the API key is not valid or has been revoked", [FieldError("/api_key", "not a valid API key")]
+            )
         session_id, session = await request.app[SESSIONS].create(principal)
         resp = json_response(session_body(session), 201)
-        resp.set_cookie(SESSION_COOKIE, session_id, max_age=ABSOLUTE_TIMEOUT_MS // 1000, path="/",
-                        secure=config.secure_cookie, httponly=True, samesite="Strict")
+        resp.set_cookie(
+            SESSION_COOKIE,
+            session_id,
+            max_age=ABSOLUTE_TIMEOUT_MS // 1000,
+            path="/",
+            secure=config.secure_cookie,
+            httponly=True,
+            samesite="Strict",
+        )
         return resp
 
     async def show(request: web.Request) -> web.Response:

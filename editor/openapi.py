@@ -1,18 +1,30 @@
 """OpenAPI fragment for the editor's session and preview endpoints, next to the handlers."""
+
 from api.openapi import problem_responses, register_fragment
 from cards.limits import DEFAULT_PROFILE, PROFILES
 
 FINDING = {"$ref": "#/components/schemas/CardFinding"}
 SESSION = {
     "type": "object",
-    "required": ["tenant_id", "tenant_name", "csrf_token", "expires_at", "scopes", "sandbox", "handset_url",
-                 "signature"],
+    "required": [
+        "tenant_id",
+        "tenant_name",
+        "csrf_token",
+        "expires_at",
+        "scopes",
+        "sandbox",
+        "handset_url",
+        "signature",
+    ],
     "properties": {
         "tenant_id": {"type": "string"},
         "tenant_name": {"type": "string"},
         "csrf_token": {"type": "string", "description": "Send as X-CSRF-Token on unsafe cookie-authenticated requests"},
-        "expires_at": {"type": "string", "format": "date-time",
-                       "description": "When the session ends unless used (8 h idle, 24 h at most)"},
+        "expires_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the session ends unless used (8 h idle, 24 h at most)",
+        },
         "scopes": {"type": "array", "items": {"type": "string"}},
         "sandbox": {"type": "boolean"},
         "handset_url": {"type": ["string", "null"], "description": "The sandbox MaaP's virtual handset"},
@@ -26,8 +38,11 @@ PREVIEW_REQUEST = {
     "properties": {
         "card": {"$ref": "#/components/schemas/Card"},
         "variables": {"type": "object", "description": "Sample values for the card's {{ variables }}"},
-        "placeholders": {"type": "boolean", "default": False,
-                         "description": "Show variables as {{ name }} instead of the sample"},
+        "placeholders": {
+            "type": "boolean",
+            "default": False,
+            "description": "Show variables as {{ name }} instead of the sample",
+        },
         "profile": {"enum": list(PROFILES), "default": DEFAULT_PROFILE},
         "locale": {"enum": ["zh-CN", "en"], "default": "zh-CN"},
         "traffic_type": {"enum": ["notification", "marketing", "otp"], "default": "notification"},
@@ -48,8 +63,17 @@ SMS = {
 }
 PREVIEW = {
     "type": "object",
-    "required": ["valid", "errors", "warnings", "missing_variables", "variables_used", "card", "phone_html",
-                 "sms", "h5_html"],
+    "required": [
+        "valid",
+        "errors",
+        "warnings",
+        "missing_variables",
+        "variables_used",
+        "card",
+        "phone_html",
+        "sms",
+        "h5_html",
+    ],
     "properties": {
         "valid": {"type": "boolean"},
         "errors": {"type": "array", "items": FINDING},
@@ -64,48 +88,70 @@ PREVIEW = {
 }
 _JSON = "application/json"
 
-register_fragment({
-    "paths": {
-        "/v1/editor/preview": {
-            "post": {
-                "summary": "Validate and render every preview of a card template (never 422 for an invalid card)",
-                "requestBody": {"required": True, "content": {_JSON: {
-                    "schema": {"$ref": "#/components/schemas/EditorPreviewRequest"}}}},
-                "responses": {
-                    "200": {"description": "The previews", "content": {_JSON: {
-                        "schema": {"$ref": "#/components/schemas/EditorPreview"}}}},
-                    **problem_responses(400, 401, 403, 415, 422),
+register_fragment(
+    {
+        "paths": {
+            "/v1/editor/preview": {
+                "post": {
+                    "summary": "Validate and render every preview of a card template (never 422 for an invalid card)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EditorPreviewRequest"}}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The previews",
+                            "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EditorPreview"}}},
+                        },
+                        **problem_responses(400, 401, 403, 415, 422),
+                    },
+                }
+            },
+            "/editor/session": {
+                "post": {
+                    "summary": "Sign in to the editor: an API key for a session cookie (hongyan_editor)",
+                    "security": [],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            _JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["api_key"],
+                                    "properties": {"api_key": {"type": "string"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Signed in; Set-Cookie carries the session",
+                            "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EditorSession"}}},
+                        },
+                        **problem_responses(400, 401, 403, 415, 422, 429),
+                    },
                 },
-            }
+                "get": {
+                    "summary": "The current editor session (by its cookie)",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "Signed in",
+                            "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EditorSession"}}},
+                        },
+                        **problem_responses(401),
+                    },
+                },
+                "delete": {
+                    "summary": "Sign out (needs X-CSRF-Token)",
+                    "security": [],
+                    "responses": {
+                        "204": {"description": "Signed out; the cookie is cleared"},
+                        **problem_responses(401, 403),
+                    },
+                },
+            },
         },
-        "/editor/session": {
-            "post": {
-                "summary": "Sign in to the editor: an API key for a session cookie (hongyan_editor)",
-                "security": [],
-                "requestBody": {"required": True, "content": {_JSON: {"schema": {
-                    "type": "object", "required": ["api_key"], "properties": {"api_key": {"type": "string"}}}}}},
-                "responses": {
-                    "201": {"description": "Signed in; Set-Cookie carries the session", "content": {_JSON: {
-                        "schema": {"$ref": "#/components/schemas/EditorSession"}}}},
-                    **problem_responses(400, 401, 403, 415, 422, 429),
-                },
-            },
-            "get": {
-                "summary": "The current editor session (by its cookie)",
-                "security": [],
-                "responses": {
-                    "200": {"description": "Signed in", "content": {_JSON: {
-                        "schema": {"$ref": "#/components/schemas/EditorSession"}}}},
-                    **problem_responses(401),
-                },
-            },
-            "delete": {
-                "summary": "Sign out (needs X-CSRF-Token)",
-                "security": [],
-                "responses": {"204": {"description": "Signed out; the cookie is cleared"},
-                              **problem_responses(401, 403)},
-            },
-        },
-    },
-    "schemas": {"EditorSession": SESSION, "EditorPreviewRequest": PREVIEW_REQUEST, "EditorPreview": PREVIEW},
-})
+        "schemas": {"EditorSession": SESSION, "EditorPreviewRequest": PREVIEW_REQUEST, "EditorPreview": PREVIEW},
+    }
+)

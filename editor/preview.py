@@ -6,15 +6,16 @@ composed with the sample and validated the way each recipient's card is. What ca
 composed — variables the sample lacks, or `placeholders: true` — is filled by a second,
 forgiving environment in which a missing variable renders as `{{ name }}`.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
 
 import jinja2
 import orjson
@@ -65,8 +66,11 @@ def parse_request(body: dict) -> PreviewRequest:
     placeholders = body.get("placeholders", False)
     if not isinstance(placeholders, bool):
         errors.append(FieldError("/placeholders", "expected true or false"))
-    choices = (("profile", tuple(PROFILES), DEFAULT_PROFILE), ("locale", LOCALES, "zh-CN"),
-               ("traffic_type", TRAFFIC_TYPES, "notification"))
+    choices = (
+        ("profile", tuple(PROFILES), DEFAULT_PROFILE),
+        ("locale", LOCALES, "zh-CN"),
+        ("traffic_type", TRAFFIC_TYPES, "notification"),
+    )
     picked = {}
     for name, allowed, default in choices:
         value = body.get(name, default)
@@ -120,8 +124,10 @@ class _Named(dict):
 def _named(variables: dict, prefix: str = "", depth: int = 0) -> dict:
     if depth > 16:  # deeper sample objects are left as they are (a bound on the recursion)
         return variables
-    return {k: _Named(f"{prefix}{k}", _named(v, f"{prefix}{k}.", depth + 1)) if isinstance(v, dict) else v
-            for k, v in variables.items()}
+    return {
+        k: _Named(f"{prefix}{k}", _named(v, f"{prefix}{k}.", depth + 1)) if isinstance(v, dict) else v
+        for k, v in variables.items()
+    }
 
 
 def _passes_placeholders(fn):
@@ -180,7 +186,9 @@ class PlaceholderCard:
             if _loop_depth(ast) > MAX_LOOP_NESTING:  # the bound composing enforces: never run it
                 self.fields.append(_Field(parts, None, frozenset()))
                 return
-            self.fields.append(_Field(parts, self._env.from_string(ast), frozenset(meta.find_undeclared_variables(ast))))
+            self.fields.append(
+                _Field(parts, self._env.from_string(ast), frozenset(meta.find_undeclared_variables(ast)))
+            )
 
     def fill(self, variables: dict, shown: set | None = None) -> dict:
         """The card with `variables` filled in; `shown` collects the placeholders drawn."""
@@ -256,7 +264,7 @@ class Previewer:
         url = media.thumbnail_url if media.kind == "image" and media.thumbnail_url else media.url
         prefix = self.base_url + "/media/"
         if url and url.startswith(prefix) and "?" not in url and "#" not in url:
-            return url[len(self.base_url):]
+            return url[len(self.base_url) :]
         return None
 
     def preview(self, req: PreviewRequest, tenant: Mapping) -> dict:
@@ -316,8 +324,9 @@ class Previewer:
 
     def _h5(self, card: dict, tenant: Mapping, locale: str) -> str | None:
         try:
-            return render_card_page(card, signature=tenant.get("signature") or "", media_src=self.media_src,
-                                    lang=locale)
+            return render_card_page(
+                card, signature=tenant.get("signature") or "", media_src=self.media_src, lang=locale
+            )
         except Exception as exc:  # noqa: BLE001
             log.warning("rendering the H5 preview failed: %s", type(exc).__name__)
             return None
@@ -325,8 +334,12 @@ class Previewer:
     def _sms(self, card: dict, traffic_type: str, tenant: Mapping, notes: list[FieldError]) -> dict | None:
         """The fallback SMS as the dispatcher composes it, counted on the wire and as billed in China."""
         try:
-            text = compose_sms(signature=tenant.get("signature") or "", body_text=render_text(card),
-                               short_link=self.short_link, traffic_type=traffic_type)
+            text = compose_sms(
+                signature=tenant.get("signature") or "",
+                body_text=render_text(card),
+                short_link=self.short_link,
+                traffic_type=traffic_type,
+            )
         except ComposeError as exc:
             notes.append(FieldError("", f"the fallback SMS cannot be sent: {exc}"))
             return None
@@ -339,8 +352,15 @@ class Previewer:
             notes.append(FieldError("", f"the fallback SMS is too long: {exc}"))
             return None
         price = tenant.get("sms_price")
-        out = {"text": text, "encoding": wire.encoding, "segments": wire.segments,
-               "cn_billing_units": None, "cn_parts": None, "cost": None, "currency": None}
+        out = {
+            "text": text,
+            "encoding": wire.encoding,
+            "segments": wire.segments,
+            "cn_billing_units": None,
+            "cn_parts": None,
+            "cost": None,
+            "currency": None,
+        }
         try:
             # The text already starts with the signature: cn mode adds none.
             billed = segment_sms(text, "cn")

@@ -4,6 +4,7 @@ The cookie carries a random session id; the database keeps only its SHA-256, the
 API key it was made with and the CSRF token. A session ends after 8 h idle, 24 h at most, on
 sign-out, or as soon as its API key is revoked (the key is checked on every use).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,16 +13,16 @@ import logging
 import secrets
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
 
 from accounts.service import Principal, Tenant
-from api.middleware import SESSION_COOKIE
 from accounts.tables import api_keys, tenants
+from api.middleware import SESSION_COOKIE
 from editor.tables import editor_sessions
 from store import Clock, Database
 from store.clock import rfc3339
@@ -53,7 +54,7 @@ def origin_of(url: str) -> str:
 
 
 def _ms_to_dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,15 @@ class EditorSession:
 class EditorSessions:
     """The session store; also the `api.middleware.SESSION_AUTH` hook of the app."""
 
-    def __init__(self, db: Database, clock: Clock, *, public_base_url: str | None = None,
-                 ensure_keys: Callable[[str], Awaitable[None]] | None = None,
-                 purge_interval_s: float = PURGE_INTERVAL_S):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        public_base_url: str | None = None,
+        ensure_keys: Callable[[str], Awaitable[None]] | None = None,
+        purge_interval_s: float = PURGE_INTERVAL_S,
+    ):
         self.db = db
         self.clock = clock
         # Load a tenant's data keys when another process made the tenant (as key auth does).
@@ -103,10 +110,17 @@ class EditorSessions:
         now = self.now_ms()
         session = EditorSession(principal, csrf, now, now, now + ABSOLUTE_TIMEOUT_MS)
         async with self.db.write.begin() as conn:
-            await conn.execute(editor_sessions.insert().values(
-                id_hash=hash_session_id(session_id), tenant_id=principal.tenant.id, api_key_id=principal.key_id,
-                csrf_token=csrf, created_ms=now, last_seen_ms=now, expires_ms=session.absolute_expiry_ms,
-            ))
+            await conn.execute(
+                editor_sessions.insert().values(
+                    id_hash=hash_session_id(session_id),
+                    tenant_id=principal.tenant.id,
+                    api_key_id=principal.key_id,
+                    csrf_token=csrf,
+                    created_ms=now,
+                    last_seen_ms=now,
+                    expires_ms=session.absolute_expiry_ms,
+                )
+            )
         return session_id, session
 
     async def authenticate(self, session_id: str) -> EditorSession | None:
@@ -115,9 +129,16 @@ class EditorSessions:
             return None
         id_hash = hash_session_id(session_id)
         query = (
-            select(editor_sessions, api_keys.c.revoked_ms, api_keys.c.scopes,
-                   tenants.c.name, tenants.c.signature, tenants.c.rate_limit, tenants.c.sms_price,
-                   tenants.c.sms_ext)
+            select(
+                editor_sessions,
+                api_keys.c.revoked_ms,
+                api_keys.c.scopes,
+                tenants.c.name,
+                tenants.c.signature,
+                tenants.c.rate_limit,
+                tenants.c.sms_price,
+                tenants.c.sms_ext,
+            )
             .join(api_keys, api_keys.c.id == editor_sessions.c.api_key_id)
             .join(tenants, tenants.c.id == editor_sessions.c.tenant_id)
             .where(editor_sessions.c.id_hash == id_hash)
@@ -134,8 +155,9 @@ class EditorSessions:
         if now - last_seen >= TOUCH_INTERVAL_MS:
             last_seen = now
             async with self.db.write.begin() as conn:
-                await conn.execute(update(editor_sessions).where(editor_sessions.c.id_hash == id_hash)
-                                   .values(last_seen_ms=now))
+                await conn.execute(
+                    update(editor_sessions).where(editor_sessions.c.id_hash == id_hash).values(last_seen_ms=now)
+                )
         tenant = Tenant(row.tenant_id, row.name, row.signature, row.rate_limit, row.sms_price, row.sms_ext)
         if self.ensure_keys is not None:
             await self.ensure_keys(tenant.id)
@@ -178,8 +200,12 @@ class EditorSessions:
 class LoginLimiter:
     """At most `attempts` sign-in attempts per client address in any `window_s` seconds."""
 
-    def __init__(self, attempts: int = LOGIN_ATTEMPTS, window_s: float = LOGIN_WINDOW_S,
-                 monotonic: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        attempts: int = LOGIN_ATTEMPTS,
+        window_s: float = LOGIN_WINDOW_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self.attempts = attempts
         self.window_s = window_s
         self._now = monotonic

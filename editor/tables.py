@@ -1,5 +1,6 @@
 """Editor sign-in sessions. Only a SHA-256 of the session id is stored (the cookie holds the
 id itself), so a copy of the table cannot be replayed as cookies. Times are Unix milliseconds."""
+
 from sqlalchemy import BigInteger, Column, ForeignKey, LargeBinary, String, Table, Text
 
 from store.tables import metadata

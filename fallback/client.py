@@ -7,6 +7,7 @@ registered_delivery=1; the per-part receipts are rolled up into one `MessageOutc
 every part DELIVRD → delivered, any part UNDELIV/REJECTD/EXPIRED/DELETED/UNKNOWN → failed.
 Throttling (ESME_RTHROTTLED, ESME_RMSGQFUL) slows the whole bind and the part is resubmitted.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +17,9 @@ import random
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 from smpp.pdu import operations, pdu_types
 
@@ -37,14 +39,15 @@ from security.secrets import Secret
 log = logging.getLogger("hongyan.smpp")
 
 
-
 class SmppError(SubmitError):
     """submit_sm was refused; `status` is the SMPP command status (or "timeout", "unbound"…)."""
 
-    def __init__(self, status: pdu_types.CommandStatus | str, message: str, *,
-                 transient: bool, part_ids: tuple[str, ...] = ()):
-        super().__init__(status, message, transient=transient, part_ids=part_ids,
-                         throttled=status in smpp.THROTTLE_STATUSES)
+    def __init__(
+        self, status: pdu_types.CommandStatus | str, message: str, *, transient: bool, part_ids: tuple[str, ...] = ()
+    ):
+        super().__init__(
+            status, message, transient=transient, part_ids=part_ids, throttled=status in smpp.THROTTLE_STATUSES
+        )
 
 
 @dataclass
@@ -157,7 +160,7 @@ class SmppClient:
         if conn is not None and self.bound:
             try:
                 await self._request(conn, operations.Unbind(), min(1.0, self.response_timeout))
-            except (asyncio.TimeoutError, ConnectionLost, OSError):
+            except (TimeoutError, ConnectionLost, OSError):
                 pass
         if conn is not None:
             conn.writer.close()
@@ -203,10 +206,15 @@ class SmppClient:
         keepalive: asyncio.Task | None = None
         bound = False
         try:
-            resp = await self._request(conn, operations.BindTransceiver(
-                system_id=self.system_id, password=self._password,
-                system_type=self.system_type, interface_version=smpp.INTERFACE_VERSION,
-            ))
+            resp = await self._request(
+                conn,
+                operations.BindTransceiver(
+                    system_id=self.system_id,
+                    password=self._password,
+                    system_type=self.system_type,
+                    interface_version=smpp.INTERFACE_VERSION,
+                ),
+            )
             if resp.status != smpp.Status.ESME_ROK:
                 log.error("SMPP bind to %s:%d refused: %s", self.host, self.port, resp.status.name)
                 return False
@@ -217,7 +225,7 @@ class SmppClient:
             log.info("SMPP bound to %s:%d as %s", self.host, self.port, self.system_id)
             keepalive = asyncio.get_running_loop().create_task(self._keepalive(conn))
             await conn.closed.wait()
-        except (asyncio.TimeoutError, ConnectionLost, OSError) as exc:
+        except (TimeoutError, ConnectionLost, OSError) as exc:
             log.warning("SMPP connection to %s:%d lost: %s", self.host, self.port, exc or type(exc).__name__)
         finally:
             self._bound.clear()
@@ -242,7 +250,7 @@ class SmppClient:
             await asyncio.sleep(self.enquire_link_interval)
             try:
                 await self._request(conn, operations.EnquireLink())
-            except (asyncio.TimeoutError, ConnectionLost, OSError):
+            except (TimeoutError, ConnectionLost, OSError):
                 log.warning("SMPP enquire_link unanswered; reconnecting")
                 conn.writer.abort()
                 conn.closed.set()
@@ -254,8 +262,7 @@ class SmppClient:
         self._seq = self._seq % 0x7FFFFFFF + 1
         return self._seq
 
-    async def _request(self, conn: _Connection, pdu: operations.PDU,
-                       timeout: float | None = None) -> operations.PDU:
+    async def _request(self, conn: _Connection, pdu: operations.PDU, timeout: float | None = None) -> operations.PDU:
         """Send a request and wait for the response with its sequence number; raises
         asyncio.TimeoutError after `timeout` (response_timeout by default)."""
         if conn.closed.is_set():
@@ -352,14 +359,20 @@ class SmppClient:
         try:
             for index, part in enumerate(wire):
                 pdu_args = dict(
-                    source_addr=source, source_addr_ton=source_ton, source_addr_npi=source_npi,
-                    destination_addr=destination, dest_addr_ton=dest_ton, dest_addr_npi=dest_npi,
+                    source_addr=source,
+                    source_addr_ton=source_ton,
+                    source_addr_npi=source_npi,
+                    destination_addr=destination,
+                    dest_addr_ton=dest_ton,
+                    dest_addr_npi=dest_npi,
                     esm_class=pdu_types.EsmClass(
-                        pdu_types.EsmClassMode.DEFAULT, pdu_types.EsmClassType.DEFAULT,
+                        pdu_types.EsmClassMode.DEFAULT,
+                        pdu_types.EsmClassType.DEFAULT,
                         [pdu_types.EsmClassGsmFeatures.UDHI_INDICATOR_SET] if part.udhi else [],
                     ),
                     registered_delivery=pdu_types.RegisteredDelivery(
-                        pdu_types.RegisteredDeliveryReceipt.SMSC_DELIVERY_RECEIPT_REQUESTED),
+                        pdu_types.RegisteredDeliveryReceipt.SMSC_DELIVERY_RECEIPT_REQUESTED
+                    ),
                     data_coding=smpp.data_coding(part.data_coding),
                     short_message=part.short_message,
                 )
@@ -372,8 +385,7 @@ class SmppClient:
         self.counts["submitted"] += 1
         return SubmitResult(reference, tuple(tracked.ids), seg, latency)  # type: ignore[arg-type]
 
-    async def _submit_part(self, pdu_args: dict, deadline: float,
-                           tracked: _Tracked) -> tuple[str, float]:
+    async def _submit_part(self, pdu_args: dict, deadline: float, tracked: _Tracked) -> tuple[str, float]:
         loop = asyncio.get_running_loop()
         while True:
             remaining = deadline - loop.time()
@@ -386,9 +398,8 @@ class SmppClient:
             if not self._bound.is_set():
                 try:
                     await asyncio.wait_for(self._bound.wait(), max(remaining, 0))
-                except asyncio.TimeoutError:
-                    raise self._error("unbound", "no SMPP bind within the submit timeout",
-                                      tracked) from None
+                except TimeoutError:
+                    raise self._error("unbound", "no SMPP bind within the submit timeout", tracked) from None
             conn = self._conn
             if conn is None:
                 continue
@@ -400,7 +411,7 @@ class SmppClient:
                 # The part may or may not have reached the SMSC; SMPP has no idempotency key,
                 # so it is sent again on the next bind (at least once, never silently lost).
                 continue
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise self._error("timeout", "submit_sm unanswered", tracked) from None
             status = resp.status
             if status == smpp.Status.ESME_ROK:
@@ -412,12 +423,14 @@ class SmppClient:
                 if self.on_throttle is not None:
                     self.on_throttle()
                 self._throttle_streak += 1
-                pause = min(self.throttle_delay * 2 ** (self._throttle_streak - 1),
-                            self.max_throttle_delay) * self._rng.uniform(0.8, 1.2)
+                pause = min(
+                    self.throttle_delay * 2 ** (self._throttle_streak - 1), self.max_throttle_delay
+                ) * self._rng.uniform(0.8, 1.2)
                 self._throttled_until = max(self._throttled_until, loop.time() + pause)
                 continue
-            raise self._error(status, f"submit_sm refused: {status.name}", tracked,
-                              transient=status in smpp.TRANSIENT_STATUSES)
+            raise self._error(
+                status, f"submit_sm refused: {status.name}", tracked, transient=status in smpp.TRANSIENT_STATUSES
+            )
 
     def _error(self, status, message: str, tracked: _Tracked, transient: bool = True) -> SmppError:
         accepted = tuple(i for i in tracked.ids if i)
@@ -475,8 +488,7 @@ class SmppClient:
         text = smpp.decode_text(body, smpp.data_coding_value(pdu))
         inbound = InboundSms(
             source=smpp.e164_of(pdu.params.get("source_addr") or b"", pdu.params.get("source_addr_ton")),
-            destination=smpp.e164_of(pdu.params.get("destination_addr") or b"",
-                                     pdu.params.get("dest_addr_ton")),
+            destination=smpp.e164_of(pdu.params.get("destination_addr") or b"", pdu.params.get("dest_addr_ton")),
             text=text,
         )
         self._deliver(self._on_inbound, self.inbound, inbound)
@@ -528,8 +540,7 @@ class SmppClient:
             for mid, r in zip(tracked.ids, tracked.stats)
         )
         self._forget(tracked)
-        self._deliver(self._on_outcome, self.outcomes,
-                      MessageOutcome(tracked.reference, status, reason, parts))
+        self._deliver(self._on_outcome, self.outcomes, MessageOutcome(tracked.reference, status, reason, parts))
 
     def _deliver(self, callback, queue: asyncio.Queue, item) -> None:
         if callback is None:
@@ -544,7 +555,7 @@ class SmppClient:
 
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
-        future.set_exception(asyncio.TimeoutError())
+        future.set_exception(TimeoutError())
 
 
 # Options a routes file may give an SMPP route, beside host, port, system_id and password.

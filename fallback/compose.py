@@ -1,4 +1,5 @@
 """Composing the fallback SMS text and recognising opt-out replies."""
+
 from __future__ import annotations
 
 import re
@@ -42,9 +43,7 @@ def compose_sms(
     if not body:
         raise ComposeError("body_text", "the SMS body is empty")
     if _SIGNATURE_IN_TEXT.search(body):
-        raise ComposeError(
-            "body_text", "the body contains a 【…】 signature; the platform adds the brand's own"
-        )
+        raise ComposeError("body_text", "the body contains a 【…】 signature; the platform adds the brand's own")
     pieces = [signature + body]
     if short_link is not None:
         link = short_link.strip()

@@ -1,4 +1,5 @@
 """HTTP handlers of the fallback domain: `POST /v1/sms/segments`."""
+
 from __future__ import annotations
 
 import orjson
@@ -25,14 +26,12 @@ async def count_segments(request: web.Request) -> web.Response:
     if not isinstance(text, str):
         errors.append(FieldError(pointer("text"), "text is required and must be a string"))
     if mode not in _MODES:
-        errors.append(FieldError(pointer("mode"), "mode must be \"gsm\" or \"cn\""))
+        errors.append(FieldError(pointer("mode"), 'mode must be "gsm" or "cn"'))
     if errors:
         raise Problem(422, "the request cannot be counted", errors)
     tenant = request.get(TENANT) or {}
     try:
-        result = segment_sms(
-            text, mode, tenant.get("signature"), price=tenant.get("sms_price")
-        )
+        result = segment_sms(text, mode, tenant.get("signature"), price=tenant.get("sms_price"))
     except SegmentationError as exc:
         raise Problem(422, str(exc), [FieldError(pointer("text"), str(exc))]) from None
     return web.Response(body=orjson.dumps(result.as_dict()), content_type="application/json")

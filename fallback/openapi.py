@@ -1,4 +1,5 @@
 """OpenAPI fragment for /v1/sms/segments, kept next to the code that enforces it."""
+
 from api.openapi import problem_responses, register_fragment
 from fallback.segmentation import CN_MAX_CHARACTERS, GSM7, MAX_PARTS, UCS2
 
@@ -30,43 +31,91 @@ SEGMENTATION = {
                 "required": ["text", "units"],
                 "properties": {
                     "text": {"type": "string"},
-                    "units": {"type": "integer", "minimum": 0,
-                              "description": "septets (GSM-7), UTF-16 units (UCS-2) or characters (cn)"},
+                    "units": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "septets (GSM-7), UTF-16 units (UCS-2) or characters (cn)",
+                    },
                 },
             },
         },
         "characters": {"type": "integer", "minimum": 0},
-        "cost": {"type": ["string", "null"], "pattern": r"^\d+\.\d{2,4}$",
-                 "description": "segments × the tenant's SMS price; null when no price is set"},
+        "cost": {
+            "type": ["string", "null"],
+            "pattern": r"^\d+\.\d{2,4}$",
+            "description": "segments × the tenant's SMS price; null when no price is set",
+        },
     },
 }
 
-register_fragment({
-    "paths": {
-        "/v1/sms/segments": {
-            "post": {
-                "summary": "Count how a text splits into SMS parts and what it costs",
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/SmsSegmentsRequest"}}}},
-                "responses": {
-                    "200": {"description": "The segmentation", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/SmsSegmentation"}}}},
-                    **problem_responses(400, 401, 415, 422),
-                },
+register_fragment(
+    {
+        "paths": {
+            "/v1/sms/segments": {
+                "post": {
+                    "summary": "Count how a text splits into SMS parts and what it costs",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/SmsSegmentsRequest"}}
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The segmentation",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/SmsSegmentation"}}
+                            },
+                        },
+                        **problem_responses(400, 401, 415, 422),
+                    },
+                }
+            }
+        },
+        "schemas": {"SmsSegmentsRequest": SEGMENTS_REQUEST, "SmsSegmentation": SEGMENTATION},
+    }
+)
+
+register_fragment(
+    {
+        "paths": {
+            "/v1/sms/routes": {
+                "get": {
+                    "summary": "SMS route health: in or out of rotation, error rate, p90 latency, throttling",
+                    "responses": {
+                        "200": {
+                            "description": "Every route",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["data"],
+                                        "properties": {
+                                            "data": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "required": ["route", "state"],
+                                                    "properties": {
+                                                        "route": {"type": "string"},
+                                                        "state": {"type": "string"},
+                                                        "serves": {"type": "array", "items": {"type": "string"}},
+                                                        "error_rate": {"type": "number"},
+                                                        "latency_p90": {"type": "number"},
+                                                        "throttled": {"type": "boolean"},
+                                                        "back_in": {"type": ["number", "null"]},
+                                                    },
+                                                },
+                                            }
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **problem_responses(401),
+                    },
+                }
             }
         }
-    },
-    "schemas": {"SmsSegmentsRequest": SEGMENTS_REQUEST, "SmsSegmentation": SEGMENTATION},
-})
-
-register_fragment({"paths": {"/v1/sms/routes": {"get": {
-    "summary": "SMS route health: in or out of rotation, error rate, p90 latency, throttling",
-    "responses": {"200": {"description": "Every route", "content": {"application/json": {"schema": {
-        "type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {
-            "type": "object", "required": ["route", "state"], "properties": {
-                "route": {"type": "string"}, "state": {"type": "string"},
-                "serves": {"type": "array", "items": {"type": "string"}},
-                "error_rate": {"type": "number"}, "latency_p90": {"type": "number"},
-                "throttled": {"type": "boolean"}, "back_in": {"type": ["number", "null"]}}}}}}}}},
-        **problem_responses(401)},
-}}}})
+    }
+)

@@ -6,12 +6,13 @@ extension code (扩展码), so a reply's destination names the brand. An opt-out
 list. Every reply reaches the brand as a `message.user_event` webhook of the last SMS sent to
 that number, as an RCS reply would.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import unicodedata
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from fallback.client import InboundSms
 from security.logs import mask_phone
@@ -33,9 +34,14 @@ class SmsReplies:
     """Routes replies by extension code: `tenant_of(ext)` → tenant id or None;
     `on_opt_out(tenant_id, number)` records the opt-out."""
 
-    def __init__(self, sender_number: str, *, tenant_of: Callable[[str], Awaitable[str | None]],
-                 on_opt_out: Callable[[str, str], Awaitable[None]],
-                 on_reply: Callable[..., Awaitable[bool]] | None = None):
+    def __init__(
+        self,
+        sender_number: str,
+        *,
+        tenant_of: Callable[[str], Awaitable[str | None]],
+        on_opt_out: Callable[[str, str], Awaitable[None]],
+        on_reply: Callable[..., Awaitable[bool]] | None = None,
+    ):
         self.sender_number = sender_number
         self.tenant_of = tenant_of
         self.on_opt_out = on_opt_out
@@ -49,7 +55,7 @@ class SmsReplies:
         """The extension code in a reply's destination (E.164 or national digits)."""
         digits = destination.lstrip("+")
         at = digits.find(self.sender_number)
-        ext = digits[at + len(self.sender_number):] if at >= 0 else ""
+        ext = digits[at + len(self.sender_number) :] if at >= 0 else ""
         return ext if ext.isdigit() else None
 
     async def handle(self, sms: InboundSms) -> None:

@@ -98,7 +98,9 @@ class SmsRoute(Protocol):
         """Disconnect and release everything."""
         ...
 
-    async def submit(self, dest_e164: str, text: str, source_addr: str, *, reference: str | None = None) -> SubmitResult:
+    async def submit(
+        self, dest_e164: str, text: str, source_addr: str, *, reference: str | None = None
+    ) -> SubmitResult:
         """Send one SMS (in as many parts as it needs); raises `SubmitError`. Its receipts come
         back rolled up through `RouteHooks.on_outcome` under `reference`."""
         ...

@@ -75,7 +75,9 @@ def load_routes(path: str | Path, *, kinds: Mapping[str, object], env: Mapping[s
     return parse_routes(raw, kinds=kinds, env=env, where=str(path))
 
 
-def parse_routes(raw: Mapping[str, Any], *, kinds: Mapping[str, object], env: Mapping[str, str], where: str) -> RoutesFile:
+def parse_routes(
+    raw: Mapping[str, Any], *, kinds: Mapping[str, object], env: Mapping[str, str], where: str
+) -> RoutesFile:
     """A routes file already parsed from TOML (see `load_routes`)."""
     unknown = set(raw) - {"sender", "routes", "carriers", "prefixes", "health"}
     if unknown:

@@ -9,13 +9,15 @@ latency over a sliding window crosses its threshold is taken out of rotation, an
 cool-down it is probed back in one request at a time. Throttling is not an error: it only slows
 the route. The clock is injected, so the whole behaviour is testable without waiting.
 """
+
 from __future__ import annotations
 
 import math
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol
+from typing import Protocol
 
 import phonenumbers
 from phonenumbers import carrier as phone_carrier
@@ -294,25 +296,28 @@ class CarrierRouter:
         carriers_of: dict[str, list[str]] = {name: [] for name in self._routes}
         for carrier, pair in sorted(self.config.carriers.items()):
             for rank, name in enumerate(pair.order):
-                carriers_of[name].append(f"{carrier}:" + ("primary" if rank == 0 else "backup" if rank == 1 else f"backup{rank}"))
+                carriers_of[name].append(
+                    f"{carrier}:" + ("primary" if rank == 0 else "backup" if rank == 1 else f"backup{rank}")
+                )
         out = []
         for name, state in self._routes.items():
             self._advance(state, now)
             self._prune(state, now)
             error_rate, p90 = _stats(state.samples)
-            out.append({
-                "route": name,
-                "state": state.state,
-                "serves": carriers_of[name],
-                "max_per_second": state.settings.max_per_second,
-                "samples": len(state.samples),
-                "error_rate": round(error_rate, 4),
-                "latency_p90": round(p90, 4),
-                "throttled": state.throttled,
-                "reason": state.reason,
-                "back_in": round(max(0.0, state.out_until - now), 3)
-                if state.state == OUT_OF_ROTATION else None,
-            })
+            out.append(
+                {
+                    "route": name,
+                    "state": state.state,
+                    "serves": carriers_of[name],
+                    "max_per_second": state.settings.max_per_second,
+                    "samples": len(state.samples),
+                    "error_rate": round(error_rate, 4),
+                    "latency_p90": round(p90, 4),
+                    "throttled": state.throttled,
+                    "reason": state.reason,
+                    "back_in": round(max(0.0, state.out_until - now), 3) if state.state == OUT_OF_ROTATION else None,
+                }
+            )
         return out
 
 

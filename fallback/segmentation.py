@@ -12,11 +12,13 @@ Two counting modes:
 Parts never split an escape pair or a surrogate pair, and keep extended grapheme clusters
 (emoji ZWJ sequences, skin tones, combining marks, CR LF) whole whenever the cluster fits in a part.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Callable, Literal
+from typing import Literal
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 import regex
@@ -126,9 +128,7 @@ def segment_sms(
     if mode == "cn":
         full = (signature or "") + text
         if len(full) > CN_MAX_CHARACTERS:
-            raise SegmentationError(
-                f"{len(full)} characters including the signature; at most {CN_MAX_CHARACTERS}"
-            )
+            raise SegmentationError(f"{len(full)} characters including the signature; at most {CN_MAX_CHARACTERS}")
         encoding = GSM7 if is_gsm7(full) else UCS2
         parts = _split(full, lambda ch: 1, CN_SINGLE, CN_PART)
     elif mode == "gsm":

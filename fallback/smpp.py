@@ -5,6 +5,7 @@ asyncio framing, the short_message payloads for each SMS part (GSM-7 unpacked on
 octet with data_coding 0x00, UCS-2 big-endian with data_coding 0x08, an 8-bit-reference
 concatenation UDH) and lenient delivery-receipt parsing.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -241,12 +242,15 @@ _STATE_NAMES = {
 }
 # Vendors spell states in full, abbreviate differently or change case.
 _STATE_ALIASES = {
-    "DELIVERED": "DELIVRD", "UNDELIVERABLE": "UNDELIV", "UNDELIVERED": "UNDELIV",
-    "REJECTED": "REJECTD", "ACCEPTED": "ACCEPTD", "EXPIRD": "EXPIRED", "DELETD": "DELETED",
+    "DELIVERED": "DELIVRD",
+    "UNDELIVERABLE": "UNDELIV",
+    "UNDELIVERED": "UNDELIV",
+    "REJECTED": "REJECTD",
+    "ACCEPTED": "ACCEPTD",
+    "EXPIRD": "EXPIRED",
+    "DELETD": "DELETED",
 }
-_RECEIPT_FIELD = re.compile(
-    r"(?i)\b(id|sub|dlvrd|submit[ _]?date|done[ _]?date|stat|err)\s*:\s*([^\s:]*(?=\s|$))"
-)
+_RECEIPT_FIELD = re.compile(r"(?i)\b(id|sub|dlvrd|submit[ _]?date|done[ _]?date|stat|err)\s*:\s*([^\s:]*(?=\s|$))")
 _RECEIPT_TEXT = re.compile(r"(?is)\btext\s*:(.*)$")
 
 
@@ -333,4 +337,3 @@ def parse_receipt_date(value: str | None) -> datetime | None:
 
 def format_receipt_date(moment: datetime) -> str:
     return moment.strftime("%y%m%d%H%M")
-

@@ -4,6 +4,7 @@ Every recipient's variables are composed once at accept time so a missing variab
 variable that pushes a field over its limit, is a 422 naming the recipient — not a failure
 discovered by the dispatcher later.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -92,4 +93,3 @@ class CardChecker:
             if len(out) >= 100:
                 break
         return out
-

@@ -6,6 +6,7 @@ commit keeps the hot accept path free of a per-tenant serialisation point, and b
 facts are canonical (ids, event type, time, recipient blind index, SM3 of the content) and
 never ciphertext, key rotation leaves the chain valid.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,21 @@ import logging
 import time
 
 import orjson
-from sqlalchemy import BigInteger, Column, Connection, Index, LargeBinary, JSON, String, Table
-from sqlalchemy import and_, bindparam, select, text, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    and_,
+    bindparam,
+    select,
+    text,
+    update,
+)
 
 from security.evidence import (
     ChainReport,
@@ -70,8 +84,15 @@ def event_facts(message_id: str, event: str, at_ms: int, recipient_bidx: bytes, 
     straight from its typed columns: the appender's hot path skips re-validating them."""
     seconds, ms = divmod(at_ms, 1000)
     at = f"{_second(seconds)}.{ms:03d}000Z"
-    return orjson.dumps({"at": at, "content_sm3": content_sm3, "event": event, "message_id": message_id,
-                         "recipient": recipient_bidx.hex()})
+    return orjson.dumps(
+        {
+            "at": at,
+            "content_sm3": content_sm3,
+            "event": event,
+            "message_id": message_id,
+            "recipient": recipient_bidx.hex(),
+        }
+    )
 
 
 @functools.cache
@@ -134,11 +155,23 @@ class EvidenceLog:
         # Unchained events come from the partial index however late they committed (another
         # process, a slow transaction), so nothing depends on commit order.
         rows = conn.execute(
-            select(e.c.id, e.c.tenant_id, e.c.message_id, e.c.type, e.c.at_ms, e.c.detail, m.c.to_bidx,
-                   m.c.variables_enc, b.c.card_enc, b.c.id.label("batch_id"))
-            .join(m, m.c.id == e.c.message_id).join(b, b.c.id == m.c.batch_id)
+            select(
+                e.c.id,
+                e.c.tenant_id,
+                e.c.message_id,
+                e.c.type,
+                e.c.at_ms,
+                e.c.detail,
+                m.c.to_bidx,
+                m.c.variables_enc,
+                b.c.card_enc,
+                b.c.id.label("batch_id"),
+            )
+            .join(m, m.c.id == e.c.message_id)
+            .join(b, b.c.id == m.c.batch_id)
             .where(text("NOT message_events.chained"))
-            .order_by(e.c.at_ms, e.c.id).limit(BATCH)
+            .order_by(e.c.at_ms, e.c.id)
+            .limit(BATCH)
         ).all()
         if not rows:
             return 0
@@ -149,21 +182,38 @@ class EvidenceLog:
             chain = chains.get(r.tenant_id)
             if chain is None:
                 head = conn.execute(select(evidence_heads).where(evidence_heads.c.tenant_id == r.tenant_id)).first()
-                chain = chains[r.tenant_id] = (EvidenceChain(r.tenant_id, head=head.head, next_seq=head.next_seq)
-                                               if head else EvidenceChain(r.tenant_id))
+                chain = chains[r.tenant_id] = (
+                    EvidenceChain(r.tenant_id, head=head.head, next_seq=head.next_seq)
+                    if head
+                    else EvidenceChain(r.tenant_id)
+                )
             facts = event_facts(r.message_id, r.type, r.at_ms, r.to_bidx, self._content(r, cards))
             seq, prev_hash, hash_ = chain.append_canonical(facts)
             # A Fragment: the canonical bytes go into the JSON column as they are.
-            out.append({"tenant_id": r.tenant_id, "seq": seq, "event_id": r.id, "message_id": r.message_id,
-                        "at_ms": r.at_ms, "facts": orjson.Fragment(facts), "prev_hash": prev_hash, "hash": hash_})
+            out.append(
+                {
+                    "tenant_id": r.tenant_id,
+                    "seq": seq,
+                    "event_id": r.id,
+                    "message_id": r.message_id,
+                    "at_ms": r.at_ms,
+                    "facts": orjson.Fragment(facts),
+                    "prev_hash": prev_hash,
+                    "hash": hash_,
+                }
+            )
         executemany(conn, evidence_records, out)
         conn.execute(_mark_chained(), {"ids": [r.id for r in rows]})
         for tenant_id, chain in chains.items():
-            changed = conn.execute(update(evidence_heads).where(evidence_heads.c.tenant_id == tenant_id)
-                                   .values(next_seq=chain.next_seq, head=chain.head)).rowcount
+            changed = conn.execute(
+                update(evidence_heads)
+                .where(evidence_heads.c.tenant_id == tenant_id)
+                .values(next_seq=chain.next_seq, head=chain.head)
+            ).rowcount
             if not changed:
-                conn.execute(evidence_heads.insert().values(tenant_id=tenant_id, next_seq=chain.next_seq,
-                                                            head=chain.head))
+                conn.execute(
+                    evidence_heads.insert().values(tenant_id=tenant_id, next_seq=chain.next_seq, head=chain.head)
+                )
         return len(out)
 
     def _content(self, r, cards: dict[str, bytes]) -> str:
@@ -171,25 +221,38 @@ class EvidenceLog:
         if r.type == "accepted":
             card = cards.get(r.batch_id)
             if card is None:  # one card per batch: open it once per pass
-                card = cards[r.batch_id] = (self.keyring.open(r.tenant_id, "batches", "card", r.batch_id, r.card_enc)
-                                            if r.card_enc else b"")
-            variables = (self.keyring.open(r.tenant_id, "messages", "variables", r.message_id, r.variables_enc)
-                         if r.variables_enc else b"")
+                card = cards[r.batch_id] = (
+                    self.keyring.open(r.tenant_id, "batches", "card", r.batch_id, r.card_enc) if r.card_enc else b""
+                )
+            variables = (
+                self.keyring.open(r.tenant_id, "messages", "variables", r.message_id, r.variables_enc)
+                if r.variables_enc
+                else b""
+            )
             return content_digest(card + b"\x00" + variables)
         return content_digest(orjson.dumps(r.detail or {}, option=orjson.OPT_SORT_KEYS))
 
     async def message_evidence(self, tenant_id: str, message_id: str) -> dict | None:
         """A message's records with an inclusion proof of each against the tenant's head."""
         async with self.db.read.connect() as conn:
-            mine = (await conn.execute(select(evidence_records).where(and_(
-                evidence_records.c.tenant_id == tenant_id, evidence_records.c.message_id == message_id))
-                .order_by(evidence_records.c.seq))).all()
+            mine = (
+                await conn.execute(
+                    select(evidence_records)
+                    .where(and_(evidence_records.c.tenant_id == tenant_id, evidence_records.c.message_id == message_id))
+                    .order_by(evidence_records.c.seq)
+                )
+            ).all()
             if not mine:
                 return None
             head = (await conn.execute(select(evidence_heads).where(evidence_heads.c.tenant_id == tenant_id))).first()
-            later = (await conn.execute(select(evidence_records).where(and_(
-                evidence_records.c.tenant_id == tenant_id, evidence_records.c.seq >= mine[0].seq))
-                .order_by(evidence_records.c.seq).limit(PROOF_LIMIT))).all()
+            later = (
+                await conn.execute(
+                    select(evidence_records)
+                    .where(and_(evidence_records.c.tenant_id == tenant_id, evidence_records.c.seq >= mine[0].seq))
+                    .order_by(evidence_records.c.seq)
+                    .limit(PROOF_LIMIT)
+                )
+            ).all()
         records = [_record(r) for r in later]
         complete = len(later) < PROOF_LIMIT or later[-1].seq == head.next_seq - 1
         out = []
@@ -198,24 +261,39 @@ class EvidenceLog:
             if complete:
                 item["proof"] = prove_inclusion(records, r.seq).to_json()
             out.append(item)
-        return {"message_id": message_id, "head": {"seq": head.next_seq - 1, "hash": head.head.hex()},
-                "records": out, "proof_complete": complete}
+        return {
+            "message_id": message_id,
+            "head": {"seq": head.next_seq - 1, "hash": head.head.hex()},
+            "records": out,
+            "proof_complete": complete,
+        }
 
 
 async def verify_all(db) -> list[tuple[str, ChainReport]]:
     """Recompute every tenant's chain from genesis; [(tenant_id, ChainReport)]."""
     async with db.read.connect() as conn:
-        tenants = [r[0] for r in (await conn.execute(
-            select(evidence_records.c.tenant_id).distinct().order_by(evidence_records.c.tenant_id))).all()]
+        tenants = [
+            r[0]
+            for r in (
+                await conn.execute(
+                    select(evidence_records.c.tenant_id).distinct().order_by(evidence_records.c.tenant_id)
+                )
+            ).all()
+        ]
     reports: list[tuple[str, ChainReport]] = []
     for tenant_id in tenants:
         verifier = ChainVerifier(tenant_id)
         after = -1
         while True:
             async with db.read.connect() as conn:
-                rows = (await conn.execute(select(evidence_records).where(and_(
-                    evidence_records.c.tenant_id == tenant_id, evidence_records.c.seq > after))
-                    .order_by(evidence_records.c.seq).limit(5000))).all()
+                rows = (
+                    await conn.execute(
+                        select(evidence_records)
+                        .where(and_(evidence_records.c.tenant_id == tenant_id, evidence_records.c.seq > after))
+                        .order_by(evidence_records.c.seq)
+                        .limit(5000)
+                    )
+                ).all()
             if not rows or not verifier.feed(_record(r) for r in rows):
                 break
             after = rows[-1].seq

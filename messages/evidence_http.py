@@ -1,11 +1,12 @@
 """GET /v1/evidence/{message_id}: a message's chained records with inclusion proofs."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
+from api.middleware import TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.problems import Problem
-from api.middleware import TENANT_ID
 from messages.evidence import EvidenceLog
 
 EVIDENCE = web.AppKey("evidence", EvidenceLog)
@@ -20,8 +21,18 @@ async def message_evidence(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
-register_fragment({"paths": {"/v1/evidence/{message_id}": {"get": {
-    "summary": "A message's SM3 evidence records, each with an inclusion proof to the tenant's chain head",
-    "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-    "responses": {"200": {"description": "Records and proofs"}, **problem_responses(401, 404)},
-}}}})
+register_fragment(
+    {
+        "paths": {
+            "/v1/evidence/{message_id}": {
+                "get": {
+                    "summary": "A message's SM3 evidence records, each with an inclusion proof to the tenant's chain head",
+                    "parameters": [
+                        {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {"200": {"description": "Records and proofs"}, **problem_responses(401, 404)},
+                }
+            }
+        }
+    }
+)

@@ -1,12 +1,13 @@
 """HTTP handlers for sending and reading messages (/v1/messages)."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
 from api.bodies import parse_json, read_body
+from api.middleware import TENANT, TENANT_ID
 from api.problems import FieldError, Problem
 from api.ratelimit import RateLimiter, retry_after_header
-from api.middleware import TENANT, TENANT_ID
 from messages import openapi as _openapi  # noqa: F401  (registers the API description)
 from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger
 from messages.request import parse_send_request
@@ -26,15 +27,19 @@ async def send_messages(request: web.Request) -> web.Response:
     tenant = request[TENANT]
     idem_key = request.headers.get("Idempotency-Key")
     if idem_key is not None and not 0 < len(idem_key) <= MAX_IDEMPOTENCY_KEY:
-        raise Problem(422, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
-                      [FieldError("/headers/Idempotency-Key", "bad length")])
+        raise Problem(
+            422,
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+            [FieldError("/headers/Idempotency-Key", "bad length")],
+        )
     raw = await read_body(request)
     if idem_key is not None:
         # Checked before any validation.
         replay = await ledger.replay(tenant["id"], idem_key, raw)
         if replay is not None:
-            return web.Response(status=replay.status, body=replay.body, content_type=JSON,
-                                headers={"Idempotent-Replayed": "true"})
+            return web.Response(
+                status=replay.status, body=replay.body, content_type=JSON, headers={"Idempotent-Replayed": "true"}
+            )
     req = parse_send_request(parse_json(raw))
     check = request.app.get(CARD_CHECK)
     if check is not None and not req.errors:
@@ -43,8 +48,11 @@ async def send_messages(request: web.Request) -> web.Response:
         raise Problem(422, f"{len(req.errors)} field(s) are invalid", req.errors)
     wait = request.app[RATE_LIMITER].take(tenant["id"], tenant["rate_limit"], len(req.recipients))
     if wait:
-        raise Problem(429, f"over this tenant's limit of {tenant['rate_limit']} recipients a second",
-                      headers={"Retry-After": retry_after_header(wait)})
+        raise Problem(
+            429,
+            f"over this tenant's limit of {tenant['rate_limit']} recipients a second",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
     try:
         answer = await ledger.accept(tenant["id"], req, idempotency=(idem_key, raw) if idem_key else None)
     except Exception:
@@ -54,8 +62,9 @@ async def send_messages(request: web.Request) -> web.Response:
         replay = await ledger.replay(tenant["id"], idem_key, raw)
         if replay is None:
             raise
-        return web.Response(status=replay.status, body=replay.body, content_type=JSON,
-                            headers={"Idempotent-Replayed": "true"})
+        return web.Response(
+            status=replay.status, body=replay.body, content_type=JSON, headers={"Idempotent-Replayed": "true"}
+        )
     return web.Response(status=202, body=answer, content_type=JSON)
 
 

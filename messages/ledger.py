@@ -1,27 +1,27 @@
 """Accepting messages durably and reading them back, sealed at rest."""
+
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 import orjson
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import and_, select
 
+import security
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
 from messages.lifecycle import Lifecycle
-from messages.request import SendRequest
-from messages.status import Status
 from messages.optouts import OPTED_OUT_REASON, add_opt_out
 from messages.optouts import opted_out as opted_out_of
+from messages.request import SendRequest
+from messages.status import Status
 from messages.tables import batches, idempotency_keys, message_events, messages
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import rfc3339
 from store.writer import WriteBatch
-
-import security
-from datetime import datetime, timezone
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -40,7 +40,7 @@ def _ms(at: datetime) -> int:
 
 
 def _at(ms: int) -> str:
-    return rfc3339(datetime.fromtimestamp(ms / 1000, timezone.utc))
+    return rfc3339(datetime.fromtimestamp(ms / 1000, UTC))
 
 
 @dataclass
@@ -89,15 +89,16 @@ class MessageLedger:
         if row is None:
             return None
         if row.body_hmac != body_hmac:
-            raise Problem(409, "this Idempotency-Key was already used with a different request body",
-                          [FieldError("", "Idempotency-Key reused with another body")])
+            raise Problem(
+                409,
+                "this Idempotency-Key was already used with a different request body",
+                [FieldError("", "Idempotency-Key reused with another body")],
+            )
         body = self.keyring.open(tenant_id, "idempotency_keys", "response", key_bidx.hex(), row.response_enc)
         return Replay(row.status, body)
 
     # -- accept ------------------------------------------------------------------------
-    async def accept(
-        self, tenant_id: str, req: SendRequest, *, idempotency: tuple[str, bytes] | None = None
-    ) -> bytes:
+    async def accept(self, tenant_id: str, req: SendRequest, *, idempotency: tuple[str, bytes] | None = None) -> bytes:
         """Commit the batch, its messages and their first events; return the 202 body."""
         now = self.clock.now()
         now_ms = _ms(now)
@@ -183,8 +184,13 @@ class MessageLedger:
     async def opt_out(self, tenant_id: str, message_id: str, *, source: str) -> bool:
         """Put the recipient of a message on the tenant's marketing opt-out list."""
         async with self.db.read.connect() as conn:
-            row = (await conn.execute(select(messages.c.to_bidx).where(
-                and_(messages.c.id == message_id, messages.c.tenant_id == tenant_id)))).first()
+            row = (
+                await conn.execute(
+                    select(messages.c.to_bidx).where(
+                        and_(messages.c.id == message_id, messages.c.tenant_id == tenant_id)
+                    )
+                )
+            ).first()
         if row is None:
             return False
         await add_opt_out(self.writer, tenant_id, row.to_bidx, source=source, now_ms=_ms(self.clock.now()))
@@ -202,12 +208,17 @@ class MessageLedger:
         }
         if events is not None:
             out["events"] = [
-                {"type": e.type, "at": _at(e.at_ms), "source": e.source, "detail": e.detail or {}}
-                for e in events
+                {"type": e.type, "at": _at(e.at_ms), "source": e.source, "detail": e.detail or {}} for e in events
             ]
             # The SMS fallback's link to the card page, once the SMS is composed and sent.
-            link = next((e.detail["short_link"] for e in events
-                         if e.type == "sms_sent" and e.detail and e.detail.get("short_link")), None)
+            link = next(
+                (
+                    e.detail["short_link"]
+                    for e in events
+                    if e.type == "sms_sent" and e.detail and e.detail.get("short_link")
+                ),
+                None,
+            )
             if link is not None:
                 out["short_link"] = link
         return out
@@ -258,4 +269,3 @@ class MessageLedger:
             last = rows[-1]
             next_cursor = encode_cursor(str(last.seq) if batch_id is not None else last.id)
         return items, next_cursor
-

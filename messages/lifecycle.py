@@ -347,9 +347,7 @@ def reschedule(
     values: dict[str, Any] = {"due_ms": due_ms, "lease_owner": None, "lease_until_ms": None}
     if attempts is not None:
         values["attempts"] = attempts
-    conn.execute(
-        messages.update().where(messages.c.id == message_id, messages.c.status.in_(when)).values(**values)
-    )
+    conn.execute(messages.update().where(messages.c.id == message_id, messages.c.status.in_(when)).values(**values))
 
 
 def _flatten(changes: list[Change]) -> Iterator[Change]:

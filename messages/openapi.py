@@ -1,7 +1,8 @@
 """OpenAPI fragment for /v1/messages, kept next to the code that enforces it."""
+
 from api.openapi import problem_responses, register_fragment
-from messages.request import MAX_CLIENT_REF, MAX_RECIPIENTS, MAX_TTL_S, MIN_TTL_S, TRAFFIC_TYPES
 from messages.ledger import MAX_PAGE
+from messages.request import MAX_CLIENT_REF, MAX_RECIPIENTS, MAX_TTL_S, MIN_TTL_S, TRAFFIC_TYPES
 
 _VARIABLES = {"type": "object", "description": "Per-recipient template variables", "additionalProperties": True}
 _CARD = {
@@ -28,9 +29,12 @@ _COMMON = {
     "ttl": {"type": "integer", "minimum": MIN_TTL_S, "maximum": MAX_TTL_S, "default": 86400},
     "send_at": {"type": ["string", "null"], "format": "date-time"},
     "client_ref": {"type": ["string", "null"], "maxLength": MAX_CLIENT_REF},
-    "fallback": {"enum": ["sms", "none"], "default": "sms",
-                 "description": "when RCS cannot deliver: the SMS fallback, or none (the message ends "
-                                "`failed`, or `expired` when its TTL ran out)"},
+    "fallback": {
+        "enum": ["sms", "none"],
+        "default": "sms",
+        "description": "when RCS cannot deliver: the SMS fallback, or none (the message ends "
+        "`failed`, or `expired` when its TTL ran out)",
+    },
 }
 SEND_REQUEST = {
     "oneOf": [
@@ -38,8 +42,11 @@ SEND_REQUEST = {
             "type": "object",
             "required": ["to"],
             "additionalProperties": False,
-            "properties": {"to": {"type": "string", "description": "Phone number; E.164 or national (region CN)"},
-                           "variables": _VARIABLES, **_COMMON},
+            "properties": {
+                "to": {"type": "string", "description": "Phone number; E.164 or national (region CN)"},
+                "variables": _VARIABLES,
+                **_COMMON,
+            },
         },
         {
             "type": "object",
@@ -47,9 +54,15 @@ SEND_REQUEST = {
             "additionalProperties": False,
             "properties": {
                 "recipients": {
-                    "type": "array", "minItems": 1, "maxItems": MAX_RECIPIENTS,
-                    "items": {"type": "object", "required": ["to"], "additionalProperties": False,
-                              "properties": {"to": {"type": "string"}, "variables": _VARIABLES}},
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_RECIPIENTS,
+                    "items": {
+                        "type": "object",
+                        "required": ["to"],
+                        "additionalProperties": False,
+                        "properties": {"to": {"type": "string"}, "variables": _VARIABLES},
+                    },
                 },
                 **_COMMON,
             },
@@ -57,76 +70,125 @@ SEND_REQUEST = {
     ],
     "description": "Exactly one of `card` or `template`.",
 }
-_STATUS = {"type": "string", "description": "accepted, scheduled, queued, rcs_sent, rcs_delivered, rcs_read, "
-           "fallback_pending, sms_sent, sms_delivered, sms_failed, rejected, revoked, expired, failed"}
+_STATUS = {
+    "type": "string",
+    "description": "accepted, scheduled, queued, rcs_sent, rcs_delivered, rcs_read, "
+    "fallback_pending, sms_sent, sms_delivered, sms_failed, rejected, revoked, expired, failed",
+}
 ACCEPTED = {
     "type": "object",
     "required": ["batch_id", "messages"],
     "properties": {
         "batch_id": {"type": "string"},
-        "messages": {"type": "array", "items": {"type": "object", "required": ["id", "to", "status"], "properties": {
-            "id": {"type": "string"}, "to": {"type": "string"}, "status": _STATUS}}},
+        "messages": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "to", "status"],
+                "properties": {"id": {"type": "string"}, "to": {"type": "string"}, "status": _STATUS},
+            },
+        },
     },
 }
 EVENT = {
     "type": "object",
     "required": ["type", "at", "source"],
-    "properties": {"type": _STATUS, "at": {"type": "string", "format": "date-time"},
-                   "source": {"type": "string"}, "detail": {"type": "object"}},
+    "properties": {
+        "type": _STATUS,
+        "at": {"type": "string", "format": "date-time"},
+        "source": {"type": "string"},
+        "detail": {"type": "object"},
+    },
 }
 MESSAGE = {
     "type": "object",
     "required": ["id", "batch_id", "to", "status"],
     "properties": {
-        "id": {"type": "string"}, "batch_id": {"type": "string"}, "to": {"type": "string"}, "status": _STATUS,
-        "created_at": {"type": "string", "format": "date-time"}, "expires_at": {"type": "string", "format": "date-time"},
+        "id": {"type": "string"},
+        "batch_id": {"type": "string"},
+        "to": {"type": "string"},
+        "status": _STATUS,
+        "created_at": {"type": "string", "format": "date-time"},
+        "expires_at": {"type": "string", "format": "date-time"},
         "short_link": {"type": "string", "format": "uri"},
         "events": {"type": "array", "items": {"$ref": "#/components/schemas/MessageEvent"}},
     },
 }
 
-register_fragment({
-    "schemas": {"SendRequest": SEND_REQUEST, "Accepted": ACCEPTED, "Message": MESSAGE, "MessageEvent": EVENT},
-    "paths": {
-        "/v1/messages": {
-            "post": {
-                "summary": "Send a card to one recipient or a batch",
-                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/SendRequest"}}}},
-                "responses": {
-                    "202": {"description": "Accepted and durable", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Accepted"}}}},
-                    **problem_responses(400, 401, 409, 413, 415, 422, 429),
+register_fragment(
+    {
+        "schemas": {"SendRequest": SEND_REQUEST, "Accepted": ACCEPTED, "Message": MESSAGE, "MessageEvent": EVENT},
+        "paths": {
+            "/v1/messages": {
+                "post": {
+                    "summary": "Send a card to one recipient or a batch",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendRequest"}}},
+                    },
+                    "responses": {
+                        "202": {
+                            "description": "Accepted and durable",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
+                        },
+                        **problem_responses(400, 401, 409, 413, 415, 422, 429),
+                    },
+                },
+                "get": {
+                    "summary": "List messages (a batch in recipient order, or all newest first)",
+                    "parameters": [
+                        {"name": "batch_id", "in": "query", "schema": {"type": "string"}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["data", "next_cursor"],
+                                        "properties": {
+                                            "data": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Message"},
+                                            },
+                                            "next_cursor": {"type": ["string", "null"]},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **problem_responses(401, 422),
+                    },
                 },
             },
-            "get": {
-                "summary": "List messages (a batch in recipient order, or all newest first)",
-                "parameters": [
-                    {"name": "batch_id", "in": "query", "schema": {"type": "string"}},
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-                ],
-                "responses": {
-                    "200": {"description": "A page", "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["data", "next_cursor"], "properties": {
-                            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
-                            "next_cursor": {"type": ["string", "null"]}}}}}},
-                    **problem_responses(401, 422),
-                },
+            "/v1/messages/{id}": {
+                "get": {
+                    "summary": "One message with its event history",
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {
+                            "description": "The message",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},
+                        },
+                        **problem_responses(401, 404),
+                    },
+                }
             },
         },
-        "/v1/messages/{id}": {
-            "get": {
-                "summary": "One message with its event history",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {
-                    "200": {"description": "The message", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Message"}}}},
-                    **problem_responses(401, 404),
-                },
-            }
-        },
-    },
-})
+    }
+)

@@ -1,10 +1,10 @@
 """Reading a send request: every field checked, every error named by its JSON Pointer."""
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-
 import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import phonenumbers
 
@@ -17,8 +17,18 @@ DEFAULT_TTL_S = 86_400
 MIN_TTL_S, MAX_TTL_S = 1, 1_296_000
 MAX_CLIENT_REF = 200
 DEFAULT_REGION = "CN"
-KNOWN_FIELDS = {"to", "variables", "recipients", "card", "template", "traffic_type", "ttl", "send_at", "client_ref",
-                "fallback"}
+KNOWN_FIELDS = {
+    "to",
+    "variables",
+    "recipients",
+    "card",
+    "template",
+    "traffic_type",
+    "ttl",
+    "send_at",
+    "client_ref",
+    "fallback",
+}
 FALLBACKS = ("sms", "none")
 
 
@@ -75,7 +85,7 @@ def parse_rfc3339(value) -> datetime | None:
         return None
     if at.tzinfo is None:
         return None
-    return at.astimezone(timezone.utc)
+    return at.astimezone(UTC)
 
 
 def parse_send_request(body: dict) -> SendRequest:
@@ -115,7 +125,7 @@ def parse_send_request(body: dict) -> SendRequest:
         if isinstance(template, str):
             template = {"name": template}
         if not isinstance(template, dict) or not isinstance(template.get("name"), str) or not template["name"]:
-            errors.append(FieldError("/template", "must be a template name or {\"name\": …, \"version\"?: n}"))
+            errors.append(FieldError("/template", 'must be a template name or {"name": …, "version"?: n}'))
             template = None
         elif "version" in template and (
             not isinstance(template["version"], int) or isinstance(template["version"], bool) or template["version"] < 1
@@ -148,8 +158,16 @@ def parse_send_request(body: dict) -> SendRequest:
         fallback = "sms"
 
     return SendRequest(
-        recipients, card if isinstance(card, dict) else None, template, traffic_type, ttl, send_at,
-        client_ref, errors, batch=has_list, fallback=fallback,
+        recipients,
+        card if isinstance(card, dict) else None,
+        template,
+        traffic_type,
+        ttl,
+        send_at,
+        client_ref,
+        errors,
+        batch=has_list,
+        fallback=fallback,
     )
 
 

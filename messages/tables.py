@@ -3,6 +3,7 @@
 Everything derived from a recipient is sealed (`*_enc`, SM4-GCM) or blind-indexed
 (`*_bidx`, HMAC-SM3); times are Unix milliseconds so both databases compare them alike.
 """
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -78,8 +79,13 @@ message_events = Table(
     # partial index keeps finding the unchained ones O(pending), however large the table grows.
     Column("chained", Boolean, nullable=False, server_default=false()),
     Index("ix_message_events_message", "message_id", "at_ms"),
-    Index("ix_message_events_unchained", "at_ms", "id",
-          sqlite_where=text("NOT chained"), postgresql_where=text("NOT chained")),
+    Index(
+        "ix_message_events_unchained",
+        "at_ms",
+        "id",
+        sqlite_where=text("NOT chained"),
+        postgresql_where=text("NOT chained"),
+    ),
 )
 
 idempotency_keys = Table(

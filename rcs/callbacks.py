@@ -4,6 +4,7 @@ Each callback carries `signature`, `timestamp` and `nonce` headers; the signatur
 SHA-256 of the sorted, concatenated (callback token, timestamp, nonce). It does not cover the
 body, so stale timestamps and repeated nonces are rejected too.
 """
+
 from __future__ import annotations
 
 import enum
@@ -12,8 +13,8 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict
-from datetime import datetime, timezone
-from typing import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 
 import defusedxml.ElementTree as SafeET
 import orjson
@@ -122,7 +123,7 @@ def _parse_time(value, default: datetime) -> datetime:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return default
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _int_or_none(value) -> int | None:
@@ -346,7 +347,7 @@ class CallbackEndpoints:
         return data
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock(), timezone.utc)
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     async def url_verification(self, request: web.Request) -> web.Response:
         """Onboarding handshake: a signed GET answered with the echoStr and appId headers."""
@@ -361,7 +362,7 @@ class CallbackEndpoints:
         try:
             events = parse_delivery_callback(await self._body(request), now=self._now())
         except CallbackFormatError as exc:
-            raise Problem(422, "unreadable delivery notification", [FieldError(exc.path, exc.message)])
+            raise Problem(422, "unreadable delivery notification", [FieldError(exc.path, exc.message)]) from None
         await self.on_delivery(chatbot_id, events)
         return web.Response(status=204)
 
@@ -370,6 +371,6 @@ class CallbackEndpoints:
         try:
             event = parse_user_callback(await self._body(request), now=self._now())
         except CallbackFormatError as exc:
-            raise Problem(422, "unreadable message notification", [FieldError(exc.path, exc.message)])
+            raise Problem(422, "unreadable message notification", [FieldError(exc.path, exc.message)]) from None
         await self.on_user(chatbot_id, event)
         return web.Response(status=204)

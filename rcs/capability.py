@@ -4,12 +4,13 @@ The hot path is one dict lookup and one expiry comparison. Entries are keyed by 
 when a key function is given (e.g. a keyed hash, so the table holds no number in clear);
 `fetch_many` always receives the numbers themselves.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 
 from rcs.results import CAPABILITY_FAILURE_CODES, Capability
 

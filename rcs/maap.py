@@ -1,10 +1,12 @@
 """The RCS channel: the interface every operator module implements (one module per operator
 interface, registered in `rcs.operators.OPERATORS`), and what it is given to send. The
 dispatcher talks to operators only through this."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from rcs.results import Capability, MediaFile, SendResult
 
@@ -37,9 +39,7 @@ class OutboundMessage:
     conversation_id: str
     contribution_id: str
     traffic_type: str = "advertisement"  # or "notification", per the chatbot's approval
-    service_capability: tuple[dict, ...] = (
-        {"capabilityId": "ChatbotSA", "version": "+g.gsma.rcs.botversion=\"#=1\""},
-    )
+    service_capability: tuple[dict, ...] = ({"capabilityId": "ChatbotSA", "version": '+g.gsma.rcs.botversion="#=1"'},)
     store_supported: bool = True  # let the MaaP store for offline terminals (failed code 4)
     report_request: tuple[str, ...] = ALL_REPORTS
     extra: dict = field(default_factory=dict)

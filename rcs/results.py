@@ -2,6 +2,7 @@
 
 Code tables follow the China Telecom / China Unicom CSP interface V1.0.4.
 """
+
 from __future__ import annotations
 
 import enum

@@ -8,6 +8,7 @@ suggestions; numbers never appear in URL paths or logs. State lives in memory.
 
 Run standalone: python -m rcs.simulator --port 8081 --callback-url http://127.0.0.1:8080/rcs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,9 @@ import secrets
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import aiohttp
@@ -34,11 +35,11 @@ from markupsafe import Markup
 
 from rcs.callbacks import signed_headers
 from rcs.maap import BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE, SUGGESTION_RESPONSE_TYPE, TEXT_TYPE
-from security.logs import install as install_pii_filter
-from store.clock import rfc3339
-from security.logs import mask_phone
 from rcs.operators.cn_csp import CnCspSettings, is_e164
 from rcs.results import Capability
+from security.logs import install as install_pii_filter
+from security.logs import mask_phone
+from store.clock import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +127,7 @@ class RouteAccessLogger(AbstractAccessLogger):
             route = info.canonical if info is not None else "-"
         except AttributeError:
             route = "-"
-        self.logger.info(
-            "%s %s %s %s %.1fms", request.remote, request.method, route, response.status, time * 1000
-        )
+        self.logger.info("%s %s %s %s %.1fms", request.remote, request.method, route, response.status, time * 1000)
 
 
 def collect_suggestions(node) -> list[dict]:
@@ -189,14 +188,17 @@ def default_card_html(content_type: str, content_text: str) -> Markup:
     return Markup("").join(pieces)
 
 
-_PAGES = jinja2.Environment(autoescape=True, loader=jinja2.DictLoader({
-    "index.html": """<!doctype html><html><head><meta charset="utf-8">
+_PAGES = jinja2.Environment(
+    autoescape=True,
+    loader=jinja2.DictLoader(
+        {
+            "index.html": """<!doctype html><html><head><meta charset="utf-8">
 <meta name="robots" content="noindex"><title>MaaP simulator handsets</title></head><body>
 <h1>Virtual handsets</h1>
 {% if not handsets %}<p>No messages yet.</p>{% endif %}
 <ul>{% for h in handsets %}<li><a href="/handset/{{ h.handset_id }}">{{ mask(h.number) }}</a>
 ({{ h.message_ids|length }} messages)</li>{% endfor %}</ul></body></html>""",
-    "handset.html": """<!doctype html><html><head><meta charset="utf-8">
+            "handset.html": """<!doctype html><html><head><meta charset="utf-8">
 <meta name="robots" content="noindex"><title>{{ mask(handset.number) }}</title>
 <style>.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;padding:.5em}
 .card{background:#f6f6f6;padding:.5em} button{margin:.2em}</style></head><body>
@@ -212,7 +214,9 @@ _PAGES = jinja2.Environment(autoescape=True, loader=jinja2.DictLoader({
 <form method="post" action="/handset/{{ handset.handset_id }}/reply">
 <input name="text" maxlength="2000"><button type="submit">Send reply</button></form>
 </body></html>""",
-}))
+        }
+    ),
+)
 
 
 # The sandbox chatbot's identity and credentials (public by design: they open only the simulator).
@@ -289,20 +293,22 @@ class MaapSimulator:
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 64 * 1024)
         bot = f"/bot/{self.api_version}/{{chatbotId}}"
-        app.add_routes([
-            web.post(f"{bot}/accessToken", self._access_token),
-            web.post(f"{bot}/messages", self._messages),
-            web.post(f"{bot}/revoke", self._revoke),
-            web.post(f"{bot}/medias/upload", self._upload),
-            web.post(f"{bot}/capabilities", self._capability),
-            web.post(f"{bot}/capabilities/batch", self._capabilities),
-            web.get("/media/{media_id}", self._download),
-            web.get("/handset", self._handset_index),
-            web.get("/handset/message/{message_id}", self._handset_for_message),
-            web.get("/handset/{handset_id}", self._handset_page),
-            web.post("/handset/{handset_id}/tap", self._tap),
-            web.post("/handset/{handset_id}/reply", self._reply),
-        ])
+        app.add_routes(
+            [
+                web.post(f"{bot}/accessToken", self._access_token),
+                web.post(f"{bot}/messages", self._messages),
+                web.post(f"{bot}/revoke", self._revoke),
+                web.post(f"{bot}/medias/upload", self._upload),
+                web.post(f"{bot}/capabilities", self._capability),
+                web.post(f"{bot}/capabilities/batch", self._capabilities),
+                web.get("/media/{media_id}", self._download),
+                web.get("/handset", self._handset_index),
+                web.get("/handset/message/{message_id}", self._handset_for_message),
+                web.get("/handset/{handset_id}", self._handset_page),
+                web.post("/handset/{handset_id}/tap", self._tap),
+                web.post("/handset/{handset_id}/reply", self._reply),
+            ]
+        )
         return app
 
     async def start(self) -> None:
@@ -332,7 +338,7 @@ class MaapSimulator:
         if self._session is not None:
             await self._session.close()
 
-    async def __aenter__(self) -> "MaapSimulator":
+    async def __aenter__(self) -> MaapSimulator:
         await self.start()
         return self
 
@@ -380,7 +386,7 @@ class MaapSimulator:
         return task
 
     def _now_iso(self) -> str:
-        return rfc3339(datetime.fromtimestamp(self.clock(), timezone.utc))
+        return rfc3339(datetime.fromtimestamp(self.clock(), UTC))
 
     def _forget_oldest(self) -> None:
         """Bound memory on long load runs: drop the oldest message (and an emptied handset)."""
@@ -419,7 +425,7 @@ class MaapSimulator:
                         return True
                     if 400 <= resp.status < 500:
                         break  # the platform refused it; repeating will not help
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             await asyncio.sleep(0.05 * 2**attempt)
         self.callbacks_failed += 1
@@ -502,9 +508,15 @@ class MaapSimulator:
         number = dest[0][4:]
         if not is_e164(number):
             return self._error(400, 40006, "destinationAddress is not a valid number")
-        if not isinstance(parts, list) or not parts or not all(
-            isinstance(p, dict) and isinstance(p.get("contentType"), str) and isinstance(p.get("contentText"), (str, list))
-            for p in parts
+        if (
+            not isinstance(parts, list)
+            or not parts
+            or not all(
+                isinstance(p, dict)
+                and isinstance(p.get("contentType"), str)
+                and isinstance(p.get("contentText"), (str, list))
+                for p in parts
+            )
         ):
             return self._error(400, 40007, "messageList must hold contentType/contentText entries")
         if mid in self.messages:  # a repeated send of an accepted message is answered, not redone
@@ -572,14 +584,16 @@ class MaapSimulator:
             ctype = part.headers.get("Content-Type", "application/octet-stream")
             media_id = self.new_id()
             self.media[media_id] = (bytes(data), ctype)
-            infos.append({
-                "type": "thumbnail" if part.name == "thumbnail" else "file",
-                "url": f"{self.url}/media/{media_id}",
-                "contentType": ctype,
-                "fileSize": len(data),
-                "fileName": part.filename,
-                "until": None if until == "perm" else self._now_iso(),
-            })
+            infos.append(
+                {
+                    "type": "thumbnail" if part.name == "thumbnail" else "file",
+                    "url": f"{self.url}/media/{media_id}",
+                    "contentType": ctype,
+                    "fileSize": len(data),
+                    "fileName": part.filename,
+                    "until": None if until == "perm" else self._now_iso(),
+                }
+            )
         if not any(i["type"] == "file" for i in infos):
             return self._error(400, 40005, "no file part")
         return self._answer(200, {"errorCode": 0, "fileInfo": infos})
@@ -652,14 +666,18 @@ class MaapSimulator:
         """The suggestions a message offers, from its card and chip-list parts."""
         found = []
         for part in message.parts:
-            if part.get("contentType") in (BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE) and isinstance(part.get("contentText"), str):
+            if part.get("contentType") in (BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE) and isinstance(
+                part.get("contentText"), str
+            ):
                 try:
                     found.extend(collect_suggestions(orjson.loads(part["contentText"])))
                 except orjson.JSONDecodeError:
                     continue
         return found
 
-    def _user_body(self, handset: Handset, content_type: str, content_text: str, in_reply_to: SimMessage | None) -> dict:
+    def _user_body(
+        self, handset: Handset, content_type: str, content_text: str, in_reply_to: SimMessage | None
+    ) -> dict:
         body = {
             "messageId": self.new_id(),
             "senderAddress": f"tel:{handset.number}",
@@ -737,11 +755,18 @@ def _parse_args(argv=None) -> argparse.Namespace:
 
 async def _serve(args: argparse.Namespace) -> None:
     sim = MaapSimulator(
-        args.host, args.port, args.callback_url, args.callback_token,
-        app_id=args.app_id, app_key=args.app_key, chatbot_id=args.chatbot_id,
+        args.host,
+        args.port,
+        args.callback_url,
+        args.callback_token,
+        app_id=args.app_id,
+        app_key=args.app_key,
+        chatbot_id=args.chatbot_id,
         timing=SimulatorTiming(
-            delivery_delay_s=args.delivery_delay, display_delay_s=args.display_delay,
-            latency_s=args.latency, failure_rate=args.failure_rate,
+            delivery_delay_s=args.delivery_delay,
+            display_delay_s=args.display_delay,
+            latency_s=args.latency,
+            failure_rate=args.failure_rate,
         ),
     )
     stop = asyncio.Event()

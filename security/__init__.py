@@ -1,5 +1,6 @@
 """Security: SM4-GCM field sealing, envelope keyring and blind indexes,
 SM3 evidence chain, API keys, webhook signatures and PII-free logs."""
+
 from security.apikeys import (
     SCOPES,
     api_key_id,
@@ -33,7 +34,8 @@ from security.keyring import (
     MasterKeyProvider,
     UnknownTenant,
 )
-from security.logs import PiiLogFilter, install as install_pii_filter, mask_phone, sensitive_values
+from security.logs import PiiLogFilter, mask_phone, sensitive_values
+from security.logs import install as install_pii_filter
 from security.sealing import SealError, open_sealed, seal, sealed_key_id
 from security.webhooks import (
     SIGNATURE_HEADER,

@@ -4,13 +4,14 @@ A key reads ``hy_live_<id>_<secret>``: ``id`` is 16 hex digits to look the row u
 is 192 random bits in lowercase base32. Only `hash_api_key` of the whole string is stored,
 keyed with an optional server-side pepper so a leaked table alone cannot confirm keys.
 """
+
 from __future__ import annotations
 
 import base64
 import hmac
 import re
 import secrets
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac

@@ -10,14 +10,15 @@ valid and the chain itself holds no PII::
 Because a link needs only the facts' digest, an inclusion proof for one record is its facts,
 its predecessor hash and the digests of the records after it, checked against a trusted head.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from datetime import UTC, datetime
 
 import orjson
 from cryptography.hazmat.primitives import hashes
@@ -66,7 +67,7 @@ def evidence_time(at: datetime | str) -> str:
             raise ValueError(f"'at' is not an RFC 3339 time: {at!r}") from None
     if at.tzinfo is None:
         raise ValueError("'at' must carry a time zone")
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical_facts(facts: Mapping) -> bytes:
@@ -284,9 +285,11 @@ class InclusionProof:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "InclusionProof":
+    def from_json(cls, data: Mapping) -> InclusionProof:
         return cls(
-            tenant_id=data["tenant_id"], seq=int(data["seq"]), facts=data["facts"],
+            tenant_id=data["tenant_id"],
+            seq=int(data["seq"]),
+            facts=data["facts"],
             prev_hash=bytes.fromhex(data["prev_hash"]),
             later_digests=tuple(bytes.fromhex(d) for d in data["later_digests"]),
         )

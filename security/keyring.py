@@ -4,6 +4,7 @@ The keyring is storage-agnostic and in memory: the caller persists the `DataKeyR
 returns and feeds them back with `Keyring.load` at start-up or refresh. Unwrapped keys and
 their SM4 objects are cached, because the accept path seals several fields per recipient.
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,11 +17,12 @@ import re
 import stat
 import struct
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from hmac import compare_digest
 from pathlib import Path
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
@@ -394,15 +396,17 @@ class Keyring:
         slot = (tenant_id, key_id)
         algorithm = self._algorithms.get(slot) or self._unwrap(slot)
         self._seal_counts[slot] = self._seal_counts.get(slot, 0) + 1
-        return seal_with(
-            algorithm, key_id, plaintext, tenant_id=tenant_id, table=table, column=column, row_id=row_id
-        )
+        return seal_with(algorithm, key_id, plaintext, tenant_id=tenant_id, table=table, column=column, row_id=row_id)
 
     def open(self, tenant_id: str, table: str, column: str, row_id: str, blob: bytes) -> bytes:
         """Open with any non-retired data key of the tenant; anything else is SealError."""
         return open_with(
             lambda key_id: self._data_algorithm(tenant_id, key_id),
-            blob, tenant_id=tenant_id, table=table, column=column, row_id=row_id,
+            blob,
+            tenant_id=tenant_id,
+            table=table,
+            column=column,
+            row_id=row_id,
         )
 
     def is_current(self, tenant_id: str, blob: bytes) -> bool:
@@ -442,7 +446,8 @@ class Keyring:
     def due_for_rotation(self) -> list[str]:
         """Tenants whose active key sealed SEALS_BEFORE_ROTATION values in this process."""
         return sorted(
-            tenant for (tenant, key_id), count in self._seal_counts.items()
+            tenant
+            for (tenant, key_id), count in self._seal_counts.items()
             if count >= SEALS_BEFORE_ROTATION and self._active.get(tenant) == key_id
         )
 
@@ -469,9 +474,7 @@ class Keyring:
         Someone who can rewrite the evidence table can recompute a whole hash chain, but not
         these tags without the master key; pass stored checkpoints to `verify_chain` as anchors.
         """
-        mac = self._index_macs.get((tenant_id, _CHECKPOINT_PURPOSE)) or self._index_mac(
-            tenant_id, _CHECKPOINT_PURPOSE
-        )
+        mac = self._index_macs.get((tenant_id, _CHECKPOINT_PURPOSE)) or self._index_mac(tenant_id, _CHECKPOINT_PURPOSE)
         mac = mac.copy()
         mac.update(b"%d\x00" % seq + head)
         return mac.finalize()
@@ -526,8 +529,13 @@ class Keyring:
         key = os.urandom(KEY_SIZE)
         master_id, wrapped = self._master.wrap(key, context=_wrap_context(tenant_id, key_id, purpose))
         record = DataKeyRecord(
-            tenant_id=tenant_id, key_id=key_id, purpose=purpose, wrapped=wrapped,
-            master_key_id=master_id, state=ACTIVE, created_at=now,
+            tenant_id=tenant_id,
+            key_id=key_id,
+            purpose=purpose,
+            wrapped=wrapped,
+            master_key_id=master_id,
+            state=ACTIVE,
+            created_at=now,
         )
         self._records[(tenant_id, key_id)] = record
         if purpose == PURPOSE_DATA:

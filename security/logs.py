@@ -5,6 +5,7 @@ webhook secrets, bearer tokens and any value the app registers as sensitive — 
 its arguments, extra fields and exception text. Attach it to *handlers* (see `install`), so
 records propagated from every logger, aiohttp's access log included, pass through it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
@@ -28,9 +29,16 @@ _E164 = r"(?<![\d+])\+[1-9](?:[ -]?\d){6,14}(?!\d)"
 _API_KEY = r"\bhy_(?:(?:live|test)_)?(?:[0-9a-f]{16}_)?[A-Za-z0-9_\-]+"
 _WEBHOOK_SECRET = r"\bwhsec_[A-Za-z0-9]+"
 _BEARER = r"\b[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+[^\s,;\"']+"
-_SECRETS = re.compile("|".join(f"(?P<{n}>{p})" for n, p in [
-    ("bearer", _BEARER), ("api_key", _API_KEY), ("webhook", _WEBHOOK_SECRET),
-]))
+_SECRETS = re.compile(
+    "|".join(
+        f"(?P<{n}>{p})"
+        for n, p in [
+            ("bearer", _BEARER),
+            ("api_key", _API_KEY),
+            ("webhook", _WEBHOOK_SECRET),
+        ]
+    )
+)
 _PHONES = re.compile(f"{_CN_MOBILE}|{_E164}")
 # Cheap first pass: runs of digits (with spaces or dashes) long enough to hold a number; the
 # precise patterns then run on those runs only. Most log text has none, or only short ones.
@@ -183,9 +191,7 @@ def _alternation(values: Iterable[str]) -> re.Pattern:
     return re.compile("|".join(re.escape(v) for v in sorted(set(values), key=len, reverse=True)))
 
 
-def install(
-    pii_filter: PiiLogFilter | None = None, handlers: Iterable[logging.Handler] | None = None
-) -> PiiLogFilter:
+def install(pii_filter: PiiLogFilter | None = None, handlers: Iterable[logging.Handler] | None = None) -> PiiLogFilter:
     """Attach the filter to ``handlers`` (default: every root handler); returns it."""
     pii_filter = pii_filter or PiiLogFilter()
     for handler in handlers if handlers is not None else logging.getLogger().handlers:

@@ -4,10 +4,11 @@ Used only to cross-check the OpenSSL path (tests) and to measure the gap (bench)
 the SM4 block function and SM3 but no GCM, HMAC or HKDF, so those are composed here from
 their specifications (NIST SP 800-38D, RFC 2104, RFC 5869). Never use these in production.
 """
+
 from __future__ import annotations
 
 import hmac as _hmac
-from typing import Callable
+from collections.abc import Callable
 
 from gmssl import sm3 as _gmssl_sm3
 from gmssl import sm4 as _gmssl_sm4

@@ -4,12 +4,13 @@ A sealed value is ``version ‖ alg ‖ key_id (4 bytes BE) ‖ nonce (12) ‖ c
 The associated data binds the header and where the value lives (tenant, table, column, row id),
 so a ciphertext copied to another row, column, table or tenant does not open.
 """
+
 from __future__ import annotations
 
 import functools
 import os
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -47,8 +48,14 @@ def seal(
 ) -> bytes:
     """Seal ``plaintext`` with SM4-GCM under ``key``; the result is self-describing bytes."""
     return seal_with(
-        sm4(key), key_id, plaintext,
-        tenant_id=tenant_id, table=table, column=column, row_id=row_id, nonce=nonce,
+        sm4(key),
+        key_id,
+        plaintext,
+        tenant_id=tenant_id,
+        table=table,
+        column=column,
+        row_id=row_id,
+        nonce=nonce,
     )
 
 
@@ -66,12 +73,11 @@ def open_sealed(
     Raises SealError for any failure, including a ``key_for_id`` that raises (unknown or
     retired key): callers cannot tell a tampered value from a missing key, on purpose.
     """
+
     def algorithm_for_id(key_id: int) -> algorithms.SM4:
         return sm4(key_for_id(key_id))
 
-    return open_with(
-        algorithm_for_id, blob, tenant_id=tenant_id, table=table, column=column, row_id=row_id
-    )
+    return open_with(algorithm_for_id, blob, tenant_id=tenant_id, table=table, column=column, row_id=row_id)
 
 
 def sealed_key_id(blob: bytes) -> int:

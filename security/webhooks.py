@@ -26,6 +26,7 @@ Verifying in your own service (copy-paste; Python 3.8+, no Hongyan code needed):
         if not any(hmac.compare_digest(expected.encode(), s.encode()) for s in signatures):
             raise ValueError("webhook signature does not match")
 '''
+
 from __future__ import annotations
 
 import base64
@@ -61,9 +62,7 @@ def sign_webhook(secret: str, body: bytes, now: int) -> str:
     return f"t={int(now)},v1={webhook_signature(secret, body, int(now))}"
 
 
-def verify_webhook(
-    secret: str, body: bytes, header: str | None, now: int, tolerance: int = DEFAULT_TOLERANCE
-) -> int:
+def verify_webhook(secret: str, body: bytes, header: str | None, now: int, tolerance: int = DEFAULT_TOLERANCE) -> int:
     """Check a ``Hongyan-Signature`` header; returns its timestamp or raises WebhookSignatureError."""
     if not header:
         raise WebhookSignatureError(f"missing {SIGNATURE_HEADER} header")

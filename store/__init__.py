@@ -3,9 +3,10 @@
 Each domain package owns its tables (declared on `store.metadata`); this package only
 provides the machinery.
 """
+
+from store.clock import Clock, SystemClock, utcnow
 from store.db import Database, is_sqlite, open_database
 from store.ids import new_id
-from store.clock import Clock, SystemClock, utcnow
 from store.migrate import run_migrations
 from store.tables import metadata
 from store.writer import GroupWriter

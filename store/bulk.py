@@ -6,10 +6,11 @@ On SQLite the statement is compiled once, each row becomes a tuple and sqlite3's
 executemany does the rest; only JSON columns need converting. Elsewhere it is plain
 `conn.execute(statement, rows)`.
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Callable
+from collections.abc import Callable
+from functools import cache, lru_cache
 
 from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.dialects import sqlite
@@ -34,7 +35,7 @@ def executemany(conn: Connection, statement: Insert | Update | Table, rows: list
     conn.exec_driver_sql(sql, [build(r) for r in rows])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _insert_into(table: Table) -> Insert:
     return table.insert()  # one object per table, so the plan below is cached
 

@@ -4,6 +4,7 @@ SQLite allows one writer at a time, so writes go through one connection that ope
 transactions with BEGIN IMMEDIATE (no lock-upgrade deadlocks), and reads use their own
 pool in autocommit. PostgreSQL uses one ordinary pool for both.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Time-ordered opaque ids (UUIDv7 layout) so index inserts stay cheap as tables grow."""
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ def new_id(now_ms: int | None = None) -> str:
     with _lock:
         if _pool_at + 8 > len(_pool):
             _pool, _pool_at = os.urandom(_POOL_BYTES), 0
-        rand = _pool[_pool_at:_pool_at + 8]
+        rand = _pool[_pool_at : _pool_at + 8]
         _pool_at += 8
         if ms <= _last_ms:
             ms = _last_ms

@@ -1,4 +1,5 @@
 """Schema changes through alembic, never create_all at boot."""
+
 from __future__ import annotations
 
 from pathlib import Path

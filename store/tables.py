@@ -1,4 +1,5 @@
 """The one MetaData every domain declares its tables on (alembic reads it)."""
+
 from sqlalchemy import MetaData
 
 metadata = MetaData(

@@ -4,14 +4,15 @@ Handlers hand their rows to `GroupWriter.write()` and get their answer only afte
 transaction holding them has committed, so an accepted message is durable before 202
 while the database sees one transaction per batch of requests.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Callable
-
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,11 +34,11 @@ class WriteBatch:
     inserts: dict[Table, list[dict]] = field(default_factory=dict)
     statements: list[Statement] = field(default_factory=list)
 
-    def insert(self, table: Table, rows: dict | list[dict]) -> "WriteBatch":
+    def insert(self, table: Table, rows: dict | list[dict]) -> WriteBatch:
         self.inserts.setdefault(table, []).extend(rows if isinstance(rows, list) else [rows])
         return self
 
-    def run(self, statement: Statement) -> "WriteBatch":
+    def run(self, statement: Statement) -> WriteBatch:
         self.statements.append(statement)
         return self
 

@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: databases (SQLite always, PostgreSQL when
 HONGYAN_TEST_PG_URL is set), settings and a running app with a tenant."""
+
 from __future__ import annotations
 
 import asyncio
@@ -93,7 +94,7 @@ class ApiClient:
     async def get(self, path: str, headers: dict | None = None, **kw):
         return await self.client.get(path, headers={**self.auth, **(headers or {})}, **kw)
 
-    async def new_tenant(self, name: str = "Other brand", **kw) -> "ApiClient":
+    async def new_tenant(self, name: str = "Other brand", **kw) -> ApiClient:
         from server import ACCOUNTS
 
         tenant, key = await self.client.app[ACCOUNTS].create_tenant(name, **kw)
@@ -112,8 +113,13 @@ async def api(aiohttp_client, settings) -> ApiClient:
 # Debian's Chromium, driven by playwright (browser tests); without it they skip, except under
 # CI=true, where a missing browser is a failure.
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture

@@ -34,6 +34,8 @@ def test_domain_code_does_not_load_aiohttp():
 
 def test_the_import_contracts_hold():
     lint_imports = Path(sys.executable).parent / "lint-imports"
-    out = subprocess.run([lint_imports, "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [lint_imports, "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "0 broken" in out.stdout

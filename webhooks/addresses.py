@@ -7,6 +7,7 @@ resolves to must be public — checked on the addresses actually connected to, s
 is re-pointed after registration (DNS rebinding) gets nowhere. The embedded sandbox allows
 loopback receivers.
 """
+
 from __future__ import annotations
 
 import errno
@@ -44,8 +45,9 @@ class PublicOnlyResolver(AbstractResolver):
     def __init__(self, inner: AbstractResolver | None = None):
         self.inner = inner or DefaultResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-                      ) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         answers = await self.inner.resolve(host, port, family)
         public = [a for a in answers if is_public_ip(a["host"])]
         if not public:

@@ -1,4 +1,5 @@
 """Validating a webhook registration (POST /v1/webhooks)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,11 +1,12 @@
 """HTTP handlers: /v1/webhooks (register, list, delete) and /v1/webhook-deliveries."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
 from api.bodies import read_json
-from api.problems import FieldError, Problem
 from api.middleware import TENANT_ID
+from api.problems import FieldError, Problem
 from webhooks import openapi as _openapi  # noqa: F401  (registers the API description)
 from webhooks.endpoints import parse_registration
 from webhooks.service import DEFAULT_PAGE, DELIVERY_STATUSES, MAX_PAGE, WebhookService
@@ -18,8 +19,9 @@ routes = web.RouteTableDef()
 @routes.post("/v1/webhooks")
 async def create_webhook(request: web.Request) -> web.Response:
     service = request.app[WEBHOOKS]
-    reg = parse_registration(await read_json(request), allow_http=service.allow_http,
-                             allow_private=service.allow_private)
+    reg = parse_registration(
+        await read_json(request), allow_http=service.allow_http, allow_private=service.allow_private
+    )
     return web.json_response(await service.create_endpoint(request[TENANT_ID], reg), status=201)
 
 
@@ -57,7 +59,11 @@ async def list_deliveries(request: web.Request) -> web.Response:
     if errors:
         raise Problem(422, f"{len(errors)} query parameter(s) are invalid", errors)
     items, cursor = await request.app[WEBHOOKS].list_deliveries(
-        request[TENANT_ID], message_id=q.get("message_id"), endpoint_id=q.get("endpoint_id"),
-        status=status, cursor=q.get("cursor"), limit=int(limit_raw),
+        request[TENANT_ID],
+        message_id=q.get("message_id"),
+        endpoint_id=q.get("endpoint_id"),
+        status=status,
+        cursor=q.get("cursor"),
+        limit=int(limit_raw),
     )
     return web.json_response({"data": items, "next_cursor": cursor})

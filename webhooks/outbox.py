@@ -1,8 +1,9 @@
 """The transactional outbox: events are queued in the same transaction that produced them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import Connection, bindparam, select
@@ -19,7 +20,7 @@ EVENT_TYPES = (MESSAGE_STATUS, MESSAGE_USER_EVENT)
 
 
 def ms_to_rfc3339(ms: int) -> str:
-    return rfc3339(datetime.fromtimestamp(ms / 1000, timezone.utc))
+    return rfc3339(datetime.fromtimestamp(ms / 1000, UTC))
 
 
 def status_data(
@@ -111,13 +112,27 @@ class _FanOut:
                 if e.kind not in endpoint.events:
                     continue
                 did = new_id()
-                rows.append({
-                    "id": did, "tenant_id": e.tenant_id, "endpoint_id": endpoint.id, "event_id": e.event_id,
-                    "event_type": e.kind, "message_id": e.message_id, "event_ms": e.at_ms, "created_ms": e.at_ms,
-                    "payload_enc": self.keyring.seal(e.tenant_id, "webhook_deliveries", "payload", did, e.body),
-                    "status": "pending", "attempts": 0, "next_attempt_ms": e.at_ms, "last_attempt_ms": None,
-                    "last_status": None, "last_error": None, "lease_owner": None, "lease_until_ms": None,
-                })
+                rows.append(
+                    {
+                        "id": did,
+                        "tenant_id": e.tenant_id,
+                        "endpoint_id": endpoint.id,
+                        "event_id": e.event_id,
+                        "event_type": e.kind,
+                        "message_id": e.message_id,
+                        "event_ms": e.at_ms,
+                        "created_ms": e.at_ms,
+                        "payload_enc": self.keyring.seal(e.tenant_id, "webhook_deliveries", "payload", did, e.body),
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_ms": e.at_ms,
+                        "last_attempt_ms": None,
+                        "last_status": None,
+                        "last_error": None,
+                        "lease_owner": None,
+                        "lease_until_ms": None,
+                    }
+                )
         if rows:
             conn.execute(webhook_deliveries.insert(), rows)
             _enqueued[0] += len(rows)

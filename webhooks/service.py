@@ -5,6 +5,7 @@ The sender claims due deliveries in batches through the GroupWriter (on PostgreS
 signed body, and records the outcome. A delivery waits while an earlier event of the same
 message to the same endpoint is still pending, so each endpoint sees a message's events in order.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,8 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -132,35 +133,45 @@ class WebhookService:
     async def create_endpoint(self, tenant_id: str, reg: Registration) -> dict:
         """Register an endpoint; the answer is the only time its secret is shown."""
         async with self.db.read.connect() as conn:
-            count = (await conn.execute(
-                select(func.count()).select_from(endpoints).where(
-                    and_(endpoints.c.tenant_id == tenant_id, endpoints.c.deleted_ms.is_(None)))
-            )).scalar_one()
+            count = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(endpoints)
+                    .where(and_(endpoints.c.tenant_id == tenant_id, endpoints.c.deleted_ms.is_(None)))
+                )
+            ).scalar_one()
         if count >= MAX_ENDPOINTS:
-            raise Problem(422, f"a tenant can register at most {MAX_ENDPOINTS} webhook endpoints",
-                          [FieldError("/url", "too many endpoints")])
+            raise Problem(
+                422,
+                f"a tenant can register at most {MAX_ENDPOINTS} webhook endpoints",
+                [FieldError("/url", "too many endpoints")],
+            )
         now_ms = self._now_ms()
         eid = self.new_id()
         secret = security.new_webhook_secret()
         row = {
-            "id": eid, "tenant_id": tenant_id, "url": reg.url, "events": reg.events,
+            "id": eid,
+            "tenant_id": tenant_id,
+            "url": reg.url,
+            "events": reg.events,
             "secret_enc": self.keyring.seal(tenant_id, "webhook_endpoints", "secret", eid, secret.encode()),
-            "created_ms": now_ms, "deleted_ms": None,
+            "created_ms": now_ms,
+            "deleted_ms": None,
         }
         await self.writer.write(WriteBatch().insert(endpoints, row))
-        return {"id": eid, "secret": secret, "url": reg.url, "events": reg.events,
-                "created_at": ms_to_rfc3339(now_ms)}
+        return {"id": eid, "secret": secret, "url": reg.url, "events": reg.events, "created_at": ms_to_rfc3339(now_ms)}
 
     async def list_endpoints(self, tenant_id: str) -> list[dict]:
         """The tenant's endpoints, oldest first, without secrets."""
         async with self.db.read.connect() as conn:
-            rows = (await conn.execute(
-                select(endpoints.c.id, endpoints.c.url, endpoints.c.events, endpoints.c.created_ms)
-                .where(and_(endpoints.c.tenant_id == tenant_id, endpoints.c.deleted_ms.is_(None)))
-                .order_by(endpoints.c.id)
-            )).all()
-        return [{"id": r.id, "url": r.url, "events": r.events, "created_at": ms_to_rfc3339(r.created_ms)}
-                for r in rows]
+            rows = (
+                await conn.execute(
+                    select(endpoints.c.id, endpoints.c.url, endpoints.c.events, endpoints.c.created_ms)
+                    .where(and_(endpoints.c.tenant_id == tenant_id, endpoints.c.deleted_ms.is_(None)))
+                    .order_by(endpoints.c.id)
+                )
+            ).all()
+        return [{"id": r.id, "url": r.url, "events": r.events, "created_at": ms_to_rfc3339(r.created_ms)} for r in rows]
 
     async def rotate_secret(self, tenant_id: str, endpoint_id: str) -> dict | None:
         """A new signing secret for an endpoint, used from the next attempt on (also for events
@@ -174,9 +185,15 @@ class WebhookService:
             found.clear()
             result = conn.execute(
                 update(endpoints)
-                .where(and_(endpoints.c.id == endpoint_id, endpoints.c.tenant_id == tenant_id,
-                            endpoints.c.deleted_ms.is_(None)))
-                .values(secret_enc=sealed))
+                .where(
+                    and_(
+                        endpoints.c.id == endpoint_id,
+                        endpoints.c.tenant_id == tenant_id,
+                        endpoints.c.deleted_ms.is_(None),
+                    )
+                )
+                .values(secret_enc=sealed)
+            )
             found.extend([True] * result.rowcount)
 
         await self.writer.write(WriteBatch().run(rotate))
@@ -193,8 +210,13 @@ class WebhookService:
             found.clear()
             result = conn.execute(
                 update(endpoints)
-                .where(and_(endpoints.c.id == endpoint_id, endpoints.c.tenant_id == tenant_id,
-                            endpoints.c.deleted_ms.is_(None)))
+                .where(
+                    and_(
+                        endpoints.c.id == endpoint_id,
+                        endpoints.c.tenant_id == tenant_id,
+                        endpoints.c.deleted_ms.is_(None),
+                    )
+                )
                 .values(deleted_ms=now_ms)
             )
             if result.rowcount:
@@ -211,14 +233,28 @@ class WebhookService:
 
     # -- delivery list -------------------------------------------------------------------
     async def list_deliveries(
-        self, tenant_id: str, *, message_id: str | None = None, endpoint_id: str | None = None,
-        status: str | None = None, cursor: str | None = None, limit: int = DEFAULT_PAGE,
+        self,
+        tenant_id: str,
+        *,
+        message_id: str | None = None,
+        endpoint_id: str | None = None,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE,
     ) -> tuple[list[dict], str | None]:
         """A page of deliveries, newest first, and the cursor of the next page (None at the end)."""
         query = select(
-            deliveries.c.id, deliveries.c.endpoint_id, deliveries.c.event_id, deliveries.c.event_type,
-            deliveries.c.message_id, deliveries.c.status, deliveries.c.attempts, deliveries.c.created_ms,
-            deliveries.c.next_attempt_ms, deliveries.c.last_attempt_ms, deliveries.c.last_status,
+            deliveries.c.id,
+            deliveries.c.endpoint_id,
+            deliveries.c.event_id,
+            deliveries.c.event_type,
+            deliveries.c.message_id,
+            deliveries.c.status,
+            deliveries.c.attempts,
+            deliveries.c.created_ms,
+            deliveries.c.next_attempt_ms,
+            deliveries.c.last_attempt_ms,
+            deliveries.c.last_status,
             deliveries.c.last_error,
         ).where(deliveries.c.tenant_id == tenant_id)
         if message_id is not None:
@@ -244,15 +280,22 @@ class WebhookService:
         self._stopping = False
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.http_timeout),
-            connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300,
-                                           resolver=None if self.allow_private else PublicOnlyResolver()),
+            connector=aiohttp.TCPConnector(
+                limit=self.concurrency, ttl_dns_cache=300, resolver=None if self.allow_private else PublicOnlyResolver()
+            ),
             headers={"User-Agent": USER_AGENT},
         )
         if self.db.sqlite:
             # One process owns an SQLite database: leases left by a crash can go at once.
-            await self.writer.write(WriteBatch().run(lambda conn: conn.execute(
-                update(deliveries).where(and_(deliveries.c.status == "pending", deliveries.c.lease_owner.is_not(None)))
-                .values(lease_owner=None, lease_until_ms=None))))
+            await self.writer.write(
+                WriteBatch().run(
+                    lambda conn: conn.execute(
+                        update(deliveries)
+                        .where(and_(deliveries.c.status == "pending", deliveries.c.lease_owner.is_not(None)))
+                        .values(lease_owner=None, lease_until_ms=None)
+                    )
+                )
+            )
         self._stopped.clear()
         self._task = asyncio.create_task(self._run(), name="webhook-sender")
         if self.retention_ms is not None:
@@ -294,8 +337,7 @@ class WebhookService:
         cutoff_id = f"{max(cutoff_ms, 0):012x}" + "0" * 20
         victims = (
             select(deliveries.c.id)
-            .where(deliveries.c.id < cutoff_id, deliveries.c.status != "pending",
-                   deliveries.c.created_ms < cutoff_ms)
+            .where(deliveries.c.id < cutoff_id, deliveries.c.status != "pending", deliveries.c.created_ms < cutoff_ms)
             .limit(batch)
             .scalar_subquery()
         )
@@ -304,7 +346,7 @@ class WebhookService:
         while True:
             counts: list[int] = []
 
-            def run(conn: Connection) -> None:
+            def run(conn: Connection, counts: list[int] = counts) -> None:
                 counts[:] = [conn.execute(stmt).rowcount]
 
             await self.writer.write(WriteBatch().run(run))
@@ -322,7 +364,7 @@ class WebhookService:
                 log.exception("purging webhook deliveries failed")
             try:
                 await asyncio.wait_for(self._stopped.wait(), PURGE_EVERY_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _run(self) -> None:
@@ -346,7 +388,7 @@ class WebhookService:
                 continue  # more may be due
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def _sent(self, endpoint_id: str) -> None:
@@ -373,9 +415,16 @@ class WebhookService:
         earlier = deliveries.alias("earlier")
         query = (
             select(
-                deliveries.c.id, deliveries.c.tenant_id, deliveries.c.endpoint_id, deliveries.c.event_id,
-                deliveries.c.event_type, deliveries.c.created_ms, deliveries.c.attempts, deliveries.c.payload_enc,
-                endpoints.c.url, endpoints.c.secret_enc,
+                deliveries.c.id,
+                deliveries.c.tenant_id,
+                deliveries.c.endpoint_id,
+                deliveries.c.event_id,
+                deliveries.c.event_type,
+                deliveries.c.created_ms,
+                deliveries.c.attempts,
+                deliveries.c.payload_enc,
+                endpoints.c.url,
+                endpoints.c.secret_enc,
             )
             .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
             .where(
@@ -386,8 +435,10 @@ class WebhookService:
                     earlier.c.endpoint_id == deliveries.c.endpoint_id,
                     earlier.c.message_id == deliveries.c.message_id,
                     earlier.c.status == "pending",
-                    or_(earlier.c.event_ms < deliveries.c.event_ms,
-                        and_(earlier.c.event_ms == deliveries.c.event_ms, earlier.c.id < deliveries.c.id)),
+                    or_(
+                        earlier.c.event_ms < deliveries.c.event_ms,
+                        and_(earlier.c.event_ms == deliveries.c.event_ms, earlier.c.id < deliveries.c.id),
+                    ),
                 ),
             )
             .order_by(deliveries.c.next_attempt_ms)
@@ -412,7 +463,8 @@ class WebhookService:
             if not rows:
                 return
             conn.execute(
-                update(deliveries).where(deliveries.c.id.in_([r.id for r in rows]))
+                update(deliveries)
+                .where(deliveries.c.id.in_([r.id for r in rows]))
                 .values(lease_owner=self.owner, lease_until_ms=now_ms + self.lease_ms)
             )
             out.extend(Claimed(**r._mapping) for r in rows)
@@ -460,7 +512,7 @@ class WebhookService:
             async with self._session.post(c.url, data=body, headers=headers, allow_redirects=False) as resp:
                 await _drain(resp)
                 return resp.status, None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None, f"timed out after {self.http_timeout:g} s"
         except aiohttp.ClientError as exc:
             return None, f"{type(exc).__name__}: {exc}"
@@ -471,16 +523,22 @@ class WebhookService:
     async def _record(self, c: Claimed, status: int | None, error: str | None) -> None:
         now_ms = self._now_ms()
         outcome = {
-            "b_id": c.id, "b_owner": self.owner, "b_status": "pending", "b_attempts": c.attempts + 1,
-            "b_last_attempt_ms": now_ms, "b_last_status": status, "b_last_error": error[:200] if error else None,
+            "b_id": c.id,
+            "b_owner": self.owner,
+            "b_status": "pending",
+            "b_attempts": c.attempts + 1,
+            "b_last_attempt_ms": now_ms,
+            "b_last_status": status,
+            "b_last_error": error[:200] if error else None,
             "b_next_attempt_ms": None,
         }
         if error is None:
             outcome["b_status"] = "delivered"
         elif now_ms - c.created_ms >= self.max_age_ms:
             outcome["b_status"] = "failed"
-            log.warning("webhook delivery %s to endpoint %s given up after %d attempts",
-                        c.id, c.endpoint_id, c.attempts + 1)
+            log.warning(
+                "webhook delivery %s to endpoint %s given up after %d attempts", c.id, c.endpoint_id, c.attempts + 1
+            )
         else:
             outcome["b_next_attempt_ms"] = now_ms + int(self.backoff(c.attempts + 1) * 1000)
         done = asyncio.get_running_loop().create_future()
@@ -506,19 +564,33 @@ class WebhookService:
 
 
 # Only the lease holder records an outcome, and only while the delivery is still pending.
-_DUE_PROBE = select(deliveries.c.id).where(
-    deliveries.c.status == "pending", deliveries.c.next_attempt_ms <= bindparam("now"),
-    or_(deliveries.c.lease_until_ms.is_(None), deliveries.c.lease_until_ms < bindparam("now")),
-).limit(1)
+_DUE_PROBE = (
+    select(deliveries.c.id)
+    .where(
+        deliveries.c.status == "pending",
+        deliveries.c.next_attempt_ms <= bindparam("now"),
+        or_(deliveries.c.lease_until_ms.is_(None), deliveries.c.lease_until_ms < bindparam("now")),
+    )
+    .limit(1)
+)
 
 _RECORD = (
     update(deliveries)
-    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "pending",
-           deliveries.c.lease_owner == bindparam("b_owner"))
-    .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"),
-            last_attempt_ms=bindparam("b_last_attempt_ms"), last_status=bindparam("b_last_status"),
-            last_error=bindparam("b_last_error"), next_attempt_ms=bindparam("b_next_attempt_ms"),
-            lease_owner=None, lease_until_ms=None)
+    .where(
+        deliveries.c.id == bindparam("b_id"),
+        deliveries.c.status == "pending",
+        deliveries.c.lease_owner == bindparam("b_owner"),
+    )
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        last_attempt_ms=bindparam("b_last_attempt_ms"),
+        last_status=bindparam("b_last_status"),
+        last_error=bindparam("b_last_error"),
+        next_attempt_ms=bindparam("b_next_attempt_ms"),
+        lease_owner=None,
+        lease_until_ms=None,
+    )
 )
 
 
@@ -537,10 +609,16 @@ def _delivery_view(r) -> dict:
         return ms_to_rfc3339(ms) if ms is not None else None
 
     return {
-        "id": r.id, "event_id": r.event_id, "event_type": r.event_type, "endpoint_id": r.endpoint_id,
-        "message_id": r.message_id, "status": r.status, "attempts": r.attempts,
-        "last_status": r.last_status, "last_error": r.last_error, "created_at": at(r.created_ms),
-        "last_attempt_at": at(r.last_attempt_ms), "next_attempt_at": at(r.next_attempt_ms),
+        "id": r.id,
+        "event_id": r.event_id,
+        "event_type": r.event_type,
+        "endpoint_id": r.endpoint_id,
+        "message_id": r.message_id,
+        "status": r.status,
+        "attempts": r.attempts,
+        "last_status": r.last_status,
+        "last_error": r.last_error,
+        "created_at": at(r.created_ms),
+        "last_attempt_at": at(r.last_attempt_ms),
+        "next_attempt_at": at(r.next_attempt_ms),
     }
-
-

@@ -3,6 +3,7 @@
 The endpoint secret and each queued payload (it carries the recipient's number) are sealed
 (`*_enc`, SM4-GCM bound to table/column/row id). Times are Unix milliseconds.
 """
+
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table
 
 from store.sealed import SealedColumn

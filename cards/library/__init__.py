@@ -3,6 +3,7 @@
 Each file holds `name`, `title`, `traffic_type` (notification | marketing | otp), `locale`,
 the template `card` (jinja2 variables in text fields) and `sample` variables.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -46,8 +47,11 @@ def _load() -> dict[str, Template]:
         if not entry.name.endswith(".json"):
             continue
         data = orjson.loads(entry.read_bytes())
-        known = {k: data.pop(k) for k in ("name", "title", "traffic_type", "card", "sample",
-                                          "locale", "title_en") if k in data}
+        known = {
+            k: data.pop(k)
+            for k in ("name", "title", "traffic_type", "card", "sample", "locale", "title_en")
+            if k in data
+        }
         t = Template(**known, extra=data)
         if t.traffic_type not in TRAFFIC_TYPES:
             raise ValueError(f"{entry.name}: traffic_type {t.traffic_type!r} is not one of {TRAFFIC_TYPES}")

@@ -1,13 +1,14 @@
 """HTTP handlers: uploading media (/v1/media) and serving it publicly (/media/{id})."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
-from api.problems import FieldError, Problem
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
-from cards.media.images import MAX_UPLOAD_BYTES
+from api.problems import FieldError, Problem
 from cards.media import openapi as _openapi  # noqa: F401  (registers the API description)
+from cards.media.images import MAX_UPLOAD_BYTES
 from cards.media.service import MediaStore
 
 MEDIA = web.AppKey("media", MediaStore)
@@ -73,8 +74,9 @@ async def upload_media(request: web.Request) -> web.Response:
 
 @routes.get("/v1/media")
 async def list_media(request: web.Request) -> web.Response:
-    items, cursor = await request.app[MEDIA].list(request[TENANT_ID], cursor=request.query.get("cursor"),
-                                                  limit=page_limit(request.query, maximum=MAX_PAGE))
+    items, cursor = await request.app[MEDIA].list(
+        request[TENANT_ID], cursor=request.query.get("cursor"), limit=page_limit(request.query, maximum=MAX_PAGE)
+    )
     return web.json_response({"data": items, "next_cursor": cursor})
 
 

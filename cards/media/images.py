@@ -4,6 +4,7 @@ The type is sniffed from the content, never from a name or header; the pixel cou
 from the header before any pixel is decoded; the result is re-encoded from pixels only, so no
 EXIF (GPS), XMP or other metadata survives.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -110,8 +111,9 @@ def _to_srgb(im: Image.Image, mode: str) -> Image.Image:
     if icc and im.mode in ("RGB", "RGBA", "CMYK"):
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            im = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"),
-                                           outputMode="RGBA" if im.mode == "RGBA" else "RGB")
+            im = ImageCms.profileToProfile(
+                im, src, ImageCms.createProfile("sRGB"), outputMode="RGBA" if im.mode == "RGBA" else "RGB"
+            )
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # a broken profile: keep the pixels as they are
     if im.mode != mode:
@@ -138,8 +140,7 @@ def _encode_within(im: Image.Image, limit: int, *, png: bool, alpha: bool) -> En
                     return Encoded(data, "image/jpeg", *im.size)
         if min(im.size) <= 16:
             raise ImageRejected("the image cannot be made small enough")
-        im = im.resize((max(1, int(im.width * _SHRINK)), max(1, int(im.height * _SHRINK))),
-                       Image.Resampling.LANCZOS)
+        im = im.resize((max(1, int(im.width * _SHRINK)), max(1, int(im.height * _SHRINK))), Image.Resampling.LANCZOS)
 
 
 def _save(im: Image.Image, fmt: str, **options) -> bytes:

@@ -1,10 +1,11 @@
 """Storing tenants' uploaded images and serving them back by their unguessable id."""
+
 from __future__ import annotations
 
 import asyncio
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, or_, select
@@ -20,8 +21,17 @@ from store.clock import rfc3339
 _ID_BYTES = 16  # 128 bits: the id is the only thing guarding a public media URL
 # Decoding a 40 MP upload takes ~160 MB: a few at a time, the rest wait their turn.
 _CONCURRENT_DECODES = 2
-_META = (media.c.id, media.c.content_type, media.c.file_size, media.c.width, media.c.height, media.c.sha256,
-         media.c.thumb_content_type, media.c.thumb_file_size, media.c.created_ms)
+_META = (
+    media.c.id,
+    media.c.content_type,
+    media.c.file_size,
+    media.c.width,
+    media.c.height,
+    media.c.sha256,
+    media.c.thumb_content_type,
+    media.c.thumb_file_size,
+    media.c.created_ms,
+)
 
 
 @dataclass(frozen=True)
@@ -57,10 +67,19 @@ class MediaStore:
         if existing is not None:
             return existing, False
         row = {
-            "id": secrets.token_urlsafe(_ID_BYTES), "tenant_id": tenant_id, "content_type": image.content_type,
-            "data": image.data, "file_size": len(image.data), "width": image.width, "height": image.height,
-            "sha256": image.sha256, "thumb_content_type": thumb.content_type, "thumb_data": thumb.data,
-            "thumb_file_size": len(thumb.data), "thumb_width": thumb.width, "thumb_height": thumb.height,
+            "id": secrets.token_urlsafe(_ID_BYTES),
+            "tenant_id": tenant_id,
+            "content_type": image.content_type,
+            "data": image.data,
+            "file_size": len(image.data),
+            "width": image.width,
+            "height": image.height,
+            "sha256": image.sha256,
+            "thumb_content_type": thumb.content_type,
+            "thumb_data": thumb.data,
+            "thumb_file_size": len(thumb.data),
+            "thumb_width": thumb.width,
+            "thumb_height": thumb.height,
             "created_ms": int(self.clock.now().timestamp() * 1000),
         }
         try:
@@ -76,15 +95,17 @@ class MediaStore:
 
     async def _by_hash(self, tenant_id: str, sha256: str) -> dict | None:
         async with self.db.read.connect() as conn:
-            row = (await conn.execute(select(*_META).where(
-                and_(media.c.tenant_id == tenant_id, media.c.sha256 == sha256)))).first()
+            row = (
+                await conn.execute(select(*_META).where(and_(media.c.tenant_id == tenant_id, media.c.sha256 == sha256)))
+            ).first()
         return None if row is None else self._view(row._mapping)
 
     async def get(self, tenant_id: str, media_id: str) -> dict:
         """One of the tenant's media (404 for another tenant's)."""
         async with self.db.read.connect() as conn:
-            row = (await conn.execute(select(*_META).where(
-                and_(media.c.tenant_id == tenant_id, media.c.id == media_id)))).first()
+            row = (
+                await conn.execute(select(*_META).where(and_(media.c.tenant_id == tenant_id, media.c.id == media_id)))
+            ).first()
         if row is None:
             raise Problem(404, "no such media")
         return self._view(row._mapping)
@@ -96,19 +117,22 @@ class MediaStore:
             ms, _, mid = decode_cursor(cursor).partition(":")
             if not ms.isdigit() or not mid:
                 raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
-            query = query.where(or_(media.c.created_ms < int(ms),
-                                    and_(media.c.created_ms == int(ms), media.c.id < mid)))
+            query = query.where(
+                or_(media.c.created_ms < int(ms), and_(media.c.created_ms == int(ms), media.c.id < mid))
+            )
         async with self.db.read.connect() as conn:
-            rows = (await conn.execute(query.order_by(media.c.created_ms.desc(), media.c.id.desc())
-                                       .limit(limit + 1))).all()
+            rows = (
+                await conn.execute(query.order_by(media.c.created_ms.desc(), media.c.id.desc()).limit(limit + 1))
+            ).all()
         more, rows = len(rows) > limit, rows[:limit]
         nxt = encode_cursor(f"{rows[-1].created_ms}:{rows[-1].id}") if more and rows else None
         return [self._view(r._mapping) for r in rows], nxt
 
     async def blob(self, media_id: str, thumbnail: bool = False) -> Blob | None:
         """The bytes behind a public media URL, or None."""
-        data, ctype = (media.c.thumb_data, media.c.thumb_content_type) if thumbnail else (
-            media.c.data, media.c.content_type)
+        data, ctype = (
+            (media.c.thumb_data, media.c.thumb_content_type) if thumbnail else (media.c.data, media.c.content_type)
+        )
         async with self.db.read.connect() as conn:
             row = (await conn.execute(select(data, ctype, media.c.sha256).where(media.c.id == media_id))).first()
         if row is None:
@@ -121,7 +145,7 @@ class MediaStore:
         if not isinstance(url, str):
             return None
         if url.startswith(self.base_url + "/"):
-            url = url[len(self.base_url):]
+            url = url[len(self.base_url) :]
         path = urlsplit(url)
         if path.scheme or path.netloc or path.query:
             return None
@@ -135,10 +159,15 @@ class MediaStore:
 
     def _view(self, row) -> dict:
         return {
-            "id": row["id"], "url": self.url(row["id"]), "content_type": row["content_type"],
-            "file_size": row["file_size"], "width": row["width"], "height": row["height"],
+            "id": row["id"],
+            "url": self.url(row["id"]),
+            "content_type": row["content_type"],
+            "file_size": row["file_size"],
+            "width": row["width"],
+            "height": row["height"],
             "thumbnail_url": self.url(row["id"], thumbnail=True),
-            "thumbnail_content_type": row["thumb_content_type"], "thumbnail_file_size": row["thumb_file_size"],
+            "thumbnail_content_type": row["thumb_content_type"],
+            "thumbnail_file_size": row["thumb_file_size"],
             "sha256": row["sha256"],
-            "created_at": rfc3339(datetime.fromtimestamp(row["created_ms"] / 1000, timezone.utc)),
+            "created_at": rfc3339(datetime.fromtimestamp(row["created_ms"] / 1000, UTC)),
         }

@@ -1,5 +1,6 @@
 """Uploaded media: brand content (not recipient data), kept in the database so every process
 and both SQLite and PostgreSQL serve the same bytes."""
+
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, UniqueConstraint
 
 from store.tables import metadata

@@ -1,12 +1,13 @@
 """HTTP handlers for /v1/templates (tenant templates) and /v1/template-library."""
+
 from __future__ import annotations
 
 from aiohttp import web
 
 from api.bodies import read_json
-from api.problems import FieldError, Problem
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
+from api.problems import FieldError, Problem
 from cards.library import load_library
 from cards.store import openapi as _openapi  # noqa: F401  (registers the API description)
 from cards.store.service import TemplateStore
@@ -19,11 +20,21 @@ MAX_PAGE = 200
 
 @routes.get("/v1/template-library")
 async def library(request: web.Request) -> web.Response:
-    return web.json_response({"data": [
-        {"name": t.name, "title": t.title, "title_en": t.title_en, "traffic_type": t.traffic_type,
-         "card": t.card, "sample": t.sample}
-        for t in load_library().values()
-    ]})
+    return web.json_response(
+        {
+            "data": [
+                {
+                    "name": t.name,
+                    "title": t.title,
+                    "title_en": t.title_en,
+                    "traffic_type": t.traffic_type,
+                    "card": t.card,
+                    "sample": t.sample,
+                }
+                for t in load_library().values()
+            ]
+        }
+    )
 
 
 @routes.post("/v1/templates")
@@ -40,8 +51,9 @@ async def create_template(request: web.Request) -> web.Response:
 
 @routes.get("/v1/templates")
 async def list_templates(request: web.Request) -> web.Response:
-    items, cursor = await request.app[TEMPLATES].list(request[TENANT_ID], cursor=request.query.get("cursor"),
-                                                      limit=page_limit(request.query, maximum=MAX_PAGE))
+    items, cursor = await request.app[TEMPLATES].list(
+        request[TENANT_ID], cursor=request.query.get("cursor"), limit=page_limit(request.query, maximum=MAX_PAGE)
+    )
     return web.json_response({"data": items, "next_cursor": cursor})
 
 
@@ -52,15 +64,15 @@ async def get_template(request: web.Request) -> web.Response:
 
 @routes.get("/v1/templates/{id}/versions/{version:\\d+}")
 async def get_version(request: web.Request) -> web.Response:
-    v = await request.app[TEMPLATES].version(request[TENANT_ID], request.match_info["id"],
-                                             int(request.match_info["version"]))
+    v = await request.app[TEMPLATES].version(
+        request[TENANT_ID], request.match_info["id"], int(request.match_info["version"])
+    )
     return web.json_response(v.as_dict())
 
 
 @routes.post("/v1/templates/{id}/versions")
 async def add_version(request: web.Request) -> web.Response:
-    v = await request.app[TEMPLATES].add_version(request[TENANT_ID], request.match_info["id"],
-                                                 await read_json(request))
+    v = await request.app[TEMPLATES].add_version(request[TENANT_ID], request.match_info["id"], await read_json(request))
     return web.json_response(v.as_dict(), status=201)
 
 
@@ -71,8 +83,9 @@ async def get_draft(request: web.Request) -> web.Response:
 
 @routes.put("/v1/templates/{id}/draft")
 async def save_draft(request: web.Request) -> web.Response:
-    draft = await request.app[TEMPLATES].save_draft(request[TENANT_ID], request.match_info["id"],
-                                                    await read_json(request))
+    draft = await request.app[TEMPLATES].save_draft(
+        request[TENANT_ID], request.match_info["id"], await read_json(request)
+    )
     return web.json_response(draft)
 
 
@@ -84,8 +97,9 @@ async def delete_draft(request: web.Request) -> web.Response:
 
 @routes.post("/v1/templates/{id}/duplicate")
 async def duplicate(request: web.Request) -> web.Response:
-    copy = await request.app[TEMPLATES].duplicate(request[TENANT_ID], request.match_info["id"],
-                                                  await read_json(request))
+    copy = await request.app[TEMPLATES].duplicate(
+        request[TENANT_ID], request.match_info["id"], await read_json(request)
+    )
     return web.json_response(copy, status=201)
 
 
@@ -93,8 +107,11 @@ def _side(request: web.Request, name: str) -> int | str:
     raw = request.query.get(name, "")
     if raw == "draft" or (raw.isdigit() and int(raw) >= 1):
         return raw if raw == "draft" else int(raw)
-    raise Problem(422, f"`{name}` must be a version number or `draft`",
-                  [FieldError(f"/{name}", "a version number (1, 2, …) or draft")])
+    raise Problem(
+        422,
+        f"`{name}` must be a version number or `draft`",
+        [FieldError(f"/{name}", "a version number (1, 2, …) or draft")],
+    )
 
 
 @routes.get("/v1/templates/{id}/diff")

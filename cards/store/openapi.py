@@ -1,144 +1,322 @@
 """OpenAPI fragment for tenant templates and the template library."""
+
 from api.openapi import problem_responses, register_fragment
 
 _CARD = {"type": "object", "description": "GSMA bot-message JSON; jinja2 variables allowed in text fields"}
 _BODY = {
-    "type": "object", "required": ["card"], "additionalProperties": False,
+    "type": "object",
+    "required": ["card"],
+    "additionalProperties": False,
     "properties": {
-        "card": _CARD, "sample": {"type": "object"}, "note": {"type": "string", "maxLength": 500},
+        "card": _CARD,
+        "sample": {"type": "object"},
+        "note": {"type": "string", "maxLength": 500},
         "traffic_type": {"enum": ["notification", "marketing", "otp"], "default": "notification"},
     },
 }
 _VERSION = {
-    "type": "object", "required": ["id", "name", "version", "card", "traffic_type", "created_at"],
+    "type": "object",
+    "required": ["id", "name", "version", "card", "traffic_type", "created_at"],
     "properties": {
-        "id": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"}, "card": _CARD,
-        "sample": {"type": ["object", "null"]}, "traffic_type": {"type": "string"},
-        "note": {"type": ["string", "null"]}, "created_at": {"type": "string", "format": "date-time"},
-        "status": {"enum": ["in_review", "approved", "rejected"],
-                   "description": "only approved versions are sent; approved at once in the sandbox"},
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "version": {"type": "integer"},
+        "card": _CARD,
+        "sample": {"type": ["object", "null"]},
+        "traffic_type": {"type": "string"},
+        "note": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "status": {
+            "enum": ["in_review", "approved", "rejected"],
+            "description": "only approved versions are sent; approved at once in the sandbox",
+        },
         "status_reason": {"type": ["string", "null"], "description": "why a version was rejected"},
     },
 }
-_ERRORS = {"type": "array", "items": {"type": "object", "required": ["path", "message"], "properties": {
-    "path": {"type": "string"}, "message": {"type": "string"}}}}
+_ERRORS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["path", "message"],
+        "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+    },
+}
 _DRAFT = {
-    "type": "object", "required": ["card", "sample", "traffic_type", "updated_at", "valid", "errors"],
+    "type": "object",
+    "required": ["card", "sample", "traffic_type", "updated_at", "valid", "errors"],
     "properties": {
-        "card": _CARD, "sample": {"type": ["object", "null"]}, "traffic_type": {"type": "string"},
+        "card": _CARD,
+        "sample": {"type": ["object", "null"]},
+        "traffic_type": {"type": "string"},
         "updated_at": {"type": "string", "format": "date-time"},
         "valid": {"type": "boolean", "description": "whether submitting it as a version would succeed"},
         "errors": _ERRORS,
     },
 }
 _SUMMARY = {
-    "type": "object", "required": ["id", "name", "latest_version", "has_draft", "versions", "updated_at"],
+    "type": "object",
+    "required": ["id", "name", "latest_version", "has_draft", "versions", "updated_at"],
     "description": "The latest version's fields (null while the template has only a draft), "
-                   "the version list and whether a draft exists",
+    "the version list and whether a draft exists",
     "properties": {
         **{k: v for k, v in _VERSION["properties"].items()},
-        "version": {"type": ["integer", "null"]}, "card": {"type": ["object", "null"]},
-        "traffic_type": {"type": ["string", "null"]}, "status": {"type": ["string", "null"]},
-        "latest_version": {"type": ["integer", "null"]}, "has_draft": {"type": "boolean"},
+        "version": {"type": ["integer", "null"]},
+        "card": {"type": ["object", "null"]},
+        "traffic_type": {"type": ["string", "null"]},
+        "status": {"type": ["string", "null"]},
+        "latest_version": {"type": ["integer", "null"]},
+        "has_draft": {"type": "boolean"},
         "updated_at": {"type": "string", "format": "date-time"},
-        "versions": {"type": "array", "items": {"type": "object", "properties": {
-            "version": {"type": "integer"}, "note": {"type": ["string", "null"]}, "status": {"type": "string"},
-            "status_reason": {"type": ["string", "null"]}, "created_at": {"type": "string"}}}},
+        "versions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "version": {"type": "integer"},
+                    "note": {"type": ["string", "null"]},
+                    "status": {"type": "string"},
+                    "status_reason": {"type": ["string", "null"]},
+                    "created_at": {"type": "string"},
+                },
+            },
+        },
     },
 }
 _SIDE = {"oneOf": [{"type": "integer", "minimum": 1}, {"const": "draft"}]}
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _JSON = lambda ref: {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}  # noqa: E731
 
-register_fragment({
-    "schemas": {
-        "TemplateCreate": {**_BODY, "required": ["name", "card"],
-                           "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
-                                          **_BODY["properties"]}},
-        "TemplateVersionCreate": _BODY,
-        "TemplateVersion": _VERSION,
-        "TemplateDraft": _DRAFT,
-        "TemplateDraftSave": {"type": "object", "required": ["card"], "additionalProperties": False,
-                              "description": "sample and traffic_type left out keep their current values",
-                              "properties": {"card": _CARD, "sample": {"type": ["object", "null"]},
-                                             "traffic_type": _BODY["properties"]["traffic_type"]}},
-        "TemplateSummary": _SUMMARY,
-        "TemplateDiff": {"type": "object", "required": ["from", "to", "changes"], "properties": {
-            "from": _SIDE, "to": _SIDE,
-            "changes": {"type": "array", "items": {
-                "type": "object", "required": ["op", "path"], "properties": {
-                    "op": {"enum": ["add", "remove", "replace"]},
-                    "path": {"type": "string", "description": "JSON Pointer: /card/…, /sample/…, /traffic_type, /note"},
-                    "old": {}, "new": {}}}}}},
-    },
-    "paths": {
-        "/v1/template-library": {"get": {
-            "summary": "The built-in template library, each with sample data",
-            "responses": {"200": {"description": "Library templates"}, **problem_responses(401)}}},
-        "/v1/templates": {
-            "post": {"summary": "Create a template (version 1), or with `draft: true` one that has only a draft",
-                     "description": "With `\"draft\": true` the card may be invalid; the answer is then a "
-                                    "TemplateSummary (latest_version null, has_draft true).",
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-                         {"$ref": "#/components/schemas/TemplateCreate"},
-                         {"type": "object", "required": ["name", "card", "draft"], "properties": {
-                             "name": {"type": "string"}, "card": {"type": "object"}, "draft": {"const": True},
-                             "sample": {"type": ["object", "null"]}, "traffic_type": {"type": "string"}}}]}}}},
-                     "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {
-                         "oneOf": [{"$ref": "#/components/schemas/TemplateVersion"},
-                                   {"$ref": "#/components/schemas/TemplateSummary"}]}}}},
-                                   **problem_responses(400, 401, 409, 415, 422)}},
-            "get": {"summary": "List templates",
-                    "parameters": [{"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                                   {"name": "limit", "in": "query",
-                                    "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
-                    "responses": {"200": {"description": "A page"}, **problem_responses(401, 422)}},
+register_fragment(
+    {
+        "schemas": {
+            "TemplateCreate": {
+                **_BODY,
+                "required": ["name", "card"],
+                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}, **_BODY["properties"]},
+            },
+            "TemplateVersionCreate": _BODY,
+            "TemplateVersion": _VERSION,
+            "TemplateDraft": _DRAFT,
+            "TemplateDraftSave": {
+                "type": "object",
+                "required": ["card"],
+                "additionalProperties": False,
+                "description": "sample and traffic_type left out keep their current values",
+                "properties": {
+                    "card": _CARD,
+                    "sample": {"type": ["object", "null"]},
+                    "traffic_type": _BODY["properties"]["traffic_type"],
+                },
+            },
+            "TemplateSummary": _SUMMARY,
+            "TemplateDiff": {
+                "type": "object",
+                "required": ["from", "to", "changes"],
+                "properties": {
+                    "from": _SIDE,
+                    "to": _SIDE,
+                    "changes": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["op", "path"],
+                            "properties": {
+                                "op": {"enum": ["add", "remove", "replace"]},
+                                "path": {
+                                    "type": "string",
+                                    "description": "JSON Pointer: /card/…, /sample/…, /traffic_type, /note",
+                                },
+                                "old": {},
+                                "new": {},
+                            },
+                        },
+                    },
+                },
+            },
         },
-        "/v1/templates/{id}": {"get": {
-            "summary": "A template's latest version and its version list", "parameters": [_ID],
-            "responses": {"200": {"description": "The template", "content": _JSON("TemplateSummary")},
-                          **problem_responses(401, 404)}}},
-        "/v1/templates/{id}/versions": {"post": {
-            "summary": "Add a version (earlier versions never change), or submit the draft as one",
-            "description": "`{\"from_draft\": true, \"note\"?}` submits the draft: 422 listing its errors when "
-                           "invalid; on success the draft is cleared.",
-            "parameters": [_ID],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-                {"$ref": "#/components/schemas/TemplateVersionCreate"},
-                {"type": "object", "required": ["from_draft"], "additionalProperties": False, "properties": {
-                    "from_draft": {"const": True}, "note": {"type": "string", "maxLength": 500}}}]}}}},
-            "responses": {"201": {"description": "Created", "content": _JSON("TemplateVersion")},
-                          **problem_responses(400, 401, 404, 409, 415, 422)}}},
-        "/v1/templates/{id}/draft": {
-            "get": {"summary": "The template's draft with its validation", "parameters": [_ID],
-                    "responses": {"200": {"description": "The draft", "content": _JSON("TemplateDraft")},
-                                  **problem_responses(401, 404)}},
-            "put": {"summary": "Save the draft (saved even when the card is invalid)", "parameters": [_ID],
+        "paths": {
+            "/v1/template-library": {
+                "get": {
+                    "summary": "The built-in template library, each with sample data",
+                    "responses": {"200": {"description": "Library templates"}, **problem_responses(401)},
+                }
+            },
+            "/v1/templates": {
+                "post": {
+                    "summary": "Create a template (version 1), or with `draft: true` one that has only a draft",
+                    "description": 'With `"draft": true` the card may be invalid; the answer is then a '
+                    "TemplateSummary (latest_version null, has_draft true).",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/TemplateCreate"},
+                                        {
+                                            "type": "object",
+                                            "required": ["name", "card", "draft"],
+                                            "properties": {
+                                                "name": {"type": "string"},
+                                                "card": {"type": "object"},
+                                                "draft": {"const": True},
+                                                "sample": {"type": ["object", "null"]},
+                                                "traffic_type": {"type": "string"},
+                                            },
+                                        },
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Created",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "oneOf": [
+                                            {"$ref": "#/components/schemas/TemplateVersion"},
+                                            {"$ref": "#/components/schemas/TemplateSummary"},
+                                        ]
+                                    }
+                                }
+                            },
+                        },
+                        **problem_responses(400, 401, 409, 415, 422),
+                    },
+                },
+                "get": {
+                    "summary": "List templates",
+                    "parameters": [
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                    ],
+                    "responses": {"200": {"description": "A page"}, **problem_responses(401, 422)},
+                },
+            },
+            "/v1/templates/{id}": {
+                "get": {
+                    "summary": "A template's latest version and its version list",
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": {"description": "The template", "content": _JSON("TemplateSummary")},
+                        **problem_responses(401, 404),
+                    },
+                }
+            },
+            "/v1/templates/{id}/versions": {
+                "post": {
+                    "summary": "Add a version (earlier versions never change), or submit the draft as one",
+                    "description": '`{"from_draft": true, "note"?}` submits the draft: 422 listing its errors when '
+                    "invalid; on success the draft is cleared.",
+                    "parameters": [_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/TemplateVersionCreate"},
+                                        {
+                                            "type": "object",
+                                            "required": ["from_draft"],
+                                            "additionalProperties": False,
+                                            "properties": {
+                                                "from_draft": {"const": True},
+                                                "note": {"type": "string", "maxLength": 500},
+                                            },
+                                        },
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {"description": "Created", "content": _JSON("TemplateVersion")},
+                        **problem_responses(400, 401, 404, 409, 415, 422),
+                    },
+                }
+            },
+            "/v1/templates/{id}/draft": {
+                "get": {
+                    "summary": "The template's draft with its validation",
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": {"description": "The draft", "content": _JSON("TemplateDraft")},
+                        **problem_responses(401, 404),
+                    },
+                },
+                "put": {
+                    "summary": "Save the draft (saved even when the card is invalid)",
+                    "parameters": [_ID],
                     "requestBody": {"required": True, "content": _JSON("TemplateDraftSave")},
-                    "responses": {"200": {"description": "Saved", "content": _JSON("TemplateDraft")},
-                                  **problem_responses(400, 401, 404, 415, 422)}},
-            "delete": {"summary": "Discard the draft", "parameters": [_ID],
-                       "responses": {"204": {"description": "Gone (or there was none)"},
-                                     **problem_responses(401, 404)}},
+                    "responses": {
+                        "200": {"description": "Saved", "content": _JSON("TemplateDraft")},
+                        **problem_responses(400, 401, 404, 415, 422),
+                    },
+                },
+                "delete": {
+                    "summary": "Discard the draft",
+                    "parameters": [_ID],
+                    "responses": {"204": {"description": "Gone (or there was none)"}, **problem_responses(401, 404)},
+                },
+            },
+            "/v1/templates/{id}/duplicate": {
+                "post": {
+                    "summary": "A new template: version 1 copies this one's latest version, its draft copies this one's draft",
+                    "parameters": [_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["name"],
+                                    "additionalProperties": False,
+                                    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {"description": "Created", "content": _JSON("TemplateSummary")},
+                        **problem_responses(400, 401, 404, 409, 415, 422),
+                    },
+                }
+            },
+            "/v1/templates/{id}/diff": {
+                "get": {
+                    "summary": "Changes between two versions (either may be `draft`)",
+                    "parameters": [
+                        _ID,
+                        {"name": "from", "in": "query", "required": True, "schema": _SIDE},
+                        {"name": "to", "in": "query", "required": True, "schema": _SIDE},
+                    ],
+                    "responses": {
+                        "200": {"description": "The changes", "content": _JSON("TemplateDiff")},
+                        **problem_responses(401, 404, 422),
+                    },
+                }
+            },
+            "/v1/templates/{id}/versions/{version}": {
+                "get": {
+                    "summary": "One version",
+                    "parameters": [
+                        _ID,
+                        {
+                            "name": "version",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1},
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "The version", "content": _JSON("TemplateVersion")},
+                        **problem_responses(401, 404),
+                    },
+                }
+            },
         },
-        "/v1/templates/{id}/duplicate": {"post": {
-            "summary": "A new template: version 1 copies this one's latest version, its draft copies this one's draft",
-            "parameters": [_ID],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["name"], "additionalProperties": False,
-                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}}}}}},
-            "responses": {"201": {"description": "Created", "content": _JSON("TemplateSummary")},
-                          **problem_responses(400, 401, 404, 409, 415, 422)}}},
-        "/v1/templates/{id}/diff": {"get": {
-            "summary": "Changes between two versions (either may be `draft`)",
-            "parameters": [_ID, {"name": "from", "in": "query", "required": True, "schema": _SIDE},
-                           {"name": "to", "in": "query", "required": True, "schema": _SIDE}],
-            "responses": {"200": {"description": "The changes", "content": _JSON("TemplateDiff")},
-                          **problem_responses(401, 404, 422)}}},
-        "/v1/templates/{id}/versions/{version}": {"get": {
-            "summary": "One version", "parameters": [_ID, {"name": "version", "in": "path", "required": True,
-                                                          "schema": {"type": "integer", "minimum": 1}}],
-            "responses": {"200": {"description": "The version", "content": _JSON("TemplateVersion")},
-                          **problem_responses(401, 404)}}},
-    },
-})
+    }
+)

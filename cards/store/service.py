@@ -1,10 +1,11 @@
 """Storing tenant templates: create, list, read, versions (their content never changes), drafts,
 review status, duplicate and diff."""
+
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +26,7 @@ STATUSES = (IN_REVIEW, APPROVED, REJECTED)
 
 
 def _at(ms: int | None) -> str | None:
-    return None if ms is None else rfc3339(datetime.fromtimestamp(ms / 1000, timezone.utc))
+    return None if ms is None else rfc3339(datetime.fromtimestamp(ms / 1000, UTC))
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,16 @@ class TemplateVersion:
 
     def as_dict(self) -> dict:
         return {
-            "id": self.template_id, "name": self.name, "version": self.version, "card": self.card,
-            "sample": self.sample, "traffic_type": self.traffic_type, "note": self.note,
-            "status": self.status, "status_reason": self.status_reason, "created_at": _at(self.created_ms),
+            "id": self.template_id,
+            "name": self.name,
+            "version": self.version,
+            "card": self.card,
+            "sample": self.sample,
+            "traffic_type": self.traffic_type,
+            "note": self.note,
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "created_at": _at(self.created_ms),
         }
 
 
@@ -87,7 +95,7 @@ def check_version_body(body: dict, *, need_name: bool) -> list[FieldError]:
 SubmitPolicy = Callable[[str, "TemplateVersion"], Awaitable[str]]
 
 
-async def approve_at_once(tenant_id: str, version: "TemplateVersion") -> str:
+async def approve_at_once(tenant_id: str, version: TemplateVersion) -> str:
     return APPROVED
 
 
@@ -123,22 +131,32 @@ class TemplateStore:
         tid = await self._insert_template(tenant_id, name.strip(), draft=body)
         return await self.summary(tenant_id, tid)
 
-    async def _insert_template(self, tenant_id: str, name: str, *, version: dict | None = None,
-                               draft: dict | None = None) -> str:
+    async def _insert_template(
+        self, tenant_id: str, name: str, *, version: dict | None = None, draft: dict | None = None
+    ) -> str:
         tid, now = new_id(), self._now_ms()
         try:
             async with self.db.write.begin() as conn:
-                await conn.execute(templates.insert().values(
-                    id=tid, tenant_id=tenant_id, name=name, created_ms=now, updated_ms=now,
-                    latest_version=1 if version is not None else None))
+                await conn.execute(
+                    templates.insert().values(
+                        id=tid,
+                        tenant_id=tenant_id,
+                        name=name,
+                        created_ms=now,
+                        updated_ms=now,
+                        latest_version=1 if version is not None else None,
+                    )
+                )
                 if version is not None:
-                    await conn.execute(template_versions.insert().values(
-                        _version_row(tid, 1, version, now, IN_REVIEW)))
+                    await conn.execute(template_versions.insert().values(_version_row(tid, 1, version, now, IN_REVIEW)))
                 if draft is not None:
                     await conn.execute(template_drafts.insert().values(_draft_row(tid, draft, now)))
         except IntegrityError:
-            raise Problem(409, f"a template named {name!r} exists; add a version to it instead",
-                          [FieldError("/name", "already used")]) from None
+            raise Problem(
+                409,
+                f"a template named {name!r} exists; add a version to it instead",
+                [FieldError("/name", "already used")],
+            ) from None
         return tid
 
     async def add_version(self, tenant_id: str, template_id: str, body: dict) -> TemplateVersion:
@@ -148,13 +166,22 @@ class TemplateStore:
         it is invalid) and clears it.
         """
         if body.get("from_draft") is True:
-            extra = [FieldError(f"/{k}", "unknown field with from_draft") for k in body if k not in ("from_draft", "note")]
+            extra = [
+                FieldError(f"/{k}", "unknown field with from_draft") for k in body if k not in ("from_draft", "note")
+            ]
             if extra:
                 raise Problem(422, f"{len(extra)} field(s) are invalid", extra)
-            draft = await self.draft(tenant_id, template_id, missing=Problem(
-                422, "this template has no draft to submit", [FieldError("/from_draft", "no draft")]))
-            body = {"card": draft["card"], "sample": draft["sample"], "traffic_type": draft["traffic_type"],
-                    **({"note": body["note"]} if "note" in body else {})}
+            draft = await self.draft(
+                tenant_id,
+                template_id,
+                missing=Problem(422, "this template has no draft to submit", [FieldError("/from_draft", "no draft")]),
+            )
+            body = {
+                "card": draft["card"],
+                "sample": draft["sample"],
+                "traffic_type": draft["traffic_type"],
+                **({"note": body["note"]} if "note" in body else {}),
+            }
             errors = check_version_body(body, need_name=False)
             if errors:
                 raise Problem(422, f"the draft is not valid: {len(errors)} error(s)", errors)
@@ -170,15 +197,24 @@ class TemplateStore:
         now = self._now_ms()
         try:
             async with self.db.write.begin() as conn:
-                row = (await conn.execute(select(templates.c.latest_version).where(
-                    and_(templates.c.id == template_id, templates.c.tenant_id == tenant_id)))).first()
+                row = (
+                    await conn.execute(
+                        select(templates.c.latest_version).where(
+                            and_(templates.c.id == template_id, templates.c.tenant_id == tenant_id)
+                        )
+                    )
+                ).first()
                 if row is None:
                     raise Problem(404, "no such template")
                 version = (row.latest_version or 0) + 1
-                await conn.execute(template_versions.insert().values(
-                    _version_row(template_id, version, body, now, IN_REVIEW)))
-                await conn.execute(update(templates).where(templates.c.id == template_id)
-                                   .values(latest_version=version, updated_ms=now))
+                await conn.execute(
+                    template_versions.insert().values(_version_row(template_id, version, body, now, IN_REVIEW))
+                )
+                await conn.execute(
+                    update(templates)
+                    .where(templates.c.id == template_id)
+                    .values(latest_version=version, updated_ms=now)
+                )
                 if clear_draft:
                     await conn.execute(delete(template_drafts).where(template_drafts.c.template_id == template_id))
         except IntegrityError:
@@ -194,8 +230,9 @@ class TemplateStore:
         await self._set_status(template_id, version, status, None)
         return replace(stored, status=status)
 
-    async def review(self, tenant_id: str, template_id: str, version: int, status: str,
-                     reason: str | None = None) -> TemplateVersion:
+    async def review(
+        self, tenant_id: str, template_id: str, version: int, status: str, reason: str | None = None
+    ) -> TemplateVersion:
         """An operator's decision on a version in review: approved, or rejected with a reason."""
         if status not in (APPROVED, REJECTED):
             raise Problem(422, "a review decides approved or rejected", [FieldError("/status", "approved or rejected")])
@@ -210,9 +247,13 @@ class TemplateStore:
     async def _set_status(self, template_id: str, version: int, status: str, reason: str | None) -> None:
         v = template_versions
         async with self.db.write.begin() as conn:
-            await conn.execute(update(v).where(and_(v.c.template_id == template_id, v.c.version == version))
-                               .values(status=status, status_reason=reason,
-                                       reviewed_ms=None if status == IN_REVIEW else self._now_ms()))
+            await conn.execute(
+                update(v)
+                .where(and_(v.c.template_id == template_id, v.c.version == version))
+                .values(
+                    status=status, status_reason=reason, reviewed_ms=None if status == IN_REVIEW else self._now_ms()
+                )
+            )
 
     async def version(self, tenant_id: str, template_id: str, version: int | None = None) -> TemplateVersion:
         """One version (the latest by default); 404 for another tenant's template."""
@@ -229,8 +270,11 @@ class TemplateStore:
         """
         t, v = templates, template_versions
         async with self.db.read.connect() as conn:
-            template = (await conn.execute(select(t.c.id, t.c.latest_version).where(
-                and_(t.c.name == name, t.c.tenant_id == tenant_id)))).first()
+            template = (
+                await conn.execute(
+                    select(t.c.id, t.c.latest_version).where(and_(t.c.name == name, t.c.tenant_id == tenant_id))
+                )
+            ).first()
             if template is None:
                 return None
             query = select(v.c.version).where(v.c.template_id == template.id)
@@ -240,12 +284,18 @@ class TemplateStore:
                 query = query.where(v.c.version == version)
             found = (await conn.execute(query)).scalar()
         if found is None and version is None:
-            why = ("has only a draft: submit it as a version first" if template.latest_version is None
-                   else "has no approved version yet")
+            why = (
+                "has only a draft: submit it as a version first"
+                if template.latest_version is None
+                else "has no approved version yet"
+            )
             raise Problem(422, f"template {name!r} {why}", [FieldError("/template/name", f"template {name!r} {why}")])
         if found is None:
-            raise Problem(422, f"template {name!r} has no version {version}",
-                          [FieldError("/template/version", f"template {name!r} has no version {version}")])
+            raise Problem(
+                422,
+                f"template {name!r} has no version {version}",
+                [FieldError("/template/version", f"template {name!r} has no version {version}")],
+            )
         chosen = await self.version(tenant_id, template.id, found)
         if chosen.status != APPROVED:
             why = f"version {found} of template {name!r} is {chosen.status.replace('_', ' ')}; only approved versions are sent"
@@ -254,25 +304,54 @@ class TemplateStore:
 
     async def _find(self, where, tenant_id: str, version: int | None) -> TemplateVersion | None:
         t, v = templates, template_versions
-        query = (select(t.c.id, t.c.name, t.c.latest_version, v).join(v, v.c.template_id == t.c.id)
-                 .where(and_(where, t.c.tenant_id == tenant_id)))
-        query = query.where(v.c.version == version) if version is not None else query.where(
-            v.c.version == t.c.latest_version)
+        query = (
+            select(t.c.id, t.c.name, t.c.latest_version, v)
+            .join(v, v.c.template_id == t.c.id)
+            .where(and_(where, t.c.tenant_id == tenant_id))
+        )
+        query = (
+            query.where(v.c.version == version)
+            if version is not None
+            else query.where(v.c.version == t.c.latest_version)
+        )
         async with self.db.read.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        return TemplateVersion(row.id, row.name, row.version, row.card, row.sample, row.traffic_type,
-                               row.note, row.created_ms, row.status, row.status_reason)
+        return TemplateVersion(
+            row.id,
+            row.name,
+            row.version,
+            row.card,
+            row.sample,
+            row.traffic_type,
+            row.note,
+            row.created_ms,
+            row.status,
+            row.status_reason,
+        )
 
     async def versions(self, tenant_id: str, template_id: str) -> list[dict]:
         await self._template_row(tenant_id, template_id)  # 404 unless it is this tenant's
         v = template_versions
         async with self.db.read.connect() as conn:
-            rows = (await conn.execute(select(v.c.version, v.c.created_ms, v.c.note, v.c.status, v.c.status_reason)
-                                       .where(v.c.template_id == template_id).order_by(v.c.version))).all()
-        return [{"version": r.version, "note": r.note, "status": r.status, "status_reason": r.status_reason,
-                 "created_at": _at(r.created_ms)} for r in rows]
+            rows = (
+                await conn.execute(
+                    select(v.c.version, v.c.created_ms, v.c.note, v.c.status, v.c.status_reason)
+                    .where(v.c.template_id == template_id)
+                    .order_by(v.c.version)
+                )
+            ).all()
+        return [
+            {
+                "version": r.version,
+                "note": r.note,
+                "status": r.status,
+                "status_reason": r.status_reason,
+                "created_at": _at(r.created_ms),
+            }
+            for r in rows
+        ]
 
     async def _template_row(self, tenant_id: str, template_id: str):
         t = templates
@@ -288,31 +367,68 @@ class TemplateStore:
         row = await self._template_row(tenant_id, template_id)
         latest = await self.version(tenant_id, template_id) if row.latest_version is not None else None
         async with self.db.read.connect() as conn:
-            has_draft = (await conn.execute(select(template_drafts.c.template_id).where(
-                template_drafts.c.template_id == template_id))).first() is not None
-        fields = latest.as_dict() if latest else {
-            "id": row.id, "name": row.name, "version": None, "card": None, "sample": None,
-            "traffic_type": None, "note": None, "status": None, "status_reason": None,
-            "created_at": _at(row.created_ms)}
-        return {**fields, "latest_version": row.latest_version, "has_draft": has_draft,
-                "updated_at": _at(row.updated_ms or row.created_ms),
-                "versions": await self.versions(tenant_id, template_id)}
+            has_draft = (
+                await conn.execute(
+                    select(template_drafts.c.template_id).where(template_drafts.c.template_id == template_id)
+                )
+            ).first() is not None
+        fields = (
+            latest.as_dict()
+            if latest
+            else {
+                "id": row.id,
+                "name": row.name,
+                "version": None,
+                "card": None,
+                "sample": None,
+                "traffic_type": None,
+                "note": None,
+                "status": None,
+                "status_reason": None,
+                "created_at": _at(row.created_ms),
+            }
+        )
+        return {
+            **fields,
+            "latest_version": row.latest_version,
+            "has_draft": has_draft,
+            "updated_at": _at(row.updated_ms or row.created_ms),
+            "versions": await self.versions(tenant_id, template_id),
+        }
 
     async def list(self, tenant_id: str, *, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
         t, v, d = templates, template_versions, template_drafts
-        query = (select(t, v.c.traffic_type.label("version_traffic"), d.c.traffic_type.label("draft_traffic"),
-                        d.c.template_id.label("draft_of"))
-                 .select_from(t.outerjoin(v, and_(v.c.template_id == t.c.id, v.c.version == t.c.latest_version))
-                              .outerjoin(d, d.c.template_id == t.c.id))
-                 .where(t.c.tenant_id == tenant_id))
+        query = (
+            select(
+                t,
+                v.c.traffic_type.label("version_traffic"),
+                d.c.traffic_type.label("draft_traffic"),
+                d.c.template_id.label("draft_of"),
+            )
+            .select_from(
+                t.outerjoin(v, and_(v.c.template_id == t.c.id, v.c.version == t.c.latest_version)).outerjoin(
+                    d, d.c.template_id == t.c.id
+                )
+            )
+            .where(t.c.tenant_id == tenant_id)
+        )
         if cursor:
             query = query.where(t.c.id < decode_cursor(cursor))
         async with self.db.read.connect() as conn:
             rows = (await conn.execute(query.order_by(t.c.id.desc()).limit(limit + 1))).all()
         more, rows = len(rows) > limit, rows[:limit]
-        items = [{"id": r.id, "name": r.name, "latest_version": r.latest_version, "has_draft": r.draft_of is not None,
-                  "traffic_type": r.version_traffic or r.draft_traffic,
-                  "created_at": _at(r.created_ms), "updated_at": _at(r.updated_ms or r.created_ms)} for r in rows]
+        items = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "latest_version": r.latest_version,
+                "has_draft": r.draft_of is not None,
+                "traffic_type": r.version_traffic or r.draft_traffic,
+                "created_at": _at(r.created_ms),
+                "updated_at": _at(r.updated_ms or r.created_ms),
+            }
+            for r in rows
+        ]
         return items, (encode_cursor(rows[-1].id) if more and rows else None)
 
     # -- drafts ------------------------------------------------------------------------
@@ -341,9 +457,11 @@ class TemplateStore:
                 base = await self.draft(tenant_id, template_id)
             except Problem:
                 base = (await self.version(tenant_id, template_id)).as_dict() if row.latest_version else None
-        merged = {"card": body["card"],
-                  "sample": body["sample"] if "sample" in body else (base or {}).get("sample"),
-                  "traffic_type": body.get("traffic_type") or (base or {}).get("traffic_type") or "notification"}
+        merged = {
+            "card": body["card"],
+            "sample": body["sample"] if "sample" in body else (base or {}).get("sample"),
+            "traffic_type": body.get("traffic_type") or (base or {}).get("traffic_type") or "notification",
+        }
         now = self._now_ms()
         values = _draft_row(template_id, merged, now)
         d = template_drafts
@@ -383,8 +501,12 @@ class TemplateStore:
         copy = None
         if row.latest_version is not None:
             src = await self.version(tenant_id, template_id)
-            copy = {"card": src.card, "sample": src.sample, "traffic_type": src.traffic_type,
-                    "note": f"copy of {src.name} version {src.version}"}
+            copy = {
+                "card": src.card,
+                "sample": src.sample,
+                "traffic_type": src.traffic_type,
+                "note": f"copy of {src.name} version {src.version}",
+            }
         tid = await self._insert_template(tenant_id, name.strip(), version=copy, draft=draft)
         if copy is not None:
             await self._submitted(tenant_id, tid, 1)
@@ -396,12 +518,14 @@ class TemplateStore:
         for which in (old, new):
             if which == "draft":
                 got = await self.draft(tenant_id, template_id)
-                docs.append({"card": got["card"], "sample": got["sample"], "traffic_type": got["traffic_type"],
-                             "note": None})
+                docs.append(
+                    {"card": got["card"], "sample": got["sample"], "traffic_type": got["traffic_type"], "note": None}
+                )
             else:
                 got = await self.version(tenant_id, template_id, which)
-                docs.append({"card": got.card, "sample": got.sample, "traffic_type": got.traffic_type,
-                             "note": got.note})
+                docs.append(
+                    {"card": got.card, "sample": got.sample, "traffic_type": got.traffic_type, "note": got.note}
+                )
         return json_diff(docs[0], docs[1])
 
 
@@ -439,8 +563,7 @@ def json_diff(old, new, path: str = "") -> list[dict]:
         for i in range(min(len(old), len(new))):
             out += json_diff(old[i], new[i], path + pointer(i))
         out += [{"op": "add", "path": path + pointer(i), "new": new[i]} for i in range(len(old), len(new))]
-        out += [{"op": "remove", "path": path + pointer(i), "old": old[i]}
-                for i in reversed(range(len(new), len(old)))]
+        out += [{"op": "remove", "path": path + pointer(i), "old": old[i]} for i in reversed(range(len(new), len(old)))]
         return out
     if type(old) is not type(new) or old != new:
         return [{"op": "replace", "path": path, "old": old, "new": new}]
@@ -448,18 +571,37 @@ def json_diff(old, new, path: str = "") -> list[dict]:
 
 
 def _version_row(template_id: str, version: int, body: dict, now_ms: int, status: str) -> dict:
-    return {"template_id": template_id, "version": version, "card": body["card"], "sample": body.get("sample"),
-            "traffic_type": body.get("traffic_type", "notification"), "note": body.get("note"),
-            "created_ms": now_ms, "status": status}
+    return {
+        "template_id": template_id,
+        "version": version,
+        "card": body["card"],
+        "sample": body.get("sample"),
+        "traffic_type": body.get("traffic_type", "notification"),
+        "note": body.get("note"),
+        "created_ms": now_ms,
+        "status": status,
+    }
 
 
 def _draft_row(template_id: str, body: dict, now_ms: int) -> dict:
-    return {"template_id": template_id, "card": body["card"], "sample": body.get("sample"),
-            "traffic_type": body.get("traffic_type") or "notification", "updated_ms": now_ms}
+    return {
+        "template_id": template_id,
+        "card": body["card"],
+        "sample": body.get("sample"),
+        "traffic_type": body.get("traffic_type") or "notification",
+        "updated_ms": now_ms,
+    }
 
 
 def _draft_view(row) -> dict:
-    errors = check_version_body({"card": row["card"], "sample": row["sample"], "traffic_type": row["traffic_type"]},
-                                need_name=False)
-    return {"card": row["card"], "sample": row["sample"], "traffic_type": row["traffic_type"],
-            "updated_at": _at(row["updated_ms"]), "valid": not errors, "errors": [e.as_dict() for e in errors]}
+    errors = check_version_body(
+        {"card": row["card"], "sample": row["sample"], "traffic_type": row["traffic_type"]}, need_name=False
+    )
+    return {
+        "card": row["card"],
+        "sample": row["sample"],
+        "traffic_type": row["traffic_type"],
+        "updated_at": _at(row["updated_ms"]),
+        "valid": not errors,
+        "errors": [e.as_dict() for e in errors],
+    }

@@ -1,4 +1,5 @@
 """Templates, their versions and drafts (a template is brand content, not recipient data: stored as JSON)."""
+
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 
 from store.tables import metadata

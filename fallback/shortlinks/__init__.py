@@ -5,6 +5,7 @@
 composition root at `app[SHORTLINKS]`, writes buffered hits every 0.5 s and erases expired
 links' cards hourly.
 """
+
 from fallback.shortlinks import openapi as _openapi  # noqa: F401  (registers the API description)
 from fallback.shortlinks.agents import Agent, classify
 from fallback.shortlinks.http import SHORTLINKS, render_card_page, routes

@@ -3,6 +3,7 @@
 Link-preview fetchers (chat apps unfurling a pasted link), crawlers and command-line tools
 are reported apart from people. The rules are data: the first pattern that matches wins.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,11 @@ _RULES: list[tuple[re.Pattern, Agent]] = [
         (r"bytespider|yandex(?:bot|images)|duckduckbot|applebot|petalbot|semrushbot|ahrefsbot|mj12bot", CRAWLER),
         (r"\b(?:bot|crawler|spider|scraper|headlesschrome|phantomjs|lighthouse)\b|bot/\d", CRAWLER),
         # Scripts and command-line tools.
-        (r"^(?:curl|wget|httpie|python-requests|python-urllib|python-httpx|aiohttp|go-http-client|okhttp"
-         r"|java/|apache-httpclient|libwww-perl|ruby|php|node-fetch|axios|postmanruntime|insomnia)", TOOL),
+        (
+            r"^(?:curl|wget|httpie|python-requests|python-urllib|python-httpx|aiohttp|go-http-client|okhttp"
+            r"|java/|apache-httpclient|libwww-perl|ruby|php|node-fetch|axios|postmanruntime|insomnia)",
+            TOOL,
+        ),
         # People: in-app browsers first, then ordinary mobile and desktop browsers.
         (r"micromessenger", Agent("wechat")),
         (r"\bQQ/|MQQBrowser", Agent("qq")),

@@ -4,6 +4,7 @@
 preview uses); each suggestion goes to a tracked route below it. Nothing here redirects to
 a URL taken from the request: the only redirect target is the URL in the card.
 """
+
 from __future__ import annotations
 
 import base64
@@ -11,7 +12,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -19,8 +20,8 @@ import eviltransform
 import jinja2
 from aiohttp import web
 
-from api.problems import FieldError, Problem, pointer
 from api.middleware import TENANT_ID
+from api.problems import FieldError, Problem, pointer
 from cards import Footer, calendar_ics, geo_uri, landing_href, render_html, suggestion_at, web_map_url
 from cards.view import MediaView, SuggestionView
 from fallback.shortlinks.agents import classify
@@ -74,8 +75,10 @@ def html_response(html: str, status: int = 200, headers: dict | None = None, *, 
 @lru_cache(maxsize=1)
 def _notices() -> jinja2.Template:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("fallback.shortlinks", "templates"), autoescape=True,
-        undefined=jinja2.StrictUndefined, auto_reload=False,
+        loader=jinja2.PackageLoader("fallback.shortlinks", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,
     )
     return env.get_template("notice.html.j2")
 
@@ -94,8 +97,14 @@ class _Form:
     fields: dict
 
 
-def notice(heading: str, *lines: str, status: int = 200, brand: str | None = None,
-           links: list[_Link] = (), form: _Form | None = None) -> web.Response:
+def notice(
+    heading: str,
+    *lines: str,
+    status: int = 200,
+    brand: str | None = None,
+    links: list[_Link] = (),
+    form: _Form | None = None,
+) -> web.Response:
     """A plain page (not found, gone, thanks, map, privacy, opt-out)."""
     html = _notices().render(heading=heading, lines=lines, brand=brand, links=list(links), form=form)
     return html_response(html, status)
@@ -147,8 +156,7 @@ def render_page(link: Link) -> str:
             form_action=f"{base}/r",
             media_src=media_src,
             brand=link.signature,
-            footer=Footer(signature=link.signature, opt_out_url=f"{base}/opt-out",
-                          privacy_url=f"{base}/privacy"),
+            footer=Footer(signature=link.signature, opt_out_url=f"{base}/opt-out", privacy_url=f"{base}/privacy"),
         )
         link.rendered["page"] = html
         link.rendered["csp"] = page_csp(html)
@@ -158,8 +166,13 @@ def render_page(link: Link) -> str:
 def render_card_page(card: dict, *, signature: str, media_src=None, lang: str = "zh-CN") -> str:
     """The recipient page of a card without a link (the editor's H5 preview): the same page as
     `/s/<token>` shows, with every button inert and the footer links going nowhere."""
-    return render_html(card, media_src=media_src, brand=signature or None, lang=lang,
-                       footer=Footer(signature=signature or None, opt_out_url="#", privacy_url="#"))
+    return render_html(
+        card,
+        media_src=media_src,
+        brand=signature or None,
+        lang=lang,
+        footer=Footer(signature=signature or None, opt_out_url="#", privacy_url="#"),
+    )
 
 
 # -- handlers ------------------------------------------------------------------------------
@@ -171,8 +184,14 @@ async def _resolve(request: web.Request) -> tuple[ShortLinks, Link | None, bool]
 
 
 def _record(request: web.Request, links: ShortLinks, link: Link, kind: str, action: int | None = None):
-    return links.record(link, kind, action, head=request.method == "HEAD", remote=request.remote,
-                        user_agent=request.headers.get("User-Agent"))
+    return links.record(
+        link,
+        kind,
+        action,
+        head=request.method == "HEAD",
+        remote=request.remote,
+        user_agent=request.headers.get("User-Agent"),
+    )
 
 
 async def _live_link(request: web.Request, kind: str, action: int | None = None):
@@ -225,8 +244,12 @@ async def landing_page(request: web.Request) -> web.Response:
     if not classify(request.headers.get("User-Agent")).human:
         # Chat apps' preview fetchers and crawlers would copy the recipient's personal text
         # onto third-party servers (and into a preview others may see): they get the brand only.
-        return notice(f"{link.signature}的消息", "请在手机浏览器中打开此链接查看。",
-                      "Open this link on your phone to see the message.", brand=link.signature)
+        return notice(
+            f"{link.signature}的消息",
+            "请在手机浏览器中打开此链接查看。",
+            "Open this link on your phone to see the message.",
+            brand=link.signature,
+        )
     html = render_page(link)
     return html_response(html, csp=link.rendered["csp"])
 
@@ -249,9 +272,15 @@ async def open_url(request: web.Request) -> web.Response:
             return not_found()
         target = link.rendered[("a", raw)] = url
     _record(request, links, link, "action", int(raw))
-    return web.Response(status=302, headers={
-        "Location": target, "Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer",
-        "X-Robots-Tag": "noindex, nofollow"})
+    return web.Response(
+        status=302,
+        headers={
+            "Location": target,
+            "Cache-Control": "private, no-store",
+            "Referrer-Policy": "no-referrer",
+            "X-Robots-Tag": "noindex, nofollow",
+        },
+    )
 
 
 @routes.get("/s/{token}/ics/{n}")
@@ -261,20 +290,26 @@ async def calendar(request: web.Request) -> web.Response:
         return answer
     links, link, s = found
     n = s.index
-    stamp = datetime.fromtimestamp(link.created_ms / 1000, timezone.utc)
+    stamp = datetime.fromtimestamp(link.created_ms / 1000, UTC)
     try:
         body = calendar_ics(s, uid=f"{link.message_id}-{n}@hongyan", stamp=stamp)
     except ValueError:
         return not_found()
-    return web.Response(body=body, content_type="text/calendar", charset="utf-8", headers={
-        **_PAGE_HEADERS, "Content-Disposition": f'attachment; filename="event-{n}.ics"'})
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={**_PAGE_HEADERS, "Content-Disposition": f'attachment; filename="event-{n}.ics"'},
+    )
 
 
 def map_links(s: SuggestionView) -> list[_Link]:
     """geo: URI for the phone's map app plus a web map: Amap (GCJ-02) inside mainland China."""
     if s.latitude is None or s.longitude is None:
-        return [_Link("geo:0,0?q=" + quote(s.label or "", safe=""), "在地图应用中打开 / Open in maps"),
-                _Link(web_map_url(None, None, s.label), "高德地图 / Amap")]
+        return [
+            _Link("geo:0,0?q=" + quote(s.label or "", safe=""), "在地图应用中打开 / Open in maps"),
+            _Link(web_map_url(None, None, s.label), "高德地图 / Amap"),
+        ]
     out = [_Link(geo_uri(s.latitude, s.longitude, s.label), "在地图应用中打开 / Open in maps")]
     if eviltransform.outOfChina(s.latitude, s.longitude):
         query = urlencode({"mlat": f"{s.latitude:.6f}", "mlon": f"{s.longitude:.6f}"})
@@ -292,8 +327,12 @@ async def show_map(request: web.Request) -> web.Response:
     if answer is not None:
         return answer
     links, link, s = found
-    return notice(s.label or s.display_text, s.display_text, brand=link.signature,
-                  links=map_links(s) + [_Link(_base(link), "返回 / Back")])
+    return notice(
+        s.label or s.display_text,
+        s.display_text,
+        brand=link.signature,
+        links=map_links(s) + [_Link(_base(link), "返回 / Back")],
+    )
 
 
 async def _postback(request: web.Request, raw_index: str | None) -> web.Response:
@@ -306,10 +345,21 @@ async def _postback(request: web.Request, raw_index: str | None) -> web.Response
             await links.on_postback(link.tenant_id, link.message_id, s.display_text, s.postback)
         except Exception:
             log.exception("postback callback failed for message %s", link.message_id)
-            return notice("请稍后再试", "暂时无法提交，请稍后再试。", "Please try again later.", status=503,
-                          brand=link.signature, links=[_Link(_base(link), "返回 / Back")])
-    return notice("已收到", f"您选择了：{s.display_text}", "谢谢！Thank you.", brand=link.signature,
-                  links=[_Link(_base(link), "返回 / Back")])
+            return notice(
+                "请稍后再试",
+                "暂时无法提交，请稍后再试。",
+                "Please try again later.",
+                status=503,
+                brand=link.signature,
+                links=[_Link(_base(link), "返回 / Back")],
+            )
+    return notice(
+        "已收到",
+        f"您选择了：{s.display_text}",
+        "谢谢！Thank you.",
+        brand=link.signature,
+        links=[_Link(_base(link), "返回 / Back")],
+    )
 
 
 @routes.post("/s/{token}/r")
@@ -328,8 +378,10 @@ async def opt_out_page(request: web.Request) -> web.Response:
     links, link, _ = await _resolve(request)
     if link is None:
         return not_found()
-    lines = [f"不想再收到{link.signature}的营销短信，请回复 R 或 TD 到发来短信的号码。",
-             "To stop marketing messages, reply R or TD to the SMS."]
+    lines = [
+        f"不想再收到{link.signature}的营销短信，请回复 R 或 TD 到发来短信的号码。",
+        "To stop marketing messages, reply R or TD to the SMS.",
+    ]
     form = _Form(f"{_base(link)}/opt-out", "退订 / Unsubscribe", {}) if links.on_opt_out else None
     return notice("退订", *lines, brand=link.signature, form=form)
 
@@ -347,8 +399,7 @@ async def opt_out(request: web.Request) -> web.Response:
     except Exception:
         log.exception("opt-out callback failed for message %s", link.message_id)
         return notice("请稍后再试", "暂时无法退订，请稍后再试，或回复 R 退订。", status=503, brand=link.signature)
-    return notice("已退订", f"您将不再收到{link.signature}的营销短信。", "You are unsubscribed.",
-                  brand=link.signature)
+    return notice("已退订", f"您将不再收到{link.signature}的营销短信。", "You are unsubscribed.", brand=link.signature)
 
 
 @routes.get("/s/{token}/privacy")
@@ -364,7 +415,8 @@ async def privacy(request: web.Request) -> web.Response:
         f"链接在发送后 {DEFAULT_TTL_S // 86400} 天内有效。",
         "We record when this page and its buttons are opened, never your IP address or browser "
         "identity (only a keyed one-way digest, to count unique visitors). No cookies, no third-party scripts.",
-        brand=link.signature, links=[_Link(_base(link), "返回 / Back")],
+        brand=link.signature,
+        links=[_Link(_base(link), "返回 / Back")],
     )
 
 
@@ -375,13 +427,15 @@ async def clicks(request: web.Request) -> web.Response:
     q = request.query
     message_id, batch_id = q.get("message_id"), q.get("batch_id")
     if (message_id is None) == (batch_id is None):
-        raise Problem(422, "give exactly one of message_id or batch_id",
-                      [FieldError(pointer("message_id"), "message_id or batch_id is required, not both")])
+        raise Problem(
+            422,
+            "give exactly one of message_id or batch_id",
+            [FieldError(pointer("message_id"), "message_id or batch_id is required, not both")],
+        )
     for name, value in (("message_id", message_id), ("batch_id", batch_id)):
         if value is not None and not 0 < len(value) <= 64:
             raise Problem(422, f"{name} is not an id this API returned", [FieldError(pointer(name), "bad length")])
-    summary = await request.app[SHORTLINKS].clicks_summary(request[TENANT_ID], message_id=message_id,
-                                                           batch_id=batch_id)
+    summary = await request.app[SHORTLINKS].clicks_summary(request[TENANT_ID], message_id=message_id, batch_id=batch_id)
     if summary is None:
         raise Problem(404, "no short link was sent for this " + ("message" if message_id else "batch"))
     return web.json_response(summary)

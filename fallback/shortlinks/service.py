@@ -5,6 +5,7 @@ change that sends the SMS. Resolving a token is cached in memory for a short tim
 redirect usually costs no database read), and hits are buffered and written through the
 GroupWriter in batches so recording them never slows the answer.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,8 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 import orjson
 from sqlalchemy import and_, distinct, func, select, update
@@ -206,8 +207,13 @@ class ShortLinks:
                 plain = self.keyring.open(row.tenant_id, "short_links", "card", token, row.card_enc)
             card = orjson.loads(plain)
         return Link(
-            token=token, tenant_id=row.tenant_id, message_id=row.message_id, batch_id=row.batch_id,
-            created_ms=row.created_ms, expires_ms=row.expires_ms, card=card,
+            token=token,
+            tenant_id=row.tenant_id,
+            message_id=row.message_id,
+            batch_id=row.batch_id,
+            created_ms=row.created_ms,
+            expires_ms=row.expires_ms,
+            card=card,
             signature=await self.signature_of(row.tenant_id),
         )
 
@@ -288,8 +294,7 @@ class ShortLinks:
                 # Keep them for the next attempt, unless the backlog has grown too large.
                 room = max(0, MAX_BUFFER - len(self._buffer))
                 if room < len(rows):
-                    log.error("dropping %d click records: the database is not accepting writes",
-                              len(rows) - room)
+                    log.error("dropping %d click records: the database is not accepting writes", len(rows) - room)
                 self._buffer[:0] = rows[:room]
                 raise
 
@@ -313,7 +318,7 @@ class ShortLinks:
         while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
             try:
@@ -367,18 +372,25 @@ class ShortLinks:
             uniques = {(r.kind, r.action): r.n for r in (await conn.execute(unique_per)).all()}
             kind_uniques = {r.kind: r.n for r in (await conn.execute(unique_kind)).all()}
             unique_humans = (await conn.execute(select(func.count()).select_from(people))).scalar_one()
-            clicked = (
-                await conn.execute(select(func.count(distinct(c.message_id))).where(scope, human))
-            ).scalar_one()
-        return _summarise(rows, uniques, kind_uniques, unique_humans, clicked, links,
-                          {"message_id": message_id} if message_id else {"batch_id": batch_id})
+            clicked = (await conn.execute(select(func.count(distinct(c.message_id))).where(scope, human))).scalar_one()
+        return _summarise(
+            rows,
+            uniques,
+            kind_uniques,
+            unique_humans,
+            clicked,
+            links,
+            {"message_id": message_id} if message_id else {"batch_id": batch_id},
+        )
 
 
 def _counts() -> dict:
     return {"hits": 0, "human_hits": 0, "unique_humans": 0, "bots": 0, "previews": 0, "head": 0}
 
 
-def _summarise(rows, uniques: dict, kind_uniques: dict, unique_humans: int, clicked: int, links: int, scope: dict) -> dict:
+def _summarise(
+    rows, uniques: dict, kind_uniques: dict, unique_humans: int, clicked: int, links: int, scope: dict
+) -> dict:
     total = _counts()
     by_kind: dict[str, dict] = {}
     actions: dict[tuple[str, int], dict] = {}

@@ -4,6 +4,7 @@ The composed card is personal (it carries the recipient's variables), so it is s
 sealed; a click keeps no IP address or user agent, only a coarse agent class and an HMAC of
 both (per tenant) for counting unique visitors. Times are Unix milliseconds.
 """
+
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, String, Table
 
 from store.sealed import SealedColumn

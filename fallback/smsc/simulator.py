@@ -9,6 +9,7 @@ submit_sm_resp and `failure_rate` turns that share of accepted parts into UNDELI
 State (throttle counters) lives in memory only, keyed by a keyed hash of the number; logs mask
 numbers. Run alone with ``python -m fallback.smsc --port 2775``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,9 @@ import random
 import secrets
 import signal
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Callable
 
 from smpp.pdu import operations, pdu_types
 
@@ -117,8 +118,15 @@ class SmscSimulator:
         self._changed = asyncio.Condition()
         # Submits per sender number (the brand's number with its extension code; not personal data).
         self.sender_numbers: Counter[str] = Counter()
-        self.counts = {"binds": 0, "submit_sm": 0, "throttled": 0, "enquire_link": 0,
-                       "receipts": 0, "connections": 0, "bind_refused": 0}
+        self.counts = {
+            "binds": 0,
+            "submit_sm": 0,
+            "throttled": 0,
+            "enquire_link": 0,
+            "receipts": 0,
+            "connections": 0,
+            "bind_refused": 0,
+        }
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -162,11 +170,17 @@ class SmscSimulator:
         payload = text.encode("gsm03.38") if gsm else text.encode("utf-16-be")
         source, ton, npi = smpp.sms_address(source_e164)
         for session in self._receivers(None):
-            session.send(operations.DeliverSM(
-                seqNum=session.next_seq(), source_addr=source, source_addr_ton=ton,
-                source_addr_npi=npi, destination_addr=destination,
-                data_coding=smpp.data_coding(0x00 if gsm else 0x08), short_message=payload,
-            ))
+            session.send(
+                operations.DeliverSM(
+                    seqNum=session.next_seq(),
+                    source_addr=source,
+                    source_addr_ton=ton,
+                    source_addr_npi=npi,
+                    destination_addr=destination,
+                    data_coding=smpp.data_coding(0x00 if gsm else 0x08),
+                    short_message=payload,
+                )
+            )
             return
         raise ConnectionError("no bound receiver to deliver to")
 
@@ -237,13 +251,11 @@ class SmscSimulator:
             await asyncio.sleep(self.latency)  # the simulated operator latency itself
         destination = pdu.params["destination_addr"].decode("ascii", errors="replace")
         if not (destination.isdigit() and 6 <= len(destination) <= 15):
-            session.send(operations.SubmitSMResp(seqNum=pdu.seqNum,
-                                                 status=smpp.Status.ESME_RINVDSTADR))
+            session.send(operations.SubmitSMResp(seqNum=pdu.seqNum, status=smpp.Status.ESME_RINVDSTADR))
             return
         behaviour = behaviour_for(destination)
         if behaviour == THROTTLE_THEN_DELIVER and self._throttle(pdu):
-            session.send(operations.SubmitSMResp(seqNum=pdu.seqNum,
-                                                 status=smpp.Status.ESME_RTHROTTLED))
+            session.send(operations.SubmitSMResp(seqNum=pdu.seqNum, status=smpp.Status.ESME_RTHROTTLED))
             log.debug("throttled submit_sm to %s", mask_phone("+" + destination))
             await self._bump("throttled")
             return
@@ -259,8 +271,8 @@ class SmscSimulator:
         if pdu.params.get("registered_delivery") is not None and _wants_receipt(pdu, delivered):
             timer_id = next(self._timer_ids)
             self._timers[timer_id] = asyncio.get_running_loop().call_later(
-                self.receipt_delay, self._spawn_receipt, timer_id, session, pdu, message_id,
-                submitted, delivered)
+                self.receipt_delay, self._spawn_receipt, timer_id, session, pdu, message_id, submitted, delivered
+            )
 
     def _throttle(self, pdu: operations.PDU) -> bool:
         """True while the message this part belongs to has had fewer than two throttles.
@@ -300,19 +312,19 @@ class SmscSimulator:
         dlvrd = "001" if delivered else "000"
         done = self._now()
         # The text: field stays empty so message content never travels back in receipts.
-        text = (f"id:{message_id} sub:001 dlvrd:{dlvrd} "
-                f"submit date:{smpp.format_receipt_date(submitted)} "
-                f"done date:{smpp.format_receipt_date(done)} stat:{stat} err:{err:03d} text:")
+        text = (
+            f"id:{message_id} sub:001 dlvrd:{dlvrd} "
+            f"submit date:{smpp.format_receipt_date(submitted)} "
+            f"done date:{smpp.format_receipt_date(done)} stat:{stat} err:{err:03d} text:"
+        )
         receipt = dict(
             source_addr=pdu.params["destination_addr"],
             source_addr_ton=pdu.params["dest_addr_ton"],
             source_addr_npi=pdu.params["dest_addr_npi"],
             destination_addr=pdu.params.get("source_addr") or b"",
-            esm_class=pdu_types.EsmClass(pdu_types.EsmClassMode.DEFAULT,
-                                         pdu_types.EsmClassType.SMSC_DELIVERY_RECEIPT),
+            esm_class=pdu_types.EsmClass(pdu_types.EsmClassMode.DEFAULT, pdu_types.EsmClassType.SMSC_DELIVERY_RECEIPT),
             receipted_message_id=message_id,
-            message_state=(pdu_types.MessageState.DELIVERED if delivered
-                           else pdu_types.MessageState.UNDELIVERABLE),
+            message_state=(pdu_types.MessageState.DELIVERED if delivered else pdu_types.MessageState.UNDELIVERABLE),
             short_message=text.encode("ascii"),
         )
         target = session if session.bound and session.receives else None
@@ -327,8 +339,7 @@ class SmscSimulator:
         await self._bump("receipts")
 
     def _receivers(self, system_id: str | None) -> list[_Session]:
-        return [s for s in self._sessions if s.bound and s.receives
-                and (system_id is None or s.system_id == system_id)]
+        return [s for s in self._sessions if s.bound and s.receives and (system_id is None or s.system_id == system_id)]
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -365,9 +376,14 @@ def main(argv: list[str] | None = None) -> None:
     credentials = {args.system_id: args.password} if args.system_id else None
 
     async def run() -> None:
-        sim = SmscSimulator(args.host, args.port, receipt_delay=args.receipt_delay,
-                            latency=args.latency, failure_rate=args.failure_rate,
-                            credentials=credentials)
+        sim = SmscSimulator(
+            args.host,
+            args.port,
+            receipt_delay=args.receipt_delay,
+            latency=args.latency,
+            failure_rate=args.failure_rate,
+            credentials=credentials,
+        )
         await sim.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

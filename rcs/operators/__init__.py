@@ -1,4 +1,5 @@
 """Operator MaaP modules, registered explicitly by name."""
+
 from rcs.operators.cn_csp import CnCspMaap, CnCspSettings, MediaUploadError, TokenError
 
 OPERATORS: dict[str, type] = {

@@ -6,6 +6,7 @@ Requests go to `{scheme}://{serverRoot}/bot/{apiVersion}/{chatbotId}/…` with
 RBM-style module the sandbox and capability-check providers offer; numbers travel in POST bodies,
 never in URL paths.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,9 @@ import functools
 import logging
 import re
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from email.utils import formatdate, parsedate_to_datetime
-from typing import Callable, Mapping, Sequence
 from urllib.parse import quote
 
 import aiohttp
@@ -23,7 +24,6 @@ import orjson
 import phonenumbers
 
 from rcs.maap import OutboundMessage
-from security.logs import mask_phone
 from rcs.results import (
     TOKEN_CODES,
     Capability,
@@ -32,6 +32,7 @@ from rcs.results import (
     SendResult,
     classify_http,
 )
+from security.logs import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,7 @@ class CnCspSettings:
 
     @property
     def base_url(self) -> str:
-        return (
-            f"{self.scheme}://{self.server_root}/bot/{self.api_version}/"
-            f"{quote(self.chatbot_id, safe='')}"
-        )
+        return f"{self.scheme}://{self.server_root}/bot/{self.api_version}/{quote(self.chatbot_id, safe='')}"
 
 
 class TokenError(Exception):
@@ -163,7 +161,7 @@ class CnCspMaap:
     name = "cn_csp"
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object], **kwargs) -> "CnCspMaap":
+    def from_config(cls, config: Mapping[str, object], **kwargs) -> CnCspMaap:
         """Build from a settings mapping with CnCspSettings field names."""
         names = {f.name for f in fields(CnCspSettings)}
         unknown = set(config) - names
@@ -220,7 +218,7 @@ class CnCspMaap:
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise TokenError(f"token request failed: {exc!r}") from exc
         data = _json_or_empty(raw)
         code = _int_or_none(data.get("errorCode"))
@@ -259,7 +257,7 @@ class CnCspMaap:
     async def _outcome(self, path: str, body: dict) -> SendResult:
         try:
             status, data, headers = await self._call(path, json_body=body)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             return SendResult(False, Outcome.RETRY, detail=f"transport: {type(exc).__name__}")
         except TokenError as exc:
             return SendResult(False, exc.outcome, exc.code, exc.http_status, detail=str(exc))
@@ -277,9 +275,7 @@ class CnCspMaap:
         """POST …/messages for one recipient."""
         body = {
             "messageId": message.message_id,
-            "messageList": [
-                {"contentType": p.content_type, "contentText": p.content_text} for p in message.parts
-            ],
+            "messageList": [{"contentType": p.content_type, "contentText": p.content_text} for p in message.parts],
             "destinationAddress": [tel_uri(message.to)],
             "senderAddress": self.settings.chatbot_id,
             "conversationId": message.conversation_id,
@@ -296,8 +292,11 @@ class CnCspMaap:
         if not result.accepted:
             log.info(
                 "send %s to %s: %s code=%s http=%s",
-                message.message_id, mask_phone(message.to), result.outcome.value,
-                result.code, result.http_status,
+                message.message_id,
+                mask_phone(message.to),
+                result.outcome.value,
+                result.code,
+                result.http_status,
             )
         return result
 
@@ -358,7 +357,7 @@ class CnCspMaap:
             return Capability.INVALID
         try:
             status, body, _ = await self._call("capabilities", json_body={"phoneNumber": number})
-        except (aiohttp.ClientError, asyncio.TimeoutError, TokenError) as exc:
+        except (TimeoutError, aiohttp.ClientError, TokenError) as exc:
             log.warning("capability check failed: %s", type(exc).__name__)
             return Capability.UNKNOWN
         return _capability(body.get("capability")) if status == 200 else Capability.UNKNOWN
@@ -375,10 +374,8 @@ class CnCspMaap:
         for i in range(0, len(valid), MAX_CAPABILITY_BATCH):
             chunk = valid[i : i + MAX_CAPABILITY_BATCH]
             try:
-                status, body, _ = await self._call(
-                    "capabilities/batch", json_body={"phoneNumbers": chunk}
-                )
-            except (aiohttp.ClientError, asyncio.TimeoutError, TokenError) as exc:
+                status, body, _ = await self._call("capabilities/batch", json_body={"phoneNumbers": chunk})
+            except (TimeoutError, aiohttp.ClientError, TokenError) as exc:
                 log.warning("capability check failed: %s", type(exc).__name__)
                 status, body = None, {}
             answers = {}

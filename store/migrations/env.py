@@ -1,15 +1,16 @@
 """Alembic environment: runs on the connection handed in by store.migrate."""
+
 from alembic import context
 
 import accounts.tables  # noqa: F401  (registers tables on store.metadata)
-import cards.store.tables  # noqa: F401
 import cards.media.tables  # noqa: F401
-import messages.tables  # noqa: F401
-import editor.tables  # noqa: F401
-import messages.evidence  # noqa: F401
-import fallback.shortlinks.tables  # noqa: F401
-import webhooks.tables  # noqa: F401
+import cards.store.tables  # noqa: F401
 import dispatch.state  # noqa: F401
+import editor.tables  # noqa: F401
+import fallback.shortlinks.tables  # noqa: F401
+import messages.evidence  # noqa: F401
+import messages.tables  # noqa: F401
+import webhooks.tables  # noqa: F401
 from store.tables import metadata
 
 connection = context.config.attributes.get("connection")

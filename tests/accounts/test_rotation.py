@@ -1,4 +1,5 @@
 """Key rotation while the API keeps sending: every message stays readable, every value moves."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,11 @@ async def test_rotation_while_sending_keeps_every_message_readable(api, settings
     sent: list[str] = []
 
     async def send(n: int) -> None:
-        body = {"recipients": [{"to": f"+86139{n:04d}{i:04d}", "variables": {"x": str(i)}} for i in range(20)],
-                "card": card(title="{{ x }}"), "client_ref": f"ref-{n}"}
+        body = {
+            "recipients": [{"to": f"+86139{n:04d}{i:04d}", "variables": {"x": str(i)}} for i in range(20)],
+            "card": card(title="{{ x }}"),
+            "client_ref": f"ref-{n}",
+        }
         resp = await api.post("/v1/messages", body)
         assert resp.status == 202
         sent.extend(m["id"] for m in (await resp.json())["messages"])
@@ -46,7 +50,9 @@ async def test_rotation_while_sending_keeps_every_message_readable(api, settings
     for n in range(5, 10):
         await send(n)
     moved = await rotation
-    await rotate_all(job_db, job, sealed_columns(), progress=lambda _: None, settle_seconds=0)  # a second rotation picks up rows written meanwhile
+    await rotate_all(
+        job_db, job, sealed_columns(), progress=lambda _: None, settle_seconds=0
+    )  # a second rotation picks up rows written meanwhile
     await job_db.dispose()
     assert moved >= 100
 
@@ -63,10 +69,14 @@ async def test_rotation_while_sending_keeps_every_message_readable(api, settings
     assert {security.sealed_key_id(b) for b in blobs} == {active}
 
 
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+
+
 def test_keys_rotate_command(tmp_path):
     d = str(tmp_path / "data")
-    run = lambda *a: subprocess.run([sys.executable, str(ROOT / "server.py"), *a], capture_output=True,  # noqa: E731
-                                    text=True, timeout=120, cwd=ROOT)
     assert run("tenant", "create", "A", "--data-dir", d).returncode == 0
     out = run("keys", "rotate", "--data-dir", d)
     assert out.returncode == 0, out.stderr
@@ -77,8 +87,6 @@ def test_master_key_rotation_rewraps_and_old_data_still_opens(tmp_path):
     import json
 
     d = str(tmp_path / "data")
-    run = lambda *a: subprocess.run([sys.executable, str(ROOT / "server.py"), *a], capture_output=True,  # noqa: E731
-                                    text=True, timeout=120, cwd=ROOT)
     assert run("tenant", "create", "A", "--data-dir", d).returncode == 0
     before = json.loads((tmp_path / "data" / "master.key").read_text())
     out = run("keys", "rotate-master", "--data-dir", d)

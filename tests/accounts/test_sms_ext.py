@@ -1,4 +1,5 @@
 """Each tenant's SMS extension code: given to existing tenants by the migration, then to each new one."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -12,8 +13,10 @@ async def test_existing_tenants_get_codes_in_creation_order_and_new_ones_follow(
     path = tmp_path / "h.db"
     await run_migrations(sqlite_url(path), "0004")
     conn = sqlite3.connect(path)
-    conn.executemany("INSERT INTO tenants (id, name, signature, created_ms) VALUES (?, ?, ?, ?)",
-                     [("b", "B", "【乙方】", 2), ("a", "A", "【甲方】", 1), ("c", "C", "【丙方】", 2)])
+    conn.executemany(
+        "INSERT INTO tenants (id, name, signature, created_ms) VALUES (?, ?, ?, ?)",
+        [("b", "B", "【乙方】", 2), ("a", "A", "【甲方】", 1), ("c", "C", "【丙方】", 2)],
+    )
     conn.commit()
     conn.close()
     await run_migrations(sqlite_url(path))

@@ -1,4 +1,5 @@
 """/v1/api-keys: keys limited to scopes, listed without secrets, revoked at once."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,9 @@ async def test_scoped_key_and_revocation(api):
     assert (await api.client.delete(f"/v1/api-keys/{made['id']}", headers=api.auth)).status == 404
 
 
-@pytest.mark.parametrize("body", [{}, {"scopes": []}, {"scopes": ["root"]}, {"scopes": "cards"},
-                                  {"scopes": ["cards"], "name": 1}])
+@pytest.mark.parametrize(
+    "body", [{}, {"scopes": []}, {"scopes": ["root"]}, {"scopes": "cards"}, {"scopes": ["cards"], "name": 1}]
+)
 async def test_bad_key_requests(api, body):
     resp = await api.post("/v1/api-keys", body)
     assert resp.status == 422

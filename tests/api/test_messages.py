@@ -1,4 +1,5 @@
 """POST/GET /v1/messages through HTTP, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,10 @@ async def test_healthz_needs_no_key(api):
 
 
 async def test_single_send_is_accepted_and_readable(api):
-    resp = await api.post("/v1/messages", {"to": "13800138001", "card": card(description="本月话费 {{ amount }} 元"), "variables": {"amount": "58.00"}})
+    resp = await api.post(
+        "/v1/messages",
+        {"to": "13800138001", "card": card(description="本月话费 {{ amount }} 元"), "variables": {"amount": "58.00"}},
+    )
     assert resp.status == 202, await resp.text()
     body = await resp.json()
     [msg] = body["messages"]
@@ -38,8 +42,13 @@ async def test_batch_answers_in_recipient_order_and_pages(api):
     numbers = [f"+86138001380{i:02d}" for i in range(1, 26)]
     resp = await api.post(
         "/v1/messages",
-        {"recipients": [{"to": n, "variables": {"amount": str(i)}} for i, n in enumerate(numbers)], "card": card(),
-         "traffic_type": "marketing", "ttl": 600, "client_ref": "campaign-7"},
+        {
+            "recipients": [{"to": n, "variables": {"amount": str(i)}} for i, n in enumerate(numbers)],
+            "card": card(),
+            "traffic_type": "marketing",
+            "ttl": 600,
+            "client_ref": "campaign-7",
+        },
     )
     assert resp.status == 202, await resp.text()
     body = await resp.json()
@@ -195,11 +204,16 @@ async def test_rate_limit_is_429(api):
 CARD_422 = [
     # (body, path, words in the message)
     ({"to": "+8613800138001", "card": card(description="话费 {{ amount }} 元")}, "/variables", "amount"),
-    ({"recipients": [{"to": "+8613800138001", "variables": {"amount": 1}}, {"to": "+8613800138002"}],
-      "card": card(description="话费 {{ amount }} 元")}, "/recipients/1/variables", "amount"),
+    (
+        {
+            "recipients": [{"to": "+8613800138001", "variables": {"amount": 1}}, {"to": "+8613800138002"}],
+            "card": card(description="话费 {{ amount }} 元"),
+        },
+        "/recipients/1/variables",
+        "amount",
+    ),
     ({"to": "+8613800138001", "card": card(title="x" * 201)}, "/card/message/generalPurposeCard/content/title", "200"),
-    ({"to": "+8613800138001", "card": card(title="{{ t }}"), "variables": {"t": "长" * 201}},
-     "/variables", "title"),
+    ({"to": "+8613800138001", "card": card(title="{{ t }}"), "variables": {"t": "长" * 201}}, "/variables", "title"),
     ({"to": "+8613800138001", "template": "no-such-template"}, "/template/name", "no-such-template"),
 ]
 

@@ -1,4 +1,5 @@
 """Traffic through the API leaves no phone number, variable value or API key in any log record."""
+
 from __future__ import annotations
 
 import logging
@@ -11,8 +12,10 @@ VALUE = "王小明"
 
 async def test_logs_carry_no_pii(api, caplog):
     caplog.set_level(logging.DEBUG)
-    body = {"recipients": [{"to": NUMBER, "variables": {"name": VALUE}}, {"to": "139-1234-5679x"}],
-            "card": card(title="{{ name }}")}
+    body = {
+        "recipients": [{"to": NUMBER, "variables": {"name": VALUE}}, {"to": "139-1234-5679x"}],
+        "card": card(title="{{ name }}"),
+    }
     await api.post("/v1/messages", body)  # 422: the second number is bad
     body["recipients"].pop()
     resp = await api.post("/v1/messages", body, headers={"Idempotency-Key": "k1"})

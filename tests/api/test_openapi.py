@@ -1,4 +1,5 @@
 """/openapi.json is a valid OpenAPI 3.1 document that describes what the server really serves."""
+
 from __future__ import annotations
 
 import re
@@ -86,7 +87,11 @@ async def test_both_ways_in_are_described(api, doc):
 
     schemes = doc["components"]["securitySchemes"]
     assert schemes["apiKey"]["scheme"] == "bearer"
-    assert schemes["editorSession"] == {**schemes["editorSession"], "type": "apiKey", "in": "cookie",
-                                        "name": SESSION_COOKIE}
+    assert schemes["editorSession"] == {
+        **schemes["editorSession"],
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+    }
     assert CSRF_HEADER in schemes["editorSession"]["description"]
     assert doc["security"] == [{"apiKey": []}, {"editorSession": []}]

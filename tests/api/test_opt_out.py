@@ -1,4 +1,5 @@
 """A recipient who opted out of a brand's marketing is not sent marketing; OTP and notices still go."""
+
 from __future__ import annotations
 
 from messages.http import LEDGER
@@ -22,5 +23,7 @@ async def test_marketing_to_an_opted_out_number_is_rejected(api):
         ok = await (await api.post("/v1/messages", {"to": NUMBER, "card": card(), "traffic_type": kind})).json()
         assert ok["messages"][0]["status"] == "accepted"
     other = await api.new_tenant()
-    theirs = await (await other.post("/v1/messages", {"to": NUMBER, "card": card(), "traffic_type": "marketing"})).json()
+    theirs = await (
+        await other.post("/v1/messages", {"to": NUMBER, "card": card(), "traffic_type": "marketing"})
+    ).json()
     assert theirs["messages"][0]["status"] == "accepted"  # the list is per brand

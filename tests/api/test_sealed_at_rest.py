@@ -1,4 +1,5 @@
 """Nothing a recipient gave us is readable in the raw SQLite files, and data survives restarts."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,9 +24,7 @@ async def test_raw_sqlite_files_hold_no_numbers_or_variables(aiohttp_client, tmp
     _, key = await client.app[ACCOUNTS].create_tenant("Brand")
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "campaign-1"}
     body = {
-        "recipients": [
-            {"to": n, "variables": {"name": SECRETS[0], "amount": SECRETS[1]}} for n in NUMBERS
-        ],
+        "recipients": [{"to": n, "variables": {"name": SECRETS[0], "amount": SECRETS[1]}} for n in NUMBERS],
         "card": card(title="{{ name }} 您好", description="本月话费 {{ amount }} 元"),
         "client_ref": SECRETS[2],
     }

@@ -1,4 +1,5 @@
 """Builders of valid cards for the cards tests (each call returns a fresh dict)."""
+
 from __future__ import annotations
 
 
@@ -11,8 +12,12 @@ def action(group: str, operation: str, params: dict, text: str = "操作") -> di
 
 
 def media(**over) -> dict:
-    m = {"mediaUrl": "https://cdn.example.cn/a.png", "mediaContentType": "image/png",
-         "mediaFileSize": 1024, "height": "MEDIUM_HEIGHT"}
+    m = {
+        "mediaUrl": "https://cdn.example.cn/a.png",
+        "mediaContentType": "image/png",
+        "mediaFileSize": 1024,
+        "height": "MEDIUM_HEIGHT",
+    }
     m.update(over)
     return m
 
@@ -24,14 +29,14 @@ def content(**over) -> dict:
 
 
 def standalone(**over) -> dict:
-    return {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
-                                               "content": content(**over)}}}
+    return {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": content(**over)}}}
 
 
 def carousel(n: int = 2, width: str | None = None, **over) -> dict:
     layout = {"cardWidth": width} if width else {}
-    return {"message": {"generalPurposeCardCarousel": {"layout": layout,
-                                                       "content": [content(**over) for _ in range(n)]}}}
+    return {
+        "message": {"generalPurposeCardCarousel": {"layout": layout, "content": [content(**over) for _ in range(n)]}}
+    }
 
 
 def with_action(group: str, operation: str, params: dict) -> dict:
@@ -43,14 +48,14 @@ def location(**loc) -> dict:
 
 
 def calendar(**over) -> dict:
-    ev = {"startTime": "2026-01-31T09:00:00+08:00", "endTime": "2026-01-31T10:00:00+08:00",
-          "title": "复诊"}
+    ev = {"startTime": "2026-01-31T09:00:00+08:00", "endTime": "2026-01-31T10:00:00+08:00", "title": "复诊"}
     ev.update(over)
     return with_action("calendarAction", "createCalendarEvent", ev)
 
 
 def menu(top: int, sub: int = 0, depth: int = 1) -> dict:
     """A persistent menu: `top` entries; the first is a chain of `depth` levels of `sub` entries."""
+
     def level(d: int) -> dict:
         entries = [reply(f"项{i}", f"m{i}") for i in range(sub)]
         if d < depth:

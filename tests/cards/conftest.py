@@ -1,4 +1,5 @@
 """Makes the card builders in cardkit.py importable (pytest runs with --import-mode=importlib)."""
+
 import sys
 from pathlib import Path
 

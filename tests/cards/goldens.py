@@ -1,5 +1,6 @@
 """Golden-file checks for the cards tests. HONGYAN_UPDATE_GOLDEN=1 rewrites the files
 (look at the PNGs before committing them)."""
+
 from __future__ import annotations
 
 import io
@@ -25,8 +26,9 @@ def check_bytes(path: Path, data: bytes) -> None:
 def check_png(path: Path, data: bytes) -> None:
     from cards.fonts import cjk_font_path
 
-    assert (cjk_font_path() or "").endswith("wqy-zenhei.ttc"), \
+    assert (cjk_font_path() or "").endswith("wqy-zenhei.ttc"), (
         "golden previews are drawn with the Debian package fonts-wqy-zenhei: apt-get install it"
+    )
     if UPDATE or not path.exists():
         check_bytes(path, data)
         return

@@ -1,4 +1,5 @@
 """Test images made with pillow at run time (no binaries in the repository)."""
+
 from __future__ import annotations
 
 import io
@@ -51,7 +52,7 @@ def png_declaring(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     chunk = b"IHDR" + ihdr
     patched = struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
-    return real[:8] + patched + real[8 + 25:]
+    return real[:8] + patched + real[8 + 25 :]
 
 
 def with_icc(im: Image.Image, fmt: str) -> bytes:

@@ -1,22 +1,26 @@
 """Per-recipient composition: sandbox, missing variables, filters, compile-once, re-validation."""
+
 from __future__ import annotations
 
 from unittest import mock
 
 import jinja2
 import pytest
+from cardkit import location, media, reply, standalone
 
 from cards import CardInvalid, MissingVariable, compile_template, format_date
 from cards.compose import template_environment
 from cards.formats import format_datetime
-from cardkit import location, media, reply, standalone
 
 CARD = "/message/generalPurposeCard/content"
 
 
 def test_variables_fill_any_text_field_and_leave_the_rest():
-    card = standalone(title="{{ name }}，您好", suggestions=[reply("给{{ name }}回电", "call:{{ id }}")],
-                      media=media(contentDescription="{{ name }}的海报"))
+    card = standalone(
+        title="{{ name }}，您好",
+        suggestions=[reply("给{{ name }}回电", "call:{{ id }}")],
+        media=media(contentDescription="{{ name }}的海报"),
+    )
     out = compile_template(card).compose({"name": "张三", "id": 7})
     c = out["message"]["generalPurposeCard"]["content"]
     assert c["title"] == "张三，您好"
@@ -33,13 +37,16 @@ def test_each_compose_returns_a_fresh_card():
     assert b["message"]["generalPurposeCard"]["content"]["description"] == "描述"
 
 
-@pytest.mark.parametrize("template, variables, name, path", [
-    ("{{ name }}", {}, "name", f"{CARD}/title"),
-    ("{{ a }}{{ b }}", {"a": 1}, "b", f"{CARD}/title"),
-    ("{{ user.phone }}", {"user": {}}, "user.phone", f"{CARD}/title"),
-    ("{{ user['tel'] }}", {"user": {}}, "user.tel", f"{CARD}/title"),
-    ("{% if vip %}贵宾{% endif %}", {}, "vip", f"{CARD}/title"),
-])
+@pytest.mark.parametrize(
+    "template, variables, name, path",
+    [
+        ("{{ name }}", {}, "name", f"{CARD}/title"),
+        ("{{ a }}{{ b }}", {"a": 1}, "b", f"{CARD}/title"),
+        ("{{ user.phone }}", {"user": {}}, "user.phone", f"{CARD}/title"),
+        ("{{ user['tel'] }}", {"user": {}}, "user.tel", f"{CARD}/title"),
+        ("{% if vip %}贵宾{% endif %}", {}, "vip", f"{CARD}/title"),
+    ],
+)
 def test_missing_variable_names_the_variable_and_the_field(template, variables, name, path):
     with pytest.raises(MissingVariable) as err:
         compile_template(standalone(title=template)).compose(variables)
@@ -54,15 +61,18 @@ def test_a_variable_can_push_a_field_over_its_limit():
     assert [(e.path, e.message) for e in err.value.errors] == [(f"{CARD}/title", "201 characters; the limit is 200")]
 
 
-@pytest.mark.parametrize("template", [
-    "{{ ''.__class__.__mro__ }}",
-    "{{ cycler.__init__.__globals__ }}",
-    "{{ items.append(1) }}",  # immutable sandbox: no mutating calls
-    "{{ 'x' * 1000000000 }}",  # no unbounded allocation
-    "{{ [1] * 100000 }}",
-    "{{ 10 ** 100000 }}",
-    "{% for i in range(10000000) %}x{% endfor %}",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ items.append(1) }}",  # immutable sandbox: no mutating calls
+        "{{ 'x' * 1000000000 }}",  # no unbounded allocation
+        "{{ [1] * 100000 }}",
+        "{{ 10 ** 100000 }}",
+        "{% for i in range(10000000) %}x{% endfor %}",
+    ],
+)
 def test_sandbox_blocks_unsafe_templates(template):
     with pytest.raises(CardInvalid) as err:
         compile_template(standalone(title=template)).compose({"items": []})
@@ -88,8 +98,9 @@ def test_syntax_errors_are_reported_at_compile_time():
 def test_numbers_stay_numbers_where_the_format_wants_numbers():
     card = location(latitude="{{ lat }}", longitude="{{ lng }}", label="{{ place }}")
     out = compile_template(card).compose({"lat": 39.91, "lng": 116.41, "place": 3})
-    loc = out["message"]["generalPurposeCard"]["content"]["suggestions"][0]["action"]["mapAction"][
-        "showLocation"]["location"]
+    loc = out["message"]["generalPurposeCard"]["content"]["suggestions"][0]["action"]["mapAction"]["showLocation"][
+        "location"
+    ]
     assert loc == {"latitude": 39.91, "longitude": 116.41, "label": "3"}
     with pytest.raises(MissingVariable) as err:
         compile_template(card).compose({"lng": 1, "place": "x"})
@@ -97,8 +108,7 @@ def test_numbers_stay_numbers_where_the_format_wants_numbers():
 
 
 def test_templates_are_parsed_once_per_version_not_per_recipient():
-    card = standalone(title="{{ name }}", description="账单 {{ amount|money }}",
-                      suggestions=[reply("查看", "static")])
+    card = standalone(title="{{ name }}", description="账单 {{ amount|money }}", suggestions=[reply("查看", "static")])
     env = template_environment("zh-CN")
     with mock.patch.object(type(env), "_parse", autospec=True, side_effect=jinja2.Environment._parse) as parse:
         compiled = compile_template(card)
@@ -132,11 +142,13 @@ def test_a_bad_filter_value_is_a_card_error():
 
 def test_composed_cards_resolve_warnings_and_serialise_as_gsma():
     import orjson
-
     from cardkit import action
 
-    card = standalone(title="{{ t }}", media=media(mediaUrl="https://c.cn/a.jpg", mediaContentType="image/jpg"),
-                      suggestions=[action("urlAction", "openUrl", {"url": "https://a.cn/{{ id }}"})])
+    card = standalone(
+        title="{{ t }}",
+        media=media(mediaUrl="https://c.cn/a.jpg", mediaContentType="image/jpg"),
+        suggestions=[action("urlAction", "openUrl", {"url": "https://a.cn/{{ id }}"})],
+    )
     compiled = compile_template(card)
     body = orjson.loads(compiled.gsma({"t": "标题", "id": 9}))
     c = body["message"]["generalPurposeCard"]["content"]
@@ -154,8 +166,11 @@ from hypothesis import strategies as st  # noqa: E402
 from cards import load_library, validate_card  # noqa: E402
 
 _LIB = load_library()
-_TEXT_VALUES = st.one_of(st.text(max_size=30), st.text(min_size=150, max_size=2100).map(lambda t: t or "x"),
-                         st.sampled_from(["", "2026-13-01T00:00:00+08:00", "not a url", "字" * 201]))
+_TEXT_VALUES = st.one_of(
+    st.text(max_size=30),
+    st.text(min_size=150, max_size=2100).map(lambda t: t or "x"),
+    st.sampled_from(["", "2026-13-01T00:00:00+08:00", "not a url", "字" * 201]),
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -164,9 +179,9 @@ def test_revalidation_agrees_with_full_validation(name, data):
     template = _LIB[name]
     variables = dict(template.sample)
     for key in data.draw(st.lists(st.sampled_from(sorted(variables)), max_size=4, unique=True)):
-        if isinstance(variables[key], str) and not key.endswith(("_at", "due", "start", "end", "checkin",
-                                                                  "expiry", "issued", "eta", "as_of",
-                                                                  "valid_until", "offer_end")):
+        if isinstance(variables[key], str) and not key.endswith(
+            ("_at", "due", "start", "end", "checkin", "expiry", "issued", "eta", "as_of", "valid_until", "offer_end")
+        ):
             variables[key] = data.draw(_TEXT_VALUES)
     compiled = template.compiled
     try:
@@ -190,7 +205,8 @@ def test_revalidation_covers_carousel_and_chip_suggestions():
     assert sorted(e.path for e in err.value.errors) == [
         "/message/generalPurposeCardCarousel/content/0/suggestions/0/reply/displayText",
         "/message/generalPurposeCardCarousel/content/1/suggestions/0/reply/displayText",
-        "/suggestions/0/reply/displayText"]
+        "/suggestions/0/reply/displayText",
+    ]
 
 
 def test_template_fields_outside_known_units_fall_back_to_full_validation():
@@ -202,7 +218,8 @@ def test_template_fields_outside_known_units_fall_back_to_full_validation():
         compiled.compose({"o": "DIAGONAL"})
     assert err.value.errors[0].path == "/message/generalPurposeCard/layout/cardOrientation"
     assert compiled.compose({"o": "VERTICAL"})["message"]["generalPurposeCard"]["layout"] == {
-        "cardOrientation": "VERTICAL"}
+        "cardOrientation": "VERTICAL"
+    }
 
 
 def test_absurdly_deep_cards_are_refused_not_crashed():
@@ -224,23 +241,38 @@ def test_custom_date_patterns_and_bad_ones():
         compile_template(standalone(title="{{ d|date('HH:mm') }}")).compose({"d": "2026-11-26"})
 
 
-@pytest.mark.parametrize("variables, path", [
-    ({"s": "2026-01-31T10:00:00+08:00", "e": "2026-01-31T09:00:00+08:00", "lat": 39.9},
-     "calendarAction/createCalendarEvent/endTime"),
-    ({"s": "tomorrow", "e": "2026-01-31T09:00:00+08:00", "lat": 39.9},
-     "calendarAction/createCalendarEvent/startTime"),
-    ({"s": "2026-01-31T08:00:00+08:00", "e": "2026-01-31T09:00:00+08:00", "lat": 91},
-     "mapAction/showLocation/location/latitude"),
-])
+@pytest.mark.parametrize(
+    "variables, path",
+    [
+        (
+            {"s": "2026-01-31T10:00:00+08:00", "e": "2026-01-31T09:00:00+08:00", "lat": 39.9},
+            "calendarAction/createCalendarEvent/endTime",
+        ),
+        (
+            {"s": "tomorrow", "e": "2026-01-31T09:00:00+08:00", "lat": 39.9},
+            "calendarAction/createCalendarEvent/startTime",
+        ),
+        (
+            {"s": "2026-01-31T08:00:00+08:00", "e": "2026-01-31T09:00:00+08:00", "lat": 91},
+            "mapAction/showLocation/location/latitude",
+        ),
+    ],
+)
 def test_event_and_location_fields_are_rechecked_together(variables, path):
     from cardkit import action
 
-    card = standalone(suggestions=[
-        action("calendarAction", "createCalendarEvent",
-               {"startTime": "{{ s }}", "endTime": "{{ e }}", "title": "复诊"}),
-        action("mapAction", "showLocation",
-               {"location": {"latitude": "{{ lat }}", "longitude": 116.4, "label": "医院"}}),
-    ])
+    card = standalone(
+        suggestions=[
+            action(
+                "calendarAction", "createCalendarEvent", {"startTime": "{{ s }}", "endTime": "{{ e }}", "title": "复诊"}
+            ),
+            action(
+                "mapAction",
+                "showLocation",
+                {"location": {"latitude": "{{ lat }}", "longitude": 116.4, "label": "医院"}},
+            ),
+        ]
+    )
     compiled = compile_template(card)
     assert set(compiled._revalidation.units.values()) == {"createCalendarEvent", "showLocation"}
     with pytest.raises(CardInvalid) as err:

@@ -1,4 +1,5 @@
 """Template drafts through HTTP: blank starts, saving invalid cards, submitting a draft as a version."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,8 +32,15 @@ async def test_a_blank_template_has_only_an_invalid_draft(api):
     assert draft["card"] == {} and draft["valid"] is False and draft["errors"]
     assert all(e["path"].startswith("/card") for e in draft["errors"])
     [item] = (await (await api.get("/v1/templates")).json())["data"]
-    assert item == {"id": made["id"], "name": "blank", "latest_version": None, "has_draft": True,
-                    "traffic_type": "notification", "created_at": item["created_at"], "updated_at": item["updated_at"]}
+    assert item == {
+        "id": made["id"],
+        "name": "blank",
+        "latest_version": None,
+        "has_draft": True,
+        "traffic_type": "notification",
+        "created_at": item["created_at"],
+        "updated_at": item["updated_at"],
+    }
     assert (await (await api.get(f"/v1/templates/{made['id']}")).json())["has_draft"] is True
 
 
@@ -51,8 +59,11 @@ async def test_an_invalid_draft_is_saved_but_never_submitted(api):
 
 async def test_submitting_a_valid_draft_makes_the_next_version_and_clears_the_draft(api):
     tid = (await blank(api))["id"]
-    saved = await (await put(api, tid, {"card": card(title="{{ name }}，您好"), "sample": {"name": "张三"},
-                                        "traffic_type": "marketing"})).json()
+    saved = await (
+        await put(
+            api, tid, {"card": card(title="{{ name }}，您好"), "sample": {"name": "张三"}, "traffic_type": "marketing"}
+        )
+    ).json()
     assert saved["valid"] is True and saved["errors"] == []
     resp = await api.post(f"/v1/templates/{tid}/versions", {"from_draft": True, "note": "first"})
     assert resp.status == 201, await resp.text()
@@ -66,7 +77,9 @@ async def test_submitting_a_valid_draft_makes_the_next_version_and_clears_the_dr
     again = await (await put(api, tid, {"card": card(title="{{ name }}，第二版")})).json()
     assert again["sample"] == {"name": "张三"} and again["traffic_type"] == "marketing" and again["valid"]
     v2 = await (await api.post(f"/v1/templates/{tid}/versions", {"from_draft": True})).json()
-    assert v2["version"] == 2 and v2["card"]["message"]["generalPurposeCard"]["content"]["title"] == "{{ name }}，第二版"
+    assert (
+        v2["version"] == 2 and v2["card"]["message"]["generalPurposeCard"]["content"]["title"] == "{{ name }}，第二版"
+    )
 
 
 async def test_saving_keeps_what_is_left_out_and_replaces_what_is_given(api):
@@ -159,10 +172,18 @@ async def test_the_migration_keeps_existing_versions_sendable(tmp_path, database
     try:
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO tenants (id, name, signature, created_ms) VALUES ('t1', 'T', 'S', 5)"))
-            await conn.execute(text("INSERT INTO templates (id, tenant_id, name, created_ms, latest_version) "
-                                    "VALUES ('p1', 't1', 'old', 7, 1)"))
-            await conn.execute(text("INSERT INTO template_versions (template_id, version, card, traffic_type, "
-                                    "created_ms) VALUES ('p1', 1, '{}', 'notification', 7)"))
+            await conn.execute(
+                text(
+                    "INSERT INTO templates (id, tenant_id, name, created_ms, latest_version) "
+                    "VALUES ('p1', 't1', 'old', 7, 1)"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO template_versions (template_id, version, card, traffic_type, "
+                    "created_ms) VALUES ('p1', 1, '{}', 'notification', 7)"
+                )
+            )
         await run_migrations(url)
         async with engine.connect() as conn:
             status = (await conn.execute(text("SELECT status FROM template_versions"))).scalar_one()

@@ -1,4 +1,5 @@
 """/v1/media uploads and the public /media/{id} URLs, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import hashlib
@@ -6,17 +7,23 @@ import io
 
 import pytest
 from aiohttp import FormData
+from imagekit import encode, jpeg_with_gps_and_rotation, photo, png_declaring, with_alpha
 from PIL import Image
 
 from cards.media.http import MEDIA
 from cards.media.images import MAX_UPLOAD_BYTES
-from imagekit import encode, jpeg_with_gps_and_rotation, photo, png_declaring, with_alpha
 
 PROBLEM = "application/problem+json"
 
 
-async def upload(api, data: bytes, *, multipart: bool = True, filename: str = "photo.jpg",
-                 content_type: str = "application/octet-stream"):
+async def upload(
+    api,
+    data: bytes,
+    *,
+    multipart: bool = True,
+    filename: str = "photo.jpg",
+    content_type: str = "application/octet-stream",
+):
     if multipart:
         form = FormData()
         form.add_field("file", data, filename=filename, content_type=content_type)
@@ -110,11 +117,25 @@ async def test_authentication_and_unknown_media(api):
 
 async def test_uploaded_media_drops_into_a_card_and_previews_can_read_it(api):
     item = await (await upload(api, encode(photo(), "JPEG"))).json()
-    card = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {
-        "title": "新品", "media": {
-            "mediaUrl": item["url"], "mediaContentType": item["content_type"], "mediaFileSize": item["file_size"],
-            "thumbnailUrl": item["thumbnail_url"], "thumbnailContentType": item["thumbnail_content_type"],
-            "thumbnailFileSize": item["thumbnail_file_size"], "height": "MEDIUM_HEIGHT"}}}}}
+    card = {
+        "message": {
+            "generalPurposeCard": {
+                "layout": {"cardOrientation": "VERTICAL"},
+                "content": {
+                    "title": "新品",
+                    "media": {
+                        "mediaUrl": item["url"],
+                        "mediaContentType": item["content_type"],
+                        "mediaFileSize": item["file_size"],
+                        "thumbnailUrl": item["thumbnail_url"],
+                        "thumbnailContentType": item["thumbnail_content_type"],
+                        "thumbnailFileSize": item["thumbnail_file_size"],
+                        "height": "MEDIUM_HEIGHT",
+                    },
+                },
+            }
+        }
+    }
     resp = await api.post("/v1/cards/validate", {"card": card})
     assert resp.status == 200, await resp.text()
     store = api.client.app[MEDIA]
@@ -123,8 +144,14 @@ async def test_uploaded_media_drops_into_a_card_and_previews_can_read_it(api):
     assert await store.media_for_url(item["url"]) == image
     assert await store.media_for_url(item["thumbnail_url"]) == thumb
     assert await store.media_for_url(f"/media/{item['id']}") == image
-    for foreign in ("https://cdn.example.cn/media/" + item["id"], item["url"] + "/other", item["url"] + "?x=1",
-                    store.url("unknown"), "", None):
+    for foreign in (
+        "https://cdn.example.cn/media/" + item["id"],
+        item["url"] + "/other",
+        item["url"] + "?x=1",
+        store.url("unknown"),
+        "",
+        None,
+    ):
         assert await store.media_for_url(foreign) is None
 
 
@@ -152,9 +179,22 @@ async def test_the_png_preview_draws_our_hosted_image_and_never_fetches_others(a
     placeholder (nothing is fetched)."""
     item = await (await upload(api, encode(photo((600, 400), (200, 30, 30)), "PNG"), filename="red.png")).json()
     url = item["url"] if hosted else "https://cdn.example.com/red.png"
-    card = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {
-        "title": "月饼", "media": {"mediaUrl": url, "mediaContentType": "image/png", "mediaFileSize": 1000,
-                                 "height": "MEDIUM_HEIGHT"}}}}}
+    card = {
+        "message": {
+            "generalPurposeCard": {
+                "layout": {"cardOrientation": "VERTICAL"},
+                "content": {
+                    "title": "月饼",
+                    "media": {
+                        "mediaUrl": url,
+                        "mediaContentType": "image/png",
+                        "mediaFileSize": 1000,
+                        "height": "MEDIUM_HEIGHT",
+                    },
+                },
+            }
+        }
+    }
     resp = await api.post("/v1/cards/render?format=png", {"card": card})
     assert resp.status == 200 and resp.content_type == "image/png"
     png = Image.open(io.BytesIO(await resp.read())).convert("RGB")

@@ -1,18 +1,32 @@
 """cards.media.images: what an upload becomes, and what is refused."""
+
 from __future__ import annotations
 
 import io
 
 import pytest
+from imagekit import (
+    GPS_IFD,
+    animated_gif,
+    encode,
+    jpeg_with_gps_and_rotation,
+    noise,
+    photo,
+    png_declaring,
+    with_alpha,
+    with_icc,
+)
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from cards.media.images import (
-    MAX_IMAGE_BYTES, MAX_SIDE, MAX_THUMBNAIL_BYTES, MAX_UPLOAD_BYTES, THUMBNAIL_SIDE, ImageRejected,
+    MAX_IMAGE_BYTES,
+    MAX_SIDE,
+    MAX_THUMBNAIL_BYTES,
+    MAX_UPLOAD_BYTES,
+    THUMBNAIL_SIDE,
+    ImageRejected,
     process_image,
-)
-from imagekit import (
-    GPS_IFD, animated_gif, encode, jpeg_with_gps_and_rotation, noise, photo, png_declaring, with_alpha, with_icc,
 )
 
 
@@ -30,8 +44,9 @@ ACCEPTED = [
     pytest.param(encode(photo(), "WEBP"), "image/jpeg", (300, 200), id="webp-to-jpeg"),
     pytest.param(encode(with_alpha(), "WEBP", lossless=True), "image/png", (120, 80), id="webp-alpha-to-png"),
     pytest.param(animated_gif(), "image/jpeg", (64, 48), id="animated-gif-first-frame"),
-    pytest.param(encode(with_alpha().convert("P"), "GIF", transparency=0), "image/png", (120, 80),
-                 id="gif-transparency-to-png"),
+    pytest.param(
+        encode(with_alpha().convert("P"), "GIF", transparency=0), "image/png", (120, 80), id="gif-transparency-to-png"
+    ),
     pytest.param(encode(photo().convert("CMYK"), "JPEG"), "image/jpeg", (300, 200), id="cmyk-jpeg"),
     pytest.param(encode(photo().convert("L"), "PNG"), "image/png", (300, 200), id="greyscale-png"),
     pytest.param(encode(photo((4000, 1000)), "JPEG"), "image/jpeg", (MAX_SIDE, 512), id="downscaled"),

@@ -2,6 +2,7 @@
 
 Regenerate with HONGYAN_UPDATE_GOLDEN=1 (then look at the PNGs before committing).
 """
+
 from __future__ import annotations
 
 import io
@@ -9,15 +10,23 @@ import re
 
 import orjson
 import pytest
-from PIL import Image
-
-from cards import (BOTMESSAGE_CONTENT_TYPE, Footer, load_library, render_gsma, render_html, render_png,
-                   render_text, reply_options)
-from cards.links import landing_href as real_landing_href
-from cards.view import document_view
-from cards.model import parse_document
 from cardkit import action, carousel, media, reply, standalone
 from goldens import GOLDEN, check_bytes, check_png
+from PIL import Image
+
+from cards import (
+    BOTMESSAGE_CONTENT_TYPE,
+    Footer,
+    load_library,
+    render_gsma,
+    render_html,
+    render_png,
+    render_text,
+    reply_options,
+)
+from cards.links import landing_href as real_landing_href
+from cards.model import parse_document
+from cards.view import document_view
 
 LIBRARY = load_library()
 NAMES = sorted(LIBRARY)
@@ -36,8 +45,10 @@ def test_golden_gsma(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_golden_text(name):
     card = LIBRARY[name].sample_card()
-    options = {n: {"index": o.index, "displayText": o.display_text, "postback": o.postback}
-               for n, o in reply_options(card).items()}
+    options = {
+        n: {"index": o.index, "displayText": o.display_text, "postback": o.postback}
+        for n, o in reply_options(card).items()
+    }
     text = render_text(card) + "\n\n# reply options\n" + orjson.dumps(options).decode() + "\n"
     check_bytes(GOLDEN / f"{name}.txt", text.encode())
 
@@ -45,10 +56,14 @@ def test_golden_text(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_golden_html(name):
     card = LIBRARY[name].sample_card()
-    html = render_html(card, suggestion_href=landing_href, form_action="/s/TOKEN/reply",
-                       form_fields={"csrf": "CSRF"}, brand="鸿雁测试",
-                       footer=Footer(signature="【鸿雁测试】", opt_out_url="/s/TOKEN/optout",
-                                     privacy_url="/privacy"))
+    html = render_html(
+        card,
+        suggestion_href=landing_href,
+        form_action="/s/TOKEN/reply",
+        form_fields={"csrf": "CSRF"},
+        brand="鸿雁测试",
+        footer=Footer(signature="【鸿雁测试】", opt_out_url="/s/TOKEN/optout", privacy_url="/privacy"),
+    )
     check_bytes(GOLDEN / f"{name}.html", html.encode())
 
 
@@ -69,15 +84,22 @@ def test_library_has_the_templates_the_issue_asks_for():
 
 
 def test_text_numbers_replies_and_maps_them_to_postbacks():
-    card = standalone(suggestions=[reply("查看账单", "bill"), action("dialerAction", "dialPhoneNumber",
-                                                                   {"phoneNumber": "10000"}, "客服"),
-                                   reply("退订", "stop")])
+    card = standalone(
+        suggestions=[
+            reply("查看账单", "bill"),
+            action("dialerAction", "dialPhoneNumber", {"phoneNumber": "10000"}, "客服"),
+            reply("退订", "stop"),
+        ]
+    )
     card["suggestions"] = [reply("人工", "human")]
     text = render_text(card)
     assert text.splitlines() == ["标题", "描述", "电话：10000", "", "回复1 查看账单", "回复2 退订", "回复3 人工"]
     options = reply_options(card)
     assert {n: (o.postback, o.index) for n, o in options.items()} == {
-        "1": ("bill", 0), "2": ("stop", 2), "3": ("human", 3)}
+        "1": ("bill", 0),
+        "2": ("stop", 2),
+        "3": ("human", 3),
+    }
     assert render_text(card, locale="en").splitlines()[-1] == "Reply 3: 人工"
 
 
@@ -91,8 +113,12 @@ def test_html_escapes_card_text_and_has_no_scripts():
 
 
 def test_preview_is_inert_and_landing_page_uses_hooks():
-    card = standalone(suggestions=[action("urlAction", "openUrl", {"url": "https://x.cn", "application": "browser"}),
-                                   reply("好", "ok")])
+    card = standalone(
+        suggestions=[
+            action("urlAction", "openUrl", {"url": "https://x.cn", "application": "browser"}),
+            reply("好", "ok"),
+        ]
+    )
     preview = render_html(card, page=False)
     assert "href=" not in preview and "<form" not in preview and "<html" not in preview
     page = render_html(card, suggestion_href=landing_href, form_action="/s/T/reply")
@@ -143,8 +169,10 @@ def test_png_never_fetches_media(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    for card in (standalone(media=media()), carousel(3, "MEDIUM_WIDTH", media=media(
-            mediaUrl="https://c.cn/v.mp4", mediaContentType="video/mp4"))):
+    for card in (
+        standalone(media=media()),
+        carousel(3, "MEDIUM_WIDTH", media=media(mediaUrl="https://c.cn/v.mp4", mediaContentType="video/mp4")),
+    ):
         img = Image.open(io.BytesIO(render_png(card)))
         assert img.format == "PNG"
         render_html(card)
@@ -171,10 +199,15 @@ def test_content_type_constants():
 def test_suggestion_response_is_what_an_rcs_tap_sends():
     from cards import suggestion_response
 
-    card = standalone(suggestions=[reply("查看", "view"), action("dialerAction", "dialPhoneNumber",
-                                                             {"phoneNumber": "10000"}, "客服")])
-    assert suggestion_response(card, 0) == {"response": {"reply": {"displayText": "查看", "postback": {"data": "view"}}}}
-    assert suggestion_response(card, 1) == {"response": {"action": {"displayText": "客服", "postback": {"data": "act"}}}}
+    card = standalone(
+        suggestions=[reply("查看", "view"), action("dialerAction", "dialPhoneNumber", {"phoneNumber": "10000"}, "客服")]
+    )
+    assert suggestion_response(card, 0) == {
+        "response": {"reply": {"displayText": "查看", "postback": {"data": "view"}}}
+    }
+    assert suggestion_response(card, 1) == {
+        "response": {"action": {"displayText": "客服", "postback": {"data": "act"}}}
+    }
     option = reply_options(card)["1"]
     assert suggestion_response(card, option.index)["response"]["reply"]["postback"]["data"] == option.postback
     with pytest.raises(IndexError):
@@ -191,14 +224,23 @@ def test_png_rendering_from_many_threads_matches_sequential():
     assert got == expected * 3
 
 
-@pytest.mark.parametrize("text, width, lines", [
-    ("周先生，您的包裹（顺丰速运 SF1408822711）已由快递员王师傅派送中。", 400,
-     ["周先生，您的包裹（顺丰速运", "SF1408822711）已由快递员王师傅派送", "中。"]),
-    ("English text wraps at spaces nicely, doesn't it? Supercalifragilisticexpialidocious", 260,
-     ["English text wraps at", "spaces nicely, doesn't it?", "Supercalifragilisticexpialidoc", "ious"]),
-    ("第一行\n\n第三行", 400, ["第一行", "", "第三行"]),
-    ("控制\x85字符\u200b", 400, ["控制", "字符"]),
-])
+@pytest.mark.parametrize(
+    "text, width, lines",
+    [
+        (
+            "周先生，您的包裹（顺丰速运 SF1408822711）已由快递员王师傅派送中。",
+            400,
+            ["周先生，您的包裹（顺丰速运", "SF1408822711）已由快递员王师傅派送", "中。"],
+        ),
+        (
+            "English text wraps at spaces nicely, doesn't it? Supercalifragilisticexpialidocious",
+            260,
+            ["English text wraps at", "spaces nicely, doesn't it?", "Supercalifragilisticexpialidoc", "ious"],
+        ),
+        ("第一行\n\n第三行", 400, ["第一行", "", "第三行"]),
+        ("控制\x85字符\u200b", 400, ["控制", "字符"]),
+    ],
+)
 def test_wrap_breaks_by_width_and_keeps_punctuation_attached(text, width, lines):
     from cards.fonts import font, text_width, wrap
 
@@ -217,8 +259,17 @@ def test_chip_list_and_menu_have_their_own_gsma_bodies():
     card["suggestions"] = [action("urlAction", "openUrl", {"url": "https://a.cn"}, "看看")]
     card["menu"] = {"entries": [action("urlAction", "openUrl", {"url": "https://b.cn"}, "官网")]}
     chips = orjson.loads(render_gsma_suggestions(card))
-    assert chips == {"suggestions": [{"action": {"displayText": "看看", "postback": {"data": "act"}, "urlAction": {
-        "openUrl": {"url": "https://a.cn", "application": "browser"}}}}]}
+    assert chips == {
+        "suggestions": [
+            {
+                "action": {
+                    "displayText": "看看",
+                    "postback": {"data": "act"},
+                    "urlAction": {"openUrl": {"url": "https://a.cn", "application": "browser"}},
+                }
+            }
+        ]
+    }
     menu = orjson.loads(render_gsma_menu(card))
     assert menu["menu"]["entries"][0]["action"]["urlAction"]["openUrl"]["application"] == "browser"
     assert "suggestions" not in orjson.loads(render_gsma(card))

@@ -1,4 +1,5 @@
 """/v1/templates through HTTP: create, list, read, immutable versions, sending with a version."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,9 +19,12 @@ async def test_create_read_and_version(api):
     assert resp.status == 201, await resp.text()
     v1 = await resp.json()
     assert v1["version"] == 1 and v1["name"] == "bill"
-    v2 = await (await api.post(f"/v1/templates/{v1['id']}/versions",
-                               {"card": card(title="{{ name }}，新账单"), "sample": {"name": "李四"},
-                                "note": "new wording"})).json()
+    v2 = await (
+        await api.post(
+            f"/v1/templates/{v1['id']}/versions",
+            {"card": card(title="{{ name }}，新账单"), "sample": {"name": "李四"}, "note": "new wording"},
+        )
+    ).json()
     assert v2["version"] == 2
     got = await (await api.get(f"/v1/templates/{v1['id']}")).json()
     assert got["version"] == 2 and [v["version"] for v in got["versions"]] == [1, 2]
@@ -33,8 +37,10 @@ async def test_create_read_and_version(api):
 async def test_send_pins_the_template_version(api):
     tid = (await (await create(api)).json())["id"]
     await api.post(f"/v1/templates/{tid}/versions", {"card": card(title="{{ name }}，第二版"), "sample": {"name": "x"}})
-    ok = await api.post("/v1/messages", {"to": "+8613800138001", "template": {"name": "bill", "version": 1},
-                                         "variables": {"name": "王五"}})
+    ok = await api.post(
+        "/v1/messages",
+        {"to": "+8613800138001", "template": {"name": "bill", "version": 1}, "variables": {"name": "王五"}},
+    )
     assert ok.status == 202, await ok.text()
     missing = await api.post("/v1/messages", {"to": "+8613800138001", "template": {"name": "bill", "version": 9}})
     assert missing.status == 422
@@ -82,8 +88,15 @@ async def test_versions_carry_their_review_status(api):
     got = await (await api.get(f"/v1/templates/{v1['id']}")).json()
     assert got["versions"][0]["status"] == "approved" and got["latest_version"] == 1 and got["has_draft"] is False
     [item] = (await (await api.get("/v1/templates")).json())["data"]
-    assert item == {"id": v1["id"], "name": "bill", "latest_version": 1, "has_draft": False,
-                    "traffic_type": "notification", "created_at": v1["created_at"], "updated_at": item["updated_at"]}
+    assert item == {
+        "id": v1["id"],
+        "name": "bill",
+        "latest_version": 1,
+        "has_draft": False,
+        "traffic_type": "notification",
+        "created_at": v1["created_at"],
+        "updated_at": item["updated_at"],
+    }
 
 
 async def _in_review(tenant_id, version):
@@ -96,13 +109,17 @@ async def test_only_approved_versions_are_sent(api):
     store = api.client.app[TEMPLATES]
     tid = (await (await create(api)).json())["id"]
     store.on_submit = _in_review  # an operator review plugged in
-    v2 = await (await api.post(f"/v1/templates/{tid}/versions",
-                               {"card": card(title="{{ name }}，第二版"), "sample": {"name": "x"}})).json()
+    v2 = await (
+        await api.post(
+            f"/v1/templates/{tid}/versions", {"card": card(title="{{ name }}，第二版"), "sample": {"name": "x"}}
+        )
+    ).json()
     assert v2["status"] == "in_review"
 
     async def send(**ref):
-        return await api.post("/v1/messages", {"to": "+8613800138001", "template": {"name": "bill", **ref},
-                                               "variables": {"name": "王五"}})
+        return await api.post(
+            "/v1/messages", {"to": "+8613800138001", "template": {"name": "bill", **ref}, "variables": {"name": "王五"}}
+        )
 
     latest = await send()
     assert latest.status == 202, await latest.text()  # the latest approved: version 1
@@ -149,8 +166,9 @@ async def test_a_template_whose_versions_all_wait_for_review_cannot_be_sent(api)
 
     api.client.app[TEMPLATES].on_submit = _in_review
     await create(api)
-    resp = await api.post("/v1/messages", {"to": "+8613800138001", "template": {"name": "bill"},
-                                           "variables": {"name": "x"}})
+    resp = await api.post(
+        "/v1/messages", {"to": "+8613800138001", "template": {"name": "bill"}, "variables": {"name": "x"}}
+    )
     assert resp.status == 422
     [error] = (await resp.json(content_type=PROBLEM))["errors"]
     assert error["path"] == "/template/name" and "no approved version" in error["message"]
@@ -195,9 +213,11 @@ async def test_diff_between_versions_and_the_draft(api):
     tid = (await (await create(api, note="one")).json())["id"]
     two = card(title="{{ name }}，账单已出", description="本月话费 60.00 元")
     two["message"]["generalPurposeCard"]["content"]["suggestions"].append(
-        {"action": {"displayText": "致电", "dialerAction": {"dialPhoneNumber": {"phoneNumber": "+8610086"}}}})
-    await api.post(f"/v1/templates/{tid}/versions", {"card": two, "sample": {"name": "张三"},
-                                                     "traffic_type": "marketing"})
+        {"action": {"displayText": "致电", "dialerAction": {"dialPhoneNumber": {"phoneNumber": "+8610086"}}}}
+    )
+    await api.post(
+        f"/v1/templates/{tid}/versions", {"card": two, "sample": {"name": "张三"}, "traffic_type": "marketing"}
+    )
     resp = await api.get(f"/v1/templates/{tid}/diff?from=1&to=2")
     assert resp.status == 200, await resp.text()
     body = await resp.json()
@@ -205,25 +225,34 @@ async def test_diff_between_versions_and_the_draft(api):
     assert body["from"] == 1 and body["to"] == 2
     assert body["changes"] == [
         {"op": "replace", "path": f"{content}/description", "old": "本月话费 58.00 元", "new": "本月话费 60.00 元"},
-        {"op": "add", "path": f"{content}/suggestions/1",
-         "new": two["message"]["generalPurposeCard"]["content"]["suggestions"][1]},
+        {
+            "op": "add",
+            "path": f"{content}/suggestions/1",
+            "new": two["message"]["generalPurposeCard"]["content"]["suggestions"][1],
+        },
         {"op": "replace", "path": "/traffic_type", "old": "notification", "new": "marketing"},
         {"op": "replace", "path": "/note", "old": "one", "new": None},
     ]
     back = await (await api.get(f"/v1/templates/{tid}/diff?from=2&to=1")).json()
     assert [c["op"] for c in back["changes"]] == ["replace", "remove", "replace", "replace"]
     assert (await (await api.get(f"/v1/templates/{tid}/diff?from=2&to=2")).json())["changes"] == []
-    await api.client.put(f"/v1/templates/{tid}/draft", json={"card": two, "sample": {"name": "李四"}},
-                         headers=api.auth)
+    await api.client.put(f"/v1/templates/{tid}/draft", json={"card": two, "sample": {"name": "李四"}}, headers=api.auth)
     draft = await (await api.get(f"/v1/templates/{tid}/diff?from=2&to=draft")).json()
     assert draft["to"] == "draft" and draft["changes"] == [
-        {"op": "replace", "path": "/sample/name", "old": "张三", "new": "李四"}]
+        {"op": "replace", "path": "/sample/name", "old": "张三", "new": "李四"}
+    ]
 
 
-@pytest.mark.parametrize("query,status,path", [
-    ("from=1", 422, "/to"), ("from=0&to=1", 422, "/from"), ("from=a&to=1", 422, "/from"),
-    ("from=1&to=9", 404, None), ("from=1&to=draft", 404, None),
-])
+@pytest.mark.parametrize(
+    "query,status,path",
+    [
+        ("from=1", 422, "/to"),
+        ("from=0&to=1", 422, "/from"),
+        ("from=a&to=1", 422, "/from"),
+        ("from=1&to=9", 404, None),
+        ("from=1&to=draft", 404, None),
+    ],
+)
 async def test_diff_errors(api, query, status, path):
     tid = (await (await create(api)).json())["id"]
     resp = await api.get(f"/v1/templates/{tid}/diff?{query}")
@@ -251,8 +280,9 @@ async def test_answers_match_the_openapi_schemas(api):
     check(await (await api.get(f"/v1/templates/{v1['id']}")).json(), "TemplateSummary")
     blank = await (await api.post("/v1/templates", {"name": "b", "draft": True, "card": {}})).json()
     check(blank, "TemplateSummary")
-    draft = await (await api.client.put(f"/v1/templates/{v1['id']}/draft", json={"card": card(title="x")},
-                                        headers=api.auth)).json()
+    draft = await (
+        await api.client.put(f"/v1/templates/{v1['id']}/draft", json={"card": card(title="x")}, headers=api.auth)
+    ).json()
     check(draft, "TemplateDraft")
     check(await (await api.get(f"/v1/templates/{v1['id']}/diff?from=1&to=draft")).json(), "TemplateDiff")
     check(await (await api.post(f"/v1/templates/{v1['id']}/duplicate", {"name": "c"})).json(), "TemplateSummary")

@@ -1,30 +1,40 @@
 """§13 warnings vs errors, lenient parsing, lossless round-trip (table-driven + hypothesis)."""
+
 from __future__ import annotations
 
 import copy
 
 import pytest
+from cardkit import action, calendar, carousel, content, location, media, reply, standalone, with_action
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cards import parse_document, render_gsma, validate_card
 from cards.validate import parse_rfc3339
-from cardkit import action, calendar, carousel, content, location, media, reply, standalone, with_action
 
 CARD = "/message/generalPurposeCard/content"
 URL = f"{CARD}/suggestions/0/action/urlAction/openUrl"
 
 # §13: exactly these are warnings; the card stays valid.
 WARNINGS = [
-    ("openUrl without application", lambda: with_action("urlAction", "openUrl", {"url": "https://a.cn/x"}),
-     f"{URL}/application"),
-    ("image/jpg", lambda: standalone(media=media(mediaUrl="https://c.cn/a", mediaContentType="image/jpg")),
-     f"{CARD}/media/mediaContentType"),
-    ("extension disagrees", lambda: standalone(media=media(mediaUrl="https://c.cn/a.jpg")),
-     f"{CARD}/media/mediaUrl"),
-    ("thumbnail extension disagrees", lambda: standalone(media=media(
-        thumbnailUrl="https://c.cn/t.png", thumbnailContentType="image/jpeg", thumbnailFileSize=10)),
-     f"{CARD}/media/thumbnailUrl"),
+    (
+        "openUrl without application",
+        lambda: with_action("urlAction", "openUrl", {"url": "https://a.cn/x"}),
+        f"{URL}/application",
+    ),
+    (
+        "image/jpg",
+        lambda: standalone(media=media(mediaUrl="https://c.cn/a", mediaContentType="image/jpg")),
+        f"{CARD}/media/mediaContentType",
+    ),
+    ("extension disagrees", lambda: standalone(media=media(mediaUrl="https://c.cn/a.jpg")), f"{CARD}/media/mediaUrl"),
+    (
+        "thumbnail extension disagrees",
+        lambda: standalone(
+            media=media(thumbnailUrl="https://c.cn/t.png", thumbnailContentType="image/jpeg", thumbnailFileSize=10)
+        ),
+        f"{CARD}/media/thumbnailUrl",
+    ),
 ]
 
 
@@ -36,58 +46,116 @@ def test_warnings_keep_the_card_valid(name, build, path):
 
 
 ERRORS = [
-    ("unknown font style", lambda: {"message": {"generalPurposeCard": {
-        "layout": {"cardOrientation": "VERTICAL", "descriptionFontStyle": ["bold", "blink"]},
-        "content": content()}}}, "/message/generalPurposeCard/layout/descriptionFontStyle/1"),
-    ("media without size", lambda: standalone(media={k: v for k, v in media().items() if k != "mediaFileSize"}),
-     f"{CARD}/media/mediaFileSize"),
-    ("media without url", lambda: standalone(media={k: v for k, v in media().items() if k != "mediaUrl"}),
-     f"{CARD}/media/mediaUrl"),
-    ("media without height", lambda: standalone(media={k: v for k, v in media().items() if k != "height"}),
-     f"{CARD}/media/height"),
-    ("thumbnail without type", lambda: standalone(media=media(thumbnailUrl="https://c.cn/t.jpg", thumbnailFileSize=1)),
-     f"{CARD}/media/thumbnailContentType"),
-    ("thumbnail without size", lambda: standalone(media=media(thumbnailUrl="https://c.cn/t.jpg",
-                                                               thumbnailContentType="image/jpeg")),
-     f"{CARD}/media/thumbnailFileSize"),
-    ("no orientation", lambda: {"message": {"generalPurposeCard": {"layout": {}, "content": content()}}},
-     "/message/generalPurposeCard/layout/cardOrientation"),
-    ("horizontal without alignment", lambda: {"message": {"generalPurposeCard": {
-        "layout": {"cardOrientation": "HORIZONTAL"}, "content": content()}}},
-     "/message/generalPurposeCard/layout/imageAlignment"),
-    ("empty card", lambda: {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
-                                                               "content": {}}}}, CARD),
+    (
+        "unknown font style",
+        lambda: {
+            "message": {
+                "generalPurposeCard": {
+                    "layout": {"cardOrientation": "VERTICAL", "descriptionFontStyle": ["bold", "blink"]},
+                    "content": content(),
+                }
+            }
+        },
+        "/message/generalPurposeCard/layout/descriptionFontStyle/1",
+    ),
+    (
+        "media without size",
+        lambda: standalone(media={k: v for k, v in media().items() if k != "mediaFileSize"}),
+        f"{CARD}/media/mediaFileSize",
+    ),
+    (
+        "media without url",
+        lambda: standalone(media={k: v for k, v in media().items() if k != "mediaUrl"}),
+        f"{CARD}/media/mediaUrl",
+    ),
+    (
+        "media without height",
+        lambda: standalone(media={k: v for k, v in media().items() if k != "height"}),
+        f"{CARD}/media/height",
+    ),
+    (
+        "thumbnail without type",
+        lambda: standalone(media=media(thumbnailUrl="https://c.cn/t.jpg", thumbnailFileSize=1)),
+        f"{CARD}/media/thumbnailContentType",
+    ),
+    (
+        "thumbnail without size",
+        lambda: standalone(media=media(thumbnailUrl="https://c.cn/t.jpg", thumbnailContentType="image/jpeg")),
+        f"{CARD}/media/thumbnailFileSize",
+    ),
+    (
+        "no orientation",
+        lambda: {"message": {"generalPurposeCard": {"layout": {}, "content": content()}}},
+        "/message/generalPurposeCard/layout/cardOrientation",
+    ),
+    (
+        "horizontal without alignment",
+        lambda: {
+            "message": {"generalPurposeCard": {"layout": {"cardOrientation": "HORIZONTAL"}, "content": content()}}
+        },
+        "/message/generalPurposeCard/layout/imageAlignment",
+    ),
+    (
+        "empty card",
+        lambda: {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {}}}},
+        CARD,
+    ),
     ("bad card width", lambda: carousel(2, "LARGE_WIDTH"), "/message/generalPurposeCardCarousel/layout/cardWidth"),
-    ("bad application", lambda: with_action("urlAction", "openUrl", {"url": "https://a.cn", "application": "app"}),
-     f"{URL}/application"),
-    ("webview without viewMode", lambda: with_action("urlAction", "openUrl",
-                                                     {"url": "https://a.cn", "application": "webview"}),
-     f"{URL}/viewMode"),
-    ("relative url", lambda: with_action("urlAction", "openUrl", {"url": "/x", "application": "browser"}),
-     f"{URL}/url"),
-    ("calendar end before start", lambda: calendar(endTime="2026-01-31T08:00:00+08:00"),
-     f"{CARD}/suggestions/0/action/calendarAction/createCalendarEvent/endTime"),
-    ("calendar not RFC 3339", lambda: calendar(startTime="2026-01-31 9am"),
-     f"{CARD}/suggestions/0/action/calendarAction/createCalendarEvent/startTime"),
-    ("location without place", lambda: location(),
-     f"{CARD}/suggestions/0/action/mapAction/showLocation/location"),
-    ("recording type", lambda: with_action("composeAction", "composeRecordingMessage",
-                                           {"phoneNumber": "+8610086", "type": "PHOTO"}),
-     f"{CARD}/suggestions/0/action/composeAction/composeRecordingMessage/type"),
-    ("unknown action", lambda: standalone(suggestions=[{"action": {"displayText": "x", "teleport": {}}}]),
-     f"{CARD}/suggestions/0/action"),
+    (
+        "bad application",
+        lambda: with_action("urlAction", "openUrl", {"url": "https://a.cn", "application": "app"}),
+        f"{URL}/application",
+    ),
+    (
+        "webview without viewMode",
+        lambda: with_action("urlAction", "openUrl", {"url": "https://a.cn", "application": "webview"}),
+        f"{URL}/viewMode",
+    ),
+    (
+        "relative url",
+        lambda: with_action("urlAction", "openUrl", {"url": "/x", "application": "browser"}),
+        f"{URL}/url",
+    ),
+    (
+        "calendar end before start",
+        lambda: calendar(endTime="2026-01-31T08:00:00+08:00"),
+        f"{CARD}/suggestions/0/action/calendarAction/createCalendarEvent/endTime",
+    ),
+    (
+        "calendar not RFC 3339",
+        lambda: calendar(startTime="2026-01-31 9am"),
+        f"{CARD}/suggestions/0/action/calendarAction/createCalendarEvent/startTime",
+    ),
+    ("location without place", lambda: location(), f"{CARD}/suggestions/0/action/mapAction/showLocation/location"),
+    (
+        "recording type",
+        lambda: with_action("composeAction", "composeRecordingMessage", {"phoneNumber": "+8610086", "type": "PHOTO"}),
+        f"{CARD}/suggestions/0/action/composeAction/composeRecordingMessage/type",
+    ),
+    (
+        "unknown action",
+        lambda: standalone(suggestions=[{"action": {"displayText": "x", "teleport": {}}}]),
+        f"{CARD}/suggestions/0/action",
+    ),
     ("neither reply nor action", lambda: standalone(suggestions=[{"displayText": "x"}]), f"{CARD}/suggestions/0"),
-    ("both reply and action", lambda: standalone(suggestions=[{**reply(), **action("deviceAction",
-                                                                                    "requestDeviceSpecifics", {})}]),
-     f"{CARD}/suggestions/0/action"),
+    (
+        "both reply and action",
+        lambda: standalone(suggestions=[{**reply(), **action("deviceAction", "requestDeviceSpecifics", {})}]),
+        f"{CARD}/suggestions/0/action",
+    ),
     ("title not a string", lambda: standalone(title=5), f"{CARD}/title"),
     ("explicit null", lambda: standalone(title=None), f"{CARD}/title"),
-    ("content not an object", lambda: {"message": {"generalPurposeCard": {
-        "layout": {"cardOrientation": "VERTICAL"}, "content": []}}}, CARD),
+    (
+        "content not an object",
+        lambda: {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": []}}},
+        CARD,
+    ),
     ("nothing to send", lambda: {"hello": 1}, ""),
-    ("image not jpg/png in cn", lambda: standalone(media=media(mediaUrl="https://c.cn/a.gif",
-                                                                mediaContentType="image/gif")),
-     f"{CARD}/media/mediaContentType"),
+    (
+        "image not jpg/png in cn",
+        lambda: standalone(media=media(mediaUrl="https://c.cn/a.gif", mediaContentType="image/gif")),
+        f"{CARD}/media/mediaContentType",
+    ),
 ]
 
 
@@ -101,8 +169,12 @@ def test_errors_name_the_path(name, build, path):
 def test_all_errors_are_listed_at_once():
     card = standalone(title="字" * 201, description="", suggestions=[reply("x" * 26)] * 5)
     paths = sorted(e.path for e in validate_card(card).errors)
-    assert paths == [f"{CARD}/description", f"{CARD}/suggestions", *[f"{CARD}/suggestions/{i}/reply/displayText"
-                                                                   for i in range(5)], f"{CARD}/title"]
+    assert paths == [
+        f"{CARD}/description",
+        f"{CARD}/suggestions",
+        *[f"{CARD}/suggestions/{i}/reply/displayText" for i in range(5)],
+        f"{CARD}/title",
+    ]
 
 
 def test_every_action_type_is_valid():
@@ -111,13 +183,21 @@ def test_every_action_type_is_valid():
         ("dialerAction", "dialPhoneNumber", {"phoneNumber": "+8610000"}),
         ("dialerAction", "dialEnrichedCall", {"phoneNumber": "+8610000", "subject": "账单咨询"}),
         ("dialerAction", "dialVideoCall", {"phoneNumber": "+8610000"}),
-        ("mapAction", "showLocation", {"location": {"latitude": 39.9, "longitude": 116.4, "label": "天安门"},
-                                       "fallbackUrl": "https://map.example.cn/x"}),
+        (
+            "mapAction",
+            "showLocation",
+            {
+                "location": {"latitude": 39.9, "longitude": 116.4, "label": "天安门"},
+                "fallbackUrl": "https://map.example.cn/x",
+            },
+        ),
         ("mapAction", "showLocation", {"location": {"query": "北京协和医院"}}),
         ("mapAction", "requestLocationPush", {}),
-        ("calendarAction", "createCalendarEvent", {"startTime": "2026-01-31T01:00:00Z",
-                                                   "endTime": "2026-01-31T02:00:00Z", "title": "t",
-                                                   "description": "d"}),
+        (
+            "calendarAction",
+            "createCalendarEvent",
+            {"startTime": "2026-01-31T01:00:00Z", "endTime": "2026-01-31T02:00:00Z", "title": "t", "description": "d"},
+        ),
         ("composeAction", "composeTextMessage", {"phoneNumber": "+8610086", "text": "CXLL"}),
         ("composeAction", "composeRecordingMessage", {"phoneNumber": "+8610086", "type": "VIDEO"}),
         ("deviceAction", "requestDeviceSpecifics", {}),
@@ -126,7 +206,7 @@ def test_every_action_type_is_valid():
     ]
     chips = [action(g, o, p, text=f"a{i}") for i, (g, o, p) in enumerate(actions)]
     for i in range(0, len(chips), 4):
-        card = standalone(suggestions=chips[i:i + 4])
+        card = standalone(suggestions=chips[i : i + 4])
         report = validate_card(card)
         assert report.valid and not report.warnings, report.errors
         assert parse_document(card).to_json() == card
@@ -137,16 +217,31 @@ REAL_WORLD = {
     # openUrl without application, image/jpg, a vendor extension on the suggestion.
     "message": {
         "generalPurposeCard": {
-            "layout": {"cardOrientation": "HORIZONTAL", "imageAlignment": "LEFT",
-                       "titleFontStyle": ["bold", "shadow"], "x-theme": "dark"},
+            "layout": {
+                "cardOrientation": "HORIZONTAL",
+                "imageAlignment": "LEFT",
+                "titleFontStyle": ["bold", "shadow"],
+                "x-theme": "dark",
+            },
             "content": {
-                "media": {"mediaUrl": "https://c.cn/p.jpg", "mediaContentType": "image/jpg",
-                          "height": "SHORT_HEIGHT", "x-crop": {"w": 1}},
-                "title": "双十一大促", "description": "全场五折",
+                "media": {
+                    "mediaUrl": "https://c.cn/p.jpg",
+                    "mediaContentType": "image/jpg",
+                    "height": "SHORT_HEIGHT",
+                    "x-crop": {"w": 1},
+                },
+                "title": "双十一大促",
+                "description": "全场五折",
                 "suggestions": [
-                    {"action": {"displayText": "去看看", "urlAction": {"openUrl": {"url": "https://s.cn"},
-                                                                      "x-track": True},
-                                "postback": {"data": "go", "x-k": 1}, "x-vendor": "a"}, "x-order": 1},
+                    {
+                        "action": {
+                            "displayText": "去看看",
+                            "urlAction": {"openUrl": {"url": "https://s.cn"}, "x-track": True},
+                            "postback": {"data": "go", "x-k": 1},
+                            "x-vendor": "a",
+                        },
+                        "x-order": 1,
+                    },
                     {"reply": {"displayText": "不感兴趣", "postback": {"data": "no"}}},
                 ],
                 "x-content": [1, 2],
@@ -164,10 +259,14 @@ def test_real_world_json_round_trips_and_is_reported():
     assert parse_document(REAL_WORLD).to_json() == REAL_WORLD
     assert REAL_WORLD == before
     report = validate_card(REAL_WORLD)
-    assert {e.path for e in report.errors} == {"/message/generalPurposeCard/layout/titleFontStyle/1",
-                                                f"{CARD}/media/mediaFileSize"}
-    assert {w.path for w in report.warnings} == {f"{CARD}/media/mediaContentType",
-                                                  f"{CARD}/suggestions/0/action/urlAction/openUrl/application"}
+    assert {e.path for e in report.errors} == {
+        "/message/generalPurposeCard/layout/titleFontStyle/1",
+        f"{CARD}/media/mediaFileSize",
+    }
+    assert {w.path for w in report.warnings} == {
+        f"{CARD}/media/mediaContentType",
+        f"{CARD}/suggestions/0/action/urlAction/openUrl/application",
+    }
 
 
 def test_gsma_output_fixes_warnings_and_keeps_unknown_fields():
@@ -204,15 +303,24 @@ def test_validate_rejects_unknown_profile():
         validate_card(standalone(), "martian")
 
 
-@pytest.mark.parametrize("text, ok", [
-    ("2026-01-31T09:00:00Z", True), ("2026-01-31T09:00:00.5+08:00", True), ("2026-01-31t09:00:00z", True),
-    ("2026-01-31", False), ("2026-01-31T09:00:00", False), ("yesterday", False), (5, False),
-])
+@pytest.mark.parametrize(
+    "text, ok",
+    [
+        ("2026-01-31T09:00:00Z", True),
+        ("2026-01-31T09:00:00.5+08:00", True),
+        ("2026-01-31t09:00:00z", True),
+        ("2026-01-31", False),
+        ("2026-01-31T09:00:00", False),
+        ("yesterday", False),
+        (5, False),
+    ],
+)
 def test_rfc3339(text, ok):
     assert (parse_rfc3339(text) is not None) == ok
 
 
 # --- property tests ------------------------------------------------------------------------
+
 
 def _text(lo, hi):
     return st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=lo, max_size=hi)
@@ -220,33 +328,59 @@ def _text(lo, hi):
 
 _suggestion = st.one_of(
     st.builds(lambda t, d: reply(t, d), _text(1, 25), _text(0, 60)),
-    st.builds(lambda t, u: action("urlAction", "openUrl", {"url": "https://example.cn/" + u,
-                                                           "application": "browser"}, t),
-              _text(1, 25), st.text("abcxyz0123", max_size=10)),
-    st.builds(lambda t, lat, lng, label: action("mapAction", "showLocation",
-                                                {"location": {"latitude": lat, "longitude": lng, "label": label}}, t),
-              _text(1, 25), st.floats(-90, 90), st.floats(-180, 180), _text(1, 100)),
-    st.builds(lambda t, n: action("dialerAction", "dialPhoneNumber", {"phoneNumber": n}, t),
-              _text(1, 25), st.from_regex(r"\+86[0-9]{5,11}", fullmatch=True)),
+    st.builds(
+        lambda t, u: action("urlAction", "openUrl", {"url": "https://example.cn/" + u, "application": "browser"}, t),
+        _text(1, 25),
+        st.text("abcxyz0123", max_size=10),
+    ),
+    st.builds(
+        lambda t, lat, lng, label: action(
+            "mapAction", "showLocation", {"location": {"latitude": lat, "longitude": lng, "label": label}}, t
+        ),
+        _text(1, 25),
+        st.floats(-90, 90),
+        st.floats(-180, 180),
+        _text(1, 100),
+    ),
+    st.builds(
+        lambda t, n: action("dialerAction", "dialPhoneNumber", {"phoneNumber": n}, t),
+        _text(1, 25),
+        st.from_regex(r"\+86[0-9]{5,11}", fullmatch=True),
+    ),
 )
-_media = st.builds(lambda h, size, desc: media(height=h, mediaFileSize=size, contentDescription=desc),
-                   st.sampled_from(["SHORT_HEIGHT", "MEDIUM_HEIGHT"]), st.integers(0, 2 * 1024 * 1024),
-                   _text(1, 200))
-_content = st.fixed_dictionaries({}, optional={
-    "title": _text(1, 200), "description": _text(1, 400), "media": _media,
-    "suggestions": st.lists(_suggestion, min_size=1, max_size=4),
-    "x-extra": st.dictionaries(st.text("abc", min_size=1, max_size=3), st.integers(-2**63, 2**63 - 1),
-                               max_size=2),
-}).filter(lambda c: any(k in c for k in ("title", "description", "media")))
+_media = st.builds(
+    lambda h, size, desc: media(height=h, mediaFileSize=size, contentDescription=desc),
+    st.sampled_from(["SHORT_HEIGHT", "MEDIUM_HEIGHT"]),
+    st.integers(0, 2 * 1024 * 1024),
+    _text(1, 200),
+)
+_content = st.fixed_dictionaries(
+    {},
+    optional={
+        "title": _text(1, 200),
+        "description": _text(1, 400),
+        "media": _media,
+        "suggestions": st.lists(_suggestion, min_size=1, max_size=4),
+        "x-extra": st.dictionaries(
+            st.text("abc", min_size=1, max_size=3), st.integers(-(2**63), 2**63 - 1), max_size=2
+        ),
+    },
+).filter(lambda c: any(k in c for k in ("title", "description", "media")))
 _card = st.one_of(
-    st.builds(lambda c: {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
-                                                            "content": c}}}, _content),
-    st.builds(lambda cs, w: {"message": {"generalPurposeCardCarousel": {"layout": {"cardWidth": w},
-                                                                        "content": cs}}},
-              st.lists(_content, min_size=2, max_size=4), st.sampled_from(["SMALL_WIDTH", "MEDIUM_WIDTH"])),
-).flatmap(lambda card: st.builds(
-    lambda chips: {**card, "suggestions": chips} if chips else card,
-    st.lists(_suggestion, max_size=11)))
+    st.builds(
+        lambda c: {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": c}}},
+        _content,
+    ),
+    st.builds(
+        lambda cs, w: {"message": {"generalPurposeCardCarousel": {"layout": {"cardWidth": w}, "content": cs}}},
+        st.lists(_content, min_size=2, max_size=4),
+        st.sampled_from(["SMALL_WIDTH", "MEDIUM_WIDTH"]),
+    ),
+).flatmap(
+    lambda card: st.builds(
+        lambda chips: {**card, "suggestions": chips} if chips else card, st.lists(_suggestion, max_size=11)
+    )
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -270,15 +404,44 @@ def test_generated_cards_round_trip_and_stay_valid(card):
 
 # Anything JSON can hold gets a report, never an exception (the API answers 200 or 422).
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=20,
 )
-_keys = st.sampled_from(["message", "generalPurposeCard", "generalPurposeCardCarousel", "layout", "content",
-                         "media", "title", "description", "suggestions", "reply", "action", "displayText",
-                         "postback", "data", "urlAction", "openUrl", "url", "mapAction", "showLocation",
-                         "location", "latitude", "calendarAction", "createCalendarEvent", "startTime",
-                         "menu", "entries", "cardOrientation", "height", "mediaFileSize", "text"])
+_keys = st.sampled_from(
+    [
+        "message",
+        "generalPurposeCard",
+        "generalPurposeCardCarousel",
+        "layout",
+        "content",
+        "media",
+        "title",
+        "description",
+        "suggestions",
+        "reply",
+        "action",
+        "displayText",
+        "postback",
+        "data",
+        "urlAction",
+        "openUrl",
+        "url",
+        "mapAction",
+        "showLocation",
+        "location",
+        "latitude",
+        "calendarAction",
+        "createCalendarEvent",
+        "startTime",
+        "menu",
+        "entries",
+        "cardOrientation",
+        "height",
+        "mediaFileSize",
+        "text",
+    ]
+)
 _cardish = st.recursive(
     st.none() | st.integers(-5, 5) | st.text(max_size=4) | st.just("HORIZONTAL"),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=4),

@@ -1,4 +1,5 @@
 """The command line as a newcomer types it: real subprocesses, a real data dir."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def run(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "server.py"), *args],
-        capture_output=True, text=True, timeout=60, cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd or ROOT,
         env={**os.environ, **(env or {})},
     )
 
@@ -79,7 +83,10 @@ def test_serve_creates_demo_tenant_and_accepts_a_send(tmp_path):
     data = tmp_path / "var"
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "server.py"), "--port", str(port), "--data-dir", str(data)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -87,8 +94,19 @@ def test_serve_creates_demo_tenant_and_accepts_a_send(tmp_path):
         info = json.loads((data / "demo-tenant.json").read_text())
         req = urllib.request.Request(
             base + "/v1/messages",
-            data=json.dumps({"to": "+8613800138001", "card": {"message": {"generalPurposeCard": {
-                "layout": {"cardOrientation": "VERTICAL"}, "content": {"title": "你好"}}}}}).encode(),
+            data=json.dumps(
+                {
+                    "to": "+8613800138001",
+                    "card": {
+                        "message": {
+                            "generalPurposeCard": {
+                                "layout": {"cardOrientation": "VERTICAL"},
+                                "content": {"title": "你好"},
+                            }
+                        }
+                    },
+                }
+            ).encode(),
             headers={"Authorization": f"Bearer {info['api_key']}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=5) as r:

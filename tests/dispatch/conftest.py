@@ -1,4 +1,5 @@
 """A running app with its sandbox (MaaP and SMSC simulators on loopback, tiny timings)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,8 +12,9 @@ from rcs.simulator import SimulatorTiming
 from server import DispatchConfig
 
 FAST = DispatchConfig(
-    maap_timing=SimulatorTiming(delivery_delay_s=0.05, display_delay_s=0.05, revoke_delay_s=0.05,
-                                not_capable_delay_s=0.02),
+    maap_timing=SimulatorTiming(
+        delivery_delay_s=0.05, display_delay_s=0.05, revoke_delay_s=0.05, not_capable_delay_s=0.02
+    ),
     smsc_receipt_delay=0.05,
     options=DispatchOptions(poll_s=0.02, revoke_wait_s=1.0, retry=RetryPolicy(first_s=0.05)),
 )
@@ -26,9 +28,14 @@ async def dispatch_settings(tmp_path, database_url, unused_tcp_port_factory):
 
     if database_url:
         await run_migrations(database_url)
-    return Settings(data_dir=tmp_path / "var", database_url=database_url,
-                    master_key=TEST_MASTER_KEY if database_url else None, demo_tenant=False,
-                    sandbox=True, port=unused_tcp_port_factory())
+    return Settings(
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        master_key=TEST_MASTER_KEY if database_url else None,
+        demo_tenant=False,
+        sandbox=True,
+        port=unused_tcp_port_factory(),
+    )
 
 
 @pytest.fixture

@@ -73,8 +73,9 @@ async def configured(dispatch_settings, tmp_path, monkeypatch, aiohttp_server, a
 async def test_the_configured_peers_carry_rcs_and_sms(configured, caplog):
     caplog.set_level(logging.DEBUG)
     api, maap, smsc, settings = configured
-    sent = await api.post("/v1/messages", {"recipients": [{"to": "+8613800138001"}, {"to": "+8613800138010"}],
-                                           "card": card()})
+    sent = await api.post(
+        "/v1/messages", {"recipients": [{"to": "+8613800138001"}, {"to": "+8613800138010"}], "card": card()}
+    )
     rcs_id, sms_id = [m["id"] for m in (await sent.json())["messages"]]
     rcs_view = await wait_for(api, rcs_id, lambda v: v["status"] == "rcs_read")
     sms_view = await wait_for(api, sms_id, lambda v: v["status"] == "sms_delivered")

@@ -1,15 +1,16 @@
 """Accepted messages travel end to end through the sandbox simulators."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
+from datetime import UTC, datetime, timedelta
 
 from tests.conftest import card
 from tests.dispatch.conftest import event_types, wait_for
 
-
-PHONE = ("Mozilla/5.0 (Linux; Android 13; V2227A) AppleWebKit/537.36 (KHTML, like Gecko) "
-         "Chrome/108.0.0.0 Mobile Safari/537.36")
+PHONE = (
+    "Mozilla/5.0 (Linux; Android 13; V2227A) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/108.0.0.0 Mobile Safari/537.36"
+)
 
 
 async def send(api, to: str, **extra) -> str:
@@ -71,7 +72,7 @@ async def test_transient_maap_errors_are_retried(sandbox_api):
 
 
 async def test_send_at_is_honoured(sandbox_api):
-    send_at = datetime.now(timezone.utc) + timedelta(seconds=1)
+    send_at = datetime.now(UTC) + timedelta(seconds=1)
     mid = await send(sandbox_api, "+8613800001232", send_at=send_at.isoformat().replace("+00:00", "Z"))
     view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_delivered" or v["status"] == "rcs_read")
     assert event_types(view)[:3] == ["accepted", "scheduled", "queued"]

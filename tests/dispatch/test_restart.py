@@ -3,6 +3,7 @@ start it again on the same data dir — none lost, none sent twice.
 
 The MaaP and SMSC simulators run as their own processes so they outlive the server.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,9 @@ def free_port() -> int:
 
 async def spawn(*args: str, env: dict | None = None, log: Path) -> asyncio.subprocess.Process:
     out = log.open("ab")
-    return await asyncio.create_subprocess_exec(sys.executable, *args, cwd=ROOT, stdout=out, stderr=out,
-                                                env={**os.environ, **(env or {})})
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=ROOT, stdout=out, stderr=out, env={**os.environ, **(env or {})}
+    )
 
 
 async def wait_ready(url: str, proc, timeout: float = 30.0) -> None:
@@ -75,11 +77,25 @@ async def test_sigkill_in_flight_loses_nothing_and_sends_nothing_twice(tmp_path)
     port, maap_port, smsc_port = free_port(), free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "processes.log"
-    maap = await spawn("-m", "rcs.simulator", "--port", str(maap_port), "--callback-url", f"{base}/rcs",
-                       "--delivery-delay", "0.3", "--display-delay", "0.3", log=log)
+    maap = await spawn(
+        "-m",
+        "rcs.simulator",
+        "--port",
+        str(maap_port),
+        "--callback-url",
+        f"{base}/rcs",
+        "--delivery-delay",
+        "0.3",
+        "--display-delay",
+        "0.3",
+        log=log,
+    )
     smsc = await spawn("-m", "fallback.smsc", "--port", str(smsc_port), "--receipt-delay", "0.3", log=log)
-    env = {"HONGYAN_MAAP_URL": f"http://127.0.0.1:{maap_port}", "HONGYAN_SMSC_ADDRESS": f"127.0.0.1:{smsc_port}",
-           "HONGYAN_LOG_LEVEL": "WARNING"}
+    env = {
+        "HONGYAN_MAAP_URL": f"http://127.0.0.1:{maap_port}",
+        "HONGYAN_SMSC_ADDRESS": f"127.0.0.1:{smsc_port}",
+        "HONGYAN_LOG_LEVEL": "WARNING",
+    }
     server_args = ("server.py", "--data-dir", str(tmp_path / "var"), "--port", str(port))
     server = None
     try:
@@ -88,15 +104,26 @@ async def test_sigkill_in_flight_loses_nothing_and_sends_nothing_twice(tmp_path)
         server = await spawn(*server_args, env=env, log=log)
         await wait_ready(f"{base}/healthz", server)
         key = json.loads((tmp_path / "var" / "demo-tenant.json").read_text())["api_key"]
-        card = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"},
-                                                     "content": {"title": "停机维护通知", "description": "今晚 2 点"}}}}
+        card = {
+            "message": {
+                "generalPurposeCard": {
+                    "layout": {"cardOrientation": "VERTICAL"},
+                    "content": {"title": "停机维护通知", "description": "今晚 2 点"},
+                }
+            }
+        }
         # Endings 1–6 go by RCS, 0 falls back to SMS.
         numbers = [f"+8613912{i:05d}{i % 7}" for i in range(400)]
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
             for i in range(0, len(numbers), 100):
-                async with session.post(f"{base}/v1/messages", json={
-                    "recipients": [{"to": n} for n in numbers[i:i + 100]], "card": card, "ttl": 4,
-                }) as resp:
+                async with session.post(
+                    f"{base}/v1/messages",
+                    json={
+                        "recipients": [{"to": n} for n in numbers[i : i + 100]],
+                        "card": card,
+                        "ttl": 4,
+                    },
+                ) as resp:
                     assert resp.status == 202
             # Kill while some are done and others are still travelling.
             deadline = time.monotonic() + 20

@@ -1,4 +1,5 @@
 """SMS route health through the API, after real SMS went through the sandbox SMSC."""
+
 from __future__ import annotations
 
 from tests.conftest import card

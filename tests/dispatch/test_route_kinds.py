@@ -36,7 +36,9 @@ class ToyRoute:
     async def stop(self) -> None:
         self.started = False
 
-    async def submit(self, dest_e164: str, text: str, source_addr: str, *, reference: str | None = None) -> SubmitResult:
+    async def submit(
+        self, dest_e164: str, text: str, source_addr: str, *, reference: str | None = None
+    ) -> SubmitResult:
         if dest_e164.endswith("9"):
             raise SubmitError("refused", "the toy refuses numbers ending 9", transient=False)
         self.sent.append((dest_e164, text, source_addr))
@@ -98,7 +100,6 @@ async def test_a_registered_kind_sends_the_fallback_sms(toy_api):
     await toy.hooks.on_inbound(InboundSms(source="+8613800138010", destination=source, text="TD"))
     again = await toy_api.post("/v1/messages", {"to": "+8613800138010", "card": card(), "traffic_type": "marketing"})
     assert (await again.json())["messages"][0]["status"] == "rejected"
-
 
 
 async def test_a_refusal_from_the_kind_fails_the_sms(toy_api):

@@ -1,28 +1,33 @@
 """Dispatch rules that need no waiting: the backoff table, late RCS statuses after an SMS."""
+
 from __future__ import annotations
 
 import random
 import time
+from datetime import UTC
 from urllib.parse import quote
 
 import orjson
 import pytest
 
-from rcs import signed_headers
 from dispatch import RetryPolicy
+from rcs import signed_headers
 from tests.conftest import card
 from tests.dispatch.conftest import event_types, wait_for
 
 
-@pytest.mark.parametrize("attempt, retry_after, low, high", [
-    (1, None, 0.4, 0.6),  # 0.5 s ±20 %
-    (2, None, 0.8, 1.2),
-    (3, None, 1.6, 2.4),
-    (8, None, 48.0, 60.0),  # 64 s capped at 60 s (jitter applies below the cap)
-    (20, None, 48.0, 60.0),
-    (1, 5.0, 5.0, 5.0),  # Retry-After wins when longer
-    (3, 1.0, 1.6, 2.4),  # … and not when shorter
-])
+@pytest.mark.parametrize(
+    "attempt, retry_after, low, high",
+    [
+        (1, None, 0.4, 0.6),  # 0.5 s ±20 %
+        (2, None, 0.8, 1.2),
+        (3, None, 1.6, 2.4),
+        (8, None, 48.0, 60.0),  # 64 s capped at 60 s (jitter applies below the cap)
+        (20, None, 48.0, 60.0),
+        (1, 5.0, 5.0, 5.0),  # Retry-After wins when longer
+        (3, 1.0, 1.6, 2.4),  # … and not when shorter
+    ],
+)
 def test_backoff(attempt, retry_after, low, high):
     policy, rng = RetryPolicy(), random.Random(7)
     delays = [policy.delay(attempt, retry_after, rng) for _ in range(200)]
@@ -34,11 +39,21 @@ async def test_a_late_rcs_delivery_after_the_sms_is_recorded_not_acted_on(sandbo
     mid = (await sent.json())["messages"][0]["id"]
     await wait_for(sandbox_api, mid, lambda v: v["status"] == "sms_delivered")
     chatbot = quote("sip:hongyan@botplatform.sandbox.local", safe="")
-    body = {"deliveryInfoList": [{"messageId": mid, "status": "delivered", "dateTime": "2026-11-23T10:00:00Z",
-                                  "destinationAddress": "tel:+8613800001230"}]}
+    body = {
+        "deliveryInfoList": [
+            {
+                "messageId": mid,
+                "status": "delivered",
+                "dateTime": "2026-11-23T10:00:00Z",
+                "destinationAddress": "tel:+8613800001230",
+            }
+        ]
+    }
     answer = await sandbox_api.client.post(
-        f"/rcs/deliveryNotification/{chatbot}/status", data=orjson.dumps(body),
-        headers={"content-type": "application/json", **signed_headers("sandbox-callback-token", time.time())})
+        f"/rcs/deliveryNotification/{chatbot}/status",
+        data=orjson.dumps(body),
+        headers={"content-type": "application/json", **signed_headers("sandbox-callback-token", time.time())},
+    )
     assert answer.status == 204
     view = await wait_for(sandbox_api, mid, lambda v: "rcs_delivered" in event_types(v))
     assert view["status"] == "sms_delivered"
@@ -51,8 +66,10 @@ async def post_status(api, message_id: str, status: str, **extra) -> None:
     now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
     body = {"deliveryInfoList": [{"messageId": message_id, "status": status, "dateTime": now, **extra}]}
     answer = await api.client.post(
-        f"/rcs/deliveryNotification/{chatbot}/status", data=orjson.dumps(body),
-        headers={"content-type": "application/json", **signed_headers("sandbox-callback-token", time.time())})
+        f"/rcs/deliveryNotification/{chatbot}/status",
+        data=orjson.dumps(body),
+        headers={"content-type": "application/json", **signed_headers("sandbox-callback-token", time.time())},
+    )
     assert answer.status == 204
 
 
@@ -73,15 +90,33 @@ async def test_failed_not_a_5g_terminal_sends_the_sms_now_and_is_remembered(sand
 
 # `"fallback": "none"`: RCS or nothing. (number, TTL, what to do once sent, expected statuses)
 NO_FALLBACK = [
-    pytest.param("+8613800001230", 60, None,
-                 ["accepted", "queued", "failed"], "not_rcs_capable", id="not capable → failed"),
-    pytest.param("+8613800001237", 1, None,
-                 ["accepted", "queued", "rcs_sent", "revoked", "expired"], "ttl_expired_revoked",
-                 id="never delivered → TTL → revoked → expired"),
-    pytest.param("+8613800001237", 60, {"status": "failed", "errorCode": 1},
-                 ["accepted", "queued", "rcs_sent", "failed"], "rcs_failed", id="MaaP failed code 1 → failed"),
-    pytest.param("+8613800001231", 60, None,
-                 ["accepted", "queued", "rcs_sent", "rcs_delivered", "rcs_read"], None, id="delivered as usual"),
+    pytest.param(
+        "+8613800001230", 60, None, ["accepted", "queued", "failed"], "not_rcs_capable", id="not capable → failed"
+    ),
+    pytest.param(
+        "+8613800001237",
+        1,
+        None,
+        ["accepted", "queued", "rcs_sent", "revoked", "expired"],
+        "ttl_expired_revoked",
+        id="never delivered → TTL → revoked → expired",
+    ),
+    pytest.param(
+        "+8613800001237",
+        60,
+        {"status": "failed", "errorCode": 1},
+        ["accepted", "queued", "rcs_sent", "failed"],
+        "rcs_failed",
+        id="MaaP failed code 1 → failed",
+    ),
+    pytest.param(
+        "+8613800001231",
+        60,
+        None,
+        ["accepted", "queued", "rcs_sent", "rcs_delivered", "rcs_read"],
+        None,
+        id="delivered as usual",
+    ),
 ]
 
 
@@ -111,18 +146,19 @@ async def test_an_unknown_fallback_policy_is_refused(sandbox_api):
 async def test_marketing_to_someone_who_opted_out_after_accept_is_not_sent(sandbox_api):
     """The opt-out list is checked again at send time: a scheduled marketing message to a
     number that opted out in the meantime is rejected, not sent; a notice still goes."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from messages.http import LEDGER
 
     to = "+8613800001233"
     first = await sandbox_api.post("/v1/messages", json={"to": to, "card": card()})
     first_id = (await first.json())["messages"][0]["id"]
-    send_at = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    send_at = (datetime.now(UTC) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
     ids = {}
     for kind in ("marketing", "notification"):
-        answer = await sandbox_api.post("/v1/messages", json={"to": to, "card": card(), "traffic_type": kind,
-                                                              "send_at": send_at})
+        answer = await sandbox_api.post(
+            "/v1/messages", json={"to": to, "card": card(), "traffic_type": kind, "send_at": send_at}
+        )
         assert answer.status == 202
         ids[kind] = (await answer.json())["messages"][0]["id"]
     # The recipient replies TD to the first message before the scheduled ones fall due.
@@ -140,8 +176,7 @@ async def test_an_sms_reply_td_opts_out_of_that_brand_only(sandbox_api):
     import asyncio
 
     from dispatch.sms import DEFAULT_SOURCE_ADDR
-    from server import SANDBOX
-    from server import ACCOUNTS
+    from server import ACCOUNTS, SANDBOX
 
     app = sandbox_api.client.app
     to = "+8613800001240"  # ends in 0: not RCS-capable, so the SMS goes

@@ -1,4 +1,5 @@
 """Status changes and user events reach the integrator as signed webhooks, in order."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +8,8 @@ import time
 import orjson
 from aiohttp import web
 
-from server import SANDBOX
 from security.webhooks import verify_webhook
+from server import SANDBOX
 from tests.conftest import card
 from tests.dispatch.conftest import wait_for
 
@@ -36,7 +37,7 @@ async def wait_events(got, arrived, predicate, timeout: float = 10.0):
         arrived.clear()
         try:
             await asyncio.wait_for(arrived.wait(), remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
@@ -110,4 +111,6 @@ async def test_a_reply_to_the_sms_reaches_the_brand_as_a_user_event(sandbox_api,
     events = [orjson.loads(body)["data"] for body, _ in got]
     assert [e["message_id"] for e in events] == [mid, mid] and events[0]["to"] == to
     assert [(e["event"]["source"], e["event"]["text"], e["event"]["opt_out"]) for e in events] == [
-        ("sms", "明天几点开门？", False), ("sms", "TD", True)]
+        ("sms", "明天几点开门？", False),
+        ("sms", "TD", True),
+    ]

@@ -1,10 +1,11 @@
 """Fixtures for the editor: an app whose clock the test moves, signed-in browser-like clients.
 
 (Shared with the browser tests' helpers: add fixtures, do not remove others'.)"""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -41,7 +42,7 @@ class EditorEnv:
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock(datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc))
+    return ManualClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ $HONGYAN_SCREENSHOT_DIR/hongyan-editor when that is set, else in a temporary fol
 Skipped (with the reason) when /usr/bin/chromium is missing, except under CI=true where a
 missing browser is a failure. Only loopback is reachable: every other request is aborted.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.dispatch.conftest import FAST
 from tests.conftest import CHROMIUM_ARGS
+from tests.dispatch.conftest import FAST
 
 CAROUSEL = "/message/generalPurposeCardCarousel/content"
-
-
 
 
 @pytest.fixture
@@ -64,9 +63,9 @@ async def loopback_only(route):
 
 async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path):
     from PIL import Image
+    from playwright.async_api import async_playwright, expect
 
     from cards.library import load_library
-    from playwright.async_api import async_playwright, expect
 
     photo = tmp_path / "mooncake.png"
     Image.new("RGB", (640, 400), (214, 150, 60)).save(photo)
@@ -83,8 +82,10 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             page = await context.new_page()
             problems: list[str] = []
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
-                    if msg.type == "error" else None)
+            page.on(
+                "console",
+                lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None,
+            )
             tid = page.get_by_test_id
 
             # 1. Sign in: a wrong key is refused, the tenant's key opens the editor.
@@ -175,7 +176,8 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
 
             await page.evaluate("document.querySelectorAll('.pane').forEach(p => p.scrollTo(0, 0))")
             drawn = await phone.locator("article.card img").evaluate(
-                "img => (img.complete && img.naturalWidth > 0) || new Promise(done => img.onload = () => done(true))")
+                "img => (img.complete && img.naturalWidth > 0) || new Promise(done => img.onload = () => done(true))"
+            )
             assert drawn  # the uploaded image is served from this origin to the sandboxed preview
             await page.screenshot(path=str(screenshot_dir / "desktop-carousel.png"))
             unlabelled = await page.evaluate("""() => [...document.querySelectorAll('input, select, textarea, button')]
@@ -230,7 +232,9 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             line = next(i for i, text in enumerate(broken.split("\n")) if '"Visit the flagship store"' in text)
             column = broken.split("\n")[line].index('"') + 1
             await tid("json-text").fill(broken)
-            await expect(tid("json-error")).to_have_text(f"Line {line + 1}, column {column}: expected ',' or '}}', found '\"'")
+            await expect(tid("json-error")).to_have_text(
+                f"Line {line + 1}, column {column}: expected ',' or '}}', found '\"'"
+            )
             await tid("json-text").fill(json_text)
             await expect(tid("json-error")).to_have_text("")
             await tid("view-visual").click()
@@ -308,8 +312,18 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             assert exported["name"] == "Mid-autumn offer" and exported["sample"] == {"name": "Li Lei"}
             assert len(exported["card"]["message"]["generalPurposeCardCarousel"]["content"]) == 3
             await tid("import").click()
-            await tid("import-text").fill(json.dumps({"message": {"generalPurposeCard": {
-                "layout": {"cardOrientation": "VERTICAL"}, "content": {"title": "Imported card"}}}}))
+            await tid("import-text").fill(
+                json.dumps(
+                    {
+                        "message": {
+                            "generalPurposeCard": {
+                                "layout": {"cardOrientation": "VERTICAL"},
+                                "content": {"title": "Imported card"},
+                            }
+                        }
+                    }
+                )
+            )
             await tid("import-apply").click()
             await expect(phone.locator("article.card")).to_have_count(1)
             await expect(phone.locator("h2")).to_have_text("Imported card")
@@ -369,7 +383,6 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await browser.close()
 
 
-
 async def test_library_start_and_leaving_with_unsaved_edits(chromium, sandbox_app, screenshot_dir):
     """A template from the library opens with its sample; leaving with unsaved edits warns."""
     from playwright.async_api import async_playwright, expect
@@ -382,14 +395,25 @@ async def test_library_start_and_leaving_with_unsaved_edits(chromium, sandbox_ap
         browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         try:
             # A browser that prefers Chinese gets the Chinese UI.
-            context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
-                                                is_mobile=True, has_touch=True, color_scheme="dark")
+            context = await browser.new_context(
+                viewport={"width": 390, "height": 844},
+                locale="zh-CN",
+                is_mobile=True,
+                has_touch=True,
+                color_scheme="dark",
+            )
             await context.route("**/*", loopback_only)
             page = await context.new_page()
             problems: list[str] = []
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
-                    if msg.type == "error" and "401" not in msg.text else None)
+            page.on(
+                "console",
+                lambda msg: (
+                    problems.append(f"console {msg.type}: {msg.text}")
+                    if msg.type == "error" and "401" not in msg.text
+                    else None
+                ),
+            )
             tid = page.get_by_test_id
             await page.goto(str(server.make_url("/editor")))
             await expect(tid("signin-submit")).to_have_text("登录")
@@ -433,8 +457,22 @@ STATIC = Path(__file__).resolve().parents[2] / "editor" / "static"
 # Keys built at run time from a value: every value the editor can meet has a string.
 DYNAMIC = {
     "kind": ["reply", "url", "dial", "location", "calendar", "compose", "location_push"],
-    "msg": ["accepted", "scheduled", "queued", "rcs_sent", "rcs_delivered", "rcs_read", "fallback_pending",
-            "sms_sent", "sms_delivered", "sms_failed", "rejected", "revoked", "expired", "failed"],
+    "msg": [
+        "accepted",
+        "scheduled",
+        "queued",
+        "rcs_sent",
+        "rcs_delivered",
+        "rcs_read",
+        "fallback_pending",
+        "sms_sent",
+        "sms_delivered",
+        "sms_failed",
+        "rejected",
+        "revoked",
+        "expired",
+        "failed",
+    ],
     "status": ["approved", "in_review", "rejected"],
     "diff": ["add", "remove", "replace"],
     "save": ["saved", "unsaved", "saving", "failed"],

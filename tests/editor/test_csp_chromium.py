@@ -4,6 +4,7 @@ script stays blocked.
 
 Skipped when /usr/bin/chromium is missing, except under CI=true where that is a failure.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,7 +15,9 @@ from aiohttp import web
 from editor import EditorConfig, Previewer, editor_routes, parse_request
 from tests.conftest import CHROMIUM_ARGS
 
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 MEDIA_ID = "csp0123456789abcdefghij"
 SHELL = """<!doctype html><html><head><meta charset="utf-8"><title>csp</title></head><body>
 <iframe id="phone" sandbox=""></iframe><iframe id="h5" sandbox=""></iframe>
@@ -27,17 +30,29 @@ document.getElementById('h5').srcdoc = r.h5_html;
 document.body.dataset.module = 'ran';"""
 
 
-
-
-async def test_previews_in_srcdoc_iframes_keep_style_and_media_under_the_csp(chromium, tmp_path, aiohttp_server,
-                                                                          unused_tcp_port_factory):
+async def test_previews_in_srcdoc_iframes_keep_style_and_media_under_the_csp(
+    chromium, tmp_path, aiohttp_server, unused_tcp_port_factory
+):
     from playwright.async_api import async_playwright
 
     port = unused_tcp_port_factory()
     base = f"http://127.0.0.1:{port}"
-    card = {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {
-        "title": "月饼礼盒", "media": {"mediaUrl": f"{base}/media/{MEDIA_ID}", "mediaContentType": "image/png",
-                                   "mediaFileSize": len(PNG), "height": "MEDIUM_HEIGHT"}}}}}
+    card = {
+        "message": {
+            "generalPurposeCard": {
+                "layout": {"cardOrientation": "VERTICAL"},
+                "content": {
+                    "title": "月饼礼盒",
+                    "media": {
+                        "mediaUrl": f"{base}/media/{MEDIA_ID}",
+                        "mediaContentType": "image/png",
+                        "mediaFileSize": len(PNG),
+                        "height": "MEDIUM_HEIGHT",
+                    },
+                },
+            }
+        }
+    }
     answer = Previewer(base).preview(parse_request({"card": card}), {"signature": "【鸿雁测试】", "sms_price": None})
     static = tmp_path / "static"
     static.mkdir()
@@ -73,7 +88,8 @@ async def test_previews_in_srcdoc_iframes_keep_style_and_media_under_the_csp(chr
                 img = frame.locator(f'img[src="/media/{MEDIA_ID}"]')
                 await img.wait_for()
                 await page.wait_for_function(
-                    f"() => document.getElementById('{name}').contentDocument === null")  # opaque origin
+                    f"() => document.getElementById('{name}').contentDocument === null"
+                )  # opaque origin
                 assert await img.evaluate("i => i.complete && i.naturalWidth") == 1
             assert media_hits and set(media_hits) == {MEDIA_ID}
             assert all("inline script" in v or "script-src" in v for v in violations), violations

@@ -1,4 +1,5 @@
 """POST /v1/editor/preview: one answer for every preview, built the way a real send builds it."""
+
 from __future__ import annotations
 
 import re
@@ -25,11 +26,22 @@ def titled(title: str, description: str | None = None, suggestions: list | None 
 
 
 def carousel(n: int) -> dict:
-    cards = [{"title": f"{{{{ name }}}}，第 {i} 张", "description": "本月话费 {{ amount }} 元",
-              "suggestions": [{"reply": {"displayText": "查看详情", "postback": {"data": f"d{i}"}}},
-                              {"action": {"displayText": "拨打客服", "dialerAction": {
-                                  "dialPhoneNumber": {"phoneNumber": "+8610086"}}}}]}
-             for i in range(n)]
+    cards = [
+        {
+            "title": f"{{{{ name }}}}，第 {i} 张",
+            "description": "本月话费 {{ amount }} 元",
+            "suggestions": [
+                {"reply": {"displayText": "查看详情", "postback": {"data": f"d{i}"}}},
+                {
+                    "action": {
+                        "displayText": "拨打客服",
+                        "dialerAction": {"dialPhoneNumber": {"phoneNumber": "+8610086"}},
+                    }
+                },
+            ],
+        }
+        for i in range(n)
+    ]
     return {"message": {"generalPurposeCardCarousel": {"layout": {"cardWidth": "MEDIUM_WIDTH"}, "content": cards}}}
 
 
@@ -63,8 +75,10 @@ async def test_an_invalid_card_is_200_with_paths_into_the_card_and_still_renders
     got = await preview(api, card=broken)
     assert got["valid"] is False and got["card"] is None
     paths = {e["path"] for e in got["errors"]}
-    assert paths == {"/message/generalPurposeCard/content/title",
-                     "/message/generalPurposeCard/content/suggestions/0/reply/displayText"}
+    assert paths == {
+        "/message/generalPurposeCard/content/title",
+        "/message/generalPurposeCard/content/suggestions/0/reply/displayText",
+    }
     assert all(e["message"] for e in got["errors"])
     assert "x" * 26 in got["phone_html"] and "x" * 26 in got["h5_html"] and got["sms"]["text"]
 
@@ -87,8 +101,11 @@ async def test_missing_variables_are_listed_and_shown_as_placeholders(api):
 
 
 async def test_a_missing_attribute_of_a_given_variable_is_named(api):
-    got = await preview(api, card=titled("{{ user.name }}", "{{ user.id }} {{ order.item.sku }}"),
-                        variables={"user": {"id": 7}, "order": {"item": {}}})
+    got = await preview(
+        api,
+        card=titled("{{ user.name }}", "{{ user.id }} {{ order.item.sku }}"),
+        variables={"user": {"id": 7}, "order": {"item": {}}},
+    )
     assert got["missing_variables"] == ["order.item.sku", "user.name"] and got["card"] is None
     assert "{{ user.name }}" in got["phone_html"] and "7 {{ order.item.sku }}" in got["phone_html"]
 
@@ -114,9 +131,14 @@ async def test_a_template_syntax_error_is_listed_and_the_rest_renders(api):
     assert "本月 58 元" in got["phone_html"] and "{{ name" in got["phone_html"]
 
 
-@pytest.mark.parametrize("traffic_type, ends_with_opt_out", [
-    ("marketing", True), ("notification", False), ("otp", False),
-])
+@pytest.mark.parametrize(
+    "traffic_type, ends_with_opt_out",
+    [
+        ("marketing", True),
+        ("notification", False),
+        ("otp", False),
+    ],
+)
 async def test_marketing_sms_carries_the_opt_out_line(api, traffic_type, ends_with_opt_out):
     got = await preview(api, card=titled("双十一特惠"), traffic_type=traffic_type)
     text = got["sms"]["text"]
@@ -128,13 +150,16 @@ async def test_marketing_sms_carries_the_opt_out_line(api, traffic_type, ends_wi
 # (70 units alone, 67 a part) even with an ASCII body; China bills characters (70 / 67) where
 # the wire counts UTF-16 units (an emoji is 2 units, 1 billed character).
 # Fixed part: signature 6 + " " + link 40 = 47 characters.
-@pytest.mark.parametrize("title, segments, billed_units, billed_parts", [
-    ("Hi", 1, 49, 1),                 # 49 units
-    ("A" * 23, 1, 70, 1),             # exactly 70
-    ("A" * 24, 2, 71, 2),             # one over
-    ("😀" * 20, 2, 67, 1),            # 87 UTF-16 units on the wire, 67 characters billed
-    ("é" * 100, 3, 147, 3),           # 147 > 134
-])
+@pytest.mark.parametrize(
+    "title, segments, billed_units, billed_parts",
+    [
+        ("Hi", 1, 49, 1),  # 49 units
+        ("A" * 23, 1, 70, 1),  # exactly 70
+        ("A" * 24, 2, 71, 2),  # one over
+        ("😀" * 20, 2, 67, 1),  # 87 UTF-16 units on the wire, 67 characters billed
+        ("é" * 100, 3, 147, 3),  # 147 > 134
+    ],
+)
 async def test_encoding_and_parts_are_counted_as_sent(api, title, segments, billed_units, billed_parts):
     got = await preview(api, card=titled(title))
     sms = got["sms"]
@@ -143,12 +168,15 @@ async def test_encoding_and_parts_are_counted_as_sent(api, title, segments, bill
     assert (sms["segments"], sms["cn_billing_units"], sms["cn_parts"]) == (segments, billed_units, billed_parts)
 
 
-@pytest.mark.parametrize("price, title, cost", [
-    ("0.045", "Hi", "0.045"),
-    ("0.045", "A" * 24, "0.09"),
-    ("0.05", "é" * 100, "0.15"),
-    (None, "Hi", None),
-])
+@pytest.mark.parametrize(
+    "price, title, cost",
+    [
+        ("0.045", "Hi", "0.045"),
+        ("0.045", "A" * 24, "0.09"),
+        ("0.05", "é" * 100, "0.15"),
+        (None, "Hi", None),
+    ],
+)
 async def test_cost_is_billed_parts_times_the_tenants_price(api, price, title, cost):
     tenant = await api.new_tenant("Priced", sms_price=price)
     got = await preview(tenant, card=titled(title))
@@ -170,19 +198,26 @@ async def test_an_sms_that_cannot_be_composed_is_a_warning(api):
 
 
 async def test_warnings_are_listed(api):
-    url_card = titled("看看", suggestions=[{"action": {"displayText": "打开", "urlAction": {
-        "openUrl": {"url": "https://example.cn/a"}}}}])
+    url_card = titled(
+        "看看",
+        suggestions=[{"action": {"displayText": "打开", "urlAction": {"openUrl": {"url": "https://example.cn/a"}}}}],
+    )
     got = await preview(api, card=url_card)
     assert got["valid"] is True
     assert [w["path"] for w in got["warnings"]] == [
-        "/message/generalPurposeCard/content/suggestions/0/action/urlAction/openUrl/application"]
+        "/message/generalPurposeCard/content/suggestions/0/action/urlAction/openUrl/application"
+    ]
 
 
 async def test_media_we_host_is_shown_and_remote_media_is_not_fetched(api):
     def with_media(url: str) -> dict:
         c = titled("图")
         c["message"]["generalPurposeCard"]["content"]["media"] = {
-            "mediaUrl": url, "mediaContentType": "image/jpeg", "mediaFileSize": 1000, "height": "MEDIUM_HEIGHT"}
+            "mediaUrl": url,
+            "mediaContentType": "image/jpeg",
+            "mediaFileSize": 1000,
+            "height": "MEDIUM_HEIGHT",
+        }
         return c
 
     ours = await preview(api, card=with_media("http://127.0.0.1:8080/media/abcDEF0123456789abcdef"))
@@ -206,16 +241,19 @@ async def test_a_carousel_with_the_rbm_profile(api):
     assert ok["valid"] is True and ok["phone_html"].count('class="card') == 11
 
 
-@pytest.mark.parametrize("body, paths", [
-    ({}, ["/card"]),
-    ({"card": []}, ["/card"]),
-    ({"card": card(), "variables": [1]}, ["/variables"]),
-    ({"card": card(), "placeholders": "yes"}, ["/placeholders"]),
-    ({"card": card(), "profile": "cmcc"}, ["/profile"]),
-    ({"card": card(), "locale": "fr"}, ["/locale"]),
-    ({"card": card(), "traffic_type": "spam"}, ["/traffic_type"]),
-    ({"card": "x", "profile": 1}, ["/card", "/profile"]),
-])
+@pytest.mark.parametrize(
+    "body, paths",
+    [
+        ({}, ["/card"]),
+        ({"card": []}, ["/card"]),
+        ({"card": card(), "variables": [1]}, ["/variables"]),
+        ({"card": card(), "placeholders": "yes"}, ["/placeholders"]),
+        ({"card": card(), "profile": "cmcc"}, ["/profile"]),
+        ({"card": card(), "locale": "fr"}, ["/locale"]),
+        ({"card": card(), "traffic_type": "spam"}, ["/traffic_type"]),
+        ({"card": "x", "profile": 1}, ["/card", "/profile"]),
+    ],
+)
 async def test_a_malformed_request_is_422(api, body, paths):
     resp = await api.post(PREVIEW, body)
     assert resp.status == 422
@@ -261,12 +299,18 @@ def test_compiled_cards_are_cached_in_a_bounded_lru():
     assert previewer.compilations == 4
 
 
-@pytest.mark.parametrize("title, message", [
-    ("{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}x{% endfor %}"
-     "{% endfor %}{% endfor %}", "loops nested"),
-    ("{{ 'x' * 100000 }}", "not allowed"),
-    ("{{ ''.__class__.__mro__ }}", "not allowed"),
-])
+@pytest.mark.parametrize(
+    "title, message",
+    [
+        (
+            "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}x{% endfor %}"
+            "{% endfor %}{% endfor %}",
+            "loops nested",
+        ),
+        ("{{ 'x' * 100000 }}", "not allowed"),
+        ("{{ ''.__class__.__mro__ }}", "not allowed"),
+    ],
+)
 async def test_template_bounds_hold_in_the_preview_too(api, title, message):
     started = time.perf_counter()
     got = await preview(api, card=titled(title, "说明"))

@@ -1,5 +1,6 @@
 """Editor sign-in: API key → session cookie; CSRF and Origin on unsafe methods; expiry by the
 injected clock; revoking the key ends the session; tenants stay apart on the cookie path."""
+
 from __future__ import annotations
 
 import hashlib
@@ -64,12 +65,15 @@ async def test_cookie_is_secure_behind_an_https_base_url(aiohttp_client, setting
     assert bool(_set_cookie(resp)["hongyan_editor"]["secure"]) is secure
 
 
-@pytest.mark.parametrize("body, status, path", [
-    ({"api_key": "hy_live_not-a-real-key"}, 401, "/api_key"),
-    ({"api_key": ""}, 422, "/api_key"),
-    ({}, 422, "/api_key"),
-    ({"api_key": 12}, 422, "/api_key"),
-])
+@pytest.mark.parametrize(
+    "body, status, path",
+    [
+        ({"api_key": "hy_live_not-a-real-key"}, 401, "/api_key"),
+        ({"api_key": ""}, 422, "/api_key"),
+        ({}, 422, "/api_key"),
+        ({"api_key": 12}, 422, "/api_key"),
+    ],
+)
 async def test_bad_sign_in(editor_env, body, status, path):
     resp = await editor_env.client.post("/editor/session", json=body)
     assert resp.status == status
@@ -87,18 +91,22 @@ async def test_sign_out_needs_csrf_then_ends_the_session(editor_env):
     cleared = _set_cookie(done)["hongyan_editor"]
     assert cleared.value == "" and cleared["max-age"] == "0"
     assert (await editor_env.client.get("/editor/session")).status == 401
-    assert (await editor_env.client.post(PREVIEW, json={"card": card()},
-                                         headers={"X-CSRF-Token": session["csrf_token"]})).status == 401
+    assert (
+        await editor_env.client.post(PREVIEW, json={"card": card()}, headers={"X-CSRF-Token": session["csrf_token"]})
+    ).status == 401
 
 
-@pytest.mark.parametrize("headers, status", [
-    ({}, 403),
-    ({"X-CSRF-Token": "wrong"}, 403),
-    ({"X-CSRF-Token": "{csrf}", "Origin": "https://evil.example"}, 403),
-    ({"X-CSRF-Token": "{csrf}", "Origin": "null"}, 403),
-    ({"X-CSRF-Token": "{csrf}", "Origin": "{own}"}, 200),
-    ({"X-CSRF-Token": "{csrf}"}, 200),
-])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({}, 403),
+        ({"X-CSRF-Token": "wrong"}, 403),
+        ({"X-CSRF-Token": "{csrf}", "Origin": "https://evil.example"}, 403),
+        ({"X-CSRF-Token": "{csrf}", "Origin": "null"}, 403),
+        ({"X-CSRF-Token": "{csrf}", "Origin": "{own}"}, 200),
+        ({"X-CSRF-Token": "{csrf}"}, 200),
+    ],
+)
 async def test_cookie_requests_need_the_csrf_token_and_our_origin(editor_env, headers, status):
     session = await editor_env.sign_in()
     own = str(editor_env.client.make_url("/").origin())
@@ -183,8 +191,9 @@ async def test_each_tenant_sees_only_its_own_templates_through_the_cookie(editor
     listed = await (await editor_env.client.get("/v1/templates")).json()
     assert [t["id"] for t in listed["data"]] == [theirs_id]
     assert (await editor_env.client.get(f"/v1/templates/{mine_id}")).status == 404
-    made = await editor_env.client.post("/v1/templates", json={"name": "new", "card": card()},
-                                        headers={"X-CSRF-Token": session["csrf_token"]})
+    made = await editor_env.client.post(
+        "/v1/templates", json={"name": "new", "card": card()}, headers={"X-CSRF-Token": session["csrf_token"]}
+    )
     assert made.status == 201
     names = {t["name"] for t in (await (await editor_env.api.get("/v1/templates")).json())["data"]}
     assert names == {"bill"}
@@ -204,8 +213,9 @@ async def test_sign_in_attempts_are_rate_limited_per_address(editor_env):
 
 
 async def test_cross_origin_sign_in_is_refused(editor_env):
-    resp = await editor_env.client.post("/editor/session", json={"api_key": editor_env.api.api_key},
-                                        headers={"Origin": "https://evil.example"})
+    resp = await editor_env.client.post(
+        "/editor/session", json={"api_key": editor_env.api.api_key}, headers={"Origin": "https://evil.example"}
+    )
     assert resp.status == 403
     assert "Set-Cookie" not in resp.headers
 
@@ -248,8 +258,11 @@ async def test_in_the_sandbox_a_test_send_shows_on_the_virtual_handset(sandbox_c
     assert session["sandbox"] is True
     handset = session["handset_url"]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/handset", handset)
-    sent = await client.post("/v1/messages", json={"to": "+8613800000001", "card": card("编辑器测试卡")},
-                             headers={"X-CSRF-Token": session["csrf_token"]})
+    sent = await client.post(
+        "/v1/messages",
+        json={"to": "+8613800000001", "card": card("编辑器测试卡")},
+        headers={"X-CSRF-Token": session["csrf_token"]},
+    )
     assert sent.status == 202, await sent.text()
     message_id = (await sent.json())["messages"][0]["id"]
     deadline = time.monotonic() + 10

@@ -1,5 +1,6 @@
 """Serving the editor: the app shell for /editor and client routes, assets with their types and
 ETags, nothing outside the static folder, a strict Content-Security-Policy."""
+
 from __future__ import annotations
 
 import pytest
@@ -65,14 +66,17 @@ async def test_the_shell_has_a_strict_csp(client):
     assert csp["style-src"] == "'self' 'unsafe-inline'"
 
 
-@pytest.mark.parametrize("path, content_type", [
-    ("/editor/static/js/main.js", "text/javascript"),
-    ("/editor/static/js/app.mjs", "text/javascript"),
-    ("/editor/static/css/app.css", "text/css"),
-    ("/editor/static/i18n/zh-CN.json", "application/json"),
-    ("/editor/static/icons/logo.svg", "image/svg+xml"),
-    ("/editor/static/index.html", "text/html"),
-])
+@pytest.mark.parametrize(
+    "path, content_type",
+    [
+        ("/editor/static/js/main.js", "text/javascript"),
+        ("/editor/static/js/app.mjs", "text/javascript"),
+        ("/editor/static/css/app.css", "text/css"),
+        ("/editor/static/i18n/zh-CN.json", "application/json"),
+        ("/editor/static/icons/logo.svg", "image/svg+xml"),
+        ("/editor/static/index.html", "text/html"),
+    ],
+)
 async def test_assets_have_their_content_types_and_etags(client, path, content_type):
     resp = await client.get(path)
     assert resp.status == 200
@@ -89,17 +93,20 @@ async def test_the_shell_revalidates_with_its_etag(client):
     assert (await client.get("/editor/", headers={"If-None-Match": etag})).status == 304
 
 
-@pytest.mark.parametrize("raw", [
-    "/editor/static/%2e%2e/%2e%2e/outside.js",
-    "/editor/static/..%2f..%2foutside.js",
-    "/editor/static/js/%2e%2e%2f%2e%2e%2f%2e%2e%2foutside.js",
-    "/editor/static/%2fetc%2fpasswd",
-    "/editor/static/js/link.js",  # a symlink out of the folder
-    "/editor/static/.secret.js",
-    "/editor/static/notes.exe",  # not a type we serve
-    "/editor/static/js",  # a folder
-    "/editor/static/nothing.js",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/editor/static/%2e%2e/%2e%2e/outside.js",
+        "/editor/static/..%2f..%2foutside.js",
+        "/editor/static/js/%2e%2e%2f%2e%2e%2f%2e%2e%2foutside.js",
+        "/editor/static/%2fetc%2fpasswd",
+        "/editor/static/js/link.js",  # a symlink out of the folder
+        "/editor/static/.secret.js",
+        "/editor/static/notes.exe",  # not a type we serve
+        "/editor/static/js",  # a folder
+        "/editor/static/nothing.js",
+    ],
+)
 async def test_nothing_outside_the_static_folder_is_served(client, raw):
     resp = await client.get(URL(raw, encoded=True))
     body = await resp.text()

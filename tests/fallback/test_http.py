@@ -1,4 +1,5 @@
 """POST /v1/sms/segments over a real aiohttp server."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from api.middleware import TENANT
 from api.problems import Problem
 from api.responses import problem_response
-from api.middleware import TENANT
 from fallback import routes
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -54,8 +55,13 @@ async def test_gsm_mode_counts_text_exactly(client):
 
 async def test_empty_text(client):
     resp = await client.post("/v1/sms/segments", json={"text": "", "mode": "gsm"})
-    assert await resp.json() == {"encoding": "GSM-7", "segments": 1,
-                                 "parts": [{"text": "", "units": 0}], "characters": 0, "cost": "0.045"}
+    assert await resp.json() == {
+        "encoding": "GSM-7",
+        "segments": 1,
+        "parts": [{"text": "", "units": 0}],
+        "characters": 0,
+        "cost": "0.045",
+    }
 
 
 async def test_no_price_gives_null_cost(aiohttp_client):
@@ -66,13 +72,16 @@ async def test_no_price_gives_null_cost(aiohttp_client):
     assert body["parts"] == [{"text": "【鸿雁测试】hi", "units": 8}]
 
 
-@pytest.mark.parametrize(("payload", "paths"), [
-    ({"mode": "gsm"}, ["/text"]),
-    ({"text": 5, "mode": "gsm"}, ["/text"]),
-    ({"text": "hi", "mode": "latin"}, ["/mode"]),
-    ({"text": None, "mode": 1}, ["/text", "/mode"]),
-    ({"text": "字" * 495, "mode": "cn"}, ["/text"]),
-])
+@pytest.mark.parametrize(
+    ("payload", "paths"),
+    [
+        ({"mode": "gsm"}, ["/text"]),
+        ({"text": 5, "mode": "gsm"}, ["/text"]),
+        ({"text": "hi", "mode": "latin"}, ["/mode"]),
+        ({"text": None, "mode": 1}, ["/text", "/mode"]),
+        ({"text": "字" * 495, "mode": "cn"}, ["/text"]),
+    ],
+)
 async def test_bad_input_is_422(client, payload, paths):
     resp = await client.post("/v1/sms/segments", json=payload)
     assert resp.status == 422

@@ -1,4 +1,5 @@
 """SMS replies: which texts opt out, and how a reply's destination names the brand."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,19 +8,43 @@ from fallback.client import InboundSms
 from fallback.replies import SmsReplies, is_opt_out
 
 
-@pytest.mark.parametrize("text, opts_out", [
-    ("TD", True), ("td", True), (" T ", True), ("R", True), ("STOP", True), ("Stop.", True), ("退订", True),
-    ("ＴＤ", True), ("退订！", True), ("拒收", True), ("unsubscribe", True),
-    ("TD please", False), ("谢谢", False), ("取消", False), ("N", False), ("", False), ("STOPPED", False),
-])
+@pytest.mark.parametrize(
+    "text, opts_out",
+    [
+        ("TD", True),
+        ("td", True),
+        (" T ", True),
+        ("R", True),
+        ("STOP", True),
+        ("Stop.", True),
+        ("退订", True),
+        ("ＴＤ", True),
+        ("退订！", True),
+        ("拒收", True),
+        ("unsubscribe", True),
+        ("TD please", False),
+        ("谢谢", False),
+        ("取消", False),
+        ("N", False),
+        ("", False),
+        ("STOPPED", False),
+    ],
+)
 def test_which_replies_opt_out(text, opts_out):
     assert is_opt_out(text) is opts_out
 
 
-@pytest.mark.parametrize("destination, ext", [
-    ("10690000001001", "1001"), ("+10690000001001", "1001"), ("10690000001001234", "1001234"),
-    ("1069000000", None), ("1069000001", None), ("10690000001a", None),
-])
+@pytest.mark.parametrize(
+    "destination, ext",
+    [
+        ("10690000001001", "1001"),
+        ("+10690000001001", "1001"),
+        ("10690000001001234", "1001234"),
+        ("1069000000", None),
+        ("1069000001", None),
+        ("10690000001a", None),
+    ],
+)
 def test_the_extension_code_in_a_reply(destination, ext):
     assert SmsReplies("1069000000", tenant_of=None, on_opt_out=None).extension(destination) == ext
 
@@ -34,8 +59,12 @@ async def test_only_opt_outs_to_a_known_brand_are_recorded():
         recorded.append((tenant_id, number))
 
     replies = SmsReplies("1069000000", tenant_of=tenant_of, on_opt_out=on_opt_out)
-    for destination, text in [("10690000001001", "TD"), ("10690000001002", "TD"), ("10690000001001", "hi"),
-                              ("95588", "TD")]:
+    for destination, text in [
+        ("10690000001001", "TD"),
+        ("10690000001002", "TD"),
+        ("10690000001001", "hi"),
+        ("95588", "TD"),
+    ]:
         await replies.handle(InboundSms("+8613800138000", destination, text))
     assert recorded == [("tenant-a", "+8613800138000")]
     assert replies.counts == {"opt_outs": 1, "other": 1, "unrouted": 2, "forwarded": 0}

@@ -100,12 +100,23 @@ def test_one_route_needs_no_carriers():
         ("[routes.x]\nkind = 'smpp'", "routes.x: max_per_second must be a positive number"),
         ("[routes.x]\nkind = 'smpp'\nmax_per_second = -3", "max_per_second must be a positive number"),
         ("[routes.x]\nkind = 'smpp'\nmax_per_second = 1\nburst = 0", "burst must be a number of at least 1"),
-        ("[routes.x]\nkind = 'smpp'\nmax_per_second = 1\npassword = 'hunter2'", 'routes.x.password: give a secret as {env'),
+        (
+            "[routes.x]\nkind = 'smpp'\nmax_per_second = 1\npassword = 'hunter2'",
+            "routes.x.password: give a secret as {env",
+        ),
         ("[routes.x]\nkind = 'smpp'\nmax_per_second = 1\npassword = {env = 'NOPE'}", "NOPE is not set"),
-        ("[routes.x]\nkind = 'smpp'\nmax_per_second = 1\npassword = {file = '/nonexistent/x'}", "cannot read the secret file"),
-        ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[routes.b]\nkind='smpp'\nmax_per_second=1",
-         "[carriers] needs a default"),
-        ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[carriers]\ndefault = ['zz']", "carrier default: unknown route 'zz'"),
+        (
+            "[routes.x]\nkind = 'smpp'\nmax_per_second = 1\npassword = {file = '/nonexistent/x'}",
+            "cannot read the secret file",
+        ),
+        (
+            "[routes.a]\nkind='smpp'\nmax_per_second=1\n[routes.b]\nkind='smpp'\nmax_per_second=1",
+            "[carriers] needs a default",
+        ),
+        (
+            "[routes.a]\nkind='smpp'\nmax_per_second=1\n[carriers]\ndefault = ['zz']",
+            "carrier default: unknown route 'zz'",
+        ),
         ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[carriers]\ndefault = []", "carriers.default must be a list"),
         ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[prefixes]\n'852' = 'default'", "write it as + and digits"),
         ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[prefixes]\n'+852' = 'mars'", "unknown carrier 'mars'"),
@@ -144,5 +155,10 @@ def test_the_readme_example_is_a_valid_file():
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     example = readme.split("```toml")[1].split("```")[0]
-    loaded = parse_routes(tomllib.loads(example), kinds=ROUTE_KINDS, env={"CM_SMPP_PASSWORD": "x", "AGG_SMPP_PASSWORD": "y"}, where="README")
+    loaded = parse_routes(
+        tomllib.loads(example),
+        kinds=ROUTE_KINDS,
+        env={"CM_SMPP_PASSWORD": "x", "AGG_SMPP_PASSWORD": "y"},
+        where="README",
+    )
     assert loaded.router.carriers["china_mobile"].order == ("cm-primary", "aggregator")

@@ -1,4 +1,5 @@
 """Carrier routing with an injected clock: no test waits for real time."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,9 +34,16 @@ def make_config(**health) -> RouterConfig:
             "china_telecom": CarrierRoutes("ct-a"),
             "default": CarrierRoutes("intl"),
         },
-        health=HealthPolicy(window_seconds=60, min_samples=20, max_error_rate=0.2,
-                            max_latency=5.0, cooldown_seconds=30, probe_successes=3,
-                            throttle_pause=1.0, **health),
+        health=HealthPolicy(
+            window_seconds=60,
+            min_samples=20,
+            max_error_rate=0.2,
+            max_latency=5.0,
+            cooldown_seconds=30,
+            probe_successes=3,
+            throttle_pause=1.0,
+            **health,
+        ),
     )
 
 
@@ -49,18 +57,21 @@ def router(clock):
     return CarrierRouter(make_config(), clock=clock)
 
 
-@pytest.mark.parametrize(("number", "carrier"), [
-    ("+8613812345678", "china_mobile"),
-    ("+8615012345678", "china_mobile"),
-    ("+8618612345678", "china_unicom"),
-    ("+8616612345678", "china_unicom"),
-    ("+8618912345678", "china_telecom"),
-    ("+8619912345678", "china_telecom"),
-    ("+8619212345678", "default"),  # China Broadnet: no routes configured → default
-    ("+14155552671", "default"),
-    ("+442079460000", "default"),
-    ("not a number", "default"),
-])
+@pytest.mark.parametrize(
+    ("number", "carrier"),
+    [
+        ("+8613812345678", "china_mobile"),
+        ("+8615012345678", "china_mobile"),
+        ("+8618612345678", "china_unicom"),
+        ("+8616612345678", "china_unicom"),
+        ("+8618912345678", "china_telecom"),
+        ("+8619912345678", "china_telecom"),
+        ("+8619212345678", "default"),  # China Broadnet: no routes configured → default
+        ("+14155552671", "default"),
+        ("+442079460000", "default"),
+        ("not a number", "default"),
+    ],
+)
 def test_carrier_from_prefix(router, number, carrier):
     assert router.carrier_of(number) == carrier
 
@@ -115,11 +126,14 @@ def test_latency_takes_route_out(router, clock):
     assert "latency" in next(h for h in router.health() if h["route"] == "cu-a")["reason"]
 
 
-@pytest.mark.parametrize(("errors", "oks", "state"), [
-    (19, 0, IN_ROTATION),   # too few samples to judge
-    (4, 16, IN_ROTATION),   # 20 % is the limit, not over it
-    (5, 15, OUT_OF_ROTATION),
-])
+@pytest.mark.parametrize(
+    ("errors", "oks", "state"),
+    [
+        (19, 0, IN_ROTATION),  # too few samples to judge
+        (4, 16, IN_ROTATION),  # 20 % is the limit, not over it
+        (5, 15, OUT_OF_ROTATION),
+    ],
+)
 def test_threshold_table(router, clock, errors, oks, state):
     for _ in range(errors):
         router.record("cm-a", ok=False, latency=0.1)
@@ -202,18 +216,27 @@ def test_health_lists_every_route(router):
     assert [h["route"] for h in health] == ["cm-a", "cm-b", "cu-a", "ct-a", "intl"]
     intl = health[-1]
     assert intl == {
-        "route": "intl", "state": IN_ROTATION,
-        "serves": ["china_unicom:backup", "default:primary"], "max_per_second": 50,
-        "samples": 0, "error_rate": 0.0, "latency_p90": 0.0, "throttled": 0,
-        "reason": None, "back_in": None,
+        "route": "intl",
+        "state": IN_ROTATION,
+        "serves": ["china_unicom:backup", "default:primary"],
+        "max_per_second": 50,
+        "samples": 0,
+        "error_rate": 0.0,
+        "latency_p90": 0.0,
+        "throttled": 0,
+        "reason": None,
+        "back_in": None,
     }
 
 
-@pytest.mark.parametrize(("routes", "carriers", "message"), [
-    ((RouteSettings("a", 1),), {"x": CarrierRoutes("a")}, "default"),
-    ((RouteSettings("a", 1),), {"default": CarrierRoutes("b")}, "unknown route"),
-    ((RouteSettings("a", 1), RouteSettings("a", 2)), {"default": CarrierRoutes("a")}, "unique"),
-])
+@pytest.mark.parametrize(
+    ("routes", "carriers", "message"),
+    [
+        ((RouteSettings("a", 1),), {"x": CarrierRoutes("a")}, "default"),
+        ((RouteSettings("a", 1),), {"default": CarrierRoutes("b")}, "unknown route"),
+        ((RouteSettings("a", 1), RouteSettings("a", 2)), {"default": CarrierRoutes("a")}, "unique"),
+    ],
+)
 def test_config_validation(routes, carriers, message):
     with pytest.raises(ValueError, match=message):
         RouterConfig(routes=routes, carriers=carriers)

@@ -1,4 +1,5 @@
 """Segmentation cases derived from 3GPP TS 23.038 / 23.040 and the China billing rules."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,9 +10,9 @@ from fallback import Segmentation, SegmentationError, segment_sms
 from fallback.segmentation import format_cost, gsm7_septets, utf16_units
 
 SIG = "【鸿雁测试】"  # 6 characters
-FAMILY = "\U0001F468\u200d\U0001F469\u200d\U0001F467"  # man ZWJ woman ZWJ girl: 8 UTF-16 units
-THUMBS = "\U0001F44D\U0001F3FD"  # thumbs up + medium skin tone: 4 units
-GRIN = "\U0001F600"  # one astral code point: a surrogate pair, 2 units
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl: 8 UTF-16 units
+THUMBS = "\U0001f44d\U0001f3fd"  # thumbs up + medium skin tone: 4 units
+GRIN = "\U0001f600"  # one astral code point: a surrogate pair, 2 units
 
 # (case id, text, encoding, [(part text, units), ...])
 GSM_CASES = [
@@ -24,16 +25,17 @@ GSM_CASES = [
     ("extension costs 2", "€", "GSM-7", [("€", 2)]),
     ("80 euro = 160 septets", "€" * 80, "GSM-7", [("€" * 80, 160)]),
     ("81 euro split on pairs", "€" * 81, "GSM-7", [("€" * 76, 152), ("€" * 5, 10)]),
-    ("escape at 153 moves on", "a" * 152 + "€" + "a" * 10, "GSM-7",
-     [("a" * 152, 152), ("€" + "a" * 10, 12)]),
-    ("escape ending 153", "a" * 151 + "€" + "a" * 10, "GSM-7",
-     [("a" * 151 + "€", 153), ("a" * 10, 10)]),
+    ("escape at 153 moves on", "a" * 152 + "€" + "a" * 10, "GSM-7", [("a" * 152, 152), ("€" + "a" * 10, 12)]),
+    ("escape ending 153", "a" * 151 + "€" + "a" * 10, "GSM-7", [("a" * 151 + "€", 153), ("a" * 10, 10)]),
     ("every extension char", "^{}\\[~]|€\x0c", "GSM-7", [("^{}\\[~]|€\x0c", 20)]),
-    ("default alphabet", "@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà", "GSM-7",
-     [("@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà", 42)]),
+    (
+        "default alphabet",
+        "@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà",
+        "GSM-7",
+        [("@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà", 42)],
+    ),
     ("CR LF counts 2", "a\r\nb", "GSM-7", [("a\r\nb", 4)]),
-    ("CR LF kept whole", "a" * 152 + "\r\n" + "a" * 10, "GSM-7",
-     [("a" * 152, 152), ("\r\n" + "a" * 10, 12)]),
+    ("CR LF kept whole", "a" * 152 + "\r\n" + "a" * 10, "GSM-7", [("a" * 152, 152), ("\r\n" + "a" * 10, 12)]),
     ("c cedilla is not GSM", "ç", "UCS-2", [("ç", 1)]),
     ("backtick is not GSM", "`", "UCS-2", [("`", 1)]),
     ("ESC is not a character", "\x1b", "UCS-2", [("\x1b", 1)]),
@@ -44,23 +46,26 @@ GSM_CASES = [
     ("67x2+1 UCS-2", "你" * 135, "UCS-2", [("你" * 67, 67), ("你" * 67, 67), ("你", 1)]),
     ("surrogate pair counts 2", GRIN, "UCS-2", [(GRIN, 2)]),
     ("35 emoji = 70 units", GRIN * 35, "UCS-2", [(GRIN * 35, 70)]),
-    ("emoji at 67 moves on", "你" * 66 + GRIN + "你" * 10, "UCS-2",
-     [("你" * 66, 66), (GRIN + "你" * 10, 12)]),
-    ("emoji ending 67", "你" * 65 + GRIN + "你" * 10, "UCS-2",
-     [("你" * 65 + GRIN, 67), ("你" * 10, 10)]),
-    ("ZWJ family kept whole", "你" * 60 + FAMILY + "你" * 10, "UCS-2",
-     [("你" * 60, 60), (FAMILY + "你" * 10, 18)]),
-    ("skin tone kept whole", "你" * 64 + THUMBS + "你" * 10, "UCS-2",
-     [("你" * 64, 64), (THUMBS + "你" * 10, 14)]),
-    ("combining mark kept whole", "你" * 66 + "e\u0301" + "你" * 10, "UCS-2",
-     [("你" * 66, 66), ("e\u0301" + "你" * 10, 12)]),
-    ("cluster longer than a part is cut", "e" + "\u0301" * 100, "UCS-2",
-     [("e" + "\u0301" * 66, 67), ("\u0301" * 34, 34)]),
+    ("emoji at 67 moves on", "你" * 66 + GRIN + "你" * 10, "UCS-2", [("你" * 66, 66), (GRIN + "你" * 10, 12)]),
+    ("emoji ending 67", "你" * 65 + GRIN + "你" * 10, "UCS-2", [("你" * 65 + GRIN, 67), ("你" * 10, 10)]),
+    ("ZWJ family kept whole", "你" * 60 + FAMILY + "你" * 10, "UCS-2", [("你" * 60, 60), (FAMILY + "你" * 10, 18)]),
+    ("skin tone kept whole", "你" * 64 + THUMBS + "你" * 10, "UCS-2", [("你" * 64, 64), (THUMBS + "你" * 10, 14)]),
+    (
+        "combining mark kept whole",
+        "你" * 66 + "e\u0301" + "你" * 10,
+        "UCS-2",
+        [("你" * 66, 66), ("e\u0301" + "你" * 10, 12)],
+    ),
+    (
+        "cluster longer than a part is cut",
+        "e" + "\u0301" * 100,
+        "UCS-2",
+        [("e" + "\u0301" * 66, 67), ("\u0301" * 34, 34)],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "encoding", "parts"), [c[1:] for c in GSM_CASES],
-                         ids=[c[0] for c in GSM_CASES])
+@pytest.mark.parametrize(("text", "encoding", "parts"), [c[1:] for c in GSM_CASES], ids=[c[0] for c in GSM_CASES])
 def test_gsm_mode(text, encoding, parts):
     result = segment_sms(text, "gsm")
     assert result.encoding == encoding
@@ -87,8 +92,7 @@ CN_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "segments", "parts"), [c[1:] for c in CN_CASES],
-                         ids=[c[0] for c in CN_CASES])
+@pytest.mark.parametrize(("text", "segments", "parts"), [c[1:] for c in CN_CASES], ids=[c[0] for c in CN_CASES])
 def test_cn_mode(text, segments, parts):
     result = segment_sms(text, "cn", SIG)
     assert result.segments == segments
@@ -111,8 +115,11 @@ def test_cn_mode_without_signature_counts_text_only():
 
 def test_empty_text_contract():
     assert segment_sms("", "gsm").as_dict() == {
-        "encoding": "GSM-7", "segments": 1, "parts": [{"text": "", "units": 0}],
-        "characters": 0, "cost": None,
+        "encoding": "GSM-7",
+        "segments": 1,
+        "parts": [{"text": "", "units": 0}],
+        "characters": 0,
+        "cost": None,
     }
 
 
@@ -127,17 +134,20 @@ def test_unknown_mode():
         segment_sms("x", "latin")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("segments", "price", "cost"), [
-    (1, None, None),
-    (1, "0.05", "0.05"),
-    (2, "0.05", "0.10"),
-    (3, "0.045", "0.135"),
-    (1, "0.1", "0.10"),
-    (3, "1", "3.00"),
-    (1, "0.04567", "0.0457"),
-    (3, "0.03335", "0.1001"),
-    (2, "0", "0.00"),
-])
+@pytest.mark.parametrize(
+    ("segments", "price", "cost"),
+    [
+        (1, None, None),
+        (1, "0.05", "0.05"),
+        (2, "0.05", "0.10"),
+        (3, "0.045", "0.135"),
+        (1, "0.1", "0.10"),
+        (3, "1", "3.00"),
+        (1, "0.04567", "0.0457"),
+        (3, "0.03335", "0.1001"),
+        (2, "0", "0.00"),
+    ],
+)
 def test_cost(segments, price, cost):
     assert format_cost(segments, price) == cost
 
@@ -184,5 +194,5 @@ def test_invariants(text, mode):
     assert all(p.units <= limit for p in result.parts)
     # No part starts inside a cluster that would have fitted whole (clusters here are ≤ 8 units).
     for before, part in zip(result.parts, result.parts[1:]):
-        assert not part.text.startswith(("\u200d", "\u0301", "\U0001F3FD"))
+        assert not part.text.startswith(("\u200d", "\u0301", "\U0001f3fd"))
         assert not (before.text.endswith("\r") and part.text.startswith("\n"))

@@ -1,4 +1,5 @@
 """SmsSender: routing real SMPP binds to simulators, with failover when a route dies."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,16 +37,28 @@ async def setup():
     for sim in sims.values():
         await sim.start()
     clock = FakeClock()
-    router = CarrierRouter(RouterConfig(
-        routes=(RouteSettings("cm-a", 1000), RouteSettings("cm-b", 1000)),
-        carriers={"china_mobile": CarrierRoutes("cm-a", "cm-b"), "default": CarrierRoutes("cm-b")},
-        health=HealthPolicy(min_samples=2, cooldown_seconds=30),
-    ), clock=clock)
+    router = CarrierRouter(
+        RouterConfig(
+            routes=(RouteSettings("cm-a", 1000), RouteSettings("cm-b", 1000)),
+            carriers={"china_mobile": CarrierRoutes("cm-a", "cm-b"), "default": CarrierRoutes("cm-b")},
+            health=HealthPolicy(min_samples=2, cooldown_seconds=30),
+        ),
+        clock=clock,
+    )
     # Each route's throttle responses slow that route in the router (as server.py wires them).
-    clients = {name: SmppClient("127.0.0.1", sim.port, "hongyan", "pw", submit_timeout=0.2,
-                                reconnect_delay=0.02, throttle_delay=0.01,
-                                on_throttle=functools.partial(router.record_throttled, name))
-               for name, sim in sims.items()}
+    clients = {
+        name: SmppClient(
+            "127.0.0.1",
+            sim.port,
+            "hongyan",
+            "pw",
+            submit_timeout=0.2,
+            reconnect_delay=0.02,
+            throttle_delay=0.01,
+            on_throttle=functools.partial(router.record_throttled, name),
+        )
+        for name, sim in sims.items()
+    }
     for client in clients.values():
         await client.start()
         await client.wait_bound(DEADLINE)
@@ -121,7 +134,6 @@ async def test_no_route_when_all_out(setup):
 
 
 def test_every_route_needs_a_client():
-    router = CarrierRouter(RouterConfig(routes=(RouteSettings("x", 1),),
-                                        carriers={"default": CarrierRoutes("x")}))
+    router = CarrierRouter(RouterConfig(routes=(RouteSettings("x", 1),), carriers={"default": CarrierRoutes("x")}))
     with pytest.raises(ValueError, match="x"):
         SmsSender(router, {})

@@ -1,4 +1,5 @@
 """SmppClient against SmscSimulator over real TCP sockets on 127.0.0.1."""
+
 from __future__ import annotations
 
 import asyncio
@@ -111,10 +112,9 @@ async def test_concurrent_submits_in_window(sim):
     async with make_client(sim, window=4) as smpp_client:
         await smpp_client.wait_bound(DEADLINE)
         numbers = [f"+861380000{i:04d}" for i in range(1, 41) if i % 10 not in (0, 9)]
-        results = await asyncio.gather(*(
-            smpp_client.submit(n, f"message {i}", "HONGYAN", reference=f"c{i}")
-            for i, n in enumerate(numbers)
-        ))
+        results = await asyncio.gather(
+            *(smpp_client.submit(n, f"message {i}", "HONGYAN", reference=f"c{i}") for i, n in enumerate(numbers))
+        )
         assert len({r.part_ids[0] for r in results}) == len(numbers)
         outcomes = [await next_outcome(smpp_client) for _ in numbers]
         assert {o.reference for o in outcomes} == {f"c{i}" for i in range(len(numbers))}
@@ -196,8 +196,9 @@ async def test_bind_refused_with_wrong_password():
 
 
 async def test_submit_without_bind_fails_transiently(unused_tcp_port):
-    smpp_client = SmppClient("127.0.0.1", unused_tcp_port, "hongyan", "secret",
-                             submit_timeout=0.1, reconnect_delay=0.05)
+    smpp_client = SmppClient(
+        "127.0.0.1", unused_tcp_port, "hongyan", "secret", submit_timeout=0.1, reconnect_delay=0.05
+    )
     async with smpp_client:
         with pytest.raises(SmppError) as info:
             await smpp_client.submit("+8613800001231", "hello", "HONGYAN")
@@ -237,8 +238,9 @@ async def test_simulator_answers_unknown_commands_with_generic_nack(sim):
         writer.write(smpp.encode_pdu(operations.EnquireLink(seqNum=8)))
         frame = await asyncio.wait_for(smpp.read_frame(reader), DEADLINE)
         assert smpp.frame_header(frame) == (0x80000015, 0, 8)
-        writer.write(smpp.encode_pdu(operations.SubmitSM(seqNum=9, destination_addr="8613800001231",
-                                                         short_message=b"hi")))
+        writer.write(
+            smpp.encode_pdu(operations.SubmitSM(seqNum=9, destination_addr="8613800001231", short_message=b"hi"))
+        )
         frame = await asyncio.wait_for(smpp.read_frame(reader), DEADLINE)
         assert smpp.frame_header(frame)[1:] == (0x04, 9)
         # A corrupt length closes the connection.
@@ -263,8 +265,7 @@ class SilentSmsc:
                 frame = await smpp.read_frame(reader)
                 pdu = smpp.decode_pdu(frame)
                 if pdu.commandId.name == "bind_transceiver":
-                    writer.write(smpp.encode_pdu(operations.BindTransceiverResp(
-                        seqNum=pdu.seqNum, system_id="SILENT")))
+                    writer.write(smpp.encode_pdu(operations.BindTransceiverResp(seqNum=pdu.seqNum, system_id="SILENT")))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -275,14 +276,17 @@ async def test_unanswered_enquire_link_triggers_reconnect():
     silent = SilentSmsc()
     server = await asyncio.start_server(silent.serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    smpp_client = SmppClient("127.0.0.1", port, "hongyan", "secret", enquire_link_interval=0.02,
-                             response_timeout=0.1, reconnect_delay=0.02)
+    smpp_client = SmppClient(
+        "127.0.0.1", port, "hongyan", "secret", enquire_link_interval=0.02, response_timeout=0.1, reconnect_delay=0.02
+    )
     try:
         async with smpp_client:
+
             async def reconnected():
                 while silent.connections < 2:
                     silent.changed.clear()
                     await silent.changed.wait()
+
             await asyncio.wait_for(reconnected(), DEADLINE)
             assert smpp_client.counts["binds"] >= 1
     finally:
@@ -319,14 +323,17 @@ async def test_connection_closed_during_bind_retries_without_waiting_for_timeout
     server = await asyncio.start_server(slam, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     # With a 60 s response timeout only a prompt failure of the pending bind allows 3 attempts.
-    smpp_client = SmppClient("127.0.0.1", port, "hongyan", "secret", response_timeout=60,
-                             reconnect_delay=0.01, max_reconnect_delay=0.02)
+    smpp_client = SmppClient(
+        "127.0.0.1", port, "hongyan", "secret", response_timeout=60, reconnect_delay=0.01, max_reconnect_delay=0.02
+    )
     try:
         async with smpp_client:
+
             async def attempts(n):
                 while len(connections) < n:
                     changed.clear()
                     await changed.wait()
+
             await asyncio.wait_for(attempts(3), DEADLINE)
             assert not smpp_client.bound
     finally:
@@ -341,26 +348,41 @@ async def test_simulator_receipt_format_is_stable():
     from smpp.pdu import pdu_types
 
     ids = iter(["00000000000000a1"])
-    simulator = SmscSimulator(receipt_delay=0.01, now=lambda: datetime(2026, 11, 23, 9, 22, tzinfo=UTC),
-                              id_factory=lambda: next(ids))
+    simulator = SmscSimulator(
+        receipt_delay=0.01, now=lambda: datetime(2026, 11, 23, 9, 22, tzinfo=UTC), id_factory=lambda: next(ids)
+    )
     async with simulator:
         reader, writer = await asyncio.open_connection("127.0.0.1", simulator.port)
         try:
-            writer.write(smpp.encode_pdu(operations.BindTransceiver(
-                seqNum=1, system_id="hongyan", password="pw", system_type="", interface_version=0x34)))
-            writer.write(smpp.encode_pdu(operations.SubmitSM(
-                seqNum=2, source_addr="HONGYAN", destination_addr="8613800001239",
-                dest_addr_ton=pdu_types.AddrTon.INTERNATIONAL, short_message=b"hi",
-                registered_delivery=pdu_types.RegisteredDelivery(
-                    pdu_types.RegisteredDeliveryReceipt.SMSC_DELIVERY_RECEIPT_REQUESTED))))
+            writer.write(
+                smpp.encode_pdu(
+                    operations.BindTransceiver(
+                        seqNum=1, system_id="hongyan", password="pw", system_type="", interface_version=0x34
+                    )
+                )
+            )
+            writer.write(
+                smpp.encode_pdu(
+                    operations.SubmitSM(
+                        seqNum=2,
+                        source_addr="HONGYAN",
+                        destination_addr="8613800001239",
+                        dest_addr_ton=pdu_types.AddrTon.INTERNATIONAL,
+                        short_message=b"hi",
+                        registered_delivery=pdu_types.RegisteredDelivery(
+                            pdu_types.RegisteredDeliveryReceipt.SMSC_DELIVERY_RECEIPT_REQUESTED
+                        ),
+                    )
+                )
+            )
             frames = [await asyncio.wait_for(smpp.read_frame(reader), DEADLINE) for _ in range(3)]
         finally:
             writer.close()
     bind_resp, submit_resp, receipt = (smpp.decode_pdu(f) for f in frames)
     assert submit_resp.params["message_id"] == b"00000000000000a1"
     assert receipt.params["short_message"] == (
-        b"id:00000000000000a1 sub:001 dlvrd:000 submit date:2611230922 done date:2611230922 "
-        b"stat:UNDELIV err:001 text:")
+        b"id:00000000000000a1 sub:001 dlvrd:000 submit date:2611230922 done date:2611230922 stat:UNDELIV err:001 text:"
+    )
     assert receipt.params["receipted_message_id"] == b"00000000000000a1"
     assert receipt.params["message_state"] == pdu_types.MessageState.UNDELIVERABLE
     assert (receipt.params["source_addr"], receipt.params["destination_addr"]) == (b"8613800001239", b"HONGYAN")

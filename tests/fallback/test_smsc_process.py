@@ -1,4 +1,5 @@
 """`python -m fallback.smsc` as its own process, driven by the client over TCP."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,9 +15,19 @@ DEADLINE = 10.0
 
 async def test_standalone_simulator(unused_tcp_port):
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "fallback.smsc", "--port", str(unused_tcp_port),
-        "--receipt-delay", "0.05", "--system-id", "hongyan", "--password", "pw",
-        cwd=ROOT, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "fallback.smsc",
+        "--port",
+        str(unused_tcp_port),
+        "--receipt-delay",
+        "0.05",
+        "--system-id",
+        "hongyan",
+        "--password",
+        "pw",
+        cwd=ROOT,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         line = await asyncio.wait_for(proc.stderr.readline(), DEADLINE)

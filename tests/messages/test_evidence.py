@@ -1,5 +1,6 @@
 """The evidence chain in the database: records with proofs over HTTP, and a verifier that
 finds an edited row (the CLI as an operator runs it)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -8,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from security.evidence import InclusionProof, check_inclusion
-from messages.evidence_http import EVIDENCE
 from messages.evidence import evidence_records, verify_all
+from messages.evidence_http import EVIDENCE
+from security.evidence import InclusionProof, check_inclusion
 from server import DATABASE, Settings
 from tests.conftest import card
 
@@ -18,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _send(api, n: int) -> list[str]:
-    body = {"recipients": [{"to": f"+8613700{i:06d}", "variables": {"x": str(i)}} for i in range(n)],
-            "card": card(title="{{ x }}")}
+    body = {
+        "recipients": [{"to": f"+8613700{i:06d}", "variables": {"x": str(i)}} for i in range(n)],
+        "card": card(title="{{ x }}"),
+    }
     resp = await api.post("/v1/messages", body)
     assert resp.status == 202
     return [m["id"] for m in (await resp.json())["messages"]]
@@ -54,8 +57,9 @@ async def test_appending_twice_chains_each_event_once(api):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "server.py"), *args], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
 
 
 async def test_verifier_names_the_edited_row(aiohttp_client, tmp_path):
@@ -64,8 +68,11 @@ async def test_verifier_names_the_edited_row(aiohttp_client, tmp_path):
     settings = Settings(data_dir=tmp_path / "var", demo_tenant=False)
     client = await aiohttp_client(create_app(settings))
     _, key = await client.app[ACCOUNTS].create_tenant("Brand")
-    resp = await client.post("/v1/messages", headers={"Authorization": f"Bearer {key}"}, json={
-        "recipients": [{"to": f"+8613600{i:06d}"} for i in range(4)], "card": card()})
+    resp = await client.post(
+        "/v1/messages",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"recipients": [{"to": f"+8613600{i:06d}"} for i in range(4)], "card": card()},
+    )
     assert resp.status == 202
     await client.app[EVIDENCE].append_pending()
     db = client.app[DATABASE]
@@ -81,8 +88,11 @@ async def test_verifier_names_the_edited_row(aiohttp_client, tmp_path):
 
     db = open_database(settings.db_url)
     async with db.write.begin() as conn:
-        await conn.execute(update(evidence_records).where(evidence_records.c.seq == 2)
-                           .values(facts={**row.facts, "event": "rcs_delivered"}))
+        await conn.execute(
+            update(evidence_records)
+            .where(evidence_records.c.seq == 2)
+            .values(facts={**row.facts, "event": "rcs_delivered"})
+        )
     await db.dispose()
     bad = _cli("evidence", "verify", "--data-dir", str(settings.data_dir))
     assert bad.returncode == 1
@@ -98,9 +108,17 @@ async def test_an_event_committed_late_is_still_chained(api):
     ev = api.client.app[EVIDENCE]
     assert await ev.append_pending() == 2
     async with api.client.app[DATABASE].write.begin() as conn:
-        await conn.execute(message_events.insert().values(
-            id="late-event", message_id=ids[0], tenant_id=api.tenant_id, type="queued", at_ms=1,
-            source="test", detail=None))
+        await conn.execute(
+            message_events.insert().values(
+                id="late-event",
+                message_id=ids[0],
+                tenant_id=api.tenant_id,
+                type="queued",
+                at_ms=1,
+                source="test",
+                detail=None,
+            )
+        )
     assert await ev.append_pending() == 1
     assert await ev.append_pending() == 0
     [(_, report)] = await verify_all(api.client.app[DATABASE])
@@ -134,17 +152,23 @@ async def test_upgrade_marks_events_already_chained(tmp_path):
     conn.close()
 
 
+from datetime import UTC, datetime  # noqa: E402
+
 import pytest  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
 
 
 @pytest.mark.parametrize("at_ms", [0, 1, 999, 1_000, 1_764_000_000_123, 4_102_444_799_999])
 def test_event_facts_are_canonical(at_ms):
     """The appender's fast path gives byte for byte what canonical_facts gives."""
-    from security.evidence import canonical_facts
     from messages.evidence import event_facts
+    from security.evidence import canonical_facts
 
     bidx, content = bytes(range(32)), "ab" * 32
-    facts = {"message_id": "m1", "event": "rcs_read", "recipient": bidx, "content_sm3": content,
-             "at": datetime.fromtimestamp(at_ms / 1000, timezone.utc)}
+    facts = {
+        "message_id": "m1",
+        "event": "rcs_read",
+        "recipient": bidx,
+        "content_sm3": content,
+        "at": datetime.fromtimestamp(at_ms / 1000, UTC),
+    }
     assert event_facts("m1", "rcs_read", at_ms, bidx, content) == canonical_facts(facts)

@@ -1,4 +1,5 @@
 """A platform-side callback receiver and a simulator wired to it, over real loopback sockets."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,7 @@ from rcs import CallbackEndpoints, CnCspMaap, MaapSimulator, SimulatorTiming
 
 CALLBACK_TOKEN = "test-callback-token"
 APP_ID = "test-app"
-FAST = SimulatorTiming(
-    delivery_delay_s=0.01, display_delay_s=0.01, revoke_delay_s=0.01, not_capable_delay_s=0.01
-)
+FAST = SimulatorTiming(delivery_delay_s=0.01, display_delay_s=0.01, revoke_delay_s=0.01, not_capable_delay_s=0.01)
 
 
 @web.middleware

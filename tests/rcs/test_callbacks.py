@@ -1,8 +1,9 @@
 """Callback signatures, replay protection and parsing into typed events."""
+
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -21,7 +22,7 @@ from rcs.maap import FILE_TRANSFER_TYPE, PUSH_LOCATION_TYPE, SUGGESTION_RESPONSE
 
 TOKEN = "cb-token"
 NOW = 1_780_000_000.0
-NOW_DT = datetime.fromtimestamp(NOW, timezone.utc)
+NOW_DT = datetime.fromtimestamp(NOW, UTC)
 
 
 def headers(ts: float = NOW, nonce: str = "n1", token: str = TOKEN, ms: bool = True) -> dict:
@@ -78,17 +79,23 @@ def test_nonce_cache_is_bounded():
 def test_parse_delivery():
     body = {
         "deliveryInfoList": [
-            {"messageId": "m1", "status": "delivered", "dateTime": "2026-11-23T09:00:00.500Z",
-             "destinationAddress": "tel:+8613800001231"},
+            {
+                "messageId": "m1",
+                "status": "delivered",
+                "dateTime": "2026-11-23T09:00:00.500Z",
+                "destinationAddress": "tel:+8613800001231",
+            },
             {"messageId": "m2", "status": "failed", "errorCode": "2", "errorMessage": "not 5G"},
             {"messageId": "m3", "status": "revokeOk"},
         ]
     }
     events = parse_delivery_callback(body, now=NOW_DT)
     assert [(e.message_id, e.status, e.error_code) for e in events] == [
-        ("m1", "delivered", None), ("m2", "failed", 2), ("m3", "revokeOk", None)
+        ("m1", "delivered", None),
+        ("m2", "failed", 2),
+        ("m3", "revokeOk", None),
     ]
-    assert events[0].at == datetime(2026, 11, 23, 9, 0, 0, 500000, tzinfo=timezone.utc)
+    assert events[0].at == datetime(2026, 11, 23, 9, 0, 0, 500000, tzinfo=UTC)
     assert events[1].at == NOW_DT and events[1].error_message == "not 5G"
 
 
@@ -109,9 +116,14 @@ def test_parse_delivery_errors(body, path):
 
 def mo(content_type: str, content_text, **extra) -> dict:
     return {
-        "messageId": "mo1", "senderAddress": "tel:+8613812341234", "destinationAddress": "sip:bot@x",
-        "dateTime": "2026-11-23T09:00:00Z", "conversationId": "c1", "contributionId": "k1",
-        "messageList": [{"contentType": content_type, "contentText": content_text}], **extra,
+        "messageId": "mo1",
+        "senderAddress": "tel:+8613812341234",
+        "destinationAddress": "sip:bot@x",
+        "dateTime": "2026-11-23T09:00:00Z",
+        "conversationId": "c1",
+        "contributionId": "k1",
+        "messageList": [{"contentType": content_type, "contentText": content_text}],
+        **extra,
     }
 
 
@@ -137,8 +149,10 @@ FILE_XML = """<?xml version="1.0" encoding="UTF-8"?>
     [
         (mo("text/plain", "你好"), {"kind": "text", "text": "你好"}),
         (
-            mo(SUGGESTION_RESPONSE_TYPE, orjson.dumps(
-                {"response": {"reply": {"displayText": "是", "postback": {"data": "yes"}}}}).decode()),
+            mo(
+                SUGGESTION_RESPONSE_TYPE,
+                orjson.dumps({"response": {"reply": {"displayText": "是", "postback": {"data": "yes"}}}}).decode(),
+            ),
             {"kind": "suggestion_response", "postback": "yes", "display_text": "是"},
         ),
         (
@@ -149,7 +163,10 @@ FILE_XML = """<?xml version="1.0" encoding="UTF-8"?>
         (mo("text/plain", "geo:39.9,116.4;u=10"), {"kind": "location", "location": Location(39.9, 116.4)}),
         (mo(FILE_TRANSFER_TYPE, FILE_XML), {"kind": "file"}),
         (
-            mo("application/octet-stream", [{"type": "file", "url": "https://m/f", "contentType": "video/mp4", "fileSize": 9}]),
+            mo(
+                "application/octet-stream",
+                [{"type": "file", "url": "https://m/f", "contentType": "video/mp4", "fileSize": 9}],
+            ),
             {"kind": "file"},
         ),
         (  # top-level contentType/contentText profile
@@ -167,7 +184,7 @@ def test_parse_user(body, expected):
         assert event.file.url in ("https://maap.example/f/1", "https://m/f")
     if "messageList" in body:
         assert (event.message_id, event.conversation_id, event.contribution_id) == ("mo1", "c1", "k1")
-        assert event.at == datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+        assert event.at == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def test_file_xml_fields():

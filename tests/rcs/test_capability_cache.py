@@ -1,11 +1,12 @@
 """CapabilityCache: TTLs, coalescing, invalidation."""
+
 from __future__ import annotations
 
 import asyncio
 
 from rcs import Capability, CapabilityCache
 
-S, N, U, I = Capability.SUPPORTED, Capability.NOT_SUPPORTED, Capability.UNKNOWN, Capability.INVALID
+S, N, U, I = Capability.SUPPORTED, Capability.NOT_SUPPORTED, Capability.UNKNOWN, Capability.INVALID  # noqa: E741
 
 
 class Clock:

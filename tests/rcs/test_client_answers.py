@@ -1,5 +1,6 @@
 """How CnCspMaap classifies what an operator answers, driven over a real socket by a
 scripted MaaP (a small aiohttp app answering each call from a list)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,9 @@ async def scripted(aiohttp_server, answers: list[tuple[int, dict, dict]], delay:
     app.router.add_post("/bot/v1/{chatbotId}/accessToken", token)
     app.router.add_post("/bot/v1/{chatbotId}/messages", messages)
     server = await aiohttp_server(app)
-    settings = CnCspSettings(f"127.0.0.1:{server.port}", "sip:bot@example.cn", "app", "key",
-                             scheme="http", timeout_s=0.2)
+    settings = CnCspSettings(
+        f"127.0.0.1:{server.port}", "sip:bot@example.cn", "app", "key", scheme="http", timeout_s=0.2
+    )
     return CnCspMaap(settings), seen
 
 
@@ -88,8 +90,14 @@ async def test_request_shape(aiohttp_server):
     assert body["senderAddress"] == "sip:bot@example.cn"
     assert body["messageList"] == [{"contentType": BOT_MESSAGE_TYPE, "contentText": "{}"}]
     assert set(body["reportRequest"]) == {"sent", "failed", "delivered", "displayed", "deliveredToNetwork"}
-    assert {"messageId", "conversationId", "contributionId", "serviceCapability", "trafficType",
-            "storeSupported"} <= body.keys()
+    assert {
+        "messageId",
+        "conversationId",
+        "contributionId",
+        "serviceCapability",
+        "trafficType",
+        "storeSupported",
+    } <= body.keys()
     assert headers["Date"].endswith(" GMT")
 
 

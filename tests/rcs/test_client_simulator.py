@@ -1,5 +1,6 @@
 """CnCspMaap against the MaaP simulator, and the simulator's callbacks into the platform's
 endpoints, all over real sockets on 127.0.0.1."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,13 @@ CARD = {
                 "description": "Tap one",
                 "suggestions": [
                     {"reply": {"displayText": "Yes", "postback": {"data": "answer=yes"}}},
-                    {"action": {"displayText": "Open", "postback": {"data": "open=1"},
-                                "urlAction": {"openUrl": {"url": "https://example.cn", "application": "browser"}}}},
+                    {
+                        "action": {
+                            "displayText": "Open",
+                            "postback": {"data": "open=1"},
+                            "urlAction": {"openUrl": {"url": "https://example.cn", "application": "browser"}},
+                        }
+                    },
                 ],
             },
         }
@@ -202,8 +208,9 @@ async def test_handset_page_and_tap_sends_postback(client, receiver, simulator):
             page = await resp.text()
         assert "双十一 &lt;b&gt;大促&lt;/b&gt;" in page  # card text shown, escaped
         assert ">Yes</button>" in page and ">Open</button>" in page
-        async with s.post(simulator.url + page_url + "/tap", data={"message_id": "card1", "index": "1"},
-                          allow_redirects=False) as resp:
+        async with s.post(
+            simulator.url + page_url + "/tap", data={"message_id": "card1", "index": "1"}, allow_redirects=False
+        ) as resp:
             assert resp.status == 303
     chatbot, event = await receiver.user()
     assert chatbot == simulator.chatbot_id
@@ -225,8 +232,9 @@ async def test_handset_reply_is_a_text_user_event(client, receiver, simulator):
 async def test_callbacks_with_a_wrong_token_are_rejected(receiver, simulator):
     async with aiohttp.ClientSession() as s:
         headers = signed_headers("not-the-token", simulator.clock())
-        async with s.post(f"{receiver.url}/deliveryNotification/x/status", json={"deliveryInfoList": []},
-                          headers=headers) as resp:
+        async with s.post(
+            f"{receiver.url}/deliveryNotification/x/status", json={"deliveryInfoList": []}, headers=headers
+        ) as resp:
             assert resp.status == 401
             assert (await resp.json())["detail"] == "callback rejected: bad_signature"
     assert receiver.statuses == []
@@ -283,6 +291,7 @@ async def test_unknown_chatbot_is_refused(receiver):
     async with aiohttp.ClientSession() as s:
         for chatbot, expected in [("sip%3Aother%40bot", 404), ("sip%3Ax%40y", 204)]:
             headers = signed_headers("test-callback-token", receiver.endpoints.clock())
-            async with s.post(f"{receiver.url}/deliveryNotification/{chatbot}/status",
-                              json={"deliveryInfoList": []}, headers=headers) as resp:
+            async with s.post(
+                f"{receiver.url}/deliveryNotification/{chatbot}/status", json={"deliveryInfoList": []}, headers=headers
+            ) as resp:
                 assert resp.status == expected

@@ -1,4 +1,5 @@
 """Classification of synchronous MaaP answers and `failed` codes."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,14 +8,24 @@ from rcs import FailedAction, Outcome, classify_code, classify_failed_code, clas
 from rcs.simulator import Behaviour, behaviour_of
 
 CODE_TABLE = [
-    (-1, Outcome.RETRY), (-2, Outcome.RETRY),
-    (30001, Outcome.THROTTLE), (30002, Outcome.THROTTLE), (30003, Outcome.THROTTLE),
-    (30004, Outcome.THROTTLE), (45001, Outcome.THROTTLE),
-    (40001, Outcome.TOKEN), (40014, Outcome.TOKEN), (42001, Outcome.TOKEN),
+    (-1, Outcome.RETRY),
+    (-2, Outcome.RETRY),
+    (30001, Outcome.THROTTLE),
+    (30002, Outcome.THROTTLE),
+    (30003, Outcome.THROTTLE),
+    (30004, Outcome.THROTTLE),
+    (45001, Outcome.THROTTLE),
+    (40001, Outcome.TOKEN),
+    (40014, Outcome.TOKEN),
+    (42001, Outcome.TOKEN),
     (40022, Outcome.REUPLOAD),
-    (40005, Outcome.INVALID), (40006, Outcome.INVALID), (40007, Outcome.INVALID),
+    (40005, Outcome.INVALID),
+    (40006, Outcome.INVALID),
+    (40007, Outcome.INVALID),
     *[(c, Outcome.INVALID) for c in range(40016, 40022)],
-    (46003, Outcome.PERMANENT), (60002, Outcome.PERMANENT), (70001, Outcome.PERMANENT),
+    (46003, Outcome.PERMANENT),
+    (60002, Outcome.PERMANENT),
+    (70001, Outcome.PERMANENT),
     (99999, Outcome.PERMANENT),
 ]
 
@@ -51,10 +62,14 @@ def test_http_answers(status, code, retry_after, accepted, outcome):
 @pytest.mark.parametrize(
     "code, action",
     [
-        (1, FailedAction.SMS_NOW), (2, FailedAction.SMS_NOW),
-        (4, FailedAction.SMS_IF_NOT_STORED), (5, FailedAction.REFUSED),
-        (3, FailedAction.CONTENT_REFUSED), (6, FailedAction.CONTENT_REFUSED),
-        (77, FailedAction.UNKNOWN), (None, FailedAction.UNKNOWN),
+        (1, FailedAction.SMS_NOW),
+        (2, FailedAction.SMS_NOW),
+        (4, FailedAction.SMS_IF_NOT_STORED),
+        (5, FailedAction.REFUSED),
+        (3, FailedAction.CONTENT_REFUSED),
+        (6, FailedAction.CONTENT_REFUSED),
+        (77, FailedAction.UNKNOWN),
+        (None, FailedAction.UNKNOWN),
     ],
 )
 def test_failed_codes(code, action):
@@ -64,10 +79,14 @@ def test_failed_codes(code, action):
 @pytest.mark.parametrize(
     "number, behaviour",
     [
-        ("+8613800001230", Behaviour.NOT_CAPABLE), ("+8613800001220", Behaviour.NOT_CAPABLE),
-        ("+8613800001200", Behaviour.NOT_CAPABLE), ("+8613800001239", Behaviour.NOT_CAPABLE),
-        ("+8613800001231", Behaviour.NORMAL), ("+8613800001236", Behaviour.NORMAL),
-        ("+8613800001237", Behaviour.NEVER_DELIVERED), ("+8613800001218", Behaviour.FLAKY),
+        ("+8613800001230", Behaviour.NOT_CAPABLE),
+        ("+8613800001220", Behaviour.NOT_CAPABLE),
+        ("+8613800001200", Behaviour.NOT_CAPABLE),
+        ("+8613800001239", Behaviour.NOT_CAPABLE),
+        ("+8613800001231", Behaviour.NORMAL),
+        ("+8613800001236", Behaviour.NORMAL),
+        ("+8613800001237", Behaviour.NEVER_DELIVERED),
+        ("+8613800001218", Behaviour.FLAKY),
     ],
 )
 def test_magic_numbers(number, behaviour):

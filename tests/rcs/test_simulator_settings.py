@@ -1,4 +1,5 @@
 """Simulator settings, the Maap interface and the standalone `python -m rcs.simulator`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,8 +12,8 @@ import aiohttp
 import pytest
 
 from rcs import (
-    OPERATORS,
     BOT_MESSAGE_TYPE,
+    OPERATORS,
     CnCspMaap,
     ContentPart,
     Maap,
@@ -74,8 +75,14 @@ async def test_repeated_message_id_is_answered_not_redone():
 
 async def test_standalone_process(unused_tcp_port):
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rcs.simulator", "--port", str(unused_tcp_port),
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "rcs.simulator",
+        "--port",
+        str(unused_tcp_port),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
@@ -98,8 +105,9 @@ async def test_standalone_process(unused_tcp_port):
 
 async def test_statuses_are_batched_in_order(receiver):
     timing = SimulatorTiming(delivery_delay_s=0.001, display_delay_s=0.001, callback_batch=7)
-    async with MaapSimulator(callback_base_url=receiver.url, callback_token="test-callback-token",
-                             timing=timing) as sim:
+    async with MaapSimulator(
+        callback_base_url=receiver.url, callback_token="test-callback-token", timing=timing
+    ) as sim:
         maap = CnCspMaap(sim.client_settings())
         try:
             results = await asyncio.gather(*(maap.send(msg(f"b{i}")) for i in range(40)))

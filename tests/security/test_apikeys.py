@@ -1,4 +1,5 @@
 """API keys: format, entropy, hashing with a pepper, constant-time check, scopes."""
+
 from __future__ import annotations
 
 import re
@@ -64,7 +65,9 @@ def test_pepper_changes_the_hash():
     assert hash_api_key(key) != key_hash
 
 
-@pytest.mark.parametrize("text", ["", "hy_live_xyz_abc", "sk_live_0123456789abcdef_" + "a" * 39, "hy_prod_0123456789abcdef_" + "a" * 39])
+@pytest.mark.parametrize(
+    "text", ["", "hy_live_xyz_abc", "sk_live_0123456789abcdef_" + "a" * 39, "hy_prod_0123456789abcdef_" + "a" * 39]
+)
 def test_malformed_key_ids(text):
     assert api_key_id(text) is None
 

@@ -1,9 +1,10 @@
 """SM3 evidence chain: golden hashes, verification, breaks, inclusion proofs, rotation."""
+
 from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -25,15 +26,18 @@ from security.evidence import (
 )
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "evidence_chain_v1.json").read_text())
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NOW = T0
 
 
 def _facts(i: int, **extra) -> dict:
     return {
-        "message_id": f"msg-{i // 3}", "event": ["accepted", "queued", "rcs_sent"][i % 3],
-        "at": T0 + timedelta(milliseconds=250 * i), "recipient": bytes([i % 256]) * 32,
-        "content_sm3": content_digest(f"content {i // 3}".encode()), **extra,
+        "message_id": f"msg-{i // 3}",
+        "event": ["accepted", "queued", "rcs_sent"][i % 3],
+        "at": T0 + timedelta(milliseconds=250 * i),
+        "recipient": bytes([i % 256]) * 32,
+        "content_sm3": content_digest(f"content {i // 3}".encode()),
+        **extra,
     }
 
 
@@ -52,7 +56,10 @@ def test_golden_chain():
         assert facts_digest(facts).hex() == expected["digest"]
         record = chain.append(facts)
         assert (record.seq, record.prev_hash.hex(), record.hash.hex()) == (
-            expected["seq"], expected["prev_hash"], expected["hash"])
+            expected["seq"],
+            expected["prev_hash"],
+            expected["hash"],
+        )
     assert GOLDEN["records"][0]["facts"]["content_sm3"] == content_digest(GOLDEN["content_utf8"].encode())
 
 
@@ -209,16 +216,23 @@ def test_key_rotation_keeps_the_chain_valid(keyring):
     number, content = "+8613812341234", "您的验证码是 1234".encode()
     sealed = keyring.seal("tenant-a", "messages", "content", "m1", content)
     chain = EvidenceChain("tenant-a")
-    record = chain.append({
-        "message_id": "m1", "event": "accepted", "at": NOW,
-        "recipient": keyring.blind_index("tenant-a", number), "content_sm3": content_digest(content),
-    })
+    record = chain.append(
+        {
+            "message_id": "m1",
+            "event": "accepted",
+            "at": NOW,
+            "recipient": keyring.blind_index("tenant-a", number),
+            "content_sm3": content_digest(content),
+        }
+    )
     keyring.rotate("tenant-a", now=NOW)
     resealed = keyring.reseal("tenant-a", "messages", "content", "m1", sealed)
     keyring.retire("tenant-a", 1)
     assert resealed != sealed
     recomputed = {
-        "message_id": "m1", "event": "accepted", "at": NOW,
+        "message_id": "m1",
+        "event": "accepted",
+        "at": NOW,
         "recipient": keyring.blind_index("tenant-a", number),
         "content_sm3": content_digest(keyring.open("tenant-a", "messages", "content", "m1", resealed)),
     }

@@ -1,4 +1,5 @@
 """Keyring: envelope keys, rotation, retirement, blind indexes, master-key providers."""
+
 from __future__ import annotations
 
 import base64
@@ -6,7 +7,7 @@ import dataclasses
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,7 +21,7 @@ from security import (
     sealed_key_id,
 )
 
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PLACE = ("recipients", "msisdn", "row-1")
 NUMBER = "+8613812341234"
 
@@ -136,7 +137,9 @@ def test_index_key_is_not_a_data_key(keyring):
 
 
 def test_reseal_is_idempotent_and_resumable(keyring):
-    values = [keyring.seal("tenant-a", "recipients", "msisdn", f"r{i}", f"+86138000000{i:02d}".encode()) for i in range(5)]
+    values = [
+        keyring.seal("tenant-a", "recipients", "msisdn", f"r{i}", f"+86138000000{i:02d}".encode()) for i in range(5)
+    ]
     assert all(keyring.reseal("tenant-a", "recipients", "msisdn", f"r{i}", v) is v for i, v in enumerate(values))
     keyring.rotate("tenant-a", now=NOW)
     # A job that stops half-way and starts again: the first rows are already current.

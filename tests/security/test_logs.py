@@ -1,4 +1,5 @@
 """No PII in logs: masking rules, and records logged through a real handler."""
+
 from __future__ import annotations
 
 import asyncio

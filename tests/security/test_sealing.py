@@ -1,4 +1,5 @@
 """Sealed-value format, round trips and tamper resistance."""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,14 @@ def test_random_nonce_each_time():
 def test_every_flipped_byte_fails(size):
     sealed = seal(KEY, 1, os.urandom(size), **PLACE)
     # Header, nonce, ciphertext and tag: every byte (sampled evenly for the large value).
-    positions = range(len(sealed)) if len(sealed) < 200 else sorted(
-        set(range(0, HEADER_SIZE)) | set(range(HEADER_SIZE, len(sealed), 97)) | set(range(len(sealed) - 16, len(sealed)))
+    positions = (
+        range(len(sealed))
+        if len(sealed) < 200
+        else sorted(
+            set(range(0, HEADER_SIZE))
+            | set(range(HEADER_SIZE, len(sealed), 97))
+            | set(range(len(sealed) - 16, len(sealed)))
+        )
     )
     for position in positions:
         for bit in (0x01, 0x80):
@@ -109,7 +116,13 @@ def test_unavailable_key_is_seal_error(error):
 
 @pytest.mark.parametrize(
     "blob",
-    [b"", b"\x01\x01\x00\x00\x00\x01", bytes([1, 1]) + bytes(4 + 12 + 15), bytes([2, 1]) + bytes(32), bytes([1, 9]) + bytes(32)],
+    [
+        b"",
+        b"\x01\x01\x00\x00\x00\x01",
+        bytes([1, 1]) + bytes(4 + 12 + 15),
+        bytes([2, 1]) + bytes(32),
+        bytes([1, 9]) + bytes(32),
+    ],
     ids=["empty", "header only", "short tag", "unknown version", "unknown alg"],
 )
 def test_malformed_values(blob):

@@ -1,15 +1,29 @@
 """store.bulk.executemany gives the same rows as SQLAlchemy's own executemany."""
+
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, LargeBinary, MetaData, String, Table, bindparam
-from sqlalchemy import create_engine, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    select,
+)
 
 from store.bulk import executemany
 
 meta = MetaData()
 things = Table(
-    "things", meta,
+    "things",
+    meta,
     Column("id", String(8), primary_key=True),
     Column("n", BigInteger),
     Column("blob", LargeBinary),

@@ -1,4 +1,5 @@
 """Time-ordered ids: UUIDv7 layout, ordered as made, unique, and never repeated across a fork."""
+
 from __future__ import annotations
 
 import os

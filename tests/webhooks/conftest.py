@@ -1,10 +1,11 @@
 """Fixtures: the app with webhooks wired in, a controllable clock, and a real receiver on loopback."""
+
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -24,7 +25,7 @@ class ManualClock:
     """A clock that only moves when a test moves it (starts at the real time, for signatures)."""
 
     def __init__(self, start: datetime | None = None):
-        self.at = start or datetime.now(timezone.utc)
+        self.at = start or datetime.now(UTC)
 
     def now(self) -> datetime:
         return self.at
@@ -99,8 +100,9 @@ class Hooks:
     receiver: Receiver
     clock: object
 
-    async def register(self, events=("message.status", "message.user_event"), url: str | None = None,
-                       api: ApiClient | None = None) -> dict:
+    async def register(
+        self, events=("message.status", "message.user_event"), url: str | None = None, api: ApiClient | None = None
+    ) -> dict:
         resp = await (api or self.api).post("/v1/webhooks", {"url": url or self.receiver.url, "events": list(events)})
         assert resp.status == 201, await resp.text()
         created = await resp.json()
@@ -128,9 +130,19 @@ class Hooks:
 def status_event(hooks: Hooks, message_id: str, status: str, event_id: str, *, to: str = "+8613800138001") -> dict:
     at_ms = hooks.now_ms()
     return {
-        "message_id": message_id, "kind": "message.status", "at_ms": at_ms, "event_id": event_id,
-        "payload": webhooks.status_data(message_id=message_id, batch_id="b" + message_id, to=to, status=status,
-                                        at_ms=at_ms, source="maap", detail={"code": 0}),
+        "message_id": message_id,
+        "kind": "message.status",
+        "at_ms": at_ms,
+        "event_id": event_id,
+        "payload": webhooks.status_data(
+            message_id=message_id,
+            batch_id="b" + message_id,
+            to=to,
+            status=status,
+            at_ms=at_ms,
+            source="maap",
+            detail={"code": 0},
+        ),
     }
 
 

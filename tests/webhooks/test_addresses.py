@@ -1,5 +1,6 @@
 """Production webhooks stay off private networks: registration refuses private hosts and
 delivery connects only to public addresses (so a re-pointed name gets nowhere)."""
+
 from __future__ import annotations
 
 import socket
@@ -10,13 +11,29 @@ from webhooks.addresses import PublicOnlyResolver, host_refusal
 from webhooks.endpoints import check_url
 
 REFUSED = [
-    "https://127.0.0.1/x", "https://127.1.2.3/x", "https://[::1]/x", "https://10.0.0.8/x", "https://172.16.5.4/x",
-    "https://192.168.1.1/x", "https://169.254.169.254/latest/meta-data", "https://100.64.0.1/x",
-    "https://0.0.0.0/x", "https://[fe80::1]/x", "https://[fc00::1]/x", "https://[::ffff:10.0.0.1]/x",
-    "https://224.0.0.1/x", "https://localhost/x", "https://LOCALHOST./x", "https://api.localhost/x",
+    "https://127.0.0.1/x",
+    "https://127.1.2.3/x",
+    "https://[::1]/x",
+    "https://10.0.0.8/x",
+    "https://172.16.5.4/x",
+    "https://192.168.1.1/x",
+    "https://169.254.169.254/latest/meta-data",
+    "https://100.64.0.1/x",
+    "https://0.0.0.0/x",
+    "https://[fe80::1]/x",
+    "https://[fc00::1]/x",
+    "https://[::ffff:10.0.0.1]/x",
+    "https://224.0.0.1/x",
+    "https://localhost/x",
+    "https://LOCALHOST./x",
+    "https://api.localhost/x",
 ]
-ALLOWED = ["https://hooks.example.com/x", "https://8.8.8.8/x", "https://[2001:4860:4860::8888]/x",
-           "https://hooks.example.com:8443/a?b=c"]
+ALLOWED = [
+    "https://hooks.example.com/x",
+    "https://8.8.8.8/x",
+    "https://[2001:4860:4860::8888]/x",
+    "https://hooks.example.com:8443/a?b=c",
+]
 
 
 @pytest.mark.parametrize("url", REFUSED)
@@ -45,17 +62,25 @@ class _Answers:
         self.table = table
 
     async def resolve(self, host, port=0, family=socket.AF_INET):
-        return [{"hostname": host, "host": ip, "port": port, "family": family, "proto": 0, "flags": 0}
-                for ip in self.table[host]]
+        return [
+            {"hostname": host, "host": ip, "port": port, "family": family, "proto": 0, "flags": 0}
+            for ip in self.table[host]
+        ]
 
     async def close(self):
         pass
 
 
 async def test_delivery_resolves_only_to_public_addresses():
-    resolver = PublicOnlyResolver(_Answers({
-        "rebound.example": ["10.1.2.3"], "mixed.example": ["192.168.0.9", "93.184.215.14"],
-        "public.example": ["93.184.215.14"]}))
+    resolver = PublicOnlyResolver(
+        _Answers(
+            {
+                "rebound.example": ["10.1.2.3"],
+                "mixed.example": ["192.168.0.9", "93.184.215.14"],
+                "public.example": ["93.184.215.14"],
+            }
+        )
+    )
     with pytest.raises(OSError, match="non-public"):
         await resolver.resolve("rebound.example", 443)
     assert [a["host"] for a in await resolver.resolve("mixed.example", 443)] == ["93.184.215.14"]

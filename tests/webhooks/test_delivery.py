@@ -1,4 +1,5 @@
 """Delivering queued events to a real receiver on loopback: signed, retried, ordered, visible."""
+
 from __future__ import annotations
 
 import re
@@ -50,7 +51,10 @@ async def test_signed_delivery_of_a_status_event(make_hooks):
         "type": "message.status",
         "created_at": hit.body["created_at"],
         "data": {
-            "message_id": "m1", "batch_id": "bm1", "to": "+8613800138001", "status": "rcs_delivered",
+            "message_id": "m1",
+            "batch_id": "bm1",
+            "to": "+8613800138001",
+            "status": "rcs_delivered",
             "event": {"type": "rcs_delivered", "at": hit.body["created_at"], "source": "maap", "detail": {"code": 0}},
         },
     }
@@ -67,8 +71,13 @@ async def test_signed_delivery_of_a_status_event(make_hooks):
 async def test_only_subscribed_types_and_endpoints_registered_before_the_event(make_hooks):
     hooks = await make_hooks()
     status_only = await hooks.register(["message.status"])
-    user_event = {"message_id": "m1", "kind": "message.user_event", "at_ms": hooks.now_ms(), "event_id": "evt-u",
-                  "payload": {"message_id": "m1", "type": "postback", "postback": {"data": "detail"}}}
+    user_event = {
+        "message_id": "m1",
+        "kind": "message.user_event",
+        "at_ms": hooks.now_ms(),
+        "event_id": "evt-u",
+        "payload": {"message_id": "m1", "type": "postback", "postback": {"data": "detail"}},
+    }
     await hooks.emit(user_event, status_event(hooks, "m1", "rcs_read", "evt-s"))
     hit = await hooks.receiver.next()
     assert hit.body["id"] == "evt-s"
@@ -145,8 +154,11 @@ async def test_events_of_one_message_are_delivered_in_order(make_hooks):
     hooks = await make_hooks(clock, backoff=backoff_by_ten)
     await hooks.register()
     hooks.receiver.script["a1"] = [500]
-    await hooks.emit(status_event(hooks, "ma", "rcs_sent", "a1"), status_event(hooks, "ma", "rcs_delivered", "a2"),
-                     status_event(hooks, "mb", "rcs_sent", "b1"))
+    await hooks.emit(
+        status_event(hooks, "ma", "rcs_sent", "a1"),
+        status_event(hooks, "ma", "rcs_delivered", "a2"),
+        status_event(hooks, "mb", "rcs_sent", "b1"),
+    )
     first = {(await hooks.receiver.next()).body["id"] for _ in range(2)}
     assert first == {"a1", "b1"}  # a2 waits for a1; another message is not held up
     await delivery_of(hooks, "a1", attempts=1)
@@ -194,8 +206,9 @@ async def test_delivery_list_filters_and_pages(make_hooks):
     await hooks.emit(*[status_event(hooks, f"m{i % 3}", "rcs_sent", f"e{i}") for i in range(6)])
     for _ in range(12):
         await hooks.receiver.next()
-    await until(_async_call(lambda: hooks.deliveries("status=delivered&limit=100"), lambda ds: len(ds) == 12),
-                "all delivered")
+    await until(
+        _async_call(lambda: hooks.deliveries("status=delivered&limit=100"), lambda ds: len(ds) == 12), "all delivered"
+    )
     seen, cursor = [], None
     while True:
         q = "limit=5" + (f"&cursor={cursor}" if cursor else "")
@@ -300,12 +313,14 @@ async def test_two_senders_share_the_outbox_without_double_delivery(make_hooks):
     try:
         events = [status_event(hooks, f"m{i}", "rcs_sent", f"e{i}") for i in range(120)]
         for start in range(0, 120, 20):
-            await hooks.emit(*events[start:start + 20])
+            await hooks.emit(*events[start : start + 20])
             other.notify()
         got = [(await hooks.receiver.next()).body["id"] for _ in range(120)]
         assert sorted(got) == sorted(e["event_id"] for e in events)
-        await until(_async_call(lambda: hooks.deliveries("status=delivered&limit=1000"), lambda ds: len(ds) == 120),
-                    "all delivered")
+        await until(
+            _async_call(lambda: hooks.deliveries("status=delivered&limit=1000"), lambda ds: len(ds) == 120),
+            "all delivered",
+        )
         assert hooks.receiver.hits.empty()
         assert hooks.service.claim_rounds and other.claim_rounds
     finally:
@@ -358,8 +373,13 @@ async def test_a_stuck_endpoint_does_not_hold_up_the_others(make_hooks):
     events = [status_event(hooks, f"s{i}", "rcs_sent", f"s{i}") for i in range(8)]
     for e in events:
         hooks.receiver.script[e["event_id"]] = ["hang"]
-    user = {"message_id": "u1", "kind": "message.user_event", "at_ms": hooks.now_ms(), "event_id": "u1",
-            "payload": {"message_id": "u1", "type": "reply"}}
+    user = {
+        "message_id": "u1",
+        "kind": "message.user_event",
+        "at_ms": hooks.now_ms(),
+        "event_id": "u1",
+        "payload": {"message_id": "u1", "type": "reply"},
+    }
     await hooks.emit(*events, user)
     seen = []
     while "u1" not in seen:
@@ -369,5 +389,7 @@ async def test_a_stuck_endpoint_does_not_hold_up_the_others(make_hooks):
     hooks.receiver.release.set()
     for _ in range(8 - (len(seen) - 1)):
         await hooks.receiver.next()
-    await until(_async_call(lambda: hooks.deliveries(f"endpoint_id={stuck['id']}&status=delivered"),
-                            lambda ds: len(ds) == 8), "the stuck endpoint catching up")
+    await until(
+        _async_call(lambda: hooks.deliveries(f"endpoint_id={stuck['id']}&status=delivered"), lambda ds: len(ds) == 8),
+        "the stuck endpoint catching up",
+    )

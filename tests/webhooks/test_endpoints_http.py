@@ -1,4 +1,5 @@
 """Registering, listing and deleting endpoints through HTTP; validation errors."""
+
 from __future__ import annotations
 
 import re
@@ -82,7 +83,9 @@ async def test_invalid_registration_is_422_naming_the_field(make_hooks, body, pa
 
 async def test_production_requires_https(make_hooks):
     hooks = await make_hooks(allow_http=False)
-    err = await problem(await hooks.api.post("/v1/webhooks", {"url": "http://127.0.0.1:9/x", "events": ["message.status"]}), 422)
+    err = await problem(
+        await hooks.api.post("/v1/webhooks", {"url": "http://127.0.0.1:9/x", "events": ["message.status"]}), 422
+    )
     assert err["errors"] == [{"path": "/url", "message": "must be an https:// URL"}]
     resp = await hooks.api.post("/v1/webhooks", {"url": "https://hooks.example.com/x", "events": ["message.status"]})
     assert resp.status == 201
@@ -101,7 +104,9 @@ async def test_endpoint_count_is_bounded(make_hooks):
     hooks = await make_hooks()
     for _ in range(MAX_ENDPOINTS):
         await hooks.register()
-    err = await problem(await hooks.api.post("/v1/webhooks", {"url": hooks.receiver.url, "events": ["message.status"]}), 422)
+    err = await problem(
+        await hooks.api.post("/v1/webhooks", {"url": hooks.receiver.url, "events": ["message.status"]}), 422
+    )
     assert err["errors"][0]["path"] == "/url"
 
 
@@ -114,8 +119,9 @@ async def test_openapi_describes_webhooks(make_hooks):
     assert "WebhookDelivery" in doc["components"]["schemas"]
 
 
-@pytest.mark.parametrize("query,path", [("limit=0", "/limit"), ("limit=x", "/limit"), ("status=sent", "/status"),
-                                        ("cursor=!!!", "/cursor")])
+@pytest.mark.parametrize(
+    "query,path", [("limit=0", "/limit"), ("limit=x", "/limit"), ("status=sent", "/status"), ("cursor=!!!", "/cursor")]
+)
 async def test_delivery_list_query_errors(make_hooks, query, path):
     hooks = await make_hooks()
     err = await problem(await hooks.api.get(f"/v1/webhook-deliveries?{query}"), 422)

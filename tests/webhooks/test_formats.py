@@ -1,4 +1,5 @@
 """The webhook body and signature formats (golden files) and the retry schedule."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import security
-from security.reference import hmac_sm3
 import webhooks
+from security.reference import hmac_sm3
 from webhooks.outbox import ms_to_rfc3339
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -16,9 +17,15 @@ SECRET = "whsec_golden"
 
 
 def status_body() -> bytes:
-    data = webhooks.status_data(message_id="0193a0c1d2e37f0a8b9c0d1e2f3a4b5c", batch_id="0193a0c1d2e37f0a8b9c0d1e2f3a4b00",
-                                to="+8613800138001", status="rcs_delivered", at_ms=AT_MS, source="maap",
-                                detail={"operator": "cn_csp"})
+    data = webhooks.status_data(
+        message_id="0193a0c1d2e37f0a8b9c0d1e2f3a4b5c",
+        batch_id="0193a0c1d2e37f0a8b9c0d1e2f3a4b00",
+        to="+8613800138001",
+        status="rcs_delivered",
+        at_ms=AT_MS,
+        source="maap",
+        detail={"operator": "cn_csp"},
+    )
     return webhooks.event_body("0193a0c1d2e37f0a8b9c0d1e2f3a4bff", "message.status", AT_MS, data)
 
 
@@ -48,13 +55,13 @@ def test_rfc3339_is_utc_milliseconds():
 @pytest.mark.parametrize(
     "attempt,rand,expected",
     [
-        (1, 0.5, 5.0),            # base
-        (2, 0.5, 10.0),           # doubles
+        (1, 0.5, 5.0),  # base
+        (2, 0.5, 10.0),  # doubles
         (5, 0.5, 80.0),
-        (1, 0.0, 4.0),            # -20 % jitter
-        (1, 1.0, 6.0),            # +20 % jitter
-        (20, 0.5, 3600.0),        # capped
-        (500, 1.0, 4320.0),       # no overflow far out
+        (1, 0.0, 4.0),  # -20 % jitter
+        (1, 1.0, 6.0),  # +20 % jitter
+        (20, 0.5, 3600.0),  # capped
+        (500, 1.0, 4320.0),  # no overflow far out
     ],
 )
 def test_exponential_backoff(attempt, rand, expected):
@@ -75,5 +82,6 @@ def test_unknown_kind_is_refused():
     from store.writer import WriteBatch
 
     with pytest.raises(ValueError):
-        webhooks.enqueue(WriteBatch(), None, tenant_id="t", message_id="m", kind="rcs_read", payload={},
-                         at_ms=AT_MS, event_id="e")
+        webhooks.enqueue(
+            WriteBatch(), None, tenant_id="t", message_id="m", kind="rcs_read", payload={}, at_ms=AT_MS, event_id="e"
+        )

@@ -1,9 +1,10 @@
 """An app with the short-link routes and a tenant; helpers to send a message and link it."""
+
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,21 +38,33 @@ class LinkEnv:
     async def send(self, card: dict = FULL_CARD, *, api_key: str | None = None, recipients: int = 1) -> dict:
         """Accept a message through the API; returns the 202 body."""
         body = {"recipients": [{"to": f"+86138001380{i:02d}"} for i in range(recipients)], "card": card}
-        resp = await self.client.post("/v1/messages", json=body,
-                                      headers={"Authorization": f"Bearer {api_key or self.api_key}"})
+        resp = await self.client.post(
+            "/v1/messages", json=body, headers={"Authorization": f"Bearer {api_key or self.api_key}"}
+        )
         assert resp.status == 202, await resp.text()
         return await resp.json()
 
-    async def link(self, card: dict = FULL_CARD, *, expires_ms: int | None = None,
-                   tenant_id: str | None = None, message: dict | None = None) -> str:
+    async def link(
+        self,
+        card: dict = FULL_CARD,
+        *,
+        expires_ms: int | None = None,
+        tenant_id: str | None = None,
+        message: dict | None = None,
+    ) -> str:
         """A committed short link for a fresh message; returns the token."""
         from store.writer import WriteBatch
 
         sent = message or await self.send(card)
         batch = WriteBatch()
-        url = self.links.add_link(batch, tenant_id=tenant_id or self.tenant_id,
-                                  message_id=sent["messages"][0]["id"], batch_id=sent["batch_id"],
-                                  card=card, expires_ms=expires_ms)
+        url = self.links.add_link(
+            batch,
+            tenant_id=tenant_id or self.tenant_id,
+            message_id=sent["messages"][0]["id"],
+            batch_id=sent["batch_id"],
+            card=card,
+            expires_ms=expires_ms,
+        )
         await self.links.writer.write(batch)
         return url.rsplit("/", 1)[1]
 
@@ -61,7 +74,7 @@ async def env(settings, aiohttp_client) -> LinkEnv:
     # settings first: its database must outlive the app, whose shutdown writes buffered hits.
     from server import ACCOUNTS, Wiring, create_app
 
-    clock = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc))
+    clock = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
     postbacks, opt_outs = [], []
 
     async def on_postback(tenant_id, message_id, display_text, postback_data):

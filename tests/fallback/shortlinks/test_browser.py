@@ -3,24 +3,24 @@
 Skipped (with the reason) when /usr/bin/chromium is missing, except under CI=true where a
 missing browser is a failure. Only loopback is reachable: every other request is aborted.
 """
+
 from __future__ import annotations
 
 import asyncio
 import copy
 import os
 import tempfile
+from datetime import UTC
 from pathlib import Path
 
 import icalendar
 import pytest
 from aiohttp import web
-
 from linkkit import FULL_CARD, MOBILE_UA, SCRIPT, ManualClock
+
 from tests.conftest import CHROMIUM_ARGS
 
 SCREENSHOT_DIR = Path(os.environ.get("HONGYAN_SCREENSHOT_DIR", tempfile.gettempdir())) / "hongyan-shortlinks"
-
-
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def database_url():
 
 
 async def test_buttons_in_chromium(chromium, settings, aiohttp_server):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from playwright.async_api import async_playwright
 
@@ -54,7 +54,7 @@ async def test_buttons_in_chromium(chromium, settings, aiohttp_server):
     async def on_postback(*event):
         postbacks.append(event)
 
-    clock = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc))
+    clock = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
     app = create_app(settings, Wiring(clock=clock, on_postback=on_postback))
     server = await aiohttp_server(app)
     tenant, key = await app[ACCOUNTS].create_tenant("Brand", signature="【鸿雁银行】")
@@ -65,13 +65,17 @@ async def test_buttons_in_chromium(chromium, settings, aiohttp_server):
     from aiohttp import ClientSession
 
     async with ClientSession() as s:
-        resp = await s.post(server.make_url("/v1/messages"), json={"to": "+8613800138000", "card": card},
-                            headers={"Authorization": f"Bearer {key}"})
+        resp = await s.post(
+            server.make_url("/v1/messages"),
+            json={"to": "+8613800138000", "card": card},
+            headers={"Authorization": f"Bearer {key}"},
+        )
         sent = await resp.json()
     links = app[SHORTLINKS]
     batch = WriteBatch()
-    url = links.add_link(batch, tenant_id=tenant.id, message_id=sent["messages"][0]["id"],
-                         batch_id=sent["batch_id"], card=card)
+    url = links.add_link(
+        batch, tenant_id=tenant.id, message_id=sent["messages"][0]["id"], batch_id=sent["batch_id"], card=card
+    )
     await links.writer.write(batch)
     # The app's base_url is the configured one; the test server listens elsewhere.
     page_url = str(server.make_url("/s/" + url.rsplit("/", 1)[1]))
@@ -80,9 +84,15 @@ async def test_buttons_in_chromium(chromium, settings, aiohttp_server):
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         try:
-            context = await browser.new_context(user_agent=MOBILE_UA, viewport={"width": 390, "height": 844},
-                                                device_scale_factor=2, is_mobile=True, has_touch=True,
-                                                accept_downloads=True, java_script_enabled=False)
+            context = await browser.new_context(
+                user_agent=MOBILE_UA,
+                viewport={"width": 390, "height": 844},
+                device_scale_factor=2,
+                is_mobile=True,
+                has_touch=True,
+                accept_downloads=True,
+                java_script_enabled=False,
+            )
 
             async def loopback_only(route):
                 host = route.request.url.split("/")[2].split(":")[0] if "://" in route.request.url else ""

@@ -1,4 +1,5 @@
 """The recipient's pages and the click report over HTTP (SQLite, and PostgreSQL when set)."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 import icalendar
 import orjson
 import pytest
-
 from linkkit import CALENDAR, CAROUSEL, DIAL, FULL_CARD, MAP, MOBILE_UA, OPEN, REPLY, SCRIPT, TARGET
 
 UA = {"User-Agent": MOBILE_UA}
@@ -52,9 +52,10 @@ async def get(env, path, **kw):
 async def test_add_link_url_shape(env):
     token = await env.link()
     assert re.fullmatch(r"[A-Za-z0-9_-]{16}", token)
+    from sqlalchemy import select
+
     from fallback.shortlinks.service import DEFAULT_TTL_S
     from fallback.shortlinks.tables import short_links
-    from sqlalchemy import select
 
     async with env.links.db.read.connect() as conn:
         row = (await conn.execute(select(short_links).where(short_links.c.token == token))).one()
@@ -113,8 +114,16 @@ async def test_open_url_redirects_only_to_the_card_url(env):
         assert (await get(env, f"/s/{token}/a/{n}")).status == 404
 
 
-@pytest.mark.parametrize("path", ["/s/AAAAAAAAAAAAAAAA", "/s/short", "/s/AAAAAAAAAAAAAAAA/a/0",
-                                  "/s/AAAAAAAAAAAAAAAA/ics/4", "/s/AAAAAAAAAAAAAAAA/privacy"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/s/AAAAAAAAAAAAAAAA",
+        "/s/short",
+        "/s/AAAAAAAAAAAAAAAA/a/0",
+        "/s/AAAAAAAAAAAAAAAA/ics/4",
+        "/s/AAAAAAAAAAAAAAAA/privacy",
+    ],
+)
 async def test_unknown_token_is_a_404_page(env, path):
     resp = await get(env, path)
     assert resp.status == 404 and resp.content_type == "text/html"
@@ -161,19 +170,21 @@ async def test_map_page_offers_geo_and_amap_in_gcj02(env):
 
 
 async def test_map_outside_china_uses_wgs84_openstreetmap(env):
-    from fallback.shortlinks.http import map_links
     from cards.view import SuggestionView
+    from fallback.shortlinks.http import map_links
 
-    links = map_links(SuggestionView(index=0, display_text="x", kind="show_location", latitude=48.8584,
-                                     longitude=2.2945, label="Tour Eiffel"))
+    links = map_links(
+        SuggestionView(
+            index=0, display_text="x", kind="show_location", latitude=48.8584, longitude=2.2945, label="Tour Eiffel"
+        )
+    )
     assert links[0].href.startswith("geo:48.858400,2.294500") and "openstreetmap.org" in links[1].href
 
 
 async def test_postback_form_calls_back_with_the_cards_data(env):
     sent = await env.send()
     token = await env.link(message=sent)
-    resp = await env.client.post(f"/s/{token}/r", data={"suggestion": str(REPLY), "postback": "forged"},
-                                 headers=UA)
+    resp = await env.client.post(f"/s/{token}/r", data={"suggestion": str(REPLY), "postback": "forged"}, headers=UA)
     assert resp.status == 200 and "确认收货" in await resp.text()
     resp = await env.client.post(f"/s/{token}/r/{REPLY}", headers=UA)
     assert resp.status == 200
@@ -232,11 +243,20 @@ async def test_clicks_report_separates_people_bots_and_previews(env):
     assert got["human_hits"] == 4 and got["unique_humans"] == 2
     assert got["previews"] == len(PREVIEWERS) and got["bots"] == len(BOTS) and got["head"] == 0
     assert got["by_kind"]["page"]["human_hits"] == 3 and got["by_kind"]["page"]["unique_humans"] == 2
-    assert got["actions"] == [{"index": OPEN, "kind": "action", "hits": 1, "human_hits": 1, "unique_humans": 1,
-                               "bots": 0, "previews": 0, "head": 0}]
+    assert got["actions"] == [
+        {
+            "index": OPEN,
+            "kind": "action",
+            "hits": 1,
+            "human_hits": 1,
+            "unique_humans": 1,
+            "bots": 0,
+            "previews": 0,
+            "head": 0,
+        }
+    ]
     by_batch = await (await env.client.get("/v1/clicks", params={"batch_id": bid}, headers=env.auth)).json()
-    assert {k: v for k, v in by_batch.items() if k != "batch_id"} == {
-        k: v for k, v in got.items() if k != "message_id"}
+    assert {k: v for k, v in by_batch.items() if k != "batch_id"} == {k: v for k, v in got.items() if k != "message_id"}
 
 
 async def test_clicks_are_tenant_isolated(env):
@@ -252,8 +272,15 @@ async def test_clicks_are_tenant_isolated(env):
         assert resp.status == 404 and resp.content_type == "application/problem+json"
 
 
-@pytest.mark.parametrize("params,status", [({}, 422), ({"message_id": "a", "batch_id": "b"}, 422),
-                                           ({"message_id": "x" * 65}, 422), ({"message_id": "nope"}, 404)])
+@pytest.mark.parametrize(
+    "params,status",
+    [
+        ({}, 422),
+        ({"message_id": "a", "batch_id": "b"}, 422),
+        ({"message_id": "x" * 65}, 422),
+        ({"message_id": "nope"}, 404),
+    ],
+)
 async def test_clicks_query_errors(env, params, status):
     resp = await env.client.get("/v1/clicks", params=params, headers=env.auth)
     assert resp.status == status and resp.content_type == "application/problem+json"
@@ -271,8 +298,9 @@ async def test_hits_are_written_on_stop(env):
     links = env.links
     await links.stop()  # what the cleanup context does on shutdown
     assert links.pending == 0
-    from fallback.shortlinks.tables import link_clicks
     from sqlalchemy import func, select
+
+    from fallback.shortlinks.tables import link_clicks
 
     async with links.db.read.connect() as conn:
         n = (await conn.execute(select(func.count()).select_from(link_clicks))).scalar_one()
@@ -285,8 +313,9 @@ async def test_stored_click_has_no_ip_or_user_agent(env):
     token = await env.link(message=sent)
     await get(env, f"/s/{token}")
     await env.links.flush()
-    from fallback.shortlinks.tables import link_clicks
     from sqlalchemy import select
+
+    from fallback.shortlinks.tables import link_clicks
 
     async with env.links.db.read.connect() as conn:
         row = (await conn.execute(select(link_clicks))).one()
@@ -307,8 +336,8 @@ async def test_postback_callback_failure_is_a_503_page(env):
 
 
 async def test_location_given_as_a_query(env):
-    from fallback.shortlinks.http import map_links
     from cards.view import SuggestionView
+    from fallback.shortlinks.http import map_links
 
     geo, amap = map_links(SuggestionView(index=0, display_text="x", kind="show_location", label="北京 南站"))
     assert geo.href == "geo:0,0?q=%E5%8C%97%E4%BA%AC%20%E5%8D%97%E7%AB%99"

@@ -1,11 +1,12 @@
 """ShortLinks without HTTP: tokens, the lookup cache, buffered hits and reports."""
+
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-
 from linkkit import FULL_CARD, MOBILE_UA
+
 from store.writer import WriteBatch
 
 
@@ -28,8 +29,17 @@ async def test_url_and_injected_tokens(env):
     links = env.links
     links.new_token = iter(["A" * 16, "B" * 22]).__next__
     batch = WriteBatch()
-    urls = [links.add_link(batch, tenant_id=env.tenant_id, message_id=sent["messages"][0]["id"],
-                           batch_id=sent["batch_id"], card=FULL_CARD, expires_ms=123) for _ in range(2)]
+    urls = [
+        links.add_link(
+            batch,
+            tenant_id=env.tenant_id,
+            message_id=sent["messages"][0]["id"],
+            batch_id=sent["batch_id"],
+            card=FULL_CARD,
+            expires_ms=123,
+        )
+        for _ in range(2)
+    ]
     assert urls == [f"{links.base_url}/s/{'A' * 16}", f"{links.base_url}/s/{'B' * 22}"]
     assert not links.base_url.endswith("/") and all("?" not in u for u in urls)
     await links.writer.write(batch)
@@ -98,8 +108,9 @@ async def test_same_visitor_counts_once_per_recipient(env):
     tokens = []
     for m in sent["messages"]:
         batch = WriteBatch()
-        url = links.add_link(batch, tenant_id=env.tenant_id, message_id=m["id"], batch_id=sent["batch_id"],
-                             card=FULL_CARD)
+        url = links.add_link(
+            batch, tenant_id=env.tenant_id, message_id=m["id"], batch_id=sent["batch_id"], card=FULL_CARD
+        )
         await links.writer.write(batch)
         tokens.append(url.rsplit("/", 1)[1])
     for token in tokens:
