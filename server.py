@@ -23,7 +23,6 @@ from aiohttp import web
 
 import editor
 import security
-import webhooks
 from accounts import Accounts, SignatureInvalid
 from accounts.directory import TenantDirectory
 from accounts.http import ACCOUNTS_SERVICE
@@ -41,9 +40,9 @@ from cards.store.http import TEMPLATES
 from cards.store.http import routes as template_routes
 from dispatch import Dispatcher, DispatchOptions
 from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage
-from fallback import routes as sms_routes
 from fallback import shortlinks
 from fallback.http import ROUTER as SMS_ROUTER
+from fallback.http import routes as sms_routes
 from fallback.kinds import ROUTE_KINDS
 from fallback.replies import SmsReplies
 from fallback.route import RouteHooks, SmsRoute
@@ -74,6 +73,9 @@ from security.secrets import Secret, SecretError, env_secret
 from store import Database, GroupWriter, SystemClock, open_database, run_migrations
 from store.db import sqlite_url
 from store.migrate import schema_is_current
+from webhooks.http import WEBHOOKS
+from webhooks.http import routes as webhook_routes
+from webhooks.service import WebhookService
 from webhooks.tables import SEALED_COLUMNS as WEBHOOK_SEALED
 
 log = logging.getLogger("hongyan")
@@ -360,11 +362,11 @@ async def evidence_ctx(app: web.Application):
 
 async def webhooks_ctx(app: web.Application):
     options = {"allow_http": app[SETTINGS].embedded, **app[WIRING].webhook_options}
-    service = webhooks.WebhookService(
+    service = WebhookService(
         app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], app[WIRING].clock, **options
     )
     await service.start()
-    app[webhooks.WEBHOOKS] = service
+    app[WEBHOOKS] = service
     yield
     await service.stop()
 
@@ -443,7 +445,7 @@ async def dispatch_ctx(app: web.Application):
             app[KEYRING],
             channel,
             ensure_keys=accounts.ensure_keys,
-            notify=app[webhooks.WEBHOOKS].notify_if_enqueued,
+            notify=app[WEBHOOKS].notify_if_enqueued,
             clock=wiring.clock,
             options=config.options,
         )
@@ -500,7 +502,7 @@ async def _sms_stage(
         signature_of=tenants.signature_of,
         extension_of=tenants.extension_of,
         now_ms=dispatcher.now_ms,
-        notify=app[webhooks.WEBHOOKS].notify_if_enqueued,
+        notify=app[WEBHOOKS].notify_if_enqueued,
         source_addr=sender_number,
         retry=config.options.retry,
     )
@@ -622,7 +624,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(evidence_routes)
     app.add_routes(accounts_routes)
     app.add_routes(sms_routes)
-    app.add_routes(webhooks.routes)
+    app.add_routes(webhook_routes)
     app.add_routes(shortlinks.routes)
     editor_config = editor.EditorConfig(
         base_url=settings.base_url,

@@ -20,16 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rcs import (  # noqa: E402
-    BOT_MESSAGE_TYPE,
-    Capability,
-    CapabilityCache,
-    CnCspMaap,
-    ContentPart,
-    MaapSimulator,
-    OutboundMessage,
-    SimulatorTiming,
-)
+from rcs.capability import CapabilityCache  # noqa: E402
+from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, OutboundMessage  # noqa: E402
+from rcs.operators import CnCspMaap  # noqa: E402
+from rcs.results import Capability  # noqa: E402
+from rcs.simulator import MaapSimulator, SimulatorTiming  # noqa: E402
 
 NUMBERS = [f"+86138{i:08d}" for i in range(100_000)]
 

@@ -26,7 +26,9 @@ from aiohttp import web  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 import security  # noqa: E402
-import webhooks  # noqa: E402
+import webhooks.endpoints
+import webhooks.outbox
+import webhooks.service
 from accounts import Accounts  # noqa: E402
 from bench._load import free_port, pin, start_process  # noqa: E402
 from store import GroupWriter, SystemClock, new_id, open_database, run_migrations  # noqa: E402
@@ -101,8 +103,12 @@ async def measure(args, url: str) -> dict:
     port = free_port()
     proc = start_process([sys.executable, __file__, "--receiver", str(port)], cpu=1)
     await wait_port(port)
-    service = webhooks.WebhookService(db, writer, keyring, concurrency=args.concurrency, per_endpoint=args.per_endpoint)
-    await service.create_endpoint(tenant.id, webhooks.Registration(f"http://127.0.0.1:{port}/hook", ["message.status"]))
+    service = webhooks.service.WebhookService(
+        db, writer, keyring, concurrency=args.concurrency, per_endpoint=args.per_endpoint
+    )
+    await service.create_endpoint(
+        tenant.id, webhooks.endpoints.Registration(f"http://127.0.0.1:{port}/hook", ["message.status"])
+    )
     enq_rates, del_rates = [], []
     per_phase = args.seconds / args.rounds / 2
     try:
@@ -113,7 +119,7 @@ async def measure(args, url: str) -> dict:
                 now_ms = int(time.time() * 1000)
                 for _ in range(EVENTS_PER_BATCH):
                     mid = new_id()
-                    data = webhooks.status_data(
+                    data = webhooks.outbox.status_data(
                         message_id=mid,
                         batch_id=mid,
                         to="+8613800138001",
@@ -121,7 +127,7 @@ async def measure(args, url: str) -> dict:
                         at_ms=now_ms,
                         source="maap",
                     )
-                    webhooks.enqueue(
+                    webhooks.outbox.enqueue(
                         batch,
                         keyring,
                         tenant_id=tenant.id,

@@ -28,8 +28,8 @@ from cards.compose import MAX_LOOP_NESTING, NUMERIC_KEYS, CardSandbox, place_val
 from cards.library import TRAFFIC_TYPES
 from cards.limits import DEFAULT_PROFILE, PROFILES
 from cards.view import MediaView
-from fallback import ComposeError, SegmentationError, compose_sms, segment_sms
-from fallback.segmentation import format_cost
+from fallback.compose import ComposeError, compose_sms
+from fallback.segmentation import SegmentationError, format_cost, segment_sms
 from fallback.shortlinks import render_card_page
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,8 @@ max_per_second = 200
 [carriers]
 china_mobile = ["cm-primary", "aggregator"]   # failover order
 default = ["aggregator"]
+# a tier of several routes shares its traffic by their `weight` (1 by default):
+# china_unicom = [["cu-a", "cu-b"], "aggregator"]
 
 [prefixes]
 "+852" = "default"               # number prefix → carrier, ahead of the prefix data
@@ -38,7 +40,7 @@ from security.secrets import SecretError, resolve_secret
 
 # Option names whose values are credentials: they must come from the environment or a file.
 SECRET_OPTIONS = frozenset({"password", "secret", "api_key", "token"})
-_ROUTE_KEYS = frozenset({"kind", "max_per_second", "burst"})
+_ROUTE_KEYS = frozenset({"kind", "max_per_second", "burst", "weight"})
 
 
 class RoutesFileError(ValueError):
@@ -94,9 +96,13 @@ def parse_routes(
     for carrier, order in carriers_raw.items():
         if isinstance(order, str):
             order = [order]
-        if not isinstance(order, list) or not order or not all(isinstance(n, str) for n in order):
-            raise RoutesFileError(f"{where}: carriers.{carrier} must be a list of route names (failover order)")
-        carriers[carrier] = CarrierRoutes(order[0], order[1] if len(order) > 1 else None, tuple(order[2:]))
+        tiers = [tier if isinstance(tier, str) else tuple(tier) for tier in order] if isinstance(order, list) else []
+        if not tiers or not all(_is_tier(t) for t in tiers):
+            raise RoutesFileError(
+                f"{where}: carriers.{carrier} must be a list of route names in failover order "
+                '(a list of names inside it is a tier sharing traffic by weight), e.g. ["a", ["b", "c"]]'
+            )
+        carriers[carrier] = CarrierRoutes(tiers[0], tiers[1] if len(tiers) > 1 else None, tuple(tiers[2:]))
     if "default" not in carriers:
         if len(routes) != 1:
             raise RoutesFileError(f"{where}: [carriers] needs a default = [...] for numbers of other carriers")
@@ -139,6 +145,9 @@ def _route(name: str, entry: Any, kinds: Mapping[str, object], env: Mapping[str,
     burst = entry.get("burst")
     if burst is not None and (not isinstance(burst, int | float) or burst < 1):
         raise RoutesFileError(f"{where}: burst must be a number of at least 1")
+    weight = entry.get("weight", 1)
+    if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
+        raise RoutesFileError(f"{where}: weight must be a whole number of at least 1")
     options: dict[str, Any] = {}
     for key, value in entry.items():
         if key in _ROUTE_KEYS:
@@ -149,4 +158,11 @@ def _route(name: str, entry: Any, kinds: Mapping[str, object], env: Mapping[str,
             except SecretError as exc:
                 raise RoutesFileError(str(exc)) from None
         options[key] = value
-    return RouteDefinition(name, kind, RouteSettings(name, float(rate), float(burst) if burst else None), options)
+    settings = RouteSettings(name, float(rate), float(burst) if burst else None, weight)
+    return RouteDefinition(name, kind, settings, options)
+
+
+def _is_tier(tier: object) -> bool:
+    if isinstance(tier, str):
+        return True
+    return isinstance(tier, tuple) and len(tier) > 0 and all(isinstance(name, str) for name in tier)

@@ -42,23 +42,36 @@ class RouteSettings:
     name: str
     max_per_second: float
     burst: float | None = None  # tokens the bucket holds; defaults to one second's worth
+    weight: int = 1  # its share of the traffic among the routes of one tier
 
     def __post_init__(self):
         if self.max_per_second <= 0:
             raise ValueError(f"route {self.name}: max_per_second must be positive")
+        if self.weight < 1:
+            raise ValueError(f"route {self.name}: weight must be at least 1")
+
+
+Tier = str | tuple[str, ...]  # one route, or several sharing the traffic by their weights
 
 
 @dataclass(frozen=True)
 class CarrierRoutes:
-    """A carrier's routes in failover order: the primary, then the backup, then any further."""
+    """A carrier's routes in failover order: the primary tier, then the backup, then any further.
+    A tier is one route or several that share its traffic by weight."""
 
-    primary: str
-    backup: str | None = None
-    further: tuple[str, ...] = ()
+    primary: Tier
+    backup: Tier | None = None
+    further: tuple[Tier, ...] = ()
+
+    @property
+    def tiers(self) -> tuple[tuple[str, ...], ...]:
+        given = (self.primary, *((self.backup,) if self.backup else ()), *self.further)
+        return tuple((tier,) if isinstance(tier, str) else tuple(tier) for tier in given)
 
     @property
     def order(self) -> tuple[str, ...]:
-        return (self.primary, *((self.backup,) if self.backup else ()), *self.further)
+        """Every route, in failover order."""
+        return tuple(name for tier in self.tiers for name in tier)
 
 
 @dataclass(frozen=True)
@@ -173,6 +186,8 @@ class CarrierRouter:
         self._clock = clock
         self._portability = portability
         self._prefixes = sorted(config.prefixes, key=len, reverse=True)
+        # Smooth weighted round robin within each tier: (carrier, tier) → route → current weight.
+        self._turns: dict[tuple[str, int], dict[str, int]] = {}
         now = clock()
         self._routes = {
             r.name: _RouteState(r, TokenBucket(r.max_per_second, r.burst or max(1.0, r.max_per_second), now))
@@ -211,26 +226,50 @@ class CarrierRouter:
         return self.choose(await self.resolve_carrier(e164))
 
     def choose(self, carrier: str) -> RouteChoice:
-        """In failover order, the first route in rotation with a free token; when all are
-        rate-limited, a token is reserved on the one free soonest. Raises NoRouteAvailable."""
-        pair = self.config.carriers.get(carrier) or self.config.carriers[DEFAULT_CARRIER]
+        """Tier by tier in failover order, a route in rotation with a free token (by weight
+        within a tier); when all are rate-limited, a token is reserved on the one free soonest.
+        Raises NoRouteAvailable."""
+        if carrier not in self.config.carriers:
+            carrier = DEFAULT_CARRIER
+        routes = self.config.carriers[carrier]
         now = self._clock()
-        usable = []
-        for name in pair.order:
-            state = self._routes[name]
-            self._advance(state, now)
-            if state.state == IN_ROTATION or (state.state == PROBING and not state.probe_in_flight):
-                usable.append(state)
+        usable, state = [], None
+        for rank, tier in enumerate(routes.tiers):
+            in_tier = []
+            for name in tier:
+                candidate = self._routes[name]
+                self._advance(candidate, now)
+                if candidate.state == IN_ROTATION or (candidate.state == PROBING and not candidate.probe_in_flight):
+                    in_tier.append(candidate)
+            usable.extend(in_tier)
+            free = [c for c in in_tier if c.bucket.wait_time(now) == 0]
+            if free:
+                state = self._by_weight((carrier, rank), free)
+                break
         if not usable:
-            retry = min(max(0.0, self._routes[n].out_until - now) for n in pair.order)
+            retry = min(max(0.0, self._routes[n].out_until - now) for n in routes.order)
             raise NoRouteAvailable(carrier, retry)
-        free = next((s for s in usable if s.bucket.wait_time(now) == 0), None)
-        state = free or min(usable, key=lambda s: s.bucket.wait_time(now))
+        if state is None:
+            state = min(usable, key=lambda s: s.bucket.wait_time(now))
         wait = state.bucket.take(now)
         probe = state.state == PROBING
         if probe:
             state.probe_in_flight = True
         return RouteChoice(state.settings.name, carrier, wait, probe)
+
+    def _by_weight(self, key: tuple[str, int], states: list[_RouteState]) -> _RouteState:
+        if len(states) == 1:
+            return states[0]
+        turns = self._turns.setdefault(key, {})
+        total, best = 0, states[0]
+        for candidate in states:
+            name, weight = candidate.settings.name, candidate.settings.weight
+            turns[name] = turns.get(name, 0) + weight
+            total += weight
+            if turns[name] > turns.get(best.settings.name, 0):
+                best = candidate
+        turns[best.settings.name] -= total
+        return best
 
     def _advance(self, state: _RouteState, now: float) -> None:
         if state.state == OUT_OF_ROTATION and now >= state.out_until:
@@ -295,10 +334,11 @@ class CarrierRouter:
         now = self._clock()
         carriers_of: dict[str, list[str]] = {name: [] for name in self._routes}
         for carrier, pair in sorted(self.config.carriers.items()):
-            for rank, name in enumerate(pair.order):
-                carriers_of[name].append(
-                    f"{carrier}:" + ("primary" if rank == 0 else "backup" if rank == 1 else f"backup{rank}")
-                )
+            for rank, tier in enumerate(pair.tiers):
+                for name in tier:
+                    carriers_of[name].append(
+                        f"{carrier}:" + ("primary" if rank == 0 else "backup" if rank == 1 else f"backup{rank}")
+                    )
         out = []
         for name, state in self._routes.items():
             self._advance(state, now)

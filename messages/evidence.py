@@ -25,12 +25,13 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    bindparam,
     select,
     text,
     update,
 )
 
+from messages import lifecycle
+from messages.status import Status
 from security.evidence import (
     ChainReport,
     ChainVerifier,
@@ -93,13 +94,6 @@ def event_facts(message_id: str, event: str, at_ms: int, recipient_bidx: bytes, 
             "recipient": recipient_bidx.hex(),
         }
     )
-
-
-@functools.cache
-def _mark_chained():
-    from messages.tables import message_events as e
-
-    return update(e).where(e.c.id.in_(bindparam("ids", expanding=True))).values(chained=True)
 
 
 def _record(row) -> EvidenceRecord:
@@ -203,7 +197,7 @@ class EvidenceLog:
                 }
             )
         executemany(conn, evidence_records, out)
-        conn.execute(_mark_chained(), {"ids": [r.id for r in rows]})
+        lifecycle.mark_chained(conn, [r.id for r in rows])
         for tenant_id, chain in chains.items():
             changed = conn.execute(
                 update(evidence_heads)
@@ -218,7 +212,7 @@ class EvidenceLog:
 
     def _content(self, r, cards: dict[str, bytes]) -> str:
         """SM3 of what the event is about: the card and variables at acceptance, else its detail."""
-        if r.type == "accepted":
+        if r.type == Status.ACCEPTED:
             card = cards.get(r.batch_id)
             if card is None:  # one card per batch: open it once per pass
                 card = cards[r.batch_id] = (

@@ -215,7 +215,7 @@ class MessageLedger:
                 (
                     e.detail["short_link"]
                     for e in events
-                    if e.type == "sms_sent" and e.detail and e.detail.get("short_link")
+                    if e.type == Status.SMS_SENT and e.detail and e.detail.get("short_link")
                 ),
                 None,
             )

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 import security
-from messages.status import TRANSITIONS, Status
+from messages.status import INITIAL, TRANSITIONS, Status
 from messages.tables import message_events, messages
 from store import new_id
 from store.bulk import executemany
@@ -122,7 +122,7 @@ class Lifecycle:
         due_ms: int | None,
     ) -> dict:
         """A new `messages` row, its number and variables sealed (`variables_json` is their JSON)."""
-        if status not in (Status.ACCEPTED, Status.SCHEDULED, Status.REJECTED):
+        if status not in INITIAL:
             raise ValueError(f"a message cannot start as {status}")
         seal = self.keyring.seal
         return {
@@ -286,8 +286,6 @@ class Lifecycle:
 def claim_query(statuses: frozenset[Status], now_ms: int, limit: int):
     """Due messages in `statuses` that no live worker holds, oldest due first, locked for update
     (PostgreSQL skips rows another worker has locked)."""
-    from sqlalchemy import or_
-
     return (
         select(
             messages.c.id,
@@ -313,8 +311,6 @@ def claim_query(statuses: frozenset[Status], now_ms: int, limit: int):
 
 def anything_due_query(now_ms: int):
     """A cheap probe: is any message due and free?"""
-    from sqlalchemy import or_
-
     return (
         select(messages.c.id)
         .where(
@@ -348,6 +344,16 @@ def reschedule(
     if attempts is not None:
         values["attempts"] = attempts
     conn.execute(messages.update().where(messages.c.id == message_id, messages.c.status.in_(when)).values(**values))
+
+
+_MARK_CHAINED = (
+    message_events.update().where(message_events.c.id.in_(bindparam("ids", expanding=True))).values(chained=True)
+)
+
+
+def mark_chained(conn: Connection, event_ids: Sequence[str]) -> None:
+    """Note that these events are in the evidence chain now."""
+    conn.execute(_MARK_CHAINED, {"ids": list(event_ids)})
 
 
 def _flatten(changes: list[Change]) -> Iterator[Change]:

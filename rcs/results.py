@@ -116,17 +116,6 @@ def classify_failed_code(code: int | None) -> FailedAction:
     return _FAILED_ACTIONS.get(code, FailedAction.UNKNOWN) if code is not None else FailedAction.UNKNOWN
 
 
-# MaaP delivery statuses → message lifecycle statuses. `failed` is decided by
-# classify_failed_code; revokeFail leaves the message where it was.
-LIFECYCLE_STATUS = {
-    "sent": "rcs_sent",
-    "deliveredToNetwork": "rcs_sent",
-    "delivered": "rcs_delivered",
-    "displayed": "rcs_read",
-    "revokeOk": "revoked",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class DeliveryEvent:
     """One entry of a deliveryNotification callback."""

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from dispatch import RetryPolicy
-from rcs import signed_headers
+from rcs.callbacks import signed_headers
 from tests.conftest import card
 from tests.dispatch.conftest import event_types, wait_for
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fallback import ComposeError, compose_sms, is_opt_out_reply
+from fallback.compose import ComposeError, compose_sms, is_opt_out_reply
 
 SIG = "【鸿雁测试】"
 LINK = "https://hy.example.cn/s/abcdefghijklmnop"

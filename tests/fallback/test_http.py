@@ -11,7 +11,7 @@ from aiohttp import web
 from api.middleware import TENANT
 from api.problems import Problem
 from api.responses import problem_response
-from fallback import routes
+from fallback.http import routes
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -162,3 +162,39 @@ def test_the_readme_example_is_a_valid_file():
         where="README",
     )
     assert loaded.router.carriers["china_mobile"].order == ("cm-primary", "aggregator")
+
+
+def test_a_tier_shares_its_traffic_by_weight_and_fails_over_as_one():
+    raw = {
+        "routes": {
+            "a": {"kind": "smpp", "max_per_second": 1000, "weight": 3},
+            "b": {"kind": "smpp", "max_per_second": 1000},
+            "backup": {"kind": "smpp", "max_per_second": 1000},
+        },
+        "carriers": {"default": [["a", "b"], "backup"]},
+    }
+    loaded = parse_routes(raw, kinds=ROUTE_KINDS, env={}, where="t")
+    assert loaded.router.carriers["default"].tiers == (("a", "b"), ("backup",))
+    now = [100.0]
+    router = CarrierRouter(loaded.router, clock=lambda: now[0])
+    picks = []
+    for _ in range(8):
+        picks.append(router.choose("default").route)
+        now[0] += 0.01  # the buckets refill: only the weights decide
+    assert picks.count("a") == 6 and picks.count("b") == 2 and "backup" not in picks
+    assert picks[:4] == ["a", "a", "b", "a"]  # smooth: b gets its turn within every four
+    for route in ("a", "b"):
+        for _ in range(router.config.health.min_samples):
+            router.record(route, ok=False, latency=0.01)
+    assert router.choose("default").route == "backup"
+    assert {r["route"]: r["serves"] for r in router.health()}["b"] == ["default:primary"]
+
+
+@pytest.mark.parametrize(
+    ("carriers", "weight"),
+    [([["a", 3]], 1), ([[]], 1), (["a"], 0), (["a"], 1.5)],
+)
+def test_bad_tiers_and_weights(carriers, weight):
+    raw = {"routes": {"a": {"kind": "smpp", "max_per_second": 1, "weight": weight}}, "carriers": {"default": carriers}}
+    with pytest.raises(RoutesFileError, match="carriers.default must be|weight must be"):
+        parse_routes(raw, kinds=ROUTE_KINDS, env={}, where="t")

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from fallback import CarrierRouter, CarrierRoutes, HealthPolicy, NoRouteAvailable, RouterConfig, RouteSettings
-from fallback.routing import IN_ROTATION, OUT_OF_ROTATION, PROBING
+from fallback.route import NoRouteAvailable
+from fallback.routing import (
+    IN_ROTATION,
+    OUT_OF_ROTATION,
+    PROBING,
+    CarrierRouter,
+    CarrierRoutes,
+    HealthPolicy,
+    RouterConfig,
+    RouteSettings,
+)
 
 
 class FakeClock:

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fallback import Segmentation, SegmentationError, segment_sms
-from fallback.segmentation import format_cost, gsm7_septets, utf16_units
+from fallback.segmentation import Segmentation, SegmentationError, format_cost, gsm7_septets, segment_sms, utf16_units
 
 SIG = "【鸿雁测试】"  # 6 characters
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl: 8 UTF-16 units

@@ -7,18 +7,11 @@ import functools
 
 import pytest
 
-from fallback import (
-    CarrierRouter,
-    CarrierRoutes,
-    HealthPolicy,
-    NoRouteAvailable,
-    RouterConfig,
-    RouteSettings,
-    SmppClient,
-    SmppError,
-    SmscSimulator,
-    SmsSender,
-)
+from fallback.client import SmppClient, SmppError
+from fallback.route import NoRouteAvailable
+from fallback.routing import CarrierRouter, CarrierRoutes, HealthPolicy, RouterConfig, RouteSettings
+from fallback.sender import SmsSender
+from fallback.smsc import SmscSimulator
 
 DEADLINE = 5.0
 

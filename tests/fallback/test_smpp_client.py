@@ -8,7 +8,11 @@ import logging
 import pytest
 from smpp.pdu import operations
 
-from fallback import SmppClient, SmppError, SmscSimulator, is_opt_out_reply, segment_sms, smpp
+from fallback import smpp
+from fallback.client import SmppClient, SmppError
+from fallback.compose import is_opt_out_reply
+from fallback.segmentation import segment_sms
+from fallback.smsc import SmscSimulator
 
 DEADLINE = 5.0  # generous upper bound for anything to happen; never a pause
 

@@ -7,7 +7,8 @@ from datetime import datetime
 import pytest
 from smpp.pdu import operations, pdu_types
 
-from fallback import segment_sms, smpp
+from fallback import smpp
+from fallback.segmentation import segment_sms
 from fallback.smsc import behaviour_for
 
 RECEIPT = pdu_types.EsmClass(pdu_types.EsmClassMode.DEFAULT, pdu_types.EsmClassType.SMSC_DELIVERY_RECEIPT)

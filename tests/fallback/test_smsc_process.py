@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from fallback import SmppClient
+from fallback.client import SmppClient
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 10.0

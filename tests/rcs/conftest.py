@@ -10,7 +10,9 @@ from aiohttp import web
 
 from api.problems import Problem
 from api.responses import problem_response
-from rcs import CallbackEndpoints, CnCspMaap, MaapSimulator, SimulatorTiming
+from rcs.callbacks import CallbackEndpoints
+from rcs.operators import CnCspMaap
+from rcs.simulator import MaapSimulator, SimulatorTiming
 
 CALLBACK_TOKEN = "test-callback-token"
 APP_ID = "test-app"

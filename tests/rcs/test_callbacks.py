@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from rcs import (
+from rcs.callbacks import (
     CallbackFormatError,
-    Location,
     NonceCache,
     Verdict,
     callback_signature,
@@ -19,6 +18,7 @@ from rcs import (
     verify_callback,
 )
 from rcs.maap import FILE_TRANSFER_TYPE, PUSH_LOCATION_TYPE, SUGGESTION_RESPONSE_TYPE
+from rcs.results import Location
 
 TOKEN = "cb-token"
 NOW = 1_780_000_000.0

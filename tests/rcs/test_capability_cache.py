@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from rcs import Capability, CapabilityCache
+from rcs.capability import CapabilityCache
+from rcs.results import Capability
 
 S, N, U, I = Capability.SUPPORTED, Capability.NOT_SUPPORTED, Capability.UNKNOWN, Capability.INVALID  # noqa: E741
 

@@ -9,7 +9,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from rcs import BOT_MESSAGE_TYPE, CnCspMaap, CnCspSettings, ContentPart, OutboundMessage, Outcome
+from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, OutboundMessage
+from rcs.operators import CnCspMaap, CnCspSettings
+from rcs.results import Outcome
 
 MSG = OutboundMessage("m1", "+8613800001231", (ContentPart(BOT_MESSAGE_TYPE, "{}"),), "c", "k")
 

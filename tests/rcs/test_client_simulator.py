@@ -9,15 +9,10 @@ import aiohttp
 import orjson
 import pytest
 
-from rcs import (
-    BOT_MESSAGE_TYPE,
-    Capability,
-    CnCspMaap,
-    ContentPart,
-    OutboundMessage,
-    Outcome,
-    signed_headers,
-)
+from rcs.callbacks import signed_headers
+from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, OutboundMessage
+from rcs.operators import CnCspMaap
+from rcs.results import Capability, Outcome
 
 CARD = {
     "message": {
@@ -147,7 +142,7 @@ async def test_invalid_destination_is_a_validation_error(client):
 
 
 async def test_unreachable_maap_is_transient(unused_tcp_port):
-    from rcs import CnCspSettings
+    from rcs.operators import CnCspSettings
 
     maap = CnCspMaap(CnCspSettings(f"127.0.0.1:{unused_tcp_port}", "sip:x@y", "a", "k", scheme="http"))
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rcs import FailedAction, Outcome, classify_code, classify_failed_code, classify_http
+from rcs.results import FailedAction, Outcome, classify_code, classify_failed_code, classify_http
 from rcs.simulator import Behaviour, behaviour_of
 
 CODE_TABLE = [

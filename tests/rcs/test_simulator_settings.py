@@ -11,17 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from rcs import (
-    BOT_MESSAGE_TYPE,
-    OPERATORS,
-    CnCspMaap,
-    ContentPart,
-    Maap,
-    MaapSimulator,
-    OutboundMessage,
-    Outcome,
-    SimulatorTiming,
-)
+from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, Maap, OutboundMessage
+from rcs.operators import OPERATORS, CnCspMaap
+from rcs.results import Outcome
+from rcs.simulator import MaapSimulator, SimulatorTiming
 
 ROOT = Path(__file__).resolve().parents[2]
 

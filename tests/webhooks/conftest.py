@@ -12,7 +12,9 @@ import pytest
 from aiohttp import web
 
 import security
-import webhooks
+import webhooks.http
+import webhooks.outbox
+import webhooks.service
 from server import ACCOUNTS, Wiring, create_app
 from store import SystemClock
 from store.writer import WriteBatch
@@ -96,7 +98,7 @@ class Hooks:
     """The API client plus the webhook service behind it."""
 
     api: ApiClient
-    service: webhooks.WebhookService
+    service: webhooks.service.WebhookService
     receiver: Receiver
     clock: object
 
@@ -114,7 +116,7 @@ class Hooks:
         service = service or self.service
         batch = WriteBatch()
         for e in events:
-            webhooks.enqueue(batch, service.keyring, tenant_id=tenant_id or self.api.tenant_id, **e)
+            webhooks.outbox.enqueue(batch, service.keyring, tenant_id=tenant_id or self.api.tenant_id, **e)
         await service.writer.write(batch)
         service.notify()
 
@@ -134,7 +136,7 @@ def status_event(hooks: Hooks, message_id: str, status: str, event_id: str, *, t
         "kind": "message.status",
         "at_ms": at_ms,
         "event_id": event_id,
-        "payload": webhooks.status_data(
+        "payload": webhooks.outbox.status_data(
             message_id=message_id,
             batch_id="b" + message_id,
             to=to,
@@ -161,6 +163,6 @@ def make_hooks(aiohttp_client, aiohttp_server, settings):
         app = create_app(settings, Wiring(clock=clock, webhook_options=kwargs))
         client = await aiohttp_client(app)
         tenant, key = await client.app[ACCOUNTS].create_tenant("Webhook brand")
-        return Hooks(ApiClient(client, tenant.id, key), client.app[webhooks.WEBHOOKS], receiver, clock)
+        return Hooks(ApiClient(client, tenant.id, key), client.app[webhooks.http.WEBHOOKS], receiver, clock)
 
     return make

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import security
-import webhooks
+import webhooks.outbox
+import webhooks.service
 from security.reference import hmac_sm3
 from webhooks.outbox import ms_to_rfc3339
 
@@ -17,7 +18,7 @@ SECRET = "whsec_golden"
 
 
 def status_body() -> bytes:
-    data = webhooks.status_data(
+    data = webhooks.outbox.status_data(
         message_id="0193a0c1d2e37f0a8b9c0d1e2f3a4b5c",
         batch_id="0193a0c1d2e37f0a8b9c0d1e2f3a4b00",
         to="+8613800138001",
@@ -26,12 +27,12 @@ def status_body() -> bytes:
         source="maap",
         detail={"operator": "cn_csp"},
     )
-    return webhooks.event_body("0193a0c1d2e37f0a8b9c0d1e2f3a4bff", "message.status", AT_MS, data)
+    return webhooks.outbox.event_body("0193a0c1d2e37f0a8b9c0d1e2f3a4bff", "message.status", AT_MS, data)
 
 
 def user_event_body() -> bytes:
     data = {"message_id": "0193a0c1d2e37f0a8b9c0d1e2f3a4b5c", "type": "postback", "postback": {"data": "detail"}}
-    return webhooks.event_body("0193a0c1d2e37f0a8b9c0d1e2f3a4bfe", "message.user_event", AT_MS, data)
+    return webhooks.outbox.event_body("0193a0c1d2e37f0a8b9c0d1e2f3a4bfe", "message.user_event", AT_MS, data)
 
 
 @pytest.mark.parametrize("name,build", [("status_event.json", status_body), ("user_event.json", user_event_body)])
@@ -65,12 +66,12 @@ def test_rfc3339_is_utc_milliseconds():
     ],
 )
 def test_exponential_backoff(attempt, rand, expected):
-    delay = webhooks.exponential_backoff(5.0, 3600.0, rand=lambda: rand)
+    delay = webhooks.service.exponential_backoff(5.0, 3600.0, rand=lambda: rand)
     assert delay(attempt) == pytest.approx(expected)
 
 
 def test_default_schedule_retries_for_more_than_a_day():
-    delay = webhooks.exponential_backoff(5.0, 3600.0, rand=lambda: 0.0)
+    delay = webhooks.service.exponential_backoff(5.0, 3600.0, rand=lambda: 0.0)
     total, attempts = 0.0, 0
     while total < 86400:
         attempts += 1
@@ -82,6 +83,6 @@ def test_unknown_kind_is_refused():
     from store.writer import WriteBatch
 
     with pytest.raises(ValueError):
-        webhooks.enqueue(
+        webhooks.outbox.enqueue(
             WriteBatch(), None, tenant_id="t", message_id="m", kind="rcs_read", payload={}, at_ms=AT_MS, event_id="e"
         )

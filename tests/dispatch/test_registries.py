@@ -1,5 +1,6 @@
-"""A new SMS route kind is one module plus one registry line: a toy kind registered that way
-carries real fallback traffic configured from a routes file, receipts and replies included."""
+"""A new SMS route kind or operator is one module plus one registry line: a toy of each,
+registered that way, carries real traffic configured from the settings (routes file, operator
+name), receipts and replies included."""
 
 from __future__ import annotations
 
@@ -108,3 +109,84 @@ async def test_a_refusal_from_the_kind_fails_the_sms(toy_api):
     view = await wait_for(toy_api, mid, has_event("sms_failed"))
     failed = next(e for e in view["events"] if e["type"] == "sms_failed")
     assert failed["detail"]["reason"] == "refused by the SMSC: refused"
+
+
+class ToyChannel:
+    """The whole of an operator module: `from_config`, and the `RcsChannel` methods."""
+
+    instances: list[ToyChannel] = []
+    name = "toy"
+
+    def __init__(self, config: Mapping[str, Any]):
+        self.config = config
+        self.sent: list = []
+        self.closed = False
+        ToyChannel.instances.append(self)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ToyChannel:
+        return cls(config)
+
+    async def send(self, message):
+        from rcs.results import Outcome, SendResult
+
+        self.sent.append(message)
+        return SendResult(True, Outcome.ACCEPTED, 0, 200)
+
+    async def revoke(self, message_id: str, to: str):
+        from rcs.results import Outcome, SendResult
+
+        return SendResult(False, Outcome.PERMANENT, 404, 404)
+
+    async def upload_media(self, data, content_type, filename, *, thumbnail=None, temporary=True):
+        raise NotImplementedError("the toy has no media store")
+
+    async def check_capability(self, number: str):
+        return (await self.check_capabilities([number]))[number]
+
+    async def check_capabilities(self, numbers):
+        from rcs.results import Capability
+
+        return {n: Capability.NOT_SUPPORTED if n.endswith("0") else Capability.SUPPORTED for n in numbers}
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_a_registered_operator_carries_rcs(aiohttp_server, aiohttp_client, dispatch_settings, monkeypatch):
+    from dataclasses import replace
+
+    from rcs.maap import RcsChannel
+    from rcs.operators import OPERATORS
+    from server import ACCOUNTS, Wiring, create_app
+    from tests.conftest import ApiClient
+
+    monkeypatch.setitem(OPERATORS, "toy", ToyChannel)  # the one registry line
+    ToyChannel.instances.clear()
+    settings = replace(dispatch_settings, maap_url="https://toy.example", maap_operator="toy")
+    app = create_app(settings, Wiring(dispatch=FAST))
+    client = await aiohttp_client(await aiohttp_server(app, port=settings.port))
+    tenant, key = await app[ACCOUNTS].create_tenant("Toy brand")
+    api = ApiClient(client, tenant.id, key)
+    (channel,) = ToyChannel.instances
+    assert isinstance(channel, RcsChannel) and channel.config["server_root"] == "toy.example"
+
+    sent = await api.post(
+        "/v1/messages", {"recipients": [{"to": "+8613800138001"}, {"to": "+8613800138010"}], "card": card()}
+    )
+    rcs_id, sms_id = [m["id"] for m in (await sent.json())["messages"]]
+    await wait_for(api, rcs_id, lambda v: v["status"] == "rcs_sent")
+    await wait_for(api, sms_id, lambda v: v["status"] == "sms_delivered")  # the sandbox SMSC still carries SMS
+    (message,) = channel.sent
+    assert (message.message_id, message.to) == (rcs_id, "+8613800138001")
+    await client.close()
+    assert channel.closed
+
+
+async def test_an_unknown_operator_is_refused_at_start(dispatch_settings):
+    from dataclasses import replace
+
+    from server import create_app
+
+    with pytest.raises(SystemExit, match="HONGYAN_MAAP_OPERATOR must be one of cn_csp"):
+        create_app(replace(dispatch_settings, maap_url="https://x.example", maap_operator="pigeon"))
