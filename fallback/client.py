@@ -108,6 +108,12 @@ class SmppClient:
         rng: random.Random | None = None,
     ):
         self.host, self.port = host, port
+        # SMPP 3.4 §5.2: system_id is at most 15 octets, password at most 8. Checked here, so
+        # the PDU encoder never fails later with the password in its message.
+        if len(system_id.encode()) > 15:
+            raise ValueError("system_id is longer than SMPP's 15 characters")
+        if len(password.encode()) > 8:
+            raise ValueError("the password is longer than SMPP's 8 characters")
         self.system_id, self._password, self.system_type = system_id, password, system_type
         self.enquire_link_interval = enquire_link_interval
         self.response_timeout = response_timeout
@@ -578,22 +584,20 @@ def smpp_route(name: str, options: Mapping[str, Any], hooks: RouteHooks) -> Smpp
             raise ValueError(f"SMPP route {name}: {key} is required")
     password = options["password"]
     password = password.reveal() if isinstance(password, Secret) else str(password)
-    # SMPP 3.4 §5.2: system_id is at most 15 octets, password at most 8.
-    if len(str(options["system_id"]).encode()) > 15:
-        raise ValueError(f"SMPP route {name}: system_id is longer than SMPP's 15 characters")
-    if len(password.encode()) > 8:
-        raise ValueError(f"SMPP route {name}: the password is longer than SMPP's 8 characters")
     unknown = set(options) - {"host", "port", "system_id", "password"} - set(_SMPP_OPTIONS)
     if unknown:
         raise ValueError(f"SMPP route {name}: unknown option(s) {', '.join(sorted(unknown))}")
     tuning = {key: _SMPP_OPTIONS[key](value) for key, value in options.items() if key in _SMPP_OPTIONS}
-    return SmppClient(
-        str(options["host"]),
-        int(options["port"]),
-        str(options["system_id"]),
-        password,
-        on_outcome=hooks.on_outcome,
-        on_inbound=hooks.on_inbound,
-        on_throttle=hooks.on_throttle,
-        **tuning,
-    )
+    try:
+        return SmppClient(
+            str(options["host"]),
+            int(options["port"]),
+            str(options["system_id"]),
+            password,
+            on_outcome=hooks.on_outcome,
+            on_inbound=hooks.on_inbound,
+            on_throttle=hooks.on_throttle,
+            **tuning,
+        )
+    except ValueError as exc:
+        raise ValueError(f"SMPP route {name}: {exc}") from None

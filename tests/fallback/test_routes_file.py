@@ -198,3 +198,24 @@ def test_bad_tiers_and_weights(carriers, weight):
     raw = {"routes": {"a": {"kind": "smpp", "max_per_second": 1, "weight": weight}}, "carriers": {"default": carriers}}
     with pytest.raises(RoutesFileError, match="carriers.default must be|weight must be"):
         parse_routes(raw, kinds=ROUTE_KINDS, env={}, where="t")
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"host": "h", "port": 1, "system_id": "hy"}, "SMPP route r: password is required"),
+        ({"host": "h", "port": 1, "system_id": "hy", "password": Secret("123456789")}, "longer than SMPP's 8"),
+        ({"host": "h", "port": 1, "system_id": "x" * 16, "password": Secret("pw")}, "longer than SMPP's 15"),
+        (
+            {"host": "h", "port": 1, "system_id": "hy", "password": Secret("pw"), "colour": 1},
+            "unknown option(s) colour",
+        ),
+    ],
+)
+def test_an_smpp_route_checks_its_options_without_echoing_secrets(options, error):
+    from fallback.client import smpp_route
+    from fallback.route import RouteHooks
+
+    with pytest.raises(ValueError) as caught:
+        smpp_route("r", options, RouteHooks())
+    assert error in str(caught.value) and "123456789" not in str(caught.value)
