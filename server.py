@@ -456,6 +456,8 @@ async def dispatch_ctx(app: web.Application):
             dispatcher.sms = await _sms_stage(app, stack, routes_config, dispatcher, tenants, config)
         await _started(stack, dispatcher)
         app[DISPATCHER] = dispatcher
+        app[messages_http.CANCEL] = dispatcher.cancel
+        app[messages_http.CAPABILITIES] = dispatcher.capabilities
         yield
 
 

@@ -61,8 +61,11 @@ def without_fallback(
     )
 
 
-def delivery_change(event: DeliveryEvent, now_ms: int, no_fallback: bool = False) -> Change | None:
-    """The lifecycle change an operator's delivery status makes (None: nothing to record)."""
+def delivery_change(
+    event: DeliveryEvent, now_ms: int, no_fallback: bool = False, *, cancelled: bool = False
+) -> Change | None:
+    """The lifecycle change an operator's delivery status makes (None: nothing to record).
+    `cancelled`: the revoke was asked by a cancel, so a `revokeOk` ends the message."""
     at_ms = int(event.at.timestamp() * 1000)
     detail: dict = {"maap_status": event.status}
     mid = event.message_id
@@ -71,6 +74,8 @@ def delivery_change(event: DeliveryEvent, now_ms: int, no_fallback: bool = False
         return Change(mid, S.RCS_DELIVERED, at_ms, OPERATOR, detail, due_ms=None, record_anyway=True)
     if event.status == "displayed":
         return Change(mid, S.RCS_READ, at_ms, OPERATOR, detail, due_ms=None, record_anyway=True)
+    if event.status == "revokeOk" and cancelled:
+        return Change(mid, S.REVOKED, at_ms, OPERATOR, {**detail, "reason": "cancelled"}, when=_SENDING, due_ms=None)
     if event.status == "revokeOk":
         after = (
             without_fallback(mid, now_ms, "ttl_expired_revoked", SOURCE, {}, when=None)

@@ -21,7 +21,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 import security
 from dispatch.decisions import SOURCE
@@ -30,21 +30,40 @@ from dispatch.jobs import CardSource, Job
 from dispatch.rcs import RcsStage
 from dispatch.retry import RetryPolicy
 from dispatch.sms import SmsStage
+from dispatch.state import cancels_pending, dispatch_state, upsert_state
 from messages import lifecycle
-from messages.lifecycle import KEEP, Change, Lifecycle
+from messages.lifecycle import KEEP, Change, Lifecycle, TooLateToCancel
 from messages.optouts import OPTED_OUT_REASON, opted_out
 from messages.status import TO_SEND, Status
 from rcs.capability import CapabilityCache
 from rcs.maap import RcsChannel
+from rcs.results import Capability
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.writer import WriteBatch
 
 log = logging.getLogger("hongyan.dispatch")
 
+
 S = Status
 # Statuses the dispatcher acts on when they fall due.
 DUE_STATUSES = TO_SEND | {S.RCS_SENT, S.FALLBACK_PENDING}
 _NEW = frozenset({S.ACCEPTED, S.SCHEDULED})
+_CANCEL_AT_ONCE = frozenset({S.ACCEPTED, S.SCHEDULED, S.FALLBACK_PENDING})
+
+
+def _unless_sms_started(message_id: str):
+    """A statement that makes the transaction fail when the SMS submit has begun."""
+
+    def check(conn: Connection) -> None:
+        started = conn.execute(
+            select(dispatch_state.c.sms_intent_ms).where(
+                dispatch_state.c.message_id == message_id, dispatch_state.c.sms_intent_ms.is_not(None)
+            )
+        ).first()
+        if started is not None:
+            raise TooLateToCancel(S.FALLBACK_PENDING)
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -207,10 +226,13 @@ class Dispatcher:
                 await self.ensure_keys(tenant_id)
             jobs, changes = await self._open(rows)
             jobs = await self._honour_opt_outs(jobs, changes)
-            to_send = [j for j in jobs if j.status in TO_SEND]
-            expiring = [j for j in jobs if j.status == S.RCS_SENT]
+            cancelled = await cancels_pending(self.db, [j.id for j in jobs if j.status in (S.QUEUED, S.RCS_SENT)])
+            to_send = [j for j in jobs if j.status in TO_SEND and j.id not in cancelled]
+            expiring = [j for j in jobs if j.status == S.RCS_SENT or j.id in cancelled]
             fallback = [j for j in jobs if j.status == S.FALLBACK_PENDING]
-            results = await asyncio.gather(self.rcs.send(to_send), self.rcs.expire(expiring), return_exceptions=True)
+            results = await asyncio.gather(
+                self.rcs.send(to_send), self.rcs.expire(expiring, cancelled), return_exceptions=True
+            )
             for r in results:
                 if isinstance(r, BaseException):
                     log.error("dispatch step failed", exc_info=r)
@@ -258,6 +280,50 @@ class Dispatcher:
                     refused.add(j.id)
                     changes.append(Change(j.id, S.REJECTED, now_ms, SOURCE, {"reason": OPTED_OUT_REASON}, due_ms=None))
         return [j for j in jobs if j.id not in refused]
+
+    # -- asked by the API ------------------------------------------------------------------
+    async def cancel(self, tenant_id: str, message_id: str) -> str | None:
+        """Cancel a message: not sent yet → `revoked` at once; in flight over RCS → revoked at the
+        operator first (the outcome arrives as events). Returns "revoked" or "revoking"; None
+        when the tenant has no such message; raises `TooLateToCancel` once it was delivered or sent."""
+        for _ in range(3):  # the dispatcher may move it meanwhile: decide again on what it became
+            status = await self.lifecycle_status(tenant_id, message_id)
+            if status is None:
+                return None
+            now_ms = self.now_ms()
+            if status in _CANCEL_AT_ONCE:
+                change = Change(message_id, S.REVOKED, now_ms, "api", {"reason": "cancelled"}, when=frozenset({status}))
+                batch = WriteBatch()
+                if status == S.FALLBACK_PENDING:
+                    # An SMS already being submitted cannot be called back.
+                    batch.run(_unless_sms_started(message_id))
+                applied = self.lifecycle.add(batch, [change])
+                await self.writer.write(batch)
+                self.notify()
+                if applied.applied:
+                    return "revoked"
+                continue
+            if status in (S.QUEUED, S.RCS_SENT):
+
+                def ask(conn: Connection, status: Status = status, at_ms: int = now_ms) -> None:
+                    upsert_state(conn, message_id, tenant_id, cancel_ms=at_ms)
+                    lifecycle.reschedule(conn, message_id, due_ms=at_ms, when=frozenset({status}))
+
+                await self.writer.write(WriteBatch().run(ask))
+                self.wake()
+                return "revoking"
+            raise TooLateToCancel(status)
+        raise TooLateToCancel(S.QUEUED)  # it kept moving under us: say so rather than guess
+
+    async def lifecycle_status(self, tenant_id: str, message_id: str) -> Status | None:
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(lifecycle.status_query(tenant_id, message_id))).first()
+        return Status(row.status) if row is not None else None
+
+    async def capabilities(self, tenant_id: str, numbers: list[str]) -> dict[str, Capability]:
+        """What the platform knows of these E.164 numbers' RCS capability, from the cache and the
+        channel's own check where its operator offers one (never an endpoint it lacks)."""
+        return await self.rcs.capability.resolve_many(numbers, self.rcs.channel.check_capabilities)
 
     # -- writing -----------------------------------------------------------------------------
     async def commit(self, changes: list[Change], batch: WriteBatch | None = None) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select
 
 import security
 from dispatch.decisions import delivery_change
+from dispatch.state import cancels_pending
 from messages.lifecycle import Change, Lifecycle
 from messages.optouts import add_opt_out
 from messages.status import SMS_STATUSES
@@ -64,11 +65,13 @@ class Inbound:
         # Only a revoke or a failure asks for the fallback policy (delivered/displayed do not).
         deciding = {e.message_id for e in events if e.status in ("revokeOk", "failed")}
         no_fallback = await self._without_fallback_policy(deciding) if deciding else set()
+        revoked = [e.message_id for e in events if e.status == "revokeOk"]
+        cancelled = await cancels_pending(self.db, revoked)
         now_ms = self.now_ms()
         changes = []
         for e in events:
             self.settled(e.message_id, e.status, e.error_code)
-            change = delivery_change(e, now_ms, e.message_id in no_fallback)
+            change = delivery_change(e, now_ms, e.message_id in no_fallback, cancelled=e.message_id in cancelled)
             if change is not None:
                 changes.append(change)
         if changes:

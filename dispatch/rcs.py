@@ -158,10 +158,10 @@ class RcsStage:
             self.counts.fallback += 1
         return to_fallback(job.id, job.fallback, now_ms, reason, attempts=attempts, **detail)
 
-    async def expire(self, jobs: list[Job]) -> list[Change]:
-        """TTL passed while the RCS message is undelivered: ask the channel to revoke it. The
-        outcome (revokeOk / revokeFail) arrives as a delivery status; until then the message
-        waits, and is asked about again if none comes."""
+    async def expire(self, jobs: list[Job], cancelled: frozenset[str] | set[str] = frozenset()) -> list[Change]:
+        """TTL passed (or a cancel was asked: `cancelled`) while the RCS message is undelivered:
+        ask the channel to revoke it. The outcome (revokeOk / revokeFail) arrives as a delivery
+        status; until then the message waits, and is asked about again if none comes."""
         if not jobs:
             return []
         results = await asyncio.gather(*(self._revoke(j) for j in jobs))
@@ -173,6 +173,10 @@ class RcsStage:
             elif result.outcome in (Outcome.RETRY, Outcome.THROTTLE, Outcome.TOKEN):
                 delay = self.retry.delay(1, result.retry_after, self.rng)
                 waits.append((job, now_ms + int(delay * 1000)))
+            elif job.id in cancelled:
+                # The operator does not know it: it was never sent, and now never will be.
+                detail = {"reason": "cancelled", "error": error_detail(result)}
+                changes.append(Change(job.id, S.REVOKED, now_ms, SOURCE, detail, when=_SENDING, due_ms=None))
             else:
                 # The MaaP does not know the message (e.g. it lost its state): it cannot deliver it.
                 changes.append(self._fallback(job, now_ms, "revoke_refused", error=error_detail(result)))
@@ -199,3 +203,5 @@ class RcsStage:
             number = self._awaiting.pop(message_id, None)
             if number is not None and status == "failed":
                 self.capability.note_failed(number, error_code)
+            elif number is not None and status in ("delivered", "displayed"):
+                self.capability.put(number, Capability.SUPPORTED)

@@ -4,9 +4,12 @@ restart)."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Connection, ForeignKey, String, Table
+from collections.abc import Sequence
+
+from sqlalchemy import JSON, BigInteger, Column, Connection, ForeignKey, String, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from store import Database
 from store.tables import metadata
 
 dispatch_state = Table(
@@ -21,7 +24,22 @@ dispatch_state = Table(
     Column("sms_route", String(64), nullable=True),
     Column("sms_part_ids", JSON, nullable=True),
     Column("sms_sent_ms", BigInteger, nullable=True),
+    # A cancel asked while the message was in flight: the revoke that follows ends it.
+    Column("cancel_ms", BigInteger, nullable=True),
 )
+
+
+_CANCELLED = select(dispatch_state.c.message_id).where(
+    dispatch_state.c.message_id.in_(bindparam("ids", expanding=True)), dispatch_state.c.cancel_ms.is_not(None)
+)
+
+
+async def cancels_pending(db: Database, message_ids: Sequence[str]) -> set[str]:
+    """Those of `message_ids` with a cancel asked while they were in flight."""
+    if not message_ids:
+        return set()
+    async with db.read.connect() as conn:
+        return {r.message_id for r in await conn.execute(_CANCELLED, {"ids": list(message_ids)})}
 
 
 def upsert_state(conn: Connection, message_id: str, tenant_id: str, **values: object) -> None:

@@ -73,13 +73,15 @@ class CardChecker:
             return errors
         compiled = self.compiled(card)
         if isinstance(compiled, list):
-            return [FieldError(base + e.path if base == "/card" else base, e.message) for e in compiled]
+            return [FieldError(req.request_pointer(e.path) if base == "/card" else base, e.message) for e in compiled]
         if compiled.is_static:
             # No variables: the card itself is what every recipient gets.
             try:
                 compiled.compose({})
             except cards.CardInvalid as exc:
-                return [FieldError(base + e.path if base == "/card" else base, e.message) for e in exc.errors]
+                return [
+                    FieldError(req.request_pointer(e.path) if base == "/card" else base, e.message) for e in exc.errors
+                ]
             return []
         out: list[FieldError] = []
         for i, r in enumerate(req.recipients):
@@ -87,9 +89,16 @@ class CardChecker:
             try:
                 compiled.compose(r.variables or {})
             except cards.MissingVariable as exc:
-                out.append(FieldError(where, f"missing variable {exc.name!r} (used at {base}{exc.path})"))
+                used = req.request_pointer(exc.path) if base == "/card" else base + exc.path
+                out.append(FieldError(where, f"missing variable {exc.name!r} (used at {used})"))
             except cards.CardInvalid as exc:
-                out.extend(FieldError(where, f"with these variables {base}{e.path}: {e.message}") for e in exc.errors)
+                out.extend(
+                    FieldError(
+                        where,
+                        f"with these variables {req.request_pointer(e.path) if base == '/card' else base + e.path}: {e.message}",
+                    )
+                    for e in exc.errors
+                )
             if len(out) >= 100:
                 break
         return out

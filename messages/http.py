@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
 from aiohttp import web
 
-from api.bodies import parse_json, read_body
+from api.bodies import parse_json, read_body, read_json
 from api.middleware import TENANT, TENANT_ID
 from api.problems import FieldError, Problem
 from api.ratelimit import RateLimiter, retry_after_header
 from messages import openapi as _openapi  # noqa: F401  (registers the API description)
 from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger
-from messages.request import parse_send_request
+from messages.lifecycle import TooLateToCancel
+from messages.request import normalise_number, parse_send_request
 
 LEDGER = web.AppKey("message_ledger", MessageLedger)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 CARD_CHECK: web.AppKey[CardCheck] = web.AppKey("card_check")
+# tenant id, message id → "revoked" | "revoking" | None (no such message); raises TooLateToCancel
+CANCEL: web.AppKey[Callable[[str, str], Awaitable[str | None]]] = web.AppKey("cancel")
+# tenant id, E.164 numbers → {number: Capability}
+CAPABILITIES: web.AppKey[Callable[[str, list[str]], Awaitable[Mapping[str, object]]]] = web.AppKey("capabilities")
+MAX_CAPABILITY_NUMBERS = 10_000
 MAX_IDEMPOTENCY_KEY = 255
 JSON = "application/json"
 
@@ -86,3 +95,52 @@ async def list_messages(request: web.Request) -> web.Response:
         request[TENANT_ID], batch_id=q.get("batch_id"), cursor=q.get("cursor"), limit=int(limit_raw)
     )
     return web.json_response({"data": items, "next_cursor": cursor})
+
+
+@routes.post("/v1/messages/{id}/cancel")
+async def cancel_message(request: web.Request) -> web.Response:
+    """Cancel: a message not sent yet is `revoked` at once (200); one in flight over RCS is
+    revoked at the operator first (202, the outcome follows as events and webhooks)."""
+    cancel = request.app.get(CANCEL)
+    if cancel is None:
+        raise Problem(503, "cancelling needs the dispatcher, which this server does not run")
+    message_id = request.match_info["id"]
+    try:
+        outcome = await cancel(request[TENANT_ID], message_id)
+    except TooLateToCancel as exc:
+        raise Problem(409, str(exc), extra={"message_status": exc.status}) from None
+    if outcome is None:
+        raise Problem(404, "no such message")
+    view = await request.app[LEDGER].get(request[TENANT_ID], message_id)
+    return web.json_response({**(view or {}), "cancel": outcome}, status=200 if outcome == "revoked" else 202)
+
+
+@routes.post("/v1/capabilities")
+async def capabilities(request: web.Request) -> web.Response:
+    """Whether numbers can receive RCS business messages: `supported`, `not_supported`,
+    `unknown` or `invalid` each, from what the platform learnt and the channel's own check."""
+    body = await read_json(request)
+    numbers = body.get("numbers") if isinstance(body, dict) else None
+    if not isinstance(numbers, list) or not 1 <= len(numbers) <= MAX_CAPABILITY_NUMBERS:
+        raise Problem(
+            422,
+            f"numbers must be a list of 1 to {MAX_CAPABILITY_NUMBERS} phone numbers",
+            [FieldError("/numbers", "expected a non-empty list")],
+        )
+    e164: list[str | None] = []
+    for i, raw in enumerate(numbers):
+        e164.append(normalise_number(raw))
+        if i % 1000 == 999:
+            await asyncio.sleep(0)  # a long list must not hold the loop
+    valid = sorted({n for n in e164 if n is not None})
+    check = request.app.get(CAPABILITIES)
+    answers: Mapping[str, object] = await check(request[TENANT_ID], valid) if check is not None and valid else {}
+    results = [
+        {
+            "number": raw if isinstance(raw, str) else None,
+            "e164": n,
+            "capability": "invalid" if n is None else str(getattr(answers.get(n), "value", "unknown")),
+        }
+        for raw, n in zip(numbers, e164)
+    ]
+    return web.json_response({"results": results})

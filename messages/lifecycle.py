@@ -25,6 +25,14 @@ from webhooks.outbox import MESSAGE_STATUS, MESSAGE_USER_EVENT, enqueue, status_
 from webhooks.tables import webhook_endpoints
 
 
+class TooLateToCancel(Exception):
+    """The message was already delivered or sent: it can no longer be cancelled."""
+
+    def __init__(self, status: Status):
+        super().__init__(f"the message is {status}: too late to cancel")
+        self.status = status
+
+
 class _Keep:
     def __repr__(self) -> str:
         return "KEEP"
@@ -307,6 +315,11 @@ def claim_query(statuses: frozenset[Status], now_ms: int, limit: int):
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+
+
+def status_query(tenant_id: str, message_id: str):
+    """The status of one of a tenant's messages."""
+    return select(messages.c.status).where(messages.c.id == message_id, messages.c.tenant_id == tenant_id)
 
 
 def anything_due_query(now_ms: int):

@@ -24,6 +24,20 @@ _TEMPLATE = {
 }
 _COMMON = {
     "card": _CARD,
+    "text": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 2000,
+        "description": "A plain text message (jinja2 variables allowed); give exactly one of card, text or template",
+    },
+    "suggestions": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 11,
+        "items": {"type": "object"},
+        "description": "A suggested chip list shown under the card or text "
+        "(application/vnd.gsma.botsuggestion.v1.0+json suggestions)",
+    },
     "template": _TEMPLATE,
     "traffic_type": {"enum": list(TRAFFIC_TYPES), "default": "notification"},
     "ttl": {"type": "integer", "minimum": MIN_TTL_S, "maximum": MAX_TTL_S, "default": 86400},
@@ -190,5 +204,83 @@ register_fragment(
                 }
             },
         },
+    }
+)
+
+_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+_CAPABILITY = {"enum": ["supported", "not_supported", "unknown", "invalid"]}
+
+register_fragment(
+    {
+        "paths": {
+            "/v1/messages/{id}/cancel": {
+                "post": {
+                    "summary": "Cancel a message: not sent yet → revoked at once; in flight over RCS → revoked "
+                    "at the operator first (the outcome follows as events and webhooks)",
+                    "parameters": _ID,
+                    "responses": {
+                        "200": {
+                            "description": "Revoked: it will never be sent",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},
+                        },
+                        "202": {
+                            "description": "Being revoked at the operator",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}},
+                        },
+                        **problem_responses(401, 404, 409, 503),
+                    },
+                }
+            },
+            "/v1/capabilities": {
+                "post": {
+                    "summary": "Whether numbers can receive RCS business messages now (never a boolean)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["numbers"],
+                                    "properties": {
+                                        "numbers": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "maxItems": 10_000,
+                                            "items": {"type": "string"},
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "One answer per number, in the order given",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "results": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "number": {"type": ["string", "null"]},
+                                                        "e164": {"type": ["string", "null"]},
+                                                        "capability": _CAPABILITY,
+                                                    },
+                                                },
+                                            }
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **problem_responses(400, 401, 415, 422),
+                    },
+                }
+            },
+        }
     }
 )

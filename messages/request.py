@@ -22,6 +22,8 @@ KNOWN_FIELDS = {
     "variables",
     "recipients",
     "card",
+    "text",
+    "suggestions",
     "template",
     "traffic_type",
     "ttl",
@@ -52,6 +54,16 @@ class SendRequest:
     batch: bool = False  # recipients were given as a list (errors point into it)
     # The card a template reference resolved to; stored sealed with the batch like a given card.
     resolved_card: dict | None = None
+    text_given: bool = False  # the content came as `text` (the card is its text message)
+    chips_given: bool = False  # the chip list came as the request's `suggestions`
+
+    def request_pointer(self, doc_path: str) -> str:
+        """Where in the request body a JSON Pointer into the content document points."""
+        if self.chips_given and (doc_path == "/suggestions" or doc_path.startswith("/suggestions/")):
+            return doc_path
+        if self.text_given:
+            return "/text"
+        return "/card" + doc_path
 
 
 # The common case, a plain mainland mobile number: skip phonenumbers' general parser
@@ -114,13 +126,17 @@ def parse_send_request(body: dict) -> SendRequest:
         if "variables" in body:
             errors.append(FieldError("/variables", "with `recipients`, give variables per recipient"))
 
-    card, template = body.get("card"), body.get("template")
-    if (card is None) == (template is None):
-        errors.append(FieldError("/card", "give exactly one of `card` or `template`"))
+    card, template, text = body.get("card"), body.get("template"), body.get("text")
+    given = [name for name in ("card", "text", "template") if body.get(name) is not None]
+    if len(given) != 1:
+        errors.append(FieldError("/card", _ONE_CONTENT))
     elif card is not None and not isinstance(card, dict):
         errors.append(FieldError("/card", "must be a GSMA bot-message JSON object"))
     elif card is not None and not isinstance(card.get("message"), dict):
         errors.append(FieldError("/card/message", "required: the bot message object"))
+    elif text is not None and not isinstance(text, str):
+        errors.append(FieldError("/text", "must be a string"))
+    card = _with_chips(body, card, text, errors)
     if template is not None:
         if isinstance(template, str):
             template = {"name": template}
@@ -168,7 +184,36 @@ def parse_send_request(body: dict) -> SendRequest:
         errors,
         batch=has_list,
         fallback=fallback,
+        text_given=isinstance(text, str),
+        chips_given=isinstance(body.get("suggestions"), list),
     )
+
+
+_ONE_CONTENT = "give exactly one of `card`, `text` or `template`"
+
+
+def _with_chips(body: dict, card, text, errors: list[FieldError]) -> dict | None:
+    """The content as one bot-message document: a card, or a text message (`{"message":
+    {"text": …}}`), with the request's `suggestions` as its chip list. Its limits are checked
+    with the card's (errors point back into the request)."""
+    chips = body.get("suggestions")
+    if chips is not None and not isinstance(chips, list):
+        errors.append(FieldError("/suggestions", "must be a list of suggestions (a chip list)"))
+        chips = None
+    if isinstance(text, str):
+        doc: dict = {"message": {"text": text}}
+    elif isinstance(card, dict):
+        doc = card
+    else:
+        if chips is not None and body.get("template") is not None:
+            errors.append(FieldError("/suggestions", "a template brings its own chip list"))
+        return None
+    if chips is not None:
+        if "suggestions" in doc:
+            errors.append(FieldError("/suggestions", "the card already has a chip list (card/suggestions)"))
+        else:
+            doc = {**doc, "suggestions": chips}
+    return doc
 
 
 def _parse_recipients(value, errors: list[FieldError]) -> list[Recipient]:

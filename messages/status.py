@@ -34,8 +34,9 @@ S = Status
 # status → the statuses it may move to. `queued → queued` is a retry (a new due time and
 # attempt count); `revoked` only ever leads on to the fallback or to the end.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    S.ACCEPTED: frozenset({S.QUEUED, S.REJECTED, S.FAILED}),
-    S.SCHEDULED: frozenset({S.QUEUED, S.REJECTED, S.FAILED}),
+    # A cancel before anything was sent ends a message `revoked` (so does a revoke at the operator).
+    S.ACCEPTED: frozenset({S.QUEUED, S.REJECTED, S.FAILED, S.REVOKED}),
+    S.SCHEDULED: frozenset({S.QUEUED, S.REJECTED, S.FAILED, S.REVOKED}),
     S.QUEUED: frozenset(
         {
             S.QUEUED,
@@ -52,7 +53,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.RCS_SENT: frozenset({S.RCS_DELIVERED, S.RCS_READ, S.REVOKED, S.FALLBACK_PENDING, S.FAILED, S.EXPIRED}),
     S.RCS_DELIVERED: frozenset({S.RCS_READ}),
     S.REVOKED: frozenset({S.FALLBACK_PENDING, S.EXPIRED}),
-    S.FALLBACK_PENDING: frozenset({S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED, S.REJECTED, S.FAILED}),
+    S.FALLBACK_PENDING: frozenset({S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED, S.REJECTED, S.FAILED, S.REVOKED}),
     S.SMS_SENT: frozenset({S.SMS_DELIVERED, S.SMS_FAILED}),
     S.RCS_READ: frozenset(),
     S.SMS_DELIVERED: frozenset(),

@@ -215,6 +215,30 @@ CARD_422 = [
     ({"to": "+8613800138001", "card": card(title="x" * 201)}, "/card/message/generalPurposeCard/content/title", "200"),
     ({"to": "+8613800138001", "card": card(title="{{ t }}"), "variables": {"t": "长" * 201}}, "/variables", "title"),
     ({"to": "+8613800138001", "template": "no-such-template"}, "/template/name", "no-such-template"),
+    # A text message with a chip list: the errors point at `text` and at `suggestions`.
+    ({"to": "+8613800138001", "text": "长" * 2001}, "/text", "2000"),
+    (
+        {"to": "+8613800138001", "text": "你好", "suggestions": [{"reply": {"displayText": "x" * 26}}]},
+        "/suggestions/0/reply/displayText",
+        "25",
+    ),
+    (
+        {"to": "+8613800138001", "text": "你好", "suggestions": [{"reply": {"displayText": "好"}}] * 12},
+        "/suggestions",
+        "11",
+    ),
+    ({"to": "+8613800138001", "card": card(), "suggestions": "yes"}, "/suggestions", "chip list"),
+    (
+        {
+            "to": "+8613800138001",
+            "card": {**card(), "suggestions": [{"reply": {"displayText": "a"}}]},
+            "suggestions": [{"reply": {"displayText": "b"}}],
+        },
+        "/suggestions",
+        "already has a chip list",
+    ),
+    ({"to": "+8613800138001", "text": "{{ name }} 您好"}, "/variables", "name"),
+    ({"to": "+8613800138001", "text": "你好", "card": card()}, "/card", "exactly one of"),
 ]
 
 
