@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select
 
 import security
+from dispatch.channels import Channels
 from dispatch.decisions import SOURCE
 from dispatch.inbound import Inbound
 from dispatch.jobs import CardSource, Job
@@ -85,7 +86,7 @@ class Dispatcher:
         db: Database,
         writer: GroupWriter,
         keyring: security.Keyring,
-        channel: RcsChannel,
+        channel: RcsChannel | Channels,
         *,
         ensure_keys: Callable[[str], Awaitable[None]],
         notify: Callable[[], None] = lambda: None,
@@ -104,8 +105,9 @@ class Dispatcher:
         self.worker_id = worker_id or f"{socket.gethostname()}:{secrets.token_hex(4)}"
         self.lifecycle = Lifecycle(keyring, id_factory)
         self.cards = CardSource(db, keyring)
+        self.channels = channel if isinstance(channel, Channels) else Channels(channel)
         self.rcs = RcsStage(
-            channel,
+            self.channels,
             writer,
             now_ms=self.now_ms,
             retry=options.retry,
@@ -152,6 +154,7 @@ class Dispatcher:
             self._task = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.channels.close()
 
     def wake(self) -> None:
         """Look for due work now (e.g. right after an accept)."""
@@ -323,7 +326,8 @@ class Dispatcher:
     async def capabilities(self, tenant_id: str, numbers: list[str]) -> dict[str, Capability]:
         """What the platform knows of these E.164 numbers' RCS capability, from the cache and the
         channel's own check where its operator offers one (never an endpoint it lacks)."""
-        return await self.rcs.capability.resolve_many(numbers, self.rcs.channel.check_capabilities)
+        channel = await self.channels.for_tenant(tenant_id)
+        return await self.rcs.capability.resolve_many(numbers, channel.check_capabilities)
 
     # -- writing -----------------------------------------------------------------------------
     async def commit(self, changes: list[Change], batch: WriteBatch | None = None) -> None:

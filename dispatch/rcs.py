@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 from sqlalchemy import Connection
 
+from dispatch.channels import Channels
 from dispatch.decisions import SOURCE, error_detail, to_fallback
 from dispatch.jobs import Job
 from dispatch.retry import RetryPolicy
@@ -35,6 +36,13 @@ _SENDING = frozenset({S.QUEUED, S.RCS_SENT})
 # Numbers of RCS messages awaiting their outcome, kept so a `failed` (code 1/2) teaches the
 # capability cache; in memory only, bounded.
 MAX_AWAITING = 200_000
+
+
+def _by_tenant(jobs: list[Job]) -> dict[str, list[Job]]:
+    out: dict[str, list[Job]] = {}
+    for j in jobs:
+        out.setdefault(j.tenant_id, []).append(j)
+    return out
 
 
 def rcs_traffic_type(traffic_type: str) -> str:
@@ -68,7 +76,7 @@ class RcsStage:
 
     def __init__(
         self,
-        channel: RcsChannel,
+        channels: Channels,
         writer: GroupWriter,
         *,
         now_ms: Callable[[], int],
@@ -77,7 +85,7 @@ class RcsStage:
         capability: CapabilityCache | None = None,
         rng: random.Random | None = None,
     ):
-        self.channel, self.writer = channel, writer
+        self.channels, self.writer = channels, writer
         self.now_ms = now_ms
         self.retry, self.revoke_wait_s = retry, revoke_wait_s
         self.capability = capability or keyed_capability_cache()
@@ -98,17 +106,19 @@ class RcsStage:
         # (a crash between its answer and our commit), so revoke first; a MaaP that does not
         # know the message refuses the revoke and the SMS goes.
         changes = await self.expire(expired)
-        caps = await self.capability.resolve_many({j.to for j in live}, self.channel.check_capabilities)
-        sendable = []
-        for j in live:
-            if caps.get(j.to) in (Capability.NOT_SUPPORTED, Capability.INVALID):
-                changes.append(self._fallback(j, now_ms, "not_rcs_capable", capability=caps[j.to].value))
-            else:
-                sendable.append(j)
-        changes.extend(await asyncio.gather(*(self._send_one(j) for j in sendable)))
+        sendable: list[tuple[Job, RcsChannel]] = []
+        for tenant_id, tenant_jobs in _by_tenant(live).items():
+            channel = await self.channels.for_tenant(tenant_id)
+            caps = await self.capability.resolve_many({j.to for j in tenant_jobs}, channel.check_capabilities)
+            for j in tenant_jobs:
+                if caps.get(j.to) in (Capability.NOT_SUPPORTED, Capability.INVALID):
+                    changes.append(self._fallback(j, now_ms, "not_rcs_capable", capability=caps[j.to].value))
+                else:
+                    sendable.append((j, channel))
+        changes.extend(await asyncio.gather(*(self._send_one(j, channel) for j, channel in sendable)))
         return changes
 
-    async def _send_one(self, job: Job) -> Change:
+    async def _send_one(self, job: Job, channel: RcsChannel) -> Change:
         assert job.card is not None
         message = OutboundMessage(
             message_id=job.id,
@@ -120,7 +130,7 @@ class RcsStage:
         )
         attempt = job.attempts + 1
         try:
-            result = await self.channel.send(message)
+            result = await channel.send(message)
         except Exception as exc:  # connection refused, timeout…: transient
             result = SendResult(False, Outcome.RETRY, detail=type(exc).__name__)
         now_ms = self.now_ms()
@@ -193,7 +203,8 @@ class RcsStage:
     async def _revoke(self, job: Job) -> SendResult:
         self.counts.revokes += 1
         try:
-            return await self.channel.revoke(job.id, job.to)
+            channel = await self.channels.for_tenant(job.tenant_id)
+            return await channel.revoke(job.id, job.to)
         except Exception as exc:
             return SendResult(False, Outcome.RETRY, detail=type(exc).__name__)
 
