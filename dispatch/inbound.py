@@ -36,6 +36,16 @@ _LAST_SMS = (
 )
 
 
+_MESSAGE = select(messages.c.id).where(messages.c.id == bindparam("message_id"))
+_BATCH_TENANT = select(batches.c.tenant_id).where(batches.c.id == bindparam("batch_id"))
+_IN_CONVERSATION = (
+    select(messages.c.id)
+    .where(messages.c.batch_id == bindparam("batch_id"), messages.c.to_bidx == bindparam("to_bidx"))
+    .order_by(messages.c.id.desc())
+    .limit(1)
+)
+
+
 class Inbound:
     """The sink of operator callbacks, link-page taps and SMS replies."""
 
@@ -89,10 +99,9 @@ class Inbound:
 
     async def on_user(self, chatbot_id: str, event: UserEvent) -> None:
         """A user's reply / suggestion tap / location → `message.user_event` webhook."""
-        # in_reply_to is the contributionId of the message answered: ours is our message id.
-        message_id = event.in_reply_to or event.message_id
-        if not message_id:
-            log.info("user message without a message reference (%s) dropped", event.kind)
+        message_id = await self._answered(event)
+        if message_id is None:
+            log.info("a user message (%s) answers no message of ours; dropped", event.kind)
             return
         data: dict = {
             "kind": event.kind,
@@ -109,6 +118,25 @@ class Inbound:
                 "label": event.location.label,
             }
         await self.user_event(message_id, data, int(event.at.timestamp() * 1000))
+
+    async def _answered(self, event: UserEvent) -> str | None:
+        """The message a user's reply or tap answers: the one named by `inReplyTo` (we send our
+        message id as the contributionId), else the newest one sent to that number in the
+        conversation (we send the batch id as the conversationId)."""
+        async with self.db.read.connect() as conn:
+            if event.in_reply_to:
+                row = (await conn.execute(_MESSAGE, {"message_id": event.in_reply_to})).first()
+                if row is not None:
+                    return row.id
+            if not event.conversation_id or not event.from_number:
+                return None
+            batch = (await conn.execute(_BATCH_TENANT, {"batch_id": event.conversation_id})).first()
+            if batch is None:
+                return None
+            await self.ensure_keys(batch.tenant_id)
+            bidx = self.keyring.blind_index(batch.tenant_id, event.from_number)
+            row = (await conn.execute(_IN_CONVERSATION, {"batch_id": event.conversation_id, "to_bidx": bidx})).first()
+        return row.id if row is not None else None
 
     # -- from the SMS link page and SMS replies --------------------------------------------------
     async def on_postback(self, tenant_id: str, message_id: str, display_text: str, postback: str | None) -> None:
