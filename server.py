@@ -448,6 +448,7 @@ async def dispatch_ctx(app: web.Application):
             notify=app[WEBHOOKS].notify_if_enqueued,
             clock=wiring.clock,
             options=config.options,
+            media_fetch=app[MEDIA].blob_for_url,
         )
         routes_config = sms_routes_config(settings, config, sandbox.smsc)
         if routes_config is None:

@@ -28,6 +28,7 @@ from dispatch.channels import Channels
 from dispatch.decisions import SOURCE
 from dispatch.inbound import Inbound
 from dispatch.jobs import CardSource, Job
+from dispatch.media import MediaFetch, OperatorMedia
 from dispatch.rcs import RcsStage
 from dispatch.retry import RetryPolicy
 from dispatch.sms import SmsStage
@@ -93,6 +94,7 @@ class Dispatcher:
         clock: Clock | None = None,
         options: DispatchOptions = DispatchOptions(),
         capability: CapabilityCache | None = None,
+        media_fetch: MediaFetch | None = None,
         worker_id: str | None = None,
         id_factory: Callable[[], str] = new_id,
         rng: random.Random | None = None,
@@ -113,6 +115,7 @@ class Dispatcher:
             retry=options.retry,
             revoke_wait_s=options.revoke_wait_s,
             capability=capability,
+            media=OperatorMedia(media_fetch) if media_fetch is not None else None,
             rng=rng,
         )
         self.sms: SmsStage | None = None

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from dispatch.channels import Channels
 from dispatch.decisions import SOURCE, error_detail, to_fallback
 from dispatch.jobs import Job
+from dispatch.media import OperatorMedia
 from dispatch.retry import RetryPolicy
 from dispatch.state import upsert_state
 from messages import lifecycle
@@ -83,9 +84,11 @@ class RcsStage:
         retry: RetryPolicy,
         revoke_wait_s: float,
         capability: CapabilityCache | None = None,
+        media: OperatorMedia | None = None,
         rng: random.Random | None = None,
     ):
         self.channels, self.writer = channels, writer
+        self.media = media
         self.now_ms = now_ms
         self.retry, self.revoke_wait_s = retry, revoke_wait_s
         self.capability = capability or keyed_capability_cache()
@@ -120,19 +123,22 @@ class RcsStage:
 
     async def _send_one(self, job: Job, channel: RcsChannel) -> Change:
         assert job.card is not None
-        message = OutboundMessage(
-            message_id=job.id,
-            to=job.to,
-            parts=(ContentPart(BOT_MESSAGE_TYPE, orjson.dumps({"message": job.card["message"]}).decode()),),
-            conversation_id=job.batch_id,
-            contribution_id=job.id,
-            traffic_type=rcs_traffic_type(job.traffic_type),
-        )
         attempt = job.attempts + 1
         try:
+            card = await self.media.localise(job.card, channel) if self.media is not None else job.card
+            message = OutboundMessage(
+                message_id=job.id,
+                to=job.to,
+                parts=(ContentPart(BOT_MESSAGE_TYPE, orjson.dumps({"message": card["message"]}).decode()),),
+                conversation_id=job.batch_id,
+                contribution_id=job.id,
+                traffic_type=rcs_traffic_type(job.traffic_type),
+            )
             result = await channel.send(message)
-        except Exception as exc:  # connection refused, timeout…: transient
+        except Exception as exc:  # connection refused, timeout, an upload that failed…: transient
             result = SendResult(False, Outcome.RETRY, detail=type(exc).__name__)
+        if result.outcome is Outcome.REUPLOAD and self.media is not None:
+            self.media.forget(channel)
         now_ms = self.now_ms()
         queued = frozenset({S.QUEUED})
         if result.accepted:

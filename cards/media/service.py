@@ -142,6 +142,11 @@ class MediaStore:
     async def media_for_url(self, url: str) -> bytes | None:
         """The stored bytes for one of our own media URLs (`<base>/media/<id>[/thumbnail]`, or the
         bare path), else None: previews may draw these without fetching anything remote."""
+        found = await self.blob_for_url(url)
+        return None if found is None else found.data
+
+    async def blob_for_url(self, url: str) -> Blob | None:
+        """The stored media (bytes and type) behind one of our own media URLs, else None."""
         if not isinstance(url, str):
             return None
         if url.startswith(self.base_url + "/"):
@@ -154,8 +159,7 @@ class MediaStore:
             return None
         if len(segments) == 4 and segments[3] != "thumbnail":
             return None
-        found = await self.blob(segments[2], thumbnail=len(segments) == 4)
-        return None if found is None else found.data
+        return await self.blob(segments[2], thumbnail=len(segments) == 4)
 
     def _view(self, row) -> dict:
         return {
