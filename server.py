@@ -24,10 +24,14 @@ from aiohttp import web
 import editor
 import security
 from accounts import Accounts, SignatureInvalid
+from accounts.channels import ChannelService
+from accounts.channels_http import CHANNELS
+from accounts.channels_http import routes as channel_routes
 from accounts.directory import TenantDirectory
 from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
 from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all, rotate_master
+from accounts.tables import SEALED_COLUMNS as ACCOUNT_SEALED
 from api.middleware import AUTHENTICATE, SESSION_AUTH, auth_middleware, problem_middleware
 from api.openapi import openapi_document
 from api.ratelimit import RateLimiter
@@ -39,6 +43,7 @@ from cards.store import TemplateStore
 from cards.store.http import TEMPLATES
 from cards.store.http import routes as template_routes
 from dispatch import Dispatcher, DispatchOptions
+from dispatch.channels import Channels
 from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage
 from fallback import shortlinks
 from fallback.http import ROUTER as SMS_ROUTER
@@ -371,6 +376,22 @@ async def webhooks_ctx(app: web.Application):
     await service.stop()
 
 
+async def channels_ctx(app: web.Application):
+    """The brands' own chatbot channels (their secrets sealed like every other)."""
+    settings = app[SETTINGS]
+    app[CHANNELS] = ChannelService(
+        app[DATABASE],
+        app[messages_http.LEDGER].writer,
+        app[KEYRING],
+        public_base_url=settings.base_url,
+        clock=app[WIRING].clock,
+        ensure_keys=app[ACCOUNTS].ensure_keys,
+        allow_private=settings.embedded or settings.sandbox,  # the sandbox MaaP is on loopback
+        reserved_chatbot_ids=tuple(c for c in (settings.maap_chatbot_id, SANDBOX_CHATBOT_ID) if c),
+    )
+    yield
+
+
 async def shortlinks_ctx(app: web.Application):
     settings, wiring = app[SETTINGS], app[WIRING]
 
@@ -439,16 +460,23 @@ async def dispatch_ctx(app: web.Application):
             )
             await _started(stack, sandbox.smsc)
         accounts, tenants = app[ACCOUNTS], app[TENANTS]
+        # A brand with its own chatbot sends on it (one client per chatbot), the rest on the default.
+        channels = Channels(
+            channel,
+            lookup=app[CHANNELS].for_tenant,
+            build=lambda config: OPERATORS[config.interface].from_config(config.maap_config()),
+        )
         dispatcher = Dispatcher(
             app[DATABASE],
             app[messages_http.LEDGER].writer,
             app[KEYRING],
-            channel,
+            channels,
             ensure_keys=accounts.ensure_keys,
             notify=app[WEBHOOKS].notify_if_enqueued,
             clock=wiring.clock,
             options=config.options,
             media_fetch=app[MEDIA].blob_for_url,
+            on_audit=functools.partial(_profile_audit, app[CHANNELS]),
         )
         routes_config = sms_routes_config(settings, config, sandbox.smsc)
         if routes_config is None:
@@ -517,6 +545,16 @@ async def _sms_stage(
     return stage
 
 
+async def _profile_audit(channels: ChannelService, chatbot_id: str, notice) -> None:
+    """An operator's verdict on a chatbot's profile: the brand's channel shows it."""
+    if notice.audit_type == "chatbotInformation" and notice.passed is not None:
+        state = "approved" if notice.passed else "rejected"
+        if not await channels.set_profile_audit(chatbot_id, state, notice.description):
+            log.info("a profile audit for a chatbot without a channel here (the default one?)")
+    else:
+        log.info("chatbot audit: %s %s", notice.audit_type, notice.result)
+
+
 async def _started(stack: contextlib.AsyncExitStack, part) -> None:
     """Start `part`; it is stopped (failures logged) when `stack` closes."""
     await part.start()
@@ -540,11 +578,21 @@ def rcs_callback_routes(app: web.Application, settings: Settings) -> list[web.Ro
     async def on_user(chatbot_id, event) -> None:
         await app[DISPATCHER].inbound.on_user(chatbot_id, event)
 
+    async def on_notice(chatbot_id, notice) -> None:
+        await app[DISPATCHER].inbound.on_notice(chatbot_id, notice)
+
+    async def other_chatbots(chatbot_id: str) -> tuple[str, str] | None:
+        """A brand's own chatbot: callbacks are signed with its token."""
+        found = await app[CHANNELS].by_chatbot_id(chatbot_id)
+        return (found.callback_token.reveal(), found.app_id) if found is not None else None
+
     endpoints = CallbackEndpoints(
         callback_token=credentials.callback_token.reveal(),
         app_id=credentials.app_id,
         on_delivery=on_delivery,
         on_user=on_user,
+        on_notice=on_notice,
+        other_chatbots=other_chatbots,
     )
     return endpoints.routes(CALLBACK_PREFIX)
 
@@ -612,6 +660,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
             media_ctx,
             evidence_ctx,
             webhooks_ctx,
+            channels_ctx,
             shortlinks_ctx,
             dispatch_ctx,
             editor_ctx,
@@ -626,6 +675,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(media_routes)
     app.add_routes(evidence_routes)
     app.add_routes(accounts_routes)
+    app.add_routes(channel_routes)
     app.add_routes(sms_routes)
     app.add_routes(webhook_routes)
     app.add_routes(shortlinks.routes)
@@ -652,7 +702,7 @@ def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
 
 def sealed_columns():
     """Every sealed column of every domain, for key rotation."""
-    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED]
+    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED, *ACCOUNT_SEALED]
 
 
 # -- command line ------------------------------------------------------------------------

@@ -1,7 +1,15 @@
-"""Tenants, their API keys and their wrapped data keys."""
+"""Tenants, their API keys, their wrapped data keys and their own chatbot channels.
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
+The first three are Core tables; `Channel` is an SQLModel table class declared on the same
+`store.metadata` (through its own registry), so alembic and the group-commit writer see it
+like any other table, and Core statements use `channels` (its `__table__`).
+"""
 
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text, text
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from store.sealed import SealedColumn
 from store.tables import metadata
 
 tenants = Table(
@@ -42,4 +50,64 @@ data_keys = Table(
     Column("master_key_id", String(64), nullable=False),
     Column("state", String(16), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+)
+
+
+class AccountsModel(SQLModel, registry=registry(metadata=metadata)):
+    """Base of the accounts domain's SQLModel tables: a registry of its own over the shared
+    MetaData (SQLModel's default registry keeps its own MetaData, which alembic never reads)."""
+
+
+class Channel(AccountsModel, table=True):
+    """A tenant's own chatbot at an operator, used instead of the platform's default channel.
+
+    `app_key` and `callback_token` are stored only sealed (`*_enc`, SM4-GCM bound to the
+    tenant, table, column and row id). Times are Unix milliseconds; `updated_ms` grows with
+    every change of a row, so a client built from it knows when to rebuild.
+    """
+
+    __tablename__ = "channels"
+    __table_args__ = (
+        Index("ix_channels_tenant_id", "tenant_id", "id"),
+        # Callbacks are routed by the chatbot's SIP URI: one channel per chatbot, across tenants.
+        Index("uq_channels_chatbot_id", "chatbot_id", unique=True),
+        # At most one active channel per tenant: the one its messages go out on.
+        Index(
+            "uq_channels_active_tenant",
+            "tenant_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: str = Field(sa_type=String(32), primary_key=True)
+    tenant_id: str = Field(sa_type=String(32), foreign_key="tenants.id")
+    # ct (China Telecom) | cu (China Unicom) | sandbox
+    operator: str = Field(sa_type=String(16))
+    # host[:port][/base], without the scheme
+    server_root: str = Field(sa_type=String(255))
+    # https; http only for the sandbox
+    scheme: str = Field(sa_type=String(8))
+    # The chatbot's SIP URI, canonical form (sip:<digits>@<lowercase domain>)
+    chatbot_id: str = Field(sa_type=String(300))
+    app_id: str = Field(sa_type=String(128))
+    app_key_enc: bytes = Field(sa_type=LargeBinary)
+    callback_token_enc: bytes = Field(sa_type=LargeBinary)
+    # active | disabled
+    status: str = Field(sa_type=String(16))
+    # The chatbot profile's audit at the operator: none | in_review | approved | rejected
+    profile_audit: str = Field(sa_type=String(16))
+    profile_audit_reason: str | None = Field(default=None, sa_type=String(500))
+    profile_audit_ms: int | None = Field(default=None, sa_type=BigInteger)
+    created_ms: int = Field(sa_type=BigInteger)
+    updated_ms: int = Field(sa_type=BigInteger)
+
+
+channels: Table = Channel.__table__  # type: ignore[attr-defined]
+
+# Sealed columns, for the key-rotation job: (table, column, the name the associated data binds).
+SEALED_COLUMNS = (
+    SealedColumn(channels, "app_key_enc", "app_key"),
+    SealedColumn(channels, "callback_token_enc", "callback_token"),
 )

@@ -96,6 +96,7 @@ async def auth_middleware(request: web.Request, handler):
 # Which scope a path needs; the first matching prefix wins.
 _SCOPE_BY_PREFIX = (
     ("/v1/api-keys", "keys"),
+    ("/v1/channels", "channels"),
     ("/v1/webhook", "webhooks"),
     ("/v1/template", "templates"),
     ("/v1/media", "templates"),

@@ -39,7 +39,7 @@ from messages.optouts import OPTED_OUT_REASON, opted_out
 from messages.status import TO_SEND, Status
 from rcs.capability import CapabilityCache
 from rcs.maap import RcsChannel
-from rcs.results import Capability
+from rcs.results import Capability, Notice
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.writer import WriteBatch
 
@@ -95,6 +95,7 @@ class Dispatcher:
         options: DispatchOptions = DispatchOptions(),
         capability: CapabilityCache | None = None,
         media_fetch: MediaFetch | None = None,
+        on_audit: Callable[[str, Notice], Awaitable[None]] | None = None,
         worker_id: str | None = None,
         id_factory: Callable[[], str] = new_id,
         rng: random.Random | None = None,
@@ -129,6 +130,7 @@ class Dispatcher:
             ensure_keys=ensure_keys,
             notify=notify,
             settled=self.rcs.settled,
+            on_audit=on_audit,
         )
         self.claimed = 0
         self._wake = asyncio.Event()

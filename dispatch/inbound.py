@@ -16,7 +16,7 @@ from messages.lifecycle import Change, Lifecycle
 from messages.optouts import add_opt_out
 from messages.status import SMS_STATUSES
 from messages.tables import batches, messages
-from rcs.results import DeliveryEvent, UserEvent
+from rcs.results import AUDIT_RESULT, SPAM_REPORT, DeliveryEvent, Notice, UserEvent
 from store import Database, GroupWriter
 from store.clock import ms_to_rfc3339, rfc3339
 from store.writer import WriteBatch
@@ -37,6 +37,7 @@ _LAST_SMS = (
 
 
 _MESSAGE = select(messages.c.id).where(messages.c.id == bindparam("message_id"))
+_RECIPIENT = select(messages.c.tenant_id, messages.c.to_bidx).where(messages.c.id == bindparam("message_id"))
 _BATCH_TENANT = select(batches.c.tenant_id).where(batches.c.id == bindparam("batch_id"))
 _IN_CONVERSATION = (
     select(messages.c.id)
@@ -61,6 +62,7 @@ class Inbound:
         ensure_keys: Callable[[str], Awaitable[None]],
         notify: Callable[[], None] = lambda: None,
         settled: Callable[[str, str, int | None], None] = lambda message_id, status, code: None,
+        on_audit: Callable[[str, Notice], Awaitable[None]] | None = None,
     ):
         self.db, self.writer, self.keyring, self.lifecycle = db, writer, keyring, lifecycle
         self.now_ms = now_ms
@@ -68,6 +70,7 @@ class Inbound:
         self.ensure_keys = ensure_keys
         self.notify = notify
         self.settled = settled
+        self.on_audit = on_audit or _log_audit
 
     # -- from the operator ---------------------------------------------------------------------
     async def on_delivery(self, chatbot_id: str, events: list[DeliveryEvent]) -> None:
@@ -138,6 +141,39 @@ class Inbound:
             row = (await conn.execute(_IN_CONVERSATION, {"batch_id": event.conversation_id, "to_bidx": bidx})).first()
         return row.id if row is not None else None
 
+    async def on_notice(self, chatbot_id: str, notice: Notice) -> None:
+        """A spam report puts the reported recipient on the brand's marketing opt-out list and
+        reaches the integrator as a user event of the message; audit results go to `on_audit`
+        (a chatbot profile's state), the rest is logged."""
+        if notice.kind == SPAM_REPORT:
+            for message_id in notice.message_ids:
+                await self._spam_report(message_id, notice)
+            if not notice.message_ids:
+                log.warning("a user reported chatbot %s itself as spam (%s)", chatbot_id, notice.spam_type)
+        elif notice.kind == AUDIT_RESULT:
+            await self.on_audit(chatbot_id, notice)
+        else:
+            log.info("chatbot %s: %s notice", chatbot_id, notice.kind)
+
+    async def _spam_report(self, message_id: str, notice: Notice) -> None:
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(_RECIPIENT, {"message_id": message_id})).first()
+        if row is None:
+            log.info("a spam report names no message of ours; dropped")
+            return
+        now_ms = self.now_ms()
+        await add_opt_out(self.writer, row.tenant_id, row.to_bidx, source="spam_report", now_ms=now_ms)
+        event = {
+            "kind": "spam_report",
+            "at": rfc3339(notice.at),
+            "source": "rcs",
+            "spam_type": notice.spam_type,
+            "text": notice.free_text,
+            "postback": None,
+            "display_text": None,
+        }
+        await self.user_event(message_id, event, int(notice.at.timestamp() * 1000))
+
     # -- from the SMS link page and SMS replies --------------------------------------------------
     async def on_postback(self, tenant_id: str, message_id: str, display_text: str, postback: str | None) -> None:
         """A suggestion tapped on the SMS short-link page: the same user event as over RCS."""
@@ -184,3 +220,7 @@ class Inbound:
         """Record a recipient's action as a `message.user_event` webhook of `message_id`."""
         await self.writer.write(WriteBatch().run(self.lifecycle.user_event(message_id, event, at_ms, tenant_id)))
         self.notify()
+
+
+async def _log_audit(chatbot_id: str, notice: Notice) -> None:
+    log.info("chatbot %s: %s audit %s", chatbot_id, notice.audit_type, notice.result)

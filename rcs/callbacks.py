@@ -1,5 +1,15 @@
 """Inbound MaaP callbacks: signature checks, replay protection and parsing.
 
+The China Telecom / China Unicom CSP interface V1.0.4 calls us at (under our notify URL):
+
+- `POST messageNotification/{chatbotId}/messages`: a user's message, tap, location, file or
+  shared device specifics (→ `UserEvent`);
+- `POST deliveryNotification/{chatbotId}/status`: statuses of what we sent (→ `DeliveryEvent`s);
+- `POST notifyInfoNotification/{chatbotId}/notice/rcsspam`, `…/check` and
+  `…/notice/informationChange`: spam reports, audit results, information changes (→ `Notice`);
+- `GET` on any of these and on `notifyPath`: the URL-verification handshake, answered with the
+  `echoStr` and `appId` headers.
+
 Each callback carries `signature`, `timestamp` and `nonce` headers; the signature is the hex
 SHA-256 of the sorted, concatenated (callback token, timestamp, nonce). It does not cover the
 body, so stale timestamps and repeated nonces are rejected too.
@@ -7,14 +17,21 @@ body, so stale timestamps and repeated nonces are rejected too.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import hashlib
 import hmac
-import secrets
+import logging
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from email import policy
+from email.parser import BytesParser
+from typing import Any
+from urllib.parse import unquote
 
 import defusedxml.ElementTree as SafeET
 import orjson
@@ -22,9 +39,29 @@ from aiohttp import web
 
 from api.problems import FieldError, Problem, pointer
 from rcs.maap import FILE_TRANSFER_TYPE, PUSH_LOCATION_TYPE, SUGGESTION_RESPONSE_TYPE
-from rcs.results import DeliveryEvent, Location, MediaFile, UserEvent
+from rcs.results import (
+    AUDIT_RESULT,
+    INFORMATION_CHANGE,
+    SPAM_REPORT,
+    DeliveryEvent,
+    DeviceSpecifics,
+    Location,
+    MediaFile,
+    Notice,
+    UserEvent,
+)
+
+log = logging.getLogger(__name__)
 
 MAX_CLOCK_SKEW_S = 300.0  # as for our own webhooks: 5 minutes
+
+# Content types of mobile-originated messages besides those rcs.maap sends.
+FILE_TRANSFER_JSON_TYPE = "application/vnd.gsma.rcs-ft-http"  # the interface's own file form (a JSON list)
+SHARED_CLIENT_DATA_TYPE = "application/vnd.gsma.botsharedclientdata.v1.0+json"
+_FILE_TYPES = frozenset({FILE_TRANSFER_JSON_TYPE, FILE_TRANSFER_TYPE})
+
+# An audit time comes in the documented form YY-MM-DD HH:MM:SS, without an offset: China time.
+CHINA_TZ = timezone(timedelta(hours=8))
 
 
 class Verdict(str, enum.Enum):
@@ -66,10 +103,12 @@ def callback_signature(token: str, timestamp: str, nonce: str) -> str:
     return hashlib.sha256("".join(sorted((token, timestamp, nonce))).encode()).hexdigest()
 
 
-def signed_headers(token: str, now: float, nonce: str | None = None) -> dict[str, str]:
-    """Headers a MaaP (or the simulator) sends with a callback."""
-    ts = str(int(now * 1000))
-    nonce = nonce or secrets.token_hex(16)
+def signed_headers(token: str, now: float, nonce: str | None = None, *, millis: bool = False) -> dict[str, str]:
+    """Headers a MaaP (or the simulator) sends with a callback: `timestamp` in seconds since the
+    epoch and a UUID `nonce`, as the interface specifies (`millis`: milliseconds instead, as
+    some MaaPs send)."""
+    ts = str(int(now * 1000)) if millis else str(int(now))
+    nonce = nonce or str(uuid.uuid4())
     return {"timestamp": ts, "nonce": nonce, "signature": callback_signature(token, ts, nonce)}
 
 
@@ -116,23 +155,33 @@ class CallbackFormatError(ValueError):
         self.message = message
 
 
-def _parse_time(value, default: datetime) -> datetime:
-    if not isinstance(value, str) or not value:
+def _parse_time(value, default: datetime, naive_tz: tzinfo = UTC) -> datetime:
+    """An ISO 8601 time (`2020-01-17T14:42:20.840+08:00`, `…Z`, `2020-01-17 14:42:20`, or
+    `20-01-17 14:42:20`); `default` when absent or unreadable; `naive_tz` when it has no offset."""
+    if not isinstance(value, str) or not value.strip():
         return default
+    value = value.strip()
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return default
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+        try:
+            at = datetime.strptime(value, "%y-%m-%d %H:%M:%S")
+        except ValueError:
+            return default
+    return at if at.tzinfo else at.replace(tzinfo=naive_tz)
 
 
 def _int_or_none(value) -> int | None:
-    if value is None or value == "":
+    if value is None or value == "" or isinstance(value, bool):
         return None
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _str_or_none(value) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _number(address) -> str:
@@ -143,9 +192,18 @@ def _number(address) -> str:
     return address[4:] if address.startswith("tel:") else address
 
 
+def _is_tel(address) -> bool:
+    if isinstance(address, list):
+        address = address[0] if address else ""
+    return isinstance(address, str) and address.startswith("tel:")
+
+
 def parse_delivery_callback(body: dict, *, now: datetime) -> list[DeliveryEvent]:
-    """`deliveryInfoList[{messageId, status, errorCode, …}]` → DeliveryEvents."""
+    """`deliveryInfoList[{messageId, status, errorCode, …}]` → DeliveryEvents (none when the
+    list is absent: the interface makes it optional)."""
     items = body.get("deliveryInfoList")
+    if items is None:
+        return []
     if not isinstance(items, list):
         raise CallbackFormatError(pointer("deliveryInfoList"), "expected a list")
     events = []
@@ -157,13 +215,18 @@ def parse_delivery_callback(body: dict, *, now: datetime) -> list[DeliveryEvent]
             raise CallbackFormatError(pointer("deliveryInfoList", i, "messageId"), "required")
         if not isinstance(status, str) or not status:
             raise CallbackFormatError(pointer("deliveryInfoList", i, "status"), "required")
+        # The user's number: `senderAddress` in the interface's example (`destinationAddress` is
+        # the chatbot there); whichever of the two is a tel: URI.
+        sender, destination = item.get("senderAddress"), item.get("destinationAddress")
+        user = sender if _is_tel(sender) else destination if _is_tel(destination) else None
         events.append(
             DeliveryEvent(
                 message_id=mid,
                 status=status,
                 error_code=_int_or_none(item.get("errorCode")),
                 at=_parse_time(item.get("dateTime"), now),
-                error_message=item.get("errorMessage") or None,
+                error_message=_str_or_none(item.get("errorMessage")),
+                recipient=_number(user) or None,
             )
         )
     return events
@@ -185,13 +248,35 @@ def _parse_push_location(xml_text: str) -> Location:
             label = el.get("label") or label
     if not pos or len(pos) < 2:
         raise ValueError("no position")
-    return Location(float(pos[0]), float(pos[1]), label)
+    return _checked(Location(float(pos[0]), float(pos[1]), label))
+
+
+def _checked(location: Location) -> Location:
+    if not (-90.0 <= location.latitude <= 90.0 and -180.0 <= location.longitude <= 180.0):
+        raise ValueError("coordinates out of range")
+    return location
 
 
 def _parse_geo_uri(text: str) -> Location:
-    # RFC 5870: geo:lat,lon[;params]
-    coords = text[4:].split(";", 1)[0].split(",")
-    return Location(float(coords[0]), float(coords[1]))
+    """RFC 5870 `geo:lat,lon[;crs=…][;u=…][;rcs-l=<percent-encoded label>]` (the interface's
+    location form, as GSMA RCC.07 shares a location as text)."""
+    coords, _, params = text[4:].partition(";")
+    lat, lon = coords.split(",")[:2]
+    label = crs = None
+    uncertainty = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        key = key.strip().lower()
+        if key == "rcs-l":
+            label = unquote(value.strip(), errors="replace") or None
+        elif key == "crs":
+            crs = value.strip() or None
+        elif key == "u":
+            try:
+                uncertainty = float(value)
+            except ValueError:
+                pass  # an unreadable uncertainty does not make the location unreadable
+    return _checked(Location(float(lat), float(lon), label, crs, uncertainty))
 
 
 def _parse_file_xml(xml_text: str) -> MediaFile:
@@ -219,26 +304,78 @@ def _parse_file_xml(xml_text: str) -> MediaFile:
         file_size=int(main.get("file-size", 0)),
         until=main.get("until"),
         thumbnail_url=thumb.get("url") if thumb else None,
+        file_name=main.get("file-name"),
     )
 
 
 def _parse_file_json(items: list) -> MediaFile:
-    # The CN interface also sends file info as a JSON list of {type, url, contentType, fileSize}.
+    # The interface's file form: a list of {type: file|thumbnail, url, contentType, fileSize,
+    # fileName, until}. Its own example spells one key `contenType`, so that is read too.
     main = next((i for i in items if isinstance(i, dict) and i.get("type", "file") == "file"), None)
     thumb = next((i for i in items if isinstance(i, dict) and i.get("type") == "thumbnail"), None)
-    if not main or not main.get("url"):
+    if not main or not isinstance(main.get("url"), str) or not main["url"]:
         raise ValueError("no file url")
     return MediaFile(
         url=main["url"],
-        content_type=main.get("contentType", "application/octet-stream"),
-        file_size=int(main.get("fileSize", 0)),
-        until=main.get("until"),
-        thumbnail_url=thumb.get("url") if thumb else None,
+        content_type=main.get("contentType") or main.get("contenType") or "application/octet-stream",
+        file_size=_int_or_none(main.get("fileSize")) or 0,
+        until=_str_or_none(main.get("until")),
+        thumbnail_url=_str_or_none(thumb.get("url")) if thumb else None,
+        file_name=_str_or_none(main.get("fileName")),
+    )
+
+
+def _parse_file(content) -> MediaFile:
+    """A file in any form a MaaP sends: the JSON list (also as text), or the GSMA XML."""
+    if isinstance(content, str):
+        if content.lstrip().startswith("<"):
+            return _parse_file_xml(content)
+        content = orjson.loads(content)
+    if isinstance(content, dict):  # one file-info object, or {"fileInfo": [...]}
+        content = content.get("fileInfo", [content])
+    if not isinstance(content, list):
+        raise ValueError("expected a list of file information")
+    return _parse_file_json(content)
+
+
+def _json(content):
+    """A JSON content part: an object as the interface sends it, or the same as text."""
+    return orjson.loads(content) if isinstance(content, (str, bytes)) else content
+
+
+def _decoded(item: dict, where: str):
+    """`contentText`, base64-decoded when `contentEncoding` says so (then read as UTF-8 text,
+    which the content type's parser takes as it takes unencoded text)."""
+    text = item.get("contentText")
+    encoding = str(item.get("contentEncoding") or "").strip().lower()
+    if encoding != "base64":
+        return text  # "utf8" (the default) or absent
+    if not isinstance(text, str):
+        raise CallbackFormatError(where, "base64 content must be a string")
+    packed = "".join(text.split())
+    try:
+        raw = base64.b64decode(packed + "=" * (-len(packed) % 4), validate=True)
+        return raw.decode("utf-8")
+    except (binascii.Error, ValueError) as exc:
+        raise CallbackFormatError(where, f"unreadable base64 content: {exc}") from None
+
+
+def _device_specifics(shared: dict) -> DeviceSpecifics:
+    spec = shared.get("deviceSpecifics") or {}
+    if not isinstance(spec, dict):
+        raise TypeError("deviceSpecifics must be an object")
+    return DeviceSpecifics(
+        device_model=_str_or_none(spec.get("deviceModel")),
+        platform_version=_str_or_none(spec.get("platformVersion")),
+        client_vendor=_str_or_none(spec.get("clientVendor")),
+        client_version=_str_or_none(spec.get("clientVersion")),
+        battery_remaining_minutes=_int_or_none(spec.get("batteryRemainingMinutes")),
     )
 
 
 def parse_user_callback(body: dict, *, now: datetime) -> UserEvent:
-    """A messageNotification body → one UserEvent (text, suggestion response, location, file)."""
+    """A messageNotification body → one UserEvent (text, suggestion response, location, file,
+    device specifics). Unknown fields are ignored."""
     sender = _number(body.get("senderAddress"))
     if not sender:
         raise CallbackFormatError(pointer("senderAddress"), "required")
@@ -249,20 +386,20 @@ def parse_user_callback(body: dict, *, now: datetime) -> UserEvent:
     else:  # some profiles put contentType / contentText at the top level
         item, base = body, ""
     ctype = str(item.get("contentType") or "").split(";", 1)[0].strip().lower()
-    text = item.get("contentText")
     where = base + "/contentText"
-    common = dict(
-        message_id=body.get("messageId") if isinstance(body.get("messageId"), str) else None,
+    content = _decoded(item, where)
+    common: dict[str, Any] = dict(
+        message_id=_str_or_none(body.get("messageId")),
         from_number=sender,
-        at=_parse_time(body.get("dateTime"), now),
-        conversation_id=body.get("conversationId"),
-        contribution_id=body.get("contributionId"),
-        in_reply_to=body.get("inReplyToContributionId"),
+        # `dateTime` in the interface's examples, `dataTime` in its field table
+        at=_parse_time(body.get("dateTime") or body.get("dataTime"), now),
+        conversation_id=_str_or_none(body.get("conversationId")),
+        contribution_id=_str_or_none(body.get("contributionId")),
+        in_reply_to=_str_or_none(body.get("inReplyTo")) or _str_or_none(body.get("inReplyToContributionId")),
     )
     try:
         if ctype == SUGGESTION_RESPONSE_TYPE:
-            data = orjson.loads(text) if isinstance(text, (str, bytes)) else text
-            response = data["response"]
+            response = _json(content)["response"]
             chosen = response.get("reply") or response.get("action") or {}
             postback = (chosen.get("postback") or {}).get("data")
             return UserEvent(
@@ -272,32 +409,152 @@ def parse_user_callback(body: dict, *, now: datetime) -> UserEvent:
                 extra={"suggestion": "action" if "action" in response else "reply"},
                 **common,
             )
+        if ctype == SHARED_CLIENT_DATA_TYPE:
+            shared = _json(content)["sharedData"]
+            return UserEvent(
+                kind="device_specifics",
+                device=_device_specifics(shared),
+                extra={"shared_data": shared},
+                **common,
+            )
         if ctype == PUSH_LOCATION_TYPE:
-            return UserEvent(kind="location", location=_parse_push_location(text), **common)
-        if ctype == FILE_TRANSFER_TYPE:
-            return UserEvent(kind="file", file=_parse_file_xml(text), **common)
-        if isinstance(text, list):
-            return UserEvent(kind="file", file=_parse_file_json(text), **common)
-        if isinstance(text, str) and ctype in ("text/plain", ""):
-            if text.startswith("geo:"):
-                return UserEvent(kind="location", location=_parse_geo_uri(text), text=text, **common)
-            return UserEvent(kind="text", text=text, **common)
+            return UserEvent(kind="location", location=_parse_push_location(content), **common)
+        if ctype in _FILE_TYPES or isinstance(content, list):
+            return UserEvent(kind="file", file=_parse_file(content), **common)
+        if isinstance(content, str) and ctype in ("text/plain", ""):
+            if content[:4].lower() == "geo:":
+                try:
+                    location = _parse_geo_uri(content)
+                except ValueError:
+                    pass  # text that merely starts with "geo:"
+                else:
+                    return UserEvent(kind="location", location=location, text=content, **common)
+            return UserEvent(kind="text", text=content, **common)
     except (KeyError, TypeError, ValueError, AttributeError, SafeET.ParseError) as exc:
         raise CallbackFormatError(where, f"unreadable {ctype or 'content'}: {exc}") from None
+    if ctype in ("text/plain", ""):
+        raise CallbackFormatError(where, "expected a string")
     raise CallbackFormatError(base + "/contentType", f"unsupported {ctype!r}")
+
+
+def parse_spam_report(body: dict, *, chatbot_id: str, now: datetime) -> Notice:
+    """`notice/rcsspam`: `{messageId: [...], spamType, freeText}`, every field optional (no
+    messageId: the user reported the chatbot itself)."""
+    ids = body.get("messageId")
+    if isinstance(ids, str):
+        ids = [ids]
+    if ids is None:
+        ids = []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise CallbackFormatError(pointer("messageId"), "expected a list of message ids")
+    return Notice(
+        kind=SPAM_REPORT,
+        chatbot_id=chatbot_id,
+        at=now,
+        message_ids=tuple(i for i in ids if i),
+        spam_type=_str_or_none(body.get("spamType")),
+        free_text=_str_or_none(body.get("freeText")),
+        raw=body,
+    )
+
+
+def parse_audit_result(body: dict, *, chatbot_id: str, now: datetime) -> Notice:
+    """`check`: `{type, result, time, description, remark}`; `remark` names what was audited
+    (`messageId: …`, `url: …`, `chatbotId: …`)."""
+    for name in ("type", "result"):
+        if not isinstance(body.get(name), str) or not body[name].strip():
+            raise CallbackFormatError(pointer(name), "required")
+    remark = _str_or_none(body.get("remark"))
+    subject_kind = subject = None
+    if remark:
+        key, sep, value = remark.replace("：", ":").partition(":")
+        if sep and key.strip() and " " not in key.strip():
+            subject_kind, subject = key.strip(), value.strip() or None
+        else:
+            subject = remark.strip()
+    return Notice(
+        kind=AUDIT_RESULT,
+        chatbot_id=chatbot_id,
+        at=_parse_time(body.get("time"), now, naive_tz=CHINA_TZ),
+        audit_type=body["type"].strip(),
+        result=body["result"].strip(),
+        description=_str_or_none(body.get("description")),
+        remark=remark,
+        subject_kind=subject_kind,
+        subject=subject,
+        raw=body,
+    )
+
+
+def parse_information_change(body: dict, *, chatbot_id: str, now: datetime) -> Notice:
+    """`notice/informationChange`: the chatbot's information changed (its required information,
+    or optional information that passed audit). The interface defines no body; whatever comes
+    is kept in `raw`, and an empty body is fine."""
+    return Notice(kind=INFORMATION_CHANGE, chatbot_id=chatbot_id, at=now, raw=body)
 
 
 # -- the endpoints the server mounts --------------------------------------------------------------
 
 DeliveryHandler = Callable[[str, list[DeliveryEvent]], Awaitable[None]]
 UserHandler = Callable[[str, UserEvent], Awaitable[None]]
+NoticeHandler = Callable[[str, Notice], Awaitable[None]]
+NoticeParser = Callable[..., Notice]
+
+
+async def log_notice(chatbot_id: str, notice: Notice) -> None:
+    """The default notice handler: one info line (never the reporter's free text)."""
+    if notice.kind == AUDIT_RESULT:
+        log.info(
+            "audit result for %s: %s %s %s (%s)",
+            chatbot_id,
+            notice.audit_type,
+            notice.subject or "-",
+            notice.result,
+            notice.description or "",
+        )
+    elif notice.kind == SPAM_REPORT:
+        log.info(
+            "spam report against %s: %s, messages %s",
+            chatbot_id,
+            notice.spam_type or "-",
+            ", ".join(notice.message_ids) or "(the chatbot)",
+        )
+    else:
+        log.info("%s notice for %s", notice.kind, chatbot_id)
+
+
+def _multipart_json(raw: bytes, content_type: str) -> dict | None:
+    """The first part of a multipart body that is a JSON object (the interface names
+    `multipart/form-data` as the callbacks' content type, though its bodies are JSON)."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + raw)
+    if not message.is_multipart():
+        return None
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(data, dict):
+            return data
+    return None
+
+
+# chatbot id → (its callback token, its app id) for chatbots other than the default one
+ChatbotLookup = Callable[[str], Awaitable[tuple[str, str] | None]]
 
 
 class CallbackEndpoints:
     """aiohttp handlers for one MaaP's callbacks (`routes(prefix)` to mount them).
 
-    `on_delivery(chatbot_id, events)` and `on_user(chatbot_id, event)` are awaited before we
-    answer, so the MaaP retries when recording fails.
+    `on_delivery(chatbot_id, events)`, `on_user(chatbot_id, event)` and
+    `on_notice(chatbot_id, notice)` are awaited before we answer, so the MaaP retries when
+    recording fails. Every POST is answered 204 once handled; the handshake GET 200.
     """
 
     def __init__(
@@ -307,41 +564,65 @@ class CallbackEndpoints:
         app_id: str,
         on_delivery: DeliveryHandler,
         on_user: UserHandler,
+        on_notice: NoticeHandler | None = None,  # None: log_notice
         clock: Callable[[], float] = time.time,
         nonces: NonceCache | None = None,
         chatbot_ids: frozenset[str] | None = None,  # None: any
+        other_chatbots: ChatbotLookup | None = None,
     ):
         self.token = callback_token
         self.app_id = app_id
         self.on_delivery = on_delivery
         self.on_user = on_user
+        self.on_notice: NoticeHandler = on_notice or log_notice
         self.clock = clock
         self.nonces = nonces or NonceCache()
         self.chatbot_ids = chatbot_ids
+        # Brands' own chatbots: chatbot id → (their callback token, their app id), or None.
+        self.other_chatbots = other_chatbots
 
     def routes(self, prefix: str = "") -> list[web.RouteDef]:
+        notify = f"{prefix}/notifyInfoNotification/{{chatbotId}}"
+        posts = {
+            f"{prefix}/messageNotification/{{chatbotId}}/messages": self.user_message,
+            f"{prefix}/deliveryNotification/{{chatbotId}}/status": self.delivery_status,
+            f"{notify}/notice/rcsspam": self.spam_report,
+            f"{notify}/check": self.audit_result,
+            f"{notify}/notice/informationChange": self.information_change,
+        }
         return [
-            web.post(f"{prefix}/messageNotification/{{chatbotId}}/messages", self.user_message),
-            web.post(f"{prefix}/deliveryNotification/{{chatbotId}}/status", self.delivery_status),
-            web.get(f"{prefix}/messageNotification/{{chatbotId}}/messages", self.url_verification),
-            web.get(f"{prefix}/deliveryNotification/{{chatbotId}}/status", self.url_verification),
+            *(web.post(path, handler) for path, handler in posts.items()),
+            # The handshake may come to any notify path, or to `notifyPath` with a chatbotId header.
+            *(web.get(path, self.url_verification) for path in posts),
             web.get(f"{prefix}/notifyPath", self.url_verification),
         ]
 
-    def _check(self, request: web.Request) -> str:
-        chatbot_id = request.match_info.get("chatbotId", "")
-        if self.chatbot_ids is not None and chatbot_id and chatbot_id not in self.chatbot_ids:
+    async def _check(self, request: web.Request) -> tuple[str, str]:
+        """The chatbot a signed callback is for and its app id; refuses a bad signature."""
+        chatbot_id = request.match_info.get("chatbotId") or request.headers.get("chatbotId") or ""
+        token, app_id = self.token, self.app_id
+        found = await self.other_chatbots(chatbot_id) if self.other_chatbots is not None and chatbot_id else None
+        if found is not None:
+            token, app_id = found
+        elif self.chatbot_ids is not None and chatbot_id and chatbot_id not in self.chatbot_ids:
             raise Problem(404, "unknown chatbot")
-        verdict = verify_callback(request.headers, self.token, nonces=self.nonces, now=self.clock())
+        verdict = verify_callback(request.headers, token, nonces=self.nonces, now=self.clock())
         if verdict is not Verdict.OK:
             raise Problem(401, f"callback rejected: {verdict.value}")
-        return chatbot_id
+        return chatbot_id, app_id
 
     async def _body(self, request: web.Request) -> dict:
+        raw = await request.read()
+        if not raw.strip():
+            return {}  # e.g. an information change, which has no body
         try:
-            data = orjson.loads(await request.read())
+            data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise Problem(400, f"malformed JSON: {exc}") from None
+            content_type = request.headers.get("Content-Type", "")
+            multipart = _multipart_json(raw, content_type) if content_type.lower().startswith("multipart/") else None
+            if multipart is None:
+                raise Problem(400, f"malformed JSON: {exc}") from None
+            data = multipart
         if not isinstance(data, dict):
             raise Problem(422, "the body must be a JSON object", [FieldError("", "expected an object")])
         return data
@@ -350,15 +631,17 @@ class CallbackEndpoints:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     async def url_verification(self, request: web.Request) -> web.Response:
-        """Onboarding handshake: a signed GET answered with the echoStr and appId headers."""
-        self._check(request)
+        """Onboarding handshake: a signed GET answered with the `echoStr` it carried and our
+        `appId`, both as headers."""
+        _, app_id = await self._check(request)
+        headers = {"appId": app_id}
         echo = request.headers.get("echoStr")
-        if not echo:
-            raise Problem(400, "echoStr header missing")
-        return web.Response(status=200, headers={"echoStr": echo, "appId": self.app_id})
+        if echo is not None:
+            headers["echoStr"] = echo
+        return web.Response(status=200, headers=headers)
 
     async def delivery_status(self, request: web.Request) -> web.Response:
-        chatbot_id = self._check(request)
+        chatbot_id, _ = await self._check(request)
         try:
             events = parse_delivery_callback(await self._body(request), now=self._now())
         except CallbackFormatError as exc:
@@ -367,10 +650,28 @@ class CallbackEndpoints:
         return web.Response(status=204)
 
     async def user_message(self, request: web.Request) -> web.Response:
-        chatbot_id = self._check(request)
+        chatbot_id, _ = await self._check(request)
         try:
             event = parse_user_callback(await self._body(request), now=self._now())
         except CallbackFormatError as exc:
             raise Problem(422, "unreadable message notification", [FieldError(exc.path, exc.message)]) from None
         await self.on_user(chatbot_id, event)
         return web.Response(status=204)
+
+    async def _notice(self, request: web.Request, parse: NoticeParser) -> web.Response:
+        chatbot_id, _ = await self._check(request)
+        try:
+            notice = parse(await self._body(request), chatbot_id=chatbot_id, now=self._now())
+        except CallbackFormatError as exc:
+            raise Problem(422, "unreadable notice", [FieldError(exc.path, exc.message)]) from None
+        await self.on_notice(chatbot_id, notice)
+        return web.Response(status=204)
+
+    async def spam_report(self, request: web.Request) -> web.Response:
+        return await self._notice(request, parse_spam_report)
+
+    async def audit_result(self, request: web.Request) -> web.Response:
+        return await self._notice(request, parse_audit_result)
+
+    async def information_change(self, request: web.Request) -> web.Response:
+        return await self._notice(request, parse_information_change)

@@ -52,6 +52,7 @@ class MediaFile:
     file_size: int
     until: str | None = None
     thumbnail_url: str | None = None
+    file_name: str | None = None
 
 
 # Synchronous errorCode → outcome (CSP interface V1.0.4).
@@ -116,15 +117,23 @@ def classify_failed_code(code: int | None) -> FailedAction:
     return _FAILED_ACTIONS.get(code, FailedAction.UNKNOWN) if code is not None else FailedAction.UNKNOWN
 
 
+# The statuses a deliveryNotification can carry (CSP interface V1.0.4).
+DELIVERY_STATUSES = frozenset(
+    {"sent", "failed", "delivered", "displayed", "deliveredToNetwork", "revokeOk", "revokeFail"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryEvent:
     """One entry of a deliveryNotification callback."""
 
     message_id: str
-    status: str  # sent, delivered, displayed, failed, deliveredToNetwork, revokeOk, revokeFail …
+    status: str  # one of DELIVERY_STATUSES; an unknown one is passed on as given
     error_code: int | None
     at: datetime
     error_message: str | None = None
+    # The user's number (E.164) the status is about; one messageId can cover several numbers.
+    recipient: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,14 +141,36 @@ class Location:
     latitude: float
     longitude: float
     label: str | None = None
+    crs: str | None = None  # coordinate system when given, e.g. "gcj02" (China's offset datum), "wgs84"
+    uncertainty_m: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpecifics:
+    """What a handset shares after a requestDeviceSpecifics action (every field optional)."""
+
+    device_model: str | None = None
+    platform_version: str | None = None
+    client_vendor: str | None = None
+    client_version: str | None = None
+    battery_remaining_minutes: int | None = None
+
+
+# UserEvent.kind values.
+USER_EVENT_KINDS = frozenset({"text", "suggestion_response", "location", "file", "device_specifics"})
 
 
 @dataclass(frozen=True, slots=True)
 class UserEvent:
-    """A mobile-originated callback: text, a tapped suggestion, a location push or a file."""
+    """A mobile-originated callback: text, a tapped suggestion, a location, a file or the
+    device specifics a handset shared.
 
-    kind: str  # "text" | "suggestion_response" | "location" | "file"
-    message_id: str | None
+    To find the message a reply or tap answers: `in_reply_to` when given, else the newest
+    message sent to `from_number` in `conversation_id`.
+    """
+
+    kind: str  # one of USER_EVENT_KINDS
+    message_id: str | None  # the MaaP's id of this mobile-originated message
     from_number: str  # E.164, e.g. +8613812341234
     at: datetime
     text: str | None = None
@@ -150,4 +181,44 @@ class UserEvent:
     conversation_id: str | None = None
     contribution_id: str | None = None
     in_reply_to: str | None = None  # contributionId of the message the user answered
+    device: DeviceSpecifics | None = None  # kind "device_specifics"
+    # suggestion_response: {"suggestion": "reply" | "action"};
+    # device_specifics: {"shared_data": <the sharedData object as sent>}
     extra: dict = field(default_factory=dict)
+
+
+# Notice.kind values.
+SPAM_REPORT = "spam_report"
+AUDIT_RESULT = "audit_result"
+INFORMATION_CHANGE = "information_change"
+NOTICE_KINDS = frozenset({SPAM_REPORT, AUDIT_RESULT, INFORMATION_CHANGE})
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notifyInfoNotification callback: a user's spam report, an audit result, or a change of
+    the chatbot's information. Fields a kind does not have stay None / empty."""
+
+    kind: str  # one of NOTICE_KINDS
+    chatbot_id: str
+    at: datetime  # the audit time for audit results; when we received it otherwise
+    # spam_report: the reported messages (our messageIds); empty when the chatbot itself is reported
+    message_ids: tuple[str, ...] = ()
+    spam_type: str | None = None
+    free_text: str | None = None  # the reporter's own words
+    # audit_result
+    audit_type: str | None = None  # "chatbotInformation" | "media" | "message"
+    result: str | None = None  # "pass" | "fail"
+    description: str | None = None  # the auditor's note
+    remark: str | None = None  # as sent, e.g. "messageId: cb118…", "url: http://…", "chatbotId: sip:…"
+    subject_kind: str | None = None  # the remark's key: "messageId" | "url" | "chatbotId"
+    subject: str | None = None  # the remark's value: the audited message id, media url or chatbot
+    raw: dict = field(default_factory=dict)  # the body as received (unknown fields included)
+
+    @property
+    def passed(self) -> bool | None:
+        """For an audit result: True on pass, False on fail, None otherwise."""
+        if self.result is None:
+            return None
+        verdict = self.result.strip().lower()
+        return True if verdict == "pass" else False if verdict == "fail" else None

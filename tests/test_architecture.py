@@ -14,7 +14,7 @@ DOMAIN = [
     "messages.status", "messages.lifecycle", "messages.ledger", "messages.request", "messages.evidence",
     "dispatch", "dispatch.dispatcher", "dispatch.rcs", "dispatch.sms", "dispatch.inbound",
     "cards", "cards.validate", "cards.compose", "cards.store.service", "cards.media.service",
-    "accounts.service", "accounts.rotation", "accounts.directory",
+    "accounts.service", "accounts.rotation", "accounts.directory", "accounts.channels",
     "security", "store", "webhooks.outbox", "api.problems",
     "rcs.maap", "rcs.results", "fallback.route", "fallback.compose", "fallback.segmentation",
 ]  # fmt: skip

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
 
 from rcs.callbacks import (
+    FILE_TRANSFER_JSON_TYPE,
+    SHARED_CLIENT_DATA_TYPE,
     CallbackFormatError,
     NonceCache,
     Verdict,
     callback_signature,
+    parse_audit_result,
     parse_delivery_callback,
+    parse_information_change,
+    parse_spam_report,
     parse_user_callback,
+    signed_headers,
     verify_callback,
 )
 from rcs.maap import FILE_TRANSFER_TYPE, PUSH_LOCATION_TYPE, SUGGESTION_RESPONSE_TYPE
-from rcs.results import Location
+from rcs.results import DeviceSpecifics, Location
 
 TOKEN = "cb-token"
 NOW = 1_780_000_000.0
@@ -52,6 +60,18 @@ def test_signature_is_sha256_of_sorted_parts():
 )
 def test_verify_callback(hdrs, verdict):
     assert verify_callback(hdrs, TOKEN, nonces=NonceCache(), now=NOW) is verdict
+
+
+def test_signed_headers_follow_the_interface():
+    # timestamp: seconds since the epoch; nonce: a UUID
+    h = signed_headers(TOKEN, NOW)
+    assert h["timestamp"] == str(int(NOW))
+    assert uuid.UUID(h["nonce"])
+    assert h["signature"] == callback_signature(TOKEN, h["timestamp"], h["nonce"])
+    assert verify_callback(h, TOKEN, nonces=NonceCache(), now=NOW) is Verdict.OK
+    ms = signed_headers(TOKEN, NOW, "n", millis=True)
+    assert ms["timestamp"] == str(int(NOW * 1000))
+    assert verify_callback(ms, TOKEN, nonces=NonceCache(), now=NOW) is Verdict.OK
 
 
 def test_replayed_nonce_is_rejected_until_it_expires():
@@ -102,7 +122,7 @@ def test_parse_delivery():
 @pytest.mark.parametrize(
     "body, path",
     [
-        ({}, "/deliveryInfoList"),
+        ({"deliveryInfoList": {}}, "/deliveryInfoList"),
         ({"deliveryInfoList": [1]}, "/deliveryInfoList/0"),
         ({"deliveryInfoList": [{"status": "sent"}]}, "/deliveryInfoList/0/messageId"),
         ({"deliveryInfoList": [{"messageId": "m"}]}, "/deliveryInfoList/0/status"),
@@ -112,6 +132,27 @@ def test_parse_delivery_errors(body, path):
     with pytest.raises(CallbackFormatError) as err:
         parse_delivery_callback(body, now=NOW_DT)
     assert err.value.path == path
+
+
+def test_parse_delivery_without_a_list_is_no_events():
+    # deliveryInfoList is optional in the interface
+    assert parse_delivery_callback({}, now=NOW_DT) == []
+    assert parse_delivery_callback({"deliveryInfoList": None}, now=NOW_DT) == []
+
+
+@pytest.mark.parametrize(
+    "item, recipient",
+    [
+        ({"senderAddress": "tel:+8613800001231", "destinationAddress": "sip:bot@x"}, "+8613800001231"),
+        ({"destinationAddress": "tel:+8613800001231", "senderAddress": "sip:bot@x"}, "+8613800001231"),
+        ({"destinationAddress": ["tel:+8613800001231"]}, "+8613800001231"),
+        ({"destinationAddress": "sip:bot@x"}, None),
+        ({}, None),
+    ],
+)
+def test_delivery_recipient_is_the_tel_address(item, recipient):
+    (event,) = parse_delivery_callback({"deliveryInfoList": [{"messageId": "m", "status": "sent", **item}]}, now=NOW_DT)
+    assert event.recipient == recipient
 
 
 def mo(content_type: str, content_text, **extra) -> dict:
@@ -160,7 +201,17 @@ FILE_XML = """<?xml version="1.0" encoding="UTF-8"?>
             {"kind": "suggestion_response", "postback": "go", "display_text": "Go"},
         ),
         (mo(PUSH_LOCATION_TYPE, PUSH_LOCATION), {"kind": "location", "location": Location(31.2304, 121.4737, "公司")}),
-        (mo("text/plain", "geo:39.9,116.4;u=10"), {"kind": "location", "location": Location(39.9, 116.4)}),
+        (
+            mo("text/plain", "geo:39.9,116.4;u=10"),
+            {"kind": "location", "location": Location(39.9, 116.4, uncertainty_m=10.0)},
+        ),
+        (
+            mo("text/plain", "GEO:39.9,116.4;crs=wgs84;u=x;rcs-l=%E5%85%AC%E5%8F%B8"),
+            {"kind": "location", "location": Location(39.9, 116.4, "公司", "wgs84")},
+        ),
+        (mo("text/plain", "geo: where are you?"), {"kind": "text", "text": "geo: where are you?"}),
+        (mo("text/plain", "geo:91,0"), {"kind": "text", "location": None}),
+        (mo(FILE_TRANSFER_JSON_TYPE, FILE_XML), {"kind": "file"}),  # the XML form under the JSON form's type
         (mo(FILE_TRANSFER_TYPE, FILE_XML), {"kind": "file"}),
         (
             mo(
@@ -191,6 +242,108 @@ def test_file_xml_fields():
     event = parse_user_callback(mo(FILE_TRANSFER_TYPE, FILE_XML), now=NOW_DT)
     f = event.file
     assert (f.content_type, f.file_size, f.thumbnail_url) == ("image/jpeg", 2048, "https://maap.example/t/1")
+    assert f.file_name == "a.jpg"
+
+
+FILE_LIST = [
+    {"type": "thumbnail", "url": "https://m/t", "contentType": "image/png"},
+    {"type": "file", "url": "https://m/f", "contentType": "video/mp4", "fileSize": "9", "fileName": "v.mp4"},
+]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        FILE_LIST,
+        orjson.dumps(FILE_LIST).decode(),  # the list as text
+        {"fileInfo": FILE_LIST},
+    ],
+)
+def test_file_json_forms(content):
+    f = parse_user_callback(mo(FILE_TRANSFER_JSON_TYPE, content), now=NOW_DT).file
+    assert (f.url, f.content_type, f.file_size, f.file_name, f.thumbnail_url) == (
+        "https://m/f",
+        "video/mp4",
+        9,
+        "v.mp4",
+        "https://m/t",
+    )
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def encoded(content_type: str, text: str, encoding: str = "base64") -> dict:
+    body = mo(content_type, b64(text))
+    body["messageList"][0]["contentEncoding"] = encoding
+    return body
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (encoded("text/plain", "你好"), {"kind": "text", "text": "你好"}),
+        (encoded("text/plain", "你好", "BASE64"), {"kind": "text", "text": "你好"}),
+        (encoded("text/plain", "geo:39.9,116.4"), {"kind": "location", "location": Location(39.9, 116.4)}),
+        (
+            encoded(PUSH_LOCATION_TYPE, PUSH_LOCATION),
+            {"kind": "location", "location": Location(31.2304, 121.4737, "公司")},
+        ),
+        (encoded(FILE_TRANSFER_TYPE, FILE_XML), {"kind": "file"}),
+        (
+            encoded(SUGGESTION_RESPONSE_TYPE, '{"response":{"action":{"displayText":"Go","postback":{"data":"go"}}}}'),
+            {"kind": "suggestion_response", "postback": "go", "extra": {"suggestion": "action"}},
+        ),
+    ],
+)
+def test_base64_content_is_decoded_then_parsed(body, expected):
+    event = parse_user_callback(body, now=NOW_DT)
+    for key, value in expected.items():
+        assert getattr(event, key) == value
+
+
+def test_base64_split_over_lines_and_unpadded():
+    text = b64("一段比较长的文字，用来测试换行的 base64 编码内容。")
+    body = mo("text/plain", text[:20] + "\r\n" + text[20:].rstrip("="))
+    body["messageList"][0]["contentEncoding"] = "base64"
+    assert parse_user_callback(body, now=NOW_DT).text == "一段比较长的文字，用来测试换行的 base64 编码内容。"
+
+
+def test_utf8_encoding_is_the_default():
+    body = mo("text/plain", "aGk=")
+    body["messageList"][0]["contentEncoding"] = "utf8"
+    assert parse_user_callback(body, now=NOW_DT).text == "aGk="
+
+
+def test_device_specifics():
+    shared = {"deviceSpecifics": {"deviceModel": "M1", "batteryRemainingMinutes": "30"}, "other": 1}
+    event = parse_user_callback(mo(SHARED_CLIENT_DATA_TYPE, {"sharedData": shared}), now=NOW_DT)
+    assert event.kind == "device_specifics"
+    assert event.device == DeviceSpecifics(device_model="M1", battery_remaining_minutes=30)
+    assert event.extra == {"shared_data": shared}
+
+
+@pytest.mark.parametrize(
+    "extra, in_reply_to",
+    [
+        ({"inReplyTo": "c-mt"}, "c-mt"),
+        ({"inReplyToContributionId": "c-old"}, "c-old"),
+        ({"inReplyTo": "c-mt", "inReplyToContributionId": "c-old"}, "c-mt"),
+        ({"inReplyTo": ""}, None),
+        ({}, None),
+    ],
+)
+def test_in_reply_to(extra, in_reply_to):
+    assert parse_user_callback(mo("text/plain", "hi", **extra), now=NOW_DT).in_reply_to == in_reply_to
+
+
+def test_the_field_tables_spelling_of_the_time():
+    body = mo("text/plain", "hi")
+    del body["dateTime"]
+    body["dataTime"] = "2020-01-17T14:42:20.840+08:00"
+    at = parse_user_callback(body, now=NOW_DT).at
+    assert at == datetime(2020, 1, 17, 14, 42, 20, 840000, tzinfo=timezone(timedelta(hours=8)))
 
 
 @pytest.mark.parametrize(
@@ -200,6 +353,41 @@ def test_file_xml_fields():
         (mo(SUGGESTION_RESPONSE_TYPE, "{not json"), "/messageList/0/contentText"),
         (mo(PUSH_LOCATION_TYPE, "<a>"), "/messageList/0/contentText"),
         (mo("application/x-unknown", "x"), "/messageList/0/contentType"),
+        (mo("text/plain", {"text": "x"}), "/messageList/0/contentText"),
+        (  # the top-level profile
+            {
+                "senderAddress": "tel:+8613812341234",
+                "contentType": "text/plain",
+                "contentEncoding": "base64",
+                "contentText": "***",
+            },
+            "/contentText",
+        ),
+        (
+            {
+                **mo("text/plain", "x"),
+                "messageList": [{"contentType": "text/plain", "contentEncoding": "base64", "contentText": "***"}],
+            },
+            "/messageList/0/contentText",
+        ),
+        (
+            {
+                **mo("text/plain", "x"),
+                "messageList": [{"contentType": "text/plain", "contentEncoding": "base64", "contentText": 5}],
+            },
+            "/messageList/0/contentText",
+        ),
+        (
+            {
+                **mo("text/plain", "x"),
+                "messageList": [{"contentType": "text/plain", "contentEncoding": "base64", "contentText": "//79"}],
+            },
+            "/messageList/0/contentText",
+        ),
+        (mo(SHARED_CLIENT_DATA_TYPE, {"nothing": 1}), "/messageList/0/contentText"),
+        (mo(SHARED_CLIENT_DATA_TYPE, {"sharedData": {"deviceSpecifics": 3}}), "/messageList/0/contentText"),
+        (mo(FILE_TRANSFER_JSON_TYPE, [{"type": "thumbnail", "url": "u"}]), "/messageList/0/contentText"),
+        (mo(FILE_TRANSFER_JSON_TYPE, "not json"), "/messageList/0/contentText"),
         (mo(PUSH_LOCATION_TYPE, '<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>'), "/messageList/0/contentText"),
     ],
 )
@@ -207,3 +395,89 @@ def test_parse_user_errors(body, path):
     with pytest.raises(CallbackFormatError) as err:
         parse_user_callback(body, now=NOW_DT)
     assert err.value.path == path
+
+
+# -- notices ------------------------------------------------------------------------------------
+
+BOT = "sip:bot@x"
+
+
+@pytest.mark.parametrize(
+    "body, ids",
+    [
+        ({"messageId": ["a", "b"], "spamType": "t"}, ("a", "b")),
+        ({"messageId": "a"}, ("a",)),
+        ({"messageId": []}, ()),
+        ({}, ()),
+    ],
+)
+def test_parse_spam_report(body, ids):
+    notice = parse_spam_report(body, chatbot_id=BOT, now=NOW_DT)
+    assert (notice.kind, notice.chatbot_id, notice.message_ids, notice.at, notice.raw) == (
+        "spam_report",
+        BOT,
+        ids,
+        NOW_DT,
+        body,
+    )
+
+
+@pytest.mark.parametrize("body", [{"messageId": 5}, {"messageId": [1]}, {"messageId": {"a": 1}}])
+def test_parse_spam_report_errors(body):
+    with pytest.raises(CallbackFormatError) as err:
+        parse_spam_report(body, chatbot_id=BOT, now=NOW_DT)
+    assert err.value.path == "/messageId"
+
+
+CST = timezone(timedelta(hours=8))
+
+
+@pytest.mark.parametrize(
+    "extra, at, subject_kind, subject",
+    [
+        (
+            {"time": "2020-01-17T14:42:20+08:00", "remark": "messageId: m1"},
+            datetime(2020, 1, 17, 14, 42, 20, tzinfo=CST),
+            "messageId",
+            "m1",
+        ),
+        (
+            {"time": "20-01-17 14:42:20", "remark": "url：http://x/a.mp4"},
+            datetime(2020, 1, 17, 14, 42, 20, tzinfo=CST),
+            "url",
+            "http://x/a.mp4",
+        ),
+        (
+            {"time": "2020-01-17 14:42:20", "remark": "no key here"},
+            datetime(2020, 1, 17, 14, 42, 20, tzinfo=CST),
+            None,
+            "no key here",
+        ),
+        ({"time": "yesterday"}, NOW_DT, None, None),
+        ({}, NOW_DT, None, None),
+    ],
+)
+def test_parse_audit_result(extra, at, subject_kind, subject):
+    notice = parse_audit_result({"type": "message", "result": "pass", **extra}, chatbot_id=BOT, now=NOW_DT)
+    assert (notice.kind, notice.audit_type, notice.result, notice.passed) == ("audit_result", "message", "pass", True)
+    assert (notice.at, notice.subject_kind, notice.subject) == (at, subject_kind, subject)
+
+
+@pytest.mark.parametrize(
+    "body, path",
+    [({"result": "pass"}, "/type"), ({"type": "media"}, "/result"), ({"type": "media", "result": 1}, "/result")],
+)
+def test_parse_audit_result_errors(body, path):
+    with pytest.raises(CallbackFormatError) as err:
+        parse_audit_result(body, chatbot_id=BOT, now=NOW_DT)
+    assert err.value.path == path
+
+
+def test_parse_information_change():
+    notice = parse_information_change({"anything": 1}, chatbot_id=BOT, now=NOW_DT)
+    assert (notice.kind, notice.chatbot_id, notice.at, notice.raw) == (
+        "information_change",
+        BOT,
+        NOW_DT,
+        {"anything": 1},
+    )

@@ -1,10 +1,26 @@
-"""Classification of synchronous MaaP answers and `failed` codes."""
+"""Classification of synchronous MaaP answers and `failed` codes; the callback event types."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from rcs.results import FailedAction, Outcome, classify_code, classify_failed_code, classify_http
+from rcs.results import (
+    DELIVERY_STATUSES,
+    NOTICE_KINDS,
+    USER_EVENT_KINDS,
+    DeliveryEvent,
+    FailedAction,
+    Location,
+    MediaFile,
+    Notice,
+    Outcome,
+    UserEvent,
+    classify_code,
+    classify_failed_code,
+    classify_http,
+)
 from rcs.simulator import Behaviour, behaviour_of
 
 CODE_TABLE = [
@@ -91,3 +107,36 @@ def test_failed_codes(code, action):
 )
 def test_magic_numbers(number, behaviour):
     assert behaviour_of(number) is behaviour
+
+
+AT = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def test_the_interfaces_status_and_kind_names():
+    assert DELIVERY_STATUSES == {
+        "sent",
+        "failed",
+        "delivered",
+        "displayed",
+        "deliveredToNetwork",
+        "revokeOk",
+        "revokeFail",
+    }
+    assert "device_specifics" in USER_EVENT_KINDS
+    assert NOTICE_KINDS == {"spam_report", "audit_result", "information_change"}
+
+
+def test_new_fields_default_so_existing_constructors_keep_working():
+    assert DeliveryEvent("m", "delivered", None, AT).recipient is None
+    assert Location(1.0, 2.0) == Location(1.0, 2.0, None, None, None)
+    assert MediaFile("u", "image/png", 1).file_name is None
+    event = UserEvent(kind="text", message_id=None, from_number="+8613800001231", at=AT, text="hi")
+    assert (event.device, event.in_reply_to, event.extra) == (None, None, {})
+
+
+@pytest.mark.parametrize(
+    "result, passed",
+    [("pass", True), ("PASS ", True), ("fail", False), ("Fail", False), ("pending", None), (None, None)],
+)
+def test_notice_passed(result, passed):
+    assert Notice("audit_result", "sip:bot@x", AT, result=result).passed is passed
