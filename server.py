@@ -226,6 +226,7 @@ class Sandbox:
 
     maap: MaapSimulator | None = None
     smsc: SmscSimulator | None = None
+    tasks: set[asyncio.Task] = field(default_factory=set)  # chatbots being provisioned on `maap`
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -432,7 +433,7 @@ async def dispatch_ctx(app: web.Application):
     async with contextlib.AsyncExitStack() as stack:
         if settings.maap_url:
             parts = urlsplit(settings.maap_url)
-            server_root, scheme = parts.netloc, parts.scheme
+            server_root, scheme = parts.netloc + parts.path.rstrip("/"), parts.scheme
         else:
             sandbox.maap = MaapSimulator(
                 callback_base_url=f"http://{settings.host}:{settings.port}{CALLBACK_PREFIX}",
@@ -444,6 +445,7 @@ async def dispatch_ctx(app: web.Application):
             )
             await _started(stack, sandbox.maap)
             server_root, scheme = f"{sandbox.maap.host}:{sandbox.maap.port}", "http"
+            await _provision_sandbox_chatbots(app, sandbox)
         channel = OPERATORS[settings.maap_operator].from_config(
             {
                 "server_root": server_root,
@@ -543,6 +545,30 @@ async def _sms_stage(
     app[SMS_STAGE] = stage
     app[SMS_ROUTER] = router
     return stage
+
+
+async def _provision_sandbox_chatbots(app: web.Application, sandbox: Sandbox) -> None:
+    """Brands' chatbots at the `sandbox` operator exist on the in-process simulator, as a real
+    operator's onboarding provisions them: those stored now, and each one created or edited."""
+    service, maap = app[CHANNELS], sandbox.maap
+    assert maap is not None
+
+    def provision(config) -> None:
+        if config is not None and config.operator == "sandbox":
+            maap.add_chatbot(config.chatbot_id, config.app_id, config.app_key.reveal(), config.callback_token.reveal())
+
+    for config in await service.of_operator("sandbox"):
+        provision(config)
+
+    def changed(tenant_id: str, channel_id: str) -> None:
+        async def look() -> None:
+            provision(await service.for_tenant(tenant_id))
+
+        task = asyncio.get_running_loop().create_task(look())
+        sandbox.tasks.add(task)
+        task.add_done_callback(sandbox.tasks.discard)
+
+    service.add_listener(changed)
 
 
 async def _profile_audit(channels: ChannelService, chatbot_id: str, notice) -> None:

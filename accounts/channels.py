@@ -567,6 +567,12 @@ class ChannelService:
             row = (await conn.execute(select(channels).where(channels.c.chatbot_id == canonical))).first()
         return await self._config(row._mapping) if row is not None else None
 
+    async def of_operator(self, operator: str) -> list[ChannelConfig]:
+        """Every channel at one operator (e.g. the sandbox's, to provision them on its simulator)."""
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(select(channels).where(channels.c.operator == operator))).all()
+        return [await self._config(row._mapping) for row in rows]
+
     async def versions(self) -> dict[str, int]:
         """Every channel's id → `updated_ms` (one small query): compare with the last answer to
         see what was added, changed or deleted, by this process or any other."""

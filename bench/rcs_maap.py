@@ -21,12 +21,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rcs.capability import CapabilityCache  # noqa: E402
-from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, OutboundMessage  # noqa: E402
+from rcs.maap import OutboundMessage, card_parts  # noqa: E402
 from rcs.operators import CnCspMaap  # noqa: E402
 from rcs.results import Capability  # noqa: E402
 from rcs.simulator import MaapSimulator, SimulatorTiming  # noqa: E402
 
 NUMBERS = [f"+86138{i:08d}" for i in range(100_000)]
+PARTS = card_parts(
+    {"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {"title": "bench"}}}}
+)
 
 
 def _free_port() -> int:
@@ -104,7 +107,7 @@ async def bench_send(seconds: float, concurrency: int = 64, separate: bool = Fal
             msg = OutboundMessage(
                 f"b{w}-{k}",
                 NUMBERS[(w * 7919 + k) % len(NUMBERS)][:-1] + "1",
-                (ContentPart(BOT_MESSAGE_TYPE, '{"message":{}}'),),
+                PARTS,
                 "c",
                 "k",
             )

@@ -10,7 +10,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import orjson
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 from sqlalchemy import Connection
@@ -25,7 +24,7 @@ from messages import lifecycle
 from messages.lifecycle import KEEP, Change
 from messages.status import Status
 from rcs.capability import CapabilityCache
-from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, OutboundMessage, RcsChannel
+from rcs.maap import ContentPart, OutboundMessage, RcsChannel, card_parts, text_parts
 from rcs.results import Capability, Outcome, SendResult
 from store import GroupWriter
 from store.clock import ms_to_rfc3339
@@ -46,9 +45,19 @@ def _by_tenant(jobs: list[Job]) -> dict[str, list[Job]]:
     return out
 
 
-def rcs_traffic_type(traffic_type: str) -> str:
-    """Our traffic types → the CSP interface's (marketing is `advertisement`)."""
-    return "advertisement" if traffic_type == "marketing" else "notification"
+def rcs_traffic_type(traffic_type: str) -> str | None:
+    """Our traffic types → the CSP interface's: marketing is `advertisement`; notifications and
+    one-time codes are sent without one (the interface has no value for them)."""
+    return "advertisement" if traffic_type == "marketing" else None
+
+
+def message_parts(doc: dict) -> tuple[ContentPart, ...]:
+    """The messageList of a composed content document: a text message as `text/plain`, a card
+    as a bot message; its chip list as a part of its own."""
+    message, chips = doc["message"], doc.get("suggestions")
+    if isinstance(message.get("text"), str) and set(message) == {"text"}:
+        return text_parts(message["text"], chips)
+    return card_parts({"message": message}, chips)
 
 
 def keyed_capability_cache() -> CapabilityCache:
@@ -129,7 +138,7 @@ class RcsStage:
             message = OutboundMessage(
                 message_id=job.id,
                 to=job.to,
-                parts=(ContentPart(BOT_MESSAGE_TYPE, orjson.dumps({"message": card["message"]}).decode()),),
+                parts=message_parts(card),
                 conversation_id=job.batch_id,
                 contribution_id=job.id,
                 traffic_type=rcs_traffic_type(job.traffic_type),

@@ -56,14 +56,17 @@ class MediaFile:
 
 
 # Synchronous errorCode → outcome (CSP interface V1.0.4).
-TOKEN_CODES = frozenset({40001, 40014, 42001})
+TOKEN_CODES = frozenset({40001, 40014, 41001, 42001})
 _CODE_OUTCOMES: dict[int, Outcome] = {
     -1: Outcome.RETRY,
     -2: Outcome.RETRY,
     **{c: Outcome.THROTTLE for c in (30001, 30002, 30003, 30004, 45001)},
     **{c: Outcome.TOKEN for c in TOKEN_CODES},
     40022: Outcome.REUPLOAD,
-    **{c: Outcome.INVALID for c in (40005, 40006, 40007, *range(40016, 40022))},
+    # Refused as sent (bad parameters, message type, JSON, content, or a sender that is not the
+    # chatbot): sending it again cannot help; the sender is told.
+    **{c: Outcome.INVALID for c in (20002, 30008, 40005, 40006, 40007, 40008, *range(40016, 40022))},
+    **{c: Outcome.INVALID for c in (47001, 47002, 60001, 60003)},
     **{c: Outcome.PERMANENT for c in (46003, 60002, 70001)},
 }
 

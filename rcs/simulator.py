@@ -1,18 +1,36 @@
-"""The sandbox MaaP: the CN CSP interface on loopback, with magic-number behaviour.
+"""The sandbox MaaP: the CN CSP interface V1.0.4 on loopback, as strict as a real MaaP, with
+magic-number behaviour.
 
-It speaks what `rcs.operators.cn_csp` speaks (token, messages, revoke, media upload, the
-capability check) and sends SIGNED callbacks to the platform, so the sandbox exercises the
-production client. Behaviour is chosen by the number's ending, longest suffix first
-(the README's table of sandbox numbers). A virtual handset page per number shows what arrived and lets a person tap
-suggestions; numbers never appear in URL paths or logs. State lives in memory.
+It speaks what a China Telecom / China Unicom MaaP speaks — token, messages, revoke, media
+upload / download / delete, chatbot information, optionals and persistent menu — and refuses
+what a real one refuses, with the interface's error codes: `contentText` of the wrong JSON type
+(a string where the type needs an object), cards and chip lists that break the interface's
+chatbot message schema, chips anywhere but their own part after the content, media URLs it did
+not issue, more than one recipient, a chatbot id not percent-encoded in the path, trafficType
+values outside the interface's. It sends SIGNED callbacks to the platform in the interface's
+example forms: statuses, mobile-originated messages (text, suggestion responses, locations,
+files, device specifics) and notices (spam reports, audit results, information changes). There
+is no capability query in the interface: a number that cannot take 5G messages is answered with
+a `failed` status, code 2, after its send is accepted.
+
+Behaviour is chosen by the number's ending, longest suffix first (the README's table of sandbox
+numbers). A virtual handset page per number shows what arrived (cards, text, files, locations)
+and lets a person tap suggestions, reply, share a location, a file or the device specifics;
+numbers never appear in URL paths or logs. State lives in memory.
 
 Run standalone: python -m rcs.simulator --port 8081 --callback-url http://127.0.0.1:8080/rcs
+
+Where the interface does not say (HTTP statuses, which code for which refusal), this simulator
+answers: 400 and the closest code of the interface's table for a refused request, 401 for
+token problems, 404 for an unknown chatbot path or message.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
 import enum
 import hmac
 import logging
@@ -21,34 +39,777 @@ import secrets
 import signal
 import time
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from urllib.parse import quote
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 import jinja2
+import jsonschema
 import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from markupsafe import Markup
+from yarl import URL
 
 from rcs.callbacks import signed_headers
-from rcs.maap import BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE, SUGGESTION_RESPONSE_TYPE, TEXT_TYPE
+from rcs.maap import (
+    BOT_MESSAGE_TYPE,
+    FILE_TRANSFER_HTTP_TYPE,
+    SHARED_CLIENT_DATA_TYPE,
+    SUGGESTION_LIST_TYPE,
+    SUGGESTION_RESPONSE_TYPE,
+    TEXT_TYPE,
+    geo_text,
+)
 from rcs.operators.cn_csp import CnCspSettings, is_e164
-from rcs.results import Capability
 from security.logs import install as install_pii_filter
 from security.logs import mask_phone
-from store.clock import rfc3339
 
 log = logging.getLogger(__name__)
 
-MAX_CAPABILITY_BATCH = 10_000  # as Google RBM's users:batchGet
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # CN media limit: video 10 MB
+CHINA_TZ = timezone(timedelta(hours=8))  # the interface's example times are +08:00
+
+# -- what the interface allows (CSP interface V1.0.4) -------------------------------------------
+
+SEND_FIELDS = frozenset(
+    {
+        "messageId",
+        "messageList",
+        "destinationAddress",
+        "senderAddress",
+        "conversationId",
+        "contributionId",
+        "serviceCapability",
+        "trafficType",
+        "smsSupported",
+        "imFormat",
+        "inReplyTo",
+        "reportRequest",
+        "storeSupported",
+        "smsContent",
+    }
+)
+SEND_REQUIRED = {
+    "messageId": str,
+    "messageList": list,
+    "destinationAddress": list,
+    "senderAddress": str,
+    "conversationId": str,
+    "contributionId": str,
+    "serviceCapability": list,
+    "smsSupported": bool,
+    "storeSupported": bool,
+}
+TRAFFIC_TYPES = frozenset({"advertisement", "payment", "premium", "subscription", "token"})
+REPORTS = frozenset({"sent", "failed", "delivered", "displayed", "deliveredToNetwork"})
+IM_FORMATS = frozenset({"IM", "LargerMode", "PagerMode"})
+PART_TYPES = frozenset({TEXT_TYPE, FILE_TRANSFER_HTTP_TYPE, BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE})
+CONTENT_PART_TYPES = frozenset({TEXT_TYPE, FILE_TRANSFER_HTTP_TYPE, BOT_MESSAGE_TYPE})
+ACTION_KINDS = frozenset(
+    {"urlAction", "dialerAction", "mapAction", "calendarAction", "composeAction", "deviceAction", "settingsAction"}
+)
+MAX_TEXT = 2000  # a plain text message
+MAX_CARD_SUGGESTIONS = 4
+MAX_CHIPS = 11
+MAX_DISPLAY_TEXT = 25  # "25个字符（Byte）": counted here in characters
+MAX_POSTBACK = 2048
+MAX_TITLE, MAX_DESCRIPTION = 200, 2000
+MENU_TOP_ENTRIES, MENU_SUB_ENTRIES = 3, 5  # the persistent menu: 2 levels, 3 entries, 5 per submenu
+
+# Upload limits: (content types, bytes). Durations (audio 90 s, video 60 s) are not checked.
+_IMAGE = frozenset({"image/jpeg", "image/jpg", "image/png"})
+UPLOAD_KINDS: dict[str, tuple[frozenset[str], int]] = {
+    "image": (_IMAGE, 2 * 1024 * 1024),
+    "audio": (
+        frozenset({"audio/amr", "audio/mpeg", "audio/mp3", "audio/mp4", "audio/m4a", "audio/x-m4a"}),
+        5 * 1024 * 1024,
+    ),
+    "video": (frozenset({"video/mp4", "video/webm"}), 10 * 1024 * 1024),
+}
+THUMBNAIL_MAX = 200 * 1024
+MEDIA_QUOTA = {"temp": 1000, "perm": 300}  # totalCount: how many files of each kind may be held
+
+OPTIONAL_INFO: dict[str, int | None] = {
+    "serviceDescription": 500,
+    "category": None,
+    "callBackNumber": 21,
+    "provider": 100,
+    "longitude": None,
+    "latitude": None,
+    "themeColour": 20,
+    "serviceWebsite": 150,
+    "emailAddress": 50,
+    "backgroundImage": 150,
+    "address": 200,
+    "cssStyle": 150,
+    "autograph": 50,
+}
+
+# The interface's example device specifics (what the virtual handset shares).
+EXAMPLE_DEVICE = {
+    "deviceModel": "OnePlus 7 Pro",
+    "platformVersion": "Android-9.1.2",
+    "clientVendor": "VNDR",
+    "clientVersion": "RCSAndrd-1.0",
+    "batteryRemainingMinutes": 517,
+}
+
+# -- the chatbot message JSON schema of the CSP interface V1.0.4 (富媒体卡片消息语法) ------------
+# Transcribed from the interface (draft-04). Only "format" is checked by our own checker below
+# ("uri", "date-time"); everything else is jsonschema's.
+
+_REPLY_OR_ACTION = {
+    "oneOf": [{"$ref": "#/definitions/suggestions/replies/reply"}, {"$ref": "#/definitions/suggestions/actions/action"}]
+}
+_URI = {"type": "string", "format": "uri"}
+_FONT = {"$ref": "#/definitions/messageFragments/fontStyle"}
+_STYLE = {"$ref": "#/definitions/messageFragments/cardStyle"}
+
+
+def _card_content(max_suggestions: int = 4) -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            "media": {"$ref": "#/definitions/messageFragments/cardMedia"},
+            "title": {"$ref": "#/definitions/messageFragments/cardTitle"},
+            "description": {"$ref": "#/definitions/messageFragments/cardDescription"},
+            "suggestions": {
+                "type": "array",
+                "items": _REPLY_OR_ACTION,
+                "minItems": 1,
+                "maxItems": max_suggestions,
+                "additionalItems": False,
+            },
+        },
+        "anyOf": [{"required": ["media"]}, {"required": ["title"]}, {"required": ["description"]}],
+    }
+
+
+def _one_of_actions(name: str, variants: dict[str, dict], title: str) -> dict:
+    """`{name: {"type": "object", "oneOf": [{"properties": {v: schema}, "required": [v]}, …]}}`."""
+    return {
+        "title": title,
+        "properties": {
+            name: {
+                "type": "object",
+                "oneOf": [{"properties": {v: s}, "required": [v]} for v, s in variants.items()],
+            }
+        },
+        "required": [name],
+    }
+
+
+def _dial(extra: dict | None = None) -> dict:
+    props = {"phoneNumber": {"type": "string"}, **(extra or {}), "fallbackUrl": _URI}
+    return {"type": "object", "properties": props, "required": ["phoneNumber"]}
+
+
+BOT_MESSAGE_SCHEMA: dict = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "id": "http://www.gsma.com/rcs/chatbot_message_schema.json",
+    "title": "Root Object",
+    "type": "object",
+    "properties": {
+        "message": {
+            "type": "object",
+            "oneOf": [
+                {"$ref": "#/definitions/messages/generalPurposeCardMessage"},
+                {"$ref": "#/definitions/messages/generalPurposeCardCarouselMessage"},
+            ],
+        },
+        "suggestions": {
+            "type": "array",
+            "items": _REPLY_OR_ACTION,
+            "minItems": 1,
+            "maxItems": 11,
+            "additionalItems": False,
+        },
+        "response": {
+            "type": "object",
+            "oneOf": [
+                {"properties": {"reply": {"$ref": "#/definitions/suggestions/suggestion"}}, "required": ["reply"]},
+                {"properties": {"action": {"$ref": "#/definitions/suggestions/suggestion"}}, "required": ["action"]},
+            ],
+        },
+        "sharedData": {
+            "type": "object",
+            "oneOf": [{"properties": {"deviceSpecifics": {"$ref": "#/definitions/sharedData/deviceSpecifics"}}}],
+        },
+    },
+    "oneOf": [
+        {"required": ["message"]},
+        {"required": ["suggestions"]},
+        {"required": ["response"]},
+        {"required": ["sharedData"]},
+    ],
+    "definitions": {
+        "messageFragments": {
+            "cardMedia": {
+                "type": "object",
+                "properties": {
+                    "mediaUrl": _URI,
+                    "mediaContentType": {"type": "string"},
+                    "mediaFileSize": {"type": "integer", "minimum": 0},
+                    "thumbnailUrl": _URI,
+                    "thumbnailContentType": {"type": "string"},
+                    "thumbnailFileSize": {"type": "integer", "minimum": 0},
+                    "height": {"type": "string", "enum": ["SHORT_HEIGHT", "MEDIUM_HEIGHT", "TALL_HEIGHT"]},
+                    "contentDescription": {"type": "string", "minLength": 1, "maxLength": 200},
+                },
+                "required": ["mediaUrl", "mediaContentType", "mediaFileSize", "height"],
+                "dependencies": {"thumbnailUrl": ["thumbnailContentType", "thumbnailFileSize"]},
+            },
+            "cardTitle": {"type": "string", "minLength": 1, "maxLength": 200},
+            "cardDescription": {"type": "string", "minLength": 1, "maxLength": 2000},
+            "fontStyle": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["italics", "bold", "underline"]},
+                "minItems": 1,
+                "maxItems": 3,
+                "additionalItems": False,
+            },
+            "cardStyle": _URI,
+        },
+        "messages": {
+            "generalPurposeCardMessage": {
+                "type": "object",
+                "properties": {
+                    "generalPurposeCard": {
+                        "type": "object",
+                        "properties": {
+                            "layout": {
+                                "type": "object",
+                                "oneOf": [
+                                    {
+                                        "properties": {
+                                            "cardOrientation": {"type": "string", "enum": ["VERTICAL"]},
+                                            "titleFontStyle": _FONT,
+                                            "descriptionFontStyle": _FONT,
+                                            "style": _STYLE,
+                                        },
+                                        "required": ["cardOrientation"],
+                                    },
+                                    {
+                                        "properties": {
+                                            "cardOrientation": {"type": "string", "enum": ["HORIZONTAL"]},
+                                            "imageAlignment": {"type": "string", "enum": ["LEFT", "RIGHT"]},
+                                            "titleFontStyle": _FONT,
+                                            "descriptionFontStyle": _FONT,
+                                            "style": _STYLE,
+                                        },
+                                        "required": ["cardOrientation", "imageAlignment"],
+                                    },
+                                ],
+                            },
+                            "content": _card_content(),
+                        },
+                        "required": ["layout", "content"],
+                    }
+                },
+                "required": ["generalPurposeCard"],
+            },
+            "generalPurposeCardCarouselMessage": {
+                "type": "object",
+                "properties": {
+                    "generalPurposeCardCarousel": {
+                        "type": "object",
+                        "properties": {
+                            "layout": {
+                                "type": "object",
+                                "properties": {
+                                    "cardWidth": {
+                                        "type": "string",
+                                        "enum": ["SMALL_WIDTH", "MEDIUM_WIDTH"],
+                                        "default": "SMALL_WIDTH",
+                                    },
+                                    "titleFontStyle": _FONT,
+                                    "descriptionFontStyle": _FONT,
+                                    "style": _STYLE,
+                                },
+                                "required": ["cardWidth"],
+                            },
+                            "content": {
+                                "type": "array",
+                                "items": _card_content(),
+                                "minItems": 2,
+                                "maxItems": 12,
+                                "additionalItems": False,
+                            },
+                        },
+                        "required": ["layout", "content"],
+                    }
+                },
+                "required": ["generalPurposeCardCarousel"],
+            },
+        },
+        "suggestionFragments": {
+            "postback": {
+                "type": "object",
+                "properties": {"data": {"type": "string", "maxLength": 2048}},
+                "required": ["data"],
+            },
+        },
+        "suggestions": {
+            "suggestion": {
+                "type": "object",
+                "properties": {
+                    "displayText": {"type": "string", "minLength": 1, "maxLength": 25},
+                    "postback": {"$ref": "#/definitions/suggestionFragments/postback"},
+                },
+                "required": ["displayText"],
+            },
+            "replies": {
+                "reply": {
+                    "type": "object",
+                    "properties": {"reply": {"allOf": [{"$ref": "#/definitions/suggestions/suggestion"}]}},
+                    "required": ["reply"],
+                }
+            },
+            "actions": {
+                "action": {
+                    "type": "object",
+                    "properties": {
+                        "action": {
+                            "type": "object",
+                            "allOf": [
+                                {"$ref": "#/definitions/suggestions/suggestion"},
+                                {
+                                    "oneOf": [
+                                        {"$ref": f"#/definitions/suggestions/actions/{a}"}
+                                        for a in (
+                                            "urlAction",
+                                            "dialerAction",
+                                            "mapAction",
+                                            "calendarAction",
+                                            "composeAction",
+                                            "deviceAction",
+                                            "settingsAction",
+                                        )
+                                    ]
+                                },
+                            ],
+                        }
+                    },
+                    "required": ["action"],
+                },
+                "urlAction": _one_of_actions(
+                    "urlAction",
+                    {
+                        "openUrl": {
+                            "type": "object",
+                            "oneOf": [
+                                {
+                                    "properties": {"url": _URI, "application": {"type": "string", "enum": ["browser"]}},
+                                    "required": ["url", "application"],
+                                },
+                                {
+                                    "properties": {
+                                        "url": _URI,
+                                        "application": {"type": "string", "enum": ["webview"]},
+                                        "viewMode": {"type": "string", "enum": ["full", "half", "tall"]},
+                                        "parameters": {"type": "string", "minLength": 1, "maxLength": 200},
+                                    },
+                                    "required": ["url", "application"],
+                                },
+                            ],
+                        }
+                    },
+                    "Suggested actions to interact a website or deep app link.",
+                ),
+                "dialerAction": _one_of_actions(
+                    "dialerAction",
+                    {
+                        "dialPhoneNumber": _dial(),
+                        "dialEnrichedCall": _dial({"subject": {"type": "string", "maxLength": 60}}),
+                        "dialVideoCall": _dial(),
+                    },
+                    "Suggested actions for interacting with a phone number.",
+                ),
+                "mapAction": _one_of_actions(
+                    "mapAction",
+                    {
+                        "showLocation": {
+                            "type": "object",
+                            "properties": {
+                                "location": {
+                                    "type": "object",
+                                    "properties": {
+                                        "latitude": {"type": "number"},
+                                        "longitude": {"type": "number"},
+                                        "label": {"type": "string", "minLength": 1, "maxLength": 100},
+                                        "query": {"type": "string", "minLength": 1, "maxLength": 200},
+                                    },
+                                    "oneOf": [{"required": ["latitude", "longitude"]}, {"required": ["query"]}],
+                                },
+                                "fallbackUrl": _URI,
+                            },
+                            "required": ["location"],
+                        },
+                        "requestLocationPush": {"type": "object"},
+                    },
+                    "Suggested actions for interacting with a location on a map.",
+                ),
+                "calendarAction": _one_of_actions(
+                    "calendarAction",
+                    {
+                        "createCalendarEvent": {
+                            "type": "object",
+                            "properties": {
+                                "startTime": {"type": "string", "format": "date-time"},
+                                "endTime": {"type": "string", "format": "date-time"},
+                                "title": {"type": "string", "minLength": 1, "maxLength": 100},
+                                "description": {"type": "string", "minLength": 1, "maxLength": 500},
+                                "fallbackUrl": _URI,
+                            },
+                            "required": ["startTime", "endTime", "title"],
+                        }
+                    },
+                    "Suggested actions for interacting with a calendar event.",
+                ),
+                "composeAction": _one_of_actions(
+                    "composeAction",
+                    {
+                        "composeTextMessage": {
+                            "type": "object",
+                            "properties": {
+                                "phoneNumber": {"type": "string"},
+                                "text": {"type": "string", "maxLength": 100},
+                            },
+                            "required": ["phoneNumber", "text"],
+                        },
+                        "composeRecordingMessage": {
+                            "type": "object",
+                            "properties": {
+                                "phoneNumber": {"type": "string"},
+                                "type": {"type": "string", "enum": ["AUDIO", "VIDEO"]},
+                            },
+                            "required": ["phoneNumber", "type"],
+                        },
+                    },
+                    "Suggested actions for composing draft messages.",
+                ),
+                "deviceAction": _one_of_actions(
+                    "deviceAction",
+                    {"requestDeviceSpecifics": {"type": "object"}},
+                    "Suggested actions for interacting with the user's device.",
+                ),
+                "settingsAction": _one_of_actions(
+                    "settingsAction",
+                    {"disableAnonymization": {"type": "object"}, "enableDisplayedNotifications": {"type": "object"}},
+                    "Suggested actions for interacting with app settings",
+                ),
+            },
+        },
+        "sharedData": {
+            "deviceSpecifics": {
+                "type": "object",
+                "properties": {
+                    "deviceModel": {"type": "string", "minLength": 1, "maxLength": 10},
+                    "platformVersion": {"type": "string", "minLength": 1, "maxLength": 20},
+                    "clientVendor": {"type": "string", "minLength": 1, "maxLength": 4},
+                    "clientVersion": {"type": "string", "minLength": 1, "maxLength": 15},
+                    "batteryRemainingMinutes": {"type": "integer", "minimum": 0},
+                },
+            }
+        },
+    },
+}
+
+
+def _is_uri(value) -> bool:
+    if not isinstance(value, str):
+        return True  # the "type" keyword judges non-strings
+    if not value or any(c.isspace() for c in value):
+        return False
+    parts = urlsplit(value)
+    if not parts.scheme:
+        return False
+    return bool(parts.netloc) if parts.scheme in ("http", "https") else True
+
+
+def _is_date_time(value) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return "T" in value
+
+
+_FORMATS = jsonschema.FormatChecker(formats=())
+_FORMATS.checks("uri")(_is_uri)
+_FORMATS.checks("date-time")(_is_date_time)
+jsonschema.Draft4Validator.check_schema(BOT_MESSAGE_SCHEMA)
+BOT_MESSAGE_VALIDATOR = jsonschema.Draft4Validator(BOT_MESSAGE_SCHEMA, format_checker=_FORMATS)
+
+
+class Refusal(Exception):
+    """A request the MaaP refuses: the HTTP status, the interface's errorCode and a message."""
+
+    def __init__(self, code: int, message: str, status: int = 400):
+        super().__init__(f"{code} {message}")
+        self.code, self.message, self.status = code, message, status
+
+
+def schema_errors(document) -> list[str]:
+    """The chatbot message schema's complaints about a JSON document, most relevant first."""
+    errors = sorted(BOT_MESSAGE_VALIDATOR.iter_errors(document), key=jsonschema.exceptions.relevance)
+    return [f"{'/'.join(map(str, e.absolute_path)) or '/'}: {e.message}" for e in errors]
+
+
+def check_suggestions(items, most: int, where: str) -> None:
+    """The button checks of the interface's table (count 40016, type 40017, name 40018, postback
+    40019, link 40052), ahead of the schema so each gets its own code."""
+    if not isinstance(items, list) or not 1 <= len(items) <= most:
+        count = len(items) if isinstance(items, list) else "no list of"
+        raise Refusal(40016, f"{where}: 1–{most} suggestions, not {count}")
+    for i, s in enumerate(items):
+        at = f"{where}/{i}"
+        if not isinstance(s, dict) or len(s) != 1 or next(iter(s)) not in ("reply", "action"):
+            raise Refusal(40017, f"{at}: a suggestion is {{'reply': …}} or {{'action': …}}")
+        kind = next(iter(s))
+        body = s[kind]
+        if not isinstance(body, dict):
+            raise Refusal(40017, f"{at}/{kind}: expected an object")
+        text = body.get("displayText")
+        if not isinstance(text, str) or not 1 <= len(text) <= MAX_DISPLAY_TEXT:
+            raise Refusal(40018, f"{at}/{kind}/displayText: 1–{MAX_DISPLAY_TEXT} characters")
+        postback = body.get("postback")
+        if postback is not None and (
+            not isinstance(postback, dict)
+            or not isinstance(postback.get("data"), str)
+            or len(postback["data"]) > MAX_POSTBACK
+        ):
+            raise Refusal(40019, f"{at}/{kind}/postback/data: a string of at most {MAX_POSTBACK} characters")
+        if kind == "action":
+            kinds = ACTION_KINDS & body.keys()
+            if len(kinds) != 1:
+                raise Refusal(40017, f"{at}/action: exactly one of {sorted(ACTION_KINDS)}")
+            open_url = (body.get("urlAction") or {}).get("openUrl") if "urlAction" in kinds else None
+            if isinstance(open_url, dict):
+                url = open_url.get("url")
+                if not isinstance(url, str) or " " in url:
+                    raise Refusal(40052, f"{at}/action/urlAction/openUrl/url: not a web link")
+                parts = urlsplit(url)
+                if parts.scheme not in ("http", "https") or not parts.netloc:
+                    raise Refusal(40052, f"{at}/action/urlAction/openUrl/url: not a web link")
+
+
+def _cards_of(message) -> list[tuple[str, dict]]:
+    """(path, content) of each card of a bot message's "message" object."""
+    if not isinstance(message, dict):
+        return []
+    if isinstance(message.get("generalPurposeCard"), dict):
+        content = message["generalPurposeCard"].get("content")
+        return [("message/generalPurposeCard/content", content)] if isinstance(content, dict) else []
+    carousel = message.get("generalPurposeCardCarousel")
+    if isinstance(carousel, dict) and isinstance(carousel.get("content"), list):
+        return [
+            (f"message/generalPurposeCardCarousel/content/{i}", c)
+            for i, c in enumerate(carousel["content"])
+            if isinstance(c, dict)
+        ]
+    return []
+
+
+def check_card_object(doc: dict) -> None:
+    """A botmessage part's object: `{"message": <card or carousel>}` valid against the schema."""
+    if set(doc) != {"message"}:
+        raise Refusal(60001, f"a bot message object holds only 'message', not {sorted(doc)}")
+    for path, card in _cards_of(doc["message"]):
+        if "suggestions" in card:
+            check_suggestions(card["suggestions"], MAX_CARD_SUGGESTIONS, f"{path}/suggestions")
+        for key, most in (("title", MAX_TITLE), ("description", MAX_DESCRIPTION)):
+            if isinstance(card.get(key), str) and len(card[key]) > most:
+                raise Refusal(40021, f"{path}/{key}: at most {most} characters")
+    if errors := schema_errors(doc):
+        raise Refusal(60001, f"not a chatbot message: {errors[0]}")
+
+
+def check_chip_object(doc: dict) -> None:
+    """A botsuggestion part's object: `{"suggestions": [1–11 suggestions]}`."""
+    if set(doc) != {"suggestions"}:
+        raise Refusal(60001, f"a suggested chip list object holds only 'suggestions', not {sorted(doc)}")
+    check_suggestions(doc["suggestions"], MAX_CHIPS, "suggestions")
+    if errors := schema_errors(doc):
+        raise Refusal(60001, f"not a suggested chip list: {errors[0]}")
+
+
+def check_file_list(items: list) -> None:
+    """The file-transfer form: the file's info, and at most one thumbnail's, each with a url."""
+    if not 1 <= len(items) <= 2 or not all(isinstance(i, dict) for i in items):
+        raise Refusal(60001, "a file message lists one file and at most one thumbnail")
+    kinds = [i.get("type") for i in items]
+    if kinds.count("file") != 1 or any(k not in ("file", "thumbnail") for k in kinds):
+        raise Refusal(60001, f"file infos are of type 'file' (one) and 'thumbnail', not {kinds}")
+    for info in items:
+        if not isinstance(info.get("url"), str) or not info["url"]:
+            raise Refusal(40007, f"the {info['type']} has no url")
+        size = info.get("fileSize")
+        if size is not None and (not isinstance(size, int) or size < 0):
+            raise Refusal(40006, f"the {info['type']}'s fileSize is not a size")
+        if info["type"] == "thumbnail" and isinstance(size, int) and size > THUMBNAIL_MAX:
+            raise Refusal(40006, "a thumbnail is at most 200 KB")
+
+
+def parse_geo(text: str) -> tuple[float, float, str | None]:
+    """RFC 5870 geo URI with the interface's `rcs-l` label: (latitude, longitude, label)."""
+    head, *params = text[4:].split(";")
+    lat_s, lon_s = head.split(",")[:2]
+    lat, lon = float(lat_s), float(lon_s)
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError("out of range")
+    label = None
+    for p in params:
+        key, _, value = p.partition("=")
+        if key == "rcs-l":
+            label = unquote(value)
+    return lat, lon, label
+
+
+def media_urls(part: dict) -> Iterator[str]:
+    """The media URLs a (decoded) message part references."""
+    ctype, text = part["contentType"], part["contentText"]
+    if ctype == FILE_TRANSFER_HTTP_TYPE and isinstance(text, list):
+        yield from (i["url"] for i in text if isinstance(i, dict) and isinstance(i.get("url"), str))
+    elif ctype == BOT_MESSAGE_TYPE and isinstance(text, dict):
+        for _, card in _cards_of(text.get("message")):
+            media = card.get("media")
+            if isinstance(media, dict):
+                yield from (media[k] for k in ("mediaUrl", "thumbnailUrl") if isinstance(media.get(k), str))
+
+
+def decode_part(raw, index: int) -> dict:
+    """One messageList entry, checked and decoded (base64 undone, JSON types checked)."""
+    where = f"messageList/{index}"
+    if not isinstance(raw, dict) or not isinstance(raw.get("contentType"), str) or "contentText" not in raw:
+        raise Refusal(20002, f"{where}: contentType and contentText are required")
+    unknown = set(raw) - {"contentType", "contentEncoding", "contentText"}
+    if unknown:
+        raise Refusal(20002, f"{where}: unknown fields {sorted(unknown)}")
+    ctype, encoding, text = raw["contentType"], raw.get("contentEncoding"), raw["contentText"]
+    if ctype not in PART_TYPES:
+        raise Refusal(40008, f"{where}: contentType {ctype!r} is not a message type of the interface")
+    if encoding not in (None, "utf8", "base64"):
+        raise Refusal(20002, f"{where}: contentEncoding is utf8 or base64")
+    if encoding == "base64":
+        if not isinstance(text, str):
+            raise Refusal(47001, f"{where}: base64 contentText must be a string")
+        try:
+            decoded = base64.b64decode(text, validate=True).decode()
+            text = decoded if ctype == TEXT_TYPE else orjson.loads(decoded)
+        except (binascii.Error, UnicodeDecodeError, orjson.JSONDecodeError):
+            raise Refusal(47001, f"{where}: contentText is not base64 of its content") from None
+    if ctype == TEXT_TYPE:
+        if not isinstance(text, str):
+            raise Refusal(47001, f"{where}: text/plain contentText is a string, not {type(text).__name__}")
+        if not 1 <= len(text) <= MAX_TEXT:
+            raise Refusal(40021, f"{where}: a text message holds 1–{MAX_TEXT} characters")
+        if text.startswith("geo:"):
+            try:
+                parse_geo(text)
+            except (ValueError, IndexError):
+                raise Refusal(60001, f"{where}: not a geo location") from None
+    elif ctype == FILE_TRANSFER_HTTP_TYPE:
+        if not isinstance(text, list):
+            raise Refusal(47001, f"{where}: a file message's contentText is a JSON list of file infos")
+        check_file_list(text)
+    else:
+        if not isinstance(text, dict):
+            raise Refusal(47001, f"{where}: {ctype} contentText is a JSON object, not {type(text).__name__}")
+        (check_card_object if ctype == BOT_MESSAGE_TYPE else check_chip_object)(text)
+    return {"contentType": ctype, "contentText": text}
+
+
+def check_message_list(parts) -> list[dict]:
+    """A content part (text, file, card) and at most a chip list after it."""
+    if not isinstance(parts, list) or not 1 <= len(parts) <= 2:
+        raise Refusal(20002, "messageList holds a content part and at most a chip list")
+    types = [p.get("contentType") if isinstance(p, dict) else None for p in parts]
+    if types[0] in PART_TYPES and types[0] not in CONTENT_PART_TYPES:
+        raise Refusal(40008, "messageList starts with the content (text, file or card), not a chip list")
+    if len(types) == 2 and types[1] in PART_TYPES and types[1] != SUGGESTION_LIST_TYPE:
+        raise Refusal(40008, "the second messageList part can only be a suggested chip list")
+    return [decode_part(p, i) for i, p in enumerate(parts)]
+
+
+def check_send_body(body: dict, chatbot_id: str) -> tuple[str, str, list[dict]]:
+    """A messages request body as a MaaP checks it: (messageId, E.164 number, decoded parts)."""
+    unknown = set(body) - SEND_FIELDS
+    if unknown:
+        raise Refusal(20002, f"unknown fields {sorted(unknown)}")
+    for name, kind in SEND_REQUIRED.items():
+        value = body.get(name)
+        if not isinstance(value, kind) or (kind is str and not value):
+            raise Refusal(20002, f"{name} is required ({kind.__name__})")
+    if body["senderAddress"] != chatbot_id:
+        raise Refusal(30008, "senderAddress is not the chatbot of the request path")
+    dest = body["destinationAddress"]
+    if len(dest) != 1:
+        raise Refusal(20002, f"one recipient per request (mass sending is not offered), not {len(dest)}")
+    if not isinstance(dest[0], str) or not dest[0].startswith("tel:") or not is_e164(dest[0][4:]):
+        raise Refusal(20002, "destinationAddress holds a tel: URI of an E.164 number")
+    caps = body["serviceCapability"]
+    if not caps or not all(
+        isinstance(c, dict) and c.get("capabilityId") == "ChatbotSA" and isinstance(c.get("version"), str) for c in caps
+    ):
+        raise Refusal(20002, "serviceCapability lists {capabilityId: ChatbotSA, version}")
+    if "trafficType" in body and body["trafficType"] not in TRAFFIC_TYPES:
+        raise Refusal(20002, f"trafficType is one of {sorted(TRAFFIC_TYPES)} or absent")
+    if body["smsSupported"] and not (isinstance(body.get("smsContent"), str) and body["smsContent"]):
+        raise Refusal(20002, "smsContent is required when smsSupported is true")
+    reports = body.get("reportRequest")
+    if reports is not None and (not isinstance(reports, list) or not set(reports) <= REPORTS):
+        raise Refusal(20002, f"reportRequest values are among {sorted(REPORTS)}")
+    if "imFormat" in body and body["imFormat"] not in IM_FORMATS:
+        raise Refusal(20002, f"imFormat is one of {sorted(IM_FORMATS)}")
+    if "inReplyTo" in body and not isinstance(body["inReplyTo"], str):
+        raise Refusal(20002, "inReplyTo is a contributionId")
+    return body["messageId"], dest[0][4:], check_message_list(body["messageList"])
+
+
+def check_menu(body: dict) -> None:
+    """A persistent menu: `{"menu": {"entries": […]}}`, 2 levels, 3 entries, 5 per submenu."""
+    menu = body.get("menu") if set(body) == {"menu"} else None
+    if not isinstance(menu, dict) or not isinstance(menu.get("entries"), list):
+        raise Refusal(47001, 'the body is {"menu": {"entries": [...]}}')
+    entries = menu["entries"]
+    if not 1 <= len(entries) <= MENU_TOP_ENTRIES:
+        raise Refusal(40016, f"the menu holds 1–{MENU_TOP_ENTRIES} entries")
+    leaves = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, dict) and set(entry) == {"menu"}:
+            sub = entry["menu"]
+            if not isinstance(sub, dict) or not isinstance(sub.get("entries"), list):
+                raise Refusal(47002, f"menu/entries/{i}: a submenu is {{displayText, entries}}")
+            text = sub.get("displayText")
+            if not isinstance(text, str) or not 1 <= len(text) <= MAX_DISPLAY_TEXT:
+                raise Refusal(40018, f"menu/entries/{i}/menu/displayText: 1–{MAX_DISPLAY_TEXT} characters")
+            if not 1 <= len(sub["entries"]) <= MENU_SUB_ENTRIES:
+                raise Refusal(40016, f"menu/entries/{i}: a submenu holds 1–{MENU_SUB_ENTRIES} entries")
+            if any(isinstance(e, dict) and "menu" in e for e in sub["entries"]):
+                raise Refusal(47002, f"menu/entries/{i}: the menu has 2 levels at most")
+            check_suggestions(sub["entries"], MENU_SUB_ENTRIES, f"menu/entries/{i}/menu/entries")
+            leaves.extend(sub["entries"])
+        else:
+            check_suggestions([entry], 1, f"menu/entries/{i}")
+            leaves.append(entry)
+    for leaf in leaves:
+        if errors := schema_errors({"suggestions": [leaf]}):
+            raise Refusal(60001, f"not a menu entry: {errors[0]}")
+
+
+# -- magic numbers ---------------------------------------------------------------------------------
 
 
 class Behaviour(str, enum.Enum):
-    NOT_CAPABLE = "not_capable"  # 0, 9, 00
+    NOT_CAPABLE = "not_capable"  # 0, 9, 00: accepted, then failed with code 2
     NORMAL = "normal"  # 1–6: delivered, then displayed
     NEVER_DELIVERED = "never_delivered"  # 7
     FLAKY = "flaky"  # 8: 503 {"errorCode": -1} to the first sends, then normal
@@ -72,15 +833,6 @@ def behaviour_of(number: str) -> Behaviour:
     return Behaviour.NORMAL
 
 
-def capability_of(number: str) -> Capability:
-    """The simulated capability answer for a number."""
-    if not is_e164(number):
-        return Capability.INVALID
-    if behaviour_of(number) is Behaviour.NOT_CAPABLE:
-        return Capability.NOT_SUPPORTED
-    return Capability.SUPPORTED
-
-
 @dataclass(frozen=True)
 class SimulatorTiming:
     """Delays and failure rates; tests make them tiny, load tests make the operator slow."""
@@ -88,21 +840,26 @@ class SimulatorTiming:
     delivery_delay_s: float = 0.5  # accept → delivered
     display_delay_s: float = 1.0  # delivered → displayed
     revoke_delay_s: float = 0.2  # revoke → revokeOk (within 0.5 s)
-    not_capable_delay_s: float = 0.1  # accept → failed(2) for a not-capable number
+    # accept → failed(2) for a not-capable number; None: as long as a delivery takes (a MaaP
+    # learns a terminal cannot take 5G messages no sooner than it delivers to one that can)
+    not_capable_delay_s: float | None = None
     latency_s: float = 0.0  # added to every MaaP answer
     failure_rate: float = 0.0  # share of sends answered 503 {"errorCode": -1}
     flaky_failures: int = 2  # how many sends of an …8 message get 503
     callback_batch: int = 200  # statuses per deliveryNotification request at most
     max_messages: int = 200_000  # oldest messages are forgotten beyond this
     token_lifetime_s: int = 7200
+    temp_media_s: float = 3 * 86_400  # how long a temporary upload lives
+    callback_retry_s: float = 30.0  # how long a callback is tried while the platform is down
 
 
 @dataclass
 class SimMessage:
     message_id: str
+    chatbot_id: str  # the chatbot that sent it (its callbacks are signed with that one's token)
     number: str
     handset_id: str
-    parts: list[dict]
+    parts: list[dict]  # decoded: contentText a str, dict or list
     conversation_id: str | None
     contribution_id: str | None
     reports: frozenset[str]
@@ -112,10 +869,45 @@ class SimMessage:
 
 
 @dataclass
+class SimChatbot:
+    """One chatbot provisioned on this MaaP: who it is, what proves it, its current token."""
+
+    chatbot_id: str
+    app_id: str
+    app_key: str
+    callback_token: str
+    token: str | None = None
+    token_expires: float = 0.0
+    tokens_issued: int = 0
+    messages_accepted: int = 0
+    info: dict = field(default_factory=dict)
+    pending_optionals: dict = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        """The chatbot id as it appears in request and callback paths (percent-encoded)."""
+        return quote(self.chatbot_id, safe="")
+
+
+SIM_CHATBOT = web.RequestKey("sim_chatbot", SimChatbot)  # the chatbot a request is for
+
+
+@dataclass
 class Handset:
     handset_id: str
     number: str
     message_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SimMedia:
+    media_id: str
+    data: bytes
+    content_type: str
+    file_name: str | None
+    mode: str  # "temp" | "perm" | "user" (sent by a handset)
+    url: str
+    until: float | None = None  # temp: when it expires
 
 
 class RouteAccessLogger(AbstractAccessLogger):
@@ -154,24 +946,34 @@ def suggestion_label(s: dict) -> str:
     return str(body.get("displayText") or "?")
 
 
-def default_card_html(content_type: str, content_text: str) -> Markup:
-    """A readable rendering of one message part: the card's text, media and the JSON."""
-    if content_type == TEXT_TYPE:
+def default_card_html(content_type: str, content_text) -> Markup:
+    """A readable rendering of one message part: text, a location, a file, a card's text and
+    media, a chip list; with the JSON underneath."""
+    if content_type == TEXT_TYPE and isinstance(content_text, str):
+        if content_text.startswith("geo:"):
+            try:
+                lat, lon, label = parse_geo(content_text)
+            except (ValueError, IndexError):
+                return Markup('<p class="text">{}</p>').format(content_text)
+            return Markup('<p class="location">📍 {} ({}, {})</p>').format(label or "", lat, lon)
         return Markup('<p class="text">{}</p>').format(content_text)
-    try:
-        data = orjson.loads(content_text)
-    except orjson.JSONDecodeError:
-        return Markup("<pre>{}</pre>").format(content_text)
+    data = content_text
+    if isinstance(data, str):
+        try:
+            data = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return Markup("<pre>{}</pre>").format(content_text)
     pieces = []
+    if content_type == FILE_TRANSFER_HTTP_TYPE and isinstance(data, list):
+        for info in data:
+            if isinstance(info, dict) and info.get("type") == "file":
+                pieces.append(
+                    Markup('<p class="file">📎 <a href="{}">{}</a> [{}]</p>').format(
+                        info.get("url", ""), info.get("fileName") or "file", info.get("contentType", "")
+                    )
+                )
     message = data.get("message", {}) if isinstance(data, dict) else {}
-    cards = []
-    if "generalPurposeCard" in message:
-        cards = [message["generalPurposeCard"].get("content", {})]
-    elif "generalPurposeCardCarousel" in message:
-        cards = message["generalPurposeCardCarousel"].get("content", [])
-    for card in cards if isinstance(cards, list) else []:
-        if not isinstance(card, dict):
-            continue
+    for _, card in _cards_of(message):
         media = card.get("media") or {}
         block = Markup('<div class="card">')
         if media.get("mediaUrl"):
@@ -213,6 +1015,13 @@ _PAGES = jinja2.Environment(
 </div>{% endfor %}
 <form method="post" action="/handset/{{ handset.handset_id }}/reply">
 <input name="text" maxlength="2000"><button type="submit">Send reply</button></form>
+<form method="post" action="/handset/{{ handset.handset_id }}/location">
+<input name="latitude" value="39.9087" size="8"><input name="longitude" value="116.3975" size="8">
+<input name="label" value="天安门" maxlength="100"><button type="submit">Share location</button></form>
+<form method="post" action="/handset/{{ handset.handset_id }}/file" enctype="multipart/form-data">
+<input type="file" name="file"><button type="submit">Send file</button></form>
+<form method="post" action="/handset/{{ handset.handset_id }}/device">
+<button type="submit">Share device specifics</button></form>
 </body></html>""",
         }
     ),
@@ -224,6 +1033,17 @@ SANDBOX_CHATBOT_ID = "sip:hongyan@botplatform.sandbox.local"
 SANDBOX_APP_ID = "sandbox-app"
 SANDBOX_APP_KEY = "sandbox-key"
 SANDBOX_CALLBACK_TOKEN = "sandbox-callback-token"
+
+
+def cn_time(ts: float) -> str:
+    """The interface's callback time form, e.g. 2020-01-17T14:42:20.840+08:00."""
+    at = datetime.fromtimestamp(ts, CHINA_TZ)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+08:00"
+
+
+def utc_z(ts: float) -> str:
+    """The interface's media validity form, e.g. 2017-04-25T12:17:07Z."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class MaapSimulator:
@@ -240,18 +1060,17 @@ class MaapSimulator:
         app_key: str = SANDBOX_APP_KEY,
         chatbot_id: str = SANDBOX_CHATBOT_ID,
         api_version: str = "v1",
+        base_path: str = "",
         timing: SimulatorTiming = SimulatorTiming(),
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
-        render_card: Callable[[str, str], str] = default_card_html,
+        render_card: Callable[[str, object], str] = default_card_html,
         id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
     ):
         self.host, self.port = host, port
         self.callback_base_url = callback_base_url.rstrip("/") if callback_base_url else None
-        self.callback_token = callback_token
-        self.app_id, self.app_key = app_id, app_key
-        self.chatbot_id = chatbot_id
         self.api_version = api_version
+        self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.timing = timing
         self.clock = clock
         self.rng = rng or random.Random()
@@ -261,16 +1080,17 @@ class MaapSimulator:
         self.handsets: dict[str, Handset] = {}
         self._handset_by_number: dict[str, str] = {}
         self._send_attempts: dict[str, int] = {}
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self.tokens_issued = 0
-        self.media: dict[str, tuple[bytes, str]] = {}
+        self.media: dict[str, SimMedia] = {}
+        self._media_by_url: dict[str, SimMedia] = {}
+        # Every chatbot provisioned here; the first is the one the constructor names.
+        self.chatbots: dict[str, SimChatbot] = {}
+        self.primary = self.add_chatbot(chatbot_id, app_id, app_key, callback_token)
         self._tasks: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.callbacks_sent = 0
         self.callbacks_failed = 0
-        self._outbox: list[dict] = []
+        self._outbox: deque[tuple[str, dict]] = deque()  # (chatbot id, delivery info)
         self._outbox_ready = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -279,10 +1099,51 @@ class MaapSimulator:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def add_chatbot(self, chatbot_id: str, app_id: str, app_key: str, callback_token: str) -> SimChatbot:
+        """Provision a chatbot (as the operator does at a brand's onboarding): it may then ask
+        for tokens and send, and its callbacks are signed with its own callback token."""
+        bot = SimChatbot(chatbot_id, app_id, app_key, callback_token)
+        bot.info = self._initial_info(chatbot_id)
+        self.chatbots[chatbot_id] = bot
+        return bot
+
+    # The primary chatbot's identity, as the single-chatbot sandbox and its tests know it.
+    @property
+    def chatbot_id(self) -> str:
+        return self.primary.chatbot_id
+
+    @property
+    def app_id(self) -> str:
+        return self.primary.app_id
+
+    @property
+    def app_key(self) -> str:
+        return self.primary.app_key
+
+    @property
+    def callback_token(self) -> str:
+        return self.primary.callback_token
+
+    @property
+    def chatbot_path(self) -> str:
+        return self.primary.path
+
+    @property
+    def tokens_issued(self) -> int:
+        return self.primary.tokens_issued
+
+    @property
+    def chatbot_info(self) -> dict:
+        return self.primary.info
+
+    @property
+    def pending_optionals(self) -> dict:
+        return self.primary.pending_optionals
+
     def client_settings(self) -> CnCspSettings:
         """Settings for `CnCspMaap` pointing at this simulator."""
         return CnCspSettings(
-            server_root=f"{self.host}:{self.port}",
+            server_root=f"{self.host}:{self.port}{self.base_path}",
             chatbot_id=self.chatbot_id,
             app_id=self.app_id,
             app_key=self.app_key,
@@ -291,22 +1152,29 @@ class MaapSimulator:
         )
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 64 * 1024)
-        bot = f"/bot/{self.api_version}/{{chatbotId}}"
+        app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 256 * 1024)
+        bot = f"{self.base_path}/bot/{self.api_version}/{{chatbotId}}"
+        api = self._api
         app.add_routes(
             [
-                web.post(f"{bot}/accessToken", self._access_token),
-                web.post(f"{bot}/messages", self._messages),
-                web.post(f"{bot}/revoke", self._revoke),
-                web.post(f"{bot}/medias/upload", self._upload),
-                web.post(f"{bot}/capabilities", self._capability),
-                web.post(f"{bot}/capabilities/batch", self._capabilities),
+                web.post(f"{bot}/accessToken", api(self._access_token, token=False)),
+                web.post(f"{bot}/messages", api(self._messages)),
+                web.post(f"{bot}/revoke", api(self._revoke)),
+                web.post(f"{bot}/medias/upload", api(self._upload)),
+                web.get(f"{bot}/medias/download", api(self._media_download)),
+                web.delete(f"{bot}/medias/delete", api(self._media_delete)),
+                web.get(f"{bot}/find/chatBotInfo", api(self._find_info)),
+                web.post(f"{bot}/update/chatBotInfo/optionals", api(self._update_optionals)),
+                web.post(f"{bot}/update/chatBotInfo/menu", api(self._update_menu)),
                 web.get("/media/{media_id}", self._download),
                 web.get("/handset", self._handset_index),
                 web.get("/handset/message/{message_id}", self._handset_for_message),
                 web.get("/handset/{handset_id}", self._handset_page),
                 web.post("/handset/{handset_id}/tap", self._tap),
                 web.post("/handset/{handset_id}/reply", self._reply),
+                web.post("/handset/{handset_id}/location", self._location),
+                web.post("/handset/{handset_id}/file", self._file),
+                web.post("/handset/{handset_id}/device", self._device),
             ]
         )
         return app
@@ -354,23 +1222,60 @@ class MaapSimulator:
     def _error(self, status: int, code: int, message: str) -> web.Response:
         return self._answer(status, {"errorCode": code, "errorMessage": message})
 
-    def _authorised(self, request: web.Request) -> web.Response | None:
-        if request.match_info["chatbotId"] != self.chatbot_id:
-            return self._error(404, 40005, "unknown chatbot")
-        auth = request.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "accesstoken" or not self._token or not hmac.compare_digest(token, self._token):
-            return self._error(401, 40001, "invalid accessToken")
-        if self.clock() >= self._token_expires:
-            return self._error(401, 42001, "accessToken expired")
-        return None
+    def _api(self, handler, *, token: bool = True):
+        """A route of the interface: latency, the path and header checks, the token, and
+        refusals answered with their code."""
 
-    async def _json(self, request: web.Request) -> dict | None:
+        async def route(request: web.Request) -> web.StreamResponse:
+            await self._latency()
+            try:
+                self._check_request(request, token=token)
+                return await handler(request)
+            except Refusal as r:
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("refused %s: %s", handler.__name__, r)
+                return self._error(r.status, r.code, r.message)
+
+        return route
+
+    def _check_request(self, request: web.Request, *, token: bool) -> None:
+        prefix = f"{self.base_path}/bot/{self.api_version}/"
+        raw = request.raw_path.split("?", 1)[0]
+        segment = raw[len(prefix) :].split("/", 1)[0] if raw.startswith(prefix) else ""
+        bot = self.chatbots.get(unquote(segment))
+        if bot is None:
+            raise Refusal(20003, "unknown chatbot", 404)
+        request[SIM_CHATBOT] = bot
+        if ":" in segment or "@" in segment:
+            raise Refusal(20003, "the chatbot id must be percent-encoded in the path (sip%3A…%40…)", 404)
         try:
-            data = orjson.loads(await request.read())
+            parsedate_to_datetime(request.headers.get("date", ""))
+        except (TypeError, ValueError, IndexError):
+            raise Refusal(20003, "a date header (RFC 7231, GMT) is required") from None
+        if not token:
+            return
+        auth = request.headers.get("authorization", "")
+        scheme, _, presented = auth.partition(" ")
+        if scheme.lower() != "accesstoken" or not presented:
+            raise Refusal(41001, "authorization: accessToken <token> is required", 401)
+        if not bot.token or not hmac.compare_digest(presented, bot.token):
+            raise Refusal(40001, "invalid accessToken", 401)
+        if self.clock() >= bot.token_expires:
+            raise Refusal(42001, "accessToken expired", 401)
+
+    async def _json(self, request: web.Request) -> dict:
+        if request.content_type != "application/json":
+            raise Refusal(20003, "content-type: application/json is required")
+        raw = await request.read()
+        if not raw:
+            raise Refusal(44002, "the request body is empty")
+        try:
+            data = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return None
-        return data if isinstance(data, dict) else None
+            raise Refusal(47001, "the body is not JSON") from None
+        if not isinstance(data, dict):
+            raise Refusal(47001, "the body must be a JSON object")
+        return data
 
     async def _latency(self) -> None:
         if self.timing.latency_s > 0:
@@ -385,8 +1290,8 @@ class MaapSimulator:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _now_iso(self) -> str:
-        return rfc3339(datetime.fromtimestamp(self.clock(), UTC))
+    def _now(self) -> str:
+        return cn_time(self.clock())
 
     def _forget_oldest(self) -> None:
         """Bound memory on long load runs: drop the oldest message (and an emptied handset)."""
@@ -407,16 +1312,89 @@ class MaapSimulator:
             self.handsets[hid] = Handset(hid, number)
         return self.handsets[hid]
 
+    def _initial_info(self, chatbot_id: str) -> dict:
+        """A chatbot's information as find/chatBotInfo answers it (the interface's example
+        fields, sandbox values)."""
+        address = chatbot_id.removeprefix("sip:")
+        access_no, _, domain = address.partition("@")
+        return {
+            "accessNo": access_no,
+            "domain": domain,
+            "serviceName": "鸿雁沙箱",
+            "serviceIcon": "",
+            "TCPage": "",
+            "SMSNumber": access_no,
+            "verified": False,
+            "authName": "",
+            "authExpires": "",
+            "authOrg": "",
+            "status": 1,  # 1: debugging (a sandbox)
+            "criticalChatbot": False,
+            "url": self.callback_base_url or "",
+            "version": 2,
+            "provider": "Hongyan sandbox",
+            "category": ["other"],
+            "serviceDescription": "",
+            "longitude": 116.3975,
+            "latitude": 39.9087,
+            "callBackNumber": "",
+            "themeColour": "#000000",
+            "serviceWebsite": "",
+            "emailAddress": "",
+            "backgroundImage": "",
+            "address": "",
+            "menu": {},
+            "cssStyle": "",
+        }
+
+    # -- media store ---------------------------------------------------------------------------
+
+    def _store_media(self, data: bytes, content_type: str, file_name: str | None, mode: str) -> SimMedia:
+        media_id = self.new_id()
+        until = self.clock() + self.timing.temp_media_s if mode == "temp" else None
+        item = SimMedia(media_id, data, content_type, file_name, mode, f"{self.url}/media/{media_id}", until)
+        self.media[media_id] = item
+        self._media_by_url[item.url] = item
+        return item
+
+    def _issued(self, url: str, *, uploads_only: bool = False) -> SimMedia:
+        item = self._media_by_url.get(url)
+        if item is None or (uploads_only and item.mode == "user"):
+            raise Refusal(40007, "not a media url this MaaP issued")
+        if item.until is not None and self.clock() >= item.until:
+            raise Refusal(40022, "the temporary file has expired")
+        return item
+
+    def _count(self, mode: str) -> int:
+        return sum(1 for m in self.media.values() if m.mode == mode)
+
+    def _purge_expired(self) -> None:
+        """Temporary files past their validity no longer count nor can be fetched; their URLs
+        are still known, so a send naming one is answered 40022 (expired), not 40007."""
+        now = self.clock()
+        for item in [m for m in self.media.values() if m.until is not None and now >= m.until]:
+            del self.media[item.media_id]
+            item.data = b""
+
     # -- outbound callbacks -----------------------------------------------------------------
 
-    async def _callback(self, path: str, body: dict) -> bool:
-        """POST a signed callback to the platform, retrying a few times."""
+    async def _callback(self, path: str, body: dict, bot: SimChatbot | None = None) -> bool:
+        """POST a signed callback to the platform. Like a MaaP, it tries again (backing off up
+        to a second apart) while the platform cannot be reached or answers 5xx, for up to
+        `timing.callback_retry_s`; a 4xx ends it (repeating will not help)."""
         if self.callback_base_url is None or self._session is None:
             return False
-        url = f"{self.callback_base_url}/{path}"
+        # Already percent-encoded (the chatbot id): aiohttp must not decode %3A / %40.
+        url = URL(f"{self.callback_base_url}/{path}", encoded=True)
         raw = orjson.dumps(body)
-        for attempt in range(3):
-            headers = {"content-type": "application/json", **signed_headers(self.callback_token, self.clock())}
+        give_up = time.monotonic() + self.timing.callback_retry_s
+        pause = 0.05
+        while True:
+            headers = {
+                "content-type": "application/json",
+                "accept": "application/json",
+                **signed_headers((bot or self.primary).callback_token, self.clock()),
+            }
             try:
                 async with self._session.post(url, data=raw, headers=headers) as resp:
                     await resp.read()
@@ -424,10 +1402,13 @@ class MaapSimulator:
                         self.callbacks_sent += 1
                         return True
                     if 400 <= resp.status < 500:
-                        break  # the platform refused it; repeating will not help
+                        break
             except (TimeoutError, aiohttp.ClientError):
                 pass
-            await asyncio.sleep(0.05 * 2**attempt)
+            if time.monotonic() + pause > give_up:
+                break
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
         self.callbacks_failed += 1
         log.warning("callback to %s failed", path.split("/", 1)[0])
         return False
@@ -435,29 +1416,30 @@ class MaapSimulator:
     def _status(self, message: SimMessage, status: str, error_code: int | None = None, error: str = "") -> None:
         if status not in ("failed", "revokeOk", "revokeFail") and status not in message.reports:
             return
-        info = {
-            "messageId": message.message_id,
-            "status": status,
-            "dateTime": self._now_iso(),
-            "destinationAddress": f"tel:{message.number}",
-        }
+        info: dict[str, str | int] = {"messageId": message.message_id, "status": status}
         if error_code is not None:
             info["errorCode"] = error_code
             info["errorMessage"] = error
-        self._outbox.append(info)
+        info["dateTime"] = self._now()
+        info["destinationAddress"] = message.chatbot_id
+        info["senderAddress"] = f"tel:{message.number}"
+        self._outbox.append((message.chatbot_id, info))
         self._outbox_ready.set()
 
     async def _flush_statuses(self) -> None:
         """Send queued statuses as deliveryInfoList batches, one request at a time, so the
         statuses of a message arrive in the order they happened."""
-        path = f"deliveryNotification/{quote(self.chatbot_id, safe='')}/status"
         while True:
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
             while self._outbox:
-                batch = self._outbox[: self.timing.callback_batch]
-                del self._outbox[: len(batch)]
-                await self._callback(path, {"deliveryInfoList": batch})
+                # A batch holds one chatbot's statuses (each is signed and addressed as its own).
+                chatbot_id = self._outbox[0][0]
+                batch = []
+                while self._outbox and self._outbox[0][0] == chatbot_id and len(batch) < self.timing.callback_batch:
+                    batch.append(self._outbox.popleft()[1])
+                bot = self.chatbots[chatbot_id]
+                await self._callback(f"deliveryNotification/{bot.path}/status", {"deliveryInfoList": batch}, bot)
 
     def _deliver(self, message: SimMessage) -> None:
         if message.state != "accepted":
@@ -474,53 +1456,42 @@ class MaapSimulator:
     def _fail_not_capable(self, message: SimMessage) -> None:
         if message.state == "accepted":
             message.state = "failed"
-            self._status(message, "failed", 2, "not a 5G message terminal")
+            self._status(message, "failed", 2, "terminal not supported RCS and smsSupported is false")
 
     # -- the MaaP interface ----------------------------------------------------------------
 
     async def _access_token(self, request: web.Request) -> web.Response:
-        await self._latency()
-        if request.match_info["chatbotId"] != self.chatbot_id:
-            return self._error(404, 40005, "unknown chatbot")
-        body = await self._json(request) or {}
-        if body.get("appId") != self.app_id or body.get("appKey") != self.app_key:
-            return self._error(401, 40014, "invalid appId or appKey")
+        body = await self._json(request)
+        if not isinstance(body.get("appId"), str) or not body["appId"]:
+            raise Refusal(41002, "appId is required")
+        if not isinstance(body.get("appKey"), str) or not body["appKey"]:
+            raise Refusal(41004, "appKey is required")
+        bot: SimChatbot = request[SIM_CHATBOT]
+        if body["appId"] != bot.app_id or not hmac.compare_digest(body["appKey"], bot.app_key):
+            raise Refusal(40001, "appId or appKey is wrong", 401)
         # A new token invalidates the previous one (CSP interface V1.0.4).
-        self._token = secrets.token_urlsafe(24)
-        self._token_expires = self.clock() + self.timing.token_lifetime_s
-        self.tokens_issued += 1
-        return self._answer(200, {"errorCode": 0, "accessToken": self._token, "expires": self.timing.token_lifetime_s})
+        bot.token = secrets.token_urlsafe(24)
+        bot.token_expires = self.clock() + self.timing.token_lifetime_s
+        bot.tokens_issued += 1
+        return self._answer(
+            200,
+            {
+                "accessToken": bot.token,
+                "expires": self.timing.token_lifetime_s,
+                "errorCode": 0,
+                "url": f"{self.url}{self.base_path}",
+            },
+        )
 
     async def _messages(self, request: web.Request) -> web.Response:
-        await self._latency()
-        if (denied := self._authorised(request)) is not None:
-            return denied
         body = await self._json(request)
-        if body is None:
-            return self._error(400, 40005, "body must be a JSON object")
-        mid = body.get("messageId")
-        dest = body.get("destinationAddress")
-        parts = body.get("messageList")
-        if not isinstance(mid, str) or not mid:
-            return self._error(400, 40005, "messageId required")
-        if not (isinstance(dest, list) and len(dest) == 1 and isinstance(dest[0], str) and dest[0].startswith("tel:")):
-            return self._error(400, 40006, "destinationAddress must hold one tel: URI")
-        number = dest[0][4:]
-        if not is_e164(number):
-            return self._error(400, 40006, "destinationAddress is not a valid number")
-        if (
-            not isinstance(parts, list)
-            or not parts
-            or not all(
-                isinstance(p, dict)
-                and isinstance(p.get("contentType"), str)
-                and isinstance(p.get("contentText"), (str, list))
-                for p in parts
-            )
-        ):
-            return self._error(400, 40007, "messageList must hold contentType/contentText entries")
+        bot: SimChatbot = request[SIM_CHATBOT]
+        mid, number, parts = check_send_body(body, bot.chatbot_id)
+        for part in parts:
+            for url in media_urls(part):
+                self._issued(url)
         if mid in self.messages:  # a repeated send of an accepted message is answered, not redone
-            return self._answer(200, {"errorCode": 0, "messageId": mid})
+            return self._answer(200, {"messageId": mid, "errorCode": 0, "errorMessage": "success"})
         behaviour = behaviour_of(number)
         if behaviour is Behaviour.FLAKY:
             attempts = self._send_attempts.get(mid, 0) + 1
@@ -531,13 +1502,15 @@ class MaapSimulator:
             return self._error(503, -1, "system busy")
         reports = body.get("reportRequest")
         handset = self._handset(number)
+        bot.messages_accepted += 1
         message = SimMessage(
             message_id=mid,
+            chatbot_id=bot.chatbot_id,
             number=number,
             handset_id=handset.handset_id,
             parts=parts,
-            conversation_id=body.get("conversationId"),
-            contribution_id=body.get("contributionId"),
+            conversation_id=body["conversationId"],
+            contribution_id=body["contributionId"],
             reports=frozenset(reports) if isinstance(reports, list) else frozenset({"delivered", "displayed"}),
         )
         self._send_attempts.pop(mid, None)
@@ -548,19 +1521,36 @@ class MaapSimulator:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("accepted %s for %s (%s)", mid, mask_phone(number), behaviour.value)
         if behaviour is Behaviour.NOT_CAPABLE:
-            self._later(message, self.timing.not_capable_delay_s, lambda: self._fail_not_capable(message))
+            # No capability query in the interface: the MaaP answers the send, then `failed` (2).
+            delay = self.timing.not_capable_delay_s
+            delay = self.timing.delivery_delay_s if delay is None else delay
+            self._later(message, delay, lambda: self._fail_not_capable(message))
         elif behaviour is not Behaviour.NEVER_DELIVERED:
             self._later(message, self.timing.delivery_delay_s, lambda: self._deliver(message))
-        return self._answer(200, {"errorCode": 0, "messageId": mid})
+        return self._answer(200, {"messageId": mid, "errorCode": 0, "errorMessage": "success"})
 
     async def _revoke(self, request: web.Request) -> web.Response:
-        await self._latency()
-        if (denied := self._authorised(request)) is not None:
-            return denied
-        body = await self._json(request) or {}
-        message = self.messages.get(body.get("messageId") or "")
+        body = await self._json(request)
+        unknown = set(body) - {"messageId", "destinationAddress", "status"}
+        if unknown:
+            raise Refusal(20002, f"unknown fields {sorted(unknown)}")
+        if body.get("status") != "RevokeRequested":
+            raise Refusal(20002, "status is RevokeRequested")
+        mid, dest = body.get("messageId"), body.get("destinationAddress")
+        if not isinstance(mid, str) or not mid:
+            raise Refusal(20002, "messageId is required")
+        if (
+            not isinstance(dest, list)
+            or len(dest) != 1
+            or not isinstance(dest[0], str)
+            or not dest[0].startswith("tel:")
+        ):
+            raise Refusal(20002, "destinationAddress holds one tel: URI (revoking several is not offered)")
+        message = self.messages.get(mid)
         if message is None:
-            return self._error(404, 40005, "unknown messageId")
+            raise Refusal(20002, "unknown messageId", 404)
+        if dest[0][4:] != message.number:
+            raise Refusal(20002, "destinationAddress is not the message's recipient")
         if message.state == "accepted":
             for t in message.timers:
                 t.cancel()
@@ -568,64 +1558,170 @@ class MaapSimulator:
             self._later(message, self.timing.revoke_delay_s, lambda: self._status(message, "revokeOk"))
         else:
             self._later(message, self.timing.revoke_delay_s, lambda: self._status(message, "revokeFail"))
-        return self._answer(200, {"errorCode": 0, "messageId": message.message_id})
+        return self._answer(200, {"messageId": message.message_id, "errorCode": 0, "errorMessage": "success"})
 
     async def _upload(self, request: web.Request) -> web.Response:
-        await self._latency()
-        if (denied := self._authorised(request)) is not None:
-            return denied
-        if not request.content_type.startswith("multipart/"):
-            return self._error(400, 40005, "multipart/form-data expected")
+        mode = request.headers.get("uploadMode", "")
+        if mode not in ("temp", "perm"):
+            raise Refusal(20002, "the uploadMode header is perm or temp")
+        if request.content_type != "multipart/form-data":
+            raise Refusal(41005, "multipart/form-data with the file is required")
+        files: list[tuple[str, bytes, str, str | None]] = []
+        async for part in await request.multipart():
+            if not isinstance(part, aiohttp.BodyPartReader):
+                raise Refusal(41005, "nested multipart is not a file")
+            data = bytes(await part.read(decode=False))
+            ctype = (part.headers.get("Content-Type") or "application/octet-stream").split(";", 1)[0].strip().lower()
+            files.append((part.name or "file", data, ctype, part.filename))
+        if not files:
+            raise Refusal(41005, "no file in the upload")
+        for name, data, ctype, _ in files:
+            if not data:
+                raise Refusal(44001, f"the {name} is empty")
+            if name == "thumbnail":
+                types, most = _IMAGE, THUMBNAIL_MAX
+            else:
+                types, most = next(((t, m) for t, m in UPLOAD_KINDS.values() if ctype in t), (frozenset(), 0))
+            if ctype not in types:
+                raise Refusal(40005, f"{ctype} is not a file type the interface takes for a {name}")
+            if len(data) > most:
+                raise Refusal(40006, f"the {name} is larger than {most} bytes")
+        self._purge_expired()
+        if self._count(mode) + len(files) > MEDIA_QUOTA[mode]:
+            raise Refusal(40040, f"at most {MEDIA_QUOTA[mode]} {mode} files")
         infos = []
-        reader = await request.multipart()
-        until = request.headers.get("UploadMode", "temp")
-        async for part in reader:
-            data = await part.read(decode=False)
-            ctype = part.headers.get("Content-Type", "application/octet-stream")
-            media_id = self.new_id()
-            self.media[media_id] = (bytes(data), ctype)
-            infos.append(
-                {
-                    "type": "thumbnail" if part.name == "thumbnail" else "file",
-                    "url": f"{self.url}/media/{media_id}",
-                    "contentType": ctype,
-                    "fileSize": len(data),
-                    "fileName": part.filename,
-                    "until": None if until == "perm" else self._now_iso(),
-                }
-            )
-        if not any(i["type"] == "file" for i in infos):
-            return self._error(400, 40005, "no file part")
-        return self._answer(200, {"errorCode": 0, "fileInfo": infos})
+        for _, data, ctype, filename in files:
+            item = self._store_media(data, ctype, filename, mode)
+            info = {"url": item.url, "fileName": filename or item.media_id, "contentType": ctype, "fileSize": len(data)}
+            if item.until is not None:
+                info["until"] = utc_z(item.until)
+            infos.append(info)
+        return self._answer(
+            200, {"fileInfo": infos, "fileCount": self._count(mode), "totalCount": MEDIA_QUOTA[mode], "errorCode": 0}
+        )
+
+    async def _media_download(self, request: web.Request) -> web.Response:
+        url = request.headers.get("url")
+        if not url:
+            raise Refusal(41006, "the url header is required")
+        item = self._issued(url)
+        name = item.file_name or item.media_id
+        return web.Response(
+            body=item.data,
+            headers={
+                "Content-Type": item.content_type,
+                "Content-Disposition": f'attachment; filename="{quote(name)}"',
+                "Cache-Control": "no-cache, must-revalidate",
+            },
+        )
+
+    async def _media_delete(self, request: web.Request) -> web.Response:
+        url = request.headers.get("url")
+        if not url:
+            raise Refusal(41006, "the url header is required")
+        item = self._issued(url, uploads_only=True)
+        del self.media[item.media_id]
+        del self._media_by_url[item.url]
+        return self._answer(
+            200,
+            {
+                "deleteMode": item.mode,
+                "fileCount": self._count(item.mode),
+                "totalCount": MEDIA_QUOTA[item.mode],
+                "errorCode": 0,
+                "errorMessage": "success",
+            },
+        )
 
     async def _download(self, request: web.Request) -> web.Response:
+        """The media URLs issued: what a handset fetches (no token, as a content server)."""
         item = self.media.get(request.match_info["media_id"])
         if item is None:
             raise web.HTTPNotFound()
-        return web.Response(body=item[0], content_type=item[1])
+        return web.Response(body=item.data, content_type=item.content_type)
 
-    async def _capability(self, request: web.Request) -> web.Response:
-        await self._latency()
-        if (denied := self._authorised(request)) is not None:
-            return denied
-        body = await self._json(request) or {}
-        number = body.get("phoneNumber")
-        if not isinstance(number, str):
-            return self._error(400, 40005, "phoneNumber required")
-        return self._answer(200, {"errorCode": 0, "capability": capability_of(number).value})
+    async def _find_info(self, request: web.Request) -> web.Response:
+        return self._answer(200, request[SIM_CHATBOT].info)
 
-    async def _capabilities(self, request: web.Request) -> web.Response:
-        await self._latency()
-        if (denied := self._authorised(request)) is not None:
-            return denied
-        body = await self._json(request) or {}
-        numbers = body.get("phoneNumbers")
-        if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
-            return self._error(400, 40005, "phoneNumbers must be a list of strings")
-        if len(numbers) > MAX_CAPABILITY_BATCH:
-            return self._error(400, 40006, f"at most {MAX_CAPABILITY_BATCH} numbers a request")
-        answers = [{"phoneNumber": n, "capability": capability_of(n).value} for n in numbers]
-        return self._answer(200, {"errorCode": 0, "capabilities": answers})
+    async def _update_optionals(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        unknown = set(body) - OPTIONAL_INFO.keys()
+        if unknown:
+            raise Refusal(20002, f"not optional chatbot information: {sorted(unknown)}")
+        for key, value in body.items():
+            limit = OPTIONAL_INFO[key]
+            if key in ("longitude", "latitude"):
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    raise Refusal(20002, f"{key} is a number")
+            elif key == "category":
+                if (
+                    not isinstance(value, list)
+                    or not 1 <= len(value) <= 15
+                    or not all(isinstance(c, str) and 0 < len(c.encode()) <= 50 for c in value)
+                ):
+                    raise Refusal(20002, "category lists 1–15 categories of at most 50 bytes")
+            elif not isinstance(value, str):
+                raise Refusal(20002, f"{key} is a string")
+            elif limit is not None and len(value) > limit:
+                raise Refusal(40021, f"{key} holds at most {limit} characters")
+        request[SIM_CHATBOT].pending_optionals.update(body)
+        return self._answer(200, {"errorCode": 0, "errorMessage": "success"})
+
+    async def _update_menu(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        check_menu(body)
+        request[SIM_CHATBOT].info["menu"] = body["menu"]
+        return self._answer(200, {"errorCode": 0, "errorMessage": "success"})
+
+    # -- the platform's side: audits and notices ----------------------------------------------
+
+    async def approve_optionals(self, passed: bool = True, description: str | None = None) -> bool:
+        """The operator's audit of the optional information updated: on pass it takes effect
+        (and an information-change notice follows); the audit result is sent either way."""
+        if passed:
+            self.primary.info.update(self.primary.pending_optionals)
+        self.primary.pending_optionals.clear()
+        ok = await self.send_audit_result(
+            "chatbotInformation",
+            "pass" if passed else "fail",
+            description=description or ("approved" if passed else "not match rules"),
+            remark=f"chatbotId: {self.chatbot_id}",
+        )
+        if passed:
+            ok = await self.send_information_change() and ok
+        return ok
+
+    async def send_spam_report(
+        self, message_ids: list[str] | None = None, spam_type: str = "垃圾消息", free_text: str = "全是广告"
+    ) -> bool:
+        """A user's spam report (notice/rcsspam); without message ids the chatbot is reported."""
+        body: dict = {}
+        if message_ids:
+            body["messageId"] = list(message_ids)
+        body["spamType"] = spam_type
+        body["freeText"] = free_text
+        reported = self.messages.get(message_ids[0]) if message_ids else None
+        bot = self.chatbots[reported.chatbot_id] if reported is not None else self.primary
+        return await self._callback(f"notifyInfoNotification/{bot.path}/notice/rcsspam", body, bot)
+
+    async def send_audit_result(
+        self, audit_type: str, result: str, *, description: str | None = None, remark: str | None = None
+    ) -> bool:
+        """An audit result (check): `audit_type` chatbotInformation | media | message, `result`
+        pass | fail, `remark` e.g. "messageId: …", "url:…", "chatbotId: sip:…"."""
+        body: dict = {"type": audit_type, "result": result, "time": self._now()}
+        if description is not None:
+            body["description"] = description
+        if remark is not None:
+            body["remark"] = remark
+        return await self._callback(f"notifyInfoNotification/{self.chatbot_path}/check", body)
+
+    async def send_information_change(self) -> bool:
+        """The chatbot's information changed (notice/informationChange): the information as
+        find/chatBotInfo answers it."""
+        return await self._callback(
+            f"notifyInfoNotification/{self.chatbot_path}/notice/informationChange", dict(self.chatbot_info)
+        )
 
     # -- virtual handsets ---------------------------------------------------------------------
 
@@ -649,8 +1745,6 @@ class MaapSimulator:
         messages = [self.messages[m] for m in handset.message_ids if m in self.messages]
 
         def render(ctype: str, text) -> Markup:
-            if not isinstance(text, str):
-                text = orjson.dumps(text).decode()
             return Markup(self.render_card(ctype, text))
 
         return self._page(
@@ -663,55 +1757,113 @@ class MaapSimulator:
         )
 
     def suggestions_of(self, message: SimMessage) -> list[dict]:
-        """The suggestions a message offers, from its card and chip-list parts."""
+        """The suggestions a message offers: its cards', then its chip list's."""
         found = []
         for part in message.parts:
-            if part.get("contentType") in (BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE) and isinstance(
-                part.get("contentText"), str
-            ):
-                try:
-                    found.extend(collect_suggestions(orjson.loads(part["contentText"])))
-                except orjson.JSONDecodeError:
-                    continue
+            if part.get("contentType") in (BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE):
+                found.extend(collect_suggestions(part.get("contentText")))
         return found
 
-    def _user_body(
-        self, handset: Handset, content_type: str, content_text: str, in_reply_to: SimMessage | None
-    ) -> dict:
-        body = {
-            "messageId": self.new_id(),
-            "senderAddress": f"tel:{handset.number}",
-            "destinationAddress": self.chatbot_id,
-            "dateTime": self._now_iso(),
-            "contributionId": self.new_id(),
-            "messageList": [{"contentType": content_type, "contentText": content_text}],
-        }
-        if in_reply_to is not None:
-            body["conversationId"] = in_reply_to.conversation_id
-            body["inReplyToContributionId"] = in_reply_to.contribution_id
+    def _user_body(self, handset: Handset, content_type: str, content_text, answered: SimMessage | None) -> dict:
+        """A mobile-originated message in the interface's example form for its kind: text,
+        location and file carry the dateTime; a suggestion response names the message answered
+        in `inReplyTo` (its contributionId)."""
+        part: dict = {"contentType": content_type}
+        if content_type != TEXT_TYPE:
+            part["contentEncoding"] = "utf8"
+        part["contentText"] = content_text
+        body: dict = {"messageId": str(uuid.uuid4()), "messageList": [part]}
+        if content_type in (TEXT_TYPE, FILE_TRANSFER_HTTP_TYPE):
+            body["dateTime"] = self._now()
+        body["destinationAddress"] = answered.chatbot_id if answered is not None else self.chatbot_id
+        body["senderAddress"] = f"tel:{handset.number}"
+        body["conversationId"] = (answered.conversation_id if answered else None) or self.new_id()
+        body["contributionId"] = self.new_id()
+        if content_type == SUGGESTION_RESPONSE_TYPE and answered is not None and answered.contribution_id:
+            body["inReplyTo"] = answered.contribution_id
         return body
 
     async def _send_user_message(self, body: dict) -> bool:
-        return await self._callback(f"messageNotification/{quote(self.chatbot_id, safe='')}/messages", body)
+        bot = self.chatbots.get(body["destinationAddress"], self.primary)
+        return await self._callback(f"messageNotification/{bot.path}/messages", body, bot)
+
+    def _answered(self, message_id: str) -> tuple[Handset, SimMessage]:
+        message = self.messages[message_id]
+        return self.handsets[message.handset_id], message
 
     async def tap(self, message_id: str, index: int) -> bool:
         """Tap suggestion `index` of a message on its handset: a signed suggestion-response
-        callback to the platform. True when the platform took it."""
+        callback (`inReplyTo` the message's contributionId). True when the platform took it."""
         message = self.messages[message_id]
         suggestion = self.suggestions_of(message)[index]
         kind = "reply" if "reply" in suggestion else "action"
         chosen = suggestion[kind]
-        response = {kind: {k: v for k, v in chosen.items() if k in ("displayText", "postback")}}
-        content = orjson.dumps({"response": response}).decode()
+        response = {"response": {kind: {k: chosen[k] for k in ("displayText", "postback") if k in chosen}}}
         handset = self.handsets[message.handset_id]
-        ok = await self._send_user_message(self._user_body(handset, SUGGESTION_RESPONSE_TYPE, content, message))
+        ok = await self._send_user_message(self._user_body(handset, SUGGESTION_RESPONSE_TYPE, response, message))
         message.taps.append(f"{chosen.get('displayText', '?')} ({'delivered' if ok else 'callback failed'})")
         return ok
 
-    async def _tap(self, request: web.Request) -> web.Response:
+    async def reply(self, message_id: str, text: str) -> bool:
+        """The handset user writes `text` in the conversation of `message_id`."""
+        handset, answered = self._answered(message_id)
+        return await self._send_user_message(self._user_body(handset, TEXT_TYPE, text, answered))
+
+    async def share_location(self, message_id: str, latitude: float, longitude: float, label: str | None = None):
+        """The handset user shares a location (the interface's geo text form)."""
+        handset, answered = self._answered(message_id)
+        text = geo_text(latitude, longitude, label)
+        return await self._send_user_message(self._user_body(handset, TEXT_TYPE, text, answered))
+
+    async def send_file(
+        self,
+        message_id: str,
+        data: bytes,
+        content_type: str,
+        filename: str,
+        thumbnail: tuple[bytes, str] | None = None,
+    ) -> bool:
+        """The handset user sends a file: it is held here (downloadable through medias/download)
+        and announced in the file-transfer form, thumbnail first."""
+        handset, answered = self._answered(message_id)
+        return await self._send_user_message(
+            self._user_body(
+                handset, FILE_TRANSFER_HTTP_TYPE, self._user_file(data, content_type, filename, thumbnail), answered
+            )
+        )
+
+    def _user_file(self, data: bytes, content_type: str, filename: str, thumbnail) -> list[dict]:
+        infos = []
+        if thumbnail is not None:
+            t_data, t_type = thumbnail
+            t = self._store_media(t_data, t_type, None, "user")
+            infos.append({"type": "thumbnail", "fileSize": len(t_data), "contentType": t_type, "url": t.url})
+        item = self._store_media(data, content_type, filename, "user")
+        infos.append(
+            {"type": "file", "fileSize": len(data), "fileName": filename, "contentType": content_type, "url": item.url}
+        )
+        return infos
+
+    async def share_device_specifics(self, message_id: str, **specifics) -> bool:
+        """The handset shares its device specifics (the interface's example values, overridable)."""
+        handset, answered = self._answered(message_id)
+        shared = {"sharedData": {"deviceSpecifics": {**EXAMPLE_DEVICE, **specifics}}}
+        return await self._send_user_message(self._user_body(handset, SHARED_CLIENT_DATA_TYPE, shared, answered))
+
+    def _handset_of(self, request: web.Request) -> Handset:
         handset = self.handsets.get(request.match_info["handset_id"])
         if handset is None:
             raise web.HTTPNotFound()
+        return handset
+
+    def _last_message_id(self, handset: Handset) -> str:
+        for mid in reversed(handset.message_ids):
+            if mid in self.messages:
+                return mid
+        raise web.HTTPConflict(text="no message on this handset to answer")
+
+    async def _tap(self, request: web.Request) -> web.Response:
+        handset = self._handset_of(request)
         form = await request.post()
         mid = str(form.get("message_id", ""))
         try:
@@ -727,13 +1879,39 @@ class MaapSimulator:
         raise web.HTTPSeeOther(f"/handset/{handset.handset_id}#m-{mid}")
 
     async def _reply(self, request: web.Request) -> web.Response:
-        handset = self.handsets.get(request.match_info["handset_id"])
-        if handset is None:
-            raise web.HTTPNotFound()
+        handset = self._handset_of(request)
         text = str((await request.post()).get("text", "")).strip()
         if text:
-            last = self.messages[handset.message_ids[-1]] if handset.message_ids else None
-            await self._send_user_message(self._user_body(handset, TEXT_TYPE, text, last))
+            await self.reply(self._last_message_id(handset), text[:MAX_TEXT])
+        raise web.HTTPSeeOther(f"/handset/{handset.handset_id}")
+
+    async def _location(self, request: web.Request) -> web.Response:
+        handset = self._handset_of(request)
+        form = await request.post()
+        try:
+            lat, lon = float(str(form.get("latitude", ""))), float(str(form.get("longitude", "")))
+            label = str(form.get("label", "")).strip()[:100] or None
+            geo_text(lat, lon, label)  # refuses what is not a location
+        except ValueError:
+            raise web.HTTPBadRequest(text="latitude and longitude must be a location") from None
+        await self.share_location(self._last_message_id(handset), lat, lon, label)
+        raise web.HTTPSeeOther(f"/handset/{handset.handset_id}")
+
+    async def _file(self, request: web.Request) -> web.Response:
+        handset = self._handset_of(request)
+        upload = (await request.post()).get("file")
+        if not isinstance(upload, web.FileField):
+            raise web.HTTPBadRequest(text="choose a file")
+        data = upload.file.read(MAX_UPLOAD_BYTES + 1)
+        if not data or len(data) > MAX_UPLOAD_BYTES:
+            raise web.HTTPBadRequest(text="the file is empty or too large")
+        ctype = upload.content_type or "application/octet-stream"
+        await self.send_file(self._last_message_id(handset), data, ctype, upload.filename or "file")
+        raise web.HTTPSeeOther(f"/handset/{handset.handset_id}")
+
+    async def _device(self, request: web.Request) -> web.Response:
+        handset = self._handset_of(request)
+        await self.share_device_specifics(self._last_message_id(handset))
         raise web.HTTPSeeOther(f"/handset/{handset.handset_id}")
 
 
@@ -745,7 +1923,8 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--callback-token", default=SANDBOX_CALLBACK_TOKEN)
     p.add_argument("--app-id", default=SANDBOX_APP_ID)
     p.add_argument("--app-key", default=SANDBOX_APP_KEY)
-    p.add_argument("--chatbot-id", default="sip:hongyan@botplatform.sandbox.local")
+    p.add_argument("--chatbot-id", default=SANDBOX_CHATBOT_ID)
+    p.add_argument("--base-path", default="", help="the server root's base path, e.g. /exampleAPI")
     p.add_argument("--delivery-delay", type=float, default=0.5)
     p.add_argument("--display-delay", type=float, default=1.0)
     p.add_argument("--latency", type=float, default=0.0)
@@ -762,6 +1941,7 @@ async def _serve(args: argparse.Namespace) -> None:
         app_id=args.app_id,
         app_key=args.app_key,
         chatbot_id=args.chatbot_id,
+        base_path=args.base_path,
         timing=SimulatorTiming(
             delivery_delay_s=args.delivery_delay,
             display_delay_s=args.display_delay,

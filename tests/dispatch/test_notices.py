@@ -39,7 +39,7 @@ async def _brand_channel(api) -> dict:
         "/v1/channels",
         {
             "operator": "sandbox",
-            "server_root": f"{maap.host}:{maap.port}",
+            "server_root": f"http://{maap.host}:{maap.port}",
             "chatbot_id": BRAND_CHATBOT,
             "app_id": "brand-app",
             "app_key": "brand-key",
@@ -78,3 +78,42 @@ async def test_a_brands_own_chatbot_is_checked_with_its_own_token_and_shows_its_
     assert (await _notify(sandbox_api, BRAND_CHATBOT, "check", passed, token=BRAND_TOKEN)).status == 204
     view = await (await sandbox_api.get(f"/v1/channels/{channel['id']}")).json()
     assert view["profile_audit"] == "approved"
+
+
+async def test_two_brands_send_at_once_each_on_its_own_chatbot_and_token(sandbox_api):
+    """One process serves many chatbots: each brand's messages go out on its chatbot with its
+    own token, and their callbacks come back signed with its own callback token."""
+    import asyncio
+
+    from server import SANDBOX
+
+    maap = sandbox_api.client.app[SANDBOX].maap
+    brands = [sandbox_api, await sandbox_api.new_tenant("Brand B", signature="【品牌乙】")]
+    chatbots = ["sip:12520000101@botplatform.sandbox.local", "sip:12520000102@botplatform.sandbox.local"]
+    for i, (api, chatbot) in enumerate(zip(brands, chatbots)):
+        body = {
+            "operator": "sandbox",
+            "server_root": f"http://{maap.host}:{maap.port}",
+            "chatbot_id": chatbot,
+            "app_id": f"app-{i}",
+            "app_key": f"key-{i}",
+            "callback_token": f"callback-{i}",
+        }
+        resp = await api.post("/v1/channels", body)
+        assert resp.status == 201, await resp.text()
+    await asyncio.sleep(0.05)  # provisioning on the simulator follows the commit
+
+    async def send(api, n: int) -> list[str]:
+        body = {"recipients": [{"to": f"+86138001{n}{i:04d}"} for i in range(1, 6)], "card": card()}
+        resp = await api.post("/v1/messages", body)
+        return [m["id"] for m in (await resp.json())["messages"]]
+
+    sent = await asyncio.gather(send(brands[0], 1), send(brands[1], 2))
+    for api, ids, chatbot in zip(brands, sent, chatbots):
+        for mid in ids:
+            await wait_for(api, mid, lambda v: v["status"] == "rcs_read")
+            assert maap.messages[mid].chatbot_id == chatbot
+    for chatbot in chatbots:
+        assert maap.chatbots[chatbot].tokens_issued == 1
+        assert maap.chatbots[chatbot].messages_accepted == 5
+    assert maap.primary.messages_accepted == 0  # nothing went out on the platform's default chatbot

@@ -30,7 +30,14 @@ async def test_not_capable_number_falls_back_to_sms_with_a_short_link(sandbox_ap
     mid = await send(sandbox_api, "+8613800001230")
     view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "sms_delivered")
     types = event_types(view)
-    assert types == ["accepted", "queued", "fallback_pending", "sms_sent", "sms_delivered"]
+    # The CN interface has no capability query: the operator answers the send `failed` (code 2)…
+    assert types == ["accepted", "queued", "rcs_sent", "fallback_pending", "sms_sent", "sms_delivered"]
+    failed = next(e for e in view["events"] if e["type"] == "fallback_pending")
+    assert failed["detail"]["error_code"] == 2
+    # …and the platform remembers: the next message to that number goes straight to SMS.
+    again = await send(sandbox_api, "+8613800001230")
+    view = await wait_for(sandbox_api, again, lambda v: v["status"] == "sms_delivered")
+    assert event_types(view) == ["accepted", "queued", "fallback_pending", "sms_sent", "sms_delivered"]
     sent = next(e for e in view["events"] if e["type"] == "sms_sent")
     assert sent["detail"]["route"] == "sandbox" and sent["detail"]["segments"] >= 1
     assert sent["detail"]["encoding"] in ("GSM-7", "UCS-2", "gsm7", "ucs2")

@@ -114,3 +114,47 @@ async def test_a_reply_to_the_sms_reaches_the_brand_as_a_user_event(sandbox_api,
         ("sms", "明天几点开门？", False),
         ("sms", "TD", True),
     ]
+
+
+async def test_a_text_and_a_card_with_chips_reach_the_handset_and_every_answer_names_its_message(
+    sandbox_api, aiohttp_server
+):
+    """Text with a chip list, and a card with its own suggestion plus a chip list: the handset
+    shows them; a chip tap (inReplyTo), a written reply and a shared location (matched by
+    conversation and number) each come back as a user event of the right message."""
+    url, got, arrived = await receiver(aiohttp_server)
+    reg = await sandbox_api.post("/v1/webhooks", json={"url": url, "events": ["message.user_event"]})
+    assert reg.status == 201
+    chips = [{"reply": {"displayText": "好的", "postback": {"data": "ok"}}}]
+    text = await sandbox_api.post(
+        "/v1/messages", json={"to": "+8613800002222", "text": "明天见？", "suggestions": chips}
+    )
+    assert text.status == 202, await text.text()
+    card_body = {"to": "+8613800002223", "card": card(), "suggestions": [{"reply": {"displayText": "稍后"}}]}
+    with_card = await sandbox_api.post("/v1/messages", json=card_body)
+    assert with_card.status == 202, await with_card.text()
+    text_id = (await text.json())["messages"][0]["id"]
+    card_id = (await with_card.json())["messages"][0]["id"]
+    for mid in (text_id, card_id):
+        await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_read")
+
+    maap = sandbox_api.client.app[SANDBOX].maap
+    parts = {mid: [p["contentType"] for p in maap.messages[mid].parts] for mid in (text_id, card_id)}
+    assert parts[text_id] == ["text/plain", "application/vnd.gsma.botsuggestion.v1.0+json"]
+    assert parts[card_id] == [
+        "application/vnd.gsma.botmessage.v1.0+json",
+        "application/vnd.gsma.botsuggestion.v1.0+json",
+    ]
+    assert await maap.tap(text_id, 0)  # the text's chip
+    assert await maap.tap(card_id, 1)  # the card's chip list comes after its own suggestion
+    assert await maap.reply(card_id, "几点？")
+    assert await maap.share_location(text_id, 39.9042, 116.4074, "天安门")
+
+    await wait_events(got, arrived, lambda events: len(events) >= 4)
+    events = [orjson.loads(body)["data"] for body, _ in got]
+    seen = {(e["message_id"], e["event"]["kind"], e["event"]["postback"] or e["event"]["text"]) for e in events}
+    assert (text_id, "suggestion_response", "ok") in seen
+    assert any(m == card_id and kind == "suggestion_response" for m, kind, _ in seen)
+    assert (card_id, "text", "几点？") in seen
+    location = next(e for e in events if e["event"]["kind"] == "location")
+    assert location["message_id"] == text_id and location["event"]["location"]["label"] == "天安门"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import orjson
 import pytest
 from aiohttp import web
 
@@ -37,6 +38,8 @@ class Receiver:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     batch_sizes: list = field(default_factory=list)  # statuses per deliveryNotification request
     users: asyncio.Queue = field(default_factory=asyncio.Queue)
+    notices: asyncio.Queue = field(default_factory=asyncio.Queue)
+    bodies: list = field(default_factory=list)  # (raw path, JSON body) of every callback POST
 
     async def status(self, message_id: str, status: str, timeout: float = 5.0):
         """Wait (with a deadline, never a sleep) for `status` of `message_id`; returns that
@@ -56,6 +59,13 @@ class Receiver:
     async def user(self, timeout: float = 5.0):
         return await asyncio.wait_for(self.users.get(), timeout)
 
+    async def notice(self, timeout: float = 5.0):
+        return await asyncio.wait_for(self.notices.get(), timeout)
+
+    def last_body(self, path_end: str) -> dict:
+        """The JSON body of the newest callback whose path ends with `path_end`."""
+        return next(body for path, body in reversed(self.bodies) if path.endswith(path_end))
+
 
 @pytest.fixture
 async def receiver(aiohttp_server):
@@ -69,10 +79,19 @@ async def receiver(aiohttp_server):
     async def on_user(chatbot_id, event):
         received.users.put_nowait((chatbot_id, event))
 
+    async def on_notice(chatbot_id, notice):
+        received.notices.put_nowait((chatbot_id, notice))
+
+    @web.middleware
+    async def record(request, handler):
+        if request.method == "POST":
+            received.bodies.append((request.raw_path, orjson.loads(await request.read())))
+        return await handler(request)
+
     received.endpoints = CallbackEndpoints(
-        callback_token=CALLBACK_TOKEN, app_id=APP_ID, on_delivery=on_delivery, on_user=on_user
+        callback_token=CALLBACK_TOKEN, app_id=APP_ID, on_delivery=on_delivery, on_user=on_user, on_notice=on_notice
     )
-    app = web.Application(middlewares=[problems])
+    app = web.Application(middlewares=[record, problems])
     app.add_routes(received.endpoints.routes("/rcs"))
     server = await aiohttp_server(app)
     received.url = str(server.make_url("/rcs"))

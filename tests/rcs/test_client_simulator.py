@@ -4,15 +4,24 @@ endpoints, all over real sockets on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import aiohttp
 import orjson
 import pytest
 
 from rcs.callbacks import signed_headers
-from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, OutboundMessage
+from rcs.maap import (
+    BOT_MESSAGE_TYPE,
+    ContentPart,
+    OutboundMessage,
+    card_parts,
+    file_parts,
+    location_parts,
+    text_parts,
+)
 from rcs.operators import CnCspMaap
-from rcs.results import Capability, Outcome
+from rcs.results import Capability, Outcome, classify_code
 
 CARD = {
     "message": {
@@ -41,7 +50,7 @@ def message(message_id: str, to: str) -> OutboundMessage:
     return OutboundMessage(
         message_id=message_id,
         to=to,
-        parts=(ContentPart(BOT_MESSAGE_TYPE, orjson.dumps(CARD).decode()),),
+        parts=card_parts(CARD),
         conversation_id="conv-" + message_id,
         contribution_id="contrib-" + message_id,
     )
@@ -93,7 +102,8 @@ async def test_wrong_app_key_is_a_token_failure(simulator):
         result = await bad.send(message("bad", "+8613800001231"))
     finally:
         await bad.close()
-    assert not result.accepted and result.outcome is Outcome.TOKEN and result.code == 40014
+    # 40001: "获取 accessToken 时 appKey 错误"
+    assert not result.accepted and result.outcome is Outcome.TOKEN and result.code == 40001
 
 
 async def test_delivered_then_displayed(client, receiver):
@@ -136,9 +146,25 @@ async def test_eight_answers_503_twice_then_accepts(client, receiver):
     await receiver.status("m8", "displayed")
 
 
-async def test_invalid_destination_is_a_validation_error(client):
+async def test_invalid_destination_is_refused(client):
     result = await client.send(message("inv", "+86123"))
-    assert (result.accepted, result.outcome, result.code) == (False, Outcome.INVALID, 40006)
+    # 20002 "参数异常": the interface has no code of its own for a malformed number
+    assert (result.accepted, result.outcome, result.code, result.http_status) == (
+        False,
+        classify_code(20002),
+        20002,
+        400,
+    )
+
+
+async def test_a_card_serialised_into_a_string_still_goes_as_an_object(client, receiver, simulator):
+    """Parts built before the `*_parts` helpers (a card as JSON text) reach the strict MaaP as objects."""
+    legacy = OutboundMessage(
+        "legacy", "+8613800001231", (ContentPart(BOT_MESSAGE_TYPE, orjson.dumps(CARD).decode()),), "c", "k"
+    )
+    assert (await client.send(legacy)).accepted
+    assert simulator.messages["legacy"].parts == [{"contentType": BOT_MESSAGE_TYPE, "contentText": CARD}]
+    await receiver.status("legacy", "displayed")
 
 
 async def test_unreachable_maap_is_transient(unused_tcp_port):
@@ -157,37 +183,66 @@ async def test_unreachable_maap_is_transient(unused_tcp_port):
 @pytest.mark.parametrize(
     "number, expected",
     [
-        ("+8613800001231", Capability.SUPPORTED),
-        ("+8613800001238", Capability.SUPPORTED),
-        ("+8613800001230", Capability.NOT_SUPPORTED),
-        ("+8613800001239", Capability.NOT_SUPPORTED),
-        ("+8613800001200", Capability.NOT_SUPPORTED),
+        ("+8613800001231", Capability.UNKNOWN),
+        ("+8613800001230", Capability.UNKNOWN),  # only a send tells: failed, code 2
         ("+86123", Capability.INVALID),
         ("13800001231", Capability.INVALID),
     ],
 )
-async def test_capability_single(client, number, expected):
+async def test_capability_is_never_asked_of_the_maap(client, simulator, number, expected):
     assert await client.check_capability(number) is expected
+    assert (await client.check_capabilities([number])) == {number: expected}
+    assert simulator.tokens_issued == 0  # no request at all reached the MaaP
 
 
-async def test_capability_batch(client):
-    numbers = [f"+86138000{i:05d}" for i in range(1200)] + ["bogus"]
-    answers = await client.check_capabilities(numbers)
-    assert len(answers) == len(numbers)
-    assert answers["bogus"] is Capability.INVALID
-    assert answers["+8613800000001"] is Capability.SUPPORTED
-    assert answers["+8613800000100"] is Capability.NOT_SUPPORTED
-    assert answers["+8613800000019"] is Capability.NOT_SUPPORTED
-
-
-async def test_media_upload_round_trip(client):
+async def test_media_upload_round_trip(client, simulator, receiver):
     media = await client.upload_media(
         b"\x89PNG fake image", "image/png", "a.png", thumbnail=(b"thumb", "image/jpeg", "t.jpg")
     )
-    assert media.content_type == "image/png" and media.file_size == 15
+    assert media.content_type == "image/png" and media.file_size == 15 and media.file_name == "a.png"
+    assert media.until is not None  # a temporary upload says until when it lives
     assert media.thumbnail_url and media.url != media.thumbnail_url
     async with aiohttp.ClientSession() as s, s.get(media.url) as resp:
         assert await resp.read() == b"\x89PNG fake image"
+    downloaded = await client.download_media(media.url)
+    assert (downloaded.data, downloaded.content_type, downloaded.filename) == (
+        b"\x89PNG fake image",
+        "image/png",
+        "a.png",
+    )
+    # the file goes in the file-transfer form; the MaaP takes the urls it issued
+    assert (await client.send(OutboundMessage("file1", "+8613800001231", file_parts(media), "c", "k"))).accepted
+    await receiver.status("file1", "delivered")
+    # deleted, it is gone: neither downloadable nor sendable
+    assert (await client.delete_media(media.url)).accepted
+    result = await client.send(OutboundMessage("file2", "+8613800001231", file_parts(media), "c", "k"))
+    assert (result.accepted, result.code) == (False, 40007)
+
+
+async def test_permanent_upload_and_its_quota_counts(client):
+    media = await client.upload_media(b"mp4", "video/mp4", "v.mp4", temporary=False)
+    assert media.until is None
+    deleted = await client.delete_media(media.url)
+    assert deleted.accepted
+
+
+async def test_chatbot_information_optionals_and_menu(client, simulator, receiver):
+    info = await client.chatbot_info()
+    assert (info["accessNo"], info["domain"]) == ("hongyan", "botplatform.sandbox.local")
+    menu = {"entries": [{"reply": {"displayText": "帮助", "postback": {"data": "help"}}}]}
+    assert (await client.update_menu(menu)).accepted
+    assert (await client.chatbot_info())["menu"] == menu
+    assert (await client.update_chatbot_optionals({"themeColour": "#FF0000"})).accepted
+    assert (await client.chatbot_info())["themeColour"] == "#000000"  # pending the operator's audit
+    assert await simulator.approve_optionals()
+    assert (await client.chatbot_info())["themeColour"] == "#FF0000"
+    _, audit = await receiver.notice()
+    _, change = await receiver.notice()
+    assert (audit.kind, audit.result, audit.audit_type) == ("audit_result", "pass", "chatbotInformation")
+    assert change.kind == "information_change"
+    too_many = {"entries": [{"reply": {"displayText": f"r{i}", "postback": {"data": "x"}}} for i in range(4)]}
+    refused = await client.update_menu(too_many)
+    assert (refused.accepted, refused.code) == (False, 40016)
 
 
 async def test_handset_page_and_tap_sends_postback(client, receiver, simulator):
@@ -212,6 +267,49 @@ async def test_handset_page_and_tap_sends_postback(client, receiver, simulator):
     assert event.kind == "suggestion_response"
     assert (event.postback, event.display_text, event.from_number) == ("open=1", "Open", "+8613812341234")
     assert event.in_reply_to == "contrib-card1" and event.conversation_id == "conv-card1"
+    # exactly the interface's example form of a suggestion response, inReplyTo added
+    body = receiver.last_body("/messages")
+    assert list(body) == [
+        "messageId",
+        "messageList",
+        "destinationAddress",
+        "senderAddress",
+        "conversationId",
+        "contributionId",
+        "inReplyTo",
+    ]
+    assert body["messageList"] == [
+        {
+            "contentType": "application/vnd.gsma.botsuggestion.response.v1.0+json",
+            "contentEncoding": "utf8",
+            "contentText": {"response": {"action": {"displayText": "Open", "postback": {"data": "open=1"}}}},
+        }
+    ]
+    assert (body["destinationAddress"], body["senderAddress"]) == (simulator.chatbot_id, "tel:+8613812341234")
+    assert (body["conversationId"], body["inReplyTo"]) == ("conv-card1", "contrib-card1")
+    assert body["contributionId"] not in ("contrib-card1", "") and body["messageId"] != "card1"
+
+
+async def test_handset_shows_text_locations_files_and_chips(client, receiver, simulator):
+    chips = [{"reply": {"displayText": "退订", "postback": {"data": "unsubscribe"}}}]
+    media = await client.upload_media(b"%PDF", "image/png", "bill.png")
+    sends = [
+        ("h-text", text_parts("您的账单 <已出>", chips)),
+        ("h-loc", location_parts(31.2304, 121.4737, "外滩")),
+        ("h-file", file_parts(media)),
+    ]
+    for mid, parts in sends:
+        assert (await client.send(OutboundMessage(mid, "+8613812341231", parts, "conv-h", "contrib-" + mid))).accepted
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{simulator.url}/handset/message/h-text") as resp:
+            page = await resp.text()
+    assert "您的账单 &lt;已出&gt;" in page  # text, escaped
+    assert "外滩 (31.2304, 121.4737)" in page  # the location
+    assert f'href="{media.url}">bill.png</a>' in page  # the file
+    assert ">退订</button>" in page  # the chip list, tappable
+    assert await simulator.tap("h-text", 0)
+    _, event = await receiver.user()
+    assert (event.kind, event.postback, event.in_reply_to) == ("suggestion_response", "unsubscribe", "contrib-h-text")
 
 
 async def test_handset_reply_is_a_text_user_event(client, receiver, simulator):
@@ -221,7 +319,118 @@ async def test_handset_reply_is_a_text_user_event(client, receiver, simulator):
         async with s.post(f"{simulator.url}/handset/{handset_id}/reply", data={"text": "你好"}) as resp:
             assert resp.status == 200
     _, event = await receiver.user()
-    assert (event.kind, event.text) == ("text", "你好")
+    assert (event.kind, event.text, event.conversation_id) == ("text", "你好", "conv-card2")
+    body = receiver.last_body("/messages")
+    assert list(body) == [
+        "messageId",
+        "messageList",
+        "dateTime",
+        "destinationAddress",
+        "senderAddress",
+        "conversationId",
+        "contributionId",
+    ]
+    assert body["messageList"] == [{"contentType": "text/plain", "contentText": "你好"}]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00", body["dateTime"])
+
+
+async def test_handset_shares_a_location(client, receiver, simulator):
+    assert (await client.send(message("loc1", "+8613812341236"))).accepted
+    assert await simulator.share_location("loc1", 39.9087, 116.3975, "天安门 广场")
+    _, event = await receiver.user()
+    assert event.kind == "location" and (event.location.latitude, event.location.longitude) == (39.9087, 116.3975)
+    body = receiver.last_body("/messages")
+    assert body["messageList"] == [
+        {
+            "contentType": "text/plain",
+            "contentText": "geo:39.9087,116.3975;crs=gcj02;u=10;rcs-l=%E5%A4%A9%E5%AE%89%E9%97%A8%20%E5%B9%BF%E5%9C%BA",
+        }
+    ]
+    assert "inReplyTo" not in body and body["conversationId"] == "conv-loc1"
+
+
+async def test_handset_sends_a_file_the_chatbot_can_download(client, receiver, simulator):
+    assert (await client.send(message("file3", "+8613812341232"))).accepted
+    assert await simulator.send_file("file3", b"JPEGDATA", "image/jpeg", "photo.jpg", thumbnail=(b"T", "image/jpeg"))
+    _, event = await receiver.user()
+    assert event.kind == "file" and event.file.file_size == 8 and event.file.thumbnail_url
+    body = receiver.last_body("/messages")
+    (part,) = body["messageList"]
+    assert (part["contentType"], part["contentEncoding"]) == ("application/vnd.gsma.rcs-ft-http", "utf8")
+    assert [list(i) for i in part["contentText"]] == [
+        ["type", "fileSize", "contentType", "url"],
+        ["type", "fileSize", "fileName", "contentType", "url"],
+    ]
+    downloaded = await client.download_media(event.file.url)
+    assert downloaded.data == b"JPEGDATA"
+
+
+async def test_handset_shares_device_specifics(client, receiver, simulator):
+    assert (await client.send(message("dev1", "+8613812341233"))).accepted
+    assert await simulator.share_device_specifics("dev1")
+    body = receiver.last_body("/messages")
+    assert body["messageList"] == [
+        {
+            "contentType": "application/vnd.gsma.botsharedclientdata.v1.0+json",
+            "contentEncoding": "utf8",
+            "contentText": {
+                "sharedData": {
+                    "deviceSpecifics": {
+                        "deviceModel": "OnePlus 7 Pro",
+                        "platformVersion": "Android-9.1.2",
+                        "clientVendor": "VNDR",
+                        "clientVersion": "RCSAndrd-1.0",
+                        "batteryRemainingMinutes": 517,
+                    }
+                }
+            },
+        }
+    ]
+    _, event = await receiver.user()
+    assert event.kind == "device_specifics" and event.device.battery_remaining_minutes == 517
+
+
+async def test_notices_in_the_interface_forms(receiver, simulator):
+    assert await simulator.send_spam_report(["cf9e4a75-663b-1032-ac45-159f940783c5"])
+    assert receiver.last_body("/notice/rcsspam") == {
+        "messageId": ["cf9e4a75-663b-1032-ac45-159f940783c5"],
+        "spamType": "垃圾消息",
+        "freeText": "全是广告",
+    }
+    _, spam = await receiver.notice()
+    assert (spam.kind, spam.message_ids) == ("spam_report", ("cf9e4a75-663b-1032-ac45-159f940783c5",))
+    assert await simulator.send_audit_result("message", "fail", description="文件不符合规则", remark="messageId: m1")
+    audit = receiver.last_body("/check")
+    assert list(audit) == ["type", "result", "time", "description", "remark"]
+    assert (audit["type"], audit["result"], audit["remark"]) == ("message", "fail", "messageId: m1")
+    _, notice = await receiver.notice()
+    assert (notice.kind, notice.subject_kind, notice.subject) == ("audit_result", "messageId", "m1")
+    assert await simulator.send_information_change()
+    assert receiver.last_body("/notice/informationChange")["accessNo"] == "hongyan"
+    paths = [p for p, _ in receiver.bodies]
+    chatbot = "sip%3Ahongyan%40botplatform.sandbox.local"
+    assert paths == [
+        f"/rcs/notifyInfoNotification/{chatbot}/notice/rcsspam",
+        f"/rcs/notifyInfoNotification/{chatbot}/check",
+        f"/rcs/notifyInfoNotification/{chatbot}/notice/informationChange",
+    ]
+
+
+async def test_statuses_in_the_interface_form(client, receiver, simulator):
+    assert (await client.send(message("st1", "+8613800001230"))).accepted
+    failed, _ = await receiver.status("st1", "failed")
+    (info,) = receiver.last_body("/status")["deliveryInfoList"]
+    assert list(info) == [
+        "messageId",
+        "status",
+        "errorCode",
+        "errorMessage",
+        "dateTime",
+        "destinationAddress",
+        "senderAddress",
+    ]
+    assert (info["destinationAddress"], info["senderAddress"]) == (simulator.chatbot_id, "tel:+8613800001230")
+    assert (info["status"], info["errorCode"]) == ("failed", 2)
 
 
 async def test_callbacks_with_a_wrong_token_are_rejected(receiver, simulator):

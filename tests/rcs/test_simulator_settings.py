@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from rcs.maap import BOT_MESSAGE_TYPE, ContentPart, Maap, OutboundMessage
+from rcs.maap import Maap, ManagedRcsChannel, OutboundMessage, text_parts
 from rcs.operators import OPERATORS, CnCspMaap
 from rcs.results import Outcome
 from rcs.simulator import MaapSimulator, SimulatorTiming
@@ -20,13 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def msg(mid: str, to: str = "+8613800001231") -> OutboundMessage:
-    return OutboundMessage(mid, to, (ContentPart(BOT_MESSAGE_TYPE, '{"message":{}}'),), "c", "k")
+    return OutboundMessage(mid, to, text_parts("您好"), "c", "k")
 
 
 def test_registry_and_interface():
     assert OPERATORS["cn_csp"] is CnCspMaap
     sim = MaapSimulator()
-    assert isinstance(CnCspMaap(sim.client_settings()), Maap)
+    maap = CnCspMaap(sim.client_settings())
+    assert isinstance(maap, Maap) and isinstance(maap, ManagedRcsChannel)
 
 
 @pytest.mark.parametrize("rate, accepted", [(1.0, False), (0.0, True)])
@@ -73,6 +74,8 @@ async def test_standalone_process(unused_tcp_port):
         "rcs.simulator",
         "--port",
         str(unused_tcp_port),
+        "--base-path",
+        "/exampleAPI",
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -81,7 +84,7 @@ async def test_standalone_process(unused_tcp_port):
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 20)  # printed once it serves
         assert f"127.0.0.1:{unused_tcp_port}" in line.decode()
-        sim = MaapSimulator(port=unused_tcp_port)  # same defaults → matching client settings
+        sim = MaapSimulator(port=unused_tcp_port, base_path="/exampleAPI")  # same defaults → matching settings
         maap = CnCspMaap(sim.client_settings())
         try:
             assert (await maap.send(msg("p1"))).accepted
