@@ -65,7 +65,7 @@ from rcs.maap import (
     TEXT_TYPE,
     geo_text,
 )
-from rcs.operators.cn_csp import CnCspSettings, is_e164
+from rcs.operators.cn_csp import OPTIONAL_INFO_FIELDS, CnCspSettings, is_e164
 from security.logs import install as install_pii_filter
 from security.logs import mask_phone
 
@@ -134,21 +134,7 @@ UPLOAD_KINDS: dict[str, tuple[frozenset[str], int]] = {
 THUMBNAIL_MAX = 200 * 1024
 MEDIA_QUOTA = {"temp": 1000, "perm": 300}  # totalCount: how many files of each kind may be held
 
-OPTIONAL_INFO: dict[str, int | None] = {
-    "serviceDescription": 500,
-    "category": None,
-    "callBackNumber": 21,
-    "provider": 100,
-    "longitude": None,
-    "latitude": None,
-    "themeColour": 20,
-    "serviceWebsite": 150,
-    "emailAddress": 50,
-    "backgroundImage": 150,
-    "address": 200,
-    "cssStyle": 150,
-    "autograph": 50,
-}
+OPTIONAL_INFO = OPTIONAL_INFO_FIELDS  # what a chatbot may update, with the limits the client checks too
 
 # The interface's example device specifics (what the virtual handset shares).
 EXAMPLE_DEVICE = {

@@ -99,13 +99,8 @@ class CnCspSettings:
         return f"{self.scheme}://{root}/bot/{self.api_version}/{quote(self.chatbot_id, safe='')}"
 
 
-class TokenError(Exception):
+class TokenError(ChannelError):
     """No access token could be had: the MaaP refused it, or could not be reached."""
-
-    def __init__(self, detail: str, code: int | None = None, http_status: int | None = None):
-        super().__init__(detail)
-        self.code = code
-        self.http_status = http_status
 
     @property
     def outcome(self) -> Outcome:
