@@ -234,7 +234,10 @@ class Dispatcher:
                 await self.ensure_keys(tenant_id)
             jobs, changes = await self._open(rows)
             jobs = await self._honour_opt_outs(jobs, changes)
-            cancelled = await cancels_pending(self.db, [j.id for j in jobs if j.status in (S.QUEUED, S.RCS_SENT)])
+            # Only a message already in flight when claimed can have a cancel pending (one still
+            # `accepted` or `scheduled` is revoked by the cancel itself): most batches ask nothing.
+            in_flight = [r.id for r in rows if r.status in (S.QUEUED, S.RCS_SENT)]
+            cancelled = await cancels_pending(self.db, in_flight)
             to_send = [j for j in jobs if j.status in TO_SEND and j.id not in cancelled]
             expiring = [j for j in jobs if j.status == S.RCS_SENT or j.id in cancelled]
             fallback = [j for j in jobs if j.status == S.FALLBACK_PENDING]

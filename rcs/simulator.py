@@ -544,9 +544,21 @@ class Refusal(Exception):
 
 
 def schema_errors(document) -> list[str]:
-    """The chatbot message schema's complaints about a JSON document, most relevant first."""
-    errors = sorted(BOT_MESSAGE_VALIDATOR.iter_errors(document), key=jsonschema.exceptions.relevance)
-    return [f"{'/'.join(map(str, e.absolute_path)) or '/'}: {e.message}" for e in errors]
+    """The chatbot message schema's complaints about a JSON document, most relevant first.
+    Remembered per document (a campaign sends one card to many numbers; the schema walk is the
+    simulator's dearest step)."""
+    key = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    found = _SCHEMA_VERDICTS.get(key)
+    if found is None:
+        errors = sorted(BOT_MESSAGE_VALIDATOR.iter_errors(document), key=jsonschema.exceptions.relevance)
+        found = [f"{'/'.join(map(str, e.absolute_path)) or '/'}: {e.message}" for e in errors]
+        if len(_SCHEMA_VERDICTS) >= 4096:
+            _SCHEMA_VERDICTS.clear()
+        _SCHEMA_VERDICTS[key] = found
+    return list(found)
+
+
+_SCHEMA_VERDICTS: dict[bytes, list[str]] = {}
 
 
 def check_suggestions(items, most: int, where: str) -> None:
