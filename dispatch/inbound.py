@@ -119,6 +119,8 @@ class Inbound:
                 "latitude": event.location.latitude,
                 "longitude": event.location.longitude,
                 "label": event.location.label,
+                # The datum the handset used: China's maps share GCJ-02 ("gcj02"), not WGS-84.
+                "crs": event.location.crs,
             }
         await self.user_event(message_id, data, int(event.at.timestamp() * 1000))
 

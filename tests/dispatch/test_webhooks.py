@@ -158,3 +158,4 @@ async def test_a_text_and_a_card_with_chips_reach_the_handset_and_every_answer_n
     assert (card_id, "text", "几点？") in seen
     location = next(e for e in events if e["event"]["kind"] == "location")
     assert location["message_id"] == text_id and location["event"]["location"]["label"] == "天安门"
+    assert location["event"]["location"]["crs"] == "gcj02"
