@@ -9,8 +9,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from api.problems import Problem
-from api.responses import problem_response
+from api.middleware import problem_middleware
 from rcs.callbacks import CallbackEndpoints
 from rcs.operators import CnCspMaap
 from rcs.simulator import MaapSimulator, SimulatorTiming
@@ -18,14 +17,6 @@ from rcs.simulator import MaapSimulator, SimulatorTiming
 CALLBACK_TOKEN = "test-callback-token"
 APP_ID = "test-app"
 FAST = SimulatorTiming(delivery_delay_s=0.01, display_delay_s=0.01, revoke_delay_s=0.01, not_capable_delay_s=0.01)
-
-
-@web.middleware
-async def problems(request, handler):
-    try:
-        return await handler(request)
-    except Problem as p:
-        return problem_response(p)
 
 
 @dataclass
@@ -91,7 +82,7 @@ async def receiver(aiohttp_server):
     received.endpoints = CallbackEndpoints(
         callback_token=CALLBACK_TOKEN, app_id=APP_ID, on_delivery=on_delivery, on_user=on_user, on_notice=on_notice
     )
-    app = web.Application(middlewares=[record, problems])
+    app = web.Application(middlewares=[record, problem_middleware])
     app.add_routes(received.endpoints.routes("/rcs"))
     server = await aiohttp_server(app)
     received.url = str(server.make_url("/rcs"))

@@ -24,8 +24,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from api.problems import Problem
-from api.responses import problem_response
+from api.middleware import problem_middleware
 from rcs.callbacks import CallbackEndpoints, signed_headers
 
 GOLDEN = Path(__file__).parent / "golden" / "inbound"
@@ -42,14 +41,6 @@ def load(name: str) -> dict:
 ALL = sorted(p.stem for p in GOLDEN.glob("*.json"))
 POSTS = [name for name in ALL if load(name)["request"]["method"] == "POST"]
 HANDSHAKE = load("02-2-url-verification")
-
-
-@web.middleware
-async def problems(request, handler):
-    try:
-        return await handler(request)
-    except Problem as p:
-        return problem_response(p)
 
 
 @dataclass
@@ -79,7 +70,7 @@ async def serve(aiohttp_client, **options) -> Inbound:
 
     handlers = {"on_delivery": on_delivery, "on_user": on_user, "on_notice": on_notice, **options}
     inbound.endpoints = CallbackEndpoints(callback_token=TOKEN, app_id=APP_ID, clock=lambda: NOW, **handlers)
-    app = web.Application(middlewares=[problems])
+    app = web.Application(middlewares=[problem_middleware])
     app.add_routes(inbound.endpoints.routes("/rcs"))
     inbound.client = await aiohttp_client(app)
     return inbound
