@@ -125,7 +125,7 @@ class SmsStage:
         """Send the SMS of claimed fallback_pending jobs and commit what became of each."""
         if not jobs:
             return
-        interrupted = await self._mark_intent(jobs)
+        interrupted, moved = await self._mark_intent(jobs)
         now_ms = self.now_ms()
         reason = "interrupted by a restart during the SMS submit; not sent again"
         changes = [
@@ -134,7 +134,9 @@ class SmsStage:
             if j.id in interrupted
         ]
         batch = WriteBatch()
-        results = await asyncio.gather(*(self._send_one(j, batch) for j in jobs if j.id not in interrupted))
+        results = await asyncio.gather(
+            *(self._send_one(j, batch) for j in jobs if j.id not in interrupted and j.id not in moved)
+        )
         changes.extend(c for c in results if c is not None)
         self.lifecycle.add(batch, changes)
         await self.writer.write(batch)
@@ -145,12 +147,17 @@ class SmsStage:
         ext = await self.extension_of(tenant_id) if self.extension_of is not None else None
         return self.source_addr + (ext or "")
 
-    async def _mark_intent(self, jobs: list[Job]) -> set[str]:
+    async def _mark_intent(self, jobs: list[Job]) -> tuple[set[str], set[str]]:
+        """Commit the intent to submit: (interrupted before, moved on meanwhile). A message no
+        longer `fallback_pending` (cancelled, opted out since it was claimed) is not sent."""
         now_ms = self.now_ms()
         ids = [j.id for j in jobs]
         interrupted: set[str] = set()
+        moved: set[str] = set()
 
         def mark(conn: Connection) -> None:
+            pending = lifecycle.in_status(conn, ids, S.FALLBACK_PENDING)
+            moved.update(i for i in ids if i not in pending)
             seen = conn.execute(
                 select(dispatch_state.c.message_id).where(
                     dispatch_state.c.message_id.in_(ids), dispatch_state.c.sms_intent_ms.is_not(None)
@@ -158,11 +165,11 @@ class SmsStage:
             ).all()
             interrupted.update(r.message_id for r in seen)
             for j in jobs:
-                if j.id not in interrupted:
+                if j.id not in interrupted and j.id not in moved:
                     upsert_state(conn, j.id, j.tenant_id, sms_intent_ms=now_ms)
 
         await self.writer.write(WriteBatch().run(mark))
-        return interrupted
+        return interrupted, moved
 
     async def _send_one(self, job: Job, batch: WriteBatch) -> Change | None:
         now_ms = self.now_ms()

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from api.bodies import parse_json, read_body, read_json
 from api.middleware import TENANT, TENANT_ID
+from api.pagination import page_limit
 from api.problems import FieldError, Problem
 from api.ratelimit import RateLimiter, retry_after_header
 from messages import openapi as _openapi  # noqa: F401  (registers the API description)
@@ -88,11 +89,9 @@ async def get_message(request: web.Request) -> web.Response:
 @routes.get("/v1/messages")
 async def list_messages(request: web.Request) -> web.Response:
     q = request.query
-    limit_raw = q.get("limit", str(DEFAULT_PAGE))
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_PAGE:
-        raise Problem(422, f"limit must be 1 to {MAX_PAGE}", [FieldError("/limit", "out of range")])
+    limit = page_limit(q, default=DEFAULT_PAGE, maximum=MAX_PAGE)
     items, cursor = await request.app[LEDGER].list(
-        request[TENANT_ID], batch_id=q.get("batch_id"), cursor=q.get("cursor"), limit=int(limit_raw)
+        request[TENANT_ID], batch_id=q.get("batch_id"), cursor=q.get("cursor"), limit=limit
     )
     return web.json_response({"data": items, "next_cursor": cursor})
 

@@ -322,6 +322,14 @@ def status_query(tenant_id: str, message_id: str):
     return select(messages.c.status).where(messages.c.id == message_id, messages.c.tenant_id == tenant_id)
 
 
+def in_status(conn: Connection, message_ids: Sequence[str], status: Status) -> set[str]:
+    """Those of `message_ids` in `status` now (read inside the caller's write transaction)."""
+    if not message_ids:
+        return set()
+    query = select(messages.c.id).where(messages.c.id.in_(list(message_ids)), messages.c.status == status)
+    return {r.id for r in conn.execute(query)}
+
+
 def anything_due_query(now_ms: int):
     """A cheap probe: is any message due and free?"""
     return (

@@ -15,15 +15,15 @@ async def _send(api, to: str, **extra) -> str:
 
 
 async def test_a_scheduled_message_is_revoked_at_once_and_never_sent(sandbox_api):
-    later = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
-    mid = await _send(sandbox_api, "+8613800138001", send_at=later)
+    send_at = datetime.now(UTC) + timedelta(seconds=0.3)
+    mid = await _send(sandbox_api, "+8613800138001", send_at=send_at.isoformat())
     resp = await sandbox_api.post(f"/v1/messages/{mid}/cancel")
     assert resp.status == 200, await resp.text()
     view = await resp.json()
     assert (view["status"], view["cancel"]) == ("revoked", "revoked")
-    # Past its send time, the dispatcher still leaves it alone.
-    await wait_for(sandbox_api, mid, lambda v: True, timeout=0.1)
-    again = await (await sandbox_api.get(f"/v1/messages/{mid}")).json()
+    # Well past its send time (the dispatcher picks due messages up within 0.5 s), still alone.
+    settled = send_at + timedelta(seconds=1)
+    again = await wait_for(sandbox_api, mid, lambda v: v["status"] != "revoked" or datetime.now(UTC) > settled)
     assert again["status"] == "revoked" and "queued" not in event_types(again)
     revoked = next(e for e in again["events"] if e["type"] == "revoked")
     assert (revoked["source"], revoked["detail"]["reason"]) == ("api", "cancelled")
@@ -41,6 +41,26 @@ async def test_an_rcs_message_in_flight_is_revoked_at_the_operator_and_no_sms_fo
     await wait_for(sandbox_api, mid, lambda v: True, timeout=0.1)
     final = await (await sandbox_api.get(f"/v1/messages/{mid}")).json()
     assert final["status"] == "revoked" and "fallback_pending" not in event_types(final)
+
+
+async def test_an_sms_whose_message_moved_on_after_the_claim_is_not_sent(sandbox_api):
+    """A claimed fallback job whose message was cancelled meanwhile: the SMS stage checks the
+    status when it commits its intent, and submits nothing."""
+    from dispatch import Job
+    from messages.status import Status
+    from server import SANDBOX, SMS_STAGE
+
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    mid = await _send(sandbox_api, "+8613800138010", send_at=later)
+    assert (await sandbox_api.post(f"/v1/messages/{mid}/cancel")).status == 200
+    app = sandbox_api.client.app
+    smsc = app[SANDBOX].smsc
+    before = smsc.counts["submit_sm"]
+    job = Job(mid, sandbox_api.tenant_id, "batch", Status.FALLBACK_PENDING, 0, 2**62, "+8613800138010", {}, card=card())
+    await app[SMS_STAGE].send([job])  # as if claimed just before the cancel committed
+    assert smsc.counts["submit_sm"] == before
+    view = await (await sandbox_api.get(f"/v1/messages/{mid}")).json()
+    assert view["status"] == "revoked" and "sms_sent" not in event_types(view)
 
 
 async def test_too_late_unknown_and_other_tenants(sandbox_api):
