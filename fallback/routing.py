@@ -23,6 +23,7 @@ import phonenumbers
 from phonenumbers import carrier as phone_carrier
 
 from fallback.route import NoRouteAvailable
+from security.numbers import ascii_digits
 
 CHINA_MOBILE = "china_mobile"
 CHINA_UNICOM = "china_unicom"
@@ -107,7 +108,7 @@ class RouterConfig:
                 if name not in names:
                     raise ValueError(f"carrier {carrier}: unknown route {name!r}")
         for prefix, carrier in self.prefixes.items():
-            if not prefix.startswith("+") or not prefix[1:].isdigit():
+            if not prefix.startswith("+") or not ascii_digits(prefix[1:]):
                 raise ValueError(f"number prefix {prefix!r}: write it as + and digits, e.g. +852")
             if carrier not in self.carriers:
                 raise ValueError(f"number prefix {prefix}: unknown carrier {carrier!r}")

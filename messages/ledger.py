@@ -19,6 +19,7 @@ from messages.optouts import opted_out as opted_out_of
 from messages.request import SendRequest
 from messages.status import Status
 from messages.tables import batches, idempotency_keys, message_events, messages
+from security.numbers import ascii_digits
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import rfc3339
 from store.writer import WriteBatch
@@ -251,7 +252,7 @@ class MessageLedger:
         if batch_id is not None:
             query = query.where(messages.c.batch_id == batch_id)
             if after is not None:
-                if not after.isdigit():
+                if not ascii_digits(after):
                     raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
                 query = query.where(messages.c.seq > int(after))
             query = query.order_by(messages.c.seq)

@@ -53,6 +53,7 @@ from rcs.results import (
     classify_http,
 )
 from security.logs import mask_phone
+from security.numbers import ascii_digits
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if ascii_digits(value):
         return float(value)
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - now)
@@ -176,14 +177,14 @@ def tel_uri(number: str) -> str:
 
 
 # +86 and a mainland mobile number (13x–19x): always a possible number.
-_CN_MOBILE = re.compile(r"\+861[3-9]\d{9}")
+_CN_MOBILE = re.compile(r"\+861[3-9][0-9]{9}")
 
 
 @functools.lru_cache(maxsize=65_536)
 def is_e164(number: str) -> bool:
     """A plausible E.164 number (digits after '+', a possible number for its country).
     Cached: phonenumbers parsing costs tens of µs and hot paths see the same numbers."""
-    if not number.startswith("+") or not number[1:].isdigit() or not 8 <= len(number) <= 16:
+    if not number.startswith("+") or not ascii_digits(number[1:]) or not 8 <= len(number) <= 16:
         return False
     if _CN_MOBILE.fullmatch(number):  # the usual case, without phonenumbers' general parser
         return True

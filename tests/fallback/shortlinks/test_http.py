@@ -110,7 +110,7 @@ async def test_open_url_redirects_only_to_the_card_url(env):
     token = await env.link()
     resp = await get(env, f"/s/{token}/a/{OPEN}", params={"url": "https://evil.example"})
     assert resp.status == 302 and resp.headers["Location"] == TARGET
-    for n in (DIAL, REPLY, 99, "x", "-1"):
+    for n in (DIAL, REPLY, 99, "x", "-1", "²", "٠"):  # ² and ٠ pass str.isdigit (int("²") fails)
         assert (await get(env, f"/s/{token}/a/{n}")).status == 404
 
 
