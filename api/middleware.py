@@ -20,6 +20,8 @@ AUTHENTICATE = web.AppKey("authenticate", object)
 # Who is asking, set by auth_middleware for every /v1/ handler.
 TENANT_ID = web.RequestKey("tenant_id", str)
 TENANT = web.RequestKey("tenant", dict)
+# The scopes of the key (or editor session) asking; None when the principal carries no limit.
+SCOPES = web.RequestKey("scopes", object)
 
 # The editor's sign-in (editor/sessions.py) plugs in here; api/ stays below the domains.
 SESSION_COOKIE = "hongyan_editor"
@@ -90,6 +92,7 @@ async def auth_middleware(request: web.Request, handler):
         raise Problem(403, f"this API key lacks the `{scope}` scope")
     request[TENANT_ID] = tenant.id
     request[TENANT] = tenant.as_mapping()
+    request[SCOPES] = frozenset(scopes) if scopes is not None else None
     return await handler(request)
 
 
