@@ -9,28 +9,23 @@ the database, loopback. Two checks share one parser:
   `0177.0.0.1`), IPv6 forms that carry an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64
   `64:ff9b::/96`, 6to4), fullwidth digits and dots (IDNA maps them), a zone id. It refuses every
   non-public address, localhost names and the cloud metadata names.
-- At connect time, `PublicOnlyResolver` answers only public addresses, so a name re-pointed after
-  registration (DNS rebinding) gets nowhere; a literal address skips any resolver, so whoever
-  connects checks it with `host_refusal` too.
+- At connect time, `security.resolver.PublicOnlyResolver` answers only public addresses, so a
+  name re-pointed after registration (DNS rebinding) gets nowhere; a literal address skips any
+  resolver, so whoever connects checks it with `host_refusal` too.
 
 The embedded sandbox keeps its simulators and receivers on loopback: its callers skip both.
 """
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import re
-import socket
 import unicodedata
-
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 from security.numbers import ascii_digits
 
 REFUSED = "must be a public address (private, loopback, link-local and reserved addresses are refused)"
-REFUSED_NAME = "must not be a local or cloud-metadata host name"
+REFUSED_NAME = "must be a public host, not a local or cloud-metadata name"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -129,23 +124,3 @@ def host_refusal(hostname: str) -> str | None:
     if ascii_digits(host.replace(".", "")):
         return "is not a valid IP address"  # all digits, yet no address: no resolver takes it as a name
     return None
-
-
-class PublicOnlyResolver(AbstractResolver):
-    """A resolver that answers only with public addresses; a name with none fails to resolve."""
-
-    def __init__(self, inner: AbstractResolver | None = None):
-        self.inner = inner or DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        answers = await self.inner.resolve(host, port, family)
-        public = [a for a in answers if is_public_ip(a["host"])]
-        if not public:
-            # errno + strerror: aiohttp shows strerror in the error recorded for the attempt.
-            raise OSError(errno.EACCES, "resolves only to non-public addresses; not connecting there")
-        return public
-
-    async def close(self) -> None:
-        await self.inner.close()

@@ -52,8 +52,10 @@ from rcs.results import (
     SendResult,
     classify_http,
 )
+from security.addresses import host_refusal
 from security.logs import mask_phone
 from security.numbers import ascii_digits
+from security.resolver import PublicOnlyResolver
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,9 @@ class CnCspSettings:
     app_key: str = field(repr=False)
     api_version: str = "v1"
     scheme: str = "https"  # http only for the loopback simulator
+    # Connect only to public addresses (a brand's own channel outside the sandbox: the brand chose
+    # the host, which must not lead into our network even if its name is re-pointed later).
+    public_only: bool = False
     refresh_margin_s: float = 300.0  # renew this long before the token expires
     timeout_s: float = 10.0
     connect_timeout_s: float = 3.0
@@ -98,6 +103,10 @@ class CnCspSettings:
     def base_url(self) -> str:
         root = self.server_root.rstrip("/")
         return f"{self.scheme}://{root}/bot/{self.api_version}/{quote(self.chatbot_id, safe='')}"
+
+
+class AddressRefused(aiohttp.ClientConnectionError):
+    """The MaaP's host is not a public address, and this client may connect only to those."""
 
 
 class TokenError(ChannelError):
@@ -228,16 +237,22 @@ class CnCspMaap:
         self._session = session
         self._owns_session = session is None
         self._base = settings.base_url
+        # A literal address skips the resolver: judge it (and local names) before connecting.
+        self._refused = host_refusal(URL(self._base).raw_host or "") if settings.public_only else None
         self.tokens = TokenHolder(self._request_token, clock=clock, margin_s=settings.refresh_margin_s)
         self._date_at, self._date_text = -1, ""
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _http(self) -> aiohttp.ClientSession:
+        if self._refused:
+            # Raised where transport errors are handled: a send is retried, then falls back.
+            raise AddressRefused(f"the MaaP's host {self._refused}")
         if self._session is None or self._session.closed:
             s = self.settings
+            resolver = PublicOnlyResolver() if s.public_only else None
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=s.pool_size, limit_per_host=s.pool_size),
+                connector=aiohttp.TCPConnector(limit=s.pool_size, limit_per_host=s.pool_size, resolver=resolver),
                 timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
             )
             self._owns_session = True

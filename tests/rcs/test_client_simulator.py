@@ -499,3 +499,43 @@ async def test_unknown_chatbot_is_refused(receiver):
                 f"{receiver.url}/deliveryNotification/{chatbot}/status", json={"deliveryInfoList": []}, headers=headers
             ) as resp:
                 assert resp.status == expected
+
+
+async def test_a_public_only_client_does_not_connect_to_loopback(simulator):
+    """A brand's own channel outside the sandbox: its server root is the brand's choice, so the
+    client refuses non-public addresses when it connects (issue 12's leftover, finding 12's parser)."""
+    from dataclasses import replace
+
+    for root in (
+        simulator.client_settings().server_root,
+        f"0x7f000001:{simulator.port}",
+        f"localhost:{simulator.port}",
+    ):
+        maap = CnCspMaap(replace(simulator.client_settings(), server_root=root, public_only=True))
+        try:
+            result = await maap.send(message(f"m-{root}", "+8613800001231"))
+            assert not result.accepted and result.outcome == Outcome.RETRY, result
+            assert "public" in (result.detail or "")
+        finally:
+            await maap.close()
+    assert simulator.tokens_issued == 0 and not simulator.messages  # nothing reached it
+
+
+async def test_a_public_only_client_does_not_follow_a_name_inside(simulator):
+    """A name that passed registration but resolves to a private address now: no connection."""
+    import socket
+
+    from security.addresses import host_refusal
+
+    name = socket.gethostname()
+    if all(not host_refusal(a[4][0]) for a in socket.getaddrinfo(name, simulator.port)):
+        pytest.skip(f"{name} resolves to a public address here")
+    from dataclasses import replace
+
+    maap = CnCspMaap(replace(simulator.client_settings(), server_root=f"{name}:{simulator.port}", public_only=True))
+    try:
+        result = await maap.send(message("m-name", "+8613800001231"))
+    finally:
+        await maap.close()
+    assert not result.accepted and result.outcome == Outcome.RETRY
+    assert simulator.tokens_issued == 0
