@@ -32,6 +32,7 @@ from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
 from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all, rotate_master
 from accounts.tables import SEALED_COLUMNS as ACCOUNT_SEALED
+from api.accesslog import AccessLogger
 from api.middleware import AUTHENTICATE, SESSION_AUTH, auth_middleware, problem_middleware
 from api.openapi import openapi_document
 from api.ratelimit import RateLimiter
@@ -879,7 +880,7 @@ def _serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         print=None,
-        access_log_format='%a "%r" %s %b %Tfs',
+        access_log_class=AccessLogger,  # no query values, short-link tokens cut to a prefix
         loop=new_event_loop(),
     )
 
