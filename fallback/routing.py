@@ -170,7 +170,8 @@ class _RouteState:
     reason: str | None = None
     probe_in_flight: bool = False
     probe_streak: int = 0
-    throttled: int = 0
+    throttles: int = 0  # how often the peer asked us to slow down
+    throttled_until: float = 0.0  # the pause the last one asked for ends then
 
 
 class CarrierRouter:
@@ -307,10 +308,12 @@ class CarrierRouter:
     def record_throttled(self, route: str) -> None:
         """The SMSC asked us to slow down: the route pauses as a whole; no error is counted."""
         state = self._routes[route]
-        state.throttled += 1
+        now = self._clock()
+        state.throttles += 1
+        state.throttled_until = now + self.config.health.throttle_pause
         if state.state == PROBING:
             state.probe_in_flight = False
-        state.bucket.pause(self.config.health.throttle_pause, self._clock())
+        state.bucket.pause(self.config.health.throttle_pause, now)
 
     def release_probe(self, route: str) -> None:
         """A probe send ended without an outcome (cancelled, invalid input): allow another."""
@@ -354,7 +357,8 @@ class CarrierRouter:
                     "samples": len(state.samples),
                     "error_rate": round(error_rate, 4),
                     "latency_p90": round(p90, 4),
-                    "throttled": state.throttled,
+                    "throttled": now < state.throttled_until,  # paused by the peer right now
+                    "throttles": state.throttles,
                     "reason": state.reason,
                     "back_in": round(max(0.0, state.out_until - now), 3) if state.state == OUT_OF_ROTATION else None,
                 }

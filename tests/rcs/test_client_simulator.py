@@ -245,18 +245,37 @@ async def test_chatbot_information_optionals_and_menu(client, simulator, receive
     assert (refused.accepted, refused.code) == (False, 40016)
 
 
+def _assert_strict_page(page: str, headers) -> None:
+    """Issue 13 finding 13: the handset pages had no CSP. No script may run; the one style
+    block is allowed by its hash (and no inline style attribute needs more)."""
+    import base64
+    import hashlib
+
+    csp = headers["Content-Security-Policy"]
+    [style] = re.findall(r"<style>(.*?)</style>", page, re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in csp and "default-src 'none'" in csp
+    assert "script-src" not in csp and "unsafe" not in csp and "frame-ancestors 'none'" in csp
+    assert "<script" not in page and " style=" not in page
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
 async def test_handset_page_and_tap_sends_postback(client, receiver, simulator):
     assert (await client.send(message("card1", "+8613812341234"))).accepted
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{simulator.url}/handset") as resp:
             index = await resp.text()
+            assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
         assert "+86138****1234" in index and "+8613812341234" not in index
         async with s.get(f"{simulator.url}/handset/message/card1", allow_redirects=False) as resp:
             assert resp.status == 303
             page_url = resp.headers["Location"].split("#")[0]
         async with s.get(simulator.url + page_url) as resp:
             page = await resp.text()
+            headers = resp.headers
         assert "双十一 &lt;b&gt;大促&lt;/b&gt;" in page  # card text shown, escaped
+        _assert_strict_page(page, headers)
         assert ">Yes</button>" in page and ">Open</button>" in page
         async with s.post(
             simulator.url + page_url + "/tap", data={"message_id": "card1", "index": "1"}, allow_redirects=False
