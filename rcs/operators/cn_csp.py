@@ -237,8 +237,10 @@ class CnCspMaap:
         self._session = session
         self._owns_session = session is None
         self._base = settings.base_url
-        # A literal address skips the resolver: judge it (and local names) before connecting.
+        # A literal address skips the resolver: judge it (and local names) before connecting; and
+        # a redirect could name one, so a public-only client follows none (the answer is final).
         self._refused = host_refusal(URL(self._base).raw_host or "") if settings.public_only else None
+        self._follow = not settings.public_only
         self.tokens = TokenHolder(self._request_token, clock=clock, margin_s=settings.refresh_margin_s)
         self._date_at, self._date_text = -1, ""
 
@@ -277,7 +279,9 @@ class CnCspMaap:
         body = {"appId": self.settings.app_id, "appKey": self.settings.app_key}
         headers = {"content-type": JSON, "accept": JSON, "date": self._date()}
         try:
-            async with self._http().post(self._url("accessToken"), data=orjson.dumps(body), headers=headers) as resp:
+            async with self._http().post(
+                self._url("accessToken"), data=orjson.dumps(body), headers=headers, allow_redirects=self._follow
+            ) as resp:
                 raw = await resp.read()
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -313,7 +317,9 @@ class CnCspMaap:
                 payload = form()  # a FormData is consumed by sending: build it per attempt
             if headers:
                 hdrs.update(headers)
-            async with self._http().request(method, self._url(path), data=payload, headers=hdrs) as resp:
+            async with self._http().request(
+                method, self._url(path), data=payload, headers=hdrs, allow_redirects=self._follow
+            ) as resp:
                 raw = await resp.read()
                 status, rheaders = resp.status, resp.headers
                 is_json = resp.content_type == JSON or raw[:1] == b"{"

@@ -558,3 +558,56 @@ async def test_a_public_only_client_does_not_follow_a_name_inside(simulator):
         await maap.close()
     assert not result.accepted and result.outcome == Outcome.RETRY
     assert simulator.tokens_issued == 0
+
+
+async def test_a_public_only_client_follows_no_redirect(aiohttp_server):
+    """A redirect could name a literal private address, which no resolver would see: a brand's
+    channel client takes the MaaP's answer as final."""
+    from aiohttp import web
+
+    from rcs.operators.cn_csp import CnCspSettings
+
+    inside_hits = []
+
+    async def inside(request):
+        inside_hits.append(request.path)
+        return web.json_response({"accessToken": "t", "expires": 3600})
+
+    inner = await aiohttp_server(_app({"/{tail:.*}": inside}))
+
+    async def redirect(request):
+        raise web.HTTPTemporaryRedirect(f"http://127.0.0.1:{inner.port}{request.path}")
+
+    outer = await aiohttp_server(_app({"/{tail:.*}": redirect}))
+
+    class _Dns:  # "maap.brand.example" is this test's outer server (stands in for public DNS)
+        async def resolve(self, host, port=0, family=0):
+            return [{"hostname": host, "host": "127.0.0.1", "port": outer.port, "family": 2, "proto": 0, "flags": 0}]
+
+        async def close(self):
+            pass
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=_Dns()))
+    settings = CnCspSettings(
+        server_root=f"maap.brand.example:{outer.port}",
+        chatbot_id="sip:12520001@botplatform.example.cn",
+        app_id="a",
+        app_key="k",
+        scheme="http",
+        public_only=True,
+    )
+    maap = CnCspMaap(settings, session=session)
+    try:
+        result = await maap.send(message("m-redirect", "+8613800001231"))
+    finally:
+        await session.close()
+    assert not result.accepted and inside_hits == []
+
+
+def _app(handlers: dict):
+    from aiohttp import web
+
+    app = web.Application()
+    for path, handler in handlers.items():
+        app.router.add_route("*", path, handler)
+    return app
