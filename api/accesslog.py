@@ -1,6 +1,7 @@
 """The access log line, with nothing in it that opens anything.
 
-`remote "METHOD path[?name=*…] HTTP/x.y" status size seconds`: query values are never written
+`client "METHOD path[?name=*…] HTTP/x.y" status size seconds` (the client behind a trusted
+proxy, see `api.middleware.client_address`): query values are never written
 (names only), and a route parameter named `token` (a short link's, which opens the recipient's
 personal page) keeps only its first characters. The PII log filter masks phone numbers and any
 `/s/<token>` that reaches a log another way (an unmatched path, an error message).
@@ -11,6 +12,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiohttp.abc import AbstractAccessLogger
+
+from api.middleware import client_address
 
 TOKEN_PREFIX = 4  # characters of a token kept, to tell requests apart
 SECRET_PARAMETERS = frozenset({"token"})
@@ -35,7 +38,7 @@ class AccessLogger(AbstractAccessLogger):
         version = f"HTTP/{request.version.major}.{request.version.minor}"
         self.logger.info(
             '%s "%s %s %s" %s %s %.3fs',
-            request.remote,
+            client_address(request) if hasattr(request, "app") else request.remote,
             request.method,
             loggable_target(request),
             version,

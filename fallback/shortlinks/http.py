@@ -20,7 +20,7 @@ import eviltransform
 import jinja2
 from aiohttp import web
 
-from api.middleware import TENANT_ID
+from api.middleware import TENANT_ID, client_address
 from api.problems import FieldError, Problem, pointer
 from cards import Footer, calendar_ics, geo_uri, landing_href, render_html, suggestion_at, web_map_url
 from cards.view import MediaView, SuggestionView
@@ -190,7 +190,7 @@ def _record(request: web.Request, links: ShortLinks, link: Link, kind: str, acti
         kind,
         action,
         head=request.method == "HEAD",
-        remote=request.remote,
+        remote=client_address(request),  # behind a trusted proxy: the browser's, not the proxy's
         user_agent=request.headers.get("User-Agent"),
     )
 
