@@ -63,6 +63,9 @@ from messages.evidence import EvidenceLog, verify_all
 from messages.evidence_http import EVIDENCE
 from messages.evidence_http import routes as evidence_routes
 from messages.ledger import MessageLedger
+from messages.rules_http import RULES, RULES_CLOCK
+from messages.rules_http import routes as rules_routes
+from messages.send_rules import CapLedger, RulesStore
 from messages.tables import SEALED_COLUMNS as MESSAGE_SEALED
 from rcs.callbacks import CallbackEndpoints
 from rcs.operators import OPERATORS
@@ -344,7 +347,12 @@ async def _refresh_keys(accounts: Accounts) -> None:
 async def messages_ctx(app: web.Application):
     writer = GroupWriter(app[DATABASE].write)
     await writer.start()
-    app[messages_http.LEDGER] = MessageLedger(app[DATABASE], writer, app[KEYRING], app[WIRING].clock)
+    rules = RulesStore(app[DATABASE])
+    app[RULES] = rules
+    app[RULES_CLOCK] = app[WIRING].clock
+    app[messages_http.LEDGER] = MessageLedger(
+        app[DATABASE], writer, app[KEYRING], app[WIRING].clock, rules=rules, caps=CapLedger(app[DATABASE])
+    )
     app[messages_http.RATE_LIMITER] = RateLimiter()
     templates = TemplateStore(app[DATABASE], app[WIRING].clock)
     app[TEMPLATES] = templates
@@ -697,6 +705,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     app.add_routes(messages_http.routes)
+    app.add_routes(rules_routes)
     app.add_routes(cards_http.routes)
     app.add_routes(template_routes)
     app.add_routes(media_routes)

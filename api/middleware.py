@@ -49,6 +49,14 @@ async def problem_middleware(request: web.Request, handler):
     try:
         return await handler(request)
     except Problem as problem:
+        # Where the request went wrong, never what it carried: JSON Pointers name places only.
+        log.debug(
+            "%s %s answered %d at %s",
+            request.method,
+            request.match_info.route.resource and request.match_info.route.resource.canonical,
+            problem.status,
+            [e.path for e in problem.errors[:20]],
+        )
         return problem_response(problem)
     except web.HTTPException as exc:
         if not request.path.startswith("/v1/") or exc.status < 400:
@@ -97,6 +105,7 @@ async def auth_middleware(request: web.Request, handler):
 _SCOPE_BY_PREFIX = (
     ("/v1/api-keys", "keys"),
     ("/v1/channels", "channels"),
+    ("/v1/compliance", "compliance"),
     ("/v1/webhook", "webhooks"),
     ("/v1/template", "templates"),
     ("/v1/media", "templates"),
