@@ -103,7 +103,8 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await tid("empty-new").click()
             await tid("new-name").fill("Mid-autumn offer")
             await expect(tid("source-")).to_be_checked()
-            await expect(tid("new-sources").locator("input[type=radio]")).to_have_count(len(load_library()) + 1)
+            # Blank, a persistent menu, and the library.
+            await expect(tid("new-sources").locator("input[type=radio]")).to_have_count(len(load_library()) + 2)
             await tid("new-create").click()
             await expect(tid("template-name")).to_have_text("Mid-autumn offer")
             await expect(tid("save-state")).to_have_text("Saved ✓")
