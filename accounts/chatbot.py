@@ -297,39 +297,32 @@ class ChatbotInfo:
             raise _operator_problem(exc, "the operator did not give the chatbot's information") from None
         return {k: v for k, v in info.items() if k not in ("errorCode", "errorMessage")}
 
-    async def publish_menu(
+    async def publish(
         self,
+        kind: str,
         tenant_id: str,
         channel_id: str,
         body: Mapping[str, Any],
         api_key_id: str | None,
         client_for: ClientFor | None,
     ) -> dict:
-        """Check the menu against the operator's limits and submit it: the publish (202) with
-        any warnings; 422 for a menu the limits or the operator refuse."""
+        """Check a menu (against the operator's limits) or profile and submit it: the publish
+        (202; a menu's with any warnings); 422 for what the checks or the operator refuse."""
         config = await self._channel(tenant_id, channel_id)
-        menu, warnings = parse_menu(body, config.operator)
+        if kind == "menu":
+            menu, warnings = parse_menu(body, config.operator)
+            submitted: dict = {"menu": menu}
+        else:
+            submitted, warnings = parse_profile(body), None
         client = await self._client(config, client_for)
-        view = await self._publish(
-            config, "menu", {"menu": menu}, api_key_id, lambda: client.update_menu({"menu": menu})
-        )
-        return {**view, "warnings": warnings}
 
-    async def publish_profile(
-        self,
-        tenant_id: str,
-        channel_id: str,
-        body: Mapping[str, Any],
-        api_key_id: str | None,
-        client_for: ClientFor | None,
-    ) -> dict:
-        """Check the profile fields and submit them: the publish (202); 422 for invalid fields."""
-        config = await self._channel(tenant_id, channel_id)
-        profile = parse_profile(body)
-        client = await self._client(config, client_for)
-        return await self._publish(
-            config, "profile", profile, api_key_id, lambda: client.update_chatbot_optionals(operator_optionals(profile))
-        )
+        async def send() -> SendResult:
+            if kind == "menu":
+                return await client.update_menu(submitted)
+            return await client.update_chatbot_optionals(operator_optionals(submitted))
+
+        view = await self._publish(config, kind, submitted, api_key_id, send)
+        return view if warnings is None else {**view, "warnings": warnings}
 
     async def _publish(
         self,

@@ -43,27 +43,27 @@ async def operator_info(request: web.Request) -> web.Response:
     return web.json_response(info)
 
 
-@routes.put("/v1/channels/{id}/menu")
-async def publish_menu(request: web.Request) -> web.Response:
+async def _publish(request: web.Request, kind: str) -> web.Response:
     body = await read_json(request)
-    view = await request.app[CHATBOT].publish_menu(
-        *_ids(request), body, request.get(API_KEY_ID), request.app.get(CHATBOT_CLIENT)
+    view = await request.app[CHATBOT].publish(
+        kind, *_ids(request), body, request.get(API_KEY_ID), request.app.get(CHATBOT_CLIENT)
     )
     return web.json_response(view, status=202)
+
+
+@routes.put("/v1/channels/{id}/menu")
+async def publish_menu(request: web.Request) -> web.Response:
+    return await _publish(request, "menu")
+
+
+@routes.put("/v1/channels/{id}/profile")
+async def publish_profile(request: web.Request) -> web.Response:
+    return await _publish(request, "profile")
 
 
 @routes.get("/v1/channels/{id}/menu")
 async def show_menu(request: web.Request) -> web.Response:
     return web.json_response(await request.app[CHATBOT].current(*_ids(request), "menu"))
-
-
-@routes.put("/v1/channels/{id}/profile")
-async def publish_profile(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    view = await request.app[CHATBOT].publish_profile(
-        *_ids(request), body, request.get(API_KEY_ID), request.app.get(CHATBOT_CLIENT)
-    )
-    return web.json_response(view, status=202)
 
 
 @routes.get("/v1/channels/{id}/profile")

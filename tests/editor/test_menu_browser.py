@@ -17,7 +17,7 @@ import pytest
 from server import SANDBOX
 from tests.conftest import CHROMIUM_ARGS
 from tests.dispatch.conftest import FAST
-from tests.editor.test_browser import loopback_only, screenshot_dir  # noqa: F401  (a fixture)
+from tests.editor.test_browser import open_page, screenshot_dir  # noqa: F401  (a fixture)
 
 CHATBOT = "sip:12520000088@botplatform.sandbox.local"
 # The sandbox auditor answers half a second after each update: long enough to see "in audit".
@@ -66,15 +66,7 @@ async def test_design_publish_and_audit_a_persistent_menu(chromium, brand_app, s
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         try:
-            context = await browser.new_context(viewport={"width": 1440, "height": 1000}, locale="en-US")
-            await context.route("**/*", loopback_only)
-            page = await context.new_page()
-            problems: list[str] = []
-            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.on(
-                "console",
-                lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None,
-            )
+            page, problems = await open_page(browser, 1440, 1000)
             tid = page.get_by_test_id
 
             await page.goto(base)
