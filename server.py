@@ -358,6 +358,7 @@ async def messages_ctx(app: web.Application):
 
 async def media_ctx(app: web.Application):
     app[MEDIA] = MediaStore(app[DATABASE], app[SETTINGS].base_url, app[WIRING].clock)
+    app[messages_http.MEDIA_LOOKUP] = app[MEDIA].find
     yield
 
 
