@@ -27,6 +27,9 @@ from accounts import Accounts, SignatureInvalid
 from accounts.channels import ChannelService
 from accounts.channels_http import CHANNELS
 from accounts.channels_http import routes as channel_routes
+from accounts.chatbot import ChatbotInfo
+from accounts.chatbot_http import CHATBOT, CHATBOT_CLIENT
+from accounts.chatbot_http import routes as chatbot_routes
 from accounts.directory import TenantDirectory
 from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
@@ -399,6 +402,15 @@ async def channels_ctx(app: web.Application):
         allow_private=settings.embedded or settings.sandbox,  # the sandbox MaaP is on loopback
         reserved_chatbot_ids=tuple(c for c in (settings.maap_chatbot_id, SANDBOX_CHATBOT_ID) if c),
     )
+    # Their chatbots' menus and profiles; audit verdicts are webhooks.
+    app[CHATBOT] = ChatbotInfo(
+        app[DATABASE],
+        app[messages_http.LEDGER].writer,
+        app[KEYRING],
+        app[CHANNELS],
+        clock=app[WIRING].clock,
+        notify=app[WEBHOOKS].notify_if_enqueued,
+    )
     yield
 
 
@@ -487,7 +499,7 @@ async def dispatch_ctx(app: web.Application):
             clock=wiring.clock,
             options=config.options,
             media_fetch=app[MEDIA].blob_for_url,
-            on_audit=functools.partial(_profile_audit, app[CHANNELS]),
+            on_audit=app[CHATBOT].on_audit,
         )
         routes_config = sms_routes_config(settings, config, sandbox.smsc)
         if routes_config is None:
@@ -498,6 +510,7 @@ async def dispatch_ctx(app: web.Application):
         app[DISPATCHER] = dispatcher
         app[messages_http.CANCEL] = dispatcher.cancel
         app[messages_http.CAPABILITIES] = dispatcher.capabilities
+        app[CHATBOT_CLIENT] = channels.for_channel  # a brand's menu and profile go out on its channel's client
         yield
 
 
@@ -578,16 +591,6 @@ async def _provision_sandbox_chatbots(app: web.Application, sandbox: Sandbox) ->
         task.add_done_callback(sandbox.tasks.discard)
 
     service.add_listener(changed)
-
-
-async def _profile_audit(channels: ChannelService, chatbot_id: str, notice) -> None:
-    """An operator's verdict on a chatbot's profile: the brand's channel shows it."""
-    if notice.audit_type == "chatbotInformation" and notice.passed is not None:
-        state = "approved" if notice.passed else "rejected"
-        if not await channels.set_profile_audit(chatbot_id, state, notice.description):
-            log.info("a profile audit for a chatbot without a channel here (the default one?)")
-    else:
-        log.info("chatbot audit: %s %s", notice.audit_type, notice.result)
 
 
 async def _started(stack: contextlib.AsyncExitStack, part) -> None:
@@ -712,6 +715,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(evidence_routes)
     app.add_routes(accounts_routes)
     app.add_routes(channel_routes)
+    app.add_routes(chatbot_routes)
     app.add_routes(sms_routes)
     app.add_routes(webhook_routes)
     app.add_routes(shortlinks.routes)

@@ -20,6 +20,8 @@ AUTHENTICATE = web.AppKey("authenticate", object)
 # Who is asking, set by auth_middleware for every /v1/ handler.
 TENANT_ID = web.RequestKey("tenant_id", str)
 TENANT = web.RequestKey("tenant", dict)
+# The id of the API key behind the request (also for the editor's session), for records of who did what.
+API_KEY_ID = web.RequestKey("api_key_id", str)
 
 # The editor's sign-in (editor/sessions.py) plugs in here; api/ stays below the domains.
 SESSION_COOKIE = "hongyan_editor"
@@ -98,6 +100,7 @@ async def auth_middleware(request: web.Request, handler):
         raise Problem(403, f"this API key lacks the `{scope}` scope")
     request[TENANT_ID] = tenant.id
     request[TENANT] = tenant.as_mapping()
+    request[API_KEY_ID] = getattr(tenant, "key_id", "")
     return await handler(request)
 
 
