@@ -22,7 +22,7 @@ from typing import Protocol
 import phonenumbers
 from phonenumbers import carrier as phone_carrier
 
-from fallback.route import NoRouteAvailable
+from fallback.route import IN_DOUBT_POLICIES, InDoubt, NoRouteAvailable
 
 CHINA_MOBILE = "china_mobile"
 CHINA_UNICOM = "china_unicom"
@@ -43,12 +43,17 @@ class RouteSettings:
     max_per_second: float
     burst: float | None = None  # tokens the bucket holds; defaults to one second's worth
     weight: int = 1  # its share of the traffic among the routes of one tier
+    # An SMS whose part was written and never answered (a crash, a dropped bind, a timeout):
+    # "report" it as failed, never sent twice, or "resend" it, at least once.
+    in_doubt: InDoubt = "report"
 
     def __post_init__(self):
         if self.max_per_second <= 0:
             raise ValueError(f"route {self.name}: max_per_second must be positive")
         if self.weight < 1:
             raise ValueError(f"route {self.name}: weight must be at least 1")
+        if self.in_doubt not in IN_DOUBT_POLICIES:
+            raise ValueError(f"route {self.name}: in_doubt must be one of {', '.join(IN_DOUBT_POLICIES)}")
 
 
 Tier = str | tuple[str, ...]  # one route, or several sharing the traffic by their weights
