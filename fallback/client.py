@@ -157,6 +157,7 @@ class SmppClient:
         self._seq = 0
         self._concat_ref = self._rng.randrange(256)
         self._throttled_until = 0.0
+        self._throttled_at = 0.0  # when the current pause began
         self._throttle_streak = 0
         self._messages: dict[str, _Tracked] = {}
         self._parts: dict[str, tuple[str, int]] = {}
@@ -447,7 +448,7 @@ class SmppClient:
                         # about to be written are marked.
                         await before_write()
                         before_write = None
-                    started = self._clock()
+                    started, written_at = self._clock(), loop.time()
                     resp = await self._request(conn, operations.SubmitSM(**pdu_args))
             except ConnectionLost as exc:
                 if exc.written:
@@ -466,13 +467,18 @@ class SmppClient:
                 return message_id.decode("ascii", errors="replace").strip(), self._clock() - started
             if status in smpp.THROTTLE_STATUSES:
                 self.counts["throttled"] += 1
+                if written_at < self._throttled_at:
+                    # Written before the pause began: the same congestion answered for the rest
+                    # of the window, not a sign that the pause was too short.
+                    continue
                 if self.on_throttle is not None:
                     self.on_throttle()
                 self._throttle_streak += 1
                 pause = min(
                     self.throttle_delay * 2 ** (self._throttle_streak - 1), self.max_throttle_delay
                 ) * self._rng.uniform(0.8, 1.2)
-                self._throttled_until = max(self._throttled_until, loop.time() + pause)
+                self._throttled_at = loop.time()
+                self._throttled_until = max(self._throttled_until, self._throttled_at + pause)
                 continue
             raise self._error(
                 status, f"submit_sm refused: {status.name}", tracked, transient=status in smpp.TRANSIENT_STATUSES

@@ -159,9 +159,10 @@ class TokenBucket:
         return wait
 
     def pause(self, seconds: float, now: float) -> None:
-        """Owe `seconds` worth of tokens: nothing is free until the debt is paid back."""
+        """Nothing is free for `seconds` from now. Pauses do not add up: throttle answers that
+        arrive together (a window's worth) are one signal, not many."""
         self._refill(now)
-        self.tokens = min(self.tokens, 0.0) - seconds * self.rate
+        self.tokens = min(self.tokens, -seconds * self.rate)
 
 
 @dataclass

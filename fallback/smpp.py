@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
-from smpp.pdu import operations, pdu_types
+from smpp.pdu import operations, pdu_types, smpp_time
 from smpp.pdu.error import PDUCorruptError, PDUParseError  # noqa: F401  (re-exported)
 from smpp.pdu.pdu_encoding import PDUEncoder
 
@@ -36,6 +36,18 @@ TRANSIENT_STATUSES = THROTTLE_STATUSES | frozenset(
 UNKNOWN_MESSAGE_STATUSES = frozenset({Status.ESME_RQUERYFAIL, Status.ESME_RINVMSGID})
 
 _codec = PDUEncoder()
+
+
+def _parse_time(value: bytes | str):
+    """smpp.pdu's time parser without the `print` it makes on every call (a query_sm_resp's
+    final_date, a validity period): the same checks, nothing on stdout."""
+    text = value.decode() if isinstance(value, bytes) else value
+    if len(text) != 16:
+        raise ValueError(f"Invalid time length {len(text)}")
+    return smpp_time.parse_relative_time(text) if text[-1] == "R" else smpp_time.parse_absolute_time(text)
+
+
+smpp_time.parse = _parse_time
 
 
 class FrameError(Exception):

@@ -257,8 +257,8 @@ class SmscSimulator:
         elif not session.bound and not smpp.is_response(command_id):
             session.send(smpp.generic_nack(pdu.seqNum, smpp.Status.ESME_RINVBNDSTS))
         elif cid == pdu_types.CommandId.submit_sm:
-            self.counts["received_submit_sm"] += 1
             self._spawn(self._submit(session, pdu))
+            await self._bump("received_submit_sm")
         elif cid == pdu_types.CommandId.query_sm:
             self._query(session, pdu)
             await self._bump("query_sm")
