@@ -144,6 +144,7 @@ class SmscSimulator:
             "received_submit_sm": 0,  # submit_sm PDUs read off the wire, answered or not
             "submit_sm": 0,
             "query_sm": 0,
+            "settled": 0,  # accepted parts that reached their final state
             "throttled": 0,
             "enquire_link": 0,
             "receipts": 0,
@@ -332,6 +333,7 @@ class SmscSimulator:
         record.final_at = self._now()
         if receipt is not None:
             self._spawn(self._send_receipt(*receipt, delivered))
+        self._spawn(self._bump("settled"))
 
     def _query(self, session: _Session, pdu: operations.PDU) -> None:
         message_id = (pdu.params.get("message_id") or b"").decode("ascii", errors="replace")
