@@ -148,6 +148,11 @@ class Settings:
     # Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For names the client for the
     # authentication rate limits; without any, the peer address is the client.
     trusted_proxies: tuple[str, ...] = ()
+    # Seconds of operator silence before an RCS message with an SMS fallback is re-asked about
+    # (a revoke), and of missing receipts before an SMS is asked about (query_sm); None: the
+    # dispatcher's defaults.
+    rcs_silence_s: float | None = None
+    sms_receipt_wait_s: float | None = None
 
     @property
     def db_url(self) -> str:
@@ -184,6 +189,15 @@ class Settings:
                 values[key] = env[name]
         if "HONGYAN_PORT" in env:
             values["port"] = int(env["HONGYAN_PORT"])
+        for name, key in (
+            ("HONGYAN_RCS_SILENCE_S", "rcs_silence_s"),
+            ("HONGYAN_SMS_RECEIPT_WAIT_S", "sms_receipt_wait_s"),
+        ):
+            if env.get(name):
+                try:
+                    values[key] = float(env[name])
+                except ValueError:
+                    raise SystemExit(f"error: {name} must be a number of seconds, not {env[name]!r}") from None
         if "HONGYAN_DATA_DIR" in env:
             values["data_dir"] = Path(env["HONGYAN_DATA_DIR"])
         if env.get("HONGYAN_ROUTES"):
@@ -583,6 +597,9 @@ async def _sms_stage(
         notify=app[WEBHOOKS].notify_if_enqueued,
         source_addr=sender_number,
         retry=config.options.retry,
+        receipt_wait_s=config.options.sms_receipt_wait_s,
+        receipt_deadline_s=config.options.sms_receipt_deadline_s,
+        max_in_flight=config.options.sms_in_flight,
     )
     for route in routes.values():
         await _started(stack, route)
@@ -765,7 +782,12 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
 def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
     """The dispatcher's tuning (Wiring's if given); dispatch runs in the sandbox or with a MaaP."""
     config = wiring.dispatch or DispatchConfig()
-    return replace(config, enabled=config.enabled and (settings.sandbox or bool(settings.maap_url)))
+    timings = {
+        "rcs_silence_s": settings.rcs_silence_s,
+        "sms_receipt_wait_s": settings.sms_receipt_wait_s,
+    }
+    options = replace(config.options, **{k: v for k, v in timings.items() if v is not None})
+    return replace(config, options=options, enabled=config.enabled and (settings.sandbox or bool(settings.maap_url)))
 
 
 def sealed_columns():

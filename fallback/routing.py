@@ -22,7 +22,7 @@ from typing import Protocol
 import phonenumbers
 from phonenumbers import carrier as phone_carrier
 
-from fallback.route import NoRouteAvailable
+from fallback.route import IN_DOUBT_POLICIES, InDoubt, NoRouteAvailable
 from security.numbers import ascii_digits
 
 CHINA_MOBILE = "china_mobile"
@@ -44,12 +44,17 @@ class RouteSettings:
     max_per_second: float
     burst: float | None = None  # tokens the bucket holds; defaults to one second's worth
     weight: int = 1  # its share of the traffic among the routes of one tier
+    # An SMS whose part was written and never answered (a crash, a dropped bind, a timeout):
+    # "report" it as failed, never sent twice, or "resend" it, at least once.
+    in_doubt: InDoubt = "report"
 
     def __post_init__(self):
         if self.max_per_second <= 0:
             raise ValueError(f"route {self.name}: max_per_second must be positive")
         if self.weight < 1:
             raise ValueError(f"route {self.name}: weight must be at least 1")
+        if self.in_doubt not in IN_DOUBT_POLICIES:
+            raise ValueError(f"route {self.name}: in_doubt must be one of {', '.join(IN_DOUBT_POLICIES)}")
 
 
 Tier = str | tuple[str, ...]  # one route, or several sharing the traffic by their weights
@@ -155,9 +160,10 @@ class TokenBucket:
         return wait
 
     def pause(self, seconds: float, now: float) -> None:
-        """Owe `seconds` worth of tokens: nothing is free until the debt is paid back."""
+        """Nothing is free for `seconds` from now. Pauses do not add up: throttle answers that
+        arrive together (a window's worth) are one signal, not many."""
         self._refill(now)
-        self.tokens = min(self.tokens, 0.0) - seconds * self.rate
+        self.tokens = min(self.tokens, -seconds * self.rate)
 
 
 @dataclass

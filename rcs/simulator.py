@@ -852,11 +852,15 @@ class Behaviour(str, enum.Enum):
     NORMAL = "normal"  # 1–6: delivered, then displayed
     NEVER_DELIVERED = "never_delivered"  # 7
     FLAKY = "flaky"  # 8: 503 {"errorCode": -1} to the first sends, then normal
+    # 44: delivered and read, but the delivered/displayed callbacks are lost on the way (a
+    # revoke still gets its answer: revokeFail, it was delivered)
+    CALLBACKS_LOST = "callbacks_lost"
 
 
 # Longest matching suffix wins; two-digit rows first.
 _SUFFIXES: tuple[tuple[str, Behaviour], ...] = (
     ("00", Behaviour.NOT_CAPABLE),
+    ("44", Behaviour.CALLBACKS_LOST),
     ("0", Behaviour.NOT_CAPABLE),
     ("9", Behaviour.NOT_CAPABLE),
     ("7", Behaviour.NEVER_DELIVERED),
@@ -1152,6 +1156,7 @@ class MaapSimulator:
         self._session: aiohttp.ClientSession | None = None
         self.callbacks_sent = 0
         self.callbacks_failed = 0
+        self.callbacks_lost = 0  # statuses of …44 numbers never sent
         self._outbox: deque[tuple[str, dict]] = deque()  # (chatbot id, delivery info)
         self._outbox_ready = asyncio.Event()
 
@@ -1483,6 +1488,9 @@ class MaapSimulator:
     def _status(self, message: SimMessage, status: str, error_code: int | None = None, error: str = "") -> None:
         if status not in ("failed", "revokeOk", "revokeFail") and status not in message.reports:
             return
+        if status in ("delivered", "displayed") and behaviour_of(message.number) is Behaviour.CALLBACKS_LOST:
+            self.callbacks_lost += 1
+            return
         info: dict[str, str | int] = {"messageId": message.message_id, "status": status}
         if error_code is not None:
             info["errorCode"] = error_code
@@ -1618,7 +1626,7 @@ class MaapSimulator:
             raise Refusal(20002, "unknown messageId", 404)
         if dest[0][4:] != message.number:
             raise Refusal(20002, "destinationAddress is not the message's recipient")
-        if message.state == "accepted":
+        if message.state in ("accepted", "revoked"):  # asked again: the same answer
             for t in message.timers:
                 t.cancel()
             message.state = "revoked"

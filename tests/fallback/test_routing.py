@@ -14,6 +14,7 @@ from fallback.routing import (
     HealthPolicy,
     RouterConfig,
     RouteSettings,
+    TokenBucket,
 )
 
 
@@ -258,3 +259,13 @@ def test_config_validation(routes, carriers, message):
 def test_route_rate_must_be_positive():
     with pytest.raises(ValueError):
         RouteSettings("a", 0)
+
+
+def test_throttle_pauses_do_not_add_up():
+    """A window's worth of throttle answers arriving together is one signal: the bucket is
+    paused for `seconds` from the last one, not for their sum."""
+    bucket = TokenBucket(rate=100, burst=100, now=0.0)
+    for _ in range(16):
+        bucket.pause(1.0, now=0.0)
+    assert bucket.wait_time(0.0) == pytest.approx(1.01)
+    assert bucket.wait_time(1.01) == 0.0

@@ -32,7 +32,9 @@ async def setup():
     clock = FakeClock()
     router = CarrierRouter(
         RouterConfig(
-            routes=(RouteSettings("cm-a", 1000), RouteSettings("cm-b", 1000)),
+            # A submit in doubt (the SMSC died with it on the wire) is a transient failure that
+            # fails over; test_in_doubt_policy covers "report".
+            routes=(RouteSettings("cm-a", 1000, in_doubt="resend"), RouteSettings("cm-b", 1000, in_doubt="resend")),
             carriers={"china_mobile": CarrierRoutes("cm-a", "cm-b"), "default": CarrierRoutes("cm-b")},
             health=HealthPolicy(min_samples=2, cooldown_seconds=30),
         ),
