@@ -182,18 +182,23 @@ def _items(expr: nodes.Expr) -> int:
     return MAX_ITEMS
 
 
-def analyse(ast: nodes.Template, source_length: int = 0) -> TemplateCost:
-    """The most a template can do for one recipient; raises TemplateRefused for a template
-    that could do more than a card template may, or uses what card templates cannot."""
-    if source_length > MAX_TEMPLATE:
-        raise TemplateRefused(f"a template field of {source_length:,} characters; the limit is {MAX_TEMPLATE:,}")
+def count(ast: nodes.Template) -> TemplateCost:
+    """The most a template can do for one recipient, counted on its syntax tree without running
+    it; raises TemplateRefused for what card templates cannot use (recursion, macros as values…)."""
     try:
-        cost = _Analysis(ast).all(ast.body)
+        return _Analysis(ast).all(ast.body)
     except RecursionError:
         raise TemplateRefused("the template is nested too deeply") from None
+
+
+def analyse(ast: nodes.Template, source_length: int = 0) -> TemplateCost:
+    """`count`, and TemplateRefused for a template that could do more than a card template may."""
+    if source_length > MAX_TEMPLATE:
+        raise TemplateRefused(f"a template field of {source_length:,} characters; the limit is {MAX_TEMPLATE:,}")
+    cost = count(ast)
+    check_cost(cost)
     if cost.loops > MAX_LOOP_NESTING:
         raise TemplateRefused(f"loops nested deeper than {MAX_LOOP_NESTING} (loops in the macros they call count too)")
-    check_cost(cost)
     return cost
 
 
@@ -480,5 +485,6 @@ __all__ = [
     "card_range",
     "check_cost",
     "check_variables",
+    "count",
     "is_template",
 ]

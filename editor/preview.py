@@ -24,7 +24,7 @@ from jinja2 import meta
 
 from api.problems import FieldError, Problem, pointer
 from cards import CardInvalid, CompiledCard, MissingVariable, compile_template, render_html, render_text, validate_card
-from cards.compose import NUMERIC_KEYS, place_value, template_environment
+from cards.compose import NUMERIC_KEYS, message_errors, place_value, template_environment
 from cards.library import TRAFFIC_TYPES
 from cards.limits import DEFAULT_PROFILE, PROFILES
 from cards.sandbox import MAX_VALUE, CardSandbox, TemplateRefused, analyse, bounded, check_variables, is_template
@@ -292,7 +292,8 @@ class Previewer:
         variables = req.variables
         used = entry.compiled.variables if entry.compiled else lenient.variables
         missing = [n for n in used if n not in variables]
-        errors: list[FieldError] = list(entry.errors)
+        # A card that is sent needs a message, as /v1/cards/validate and a send say.
+        errors: list[FieldError] = [*message_errors(req.card), *entry.errors]
         composed = None
         if entry.compiled is not None and not missing:
             try:

@@ -318,8 +318,9 @@ class TemplateStore:
             if version is None:
                 query = query.where(v.c.status == APPROVED).order_by(v.c.version.desc()).limit(1)
             else:
-                query = query.where(v.c.version == min(version, MAX_VERSION + 1))
-            found = (await conn.execute(query)).scalar()
+                query = query.where(v.c.version == version)
+            # A version beyond what storage holds does not exist (and is not a valid query argument).
+            found = None if (version or 0) > MAX_VERSION else (await conn.execute(query)).scalar()
         if found is None and version is None:
             why = (
                 "has only a draft: submit it as a version first"
