@@ -102,7 +102,11 @@ register_fragment(
                                                         "serves": {"type": "array", "items": {"type": "string"}},
                                                         "error_rate": {"type": "number"},
                                                         "latency_p90": {"type": "number"},
-                                                        "throttled": {"type": "boolean"},
+                                                        "throttled": {
+                                                            "type": "integer",
+                                                            "minimum": 0,
+                                                            "description": "Times the SMSC asked this route to slow down",
+                                                        },
                                                         "back_in": {"type": ["number", "null"]},
                                                     },
                                                 },
