@@ -40,27 +40,35 @@ def fuzz(base_url: str, document: dict, api_key: str) -> dict[str, list[str]]:
     for result in schema.get_all_operations():
         operation = result.ok()
         for mode in MODES:
-
-            @settings(
-                max_examples=EXAMPLES,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(operation.as_strategy(generation_mode=mode))
-            def check(case) -> None:
-                try:
-                    case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=60)
-                except (Failure, FailureGroup, requests.RequestException) as exc:  # a check failed, or no answer
-                    failures.setdefault(operation.label, []).append(f"[{mode.value}] {exc}")
-
-            try:
-                check()
-            except Unsatisfiable:  # nothing to make invalid (an operation without inputs)
-                pass
+            found = _fuzz_operation(operation, mode, base_url, headers)
+            if found:
+                failures.setdefault(operation.label, []).extend(found)
     return failures
+
+
+def _fuzz_operation(operation, mode, base_url: str, headers: dict) -> list[str]:
+    found: list[str] = []
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(operation.as_strategy(generation_mode=mode))
+    def check(case) -> None:
+        try:
+            case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=60)
+        except (Failure, FailureGroup, requests.RequestException) as exc:  # a check failed, or no answer
+            found.append(f"[{mode.value}] {exc}")
+
+    try:
+        check()
+    except Unsatisfiable:  # nothing to make invalid (an operation without inputs)
+        pass
+    return found
 
 
 async def test_the_api_answers_every_fuzzed_request_as_documented(aiohttp_client, settings):
