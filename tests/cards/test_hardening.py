@@ -15,9 +15,8 @@ from cards.library import load_library
 from dispatch.jobs import CardSource
 from messages.tables import batches, messages
 from server import DATABASE, KEYRING
-from tests.conftest import card
+from tests.conftest import card, problem
 
-PROBLEM = "application/problem+json"
 DESCRIPTION = "/message/generalPurposeCard/content/description"
 # The repro: 50 million loop iterations hidden in a macro.
 FREEZER = (
@@ -26,12 +25,6 @@ FREEZER = (
 )
 COUNTED = "could take up to 50,254,003 steps for one recipient"  # counted on the syntax tree, not run
 RECURSIVE = "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}"
-
-
-async def problem(resp, status: int) -> dict:
-    assert resp.status == status, await resp.text()
-    assert resp.content_type == PROBLEM
-    return await resp.json(content_type=PROBLEM)
 
 
 async def test_the_freezer_is_a_422_and_the_server_keeps_answering(api):
