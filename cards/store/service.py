@@ -625,6 +625,11 @@ def check_draft_body(body: dict, *, allowed: set[str]) -> list[FieldError]:
         errors.append(FieldError("/sample", "must be an object of variables"))
     if "traffic_type" in body and body["traffic_type"] not in TRAFFIC_TYPES:
         errors.append(FieldError("/traffic_type", f"must be one of {', '.join(TRAFFIC_TYPES)}"))
+    for key in ("card", "sample"):
+        try:
+            orjson.dumps(body.get(key))
+        except orjson.JSONEncodeError as exc:  # nested deeper than JSON interchange, a 65-bit integer
+            errors.append(FieldError(f"/{key}", f"cannot be stored as JSON: {exc}"))
     return errors
 
 

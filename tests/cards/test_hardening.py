@@ -156,6 +156,7 @@ def deep_card(levels: int = 300) -> dict:
         ("/v1/cards/render", {"card": deep_card()}, "/card"),
         ("/v1/cards/validate", {"card": deep_card()}, "/message"),  # paths into the card itself
         ("/v1/templates", {"name": "deep", "card": deep_card()}, "/card"),
+        ("/v1/templates", {"name": "deep", "card": deep_card(), "draft": True}, "/card"),
         ("/v1/messages", {"to": "+8613800138001", "card": deep_card()}, "/card"),
     ],
 )
