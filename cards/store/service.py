@@ -22,12 +22,11 @@ from api.problems import FieldError, Problem, pointer
 from cards.compose import CardInvalid, MissingVariable, compile_template, message_errors, off_loop
 from cards.library import TRAFFIC_TYPES, load_library
 from cards.store.tables import template_drafts, template_versions, templates, version_row_id
-from store import Clock, Database, SystemClock, new_id
+from store import Clock, Database, SystemClock, is_id, new_id
 from store.clock import rfc3339
 
 MAX_NAME = 100
 MAX_VERSION = 2**31 - 1  # versions are 32-bit integers in storage; none can be higher
-_ID = re.compile(r"[0-9a-f]{32}")
 # Control characters (NUL among them: PostgreSQL text cannot hold it) in a name or note.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -291,7 +290,7 @@ class TemplateStore:
     async def version(self, tenant_id: str, template_id: str, version: int | None = None) -> TemplateVersion:
         """One version (the latest by default); 404 for another tenant's template."""
         found = None
-        if _ID.fullmatch(template_id) and (version is None or 1 <= version <= MAX_VERSION):
+        if is_id(template_id) and (version is None or 1 <= version <= MAX_VERSION):
             found = await self._find(templates.c.id == template_id, tenant_id, version)
         if found is None:
             raise Problem(404, "no such template" if version is None else "no such template version")
@@ -437,7 +436,7 @@ class TemplateStore:
         ]
 
     async def _template_row(self, tenant_id: str, template_id: str):
-        if not _ID.fullmatch(template_id):  # not an id we issue (and PostgreSQL text holds no NUL)
+        if not is_id(template_id):  # not an id we issue (and PostgreSQL text holds no NUL)
             raise Problem(404, "no such template")
         t = templates
         async with self.db.read.connect() as conn:

@@ -124,9 +124,36 @@ async def test_control_characters_in_a_template_name_are_422(api, name):
 
 
 @pytest.mark.parametrize("ref", ["%00", "x%00y", "0" * 31 + "%00"])
-async def test_a_nul_in_a_template_id_is_404(api, ref):
-    for path in (f"/v1/templates/{ref}", f"/v1/templates/{ref}/versions/1", f"/v1/templates/{ref}/draft"):
+async def test_a_nul_in_a_template_or_media_id_is_404(api, ref):
+    for path in (
+        f"/v1/templates/{ref}",
+        f"/v1/templates/{ref}/versions/1",
+        f"/v1/templates/{ref}/draft",
+        f"/v1/templates/{ref}/diff?from=1&to=2",
+        f"/v1/media/{ref}",
+    ):
         await problem(await api.get(path), 404)
+    for path in (f"/media/{ref}", f"/media/{ref}/thumbnail"):
+        assert (await api.client.get(path)).status == 404
+
+
+@pytest.mark.parametrize("path", ["/v1/templates?cursor=%00", "/v1/media?cursor=%00", "/v1/media?cursor=MTox%00"])
+async def test_a_nul_in_a_list_cursor_is_4xx(api, path):
+    assert 400 <= (await api.get(path)).status < 500
+
+
+async def test_a_nul_in_a_cards_media_url_is_never_a_500(api):
+    doc = card()
+    doc["message"]["generalPurposeCard"]["content"]["media"] = {
+        "mediaUrl": "/media/a\x00b",
+        "mediaContentType": "image/png",
+        "mediaFileSize": 10,
+        "height": "MEDIUM_HEIGHT",
+    }
+    for url in ("/media/a\x00b", "https://cdn.example.cn/media/a\x00b.png"):
+        doc["message"]["generalPurposeCard"]["content"]["media"]["mediaUrl"] = url
+        resp = await api.post("/v1/cards/render?format=png", {"card": doc})
+        assert resp.status in (200, 422), await resp.text()  # drawn, or refused as a URL: never a 500
 
 
 @pytest.mark.parametrize("name", ["file\x01", "fi\x00le"])
