@@ -63,8 +63,12 @@ _METHODS = {
     int: frozenset({"bit_length"}),
     float: frozenset({"is_integer"}),
 }
+_SIZED = (str, list, tuple, dict)
+# Filters whose arguments are checked before they run (sizes, growth, what they add up).
+_CHECKED_FILTERS = frozenset({"format", "replace", "join", "sum"})
 # Filters and methods whose integer arguments are sizes (widths, counts): capped at MAX_ARGUMENT.
 _SIZE_ARGUMENTS = frozenset({"center", "ljust", "rjust", "zfill", "truncate", "batch", "slice"})
+_CHECKED_FILTERS = _CHECKED_FILTERS | _SIZE_ARGUMENTS
 _WIDTH = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
@@ -267,7 +271,14 @@ def _check_ints(values) -> None:
 def check_variables(variables) -> tuple | None:
     """Where (a path of keys and indexes) the variables hold a text longer than `MAX_VALUE`, if
     anywhere: every comparison or filter on it would be long, and no card field can show it."""
-    stack: list[tuple[tuple, object]] = [((), variables)]
+    stack: list[tuple[tuple, object]] = []
+    for key, value in variables.items():  # most variables are flat: one pass, nothing pushed
+        kind = type(value)
+        if kind is str:
+            if len(value) > MAX_VALUE:
+                return (key,)
+        elif kind is dict or kind is list:
+            stack.append(((key,), value))
     while stack:
         parts, value = stack.pop()
         if isinstance(value, str):
@@ -313,6 +324,18 @@ def _check_growth(name: str, target, args) -> None:
 def _bounded_filter(name: str, fn):
     """A filter that spends the budget, checks its arguments and the size of what it makes."""
     first = 1 if _PassArg.from_obj(fn) is not None else 0
+    if name not in _CHECKED_FILTERS:
+
+        @functools.wraps(fn)
+        def plain(*args, **kwargs):  # the common case, kept lean: it runs for every recipient
+            value = args[first] if len(args) > first else None
+            _spend(1 + (len(value) // _CHARS_PER_STEP if type(value) in _SIZED else 0))
+            result = fn(*args, **kwargs)
+            if type(result) in _SIZED and len(result) > MAX_VALUE:
+                _check_size(result)
+            return result
+
+        return plain
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
@@ -453,16 +476,20 @@ class CardSandbox(ImmutableSandboxedEnvironment):
 
 
 def _finalize(value):
-    """Every `{{ … }}` output: at most MAX_VALUE characters, counted against the card's output."""
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_VALUE:
+    """Every `{{ … }}` output: at most MAX_VALUE characters, counted against the card's output.
+    (Runs for every output of every recipient: kept to a few operations.)"""
+    text = value if type(value) is str else str(value)
+    n = len(text)
+    if n > MAX_VALUE:
         raise SecurityError(f"a value of more than {MAX_VALUE:,} characters")
     budget = _BUDGET.get()
     if budget is not None:
-        budget.output -= len(text)
+        budget.output -= n
+        budget.steps -= 1 + n // _CHARS_PER_STEP
         if budget.output < 0:
             raise SecurityError(f"the template wrote more than {MAX_OUTPUT:,} characters")
-        _spend(1 + len(text) // _CHARS_PER_STEP)
+        if budget.steps < 0:
+            raise SecurityError(f"the template took more than {MAX_STEPS:,} steps")
     return text
 
 
