@@ -246,12 +246,17 @@ class CompiledCard:
         return orjson.dumps({"message": card["message"]})
 
 
-def message_errors(card: dict) -> list[FieldError]:
-    """A card that is sent (or validated, stored as a template, previewed) must hold a bot
-    message: a chip list goes with a message as its second part, and a persistent menu is set
-    on the channel, so neither is a message alone."""
-    if isinstance(card, dict) and not isinstance(card.get("message"), dict):
+def message_errors(card: dict, *, sending: bool = True) -> list[FieldError]:
+    """A card needs its bot message where it goes with one: a chip list is the second part of a
+    message, never sent alone (validation, templates and previews say so as a send does). A
+    persistent menu alone is a document of its own, published on the channel: valid, but only
+    a `sending` check refuses it."""
+    if not isinstance(card, dict) or isinstance(card.get("message"), dict):
+        return []
+    if sending:
         return [FieldError("/message", "required: the bot message object (a chip list or a menu cannot be sent alone)")]
+    if "suggestions" in card:
+        return [FieldError("/message", "required: a chip list goes with a message (it cannot be sent alone)")]
     return []
 
 

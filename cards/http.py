@@ -58,7 +58,7 @@ async def validate(request: web.Request) -> web.Response:
     report = validate_card(card, profile)
     warnings = [w.as_dict() for w in report.warnings]
     # A card is what a send carries: a chip list or a menu alone is refused here as by a send.
-    errors = [*message_errors(card), *report.errors]
+    errors = [*message_errors(card, sending=False), *report.errors]
     if errors:
         raise Problem(
             422,

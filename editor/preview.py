@@ -293,7 +293,7 @@ class Previewer:
         used = entry.compiled.variables if entry.compiled else lenient.variables
         missing = [n for n in used if n not in variables]
         # A card that is sent needs a message, as /v1/cards/validate and a send say.
-        errors: list[FieldError] = [*message_errors(req.card), *entry.errors]
+        errors: list[FieldError] = [*message_errors(req.card, sending=False), *entry.errors]
         composed = None
         if entry.compiled is not None and not missing:
             try:

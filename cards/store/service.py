@@ -96,7 +96,7 @@ def check_version_body(body: dict, *, need_name: bool) -> list[FieldError]:
     if not isinstance(card, dict):
         errors.append(FieldError("/card", "a GSMA bot-message JSON object is required"))
         return errors
-    errors += [FieldError("/card" + e.path, e.message) for e in message_errors(card)]
+    errors += [FieldError("/card" + e.path, e.message) for e in message_errors(card, sending=False)]
     try:
         compiled = compile_template(card)
         if compiled.is_static or sample is not None:

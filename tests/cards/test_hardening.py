@@ -206,18 +206,30 @@ def _dumps_deep(value) -> bytes:
 
 # -- validation, rendering and sending agree -------------------------------------------------
 CHIPS_ONLY = {"suggestions": [{"reply": {"displayText": "好", "postback": {"data": "ok"}}}]}
+MENU_ONLY = {"menu": {"entries": [{"reply": {"displayText": "帮助", "postback": {"data": "help"}}}]}}
 
 
-@pytest.mark.parametrize("doc", [CHIPS_ONLY, {"menu": {"entries": [{"reply": {"displayText": "好"}}]}}])
-async def test_a_card_without_a_message_is_refused_by_validate_as_by_send(api, doc):
-    validated = await problem(await api.post("/v1/cards/validate", {"card": doc}), 422)
-    sent = await problem(await api.post("/v1/messages", {"to": "+8613800138001", "card": doc}), 422)
+async def test_a_chip_list_without_a_message_is_refused_by_validate_as_by_send(api):
+    validated = await problem(await api.post("/v1/cards/validate", {"card": CHIPS_ONLY}), 422)
+    sent = await problem(await api.post("/v1/messages", {"to": "+8613800138001", "card": CHIPS_ONLY}), 422)
     assert "/message" in [e["path"] for e in validated["errors"]]
     assert "/card/message" in [e["path"] for e in sent["errors"]]
-    stored = await problem(await api.post("/v1/templates", {"name": "chips", "card": doc}), 422)
+    stored = await problem(await api.post("/v1/templates", {"name": "chips", "card": CHIPS_ONLY}), 422)
     assert "/card/message" in [e["path"] for e in stored["errors"]]
-    previewed = await api.post("/v1/editor/preview", {"card": doc})
-    assert "/message" in [e["path"] for e in (await previewed.json())["errors"]]
+    previewed = await (await api.post("/v1/editor/preview", {"card": CHIPS_ONLY})).json()
+    assert previewed["valid"] is False and "/message" in [e["path"] for e in previewed["errors"]]
+
+
+async def test_a_menu_document_is_valid_to_publish_and_not_sent_as_a_message(api):
+    # A persistent menu alone is the editor's menu template, published on the channel.
+    assert (await api.post("/v1/cards/validate", {"card": MENU_ONLY})).status == 200
+    assert (await (await api.post("/v1/editor/preview", {"card": MENU_ONLY})).json())["valid"] is True
+    made = await api.post("/v1/templates", {"name": "menu", "card": MENU_ONLY})
+    assert made.status == 201, await made.text()
+    sent = await problem(await api.post("/v1/messages", {"to": "+8613800138001", "card": MENU_ONLY}), 422)
+    assert "/card/message" in [e["path"] for e in sent["errors"]]
+    by_name = await problem(await api.post("/v1/messages", {"to": "+8613800138001", "template": "menu"}), 422)
+    assert by_name["errors"][0]["path"] == "/template/message"
 
 
 async def test_a_tenant_template_named_like_a_library_one_is_the_tenants_everywhere(api):
