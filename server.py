@@ -35,9 +35,20 @@ from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
 from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all, rotate_master
 from accounts.tables import SEALED_COLUMNS as ACCOUNT_SEALED
-from api.middleware import AUTHENTICATE, SESSION_AUTH, auth_middleware, problem_middleware
+from api.accesslog import AccessLogger
+from api.middleware import (
+    AUTH_FAILURE_ATTEMPTS,
+    AUTH_FAILURE_WINDOW_S,
+    AUTH_FAILURES,
+    AUTHENTICATE,
+    SESSION_AUTH,
+    TRUSTED_PROXIES,
+    auth_middleware,
+    problem_middleware,
+    trusted_networks,
+)
 from api.openapi import openapi_document
-from api.ratelimit import RateLimiter
+from api.ratelimit import RateLimiter, WindowLimiter
 from cards import http as cards_http
 from cards.media import MediaStore
 from cards.media.http import MEDIA
@@ -68,9 +79,9 @@ from messages.evidence import EvidenceLog, verify_all
 from messages.evidence_http import EVIDENCE
 from messages.evidence_http import routes as evidence_routes
 from messages.ledger import MessageLedger
-from messages.rules_http import RULES, RULES_CLOCK
+from messages.rules_http import RULES, RULES_CLOCK, VOLUMES
 from messages.rules_http import routes as rules_routes
-from messages.send_rules import CapLedger, RulesStore
+from messages.send_rules import CapLedger, RulesStore, VolumeCounter
 from messages.tables import SEALED_COLUMNS as MESSAGE_SEALED
 from rcs.callbacks import CallbackEndpoints
 from rcs.operators import OPERATORS
@@ -136,6 +147,9 @@ class Settings:
     smpp_system_id: str | None = None
     smpp_password: Secret | None = None
     sms_sender: str = DEFAULT_SOURCE_ADDR
+    # Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For names the client for the
+    # authentication rate limits; without any, the peer address is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def db_url(self) -> str:
@@ -190,6 +204,8 @@ class Settings:
                     values[key] = secret
         except SecretError as exc:
             raise SystemExit(f"error: {exc}") from None
+        if env.get("HONGYAN_TRUSTED_PROXIES"):
+            values["trusted_proxies"] = tuple(p for p in env["HONGYAN_TRUSTED_PROXIES"].split(",") if p.strip())
         values["sandbox"] = env.get("HONGYAN_SANDBOX", "1").lower() not in ("0", "false", "no", "off")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -354,9 +370,16 @@ async def messages_ctx(app: web.Application):
     await writer.start()
     rules = RulesStore(app[DATABASE])
     app[RULES] = rules
+    app[VOLUMES] = VolumeCounter(app[DATABASE])
     app[RULES_CLOCK] = app[WIRING].clock
     app[messages_http.LEDGER] = MessageLedger(
-        app[DATABASE], writer, app[KEYRING], app[WIRING].clock, rules=rules, caps=CapLedger(app[DATABASE])
+        app[DATABASE],
+        writer,
+        app[KEYRING],
+        app[WIRING].clock,
+        rules=rules,
+        caps=CapLedger(app[DATABASE]),
+        volumes=app[VOLUMES],
     )
     app[messages_http.RATE_LIMITER] = RateLimiter()
     # Template contents a version before sealing stored in plaintext are sealed before serving.
@@ -692,6 +715,11 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[WIRING] = wiring
+    try:
+        app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise SystemExit(f"error: HONGYAN_TRUSTED_PROXIES: {exc}") from None
+    app[AUTH_FAILURES] = WindowLimiter(AUTH_FAILURE_ATTEMPTS, AUTH_FAILURE_WINDOW_S)
     dispatch = dispatch_config(settings, wiring)
     # Order matters: later contexts stop first, so nothing writes after the writer stops.
     app.cleanup_ctx.extend(
@@ -909,7 +937,7 @@ def _serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         print=None,
-        access_log_format='%a "%r" %s %b %Tfs',
+        access_log_class=AccessLogger,  # no query values, short-link tokens cut to a prefix
         loop=new_event_loop(),
     )
 

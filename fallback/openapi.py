@@ -103,10 +103,17 @@ register_fragment(
                                                         "error_rate": {"type": "number"},
                                                         "latency_p90": {"type": "number"},
                                                         "throttled": {
+                                                            "type": "boolean",
+                                                            "description": "Paused now: the peer asked us to slow down",
+                                                        },
+                                                        "throttles": {
                                                             "type": "integer",
                                                             "minimum": 0,
-                                                            "description": "Times the SMSC asked this route to slow down",
+                                                            "description": "How often the peer asked us to slow down",
                                                         },
+                                                        "max_per_second": {"type": "number"},
+                                                        "samples": {"type": "integer", "minimum": 0},
+                                                        "reason": {"type": ["string", "null"]},
                                                         "back_in": {"type": ["number", "null"]},
                                                     },
                                                 },

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 from cryptography.hazmat.primitives import hashes
@@ -17,13 +19,26 @@ from messages.lifecycle import Lifecycle
 from messages.optouts import OPTED_OUT_REASON, add_opt_out
 from messages.optouts import opted_out as opted_out_of
 from messages.request import SendRequest
-from messages.rules import DEFAULT_RULES, SendRules, Window, format_period, next_allowed, zones_of
-from messages.send_rules import CapLedger, CapRefusal, RulesStore
+from messages.rules import (
+    DEFAULT_RULES,
+    DEFAULT_ZONE,
+    DailyVolume,
+    SendRules,
+    Window,
+    format_period,
+    next_allowed,
+    zones_of,
+)
+from messages.send_rules import CapLedger, CapRefusal, RulesStore, VolumeCounter
 from messages.status import Status
 from messages.tables import batches, idempotency_keys, message_events, messages
+from security.numbers import ascii_digits
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import rfc3339
 from store.writer import WriteBatch
+from webhooks.outbox import TENANT_DAILY_VOLUME, enqueue
+
+log = logging.getLogger("hongyan.messages")
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -43,6 +58,17 @@ def _ms(at: datetime) -> int:
 
 def _at(ms: int) -> str:
     return rfc3339(datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def canonical_body(raw: bytes) -> bytes:
+    """The form a request body is compared in for idempotency: JSON re-serialised with sorted
+    keys and no spacing, so the same request sent with other spacing, key order or escapes is
+    the same request. Bytes that are not JSON are compared as they are (they are never accepted,
+    so they only ever meet a key used before with a real body)."""
+    try:
+        return orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # not JSON; or nested past orjson's dump depth
+        return raw
 
 
 def _cap_detail(traffic_type: str, refusal: CapRefusal) -> dict:
@@ -81,9 +107,10 @@ class MessageLedger:
         *,
         rules: RulesStore | None = None,
         caps: CapLedger | None = None,
+        volumes: VolumeCounter | None = None,
     ):
         self.db = db
-        self.rules, self.caps = rules, caps
+        self.rules, self.caps, self.volumes = rules, caps, volumes
         self.writer = writer
         self.keyring = keyring
         self.clock = clock or SystemClock()
@@ -93,8 +120,10 @@ class MessageLedger:
     # -- idempotency -------------------------------------------------------------------
     def _idem_keys(self, tenant_id: str, key: str, raw_body: bytes) -> tuple[bytes, bytes]:
         key_bidx = self.keyring.blind_index(tenant_id, key, purpose="idempotency-key")
-        body_hmac = self.keyring.blind_index(tenant_id, _sm3(raw_body).hex(), purpose="idempotency-body")
-        return key_bidx, body_hmac
+        return key_bidx, self._body_hmac(tenant_id, canonical_body(raw_body))
+
+    def _body_hmac(self, tenant_id: str, body: bytes) -> bytes:
+        return self.keyring.blind_index(tenant_id, _sm3(body).hex(), purpose="idempotency-body")
 
     async def replay(self, tenant_id: str, key: str, raw_body: bytes) -> Replay | None:
         """The stored answer for this key, None if unseen; 409 if the key came with another body."""
@@ -109,7 +138,8 @@ class MessageLedger:
             ).first()
         if row is None:
             return None
-        if row.body_hmac != body_hmac:
+        # A key stored before bodies were compared canonically kept the HMAC of the raw bytes.
+        if row.body_hmac != body_hmac and row.body_hmac != self._body_hmac(tenant_id, raw_body):
             raise Problem(
                 409,
                 "this Idempotency-Key was already used with a different request body",
@@ -155,6 +185,8 @@ class MessageLedger:
         mids = [self.new_id() for _ in req.recipients]
         dues = [self._due_ms(window, r.to, base_due_ms) for r in req.recipients]
         capped = await self._reserve(tenant_id, req, rules, mids, bidxs, dues, opted_out, now_ms)
+        going = sum(1 for m, b in zip(mids, bidxs) if b not in opted_out and m not in capped)
+        alert = await self._count_volume(tenant_id, rules.daily_volume, going, now, mids, capped)
         msg_rows, event_rows, answer = [], [], []
         life = self.lifecycle
         for seq, r in enumerate(req.recipients):
@@ -214,6 +246,18 @@ class MessageLedger:
                     "created_ms": now_ms,
                 },
             )
+        if alert is not None:
+            enqueue(
+                write,
+                self.keyring,
+                tenant_id=tenant_id,
+                message_id=None,
+                kind=TENANT_DAILY_VOLUME,
+                payload=alert,
+                at_ms=now_ms,
+                event_id=self.new_id(),
+            )
+            log.warning("tenant %s reached its daily volume alert threshold (%s)", tenant_id, alert["alert_at"])
         try:
             await self.writer.write(write)
         except BaseException:
@@ -221,6 +265,37 @@ class MessageLedger:
                 await self.caps.release([m for m in mids if m not in capped])
             raise
         return body
+
+    async def _count_volume(
+        self,
+        tenant_id: str,
+        volume: DailyVolume,
+        n: int,
+        now: datetime,
+        mids: list[str],
+        capped: dict[str, CapRefusal],
+    ) -> dict | None:
+        """Count the day's recipients: past a hard `limit` the request is a 429 (nothing counted
+        for it); crossing `alert_at` returns the alert to queue."""
+        if self.volumes is None or n == 0 or (volume.alert_at is None and volume.limit is None):
+            return None
+        local = now.astimezone(ZoneInfo(DEFAULT_ZONE))
+        day = local.date().isoformat()
+        after = await self.volumes.add(tenant_id, day, n)
+        if volume.limit is not None and after > volume.limit:
+            await self.volumes.add(tenant_id, day, -n)
+            if self.caps is not None:
+                await self.caps.release([m for m in mids if m not in capped])
+            tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), local.tzinfo)
+            raise Problem(
+                429,
+                f"{n} more recipient(s) would pass this tenant's daily volume limit of {volume.limit}",
+                headers={"Retry-After": str(max(1, int((tomorrow - local).total_seconds())))},
+                extra={"rule": "daily_volume", "limit": volume.limit, "day": day, "count": after - n},
+            )
+        if volume.alert_at is not None and after - n < volume.alert_at <= after:
+            return {"day": day, "count": after, "alert_at": volume.alert_at, "limit": volume.limit}
+        return None
 
     @staticmethod
     def _due_ms(window: Window | None, to: str, due_ms: int) -> int:
@@ -329,7 +404,7 @@ class MessageLedger:
         if batch_id is not None:
             query = query.where(messages.c.batch_id == batch_id)
             if after is not None:
-                if not after.isdigit():
+                if not ascii_digits(after):
                     raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
                 query = query.where(messages.c.seq > int(after))
             query = query.order_by(messages.c.seq)

@@ -32,6 +32,7 @@ import asyncio
 import base64
 import binascii
 import enum
+import hashlib
 import hmac
 import logging
 import random
@@ -1033,6 +1034,23 @@ def default_card_html(content_type: str, content_text) -> Markup:
     return Markup("").join(pieces)
 
 
+# The handset pages' one style block, allowed by its hash: the pages run no script at all, and
+# what a card or a user sent is shown as text (a sandbox page must not be a way in either).
+_HANDSET_STYLE = """.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;padding:.5em}
+.card{background:#f6f6f6;padding:.5em} button{margin:.2em} form.tap{display:inline}"""
+_HANDSET_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'sha256-"
+        + base64.b64encode(hashlib.sha256(_HANDSET_STYLE.encode()).digest()).decode()
+        + "'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Robots-Tag": "noindex",
+    "Cache-Control": "no-store",
+}
+
 _PAGES = jinja2.Environment(
     autoescape=True,
     loader=jinja2.DictLoader(
@@ -1045,13 +1063,14 @@ _PAGES = jinja2.Environment(
 ({{ h.message_ids|length }} messages)</li>{% endfor %}</ul></body></html>""",
             "handset.html": """<!doctype html><html><head><meta charset="utf-8">
 <meta name="robots" content="noindex"><title>{{ mask(handset.number) }}</title>
-<style>.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;padding:.5em}
-.card{background:#f6f6f6;padding:.5em} button{margin:.2em}</style></head><body>
+<style>"""
+            + _HANDSET_STYLE
+            + """</style></head><body>
 <p><a href="/handset">all handsets</a></p><h1>{{ mask(handset.number) }}</h1>
 {% for m in messages %}<div class="msg" id="m-{{ m.message_id }}">
 <div class="meta">{{ m.message_id }} — {{ m.state }}</div>
 {% for part in m.parts %}{{ render(part.get("contentType", ""), part.get("contentText", "")) }}{% endfor %}
-{% for s in suggestions(m) %}<form method="post" action="/handset/{{ handset.handset_id }}/tap" style="display:inline">
+{% for s in suggestions(m) %}<form method="post" action="/handset/{{ handset.handset_id }}/tap" class="tap">
 <input type="hidden" name="message_id" value="{{ m.message_id }}"><input type="hidden" name="index" value="{{ loop.index0 }}">
 <button type="submit">{{ label(s) }}</button></form>{% endfor %}
 {% for t in m.taps %}<div class="tap">tapped: {{ t }}</div>{% endfor %}
@@ -1805,7 +1824,7 @@ class MaapSimulator:
 
     def _page(self, name: str, **ctx) -> web.Response:
         html = _PAGES.get_template(name).render(mask=mask_phone, **ctx)
-        return web.Response(text=html, content_type="text/html", headers={"X-Robots-Tag": "noindex"})
+        return web.Response(text=html, content_type="text/html", headers=_HANDSET_HEADERS)
 
     async def _handset_index(self, request: web.Request) -> web.Response:
         return self._page("index.html", handsets=list(self.handsets.values()))

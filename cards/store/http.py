@@ -11,6 +11,7 @@ from api.problems import FieldError, Problem
 from cards.library import load_library
 from cards.store import openapi as _openapi  # noqa: F401  (registers the API description)
 from cards.store.service import MAX_VERSION, TemplateStore
+from security.numbers import ascii_digits
 
 TEMPLATES = web.AppKey("templates", TemplateStore)
 
@@ -106,7 +107,7 @@ async def duplicate(request: web.Request) -> web.Response:
 
 def _version_number(raw: str) -> int | None:
     """A version number given as text (ASCII digits, 1 to MAX_VERSION), else None."""
-    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_VERSION)) and 1 <= int(raw) <= MAX_VERSION:
+    if ascii_digits(raw) and len(raw) <= len(str(MAX_VERSION)) and 1 <= int(raw) <= MAX_VERSION:
         return int(raw)
     return None
 
