@@ -13,10 +13,12 @@ from sqlalchemy import and_, select
 import security
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
+from compliance.tables import review_items
 from messages.lifecycle import Lifecycle
 from messages.optouts import OPTED_OUT_REASON, add_opt_out
 from messages.optouts import opted_out as opted_out_of
 from messages.request import SendRequest
+from messages.screening import Hold
 from messages.status import Status
 from messages.tables import batches, idempotency_keys, message_events, messages
 from store import Clock, Database, GroupWriter, SystemClock, new_id
@@ -98,8 +100,16 @@ class MessageLedger:
         return Replay(row.status, body)
 
     # -- accept ------------------------------------------------------------------------
-    async def accept(self, tenant_id: str, req: SendRequest, *, idempotency: tuple[str, bytes] | None = None) -> bytes:
-        """Commit the batch, its messages and their first events; return the 202 body."""
+    async def accept(
+        self,
+        tenant_id: str,
+        req: SendRequest,
+        *,
+        idempotency: tuple[str, bytes] | None = None,
+        hold: Hold | None = None,
+    ) -> bytes:
+        """Commit the batch, its messages and their first events; return the 202 body. `hold`
+        (from messages.screening) holds recipients for a reviewer, queued in the same transaction."""
         now = self.clock.now()
         now_ms = _ms(now)
         batch_id = self.new_id()
@@ -161,9 +171,12 @@ class MessageLedger:
                     detail = {"send_at": _at(due_ms)}
                     event_rows.append(life.event_row(mid, tenant_id, Status.SCHEDULED, now_ms, "api", detail))
             answer.append({"id": mid, "to": r.to, "status": first})
+        review = self._hold(hold, tenant_id, batch_id, now_ms, msg_rows, event_rows, answer)
         body = orjson.dumps({"batch_id": batch_id, "messages": answer})
 
         write = WriteBatch().insert(batches, batch_row).insert(messages, msg_rows).insert(message_events, event_rows)
+        if review is not None:
+            write.insert(review_items, review)
         if idempotency is not None:
             key, raw = idempotency
             key_bidx, body_hmac = self._idem_keys(tenant_id, key, raw)
@@ -180,6 +193,21 @@ class MessageLedger:
             )
         await self.writer.write(write)
         return body
+
+    def _hold(self, hold: Hold | None, tenant_id: str, batch_id: str, now_ms: int, msg_rows, event_rows, answer):
+        """The held recipients' rows turned `held`; the review item's row (None: nothing held)."""
+        if hold is None:
+            return None
+        return hold.apply(
+            self.lifecycle,
+            self.keyring,
+            tenant_id=tenant_id,
+            batch_id=batch_id,
+            now_ms=now_ms,
+            msg_rows=msg_rows,
+            event_rows=event_rows,
+            answer=answer,
+        )
 
     async def opt_out(self, tenant_id: str, message_id: str, *, source: str) -> bool:
         """Put the recipient of a message on the tenant's marketing opt-out list."""

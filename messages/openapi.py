@@ -116,7 +116,7 @@ SEND_REQUEST = {
 }
 _STATUS = {
     "type": "string",
-    "description": "accepted, scheduled, queued, rcs_sent, rcs_delivered, rcs_read, "
+    "description": "accepted, scheduled, held (for a reviewer: GET /v1/reviews), queued, rcs_sent, rcs_delivered, rcs_read, "
     "fallback_pending, sms_sent, sms_delivered, sms_failed, rejected, revoked, expired, failed",
 }
 ACCEPTED = {
