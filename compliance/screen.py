@@ -40,16 +40,22 @@ class Verdict:
         blocked = self.blocked
         if not blocked:
             return
+        by_path: dict[str, list[Match]] = {}
+        for m in blocked:
+            by_path.setdefault(m.path, []).append(m)
         raise Problem(
             422,
-            f"{len(blocked)} text(s) contain words this platform or brand does not allow",
+            f"{len(by_path)} text(s) contain words this platform or brand does not allow",
             [
                 FieldError(
-                    m.path,
-                    f"compliance rule {m.rule.id}: a word of category `{m.rule.category}` "
-                    f"({'platform' if m.rule.scope == 'platform' else 'brand'} list) is not allowed",
+                    path,
+                    "; ".join(
+                        f"compliance rule {m.rule.id}: a word of category `{m.rule.category}` "
+                        f"({'platform' if m.rule.scope == 'platform' else 'brand'} list) is not allowed"
+                        for m in found
+                    ),
                 )
-                for m in blocked[:100]
+                for path, found in list(by_path.items())[:100]
             ],
             type=COMPLIANCE_PROBLEM,
             extra={"violations": [m.as_dict(with_term=False) for m in blocked[:100]]},

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 revision = "compliance_0001"
 down_revision = "0001"
 branch_labels = ("compliance",)
-depends_on = ("accounts_0002",)  # keys with every scope hold `channels` by then
+depends_on = None
 
 PLATFORM = "platform"
 DEFAULT_CATEGORIES = {
