@@ -91,15 +91,21 @@ class Screen:
         doc: dict | None,
         place: Callable[[str], str],
         recipients: Sequence[tuple[str, dict | None]],
+        *,
+        reviewed: bool = False,
     ) -> Verdict:
         """Screen a send: the document (`place` turns a JSON Pointer into it into one into the
-        request) and each recipient's variables ((JSON Pointer, variables) in recipient order)."""
+        request) and each recipient's variables ((JSON Pointer, variables) in recipient order).
+        A `reviewed` document (an approved template version) is not held again for its own
+        text; its `block` words still refuse it."""
         matcher = await self.matcher(tenant_id)
         verdict = Verdict()
         if not matcher.size:
             return verdict
         if doc is not None:
             own = self.own_text(matcher, doc)
+            if reviewed:
+                own = [m for m in own if m.rule.action != REVIEW]
             verdict.matches.extend(Match(place(m.path), m.rule) for m in own)
             if any(m.rule.action == REVIEW for m in own):
                 verdict.review_recipients = None

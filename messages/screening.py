@@ -91,7 +91,9 @@ async def screen_request(screen: Screen | None, req: SendRequest, tenant_id: str
     ]
     # Where a document's field is in the request: a template's text has no place in the body.
     place = req.request_pointer if req.card is not None else (lambda path: "/template" + path)
-    verdict = await screen.send(tenant_id, doc, place, recipients)
+    # A tenant's template version is sent only once approved: its own text was reviewed.
+    reviewed = req.template is not None and "id" in req.template
+    verdict = await screen.send(tenant_id, doc, place, recipients, reviewed=reviewed)
     verdict.refuse()
     if not verdict.review:
         return None
