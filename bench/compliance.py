@@ -5,9 +5,9 @@ filter on versus off in one run.
    size (the accept bench's card, a full card with media and four suggestions, a ten-card
    carousel, a 2,000-character text) screened uncached — normalisation and the one pass — and
    one recipient's variables screened as a batch screens them.
-2. Over HTTP (bench/accept.py's harness, server pinned to one core): POST /v1/messages with
+2. Over HTTP (bench/accept.py's harness, servers pinned to one core): POST /v1/messages with
    the 100k words loaded versus with the lists empty, single recipients and 1,000-recipient
-   batches, each phase `--seconds` long.
+   batches, each phase `--seconds` long, the two servers' phases interleaved.
 
     python bench/compliance.py --seconds 10
 """
@@ -138,21 +138,33 @@ def filter_figures(seconds: float) -> tuple[list[tuple], dict, list[str]]:
     return rows, figures, words
 
 
-def server_accept(data: Path, headers: dict, seconds: float, concurrency: int, batch_size: int):
+def start_server(data: Path) -> tuple[subprocess.Popen, str]:
     port = _load.free_port()
-    env = {"HONGYAN_LOG_LEVEL": "WARNING", "HONGYAN_SANDBOX": "0"}
+    env = {"HONGYAN_LOG_LEVEL": "WARNING", "HONGYAN_SANDBOX": "0"}  # accept alone, no dispatch
     srv = _load.start_process(
         [sys.executable, "server.py", "--data-dir", str(data), "--port", str(port)], cpu=0, env=env
     )
-    try:
-        _load.wait_http(f"http://127.0.0.1:{port}/healthz", srv, timeout=120)
-        url = f"http://127.0.0.1:{port}/v1/messages"
-        asyncio.run(drive(url, single_bodies(), headers, min(2.0, seconds), concurrency))  # warm-up
-        single = asyncio.run(drive(url, single_bodies(), headers, seconds, concurrency))
-        batch = asyncio.run(drive(url, batch_bodies(batch_size), headers, seconds, max(2, concurrency // 8)))
-    finally:
-        _load.stop(srv)
-    return single, batch
+    _load.wait_http(f"http://127.0.0.1:{port}/healthz", srv, timeout=120)
+    return srv, f"http://127.0.0.1:{port}/v1/messages"
+
+
+def interleaved(targets: dict, seconds: float, concurrency: int, batch_size: int, rounds: int) -> dict:
+    """Each phase on each server in turn, `rounds` times; the best round of each counts (the
+    machine is shared: interleaving and best-of keep a burst of other work from deciding it)."""
+    best: dict = {}
+    for url, headers in targets.values():  # warm-up: first automaton build, caches
+        asyncio.run(drive(url, single_bodies(), headers, min(2.0, seconds), concurrency))
+    for _ in range(rounds):
+        for phase in ("single", "batch"):
+            for label, (url, headers) in targets.items():
+                if phase == "single":
+                    got = asyncio.run(drive(url, single_bodies(), headers, seconds, concurrency))
+                else:
+                    got = asyncio.run(drive(url, batch_bodies(batch_size), headers, seconds, max(2, concurrency // 8)))
+                key = (label, phase)
+                if key not in best or got.rps > best[key].rps:
+                    best[key] = got
+    return best
 
 
 def cli(data: Path, *args: str) -> str:
@@ -170,6 +182,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds per measured phase")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (the best of each counts)")
     args = ap.parse_args()
     _load.pin(1)
 
@@ -180,21 +193,29 @@ def main() -> None:
         rows,
     )
 
-    results = {}
+    servers = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label in ("on", "off"):
-            data = Path(tmp) / label
-            key = json.loads(cli(data, "tenant", "create", "Bench"))["api_key"]
-            if label == "on":
-                word_file = Path(tmp) / "words.txt"
-                word_file.write_text("\n".join(words) + "\n")
-                cli(data, "words", "import", str(word_file), "--category", "bench", "--action", "block")
-            else:  # every list emptied: the screen has nothing to match
-                with sqlite3.connect(data / "hongyan.db") as db:
-                    db.execute("DELETE FROM compliance_words")
-                    db.execute("UPDATE compliance_versions SET version = version + 1")
-            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-            results[label] = server_accept(data, headers, args.seconds, args.concurrency, args.batch_size)
+        try:
+            targets = {}
+            for label in ("on", "off"):
+                data = Path(tmp) / label
+                key = json.loads(cli(data, "tenant", "create", "Bench"))["api_key"]
+                if label == "on":
+                    word_file = Path(tmp) / "words.txt"
+                    word_file.write_text("\n".join(words) + "\n")
+                    cli(data, "words", "import", str(word_file), "--category", "bench", "--action", "block")
+                else:  # every list emptied: the screen has nothing to match
+                    with sqlite3.connect(data / "hongyan.db") as db:
+                        db.execute("DELETE FROM compliance_words")
+                        db.execute("UPDATE compliance_versions SET version = version + 1")
+                srv, url = start_server(data)
+                servers.append(srv)
+                targets[label] = (url, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+            best = interleaved(targets, args.seconds, args.concurrency, args.batch_size, args.rounds)
+        finally:
+            for srv in servers:
+                _load.stop(srv)
+    results = {label: (best[(label, "single")], best[(label, "batch")]) for label in ("on", "off")}
 
     table = [("filter", "phase", "requests", "non-2xx", "req/s", "recipients/s", "p50 ms", "p99 ms")]
     for label, (single, batch) in results.items():
@@ -203,7 +224,11 @@ def main() -> None:
                       f"{single.pct(50):.1f}", f"{single.pct(99):.1f}"))  # fmt: skip
         table.append((name, f"batch of {args.batch_size}", batch.requests, batch.errors, f"{batch.rps:,.1f}",
                       f"{batch.rps * args.batch_size:,.0f}", f"{batch.pct(50):.1f}", f"{batch.pct(99):.1f}"))  # fmt: skip
-    _load.print_table(f"POST /v1/messages, {args.seconds:g} s per phase, SQLite WAL, server pinned to one core", table)
+    _load.print_table(
+        f"POST /v1/messages, {args.seconds:g} s per phase, best of {args.rounds} interleaved rounds, "
+        "SQLite WAL, servers pinned to one core",
+        table,
+    )
     (on_single, on_batch), (off_single, off_batch) = results["on"], results["off"]
     single_ratio = on_single.rps / off_single.rps if off_single.rps else 0.0
     batch_ratio = on_batch.rps / off_batch.rps if off_batch.rps else 0.0

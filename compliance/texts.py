@@ -43,19 +43,34 @@ _TEMPLATE_CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 
 def document_texts(doc, base: str = "") -> list[tuple[str, str]]:
     """(JSON Pointer, text) for every screened string of `doc`, in document order."""
-    return list(_walk(doc, base, None))
+    out: list[tuple[str, str]] = []
+    _walk(doc, base, None, out)
+    return out
 
 
-def _walk(node, path: str, key: str | None) -> Iterator[tuple[str, str]]:
-    if isinstance(node, str):
-        if key not in STRUCTURAL_KEYS and node:
-            yield path, node
-    elif isinstance(node, dict):
+def _part(key) -> str:
+    key = str(key)
+    return "/" + (key.replace("~", "~0").replace("/", "~1") if "~" in key or "/" in key else key)
+
+
+def _walk(node, path: str, key: str | None, out: list[tuple[str, str]]) -> None:
+    # A card is walked on every uncached screening: plain recursion, no generators.
+    if isinstance(node, dict):
         for k, v in node.items():
-            yield from _walk(v, path + pointer(k), k)
+            if isinstance(v, str):
+                if v and k not in STRUCTURAL_KEYS:
+                    out.append((path + _part(k), v))
+            elif isinstance(v, dict | list):
+                _walk(v, path + _part(k), k, out)
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            yield from _walk(v, path + pointer(i), key)
+            if isinstance(v, str):
+                if v and key not in STRUCTURAL_KEYS:
+                    out.append((f"{path}/{i}", v))
+            elif isinstance(v, dict | list):
+                _walk(v, f"{path}/{i}", key, out)
+    elif isinstance(node, str) and node and key not in STRUCTURAL_KEYS:
+        out.append((path, node))
 
 
 def literal_texts(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
