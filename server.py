@@ -31,6 +31,7 @@ from accounts.directory import TenantDirectory
 from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
 from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all, rotate_master
+from accounts.service import validate_signature
 from accounts.tables import SEALED_COLUMNS as ACCOUNT_SEALED
 from api.middleware import AUTHENTICATE, SESSION_AUTH, auth_middleware, problem_middleware
 from api.openapi import openapi_document
@@ -43,7 +44,7 @@ from cards.media.http import routes as media_routes
 from cards.store import TemplateStore
 from cards.store.http import TEMPLATES
 from cards.store.http import routes as template_routes
-from compliance.http import REVIEWS, SCREEN, WORD_LISTS
+from compliance.http import REVIEWS, SCREEN, SIGNATURES, WORD_LISTS
 from compliance.http import routes as compliance_routes
 from compliance.lists import FORMATS as WORD_FORMATS
 from compliance.lists import WordLists, json_lines, lines_of
@@ -51,6 +52,7 @@ from compliance.matcher import PLATFORM
 from compliance.reviews import MESSAGE as HELD_MESSAGES
 from compliance.reviews import ReviewQueue
 from compliance.screen import Screen
+from compliance.signatures import SignatureReview
 from compliance.tables import SEALED_COLUMNS as COMPLIANCE_SEALED
 from compliance.templates import TemplateCompliance
 from dispatch import Dispatcher, DispatchOptions
@@ -375,6 +377,15 @@ async def compliance_ctx(app: web.Application):
     queue.appliers[HELD_MESSAGES] = release_held(ledger.lifecycle)
     queue.views[HELD_MESSAGES] = held_view(db, app[KEYRING])
     TemplateCompliance(screen, lists, queue).attach(app[TEMPLATES])
+    accounts, tenants = app[ACCOUNTS], app[TENANTS]
+
+    async def set_signature(tenant_id: str, signature: str) -> None:
+        await accounts.set_signature(tenant_id, signature)
+        tenants.forget(tenant_id)
+
+    app[SIGNATURES] = SignatureReview(
+        screen, queue, validate=validate_signature, apply=set_signature, current=tenants.signature_of
+    )
     app[WORD_LISTS], app[SCREEN], app[REVIEWS] = lists, screen, queue
     await lists.warm()
     yield

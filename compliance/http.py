@@ -16,11 +16,13 @@ from compliance.matcher import ALLOW, WORD, worst
 from compliance.reviews import ReviewQueue
 from compliance.rules import template_errors
 from compliance.screen import Screen
+from compliance.signatures import SignatureReview
 from compliance.texts import document_texts, literal_texts, variable_texts
 
 WORD_LISTS = web.AppKey("word_lists", WordLists)
 SCREEN = web.AppKey("screen", Screen)
 REVIEWS = web.AppKey("reviews", ReviewQueue)
+SIGNATURES = web.AppKey("signatures", SignatureReview)
 MAX_PAGE = 1000
 MAX_WORDS = 10_000
 _CONTENT_TYPES = {
@@ -217,6 +219,13 @@ async def get_policy(request: web.Request) -> web.Response:
 async def put_policy(request: web.Request) -> web.Response:
     body = await read_json(request)
     return web.json_response(await request.app[WORD_LISTS].set_policy(request[TENANT_ID], body))
+
+
+@routes.post("/v1/compliance/signature")
+async def request_signature(request: web.Request) -> web.Response:
+    """Ask for a new SMS signature: it waits in the review queue until approved."""
+    item = await request.app[SIGNATURES].request(request[TENANT_ID], await read_json(request))
+    return web.json_response(item, status=202)
 
 
 # -- the review queue --------------------------------------------------------------------

@@ -214,6 +214,18 @@ register_fragment(
                     "responses": {"200": _json({"type": "object"}), **problem_responses(401, 403, 422)},
                 },
             },
+            "/v1/compliance/signature": {
+                "post": {
+                    "summary": "Ask for a new SMS signature 【…】: screened, then waits in the review queue",
+                    "requestBody": _body(
+                        {"type": "object", "required": ["signature"], "properties": {"signature": {"type": "string"}}}
+                    ),
+                    "responses": {
+                        "202": _json({"$ref": "#/components/schemas/ReviewItem"}, "Queued for review"),
+                        **problem_responses(401, 403, 409, 422),
+                    },
+                }
+            },
             "/v1/reviews": {
                 "get": {
                     "summary": "The review queue: held messages, templates and signatures",

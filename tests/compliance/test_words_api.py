@@ -205,3 +205,32 @@ async def test_the_policy(api):
     assert (await (await api.get("/v1/compliance/policy")).json()) == {"template_review": "matched"}
     resp = await api.client.put("/v1/compliance/policy", json={"template_review": "always"}, headers=api.auth)
     assert (await resp.json()) == {"template_review": "always"}
+
+
+async def test_a_signature_change_waits_for_review(api):
+    async def signature_in_use() -> str:
+        resp = await api.post("/v1/sms/segments", {"text": "您好", "mode": "cn"})
+        return "".join(p["text"] for p in (await resp.json())["parts"]).removesuffix("您好")
+
+    before = await signature_in_use()
+    assert before == "【鸿雁测试】"  # the sandbox signature a tenant starts with
+    for body, status, where in (
+        ({"signature": "鸿雁"}, 422, "/signature"),
+        ({"signature": "【赌博之家】"}, 422, "/signature"),
+        ({"signature": "【新鸿雁】", "x": 1}, 422, "/x"),
+    ):
+        resp = await api.post("/v1/compliance/signature", body)
+        assert resp.status == status and where in [e["path"] for e in (await resp.json(content_type=PROBLEM))["errors"]]
+    resp = await api.post("/v1/compliance/signature", {"signature": "【新鸿雁】"})
+    assert resp.status == 202, await resp.text()
+    item = await resp.json()
+    assert item["kind"] == "signature" and item["state"] == "pending"
+    assert item["subject_detail"] == {"signature": "【新鸿雁】", "previous": before}
+    assert (await api.post("/v1/compliance/signature", {"signature": "【又一个】"})).status == 409
+    assert await signature_in_use() == before  # nothing changes before the review
+
+    assert (await api.post(f"/v1/reviews/{item['id']}/approve")).status == 200
+    assert await signature_in_use() == "【新鸿雁】"
+    rejected = await api.post("/v1/compliance/signature", {"signature": "【第三个】"})
+    await api.post(f"/v1/reviews/{(await rejected.json())['id']}/reject", {"reason": "未在运营商报备"})
+    assert await signature_in_use() == "【新鸿雁】"
