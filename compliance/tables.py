@@ -1,26 +1,21 @@
 """The compliance tables: word lists (platform and per tenant), their categories and versions,
 tenants' review policies, the review queue and its chained decisions.
 
-SQLModel table classes on the shared `store.metadata` (through a registry of their own, as in
-accounts.tables); Core statements use their `__table__`. A list's `scope` is `platform` or a
+SQLModel table classes (store.models.Model, on the shared `store.metadata`); Core statements
+use their `__table__`. A list's `scope` is `platform` or a
 tenant id. Times are Unix milliseconds.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, String, Table, Text
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from store.models import Model
 from store.sealed import SealedColumn
-from store.tables import metadata
 
 
-class ComplianceModel(SQLModel, registry=registry(metadata=metadata)):
-    """Base of the compliance domain's tables (a registry over the shared MetaData)."""
-
-
-class Category(ComplianceModel, table=True):
+class Category(Model, table=True):
     """A category of words and what a match does: `block` (refused) or `review` (held)."""
 
     __tablename__ = "compliance_categories"
@@ -35,7 +30,7 @@ class Category(ComplianceModel, table=True):
     updated_ms: int = Field(sa_type=BigInteger)
 
 
-class Word(ComplianceModel, table=True):
+class Word(Model, table=True):
     """A listed word (`kind` word, in a category) or a whitelisted phrase (`kind` allow).
     `norm` is its matching form (compliance.normalise); one entry per scope, kind and form."""
 
@@ -54,7 +49,7 @@ class Word(ComplianceModel, table=True):
     created_ms: int = Field(sa_type=BigInteger)
 
 
-class ListVersion(ComplianceModel, table=True):
+class ListVersion(Model, table=True):
     """Bumped with every change of a scope's words or categories: matchers rebuild on a new one."""
 
     __tablename__ = "compliance_versions"
@@ -64,7 +59,7 @@ class ListVersion(ComplianceModel, table=True):
     updated_ms: int = Field(sa_type=BigInteger)
 
 
-class Policy(ComplianceModel, table=True):
+class Policy(Model, table=True):
     """A tenant's review policy: template versions reviewed `always`, or only when a review
     category `matched` (the default, also for tenants without a row)."""
 
@@ -75,7 +70,7 @@ class Policy(ComplianceModel, table=True):
     updated_ms: int = Field(sa_type=BigInteger)
 
 
-class ReviewItem(ComplianceModel, table=True):
+class ReviewItem(Model, table=True):
     """Something held for a reviewer: a message batch's held messages, a template version or a
     signature. `matches_enc` (sealed: a match may quote a recipient's variable) says why;
     `detail` is what a decision needs (the held messages' due times, the template version…)."""
@@ -99,7 +94,7 @@ class ReviewItem(ComplianceModel, table=True):
     decided_ms: int | None = Field(default=None, sa_type=BigInteger)
 
 
-class ReviewEvent(ComplianceModel, table=True):
+class ReviewEvent(Model, table=True):
     """A review decision, chained per tenant: `hash` = SM3(domain ‖ prev_hash ‖ facts), the
     facts canonical JSON (review id, kind, subject, decision, reason's SM3, who, when)."""
 

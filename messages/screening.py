@@ -28,6 +28,8 @@ from store.clock import rfc3339
 from store.writer import WriteBatch
 
 SOURCE = "compliance"
+# tenant id, batch id, {message id: due at accept}, now → {message id: due once approved}
+DueAfterReview = Callable[[str, str, dict, int], Awaitable[dict[str, int]]]
 _HELD = frozenset({Status.HELD})
 
 
@@ -129,19 +131,22 @@ def held_view(db: Database, keyring: security.Keyring) -> Callable[[dict], Await
     return view
 
 
-def release_held(life: Lifecycle) -> Applier:
+def release_held(life: Lifecycle, due_after_review: DueAfterReview) -> Applier:
     """The review queue's applier for held messages: approved, each goes on as if accepted now
-    (scheduled while its send time is ahead); rejected, each ends `rejected` with the reason."""
+    (scheduled while its send time — or its send window — is ahead); rejected, each ends
+    `rejected` with the reason."""
 
     async def apply(d: Decision) -> WriteBatch:
         held: dict = (d.item.get("detail") or {}).get("messages") or {}
+        dues = await due_after_review(d.item["tenant_id"], d.item["subject"], held, d.at_ms) if d.approved else {}
         changes = []
-        for mid, due in held.items():
+        for mid in held:
             detail: dict = {"review_id": d.item["id"]}
+            due = dues.get(mid, d.at_ms)
             if not d.approved:
                 detail["reason"] = f"rejected in review: {d.reason}"
                 changes.append(Change(mid, Status.REJECTED, d.at_ms, "review", detail, when=_HELD, due_ms=None))
-            elif due is not None and due > d.at_ms:
+            elif due > d.at_ms:
                 detail["send_at"] = rfc3339(datetime.fromtimestamp(due / 1000, UTC))
                 changes.append(Change(mid, Status.SCHEDULED, d.at_ms, "review", detail, when=_HELD, due_ms=due))
             else:

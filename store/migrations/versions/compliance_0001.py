@@ -1,6 +1,6 @@
 """compliance: word lists (platform and per tenant) with categories and a whitelist, review
 policies, the review queue and its chained decisions; the default platform list; the
-`compliance` and `reviews` scopes for keys that held every scope
+`reviews` scope for keys that held every scope
 
 Revision ID: compliance_0001
 Revises: 0001
@@ -51,7 +51,9 @@ DEFAULT_CATEGORIES = {
 }
 # Warnings about the listed words must still reach people.
 DEFAULT_ALLOWED = ["谨防刷单", "警惕刷单", "远离赌博", "禁止赌博", "谨防套路贷", "远离校园贷", "打击非法集资"]
-FULL_SCOPES_BEFORE = "cards channels keys messages templates webhooks"
+# Keys holding every scope gain `reviews` (and `compliance`, whichever of this branch and the
+# send rules' comes first).
+FULL_SCOPES_BEFORE = ("cards channels keys messages templates webhooks", "cards channels compliance keys messages templates webhooks")
 FULL_SCOPES_AFTER = "cards channels compliance keys messages reviews templates webhooks"
 
 
@@ -162,11 +164,12 @@ def upgrade() -> None:
         sa.table("compliance_versions", sa.column("scope"), sa.column("version"), sa.column("updated_ms")),
         [{"scope": PLATFORM, "version": 1, "updated_ms": now}],
     )
-    op.execute(f"UPDATE api_keys SET scopes = '{FULL_SCOPES_AFTER}' WHERE scopes = '{FULL_SCOPES_BEFORE}'")
+    before = ", ".join(f"'{s}'" for s in FULL_SCOPES_BEFORE)
+    op.execute(f"UPDATE api_keys SET scopes = '{FULL_SCOPES_AFTER}' WHERE scopes IN ({before})")
 
 
 def downgrade() -> None:
-    op.execute(f"UPDATE api_keys SET scopes = '{FULL_SCOPES_BEFORE}' WHERE scopes = '{FULL_SCOPES_AFTER}'")
+    op.execute(f"UPDATE api_keys SET scopes = '{FULL_SCOPES_BEFORE[1]}' WHERE scopes = '{FULL_SCOPES_AFTER}'")
     op.drop_index("ix_review_events_review_id", table_name="review_events")
     op.drop_table("review_events")
     op.drop_index("ix_review_items_subject", table_name="review_items")
