@@ -195,3 +195,34 @@ async def test_approved_messages_are_sent(sandbox_api):
     await api.post(f"/v1/reviews/{msg['review_id']}/approve")
     view = await wait_for(api, msg["id"], lambda v: v["status"] == "rcs_read")
     assert event_types(view)[:3] == ["held", "accepted", "queued"]
+
+
+async def test_a_message_approved_after_its_send_window_closed_waits_for_the_next(aiohttp_client, settings):
+    """Held at 20:50 Shanghai time (inside the marketing window), approved at 21:30: it is not
+    sent at once but scheduled for 08:00 the next morning; a notice approved late goes at once."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from server import ACCOUNTS, Wiring, create_app
+    from tests.conftest import ApiClient
+    from tests.messages.test_send_rules import MovableClock
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    clock = MovableClock(datetime(2026, 12, 2, 20, 50, tzinfo=shanghai).astimezone(UTC))
+    client = await aiohttp_client(create_app(settings, Wiring(clock=clock)))
+    tenant, key = await client.app[ACCOUNTS].create_tenant("Window brand")
+    api = ApiClient(client, tenant.id, key)
+    held = {}
+    for traffic in ("marketing", "notification"):
+        resp = await api.post("/v1/messages", {"to": TO, "card": card(title="最佳"), "traffic_type": traffic})
+        held[traffic] = (await resp.json())["messages"][0]
+        assert held[traffic]["status"] == "held"
+    clock.at = datetime(2026, 12, 2, 21, 30, tzinfo=shanghai).astimezone(UTC)
+    for msg in held.values():
+        assert (await api.post(f"/v1/reviews/{msg['review_id']}/approve")).status == 200
+    marketing = await (await api.get(f"/v1/messages/{held['marketing']['id']}")).json()
+    assert marketing["status"] == "scheduled"
+    send_at = datetime.fromisoformat(marketing["events"][-1]["detail"]["send_at"].replace("Z", "+00:00"))
+    assert send_at.astimezone(shanghai) == datetime(2026, 12, 3, 8, 0, tzinfo=shanghai)
+    notice = await (await api.get(f"/v1/messages/{held['notification']['id']}")).json()
+    assert notice["status"] == "accepted"
