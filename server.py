@@ -54,6 +54,7 @@ from compliance.lists import WordLists, json_lines, lines_of
 from compliance.matcher import PLATFORM
 from compliance.reviews import MESSAGE as HELD_MESSAGES
 from compliance.reviews import ReviewQueue
+from compliance.reviews import verify_all_chains as verify_review_chains
 from compliance.screen import Screen
 from compliance.signatures import SignatureReview
 from compliance.tables import SEALED_COLUMNS as COMPLIANCE_SEALED
@@ -934,8 +935,14 @@ async def _evidence_verify(settings: Settings) -> int:
     db = open_database(settings.db_url)
     try:
         reports = await verify_all(db)
+        reviews = await verify_review_chains(db)
     finally:
         await db.dispose()
+    for tenant_id, checked, seq in reviews:
+        print(f"tenant {tenant_id}: {checked} review decision(s) chained", file=sys.stderr)
+        if seq is not None:
+            print(f"review decision chain BROKEN: tenant {tenant_id}, record seq {seq}")
+            return 1
     broken = [(t, r) for t, r in reports if not r.intact]
     for tenant_id, report in reports:
         print(f"tenant {tenant_id}: {report}", file=sys.stderr)

@@ -286,3 +286,10 @@ async def verify_chain(db: Database, tenant_id: str) -> tuple[int, int | None]:
                 return checked, r.seq
             prev, checked = r.hash, checked + 1
         after = rows[-1].seq
+
+
+async def verify_all_chains(db: Database) -> list[tuple[str, int, int | None]]:
+    """Every tenant's decision chain recomputed: [(tenant id, records checked, first break or None)]."""
+    async with db.read.connect() as conn:
+        tenants = [r[0] for r in await conn.execute(select(review_events.c.tenant_id).distinct())]
+    return [(t, *(await verify_chain(db, t))) for t in sorted(tenants)]

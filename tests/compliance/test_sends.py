@@ -142,12 +142,12 @@ async def test_approval_releases_held_messages_and_rejection_ends_them(api):
     assert (await (await api.get("/v1/reviews?state=pending")).json())["data"] == []
 
 
-async def test_the_decision_chain_verifies_and_a_tampered_record_breaks_it(api):
+async def test_the_decision_chain_verifies_and_a_tampered_record_breaks_it(api, settings, capsys):
     from sqlalchemy import update
 
     from compliance.reviews import verify_chain
     from compliance.tables import review_events
-    from server import DATABASE
+    from server import DATABASE, _evidence_verify
 
     for title in ("最佳", "顶级", "极品"):
         resp = await api.post("/v1/messages", {"to": TO, "card": card(title=title)})
