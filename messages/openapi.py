@@ -129,7 +129,15 @@ ACCEPTED = {
             "items": {
                 "type": "object",
                 "required": ["id", "to", "status"],
-                "properties": {"id": {"type": "string"}, "to": {"type": "string"}, "status": _STATUS},
+                "properties": {
+                    "id": {"type": "string"},
+                    "to": {"type": "string"},
+                    "status": _STATUS,
+                    "review_id": {
+                        "type": "string",
+                        "description": "a held message's review item (GET /v1/reviews/{id})",
+                    },
+                },
             },
         },
     },
