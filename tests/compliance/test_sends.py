@@ -155,11 +155,15 @@ async def test_the_decision_chain_verifies_and_a_tampered_record_breaks_it(api, 
         await api.post(f"/v1/reviews/{rid}/approve")
     db = api.client.app[DATABASE]
     assert await verify_chain(db, api.tenant_id) == (3, None)
+    assert await _evidence_verify(settings) == 0  # `python server.py evidence verify`
     async with db.write.begin() as conn:
         await conn.execute(
             update(review_events).where(review_events.c.seq == 1).values(facts='{"decision":"approved"}')
         )
     assert await verify_chain(db, api.tenant_id) == (1, 1)
+    capsys.readouterr()
+    assert await _evidence_verify(settings) == 1
+    assert capsys.readouterr().out == f"review decision chain BROKEN: tenant {api.tenant_id}, record seq 1\n"
 
 
 async def test_a_held_message_can_be_cancelled(api):
