@@ -173,6 +173,13 @@ class Accounts:
             row = (await conn.execute(select(tenants).order_by(tenants.c.created_ms).limit(1))).first()
         return _tenant(row) if row else None
 
+    async def set_signature(self, tenant_id: str, signature: str) -> None:
+        """Change a tenant's SMS signature (after its review); raises SignatureInvalid."""
+        validate_signature(signature)
+        async with self.db.write.begin() as conn:
+            await conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(signature=signature))
+        self._auth_cache.clear()  # authenticated principals carry the tenant's signature
+
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         async with self.db.read.connect() as conn:
             row = (await conn.execute(select(tenants).where(tenants.c.id == tenant_id))).first()

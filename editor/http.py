@@ -99,20 +99,27 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
     shell = _Shell(static_root / "index.html")
     previewer = Previewer(config.base_url)
 
-    async def app_shell(request: web.Request) -> web.StreamResponse:
-        loaded = shell.load()
-        if loaded is None:
-            raise web.HTTPNotFound(text="the editor's files are not installed")
-        body, etag = loaded
-        headers = {
-            **_SECURITY_HEADERS,
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-            "Cache-Control": "no-cache",
-            "ETag": etag,
-        }
-        if request.headers.get("If-None-Match") == etag:
-            return web.Response(status=304, headers=headers)
-        return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
+    def page(shell: _Shell):
+        async def serve(request: web.Request) -> web.StreamResponse:
+            loaded = shell.load()
+            if loaded is None:
+                raise web.HTTPNotFound(text="the editor's files are not installed")
+            body, etag = loaded
+            headers = {
+                **_SECURITY_HEADERS,
+                "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                "Cache-Control": "no-cache",
+                "ETag": etag,
+            }
+            if request.headers.get("If-None-Match") == etag:
+                return web.Response(status=304, headers=headers)
+            return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
+
+        return serve
+
+    app_shell = page(shell)
+    # The reviewers' page (the review queue), signed in like the editor.
+    review_page = page(_Shell(static_root / "reviews.html"))
 
     async def asset(request: web.Request) -> web.StreamResponse:
         rel = request.match_info["path"]
@@ -230,6 +237,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         web.post("/editor/session", sign_in),
         web.get("/editor/session", show),
         web.delete("/editor/session", sign_out),
+        web.get("/editor/reviews", review_page),
         web.get("/editor/{tail:.*}", app_shell),
         web.post("/v1/editor/preview", preview),
     ]

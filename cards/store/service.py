@@ -122,6 +122,11 @@ async def approve_at_once(tenant_id: str, version: TemplateVersion) -> str:
     return APPROVED
 
 
+# Checks a version body before it is stored (the compliance screen and the consoles' template
+# rules): raises a 422 Problem naming the rule and the field.
+SubmitCheck = Callable[[str, dict], Awaitable[None]]
+
+
 class TemplateStore:
     """Tenant templates in the database."""
 
@@ -131,11 +136,18 @@ class TemplateStore:
         keyring: security.Keyring,
         clock: Clock | None = None,
         on_submit: SubmitPolicy = approve_at_once,
+        check: SubmitCheck | None = None,
     ):
         self.db = db
         self.keyring = keyring
         self.clock = clock or SystemClock()
         self.on_submit = on_submit
+        self.check = check
+
+    async def _checked(self, tenant_id: str, body: dict) -> None:
+        """The submit check (compliance), once the body itself is valid."""
+        if self.check is not None:
+            await self.check(tenant_id, body)
 
     def _now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
@@ -146,6 +158,7 @@ class TemplateStore:
         errors = await checked(body, need_name=True)
         if errors:
             raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
+        await self._checked(tenant_id, body)
         tid = await self._insert_template(tenant_id, body["name"].strip(), version=body)
         return await self._submitted(tenant_id, tid, 1)
 
@@ -215,12 +228,14 @@ class TemplateStore:
             errors = await checked(body, need_name=False)
             if errors:
                 raise Problem(422, f"the draft is not valid: {len(errors)} error(s)", errors)
+            await self._checked(tenant_id, body)
             return await self._append(tenant_id, template_id, body, clear_draft=True)
         if "from_draft" in body:
             raise Problem(422, "from_draft must be true", [FieldError("/from_draft", "must be true")])
         errors = await checked(body, need_name=False)
         if errors:
             raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
+        await self._checked(tenant_id, body)
         return await self._append(tenant_id, template_id, body, clear_draft=False)
 
     async def _append(self, tenant_id: str, template_id: str, body: dict, *, clear_draft: bool) -> TemplateVersion:
