@@ -106,8 +106,8 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await tid("empty-new").click()
             await tid("new-name").fill("Mid-autumn offer")
             await expect(tid("source-")).to_be_checked()
-            # Blank, a persistent menu, and the library.
-            await expect(tid("new-sources").locator("input[type=radio]")).to_have_count(len(load_library()) + 2)
+            # A blank card, text, file or location message, a persistent menu, and the library.
+            await expect(tid("new-sources").locator("input[type=radio]")).to_have_count(len(load_library()) + 5)
             await tid("new-create").click()
             await expect(tid("template-name")).to_have_text("Mid-autumn offer")
             await expect(tid("save-state")).to_have_text("Saved ✓")
@@ -486,6 +486,7 @@ DYNAMIC = {
     "width": ["SMALL_WIDTH", "MEDIUM_WIDTH"],
     "height": ["SHORT_HEIGHT", "MEDIUM_HEIGHT", "TALL_HEIGHT"],
     "style": ["bold", "italics", "underline", "bold.short", "italics.short", "underline.short"],
+    "datum": ["gcj02", "wgs84"],
     "visual": ["move_up", "move_down", "remove", "card", "button"],
 }
 
