@@ -94,6 +94,7 @@ async def test_location_file_and_text_messages(chromium, sandbox_app, screenshot
             await tid("empty-new").click()
             for source in ("", "text-message", "file-message", "location-message", "persistent-menu"):
                 await expect(tid(f"source-{source}")).to_be_visible()
+            await tid("new-dialog").screenshot(path=str(screenshot_dir / "new-dialog.png"))
             await new_template(page, "Flagship shop", "location-message", opened=True)
             await expect(tid("kind-location")).to_have_attribute("aria-pressed", "true")
             await expect(tid("location-datum")).to_have_value("gcj02")
@@ -190,6 +191,7 @@ async def test_location_file_and_text_messages(chromium, sandbox_app, screenshot
             # it is the second).
             await expect(tid("library-item")).to_have_count(2)
             await expect(tid("library-item").nth(0)).to_have_attribute("aria-pressed", "true")
+            await tid("file-message").screenshot(path=str(screenshot_dir / "file-library.png"))
             await tid("library-item").nth(1).click()
             await expect(tid("file-library")).to_have_count(0)  # the picker closes
             await expect(tid("file-name")).to_have_value("autumn-menu.png")
