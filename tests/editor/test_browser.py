@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,19 @@ async def sandbox_app(settings, aiohttp_server, unused_tcp_port_factory):
     server = await aiohttp_server(app, port=settings.port)
     _, key = await app[ACCOUNTS].create_tenant("Moon Bakery", signature="【月饼铺】", sms_price="0.045")
     return server, key
+
+
+@asynccontextmanager
+async def chromium_browser(chromium: Path):
+    """A headless Chromium for one test, closed after it."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 async def open_page(browser, width: int, height: int):

@@ -9,7 +9,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.editor.test_preview import PREVIEW, preview
+from tests.editor.test_preview import preview
 
 CHIPS = [{"reply": {"displayText": "营业时间", "postback": {"data": "hours"}}}]
 
