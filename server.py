@@ -66,9 +66,9 @@ from messages.evidence import EvidenceLog, verify_all
 from messages.evidence_http import EVIDENCE
 from messages.evidence_http import routes as evidence_routes
 from messages.ledger import MessageLedger
-from messages.rules_http import RULES, RULES_CLOCK
+from messages.rules_http import RULES, RULES_CLOCK, VOLUMES
 from messages.rules_http import routes as rules_routes
-from messages.send_rules import CapLedger, RulesStore
+from messages.send_rules import CapLedger, RulesStore, VolumeCounter
 from messages.tables import SEALED_COLUMNS as MESSAGE_SEALED
 from rcs.callbacks import CallbackEndpoints
 from rcs.operators import OPERATORS
@@ -352,9 +352,16 @@ async def messages_ctx(app: web.Application):
     await writer.start()
     rules = RulesStore(app[DATABASE])
     app[RULES] = rules
+    app[VOLUMES] = VolumeCounter(app[DATABASE])
     app[RULES_CLOCK] = app[WIRING].clock
     app[messages_http.LEDGER] = MessageLedger(
-        app[DATABASE], writer, app[KEYRING], app[WIRING].clock, rules=rules, caps=CapLedger(app[DATABASE])
+        app[DATABASE],
+        writer,
+        app[KEYRING],
+        app[WIRING].clock,
+        rules=rules,
+        caps=CapLedger(app[DATABASE]),
+        volumes=app[VOLUMES],
     )
     app[messages_http.RATE_LIMITER] = RateLimiter()
     templates = TemplateStore(app[DATABASE], app[WIRING].clock)

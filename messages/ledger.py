@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 from cryptography.hazmat.primitives import hashes
@@ -17,13 +19,25 @@ from messages.lifecycle import Lifecycle
 from messages.optouts import OPTED_OUT_REASON, add_opt_out
 from messages.optouts import opted_out as opted_out_of
 from messages.request import SendRequest
-from messages.rules import DEFAULT_RULES, SendRules, Window, format_period, next_allowed, zones_of
-from messages.send_rules import CapLedger, CapRefusal, RulesStore
+from messages.rules import (
+    DEFAULT_RULES,
+    DEFAULT_ZONE,
+    DailyVolume,
+    SendRules,
+    Window,
+    format_period,
+    next_allowed,
+    zones_of,
+)
+from messages.send_rules import CapLedger, CapRefusal, RulesStore, VolumeCounter
 from messages.status import Status
 from messages.tables import batches, idempotency_keys, message_events, messages
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import rfc3339
 from store.writer import WriteBatch
+from webhooks.outbox import TENANT_DAILY_VOLUME, enqueue
+
+log = logging.getLogger("hongyan.messages")
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -81,9 +95,10 @@ class MessageLedger:
         *,
         rules: RulesStore | None = None,
         caps: CapLedger | None = None,
+        volumes: VolumeCounter | None = None,
     ):
         self.db = db
-        self.rules, self.caps = rules, caps
+        self.rules, self.caps, self.volumes = rules, caps, volumes
         self.writer = writer
         self.keyring = keyring
         self.clock = clock or SystemClock()
@@ -155,6 +170,8 @@ class MessageLedger:
         mids = [self.new_id() for _ in req.recipients]
         dues = [self._due_ms(window, r.to, base_due_ms) for r in req.recipients]
         capped = await self._reserve(tenant_id, req, rules, mids, bidxs, dues, opted_out, now_ms)
+        going = sum(1 for m, b in zip(mids, bidxs) if b not in opted_out and m not in capped)
+        alert = await self._count_volume(tenant_id, rules.daily_volume, going, now, mids, capped)
         msg_rows, event_rows, answer = [], [], []
         life = self.lifecycle
         for seq, r in enumerate(req.recipients):
@@ -214,6 +231,18 @@ class MessageLedger:
                     "created_ms": now_ms,
                 },
             )
+        if alert is not None:
+            enqueue(
+                write,
+                self.keyring,
+                tenant_id=tenant_id,
+                message_id=None,
+                kind=TENANT_DAILY_VOLUME,
+                payload=alert,
+                at_ms=now_ms,
+                event_id=self.new_id(),
+            )
+            log.warning("tenant %s reached its daily volume alert threshold (%s)", tenant_id, alert["alert_at"])
         try:
             await self.writer.write(write)
         except BaseException:
@@ -221,6 +250,37 @@ class MessageLedger:
                 await self.caps.release([m for m in mids if m not in capped])
             raise
         return body
+
+    async def _count_volume(
+        self,
+        tenant_id: str,
+        volume: DailyVolume,
+        n: int,
+        now: datetime,
+        mids: list[str],
+        capped: dict[str, CapRefusal],
+    ) -> dict | None:
+        """Count the day's recipients: past a hard `limit` the request is a 429 (nothing counted
+        for it); crossing `alert_at` returns the alert to queue."""
+        if self.volumes is None or n == 0 or (volume.alert_at is None and volume.limit is None):
+            return None
+        local = now.astimezone(ZoneInfo(DEFAULT_ZONE))
+        day = local.date().isoformat()
+        after = await self.volumes.add(tenant_id, day, n)
+        if volume.limit is not None and after > volume.limit:
+            await self.volumes.add(tenant_id, day, -n)
+            if self.caps is not None:
+                await self.caps.release([m for m in mids if m not in capped])
+            tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), local.tzinfo)
+            raise Problem(
+                429,
+                f"{n} more recipient(s) would pass this tenant's daily volume limit of {volume.limit}",
+                headers={"Retry-After": str(max(1, int((tomorrow - local).total_seconds())))},
+                extra={"rule": "daily_volume", "limit": volume.limit, "day": day, "count": after - n},
+            )
+        if volume.alert_at is not None and after - n < volume.alert_at <= after:
+            return {"day": day, "count": after, "alert_at": volume.alert_at, "limit": volume.limit}
+        return None
 
     @staticmethod
     def _due_ms(window: Window | None, to: str, due_ms: int) -> int:

@@ -26,6 +26,7 @@ DEFAULT_ZONE = "Asia/Shanghai"
 MAX_CAPS = 8  # per traffic type
 MAX_CAP_PERIOD_S = 31 * 86_400
 MAX_CAP_LIMIT = 10_000
+MAX_DAILY_VOLUME = 10**12
 _PERIOD = re.compile(r"([1-9]\d{0,5})([smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
@@ -64,20 +65,35 @@ class Cap:
 
 
 @dataclass(frozen=True)
+class DailyVolume:
+    """The tenant's recipients a day (its calendar day in China): an alert when `alert_at` is
+    reached, refusals beyond `limit`; None: neither."""
+
+    alert_at: int | None = 100_000
+    limit: int | None = None
+
+    def to_json(self) -> dict:
+        return {"alert_at": self.alert_at, "limit": self.limit}
+
+
+@dataclass(frozen=True)
 class SendRules:
-    """One tenant's rules: a window and caps per traffic type (absent: unrestricted)."""
+    """One tenant's rules: a window and caps per traffic type (absent: unrestricted), and its
+    daily volume threshold."""
 
     windows: dict[str, Window] = field(default_factory=dict)
     caps: dict[str, tuple[Cap, ...]] = field(default_factory=dict)
+    daily_volume: DailyVolume = DailyVolume()
 
     def to_json(self) -> dict:
         return {
             "windows": {t: self.windows[t].to_json() if t in self.windows else None for t in TRAFFIC_TYPES},
             "caps": {t: [c.to_json() for c in self.caps.get(t, ())] for t in TRAFFIC_TYPES},
+            "daily_volume": self.daily_volume.to_json(),
         }
 
 
-DEFAULT_RULES = SendRules(
+DEFAULT_RULES: SendRules = SendRules(
     windows={"marketing": Window(time(8, 0), time(21, 0))},
     caps={
         "otp": (Cap(1, 60), Cap(5, 3600), Cap(10, 86_400)),
@@ -94,13 +110,13 @@ def format_period(seconds: int) -> str:
 
 
 def parse_rules(body) -> tuple[SendRules | None, list[FieldError]]:
-    """`{"windows": {type: {"start", "end"} | null}, "caps": {type: [{"limit", "period"}]}}`;
-    a traffic type left out keeps the default."""
+    """`{"windows": {type: {"start", "end"} | null}, "caps": {type: [{"limit", "period"}]},
+    "daily_volume": {"alert_at", "limit"}}`; what is left out keeps its default."""
     errors: list[FieldError] = []
     if not isinstance(body, dict):
         return None, [FieldError("", "expected an object with `windows` and/or `caps`")]
     for key in body:
-        if key not in ("windows", "caps"):
+        if key not in ("windows", "caps", "daily_volume"):
             errors.append(FieldError(pointer(key), "unknown field"))
     windows = dict(DEFAULT_RULES.windows)
     caps = dict(DEFAULT_RULES.caps)
@@ -131,9 +147,23 @@ def parse_rules(body) -> tuple[SendRules | None, list[FieldError]]:
         else:
             parsed = [_cap(v, f"{where}/{i}", errors) for i, v in enumerate(value)]
             caps[traffic] = tuple(c for c in parsed if c is not None)
+    volume = _daily_volume(body.get("daily_volume", DEFAULT_RULES.daily_volume.to_json()), errors)
     if errors:
         return None, errors
-    return SendRules(windows, {t: c for t, c in caps.items() if c}), []
+    return SendRules(windows, {t: c for t, c in caps.items() if c}, volume or DEFAULT_RULES.daily_volume), []
+
+
+def _daily_volume(value, errors: list[FieldError]) -> DailyVolume | None:
+    if not isinstance(value, dict) or not set(value) <= {"alert_at", "limit"}:
+        errors.append(FieldError("/daily_volume", 'expected {"alert_at": n | null, "limit": n | null}'))
+        return None
+    out = {}
+    for key in ("alert_at", "limit"):
+        n = value.get(key, getattr(DEFAULT_RULES.daily_volume, key))
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_DAILY_VOLUME):
+            errors.append(FieldError(f"/daily_volume/{key}", "expected a whole number of recipients, or null"))
+        out[key] = n
+    return DailyVolume(**out)
 
 
 def _window(value, where: str, errors: list[FieldError]) -> Window | None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 
 from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.problems import Problem
-from messages.rules import parse_rules
-from messages.send_rules import RulesStore
+from messages.rules import DEFAULT_ZONE, parse_rules
+from messages.send_rules import RulesStore, VolumeCounter
 from store import Clock
 
 RULES = web.AppKey("send_rules", RulesStore)
+VOLUMES = web.AppKey("daily_volumes", VolumeCounter)
 RULES_CLOCK: web.AppKey[Clock] = web.AppKey("send_rules_clock")
 
 routes = web.RouteTableDef()
@@ -33,6 +36,16 @@ async def put_rules(request: web.Request) -> web.Response:
     now_ms = int(request.app[RULES_CLOCK].now().timestamp() * 1000)
     await request.app[RULES].put(request[TENANT_ID], rules.to_json(), now_ms)
     return web.json_response(rules.to_json())
+
+
+@routes.get("/v1/compliance/volume")
+async def get_volume(request: web.Request) -> web.Response:
+    """Today's accepted recipients (the tenant's calendar day in China) against its thresholds."""
+    tenant_id = request[TENANT_ID]
+    day = request.app[RULES_CLOCK].now().astimezone(ZoneInfo(DEFAULT_ZONE)).date().isoformat()
+    rules = await request.app[RULES].get(tenant_id)
+    count = await request.app[VOLUMES].get(tenant_id, day)
+    return web.json_response({"day": day, "count": count, **rules.daily_volume.to_json()})
 
 
 _WINDOW = {
@@ -64,6 +77,26 @@ _RULES = {
             "properties": {t: {"type": "array", "maxItems": 8, "items": _CAP} for t in _TYPES},
             "additionalProperties": False,
         },
+        "daily_volume": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "recipients a day (the tenant's calendar day in China): a tenant.daily_volume webhook "
+            "when alert_at is reached (default 100,000), a 429 beyond limit (default none)",
+            "properties": {
+                "alert_at": {"type": ["integer", "null"], "minimum": 1},
+                "limit": {"type": ["integer", "null"], "minimum": 1},
+            },
+        },
+    },
+}
+_VOLUME = {
+    "type": "object",
+    "required": ["day", "count", "alert_at", "limit"],
+    "properties": {
+        "day": {"type": "string", "format": "date"},
+        "count": {"type": "integer"},
+        "alert_at": {"type": ["integer", "null"]},
+        "limit": {"type": ["integer", "null"]},
     },
 }
 _BODY = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendRules"}}}}
@@ -86,7 +119,16 @@ register_fragment(
                     "requestBody": {"required": True, **_BODY},
                     "responses": {"200": {"description": "The rules now", **_BODY}, **problem_responses(401, 403, 422)},
                 },
-            }
+            },
+            "/v1/compliance/volume": {
+                "get": {
+                    "summary": "Today's accepted recipients against the daily volume thresholds",
+                    "responses": {
+                        "200": {"description": "The count", "content": {"application/json": {"schema": _VOLUME}}},
+                        **problem_responses(401, 403),
+                    },
+                }
+            },
         },
     }
 )

@@ -58,9 +58,19 @@ class CapSend(Model, table=True):
     at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class DailyVolumeRow(Model, table=True):
+    """Recipients a tenant had accepted on one day (its calendar day in China)."""
+
+    __tablename__ = "daily_volumes"
+    tenant_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    day: str = Field(sa_column=Column(String(10), primary_key=True))  # YYYY-MM-DD
+    count: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 rules_table = SendRulesRow.__table__  # type: ignore[attr-defined]
 cap_keys = CapKey.__table__  # type: ignore[attr-defined]
 cap_sends = CapSend.__table__  # type: ignore[attr-defined]
+daily_volumes = DailyVolumeRow.__table__  # type: ignore[attr-defined]
 
 
 class RulesStore:
@@ -218,3 +228,30 @@ def _first_breach(caps: Sequence[Cap], times: list[int], at: int) -> CapRefusal 
 
 def _insert(db: Database):
     return sqlite.insert if db.sqlite else postgresql.insert
+
+
+class VolumeCounter:
+    """Each tenant's recipients per day, counted exactly (one atomic upsert per accept)."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def add(self, tenant_id: str, day: str, n: int) -> int:
+        """Add `n` to the day's count; the count after."""
+        stmt = _insert(self.db)(daily_volumes).values(tenant_id=tenant_id, day=day, count=n)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "day"], set_={"count": daily_volumes.c.count + n}
+        ).returning(daily_volumes.c.count)
+        async with self.db.write.begin() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def get(self, tenant_id: str, day: str) -> int:
+        async with self.db.read.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(daily_volumes.c.count).where(
+                        and_(daily_volumes.c.tenant_id == tenant_id, daily_volumes.c.day == day)
+                    )
+                )
+            ).scalar()
+        return int(found or 0)

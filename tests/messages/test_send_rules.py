@@ -32,7 +32,7 @@ async def rules_api(aiohttp_client, settings):
     from server import ACCOUNTS, Wiring, create_app
 
     clock = MovableClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI).astimezone(UTC))
-    client = await aiohttp_client(create_app(settings, Wiring(clock=clock)))
+    client = await aiohttp_client(create_app(settings, Wiring(clock=clock, webhook_options={"allow_http": True})))
     tenant, key = await client.app[ACCOUNTS].create_tenant("Rules brand")
     api = ApiClient(client, tenant.id, key)
     api.clock = clock  # type: ignore[attr-defined]
@@ -161,6 +161,39 @@ async def test_concurrent_sends_never_exceed_a_cap(rules_api, limit):
     assert statuses.count(202) == limit and statuses.count(429) == 24 - limit
 
 
+# -- the daily volume --------------------------------------------------------------------------------
+
+
+async def test_the_daily_volume_alerts_once_and_limits(rules_api):
+    from messages.send_rules import daily_volumes
+    from server import DATABASE
+    from webhooks.tables import webhook_deliveries
+
+    hook = await rules_api.post("/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["tenant.daily_volume"]})
+    assert hook.status == 201, await hook.text()
+    put = await rules_api.put("/v1/compliance/send-rules", {"daily_volume": {"alert_at": 3, "limit": 5}})
+    assert put.status == 200
+    batch = {"recipients": [{"to": f"+86138001380{i:02d}"} for i in range(2)], "card": card()}
+    assert (await rules_api.post("/v1/messages", batch)).status == 202  # 2
+    assert (await rules_api.post("/v1/messages", batch)).status == 202  # 4: crosses 3
+    assert (await rules_api.post("/v1/messages", batch)).status == 429  # 6 > 5: refused, not counted
+    refused = await rules_api.post("/v1/messages", batch)
+    assert (await refused.json())["rule"] == "daily_volume" and int(refused.headers["Retry-After"]) > 0
+    assert (await send(rules_api, "notification")).status == 202  # 5: still fits
+    got = await (await rules_api.get("/v1/compliance/volume")).json()
+    assert got == {"day": "2026-12-02", "count": 5, "alert_at": 3, "limit": 5}
+    async with rules_api.client.app[DATABASE].read.connect() as conn:
+        from sqlalchemy import select
+
+        alerts = (await conn.execute(select(webhook_deliveries.c.event_type))).scalars().all()
+        counted = (await conn.execute(select(daily_volumes.c.count))).scalars().all()
+    assert alerts == ["tenant.daily_volume"] and counted == [5]
+    # The next day in China starts again from zero.
+    rules_api.clock.at = local(0, 0, 3)
+    assert (await rules_api.post("/v1/messages", batch)).status == 202
+    assert (await (await rules_api.get("/v1/compliance/volume")).json())["count"] == 2
+
+
 # -- the rules API ---------------------------------------------------------------------------------
 
 
@@ -195,6 +228,9 @@ BAD_RULES = [
     ({"caps": {"otp": [{"limit": 1, "period": "32d"}]}}, "/caps/otp/0/period"),
     ({"caps": {"otp": {"limit": 1}}}, "/caps/otp"),
     ({"quota": 3}, "/quota"),
+    ({"daily_volume": {"alert_at": 0}}, "/daily_volume/alert_at"),
+    ({"daily_volume": {"limit": "many"}}, "/daily_volume/limit"),
+    ({"daily_volume": 5}, "/daily_volume"),
 ]
 
 

@@ -37,6 +37,13 @@ def upgrade() -> None:
         sa.Column("at_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_cap_sends")),
     )
+    op.create_table(
+        "daily_volumes",
+        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "day", name=op.f("pk_daily_volumes")),
+    )
     op.create_index("ix_cap_sends_key", "cap_sends", ["tenant_id", "traffic_type", "to_bidx", "at_ms"])
     # Keys that could do everything keep doing everything: they gain the new scope.
     op.execute(
@@ -47,6 +54,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_cap_sends_key", table_name="cap_sends")
+    op.drop_table("daily_volumes")
     op.drop_table("cap_sends")
     op.drop_table("cap_keys")
     op.drop_table("send_rules")
