@@ -19,7 +19,7 @@ export class VisualEditor {
     this.root = root;
     this.store = store;
     this.upload = upload;
-    this.mediaLibrary = mediaLibrary; // (cursor) → a page of the tenant's media (GET /v1/media)
+    this.mediaLibrary = mediaLibrary; // (cursor, limit) → a page of the tenant's media (GET /v1/media)
     this.library = { open: false, items: [], cursor: null, loading: false, error: '' }; // the file message's picker
     this.profile = profile; // the operator rules chosen for the preview (the menu's limits)
     this.mediaStatus = new Map(); // media path → the last upload's outcome (survives re-renders)
@@ -94,7 +94,7 @@ export class VisualEditor {
       body.push(h('div', { class: 'row' }, this.renderKind(kind), this.renderTraffic()));
       if (kind === 'text') body.push(renderText(this));
       else if (kind === 'file') body.push(renderFile(this, card.message.file));
-      else if (kind === 'location') body.push(renderLocation(this, card.message.location));
+      else if (kind === 'location') body.push(renderLocation(this));
       else {
         const carousel = isCarousel(card);
         const cards = cardsOf(card);
