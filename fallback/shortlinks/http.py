@@ -175,10 +175,13 @@ def render_page(link: Link) -> str:
 
 def render_card_page(card: dict, *, signature: str, media_src=None, lang: str = "zh-CN") -> str:
     """The recipient page of a card without a link (the editor's H5 preview): the same page as
-    `/s/<token>` shows, with every button inert and the footer links going nowhere."""
+    `/s/<token>` shows, with every button inert and the links (a file's download, a location's
+    map, the footer's) going nowhere."""
     return render_html(
         card,
         media_src=media_src,
+        file_href=lambda _file: "#",
+        place_href=lambda _place: "#",
         brand=signature or None,
         lang=lang,
         footer=Footer(signature=signature or None, opt_out_url="#", privacy_url="#"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,19 @@ async def sandbox_app(settings, aiohttp_server, unused_tcp_port_factory):
     server = await aiohttp_server(app, port=settings.port)
     _, key = await app[ACCOUNTS].create_tenant("Moon Bakery", signature="【月饼铺】", sms_price="0.045")
     return server, key
+
+
+@asynccontextmanager
+async def chromium_browser(chromium: Path):
+    """A headless Chromium for one test, closed after it."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 async def open_page(browser, width: int, height: int):
@@ -106,8 +120,8 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await tid("empty-new").click()
             await tid("new-name").fill("Mid-autumn offer")
             await expect(tid("source-")).to_be_checked()
-            # Blank, a persistent menu, and the library.
-            await expect(tid("new-sources").locator("input[type=radio]")).to_have_count(len(load_library()) + 2)
+            # A blank card, text, file or location message, a persistent menu, and the library.
+            await expect(tid("new-sources").locator("input[type=radio]")).to_have_count(len(load_library()) + 5)
             await tid("new-create").click()
             await expect(tid("template-name")).to_have_text("Mid-autumn offer")
             await expect(tid("save-state")).to_have_text("Saved ✓")
@@ -486,6 +500,7 @@ DYNAMIC = {
     "width": ["SMALL_WIDTH", "MEDIUM_WIDTH"],
     "height": ["SHORT_HEIGHT", "MEDIUM_HEIGHT", "TALL_HEIGHT"],
     "style": ["bold", "italics", "underline", "bold.short", "italics.short", "underline.short"],
+    "datum": ["gcj02", "wgs84"],
     "visual": ["move_up", "move_down", "remove", "card", "button"],
 }
 

@@ -14,6 +14,105 @@ export function blankCard(title) {
   return { message: { generalPurposeCard: { layout: { cardOrientation: 'VERTICAL' }, content: { title } } } };
 }
 
+// The message kinds besides cards (cards/model.py Message): plain text, a file from the media
+// library, a location. Each is `{"message": {<kind>: …}, "suggestions"?: […]}`.
+export const TEXT = '/message/text';
+export const FILE = '/message/file';
+export const LOCATION = '/message/location';
+export const TEXT_MAX = 2000; // [CN] a plain text message
+export const FILE_NAME_MAX = 255;
+export const DATUMS = ['gcj02', 'wgs84']; // a location's datum: GCJ-02 (China's maps) is the default
+// Where a new location starts: Tian'anmen, Beijing, in GCJ-02.
+const START_PLACE = { latitude: 39.908722, longitude: 116.397499 };
+
+/** The message's kind: single, carousel, text, file, location, or null (no message: a menu). */
+export function messageKind(card) {
+  const msg = card?.message;
+  if (!msg || typeof msg !== 'object') return null;
+  if (msg.generalPurposeCardCarousel) return 'carousel';
+  if (msg.generalPurposeCard) return 'single';
+  if (msg.text !== undefined) return 'text';
+  if (msg.file !== undefined) return 'file';
+  if (msg.location !== undefined) return 'location';
+  return null;
+}
+
+/** A new document of `kind` (single, text, file or location). */
+export function blankDocument(kind, { title, text, label }) {
+  switch (kind) {
+    case 'text': return { message: { text } };
+    case 'file': return { message: { file: {} } };
+    case 'location': return { message: { location: { ...START_PLACE, label, crs: 'gcj02' } } };
+    default: return blankCard(title);
+  }
+}
+
+/** A file message's fields from a media library item (GET /v1/media), keeping its file name. */
+export function fileFromMedia(m, fileName) {
+  const file = { mediaUrl: m.url, mediaContentType: m.content_type, mediaFileSize: m.file_size };
+  if (fileName) file.fileName = fileName;
+  if (m.thumbnail_url) {
+    Object.assign(file, { thumbnailUrl: m.thumbnail_url, thumbnailContentType: m.thumbnail_content_type,
+      thumbnailFileSize: m.thumbnail_file_size });
+  }
+  return file;
+}
+
+const clip = (s, n) => [...s].slice(0, n).join('');
+
+/** The words of a message to carry into another kind (a card's title and description, a text…). */
+function wordsOf(msg) {
+  const first = msg.generalPurposeCard?.content || msg.generalPurposeCardCarousel?.content?.[0] || {};
+  const parts = [first.title, first.description, msg.text, msg.location?.label, msg.file?.fileName];
+  return parts.filter((x) => typeof x === 'string' && x.trim()).join('\n');
+}
+
+/** The media a card holds (its first card's), as a file message's fields; or the file's. */
+function mediaOf(msg) {
+  if (msg.file && typeof msg.file === 'object') return msg.file;
+  const first = msg.generalPurposeCard?.content || msg.generalPurposeCardCarousel?.content?.[0] || {};
+  const m = first.media;
+  if (!m || typeof m !== 'object' || !m.mediaUrl) return null;
+  const keys = ['mediaUrl', 'mediaContentType', 'mediaFileSize', 'thumbnailUrl', 'thumbnailContentType', 'thumbnailFileSize'];
+  return Object.fromEntries(keys.filter((k) => m[k] !== undefined).map((k) => [k, m[k]]));
+}
+
+/**
+ * Turn the message into `kind` in place, carrying over what fits (words, the media, the chip
+ * list and menu stay): one undo step brings back what does not.
+ */
+export function convertMessage(card, kind, { title }) {
+  const from = messageKind(card);
+  if (from === kind) return;
+  if ((from === 'single' || from === 'carousel') && (kind === 'single' || kind === 'carousel')) {
+    toggleCarousel(card, title);
+    return;
+  }
+  const msg = card.message && typeof card.message === 'object' ? card.message : {};
+  const words = wordsOf(msg);
+  const media = mediaOf(msg);
+  let next;
+  switch (kind) {
+    case 'text': next = { text: words || title }; break;
+    case 'file': next = { file: media ? { ...media } : {} }; break;
+    case 'location': next = { location: { ...START_PLACE, label: clip(words.split('\n')[0] || title, LIMITS.label), crs: 'gcj02' } }; break;
+    default: {
+      const [head, ...rest] = (words || title).split('\n');
+      const content = { title: clip(head, LIMITS.title) };
+      if (rest.length) content.description = clip(rest.join('\n'), LIMITS.description);
+      if (media) content.media = { ...media, height: 'MEDIUM_HEIGHT' };
+      delete content.media?.fileName;
+      next = { generalPurposeCard: { layout: { cardOrientation: 'VERTICAL' }, content } };
+      if (kind === 'carousel') {
+        card.message = next;
+        toggleCarousel(card, title);
+        return;
+      }
+    }
+  }
+  card.message = next;
+}
+
 export function isCarousel(card) {
   return Boolean(card?.message?.generalPurposeCardCarousel);
 }

@@ -129,6 +129,7 @@ function start() {
       form.append('file', file, file.name);
       return api('POST', '/v1/media', form);
     },
+    mediaLibrary: (cursor, limit) => api('GET', `/v1/media?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
     profile: () => $('#profile').value,
   });
   new Outline($('#outline'), store);

@@ -3,7 +3,7 @@
 import { h, $$ } from './dom.js';
 import { t } from './i18n.js';
 import { within } from './pointer.js';
-import { cardsOf, isCarousel, kindOf } from './cardmodel.js';
+import { CAROUSEL, FILE, LOCATION, SINGLE, TEXT, cardsOf, isCarousel, kindOf, messageKind } from './cardmodel.js';
 
 export class Outline {
   constructor(root, store) {
@@ -40,13 +40,39 @@ export class Outline {
       });
       return this.node(carousel ? t('visual.card_n', { n: i + 1 }) : t('visual.card'), path, 2, `outline-card-${i}`, kids);
     });
-    const top = this.node(carousel ? t('visual.carousel') : t('visual.single'), carousel ? '/message/generalPurposeCardCarousel' : '/message/generalPurposeCard', 1, 'outline-message', cardNodes.flat());
+    const top = this.messageNode(card, carousel, cardNodes);
     const chips = (Array.isArray(card.suggestions) ? card.suggestions : []).map((s, j) =>
       this.node(`${t(`kind.${kindOf(s)}`)}: ${short((s?.reply || s?.action)?.displayText)}`, `/suggestions/${j}`, 2, `outline-chip-${j}`));
     const nodes = [...top];
     if (chips.length) nodes.push(...this.node(t('visual.chips'), '/suggestions', 1, 'outline-chips', chips.flat()));
     this.root.replaceChildren(...nodes.filter(Boolean));
     this.highlight(null);
+  }
+
+  /** The message's node: a card or carousel with its cards, or a text, file or location with its fields. */
+  messageNode(card, carousel, cardNodes) {
+    const msg = card.message || {};
+    switch (messageKind(card)) {
+      case 'text':
+        return this.node(`${t('visual.kind_text')}: ${short(msg.text)}`, TEXT, 1, 'outline-message');
+      case 'file': {
+        const f = msg.file || {};
+        const kids = f.fileName !== undefined
+          ? this.node(`${t('visual.file_name')}: ${short(f.fileName)}`, `${FILE}/fileName`, 2, 'outline-file-name') : [];
+        return this.node(t('visual.kind_file'), FILE, 1, 'outline-message', kids);
+      }
+      case 'location': {
+        const loc = msg.location || {};
+        const kids = [
+          ...this.node(`${t('outline.coordinates')}: ${loc.latitude ?? '—'}, ${loc.longitude ?? '—'}`, `${LOCATION}/latitude`, 2, 'outline-location-coordinates'),
+          ...(loc.label !== undefined ? this.node(`${t('sg.label')}: ${short(loc.label)}`, `${LOCATION}/label`, 2, 'outline-location-label') : []),
+          ...this.node(`${t('visual.datum')}: ${loc.crs === 'wgs84' ? 'WGS-84' : 'GCJ-02'}`, `${LOCATION}/crs`, 2, 'outline-location-datum'),
+        ];
+        return this.node(t('visual.kind_location'), LOCATION, 1, 'outline-message', kids);
+      }
+      default:
+        return this.node(carousel ? t('visual.carousel') : t('visual.single'), carousel ? CAROUSEL : SINGLE, 1, 'outline-message', cardNodes.flat());
+    }
   }
 
   highlight() {

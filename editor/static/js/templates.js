@@ -4,10 +4,12 @@
 import { api, ApiError } from './api.js';
 import { h, debounce } from './dom.js';
 import { t, locale } from './i18n.js';
-import { blankCard, blankMenu } from './cardmodel.js';
+import { blankCard, blankDocument, blankMenu } from './cardmodel.js';
 
 const AUTOSAVE_MS = 800;
 const MENU_SOURCE = 'persistent-menu'; // a document of only the chatbot's persistent menu
+// The message kinds a blank template can start as (a source value → the kind).
+const KIND_SOURCES = { 'text-message': 'text', 'file-message': 'file', 'location-message': 'location' };
 
 export class Templates {
   constructor(els, store, { toast, onOpen }) {
@@ -56,8 +58,13 @@ export class Templates {
       h('input', { type: 'radio', name: 'source', value, checked, 'data-testid': `source-${value}` }),
       h('span', {}, h('strong', {}, title), hint ? h('span', { class: 'muted small-text' }, hint) : null));
     newSources.replaceChildren(
+      h('p', { class: 'new-group' }, t('new.kinds')),
       option('', t('new.blank'), t('new.blank_hint'), true),
+      option('text-message', t('new.text'), t('new.text_hint'), false),
+      option('file-message', t('new.file'), t('new.file_hint'), false),
+      option('location-message', t('new.location'), t('new.location_hint'), false),
       option(MENU_SOURCE, t('new.menu'), t('new.menu_hint'), false),
+      lib.length ? h('p', { class: 'new-group' }, t('new.library')) : null,
       ...lib.map((tpl) => option(tpl.name, locale() === 'en' ? tpl.title_en || tpl.title : tpl.title, tpl.name, false)));
     newDialog.showModal();
     newName.focus();
@@ -68,8 +75,11 @@ export class Templates {
     const name = newName.value.trim();
     if (!name) { newError.textContent = t('new.name_required'); newName.focus(); return; }
     const source = newDialog.querySelector('input[name=source]:checked')?.value || '';
-    const lib = source && source !== MENU_SOURCE ? (await this.loadLibrary()).find((x) => x.name === source) : null;
-    const blank = source === MENU_SOURCE ? blankMenu(t('menu.first_entry')) : blankCard(t('new.blank_title'));
+    const ours = source === MENU_SOURCE || source in KIND_SOURCES;
+    const lib = source && !ours ? (await this.loadLibrary()).find((x) => x.name === source) : null;
+    const blank = source === MENU_SOURCE ? blankMenu(t('menu.first_entry'))
+      : blankDocument(KIND_SOURCES[source] || 'single',
+        { title: t('new.blank_title'), text: t('new.blank_text'), label: t('new.blank_label') });
     const body = lib
       ? { name, card: lib.card, sample: lib.sample, traffic_type: lib.traffic_type, draft: true }
       : { name, card: blank, sample: {}, traffic_type: 'notification', draft: true };

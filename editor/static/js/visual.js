@@ -5,24 +5,30 @@ import { h, icon, $$ } from './dom.js';
 import { t } from './i18n.js';
 import { get, set, within } from './pointer.js';
 import {
-  CAROUSEL, CARD_SUGGESTIONS_MAX, CAROUSEL_MAX, CHIPS_MAX, KINDS, LIMITS, bodyKey, cardsOf, hasMenu, isCarousel, kindOf,
-  localToRfc3339, makeSuggestion, rfc3339ToLocal, toggleCarousel,
+  CAROUSEL, CARD_SUGGESTIONS_MAX, CAROUSEL_MAX, CHIPS_MAX, KINDS, LIMITS, bodyKey, cardsOf, convertMessage, hasMenu, isCarousel,
+  kindOf, localToRfc3339, makeSuggestion, messageKind, rfc3339ToLocal,
 } from './cardmodel.js';
 import { addMenu, renderMenu } from './menu.js';
+import { ourImage, renderFile, renderLocation, renderText } from './kinds.js';
 
 const MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'video/mp4', 'audio/mpeg'];
 const HEIGHTS = ['SHORT_HEIGHT', 'MEDIUM_HEIGHT', 'TALL_HEIGHT'];
 
 export class VisualEditor {
-  constructor(root, store, { upload, profile = () => 'cn_csp' }) {
+  constructor(root, store, { upload, mediaLibrary, profile = () => 'cn_csp' }) {
     this.root = root;
     this.store = store;
     this.upload = upload;
+    this.mediaLibrary = mediaLibrary; // (cursor, limit) → a page of the tenant's media (GET /v1/media)
+    this.library = { open: false, items: [], cursor: null, loading: false, error: '' }; // the file message's picker
     this.profile = profile; // the operator rules chosen for the preview (the menu's limits)
     this.mediaStatus = new Map(); // media path → the last upload's outcome (survives re-renders)
     this.errors = [];
     store.subscribe((change) => {
-      if (change.type === 'load') this.mediaStatus.clear();
+      if (change.type === 'load') {
+        this.mediaStatus.clear();
+        this.library = { open: false, items: [], cursor: null, loading: false, error: '' }; // fetched afresh when opened
+      }
       if (change.type === 'select') this.highlight(change.source);
       else if (change.type !== 'saved' && !(change.type === 'edit' && change.source === 'visual-field')) this.render();
     });
@@ -84,16 +90,23 @@ export class VisualEditor {
     const menuOnly = !card?.message && hasMenu(card);
     const body = [];
     if (!menuOnly) {
-      const carousel = isCarousel(card);
-      const cards = cardsOf(card);
-      body.push(h('div', { class: 'row' }, this.renderKind(carousel), this.renderTraffic()), this.renderLayout(card, carousel));
-      if (!cards.length) body.push(h('p', { class: 'muted' }, t('visual.no_cards')));
-      cards.forEach(({ path, content }, i) => body.push(this.renderCard(path, content, i, cards.length, carousel)));
-      if (carousel) {
-        body.push(h('button', {
-          type: 'button', class: 'add', 'data-testid': 'add-card', 'data-action': 'add-card',
-          disabled: cards.length >= CAROUSEL_MAX, onclick: () => this.addCard(),
-        }, icon('add'), t('visual.add_card')));
+      const kind = messageKind(card);
+      body.push(h('div', { class: 'row' }, this.renderKind(kind), this.renderTraffic()));
+      if (kind === 'text') body.push(renderText(this));
+      else if (kind === 'file') body.push(renderFile(this, card.message.file));
+      else if (kind === 'location') body.push(renderLocation(this));
+      else {
+        const carousel = isCarousel(card);
+        const cards = cardsOf(card);
+        body.push(this.renderLayout(card, carousel));
+        if (!cards.length) body.push(h('p', { class: 'muted' }, t('visual.no_cards')));
+        cards.forEach(({ path, content }, i) => body.push(this.renderCard(path, content, i, cards.length, carousel)));
+        if (carousel) {
+          body.push(h('button', {
+            type: 'button', class: 'add', 'data-testid': 'add-card', 'data-action': 'add-card',
+            disabled: cards.length >= CAROUSEL_MAX, onclick: () => this.addCard(),
+          }, icon('add'), t('visual.add_card')));
+        }
       }
       body.push(this.renderChips(card));
     }
@@ -113,6 +126,7 @@ export class VisualEditor {
     this.errors = errors || [];
     for (const el of $$('.field-error', this.root)) el.remove();
     for (const el of $$('[aria-invalid=true]', this.root)) el.removeAttribute('aria-invalid');
+    const boxes = new Map(); // a card, button or section → {message → the inner paths it is about}
     for (const { path, message } of this.errors) {
       let target = null;
       for (const el of $$('[data-path],[data-field]', this.root)) {
@@ -120,14 +134,27 @@ export class VisualEditor {
         if (within(path, p) && (!target || p.length > (target.dataset.field ?? target.dataset.path).length)) target = el;
       }
       if (!target) continue;
-      const id = `err-${path}`;
-      const note = h('p', { class: 'field-error', id, 'data-testid': 'field-error' }, message);
       if (target.dataset.field) {
+        const id = `err-${path}`;
         target.setAttribute('aria-invalid', 'true');
         target.setAttribute('aria-describedby', id);
-        (target.closest('.field') || target).append(note);
-      } else {
-        target.querySelector(':scope > .item-head, :scope > legend, :scope > h4')?.after(note);
+        (target.closest('.field') || target).append(h('p', { class: 'field-error', id, 'data-testid': 'field-error' }, message));
+        continue;
+      }
+      if (!boxes.has(target)) boxes.set(target, new Map());
+      const byMessage = boxes.get(target);
+      if (!byMessage.has(message)) byMessage.set(message, []);
+      byMessage.get(message).push(path.slice(target.dataset.path.length + 1));
+    }
+    // Errors deeper than the element they show at name what they are about, alike ones together
+    // ("mediaUrl, mediaContentType: required").
+    for (const [target, byMessage] of boxes) {
+      let after = target.querySelector(':scope > .item-head, :scope > legend, :scope > h4');
+      for (const [message, inner] of byMessage) {
+        const what = inner.filter(Boolean).join(', ');
+        const note = h('p', { class: 'field-error', 'data-testid': 'field-error' }, what ? `${what}: ${message}` : message);
+        after?.after(note);
+        after = note;
       }
     }
   }
@@ -142,15 +169,21 @@ export class VisualEditor {
     }
   }
 
-  renderKind(carousel) {
-    const choose = (wantCarousel) => () => {
-      if (wantCarousel !== isCarousel(this.card)) this.edit((c) => toggleCarousel(c, t('visual.new_card_title')));
+  /** The message's kind; choosing another converts it, carrying over what fits (one undo step). */
+  renderKind(kind) {
+    const current = kind || 'single';
+    const labels = {
+      single: t('visual.single'), carousel: t('visual.carousel'), text: t('visual.kind_text'),
+      file: t('visual.kind_file'), location: t('visual.kind_location'),
     };
     return h('div', { class: 'kind-row', role: 'group', 'aria-label': t('visual.message_kind') },
       h('span', { class: 'row-label' }, t('visual.message_kind')),
-      h('div', { class: 'segmented' },
-        h('button', { type: 'button', 'aria-pressed': String(!carousel), 'data-testid': 'kind-single', 'data-action': 'kind-single', onclick: choose(false) }, t('visual.single')),
-        h('button', { type: 'button', 'aria-pressed': String(carousel), 'data-testid': 'kind-carousel', 'data-action': 'kind-carousel', onclick: choose(true) }, t('visual.carousel'))));
+      h('div', { class: 'segmented wrap' }, Object.entries(labels).map(([k, label]) => h('button', {
+        type: 'button', 'aria-pressed': String(k === current), 'data-testid': `kind-${k}`, 'data-action': `kind-${k}`,
+        onclick: () => {
+          if (k !== messageKind(this.card)) this.edit((c) => convertMessage(c, k, { title: t('visual.new_card_title') }));
+        },
+      }, label))));
   }
 
   renderTraffic() {
@@ -243,17 +276,20 @@ export class VisualEditor {
       }, icon('add'), t('visual.add_chip')));
   }
 
-  renderMedia(path, media, index) {
-    const status = h('p', { class: 'muted small-text', role: 'status', 'aria-live': 'polite', 'data-testid': `card-${index}-media-status` },
+  /** An upload's status line and its drop zone (a file button, or a file dropped on it). */
+  uploadZone(path, testid, place) {
+    const status = h('p', { class: 'muted small-text', role: 'status', 'aria-live': 'polite', 'data-testid': `${testid}-status` },
       this.mediaStatus.get(path) || '');
+    const upload = (file) => this.uploadInto(path, file, status, place);
+    const id = `upload-${testid}`;
     const fileInput = h('input', {
-      type: 'file', accept: 'image/jpeg,image/png,image/gif,image/webp', id: `media-file-${index}`, class: 'visually-hidden',
-      'data-testid': `card-${index}-media-file`,
-      onchange: (e) => e.target.files[0] && this.uploadInto(path, e.target.files[0], status),
+      type: 'file', accept: 'image/jpeg,image/png,image/gif,image/webp', id, class: 'visually-hidden',
+      'data-testid': `${testid}-file`,
+      onchange: (e) => e.target.files[0] && upload(e.target.files[0]),
     });
-    const drop = h('div', { class: 'dropzone', 'data-testid': `card-${index}-dropzone` },
+    const drop = h('div', { class: 'dropzone', 'data-testid': `${testid}-dropzone` },
       fileInput,
-      h('label', { for: `media-file-${index}`, class: 'button small', tabindex: '0', 'data-action': `${path}/upload`,
+      h('label', { for: id, class: 'button small', tabindex: '0', 'data-action': `${path}/upload`,
         onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fileInput.click(); } } },
       icon('upload'), t('visual.upload')),
       h('span', { class: 'muted small-text' }, t('visual.drop_hint')));
@@ -263,13 +299,21 @@ export class VisualEditor {
       e.preventDefault();
       drop.classList.remove('over');
       const file = e.dataTransfer?.files?.[0];
-      if (file) this.uploadInto(path, file, status);
+      if (file) upload(file);
     });
+    return { drop, status };
+  }
+
+  renderMedia(path, media, index) {
+    const { drop, status } = this.uploadZone(path, `card-${index}-media`, (m, old) => ({
+      mediaUrl: m.url, mediaContentType: m.content_type, mediaFileSize: m.file_size,
+      thumbnailUrl: m.thumbnail_url, thumbnailContentType: m.thumbnail_content_type,
+      thumbnailFileSize: m.thumbnail_file_size, height: old.height || 'MEDIUM_HEIGHT',
+      ...(old.contentDescription ? { contentDescription: old.contentDescription } : {}),
+    }));
     const children = [h('h4', {}, t('visual.media'))];
     if (media && typeof media === 'object') {
-      // Media we host is shown (same origin); remote URLs are never fetched by the editor.
-      const ours = [media.thumbnailUrl, media.mediaUrl].find((u) => typeof u === 'string'
-        && u.startsWith(`${location.origin}/media/`) && (media.mediaContentType || '').startsWith('image/'));
+      const ours = ourImage(media);
       if (ours) children.push(h('img', { class: 'media-thumb', src: ours, alt: media.contentDescription || '' }));
       children.push(
         this.text(t('visual.media_url'), `${path}/mediaUrl`, 1000, { type: 'url', testid: `card-${index}-media-url` }),
@@ -291,7 +335,8 @@ export class VisualEditor {
     return h('div', { class: 'media-editor', 'data-path': path }, children);
   }
 
-  async uploadInto(path, file, statusEl) {
+  /** Upload `file` to the media library and put it at `path` as `place(media, old value, file)` has it. */
+  async uploadInto(path, file, statusEl, place) {
     const status = (text) => {
       this.mediaStatus.set(path, text);
       const el = statusEl.isConnected ? statusEl
@@ -302,12 +347,8 @@ export class VisualEditor {
     try {
       const m = await this.upload(file);
       const old = get(this.card, path) || {};
-      this.edit((c) => set(c, path, {
-        mediaUrl: m.url, mediaContentType: m.content_type, mediaFileSize: m.file_size,
-        thumbnailUrl: m.thumbnail_url, thumbnailContentType: m.thumbnail_content_type,
-        thumbnailFileSize: m.thumbnail_file_size, height: old.height || 'MEDIUM_HEIGHT',
-        ...(old.contentDescription ? { contentDescription: old.contentDescription } : {}),
-      }));
+      this.library.items = [m, ...this.library.items.filter((x) => x.id !== m.id)]; // newest first, as listed
+      this.edit((c) => set(c, path, place(m, old, file)));
       status(t('visual.uploaded', { w: m.width, h: m.height }));
     } catch (err) {
       status(t('visual.upload_failed', { reason: err.describe ? err.describe() : err.message }));
@@ -431,11 +472,11 @@ export class VisualEditor {
     counter.classList.toggle('over', n > limit);
   }
 
-  text(label, path, limit, { multiline = false, optional = false, type = 'text', testid } = {}) {
+  text(label, path, limit, { multiline = false, optional = false, type = 'text', testid, rows = 3 } = {}) {
     const id = `f-${path}`;
     const value = get(this.card, path);
     const input = multiline
-      ? h('textarea', { id, rows: 3, 'data-field': path, 'data-testid': testid })
+      ? h('textarea', { id, rows, 'data-field': path, 'data-testid': testid })
       : h('input', { id, type, 'data-field': path, 'data-testid': testid, autocomplete: 'off' });
     input.value = typeof value === 'string' || typeof value === 'number' ? String(value) : '';
     const counter = h('span', { class: 'counter', 'aria-hidden': 'true' });
@@ -461,11 +502,11 @@ export class VisualEditor {
     return this.fieldWrap(label, id, input);
   }
 
-  select(label, path, options, i18nGroup, required = false) {
+  select(label, path, options, i18nGroup, required = false, testid = undefined) {
     const id = `f-${path}`;
     const value = get(this.card, path);
     const input = h('select', {
-      id, 'data-field': path,
+      id, 'data-field': path, 'data-testid': testid,
       onchange: () => this.edit((c) => set(c, path, input.value === '' ? undefined : input.value)),
       onfocus: () => this.store.select(path, 'visual'),
     },
