@@ -59,7 +59,7 @@ from fallback.smsc import SmscSimulator
 from fallback.smsc.simulator import SANDBOX_PASSWORD, SANDBOX_SYSTEM_ID
 from messages import http as messages_http
 from messages.cardcheck import CardChecker
-from messages.evidence import EvidenceLog, verify_all
+from messages.evidence import EvidenceLog, rewrap_signing_keys, verify_all
 from messages.evidence_http import EVIDENCE
 from messages.evidence_http import routes as evidence_routes
 from messages.ledger import MessageLedger
@@ -359,7 +359,7 @@ async def media_ctx(app: web.Application):
 
 
 async def evidence_ctx(app: web.Application):
-    evidence = EvidenceLog(app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING])
+    evidence = EvidenceLog(app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], clock=app[WIRING].clock)
     await evidence.start()
     app[EVIDENCE] = evidence
     yield
@@ -764,9 +764,13 @@ def build_parser() -> argparse.ArgumentParser:
     ksub.add_parser(
         "rotate-master", parents=[flags], help="re-wrap every data key under a new master key (nothing is re-encrypted)"
     )
-    evidence = sub.add_parser("evidence", parents=[flags], help="the SM3 evidence chain")
+    evidence = sub.add_parser("evidence", parents=[flags], help="the SM3 evidence log")
     esub = evidence.add_subparsers(dest="evidence_command", required=True)
-    esub.add_parser("verify", parents=[flags], help="recompute every tenant's chain; exit 1 at the first break")
+    esub.add_parser(
+        "verify",
+        parents=[flags],
+        help="check every tenant's log against its signed tree heads; exit 1 at the first break",
+    )
     return parser
 
 
@@ -807,6 +811,7 @@ async def _keys_rotate(settings: Settings, what: str) -> int:
         accounts = Accounts(db, security.Keyring(master), SystemClock())
         if what == "rotate-master":
             await rotate_master(db, accounts, master, progress=progress)
+            progress(f"{await rewrap_signing_keys(db, accounts.keyring)} evidence signing keys re-wrapped")
         else:
             moved = await rotate_all(db, accounts, sealed_columns(), progress=progress)
             progress(f"rotation complete: {moved} values re-encrypted")
@@ -819,7 +824,8 @@ async def _evidence_verify(settings: Settings) -> int:
     await prepare_storage(settings)
     db = open_database(settings.db_url)
     try:
-        reports = await verify_all(db)
+        # The keyring tells the platform's own signing keys from any a database writer added.
+        reports = await verify_all(db, security.Keyring(master_key_provider(settings)))
     finally:
         await db.dispose()
     broken = [(t, r) for t, r in reports if not r.intact]
@@ -827,9 +833,9 @@ async def _evidence_verify(settings: Settings) -> int:
         print(f"tenant {tenant_id}: {report}", file=sys.stderr)
     if broken:
         tenant_id, report = broken[0]
-        print(f"evidence chain BROKEN: tenant {tenant_id}, record seq {report.broken_seq}: {report.reason}")
+        print(f"evidence log BROKEN: tenant {tenant_id}, record seq {report.broken_seq}: {report.reason}")
         return 1
-    print(f"evidence chains intact: {len(reports)} tenant(s), {sum(r.checked for _, r in reports)} records")
+    print(f"evidence logs intact: {len(reports)} tenant(s), {sum(r.checked for _, r in reports)} records")
     return 0
 
 
