@@ -36,6 +36,8 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    case,
+    null,
     or_,
     select,
     text,
@@ -180,6 +182,9 @@ def event_content(event: str, card: bytes, variables: bytes, detail: dict | None
     if event == Status.ACCEPTED:
         return card + b"\x00" + variables
     return orjson.dumps(detail or {}, option=orjson.OPT_SORT_KEYS)
+
+
+_NO_DETAIL = event_content("", b"", b"", None)
 
 
 def _stored_leaf(row) -> bytes:
@@ -333,7 +338,9 @@ class EvidenceLog:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
         e, m, b = message_events, messages, batches
         # Unchained events come from the partial index however late they committed (another
-        # process, a slow transaction), so nothing depends on commit order.
+        # process, a slow transaction), so nothing depends on commit order. Only an acceptance
+        # needs the sealed variables, and the card is read once per batch below, not per event.
+        accepted = e.c.type == Status.ACCEPTED.value
         rows = conn.execute(
             select(
                 e.c.id,
@@ -343,16 +350,20 @@ class EvidenceLog:
                 e.c.at_ms,
                 e.c.detail,
                 m.c.to_bidx,
-                m.c.variables_enc,
-                b.c.card_enc,
-                b.c.id.label("batch_id"),
+                m.c.batch_id,
+                case((accepted, m.c.variables_enc), else_=null()).label("variables_enc"),
             )
             .join(m, m.c.id == e.c.message_id)
-            .join(b, b.c.id == m.c.batch_id)
             .where(text("NOT message_events.chained"))
             .order_by(e.c.at_ms, e.c.id)
             .limit(BATCH)
         ).all()
+        wanted = sorted({r.batch_id for r in rows if r.type == Status.ACCEPTED})
+        sealed_cards = (
+            {row.id: row.card_enc for row in conn.execute(select(b.c.id, b.c.card_enc).where(b.c.id.in_(wanted)))}
+            if wanted
+            else {}
+        )
         # Tenants whose older (v1) records are not all in the tree yet.
         behind = conn.execute(
             select(evidence_heads.c.tenant_id).where(evidence_heads.c.tree_size < evidence_heads.c.next_seq)
@@ -367,7 +378,8 @@ class EvidenceLog:
         out = []
         for r in rows:
             tenant_log = logs.get(r.tenant_id) or logs.setdefault(r.tenant_id, self._open_log(conn, r.tenant_id))
-            facts = event_facts(r.message_id, r.type, r.at_ms, r.to_bidx, self._commitment(r, cards, commitments))
+            mac = self._commitment(r, sealed_cards, cards, commitments)
+            facts = event_facts(r.message_id, r.type, r.at_ms, r.to_bidx, mac)
             leaf = leaf_hash(facts)
             # A Fragment: the canonical bytes go into the JSON column as they are.
             out.append(
@@ -456,13 +468,20 @@ class EvidenceLog:
                     if level >= KEEP_LEVEL:
                         nodes.append({"tenant_id": tenant_id, "level": level, "idx": index, "hash": value})
 
-    def _commitment(self, r, cards: dict[str, bytes], commitments: dict[tuple[str, bytes], bytes]) -> bytes:
+    def _commitment(
+        self,
+        r,
+        sealed_cards: dict[str, bytes | None],
+        cards: dict[str, bytes],
+        commitments: dict[tuple[str, bytes], bytes],
+    ) -> bytes:
         """The keyed commitment (HMAC-SM3) to what the event is about."""
         if r.type == Status.ACCEPTED:
             card = cards.get(r.batch_id)
             if card is None:  # one card per batch: open it once per pass
+                sealed = sealed_cards.get(r.batch_id)
                 card = cards[r.batch_id] = (
-                    self.keyring.open(r.tenant_id, "batches", "card", r.batch_id, r.card_enc) if r.card_enc else b""
+                    self.keyring.open(r.tenant_id, "batches", "card", r.batch_id, sealed) if sealed else b""
                 )
             variables = (
                 self.keyring.open(r.tenant_id, "messages", "variables", r.message_id, r.variables_enc)
@@ -470,11 +489,11 @@ class EvidenceLog:
                 else b""
             )
             return self.keyring.content_commitment(r.tenant_id, event_content(r.type, card, variables, None))
-        # Most later events carry the same few details (none, a receipt code): commit once each.
-        content = event_content(r.type, b"", b"", r.detail)
-        mac = commitments.get((r.tenant_id, content))
+        # Most later events carry no detail or the same few (a receipt code): commit once each.
+        key = (r.tenant_id, event_content(r.type, b"", b"", r.detail) if r.detail else _NO_DETAIL)
+        mac = commitments.get(key)
         if mac is None:
-            mac = commitments[(r.tenant_id, content)] = self.keyring.content_commitment(r.tenant_id, content)
+            mac = commitments[key] = self.keyring.content_commitment(*key)
         return mac
 
     # -- proofs ---------------------------------------------------------------------------

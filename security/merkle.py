@@ -31,26 +31,47 @@ def _sm3_cryptography(data: bytes) -> bytes:
 
 
 if "sm3" in hashlib.algorithms_available:
+    # Copying a state is cheaper than looking the algorithm up again; the leaf and node states
+    # have their prefix byte in already.
     _SM3 = hashlib.new("sm3")
+    _LEAF = hashlib.new("sm3", b"\x00")
+    _NODE = hashlib.new("sm3", b"\x01")
 
     def sm3(data: bytes) -> bytes:
         """SM3 digest (OpenSSL)."""
-        h = _SM3.copy()  # copying a fresh state is cheaper than looking the algorithm up again
+        h = _SM3.copy()
         h.update(data)
+        return h.digest()
+
+    def _sm3_leaf(data: bytes) -> bytes:
+        h = _LEAF.copy()
+        h.update(data)
+        return h.digest()
+
+    def _sm3_node(left: bytes, right: bytes) -> bytes:
+        h = _NODE.copy()
+        h.update(left)
+        h.update(right)
         return h.digest()
 
 else:  # some OpenSSL builds expose SM3 only through cryptography
     sm3 = _sm3_cryptography
 
+    def _sm3_leaf(data: bytes) -> bytes:
+        return sm3(b"\x00" + data)
+
+    def _sm3_node(left: bytes, right: bytes) -> bytes:
+        return sm3(b"\x01" + left + right)
+
 
 def leaf_hash(data: bytes, h: Hash = sm3) -> bytes:
     """The hash of one leaf: H(0x00 ‖ data)."""
-    return h(b"\x00" + data)
+    return _sm3_leaf(data) if h is sm3 else h(b"\x00" + data)
 
 
 def node_hash(left: bytes, right: bytes, h: Hash = sm3) -> bytes:
     """The hash of an inner node: H(0x01 ‖ left ‖ right)."""
-    return h(b"\x01" + left + right)
+    return _sm3_node(left, right) if h is sm3 else h(b"\x01" + left + right)
 
 
 def empty_root(h: Hash = sm3) -> bytes:
@@ -114,16 +135,20 @@ class Frontier:
 
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         """Add one leaf hash; returns the perfect subtrees it completed: (level, index, hash)."""
+        index = self.size
+        self.size += 1
+        if not index & 1:  # half the leaves complete nothing
+            self.hashes.append(leaf)
+            return []
         done = []
-        acc, level, index = leaf, 0, self.size
+        acc, level, h, hashes = leaf, 0, self._h, self.hashes
         # Each trailing set bit of the old size is a subtree the new leaf completes a sibling for.
         while index & 1:
-            acc = node_hash(self.hashes.pop(), acc, self._h)
+            acc = node_hash(hashes.pop(), acc, h)
             level += 1
             index >>= 1
             done.append((level, index, acc))
-        self.hashes.append(acc)
-        self.size += 1
+        hashes.append(acc)
         return done
 
     def root(self) -> bytes:
