@@ -306,6 +306,7 @@ class LogVerifier:
         self._root: bytes | None = None
         self._nodes: list[tuple[int, int, bytes]] = []
         self._seen_v2 = False
+        self._unproven_v2 = False  # the first record no verified head covers is a v2 one
         self._break: tuple[int, str] | None = None
 
     @property
@@ -357,6 +358,12 @@ class LogVerifier:
                 self._fail(
                     size, f"the log ends at seq {size - 1} but a tree head covers {later[0]} records (truncated)"
                 )
+            if next_seq is not None and size > next_seq:
+                self._fail(next_seq, f"records from seq {next_seq} on are past the {next_seq} the log says it holds")
+            # The appender signs a head over every v2 record it writes, in the same transaction;
+            # only v1 records (joining the tree after an upgrade) may wait for one.
+            if self._unproven_v2 and self._proven < size and not later:
+                self._fail(self._proven, f"records seq {self._proven}–{size - 1} are in no signed tree head")
         if self._break is None:
             return ChainReport(True, self._frontier.size, self._root)
         seq, reason = self._break
@@ -371,6 +378,8 @@ class LogVerifier:
             return f"record belongs to tenant {record.tenant_id!r}, not {self.tenant_id!r}"
         if record.seq != self._frontier.size:
             return f"expected seq {self._frontier.size}: a record is missing, repeated or out of order"
+        if record.seq == self._proven:
+            self._unproven_v2 = record.version == 2
         if record.version == 1:
             if self._seen_v2:
                 return "a format v1 record after format v2 ones (only the oldest records are v1)"

@@ -414,6 +414,19 @@ def test_the_log_verifier_checks_what_it_is_told_the_log_holds():
     records, heads = _log(8)
     report = _verify_log(records, heads, next_seq=9)
     assert (report.intact, report.broken_seq) == (False, 8) and "says it holds 9" in report.reason
+    report = _verify_log(records, heads, next_seq=7)
+    assert (report.intact, report.broken_seq) == (False, 7) and "past the 7" in report.reason
+
+
+def test_every_v2_record_is_under_a_signed_head():
+    # Records appended behind the appender's back, with no head over them:
+    records, heads = _log(10, sizes=(3, 8))
+    report = _verify_log(records, heads)
+    assert (report.intact, report.broken_seq) == (False, 8) and "seq 8–9 are in no signed tree head" in report.reason
+    # … whereas after an upgrade, old (v1) records join the tree over a few passes, and the
+    # records written meanwhile wait for them.
+    records, heads = _log(10, sizes=(3,), v1=6)
+    assert _verify_log(records, heads).intact
 
 
 def test_the_log_verifier_checks_stored_subtrees():
