@@ -27,6 +27,9 @@ from accounts import Accounts, SignatureInvalid
 from accounts.channels import ChannelService
 from accounts.channels_http import CHANNELS
 from accounts.channels_http import routes as channel_routes
+from accounts.chatbot import ChatbotInfo
+from accounts.chatbot_http import CHATBOT, CHATBOT_CLIENT
+from accounts.chatbot_http import routes as chatbot_routes
 from accounts.directory import TenantDirectory
 from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
@@ -63,6 +66,9 @@ from messages.evidence import EvidenceLog, rewrap_signing_keys, verify_all
 from messages.evidence_http import EVIDENCE
 from messages.evidence_http import routes as evidence_routes
 from messages.ledger import MessageLedger
+from messages.rules_http import RULES, RULES_CLOCK, VOLUMES
+from messages.rules_http import routes as rules_routes
+from messages.send_rules import CapLedger, RulesStore, VolumeCounter
 from messages.tables import SEALED_COLUMNS as MESSAGE_SEALED
 from rcs.callbacks import CallbackEndpoints
 from rcs.operators import OPERATORS
@@ -344,7 +350,19 @@ async def _refresh_keys(accounts: Accounts) -> None:
 async def messages_ctx(app: web.Application):
     writer = GroupWriter(app[DATABASE].write)
     await writer.start()
-    app[messages_http.LEDGER] = MessageLedger(app[DATABASE], writer, app[KEYRING], app[WIRING].clock)
+    rules = RulesStore(app[DATABASE])
+    app[RULES] = rules
+    app[VOLUMES] = VolumeCounter(app[DATABASE])
+    app[RULES_CLOCK] = app[WIRING].clock
+    app[messages_http.LEDGER] = MessageLedger(
+        app[DATABASE],
+        writer,
+        app[KEYRING],
+        app[WIRING].clock,
+        rules=rules,
+        caps=CapLedger(app[DATABASE]),
+        volumes=app[VOLUMES],
+    )
     app[messages_http.RATE_LIMITER] = RateLimiter()
     templates = TemplateStore(app[DATABASE], app[WIRING].clock)
     app[TEMPLATES] = templates
@@ -355,6 +373,7 @@ async def messages_ctx(app: web.Application):
 
 async def media_ctx(app: web.Application):
     app[MEDIA] = MediaStore(app[DATABASE], app[SETTINGS].base_url, app[WIRING].clock)
+    app[messages_http.MEDIA_LOOKUP] = app[MEDIA].find
     yield
 
 
@@ -389,6 +408,15 @@ async def channels_ctx(app: web.Application):
         ensure_keys=app[ACCOUNTS].ensure_keys,
         allow_private=settings.embedded or settings.sandbox,  # the sandbox MaaP is on loopback
         reserved_chatbot_ids=tuple(c for c in (settings.maap_chatbot_id, SANDBOX_CHATBOT_ID) if c),
+    )
+    # Their chatbots' menus and profiles; audit verdicts are webhooks.
+    app[CHATBOT] = ChatbotInfo(
+        app[DATABASE],
+        app[messages_http.LEDGER].writer,
+        app[KEYRING],
+        app[CHANNELS],
+        clock=app[WIRING].clock,
+        notify=app[WEBHOOKS].notify_if_enqueued,
     )
     yield
 
@@ -478,7 +506,7 @@ async def dispatch_ctx(app: web.Application):
             clock=wiring.clock,
             options=config.options,
             media_fetch=app[MEDIA].blob_for_url,
-            on_audit=functools.partial(_profile_audit, app[CHANNELS]),
+            on_audit=app[CHATBOT].on_audit,
         )
         routes_config = sms_routes_config(settings, config, sandbox.smsc)
         if routes_config is None:
@@ -489,6 +517,7 @@ async def dispatch_ctx(app: web.Application):
         app[DISPATCHER] = dispatcher
         app[messages_http.CANCEL] = dispatcher.cancel
         app[messages_http.CAPABILITIES] = dispatcher.capabilities
+        app[CHATBOT_CLIENT] = channels.for_channel  # a brand's menu and profile go out on its channel's client
         yield
 
 
@@ -569,16 +598,6 @@ async def _provision_sandbox_chatbots(app: web.Application, sandbox: Sandbox) ->
         task.add_done_callback(sandbox.tasks.discard)
 
     service.add_listener(changed)
-
-
-async def _profile_audit(channels: ChannelService, chatbot_id: str, notice) -> None:
-    """An operator's verdict on a chatbot's profile: the brand's channel shows it."""
-    if notice.audit_type == "chatbotInformation" and notice.passed is not None:
-        state = "approved" if notice.passed else "rejected"
-        if not await channels.set_profile_audit(chatbot_id, state, notice.description):
-            log.info("a profile audit for a chatbot without a channel here (the default one?)")
-    else:
-        log.info("chatbot audit: %s %s", notice.audit_type, notice.result)
 
 
 async def _started(stack: contextlib.AsyncExitStack, part) -> None:
@@ -696,12 +715,14 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     app.add_routes(messages_http.routes)
+    app.add_routes(rules_routes)
     app.add_routes(cards_http.routes)
     app.add_routes(template_routes)
     app.add_routes(media_routes)
     app.add_routes(evidence_routes)
     app.add_routes(accounts_routes)
     app.add_routes(channel_routes)
+    app.add_routes(chatbot_routes)
     app.add_routes(sms_routes)
     app.add_routes(webhook_routes)
     app.add_routes(shortlinks.routes)

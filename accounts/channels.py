@@ -334,6 +334,11 @@ def _problem(exc: ValidationError) -> Problem:
     return Problem(422, f"{len(errors)} field(s) are invalid", errors)
 
 
+def problem_of(exc: ValidationError) -> Problem:
+    """The 422 Problem for a pydantic model's validation errors, each field a JSON Pointer."""
+    return _problem(exc)
+
+
 def parse_create(body: Mapping[str, Any]) -> ChannelCreate:
     """The channel in a POST body, or a 422 Problem naming every wrong field."""
     try:
@@ -556,6 +561,12 @@ class ChannelService:
                 )
             ).first()
         return await self._config(row._mapping) if row is not None else None
+
+    async def config_of(self, tenant_id: str, channel_id: str) -> ChannelConfig | None:
+        """One of the tenant's channels (any status) with its credentials opened, or None (also
+        for another tenant's): what publishing its chatbot's menu and profile goes through."""
+        row = await self._row(tenant_id, channel_id)
+        return await self._config(row) if row is not None else None
 
     async def by_chatbot_id(self, chatbot_id: str) -> ChannelConfig | None:
         """The channel of this chatbot (any tenant, any status: callbacks for messages sent before

@@ -20,6 +20,8 @@ AUTHENTICATE = web.AppKey("authenticate", object)
 # Who is asking, set by auth_middleware for every /v1/ handler.
 TENANT_ID = web.RequestKey("tenant_id", str)
 TENANT = web.RequestKey("tenant", dict)
+# The id of the API key behind the request (also for the editor's session), for records of who did what.
+API_KEY_ID = web.RequestKey("api_key_id", str)
 
 # The editor's sign-in (editor/sessions.py) plugs in here; api/ stays below the domains.
 SESSION_COOKIE = "hongyan_editor"
@@ -49,6 +51,14 @@ async def problem_middleware(request: web.Request, handler):
     try:
         return await handler(request)
     except Problem as problem:
+        # Where the request went wrong, never what it carried: JSON Pointers name places only.
+        log.debug(
+            "%s %s answered %d at %s",
+            request.method,
+            request.match_info.route.resource and request.match_info.route.resource.canonical,
+            problem.status,
+            [e.path for e in problem.errors[:20]],
+        )
         return problem_response(problem)
     except web.HTTPException as exc:
         if not request.path.startswith("/v1/") or exc.status < 400:
@@ -90,6 +100,7 @@ async def auth_middleware(request: web.Request, handler):
         raise Problem(403, f"this API key lacks the `{scope}` scope")
     request[TENANT_ID] = tenant.id
     request[TENANT] = tenant.as_mapping()
+    request[API_KEY_ID] = getattr(tenant, "key_id", "")
     return await handler(request)
 
 
@@ -97,6 +108,7 @@ async def auth_middleware(request: web.Request, handler):
 _SCOPE_BY_PREFIX = (
     ("/v1/api-keys", "keys"),
     ("/v1/channels", "channels"),
+    ("/v1/compliance", "compliance"),
     ("/v1/webhook", "webhooks"),
     ("/v1/template", "templates"),
     ("/v1/media", "templates"),

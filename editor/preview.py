@@ -308,8 +308,9 @@ class Previewer:
             "variables_used": list(used),
             "card": composed,
             "phone_html": self._phone(shown, req.locale),
-            "sms": self._sms(shown, req.traffic_type, tenant, notes),
-            "h5_html": self._h5(shown, tenant, req.locale),
+            # A persistent menu alone is the chatbot's, not a message: there is no SMS or page of it.
+            "sms": None if _menu_only(shown) else self._sms(shown, req.traffic_type, tenant, notes),
+            "h5_html": None if _menu_only(shown) else self._h5(shown, tenant, req.locale),
         }
         answer["warnings"] = [w.as_dict() for w in _unique([*warnings, *notes])]
         return answer
@@ -379,3 +380,7 @@ def _under(path: str, prefix: str) -> bool:
 
 def _unique(findings: list[FieldError]) -> list[FieldError]:
     return list(dict.fromkeys(findings))
+
+
+def _menu_only(card) -> bool:
+    return isinstance(card, dict) and "menu" in card and "message" not in card and "suggestions" not in card

@@ -102,13 +102,18 @@ class MediaStore:
 
     async def get(self, tenant_id: str, media_id: str) -> dict:
         """One of the tenant's media (404 for another tenant's)."""
+        found = await self.find(tenant_id, media_id)
+        if found is None:
+            raise Problem(404, "no such media")
+        return found
+
+    async def find(self, tenant_id: str, media_id: str) -> dict | None:
+        """One of the tenant's media, or None (also for another tenant's)."""
         async with self.db.read.connect() as conn:
             row = (
                 await conn.execute(select(*_META).where(and_(media.c.tenant_id == tenant_id, media.c.id == media_id)))
             ).first()
-        if row is None:
-            raise Problem(404, "no such media")
-        return self._view(row._mapping)
+        return None if row is None else self._view(row._mapping)
 
     async def list(self, tenant_id: str, *, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
         """The tenant's media, newest first."""

@@ -23,7 +23,8 @@ from aiohttp import web
 from api.middleware import TENANT_ID
 from api.problems import FieldError, Problem, pointer
 from cards import Footer, calendar_ics, geo_uri, landing_href, render_html, suggestion_at, web_map_url
-from cards.view import MediaView, SuggestionView
+from cards.model import parse_document
+from cards.view import FileView, MediaView, SuggestionView, document_view
 from fallback.shortlinks.agents import classify
 from fallback.shortlinks.service import DEFAULT_TTL_S, Link, ShortLinks
 
@@ -145,6 +146,12 @@ def media_src(media: MediaView) -> str | None:
     return url if url and url.startswith("https://") else None
 
 
+def file_href(file: FileView) -> str | None:
+    """A file message downloads straight from its https URL (the recipient's browser fetches it)."""
+    url = file.media.url
+    return url if url and url.startswith("https://") else None
+
+
 def render_page(link: Link) -> str:
     """The landing page HTML of a link (cached on the link while it is cached)."""
     html = link.rendered.get("page")
@@ -155,6 +162,8 @@ def render_page(link: Link) -> str:
             suggestion_href=suggestion_href(link),
             form_action=f"{base}/r",
             media_src=media_src,
+            file_href=file_href,
+            place_href=lambda _location: f"{base}/place",
             brand=link.signature,
             footer=Footer(signature=link.signature, opt_out_url=f"{base}/opt-out", privacy_url=f"{base}/privacy"),
         )
@@ -310,15 +319,44 @@ def map_links(s: SuggestionView) -> list[_Link]:
             _Link("geo:0,0?q=" + quote(s.label or "", safe=""), "在地图应用中打开 / Open in maps"),
             _Link(web_map_url(None, None, s.label), "高德地图 / Amap"),
         ]
-    out = [_Link(geo_uri(s.latitude, s.longitude, s.label), "在地图应用中打开 / Open in maps")]
-    if eviltransform.outOfChina(s.latitude, s.longitude):
-        query = urlencode({"mlat": f"{s.latitude:.6f}", "mlon": f"{s.longitude:.6f}"})
-        out.append(_Link(f"{OSM_URL}?{query}#map=17/{s.latitude:.6f}/{s.longitude:.6f}", "OpenStreetMap"))
+    # A suggestion's showLocation is GPS (WGS-84), as RCS has it.
+    return place_links(s.latitude, s.longitude, s.label, "wgs84")
+
+
+def place_links(latitude: float, longitude: float, label: str | None, crs: str) -> list[_Link]:
+    """Links for a place whose coordinates are in datum `crs` (wgs84 or gcj02): the geo: URI
+    (WGS-84, RFC 5870) and a web map — Amap in GCJ-02 inside mainland China, else OSM."""
+    if crs == "gcj02":
+        wgs_lat, wgs_lng = eviltransform.gcj2wgs(latitude, longitude)
+        gcj_lat, gcj_lng = latitude, longitude
     else:
-        # RCS locations are WGS-84; Chinese web maps use GCJ-02.
-        lat, lng = eviltransform.wgs2gcj(s.latitude, s.longitude)
-        out.append(_Link(web_map_url(lat, lng, s.label, coordinate="gaode"), "高德地图 / Amap"))
+        wgs_lat, wgs_lng = latitude, longitude
+        gcj_lat, gcj_lng = eviltransform.wgs2gcj(latitude, longitude)
+    out = [_Link(geo_uri(wgs_lat, wgs_lng, label), "在地图应用中打开 / Open in maps")]
+    if eviltransform.outOfChina(wgs_lat, wgs_lng):
+        query = urlencode({"mlat": f"{wgs_lat:.6f}", "mlon": f"{wgs_lng:.6f}"})
+        out.append(_Link(f"{OSM_URL}?{query}#map=17/{wgs_lat:.6f}/{wgs_lng:.6f}", "OpenStreetMap"))
+    else:
+        out.append(_Link(web_map_url(gcj_lat, gcj_lng, label, coordinate="gaode"), "高德地图 / Amap"))
     return out
+
+
+@routes.get("/s/{token}/place")
+async def show_place(request: web.Request) -> web.Response:
+    """The map links of a location message."""
+    found, answer = await _live_link(request, "map")
+    if answer is not None:
+        return answer
+    _links, link = found
+    loc = document_view(parse_document(link.card)).location if link.card else None
+    if loc is None:
+        return not_found()
+    return notice(
+        loc.label or "位置 / Location",
+        loc.coordinates,
+        brand=link.signature,
+        links=place_links(loc.latitude, loc.longitude, loc.label, loc.crs) + [_Link(_base(link), "返回 / Back")],
+    )
 
 
 @routes.get("/s/{token}/map/{n}")

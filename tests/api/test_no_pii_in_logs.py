@@ -25,6 +25,7 @@ async def test_logs_carry_no_pii(api, caplog):
     await api.post("/v1/sms/segments", {"text": f"call {NUMBER}", "mode": "cn"})
     await api.client.post("/v1/messages", json=body, headers={"Authorization": "Bearer " + api.api_key + "x"})
     text = "\n".join(r.getMessage() + " " + str(r.__dict__) for r in caplog.records)
-    assert len(caplog.records) > 0
+    # The platform's own records are there (the refused requests name where they went wrong).
+    assert any(r.name.startswith("hongyan") for r in caplog.records)
     for needle in (NUMBER, NUMBER[3:], "13912345679", VALUE, api.api_key):
         assert needle not in text, needle

@@ -46,8 +46,10 @@ async def scripted(aiohttp_server, answers: list[tuple[int, dict, dict]], delay:
     app.router.add_post("/bot/v1/{chatbotId}/accessToken", token)
     app.router.add_post("/bot/v1/{chatbotId}/messages", messages)
     server = await aiohttp_server(app)
+    # A short timeout only where the operator is slow on purpose: a loaded machine must not
+    # turn a prompt answer into a timeout.
     settings = CnCspSettings(
-        f"127.0.0.1:{server.port}", "sip:bot@example.cn", "app", "key", scheme="http", timeout_s=0.2
+        f"127.0.0.1:{server.port}", "sip:bot@example.cn", "app", "key", scheme="http", timeout_s=0.2 if delay else 10.0
     )
     return CnCspMaap(settings), seen
 
