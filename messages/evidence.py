@@ -45,8 +45,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from messages import lifecycle
 from messages.status import Status
@@ -66,6 +65,7 @@ from security.signing import ALGORITHM, TreeHead, TreeHeadSigner, public_key_pem
 from store import metadata
 from store.bulk import executemany
 from store.clock import Clock, SystemClock, rfc3339
+from store.models import Model
 from store.writer import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,7 @@ evidence_heads = Table(
 )
 
 
-class EvidenceModel(SQLModel, registry=registry(metadata=metadata)):
-    """Base of the evidence log's SQLModel tables (a registry over the shared MetaData)."""
-
-
-class EvidenceTreeHead(EvidenceModel, table=True):
+class EvidenceTreeHead(Model, table=True):
     """A tenant's tree at one size, signed by the platform key `key_id` (one per appender pass)."""
 
     __tablename__ = "evidence_tree_heads"
@@ -116,7 +112,7 @@ class EvidenceTreeHead(EvidenceModel, table=True):
     signature: bytes = Field(sa_type=LargeBinary)
 
 
-class EvidenceNode(EvidenceModel, table=True):
+class EvidenceNode(Model, table=True):
     """A perfect subtree of 2**level leaves starting at leaf idx * 2**level, for proofs."""
 
     __tablename__ = "evidence_nodes"
@@ -127,7 +123,7 @@ class EvidenceNode(EvidenceModel, table=True):
     hash: bytes = Field(sa_type=LargeBinary)
 
 
-class EvidenceSigningKey(EvidenceModel, table=True):
+class EvidenceSigningKey(Model, table=True):
     """A platform key that signs tree heads: the private half only wrapped by the master key."""
 
     __tablename__ = "evidence_signing_keys"
