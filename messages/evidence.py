@@ -284,16 +284,9 @@ class EvidenceLog:
         return signer
 
     def _open_key(self, row) -> TreeHeadSigner | None:
-        """The signer of a stored key if its private half opens and matches its public half."""
-        try:
-            private = self.keyring.unwrap_secret(_secret_name(row.key_id), row.master_key_id, row.private_wrapped)
-            signer = TreeHeadSigner(private)
-        except (SealError, ValueError):
-            self._authentic[row.key_id] = False
-            return None
-        ok = signer.public_key == row.public_key and signer.key_id == row.key_id
-        self._authentic[row.key_id] = ok
-        return signer if ok else None
+        signer = _open_signing_key(self.keyring, row)
+        self._authentic[row.key_id] = signer is not None
+        return signer
 
     async def signing_keys(self) -> list[dict]:
         """The public keys that signed (or sign) tree heads, oldest first."""
@@ -312,7 +305,7 @@ class EvidenceLog:
                         "algorithm": row.algorithm,
                         "public_key": row.public_key.hex(),
                         "public_key_pem": public_key_pem(row.public_key),
-                        "created_at": rfc3339_ms(row.created_ms),
+                        "created_at": _rfc3339_ms(row.created_ms),
                     }
                 )
         return out
@@ -596,7 +589,7 @@ async def _range_hashes(
     return {(start, end): fold([part_hash(*p) for p in perfect_parts(start, end)]) for start, end in ranges}
 
 
-def rfc3339_ms(ms: int) -> str:
+def _rfc3339_ms(ms: int) -> str:
     return rfc3339(datetime.fromtimestamp(ms / 1000, UTC))
 
 
@@ -628,21 +621,22 @@ async def rewrap_signing_keys(db, keyring: Keyring) -> int:
     return changed
 
 
+def _open_signing_key(keyring: Keyring, row) -> TreeHeadSigner | None:
+    """The signer of a stored key if its private half opens under the master key and matches
+    its public half: a key row someone inserted without the master key is not one."""
+    try:
+        private = keyring.unwrap_secret(_secret_name(row.key_id), row.master_key_id, row.private_wrapped)
+        signer = TreeHeadSigner(private)
+    except (SealError, ValueError):
+        return None
+    return signer if signer.public_key == row.public_key and signer.key_id == row.key_id else None
+
+
 async def authentic_keys(db, keyring: Keyring) -> dict[str, bytes]:
-    """key_id -> public key of every stored signing key whose private half opens under the
-    master key and matches: a key row someone inserted without the master key is not one."""
+    """key_id -> public key of every stored signing key that is the platform's own."""
     async with db.read.connect() as conn:
         rows = (await conn.execute(select(evidence_signing_keys))).all()
-    out = {}
-    for row in rows:
-        try:
-            private = keyring.unwrap_secret(_secret_name(row.key_id), row.master_key_id, row.private_wrapped)
-            signer = TreeHeadSigner(private)
-        except (SealError, ValueError):
-            continue
-        if signer.public_key == row.public_key and signer.key_id == row.key_id:
-            out[row.key_id] = row.public_key
-    return out
+    return {row.key_id: row.public_key for row in rows if _open_signing_key(keyring, row) is not None}
 
 
 async def verify_all(db, keyring: Keyring, *, chunk: int = 5000) -> list[tuple[str, ChainReport]]:

@@ -503,3 +503,18 @@ def test_the_worked_example_in_the_docs_verifies():
     assert integrator.leaf_hash(record["facts"]).hex() == record["leaf_hash"]
     assert integrator.record_proven(record, head, keys)
     assert not integrator.record_proven({**record, "facts": {**record["facts"], "event": "rcs_read"}}, head, keys)
+
+
+async def test_one_signing_key_is_kept_and_only_the_platforms_are_listed(api):
+    from messages.evidence import EvidenceLog
+
+    await _send(api, 2)
+    await _append_all(api)
+    app = api.client.app
+    [listed] = (await _keys(api)).items()
+    # Another process (or a restart) signs with the same stored key.
+    again = EvidenceLog(app[DATABASE], None, app[KEYRING])
+    assert (await again._ensure_signer()).key_id == listed[0]
+    async with app[DATABASE].write.begin() as conn:
+        await _forged_key(conn, None)
+    assert list((await _keys(api)).items()) == [listed]
