@@ -220,6 +220,7 @@ class EvidenceLog:
         self.interval = interval
         self._signer: TreeHeadSigner | None = None
         self._authentic: dict[str, bool] = {}
+        self._caught_up = False  # no tenant's tree lags its records (v1 ones after an upgrade)
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -353,13 +354,16 @@ class EvidenceLog:
             if wanted
             else {}
         )
-        # Tenants whose older (v1) records are not all in the tree yet.
-        behind = conn.execute(
-            select(evidence_heads.c.tenant_id).where(evidence_heads.c.tree_size < evidence_heads.c.next_seq)
-        ).scalars()
         logs: dict[str, _TenantLog] = {}
-        for tenant_id in behind:
-            logs[tenant_id] = self._open_log(conn, tenant_id)
+        if not self._caught_up:
+            # Tenants whose older (v1) records are not all in the tree yet. Once none is, none
+            # can be again: every record written since is added to the tree as it is written.
+            behind = conn.execute(
+                select(evidence_heads.c.tenant_id).where(evidence_heads.c.tree_size < evidence_heads.c.next_seq)
+            ).scalars()
+            for tenant_id in behind:
+                logs[tenant_id] = self._open_log(conn, tenant_id)
+            self._caught_up = not logs
         if not rows and not logs:
             return 0
         cards: dict[str, bytes] = {}
