@@ -62,6 +62,7 @@ from fallback.smsc import SmscSimulator
 from fallback.smsc.simulator import SANDBOX_PASSWORD, SANDBOX_SYSTEM_ID
 from messages import http as messages_http
 from messages.cardcheck import CardChecker
+from messages.evidence import SEALED_COLUMNS as EVIDENCE_SEALED
 from messages.evidence import EvidenceLog, rewrap_signing_keys, verify_all
 from messages.evidence_http import EVIDENCE
 from messages.evidence_http import routes as evidence_routes
@@ -749,7 +750,7 @@ def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
 
 def sealed_columns():
     """Every sealed column of every domain, for key rotation."""
-    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED, *ACCOUNT_SEALED]
+    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED, *ACCOUNT_SEALED, *EVIDENCE_SEALED]
 
 
 # -- command line ------------------------------------------------------------------------

@@ -66,6 +66,7 @@ from store import metadata
 from store.bulk import executemany
 from store.clock import Clock, SystemClock, rfc3339
 from store.models import Model
+from store.sealed import SealedColumn
 from store.writer import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,17 @@ evidence_records = Table(
     # Format v2 (the tree): empty, and `hash` is the leaf hash. Format v1: the hash chain.
     Column("prev_hash", LargeBinary, nullable=False),
     Column("hash", LargeBinary, nullable=False),
+    # Format v1 only: its unkeyed content digest, sealed and taken out of `facts` (an SM3 of
+    # guessable content is a copy of it); the facts are whole again once it is put back.
+    Column("content_enc", LargeBinary, nullable=True),
     Index("ix_evidence_records_message", "message_id"),
+)
+
+# Sealed columns, for the key-rotation job (event_id names a record across tenants).
+SEALED_COLUMNS = (
+    SealedColumn(
+        evidence_records, "content_enc", "content_sm3", row_id=lambda row: row.event_id, order_by=("event_id",)
+    ),
 )
 
 evidence_heads = Table(
@@ -141,8 +152,12 @@ evidence_nodes: Table = EvidenceNode.__table__  # type: ignore[attr-defined]
 evidence_signing_keys: Table = EvidenceSigningKey.__table__  # type: ignore[attr-defined]
 
 BATCH = 1000
+# What a leaf is computed from (v1 records: their facts, the sealed digest put back).
+_LEAF_COLUMNS = tuple(
+    evidence_records.c[name] for name in ("tenant_id", "seq", "event_id", "facts", "prev_hash", "hash", "content_enc")
+)
 KEEP_LEVEL = 6  # subtrees of 64 leaves and up are stored: 1 node row per ~32 records
-CATCH_UP = 5000  # v1 records added to the tree per pass, after an upgrade
+CATCH_UP = 5000  # v1 records added to the tree (and their digests sealed) per pass, after an upgrade
 _PG_LOCK = 0x486F6E67  # "Hong": one appender at a time across processes
 
 
@@ -183,15 +198,27 @@ def event_content(event: str, card: bytes, variables: bytes, detail: dict | None
 _NO_DETAIL = event_content("", b"", b"", None)
 
 
-def _stored_leaf(row) -> bytes:
+def _facts(keyring: Keyring, row) -> dict:
+    """A record's facts as hashed: a v1 record's sealed content digest put back in."""
+    if row.content_enc is None:
+        return row.facts
+    digest = keyring.open(row.tenant_id, "evidence_records", "content_sm3", row.event_id, row.content_enc)
+    return {**row.facts, "content_sm3": digest.hex()}
+
+
+def _stored_leaf(keyring: Keyring, row) -> bytes:
     # v2 rows keep their leaf hash; a v1 row's leaf is computed from its facts, as stored.
     if row.prev_hash:
-        return leaf_hash(orjson.dumps(row.facts, option=orjson.OPT_SORT_KEYS))
+        return leaf_hash(orjson.dumps(_facts(keyring, row), option=orjson.OPT_SORT_KEYS))
     return row.hash
 
 
-def _record(row) -> EvidenceRecord:
-    return EvidenceRecord(row.tenant_id, row.seq, row.facts, row.prev_hash, row.hash)
+def _record(keyring: Keyring, row) -> EvidenceRecord:
+    try:
+        facts = _facts(keyring, row)
+    except (SealError, LookupError):
+        facts = {**row.facts, "content_sm3": "(sealed digest does not open)"}  # the verifier names it
+    return EvidenceRecord(row.tenant_id, row.seq, facts, row.prev_hash, row.hash)
 
 
 def _tree_head(row) -> TreeHead:
@@ -434,8 +461,7 @@ class EvidenceLog:
             return _TenantLog(tenant_id, 0, Frontier(), known=False)
         return _TenantLog(tenant_id, row.next_seq, Frontier.from_bytes(row.tree_size, row.frontier), known=True)
 
-    @staticmethod
-    def _grow(conn: Connection, tenant_log: _TenantLog, nodes: list[dict]) -> None:
+    def _grow(self, conn: Connection, tenant_log: _TenantLog, nodes: list[dict]) -> None:
         """Add leaves to the tenant's tree: older records first (v1 ones, after an upgrade, a
         bounded number a pass), then this pass's own once the tree has reached them."""
         tree, tenant_id = tenant_log.frontier, tenant_log.tenant_id
@@ -445,14 +471,15 @@ class EvidenceLog:
             r = evidence_records.c
             upto = min(first_new, tree.size + CATCH_UP)
             older = conn.execute(
-                select(r.seq, r.facts, r.prev_hash, r.hash)
+                select(*_LEAF_COLUMNS)
                 .where(and_(r.tenant_id == tenant_id, r.seq >= tree.size, r.seq < upto))
                 .order_by(r.seq)
             ).all()
             if [row.seq for row in older] != list(range(tree.size, upto)):
                 log.error("evidence records of tenant %s are not contiguous from seq %d", tenant_id, tree.size)
                 return
-            runs.append([_stored_leaf(row) for row in older])
+            runs.append([_stored_leaf(self.keyring, row) for row in older])
+            self._seal_digests(conn, [row for row in older if row.prev_hash and "content_sm3" in row.facts])
         if tree.size + sum(len(run) for run in runs) == first_new:  # caught up: this pass's records follow
             runs.append(tenant_log.new)
         for leaves in runs:
@@ -460,6 +487,21 @@ class EvidenceLog:
                 for level, index, value in tree.append(leaf):
                     if level >= KEEP_LEVEL:
                         nodes.append({"tenant_id": tenant_id, "level": level, "idx": index, "hash": value})
+
+    def _seal_digests(self, conn: Connection, rows: Sequence) -> None:
+        """Take v1 records' unkeyed content digests out of their facts, sealed beside them."""
+        for row in rows:
+            facts = dict(row.facts)
+            digest = bytes.fromhex(facts.pop("content_sm3"))
+            try:
+                sealed = self.keyring.seal(row.tenant_id, "evidence_records", "content_sm3", row.event_id, digest)
+            except LookupError:  # a tenant without keys any more: nothing can seal it
+                continue
+            conn.execute(
+                update(evidence_records)
+                .where(evidence_records.c.event_id == row.event_id)
+                .values(facts=facts, content_enc=sealed)
+            )
 
     def _commitment(
         self,
@@ -523,14 +565,16 @@ class EvidenceLog:
             head = await self._latest_head(conn, tenant_id)
             size = head.tree_size if head else 0
             paths = {r.seq: inclusion_ranges(r.seq, size) for r in mine if r.seq < size}
-            hashes = await _range_hashes(conn, tenant_id, [rng for path in paths.values() for rng in path])
+            hashes = await _range_hashes(
+                conn, self.keyring, tenant_id, [rng for path in paths.values() for rng in path]
+            )
         records = []
         for r in mine:
             item = {
                 "seq": r.seq,
                 "format": 1 if r.prev_hash else 2,
-                "facts": r.facts,
-                "leaf_hash": _stored_leaf(r).hex(),
+                "facts": _facts(self.keyring, r),
+                "leaf_hash": _stored_leaf(self.keyring, r).hex(),
                 "proof": None,
             }
             if r.seq in paths:
@@ -550,12 +594,12 @@ class EvidenceLog:
             if head is None or second > head.tree_size:
                 return None
             ranges = consistency_ranges(first, second)
-            hashes = await _range_hashes(conn, tenant_id, ranges)
+            hashes = await _range_hashes(conn, self.keyring, tenant_id, ranges)
         return [hashes[rng].hex() for rng in ranges]
 
 
 async def _range_hashes(
-    conn: AsyncConnection, tenant_id: str, ranges: Sequence[tuple[int, int]]
+    conn: AsyncConnection, keyring: Keyring, tenant_id: str, ranges: Sequence[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
     """MTH of each subtree [start, end): stored perfect subtrees where there are, else leaves."""
     parts = {part for start, end in ranges for part in perfect_parts(start, end)}
@@ -579,10 +623,8 @@ async def _range_hashes(
                 merged.append([start, end])
         c = evidence_records.c
         wanted = or_(*(and_(c.seq >= start, c.seq < end) for start, end in merged))
-        rows = await conn.execute(
-            select(c.seq, c.facts, c.prev_hash, c.hash).where(and_(c.tenant_id == tenant_id, wanted))
-        )
-        leaves = {r.seq: _stored_leaf(r) for r in rows}
+        rows = await conn.execute(select(*_LEAF_COLUMNS).where(and_(c.tenant_id == tenant_id, wanted)))
+        leaves = {r.seq: _stored_leaf(keyring, r) for r in rows}
 
     def part_hash(start: int, level: int) -> bytes:
         kept = stored.get((level, start >> level))
@@ -659,11 +701,11 @@ async def verify_all(db, keyring: Keyring, *, chunk: int = 5000) -> list[tuple[s
         tenants = sorted(set(tenants))
     reports: list[tuple[str, ChainReport]] = []
     for tenant_id in tenants:
-        reports.append((tenant_id, await _verify_tenant(db, tenant_id, keys, chunk)))
+        reports.append((tenant_id, await _verify_tenant(db, keyring, tenant_id, keys, chunk)))
     return reports
 
 
-async def _verify_tenant(db, tenant_id: str, keys: dict[str, bytes], chunk: int) -> ChainReport:
+async def _verify_tenant(db, keyring: Keyring, tenant_id: str, keys: dict[str, bytes], chunk: int) -> ChainReport:
     verifier = LogVerifier(tenant_id, keys, keep_level=KEEP_LEVEL)
     r, h, n = evidence_records.c, evidence_tree_heads.c, evidence_nodes.c
     after = -1
@@ -686,7 +728,7 @@ async def _verify_tenant(db, tenant_id: str, keys: dict[str, bytes], chunk: int)
             )
             if not rows:
                 break
-            ok = verifier.feed(_record(x) for x in rows)
+            ok = verifier.feed(_record(keyring, x) for x in rows)
             expected = verifier.take_nodes()
             stored: dict[tuple[int, int], bytes] = {}
             for level in sorted({lv for lv, _, _ in expected}):

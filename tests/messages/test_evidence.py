@@ -459,15 +459,32 @@ async def test_records_from_before_the_tree_still_verify_and_are_proven(aiohttp_
     await _append_all(api)
     [(_, report)] = await _verify(api)
     assert report.intact and report.checked == 71
+    # Their unkeyed digests are sealed now, out of the facts: none is left to brute-force.
+    app = api.client.app
+    async with app[DATABASE].read.connect() as conn:
+        stored = (await conn.execute(select(evidence_records).order_by(evidence_records.c.seq))).all()
+    assert all(r.content_enc is not None and "content_sm3" not in r.facts for r in stored[:70])
+    dump = " ".join(orjson.dumps(r.facts).decode() for r in stored)
+    assert not any(r.facts["content_sm3"] in dump for r in old)
+    # … and `keys rotate` re-seals them like every sealed column; the log stays valid.
+    from accounts.rotation import rotate_all
+    from server import ACCOUNTS, sealed_columns
+
+    assert await rotate_all(app[DATABASE], app[ACCOUNTS], sealed_columns(), progress=lambda _: None, settle_seconds=0)
+    [(_, report)] = await _verify(api)
+    assert report.intact and report.checked == 71
 
     keys = await _keys(api)
     for message_id, formats in (("old-3", [1, 1]), (new, [2])):
         got = await (await api.get(f"/v1/evidence/{message_id}")).json()
         assert [r["format"] for r in got["records"]] == formats
         assert all(integrator.record_proven(r, got["tree_head"], keys) for r in got["records"])
+    # The tenant gets its old records whole, as they were chained.
+    got = await (await api.get("/v1/evidence/old-3")).json()
+    assert [r["facts"] for r in got["records"]] == [dict(old[6].facts), dict(old[7].facts)]
 
     async with api.client.app[DATABASE].write.begin() as conn:
-        await conn.execute(_record_update(7).values(facts={**old[7].facts, "event": "sms_delivered"}))
+        await conn.execute(_record_update(7).values(facts={**stored[7].facts, "event": "sms_delivered"}))
     [(_, report)] = await _verify(api)
     assert (report.intact, report.broken_seq) == (False, 7)
 

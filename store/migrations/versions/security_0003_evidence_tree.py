@@ -3,9 +3,10 @@
 Revision ID: security_0003
 Revises: security_0002
 
-Records already written (format v1, a hash chain) stay as they are and keep verifying; the
-appender adds them to their tenant's tree (`tree_size` catches up with `next_seq`) before the
-records written from now on (format v2).
+Records already written (format v1, a hash chain) keep verifying; the appender adds them to
+their tenant's tree (`tree_size` catches up with `next_seq`) before the records written from now
+on (format v2), and moves each one's unkeyed content digest out of its facts into `content_enc`,
+sealed (it needs the keys, which a migration does not have).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -17,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("evidence_records", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("content_enc", sa.LargeBinary(), nullable=True))
     with op.batch_alter_table("evidence_heads", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tree_size", sa.BigInteger(), nullable=False, server_default=sa.text("0")))
         batch_op.add_column(sa.Column("frontier", sa.LargeBinary(), nullable=True))
@@ -57,3 +60,5 @@ def downgrade() -> None:
     with op.batch_alter_table("evidence_heads", schema=None) as batch_op:
         batch_op.drop_column("frontier")
         batch_op.drop_column("tree_size")
+    with op.batch_alter_table("evidence_records", schema=None) as batch_op:
+        batch_op.drop_column("content_enc")
