@@ -846,8 +846,11 @@ async def _evidence_verify(settings: Settings) -> int:
     await prepare_storage(settings)
     db = open_database(settings.db_url)
     try:
-        # The keyring tells the platform's own signing keys from any a database writer added.
-        reports = await verify_all(db, security.Keyring(master_key_provider(settings)))
+        # The keyring tells the platform's own signing keys from any a database writer added,
+        # and opens the sealed digests of records from before the tree.
+        accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+        await accounts.load_keys()
+        reports = await verify_all(db, accounts.keyring)
     finally:
         await db.dispose()
     broken = [(t, r) for t, r in reports if not r.intact]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -295,9 +296,14 @@ async def test_the_verifier_names_the_first_broken_record(api, tamper, seq, reas
     assert reason in report.reason
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+        [sys.executable, str(ROOT / "server.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -483,10 +489,17 @@ async def test_records_from_before_the_tree_still_verify_and_are_proven(aiohttp_
     got = await (await api.get("/v1/evidence/old-3")).json()
     assert [r["facts"] for r in got["records"]] == [dict(old[6].facts), dict(old[7].facts)]
 
+    # The operator's check, which opens the sealed digests with the tenants' keys.
+    where = ["--data-dir", str(settings.data_dir), *(["--database-url", database_url] if database_url else [])]
+    master = {"HONGYAN_MASTER_KEY": TEST_MASTER_KEY}
+    ok = _cli("evidence", "verify", *where, env=master)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
     async with api.client.app[DATABASE].write.begin() as conn:
         await conn.execute(_record_update(7).values(facts={**stored[7].facts, "event": "sms_delivered"}))
     [(_, report)] = await _verify(api)
     assert (report.intact, report.broken_seq) == (False, 7)
+    bad = _cli("evidence", "verify", *where, env=master)
+    assert bad.returncode == 1 and "seq 7" in bad.stdout
 
 
 @pytest.mark.parametrize("at_ms", [0, 1, 999, 1_000, 1_764_000_000_123, 4_102_444_799_999])
