@@ -106,111 +106,109 @@ RECORD = {
         },
     },
 }
-register_fragment(
-    {
-        "paths": {
-            "/v1/evidence/{message_id}": {
-                "get": {
-                    "summary": "A message's evidence records, each with its audit path to the tenant's signed tree head",
-                    "parameters": [
-                        {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "Records and proofs",
-                            "content": {_JSON: {"schema": {"$ref": "#/components/schemas/MessageEvidence"}}},
-                        },
-                        **problem_responses(401, 404),
+FRAGMENT = {
+    "paths": {
+        "/v1/evidence/{message_id}": {
+            "get": {
+                "summary": "A message's evidence records, each with its audit path to the tenant's signed tree head",
+                "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {
+                        "description": "Records and proofs",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/MessageEvidence"}}},
                     },
-                }
-            },
-            "/v1/evidence/tree-head": {
-                "get": {
-                    "summary": "The tenant's latest signed tree head",
-                    "responses": {
-                        "200": {
-                            "description": "The signed tree head",
-                            "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EvidenceTreeHead"}}},
-                        },
-                        **problem_responses(401, 404),
-                    },
-                }
-            },
-            "/v1/evidence/consistency": {
-                "get": {
-                    "summary": "RFC 6962 consistency proof between two sizes of the tenant's tree",
-                    "parameters": [
-                        {"name": n, "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}}
-                        for n in ("first", "second")
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "The consistency path",
-                            "content": {
-                                _JSON: {
-                                    "schema": {
-                                        "type": "object",
-                                        "required": ["first", "second", "consistency_path"],
-                                        "properties": {
-                                            "first": {"type": "integer"},
-                                            "second": {"type": "integer"},
-                                            "consistency_path": {"type": "array", "items": _HEX32},
-                                        },
-                                    }
-                                }
-                            },
-                        },
-                        **problem_responses(401, 404, 422),
-                    },
-                }
-            },
-            "/v1/evidence/keys": {
-                "get": {
-                    "summary": "The platform's public keys that sign evidence tree heads",
-                    "responses": {
-                        "200": {
-                            "description": "Every key that signed (or signs) tree heads",
-                            "content": {
-                                _JSON: {
-                                    "schema": {
-                                        "type": "object",
-                                        "required": ["keys"],
-                                        "properties": {
-                                            "keys": {
-                                                "type": "array",
-                                                "items": {
-                                                    "type": "object",
-                                                    "required": ["key_id", "algorithm", "public_key", "public_key_pem"],
-                                                    "properties": {
-                                                        "key_id": _HEX32,
-                                                        "algorithm": {"const": "ed25519"},
-                                                        "public_key": _HEX32,
-                                                        "public_key_pem": {"type": "string"},
-                                                        "created_at": {"type": "string", "format": "date-time"},
-                                                    },
-                                                },
-                                            }
-                                        },
-                                    }
-                                }
-                            },
-                        },
-                        **problem_responses(401),
-                    },
-                }
-            },
-        },
-        "schemas": {
-            "EvidenceTreeHead": TREE_HEAD,
-            "MessageEvidence": {
-                "type": "object",
-                "required": ["message_id", "tree_head", "records"],
-                "properties": {
-                    "message_id": {"type": "string"},
-                    "tree_head": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/EvidenceTreeHead"}]},
-                    "records": {"type": "array", "items": RECORD},
+                    **problem_responses(401, 404),
                 },
+            }
+        },
+        "/v1/evidence/tree-head": {
+            "get": {
+                "summary": "The tenant's latest signed tree head",
+                "responses": {
+                    "200": {
+                        "description": "The signed tree head",
+                        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/EvidenceTreeHead"}}},
+                    },
+                    **problem_responses(401, 404),
+                },
+            }
+        },
+        "/v1/evidence/consistency": {
+            "get": {
+                "summary": "RFC 6962 consistency proof between two sizes of the tenant's tree",
+                "parameters": [
+                    {"name": n, "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}}
+                    for n in ("first", "second")
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The consistency path",
+                        "content": {
+                            _JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["first", "second", "consistency_path"],
+                                    "properties": {
+                                        "first": {"type": "integer"},
+                                        "second": {"type": "integer"},
+                                        "consistency_path": {"type": "array", "items": _HEX32},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **problem_responses(401, 404, 422),
+                },
+            }
+        },
+        "/v1/evidence/keys": {
+            "get": {
+                "summary": "The platform's public keys that sign evidence tree heads",
+                "responses": {
+                    "200": {
+                        "description": "Every key that signed (or signs) tree heads",
+                        "content": {
+                            _JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["keys"],
+                                    "properties": {
+                                        "keys": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "required": ["key_id", "algorithm", "public_key", "public_key_pem"],
+                                                "properties": {
+                                                    "key_id": _HEX32,
+                                                    "algorithm": {"const": "ed25519"},
+                                                    "public_key": _HEX32,
+                                                    "public_key_pem": {"type": "string"},
+                                                    "created_at": {"type": "string", "format": "date-time"},
+                                                },
+                                            },
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **problem_responses(401),
+                },
+            }
+        },
+    },
+    "schemas": {
+        "EvidenceTreeHead": TREE_HEAD,
+        "MessageEvidence": {
+            "type": "object",
+            "required": ["message_id", "tree_head", "records"],
+            "properties": {
+                "message_id": {"type": "string"},
+                "tree_head": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/EvidenceTreeHead"}]},
+                "records": {"type": "array", "items": RECORD},
             },
         },
-    }
-)
+    },
+}
+
+register_fragment(FRAGMENT)

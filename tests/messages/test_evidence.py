@@ -548,3 +548,38 @@ async def test_one_signing_key_is_kept_and_only_the_platforms_are_listed(api):
     async with app[DATABASE].write.begin() as conn:
         await _forged_key(conn, None)
     assert list((await _keys(api)).items()) == [listed]
+
+
+async def test_the_api_description_matches_what_is_served(api):
+    import jsonschema
+    from openapi_spec_validator import validate
+
+    from api.openapi import PROBLEM, openapi_document
+    from messages.evidence_http import FRAGMENT
+
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "evidence", "version": "1"},
+        "paths": FRAGMENT["paths"],
+        "components": {"schemas": {"Problem": PROBLEM, **FRAGMENT["schemas"]}},
+    }
+    validate(doc)
+    assert FRAGMENT["paths"].items() <= openapi_document("http://localhost")["paths"].items()
+
+    def answer_schema(path: str) -> dict:
+        content = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        return {**content["schema"], "components": doc["components"]}
+
+    ids = await _send(api, 3)
+    await _append_all(api)
+    await _send(api, 2, start=10)
+    await _append_all(api)
+    for path, url in (
+        ("/v1/evidence/{message_id}", f"/v1/evidence/{ids[1]}"),
+        ("/v1/evidence/tree-head", "/v1/evidence/tree-head"),
+        ("/v1/evidence/consistency", "/v1/evidence/consistency?first=3&second=5"),
+        ("/v1/evidence/keys", "/v1/evidence/keys"),
+    ):
+        resp = await api.get(url)
+        assert resp.status == 200, url
+        jsonschema.validate(await resp.json(), answer_schema(path))
