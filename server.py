@@ -35,9 +35,20 @@ from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
 from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all, rotate_master
 from accounts.tables import SEALED_COLUMNS as ACCOUNT_SEALED
-from api.middleware import AUTHENTICATE, SESSION_AUTH, auth_middleware, problem_middleware
+from api.accesslog import AccessLogger
+from api.middleware import (
+    AUTH_FAILURE_ATTEMPTS,
+    AUTH_FAILURE_WINDOW_S,
+    AUTH_FAILURES,
+    AUTHENTICATE,
+    SESSION_AUTH,
+    TRUSTED_PROXIES,
+    auth_middleware,
+    problem_middleware,
+    trusted_networks,
+)
 from api.openapi import openapi_document
-from api.ratelimit import RateLimiter
+from api.ratelimit import RateLimiter, WindowLimiter
 from cards import http as cards_http
 from cards.media import MediaStore
 from cards.media.http import MEDIA
@@ -135,6 +146,14 @@ class Settings:
     smpp_system_id: str | None = None
     smpp_password: Secret | None = None
     sms_sender: str = DEFAULT_SOURCE_ADDR
+    # Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For names the client for the
+    # authentication rate limits; without any, the peer address is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # Seconds of operator silence before an RCS message with an SMS fallback is re-asked about
+    # (a revoke), and of missing receipts before an SMS is asked about (query_sm); None: the
+    # dispatcher's defaults.
+    rcs_silence_s: float | None = None
+    sms_receipt_wait_s: float | None = None
 
     @property
     def db_url(self) -> str:
@@ -171,6 +190,15 @@ class Settings:
                 values[key] = env[name]
         if "HONGYAN_PORT" in env:
             values["port"] = int(env["HONGYAN_PORT"])
+        for name, key in (
+            ("HONGYAN_RCS_SILENCE_S", "rcs_silence_s"),
+            ("HONGYAN_SMS_RECEIPT_WAIT_S", "sms_receipt_wait_s"),
+        ):
+            if env.get(name):
+                try:
+                    values[key] = float(env[name])
+                except ValueError:
+                    raise SystemExit(f"error: {name} must be a number of seconds, not {env[name]!r}") from None
         if "HONGYAN_DATA_DIR" in env:
             values["data_dir"] = Path(env["HONGYAN_DATA_DIR"])
         if env.get("HONGYAN_ROUTES"):
@@ -189,6 +217,8 @@ class Settings:
                     values[key] = secret
         except SecretError as exc:
             raise SystemExit(f"error: {exc}") from None
+        if env.get("HONGYAN_TRUSTED_PROXIES"):
+            values["trusted_proxies"] = tuple(p for p in env["HONGYAN_TRUSTED_PROXIES"].split(",") if p.strip())
         values["sandbox"] = env.get("HONGYAN_SANDBOX", "1").lower() not in ("0", "false", "no", "off")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -568,6 +598,9 @@ async def _sms_stage(
         notify=app[WEBHOOKS].notify_if_enqueued,
         source_addr=sender_number,
         retry=config.options.retry,
+        receipt_wait_s=config.options.sms_receipt_wait_s,
+        receipt_deadline_s=config.options.sms_receipt_deadline_s,
+        max_in_flight=config.options.sms_in_flight,
     )
     for route in routes.values():
         await _started(stack, route)
@@ -696,6 +729,11 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[WIRING] = wiring
+    try:
+        app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise SystemExit(f"error: HONGYAN_TRUSTED_PROXIES: {exc}") from None
+    app[AUTH_FAILURES] = WindowLimiter(AUTH_FAILURE_ATTEMPTS, AUTH_FAILURE_WINDOW_S)
     dispatch = dispatch_config(settings, wiring)
     # Order matters: later contexts stop first, so nothing writes after the writer stops.
     app.cleanup_ctx.extend(
@@ -745,7 +783,12 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
 def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
     """The dispatcher's tuning (Wiring's if given); dispatch runs in the sandbox or with a MaaP."""
     config = wiring.dispatch or DispatchConfig()
-    return replace(config, enabled=config.enabled and (settings.sandbox or bool(settings.maap_url)))
+    timings = {
+        "rcs_silence_s": settings.rcs_silence_s,
+        "sms_receipt_wait_s": settings.sms_receipt_wait_s,
+    }
+    options = replace(config.options, **{k: v for k, v in timings.items() if v is not None})
+    return replace(config, options=options, enabled=config.enabled and (settings.sandbox or bool(settings.maap_url)))
 
 
 def sealed_columns():
@@ -910,7 +953,7 @@ def _serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         print=None,
-        access_log_format='%a "%r" %s %b %Tfs',
+        access_log_class=AccessLogger,  # no query values, short-link tokens cut to a prefix
         loop=new_event_loop(),
     )
 

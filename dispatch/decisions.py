@@ -16,6 +16,8 @@ OPERATOR = "maap"
 # Why RCS could not deliver → what a message without SMS fallback becomes: its TTL ran out
 # (`expired`), or RCS cannot reach the number at all (`failed`).
 _EXPIRY_REASONS = frozenset({"ttl_expired_revoked", "revoke_refused"})
+# A revoke asked before the TTL because the operator reported nothing: revokeOk says undelivered.
+SILENT_REVOKED = "no_status_revoked"
 _SENDING = frozenset({S.QUEUED, S.RCS_SENT})
 
 
@@ -62,10 +64,11 @@ def without_fallback(
 
 
 def delivery_change(
-    event: DeliveryEvent, now_ms: int, no_fallback: bool = False, *, cancelled: bool = False
+    event: DeliveryEvent, now_ms: int, no_fallback: bool = False, *, cancelled: bool = False, silent: bool = False
 ) -> Change | None:
     """The lifecycle change an operator's delivery status makes (None: nothing to record).
-    `cancelled`: the revoke was asked by a cancel, so a `revokeOk` ends the message."""
+    `cancelled`: the revoke was asked by a cancel, so a `revokeOk` ends the message; `silent`:
+    it was asked before the TTL because the operator had reported nothing."""
     at_ms = int(event.at.timestamp() * 1000)
     detail: dict = {"maap_status": event.status}
     mid = event.message_id
@@ -77,14 +80,18 @@ def delivery_change(
     if event.status == "revokeOk" and cancelled:
         return Change(mid, S.REVOKED, at_ms, OPERATOR, {**detail, "reason": "cancelled"}, when=_SENDING, due_ms=None)
     if event.status == "revokeOk":
+        reason = SILENT_REVOKED if silent else "ttl_expired_revoked"
         after = (
-            without_fallback(mid, now_ms, "ttl_expired_revoked", SOURCE, {}, when=None)
+            without_fallback(mid, now_ms, reason, SOURCE, {}, when=None)
             if no_fallback
-            else Change(mid, S.FALLBACK_PENDING, now_ms, SOURCE, {"reason": "ttl_expired_revoked"}, due_ms=now_ms)
+            else Change(mid, S.FALLBACK_PENDING, now_ms, SOURCE, {"reason": reason}, due_ms=now_ms)
         )
         return Change(mid, S.REVOKED, at_ms, OPERATOR, detail, when=_SENDING, due_ms=None, then=[after])
     if event.status == "revokeFail":
-        # Too late to withdraw: the RCS message reached the handset, so no SMS.
+        # Too late to withdraw: the RCS message reached the handset, so no SMS. (After a
+        # silence this is how a delivery whose status callback was lost comes to light.)
+        if silent:
+            detail["reason"] = "delivered; its status was never reported"
         return Change(mid, S.RCS_DELIVERED, at_ms, OPERATOR, detail, when=frozenset({S.RCS_SENT}), due_ms=None)
     if event.status == "failed":
         action = classify_failed_code(event.error_code)

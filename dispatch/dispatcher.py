@@ -8,7 +8,10 @@ send, TTL revoke, or SMS. Every outcome is one lifecycle `Change` committed with
 webhook.
 
 TTL expiry revokes first: only a `revokeOk` (or an RCS message the operator never accepted)
-sends the SMS, so a recipient never gets both.
+sends the SMS, so a recipient never gets both. The same revoke re-asks the operator about an RCS
+message it stays silent about for `rcs_silence_s` (the CN interface has no status query): a
+`revokeFail` says it was delivered, a `revokeOk` that it was not (the SMS goes). An SMS whose
+receipts stay away is asked about through its route (query_sm), see `dispatch.sms`.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ log = logging.getLogger("hongyan.dispatch")
 
 S = Status
 # Statuses the dispatcher acts on when they fall due.
-DUE_STATUSES = TO_SEND | {S.RCS_SENT, S.FALLBACK_PENDING}
+DUE_STATUSES = TO_SEND | {S.RCS_SENT, S.FALLBACK_PENDING, S.SMS_SENT}
 _NEW = frozenset({S.ACCEPTED, S.SCHEDULED})
 _CANCEL_AT_ONCE = frozenset({S.ACCEPTED, S.SCHEDULED, S.FALLBACK_PENDING})
 
@@ -75,6 +78,16 @@ class DispatchOptions:
     lease_s: float = 30.0  # a claimed message is free again this long after a worker died
     max_batches_in_flight: int = 8
     revoke_wait_s: float = 5.0  # ask again if neither revokeOk nor revokeFail came by then
+    # An RCS message with an SMS fallback and no status from the operator this long after it was
+    # accepted is re-asked about (a revoke) rather than left until its TTL.
+    rcs_silence_s: float = 300.0
+    # An SMS without its receipts this long is asked about (query_sm); without an answer by
+    # the deadline it is reported failed.
+    sms_receipt_wait_s: float = 600.0
+    sms_receipt_deadline_s: float = 72 * 3600.0
+    # SMS handed to a route and not yet recorded as answered, at most: a crash leaves no more
+    # than this many in doubt.
+    sms_in_flight: int = 32
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -115,6 +128,7 @@ class Dispatcher:
             now_ms=self.now_ms,
             retry=options.retry,
             revoke_wait_s=options.revoke_wait_s,
+            silence_s=options.rcs_silence_s,
             capability=capability,
             media=OperatorMedia(media_fetch) if media_fetch is not None else None,
             rng=rng,
@@ -241,6 +255,7 @@ class Dispatcher:
             to_send = [j for j in jobs if j.status in TO_SEND and j.id not in cancelled]
             expiring = [j for j in jobs if j.status == S.RCS_SENT or j.id in cancelled]
             fallback = [j for j in jobs if j.status == S.FALLBACK_PENDING]
+            overdue = [j for j in jobs if j.status == S.SMS_SENT]
             results = await asyncio.gather(
                 self.rcs.send(to_send), self.rcs.expire(expiring, cancelled), return_exceptions=True
             )
@@ -251,11 +266,11 @@ class Dispatcher:
                     changes.extend(r)
             if changes:
                 await self.commit(changes)
-            if fallback:
+            if fallback or overdue:
                 if self.sms is None:
-                    log.error("%d messages wait for SMS fallback but no SMS route is configured", len(fallback))
+                    log.error("%d messages wait for SMS but no SMS route is configured", len(fallback) + len(overdue))
                 else:
-                    await self.sms.send(fallback)
+                    await asyncio.gather(self.sms.send(fallback), self.sms.check(overdue))
         except Exception:
             # The lease runs out and another pass picks these messages up again.
             log.exception("dispatching a batch of %d failed", len(rows))

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 
 import security
 from dispatch.decisions import delivery_change
-from dispatch.state import cancels_pending
+from dispatch.state import cancels_pending, dispatch_state
 from messages.lifecycle import Change, Lifecycle
 from messages.optouts import add_opt_out
 from messages.status import SMS_STATUSES
@@ -76,29 +76,40 @@ class Inbound:
     async def on_delivery(self, chatbot_id: str, events: list[DeliveryEvent]) -> None:
         """Delivery statuses from the operator → lifecycle changes."""
         # Only a revoke or a failure asks for the fallback policy (delivered/displayed do not).
-        deciding = {e.message_id for e in events if e.status in ("revokeOk", "failed")}
-        no_fallback = await self._without_fallback_policy(deciding) if deciding else set()
-        revoked = [e.message_id for e in events if e.status == "revokeOk"]
+        deciding = {e.message_id for e in events if e.status in ("revokeOk", "revokeFail", "failed")}
+        no_fallback, silent = await self._decision_facts(deciding) if deciding else (set(), set())
+        revoked = [e.message_id for e in events if e.status in ("revokeOk", "revokeFail")]
         cancelled = await cancels_pending(self.db, revoked)
         now_ms = self.now_ms()
         changes = []
         for e in events:
             self.settled(e.message_id, e.status, e.error_code)
-            change = delivery_change(e, now_ms, e.message_id in no_fallback, cancelled=e.message_id in cancelled)
+            change = delivery_change(
+                e,
+                now_ms,
+                e.message_id in no_fallback,
+                cancelled=e.message_id in cancelled,
+                silent=e.message_id in silent and e.message_id not in cancelled,
+            )
             if change is not None:
                 changes.append(change)
         if changes:
             await self.commit(changes)
 
-    async def _without_fallback_policy(self, message_ids: set[str]) -> set[str]:
-        """Those of `message_ids` whose batch asked for no SMS fallback."""
+    async def _decision_facts(self, message_ids: set[str]) -> tuple[set[str], set[str]]:
+        """Of `message_ids`: those whose batch asked for no SMS fallback, and those whose revoke
+        was asked before their TTL (the operator had been silent about them)."""
         query = (
-            select(messages.c.id)
+            select(messages.c.id, batches.c.fallback, messages.c.expires_ms, dispatch_state.c.revoke_ms)
             .join(batches, batches.c.id == messages.c.batch_id)
-            .where(messages.c.id.in_(sorted(message_ids)), batches.c.fallback == "none")
+            .outerjoin(dispatch_state, dispatch_state.c.message_id == messages.c.id)
+            .where(messages.c.id.in_(sorted(message_ids)))
         )
         async with self.db.read.connect() as conn:
-            return {r.id for r in await conn.execute(query)}
+            rows = (await conn.execute(query)).all()
+        no_fallback = {r.id for r in rows if r.fallback == "none"}
+        silent = {r.id for r in rows if r.revoke_ms is not None and r.revoke_ms < r.expires_ms}
+        return no_fallback, silent
 
     async def on_user(self, chatbot_id: str, event: UserEvent) -> None:
         """A user's reply / suggestion tap / location → `message.user_event` webhook."""

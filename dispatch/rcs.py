@@ -1,5 +1,7 @@
 """The RCS step: capability, one send per recipient through the RCS channel, and the revoke
-when a message's TTL runs out before it was delivered."""
+when a message's TTL runs out before it was delivered — or, for a message with an SMS fallback,
+when the operator stays silent about it for `silence_s` (a lost callback must not hold it until
+its TTL: the revoke's answer says whether it was delivered)."""
 
 from __future__ import annotations
 
@@ -103,6 +105,7 @@ class RcsStage:
         now_ms: Callable[[], int],
         retry: RetryPolicy,
         revoke_wait_s: float,
+        silence_s: float = 300.0,
         capability: CapabilityCache | None = None,
         media: OperatorMedia | None = None,
         rng: random.Random | None = None,
@@ -111,6 +114,7 @@ class RcsStage:
         self.media = media
         self.now_ms = now_ms
         self.retry, self.revoke_wait_s = retry, revoke_wait_s
+        self.silence_ms = int(silence_s * 1000)
         self.capability = capability or keyed_capability_cache()
         self.rng = rng or random.Random()
         self.counts = RcsCounts()
@@ -166,6 +170,9 @@ class RcsStage:
             self._awaiting[job.id] = job.to
             if len(self._awaiting) > MAX_AWAITING:
                 self._awaiting.popitem(last=False)
+            # Looked at again at the TTL, or after a silence when an SMS could still go (a message
+            # without fallback keeps its whole TTL: an early revoke would only end it).
+            due = job.expires_ms if job.fallback == "none" else min(job.expires_ms, now_ms + self.silence_ms)
             return Change(
                 job.id,
                 S.RCS_SENT,
@@ -173,7 +180,7 @@ class RcsStage:
                 SOURCE,
                 {"attempts": attempt},
                 when=queued,
-                due_ms=job.expires_ms,
+                due_ms=due,
                 attempts=attempt,
                 record_anyway=True,
             )
@@ -195,9 +202,10 @@ class RcsStage:
         return to_fallback(job.id, job.fallback, now_ms, reason, attempts=attempts, **detail)
 
     async def expire(self, jobs: list[Job], cancelled: frozenset[str] | set[str] = frozenset()) -> list[Change]:
-        """TTL passed (or a cancel was asked: `cancelled`) while the RCS message is undelivered:
-        ask the channel to revoke it. The outcome (revokeOk / revokeFail) arrives as a delivery
-        status; until then the message waits, and is asked about again if none comes."""
+        """TTL passed, the operator stayed silent (see `silence_s`), or a cancel was asked
+        (`cancelled`) while the RCS message is undelivered: ask the channel to revoke it. The
+        outcome (revokeOk / revokeFail) arrives as a delivery status; until then the message
+        waits, and is asked about again if none comes."""
         if not jobs:
             return []
         results = await asyncio.gather(*(self._revoke(j) for j in jobs))

@@ -16,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from api.bodies import read_json
-from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, TENANT, check_csrf
+from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, TENANT, check_csrf, client_key
 from api.problems import FieldError, Problem
 from api.ratelimit import retry_after_header
 from editor import openapi as _openapi  # noqa: F401  (registers the API description)
@@ -173,13 +173,6 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         return resp.cookies[SESSION_COOKIE].OutputString()
 
     async def sign_in(request: web.Request) -> web.Response:
-        wait = config.login_limiter.take(request.remote or "unknown")
-        if wait:
-            raise Problem(
-                429,
-                "too many sign-in attempts from this address; try again later",
-                headers={"Retry-After": retry_after_header(wait)},
-            )
         origin = request.headers.get("Origin")
         if origin is not None and origin not in request.app[SESSION_AUTH].trusted_origins | {
             f"{request.scheme}://{request.host}"
@@ -189,6 +182,14 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         key = body.get("api_key")
         if not isinstance(key, str) or not key.strip():
             raise Problem(422, "an API key is required", [FieldError("/api_key", "required; the tenant's API key")])
+        # Per client: its address and the key it presents (others behind the same NAT sign in).
+        wait = config.login_limiter.take(client_key(request, key.strip()))
+        if wait:
+            raise Problem(
+                429,
+                "too many sign-in attempts with this key from this address; try again later",
+                headers={"Retry-After": retry_after_header(wait)},
+            )
         principal = await request.app[AUTHENTICATE](key.strip())
         if principal is None or not hasattr(principal, "key_id"):
             raise Problem(

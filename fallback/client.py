@@ -6,6 +6,9 @@ go out as concatenated parts (our own segmentation, 8-bit reference UDH), each w
 registered_delivery=1; the per-part receipts are rolled up into one `MessageOutcome` per message:
 every part DELIVRD → delivered, any part UNDELIV/REJECTD/EXPIRED/DELETED/UNKNOWN → failed.
 Throttling (ESME_RTHROTTLED, ESME_RMSGQFUL) slows the whole bind and the part is resubmitted.
+A part that went on the wire and got no answer (the bind dropped, the response timed out) is
+never resubmitted here: the submit fails *in doubt*, and the route's policy decides. `query`
+asks the SMSC (query_sm) for the state of a part it accepted.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from smpp.pdu import operations, pdu_types
 
 from fallback import smpp
 from fallback.route import (
+    BeforeWrite,
     InboundSms,
     MessageOutcome,
     OutcomeStatus,
@@ -43,10 +47,21 @@ class SmppError(SubmitError):
     """submit_sm was refused; `status` is the SMPP command status (or "timeout", "unbound"…)."""
 
     def __init__(
-        self, status: pdu_types.CommandStatus | str, message: str, *, transient: bool, part_ids: tuple[str, ...] = ()
+        self,
+        status: pdu_types.CommandStatus | str,
+        message: str,
+        *,
+        transient: bool,
+        part_ids: tuple[str, ...] = (),
+        in_doubt: bool = False,
     ):
         super().__init__(
-            status, message, transient=transient, part_ids=part_ids, throttled=status in smpp.THROTTLE_STATUSES
+            status,
+            message,
+            transient=transient,
+            part_ids=part_ids,
+            throttled=status in smpp.THROTTLE_STATUSES,
+            in_doubt=in_doubt,
         )
 
 
@@ -68,7 +83,12 @@ class _Connection:
 
 
 class ConnectionLost(Exception):
-    """The bind went away while a request was in flight."""
+    """The bind went away while a request was in flight; `written`: the request may have gone
+    on the wire (so the peer may have acted on it)."""
+
+    def __init__(self, message: str = "connection closed", *, written: bool = False):
+        super().__init__(message)
+        self.written = written
 
 
 Callback = Callable[[object], Awaitable[None] | None]
@@ -137,6 +157,7 @@ class SmppClient:
         self._seq = 0
         self._concat_ref = self._rng.randrange(256)
         self._throttled_until = 0.0
+        self._throttled_at = 0.0  # when the current pause began
         self._throttle_streak = 0
         self._messages: dict[str, _Tracked] = {}
         self._parts: dict[str, tuple[str, int]] = {}
@@ -280,9 +301,15 @@ class SmppClient:
         # A timer on the future is much cheaper than asyncio.wait_for's extra task per PDU.
         timer = loop.call_later(timeout or self.response_timeout, _expire, future)
         try:
-            conn.writer.send(pdu)
-            await conn.writer.drain()
-            return await future
+            ticket = conn.writer.send(pdu)
+            if not ticket:
+                raise ConnectionLost("connection closing")
+            try:
+                await conn.writer.drain()
+                return await future
+            except (ConnectionLost, ConnectionError) as exc:
+                written = conn.writer.was_written(ticket)
+                raise ConnectionLost(f"connection lost: {type(exc).__name__}", written=written) from None
         finally:
             timer.cancel()
             conn.pending.pop(pdu.seqNum, None)
@@ -344,12 +371,14 @@ class SmppClient:
         *,
         reference: str | None = None,
         segmentation: Segmentation | None = None,
+        before_write: BeforeWrite | None = None,
     ) -> SubmitResult:
         """Send `text` to `dest_e164`, part by part; returns once every part is accepted.
 
         The rolled-up receipt arrives later as a `MessageOutcome` with the same `reference`.
-        Raises `SmppError` (see `.transient`) when the SMSC refuses a part or the bind does not
-        come back within `submit_timeout`.
+        Raises `SmppError` (see `.transient`, `.in_doubt`) when the SMSC refuses a part, a
+        written part gets no answer, or the bind does not come back within `submit_timeout`.
+        `before_write` is awaited inside the window right before the first part is written.
         """
         seg = segmentation or segment_sms(text, "gsm")
         reference = reference or self._new_reference()
@@ -382,7 +411,8 @@ class SmppClient:
                     data_coding=smpp.data_coding(part.data_coding),
                     short_message=part.short_message,
                 )
-                message_id, took = await self._submit_part(pdu_args, deadline, tracked)
+                mark = before_write if index == 0 else None
+                message_id, took = await self._submit_part(pdu_args, deadline, tracked, mark)
                 latency += took
                 self._register_part(tracked, index, message_id)
         except BaseException:
@@ -391,7 +421,9 @@ class SmppClient:
         self.counts["submitted"] += 1
         return SubmitResult(reference, tuple(tracked.ids), seg, latency)  # type: ignore[arg-type]
 
-    async def _submit_part(self, pdu_args: dict, deadline: float, tracked: _Tracked) -> tuple[str, float]:
+    async def _submit_part(
+        self, pdu_args: dict, deadline: float, tracked: _Tracked, before_write: BeforeWrite | None = None
+    ) -> tuple[str, float]:
         loop = asyncio.get_running_loop()
         while True:
             remaining = deadline - loop.time()
@@ -411,14 +443,23 @@ class SmppClient:
                 continue
             try:
                 async with self._window:
-                    started = self._clock()
+                    if before_write is not None:
+                        # The durable mark goes first, inside the window: only parts really
+                        # about to be written are marked.
+                        await before_write()
+                        before_write = None
+                    started, written_at = self._clock(), loop.time()
                     resp = await self._request(conn, operations.SubmitSM(**pdu_args))
-            except ConnectionLost:
-                # The part may or may not have reached the SMSC; SMPP has no idempotency key,
-                # so it is sent again on the next bind (at least once, never silently lost).
-                continue
+            except ConnectionLost as exc:
+                if exc.written:
+                    # It may or may not have reached the SMSC, and SMPP has no idempotency key:
+                    # in doubt. Whether to send it again is the route's policy, not ours.
+                    raise self._error(
+                        "connection lost", "the bind dropped before submit_sm was answered", tracked, in_doubt=True
+                    ) from None
+                continue  # not written: safe to send on the next bind
             except TimeoutError:
-                raise self._error("timeout", "submit_sm unanswered", tracked) from None
+                raise self._error("timeout", "submit_sm unanswered", tracked, in_doubt=True) from None
             status = resp.status
             if status == smpp.Status.ESME_ROK:
                 self._throttle_streak = 0
@@ -426,21 +467,58 @@ class SmppClient:
                 return message_id.decode("ascii", errors="replace").strip(), self._clock() - started
             if status in smpp.THROTTLE_STATUSES:
                 self.counts["throttled"] += 1
+                if written_at < self._throttled_at:
+                    # Written before the pause began: the same congestion answered for the rest
+                    # of the window, not a sign that the pause was too short.
+                    continue
                 if self.on_throttle is not None:
                     self.on_throttle()
                 self._throttle_streak += 1
                 pause = min(
                     self.throttle_delay * 2 ** (self._throttle_streak - 1), self.max_throttle_delay
                 ) * self._rng.uniform(0.8, 1.2)
-                self._throttled_until = max(self._throttled_until, loop.time() + pause)
+                self._throttled_at = loop.time()
+                self._throttled_until = max(self._throttled_until, self._throttled_at + pause)
                 continue
             raise self._error(
                 status, f"submit_sm refused: {status.name}", tracked, transient=status in smpp.TRANSIENT_STATUSES
             )
 
-    def _error(self, status, message: str, tracked: _Tracked, transient: bool = True) -> SmppError:
+    def _error(
+        self, status, message: str, tracked: _Tracked, transient: bool = True, in_doubt: bool = False
+    ) -> SmppError:
         accepted = tuple(i for i in tracked.ids if i)
-        return SmppError(status, message, transient=transient, part_ids=accepted)
+        return SmppError(status, message, transient=transient, part_ids=accepted, in_doubt=in_doubt)
+
+    # --- status queries ---------------------------------------------------------------------
+
+    async def query(self, part_id: str, source_addr: str) -> PartState:
+        """query_sm: the SMSC's state of a part it accepted (`stat` None while en route;
+        UNKNOWN when the SMSC does not know the id). Raises `SmppError` (transient) when the
+        SMSC cannot be asked now, or does not answer query_sm at all (not transient)."""
+        try:
+            await asyncio.wait_for(self._bound.wait(), self.response_timeout)
+        except TimeoutError:
+            raise SmppError("unbound", "no SMPP bind to ask on", transient=True) from None
+        conn = self._conn
+        if conn is None:
+            raise SmppError("unbound", "no SMPP bind to ask on", transient=True)
+        source, ton, npi = smpp.source_address(source_addr)
+        pdu = operations.QuerySM(message_id=part_id, source_addr_ton=ton, source_addr_npi=npi, source_addr=source)
+        try:
+            async with self._window:
+                resp = await self._request(conn, pdu)
+        except (TimeoutError, ConnectionLost):
+            raise SmppError("timeout", "query_sm unanswered", transient=True) from None
+        if resp.status in smpp.UNKNOWN_MESSAGE_STATUSES:
+            return PartState(part_id, "UNKNOWN", resp.status.name)
+        if resp.status != smpp.Status.ESME_ROK:
+            transient = resp.status in smpp.TRANSIENT_STATUSES
+            raise SmppError(resp.status, f"query_sm refused: {resp.status.name}", transient=transient)
+        stat = smpp.state_name(resp.params.get("message_state"))
+        error = resp.params.get("error_code")
+        final = stat == smpp.DELIVERED or stat in smpp.FAILED_STATES
+        return PartState(part_id, stat if final else None, str(error) if error else None)
 
     # --- receipts ---------------------------------------------------------------------------
 

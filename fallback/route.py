@@ -14,11 +14,16 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from fallback.segmentation import Segmentation
 
 OutcomeStatus = Literal["delivered", "failed"]
+# What becomes of an SMS in doubt (a part written to the peer that never answered): sent again
+# (at least once: the recipient may get it twice) or reported as failed (at most once).
+InDoubt = Literal["report", "resend"]
+IN_DOUBT_POLICIES: tuple[InDoubt, ...] = ("report", "resend")
 
 
 class SubmitError(Exception):
     """A route refused or failed a submit. `transient`: a later retry may succeed; `throttled`:
-    the peer asked us to slow down (not the message's fault, nor the route's)."""
+    the peer asked us to slow down (not the message's fault, nor the route's); `in_doubt`: a
+    part went on the wire and no answer came, so the peer may have taken the message."""
 
     def __init__(
         self,
@@ -28,11 +33,13 @@ class SubmitError(Exception):
         transient: bool,
         part_ids: tuple[str, ...] = (),
         throttled: bool = False,
+        in_doubt: bool = False,
     ):
         super().__init__(message)
         self.status = status
         self.transient = transient
         self.throttled = throttled
+        self.in_doubt = in_doubt
         self.part_ids = part_ids  # parts accepted before the failure (they may still arrive)
 
 
@@ -75,6 +82,9 @@ class InboundSms:
 
 
 Hook = Callable[[Any], Awaitable[None] | None]
+# Awaited by a route right before the first part of a message goes on the wire (the durable
+# "about to send" mark); when it raises, nothing is sent and the exception propagates.
+BeforeWrite = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -99,14 +109,32 @@ class SmsRoute(Protocol):
         ...
 
     async def submit(
-        self, dest_e164: str, text: str, source_addr: str, *, reference: str | None = None
+        self,
+        dest_e164: str,
+        text: str,
+        source_addr: str,
+        *,
+        reference: str | None = None,
+        before_write: BeforeWrite | None = None,
     ) -> SubmitResult:
         """Send one SMS (in as many parts as it needs); raises `SubmitError`. Its receipts come
-        back rolled up through `RouteHooks.on_outcome` under `reference`."""
+        back rolled up through `RouteHooks.on_outcome` under `reference`. `before_write` is
+        awaited right before the first part goes on the wire (and not again)."""
         ...
 
     def track(self, reference: str, part_ids: list[str] | tuple[str, ...]) -> None:
         """Roll up receipts again for a message submitted earlier (e.g. before a restart)."""
+        ...
+
+
+@runtime_checkable
+class QueryableRoute(Protocol):
+    """The optional capability of a route whose peer answers status queries (SMPP query_sm)."""
+
+    async def query(self, part_id: str, source_addr: str) -> PartState:
+        """The peer's state of one part it accepted: `stat` a final receipt state (DELIVRD,
+        UNDELIV, … UNKNOWN when the peer does not know the id) or None while undecided.
+        Raises `SubmitError` when the peer cannot be asked now."""
         ...
 
 
@@ -134,10 +162,29 @@ class NoRouteAvailable(Exception):
 class SmsGateway(Protocol):
     """What the dispatcher sends SMS through: every configured route behind carrier routing."""
 
-    async def send(self, dest_e164: str, text: str, source_addr: str, *, reference: str | None = None) -> SentSms:
-        """Submit on the route chosen for the number; raises `NoRouteAvailable` or `SubmitError`."""
+    async def send(
+        self,
+        dest_e164: str,
+        text: str,
+        source_addr: str,
+        *,
+        reference: str | None = None,
+        before_write: Callable[[str], Awaitable[None]] | None = None,
+    ) -> SentSms:
+        """Submit on the route chosen for the number; raises `NoRouteAvailable` or `SubmitError`
+        (in doubt and not transient when the route's policy is to report). `before_write(route)`
+        is awaited right before the first part goes on the wire."""
         ...
 
     def track(self, route: str, reference: str, part_ids: list[str] | tuple[str, ...]) -> bool:
         """Track receipts of an SMS sent earlier on `route`; False when that route is gone."""
+        ...
+
+    def in_doubt(self, route: str) -> InDoubt:
+        """The route's policy for an SMS in doubt ("report" for a route no longer configured)."""
+        ...
+
+    async def query(self, route: str, part_ids: list[str], source_addr: str) -> tuple[PartState, ...] | None:
+        """Ask `route`'s peer for the state of each part; None when it cannot be asked (a route
+        kind without queries, a route no longer configured). Raises `SubmitError`."""
         ...

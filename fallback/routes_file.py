@@ -10,6 +10,7 @@ port = 2775
 system_id = "hongyan"
 password = { env = "CM_SMPP_PASSWORD" }   # or { file = "/run/secrets/cm-smpp" }
 max_per_second = 200
+in_doubt = "report"               # or "resend": an SMS written but never answered (see docs/delivery.md)
 
 [carriers]
 china_mobile = ["cm-primary", "aggregator"]   # failover order
@@ -35,12 +36,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from fallback.route import IN_DOUBT_POLICIES
 from fallback.routing import CarrierRoutes, HealthPolicy, RouterConfig, RouteSettings
+from security.numbers import ascii_digits
 from security.secrets import SecretError, resolve_secret
 
 # Option names whose values are credentials: they must come from the environment or a file.
 SECRET_OPTIONS = frozenset({"password", "secret", "api_key", "token"})
-_ROUTE_KEYS = frozenset({"kind", "max_per_second", "burst", "weight"})
+_ROUTE_KEYS = frozenset({"kind", "max_per_second", "burst", "weight", "in_doubt"})
 
 
 class RoutesFileError(ValueError):
@@ -119,7 +122,7 @@ def parse_routes(
         raise RoutesFileError(f"{where}: [health] has unknown key(s) {', '.join(bad)}")
 
     sender = raw.get("sender")
-    if sender is not None and (not isinstance(sender, str) or not sender.isdigit()):
+    if sender is not None and (not isinstance(sender, str) or not ascii_digits(sender)):
         raise RoutesFileError(f"{where}: sender must be a string of digits (the sender number)")
     try:
         router = RouterConfig(
@@ -148,6 +151,9 @@ def _route(name: str, entry: Any, kinds: Mapping[str, object], env: Mapping[str,
     weight = entry.get("weight", 1)
     if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
         raise RoutesFileError(f"{where}: weight must be a whole number of at least 1")
+    in_doubt = entry.get("in_doubt", "report")
+    if in_doubt not in IN_DOUBT_POLICIES:
+        raise RoutesFileError(f"{where}: in_doubt must be one of {', '.join(IN_DOUBT_POLICIES)}")
     options: dict[str, Any] = {}
     for key, value in entry.items():
         if key in _ROUTE_KEYS:
@@ -158,7 +164,7 @@ def _route(name: str, entry: Any, kinds: Mapping[str, object], env: Mapping[str,
             except SecretError as exc:
                 raise RoutesFileError(str(exc)) from None
         options[key] = value
-    settings = RouteSettings(name, float(rate), float(burst) if burst else None, weight)
+    settings = RouteSettings(name, float(rate), float(burst) if burst else None, weight, in_doubt)
     return RouteDefinition(name, kind, settings, options)
 
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
-from smpp.pdu import operations, pdu_types
+from smpp.pdu import operations, pdu_types, smpp_time
 from smpp.pdu.error import PDUCorruptError, PDUParseError  # noqa: F401  (re-exported)
 from smpp.pdu.pdu_encoding import PDUEncoder
 
 from fallback.segmentation import GSM7, Segmentation
+from security.numbers import ascii_digits
 
 Status = pdu_types.CommandStatus
 HEADER_LEN = 16
@@ -32,8 +33,22 @@ THROTTLE_STATUSES = frozenset({Status.ESME_RTHROTTLED, Status.ESME_RMSGQFUL})
 TRANSIENT_STATUSES = THROTTLE_STATUSES | frozenset(
     {Status.ESME_RSYSERR, Status.ESME_RSUBMITFAIL, Status.ESME_RX_T_APPN}
 )
+# query_sm answers meaning "no such message here".
+UNKNOWN_MESSAGE_STATUSES = frozenset({Status.ESME_RQUERYFAIL, Status.ESME_RINVMSGID})
 
 _codec = PDUEncoder()
+
+
+def _parse_time(value: bytes | str):
+    """smpp.pdu's time parser without the `print` it makes on every call (a query_sm_resp's
+    final_date, a validity period): the same checks, nothing on stdout."""
+    text = value.decode() if isinstance(value, bytes) else value
+    if len(text) != 16:
+        raise ValueError(f"Invalid time length {len(text)}")
+    return smpp_time.parse_relative_time(text) if text[-1] == "R" else smpp_time.parse_absolute_time(text)
+
+
+smpp_time.parse = _parse_time
 
 
 class FrameError(Exception):
@@ -65,17 +80,28 @@ class FrameWriter:
     def __init__(self, writer: asyncio.StreamWriter):
         self.stream = writer
         self._pending: list[bytes] = []
+        self._queued = 0  # tickets handed out by `send`
+        self.written = 0  # the last ticket handed to the socket
 
-    def send(self, pdu: operations.PDU) -> None:
+    def send(self, pdu: operations.PDU) -> int:
+        """Queue `pdu` for this turn's write; returns its ticket (see `was_written`), 0 when the
+        stream is closing and nothing was queued."""
         if self.stream.is_closing():
-            return
+            return 0
         if not self._pending:
             asyncio.get_running_loop().call_soon(self.flush)
         self._pending.append(encode_pdu(pdu))
+        self._queued += 1
+        return self._queued
+
+    def was_written(self, ticket: int) -> bool:
+        """Whether the PDU with `ticket` went to the socket (so the peer may have it)."""
+        return 0 < ticket <= self.written
 
     def flush(self) -> None:
         if self._pending and not self.stream.is_closing():
             self.stream.write(b"".join(self._pending))
+            self.written = self._queued
         self._pending.clear()
 
     async def drain(self) -> None:
@@ -211,9 +237,9 @@ def sms_address(e164: str) -> tuple[str, pdu_types.AddrTon, pdu_types.AddrNpi]:
 
 def source_address(source: str) -> tuple[str, pdu_types.AddrTon, pdu_types.AddrNpi]:
     """A sender: '+' E.164 → international; digits → a short code; else alphanumeric."""
-    if source.startswith("+") and source[1:].isdigit():
+    if source.startswith("+") and ascii_digits(source[1:]):
         return sms_address(source)
-    if source.isdigit():
+    if ascii_digits(source):
         return source, pdu_types.AddrTon.UNKNOWN, pdu_types.AddrNpi.ISDN
     return source, pdu_types.AddrTon.ALPHANUMERIC, pdu_types.AddrNpi.UNKNOWN
 
@@ -269,6 +295,11 @@ class Receipt:
         return self.stat == DELIVERED or self.stat in FAILED_STATES
 
 
+def state_name(state: pdu_types.MessageState | None) -> str | None:
+    """The receipt spelling (DELIVRD, UNDELIV, ENROUTE…) of an SMPP message_state."""
+    return _STATE_NAMES.get(state) if state is not None else None
+
+
 def is_receipt(pdu: operations.PDU) -> bool:
     esm = pdu.params.get("esm_class")
     if esm is not None and esm.type in (
@@ -290,8 +321,7 @@ def parse_receipt(pdu: operations.PDU) -> Receipt | None:
         tlv_id = tlv_id.decode("ascii", errors="replace")
     tlv_state = pdu.params.get("message_state")
     message_id = tlv_id or fields.get("id")
-    stat = _STATE_NAMES.get(tlv_state) if tlv_state is not None else None
-    stat = stat or normalise_state(fields.get("stat"))
+    stat = state_name(tlv_state) or normalise_state(fields.get("stat"))
     if not message_id or not stat:
         return None
     err = fields.get("err")
@@ -326,7 +356,7 @@ def normalise_state(stat: str | None) -> str | None:
 
 def parse_receipt_date(value: str | None) -> datetime | None:
     """YYMMDDhhmm or YYMMDDhhmmss as a naive datetime (SMSC local time); None if unreadable."""
-    if not value or not value.isdigit() or len(value) not in (10, 12):
+    if not value or not ascii_digits(value) or len(value) not in (10, 12):
         return None
     fields = [int(value[i : i + 2]) for i in range(0, len(value), 2)]
     try:

@@ -32,6 +32,7 @@ from messages.rules import (
 from messages.send_rules import CapLedger, CapRefusal, RulesStore, VolumeCounter
 from messages.status import Status
 from messages.tables import batches, idempotency_keys, message_events, messages
+from security.numbers import ascii_digits
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import rfc3339
 from store.writer import WriteBatch
@@ -57,6 +58,17 @@ def _ms(at: datetime) -> int:
 
 def _at(ms: int) -> str:
     return rfc3339(datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def canonical_body(raw: bytes) -> bytes:
+    """The form a request body is compared in for idempotency: JSON re-serialised with sorted
+    keys and no spacing, so the same request sent with other spacing, key order or escapes is
+    the same request. Bytes that are not JSON are compared as they are (they are never accepted,
+    so they only ever meet a key used before with a real body)."""
+    try:
+        return orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # not JSON; or nested past orjson's dump depth
+        return raw
 
 
 def _cap_detail(traffic_type: str, refusal: CapRefusal) -> dict:
@@ -108,8 +120,10 @@ class MessageLedger:
     # -- idempotency -------------------------------------------------------------------
     def _idem_keys(self, tenant_id: str, key: str, raw_body: bytes) -> tuple[bytes, bytes]:
         key_bidx = self.keyring.blind_index(tenant_id, key, purpose="idempotency-key")
-        body_hmac = self.keyring.blind_index(tenant_id, _sm3(raw_body).hex(), purpose="idempotency-body")
-        return key_bidx, body_hmac
+        return key_bidx, self._body_hmac(tenant_id, canonical_body(raw_body))
+
+    def _body_hmac(self, tenant_id: str, body: bytes) -> bytes:
+        return self.keyring.blind_index(tenant_id, _sm3(body).hex(), purpose="idempotency-body")
 
     async def replay(self, tenant_id: str, key: str, raw_body: bytes) -> Replay | None:
         """The stored answer for this key, None if unseen; 409 if the key came with another body."""
@@ -124,7 +138,8 @@ class MessageLedger:
             ).first()
         if row is None:
             return None
-        if row.body_hmac != body_hmac:
+        # A key stored before bodies were compared canonically kept the HMAC of the raw bytes.
+        if row.body_hmac != body_hmac and row.body_hmac != self._body_hmac(tenant_id, raw_body):
             raise Problem(
                 409,
                 "this Idempotency-Key was already used with a different request body",
@@ -389,7 +404,7 @@ class MessageLedger:
         if batch_id is not None:
             query = query.where(messages.c.batch_id == batch_id)
             if after is not None:
-                if not after.isdigit():
+                if not ascii_digits(after):
                     raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
                 query = query.where(messages.c.seq > int(after))
             query = query.order_by(messages.c.seq)

@@ -171,6 +171,8 @@ register_fragment(
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
+                            "description": "Same key and the same JSON (spacing and key order aside) → the same "
+                            "answer again; same key and other JSON → 409, checked before any validation.",
                             "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                         }
                     ],

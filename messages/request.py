@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import phonenumbers
-
 from api.problems import FieldError, pointer
 from cards.library import TRAFFIC_TYPES
+from security.numbers import normalise_number  # every number the API takes is read there
 
 MAX_RECIPIENTS = 10_000
 DEFAULT_TTL_S = 86_400
 # Any TTL from 1 s to 15 days is honoured.
 MIN_TTL_S, MAX_TTL_S = 1, 1_296_000
 MAX_CLIENT_REF = 200
-DEFAULT_REGION = "CN"
 KNOWN_FIELDS = {
     "to",
     "variables",
@@ -101,28 +98,6 @@ class SendRequest:
                 }
             )
         self.file_media_id = None
-
-
-# The common case, a plain mainland mobile number: skip phonenumbers' general parser
-# (≈20 µs a number) and ask only its validity metadata.
-_CN_MOBILE = re.compile(r"(?:\+86|0086)?(1\d{10})")
-
-
-def normalise_number(raw, region: str = DEFAULT_REGION) -> str | None:
-    """E.164 form of a phone number, or None when it is not a valid number."""
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > 32:
-        return None
-    m = _CN_MOBILE.fullmatch(raw)
-    if m and (region == "CN" or raw[0] == "+" or raw.startswith("0086")):
-        num = phonenumbers.PhoneNumber(country_code=86, national_number=int(m.group(1)))
-        return "+86" + m.group(1) if phonenumbers.is_valid_number(num) else None
-    try:
-        num = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(num):
-        return None
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
 def parse_rfc3339(value) -> datetime | None:

@@ -27,9 +27,9 @@ MAX_CAPS = 8  # per traffic type
 MAX_CAP_PERIOD_S = 31 * 86_400
 MAX_CAP_LIMIT = 10_000
 MAX_DAILY_VOLUME = 10**12
-_PERIOD = re.compile(r"([1-9]\d{0,5})([smhd])")
+_PERIOD = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
-_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
 @dataclass(frozen=True)

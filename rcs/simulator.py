@@ -32,6 +32,7 @@ import asyncio
 import base64
 import binascii
 import enum
+import hashlib
 import hmac
 import logging
 import random
@@ -851,11 +852,15 @@ class Behaviour(str, enum.Enum):
     NORMAL = "normal"  # 1–6: delivered, then displayed
     NEVER_DELIVERED = "never_delivered"  # 7
     FLAKY = "flaky"  # 8: 503 {"errorCode": -1} to the first sends, then normal
+    # 44: delivered and read, but the delivered/displayed callbacks are lost on the way (a
+    # revoke still gets its answer: revokeFail, it was delivered)
+    CALLBACKS_LOST = "callbacks_lost"
 
 
 # Longest matching suffix wins; two-digit rows first.
 _SUFFIXES: tuple[tuple[str, Behaviour], ...] = (
     ("00", Behaviour.NOT_CAPABLE),
+    ("44", Behaviour.CALLBACKS_LOST),
     ("0", Behaviour.NOT_CAPABLE),
     ("9", Behaviour.NOT_CAPABLE),
     ("7", Behaviour.NEVER_DELIVERED),
@@ -1033,6 +1038,23 @@ def default_card_html(content_type: str, content_text) -> Markup:
     return Markup("").join(pieces)
 
 
+# The handset pages' one style block, allowed by its hash: the pages run no script at all, and
+# what a card or a user sent is shown as text (a sandbox page must not be a way in either).
+_HANDSET_STYLE = """.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;padding:.5em}
+.card{background:#f6f6f6;padding:.5em} button{margin:.2em} form.tap{display:inline}"""
+_HANDSET_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'sha256-"
+        + base64.b64encode(hashlib.sha256(_HANDSET_STYLE.encode()).digest()).decode()
+        + "'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Robots-Tag": "noindex",
+    "Cache-Control": "no-store",
+}
+
 _PAGES = jinja2.Environment(
     autoescape=True,
     loader=jinja2.DictLoader(
@@ -1045,13 +1067,14 @@ _PAGES = jinja2.Environment(
 ({{ h.message_ids|length }} messages)</li>{% endfor %}</ul></body></html>""",
             "handset.html": """<!doctype html><html><head><meta charset="utf-8">
 <meta name="robots" content="noindex"><title>{{ mask(handset.number) }}</title>
-<style>.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;padding:.5em}
-.card{background:#f6f6f6;padding:.5em} button{margin:.2em}</style></head><body>
+<style>"""
+            + _HANDSET_STYLE
+            + """</style></head><body>
 <p><a href="/handset">all handsets</a></p><h1>{{ mask(handset.number) }}</h1>
 {% for m in messages %}<div class="msg" id="m-{{ m.message_id }}">
 <div class="meta">{{ m.message_id }} — {{ m.state }}</div>
 {% for part in m.parts %}{{ render(part.get("contentType", ""), part.get("contentText", "")) }}{% endfor %}
-{% for s in suggestions(m) %}<form method="post" action="/handset/{{ handset.handset_id }}/tap" style="display:inline">
+{% for s in suggestions(m) %}<form method="post" action="/handset/{{ handset.handset_id }}/tap" class="tap">
 <input type="hidden" name="message_id" value="{{ m.message_id }}"><input type="hidden" name="index" value="{{ loop.index0 }}">
 <button type="submit">{{ label(s) }}</button></form>{% endfor %}
 {% for t in m.taps %}<div class="tap">tapped: {{ t }}</div>{% endfor %}
@@ -1133,6 +1156,7 @@ class MaapSimulator:
         self._session: aiohttp.ClientSession | None = None
         self.callbacks_sent = 0
         self.callbacks_failed = 0
+        self.callbacks_lost = 0  # statuses of …44 numbers never sent
         self._outbox: deque[tuple[str, dict]] = deque()  # (chatbot id, delivery info)
         self._outbox_ready = asyncio.Event()
 
@@ -1464,6 +1488,9 @@ class MaapSimulator:
     def _status(self, message: SimMessage, status: str, error_code: int | None = None, error: str = "") -> None:
         if status not in ("failed", "revokeOk", "revokeFail") and status not in message.reports:
             return
+        if status in ("delivered", "displayed") and behaviour_of(message.number) is Behaviour.CALLBACKS_LOST:
+            self.callbacks_lost += 1
+            return
         info: dict[str, str | int] = {"messageId": message.message_id, "status": status}
         if error_code is not None:
             info["errorCode"] = error_code
@@ -1599,7 +1626,7 @@ class MaapSimulator:
             raise Refusal(20002, "unknown messageId", 404)
         if dest[0][4:] != message.number:
             raise Refusal(20002, "destinationAddress is not the message's recipient")
-        if message.state == "accepted":
+        if message.state in ("accepted", "revoked"):  # asked again: the same answer
             for t in message.timers:
                 t.cancel()
             message.state = "revoked"
@@ -1805,7 +1832,7 @@ class MaapSimulator:
 
     def _page(self, name: str, **ctx) -> web.Response:
         html = _PAGES.get_template(name).render(mask=mask_phone, **ctx)
-        return web.Response(text=html, content_type="text/html", headers={"X-Robots-Tag": "noindex"})
+        return web.Response(text=html, content_type="text/html", headers=_HANDSET_HEADERS)
 
     async def _handset_index(self, request: web.Request) -> web.Response:
         return self._page("index.html", handsets=list(self.handsets.values()))

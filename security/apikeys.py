@@ -75,6 +75,15 @@ def format_scopes(scopes: Iterable[str]) -> str:
     return " ".join(sorted(parse_scopes(scopes)))
 
 
+def scopes_beyond(holder: str | Iterable[str] | None, wanted: str | Iterable[str]) -> frozenset[str]:
+    """The scopes in ``wanted`` that ``holder`` lacks: a key may hand on only what it holds
+    (``holder`` None: no limit, e.g. the command line)."""
+    if holder is None:
+        return frozenset()
+    held = frozenset(holder.split() if isinstance(holder, str) else holder)
+    return frozenset(wanted.split() if isinstance(wanted, str) else wanted) - held
+
+
 def has_scope(granted: str | Iterable[str], required: str) -> bool:
     """Whether ``granted`` (stored form or set) includes ``required``."""
     return required in (granted.split() if isinstance(granted, str) else granted)

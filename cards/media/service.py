@@ -15,6 +15,7 @@ from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
 from cards.media.images import ImageRejected, Processed, process_image
 from cards.media.tables import media
+from security.numbers import ascii_digits
 from store import Clock, Database, SystemClock
 from store.clock import rfc3339
 
@@ -120,7 +121,7 @@ class MediaStore:
         query = select(*_META).where(media.c.tenant_id == tenant_id)
         if cursor:
             ms, _, mid = decode_cursor(cursor).partition(":")
-            if not ms.isdigit() or not mid:
+            if not ascii_digits(ms) or not mid:
                 raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
             query = query.where(
                 or_(media.c.created_ms < int(ms), and_(media.c.created_ms == int(ms), media.c.id < mid))

@@ -11,6 +11,7 @@ from api.problems import FieldError, Problem
 from cards.library import load_library
 from cards.store import openapi as _openapi  # noqa: F401  (registers the API description)
 from cards.store.service import TemplateStore
+from security.numbers import ascii_digits
 
 TEMPLATES = web.AppKey("templates", TemplateStore)
 
@@ -105,7 +106,7 @@ async def duplicate(request: web.Request) -> web.Response:
 
 def _side(request: web.Request, name: str) -> int | str:
     raw = request.query.get(name, "")
-    if raw == "draft" or (raw.isdigit() and int(raw) >= 1):
+    if raw == "draft" or (ascii_digits(raw) and int(raw) >= 1):
         return raw if raw == "draft" else int(raw)
     raise Problem(
         422,

@@ -20,13 +20,14 @@ import eviltransform
 import jinja2
 from aiohttp import web
 
-from api.middleware import TENANT_ID
+from api.middleware import TENANT_ID, client_address
 from api.problems import FieldError, Problem, pointer
 from cards import Footer, calendar_ics, geo_uri, landing_href, render_html, suggestion_at, web_map_url
 from cards.model import parse_document
 from cards.view import FileView, MediaView, SuggestionView, document_view
 from fallback.shortlinks.agents import classify
 from fallback.shortlinks.service import DEFAULT_TTL_S, Link, ShortLinks
+from security.numbers import ascii_digits
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ def _record(request: web.Request, links: ShortLinks, link: Link, kind: str, acti
         kind,
         action,
         head=request.method == "HEAD",
-        remote=request.remote,
+        remote=client_address(request),  # behind a trusted proxy: the browser's, not the proxy's
         user_agent=request.headers.get("User-Agent"),
     )
 
@@ -216,7 +217,7 @@ async def _live_link(request: web.Request, kind: str, action: int | None = None)
 
 
 def _suggestion(link: Link, raw: str) -> SuggestionView | None:
-    if not raw.isdigit() or len(raw) > 3 or not link.card:
+    if not ascii_digits(raw) or len(raw) > 3 or not link.card:
         return None
     try:
         return suggestion_at(link.card, int(raw))
@@ -235,7 +236,7 @@ async def _suggestion_hit(request: web.Request, kind: str, raw: str | None, kind
         raw = str(form.get("suggestion", ""))
     if not live:
         # Checked first: an expired link's card may already be purged.
-        _record(request, links, link, "expired", int(raw) if raw.isdigit() and len(raw) <= 3 else None)
+        _record(request, links, link, "expired", int(raw) if ascii_digits(raw) and len(raw) <= 3 else None)
         return None, gone(link)
     s = _suggestion(link, raw)
     if s is None or s.kind not in kinds:
@@ -271,7 +272,7 @@ async def open_url(request: web.Request) -> web.Response:
         return not_found()
     raw = request.match_info["n"]
     if not live:
-        _record(request, links, link, "expired", int(raw) if raw.isdigit() and len(raw) <= 3 else None)
+        _record(request, links, link, "expired", int(raw) if ascii_digits(raw) and len(raw) <= 3 else None)
         return gone(link)
     target = link.rendered.get(("a", raw))
     if target is None:

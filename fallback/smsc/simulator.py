@@ -2,12 +2,19 @@
 
 Behaviour is chosen by the destination number's last digits (the longest matching suffix wins):
 ``00`` → ESME_RTHROTTLED for the first two submits of the message, then accepted and DELIVRD;
+``90`` → accepted and delivered, but the receipt is lost (query_sm tells the state);
 ``9`` → accepted, receipt UNDELIV; anything else (``0`` included) → accepted, receipt DELIVRD.
 Receipts follow `receipt_delay` (0.5 s) after the submit_sm. `latency` delays every
 submit_sm_resp and `failure_rate` turns that share of accepted parts into UNDELIV, for load tests.
+Receipts for an ESME that is not bound are kept until it binds again.
 
-State (throttle counters) lives in memory only, keyed by a keyed hash of the number; logs mask
-numbers. Run alone with ``python -m fallback.smsc --port 2775``.
+query_sm is answered as an SMSC does: by the message id it gave, for the source address the
+message came from (ESME_RQUERYFAIL otherwise), with the message state (ENROUTE until the
+receipt time, then DELIVERED or UNDELIVERABLE) and the final date.
+
+State (throttle counters, message states, accepted messages per destination) lives in memory
+only, keyed by a keyed hash of the number; logs mask numbers. Run alone with
+``python -m fallback.smsc --port 2775``.
 """
 
 from __future__ import annotations
@@ -37,8 +44,9 @@ log = logging.getLogger("hongyan.smsc")
 DELIVER = "deliver"
 UNDELIVERABLE = "undeliverable"
 THROTTLE_THEN_DELIVER = "throttle_then_deliver"
+RECEIPT_LOST = "receipt_lost"
 # The longest matching suffix wins.
-SUFFIX_BEHAVIOUR = {"00": THROTTLE_THEN_DELIVER, "9": UNDELIVERABLE, "0": DELIVER}
+SUFFIX_BEHAVIOUR = {"00": THROTTLE_THEN_DELIVER, "90": RECEIPT_LOST, "9": UNDELIVERABLE, "0": DELIVER}
 THROTTLED_SUBMITS = 2
 SYSTEM_ID = "HONGYAN-SMSC"
 # Throttle counters of this many recent messages are kept; older ones are forgotten.
@@ -64,6 +72,16 @@ def behaviour_for(destination: str) -> str:
 # The sandbox ESME's credentials (public by design: they open only the simulator).
 SANDBOX_SYSTEM_ID = "hongyan"
 SANDBOX_PASSWORD = "sandbox"
+
+
+@dataclass
+class _Message:
+    """What the SMSC remembers of a part it accepted (for query_sm)."""
+
+    source_addr: bytes
+    state: pdu_types.MessageState = pdu_types.MessageState.ENROUTE
+    final_at: datetime | None = None
+    error: int = 0
 
 
 @dataclass(eq=False)
@@ -112,6 +130,9 @@ class SmscSimulator:
         self._sessions: set[_Session] = set()
         self._tasks: set[asyncio.Task] = set()
         self._throttles: OrderedDict[bytes, int] = OrderedDict()
+        self._messages: OrderedDict[str, _Message] = OrderedDict()
+        # Whole messages accepted (the last part of each), per keyed hash of the destination.
+        self._accepted_to: Counter[bytes] = Counter()
         self._stored: dict[str, list[dict]] = {}
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._timer_ids = itertools.count()
@@ -120,7 +141,10 @@ class SmscSimulator:
         self.sender_numbers: Counter[str] = Counter()
         self.counts = {
             "binds": 0,
+            "received_submit_sm": 0,  # submit_sm PDUs read off the wire, answered or not
             "submit_sm": 0,
+            "query_sm": 0,
+            "settled": 0,  # accepted parts that reached their final state
             "throttled": 0,
             "enquire_link": 0,
             "receipts": 0,
@@ -158,6 +182,15 @@ class SmscSimulator:
         """Close every client connection abruptly (what a network failure looks like)."""
         for session in list(self._sessions):
             session.writer.abort()
+
+    def messages_to(self, number: str) -> int:
+        """How many whole messages this SMSC accepted for `number` (E.164)."""
+        return self._accepted_to[self._number_key(smpp.sms_address(number)[0].encode())]
+
+    @property
+    def repeated_destinations(self) -> int:
+        """Destinations that were sent more than one message."""
+        return sum(1 for n in self._accepted_to.values() if n > 1)
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Wait until `predicate()` holds (re-checked on every simulator event)."""
@@ -226,6 +259,10 @@ class SmscSimulator:
             session.send(smpp.generic_nack(pdu.seqNum, smpp.Status.ESME_RINVBNDSTS))
         elif cid == pdu_types.CommandId.submit_sm:
             self._spawn(self._submit(session, pdu))
+            await self._bump("received_submit_sm")
+        elif cid == pdu_types.CommandId.query_sm:
+            self._query(session, pdu)
+            await self._bump("query_sm")
         elif smpp.is_response(command_id):
             pass  # deliver_sm_resp / enquire_link_resp: nothing waits on them here
         else:
@@ -260,19 +297,71 @@ class SmscSimulator:
             await self._bump("throttled")
             return
         message_id = self._new_id()
+        # Accepted whether or not the answer reaches the ESME (its connection may be gone).
         session.send(operations.SubmitSMResp(seqNum=pdu.seqNum, message_id=message_id))
-        self.sender_numbers[(pdu.params.get("source_addr") or b"").decode("ascii", errors="replace")] += 1
+        source = pdu.params.get("source_addr") or b""
+        self.sender_numbers[source.decode("ascii", errors="replace")] += 1
+        _, last_part = self._message_key(pdu)
+        if last_part:
+            self._accepted_to[self._number_key(pdu.params["destination_addr"])] += 1
         submitted = self._now()
         delivered = behaviour != UNDELIVERABLE and not (
             self.failure_rate > 0 and self._rng.random() < self.failure_rate
         )
+        record = _Message(source)
+        self._messages[message_id] = record
+        while len(self._messages) > MAX_REMEMBERED:
+            self._messages.popitem(last=False)
         log.debug("accepted submit_sm %s to %s", message_id, mask_phone("+" + destination))
         await self._bump("submit_sm")
-        if pdu.params.get("registered_delivery") is not None and _wants_receipt(pdu, delivered):
-            timer_id = next(self._timer_ids)
-            self._timers[timer_id] = asyncio.get_running_loop().call_later(
-                self.receipt_delay, self._spawn_receipt, timer_id, session, pdu, message_id, submitted, delivered
+        receipt = pdu.params.get("registered_delivery") is not None and _wants_receipt(pdu, delivered)
+        timer_id = next(self._timer_ids)
+        self._timers[timer_id] = asyncio.get_running_loop().call_later(
+            self.receipt_delay,
+            self._settle,
+            timer_id,
+            record,
+            delivered,
+            (session, pdu, message_id, submitted) if receipt and behaviour != RECEIPT_LOST else None,
+        )
+
+    def _settle(self, timer_id: int, record: _Message, delivered: bool, receipt: tuple | None) -> None:
+        """The message reaches its final state; its receipt (if one was asked for) goes out."""
+        del self._timers[timer_id]
+        record.state = pdu_types.MessageState.DELIVERED if delivered else pdu_types.MessageState.UNDELIVERABLE
+        record.error = 0 if delivered else 1
+        record.final_at = self._now()
+        if receipt is not None:
+            self._spawn(self._send_receipt(*receipt, delivered))
+        self._spawn(self._bump("settled"))
+
+    def _query(self, session: _Session, pdu: operations.PDU) -> None:
+        message_id = (pdu.params.get("message_id") or b"").decode("ascii", errors="replace")
+        record = self._messages.get(message_id)
+        source = pdu.params.get("source_addr") or b""
+        if record is None or (source and source != record.source_addr):
+            # An SMSC answers only about messages it holds, to the source that sent them.
+            session.send(
+                operations.QuerySMResp(
+                    seqNum=pdu.seqNum,
+                    status=smpp.Status.ESME_RQUERYFAIL,
+                    message_id=message_id,
+                    final_date=None,
+                    message_state=pdu_types.MessageState.UNKNOWN,
+                    error_code=0,
+                )
             )
+            return
+        final_date = record.final_at.replace(tzinfo=None, microsecond=0) if record.final_at else None
+        session.send(
+            operations.QuerySMResp(
+                seqNum=pdu.seqNum,
+                message_id=message_id,
+                final_date=final_date,
+                message_state=record.state,
+                error_code=record.error,
+            )
+        )
 
     def _throttle(self, pdu: operations.PDU) -> bool:
         """True while the message this part belongs to has had fewer than two throttles.
@@ -291,6 +380,9 @@ class SmscSimulator:
             self._throttles.popitem(last=False)
         return True
 
+    def _number_key(self, destination: bytes) -> bytes:
+        return hashlib.blake2b(destination, key=self._hash_key, digest_size=16).digest()
+
     def _message_key(self, pdu: operations.PDU) -> tuple[bytes, bool]:
         """A keyed hash naming the message a part belongs to, and whether it is the last part.
         The simulator never holds a number or a text in the clear."""
@@ -302,10 +394,6 @@ class SmscSimulator:
         # Parts of one concatenated message share (reference, total); a single part is its text.
         h.update(b"\0" + (repr(info[:2]).encode() if info else body))
         return h.digest(), info is None or info[2] >= info[1]
-
-    def _spawn_receipt(self, timer_id, session, pdu, message_id, submitted, delivered) -> None:
-        del self._timers[timer_id]
-        self._spawn(self._send_receipt(session, pdu, message_id, submitted, delivered))
 
     async def _send_receipt(self, session, pdu, message_id, submitted, delivered) -> None:
         stat, err = ("DELIVRD", 0) if delivered else ("UNDELIV", 1)

@@ -39,13 +39,19 @@ async def dispatch_settings(tmp_path, database_url, unused_tcp_port_factory):
 
 
 @pytest.fixture
-async def sandbox_api(aiohttp_server, aiohttp_client, dispatch_settings):
+def dispatch_config() -> DispatchConfig:
+    """The sandbox's timings for `sandbox_api` (a test module may override this fixture)."""
+    return FAST
+
+
+@pytest.fixture
+async def sandbox_api(aiohttp_server, aiohttp_client, dispatch_settings, dispatch_config):
     """An ApiClient for a tenant of an app serving on the settings' port (the MaaP calls it back)."""
     from server import ACCOUNTS, Wiring, create_app
     from tests.conftest import ApiClient
 
     # Loopback http:// receivers for webhooks on PostgreSQL too (the embedded default allows them).
-    app = create_app(dispatch_settings, Wiring(dispatch=FAST, webhook_options={"allow_http": True}))
+    app = create_app(dispatch_settings, Wiring(dispatch=dispatch_config, webhook_options={"allow_http": True}))
     server = await aiohttp_server(app, port=dispatch_settings.port)
     client = await aiohttp_client(server)
     tenant, key = await app[ACCOUNTS].create_tenant("Test brand", signature="【鸿雁测试】")

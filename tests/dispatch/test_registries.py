@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fallback.kinds import ROUTE_KINDS
-from fallback.route import InboundSms, MessageOutcome, PartState, RouteHooks, SubmitError, SubmitResult
+from fallback.route import BeforeWrite, InboundSms, MessageOutcome, PartState, RouteHooks, SubmitError, SubmitResult
 from fallback.segmentation import segment_sms
 from security.secrets import Secret
 from tests.conftest import card
@@ -38,10 +38,18 @@ class ToyRoute:
         self.started = False
 
     async def submit(
-        self, dest_e164: str, text: str, source_addr: str, *, reference: str | None = None
+        self,
+        dest_e164: str,
+        text: str,
+        source_addr: str,
+        *,
+        reference: str | None = None,
+        before_write: BeforeWrite | None = None,
     ) -> SubmitResult:
         if dest_e164.endswith("9"):
             raise SubmitError("refused", "the toy refuses numbers ending 9", transient=False)
+        if before_write is not None:
+            await before_write()
         self.sent.append((dest_e164, text, source_addr))
         segmentation = segment_sms(text)
         part_ids = tuple(f"toy-{next(self._ids)}" for _ in segmentation.parts)

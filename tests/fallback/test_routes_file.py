@@ -122,6 +122,10 @@ def test_one_route_needs_no_carriers():
         ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[prefixes]\n'+852' = 'mars'", "unknown carrier 'mars'"),
         ("[routes.a]\nkind='smpp'\nmax_per_second=1\n[health]\nspeed = 3", "[health] has unknown key(s) speed"),
         ("sender = 'abc'\n[routes.a]\nkind='smpp'\nmax_per_second=1", "sender must be a string of digits"),
+        (
+            "[routes.a]\nkind='smpp'\nmax_per_second=1\nin_doubt='retry'",
+            "routes.a: in_doubt must be one of report, resend",
+        ),
     ],
 )
 def test_each_mistake_is_named(tmp_path, text, error):
@@ -219,3 +223,13 @@ def test_an_smpp_route_checks_its_options_without_echoing_secrets(options, error
     with pytest.raises(ValueError) as caught:
         smpp_route("r", options, RouteHooks())
     assert error in str(caught.value) and "123456789" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "policy"), [("", "report"), ("in_doubt = 'report'", "report"), ("in_doubt = 'resend'", "resend")]
+)
+def test_each_route_names_its_policy_for_an_sms_in_doubt(line, policy):
+    raw = tomllib.loads(f"[routes.a]\nkind = 'smpp'\nmax_per_second = 1\n{line}\n")
+    routes = parse_routes(raw, kinds=ROUTE_KINDS, env={}, where="t")
+    assert routes.routes[0].settings.in_doubt == policy
+    assert "in_doubt" not in routes.routes[0].options  # the route's, not its kind's

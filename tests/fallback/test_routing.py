@@ -14,6 +14,7 @@ from fallback.routing import (
     HealthPolicy,
     RouterConfig,
     RouteSettings,
+    TokenBucket,
 )
 
 
@@ -210,9 +211,12 @@ def test_throttling_slows_the_route_without_counting_errors(router, clock):
     assert choice.route == "ct-a"
     assert choice.wait == pytest.approx(1.01)  # the 1 s pause plus one token at 100/s
     health = next(h for h in router.health() if h["route"] == "ct-a")
-    assert (health["state"], health["error_rate"], health["throttled"]) == (IN_ROTATION, 0.0, 1)
+    assert (health["state"], health["error_rate"], health["throttles"]) == (IN_ROTATION, 0.0, 1)
+    assert health["throttled"] is True  # a boolean, as the API's schema says (issue 13 finding 13)
     clock.advance(2)
     assert router.choose("china_telecom").wait == 0
+    health = next(h for h in router.health() if h["route"] == "ct-a")
+    assert (health["throttled"], health["throttles"]) == (False, 1)
 
 
 def test_throttled_primary_spills_to_backup(router):
@@ -232,7 +236,8 @@ def test_health_lists_every_route(router):
         "samples": 0,
         "error_rate": 0.0,
         "latency_p90": 0.0,
-        "throttled": 0,
+        "throttled": False,
+        "throttles": 0,
         "reason": None,
         "back_in": None,
     }
@@ -254,3 +259,13 @@ def test_config_validation(routes, carriers, message):
 def test_route_rate_must_be_positive():
     with pytest.raises(ValueError):
         RouteSettings("a", 0)
+
+
+def test_throttle_pauses_do_not_add_up():
+    """A window's worth of throttle answers arriving together is one signal: the bucket is
+    paused for `seconds` from the last one, not for their sum."""
+    bucket = TokenBucket(rate=100, burst=100, now=0.0)
+    for _ in range(16):
+        bucket.pause(1.0, now=0.0)
+    assert bucket.wait_time(0.0) == pytest.approx(1.01)
+    assert bucket.wait_time(1.01) == 0.0

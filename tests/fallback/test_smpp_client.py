@@ -390,3 +390,88 @@ async def test_simulator_receipt_format_is_stable():
     assert receipt.params["receipted_message_id"] == b"00000000000000a1"
     assert receipt.params["message_state"] == pdu_types.MessageState.UNDELIVERABLE
     assert (receipt.params["source_addr"], receipt.params["destination_addr"]) == (b"8613800001239", b"HONGYAN")
+
+
+# -- query_sm, SMS in doubt, throttle bursts ---------------------------------------------------------
+
+
+async def test_query_sm_tells_the_state_of_an_accepted_part(sim, client):
+    sim.receipt_delay = 1.0  # long enough to ask before the part settles
+    result = await client.submit("+8613800001231", "hello", "HONGYAN", reference="q")
+    (part,) = result.part_ids
+    # Before its receipt the part is en route: no final state yet.
+    assert (await client.query(part, "HONGYAN")).stat is None
+    await next_outcome(client)
+    state = await client.query(part, "HONGYAN")
+    assert (state.message_id, state.stat) == (part, "DELIVRD")
+    assert sim.counts["query_sm"] == 2
+
+
+@pytest.mark.parametrize(
+    ("number", "stat"),
+    [("+8613800001290", "DELIVRD"), ("+8613800001239", "UNDELIV")],
+)
+async def test_query_sm_answers_what_a_lost_receipt_would_have_said(sim, client, number, stat):
+    (part,) = (await client.submit(number, "hello", "HONGYAN", reference="lost")).part_ids
+    await sim.wait_until(lambda: sim.counts["settled"] == 1, DEADLINE)
+    assert (await client.query(part, "HONGYAN")).stat == stat
+    assert sim.counts["receipts"] == (0 if number.endswith("90") else 1)
+
+
+@pytest.mark.parametrize(
+    ("part", "source"),
+    [("no-such-id", "HONGYAN"), (None, "OTHER")],  # None: a real id, asked for by another source
+)
+async def test_query_sm_about_an_unknown_message_says_unknown(client, part, source):
+    if part is None:
+        (part,) = (await client.submit("+8613800001231", "hello", "HONGYAN")).part_ids
+    state = await client.query(part, source)
+    assert (state.stat, state.err) == ("UNKNOWN", "ESME_RQUERYFAIL")
+
+
+async def test_a_part_written_and_never_answered_is_in_doubt(sim):
+    sim.latency = 30.0  # the SMSC sits on its answer
+    async with make_client(sim) as smpp_client:
+        await smpp_client.wait_bound(DEADLINE)
+        submit = asyncio.create_task(smpp_client.submit("+8613800001231", "hello", "HONGYAN"))
+        await sim.wait_until(lambda: sim.counts["received_submit_sm"] == 1, DEADLINE)
+        sim.drop_connections()
+        with pytest.raises(SmppError) as info:
+            await asyncio.wait_for(submit, DEADLINE)
+        assert info.value.in_doubt and info.value.transient and info.value.status == "connection lost"
+
+
+async def test_a_submit_that_never_went_on_the_wire_is_not_in_doubt(unused_tcp_port):
+    smpp_client = SmppClient("127.0.0.1", unused_tcp_port, "hongyan", "secret", submit_timeout=0.1)
+    async with smpp_client:
+        with pytest.raises(SmppError) as info:
+            await smpp_client.submit("+8613800001231", "hello", "HONGYAN")
+        assert info.value.status == "unbound" and not info.value.in_doubt
+
+
+async def test_the_mark_goes_first_and_a_refusing_mark_sends_nothing(sim, client):
+    order = []
+
+    async def mark():
+        order.append(sim.counts["received_submit_sm"])
+
+    await client.submit("+8613800001231", "a" * 200, "HONGYAN", before_write=mark)
+    assert order == [0]  # awaited once, before the first of the two parts
+
+    async def refuse():
+        raise LookupError("moved on")
+
+    with pytest.raises(LookupError):
+        await client.submit("+8613800001232", "hello", "HONGYAN", before_write=refuse)
+    assert sim.counts["received_submit_sm"] == 2
+
+
+async def test_a_window_of_throttle_answers_is_one_slowdown(sim):
+    heard = []
+    async with make_client(sim, throttle_delay=0.01, on_throttle=lambda: heard.append(1)) as smpp_client:
+        await smpp_client.wait_bound(DEADLINE)
+        # …00 numbers are throttled twice each; ten written together are answered together.
+        numbers = [f"+86138000{i:03d}00" for i in range(10)]
+        await asyncio.gather(*(smpp_client.submit(n, "hello", "HONGYAN") for n in numbers))
+    assert sim.counts["throttled"] == 20 and sim.counts["submit_sm"] == 10
+    assert len(heard) <= 11  # the first round's nine echoes of the first throttle slow nothing

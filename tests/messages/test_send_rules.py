@@ -220,6 +220,8 @@ async def test_rules_read_change_and_apply(rules_api):
 
 BAD_RULES = [
     ({"windows": {"marketing": {"start": "8:00", "end": "21:00"}}}, "/windows/marketing/start"),
+    ({"windows": {"marketing": {"start": "0٨:00", "end": "21:00"}}}, "/windows/marketing/start"),
+    ({"caps": {"otp": [{"limit": 1, "period": "١m"}]}}, "/caps/otp/0/period"),
     ({"windows": {"marketing": {"start": "08:00", "end": "08:00"}}}, "/windows/marketing/end"),
     ({"windows": {"marketing": {"start": "08:00"}}}, "/windows/marketing"),
     ({"windows": {"spam": None}}, "/windows/spam"),

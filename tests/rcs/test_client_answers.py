@@ -240,3 +240,11 @@ async def test_token_endpoint_failures(aiohttp_server, status, body, outcome):
     finally:
         await maap.close()
     assert (result.accepted, result.outcome, result.http_status) == (False, outcome, status)
+
+
+@pytest.mark.parametrize("value, wait", [("3", 3.0), ("²", None), ("٣", None), ("", None)])
+def test_retry_after_takes_ascii_seconds_only(value, wait):
+    """A MaaP is a remote party (a brand's channel may be anyone's): `float("²")` raises."""
+    from rcs.operators.cn_csp import parse_retry_after
+
+    assert parse_retry_after(value, now=0.0) == wait

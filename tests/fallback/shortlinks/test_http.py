@@ -110,7 +110,7 @@ async def test_open_url_redirects_only_to_the_card_url(env):
     token = await env.link()
     resp = await get(env, f"/s/{token}/a/{OPEN}", params={"url": "https://evil.example"})
     assert resp.status == 302 and resp.headers["Location"] == TARGET
-    for n in (DIAL, REPLY, 99, "x", "-1"):
+    for n in (DIAL, REPLY, 99, "x", "-1", "²", "٠"):  # ² and ٠ pass str.isdigit (int("²") fails)
         assert (await get(env, f"/s/{token}/a/{n}")).status == 404
 
 
@@ -257,6 +257,21 @@ async def test_clicks_report_separates_people_bots_and_previews(env):
     ]
     by_batch = await (await env.client.get("/v1/clicks", params={"batch_id": bid}, headers=env.auth)).json()
     assert {k: v for k, v in by_batch.items() if k != "batch_id"} == {k: v for k, v in got.items() if k != "message_id"}
+
+
+@pytest.mark.parametrize("proxied", [True, False])
+async def test_unique_clicks_behind_a_trusted_proxy_count_browsers_not_the_proxy(env, proxied_env, proxied):
+    """Every click reaches the app from the proxy's address; with the proxy trusted, the
+    X-Forwarded-For client tells people apart (without, a client cannot choose who it is)."""
+    links = proxied_env if proxied else env
+    sent = await links.send()
+    token = await links.link(message=sent)
+    for client in ("203.0.113.5", "203.0.113.6", "203.0.113.6"):
+        await links.client.get(f"/s/{token}", headers={"User-Agent": MOBILE_UA, "X-Forwarded-For": client})
+    got = await (
+        await links.client.get("/v1/clicks", params={"message_id": sent["messages"][0]["id"]}, headers=links.auth)
+    ).json()
+    assert (got["human_hits"], got["unique_humans"]) == (3, 2 if proxied else 1)
 
 
 async def test_clicks_are_tenant_isolated(env):
