@@ -23,7 +23,7 @@ from aiohttp import web
 
 import editor
 import security
-from accounts import Accounts, SignatureInvalid
+from accounts import Accounts, SignatureInvalid, TenantNameInvalid
 from accounts.channels import ChannelService
 from accounts.channels_http import CHANNELS
 from accounts.channels_http import routes as channel_routes
@@ -34,6 +34,7 @@ from accounts.directory import TenantDirectory
 from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
 from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all, rotate_master
+from accounts.service import validate_signature
 from accounts.tables import SEALED_COLUMNS as ACCOUNT_SEALED
 from api.accesslog import AccessLogger
 from api.middleware import (
@@ -48,6 +49,7 @@ from api.middleware import (
     trusted_networks,
 )
 from api.openapi import openapi_document
+from api.problems import Problem
 from api.ratelimit import RateLimiter, WindowLimiter
 from cards import http as cards_http
 from cards.media import MediaStore
@@ -56,6 +58,20 @@ from cards.media.http import routes as media_routes
 from cards.store import TemplateStore
 from cards.store.http import TEMPLATES
 from cards.store.http import routes as template_routes
+from cards.store.sealing import seal_plaintext
+from cards.store.tables import SEALED_COLUMNS as TEMPLATE_SEALED
+from compliance.http import REVIEWS, SCREEN, SIGNATURES, WORD_LISTS
+from compliance.http import routes as compliance_routes
+from compliance.lists import FORMATS as WORD_FORMATS
+from compliance.lists import WordLists, json_lines, lines_of
+from compliance.matcher import PLATFORM
+from compliance.reviews import MESSAGE as HELD_MESSAGES
+from compliance.reviews import ReviewQueue
+from compliance.reviews import verify_all_chains as verify_review_chains
+from compliance.screen import Screen
+from compliance.signatures import SignatureReview
+from compliance.tables import SEALED_COLUMNS as COMPLIANCE_SEALED
+from compliance.templates import TemplateCompliance
 from dispatch import Dispatcher, DispatchOptions
 from dispatch.channels import Channels
 from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage
@@ -80,6 +96,7 @@ from messages.evidence_http import routes as evidence_routes
 from messages.ledger import MessageLedger
 from messages.rules_http import RULES, RULES_CLOCK, VOLUMES
 from messages.rules_http import routes as rules_routes
+from messages.screening import held_view, release_held
 from messages.send_rules import CapLedger, RulesStore, VolumeCounter
 from messages.tables import SEALED_COLUMNS as MESSAGE_SEALED
 from rcs.callbacks import CallbackEndpoints
@@ -395,11 +412,37 @@ async def messages_ctx(app: web.Application):
         volumes=app[VOLUMES],
     )
     app[messages_http.RATE_LIMITER] = RateLimiter()
-    templates = TemplateStore(app[DATABASE], app[WIRING].clock)
+    # Template contents a version before sealing stored in plaintext are sealed before serving.
+    await seal_plaintext(app[DATABASE], app[KEYRING])
+    templates = TemplateStore(app[DATABASE], app[KEYRING], app[WIRING].clock)
     app[TEMPLATES] = templates
     app[messages_http.CARD_CHECK] = CardChecker(templates)
     yield
     await writer.stop()
+
+
+async def compliance_ctx(app: web.Application):
+    """Word lists screening every send and template version; the review queue deciding what
+    they hold (held messages through the lifecycle writer, template versions in their store)."""
+    db, ledger = app[DATABASE], app[messages_http.LEDGER]
+    lists = WordLists(db, app[WIRING].clock)
+    screen = Screen(lists)
+    queue = ReviewQueue(db, ledger.writer, app[KEYRING], app[WIRING].clock)
+    queue.appliers[HELD_MESSAGES] = release_held(ledger.lifecycle, ledger.due_after_review)
+    queue.views[HELD_MESSAGES] = held_view(db, app[KEYRING])
+    TemplateCompliance(screen, lists, queue).attach(app[TEMPLATES])
+    accounts, tenants = app[ACCOUNTS], app[TENANTS]
+
+    async def set_signature(tenant_id: str, signature: str) -> None:
+        await accounts.set_signature(tenant_id, signature)
+        tenants.forget(tenant_id)
+
+    app[SIGNATURES] = SignatureReview(
+        screen, queue, validate=validate_signature, apply=set_signature, current=tenants.signature_of
+    )
+    app[WORD_LISTS], app[SCREEN], app[REVIEWS] = lists, screen, queue
+    await lists.warm()
+    yield
 
 
 async def media_ctx(app: web.Application):
@@ -741,6 +784,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
             storage_ctx,
             accounts_ctx,
             messages_ctx,
+            compliance_ctx,
             media_ctx,
             evidence_ctx,
             webhooks_ctx,
@@ -757,6 +801,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(rules_routes)
     app.add_routes(cards_http.routes)
     app.add_routes(template_routes)
+    app.add_routes(compliance_routes)
     app.add_routes(media_routes)
     app.add_routes(evidence_routes)
     app.add_routes(accounts_routes)
@@ -793,7 +838,15 @@ def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
 
 def sealed_columns():
     """Every sealed column of every domain, for key rotation."""
-    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED, *ACCOUNT_SEALED, *EVIDENCE_SEALED]
+    return [
+        *MESSAGE_SEALED,
+        *SHORT_LINK_SEALED,
+        *WEBHOOK_SEALED,
+        *ACCOUNT_SEALED,
+        *TEMPLATE_SEALED,
+        *COMPLIANCE_SEALED,
+        *EVIDENCE_SEALED,
+    ]
 
 
 # -- command line ------------------------------------------------------------------------
@@ -829,6 +882,18 @@ def build_parser() -> argparse.ArgumentParser:
     ksub.add_parser(
         "rotate-master", parents=[flags], help="re-wrap every data key under a new master key (nothing is re-encrypted)"
     )
+    words = sub.add_parser("words", parents=[flags], help="sensitive-word lists (the platform's, or a tenant's)")
+    wsub = words.add_subparsers(dest="words_command", required=True)
+    wimport = wsub.add_parser("import", parents=[flags], help="import a word file into a category or the whitelist")
+    wimport.add_argument("file", help="one word a line (text), term,category,kind (csv), ndjson or a JSON array")
+    wimport.add_argument("--category", help="the category of lines that name none")
+    wimport.add_argument("--action", choices=("block", "review"), help="create or change the category first")
+    wimport.add_argument("--allow", action="store_true", help="the file lists whitelisted phrases")
+    wimport.add_argument("--tenant", help="a tenant's list (default: the platform's)")
+    wimport.add_argument("--format", choices=WORD_FORMATS, help="default: from the file's extension, else text")
+    wexport = wsub.add_parser("export", parents=[flags], help="write a list to stdout")
+    wexport.add_argument("--tenant", help="a tenant's list (default: the platform's)")
+    wexport.add_argument("--format", choices=WORD_FORMATS, default="csv")
     evidence = sub.add_parser("evidence", parents=[flags], help="the SM3 evidence log")
     esub = evidence.add_subparsers(dest="evidence_command", required=True)
     esub.add_parser(
@@ -852,6 +917,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 async def _migrate(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await run_migrations(settings.db_url)
+    # Then the data a migration cannot reach without keys: template contents sealed (servers
+    # also do it at start, so without the master key here it waits for the first start).
+    if settings.master_key or settings.embedded:
+        db = open_database(settings.db_url)
+        try:
+            accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+            await accounts.load_keys()
+            sealed = await seal_plaintext(db, accounts.keyring)
+        finally:
+            await db.dispose()
+        if sealed:
+            print(f"{sealed} template versions and drafts sealed", file=sys.stderr)
 
 
 async def _tenant_create(settings: Settings, args: argparse.Namespace) -> dict:
@@ -885,6 +962,47 @@ async def _keys_rotate(settings: Settings, what: str) -> int:
     return 0
 
 
+async def _words(settings: Settings, args: argparse.Namespace) -> int:
+    """`words import` / `words export` on the platform's list or a tenant's."""
+    await prepare_storage(settings)
+    db = open_database(settings.db_url)
+    scope = args.tenant or PLATFORM
+    try:
+        lists = WordLists(db, SystemClock())
+        if args.words_command == "export":
+            async for chunk in lists.export(scope, args.format):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            return 0
+        path = Path(args.file)
+        fmt = args.format or {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}.get(
+            path.suffix.lower(), "text"
+        )
+        if args.action:
+            if not args.category:
+                print("error: --action needs --category", file=sys.stderr)
+                return 2
+            await lists.put_category(scope, args.category, {"action": args.action})
+        data = path.read_bytes()
+        lines = lines_of("\n".join(json_lines(data))) if fmt == "json" else lines_of(data)
+        result = await lists.import_lines(
+            scope,
+            lines,
+            fmt="ndjson" if fmt == "json" else fmt,
+            category=args.category,
+            kind="allow" if args.allow else "word",
+        )
+    except Problem as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        for e in exc.errors[:20]:
+            print(f"  {e.path}: {e.message}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    print(json.dumps(result, separators=(",", ":")), flush=True)
+    return 0
+
+
 async def _evidence_verify(settings: Settings) -> int:
     await prepare_storage(settings)
     db = open_database(settings.db_url)
@@ -894,8 +1012,14 @@ async def _evidence_verify(settings: Settings) -> int:
         accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
         await accounts.load_keys()
         reports = await verify_all(db, accounts.keyring)
+        reviews = await verify_review_chains(db)
     finally:
         await db.dispose()
+    for tenant_id, checked, seq in reviews:
+        print(f"tenant {tenant_id}: {checked} review decision(s) chained", file=sys.stderr)
+        if seq is not None:
+            print(f"review decision chain BROKEN: tenant {tenant_id}, record seq {seq}")
+            return 1
     broken = [(t, r) for t, r in reports if not r.intact]
     for tenant_id, report in reports:
         print(f"tenant {tenant_id}: {report}", file=sys.stderr)
@@ -977,11 +1101,16 @@ def main(argv: list[str] | None = None) -> int:
         except SignatureInvalid as exc:
             print(f"error: --signature: {exc}", file=sys.stderr)
             return 2
+        except TenantNameInvalid as exc:
+            print(f"error: NAME: {exc}", file=sys.stderr)
+            return 2
         print(json.dumps(out, separators=(",", ":")), flush=True)
     elif command == "keys":
         return asyncio.run(_keys_rotate(settings, args.keys_command))
     elif command == "evidence":
         return asyncio.run(_evidence_verify(settings))
+    elif command == "words":
+        return asyncio.run(_words(settings, args))
     return 0
 
 

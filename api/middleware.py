@@ -164,6 +164,7 @@ _SCOPE_BY_PREFIX = (
     ("/v1/api-keys", "keys"),
     ("/v1/channels", "channels"),
     ("/v1/compliance", "compliance"),
+    ("/v1/reviews", "reviews"),
     ("/v1/webhook", "webhooks"),
     ("/v1/template", "templates"),
     ("/v1/media", "templates"),

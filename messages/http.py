@@ -12,10 +12,12 @@ from api.middleware import TENANT, TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
 from api.ratelimit import RateLimiter, retry_after_header
+from compliance.http import SCREEN  # the word-list screen; a server without it screens nothing
 from messages import openapi as _openapi  # noqa: F401  (registers the API description)
 from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger
 from messages.lifecycle import TooLateToCancel
 from messages.request import SendRequest, normalise_number, parse_send_request
+from messages.screening import screen_request
 
 LEDGER = web.AppKey("message_ledger", MessageLedger)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
@@ -60,6 +62,7 @@ async def send_messages(request: web.Request) -> web.Response:
         req.errors.extend(await check(req, tenant["id"]))
     if req.errors:
         raise Problem(422, f"{len(req.errors)} field(s) are invalid", req.errors)
+    hold = await screen_request(request.app.get(SCREEN), req, tenant["id"])  # 422 on a blocked word
     wait = request.app[RATE_LIMITER].take(tenant["id"], tenant["rate_limit"], len(req.recipients))
     if wait:
         raise Problem(
@@ -68,7 +71,7 @@ async def send_messages(request: web.Request) -> web.Response:
             headers={"Retry-After": retry_after_header(wait)},
         )
     try:
-        answer = await ledger.accept(tenant["id"], req, idempotency=(idem_key, raw) if idem_key else None)
+        answer = await ledger.accept(tenant["id"], req, idempotency=(idem_key, raw) if idem_key else None, hold=hold)
     except Exception:
         if idem_key is None:
             raise

@@ -15,6 +15,7 @@ from sqlalchemy import and_, select
 import security
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
+from compliance.tables import review_items
 from messages.lifecycle import Lifecycle
 from messages.optouts import OPTED_OUT_REASON, add_opt_out
 from messages.optouts import opted_out as opted_out_of
@@ -29,6 +30,7 @@ from messages.rules import (
     next_allowed,
     zones_of,
 )
+from messages.screening import Hold
 from messages.send_rules import CapLedger, CapRefusal, RulesStore, VolumeCounter
 from messages.status import Status
 from messages.tables import batches, idempotency_keys, message_events, messages
@@ -149,12 +151,21 @@ class MessageLedger:
         return Replay(row.status, body)
 
     # -- accept ------------------------------------------------------------------------
-    async def accept(self, tenant_id: str, req: SendRequest, *, idempotency: tuple[str, bytes] | None = None) -> bytes:
+    async def accept(
+        self,
+        tenant_id: str,
+        req: SendRequest,
+        *,
+        idempotency: tuple[str, bytes] | None = None,
+        hold: Hold | None = None,
+    ) -> bytes:
         """Commit the batch, its messages and their first events; return the 202 body.
 
         The tenant's sending rules act here: a message due outside its traffic type's send
         window in the recipient's local time is `scheduled` for the window's next opening; a
-        recipient over a frequency cap is refused (`rejected`, or a 429 for a single `to`)."""
+        recipient over a frequency cap is refused (`rejected`, or a 429 for a single `to`).
+        `hold` (from messages.screening) holds recipients for a reviewer, queued in the same
+        transaction."""
         now = self.clock.now()
         now_ms = _ms(now)
         batch_id = self.new_id()
@@ -229,9 +240,12 @@ class MessageLedger:
                         detail.update(_window_detail(window, r.to))
                     event_rows.append(life.event_row(mid, tenant_id, Status.SCHEDULED, now_ms, "api", detail))
             answer.append(item)
+        review = self._hold(hold, tenant_id, batch_id, now_ms, msg_rows, event_rows, answer)
         body = orjson.dumps({"batch_id": batch_id, "messages": answer})
 
         write = WriteBatch().insert(batches, batch_row).insert(messages, msg_rows).insert(message_events, event_rows)
+        if review is not None:
+            write.insert(review_items, review)
         if idempotency is not None:
             key, raw = idempotency
             key_bidx, body_hmac = self._idem_keys(tenant_id, key, raw)
@@ -265,6 +279,42 @@ class MessageLedger:
                 await self.caps.release([m for m in mids if m not in capped])
             raise
         return body
+
+    async def due_after_review(self, tenant_id: str, batch_id: str, held: dict, now_ms: int) -> dict[str, int]:
+        """When each held message (id → the due time it had at accept) may go once approved at
+        `now_ms`: its due time, or now if that passed, moved into its send window."""
+        async with self.db.read.connect() as conn:
+            traffic = (
+                await conn.execute(
+                    select(batches.c.traffic_type).where(batches.c.id == batch_id, batches.c.tenant_id == tenant_id)
+                )
+            ).scalar()
+            rows = (
+                await conn.execute(select(messages.c.id, messages.c.to_enc).where(messages.c.id.in_(list(held))))
+            ).all()
+        rules = await self.rules.get(tenant_id) if self.rules is not None else DEFAULT_RULES
+        window = rules.windows.get(traffic) if traffic else None
+        out = {}
+        for r in rows:
+            base = max(held[r.id] or now_ms, now_ms)
+            to = self.keyring.open(tenant_id, "messages", "to", r.id, r.to_enc).decode() if window else ""
+            out[r.id] = self._due_ms(window, to, base)
+        return out
+
+    def _hold(self, hold: Hold | None, tenant_id: str, batch_id: str, now_ms: int, msg_rows, event_rows, answer):
+        """The held recipients' rows turned `held`; the review item's row (None: nothing held)."""
+        if hold is None:
+            return None
+        return hold.apply(
+            self.lifecycle,
+            self.keyring,
+            tenant_id=tenant_id,
+            batch_id=batch_id,
+            now_ms=now_ms,
+            msg_rows=msg_rows,
+            event_rows=event_rows,
+            answer=answer,
+        )
 
     async def _count_volume(
         self,

@@ -116,7 +116,7 @@ SEND_REQUEST = {
 }
 _STATUS = {
     "type": "string",
-    "description": "accepted, scheduled, queued, rcs_sent, rcs_delivered, rcs_read, "
+    "description": "accepted, scheduled, held (for a reviewer: GET /v1/reviews), queued, rcs_sent, rcs_delivered, rcs_read, "
     "fallback_pending, sms_sent, sms_delivered, sms_failed, rejected, revoked, expired, failed",
 }
 ACCEPTED = {
@@ -129,7 +129,15 @@ ACCEPTED = {
             "items": {
                 "type": "object",
                 "required": ["id", "to", "status"],
-                "properties": {"id": {"type": "string"}, "to": {"type": "string"}, "status": _STATUS},
+                "properties": {
+                    "id": {"type": "string"},
+                    "to": {"type": "string"},
+                    "status": _STATUS,
+                    "review_id": {
+                        "type": "string",
+                        "description": "a held message's review item (GET /v1/reviews/{id})",
+                    },
+                },
             },
         },
     },

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives import hmac as crypto_hmac
 ENVIRONMENTS = ("live", "test")
 SECRET_BYTES = 24  # 192 bits
 # What a key may be allowed to do ("keys": manage API keys; "channels": the brand's own chatbot
-# channels at the operators, with their credentials; "compliance": sending rules, word lists
-# and reviews); stored as a space-separated string.
-SCOPES = frozenset({"messages", "cards", "templates", "webhooks", "keys", "channels", "compliance"})
+# channels at the operators, with their credentials; "compliance": sending rules and word lists;
+# "reviews": deciding what the review queue holds); stored as a space-separated string.
+SCOPES = frozenset({"messages", "cards", "templates", "webhooks", "keys", "channels", "compliance", "reviews"})
 _KEY = re.compile(r"hy_(live|test)_([0-9a-f]{16})_([a-z2-7]{39})")
 _DOMAIN = b"hongyan/api-key/v1\x00"
 
