@@ -89,7 +89,8 @@ from fallback.smsc import SmscSimulator
 from fallback.smsc.simulator import SANDBOX_PASSWORD, SANDBOX_SYSTEM_ID
 from messages import http as messages_http
 from messages.cardcheck import CardChecker
-from messages.evidence import EvidenceLog, verify_all
+from messages.evidence import SEALED_COLUMNS as EVIDENCE_SEALED
+from messages.evidence import EvidenceLog, rewrap_signing_keys, verify_all
 from messages.evidence_http import EVIDENCE
 from messages.evidence_http import routes as evidence_routes
 from messages.ledger import MessageLedger
@@ -451,7 +452,7 @@ async def media_ctx(app: web.Application):
 
 
 async def evidence_ctx(app: web.Application):
-    evidence = EvidenceLog(app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING])
+    evidence = EvidenceLog(app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], clock=app[WIRING].clock)
     await evidence.start()
     app[EVIDENCE] = evidence
     yield
@@ -837,7 +838,15 @@ def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
 
 def sealed_columns():
     """Every sealed column of every domain, for key rotation."""
-    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED, *ACCOUNT_SEALED, *TEMPLATE_SEALED, *COMPLIANCE_SEALED]
+    return [
+        *MESSAGE_SEALED,
+        *SHORT_LINK_SEALED,
+        *WEBHOOK_SEALED,
+        *ACCOUNT_SEALED,
+        *TEMPLATE_SEALED,
+        *COMPLIANCE_SEALED,
+        *EVIDENCE_SEALED,
+    ]
 
 
 # -- command line ------------------------------------------------------------------------
@@ -885,9 +894,13 @@ def build_parser() -> argparse.ArgumentParser:
     wexport = wsub.add_parser("export", parents=[flags], help="write a list to stdout")
     wexport.add_argument("--tenant", help="a tenant's list (default: the platform's)")
     wexport.add_argument("--format", choices=WORD_FORMATS, default="csv")
-    evidence = sub.add_parser("evidence", parents=[flags], help="the SM3 evidence chain")
+    evidence = sub.add_parser("evidence", parents=[flags], help="the SM3 evidence log")
     esub = evidence.add_subparsers(dest="evidence_command", required=True)
-    esub.add_parser("verify", parents=[flags], help="recompute every tenant's chain; exit 1 at the first break")
+    esub.add_parser(
+        "verify",
+        parents=[flags],
+        help="check every tenant's log against its signed tree heads; exit 1 at the first break",
+    )
     return parser
 
 
@@ -940,6 +953,7 @@ async def _keys_rotate(settings: Settings, what: str) -> int:
         accounts = Accounts(db, security.Keyring(master), SystemClock())
         if what == "rotate-master":
             await rotate_master(db, accounts, master, progress=progress)
+            progress(f"{await rewrap_signing_keys(db, accounts.keyring)} evidence signing keys re-wrapped")
         else:
             moved = await rotate_all(db, accounts, sealed_columns(), progress=progress)
             progress(f"rotation complete: {moved} values re-encrypted")
@@ -993,7 +1007,11 @@ async def _evidence_verify(settings: Settings) -> int:
     await prepare_storage(settings)
     db = open_database(settings.db_url)
     try:
-        reports = await verify_all(db)
+        # The keyring tells the platform's own signing keys from any a database writer added,
+        # and opens the sealed digests of records from before the tree.
+        accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+        await accounts.load_keys()
+        reports = await verify_all(db, accounts.keyring)
         reviews = await verify_review_chains(db)
     finally:
         await db.dispose()
@@ -1007,9 +1025,9 @@ async def _evidence_verify(settings: Settings) -> int:
         print(f"tenant {tenant_id}: {report}", file=sys.stderr)
     if broken:
         tenant_id, report = broken[0]
-        print(f"evidence chain BROKEN: tenant {tenant_id}, record seq {report.broken_seq}: {report.reason}")
+        print(f"evidence log BROKEN: tenant {tenant_id}, record seq {report.broken_seq}: {report.reason}")
         return 1
-    print(f"evidence chains intact: {len(reports)} tenant(s), {sum(r.checked for _, r in reports)} records")
+    print(f"evidence logs intact: {len(reports)} tenant(s), {sum(r.checked for _, r in reports)} records")
     return 0
 
 

@@ -1,5 +1,5 @@
 """Security: SM4-GCM field sealing, envelope keyring and blind indexes,
-SM3 evidence chain, API keys, webhook signatures and PII-free logs."""
+SM3 evidence log (Merkle tree, signed heads), API keys, webhook signatures and PII-free logs."""
 
 from security.apikeys import (
     SCOPES,
@@ -16,14 +16,13 @@ from security.evidence import (
     ChainVerifier,
     EvidenceChain,
     EvidenceRecord,
-    InclusionProof,
+    LogVerifier,
     canonical_facts,
-    check_inclusion,
     content_digest,
     evidence_hash,
     evidence_time,
     genesis_hash,
-    prove_inclusion,
+    record_leaf,
     verify_chain,
 )
 from security.keyring import (
@@ -55,7 +54,7 @@ __all__ = [
     "EvidenceChain",
     "EvidenceRecord",
     "FileMasterKeyProvider",
-    "InclusionProof",
+    "LogVerifier",
     "Keyring",
     "MasterKeyProvider",
     "PiiLogFilter",
@@ -65,7 +64,6 @@ __all__ = [
     "api_key_id",
     "canonical_facts",
     "check_api_key",
-    "check_inclusion",
     "content_digest",
     "evidence_hash",
     "evidence_time",
@@ -79,7 +77,7 @@ __all__ = [
     "new_webhook_secret",
     "open_sealed",
     "parse_scopes",
-    "prove_inclusion",
+    "record_leaf",
     "seal",
     "sealed_key_id",
     "sensitive_values",

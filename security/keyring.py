@@ -51,6 +51,9 @@ BLIND_INDEX_SIZE = 32
 _PURPOSE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 # "/" cannot occur in a blind-index purpose, so checkpoint keys never equal an index key.
 _CHECKPOINT_PURPOSE = "evidence/checkpoint"
+# Evidence commitments over message content (cards, variables): keyed, so a guessable value
+# (a one-time code) cannot be recovered by hashing candidates.
+_CONTENT_PURPOSE = "evidence/content"
 # A GCM key with random 96-bit nonces should seal at most 2**32 values (NIST SP 800-38D §8.3);
 # rotating well before that keeps the nonce-collision probability negligible.
 SEALS_BEFORE_ROTATION = 2**30
@@ -483,6 +486,34 @@ class Keyring:
         """Whether ``tag`` is this tenant's `checkpoint_tag` for ``seq`` and ``head``."""
         return compare_digest(self.checkpoint_tag(tenant_id, seq, head), tag)
 
+    def content_commitment(self, tenant_id: str, content: bytes) -> bytes:
+        """HMAC-SM3 of message content for the evidence log: 32 bytes.
+
+        The key is derived (HKDF-SM3) from the tenant's index key, which neither data-key nor
+        master-key rotation changes, so a commitment can be recomputed for as long as the
+        tenant exists; without the keys, guessing the content (a 6-digit code) is no help.
+        """
+        mac = self._index_macs.get((tenant_id, _CONTENT_PURPOSE)) or self._index_mac(tenant_id, _CONTENT_PURPOSE)
+        mac = mac.copy()
+        mac.update(content)
+        return mac.finalize()
+
+    # -- platform secrets ---------------------------------------------------------------------
+
+    @property
+    def master_key_id(self) -> str:
+        """The id of the master key new wraps are made with."""
+        return self._master.current_id
+
+    def wrap_secret(self, name: str, secret: bytes) -> tuple[str, bytes]:
+        """Wrap a platform secret (e.g. a signing key) under the current master key:
+        (master_key_id, wrapped). ``name`` is bound in, so a wrapped secret opens only as itself."""
+        return self._master.wrap(secret, context=_secret_context(name))
+
+    def unwrap_secret(self, name: str, master_key_id: str, wrapped: bytes) -> bytes:
+        """Open what `wrap_secret` made; SealError if the master key is gone or anything differs."""
+        return self._master.unwrap(master_key_id, wrapped, context=_secret_context(name))
+
     # -- internals ----------------------------------------------------------------------------
 
     def _index_mac(self, tenant_id: str, purpose: str) -> hmac.HMAC:
@@ -577,6 +608,10 @@ def _check_record(record: DataKeyRecord) -> None:
 def _wrap_context(tenant_id: str, key_id: int, purpose: str) -> bytes:
     # Binds a wrapped key to its record: swapping wrapped keys between rows or tenants fails.
     return _lp(b"hongyan/data-key") + _lp(tenant_id.encode()) + struct.pack(">I", key_id) + _lp(purpose.encode())
+
+
+def _secret_context(name: str) -> bytes:
+    return _lp(b"hongyan/platform-secret") + _lp(name.encode("utf-8"))
 
 
 def _lp(raw: bytes) -> bytes:
