@@ -23,18 +23,34 @@ from aiohttp import web
 
 import editor
 import security
-from accounts import Accounts, SignatureInvalid
+from accounts import Accounts, SignatureInvalid, TenantNameInvalid
 from accounts.channels import ChannelService
 from accounts.channels_http import CHANNELS
 from accounts.channels_http import routes as channel_routes
+from accounts.chatbot import ChatbotInfo
+from accounts.chatbot_http import CHATBOT, CHATBOT_CLIENT
+from accounts.chatbot_http import routes as chatbot_routes
 from accounts.directory import TenantDirectory
 from accounts.http import ACCOUNTS_SERVICE
 from accounts.http import routes as accounts_routes
 from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all, rotate_master
+from accounts.service import validate_signature
 from accounts.tables import SEALED_COLUMNS as ACCOUNT_SEALED
-from api.middleware import AUTHENTICATE, SESSION_AUTH, auth_middleware, problem_middleware
+from api.accesslog import AccessLogger
+from api.middleware import (
+    AUTH_FAILURE_ATTEMPTS,
+    AUTH_FAILURE_WINDOW_S,
+    AUTH_FAILURES,
+    AUTHENTICATE,
+    SESSION_AUTH,
+    TRUSTED_PROXIES,
+    auth_middleware,
+    problem_middleware,
+    trusted_networks,
+)
 from api.openapi import openapi_document
-from api.ratelimit import RateLimiter
+from api.problems import Problem
+from api.ratelimit import RateLimiter, WindowLimiter
 from cards import http as cards_http
 from cards.media import MediaStore
 from cards.media.http import MEDIA
@@ -42,6 +58,20 @@ from cards.media.http import routes as media_routes
 from cards.store import TemplateStore
 from cards.store.http import TEMPLATES
 from cards.store.http import routes as template_routes
+from cards.store.sealing import seal_plaintext
+from cards.store.tables import SEALED_COLUMNS as TEMPLATE_SEALED
+from compliance.http import REVIEWS, SCREEN, SIGNATURES, WORD_LISTS
+from compliance.http import routes as compliance_routes
+from compliance.lists import FORMATS as WORD_FORMATS
+from compliance.lists import WordLists, json_lines, lines_of
+from compliance.matcher import PLATFORM
+from compliance.reviews import MESSAGE as HELD_MESSAGES
+from compliance.reviews import ReviewQueue
+from compliance.reviews import verify_all_chains as verify_review_chains
+from compliance.screen import Screen
+from compliance.signatures import SignatureReview
+from compliance.tables import SEALED_COLUMNS as COMPLIANCE_SEALED
+from compliance.templates import TemplateCompliance
 from dispatch import Dispatcher, DispatchOptions
 from dispatch.channels import Channels
 from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage
@@ -63,6 +93,10 @@ from messages.evidence import EvidenceLog, verify_all
 from messages.evidence_http import EVIDENCE
 from messages.evidence_http import routes as evidence_routes
 from messages.ledger import MessageLedger
+from messages.rules_http import RULES, RULES_CLOCK, VOLUMES
+from messages.rules_http import routes as rules_routes
+from messages.screening import held_view, release_held
+from messages.send_rules import CapLedger, RulesStore, VolumeCounter
 from messages.tables import SEALED_COLUMNS as MESSAGE_SEALED
 from rcs.callbacks import CallbackEndpoints
 from rcs.operators import OPERATORS
@@ -128,6 +162,9 @@ class Settings:
     smpp_system_id: str | None = None
     smpp_password: Secret | None = None
     sms_sender: str = DEFAULT_SOURCE_ADDR
+    # Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For names the client for the
+    # authentication rate limits; without any, the peer address is the client.
+    trusted_proxies: tuple[str, ...] = ()
     # Seconds of operator silence before an RCS message with an SMS fallback is re-asked about
     # (a revoke), and of missing receipts before an SMS is asked about (query_sm); None: the
     # dispatcher's defaults.
@@ -196,6 +233,8 @@ class Settings:
                     values[key] = secret
         except SecretError as exc:
             raise SystemExit(f"error: {exc}") from None
+        if env.get("HONGYAN_TRUSTED_PROXIES"):
+            values["trusted_proxies"] = tuple(p for p in env["HONGYAN_TRUSTED_PROXIES"].split(",") if p.strip())
         values["sandbox"] = env.get("HONGYAN_SANDBOX", "1").lower() not in ("0", "false", "no", "off")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -359,17 +398,56 @@ async def _refresh_keys(accounts: Accounts) -> None:
 async def messages_ctx(app: web.Application):
     writer = GroupWriter(app[DATABASE].write)
     await writer.start()
-    app[messages_http.LEDGER] = MessageLedger(app[DATABASE], writer, app[KEYRING], app[WIRING].clock)
+    rules = RulesStore(app[DATABASE])
+    app[RULES] = rules
+    app[VOLUMES] = VolumeCounter(app[DATABASE])
+    app[RULES_CLOCK] = app[WIRING].clock
+    app[messages_http.LEDGER] = MessageLedger(
+        app[DATABASE],
+        writer,
+        app[KEYRING],
+        app[WIRING].clock,
+        rules=rules,
+        caps=CapLedger(app[DATABASE]),
+        volumes=app[VOLUMES],
+    )
     app[messages_http.RATE_LIMITER] = RateLimiter()
-    templates = TemplateStore(app[DATABASE], app[WIRING].clock)
+    # Template contents a version before sealing stored in plaintext are sealed before serving.
+    await seal_plaintext(app[DATABASE], app[KEYRING])
+    templates = TemplateStore(app[DATABASE], app[KEYRING], app[WIRING].clock)
     app[TEMPLATES] = templates
     app[messages_http.CARD_CHECK] = CardChecker(templates)
     yield
     await writer.stop()
 
 
+async def compliance_ctx(app: web.Application):
+    """Word lists screening every send and template version; the review queue deciding what
+    they hold (held messages through the lifecycle writer, template versions in their store)."""
+    db, ledger = app[DATABASE], app[messages_http.LEDGER]
+    lists = WordLists(db, app[WIRING].clock)
+    screen = Screen(lists)
+    queue = ReviewQueue(db, ledger.writer, app[KEYRING], app[WIRING].clock)
+    queue.appliers[HELD_MESSAGES] = release_held(ledger.lifecycle, ledger.due_after_review)
+    queue.views[HELD_MESSAGES] = held_view(db, app[KEYRING])
+    TemplateCompliance(screen, lists, queue).attach(app[TEMPLATES])
+    accounts, tenants = app[ACCOUNTS], app[TENANTS]
+
+    async def set_signature(tenant_id: str, signature: str) -> None:
+        await accounts.set_signature(tenant_id, signature)
+        tenants.forget(tenant_id)
+
+    app[SIGNATURES] = SignatureReview(
+        screen, queue, validate=validate_signature, apply=set_signature, current=tenants.signature_of
+    )
+    app[WORD_LISTS], app[SCREEN], app[REVIEWS] = lists, screen, queue
+    await lists.warm()
+    yield
+
+
 async def media_ctx(app: web.Application):
     app[MEDIA] = MediaStore(app[DATABASE], app[SETTINGS].base_url, app[WIRING].clock)
+    app[messages_http.MEDIA_LOOKUP] = app[MEDIA].find
     yield
 
 
@@ -404,6 +482,15 @@ async def channels_ctx(app: web.Application):
         ensure_keys=app[ACCOUNTS].ensure_keys,
         allow_private=settings.embedded or settings.sandbox,  # the sandbox MaaP is on loopback
         reserved_chatbot_ids=tuple(c for c in (settings.maap_chatbot_id, SANDBOX_CHATBOT_ID) if c),
+    )
+    # Their chatbots' menus and profiles; audit verdicts are webhooks.
+    app[CHATBOT] = ChatbotInfo(
+        app[DATABASE],
+        app[messages_http.LEDGER].writer,
+        app[KEYRING],
+        app[CHANNELS],
+        clock=app[WIRING].clock,
+        notify=app[WEBHOOKS].notify_if_enqueued,
     )
     yield
 
@@ -494,7 +581,7 @@ async def dispatch_ctx(app: web.Application):
             clock=wiring.clock,
             options=config.options,
             media_fetch=app[MEDIA].blob_for_url,
-            on_audit=functools.partial(_profile_audit, app[CHANNELS]),
+            on_audit=app[CHATBOT].on_audit,
         )
         routes_config = sms_routes_config(settings, config, sandbox.smsc)
         if routes_config is None:
@@ -505,6 +592,7 @@ async def dispatch_ctx(app: web.Application):
         app[DISPATCHER] = dispatcher
         app[messages_http.CANCEL] = dispatcher.cancel
         app[messages_http.CAPABILITIES] = dispatcher.capabilities
+        app[CHATBOT_CLIENT] = channels.for_channel  # a brand's menu and profile go out on its channel's client
         yield
 
 
@@ -588,16 +676,6 @@ async def _provision_sandbox_chatbots(app: web.Application, sandbox: Sandbox) ->
         task.add_done_callback(sandbox.tasks.discard)
 
     service.add_listener(changed)
-
-
-async def _profile_audit(channels: ChannelService, chatbot_id: str, notice) -> None:
-    """An operator's verdict on a chatbot's profile: the brand's channel shows it."""
-    if notice.audit_type == "chatbotInformation" and notice.passed is not None:
-        state = "approved" if notice.passed else "rejected"
-        if not await channels.set_profile_audit(chatbot_id, state, notice.description):
-            log.info("a profile audit for a chatbot without a channel here (the default one?)")
-    else:
-        log.info("chatbot audit: %s %s", notice.audit_type, notice.result)
 
 
 async def _started(stack: contextlib.AsyncExitStack, part) -> None:
@@ -695,6 +773,11 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[WIRING] = wiring
+    try:
+        app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise SystemExit(f"error: HONGYAN_TRUSTED_PROXIES: {exc}") from None
+    app[AUTH_FAILURES] = WindowLimiter(AUTH_FAILURE_ATTEMPTS, AUTH_FAILURE_WINDOW_S)
     dispatch = dispatch_config(settings, wiring)
     # Order matters: later contexts stop first, so nothing writes after the writer stops.
     app.cleanup_ctx.extend(
@@ -702,6 +785,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
             storage_ctx,
             accounts_ctx,
             messages_ctx,
+            compliance_ctx,
             media_ctx,
             evidence_ctx,
             webhooks_ctx,
@@ -715,12 +799,15 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
     app.add_routes(messages_http.routes)
+    app.add_routes(rules_routes)
     app.add_routes(cards_http.routes)
     app.add_routes(template_routes)
+    app.add_routes(compliance_routes)
     app.add_routes(media_routes)
     app.add_routes(evidence_routes)
     app.add_routes(accounts_routes)
     app.add_routes(channel_routes)
+    app.add_routes(chatbot_routes)
     app.add_routes(sms_routes)
     app.add_routes(webhook_routes)
     app.add_routes(shortlinks.routes)
@@ -752,7 +839,7 @@ def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
 
 def sealed_columns():
     """Every sealed column of every domain, for key rotation."""
-    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED, *ACCOUNT_SEALED]
+    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED, *ACCOUNT_SEALED, *TEMPLATE_SEALED, *COMPLIANCE_SEALED]
 
 
 # -- command line ------------------------------------------------------------------------
@@ -788,6 +875,18 @@ def build_parser() -> argparse.ArgumentParser:
     ksub.add_parser(
         "rotate-master", parents=[flags], help="re-wrap every data key under a new master key (nothing is re-encrypted)"
     )
+    words = sub.add_parser("words", parents=[flags], help="sensitive-word lists (the platform's, or a tenant's)")
+    wsub = words.add_subparsers(dest="words_command", required=True)
+    wimport = wsub.add_parser("import", parents=[flags], help="import a word file into a category or the whitelist")
+    wimport.add_argument("file", help="one word a line (text), term,category,kind (csv), ndjson or a JSON array")
+    wimport.add_argument("--category", help="the category of lines that name none")
+    wimport.add_argument("--action", choices=("block", "review"), help="create or change the category first")
+    wimport.add_argument("--allow", action="store_true", help="the file lists whitelisted phrases")
+    wimport.add_argument("--tenant", help="a tenant's list (default: the platform's)")
+    wimport.add_argument("--format", choices=WORD_FORMATS, help="default: from the file's extension, else text")
+    wexport = wsub.add_parser("export", parents=[flags], help="write a list to stdout")
+    wexport.add_argument("--tenant", help="a tenant's list (default: the platform's)")
+    wexport.add_argument("--format", choices=WORD_FORMATS, default="csv")
     evidence = sub.add_parser("evidence", parents=[flags], help="the SM3 evidence chain")
     esub = evidence.add_subparsers(dest="evidence_command", required=True)
     esub.add_parser("verify", parents=[flags], help="recompute every tenant's chain; exit 1 at the first break")
@@ -807,6 +906,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 async def _migrate(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await run_migrations(settings.db_url)
+    # Then the data a migration cannot reach without keys: template contents sealed (servers
+    # also do it at start, so without the master key here it waits for the first start).
+    if settings.master_key or settings.embedded:
+        db = open_database(settings.db_url)
+        try:
+            accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+            await accounts.load_keys()
+            sealed = await seal_plaintext(db, accounts.keyring)
+        finally:
+            await db.dispose()
+        if sealed:
+            print(f"{sealed} template versions and drafts sealed", file=sys.stderr)
 
 
 async def _tenant_create(settings: Settings, args: argparse.Namespace) -> dict:
@@ -839,13 +950,60 @@ async def _keys_rotate(settings: Settings, what: str) -> int:
     return 0
 
 
+async def _words(settings: Settings, args: argparse.Namespace) -> int:
+    """`words import` / `words export` on the platform's list or a tenant's."""
+    await prepare_storage(settings)
+    db = open_database(settings.db_url)
+    scope = args.tenant or PLATFORM
+    try:
+        lists = WordLists(db, SystemClock())
+        if args.words_command == "export":
+            async for chunk in lists.export(scope, args.format):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            return 0
+        path = Path(args.file)
+        fmt = args.format or {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}.get(
+            path.suffix.lower(), "text"
+        )
+        if args.action:
+            if not args.category:
+                print("error: --action needs --category", file=sys.stderr)
+                return 2
+            await lists.put_category(scope, args.category, {"action": args.action})
+        data = path.read_bytes()
+        lines = lines_of("\n".join(json_lines(data))) if fmt == "json" else lines_of(data)
+        result = await lists.import_lines(
+            scope,
+            lines,
+            fmt="ndjson" if fmt == "json" else fmt,
+            category=args.category,
+            kind="allow" if args.allow else "word",
+        )
+    except Problem as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        for e in exc.errors[:20]:
+            print(f"  {e.path}: {e.message}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    print(json.dumps(result, separators=(",", ":")), flush=True)
+    return 0
+
+
 async def _evidence_verify(settings: Settings) -> int:
     await prepare_storage(settings)
     db = open_database(settings.db_url)
     try:
         reports = await verify_all(db)
+        reviews = await verify_review_chains(db)
     finally:
         await db.dispose()
+    for tenant_id, checked, seq in reviews:
+        print(f"tenant {tenant_id}: {checked} review decision(s) chained", file=sys.stderr)
+        if seq is not None:
+            print(f"review decision chain BROKEN: tenant {tenant_id}, record seq {seq}")
+            return 1
     broken = [(t, r) for t, r in reports if not r.intact]
     for tenant_id, report in reports:
         print(f"tenant {tenant_id}: {report}", file=sys.stderr)
@@ -903,7 +1061,7 @@ def _serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         print=None,
-        access_log_format='%a "%r" %s %b %Tfs',
+        access_log_class=AccessLogger,  # no query values, short-link tokens cut to a prefix
         loop=new_event_loop(),
     )
 
@@ -927,11 +1085,16 @@ def main(argv: list[str] | None = None) -> int:
         except SignatureInvalid as exc:
             print(f"error: --signature: {exc}", file=sys.stderr)
             return 2
+        except TenantNameInvalid as exc:
+            print(f"error: NAME: {exc}", file=sys.stderr)
+            return 2
         print(json.dumps(out, separators=(",", ":")), flush=True)
     elif command == "keys":
         return asyncio.run(_keys_rotate(settings, args.keys_command))
     elif command == "evidence":
         return asyncio.run(_evidence_verify(settings))
+    elif command == "words":
+        return asyncio.run(_words(settings, args))
     return 0
 
 

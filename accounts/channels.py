@@ -27,6 +27,7 @@ import security
 from accounts.tables import channels
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem, pointer
+from security.addresses import host_refusal
 from security.secrets import Secret
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import ms_to_rfc3339
@@ -149,21 +150,6 @@ def _host_ok(host: str) -> bool:
         return True
     except ValueError:
         return _dns_name(host, min_labels=1)
-
-
-def is_private_host(host: str) -> bool:
-    """A loopback, private, link-local or reserved address, or a localhost name (the embedded
-    sandbox's simulators live there; a production channel may not point inside our network)."""
-    host = host.strip("[]").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False  # a name: whoever connects checks the addresses it resolves to
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
 
 
 def _operator(value: str) -> str:
@@ -334,6 +320,11 @@ def _problem(exc: ValidationError) -> Problem:
     return Problem(422, f"{len(errors)} field(s) are invalid", errors)
 
 
+def problem_of(exc: ValidationError) -> Problem:
+    """The 422 Problem for a pydantic model's validation errors, each field a JSON Pointer."""
+    return _problem(exc)
+
+
 def parse_create(body: Mapping[str, Any]) -> ChannelCreate:
     """The channel in a POST body, or a 422 Problem naming every wrong field."""
     try:
@@ -369,21 +360,26 @@ class ChannelConfig:
     profile_audit: str
     # Grows with every change of the channel: rebuild a client when it differs.
     updated_ms: int
+    # Outside the sandbox the client connects only to public addresses (the brand chose the host).
+    public_only: bool = False
 
     @property
     def active(self) -> bool:
         return self.status == "active"
 
-    def maap_config(self) -> dict[str, str]:
+    def maap_config(self) -> dict:
         """The `from_config` mapping of the operator interface (reveals the app key: hand it
         straight to the client, never log it)."""
-        return {
+        config: dict = {
             "server_root": self.server_root,
             "scheme": self.scheme,
             "chatbot_id": self.chatbot_id,
             "app_id": self.app_id,
             "app_key": self.app_key.reveal(),
         }
+        if self.public_only:
+            config["public_only"] = True
+        return config
 
 
 Listener = Callable[[str, str], None]
@@ -557,6 +553,12 @@ class ChannelService:
             ).first()
         return await self._config(row._mapping) if row is not None else None
 
+    async def config_of(self, tenant_id: str, channel_id: str) -> ChannelConfig | None:
+        """One of the tenant's channels (any status) with its credentials opened, or None (also
+        for another tenant's): what publishing its chatbot's menu and profile goes through."""
+        row = await self._row(tenant_id, channel_id)
+        return await self._config(row) if row is not None else None
+
     async def by_chatbot_id(self, chatbot_id: str) -> ChannelConfig | None:
         """The channel of this chatbot (any tenant, any status: callbacks for messages sent before
         a channel was disabled still arrive), or None. Look at `.status` before sending on it."""
@@ -620,10 +622,9 @@ class ChannelService:
         # Only what this request changes: a stored channel stays editable (e.g. to disable it).
         if root.scheme != "https" and operator != "sandbox" and {"operator", "server_root"} & given:
             errors.append(FieldError(where, f"must be https for operator {operator} (http only for the sandbox)"))
-        if "server_root" in given and not self.allow_private and is_private_host(root.host):
-            errors.append(
-                FieldError("/server_root", "must be a public address (loopback, private and reserved are refused)")
-            )
+        refusal = host_refusal(root.host) if "server_root" in given and not self.allow_private else None
+        if refusal:
+            errors.append(FieldError("/server_root", f"the host {refusal}"))
         if errors:
             raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
         if "chatbot_id" in given and chatbot_id in self.reserved:
@@ -686,6 +687,7 @@ class ChannelService:
             status=row["status"],
             profile_audit=row["profile_audit"],
             updated_ms=row["updated_ms"],
+            public_only=not self.allow_private,
         )
 
     async def _row(self, tenant_id: str, channel_id: str) -> dict | None:

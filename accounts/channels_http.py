@@ -87,6 +87,9 @@ def _schema(model, mode: str = "validation") -> dict:
     return clean(model.model_json_schema(mode=mode, ref_template="#/components/schemas/{model}"))
 
 
+openapi_schema = _schema  # for the other accounts API modules
+
+
 def _json(ref: str, description: str) -> dict:
     return {
         "description": description,

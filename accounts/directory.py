@@ -23,6 +23,10 @@ class TenantDirectory:
             self._tenants[tenant_id] = found
         return found
 
+    def forget(self, tenant_id: str) -> None:
+        """Read the tenant again on next use (its signature changed in this process)."""
+        self._tenants.pop(tenant_id, None)
+
     async def signature_of(self, tenant_id: str) -> str:
         """The tenant's registered SMS signature, e.g. 【鸿雁】."""
         return (await self._tenant(tenant_id)).signature

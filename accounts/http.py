@@ -5,10 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.bodies import read_json
+from api.middleware import SCOPES as CALLER_SCOPES
 from api.middleware import TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.problems import FieldError, Problem
 from security import SCOPES, parse_scopes
+from security.apikeys import scopes_beyond
 
 ACCOUNTS_SERVICE = web.AppKey("accounts_service", object)
 routes = web.RouteTableDef()
@@ -28,8 +30,22 @@ async def create_key(request: web.Request) -> web.Response:
             errors.append(FieldError("/scopes", str(exc)))
     if errors:
         raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
+    _within_callers_scopes(request, scopes, "grant")
     made = await request.app[ACCOUNTS_SERVICE].create_api_key(request[TENANT_ID], scopes)
     return web.json_response(made, status=201)
+
+
+def _within_callers_scopes(request: web.Request, scopes, verb: str) -> None:
+    """403 naming /scopes unless the calling key holds every one of `scopes`: a key with only
+    `keys` must not mint (or revoke) a key that can do more than it can."""
+    beyond = scopes_beyond(request.get(CALLER_SCOPES), scopes)
+    if beyond:
+        names = ", ".join(f"`{s}`" for s in sorted(beyond))
+        raise Problem(
+            403,
+            f"this API key cannot {verb} scopes it does not hold: {names}",
+            [FieldError("/scopes", f"not held by the calling key: {', '.join(sorted(beyond))}")],
+        )
 
 
 @routes.get("/v1/api-keys")
@@ -39,7 +55,12 @@ async def list_keys(request: web.Request) -> web.Response:
 
 @routes.delete("/v1/api-keys/{id}")
 async def revoke_key(request: web.Request) -> web.Response:
-    if not await request.app[ACCOUNTS_SERVICE].revoke_api_key(request[TENANT_ID], request.match_info["id"]):
+    service, key_id = request.app[ACCOUNTS_SERVICE], request.match_info["id"]
+    target = next((k for k in await service.list_api_keys(request[TENANT_ID]) if k["id"] == key_id), None)
+    if target is not None:
+        # Revoking a stronger key would lock its holder out: the same rule as granting.
+        _within_callers_scopes(request, target["scopes"], "revoke")
+    if not await service.revoke_api_key(request[TENANT_ID], key_id):
         raise Problem(404, "no such active API key")
     return web.Response(status=204)
 
@@ -62,6 +83,8 @@ register_fragment(
             "/v1/api-keys": {
                 "post": {
                     "summary": "Create an API key limited to scopes (needs the `keys` scope)",
+                    "description": "A key can grant only scopes it holds itself: asking for more is a 403 "
+                    "naming `/scopes`.",
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -92,7 +115,7 @@ register_fragment(
             },
             "/v1/api-keys/{id}": {
                 "delete": {
-                    "summary": "Revoke a key",
+                    "summary": "Revoke a key (only one whose scopes the calling key holds too)",
                     "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                     "responses": {"204": {"description": "Revoked"}, **problem_responses(401, 403, 404)},
                 }

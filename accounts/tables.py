@@ -5,7 +5,7 @@ The first three are Core tables; `Channel` is an SQLModel table class declared o
 like any other table, and Core statements use `channels` (its `__table__`).
 """
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text, text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -105,6 +105,44 @@ class Channel(AccountsModel, table=True):
 
 
 channels: Table = Channel.__table__  # type: ignore[attr-defined]
+
+
+class ChatbotPublish(AccountsModel, table=True):
+    """One submission of a chatbot's persistent menu or profile (optional information) to its
+    operator through a brand's channel, and the operator's audit of it.
+
+    `body` is what was submitted (the brand's public chatbot information: nothing secret, no
+    recipient data), `api_key_id` which key submitted it. `state`: submitted → approved |
+    rejected (from the operator's audit notice, with its reason); refused when the operator
+    turned the request down at once, failed when it could not be reached.
+    """
+
+    __tablename__ = "chatbot_publishes"
+    __table_args__ = (
+        Index("ix_chatbot_publishes_channel", "tenant_id", "channel_id", "id"),
+        # Audit notices name no submission: the oldest one still waiting gets the verdict.
+        Index("ix_chatbot_publishes_waiting", "channel_id", "state", "id"),
+    )
+
+    id: str = Field(sa_type=String(32), primary_key=True)
+    tenant_id: str = Field(sa_type=String(32), foreign_key="tenants.id")
+    channel_id: str = Field(sa_type=String(32))
+    # The chatbot it went to (a channel's chatbot may change later)
+    chatbot_id: str = Field(sa_type=String(300))
+    # menu | profile
+    kind: str = Field(sa_type=String(16))
+    body: dict = Field(sa_type=JSON)
+    api_key_id: str | None = Field(default=None, sa_type=String(64))
+    # submitted | approved | rejected | refused | failed
+    state: str = Field(sa_type=String(16))
+    reason: str | None = Field(default=None, sa_type=String(500))
+    # The operator's errorCode when it refused the request
+    operator_code: int | None = Field(default=None, sa_type=Integer)
+    submitted_ms: int = Field(sa_type=BigInteger)
+    audited_ms: int | None = Field(default=None, sa_type=BigInteger)
+
+
+chatbot_publishes: Table = ChatbotPublish.__table__  # type: ignore[attr-defined]
 
 # Sealed columns, for the key-rotation job: (table, column, the name the associated data binds).
 SEALED_COLUMNS = (

@@ -4,6 +4,7 @@ the editor's session cookie (with a CSRF token and an Origin check on unsafe met
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -11,6 +12,7 @@ from typing import Protocol
 from aiohttp import web
 
 from api.problems import Problem
+from api.ratelimit import WindowLimiter, retry_after_header
 from api.responses import problem_response
 
 log = logging.getLogger("hongyan.api")
@@ -20,6 +22,10 @@ AUTHENTICATE = web.AppKey("authenticate", object)
 # Who is asking, set by auth_middleware for every /v1/ handler.
 TENANT_ID = web.RequestKey("tenant_id", str)
 TENANT = web.RequestKey("tenant", dict)
+# The scopes of the key (or editor session) asking; None when the principal carries no limit.
+SCOPES = web.RequestKey("scopes", object)
+# The id of the API key behind the request (also for the editor's session), for records of who did what.
+API_KEY_ID = web.RequestKey("api_key_id", str)
 
 # The editor's sign-in (editor/sessions.py) plugs in here; api/ stays below the domains.
 SESSION_COOKIE = "hongyan_editor"
@@ -42,6 +48,56 @@ class SessionAuth(Protocol):
 
 SESSION_AUTH = web.AppKey("session_auth", SessionAuth)
 
+# Failed bearer authentications per client (`client_key`): past the limit a 429 with
+# Retry-After, without looking the key up. A good key is never held back by others' failures.
+AUTH_FAILURES = web.AppKey("auth_failures", WindowLimiter)
+AUTH_FAILURE_ATTEMPTS, AUTH_FAILURE_WINDOW_S = 10, 60.0
+# Proxies whose X-Forwarded-For is believed (HONGYAN_TRUSTED_PROXIES); none by default.
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)
+# A key's public part: "hy_live_" and its 16-hex-digit id (the secret follows).
+KEY_PREFIX_CHARS = 24
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(values) -> tuple[Network, ...]:
+    """Addresses or CIDR blocks of the reverse proxies in front (ValueError names a bad one)."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"not an IP address or CIDR block: {value!r}") from None
+    return tuple(networks)
+
+
+def client_address(request: web.Request) -> str:
+    """Who is asking: the peer address, or — when the peer is a trusted proxy — the nearest
+    X-Forwarded-For hop that is not one (what a client writes further left proves nothing)."""
+    remote = request.remote or "unknown"
+    trusted = request.app.get(TRUSTED_PROXIES, ())
+    if not trusted or not _within(remote, trusted):
+        return remote
+    hops = [h.strip() for header in request.headers.getall("X-Forwarded-For", []) for h in header.split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _within(hop, trusted):
+            return hop
+    return remote
+
+
+def client_key(request: web.Request, api_key: str) -> str:
+    """A client for rate limits on authentication: its address and the public part of the key it
+    presents, so one client behind a NAT guessing at a key locks out nobody else there."""
+    return f"{client_address(request)} {api_key[:KEY_PREFIX_CHARS]}"
+
+
+def _within(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
 
 @web.middleware
 async def problem_middleware(request: web.Request, handler):
@@ -49,6 +105,14 @@ async def problem_middleware(request: web.Request, handler):
     try:
         return await handler(request)
     except Problem as problem:
+        # Where the request went wrong, never what it carried: JSON Pointers name places only.
+        log.debug(
+            "%s %s answered %d at %s",
+            request.method,
+            request.match_info.route.resource and request.match_info.route.resource.canonical,
+            problem.status,
+            [e.path for e in problem.errors[:20]],
+        )
         return problem_response(problem)
     except web.HTTPException as exc:
         if not request.path.startswith("/v1/") or exc.status < 400:
@@ -90,6 +154,8 @@ async def auth_middleware(request: web.Request, handler):
         raise Problem(403, f"this API key lacks the `{scope}` scope")
     request[TENANT_ID] = tenant.id
     request[TENANT] = tenant.as_mapping()
+    request[SCOPES] = frozenset(scopes) if scopes is not None else None
+    request[API_KEY_ID] = getattr(tenant, "key_id", "")
     return await handler(request)
 
 
@@ -97,6 +163,8 @@ async def auth_middleware(request: web.Request, handler):
 _SCOPE_BY_PREFIX = (
     ("/v1/api-keys", "keys"),
     ("/v1/channels", "channels"),
+    ("/v1/compliance", "compliance"),
+    ("/v1/reviews", "reviews"),
     ("/v1/webhook", "webhooks"),
     ("/v1/template", "templates"),
     ("/v1/media", "templates"),
@@ -113,8 +181,20 @@ async def _bearer_principal(request: web.Request, header: str):
             "missing API key: send `Authorization: Bearer <api key>`",
             headers={"WWW-Authenticate": 'Bearer realm="hongyan"'},
         )
-    tenant = await request.app[AUTHENTICATE](key.strip())
+    key = key.strip()
+    failures = request.app.get(AUTH_FAILURES)
+    client = client_key(request, key)
+    wait = failures.wait(client) if failures is not None else 0.0
+    if wait:
+        raise Problem(
+            429,
+            "too many failed authentications from this client; try again later",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
+    tenant = await request.app[AUTHENTICATE](key)
     if tenant is None:
+        if failures is not None:
+            failures.add(client)
         raise Problem(
             401,
             "the API key is not valid or has been revoked",

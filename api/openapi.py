@@ -37,7 +37,7 @@ def problem_responses(*codes: int) -> dict:
         413: "Body too large",
         415: "Content-Type is not application/json",
         422: "Invalid fields (see errors[].path)",
-        429: "Over the tenant's rate limit (see Retry-After)",
+        429: "Too many requests: over the tenant's rate limit, or too many failed authentications (see Retry-After)",
     }
     return {
         str(c): {
@@ -80,6 +80,12 @@ def openapi_document(base_url: str) -> dict:
         for path, ops in frag.get("paths", {}).items():
             paths.setdefault(path, {}).update(ops)
         schemas.update(frag.get("schemas", {}))
+    # Whatever takes a key can answer 429: a client past its limit of failed authentications.
+    for ops in paths.values():
+        for op in ops.values():
+            responses = op.get("responses", {}) if isinstance(op, dict) else {}
+            if "401" in responses and "429" not in responses:
+                responses.update(problem_responses(429))
     return {
         "openapi": "3.1.0",
         "info": {

@@ -28,6 +28,6 @@ def decode_cursor(cursor: str) -> str:
 def page_limit(query, *, default: int = 50, maximum: int = 200) -> int:
     """The `limit` query parameter (1 to `maximum`); 422 naming /limit otherwise."""
     raw = query.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise Problem(422, f"limit must be 1 to {maximum}", [FieldError("/limit", "out of range")])
     return int(raw)

@@ -15,14 +15,32 @@ import jinja2
 import orjson
 
 from cards.model import Document, parse_document
-from cards.view import DocumentView, MediaView, SuggestionView, document_view
+from cards.view import DocumentView, FileView, LocationView, MediaView, SuggestionView, document_view
 
 SuggestionHref = Callable[[int, SuggestionView], "str | None"]
 MediaSrc = Callable[[MediaView], "str | None"]
+FileHref = Callable[[FileView], "str | None"]
+PlaceHref = Callable[[LocationView], "str | None"]
 
 _LABELS = {
-    "zh-CN": {"image": "图片", "video": "视频", "audio": "音频", "file": "文件"},
-    "en": {"image": "Image", "video": "Video", "audio": "Audio", "file": "File"},
+    "zh-CN": {
+        "image": "图片",
+        "video": "视频",
+        "audio": "音频",
+        "file": "文件",
+        "download": "下载",
+        "location": "位置",
+        "open_map": "查看地图",
+    },
+    "en": {
+        "image": "Image",
+        "video": "Video",
+        "audio": "Audio",
+        "file": "File",
+        "download": "Download",
+        "location": "Location",
+        "open_map": "Open the map",
+    },
 }
 
 
@@ -43,12 +61,20 @@ class _Hooks:
     form_action: str | None
     form_fields: dict = field(default_factory=dict)
     media: MediaSrc | None = None
+    file_href: FileHref | None = None
+    place_href: PlaceHref | None = None
 
     def href(self, s: SuggestionView) -> str | None:
         return self.suggestion_href(s.index, s) if self.suggestion_href else None
 
     def media_src(self, m: MediaView) -> str | None:
         return self.media(m) if self.media else None
+
+    def file(self, f: FileView) -> str | None:
+        return self.file_href(f) if self.file_href else None
+
+    def place(self, loc: LocationView) -> str | None:
+        return self.place_href(loc) if self.place_href else None
 
 
 @lru_cache(maxsize=1024)
@@ -78,6 +104,8 @@ def render_html(
     form_action: str | None = None,
     form_fields: dict[str, str] | None = None,
     media_src: MediaSrc | None = None,
+    file_href: FileHref | None = None,
+    place_href: PlaceHref | None = None,
     page: bool = True,
     title: str | None = None,
     brand: str | None = None,
@@ -87,7 +115,9 @@ def render_html(
     """The card as HTML: a whole page (`page=True`, noindex, no scripts) or a fragment.
 
     `media_src(media)` returns the URL the browser may load for a media item; by default
-    media is drawn as a placeholder (nothing remote is referenced).
+    media is drawn as a placeholder (nothing remote is referenced). `file_href(file)` is where a
+    file message downloads from and `place_href(location)` where a location message's map
+    opens; without them those are shown without a link.
     """
     if isinstance(card, DocumentView):
         view = card
@@ -95,10 +125,14 @@ def render_html(
         view = document_view(card)
     else:
         view = _cached_view(orjson.dumps(card))
-    hooks = _Hooks(suggestion_href, form_action, dict(form_fields or {}), media_src)
+    hooks = _Hooks(suggestion_href, form_action, dict(form_fields or {}), media_src, file_href, place_href)
     env = html_environment()
     name = "page.html.j2" if page else "fragment.html.j2"
     first_title = next((c.title for c in view.cards if c.title), None)
+    if first_title is None and view.location is not None:
+        first_title = view.location.label
+    if first_title is None and view.file is not None:
+        first_title = view.file.file_name
     return env.get_template(name).render(
         view=view,
         hooks=hooks,

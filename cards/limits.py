@@ -50,15 +50,21 @@ CARD_WIDTHS = frozenset({"SMALL_WIDTH", "MEDIUM_WIDTH"})
 MEDIA_HEIGHTS = frozenset({"SHORT_HEIGHT", "MEDIUM_HEIGHT", "TALL_HEIGHT"})
 # [GSMA]/[RBM] small-width carousel cards cannot take TALL media
 SMALL_WIDTH_HEIGHTS = frozenset({"SHORT_HEIGHT", "MEDIUM_HEIGHT"})
-# [GSMA] openUrl.application / viewMode (webview only)
+# [GSMA] openUrl.application / viewMode (webview only). [GSMA]/[CN] schema: lower case;
+# [RBM] spells its enum in upper case (WebviewViewMode FULL/HALF/TALL).
 URL_APPLICATIONS = frozenset({"browser", "webview"})
-VIEW_MODES = frozenset({"FULL", "HALF", "TALL"})
+VIEW_MODES = frozenset({"full", "half", "tall"})
+RBM_VIEW_MODES = frozenset({"FULL", "HALF", "TALL"})
 # [GSMA] composeRecordingMessage.type
 RECORDING_TYPES = frozenset({"AUDIO", "VIDEO"})
 # [CN] media uploads: image 2 MB (jpg/png), audio 5 MB, video 10 MB, thumbnail image 200 KB
 CN_MEDIA_MAX_BYTES = {"image": 2 * 1024 * 1024, "audio": 5 * 1024 * 1024, "video": 10 * 1024 * 1024}
 CN_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/jpg"})
 CN_THUMBNAIL_MAX_BYTES = 200 * 1024
+# Ours: a file message's name (file systems and the operators' consoles stop at 255)
+FILE_NAME_MAX = 255
+# [CN] a location message's geo text names its datum: gcj02 in the interface's examples
+LOCATION_DATUMS = frozenset({"gcj02", "wgs84"})
 # [CN] a plain text message: at most 2000 characters
 CN_TEXT_MAX = 2000
 # [RBM] a whole RBM message: at most 250 KB
@@ -78,6 +84,7 @@ class Profile:
     display_text_unit: str = "characters"
     cn_media: bool = False
     message_max_bytes: int | None = None
+    view_modes: frozenset[str] = VIEW_MODES
 
 
 PROFILES: dict[str, Profile] = {
@@ -88,7 +95,13 @@ PROFILES: dict[str, Profile] = {
     "gsma": Profile("gsma", carousel_max=12, menu_levels=3, menu_top_max=5, menu_sub_max=5),
     # [RBM] carousel ≤ 10; whole message ≤ 250 KB; menu as GSMA.
     "rbm": Profile(
-        "rbm", carousel_max=10, menu_levels=3, menu_top_max=5, menu_sub_max=5, message_max_bytes=RBM_MESSAGE_MAX_BYTES
+        "rbm",
+        carousel_max=10,
+        menu_levels=3,
+        menu_top_max=5,
+        menu_sub_max=5,
+        message_max_bytes=RBM_MESSAGE_MAX_BYTES,
+        view_modes=RBM_VIEW_MODES,
     ),
 }
 DEFAULT_PROFILE = "cn_csp"

@@ -305,11 +305,49 @@ class Carousel(Node):
 
 
 @dataclass
+class FileMessage(Node):
+    """A file sent as a message of its own (the CSP interface's file-transfer form once it is
+    uploaded): the file and an optional thumbnail, named like a card's media."""
+
+    media_url: Any = _json("mediaUrl")
+    media_content_type: Any = _json("mediaContentType")
+    media_file_size: Any = _json("mediaFileSize")
+    file_name: Any = _json("fileName")
+    thumbnail_url: Any = _json("thumbnailUrl")
+    thumbnail_content_type: Any = _json("thumbnailContentType")
+    thumbnail_file_size: Any = _json("thumbnailFileSize")
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class LocationMessage(Node):
+    """A place sent as a message of its own (the interface's geo text). `crs` is the datum of
+    the coordinates: `gcj02` (China's maps, the interface's examples; the default) or `wgs84`."""
+
+    latitude: Any = _json("latitude")
+    longitude: Any = _json("longitude")
+    label: Any = _json("label")
+    crs: Any = _json("crs")
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
 class Message(Node):
+    """The bot message: one card, a carousel, or — sent in the interface's own part types —
+    plain text, a file or a location."""
+
     card: Any = _json("generalPurposeCard", GeneralPurposeCard)
     carousel: Any = _json("generalPurposeCardCarousel", Carousel)
     text: Any = _json("text")
+    file: Any = _json("file", FileMessage)
+    location: Any = _json("location", LocationMessage)
     extra: dict = field(default_factory=dict)
+
+    def kinds(self) -> list[str]:
+        """The JSON keys of the message kinds present (exactly one in a valid message)."""
+        present = (self.card, self.carousel, self.text, self.file, self.location)
+        names = ("generalPurposeCard", "generalPurposeCardCarousel", "text", "file", "location")
+        return [name for name, value in zip(names, present) if value is not None]
 
 
 # --- persistent menu ---------------------------------------------------------------------
@@ -409,9 +447,11 @@ def fix_warnings(doc: Document) -> Document:
     for _, s in doc.suggestions_in_order():
         _fix_suggestion(s)
     _fix_menu(doc.menu)
-    for _, content in doc.cards():
-        m = content.media
-        if isinstance(m, Media):
+    files: list = [content.media for _, content in doc.cards()]
+    if isinstance(doc.message, Message):
+        files.append(doc.message.file)
+    for m in files:
+        if isinstance(m, Media | FileMessage):
             if m.media_content_type == "image/jpg":
                 m.media_content_type = "image/jpeg"
             if m.thumbnail_content_type == "image/jpg":

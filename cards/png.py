@@ -107,6 +107,16 @@ def draw_document(view: DocumentView, images: Mapping[str, bytes] | None = None)
     cards = [_CardLayout(c, width, horizontal, view.image_alignment) for c in view.cards]
     if view.text:
         cards.insert(0, _CardLayout(CardView(None, view.text, None, []), width, False, "LEFT"))
+    if view.file:
+        f = view.file
+        shown = f.media if f.media.kind in ("image", "video", "audio") else None
+        card = CardView(f.file_name or f.media.kind, f.size_text, shown, [])
+        cards.insert(0, _CardLayout(card, width, False, "LEFT"))
+    if view.location:
+        loc = view.location
+        cards.insert(
+            0, _CardLayout(CardView("📍 " + (loc.label or ""), loc.coordinates, None, []), width, False, "LEFT")
+        )
     cards_w = sum(c.width for c in cards) + GAP * max(len(cards) - 1, 0)
     canvas_w = max(cards_w + 2 * PAD, STANDALONE_WIDTH + 2 * PAD)
     chips = _ChipLayout(view.chips, canvas_w - 2 * PAD)

@@ -76,8 +76,22 @@ class ReplyOption:
 
 
 _WORDS = {
-    "zh-CN": {"reply": "回复{n} {text}", "call": "电话：{v}", "place": "地点：{v}", "time": "时间：{v}"},
-    "en": {"reply": "Reply {n}: {text}", "call": "Call: {v}", "place": "Place: {v}", "time": "When: {v}"},
+    "zh-CN": {
+        "reply": "回复{n} {text}",
+        "call": "电话：{v}",
+        "place": "地点：{v}",
+        "time": "时间：{v}",
+        "file": "文件：{v}",
+        "location": "位置",
+    },
+    "en": {
+        "reply": "Reply {n}: {text}",
+        "call": "Call: {v}",
+        "place": "Place: {v}",
+        "time": "When: {v}",
+        "file": "File: {v}",
+        "location": "a location",
+    },
 }
 
 
@@ -116,6 +130,13 @@ def render_text(card: dict | Document, locale: str = "zh-CN") -> str:
     lines: list[str] = []
     if view.text:
         lines.append(view.text)
+    if view.file:
+        name = view.file.file_name or view.file.media.kind
+        size = f"（{view.file.size_text}）" if view.file.size_text and locale == "zh-CN" else ""
+        size = size or (f" ({view.file.size_text})" if view.file.size_text else "")
+        lines.append(words["file"].format(v=name + size))
+    if view.location:
+        lines.append(words["place"].format(v=view.location.label or words["location"]))
     for card_view in view.cards:
         block = [t for t in (card_view.title, card_view.description) if t]
         facts = _facts(card_view.suggestions, words)

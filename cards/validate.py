@@ -8,6 +8,7 @@ with `mediaContentType`. Everything else is an error.
 from __future__ import annotations
 
 import mimetypes
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from cards.model import (
     ComposeText,
     DialNumber,
     Document,
+    FileMessage,
     Layout,
     Location,
     Media,
@@ -173,17 +175,57 @@ class _Validator:
     def message(self, msg, path: tuple) -> None:
         if not self.is_object(msg, path):
             return
-        kinds = [k for k in (msg.card, msg.carousel, msg.text) if k is not None]
+        kinds = msg.kinds()
         if not kinds:
-            self.error(path, "expected generalPurposeCard, generalPurposeCardCarousel or text")
+            self.error(path, f"expected one of {_MESSAGE_KINDS}")
         elif len(kinds) > 1:
-            self.error(path, "holds more than one of generalPurposeCard, generalPurposeCardCarousel, text")
+            self.error(path, f"holds more than one of {', '.join(kinds)}")
         if msg.card is not None:
             self.standalone(msg.card, (*path, "generalPurposeCard"))
         if msg.carousel is not None:
             self.carousel(msg.carousel, (*path, "generalPurposeCardCarousel"))
         if msg.text is not None:
-            self.text(msg.text, (*path, "text"), L.CN_TEXT_MAX)
+            self.text(msg.text, (*path, "text"), L.CN_TEXT_MAX, required=True)
+        if msg.file is not None:
+            self.file(msg.file, (*path, "file"))
+        if msg.location is not None:
+            self.location(msg.location, (*path, "location"))
+
+    def file(self, f, path: tuple) -> None:
+        """A file message: the file itself (type and size required, as the interface's
+        file-transfer form has them) and an optional thumbnail, which must be an image."""
+        if not self.is_object(f, path):
+            return
+        self.url(f.media_url, (*path, "mediaUrl"), required=True)
+        self.content_type(f.media_content_type, (*path, "mediaContentType"), required=True)
+        self.file_size(f.media_file_size, (*path, "mediaFileSize"), required=True)
+        self.text(f.file_name, (*path, "fileName"), L.FILE_NAME_MAX)
+        if isinstance(f.file_name, str) and any(ch in f.file_name for ch in "/\\\x00"):
+            self.error((*path, "fileName"), "a file name, not a path")
+        self.url_matches_type(f.media_url, f.media_content_type, (*path, "mediaUrl"))
+        if any(t is not None for t in (f.thumbnail_url, f.thumbnail_content_type, f.thumbnail_file_size)):
+            self.url(f.thumbnail_url, (*path, "thumbnailUrl"), required=True)
+            self.content_type(f.thumbnail_content_type, (*path, "thumbnailContentType"), required=True)
+            self.file_size(f.thumbnail_file_size, (*path, "thumbnailFileSize"), required=True)
+            tctype = f.thumbnail_content_type
+            if isinstance(tctype, str) and not tctype.startswith("image/"):
+                self.error((*path, "thumbnailContentType"), "a thumbnail is an image")
+        if self.profile.cn_media:
+            self.cn_media(f, path)
+
+    def location(self, loc, path: tuple) -> None:
+        """A location message: coordinates in range, an optional label, the datum."""
+        if not self.is_object(loc, path):
+            return
+        for value, key, bound in ((loc.latitude, "latitude", 90), (loc.longitude, "longitude", 180)):
+            if value is None:
+                self.error((*path, key), "required")
+            elif not _is_number(value):
+                self.error((*path, key), "expected a number")
+            elif not -bound <= value <= bound:
+                self.error((*path, key), f"{value} is outside -{bound}…{bound}")
+        self.text(loc.label, (*path, "label"), L.LOCATION_LABEL_MAX)
+        self.enum(loc.crs, (*path, "crs"), L.LOCATION_DATUMS)
 
     def standalone(self, card, path: tuple) -> None:
         if not self.is_object(card, path):
@@ -261,7 +303,7 @@ class _Validator:
         if self.profile.cn_media:
             self.cn_media(m, path)
 
-    def cn_media(self, m: Media, path: tuple) -> None:
+    def cn_media(self, m: Media | FileMessage, path: tuple) -> None:
         ctype, size = m.media_content_type, m.media_file_size
         if isinstance(ctype, str) and _is_size(size):
             family = ctype.split("/", 1)[0]
@@ -285,6 +327,9 @@ class _Validator:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             self.error(path, "expected an absolute http(s) URL")
+        elif _UNSAFE_URL.search(value):
+            # RFC 3986 has no raw spaces, quotes or control characters: percent-encode them.
+            self.error(path, "contains a space or a character a URL must percent-encode")
 
     def content_type(self, value, path: tuple, *, required: bool) -> None:
         if value is None:
@@ -392,10 +437,8 @@ class _Validator:
             self.warning((*path, "application"), "openUrl without application; treated as browser")
         else:
             self.enum(p.application, (*path, "application"), L.URL_APPLICATIONS)
-        if p.application == "webview":
-            self.enum(p.view_mode, (*path, "viewMode"), L.VIEW_MODES, required=True)
-        elif p.view_mode is not None:
-            self.enum(p.view_mode, (*path, "viewMode"), L.VIEW_MODES)
+        if p.application == "webview" or p.view_mode is not None:
+            self.enum(p.view_mode, (*path, "viewMode"), self.profile.view_modes, required=p.application == "webview")
 
     def show_location(self, p: ShowLocation, path: tuple) -> None:
         self.url(p.fallback_url, (*path, "fallbackUrl"))
@@ -599,6 +642,10 @@ def parse_rfc3339(value) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+_MESSAGE_KINDS = "generalPurposeCard, generalPurposeCardCarousel, text, file or location"
+_UNSAFE_URL = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
 
 
 def _is_number(v) -> bool:

@@ -11,9 +11,11 @@ from cards.model import (
     ComposeText,
     DialNumber,
     Document,
+    FileMessage,
     GeneralPurposeCard,
     Layout,
     Location,
+    LocationMessage,
     Media,
     Menu,
     MenuEntry,
@@ -61,6 +63,38 @@ class MediaView:
 
 
 @dataclass(frozen=True)
+class FileView:
+    """A file message: the file (a MediaView of it) and its name and size."""
+
+    media: MediaView
+    file_name: str | None
+    file_size: int | None
+
+    @property
+    def size_text(self) -> str | None:
+        """The size as people read it: "860 KB", "1.2 MB"."""
+        if self.file_size is None:
+            return None
+        if self.file_size < 1024 * 1024:
+            return f"{max(1, round(self.file_size / 1024))} KB"
+        return f"{self.file_size / (1024 * 1024):.1f} MB"
+
+
+@dataclass(frozen=True)
+class LocationView:
+    """A location message; `crs` is the coordinates' datum (gcj02 or wgs84)."""
+
+    latitude: float
+    longitude: float
+    label: str | None
+    crs: str
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.latitude:.6f}, {self.longitude:.6f}"
+
+
+@dataclass(frozen=True)
 class CardView:
     title: str | None
     description: str | None
@@ -86,6 +120,8 @@ class DocumentView:
     image_alignment: str = "LEFT"
     card_width: str = "MEDIUM_WIDTH"
     text: str | None = None  # a plain-text bot message
+    file: FileView | None = None  # a file message
+    location: LocationView | None = None  # a location message
 
     @property
     def suggestions(self) -> list[SuggestionView]:
@@ -194,7 +230,32 @@ def document_view(doc: Document) -> DocumentView:
         image_alignment=lay.image_alignment if lay.image_alignment in ("LEFT", "RIGHT") else "LEFT",
         card_width=lay.card_width if lay.card_width in ("SMALL_WIDTH", "MEDIUM_WIDTH") else "SMALL_WIDTH",
         text=_str(msg.text),
+        file=_file(msg.file),
+        location=_location(msg.location),
     )
+
+
+def _file(f) -> FileView | None:
+    if not isinstance(f, FileMessage):
+        return None
+    media = MediaView(
+        url=_str(f.media_url),
+        content_type=_str(f.media_content_type) or "application/octet-stream",
+        height="MEDIUM_HEIGHT",
+        description=_str(f.file_name),
+        thumbnail_url=_str(f.thumbnail_url),
+    )
+    size = f.media_file_size if isinstance(f.media_file_size, int) and not isinstance(f.media_file_size, bool) else None
+    return FileView(media, _str(f.file_name), size)
+
+
+def _location(loc) -> LocationView | None:
+    if not isinstance(loc, LocationMessage):
+        return None
+    lat, lon = _num(loc.latitude), _num(loc.longitude)
+    if lat is None or lon is None:
+        return None
+    return LocationView(lat, lon, _str(loc.label), loc.crs if loc.crs in ("gcj02", "wgs84") else "gcj02")
 
 
 def _menu(menu) -> list[MenuItemView]:

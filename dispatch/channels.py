@@ -61,13 +61,23 @@ class Channels:
         if hit is None or hit[0] <= now:
             spec = await self._lookup(tenant_id)
             key = (spec.id, spec.updated_ms) if spec is not None else None
-            if key is not None and key not in self._clients:
-                assert self._build is not None
-                self._retire(spec.id)
-                self._clients[key] = self._build(spec)
+            if spec is not None:
+                await self.for_channel(spec)  # built on first use
             hit = (now + self._ttl_s, key)
             self._by_tenant[tenant_id] = hit
         return self.default if hit[1] is None else self._clients[hit[1]]
+
+    async def for_channel(self, spec: Any) -> RcsChannel:
+        """The client of one brand's channel, whether or not its messages go out on it now (its
+        chatbot's menu and profile are published through it): the same client, so the same
+        token holder, that sends on it."""
+        if self._build is None:
+            raise LookupError("this dispatcher serves no brand channels")
+        key = (spec.id, spec.updated_ms)
+        if key not in self._clients:
+            self._retire(spec.id)
+            self._clients[key] = self._build(spec)
+        return self._clients[key]
 
     def _retire(self, channel_id: str) -> None:
         """An edited channel: its old client is closed when the platform stops (a send may still

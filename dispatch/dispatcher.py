@@ -53,7 +53,7 @@ S = Status
 # Statuses the dispatcher acts on when they fall due.
 DUE_STATUSES = TO_SEND | {S.RCS_SENT, S.FALLBACK_PENDING, S.SMS_SENT}
 _NEW = frozenset({S.ACCEPTED, S.SCHEDULED})
-_CANCEL_AT_ONCE = frozenset({S.ACCEPTED, S.SCHEDULED, S.FALLBACK_PENDING})
+_CANCEL_AT_ONCE = frozenset({S.ACCEPTED, S.SCHEDULED, S.HELD, S.FALLBACK_PENDING})
 
 
 def _unless_sms_started(message_id: str):

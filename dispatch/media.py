@@ -80,7 +80,11 @@ class OperatorMedia:
             return known
         thumbnail = (thumb.data, thumb.content_type, _name("thumbnail", thumb.content_type)) if thumb else None
         uploaded: MediaFile = await channel.upload_media(
-            main.data, main.content_type, _name("media", main.content_type), thumbnail=thumbnail, temporary=True
+            main.data,
+            main.content_type,
+            media.get("fileName") or _name("media", main.content_type),
+            thumbnail=thumbnail,
+            temporary=True,
         )
         self.uploads += 1
         found = _Uploaded(uploaded.url, uploaded.thumbnail_url, _until(uploaded.until))
@@ -94,6 +98,8 @@ def _media_paths(card: dict) -> Iterator[tuple]:
     message = card.get("message") if isinstance(card, dict) else None
     if not isinstance(message, dict):
         return
+    if isinstance(message.get("file"), dict):
+        yield ("message", "file")
     single = message.get("generalPurposeCard")
     if isinstance(single, dict) and isinstance(single.get("content", {}).get("media"), dict):
         yield ("message", "generalPurposeCard", "content", "media")

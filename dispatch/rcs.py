@@ -26,8 +26,8 @@ from messages import lifecycle
 from messages.lifecycle import KEEP, Change
 from messages.status import Status
 from rcs.capability import CapabilityCache
-from rcs.maap import ContentPart, OutboundMessage, RcsChannel, card_parts, text_parts
-from rcs.results import Capability, Outcome, SendResult
+from rcs.maap import ContentPart, OutboundMessage, RcsChannel, card_parts, file_parts, location_parts, text_parts
+from rcs.results import Capability, MediaFile, Outcome, SendResult
 from store import GroupWriter
 from store.clock import ms_to_rfc3339
 from store.writer import WriteBatch
@@ -54,11 +54,22 @@ def rcs_traffic_type(traffic_type: str) -> str | None:
 
 
 def message_parts(doc: dict) -> tuple[ContentPart, ...]:
-    """The messageList of a composed content document: a text message as `text/plain`, a card
-    as a bot message; its chip list as a part of its own."""
+    """The messageList of a composed content document: a text message as `text/plain`, a file
+    in the file-transfer form, a location as geo text, a card as a bot message; its chip list
+    as a part of its own."""
     message, chips = doc["message"], doc.get("suggestions")
-    if isinstance(message.get("text"), str) and set(message) == {"text"}:
+    if set(message) == {"text"} and isinstance(message["text"], str):
         return text_parts(message["text"], chips)
+    if set(message) == {"file"}:
+        f = message["file"]
+        file = MediaFile(f["mediaUrl"], f["mediaContentType"], f["mediaFileSize"], file_name=f.get("fileName"))
+        thumbnail = None
+        if f.get("thumbnailUrl"):
+            thumbnail = MediaFile(f["thumbnailUrl"], f["thumbnailContentType"], f["thumbnailFileSize"])
+        return file_parts(file, thumbnail, chips)
+    if set(message) == {"location"}:
+        loc = message["location"]
+        return location_parts(loc["latitude"], loc["longitude"], loc.get("label"), chips, crs=loc.get("crs") or "gcj02")
     return card_parts({"message": message}, chips)
 
 

@@ -16,9 +16,10 @@ import orjson
 from aiohttp import web
 
 from api.bodies import read_json
-from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, TENANT, check_csrf
+from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, TENANT, check_csrf, client_key
 from api.problems import FieldError, Problem
 from api.ratelimit import retry_after_header
+from cards.compose import off_loop
 from editor import openapi as _openapi  # noqa: F401  (registers the API description)
 from editor.preview import Previewer, parse_request
 from editor.sessions import ABSOLUTE_TIMEOUT_MS, EditorSession, EditorSessions, LoginLimiter
@@ -98,20 +99,27 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
     shell = _Shell(static_root / "index.html")
     previewer = Previewer(config.base_url)
 
-    async def app_shell(request: web.Request) -> web.StreamResponse:
-        loaded = shell.load()
-        if loaded is None:
-            raise web.HTTPNotFound(text="the editor's files are not installed")
-        body, etag = loaded
-        headers = {
-            **_SECURITY_HEADERS,
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-            "Cache-Control": "no-cache",
-            "ETag": etag,
-        }
-        if request.headers.get("If-None-Match") == etag:
-            return web.Response(status=304, headers=headers)
-        return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
+    def page(shell: _Shell):
+        async def serve(request: web.Request) -> web.StreamResponse:
+            loaded = shell.load()
+            if loaded is None:
+                raise web.HTTPNotFound(text="the editor's files are not installed")
+            body, etag = loaded
+            headers = {
+                **_SECURITY_HEADERS,
+                "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                "Cache-Control": "no-cache",
+                "ETag": etag,
+            }
+            if request.headers.get("If-None-Match") == etag:
+                return web.Response(status=304, headers=headers)
+            return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
+
+        return serve
+
+    app_shell = page(shell)
+    # The reviewers' page (the review queue), signed in like the editor.
+    review_page = page(_Shell(static_root / "reviews.html"))
 
     async def asset(request: web.Request) -> web.StreamResponse:
         rel = request.match_info["path"]
@@ -173,13 +181,6 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         return resp.cookies[SESSION_COOKIE].OutputString()
 
     async def sign_in(request: web.Request) -> web.Response:
-        wait = config.login_limiter.take(request.remote or "unknown")
-        if wait:
-            raise Problem(
-                429,
-                "too many sign-in attempts from this address; try again later",
-                headers={"Retry-After": retry_after_header(wait)},
-            )
         origin = request.headers.get("Origin")
         if origin is not None and origin not in request.app[SESSION_AUTH].trusted_origins | {
             f"{request.scheme}://{request.host}"
@@ -189,6 +190,14 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         key = body.get("api_key")
         if not isinstance(key, str) or not key.strip():
             raise Problem(422, "an API key is required", [FieldError("/api_key", "required; the tenant's API key")])
+        # Per client: its address and the key it presents (others behind the same NAT sign in).
+        wait = config.login_limiter.take(client_key(request, key.strip()))
+        if wait:
+            raise Problem(
+                429,
+                "too many sign-in attempts with this key from this address; try again later",
+                headers={"Retry-After": retry_after_header(wait)},
+            )
         principal = await request.app[AUTHENTICATE](key.strip())
         if principal is None or not hasattr(principal, "key_id"):
             raise Problem(
@@ -218,7 +227,8 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
 
     async def preview(request: web.Request) -> web.Response:
         req = parse_request(await read_json(request))
-        return json_response(previewer.preview(req, request[TENANT]))
+        # Compiling and composing can take a while (bounded: cards.sandbox): off the event loop.
+        return json_response(await off_loop(previewer.preview, req, request[TENANT]))
 
     return [
         web.get("/editor", app_shell),
@@ -227,6 +237,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         web.post("/editor/session", sign_in),
         web.get("/editor/session", show),
         web.delete("/editor/session", sign_out),
+        web.get("/editor/reviews", review_page),
         web.get("/editor/{tail:.*}", app_shell),
         web.post("/v1/editor/preview", preview),
     ]

@@ -12,7 +12,6 @@ import hashlib
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from sqlalchemy import delete, select, update
 from accounts.service import Principal, Tenant
 from accounts.tables import api_keys, tenants
 from api.middleware import SESSION_COOKIE
+from api.ratelimit import WindowLimiter
 from editor.tables import editor_sessions
 from store import Clock, Database
 from store.clock import rfc3339
@@ -197,8 +197,9 @@ class EditorSessions:
             await asyncio.sleep(self.purge_interval_s)
 
 
-class LoginLimiter:
-    """At most `attempts` sign-in attempts per client address in any `window_s` seconds."""
+class LoginLimiter(WindowLimiter):
+    """At most `attempts` sign-in attempts per client (its address and the key it presents) in
+    any `window_s` seconds: one client behind a NAT cannot lock the others out."""
 
     def __init__(
         self,
@@ -206,24 +207,4 @@ class LoginLimiter:
         window_s: float = LOGIN_WINDOW_S,
         monotonic: Callable[[], float] = time.monotonic,
     ):
-        self.attempts = attempts
-        self.window_s = window_s
-        self._now = monotonic
-        self._seen: dict[str, deque[float]] = {}
-
-    def take(self, address: str) -> float:
-        """Count one attempt; 0 when allowed, else seconds until the oldest one leaves the window."""
-        now = self._now()
-        if len(self._seen) > 10_000:  # bound memory under a spray of addresses
-            self._prune(now)
-        times = self._seen.setdefault(address, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        if len(times) >= self.attempts:
-            return max(0.001, times[0] + self.window_s - now)
-        times.append(now)
-        return 0.0
-
-    def _prune(self, now: float) -> None:
-        for address in [a for a, t in self._seen.items() if not t or t[-1] <= now - self.window_s]:
-            del self._seen[address]
+        super().__init__(attempts, window_s, monotonic)

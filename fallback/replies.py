@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from fallback.client import InboundSms
 from security.logs import mask_phone
+from security.numbers import ascii_digits, canonical_number
 
 log = logging.getLogger("hongyan.sms.replies")
 
@@ -56,7 +57,7 @@ class SmsReplies:
         digits = destination.lstrip("+")
         at = digits.find(self.sender_number)
         ext = digits[at + len(self.sender_number) :] if at >= 0 else ""
-        return ext if ext.isdigit() else None
+        return ext if ascii_digits(ext) else None
 
     async def handle(self, sms: InboundSms) -> None:
         async with self._in_order:
@@ -65,17 +66,21 @@ class SmsReplies:
     async def _handle(self, sms: InboundSms) -> None:
         ext = self.extension(sms.destination)
         tenant_id = await self.tenant_of(ext) if ext else None
-        if tenant_id is None:
+        # SMSCs write the source as they like (8613…, 13…, +86 …): the opt-out list and the
+        # conversation match only the canonical E.164 form the messages were stored under.
+        source = canonical_number(sms.source)
+        if tenant_id is None or source is None:
             self.counts["unrouted"] += 1
-            log.info("reply from %s to an unknown extension dropped", mask_phone(sms.source))
+            why = "to an unknown extension" if tenant_id is None else "from an unreadable number"
+            log.info("reply from %s %s dropped", mask_phone(sms.source), why)
             return
         opt_out = is_opt_out(sms.text)
         if opt_out:
-            await self.on_opt_out(tenant_id, sms.source)
+            await self.on_opt_out(tenant_id, source)
             self.counts["opt_outs"] += 1
-            log.info("%s opted out of tenant %s's marketing by SMS reply", mask_phone(sms.source), tenant_id)
+            log.info("%s opted out of tenant %s's marketing by SMS reply", mask_phone(source), tenant_id)
         else:
             self.counts["other"] += 1
         # Every reply, an opt-out too, goes to the brand as a user event of its last SMS there.
-        if self.on_reply is not None and await self.on_reply(tenant_id, sms.source, sms.text, opt_out=opt_out):
+        if self.on_reply is not None and await self.on_reply(tenant_id, source, sms.text, opt_out=opt_out):
             self.counts["forwarded"] += 1

@@ -38,6 +38,7 @@ from typing import Any
 
 from fallback.route import IN_DOUBT_POLICIES
 from fallback.routing import CarrierRoutes, HealthPolicy, RouterConfig, RouteSettings
+from security.numbers import ascii_digits
 from security.secrets import SecretError, resolve_secret
 
 # Option names whose values are credentials: they must come from the environment or a file.
@@ -121,7 +122,7 @@ def parse_routes(
         raise RoutesFileError(f"{where}: [health] has unknown key(s) {', '.join(bad)}")
 
     sender = raw.get("sender")
-    if sender is not None and (not isinstance(sender, str) or not sender.isdigit()):
+    if sender is not None and (not isinstance(sender, str) or not ascii_digits(sender)):
         raise RoutesFileError(f"{where}: sender must be a string of digits (the sender number)")
     try:
         router = RouterConfig(

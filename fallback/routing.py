@@ -23,6 +23,7 @@ import phonenumbers
 from phonenumbers import carrier as phone_carrier
 
 from fallback.route import IN_DOUBT_POLICIES, InDoubt, NoRouteAvailable
+from security.numbers import ascii_digits
 
 CHINA_MOBILE = "china_mobile"
 CHINA_UNICOM = "china_unicom"
@@ -112,7 +113,7 @@ class RouterConfig:
                 if name not in names:
                     raise ValueError(f"carrier {carrier}: unknown route {name!r}")
         for prefix, carrier in self.prefixes.items():
-            if not prefix.startswith("+") or not prefix[1:].isdigit():
+            if not prefix.startswith("+") or not ascii_digits(prefix[1:]):
                 raise ValueError(f"number prefix {prefix!r}: write it as + and digits, e.g. +852")
             if carrier not in self.carriers:
                 raise ValueError(f"number prefix {prefix}: unknown carrier {carrier!r}")
@@ -175,7 +176,8 @@ class _RouteState:
     reason: str | None = None
     probe_in_flight: bool = False
     probe_streak: int = 0
-    throttled: int = 0
+    throttles: int = 0  # how often the peer asked us to slow down
+    throttled_until: float = 0.0  # the pause the last one asked for ends then
 
 
 class CarrierRouter:
@@ -312,10 +314,12 @@ class CarrierRouter:
     def record_throttled(self, route: str) -> None:
         """The SMSC asked us to slow down: the route pauses as a whole; no error is counted."""
         state = self._routes[route]
-        state.throttled += 1
+        now = self._clock()
+        state.throttles += 1
+        state.throttled_until = now + self.config.health.throttle_pause
         if state.state == PROBING:
             state.probe_in_flight = False
-        state.bucket.pause(self.config.health.throttle_pause, self._clock())
+        state.bucket.pause(self.config.health.throttle_pause, now)
 
     def release_probe(self, route: str) -> None:
         """A probe send ended without an outcome (cancelled, invalid input): allow another."""
@@ -359,7 +363,8 @@ class CarrierRouter:
                     "samples": len(state.samples),
                     "error_rate": round(error_rate, 4),
                     "latency_p90": round(p90, 4),
-                    "throttled": state.throttled,
+                    "throttled": now < state.throttled_until,  # paused by the peer right now
+                    "throttles": state.throttles,
                     "reason": state.reason,
                     "back_in": round(max(0.0, state.out_until - now), 3) if state.state == OUT_OF_ROTATION else None,
                 }

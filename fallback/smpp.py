@@ -20,6 +20,7 @@ from smpp.pdu.error import PDUCorruptError, PDUParseError  # noqa: F401  (re-exp
 from smpp.pdu.pdu_encoding import PDUEncoder
 
 from fallback.segmentation import GSM7, Segmentation
+from security.numbers import ascii_digits
 
 Status = pdu_types.CommandStatus
 HEADER_LEN = 16
@@ -236,9 +237,9 @@ def sms_address(e164: str) -> tuple[str, pdu_types.AddrTon, pdu_types.AddrNpi]:
 
 def source_address(source: str) -> tuple[str, pdu_types.AddrTon, pdu_types.AddrNpi]:
     """A sender: '+' E.164 → international; digits → a short code; else alphanumeric."""
-    if source.startswith("+") and source[1:].isdigit():
+    if source.startswith("+") and ascii_digits(source[1:]):
         return sms_address(source)
-    if source.isdigit():
+    if ascii_digits(source):
         return source, pdu_types.AddrTon.UNKNOWN, pdu_types.AddrNpi.ISDN
     return source, pdu_types.AddrTon.ALPHANUMERIC, pdu_types.AddrNpi.UNKNOWN
 
@@ -355,7 +356,7 @@ def normalise_state(stat: str | None) -> str | None:
 
 def parse_receipt_date(value: str | None) -> datetime | None:
     """YYMMDDhhmm or YYMMDDhhmmss as a naive datetime (SMSC local time); None if unreadable."""
-    if not value or not value.isdigit() or len(value) not in (10, 12):
+    if not value or not ascii_digits(value) or len(value) not in (10, 12):
         return None
     fields = [int(value[i : i + 2]) for i in range(0, len(value), 2)]
     try:

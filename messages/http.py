@@ -12,16 +12,20 @@ from api.middleware import TENANT, TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
 from api.ratelimit import RateLimiter, retry_after_header
+from compliance.http import SCREEN  # the word-list screen; a server without it screens nothing
 from messages import openapi as _openapi  # noqa: F401  (registers the API description)
 from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger
 from messages.lifecycle import TooLateToCancel
-from messages.request import normalise_number, parse_send_request
+from messages.request import SendRequest, normalise_number, parse_send_request
+from messages.screening import screen_request
 
 LEDGER = web.AppKey("message_ledger", MessageLedger)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 CARD_CHECK: web.AppKey[CardCheck] = web.AppKey("card_check")
 # tenant id, message id → "revoked" | "revoking" | None (no such message); raises TooLateToCancel
 CANCEL: web.AppKey[Callable[[str, str], Awaitable[str | None]]] = web.AppKey("cancel")
+# tenant id, media id → the tenant's media (cards.media.MediaStore view), or None
+MEDIA_LOOKUP: web.AppKey[Callable[[str, str], Awaitable[dict | None]]] = web.AppKey("media_lookup")
 # tenant id, E.164 numbers → {number: Capability}
 CAPABILITIES: web.AppKey[Callable[[str, list[str]], Awaitable[Mapping[str, object]]]] = web.AppKey("capabilities")
 MAX_CAPABILITY_NUMBERS = 10_000
@@ -51,11 +55,14 @@ async def send_messages(request: web.Request) -> web.Response:
                 status=replay.status, body=replay.body, content_type=JSON, headers={"Idempotent-Replayed": "true"}
             )
     req = parse_send_request(parse_json(raw))
+    if req.file_media_id is not None and not req.errors:
+        await _attach_file(request, req, tenant["id"])
     check = request.app.get(CARD_CHECK)
     if check is not None and not req.errors:
         req.errors.extend(await check(req, tenant["id"]))
     if req.errors:
         raise Problem(422, f"{len(req.errors)} field(s) are invalid", req.errors)
+    hold = await screen_request(request.app.get(SCREEN), req, tenant["id"])  # 422 on a blocked word
     wait = request.app[RATE_LIMITER].take(tenant["id"], tenant["rate_limit"], len(req.recipients))
     if wait:
         raise Problem(
@@ -64,7 +71,7 @@ async def send_messages(request: web.Request) -> web.Response:
             headers={"Retry-After": retry_after_header(wait)},
         )
     try:
-        answer = await ledger.accept(tenant["id"], req, idempotency=(idem_key, raw) if idem_key else None)
+        answer = await ledger.accept(tenant["id"], req, idempotency=(idem_key, raw) if idem_key else None, hold=hold)
     except Exception:
         if idem_key is None:
             raise
@@ -76,6 +83,15 @@ async def send_messages(request: web.Request) -> web.Response:
             status=replay.status, body=replay.body, content_type=JSON, headers={"Idempotent-Replayed": "true"}
         )
     return web.Response(status=202, body=answer, content_type=JSON)
+
+
+async def _attach_file(request: web.Request, req: SendRequest, tenant_id: str) -> None:
+    lookup = request.app.get(MEDIA_LOOKUP)
+    media = await lookup(tenant_id, req.file_media_id) if lookup is not None and req.file_media_id else None
+    if media is None:
+        req.errors.append(FieldError("/file/media_id", "no such media in your library (POST /v1/media)"))
+    else:
+        req.attach_file(media)
 
 
 @routes.get("/v1/messages/{id}")

@@ -1,8 +1,9 @@
 """OpenAPI fragment for /v1/messages, kept next to the code that enforces it."""
 
 from api.openapi import problem_responses, register_fragment
+from cards.limits import FILE_NAME_MAX, LOCATION_DATUMS, LOCATION_LABEL_MAX
 from messages.ledger import MAX_PAGE
-from messages.request import MAX_CLIENT_REF, MAX_RECIPIENTS, MAX_TTL_S, MIN_TTL_S, TRAFFIC_TYPES
+from messages.request import MAX_CLIENT_REF, MAX_MEDIA_ID, MAX_RECIPIENTS, MAX_TTL_S, MIN_TTL_S, TRAFFIC_TYPES
 
 _VARIABLES = {"type": "object", "description": "Per-recipient template variables", "additionalProperties": True}
 _CARD = {
@@ -28,7 +29,36 @@ _COMMON = {
         "type": "string",
         "minLength": 1,
         "maxLength": 2000,
-        "description": "A plain text message (jinja2 variables allowed); give exactly one of card, text or template",
+        "description": "A plain text message (jinja2 variables allowed); give exactly one of card, text, file, "
+        "location or template",
+    },
+    "file": {
+        "type": "object",
+        "required": ["media_id"],
+        "additionalProperties": False,
+        "description": "A file message: one of your media (POST /v1/media), uploaded to the operator before it is "
+        "sent (application/vnd.gsma.rcs-ft-http); without RCS, the SMS names the file and links to a page with it",
+        "properties": {
+            "media_id": {"type": "string", "minLength": 1, "maxLength": MAX_MEDIA_ID},
+            "file_name": {"type": "string", "minLength": 1, "maxLength": FILE_NAME_MAX},
+        },
+    },
+    "location": {
+        "type": "object",
+        "required": ["latitude", "longitude"],
+        "additionalProperties": False,
+        "description": "A location message (the interface's geo text); without RCS, the SMS names the place and "
+        "links to a page with its map",
+        "properties": {
+            "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+            "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+            "label": {"type": "string", "minLength": 1, "maxLength": LOCATION_LABEL_MAX},
+            "crs": {
+                "enum": sorted(LOCATION_DATUMS),
+                "default": "gcj02",
+                "description": "the coordinates' datum: gcj02 (China's maps) or wgs84 (GPS)",
+            },
+        },
     },
     "suggestions": {
         "type": "array",
@@ -82,11 +112,11 @@ SEND_REQUEST = {
             },
         },
     ],
-    "description": "Exactly one of `card` or `template`.",
+    "description": "Exactly one of `card`, `text`, `file`, `location` or `template`.",
 }
 _STATUS = {
     "type": "string",
-    "description": "accepted, scheduled, queued, rcs_sent, rcs_delivered, rcs_read, "
+    "description": "accepted, scheduled, held (for a reviewer: GET /v1/reviews), queued, rcs_sent, rcs_delivered, rcs_read, "
     "fallback_pending, sms_sent, sms_delivered, sms_failed, rejected, revoked, expired, failed",
 }
 ACCEPTED = {
@@ -99,7 +129,15 @@ ACCEPTED = {
             "items": {
                 "type": "object",
                 "required": ["id", "to", "status"],
-                "properties": {"id": {"type": "string"}, "to": {"type": "string"}, "status": _STATUS},
+                "properties": {
+                    "id": {"type": "string"},
+                    "to": {"type": "string"},
+                    "status": _STATUS,
+                    "review_id": {
+                        "type": "string",
+                        "description": "a held message's review item (GET /v1/reviews/{id})",
+                    },
+                },
             },
         },
     },
@@ -141,6 +179,8 @@ register_fragment(
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
+                            "description": "Same key and the same JSON (spacing and key order aside) → the same "
+                            "answer again; same key and other JSON → 409, checked before any validation.",
                             "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                         }
                     ],

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import phonenumbers
-
 from api.problems import FieldError, pointer
 from cards.library import TRAFFIC_TYPES
+from security.numbers import normalise_number  # every number the API takes is read there
 
 MAX_RECIPIENTS = 10_000
 DEFAULT_TTL_S = 86_400
 # Any TTL from 1 s to 15 days is honoured.
 MIN_TTL_S, MAX_TTL_S = 1, 1_296_000
 MAX_CLIENT_REF = 200
-DEFAULT_REGION = "CN"
 KNOWN_FIELDS = {
     "to",
     "variables",
     "recipients",
     "card",
     "text",
+    "file",
+    "location",
     "suggestions",
     "template",
     "traffic_type",
@@ -54,38 +53,51 @@ class SendRequest:
     batch: bool = False  # recipients were given as a list (errors point into it)
     # The card a template reference resolved to; stored sealed with the batch like a given card.
     resolved_card: dict | None = None
-    text_given: bool = False  # the content came as `text` (the card is its text message)
+    # What the content came as: "card", "text", "file", "location" or "template". Given as
+    # text, a file or a location, `card` is the content document built from it.
+    kind: str = "card"
     chips_given: bool = False  # the chip list came as the request's `suggestions`
+    # A file message's media, to be looked up in the tenant's media library before accept.
+    file_media_id: str | None = None
+
+    @property
+    def text_given(self) -> bool:
+        return self.kind == "text"
 
     def request_pointer(self, doc_path: str) -> str:
         """Where in the request body a JSON Pointer into the content document points."""
         if self.chips_given and (doc_path == "/suggestions" or doc_path.startswith("/suggestions/")):
             return doc_path
-        if self.text_given:
+        if self.kind == "text":
             return "/text"
+        if self.kind == "file":
+            return "/file/file_name" if doc_path.endswith("/fileName") else "/file/media_id"
+        if self.kind == "location":
+            inner = doc_path.removeprefix("/message/location")
+            return "/location" + (inner if inner != doc_path else "")
         return "/card" + doc_path
 
-
-# The common case, a plain mainland mobile number: skip phonenumbers' general parser
-# (≈20 µs a number) and ask only its validity metadata.
-_CN_MOBILE = re.compile(r"(?:\+86|0086)?(1\d{10})")
-
-
-def normalise_number(raw, region: str = DEFAULT_REGION) -> str | None:
-    """E.164 form of a phone number, or None when it is not a valid number."""
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > 32:
-        return None
-    m = _CN_MOBILE.fullmatch(raw)
-    if m and (region == "CN" or raw[0] == "+" or raw.startswith("0086")):
-        num = phonenumbers.PhoneNumber(country_code=86, national_number=int(m.group(1)))
-        return "+86" + m.group(1) if phonenumbers.is_valid_number(num) else None
-    try:
-        num = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(num):
-        return None
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    def attach_file(self, media: dict) -> None:
+        """Complete a file message with its media from the tenant's library (a MediaStore
+        view: url, content type, size, thumbnail)."""
+        assert self.card is not None and self.kind == "file"
+        file = self.card["message"]["file"]
+        file.update(
+            {
+                "mediaUrl": media["url"],
+                "mediaContentType": media["content_type"],
+                "mediaFileSize": media["file_size"],
+            }
+        )
+        if media.get("thumbnail_url"):
+            file.update(
+                {
+                    "thumbnailUrl": media["thumbnail_url"],
+                    "thumbnailContentType": media["thumbnail_content_type"],
+                    "thumbnailFileSize": media["thumbnail_file_size"],
+                }
+            )
+        self.file_media_id = None
 
 
 def parse_rfc3339(value) -> datetime | None:
@@ -127,15 +139,21 @@ def parse_send_request(body: dict) -> SendRequest:
             errors.append(FieldError("/variables", "with `recipients`, give variables per recipient"))
 
     card, template, text = body.get("card"), body.get("template"), body.get("text")
-    given = [name for name in ("card", "text", "template") if body.get(name) is not None]
+    given = [name for name in _CONTENT_KINDS if body.get(name) is not None]
+    kind = given[0] if len(given) == 1 else "card"
+    file_media_id = None
     if len(given) != 1:
-        errors.append(FieldError("/card", _ONE_CONTENT))
+        errors.append(FieldError("/" + (given[0] if given else "card"), _ONE_CONTENT))
     elif card is not None and not isinstance(card, dict):
         errors.append(FieldError("/card", "must be a GSMA bot-message JSON object"))
     elif card is not None and not isinstance(card.get("message"), dict):
         errors.append(FieldError("/card/message", "required: the bot message object"))
     elif text is not None and not isinstance(text, str):
         errors.append(FieldError("/text", "must be a string"))
+    elif kind == "file":
+        card, file_media_id = _file_message(body["file"], errors)
+    elif kind == "location":
+        card = _location_message(body["location"], errors)
     card = _with_chips(body, card, text, errors)
     if template is not None:
         if isinstance(template, str):
@@ -184,12 +202,48 @@ def parse_send_request(body: dict) -> SendRequest:
         errors,
         batch=has_list,
         fallback=fallback,
-        text_given=isinstance(text, str),
+        kind=kind,
         chips_given=isinstance(body.get("suggestions"), list),
+        file_media_id=file_media_id,
     )
 
 
-_ONE_CONTENT = "give exactly one of `card`, `text` or `template`"
+_CONTENT_KINDS = ("card", "text", "file", "location", "template")
+_ONE_CONTENT = "give exactly one of `card`, `text`, `file`, `location` or `template`"
+MAX_MEDIA_ID = 64
+_FILE_FIELDS = {"media_id", "file_name"}
+_LOCATION_FIELDS = {"latitude", "longitude", "label", "crs"}
+
+
+def _file_message(value, errors: list[FieldError]) -> tuple[dict | None, str | None]:
+    """`{"media_id", "file_name"?}` → a file message document (its media filled in from the
+    library before accept) and the media id to look up."""
+    if not isinstance(value, dict):
+        errors.append(FieldError("/file", 'must be an object: {"media_id": …, "file_name"?: …}'))
+        return None, None
+    for key in value:
+        if key not in _FILE_FIELDS:
+            errors.append(FieldError(pointer("file", key), "unknown field"))
+    media_id = value.get("media_id")
+    if not isinstance(media_id, str) or not 0 < len(media_id) <= MAX_MEDIA_ID:
+        errors.append(FieldError("/file/media_id", "required: the id of one of your media (POST /v1/media)"))
+        return None, None
+    file: dict = {}
+    if value.get("file_name") is not None:
+        file["fileName"] = value["file_name"]
+    return {"message": {"file": file}}, media_id
+
+
+def _location_message(value, errors: list[FieldError]) -> dict | None:
+    """`{"latitude", "longitude", "label"?, "crs"?}` → a location message document (checked
+    with the card's limits; errors point back into `location`)."""
+    if not isinstance(value, dict):
+        errors.append(FieldError("/location", 'must be an object: {"latitude": …, "longitude": …, "label"?: …}'))
+        return None
+    for key in value:
+        if key not in _LOCATION_FIELDS:
+            errors.append(FieldError(pointer("location", key), "unknown field"))
+    return {"message": {"location": {k: v for k, v in value.items() if k in _LOCATION_FIELDS}}}
 
 
 def _with_chips(body: dict, card, text, errors: list[FieldError]) -> dict | None:
@@ -200,7 +254,7 @@ def _with_chips(body: dict, card, text, errors: list[FieldError]) -> dict | None
     if chips is not None and not isinstance(chips, list):
         errors.append(FieldError("/suggestions", "must be a list of suggestions (a chip list)"))
         chips = None
-    if isinstance(text, str):
+    if isinstance(text, str) and card is None:
         doc: dict = {"message": {"text": text}}
     elif isinstance(card, dict):
         doc = card

@@ -15,6 +15,7 @@ class Status(enum.StrEnum):
 
     ACCEPTED = "accepted"
     SCHEDULED = "scheduled"
+    HELD = "held"
     QUEUED = "queued"
     RCS_SENT = "rcs_sent"
     RCS_DELIVERED = "rcs_delivered"
@@ -37,6 +38,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     # A cancel before anything was sent ends a message `revoked` (so does a revoke at the operator).
     S.ACCEPTED: frozenset({S.QUEUED, S.REJECTED, S.FAILED, S.REVOKED}),
     S.SCHEDULED: frozenset({S.QUEUED, S.REJECTED, S.FAILED, S.REVOKED}),
+    # Held for a reviewer (content matched a `review` word category): approved, it goes on as
+    # if just accepted (scheduled when its send time is still ahead); rejected, it ends with the
+    # reviewer's reason; a cancel revokes it. The dispatcher never claims it (no due time).
+    S.HELD: frozenset({S.ACCEPTED, S.SCHEDULED, S.REJECTED, S.REVOKED}),
     S.QUEUED: frozenset(
         {
             S.QUEUED,
@@ -63,8 +68,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.FAILED: frozenset(),
 }
 
-# The statuses a message is born with (POST /v1/messages): sent now, later, or refused at once.
-INITIAL = frozenset({S.ACCEPTED, S.SCHEDULED, S.REJECTED})
+# The statuses a message is born with (POST /v1/messages): sent now, later, held for review,
+# or refused at once.
+INITIAL = frozenset({S.ACCEPTED, S.SCHEDULED, S.HELD, S.REJECTED})
 
 # Nothing more is sent for a message in one of these (an RCS read may still follow a delivery).
 FINAL = frozenset(s for s, after in TRANSITIONS.items() if not after) | {S.RCS_DELIVERED}

@@ -50,6 +50,7 @@ from rcs.results import (
     Notice,
     UserEvent,
 )
+from security.numbers import number_from_uri
 
 log = logging.getLogger(__name__)
 
@@ -184,12 +185,12 @@ def _str_or_none(value) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _number(address) -> str:
+def _number(address) -> str | None:
+    """The user's number in its canonical E.164 form (what messages are blind-indexed by), from
+    a tel: or sip: URI; None when there is none."""
     if isinstance(address, list):
         address = address[0] if address else ""
-    if not isinstance(address, str):
-        return ""
-    return address[4:] if address.startswith("tel:") else address
+    return number_from_uri(address)
 
 
 def _is_tel(address) -> bool:
@@ -226,7 +227,7 @@ def parse_delivery_callback(body: dict, *, now: datetime) -> list[DeliveryEvent]
                 error_code=_int_or_none(item.get("errorCode")),
                 at=_parse_time(item.get("dateTime"), now),
                 error_message=_str_or_none(item.get("errorMessage")),
-                recipient=_number(user) or None,
+                recipient=_number(user),
             )
         )
     return events
@@ -377,8 +378,8 @@ def parse_user_callback(body: dict, *, now: datetime) -> UserEvent:
     """A messageNotification body → one UserEvent (text, suggestion response, location, file,
     device specifics). Unknown fields are ignored."""
     sender = _number(body.get("senderAddress"))
-    if not sender:
-        raise CallbackFormatError(pointer("senderAddress"), "required")
+    if sender is None:
+        raise CallbackFormatError(pointer("senderAddress"), "required: a tel: URI with the user's phone number")
     if isinstance(body.get("messageList"), list) and body["messageList"]:
         item, base = body["messageList"][0], pointer("messageList", 0)
         if not isinstance(item, dict):

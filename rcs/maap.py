@@ -181,10 +181,15 @@ def geo_text(
 
 
 def location_parts(
-    latitude: float, longitude: float, label: str | None = None, suggestions: Sequence[Mapping] | None = None
+    latitude: float,
+    longitude: float,
+    label: str | None = None,
+    suggestions: Sequence[Mapping] | None = None,
+    *,
+    crs: str = "gcj02",
 ) -> tuple[ContentPart, ...]:
     """A location message: text/plain with the geo text, and its chip list."""
-    return (ContentPart(TEXT_TYPE, geo_text(latitude, longitude, label)), *chip_list_part(suggestions))
+    return (ContentPart(TEXT_TYPE, geo_text(latitude, longitude, label, crs=crs)), *chip_list_part(suggestions))
 
 
 def wire_parts(parts: Sequence[ContentPart]) -> list[dict]:

@@ -33,9 +33,11 @@ import asyncio
 import base64
 import binascii
 import enum
+import hashlib
 import hmac
 import logging
 import random
+import re
 import secrets
 import signal
 import time
@@ -121,6 +123,13 @@ MAX_DISPLAY_TEXT = 25  # "25个字符（Byte）": counted here in characters
 MAX_POSTBACK = 2048
 MAX_TITLE, MAX_DESCRIPTION = 200, 2000
 MENU_TOP_ENTRIES, MENU_SUB_ENTRIES = 3, 5  # the persistent menu: 2 levels, 3 entries, 5 per submenu
+SUBMENU_KEYS = frozenset({"displayText", "entries"})
+# Optional information: "本期暂时只可携带1种分类" (one category for now), a theme colour as RGB.
+MAX_CATEGORIES = 1
+_THEME_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
+_OPTIONAL_URLS = frozenset({"serviceWebsite", "backgroundImage", "cssStyle"})
+# The sandbox's auditor rejects chatbot information containing these words (case-insensitive).
+SANDBOX_AUDIT_REJECTS = ("违规", "reject")
 
 # Upload limits: (content types, bytes). Durations (audio 90 s, video 60 s) are not checked.
 _IMAGE = frozenset({"image/jpeg", "image/jpg", "image/png"})
@@ -562,13 +571,14 @@ def schema_errors(document) -> list[str]:
 _SCHEMA_VERDICTS: dict[bytes, list[str]] = {}
 
 
-def check_suggestions(items, most: int, where: str) -> None:
+def check_suggestions(items, most: int, where: str, first: int = 0) -> None:
     """The button checks of the interface's table (count 40016, type 40017, name 40018, postback
-    40019, link 40052), ahead of the schema so each gets its own code."""
+    40019, link 40052), ahead of the schema so each gets its own code (`first`: the index of
+    items[0] in its list, for the messages)."""
     if not isinstance(items, list) or not 1 <= len(items) <= most:
         count = len(items) if isinstance(items, list) else "no list of"
         raise Refusal(40016, f"{where}: 1–{most} suggestions, not {count}")
-    for i, s in enumerate(items):
+    for i, s in enumerate(items, first):
         at = f"{where}/{i}"
         if not isinstance(s, dict) or len(s) != 1 or next(iter(s)) not in ("reply", "action"):
             raise Refusal(40017, f"{at}: a suggestion is {{'reply': …}} or {{'action': …}}")
@@ -773,6 +783,37 @@ def check_send_body(body: dict, chatbot_id: str) -> tuple[str, str, list[dict]]:
     return body["messageId"], dest[0][4:], check_message_list(body["messageList"])
 
 
+def check_optionals(body: dict) -> None:
+    """Optional information as update/chatBotInfo/optionals takes it: the interface's fields,
+    types and lengths, one category, an RGB theme colour, coordinates in range, web links."""
+    unknown = set(body) - OPTIONAL_INFO.keys()
+    if unknown:
+        raise Refusal(20002, f"not optional chatbot information: {sorted(unknown)}")
+    for key, value in body.items():
+        limit = OPTIONAL_INFO[key]
+        if key in ("longitude", "latitude"):
+            bound = 180 if key == "longitude" else 90
+            if not isinstance(value, int | float) or isinstance(value, bool) or not -bound <= value <= bound:
+                raise Refusal(20002, f"{key} is a number from -{bound} to {bound}")
+        elif key == "category":
+            if (
+                not isinstance(value, list)
+                or not 1 <= len(value) <= MAX_CATEGORIES
+                or not all(isinstance(c, str) and 0 < len(c.encode()) <= 50 for c in value)
+            ):
+                raise Refusal(20002, f"category lists {MAX_CATEGORIES} category of at most 50 bytes")
+        elif not isinstance(value, str):
+            raise Refusal(20002, f"{key} is a string")
+        elif limit is not None and len(value) > limit:
+            raise Refusal(40021, f"{key} holds at most {limit} characters")
+        elif key == "themeColour" and not _THEME_COLOUR.fullmatch(value):
+            raise Refusal(20002, "themeColour is an RGB value such as #000000")
+        elif key in _OPTIONAL_URLS and (urlsplit(value).scheme not in ("http", "https") or " " in value):
+            raise Refusal(20002, f"{key} is a web link")
+        elif key == "emailAddress" and "@" not in value:
+            raise Refusal(20002, "emailAddress is an email address")
+
+
 def check_menu(body: dict) -> None:
     """A persistent menu: `{"menu": {"entries": […]}}`, 2 levels, 3 entries, 5 per submenu."""
     menu = body.get("menu") if set(body) == {"menu"} else None
@@ -785,7 +826,7 @@ def check_menu(body: dict) -> None:
     for i, entry in enumerate(entries):
         if isinstance(entry, dict) and set(entry) == {"menu"}:
             sub = entry["menu"]
-            if not isinstance(sub, dict) or not isinstance(sub.get("entries"), list):
+            if not isinstance(sub, dict) or not isinstance(sub.get("entries"), list) or set(sub) != SUBMENU_KEYS:
                 raise Refusal(47002, f"menu/entries/{i}: a submenu is {{displayText, entries}}")
             text = sub.get("displayText")
             if not isinstance(text, str) or not 1 <= len(text) <= MAX_DISPLAY_TEXT:
@@ -797,7 +838,7 @@ def check_menu(body: dict) -> None:
             check_suggestions(sub["entries"], MENU_SUB_ENTRIES, f"menu/entries/{i}/menu/entries")
             leaves.extend(sub["entries"])
         else:
-            check_suggestions([entry], 1, f"menu/entries/{i}")
+            check_suggestions([entry], 1, "menu/entries", first=i)
             leaves.append(entry)
     for leaf in leaves:
         if errors := schema_errors({"suggestions": [leaf]}):
@@ -854,6 +895,9 @@ class SimulatorTiming:
     token_lifetime_s: int = 7200
     temp_media_s: float = 3 * 86_400  # how long a temporary upload lives
     callback_retry_s: float = 30.0  # how long a callback is tried while the platform is down
+    # The operator's audit of a chatbot's updated menu or optional information: this long after
+    # each update (None: only when a test asks, e.g. `approve_optionals`).
+    audit_delay_s: float | None = None
 
 
 @dataclass
@@ -885,6 +929,8 @@ class SimChatbot:
     messages_accepted: int = 0
     info: dict = field(default_factory=dict)
     pending_optionals: dict = field(default_factory=dict)
+    # Audits are sent in the order the updates came (their notices name no update).
+    audit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def path(self) -> str:
@@ -993,6 +1039,23 @@ def default_card_html(content_type: str, content_text) -> Markup:
     return Markup("").join(pieces)
 
 
+# The handset pages' one style block, allowed by its hash: the pages run no script at all, and
+# what a card or a user sent is shown as text (a sandbox page must not be a way in either).
+_HANDSET_STYLE = """.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;padding:.5em}
+.card{background:#f6f6f6;padding:.5em} button{margin:.2em} form.tap{display:inline}"""
+_HANDSET_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'sha256-"
+        + base64.b64encode(hashlib.sha256(_HANDSET_STYLE.encode()).digest()).decode()
+        + "'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Robots-Tag": "noindex",
+    "Cache-Control": "no-store",
+}
+
 _PAGES = jinja2.Environment(
     autoescape=True,
     loader=jinja2.DictLoader(
@@ -1005,13 +1068,14 @@ _PAGES = jinja2.Environment(
 ({{ h.message_ids|length }} messages)</li>{% endfor %}</ul></body></html>""",
             "handset.html": """<!doctype html><html><head><meta charset="utf-8">
 <meta name="robots" content="noindex"><title>{{ mask(handset.number) }}</title>
-<style>.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;padding:.5em}
-.card{background:#f6f6f6;padding:.5em} button{margin:.2em}</style></head><body>
+<style>"""
+            + _HANDSET_STYLE
+            + """</style></head><body>
 <p><a href="/handset">all handsets</a></p><h1>{{ mask(handset.number) }}</h1>
 {% for m in messages %}<div class="msg" id="m-{{ m.message_id }}">
 <div class="meta">{{ m.message_id }} — {{ m.state }}</div>
 {% for part in m.parts %}{{ render(part.get("contentType", ""), part.get("contentText", "")) }}{% endfor %}
-{% for s in suggestions(m) %}<form method="post" action="/handset/{{ handset.handset_id }}/tap" style="display:inline">
+{% for s in suggestions(m) %}<form method="post" action="/handset/{{ handset.handset_id }}/tap" class="tap">
 <input type="hidden" name="message_id" value="{{ m.message_id }}"><input type="hidden" name="index" value="{{ loop.index0 }}">
 <button type="submit">{{ label(s) }}</button></form>{% endfor %}
 {% for t in m.taps %}<div class="tap">tapped: {{ t }}</div>{% endfor %}
@@ -1105,7 +1169,12 @@ class MaapSimulator:
 
     def add_chatbot(self, chatbot_id: str, app_id: str, app_key: str, callback_token: str) -> SimChatbot:
         """Provision a chatbot (as the operator does at a brand's onboarding): it may then ask
-        for tokens and send, and its callbacks are signed with its own callback token."""
+        for tokens and send, and its callbacks are signed with its own callback token. Provisioning
+        one again changes its credentials and keeps what it holds (information, menu, tokens)."""
+        bot = self.chatbots.get(chatbot_id)
+        if bot is not None:
+            bot.app_id, bot.app_key, bot.callback_token = app_id, app_key, callback_token
+            return bot
         bot = SimChatbot(chatbot_id, app_id, app_key, callback_token)
         bot.info = self._initial_info(chatbot_id)
         self.chatbots[chatbot_id] = bot
@@ -1652,33 +1721,56 @@ class MaapSimulator:
 
     async def _update_optionals(self, request: web.Request) -> web.Response:
         body = await self._json(request)
-        unknown = set(body) - OPTIONAL_INFO.keys()
-        if unknown:
-            raise Refusal(20002, f"not optional chatbot information: {sorted(unknown)}")
-        for key, value in body.items():
-            limit = OPTIONAL_INFO[key]
-            if key in ("longitude", "latitude"):
-                if not isinstance(value, int | float) or isinstance(value, bool):
-                    raise Refusal(20002, f"{key} is a number")
-            elif key == "category":
-                if (
-                    not isinstance(value, list)
-                    or not 1 <= len(value) <= 15
-                    or not all(isinstance(c, str) and 0 < len(c.encode()) <= 50 for c in value)
-                ):
-                    raise Refusal(20002, "category lists 1–15 categories of at most 50 bytes")
-            elif not isinstance(value, str):
-                raise Refusal(20002, f"{key} is a string")
-            elif limit is not None and len(value) > limit:
-                raise Refusal(40021, f"{key} holds at most {limit} characters")
-        request[SIM_CHATBOT].pending_optionals.update(body)
+        check_optionals(body)
+        bot = request[SIM_CHATBOT]
+        bot.pending_optionals.update(body)
+        if self.timing.audit_delay_s is not None:
+            self._spawn(self._audit_later(bot, body, lambda passed: self._settle_optionals(bot, body, passed)))
         return self._answer(200, {"errorCode": 0, "errorMessage": "success"})
 
     async def _update_menu(self, request: web.Request) -> web.Response:
         body = await self._json(request)
         check_menu(body)
-        request[SIM_CHATBOT].info["menu"] = body["menu"]
+        bot = request[SIM_CHATBOT]
+        before, menu = bot.info.get("menu", {}), body["menu"]
+        bot.info["menu"] = menu
+        if self.timing.audit_delay_s is not None:
+
+            def settle(passed: bool) -> None:
+                if not passed and bot.info.get("menu") is menu:
+                    bot.info["menu"] = before  # a rejected menu is withdrawn
+
+            self._spawn(self._audit_later(bot, body, settle))
         return self._answer(200, {"errorCode": 0, "errorMessage": "success"})
+
+    @staticmethod
+    def _settle_optionals(bot: SimChatbot, body: dict, passed: bool) -> None:
+        if passed:
+            bot.info.update(body)
+        for key, value in body.items():
+            if bot.pending_optionals.get(key) == value:
+                del bot.pending_optionals[key]
+
+    async def _audit_later(self, bot: SimChatbot, body: dict, settle: Callable[[bool], None]) -> None:
+        """The sandbox's auditor: after `timing.audit_delay_s` it passes the update unless it
+        contains one of SANDBOX_AUDIT_REJECTS, and sends the verdict (and, on a pass, the
+        information change) — one update at a time, in the order they came."""
+        assert self.timing.audit_delay_s is not None
+        await asyncio.sleep(self.timing.audit_delay_s)
+        async with bot.audit_lock:
+            text = orjson.dumps(body).decode().lower()
+            found = next((w for w in SANDBOX_AUDIT_REJECTS if w in text), None)
+            settle(found is None)
+            description = "approved" if found is None else f"sandbox audit: contains “{found}”"
+            await self.send_audit_result(
+                "chatbotInformation",
+                "pass" if found is None else "fail",
+                description=description,
+                remark=f"chatbotId: {bot.chatbot_id}",
+                bot=bot,
+            )
+            if found is None:
+                await self.send_information_change(bot)
 
     # -- the platform's side: audits and notices ----------------------------------------------
 
@@ -1712,29 +1804,36 @@ class MaapSimulator:
         return await self._callback(f"notifyInfoNotification/{bot.path}/notice/rcsspam", body, bot)
 
     async def send_audit_result(
-        self, audit_type: str, result: str, *, description: str | None = None, remark: str | None = None
+        self,
+        audit_type: str,
+        result: str,
+        *,
+        description: str | None = None,
+        remark: str | None = None,
+        bot: SimChatbot | None = None,
     ) -> bool:
         """An audit result (check): `audit_type` chatbotInformation | media | message, `result`
-        pass | fail, `remark` e.g. "messageId: …", "url:…", "chatbotId: sip:…"."""
+        pass | fail, `remark` e.g. "messageId: …", "url:…", "chatbotId: sip:…"; for `bot`
+        (the primary chatbot by default)."""
+        bot = bot or self.primary
         body: dict = {"type": audit_type, "result": result, "time": self._now()}
         if description is not None:
             body["description"] = description
         if remark is not None:
             body["remark"] = remark
-        return await self._callback(f"notifyInfoNotification/{self.chatbot_path}/check", body)
+        return await self._callback(f"notifyInfoNotification/{bot.path}/check", body, bot)
 
-    async def send_information_change(self) -> bool:
+    async def send_information_change(self, bot: SimChatbot | None = None) -> bool:
         """The chatbot's information changed (notice/informationChange): the information as
         find/chatBotInfo answers it."""
-        return await self._callback(
-            f"notifyInfoNotification/{self.chatbot_path}/notice/informationChange", dict(self.chatbot_info)
-        )
+        bot = bot or self.primary
+        return await self._callback(f"notifyInfoNotification/{bot.path}/notice/informationChange", dict(bot.info), bot)
 
     # -- virtual handsets ---------------------------------------------------------------------
 
     def _page(self, name: str, **ctx) -> web.Response:
         html = _PAGES.get_template(name).render(mask=mask_phone, **ctx)
-        return web.Response(text=html, content_type="text/html", headers={"X-Robots-Tag": "noindex"})
+        return web.Response(text=html, content_type="text/html", headers=_HANDSET_HEADERS)
 
     async def _handset_index(self, request: web.Request) -> web.Response:
         return self._page("index.html", handsets=list(self.handsets.values()))

@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives import hmac as crypto_hmac
 ENVIRONMENTS = ("live", "test")
 SECRET_BYTES = 24  # 192 bits
 # What a key may be allowed to do ("keys": manage API keys; "channels": the brand's own chatbot
-# channels at the operators, with their credentials); stored as a space-separated string.
-SCOPES = frozenset({"messages", "cards", "templates", "webhooks", "keys", "channels"})
+# channels at the operators, with their credentials; "compliance": sending rules and word lists;
+# "reviews": deciding what the review queue holds); stored as a space-separated string.
+SCOPES = frozenset({"messages", "cards", "templates", "webhooks", "keys", "channels", "compliance", "reviews"})
 _KEY = re.compile(r"hy_(live|test)_([0-9a-f]{16})_([a-z2-7]{39})")
 _DOMAIN = b"hongyan/api-key/v1\x00"
 
@@ -72,6 +73,15 @@ def parse_scopes(value: str | Iterable[str]) -> frozenset[str]:
 def format_scopes(scopes: Iterable[str]) -> str:
     """The stored form of a set of scopes: sorted, space-separated."""
     return " ".join(sorted(parse_scopes(scopes)))
+
+
+def scopes_beyond(holder: str | Iterable[str] | None, wanted: str | Iterable[str]) -> frozenset[str]:
+    """The scopes in ``wanted`` that ``holder`` lacks: a key may hand on only what it holds
+    (``holder`` None: no limit, e.g. the command line)."""
+    if holder is None:
+        return frozenset()
+    held = frozenset(holder.split() if isinstance(holder, str) else holder)
+    return frozenset(wanted.split() if isinstance(wanted, str) else wanted) - held
 
 
 def has_scope(granted: str | Iterable[str], required: str) -> bool:

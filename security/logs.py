@@ -1,7 +1,8 @@
 """Keeping PII and secrets out of logs.
 
-`PiiLogFilter` masks phone numbers (E.164 and Chinese mobiles, bare or with 86), API keys,
-webhook secrets, bearer tokens and any value the app registers as sensitive — in the message,
+`PiiLogFilter` masks phone numbers (E.164 and Chinese mobiles, bare or with 86, spaced, dashed,
+dotted or percent-encoded, in any script's digits), short-link tokens (all but a prefix), API
+keys, webhook secrets, bearer tokens and any value the app registers as sensitive — in the message,
 its arguments, extra fields and exception text. Attach it to *handlers* (see `install`), so
 records propagated from every logger, aiohttp's access log included, pass through it.
 """
@@ -13,6 +14,7 @@ import contextvars
 import logging
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
@@ -24,8 +26,12 @@ MIN_SENSITIVE_LENGTH = 2  # one character would blank out half of every line
 
 # Only digits around a match count as "part of something else": a number glued to letters
 # (an id, "%2B86…" in a URL) is still masked; leaking is worse than over-masking.
-_CN_MOBILE = r"(?<!\d)(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)"
-_E164 = r"(?<![\d+])\+[1-9](?:[ -]?\d){6,14}(?!\d)"
+# Separators people and URLs put inside numbers: space, dash, dot, and their percent-encodings.
+_SEP = r"(?:[ .\-]|%20|%2[dDeE])"
+# A mainland mobile is grouped 3-4-4 (dots allowed only there, so an IPv4 address never matches).
+_CN_MOBILE = rf"(?<!\d)(?:(?:\+|00|%2[bB])?86{_SEP}?)?\(?1[3-9]\d\)?(?:{_SEP}?\d{{4}}){{2}}(?!\d)"
+# Anything after a '+' (or its %2B): separators, and brackets, between any two digits.
+_E164 = r"(?<![\d+])(?:\+|%2[bB])\(?[1-9](?:(?:[ .\-()]|%20|%2[dDeE89]){0,2}\d){6,14}(?!\d)"
 _API_KEY = r"\bhy_(?:(?:live|test)_)?(?:[0-9a-f]{16}_)?[A-Za-z0-9_\-]+"
 _WEBHOOK_SECRET = r"\bwhsec_[A-Za-z0-9]+"
 _BEARER = r"\b[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+[^\s,;\"']+"
@@ -40,9 +46,19 @@ _SECRETS = re.compile(
     )
 )
 _PHONES = re.compile(f"{_CN_MOBILE}|{_E164}")
-# Cheap first pass: runs of digits (with spaces or dashes) long enough to hold a number; the
-# precise patterns then run on those runs only. Most log text has none, or only short ones.
-_DIGIT_RUN = re.compile(r"\+?\d[\d -]{5,}\d")
+# Cheap first pass: runs of digits (with separators) long enough to hold a number; the precise
+# patterns then run on those runs only. Most log text has none, or only short ones.
+_DIGIT_RUN = re.compile(r"(?:\+|%2[bB])?\(?\d(?:[\d .\-()]|%2[0bBdDeE89]){5,}\d")
+# Digits of every script read as ASCII first (１３８…, ١٣٨…): a number in them is still a number.
+_ASCII_DIGITS = {  # every decimal digit outside ASCII lies below U+20000
+    cp: str(unicodedata.decimal(chr(cp)))
+    for cp in range(0x80, 0x20000)
+    if unicodedata.decimal(chr(cp), None) is not None
+}
+_PERCENT_SEPARATOR = re.compile(r"%2[0bBdDeE89]")
+# A short link's token opens the recipient's personal page: only its first characters are logged.
+SHORT_LINK_PREFIX = 4
+_SHORT_LINK = re.compile(rf"((?:/|%2[fF])s(?:/|%2[fF])[A-Za-z0-9_\-]{{{SHORT_LINK_PREFIX}}})[A-Za-z0-9_\-]{{4,}}")
 _SECRET_MARKERS = ("hy_", "whsec_", "earer", "EARER")
 _KEY_PREFIX = re.compile(r"hy_(?:(?:live|test)_)?(?:[0-9a-f]{16}_)?")
 _NON_DIGITS = re.compile(r"[^\d+]")
@@ -57,7 +73,8 @@ def mask_phone(number: str) -> str:
     Keeps the country code, the first three and the last four national digits (fewer for
     short numbers); anything that is not a number becomes ``****``.
     """
-    compact = _NON_DIGITS.sub("", number)
+    number = _PERCENT_SEPARATOR.sub(lambda m: "+" if m.group() in ("%2B", "%2b") else "", number)
+    compact = _NON_DIGITS.sub("", number.translate(_ASCII_DIGITS))
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     prefix, national = "", compact
@@ -146,6 +163,10 @@ class PiiLogFilter(logging.Filter):
                 text = pattern.sub(REDACTED, text)
         if any(marker in text for marker in _SECRET_MARKERS):
             text = _SECRETS.sub(_mask_secret, text)
+        if "s/" in text or "s%2" in text:
+            text = _SHORT_LINK.sub(rf"\1{MASK}", text)
+        if not text.isascii():
+            text = text.translate(_ASCII_DIGITS)
         return _DIGIT_RUN.sub(_mask_digit_run, text)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -36,6 +36,8 @@ import secrets
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
+from security.numbers import ascii_digits
+
 SIGNATURE_HEADER = "Hongyan-Signature"
 DEFAULT_TOLERANCE = 300
 
@@ -76,7 +78,7 @@ def verify_webhook(secret: str, body: bytes, header: str | None, now: int, toler
         elif name == "v1":
             signatures.append(value)
         # other schemes (v2, …) are ignored so senders can add them without breaking receivers
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    if len(stamps) != 1 or not ascii_digits(stamps[0]):
         raise WebhookSignatureError(f"{SIGNATURE_HEADER} needs exactly one t=<unix seconds>")
     if not signatures:
         raise WebhookSignatureError(f"{SIGNATURE_HEADER} has no v1 signature")

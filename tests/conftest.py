@@ -76,6 +76,12 @@ async def settings(tmp_path, database_url):
     )
 
 
+# Sending rules that restrict nothing: for tests about something else, so that their marketing
+# sends do not wait for 08:00 in Shanghai nor meet a frequency cap (tests/messages/test_send_rules.py
+# covers the defaults).
+UNRESTRICTED_RULES = {"windows": {"marketing": None}, "caps": {"marketing": [], "otp": []}}
+
+
 @dataclass
 class ApiClient:
     """A test client already holding a tenant's API key."""
@@ -94,11 +100,21 @@ class ApiClient:
     async def get(self, path: str, headers: dict | None = None, **kw):
         return await self.client.get(path, headers={**self.auth, **(headers or {})}, **kw)
 
-    async def new_tenant(self, name: str = "Other brand", **kw) -> ApiClient:
+    async def put(self, path: str, json=None, headers: dict | None = None, **kw):
+        return await self.client.put(path, json=json, headers={**self.auth, **(headers or {})}, **kw)
+
+    async def new_tenant(self, name: str = "Other brand", *, default_rules: bool = False, **kw) -> ApiClient:
         from server import ACCOUNTS
 
         tenant, key = await self.client.app[ACCOUNTS].create_tenant(name, **kw)
-        return ApiClient(self.client, tenant.id, key)
+        other = ApiClient(self.client, tenant.id, key)
+        return other if default_rules else await other.without_send_rules()
+
+    async def without_send_rules(self) -> ApiClient:
+        """This tenant sends at any hour, as often as it likes."""
+        resp = await self.put("/v1/compliance/send-rules", UNRESTRICTED_RULES)
+        assert resp.status == 200, await resp.text()
+        return self
 
 
 @pytest.fixture
@@ -107,7 +123,7 @@ async def api(aiohttp_client, settings) -> ApiClient:
 
     client = await aiohttp_client(create_app(settings))
     tenant, key = await client.app[ACCOUNTS].create_tenant("Test brand")
-    return ApiClient(client, tenant.id, key)
+    return await ApiClient(client, tenant.id, key).without_send_rules()
 
 
 # Debian's Chromium, driven by playwright (browser tests); without it they skip, except under
@@ -145,3 +161,10 @@ def card(title: str = "您的账单已出", description: str = "本月话费 58.
             }
         }
     }
+
+
+async def problem(resp, status: int) -> dict:
+    """The problem+json body of a response that must have `status`."""
+    assert resp.status == status, await resp.text()
+    assert resp.content_type == "application/problem+json"
+    return await resp.json(content_type="application/problem+json")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from api.problems import FieldError, Problem, pointer
-from webhooks.addresses import host_refusal
+from security.addresses import host_refusal
 from webhooks.outbox import EVENT_TYPES
 
 MAX_URL = 2048

@@ -7,6 +7,7 @@ from aiohttp import web
 from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.problems import FieldError, Problem
+from security.numbers import ascii_digits
 from webhooks import openapi as _openapi  # noqa: F401  (registers the API description)
 from webhooks.endpoints import parse_registration
 from webhooks.service import DEFAULT_PAGE, DELIVERY_STATUSES, MAX_PAGE, WebhookService
@@ -51,7 +52,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     q = request.query
     errors = []
     limit_raw = q.get("limit", str(DEFAULT_PAGE))
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_PAGE:
+    if not ascii_digits(limit_raw) or not 1 <= int(limit_raw) <= MAX_PAGE:
         errors.append(FieldError("/limit", f"must be 1 to {MAX_PAGE}"))
     status = q.get("status")
     if status is not None and status not in DELIVERY_STATUSES:

@@ -16,7 +16,11 @@ from webhooks.tables import webhook_deliveries, webhook_endpoints
 
 MESSAGE_STATUS = "message.status"
 MESSAGE_USER_EVENT = "message.user_event"
-EVENT_TYPES = (MESSAGE_STATUS, MESSAGE_USER_EVENT)
+# The operator's audit verdict on a chatbot menu or profile a brand published.
+CHANNEL_AUDIT = "channel.audit"
+# A tenant's accepted recipients reached its daily volume alert threshold.
+TENANT_DAILY_VOLUME = "tenant.daily_volume"
+EVENT_TYPES = (MESSAGE_STATUS, MESSAGE_USER_EVENT, CHANNEL_AUDIT, TENANT_DAILY_VOLUME)
 
 
 def ms_to_rfc3339(ms: int) -> str:

@@ -23,9 +23,10 @@ from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, s
 import security
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
+from security.addresses import host_refusal
+from security.resolver import PublicOnlyResolver
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.writer import WriteBatch
-from webhooks.addresses import PublicOnlyResolver, host_refusal
 from webhooks.endpoints import Registration
 from webhooks.outbox import enqueued_total, ms_to_rfc3339
 from webhooks.tables import webhook_deliveries as deliveries

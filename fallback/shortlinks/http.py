@@ -20,12 +20,14 @@ import eviltransform
 import jinja2
 from aiohttp import web
 
-from api.middleware import TENANT_ID
+from api.middleware import TENANT_ID, client_address
 from api.problems import FieldError, Problem, pointer
 from cards import Footer, calendar_ics, geo_uri, landing_href, render_html, suggestion_at, web_map_url
-from cards.view import MediaView, SuggestionView
+from cards.model import parse_document
+from cards.view import FileView, MediaView, SuggestionView, document_view
 from fallback.shortlinks.agents import classify
 from fallback.shortlinks.service import DEFAULT_TTL_S, Link, ShortLinks
+from security.numbers import ascii_digits
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,12 @@ def media_src(media: MediaView) -> str | None:
     return url if url and url.startswith("https://") else None
 
 
+def file_href(file: FileView) -> str | None:
+    """A file message downloads straight from its https URL (the recipient's browser fetches it)."""
+    url = file.media.url
+    return url if url and url.startswith("https://") else None
+
+
 def render_page(link: Link) -> str:
     """The landing page HTML of a link (cached on the link while it is cached)."""
     html = link.rendered.get("page")
@@ -155,6 +163,8 @@ def render_page(link: Link) -> str:
             suggestion_href=suggestion_href(link),
             form_action=f"{base}/r",
             media_src=media_src,
+            file_href=file_href,
+            place_href=lambda _location: f"{base}/place",
             brand=link.signature,
             footer=Footer(signature=link.signature, opt_out_url=f"{base}/opt-out", privacy_url=f"{base}/privacy"),
         )
@@ -189,7 +199,7 @@ def _record(request: web.Request, links: ShortLinks, link: Link, kind: str, acti
         kind,
         action,
         head=request.method == "HEAD",
-        remote=request.remote,
+        remote=client_address(request),  # behind a trusted proxy: the browser's, not the proxy's
         user_agent=request.headers.get("User-Agent"),
     )
 
@@ -207,7 +217,7 @@ async def _live_link(request: web.Request, kind: str, action: int | None = None)
 
 
 def _suggestion(link: Link, raw: str) -> SuggestionView | None:
-    if not raw.isdigit() or len(raw) > 3 or not link.card:
+    if not ascii_digits(raw) or len(raw) > 3 or not link.card:
         return None
     try:
         return suggestion_at(link.card, int(raw))
@@ -226,7 +236,7 @@ async def _suggestion_hit(request: web.Request, kind: str, raw: str | None, kind
         raw = str(form.get("suggestion", ""))
     if not live:
         # Checked first: an expired link's card may already be purged.
-        _record(request, links, link, "expired", int(raw) if raw.isdigit() and len(raw) <= 3 else None)
+        _record(request, links, link, "expired", int(raw) if ascii_digits(raw) and len(raw) <= 3 else None)
         return None, gone(link)
     s = _suggestion(link, raw)
     if s is None or s.kind not in kinds:
@@ -262,7 +272,7 @@ async def open_url(request: web.Request) -> web.Response:
         return not_found()
     raw = request.match_info["n"]
     if not live:
-        _record(request, links, link, "expired", int(raw) if raw.isdigit() and len(raw) <= 3 else None)
+        _record(request, links, link, "expired", int(raw) if ascii_digits(raw) and len(raw) <= 3 else None)
         return gone(link)
     target = link.rendered.get(("a", raw))
     if target is None:
@@ -310,15 +320,44 @@ def map_links(s: SuggestionView) -> list[_Link]:
             _Link("geo:0,0?q=" + quote(s.label or "", safe=""), "在地图应用中打开 / Open in maps"),
             _Link(web_map_url(None, None, s.label), "高德地图 / Amap"),
         ]
-    out = [_Link(geo_uri(s.latitude, s.longitude, s.label), "在地图应用中打开 / Open in maps")]
-    if eviltransform.outOfChina(s.latitude, s.longitude):
-        query = urlencode({"mlat": f"{s.latitude:.6f}", "mlon": f"{s.longitude:.6f}"})
-        out.append(_Link(f"{OSM_URL}?{query}#map=17/{s.latitude:.6f}/{s.longitude:.6f}", "OpenStreetMap"))
+    # A suggestion's showLocation is GPS (WGS-84), as RCS has it.
+    return place_links(s.latitude, s.longitude, s.label, "wgs84")
+
+
+def place_links(latitude: float, longitude: float, label: str | None, crs: str) -> list[_Link]:
+    """Links for a place whose coordinates are in datum `crs` (wgs84 or gcj02): the geo: URI
+    (WGS-84, RFC 5870) and a web map — Amap in GCJ-02 inside mainland China, else OSM."""
+    if crs == "gcj02":
+        wgs_lat, wgs_lng = eviltransform.gcj2wgs(latitude, longitude)
+        gcj_lat, gcj_lng = latitude, longitude
     else:
-        # RCS locations are WGS-84; Chinese web maps use GCJ-02.
-        lat, lng = eviltransform.wgs2gcj(s.latitude, s.longitude)
-        out.append(_Link(web_map_url(lat, lng, s.label, coordinate="gaode"), "高德地图 / Amap"))
+        wgs_lat, wgs_lng = latitude, longitude
+        gcj_lat, gcj_lng = eviltransform.wgs2gcj(latitude, longitude)
+    out = [_Link(geo_uri(wgs_lat, wgs_lng, label), "在地图应用中打开 / Open in maps")]
+    if eviltransform.outOfChina(wgs_lat, wgs_lng):
+        query = urlencode({"mlat": f"{wgs_lat:.6f}", "mlon": f"{wgs_lng:.6f}"})
+        out.append(_Link(f"{OSM_URL}?{query}#map=17/{wgs_lat:.6f}/{wgs_lng:.6f}", "OpenStreetMap"))
+    else:
+        out.append(_Link(web_map_url(gcj_lat, gcj_lng, label, coordinate="gaode"), "高德地图 / Amap"))
     return out
+
+
+@routes.get("/s/{token}/place")
+async def show_place(request: web.Request) -> web.Response:
+    """The map links of a location message."""
+    found, answer = await _live_link(request, "map")
+    if answer is not None:
+        return answer
+    _links, link = found
+    loc = document_view(parse_document(link.card)).location if link.card else None
+    if loc is None:
+        return not_found()
+    return notice(
+        loc.label or "位置 / Location",
+        loc.coordinates,
+        brand=link.signature,
+        links=place_links(loc.latitude, loc.longitude, loc.label, loc.crs) + [_Link(_base(link), "返回 / Back")],
+    )
 
 
 @routes.get("/s/{token}/map/{n}")

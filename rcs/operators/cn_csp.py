@@ -52,7 +52,10 @@ from rcs.results import (
     SendResult,
     classify_http,
 )
+from security.addresses import host_refusal
 from security.logs import mask_phone
+from security.numbers import ascii_digits
+from security.resolver import PublicOnlyResolver
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,9 @@ class CnCspSettings:
     app_key: str = field(repr=False)
     api_version: str = "v1"
     scheme: str = "https"  # http only for the loopback simulator
+    # Connect only to public addresses (a brand's own channel outside the sandbox: the brand chose
+    # the host, which must not lead into our network even if its name is re-pointed later).
+    public_only: bool = False
     refresh_margin_s: float = 300.0  # renew this long before the token expires
     timeout_s: float = 10.0
     connect_timeout_s: float = 3.0
@@ -97,6 +103,10 @@ class CnCspSettings:
     def base_url(self) -> str:
         root = self.server_root.rstrip("/")
         return f"{self.scheme}://{root}/bot/{self.api_version}/{quote(self.chatbot_id, safe='')}"
+
+
+class AddressRefused(aiohttp.ClientConnectionError):
+    """The MaaP's host is not a public address, and this client may connect only to those."""
 
 
 class TokenError(ChannelError):
@@ -163,7 +173,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if ascii_digits(value):
         return float(value)
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - now)
@@ -176,14 +186,14 @@ def tel_uri(number: str) -> str:
 
 
 # +86 and a mainland mobile number (13x–19x): always a possible number.
-_CN_MOBILE = re.compile(r"\+861[3-9]\d{9}")
+_CN_MOBILE = re.compile(r"\+861[3-9][0-9]{9}")
 
 
 @functools.lru_cache(maxsize=65_536)
 def is_e164(number: str) -> bool:
     """A plausible E.164 number (digits after '+', a possible number for its country).
     Cached: phonenumbers parsing costs tens of µs and hot paths see the same numbers."""
-    if not number.startswith("+") or not number[1:].isdigit() or not 8 <= len(number) <= 16:
+    if not number.startswith("+") or not ascii_digits(number[1:]) or not 8 <= len(number) <= 16:
         return False
     if _CN_MOBILE.fullmatch(number):  # the usual case, without phonenumbers' general parser
         return True
@@ -227,16 +237,24 @@ class CnCspMaap:
         self._session = session
         self._owns_session = session is None
         self._base = settings.base_url
+        # A literal address skips the resolver: judge it (and local names) before connecting; and
+        # a redirect could name one, so a public-only client follows none (the answer is final).
+        self._refused = host_refusal(URL(self._base).raw_host or "") if settings.public_only else None
+        self._follow = not settings.public_only
         self.tokens = TokenHolder(self._request_token, clock=clock, margin_s=settings.refresh_margin_s)
         self._date_at, self._date_text = -1, ""
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _http(self) -> aiohttp.ClientSession:
+        if self._refused:
+            # Raised where transport errors are handled: a send is retried, then falls back.
+            raise AddressRefused(f"the MaaP's host {self._refused}")
         if self._session is None or self._session.closed:
             s = self.settings
+            resolver = PublicOnlyResolver() if s.public_only else None
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=s.pool_size, limit_per_host=s.pool_size),
+                connector=aiohttp.TCPConnector(limit=s.pool_size, limit_per_host=s.pool_size, resolver=resolver),
                 timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
             )
             self._owns_session = True
@@ -261,7 +279,9 @@ class CnCspMaap:
         body = {"appId": self.settings.app_id, "appKey": self.settings.app_key}
         headers = {"content-type": JSON, "accept": JSON, "date": self._date()}
         try:
-            async with self._http().post(self._url("accessToken"), data=orjson.dumps(body), headers=headers) as resp:
+            async with self._http().post(
+                self._url("accessToken"), data=orjson.dumps(body), headers=headers, allow_redirects=self._follow
+            ) as resp:
                 raw = await resp.read()
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -297,7 +317,9 @@ class CnCspMaap:
                 payload = form()  # a FormData is consumed by sending: build it per attempt
             if headers:
                 hdrs.update(headers)
-            async with self._http().request(method, self._url(path), data=payload, headers=hdrs) as resp:
+            async with self._http().request(
+                method, self._url(path), data=payload, headers=hdrs, allow_redirects=self._follow
+            ) as resp:
                 raw = await resp.read()
                 status, rheaders = resp.status, resp.headers
                 is_json = resp.content_type == JSON or raw[:1] == b"{"

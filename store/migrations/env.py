@@ -5,6 +5,7 @@ from alembic import context
 import accounts.tables  # noqa: F401  (registers tables on store.metadata)
 import cards.media.tables  # noqa: F401
 import cards.store.tables  # noqa: F401
+import compliance.tables  # noqa: F401
 import dispatch.state  # noqa: F401
 import editor.tables  # noqa: F401
 import fallback.shortlinks.tables  # noqa: F401

@@ -234,6 +234,13 @@ INVALID = [
     ({"server_root": "10.0.0.7"}, "/server_root", "public"),
     ({"server_root": "127.0.0.1:8080"}, "/server_root", "public"),
     ({"server_root": "localhost"}, "/server_root", "public"),
+    # Read the way the resolver reads them (issue 13 finding 12's parser).
+    ({"server_root": "0x7f000001"}, "/server_root", "public"),
+    ({"server_root": "https://2130706433:8443/csp"}, "/server_root", None),
+    ({"server_root": "[64:ff9b::a9fe:a9fe]"}, "/server_root", "public"),
+    ({"server_root": "[::ffff:10.0.0.1]:443"}, "/server_root", "public"),
+    ({"server_root": "metadata.google.internal"}, "/server_root", "public"),
+    ({"server_root": "metadata.tencentyun.com/latest"}, "/server_root", "public"),
     ({"server_root": ""}, "/server_root", None),
     ({"chatbot_id": "tel:+8612520001"}, "/chatbot_id", "SIP URI"),
     ({"chatbot_id": "sip:hongyan@botplatform.rcs.chinaunicom.cn"}, "/chatbot_id", "digits"),
@@ -475,7 +482,11 @@ async def test_for_tenant_and_by_chatbot_id(env):
         "chatbot_id": "sip:12520001@botplatform.rcs.chinaunicom.cn",
         "app_id": "app-1",
         "app_key": APP_KEY,
+        "public_only": True,  # outside the sandbox the client connects to public addresses only
     }
+    from rcs.operators import OPERATORS
+
+    assert OPERATORS[config.interface].from_config(config.maap_config()).settings.public_only
     assert isinstance(config.app_key, security.secrets.Secret)
     # Callbacks name the chatbot however the operator spells it.
     for spelling in (made["chatbot_id"], "SIP:12520001@BOTPLATFORM.rcs.chinaunicom.cn"):

@@ -40,3 +40,39 @@ async def test_other_tenants_keys_are_out_of_reach(api):
     made = await (await other.post("/v1/api-keys", {"scopes": ["messages"]})).json()
     assert (await api.client.delete(f"/v1/api-keys/{made['id']}", headers=api.auth)).status == 404
     assert made["id"] not in str(await (await api.get("/v1/api-keys")).json())
+
+
+async def test_a_key_grants_only_the_scopes_it_holds(api):
+    """Issue 13 finding 6: a key with only the `keys` scope made a key with every scope."""
+    keys_only = ApiClient(
+        api.client, api.tenant_id, (await (await api.post("/v1/api-keys", {"scopes": ["keys"]})).json())["api_key"]
+    )
+    for scopes in (
+        ["messages"],
+        ["keys", "channels"],
+        ["cards", "templates", "webhooks", "keys", "messages", "channels"],
+    ):
+        resp = await keys_only.post("/v1/api-keys", {"scopes": scopes})
+        assert resp.status == 403, scopes
+        problem = await resp.json(content_type=PROBLEM)
+        assert [e["path"] for e in problem["errors"]] == ["/scopes"]
+        assert "keys" not in problem["errors"][0]["message"].split(": ", 1)[1].split(", ")
+    assert (await keys_only.post("/v1/api-keys", {"scopes": ["keys"]})).status == 201
+    listed = (await (await api.get("/v1/api-keys")).json())["data"]
+    assert [k["scopes"] for k in listed[1:]] == [["keys"], ["keys"]]  # nothing more was minted
+
+    two = await (await api.post("/v1/api-keys", {"scopes": ["cards", "keys"]})).json()
+    narrower = ApiClient(api.client, api.tenant_id, two["api_key"])
+    made = await narrower.post("/v1/api-keys", {"scopes": ["cards"]})
+    assert made.status == 201 and (await made.json())["scopes"] == ["cards"]
+
+
+async def test_a_key_revokes_only_keys_within_its_scopes(api):
+    keys_only = await (await api.post("/v1/api-keys", {"scopes": ["keys"]})).json()
+    weak = ApiClient(api.client, api.tenant_id, keys_only["api_key"])
+    strong = await (await api.post("/v1/api-keys", {"scopes": ["keys", "messages"]})).json()
+    resp = await weak.client.delete(f"/v1/api-keys/{strong['id']}", headers=weak.auth)
+    assert resp.status == 403 and (await resp.json(content_type=PROBLEM))["errors"][0]["path"] == "/scopes"
+    assert (await api.client.delete(f"/v1/api-keys/{strong['id']}", headers=api.auth)).status == 204
+    peer = await (await api.post("/v1/api-keys", {"scopes": ["keys"]})).json()
+    assert (await weak.client.delete(f"/v1/api-keys/{peer['id']}", headers=weak.auth)).status == 204

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import orjson
 import pytest
 
 from tests.conftest import card
@@ -161,6 +164,65 @@ async def test_idempotency(api):
     await problem(await api.post("/v1/messages", {"to": "bad"}, headers=key), 409)
     page = await (await api.get("/v1/messages")).json()
     assert len(page["data"]) == 1
+
+
+async def test_idempotency_compares_the_json_not_its_bytes(api):
+    """Issue 13 finding 11: the same JSON with other spacing or key order was a 409."""
+    body = {"to": "+8613800138001", "card": card(title="账单"), "ttl": 600}
+    key = {"Idempotency-Key": "order-43", "Content-Type": "application/json"}
+    compact = orjson.dumps(body)
+    first = await api.client.post("/v1/messages", data=compact, headers={**api.auth, **key})
+    assert first.status == 202
+    respelled = [
+        json.dumps(body, indent=2).encode(),  # spacing, and \u escapes for the Chinese text
+        json.dumps(dict(reversed(list(body.items()))), separators=(" , ", " : "), ensure_ascii=False).encode(),
+        b"\n " + orjson.dumps(body, option=orjson.OPT_SORT_KEYS) + b" \n",
+    ]
+    for raw in respelled:
+        again = await api.client.post("/v1/messages", data=raw, headers={**api.auth, **key})
+        assert again.status == 202, await again.text()
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert await again.json() == await first.json()
+    changed = await api.client.post(
+        "/v1/messages", data=orjson.dumps({**body, "ttl": 601}), headers={**api.auth, **key}
+    )
+    await problem(changed, 409)
+    assert len((await (await api.get("/v1/messages")).json())["data"]) == 1
+
+
+async def test_a_key_stored_with_the_raw_body_still_replays(api):
+    """Keys stored before bodies were compared canonically hold the HMAC of the raw bytes."""
+    from messages.http import LEDGER
+    from messages.ledger import _sm3
+    from messages.tables import idempotency_keys
+    from server import DATABASE
+
+    ledger = api.client.app[LEDGER]
+    raw = b'{ "to" : "+8613800138001", "card" : ' + orjson.dumps(card()) + b" }"
+    first = await api.client.post(
+        "/v1/messages", data=raw, headers={**api.auth, "Content-Type": "application/json", "Idempotency-Key": "old"}
+    )
+    assert first.status == 202
+    legacy = ledger.keyring.blind_index(api.tenant_id, _sm3(raw).hex(), purpose="idempotency-body")
+    async with api.client.app[DATABASE].write.begin() as conn:
+        await conn.execute(idempotency_keys.update().values(body_hmac=legacy))
+    again = await api.client.post(
+        "/v1/messages", data=raw, headers={**api.auth, "Content-Type": "application/json", "Idempotency-Key": "old"}
+    )
+    assert again.status == 202 and again.headers.get("Idempotent-Replayed") == "true"
+    await problem(
+        await api.post("/v1/messages", {"to": "+8613800138002", "card": card()}, headers={"Idempotency-Key": "old"}),
+        409,
+    )
+
+
+async def test_a_body_nested_deeper_than_orjson_writes_is_no_500(api):
+    deep: object = "x"
+    for _ in range(300):
+        deep = [deep]
+    body = {"to": "+8613800138001", "card": card(), "client_ref": deep}
+    resp = await api.post("/v1/messages", body, headers={"Idempotency-Key": "deep"})
+    await problem(resp, 422)
 
 
 async def test_idempotency_keys_are_per_tenant(api):

@@ -273,3 +273,37 @@ def test_chip_list_and_menu_have_their_own_gsma_bodies():
     menu = orjson.loads(render_gsma_menu(card))
     assert menu["menu"]["entries"][0]["action"]["urlAction"]["openUrl"]["application"] == "browser"
     assert "suggestions" not in orjson.loads(render_gsma(card))
+
+
+FILE_DOC = {
+    "message": {
+        "file": {
+            "mediaUrl": "https://c.cn/bill.pdf",
+            "mediaContentType": "application/pdf",
+            "mediaFileSize": 860_000,
+            "fileName": "账单.pdf",
+        }
+    },
+    "suggestions": [{"reply": {"displayText": "收到", "postback": {"data": "ok"}}}],
+}
+PLACE_DOC = {"message": {"location": {"latitude": 31.2304, "longitude": 121.4737, "label": "人民广场"}}}
+
+
+@pytest.mark.parametrize(
+    "doc,text,html_bits",
+    [
+        (FILE_DOC, "文件：账单.pdf（840 KB）\n\n回复1 收到", ["账单.pdf", "840 KB", "文件"]),
+        (PLACE_DOC, "地点：人民广场", ["人民广场", "31.230400, 121.473700"]),
+        ({"message": {"location": {"latitude": 1.5, "longitude": 2.5}}}, "地点：位置", ["1.500000, 2.500000"]),
+    ],
+)
+def test_file_and_location_messages_render_in_every_form(doc, text, html_bits):
+    assert render_text(doc) == text
+    html = render_html(doc, page=False)
+    assert all(bit in html for bit in html_bits)
+    assert "<a " not in html  # a preview without hooks links nothing
+    linked = render_html(doc, page=False, file_href=lambda f: f.media.url, place_href=lambda loc: "/place")
+    assert ('href="https://c.cn/bill.pdf"' in linked) == ("file" in doc["message"])
+    assert ('href="/place"' in linked) == ("location" in doc["message"])
+    png = Image.open(io.BytesIO(render_png(doc)))
+    assert png.width > 100 and png.height > 50

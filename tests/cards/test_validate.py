@@ -14,6 +14,8 @@ from cards.validate import parse_rfc3339
 
 CARD = "/message/generalPurposeCard/content"
 URL = f"{CARD}/suggestions/0/action/urlAction/openUrl"
+FILE = {"mediaUrl": "https://c.cn/bill.pdf", "mediaContentType": "application/pdf", "mediaFileSize": 52_000}
+PLACE = {"latitude": 31.2304, "longitude": 121.4737, "label": "人民广场"}
 
 # §13: exactly these are warnings; the card stays valid.
 WARNINGS = [
@@ -112,6 +114,69 @@ ERRORS = [
         f"{URL}/viewMode",
     ),
     (
+        "viewMode in RBM's upper case",
+        lambda: with_action(
+            "urlAction", "openUrl", {"url": "https://a.cn", "application": "webview", "viewMode": "FULL"}
+        ),
+        f"{URL}/viewMode",
+    ),
+    (
+        "url with a space",
+        lambda: with_action("urlAction", "openUrl", {"url": "https://a.cn/a b", "application": "browser"}),
+        f"{URL}/url",
+    ),
+    (
+        "media url with a space",
+        lambda: standalone(media=media(mediaUrl="https://c.cn/my photo.jpg")),
+        f"{CARD}/media/mediaUrl",
+    ),
+    (
+        "file without its size",
+        lambda: {"message": {"file": {"mediaUrl": "https://c.cn/a.pdf", "mediaContentType": "application/pdf"}}},
+        "/message/file/mediaFileSize",
+    ),
+    (
+        "file name that is a path",
+        lambda: {"message": {"file": {**FILE, "fileName": "../etc/passwd"}}},
+        "/message/file/fileName",
+    ),
+    (
+        "file thumbnail that is not an image",
+        lambda: {
+            "message": {
+                "file": {
+                    **FILE,
+                    "thumbnailUrl": "https://c.cn/t.pdf",
+                    "thumbnailContentType": "application/pdf",
+                    "thumbnailFileSize": 10,
+                }
+            }
+        },
+        "/message/file/thumbnailContentType",
+    ),
+    (
+        "file image over the CN limit",
+        lambda: {"message": {"file": {**FILE, "mediaContentType": "image/png", "mediaFileSize": 3 * 1024 * 1024}}},
+        "/message/file/mediaFileSize",
+    ),
+    (
+        "location latitude out of range",
+        lambda: {"message": {"location": {**PLACE, "latitude": 91}}},
+        "/message/location/latitude",
+    ),
+    (
+        "location without longitude",
+        lambda: {"message": {"location": {"latitude": 31.2}}},
+        "/message/location/longitude",
+    ),
+    ("location datum unknown", lambda: {"message": {"location": {**PLACE, "crs": "bd09"}}}, "/message/location/crs"),
+    (
+        "location label over 100",
+        lambda: {"message": {"location": {**PLACE, "label": "地" * 101}}},
+        "/message/location/label",
+    ),
+    ("two message kinds", lambda: {"message": {"text": "hi", "location": PLACE}}, "/message"),
+    (
         "relative url",
         lambda: with_action("urlAction", "openUrl", {"url": "/x", "application": "browser"}),
         f"{URL}/url",
@@ -166,6 +231,41 @@ def test_errors_name_the_path(name, build, path):
     assert path in [e.path for e in report.errors], report.errors
 
 
+@pytest.mark.parametrize(
+    "card",
+    [
+        {"message": {"file": FILE}},
+        {"message": {"file": {**FILE, "fileName": "账单.pdf"}}, "suggestions": [{"reply": {"displayText": "收到"}}]},
+        {
+            "message": {
+                "file": {
+                    "mediaUrl": "https://c.cn/p.png",
+                    "mediaContentType": "image/png",
+                    "mediaFileSize": 1000,
+                    "thumbnailUrl": "https://c.cn/t.jpg",
+                    "thumbnailContentType": "image/jpeg",
+                    "thumbnailFileSize": 100,
+                }
+            }
+        },
+        {"message": {"location": PLACE}},
+        {"message": {"location": {"latitude": -33.8688, "longitude": 151.2093, "crs": "wgs84"}}},
+    ],
+)
+def test_file_and_location_messages_are_valid(card):
+    report = validate_card(card)
+    assert report.valid and not report.warnings, report.errors
+    assert parse_document(card).to_json() == card
+
+
+def test_view_modes_follow_the_profile():
+    """GSMA/CN write viewMode in lower case; RBM's enum is upper case and RBM's alone."""
+    lower = with_action("urlAction", "openUrl", {"url": "https://a.cn", "application": "webview", "viewMode": "tall"})
+    upper = with_action("urlAction", "openUrl", {"url": "https://a.cn", "application": "webview", "viewMode": "TALL"})
+    assert validate_card(lower, "cn_csp").valid and validate_card(lower, "gsma").valid
+    assert validate_card(upper, "rbm").valid and not validate_card(lower, "rbm").valid
+
+
 def test_all_errors_are_listed_at_once():
     card = standalone(title="字" * 201, description="", suggestions=[reply("x" * 26)] * 5)
     paths = sorted(e.path for e in validate_card(card).errors)
@@ -179,7 +279,7 @@ def test_all_errors_are_listed_at_once():
 
 def test_every_action_type_is_valid():
     actions = [
-        ("urlAction", "openUrl", {"url": "https://a.cn", "application": "webview", "viewMode": "HALF"}),
+        ("urlAction", "openUrl", {"url": "https://a.cn", "application": "webview", "viewMode": "half"}),
         ("dialerAction", "dialPhoneNumber", {"phoneNumber": "+8610000"}),
         ("dialerAction", "dialEnrichedCall", {"phoneNumber": "+8610000", "subject": "账单咨询"}),
         ("dialerAction", "dialVideoCall", {"phoneNumber": "+8610000"}),

@@ -55,7 +55,7 @@ async def sandbox_api(aiohttp_server, aiohttp_client, dispatch_settings, dispatc
     server = await aiohttp_server(app, port=dispatch_settings.port)
     client = await aiohttp_client(server)
     tenant, key = await app[ACCOUNTS].create_tenant("Test brand", signature="【鸿雁测试】")
-    return ApiClient(client, tenant.id, key)
+    return await ApiClient(client, tenant.id, key).without_send_rules()
 
 
 async def wait_for(api, message_id: str, predicate, timeout: float = 10.0) -> dict:

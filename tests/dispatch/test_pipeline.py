@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.conftest import card
 from tests.dispatch.conftest import event_types, wait_for
 
@@ -85,3 +87,37 @@ async def test_send_at_is_honoured(sandbox_api):
     assert event_types(view)[:3] == ["accepted", "scheduled", "queued"]
     queued = next(e for e in view["events"] if e["type"] == "queued")
     assert datetime.fromisoformat(queued["at"].replace("Z", "+00:00")) >= send_at - timedelta(milliseconds=5)
+
+
+async def test_a_location_without_rcs_falls_back_to_an_sms_whose_page_shows_the_place(sandbox_api):
+    place = {"latitude": 31.2304, "longitude": 121.4737, "label": "人民广场"}
+    sent = await sandbox_api.post("/v1/messages", json={"to": "+8613800001250", "location": place})
+    assert sent.status == 202, await sent.text()
+    mid = (await sent.json())["messages"][0]["id"]
+    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "sms_delivered")
+    token = view["short_link"].rsplit("/s/", 1)[1]
+    page = await sandbox_api.client.get(f"/s/{token}", headers={"User-Agent": PHONE})
+    assert page.status == 200 and "人民广场" in await page.text()
+    place_page = await sandbox_api.client.get(f"/s/{token}/place", headers={"User-Agent": PHONE})
+    assert "https://uri.amap.com/marker" in await place_page.text()
+
+
+@pytest.mark.parametrize(
+    "body,path",
+    [
+        ({"file": {"media_id": "nope"}}, "/file/media_id"),
+        ({"file": {"media_id": 7}}, "/file/media_id"),
+        ({"file": {"media_id": "x", "colour": "red"}}, "/file/colour"),
+        ({"file": "x"}, "/file"),
+        ({"location": {"latitude": 95, "longitude": 121.4}}, "/location/latitude"),
+        ({"location": {"latitude": 31.2, "longitude": 121.4, "label": ""}}, "/location/label"),
+        ({"location": {"latitude": 31.2, "longitude": 121.4, "floor": 3}}, "/location/floor"),
+        ({"location": {"latitude": 31.2, "longitude": 121.4}, "text": "hi"}, "/text"),
+        ({"location": [31.2, 121.4]}, "/location"),
+    ],
+)
+async def test_bad_file_and_location_requests_name_the_field(sandbox_api, body, path):
+    resp = await sandbox_api.post("/v1/messages", json={"to": "+8613800001231", **body})
+    assert resp.status == 422, await resp.text()
+    problem = await resp.json()
+    assert path in [e["path"] for e in problem["errors"]], problem

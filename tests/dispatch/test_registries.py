@@ -87,7 +87,7 @@ async def toy_api(aiohttp_server, aiohttp_client, dispatch_settings, tmp_path, m
     server = await aiohttp_server(app, port=settings.port)
     client = await aiohttp_client(server)
     tenant, key = await app[ACCOUNTS].create_tenant("Toy brand", signature="【玩具】")
-    return ApiClient(client, tenant.id, key)
+    return await ApiClient(client, tenant.id, key).without_send_rules()
 
 
 async def test_a_registered_kind_sends_the_fallback_sms(toy_api):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -159,3 +160,62 @@ async def test_a_text_and_a_card_with_chips_reach_the_handset_and_every_answer_n
     location = next(e for e in events if e["event"]["kind"] == "location")
     assert location["message_id"] == text_id and location["event"]["location"]["label"] == "天安门"
     assert location["event"]["location"]["crs"] == "gcj02"
+
+
+async def test_a_file_and_a_location_reach_the_handset_and_their_taps_name_their_message(sandbox_api, aiohttp_server):
+    """A file (one of the tenant's media, uploaded to the operator first) and a location, each
+    with a chip list, go out in the interface's own forms; chip taps come back as user events of
+    the right message."""
+    from tests.cards.imagekit import encode, photo
+
+    url, got, arrived = await receiver(aiohttp_server)
+    reg = await sandbox_api.post("/v1/webhooks", json={"url": url, "events": ["message.user_event"]})
+    assert reg.status == 201
+    up = await sandbox_api.client.post(
+        "/v1/media", data=encode(photo(), "PNG"), headers={**sandbox_api.auth, "Content-Type": "image/png"}
+    )
+    assert up.status == 201, await up.text()
+    media = await up.json()
+
+    chips = [{"reply": {"displayText": "收到", "postback": {"data": "got-file"}}}]
+    file_body = {
+        "to": "+8613800002231",
+        "file": {"media_id": media["id"], "file_name": "账单.png"},
+        "suggestions": chips,
+    }
+    sent_file = await sandbox_api.post("/v1/messages", json=file_body)
+    assert sent_file.status == 202, await sent_file.text()
+    place = {"latitude": 31.2304, "longitude": 121.4737, "label": "人民广场"}
+    here = [{"reply": {"displayText": "到了", "postback": {"data": "arrived"}}}]
+    sent_place = await sandbox_api.post(
+        "/v1/messages", json={"to": "+8613800002232", "location": place, "suggestions": here}
+    )
+    assert sent_place.status == 202, await sent_place.text()
+    file_id = (await sent_file.json())["messages"][0]["id"]
+    place_id = (await sent_place.json())["messages"][0]["id"]
+    for mid in (file_id, place_id):
+        await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_read")
+
+    maap = sandbox_api.client.app[SANDBOX].maap
+    file_parts = maap.messages[file_id].parts
+    assert [p["contentType"] for p in file_parts] == [
+        "application/vnd.gsma.rcs-ft-http",
+        "application/vnd.gsma.botsuggestion.v1.0+json",
+    ]
+    infos = {info["type"]: info for info in file_parts[0]["contentText"]}
+    assert infos["file"]["fileName"] == "账单.png" and infos["file"]["contentType"] == "image/png"
+    # The operator's own copies, not our URLs (the simulator refuses media it did not issue).
+    assert infos["file"]["url"].startswith(maap.url) and infos["thumbnail"]["url"].startswith(maap.url)
+    place_parts = maap.messages[place_id].parts
+    assert place_parts[0]["contentType"] == "text/plain"
+    assert place_parts[0]["contentText"].startswith("geo:31.2304,121.4737;crs=gcj02")
+
+    async with aiohttp.ClientSession() as http:
+        for mid, shown in ((file_id, "账单.png"), (place_id, "人民广场")):
+            async with http.get(f"{maap.url}/handset/message/{mid}") as page:
+                assert page.status == 200 and shown in await page.text()
+    assert await maap.tap(file_id, 0)
+    assert await maap.tap(place_id, 0)
+    await wait_events(got, arrived, lambda events: len(events) >= 2)
+    seen = {(e["data"]["message_id"], e["data"]["event"]["postback"]) for e in (orjson.loads(b) for b, _ in got)}
+    assert seen == {(file_id, "got-file"), (place_id, "arrived")}

@@ -53,6 +53,17 @@ async def sandbox_app(settings, aiohttp_server, unused_tcp_port_factory):
     return server, key
 
 
+async def open_page(browser, width: int, height: int):
+    """A page that reaches only loopback, and the list its script errors and console errors go to."""
+    context = await browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+    await context.route("**/*", loopback_only)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    return page, problems
+
+
 async def loopback_only(route):
     host = route.request.url.split("/")[2].split(":")[0] if "://" in route.request.url else ""
     if host in ("127.0.0.1", "localhost") or not route.request.url.startswith("http"):
@@ -77,15 +88,7 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         try:
-            context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
-            await context.route("**/*", loopback_only)
-            page = await context.new_page()
-            problems: list[str] = []
-            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.on(
-                "console",
-                lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None,
-            )
+            page, problems = await open_page(browser, 1440, 900)
             tid = page.get_by_test_id
 
             # 1. Sign in: a wrong key is refused, the tenant's key opens the editor.
@@ -103,7 +106,8 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await tid("empty-new").click()
             await tid("new-name").fill("Mid-autumn offer")
             await expect(tid("source-")).to_be_checked()
-            await expect(tid("new-sources").locator("input[type=radio]")).to_have_count(len(load_library()) + 1)
+            # Blank, a persistent menu, and the library.
+            await expect(tid("new-sources").locator("input[type=radio]")).to_have_count(len(load_library()) + 2)
             await tid("new-create").click()
             await expect(tid("template-name")).to_have_text("Mid-autumn offer")
             await expect(tid("save-state")).to_have_text("Saved ✓")
@@ -299,7 +303,7 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await expect(tid("send-status")).to_have_text("Status: read (RCS)", timeout=20_000)
             handset_url = await tid("handset-link").get_attribute("href")
             assert "/handset/message/" in handset_url
-            handset = await context.new_page()
+            handset = await page.context.new_page()
             await handset.goto(handset_url)
             await expect(handset.locator("body")).to_contain_text("Mooncakes for Li Lei")
             await expect(handset.locator("body")).to_contain_text("Lotus seed paste, double yolk")

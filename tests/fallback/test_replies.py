@@ -68,3 +68,46 @@ async def test_only_opt_outs_to_a_known_brand_are_recorded():
         await replies.handle(InboundSms("+8613800138000", destination, text))
     assert recorded == [("tenant-a", "+8613800138000")]
     assert replies.counts == {"opt_outs": 1, "other": 1, "unrouted": 2, "forwarded": 0}
+
+
+@pytest.mark.parametrize(
+    "source, recorded",
+    [
+        ("+8613800138000", "+8613800138000"),
+        ("8613800138000", "+8613800138000"),  # TON unknown: the country code without '+'
+        ("13800138000", "+8613800138000"),  # TON national
+        ("+86 138 0013 8000", "+8613800138000"),
+    ],
+)
+async def test_an_opt_out_is_recorded_under_the_canonical_number(source, recorded):
+    """SMSCs write a reply's source address in several forms; the opt-out list matches only the
+    E.164 form the messages were stored under, so every form must arrive as that."""
+    got, replied = [], []
+
+    async def tenant_of(ext):
+        return "tenant-a"
+
+    async def on_opt_out(tenant_id, number):
+        got.append(number)
+
+    async def on_reply(tenant_id, number, text, *, opt_out):
+        replied.append(number)
+        return True
+
+    replies = SmsReplies("1069000000", tenant_of=tenant_of, on_opt_out=on_opt_out, on_reply=on_reply)
+    await replies.handle(InboundSms(source, "10690000001001", "TD"))
+    assert got == replied == [recorded]
+
+
+async def test_a_reply_from_an_unreadable_number_is_dropped():
+    got = []
+
+    async def tenant_of(ext):
+        return "tenant-a"
+
+    async def on_opt_out(tenant_id, number):
+        got.append(number)
+
+    replies = SmsReplies("1069000000", tenant_of=tenant_of, on_opt_out=on_opt_out)
+    await replies.handle(InboundSms("ALIPAY", "10690000001001", "TD"))
+    assert got == [] and replies.counts["unrouted"] == 1

@@ -211,9 +211,12 @@ def test_throttling_slows_the_route_without_counting_errors(router, clock):
     assert choice.route == "ct-a"
     assert choice.wait == pytest.approx(1.01)  # the 1 s pause plus one token at 100/s
     health = next(h for h in router.health() if h["route"] == "ct-a")
-    assert (health["state"], health["error_rate"], health["throttled"]) == (IN_ROTATION, 0.0, 1)
+    assert (health["state"], health["error_rate"], health["throttles"]) == (IN_ROTATION, 0.0, 1)
+    assert health["throttled"] is True  # a boolean, as the API's schema says (issue 13 finding 13)
     clock.advance(2)
     assert router.choose("china_telecom").wait == 0
+    health = next(h for h in router.health() if h["route"] == "ct-a")
+    assert (health["throttled"], health["throttles"]) == (False, 1)
 
 
 def test_throttled_primary_spills_to_backup(router):
@@ -233,7 +236,8 @@ def test_health_lists_every_route(router):
         "samples": 0,
         "error_rate": 0.0,
         "latency_p90": 0.0,
-        "throttled": 0,
+        "throttled": False,
+        "throttles": 0,
         "reason": None,
         "back_in": None,
     }

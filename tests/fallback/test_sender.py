@@ -106,7 +106,7 @@ async def test_throttles_slow_the_route(setup):
     sent = await sender.send("+8613800001200", "hello", "HONGYAN")
     assert sent.route == "cm-a"
     health = {h["route"]: h for h in router.health()}
-    assert health["cm-a"]["throttled"] == 2
+    assert health["cm-a"]["throttles"] == 2
     assert health["cm-a"]["error_rate"] == 0.0
     # The throttle pauses are not latency: the route is judged by the accepted submit_sm's
     # round trip as the client measured it.

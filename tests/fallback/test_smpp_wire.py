@@ -183,3 +183,10 @@ def test_simulator_suffixes(number, behaviour):
 )
 def test_source_address(source, expected):
     assert smpp.source_address(source)[:2] == expected
+
+
+@pytest.mark.parametrize("value", ["²601011200", "٢٦٠١٠١١٢٠٠", "2601011200x"])
+def test_a_receipt_date_in_other_digits_is_unreadable_not_a_crash(value):
+    from fallback.smpp import parse_receipt_date
+
+    assert parse_receipt_date(value) is None

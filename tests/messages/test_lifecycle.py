@@ -32,13 +32,15 @@ async def api(aiohttp_client, settings) -> ApiClient:
 def test_every_status_has_a_row_and_the_names_are_the_apis():
     assert set(TRANSITIONS) == set(Status)
     assert {s.value for s in Status} == {
-        "accepted", "scheduled", "queued", "rcs_sent", "rcs_delivered", "rcs_read", "revoked",
+        "accepted", "scheduled", "held", "queued", "rcs_sent", "rcs_delivered", "rcs_read", "revoked",
         "fallback_pending", "sms_sent", "sms_delivered", "sms_failed", "rejected", "expired", "failed",
     }  # fmt: skip
-    # Nothing leads back to a message's first status, and every other status can be reached.
-    reachable = set().union(*TRANSITIONS.values())
-    assert not reachable & {Status.ACCEPTED, Status.SCHEDULED}
-    assert reachable | INITIAL == set(Status)
+    # Nothing leads back to a message's first status (but a held message's release), and every
+    # other status can be reached.
+    reachable = set().union(*(after for s, after in TRANSITIONS.items() if s != Status.HELD))
+    assert not reachable & {Status.ACCEPTED, Status.SCHEDULED, Status.HELD}
+    assert TRANSITIONS[Status.HELD] == {Status.ACCEPTED, Status.SCHEDULED, Status.REJECTED, Status.REVOKED}
+    assert reachable | INITIAL == set(Status) and Status.HELD in INITIAL
     assert Status.RCS_READ in FINAL and Status.QUEUED not in FINAL and TO_SEND <= set(may_reach(Status.QUEUED))
 
 

@@ -148,11 +148,40 @@ def test_parse_delivery_without_a_list_is_no_events():
         ({"destinationAddress": ["tel:+8613800001231"]}, "+8613800001231"),
         ({"destinationAddress": "sip:bot@x"}, None),
         ({}, None),
+        # The canonical E.164 form, whatever the spelling: messages are matched on it.
+        ({"senderAddress": "tel:+86-138-0000-1231"}, "+8613800001231"),
+        ({"senderAddress": "tel:+8613800001231;phone-context=+86"}, "+8613800001231"),
+        ({"senderAddress": "tel:+86138000012٣1"}, "+8613800001231"),
+        ({"senderAddress": "tel:not-a-number"}, None),
     ],
 )
 def test_delivery_recipient_is_the_tel_address(item, recipient):
     (event,) = parse_delivery_callback({"deliveryInfoList": [{"messageId": "m", "status": "sent", **item}]}, now=NOW_DT)
     assert event.recipient == recipient
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "tel:+8613812341234",
+        "tel:+86 138-1234-1234",
+        "tel:+86138123412٣4",
+        "tel:＋８６１３８１２３４１２３４",
+        "sip:+8613812341234@ims.mnc001.mcc460.3gppnetwork.org;user=phone",
+    ],
+)
+def test_the_users_number_arrives_canonical(sender):
+    """A reply is matched to its conversation by the blind index of this number: any other
+    spelling of it would miss (or, for an opt-out, leave the number on no list)."""
+    event = parse_user_callback({**mo("text/plain", "hi"), "senderAddress": sender}, now=NOW_DT)
+    assert event.from_number == "+8613812341234"
+
+
+@pytest.mark.parametrize("sender", ["tel:", "tel:hello", "sip:bot@x", 13812341234])
+def test_a_user_message_without_a_number_is_refused(sender):
+    with pytest.raises(CallbackFormatError) as info:
+        parse_user_callback({**mo("text/plain", "hi"), "senderAddress": sender}, now=NOW_DT)
+    assert info.value.path == "/senderAddress"
 
 
 def mo(content_type: str, content_text, **extra) -> dict:

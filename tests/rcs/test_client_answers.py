@@ -46,8 +46,10 @@ async def scripted(aiohttp_server, answers: list[tuple[int, dict, dict]], delay:
     app.router.add_post("/bot/v1/{chatbotId}/accessToken", token)
     app.router.add_post("/bot/v1/{chatbotId}/messages", messages)
     server = await aiohttp_server(app)
+    # A short timeout only where the operator is slow on purpose: a loaded machine must not
+    # turn a prompt answer into a timeout.
     settings = CnCspSettings(
-        f"127.0.0.1:{server.port}", "sip:bot@example.cn", "app", "key", scheme="http", timeout_s=0.2
+        f"127.0.0.1:{server.port}", "sip:bot@example.cn", "app", "key", scheme="http", timeout_s=0.2 if delay else 10.0
     )
     return CnCspMaap(settings), seen
 
@@ -238,3 +240,11 @@ async def test_token_endpoint_failures(aiohttp_server, status, body, outcome):
     finally:
         await maap.close()
     assert (result.accepted, result.outcome, result.http_status) == (False, outcome, status)
+
+
+@pytest.mark.parametrize("value, wait", [("3", 3.0), ("²", None), ("٣", None), ("", None)])
+def test_retry_after_takes_ascii_seconds_only(value, wait):
+    """A MaaP is a remote party (a brand's channel may be anyone's): `float("²")` raises."""
+    from rcs.operators.cn_csp import parse_retry_after
+
+    assert parse_retry_after(value, now=0.0) == wait

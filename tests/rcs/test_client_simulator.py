@@ -245,18 +245,37 @@ async def test_chatbot_information_optionals_and_menu(client, simulator, receive
     assert (refused.accepted, refused.code) == (False, 40016)
 
 
+def _assert_strict_page(page: str, headers) -> None:
+    """Issue 13 finding 13: the handset pages had no CSP. No script may run; the one style
+    block is allowed by its hash (and no inline style attribute needs more)."""
+    import base64
+    import hashlib
+
+    csp = headers["Content-Security-Policy"]
+    [style] = re.findall(r"<style>(.*?)</style>", page, re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in csp and "default-src 'none'" in csp
+    assert "script-src" not in csp and "unsafe" not in csp and "frame-ancestors 'none'" in csp
+    assert "<script" not in page and " style=" not in page
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
 async def test_handset_page_and_tap_sends_postback(client, receiver, simulator):
     assert (await client.send(message("card1", "+8613812341234"))).accepted
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{simulator.url}/handset") as resp:
             index = await resp.text()
+            assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
         assert "+86138****1234" in index and "+8613812341234" not in index
         async with s.get(f"{simulator.url}/handset/message/card1", allow_redirects=False) as resp:
             assert resp.status == 303
             page_url = resp.headers["Location"].split("#")[0]
         async with s.get(simulator.url + page_url) as resp:
             page = await resp.text()
+            headers = resp.headers
         assert "双十一 &lt;b&gt;大促&lt;/b&gt;" in page  # card text shown, escaped
+        _assert_strict_page(page, headers)
         assert ">Yes</button>" in page and ">Open</button>" in page
         async with s.post(
             simulator.url + page_url + "/tap", data={"message_id": "card1", "index": "1"}, allow_redirects=False
@@ -499,3 +518,96 @@ async def test_unknown_chatbot_is_refused(receiver):
                 f"{receiver.url}/deliveryNotification/{chatbot}/status", json={"deliveryInfoList": []}, headers=headers
             ) as resp:
                 assert resp.status == expected
+
+
+async def test_a_public_only_client_does_not_connect_to_loopback(simulator):
+    """A brand's own channel outside the sandbox: its server root is the brand's choice, so the
+    client refuses non-public addresses when it connects (issue 12's leftover, finding 12's parser)."""
+    from dataclasses import replace
+
+    for root in (
+        simulator.client_settings().server_root,
+        f"0x7f000001:{simulator.port}",
+        f"localhost:{simulator.port}",
+    ):
+        maap = CnCspMaap(replace(simulator.client_settings(), server_root=root, public_only=True))
+        try:
+            result = await maap.send(message(f"m-{root}", "+8613800001231"))
+            assert not result.accepted and result.outcome == Outcome.RETRY, result
+            assert "public" in (result.detail or "")
+        finally:
+            await maap.close()
+    assert simulator.tokens_issued == 0 and not simulator.messages  # nothing reached it
+
+
+async def test_a_public_only_client_does_not_follow_a_name_inside(simulator):
+    """A name that passed registration but resolves to a private address now: no connection."""
+    import socket
+
+    from security.addresses import host_refusal
+
+    name = socket.gethostname()
+    if all(not host_refusal(a[4][0]) for a in socket.getaddrinfo(name, simulator.port)):
+        pytest.skip(f"{name} resolves to a public address here")
+    from dataclasses import replace
+
+    maap = CnCspMaap(replace(simulator.client_settings(), server_root=f"{name}:{simulator.port}", public_only=True))
+    try:
+        result = await maap.send(message("m-name", "+8613800001231"))
+    finally:
+        await maap.close()
+    assert not result.accepted and result.outcome == Outcome.RETRY
+    assert simulator.tokens_issued == 0
+
+
+async def test_a_public_only_client_follows_no_redirect(aiohttp_server):
+    """A redirect could name a literal private address, which no resolver would see: a brand's
+    channel client takes the MaaP's answer as final."""
+    from aiohttp import web
+
+    from rcs.operators.cn_csp import CnCspSettings
+
+    inside_hits = []
+
+    async def inside(request):
+        inside_hits.append(request.path)
+        return web.json_response({"accessToken": "t", "expires": 3600})
+
+    inner = await aiohttp_server(_app({"/{tail:.*}": inside}))
+
+    async def redirect(request):
+        raise web.HTTPTemporaryRedirect(f"http://127.0.0.1:{inner.port}{request.path}")
+
+    outer = await aiohttp_server(_app({"/{tail:.*}": redirect}))
+
+    class _Dns:  # "maap.brand.example" is this test's outer server (stands in for public DNS)
+        async def resolve(self, host, port=0, family=0):
+            return [{"hostname": host, "host": "127.0.0.1", "port": outer.port, "family": 2, "proto": 0, "flags": 0}]
+
+        async def close(self):
+            pass
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=_Dns()))
+    settings = CnCspSettings(
+        server_root=f"maap.brand.example:{outer.port}",
+        chatbot_id="sip:12520001@botplatform.example.cn",
+        app_id="a",
+        app_key="k",
+        scheme="http",
+        public_only=True,
+    )
+    maap = CnCspMaap(settings, session=session)
+    try:
+        result = await maap.send(message("m-redirect", "+8613800001231"))
+    finally:
+        await session.close()
+    assert not result.accepted and inside_hits == []
+
+
+def _app(handlers: dict):
+    from aiohttp import web
+
+    app = web.Application()
+    for path, handler in handlers.items():
+        app.router.add_route("*", path, handler)
+    return app

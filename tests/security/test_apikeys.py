@@ -80,7 +80,7 @@ def test_bad_environment():
 def test_scopes():
     assert parse_scopes("messages cards") == {"messages", "cards"}
     assert parse_scopes(["webhooks"]) == {"webhooks"}
-    assert format_scopes(SCOPES) == "cards channels keys messages templates webhooks"
+    assert format_scopes(SCOPES) == "cards channels compliance keys messages reviews templates webhooks"
     assert has_scope("messages cards", "cards") and not has_scope("messages", "cards")
     assert has_scope({"webhooks"}, "webhooks")
     with pytest.raises(ValueError, match="admin"):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from security.apikeys import new_api_key
-from security.logs import PiiLogFilter, install, mask_phone, sensitive_values
+from security.logs import MASK, PiiLogFilter, install, mask_phone, sensitive_values
 from security.webhooks import new_webhook_secret
 
 
@@ -27,6 +27,9 @@ from security.webhooks import new_webhook_secret
         ("+85212345678", "+85212****78"),
         ("+123", "+1****"),
         ("not a number", "****"),
+        ("%2B8613812341234", "+86138****1234"),
+        ("138.1234.1234", "138****1234"),
+        ("１３８１２３４１２３４", "138****1234"),
     ],
 )
 def test_mask_phone(number, masked):
@@ -60,7 +63,7 @@ def _log(logger, *args, extra_to="-", **kwargs):
         (("sending to %(to)s", {"to": "13812341234"}), ["13812341234"], ["138****1234"]),
         (("recipients %r", ["+8613812341234", "+8613912345678"]), ["13812341234", "13912345678"], ["+86139****5678"]),
         (("retry %d for %s", 3, "86 138 1234 1234"), ["1234 1234"], ["retry 3 for 86138****1234"]),
-        (("GET /v1/x?to=%%2B8613812341234 200",), ["13812341234"], ["%2B86138****1234"]),
+        (("GET /v1/x?to=%%2B8613812341234 200",), ["13812341234"], ["+86138****1234"]),
         (("intl %s", "+1 415 555 2671"), ["555 2671"], ["+1415****2671"]),
         (("took %d ms at %d", 1763900000000, 1763900000), [], ["took 1763900000000 ms at 1763900000"]),
     ],
@@ -178,3 +181,54 @@ def test_no_cn_mobile_survives(prefix, suffix, second, rest, style):
 @pytest.mark.parametrize("text", ["BEARER abc123", "bearer abc123", "Authorization: Bearer\tabc123"])
 def test_bearer_any_case(text):
     assert "abc123" not in PiiLogFilter().mask(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        # Issue 13 finding 10: dotted and percent-encoded numbers passed unmasked.
+        ("from 138.0013.8010", "00138010"),
+        ("GET /v1/x?to=%2B8613800138010", "13800138010"),
+        ("to=%2B86%20138%200013%208010", "00138010"),
+        ("to=%2b86-138-0013-8010", "00138010"),
+        ("+86.138.0013.8010", "00138010"),
+        ("+86 (138) 0013 8010", "00138010"),
+        ("+1.650.253.0000", "6502530000"),
+        ("+1 (650) 253-0000", "6502530000"),
+        ("１３８００１３８０１０", "00138010"),  # fullwidth
+        ("+٨٦١٣٨٠٠١٣٨٠١٠", "00138010"),  # Arabic-Indic
+        ("+86138001380١0", "0013801"),
+    ],
+)
+def test_other_spellings_of_numbers_are_masked(text, hidden):
+    masked = PiiLogFilter().mask(text)
+    digits = "".join(str(int(ch)) if ch.isdecimal() else ch for ch in masked)
+    assert hidden not in digits.replace(" ", "").replace("-", "").replace(".", ""), masked
+    assert MASK in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '139.224.112.10 "GET /v1/messages HTTP/1.1" 200 512 0.003s',  # an IPv4 address is no number
+        "2026-11-23 13:00:00.123 took 13.5 ms",
+        "version 1.380.013.8010",
+        "/handsets/AbCdEfGhIjKlMnOp",
+    ],
+)
+def test_what_only_looks_like_a_number_or_a_link_is_left_alone(text):
+    assert PiiLogFilter().mask(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("GET /s/AbCdEfGhIjKlMnOp HTTP/1.1", "GET /s/AbCd**** HTTP/1.1"),
+        ("POST /s/AbCdEfGhIjKlMnOp/r/2", "POST /s/AbCd****/r/2"),
+        ("link https://hy.example/s/Ab-_EfGhIjKlMnOpQr sent", "link https://hy.example/s/Ab-_**** sent"),
+        ("next=%2Fs%2FAbCdEfGhIjKlMnOp", "next=%2Fs%2FAbCd****"),
+    ],
+)
+def test_short_link_tokens_keep_only_a_prefix(text, masked):
+    """Issue 13 finding 10: a token opens the recipient's personal page."""
+    assert PiiLogFilter().mask(text) == masked

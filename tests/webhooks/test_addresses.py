@@ -7,7 +7,8 @@ import socket
 
 import pytest
 
-from webhooks.addresses import PublicOnlyResolver, host_refusal
+from security.addresses import host_refusal
+from security.resolver import PublicOnlyResolver
 from webhooks.endpoints import check_url
 
 REFUSED = [
@@ -27,12 +28,39 @@ REFUSED = [
     "https://localhost/x",
     "https://LOCALHOST./x",
     "https://api.localhost/x",
+    # Issue 13 finding 12: forms the resolver reads as loopback, NAT64, mapped IPv6, metadata names.
+    "https://127.1/",
+    "https://2130706433/",
+    "https://0x7f000001/",
+    "https://0177.0.0.1/",
+    "https://0x7f.1/",
+    "https://１２７．０．０．１/",
+    "https://[64:ff9b::7f00:1]/",
+    "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+    "https://[64:ff9b:1::a00:1]/",
+    "https://[::ffff:7f00:1]/",
+    "https://[::127.0.0.1]/",
+    "https://[2002:a9fe:a9fe::]/",
+    "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+    "https://[fec0::1]/",
+    "https://[fe80::1%25eth0]/",
+    "https://metadata.google.internal/computeMetadata/v1/",
+    "https://METADATA.GOOGLE.INTERNAL./",
+    "https://metadata/",
+    "https://instance-data.ec2.internal/",
+    "https://metadata.tencentyun.com/latest/meta-data/",
+    "https://printer.local/",
+    "https://134744072/",  # 8.8.8.8, but HTTP clients refuse the form: it could never be delivered
+    "https://999.1.1.1/",
 ]
 ALLOWED = [
     "https://hooks.example.com/x",
     "https://8.8.8.8/x",
     "https://[2001:4860:4860::8888]/x",
     "https://hooks.example.com:8443/a?b=c",
+    "https://[64:ff9b::808:808]/x",  # NAT64 of a public address
+    "https://[::ffff:8.8.8.8]/x",
+    "https://internal-hooks.example.com/x",
 ]
 
 
@@ -47,12 +75,16 @@ def test_public_hosts_and_names_are_accepted(url):
     assert check_url(url, allow_http=False) is None
 
 
-async def test_registration_names_the_field(make_hooks):
+@pytest.mark.parametrize(
+    "url",
+    ["https://169.254.169.254/x", "https://127.1/", "https://[64:ff9b::7f00:1]/", "https://metadata.google.internal/"],
+)
+async def test_registration_names_the_field(make_hooks, url):
     hooks = await make_hooks(allow_http=False)
-    answer = await hooks.api.post("/v1/webhooks", {"url": "https://169.254.169.254/x", "events": ["message.status"]})
+    answer = await hooks.api.post("/v1/webhooks", {"url": url, "events": ["message.status"]})
     assert answer.status == 422
     [error] = (await answer.json())["errors"]
-    assert error["path"] == "/url" and "public address" in error["message"]
+    assert error["path"] == "/url" and "public" in error["message"]
 
 
 class _Answers:

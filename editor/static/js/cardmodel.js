@@ -114,3 +114,25 @@ export function makeSuggestion(kind, old, defaults) {
 export function bodyKey(s) {
   return s && s.reply ? 'reply' : 'action';
 }
+
+// The persistent menu (the chatbot's, published through a channel): its limits per operator
+// profile, as cards/limits.py has them (CN CSP: 2 levels, 3 top entries, 5 per submenu).
+export const MENU_LIMITS = {
+  cn_csp: { levels: 2, top: 3, sub: 5 },
+  gsma: { levels: 3, top: 5, sub: 5 },
+  rbm: { levels: 3, top: 5, sub: 5 },
+};
+
+/** A menu-only document: one reply entry. */
+export function blankMenu(text) {
+  return { menu: { entries: [{ reply: { displayText: text, postback: { data: 'menu-1' } } }] } };
+}
+
+export function hasMenu(card) {
+  return Boolean(card?.menu && typeof card.menu === 'object' && !Array.isArray(card.menu));
+}
+
+/** A menu entry that is a submenu ({menu: {displayText, entries}}). */
+export function isSubmenu(entry) {
+  return Boolean(entry && typeof entry === 'object' && entry.menu && typeof entry.menu === 'object');
+}

@@ -10,9 +10,11 @@ import { JsonView } from './jsonview.js';
 import { Preview } from './preview.js';
 import { Templates } from './templates.js';
 import { SendTest } from './send.js';
+import { ChatbotPanel } from './chatbot.js';
 
 let session = null;
 let templates;
+let chatbot;
 let started = false;
 
 function toast(message, bad = false) {
@@ -64,6 +66,7 @@ async function showApp(s) {
   $('#phone-brand').textContent = s.signature || s.tenant_name;
   if (!started) start();
   await templates.refreshList();
+  chatbot.refresh();
   const wanted = location.pathname.match(/^\/editor\/t\/([^/]+)$/);
   if (wanted && !templates.current) {
     try {
@@ -126,6 +129,7 @@ function start() {
       form.append('file', file, file.name);
       return api('POST', '/v1/media', form);
     },
+    profile: () => $('#profile').value,
   });
   new Outline($('#outline'), store);
   jsonView = new JsonView({ text: $('#json-text'), gutter: $('#json-gutter'), backdrop: $('#json-backdrop'), error: $('#json-error') }, store);
@@ -153,14 +157,34 @@ function start() {
   new SendTest({ form: $('#send-form'), to: $('#send-to'), status: $('#send-status'), link: $('#handset-link'),
     button: $('#send-form button[type=submit]') }, store, () => session);
 
-  preview.onResult = (r) => {
-    templates.setValid(Boolean(r.valid));
-    visual.markErrors(r.errors);
-  };
-  preview.onIssue = (path) => {
+  const showIssue = (path) => {
     setPane('centre');
     store.select(path, 'issues');
   };
+  chatbot = new ChatbotPanel({
+    channel: $('#chatbot-channel'), noChannels: $('#chatbot-no-channels'), publish: $('#btn-publish-menu'),
+    publishHint: $('#publish-hint'), issues: $('#publish-issues'), menuState: $('#menu-state'), profileState: $('#profile-state'),
+    menubar: $('#menubar-phone'), menubarWrap: $('#menubar-wrap'), profileButton: $('#btn-profile'),
+    profileDialog: $('#profile-dialog'), profileForm: $('#profile-form'), profileFieldsEl: $('#profile-fields'),
+    profileError: $('#profile-error'), profileChannel: $('#profile-channel'), profileSubmit: $('#profile-submit'),
+  }, store, {
+    toast,
+    onIssue: showIssue,
+    // The chosen channel's operator sets the rules the menu is checked against.
+    onProfile: (profile) => {
+      if ($('#profile').value === profile) return;
+      $('#profile').value = profile;
+      $('#profile').dispatchEvent(new Event('change'));
+    },
+  });
+  $('#profile').addEventListener('change', () => visual.render());
+
+  preview.onResult = (r) => {
+    templates.setValid(Boolean(r.valid));
+    visual.markErrors(r.errors);
+    chatbot.setResult(r);
+  };
+  preview.onIssue = showIssue;
 
   $('#template-filter').addEventListener('input', (e) => {
     const q = e.target.value.trim().toLowerCase();

@@ -4,9 +4,10 @@
 import { api, ApiError } from './api.js';
 import { h, debounce } from './dom.js';
 import { t, locale } from './i18n.js';
-import { blankCard } from './cardmodel.js';
+import { blankCard, blankMenu } from './cardmodel.js';
 
 const AUTOSAVE_MS = 800;
+const MENU_SOURCE = 'persistent-menu'; // a document of only the chatbot's persistent menu
 
 export class Templates {
   constructor(els, store, { toast, onOpen }) {
@@ -56,6 +57,7 @@ export class Templates {
       h('span', {}, h('strong', {}, title), hint ? h('span', { class: 'muted small-text' }, hint) : null));
     newSources.replaceChildren(
       option('', t('new.blank'), t('new.blank_hint'), true),
+      option(MENU_SOURCE, t('new.menu'), t('new.menu_hint'), false),
       ...lib.map((tpl) => option(tpl.name, locale() === 'en' ? tpl.title_en || tpl.title : tpl.title, tpl.name, false)));
     newDialog.showModal();
     newName.focus();
@@ -66,10 +68,11 @@ export class Templates {
     const name = newName.value.trim();
     if (!name) { newError.textContent = t('new.name_required'); newName.focus(); return; }
     const source = newDialog.querySelector('input[name=source]:checked')?.value || '';
-    const lib = source ? (await this.loadLibrary()).find((x) => x.name === source) : null;
+    const lib = source && source !== MENU_SOURCE ? (await this.loadLibrary()).find((x) => x.name === source) : null;
+    const blank = source === MENU_SOURCE ? blankMenu(t('menu.first_entry')) : blankCard(t('new.blank_title'));
     const body = lib
       ? { name, card: lib.card, sample: lib.sample, traffic_type: lib.traffic_type, draft: true }
-      : { name, card: blankCard(t('new.blank_title')), sample: {}, traffic_type: 'notification', draft: true };
+      : { name, card: blank, sample: {}, traffic_type: 'notification', draft: true };
     try {
       const created = await api('POST', '/v1/templates', body);
       newDialog.close();

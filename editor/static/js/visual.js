@@ -5,18 +5,20 @@ import { h, icon, $$ } from './dom.js';
 import { t } from './i18n.js';
 import { get, set, within } from './pointer.js';
 import {
-  CAROUSEL, CARD_SUGGESTIONS_MAX, CAROUSEL_MAX, CHIPS_MAX, KINDS, LIMITS, bodyKey, cardsOf, isCarousel, kindOf,
+  CAROUSEL, CARD_SUGGESTIONS_MAX, CAROUSEL_MAX, CHIPS_MAX, KINDS, LIMITS, bodyKey, cardsOf, hasMenu, isCarousel, kindOf,
   localToRfc3339, makeSuggestion, rfc3339ToLocal, toggleCarousel,
 } from './cardmodel.js';
+import { addMenu, renderMenu } from './menu.js';
 
 const MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'video/mp4', 'audio/mpeg'];
 const HEIGHTS = ['SHORT_HEIGHT', 'MEDIUM_HEIGHT', 'TALL_HEIGHT'];
 
 export class VisualEditor {
-  constructor(root, store, { upload }) {
+  constructor(root, store, { upload, profile = () => 'cn_csp' }) {
     this.root = root;
     this.store = store;
     this.upload = upload;
+    this.profile = profile; // the operator rules chosen for the preview (the menu's limits)
     this.mediaStatus = new Map(); // media path → the last upload's outcome (survives re-renders)
     this.errors = [];
     store.subscribe((change) => {
@@ -78,18 +80,28 @@ export class VisualEditor {
       ? { field: active.dataset.field, action: active.dataset.action, start: active.selectionStart, end: active.selectionEnd }
       : null;
     const card = this.card;
-    const carousel = isCarousel(card);
-    const cards = cardsOf(card);
-    const body = [h('div', { class: 'row' }, this.renderKind(carousel), this.renderTraffic()), this.renderLayout(card, carousel)];
-    if (!cards.length) body.push(h('p', { class: 'muted' }, t('visual.no_cards')));
-    cards.forEach(({ path, content }, i) => body.push(this.renderCard(path, content, i, cards.length, carousel)));
-    if (carousel) {
-      body.push(h('button', {
-        type: 'button', class: 'add', 'data-testid': 'add-card', 'data-action': 'add-card',
-        disabled: cards.length >= CAROUSEL_MAX, onclick: () => this.addCard(),
-      }, icon('add'), t('visual.add_card')));
+    // A document of only a persistent menu (the chatbot's, published through a channel).
+    const menuOnly = !card?.message && hasMenu(card);
+    const body = [];
+    if (!menuOnly) {
+      const carousel = isCarousel(card);
+      const cards = cardsOf(card);
+      body.push(h('div', { class: 'row' }, this.renderKind(carousel), this.renderTraffic()), this.renderLayout(card, carousel));
+      if (!cards.length) body.push(h('p', { class: 'muted' }, t('visual.no_cards')));
+      cards.forEach(({ path, content }, i) => body.push(this.renderCard(path, content, i, cards.length, carousel)));
+      if (carousel) {
+        body.push(h('button', {
+          type: 'button', class: 'add', 'data-testid': 'add-card', 'data-action': 'add-card',
+          disabled: cards.length >= CAROUSEL_MAX, onclick: () => this.addCard(),
+        }, icon('add'), t('visual.add_card')));
+      }
+      body.push(this.renderChips(card));
     }
-    body.push(this.renderChips(card));
+    if (hasMenu(card)) body.push(renderMenu(this, card, this.profile(), !menuOnly));
+    else {
+      body.push(h('button', { type: 'button', class: 'add', 'data-testid': 'add-menu', 'data-action': 'add-menu',
+        onclick: () => addMenu(this) }, icon('add'), t('menu.add')));
+    }
     this.root.replaceChildren(...body);
     if (keep) this.restoreFocus(keep);
     this.highlight(null);

@@ -72,6 +72,18 @@ class LinkEnv:
 @pytest.fixture
 async def env(settings, aiohttp_client) -> LinkEnv:
     # settings first: its database must outlive the app, whose shutdown writes buffered hits.
+    return await _env(settings, aiohttp_client)
+
+
+@pytest.fixture
+async def proxied_env(settings, aiohttp_client) -> LinkEnv:
+    """The same app behind a trusted reverse proxy on loopback (X-Forwarded-For names clients)."""
+    from dataclasses import replace
+
+    return await _env(replace(settings, trusted_proxies=("127.0.0.1", "::1")), aiohttp_client)
+
+
+async def _env(settings, aiohttp_client) -> LinkEnv:
     from server import ACCOUNTS, Wiring, create_app
 
     clock = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))

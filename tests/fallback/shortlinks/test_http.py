@@ -110,7 +110,7 @@ async def test_open_url_redirects_only_to_the_card_url(env):
     token = await env.link()
     resp = await get(env, f"/s/{token}/a/{OPEN}", params={"url": "https://evil.example"})
     assert resp.status == 302 and resp.headers["Location"] == TARGET
-    for n in (DIAL, REPLY, 99, "x", "-1"):
+    for n in (DIAL, REPLY, 99, "x", "-1", "²", "٠"):  # ² and ٠ pass str.isdigit (int("²") fails)
         assert (await get(env, f"/s/{token}/a/{n}")).status == 404
 
 
@@ -259,6 +259,21 @@ async def test_clicks_report_separates_people_bots_and_previews(env):
     assert {k: v for k, v in by_batch.items() if k != "batch_id"} == {k: v for k, v in got.items() if k != "message_id"}
 
 
+@pytest.mark.parametrize("proxied", [True, False])
+async def test_unique_clicks_behind_a_trusted_proxy_count_browsers_not_the_proxy(env, proxied_env, proxied):
+    """Every click reaches the app from the proxy's address; with the proxy trusted, the
+    X-Forwarded-For client tells people apart (without, a client cannot choose who it is)."""
+    links = proxied_env if proxied else env
+    sent = await links.send()
+    token = await links.link(message=sent)
+    for client in ("203.0.113.5", "203.0.113.6", "203.0.113.6"):
+        await links.client.get(f"/s/{token}", headers={"User-Agent": MOBILE_UA, "X-Forwarded-For": client})
+    got = await (
+        await links.client.get("/v1/clicks", params={"message_id": sent["messages"][0]["id"]}, headers=links.auth)
+    ).json()
+    assert (got["human_hits"], got["unique_humans"]) == (3, 2 if proxied else 1)
+
+
 async def test_clicks_are_tenant_isolated(env):
     from server import ACCOUNTS
 
@@ -354,3 +369,45 @@ async def test_csp_allows_exactly_the_pages_style(env):
         style = re.search(r"<style>(.*?)</style>", await resp.text(), re.S).group(1)
         digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
         assert f"style-src 'sha256-{digest}'" in resp.headers["Content-Security-Policy"]
+
+
+PLACE_MESSAGE = {"message": {"location": {"latitude": 31.2304, "longitude": 121.4737, "label": "人民广场"}}}
+FILE_MESSAGE = {
+    "message": {
+        "file": {
+            "mediaUrl": "https://cdn.example.cn/bill-2026-11.pdf",
+            "mediaContentType": "application/pdf",
+            "mediaFileSize": 1_300_000,
+            "fileName": "11月账单.pdf",
+        }
+    }
+}
+
+
+async def test_a_location_message_page_links_its_map_in_its_own_datum(env):
+    """A location message's coordinates are GCJ-02 (the interface's datum): Amap gets them as
+    they are, the geo: URI (WGS-84 by RFC 5870) gets them converted."""
+    token = await env.link(PLACE_MESSAGE)
+    page = Links(await (await get(env, f"/s/{token}")).text())
+    assert "人民广场" in "".join(page.text)
+    assert page.hrefs["查看地图"] == f"/s/{token}/place"
+    resp = await get(env, f"/s/{token}/place")
+    assert resp.status == 200
+    links = Links(await resp.text()).hrefs.values()
+    amap = next(h for h in links if h.startswith("https://uri.amap.com/"))
+    q = parse_qs(urlsplit(amap).query)
+    assert q["position"] == ["121.473700,31.230400"] and q["coordinate"] == ["gaode"] and q["name"] == ["人民广场"]
+    geo = next(h for h in links if h.startswith("geo:"))
+    lat, lng = map(float, geo[4:].split("?")[0].split(","))
+    assert 0.0005 < abs(lat - 31.2304) < 0.01 and 0.0005 < abs(lng - 121.4737) < 0.01
+    # A card without a location has no place page.
+    other = await env.link()
+    assert (await get(env, f"/s/{other}/place")).status == 404
+
+
+async def test_a_file_message_page_names_the_file_and_downloads_it(env):
+    token = await env.link(FILE_MESSAGE)
+    html = await (await get(env, f"/s/{token}")).text()
+    page = Links(html)
+    assert "11月账单.pdf" in "".join(page.text) and "1.2 MB" in "".join(page.text)
+    assert page.hrefs["下载"] == "https://cdn.example.cn/bill-2026-11.pdf"

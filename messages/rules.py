@@ -1,0 +1,234 @@
+"""A tenant's sending rules: when each traffic type may reach a recipient (send windows in the
+recipient's local time) and how often (frequency caps per recipient over rolling periods).
+
+Every rule is on by default the way the Chinese consoles have it: marketing only 08:00–21:00
+local time and at most once a day per recipient; verification codes at most once a minute,
+five times an hour and ten times a day; notifications unrestricted. A tenant may change them
+(`PUT /v1/compliance/send-rules`); the answer of every refusal or deferral names the rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from phonenumbers import timezone as number_timezones
+
+from api.problems import FieldError, pointer
+from cards.library import TRAFFIC_TYPES
+
+# Where a number's time zone is unknown (or the number is a non-geographic one), China's.
+DEFAULT_ZONE = "Asia/Shanghai"
+MAX_CAPS = 8  # per traffic type
+MAX_CAP_PERIOD_S = 31 * 86_400
+MAX_CAP_LIMIT = 10_000
+MAX_DAILY_VOLUME = 10**12
+_PERIOD = re.compile(r"([1-9][0-9]{0,5})([smhd])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Sending allowed from `start` up to (not including) `end`, local time; `end` before
+    `start` spans midnight."""
+
+    start: time
+    end: time
+
+    def allows(self, local: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def to_json(self) -> dict:
+        return {"start": self.start.strftime("%H:%M"), "end": self.end.strftime("%H:%M")}
+
+
+@dataclass(frozen=True)
+class Cap:
+    """At most `limit` messages of one traffic type to one recipient in any `period_s` seconds."""
+
+    limit: int
+    period_s: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.limit}/{format_period(self.period_s)}"
+
+    def to_json(self) -> dict:
+        return {"limit": self.limit, "period": format_period(self.period_s)}
+
+
+@dataclass(frozen=True)
+class DailyVolume:
+    """The tenant's recipients a day (its calendar day in China): an alert when `alert_at` is
+    reached, refusals beyond `limit`; None: neither."""
+
+    alert_at: int | None = 100_000
+    limit: int | None = None
+
+    def to_json(self) -> dict:
+        return {"alert_at": self.alert_at, "limit": self.limit}
+
+
+@dataclass(frozen=True)
+class SendRules:
+    """One tenant's rules: a window and caps per traffic type (absent: unrestricted), and its
+    daily volume threshold."""
+
+    windows: dict[str, Window] = field(default_factory=dict)
+    caps: dict[str, tuple[Cap, ...]] = field(default_factory=dict)
+    daily_volume: DailyVolume = DailyVolume()
+
+    def to_json(self) -> dict:
+        return {
+            "windows": {t: self.windows[t].to_json() if t in self.windows else None for t in TRAFFIC_TYPES},
+            "caps": {t: [c.to_json() for c in self.caps.get(t, ())] for t in TRAFFIC_TYPES},
+            "daily_volume": self.daily_volume.to_json(),
+        }
+
+
+DEFAULT_RULES: SendRules = SendRules(
+    windows={"marketing": Window(time(8, 0), time(21, 0))},
+    caps={
+        "otp": (Cap(1, 60), Cap(5, 3600), Cap(10, 86_400)),
+        "marketing": (Cap(1, 86_400),),
+    },
+)
+
+
+def format_period(seconds: int) -> str:
+    for unit in ("d", "h", "m"):
+        if seconds % _UNIT_S[unit] == 0:
+            return f"{seconds // _UNIT_S[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def parse_rules(body) -> tuple[SendRules | None, list[FieldError]]:
+    """`{"windows": {type: {"start", "end"} | null}, "caps": {type: [{"limit", "period"}]},
+    "daily_volume": {"alert_at", "limit"}}`; what is left out keeps its default."""
+    errors: list[FieldError] = []
+    if not isinstance(body, dict):
+        return None, [FieldError("", "expected an object with `windows` and/or `caps`")]
+    for key in body:
+        if key not in ("windows", "caps", "daily_volume"):
+            errors.append(FieldError(pointer(key), "unknown field"))
+    windows = dict(DEFAULT_RULES.windows)
+    caps = dict(DEFAULT_RULES.caps)
+    given_windows = body.get("windows", {})
+    if not isinstance(given_windows, dict):
+        errors.append(FieldError("/windows", "expected an object keyed by traffic type"))
+        given_windows = {}
+    for traffic, value in given_windows.items():
+        where = pointer("windows", traffic)
+        if traffic not in TRAFFIC_TYPES:
+            errors.append(FieldError(where, f"not a traffic type; one of {', '.join(TRAFFIC_TYPES)}"))
+        elif value is None:
+            windows.pop(traffic, None)
+        else:
+            window = _window(value, where, errors)
+            if window is not None:
+                windows[traffic] = window
+    given_caps = body.get("caps", {})
+    if not isinstance(given_caps, dict):
+        errors.append(FieldError("/caps", "expected an object keyed by traffic type"))
+        given_caps = {}
+    for traffic, value in given_caps.items():
+        where = pointer("caps", traffic)
+        if traffic not in TRAFFIC_TYPES:
+            errors.append(FieldError(where, f"not a traffic type; one of {', '.join(TRAFFIC_TYPES)}"))
+        elif not isinstance(value, list) or len(value) > MAX_CAPS:
+            errors.append(FieldError(where, f"expected a list of at most {MAX_CAPS} caps (empty: none)"))
+        else:
+            parsed = [_cap(v, f"{where}/{i}", errors) for i, v in enumerate(value)]
+            caps[traffic] = tuple(c for c in parsed if c is not None)
+    volume = _daily_volume(body.get("daily_volume", DEFAULT_RULES.daily_volume.to_json()), errors)
+    if errors:
+        return None, errors
+    return SendRules(windows, {t: c for t, c in caps.items() if c}, volume or DEFAULT_RULES.daily_volume), []
+
+
+def _daily_volume(value, errors: list[FieldError]) -> DailyVolume | None:
+    if not isinstance(value, dict) or not set(value) <= {"alert_at", "limit"}:
+        errors.append(FieldError("/daily_volume", 'expected {"alert_at": n | null, "limit": n | null}'))
+        return None
+    out = {}
+    for key in ("alert_at", "limit"):
+        n = value.get(key, getattr(DEFAULT_RULES.daily_volume, key))
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_DAILY_VOLUME):
+            errors.append(FieldError(f"/daily_volume/{key}", "expected a whole number of recipients, or null"))
+        out[key] = n
+    return DailyVolume(**out)
+
+
+def _window(value, where: str, errors: list[FieldError]) -> Window | None:
+    if not isinstance(value, dict) or set(value) != {"start", "end"}:
+        errors.append(FieldError(where, 'expected {"start": "HH:MM", "end": "HH:MM"} or null (any time)'))
+        return None
+    out = []
+    for key in ("start", "end"):
+        m = _HHMM.fullmatch(value[key]) if isinstance(value[key], str) else None
+        if m is None:
+            errors.append(FieldError(f"{where}/{key}", "expected a 24-hour time HH:MM"))
+        else:
+            out.append(time(int(m.group(1)), int(m.group(2))))
+    if len(out) == 2 and out[0] == out[1]:
+        errors.append(FieldError(f"{where}/end", "equal to start: an empty window (use null for any time)"))
+        return None
+    return Window(out[0], out[1]) if len(out) == 2 else None
+
+
+def _cap(value, where: str, errors: list[FieldError]) -> Cap | None:
+    if not isinstance(value, dict) or set(value) != {"limit", "period"}:
+        errors.append(FieldError(where, 'expected {"limit": n, "period": "1m" | "1h" | "1d" | "30d" …}'))
+        return None
+    limit, period = value["limit"], value["period"]
+    ok = True
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_CAP_LIMIT:
+        errors.append(FieldError(f"{where}/limit", f"expected a whole number from 1 to {MAX_CAP_LIMIT}"))
+        ok = False
+    m = _PERIOD.fullmatch(period) if isinstance(period, str) else None
+    seconds = int(m.group(1)) * _UNIT_S[m.group(2)] if m else 0
+    if not m or seconds > MAX_CAP_PERIOD_S:
+        errors.append(FieldError(f"{where}/period", "expected a period such as 60s, 1m, 1h, 1d, up to 31d"))
+        ok = False
+    return Cap(limit, seconds) if ok else None
+
+
+# -- send windows --------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def zones_of(e164: str) -> tuple[str, ...]:
+    """The IANA time zones a number may be in (China's when unknown)."""
+    try:
+        found = number_timezones.time_zones_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        found = ()
+    zones = tuple(z for z in found if z != "Etc/Unknown")
+    return zones or (DEFAULT_ZONE,)
+
+
+def next_allowed(window: Window | None, zones: tuple[str, ...], at: datetime) -> datetime:
+    """The first instant at or after `at` when the local time is inside `window` in every zone
+    the number may be in (`at` itself when it already is)."""
+    if window is None:
+        return at
+    candidates = [at]
+    for zone in zones:
+        tz = ZoneInfo(zone)
+        local = at.astimezone(tz)
+        for days in (0, 1, 2):
+            start = datetime.combine(local.date() + timedelta(days=days), window.start, tz)
+            if start >= local:
+                candidates.append(start.astimezone(UTC))
+    for candidate in sorted(candidates):
+        if candidate >= at and all(window.allows(candidate.astimezone(ZoneInfo(z)).time()) for z in zones):
+            return candidate
+    # Zones too far apart to share the window: the first zone decides.
+    return min(c for c in candidates[1:] if window.allows(c.astimezone(ZoneInfo(zones[0])).time()))

@@ -1,0 +1,284 @@
+"""Send windows and frequency caps: each rule, its refusal or deferral, and caps exact under
+concurrency (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from messages.rules import DEFAULT_RULES, Window, next_allowed, parse_rules, zones_of
+from tests.conftest import ApiClient, card
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CN = "+8613800138001"
+US = "+12025550123"  # Washington DC: America/New_York
+
+
+@dataclass
+class MovableClock:
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+async def rules_api(aiohttp_client, settings):
+    """A tenant on the default rules, with a clock the test sets (10:00 in Shanghai to start)."""
+    from server import ACCOUNTS, Wiring, create_app
+
+    clock = MovableClock(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI).astimezone(UTC))
+    client = await aiohttp_client(create_app(settings, Wiring(clock=clock, webhook_options={"allow_http": True})))
+    tenant, key = await client.app[ACCOUNTS].create_tenant("Rules brand")
+    api = ApiClient(client, tenant.id, key)
+    api.clock = clock  # type: ignore[attr-defined]
+    return api
+
+
+def local(hour: int, minute: int = 0, day: int = 2) -> datetime:
+    return datetime(2026, 12, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+async def send(api, traffic_type: str, to: str = CN, **extra):
+    return await api.post("/v1/messages", {"to": to, "card": card(), "traffic_type": traffic_type, **extra})
+
+
+# -- send windows --------------------------------------------------------------------------------
+
+WINDOW_CASES = [
+    # (local time of the send, traffic type, expected status, expected local send time or None)
+    ((10, 0), "marketing", "accepted", None),
+    ((8, 0), "marketing", "accepted", None),
+    ((20, 59), "marketing", "accepted", None),
+    ((21, 0), "marketing", "scheduled", (8, 0, 3)),
+    ((23, 30), "marketing", "scheduled", (8, 0, 3)),
+    ((6, 15), "marketing", "scheduled", (8, 0, 2)),
+    ((23, 30), "notification", "accepted", None),
+    ((3, 0), "otp", "accepted", None),
+]
+
+
+@pytest.mark.parametrize("at,traffic,status,send_at", WINDOW_CASES)
+async def test_marketing_outside_its_window_waits_for_the_next_opening(rules_api, at, traffic, status, send_at):
+    rules_api.clock.at = local(*at)
+    resp = await send(rules_api, traffic)
+    assert resp.status == 202, await resp.text()
+    item = (await resp.json())["messages"][0]
+    assert item["status"] == status
+    view = await (await rules_api.get(f"/v1/messages/{item['id']}")).json()
+    if send_at is None:
+        assert [e["type"] for e in view["events"]] == ["accepted"]
+        return
+    scheduled = view["events"][-1]
+    assert scheduled["type"] == "scheduled"
+    assert scheduled["detail"]["rule"] == "send_window" and scheduled["detail"]["time_zone"] == "Asia/Shanghai"
+    assert scheduled["detail"]["window"] == {"start": "08:00", "end": "21:00"}
+    hour, minute, day = send_at
+    assert scheduled["detail"]["send_at"] == local(hour, minute, day).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # The TTL counts from the deferred send, not from the night before.
+    expires = datetime.fromisoformat(view["expires_at"].replace("Z", "+00:00"))
+    assert expires == local(hour, minute, day) + timedelta(days=1)
+
+
+async def test_a_scheduled_send_inside_the_window_keeps_its_time_and_one_outside_moves(rules_api):
+    inside = local(9, 30, 5).strftime("%Y-%m-%dT%H:%M:%SZ")
+    outside = local(22, 0, 5).strftime("%Y-%m-%dT%H:%M:%SZ")
+    first = await (await send(rules_api, "marketing", send_at=inside)).json()
+    second = await (await send(rules_api, "marketing", to="+8613800138002", send_at=outside)).json()
+    views = [await (await rules_api.get(f"/v1/messages/{m['messages'][0]['id']}")).json() for m in (first, second)]
+    assert views[0]["events"][-1]["detail"] == {"send_at": local(9, 30, 5).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+    assert views[1]["events"][-1]["detail"]["send_at"] == local(8, 0, 6).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+async def test_the_window_is_the_recipients_local_time(rules_api):
+    # 10:00 on the 2nd in Shanghai is 21:00 on the 1st in Washington (EST): 08:00 there is 13:00 UTC.
+    resp = await send(rules_api, "marketing", to=US)
+    item = (await resp.json())["messages"][0]
+    assert item["status"] == "scheduled"
+    view = await (await rules_api.get(f"/v1/messages/{item['id']}")).json()
+    detail = view["events"][-1]["detail"]
+    assert detail["time_zone"] == "America/New_York"
+    assert detail["send_at"] == "2026-12-02T13:00:00.000Z"  # 08:00 EST on the 2nd
+
+
+# -- frequency caps --------------------------------------------------------------------------------
+
+
+async def test_a_second_code_within_a_minute_is_a_429_naming_the_cap(rules_api):
+    assert (await send(rules_api, "otp")).status == 202
+    refused = await send(rules_api, "otp")
+    assert refused.status == 429
+    problem = await refused.json()
+    assert problem["rule"] == "frequency_cap" and problem["cap"] == {"limit": 1, "period": "1m"}
+    assert problem["errors"][0]["path"] == "/to"
+    assert refused.headers["Retry-After"] == "60"
+    # Another recipient, and another traffic type, are not affected.
+    assert (await send(rules_api, "otp", to="+8613800138002")).status == 202
+    assert (await send(rules_api, "notification")).status == 202
+    rules_api.clock.at += timedelta(seconds=61)
+    assert (await send(rules_api, "otp")).status == 202
+
+
+CAP_CASES = [
+    # (traffic type, sends spaced by seconds, how many go through with the defaults)
+    ("otp", [0, 30, 61, 122, 183, 244, 305, 366], 5),  # 1/min lets 6 through, 5/h stops the 6th
+    ("marketing", [0, 3600, 86_401], 2),  # 1/day
+    ("notification", [0, 0, 0, 0], 4),  # unrestricted
+]
+
+
+@pytest.mark.parametrize("traffic,offsets,passing", CAP_CASES)
+async def test_default_caps(rules_api, traffic, offsets, passing):
+    start = rules_api.clock.at
+    statuses = []
+    for offset in offsets:
+        rules_api.clock.at = start + timedelta(seconds=offset)
+        statuses.append((await send(rules_api, traffic)).status)
+    assert statuses.count(202) == passing and set(statuses) <= {202, 429}
+
+
+async def test_in_a_batch_the_recipient_over_the_cap_is_rejected_and_the_rest_go(rules_api):
+    body = {"recipients": [{"to": CN}, {"to": CN}, {"to": "+8613800138002"}], "card": card(), "traffic_type": "otp"}
+    resp = await rules_api.post("/v1/messages", body)
+    assert resp.status == 202
+    items = (await resp.json())["messages"]
+    assert [i["status"] for i in items] == ["accepted", "rejected", "accepted"]
+    assert items[1]["reason"] == "frequency_cap"
+    view = await (await rules_api.get(f"/v1/messages/{items[1]['id']}")).json()
+    assert view["events"][0]["detail"]["cap"] == {"limit": 1, "period": "1m"}
+
+
+@pytest.mark.parametrize("limit", [1, 5])
+async def test_concurrent_sends_never_exceed_a_cap(rules_api, limit):
+    put = await rules_api.put("/v1/compliance/send-rules", {"caps": {"otp": [{"limit": limit, "period": "1h"}]}})
+    assert put.status == 200, await put.text()
+    results = await asyncio.gather(*(send(rules_api, "otp") for _ in range(24)))
+    statuses = [r.status for r in results]
+    assert statuses.count(202) == limit and statuses.count(429) == 24 - limit
+
+
+# -- the daily volume --------------------------------------------------------------------------------
+
+
+async def test_the_daily_volume_alerts_once_and_limits(rules_api):
+    from messages.send_rules import daily_volumes
+    from server import DATABASE
+    from webhooks.tables import webhook_deliveries
+
+    hook = await rules_api.post("/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["tenant.daily_volume"]})
+    assert hook.status == 201, await hook.text()
+    put = await rules_api.put("/v1/compliance/send-rules", {"daily_volume": {"alert_at": 3, "limit": 5}})
+    assert put.status == 200
+    batch = {"recipients": [{"to": f"+86138001380{i:02d}"} for i in range(2)], "card": card()}
+    assert (await rules_api.post("/v1/messages", batch)).status == 202  # 2
+    assert (await rules_api.post("/v1/messages", batch)).status == 202  # 4: crosses 3
+    assert (await rules_api.post("/v1/messages", batch)).status == 429  # 6 > 5: refused, not counted
+    refused = await rules_api.post("/v1/messages", batch)
+    assert (await refused.json())["rule"] == "daily_volume" and int(refused.headers["Retry-After"]) > 0
+    assert (await send(rules_api, "notification")).status == 202  # 5: still fits
+    got = await (await rules_api.get("/v1/compliance/volume")).json()
+    assert got == {"day": "2026-12-02", "count": 5, "alert_at": 3, "limit": 5}
+    async with rules_api.client.app[DATABASE].read.connect() as conn:
+        from sqlalchemy import select
+
+        alerts = (await conn.execute(select(webhook_deliveries.c.event_type))).scalars().all()
+        counted = (await conn.execute(select(daily_volumes.c.count))).scalars().all()
+    assert alerts == ["tenant.daily_volume"] and counted == [5]
+    # The next day in China starts again from zero.
+    rules_api.clock.at = local(0, 0, 3)
+    assert (await rules_api.post("/v1/messages", batch)).status == 202
+    assert (await (await rules_api.get("/v1/compliance/volume")).json())["count"] == 2
+
+
+# -- the rules API ---------------------------------------------------------------------------------
+
+
+async def test_rules_read_change_and_apply(rules_api):
+    got = await (await rules_api.get("/v1/compliance/send-rules")).json()
+    assert got["windows"] == {"notification": None, "marketing": {"start": "08:00", "end": "21:00"}, "otp": None}
+    assert got["caps"]["otp"] == [
+        {"limit": 1, "period": "1m"},
+        {"limit": 5, "period": "1h"},
+        {"limit": 10, "period": "1d"},
+    ]
+    new = {"windows": {"marketing": {"start": "09:30", "end": "20:00"}}, "caps": {"marketing": []}}
+    put = await rules_api.put("/v1/compliance/send-rules", new)
+    assert put.status == 200
+    now = await (await rules_api.get("/v1/compliance/send-rules")).json()
+    assert now["windows"]["marketing"] == {"start": "09:30", "end": "20:00"} and now["caps"]["marketing"] == []
+    assert now["caps"]["otp"] == got["caps"]["otp"]  # left out: kept
+    rules_api.clock.at = local(9, 0)
+    item = (await (await send(rules_api, "marketing")).json())["messages"][0]
+    assert item["status"] == "scheduled"
+    rules_api.clock.at = local(12, 0)
+    assert [(await send(rules_api, "marketing")).status for _ in range(3)] == [202, 202, 202]  # no cap now
+
+
+BAD_RULES = [
+    ({"windows": {"marketing": {"start": "8:00", "end": "21:00"}}}, "/windows/marketing/start"),
+    ({"windows": {"marketing": {"start": "0٨:00", "end": "21:00"}}}, "/windows/marketing/start"),
+    ({"caps": {"otp": [{"limit": 1, "period": "١m"}]}}, "/caps/otp/0/period"),
+    ({"windows": {"marketing": {"start": "08:00", "end": "08:00"}}}, "/windows/marketing/end"),
+    ({"windows": {"marketing": {"start": "08:00"}}}, "/windows/marketing"),
+    ({"windows": {"spam": None}}, "/windows/spam"),
+    ({"caps": {"otp": [{"limit": 0, "period": "1m"}]}}, "/caps/otp/0/limit"),
+    ({"caps": {"otp": [{"limit": 1, "period": "1w"}]}}, "/caps/otp/0/period"),
+    ({"caps": {"otp": [{"limit": 1, "period": "32d"}]}}, "/caps/otp/0/period"),
+    ({"caps": {"otp": {"limit": 1}}}, "/caps/otp"),
+    ({"quota": 3}, "/quota"),
+    ({"daily_volume": {"alert_at": 0}}, "/daily_volume/alert_at"),
+    ({"daily_volume": {"limit": "many"}}, "/daily_volume/limit"),
+    ({"daily_volume": 5}, "/daily_volume"),
+]
+
+
+@pytest.mark.parametrize("body,path", BAD_RULES)
+async def test_bad_rules_are_422_naming_the_field(rules_api, body, path):
+    resp = await rules_api.put("/v1/compliance/send-rules", body)
+    assert resp.status == 422
+    assert path in [e["path"] for e in (await resp.json())["errors"]]
+    # Nothing changed.
+    assert (await (await rules_api.get("/v1/compliance/send-rules")).json()) == DEFAULT_RULES.to_json()
+
+
+async def test_rules_need_the_compliance_scope(rules_api):
+    from security import new_api_key  # noqa: F401  (the scope list is the security module's)
+
+    made = await rules_api.post("/v1/api-keys", {"scopes": ["messages"]})
+    assert made.status == 201, await made.text()
+    narrow = ApiClient(rules_api.client, rules_api.tenant_id, (await made.json())["api_key"])
+    assert (await narrow.get("/v1/compliance/send-rules")).status == 403
+
+
+# -- units -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "window,at,expected",
+    [
+        (Window(time(8), time(21)), local(7, 59), local(8, 0)),
+        (Window(time(8), time(21)), local(8, 0), local(8, 0)),
+        (Window(time(8), time(21)), local(21, 0), local(8, 0, 3)),
+        (Window(time(22), time(6)), local(23, 0), local(23, 0)),  # across midnight
+        (Window(time(22), time(6)), local(5, 59), local(5, 59)),
+        (Window(time(22), time(6)), local(6, 0), local(22, 0)),
+        (None, local(3, 0), local(3, 0)),
+    ],
+)
+def test_next_allowed(window, at, expected):
+    assert next_allowed(window, ("Asia/Shanghai",), at) == expected
+
+
+def test_zones_of_numbers():
+    assert zones_of(CN) == ("Asia/Shanghai",)
+    assert zones_of(US) == ("America/New_York",)
+    assert zones_of("+80012345678") == ("Asia/Shanghai",)  # non-geographic: the default
+
+
+def test_rules_round_trip_through_json():
+    rules, errors = parse_rules(DEFAULT_RULES.to_json())
+    assert not errors and rules == DEFAULT_RULES

@@ -1,0 +1,91 @@
+"""Phone numbers in their one canonical form: every spelling of a number gives one ASCII E.164
+string (what blind indexes and the opt-out list match on), anything else gives None."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from security.numbers import E164, ascii_digits, canonical_number, normalise_number, number_from_uri
+
+NUMBER = "+8613800138010"
+# The same number in the spellings a tenant, an operator or an SMSC may send.
+SPELLINGS = [
+    "+8613800138010",
+    "13800138010",
+    "8613800138010",
+    "008613800138010",
+    "+86 138-0013-8010",
+    "+86138001380١0",  # an Arabic-Indic ١ among ASCII digits (the opt-out bypass of issue 13)
+    "+٨٦١٣٨٠٠١٣٨٠١٠",  # all Arabic-Indic
+    "１３８００１３８０１０",  # fullwidth
+    "+８６１３８００１３８０１０",
+    "+86۱۳۸۰۰۱۳۸۰۱۰",  # Extended Arabic-Indic (Persian)
+    "+86१३८००१३८०१०",  # Devanagari
+]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_every_spelling_of_a_number_is_one_ascii_string(spelling):
+    assert normalise_number(spelling) == NUMBER
+    assert canonical_number(spelling) == NUMBER
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+86138001380²0", "+86138001380101234567", "abc", "", "   ", None, 13800138010, "+" + "1" * 40],
+)
+def test_what_is_not_a_number_is_none(raw):
+    assert normalise_number(raw) is None
+    assert canonical_number(raw) is None
+
+
+@pytest.mark.parametrize(
+    "raw, valid, possible",
+    [
+        ("+8617928222350", None, "+8617928222350"),  # the operator's example number: not allocated, but real to it
+        ("+861095588", "+861095588", "+861095588"),
+        ("+86 138 0013 801", None, "+861380013801"),  # one digit short of a mobile: a possible fixed line
+        ("+16502530000", "+16502530000", "+16502530000"),
+    ],
+)
+def test_tenant_numbers_must_be_valid_reported_ones_possible(raw, valid, possible):
+    assert normalise_number(raw) == valid
+    assert canonical_number(raw) == possible
+
+
+@pytest.mark.parametrize(
+    "uri, number",
+    [
+        ("tel:+8613800138010", NUMBER),
+        ("tel:+86-138-0013-8010", NUMBER),
+        ("tel:+8613800138010;phone-context=+86", NUMBER),
+        ("tel:+86138001380١0", NUMBER),
+        ("sip:+8613800138010@ims.mnc000.mcc460.3gppnetwork.org;user=phone", NUMBER),
+        ("SIPS:+8613800138010@ims.example", NUMBER),
+        ("+8613800138010", NUMBER),
+        ("sip:bot@botplatform.example.cn", None),
+        ("mailto:+8613800138010", None),
+        ("tel:", None),
+        ("", None),
+        (["tel:+8613800138010"], None),
+    ],
+)
+def test_numbers_in_tel_and_sip_uris(uri, number):
+    assert number_from_uri(uri) == number
+
+
+@pytest.mark.parametrize(
+    "text, digits", [("0123", True), ("", False), ("١٢", False), ("１２", False), ("²", False), ("12a", False)]
+)
+def test_ascii_digits(text, digits):
+    assert ascii_digits(text) is digits
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(categories=["Nd", "No", "Pd", "Zs"]) | st.sampled_from("+()."), max_size=20))
+def test_whatever_comes_in_only_ascii_e164_comes_out(raw):
+    for read in (normalise_number, canonical_number, number_from_uri):
+        out = read(raw)
+        assert out is None or (E164.fullmatch(out) and out.isascii())
