@@ -249,6 +249,7 @@ class DispatchConfig:
     maap_timing: SimulatorTiming = field(default_factory=SimulatorTiming)
     smsc_receipt_delay: float = 0.5
     sms_rate: float = 2000.0  # SMS per second on a route the settings make (not a routes file's)
+    maap_timeout_s: float | None = None  # the default channel's request timeout; None: its own
     options: DispatchOptions = field(default_factory=DispatchOptions)
 
 
@@ -555,6 +556,7 @@ async def dispatch_ctx(app: web.Application):
                 "chatbot_id": credentials.chatbot_id,
                 "app_id": credentials.app_id,
                 "app_key": credentials.app_key.reveal(),
+                **({"timeout_s": config.maap_timeout_s} if config.maap_timeout_s else {}),
             }
         )
         stack.push_async_callback(_quietly, channel.close)

@@ -1,6 +1,10 @@
 """End-to-end dispatch speed: accept → dispatcher → MaaP simulator → delivered callback.
 
-    python bench/dispatch.py --seconds 20 [--rate 1200]
+    python bench/dispatch.py --seconds 20 [--rate 1200] [--sms]
+
+With --sms every recipient is one without RCS (the MaaP answers `failed`, code 2): the SMS
+fallback goes to the SMSC simulator in a process of its own, and the figures are for
+accepted → sms_delivered.
 
 The server (SQLite, embedded sandbox) runs on one core; the MaaP simulator runs as its own
 process and the load generator offers `--rate` RCS-capable recipients a second (batches every
@@ -41,7 +45,7 @@ CARD = {
 }
 
 
-async def offer(base: str, key: str, rate: int, seconds: float) -> tuple[int, int]:
+async def offer(base: str, key: str, rate: int, seconds: float, sms: bool = False) -> tuple[int, int]:
     """Post `rate` recipients a second for `seconds`; returns (accepted, errors)."""
     per_tick = max(1, rate // 10)
     accepted = errors = seq = 0
@@ -66,10 +70,9 @@ async def offer(base: str, key: str, rate: int, seconds: float) -> tuple[int, in
             recipients = []
             for _ in range(per_tick):
                 seq += 1
-                # Endings 1–6: RCS-capable, delivered.
-                recipients.append(
-                    {"to": f"+8613912{seq % 100_000:05d}{1 + seq % 6}", "variables": {"amount": f"{seq % 100}.00"}}
-                )
+                # Endings 1–6: RCS-capable, delivered; …10 (--sms): no RCS, the SMS is delivered.
+                to = f"+861391{seq % 100_000:05d}10" if sms else f"+8613912{seq % 100_000:05d}{1 + seq % 6}"
+                recipients.append({"to": to, "variables": {"amount": f"{seq % 100}.00"}})
             task = asyncio.create_task(post({"recipients": recipients, "card": CARD}))
             pending.add(task)
             task.add_done_callback(pending.discard)
@@ -85,11 +88,11 @@ def _drain(proc, log: Path) -> None:
             out.write(line)
 
 
-def settled(db: Path) -> bool:
-    """Every message read and every event chained into the evidence log."""
+def settled(db: Path, final: str) -> bool:
+    """Every message read (or its SMS delivered) and every event chained into the evidence log."""
     conn = sqlite3.connect(db)
     try:
-        unread = conn.execute("SELECT count(*) FROM messages WHERE status != 'rcs_read'").fetchone()[0]
+        unread = conn.execute("SELECT count(*) FROM messages WHERE status != ?", (final,)).fetchone()[0]
         try:
             unchained = conn.execute("SELECT count(*) FROM message_events WHERE NOT chained").fetchone()[0]
         except sqlite3.OperationalError:  # a schema before events were marked chained
@@ -99,11 +102,12 @@ def settled(db: Path) -> bool:
     return unread == 0 and unchained == 0
 
 
-def figures(db: Path, warmup_s: float) -> dict:
+def figures(db: Path, warmup_s: float, delivered: str = "rcs_delivered") -> dict:
     conn = sqlite3.connect(db)
     rows = conn.execute(
         "SELECT a.at_ms, d.at_ms FROM message_events a JOIN message_events d "
-        "ON d.message_id = a.message_id AND d.type = 'rcs_delivered' WHERE a.type = 'accepted'"
+        "ON d.message_id = a.message_id AND d.type = ? WHERE a.type = 'accepted'",
+        (delivered,),
     ).fetchall()
     total = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
     statuses = dict(conn.execute("SELECT status, count(*) FROM messages GROUP BY status").fetchall())
@@ -139,11 +143,13 @@ async def main() -> None:
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--rate", type=int, default=1200, help="recipients offered per second")
     p.add_argument("--delivery-delay", type=float, default=0.05)
+    p.add_argument("--sms", action="store_true", help="recipients without RCS: the SMS path")
     args = p.parse_args()
+    delivered, final = ("sms_delivered", "sms_delivered") if args.sms else ("rcs_delivered", "rcs_read")
     pin(1)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "var"
-        port, sim_port = free_port(), free_port()
+        port, sim_port, smsc_port = free_port(), free_port(), free_port()
         base = f"http://127.0.0.1:{port}"
         log = Path(tmp) / "server.log"
         sim = start_process(
@@ -160,6 +166,9 @@ async def main() -> None:
             ],
             cpu=1,
         )
+        smsc = start_process(
+            [sys.executable, "-m", "fallback.smsc", "--port", str(smsc_port), "--receipt-delay", "0.05"], cpu=1
+        )
         server = start_process(
             [
                 sys.executable,
@@ -175,49 +184,55 @@ async def main() -> None:
                 str(port),
             ],
             cpu=0,
-            env={"HONGYAN_MAAP_URL": f"http://127.0.0.1:{sim_port}", "HONGYAN_LOG_LEVEL": "WARNING"},
+            env={
+                "HONGYAN_MAAP_URL": f"http://127.0.0.1:{sim_port}",
+                "HONGYAN_SMSC_ADDRESS": f"127.0.0.1:{smsc_port}",
+                "HONGYAN_LOG_LEVEL": "WARNING",
+            },
         )
         # Nobody reads the pipes: a full pipe would stall the processes, so drain them to a file.
-        drains = [asyncio.create_task(asyncio.to_thread(_drain, proc, log)) for proc in (server, sim)]
+        drains = [asyncio.create_task(asyncio.to_thread(_drain, proc, log)) for proc in (server, sim, smsc)]
         try:
             wait_http(f"{base}/healthz", server)
             key = json.loads((data / "demo-tenant.json").read_text())["api_key"]
             cpu_before, sim_before = cpu_seconds(server.pid), cpu_seconds(sim.pid)
-            accepted, errors = await offer(base, key, args.rate, args.seconds)
+            accepted, errors = await offer(base, key, args.rate, args.seconds, args.sms)
             # Let the backlog drain (bounded) so the tail is measured, not cut off.
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                f = figures(data / "hongyan.db", warmup_s=2)
+                f = figures(data / "hongyan.db", warmup_s=2, delivered=delivered)
                 if f["delivered"] >= accepted:
                     break
                 await asyncio.sleep(0.5)
             # Let the read receipts and the evidence chain catch up too: all of it is per-message work.
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not settled(data / "hongyan.db"):
+            while time.monotonic() < deadline and not settled(data / "hongyan.db", final):
                 await asyncio.sleep(0.5)
             cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000
             sim_ms = (cpu_seconds(sim.pid) - sim_before) * 1000
         finally:
             stop(server)
             stop(sim)
+            stop(smsc)
             await asyncio.gather(*drains)
-        f = figures(data / "hongyan.db", warmup_s=2)
+        f = figures(data / "hongyan.db", warmup_s=2, delivered=delivered)
         problems = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
         if problems:
             print(f"{len(problems)} error lines in the logs, first: {problems[0][:300]}", file=sys.stderr)
     print_table(
-        f"dispatch: {args.rate}/s offered for {args.seconds:.0f} s, MaaP simulator in its own process",
+        f"dispatch{' (SMS)' if args.sms else ''}: {args.rate}/s offered for {args.seconds:.0f} s, "
+        "MaaP and SMSC simulators in their own processes",
         [
             ("figure", "value"),
             ("accepted", accepted),
             ("accept errors", errors),
-            ("reached rcs_delivered", f["delivered"]),
+            (f"reached {delivered}", f["delivered"]),
             ("statuses", f["statuses"]),
             ("MaaP retries", f["retries"]),
-            ("rcs_delivered per second (median)", f.get("per_s_median")),
+            (f"{delivered} per second (median)", f.get("per_s_median")),
             ("accept→delivered p50 ms", f.get("p50_ms")),
             ("accept→delivered p99 ms", f.get("p99_ms")),
-            ("server CPU ms per message (accept to read)", round(cpu_ms / max(1, accepted), 3)),
+            (f"server CPU ms per message (accept to {final})", round(cpu_ms / max(1, accepted), 3)),
             ("MaaP simulator CPU ms per message", round(sim_ms / max(1, accepted), 3)),
         ],
     )

@@ -78,6 +78,9 @@ class DispatchOptions:
     lease_s: float = 30.0  # a claimed message is free again this long after a worker died
     max_batches_in_flight: int = 8
     revoke_wait_s: float = 5.0  # ask again if neither revokeOk nor revokeFail came by then
+    # A revoke still unanswered this long after the TTL (the operator unreachable, or silent)
+    # ends the message `failed`: no SMS, since the RCS message may have been delivered.
+    revoke_give_up_s: float = 3600.0
     # An RCS message with an SMS fallback and no status from the operator this long after it was
     # accepted is re-asked about (a revoke) rather than left until its TTL.
     rcs_silence_s: float = 300.0
@@ -128,6 +131,7 @@ class Dispatcher:
             now_ms=self.now_ms,
             retry=options.retry,
             revoke_wait_s=options.revoke_wait_s,
+            revoke_give_up_s=options.revoke_give_up_s,
             silence_s=options.rcs_silence_s,
             capability=capability,
             media=OperatorMedia(media_fetch) if media_fetch is not None else None,

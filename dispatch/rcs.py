@@ -105,6 +105,7 @@ class RcsStage:
         now_ms: Callable[[], int],
         retry: RetryPolicy,
         revoke_wait_s: float,
+        revoke_give_up_s: float = 3600.0,
         silence_s: float = 300.0,
         capability: CapabilityCache | None = None,
         media: OperatorMedia | None = None,
@@ -115,6 +116,7 @@ class RcsStage:
         self.now_ms = now_ms
         self.retry, self.revoke_wait_s = retry, revoke_wait_s
         self.silence_ms = int(silence_s * 1000)
+        self.give_up_ms = int(revoke_give_up_s * 1000)
         self.capability = capability or keyed_capability_cache()
         self.rng = rng or random.Random()
         self.counts = RcsCounts()
@@ -212,7 +214,14 @@ class RcsStage:
         changes, waits = [], []
         now_ms = self.now_ms()
         for job, result in zip(jobs, results):
-            if result.accepted:
+            unanswered = result.accepted or result.outcome in (Outcome.RETRY, Outcome.THROTTLE, Outcome.TOKEN)
+            if unanswered and now_ms >= job.expires_ms + self.give_up_ms:
+                # Never silence: the operator has had its chance to say what became of it.
+                detail = {"reason": "the operator never answered the revoke; no SMS (the RCS message may have arrived)"}
+                if not result.accepted:
+                    detail["error"] = error_detail(result)
+                changes.append(Change(job.id, S.FAILED, now_ms, SOURCE, detail, when=_SENDING, due_ms=None))
+            elif result.accepted:
                 waits.append((job, now_ms + int(self.revoke_wait_s * 1000)))
             elif result.outcome in (Outcome.RETRY, Outcome.THROTTLE, Outcome.TOKEN):
                 delay = self.retry.delay(1, result.retry_after, self.rng)

@@ -14,7 +14,8 @@ is no capability query in the interface: a number that cannot take 5G messages i
 a `failed` status, code 2, after its send is accepted.
 
 Behaviour is chosen by the number's ending, longest suffix first (the README's table of sandbox
-numbers). A virtual handset page per number shows what arrived (cards, text, files, locations)
+numbers; …44 delivers but loses its delivered/displayed callbacks, while a revoke is still
+answered). A virtual handset page per number shows what arrived (cards, text, files, locations)
 and lets a person tap suggestions, reply, share a location, a file or the device specifics;
 numbers never appear in URL paths or logs. State lives in memory.
 
