@@ -23,7 +23,7 @@ from aiohttp import web
 
 import editor
 import security
-from accounts import Accounts, SignatureInvalid
+from accounts import Accounts, SignatureInvalid, TenantNameInvalid
 from accounts.channels import ChannelService
 from accounts.channels_http import CHANNELS
 from accounts.channels_http import routes as channel_routes
@@ -58,6 +58,8 @@ from cards.media.http import routes as media_routes
 from cards.store import TemplateStore
 from cards.store.http import TEMPLATES
 from cards.store.http import routes as template_routes
+from cards.store.sealing import seal_plaintext
+from cards.store.tables import SEALED_COLUMNS as TEMPLATE_SEALED
 from compliance.http import REVIEWS, SCREEN, SIGNATURES, WORD_LISTS
 from compliance.http import routes as compliance_routes
 from compliance.lists import FORMATS as WORD_FORMATS
@@ -409,7 +411,9 @@ async def messages_ctx(app: web.Application):
         volumes=app[VOLUMES],
     )
     app[messages_http.RATE_LIMITER] = RateLimiter()
-    templates = TemplateStore(app[DATABASE], app[WIRING].clock)
+    # Template contents a version before sealing stored in plaintext are sealed before serving.
+    await seal_plaintext(app[DATABASE], app[KEYRING])
+    templates = TemplateStore(app[DATABASE], app[KEYRING], app[WIRING].clock)
     app[TEMPLATES] = templates
     app[messages_http.CARD_CHECK] = CardChecker(templates)
     yield
@@ -833,7 +837,7 @@ def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
 
 def sealed_columns():
     """Every sealed column of every domain, for key rotation."""
-    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED, *ACCOUNT_SEALED, *COMPLIANCE_SEALED]
+    return [*MESSAGE_SEALED, *SHORT_LINK_SEALED, *WEBHOOK_SEALED, *ACCOUNT_SEALED, *TEMPLATE_SEALED, *COMPLIANCE_SEALED]
 
 
 # -- command line ------------------------------------------------------------------------
@@ -900,6 +904,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 async def _migrate(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await run_migrations(settings.db_url)
+    # Then the data a migration cannot reach without keys: template contents sealed (servers
+    # also do it at start, so without the master key here it waits for the first start).
+    if settings.master_key or settings.embedded:
+        db = open_database(settings.db_url)
+        try:
+            accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+            await accounts.load_keys()
+            sealed = await seal_plaintext(db, accounts.keyring)
+        finally:
+            await db.dispose()
+        if sealed:
+            print(f"{sealed} template versions and drafts sealed", file=sys.stderr)
 
 
 async def _tenant_create(settings: Settings, args: argparse.Namespace) -> dict:
@@ -1066,6 +1082,9 @@ def main(argv: list[str] | None = None) -> int:
             out = asyncio.run(_tenant_create(settings, args))
         except SignatureInvalid as exc:
             print(f"error: --signature: {exc}", file=sys.stderr)
+            return 2
+        except TenantNameInvalid as exc:
+            print(f"error: NAME: {exc}", file=sys.stderr)
             return 2
         print(json.dumps(out, separators=(",", ":")), flush=True)
     elif command == "keys":

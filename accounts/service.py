@@ -28,6 +28,22 @@ class SignatureInvalid(ValueError):
     pass
 
 
+class TenantNameInvalid(ValueError):
+    pass
+
+
+MAX_TENANT_NAME = 200
+
+
+def validate_tenant_name(name: str) -> str:
+    """The tenant's name stripped, if it is 1–200 characters without control characters, else raise."""
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_TENANT_NAME:
+        raise TenantNameInvalid(f"a tenant name is 1 to {MAX_TENANT_NAME} characters (not blank)")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise TenantNameInvalid("a tenant name cannot contain control characters")
+    return name.strip()
+
+
 def validate_signature(signature: str) -> str:
     """Return the signature if it is `【…】` with 2–16 characters inside, else raise."""
     if not _SIGNATURE.match(signature or ""):
@@ -106,6 +122,7 @@ class Accounts:
         sms_price: str | None = None,
     ) -> tuple[Tenant, str]:
         """Create a tenant with its data keys and a first API key; return the key (shown once)."""
+        name = validate_tenant_name(name)
         signature = validate_signature(signature or SANDBOX_SIGNATURE)
         now = self.clock.now()
         now_ms = int(now.timestamp() * 1000)

@@ -2,12 +2,17 @@
 
 `compile_template` walks the card once and compiles only the string fields that contain
 `{{` or `{%`; `CompiledCard.compose` copies the rest and renders those fields, then validates
-the result again (a variable can push a title over its limit).
+the result again (a variable can push a title over its limit). Every template is counted
+before it is compiled and bounded while it runs (cards.sandbox); heavy ones are composed in a
+small thread pool (`compose_async`, `off_loop`), off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import jinja2
@@ -15,12 +20,23 @@ import orjson
 from jinja2 import meta
 from jinja2 import nodes as jinja_nodes
 from jinja2.runtime import new_context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from api.problems import FieldError, pointer
 from cards.formats import DEFAULT_LOCALE, format_date, format_datetime, format_money, format_time
 from cards.limits import DEFAULT_PROFILE
 from cards.model import fix_warnings, parse_document
+from cards.sandbox import (
+    MAX_VALUE,
+    CardSandbox,
+    SecurityError,
+    TemplateCost,
+    TemplateRefused,
+    analyse,
+    bounded,
+    check_cost,
+    check_variables,
+    is_template,
+)
 from cards.validate import Revalidation, validate_card
 
 # Where the card format wants a number (coordinates, file sizes), a field that renders as a
@@ -39,51 +55,29 @@ class MissingVariable(Exception):
 
 
 class CardInvalid(Exception):
-    """A template could not be compiled, or the composed card breaks the card rules."""
+    """A template could not be compiled, or the composed card breaks the card rules.
 
-    def __init__(self, errors: list[FieldError]):
+    `refused`: a template would do more work than card templates may (cards.sandbox), or
+    uses what they cannot; such a card is refused before (or as soon as) it runs.
+    """
+
+    def __init__(self, errors: list[FieldError], *, refused: bool = False):
         super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
         self.errors = errors
+        self.refused = refused
 
 
-# Card text is written by tenants: an expression must not allocate without bound
-# ("{{ 'x' * 10**9 }}"). Results are capped well above every card limit.
-MAX_EXPRESSION_ITEMS = 10_000
-MAX_EXPONENT = 64
-MAX_RANGE = 1_000
-MAX_LOOP_NESTING = 2
+# Composing heavier than this many steps (a few ms at worst) leaves the event loop for a small
+# pool of threads, so one request's templates never stall the others.
+INLINE_STEPS = 2_000
+REFUSED = "template not allowed: "
+COMPOSE_WORKERS = 2
+_pool = ThreadPoolExecutor(COMPOSE_WORKERS, thread_name_prefix="card-compose")
 
 
-def _card_range(*args) -> range:
-    r = range(*args)
-    if len(r) > MAX_RANGE:
-        raise SecurityError(f"range() of more than {MAX_RANGE} items")
-    return r
-
-
-def _loop_nesting(node, depth: int = 0) -> int:
-    if isinstance(node, jinja_nodes.For):
-        depth += 1
-    return max([depth, *(_loop_nesting(child, depth) for child in node.iter_child_nodes())])
-
-
-class CardSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox plus bounds on `*` and `**`."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator, left, right):
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, (str, list, tuple))
-                    and isinstance(times, int)
-                    and len(seq) * times > MAX_EXPRESSION_ITEMS
-                ):
-                    raise SecurityError(f"a repeated sequence longer than {MAX_EXPRESSION_ITEMS}")
-        return super().call_binop(context, operator, left, right)
+async def off_loop(fn, /, *args, **kwargs):
+    """Run slow card work (compiling, composing heavy templates) in the bounded compose pool."""
+    return await asyncio.get_running_loop().run_in_executor(_pool, functools.partial(fn, *args, **kwargs))
 
 
 @lru_cache(maxsize=8)
@@ -106,20 +100,17 @@ def template_environment(locale: str = DEFAULT_LOCALE) -> CardSandbox:
     def time_(value, format="short", loc=None):
         return format_time(value, format, loc or locale)
 
-    env.filters.update(money=money, date=date_, datetime=datetime_, time=time_)
-    env.globals["range"] = _card_range
+    for name, fn in (("money", money), ("date", date_), ("datetime", datetime_), ("time", time_)):
+        env.add_filter(name, fn)
     return env
 
 
-def _is_template(text: str) -> bool:
-    return "{{" in text or "{%" in text
-
-
 class _Slot:
-    __slots__ = ("parts", "path", "template", "names", "numeric", "dotted")
+    __slots__ = ("parts", "path", "template", "names", "numeric", "dotted", "cost")
 
-    def __init__(self, parts: tuple, template: jinja2.Template, ast: jinja_nodes.Template):
+    def __init__(self, parts: tuple, template: jinja2.Template, ast: jinja_nodes.Template, cost: TemplateCost):
         self.parts = parts
+        self.cost = cost
         self.path = pointer(*parts)
         self.template = template
         self.names = sorted(meta.find_undeclared_variables(ast))
@@ -142,6 +133,8 @@ class CompiledCard:
         # composed card is what the operator should receive.
         skeleton = fix_warnings(parse_document(card)).to_json()
         self._slots: list[_Slot] = []
+        self._refused = False
+        self.steps = 0
         env = self._env = template_environment(locale)
         errors: list[FieldError] = []
         try:
@@ -149,8 +142,18 @@ class CompiledCard:
             self._walk(card, (), env, errors)
         except (orjson.JSONEncodeError, RecursionError) as exc:  # too deep, or a 65-bit integer
             raise CardInvalid([FieldError("", f"not a card JSON can carry: {exc}")]) from None
+        refused = self._refused
+        if not errors:
+            total = TemplateCost(sum(s.cost.steps for s in self._slots), sum(s.cost.chars for s in self._slots))
+            try:
+                check_cost(total)
+            except TemplateRefused as exc:
+                errors.append(FieldError("", f"{REFUSED}the card's templates together {exc}"))
+                refused = True
+            # The most steps composing one recipient's card can take (counted, not timed).
+            self.steps = total.steps
         if errors:
-            raise CardInvalid(errors)
+            raise CardInvalid(errors, refused=refused)
         self.variables = sorted({n for s in self._slots for n in s.names})
         self._revalidation = Revalidation(skeleton, [s.parts for s in self._slots], profile) if self._slots else None
         # A card without template fields composes to itself: validate it once, here.
@@ -166,22 +169,35 @@ class CompiledCard:
         elif isinstance(node, list):
             for i, value in enumerate(node):
                 self._walk(value, (*parts, i), env, errors)
-        elif isinstance(node, str) and _is_template(node):
+        elif isinstance(node, str) and is_template(node):
             try:
                 ast = env.parse(node)
+                # Counted before it is compiled, let alone run (cards.sandbox).
+                cost = analyse(ast, len(node))
                 template = env.from_string(ast)
             except jinja2.TemplateSyntaxError as exc:
                 errors.append(FieldError(pointer(*parts), f"template error: {exc.message}"))
                 return
-            if _loop_nesting(ast) > MAX_LOOP_NESTING:
-                # bounded work per recipient: at most MAX_RANGE ** MAX_LOOP_NESTING iterations
-                errors.append(FieldError(pointer(*parts), f"loops nested deeper than {MAX_LOOP_NESTING}"))
+            except TemplateRefused as exc:
+                errors.append(FieldError(pointer(*parts), f"{REFUSED}{exc}"))
+                self._refused = True
                 return
-            self._slots.append(_Slot(parts, template, ast))
+            self._slots.append(_Slot(parts, template, ast, cost))
 
     @property
     def is_static(self) -> bool:
         return not self._slots
+
+    @property
+    def heavy(self) -> bool:
+        """Whether composing one recipient's card can take long enough to leave the event loop."""
+        return self.steps > INLINE_STEPS
+
+    async def compose_async(self, variables: dict) -> dict:
+        """`compose`, in the compose pool when the template is heavy."""
+        if not self.heavy:
+            return self.compose(variables)
+        return await off_loop(self.compose, variables)
 
     def compose(self, variables: dict) -> dict:
         """The card JSON for one recipient; raises MissingVariable or CardInvalid."""
@@ -198,28 +214,50 @@ class CompiledCard:
     def _fill(self, variables: dict) -> dict:
         """The template with the variables filled in, not yet checked."""
         card = orjson.loads(self._skeleton)
+        too_long = check_variables(variables)
+        if too_long is not None:
+            name = ".".join(map(str, too_long))
+            why = f"{REFUSED}variable {name!r} is longer than {MAX_VALUE:,} characters"
+            raise CardInvalid([FieldError("", why)], refused=True)
         # One render context for all fields of this recipient (a context per field costs more
         # than rendering the field).
         env = self._env
         context = new_context(env, None, {}, variables, False, env.globals, None)
-        for slot in self._slots:
-            try:
-                text = env.concat(slot.template.root_render_func(context))
-            except jinja2.UndefinedError as exc:
-                raise MissingVariable(_missing_name(exc, slot, variables), slot.path) from None
-            except SecurityError as exc:
-                raise CardInvalid([FieldError(slot.path, f"template not allowed: {exc}")]) from None
-            except (ValueError, TypeError, ArithmeticError, jinja2.TemplateError) as exc:
-                raise CardInvalid([FieldError(slot.path, f"template error: {exc}")]) from None
-            place_value(card, slot.parts, text, numeric=slot.numeric)
+        with bounded():
+            for slot in self._slots:
+                try:
+                    text = env.concat(slot.template.root_render_func(context))
+                except jinja2.UndefinedError as exc:
+                    raise MissingVariable(_missing_name(exc, slot, variables), slot.path) from None
+                except (SecurityError, RecursionError) as exc:
+                    message = str(exc) if isinstance(exc, SecurityError) else "nested too deeply"
+                    raise CardInvalid([FieldError(slot.path, REFUSED + message)], refused=True) from None
+                except (ValueError, TypeError, ArithmeticError, jinja2.TemplateError) as exc:
+                    raise CardInvalid([FieldError(slot.path, f"template error: {exc}")]) from None
+                place_value(card, slot.parts, text, numeric=slot.numeric)
         return card
 
     def gsma(self, variables: dict) -> bytes:
         """The composed bot message as `application/vnd.gsma.botmessage.v1.0+json` bytes."""
         card = self.compose(variables)
-        if "message" not in card:
-            raise CardInvalid([FieldError("/message", "required for a bot message")])
+        errors = message_errors(card)
+        if errors:
+            raise CardInvalid(errors)
         return orjson.dumps({"message": card["message"]})
+
+
+def message_errors(card: dict, *, sending: bool = True) -> list[FieldError]:
+    """A card needs its bot message where it goes with one: a chip list is the second part of a
+    message, never sent alone (validation, templates and previews say so as a send does). A
+    persistent menu alone is a document of its own, published on the channel: valid, but only
+    a `sending` check refuses it."""
+    if not isinstance(card, dict) or isinstance(card.get("message"), dict):
+        return []
+    if sending:
+        return [FieldError("/message", "required: the bot message object (a chip list or a menu cannot be sent alone)")]
+    if "suggestions" in card:
+        return [FieldError("/message", "required: a chip list goes with a message (it cannot be sent alone)")]
+    return []
 
 
 def place_value(card: dict, parts: tuple, text: str, *, numeric: bool) -> None:

@@ -2,7 +2,9 @@
 
 POST /v1/cards/validate — `{"card", "profile"?}` → 200 with warnings, or 422 listing all errors
 POST /v1/cards/render?format=gsma|html|png|text — `{"card"|"template", "variables"?, "profile"?,
-     "locale"?}` (locale zh-CN|en for a card's money/date filters; templates carry their own)
+     "locale"?}` (locale zh-CN|en for a card's money/date filters; templates carry their own).
+     A template name means what it means in a send: the tenant's own template first, then the
+     library's (cards.store.service.resolve_template).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import orjson
 from aiohttp import web
 
 from api.bodies import read_json
+from api.middleware import TENANT_ID
 from api.problems import FieldError, Problem, pointer
 from cards import openapi as _openapi  # noqa: F401  (registers the API description)
-from cards.compose import CardInvalid, CompiledCard, MissingVariable, compile_template
+from cards.compose import CardInvalid, CompiledCard, MissingVariable, compile_template, message_errors, off_loop
 from cards.formats import DEFAULT_LOCALE
 from cards.html import render_html
 from cards.library import load_library
@@ -25,6 +28,8 @@ from cards.media.http import media_for_url
 from cards.model import BOTMESSAGE_CONTENT_TYPE
 from cards.png import render_png_cached
 from cards.render import render_gsma, render_text
+from cards.store.http import TEMPLATES
+from cards.store.service import MAX_VERSION, resolve_template
 from cards.validate import validate_card
 
 routes = web.RouteTableDef()
@@ -52,11 +57,13 @@ async def validate(request: web.Request) -> web.Response:
     card = body["card"]
     report = validate_card(card, profile)
     warnings = [w.as_dict() for w in report.warnings]
-    if not report.valid:
+    # A card is what a send carries: a chip list or a menu alone is refused here as by a send.
+    errors = [*message_errors(card, sending=False), *report.errors]
+    if errors:
         raise Problem(
             422,
-            f"the card breaks {len(report.errors)} rule(s) of the {profile} profile",
-            report.errors,
+            f"the card breaks {len(errors)} rule(s) of the {profile} profile",
+            errors,
             extra={"warnings": warnings, "profile": profile},
         )
     return web.Response(
@@ -73,7 +80,7 @@ async def render(request: web.Request) -> web.Response:
         raise Problem(400, f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     body = await read_json(request)
     profile = _profile(body)
-    card = _composed(body, profile)
+    card = await _composed(request, body, profile)
     try:
         if fmt == "gsma":
             return web.Response(body=render_gsma(card, profile), content_type=BOTMESSAGE_CONTENT_TYPE)
@@ -110,20 +117,22 @@ def _media_urls(node):
             yield from _media_urls(value)
 
 
-def _composed(body: dict, profile: str) -> dict:
-    """The card to render: the given card or library template, with variables applied."""
+async def _composed(request: web.Request, body: dict, profile: str) -> dict:
+    """The card to render: the given card or template, with variables applied."""
     variables = body.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise Problem(422, "variables must be an object", [FieldError("/variables", "expected an object")])
     if "template" in body:
-        name = body["template"]
-        template = load_library().get(name) if isinstance(name, str) else None
-        if template is None:
-            raise Problem(422, "unknown template", [FieldError("/template", f"no library template {name!r}")])
-        prefix = ()
+        name, version = _template_ref(body["template"])
+        found = await resolve_template(request.app.get(TEMPLATES), request[TENANT_ID], name, version)
+        prefix: tuple = ()
         if variables is None:
-            variables = template.sample
-        build = lambda: _compiled_template(name, profile)  # noqa: E731
+            variables = found.sample
+        card = found.card
+        if found.library:
+            build = lambda: _compiled_template(name, profile)  # noqa: E731
+        else:
+            build = lambda: compile_template(card, profile=profile)  # noqa: E731
     elif "card" in body:
         source, prefix = body["card"], ("card",)
         if not isinstance(source, dict):
@@ -134,10 +143,11 @@ def _composed(body: dict, profile: str) -> dict:
         build = lambda: compile_template(source, profile=profile, locale=locale)  # noqa: E731
     else:
         raise Problem(
-            422, "a card or a template is required", [FieldError("/card", "required (or give a library template name)")]
+            422, "a card or a template is required", [FieldError("/card", "required (or give a template name)")]
         )
     try:
-        return build().compose(variables or {})
+        # Compiling and composing are bounded (cards.sandbox) but can take a while: off the loop.
+        return await off_loop(lambda: build().compose(variables or {}))
     except MissingVariable as exc:
         raise Problem(
             422,
@@ -148,6 +158,21 @@ def _composed(body: dict, profile: str) -> dict:
     except CardInvalid as exc:
         errors = [FieldError(_join(prefix, e.path), e.message) for e in exc.errors]
         raise Problem(422, "the card is not valid", errors) from None
+
+
+def _template_ref(ref) -> tuple[str, int | None]:
+    """A render's `template`: a name, or `{"name", "version"?}` as in a send."""
+    if isinstance(ref, str):
+        ref = {"name": ref}
+    name = ref.get("name") if isinstance(ref, dict) else None
+    if not isinstance(name, str) or not name or set(ref) - {"name", "version"}:
+        raise Problem(
+            422, "unknown template", [FieldError("/template", 'a template name or {"name": …, "version"?: n}')]
+        )
+    version = ref.get("version")
+    if version is not None and (type(version) is not int or not 1 <= version <= MAX_VERSION):
+        raise Problem(422, "no such template version", [FieldError("/template/version", "a version number")])
+    return name, version
 
 
 @lru_cache(maxsize=64)

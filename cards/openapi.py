@@ -46,11 +46,26 @@ VALIDATE_ANSWER = {
 }
 RENDER_REQUEST = {
     "type": "object",
-    "description": "Either a card or the name of a library template; variables fill {{ … }} fields "
-    "(a template without variables uses its sample data).",
+    "description": "Either a card or a template (the tenant's own, else the library's); variables fill "
+    "{{ … }} fields (a template without variables uses its sample data).",
     "properties": {
         "card": {"$ref": "#/components/schemas/Card"},
-        "template": {"enum": sorted(load_library())},
+        "template": {
+            "description": "A template's name (or `{name, version?}` as in a send): the tenant's own template "
+            "of that name first, then the library's (" + ", ".join(sorted(load_library())) + ")",
+            "oneOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "object",
+                    "required": ["name"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                    },
+                },
+            ],
+        },
         "variables": {"type": "object"},
         "profile": PROFILE,
         "locale": {

@@ -117,7 +117,8 @@ class CardSource:
         error = batch.error
         if batch.compiled is not None:
             try:
-                job.card = batch.compiled.compose(variables)
+                # A heavy template is composed in the compose pool, off the event loop.
+                job.card = await batch.compiled.compose_async(variables)
             except (cards.CardInvalid, cards.MissingVariable) as exc:
                 error = f"card cannot be composed: {exc}"
         return job, error

@@ -19,6 +19,7 @@ from api.bodies import read_json
 from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, TENANT, check_csrf, client_key
 from api.problems import FieldError, Problem
 from api.ratelimit import retry_after_header
+from cards.compose import off_loop
 from editor import openapi as _openapi  # noqa: F401  (registers the API description)
 from editor.preview import Previewer, parse_request
 from editor.sessions import ABSOLUTE_TIMEOUT_MS, EditorSession, EditorSessions, LoginLimiter
@@ -226,7 +227,8 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
 
     async def preview(request: web.Request) -> web.Response:
         req = parse_request(await read_json(request))
-        return json_response(previewer.preview(req, request[TENANT]))
+        # Compiling and composing can take a while (bounded: cards.sandbox): off the event loop.
+        return json_response(await off_loop(previewer.preview, req, request[TENANT]))
 
     return [
         web.get("/editor", app_shell),

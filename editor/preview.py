@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -20,13 +21,13 @@ from functools import lru_cache
 import jinja2
 import orjson
 from jinja2 import meta
-from jinja2 import nodes as jinja_nodes
 
 from api.problems import FieldError, Problem, pointer
 from cards import CardInvalid, CompiledCard, MissingVariable, compile_template, render_html, render_text, validate_card
-from cards.compose import MAX_LOOP_NESTING, NUMERIC_KEYS, CardSandbox, place_value, template_environment
+from cards.compose import NUMERIC_KEYS, message_errors, place_value, template_environment
 from cards.library import TRAFFIC_TYPES
 from cards.limits import DEFAULT_PROFILE, PROFILES
+from cards.sandbox import MAX_VALUE, CardSandbox, TemplateRefused, analyse, bounded, check_variables, is_template
 from cards.view import MediaView
 from fallback.compose import ComposeError, compose_sms
 from fallback.segmentation import SegmentationError, format_cost, segment_sms
@@ -177,13 +178,11 @@ class PlaceholderCard:
         elif isinstance(node, list):
             for i, value in enumerate(node):
                 self._walk(value, (*parts, i))
-        elif isinstance(node, str) and ("{{" in node or "{%" in node):
+        elif isinstance(node, str) and is_template(node):
             try:
                 ast = self._env.parse(node)
-            except jinja2.TemplateSyntaxError:
-                self.fields.append(_Field(parts, None, frozenset()))
-                return
-            if _loop_depth(ast) > MAX_LOOP_NESTING:  # the bound composing enforces: never run it
+                analyse(ast, len(node))  # the bounds composing enforces: a refused field never runs
+            except (jinja2.TemplateSyntaxError, TemplateRefused):
                 self.fields.append(_Field(parts, None, frozenset()))
                 return
             self.fields.append(
@@ -204,24 +203,19 @@ class PlaceholderCard:
         return card
 
     def _fill(self, card: dict, variables: dict) -> None:
-        for f in self.fields:
-            if f.template is None:
-                continue
-            try:
-                value = f.template.render(variables)
-            except Exception:  # noqa: BLE001 — sandbox refusals, filter errors: show the field as written
-                continue
-            place_value(card, f.parts, value, numeric=f.numeric)
+        with bounded():  # one budget for the card, as composing has
+            for f in self.fields:
+                if f.template is None:
+                    continue
+                try:
+                    value = f.template.render(variables)
+                except Exception:  # noqa: BLE001 — sandbox refusals, filter errors: show the field as written
+                    continue
+                place_value(card, f.parts, value, numeric=f.numeric)
 
     def unresolved(self, missing: set[str]) -> list[str]:
         """Paths of fields that use a missing variable or do not compile."""
         return [f.path for f in self.fields if f.template is None or f.names & missing]
-
-
-def _loop_depth(node, depth: int = 0) -> int:
-    if isinstance(node, jinja_nodes.For):
-        depth += 1
-    return max([depth, *(_loop_depth(child, depth) for child in node.iter_child_nodes())])
 
 
 # -- the previewer -------------------------------------------------------------------------
@@ -229,7 +223,15 @@ def _loop_depth(node, depth: int = 0) -> int:
 class _Compiled:
     compiled: CompiledCard | None
     errors: list[FieldError]
-    lenient: PlaceholderCard
+    lenient: PlaceholderCard | None  # None: a refused template (never filled)
+    refused: bool = False
+
+
+def _refused(errors: list[FieldError]) -> Problem:
+    """The 422 for a card whose templates would do more than card templates may."""
+    return Problem(
+        422, "a template in the card is not allowed", [FieldError(pointer("card") + e.path, e.message) for e in errors]
+    )
 
 
 class Previewer:
@@ -240,22 +242,29 @@ class Previewer:
         self.short_link = f"{self.base_url}/s/{PREVIEW_TOKEN}"
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple, _Compiled] = OrderedDict()
+        self._lock = threading.Lock()  # previews are built in the compose pool's threads
         self.compilations = 0  # how many cache misses (tests check the cache works)
 
     def _compiled(self, card: dict, locale: str, profile: str) -> _Compiled:
-        key = (hashlib.sha256(orjson.dumps(card)).digest(), locale, profile)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        self.compilations += 1
+        try:
+            key = (hashlib.sha256(orjson.dumps(card)).digest(), locale, profile)
+        except orjson.JSONEncodeError as exc:  # nested deeper than JSON interchange allows, a 65-bit integer
+            raise Problem(422, "the card cannot be carried as JSON", [FieldError("/card", str(exc))]) from None
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+            self.compilations += 1
         try:
             entry = _Compiled(compile_template(card, locale=locale, profile=profile), [], PlaceholderCard(card, locale))
         except CardInvalid as exc:
-            entry = _Compiled(None, exc.errors, PlaceholderCard(card, locale))
-        self._cache[key] = entry
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+            lenient = None if exc.refused else PlaceholderCard(card, locale)
+            entry = _Compiled(None, exc.errors, lenient, exc.refused)
+        with self._lock:
+            self._cache[key] = entry
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
         return entry
 
     def media_src(self, media: MediaView) -> str | None:
@@ -268,12 +277,23 @@ class Previewer:
         return None
 
     def preview(self, req: PreviewRequest, tenant: Mapping) -> dict:
+        """The preview answer; a 422 Problem for a card whose templates are refused (cards.sandbox)."""
+        too_long = check_variables(req.variables)
+        if too_long is not None:
+            raise Problem(
+                422,
+                "a sample value is too long",
+                [FieldError(pointer("variables", *too_long), f"longer than {MAX_VALUE:,} characters")],
+            )
         entry = self._compiled(req.card, req.locale, req.profile)
+        if entry.refused or entry.lenient is None:
+            raise _refused(entry.errors)
         lenient = entry.lenient
         variables = req.variables
         used = entry.compiled.variables if entry.compiled else lenient.variables
         missing = [n for n in used if n not in variables]
-        errors: list[FieldError] = list(entry.errors)
+        # A card that is sent needs a message, as /v1/cards/validate and a send say.
+        errors: list[FieldError] = [*message_errors(req.card, sending=False), *entry.errors]
         composed = None
         if entry.compiled is not None and not missing:
             try:
@@ -281,6 +301,8 @@ class Previewer:
             except MissingVariable as exc:  # e.g. `user.phone` when the sample's user has no phone
                 missing.append(exc.name)
             except CardInvalid as exc:
+                if exc.refused:
+                    raise _refused(exc.errors) from None
                 errors.extend(exc.errors)
         shown: set[str] = set()
         filled = lenient.fill(variables, shown)

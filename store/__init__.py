@@ -6,7 +6,7 @@ provides the machinery.
 
 from store.clock import Clock, SystemClock, utcnow
 from store.db import Database, is_sqlite, open_database
-from store.ids import new_id
+from store.ids import is_id, new_id
 from store.migrate import run_migrations
 from store.tables import metadata
 from store.writer import GroupWriter
@@ -18,6 +18,7 @@ __all__ = [
     "SystemClock",
     "is_sqlite",
     "metadata",
+    "is_id",
     "new_id",
     "open_database",
     "run_migrations",

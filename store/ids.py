@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 
@@ -51,3 +52,12 @@ def new_id(now_ms: int | None = None) -> str:
     rand_b = int.from_bytes(rand, "big") & ((1 << 62) - 1)
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand_b
     return f"{value:032x}"
+
+
+_ID_FORM = re.compile(r"[0-9a-f]{32}")
+
+
+def is_id(value: object) -> bool:
+    """Whether `value` has the form of an id `new_id` makes: a lookup by anything else finds
+    nothing (and a NUL in it is a query error on PostgreSQL), so callers answer 404 at once."""
+    return isinstance(value, str) and _ID_FORM.fullmatch(value) is not None

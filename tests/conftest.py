@@ -161,3 +161,10 @@ def card(title: str = "您的账单已出", description: str = "本月话费 58.
             }
         }
     }
+
+
+async def problem(resp, status: int) -> dict:
+    """The problem+json body of a response that must have `status`."""
+    assert resp.status == status, await resp.text()
+    assert resp.content_type == "application/problem+json"
+    return await resp.json(content_type="application/problem+json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
@@ -56,8 +57,9 @@ async def _upload_bytes(request: web.Request) -> bytes:
                 if part.name == "file":
                     return await _read_capped(part.read_chunk)
                 await part.release()
-        except ValueError as exc:  # a malformed multipart body
-            raise Problem(400, f"malformed multipart body: {exc}") from None
+        except (ValueError, HttpProcessingError) as exc:  # a malformed multipart body or part header
+            why = getattr(exc, "message", None) or str(exc)
+            raise Problem(400, "malformed multipart body", [FieldError("/file", why.strip())]) from None
         raise Problem(422, "the form has no `file` field", [FieldError("/file", "required")])
     return await _read_capped(request.content.read)
 

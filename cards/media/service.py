@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,9 @@ from store import Clock, Database, SystemClock
 from store.clock import rfc3339
 
 _ID_BYTES = 16  # 128 bits: the id is the only thing guarding a public media URL
+# The form of those ids: a lookup by anything else finds nothing (and a NUL in it is a query
+# error on PostgreSQL), so it is a 404 at once.
+_MEDIA_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 # Decoding a 40 MP upload takes ~160 MB: a few at a time, the rest wait their turn.
 _CONCURRENT_DECODES = 2
 _META = (
@@ -110,6 +114,8 @@ class MediaStore:
 
     async def find(self, tenant_id: str, media_id: str) -> dict | None:
         """One of the tenant's media, or None (also for another tenant's)."""
+        if not _MEDIA_ID.fullmatch(media_id):
+            return None
         async with self.db.read.connect() as conn:
             row = (
                 await conn.execute(select(*_META).where(and_(media.c.tenant_id == tenant_id, media.c.id == media_id)))
@@ -121,7 +127,7 @@ class MediaStore:
         query = select(*_META).where(media.c.tenant_id == tenant_id)
         if cursor:
             ms, _, mid = decode_cursor(cursor).partition(":")
-            if not ascii_digits(ms) or not mid:
+            if not ascii_digits(ms) or len(ms) > 15 or not _MEDIA_ID.fullmatch(mid):
                 raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
             query = query.where(
                 or_(media.c.created_ms < int(ms), and_(media.c.created_ms == int(ms), media.c.id < mid))
@@ -136,6 +142,8 @@ class MediaStore:
 
     async def blob(self, media_id: str, thumbnail: bool = False) -> Blob | None:
         """The bytes behind a public media URL, or None."""
+        if not _MEDIA_ID.fullmatch(media_id):
+            return None
         data, ctype = (
             (media.c.thumb_data, media.c.thumb_content_type) if thumbnail else (media.c.data, media.c.content_type)
         )

@@ -10,7 +10,7 @@ from api.pagination import page_limit
 from api.problems import FieldError, Problem
 from cards.library import load_library
 from cards.store import openapi as _openapi  # noqa: F401  (registers the API description)
-from cards.store.service import TemplateStore
+from cards.store.service import MAX_VERSION, TemplateStore
 from security.numbers import ascii_digits
 
 TEMPLATES = web.AppKey("templates", TemplateStore)
@@ -65,9 +65,10 @@ async def get_template(request: web.Request) -> web.Response:
 
 @routes.get("/v1/templates/{id}/versions/{version:\\d+}")
 async def get_version(request: web.Request) -> web.Response:
-    v = await request.app[TEMPLATES].version(
-        request[TENANT_ID], request.match_info["id"], int(request.match_info["version"])
-    )
+    number = _version_number(request.match_info["version"])
+    if number is None:  # beyond any version storage can hold: none exists
+        raise Problem(404, "no such template version", [FieldError("/version", f"versions go up to {MAX_VERSION}")])
+    v = await request.app[TEMPLATES].version(request[TENANT_ID], request.match_info["id"], number)
     return web.json_response(v.as_dict())
 
 
@@ -104,14 +105,24 @@ async def duplicate(request: web.Request) -> web.Response:
     return web.json_response(copy, status=201)
 
 
+def _version_number(raw: str) -> int | None:
+    """A version number given as text (ASCII digits, 1 to MAX_VERSION), else None."""
+    if ascii_digits(raw) and len(raw) <= len(str(MAX_VERSION)) and 1 <= int(raw) <= MAX_VERSION:
+        return int(raw)
+    return None
+
+
 def _side(request: web.Request, name: str) -> int | str:
     raw = request.query.get(name, "")
-    if raw == "draft" or (ascii_digits(raw) and int(raw) >= 1):
-        return raw if raw == "draft" else int(raw)
+    if raw == "draft":
+        return raw
+    number = _version_number(raw)
+    if number is not None:
+        return number
     raise Problem(
         422,
         f"`{name}` must be a version number or `draft`",
-        [FieldError(f"/{name}", "a version number (1, 2, …) or draft")],
+        [FieldError(f"/{name}", f"a version number (1 to {MAX_VERSION}) or draft")],
     )
 
 

@@ -82,7 +82,7 @@ _SUMMARY = {
         },
     },
 }
-_SIDE = {"oneOf": [{"type": "integer", "minimum": 1}, {"const": "draft"}]}
+_SIDE = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, {"const": "draft"}]}
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _JSON = lambda ref: {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}  # noqa: E731
 
@@ -308,7 +308,7 @@ register_fragment(
                             "name": "version",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "integer", "minimum": 1},
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
                         },
                     ],
                     "responses": {

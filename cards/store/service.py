@@ -1,24 +1,34 @@
 """Storing tenant templates: create, list, read, versions (their content never changes), drafts,
-review status, duplicate and diff."""
+review status, duplicate and diff. Cards and sample values are stored sealed (cards.store.tables);
+checking a card (compiling, composing its sample) runs in the compose pool, off the event loop.
+
+Which template a name means is decided in one place, `resolve_template`: the tenant's own
+template of that name first, then the library's (sends and /v1/cards/render alike)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, delete, select, update
+import orjson
+from sqlalchemy import and_, delete, null, select, update
 from sqlalchemy.exc import IntegrityError
 
+import security
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem, pointer
-from cards.compose import CardInvalid, MissingVariable, compile_template
-from cards.library import TRAFFIC_TYPES
-from cards.store.tables import template_drafts, template_versions, templates
-from store import Clock, Database, SystemClock, new_id
+from cards.compose import CardInvalid, MissingVariable, compile_template, message_errors, off_loop
+from cards.library import TRAFFIC_TYPES, load_library
+from cards.store.tables import template_drafts, template_versions, templates, version_row_id
+from store import Clock, Database, SystemClock, is_id, new_id
 from store.clock import rfc3339
 
 MAX_NAME = 100
+MAX_VERSION = 2**31 - 1  # versions are 32-bit integers in storage; none can be higher
+# Control characters (NUL among them: PostgreSQL text cannot hold it) in a name or note.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 APPROVED, IN_REVIEW, REJECTED = "approved", "in_review", "rejected"
@@ -57,20 +67,27 @@ class TemplateVersion:
         }
 
 
+def name_errors(name) -> list[FieldError]:
+    """What is wrong with a template name (1–100 characters, no control characters)."""
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
+        return [FieldError("/name", f"a name of 1 to {MAX_NAME} characters is required")]
+    if _CONTROL.search(name):
+        return [FieldError("/name", "must not contain control characters")]
+    return []
+
+
 def check_version_body(body: dict, *, need_name: bool) -> list[FieldError]:
     """Every problem with a template (or version) body; the card must compile and the sample compose."""
     errors: list[FieldError] = []
     allowed = {"card", "sample", "traffic_type", "note"} | ({"name"} if need_name else set())
     errors += [FieldError(f"/{k}", "unknown field") for k in body if k not in allowed]
     if need_name:
-        name = body.get("name")
-        if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
-            errors.append(FieldError("/name", f"a name of 1 to {MAX_NAME} characters is required"))
+        errors += name_errors(body.get("name"))
     if body.get("traffic_type", "notification") not in TRAFFIC_TYPES:
         errors.append(FieldError("/traffic_type", f"must be one of {', '.join(TRAFFIC_TYPES)}"))
     note = body.get("note")
-    if note is not None and (not isinstance(note, str) or len(note) > 500):
-        errors.append(FieldError("/note", "a string of at most 500 characters"))
+    if note is not None and (not isinstance(note, str) or len(note) > 500 or "\x00" in note):
+        errors.append(FieldError("/note", "a string of at most 500 characters (no NUL)"))
     sample = body.get("sample")
     if sample is not None and not isinstance(sample, dict):
         errors.append(FieldError("/sample", "must be an object of variables"))
@@ -79,6 +96,7 @@ def check_version_body(body: dict, *, need_name: bool) -> list[FieldError]:
     if not isinstance(card, dict):
         errors.append(FieldError("/card", "a GSMA bot-message JSON object is required"))
         return errors
+    errors += [FieldError("/card" + e.path, e.message) for e in message_errors(card, sending=False)]
     try:
         compiled = compile_template(card)
         if compiled.is_static or sample is not None:
@@ -88,6 +106,11 @@ def check_version_body(body: dict, *, need_name: bool) -> list[FieldError]:
     except MissingVariable as exc:
         errors.append(FieldError("/sample", f"missing variable {exc.name!r} (used at /card{exc.path})"))
     return errors
+
+
+async def checked(body: dict, *, need_name: bool) -> list[FieldError]:
+    """`check_version_body` in the compose pool (compiling and composing can take a while)."""
+    return await off_loop(check_version_body, body, need_name=need_name)
 
 
 # Decides a new version's first status: approved at once (the sandbox; no operator review yet),
@@ -110,11 +133,13 @@ class TemplateStore:
     def __init__(
         self,
         db: Database,
+        keyring: security.Keyring,
         clock: Clock | None = None,
         on_submit: SubmitPolicy = approve_at_once,
         check: SubmitCheck | None = None,
     ):
         self.db = db
+        self.keyring = keyring
         self.clock = clock or SystemClock()
         self.on_submit = on_submit
         self.check = check
@@ -130,7 +155,7 @@ class TemplateStore:
     # -- templates and versions --------------------------------------------------------
     async def create(self, tenant_id: str, body: dict) -> TemplateVersion:
         """A template with version 1 (a valid card is required)."""
-        errors = check_version_body(body, need_name=True)
+        errors = await checked(body, need_name=True)
         if errors:
             raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
         await self._checked(tenant_id, body)
@@ -142,8 +167,7 @@ class TemplateStore:
         body = {k: v for k, v in body.items() if k != "draft"}
         errors = check_draft_body(body, allowed={"name", "card", "sample", "traffic_type"})
         name = body.get("name")
-        if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
-            errors.insert(0, FieldError("/name", f"a name of 1 to {MAX_NAME} characters is required"))
+        errors[:0] = name_errors(name)
         if errors:
             raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
         tid = await self._insert_template(tenant_id, name.strip(), draft=body)
@@ -166,9 +190,10 @@ class TemplateStore:
                     )
                 )
                 if version is not None:
-                    await conn.execute(template_versions.insert().values(_version_row(tid, 1, version, now, IN_REVIEW)))
+                    row = self._version_row(tenant_id, tid, 1, version, now, IN_REVIEW)
+                    await conn.execute(template_versions.insert().values(row))
                 if draft is not None:
-                    await conn.execute(template_drafts.insert().values(_draft_row(tid, draft, now)))
+                    await conn.execute(template_drafts.insert().values(self._draft_row(tenant_id, tid, draft, now)))
         except IntegrityError:
             raise Problem(
                 409,
@@ -200,14 +225,14 @@ class TemplateStore:
                 "traffic_type": draft["traffic_type"],
                 **({"note": body["note"]} if "note" in body else {}),
             }
-            errors = check_version_body(body, need_name=False)
+            errors = await checked(body, need_name=False)
             if errors:
                 raise Problem(422, f"the draft is not valid: {len(errors)} error(s)", errors)
             await self._checked(tenant_id, body)
             return await self._append(tenant_id, template_id, body, clear_draft=True)
         if "from_draft" in body:
             raise Problem(422, "from_draft must be true", [FieldError("/from_draft", "must be true")])
-        errors = check_version_body(body, need_name=False)
+        errors = await checked(body, need_name=False)
         if errors:
             raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
         await self._checked(tenant_id, body)
@@ -228,7 +253,9 @@ class TemplateStore:
                     raise Problem(404, "no such template")
                 version = (row.latest_version or 0) + 1
                 await conn.execute(
-                    template_versions.insert().values(_version_row(template_id, version, body, now, IN_REVIEW))
+                    template_versions.insert().values(
+                        self._version_row(tenant_id, template_id, version, body, now, IN_REVIEW)
+                    )
                 )
                 await conn.execute(
                     update(templates)
@@ -277,7 +304,9 @@ class TemplateStore:
 
     async def version(self, tenant_id: str, template_id: str, version: int | None = None) -> TemplateVersion:
         """One version (the latest by default); 404 for another tenant's template."""
-        found = await self._find(templates.c.id == template_id, tenant_id, version)
+        found = None
+        if is_id(template_id) and (version is None or 1 <= version <= MAX_VERSION):
+            found = await self._find(templates.c.id == template_id, tenant_id, version)
         if found is None:
             raise Problem(404, "no such template" if version is None else "no such template version")
         return found
@@ -288,6 +317,8 @@ class TemplateStore:
         None when the tenant has no template of that name (the library may have one); a 422
         Problem when it has one but not a sendable version of it.
         """
+        if name_errors(name):  # no stored name looks like this (and PostgreSQL text holds no NUL)
+            return None
         t, v = templates, template_versions
         async with self.db.read.connect() as conn:
             template = (
@@ -302,7 +333,8 @@ class TemplateStore:
                 query = query.where(v.c.status == APPROVED).order_by(v.c.version.desc()).limit(1)
             else:
                 query = query.where(v.c.version == version)
-            found = (await conn.execute(query)).scalar()
+            # A version beyond what storage holds does not exist (and is not a valid query argument).
+            found = None if (version or 0) > MAX_VERSION else (await conn.execute(query)).scalar()
         if found is None and version is None:
             why = (
                 "has only a draft: submit it as a version first"
@@ -324,8 +356,10 @@ class TemplateStore:
 
     async def _find(self, where, tenant_id: str, version: int | None) -> TemplateVersion | None:
         t, v = templates, template_versions
+        content = (v.c.id, v.c.content_enc, v.c.card, v.c.sample)
+        fields = (v.c.version, v.c.traffic_type, v.c.note, v.c.created_ms, v.c.status, v.c.status_reason)
         query = (
-            select(t.c.id, t.c.name, t.c.latest_version, v)
+            select(t.c.id.label("template_id"), t.c.name, t.c.latest_version, *content, *fields)
             .join(v, v.c.template_id == t.c.id)
             .where(and_(where, t.c.tenant_id == tenant_id))
         )
@@ -338,18 +372,61 @@ class TemplateStore:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
+        card, sample = self._open(tenant_id, template_versions.name, row.id, row)
         return TemplateVersion(
-            row.id,
+            row.template_id,
             row.name,
             row.version,
-            row.card,
-            row.sample,
+            card,
+            sample,
             row.traffic_type,
             row.note,
             row.created_ms,
             row.status,
             row.status_reason,
         )
+
+    # -- sealed content --------------------------------------------------------------------
+    def _seal(self, tenant_id: str, table: str, row_id: str, body: dict) -> bytes:
+        content = orjson.dumps({"card": body["card"], "sample": body.get("sample")})
+        return self.keyring.seal(tenant_id, table, "content", row_id, content)
+
+    def _open(self, tenant_id: str, table: str, row_id: str, row) -> tuple[dict, dict | None]:
+        """(card, sample) of a version or draft row; a row from before sealing is read as it is
+        (until `seal_plaintext` seals it)."""
+        if row.content_enc is None:
+            return row.card, row.sample
+        content = orjson.loads(self.keyring.open(tenant_id, table, "content", row_id, row.content_enc))
+        return content["card"], content["sample"]
+
+    def _version_row(
+        self, tenant_id: str, template_id: str, version: int, body: dict, now_ms: int, status: str
+    ) -> dict:
+        row_id = version_row_id(template_id, version)
+        return {
+            "template_id": template_id,
+            "version": version,
+            "id": row_id,
+            "tenant_id": tenant_id,
+            "content_enc": self._seal(tenant_id, template_versions.name, row_id, body),
+            "card": null(),
+            "sample": null(),
+            "traffic_type": body.get("traffic_type", "notification"),
+            "note": body.get("note"),
+            "created_ms": now_ms,
+            "status": status,
+        }
+
+    def _draft_row(self, tenant_id: str, template_id: str, body: dict, now_ms: int) -> dict:
+        return {
+            "template_id": template_id,
+            "tenant_id": tenant_id,
+            "content_enc": self._seal(tenant_id, template_drafts.name, template_id, body),
+            "card": null(),
+            "sample": null(),
+            "traffic_type": body.get("traffic_type") or "notification",
+            "updated_ms": now_ms,
+        }
 
     async def versions(self, tenant_id: str, template_id: str) -> list[dict]:
         await self._template_row(tenant_id, template_id)  # 404 unless it is this tenant's
@@ -374,6 +451,8 @@ class TemplateStore:
         ]
 
     async def _template_row(self, tenant_id: str, template_id: str):
+        if not is_id(template_id):  # not an id we issue (and PostgreSQL text holds no NUL)
+            raise Problem(404, "no such template")
         t = templates
         async with self.db.read.connect() as conn:
             row = (await conn.execute(select(t).where(and_(t.c.id == template_id, t.c.tenant_id == tenant_id)))).first()
@@ -460,7 +539,10 @@ class TemplateStore:
             row = (await conn.execute(select(d).where(d.c.template_id == template_id))).first()
         if row is None:
             raise missing or Problem(404, "this template has no draft")
-        return _draft_view(row._mapping)
+        card, sample = self._open(tenant_id, template_drafts.name, template_id, row)
+        return await _draft_view(
+            {"card": card, "sample": sample, "traffic_type": row.traffic_type, "updated_ms": row.updated_ms}
+        )
 
     async def save_draft(self, tenant_id: str, template_id: str, body: dict) -> dict:
         """Create or replace the draft; an invalid card is saved too (the answer lists its errors).
@@ -483,7 +565,7 @@ class TemplateStore:
             "traffic_type": body.get("traffic_type") or (base or {}).get("traffic_type") or "notification",
         }
         now = self._now_ms()
-        values = _draft_row(template_id, merged, now)
+        values = self._draft_row(tenant_id, template_id, merged, now)
         d = template_drafts
         for attempt in range(2):
             try:
@@ -496,7 +578,7 @@ class TemplateStore:
             except IntegrityError:
                 if attempt:  # a concurrent first save inserted it: the second try updates
                     raise
-        return _draft_view(values)
+        return await _draft_view({**merged, "updated_ms": now})
 
     async def delete_draft(self, tenant_id: str, template_id: str) -> None:
         await self._template_row(tenant_id, template_id)
@@ -509,8 +591,7 @@ class TemplateStore:
         the source's draft (work in progress goes along; a draft-only source gives a draft-only copy)."""
         errors = [FieldError(f"/{k}", "unknown field") for k in body if k != "name"]
         name = body.get("name")
-        if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_NAME:
-            errors.append(FieldError("/name", f"a name of 1 to {MAX_NAME} characters is required"))
+        errors += name_errors(name)
         if errors:
             raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
         row = await self._template_row(tenant_id, template_id)
@@ -558,6 +639,11 @@ def check_draft_body(body: dict, *, allowed: set[str]) -> list[FieldError]:
         errors.append(FieldError("/sample", "must be an object of variables"))
     if "traffic_type" in body and body["traffic_type"] not in TRAFFIC_TYPES:
         errors.append(FieldError("/traffic_type", f"must be one of {', '.join(TRAFFIC_TYPES)}"))
+    for key in ("card", "sample"):
+        try:
+            orjson.dumps(body.get(key))
+        except orjson.JSONEncodeError as exc:  # nested deeper than JSON interchange, a 65-bit integer
+            errors.append(FieldError(f"/{key}", f"cannot be stored as JSON: {exc}"))
     return errors
 
 
@@ -590,38 +676,45 @@ def json_diff(old, new, path: str = "") -> list[dict]:
     return []
 
 
-def _version_row(template_id: str, version: int, body: dict, now_ms: int, status: str) -> dict:
-    return {
-        "template_id": template_id,
-        "version": version,
-        "card": body["card"],
-        "sample": body.get("sample"),
-        "traffic_type": body.get("traffic_type", "notification"),
-        "note": body.get("note"),
-        "created_ms": now_ms,
-        "status": status,
-    }
-
-
-def _draft_row(template_id: str, body: dict, now_ms: int) -> dict:
-    return {
-        "template_id": template_id,
-        "card": body["card"],
-        "sample": body.get("sample"),
-        "traffic_type": body.get("traffic_type") or "notification",
-        "updated_ms": now_ms,
-    }
-
-
-def _draft_view(row) -> dict:
-    errors = check_version_body(
-        {"card": row["card"], "sample": row["sample"], "traffic_type": row["traffic_type"]}, need_name=False
+async def _draft_view(draft: dict) -> dict:
+    errors = await checked(
+        {"card": draft["card"], "sample": draft["sample"], "traffic_type": draft["traffic_type"]}, need_name=False
     )
     return {
-        "card": row["card"],
-        "sample": row["sample"],
-        "traffic_type": row["traffic_type"],
-        "updated_at": _at(row["updated_ms"]),
+        "card": draft["card"],
+        "sample": draft["sample"],
+        "traffic_type": draft["traffic_type"],
+        "updated_at": _at(draft["updated_ms"]),
         "valid": not errors,
         "errors": [e.as_dict() for e in errors],
     }
+
+
+@dataclass(frozen=True)
+class ResolvedTemplate:
+    """What a template name means for a tenant: the card to compose and what to record."""
+
+    card: dict
+    ref: dict  # {"name", "version", "id"} for the tenant's own, {"name", "version": 1, "library": true}
+    sample: dict | None
+    library: bool = False
+
+
+async def resolve_template(
+    templates: TemplateStore | None, tenant_id: str, name: str, version: int | None = None
+) -> ResolvedTemplate:
+    """The template a send or a render names: the tenant's own of that name first (`version`,
+    else its latest approved one), then the library's. A 422 Problem (at /template/name or
+    /template/version) when neither has it."""
+    if templates is not None:
+        found = await templates.resolve(tenant_id, name, version)
+        if found is not None:
+            ref = {"name": name, "version": found.version, "id": found.template_id}
+            return ResolvedTemplate(found.card, ref, found.sample)
+    template = load_library().get(name)
+    if template is None:
+        raise Problem(422, f"no template named {name!r}", [FieldError("/template/name", f"no template named {name!r}")])
+    if version not in (None, 1):
+        why = f"template {name!r} has only version 1"
+        raise Problem(422, why, [FieldError("/template/version", why)])
+    return ResolvedTemplate(template.card, {"name": name, "version": 1, "library": True}, template.sample, True)

@@ -1,7 +1,27 @@
-"""Templates, their versions and drafts (a template is brand content, not recipient data: stored as JSON)."""
+"""Templates, their versions and drafts.
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+A template's card and sample values are brand content and sample personal data: they are stored
+only sealed (`content_enc`, SM4-GCM under the tenant's data key, the JSON `{"card", "sample"}`).
+Names, traffic types, notes and review states stay readable: listing and search need them.
+The plaintext `card` / `sample` columns are what databases from before sealing held; they are
+NULL once `seal_plaintext` has run (the server runs it at start, `migrate` after the schema).
+"""
 
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from store.sealed import SealedColumn
 from store.tables import metadata
 
 templates = Table(
@@ -23,8 +43,12 @@ template_versions = Table(
     metadata,
     Column("template_id", String(32), ForeignKey("templates.id"), primary_key=True),
     Column("version", Integer, primary_key=True),
-    Column("card", JSON, nullable=False),
-    Column("sample", JSON, nullable=True),
+    # "<template id>.<version>": the row id a sealed value is bound to (and key rotation walks).
+    Column("id", String(48), nullable=False),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("content_enc", LargeBinary, nullable=True),
+    Column("card", JSON, nullable=True),  # plaintext from before sealing; NULL once sealed
+    Column("sample", JSON, nullable=True),  # likewise
     Column("traffic_type", String(16), nullable=False),
     Column("note", Text, nullable=True),
     Column("created_ms", BigInteger, nullable=False),
@@ -33,6 +57,8 @@ template_versions = Table(
     Column("status", String(16), nullable=False, server_default="approved"),
     Column("status_reason", Text, nullable=True),
     Column("reviewed_ms", BigInteger, nullable=True),
+    Index("uq_template_versions_id", "id", unique=True),
+    Index("ix_template_versions_tenant_id", "tenant_id", "id"),
 )
 
 template_drafts = Table(
@@ -40,8 +66,22 @@ template_drafts = Table(
     metadata,
     # One mutable draft per template, saved even when invalid.
     Column("template_id", String(32), ForeignKey("templates.id"), primary_key=True),
-    Column("card", JSON, nullable=False),
-    Column("sample", JSON, nullable=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("content_enc", LargeBinary, nullable=True),
+    Column("card", JSON, nullable=True),  # plaintext from before sealing; NULL once sealed
+    Column("sample", JSON, nullable=True),  # likewise
     Column("traffic_type", String(16), nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_template_drafts_tenant_id", "tenant_id", "template_id"),
+)
+
+
+def version_row_id(template_id: str, version: int) -> str:
+    """The id a version's sealed content is bound to."""
+    return f"{template_id}.{version}"
+
+
+SEALED_COLUMNS = (
+    SealedColumn(template_versions, "content_enc", "content"),
+    SealedColumn(template_drafts, "content_enc", "content", lambda r: r.template_id, ("template_id",)),
 )

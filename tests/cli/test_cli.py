@@ -53,6 +53,12 @@ def test_env_data_dir_and_bad_signature(tmp_path):
     assert out.returncode == 2 and "--signature" in out.stderr and out.stdout == ""
 
 
+@pytest.mark.parametrize("name", ["", "   ", "Acme\x01"])
+def test_tenant_create_refuses_a_blank_or_control_character_name(tmp_path, name):
+    out = run("tenant", "create", name, "--data-dir", str(tmp_path / "n"))
+    assert out.returncode == 2 and "NAME" in out.stderr and out.stdout == ""
+
+
 def test_migrate_initialises_an_empty_data_dir(tmp_path):
     out = run("migrate", "--data-dir", str(tmp_path / "m"))
     assert out.returncode == 0, out.stderr
