@@ -136,20 +136,24 @@ def fault_config() -> DispatchConfig:
 
 
 @pytest.fixture
-async def rig(aiohttp_server, aiohttp_client, dispatch_settings, fault_config):
+async def rig(aiohttp_server, aiohttp_client, dispatch_settings, fault_config, unused_tcp_port_factory):
     """The app, its MaaP behind a fault proxy and its SMSC, all on loopback."""
     from server import ACCOUNTS, Wiring, create_app
     from tests.conftest import ApiClient
 
-    callback = f"http://127.0.0.1:{dispatch_settings.port}/rcs"
     async with (
-        MaapSimulator(callback_base_url=callback, timing=TIMING) as maap,
+        MaapSimulator(timing=TIMING) as maap,
         SmscSimulator(receipt_delay=0.05) as smsc,
         FaultProxy(maap.port) as proxy,
     ):
+        # The app's port is chosen once the simulators hold theirs, so it cannot be one of them.
         settings = replace(
-            dispatch_settings, maap_url=f"http://127.0.0.1:{proxy.port}", smsc_address=f"127.0.0.1:{smsc.port}"
+            dispatch_settings,
+            port=unused_tcp_port_factory(),
+            maap_url=f"http://127.0.0.1:{proxy.port}",
+            smsc_address=f"127.0.0.1:{smsc.port}",
         )
+        maap.callback_base_url = f"http://127.0.0.1:{settings.port}/rcs"
         app = create_app(settings, Wiring(dispatch=fault_config))
         server = await aiohttp_server(app, port=settings.port)
         client = await aiohttp_client(server)

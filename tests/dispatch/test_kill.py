@@ -70,7 +70,7 @@ class Stack:
     tmp: Path
     database_url: str | None
     env: dict = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
+    port: int = 0  # chosen once the simulators hold their ports
     server: asyncio.subprocess.Process | None = None
     maap: MaapSimulator | None = None
     smsc: SmscSimulator | None = None
@@ -85,8 +85,10 @@ class Stack:
 
     async def start_simulators(self, stack: AsyncExitStack, *, smsc_latency: float) -> None:
         timing = SimulatorTiming(delivery_delay_s=0.3, display_delay_s=0.3, revoke_delay_s=0.1, not_capable_delay_s=0.2)
-        self.maap = await stack.enter_async_context(MaapSimulator(callback_base_url=f"{self.base}/rcs", timing=timing))
+        self.maap = await stack.enter_async_context(MaapSimulator(timing=timing))
         self.smsc = await stack.enter_async_context(SmscSimulator(receipt_delay=0.3, latency=smsc_latency))
+        self.port = free_port()
+        self.maap.callback_base_url = f"{self.base}/rcs"
         self.env.update(
             {
                 "HONGYAN_MAAP_URL": self.maap.url,
