@@ -246,7 +246,6 @@ async def test_bad_rules_are_422_naming_the_field(rules_api, body, path):
 
 
 async def test_rules_need_the_compliance_scope(rules_api):
-    from security import new_api_key  # noqa: F401  (the scope list is the security module's)
 
     made = await rules_api.post("/v1/api-keys", {"scopes": ["messages"]})
     assert made.status == 201, await made.text()
