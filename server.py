@@ -13,6 +13,7 @@ import gc
 import json
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ from aiohttp import web
 import editor
 import security
 from accounts import Accounts, SignatureInvalid, TenantNameInvalid
+from accounts.audit import AuditLog
 from accounts.channels import ChannelService
 from accounts.channels_http import CHANNELS
 from accounts.channels_http import routes as channel_routes
@@ -36,7 +38,15 @@ from accounts.http import routes as accounts_routes
 from accounts.rotation import KEY_REFRESH_SECONDS, rotate_all, rotate_master
 from accounts.service import validate_signature
 from accounts.tables import SEALED_COLUMNS as ACCOUNT_SEALED
+from accounts.users import Users
+from accounts.users_http import AUDIT_LOG, USERS
+from accounts.users_http import BASE_URL as USERS_BASE_URL
+from accounts.users_http import routes as users_routes
+from analytics.http import ANALYTICS
+from analytics.http import routes as analytics_routes
+from analytics.service import Analytics
 from api.accesslog import AccessLogger
+from api.audit import AUDIT, AuditEntry, audit_middleware
 from api.middleware import (
     AUTH_FAILURE_ATTEMPTS,
     AUTH_FAILURE_WINDOW_S,
@@ -51,6 +61,14 @@ from api.middleware import (
 from api.openapi import openapi_document
 from api.problems import Problem
 from api.ratelimit import RateLimiter, WindowLimiter
+from audiences import Contacts, Segments
+from audiences.http import CONTACTS, SEGMENTS
+from audiences.http import routes as audiences_routes
+from audiences.tables import SEALED_COLUMNS as AUDIENCE_SEALED
+from billing import Billing
+from billing.http import BILLING
+from billing.http import routes as billing_routes
+from billing.service import DEFAULT_INTERVAL_S as BILLING_INTERVAL_S
 from cards import http as cards_http
 from cards.media import MediaStore
 from cards.media.http import MEDIA
@@ -60,11 +78,16 @@ from cards.store.http import TEMPLATES
 from cards.store.http import routes as template_routes
 from cards.store.sealing import seal_plaintext
 from cards.store.tables import SEALED_COLUMNS as TEMPLATE_SEALED
+from compliance.consent import ConsentBook, ConsentPolicies
+from compliance.consent_http import CONSENTS
+from compliance.consent_http import routes as consent_routes
+from compliance.consent_tables import SEALED_COLUMNS as CONSENT_SEALED
 from compliance.http import REVIEWS, SCREEN, SIGNATURES, WORD_LISTS
 from compliance.http import routes as compliance_routes
 from compliance.lists import FORMATS as WORD_FORMATS
 from compliance.lists import WordLists, json_lines, lines_of
 from compliance.matcher import PLATFORM
+from compliance.reviews import CHATBOT as REVIEW_CHATBOT
 from compliance.reviews import MESSAGE as HELD_MESSAGES
 from compliance.reviews import ReviewQueue
 from compliance.reviews import verify_all_chains as verify_review_chains
@@ -77,6 +100,7 @@ from dispatch.channels import Channels
 from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage
 from fallback import shortlinks
 from fallback.http import ROUTER as SMS_ROUTER
+from fallback.http import UNSUBSCRIBE_TEXT
 from fallback.http import routes as sms_routes
 from fallback.kinds import ROUTE_KINDS
 from fallback.replies import SmsReplies
@@ -94,11 +118,18 @@ from messages.evidence import EvidenceLog, rewrap_signing_keys, verify_all
 from messages.evidence_http import EVIDENCE
 from messages.evidence_http import routes as evidence_routes
 from messages.ledger import MessageLedger
+from messages.optouts import OptOutList
+from messages.optouts_http import OPT_OUTS
+from messages.optouts_http import routes as opt_out_routes
 from messages.rules_http import RULES, RULES_CLOCK, VOLUMES
 from messages.rules_http import routes as rules_routes
 from messages.screening import held_view, release_held
 from messages.send_rules import CapLedger, RulesStore, VolumeCounter
 from messages.tables import SEALED_COLUMNS as MESSAGE_SEALED
+from privacy import Privacy
+from privacy.http import PRIVACY
+from privacy.http import routes as privacy_routes
+from privacy.service import DEFAULT_INTERVAL_S as PRIVACY_PURGE_INTERVAL_S
 from rcs.callbacks import CallbackEndpoints
 from rcs.operators import OPERATORS
 from rcs.simulator import (
@@ -109,6 +140,7 @@ from rcs.simulator import (
     MaapSimulator,
     SimulatorTiming,
 )
+from security.roles import ROLES
 from security.secrets import Secret, SecretError, env_secret
 from store import Database, GroupWriter, SystemClock, open_database, run_migrations
 from store.db import sqlite_url
@@ -122,6 +154,8 @@ log = logging.getLogger("hongyan")
 
 DEFAULT_PORT = 8080
 DEMO_TENANT_FILE = "demo-tenant.json"
+# The demo brand pays a typical Chinese price per SMS part (yuan), so costs and statements show.
+DEMO_SMS_PRICE = "0.045"
 CALLBACK_PREFIX = "/rcs"  # the default channel's notify URL is <public base URL>/rcs
 SANDBOX_ROUTE = "sandbox"
 SMSC_ROUTE = "default"
@@ -171,6 +205,10 @@ class Settings:
     # dispatcher's defaults.
     rcs_silence_s: float | None = None
     sms_receipt_wait_s: float | None = None
+    # Seconds between runs of the retention purge (every tenant, resumable, one process at a time).
+    privacy_purge_interval_s: float = PRIVACY_PURGE_INTERVAL_S
+    # Seconds between passes of the billing job (holds, charges and refunds from message events).
+    billing_interval_s: float = BILLING_INTERVAL_S
 
     @property
     def db_url(self) -> str:
@@ -210,6 +248,8 @@ class Settings:
         for name, key in (
             ("HONGYAN_RCS_SILENCE_S", "rcs_silence_s"),
             ("HONGYAN_SMS_RECEIPT_WAIT_S", "sms_receipt_wait_s"),
+            ("HONGYAN_PRIVACY_PURGE_INTERVAL_S", "privacy_purge_interval_s"),
+            ("HONGYAN_BILLING_INTERVAL_S", "billing_interval_s"),
         ):
             if env.get(name):
                 try:
@@ -411,6 +451,7 @@ async def messages_ctx(app: web.Application):
         rules=rules,
         caps=CapLedger(app[DATABASE]),
         volumes=app[VOLUMES],
+        consent_policies=ConsentPolicies(app[DATABASE]),
     )
     app[messages_http.RATE_LIMITER] = RateLimiter()
     # Template contents a version before sealing stored in plaintext are sealed before serving.
@@ -422,11 +463,19 @@ async def messages_ctx(app: web.Application):
     await writer.stop()
 
 
+async def users_ctx(app: web.Application):
+    """People who sign in to the web UI, and the audit log (written through the group writer)."""
+    app[USERS] = Users(app[DATABASE], app[KEYRING], app[WIRING].clock)
+    app[AUDIT_LOG] = app[AUDIT] = AuditLog(app[DATABASE], app[messages_http.LEDGER].writer, app[WIRING].clock)
+    app[USERS_BASE_URL] = app[SETTINGS].base_url
+    yield
+
+
 async def compliance_ctx(app: web.Application):
     """Word lists screening every send and template version; the review queue deciding what
     they hold (held messages through the lifecycle writer, template versions in their store)."""
     db, ledger = app[DATABASE], app[messages_http.LEDGER]
-    lists = WordLists(db, app[WIRING].clock)
+    lists = WordLists(db, app[WIRING].clock, consent_policies=ledger.consent_policies)
     screen = Screen(lists)
     queue = ReviewQueue(db, ledger.writer, app[KEYRING], app[WIRING].clock)
     queue.appliers[HELD_MESSAGES] = release_held(ledger.lifecycle, ledger.due_after_review)
@@ -446,6 +495,15 @@ async def compliance_ctx(app: web.Application):
     yield
 
 
+async def consent_ctx(app: web.Application):
+    """Consent records and the opt-out list through the API; the tenants' unsubscribe texts."""
+    db, ledger, clock = app[DATABASE], app[messages_http.LEDGER], app[WIRING].clock
+    app[CONSENTS] = ConsentBook(db, ledger.writer, app[KEYRING], clock)
+    app[OPT_OUTS] = OptOutList(db, ledger.writer, app[KEYRING], clock)
+    app[UNSUBSCRIBE_TEXT] = ledger.consent_policies.unsubscribe_text
+    yield
+
+
 async def media_ctx(app: web.Application):
     app[MEDIA] = MediaStore(app[DATABASE], app[SETTINGS].base_url, app[WIRING].clock)
     app[messages_http.MEDIA_LOOKUP] = app[MEDIA].find
@@ -458,6 +516,79 @@ async def evidence_ctx(app: web.Application):
     app[EVIDENCE] = evidence
     yield
     await evidence.stop()
+
+
+async def privacy_ctx(app: web.Application):
+    """Retention settings, erasure and export by number, and the scheduled retention purge."""
+    privacy = Privacy(
+        app[DATABASE],
+        app[messages_http.LEDGER].writer,
+        app[KEYRING],
+        app[WIRING].clock,
+        settle=_settle_evidence(app[EVIDENCE]),
+        interval_s=app[SETTINGS].privacy_purge_interval_s,
+        ensure_keys=app[ACCOUNTS].ensure_keys,
+        forget=_forget_in_memory(app),
+    )
+    app[PRIVACY] = privacy
+    await privacy.start()
+    yield
+    await privacy.stop()
+
+
+async def analytics_ctx(app: web.Application):
+    """Conversions the brands report, and funnels of their sends."""
+    app[ANALYTICS] = Analytics(app[DATABASE], app[messages_http.LEDGER].writer, app[WIRING].clock)
+    yield
+
+
+def _forget_in_memory(app: web.Application):
+    """An erased number's RCS capability leaves this process's cache too (the dispatcher starts
+    after privacy, so it is looked up when an erasure happens)."""
+
+    def forget(_tenant_id: str, to: str) -> None:
+        dispatcher = app.get(DISPATCHER)
+        if dispatcher is not None:
+            dispatcher.capability.invalidate(to)
+
+    return forget
+
+
+async def billing_ctx(app: web.Application):
+    """Price books, the billing ledger job (charges on delivery, refunds on failure), and the
+    credit check the message ledger asks before every accept (messages never imports billing)."""
+    ledger = app[messages_http.LEDGER]
+    billing = Billing(
+        app[DATABASE],
+        ledger.writer,
+        app[KEYRING],
+        app[WIRING].clock,
+        interval_s=app[SETTINGS].billing_interval_s,
+        ensure_keys=app[ACCOUNTS].ensure_keys,
+    )
+    ledger.credit_check = billing.check
+    app[messages_http.VIEW_EXTRAS] = billing.view_cost
+    app[BILLING] = billing
+    await billing.start()
+    yield
+    ledger.credit_check = None
+    await billing.stop()
+
+
+async def audiences_ctx(app: web.Application):
+    """Contacts (their imports stream inside the request that uploads them) and segments."""
+    common = (app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], app[WIRING].clock)
+    app[CONTACTS] = Contacts(*common, ensure_keys=app[ACCOUNTS].ensure_keys)
+    app[SEGMENTS] = Segments(*common, ensure_keys=app[ACCOUNTS].ensure_keys)
+    yield
+
+
+def _settle_evidence(evidence: EvidenceLog):
+    async def settle() -> None:  # every committed event into the log before its message goes
+        while await evidence.append_pending() >= 1000:
+            pass
+
+    return settle
 
 
 async def webhooks_ctx(app: web.Application):
@@ -493,6 +624,7 @@ async def channels_ctx(app: web.Application):
         clock=app[WIRING].clock,
         notify=app[WEBHOOKS].notify_if_enqueued,
     )
+    app[REVIEWS].views[REVIEW_CHATBOT] = app[CHATBOT].review_view  # the publish an operator audits
     yield
 
 
@@ -583,6 +715,8 @@ async def dispatch_ctx(app: web.Application):
             options=config.options,
             media_fetch=app[MEDIA].blob_for_url,
             on_audit=app[CHATBOT].on_audit,
+            rules=app[RULES],
+            consent_policies=app[messages_http.LEDGER].consent_policies,
         )
         routes_config = sms_routes_config(settings, config, sandbox.smsc)
         if routes_config is None:
@@ -613,6 +747,7 @@ async def _sms_stage(
         tenant_of=tenants.id_for_extension,
         on_opt_out=dispatcher.inbound.opt_out_by_reply,
         on_reply=dispatcher.inbound.on_sms_reply,
+        on_consent=app[CONSENTS].by_reply,
     )
     stage: SmsStage | None = None
 
@@ -639,6 +774,7 @@ async def _sms_stage(
         app[shortlinks.SHORTLINKS],
         signature_of=tenants.signature_of,
         extension_of=tenants.extension_of,
+        unsubscribe_text_of=app[messages_http.LEDGER].consent_policies.unsubscribe_text,
         now_ms=dispatcher.now_ms,
         notify=app[WEBHOOKS].notify_if_enqueued,
         source_addr=sender_number,
@@ -743,17 +879,29 @@ def _handset_url(app: web.Application) -> str | None:
 async def demo_tenant_ctx(app: web.Application):
     settings = app[SETTINGS]
     if settings.demo_tenant and settings.embedded:
-        await ensure_demo_tenant(app[ACCOUNTS], settings)
+        await ensure_demo_tenant(app[ACCOUNTS], settings, app[USERS])
     yield
 
 
-async def ensure_demo_tenant(accounts: Accounts, settings: Settings) -> dict:
-    """Create the demo tenant on first start; its key is kept in the data dir for the tour."""
+DEMO_OWNER = "owner"
+
+
+async def ensure_demo_tenant(accounts: Accounts, settings: Settings, users: Users | None = None) -> dict:
+    """Create the demo tenant on first start, with an owner who signs in to the web UI; its key
+    and the owner's password are kept in the data dir for the tour (and printed at start)."""
     path = settings.data_dir / DEMO_TENANT_FILE
-    if path.exists():
-        return json.loads(path.read_text())
-    tenant, key = await accounts.create_tenant("Demo brand")
-    info = {"tenant_id": tenant.id, "api_key": key}
+    info = json.loads(path.read_text()) if path.exists() else None
+    changed = info is None
+    if info is None:
+        tenant, key = await accounts.create_tenant("Demo brand", sms_price=DEMO_SMS_PRICE)
+        info = {"tenant_id": tenant.id, "api_key": key}
+    if users is not None and "owner_login" not in info:
+        password = secrets.token_urlsafe(12)
+        await users.create(info["tenant_id"], DEMO_OWNER, "owner", password=password)
+        info.update(owner_login=DEMO_OWNER, owner_password=password)
+        changed = True
+    if not changed:
+        return info
     path.write_text(json.dumps(info))
     path.chmod(0o600)
     return info
@@ -771,7 +919,9 @@ async def openapi(request: web.Request) -> web.Response:
 def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Application:
     """The aiohttp application for these settings."""
     wiring = wiring or Wiring()
-    app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[problem_middleware, audit_middleware, auth_middleware], client_max_size=settings.max_body_bytes
+    )
     app[SETTINGS] = settings
     app[WIRING] = wiring
     try:
@@ -786,9 +936,15 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
             storage_ctx,
             accounts_ctx,
             messages_ctx,
+            users_ctx,
             compliance_ctx,
+            consent_ctx,
             media_ctx,
             evidence_ctx,
+            privacy_ctx,
+            analytics_ctx,
+            billing_ctx,
+            audiences_ctx,
             webhooks_ctx,
             channels_ctx,
             shortlinks_ctx,
@@ -804,9 +960,16 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(cards_http.routes)
     app.add_routes(template_routes)
     app.add_routes(compliance_routes)
+    app.add_routes(consent_routes)
+    app.add_routes(opt_out_routes)
     app.add_routes(media_routes)
     app.add_routes(evidence_routes)
+    app.add_routes(privacy_routes)
+    app.add_routes(analytics_routes)
+    app.add_routes(billing_routes)
+    app.add_routes(audiences_routes)
     app.add_routes(accounts_routes)
+    app.add_routes(users_routes)
     app.add_routes(channel_routes)
     app.add_routes(chatbot_routes)
     app.add_routes(sms_routes)
@@ -847,7 +1010,9 @@ def sealed_columns():
         *ACCOUNT_SEALED,
         *TEMPLATE_SEALED,
         *COMPLIANCE_SEALED,
+        *CONSENT_SEALED,
         *EVIDENCE_SEALED,
+        *AUDIENCE_SEALED,
     ]
 
 
@@ -878,6 +1043,16 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--signature", help="registered SMS signature, e.g. 【鸿雁】 (default 【鸿雁测试】)")
     create.add_argument("--rate-limit", type=int, help="recipients per second (default: no limit)")
     create.add_argument("--sms-price", help="price of one SMS segment, e.g. 0.045")
+    user = sub.add_parser("user", parents=[flags], help="people who sign in to the web UI")
+    usub = user.add_subparsers(dest="user_command", required=True)
+    ucreate = usub.add_parser(
+        "create", parents=[flags], help="add a person to a tenant; prints one line of JSON (with a made-up password)"
+    )
+    ucreate.add_argument("tenant_id")
+    ucreate.add_argument("login")
+    ucreate.add_argument("--role", required=True, choices=ROLES)
+    ucreate.add_argument("--display-name")
+    ucreate.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     keys = sub.add_parser("keys", parents=[flags], help="manage encryption keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
     ksub.add_parser("rotate", parents=[flags], help="new data key for every tenant; re-encrypt every row")
@@ -903,6 +1078,23 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[flags],
         help="check every tenant's log against its signed tree heads; exit 1 at the first break",
     )
+    privacy = sub.add_parser("privacy", parents=[flags], help="personal data: retention purge, erasure, export")
+    psub = privacy.add_subparsers(dest="privacy_command", required=True)
+    ppurge = psub.add_parser("purge", parents=[flags], help="delete what is past retention now (all tenants)")
+    ppurge.add_argument("--tenant", help="only this tenant")
+    for name, text in (
+        ("erase", "erase what a tenant holds on one number; prints the receipt"),
+        ("export", "print what a tenant holds on one number, as JSON"),
+    ):
+        one = psub.add_parser(name, parents=[flags], help=text)
+        one.add_argument("--tenant", required=True)
+        one.add_argument("--to", help="the number (default: the first line of stdin, kept out of the process list)")
+    billing = sub.add_parser("billing", parents=[flags], help="billing: the operator's key")
+    bsub = billing.add_subparsers(dest="billing_command", required=True)
+    badmin = bsub.add_parser(
+        "admin-key", parents=[flags], help="a key with the billing-admin scope (prices, top-ups, credit limits)"
+    )
+    badmin.add_argument("tenant_id", help="the (operator's own) tenant the key belongs to")
     return parser
 
 
@@ -944,6 +1136,53 @@ async def _tenant_create(settings: Settings, args: argparse.Namespace) -> dict:
     finally:
         await db.dispose()
     return {"tenant_id": tenant.id, "api_key": key}
+
+
+async def _user_create(settings: Settings, args: argparse.Namespace) -> int:
+    """`user create TENANT_ID LOGIN --role ROLE`: one line of JSON on stdout, the audit log told."""
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else secrets.token_urlsafe(12)
+    await prepare_storage(settings)
+    db = open_database(settings.db_url)
+    writer = GroupWriter(db.write)
+    await writer.start()
+    try:
+        keyring = security.Keyring(master_key_provider(settings))
+        accounts = Accounts(db, keyring, SystemClock())
+        await accounts.load_keys()
+        if await accounts.get_tenant(args.tenant_id) is None:
+            print(f"error: TENANT_ID: no tenant {args.tenant_id}", file=sys.stderr)
+            return 2
+        try:
+            made, _ = await Users(db, keyring).create(
+                args.tenant_id, args.login, args.role, display_name=args.display_name, password=password
+            )
+        except Problem as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            for e in exc.errors[:20]:
+                print(f"  {e.path}: {e.message}", file=sys.stderr)
+            return 1
+        await AuditLog(db, writer).record(
+            AuditEntry(
+                tenant_id=args.tenant_id,
+                actor_type="cli",
+                actor_id="",
+                actor_display="command line",
+                action="users.create",
+                target_type="users",
+                target_id=made["id"],
+                client="localhost",
+                status=201,
+                detail={"role": args.role},
+            )
+        )
+    finally:
+        await writer.stop()
+        await db.dispose()
+    out = {"user_id": made["id"], "tenant_id": args.tenant_id, "login": made["login"], "role": made["role"]}
+    if not args.password_stdin:
+        out["password"] = password
+    print(json.dumps(out, separators=(",", ":")), flush=True)
+    return 0
 
 
 async def _keys_rotate(settings: Settings, what: str) -> int:
@@ -1033,6 +1272,67 @@ async def _evidence_verify(settings: Settings) -> int:
     return 0
 
 
+async def _billing_admin_key(settings: Settings, args: argparse.Namespace) -> int:
+    """`billing admin-key TENANT_ID`: one line of JSON with a key holding billing-admin."""
+    await prepare_storage(settings)
+    db = open_database(settings.db_url)
+    try:
+        accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+        if await accounts.get_tenant(args.tenant_id) is None:
+            print(f"error: TENANT_ID: no tenant {args.tenant_id}", file=sys.stderr)
+            return 2
+        made = await accounts.create_api_key(args.tenant_id, ["billing", "billing-admin"])
+    finally:
+        await db.dispose()
+    print(json.dumps({"key_id": made["id"], "api_key": made["api_key"]}, separators=(",", ":")), flush=True)
+    return 0
+
+
+async def _privacy(settings: Settings, args: argparse.Namespace) -> int:
+    """`privacy purge` / `privacy erase` / `privacy export`: one JSON document on stdout."""
+    from privacy.service import ErasureInFlight, subject_number
+
+    await prepare_storage(settings)
+    db = open_database(settings.db_url)
+    writer = GroupWriter(db.write)
+    await writer.start()
+    try:
+        accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+        await accounts.load_keys()
+        tenant = getattr(args, "tenant", None)
+        if tenant is not None and not accounts.keyring.has_tenant(tenant):
+            print(f"error: --tenant: no tenant {tenant!r}", file=sys.stderr)
+            return 2
+        evidence = EvidenceLog(db, writer, accounts.keyring)
+        service = Privacy(db, writer, accounts.keyring, settle=_settle_evidence(evidence))
+        if args.privacy_command == "purge":
+            out = await service.purge(tenant)
+            if out is None:
+                print("error: a purge is running in another process", file=sys.stderr)
+                return 1
+        else:
+            raw = args.to if args.to is not None else sys.stdin.readline().strip()
+            try:
+                to = subject_number({"to": raw})
+            except Problem:
+                print("error: --to: not a phone number", file=sys.stderr)
+                return 2
+            if args.privacy_command == "export":
+                out = await service.export(tenant, to)
+            else:
+                try:
+                    out = await service.erase(tenant, to, source="cli")
+                except ErasureInFlight as exc:
+                    print(f"error: {exc}; cancel them or wait until they end", file=sys.stderr)
+                    return 1
+    finally:
+        await writer.stop()
+        await db.dispose()
+    sys.stdout.write(json.dumps(out, ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
 async def tune_gc(app: web.Application) -> None:
     """Once everything is up: what exists now lives as long as the process, so the cyclic
     collector stops re-scanning it (gc.freeze), and it runs after 100k allocations rather than
@@ -1060,11 +1360,14 @@ def _serve(settings: Settings) -> None:
         lines = [
             f"Hongyan is serving on {settings.base_url}",
             f"  API docs:    {settings.base_url}/openapi.json",
-            f"  card editor: {settings.base_url}/editor (sign in with an API key)",
+            f"  card editor: {settings.base_url}/editor (sign in with a login, or an API key)",
+            f"  dashboard:   {settings.base_url}/editor/dashboard",
         ]
         if settings.embedded and info_path.exists():
             info = json.loads(info_path.read_text())
             lines += [f"  demo tenant: {info['tenant_id']}", f"  demo API key: {info['api_key']}"]
+            if "owner_login" in info:
+                lines.append(f"  web UI sign-in: login {info['owner_login']}, password {info['owner_password']}")
         sandbox = app.get(SANDBOX)
         if sandbox is not None and sandbox.maap is not None:
             lines.append(f"  virtual handset (sandbox MaaP): {sandbox.maap.url}/handset")
@@ -1109,10 +1412,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out, separators=(",", ":")), flush=True)
     elif command == "keys":
         return asyncio.run(_keys_rotate(settings, args.keys_command))
+    elif command == "user":
+        return asyncio.run(_user_create(settings, args))
     elif command == "evidence":
         return asyncio.run(_evidence_verify(settings))
     elif command == "words":
         return asyncio.run(_words(settings, args))
+    elif command == "privacy":
+        return asyncio.run(_privacy(settings, args))
+    elif command == "billing":
+        return asyncio.run(_billing_admin_key(settings, args))
     return 0
 
 

@@ -9,6 +9,12 @@ The interface's audit notice (`notifyInfoNotification/{chatbotId}/check`, type
 `chatbotInformation`) names the chatbot but not the submission, so verdicts are matched to a
 channel's waiting publishes oldest first. Each verdict is a `channel.audit` webhook.
 
+Each submitted publish is also an item of the review queue (`kind: chatbot`, its subject the
+publish id) waiting in `pending_operator`; the operator's verdict moves it to
+`operator_approved` / `operator_rejected` with the operator's reason, chained with the tenant's
+review decisions. (The CN CSP interface audits chatbot information — menu and profile — media
+and sent messages; templates and signatures are never submitted to it.)
+
 No web stack here: the HTTP edge is `accounts.chatbot_http`; the operator client for a channel
 comes from the composition root (one client, so one token holder, per chatbot per process).
 """
@@ -32,6 +38,8 @@ from accounts.tables import chatbot_publishes
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
 from cards import render_gsma_menu, validate_card
+from compliance.reviews import CHATBOT, operator_item_row, record_operator_verdict
+from compliance.tables import review_items
 from rcs.maap import ChannelError, ManagedRcsChannel, RcsChannel
 from rcs.operators.cn_csp import OPTIONAL_INFO_FIELDS
 from rcs.results import AUDIT_RESULT, Notice, Outcome, SendResult
@@ -353,7 +361,16 @@ class ChatbotInfo:
             "submitted_ms": now_ms,
             "audited_ms": None,
         }
-        await self.writer.write(WriteBatch().insert(chatbot_publishes, row))
+        batch = WriteBatch().insert(chatbot_publishes, row)
+        if state == "submitted":  # the operator audits it: the review queue shows its verdict
+            detail = {"what": kind, "channel_id": config.id}
+            batch.insert(
+                review_items,
+                operator_item_row(
+                    tenant_id=config.tenant_id, kind=CHATBOT, subject=row["id"], detail=detail, now_ms=now_ms
+                ),
+            )
+        await self.writer.write(batch)
         log.info("chatbot %s of channel %s: %s %s", kind, config.id, state, result.code if result.code else "")
         if state == "submitted":
             if kind == "profile":
@@ -426,6 +443,11 @@ class ChatbotInfo:
         return _view(row._mapping) if row is not None else None
 
     # -- from the operator -----------------------------------------------------------------
+    async def review_view(self, item: dict) -> dict | None:
+        """What a `chatbot` review item is about: its publish (what was submitted, its state)."""
+        detail = item.get("detail") or {}
+        return await self.get_publish(item["tenant_id"], detail.get("channel_id", ""), item["subject"])
+
     async def on_audit(self, chatbot_id: str, notice: Notice) -> None:
         """An audit notice: a `chatbotInformation` verdict settles the channel's oldest waiting
         publish (and shows on the channel as its profile audit); other audits are logged."""
@@ -474,6 +496,15 @@ class ChatbotInfo:
                 return
             view = _view({**row._mapping, "state": state, "reason": reason, "audited_ms": now_ms})
             settled.append(view)
+            record_operator_verdict(
+                conn,
+                tenant_id=row.tenant_id,
+                kind=CHATBOT,
+                subject=row.id,
+                passed=state == "approved",
+                reason=description,
+                at_ms=now_ms,
+            )
             inner = WriteBatch()
             enqueue(
                 inner,

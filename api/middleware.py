@@ -26,6 +26,8 @@ TENANT = web.RequestKey("tenant", dict)
 SCOPES = web.RequestKey("scopes", object)
 # The id of the API key behind the request (also for the editor's session), for records of who did what.
 API_KEY_ID = web.RequestKey("api_key_id", str)
+# The principal itself (an API key's, or a signed-in person's with `.role` and `.user_id`).
+PRINCIPAL = web.RequestKey("principal", object)
 
 # The editor's sign-in (editor/sessions.py) plugs in here; api/ stays below the domains.
 SESSION_COOKIE = "hongyan_editor"
@@ -150,12 +152,21 @@ async def auth_middleware(request: web.Request, handler):
         tenant = await _bearer_principal(request, header)
     scope = required_scope(request.path)
     scopes = getattr(tenant, "scopes", None)
-    if scopes is not None and scope not in scopes:
-        raise Problem(403, f"this API key lacks the `{scope}` scope")
+    # Who asked is known before the checks, so that the audit log can name who was refused.
     request[TENANT_ID] = tenant.id
     request[TENANT] = tenant.as_mapping()
     request[SCOPES] = frozenset(scopes) if scopes is not None else None
     request[API_KEY_ID] = getattr(tenant, "key_id", "")
+    request[PRINCIPAL] = tenant
+    role = getattr(tenant, "role", None)
+    if role is not None:
+        # A person: their role in this tenant decides, per area and method (security/roles.py,
+        # asked through the principal: api/ stays below security's siblings).
+        refused = tenant.refusal(role_area(request.path), request.method)
+        if refused:
+            raise Problem(403, refused, extra={"role": role})
+    elif scopes is not None and scope not in scopes:
+        raise Problem(403, f"this API key lacks the `{scope}` scope")
     return await handler(request)
 
 
@@ -164,13 +175,31 @@ _SCOPE_BY_PREFIX = (
     ("/v1/api-keys", "keys"),
     ("/v1/channels", "channels"),
     ("/v1/compliance", "compliance"),
+    ("/v1/consents", "compliance"),
+    ("/v1/opt-outs", "compliance"),
     ("/v1/reviews", "reviews"),
+    ("/v1/privacy", "privacy"),
+    ("/v1/billing", "billing"),
     ("/v1/webhook", "webhooks"),
     ("/v1/template", "templates"),
     ("/v1/media", "templates"),
     ("/v1/cards", "cards"),
     ("/v1/editor", "cards"),
+    ("/v1/users", "users"),
+    ("/v1/audit", "users"),
+    ("/v1/contacts", "audiences"),
+    ("/v1/segments", "audiences"),
 )
+
+
+def role_area(path: str) -> str:
+    """The area of security/roles.py a path is in: its scope, or `self` (a person's own
+    account) or `audit` (the audit log)."""
+    if path == "/v1/users/me" or path.startswith("/v1/users/me/"):
+        return "self"
+    if path.startswith("/v1/audit"):
+        return "audit"
+    return required_scope(path)
 
 
 async def _bearer_principal(request: web.Request, header: str):

@@ -32,6 +32,7 @@ def problem_responses(*codes: int) -> dict:
     text = {
         400: "Malformed JSON",
         401: "Missing or bad API key",
+        402: "The tenant's balance and credit limit cannot cover the estimated cost (billing)",
         404: "Not found (or another tenant's)",
         409: "Idempotency-Key reused with another body",
         413: "Body too large",

@@ -63,6 +63,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_idle(pids: list[int], *, below: float = 0.05, window: float = 0.5, timeout: float = 300) -> float:
+    """Wait until every process uses less than `below` of a core over `window` seconds (its
+    background work, e.g. evidence chaining, caught up); the seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        before = [cpu_seconds(p) for p in pids]
+        time.sleep(window)
+        if all(cpu_seconds(p) - b < below * window for p, b in zip(pids, before)):
+            break
+    return time.monotonic() - t0
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:

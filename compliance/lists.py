@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
+from compliance.consent import ConsentPolicies, consent_policy, policy_errors, policy_values
 from compliance.matcher import ACTIONS, ALLOW, PLATFORM, WORD, Matcher, Rule
 from compliance.normalise import normalise
 from compliance.tables import categories, policies, versions, words
@@ -53,8 +54,16 @@ class Entry:
 class WordLists:
     """The word lists in the database and the matchers built from them."""
 
-    def __init__(self, db: Database, clock: Clock | None = None, *, recheck_s: float = 1.0):
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock | None = None,
+        *,
+        recheck_s: float = 1.0,
+        consent_policies: ConsentPolicies | None = None,
+    ):
         self.db = db
+        self.consent_policies = consent_policies  # told of a policy change made here
         self.clock = clock or SystemClock()
         self.recheck_s = recheck_s
         self._versions: dict[str, tuple[int, float]] = {}  # scope → (version, read at, monotonic)
@@ -426,27 +435,37 @@ class WordLists:
     async def policy(self, tenant_id: str) -> dict:
         async with self.db.read.connect() as conn:
             row = (await conn.execute(select(policies).where(policies.c.tenant_id == tenant_id))).first()
-        return {"template_review": row.template_review if row else "matched"}
+        out = {"template_review": row.template_review if row else "matched"}
+        return out | (await consent_policy(self.db, tenant_id)).as_dict()
 
     async def set_policy(self, tenant_id: str, body: dict) -> dict:
-        errors = [FieldError(f"/{k}", "unknown field") for k in body if k != "template_review"]
-        if body.get("template_review") not in TEMPLATE_REVIEW:
+        """Change the fields given; the others keep their value (a new policy starts from the
+        defaults)."""
+        known = ("template_review", "marketing_requires_consent", "unsubscribe_text", "consent_keywords")
+        errors = [FieldError(f"/{k}", "unknown field") for k in body if k not in known]
+        if "template_review" in body and body["template_review"] not in TEMPLATE_REVIEW:
             errors.append(FieldError("/template_review", "matched (review when a review category matched) or always"))
+        errors += policy_errors(body)
+        if not body and not errors:
+            errors.append(FieldError("/template_review", "give at least one field to change"))
         if errors:
             raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
         now = _ms(self.clock)
+        values = policy_values(body)
+        if "template_review" in body:
+            values["template_review"] = body["template_review"]
         async with self.db.write.begin() as conn:
             changed = await conn.execute(
-                update(policies)
-                .where(policies.c.tenant_id == tenant_id)
-                .values(template_review=body["template_review"], updated_ms=now)
+                update(policies).where(policies.c.tenant_id == tenant_id).values(**values, updated_ms=now)
             )
             if changed.rowcount == 0:
                 await conn.execute(
                     policies.insert().values(
-                        tenant_id=tenant_id, template_review=body["template_review"], updated_ms=now
+                        **{"template_review": "matched", **values}, tenant_id=tenant_id, updated_ms=now
                     )
                 )
+        if self.consent_policies is not None:
+            self.consent_policies.forget(tenant_id)
         return await self.policy(tenant_id)
 
 
@@ -478,7 +497,10 @@ def _parse_line(line: str, fmt: str, category: str | None, kind: str) -> Entry |
     if fmt == "text":
         return Entry(line, kind, category)
     if fmt == "csv":
-        cells = next(csv.reader([line]))
+        try:
+            cells = next(csv.reader([line]))
+        except csv.Error as exc:  # e.g. a bare CR inside the line
+            return f"not a CSV line: {exc}"
         if cells and cells[0].strip().lower() == "term":
             return None  # the header an export writes
         cells += ["", ""]

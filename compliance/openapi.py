@@ -1,6 +1,7 @@
 """OpenAPI fragment for the word lists (/v1/compliance) and the review queue (/v1/reviews)."""
 
 from api.openapi import problem_responses, register_fragment
+from compliance.reviews import KINDS, STATES
 
 _MATCH = {
     "type": "object",
@@ -40,9 +41,13 @@ _REVIEW = {
     "required": ["id", "kind", "subject", "state", "matches", "created_at"],
     "properties": {
         "id": {"type": "string"},
-        "kind": {"enum": ["message", "template", "signature"]},
-        "subject": {"type": "string", "description": "the batch id, or template id/version"},
-        "state": {"enum": ["pending", "approved", "rejected"]},
+        "kind": {"enum": list(KINDS)},
+        "subject": {"type": "string", "description": "the batch id, template id/version, or chatbot publish id"},
+        "state": {
+            "enum": list(STATES),
+            "description": "pending / approved / rejected: our reviewer's decision; pending_operator / "
+            "operator_approved / operator_rejected: the operator's audit (reason: the operator's note)",
+        },
         "matches": {"type": "array", "items": {"$ref": "#/components/schemas/ComplianceMatch"}},
         "held": {"type": ["integer", "null"], "description": "messages held (message items)"},
         "reason": {"type": ["string", "null"]},
@@ -53,6 +58,32 @@ _REVIEW = {
     },
 }
 _JSON = "application/json"
+_POLICY = {
+    "type": "object",
+    "properties": {
+        "template_review": {
+            "enum": ["matched", "always"],
+            "description": "review template versions always, or only when a review category matched",
+        },
+        "marketing_requires_consent": {
+            "type": "boolean",
+            "description": "default false; when true a marketing send to a recipient without an active "
+            "consent covering marketing is refused (rule consent_required)",
+        },
+        "unsubscribe_text": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 40,
+            "description": "ends every marketing SMS (default 拒收请回复R)",
+        },
+        "consent_keywords": {
+            "type": "array",
+            "maxItems": 20,
+            "items": {"type": "string", "minLength": 1, "maxLength": 20},
+            "description": "an SMS reply of one of these words records a marketing consent (default Y, 同意)",
+        },
+    },
+}
 
 
 def _json(schema: dict, description: str = "OK") -> dict:
@@ -203,14 +234,12 @@ register_fragment(
             },
             "/v1/compliance/policy": {
                 "get": {
-                    "summary": "Your review policy",
-                    "responses": {"200": _json({"type": "object"}), **problem_responses(401, 403)},
+                    "summary": "Your compliance policy: template review, consent, unsubscribe text",
+                    "responses": {"200": _json(_POLICY), **problem_responses(401, 403)},
                 },
                 "put": {
-                    "summary": "Review template versions always, or only when a review category matched",
-                    "requestBody": _body(
-                        {"type": "object", "properties": {"template_review": {"enum": ["matched", "always"]}}}
-                    ),
+                    "summary": "Change the policy's fields given (the others keep their value)",
+                    "requestBody": _body(_POLICY),
                     "responses": {"200": _json({"type": "object"}), **problem_responses(401, 403, 422)},
                 },
             },
@@ -228,10 +257,10 @@ register_fragment(
             },
             "/v1/reviews": {
                 "get": {
-                    "summary": "The review queue: held messages, templates and signatures",
+                    "summary": "The review queue: held messages, templates, signatures and operator audits",
                     "parameters": [
-                        {"name": "kind", "in": "query", "schema": {"enum": ["message", "template", "signature"]}},
-                        {"name": "state", "in": "query", "schema": {"enum": ["pending", "approved", "rejected"]}},
+                        {"name": "kind", "in": "query", "schema": {"enum": list(KINDS)}},
+                        {"name": "state", "in": "query", "schema": {"enum": list(STATES)}},
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                     ],

@@ -1,11 +1,17 @@
 """The review queue: what was held for a person to decide, and every decision, chained.
 
-An item is a batch's held messages (`message`), a template version (`template`) or a signature
-(`signature`). Deciding runs the item kind's applier — which releases or rejects the held
+An item is a batch's held messages (`message`), a template version (`template`), a signature
+(`signature`) or chatbot information submitted to the operator (`chatbot`: a menu or profile
+publish, which the operator audits; the CN CSP interface audits nothing else a tenant submits). Deciding runs the item kind's applier — which releases or rejects the held
 messages, approves or rejects the template version… — and records the decision in the same
 transaction where the applier allows it: the item's new state, and a `review_events` record
 chained per tenant (SM3 over the previous hash and the decision's canonical facts), which
 `verify_chain` recomputes.
+
+One state per item combines our reviewer's decision and the operator's audit: `pending` (our
+reviewer's turn) → `approved` | `rejected`; an item the operator audits waits in
+`pending_operator` → `operator_approved` | `operator_rejected` (the operator's reason), each
+verdict chained like a decision (actor `operator`).
 """
 
 from __future__ import annotations
@@ -15,44 +21,34 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-from cryptography.hazmat.primitives import hashes
 from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 import security
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
+from compliance.chain import TenantChain, sm3
 from compliance.matcher import Match
 from compliance.tables import review_events, review_items
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import rfc3339
 from store.writer import WriteBatch
 
-MESSAGE, TEMPLATE, SIGNATURE = "message", "template", "signature"
-KINDS = (MESSAGE, TEMPLATE, SIGNATURE)
+MESSAGE, TEMPLATE, SIGNATURE, CHATBOT = "message", "template", "signature", "chatbot"
+KINDS = (MESSAGE, TEMPLATE, SIGNATURE, CHATBOT)
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
-STATES = (PENDING, APPROVED, REJECTED)
+PENDING_OPERATOR, OPERATOR_APPROVED, OPERATOR_REJECTED = "pending_operator", "operator_approved", "operator_rejected"
+STATES = (PENDING, APPROVED, REJECTED, PENDING_OPERATOR, OPERATOR_APPROVED, OPERATOR_REJECTED)
+OPERATOR = "operator"  # the actor of an operator's audit verdict
 MAX_REASON = 500
-_DOMAIN = b"hongyan/review/v1\x00"
-_GENESIS = b"hongyan/review/genesis/v1\x00"
-
-
-def _sm3(data: bytes) -> bytes:
-    h = hashes.Hash(hashes.SM3())
-    h.update(data)
-    return h.finalize()
 
 
 def _at(ms: int | None) -> str | None:
     return None if ms is None else rfc3339(datetime.fromtimestamp(ms / 1000, UTC))
 
 
-def genesis(tenant_id: str) -> bytes:
-    return _sm3(_GENESIS + tenant_id.encode())
-
-
-def chain_hash(prev_hash: bytes, facts: bytes) -> bytes:
-    return _sm3(_DOMAIN + prev_hash + facts)
+_CHAIN = TenantChain(review_events, "review", "review_id")
+genesis, chain_hash = _CHAIN.genesis, _CHAIN.link
 
 
 @dataclass(frozen=True)
@@ -97,6 +93,41 @@ def item_row(
         "created_ms": now_ms,
         "decided_ms": None,
     }
+
+
+def operator_item_row(*, tenant_id: str, kind: str, subject: str, detail: dict | None, now_ms: int) -> dict:
+    """A `review_items` row for something submitted to the operator, waiting for its audit."""
+    return {
+        "id": new_id(),
+        "tenant_id": tenant_id,
+        "kind": kind,
+        "subject": subject,
+        "state": PENDING_OPERATOR,
+        "matches_enc": None,
+        "detail": detail,
+        "reason": None,
+        "created_ms": now_ms,
+        "decided_ms": None,
+    }
+
+
+def record_operator_verdict(
+    conn: Connection, *, tenant_id: str, kind: str, subject: str, passed: bool, reason: str | None, at_ms: int
+) -> bool:
+    """The operator's audit of an item waiting in `pending_operator` (inside the caller's
+    transaction): its state, the operator's reason, and a chained record. False when no item
+    waits for it."""
+    r = review_items
+    row = conn.execute(
+        select(r).where(
+            and_(r.c.tenant_id == tenant_id, r.c.kind == kind, r.c.subject == subject, r.c.state == PENDING_OPERATOR)
+        )
+    ).first()
+    if row is None:
+        return False
+    reason = reason[:MAX_REASON] if reason else None
+    _record(conn, Decision(dict(row._mapping), passed, reason, at_ms, OPERATOR), from_state=PENDING_OPERATOR)
+    return True
 
 
 class ReviewQueue:
@@ -205,6 +236,8 @@ class ReviewQueue:
         if not approved and not reason:
             raise Problem(422, "a rejection needs a reason", [FieldError("/reason", "required to reject")])
         row = await self._row(tenant_id, review_id)
+        if row.state == PENDING_OPERATOR:
+            raise Problem(409, "this item waits for the operator's audit, not a reviewer", extra={"state": row.state})
         if row.state != PENDING:
             raise Problem(409, f"this item was already {row.state}", extra={"state": row.state})
         decision = Decision(dict(row._mapping), approved, reason, self.now_ms(), actor)
@@ -212,7 +245,7 @@ class ReviewQueue:
         if applier is None:
             raise Problem(503, f"{row.kind} reviews cannot be decided by this server")
         batch = await applier(decision) or WriteBatch()
-        batch.run(lambda conn: self._record(conn, decision))
+        batch.run(lambda conn: _record(conn, decision))
         for attempt in range(3):
             try:
                 await self.writer.write(batch)
@@ -222,34 +255,22 @@ class ReviewQueue:
                     raise
         return await self.get(tenant_id, review_id)
 
-    def _record(self, conn: Connection, d: Decision) -> None:
-        """The item's new state and the chained decision record (inside the applier's transaction)."""
-        item = d.item
+
+def _record(conn: Connection, d: Decision, *, from_state: str = PENDING) -> None:
+    """The item's new state and the chained decision record (inside the applier's transaction)."""
+    item = d.item
+    if from_state == PENDING_OPERATOR:
+        state = OPERATOR_APPROVED if d.approved else OPERATOR_REJECTED
+    else:
         state = APPROVED if d.approved else REJECTED
-        changed = conn.execute(
-            update(review_items)
-            .where(review_items.c.id == item["id"], review_items.c.state == PENDING)
-            .values(state=state, reason=d.reason, decided_ms=d.at_ms)
-        ).rowcount
-        if not changed:
-            raise Problem(409, "this item was decided meanwhile")
-        e = review_events
-        last = conn.execute(
-            select(e.c.seq, e.c.hash).where(e.c.tenant_id == item["tenant_id"]).order_by(e.c.seq.desc()).limit(1)
-        ).first()
-        seq, prev = (last.seq + 1, last.hash) if last else (0, genesis(item["tenant_id"]))
-        facts = decision_facts(item, state, d)
-        conn.execute(
-            e.insert().values(
-                tenant_id=item["tenant_id"],
-                seq=seq,
-                review_id=item["id"],
-                facts=facts.decode(),
-                prev_hash=prev,
-                hash=chain_hash(prev, facts),
-                at_ms=d.at_ms,
-            )
-        )
+    changed = conn.execute(
+        update(review_items)
+        .where(review_items.c.id == item["id"], review_items.c.state == from_state)
+        .values(state=state, reason=d.reason, decided_ms=d.at_ms)
+    ).rowcount
+    if not changed:
+        raise Problem(409, "this item was decided meanwhile")
+    _CHAIN.append(conn, item["tenant_id"], item["id"], decision_facts(item, state, d), d.at_ms)
 
 
 def decision_facts(item: dict, state: str, d: Decision) -> bytes:
@@ -260,7 +281,7 @@ def decision_facts(item: dict, state: str, d: Decision) -> bytes:
             "at": _at(d.at_ms),
             "decision": state,
             "kind": item["kind"],
-            "reason_sm3": _sm3((d.reason or "").encode()).hex(),
+            "reason_sm3": sm3((d.reason or "").encode()).hex(),
             "review_id": item["id"],
             "subject": item["subject"],
         },
@@ -270,22 +291,7 @@ def decision_facts(item: dict, state: str, d: Decision) -> bytes:
 
 async def verify_chain(db: Database, tenant_id: str) -> tuple[int, int | None]:
     """Recompute a tenant's decision chain: (records checked, seq of the first break or None)."""
-    e = review_events
-    prev, checked, after = genesis(tenant_id), 0, -1
-    while True:
-        async with db.read.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(e).where(e.c.tenant_id == tenant_id, e.c.seq > after).order_by(e.c.seq).limit(1000)
-                )
-            ).all()
-        if not rows:
-            return checked, None
-        for r in rows:
-            if r.seq != checked or r.prev_hash != prev or chain_hash(prev, r.facts.encode()) != r.hash:
-                return checked, r.seq
-            prev, checked = r.hash, checked + 1
-        after = rows[-1].seq
+    return await _CHAIN.verify(db, tenant_id)
 
 
 async def verify_all_chains(db: Database) -> list[tuple[str, int, int | None]]:

@@ -8,7 +8,7 @@ tenant id. Times are Unix milliseconds.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, LargeBinary, String, Table, Text, false
 from sqlmodel import Field
 
 from store.models import Model
@@ -68,6 +68,13 @@ class Policy(Model, table=True):
     tenant_id: str = Field(sa_type=String(32), foreign_key="tenants.id", primary_key=True)
     template_review: str = Field(sa_type=String(16))
     updated_ms: int = Field(sa_type=BigInteger)
+    # Consent and opt-out (compliance.consent): marketing refused without a consent when true;
+    # the marketing SMS's unsubscribe text (None: the default); keywords a reply grants with.
+    marketing_requires_consent: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    unsubscribe_text: str | None = Field(default=None, sa_type=String(40))
+    consent_keywords: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ReviewItem(Model, table=True):
@@ -86,7 +93,7 @@ class ReviewItem(Model, table=True):
     tenant_id: str = Field(sa_type=String(32), foreign_key="tenants.id")
     kind: str = Field(sa_type=String(16))
     subject: str = Field(sa_type=String(100))
-    state: str = Field(sa_type=String(16))
+    state: str = Field(sa_type=String(24))  # up to operator_approved / operator_rejected
     matches_enc: bytes | None = Field(default=None, sa_type=LargeBinary)
     detail: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reason: str | None = Field(default=None, sa_type=Text)

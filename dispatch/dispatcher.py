@@ -12,6 +12,11 @@ sends the SMS, so a recipient never gets both. The same revoke re-asks the opera
 message it stays silent about for `rcs_silence_s` (the CN interface has no status query): a
 `revokeFail` says it was delivered, a `revokeOk` that it was not (the SMS goes). An SMS whose
 receipts stay away is asked about through its route (query_sm), see `dispatch.sms`.
+
+Send windows are checked again right before each send: a marketing message accepted inside its
+window whose RCS retry, late-claimed schedule or SMS fallback falls due after the window closed
+waits for the next opening (`scheduled` before anything went over RCS; `fallback_pending` with
+a new due time for the SMS, since RCS is over for it), the reason recorded as its event.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
 import security
+from compliance.consent import CONSENT_REQUIRED, CONSENT_REQUIRED_REASON, ConsentPolicies
 from dispatch.channels import Channels
 from dispatch.decisions import SOURCE
 from dispatch.inbound import Inbound
@@ -35,15 +42,18 @@ from dispatch.media import MediaFetch, OperatorMedia
 from dispatch.rcs import RcsStage
 from dispatch.retry import RetryPolicy
 from dispatch.sms import SmsStage
-from dispatch.state import cancels_pending, dispatch_state, upsert_state
+from dispatch.state import cancels_pending, dispatch_state, sms_in_doubt, upsert_state
 from messages import lifecycle
 from messages.lifecycle import KEEP, Change, Lifecycle, TooLateToCancel
 from messages.optouts import OPTED_OUT_REASON, opted_out
+from messages.rules import DEFAULT_RULES, SendRules, window_deferral
+from messages.send_rules import CapLedger, RulesStore
 from messages.status import TO_SEND, Status
 from rcs.capability import CapabilityCache
 from rcs.maap import RcsChannel
 from rcs.results import Capability, Notice
 from store import Clock, Database, GroupWriter, SystemClock, new_id
+from store.clock import rfc3339
 from store.writer import WriteBatch
 
 log = logging.getLogger("hongyan.dispatch")
@@ -54,6 +64,8 @@ S = Status
 DUE_STATUSES = TO_SEND | {S.RCS_SENT, S.FALLBACK_PENDING, S.SMS_SENT}
 _NEW = frozenset({S.ACCEPTED, S.SCHEDULED})
 _CANCEL_AT_ONCE = frozenset({S.ACCEPTED, S.SCHEDULED, S.HELD, S.FALLBACK_PENDING})
+_QUEUED = frozenset({S.QUEUED})
+_PENDING = frozenset({S.FALLBACK_PENDING})
 
 
 def _unless_sms_started(message_id: str):
@@ -115,8 +127,12 @@ class Dispatcher:
         worker_id: str | None = None,
         id_factory: Callable[[], str] = new_id,
         rng: random.Random | None = None,
+        rules: RulesStore | None = None,
+        consent_policies: ConsentPolicies | None = None,
     ):
         self.db, self.writer, self.keyring = db, writer, keyring
+        self.rules = rules
+        self.consent_policies = consent_policies
         self.ensure_keys = ensure_keys
         self.notify = notify
         self.clock = clock or SystemClock()
@@ -256,6 +272,7 @@ class Dispatcher:
             # `accepted` or `scheduled` is revoked by the cancel itself): most batches ask nothing.
             in_flight = [r.id for r in rows if r.status in (S.QUEUED, S.RCS_SENT)]
             cancelled = await cancels_pending(self.db, in_flight)
+            jobs = await self._honour_windows(jobs, cancelled)
             to_send = [j for j in jobs if j.status in TO_SEND and j.id not in cancelled]
             expiring = [j for j in jobs if j.status == S.RCS_SENT or j.id in cancelled]
             fallback = [j for j in jobs if j.status == S.FALLBACK_PENDING]
@@ -294,7 +311,8 @@ class Dispatcher:
 
     async def _honour_opt_outs(self, jobs: list[Job], changes: list[Change]) -> list[Job]:
         """Marketing about to go out (RCS or SMS) to someone who opted out since it was
-        accepted is rejected instead (checked before every marketing send)."""
+        accepted — or, where the tenant's policy requires consent, whose consent was withdrawn
+        since — is rejected instead (checked before every marketing send)."""
         by_tenant: dict[str, list[Job]] = {}
         for j in jobs:
             if j.traffic_type == "marketing" and j.status in TO_SEND | {S.FALLBACK_PENDING}:
@@ -304,12 +322,56 @@ class Dispatcher:
         refused: set[str] = set()
         now_ms = self.now_ms()
         for tenant_id, marketing in by_tenant.items():
-            out = await opted_out(self.db, tenant_id, [j.to_bidx for j in marketing])
+            bidxs = [j.to_bidx for j in marketing]
+            out = await opted_out(self.db, tenant_id, bidxs)
+            unconsented: set[bytes] = set()
+            if self.consent_policies is not None:
+                unconsented = await self.consent_policies.without_consent(tenant_id, bidxs, "marketing")
             for j in marketing:
                 if j.to_bidx in out:
                     refused.add(j.id)
                     changes.append(Change(j.id, S.REJECTED, now_ms, SOURCE, {"reason": OPTED_OUT_REASON}, due_ms=None))
+                elif j.to_bidx in unconsented:
+                    refused.add(j.id)
+                    detail = {"reason": CONSENT_REQUIRED, "rule": CONSENT_REQUIRED, "detail": CONSENT_REQUIRED_REASON}
+                    changes.append(Change(j.id, S.REJECTED, now_ms, SOURCE, detail, due_ms=None))
         return [j for j in jobs if j.id not in refused]
+
+    async def _honour_windows(self, jobs: list[Job], cancelled: set[str]) -> list[Job]:
+        """Sends due now outside their traffic type's send window wait for its next opening:
+        the RCS send (`queued → scheduled`) or the SMS (`fallback_pending`, a new due time).
+        A revoke is not a send: expired and cancelled messages go on to it; so does an SMS in
+        doubt, which its stage settles."""
+        now_ms = self.now_ms()
+        now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        rules: dict[str, SendRules] = {}
+        deferred: dict[str, tuple[Job, int, dict]] = {}
+        for j in jobs:
+            if j.id in cancelled or not (
+                (j.status in TO_SEND and now_ms < j.expires_ms) or j.status == S.FALLBACK_PENDING
+            ):
+                continue
+            if j.tenant_id not in rules:
+                rules[j.tenant_id] = await self.rules.get(j.tenant_id) if self.rules is not None else DEFAULT_RULES
+            found = window_deferral(rules[j.tenant_id].windows.get(j.traffic_type), j.to, now)
+            if found is not None:
+                opens, detail = found
+                deferred[j.id] = (j, int(opens.timestamp() * 1000), detail)
+        if not deferred:
+            return jobs
+        doubt = await sms_in_doubt(self.db, [m for m, (j, _, _) in deferred.items() if j.status == S.FALLBACK_PENDING])
+        changes = []
+        for mid in doubt:
+            del deferred[mid]
+        for mid, (j, due_ms, detail) in deferred.items():
+            detail = {**detail, "send_at": rfc3339(datetime.fromtimestamp(due_ms / 1000, UTC))}
+            if j.status == S.FALLBACK_PENDING:
+                changes.append(Change(mid, S.FALLBACK_PENDING, now_ms, SOURCE, detail, when=_PENDING, due_ms=due_ms))
+            else:
+                changes.append(Change(mid, S.SCHEDULED, now_ms, SOURCE, detail, when=_QUEUED, due_ms=due_ms))
+        moves = [(mid, due_ms) for mid, (_, due_ms, _) in deferred.items()]
+        await self.commit(changes, WriteBatch().run(lambda conn: CapLedger.move(conn, moves)))
+        return [j for j in jobs if j.id not in deferred]
 
     # -- asked by the API ------------------------------------------------------------------
     async def cancel(self, tenant_id: str, message_id: str) -> str | None:

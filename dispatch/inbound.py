@@ -37,7 +37,9 @@ _LAST_SMS = (
 
 
 _MESSAGE = select(messages.c.id).where(messages.c.id == bindparam("message_id"))
-_RECIPIENT = select(messages.c.tenant_id, messages.c.to_bidx).where(messages.c.id == bindparam("message_id"))
+_RECIPIENT = select(messages.c.tenant_id, messages.c.to_bidx, messages.c.to_enc).where(
+    messages.c.id == bindparam("message_id")
+)
 _BATCH_TENANT = select(batches.c.tenant_id).where(batches.c.id == bindparam("batch_id"))
 _IN_CONVERSATION = (
     select(messages.c.id)
@@ -175,7 +177,10 @@ class Inbound:
             log.info("a spam report names no message of ours; dropped")
             return
         now_ms = self.now_ms()
-        await add_opt_out(self.writer, row.tenant_id, row.to_bidx, source="spam_report", now_ms=now_ms)
+        to = self.keyring.open(row.tenant_id, "messages", "to", message_id, row.to_enc).decode()
+        await add_opt_out(
+            self.writer, row.tenant_id, row.to_bidx, source="spam_report", now_ms=now_ms, keyring=self.keyring, to=to
+        )
         event = {
             "kind": "spam_report",
             "at": rfc3339(notice.at),
@@ -227,7 +232,9 @@ class Inbound:
         """A TD/R/退订/STOP reply: the number goes on that brand's marketing opt-out list."""
         await self.ensure_keys(tenant_id)
         bidx = self.keyring.blind_index(tenant_id, number)
-        await add_opt_out(self.writer, tenant_id, bidx, source="sms_reply", now_ms=self.now_ms())
+        await add_opt_out(
+            self.writer, tenant_id, bidx, source="sms_reply", now_ms=self.now_ms(), keyring=self.keyring, to=number
+        )
 
     async def user_event(self, message_id: str, event: dict, at_ms: int, tenant_id: str | None = None) -> None:
         """Record a recipient's action as a `message.user_event` webhook of `message_id`."""

@@ -29,7 +29,7 @@ from dispatch.batched import Batched
 from dispatch.jobs import Job
 from dispatch.retry import RetryPolicy
 from dispatch.state import clear_sms_intent, dispatch_state, mark_sms_intent, sms_in_doubt
-from fallback.compose import ComposeError, compose_sms
+from fallback.compose import DEFAULT_OPT_OUT_TEXT, MARKETING_TRAFFIC, ComposeError, compose_sms
 from fallback.route import MessageOutcome, NoRouteAvailable, PartState, SentSms, SmsGateway, SubmitError
 from messages import lifecycle
 from messages.lifecycle import Change, Lifecycle
@@ -105,6 +105,7 @@ class SmsStage:
         *,
         signature_of: Callable[[str], Awaitable[str]],
         extension_of: Callable[[str], Awaitable[str | None]] | None = None,
+        unsubscribe_text_of: Callable[[str], Awaitable[str]] | None = None,
         now_ms: Callable[[], int],
         notify: Callable[[], None] = lambda: None,
         source_addr: str = DEFAULT_SOURCE_ADDR,
@@ -118,6 +119,8 @@ class SmsStage:
         self.gateway, self.links = gateway, links
         self.signature_of = signature_of
         self.extension_of = extension_of
+        # The tenant's unsubscribe text ending every marketing SMS (its compliance policy).
+        self.unsubscribe_text_of = unsubscribe_text_of
         self.now_ms = now_ms
         self.notify = notify
         self.source_addr = source_addr
@@ -199,6 +202,11 @@ class SmsStage:
         detail = {"reason": IN_DOUBT_REASON, "in_doubt": True, "route": route, **detail}
         return Change(message_id, S.SMS_FAILED, self.now_ms(), SOURCE, detail, when=_PENDING, due_ms=None)
 
+    async def _unsubscribe_text(self, job: Job) -> str:
+        if self.unsubscribe_text_of is None or job.traffic_type not in MARKETING_TRAFFIC:
+            return DEFAULT_OPT_OUT_TEXT
+        return await self.unsubscribe_text_of(job.tenant_id)
+
     async def sender_number(self, tenant_id: str) -> str:
         """The platform's sender number and the tenant's extension code: replies reach the brand."""
         ext = await self.extension_of(tenant_id) if self.extension_of is not None else None
@@ -262,6 +270,7 @@ class SmsStage:
                 body_text=cards.render_text(job.card),
                 short_link=link,
                 traffic_type=job.traffic_type,
+                opt_out_text=await self._unsubscribe_text(job),
             )
         except ComposeError as exc:
             reason = {"reason": f"cannot compose the SMS: {exc}"}

@@ -3,7 +3,10 @@
 
 GET /editor, /editor/ and /editor/{anything not an asset} → static/index.html (client routing),
 with a strict Content-Security-Policy; GET /editor/static/{path} → the asset with an ETag.
-POST /editor/session {"api_key"} → 201 session + cookie; GET → 200 session; DELETE (CSRF) → 204.
+POST /editor/session {"login", "password", "totp"?, "tenant_id"?} (a person) or {"api_key"}
+→ 201 session + cookie; GET → 200 session; DELETE (CSRF) → 204. POST /editor/password
+{"token", "password"}: set a password with an invitation's one-time link. Sign-ins, failed ones
+included, go to the audit log.
 """
 
 from __future__ import annotations
@@ -15,14 +18,20 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
+from accounts.users import UserPrincipal
+from accounts.users_http import USERS
+from api.audit import record as audit_record
 from api.bodies import read_json
-from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, TENANT, check_csrf, client_key
+from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, TENANT, TENANT_ID, check_csrf, client_key
 from api.problems import FieldError, Problem
 from api.ratelimit import retry_after_header
 from cards.compose import off_loop
 from editor import openapi as _openapi  # noqa: F401  (registers the API description)
 from editor.preview import Previewer, parse_request
 from editor.sessions import ABSOLUTE_TIMEOUT_MS, EditorSession, EditorSessions, LoginLimiter
+from fallback.compose import MARKETING_TRAFFIC
+from fallback.http import UNSUBSCRIBE_TEXT
+from security.roles import WRITE, role_levels
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SESSIONS = web.AppKey("editor_sessions", EditorSessions)
@@ -120,6 +129,12 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
     app_shell = page(shell)
     # The reviewers' page (the review queue), signed in like the editor.
     review_page = page(_Shell(static_root / "reviews.html"))
+    # The audit log's page (roles auditor, admin, owner; the API decides what it shows).
+    audit_page = page(_Shell(static_root / "audit.html"))
+    # Where an invitation's one-time link leads (the token stays in the fragment).
+    password_page = page(_Shell(static_root / "password.html"))
+    rules_page = page(_Shell(static_root / "rules.html"))  # the tenant's send rules
+    dashboard_page = page(_Shell(static_root / "dashboard.html"))  # funnels and rates, live
 
     async def asset(request: web.Request) -> web.StreamResponse:
         rel = request.match_info["path"]
@@ -146,7 +161,14 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
 
     def session_body(session: EditorSession) -> dict:
         tenant = session.tenant
+        principal = session.principal
+        person = isinstance(principal, UserPrincipal)
+        # What the page may offer: area → read | write (a key's scopes are all write).
+        can = role_levels(principal.role) if person else {scope: WRITE for scope in principal.scopes}
         return {
+            "user": {"id": principal.user_id, "login": principal.login, "role": principal.role} if person else None,
+            "role": principal.role if person else None,
+            "can": can,
             "tenant_id": tenant.id,
             "tenant_name": tenant.name,
             "csrf_token": session.csrf_token,
@@ -187,6 +209,8 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         }:
             raise Problem(403, "cross-origin sign-in refused: the Origin header is not this server's")
         body = await read_json(request)
+        if "login" in body:
+            return await person_sign_in(request, body)
         key = body.get("api_key")
         if not isinstance(key, str) or not key.strip():
             raise Problem(422, "an API key is required", [FieldError("/api_key", "required; the tenant's API key")])
@@ -203,6 +227,75 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
             raise Problem(
                 401, "the API key is not valid or has been revoked", [FieldError("/api_key", "not a valid API key")]
             )
+        await audit_record(
+            request,
+            "session.sign_in",
+            ("api-keys", principal.key_id),
+            201,
+            tenant_id=principal.tenant.id,
+            actor=("key", principal.key_id, f"API key {principal.key_id}"),
+        )
+        return await start_session(request, principal)
+
+    async def person_sign_in(request: web.Request, body: dict) -> web.Response:
+        login, password, tenant_id = body.get("login"), body.get("password"), body.get("tenant_id")
+        errors = [
+            FieldError(f"/{name}", "required")
+            for name, value in (("login", login), ("password", password))
+            if not isinstance(value, str) or not value
+        ]
+        if tenant_id is not None and not isinstance(tenant_id, str):
+            errors.append(FieldError("/tenant_id", "a tenant id"))
+        if errors:
+            raise Problem(422, "a login and a password are required", errors)
+        assert isinstance(login, str) and isinstance(password, str)
+        login = login.strip().lower()[:64]
+        wait = config.login_limiter.take(client_key(request, login))
+        anonymous = ("anonymous", "", login)
+        if wait:
+            await audit_record(
+                request, "session.sign_in", ("users", None), 429, actor=anonymous, detail={"login": login}
+            )
+            raise Problem(
+                429,
+                "too many sign-in attempts for this login from this address; try again later",
+                headers={"Retry-After": retry_after_header(wait)},
+            )
+        try:
+            principal = await request.app[USERS].sign_in(login, password, totp=body.get("totp"), tenant_id=tenant_id)
+        except Problem as problem:
+            # Logged in each tenant the login belongs to (none for an unknown login).
+            tenants = await request.app[USERS].tenants_of(login)
+            for tenant in [t for t in tenants if t == tenant_id] if tenant_id else tenants:
+                await audit_record(
+                    request,
+                    "session.sign_in",
+                    ("users", None),
+                    problem.status,
+                    tenant_id=tenant,
+                    actor=anonymous,
+                    detail={"login": login, "failed": problem.errors[0].path if problem.errors else problem.detail},
+                )
+            raise
+        await audit_record(
+            request,
+            "session.sign_in",
+            ("users", principal.user_id),
+            201,
+            tenant_id=principal.tenant.id,
+            actor=("user", principal.user_id, principal.login),
+        )
+        return await start_session(request, principal)
+
+    async def set_password(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        wait = config.login_limiter.take(f"{client_key(request, '')} password-link")
+        if wait:
+            raise Problem(429, "too many attempts; try again later", headers={"Retry-After": retry_after_header(wait)})
+        login = await request.app[USERS].set_password_with_token(body.get("token"), body.get("password"))
+        return json_response({"login": login})
+
+    async def start_session(request: web.Request, principal) -> web.Response:
         session_id, session = await request.app[SESSIONS].create(principal)
         resp = json_response(session_body(session), 201)
         resp.set_cookie(
@@ -227,17 +320,26 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
 
     async def preview(request: web.Request) -> web.Response:
         req = parse_request(await read_json(request))
+        tenant = request[TENANT]
+        unsubscribe = request.app.get(UNSUBSCRIBE_TEXT)
+        if unsubscribe is not None and req.traffic_type in MARKETING_TRAFFIC:  # the SMS preview ends with it
+            tenant = {**tenant, "unsubscribe_text": await unsubscribe(request[TENANT_ID])}
         # Compiling and composing can take a while (bounded: cards.sandbox): off the event loop.
-        return json_response(await off_loop(previewer.preview, req, request[TENANT]))
+        return json_response(await off_loop(previewer.preview, req, tenant))
 
     return [
         web.get("/editor", app_shell),
         web.get("/editor/", app_shell),
         web.get("/editor/static/{path:.+}", asset),
         web.post("/editor/session", sign_in),
+        web.post("/editor/password", set_password),
         web.get("/editor/session", show),
         web.delete("/editor/session", sign_out),
         web.get("/editor/reviews", review_page),
+        web.get("/editor/audit", audit_page),
+        web.get("/editor/password", password_page),
+        web.get("/editor/rules", rules_page),
+        web.get("/editor/dashboard", dashboard_page),
         web.get("/editor/{tail:.*}", app_shell),
         web.post("/v1/editor/preview", preview),
     ]

@@ -30,6 +30,16 @@ SESSION = {
         "handset_url": {"type": ["string", "null"], "description": "The sandbox MaaP's virtual handset"},
         "signature": {"type": "string"},
         "sms_price": {"type": ["string", "null"]},
+        "user": {
+            "type": ["object", "null"],
+            "description": "The person signed in (id, login, role); null for an API key",
+        },
+        "role": {"type": ["string", "null"], "description": "The person's role in this tenant (docs/users.md)"},
+        "can": {
+            "type": "object",
+            "description": "area → read | write: what the role (or the key's scopes) allows",
+            "additionalProperties": {"enum": ["read", "write"]},
+        },
     },
 }
 PREVIEW_REQUEST = {
@@ -109,16 +119,33 @@ register_fragment(
             },
             "/editor/session": {
                 "post": {
-                    "summary": "Sign in to the editor: an API key for a session cookie (hongyan_editor)",
+                    "summary": "Sign in to the web UI: a login and password (and TOTP code), or an API key, "
+                    "for a session cookie (hongyan_editor)",
+                    "description": "A wrong password or TOTP code is a 401 naming `/password` or `/totp` "
+                    "(`totp_required` when a code is missing). See docs/users.md.",
                     "security": [],
                     "requestBody": {
                         "required": True,
                         "content": {
                             _JSON: {
                                 "schema": {
-                                    "type": "object",
-                                    "required": ["api_key"],
-                                    "properties": {"api_key": {"type": "string"}},
+                                    "oneOf": [
+                                        {
+                                            "type": "object",
+                                            "required": ["login", "password"],
+                                            "properties": {
+                                                "login": {"type": "string"},
+                                                "password": {"type": "string"},
+                                                "totp": {"type": "string"},
+                                                "tenant_id": {"type": "string"},
+                                            },
+                                        },
+                                        {
+                                            "type": "object",
+                                            "required": ["api_key"],
+                                            "properties": {"api_key": {"type": "string"}},
+                                        },
+                                    ]
                                 }
                             }
                         },
@@ -150,6 +177,28 @@ register_fragment(
                         **problem_responses(401, 403),
                     },
                 },
+            },
+            "/editor/password": {
+                "post": {
+                    "summary": "Set a password with the one-time token of an invitation's link",
+                    "security": [],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            _JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["token", "password"],
+                                    "properties": {"token": {"type": "string"}, "password": {"type": "string"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "Set; the answer names the login"},
+                        **problem_responses(400, 410, 415, 422, 429),
+                    },
+                }
             },
         },
         "schemas": {"EditorSession": SESSION, "EditorPreviewRequest": PREVIEW_REQUEST, "EditorPreview": PREVIEW},

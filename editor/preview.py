@@ -29,7 +29,7 @@ from cards.library import TRAFFIC_TYPES
 from cards.limits import DEFAULT_PROFILE, PROFILES
 from cards.sandbox import MAX_VALUE, CardSandbox, TemplateRefused, analyse, bounded, check_variables, is_template
 from cards.view import MediaView
-from fallback.compose import ComposeError, compose_sms
+from fallback.compose import DEFAULT_OPT_OUT_TEXT, ComposeError, compose_sms
 from fallback.segmentation import SegmentationError, format_cost, segment_sms
 from fallback.shortlinks import render_card_page
 
@@ -362,6 +362,7 @@ class Previewer:
                 body_text=render_text(card),
                 short_link=self.short_link,
                 traffic_type=traffic_type,
+                opt_out_text=tenant.get("unsubscribe_text") or DEFAULT_OPT_OUT_TEXT,
             )
         except ComposeError as exc:
             notes.append(FieldError("", f"the fallback SMS cannot be sent: {exc}"))

@@ -1,8 +1,11 @@
-"""Editor sign-in: an API key exchanged for a server-side session (cookie + CSRF token).
+"""Editor sign-in: a person's login and password (and TOTP code), or an API key, exchanged for
+a server-side session (cookie + CSRF token).
 
 The cookie carries a random session id; the database keeps only its SHA-256, the tenant, the
-API key it was made with and the CSRF token. A session ends after 8 h idle, 24 h at most, on
-sign-out, or as soon as its API key is revoked (the key is checked on every use).
+person (user_sessions) or the API key (editor_sessions) it was made with, and the CSRF token. A
+session ends after 8 h idle, 24 h at most, on sign-out, as soon as its API key is revoked or
+its person is disabled in the tenant; a person's role is read on every use, so a change of
+role takes effect on their next request.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from sqlalchemy import delete, select, update
 
 from accounts.service import Principal, Tenant
 from accounts.tables import api_keys, tenants
+from accounts.users import UserPrincipal, principal_of
+from accounts.users_tables import memberships, user_sessions, users
 from api.middleware import SESSION_COOKIE
 from api.ratelimit import WindowLimiter
 from editor.tables import editor_sessions
@@ -61,7 +66,7 @@ def _ms_to_dt(ms: int) -> datetime:
 class EditorSession:
     """A live session: who it signs in and the token unsafe requests must echo."""
 
-    principal: Principal
+    principal: Principal  # a UserPrincipal for a person
     csrf_token: str
     created_ms: int
     last_seen_ms: int
@@ -109,18 +114,19 @@ class EditorSessions:
         csrf = secrets.token_urlsafe(CSRF_TOKEN_BYTES)
         now = self.now_ms()
         session = EditorSession(principal, csrf, now, now, now + ABSOLUTE_TIMEOUT_MS)
+        common = {
+            "id_hash": hash_session_id(session_id),
+            "tenant_id": principal.tenant.id,
+            "csrf_token": csrf,
+            "created_ms": now,
+            "last_seen_ms": now,
+            "expires_ms": session.absolute_expiry_ms,
+        }
         async with self.db.write.begin() as conn:
-            await conn.execute(
-                editor_sessions.insert().values(
-                    id_hash=hash_session_id(session_id),
-                    tenant_id=principal.tenant.id,
-                    api_key_id=principal.key_id,
-                    csrf_token=csrf,
-                    created_ms=now,
-                    last_seen_ms=now,
-                    expires_ms=session.absolute_expiry_ms,
-                )
-            )
+            if isinstance(principal, UserPrincipal):
+                await conn.execute(user_sessions.insert().values(user_id=principal.user_id, **common))
+            else:
+                await conn.execute(editor_sessions.insert().values(api_key_id=principal.key_id, **common))
         return session_id, session
 
     async def authenticate(self, session_id: str) -> EditorSession | None:
@@ -146,7 +152,7 @@ class EditorSessions:
         async with self.db.read.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
-            return None
+            return await self._person(id_hash)
         now = self.now_ms()
         if row.revoked_ms is not None or now >= min(row.last_seen_ms + IDLE_TIMEOUT_MS, row.expires_ms):
             await self._delete(id_hash)
@@ -164,6 +170,54 @@ class EditorSessions:
         principal = Principal(tenant, row.api_key_id, frozenset(row.scopes.split()))
         return EditorSession(principal, row.csrf_token, row.created_ms, last_seen, row.expires_ms)
 
+    async def _person(self, id_hash: bytes) -> EditorSession | None:
+        """A person's session: None when unknown, expired, or the person disabled in its tenant."""
+        query = (
+            select(
+                user_sessions,
+                memberships.c.role,
+                memberships.c.disabled_ms,
+                users.c.login,
+                tenants.c.id,
+                tenants.c.name,
+                tenants.c.signature,
+                tenants.c.rate_limit,
+                tenants.c.sms_price,
+                tenants.c.sms_ext,
+            )
+            .join(users, users.c.id == user_sessions.c.user_id)
+            .join(tenants, tenants.c.id == user_sessions.c.tenant_id)
+            .outerjoin(
+                memberships,
+                (memberships.c.user_id == user_sessions.c.user_id)
+                & (memberships.c.tenant_id == user_sessions.c.tenant_id),
+            )
+            .where(user_sessions.c.id_hash == id_hash)
+        )
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        now = self.now_ms()
+        if (
+            row.role is None
+            or row.disabled_ms is not None
+            or now >= min(row.last_seen_ms + IDLE_TIMEOUT_MS, row.expires_ms)
+        ):
+            await self._delete(id_hash)
+            return None
+        last_seen = row.last_seen_ms
+        if now - last_seen >= TOUCH_INTERVAL_MS:
+            last_seen = now
+            async with self.db.write.begin() as conn:
+                await conn.execute(
+                    update(user_sessions).where(user_sessions.c.id_hash == id_hash).values(last_seen_ms=now)
+                )
+        if self.ensure_keys is not None:
+            await self.ensure_keys(row.tenant_id)
+        principal = principal_of(row, row.user_id)
+        return EditorSession(principal, row.csrf_token, row.created_ms, last_seen, row.expires_ms)
+
     async def end(self, session_id: str) -> None:
         """Sign out: forget the session."""
         await self._delete(hash_session_id(session_id))
@@ -171,13 +225,16 @@ class EditorSessions:
     async def _delete(self, id_hash: bytes) -> None:
         async with self.db.write.begin() as conn:
             await conn.execute(delete(editor_sessions).where(editor_sessions.c.id_hash == id_hash))
+            await conn.execute(delete(user_sessions).where(user_sessions.c.id_hash == id_hash))
 
     async def purge_expired(self) -> int:
         """Delete sessions past their absolute or idle end; returns how many went."""
         now = self.now_ms()
         expired = (editor_sessions.c.expires_ms <= now) | (editor_sessions.c.last_seen_ms <= now - IDLE_TIMEOUT_MS)
+        people = (user_sessions.c.expires_ms <= now) | (user_sessions.c.last_seen_ms <= now - IDLE_TIMEOUT_MS)
         async with self.db.write.begin() as conn:
-            return (await conn.execute(delete(editor_sessions).where(expired))).rowcount or 0
+            gone = (await conn.execute(delete(editor_sessions).where(expired))).rowcount or 0
+            return gone + ((await conn.execute(delete(user_sessions).where(people))).rowcount or 0)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._purge_loop(), name="editor-session-purge")

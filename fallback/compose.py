@@ -61,6 +61,13 @@ def compose_sms(
     return " ".join(pieces)
 
 
+def with_unsubscribe(text: str, opt_out_text: str = DEFAULT_OPT_OUT_TEXT) -> str:
+    """A marketing text as `compose_sms` ends it: the unsubscribe text after a space, unless the
+    text ends with it already."""
+    body, opt_out = text.strip(), opt_out_text.strip()
+    return body if body.endswith(opt_out) else f"{body} {opt_out}"
+
+
 def check_signature(signature: str) -> None:
     """Raise `ComposeError` unless `signature` is one `【…】` of 2–16 characters."""
     inner = signature[1:-1] if len(signature) >= 2 else ""

@@ -1,6 +1,7 @@
 """OpenAPI fragment for /v1/sms/segments, kept next to the code that enforces it."""
 
 from api.openapi import problem_responses, register_fragment
+from fallback.compose import TRAFFIC_TYPES
 from fallback.segmentation import CN_MAX_CHARACTERS, GSM7, MAX_PARTS, UCS2
 
 SEGMENTS_REQUEST = {
@@ -14,6 +15,11 @@ SEGMENTS_REQUEST = {
             "description": "gsm: 3GPP GSM-7/UCS-2 wire parts (160/153, 70/67), nothing added. "
             f"cn: China billing, the tenant's signature prepended, every character counts 1 "
             f"(70, then 67 per part), at most {CN_MAX_CHARACTERS} characters.",
+        },
+        "traffic_type": {
+            "enum": sorted(TRAFFIC_TYPES),
+            "description": "marketing (and advertisement, promotion): the tenant's unsubscribe text "
+            "(default 拒收请回复R) is appended after a space, as every marketing SMS ends, and counted",
         },
     },
 }
@@ -40,6 +46,11 @@ SEGMENTATION = {
             },
         },
         "characters": {"type": "integer", "minimum": 0},
+        "unsubscribe_text": {
+            "type": ["string", "null"],
+            "description": "with a traffic_type only: the unsubscribe text appended and counted "
+            "(marketing traffic), else null",
+        },
         "cost": {
             "type": ["string", "null"],
             "pattern": r"^\d+\.\d{2,4}$",

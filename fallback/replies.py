@@ -4,7 +4,8 @@ Each tenant's SMS goes out from the platform's sender number followed by the ten
 extension code (扩展码), so a reply's destination names the brand. An opt-out reply — R, T, TD,
 退订 or STOP, as the marketing footer invites — puts the number on that brand's
 list. Every reply reaches the brand as a `message.user_event` webhook of the last SMS sent to
-that number, as an RCS reply would.
+that number, as an RCS reply would. A reply carrying one of the brand's consent keywords (Y,
+同意 by default) records a marketing consent, the reply and its MO id as proof (`on_consent`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from fallback.client import InboundSms
 from security.logs import mask_phone
 from security.numbers import ascii_digits, canonical_number
+from store.ids import new_id
 
 log = logging.getLogger("hongyan.sms.replies")
 
@@ -42,13 +44,16 @@ class SmsReplies:
         tenant_of: Callable[[str], Awaitable[str | None]],
         on_opt_out: Callable[[str, str], Awaitable[None]],
         on_reply: Callable[..., Awaitable[bool]] | None = None,
+        on_consent: Callable[[str, str, str, str], Awaitable[bool]] | None = None,
     ):
         self.sender_number = sender_number
         self.tenant_of = tenant_of
         self.on_opt_out = on_opt_out
         # (tenant id, number, text, opt_out=…) → whether it reached the brand (as a user event)
         self.on_reply = on_reply
-        self.counts = {"opt_outs": 0, "other": 0, "unrouted": 0, "forwarded": 0}
+        # (tenant id, number, text, MO id) → whether the reply granted a consent
+        self.on_consent = on_consent
+        self.counts = {"opt_outs": 0, "consents": 0, "other": 0, "unrouted": 0, "forwarded": 0}
         # One at a time, in arrival order: a conversation's replies reach the brand in order.
         self._in_order = asyncio.Lock()
 
@@ -79,6 +84,11 @@ class SmsReplies:
             await self.on_opt_out(tenant_id, source)
             self.counts["opt_outs"] += 1
             log.info("%s opted out of tenant %s's marketing by SMS reply", mask_phone(source), tenant_id)
+        elif self.on_consent is not None and await self.on_consent(
+            tenant_id, source, sms.text, sms.message_id or new_id()
+        ):
+            self.counts["consents"] += 1
+            log.info("%s consented to tenant %s's marketing by SMS reply", mask_phone(source), tenant_id)
         else:
             self.counts["other"] += 1
         # Every reply, an opt-out too, goes to the brand as a user event of its last SMS there.

@@ -79,6 +79,8 @@ class InboundSms:
     source: str
     destination: str
     text: str
+    # The MO's id where the route gives one (SMPP's deliver_sm carries none: the platform names it).
+    message_id: str | None = None
 
 
 Hook = Callable[[Any], Awaitable[None] | None]

@@ -14,7 +14,7 @@ from api.problems import FieldError, Problem
 from api.ratelimit import RateLimiter, retry_after_header
 from compliance.http import SCREEN  # the word-list screen; a server without it screens nothing
 from messages import openapi as _openapi  # noqa: F401  (registers the API description)
-from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger
+from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger, Replay
 from messages.lifecycle import TooLateToCancel
 from messages.request import SendRequest, normalise_number, parse_send_request
 from messages.screening import screen_request
@@ -28,6 +28,8 @@ CANCEL: web.AppKey[Callable[[str, str], Awaitable[str | None]]] = web.AppKey("ca
 MEDIA_LOOKUP: web.AppKey[Callable[[str, str], Awaitable[dict | None]]] = web.AppKey("media_lookup")
 # tenant id, E.164 numbers → {number: Capability}
 CAPABILITIES: web.AppKey[Callable[[str, list[str]], Awaitable[Mapping[str, object]]]] = web.AppKey("capabilities")
+# More fields of one message's view from a layer above (billing's `cost`): (tenant, id) → fields.
+VIEW_EXTRAS: web.AppKey[Callable[[str, str], Awaitable[dict]]] = web.AppKey("view_extras")
 MAX_CAPABILITY_NUMBERS = 10_000
 MAX_IDEMPOTENCY_KEY = 255
 JSON = "application/json"
@@ -35,10 +37,8 @@ JSON = "application/json"
 routes = web.RouteTableDef()
 
 
-@routes.post("/v1/messages")
-async def send_messages(request: web.Request) -> web.Response:
-    ledger = request.app[LEDGER]
-    tenant = request[TENANT]
+def idempotency_key(request: web.Request) -> str | None:
+    """The request's Idempotency-Key header, None without one; 422 when it is too long or empty."""
     idem_key = request.headers.get("Idempotency-Key")
     if idem_key is not None and not 0 < len(idem_key) <= MAX_IDEMPOTENCY_KEY:
         raise Problem(
@@ -46,14 +46,27 @@ async def send_messages(request: web.Request) -> web.Response:
             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
             [FieldError("/headers/Idempotency-Key", "bad length")],
         )
+    return idem_key
+
+
+def replayed(replay: Replay) -> web.Response:
+    """The stored answer to an earlier request with the same Idempotency-Key."""
+    return web.Response(
+        status=replay.status, body=replay.body, content_type=JSON, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+@routes.post("/v1/messages")
+async def send_messages(request: web.Request) -> web.Response:
+    ledger = request.app[LEDGER]
+    tenant = request[TENANT]
+    idem_key = idempotency_key(request)
     raw = await read_body(request)
     if idem_key is not None:
         # Checked before any validation.
         replay = await ledger.replay(tenant["id"], idem_key, raw)
         if replay is not None:
-            return web.Response(
-                status=replay.status, body=replay.body, content_type=JSON, headers={"Idempotent-Replayed": "true"}
-            )
+            return replayed(replay)
     req = parse_send_request(parse_json(raw))
     if req.file_media_id is not None and not req.errors:
         await _attach_file(request, req, tenant["id"])
@@ -79,9 +92,7 @@ async def send_messages(request: web.Request) -> web.Response:
         replay = await ledger.replay(tenant["id"], idem_key, raw)
         if replay is None:
             raise
-        return web.Response(
-            status=replay.status, body=replay.body, content_type=JSON, headers={"Idempotent-Replayed": "true"}
-        )
+        return replayed(replay)
     return web.Response(status=202, body=answer, content_type=JSON)
 
 
@@ -99,6 +110,9 @@ async def get_message(request: web.Request) -> web.Response:
     view = await request.app[LEDGER].get(request[TENANT_ID], request.match_info["id"])
     if view is None:
         raise Problem(404, "no such message")
+    extras = request.app.get(VIEW_EXTRAS)
+    if extras is not None:
+        view.update(await extras(request[TENANT_ID], view["id"]))
     return web.json_response(view)
 
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import and_, select
+from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy.exc import IntegrityError
 
 import security
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
+from compliance.consent import CONSENT_REQUIRED, CONSENT_REQUIRED_REASON, ConsentPolicies
+from compliance.screen import COMPLIANCE_PROBLEM
 from compliance.tables import review_items
 from messages.lifecycle import Lifecycle
 from messages.optouts import OPTED_OUT_REASON, add_opt_out
@@ -23,7 +27,6 @@ from messages.request import SendRequest
 from messages.rules import (
     DEFAULT_RULES,
     DEFAULT_ZONE,
-    DailyVolume,
     SendRules,
     Window,
     format_period,
@@ -33,7 +36,7 @@ from messages.rules import (
 from messages.screening import Hold
 from messages.send_rules import CapLedger, CapRefusal, RulesStore, VolumeCounter
 from messages.status import Status
-from messages.tables import batches, idempotency_keys, message_events, messages
+from messages.tables import batches, idempotency_keys, message_events, messages, opt_outs
 from security.numbers import ascii_digits
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import rfc3339
@@ -46,6 +49,9 @@ MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 
 CardCheck = Callable[[SendRequest, str], Awaitable[list[FieldError]]]
+# Asked before a send is accepted (tenant id, the request): raises a Problem (e.g. billing's
+# 402) to refuse it. Injected by the composition root: messages never imports billing.
+CreditCheck = Callable[[str, SendRequest], Awaitable[None]]
 
 
 def _sm3(data: bytes) -> bytes:
@@ -80,6 +86,7 @@ def _cap_detail(traffic_type: str, refusal: CapRefusal) -> dict:
         "traffic_type": traffic_type,
         "cap": refusal.cap.to_json(),
         "retry_at": _at(refusal.free_at_ms),
+        **({"segment": refusal.cap.segment} if refusal.cap.segment else {}),
     }
 
 
@@ -96,6 +103,157 @@ class Replay:
     body: bytes
 
 
+def _cap_problem(traffic_type: str, refusal: CapRefusal, now_ms: int) -> Problem:
+    """The 429 of a single recipient over a frequency cap."""
+    wait_s = max(1, -(-(refusal.free_at_ms - now_ms) // 1000))
+    whose = f"frequency cap for segment {refusal.cap.segment}" if refusal.cap.segment else "frequency cap"
+    return Problem(
+        429,
+        f"this recipient already had {refusal.cap.limit} {traffic_type} message(s) within "
+        f"{format_period(refusal.cap.period_s)}: the tenant's {whose}",
+        [FieldError("/to", f"over the {traffic_type} frequency cap {refusal.cap.name}")],
+        headers={"Retry-After": str(wait_s)},
+        extra=_cap_detail(traffic_type, refusal),
+    )
+
+
+# Built once: on the accept path a statement built per call costs more than running it.
+_OPTED_OUT_AMONG = select(opt_outs.c.to_bidx).where(
+    and_(opt_outs.c.tenant_id == bindparam("tenant_id"), opt_outs.c.to_bidx.in_(bindparam("bidxs", expanding=True)))
+)
+
+
+def opted_out_in(conn: Connection, tenant_id: str, bidxs: list[bytes]) -> set[bytes]:
+    """Which of these recipients are on the tenant's opt-out list (inside the caller's transaction)."""
+    found: set[bytes] = set()
+    for i in range(0, len(bidxs), 500):
+        rows = conn.execute(_OPTED_OUT_AMONG, {"tenant_id": tenant_id, "bidxs": bidxs[i : i + 500]})
+        found.update(bytes(r[0]) for r in rows)
+    return found
+
+
+@dataclass(eq=False)
+class _Controlled:
+    """One accept's part in its group's controls: what to look at, and what they found."""
+
+    tenant_id: str
+    req: SendRequest
+    rules: SendRules
+    mids: list[str]
+    bidxs: list[bytes]
+    dues: list[int]
+    now_ms: int
+    local: datetime
+    unconsented: set[bytes]
+    check_opt_outs: bool
+    count_caps: bool
+    count_volume: bool
+    build: Callable[[set[bytes], dict[str, CapRefusal], dict | None], tuple[WriteBatch, bytes]]
+    opted: set[bytes] = field(default_factory=set)
+    capped: dict[str, CapRefusal] = field(default_factory=dict)
+    alert: dict | None = None
+    refused: Problem | None = None
+    body: bytes | None = None
+
+    @property
+    def day(self) -> str:
+        return self.local.date().isoformat()
+
+    def reset(self) -> None:
+        self.opted, self.capped, self.alert, self.refused, self.body = set(), {}, None, None, None
+
+    def sends(self) -> list[tuple[str, bytes, int, Sequence]]:
+        """The sends the caps count: every recipient neither opted out nor without consent."""
+        return [
+            (m, b, d, self.rules.caps_for(self.req.traffic_type, r.segment))
+            for m, b, d, r in zip(self.mids, self.bidxs, self.dues, self.req.recipients)
+            if b not in self.opted and b not in self.unconsented
+        ]
+
+    def going(self) -> list[str]:
+        """The messages that will be sent (the daily volume counts them)."""
+        if self.refused is not None:
+            return []
+        return [
+            m
+            for m, b in zip(self.mids, self.bidxs)
+            if b not in self.opted and b not in self.unconsented and m not in self.capped
+        ]
+
+    def volume_refusal(self, going: int, count: int) -> Problem:
+        limit = self.rules.daily_volume.limit
+        tomorrow = datetime.combine(self.local.date() + timedelta(days=1), time(0), self.local.tzinfo)
+        return Problem(
+            429,
+            f"{going} more recipient(s) would pass this tenant's daily volume limit of {limit}",
+            headers={"Retry-After": str(max(1, int((tomorrow - self.local).total_seconds())))},
+            extra={"rule": "daily_volume", "limit": limit, "day": self.day, "count": count},
+        )
+
+
+def _control_group(conn: Connection, group: list[_Controlled]) -> list[WriteBatch]:
+    """The controls of a writer group's accepts, set-based: one opt-out look-up per tenant, one
+    cap reservation per tenant and traffic type, one volume upsert per tenant and day; then
+    each accept's rows as its controls decided (an empty batch for a refused one)."""
+    for c in group:
+        c.reset()
+    by_tenant: dict[str, list[_Controlled]] = defaultdict(list)
+    for c in group:
+        if c.check_opt_outs:
+            by_tenant[c.tenant_id].append(c)
+    for tenant_id, cs in by_tenant.items():
+        found = opted_out_in(conn, tenant_id, sorted({b for c in cs for b in c.bidxs}))
+        for c in cs:
+            c.opted = found.intersection(c.bidxs)
+
+    by_kind: dict[tuple[str, str], list[_Controlled]] = defaultdict(list)
+    for c in group:
+        if c.count_caps:
+            by_kind[(c.tenant_id, c.req.traffic_type)].append(c)
+    for (tenant_id, traffic_type), cs in sorted(by_kind.items()):  # one lock order everywhere
+        sends = [s for c in cs for s in c.sends()]
+        capped = CapLedger.reserve_in(conn, tenant_id, traffic_type, sends, max(c.now_ms for c in cs))
+        for c in cs:
+            c.capped = {m: capped[m] for m in c.mids if m in capped}
+            if c.capped and not c.req.batch:  # a single `to` over a cap: a 429, nothing reserved
+                c.refused = _cap_problem(traffic_type, next(iter(c.capped.values())), c.now_ms)
+
+    by_day: dict[tuple[str, str], list[_Controlled]] = defaultdict(list)
+    for c in group:
+        if c.count_volume and c.refused is None:
+            by_day[(c.tenant_id, c.day)].append(c)
+    for (tenant_id, day), cs in sorted(by_day.items()):
+        goings = [c.going() for c in cs]
+        total = sum(len(g) for g in goings)
+        if total == 0:
+            continue
+        count = VolumeCounter.add_in(conn, tenant_id, day, total) - total
+        given_back: list[str] = []
+        for c, going in zip(cs, goings):
+            if not going:
+                continue
+            volume = c.rules.daily_volume
+            if volume.limit is not None and count + len(going) > volume.limit:
+                c.refused = c.volume_refusal(len(going), count)
+                given_back += going
+                continue
+            if volume.alert_at is not None and count < volume.alert_at <= count + len(going):
+                c.alert = {"day": day, "count": count + len(going), "alert_at": volume.alert_at, "limit": volume.limit}
+            count += len(going)
+        if given_back:
+            VolumeCounter.add_in(conn, tenant_id, day, -len(given_back))
+            CapLedger.release_in(conn, given_back)
+
+    out = []
+    for c in group:
+        if c.refused is not None:
+            out.append(WriteBatch())  # nothing of this request is written
+            continue
+        write, c.body = c.build(c.opted, c.capped, c.alert)
+        out.append(write)
+    return out
+
+
 class MessageLedger:
     """The message store: accept (group-committed), look up, list."""
 
@@ -110,9 +268,13 @@ class MessageLedger:
         rules: RulesStore | None = None,
         caps: CapLedger | None = None,
         volumes: VolumeCounter | None = None,
+        consent_policies: ConsentPolicies | None = None,
+        credit_check: CreditCheck | None = None,
     ):
         self.db = db
+        self.credit_check = credit_check
         self.rules, self.caps, self.volumes = rules, caps, volumes
+        self.consent_policies = consent_policies or ConsentPolicies(db)
         self.writer = writer
         self.keyring = keyring
         self.clock = clock or SystemClock()
@@ -150,6 +312,28 @@ class MessageLedger:
         body = self.keyring.open(tenant_id, "idempotency_keys", "response", key_bidx.hex(), row.response_enc)
         return Replay(row.status, body)
 
+    async def remember(self, tenant_id: str, key: str, raw_body: bytes, status: int, body: bytes) -> Replay:
+        """Keep the answer to a request sent with this Idempotency-Key (another operation than a
+        send: a send keeps its answer with its rows), for `replay`. When a concurrent request
+        with the key was first, its answer (or the 409 of another body)."""
+        key_bidx, body_hmac = self._idem_keys(tenant_id, key, raw_body)
+        row = {
+            "tenant_id": tenant_id,
+            "key_bidx": key_bidx,
+            "body_hmac": body_hmac,
+            "status": status,
+            "response_enc": self.keyring.seal(tenant_id, "idempotency_keys", "response", key_bidx.hex(), body),
+            "created_ms": _ms(self.clock.now()),
+        }
+        try:
+            await self.writer.write(WriteBatch().insert(idempotency_keys, row))
+        except IntegrityError:
+            first = await self.replay(tenant_id, key, raw_body)
+            if first is None:
+                raise
+            return first
+        return Replay(status, body)
+
     # -- accept ------------------------------------------------------------------------
     async def accept(
         self,
@@ -166,6 +350,8 @@ class MessageLedger:
         recipient over a frequency cap is refused (`rejected`, or a 429 for a single `to`).
         `hold` (from messages.screening) holds recipients for a reviewer, queued in the same
         transaction."""
+        if self.credit_check is not None:
+            await self.credit_check(tenant_id, req)
         now = self.clock.now()
         now_ms = _ms(now)
         batch_id = self.new_id()
@@ -192,93 +378,128 @@ class MessageLedger:
             "fallback": req.fallback,
         }
         bidxs = [self.keyring.blind_index(tenant_id, r.to) for r in req.recipients]
-        opted_out = await opted_out_of(self.db, tenant_id, bidxs) if req.traffic_type == "marketing" else set()
         mids = [self.new_id() for _ in req.recipients]
         dues = [self._due_ms(window, r.to, base_due_ms) for r in req.recipients]
-        capped = await self._reserve(tenant_id, req, rules, mids, bidxs, dues, opted_out, now_ms)
-        going = sum(1 for m, b in zip(mids, bidxs) if b not in opted_out and m not in capped)
-        alert = await self._count_volume(tenant_id, rules.daily_volume, going, now, mids, capped)
-        msg_rows, event_rows, answer = [], [], []
         life = self.lifecycle
-        for seq, r in enumerate(req.recipients):
-            mid, due_ms = mids[seq], dues[seq]
-            # Opt-outs are honoured before every marketing send; OTP and notices still go.
-            reason = OPTED_OUT_REASON if bidxs[seq] in opted_out else None
-            refusal = capped.get(mid)
-            scheduled = due_ms > now_ms
-            first = Status.REJECTED if reason or refusal else Status.SCHEDULED if scheduled else Status.ACCEPTED
-            variables_json = orjson.dumps(r.variables) if r.variables else None
-            msg_rows.append(
-                life.message_row(
-                    message_id=mid,
-                    tenant_id=tenant_id,
-                    batch_id=batch_id,
-                    seq=seq,
-                    to=r.to,
-                    to_bidx=bidxs[seq],
-                    variables=r.variables,
-                    variables_json=variables_json,
-                    status=first,
-                    now_ms=now_ms,
-                    expires_ms=due_ms + req.ttl_s * 1000,
-                    due_ms=None if first is Status.REJECTED else due_ms,
-                )
+        # Consent (where the tenant's policy asks for it) is a look-up, not a counter: read before
+        # the write. A single `to` without it is refused outright, unless it opted out (rejected).
+        unconsented = await self.consent_policies.without_consent(tenant_id, bidxs, req.traffic_type)
+        if unconsented and not req.batch and not await opted_out_of(self.db, tenant_id, bidxs):
+            raise Problem(
+                422,
+                "this tenant's policy requires the recipient's consent to marketing, and none is recorded",
+                [FieldError("/to", f"no active consent covering marketing: the `{CONSENT_REQUIRED}` rule")],
+                type=COMPLIANCE_PROBLEM,
+                extra={"rule": CONSENT_REQUIRED},
             )
-            item = {"id": mid, "to": r.to, "status": first}
-            if reason:
-                event_rows.append(life.event_row(mid, tenant_id, Status.REJECTED, now_ms, "api", {"reason": reason}))
-                item["reason"] = reason
-            elif refusal is not None:
-                detail = _cap_detail(req.traffic_type, refusal)
-                event_rows.append(life.event_row(mid, tenant_id, Status.REJECTED, now_ms, "api", detail))
-                item["reason"] = "frequency_cap"
-            else:
-                event_rows.append(life.event_row(mid, tenant_id, Status.ACCEPTED, now_ms, "api", None))
-                if scheduled:
-                    detail = {"send_at": _at(due_ms)}
-                    if due_ms != base_due_ms:
-                        detail.update(_window_detail(window, r.to))
-                    event_rows.append(life.event_row(mid, tenant_id, Status.SCHEDULED, now_ms, "api", detail))
-            answer.append(item)
-        review = self._hold(hold, tenant_id, batch_id, now_ms, msg_rows, event_rows, answer)
-        body = orjson.dumps({"batch_id": batch_id, "messages": answer})
 
-        write = WriteBatch().insert(batches, batch_row).insert(messages, msg_rows).insert(message_events, event_rows)
-        if review is not None:
-            write.insert(review_items, review)
-        if idempotency is not None:
-            key, raw = idempotency
-            key_bidx, body_hmac = self._idem_keys(tenant_id, key, raw)
-            write.insert(
-                idempotency_keys,
-                {
-                    "tenant_id": tenant_id,
-                    "key_bidx": key_bidx,
-                    "body_hmac": body_hmac,
-                    "status": 202,
-                    "response_enc": seal(tenant_id, "idempotency_keys", "response", key_bidx.hex(), body),
-                    "created_ms": now_ms,
-                },
+        def build(opted_out: set[bytes], capped: dict[str, CapRefusal], alert: dict | None) -> tuple[WriteBatch, bytes]:
+            """The request's rows, given what the controls found, and the 202 body."""
+            msg_rows, event_rows, answer = [], [], []
+            for seq, r in enumerate(req.recipients):
+                mid, due_ms = mids[seq], dues[seq]
+                # Opt-outs are honoured before every marketing send; OTP and notices still go.
+                reason = OPTED_OUT_REASON if bidxs[seq] in opted_out else None
+                no_consent = reason is None and bidxs[seq] in unconsented
+                refusal = capped.get(mid)
+                scheduled = due_ms > now_ms
+                first = (
+                    Status.REJECTED
+                    if reason or no_consent or refusal
+                    else Status.SCHEDULED
+                    if scheduled
+                    else Status.ACCEPTED
+                )
+                variables_json = orjson.dumps(r.variables) if r.variables else None
+                msg_rows.append(
+                    life.message_row(
+                        message_id=mid,
+                        tenant_id=tenant_id,
+                        batch_id=batch_id,
+                        seq=seq,
+                        to=r.to,
+                        to_bidx=bidxs[seq],
+                        variables=r.variables,
+                        variables_json=variables_json,
+                        status=first,
+                        now_ms=now_ms,
+                        expires_ms=due_ms + req.ttl_s * 1000,
+                        due_ms=None if first is Status.REJECTED else due_ms,
+                    )
+                )
+                item = {"id": mid, "to": r.to, "status": first}
+                if reason:
+                    event_rows.append(
+                        life.event_row(mid, tenant_id, Status.REJECTED, now_ms, "api", {"reason": reason})
+                    )
+                    item["reason"] = reason
+                elif no_consent:
+                    detail = {"reason": CONSENT_REQUIRED, "rule": CONSENT_REQUIRED, "detail": CONSENT_REQUIRED_REASON}
+                    event_rows.append(life.event_row(mid, tenant_id, Status.REJECTED, now_ms, "api", detail))
+                    item["reason"] = CONSENT_REQUIRED
+                elif refusal is not None:
+                    detail = _cap_detail(req.traffic_type, refusal)
+                    event_rows.append(life.event_row(mid, tenant_id, Status.REJECTED, now_ms, "api", detail))
+                    item["reason"] = "frequency_cap"
+                else:
+                    event_rows.append(life.event_row(mid, tenant_id, Status.ACCEPTED, now_ms, "api", None))
+                    if scheduled:
+                        detail = {"send_at": _at(due_ms)}
+                        if due_ms != base_due_ms:
+                            detail.update(_window_detail(window, r.to))
+                        event_rows.append(life.event_row(mid, tenant_id, Status.SCHEDULED, now_ms, "api", detail))
+                answer.append(item)
+            review = self._hold(hold, tenant_id, batch_id, now_ms, msg_rows, event_rows, answer)
+            body = orjson.dumps({"batch_id": batch_id, "messages": answer})
+            write = (
+                WriteBatch().insert(batches, batch_row).insert(messages, msg_rows).insert(message_events, event_rows)
             )
-        if alert is not None:
-            enqueue(
-                write,
-                self.keyring,
-                tenant_id=tenant_id,
-                message_id=None,
-                kind=TENANT_DAILY_VOLUME,
-                payload=alert,
-                at_ms=now_ms,
-                event_id=self.new_id(),
-            )
-            log.warning("tenant %s reached its daily volume alert threshold (%s)", tenant_id, alert["alert_at"])
-        try:
+            if review is not None:
+                write.insert(review_items, review)
+            if idempotency is not None:
+                key, raw = idempotency
+                key_bidx, body_hmac = self._idem_keys(tenant_id, key, raw)
+                write.insert(
+                    idempotency_keys,
+                    {
+                        "tenant_id": tenant_id,
+                        "key_bidx": key_bidx,
+                        "body_hmac": body_hmac,
+                        "status": 202,
+                        "response_enc": seal(tenant_id, "idempotency_keys", "response", key_bidx.hex(), body),
+                        "created_ms": now_ms,
+                    },
+                )
+            if alert is not None:
+                enqueue(
+                    write,
+                    self.keyring,
+                    tenant_id=tenant_id,
+                    message_id=None,
+                    kind=TENANT_DAILY_VOLUME,
+                    payload=alert,
+                    at_ms=now_ms,
+                    event_id=self.new_id(),
+                )
+            return write, body
+
+        controls = self._controls(tenant_id, req, rules, mids, bidxs, dues, now, unconsented, build)
+        if controls is None:  # nothing to look up first: the rows go as they are
+            write, body = build(set(), {}, None)
             await self.writer.write(write)
-        except BaseException:
-            if self.caps is not None:
-                await self.caps.release([m for m in mids if m not in capped])
-            raise
-        return body
+            return body
+        # The controls' look-ups and counters decide the rows in the writer's group commit, for
+        # every request of the group at once (_control_group): exact, and a few statements per
+        # group rather than per request.
+        await self.writer.write(WriteBatch().check(_control_group, controls))
+        if controls.refused is not None:
+            raise controls.refused
+        if controls.alert is not None:
+            log.warning(
+                "tenant %s reached its daily volume alert threshold (%s)", tenant_id, controls.alert["alert_at"]
+            )
+        assert controls.body is not None
+        return controls.body
 
     async def due_after_review(self, tenant_id: str, batch_id: str, held: dict, now_ms: int) -> dict[str, int]:
         """When each held message (id → the due time it had at accept) may go once approved at
@@ -316,37 +537,6 @@ class MessageLedger:
             answer=answer,
         )
 
-    async def _count_volume(
-        self,
-        tenant_id: str,
-        volume: DailyVolume,
-        n: int,
-        now: datetime,
-        mids: list[str],
-        capped: dict[str, CapRefusal],
-    ) -> dict | None:
-        """Count the day's recipients: past a hard `limit` the request is a 429 (nothing counted
-        for it); crossing `alert_at` returns the alert to queue."""
-        if self.volumes is None or n == 0 or (volume.alert_at is None and volume.limit is None):
-            return None
-        local = now.astimezone(ZoneInfo(DEFAULT_ZONE))
-        day = local.date().isoformat()
-        after = await self.volumes.add(tenant_id, day, n)
-        if volume.limit is not None and after > volume.limit:
-            await self.volumes.add(tenant_id, day, -n)
-            if self.caps is not None:
-                await self.caps.release([m for m in mids if m not in capped])
-            tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), local.tzinfo)
-            raise Problem(
-                429,
-                f"{n} more recipient(s) would pass this tenant's daily volume limit of {volume.limit}",
-                headers={"Retry-After": str(max(1, int((tomorrow - local).total_seconds())))},
-                extra={"rule": "daily_volume", "limit": volume.limit, "day": day, "count": after - n},
-            )
-        if volume.alert_at is not None and after - n < volume.alert_at <= after:
-            return {"day": day, "count": after, "alert_at": volume.alert_at, "limit": volume.limit}
-        return None
-
     @staticmethod
     def _due_ms(window: Window | None, to: str, due_ms: int) -> int:
         if window is None:
@@ -354,7 +544,7 @@ class MessageLedger:
         at = datetime.fromtimestamp(due_ms / 1000, UTC)
         return _ms(next_allowed(window, zones_of(to), at))
 
-    async def _reserve(
+    def _controls(
         self,
         tenant_id: str,
         req: SendRequest,
@@ -362,41 +552,52 @@ class MessageLedger:
         mids: list[str],
         bidxs: list[bytes],
         dues: list[int],
-        opted_out: set[bytes],
-        now_ms: int,
-    ) -> dict[str, CapRefusal]:
-        """Frequency caps: reserve every recipient's send; a single `to` over a cap is a 429."""
-        caps = rules.caps.get(req.traffic_type, ())
-        if not caps or self.caps is None:
-            return {}
-        sends = [(m, b, d) for m, b, d in zip(mids, bidxs, dues) if b not in opted_out]
-        refused = await self.caps.reserve(tenant_id, req.traffic_type, caps, sends, now_ms)
-        if refused and not req.batch:
-            refusal = next(iter(refused.values()))
-            wait_s = max(1, -(-(refusal.free_at_ms - now_ms) // 1000))
-            raise Problem(
-                429,
-                f"this recipient already had {refusal.cap.limit} {req.traffic_type} message(s) within "
-                f"{format_period(refusal.cap.period_s)}: the tenant's frequency cap",
-                [FieldError("/to", f"over the {req.traffic_type} frequency cap {refusal.cap.name}")],
-                headers={"Retry-After": str(wait_s)},
-                extra=_cap_detail(req.traffic_type, refusal),
-            )
-        return refused
+        now: datetime,
+        unconsented: set[bytes],
+        build: Callable[[set[bytes], dict[str, CapRefusal], dict | None], tuple[WriteBatch, bytes]],
+    ) -> _Controlled | None:
+        """What the opt-out list (marketing), the frequency caps and the daily volume must look
+        at for this request (None: none applies)."""
+        volume = rules.daily_volume
+        check_opt_outs = req.traffic_type == "marketing"
+        count_caps = self.caps is not None and rules.counts(req.traffic_type)
+        count_volume = self.volumes is not None and (volume.alert_at is not None or volume.limit is not None)
+        if not (check_opt_outs or count_caps or count_volume):
+            return None
+        local = now.astimezone(ZoneInfo(DEFAULT_ZONE))
+        return _Controlled(
+            tenant_id=tenant_id,
+            req=req,
+            rules=rules,
+            mids=mids,
+            bidxs=bidxs,
+            dues=dues,
+            now_ms=_ms(now),
+            local=local,
+            unconsented=unconsented,
+            check_opt_outs=check_opt_outs,
+            count_caps=count_caps,
+            count_volume=count_volume,
+            build=build,
+        )
 
     async def opt_out(self, tenant_id: str, message_id: str, *, source: str) -> bool:
         """Put the recipient of a message on the tenant's marketing opt-out list."""
         async with self.db.read.connect() as conn:
             row = (
                 await conn.execute(
-                    select(messages.c.to_bidx).where(
+                    select(messages.c.to_bidx, messages.c.to_enc).where(
                         and_(messages.c.id == message_id, messages.c.tenant_id == tenant_id)
                     )
                 )
             ).first()
         if row is None:
             return False
-        await add_opt_out(self.writer, tenant_id, row.to_bidx, source=source, now_ms=_ms(self.clock.now()))
+        to = self.keyring.open(tenant_id, "messages", "to", message_id, row.to_enc).decode()
+        now_ms = _ms(self.clock.now())
+        await add_opt_out(
+            self.writer, tenant_id, row.to_bidx, source=source, now_ms=now_ms, keyring=self.keyring, to=to
+        )
         return True
 
     # -- read --------------------------------------------------------------------------

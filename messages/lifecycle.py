@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, or_, select
 
 import security
 from messages.status import INITIAL, TRANSITIONS, Status
-from messages.tables import message_events, messages
+from messages.tables import message_events, message_interactions, messages
 from store import new_id
 from store.bulk import executemany
 from store.writer import WriteBatch
@@ -262,16 +262,30 @@ class Lifecycle:
     # -- user events ---------------------------------------------------------------------
     def user_event(self, message_id: str, event: dict, at_ms: int, tenant_id: str | None = None):
         """A statement recording a recipient's reply or tap as a `message.user_event` webhook
-        of `message_id` (ignored when the message does not exist, or is not `tenant_id`'s)."""
+        of `message_id`, and as an interaction (its kind, source and time, for segments and
+        funnels); ignored when the message does not exist, or is not `tenant_id`'s."""
         keyring, event_id = self.keyring, self.new_id()
 
         def record(conn: Connection) -> None:
-            query = select(messages.c.tenant_id, messages.c.batch_id, messages.c.to_enc).where(
+            query = select(messages.c.tenant_id, messages.c.batch_id, messages.c.to_enc, messages.c.to_bidx).where(
                 messages.c.id == message_id
             )
             row = conn.execute(query).first()
             if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
                 return
+            conn.execute(
+                message_interactions.insert().values(
+                    id=event_id,
+                    tenant_id=row.tenant_id,
+                    message_id=message_id,
+                    batch_id=row.batch_id,
+                    to_bidx=row.to_bidx,
+                    # A TD/R reply is an opt-out, not an answer: funnels count it as a complaint.
+                    kind="opt_out" if event.get("opt_out") else str(event.get("kind") or "unknown")[:32],
+                    source=str(event.get("source") or "rcs")[:16],
+                    at_ms=at_ms,
+                )
+            )
             to = keyring.open(row.tenant_id, "messages", "to", message_id, row.to_enc).decode()
             hooks = WriteBatch()
             enqueue(

@@ -80,6 +80,12 @@ _COMMON = {
         "`failed`, or `expired` when its TTL ran out)",
     },
 }
+_SEGMENT = {
+    "type": ["string", "null"],
+    "pattern": "^[a-z0-9][a-z0-9_.-]{0,31}$",
+    "description": "what the recipient is to the brand (e.g. new_member): the segment's frequency caps "
+    "(GET /v1/compliance/send-rules, segment_caps) apply as well as the traffic type's",
+}
 SEND_REQUEST = {
     "oneOf": [
         {
@@ -89,6 +95,7 @@ SEND_REQUEST = {
             "properties": {
                 "to": {"type": "string", "description": "Phone number; E.164 or national (region CN)"},
                 "variables": _VARIABLES,
+                "segment": _SEGMENT,
                 **_COMMON,
             },
         },
@@ -105,7 +112,7 @@ SEND_REQUEST = {
                         "type": "object",
                         "required": ["to"],
                         "additionalProperties": False,
-                        "properties": {"to": {"type": "string"}, "variables": _VARIABLES},
+                        "properties": {"to": {"type": "string"}, "variables": _VARIABLES, "segment": _SEGMENT},
                     },
                 },
                 **_COMMON,
@@ -164,6 +171,16 @@ MESSAGE = {
         "expires_at": {"type": "string", "format": "date-time"},
         "short_link": {"type": "string", "format": "uri"},
         "events": {"type": "array", "items": {"$ref": "#/components/schemas/MessageEvent"}},
+        "cost": {
+            "type": "object",
+            "description": "What the message cost (billing: charged only when delivered; docs/billing.md)",
+            "properties": {
+                "charged": {"type": ["string", "null"], "description": "yuan, four decimals; null until delivered"},
+                "currency": {"const": "CNY"},
+                "held": {"type": ["string", "null"]},
+                "refunded": {"type": "boolean"},
+            },
+        },
     },
 }
 
@@ -193,7 +210,7 @@ register_fragment(
                             "description": "Accepted and durable",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
                         },
-                        **problem_responses(400, 401, 409, 413, 415, 422, 429),
+                        **problem_responses(400, 401, 402, 409, 413, 415, 422, 429),
                     },
                 },
                 "get": {

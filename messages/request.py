@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from api.problems import FieldError, pointer
 from cards.library import TRAFFIC_TYPES
+from messages.rules import SEGMENT
 from security.numbers import normalise_number  # every number the API takes is read there
 
 MAX_RECIPIENTS = 10_000
@@ -29,6 +30,7 @@ KNOWN_FIELDS = {
     "send_at",
     "client_ref",
     "fallback",
+    "segment",
 }
 FALLBACKS = ("sms", "none")
 
@@ -37,6 +39,9 @@ FALLBACKS = ("sms", "none")
 class Recipient:
     to: str  # E.164
     variables: dict | None
+    # What the sender says about the recipient ("new_member"): the segment's frequency caps
+    # apply as well as the traffic type's. Not stored.
+    segment: str | None = None
 
 
 @dataclass
@@ -129,14 +134,17 @@ def parse_send_request(body: dict) -> SendRequest:
             errors.append(FieldError("/to", "not a valid phone number"))
         else:
             variables = body.get("variables")
+            segment = _segment(body.get("segment"), "/segment", errors)
             if variables is not None and not isinstance(variables, dict):
                 errors.append(FieldError("/variables", "must be an object"))
             else:
-                recipients.append(Recipient(e164, variables or None))
+                recipients.append(Recipient(e164, variables or None, segment))
     else:
         recipients = _parse_recipients(body["recipients"], errors)
         if "variables" in body:
             errors.append(FieldError("/variables", "with `recipients`, give variables per recipient"))
+        if "segment" in body:
+            errors.append(FieldError("/segment", "with `recipients`, give the segment per recipient"))
 
     card, template, text = body.get("card"), body.get("template"), body.get("text")
     given = [name for name in _CONTENT_KINDS if body.get(name) is not None]
@@ -291,7 +299,15 @@ def _parse_recipients(value, errors: list[FieldError]) -> list[Recipient]:
             errors.append(FieldError(pointer("recipients", i, "variables"), "must be an object"))
             continue
         for key in item:
-            if key not in ("to", "variables"):
+            if key not in ("to", "variables", "segment"):
                 errors.append(FieldError(pointer("recipients", i, key), "unknown field"))
-        out.append(Recipient(e164, variables or None))
+        segment = _segment(item.get("segment"), pointer("recipients", i, "segment"), errors)
+        out.append(Recipient(e164, variables or None, segment))
     return out
+
+
+def _segment(value, where: str, errors: list[FieldError]) -> str | None:
+    if value is None or (isinstance(value, str) and SEGMENT.fullmatch(value)):
+        return value
+    errors.append(FieldError(where, "a segment is 1–32 of a–z, 0–9, _, - and ., starting with a letter or digit"))
+    return None

@@ -1,9 +1,12 @@
 """A tenant's sending rules: when each traffic type may reach a recipient (send windows in the
-recipient's local time) and how often (frequency caps per recipient over rolling periods).
+recipient's local time) and how often (frequency caps per recipient over rolling periods,
+per traffic type, and per segment: a send tagged with a segment such as `new_member` is held to
+that segment's caps as well as its traffic type's).
 
 Every rule is on by default the way the Chinese consoles have it: marketing only 08:00–21:00
 local time and at most once a day per recipient; verification codes at most once a minute,
-five times an hour and ten times a day; notifications unrestricted. A tenant may change them
+five times an hour and ten times a day; marketing to a `new_member` at most four times in 30
+days; notifications unrestricted. A tenant may change them
 (`PUT /v1/compliance/send-rules`); the answer of every refusal or deferral names the rule.
 """
 
@@ -27,6 +30,10 @@ MAX_CAPS = 8  # per traffic type
 MAX_CAP_PERIOD_S = 31 * 86_400
 MAX_CAP_LIMIT = 10_000
 MAX_DAILY_VOLUME = 10**12
+MAX_SEGMENTS = 32
+# A segment tag: what a send says about its recipient ("new_member"), set by the sender or a
+# campaign's segment; lower-case letters, digits, `_`, `-` and `.`.
+SEGMENT = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 _PERIOD = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
@@ -55,10 +62,12 @@ class Cap:
 
     limit: int
     period_s: int
+    segment: str | None = None  # a segment's cap (in addition to the traffic type's)
 
     @property
     def name(self) -> str:
-        return f"{self.limit}/{format_period(self.period_s)}"
+        name = f"{self.limit}/{format_period(self.period_s)}"
+        return f"{name} for segment {self.segment}" if self.segment else name
 
     def to_json(self) -> dict:
         return {"limit": self.limit, "period": format_period(self.period_s)}
@@ -84,11 +93,31 @@ class SendRules:
     windows: dict[str, Window] = field(default_factory=dict)
     caps: dict[str, tuple[Cap, ...]] = field(default_factory=dict)
     daily_volume: DailyVolume = DailyVolume()
+    # segment → traffic type → its caps
+    segment_caps: dict[str, dict[str, tuple[Cap, ...]]] = field(default_factory=dict)
+
+    def caps_for(self, traffic_type: str, segment: str | None) -> tuple[Cap, ...]:
+        """The caps a send of this traffic type to a recipient of this segment is held to."""
+        caps = self.caps.get(traffic_type, ())
+        if segment is not None:
+            caps += self.segment_caps.get(segment, {}).get(traffic_type, ())
+        return caps
+
+    def counts(self, traffic_type: str) -> bool:
+        """Whether sends of this traffic type are counted: it has caps, or a segment has caps on it."""
+        return bool(self.caps.get(traffic_type)) or any(traffic_type in by for by in self.segment_caps.values())
 
     def to_json(self) -> dict:
         return {
             "windows": {t: self.windows[t].to_json() if t in self.windows else None for t in TRAFFIC_TYPES},
             "caps": {t: [c.to_json() for c in self.caps.get(t, ())] for t in TRAFFIC_TYPES},
+            # A default segment removed stays named (null), so the rules read back as they were.
+            "segment_caps": {
+                seg: {t: [c.to_json() for c in caps] for t, caps in self.segment_caps[seg].items()}
+                if seg in self.segment_caps
+                else None
+                for seg in sorted(set(self.segment_caps) | set(DEFAULT_RULES.segment_caps))
+            },
             "daily_volume": self.daily_volume.to_json(),
         }
 
@@ -99,6 +128,7 @@ DEFAULT_RULES: SendRules = SendRules(
         "otp": (Cap(1, 60), Cap(5, 3600), Cap(10, 86_400)),
         "marketing": (Cap(1, 86_400),),
     },
+    segment_caps={"new_member": {"marketing": (Cap(4, 30 * 86_400, "new_member"),)}},
 )
 
 
@@ -111,12 +141,14 @@ def format_period(seconds: int) -> str:
 
 def parse_rules(body) -> tuple[SendRules | None, list[FieldError]]:
     """`{"windows": {type: {"start", "end"} | null}, "caps": {type: [{"limit", "period"}]},
-    "daily_volume": {"alert_at", "limit"}}`; what is left out keeps its default."""
+    "segment_caps": {segment: {type: [{"limit", "period"}]} | null}, "daily_volume": {"alert_at",
+    "limit"}}`; what is left out keeps its default (a segment given replaces that segment's caps,
+    null removes them)."""
     errors: list[FieldError] = []
     if not isinstance(body, dict):
         return None, [FieldError("", "expected an object with `windows` and/or `caps`")]
     for key in body:
-        if key not in ("windows", "caps", "daily_volume"):
+        if key not in ("windows", "caps", "segment_caps", "daily_volume"):
             errors.append(FieldError(pointer(key), "unknown field"))
     windows = dict(DEFAULT_RULES.windows)
     caps = dict(DEFAULT_RULES.caps)
@@ -147,10 +179,49 @@ def parse_rules(body) -> tuple[SendRules | None, list[FieldError]]:
         else:
             parsed = [_cap(v, f"{where}/{i}", errors) for i, v in enumerate(value)]
             caps[traffic] = tuple(c for c in parsed if c is not None)
+    segment_caps = _segment_caps(body.get("segment_caps", {}), errors)
     volume = _daily_volume(body.get("daily_volume", DEFAULT_RULES.daily_volume.to_json()), errors)
     if errors:
         return None, errors
-    return SendRules(windows, {t: c for t, c in caps.items() if c}, volume or DEFAULT_RULES.daily_volume), []
+    return SendRules(
+        windows, {t: c for t, c in caps.items() if c}, volume or DEFAULT_RULES.daily_volume, segment_caps
+    ), []
+
+
+def _segment_caps(given, errors: list[FieldError]) -> dict[str, dict[str, tuple[Cap, ...]]]:
+    out = dict(DEFAULT_RULES.segment_caps)
+    if not isinstance(given, dict):
+        errors.append(FieldError("/segment_caps", "expected an object keyed by segment"))
+        return out
+    for segment, by_type in given.items():
+        where = pointer("segment_caps", segment)
+        if not SEGMENT.fullmatch(segment):
+            errors.append(
+                FieldError(where, "a segment is 1–32 of a–z, 0–9, _, - and ., starting with a letter or digit")
+            )
+        elif by_type is None:
+            out.pop(segment, None)
+        elif not isinstance(by_type, dict):
+            errors.append(FieldError(where, "expected an object keyed by traffic type, or null (no caps)"))
+        else:
+            caps: dict[str, tuple[Cap, ...]] = {}
+            for traffic, value in by_type.items():
+                at = pointer("segment_caps", segment, traffic)
+                if traffic not in TRAFFIC_TYPES:
+                    errors.append(FieldError(at, f"not a traffic type; one of {', '.join(TRAFFIC_TYPES)}"))
+                elif not isinstance(value, list) or len(value) > MAX_CAPS:
+                    errors.append(FieldError(at, f"expected a list of at most {MAX_CAPS} caps (empty: none)"))
+                else:
+                    parsed = [_cap(v, f"{at}/{i}", errors, segment) for i, v in enumerate(value)]
+                    if kept := tuple(c for c in parsed if c is not None):
+                        caps[traffic] = kept
+            if caps:
+                out[segment] = caps
+            else:
+                out.pop(segment, None)
+    if len(out) > MAX_SEGMENTS:
+        errors.append(FieldError("/segment_caps", f"at most {MAX_SEGMENTS} segments"))
+    return out
 
 
 def _daily_volume(value, errors: list[FieldError]) -> DailyVolume | None:
@@ -183,7 +254,7 @@ def _window(value, where: str, errors: list[FieldError]) -> Window | None:
     return Window(out[0], out[1]) if len(out) == 2 else None
 
 
-def _cap(value, where: str, errors: list[FieldError]) -> Cap | None:
+def _cap(value, where: str, errors: list[FieldError], segment: str | None = None) -> Cap | None:
     if not isinstance(value, dict) or set(value) != {"limit", "period"}:
         errors.append(FieldError(where, 'expected {"limit": n, "period": "1m" | "1h" | "1d" | "30d" …}'))
         return None
@@ -197,7 +268,7 @@ def _cap(value, where: str, errors: list[FieldError]) -> Cap | None:
     if not m or seconds > MAX_CAP_PERIOD_S:
         errors.append(FieldError(f"{where}/period", "expected a period such as 60s, 1m, 1h, 1d, up to 31d"))
         ok = False
-    return Cap(limit, seconds) if ok else None
+    return Cap(limit, seconds, segment) if ok else None
 
 
 # -- send windows --------------------------------------------------------------------------------
@@ -206,6 +277,8 @@ def _cap(value, where: str, errors: list[FieldError]) -> Cap | None:
 @lru_cache(maxsize=4096)
 def zones_of(e164: str) -> tuple[str, ...]:
     """The IANA time zones a number may be in (China's when unknown)."""
+    if e164.startswith("+86"):
+        return (DEFAULT_ZONE,)  # one zone for the whole country: no parse (a batch is mostly these)
     try:
         found = number_timezones.time_zones_for_number(phonenumbers.parse(e164))
     except phonenumbers.NumberParseException:
@@ -232,3 +305,15 @@ def next_allowed(window: Window | None, zones: tuple[str, ...], at: datetime) ->
             return candidate
     # Zones too far apart to share the window: the first zone decides.
     return min(c for c in candidates[1:] if window.allows(c.astimezone(ZoneInfo(zones[0])).time()))
+
+
+def window_deferral(window: Window | None, e164: str, at: datetime) -> tuple[datetime, dict] | None:
+    """When a send due at `at` to `e164` may go instead, and the reason to record (None: it may
+    go at `at`)."""
+    if window is None:
+        return None
+    zones = zones_of(e164)
+    opens = next_allowed(window, zones, at)
+    if opens <= at:
+        return None
+    return opens, {"reason": "send_window", "rule": "send_window", "window": window.to_json(), "time_zone": zones[0]}

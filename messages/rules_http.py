@@ -77,6 +77,19 @@ _RULES = {
             "properties": {t: {"type": "array", "maxItems": 8, "items": _CAP} for t in _TYPES},
             "additionalProperties": False,
         },
+        "segment_caps": {
+            "type": "object",
+            "description": "segment → traffic type → caps, in addition to the traffic type's caps for sends "
+            "tagged with the segment (default: new_member, marketing at most 4 in 30d); a segment given "
+            "replaces its caps, null removes them",
+            "maxProperties": 32,
+            "propertyNames": {"pattern": "^[a-z0-9][a-z0-9_.-]{0,31}$"},
+            "additionalProperties": {
+                "type": ["object", "null"],
+                "properties": {t: {"type": "array", "maxItems": 8, "items": _CAP} for t in _TYPES},
+                "additionalProperties": False,
+            },
+        },
         "daily_volume": {
             "type": "object",
             "additionalProperties": False,
@@ -109,7 +122,7 @@ register_fragment(
                 "get": {
                     "summary": "The tenant's sending rules: send windows and frequency caps per traffic type",
                     "description": "Defaults: marketing 08:00–21:00 in the recipient's local time and at most "
-                    "1 a day per recipient; otp at most 1 a minute, 5 an hour, 10 a day; notification "
+                    "1 a day per recipient (4 in 30 days to a recipient sent with segment new_member); otp at most 1 a minute, 5 an hour, 10 a day; notification "
                     "unrestricted. A send due outside its window is scheduled for the next opening; a "
                     "recipient over a cap is refused (429 for a single `to`, `rejected` in a batch).",
                     "responses": {"200": {"description": "The rules", **_BODY}, **problem_responses(401, 403)},

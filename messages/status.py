@@ -33,7 +33,9 @@ class Status(enum.StrEnum):
 S = Status
 
 # status → the statuses it may move to. `queued → queued` is a retry (a new due time and
-# attempt count); `revoked` only ever leads on to the fallback or to the end.
+# attempt count); `revoked` only ever leads on to the fallback or to the end. A send that falls
+# due outside its send window waits for the window's next opening: `queued → scheduled` before
+# anything went over RCS, `fallback_pending → fallback_pending` (a new due time) for the SMS.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     # A cancel before anything was sent ends a message `revoked` (so does a revoke at the operator).
     S.ACCEPTED: frozenset({S.QUEUED, S.REJECTED, S.FAILED, S.REVOKED}),
@@ -45,6 +47,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.QUEUED: frozenset(
         {
             S.QUEUED,
+            S.SCHEDULED,
             S.RCS_SENT,
             S.RCS_DELIVERED,
             S.RCS_READ,
@@ -58,7 +61,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.RCS_SENT: frozenset({S.RCS_DELIVERED, S.RCS_READ, S.REVOKED, S.FALLBACK_PENDING, S.FAILED, S.EXPIRED}),
     S.RCS_DELIVERED: frozenset({S.RCS_READ}),
     S.REVOKED: frozenset({S.FALLBACK_PENDING, S.EXPIRED}),
-    S.FALLBACK_PENDING: frozenset({S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED, S.REJECTED, S.FAILED, S.REVOKED}),
+    S.FALLBACK_PENDING: frozenset(
+        {S.FALLBACK_PENDING, S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED, S.REJECTED, S.FAILED, S.REVOKED}
+    ),
     S.SMS_SENT: frozenset({S.SMS_DELIVERED, S.SMS_FAILED}),
     S.RCS_READ: frozenset(),
     S.SMS_DELIVERED: frozenset(),

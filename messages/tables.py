@@ -63,6 +63,8 @@ messages = Table(
     Index("ix_messages_batch_seq", "batch_id", "seq"),
     Index("ix_messages_tenant_bidx", "tenant_id", "to_bidx"),
     Index("ix_messages_due", "due_ms"),
+    # A tenant's messages by time (funnels over a period); appended to in time order.
+    Index("ix_messages_tenant_created", "tenant_id", "created_ms"),
 )
 
 message_events = Table(
@@ -88,6 +90,32 @@ message_events = Table(
     ),
 )
 
+# What recipients did in answer to a message (a reply, a tapped suggestion, a location, a file,
+# a spam report), kept for segments, funnels and conversations: the kind, where and when — never
+# the content (the text or the location go to the tenant in the `message.user_event` webhook).
+message_interactions = Table(
+    "message_interactions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(32), nullable=False),
+    Column("message_id", String(32), ForeignKey("messages.id"), nullable=False),
+    Column("batch_id", String(32), nullable=False),
+    # The recipient (blind index): segments ask who answered lately without the messages table.
+    Column("to_bidx", LargeBinary, nullable=False),
+    # text | suggestion_response | location | file | spam_report | opt_out (a TD/R reply) | device_specifics
+    Column("kind", String(32), nullable=False),
+    # rcs | sms | sms_link
+    Column("source", String(16), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Index("ix_message_interactions_message", "message_id"),
+    Index("ix_message_interactions_tenant_batch", "tenant_id", "batch_id"),
+    Index("ix_message_interactions_tenant_bidx", "tenant_id", "to_bidx", "at_ms"),
+)
+# The interactions that count as the recipient answering (funnels' "replied", segments), and
+# those that are complaints (funnels' "opted_out").
+REPLY_KINDS = ("text", "suggestion_response", "location", "file")
+COMPLAINT_KINDS = ("opt_out", "spam_report")
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -101,7 +129,8 @@ idempotency_keys = Table(
 )
 
 # Numbers that asked a brand to stop marketing (reply R/TD/退订/STOP, or the link page's form);
-# honoured before every marketing send. Blind-indexed: the number itself is not kept here.
+# honoured before every marketing send. Looked up by blind index; the number is kept sealed
+# (`to_enc`, NULL for the opt-outs recorded before it was kept) so the list can be read back.
 opt_outs = Table(
     "opt_outs",
     metadata,
@@ -109,6 +138,10 @@ opt_outs = Table(
     Column("to_bidx", LargeBinary, primary_key=True),
     Column("created_ms", BigInteger, nullable=False),
     Column("source", String(32), nullable=False),
+    Column("id", String(32), nullable=True),
+    Column("to_enc", LargeBinary, nullable=True),
+    Index("uq_opt_outs_id", "id", unique=True),
+    Index("ix_opt_outs_tenant_id", "tenant_id", "id"),
 )
 
 SEALED_COLUMNS = (
@@ -116,5 +149,6 @@ SEALED_COLUMNS = (
     SealedColumn(messages, "variables_enc", "variables"),
     SealedColumn(batches, "card_enc", "card"),
     SealedColumn(batches, "client_ref_enc", "client_ref"),
+    SealedColumn(opt_outs, "to_enc", "to"),
     SealedColumn(idempotency_keys, "response_enc", "response", lambda r: r.key_bidx.hex(), ("key_bidx",)),
 )

@@ -20,8 +20,31 @@ ENVIRONMENTS = ("live", "test")
 SECRET_BYTES = 24  # 192 bits
 # What a key may be allowed to do ("keys": manage API keys; "channels": the brand's own chatbot
 # channels at the operators, with their credentials; "compliance": sending rules and word lists;
-# "reviews": deciding what the review queue holds); stored as a space-separated string.
-SCOPES = frozenset({"messages", "cards", "templates", "webhooks", "keys", "channels", "compliance", "reviews"})
+# "reviews": deciding what the review queue holds; "privacy": retention, erasure and export of
+# one person's data; "users": the people who sign in to the web UI, their roles, and the audit
+# log; "billing": the tenant's prices, balance, ledger and statements, read only; "audiences":
+# contacts, their imports and exports, and segments); stored as a space-separated string.
+SCOPES = frozenset(
+    {
+        "messages",
+        "cards",
+        "templates",
+        "webhooks",
+        "keys",
+        "channels",
+        "compliance",
+        "reviews",
+        "privacy",
+        "users",
+        "billing",
+        "audiences",
+    }
+)
+# The platform operator's scopes: never granted to a new tenant's key (a tenant must not set its
+# own prices or top itself up), and a key can only hand on what it holds, so only a key made
+# with them (`server.py billing admin-key`) holds them. "billing-admin": price books, top-ups,
+# credit limits of any tenant.
+OPERATOR_SCOPES = frozenset({"billing-admin"})
 _KEY = re.compile(r"hy_(live|test)_([0-9a-f]{16})_([a-z2-7]{39})")
 _DOMAIN = b"hongyan/api-key/v1\x00"
 
@@ -64,7 +87,7 @@ def check_api_key(key: str, stored_hash: bytes, *, pepper: bytes = b"") -> bool:
 def parse_scopes(value: str | Iterable[str]) -> frozenset[str]:
     """Scopes from their stored form (space-separated) or any iterable; unknown ones raise."""
     scopes = frozenset(value.split() if isinstance(value, str) else value)
-    unknown = scopes - SCOPES
+    unknown = scopes - SCOPES - OPERATOR_SCOPES
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
     return scopes

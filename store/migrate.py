@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -19,8 +20,18 @@ def alembic_config() -> Config:
     return cfg
 
 
+@cache
+def script_heads() -> frozenset[str]:
+    """Every head revision of the migration scripts (read once: loading them takes a while)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
 async def run_migrations(url: str, revision: str = "heads") -> None:
     """Upgrade the database at `url` to `revision` (all heads by default)."""
+    if revision == "heads" and await schema_is_current(url):
+        return  # nothing to do: spare loading every script (each embedded boot asks)
     connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite(url) else {}
     engine = create_async_engine(url, connect_args=connect_args)
     cfg = alembic_config()
@@ -41,10 +52,10 @@ async def run_migrations(url: str, revision: str = "heads") -> None:
 async def schema_is_current(url: str) -> bool:
     """True when the database is at every head revision alembic knows."""
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
-    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
-    engine = create_async_engine(url)
+    heads = script_heads()
+    connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite(url) else {}
+    engine = create_async_engine(url, connect_args=connect_args)
     try:
         async with engine.connect() as conn:
             current = await conn.run_sync(lambda c: set(MigrationContext.configure(c).get_current_heads()))

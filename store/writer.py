@@ -18,13 +18,17 @@ from sqlalchemy import Connection, Engine, Table, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.bulk import executemany
-from store.tables import metadata
+from store.tables import table_order
 
 log = logging.getLogger(__name__)
 
 # Statements run synchronously inside the group's transaction (on the writer's thread for
 # SQLite, through run_sync on PostgreSQL), so one group costs one hop off the event loop.
 Statement = Callable[[Connection], Any]
+# A check shared by the batches of a group: it gets every item given with it in the group at
+# once (set-based look-ups and counters instead of one round of statements per request) and
+# answers one batch per item, committed with the group.
+GroupCheck = Callable[[Connection, list[Any]], list["WriteBatch"]]
 
 
 @dataclass
@@ -33,6 +37,7 @@ class WriteBatch:
 
     inserts: dict[Table, list[dict]] = field(default_factory=dict)
     statements: list[Statement] = field(default_factory=list)
+    checks: list[tuple[GroupCheck, Any]] = field(default_factory=list)
 
     def insert(self, table: Table, rows: dict | list[dict]) -> WriteBatch:
         self.inserts.setdefault(table, []).extend(rows if isinstance(rows, list) else [rows])
@@ -40,6 +45,13 @@ class WriteBatch:
 
     def run(self, statement: Statement) -> WriteBatch:
         self.statements.append(statement)
+        return self
+
+    def check(self, fn: GroupCheck, item: Any) -> WriteBatch:
+        """Have `fn` decide `item` together with the group's other items given with the same
+        `fn`, before the group's inserts; the batches it answers commit with the group. Runs
+        again (with fewer items) when the group is retried, so it must reset what it records."""
+        self.checks.append((fn, item))
         return self
 
 
@@ -135,12 +147,18 @@ class GroupWriter:
 
 
 def _apply(conn: Connection, batches: list[WriteBatch]) -> None:
+    checked: dict[GroupCheck, list[Any]] = {}
+    for b in batches:
+        for fn, item in b.checks:
+            checked.setdefault(fn, []).append(item)
+    if checked:
+        batches = batches + [out for fn, items in checked.items() for out in fn(conn, items)]
     merged: dict[Table, list[dict]] = {}
     for b in batches:
         for table, rows in b.inserts.items():
             merged.setdefault(table, []).extend(rows)
     # Parents before children, whatever order the requests came in.
-    for table in metadata.sorted_tables:
+    for table in table_order():
         found = merged.get(table)
         if found:
             executemany(conn, table, found)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,36 +39,114 @@ def _pg_databases():
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-def pg_url(_pg_databases):
-    """A fresh, empty PostgreSQL database for one test."""
+def _new_pg_database(names: list[str], template: str | None = None) -> str:
     if not PG_URL:
         pytest.skip("HONGYAN_TEST_PG_URL is not set")
     # Earlier tests' apps have all stopped by now: their databases can go.
-    while _pg_databases:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{_pg_databases.pop()}" WITH (FORCE)'))
+    while names:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{names.pop()}" WITH (FORCE)'))
     name = "hongyan_t_" + secrets.token_hex(6)
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    names.append(name)
+    return f"{PG_URL.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.fixture
+def pg_url(_pg_databases):
+    """A fresh, empty PostgreSQL database for one test."""
+    return _new_pg_database(_pg_databases)
+
+
+# Migrating a new database takes about a second, thousands of times over a run: the suite
+# migrates one database per engine once and copies it for each test (PostgreSQL's CREATE
+# DATABASE … TEMPLATE, a file copy for SQLite). Tests of the migrations themselves start empty.
+@pytest.fixture(scope="session")
+def _pg_template():
+    if not PG_URL:
+        yield None
+        return
+    from store import run_migrations
+
+    name = "hongyan_tpl_" + secrets.token_hex(6)
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    _pg_databases.append(name)
-    base = PG_URL.rsplit("/", 1)[0]
-    return f"{base}/{name}"
+    try:
+        asyncio.run(run_migrations(f"{PG_URL.rsplit('/', 1)[0]}/{name}"))
+        yield name
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> Path:
+    from store import run_migrations
+    from store.db import sqlite_url
+
+    path = tmp_path_factory.mktemp("template") / "hongyan.db"
+    asyncio.run(run_migrations(sqlite_url(path)))
+    return path
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request):
-    """Each storage/API test runs on SQLite, and on PostgreSQL when it is configured."""
+    """Each storage/API test runs on SQLite, and on PostgreSQL when it is configured (an empty
+    database: `settings` fills it with the migrated copy)."""
     if request.param == "sqlite":
         return None  # the embedded default under the data dir
     return request.getfixturevalue("pg_url")
 
 
-@pytest.fixture
-async def settings(tmp_path, database_url):
-    from server import Settings
+async def _from_template(url: str, template: str) -> bool:
+    """Make the (still empty) database at `url` a copy of the migrated template. Only the
+    suite's own databases on the shared server qualify: a test's own server (or any other
+    database) is migrated where it is, never dropped."""
+    import asyncpg
+
+    server, name = url.rsplit("/", 1)
+    if not PG_URL or server != PG_URL.rsplit("/", 1)[0] or not name.startswith("hongyan_t_"):
+        return False
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        used = await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+    finally:
+        await conn.close()
+    if used:
+        return False  # a fixture put something there first: migrate it as it is
+    await _pg_admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return True
+
+
+@pytest.fixture(scope="session")
+def database_templates(_sqlite_template, _pg_template) -> tuple[Path, str | None]:
+    """The session's migrated databases: the SQLite file, the PostgreSQL database's name."""
+    return _sqlite_template, _pg_template
+
+
+async def prepare_database(templates: tuple[Path, str | None], tmp_path: Path, database_url: str | None) -> None:
+    """The test's database migrated: a copy of the session's migrated one (SQLite: the
+    embedded file under tmp_path/var)."""
     from store import run_migrations
 
     if database_url:
-        await run_migrations(database_url)
+        assert templates[1] is not None
+        if not await _from_template(database_url, templates[1]):
+            await run_migrations(database_url)  # a fixture began it
+    else:
+        template = templates[0]
+        (tmp_path / "var").mkdir(exist_ok=True)
+        if not (tmp_path / "var" / "hongyan.db").exists():
+            for suffix in ("", "-wal"):
+                if Path(f"{template}{suffix}").exists():
+                    shutil.copyfile(f"{template}{suffix}", tmp_path / "var" / f"hongyan.db{suffix}")
+
+
+@pytest.fixture
+async def settings(database_templates, tmp_path, database_url):
+    from server import Settings
+
+    await prepare_database(database_templates, tmp_path, database_url)
     return Settings(
         data_dir=tmp_path / "var",
         database_url=database_url,
@@ -79,7 +158,11 @@ async def settings(tmp_path, database_url):
 # Sending rules that restrict nothing: for tests about something else, so that their marketing
 # sends do not wait for 08:00 in Shanghai nor meet a frequency cap (tests/messages/test_send_rules.py
 # covers the defaults).
-UNRESTRICTED_RULES = {"windows": {"marketing": None}, "caps": {"marketing": [], "otp": []}}
+UNRESTRICTED_RULES = {
+    "windows": {"marketing": None},
+    "caps": {"marketing": [], "otp": []},
+    "segment_caps": {"new_member": None},
+}
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from alembic import context
 
 import accounts.tables  # noqa: F401  (registers tables on store.metadata)
+import accounts.users_tables  # noqa: F401
 import cards.media.tables  # noqa: F401
 import cards.store.tables  # noqa: F401
 import compliance.tables  # noqa: F401

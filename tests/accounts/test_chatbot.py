@@ -520,3 +520,52 @@ async def test_the_migration_makes_the_table_the_model_declares(brand):
     api, _ = brand
     async with api.client.app[DATABASE].read.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+# -- the operator's audit in the review queue ------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "body", "state", "reason"),
+    [
+        ("menu", {"menu": {"entries": [reply("帮助", "help")]}}, "operator_approved", "approved"),
+        (
+            "menu",
+            {"menu": {"entries": [reply("违规抽奖", "lottery")]}},
+            "operator_rejected",
+            "sandbox audit: contains “违规”",
+        ),
+        ("profile", {"provider": "月饼铺"}, "operator_approved", "approved"),
+        ("profile", {"provider": "违规月饼铺"}, "operator_rejected", "sandbox audit: contains “违规”"),
+    ],
+)
+async def test_the_operators_audit_is_the_review_items_state(brand, kind, body, state, reason):
+    api, channel = brand
+    cid = channel["id"]
+    made = await (await put(api, f"/v1/channels/{cid}/{kind}", body)).json()
+    current = await settled(api, cid, kind)
+    assert current["latest"]["id"] == made["id"]
+    page = await (await api.get("/v1/reviews?kind=chatbot")).json()
+    [item] = page["data"]
+    assert (item["subject"], item["state"], item["reason"]) == (made["id"], state, reason)
+    assert item["decided_at"] == current["latest"]["audited_at"]
+    # The item shows what was submitted, and the verdict is chained like a reviewer's decision.
+    full = await (await api.get(f"/v1/reviews/{item['id']}")).json()
+    assert full["subject_detail"]["body"] == body and full["subject_detail"]["kind"] == kind
+    [decision] = full["decisions"]
+    assert decision["facts"]["actor"] == "operator" and decision["facts"]["decision"] == state
+    # A reviewer cannot decide what the operator audits.
+    assert (await api.post(f"/v1/reviews/{item['id']}/approve", {})).status == 409
+    only = await (await api.get(f"/v1/reviews?state={state}")).json()
+    assert [i["id"] for i in only["data"]] == [item["id"]]
+
+
+async def test_a_submitted_publish_waits_for_the_operator_in_the_review_queue(brand):
+    api, channel = brand
+    from server import SANDBOX
+
+    maap = api.client.app[SANDBOX].maap
+    maap.timing = replace(maap.timing, audit_delay_s=3600.0)  # the operator takes its time
+    made = await (await put(api, f"/v1/channels/{channel['id']}/menu", {"menu": {"entries": [reply("帮助")]}})).json()
+    page = await (await api.get("/v1/reviews?state=pending_operator")).json()
+    assert [(i["kind"], i["subject"], i["state"]) for i in page["data"]] == [
+        ("chatbot", made["id"], "pending_operator")
+    ]

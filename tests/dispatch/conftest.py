@@ -21,13 +21,11 @@ FAST = DispatchConfig(
 
 
 @pytest.fixture
-async def dispatch_settings(tmp_path, database_url, unused_tcp_port_factory):
+async def dispatch_settings(database_templates, tmp_path, database_url, unused_tcp_port_factory):
     from server import Settings
-    from store import run_migrations
-    from tests.conftest import TEST_MASTER_KEY
+    from tests.conftest import TEST_MASTER_KEY, prepare_database
 
-    if database_url:
-        await run_migrations(database_url)
+    await prepare_database(database_templates, tmp_path, database_url)
     return Settings(
         data_dir=tmp_path / "var",
         database_url=database_url,

@@ -63,6 +63,8 @@ async def test_a_spam_report_opts_the_recipient_out_of_that_brands_marketing(san
     assert (await again.json())["messages"][0]["status"] == "rejected"
     notice = await sandbox_api.post("/v1/messages", {"to": "+8613800138001", "card": card()})
     assert (await notice.json())["messages"][0]["status"] == "accepted"  # notifications still go
+    listed = (await (await sandbox_api.get("/v1/opt-outs")).json())["data"]
+    assert [(e["to"], e["source"]) for e in listed] == [("+8613800138001", "spam_report")]  # the number kept
 
 
 async def test_a_brands_own_chatbot_is_checked_with_its_own_token_and_shows_its_audit(sandbox_api):

@@ -176,6 +176,32 @@ async def test_marketing_to_someone_who_opted_out_after_accept_is_not_sent(sandb
     assert "rcs_sent" in event_types(notice)
 
 
+async def test_marketing_whose_consent_was_withdrawn_after_accept_is_not_sent(sandbox_api):
+    """Where the tenant's policy requires consent, it is checked again at send time: a scheduled
+    marketing message whose recipient withdrew consent in the meantime is rejected, naming the
+    rule; one to a recipient still consenting goes."""
+    from datetime import datetime, timedelta
+
+    await sandbox_api.put("/v1/compliance/policy", {"marketing_requires_consent": True})
+    withdrawing, keeping = "+8613800001234", "+8613800001235"
+    for to in (withdrawing, keeping):
+        assert (await sandbox_api.post("/v1/consents", {"to": to, "source": "web_form"})).status == 201
+    send_at = (datetime.now(UTC) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    ids = {}
+    for to in (withdrawing, keeping):
+        body = {"to": to, "card": card(), "traffic_type": "marketing", "send_at": send_at}
+        answer = await sandbox_api.post("/v1/messages", json=body)
+        assert answer.status == 202, await answer.text()
+        ids[to] = (await answer.json())["messages"][0]["id"]
+    withdrawn = await sandbox_api.post("/v1/consents/withdraw", {"to": withdrawing, "source": "call_center"})
+    assert (await withdrawn.json())["withdrawn"] == 1
+    view = await wait_for(sandbox_api, ids[withdrawing], lambda v: v["status"] == "rejected")
+    assert event_types(view) == ["accepted", "scheduled", "queued", "rejected"]
+    assert view["events"][-1]["detail"]["rule"] == "consent_required"
+    kept = await wait_for(sandbox_api, ids[keeping], lambda v: v["status"] == "rcs_read")
+    assert "rcs_sent" in event_types(kept)
+
+
 async def test_an_sms_reply_td_opts_out_of_that_brand_only(sandbox_api):
     """The fallback SMS goes out from the sender number + the brand's extension code; a TD
     reply to it puts the number on that brand's list (and no other brand's)."""

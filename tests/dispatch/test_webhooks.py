@@ -9,8 +9,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from messages.tables import message_interactions
 from security.webhooks import verify_webhook
-from server import SANDBOX
+from server import DATABASE, SANDBOX
 from tests.conftest import card
 from tests.dispatch.conftest import wait_for
 
@@ -28,6 +29,20 @@ async def receiver(aiohttp_server):
     app.router.add_post("/hook", hook)
     server = await aiohttp_server(app)
     return str(server.make_url("/hook")), got, arrived
+
+
+async def interactions(api, message_id: str) -> list[tuple]:
+    """The interactions kept of a message: (kind, source, batch id) — nothing of their content
+    (the recipient only as its blind index)."""
+    table = message_interactions
+    async with api.client.app[DATABASE].read.connect() as conn:
+        rows = await conn.execute(table.select().where(table.c.message_id == message_id).order_by(table.c.at_ms))
+        found = [r._mapping for r in rows]
+    assert all(
+        set(r) == {"id", "tenant_id", "message_id", "batch_id", "to_bidx", "kind", "source", "at_ms"} for r in found
+    )
+    assert all(r["tenant_id"] == api.tenant_id for r in found)
+    return [(r["kind"], r["source"], r["batch_id"]) for r in found]
 
 
 async def wait_events(got, arrived, predicate, timeout: float = 10.0):
@@ -67,6 +82,7 @@ async def test_status_and_user_event_webhooks_are_signed_and_in_order(sandbox_ap
     assert user["data"]["message_id"] == mid
     assert user["data"]["event"]["kind"] == "suggestion_response"
     assert user["data"]["event"]["postback"] == "detail"
+    assert await interactions(sandbox_api, mid) == [("suggestion_response", "rcs", user["data"]["batch_id"])]
 
     now = int(time.time())
     for body, header in got:
@@ -89,6 +105,7 @@ async def test_a_reply_tapped_on_the_sms_page_is_the_same_user_event(sandbox_api
     assert event["type"] == "message.user_event" and event["data"]["message_id"] == mid
     assert event["data"]["event"]["source"] == "sms_link"
     assert event["data"]["event"]["postback"] == "detail" and event["data"]["event"]["display_text"] == "查看详情"
+    assert [k[:2] for k in await interactions(sandbox_api, mid)] == [("suggestion_response", "sms_link")]
 
 
 async def test_a_reply_to_the_sms_reaches_the_brand_as_a_user_event(sandbox_api, aiohttp_server):
@@ -115,6 +132,7 @@ async def test_a_reply_to_the_sms_reaches_the_brand_as_a_user_event(sandbox_api,
         ("sms", "明天几点开门？", False),
         ("sms", "TD", True),
     ]
+    assert [k[:2] for k in await interactions(sandbox_api, mid)] == [("text", "sms"), ("opt_out", "sms")]
 
 
 async def test_a_text_and_a_card_with_chips_reach_the_handset_and_every_answer_names_its_message(

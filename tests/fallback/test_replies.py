@@ -67,7 +67,7 @@ async def test_only_opt_outs_to_a_known_brand_are_recorded():
     ]:
         await replies.handle(InboundSms("+8613800138000", destination, text))
     assert recorded == [("tenant-a", "+8613800138000")]
-    assert replies.counts == {"opt_outs": 1, "other": 1, "unrouted": 2, "forwarded": 0}
+    assert replies.counts == {"opt_outs": 1, "consents": 0, "other": 1, "unrouted": 2, "forwarded": 0}
 
 
 @pytest.mark.parametrize(

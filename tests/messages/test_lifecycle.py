@@ -35,10 +35,12 @@ def test_every_status_has_a_row_and_the_names_are_the_apis():
         "accepted", "scheduled", "held", "queued", "rcs_sent", "rcs_delivered", "rcs_read", "revoked",
         "fallback_pending", "sms_sent", "sms_delivered", "sms_failed", "rejected", "expired", "failed",
     }  # fmt: skip
-    # Nothing leads back to a message's first status (but a held message's release), and every
-    # other status can be reached.
+    # Nothing leads back to a message's first status (but a held message's release, and a send
+    # deferred at dispatch to its window's next opening: queued → scheduled), and every other
+    # status can be reached.
     reachable = set().union(*(after for s, after in TRANSITIONS.items() if s != Status.HELD))
-    assert not reachable & {Status.ACCEPTED, Status.SCHEDULED, Status.HELD}
+    assert not reachable & {Status.ACCEPTED, Status.HELD}
+    assert may_reach(Status.SCHEDULED) == {Status.HELD, Status.QUEUED}
     assert TRANSITIONS[Status.HELD] == {Status.ACCEPTED, Status.SCHEDULED, Status.REJECTED, Status.REVOKED}
     assert reachable | INITIAL == set(Status) and Status.HELD in INITIAL
     assert Status.RCS_READ in FINAL and Status.QUEUED not in FINAL and TO_SEND <= set(may_reach(Status.QUEUED))

@@ -161,6 +161,90 @@ async def test_concurrent_sends_never_exceed_a_cap(rules_api, limit):
     assert statuses.count(202) == limit and statuses.count(429) == 24 - limit
 
 
+# -- segment caps: in addition to the traffic type's --------------------------------------------
+
+SEGMENT_CASES = [
+    # (segment tag, days between marketing sends, how many of them go with the defaults)
+    ("new_member", [0, 1.01, 2.02, 3.03, 4.04, 5.05], 4),  # 1/day and 4 in 30 days
+    (None, [0, 1.01, 2.02, 3.03, 4.04, 5.05], 6),  # 1/day only
+    ("vip", [0, 1.01, 2.02, 3.03, 4.04, 5.05], 6),  # a segment without caps of its own
+    ("new_member", [0, 0.5, 1.01], 2),  # the traffic type's 1/day still holds
+    ("new_member", [0, 1.01, 2.02, 3.03, 30.01, 31.02], 6),  # a month on, the first left the window
+]
+
+
+@pytest.mark.parametrize("segment,days,passing", SEGMENT_CASES)
+async def test_segment_caps_apply_as_well_as_the_traffic_types(rules_api, segment, days, passing):
+    start = rules_api.clock.at
+    statuses = []
+    for d in days:
+        rules_api.clock.at = start + timedelta(days=d)
+        statuses.append((await send(rules_api, "marketing", segment=segment)).status)
+    assert statuses.count(202) == passing and set(statuses) <= {202, 429}, statuses
+
+
+async def test_a_segment_cap_refusal_names_the_segment(rules_api):
+    put = await rules_api.put(
+        "/v1/compliance/send-rules",
+        {"caps": {"marketing": []}, "segment_caps": {"new_member": {"marketing": [{"limit": 1, "period": "30d"}]}}},
+    )
+    assert put.status == 200, await put.text()
+    assert (await send(rules_api, "marketing")).status == 202  # untagged: counted, not capped
+    refused = await send(rules_api, "marketing", segment="new_member")  # 1 already this month
+    assert refused.status == 429
+    problem = await refused.json()
+    assert problem["segment"] == "new_member" and problem["cap"] == {"limit": 1, "period": "30d"}
+    assert "segment new_member" in problem["errors"][0]["message"]
+    body = {
+        "recipients": [{"to": CN, "segment": "new_member"}, {"to": "+8613800138002", "segment": "new_member"}],
+        "card": card(),
+        "traffic_type": "marketing",
+    }
+    items = (await (await rules_api.post("/v1/messages", body)).json())["messages"]
+    assert [i["status"] for i in items] == ["rejected", "accepted"]
+    view = await (await rules_api.get(f"/v1/messages/{items[0]['id']}")).json()
+    assert view["events"][0]["detail"]["segment"] == "new_member"
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_concurrent_sends_never_exceed_a_segment_cap(rules_api, limit):
+    rules = {
+        "caps": {"marketing": []},
+        "segment_caps": {"new_member": {"marketing": [{"limit": limit, "period": "1h"}]}},
+    }
+    assert (await rules_api.put("/v1/compliance/send-rules", rules)).status == 200
+    results = await asyncio.gather(*(send(rules_api, "marketing", segment="new_member") for _ in range(24)))
+    statuses = [r.status for r in results]
+    assert statuses.count(202) == limit and statuses.count(429) == 24 - limit
+
+
+@pytest.mark.parametrize(
+    "body,path",
+    [
+        ({"to": CN, "card": card(), "segment": "New Member"}, "/segment"),
+        ({"to": CN, "card": card(), "segment": 7}, "/segment"),
+        ({"recipients": [{"to": CN, "segment": "-x"}], "card": card()}, "/recipients/0/segment"),
+        ({"recipients": [{"to": CN}], "segment": "new_member", "card": card()}, "/segment"),
+    ],
+)
+async def test_a_bad_segment_is_422_naming_the_field(rules_api, body, path):
+    resp = await rules_api.post("/v1/messages", body)
+    assert resp.status == 422
+    assert path in [e["path"] for e in (await resp.json())["errors"]]
+
+
+async def test_segment_caps_read_change_and_remove(rules_api):
+    got = await (await rules_api.get("/v1/compliance/send-rules")).json()
+    assert got["segment_caps"] == {"new_member": {"marketing": [{"limit": 4, "period": "30d"}]}}
+    put = await rules_api.put(
+        "/v1/compliance/send-rules",
+        {"segment_caps": {"lapsed": {"marketing": [{"limit": 2, "period": "7d"}], "otp": []}, "new_member": None}},
+    )
+    assert put.status == 200
+    now = await (await rules_api.get("/v1/compliance/send-rules")).json()
+    assert now["segment_caps"] == {"lapsed": {"marketing": [{"limit": 2, "period": "7d"}]}, "new_member": None}
+
+
 # -- the daily volume --------------------------------------------------------------------------------
 
 
@@ -192,6 +276,34 @@ async def test_the_daily_volume_alerts_once_and_limits(rules_api):
     rules_api.clock.at = local(0, 0, 3)
     assert (await rules_api.post("/v1/messages", batch)).status == 202
     assert (await (await rules_api.get("/v1/compliance/volume")).json())["count"] == 2
+
+
+async def test_concurrent_requests_at_the_daily_volume_limit_count_exactly(rules_api):
+    """Requests that meet in one group commit are decided together: those past the limit are
+    refused, their recipients neither counted nor holding a cap reservation, one alert."""
+    from sqlalchemy import func, select
+
+    from messages.send_rules import cap_sends, daily_volumes
+    from server import DATABASE
+    from webhooks.tables import webhook_deliveries
+
+    hook = await rules_api.post("/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["tenant.daily_volume"]})
+    assert hook.status == 201, await hook.text()
+    put = await rules_api.put("/v1/compliance/send-rules", {"daily_volume": {"alert_at": 3, "limit": 7}})
+    assert put.status == 200
+
+    def batch(n: int) -> dict:  # new recipients each: the marketing caps refuse none of them
+        recipients = [{"to": f"+8613800138{n:02d}{i}"} for i in range(2)]
+        return {"recipients": recipients, "card": card(), "traffic_type": "marketing"}
+
+    results = await asyncio.gather(*(rules_api.post("/v1/messages", batch(n)) for n in range(12)))
+    statuses = sorted(r.status for r in results)
+    assert statuses == [202] * 3 + [429] * 9  # 3 × 2 fit under 7; a fourth batch would make 8
+    async with rules_api.client.app[DATABASE].read.connect() as conn:
+        counted = (await conn.execute(select(daily_volumes.c.count))).scalars().all()
+        reserved = (await conn.execute(select(func.count()).select_from(cap_sends))).scalar()
+        alerts = (await conn.execute(select(webhook_deliveries.c.event_type))).scalars().all()
+    assert counted == [6] and reserved == 6 and alerts == ["tenant.daily_volume"]
 
 
 # -- the rules API ---------------------------------------------------------------------------------
@@ -233,6 +345,18 @@ BAD_RULES = [
     ({"daily_volume": {"alert_at": 0}}, "/daily_volume/alert_at"),
     ({"daily_volume": {"limit": "many"}}, "/daily_volume/limit"),
     ({"daily_volume": 5}, "/daily_volume"),
+    ({"segment_caps": {"New": {"marketing": []}}}, "/segment_caps/New"),
+    ({"segment_caps": {"new_member": {"spam": []}}}, "/segment_caps/new_member/spam"),
+    (
+        {"segment_caps": {"new_member": {"marketing": [{"limit": 0, "period": "30d"}]}}},
+        "/segment_caps/new_member/marketing/0/limit",
+    ),
+    (
+        {"segment_caps": {"new_member": {"marketing": [{"limit": 4, "period": "60d"}]}}},
+        "/segment_caps/new_member/marketing/0/period",
+    ),
+    ({"segment_caps": []}, "/segment_caps"),
+    ({"segment_caps": {"new_member": 4}}, "/segment_caps/new_member"),
 ]
 
 

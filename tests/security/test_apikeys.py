@@ -80,7 +80,10 @@ def test_bad_environment():
 def test_scopes():
     assert parse_scopes("messages cards") == {"messages", "cards"}
     assert parse_scopes(["webhooks"]) == {"webhooks"}
-    assert format_scopes(SCOPES) == "cards channels compliance keys messages reviews templates webhooks"
+    assert (
+        format_scopes(SCOPES)
+        == "audiences billing cards channels compliance keys messages privacy reviews templates users webhooks"
+    )
     assert has_scope("messages cards", "cards") and not has_scope("messages", "cards")
     assert has_scope({"webhooks"}, "webhooks")
     with pytest.raises(ValueError, match="admin"):

@@ -36,3 +36,19 @@ export async function api(method, path, body, { signal, headers = {}, raw = fals
   if (!resp.ok) throw new ApiError(resp.status, typeof data === 'object' ? data : { title: data });
   return data;
 }
+
+// The pages beside the editor (audit log, dashboard) share its session: the session with its
+// CSRF token set for later writes, the tenant (and person) shown in `tenantEl`; null, said in
+// `statusEl`, when nobody is signed in.
+export async function signedIn(statusEl, tenantEl) {
+  let session;
+  try {
+    session = await api('GET', '/editor/session');
+  } catch (err) {
+    statusEl.textContent = 'Not signed in: sign in on the review queue or the editor first.';
+    return null;
+  }
+  setCsrf(session.csrf_token);
+  tenantEl.textContent = session.user ? `${session.tenant_name} · ${session.user.login} (${session.user.role})` : session.tenant_name;
+  return session;
+}

@@ -83,16 +83,22 @@ async function signIn(e) {
   e.preventDefault();
   const key = $('#signin-key');
   const error = $('#signin-error');
+  const login = $('#signin-login').value.trim();
   error.textContent = '';
-  if (!key.value.trim()) { error.textContent = t('signin.required'); key.focus(); return; }
+  // A person signs in with login and password (and a TOTP code once enabled); a key still works.
+  if (!login && !key.value.trim()) { error.textContent = t('signin.required'); $('#signin-login').focus(); return; }
+  const totp = $('#signin-totp').value.trim();
+  const body = login ? { login, password: $('#signin-password').value, ...(totp ? { totp } : {}) } : { api_key: key.value.trim() };
   try {
-    const s = await api('POST', '/editor/session', { api_key: key.value.trim() });
-    key.value = '';
+    const s = await api('POST', '/editor/session', body);
+    for (const id of ['#signin-key', '#signin-password', '#signin-totp']) $(id).value = '';
     await showApp(s);
   } catch (err) {
-    error.textContent = err instanceof ApiError && err.status === 401 ? t('signin.bad_key')
+    const unauthorized = err instanceof ApiError && err.status === 401;
+    error.textContent = unauthorized && login ? t(err.problem.totp_required ? 'signin.totp_needed' : 'signin.bad_login')
+      : unauthorized ? t('signin.bad_key')
       : err instanceof ApiError && err.status === 429 ? t('signin.too_many') : t('signin.failed');
-    key.select();
+    (login ? $('#signin-password') : key).select();
   }
 }
 

@@ -30,15 +30,21 @@ async function signedIn() {
 function showSignIn() {
   $('app').hidden = true;
   $('signin').hidden = false;
-  $('signin-key').focus();
+  $('signin-login').focus();
 }
+
+// What the signed-in person (their role) or key (its scopes) may do with reviews.
+let mayDecide = false;
 
 async function start(session) {
   setCsrf(session.csrf_token);
   $('signin').hidden = true;
   $('app').hidden = false;
   $('tenant-name').textContent = session.tenant_name;
-  if (!session.scopes.includes('reviews')) {
+  $('who').textContent = session.user ? `${session.user.login} (${session.user.role})` : '';
+  const level = (session.can || {}).reviews;
+  mayDecide = level === 'write';
+  if (!level) {
     $('status').textContent = t('reviews.no.scope');
     return;
   }
@@ -49,12 +55,13 @@ function subjectLine(item) {
   const d = item.subject_detail || {};
   if (item.kind === 'message') return `${t('reviews.batch', { id: item.subject })} · ${t('reviews.held', { n: item.held })}`;
   if (item.kind === 'template') return t('reviews.template', { name: d.name, version: d.version });
+  if (item.kind === 'chatbot') return t(`reviews.chatbot.${d.kind === 'menu' ? 'menu' : 'profile'}`, { channel: d.channel_id || '' });
   return t('reviews.signature', { signature: d.signature, previous: d.previous });
 }
 
 function contentOf(item) {
   const d = item.subject_detail || {};
-  const doc = item.kind === 'message' ? d.content : item.kind === 'template' ? d.card : null;
+  const doc = item.kind === 'message' ? d.content : item.kind === 'template' ? d.card : item.kind === 'chatbot' ? d.body : null;
   return doc ? JSON.stringify(doc, null, 2) : null;
 }
 
@@ -69,7 +76,7 @@ function render(item) {
   ];
   const content = contentOf(item);
   if (content) body.push(el('pre', { class: 'content' }, content));
-  if (item.state === 'pending') {
+  if (item.state === 'pending' && mayDecide) {
     const reason = el('input', { type: 'text', maxLength: 500, 'data-testid': 'reason' });
     reason.setAttribute('aria-label', t('reviews.reason'));
     reason.placeholder = t('reviews.reason');
@@ -94,6 +101,8 @@ function render(item) {
       error);
     form.addEventListener('submit', (e) => e.preventDefault());
     body.push(form);
+  } else if (item.state === 'pending_operator') {
+    body.push(el('p', { class: 'muted', 'data-testid': 'decision' }, t('reviews.operator.waiting')));
   } else if (item.decided_at) {
     body.push(el('p', { class: 'muted', 'data-testid': 'decision' }, t('reviews.decided', { at: item.decided_at, reason: item.reason || '—' })));
   }
@@ -122,9 +131,13 @@ async function main() {
   $('signin-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     $('signin-error').textContent = '';
+    const login = $('signin-login').value.trim();
+    const body = login
+      ? { login, password: $('signin-password').value, ...($('signin-totp').value.trim() ? { totp: $('signin-totp').value.trim() } : {}) }
+      : { api_key: $('signin-key').value };
     try {
-      await start(await api('POST', '/editor/session', { api_key: $('signin-key').value }));
-      $('signin-key').value = '';
+      await start(await api('POST', '/editor/session', body));
+      for (const id of ['signin-key', 'signin-password', 'signin-totp']) $(id).value = '';
     } catch (err) {
       $('signin-error').textContent = err instanceof ApiError ? err.describe() : String(err);
     }
