@@ -69,6 +69,11 @@ from billing import Billing
 from billing.http import BILLING
 from billing.http import routes as billing_routes
 from billing.service import DEFAULT_INTERVAL_S as BILLING_INTERVAL_S
+from campaigns.http import CAMPAIGNS
+from campaigns.http import routes as campaigns_routes
+from campaigns.runner import CampaignRunner
+from campaigns.sending import PageSender
+from campaigns.service import Campaigns
 from cards import http as cards_http
 from cards.media import MediaStore
 from cards.media.http import MEDIA
@@ -142,7 +147,7 @@ from rcs.simulator import (
 )
 from security.roles import ROLES
 from security.secrets import Secret, SecretError, env_secret
-from store import Database, GroupWriter, SystemClock, open_database, run_migrations
+from store import Database, GroupWriter, SystemClock, new_id, open_database, run_migrations
 from store.db import sqlite_url
 from store.migrate import schema_is_current
 from webhooks.http import WEBHOOKS
@@ -209,6 +214,9 @@ class Settings:
     privacy_purge_interval_s: float = PRIVACY_PURGE_INTERVAL_S
     # Seconds between passes of the billing job (holds, charges and refunds from message events).
     billing_interval_s: float = BILLING_INTERVAL_S
+    # Seconds between the campaign runner's passes (a launch or resume wakes it at once); 0: no
+    # runner in this process (another process runs campaigns, or a test steps it).
+    campaign_tick_s: float = 1.0
 
     @property
     def db_url(self) -> str:
@@ -250,6 +258,7 @@ class Settings:
             ("HONGYAN_SMS_RECEIPT_WAIT_S", "sms_receipt_wait_s"),
             ("HONGYAN_PRIVACY_PURGE_INTERVAL_S", "privacy_purge_interval_s"),
             ("HONGYAN_BILLING_INTERVAL_S", "billing_interval_s"),
+            ("HONGYAN_CAMPAIGN_TICK_S", "campaign_tick_s"),
         ):
             if env.get(name):
                 try:
@@ -303,6 +312,8 @@ class Wiring:
     on_opt_out: object = None
     # Simulator timings, dispatcher options; None: the defaults for these settings.
     dispatch: DispatchConfig | None = None
+    # The campaign runner's clock (pacing, winner and resend times); None: `clock`.
+    campaign_clock: object = None
 
 
 @dataclass(frozen=True)
@@ -333,6 +344,7 @@ TENANTS = web.AppKey("tenants", TenantDirectory)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 SMS_STAGE = web.AppKey("sms_stage", SmsStage)
 SANDBOX = web.AppKey("sandbox", Sandbox)
+CAMPAIGN_RUNNER = web.AppKey("campaign_runner", CampaignRunner)
 
 
 def master_key_provider(settings: Settings) -> security.MasterKeyProvider:
@@ -581,6 +593,32 @@ async def audiences_ctx(app: web.Application):
     app[CONTACTS] = Contacts(*common, ensure_keys=app[ACCOUNTS].ensure_keys)
     app[SEGMENTS] = Segments(*common, ensure_keys=app[ACCOUNTS].ensure_keys)
     yield
+
+
+async def campaigns_ctx(app: web.Application):
+    """Campaigns and the runner that sends them (through the same checks and ledger as the API)."""
+    db, ledger, keyring = app[DATABASE], app[messages_http.LEDGER], app[KEYRING]
+    clock = app[WIRING].campaign_clock or app[WIRING].clock
+    ensure_keys = app[ACCOUNTS].ensure_keys
+    service = Campaigns(
+        db, ledger.writer, app[SEGMENTS], app[messages_http.CARD_CHECK], app[ANALYTICS], clock, ensure_keys=ensure_keys
+    )
+    sender = PageSender(db, keyring, ledger, messages_http.send_checks(app), ensure_keys=ensure_keys)
+    runner = CampaignRunner(
+        db,
+        ledger.writer,
+        keyring,
+        service,
+        sender,
+        clock,
+        worker_id=f"campaigns-{os.getpid()}-{new_id()[:8]}",
+        tick_s=app[SETTINGS].campaign_tick_s,
+    )
+    service.wake = runner.wake
+    app[CAMPAIGNS], app[CAMPAIGN_RUNNER] = service, runner
+    await runner.start()
+    yield
+    await runner.stop()
 
 
 def _settle_evidence(evidence: EvidenceLog):
@@ -945,6 +983,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
             analytics_ctx,
             billing_ctx,
             audiences_ctx,
+            campaigns_ctx,
             webhooks_ctx,
             channels_ctx,
             shortlinks_ctx,
@@ -968,6 +1007,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(analytics_routes)
     app.add_routes(billing_routes)
     app.add_routes(audiences_routes)
+    app.add_routes(campaigns_routes)
     app.add_routes(accounts_routes)
     app.add_routes(users_routes)
     app.add_routes(channel_routes)

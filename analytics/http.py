@@ -37,11 +37,22 @@ async def funnel(request: web.Request) -> web.Response:
     group_by = request.query.get("group_by", "none")
     if group_by not in GROUPS:
         raise Problem(422, "unknown grouping", [FieldError("/group_by", f"one of {', '.join(GROUPS)}")])
+    fmt = funnel_format(request)
+    scope = parse_scope(request.query, analytics.now_ms())
+    rows = await analytics.funnel(request[TENANT_ID], scope, group_by)
+    return funnel_response(group_by, rows, fmt)
+
+
+def funnel_format(request: web.Request) -> str:
+    """The `format` query parameter: json (the default) or csv."""
     fmt = request.query.get("format", "json")
     if fmt not in ("json", "csv"):
         raise Problem(422, "unknown format", [FieldError("/format", "json or csv")])
-    scope = parse_scope(request.query, analytics.now_ms())
-    rows = await analytics.funnel(request[TENANT_ID], scope, group_by)
+    return fmt
+
+
+def funnel_response(group_by: str, rows: list[dict], fmt: str, filename: str = "funnel.csv") -> web.Response:
+    """A funnel's rows as JSON, or as CSV (one line per group)."""
     if fmt == "json":
         return web.json_response({"group_by": group_by, "stages": list(STAGES), "data": rows})
     out = io.StringIO()
@@ -53,5 +64,5 @@ async def funnel(request: web.Request) -> web.Response:
     return web.Response(
         text=out.getvalue(),
         content_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="funnel.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

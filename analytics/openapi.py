@@ -33,7 +33,7 @@ _CONVERSION = {
     },
 }
 _STAGE = {"type": "integer", "minimum": 0}
-_FUNNEL_ROW = {
+FUNNEL_ROW = {
     "type": "object",
     "required": ["group", "accepted", "delivered", "read", "clicked", "replied", "converted"],
     "properties": {
@@ -111,7 +111,7 @@ register_fragment(
                                         "properties": {
                                             "group_by": {"type": "string"},
                                             "stages": {"type": "array", "items": {"type": "string"}},
-                                            "data": {"type": "array", "items": _FUNNEL_ROW},
+                                            "data": {"type": "array", "items": FUNNEL_ROW},
                                         },
                                     }
                                 },

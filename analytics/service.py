@@ -39,11 +39,13 @@ CHINA_OFFSET_MS = 8 * 3600 * 1000
 
 @dataclass(frozen=True)
 class FunnelScope:
-    """Which of a tenant's messages a funnel counts: some batches, or those made in a period."""
+    """Which of a tenant's messages a funnel counts: some batches, those made in a period, or
+    those a sub-query names (a campaign's: `message_ids` selects message ids)."""
 
     batch_ids: tuple[str, ...] = ()
     since_ms: int | None = None
     until_ms: int | None = None
+    message_ids: Any = None
 
 
 def _ms(at: datetime) -> int:
@@ -213,11 +215,17 @@ class Analytics:
         return [_view(r._mapping) for r in rows]
 
     # -- funnels -------------------------------------------------------------------------------
-    async def funnel(self, tenant_id: str, scope: FunnelScope, group_by: str = "none") -> list[dict]:
+    async def funnel(
+        self, tenant_id: str, scope: FunnelScope, group_by: str = "none", *, key: ColumnElement | None = None
+    ) -> list[dict]:
         """Per group, how many of the scope's messages reached each stage (and how many
-        ended rejected or failed), with the conversions' count and summed value per currency."""
+        ended rejected or failed), with the conversions' count and summed value per currency.
+        `key` groups by an expression of the message row a layer above knows (a campaign's
+        variant), instead of `group_by`."""
         m = messages
-        key = _group_key(group_by).label("key")
+        if key is not None:
+            group_by = "key"
+        key = (key if key is not None else _group_key(group_by)).label("key")
         stages = [func.count().label("accepted")] + [
             func.sum(case((cond, 1), else_=0)).label(name) for name, cond in _stage_conditions(tenant_id).items()
         ]
@@ -225,7 +233,7 @@ class Analytics:
         query = select(key, *stages).select_from(m).where(where).group_by(key).order_by(key)
         async with self.db.read.connect() as conn:
             rows = (await conn.execute(query)).all()
-            amounts = await self._amounts(conn, tenant_id, scope, group_by)
+            amounts = await self._amounts(conn, tenant_id, scope, key)
         out = []
         for r in rows:
             item: dict[str, Any] = {"group": _group_label(group_by, r.key)}
@@ -238,10 +246,9 @@ class Analytics:
             out.append(item)
         return out
 
-    async def _amounts(self, conn, tenant_id: str, scope: FunnelScope, group_by: str) -> dict[Any, dict[str, str]]:
+    async def _amounts(self, conn, tenant_id: str, scope: FunnelScope, key: Any) -> dict[Any, dict[str, str]]:
         """Conversion values summed exactly (integer units, in SQL) per group and currency."""
         m, c = messages, conversions
-        key = _group_key(group_by).label("key")
         query = (
             select(key, c.c.currency, func.sum(c.c.value_units).label("units"))
             .select_from(c.join(m, m.c.id == c.c.message_id))
@@ -320,6 +327,8 @@ def _scope_where(tenant_id: str, scope: FunnelScope) -> ColumnElement[bool]:
         parts.append(m.c.created_ms >= scope.since_ms)
     if scope.until_ms is not None:
         parts.append(m.c.created_ms < scope.until_ms)
+    if scope.message_ids is not None:
+        parts.append(m.c.id.in_(scope.message_ids))
     return and_(*parts)
 
 

@@ -189,6 +189,8 @@ _SCOPE_BY_PREFIX = (
     ("/v1/audit", "users"),
     ("/v1/contacts", "audiences"),
     ("/v1/segments", "audiences"),
+    ("/v1/campaigns", "campaigns"),
+    ("/v1/journeys", "campaigns"),
 )
 
 

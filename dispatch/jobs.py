@@ -4,7 +4,7 @@ batch's card compiled once and composed for each recipient."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 from sqlalchemy import bindparam, select
@@ -32,6 +32,7 @@ class Job:
     traffic_type: str = "notification"
     to_bidx: bytes = b""
     fallback: str = "sms"  # the batch's policy: "sms", or "none" (fail / expire instead)
+    channel: str = "rcs"  # "rcs" first, or "sms" only (messages.request.CHANNELS)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class BatchCard:
     traffic_type: str
     fallback: str
     error: str | None = None
+    channel: str = "rcs"
 
 
 _BATCH = select(batches).where(batches.c.id == bindparam("batch_id"))
@@ -71,7 +73,7 @@ class CardSource:
         else:
             template = cards.load_library().get(orjson.loads(row.template_ref)["name"])
             card = template.card if template is not None else None
-        entry = self._compile(card, row.traffic_type, row.fallback)
+        entry = replace(self._compile(card, row.traffic_type, row.fallback), channel=row.channel)
         self._cache[batch_id] = entry
         if len(self._cache) > self.max_batches:
             self._cache.popitem(last=False)
@@ -112,6 +114,7 @@ class CardSource:
             variables,
             traffic_type=batch.traffic_type,
             fallback=batch.fallback,
+            channel=batch.channel,
             to_bidx=row.to_bidx,
         )
         error = batch.error

@@ -129,12 +129,16 @@ class RcsStage:
         now_ms = self.now_ms()
         live: list[Job] = []
         expired: list[Job] = []
+        changes: list[Change] = []
         for j in jobs:
-            (expired if now_ms >= j.expires_ms else live).append(j)
+            if j.channel == "sms":  # an SMS-only send: nothing goes over RCS
+                changes.append(self._fallback(j, now_ms, "sms_requested"))
+            else:
+                (expired if now_ms >= j.expires_ms else live).append(j)
         # Expired before an accepted send was recorded: a send may still have reached the MaaP
         # (a crash between its answer and our commit), so revoke first; a MaaP that does not
         # know the message refuses the revoke and the SMS goes.
-        changes = await self.expire(expired)
+        changes.extend(await self.expire(expired))
         sendable: list[tuple[Job, RcsChannel]] = []
         for tenant_id, tenant_jobs in _by_tenant(live).items():
             channel = await self.channels.for_tenant(tenant_id)

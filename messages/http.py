@@ -16,8 +16,8 @@ from compliance.http import SCREEN  # the word-list screen; a server without it 
 from messages import openapi as _openapi  # noqa: F401  (registers the API description)
 from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger, Replay
 from messages.lifecycle import TooLateToCancel
-from messages.request import SendRequest, normalise_number, parse_send_request
-from messages.screening import screen_request
+from messages.request import normalise_number, parse_send_request
+from messages.submit import SendChecks
 
 LEDGER = web.AppKey("message_ledger", MessageLedger)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
@@ -68,14 +68,7 @@ async def send_messages(request: web.Request) -> web.Response:
         if replay is not None:
             return replayed(replay)
     req = parse_send_request(parse_json(raw))
-    if req.file_media_id is not None and not req.errors:
-        await _attach_file(request, req, tenant["id"])
-    check = request.app.get(CARD_CHECK)
-    if check is not None and not req.errors:
-        req.errors.extend(await check(req, tenant["id"]))
-    if req.errors:
-        raise Problem(422, f"{len(req.errors)} field(s) are invalid", req.errors)
-    hold = await screen_request(request.app.get(SCREEN), req, tenant["id"])  # 422 on a blocked word
+    hold = await send_checks(request.app).prepare(req, tenant["id"])  # 422 on a bad field or a blocked word
     wait = request.app[RATE_LIMITER].take(tenant["id"], tenant["rate_limit"], len(req.recipients))
     if wait:
         raise Problem(
@@ -96,13 +89,9 @@ async def send_messages(request: web.Request) -> web.Response:
     return web.Response(status=202, body=answer, content_type=JSON)
 
 
-async def _attach_file(request: web.Request, req: SendRequest, tenant_id: str) -> None:
-    lookup = request.app.get(MEDIA_LOOKUP)
-    media = await lookup(tenant_id, req.file_media_id) if lookup is not None and req.file_media_id else None
-    if media is None:
-        req.errors.append(FieldError("/file/media_id", "no such media in your library (POST /v1/media)"))
-    else:
-        req.attach_file(media)
+def send_checks(app: web.Application) -> SendChecks:
+    """The checks a send passes before accept, with what this app has wired."""
+    return SendChecks(app.get(CARD_CHECK), app.get(SCREEN), app.get(MEDIA_LOOKUP))
 
 
 @routes.get("/v1/messages/{id}")

@@ -376,6 +376,7 @@ class MessageLedger:
             else None,
             "recipient_count": len(req.recipients),
             "fallback": req.fallback,
+            "channel": req.channel,
         }
         bidxs = [self.keyring.blind_index(tenant_id, r.to) for r in req.recipients]
         mids = [self.new_id() for _ in req.recipients]

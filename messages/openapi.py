@@ -79,6 +79,12 @@ _COMMON = {
         "description": "when RCS cannot deliver: the SMS fallback, or none (the message ends "
         "`failed`, or `expired` when its TTL ran out)",
     },
+    "channel": {
+        "enum": ["rcs", "sms"],
+        "default": "rcs",
+        "description": "rcs: RCS first, then the fallback; sms: straight to the SMS the fallback would send "
+        "(not with fallback none)",
+    },
 }
 _SEGMENT = {
     "type": ["string", "null"],

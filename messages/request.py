@@ -31,8 +31,12 @@ KNOWN_FIELDS = {
     "client_ref",
     "fallback",
     "segment",
+    "channel",
 }
 FALLBACKS = ("sms", "none")
+# "rcs": RCS first, the SMS fallback as `fallback` says; "sms": straight to SMS (the text the
+# fallback would send), for a brand's SMS-only resend.
+CHANNELS = ("rcs", "sms")
 
 
 @dataclass
@@ -64,6 +68,7 @@ class SendRequest:
     chips_given: bool = False  # the chip list came as the request's `suggestions`
     # A file message's media, to be looked up in the tenant's media library before accept.
     file_media_id: str | None = None
+    channel: str = "rcs"
 
     @property
     def text_given(self) -> bool:
@@ -199,6 +204,13 @@ def parse_send_request(body: dict) -> SendRequest:
         errors.append(FieldError("/fallback", f"must be one of {', '.join(FALLBACKS)}"))
         fallback = "sms"
 
+    channel = body.get("channel", "rcs")
+    if channel not in CHANNELS:
+        errors.append(FieldError("/channel", f"must be one of {', '.join(CHANNELS)}"))
+        channel = "rcs"
+    elif channel == "sms" and fallback == "none":
+        errors.append(FieldError("/fallback", 'an SMS-only send ("channel": "sms") cannot refuse SMS'))
+
     return SendRequest(
         recipients,
         card if isinstance(card, dict) else None,
@@ -213,6 +225,7 @@ def parse_send_request(body: dict) -> SendRequest:
         kind=kind,
         chips_given=isinstance(body.get("suggestions"), list),
         file_media_id=file_media_id,
+        channel=channel,
     )
 
 

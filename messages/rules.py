@@ -163,7 +163,7 @@ def parse_rules(body) -> tuple[SendRules | None, list[FieldError]]:
         elif value is None:
             windows.pop(traffic, None)
         else:
-            window = _window(value, where, errors)
+            window = parse_window(value, where, errors)
             if window is not None:
                 windows[traffic] = window
     given_caps = body.get("caps", {})
@@ -237,7 +237,8 @@ def _daily_volume(value, errors: list[FieldError]) -> DailyVolume | None:
     return DailyVolume(**out)
 
 
-def _window(value, where: str, errors: list[FieldError]) -> Window | None:
+def parse_window(value, where: str, errors: list[FieldError]) -> Window | None:
+    """A window `{"start": "HH:MM", "end": "HH:MM"}`; None (with the error added) when it is not one."""
     if not isinstance(value, dict) or set(value) != {"start", "end"}:
         errors.append(FieldError(where, 'expected {"start": "HH:MM", "end": "HH:MM"} or null (any time)'))
         return None

@@ -39,6 +39,8 @@ batches = Table(
     # What happens when RCS cannot deliver: "sms" (the fallback SMS) or "none" (the message
     # ends `failed`, or `expired` once its TTL is over).
     Column("fallback", String(8), nullable=False, server_default="sms"),
+    # "rcs" (RCS first) or "sms" (straight to the SMS the fallback would send).
+    Column("channel", String(8), nullable=False, server_default="rcs"),
 )
 
 messages = Table(

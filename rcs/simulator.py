@@ -15,7 +15,7 @@ a `failed` status, code 2, after its send is accepted.
 
 Behaviour is chosen by the number's ending, longest suffix first (the README's table of sandbox
 numbers; …44 delivers but loses its delivered/displayed callbacks, while a revoke is still
-answered). A virtual handset page per number shows what arrived (cards, text, files, locations)
+answered; …55 delivers and is never displayed). A virtual handset page per number shows what arrived (cards, text, files, locations)
 and lets a person tap suggestions, reply, share a location, a file or the device specifics;
 numbers never appear in URL paths or logs. State lives in memory.
 
@@ -856,12 +856,14 @@ class Behaviour(str, enum.Enum):
     # 44: delivered and read, but the delivered/displayed callbacks are lost on the way (a
     # revoke still gets its answer: revokeFail, it was delivered)
     CALLBACKS_LOST = "callbacks_lost"
+    UNREAD = "unread"  # 55: delivered, never displayed (the recipient does not open it)
 
 
 # Longest matching suffix wins; two-digit rows first.
 _SUFFIXES: tuple[tuple[str, Behaviour], ...] = (
     ("00", Behaviour.NOT_CAPABLE),
     ("44", Behaviour.CALLBACKS_LOST),
+    ("55", Behaviour.UNREAD),
     ("0", Behaviour.NOT_CAPABLE),
     ("9", Behaviour.NOT_CAPABLE),
     ("7", Behaviour.NEVER_DELIVERED),
@@ -1522,7 +1524,8 @@ class MaapSimulator:
             return
         message.state = "delivered"
         self._status(message, "delivered")
-        self._later(message, self.timing.display_delay_s, lambda: self._display(message))
+        if behaviour_of(message.number) is not Behaviour.UNREAD:
+            self._later(message, self.timing.display_delay_s, lambda: self._display(message))
 
     def _display(self, message: SimMessage) -> None:
         if message.state == "delivered":

@@ -23,7 +23,8 @@ SECRET_BYTES = 24  # 192 bits
 # "reviews": deciding what the review queue holds; "privacy": retention, erasure and export of
 # one person's data; "users": the people who sign in to the web UI, their roles, and the audit
 # log; "billing": the tenant's prices, balance, ledger and statements, read only; "audiences":
-# contacts, their imports and exports, and segments); stored as a space-separated string.
+# contacts, their imports and exports, and segments; "campaigns": campaigns and triggered
+# journeys, which send to segments); stored as a space-separated string.
 SCOPES = frozenset(
     {
         "messages",
@@ -38,6 +39,7 @@ SCOPES = frozenset(
         "users",
         "billing",
         "audiences",
+        "campaigns",
     }
 )
 # The platform operator's scopes: never granted to a new tenant's key (a tenant must not set its

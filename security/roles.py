@@ -53,12 +53,13 @@ ROLE_TABLE: dict[str, dict[str, str]] = {
             "cards": _W,
             "privacy": _W,
             "audiences": _W,
+            "campaigns": _W,
         },
     ),
     # Edits cards and templates (and their media) and submits them for review; cannot decide.
     "designer": _all(_R, but={"cards": _W, "templates": _W, **_STAFF_HIDDEN, **_NO_CONTACTS}),
     # Sends messages (and cancels them); previews cards.
-    "sender": _all(_R, but={"messages": _W, "cards": _W, "audiences": _W, **_STAFF_HIDDEN}),
+    "sender": _all(_R, but={"messages": _W, "cards": _W, "audiences": _W, "campaigns": _W, **_STAFF_HIDDEN}),
     # Approves and rejects what the review queue holds.
     "reviewer": _all(_R, but={"reviews": _W, "cards": _W, **_STAFF_HIDDEN, **_NO_CONTACTS}),
     # Reads everything, the audit log and the people included; changes nothing.

@@ -186,6 +186,9 @@ class ApiClient:
     async def put(self, path: str, json=None, headers: dict | None = None, **kw):
         return await self.client.put(path, json=json, headers={**self.auth, **(headers or {})}, **kw)
 
+    async def delete(self, path: str, headers: dict | None = None, **kw):
+        return await self.client.delete(path, headers={**self.auth, **(headers or {})}, **kw)
+
     async def new_tenant(self, name: str = "Other brand", *, default_rules: bool = False, **kw) -> ApiClient:
         from server import ACCOUNTS
 

@@ -103,6 +103,9 @@ def test_failed_codes(code, action):
         ("+8613800001236", Behaviour.NORMAL),
         ("+8613800001237", Behaviour.NEVER_DELIVERED),
         ("+8613800001218", Behaviour.FLAKY),
+        ("+8613800001244", Behaviour.CALLBACKS_LOST),
+        ("+8613800001255", Behaviour.UNREAD),
+        ("+8613800001225", Behaviour.NORMAL),
     ],
 )
 def test_magic_numbers(number, behaviour):

@@ -25,14 +25,18 @@ EXPECTED = {
             "privacy",
             "billing",
             "audiences",
+            "campaigns",
         },
         set(),
     ),
-    "admin": ({"users", "keys", "channels", "webhooks", "compliance", "cards", "privacy", "audiences"}, set()),
+    "admin": (
+        {"users", "keys", "channels", "webhooks", "compliance", "cards", "privacy", "audiences", "campaigns"},
+        set(),
+    ),
     # One person's data in full (privacy) is for owners and admins only; contacts and segments
     # (audiences) for those who send to them, and auditors who read.
     "designer": ({"cards", "templates"}, {"keys", "users", "audit", "privacy", "audiences"}),
-    "sender": ({"messages", "cards", "audiences"}, {"keys", "users", "audit", "privacy"}),
+    "sender": ({"messages", "cards", "audiences", "campaigns"}, {"keys", "users", "audit", "privacy"}),
     "reviewer": ({"reviews", "cards"}, {"keys", "users", "audit", "privacy", "audiences"}),
     "auditor": (set(), {"privacy"}),
     "read-only": (set(), {"keys", "users", "audit", "privacy", "audiences"}),
