@@ -69,8 +69,9 @@ from billing import Billing
 from billing.http import BILLING
 from billing.http import routes as billing_routes
 from billing.service import DEFAULT_INTERVAL_S as BILLING_INTERVAL_S
-from campaigns.http import CAMPAIGNS
+from campaigns.http import CAMPAIGNS, JOURNEYS
 from campaigns.http import routes as campaigns_routes
+from campaigns.journeys import Journeys
 from campaigns.runner import CampaignRunner
 from campaigns.sending import PageSender
 from campaigns.service import Campaigns
@@ -604,6 +605,7 @@ async def campaigns_ctx(app: web.Application):
         db, ledger.writer, app[SEGMENTS], app[messages_http.CARD_CHECK], app[ANALYTICS], clock, ensure_keys=ensure_keys
     )
     sender = PageSender(db, keyring, ledger, messages_http.send_checks(app), ensure_keys=ensure_keys)
+    journeys = Journeys(db, ledger.writer, keyring, app[SEGMENTS], service.variables_of, clock, ensure_keys=ensure_keys)
     runner = CampaignRunner(
         db,
         ledger.writer,
@@ -613,9 +615,10 @@ async def campaigns_ctx(app: web.Application):
         clock,
         worker_id=f"campaigns-{os.getpid()}-{new_id()[:8]}",
         tick_s=app[SETTINGS].campaign_tick_s,
+        journeys=journeys,
     )
     service.wake = runner.wake
-    app[CAMPAIGNS], app[CAMPAIGN_RUNNER] = service, runner
+    app[CAMPAIGNS], app[JOURNEYS], app[CAMPAIGN_RUNNER] = service, journeys, runner
     await runner.start()
     yield
     await runner.stop()

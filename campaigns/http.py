@@ -10,9 +10,11 @@ from api.middleware import TENANT_ID
 from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import Problem
 from campaigns import openapi as _openapi  # noqa: F401  (registers the API description)
+from campaigns.journeys import Journeys
 from campaigns.service import MAX_PAGE, Campaigns
 
 CAMPAIGNS = web.AppKey("campaigns", Campaigns)
+JOURNEYS = web.AppKey("journeys", Journeys)
 ACTIONS = ("launch", "pause", "resume", "cancel")
 
 routes = web.RouteTableDef()
@@ -105,9 +107,70 @@ async def campaign_results(request: web.Request) -> web.Response:
 
 @routes.get("/v1/campaigns/{id}/funnel")
 async def campaign_funnel(request: web.Request) -> web.Response:
+    if await request.app[CAMPAIGNS].get(request[TENANT_ID], _id(request)) is None:
+        raise _not_found()
+    return await _funnel(request, "campaign")
+
+
+async def _funnel(request: web.Request, what: str) -> web.Response:
     group_by = request.query.get("group_by", "none")
     fmt = funnel_format(request)
     rows = await request.app[CAMPAIGNS].funnel(request[TENANT_ID], _id(request), group_by)
-    if rows is None:
-        raise _not_found()
-    return funnel_response(group_by, rows, fmt, filename=f"campaign-{_id(request)}-funnel.csv")
+    return funnel_response(group_by, rows, fmt, filename=f"{what}-{_id(request)}-funnel.csv")
+
+
+# -- journeys ---------------------------------------------------------------------------------
+@routes.post("/v1/journeys")
+async def create_journey(request: web.Request) -> web.Response:
+    view = await request.app[JOURNEYS].create(request[TENANT_ID], await read_json(request))
+    return web.json_response(view, status=201, headers={"Location": f"/v1/journeys/{view['id']}"})
+
+
+@routes.get("/v1/journeys")
+async def list_journeys(request: web.Request) -> web.Response:
+    limit = page_limit(request.query, default=50, maximum=MAX_PAGE)
+    cursor = request.query.get("cursor")
+    items, last = await request.app[JOURNEYS].page(
+        request[TENANT_ID], after=decode_cursor(cursor) if cursor else None, limit=limit
+    )
+    return web.json_response({"data": items, "next_cursor": encode_cursor(last) if last else None})
+
+
+@routes.get("/v1/journeys/{id}")
+async def get_journey(request: web.Request) -> web.Response:
+    view = await request.app[JOURNEYS].get(request[TENANT_ID], _id(request))
+    if view is None:
+        raise Problem(404, "no such journey")
+    return web.json_response(view)
+
+
+@routes.put("/v1/journeys/{id}")
+async def replace_journey(request: web.Request) -> web.Response:
+    view = await request.app[JOURNEYS].replace(request[TENANT_ID], _id(request), await read_json(request))
+    if view is None:
+        raise Problem(404, "no such journey")
+    return web.json_response(view)
+
+
+async def _journey_status(request: web.Request, status: str) -> web.Response:
+    view = await request.app[JOURNEYS].set_status(request[TENANT_ID], _id(request), status)
+    if view is None:
+        raise Problem(404, "no such journey")
+    return web.json_response(view)
+
+
+@routes.post("/v1/journeys/{id}/pause")
+async def pause_journey(request: web.Request) -> web.Response:
+    return await _journey_status(request, "paused")
+
+
+@routes.post("/v1/journeys/{id}/resume")
+async def resume_journey(request: web.Request) -> web.Response:
+    return await _journey_status(request, "active")
+
+
+@routes.get("/v1/journeys/{id}/funnel")
+async def journey_funnel(request: web.Request) -> web.Response:
+    if await request.app[JOURNEYS].get(request[TENANT_ID], _id(request)) is None:
+        raise Problem(404, "no such journey")
+    return await _funnel(request, "journey")

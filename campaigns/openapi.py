@@ -137,6 +137,62 @@ _RESULTS = {
 }
 
 
+_JOURNEY_PROPERTIES = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "template": _TEMPLATE,
+    "date_attribute": {"type": "string", "description": "a contact attribute holding a date (YYYY-MM-DD)"},
+    "offset_days": {
+        "type": "integer",
+        "minimum": -366,
+        "maximum": 366,
+        "default": 0,
+        "description": "days after the date (negative: before it, e.g. -30 for 30 days before a renewal)",
+    },
+    "recurrence": {"enum": ["once", "yearly", "monthly"], "default": "once"},
+    "send_time": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "default": "10:00"},
+    "time_zone": {"type": "string", "default": "Asia/Shanghai"},
+    "segment_id": {"type": ["string", "null"], "description": "only its members (default: every contact)"},
+    "traffic_type": {"enum": ["notification", "marketing", "otp"], "default": "notification"},
+    "ttl": {"type": "integer", "minimum": 1, "maximum": 1_296_000},
+    "fallback": {"enum": ["sms", "none"]},
+    "variables": _SPEC_PROPERTIES["variables"],
+    "defaults": _SPEC_PROPERTIES["defaults"],
+}
+_JOURNEY_IN = {"type": "object", "required": ["name", "template", "date_attribute"], "properties": _JOURNEY_PROPERTIES}
+_JOURNEY = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"enum": ["active", "paused"]},
+        **_JOURNEY_PROPERTIES,
+        "evaluated_day": {"type": ["string", "null"], "description": "the last local day evaluated completely"},
+        "sends": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+_FUNNEL = {
+    "description": "One row per group",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "group_by": {"type": "string"},
+                    "stages": {"type": "array", "items": {"type": "string"}},
+                    "data": {"type": "array", "items": FUNNEL_ROW},
+                },
+            }
+        },
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+_FUNNEL_QUERY = [
+    {"name": "group_by", "in": "query", "schema": {"enum": list(FUNNEL_GROUPS)}},
+    {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
+]
+
+
 def _json(schema: dict, description: str = "OK") -> dict:
     return {"description": description, "content": {_JSON: {"schema": schema}}}
 
@@ -213,30 +269,68 @@ register_fragment(
             "/v1/campaigns/{id}/funnel": {
                 "get": {
                     "summary": "The campaign's funnel per variant, kind, carrier, channel, hour or day",
+                    "parameters": [*_ID, *_FUNNEL_QUERY],
+                    "responses": {"200": _FUNNEL, **problem_responses(401, 403, 404, 422)},
+                }
+            },
+            "/v1/journeys": {
+                "post": {
+                    "summary": "Create a triggered journey (active at once)",
+                    "requestBody": {"required": True, "content": {_JSON: {"schema": _JOURNEY_IN}}},
+                    "responses": {"201": _json(_JOURNEY, "Created"), **problem_responses(400, 401, 403, 415, 422)},
+                },
+                "get": {
+                    "summary": "List journeys (id order)",
                     "parameters": [
-                        *_ID,
-                        {"name": "group_by", "in": "query", "schema": {"enum": list(FUNNEL_GROUPS)}},
-                        {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
                     ],
                     "responses": {
-                        "200": {
-                            "description": "One row per group",
-                            "content": {
-                                _JSON: {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "group_by": {"type": "string"},
-                                            "stages": {"type": "array", "items": {"type": "string"}},
-                                            "data": {"type": "array", "items": FUNNEL_ROW},
-                                        },
-                                    }
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "data": {"type": "array", "items": _JOURNEY},
+                                    "next_cursor": {"type": ["string", "null"]},
                                 },
-                                "text/csv": {"schema": {"type": "string"}},
-                            },
-                        },
-                        **problem_responses(401, 403, 404, 422),
+                            }
+                        ),
+                        **problem_responses(401, 403, 422),
                     },
+                },
+            },
+            "/v1/journeys/{id}": {
+                "get": {
+                    "summary": "A journey with its send counts",
+                    "parameters": _ID,
+                    "responses": {"200": _json(_JOURNEY), **problem_responses(401, 403, 404)},
+                },
+                "put": {
+                    "summary": "Change a journey (from the next evaluation on)",
+                    "parameters": _ID,
+                    "requestBody": {"required": True, "content": {_JSON: {"schema": _JOURNEY_IN}}},
+                    "responses": {"200": _json(_JOURNEY), **problem_responses(400, 401, 403, 404, 415, 422)},
+                },
+            },
+            "/v1/journeys/{id}/pause": {
+                "post": {
+                    "summary": "Pause a journey (no evaluation until resumed)",
+                    "parameters": _ID,
+                    "responses": {"200": _json(_JOURNEY), **problem_responses(401, 403, 404)},
+                }
+            },
+            "/v1/journeys/{id}/resume": {
+                "post": {
+                    "summary": "Resume a journey",
+                    "parameters": _ID,
+                    "responses": {"200": _json(_JOURNEY), **problem_responses(401, 403, 404)},
+                }
+            },
+            "/v1/journeys/{id}/funnel": {
+                "get": {
+                    "summary": "The funnel of what a journey sent",
+                    "parameters": [*_ID, *_FUNNEL_QUERY],
+                    "responses": {"200": _FUNNEL, **problem_responses(401, 403, 404, 422)},
                 }
             },
         }

@@ -25,6 +25,7 @@ from api.problems import Problem
 from audiences.contacts import attribute_hasher
 from audiences.segments import members_query
 from audiences.tables import contacts
+from campaigns.journeys import Journeys
 from campaigns.sending import MAX_PAGE, Content, PageResult, PageSender
 from campaigns.service import Campaigns
 from campaigns.spec import HOLDOUT, REST, Spec, draw, variant_of
@@ -66,11 +67,13 @@ class CampaignRunner:
         worker_id: str = "campaigns",
         lease_s: float = 60.0,
         tick_s: float = 1.0,
+        journeys: Journeys | None = None,
     ):
         self.db, self.writer, self.keyring = db, writer, keyring
         self.service, self.sender = service, sender
         self.clock = clock or SystemClock()
         self.worker_id, self.lease_s, self.tick_s = worker_id, lease_s, tick_s
+        self.journeys = journeys
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._pass = asyncio.Lock()  # one pass at a time in a process
@@ -131,6 +134,8 @@ class CampaignRunner:
                 log.warning("campaign %s paused: %s", row.id, exc.detail)
             except Exception:
                 log.exception("campaign %s: a step failed (retried on the next pass)", row.id)
+        if self.journeys is not None:
+            done += await self.journeys.run(self.sender, self.worker_id, self.lease_s)
         return done
 
     async def _lease(self, campaign_id: str, now_ms: int) -> bool:

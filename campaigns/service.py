@@ -295,11 +295,9 @@ class Campaigns:
     def _scope(self, campaign_id: str) -> Any:
         return select(campaign_messages.c.message_id).where(campaign_messages.c.campaign_id == campaign_id)
 
-    async def funnel(self, tenant_id: str, campaign_id: str, group_by: str = "none") -> list[dict] | None:
-        """The campaign's funnel, per variant, kind (first send or resend), carrier, channel,
-        hour or day."""
-        if await self._row(tenant_id, campaign_id) is None:
-            return None
+    async def funnel(self, tenant_id: str, campaign_id: str, group_by: str = "none") -> list[dict]:
+        """The funnel of what a campaign (or a journey) sent, per variant, kind (first send,
+        resend or journey), carrier, channel, hour or day."""
         if group_by not in FUNNEL_GROUPS:
             raise Problem(422, "no such grouping", [FieldError("/group_by", f"one of {', '.join(FUNNEL_GROUPS)}")])
         cm = campaign_messages.c

@@ -99,7 +99,8 @@ class Spec:
         return self.raw["template"]
 
 
-def _is_zone(value: Any) -> bool:
+def is_zone(value: Any) -> bool:
+    """An IANA time zone this machine knows."""
     if not isinstance(value, str) or not value or len(value) > 64:
         return False
     try:
@@ -109,7 +110,8 @@ def _is_zone(value: Any) -> bool:
     return True
 
 
-def _template(value: Any, where: str, errors: list[FieldError]) -> dict | None:
+def parse_template(value: Any, where: str, errors: list[FieldError]) -> dict | None:
+    """A template reference: a name, or {"name", "version"?}; None (the error added) otherwise."""
     if isinstance(value, str) and value:
         return {"name": value}
     if (
@@ -169,7 +171,7 @@ def _ab(value: Any, errors: list[FieldError]) -> None:
             names.add(name)
         total += _share(v.get("share"), f"{where}/share", errors)
         if "template" in v:
-            v["template"] = _template(v["template"], f"{where}/template", errors)
+            v["template"] = parse_template(v["template"], f"{where}/template", errors)
     holdout = value.get("holdout", 0)
     if holdout != 0:
         total += _share(holdout, "/ab/holdout", errors)
@@ -205,7 +207,7 @@ def _resend(value: Any, errors: list[FieldError]) -> None:
     if "template" in value:
         if "channel" in value:
             errors.append(FieldError("/resend/channel", "give the SMS form (channel sms) or a second card (template)"))
-        value["template"] = _template(value["template"], "/resend/template", errors)
+        value["template"] = parse_template(value["template"], "/resend/template", errors)
     else:
         value.setdefault("channel", "sms")
         if value["channel"] != "sms":
@@ -225,7 +227,7 @@ def parse_spec(body: Any) -> Spec:
     if not isinstance(raw.get("segment_id"), str) or not re.fullmatch(r"[0-9A-Za-z]{1,32}", raw["segment_id"]):
         errors.append(FieldError("/segment_id", "the id of one of your segments"))
     if "template" in raw:
-        raw["template"] = _template(raw["template"], "/template", errors)
+        raw["template"] = parse_template(raw["template"], "/template", errors)
     raw.setdefault("traffic_type", "marketing")
     if raw["traffic_type"] not in TRAFFIC_TYPES:
         errors.append(FieldError("/traffic_type", f"one of {', '.join(TRAFFIC_TYPES)}"))
@@ -244,7 +246,7 @@ def parse_spec(body: Any) -> Spec:
         errors.append(FieldError("/throttle", f"messages a second: a whole number from 1 to {MAX_THROTTLE}"))
     if raw.get("window") is not None:
         parse_window(raw["window"], "/window", errors)
-    if "time_zone" in raw and not _is_zone(raw["time_zone"]):
+    if "time_zone" in raw and not is_zone(raw["time_zone"]):
         errors.append(FieldError("/time_zone", "an IANA time zone (Asia/Shanghai)"))
     variables = raw.get("variables", {})
     if not isinstance(variables, dict):

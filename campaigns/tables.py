@@ -108,7 +108,7 @@ journey_sends = Table(
     Column("tenant_id", String(32), nullable=False),
     Column("message_id", String(32), nullable=True),
     Column("state", String(8), nullable=False),  # paged | sent | skipped
-    Column("page", String(80), nullable=True),
+    Column("page", String(120), nullable=True),
     Column("reason", String(200), nullable=True),
     Column("at_ms", BigInteger, nullable=False),
     Index("ix_journey_sends_page", "journey_id", "state", "page"),

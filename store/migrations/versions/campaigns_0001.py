@@ -119,7 +119,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(length=32), nullable=False),
         sa.Column("message_id", sa.String(length=32), nullable=True),
         sa.Column("state", sa.String(length=8), nullable=False),
-        sa.Column("page", sa.String(length=80), nullable=True),
+        sa.Column("page", sa.String(length=120), nullable=True),
         sa.Column("reason", sa.String(length=200), nullable=True),
         sa.Column("at_ms", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["journey_id"], ["journeys.id"]),
