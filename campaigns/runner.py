@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, false, func, not_, or_, select, update
+from sqlalchemy import and_, bindparam, exists, false, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from analytics.service import FunnelScope
@@ -34,6 +34,7 @@ from campaigns.tables import campaign_messages, campaign_recipients, campaigns
 from fallback.shortlinks.tables import link_clicks
 from messages.ledger import opted_out_in
 from messages.rules import next_allowed
+from messages.status import Status
 from messages.tables import REPLY_KINDS, message_events, message_interactions, messages
 from security import Keyring
 from store import Clock, Database, GroupWriter, SystemClock
@@ -43,6 +44,19 @@ from store.writer import WriteBatch
 log = logging.getLogger(__name__)
 SNAPSHOT_PAGES = 20  # snapshot pages per step: a step stays short whatever the audience
 LIVE = ("scheduled", "running")
+# The statuses a first message's resend is decided in: delivered over RCS (unread so far: resend
+# unless seen or answered), or past the point where one could help (read, gone as SMS, ended).
+RESEND_DECIDES = (
+    Status.RCS_DELIVERED,
+    Status.RCS_READ,
+    Status.FALLBACK_PENDING,
+    Status.SMS_SENT,
+    Status.SMS_DELIVERED,
+    Status.SMS_FAILED,
+    Status.REJECTED,
+    Status.EXPIRED,
+    Status.FAILED,
+)
 _R = campaign_recipients.c
 _C = campaigns.c
 
@@ -453,7 +467,7 @@ class CampaignRunner:
         return await self._content(row, spec, first, channel="sms")
 
     def _engaged(self, unless: str):
-        """The first message was read or clicked (per `unless`), answered, or went as SMS."""
+        """The recipient read or clicked the first message (per `unless`), or answered it."""
         m = messages.c
         read = exists().where(message_events.c.message_id == m.id, message_events.c.type == "rcs_read")
         clicked = exists().where(
@@ -465,15 +479,16 @@ class CampaignRunner:
         replied = exists().where(
             message_interactions.c.message_id == m.id, message_interactions.c.kind.in_(REPLY_KINDS)
         )
-        as_sms = exists().where(message_events.c.message_id == m.id, message_events.c.type == "sms_sent")
-        went_rcs = exists().where(message_events.c.message_id == m.id, message_events.c.type == "rcs_sent")
         seen = {"read": read, "clicked": clicked, "read_or_clicked": or_(read, clicked)}[unless]
-        return or_(seen, replied, as_sms, not_(went_rcs))
+        return or_(seen, replied)
 
     async def _send_resends(self, row, spec: Spec, budget: int, now_ms: int) -> tuple[int, int]:
-        """Recipients whose first message has gone unread (unclicked) `after_hours` get the SMS
-        form, or the second card — never one on the opt-out list (whatever the traffic type);
-        the ledger applies the frequency caps and the consent policy as to any send."""
+        """Recipients whose first message was delivered over RCS and `after_hours` later is
+        still unread (unclicked) and unanswered get the SMS form, or the second card — never
+        one on the opt-out list (whatever the traffic type); the ledger applies the frequency
+        caps and the consent policy as to any send. A first message still on its way (RCS sent,
+        a revoke asked) is decided once it settles; one that was read, went as SMS or ended
+        needs none. Returns (messages sent, recipients decided without a send)."""
         resend = spec.resend
         assert resend is not None
         due = now_ms - int(float(resend["after_hours"]) * 3_600_000)
@@ -481,9 +496,15 @@ class CampaignRunner:
         candidates = (
             select(_R.contact_id, _R.variant, m.to_bidx, m.status, self._engaged(resend["unless"]).label("engaged"))
             .select_from(campaign_recipients.join(messages, m.id == _R.message_id))
-            .where(_R.campaign_id == row.id, _R.state == "sent", _R.resend.is_(None), _R.sent_ms <= due)
+            .where(
+                _R.campaign_id == row.id,
+                _R.state == "sent",
+                _R.resend.is_(None),
+                _R.sent_ms <= due,
+                m.status.in_(RESEND_DECIDES),
+            )
             .order_by(_R.contact_id)
-            .limit(min(MAX_PAGE, budget) * 2)
+            .limit(MAX_PAGE)
         )
         async with self.db.read.connect() as conn:
             rows = (await conn.execute(candidates)).all()
@@ -492,17 +513,18 @@ class CampaignRunner:
             opted = await conn.run_sync(lambda c: opted_out_in(c, row.tenant_id, [r.to_bidx for r in rows]))
         not_needed, skipped, wanted = [], [], []
         for r in rows:
-            if r.engaged or r.status in ("rejected", "failed", "revoked", "held"):
+            if r.status != Status.RCS_DELIVERED or r.engaged:
                 not_needed.append(r.contact_id)
             elif r.to_bidx in opted:
                 skipped.append(r.contact_id)
             else:
                 wanted.append(r)
+        wanted = wanted[:budget]
         await self._decide_resend(row.id, not_needed, "not_needed")
         await self._decide_resend(row.id, skipped, "skipped")
         sent = 0
         by_variant: dict[str, list[str]] = {}
-        for r in wanted[:budget]:
+        for r in wanted:
             by_variant.setdefault(r.variant, []).append(r.contact_id)
         for variant, ids in by_variant.items():
             page = await self._mark(row.id, ids, "resend", "resend_page")

@@ -308,14 +308,14 @@ class Campaigns:
         return await self.analytics.funnel(tenant_id, FunnelScope(message_ids=self._scope(campaign_id)), group_by)
 
     async def cost(self, tenant_id: str, campaign_id: str) -> dict[str, str]:
-        """What the campaign's messages cost so far: charges less refunds, per carrier and in all
-        (CNY, exact)."""
+        """What the campaign's messages cost so far — their charges (a refund only returns a
+        hold, never a charge) — per carrier and in all (CNY, exact)."""
         b = billing_entries.c
         query = (
             select(b.carrier, func.sum(b.amount_units).label("units"))
             .where(
                 b.tenant_id == tenant_id,
-                b.kind.in_(("charge", "refund")),
+                b.kind == "charge",
                 b.message_id.in_(self._scope(campaign_id)),
             )
             .group_by(b.carrier)

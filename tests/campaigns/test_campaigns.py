@@ -162,14 +162,8 @@ async def test_an_ab_campaign_with_smart_resend_matches_a_recount(campaign_env):
     assert await _sent_ids(app, cid, "resend") == {}
     await campaign_env.step(seconds=3600)
     resent = await _sent_ids(app, cid, "resend")
-    # Recount: went over RCS, never as SMS, not read, not answered (and not rejected).
-    expected = {
-        v["to"]
-        for v in views.values()
-        if "rcs_sent" in _types(v)
-        and not _types(v) & {"sms_sent", "rcs_read"}
-        and v["status"] not in ("rejected", "failed")
-    }
+    # Recount: delivered over RCS and still unread, unanswered.
+    expected = {v["to"] for v in views.values() if v["status"] == "rcs_delivered"}
     assert number("55") in expected and number("01") not in expected and number("10") not in expected
     resent_views = await _settle(api, resent)
     assert {v["to"] for v in resent_views.values()} == expected
