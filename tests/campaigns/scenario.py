@@ -61,9 +61,13 @@ async def _until(what: str, check, timeout: float, every: float = 0.2):
         await asyncio.sleep(every)
 
 
-async def run(api, admin, db: Database, n: int, *, settle_billing, timeout: float = 120.0) -> Outcome:
+async def run(
+    api, admin, db: Database, n: int, *, settle_billing, timeout: float = 120.0, wait_hours: float = 0.0005
+) -> Outcome:
     """Run the scenario for `n` contacts through `api` (the tenant's client) and `admin` (a
-    client with billing-admin); `settle_billing()` runs the billing job until it is idle."""
+    client with billing-admin); `settle_billing()` runs the billing job until it is idle.
+    `wait_hours` is the winner's and the resend's wait: longer than the sandbox takes to read a
+    message (else a resend goes to a message about to be read, as it would in life)."""
     out = Outcome(contacts=n, audience=0)
     started = time.monotonic()
     await _ok(await admin.put("/v1/billing/prices", {"prices": PRICES}), 200)
@@ -105,9 +109,9 @@ async def run(api, admin, db: Database, n: int, *, settle_billing, timeout: floa
         "ab": {
             "variants": [{"name": "A", "share": 0.2}, {"name": "B", "share": 0.2, "template": "coupon"}],
             "holdout": 0.1,
-            "winner": {"after_hours": 0.0005, "metric": "read"},  # 1.8 s
+            "winner": {"after_hours": wait_hours, "metric": "read"},
         },
-        "resend": {"after_hours": 0.0005, "channel": "sms"},
+        "resend": {"after_hours": wait_hours, "channel": "sms"},
     }
     campaign = await _ok(await api.post("/v1/campaigns", body), 201)
     cid = campaign["id"]
