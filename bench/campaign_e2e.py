@@ -11,7 +11,8 @@ fresh embedded SQLite data dir or the given (empty, migrated) PostgreSQL databas
 is the time the scenario may take. The winner's and the resend's wait is 18 s (the sandbox
 reads a message 1.5 s after it is sent, later under load). Ends with one JSON line: contacts, audience, messages,
 resends, the timings (import, campaign until finished — two 18 s waits included —, until every
-message ended, total).
+message ended, total), and the latency (median, p95) of the campaign's results and funnel read
+every half second while it runs.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import asyncio
 import logging
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._load import free_port, json_line, print_table  # noqa: E402
+from bench._load import free_port, json_line, median, print_table  # noqa: E402
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -65,8 +67,32 @@ async def run(args: argparse.Namespace) -> dict:
             while await billing.run_once():
                 pass
 
+        latencies: dict[str, list[float]] = {"results": [], "funnel": []}
+
+        async def probe(campaign_id: str) -> None:
+            """The analytics a brand watches while the campaign runs, every half second."""
+            paths = {
+                "results": f"/v1/campaigns/{campaign_id}/results",
+                "funnel": f"/v1/campaigns/{campaign_id}/funnel?group_by=variant",
+            }
+            while True:
+                for name, path in paths.items():
+                    began = time.perf_counter()
+                    resp = await api.get(path)
+                    await resp.read()
+                    assert resp.status == 200
+                    latencies[name].append((time.perf_counter() - began) * 1000)
+                await asyncio.sleep(0.5)
+
         outcome = await scenario.run(
-            api, admin, app[DATABASE], args.contacts, settle_billing=settle, timeout=args.seconds, wait_hours=0.005
+            api,
+            admin,
+            app[DATABASE],
+            args.contacts,
+            settle_billing=settle,
+            timeout=args.seconds,
+            wait_hours=0.005,
+            while_running=probe,
         )
     finally:
         await client.close()
@@ -85,8 +111,14 @@ async def run(args: argparse.Namespace) -> dict:
         "campaign_s": round(t["campaign_s"], 1),
         "until_final_s": round(t["until_final_s"], 1),
         "total_s": round(t["total_s"], 1),
+        **{f"{name}_ms_p50": round(median(xs), 1) for name, xs in latencies.items()},
+        **{f"{name}_ms_p95": round(_p95(xs), 1) for name, xs in latencies.items()},
         "recount": "matches",
     }
+
+
+def _p95(xs: list[float]) -> float:
+    return sorted(xs)[int(0.95 * (len(xs) - 1))] if xs else float("nan")
 
 
 def main() -> None:

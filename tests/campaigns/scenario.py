@@ -8,6 +8,7 @@ a recount from the messages tables."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -62,12 +63,21 @@ async def _until(what: str, check, timeout: float, every: float = 0.2):
 
 
 async def run(
-    api, admin, db: Database, n: int, *, settle_billing, timeout: float = 120.0, wait_hours: float = 0.0005
+    api,
+    admin,
+    db: Database,
+    n: int,
+    *,
+    settle_billing,
+    timeout: float = 120.0,
+    wait_hours: float = 0.0005,
+    while_running=None,
 ) -> Outcome:
     """Run the scenario for `n` contacts through `api` (the tenant's client) and `admin` (a
     client with billing-admin); `settle_billing()` runs the billing job until it is idle.
     `wait_hours` is the winner's and the resend's wait: longer than the sandbox takes to read a
-    message (else a resend goes to a message about to be read, as it would in life)."""
+    message (else a resend goes to a message about to be read, as it would in life).
+    `while_running(campaign_id)`, if given, runs from the launch until every message ended."""
     out = Outcome(contacts=n, audience=0)
     started = time.monotonic()
     await _ok(await admin.put("/v1/billing/prices", {"prices": PRICES}), 200)
@@ -117,6 +127,7 @@ async def run(
     cid = campaign["id"]
     t = time.monotonic()
     await _ok(await api.post(f"/v1/campaigns/{cid}/launch"), 200)
+    probe = asyncio.create_task(while_running(cid)) if while_running is not None else None
 
     async def finished():
         view = await _ok(await api.get(f"/v1/campaigns/{cid}"), 200)
@@ -138,6 +149,10 @@ async def run(
 
     await _until("every message to end", ended, timeout, every=0.5)
     out.timings["until_final_s"] = time.monotonic() - t
+    if probe is not None:
+        probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probe
 
     # -- the recount ------------------------------------------------------------------------------
     async with db.read.connect() as conn:
