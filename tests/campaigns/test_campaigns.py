@@ -368,3 +368,34 @@ async def test_states_and_a_template_that_cannot_go(campaign_env):
     draft = (await (await api.post("/v1/campaigns", body)).json())["id"]
     assert (await api.delete(f"/v1/campaigns/{draft}")).status == 204
     assert (await api.get(f"/v1/campaigns/{draft}")).status == 404
+
+
+async def test_one_process_at_a_time_runs_a_campaign(campaign_env):
+    """Two runners on one database (two processes): the one holding a campaign's lease steps
+    it; the other leaves it alone until the lease runs out."""
+    from campaigns.runner import CampaignRunner
+    from server import CAMPAIGN_RUNNER
+
+    api, app = campaign_env.api, campaign_env.app
+    await _contacts(api)
+    segment = await _segment(api)
+    body = {
+        "name": "leased",
+        "template": "offer",
+        "segment_id": segment,
+        "throttle": 2,
+        "variables": {"campaign": "code"},
+    }
+    cid = (await (await api.post("/v1/campaigns", body)).json())["id"]
+    assert (await api.post(f"/v1/campaigns/{cid}/launch")).status == 200
+    mine = app[CAMPAIGN_RUNNER]
+    other = CampaignRunner(
+        mine.db, mine.writer, mine.keyring, mine.service, mine.sender, campaign_env.clock, worker_id="other", lease_s=60
+    )
+    assert await campaign_env.step() > 0  # the app's runner takes the lease: the snapshot
+    campaign_env.clock.advance(seconds=1)
+    assert await other.run_once() == 0  # leased by the app's runner
+    assert await campaign_env.step(seconds=0) > 0
+    campaign_env.clock.advance(seconds=61)  # the app's runner stopped: its lease runs out
+    assert await other.run_once() > 0
+    assert await campaign_env.step() == 0  # now the other holds it
