@@ -51,6 +51,25 @@ FUNNEL_ROW = {
 }
 
 
+# A funnel's answer: JSON (one row per group) or CSV.
+FUNNEL_RESPONSE = {
+    "description": "One row per group",
+    "content": {
+        _JSON: {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "group_by": {"type": "string"},
+                    "stages": {"type": "array", "items": {"type": "string"}},
+                    "data": {"type": "array", "items": FUNNEL_ROW},
+                },
+            }
+        },
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
 def _json(schema: dict, description: str = "OK") -> dict:
     return {"description": description, "content": {_JSON: {"schema": schema}}}
 
@@ -102,22 +121,7 @@ register_fragment(
                         {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
                     ],
                     "responses": {
-                        "200": {
-                            "description": "One row per group",
-                            "content": {
-                                _JSON: {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "group_by": {"type": "string"},
-                                            "stages": {"type": "array", "items": {"type": "string"}},
-                                            "data": {"type": "array", "items": FUNNEL_ROW},
-                                        },
-                                    }
-                                },
-                                "text/csv": {"schema": {"type": "string"}},
-                            },
-                        },
+                        "200": FUNNEL_RESPONSE,
                         **problem_responses(401, 403, 422),
                     },
                 }

@@ -70,31 +70,19 @@ async def delete_campaign(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _act(request: web.Request, action: str) -> web.Response:
-    view = await request.app[CAMPAIGNS].act(request[TENANT_ID], _id(request), action)
-    if view is None:
-        raise _not_found()
-    return web.json_response(view)
+def _action(action: str):
+    async def handler(request: web.Request) -> web.Response:
+        view = await request.app[CAMPAIGNS].act(request[TENANT_ID], _id(request), action)
+        if view is None:
+            raise _not_found()
+        return web.json_response(view)
+
+    handler.__name__ = f"{action}_campaign"
+    return handler
 
 
-@routes.post("/v1/campaigns/{id}/launch")
-async def launch_campaign(request: web.Request) -> web.Response:
-    return await _act(request, "launch")
-
-
-@routes.post("/v1/campaigns/{id}/pause")
-async def pause_campaign(request: web.Request) -> web.Response:
-    return await _act(request, "pause")
-
-
-@routes.post("/v1/campaigns/{id}/resume")
-async def resume_campaign(request: web.Request) -> web.Response:
-    return await _act(request, "resume")
-
-
-@routes.post("/v1/campaigns/{id}/cancel")
-async def cancel_campaign(request: web.Request) -> web.Response:
-    return await _act(request, "cancel")
+for _name in ACTIONS:  # POST /v1/campaigns/{id}/launch | pause | resume | cancel
+    routes.post(f"/v1/campaigns/{{id}}/{_name}")(_action(_name))
 
 
 @routes.get("/v1/campaigns/{id}/results")
@@ -152,21 +140,18 @@ async def replace_journey(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
-async def _journey_status(request: web.Request, status: str) -> web.Response:
-    view = await request.app[JOURNEYS].set_status(request[TENANT_ID], _id(request), status)
-    if view is None:
-        raise Problem(404, "no such journey")
-    return web.json_response(view)
+def _journey_status(status: str):
+    async def handler(request: web.Request) -> web.Response:
+        view = await request.app[JOURNEYS].set_status(request[TENANT_ID], _id(request), status)
+        if view is None:
+            raise Problem(404, "no such journey")
+        return web.json_response(view)
+
+    return handler
 
 
-@routes.post("/v1/journeys/{id}/pause")
-async def pause_journey(request: web.Request) -> web.Response:
-    return await _journey_status(request, "paused")
-
-
-@routes.post("/v1/journeys/{id}/resume")
-async def resume_journey(request: web.Request) -> web.Response:
-    return await _journey_status(request, "active")
+routes.post("/v1/journeys/{id}/pause")(_journey_status("paused"))
+routes.post("/v1/journeys/{id}/resume")(_journey_status("active"))
 
 
 @routes.get("/v1/journeys/{id}/funnel")

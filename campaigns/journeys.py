@@ -26,10 +26,8 @@ from audiences.contacts import attribute_hasher
 from audiences.segments import Compiler, Segments
 from audiences.tables import contact_attributes, contacts
 from campaigns.sending import MAX_PAGE, Content, PageSender
-from campaigns.spec import ATTRIBUTE, MAX_DEFAULT, MAX_NAME, VARIABLE, is_zone, parse_template
+from campaigns.spec import ATTRIBUTE, MAX_NAME, check_send_options, check_variable_maps, is_zone, parse_template
 from campaigns.tables import campaign_messages, journey_sends, journeys
-from cards.library import TRAFFIC_TYPES
-from messages.request import DEFAULT_TTL_S, FALLBACKS, MAX_TTL_S, MIN_TTL_S
 from messages.rules import DEFAULT_ZONE
 from security import Keyring
 from store import Clock, Database, GroupWriter, SystemClock, new_id
@@ -90,27 +88,8 @@ def parse_journey(body: Any) -> dict:
     segment = raw.get("segment_id")
     if segment is not None and not (isinstance(segment, str) and re.fullmatch(r"[0-9A-Za-z]{1,32}", segment)):
         errors.append(FieldError("/segment_id", "the id of one of your segments, or null (every contact)"))
-    raw.setdefault("traffic_type", "notification")
-    if raw["traffic_type"] not in TRAFFIC_TYPES:
-        errors.append(FieldError("/traffic_type", f"one of {', '.join(TRAFFIC_TYPES)}"))
-    raw.setdefault("ttl", DEFAULT_TTL_S)
-    ttl = raw["ttl"]
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or not MIN_TTL_S <= ttl <= MAX_TTL_S:
-        errors.append(FieldError("/ttl", f"whole seconds from {MIN_TTL_S} to {MAX_TTL_S}"))
-    raw.setdefault("fallback", "sms")
-    if raw["fallback"] not in FALLBACKS:
-        errors.append(FieldError("/fallback", f"one of {', '.join(FALLBACKS)}"))
-    for key, check, what in (
-        ("variables", lambda v: isinstance(v, str) and ATTRIBUTE.fullmatch(v), "an attribute name"),
-        ("defaults", lambda v: isinstance(v, str) and len(v) <= MAX_DEFAULT, f"a text of ≤ {MAX_DEFAULT}"),
-    ):
-        value = raw.setdefault(key, {})
-        if not isinstance(value, dict):
-            errors.append(FieldError(f"/{key}", f"an object: template variable → {what}"))
-            continue
-        for k, v in value.items():
-            if not VARIABLE.fullmatch(k) or not check(v):
-                errors.append(FieldError(f"/{key}/{k}", f"a variable name → {what}"))
+    check_send_options(raw, errors, traffic_type="notification")
+    check_variable_maps(raw, errors)
     if errors:
         raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
     return raw

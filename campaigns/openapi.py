@@ -1,6 +1,6 @@
 """OpenAPI fragment for campaigns (/v1/campaigns)."""
 
-from analytics.openapi import FUNNEL_ROW
+from analytics.openapi import FUNNEL_RESPONSE, FUNNEL_ROW
 from api.openapi import problem_responses, register_fragment
 from campaigns.service import FUNNEL_GROUPS, STATUSES
 from campaigns.spec import MAX_HOURS, MAX_THROTTLE, MAX_VARIANTS, METRICS, RESEND_UNLESS
@@ -171,22 +171,6 @@ _JOURNEY = {
         "updated_at": {"type": "string", "format": "date-time"},
     },
 }
-_FUNNEL = {
-    "description": "One row per group",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "group_by": {"type": "string"},
-                    "stages": {"type": "array", "items": {"type": "string"}},
-                    "data": {"type": "array", "items": FUNNEL_ROW},
-                },
-            }
-        },
-        "text/csv": {"schema": {"type": "string"}},
-    },
-}
 _FUNNEL_QUERY = [
     {"name": "group_by", "in": "query", "schema": {"enum": list(FUNNEL_GROUPS)}},
     {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
@@ -195,6 +179,30 @@ _FUNNEL_QUERY = [
 
 def _json(schema: dict, description: str = "OK") -> dict:
     return {"description": description, "content": {_JSON: {"schema": schema}}}
+
+
+def _list(item: dict, summary: str, *query: dict) -> dict:
+    """A GET of a keyset page of items."""
+    return {
+        "summary": summary,
+        "parameters": [
+            *query,
+            {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+        ],
+        "responses": {
+            "200": _json(
+                {
+                    "type": "object",
+                    "properties": {
+                        "data": {"type": "array", "items": item},
+                        "next_cursor": {"type": ["string", "null"]},
+                    },
+                }
+            ),
+            **problem_responses(401, 403, 422),
+        },
+    }
 
 
 def _action(summary: str) -> dict:
@@ -216,26 +224,11 @@ register_fragment(
                     "requestBody": {"required": True, "content": {_JSON: {"schema": _SPEC}}},
                     "responses": {"201": _json(_CAMPAIGN, "Created"), **problem_responses(400, 401, 403, 415, 422)},
                 },
-                "get": {
-                    "summary": "List campaigns (id order)",
-                    "parameters": [
-                        {"name": "status", "in": "query", "schema": {"enum": list(STATUSES)}},
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                    ],
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "data": {"type": "array", "items": _CAMPAIGN},
-                                    "next_cursor": {"type": ["string", "null"]},
-                                },
-                            }
-                        ),
-                        **problem_responses(401, 403, 422),
-                    },
-                },
+                "get": _list(
+                    _CAMPAIGN,
+                    "List campaigns (id order)",
+                    {"name": "status", "in": "query", "schema": {"enum": list(STATUSES)}},
+                ),
             },
             "/v1/campaigns/{id}": {
                 "get": {
@@ -270,7 +263,7 @@ register_fragment(
                 "get": {
                     "summary": "The campaign's funnel per variant, kind, carrier, channel, hour or day",
                     "parameters": [*_ID, *_FUNNEL_QUERY],
-                    "responses": {"200": _FUNNEL, **problem_responses(401, 403, 404, 422)},
+                    "responses": {"200": FUNNEL_RESPONSE, **problem_responses(401, 403, 404, 422)},
                 }
             },
             "/v1/journeys": {
@@ -279,25 +272,7 @@ register_fragment(
                     "requestBody": {"required": True, "content": {_JSON: {"schema": _JOURNEY_IN}}},
                     "responses": {"201": _json(_JOURNEY, "Created"), **problem_responses(400, 401, 403, 415, 422)},
                 },
-                "get": {
-                    "summary": "List journeys (id order)",
-                    "parameters": [
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                    ],
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "data": {"type": "array", "items": _JOURNEY},
-                                    "next_cursor": {"type": ["string", "null"]},
-                                },
-                            }
-                        ),
-                        **problem_responses(401, 403, 422),
-                    },
-                },
+                "get": _list(_JOURNEY, "List journeys (id order)"),
             },
             "/v1/journeys/{id}": {
                 "get": {
@@ -330,7 +305,7 @@ register_fragment(
                 "get": {
                     "summary": "The funnel of what a journey sent",
                     "parameters": [*_ID, *_FUNNEL_QUERY],
-                    "responses": {"200": _FUNNEL, **problem_responses(401, 403, 404, 422)},
+                    "responses": {"200": FUNNEL_RESPONSE, **problem_responses(401, 403, 404, 422)},
                 }
             },
         }

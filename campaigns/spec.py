@@ -214,6 +214,37 @@ def _resend(value: Any, errors: list[FieldError]) -> None:
             errors.append(FieldError("/resend/channel", "sms: the SMS form of the first message"))
 
 
+def check_send_options(raw: dict, errors: list[FieldError], *, traffic_type: str) -> None:
+    """`traffic_type`, `ttl` and `fallback` of what a campaign or journey sends: defaults set,
+    problems added to `errors`."""
+    raw.setdefault("traffic_type", traffic_type)
+    if raw["traffic_type"] not in TRAFFIC_TYPES:
+        errors.append(FieldError("/traffic_type", f"one of {', '.join(TRAFFIC_TYPES)}"))
+    raw.setdefault("ttl", DEFAULT_TTL_S)
+    ttl = raw["ttl"]
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not MIN_TTL_S <= ttl <= MAX_TTL_S:
+        errors.append(FieldError("/ttl", f"whole seconds from {MIN_TTL_S} to {MAX_TTL_S}"))
+    raw.setdefault("fallback", "sms")
+    if raw["fallback"] not in FALLBACKS:
+        errors.append(FieldError("/fallback", f"one of {', '.join(FALLBACKS)}"))
+
+
+def check_variable_maps(raw: dict, errors: list[FieldError]) -> None:
+    """`variables` (template variable → contact attribute) and `defaults` (template variable →
+    the text for a contact without it)."""
+    for key, check, what in (
+        ("variables", lambda v: isinstance(v, str) and ATTRIBUTE.fullmatch(v), "an attribute name"),
+        ("defaults", lambda v: isinstance(v, str) and len(v) <= MAX_DEFAULT, f"a text of ≤ {MAX_DEFAULT}"),
+    ):
+        value = raw.setdefault(key, {})
+        if not isinstance(value, dict):
+            errors.append(FieldError(f"/{key}", f"an object: template variable → {what}"))
+            continue
+        for k, v in value.items():
+            if not VARIABLE.fullmatch(k) or not check(v):
+                errors.append(FieldError(pointer(key, k), f"a variable name → {what}"))
+
+
 def parse_spec(body: Any) -> Spec:
     """Check a campaign definition; a 422 lists every problem."""
     if not isinstance(body, dict):
@@ -228,16 +259,7 @@ def parse_spec(body: Any) -> Spec:
         errors.append(FieldError("/segment_id", "the id of one of your segments"))
     if "template" in raw:
         raw["template"] = parse_template(raw["template"], "/template", errors)
-    raw.setdefault("traffic_type", "marketing")
-    if raw["traffic_type"] not in TRAFFIC_TYPES:
-        errors.append(FieldError("/traffic_type", f"one of {', '.join(TRAFFIC_TYPES)}"))
-    raw.setdefault("ttl", DEFAULT_TTL_S)
-    ttl = raw["ttl"]
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or not MIN_TTL_S <= ttl <= MAX_TTL_S:
-        errors.append(FieldError("/ttl", f"whole seconds from {MIN_TTL_S} to {MAX_TTL_S}"))
-    raw.setdefault("fallback", "sms")
-    if raw["fallback"] not in FALLBACKS:
-        errors.append(FieldError("/fallback", f"one of {', '.join(FALLBACKS)}"))
+    check_send_options(raw, errors, traffic_type="marketing")
     if raw.get("start_at") is not None and parse_rfc3339(raw["start_at"]) is None:
         errors.append(FieldError("/start_at", "an RFC 3339 time with its offset"))
     raw.setdefault("throttle", DEFAULT_THROTTLE)
@@ -248,20 +270,7 @@ def parse_spec(body: Any) -> Spec:
         parse_window(raw["window"], "/window", errors)
     if "time_zone" in raw and not is_zone(raw["time_zone"]):
         errors.append(FieldError("/time_zone", "an IANA time zone (Asia/Shanghai)"))
-    variables = raw.get("variables", {})
-    if not isinstance(variables, dict):
-        errors.append(FieldError("/variables", "an object: template variable → contact attribute"))
-    else:
-        for k, v in variables.items():
-            if not VARIABLE.fullmatch(k) or not isinstance(v, str) or not ATTRIBUTE.fullmatch(v):
-                errors.append(FieldError(pointer("variables", k), "a variable name → an attribute name"))
-    defaults = raw.get("defaults", {})
-    if not isinstance(defaults, dict):
-        errors.append(FieldError("/defaults", "an object: template variable → the text when a contact lacks it"))
-    else:
-        for k, v in defaults.items():
-            if not VARIABLE.fullmatch(k) or not isinstance(v, str) or len(v) > MAX_DEFAULT:
-                errors.append(FieldError(pointer("defaults", k), f"a variable name → a text of ≤ {MAX_DEFAULT}"))
+    check_variable_maps(raw, errors)
     if raw.get("ab") is not None:
         _ab(raw["ab"], errors)
     if raw.get("resend") is not None:

@@ -3,48 +3,19 @@ scope gain `billing` (never the operator's `billing-admin`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import inspect, text
-
-from store import metadata, open_database, run_migrations
 from store.db import sqlite_url
+from tests.migrationkit import upgrade_with_keys
 
 
 async def test_the_migration_matches_the_tables_and_grants_the_scope(tmp_path, database_url):
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
     url = database_url or sqlite_url(tmp_path / "m.db")
-    await run_migrations(url, "privacy_0001")
-    await run_migrations(url, "accounts_0004")  # a database from before billing, with two keys
-    db = open_database(url)
     full = "cards channels compliance keys messages privacy reviews templates users webhooks"
-    try:
-        async with db.write.begin() as conn:
-            await conn.execute(
-                text("INSERT INTO tenants (id, name, signature, created_ms) VALUES ('t1', 'T', '【鸿雁测试】', 0)")
-            )
-            for key_id, scopes in (("all", full), ("narrow", "messages")):
-                await conn.execute(
-                    text(
-                        "INSERT INTO api_keys (id, tenant_id, key_hash, scopes, created_ms) "
-                        "VALUES (:id, 't1', :hash, :scopes, 0)"
-                    ),
-                    {"id": key_id, "hash": b"x", "scopes": scopes},
-                )
-        await run_migrations(url)
-        ours = ("billing_", "ix_message_events_at")
-
-        def diff(sync_conn):
-            context = MigrationContext.configure(sync_conn)
-            return [d for d in compare_metadata(context, metadata) if any(t in repr(d) for t in ours)]
-
-        async with db.read.connect() as conn:
-            assert await conn.run_sync(diff) == []
-            scopes = dict((await conn.execute(text("SELECT id, scopes FROM api_keys"))).all())
-            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-    finally:
-        await db.dispose()
-    assert {"billing_prices", "billing_accounts", "billing_entries", "billing_cursor"} <= tables
-    assert set(full.split()) | {"billing"} <= set(scopes["all"].split())
-    assert "billing-admin" not in scopes["all"].split()
-    assert scopes["narrow"] == "messages"
+    before = ("privacy_0001", "accounts_0004")  # a database from before billing, with two keys
+    got = await upgrade_with_keys(
+        url, before, {"all": full, "narrow": "messages"}, ("billing_", "ix_message_events_at")
+    )
+    assert got.drift == []
+    assert {"billing_prices", "billing_accounts", "billing_entries", "billing_cursor"} <= got.tables
+    assert set(full.split()) | {"billing"} <= set(got.scopes["all"].split())
+    assert "billing-admin" not in got.scopes["all"].split()
+    assert got.scopes["narrow"] == "messages"

@@ -76,6 +76,17 @@ async def _segment(api) -> str:
     return (await resp.json())["id"]
 
 
+async def _launched(api, **fields) -> str:
+    """Contacts, a segment and a launched campaign of the offer (with `fields`); its id."""
+    await _contacts(api)
+    body = {"name": "x", "template": "offer", "segment_id": await _segment(api), "variables": {"campaign": "code"}}
+    resp = await api.post("/v1/campaigns", {**body, **fields})
+    assert resp.status == 201, await resp.text()
+    cid = (await resp.json())["id"]
+    assert (await api.post(f"/v1/campaigns/{cid}/launch")).status == 200
+    return cid
+
+
 async def _messages(api, ids) -> dict[str, dict]:
     out = {}
     for mid in ids:
@@ -204,17 +215,7 @@ async def test_an_ab_campaign_with_smart_resend_matches_a_recount(campaign_env):
 
 async def test_throttle_pause_resume_and_restart_safety(campaign_env):
     api, app = campaign_env.api, campaign_env.app
-    await _contacts(api)
-    segment = await _segment(api)
-    body = {
-        "name": "slow",
-        "template": "offer",
-        "segment_id": segment,
-        "throttle": 3,
-        "variables": {"campaign": "code"},
-    }
-    cid = (await (await api.post("/v1/campaigns", body)).json())["id"]
-    assert (await api.post(f"/v1/campaigns/{cid}/launch")).status == 200
+    cid = await _launched(api, throttle=3)
     await campaign_env.step()  # snapshot
     await campaign_env.step()  # 3 a second
     assert len(await _sent_ids(app, cid, "first")) == 3
@@ -377,17 +378,7 @@ async def test_one_process_at_a_time_runs_a_campaign(campaign_env):
     from server import CAMPAIGN_RUNNER
 
     api, app = campaign_env.api, campaign_env.app
-    await _contacts(api)
-    segment = await _segment(api)
-    body = {
-        "name": "leased",
-        "template": "offer",
-        "segment_id": segment,
-        "throttle": 2,
-        "variables": {"campaign": "code"},
-    }
-    cid = (await (await api.post("/v1/campaigns", body)).json())["id"]
-    assert (await api.post(f"/v1/campaigns/{cid}/launch")).status == 200
+    await _launched(api, throttle=2)
     mine = app[CAMPAIGN_RUNNER]
     other = CampaignRunner(
         mine.db, mine.writer, mine.keyring, mine.service, mine.sender, campaign_env.clock, worker_id="other", lease_s=60

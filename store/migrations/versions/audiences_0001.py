@@ -8,6 +8,8 @@ Revises: privacy_0001
 from alembic import op
 import sqlalchemy as sa
 
+from store.migrations.scopes import drop_scopes, grant_scope
+
 
 revision = "audiences_0001"
 down_revision = "privacy_0001"
@@ -101,21 +103,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
     )
     op.create_index("ix_segments_tenant_id", "segments", ["tenant_id", "id"])
-    conn = op.get_bind()
-    keys = sa.table("api_keys", sa.column("id"), sa.column("scopes"))
-    for key_id, scopes in conn.execute(sa.select(keys.c.id, keys.c.scopes)).all():
-        held = set(scopes.split())
-        if FULL_BEFORE <= held and "audiences" not in held:
-            conn.execute(keys.update().where(keys.c.id == key_id).values(scopes=" ".join(sorted(held | {"audiences"}))))
+    grant_scope(op.get_bind(), "audiences", FULL_BEFORE)
 
 
 def downgrade() -> None:
-    conn = op.get_bind()
-    keys = sa.table("api_keys", sa.column("id"), sa.column("scopes"))
-    for key_id, scopes in conn.execute(sa.select(keys.c.id, keys.c.scopes)).all():
-        held = set(scopes.split())
-        if "audiences" in held:
-            conn.execute(keys.update().where(keys.c.id == key_id).values(scopes=" ".join(sorted(held - {"audiences"}))))
+    drop_scopes(op.get_bind(), "audiences")
     op.drop_index("ix_segments_tenant_id", table_name="segments")
     op.drop_table("segments")
     op.drop_index("ix_contact_imports_tenant_id", table_name="contact_imports")

@@ -12,6 +12,8 @@ then (users and privacy included) are the ones granted `billing`.
 from alembic import op
 import sqlalchemy as sa
 
+from store.migrations.scopes import drop_scopes, grant_scope
+
 
 revision = "billing_0001"
 down_revision = ("privacy_0001", "accounts_0004")
@@ -83,22 +85,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_billing_cursor")),
     )
     op.create_index("ix_message_events_at", "message_events", ["at_ms", "id"])
-    conn = op.get_bind()
-    keys = sa.table("api_keys", sa.column("id"), sa.column("scopes"))
-    for key_id, scopes in conn.execute(sa.select(keys.c.id, keys.c.scopes)).all():
-        held = set(scopes.split())
-        if FULL_BEFORE <= held and "billing" not in held:
-            conn.execute(keys.update().where(keys.c.id == key_id).values(scopes=" ".join(sorted(held | {"billing"}))))
+    grant_scope(op.get_bind(), "billing", FULL_BEFORE)
 
 
 def downgrade() -> None:
-    conn = op.get_bind()
-    keys = sa.table("api_keys", sa.column("id"), sa.column("scopes"))
-    for key_id, scopes in conn.execute(sa.select(keys.c.id, keys.c.scopes)).all():
-        held = set(scopes.split())
-        if held & {"billing", "billing-admin"}:
-            rest = held - {"billing", "billing-admin"}
-            conn.execute(keys.update().where(keys.c.id == key_id).values(scopes=" ".join(sorted(rest))))
+    drop_scopes(op.get_bind(), "billing", "billing-admin")
     op.drop_index("ix_message_events_at", table_name="message_events")
     op.drop_table("billing_cursor")
     op.drop_index("ix_billing_entries_message", table_name="billing_entries")

@@ -8,6 +8,8 @@ Revises: 0007, audiences_0001, billing_0001
 from alembic import op
 import sqlalchemy as sa
 
+from store.migrations.scopes import drop_scopes, grant_scope
+
 
 revision = "campaigns_0001"
 down_revision = ("0007", "audiences_0001", "billing_0001")
@@ -126,21 +128,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("journey_id", "contact_id", "occurrence"),
     )
     op.create_index("ix_journey_sends_page", "journey_sends", ["journey_id", "state", "page"])
-    conn = op.get_bind()
-    keys = sa.table("api_keys", sa.column("id"), sa.column("scopes"))
-    for key_id, scopes in conn.execute(sa.select(keys.c.id, keys.c.scopes)).all():
-        held = set(scopes.split())
-        if FULL_BEFORE <= held and "campaigns" not in held:
-            conn.execute(keys.update().where(keys.c.id == key_id).values(scopes=" ".join(sorted(held | {"campaigns"}))))
+    grant_scope(op.get_bind(), "campaigns", FULL_BEFORE)
 
 
 def downgrade() -> None:
-    conn = op.get_bind()
-    keys = sa.table("api_keys", sa.column("id"), sa.column("scopes"))
-    for key_id, scopes in conn.execute(sa.select(keys.c.id, keys.c.scopes)).all():
-        held = set(scopes.split())
-        if "campaigns" in held:
-            conn.execute(keys.update().where(keys.c.id == key_id).values(scopes=" ".join(sorted(held - {"campaigns"}))))
+    drop_scopes(op.get_bind(), "campaigns")
     op.drop_index("ix_journey_sends_page", table_name="journey_sends")
     op.drop_table("journey_sends")
     op.drop_index("ix_journeys_tenant_id", table_name="journeys")
