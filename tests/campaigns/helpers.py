@@ -108,3 +108,24 @@ async def sent_ids(app, campaign_id: str, kind: str) -> dict[str, str]:
             )
         ).all()
     return {r.message_id: r.variant for r in rows}
+
+
+async def billed(api, views: dict[str, dict], timeout: float = 15.0) -> dict[str, dict]:
+    """Wait until the ledger (a background job) has charged each delivered message of `views`
+    (settled message views) and refunded each other one that was accepted; their costs
+    (GET /v1/billing/messages/{id})."""
+    delivered = {"rcs_delivered", "rcs_read", "sms_delivered"}
+
+    def done(view: dict, cost: dict) -> bool:
+        types = {e["type"] for e in view["events"]}
+        if types & delivered:
+            return cost["charged"] is not None
+        return cost["refunded"] or "accepted" not in types
+
+    deadline = time.monotonic() + timeout
+    while True:
+        costs = {mid: await (await api.get(f"/v1/billing/messages/{mid}")).json() for mid in views}
+        if all(done(views[mid], cost) for mid, cost in costs.items()):
+            return costs
+        assert time.monotonic() < deadline, [c for mid, c in costs.items() if not done(views[mid], c)]
+        await asyncio.sleep(0.05)
