@@ -22,6 +22,7 @@ let templates = [];
 let segments = [];
 let timer = null;
 let busy = false;
+let canWrite = false; // the session may create and act (a person's role, or a key with `campaigns`)
 
 const selected = () => decodeURIComponent(location.hash.slice(1));
 
@@ -48,7 +49,8 @@ async function start(s) {
   $('signin').hidden = true;
   $('app').hidden = false;
   $('tenant-name').textContent = s.user ? `${s.tenant_name} · ${s.user.login} (${s.user.role})` : s.tenant_name;
-  $('btn-new').hidden = s.can?.campaigns !== 'write';
+  canWrite = s.can?.campaigns === 'write';
+  $('btn-new').hidden = !canWrite;
   segments = (await api('GET', '/v1/segments?limit=100').catch(() => ({ data: [] }))).data;
   await tick();
 }
@@ -102,6 +104,7 @@ function progress(c) {
 }
 
 function actionButtons(c) {
+  if (!canWrite) return [];
   return (ACTIONS[c.status] || []).map((action) => h('button', {
     type: 'button',
     class: action === 'launch' || action === 'resume' ? 'primary' : action === 'cancel' || action === 'delete' ? 'danger' : '',
@@ -469,6 +472,7 @@ async function create(e) {
 async function openForm() {
   resetForm();
   $('campaign-form').hidden = false;
+  $('campaign-form').scrollIntoView({ block: 'start' });
   try {
     await loadChoices();
   } catch (err) {

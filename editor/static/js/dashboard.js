@@ -189,7 +189,7 @@ async function loadCampaigns() {
   }));
   $('campaigns').hidden = false;
   $('campaigns-note').textContent = shown.length ? `(the ${shown.length} launched last, all time)` : '(none launched yet)';
-  funnelBars($('campaign-funnels'), shown.map(({ c, funnel }) => ({ name: c.name, row: funnel })));
+  funnelBars($('campaign-funnels'), shown.map(({ c, funnel }) => ({ name: c.name, row: funnel })), (s) => s[0].toUpperCase() + s.slice(1));
   campaignTables(shown);
 }
 
