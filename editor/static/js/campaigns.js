@@ -15,6 +15,7 @@ const REFRESH_MS = 1000 * Math.min(3600, Math.max(0.2, Number(new URLSearchParam
 const ACTIONS = { draft: ['launch', 'delete'], scheduled: ['pause', 'cancel'], running: ['pause', 'cancel'], paused: ['resume', 'cancel'] };
 const ENDED = new Set(['finished', 'cancelled']);
 const MAX_LIST = 1000; // campaigns listed (pages of 100)
+const PARALLEL = 6; // progress requests at a time
 
 let campaigns = [];
 const progressOf = new Map(); // id → {status, progress} (fetched again while a campaign moves)
@@ -67,12 +68,17 @@ async function loadList() {
     all.push(...page.data);
     cursor = page.next_cursor;
   } while (cursor && all.length < MAX_LIST);
-  // The list has no progress: each campaign's own view has it (once more after it ended).
-  await Promise.all(all.map(async (c) => {
+  // The list has no progress: each campaign's own view has it (once more after it ended),
+  // a few requests at a time.
+  const due = all.filter((c) => {
     const known = progressOf.get(c.id);
-    if (c.status === 'draft' || (known && known.status === c.status && ENDED.has(c.status))) return;
-    const view = await api('GET', `/v1/campaigns/${encodeURIComponent(c.id)}`);
-    progressOf.set(c.id, { status: view.status, progress: view.progress });
+    return c.status !== 'draft' && !(known && known.status === c.status && ENDED.has(c.status));
+  });
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, due.length) }, async () => {
+    for (let c = due.shift(); c; c = due.shift()) {
+      const view = await api('GET', `/v1/campaigns/${encodeURIComponent(c.id)}`);
+      progressOf.set(c.id, { status: view.status, progress: view.progress });
+    }
   }));
   all.sort((a, b) => b.created_at.localeCompare(a.created_at) || a.id.localeCompare(b.id));
   campaigns = all;
@@ -250,7 +256,8 @@ async function loadDetail() {
     $('detail').hidden = true;
     return;
   }
-  const r = await api('GET', `/v1/campaigns/${encodeURIComponent(id)}/results`);
+  // A draft has sent nothing: no results to show.
+  const r = c.status === 'draft' ? null : await api('GET', `/v1/campaigns/${encodeURIComponent(id)}/results`);
   c = campaigns.find((x) => x.id === id) || c;
   $('detail').hidden = false;
   $('detail').dataset.id = id;
@@ -260,8 +267,9 @@ async function loadDetail() {
   $('d-status').textContent = t(`campaigns.status.${c.status}`);
   $('d-actions').replaceChildren(...actionButtons(c));
   definition(c);
-  $('d-progress').replaceChildren(progress(c));
-  renderResults(r);
+  $('d-progress').replaceChildren(c.status === 'draft' ? '' : progress(c));
+  $('d-results').hidden = r === null;
+  if (r) renderResults(r);
   csvLink(id);
   $('detail').dataset.loaded = String(Number($('detail').dataset.loaded || 0) + 1);
 }
