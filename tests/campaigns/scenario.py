@@ -23,6 +23,7 @@ from store import Database
 from tests.conftest import card
 
 FINAL = ("rcs_read", "rcs_delivered", "sms_delivered", "sms_failed", "rejected", "failed", "expired", "revoked")
+RACE_MS = 2000
 PRICES = [
     {"channel": "rcs", "carrier": "*", "kind": "card", "price": "0.05"},
     {"channel": "sms", "carrier": "*", "kind": "part", "price": "0.04"},
@@ -74,7 +75,7 @@ async def run(
     while_running=None,
 ) -> Outcome:
     """Run the scenario for `n` contacts through `api` (the tenant's client) and `admin` (a
-    client with billing-admin); `settle_billing()` runs the billing job until it is idle.
+    client with billing-admin); `settle_billing()` runs the billing job (once, or until idle).
     `wait_hours` is the winner's and the resend's wait: longer than the sandbox takes to read a
     message (else a resend goes to a message about to be read, as it would in life).
     `while_running(campaign_id)`, if given, runs from the launch until every message ended."""
@@ -163,10 +164,21 @@ async def run(
         statuses = dict((await conn.execute(select(m.id, m.status).where(m.id.in_(mine)))).all())
         types: dict[str, set[str]] = {}
         segments: dict[str, int] = {}
-        for r in await conn.execute(select(e.message_id, e.type, e.detail).where(e.message_id.in_(mine))):
+        read_ms: dict[str, int] = {}
+        for r in await conn.execute(select(e.message_id, e.type, e.detail, e.at_ms).where(e.message_id.in_(mine))):
             types.setdefault(r.message_id, set()).add(r.type)
+            if r.type == "rcs_read":
+                read_ms[r.message_id] = r.at_ms
             if r.type == "sms_sent":
                 segments[r.message_id] = (r.detail or {}).get("segments", 1)
+        r_ = campaign_recipients.c
+        pairs = (
+            await conn.execute(
+                select(r_.message_id, m.created_ms)
+                .join(messages, m.id == r_.resend_message_id)
+                .where(r_.campaign_id == cid, r_.resend == "sent")
+            )
+        ).all()
         variants = Counter(
             r.variant
             for r in await conn.execute(
@@ -191,9 +203,17 @@ async def run(
     assert arms["holdout"]["funnel"] is None  # never sent
     resends = [i for i, (_, k) in sent.items() if k == "resend"]
     firsts = [i for i, (_, k) in sent.items() if k == "first"]
-    # Recount: delivered over RCS and never read (nor answered: the sandbox does not answer).
-    due = [i for i in firsts if statuses[i] == "rcs_delivered"]
-    assert len(resends) == len(due) > 0, (len(resends), len(due))
+    # Recount: a resend went where the first message had been delivered over RCS and was not
+    # read (nor answered: the sandbox does not) when the resend was decided; every other first
+    # message was read, went as SMS or ended (still unread now: it would have had a resend).
+    resent_for = {first: at_ms for first, at_ms in pairs}
+    assert len(resent_for) == len(resends) > 0
+    for first, at_ms in resent_for.items():
+        assert "rcs_delivered" in types[first] and "sms_sent" not in types[first], types[first]
+        # Decided unread: a read may come in between the decision and the resend's accept (the
+        # same race a person opening the card at that moment makes), not seconds before.
+        assert read_ms.get(first, at_ms) > at_ms - RACE_MS, "resent long after it was read"
+    assert not [i for i in firsts if statuses[i] == "rcs_delivered" and i not in resent_for]
     assert all("rcs_sent" not in types.get(i, set()) for i in resends)
     assert results["resend"]["accepted"] == len(resends)
     assert results["winner"] in ("A", "B")
@@ -210,19 +230,40 @@ async def run(
     assert row["delivered"] == count(sent, "rcs_delivered", "sms_delivered")
     assert row["read"] == count(sent, "rcs_read")
 
-    # Billing: charged on delivery, exactly delivered × price (an SMS per part).
-    await settle_billing()
+    # Billing: charged on delivery, exactly delivered × price (an SMS per part). The billing
+    # job takes events once they are older than its settle time; wait until it charged them all.
     rcs_delivered = [
         i for i in sent if types.get(i, set()) & {"rcs_delivered", "rcs_read"} and "sms_delivered" not in types[i]
     ]
     sms_delivered = [i for i in sent if "sms_delivered" in types.get(i, set())]
-    expected = Decimal("0.05") * len(rcs_delivered) + Decimal("0.04") * sum(segments.get(i, 1) for i in sms_delivered)
     b = billing_entries.c
+    charges = select(func.count()).where(b.message_id.in_(mine), b.kind == "charge")
+
+    async def all_charged():
+        await settle_billing()
+        async with db.read.connect() as conn:
+            return (await conn.execute(charges)).scalar_one() >= len(rcs_delivered) + len(sms_delivered)
+
+    await _until("the billing job to charge every delivered message", all_charged, timeout, every=0.5)
+    expected = Decimal("0.05") * len(rcs_delivered) + Decimal("0.04") * sum(segments.get(i, 1) for i in sms_delivered)
     async with db.read.connect() as conn:
         charged = (
             await conn.execute(select(func.sum(b.amount_units)).where(b.message_id.in_(mine), b.kind == "charge"))
         ).scalar_one()
-    assert Decimal(-int(charged or 0)) / 10_000 == expected, (charged, expected)
+    if Decimal(-int(charged or 0)) / 10_000 != expected:
+        async with db.read.connect() as conn:
+            charged_ids = set(
+                (await conn.execute(select(b.message_id).where(b.message_id.in_(mine), b.kind == "charge"))).scalars()
+            )
+        missing = [
+            (i, statuses[i], sorted(types.get(i, set())))
+            for i in set(rcs_delivered) | set(sms_delivered)
+            if i not in charged_ids
+        ]
+        extra = [
+            (i, statuses[i], sorted(types.get(i, set()))) for i in charged_ids - set(rcs_delivered) - set(sms_delivered)
+        ]
+        raise AssertionError(f"charged {charged} expected {expected}; uncharged {missing[:5]}; unexpected {extra[:5]}")
     assert Decimal(results["cost"]["total"]) <= expected  # results were read before the last settle
     cost = await _ok(await api.get(f"/v1/campaigns/{cid}/results"), 200)
     assert Decimal(cost["cost"]["total"]) == expected

@@ -5,81 +5,29 @@ messages table."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
 
-from tests.conftest import card, problem
-
-FINAL = {"rcs_read", "rcs_delivered", "sms_delivered", "sms_failed", "rejected", "failed", "expired"}
-ATTRS = {
-    "name": "张先生",
-    "discount": 30,
-    "offer_end": "2026-12-31",
-    "code": "q4",
-    "amount": 50,
-    "threshold": 199,
-    "valid_until": "2026-12-31",
-    "coupon_id": "BD-1",
-}
-# Every sandbox ending that ends quickly: read (1–4, the flaky 8), SMS (0, 9 undelivered),
-# never delivered (7: revoked, then SMS), delivered unread (55), callbacks lost (44).
-ENDINGS = ["01", "02", "03", "04", "18", "10", "19", "07", "55", "44"]
-OPTED_OUT = "+8613800003106"
-NO_NAME = "+8613800003105"  # lacks the `name` attribute: skipped, never sent
-OUTSIDER = "+8613800003111"  # not in the segment
-
-
-def number(ending: str) -> str:
-    return "+86138000031" + ending
-
-
-async def _contacts(api) -> None:
-    for ending in ENDINGS:
-        resp = await api.post("/v1/contacts", {"phone": number(ending), "attributes": ATTRS, "tags": ["vip"]})
-        assert resp.status == 201, await resp.text()
-    for phone, attrs, tags in (
-        (OPTED_OUT, ATTRS, ["vip"]),
-        (NO_NAME, {k: v for k, v in ATTRS.items() if k != "name"}, ["vip"]),
-        (OUTSIDER, ATTRS, []),
-    ):
-        assert (await api.post("/v1/contacts", {"phone": phone, "attributes": attrs, "tags": tags})).status == 201
-    assert (await api.post("/v1/opt-outs", {"to": OPTED_OUT})).status == 201
-
-
-async def _templates(api) -> None:
-    """Two approved templates of the tenant: the offer (A) and the coupon (B)."""
-    for name, title, description, sample in (
-        (
-            "offer",
-            "{{ name }}，5G 升级",
-            "首月立减 {{ discount }} 元（{{ campaign }}）",
-            {"name": "张", "discount": 30, "campaign": "q4"},
-        ),
-        (
-            "coupon",
-            "{{ name }}，生日快乐",
-            "送您 {{ amount }} 元券，满 {{ threshold }} 可用",
-            {"name": "张", "amount": 50, "threshold": 199},
-        ),
-    ):
-        body = {"name": name, "card": card(title=title, description=description), "sample": sample}
-        resp = await api.post("/v1/templates", body)
-        assert resp.status == 201, await resp.text()
-
-
-async def _segment(api) -> str:
-    await _templates(api)
-    resp = await api.post("/v1/segments", {"name": "VIP", "filter": {"tags": "any", "values": ["vip"]}})
-    assert resp.status == 201, await resp.text()
-    return (await resp.json())["id"]
+from tests.campaigns.helpers import (
+    ENDINGS,
+    OPTED_OUT,
+    create_contacts,
+    create_segment,
+    number,
+    sent_ids,
+    settle,
+)
+from tests.conftest import problem
 
 
 async def _launched(api, **fields) -> str:
     """Contacts, a segment and a launched campaign of the offer (with `fields`); its id."""
-    await _contacts(api)
-    body = {"name": "x", "template": "offer", "segment_id": await _segment(api), "variables": {"campaign": "code"}}
+    await create_contacts(api)
+    body = {
+        "name": "x",
+        "template": "offer",
+        "segment_id": await create_segment(api),
+        "variables": {"campaign": "code"},
+    }
     resp = await api.post("/v1/campaigns", {**body, **fields})
     assert resp.status == 201, await resp.text()
     cid = (await resp.json())["id"]
@@ -87,49 +35,14 @@ async def _launched(api, **fields) -> str:
     return cid
 
 
-async def _messages(api, ids) -> dict[str, dict]:
-    out = {}
-    for mid in ids:
-        resp = await api.get(f"/v1/messages/{mid}")
-        out[mid] = await resp.json()
-    return out
-
-
-async def _settle(api, ids, timeout: float = 15.0) -> dict[str, dict]:
-    """Wait until every message reached a final status; their views."""
-    deadline = time.monotonic() + timeout
-    while True:
-        views = await _messages(api, ids)
-        if all(v["status"] in FINAL for v in views.values()):
-            return views
-        assert time.monotonic() < deadline, {v["to"][-2:]: v["status"] for v in views.values()}
-        await asyncio.sleep(0.05)
-
-
 def _types(view: dict) -> set[str]:
     return {e["type"] for e in view["events"]}
 
 
-async def _sent_ids(app, campaign_id: str, kind: str) -> dict[str, str]:
-    """message id → variant of what the campaign sent (read from its table)."""
-    from sqlalchemy import select
-
-    from campaigns.tables import campaign_messages as cm
-    from server import DATABASE
-
-    async with app[DATABASE].read.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(cm.c.message_id, cm.c.variant).where(cm.c.campaign_id == campaign_id, cm.c.kind == kind)
-            )
-        ).all()
-    return {r.message_id: r.variant for r in rows}
-
-
 async def test_an_ab_campaign_with_smart_resend_matches_a_recount(campaign_env):
     api, app = campaign_env.api, campaign_env.app
-    await _contacts(api)
-    segment = await _segment(api)
+    await create_contacts(api)
+    segment = await create_segment(api)
     body = {
         "name": "5G 升级 Q4",
         "template": "offer",
@@ -161,8 +74,8 @@ async def test_an_ab_campaign_with_smart_resend_matches_a_recount(campaign_env):
     view = await (await api.get(f"/v1/campaigns/{cid}")).json()
     assert view["progress"] == {"pending": 0, "sent": len(ENDINGS) + 1, "skipped": 1, "held_out": 0, "resent": 0}
 
-    first = await _sent_ids(app, cid, "first")
-    views = await _settle(api, first)
+    first = await sent_ids(app, cid, "first")
+    views = await settle(api, first)
     by_number = {v["to"]: v for v in views.values()}
     assert set(by_number) == {number(e) for e in ENDINGS} | {OPTED_OUT}
     assert by_number[OPTED_OUT]["status"] == "rejected"
@@ -170,13 +83,13 @@ async def test_an_ab_campaign_with_smart_resend_matches_a_recount(campaign_env):
 
     # Not yet: the resend waits two hours after each first send.
     await campaign_env.step(seconds=3600)
-    assert await _sent_ids(app, cid, "resend") == {}
+    assert await sent_ids(app, cid, "resend") == {}
     await campaign_env.step(seconds=3600)
-    resent = await _sent_ids(app, cid, "resend")
+    resent = await sent_ids(app, cid, "resend")
     # Recount: delivered over RCS and still unread, unanswered.
     expected = {v["to"] for v in views.values() if v["status"] == "rcs_delivered"}
     assert number("55") in expected and number("01") not in expected and number("10") not in expected
-    resent_views = await _settle(api, resent)
+    resent_views = await settle(api, resent)
     assert {v["to"] for v in resent_views.values()} == expected
     for v in resent_views.values():  # the SMS form: straight to SMS
         assert "rcs_sent" not in _types(v) and "sms_sent" in _types(v)
@@ -218,14 +131,14 @@ async def test_throttle_pause_resume_and_restart_safety(campaign_env):
     cid = await _launched(api, throttle=3)
     await campaign_env.step()  # snapshot
     await campaign_env.step()  # 3 a second
-    assert len(await _sent_ids(app, cid, "first")) == 3
+    assert len(await sent_ids(app, cid, "first")) == 3
     await campaign_env.step(seconds=0.4)  # 1.2 messages' worth: one
-    assert len(await _sent_ids(app, cid, "first")) == 4
+    assert len(await sent_ids(app, cid, "first")) == 4
 
     paused = await api.post(f"/v1/campaigns/{cid}/pause")
     assert (await paused.json())["status"] == "paused"
     await campaign_env.step(seconds=60)
-    assert len(await _sent_ids(app, cid, "first")) == 4  # nothing while paused
+    assert len(await sent_ids(app, cid, "first")) == 4  # nothing while paused
     again = await api.post(f"/v1/campaigns/{cid}/pause")
     assert (await problem(again, 409))["errors"][0]["path"] == "/status"
 
@@ -244,10 +157,10 @@ async def test_throttle_pause_resume_and_restart_safety(campaign_env):
         await conn.execute(
             update(cr).where(cr.c.campaign_id == cid, cr.c.page == one.page).values(state="paged", message_id=None)
         )
-    before = await _sent_ids(app, cid, "first")
+    before = await sent_ids(app, cid, "first")
     assert (await (await api.post(f"/v1/campaigns/{cid}/resume")).json())["status"] == "running"
     await campaign_env.step(seconds=0)
-    after = await _sent_ids(app, cid, "first")
+    after = await sent_ids(app, cid, "first")
     assert set(before) <= set(after) and len(after) == len(before) + 3  # a second's worth more
     async with db.read.connect() as conn:
         rows = (await conn.execute(select(cr.c.contact_id, cr.c.message_id).where(cr.c.campaign_id == cid))).all()
@@ -260,15 +173,15 @@ async def test_throttle_pause_resume_and_restart_safety(campaign_env):
         await campaign_env.step()
     view = await (await api.get(f"/v1/campaigns/{cid}")).json()
     assert view["status"] == "finished" and view["progress"]["sent"] == len(ENDINGS) + 1
-    assert len(await _sent_ids(app, cid, "first")) == len(ENDINGS) + 1
+    assert len(await sent_ids(app, cid, "first")) == len(ENDINGS) + 1
     cancel = await api.post(f"/v1/campaigns/{cid}/cancel")
     assert cancel.status == 409
 
 
 async def test_a_winner_goes_to_the_rest(campaign_env):
     api, app = campaign_env.api, campaign_env.app
-    await _contacts(api)
-    segment = await _segment(api)
+    await create_contacts(api)
+    segment = await create_segment(api)
     body = {
         "name": "winner",
         "template": "offer",
@@ -283,9 +196,9 @@ async def test_a_winner_goes_to_the_rest(campaign_env):
     assert (await api.post(f"/v1/campaigns/{cid}/launch")).status == 200
     await campaign_env.step()
     await campaign_env.step()
-    tested = await _sent_ids(app, cid, "first")
+    tested = await sent_ids(app, cid, "first")
     assert set(tested.values()) <= {"A", "B"}
-    await _settle(api, tested)
+    await settle(api, tested)
     await campaign_env.step()  # every test variant sent: the wait begins
     view = await (await api.get(f"/v1/campaigns/{cid}")).json()
     assert view["phase"] == "testing" and view["winner"] is None
@@ -293,7 +206,7 @@ async def test_a_winner_goes_to_the_rest(campaign_env):
     await campaign_env.step()
     view = await (await api.get(f"/v1/campaigns/{cid}")).json()
     assert view["winner"] in ("A", "B") and view["winner_detail"]["metric"] == "read"
-    everything = await _sent_ids(app, cid, "first")
+    everything = await sent_ids(app, cid, "first")
     rest = {m for m, v in everything.items() if v == "rest"}
     results = await (await api.get(f"/v1/campaigns/{cid}/results")).json()
     arms = {a["variant"]: a for a in results["variants"]}
@@ -342,7 +255,7 @@ async def test_a_winner_goes_to_the_rest(campaign_env):
 )
 async def test_a_bad_definition_names_the_field(campaign_env, change, path):
     api = campaign_env.api
-    segment = await _segment(api)
+    segment = await create_segment(api)
     body = {"name": "x", "template": "offer", "segment_id": segment, **change}
     resp = await api.post("/v1/campaigns", body)
     assert path in [e["path"] for e in (await problem(resp, 422))["errors"]]
@@ -350,7 +263,7 @@ async def test_a_bad_definition_names_the_field(campaign_env, change, path):
 
 async def test_states_and_a_template_that_cannot_go(campaign_env):
     api = campaign_env.api
-    segment = await _segment(api)
+    segment = await create_segment(api)
     body = {"name": "x", "template": "no_such_template", "segment_id": segment}
     cid = (await (await api.post("/v1/campaigns", body)).json())["id"]
     launch = await api.post(f"/v1/campaigns/{cid}/launch")

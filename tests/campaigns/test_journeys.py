@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from campaigns.journeys import matching_days
-from tests.campaigns.test_campaigns import ATTRS, _settle, _templates
+from tests.campaigns.helpers import ATTRS, create_templates, settle
 from tests.conftest import problem
 
 DUE, LATER, UNDATED = "+8613800004101", "+8613800004102", "+8613800004103"
@@ -44,7 +44,7 @@ async def _journey_ids(app, journey_id: str) -> list[str]:
 
 async def test_a_renewal_reminder_goes_30_days_before_once_per_contact(campaign_env):
     api, app = campaign_env.api, campaign_env.app
-    await _templates(api)
+    await create_templates(api)
     for phone, renewal in ((DUE, "2027-01-02"), (LATER, "2027-01-03"), (UNDATED, None)):
         attrs = {**ATTRS, **({"renewal": renewal} if renewal else {})}
         assert (await api.post("/v1/contacts", {"phone": phone, "attributes": attrs})).status == 201
@@ -66,7 +66,7 @@ async def test_a_renewal_reminder_goes_30_days_before_once_per_contact(campaign_
     assert await _journey_ids(app, jid) == []
     await campaign_env.step(seconds=3600)  # 11:00: 2026-12-03 + 30 days = 2027-01-02
     [first] = await _journey_ids(app, jid)
-    views = await _settle(api, [first])
+    views = await settle(api, [first])
     assert views[first]["to"] == DUE
     await campaign_env.step()  # nothing more today; the day is done
     assert await _journey_ids(app, jid) == [first]
@@ -76,7 +76,7 @@ async def test_a_renewal_reminder_goes_30_days_before_once_per_contact(campaign_
     await campaign_env.step(seconds=86_400)  # the next day: LATER's turn, DUE not again
     ids = await _journey_ids(app, jid)
     assert len(ids) == 2
-    views = await _settle(api, ids)
+    views = await settle(api, ids)
     assert sorted(v["to"] for v in views.values()) == [DUE, LATER]
 
     paused = await (await api.post(f"/v1/journeys/{jid}/pause")).json()

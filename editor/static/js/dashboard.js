@@ -1,11 +1,13 @@
 // The dashboard: a tenant's funnel (accepted → delivered → read → clicked → replied →
 // converted) over a period or a batch, by day, hour and channel, drawn with uPlot (served from
-// the app) and refreshed every 10 seconds. Every figure comes from GET /v1/analytics/funnel.
+// the app) and refreshed every 10 seconds. Every figure comes from GET /v1/analytics/funnel;
+// the campaigns' funnels and costs from GET /v1/campaigns and /v1/campaigns/{id}/results.
 
 import { api, ApiError, signedIn } from './api.js';
+import { h } from './dom.js';
+import { funnelBars, STAGES } from './funnelbars.js';
 
 const $ = (id) => document.getElementById(id);
-const STAGES = ['accepted', 'delivered', 'read', 'clicked', 'replied', 'converted'];
 // Every 10 seconds; `?refresh=N` (1–3600 seconds) for a wall screen or a test.
 const REFRESH_MS = 1000 * Math.min(3600, Math.max(1, Number(new URLSearchParams(location.search).get('refresh')) || 10));
 const charts = {};
@@ -127,10 +129,75 @@ function channelRows(channels) {
   }));
 }
 
+// -- campaigns ----------------------------------------------------------------------------------
+
+const CAMPAIGNS_SHOWN = 10; // the campaigns launched last
+const CARRIERS = { cmcc: 'China Mobile', cucc: 'China Unicom', ctcc: 'China Telecom', other: 'Other' };
+
+/** The launched campaigns (every page of the list), the latest first. */
+async function launchedCampaigns() {
+  const all = [];
+  let cursor = null;
+  do {
+    const q = new URLSearchParams({ limit: '100' });
+    if (cursor) q.set('cursor', cursor);
+    const page = await api('GET', `/v1/campaigns?${q}`);
+    all.push(...page.data.filter((c) => c.launched_at));
+    cursor = page.next_cursor;
+  } while (cursor && all.length < 1000);
+  return all.sort((a, b) => b.launched_at.localeCompare(a.launched_at)).slice(0, CAMPAIGNS_SHOWN);
+}
+
+/** The first sends' funnel of a campaign: its variants' funnels added up. */
+function firstSends(results) {
+  const sum = Object.fromEntries(STAGES.map((s) => [s, 0]));
+  for (const v of results.variants) for (const s of STAGES) sum[s] += v.funnel ? v.funnel[s] : 0;
+  return sum;
+}
+
+function campaignTables(list) {
+  const carriers = [...new Set(list.flatMap(({ results }) => Object.keys(results.cost).filter((k) => k !== 'total')))].sort();
+  const cell = (text, testid) => h('td', { 'data-testid': testid }, text);
+  $('campaign-funnel-rows').replaceChildren(...list.map(({ c, results, funnel }) => h('tr', { 'data-testid': 'campaign-funnel-row', 'data-id': c.id },
+    h('th', {}, h('a', { href: `/editor/campaigns#${encodeURIComponent(c.id)}` }, c.name)),
+    cell(c.status),
+    cell(String(c.audience ?? 0)),
+    ...STAGES.map((s) => cell(funnel[s].toLocaleString(), `cf-${s}`)),
+    cell(String(results.resend ? results.resend.accepted : 0), 'cf-resent'),
+    cell(results.cost.total, 'cf-cost'))));
+  $('campaign-cost-head').replaceChildren(h('th', {}, 'Campaign'), ...carriers.map((k) => h('th', {}, CARRIERS[k] || k)), h('th', {}, 'Total'));
+  $('campaign-cost-rows').replaceChildren(...list.map(({ c, results }) => h('tr', { 'data-testid': 'campaign-cost-row', 'data-id': c.id },
+    h('th', {}, c.name),
+    ...carriers.map((k) => cell(results.cost[k] ?? '0.0000', `cost-${k}`)),
+    cell(results.cost.total, 'cost-total'))));
+}
+
+async function loadCampaigns() {
+  let list;
+  try {
+    list = await launchedCampaigns();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) { // no access to campaigns: no section
+      $('campaigns').hidden = true;
+      return;
+    }
+    throw err;
+  }
+  const shown = await Promise.all(list.map(async (c) => {
+    const results = await api('GET', `/v1/campaigns/${encodeURIComponent(c.id)}/results`);
+    return { c, results, funnel: firstSends(results) };
+  }));
+  $('campaigns').hidden = false;
+  $('campaigns-note').textContent = shown.length ? `(the ${shown.length} launched last, all time)` : '(none launched yet)';
+  funnelBars($('campaign-funnels'), shown.map(({ c, funnel }) => ({ name: c.name, row: funnel })), (s) => s[0].toUpperCase() + s.slice(1));
+  campaignTables(shown);
+}
+
 async function load() {
   clearTimeout(timer);
   try {
     const [all, days, hours, channels] = await Promise.all(['none', 'day', 'hour', 'channel'].map(funnel));
+    await loadCampaigns();
     kpis(all, channels);
     dayChart(days);
     hourChart(hours);
