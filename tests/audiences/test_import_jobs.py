@@ -141,3 +141,25 @@ async def test_the_parts_of_an_upload_that_never_became_a_job_go(jobs):
     assert await a.run_once() == 1
     assert await _parts(api, "orphan") == 0
     assert (await _job(api, job["id"]))["status"] == "finished"
+
+
+async def test_the_migration_matches_the_declared_tables(tmp_path, database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from store import metadata, open_database, run_migrations
+    from store.db import sqlite_url
+
+    url = database_url or sqlite_url(tmp_path / "m.db")
+    await run_migrations(url)
+    db = open_database(url)
+
+    def diff(sync_conn):
+        context = MigrationContext.configure(sync_conn)
+        return [d for d in compare_metadata(context, metadata) if "contact_" in repr(d)]
+
+    try:
+        async with db.read.connect() as conn:
+            assert await conn.run_sync(diff) == []
+    finally:
+        await db.dispose()
