@@ -5,6 +5,7 @@ the processes (ImportJobs with their own owner names and a clock it moves)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, datetime
 
@@ -163,3 +164,46 @@ async def test_the_migration_matches_the_declared_tables(tmp_path, database_url)
             assert await conn.run_sync(diff) == []
     finally:
         await db.dispose()
+
+
+async def test_a_job_queued_before_a_restart_is_imported_by_the_next_server(aiohttp_client, settings):
+    from server import ACCOUNTS, create_app
+    from tests.audiences.test_imports import ended
+    from tests.conftest import ApiClient
+
+    first = await aiohttp_client(create_app(settings))
+    await first.app[IMPORTS].stop()  # the server stops before its pass ran
+    tenant, key = await first.app[ACCOUNTS].create_tenant("Restart brand")
+    data, bad_lines = _csv()
+    job = await upload(ApiClient(first, tenant.id, key), data)
+    await first.close()
+
+    second = ApiClient(await aiohttp_client(create_app(settings)), tenant.id, key)
+    done = await ended(second, job["id"])
+    assert (done["status"], done["rows_done"], done["rows_failed"]) == (
+        "finished",
+        ROWS - len(bad_lines),
+        len(bad_lines),
+    )
+    assert await _contacts(second) == ROWS - len(bad_lines)
+
+
+async def test_a_stopping_server_lets_its_job_go_for_the_next_to_take_at_once(jobs):
+    api, process, _ = jobs
+    rows = 20_000
+    data = ("phone\n" + "".join(f"139{i:08d}\n" for i in range(rows))).encode()
+    job = await upload(api, data)
+    a = process("a")
+    await a.start()
+    deadline = asyncio.get_running_loop().time() + 60
+    while (seen := await _job(api, job["id"]))["rows_done"] < 1000:
+        assert asyncio.get_running_loop().time() < deadline, seen
+        await asyncio.sleep(0.02)
+    await a.stop()
+    stopped = await _job(api, job["id"])
+    assert stopped["status"] == "running" and stopped["rows_done"] < rows
+    b = process("b")  # the same instant: no lease to wait out
+    assert await b.claim() == job["id"]
+    assert await b.process(job["id"]) is True
+    assert (await _job(api, job["id"]))["rows_done"] == rows
+    assert await _contacts(api) == rows
