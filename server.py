@@ -62,8 +62,9 @@ from api.openapi import openapi_document
 from api.problems import Problem
 from api.ratelimit import RateLimiter, WindowLimiter
 from audiences import Contacts, Segments
-from audiences.http import CONTACTS, SEGMENTS
+from audiences.http import CONTACTS, IMPORTS, SEGMENTS
 from audiences.http import routes as audiences_routes
+from audiences.imports import ImportJobs
 from audiences.tables import SEALED_COLUMNS as AUDIENCE_SEALED
 from billing import Billing
 from billing.http import BILLING
@@ -218,6 +219,8 @@ class Settings:
     # Seconds between the campaign runner's passes (a launch or resume wakes it at once); 0: no
     # runner in this process (another process runs campaigns, or a test steps it).
     campaign_tick_s: float = 1.0
+    # Seconds between looks for contact import jobs to run (an upload here wakes it at once).
+    contact_import_interval_s: float = 2.0
 
     @property
     def db_url(self) -> str:
@@ -260,6 +263,7 @@ class Settings:
             ("HONGYAN_PRIVACY_PURGE_INTERVAL_S", "privacy_purge_interval_s"),
             ("HONGYAN_BILLING_INTERVAL_S", "billing_interval_s"),
             ("HONGYAN_CAMPAIGN_TICK_S", "campaign_tick_s"),
+            ("HONGYAN_CONTACT_IMPORT_INTERVAL_S", "contact_import_interval_s"),
         ):
             if env.get(name):
                 try:
@@ -589,11 +593,14 @@ async def billing_ctx(app: web.Application):
 
 
 async def audiences_ctx(app: web.Application):
-    """Contacts (their imports stream inside the request that uploads them) and segments."""
+    """Contacts, their import jobs (run in the background, resumed after a restart) and segments."""
     common = (app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], app[WIRING].clock)
     app[CONTACTS] = Contacts(*common, ensure_keys=app[ACCOUNTS].ensure_keys)
     app[SEGMENTS] = Segments(*common, ensure_keys=app[ACCOUNTS].ensure_keys)
+    app[IMPORTS] = ImportJobs(app[CONTACTS], interval_s=app[SETTINGS].contact_import_interval_s)
+    await app[IMPORTS].start()
     yield
+    await app[IMPORTS].stop()
 
 
 async def campaigns_ctx(app: web.Application):

@@ -1,4 +1,4 @@
-"""A tenant's contacts: upsert by number, read, page, change, delete; import jobs; export.
+"""A tenant's contacts: upsert by number, read, page, change, delete; export (imports: imports.py).
 
 Every write goes through the group writer; an upsert of many rows (an import chunk) is one
 statement list in one transaction: INSERT … ON CONFLICT (tenant, blind index) DO UPDATE of the
@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api.problems import FieldError, Problem, pointer
 from audiences.csvrows import Row
-from audiences.tables import contact_attributes, contact_imports, contact_tags, contacts
+from audiences.tables import contact_attributes, contact_tags, contacts
 from audiences.values import (
     MAX_ATTRIBUTES,
     MAX_TAGS,
@@ -47,10 +47,6 @@ from store.writer import WriteBatch
 MAX_PAGE = 200
 EXPORT_PAGE = 1000
 MAX_EXPORT_COLUMNS = 500
-MAX_IMPORT_ERRORS = 100
-# A running import whose progress has not moved for this long lost its upload (its process
-# stopped); it reads as failed.
-STALE_IMPORT_MS = 10 * 60 * 1000
 FIELDS = ("phone", "attributes", "tags", "time_zone")
 
 
@@ -411,86 +407,6 @@ class Contacts:
                 view.update(states[row.number_bidx])
         return views, (rows[-1].id if more else None)
 
-    # -- imports -----------------------------------------------------------------------------
-    async def start_import(self, tenant_id: str) -> str:
-        job_id, now_ms = self.new_id(), self.now_ms()
-        row = {
-            "id": job_id,
-            "tenant_id": tenant_id,
-            "status": "running",
-            "rows_done": 0,
-            "rows_failed": 0,
-            "errors": [],
-            "error": None,
-            "created_ms": now_ms,
-            "updated_ms": now_ms,
-            "finished_ms": None,
-        }
-        await self.writer.write(WriteBatch().insert(contact_imports, row))
-        await self.keys(tenant_id)
-        return job_id
-
-    async def import_chunk(
-        self, tenant_id: str, job: ImportProgress, rows: list[Row], fields: frozenset[str], *, final: str | None = None
-    ) -> None:
-        """Upsert one chunk of rows and record the job's progress in the same transaction;
-        `final` ("finished" or "failed") ends the job."""
-        now_ms = self.now_ms()
-        batch = WriteBatch()
-        if rows:
-            batch.run(self.upsert_statement(tenant_id, rows, fields, now_ms, {}))
-        job.rows_done += len(rows)
-        values: dict = {
-            "rows_done": job.rows_done,
-            "rows_failed": job.rows_failed,
-            "errors": list(job.errors),
-            "updated_ms": now_ms,
-        }
-        if final is not None:
-            values.update(status=final, finished_ms=now_ms, error=job.error)
-        batch.run(
-            lambda conn: conn.execute(update(contact_imports).where(contact_imports.c.id == job.id).values(values))
-        )
-        await self.writer.write(batch)
-
-    async def get_import(self, tenant_id: str, job_id: str) -> dict | None:
-        async with self.db.read.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(contact_imports).where(
-                        contact_imports.c.tenant_id == tenant_id, contact_imports.c.id == job_id
-                    )
-                )
-            ).first()
-        return self.import_view(row) if row is not None else None
-
-    async def imports(self, tenant_id: str, *, after: str | None, limit: int) -> tuple[list[dict], str | None]:
-        """Import jobs, newest first."""
-        query = select(contact_imports).where(contact_imports.c.tenant_id == tenant_id)
-        if after is not None:
-            query = query.where(contact_imports.c.id < after)
-        async with self.db.read.connect() as conn:
-            rows = (await conn.execute(query.order_by(contact_imports.c.id.desc()).limit(limit + 1))).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return [self.import_view(r) for r in rows], (rows[-1].id if more else None)
-
-    def import_view(self, row) -> dict:
-        status, error = row.status, row.error
-        if status == "running" and self.now_ms() - row.updated_ms > STALE_IMPORT_MS:
-            status, error = "failed", "the upload stopped (the server or the client went away)"
-        return {
-            "id": row.id,
-            "status": status,
-            "rows_done": row.rows_done,
-            "rows_failed": row.rows_failed,
-            "errors": row.errors,
-            "error": error,
-            "created_at": ms_to_rfc3339(row.created_ms),
-            "updated_at": ms_to_rfc3339(row.updated_ms),
-            "finished_at": ms_to_rfc3339(row.finished_ms) if row.finished_ms is not None else None,
-        }
-
     # -- export ------------------------------------------------------------------------------
     async def export_columns(self, tenant_id: str) -> list[str]:
         """The attribute names in use (the export's columns after phone, tags and time_zone);
@@ -555,24 +471,6 @@ class Contacts:
             after = rows[-1].id
             if len(rows) < EXPORT_PAGE:
                 return
-
-
-@dataclass
-class ImportProgress:
-    """Where an import job is (kept by the request that streams its file)."""
-
-    id: str
-    rows_done: int = 0
-    rows_failed: int = 0
-    error: str | None = None
-
-    def __post_init__(self) -> None:
-        self.errors: list[dict] = []
-
-    def failed_row(self, line: int, field: str, message: str) -> None:
-        self.rows_failed += 1
-        if len(self.errors) < MAX_IMPORT_ERRORS:
-            self.errors.append({"line": line, "field": field, "message": message})
 
 
 def _cell(value: Any) -> str:

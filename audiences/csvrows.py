@@ -9,7 +9,7 @@ quoted cell may hold line breaks; each complete record is parsed by the `csv` mo
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from api.problems import FieldError, Problem, pointer
@@ -18,6 +18,7 @@ from audiences.values import (
     MAX_TAGS,
     from_cell,
     name_error,
+    number_text,
     tag_error,
     time_zone_error,
     value_error,
@@ -38,13 +39,20 @@ class CsvError(Exception):
 
 
 class CsvRecords:
-    """Feed bytes, take records: `(first line number, fields)`."""
+    """Feed bytes, take records: `(first line number, fields)`. While a record is being taken,
+    `position` is the byte offset just after it and `line` the physical lines up to there: a
+    parser made with them, fed the bytes from that offset, reads on from the next record."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, position: int = 0, line: int = 0) -> None:
         self._tail = b""  # bytes after the last line break
         self._record = ""  # lines of a record whose quote is still open
-        self._line = 0  # physical lines consumed
-        self._start = 1  # the first line of the record being gathered
+        self._line = line  # physical lines consumed
+        self._start = line + 1  # the first line of the record being gathered
+        self.position = position  # bytes of the lines consumed
+
+    @property
+    def line(self) -> int:
+        return self._line
 
     def feed(self, data: bytes) -> Iterator[tuple[int, list[str]]]:
         # Split on LF as bytes (no UTF-8 sequence holds 0x0A), then decode each line: a bad
@@ -54,11 +62,13 @@ class CsvRecords:
         if len(self._tail) > MAX_RECORD * 4:
             raise CsvError(self._line + 1, f"a line is longer than {MAX_RECORD} characters")
         for line in lines:
+            self.position += len(line) + 1
             yield from self._line_in(self._decode(line + b"\n"))
 
     def finish(self) -> Iterator[tuple[int, list[str]]]:
         tail, self._tail = self._tail, b""
         if tail:
+            self.position += len(tail)
             yield from self._line_in(self._decode(tail))
         if self._record:
             raise CsvError(self._start, "a quoted field is never closed")
@@ -87,6 +97,18 @@ class CsvRecords:
         except csv.Error as exc:
             raise CsvError(self._start, f"not valid CSV ({exc})") from None
         yield self._start, fields
+
+
+Cell = str | int | float | bool
+
+
+def _text(cell: Cell) -> str:
+    """A typed cell read as text (a number as written canonically, e.g. a phone number)."""
+    if isinstance(cell, str):
+        return cell
+    if isinstance(cell, bool):
+        return str(cell).upper()
+    return number_text(cell)
 
 
 def _column_error(column: str, message: str) -> FieldError:
@@ -156,17 +178,18 @@ class Header:
             out.add("time_zone")
         return frozenset(out)
 
-    def row(self, line: int, cells: list[str]) -> Row | tuple[str, str]:
-        """The contact a record holds, or (column, why) for the first thing wrong with it."""
+    def row(self, line: int, cells: Sequence[Cell]) -> Row | tuple[str, str]:
+        """The contact a record holds, or (column, why) for the first thing wrong with it. A
+        cell is text (CSV), or a number or a boolean (a spreadsheet's typed cell)."""
         if len(cells) != len(self.columns):
             return "", f"expected {len(self.columns)} fields, found {len(cells)}"
-        number = normalise_number(cells[self.phone].strip())
+        number = normalise_number(_text(cells[self.phone]).strip())
         if number is None:
             return "phone", "not a phone number"
         tags = None
         if self.tags is not None:
             tags = []
-            for tag in cells[self.tags].split(";"):
+            for tag in _text(cells[self.tags]).split(";"):
                 tag = tag.strip()
                 if not tag:
                     continue
@@ -177,16 +200,18 @@ class Header:
             if len(tags) > MAX_TAGS:
                 return "tags", f"at most {MAX_TAGS} tags"
         zone = None
-        if self.time_zone is not None and cells[self.time_zone].strip():
-            zone = cells[self.time_zone].strip()
+        if self.time_zone is not None and _text(cells[self.time_zone]).strip():
+            zone = _text(cells[self.time_zone]).strip()
             if time_zone_error(zone):
                 return "time_zone", time_zone_error(zone) or ""
         attributes: dict = {}
         for i, name in self.attributes:
-            cell = cells[i].strip()
-            if not cell:
-                continue  # an empty cell: no such attribute
-            value = from_cell(cell)
+            cell = cells[i]
+            if isinstance(cell, str):
+                cell = cell.strip()
+                if not cell:
+                    continue  # an empty cell: no such attribute
+            value = from_cell(cell) if isinstance(cell, str) else cell
             why = value_error(value)
             if why:
                 return name, why

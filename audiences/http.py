@@ -1,7 +1,8 @@
 """HTTP edge of contacts and segments (/v1/contacts, /v1/segments; scope `audiences`).
 
-Numbers travel in bodies and answers, never in a URL. A contacts import streams the request
-body (`text/csv`) straight into the import job; an export streams CSV out page by page.
+Numbers travel in bodies and answers, never in a URL. A contacts import (CSV or XLSX) stores
+the request body as it arrives and queues a background job (202); an export streams CSV out
+page by page.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import Problem
 from audiences import openapi as _openapi  # noqa: F401  (registers the API description)
 from audiences.contacts import MAX_PAGE, Contacts
-from audiences.imports import run_import
+from audiences.imports import ImportJobs
+from audiences.openapi import XLSX
 from audiences.segments import MAX_PAGE as MAX_MEMBERS_PAGE
 from audiences.segments import Segments, parse_preview
 
 CONTACTS = web.AppKey("contacts", Contacts)
 SEGMENTS = web.AppKey("segments", Segments)
-IMPORT_TYPES = ("text/csv", "text/plain", "application/csv")
+IMPORTS = web.AppKey("contact_imports", ImportJobs)
+IMPORT_TYPES = {"text/csv": "csv", "text/plain": "csv", "application/csv": "csv", XLSX: "xlsx"}
 READ_BYTES = 64 * 1024
 
 routes = web.RouteTableDef()
@@ -83,22 +86,31 @@ async def _body(request: web.Request) -> AsyncIterator[bytes]:
 
 @routes.post("/v1/contacts/imports")
 async def import_contacts(request: web.Request) -> web.Response:
-    if request.content_type not in IMPORT_TYPES:
-        raise Problem(415, f"Content-Type must be text/csv, not {request.content_type or 'missing'}")
-    job = await run_import(request.app[CONTACTS], request[TENANT_ID], _body(request))
-    return web.json_response(job, status=201, headers={"Location": f"/v1/contacts/imports/{job['id']}"})
+    kind = IMPORT_TYPES.get(request.content_type)
+    if kind is None:
+        raise Problem(415, f"Content-Type must be text/csv or {XLSX}, not {request.content_type or 'missing'}")
+    job = await request.app[IMPORTS].upload(request[TENANT_ID], kind, _body(request))
+    return web.json_response(job, status=202, headers={"Location": f"/v1/contacts/imports/{job['id']}"})
 
 
 @routes.get("/v1/contacts/imports")
 async def list_imports(request: web.Request) -> web.Response:
     limit = page_limit(request.query, default=20, maximum=100)
-    items, last = await request.app[CONTACTS].imports(request[TENANT_ID], after=_after(request), limit=limit)
+    items, last = await request.app[IMPORTS].page(request[TENANT_ID], after=_after(request), limit=limit)
     return _page(items, last)
 
 
 @routes.get("/v1/contacts/imports/{id}")
 async def get_import(request: web.Request) -> web.Response:
-    job = await request.app[CONTACTS].get_import(request[TENANT_ID], request.match_info["id"])
+    job = await request.app[IMPORTS].get(request[TENANT_ID], request.match_info["id"])
+    if job is None:
+        raise _not_found("import")
+    return web.json_response(job)
+
+
+@routes.post("/v1/contacts/imports/{id}/cancel")
+async def cancel_import(request: web.Request) -> web.Response:
+    job = await request.app[IMPORTS].cancel(request[TENANT_ID], request.match_info["id"])
     if job is None:
         raise _not_found("import")
     return web.json_response(job)

@@ -3,6 +3,7 @@
 from api.openapi import problem_responses, register_fragment
 
 _JSON = "application/json"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
 _PAGE = [
     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
@@ -41,7 +42,9 @@ _IMPORT = {
     "type": "object",
     "properties": {
         "id": {"type": "string"},
-        "status": {"enum": ["running", "finished", "failed"]},
+        "status": {"enum": ["queued", "running", "finished", "failed", "cancelled"]},
+        "format": {"enum": ["csv", "xlsx"]},
+        "size_bytes": {"type": "integer"},
         "rows_done": {"type": "integer"},
         "rows_failed": {"type": "integer"},
         "errors": {
@@ -53,6 +56,10 @@ _IMPORT = {
             },
         },
         "error": {"type": ["string", "null"]},
+        "progress": {
+            "type": ["number", "null"],
+            "description": "0 to 1: the share of the file read (null when an XLSX sheet does not say its size)",
+        },
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
         "finished_at": {"type": ["string", "null"], "format": "date-time"},
@@ -143,9 +150,21 @@ register_fragment(
             },
             "/v1/contacts/imports": {
                 "post": {
-                    "summary": "Import contacts from CSV (streamed; columns phone, tags, time_zone, any other an attribute)",
-                    "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
-                    "responses": {"201": _json(_IMPORT, "The job, ended"), **problem_responses(401, 403, 415, 422)},
+                    "summary": (
+                        "Import contacts from CSV or XLSX (columns phone, tags, time_zone, any other an "
+                        "attribute): the upload is stored, then imported in the background"
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "text/csv": {"schema": {"type": "string"}},
+                            XLSX: {"schema": {"type": "string", "format": "binary"}},
+                        },
+                    },
+                    "responses": {
+                        "202": _json(_IMPORT, "The job, queued (Location: the job)"),
+                        **problem_responses(401, 403, 413, 415, 422),
+                    },
                 },
                 "get": {
                     "summary": "Your import jobs, newest first",
@@ -158,6 +177,13 @@ register_fragment(
                 "get": {
                     "summary": "An import job's progress",
                     "responses": {"200": _json(_IMPORT), **problem_responses(401, 403, 404)},
+                },
+            },
+            "/v1/contacts/imports/{id}/cancel": {
+                "parameters": _ID,
+                "post": {
+                    "summary": "Cancel a queued or running import (the rows it committed stay)",
+                    "responses": {"200": _json(_IMPORT), **problem_responses(401, 403, 404, 409)},
                 },
             },
             "/v1/contacts/export": {

@@ -71,7 +71,7 @@ contact_imports = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
-    Column("status", String(16), nullable=False),  # running | finished | failed
+    Column("status", String(16), nullable=False),  # queued | running | finished | failed | cancelled
     Column("rows_done", Integer, nullable=False),
     Column("rows_failed", Integer, nullable=False),
     # The first errors: [{"line": n, "field": column, "message": …}] (never a cell's value).
@@ -80,7 +80,32 @@ contact_imports = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
     Column("finished_ms", BigInteger, nullable=True),
+    # The stored upload: csv | xlsx, its size, its header's columns.
+    Column("format", String(8), nullable=False, server_default="csv"),
+    Column("size_bytes", BigInteger, nullable=False, server_default="0"),
+    Column("header", JSON, nullable=True),
+    # Where the rows committed so far end: CSV the byte offset and physical lines read, XLSX
+    # the sheet row number (both); `total` the size in those units (XLSX: the sheet's rows when
+    # it says, else NULL).
+    Column("position", BigInteger, nullable=False, server_default="0"),
+    Column("line", BigInteger, nullable=False, server_default="0"),
+    Column("total", BigInteger, nullable=True),
+    # The process importing it and until when (a running job past its lease is taken over).
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=True),
     Index("ix_contact_imports_tenant_id", "tenant_id", "id"),
+    Index("ix_contact_imports_status", "status", "lease_until_ms"),
+)
+
+# An upload, stored before its job is queued: parts of exactly PART_BYTES (the last shorter),
+# so a byte offset names its part. Deleted when the job ends.
+contact_import_parts = Table(
+    "contact_import_parts",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
 )
 
 segments = Table(

@@ -11,7 +11,6 @@ on the campaign row keeps two processes from running one campaign at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from messages.status import Status
 from messages.tables import REPLY_KINDS, message_events, message_interactions, messages
 from security import Keyring
 from store import Clock, Database, GroupWriter, SystemClock
+from store.background import Periodic
 from store.bulk import executemany
 from store.writer import WriteBatch
 
@@ -88,8 +88,7 @@ class CampaignRunner:
         self.clock = clock or SystemClock()
         self.worker_id, self.lease_s, self.tick_s = worker_id, lease_s, tick_s
         self.journeys = journeys
-        self._task: asyncio.Task | None = None
-        self._wake = asyncio.Event()
+        self._periodic = Periodic("campaigns", self.run_once, tick_s)
         self._pass = asyncio.Lock()  # one pass at a time in a process
 
     def now_ms(self) -> int:
@@ -97,29 +96,15 @@ class CampaignRunner:
 
     # -- background ------------------------------------------------------------------------------
     def wake(self) -> None:
-        self._wake.set()
+        self._periodic.wake()
 
     async def start(self) -> None:
         """Run passes in the background (not with `tick_s` 0: someone else steps it)."""
         if self.tick_s > 0:
-            self._task = asyncio.create_task(self._loop())
+            await self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("a campaign pass failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+        await self._periodic.stop()
 
     # -- one pass --------------------------------------------------------------------------------
     async def run_once(self) -> int:

@@ -136,6 +136,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
     rules_page = page(_Shell(static_root / "rules.html"))  # the tenant's send rules
     dashboard_page = page(_Shell(static_root / "dashboard.html"))  # funnels and rates, live
     campaigns_page = page(_Shell(static_root / "campaigns.html"))  # campaigns, their progress and results
+    contacts_page = page(_Shell(static_root / "contacts.html"))  # contacts imports and their progress
 
     async def asset(request: web.Request) -> web.StreamResponse:
         rel = request.match_info["path"]
@@ -342,6 +343,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         web.get("/editor/rules", rules_page),
         web.get("/editor/dashboard", dashboard_page),
         web.get("/editor/campaigns", campaigns_page),
+        web.get("/editor/contacts", contacts_page),
         web.get("/editor/{tail:.*}", app_shell),
         web.post("/v1/editor/preview", preview),
     ]
