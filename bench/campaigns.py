@@ -13,6 +13,10 @@ and its JSON figures).
   tenant's real key, so filters match them as they would imported ones. Each filter is counted
   `--repeat` times; the median is reported (and the count checked against the seeded data).
 
+- `analytics`: the latency of a campaign's results and funnel (`GET /v1/campaigns/{id}/results`,
+  `…/funnel?group_by=variant`), read every half second while the campaign is dispatched through
+  the sandbox (the end-to-end scenario of bench/campaign_e2e.py on `--campaign-contacts`).
+
 Prints a table, then one JSON line with every figure.
 
     python bench/campaigns.py --seconds 20
@@ -249,9 +253,33 @@ async def segments_part(args: argparse.Namespace) -> tuple[list[tuple], dict]:
     return rows, figures
 
 
+async def analytics_part(args: argparse.Namespace) -> tuple[list[tuple], dict]:
+    """The campaign's results and funnel read every half second while it is dispatched (the
+    end-to-end scenario of bench/campaign_e2e.py on `--campaign-contacts`)."""
+    from bench.campaign_e2e import run as campaign_e2e
+
+    found = await campaign_e2e(argparse.Namespace(contacts=args.campaign_contacts, seconds=600.0, database_url=None))
+    size = f"{found['messages']:,} messages"
+    rows = [
+        (
+            "campaign results while dispatching, p50 / p95",
+            size,
+            f"{found['results_ms_p50']} / {found['results_ms_p95']} ms",
+        ),
+        (
+            "campaign funnel while dispatching, p50 / p95",
+            size,
+            f"{found['funnel_ms_p50']} / {found['funnel_ms_p95']} ms",
+        ),
+    ]
+    keys = ("results_ms_p50", "results_ms_p95", "funnel_ms_p50", "funnel_ms_p95", "messages")
+    return rows, {f"analytics_{k}": found[k] for k in keys}
+
+
 PARTS: dict[str, Callable[[argparse.Namespace], Awaitable[tuple[list[tuple], dict]]]] = {
     "import": import_part,
     "segments": segments_part,
+    "analytics": analytics_part,
 }
 
 
@@ -273,6 +301,9 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=1_000_000, help="segments: contacts seeded")
     parser.add_argument("--repeat", type=int, default=5, help="segments: counts per filter (median reported)")
     parser.add_argument("--no-postgres", action="store_true", help="segments: SQLite only")
+    parser.add_argument(
+        "--campaign-contacts", type=int, default=20_000, help="analytics: contacts of the campaign dispatched meanwhile"
+    )
     parser.add_argument("parts", nargs="*", help=f"which figures: {', '.join(PARTS)} (default: all)")
     args = parser.parse_args()
     args.parts = args.parts or list(PARTS)
