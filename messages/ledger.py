@@ -30,7 +30,7 @@ from messages.rules import (
     SendRules,
     Window,
     format_period,
-    next_allowed,
+    next_allowed_ms,
     zones_of,
 )
 from messages.screening import Hold
@@ -39,6 +39,7 @@ from messages.status import Status
 from messages.tables import batches, idempotency_keys, message_events, messages, opt_outs
 from security.numbers import ascii_digits
 from store import Clock, Database, GroupWriter, SystemClock, new_id
+from store.bulk import fetch
 from store.clock import rfc3339
 from store.writer import WriteBatch
 from webhooks.outbox import TENANT_DAILY_VOLUME, enqueue
@@ -127,7 +128,7 @@ def opted_out_in(conn: Connection, tenant_id: str, bidxs: list[bytes]) -> set[by
     """Which of these recipients are on the tenant's opt-out list (inside the caller's transaction)."""
     found: set[bytes] = set()
     for i in range(0, len(bidxs), 500):
-        rows = conn.execute(_OPTED_OUT_AMONG, {"tenant_id": tenant_id, "bidxs": bidxs[i : i + 500]})
+        rows = fetch(conn, _OPTED_OUT_AMONG, {"tenant_id": tenant_id, "bidxs": bidxs[i : i + 500]})
         found.update(bytes(r[0]) for r in rows)
     return found
 
@@ -144,6 +145,7 @@ class _Controlled:
     dues: list[int]
     now_ms: int
     local: datetime
+    day: str  # the tenant's calendar day (China's) the daily volume counts in
     unconsented: set[bytes]
     check_opt_outs: bool
     count_caps: bool
@@ -154,10 +156,6 @@ class _Controlled:
     alert: dict | None = None
     refused: Problem | None = None
     body: bytes | None = None
-
-    @property
-    def day(self) -> str:
-        return self.local.date().isoformat()
 
     def reset(self) -> None:
         self.opted, self.capped, self.alert, self.refused, self.body = set(), {}, None, None, None
@@ -542,8 +540,7 @@ class MessageLedger:
     def _due_ms(window: Window | None, to: str, due_ms: int) -> int:
         if window is None:
             return due_ms
-        at = datetime.fromtimestamp(due_ms / 1000, UTC)
-        return _ms(next_allowed(window, zones_of(to), at))
+        return next_allowed_ms(window, zones_of(to), due_ms)
 
     def _controls(
         self,
@@ -575,6 +572,7 @@ class MessageLedger:
             dues=dues,
             now_ms=_ms(now),
             local=local,
+            day=local.date().isoformat(),
             unconsented=unconsented,
             check_opt_outs=check_opt_outs,
             count_caps=count_caps,

@@ -308,6 +308,41 @@ def next_allowed(window: Window | None, zones: tuple[str, ...], at: datetime) ->
     return min(c for c in candidates[1:] if window.allows(c.astimezone(ZoneInfo(zones[0])).time()))
 
 
+# (window, zones, UTC minute) → the next opening (ms) for a send due in that minute, or None
+# when the minute is inside the window. Windows start and end on whole minutes and zones'
+# offsets and transitions are whole minutes, so every instant of a UTC minute has one answer:
+# a batch's thousand recipients (and a busy second's accepts) compute it once.
+_OPENINGS: dict[tuple[Window, tuple[str, ...], int], int | None] = {}
+_MAX_OPENINGS = 4096
+
+
+def next_allowed_ms(window: Window | None, zones: tuple[str, ...], at_ms: int) -> int:
+    """`next_allowed` in epoch milliseconds, remembered per UTC minute."""
+    if window is None:
+        return at_ms
+    key = (window, zones, at_ms // 60_000)
+    if key in _OPENINGS:
+        opens = _OPENINGS[key]
+        return at_ms if opens is None else opens
+    at = datetime.fromtimestamp(at_ms / 1000, UTC)
+    found = next_allowed(window, zones, at)
+    opens_ms = at_ms if found == at else int(found.timestamp() * 1000)
+    if _whole_minutes(window, zones, at):
+        if len(_OPENINGS) >= _MAX_OPENINGS:
+            _OPENINGS.clear()
+        _OPENINGS[key] = None if opens_ms == at_ms else opens_ms
+    return opens_ms
+
+
+def _whole_minutes(window: Window, zones: tuple[str, ...], at: datetime) -> bool:
+    """Whether the window's bounds and the zones' offsets at `at` are whole minutes (then the
+    answer is the same for the whole UTC minute)."""
+    bounds = (window.start, window.end)
+    if any(t.second or t.microsecond for t in bounds):
+        return False
+    return all(not (at.astimezone(ZoneInfo(z)).utcoffset() or timedelta()).total_seconds() % 60 for z in zones)
+
+
 def window_deferral(window: Window | None, e164: str, at: datetime) -> tuple[datetime, dict] | None:
     """When a send due at `at` to `e164` may go instead, and the reason to record (None: it may
     go at `at`)."""

@@ -38,7 +38,7 @@ from sqlmodel import Field
 
 from messages.rules import DEFAULT_RULES, MAX_CAP_PERIOD_S, Cap, SendRules, parse_rules
 from store import Database
-from store.bulk import executemany
+from store.bulk import executemany, fetch
 from store.models import Model
 
 CACHE_S = 5.0  # another process's change to a tenant's rules applies within this
@@ -218,7 +218,8 @@ class CapLedger:
             _lock(conn, tenant_id, traffic_type, bidxs)
             lowest = min(at for _, _, at, _ in chunk) - widest_ms
             highest = max(at for _, _, at, _ in chunk) + widest_ms
-            rows = conn.execute(
+            rows = fetch(
+                conn,
                 _SENDS_NEAR,
                 {"tenant_id": tenant_id, "traffic_type": traffic_type, "bidxs": bidxs, "lo": lowest, "hi": highest},
             )
@@ -320,7 +321,7 @@ class VolumeCounter:
     def add_in(conn: Connection, tenant_id: str, day: str, n: int) -> int:
         """`add` inside the caller's write transaction."""
         stmt = _ADD_VOLUME[conn.dialect.name]
-        return int(conn.execute(stmt, {"tenant_id": tenant_id, "day": day, "count": n}).scalar_one())
+        return int(fetch(conn, stmt, {"tenant_id": tenant_id, "day": day, "count": n})[0][0])
 
     async def get(self, tenant_id: str, day: str) -> int:
         async with self.db.read.connect() as conn:

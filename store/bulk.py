@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache, lru_cache
+from typing import cast
 
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, ClauseElement, Connection, Executable, Table
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, Update
 
 from store.db import _json_dumps
@@ -73,3 +75,55 @@ def _insert_default(statement, key: str):
     if not default.is_scalar:
         raise ValueError(f"column {key!r} has a non-scalar default; give it in the rows")
     return default.arg
+
+
+def fetch(conn: Connection, statement: Executable, params: dict) -> list[tuple]:
+    """The rows of a statement built once (`select`, or DML with RETURNING), as tuples. On
+    SQLite straight through the driver, its SQL compiled once per set of parameters and size of
+    its expanding (`in_(bindparam(..., expanding=True))`) ones: on the accept path SQLAlchemy's
+    own execution of a small look-up cost several times the look-up. Values go to the driver as
+    they are (no type conversion): for columns of plain types."""
+    if conn.dialect.name != "sqlite":
+        return [tuple(r) for r in conn.execute(statement, params)]
+    shape = tuple((k, len(v) if isinstance(v, list | tuple) else -1) for k, v in params.items())
+    sql, order = _fetch_plan(statement, shape)
+    args: list = []
+    for name, expanding, constant in order:
+        if name is None:
+            args.append(constant)
+        elif expanding:
+            args.extend(params[name])
+        else:
+            args.append(params[name])
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver.execute(sql, args).fetchall()
+
+
+@lru_cache(maxsize=1024)
+def _fetch_plan(statement: Executable, shape: tuple[tuple[str, int], ...]) -> tuple[str, tuple]:
+    """The SQL and, in its order, each parameter's name (None: a constant), whether it expands
+    and its constant."""
+    keys = [k for k, _ in shape]
+    compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=_DIALECT, column_keys=keys))
+    sql = compiled.string
+    for name, n in shape:
+        if n < 0:
+            continue
+        # An empty list matches nothing, as SQLAlchemy renders it.
+        sql = sql.replace(
+            f"(__[POSTCOMPILE_{name}])", "(" + ", ".join("?" * n) + ")" if n else "(SELECT 1 WHERE 1 = 0)"
+        )
+    if "__[POSTCOMPILE_" in sql:
+        raise ValueError("an expanding parameter was given no list")
+    order: list[tuple[str | None, bool, object]] = []
+    for name in compiled.positiontup or ():
+        bind = compiled.binds[name]
+        if name in keys:
+            order.append((name, bind.expanding, None))
+            continue
+        value = _insert_default(statement, name)
+        if value is _NONE and bind.required:
+            raise ValueError(f"no value for {name!r}")
+        order.append((None, False, bind.value if value is _NONE else value))
+    return sql, tuple(order)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from messages.rules import DEFAULT_RULES, Window, next_allowed, parse_rules, zones_of
+from messages.rules import DEFAULT_RULES, Window, next_allowed, next_allowed_ms, parse_rules, zones_of
 from tests.conftest import ApiClient, card
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -394,6 +394,30 @@ async def test_rules_need_the_compliance_scope(rules_api):
 )
 def test_next_allowed(window, at, expected):
     assert next_allowed(window, ("Asia/Shanghai",), at) == expected
+
+
+@pytest.mark.parametrize(
+    "window,zones,start",
+    [
+        (Window(time(8), time(21)), ("Asia/Shanghai",), local(7, 58)),  # the opening
+        (Window(time(8), time(21)), ("Asia/Shanghai",), local(20, 58)),  # the closing
+        (Window(time(22), time(6)), ("Asia/Shanghai",), local(5, 58)),  # across midnight
+        (Window(time(8), time(21)), ("Asia/Kathmandu",), datetime(2026, 12, 2, 2, 13, tzinfo=UTC)),  # +05:45
+        # New York's clocks go forward at 02:00 local on 8 March 2026 (07:00 UTC)
+        (Window(time(3), time(21)), ("America/New_York",), datetime(2026, 3, 8, 6, 58, tzinfo=UTC)),
+        (Window(time(9), time(21)), ("America/New_York", "America/Chicago"), datetime(2026, 12, 2, 13, 58, tzinfo=UTC)),
+    ],
+)
+def test_next_allowed_ms_agrees_with_next_allowed_at_every_instant(window, zones, start):
+    """Remembered per UTC minute, the answer is still the one computed for each instant: every
+    7 seconds (and the last millisecond of each minute) over four minutes around a boundary."""
+    instants = [start + timedelta(seconds=s) for s in range(0, 240, 7)]
+    instants += [start + timedelta(minutes=m, milliseconds=59_999) for m in range(4)]
+    for at in instants:
+        at_ms = int(at.timestamp() * 1000)
+        expected = next_allowed(window, zones, datetime.fromtimestamp(at_ms / 1000, UTC))
+        assert next_allowed_ms(window, zones, at_ms) == int(expected.timestamp() * 1000), at
+        assert next_allowed_ms(window, zones, at_ms) == int(expected.timestamp() * 1000), at  # from the memory
 
 
 def test_zones_of_numbers():

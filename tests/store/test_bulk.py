@@ -1,4 +1,5 @@
-"""store.bulk.executemany gives the same rows as SQLAlchemy's own executemany."""
+"""store.bulk.executemany gives the same rows as SQLAlchemy's own executemany; store.bulk.fetch
+the same rows as SQLAlchemy's own execution."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
     bindparam,
     create_engine,
     select,
 )
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from store.bulk import executemany
+from store.bulk import executemany, fetch
 
 meta = MetaData()
 things = Table(
@@ -77,3 +80,39 @@ def test_a_missing_required_value_is_refused():
     meta.create_all(engine)
     with engine.begin() as conn, pytest.raises(ValueError):
         executemany(conn, UPDATE, [{"b_id": "a"}])
+
+
+AMONG = select(things.c.id, things.c.n, things.c.blob).where(
+    and_(things.c.id.in_(bindparam("ids", expanding=True)), things.c.n > bindparam("lo"))
+)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ids": ["a", "b", "zz"], "lo": 0},
+        {"ids": ["b"], "lo": 0},
+        {"ids": ["a", "b"], "lo": 1},  # a scalar after the list keeps its place
+        {"ids": [], "lo": 0},  # nothing matches an empty list
+    ],
+)
+def test_fetch_gives_the_rows_sqlalchemy_gives(params):
+    engine = create_engine("sqlite://")
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        executemany(conn, things, [dict(r) for r in ROWS])
+        expected = [tuple(r) for r in conn.execute(AMONG, params)]
+        assert sorted(fetch(conn, AMONG, params)) == sorted(expected)
+        assert sorted(fetch(conn, AMONG, params)) == sorted(expected)  # the cached plan
+
+
+def test_fetch_returns_what_an_upsert_returns():
+    stmt = sqlite_insert(things)
+    upsert = stmt.on_conflict_do_update(index_elements=["id"], set_={"n": things.c.n + stmt.excluded.n}).returning(
+        things.c.n
+    )
+    engine = create_engine("sqlite://")
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        assert fetch(conn, upsert, {"id": "c", "n": 3}) == [(3,)]
+        assert fetch(conn, upsert, {"id": "c", "n": 4}) == [(7,)]
