@@ -308,8 +308,9 @@ class CampaignRunner:
                 sent += len(ids)
         return sent
 
-    async def _mark(self, campaign_id: str, ids: list[str], state_col: str, page_col: str) -> int:
-        """Take the next page number and mark the page's rows with it (one transaction)."""
+    async def _mark(self, campaign_id: str, ids: list[str], state_col: str, page_col: str, **also: Any) -> int:
+        """Take the next page number and mark the page's rows with it (and `also`), in one
+        transaction."""
         page: list[int] = []
 
         def run(conn: Connection) -> None:
@@ -318,7 +319,7 @@ class CampaignRunner:
             stmt = (
                 update(campaign_recipients)
                 .where(_R.campaign_id == campaign_id, _R.contact_id.in_(ids))
-                .values({state_col: "paged", page_col: n})
+                .values({state_col: "paged", page_col: n, **also})
             )
             conn.execute(stmt)
             page.append(n)
@@ -476,6 +477,7 @@ class CampaignRunner:
         needs none. Returns (messages sent, recipients decided without a send)."""
         resend = spec.resend
         assert resend is not None
+        decided_ms = self.now_ms()
         due = now_ms - int(float(resend["after_hours"]) * 3_600_000)
         m = messages.c
         candidates = (
@@ -512,7 +514,7 @@ class CampaignRunner:
         for r in wanted:
             by_variant.setdefault(r.variant, []).append(r.contact_id)
         for variant, ids in by_variant.items():
-            page = await self._mark(row.id, ids, "resend", "resend_page")
+            page = await self._mark(row.id, ids, "resend", "resend_page", resend_ms=decided_ms)
             await self._send_page(row, page, ids, await self._resend_content(row, spec, variant), variant, "resend")
             sent += len(ids)
         return sent, len(not_needed) + len(skipped)

@@ -62,6 +62,7 @@ campaign_recipients = Table(
     # The smart resend: NULL (not decided yet) | paged | sent | not_needed | skipped
     Column("resend", String(12), nullable=True),
     Column("resend_page", Integer, nullable=True),
+    Column("resend_ms", BigInteger, nullable=True),  # when the resend was decided
     Column("resend_message_id", String(32), nullable=True),
     Index("ix_campaign_recipients_state", "campaign_id", "state", "variant", "contact_id"),
     Index("ix_campaign_recipients_resend", "campaign_id", "resend", "sent_ms"),

@@ -9,6 +9,7 @@ executemany does the rest; only JSON columns need converting. Elsewhere it is pl
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import cast
@@ -83,7 +84,10 @@ def fetch(conn: Connection, statement: Executable, params: dict) -> list[tuple]:
     its expanding (`in_(bindparam(..., expanding=True))`) ones: on the accept path SQLAlchemy's
     own execution of a small look-up cost several times the look-up. Values go to the driver as
     they are (no type conversion): for columns of plain types."""
-    if conn.dialect.name != "sqlite":
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection):
+        # PostgreSQL, or SQLite through the async driver (a connection of the async engine in
+        # run_sync): SQLAlchemy's own execution.
         return [tuple(r) for r in conn.execute(statement, params)]
     shape = tuple((k, len(v) if isinstance(v, list | tuple) else -1) for k, v in params.items())
     sql, order = _fetch_plan(statement, shape)
@@ -95,8 +99,6 @@ def fetch(conn: Connection, statement: Executable, params: dict) -> list[tuple]:
             args.extend(params[name])
         else:
             args.append(params[name])
-    driver = conn.connection.driver_connection
-    assert driver is not None
     return driver.execute(sql, args).fetchall()
 
 

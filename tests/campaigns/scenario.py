@@ -23,7 +23,7 @@ from store import Database
 from tests.conftest import card
 
 FINAL = ("rcs_read", "rcs_delivered", "sms_delivered", "sms_failed", "rejected", "failed", "expired", "revoked")
-RACE_MS = 2000
+RACE_MS = 1000
 PRICES = [
     {"channel": "rcs", "carrier": "*", "kind": "card", "price": "0.05"},
     {"channel": "sms", "carrier": "*", "kind": "part", "price": "0.04"},
@@ -173,11 +173,7 @@ async def run(
                 segments[r.message_id] = (r.detail or {}).get("segments", 1)
         r_ = campaign_recipients.c
         pairs = (
-            await conn.execute(
-                select(r_.message_id, m.created_ms)
-                .join(messages, m.id == r_.resend_message_id)
-                .where(r_.campaign_id == cid, r_.resend == "sent")
-            )
+            await conn.execute(select(r_.message_id, r_.resend_ms).where(r_.campaign_id == cid, r_.resend == "sent"))
         ).all()
         variants = Counter(
             r.variant
@@ -210,8 +206,8 @@ async def run(
     assert len(resent_for) == len(resends) > 0
     for first, at_ms in resent_for.items():
         assert "rcs_delivered" in types[first] and "sms_sent" not in types[first], types[first]
-        # Decided unread: a read may come in between the decision and the resend's accept (the
-        # same race a person opening the card at that moment makes), not seconds before.
+        # Decided unread: a read timed just before the decision may commit just after it (the
+        # callback's time is taken before its write), not seconds before.
         assert read_ms.get(first, at_ms) > at_ms - RACE_MS, "resent long after it was read"
     assert not [i for i in firsts if statuses[i] == "rcs_delivered" and i not in resent_for]
     assert all("rcs_sent" not in types.get(i, set()) for i in resends)

@@ -116,3 +116,19 @@ def test_fetch_returns_what_an_upsert_returns():
     with engine.begin() as conn:
         assert fetch(conn, upsert, {"id": "c", "n": 3}) == [(3,)]
         assert fetch(conn, upsert, {"id": "c", "n": 4}) == [(7,)]
+
+
+async def test_fetch_through_the_async_engine(tmp_path):
+    """A connection of the async engine (in run_sync) is not the driver's own: SQLAlchemy runs it."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(meta.create_all)
+            await conn.run_sync(lambda c: executemany(c, things, [dict(r) for r in ROWS]))
+            params = {"ids": ["a", "b"], "lo": 0}
+            expected = [tuple(r) for r in await conn.execute(AMONG, params)]
+            assert sorted(await conn.run_sync(lambda c: fetch(c, AMONG, params))) == sorted(expected)
+    finally:
+        await engine.dispose()

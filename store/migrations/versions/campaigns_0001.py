@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=200), nullable=True),
         sa.Column("resend", sa.String(length=12), nullable=True),
         sa.Column("resend_page", sa.Integer(), nullable=True),
+        sa.Column("resend_ms", sa.BigInteger(), nullable=True),
         sa.Column("resend_message_id", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"]),
         sa.PrimaryKeyConstraint("campaign_id", "contact_id"),
