@@ -103,6 +103,7 @@ async def run(args: argparse.Namespace) -> dict:
         "audience": outcome.audience,
         "messages": outcome.figures["messages"],
         "resends": outcome.figures["resends"],
+        "resends_crossing_a_late_read": outcome.figures["resends_crossing_a_late_read"],
         "winner": outcome.figures["winner"],
         "cost_cny": outcome.figures["cost_cny"],
         "import_s": round(t["import_s"], 1),
