@@ -37,6 +37,16 @@ export async function api(method, path, body, { signal, headers = {}, raw = fals
   return data;
 }
 
+// The editor's session (its user, tenant, rights and CSRF token); null when nobody is signed in.
+export async function currentSession() {
+  try {
+    return await api('GET', '/editor/session');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return null;
+    throw err;
+  }
+}
+
 // The pages beside the editor (audit log, dashboard) share its session: the session with its
 // CSRF token set for later writes, the tenant (and person) shown in `tenantEl`; null, said in
 // `statusEl`, when nobody is signed in.

@@ -4,7 +4,7 @@
 // the resend, the cost) and its funnel as CSV. Reads and writes /v1/campaigns (the templates,
 // segments and segment counts for the form); signed in like the editor.
 
-import { api, ApiError, setCsrf, onUnauthorized } from './api.js';
+import { api, ApiError, currentSession, setCsrf, onUnauthorized } from './api.js';
 import { h } from './dom.js';
 import { funnelBars, STAGES } from './funnelbars.js';
 import { initI18n, locale, onLocale, otherLocale, setLocale, t } from './i18n.js';
@@ -28,15 +28,6 @@ let canWrite = false; // the session may create and act (a person's role, or a k
 const selected = () => decodeURIComponent(location.hash.slice(1));
 
 // -- sign-in ----------------------------------------------------------------------------------
-
-async function session() {
-  try {
-    return await api('GET', '/editor/session');
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return null;
-    throw err;
-  }
-}
 
 function showSignIn() {
   clearTimeout(timer);
@@ -529,7 +520,7 @@ async function main() {
   $('add-variable').addEventListener('click', variableRow);
   $('csv-group').addEventListener('change', () => csvLink(selected()));
   window.addEventListener('hashchange', () => tick());
-  const s = await session();
+  const s = await currentSession();
   if (s) await start(s);
   else showSignIn();
 }

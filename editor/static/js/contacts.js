@@ -4,7 +4,7 @@
 // seconds), with cancel. Signs in like the editor (session cookie, CSRF token on unsafe calls);
 // the key or role needs `audiences` (read shows the jobs, write uploads and cancels).
 
-import { api, ApiError, setCsrf, onUnauthorized } from './api.js';
+import { api, ApiError, currentSession, setCsrf, onUnauthorized } from './api.js';
 import { initI18n, locale, onLocale, otherLocale, setLocale, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
@@ -29,15 +29,6 @@ function el(tag, attrs = {}, ...children) {
 }
 
 const describe = (err) => (err instanceof ApiError ? (err.problem.errors?.length ? err.describe() : err.problem.detail || err.message) : String(err));
-
-async function signedIn() {
-  try {
-    return await api('GET', '/editor/session');
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return null;
-    throw err;
-  }
-}
 
 function showSignIn() {
   clearTimeout(timer);
@@ -219,7 +210,7 @@ async function main() {
   });
   $('btn-lang').addEventListener('click', () => setLocale(otherLocale()));
   $('upload-form').addEventListener('submit', upload);
-  const session = await signedIn();
+  const session = await currentSession();
   if (session) await start(session);
   else showSignIn();
 }
