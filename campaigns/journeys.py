@@ -18,16 +18,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from api.problems import FieldError, Problem
 from audiences.contacts import attribute_hasher
 from audiences.segments import Compiler, Segments
 from audiences.tables import contact_attributes, contacts
-from campaigns.sending import MAX_PAGE, Content, PageSender
+from campaigns.sending import MAX_PAGE, Content, PageSender, record_messages
 from campaigns.spec import ATTRIBUTE, MAX_NAME, check_send_options, check_variable_maps, is_zone, parse_template
-from campaigns.tables import campaign_messages, journey_sends, journeys
+from campaigns.tables import journey_sends, journeys
 from messages.rules import DEFAULT_ZONE
 from security import Keyring
 from store import Clock, Database, GroupWriter, SystemClock, new_id
@@ -347,40 +347,23 @@ class Journeys:
     async def _send(self, row, key: str, occurrence: str, ids: list[str], content: Content, sender: PageSender) -> None:
         result = await sender.send(row.tenant_id, key, ids, content)
         now_ms = self.now_ms()
-        sent = [(cid, s) for cid, s in result.sent.items()]
-        skipped = [cid for cid in ids if cid not in result.sent]
-        messages = [
-            {
-                "message_id": s.message_id,
-                "campaign_id": row.id,
-                "tenant_id": row.tenant_id,
-                "variant": "main",
-                "kind": "journey",
-                "carrier": s.carrier,
-                "at_ms": now_ms,
-            }
-            for _, s in sent
+        sent = [{"b_contact": cid, "b_message": s.message_id} for cid, s in result.sent.items()]
+        skipped = [
+            {"b_contact": cid, "b_reason": result.skipped.get(cid, "refused by the send checks")[:200]}
+            for cid in ids
+            if cid not in result.sent
         ]
-        known = select(campaign_messages.c.message_id).where(
-            campaign_messages.c.message_id.in_([m["message_id"] for m in messages])
-        )
-        mine = and_(_S.journey_id == row.id, _S.occurrence == occurrence)
+        mine = and_(_S.journey_id == row.id, _S.occurrence == occurrence, _S.contact_id == bindparam("b_contact"))
+        mark_sent = update(journey_sends).where(mine).values(state="sent", message_id=bindparam("b_message"))
+        mark_skipped = update(journey_sends).where(mine).values(state="skipped", reason=bindparam("b_reason"))
 
         def run(conn: Connection) -> None:
-            for cid, s in sent:
-                conn.execute(
-                    update(journey_sends)
-                    .where(mine, _S.contact_id == cid)
-                    .values(state="sent", message_id=s.message_id)
-                )
-            for cid in skipped:
-                why = result.skipped.get(cid, "refused by the send checks")[:200]
-                conn.execute(
-                    update(journey_sends).where(mine, _S.contact_id == cid).values(state="skipped", reason=why)
-                )
-            have = set(conn.execute(known).scalars()) if messages else set()
-            fresh = [m for m in messages if m["message_id"] not in have]
-            if fresh:
-                executemany(conn, campaign_messages, fresh)
+            if sent:
+                conn.execute(mark_sent, sent)
+            if skipped:
+                conn.execute(mark_skipped, skipped)
+            record_messages(
+                conn, result, campaign_id=row.id, tenant_id=row.tenant_id, variant="main", kind="journey", at_ms=now_ms
+            )
 
         await self.writer.write(WriteBatch().run(run))

@@ -25,7 +25,7 @@ from audiences.contacts import attribute_hasher
 from audiences.segments import members_query
 from audiences.tables import contacts
 from campaigns.journeys import Journeys
-from campaigns.sending import MAX_PAGE, Content, PageResult, PageSender
+from campaigns.sending import MAX_PAGE, Content, PageResult, PageSender, record_messages
 from campaigns.service import Campaigns
 from campaigns.spec import HOLDOUT, REST, Spec, draw, variant_of
 from campaigns.stats import compare
@@ -336,25 +336,16 @@ class CampaignRunner:
         now_ms = self.now_ms()
         resend = kind == "resend"
         state_col, message_col = ("resend", "resend_message_id") if resend else ("state", "message_id")
-        sent_rows, skipped_rows, message_rows = [], [], []
+        sent_rows, skipped_rows = [], []
         for cid in ids:
             s = result.sent.get(cid)
             if s is None:
-                why = result.skipped.get(cid, "refused by the send checks")
-                skipped_rows.append({"b_campaign": row.id, "b_contact": cid, "b_reason": why[:200]})
-                continue
-            sent_rows.append({"b_campaign": row.id, "b_contact": cid, "b_message": s.message_id, "b_at": now_ms})
-            message_rows.append(
-                {
-                    "message_id": s.message_id,
-                    "campaign_id": row.id,
-                    "tenant_id": row.tenant_id,
-                    "variant": variant,
-                    "kind": kind,
-                    "carrier": s.carrier,
-                    "at_ms": now_ms,
-                }
-            )
+                skip = {"b_campaign": row.id, "b_contact": cid}
+                if not resend:  # a resend's skip keeps the first send's reason
+                    skip["b_reason"] = result.skipped.get(cid, "refused by the send checks")[:200]
+                skipped_rows.append(skip)
+            else:
+                sent_rows.append({"b_campaign": row.id, "b_contact": cid, "b_message": s.message_id, "b_at": now_ms})
         where = and_(_R.campaign_id == bindparam("b_campaign"), _R.contact_id == bindparam("b_contact"))
         sent_values: dict[str, Any] = {state_col: "sent", message_col: bindparam("b_message")}
         if not resend:
@@ -362,26 +353,15 @@ class CampaignRunner:
         mark_sent = update(campaign_recipients).where(where).values(sent_values)
         skip_values = {state_col: "skipped"} if resend else {"state": "skipped", "reason": bindparam("b_reason")}
         mark_skipped = update(campaign_recipients).where(where).values(skip_values)
-        known = select(campaign_messages.c.message_id).where(
-            campaign_messages.c.message_id.in_([m["message_id"] for m in message_rows])
-        )
 
         def run(conn: Connection) -> None:
             if sent_rows:
                 conn.execute(mark_sent, sent_rows)
             if skipped_rows:
-                rows = (
-                    skipped_rows
-                    if not resend
-                    else [{k: v for k, v in r.items() if k != "b_reason"} for r in skipped_rows]
-                )
-                conn.execute(mark_skipped, rows)
-            if message_rows:
-                # A page answered again after a crash may have been recorded already.
-                have = set(conn.execute(known).scalars())
-                fresh = [m for m in message_rows if m["message_id"] not in have]
-                if fresh:
-                    executemany(conn, campaign_messages, fresh)
+                conn.execute(mark_skipped, skipped_rows)
+            record_messages(
+                conn, result, campaign_id=row.id, tenant_id=row.tenant_id, variant=variant, kind=kind, at_ms=now_ms
+            )
 
         await self.writer.write(WriteBatch().run(run))
 

@@ -14,17 +14,20 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from api.problems import Problem
 from audiences.contacts import open_attributes
 from audiences.tables import contacts
 from billing.prices import carrier_of
+from campaigns.tables import campaign_messages
 from messages.ledger import MessageLedger
 from messages.request import parse_send_request
 from messages.submit import SendChecks
 from security import Keyring
 from store import Database
+from store.bulk import executemany
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 1000
@@ -57,6 +60,34 @@ class Sent:
 class PageResult:
     sent: dict[str, Sent] = field(default_factory=dict)  # contact id → its message
     skipped: dict[str, str] = field(default_factory=dict)  # contact id → why
+
+
+def record_messages(
+    conn: Connection, result: PageResult, *, campaign_id: str, tenant_id: str, variant: str, kind: str, at_ms: int
+) -> None:
+    """Insert a page's messages into `campaign_messages` (inside the caller's transaction), but
+    those already there: a page answered again after a crash may have been recorded before."""
+    rows = [
+        {
+            "message_id": s.message_id,
+            "campaign_id": campaign_id,
+            "tenant_id": tenant_id,
+            "variant": variant,
+            "kind": kind,
+            "carrier": s.carrier,
+            "at_ms": at_ms,
+        }
+        for s in result.sent.values()
+    ]
+    if not rows:
+        return
+    ids = [r["message_id"] for r in rows]
+    have = set(
+        conn.execute(select(campaign_messages.c.message_id).where(campaign_messages.c.message_id.in_(ids))).scalars()
+    )
+    fresh = [r for r in rows if r["message_id"] not in have]
+    if fresh:
+        executemany(conn, campaign_messages, fresh)
 
 
 class PageSender:
