@@ -62,9 +62,37 @@ async def test_undeliverable_sms_fails_with_the_receipts_reason(sandbox_api):
     assert "UNDELIV" in [p["stat"] for p in parts] and all(p["id"] for p in parts)
 
 
-async def test_ttl_expiry_revokes_first_then_sends_the_sms(sandbox_api):
-    mid = await send(sandbox_api, "+8613800001237", ttl=1)
-    view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "sms_delivered")
+class ShiftedClock:
+    """The wall clock, moved forward by the test (a TTL runs out when the test says so, not
+    when a loaded machine happens to be slow)."""
+
+    def __init__(self) -> None:
+        self.shift = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.shift
+
+
+@pytest.fixture
+async def shifted_api(aiohttp_server, aiohttp_client, dispatch_settings, dispatch_config):
+    from server import ACCOUNTS, Wiring, create_app
+    from tests.conftest import ApiClient
+
+    clock = ShiftedClock()
+    app = create_app(dispatch_settings, Wiring(clock=clock, dispatch=dispatch_config))
+    server = await aiohttp_server(app, port=dispatch_settings.port)
+    client = await aiohttp_client(server)
+    tenant, key = await app[ACCOUNTS].create_tenant("Test brand", signature="【鸿雁测试】")
+    api = await ApiClient(client, tenant.id, key).without_send_rules()
+    return api, clock
+
+
+async def test_ttl_expiry_revokes_first_then_sends_the_sms(shifted_api):
+    api, clock = shifted_api
+    mid = await send(api, "+8613800001237", ttl=60)  # …7: sent, never delivered
+    await wait_for(api, mid, lambda v: v["status"] == "rcs_sent")
+    clock.shift = timedelta(seconds=61)
+    view = await wait_for(api, mid, lambda v: v["status"] == "sms_delivered", timeout=30.0)
     types = event_types(view)
     assert types == ["accepted", "queued", "rcs_sent", "revoked", "fallback_pending", "sms_sent", "sms_delivered"]
     assert "rcs_delivered" not in types
