@@ -93,9 +93,7 @@ async def test_the_editor_defects_designers_met(chromium, sandbox_app, screensho
 
         # The drag handle moves a card: Bravo's handle dropped on Alpha (the mouse as a person moves it).
         card1 = "/message/generalPurposeCardCarousel/content/1"
-        await page.evaluate(
-            "document.querySelector('[data-testid=card-1]').scrollIntoView({block: 'center'})"
-        )
+        await page.evaluate("document.querySelector('[data-testid=card-1]').scrollIntoView({block: 'center'})")
         src = await tid(f"drag-{card1}").bounding_box()
         dst = await tid("card-0").bounding_box()
         assert src and dst and dst["y"] + dst["height"] > 80  # Alpha's lower part is on screen
@@ -129,9 +127,7 @@ async def test_a_card_over_its_button_limit_says_so_at_the_counter(chromium, san
         await tid("new-name").fill("Five buttons")
         await tid("new-create").click()
         await expect(tid("save-state")).to_have_text("Saved ✓")
-        buttons = ",".join(
-            f'{{"reply": {{"displayText": "B{i}", "postback": {{"data": "b{i}"}}}}}}' for i in range(5)
-        )
+        buttons = ",".join(f'{{"reply": {{"displayText": "B{i}", "postback": {{"data": "b{i}"}}}}}}' for i in range(5))
         card = (
             '{"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, '
             f'"content": {{"title": "Five", "suggestions": [{buttons}]}}}}}}}}'
