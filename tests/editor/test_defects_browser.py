@@ -105,6 +105,25 @@ async def test_the_editor_defects_designers_met(chromium, sandbox_app, screensho
         await expect(phone.locator("article.card h2")).to_have_text(["Bravo", "Alpha", "Charlie"])
         await expect(tid("card-0-title")).to_have_value("Bravo")
 
+        # An open diff survives a language switch (it is redrawn in the new language).
+        await tid("save").click()
+        await expect(tid("save-state")).to_have_text("Saved ✓")
+        await tid("submit-note").fill("first cut")
+        await tid("submit-version").click()
+        await expect(tid("version-1")).to_contain_text("first cut")
+        await tid("card-2-title").fill("Charlie's shop")
+        await expect(tid("save-state")).to_have_text("Saved ✓")
+        await tid("diff-from").select_option("1")
+        await tid("diff-to").select_option("draft")
+        await tid("diff-run").click()
+        await expect(tid("diff-view").locator(".change")).to_have_count(1)
+        await tid("lang-switch").click()
+        await expect(tid("save")).to_have_text("保存")
+        await expect(tid("diff-view").locator(".change")).to_have_count(1)
+        await expect(tid("diff-head")).to_contain_text("草稿")
+        await tid("lang-switch").click()
+        await expect(tid("save")).to_have_text("Save")
+
         # The drop zone tells the real upload limit.
         await expect(page.get_by_text("up to 10 MB", exact=False).first).to_be_visible()
         assert not problems, problems
