@@ -96,13 +96,13 @@ def check_version_body(body: dict, *, need_name: bool) -> list[FieldError]:
     if not isinstance(card, dict):
         errors.append(FieldError("/card", "a GSMA bot-message JSON object is required"))
         return errors
-    errors += [FieldError("/card" + e.path, e.message) for e in message_errors(card, sending=False)]
+    errors += [e.at("/card" + e.path) for e in message_errors(card, sending=False)]
     try:
         compiled = compile_template(card)
         if compiled.is_static or sample is not None:
             compiled.compose(sample or {})
     except CardInvalid as exc:
-        errors += [FieldError("/card" + e.path, e.message) for e in exc.errors]
+        errors += [e.at("/card" + e.path) for e in exc.errors]
     except MissingVariable as exc:
         errors.append(FieldError("/sample", f"missing variable {exc.name!r} (used at /card{exc.path})"))
     return errors

@@ -45,6 +45,7 @@ def test_warnings_keep_the_card_valid(name, build, path):
     report = validate_card(build())
     assert report.valid and report.errors == []
     assert [w.path for w in report.warnings] == [path]
+    assert all(w.code for w in report.warnings)
 
 
 ERRORS = [
@@ -238,6 +239,14 @@ def test_errors_name_the_path(name, build, path):
     report = validate_card(build())
     assert not report.valid
     assert path in [e.path for e in report.errors], report.errors
+    # Every finding carries a stable code (a user interface says it in its own language) and
+    # the figures its message quotes.
+    for e in report.errors:
+        assert e.code and e.code.isidentifier(), e
+        assert e.as_dict()["code"] == e.code
+        for figure in (e.params or {}).values():
+            if isinstance(figure, int) and not isinstance(figure, bool):
+                assert str(figure) in e.message, e
 
 
 @pytest.mark.parametrize(
@@ -586,3 +595,16 @@ def test_validation_never_raises(card, profile):
 def test_dialable_numbers_are_valid(number):
     report = validate_card(with_action("dialerAction", "dialPhoneNumber", {"phoneNumber": number}))
     assert report.errors == []
+
+
+def test_a_limit_error_carries_its_figures():
+    long_title = {
+        "message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {"title": "账" * 250}}}
+    }
+    (error,) = validate_card(long_title).errors
+    assert error.as_dict() == {
+        "path": "/message/generalPurposeCard/content/title",
+        "message": "250 characters; the limit is 200",
+        "code": "too_long",
+        "params": {"n": 250, "limit": 200, "unit": "characters"},
+    }

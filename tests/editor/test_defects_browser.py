@@ -121,6 +121,13 @@ async def test_the_editor_defects_designers_met(chromium, sandbox_app, screensho
         await expect(tid("save")).to_have_text("保存")
         await expect(tid("diff-view").locator(".change")).to_have_count(1)
         await expect(tid("diff-head")).to_contain_text("草稿")
+        # Defect 4: findings speak the chosen language (from the server's code and figures); the
+        # JSON path is a detail after the words.
+        await tid("card-0-title").fill("T" * 250)
+        finding = page.locator(f"[data-testid^=error-][data-path='{CARD0}/title']")
+        await expect(finding.locator(".issue-message")).to_have_text("250 个字符，上限为 200")
+        await expect(tid("card-0").locator(".field-error").first).to_have_text("250 个字符，上限为 200")
+        await tid("card-0-title").fill("Bravo")
         await tid("lang-switch").click()
         await expect(tid("save")).to_have_text("Save")
 

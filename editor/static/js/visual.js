@@ -2,7 +2,7 @@
 // commands; structural edits (add, remove, reorder, convert) are single commands.
 
 import { h, icon, $$ } from './dom.js';
-import { t } from './i18n.js';
+import { t, describeFinding } from './i18n.js';
 import { get, set, within } from './pointer.js';
 import {
   CAROUSEL, CARD_SUGGESTIONS_MAX, CAROUSEL_MAX, CHIPS_MAX, KINDS, LIMITS, bodyKey, cardsOf, convertMessage, hasMenu, isCarousel,
@@ -127,7 +127,9 @@ export class VisualEditor {
     for (const el of $$('.field-error', this.root)) el.remove();
     for (const el of $$('[aria-invalid=true]', this.root)) el.removeAttribute('aria-invalid');
     const boxes = new Map(); // a card, button or section → {message → the inner paths it is about}
-    for (const { path, message } of this.errors) {
+    for (const finding of this.errors) {
+      const { path } = finding;
+      const message = describeFinding(finding);
       let target = null;
       for (const el of $$('[data-path],[data-field]', this.root)) {
         const p = el.dataset.field ?? el.dataset.path;
