@@ -22,7 +22,7 @@ PROBLEM = {
                     "message": {"type": "string", "description": "What is wrong, in English"},
                     "code": {
                         "type": "string",
-                        "description": "The rule broken, a stable name (card checks: docs/cards.md#problem-codes)",
+                        "description": "The rule broken, a stable name (card checks: docs/cards.md, Problem codes)",
                     },
                     "params": {"type": "object", "description": "The rule's figures for `code`, e.g. n and limit"},
                 },
