@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 
@@ -37,6 +38,7 @@ _LAST_SMS = (
 
 
 _MESSAGE = select(messages.c.id).where(messages.c.id == bindparam("message_id"))
+_TENANT_OF = select(messages.c.tenant_id).where(messages.c.id == bindparam("message_id"))
 _RECIPIENT = select(messages.c.tenant_id, messages.c.to_bidx, messages.c.to_enc).where(
     messages.c.id == bindparam("message_id")
 )
@@ -47,6 +49,28 @@ _IN_CONVERSATION = (
     .order_by(messages.c.id.desc())
     .limit(1)
 )
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """What a recipient sent, for the conversations layer (`Inbound(on_inbound=…)`): the number
+    in the clear (in memory only), where it came from and what it answers."""
+
+    tenant_id: str
+    number: str  # E.164
+    channel: str  # "rcs" | "sms" (an SMS reply, or a tap on the SMS link page)
+    kind: str  # text | suggestion_response | location | file | device_specifics
+    at_ms: int
+    text: str | None = None
+    postback: str | None = None
+    display_text: str | None = None
+    location: dict | None = None
+    file: dict | None = None
+    message_id: str | None = None  # our message it answers, when known
+    operator_conversation_id: str | None = None  # RCS conversationId
+    contribution_id: str | None = None  # RCS contributionId of this message
+    opt_out: bool = False  # an unsubscribe reply (TD, 退订…): never answered by a bot
+    source: str = "rcs"  # rcs | sms | sms_link
 
 
 class Inbound:
@@ -65,6 +89,7 @@ class Inbound:
         notify: Callable[[], None] = lambda: None,
         settled: Callable[[str, str, int | None], None] = lambda message_id, status, code: None,
         on_audit: Callable[[str, Notice], Awaitable[None]] | None = None,
+        on_inbound: Callable[[InboundMessage], Awaitable[None]] | None = None,
     ):
         self.db, self.writer, self.keyring, self.lifecycle = db, writer, keyring, lifecycle
         self.now_ms = now_ms
@@ -73,6 +98,9 @@ class Inbound:
         self.notify = notify
         self.settled = settled
         self.on_audit = on_audit or _log_audit
+        # Every recipient's message, after its user event is recorded (server.py wires the
+        # conversations here; dispatch knows nothing of them).
+        self.on_inbound = on_inbound
 
     # -- from the operator ---------------------------------------------------------------------
     async def on_delivery(self, chatbot_id: str, events: list[DeliveryEvent]) -> None:
@@ -135,7 +163,39 @@ class Inbound:
                 # The datum the handset used: China's maps share GCJ-02 ("gcj02"), not WGS-84.
                 "crs": event.location.crs,
             }
-        await self.user_event(message_id, data, int(event.at.timestamp() * 1000))
+        at_ms = int(event.at.timestamp() * 1000)
+        await self.user_event(message_id, data, at_ms)
+        if self.on_inbound is not None and event.kind != "device_specifics":
+            async with self.db.read.connect() as conn:
+                tenant_id = (await conn.execute(_TENANT_OF, {"message_id": message_id})).scalar()
+            file = None
+            if event.file is not None:
+                file = {k: getattr(event.file, k, None) for k in ("file_name", "content_type", "file_size", "url")}
+            await self._hand_on(
+                InboundMessage(
+                    tenant_id=tenant_id,
+                    number=event.from_number,
+                    channel="rcs",
+                    kind=event.kind,
+                    at_ms=at_ms,
+                    text=event.text,
+                    postback=event.postback,
+                    display_text=event.display_text,
+                    location=data.get("location"),
+                    file=file,
+                    message_id=message_id,
+                    operator_conversation_id=event.conversation_id,
+                    contribution_id=event.contribution_id,
+                )
+            )
+
+    async def _hand_on(self, message: InboundMessage) -> None:
+        """Give `message` to `on_inbound`; its failure never loses the recorded user event."""
+        assert self.on_inbound is not None
+        try:
+            await self.on_inbound(message)
+        except Exception:
+            log.exception("the conversations layer failed on an inbound %s message", message.kind)
 
     async def _answered(self, event: UserEvent) -> str | None:
         """The message a user's reply or tap answers: the one named by `inReplyTo` (we send our
@@ -205,17 +265,51 @@ class Inbound:
             "display_text": display_text,
         }
         await self.user_event(message_id, event, now_ms, tenant_id=tenant_id)
+        if self.on_inbound is not None:
+            async with self.db.read.connect() as conn:
+                row = (await conn.execute(_RECIPIENT, {"message_id": message_id})).first()
+            if row is None:
+                return
+            number = self.keyring.open(row.tenant_id, "messages", "to", message_id, row.to_enc).decode()
+            await self._hand_on(
+                InboundMessage(
+                    tenant_id=tenant_id,
+                    number=number,
+                    channel="sms",
+                    kind="suggestion_response",
+                    at_ms=now_ms,
+                    postback=postback,
+                    display_text=display_text,
+                    message_id=message_id,
+                    source="sms_link",
+                )
+            )
 
     async def on_sms_reply(self, tenant_id: str, number: str, text: str, *, opt_out: bool) -> bool:
         """A reply to a brand's SMS → a `message.user_event` of the last SMS sent to that number
-        (the same event an RCS reply gives, `source` "sms"); False when no SMS went to it."""
+        (the same event an RCS reply gives, `source` "sms"); False when no SMS went to it.
+        Either way the reply goes on to `on_inbound` (the brand is known by the extension)."""
         await self.ensure_keys(tenant_id)
         bidx = self.keyring.blind_index(tenant_id, number)
         async with self.db.read.connect() as conn:
             row = (await conn.execute(_LAST_SMS, {"tenant_id": tenant_id, "to_bidx": bidx})).first()
-        if row is None:
-            return False
         now_ms = self.now_ms()
+        if self.on_inbound is not None:
+            message = InboundMessage(
+                tenant_id=tenant_id,
+                number=number,
+                channel="sms",
+                kind="text",
+                at_ms=now_ms,
+                text=text,
+                message_id=row.id if row is not None else None,
+                opt_out=opt_out,
+                source="sms",
+            )
+        if row is None:
+            if self.on_inbound is not None:
+                await self._hand_on(message)
+            return False
         event = {
             "kind": "text",
             "at": ms_to_rfc3339(now_ms),
@@ -226,6 +320,8 @@ class Inbound:
             "opt_out": opt_out,
         }
         await self.user_event(row.id, event, now_ms, tenant_id=tenant_id)
+        if self.on_inbound is not None:
+            await self._hand_on(message)
         return True
 
     async def opt_out_by_reply(self, tenant_id: str, number: str) -> None:

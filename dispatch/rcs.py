@@ -6,10 +6,11 @@ its TTL: the revoke's answer says whether it was delivered)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
@@ -31,6 +32,10 @@ from rcs.results import Capability, MediaFile, Outcome, SendResult
 from store import GroupWriter
 from store.clock import ms_to_rfc3339
 from store.writer import WriteBatch
+
+log = logging.getLogger("hongyan.dispatch")
+# message ids → {message id: (the operator's conversationId, the contributionId it answers)}
+ReplyContext = Callable[[list[str]], Awaitable[dict[str, tuple[str | None, str | None]]]]
 
 S = Status
 _RETRY = (Outcome.RETRY, Outcome.THROTTLE, Outcome.TOKEN, Outcome.REUPLOAD)
@@ -121,6 +126,9 @@ class RcsStage:
         self.rng = rng or random.Random()
         self.counts = RcsCounts()
         self._awaiting: OrderedDict[str, str] = OrderedDict()
+        # message ids → (the operator's conversationId, the contributionId answered) of those
+        # that reply in a conversation (server.py wires the conversations layer here).
+        self.reply_context: ReplyContext | None = None
 
     async def send(self, jobs: list[Job]) -> list[Change]:
         """Send each job (capable numbers only) and return what became of it."""
@@ -148,11 +156,26 @@ class RcsStage:
                     changes.append(self._fallback(j, now_ms, "not_rcs_capable", capability=caps[j.to].value))
                 else:
                     sendable.append((j, channel))
-        changes.extend(await asyncio.gather(*(self._send_one(j, channel) for j, channel in sendable)))
+        replies = await self._replies([j.id for j, _ in sendable])
+        changes.extend(
+            await asyncio.gather(*(self._send_one(j, channel, replies.get(j.id)) for j, channel in sendable))
+        )
         return changes
 
-    async def _send_one(self, job: Job, channel: RcsChannel) -> Change:
+    async def _replies(self, message_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        if self.reply_context is None or not message_ids:
+            return {}
+        try:
+            return await self.reply_context(message_ids)
+        except Exception:  # a reply still goes, in a conversation of its own
+            log.exception("looking up the conversation of %d messages failed", len(message_ids))
+            return {}
+
+    async def _send_one(
+        self, job: Job, channel: RcsChannel, reply: tuple[str | None, str | None] | None = None
+    ) -> Change:
         assert job.card is not None
+        conversation_id, in_reply_to = reply if reply is not None else (None, None)
         attempt = job.attempts + 1
         try:
             card = await self.media.localise(job.card, channel) if self.media is not None else job.card
@@ -160,9 +183,10 @@ class RcsStage:
                 message_id=job.id,
                 to=job.to,
                 parts=message_parts(card),
-                conversation_id=job.batch_id,
+                conversation_id=conversation_id or job.batch_id,
                 contribution_id=job.id,
                 traffic_type=rcs_traffic_type(job.traffic_type),
+                in_reply_to=in_reply_to,
             )
             result = await channel.send(message)
         except Exception as exc:  # connection refused, timeout, an upload that failed…: transient
