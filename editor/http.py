@@ -137,6 +137,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
     dashboard_page = page(_Shell(static_root / "dashboard.html"))  # funnels and rates, live
     campaigns_page = page(_Shell(static_root / "campaigns.html"))  # campaigns, their progress and results
     contacts_page = page(_Shell(static_root / "contacts.html"))  # contacts imports and their progress
+    inbox_page = page(_Shell(static_root / "inbox.html"))  # the agents' inbox of conversations, live
 
     async def asset(request: web.Request) -> web.StreamResponse:
         rel = request.match_info["path"]
@@ -344,6 +345,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         web.get("/editor/dashboard", dashboard_page),
         web.get("/editor/campaigns", campaigns_page),
         web.get("/editor/contacts", contacts_page),
+        web.get("/editor/inbox", inbox_page),
         web.get("/editor/{tail:.*}", app_shell),
         web.post("/v1/editor/preview", preview),
     ]

@@ -502,6 +502,11 @@ DYNAMIC = {
     "style": ["bold", "italics", "underline", "bold.short", "italics.short", "underline.short"],
     "datum": ["gcj02", "wgs84"],
     "visual": ["move_up", "move_down", "remove", "card", "button"],
+    "inbox.state": ["bot", "queued", "assigned", "closed"],
+    "inbox.channel": ["rcs", "sms"],
+    "inbox.kind": ["text", "suggestion", "menu", "location", "file", "card"],
+    "inbox.author": ["user", "bot", "agent", "api"],
+    "inbox.live": ["connecting", "on", "off"],
 }
 
 
