@@ -102,6 +102,11 @@ from compliance.screen import Screen
 from compliance.signatures import SignatureReview
 from compliance.tables import SEALED_COLUMNS as COMPLIANCE_SEALED
 from compliance.templates import TemplateCompliance
+from conversations.http import CONVERSATIONS
+from conversations.http import routes as conversations_routes
+from conversations.service import Conversations
+from conversations.stream import Hub
+from conversations.tables import SEALED_COLUMNS as CONVERSATION_SEALED
 from dispatch import Dispatcher, DispatchOptions
 from dispatch.channels import Channels
 from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage
@@ -907,6 +912,32 @@ def rcs_callback_routes(app: web.Application, settings: Settings) -> list[web.Ro
     return endpoints.routes(CALLBACK_PREFIX)
 
 
+async def conversations_ctx(app: web.Application):
+    """Conversations: every recipient's inbound (handed over by dispatch), the bot's rules and
+    answers, replies through the message ledger with the conversation's operator ids."""
+    ledger = app[messages_http.LEDGER]
+    service = Conversations(
+        app[DATABASE],
+        ledger.writer,
+        app[KEYRING],
+        ledger,
+        messages_http.send_checks(app),
+        clock=app[WIRING].clock,
+        ensure_keys=app[ACCOUNTS].ensure_keys,
+        hub=Hub(),
+        contacts=app[CONTACTS],
+    )
+    app[CONVERSATIONS] = service
+    dispatcher = app.get(DISPATCHER)
+    if dispatcher is not None:
+        dispatcher.inbound.on_inbound = service.on_inbound
+        dispatcher.rcs.reply_context = service.reply_context
+    yield
+    if dispatcher is not None:
+        dispatcher.inbound.on_inbound = None
+        dispatcher.rcs.reply_context = None
+
+
 async def editor_ctx(app: web.Application):
     sessions = editor.EditorSessions(
         app[DATABASE],
@@ -1000,6 +1031,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
             channels_ctx,
             shortlinks_ctx,
             dispatch_ctx,
+            conversations_ctx,
             editor_ctx,
             demo_tenant_ctx,
         ]
@@ -1020,6 +1052,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(billing_routes)
     app.add_routes(audiences_routes)
     app.add_routes(campaigns_routes)
+    app.add_routes(conversations_routes)
     app.add_routes(accounts_routes)
     app.add_routes(users_routes)
     app.add_routes(channel_routes)
@@ -1065,6 +1098,7 @@ def sealed_columns():
         *CONSENT_SEALED,
         *EVIDENCE_SEALED,
         *AUDIENCE_SEALED,
+        *CONVERSATION_SEALED,
     ]
 
 

@@ -167,7 +167,7 @@ class Inbound:
         await self.user_event(message_id, data, at_ms)
         if self.on_inbound is not None and event.kind != "device_specifics":
             async with self.db.read.connect() as conn:
-                tenant_id = (await conn.execute(_TENANT_OF, {"message_id": message_id})).scalar()
+                tenant_id = (await conn.execute(_TENANT_OF, {"message_id": message_id})).scalar_one()
             file = None
             if event.file is not None:
                 file = {k: getattr(event.file, k, None) for k in ("file_name", "content_type", "file_size", "url")}

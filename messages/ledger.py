@@ -340,6 +340,7 @@ class MessageLedger:
         *,
         idempotency: tuple[str, bytes] | None = None,
         hold: Hold | None = None,
+        with_rows: Callable[[WriteBatch, list[str]], None] | None = None,
     ) -> bytes:
         """Commit the batch, its messages and their first events; return the 202 body.
 
@@ -347,7 +348,8 @@ class MessageLedger:
         window in the recipient's local time is `scheduled` for the window's next opening; a
         recipient over a frequency cap is refused (`rejected`, or a 429 for a single `to`).
         `hold` (from messages.screening) holds recipients for a reviewer, queued in the same
-        transaction."""
+        transaction. `with_rows(write, message_ids)` adds rows of the caller's to the same
+        transaction (a conversation's thread records its reply with the message)."""
         if self.credit_check is not None:
             await self.credit_check(tenant_id, req)
         now = self.clock.now()
@@ -455,6 +457,8 @@ class MessageLedger:
             )
             if review is not None:
                 write.insert(review_items, review)
+            if with_rows is not None:
+                with_rows(write, mids)
             if idempotency is not None:
                 key, raw = idempotency
                 key_bidx, body_hmac = self._idem_keys(tenant_id, key, raw)

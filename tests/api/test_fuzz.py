@@ -23,6 +23,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from conversations.http import EVENT_SETTINGS
 from server import ACCOUNTS, create_app
 
 pytestmark = pytest.mark.fuzz
@@ -73,6 +74,7 @@ def _fuzz_operation(operation, mode, base_url: str, headers: dict) -> list[str]:
 
 async def test_the_api_answers_every_fuzzed_request_as_documented(aiohttp_client, settings):
     app = create_app(replace(settings, sandbox=True))
+    app[EVENT_SETTINGS] = (0.01, 0.05)  # the live event stream ends at once (a request reads it whole)
     client = await aiohttp_client(app)
     _, api_key = await app[ACCOUNTS].create_tenant("Fuzz brand")
     document = await (await client.get("/openapi.json")).json()

@@ -1,0 +1,784 @@
+"""Conversations: every inbound of a recipient (an RCS reply, tap, location or file; an SMS reply
+by the brand's extension code; a tap on the SMS link page) lands in the conversation of that
+brand and number, with the thread both ways. While the bot holds a conversation the rules and
+the answerer reply (conversations.pipeline); once handed off, a person answers from the inbox and
+the bot stays silent. Replies go out through the message ledger like any API send (checked,
+durable before the 202), the thread row in the same transaction as the message."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from accounts.users_tables import memberships
+from api.problems import FieldError, Problem
+from audiences.contacts import Contacts
+from audiences.tables import contacts
+from conversations.pipeline import AnswererFor, Outcome, QuestionType, Reply, decide
+from conversations.rules import DEFAULT_SETTINGS, Inbound, RuleSet, load_rules, parse_rules
+from conversations.stream import Hub
+from conversations.tables import conversation_messages, conversation_rules, conversations
+from dispatch.inbound import InboundMessage
+from messages.ledger import MessageLedger
+from messages.request import parse_send_request
+from messages.submit import SendChecks
+from messages.tables import messages
+from security import Keyring
+from security.logs import mask_phone
+from store import Clock, Database, GroupWriter, SystemClock, new_id
+from store.clock import ms_to_rfc3339
+from store.ids import is_id
+from store.writer import WriteBatch
+
+log = logging.getLogger(__name__)
+STATES = ("bot", "queued", "assigned", "closed")
+HELD = ("queued", "assigned")  # a person holds it: the bot is silent
+MAX_PAGE = 100
+MAX_THREAD = 500  # messages a conversation view carries (the newest)
+MAX_HISTORY = 6  # turns an answerer sees
+MAX_REPLY_TEXT = 2000
+MAX_STATS_SAMPLES = 10_000
+MAX_STATS_HOURS = 24 * 31
+_RULE_CACHE = 1000  # tenants whose parsed rules are kept
+_KINDS = {"text": "text", "suggestion_response": "suggestion", "location": "location", "file": "file"}
+_C = conversations.c
+_M = conversation_messages.c
+_REPLY_FIELDS = {"text", "card", "template_id", "template_version", "variables", "suggestions"}
+
+
+def _at(ms: int | None) -> str | None:
+    return ms_to_rfc3339(ms) if ms is not None else None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts through the API: a person (`user_id`) or an API key (None)."""
+
+    user_id: str | None = None
+
+
+class Conversations:
+    """A tenant's conversations: inbound handling, the bot, replies, hand-off, stats, rules."""
+
+    def __init__(
+        self,
+        db: Database,
+        writer: GroupWriter,
+        keyring: Keyring,
+        ledger: MessageLedger,
+        checks: SendChecks,
+        *,
+        clock: Clock | None = None,
+        id_factory: Callable[[], str] = new_id,
+        ensure_keys: Callable[[str], Awaitable[Any]] | None = None,
+        hub: Hub | None = None,
+        contacts: Contacts | None = None,
+        answerer_for: AnswererFor | None = None,
+        question: QuestionType | None = None,
+    ):
+        self.db, self.writer, self.keyring = db, writer, keyring
+        self.ledger, self.checks = ledger, checks
+        self.clock = clock or SystemClock()
+        self.new_id = id_factory
+        self.ensure_keys = ensure_keys
+        self.hub = hub or Hub()
+        self.contacts = contacts
+        self.answerer_for = answerer_for
+        self.question = question
+        # One inbound or reply at a time per conversation (in this process): its thread and
+        # counters stay in order. Entries go when nobody waits on them.
+        self._locks: dict[tuple[str, bytes], tuple[asyncio.Lock, int]] = {}
+        self._rules: OrderedDict[str, tuple[int, RuleSet]] = OrderedDict()
+
+    def now_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
+
+    async def _keys(self, tenant_id: str) -> None:
+        if self.ensure_keys is not None:
+            await self.ensure_keys(tenant_id)
+
+    # -- one conversation at a time ------------------------------------------------------------
+    async def _locked(self, key: tuple[str, bytes], work: Callable[[], Awaitable[Any]]) -> Any:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                return await work()
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    # -- inbound ---------------------------------------------------------------------------------
+    async def on_inbound(self, message: InboundMessage) -> None:
+        """Put `message` in its conversation; let the bot answer when it holds it (never an
+        opt-out reply)."""
+        if not message.tenant_id or not message.number:
+            return
+        await self._keys(message.tenant_id)
+        bidx = self.keyring.blind_index(message.tenant_id, message.number)
+        await self._locked((message.tenant_id, bidx), lambda: self._inbound(message, bidx))
+
+    async def _open(self, message: InboundMessage, bidx: bytes, now_ms: int):
+        """The conversation of this brand and number, opened at its first inbound."""
+        tenant_id = message.tenant_id
+        query = select(conversations).where(_C.tenant_id == tenant_id, _C.number_bidx == bidx)
+        async with self.db.read.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is not None:
+            return row
+        conversation_id = self.new_id()
+        contact_id = None
+        async with self.db.read.connect() as conn:
+            contact_id = (
+                await conn.execute(
+                    select(contacts.c.id).where(contacts.c.tenant_id == tenant_id, contacts.c.number_bidx == bidx)
+                )
+            ).scalar()
+        values = {
+            "id": conversation_id,
+            "tenant_id": tenant_id,
+            "number_bidx": bidx,
+            "number_enc": self.keyring.seal(
+                tenant_id, "conversations", "number", conversation_id, message.number.encode()
+            ),
+            "contact_id": contact_id,
+            "state": "bot",
+            "channel": message.channel,
+            "misses": 0,
+            "unanswered": 0,
+            "opened_ms": now_ms,
+            "updated_ms": now_ms,
+        }
+        try:
+            await self.writer.write(WriteBatch().insert(conversations, values))
+        except IntegrityError:  # another process opened it first
+            pass
+        async with self.db.read.connect() as conn:
+            return (await conn.execute(query)).one()
+
+    async def _inbound(self, message: InboundMessage, bidx: bytes) -> None:
+        now_ms = self.now_ms()
+        tenant_id = message.tenant_id
+        conv = await self._open(message, bidx, now_ms)
+        reopened = conv.state == "closed"
+        state = "bot" if reopened else conv.state
+        body = {
+            k: v
+            for k, v in (
+                ("text", message.text),
+                ("postback", message.postback),
+                ("display_text", message.display_text),
+                ("location", message.location),
+                ("file", message.file),
+            )
+            if v is not None
+        }
+        row_id = self.new_id()
+        row = {
+            "id": row_id,
+            "conversation_id": conv.id,
+            "tenant_id": tenant_id,
+            "direction": "in",
+            "author": "user",
+            "kind": _KINDS.get(message.kind, "text"),
+            "body_enc": self._seal_body(tenant_id, row_id, body),
+            "message_id": None,
+            "channel": message.channel,
+            "matched": {"opt_out": True} if message.opt_out else None,
+            "contribution_id": message.contribution_id,
+            "operator_conversation_id": message.operator_conversation_id,
+            "at_ms": message.at_ms,
+        }
+        values: dict = {
+            "state": state,
+            "channel": message.channel,
+            "updated_ms": now_ms,
+            "last_inbound_ms": message.at_ms,
+            "unanswered": _C.unanswered + 1,
+        }
+        if reopened:
+            values.update(assignee=None, closed_ms=None, waiting_since_ms=None, misses=0, menu=None)
+        if message.channel == "rcs" and message.source == "rcs":
+            values.update(
+                operator_conversation_id=message.operator_conversation_id or conv.operator_conversation_id,
+                last_contribution_id=message.contribution_id or conv.last_contribution_id,
+            )
+        await self.writer.write(
+            WriteBatch()
+            .insert(conversation_messages, row)
+            .run(_execute(update(conversations).where(_C.id == conv.id).values(values)))
+        )
+        await self._publish(tenant_id, conv.id, row_id)
+        if message.opt_out or state != "bot":
+            return  # an unsubscribe is not a question; a person holds the conversation
+        rules = await self.rule_set(tenant_id)
+        inbound = Inbound(message.channel, message.text, message.postback, conv.menu)
+        answerer = self.answerer_for(tenant_id) if self.answerer_for is not None else None
+        history = await self._history(tenant_id, conv.id) if answerer is not None else []
+        outcome = await decide(
+            rules,
+            inbound,
+            misses=0 if reopened else conv.misses,
+            answerer=answerer,
+            question=self.question,
+            tenant_id=tenant_id,
+            conversation_id=conv.id,
+            history=history,
+        )
+        await self._carry_out(tenant_id, conv.id, bidx, message.number, outcome)
+
+    async def _carry_out(
+        self, tenant_id: str, conversation_id: str, bidx: bytes, number: str, outcome: Outcome
+    ) -> None:
+        """Do what the bot decided: tag the contact, send the reply, hand off."""
+        if outcome.tag is not None and self.contacts is not None:
+            await self._tag(tenant_id, number, bidx, outcome.tag)
+        if outcome.reply is not None:
+            try:
+                await self._send(tenant_id, conversation_id, outcome.reply, author="bot", matched=outcome.matched)
+            except Problem as exc:  # blocked words, no credit, a template gone: the inbox shows it
+                log.warning("the bot's reply in conversation %s was refused: %s", conversation_id, exc)
+        now_ms = self.now_ms()
+        values: dict = {"misses": outcome.misses, "menu": outcome.menu, "updated_ms": now_ms}
+        if outcome.handoff:
+            values.update(state="queued", waiting_since_ms=now_ms, handoff_ms=now_ms)
+        await self.writer.write(
+            WriteBatch().run(
+                _execute(update(conversations).where(_C.id == conversation_id, _C.state == "bot").values(values))
+            )
+        )
+        if outcome.handoff:
+            await self._publish(tenant_id, conversation_id)
+
+    async def _tag(self, tenant_id: str, number: str, bidx: bytes, tag: str) -> None:
+        """Add `tag` to the contact of this number (made when there is none)."""
+        assert self.contacts is not None
+        async with self.db.read.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(contacts.c.id, contacts.c.tags).where(
+                        contacts.c.tenant_id == tenant_id, contacts.c.number_bidx == bidx
+                    )
+                )
+            ).first()
+        try:
+            if found is None:
+                view, _ = await self.contacts.upsert(tenant_id, {"phone": number, "tags": [tag]})
+                await self.writer.write(
+                    WriteBatch().run(
+                        _execute(
+                            update(conversations)
+                            .where(_C.tenant_id == tenant_id, _C.number_bidx == bidx)
+                            .values(contact_id=view["id"])
+                        )
+                    )
+                )
+            elif tag not in (found.tags or []):
+                await self.contacts.patch(tenant_id, found.id, {"tags": [*(found.tags or []), tag]})
+        except Problem as exc:  # too many tags
+            log.warning("tagging a contact of tenant %s failed: %s", tenant_id, exc)
+
+    async def _history(self, tenant_id: str, conversation_id: str) -> list[tuple[str, str]]:
+        """The last turns with text, oldest first, for the answerer."""
+        query = (
+            select(_M.id, _M.direction, _M.body_enc)
+            .where(_M.conversation_id == conversation_id)
+            .order_by(_M.id.desc())
+            .limit(MAX_HISTORY + 1)
+        )
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        out = []
+        for r in reversed(rows[1:]):  # the newest is the question itself
+            text = self._open_body(tenant_id, r.id, r.body_enc).get("text")
+            if isinstance(text, str):
+                out.append(("user" if r.direction == "in" else "assistant", text))
+        return out
+
+    # -- sealing ---------------------------------------------------------------------------------
+    def _seal_body(self, tenant_id: str, row_id: str, body: dict) -> bytes | None:
+        if not body:
+            return None
+        return self.keyring.seal(tenant_id, "conversation_messages", "body", row_id, orjson.dumps(body))
+
+    def _open_body(self, tenant_id: str, row_id: str, sealed: bytes | None) -> dict:
+        if sealed is None:
+            return {}
+        return orjson.loads(self.keyring.open(tenant_id, "conversation_messages", "body", row_id, sealed))
+
+    def _number(self, tenant_id: str, row) -> str:
+        return self.keyring.open(tenant_id, "conversations", "number", row.id, row.number_enc).decode()
+
+    # -- sending ---------------------------------------------------------------------------------
+    async def _send(
+        self,
+        tenant_id: str,
+        conversation_id: str,
+        reply: Reply,
+        *,
+        author: str,
+        agent_id: str | None = None,
+        matched: dict | None = None,
+    ) -> dict:
+        """Send `reply` in the conversation (durable before this returns); its thread row."""
+        async with self.db.read.connect() as conn:
+            conv = (
+                await conn.execute(select(conversations).where(_C.id == conversation_id, _C.tenant_id == tenant_id))
+            ).one()
+        number = self._number(tenant_id, conv)
+        body: dict = {"to": number, "traffic_type": "notification"}
+        if conv.channel == "sms":
+            body["channel"] = "sms"
+        if reply.template is not None:
+            body["template"] = reply.template
+            if reply.variables:
+                body["variables"] = reply.variables
+        elif reply.card is not None:
+            body["card"] = reply.card
+        else:
+            body["text"] = reply.text
+            if reply.suggestions and conv.channel == "rcs":
+                body["suggestions"] = reply.suggestions
+        req = parse_send_request(body)
+        hold = await self.checks.prepare(req, tenant_id)
+        now_ms = self.now_ms()
+        row_id = self.new_id()
+        content = reply.view()
+        content.pop("kind")
+        rcs = conv.channel == "rcs"
+        row = {
+            "id": row_id,
+            "conversation_id": conversation_id,
+            "tenant_id": tenant_id,
+            "direction": "out",
+            "author": author,
+            "agent_id": agent_id,
+            "kind": reply.kind,
+            "body_enc": self._seal_body(tenant_id, row_id, content),
+            "channel": conv.channel,
+            "matched": matched or None,
+            "operator_conversation_id": conv.operator_conversation_id if rcs else None,
+            "in_reply_to": conv.last_contribution_id if rcs else None,
+            "at_ms": now_ms,
+        }
+        values: dict = {"unanswered": 0, "updated_ms": now_ms}
+        if author in ("agent", "api") and conv.waiting_since_ms is not None:
+            row["response_ms"] = max(0, now_ms - conv.waiting_since_ms)
+            values["waiting_since_ms"] = None
+
+        def with_rows(write: WriteBatch, message_ids: list[str]) -> None:
+            write.insert(conversation_messages, {**row, "message_id": message_ids[0]})
+            write.run(_execute(update(conversations).where(_C.id == conversation_id).values(values)))
+
+        answer = orjson.loads(await self.ledger.accept(tenant_id, req, hold=hold, with_rows=with_rows))
+        await self._publish(tenant_id, conversation_id, row_id)
+        view = await self.message(tenant_id, row_id)
+        assert view is not None
+        if view.get("status") is None:
+            view["status"] = answer["messages"][0]["status"]
+        return view
+
+    async def reply_context(self, message_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        """For dispatch: of `message_ids`, those replying in a conversation → (the operator's
+        conversationId, the contributionId answered)."""
+        query = select(_M.message_id, _M.operator_conversation_id, _M.in_reply_to).where(
+            _M.message_id.in_(message_ids), _M.direction == "out", _M.operator_conversation_id.is_not(None)
+        )
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {r.message_id: (r.operator_conversation_id, r.in_reply_to) for r in rows}
+
+    # -- the API ---------------------------------------------------------------------------------
+    async def _row(self, tenant_id: str, conversation_id: str):
+        if not is_id(conversation_id):
+            return None
+        async with self.db.read.connect() as conn:
+            return (
+                await conn.execute(select(conversations).where(_C.id == conversation_id, _C.tenant_id == tenant_id))
+            ).first()
+
+    def _message_view(self, tenant_id: str, r) -> dict:
+        body = self._open_body(tenant_id, r.id, r.body_enc)
+        out: dict = {"id": r.id, "direction": r.direction, "author": r.author, "kind": r.kind, "channel": r.channel}
+        if r.agent_id is not None:
+            out["agent_id"] = r.agent_id
+        out.update(body)
+        if r.message_id is not None:
+            out["message_id"] = r.message_id
+            out["status"] = r.status
+        if r.matched:
+            out["matched"] = r.matched
+        out["at"] = ms_to_rfc3339(r.at_ms)
+        return out
+
+    def _thread_query(self):
+        return select(conversation_messages, messages.c.status).outerjoin(messages, messages.c.id == _M.message_id)
+
+    async def message(self, tenant_id: str, row_id: str) -> dict | None:
+        async with self.db.read.connect() as conn:
+            r = (await conn.execute(self._thread_query().where(_M.id == row_id, _M.tenant_id == tenant_id))).first()
+        return self._message_view(tenant_id, r) if r is not None else None
+
+    def view(self, tenant_id: str, row, last: dict | None) -> dict:
+        contact: dict = {"number_masked": mask_phone(self._number(tenant_id, row))}
+        if row.contact_id is not None:
+            contact["contact_id"] = row.contact_id
+        return {
+            "id": row.id,
+            "state": row.state,
+            "channel": row.channel,
+            "contact": contact,
+            "assignee": row.assignee,
+            "opened_at": ms_to_rfc3339(row.opened_ms),
+            "updated_at": ms_to_rfc3339(row.updated_ms),
+            "last_message": last,
+            "waiting_since": _at(row.waiting_since_ms),
+            "unanswered": row.unanswered,
+        }
+
+    async def _last_messages(self, tenant_id: str, conversation_ids: list[str]) -> dict[str, dict]:
+        if not conversation_ids:
+            return {}
+        newest = (
+            select(func.max(_M.id))
+            .where(_M.conversation_id.in_(conversation_ids))
+            .group_by(_M.conversation_id)
+            .scalar_subquery()
+        )
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(self._thread_query().where(_M.id.in_(newest)))).all()
+        return {r.conversation_id: self._message_view(tenant_id, r) for r in rows}
+
+    async def page(
+        self,
+        tenant_id: str,
+        *,
+        state: str | None = None,
+        assignee: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> tuple[list[dict], str | None]:
+        """Conversations, the most recently active first; the cursor is the last one's
+        (updated_ms, id)."""
+        query = select(conversations).where(_C.tenant_id == tenant_id)
+        if state is not None:
+            query = query.where(_C.state == state)
+        if assignee is not None:
+            query = query.where(_C.assignee == assignee)
+        if after is not None:
+            at, _, last_id = after.partition(":")
+            if not at.isdigit() or not last_id:
+                raise Problem(422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor")])
+            query = query.where(
+                or_(_C.updated_ms < int(at), and_(_C.updated_ms == int(at), _C.id < last_id)),
+            )
+        query = query.order_by(_C.updated_ms.desc(), _C.id.desc()).limit(limit + 1)
+        async with self.db.read.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        await self._keys(tenant_id)
+        last = await self._last_messages(tenant_id, [r.id for r in rows])
+        items = [self.view(tenant_id, r, last.get(r.id)) for r in rows]
+        cursor = f"{rows[-1].updated_ms}:{rows[-1].id}" if more and rows else None
+        return items, cursor
+
+    async def get(self, tenant_id: str, conversation_id: str) -> dict | None:
+        """The conversation with its thread (the newest MAX_THREAD messages, oldest first)."""
+        row = await self._row(tenant_id, conversation_id)
+        if row is None:
+            return None
+        await self._keys(tenant_id)
+        query = self._thread_query().where(_M.conversation_id == row.id).order_by(_M.id.desc()).limit(MAX_THREAD)
+        async with self.db.read.connect() as conn:
+            thread = [self._message_view(tenant_id, r) for r in reversed((await conn.execute(query)).all())]
+        view = self.view(tenant_id, row, thread[-1] if thread else None)
+        view["messages"] = thread
+        return view
+
+    async def _summary(self, tenant_id: str, conversation_id: str) -> dict | None:
+        row = await self._row(tenant_id, conversation_id)
+        if row is None:
+            return None
+        last = await self._last_messages(tenant_id, [row.id])
+        return self.view(tenant_id, row, last.get(row.id))
+
+    async def _publish(self, tenant_id: str, conversation_id: str, message_row_id: str | None = None) -> None:
+        """Tell the inbox: the message (when given), then the conversation as it now is."""
+        if not self.hub.subscribers:
+            return
+        if message_row_id is not None:
+            message = await self.message(tenant_id, message_row_id)
+            if message is not None:
+                self.hub.publish(tenant_id, "message", {"conversation_id": conversation_id, "message": message})
+        summary = await self._summary(tenant_id, conversation_id)
+        if summary is not None:
+            self.hub.publish(tenant_id, "conversation", summary)
+
+    async def reply(self, tenant_id: str, conversation_id: str, body: Any, actor: Actor) -> dict | None:
+        """A person's (or an integrator's) reply; None when there is no such conversation."""
+        reply = parse_reply(body)
+        row = await self._row(tenant_id, conversation_id)
+        if row is None:
+            return None
+        await self._keys(tenant_id)
+        author = "agent" if actor.user_id is not None else "api"
+        return await self._locked(
+            (tenant_id, row.number_bidx),
+            lambda: self._send(tenant_id, row.id, reply, author=author, agent_id=actor.user_id),
+        )
+
+    async def _set(self, tenant_id: str, conversation_id: str, values: dict, *, when: tuple[str, ...] = STATES):
+        row = await self._row(tenant_id, conversation_id)
+        if row is None:
+            return None
+        if row.state in when:
+            values = {**values, "updated_ms": self.now_ms()}
+            await self.writer.write(
+                WriteBatch().run(
+                    _execute(update(conversations).where(_C.id == row.id, _C.state.in_(when)).values(values))
+                )
+            )
+            await self._publish(tenant_id, row.id)
+        await self._keys(tenant_id)
+        return await self._summary(tenant_id, row.id)
+
+    async def assign(self, tenant_id: str, conversation_id: str, body: Any, actor: Actor) -> dict | None:
+        """Give the conversation to a person (`"me"`, a user id) or back to the queue (null)."""
+        if not isinstance(body, dict) or set(body) - {"assignee"} or "assignee" not in body:
+            raise Problem(422, "1 field(s) are invalid", [FieldError("/assignee", 'required: a user id, "me" or null')])
+        assignee = body["assignee"]
+        if assignee == "me":
+            if actor.user_id is None:
+                raise Problem(422, "an API key is nobody", [FieldError("/assignee", '"me" needs a signed-in person')])
+            assignee = actor.user_id
+        elif assignee is not None and not (isinstance(assignee, str) and is_id(assignee)):
+            raise Problem(422, "1 field(s) are invalid", [FieldError("/assignee", 'a user id, "me" or null')])
+        if assignee is not None and not await self._is_member(tenant_id, assignee):
+            raise Problem(422, "1 field(s) are invalid", [FieldError("/assignee", "no such person in this tenant")])
+        now_ms = self.now_ms()
+        if assignee is None:
+            return await self._set(tenant_id, conversation_id, {"state": "queued", "assignee": None}, when=HELD)
+        row = await self._row(tenant_id, conversation_id)
+        if row is None:
+            return None
+        values: dict = {"state": "assigned", "assignee": assignee, "closed_ms": None}
+        if row.state in ("bot", "closed"):  # taken straight from the bot: a hand-off too
+            values.update(handoff_ms=now_ms, waiting_since_ms=now_ms)
+        return await self._set(tenant_id, conversation_id, values)
+
+    async def _is_member(self, tenant_id: str, user_id: str) -> bool:
+        async with self.db.read.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(memberships.c.user_id).where(
+                        memberships.c.tenant_id == tenant_id, memberships.c.user_id == user_id
+                    )
+                )
+            ).first()
+        return found is not None
+
+    async def handoff(self, tenant_id: str, conversation_id: str) -> dict | None:
+        """From the bot to the queue (a person's conversation stays as it is)."""
+        now_ms = self.now_ms()
+        values = {"state": "queued", "handoff_ms": now_ms, "waiting_since_ms": now_ms, "closed_ms": None}
+        return await self._set(tenant_id, conversation_id, values, when=("bot", "closed"))
+
+    async def close(self, tenant_id: str, conversation_id: str) -> dict | None:
+        """Closed; the next inbound opens it again with the bot."""
+        values = {"state": "closed", "closed_ms": self.now_ms(), "waiting_since_ms": None, "menu": None}
+        return await self._set(tenant_id, conversation_id, values, when=("bot", "queued", "assigned"))
+
+    async def stats(self, tenant_id: str, hours: int) -> dict:
+        """Queue figures now, and response times and the bot's share over the last `hours`."""
+        now_ms = self.now_ms()
+        since = now_ms - hours * 3_600_000
+        async with self.db.read.connect() as conn:
+            states: dict[str, int] = dict(
+                (
+                    await conn.execute(
+                        select(_C.state, func.count()).where(_C.tenant_id == tenant_id).group_by(_C.state)
+                    )
+                ).all()
+            )
+            oldest = (
+                await conn.execute(
+                    select(func.min(_C.waiting_since_ms)).where(
+                        _C.tenant_id == tenant_id, _C.state.in_(HELD), _C.waiting_since_ms.is_not(None)
+                    )
+                )
+            ).scalar()
+            waits = (
+                (
+                    await conn.execute(
+                        select(_M.response_ms)
+                        .where(_M.tenant_id == tenant_id, _M.at_ms >= since, _M.response_ms.is_not(None))
+                        .order_by(_M.at_ms.desc())
+                        .limit(MAX_STATS_SAMPLES)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            active = select(_C.handoff_ms).where(_C.tenant_id == tenant_id, _C.last_inbound_ms >= since).subquery()
+            total, handed = (
+                await conn.execute(
+                    select(
+                        func.count(),
+                        func.count(active.c.handoff_ms).filter(active.c.handoff_ms >= since),
+                    ).select_from(active)
+                )
+            ).one()
+        return {
+            "window_hours": hours,
+            "queued": int(states.get("queued", 0)),
+            "assigned": int(states.get("assigned", 0)),
+            "open": int(sum(n for s, n in states.items() if s != "closed")),
+            "oldest_waiting_s": round((now_ms - oldest) / 1000, 1) if oldest is not None else None,
+            "first_response_s": {"p50": _percentile(waits, 50), "p90": _percentile(waits, 90), "count": len(waits)},
+            "handled_by_bot_pct": round(100 * (total - handed) / total, 1) if total else None,
+        }
+
+    # -- rules -----------------------------------------------------------------------------------
+    async def rule_set(self, tenant_id: str) -> RuleSet:
+        async with self.db.read.connect() as conn:
+            row = (
+                await conn.execute(select(conversation_rules).where(conversation_rules.c.tenant_id == tenant_id))
+            ).first()
+        if row is None:
+            return load_rules([], DEFAULT_SETTINGS)
+        cached = self._rules.get(tenant_id)
+        if cached is not None and cached[0] == row.updated_ms:
+            self._rules.move_to_end(tenant_id)
+            return cached[1]
+        parsed = load_rules(row.rules, row.settings)
+        self._rules[tenant_id] = (row.updated_ms, parsed)
+        if len(self._rules) > _RULE_CACHE:
+            self._rules.popitem(last=False)
+        return parsed
+
+    async def put_rules(self, tenant_id: str, body: Any) -> dict:
+        parsed = parse_rules(body)
+        view = parsed.view()
+        values = {
+            "tenant_id": tenant_id,
+            "rules": view["rules"],
+            "settings": {"threshold": parsed.threshold, "on_miss": parsed.on_miss},
+            "updated_ms": self.now_ms(),
+        }
+        table = conversation_rules
+
+        def run(conn) -> None:
+            conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
+            conn.execute(table.insert().values(values))
+
+        await self.writer.write(WriteBatch().run(run))
+        return view
+
+    async def test_rules(self, tenant_id: str, body: Any) -> dict:
+        """What the bot would do with an inbound (nothing is sent or recorded)."""
+        if not isinstance(body, dict):
+            raise Problem(422, "1 field(s) are invalid", [FieldError("", 'expected {"text" | "postback", "channel"}')])
+        errors = [
+            FieldError(f"/{k}", "unknown field")
+            for k in body
+            if k not in ("text", "postback", "channel", "menu", "misses")
+        ]
+        text, postback = body.get("text"), body.get("postback")
+        if (text is None) == (postback is None):
+            errors.append(FieldError("/text", "give exactly one of `text` or `postback`"))
+        for name, value in (("text", text), ("postback", postback)):
+            if value is not None and (not isinstance(value, str) or len(value) > MAX_REPLY_TEXT):
+                errors.append(FieldError(f"/{name}", f"a string of at most {MAX_REPLY_TEXT} characters"))
+        channel = body.get("channel", "rcs")
+        if channel not in ("rcs", "sms"):
+            errors.append(FieldError("/channel", 'one of "rcs", "sms"'))
+        menu = body.get("menu")
+        if menu is not None and not isinstance(menu, str):
+            errors.append(FieldError("/menu", "the id of the menu rule shown last"))
+        misses = body.get("misses", 0)
+        if not isinstance(misses, int) or isinstance(misses, bool) or not 0 <= misses <= 1:
+            errors.append(FieldError("/misses", "0 or 1: answerer misses before this message"))
+        if errors:
+            raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
+        rules = await self.rule_set(tenant_id)
+        answerer = self.answerer_for(tenant_id) if self.answerer_for is not None else None
+        outcome = await decide(
+            rules,
+            Inbound(channel, text, postback, menu),
+            misses=misses,
+            answerer=answerer,
+            question=self.question,
+            tenant_id=tenant_id,
+        )
+        return {"outcome": outcome.view()}
+
+
+def _execute(statement) -> Callable[[Any], None]:
+    """A statement for WriteBatch.run (which takes a function of the connection)."""
+    return lambda conn: conn.execute(statement)
+
+
+def _percentile(values: Sequence[int], p: int) -> float | None:
+    """The nearest-rank percentile of waits in ms, in seconds."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-p * len(ordered) // 100))
+    return round(ordered[rank - 1] / 1000, 1)
+
+
+def parse_reply(body: Any) -> Reply:
+    """A POST …/messages body: `{"text", "suggestions"?}`, `{"card"}` or `{"template_id",
+    "template_version"?, "variables"?}` → Reply; a 422 naming the bad field."""
+    if not isinstance(body, dict):
+        raise Problem(422, "1 field(s) are invalid", [FieldError("", 'expected {"text": …} or {"card": …}')])
+    errors = [FieldError(f"/{k}", "unknown field") for k in body if k not in _REPLY_FIELDS]
+    given = [k for k in ("text", "card", "template_id") if body.get(k) is not None]
+    if len(given) != 1:
+        errors.append(FieldError("/text", "give exactly one of `text`, `card` or `template_id`"))
+        raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
+    reply = Reply()
+    if given[0] == "text":
+        text = body["text"]
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_TEXT:
+            errors.append(FieldError("/text", f"a non-empty string of at most {MAX_REPLY_TEXT} characters"))
+        reply = Reply(text=text)
+        chips = body.get("suggestions")
+        if chips is not None:
+            if not isinstance(chips, list):
+                errors.append(FieldError("/suggestions", "a chip list"))
+            else:
+                reply.suggestions = chips
+    elif given[0] == "card":
+        card = body["card"]
+        if not isinstance(card, dict) or not isinstance(card.get("message"), dict):
+            errors.append(FieldError("/card", "a GSMA bot-message object with `message`"))
+        reply = Reply(card=card, kind="card")
+    else:
+        name, version = body["template_id"], body.get("template_version")
+        if not isinstance(name, str) or not name:
+            errors.append(FieldError("/template_id", "a template name"))
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+            errors.append(FieldError("/template_version", "a positive integer"))
+        variables = body.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            errors.append(FieldError("/variables", "an object"))
+        template = {"name": name, **({"version": version} if version is not None else {})}
+        reply = Reply(template=template, variables=variables, kind="template")
+    if given[0] != "text" and body.get("suggestions") is not None:
+        errors.append(FieldError("/suggestions", "chips go with `text` (a card brings its own)"))
+    if errors:
+        raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
+    return reply
