@@ -504,7 +504,7 @@ DYNAMIC = {
     "visual": ["move_up", "move_down", "remove", "card", "button"],
     "inbox.state": ["bot", "queued", "assigned", "closed"],
     "inbox.channel": ["rcs", "sms"],
-    "inbox.kind": ["text", "suggestion", "menu", "location", "file", "card"],
+    "inbox.kind": ["text", "suggestion", "menu", "location", "file", "card", "template"],
     "inbox.author": ["user", "bot", "agent", "api"],
     "inbox.live": ["connecting", "on", "off"],
 }

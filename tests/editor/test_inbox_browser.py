@@ -31,7 +31,7 @@ async def inbox_env(aiohttp_server, aiohttp_client, dispatch_settings):  # noqa:
     """The sandbox app serving on its settings' port (the MaaP calls it back), a tenant with an
     agent who signs in with a password, and an API client for the brand's own sends."""
     from server import ACCOUNTS, USERS, Wiring, create_app
-    from tests.conftest import ApiClient
+    from tests.conftest import ApiClient, card
     from tests.dispatch.conftest import FAST
 
     app = create_app(dispatch_settings, Wiring(dispatch=FAST))
@@ -39,7 +39,10 @@ async def inbox_env(aiohttp_server, aiohttp_client, dispatch_settings):  # noqa:
     client = await aiohttp_client(server)
     tenant, key = await app[ACCOUNTS].create_tenant("Moon Bakery", signature="【月饼铺】")
     await app[USERS].create(tenant.id, "wang", "agent", password=PASSWORD)
-    return await ApiClient(client, tenant.id, key).without_send_rules()
+    api = await ApiClient(client, tenant.id, key).without_send_rules()
+    made = await api.post("/v1/templates", {"name": "shipping", "card": card(title="运费表", description="新疆 12 元")})
+    assert made.status == 201, await made.text()
+    return api
 
 
 async def test_an_agent_picks_up_a_handed_off_question_and_the_reply_reaches_the_handset(
@@ -110,6 +113,7 @@ async def test_an_agent_picks_up_a_handed_off_question_and_the_reply_reaches_the
         await row.get_by_test_id("conversation-open").click()
         thread = tid("thread")
         await expect(thread).to_contain_text(QUESTIONS[0])
+        await expect(thread.get_by_test_id("message-matched").last).to_have_text("handed off: no answer")
         await expect(tid("d-state")).to_have_text("queued")
         await tid("assign-me").click()
         await expect(tid("d-state")).to_have_text("assigned")
@@ -127,11 +131,26 @@ async def test_an_agent_picks_up_a_handed_off_question_and_the_reply_reaches_the
         await expect(handset.get_by_test_id("bot-message").last).to_contain_text(REPLY, timeout=20_000)
         await shot(handset, "5-answered")
 
-        # 6. The same conversation through the API: the agent's reply is recorded as theirs.
+        # 6. A card from the library: it reaches the handset as a card.
+        await tid("reply-template").select_option("shipping")
+        await tid("reply-send-card").click()
+        await expect(thread.locator("[data-testid=message][data-author=agent]")).to_have_count(2)
+        await expect(thread.get_by_test_id("message-template")).to_have_text("card from the library shipping")
+        await expect(handset.get_by_test_id("bot-message").last).to_contain_text("运费表", timeout=20_000)
+        await expect(handset.get_by_test_id("bot-message").last).to_contain_text("新疆 12 元")
+
+        # 7. 中文: the inbox in the other language.
+        await tid("lang-switch").click()
+        await expect(tid("d-state")).to_have_text("已分配")
+        await expect(tid("d-assignee")).to_have_text("已分配给你")
+        await expect(tid("reply-template").locator("option").first).to_have_text("请选择…")
+        await shot(agent, "6-zh")
+
+        # 8. The same conversation through the API: the agent's reply is recorded as theirs.
         cid = await row.get_attribute("data-id")
         view = await (await api.get(f"/v1/conversations/{cid}")).json()
         assert view["state"] == "assigned" and view["assignee"]
         authors = [(m["direction"], m["author"]) for m in view["messages"]]
-        assert ("in", "user") in authors and authors[-1] == ("out", "agent")
-        assert view["messages"][-1]["text"] == REPLY
+        assert ("in", "user") in authors and authors[-2:] == [("out", "agent"), ("out", "agent")]
+        assert view["messages"][-2]["text"] == REPLY and view["messages"][-1]["kind"] in ("card", "template")
         assert problems == [] and handset_problems == []

@@ -115,6 +115,7 @@ function preview(m) {
   if (!m) return '';
   if (m.text) return m.text;
   if (m.kind === 'card') return `[${t('inbox.kind.card')}] ${cardTitle(m.card) || ''}`;
+  if (m.kind === 'template') return `[${t('inbox.kind.template')}] ${m.template?.name || ''}`;
   return `[${t(`inbox.kind.${m.kind}`)}]`;
 }
 
@@ -201,13 +202,20 @@ function authorText(m) {
 }
 
 function matchedText(m) {
+  // What the bot's answer came from (or what the user's message was): a rule, an FAQ entry,
+  // the AI answerer, an ask-back, a hand-off, an opt-out.
   const found = m.matched;
   if (!found) return null;
-  const what = found.rule_id ? t('inbox.matched.rule', { id: found.rule_id })
-    : found.faq_id ? t('inbox.matched.faq', { id: found.faq_id })
-      : t('inbox.matched.answerer');
+  let what;
+  if (found.rule_id) what = t('inbox.matched.rule', { id: found.rule_id });
+  else if (found.faq_id) what = t('inbox.matched.faq', { id: found.faq_id });
+  else if (found.ask_back) what = t('inbox.matched.ask_back');
+  else if (found.handoff) what = t('inbox.matched.handoff');
+  else if (found.opt_out) what = t('inbox.matched.opt_out');
+  else if (found.answerer) what = t('inbox.matched.answerer');
+  else return null;
   const confidence = typeof found.confidence === 'number' ? ` · ${(found.confidence * 100).toFixed(0)}%` : '';
-  return h('span', { class: 'matched' }, what + confidence);
+  return h('span', { class: 'matched', 'data-testid': 'message-matched' }, what + confidence);
 }
 
 function bubble(m) {
@@ -215,9 +223,12 @@ function bubble(m) {
   const body = [];
   if (m.kind === 'card') {
     body.push(h('div', { class: 'card-preview' }, h('strong', {}, t('inbox.kind.card')), ' ', cardTitle(m.card)));
+  } else if (m.kind === 'template') {
+    const version = m.template?.version ? ` v${m.template.version}` : '';
+    body.push(h('div', { class: 'card-preview', 'data-testid': 'message-template' }, h('strong', {}, t('inbox.kind.template')), ' ', `${m.template?.name || ''}${version}`));
   }
   if (m.text) body.push(h('p', { class: 'text', 'data-testid': 'message-text' }, m.text));
-  if (!m.text && m.kind !== 'card') body.push(h('p', { class: 'text muted' }, `[${t(`inbox.kind.${m.kind}`)}]`));
+  if (!m.text && m.kind !== 'card' && m.kind !== 'template') body.push(h('p', { class: 'text muted' }, `[${t(`inbox.kind.${m.kind}`)}]`));
   return h('li', {
     class: `message ${m.direction} ${m.author}`, 'data-testid': 'message', 'data-id': m.id,
     'data-direction': m.direction, 'data-author': m.author,
@@ -296,14 +307,24 @@ function addMessage(message) {
 
 // -- the card library ---------------------------------------------------------------------------
 
+let templateNames = [];
+
 async function loadTemplates() {
   try {
     const page = await api('GET', '/v1/templates?limit=100');
-    const options = page.data.map((tpl) => h('option', { value: tpl.id }, tpl.name || tpl.id));
-    $('reply-template').replaceChildren(h('option', { value: '' }, t('inbox.reply.choose')), ...options);
+    // A reply names the template (its current version), as a send does.
+    templateNames = page.data.map((tpl) => tpl.name).filter(Boolean);
+    renderTemplates();
   } catch (err) {
     $('reply-template').disabled = true; // no read access to the library: text only
   }
+}
+
+function renderTemplates() {
+  const chosen = $('reply-template').value;
+  const options = templateNames.map((name) => h('option', { value: name }, name));
+  $('reply-template').replaceChildren(h('option', { value: '' }, t('inbox.reply.choose')), ...options);
+  $('reply-template').value = chosen;
 }
 
 // -- live: server-sent events and the figures ---------------------------------------------------
@@ -374,7 +395,7 @@ function labelLanguage() {
 async function main() {
   await initI18n();
   labelLanguage();
-  onLocale(() => { labelLanguage(); renderList(); if (openId) renderDetail(); loadStats(); setLive($('live').dataset.state); });
+  onLocale(() => { labelLanguage(); renderList(); renderTemplates(); if (openId) renderDetail(); loadStats(); setLive($('live').dataset.state); });
   for (const b of document.querySelectorAll('.lang-switch')) b.addEventListener('click', () => setLocale(otherLocale()));
   onUnauthorized(showSignIn);
   $('signin-form').addEventListener('submit', async (e) => {
@@ -409,12 +430,12 @@ async function main() {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) $('reply-form').requestSubmit();
   });
   $('btn-send-card').addEventListener('click', async () => {
-    const id = $('reply-template').value;
-    if (!id) {
+    const name = $('reply-template').value;
+    if (!name) {
       $('reply-error').textContent = t('inbox.reply.no.card');
       return;
     }
-    if (await send({ template_id: id })) $('reply-template').value = '';
+    if (await send({ template_id: name })) $('reply-template').value = '';
   });
   const s = await currentSession();
   if (s) await start(s);
