@@ -138,6 +138,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
     campaigns_page = page(_Shell(static_root / "campaigns.html"))  # campaigns, their progress and results
     contacts_page = page(_Shell(static_root / "contacts.html"))  # contacts imports and their progress
     inbox_page = page(_Shell(static_root / "inbox.html"))  # the agents' inbox of conversations, live
+    bot_rules_page = page(_Shell(static_root / "bot-rules.html"))  # the bot's rules and their test console
 
     async def asset(request: web.Request) -> web.StreamResponse:
         rel = request.match_info["path"]
@@ -346,6 +347,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         web.get("/editor/campaigns", campaigns_page),
         web.get("/editor/contacts", contacts_page),
         web.get("/editor/inbox", inbox_page),
+        web.get("/editor/inbox/rules", bot_rules_page),
         web.get("/editor/{tail:.*}", app_shell),
         web.post("/v1/editor/preview", preview),
     ]

@@ -507,6 +507,10 @@ DYNAMIC = {
     "inbox.kind": ["text", "suggestion", "menu", "location", "file", "card", "template"],
     "inbox.author": ["user", "bot", "agent", "api"],
     "inbox.live": ["connecting", "on", "off"],
+    "botrules.match": ["exact", "prefix", "regex", "number", "postback", "menu", "any"],
+    "botrules.action": ["text", "card", "template", "menu", "tag", "handoff"],
+    "botrules.outcome": ["rule", "faq", "ai", "ask_back", "handoff", "none"],
+    "botrules.field": ["id", "name", "match.kind", "match.value", "match.menu", "action.kind", "action.text"],
 }
 
 

@@ -154,3 +154,71 @@ async def test_an_agent_picks_up_a_handed_off_question_and_the_reply_reaches_the
         assert ("in", "user") in authors and authors[-2:] == [("out", "agent"), ("out", "agent")]
         assert view["messages"][-2]["text"] == REPLY and view["messages"][-1]["kind"] in ("card", "template")
         assert problems == [] and handset_problems == []
+
+
+async def test_bot_rules_are_edited_and_tried_in_the_test_console(chromium, api, screenshot_dir):  # noqa: F811
+    """The bot rules page: a rule with a broken regular expression is refused with the error
+    under that rule, fixed and saved (the API holds what the page shows); the test console says
+    what the bot does with "5G" over SMS and with a question no rule knows, as the API does."""
+    from playwright.async_api import expect
+
+    url = lambda path: str(api.client.server.make_url(path))  # noqa: E731
+    expect.set_options(timeout=15_000)
+    async with chromium_browser(chromium) as browser:
+        page, problems = await open_page(browser, 1200, 1000)
+        tid = page.get_by_test_id
+        await page.goto(url("/editor/inbox/rules"))
+        await tid("signin-key").fill(api.api_key)
+        await tid("signin-submit").click()
+        await expect(tid("rules-form")).to_be_visible()
+        problems.clear()  # the page asked for a session before there was one (a 401)
+        await expect(tid("rule")).to_have_count(0)
+
+        # Two rules: an exact keyword answered with text, a regular expression that is broken.
+        await tid("rule-add").click()
+        first = tid("rule").nth(0)
+        await first.get_by_test_id("rule-id").fill("upgrade")
+        await first.get_by_test_id("rule-match-value").fill("5G")
+        await first.get_by_test_id("rule-action-text").fill("升级 5G 套餐请回复 1")
+        await tid("rule-add").click()
+        second = tid("rule").nth(1)
+        await second.get_by_test_id("rule-id").fill("bill")
+        await second.get_by_test_id("rule-match-kind").select_option("regex")
+        await second.get_by_test_id("rule-match-value").fill("账单(")
+        await second.get_by_test_id("rule-action-kind").select_option("handoff")
+        await tid("rules-save").click()
+        await expect(second.get_by_test_id("rule-errors")).to_contain_text("/match/value")
+        await expect(first.get_by_test_id("rule-errors")).to_have_count(0)
+        assert problems == [
+            "console error: Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
+        ]
+        problems.clear()
+        await second.get_by_test_id("rule-match-value").fill("账单|话费")
+        await tid("rules-save").click()
+        await expect(tid("status")).to_have_text("Saved.")
+        held = await (await api.get("/v1/conversations/rules")).json()
+        assert [(r["id"], r["match"], r["action"]) for r in held["rules"]] == [
+            ("upgrade", {"kind": "exact", "value": "5G"}, {"kind": "text", "text": "升级 5G 套餐请回复 1"}),
+            ("bill", {"kind": "regex", "value": "账单|话费"}, {"kind": "handoff"}),
+        ]
+        await page.screenshot(path=str(screenshot_dir / "bot-rules-1-saved.png"), full_page=True)
+
+        # The console: what the page says is what the API says.
+        for text, channel in (("5G", "sms"), ("我的话费怎么这么多", "rcs"), ("今天天气怎么样", "rcs")):
+            await tid("test-input").fill(text)
+            await tid("test-channel").select_option(channel)
+            await tid("test-run").click()
+            outcome = (
+                await (await api.post("/v1/conversations/rules/test", {"text": text, "channel": channel})).json()
+            )["outcome"]
+            await expect(tid("outcome-kind")).to_have_attribute("data-kind", outcome["kind"])
+            if outcome["reply"] and outcome["reply"].get("text"):
+                await expect(tid("outcome-reply")).to_have_text(outcome["reply"]["text"])
+            if text == "5G":
+                assert outcome["kind"] == "rule" and outcome["rule_id"] == "upgrade"
+                await expect(tid("test-outcome")).to_contain_text("rule upgrade")
+            if text.startswith("我的话费"):
+                assert outcome["kind"] == "rule" and outcome["handoff"] is True
+                await expect(tid("test-outcome")).to_contain_text("handed off to a person")
+        await page.screenshot(path=str(screenshot_dir / "bot-rules-2-console.png"), full_page=True)
+        assert problems == []
