@@ -56,6 +56,7 @@ async function load() {
     $('on-miss').value = doc.on_miss;
     errors = [];
     render();
+    $('main').hidden = false; // shown once loaded: nothing typed before is overwritten
   } catch (err) {
     $('status').textContent = describe(err);
   }
