@@ -195,7 +195,9 @@ class Conversations:
             "body_enc": self._seal_body(tenant_id, row_id, body),
             "message_id": None,
             "channel": message.channel,
-            "matched": {"opt_out": True} if message.opt_out else None,
+            # What became of it: filled in once the bot decided (an opt-out and a message to a
+            # person are settled here).
+            "matched": {"outcome": "opt_out"} if message.opt_out else {"outcome": "held"} if state in HELD else None,
             "contribution_id": message.contribution_id,
             "operator_conversation_id": message.operator_conversation_id,
             "at_ms": message.at_ms,
@@ -236,10 +238,10 @@ class Conversations:
             conversation_id=conv.id,
             history=history,
         )
-        await self._carry_out(tenant_id, conv.id, bidx, message.number, outcome)
+        await self._carry_out(tenant_id, conv.id, row_id, bidx, message.number, outcome)
 
     async def _carry_out(
-        self, tenant_id: str, conversation_id: str, bidx: bytes, number: str, outcome: Outcome
+        self, tenant_id: str, conversation_id: str, row_id: str, bidx: bytes, number: str, outcome: Outcome
     ) -> None:
         """Do what the bot decided: tag the contact, send the reply, hand off."""
         if outcome.tag is not None and self.contacts is not None:
@@ -253,13 +255,13 @@ class Conversations:
         values: dict = {"misses": outcome.misses, "menu": outcome.menu, "updated_ms": now_ms}
         if outcome.handoff:
             values.update(state="queued", waiting_since_ms=now_ms, handoff_ms=now_ms)
+        decided = {"outcome": outcome.kind, **outcome.matched}
         await self.writer.write(
-            WriteBatch().run(
-                _execute(update(conversations).where(_C.id == conversation_id, _C.state == "bot").values(values))
-            )
+            WriteBatch()
+            .run(_execute(update(conversations).where(_C.id == conversation_id, _C.state == "bot").values(values)))
+            .run(_execute(update(conversation_messages).where(_M.id == row_id).values(matched=decided)))
         )
-        if outcome.handoff:
-            await self._publish(tenant_id, conversation_id)
+        await self._publish(tenant_id, conversation_id, row_id)
 
     async def _tag(self, tenant_id: str, number: str, bidx: bytes, tag: str) -> None:
         """Add `tag` to the contact of this number (made when there is none)."""
@@ -496,13 +498,22 @@ class Conversations:
 
     async def get(self, tenant_id: str, conversation_id: str) -> dict | None:
         """The conversation with its thread (the newest MAX_THREAD messages, oldest first)."""
+        if not is_id(conversation_id):
+            return None
+        await self._keys(tenant_id)
+        query = (
+            self._thread_query()
+            .where(_M.conversation_id == conversation_id, _M.tenant_id == tenant_id)
+            .order_by(_M.id.desc())
+            .limit(MAX_THREAD)
+        )
+        async with self.db.read.connect() as conn:
+            thread = [self._message_view(tenant_id, r) for r in reversed((await conn.execute(query)).all())]
+        # The conversation after its thread: its state is at least as new as the last message
+        # read (the bot's decision and the state it leads to commit together).
         row = await self._row(tenant_id, conversation_id)
         if row is None:
             return None
-        await self._keys(tenant_id)
-        query = self._thread_query().where(_M.conversation_id == row.id).order_by(_M.id.desc()).limit(MAX_THREAD)
-        async with self.db.read.connect() as conn:
-            thread = [self._message_view(tenant_id, r) for r in reversed((await conn.execute(query)).all())]
         view = self.view(tenant_id, row, thread[-1] if thread else None)
         view["messages"] = thread
         return view
