@@ -1,6 +1,7 @@
 """The sandbox's SMS inbox end to end: a card sent to a number that cannot take 5G messages goes
-as SMS through the SMSC simulator, shows in the number's inbox page, and a person's TD typed on
-that page reaches the platform as a real MO and puts the number on the opt-out list."""
+as SMS through the SMSC simulator and shows in the number's inbox page; a question typed there
+reaches the platform as a real MO, opens an SMS conversation and the bot's answer comes back to
+the inbox; a TD typed there puts the number on the opt-out list."""
 
 from __future__ import annotations
 
@@ -27,6 +28,21 @@ async def test_an_sms_shows_in_the_inbox_and_a_td_typed_there_opts_out(sandbox_a
         async with s.get(inbox) as resp:
             page = await resp.text()
         assert page.count('data-testid="sms"') == 1 and "【鸿雁测试】" in page
+        async with s.post(inbox + "/reply", data={"text": "明天几点开门？"}) as resp:
+            assert resp.status == 200
+        deadline = asyncio.get_running_loop().time() + 5
+        while True:  # the bot's answer (an ask-back: no FAQ knows) arrives as a second SMS
+            async with s.get(inbox) as resp:
+                page = await resp.text()
+            if page.count('data-testid="sms"') == 2:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "the bot's answer never reached the inbox"
+            await asyncio.sleep(0.05)
+        listed = (await (await api.get("/v1/conversations")).json())["conversations"]
+        assert [(c["channel"], c["contact"]["number_masked"]) for c in listed] == [("sms", "+86138****1280")]
+        thread = (await (await api.get(f"/v1/conversations/{listed[0]['id']}")).json())["messages"]
+        assert [(m["direction"], m["author"]) for m in thread][:2] == [("in", "user"), ("out", "bot")]
+        assert thread[0]["text"] == "明天几点开门？"
         async with s.post(inbox + "/reply", data={"text": "TD"}) as resp:
             assert resp.status == 200
     deadline = asyncio.get_running_loop().time() + 5
