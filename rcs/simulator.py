@@ -2045,9 +2045,12 @@ class MaapSimulator:
             answered.chatbot_id if answered is not None else self.chatbot_of(handset).chatbot_id
         )
         body["senderAddress"] = f"tel:{handset.number}"
-        if answered is None and handset.conversation_id is None:
+        # One conversation between the user and the chatbot: the answered message's, else the
+        # newest message's on the handset, else one the user started.
+        latest = answered or self._last_answered(handset)
+        if latest is None and handset.conversation_id is None:
             handset.conversation_id = self.new_id()
-        body["conversationId"] = (answered.conversation_id if answered else None) or handset.conversation_id
+        body["conversationId"] = (latest.conversation_id if latest else None) or handset.conversation_id
         body["contributionId"] = self.new_id()
         if content_type == SUGGESTION_RESPONSE_TYPE and answered is not None and answered.contribution_id:
             body["inReplyTo"] = answered.contribution_id

@@ -95,6 +95,12 @@ async def test_the_persistent_menu_is_tappable_and_reaches_the_platform_as_a_sug
         page = await _page(s, url)
     assert re.findall(r'data-testid="user-turn" data-kind="(\w+)"', page) == ["menu", "menu"]
     assert [t for _, t in _thread(page)] == ["人工客服", "官网"]
+    # After a message from the chatbot, a menu tap is in that message's conversation.
+    sent = OutboundMessage("m1", "+8613900001232", text_parts("欢迎"), "conv-m", "contrib-m1")
+    assert (await client.send(sent)).accepted
+    assert await simulator.tap_menu(handset.handset_id, 0)
+    _, event = await receiver.user()
+    assert (event.postback, event.conversation_id, event.in_reply_to) == ("menu:balance", "conv-m", None)
 
 
 async def test_a_chip_tap_shows_in_the_thread_after_the_message_it_answers(client, receiver, simulator):
