@@ -260,7 +260,8 @@ function renderDetail() {
   $('d-state').className = `state ${c.state}`;
   $('d-assignee').textContent = c.assignee ? assigneeText(c) : waitingText(c);
   const mine = c.state === 'assigned' && (c.assignee === me() || !session?.user);
-  $('btn-assign').hidden = !canWrite || c.state === 'closed' || (c.state === 'assigned' && c.assignee === me());
+  // An API key is nobody: it cannot take a conversation (it may answer one a person holds).
+  $('btn-assign').hidden = !canWrite || !session?.user || c.state === 'closed' || (c.state === 'assigned' && c.assignee === me());
   $('btn-unassign').hidden = !canWrite || c.state !== 'assigned';
   $('btn-handoff').hidden = !canWrite || c.state !== 'bot';
   $('btn-close').hidden = !canWrite || c.state === 'closed';
