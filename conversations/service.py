@@ -353,7 +353,11 @@ class Conversations:
             if reply.suggestions and conv.channel == "rcs":
                 body["suggestions"] = reply.suggestions
         req = parse_send_request(body)
-        hold = await self.checks.prepare(req, tenant_id)
+        try:
+            hold = await self.checks.prepare(req, tenant_id)
+        except Problem as exc:  # name the reply's fields, not the send request's
+            exc.errors = [FieldError(_reply_path(e.path), e.message) for e in exc.errors]
+            raise
         now_ms = self.now_ms()
         row_id = self.new_id()
         content = reply.view()
@@ -734,6 +738,11 @@ class Conversations:
             tenant_id=tenant_id,
         )
         return {"outcome": outcome.view()}
+
+
+def _reply_path(path: str) -> str:
+    """A send request's JSON Pointer as one into the reply body."""
+    return "/template_id" if path == "/template" or path.startswith("/template/") else path
 
 
 def _execute(statement) -> Callable[[Any], None]:

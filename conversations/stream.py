@@ -16,7 +16,7 @@ QUEUE_SIZE = 256
 MAX_SUBSCRIBERS = 1000  # per process; more streams are refused (503)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False)  # compared (and hashed) by identity: one per stream
 class Subscription:
     tenant_id: str
     size: int = QUEUE_SIZE

@@ -63,6 +63,7 @@ def dispatch_config():
 class ConversationEnv:
     api: object  # tests.conftest.ApiClient
     answerer: TableAnswerer
+    first_message: str | None = None  # what a test's brand sent first
 
     @property
     def app(self):
@@ -144,11 +145,12 @@ class ConversationEnv:
 
 @pytest.fixture
 async def conv_env(aiohttp_server, aiohttp_client, dispatch_settings, dispatch_config):
-    from conversations.http import CONVERSATIONS
+    from conversations.http import CONVERSATIONS, EVENT_SETTINGS
     from server import ACCOUNTS, Wiring, create_app
     from tests.conftest import ApiClient
 
     app = create_app(dispatch_settings, Wiring(dispatch=dispatch_config, webhook_options={"allow_http": True}))
+    app[EVENT_SETTINGS] = (0.2, 30.0)  # a keep-alive comment every 0.2 s
     server = await aiohttp_server(app, port=dispatch_settings.port)
     client = await aiohttp_client(server)
     tenant, key = await app[ACCOUNTS].create_tenant("Test brand", signature="【鸿雁测试】")

@@ -16,24 +16,65 @@ RULES = {
     "threshold": 0.6,
     "on_miss": "ask_back",
     "rules": [
-        {"id": "kw-5g", "name": "5G", "match": {"kind": "exact", "value": "5G"}, "action": {"kind": "text", "text": "5G 升级套餐：每月 59 元，回复“菜单”看更多。"}},
-        {"id": "balance", "match": {"kind": "prefix", "value": "余额"}, "action": {"kind": "text", "text": "您的余额请在 App 内查询。"}},
-        {"id": "usage", "match": {"kind": "regex", "value": "^(流量|话费)(查询)?$"}, "action": {"kind": "text", "text": "本月流量已用 3.2GB。"}},
+        {
+            "id": "kw-5g",
+            "name": "5G",
+            "match": {"kind": "exact", "value": "5G"},
+            "action": {"kind": "text", "text": "5G 升级套餐：每月 59 元，回复“菜单”看更多。"},
+        },
+        {
+            "id": "balance",
+            "match": {"kind": "prefix", "value": "余额"},
+            "action": {"kind": "text", "text": "您的余额请在 App 内查询。"},
+        },
+        {
+            "id": "usage",
+            "match": {"kind": "regex", "value": "^(流量|话费)(查询)?$"},
+            "action": {"kind": "text", "text": "本月流量已用 3.2GB。"},
+        },
         {
             "id": "menu",
             "match": {"kind": "exact", "value": "菜单"},
             "action": {
                 "kind": "menu",
                 "text": "请选择：",
-                "options": [{"label": "月套餐", "postback": "plan:monthly"}, {"label": "年套餐", "postback": "plan:yearly"}],
+                "options": [
+                    {"label": "月套餐", "postback": "plan:monthly"},
+                    {"label": "年套餐", "postback": "plan:yearly"},
+                ],
             },
         },
-        {"id": "monthly", "match": {"kind": "postback", "value": "plan:monthly"}, "action": {"kind": "text", "text": "月套餐：每月 59 元。"}},
-        {"id": "yearly", "match": {"kind": "postback", "value": "plan:yearly"}, "action": {"kind": "text", "text": "年套餐：每年 599 元。"}},
-        {"id": "human", "match": {"kind": "exact", "value": "人工"}, "action": {"kind": "handoff", "text": "好的，正在为您转接人工。"}},
-        {"id": "vip", "match": {"kind": "exact", "value": "会员"}, "action": {"kind": "tag", "tag": "vip", "text": "已为您登记会员。"}},
-        {"id": "off", "enabled": False, "match": {"kind": "exact", "value": "关闭的规则"}, "action": {"kind": "text", "text": "不应出现"}},
-        {"id": "sms-only", "match": {"kind": "exact", "value": "短信", "channels": ["sms"]}, "action": {"kind": "text", "text": "这是短信专用回复。"}},
+        {
+            "id": "monthly",
+            "match": {"kind": "postback", "value": "plan:monthly"},
+            "action": {"kind": "text", "text": "月套餐：每月 59 元。"},
+        },
+        {
+            "id": "yearly",
+            "match": {"kind": "postback", "value": "plan:yearly"},
+            "action": {"kind": "text", "text": "年套餐：每年 599 元。"},
+        },
+        {
+            "id": "human",
+            "match": {"kind": "exact", "value": "人工"},
+            "action": {"kind": "handoff", "text": "好的，正在为您转接人工。"},
+        },
+        {
+            "id": "vip",
+            "match": {"kind": "exact", "value": "会员"},
+            "action": {"kind": "tag", "tag": "vip", "text": "已为您登记会员。"},
+        },
+        {
+            "id": "off",
+            "enabled": False,
+            "match": {"kind": "exact", "value": "关闭的规则"},
+            "action": {"kind": "text", "text": "不应出现"},
+        },
+        {
+            "id": "sms-only",
+            "match": {"kind": "exact", "value": "短信", "channels": ["sms"]},
+            "action": {"kind": "text", "text": "这是短信专用回复。"},
+        },
     ],
 }
 
