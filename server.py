@@ -747,7 +747,9 @@ async def dispatch_ctx(app: web.Application):
         stack.push_async_callback(_quietly, channel.close)
         if not settings.smsc_address and settings.routes_file is None and settings.sandbox:
             sandbox.smsc = SmscSimulator(
-                receipt_delay=config.smsc_receipt_delay, credentials={SANDBOX_SYSTEM_ID: SANDBOX_PASSWORD}
+                receipt_delay=config.smsc_receipt_delay,
+                credentials={SANDBOX_SYSTEM_ID: SANDBOX_PASSWORD},
+                http_port=0,  # each number's SMS inbox page (fallback.smsc.inbox)
             )
             await _started(stack, sandbox.smsc)
         accounts, tenants = app[ACCOUNTS], app[TENANTS]
@@ -1457,6 +1459,7 @@ def _serve(settings: Settings) -> None:
             lines.append(f"  virtual handset (sandbox MaaP): {sandbox.maap.url}/handset")
         if sandbox is not None and sandbox.smsc is not None:
             lines.append(f"  sandbox SMSC (SMPP): {sandbox.smsc.host}:{sandbox.smsc.port}")
+            lines.append(f"  SMS inboxes (sandbox SMSC): {sandbox.smsc.http_url}")
         print("\n".join(lines), file=sys.stderr, flush=True)
 
     app.on_startup.append(announce)

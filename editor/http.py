@@ -137,6 +137,8 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
     dashboard_page = page(_Shell(static_root / "dashboard.html"))  # funnels and rates, live
     campaigns_page = page(_Shell(static_root / "campaigns.html"))  # campaigns, their progress and results
     contacts_page = page(_Shell(static_root / "contacts.html"))  # contacts imports and their progress
+    inbox_page = page(_Shell(static_root / "inbox.html"))  # the agents' inbox of conversations, live
+    bot_rules_page = page(_Shell(static_root / "bot-rules.html"))  # the bot's rules and their test console
 
     async def asset(request: web.Request) -> web.StreamResponse:
         rel = request.match_info["path"]
@@ -344,6 +346,8 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         web.get("/editor/dashboard", dashboard_page),
         web.get("/editor/campaigns", campaigns_page),
         web.get("/editor/contacts", contacts_page),
+        web.get("/editor/inbox", inbox_page),
+        web.get("/editor/inbox/rules", bot_rules_page),
         web.get("/editor/{tail:.*}", app_shell),
         web.post("/v1/editor/preview", preview),
     ]

@@ -943,11 +943,44 @@ class SimChatbot:
 SIM_CHATBOT = web.RequestKey("sim_chatbot", SimChatbot)  # the chatbot a request is for
 
 
+MAX_USER_TURNS = 200  # what a handset's user sent, kept per handset (the oldest are dropped)
+
+
+@dataclass
+class UserTurn:
+    """What the handset's user sent (typed, tapped, shared): shown in the thread beside the
+    chatbot's messages."""
+
+    turn_id: str
+    kind: str  # text | tap | menu | location | file | device
+    text: str
+    delivered: bool | None = None  # the platform took the callback (None: on its way)
+
+
 @dataclass
 class Handset:
     handset_id: str
     number: str
     message_ids: list[str] = field(default_factory=list)
+    # The conversation in order: the chatbot's message ids and the user's turns.
+    thread: deque[str | UserTurn] = field(default_factory=deque)
+    conversation_id: str | None = None  # of a conversation the user started (no message yet)
+    version: int = 0  # bumped on every change (the page's live refresh watches it)
+    user_turns: int = 0
+
+    def add(self, item: str | UserTurn) -> None:
+        """Append a message id or a user turn to the thread (the oldest user turn goes beyond
+        MAX_USER_TURNS; messages are forgotten with the simulator's own bound)."""
+        self.thread.append(item)
+        self.version += 1
+        if isinstance(item, UserTurn):
+            self.user_turns += 1
+            if self.user_turns > MAX_USER_TURNS:
+                self.thread.remove(next(i for i in self.thread if isinstance(i, UserTurn)))
+                self.user_turns -= 1
+
+    def touch(self) -> None:
+        self.version += 1
 
 
 @dataclass
@@ -1041,15 +1074,38 @@ def default_card_html(content_type: str, content_text) -> Markup:
     return Markup("").join(pieces)
 
 
-# The handset pages' one style block, allowed by its hash: the pages run no script at all, and
-# what a card or a user sent is shown as text (a sandbox page must not be a way in either).
-_HANDSET_STYLE = """.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;padding:.5em}
-.card{background:#f6f6f6;padding:.5em} button{margin:.2em} form.tap{display:inline}"""
+# The handset pages' one style block, allowed by its hash, and one script file of this server
+# ('self': the live refresh); what a card or a user sent is shown as text (a sandbox page must
+# not be a way in either).
+_HANDSET_STYLE = """.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;padding:.5em;max-width:40em}
+.msg.user{margin-left:auto;background:#e7f3ff;border-color:#9cc8f0} .msg.user.lost{border-color:#d33}
+.card{background:#f6f6f6;padding:.5em} button{margin:.2em} form.tap{display:inline}
+.menu{border-top:2px solid #999;margin-top:1em;padding-top:.5em} .menu details{display:inline-block}
+.compose input[name=text]{width:24em}"""
+_HANDSET_SCRIPT_PATH = "/handset/static/refresh.js"
+# The live refresh: the page reloads when its thread changed, unless a person is typing.
+_HANDSET_SCRIPT = """'use strict';
+(() => {
+  const root = document.documentElement;
+  const url = root.dataset.versionUrl;
+  let seen = root.dataset.version;
+  if (!url) return;
+  const typing = () => [...document.querySelectorAll('input[name=text]')].some((i) => i.value !== '');
+  setInterval(async () => {
+    try {
+      const resp = await fetch(url, { cache: 'no-store' });
+      const { version } = await resp.json();
+      if (String(version) !== seen && !typing()) location.reload();
+    } catch (err) { /* the simulator stopped: try again */ }
+  }, 700);
+})();
+"""
 _HANDSET_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'sha256-"
         + base64.b64encode(hashlib.sha256(_HANDSET_STYLE.encode()).digest()).decode()
-        + "'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        + "'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none';"
+        " frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -1067,34 +1123,99 @@ _PAGES = jinja2.Environment(
 <h1>Virtual handsets</h1>
 {% if not handsets %}<p>No messages yet.</p>{% endif %}
 <ul>{% for h in handsets %}<li><a href="/handset/{{ h.handset_id }}">{{ mask(h.number) }}</a>
-({{ h.message_ids|length }} messages)</li>{% endfor %}</ul></body></html>""",
-            "handset.html": """<!doctype html><html><head><meta charset="utf-8">
+({{ h.message_ids|length }} messages)</li>{% endfor %}</ul>
+<form method="post" action="/handset"><label>Open the handset of a number (E.164)
+<input name="number" placeholder="+8613800001231" maxlength="16" required></label>
+<button type="submit">Open</button></form></body></html>""",
+            "handset.html": """<!doctype html><html data-version="{{ handset.version }}"
+data-version-url="/handset/{{ handset.handset_id }}/version"><head><meta charset="utf-8">
 <meta name="robots" content="noindex"><title>{{ mask(handset.number) }}</title>
 <style>"""
             + _HANDSET_STYLE
-            + """</style></head><body>
+            + """</style><script src="""
+            + '"'
+            + _HANDSET_SCRIPT_PATH
+            + '"'
+            + """ defer></script></head><body>
 <p><a href="/handset">all handsets</a></p><h1>{{ mask(handset.number) }}</h1>
-{% for m in messages %}<div class="msg" id="m-{{ m.message_id }}">
+<div class="thread">
+{% for item in thread %}{% if item.turn_id is defined %}<div class="msg user{% if item.delivered == false %} lost{% endif %}" data-testid="user-turn" data-kind="{{ item.kind }}">
+<div class="meta">you · {{ item.kind }}{% if item.delivered == false %} · not delivered to the chatbot{% endif %}</div>
+<p class="text">{{ item.text }}</p></div>
+{% else %}{% set m = item %}<div class="msg bot" id="m-{{ m.message_id }}" data-testid="bot-message">
 <div class="meta">{{ m.message_id }} — {{ m.state }}</div>
 {% for part in m.parts %}{{ render(part.get("contentType", ""), part.get("contentText", "")) }}{% endfor %}
 {% for s in suggestions(m) %}<form method="post" action="/handset/{{ handset.handset_id }}/tap" class="tap">
 <input type="hidden" name="message_id" value="{{ m.message_id }}"><input type="hidden" name="index" value="{{ loop.index0 }}">
 <button type="submit">{{ label(s) }}</button></form>{% endfor %}
-{% for t in m.taps %}<div class="tap">tapped: {{ t }}</div>{% endfor %}
-</div>{% endfor %}
-<form method="post" action="/handset/{{ handset.handset_id }}/reply">
-<input name="text" maxlength="2000"><button type="submit">Send reply</button></form>
+</div>{% endif %}{% endfor %}
+</div>
+<form method="post" action="/handset/{{ handset.handset_id }}/reply" class="compose">
+<input name="text" maxlength="2000" autofocus aria-label="Message" data-testid="compose-text"><button type="submit" data-testid="compose-send">Send</button></form>
+{% if menu %}<div class="menu" data-testid="menu">{% for entry in menu %}{% if entry.entries is defined %}<details><summary>{{ entry.label }}</summary>
+{% for sub in entry.entries %}<form method="post" action="/handset/{{ handset.handset_id }}/menu" class="tap">
+<input type="hidden" name="index" value="{{ sub.index }}"><button type="submit">{{ sub.label }}</button></form>{% endfor %}</details>
+{% else %}<form method="post" action="/handset/{{ handset.handset_id }}/menu" class="tap">
+<input type="hidden" name="index" value="{{ entry.index }}"><button type="submit">{{ entry.label }}</button></form>
+{% endif %}{% endfor %}</div>{% endif %}
+<details><summary>More</summary>
 <form method="post" action="/handset/{{ handset.handset_id }}/location">
 <input name="latitude" value="39.9087" size="8"><input name="longitude" value="116.3975" size="8">
 <input name="label" value="天安门" maxlength="100"><button type="submit">Share location</button></form>
 <form method="post" action="/handset/{{ handset.handset_id }}/file" enctype="multipart/form-data">
 <input type="file" name="file"><button type="submit">Send file</button></form>
 <form method="post" action="/handset/{{ handset.handset_id }}/device">
-<button type="submit">Share device specifics</button></form>
+<button type="submit">Share device specifics</button></form></details>
 </body></html>""",
         }
     ),
 )
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """One tappable entry of a chatbot's persistent menu as the handset shows it."""
+
+    index: int  # its place among the menu's tappable entries (depth first)
+    label: str
+    suggestion: dict  # {"reply": …} or {"action": …}
+
+
+@dataclass(frozen=True)
+class SubMenu:
+    label: str
+    entries: list[MenuEntry]
+
+
+def menu_entries(menu: dict) -> list[MenuEntry | SubMenu]:
+    """The persistent menu (`{"entries": […]}` as find/chatBotInfo holds it) for the handset:
+    entries and submenus, each tappable entry numbered depth first."""
+    shown: list[MenuEntry | SubMenu] = []
+    count = 0
+
+    def entry(s: dict) -> MenuEntry:
+        nonlocal count
+        count += 1
+        return MenuEntry(count - 1, suggestion_label(s), s)
+
+    for item in (menu or {}).get("entries") or []:
+        if not isinstance(item, dict):
+            continue
+        if "menu" in item and isinstance(item["menu"], dict):
+            sub = item["menu"]
+            shown.append(
+                SubMenu(
+                    str(sub.get("displayText") or "?"),
+                    [entry(e) for e in sub.get("entries") or [] if isinstance(e, dict)],
+                )
+            )
+        else:
+            shown.append(entry(item))
+    return shown
+
+
+def tappable(shown: list[MenuEntry | SubMenu]) -> list[MenuEntry]:
+    return [e for item in shown for e in (item.entries if isinstance(item, SubMenu) else [item])]
 
 
 # The sandbox chatbot's identity and credentials (public by design: they open only the simulator).
@@ -1243,9 +1364,13 @@ class MaapSimulator:
                 web.post(f"{bot}/update/chatBotInfo/menu", api(self._update_menu)),
                 web.get("/media/{media_id}", self._download),
                 web.get("/handset", self._handset_index),
+                web.post("/handset", self._open_handset),
+                web.get(_HANDSET_SCRIPT_PATH, self._handset_script),
                 web.get("/handset/message/{message_id}", self._handset_for_message),
                 web.get("/handset/{handset_id}", self._handset_page),
+                web.get("/handset/{handset_id}/version", self._handset_version),
                 web.post("/handset/{handset_id}/tap", self._tap),
+                web.post("/handset/{handset_id}/menu", self._menu_tap),
                 web.post("/handset/{handset_id}/reply", self._reply),
                 web.post("/handset/{handset_id}/location", self._location),
                 web.post("/handset/{handset_id}/file", self._file),
@@ -1375,6 +1500,7 @@ class MaapSimulator:
             t.cancel()
         handset = self.handsets[old.handset_id]
         handset.message_ids.remove(old.message_id)
+        handset.thread.remove(old.message_id)
         if not handset.message_ids:
             del self.handsets[handset.handset_id]
             del self._handset_by_number[handset.number]
@@ -1595,6 +1721,7 @@ class MaapSimulator:
         self._send_attempts.pop(mid, None)
         self.messages[mid] = message
         handset.message_ids.append(mid)
+        handset.add(mid)
         if len(self.messages) > self.timing.max_messages:
             self._forget_oldest()
         if log.isEnabledFor(logging.DEBUG):
@@ -1848,22 +1975,51 @@ class MaapSimulator:
         raise web.HTTPSeeOther(f"/handset/{message.handset_id}#m-{message.message_id}")
 
     async def _handset_page(self, request: web.Request) -> web.Response:
-        handset = self.handsets.get(request.match_info["handset_id"])
-        if handset is None:
-            raise web.HTTPNotFound()
-        messages = [self.messages[m] for m in handset.message_ids if m in self.messages]
+        handset = self._handset_of(request)
 
         def render(ctype: str, text) -> Markup:
             return Markup(self.render_card(ctype, text))
 
+        thread = [
+            item if isinstance(item, UserTurn) else self.messages[item]
+            for item in handset.thread
+            if isinstance(item, UserTurn) or item in self.messages
+        ]
         return self._page(
             "handset.html",
             handset=handset,
-            messages=messages,
+            thread=thread,
+            menu=menu_entries(self.chatbot_of(handset).info.get("menu") or {}),
             render=render,
             suggestions=self.suggestions_of,
             label=suggestion_label,
         )
+
+    async def _handset_version(self, request: web.Request) -> web.Response:
+        handset = self._handset_of(request)
+        return web.json_response({"version": handset.version}, headers=_HANDSET_HEADERS)
+
+    async def _handset_script(self, request: web.Request) -> web.Response:
+        return web.Response(text=_HANDSET_SCRIPT, content_type="text/javascript", headers=_HANDSET_HEADERS)
+
+    async def _open_handset(self, request: web.Request) -> web.Response:
+        """A person opens the handset of a number (to write to the chatbot first); the number
+        travels in the form, never in a path."""
+        number = str((await request.post()).get("number", "")).strip().replace(" ", "")
+        if not is_e164(number):
+            raise web.HTTPBadRequest(text="a number in E.164 form, e.g. +8613800001231")
+        raise web.HTTPSeeOther(f"/handset/{self.open_handset(number).handset_id}")
+
+    def open_handset(self, number: str) -> Handset:
+        """The virtual handset of `number` (E.164), opened if it has none yet."""
+        return self._handset(number)
+
+    def chatbot_of(self, handset: Handset) -> SimChatbot:
+        """The chatbot the handset talks to: the one of its newest message, else the primary."""
+        for mid in reversed(handset.message_ids):
+            if mid in self.messages:
+                return self.chatbots.get(self.messages[mid].chatbot_id, self.primary)
+        return self.primary
 
     def suggestions_of(self, message: SimMessage) -> list[dict]:
         """The suggestions a message offers: its cards', then its chip list's."""
@@ -1876,7 +2032,8 @@ class MaapSimulator:
     def _user_body(self, handset: Handset, content_type: str, content_text, answered: SimMessage | None) -> dict:
         """A mobile-originated message in the interface's example form for its kind: text,
         location and file carry the dateTime; a suggestion response names the message answered
-        in `inReplyTo` (its contributionId)."""
+        in `inReplyTo` (its contributionId). Without a message answered (the user writes first,
+        or taps the persistent menu) it goes to the handset's chatbot in its conversation."""
         part: dict = {"contentType": content_type}
         if content_type != TEXT_TYPE:
             part["contentEncoding"] = "utf8"
@@ -1884,45 +2041,89 @@ class MaapSimulator:
         body: dict = {"messageId": str(uuid.uuid4()), "messageList": [part]}
         if content_type in (TEXT_TYPE, FILE_TRANSFER_HTTP_TYPE):
             body["dateTime"] = self._now()
-        body["destinationAddress"] = answered.chatbot_id if answered is not None else self.chatbot_id
+        body["destinationAddress"] = (
+            answered.chatbot_id if answered is not None else self.chatbot_of(handset).chatbot_id
+        )
         body["senderAddress"] = f"tel:{handset.number}"
-        body["conversationId"] = (answered.conversation_id if answered else None) or self.new_id()
+        # One conversation between the user and the chatbot: the answered message's, else the
+        # newest message's on the handset, else one the user started.
+        latest = answered or self._last_answered(handset)
+        if latest is None and handset.conversation_id is None:
+            handset.conversation_id = self.new_id()
+        body["conversationId"] = (latest.conversation_id if latest else None) or handset.conversation_id
         body["contributionId"] = self.new_id()
         if content_type == SUGGESTION_RESPONSE_TYPE and answered is not None and answered.contribution_id:
             body["inReplyTo"] = answered.contribution_id
         return body
 
-    async def _send_user_message(self, body: dict) -> bool:
+    async def _send_user_message(self, handset: Handset, body: dict, kind: str, shown: str) -> bool:
         bot = self.chatbots.get(body["destinationAddress"], self.primary)
-        return await self._callback(f"messageNotification/{bot.path}/messages", body, bot)
+        # In the thread before the callback: the chatbot may answer before the callback returns.
+        turn = UserTurn(body["messageId"], kind, shown)
+        handset.add(turn)
+        turn.delivered = await self._callback(f"messageNotification/{bot.path}/messages", body, bot)
+        handset.touch()
+        return turn.delivered
 
     def _answered(self, message_id: str) -> tuple[Handset, SimMessage]:
         message = self.messages[message_id]
         return self.handsets[message.handset_id], message
+
+    def _last_answered(self, handset: Handset) -> SimMessage | None:
+        for mid in reversed(handset.message_ids):
+            if mid in self.messages:
+                return self.messages[mid]
+        return None
+
+    async def _suggestion_response(
+        self, handset: Handset, suggestion: dict, answered: SimMessage | None, kind: str
+    ) -> tuple[bool, str]:
+        which = "reply" if "reply" in suggestion else "action"
+        chosen = suggestion[which]
+        response = {"response": {which: {k: chosen[k] for k in ("displayText", "postback") if k in chosen}}}
+        label = str(chosen.get("displayText", "?"))
+        body = self._user_body(handset, SUGGESTION_RESPONSE_TYPE, response, answered)
+        return await self._send_user_message(handset, body, kind, label), label
 
     async def tap(self, message_id: str, index: int) -> bool:
         """Tap suggestion `index` of a message on its handset: a signed suggestion-response
         callback (`inReplyTo` the message's contributionId). True when the platform took it."""
         message = self.messages[message_id]
         suggestion = self.suggestions_of(message)[index]
-        kind = "reply" if "reply" in suggestion else "action"
-        chosen = suggestion[kind]
-        response = {"response": {kind: {k: chosen[k] for k in ("displayText", "postback") if k in chosen}}}
         handset = self.handsets[message.handset_id]
-        ok = await self._send_user_message(self._user_body(handset, SUGGESTION_RESPONSE_TYPE, response, message))
-        message.taps.append(f"{chosen.get('displayText', '?')} ({'delivered' if ok else 'callback failed'})")
+        ok, label = await self._suggestion_response(handset, suggestion, message, "tap")
+        message.taps.append(f"{label} ({'delivered' if ok else 'callback failed'})")
+        return ok
+
+    async def tap_menu(self, handset_id: str, index: int) -> bool:
+        """Tap entry `index` (depth first) of the persistent menu on a handset: the interface's
+        suggestion response, in the handset's conversation and answering no message (a menu
+        entry belongs to no message). True when the platform took it."""
+        handset = self.handsets[handset_id]
+        entries = tappable(menu_entries(self.chatbot_of(handset).info.get("menu") or {}))
+        ok, _ = await self._suggestion_response(handset, entries[index].suggestion, None, "menu")
         return ok
 
     async def reply(self, message_id: str, text: str) -> bool:
         """The handset user writes `text` in the conversation of `message_id`."""
         handset, answered = self._answered(message_id)
-        return await self._send_user_message(self._user_body(handset, TEXT_TYPE, text, answered))
+        return await self._send_user_message(handset, self._user_body(handset, TEXT_TYPE, text, answered), "text", text)
+
+    async def write(self, handset_id: str, text: str) -> bool:
+        """The handset user writes `text` to the chatbot: in the conversation of the newest
+        message on the handset, or (none yet) one the user starts."""
+        handset = self.handsets[handset_id]
+        body = self._user_body(handset, TEXT_TYPE, text, self._last_answered(handset))
+        return await self._send_user_message(handset, body, "text", text)
 
     async def share_location(self, message_id: str, latitude: float, longitude: float, label: str | None = None):
         """The handset user shares a location (the interface's geo text form)."""
         handset, answered = self._answered(message_id)
         text = geo_text(latitude, longitude, label)
-        return await self._send_user_message(self._user_body(handset, TEXT_TYPE, text, answered))
+        shown = f"📍 {label or ''} ({latitude}, {longitude})"
+        return await self._send_user_message(
+            handset, self._user_body(handset, TEXT_TYPE, text, answered), "location", shown
+        )
 
     async def send_file(
         self,
@@ -1935,11 +2136,10 @@ class MaapSimulator:
         """The handset user sends a file: it is held here (downloadable through medias/download)
         and announced in the file-transfer form, thumbnail first."""
         handset, answered = self._answered(message_id)
-        return await self._send_user_message(
-            self._user_body(
-                handset, FILE_TRANSFER_HTTP_TYPE, self._user_file(data, content_type, filename, thumbnail), answered
-            )
+        body = self._user_body(
+            handset, FILE_TRANSFER_HTTP_TYPE, self._user_file(data, content_type, filename, thumbnail), answered
         )
+        return await self._send_user_message(handset, body, "file", f"📎 {filename}")
 
     def _user_file(self, data: bytes, content_type: str, filename: str, thumbnail) -> list[dict]:
         infos = []
@@ -1957,7 +2157,8 @@ class MaapSimulator:
         """The handset shares its device specifics (the interface's example values, overridable)."""
         handset, answered = self._answered(message_id)
         shared = {"sharedData": {"deviceSpecifics": {**EXAMPLE_DEVICE, **specifics}}}
-        return await self._send_user_message(self._user_body(handset, SHARED_CLIENT_DATA_TYPE, shared, answered))
+        body = self._user_body(handset, SHARED_CLIENT_DATA_TYPE, shared, answered)
+        return await self._send_user_message(handset, body, "device", "device specifics")
 
     def _handset_of(self, request: web.Request) -> Handset:
         handset = self.handsets.get(request.match_info["handset_id"])
@@ -1966,10 +2167,10 @@ class MaapSimulator:
         return handset
 
     def _last_message_id(self, handset: Handset) -> str:
-        for mid in reversed(handset.message_ids):
-            if mid in self.messages:
-                return mid
-        raise web.HTTPConflict(text="no message on this handset to answer")
+        answered = self._last_answered(handset)
+        if answered is None:
+            raise web.HTTPConflict(text="no message on this handset to answer")
+        return answered.message_id
 
     async def _tap(self, request: web.Request) -> web.Response:
         handset = self._handset_of(request)
@@ -1987,11 +2188,22 @@ class MaapSimulator:
         await self.tap(mid, index)
         raise web.HTTPSeeOther(f"/handset/{handset.handset_id}#m-{mid}")
 
+    async def _menu_tap(self, request: web.Request) -> web.Response:
+        handset = self._handset_of(request)
+        try:
+            index = int(str((await request.post()).get("index", "")))
+        except ValueError:
+            raise web.HTTPBadRequest(text="index must be a number") from None
+        if not 0 <= index < len(tappable(menu_entries(self.chatbot_of(handset).info.get("menu") or {}))):
+            raise web.HTTPBadRequest(text="no such menu entry")
+        await self.tap_menu(handset.handset_id, index)
+        raise web.HTTPSeeOther(f"/handset/{handset.handset_id}")
+
     async def _reply(self, request: web.Request) -> web.Response:
         handset = self._handset_of(request)
         text = str((await request.post()).get("text", "")).strip()
         if text:
-            await self.reply(self._last_message_id(handset), text[:MAX_TEXT])
+            await self.write(handset.handset_id, text[:MAX_TEXT])
         raise web.HTTPSeeOther(f"/handset/{handset.handset_id}")
 
     async def _location(self, request: web.Request) -> web.Response:

@@ -13,8 +13,11 @@ message came from (ESME_RQUERYFAIL otherwise), with the message state (ENROUTE u
 receipt time, then DELIVERED or UNDELIVERABLE) and the final date.
 
 State (throttle counters, message states, accepted messages per destination) lives in memory
-only, keyed by a keyed hash of the number; logs mask numbers. Run alone with
-``python -m fallback.smsc --port 2775``.
+only, keyed by a keyed hash of the number; logs mask numbers. With an HTTP side
+(`http_port`, the sandbox's) each number also gets an SMS inbox page (fallback.smsc.inbox):
+the SMS delivered to it, long ones joined, and a form to reply with a real deliver_sm; only
+then does the simulator hold numbers and texts (in memory, bounded). Run alone with
+``python -m fallback.smsc --port 2775 [--http-port 8082]``.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from aiohttp import web
 from smpp.pdu import operations, pdu_types
 
 from fallback import smpp
 from fallback.segmentation import is_gsm7
+from fallback.smsc.inbox import SmsInboxes
 from security.logs import install as install_pii_filter
 from security.logs import mask_phone
 
@@ -115,9 +120,14 @@ class SmscSimulator:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         id_factory: Callable[[], str] = lambda: secrets.token_hex(8),
         rng: random.Random | None = None,
+        http_port: int | None = None,
     ):
         self.host = host
         self.port = port
+        # The SMS inbox pages' port (0: any free one); None: no HTTP side, no inboxes.
+        self.http_port = http_port
+        self.inboxes = SmsInboxes(self.send_mo, now) if http_port is not None else None
+        self._http: web.AppRunner | None = None
         self.receipt_delay = receipt_delay
         self.latency = latency
         self.failure_rate = failure_rate
@@ -156,8 +166,25 @@ class SmscSimulator:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("SMSC simulator listening on %s:%d", self.host, self.port)
+        if self.inboxes is not None:
+            app = web.Application()
+            app.add_routes(self.inboxes.routes())
+            self._http = web.AppRunner(app, access_log=None)
+            await self._http.setup()
+            site = web.TCPSite(self._http, self.host, self.http_port)
+            await site.start()
+            self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            log.info("SMSC simulator's SMS inboxes on %s", self.http_url)
+
+    @property
+    def http_url(self) -> str | None:
+        """The SMS inbox pages' base URL (None without an HTTP side)."""
+        return f"http://{self.host}:{self.http_port}/sms" if self._http is not None else None
 
     async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.cleanup()
+            self._http = None
         if self._server is not None:
             self._server.close()
         self.drop_connections()
@@ -312,6 +339,8 @@ class SmscSimulator:
         self._messages[message_id] = record
         while len(self._messages) > MAX_REMEMBERED:
             self._messages.popitem(last=False)
+        if delivered and self.inboxes is not None:
+            self._to_inbox(pdu, destination)
         log.debug("accepted submit_sm %s to %s", message_id, mask_phone("+" + destination))
         await self._bump("submit_sm")
         receipt = pdu.params.get("registered_delivery") is not None and _wants_receipt(pdu, delivered)
@@ -324,6 +353,14 @@ class SmscSimulator:
             delivered,
             (session, pdu, message_id, submitted) if receipt and behaviour != RECEIPT_LOST else None,
         )
+
+    def _to_inbox(self, pdu: operations.PDU, destination: str) -> None:
+        """A part delivered to `destination` (digits of an international number) shows in its inbox."""
+        assert self.inboxes is not None
+        udh, body = smpp.split_udh(pdu.params.get("short_message") or b"", smpp.has_udhi(pdu))
+        sender = (pdu.params.get("source_addr") or b"").decode("ascii", errors="replace")
+        text = smpp.decode_text(body, smpp.data_coding_value(pdu))
+        self.inboxes.received("+" + destination, sender, smpp.concat_info(udh), text)
 
     def _settle(self, timer_id: int, record: _Message, delivered: bool, receipt: tuple | None) -> None:
         """The message reaches its final state; its receipt (if one was asked for) goes out."""
@@ -456,6 +493,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--receipt-delay", type=float, default=0.5, help="seconds to the receipt")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before submit_sm_resp")
     parser.add_argument("--failure-rate", type=float, default=0.0, help="share of parts UNDELIV")
+    parser.add_argument("--http-port", type=int, default=None, help="serve the SMS inbox pages on this port")
     parser.add_argument("--system-id", help="accept only this system_id (with --password)")
     parser.add_argument("--password", default="")
     args = parser.parse_args(argv)
@@ -471,8 +509,11 @@ def main(argv: list[str] | None = None) -> None:
             latency=args.latency,
             failure_rate=args.failure_rate,
             credentials=credentials,
+            http_port=args.http_port,
         )
         await sim.start()
+        if sim.http_url:
+            print(f"SMS inboxes on {sim.http_url}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

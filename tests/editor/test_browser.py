@@ -503,6 +503,15 @@ DYNAMIC = {
     "style": ["bold", "italics", "underline", "bold.short", "italics.short", "underline.short"],
     "datum": ["gcj02", "wgs84"],
     "visual": ["move_up", "move_down", "remove", "card", "button"],
+    "inbox.state": ["bot", "queued", "assigned", "closed"],
+    "inbox.channel": ["rcs", "sms"],
+    "inbox.kind": ["text", "suggestion", "menu", "location", "file", "card", "template"],
+    "inbox.author": ["user", "bot", "agent", "api"],
+    "inbox.live": ["connecting", "on", "off"],
+    "botrules.match": ["exact", "prefix", "regex", "number", "postback", "menu", "any"],
+    "botrules.action": ["text", "card", "template", "menu", "tag", "handoff"],
+    "botrules.outcome": ["rule", "faq", "ai", "ask_back", "handoff", "none"],
+    "botrules.field": ["id", "name", "match.kind", "match.value", "match.menu", "action.kind", "action.text"],
 }
 
 
