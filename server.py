@@ -76,6 +76,10 @@ from campaigns.journeys import Journeys
 from campaigns.runner import CampaignRunner
 from campaigns.sending import PageSender
 from campaigns.service import Campaigns
+from conversations.knowledge import Knowledge
+from conversations.knowledge_http import KNOWLEDGE
+from conversations.knowledge_http import routes as knowledge_routes
+from conversations.knowledge_tables import SEALED_COLUMNS as KNOWLEDGE_SEALED
 from cards import http as cards_http
 from cards.media import MediaStore
 from cards.media.http import MEDIA
@@ -631,6 +635,21 @@ async def campaigns_ctx(app: web.Application):
     await runner.stop()
 
 
+async def knowledge_ctx(app: web.Application):
+    """The brands' FAQ entries and answerers (the conversation pipeline asks them)."""
+    settings = app[SETTINGS]
+    app[KNOWLEDGE] = knowledge = Knowledge(
+        app[DATABASE],
+        app[messages_http.LEDGER].writer,
+        app[KEYRING],
+        app[WIRING].clock,
+        ensure_keys=app[ACCOUNTS].ensure_keys,
+        allow_private=settings.embedded or settings.sandbox,  # a sandbox's AI stand-in on loopback
+    )
+    yield
+    await knowledge.close()
+
+
 def _settle_evidence(evidence: EvidenceLog):
     async def settle() -> None:  # every committed event into the log before its message goes
         while await evidence.append_pending() >= 1000:
@@ -994,6 +1013,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
             billing_ctx,
             audiences_ctx,
             campaigns_ctx,
+            knowledge_ctx,
             webhooks_ctx,
             channels_ctx,
             shortlinks_ctx,
@@ -1018,6 +1038,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(billing_routes)
     app.add_routes(audiences_routes)
     app.add_routes(campaigns_routes)
+    app.add_routes(knowledge_routes)
     app.add_routes(accounts_routes)
     app.add_routes(users_routes)
     app.add_routes(channel_routes)
@@ -1063,6 +1084,7 @@ def sealed_columns():
         *CONSENT_SEALED,
         *EVIDENCE_SEALED,
         *AUDIENCE_SEALED,
+        *KNOWLEDGE_SEALED,
     ]
 
 

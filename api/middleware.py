@@ -191,6 +191,8 @@ _SCOPE_BY_PREFIX = (
     ("/v1/segments", "audiences"),
     ("/v1/campaigns", "campaigns"),
     ("/v1/journeys", "campaigns"),
+    ("/v1/conversations", "conversations"),
+    ("/v1/knowledge", "conversations"),
 )
 
 

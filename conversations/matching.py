@@ -120,6 +120,17 @@ def tokens(text: str, synonyms: Synonyms, segmenter: Segmenter = SEGMENTER) -> l
     return out
 
 
+class _Bm25(BM25Okapi):
+    """BM25 with Lucene's IDF, log(1 + (N − n + 0.5) / (n + 0.5)): never zero or negative, so a
+    small FAQ (three entries, a word in half of them) still ranks by that word. rank_bm25's
+    Okapi IDF is 0 there and floors negative values with a constant."""
+
+    def _calc_idf(self, nd):
+        for word, freq in nd.items():
+            self.idf[word] = math.log(1 + (self.corpus_size - freq + 0.5) / (freq + 0.5))
+        self.average_idf = sum(self.idf.values()) / len(self.idf) if self.idf else 0.0
+
+
 @dataclass(frozen=True)
 class Entry:
     """What the matcher knows of an FAQ entry."""
@@ -156,7 +167,7 @@ class FaqIndex:
         for i, d in enumerate(self._docs):
             for t in d:
                 self._postings.setdefault(t, []).append(i)
-        self._bm25 = BM25Okapi(docs) if docs else None
+        self._bm25 = _Bm25(docs) if docs else None
         idf = self._bm25.idf if self._bm25 else {}
         self._idf: dict[str, float] = {t: float(v) for t, v in idf.items()}
         self._max_idf = max(self._idf.values(), default=1.0) or 1.0

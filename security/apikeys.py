@@ -24,7 +24,8 @@ SECRET_BYTES = 24  # 192 bits
 # one person's data; "users": the people who sign in to the web UI, their roles, and the audit
 # log; "billing": the tenant's prices, balance, ledger and statements, read only; "audiences":
 # contacts, their imports and exports, and segments; "campaigns": campaigns and triggered
-# journeys, which send to segments); stored as a space-separated string.
+# journeys, which send to segments; "conversations": conversations with recipients, their
+# bot rules, the agent inbox and the knowledge base); stored as a space-separated string.
 SCOPES = frozenset(
     {
         "messages",
@@ -40,6 +41,7 @@ SCOPES = frozenset(
         "billing",
         "audiences",
         "campaigns",
+        "conversations",
     }
 )
 # The platform operator's scopes: never granted to a new tenant's key (a tenant must not set its

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from security.apikeys import SCOPES
 
 READ, WRITE = "read", "write"
-ROLES = ("owner", "admin", "designer", "sender", "reviewer", "auditor", "read-only")
+ROLES = ("owner", "admin", "designer", "sender", "reviewer", "auditor", "read-only", "agent")
 AREAS = (*sorted(SCOPES), "audit", "self")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -54,6 +54,7 @@ ROLE_TABLE: dict[str, dict[str, str]] = {
             "privacy": _W,
             "audiences": _W,
             "campaigns": _W,
+            "conversations": _W,
         },
     ),
     # Edits cards and templates (and their media) and submits them for review; cannot decide.
@@ -66,6 +67,9 @@ ROLE_TABLE: dict[str, dict[str, str]] = {
     "auditor": _all(_R, but=_NO_PERSONAL),
     # Reads the tenant's work; not its keys, people or audit log.
     "read-only": _all(_R, but={**_STAFF_HIDDEN, **_NO_CONTACTS}),
+    # Answers people in the conversations inbox (hand-off from the bot); reads the card library
+    # to reply with a card.
+    "agent": _all(_R, but={"conversations": _W, **_STAFF_HIDDEN, **_NO_CONTACTS}),
 }
 
 

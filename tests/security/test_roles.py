@@ -26,11 +26,12 @@ EXPECTED = {
             "billing",
             "audiences",
             "campaigns",
+            "conversations",
         },
         set(),
     ),
     "admin": (
-        {"users", "keys", "channels", "webhooks", "compliance", "cards", "privacy", "audiences", "campaigns"},
+        {"users", "keys", "channels", "webhooks", "compliance", "cards", "privacy", "audiences", "campaigns", "conversations"},
         set(),
     ),
     # One person's data in full (privacy) is for owners and admins only; contacts and segments
@@ -40,6 +41,8 @@ EXPECTED = {
     "reviewer": ({"reviews", "cards"}, {"keys", "users", "audit", "privacy", "audiences"}),
     "auditor": (set(), {"privacy"}),
     "read-only": (set(), {"keys", "users", "audit", "privacy", "audiences"}),
+    # Answers conversations handed off by the bot; reads the card library to reply with a card.
+    "agent": ({"conversations"}, {"keys", "users", "audit", "privacy", "audiences"}),
 }
 
 
