@@ -76,10 +76,6 @@ from campaigns.journeys import Journeys
 from campaigns.runner import CampaignRunner
 from campaigns.sending import PageSender
 from campaigns.service import Campaigns
-from conversations.knowledge import Knowledge
-from conversations.knowledge_http import KNOWLEDGE
-from conversations.knowledge_http import routes as knowledge_routes
-from conversations.knowledge_tables import SEALED_COLUMNS as KNOWLEDGE_SEALED
 from cards import http as cards_http
 from cards.media import MediaStore
 from cards.media.http import MEDIA
@@ -106,6 +102,10 @@ from compliance.screen import Screen
 from compliance.signatures import SignatureReview
 from compliance.tables import SEALED_COLUMNS as COMPLIANCE_SEALED
 from compliance.templates import TemplateCompliance
+from conversations.knowledge import Knowledge
+from conversations.knowledge_http import KNOWLEDGE
+from conversations.knowledge_http import routes as knowledge_routes
+from conversations.knowledge_tables import SEALED_COLUMNS as KNOWLEDGE_SEALED
 from dispatch import Dispatcher, DispatchOptions
 from dispatch.channels import Channels
 from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage

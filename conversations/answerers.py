@@ -125,7 +125,9 @@ class OpenAiAnswerer:
         if text is None:
             log.warning("AI answerer: not a chat completion")
             return None
-        return Answer(text=text[:MAX_ANSWER_CHARS], card=None, confidence=self.config.confidence, source=f"ai:{self.config.model}")
+        return Answer(
+            text=text[:MAX_ANSWER_CHARS], card=None, confidence=self.config.confidence, source=f"ai:{self.config.model}"
+        )
 
 
 def _content(body: bytes) -> str | None:

@@ -238,7 +238,11 @@ class Knowledge:
         """A batch that moves the tenant's version on (making its settings row if it has none)."""
         s = knowledge_settings.c
         return WriteBatch().run(
-            _exec(update(knowledge_settings).where(s.tenant_id == tenant_id).values(version=s.version + 1, updated_ms=now_ms))
+            _exec(
+                update(knowledge_settings)
+                .where(s.tenant_id == tenant_id)
+                .values(version=s.version + 1, updated_ms=now_ms)
+            )
         )
 
     async def _ensure_settings(self, tenant_id: str) -> None:
@@ -299,7 +303,9 @@ class Knowledge:
         if await self.get(tenant_id, faq_id) is None:
             return None
         f, now_ms = knowledge_faqs.c, self.now_ms()
-        change = update(knowledge_faqs).where(f.tenant_id == tenant_id, f.id == faq_id).values(**entry, updated_ms=now_ms)
+        change = (
+            update(knowledge_faqs).where(f.tenant_id == tenant_id, f.id == faq_id).values(**entry, updated_ms=now_ms)
+        )
         await self.writer.write(self._bump(tenant_id, now_ms).run(_exec(change)))
         return await self.get(tenant_id, faq_id)
 
@@ -379,7 +385,7 @@ class Knowledge:
             values["synonyms"] = _parse_synonyms(body["synonyms"], errors)
         if "kind" in body:
             if body["kind"] not in ("openai", None):
-                errors.append(FieldError("/kind", "must be \"openai\" or null"))
+                errors.append(FieldError("/kind", 'must be "openai" or null'))
             else:
                 values["ai_kind"] = body["kind"]
         if "enabled" in body:
@@ -403,13 +409,17 @@ class Knowledge:
         if "timeout_s" in body:
             t = body["timeout_s"]
             if isinstance(t, bool) or not isinstance(t, int | float) or not 0 < t <= MAX_TIMEOUT_S:
-                errors.append(FieldError("/timeout_s", f"must be a number of seconds, more than 0, at most {MAX_TIMEOUT_S:g}"))
+                errors.append(
+                    FieldError("/timeout_s", f"must be a number of seconds, more than 0, at most {MAX_TIMEOUT_S:g}")
+                )
             else:
                 values["ai_timeout_s"] = float(t)
         if "system_prompt" in body:
             p = body["system_prompt"]
             if p is not None and (not isinstance(p, str) or len(p) > MAX_PROMPT_CHARS):
-                errors.append(FieldError("/system_prompt", f"must be a string of at most {MAX_PROMPT_CHARS} characters"))
+                errors.append(
+                    FieldError("/system_prompt", f"must be a string of at most {MAX_PROMPT_CHARS} characters")
+                )
             else:
                 values["ai_system_prompt"] = p or None
         new_key, clear_key = None, False
@@ -429,7 +439,7 @@ class Knowledge:
         }
         if merged["enabled"] and not errors:
             if merged["kind"] != "openai":
-                errors.append(FieldError("/kind", "an enabled answerer needs a kind (\"openai\")"))
+                errors.append(FieldError("/kind", 'an enabled answerer needs a kind ("openai")'))
             for name in ("base_url", "model"):
                 if not merged[name]:
                     errors.append(FieldError(pointer(name), "an enabled answerer needs it"))
@@ -475,7 +485,9 @@ class Knowledge:
                         select(f.id, f.questions, f.answer).where(f.tenant_id == tenant_id, f.enabled.is_(True))
                     )
                 ).all()
-            entries = {r.id: {"questions": list(r.questions), "answer": dict(r.answer)} for r in rows}
+            entries: dict[str, dict[str, Any]] = {
+                r.id: {"questions": list(r.questions), "answer": dict(r.answer)} for r in rows
+            }
             await self.segmenter.ready()
             index = await asyncio.to_thread(
                 FaqIndex,

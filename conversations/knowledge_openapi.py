@@ -20,7 +20,12 @@ _ANSWER = {
     "additionalProperties": False,
     "minProperties": 1,
     "properties": {
-        "text": {"type": "string", "minLength": 1, "maxLength": MAX_ANSWER_CHARS, "description": "plain text (SMS or RCS)"},
+        "text": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_ANSWER_CHARS,
+            "description": "plain text (SMS or RCS)",
+        },
         "card": _CARD,
     },
     "description": "text, a card or both: the card over RCS, the text over SMS (or the card's text form)",
@@ -85,7 +90,7 @@ _MATCHES = {
 _SYNONYMS = {
     "type": "object",
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
-    "description": "canonical word → words users say for it (e.g. {\"流量\": [\"数据\", \"上网\"]})",
+    "description": 'canonical word → words users say for it (e.g. {"流量": ["数据", "上网"]})',
 }
 _ANSWERER_PROPERTIES = {
     "kind": {"enum": ["openai", None], "description": "an OpenAI-compatible chat-completions endpoint"},
@@ -134,7 +139,11 @@ register_fragment(
                     "summary": "FAQ entries (id order)",
                     "parameters": [
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                        },
                     ],
                     "responses": {
                         "200": _json(

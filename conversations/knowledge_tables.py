@@ -52,6 +52,4 @@ class KnowledgeSettings(Model, table=True):
 knowledge_faqs: Table = KnowledgeFaq.__table__  # type: ignore[attr-defined]
 knowledge_settings: Table = KnowledgeSettings.__table__  # type: ignore[attr-defined]
 
-SEALED_COLUMNS = (
-    SealedColumn(knowledge_settings, "ai_key_enc", "ai_key", lambda r: r.tenant_id, ("tenant_id",)),
-)
+SEALED_COLUMNS = (SealedColumn(knowledge_settings, "ai_key_enc", "ai_key", lambda r: r.tenant_id, ("tenant_id",)),)

@@ -25,8 +25,9 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import ahocorasick
 import jieba
 from rank_bm25 import BM25Okapi
 
@@ -40,7 +41,7 @@ STOP_WORDS = frozenset(
     """
     的 了 吗 呢 吧 啊 呀 哦 嘛 么 哈 噢 喔 哎 唉 嗯 呐 啦 咯 哪 呗
     我 我的 我们 你 你们 您 您好 你好 他 她 它 这 那 这个 那个 这些 那些 这里 那里 这边 那边
-    是 在 有 没 没有 也 都 就 还 还是 又 和 与 及 或 或者 跟 给 把 被 让 对 从 向 到
+    是 在 有 还有 没 没有 也 都 就 还 还是 又 和 与 及 或 或者 跟 给 把 被 让 对 从 向 到
     请 请问 麻烦 帮 帮我 帮忙 一下 下 想 想要 要 需要 能 能不能 可以 可不可以 会 应该 得
     怎么 怎么办 怎样 怎么样 如何 咋 咋办 咋整 为什么 为啥 什么 啥 哪里 哪儿 哪个 多少 几 吗 嘛
     一个 个 些 点 一点 知道 告诉 问 问下 问一下 谢谢 感谢 好的 好 嗨 喂 hi hello
@@ -88,11 +89,19 @@ class Segmenter:
 SEGMENTER = Segmenter()
 
 
-@dataclass(frozen=True)
 class Synonyms:
-    """Words mapped to a canonical word (per tenant): {"canonical": ["variant", …]}."""
+    """Words mapped to a canonical word (per tenant): {"canonical": ["variant", …]}. Variants
+    are replaced in the normalised text before segmentation (longest first, one pass of an
+    Aho-Corasick automaton), so a variant jieba would split still maps."""
 
-    mapping: Mapping[str, str] = field(default_factory=dict)
+    def __init__(self, mapping: Mapping[str, str] | None = None) -> None:
+        self.mapping = dict(mapping or {})
+        self._automaton: ahocorasick.Automaton | None = None
+        if self.mapping:
+            self._automaton = ahocorasick.Automaton()
+            for variant, canonical in self.mapping.items():
+                self._automaton.add_word(variant, (len(variant), canonical))
+            self._automaton.make_automaton()
 
     @classmethod
     def of(cls, groups: Mapping[str, Iterable[str]] | None) -> Synonyms:
@@ -100,8 +109,22 @@ class Synonyms:
         for canonical, variants in (groups or {}).items():
             key = normalise(canonical)
             for v in variants:
-                mapping[normalise(v)] = key
+                if normalise(v):
+                    mapping[normalise(v)] = key
         return cls(mapping)
+
+    def replace(self, norm: str) -> str:
+        """Normalised text with every variant replaced by its canonical word (space-separated)."""
+        if self._automaton is None:
+            return norm
+        out, at = [], 0
+        for end, (length, canonical) in self._automaton.iter_long(norm):
+            start = end - length + 1
+            out.append(norm[at:start])
+            out.append(f" {canonical} ")
+            at = end + 1
+        out.append(norm[at:])
+        return "".join(out)
 
     def __call__(self, word: str) -> str:
         return self.mapping.get(word, word)
@@ -109,10 +132,7 @@ class Synonyms:
 
 def tokens(text: str, synonyms: Synonyms, segmenter: Segmenter = SEGMENTER) -> list[str]:
     """The tokens of a text: words (stop words out, synonyms mapped) and Chinese bigrams."""
-    norm = normalise(text)
-    for variant, canonical in synonyms.mapping.items():
-        if len(variant) > 1 and variant in norm:  # multi-character variants jieba may split
-            norm = norm.replace(variant, f" {canonical} ")
+    norm = synonyms.replace(normalise(text))
     out = [synonyms(w) for w in segmenter.words(norm)]
     out = [w for w in out if w not in STOP_WORDS]
     for run in _CJK.findall(" ".join(out)):

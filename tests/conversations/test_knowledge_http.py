@@ -14,7 +14,10 @@ from tests.conftest import card, problem
 
 FAQS = "/v1/knowledge/faqs"
 BALANCE = {"questions": ["如何查询话费余额", "查话费"], "answer": {"text": "发送 YE 到 10086。"}, "tags": ["账户"]}
-DATA = {"questions": ["怎么查询剩余流量", "流量查询"], "answer": {"text": "发送 CXLL 到 10086。", "card": card("流量", "本月剩余 2GB")}}
+DATA = {
+    "questions": ["怎么查询剩余流量", "流量查询"],
+    "answer": {"text": "发送 CXLL 到 10086。", "card": card("流量", "本月剩余 2GB")},
+}
 BROADBAND = {"questions": ["宽带报修", "家里宽带断网了"], "answer": {"card": card("宽带报修", "拨打 10086 转 3")}}
 
 
@@ -59,7 +62,10 @@ BAD_FAQS = [
     ({"questions": ["ok"], "answer": {"text": ""}}, "/answer/text"),
     ({"questions": ["ok"], "answer": {"text": "x", "video": "y"}}, "/answer/video"),
     ({"questions": ["ok"], "answer": {"card": "not a card"}}, "/answer/card"),
-    ({"questions": ["ok"], "answer": {"card": {"message": {"generalPurposeCard": {"layout": {}, "content": {}}}}}}, "/answer/card/message/generalPurposeCard"),
+    (
+        {"questions": ["ok"], "answer": {"card": {"message": {"generalPurposeCard": {"layout": {}, "content": {}}}}}},
+        "/answer/card/message/generalPurposeCard",
+    ),
     ({"questions": ["ok"], "answer": {"text": "x"}, "enabled": "yes"}, "/enabled"),
     ({"questions": ["ok"], "answer": {"text": "x"}, "tags": "vip"}, "/tags"),
     ({"questions": ["ok"], "answer": {"text": "x"}, "tags": [""]}, "/tags/0"),
@@ -98,7 +104,13 @@ async def test_match_ranks_entries_and_follows_every_change(api):
 
 @pytest.mark.parametrize(
     ("body", "path"),
-    [({}, "/text"), ({"text": ""}, "/text"), ({"text": 5}, "/text"), ({"text": "x" * 1001}, "/text"), ({"text": "流量", "limit": 0}, "/limit")],
+    [
+        ({}, "/text"),
+        ({"text": ""}, "/text"),
+        ({"text": 5}, "/text"),
+        ({"text": "x" * 1001}, "/text"),
+        ({"text": "流量", "limit": 0}, "/limit"),
+    ],
 )
 async def test_a_bad_match_request_names_the_field(api, body, path):
     got = await problem(await api.post("/v1/knowledge/match", body), 422)
@@ -178,3 +190,45 @@ async def test_the_tenants_answerer_answers_from_its_faq(api):
     assert got is not None and got.faq_id == data["id"] and got.source == f"faq:{data['id']}"
     assert got.text == DATA["answer"]["text"] and got.card == DATA["answer"]["card"] and got.confidence >= 0.5
     assert await answerer.answer(Question(api.tenant_id, "c1", "今天天气怎么样", [], "sms")) is None
+
+
+async def test_the_tenants_answerer_asks_its_ai_service_when_the_faq_does_not_know(api, aiohttp_server):
+    from aiohttp import web
+
+    seen: list[tuple[str, dict]] = []
+
+    async def completions(request: web.Request) -> web.Response:
+        seen.append((request.headers.get("Authorization", ""), await request.json()))
+        message = {"role": "assistant", "content": "抱歉，这个问题请咨询人工客服。"}
+        return web.json_response(
+            {
+                "id": "c",
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            }
+        )
+
+    ai = web.Application()
+    ai.router.add_post("/v1/chat/completions", completions)
+    server = await aiohttp_server(ai)
+    api.client.app[KNOWLEDGE].allow_private = True  # as in the sandbox: the stand-in is on loopback
+    data = await _create(api, DATA)
+    settings = {"kind": "openai", "enabled": True, "base_url": str(server.make_url("/v1")), "model": "qwen-plus"}
+    resp = await api.put(
+        "/v1/knowledge/answerer", {**settings, "api_key": "sk-tenant", "system_prompt": "你是电信客服"}
+    )
+    assert resp.status == 200, await resp.text()
+    answerer = api.client.app[KNOWLEDGE].answerer_for(api.tenant_id)
+
+    got = await answerer.answer(Question(api.tenant_id, "c1", "流量还剩多少", [], "rcs"))
+    assert got is not None and got.faq_id == data["id"] and seen == []  # the FAQ knew: no AI call
+    got = await answerer.answer(Question(api.tenant_id, "c1", "今天天气怎么样", [("user", "你好")], "rcs"))
+    assert got is not None and got.source == "ai:qwen-plus" and got.text == "抱歉，这个问题请咨询人工客服。"
+    auth, body = seen[0]
+    assert auth == "Bearer sk-tenant" and body["model"] == "qwen-plus"
+    assert body["messages"][0] == {"role": "system", "content": "你是电信客服"}
+    assert body["messages"][1:] == [{"role": "user", "content": "你好"}, {"role": "user", "content": "今天天气怎么样"}]
+
+    await api.put("/v1/knowledge/answerer", {"enabled": False})
+    assert await answerer.answer(Question(api.tenant_id, "c1", "今天天气怎么样", [], "rcs")) is None
+    assert len(seen) == 1

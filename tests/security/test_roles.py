@@ -31,7 +31,18 @@ EXPECTED = {
         set(),
     ),
     "admin": (
-        {"users", "keys", "channels", "webhooks", "compliance", "cards", "privacy", "audiences", "campaigns", "conversations"},
+        {
+            "users",
+            "keys",
+            "channels",
+            "webhooks",
+            "compliance",
+            "cards",
+            "privacy",
+            "audiences",
+            "campaigns",
+            "conversations",
+        },
         set(),
     ),
     # One person's data in full (privacy) is for owners and admins only; contacts and segments
