@@ -11,6 +11,7 @@ index. jieba's dictionary is loaded once, in a thread, the first time anything i
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,9 @@ MAX_SYNONYM_GROUPS = 500
 MAX_PAGE = 200
 MAX_TIMEOUT_S = 30.0
 MAX_PROMPT_CHARS = 4000
+# How long a process trusts the settings (and the FAQ version) it read: a change made in this
+# process is seen at once, one made in another within this long. Saves a read per question.
+SETTINGS_TTL_S = 1.0
 # Above this many question variants, a match runs in a thread (under it: well under a millisecond).
 INLINE_DOCS = 2000
 _AD_KEY = "ai_key"
@@ -203,6 +207,8 @@ class Knowledge:
         self._built: dict[str, _Built] = {}
         self._building: dict[str, asyncio.Lock] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._settings: dict[str, tuple[float, Settings]] = {}
+        self.monotonic = time.monotonic
 
     def now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
@@ -276,6 +282,7 @@ class Knowledge:
         now_ms, faq_id = self.now_ms(), self.new_id()
         row = {"id": faq_id, "tenant_id": tenant_id, **entry, "created_ms": now_ms, "updated_ms": now_ms}
         await self.writer.write(self._bump(tenant_id, now_ms).insert(knowledge_faqs, row))
+        self._changed(tenant_id)
         view = await self.get(tenant_id, faq_id)
         assert view is not None
         return view
@@ -307,6 +314,7 @@ class Knowledge:
             update(knowledge_faqs).where(f.tenant_id == tenant_id, f.id == faq_id).values(**entry, updated_ms=now_ms)
         )
         await self.writer.write(self._bump(tenant_id, now_ms).run(_exec(change)))
+        self._changed(tenant_id)
         return await self.get(tenant_id, faq_id)
 
     async def delete(self, tenant_id: str, faq_id: str) -> bool:
@@ -315,6 +323,7 @@ class Knowledge:
         f = knowledge_faqs.c
         gone = knowledge_faqs.delete().where(f.tenant_id == tenant_id, f.id == faq_id)
         await self.writer.write(self._bump(tenant_id, self.now_ms()).run(_exec(gone)))
+        self._changed(tenant_id)
         return True
 
     # -- settings ---------------------------------------------------------------------------------
@@ -325,7 +334,22 @@ class Knowledge:
             ).first()
 
     async def settings(self, tenant_id: str) -> Settings:
-        """The tenant's answering settings (defaults when it never set any)."""
+        """The tenant's answering settings (defaults when it never set any), as read at most
+        SETTINGS_TTL_S ago."""
+        cached = self._settings.get(tenant_id)
+        now = self.monotonic()
+        if cached is not None and now - cached[0] < SETTINGS_TTL_S:
+            return cached[1]
+        settings = await self._read_settings(tenant_id)
+        if len(self._settings) > 10_000:
+            self._settings.clear()
+        self._settings[tenant_id] = (now, settings)
+        return settings
+
+    def _changed(self, tenant_id: str) -> None:
+        self._settings.pop(tenant_id, None)
+
+    async def _read_settings(self, tenant_id: str) -> Settings:
         row = await self._settings_row(tenant_id)
         if row is None:
             return _DEFAULTS
@@ -359,7 +383,7 @@ class Knowledge:
         }
 
     async def get_answerer(self, tenant_id: str) -> dict:
-        return self.answerer_view(await self.settings(tenant_id))
+        return self.answerer_view(await self._read_settings(tenant_id))
 
     def _parse_answerer(self, body: Any, current: Settings) -> tuple[dict, str | None, bool]:
         """(column values, a new API key or None, whether to clear the key); 422 per field."""
@@ -451,7 +475,7 @@ class Knowledge:
         """Change the answering settings (fields left out keep their value; `api_key` is written
         only, sealed; null clears it)."""
         await self._ensure_settings(tenant_id)
-        values, new_key, clear_key = self._parse_answerer(body, await self.settings(tenant_id))
+        values, new_key, clear_key = self._parse_answerer(body, await self._read_settings(tenant_id))
         if new_key is not None:
             if self.ensure_keys is not None:
                 await self.ensure_keys(tenant_id)
@@ -466,6 +490,7 @@ class Knowledge:
         if "synonyms" in values:  # the index depends on them
             change = change.values(version=s.version + 1)
         await self.writer.write(WriteBatch().run(_exec(change.values(**values, updated_ms=now_ms))))
+        self._changed(tenant_id)
         return await self.get_answerer(tenant_id)
 
     # -- matching ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 import jieba
+import numpy as np
 from rank_bm25 import BM25Okapi
 
 # A question longer than this is cut (a question, not an essay): bounds the work per match.
@@ -145,6 +146,10 @@ class _Bm25(BM25Okapi):
     small FAQ (three entries, a word in half of them) still ranks by that word. rank_bm25's
     Okapi IDF is 0 there and floors negative values with a constant."""
 
+    def __init__(self, corpus: list[list[str]]) -> None:
+        super().__init__(corpus)
+        self.doc_len = np.array(self.doc_len)  # get_batch_scores indexes it: once, not per question
+
     def _calc_idf(self, nd):
         for word, freq in nd.items():
             self.idf[word] = math.log(1 + (self.corpus_size - freq + 0.5) / (freq + 0.5))
@@ -191,6 +196,7 @@ class FaqIndex:
         idf = self._bm25.idf if self._bm25 else {}
         self._idf: dict[str, float] = {t: float(v) for t, v in idf.items()}
         self._max_idf = max(self._idf.values(), default=1.0) or 1.0
+        self._weights: dict[str, float] = {}
 
     @property
     def size(self) -> int:
@@ -198,6 +204,14 @@ class FaqIndex:
         return len(self._owner)
 
     def _weight(self, token: str) -> float:
+        weight = self._weights.get(token)
+        if weight is None:
+            weight = self._weights[token] = self._weigh(token)
+            if len(self._weights) > 100_000:  # words users made up: bounded
+                self._weights.clear()
+        return weight
+
+    def _weigh(self, token: str) -> float:
         known = self._idf.get(token)
         if known is not None:
             return max(known, 0.05 * self._max_idf)
