@@ -232,3 +232,21 @@ async def test_the_tenants_answerer_asks_its_ai_service_when_the_faq_does_not_kn
     await api.put("/v1/knowledge/answerer", {"enabled": False})
     assert await answerer.answer(Question(api.tenant_id, "c1", "今天天气怎么样", [], "rcs")) is None
     assert len(seen) == 1
+
+
+async def test_another_process_sees_a_change_once_its_settings_are_due(api):
+    from conversations.knowledge import SETTINGS_TTL_S, Knowledge
+    from server import KEYRING, WIRING
+    from server import messages_http as mh
+
+    app = api.client.app
+    now = [0.0]
+    other = Knowledge(app[DATABASE], app[mh.LEDGER].writer, app[KEYRING], app[WIRING].clock)
+    other.monotonic = lambda: now[0]
+    question = Question(api.tenant_id, "c1", "宽带断网了", [], "rcs")
+    assert await other.answerer_for(api.tenant_id).answer(question) is None  # no FAQ yet (cached)
+    made = await _create(api, BROADBAND)  # through this process's Knowledge
+    assert await other.answerer_for(api.tenant_id).answer(question) is None  # still trusted
+    now[0] += SETTINGS_TTL_S
+    got = await other.answerer_for(api.tenant_id).answer(question)
+    assert got is not None and got.faq_id == made["id"] and got.card == BROADBAND["answer"]["card"] and got.text is None
