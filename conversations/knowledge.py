@@ -563,8 +563,11 @@ class Knowledge:
             return None
         top = found[0]
         answer = built.entries[top.faq_id]["answer"]
+        text = answer.get("text")
+        if text is None and q.channel == "sms" and answer.get("card") is not None:
+            text = cards.render_text(answer["card"])  # a card-only answer still answers an SMS
         return Answer(
-            text=answer.get("text"),
+            text=text,
             card=answer.get("card"),
             confidence=top.confidence,
             source=f"faq:{top.faq_id}",

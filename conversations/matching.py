@@ -148,7 +148,8 @@ class _Bm25(BM25Okapi):
 
     def __init__(self, corpus: list[list[str]]) -> None:
         super().__init__(corpus)
-        self.doc_len = np.array(self.doc_len)  # get_batch_scores indexes it: once, not per question
+        lengths: list[int] = list(getattr(self, "doc_len"))  # noqa: B009  (rank_bm25 is untyped)
+        self.doc_len = np.array(lengths)  # get_batch_scores indexes it: made once, not per question
 
     def _calc_idf(self, nd):
         for word, freq in nd.items():

@@ -250,3 +250,12 @@ async def test_another_process_sees_a_change_once_its_settings_are_due(api):
     now[0] += SETTINGS_TTL_S
     got = await other.answerer_for(api.tenant_id).answer(question)
     assert got is not None and got.faq_id == made["id"] and got.card == BROADBAND["answer"]["card"] and got.text is None
+
+
+async def test_a_card_only_answer_reaches_sms_as_the_cards_text(api):
+    made = await _create(api, BROADBAND)
+    answerer = api.client.app[KNOWLEDGE].answerer_for(api.tenant_id)
+    rcs = await answerer.answer(Question(api.tenant_id, "c1", "宽带断网了怎么报修", [], "rcs"))
+    sms = await answerer.answer(Question(api.tenant_id, "c1", "宽带断网了怎么报修", [], "sms"))
+    assert rcs is not None and rcs.text is None and rcs.card == BROADBAND["answer"]["card"]
+    assert sms is not None and sms.faq_id == made["id"] and "宽带报修" in (sms.text or "")
