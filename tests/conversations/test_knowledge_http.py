@@ -3,6 +3,8 @@ settings, bad input answered as problem+json naming the field, tenants kept apar
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import select
 
@@ -259,3 +261,28 @@ async def test_a_card_only_answer_reaches_sms_as_the_cards_text(api):
     sms = await answerer.answer(Question(api.tenant_id, "c1", "宽带断网了怎么报修", [], "sms"))
     assert rcs is not None and rcs.text is None and rcs.card == BROADBAND["answer"]["card"]
     assert sms is not None and sms.faq_id == made["id"] and "宽带报修" in (sms.text or "")
+
+
+async def test_key_rotation_reseals_the_ai_key(api, settings):
+    import security
+    from accounts import Accounts
+    from accounts.rotation import rotate_all
+    from server import ACCOUNTS, master_key_provider, sealed_columns
+    from store import SystemClock, open_database
+
+    settings_body = {"kind": "openai", "base_url": "https://ai.example.com/v1", "model": "m", "api_key": "sk-rotate"}
+    assert (await api.put("/v1/knowledge/answerer", settings_body)).status == 200
+    job_db = open_database(settings.db_url)
+    job = Accounts(job_db, security.Keyring(master_key_provider(settings)), SystemClock())
+    await rotate_all(job_db, job, sealed_columns(), progress=lambda _: None, settle_seconds=0)
+    await job_db.dispose()
+    server = api.client.app[ACCOUNTS]
+    await server.load_keys()
+    async with api.client.app[DATABASE].read.connect() as conn:
+        sealed = (await conn.execute(select(knowledge_settings.c.ai_key_enc))).scalar_one()
+    assert security.sealed_key_id(sealed) == server.keyring.active_key_id(api.tenant_id)
+    knowledge = api.client.app[KNOWLEDGE]
+    ai = await knowledge.ai_answerer(
+        api.tenant_id, replace(await knowledge._read_settings(api.tenant_id), ai_enabled=True)
+    )
+    assert ai is not None and ai.config.api_key == "sk-rotate"
