@@ -12,6 +12,12 @@ rows and its JSON figures).
   match) — by `--concurrency` tasks for `--seconds`; then `POST /v1/knowledge/match` over HTTP
   the same way, and `GET /v1/knowledge/answerer` as the baseline of what any authenticated
   request costs there.
+- `inbound`: inbound RCS texts handed to the conversations service the way dispatch hands them
+  over (`Conversations.on_inbound`: the conversation opened or found, the thread written, rules,
+  then the FAQ answerer, the bot's reply accepted through the message ledger) by `--concurrency`
+  tasks from `--numbers` senders, on the sandbox with dispatch sending the replies meanwhile.
+  The texts cycle through two keywords, the paraphrased and the out-of-domain questions. Needs
+  the conversations pipeline (conversations.service); without it the part says so.
 
 Prints a table, then one JSON line with every figure.
 
@@ -224,9 +230,103 @@ async def answerer_part(args: argparse.Namespace) -> tuple[list[tuple], dict]:
     }
 
 
+# -- inbound through rules + FAQ while dispatch runs ----------------------------------------------------
+RULES = {
+    "rules": [
+        {
+            "id": "kw-5g",
+            "match": {"kind": "exact", "value": "5G"},
+            "action": {"kind": "text", "text": "5G 升级：每月 59 元。"},
+        },
+        {
+            "id": "menu",
+            "match": {"kind": "exact", "value": "菜单"},
+            "action": {"kind": "text", "text": "回复 1 查话费，2 查流量。"},
+        },
+        {
+            "id": "human",
+            "match": {"kind": "exact", "value": "人工"},
+            "action": {"kind": "handoff", "text": "正在转接人工。"},
+        },
+    ]
+}
+
+
+async def inbound_part(args: argparse.Namespace) -> tuple[list[tuple], dict]:
+    """Inbound messages handed to the conversations service the way dispatch hands them over
+    (`Conversations.on_inbound`), on the sandbox (dispatch on: the bot's replies are sent)."""
+    try:
+        from conversations.http import CONVERSATIONS
+        from dispatch.inbound import InboundMessage
+    except ImportError:
+        return [("inbound (rules + FAQ)", "", "not measured: no conversations pipeline here")], {}
+    from aiohttp.test_utils import TestClient, TestServer
+    from sqlalchemy import func, select
+
+    from bench._load import free_port
+    from messages.tables import messages
+    from server import ACCOUNTS, DATABASE, Settings, create_app
+    from tests.conftest import ApiClient
+
+    port = free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="hongyan-bench-conv-in-"))
+    settings = Settings(data_dir=data_dir, demo_tenant=False, sandbox=True, port=port)
+    app = create_app(settings)
+    client = TestClient(TestServer(app, port=port))
+    await client.start_server()
+    try:
+        tenant, key = await app[ACCOUNTS].create_tenant("Bench brand", signature="【鸿雁测试】")
+        api = await ApiClient(client, tenant.id, key).without_send_rules()
+        for entry in faq_entries(args.entries):
+            assert (await api.post("/v1/knowledge/faqs", entry)).status == 201
+        resp = await api.put("/v1/conversations/rules", RULES)
+        assert resp.status == 200, await resp.text()
+        service = app[CONVERSATIONS]
+        texts = itertools.cycle(["5G", "菜单"] + questions())
+        numbers = itertools.cycle(f"+86138{i:08d}" for i in range(args.numbers))
+        latencies: list[float] = []
+        stop_at = time.perf_counter() + args.seconds
+
+        async def worker() -> None:
+            while time.perf_counter() < stop_at:
+                message = InboundMessage(
+                    tenant_id=tenant.id,
+                    number=next(numbers),
+                    channel="rcs",
+                    kind="text",
+                    at_ms=int(time.time() * 1000),
+                    text=next(texts),
+                )
+                t = time.perf_counter()
+                await service.on_inbound(message)
+                latencies.append((time.perf_counter() - t) * 1000)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        rate = len(latencies) / (time.perf_counter() - began)
+        async with app[DATABASE].read.connect() as conn:
+            by_status = dict(
+                (await conn.execute(select(messages.c.status, func.count()).group_by(messages.c.status))).all()
+            )
+    finally:
+        await client.close()
+    replies = sum(by_status.values())
+    rows = [
+        ("inbound through rules + FAQ", f"{args.concurrency} tasks, {args.numbers} numbers", f"{rate:,.0f} messages/s"),
+        ("  latency p50 / p99", "", f"{statistics.median(latencies):.1f} / {_pct(latencies, 0.99):.1f} ms"),
+        ("  bot replies accepted", "", f"{replies} ({', '.join(f'{k} {v}' for k, v in sorted(by_status.items()))})"),
+    ]
+    return rows, {
+        "inbound_messages_per_s": round(rate),
+        "inbound_p99_ms": round(_pct(latencies, 0.99), 1),
+        "inbound_replies": replies,
+    }
+
+
 PARTS: dict[str, Callable[[argparse.Namespace], Awaitable[tuple[list[tuple], dict]]]] = {
     "match": match_part,
     "answerer": answerer_part,
+    "inbound": inbound_part,
 }
 
 
@@ -246,6 +346,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="how long each throughput figure runs")
     parser.add_argument("--entries", type=int, default=200, help="FAQ entries")
     parser.add_argument("--concurrency", type=int, default=8, help="answerer: tasks (HTTP: clients) at once")
+    parser.add_argument("--numbers", type=int, default=2000, help="inbound: distinct senders (one conversation each)")
     parser.add_argument("parts", nargs="*", help=f"which figures: {', '.join(PARTS)} (default: all)")
     args = parser.parse_args()
     args.parts = args.parts or list(PARTS)
