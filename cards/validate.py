@@ -364,7 +364,19 @@ class _Validator:
         self.text(value, path, L.DISPLAY_TEXT_MAX, required=True, unit=self.profile.display_text_unit)
 
     def phone_number(self, value, path: tuple) -> None:
+        """Something a phone can dial: digits with an optional leading "+" or "tel:", the
+        separators people write (spaces, "-", ".", brackets), and an extension after "," ";" or
+        ";ext=" — not words ("call me" would read 电话：call me in the SMS)."""
         self.text(value, path, L.PHONE_NUMBER_MAX, required=True)
+        if isinstance(value, str) and value and len(value) <= L.PHONE_NUMBER_MAX:
+            match = _DIALABLE.fullmatch(value.strip())
+            digits = sum(ch.isdigit() for ch in match.group("number")) if match else 0
+            if match is None or not L.PHONE_DIGITS_MIN <= digits <= L.PHONE_DIGITS_MAX:
+                self.error(
+                    path,
+                    f"expected a phone number such as +8610086 or 400-820-8820 "
+                    f"({L.PHONE_DIGITS_MIN}–{L.PHONE_DIGITS_MAX} digits; an extension after ',')",
+                )
 
     def postback_data(self, data, path: tuple) -> None:
         if data is None:
@@ -645,6 +657,9 @@ def parse_rfc3339(value) -> datetime | None:
 
 
 _MESSAGE_KINDS = "generalPurposeCard, generalPurposeCardCarousel, text, file or location"
+# A dialable number: "tel:" and "+" optional, digits with the separators people type, then an
+# optional extension or pause sequence (RFC 3966 ";ext=", or the dialler's "," / ";" pauses).
+_DIALABLE = re.compile(r"(?:tel:)?(?P<number>\+?\(?[0-9][0-9 \-.()]*)(?:(?:;ext=|[,;])[0-9*#,;]+)?")
 _UNSAFE_URL = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
 
 

@@ -192,6 +192,15 @@ ERRORS = [
         f"{CARD}/suggestions/0/action/calendarAction/createCalendarEvent/startTime",
     ),
     ("location without place", lambda: location(), f"{CARD}/suggestions/0/action/mapAction/showLocation/location"),
+    *[
+        (
+            f"dial {number!r} is no phone number",
+            lambda number=number: with_action("dialerAction", "dialPhoneNumber", {"phoneNumber": number}),
+            f"{CARD}/suggestions/0/action/dialerAction/dialPhoneNumber/phoneNumber",
+        )
+        # Words (the SMS would read 电话：call me), too few or too many digits, a doubled plus.
+        for number in ("call me", "12", "1234567890123456", "++8610086", "1-800-FLOWERS", "+86 10086 转 2")
+    ],
     (
         "recording type",
         lambda: with_action("composeAction", "composeRecordingMessage", {"phoneNumber": "+8610086", "type": "PHOTO"}),
@@ -558,3 +567,22 @@ def test_validation_never_raises(card, profile):
         assert e.path == "" or e.path.startswith("/")
     if isinstance(card, dict):
         assert parse_document(card).to_json() == card
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+8610086",
+        "10086",
+        "110",
+        "400-820-8820",
+        "010-1234 5678",
+        "(010) 12345678,123",
+        "tel:+86-10-12345678",
+        "+86 138 0013 8000;ext=12",
+        "+86.10.6915.6114",
+    ],
+)
+def test_dialable_numbers_are_valid(number):
+    report = validate_card(with_action("dialerAction", "dialPhoneNumber", {"phoneNumber": number}))
+    assert report.errors == []

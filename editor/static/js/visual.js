@@ -250,8 +250,11 @@ export class VisualEditor {
     this.text(t('visual.title'), `${path}/title`, LIMITS.title, { testid: `card-${index}-title` }),
     this.text(t('visual.description'), `${path}/description`, LIMITS.description, { multiline: true, optional: true, testid: `card-${index}-description` }),
     this.renderMedia(`${path}/media`, c.media, index),
-    h('div', { class: 'suggestions' },
-      h('h4', {}, t('visual.buttons'), ' ', h('span', { class: 'muted' }, `${suggestions.length}/${CARD_SUGGESTIONS_MAX}`)),
+    // The list is an element of its own so that a "5 suggestions; the limit is 4" error shows under its heading.
+    h('div', { class: 'suggestions', 'data-path': `${path}/suggestions`, 'data-testid': `card-${index}-buttons` },
+      h('h4', {}, t('visual.buttons'), ' ', h('span', {
+        class: suggestions.length > CARD_SUGGESTIONS_MAX ? 'count over' : 'muted', 'data-testid': `card-${index}-buttons-count`,
+      }, `${suggestions.length}/${CARD_SUGGESTIONS_MAX}`)),
       suggestions.map((s, i) => this.renderSuggestion(`${path}/suggestions`, s, i, suggestions.length, `card-${index}-sg-${i}`)),
       h('button', {
         type: 'button', class: 'add', 'data-testid': `card-${index}-add-button`, 'data-action': `${path}/add-button`,
