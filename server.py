@@ -102,8 +102,13 @@ from compliance.screen import Screen
 from compliance.signatures import SignatureReview
 from compliance.tables import SEALED_COLUMNS as COMPLIANCE_SEALED
 from compliance.templates import TemplateCompliance
+from conversations.answerers import Question
 from conversations.http import CONVERSATIONS
 from conversations.http import routes as conversations_routes
+from conversations.knowledge import Knowledge
+from conversations.knowledge_http import KNOWLEDGE
+from conversations.knowledge_http import routes as knowledge_routes
+from conversations.knowledge_tables import SEALED_COLUMNS as KNOWLEDGE_SEALED
 from conversations.service import Conversations
 from conversations.stream import Hub
 from conversations.tables import SEALED_COLUMNS as CONVERSATION_SEALED
@@ -636,6 +641,21 @@ async def campaigns_ctx(app: web.Application):
     await runner.stop()
 
 
+async def knowledge_ctx(app: web.Application):
+    """The brands' FAQ entries and answerers (the conversation pipeline asks them)."""
+    settings = app[SETTINGS]
+    app[KNOWLEDGE] = knowledge = Knowledge(
+        app[DATABASE],
+        app[messages_http.LEDGER].writer,
+        app[KEYRING],
+        app[WIRING].clock,
+        ensure_keys=app[ACCOUNTS].ensure_keys,
+        allow_private=settings.embedded or settings.sandbox,  # a sandbox's AI stand-in on loopback
+    )
+    yield
+    await knowledge.close()
+
+
 def _settle_evidence(evidence: EvidenceLog):
     async def settle() -> None:  # every committed event into the log before its message goes
         while await evidence.append_pending() >= 1000:
@@ -926,6 +946,8 @@ async def conversations_ctx(app: web.Application):
         ensure_keys=app[ACCOUNTS].ensure_keys,
         hub=Hub(),
         contacts=app[CONTACTS],
+        answerer_for=app[KNOWLEDGE].answerer_for,
+        question=Question,
     )
     app[CONVERSATIONS] = service
     dispatcher = app.get(DISPATCHER)
@@ -1027,6 +1049,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
             billing_ctx,
             audiences_ctx,
             campaigns_ctx,
+            knowledge_ctx,
             webhooks_ctx,
             channels_ctx,
             shortlinks_ctx,
@@ -1053,6 +1076,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(audiences_routes)
     app.add_routes(campaigns_routes)
     app.add_routes(conversations_routes)
+    app.add_routes(knowledge_routes)
     app.add_routes(accounts_routes)
     app.add_routes(users_routes)
     app.add_routes(channel_routes)
@@ -1099,6 +1123,7 @@ def sealed_columns():
         *EVIDENCE_SEALED,
         *AUDIENCE_SEALED,
         *CONVERSATION_SEALED,
+        *KNOWLEDGE_SEALED,
     ]
 
 
