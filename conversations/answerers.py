@@ -15,6 +15,8 @@ from typing import Protocol
 import aiohttp
 import orjson
 
+from conversations.rules import DEFAULT_THRESHOLD
+
 log = logging.getLogger(__name__)
 
 # The most of an AI service's response read (a chat answer is a few KB; more is a broken or
@@ -32,6 +34,9 @@ class Question:
     text: str  # the user's free text, already opened (plaintext in memory only)
     history: list[tuple[str, str]]  # last few turns (role "user"|"assistant", text), oldest first
     channel: str  # "rcs" | "sms"
+    # The confidence an answer needs (the brand's bot rules, conversations.rules): an FAQ answer
+    # at or above it is final, below it the chain asks the external AI service.
+    threshold: float = DEFAULT_THRESHOLD
 
 
 @dataclass(frozen=True)

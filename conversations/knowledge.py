@@ -1,5 +1,5 @@
 """A brand's knowledge base: FAQ entries, their matching index (conversations.matching) cached
-per tenant, the answering settings, and the answerer the conversation pipeline asks
+per tenant, the answering settings (synonyms, the external AI service), and the answerer the conversation pipeline asks
 (`Knowledge.answerer_for`: the FAQ, then the tenant's external AI service when configured).
 
 The index of a tenant is built on first use and rebuilt when its `version` (knowledge_settings,
@@ -42,8 +42,6 @@ from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import ms_to_rfc3339
 from store.writer import WriteBatch
 
-DEFAULT_THRESHOLD = 0.5
-ON_MISS = ("ask_back", "handoff")
 MAX_FAQS = 5000  # per tenant
 MAX_QUESTIONS = 50  # variants per entry
 MAX_QUESTION_CHARS = 200
@@ -63,11 +61,10 @@ _AD_KEY = "ai_key"
 
 @dataclass(frozen=True)
 class Settings:
-    """A tenant's answering settings (the AI key still sealed)."""
+    """A tenant's answering settings (the AI key still sealed). The confidence an answer needs
+    and what a miss does are the bot rules' (conversations.rules), carried by each Question."""
 
     version: int
-    threshold: float
-    on_miss: str
     synonyms: dict
     ai_kind: str | None
     ai_enabled: bool
@@ -78,7 +75,7 @@ class Settings:
     ai_system_prompt: str | None
 
 
-_DEFAULTS = Settings(0, DEFAULT_THRESHOLD, "ask_back", {}, None, False, None, None, None, 5.0, None)
+_DEFAULTS = Settings(0, {}, None, False, None, None, None, 5.0, None)
 
 
 @dataclass(frozen=True)
@@ -256,8 +253,6 @@ class Knowledge:
             row = {
                 "tenant_id": tenant_id,
                 "version": 0,
-                "threshold": DEFAULT_THRESHOLD,
-                "on_miss": "ask_back",
                 "synonyms": {},
                 "ai_enabled": False,
                 "ai_timeout_s": 5.0,
@@ -355,8 +350,6 @@ class Knowledge:
             return _DEFAULTS
         return Settings(
             version=row.version,
-            threshold=row.threshold,
-            on_miss=row.on_miss,
             synonyms=dict(row.synonyms or {}),
             ai_kind=row.ai_kind,
             ai_enabled=bool(row.ai_enabled),
@@ -377,8 +370,6 @@ class Knowledge:
             "api_key_set": s.ai_key_enc is not None,
             "timeout_s": s.ai_timeout_s,
             "system_prompt": s.ai_system_prompt or DEFAULT_SYSTEM_PROMPT,
-            "threshold": s.threshold,
-            "on_miss": s.on_miss,
             "synonyms": s.synonyms,
         }
 
@@ -390,21 +381,10 @@ class Knowledge:
         if not isinstance(body, dict):
             raise Problem(422, "invalid body", [FieldError("", "must be a JSON object")])
         errors: list[FieldError] = []
-        known = {"kind", "enabled", "base_url", "model", "api_key", "timeout_s", "system_prompt", "threshold"}
-        known |= {"on_miss", "synonyms", "api_key_set"}
+        known = {"kind", "enabled", "base_url", "model", "api_key", "timeout_s", "system_prompt", "synonyms"}
+        known.add("api_key_set")
         errors.extend(FieldError(pointer(k), "unknown field") for k in sorted(set(body) - known))
         values: dict = {}
-        if "threshold" in body:
-            t = body["threshold"]
-            if isinstance(t, bool) or not isinstance(t, int | float) or not 0 <= t <= 1:
-                errors.append(FieldError("/threshold", "must be a number from 0 to 1"))
-            else:
-                values["threshold"] = float(t)
-        if "on_miss" in body:
-            if body["on_miss"] not in ON_MISS:
-                errors.append(FieldError("/on_miss", f"must be one of {', '.join(ON_MISS)}"))
-            else:
-                values["on_miss"] = body["on_miss"]
         if "synonyms" in body:
             values["synonyms"] = _parse_synonyms(body["synonyms"], errors)
         if "kind" in body:
@@ -530,26 +510,24 @@ class Knowledge:
             return await asyncio.to_thread(built.index.match, text, limit), built
         return built.index.match(text, limit), built
 
-    async def match(self, tenant_id: str, text: Any, limit: int = 5) -> dict:
-        """The best FAQ entries for a text, ranked, with the threshold they are held to."""
+    async def match(self, tenant_id: str, text: Any, limit: int = 5) -> list[dict]:
+        """The best FAQ entries for a text, ranked (the threshold they are held to is the bot
+        rules': knowledge_http reports it beside them)."""
         if not isinstance(text, str) or not text.strip():
             raise Problem(422, "invalid body", [FieldError("/text", "must be a non-empty string")])
         if len(text) > 1000:
             raise Problem(422, "invalid body", [FieldError("/text", "must be at most 1000 characters")])
         settings = await self.settings(tenant_id)
         found, built = await self._match(tenant_id, text, limit, settings)
-        return {
-            "matches": [
-                {
-                    "faq_id": m.faq_id,
-                    "score": m.score,
-                    "confidence": m.confidence,
-                    "question": built.entries[m.faq_id]["questions"][0],
-                }
-                for m in found
-            ],
-            "threshold": settings.threshold,
-        }
+        return [
+            {
+                "faq_id": m.faq_id,
+                "score": m.score,
+                "confidence": m.confidence,
+                "question": built.entries[m.faq_id]["questions"][0],
+            }
+            for m in found
+        ]
 
     async def suggestions(self, tenant_id: str, text: str, limit: int = 3) -> list[tuple[str, str]]:
         """(faq id, its first question) of the best entries: what an ask-back offers as chips."""
@@ -629,7 +607,7 @@ class TenantAnswerer:
         ai = await k.ai_answerer(self.tenant_id, settings)
         if ai is not None:
             chain.append(ai)
-        return await ChainAnswerer(chain, settings.threshold).answer(q)
+        return await ChainAnswerer(chain, q.threshold).answer(q)
 
 
 class _FaqAnswerer:

@@ -9,7 +9,9 @@ from api.middleware import TENANT_ID
 from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import FieldError, Problem
 from conversations import knowledge_openapi as _openapi  # noqa: F401  (registers the API description)
+from conversations.http import CONVERSATIONS
 from conversations.knowledge import MAX_PAGE, Knowledge
+from conversations.rules import DEFAULT_THRESHOLD
 
 KNOWLEDGE = web.AppKey("knowledge", Knowledge)
 
@@ -69,7 +71,13 @@ async def match(request: web.Request) -> web.Response:
     limit = body.get("limit", 5)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 20:
         raise Problem(422, "invalid body", [FieldError("/limit", "must be an integer from 1 to 20")])
-    return web.json_response(await request.app[KNOWLEDGE].match(request[TENANT_ID], body.get("text"), limit))
+    tenant_id = request[TENANT_ID]
+    matches = await request.app[KNOWLEDGE].match(tenant_id, body.get("text"), limit)
+    # The threshold is the bot rules' (one setting for the whole bot: the pipeline holds
+    # answers to it and hands it to the knowledge chain with each question).
+    conversations = request.app.get(CONVERSATIONS)
+    threshold = await conversations.threshold(tenant_id) if conversations is not None else DEFAULT_THRESHOLD
+    return web.json_response({"matches": matches, "threshold": threshold})
 
 
 @routes.get("/v1/knowledge/answerer")

@@ -9,7 +9,6 @@ from conversations.knowledge import (
     MAX_QUESTIONS,
     MAX_TAGS,
     MAX_TIMEOUT_S,
-    ON_MISS,
 )
 
 _JSON = "application/json"
@@ -84,7 +83,10 @@ _MATCHES = {
             },
             "description": "best first",
         },
-        "threshold": {"type": "number", "description": "the brand's: at or above it the bot answers"},
+        "threshold": {
+            "type": "number",
+            "description": "the brand's (its bot rules, GET /v1/conversations/rules): at or above it the bot answers",
+        },
     },
 }
 _SYNONYMS = {
@@ -99,8 +101,6 @@ _ANSWERER_PROPERTIES = {
     "model": {"type": ["string", "null"], "maxLength": 200},
     "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT_S},
     "system_prompt": {"type": ["string", "null"], "maxLength": MAX_PROMPT_CHARS},
-    "threshold": {"type": "number", "minimum": 0, "maximum": 1, "description": "FAQ confidence needed to answer"},
-    "on_miss": {"enum": list(ON_MISS), "description": "below the threshold: ask back once, or hand off at once"},
     "synonyms": _SYNONYMS,
 }
 _ANSWERER_IN = {
@@ -113,7 +113,7 @@ _ANSWERER_IN = {
 }
 _ANSWERER = {
     "type": "object",
-    "required": ["kind", "enabled", "threshold", "on_miss", "api_key_set"],
+    "required": ["kind", "enabled", "api_key_set"],
     "properties": {**_ANSWERER_PROPERTIES, "api_key_set": {"type": "boolean"}},
 }
 
@@ -187,7 +187,7 @@ register_fragment(
             },
             "/v1/knowledge/answerer": {
                 "get": {
-                    "summary": "How the bot answers free text: threshold, on a miss, synonyms, the external AI service",
+                    "summary": "How the FAQ matches (synonyms) and the external AI service that answers what it cannot",
                     "responses": {"200": _json(_ANSWERER), **problem_responses(401, 403)},
                 },
                 "put": {

@@ -1,6 +1,6 @@
 """A brand's knowledge base: FAQ entries (question variants and an answer: text and/or card)
-and its answering settings (threshold, what happens on a miss, the external AI answerer with
-its API key sealed). Times are Unix ms. FAQ text is the brand's own content, not personal data."""
+and its answering settings (synonyms, the external AI answerer with its API key sealed; the
+threshold and what a miss does are the bot rules', conversations_rules). Times are Unix ms. FAQ text is the brand's own content, not personal data."""
 
 from __future__ import annotations
 
@@ -35,8 +35,6 @@ class KnowledgeSettings(Model, table=True):
 
     tenant_id: str = Field(sa_type=String(32), foreign_key="tenants.id", primary_key=True)
     version: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
-    threshold: float = Field(sa_column=Column(Float, nullable=False))
-    on_miss: str = Field(sa_type=String(16))  # ask_back | handoff
     synonyms: dict = Field(sa_column=Column(JSON, nullable=False))
     # The external answerer (OpenAI-compatible chat completions); kind NULL: none.
     ai_kind: str | None = Field(default=None, sa_type=String(16))

@@ -1,7 +1,7 @@
 """OpenAPI fragment for conversations (/v1/conversations)."""
 
 from api.openapi import problem_responses, register_fragment
-from conversations.rules import ACTION_KINDS, MATCH_KINDS, MAX_OPTIONS, MAX_RULES, ON_MISS
+from conversations.rules import ACTION_KINDS, DEFAULT_THRESHOLD, MATCH_KINDS, MAX_OPTIONS, MAX_RULES, ON_MISS
 from conversations.service import MAX_PAGE, MAX_REPLY_TEXT, MAX_STATS_HOURS, STATES
 
 _JSON = "application/json"
@@ -119,7 +119,13 @@ _RULES = {
     "required": ["rules"],
     "properties": {
         "rules": {"type": "array", "maxItems": MAX_RULES, "items": {"$ref": "#/components/schemas/ConversationRule"}},
-        "threshold": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.6},
+        "threshold": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": DEFAULT_THRESHOLD,
+            "description": "the FAQ / AI confidence an answer needs to be sent (POST /v1/knowledge/match reports it)",
+        },
         "on_miss": {"enum": list(ON_MISS), "default": "ask_back"},
     },
 }

@@ -147,6 +147,7 @@ async def decide(
             text=(inbound.text or "")[:MAX_QUESTION],
             history=list(history or []),
             channel=inbound.channel,
+            threshold=rules.threshold,
         )
         answer = await answerer.answer(q)
     if answer is not None and answer.confidence >= rules.threshold and (answer.text or answer.card):

@@ -683,6 +683,10 @@ class Conversations:
             self._rules.popitem(last=False)
         return parsed
 
+    async def threshold(self, tenant_id: str) -> float:
+        """The confidence an FAQ or AI answer needs to be sent (the rules document's)."""
+        return (await self.rule_set(tenant_id)).threshold
+
     async def put_rules(self, tenant_id: str, body: Any) -> dict:
         parsed = parse_rules(body)
         view = parsed.view()

@@ -25,6 +25,7 @@ class Question:
     text: str
     history: list[tuple[str, str]]
     channel: str
+    threshold: float
 
 
 @dataclass(frozen=True)

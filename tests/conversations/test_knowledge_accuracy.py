@@ -5,7 +5,7 @@ Run with -s to see the figures (recorded in docs/knowledge.md)."""
 
 from __future__ import annotations
 
-from conversations.knowledge import DEFAULT_THRESHOLD
+from conversations.rules import DEFAULT_THRESHOLD
 from conversations.matching import Entry, FaqIndex
 from tests.conversations.telecom_faq import FAQ, OUT_OF_DOMAIN, QUESTIONS
 

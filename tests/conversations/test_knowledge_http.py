@@ -11,6 +11,7 @@ from sqlalchemy import select
 from conversations.answerers import Question
 from conversations.knowledge_http import KNOWLEDGE
 from conversations.knowledge_tables import knowledge_settings
+from conversations.rules import DEFAULT_THRESHOLD
 from server import DATABASE
 from tests.conftest import card, problem
 
@@ -87,7 +88,7 @@ async def test_match_ranks_entries_and_follows_every_change(api):
     resp = await api.post("/v1/knowledge/match", {"text": "我的流量还剩多少呀"})
     assert resp.status == 200, await resp.text()
     got = await resp.json()
-    assert got["threshold"] == 0.5
+    assert got["threshold"] == DEFAULT_THRESHOLD
     assert got["matches"][0]["faq_id"] == data["id"] and got["matches"][0]["question"] == "怎么查询剩余流量"
     assert 0 < got["matches"][0]["confidence"] <= 1
 
@@ -119,6 +120,24 @@ async def test_a_bad_match_request_names_the_field(api, body, path):
     assert [e["path"] for e in got["errors"]] == [path]
 
 
+async def test_match_reports_the_bot_rules_threshold_and_the_chain_holds_answers_to_it(api):
+    data = await _create(api, DATA)
+    question = Question(api.tenant_id, "c1", "流量还剩多少", [], "rcs")
+    top = (await (await api.post("/v1/knowledge/match", {"text": question.text})).json())["matches"][0]
+    assert top["faq_id"] == data["id"] and DEFAULT_THRESHOLD <= top["confidence"] < 1
+    resp = await api.put("/v1/conversations/rules", {"rules": [], "threshold": 1, "on_miss": "handoff"})
+    assert resp.status == 200, await resp.text()
+    got = await (await api.post("/v1/knowledge/match", {"text": question.text})).json()
+    assert got["threshold"] == 1 and got["matches"][0] == top
+    # The pipeline passes the rules' threshold with each question: the FAQ's answer is below
+    # it now, so it is the chain's best guess (the bot asks back with it), not a final one.
+    outcome = (await (await api.post("/v1/conversations/rules/test", {"text": question.text})).json())["outcome"]
+    assert outcome["kind"] == "handoff" and outcome["confidence"] == top["confidence"]
+    await api.put("/v1/conversations/rules", {"rules": [], "threshold": top["confidence"]})
+    outcome = (await (await api.post("/v1/conversations/rules/test", {"text": question.text})).json())["outcome"]
+    assert outcome["kind"] == "faq" and outcome["faq_id"] == data["id"]
+
+
 async def test_tenants_do_not_see_each_others_knowledge(api):
     mine = await _create(api, DATA)
     other = await api.new_tenant()
@@ -130,7 +149,7 @@ async def test_tenants_do_not_see_each_others_knowledge(api):
 
 async def test_answerer_settings_keep_the_api_key_sealed_and_write_only(api):
     got = await (await api.get("/v1/knowledge/answerer")).json()
-    assert got["enabled"] is False and got["threshold"] == 0.5 and got["on_miss"] == "ask_back"
+    assert got["enabled"] is False and "threshold" not in got and "on_miss" not in got
     assert got["api_key_set"] is False
     body = {
         "kind": "openai",
@@ -139,15 +158,13 @@ async def test_answerer_settings_keep_the_api_key_sealed_and_write_only(api):
         "model": "qwen-plus",
         "api_key": "sk-secret-123",
         "timeout_s": 3,
-        "threshold": 0.7,
-        "on_miss": "handoff",
         "synonyms": {"流量": ["数据", "上网"]},
     }
     resp = await api.put("/v1/knowledge/answerer", body)
     assert resp.status == 200, await resp.text()
     got = await resp.json()
     assert "api_key" not in got and got["api_key_set"] is True
-    assert got["base_url"] == "https://ai.example.com/v1" and got["threshold"] == 0.7 and got["on_miss"] == "handoff"
+    assert got["base_url"] == "https://ai.example.com/v1" and got["timeout_s"] == 3
     assert got["synonyms"] == {"流量": ["数据", "上网"]}
     async with api.client.app[DATABASE].read.connect() as conn:
         sealed = (await conn.execute(select(knowledge_settings.c.ai_key_enc))).scalar_one()
@@ -162,9 +179,9 @@ async def test_answerer_settings_keep_the_api_key_sealed_and_write_only(api):
 
 
 BAD_ANSWERERS = [
-    ({"threshold": 1.5}, "/threshold"),
-    ({"threshold": True}, "/threshold"),
-    ({"on_miss": "ignore"}, "/on_miss"),
+    # The threshold and what a miss does are the bot rules' (PUT /v1/conversations/rules) only.
+    ({"threshold": 0.7}, "/threshold"),
+    ({"on_miss": "handoff"}, "/on_miss"),
     ({"kind": "claude"}, "/kind"),
     ({"enabled": "yes"}, "/enabled"),
     ({"base_url": "ftp://ai.example.com"}, "/base_url"),

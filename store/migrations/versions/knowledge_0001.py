@@ -1,5 +1,5 @@
-"""knowledge: a brand's FAQ entries and answering settings (threshold, on a miss, the external AI
-answerer with its key sealed); the `conversations` scope for keys that held every scope
+"""knowledge: a brand's FAQ entries and answering settings (synonyms, the external AI answerer
+with its key sealed); the `conversations` scope for keys that held every scope
 
 Revision ID: knowledge_0001
 Revises: campaigns_0001
@@ -53,8 +53,6 @@ def upgrade() -> None:
         "knowledge_settings",
         sa.Column("tenant_id", sa.String(length=32), nullable=False),
         sa.Column("version", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("threshold", sa.Float(), nullable=False),
-        sa.Column("on_miss", sa.String(length=16), nullable=False),
         sa.Column("synonyms", sa.JSON(), nullable=False),
         sa.Column("ai_kind", sa.String(length=16), nullable=True),
         sa.Column("ai_enabled", sa.Boolean(), nullable=False),
