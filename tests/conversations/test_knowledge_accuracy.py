@@ -5,8 +5,8 @@ Run with -s to see the figures (recorded in docs/knowledge.md)."""
 
 from __future__ import annotations
 
-from conversations.rules import DEFAULT_THRESHOLD
 from conversations.matching import Entry, FaqIndex
+from conversations.rules import DEFAULT_THRESHOLD
 from tests.conversations.telecom_faq import FAQ, OUT_OF_DOMAIN, QUESTIONS
 
 INDEX = FaqIndex([Entry(e["key"], e["questions"]) for e in FAQ])
