@@ -540,17 +540,13 @@ class Knowledge:
         if not found:
             return None
         top = found[0]
-        answer = built.entries[top.faq_id]["answer"]
-        text = answer.get("text")
-        if text is None and q.channel == "sms" and answer.get("card") is not None:
-            text = cards.render_text(answer["card"])  # a card-only answer still answers an SMS
-        return Answer(
-            text=text,
-            card=answer.get("card"),
-            confidence=top.confidence,
-            source=f"faq:{top.faq_id}",
-            faq_id=top.faq_id,
-        )
+        return _entry_answer(top.faq_id, built.entries[top.faq_id]["answer"], top.confidence, q.channel)
+
+    async def chosen(self, tenant_id: str, faq_id: str, channel: str) -> Answer | None:
+        """The answer of an (enabled) entry the user chose from an ask-back's options."""
+        built = await self._index(tenant_id, await self.settings(tenant_id))
+        entry = built.entries.get(faq_id)
+        return _entry_answer(faq_id, entry["answer"], 1.0, channel) if entry is not None else None
 
     async def ai_answerer(self, tenant_id: str, settings: Settings) -> OpenAiAnswerer | None:
         """The tenant's external AI answerer, when enabled and complete."""
@@ -574,6 +570,13 @@ class Knowledge:
     def answerer_for(self, tenant_id: str) -> Answerer:
         """The tenant's answerer: its FAQ, then its external AI service (when configured)."""
         return TenantAnswerer(self, tenant_id)
+
+
+def _entry_answer(faq_id: str, answer: dict, confidence: float, channel: str) -> Answer:
+    text = answer.get("text")
+    if text is None and channel == "sms" and answer.get("card") is not None:
+        text = cards.render_text(answer["card"])  # a card-only answer still answers an SMS
+    return Answer(text=text, card=answer.get("card"), confidence=confidence, source=f"faq:{faq_id}", faq_id=faq_id)
 
 
 def _parse_synonyms(value: Any, errors: list[FieldError]) -> dict:
@@ -608,6 +611,14 @@ class TenantAnswerer:
         if ai is not None:
             chain.append(ai)
         return await ChainAnswerer(chain, q.threshold).answer(q)
+
+    async def suggestions(self, text: str, limit: int) -> list[tuple[str, str]]:
+        """(entry id, its first question) of the best FAQ entries for `text`: an ask-back's options."""
+        return await self.knowledge.suggestions(self.tenant_id, text, limit)
+
+    async def chosen(self, faq_id: str, channel: str) -> Answer | None:
+        """The answer of the entry chosen from an ask-back's options (None: no such entry now)."""
+        return await self.knowledge.chosen(self.tenant_id, faq_id, channel)
 
 
 class _FaqAnswerer:

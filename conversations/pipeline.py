@@ -1,18 +1,28 @@
 """What the bot does with one inbound: the brand's rules first; free text no rule took goes to
 the answerer (the knowledge base, an external AI); an answer below the threshold makes the bot
-ask back once, then hand the conversation to a person. Deciding sends nothing: the service sends
-what `decide` returns, and the rules' test console shows it."""
+ask back once, then hand the conversation to a person. When the answerer is the knowledge base
+the ask-back offers its best FAQ entries (chips over RCS, numbered options over SMS), and
+choosing one answers with that entry. Deciding sends nothing: the service sends what `decide`
+returns, and the rules' test console shows it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from conversations.rules import Inbound, Rule, RuleSet, first_match, menu_choice
+from conversations.rules import Inbound, Rule, RuleSet, first_match, menu_choice, normalise
 
 ASK_BACK_TEXT = "抱歉，我没有完全理解您的问题。您能换个说法再说一次吗？"
+ASK_BACK_CHOICE_TEXT = "您是想问以下哪个问题吗？"
+ASK_BACK_SMS_HINT = "请回复序号，或换个说法再问一次。"
 HANDOFF_TEXT = "正在为您转接人工客服，请稍候。"
+FAQ_POSTBACK = "faq:"  # a chip of the ask-back: "faq:<entry id>" chooses that entry
+# The conversation's `menu` after an ask-back offered numbered FAQ entries over SMS (a rule id
+# never has a colon): "2" then chooses the second of the entries offered for the last question.
+ASK_BACK_MENU = ":faq"
+MAX_SUGGESTIONS = 3
+MAX_CHIP_TEXT = 25  # a chip's displayText (the cards limit)
 MAX_QUESTION = 1000  # characters of free text an answerer sees
 
 
@@ -28,6 +38,16 @@ class AnswerLike(Protocol):
 
 class AnswererLike(Protocol):
     async def answer(self, q: Any) -> AnswerLike | None: ...
+
+
+@runtime_checkable
+class Suggesting(Protocol):
+    """An answerer that can also offer its best entries for a text and answer with one chosen
+    (the knowledge base's: conversations.knowledge.TenantAnswerer)."""
+
+    async def suggestions(self, text: str, limit: int) -> list[tuple[str, str]]: ...
+
+    async def chosen(self, faq_id: str, channel: str) -> AnswerLike | None: ...
 
 
 # tenant id → its answerer (the knowledge base, then its external AI)
@@ -117,6 +137,57 @@ def rule_outcome(rule: Rule, channel: str) -> Outcome:
     return out
 
 
+def _ask_back_reply(options: list[tuple[str, str]], channel: str) -> Reply:
+    """ "Did you mean …?" with the entries' first questions: numbered over SMS, chips over RCS."""
+    if channel == "sms":
+        lines = [ASK_BACK_CHOICE_TEXT, *(f"{i}. {title}" for i, (_, title) in enumerate(options, 1)), ASK_BACK_SMS_HINT]
+        return Reply(text="\n".join(lines), kind="menu")
+    chips = [
+        {
+            "reply": {
+                "displayText": title if len(title) <= MAX_CHIP_TEXT else title[: MAX_CHIP_TEXT - 1] + "…",
+                "postback": {"data": FAQ_POSTBACK + faq_id},
+            }
+        }
+        for faq_id, title in options
+    ]
+    return Reply(text=ASK_BACK_CHOICE_TEXT, suggestions=chips, kind="menu")
+
+
+async def _ask_back_choice(
+    answerer: AnswererLike | None, inbound: Inbound, history: list[tuple[str, str]]
+) -> str | None:
+    """A numbered SMS reply to an ask-back → the chosen entry's postback. The entries are those
+    offered for the user's last question (matched again: the same FAQ gives the same order)."""
+    if inbound.menu != ASK_BACK_MENU or inbound.text is None or not isinstance(answerer, Suggesting):
+        return None
+    digits = normalise(inbound.text)
+    asked = next((text for role, text in reversed(history) if role == "user"), None)
+    if asked is None or not digits.isdigit() or len(digits) > 1:
+        return None
+    options = await answerer.suggestions(asked[:MAX_QUESTION], MAX_SUGGESTIONS)
+    n = int(digits)
+    return FAQ_POSTBACK + options[n - 1][0] if 1 <= n <= len(options) else None
+
+
+def _answered(answer: AnswerLike, channel: str, **matched: Any) -> Outcome:
+    """An answer that is sent (an FAQ entry's or the AI's)."""
+    kind = "faq" if answer.source.startswith("faq:") else "ai"
+    card = answer.card if channel == "rcs" else None
+    reply = Reply(card=card, kind="card") if card is not None else Reply(text=answer.text)
+    found: dict = {"answerer": answer.source, "confidence": answer.confidence, **matched}
+    if answer.faq_id is not None:
+        found["faq_id"] = answer.faq_id
+    return Outcome(
+        kind,
+        reply=reply,
+        faq_id=answer.faq_id,
+        confidence=answer.confidence,
+        source=answer.source,
+        matched=found,
+    )
+
+
 async def decide(
     rules: RuleSet,
     inbound: Inbound,
@@ -130,12 +201,17 @@ async def decide(
 ) -> Outcome:
     """The bot's answer to `inbound`: a rule's, the answerer's, an ask-back, a hand-off, or none
     (a location, a file or a tap no rule takes)."""
-    choice = menu_choice(rules, inbound)
-    if choice is not None:  # "2" to an SMS menu is the second option's postback
+    choice = menu_choice(rules, inbound) or await _ask_back_choice(answerer, inbound, list(history or []))
+    if choice is not None:  # "2" to an SMS menu (or ask-back) is the second option's postback
         inbound = replace(inbound, postback=choice)
     rule = first_match(rules, inbound)
     if rule is not None:
         return rule_outcome(rule, inbound.channel)
+    postback = inbound.postback or ""
+    if postback.startswith(FAQ_POSTBACK) and isinstance(answerer, Suggesting):  # an ask-back's option
+        chosen = await answerer.chosen(postback[len(FAQ_POSTBACK) :], inbound.channel)
+        if chosen is not None and (chosen.text or chosen.card):
+            return _answered(chosen, inbound.channel, chosen=True)
     free_text = inbound.postback is None and inbound.text is not None and inbound.text.strip() != ""
     if not free_text:
         return Outcome("none", misses=misses)
@@ -151,20 +227,7 @@ async def decide(
         )
         answer = await answerer.answer(q)
     if answer is not None and answer.confidence >= rules.threshold and (answer.text or answer.card):
-        kind = "faq" if answer.source.startswith("faq:") else "ai"
-        card = answer.card if inbound.channel == "rcs" else None
-        reply = Reply(card=card, kind="card") if card is not None else Reply(text=answer.text)
-        matched: dict = {"answerer": answer.source, "confidence": answer.confidence}
-        if answer.faq_id is not None:
-            matched["faq_id"] = answer.faq_id
-        return Outcome(
-            kind,
-            reply=reply,
-            faq_id=answer.faq_id,
-            confidence=answer.confidence,
-            source=answer.source,
-            matched=matched,
-        )
+        return _answered(answer, inbound.channel)
     missed = misses + 1
     confidence = answer.confidence if answer is not None else None
     if rules.on_miss == "handoff" or missed >= 2:
@@ -176,10 +239,15 @@ async def decide(
             misses=0,
             matched={"handoff": "no answer", **({"confidence": confidence} if confidence is not None else {})},
         )
+    options: list[tuple[str, str]] = []
+    if isinstance(answerer, Suggesting):
+        options = await answerer.suggestions((inbound.text or "")[:MAX_QUESTION], MAX_SUGGESTIONS)
+    reply = _ask_back_reply(options, inbound.channel) if options else Reply(text=ASK_BACK_TEXT)
     return Outcome(
         "ask_back",
-        reply=Reply(text=ASK_BACK_TEXT),
+        reply=reply,
         confidence=confidence,
+        menu=ASK_BACK_MENU if options and inbound.channel == "sms" else None,
         misses=missed,
         matched={"ask_back": True, **({"confidence": confidence} if confidence is not None else {})},
     )
