@@ -37,7 +37,8 @@ _MESSAGE = {
         "status": {"type": "string", "description": "the outbound message's status"},
         "matched": {
             "type": "object",
-            "description": "how the bot chose: rule_id, or answerer/faq_id/confidence, or ask_back, handoff",
+            "description": "how the bot chose: rule_id, or answerer/faq_id/confidence (chosen: the user picked "
+            "the entry from an ask-back's options), or ask_back, handoff",
         },
         "at": _TIME,
     },
