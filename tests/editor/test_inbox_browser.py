@@ -203,8 +203,13 @@ async def test_bot_rules_are_edited_and_tried_in_the_test_console(chromium, api,
         ]
         await page.screenshot(path=str(screenshot_dir / "bot-rules-1-saved.png"), full_page=True)
 
-        # The console: what the page says is what the API says.
-        for text, channel in (("5G", "sms"), ("我的话费怎么这么多", "rcs"), ("今天天气怎么样", "rcs")):
+        # The console: what the page says is what the API says. With two FAQ entries, a question
+        # close to neither is asked back with both as chips.
+        for faq in (["怎么查询剩余流量", "流量查询"], ["宽带报修", "家里宽带断网了"]):
+            made = await api.post("/v1/knowledge/faqs", {"questions": faq, "answer": {"text": faq[0]}})
+            assert made.status == 201, await made.text()
+        cases = (("5G", "sms"), ("我的话费怎么这么多", "rcs"), ("今天天气怎么样", "rcs"), ("宽带流量", "rcs"))
+        for text, channel in cases:
             await tid("test-input").fill(text)
             await tid("test-channel").select_option(channel)
             await tid("test-run").click()
@@ -220,5 +225,10 @@ async def test_bot_rules_are_edited_and_tried_in_the_test_console(chromium, api,
             if text.startswith("我的话费"):
                 assert outcome["kind"] == "rule" and outcome["handoff"] is True
                 await expect(tid("test-outcome")).to_contain_text("handed off to a person")
+            if text == "宽带流量":
+                assert outcome["kind"] == "ask_back"
+                chips = [c["reply"]["displayText"] for c in outcome["reply"]["suggestions"]]
+                assert sorted(chips) == ["宽带报修", "怎么查询剩余流量"]
+                await expect(tid("outcome-chips").locator(".chip")).to_have_text(chips)
         await page.screenshot(path=str(screenshot_dir / "bot-rules-2-console.png"), full_page=True)
         assert problems == []

@@ -240,7 +240,12 @@ async function runTest(e) {
     $('test-outcome').replaceChildren(
       h('p', {}, h('strong', { 'data-testid': 'outcome-kind', 'data-kind': outcome.kind }, t(`botrules.outcome.${outcome.kind}`)),
         facts.length ? ` · ${facts.join(' · ')}` : ''),
-      h('blockquote', { 'data-testid': 'outcome-reply' }, replyText(outcome.reply)));
+      h('blockquote', { 'data-testid': 'outcome-reply' }, replyText(outcome.reply)),
+      // The reply's chips (a menu level's options, an ask-back's FAQ entries) as the handset shows them.
+      ...(outcome.reply?.suggestions?.length
+        ? [h('p', { 'data-testid': 'outcome-chips' }, ...outcome.reply.suggestions.map((s) =>
+          h('span', { class: 'chip', title: (s.reply || s.action)?.postback?.data || '' }, (s.reply || s.action)?.displayText || '')))]
+        : []));
   } catch (err) {
     $('test-error').textContent = describe(err);
     $('test-outcome').replaceChildren();
