@@ -22,7 +22,7 @@ FAQ_POSTBACK = "faq:"  # a chip of the ask-back: "faq:<entry id>" chooses that e
 # never has a colon): "2" then chooses the second of the entries offered for the last question.
 ASK_BACK_MENU = ":faq"
 MAX_SUGGESTIONS = 3
-MAX_CHIP_TEXT = 25  # a chip's displayText (the cards limit)
+MAX_CHIP_TEXT = 25  # a chip's displayText (the cards limit); an SMS option's line too
 MAX_QUESTION = 1000  # characters of free text an answerer sees
 
 
@@ -138,14 +138,16 @@ def rule_outcome(rule: Rule, channel: str) -> Outcome:
 
 
 def _ask_back_reply(options: list[tuple[str, str]], channel: str) -> Reply:
-    """ "Did you mean …?" with the entries' first questions: numbered over SMS, chips over RCS."""
+    """What an ask-back says: "did you mean …?" with the entries' first questions (cut to a
+    chip's length), numbered over SMS, as chips over RCS."""
+    options = [(i, t if len(t) <= MAX_CHIP_TEXT else t[: MAX_CHIP_TEXT - 1] + "…") for i, t in options]
     if channel == "sms":
         lines = [ASK_BACK_CHOICE_TEXT, *(f"{i}. {title}" for i, (_, title) in enumerate(options, 1)), ASK_BACK_SMS_HINT]
         return Reply(text="\n".join(lines), kind="menu")
     chips = [
         {
             "reply": {
-                "displayText": title if len(title) <= MAX_CHIP_TEXT else title[: MAX_CHIP_TEXT - 1] + "…",
+                "displayText": title,
                 "postback": {"data": FAQ_POSTBACK + faq_id},
             }
         }

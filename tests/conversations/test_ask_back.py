@@ -115,3 +115,19 @@ async def test_a_user_chooses_from_the_ask_back_on_the_handset_and_by_sms(kb_env
     assert bot[1]["text"] == answer
     assert bot[1]["matched"]["faq_id"] == faq_id and bot[1]["matched"]["chosen"] is True
     assert conv["state"] == "bot"
+
+
+@pytest.mark.parametrize("channel", ["rcs", "sms"])
+def test_a_long_entry_title_is_cut_to_a_chips_length(channel):
+    from conversations.pipeline import MAX_CHIP_TEXT, _ask_back_reply
+
+    title = "请问在国外旅游的时候手机怎么开通国际漫游并且资费是多少"
+    reply = _ask_back_reply([("e1", title), ("e2", "流量查询")], channel)
+    shown = [c["reply"]["displayText"] for c in reply.suggestions] if channel == "rcs" else reply.text.split("\n")
+    cut = title[: MAX_CHIP_TEXT - 1] + "…"
+    assert (
+        (cut in shown and "流量查询" in shown)
+        if channel == "rcs"
+        else (f"1. {cut}" in shown and "2. 流量查询" in shown)
+    )
+    assert len(cut) == MAX_CHIP_TEXT
