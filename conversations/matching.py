@@ -239,11 +239,14 @@ class FaqIndex:
             owner = self._owner[doc]
             if owner not in best or score > best[owner][0]:
                 best[owner] = (float(score), doc)
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
         if ranked[0][1][0] <= 0:
             return []
+        # The margin is over the runner-up whatever `limit` is: the pipeline asks for one match,
+        # and its confidence must be the one /v1/knowledge/match and the accuracy test see.
         s1 = ranked[0][1][0]
         s2 = ranked[1][1][0] if len(ranked) > 1 else 0.0
+        ranked = ranked[:limit]
         out = []
         for n, (faq_id, (score, doc)) in enumerate(ranked):
             margin = max(0.0, (s1 - s2) / s1) if n == 0 else 0.0
