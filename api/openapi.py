@@ -19,7 +19,12 @@ PROBLEM = {
                 "required": ["path", "message"],
                 "properties": {
                     "path": {"type": "string", "description": "JSON Pointer into the request body"},
-                    "message": {"type": "string"},
+                    "message": {"type": "string", "description": "What is wrong, in English"},
+                    "code": {
+                        "type": "string",
+                        "description": "The rule broken, a stable name (card checks: docs/cards.md, Problem codes)",
+                    },
+                    "params": {"type": "object", "description": "The rule's figures for `code`, e.g. n and limit"},
                 },
             },
         },

@@ -6,7 +6,9 @@ it); `api.responses` renders it and the middleware answers it as `application/pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -30,13 +32,26 @@ _TITLES = {
 
 @dataclass(frozen=True)
 class FieldError:
-    """One wrong field: `path` is a JSON Pointer into the request body."""
+    """One wrong field: `path` is a JSON Pointer into the request body; `code` (where given) a
+    stable name of the rule broken and `params` its figures, so that a client can say it in its
+    user's language — `message` is the English text."""
 
     path: str
     message: str
+    code: str | None = field(default=None, compare=False)
+    params: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    def at(self, path: str) -> FieldError:
+        """The same finding about the field at `path` (a card's error inside a request body)."""
+        return replace(self, path=path)
 
     def as_dict(self) -> dict:
-        return {"path": self.path, "message": self.message}
+        out: dict[str, Any] = {"path": self.path, "message": self.message}
+        if self.code is not None:
+            out["code"] = self.code
+            if self.params:
+                out["params"] = dict(self.params)
+        return out
 
 
 @dataclass

@@ -259,7 +259,7 @@ class Campaigns:
         for where, holder in places:
             ref, _, found = await self._template(tenant_id, holder["template"])
             if ref is None:
-                errors += [FieldError(where, e.message) for e in found]
+                errors += [e.at(where) for e in found]
             elif "version" in ref:
                 holder["template"] = {"name": ref["name"], "version": ref["version"]}
         if errors:

@@ -176,10 +176,14 @@ class CompiledCard:
                 cost = analyse(ast, len(node))
                 template = env.from_string(ast)
             except jinja2.TemplateSyntaxError as exc:
-                errors.append(FieldError(pointer(*parts), f"template error: {exc.message}"))
+                errors.append(
+                    FieldError(
+                        pointer(*parts), f"template error: {exc.message}", "template_error", {"detail": exc.message}
+                    )
+                )
                 return
             except TemplateRefused as exc:
-                errors.append(FieldError(pointer(*parts), f"{REFUSED}{exc}"))
+                errors.append(FieldError(pointer(*parts), f"{REFUSED}{exc}", "template_refused", {"detail": str(exc)}))
                 self._refused = True
                 return
             self._slots.append(_Slot(parts, template, ast, cost))
@@ -231,9 +235,14 @@ class CompiledCard:
                     raise MissingVariable(_missing_name(exc, slot, variables), slot.path) from None
                 except (SecurityError, RecursionError) as exc:
                     message = str(exc) if isinstance(exc, SecurityError) else "nested too deeply"
-                    raise CardInvalid([FieldError(slot.path, REFUSED + message)], refused=True) from None
+                    raise CardInvalid(
+                        [FieldError(slot.path, REFUSED + message, "template_refused", {"detail": message})],
+                        refused=True,
+                    ) from None
                 except (ValueError, TypeError, ArithmeticError, jinja2.TemplateError) as exc:
-                    raise CardInvalid([FieldError(slot.path, f"template error: {exc}")]) from None
+                    raise CardInvalid(
+                        [FieldError(slot.path, f"template error: {exc}", "template_error", {"detail": str(exc)})]
+                    ) from None
                 place_value(card, slot.parts, text, numeric=slot.numeric)
         return card
 
@@ -254,9 +263,17 @@ def message_errors(card: dict, *, sending: bool = True) -> list[FieldError]:
     if not isinstance(card, dict) or isinstance(card.get("message"), dict):
         return []
     if sending:
-        return [FieldError("/message", "required: the bot message object (a chip list or a menu cannot be sent alone)")]
+        return [
+            FieldError(
+                "/message",
+                "required: the bot message object (a chip list or a menu cannot be sent alone)",
+                "no_message",
+            )
+        ]
     if "suggestions" in card:
-        return [FieldError("/message", "required: a chip list goes with a message (it cannot be sent alone)")]
+        return [
+            FieldError("/message", "required: a chip list goes with a message (it cannot be sent alone)", "no_message")
+        ]
     return []
 
 

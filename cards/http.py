@@ -152,11 +152,18 @@ async def _composed(request: web.Request, body: dict, profile: str) -> dict:
         raise Problem(
             422,
             f"variable {exc.name!r} is missing",
-            [FieldError(pointer("variables", exc.name), f"missing; used in {_join(prefix, exc.path)}")],
+            [
+                FieldError(
+                    pointer("variables", exc.name),
+                    f"missing; used in {_join(prefix, exc.path)}",
+                    "variable_missing",
+                    {"name": exc.name, "used_in": _join(prefix, exc.path)},
+                )
+            ],
             extra={"variable": exc.name, "field": _join(prefix, exc.path)},
         ) from None
     except CardInvalid as exc:
-        errors = [FieldError(_join(prefix, e.path), e.message) for e in exc.errors]
+        errors = [e.at(_join(prefix, e.path)) for e in exc.errors]
         raise Problem(422, "the card is not valid", errors) from None
 
 

@@ -33,6 +33,9 @@ POSTBACK_DATA_MAX = 2048
 ENRICHED_CALL_SUBJECT_MAX = 60
 # Ours: a sanity bound on phoneNumber fields (tel URIs / E.164 with extensions); §11 sets none
 PHONE_NUMBER_MAX = 64
+# Ours: how many digits a dialable number has — 3 (110, 120) to 15 (E.164's maximum) before any extension
+PHONE_DIGITS_MIN = 3
+PHONE_DIGITS_MAX = 15
 # [GSMA]/[CN] showLocation.location.label 1..100, query 1..200
 LOCATION_LABEL_MAX = 100
 LOCATION_QUERY_MAX = 200

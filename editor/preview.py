@@ -229,9 +229,7 @@ class _Compiled:
 
 def _refused(errors: list[FieldError]) -> Problem:
     """The 422 for a card whose templates would do more than card templates may."""
-    return Problem(
-        422, "a template in the card is not allowed", [FieldError(pointer("card") + e.path, e.message) for e in errors]
-    )
+    return Problem(422, "a template in the card is not allowed", [e.at(pointer("card") + e.path) for e in errors])
 
 
 class Previewer:
@@ -365,7 +363,9 @@ class Previewer:
                 opt_out_text=tenant.get("unsubscribe_text") or DEFAULT_OPT_OUT_TEXT,
             )
         except ComposeError as exc:
-            notes.append(FieldError("", f"the fallback SMS cannot be sent: {exc}"))
+            notes.append(
+                FieldError("", f"the fallback SMS cannot be sent: {exc}", "sms_unsendable", {"detail": str(exc)})
+            )
             return None
         except Exception as exc:  # noqa: BLE001
             log.warning("composing the SMS preview failed: %s", type(exc).__name__)
@@ -373,7 +373,7 @@ class Previewer:
         try:
             wire = segment_sms(text, "gsm")
         except SegmentationError as exc:
-            notes.append(FieldError("", f"the fallback SMS is too long: {exc}"))
+            notes.append(FieldError("", f"the fallback SMS is too long: {exc}", "sms_too_long", {"detail": str(exc)}))
             return None
         price = tenant.get("sms_price")
         out = {
@@ -389,7 +389,14 @@ class Previewer:
             # The text already starts with the signature: cn mode adds none.
             billed = segment_sms(text, "cn")
         except SegmentationError as exc:
-            notes.append(FieldError("", f"the fallback SMS is longer than China carriers bill: {exc}"))
+            notes.append(
+                FieldError(
+                    "",
+                    f"the fallback SMS is longer than China carriers bill: {exc}",
+                    "sms_over_cn_bill",
+                    {"detail": str(exc)},
+                )
+            )
             return out
         out.update(cn_billing_units=billed.characters, cn_parts=billed.segments)
         if price is not None:

@@ -79,16 +79,16 @@ class CardChecker:
 
         compiled = await self.compiled(card)
         if isinstance(compiled, list):
-            return [FieldError(where(e.path) if base == "/card" else base, e.message) for e in compiled]
+            return [e.at(where(e.path) if base == "/card" else base) for e in compiled]
         missing_message = message_errors(card)
         if missing_message:
-            return [FieldError(where(e.path), e.message) for e in missing_message]
+            return [e.at(where(e.path)) for e in missing_message]
         if compiled.is_static:
             # No variables: the card itself is what every recipient gets.
             try:
                 compiled.compose({})
             except cards.CardInvalid as exc:
-                return [FieldError(where(e.path) if base == "/card" else base, e.message) for e in exc.errors]
+                return [e.at(where(e.path) if base == "/card" else base) for e in exc.errors]
             return []
         if compiled.steps * len(req.recipients) > INLINE_STEPS:
             return await off_loop(_compose_each, compiled, req, where)

@@ -32,8 +32,12 @@ _IMMUTABLE = {
 
 
 def _too_large() -> Problem:
-    limit = f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
-    return Problem(413, f"the upload is over {limit}", [FieldError("/file", f"at most {limit}")])
+    mb = MAX_UPLOAD_BYTES // (1024 * 1024)
+    return Problem(
+        413,
+        f"the upload is over {mb} MB",
+        [FieldError("/file", f"at most {mb} MB", "upload_too_big", {"limit_mb": mb})],
+    )
 
 
 async def _read_capped(read_chunk) -> bytes:
@@ -60,7 +64,7 @@ async def _upload_bytes(request: web.Request) -> bytes:
         except (ValueError, HttpProcessingError) as exc:  # a malformed multipart body or part header
             why = getattr(exc, "message", None) or str(exc)
             raise Problem(400, "malformed multipart body", [FieldError("/file", why.strip())]) from None
-        raise Problem(422, "the form has no `file` field", [FieldError("/file", "required")])
+        raise Problem(422, "the form has no `file` field", [FieldError("/file", "required", "required")])
     return await _read_capped(request.content.read)
 
 
@@ -68,7 +72,7 @@ async def _upload_bytes(request: web.Request) -> bytes:
 async def upload_media(request: web.Request) -> web.Response:
     raw = await _upload_bytes(request)
     if not raw:
-        raise Problem(422, "the upload is empty", [FieldError("/file", "an image is required")])
+        raise Problem(422, "the upload is empty", [FieldError("/file", "an image is required", "upload_empty")])
     item, _new = await request.app[MEDIA].upload(request[TENANT_ID], raw)
     # The same image again answers with the id it already has (201 either way: the contract).
     return web.json_response(item, status=201, headers={"Location": item["url"]})

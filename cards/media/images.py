@@ -27,9 +27,9 @@ _SHRINK = 0.75  # when no quality fits, the next attempt's scale
 class ImageRejected(ValueError):
     """The upload is not an image we accept; `status` is the HTTP status to answer."""
 
-    def __init__(self, message: str, status: int = 422):
+    def __init__(self, message: str, code: str, status: int = 422, **params):
         super().__init__(message)
-        self.status = status
+        self.code, self.params, self.status = code, params, status
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,19 @@ class Processed:
 def process_image(raw: bytes) -> Processed:
     """Validate, normalise and re-encode an upload; CPU bound: run it in an executor."""
     if len(raw) > MAX_UPLOAD_BYTES:
-        raise ImageRejected(f"the upload is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", status=413)
+        raise ImageRejected(
+            f"the upload is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
+            "upload_too_big",
+            status=413,
+            limit_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+        )
     im = _open_checked(raw)
     source_format = im.format
     try:
         im.seek(0)  # animated GIF/WebP: the first frame is the card image
         im.load()
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageRejected(f"the image data is damaged: {exc}") from None
+        raise ImageRejected(f"the image data is damaged: {exc}", "image_damaged") from None
     try:
         im = ImageOps.exif_transpose(im)
     except (OSError, ValueError, SyntaxError, KeyError, TypeError):
@@ -83,18 +88,28 @@ def _open_checked(raw: bytes) -> Image.Image:
     try:
         probe = Image.open(io.BytesIO(raw))
     except Image.DecompressionBombError:
-        raise ImageRejected(f"the image declares more than {MAX_PIXELS:,} pixels") from None
+        raise ImageRejected(
+            f"the image declares more than {MAX_PIXELS:,} pixels", "image_too_many_pixels", limit=MAX_PIXELS
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise ImageRejected("not an image: upload a JPEG, PNG, WebP or GIF") from None
+        raise ImageRejected("not an image: upload a JPEG, PNG, WebP or GIF", "not_image") from None
     if probe.format not in ACCEPTED_FORMATS:
-        raise ImageRejected(f"{probe.format} images are not accepted: upload a JPEG, PNG, WebP or GIF")
+        raise ImageRejected(
+            f"{probe.format} images are not accepted: upload a JPEG, PNG, WebP or GIF",
+            "image_format",
+            format=probe.format,
+        )
     width, height = probe.size
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
-        raise ImageRejected(f"the image is {width}×{height}: at most {MAX_PIXELS:,} pixels are accepted")
+        raise ImageRejected(
+            f"the image is {width}×{height}: at most {MAX_PIXELS:,} pixels are accepted",
+            "image_too_many_pixels",
+            limit=MAX_PIXELS,
+        )
     try:
         probe.verify()  # checks the stream (PNG CRCs, …) without keeping pixels
     except Exception as exc:  # noqa: BLE001 - verify raises whatever the plugin's parser meets
-        raise ImageRejected(f"the image data is damaged: {exc}") from None
+        raise ImageRejected(f"the image data is damaged: {exc}", "image_damaged") from None
     return Image.open(io.BytesIO(raw))  # verify() leaves the image unusable: reopen for decoding
 
 
@@ -139,7 +154,7 @@ def _encode_within(im: Image.Image, limit: int, *, png: bool, alpha: bool) -> En
                 if len(data) <= limit:
                     return Encoded(data, "image/jpeg", *im.size)
         if min(im.size) <= 16:
-            raise ImageRejected("the image cannot be made small enough")
+            raise ImageRejected("the image cannot be made small enough", "image_incompressible")
         im = im.resize((max(1, int(im.width * _SHRINK)), max(1, int(im.height * _SHRINK))), Image.Resampling.LANCZOS)
 
 

@@ -66,7 +66,7 @@ class MediaStore:
             async with self._decoding:
                 done: Processed = await asyncio.get_running_loop().run_in_executor(None, process_image, raw)
         except ImageRejected as exc:
-            raise Problem(exc.status, str(exc), [FieldError("/file", str(exc))]) from None
+            raise Problem(exc.status, str(exc), [FieldError("/file", str(exc), exc.code, exc.params or None)]) from None
         image, thumb = done.image, done.thumbnail
         existing = await self._by_hash(tenant_id, image.sha256)
         if existing is not None:

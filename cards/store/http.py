@@ -129,5 +129,5 @@ def _side(request: web.Request, name: str) -> int | str:
 @routes.get("/v1/templates/{id}/diff")
 async def diff(request: web.Request) -> web.Response:
     old, new = _side(request, "from"), _side(request, "to")
-    changes = await request.app[TEMPLATES].diff(request[TENANT_ID], request.match_info["id"], old, new)
-    return web.json_response({"from": old, "to": new, "changes": changes})
+    changes, notes = await request.app[TEMPLATES].diff(request[TENANT_ID], request.match_info["id"], old, new)
+    return web.json_response({"from": old, "to": new, "changes": changes, "notes": notes})

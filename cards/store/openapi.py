@@ -111,10 +111,16 @@ register_fragment(
             "TemplateSummary": _SUMMARY,
             "TemplateDiff": {
                 "type": "object",
-                "required": ["from", "to", "changes"],
+                "required": ["from", "to", "changes", "notes"],
                 "properties": {
                     "from": _SIDE,
                     "to": _SIDE,
+                    "notes": {
+                        "type": "object",
+                        "description": "Each side's version note (null for the draft or a version without one)",
+                        "required": ["from", "to"],
+                        "properties": {"from": {"type": ["string", "null"]}, "to": {"type": ["string", "null"]}},
+                    },
                     "changes": {
                         "type": "array",
                         "items": {
@@ -124,7 +130,7 @@ register_fragment(
                                 "op": {"enum": ["add", "remove", "replace"]},
                                 "path": {
                                     "type": "string",
-                                    "description": "JSON Pointer: /card/…, /sample/…, /traffic_type, /note",
+                                    "description": "JSON Pointer: /card/…, /sample/…, /traffic_type (a version's note is no change)",
                                 },
                                 "old": {},
                                 "new": {},

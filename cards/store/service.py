@@ -96,13 +96,13 @@ def check_version_body(body: dict, *, need_name: bool) -> list[FieldError]:
     if not isinstance(card, dict):
         errors.append(FieldError("/card", "a GSMA bot-message JSON object is required"))
         return errors
-    errors += [FieldError("/card" + e.path, e.message) for e in message_errors(card, sending=False)]
+    errors += [e.at("/card" + e.path) for e in message_errors(card, sending=False)]
     try:
         compiled = compile_template(card)
         if compiled.is_static or sample is not None:
             compiled.compose(sample or {})
     except CardInvalid as exc:
-        errors += [FieldError("/card" + e.path, e.message) for e in exc.errors]
+        errors += [e.at("/card" + e.path) for e in exc.errors]
     except MissingVariable as exc:
         errors.append(FieldError("/sample", f"missing variable {exc.name!r} (used at /card{exc.path})"))
     return errors
@@ -613,21 +613,22 @@ class TemplateStore:
             await self._submitted(tenant_id, tid, 1)
         return await self.summary(tenant_id, tid)
 
-    async def diff(self, tenant_id: str, template_id: str, old: int | str, new: int | str) -> list[dict]:
-        """RFC 6902-style changes from one version to another (either may be "draft")."""
-        docs = []
-        for which in (old, new):
+    async def diff(
+        self, tenant_id: str, template_id: str, old: int | str, new: int | str
+    ) -> tuple[list[dict], dict[str, str | None]]:
+        """RFC 6902-style changes from one version to another (either may be "draft"), and each
+        side's note. A note describes a version, it is not content: it is never a change."""
+        docs, notes = [], {}
+        for side, which in (("from", old), ("to", new)):
             if which == "draft":
                 got = await self.draft(tenant_id, template_id)
-                docs.append(
-                    {"card": got["card"], "sample": got["sample"], "traffic_type": got["traffic_type"], "note": None}
-                )
+                docs.append({"card": got["card"], "sample": got["sample"], "traffic_type": got["traffic_type"]})
+                notes[side] = None
             else:
-                got = await self.version(tenant_id, template_id, which)
-                docs.append(
-                    {"card": got.card, "sample": got.sample, "traffic_type": got.traffic_type, "note": got.note}
-                )
-        return json_diff(docs[0], docs[1])
+                version = await self.version(tenant_id, template_id, which)
+                docs.append({"card": version.card, "sample": version.sample, "traffic_type": version.traffic_type})
+                notes[side] = version.note
+        return json_diff(docs[0], docs[1]), notes
 
 
 def check_draft_body(body: dict, *, allowed: set[str]) -> list[FieldError]:

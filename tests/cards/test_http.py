@@ -46,6 +46,7 @@ async def test_valid_card_comes_back_unchanged_with_warnings(client):
         {
             "path": f"{CARD}/suggestions/0/action/urlAction/openUrl/application",
             "message": "openUrl without application; treated as browser",
+            "code": "no_application",
         }
     ]
 

@@ -45,6 +45,7 @@ def test_warnings_keep_the_card_valid(name, build, path):
     report = validate_card(build())
     assert report.valid and report.errors == []
     assert [w.path for w in report.warnings] == [path]
+    assert all(w.code for w in report.warnings)
 
 
 ERRORS = [
@@ -192,6 +193,15 @@ ERRORS = [
         f"{CARD}/suggestions/0/action/calendarAction/createCalendarEvent/startTime",
     ),
     ("location without place", lambda: location(), f"{CARD}/suggestions/0/action/mapAction/showLocation/location"),
+    *[
+        (
+            f"dial {number!r} is no phone number",
+            lambda number=number: with_action("dialerAction", "dialPhoneNumber", {"phoneNumber": number}),
+            f"{CARD}/suggestions/0/action/dialerAction/dialPhoneNumber/phoneNumber",
+        )
+        # Words (the SMS would read 电话：call me), too few or too many digits, a doubled plus.
+        for number in ("call me", "12", "1234567890123456", "++8610086", "1-800-FLOWERS", "+86 10086 转 2")
+    ],
     (
         "recording type",
         lambda: with_action("composeAction", "composeRecordingMessage", {"phoneNumber": "+8610086", "type": "PHOTO"}),
@@ -229,6 +239,14 @@ def test_errors_name_the_path(name, build, path):
     report = validate_card(build())
     assert not report.valid
     assert path in [e.path for e in report.errors], report.errors
+    # Every finding carries a stable code (a user interface says it in its own language) and
+    # the figures its message quotes.
+    for e in report.errors:
+        assert e.code and e.code.isidentifier(), e
+        assert e.as_dict()["code"] == e.code
+        for figure in (e.params or {}).values():
+            if isinstance(figure, int) and not isinstance(figure, bool):
+                assert str(figure) in e.message, e
 
 
 @pytest.mark.parametrize(
@@ -558,3 +576,35 @@ def test_validation_never_raises(card, profile):
         assert e.path == "" or e.path.startswith("/")
     if isinstance(card, dict):
         assert parse_document(card).to_json() == card
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+8610086",
+        "10086",
+        "110",
+        "400-820-8820",
+        "010-1234 5678",
+        "(010) 12345678,123",
+        "tel:+86-10-12345678",
+        "+86 138 0013 8000;ext=12",
+        "+86.10.6915.6114",
+    ],
+)
+def test_dialable_numbers_are_valid(number):
+    report = validate_card(with_action("dialerAction", "dialPhoneNumber", {"phoneNumber": number}))
+    assert report.errors == []
+
+
+def test_a_limit_error_carries_its_figures():
+    long_title = {
+        "message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {"title": "账" * 250}}}
+    }
+    (error,) = validate_card(long_title).errors
+    assert error.as_dict() == {
+        "path": "/message/generalPurposeCard/content/title",
+        "message": "250 characters; the limit is 200",
+        "code": "too_long",
+        "params": {"n": 250, "limit": 200, "unit": "characters"},
+    }

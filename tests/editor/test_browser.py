@@ -300,7 +300,8 @@ async def test_editor_end_to_end(chromium, sandbox_app, screenshot_dir, tmp_path
             await tid("diff-to").select_option("2")
             await tid("diff-run").click()
             change = tid("diff-view").locator(".change")
-            await expect(change).to_have_count(2)  # the title and the note
+            await expect(change).to_have_count(1)  # the title; a version's note is no change…
+            await expect(tid("diff-notes")).to_have_text("v1 · first cut → v2 · double yolk")  # …but shown
             await expect(tid("diff-view")).to_contain_text(f"/card{CAROUSEL}/1/title")
             await expect(tid("diff-view")).to_contain_text('"Lotus seed paste, double yolk"')
             await tid("versions-panel").screenshot(path=str(screenshot_dir / "desktop-versions-diff.png"))

@@ -1,4 +1,5 @@
 // Calls to the platform: the session cookie authenticates, the CSRF token guards unsafe methods.
+import { describeFinding } from './i18n.js';
 
 let csrfToken = null;
 let unauthorized = () => {};
@@ -12,10 +13,11 @@ export class ApiError extends Error {
     this.status = status;
     this.problem = problem || {};
   }
-  /** The problem's field errors as "path: message" lines, or its title. */
+  /** The problem's field errors as "path: message" lines (each in the user's language where
+   * the server gave its code), or its title. */
   describe() {
     const errs = this.problem.errors || [];
-    return errs.length ? errs.map((e) => `${e.path}: ${e.message}`).join('\n') : this.message;
+    return errs.length ? errs.map((e) => `${e.path}: ${describeFinding(e)}`).join('\n') : this.message;
   }
 }
 

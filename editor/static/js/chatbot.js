@@ -4,7 +4,7 @@
 
 import { api, ApiError } from './api.js';
 import { h } from './dom.js';
-import { t, locale, onLocale } from './i18n.js';
+import { t, locale, onLocale, describeFinding } from './i18n.js';
 import { hasMenu } from './cardmodel.js';
 import { within } from './pointer.js';
 import { MenuBar } from './menu.js';
@@ -179,7 +179,7 @@ export class ChatbotPanel {
     const title = err instanceof ApiError ? err.problem.detail || err.message : err.message;
     this.els.issues.replaceChildren(h('li', { class: 'error-text', 'data-testid': 'publish-error' }, title),
       ...errors.map((e, i) => h('li', {}, h('button', { type: 'button', class: 'issue error', 'data-testid': `publish-issue-${i}`,
-        onclick: () => this.onIssue?.(e.path) }, h('code', { class: 'issue-path' }, e.path || '/'), h('span', { class: 'issue-message' }, e.message)))));
+        onclick: () => this.onIssue?.(e.path) }, h('span', { class: 'issue-message' }, describeFinding(e)), ' ', h('code', { class: 'issue-path' }, e.path || '/')))));
   }
 
   // --- the profile dialog ----------------------------------------------------------------

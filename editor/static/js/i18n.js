@@ -35,6 +35,18 @@ export function t(key, vars = {}) {
   return s.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
 }
 
+/** A server finding (`{path, message, code?, params?}`) in the user's language: its code's
+ * string when this locale has one, else the server's English message. */
+export function describeFinding(finding) {
+  const key = finding?.code ? `problem.${finding.code}` : null;
+  if (!key || !(key in strings)) return finding?.message ?? '';
+  const vars = { ...(finding.params || {}) };
+  if (vars.unit) vars.unit = t(`problem.unit.${vars.unit}`);
+  if (vars.what) vars.what = t(`problem.what.${vars.what}`);
+  for (const name of ['allowed', 'kinds']) if (Array.isArray(vars[name])) vars[name] = vars[name].join(', ');
+  return t(key, vars);
+}
+
 /** Fill elements marked data-i18n (text), data-i18n-aria (aria-label), data-i18n-title, data-i18n-placeholder. */
 export function translate(root) {
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);

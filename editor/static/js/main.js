@@ -267,7 +267,7 @@ function start() {
   onLocale(() => {
     templates.showState();
     store.emit({ type: 'locale' });
-    if (templates.current) templates.drawVersions();
+    if (templates.current) templates.drawVersions({ keepDiff: true });
     if (session) templates.refreshList();
   });
   setPane('centre');

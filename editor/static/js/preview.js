@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { h, debounce } from './dom.js';
-import { t, locale, onLocale } from './i18n.js';
+import { t, locale, onLocale, describeFinding } from './i18n.js';
 
 const DARK_CSS = `body{background:#111;color:#e8eaed}
 .card,.bubble,.brand{background:#202124;border-color:#3c4043;color:#e8eaed}
@@ -125,7 +125,8 @@ export class Preview {
     const item = (issue, kind, i) => h('li', {},
       h('button', { type: 'button', class: `issue ${kind}`, 'data-testid': `${kind}-${i}`, 'data-path': issue.path,
         onclick: () => this.onIssue?.(issue.path) },
-      h('code', { class: 'issue-path' }, issue.path || '/'), h('span', { class: 'issue-message' }, issue.message)));
+      // The finding in the user's language first; the JSON path after it, as a detail.
+      h('span', { class: 'issue-message' }, describeFinding(issue)), ' ', h('code', { class: 'issue-path' }, issue.path || '/')));
     this.els.errors.replaceChildren(...errors.map((e, i) => item(e, 'error', i)));
     this.els.warnings.replaceChildren(...warnings.map((w, i) => item(w, 'warning', i)));
     const badge = this.els.badge;

@@ -93,7 +93,9 @@ export class Store {
   }
 
   select(ptr, source = null) {
-    if (ptr === this.selection) return;
+    // Re-selecting the same element from the Checks list (or the outline, or the JSON) is a
+    // request to reveal it again: only the visual editor's own focus changes are no-ops.
+    if (ptr === this.selection && (source === 'visual' || source === null)) return;
     this.selection = ptr;
     this.emit({ type: 'select', source });
   }

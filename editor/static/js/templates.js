@@ -204,7 +204,11 @@ export class Templates {
     this.drawVersions();
   }
 
-  drawVersions() {
+  /** The version list and the diff form; `keepDiff` (a language switch) redraws an open diff
+   * in the new language instead of closing it. */
+  drawVersions({ keepDiff = false } = {}) {
+    const shown = keepDiff ? this.shownDiff : null;
+    this.shownDiff = null;
     const versions = this.current?.versions || [];
     const { versionList, diffFrom, diffTo, diffForm, diffView } = this.els;
     versionList.replaceChildren(...versions.map((v) => h('li', { 'data-testid': `version-${v.version}` },
@@ -224,6 +228,11 @@ export class Templates {
     if (versions.length <= 1) diffTo.value = 'draft';
     diffForm.hidden = !versions.length;
     diffView.replaceChildren();
+    if (shown) {
+      diffFrom.value = String(shown.from);
+      diffTo.value = String(shown.to);
+      this.drawDiff(shown);
+    }
   }
 
   /** Bring a version's card back into the draft (one undo step; the version itself never changes). */
@@ -245,18 +254,26 @@ export class Templates {
     const { diffFrom, diffTo, diffView } = this.els;
     try {
       if (diffFrom.value === 'draft' || diffTo.value === 'draft') await this.save();
-      const result = await api('GET', `/v1/templates/${encodeURIComponent(this.current.id)}/diff?from=${diffFrom.value}&to=${diffTo.value}`);
-      const show = (v) => (v === undefined ? '' : truncate(JSON.stringify(v)));
-      diffView.replaceChildren(
-        h('p', { class: 'muted small-text' }, t('versions.diff_head', { from: label(result.from), to: label(result.to), n: result.changes.length })),
-        ...result.changes.map((c, i) => h('div', { class: `change change-${c.op}`, 'data-testid': `change-${i}` },
-          h('span', { class: 'op' }, t(`diff.${c.op}`)), ' ', h('code', { class: 'change-path' }, c.path),
-          c.op !== 'add' ? h('div', { class: 'old' }, h('span', { class: 'sr' }, t('diff.old')), show(c.old)) : null,
-          c.op !== 'remove' ? h('div', { class: 'new' }, h('span', { class: 'sr' }, t('diff.new')), show(c.new)) : null)));
-      if (!result.changes.length) diffView.append(h('p', { class: 'muted' }, t('versions.same')));
+      this.drawDiff(await api('GET', `/v1/templates/${encodeURIComponent(this.current.id)}/diff?from=${diffFrom.value}&to=${diffTo.value}`));
     } catch (err) {
       diffView.replaceChildren(h('p', { class: 'error-text' }, err instanceof ApiError ? err.describe() : err.message));
     }
+  }
+
+  drawDiff(result) {
+    this.shownDiff = result;
+    const show = (v) => (v === undefined ? '' : truncate(JSON.stringify(v)));
+    const note = (side) => result.notes?.[side] ? h('span', { class: 'version-note' }, ` · ${result.notes[side]}`) : null;
+    this.els.diffView.replaceChildren(
+      h('p', { class: 'muted small-text', 'data-testid': 'diff-head' },
+        t('versions.diff_head', { from: label(result.from), to: label(result.to), n: result.changes.length })),
+      (note('from') || note('to')) ? h('p', { class: 'muted small-text', 'data-testid': 'diff-notes' },
+        label(result.from), note('from'), ' → ', label(result.to), note('to')) : null,
+      ...result.changes.map((c, i) => h('div', { class: `change change-${c.op}`, 'data-testid': `change-${i}` },
+        h('span', { class: 'op' }, t(`diff.${c.op}`)), ' ', h('code', { class: 'change-path' }, c.path),
+        c.op !== 'add' ? h('div', { class: 'old' }, h('span', { class: 'sr' }, t('diff.old')), show(c.old)) : null,
+        c.op !== 'remove' ? h('div', { class: 'new' }, h('span', { class: 'sr' }, t('diff.new')), show(c.new)) : null)));
+    if (!result.changes.length) this.els.diffView.append(h('p', { class: 'muted' }, t('versions.same')));
   }
 
   // --- duplicate, import, export ---------------------------------------------------------

@@ -2,7 +2,7 @@
 // commands; structural edits (add, remove, reorder, convert) are single commands.
 
 import { h, icon, $$ } from './dom.js';
-import { t } from './i18n.js';
+import { t, describeFinding } from './i18n.js';
 import { get, set, within } from './pointer.js';
 import {
   CAROUSEL, CARD_SUGGESTIONS_MAX, CAROUSEL_MAX, CHIPS_MAX, KINDS, LIMITS, bodyKey, cardsOf, convertMessage, hasMenu, isCarousel,
@@ -127,7 +127,9 @@ export class VisualEditor {
     for (const el of $$('.field-error', this.root)) el.remove();
     for (const el of $$('[aria-invalid=true]', this.root)) el.removeAttribute('aria-invalid');
     const boxes = new Map(); // a card, button or section → {message → the inner paths it is about}
-    for (const { path, message } of this.errors) {
+    for (const finding of this.errors) {
+      const { path } = finding;
+      const message = describeFinding(finding);
       let target = null;
       for (const el of $$('[data-path],[data-field]', this.root)) {
         const p = el.dataset.field ?? el.dataset.path;
@@ -250,8 +252,11 @@ export class VisualEditor {
     this.text(t('visual.title'), `${path}/title`, LIMITS.title, { testid: `card-${index}-title` }),
     this.text(t('visual.description'), `${path}/description`, LIMITS.description, { multiline: true, optional: true, testid: `card-${index}-description` }),
     this.renderMedia(`${path}/media`, c.media, index),
-    h('div', { class: 'suggestions' },
-      h('h4', {}, t('visual.buttons'), ' ', h('span', { class: 'muted' }, `${suggestions.length}/${CARD_SUGGESTIONS_MAX}`)),
+    // The list is an element of its own so that a "5 suggestions; the limit is 4" error shows under its heading.
+    h('div', { class: 'suggestions', 'data-path': `${path}/suggestions`, 'data-testid': `card-${index}-buttons` },
+      h('h4', {}, t('visual.buttons'), ' ', h('span', {
+        class: suggestions.length > CARD_SUGGESTIONS_MAX ? 'count over' : 'muted', 'data-testid': `card-${index}-buttons-count`,
+      }, `${suggestions.length}/${CARD_SUGGESTIONS_MAX}`)),
       suggestions.map((s, i) => this.renderSuggestion(`${path}/suggestions`, s, i, suggestions.length, `card-${index}-sg-${i}`)),
       h('button', {
         type: 'button', class: 'add', 'data-testid': `card-${index}-add-button`, 'data-action': `${path}/add-button`,
