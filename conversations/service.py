@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -358,7 +358,7 @@ class Conversations:
         try:
             hold = await self.checks.prepare(req, tenant_id)
         except Problem as exc:  # name the reply's fields, not the send request's
-            exc.errors = [FieldError(_reply_path(e.path), e.message) for e in exc.errors]
+            exc.errors = [replace(e, path=_reply_path(e.path)) for e in exc.errors]
             raise
         now_ms = self.now_ms()
         row_id = self.new_id()
