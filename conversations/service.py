@@ -227,7 +227,7 @@ class Conversations:
         rules = await self.rule_set(tenant_id)
         # Only a text message is text to match (a location may come as its geo URI's text).
         text = message.text if message.kind == "text" else None
-        inbound = Inbound(message.channel, text, message.postback, conv.menu)
+        inbound = Inbound(message.channel, text, message.postback, None if reopened else conv.menu)
         answerer = self.answerer_for(tenant_id) if self.answerer_for is not None else None
         history = await self._history(tenant_id, conv.id) if answerer is not None else []
         outcome = await decide(
