@@ -206,6 +206,18 @@ async def test_replies_travel_in_the_users_rcs_conversation(conv_env):
     maap = conv_env.maap
     sent = maap.messages[reply["message_id"]]
     assert sent.conversation_id == maap.messages[first].conversation_id
+    # What dispatch sent it with: that conversationId, and inReplyTo the contributionId of the
+    # user's message (as the operator's callback gave it).
+    from sqlalchemy import select
+
+    from conversations.http import CONVERSATIONS
+    from conversations.tables import conversation_messages as cm
+    from server import DATABASE
+
+    async with conv_env.app[DATABASE].read.connect() as conn:
+        contributed = (await conn.execute(select(cm.c.contribution_id).where(cm.c.direction == "in"))).scalar_one()
+    context = await conv_env.app[CONVERSATIONS].reply_context([reply["message_id"]])
+    assert contributed and context == {reply["message_id"]: (sent.conversation_id, contributed)}
     assert [p["contentText"] for p in sent.parts if isinstance(p.get("contentText"), str)] == [reply["text"]]
 
 
