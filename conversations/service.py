@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -225,7 +225,9 @@ class Conversations:
         if message.opt_out or state != "bot":
             return  # an unsubscribe is not a question; a person holds the conversation
         rules = await self.rule_set(tenant_id)
-        inbound = Inbound(message.channel, message.text, message.postback, conv.menu)
+        # Only a text message is text to match (a location may come as its geo URI's text).
+        text = message.text if message.kind == "text" else None
+        inbound = Inbound(message.channel, text, message.postback, None if reopened else conv.menu)
         answerer = self.answerer_for(tenant_id) if self.answerer_for is not None else None
         history = await self._history(tenant_id, conv.id) if answerer is not None else []
         outcome = await decide(
@@ -356,7 +358,7 @@ class Conversations:
         try:
             hold = await self.checks.prepare(req, tenant_id)
         except Problem as exc:  # name the reply's fields, not the send request's
-            exc.errors = [FieldError(_reply_path(e.path), e.message) for e in exc.errors]
+            exc.errors = [replace(e, path=_reply_path(e.path)) for e in exc.errors]
             raise
         now_ms = self.now_ms()
         row_id = self.new_id()

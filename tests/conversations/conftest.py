@@ -78,15 +78,17 @@ class ConversationEnv:
 
     async def brand_sends(self, to: str, json: dict | None = None) -> str:
         """The brand writes to `to` first (a conversation answers a message of ours); its id
-        once it reached the phone (RCS delivered, or the fallback SMS delivered)."""
+        once it reached the phone (RCS delivered, or the fallback SMS sent)."""
         body = {"to": to, **(json or {"text": "您好，这里是鸿雁营业厅，有问题请直接回复。"})}
         sent = await self.api.post("/v1/messages", json=body)
         assert sent.status == 202, await sent.text()
         mid = (await sent.json())["messages"][0]["id"]
-        await wait_for(self.api, mid, lambda v: v["status"] in ("rcs_delivered", "rcs_read", "sms_delivered"))
+        await wait_for(
+            self.api, mid, lambda v: v["status"] in ("rcs_delivered", "rcs_read", "sms_sent", "sms_delivered")
+        )
         return mid
 
-    async def handset_post(self, to: str, action: str, form: dict) -> None:
+    async def handset_post(self, to: str, action: str, form) -> None:
         """A form on the virtual handset of `to` (as a person taps it in the browser)."""
         handset = next(h for h in self.maap.handsets.values() if h.number == to)
         async with aiohttp.ClientSession() as session:
@@ -117,6 +119,22 @@ class ConversationEnv:
             assert time.monotonic() < deadline, "no message with chips reached the handset"
             await asyncio.sleep(0.02)
         await self.handset_post(to, "tap", {"message_id": with_chips[-1], "index": str(index)})
+
+    async def shares_location(self, to: str) -> None:
+        await self.handset_post(to, "location", {"latitude": "39.9087", "longitude": "116.3975", "label": "天安门"})
+
+    async def sends_file(self, to: str) -> None:
+        form = aiohttp.FormData()
+        form.add_field("file", b"\x89PNG\r\n\x1a\n" + bytes(64), filename="photo.png", content_type="image/png")
+        await self.handset_post(to, "file", form)
+
+    async def taps_link(self, message_id: str, index: int) -> None:
+        """Tap chip `index` on the SMS link page of `message_id`, as a phone's browser does."""
+        view = await wait_for(self.api, message_id, lambda v: "short_link" in v)
+        token = view["short_link"].rsplit("/s/", 1)[1]
+        phone = {"User-Agent": "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 Chrome/108.0 Mobile Safari/537.36"}
+        tapped = await self.api.client.post(f"/s/{token}/r/{index}", headers=phone)
+        assert tapped.status == 200, await tapped.text()
 
     async def conversation(self, to: str) -> dict | None:
         """The conversation with `to` (found by its masked number: tests give each one its own

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.conftest import card
 from tests.dispatch.conftest import wait_for
 
 RULES = {
@@ -71,6 +72,11 @@ RULES = {
             "action": {"kind": "text", "text": "不应出现"},
         },
         {
+            "id": "detail",
+            "match": {"kind": "postback", "value": "detail"},
+            "action": {"kind": "text", "text": "账单详情：本月话费 58.00 元。"},
+        },
+        {
             "id": "sms-only",
             "match": {"kind": "exact", "value": "短信", "channels": ["sms"]},
             "action": {"kind": "text", "text": "这是短信专用回复。"},
@@ -87,6 +93,7 @@ class Case:
     outcomes: tuple[str, ...]  # what the bot decided on each inbound
     replies: tuple[tuple[str, str], ...]  # the bot's replies: (what matched, a piece of the text)
     state: str = "bot"
+    opening: str = "text"  # what the brand sent first: "text", or "card" (with a chip)
 
 
 CASES = [
@@ -138,6 +145,10 @@ CASES = [
         (("menu", "请选择"), ("monthly", "59 元")),
     ),
     Case("an opt-out reply is not answered", "sms", ("TD",), ("opt_out",), ()),
+    Case("a chip on the brand's card", "rcs", ("tap:0",), ("rule",), (("detail", "58.00"),), opening="card"),
+    Case("a chip tapped on the SMS link page", "sms", ("link:0",), ("rule",), (("detail", "58.00"),), opening="card"),
+    Case("a shared location gets no answer", "rcs", ("location",), ("none",), ()),
+    Case("a file gets no answer", "rcs", ("file",), ("none",), ()),
     Case("a tag rule", "sms", ("会员",), ("rule",), (("vip", "登记会员"),)),
 ]
 
@@ -148,10 +159,16 @@ def _matched(message: dict) -> str:
 
 
 async def _run(conv_env, case: Case, to: str) -> dict:
-    await conv_env.brand_sends(to)
+    first = await conv_env.brand_sends(to, {"card": card()} if case.opening == "card" else None)
     for i, step in enumerate(case.steps, 1):
         if step.startswith("tap:"):
             await conv_env.taps(to, int(step[4:]))
+        elif step.startswith("link:"):
+            await conv_env.taps_link(first, int(step[5:]))
+        elif step == "location":
+            await conv_env.shares_location(to)
+        elif step == "file":
+            await conv_env.sends_file(to)
         else:
             await conv_env.says(case.channel, to, step)
         await conv_env.settled(to, i)
@@ -189,6 +206,18 @@ async def test_replies_travel_in_the_users_rcs_conversation(conv_env):
     maap = conv_env.maap
     sent = maap.messages[reply["message_id"]]
     assert sent.conversation_id == maap.messages[first].conversation_id
+    # What dispatch sent it with: that conversationId, and inReplyTo the contributionId of the
+    # user's message (as the operator's callback gave it).
+    from sqlalchemy import select
+
+    from conversations.http import CONVERSATIONS
+    from conversations.tables import conversation_messages as cm
+    from server import DATABASE
+
+    async with conv_env.app[DATABASE].read.connect() as conn:
+        contributed = (await conn.execute(select(cm.c.contribution_id).where(cm.c.direction == "in"))).scalar_one()
+    context = await conv_env.app[CONVERSATIONS].reply_context([reply["message_id"]])
+    assert contributed and context == {reply["message_id"]: (sent.conversation_id, contributed)}
     assert [p["contentText"] for p in sent.parts if isinstance(p.get("contentText"), str)] == [reply["text"]]
 
 
