@@ -47,7 +47,7 @@ from dispatch.state import cancels_pending, dispatch_state, sms_in_doubt, upsert
 from messages import lifecycle
 from messages.lifecycle import KEEP, Change, Lifecycle, TooLateToCancel
 from messages.optouts import OPTED_OUT_REASON, opted_out
-from messages.rules import DEFAULT_RULES, SendRules, Window, window_deferral, zones_of
+from messages.rules import DEFAULT_RULES, SendRules, Window, next_allowed_ms, zones_of
 from messages.send_rules import FREQUENCY_CAP, CapLedger, Move, Moved, RulesStore
 from messages.status import TO_SEND, Status
 from rcs.capability import CapabilityCache
@@ -88,12 +88,8 @@ def _opening(window: Window | None, to: str) -> Callable[[int], int]:
     """When a send wished for at a time (ms) may go by its window: that time, or the next opening."""
     if window is None:
         return lambda at_ms: at_ms
-
-    def opening(at_ms: int) -> int:
-        found = window_deferral(window, to, datetime.fromtimestamp(at_ms / 1000, UTC))
-        return at_ms if found is None else int(found[0].timestamp() * 1000)
-
-    return opening
+    zones = zones_of(to)
+    return lambda at_ms: next_allowed_ms(window, zones, at_ms)
 
 
 def _held_back(job: Job, now_ms: int, moved: Moved, rules: SendRules) -> Change | None:
