@@ -303,15 +303,26 @@ async def test_concurrent_moves_and_accepts_never_exceed_a_cap(settings, limit):
         old = [(f"old-{i}", BIDX, T - (i + 2) * 10 * H, caps) for i in range(8)]  # 10 h apart: all fit
         assert await CapLedger(db).reserve("t1", "otp", old, T) == {}
 
+        # On PostgreSQL every transaction is open before any decides; SQLite has one writer.
+        everyone = asyncio.Barrier(1 if db.sqlite else 16)
+
         async def move(i: int) -> bool:
             async with db.write.begin() as conn:
+                await conn.execute(select(1))
+                await everyone.wait()
                 moved = await conn.run_sync(
                     lambda c: CapLedger.move_in(c, "t1", "otp", [Move(f"old-{i}", BIDX, T, T + H // 2)], lambda s: caps)
                 )
             return moved[f"old-{i}"].at_ms == T
 
         async def accept(i: int) -> bool:
-            return not await CapLedger(db).reserve("t1", "otp", [(f"new-{i}", BIDX, T, caps)], T)
+            async with db.write.begin() as conn:
+                await conn.execute(select(1))
+                await everyone.wait()
+                refused = await conn.run_sync(
+                    lambda c: CapLedger.reserve_in(c, "t1", "otp", [(f"new-{i}", BIDX, T, caps)], T)
+                )
+            return not refused
 
         going = await asyncio.gather(*(move(i) for i in range(8)), *(accept(i) for i in range(8)))
         assert sum(going) == limit
