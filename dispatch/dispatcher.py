@@ -16,7 +16,10 @@ receipts stay away is asked about through its route (query_sm), see `dispatch.sm
 Send windows are checked again right before each send: a marketing message accepted inside its
 window whose RCS retry, late-claimed schedule or SMS fallback falls due after the window closed
 waits for the next opening (`scheduled` before anything went over RCS; `fallback_pending` with
-a new due time for the SMS, since RCS is over for it), the reason recorded as its event.
+a new due time for the SMS, since RCS is over for it), the reason recorded as its event. So are
+frequency caps: a counted send's reservation moves to the time it really goes, checked there
+under the ledger's lock rows (one write per pass); over a cap it waits the same way, or past its
+TTL expires.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ given back, or, if even that fails, stays taken, so a cap can only err towards s
 never more. On PostgreSQL each (tenant,
 recipient, traffic type) has a lock row taken `FOR UPDATE` in sorted order, so concurrent
 accepts in any number of processes serialise per recipient without deadlocks; SQLite has one
-writer, which serialises them already.
+writer, which serialises them already. A send that moves after accept (a retry, the SMS
+fallback, a window, a late claim) is checked again at the time it really goes, under the same
+lock rows (`CapLedger.move_in`, called by the dispatcher).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Send windows re-checked at dispatch time: a marketing message accepted inside its window whose
 SMS fallback or late-claimed send falls due after 21:00 waits for 08:00, never goes out at
-night, and never reaches the recipient twice (SQLite, and PostgreSQL when configured)."""
+night, and never reaches the recipient twice; and frequency caps checked again when a send moved
+after accept (SQLite, and PostgreSQL when configured)."""
 
 from __future__ import annotations
 
