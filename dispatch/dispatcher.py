@@ -430,7 +430,8 @@ class Dispatcher:
                 if change is not None:
                     changes.append(change)
             held.update(c.message_id for c in changes)
-            self.lifecycle.apply(conn, changes)
+            if changes:
+                self.lifecycle.apply(conn, changes)
 
         await self.writer.write(WriteBatch().run(decide))
         if held:
