@@ -16,7 +16,10 @@ receipts stay away is asked about through its route (query_sm), see `dispatch.sm
 Send windows are checked again right before each send: a marketing message accepted inside its
 window whose RCS retry, late-claimed schedule or SMS fallback falls due after the window closed
 waits for the next opening (`scheduled` before anything went over RCS; `fallback_pending` with
-a new due time for the SMS, since RCS is over for it), the reason recorded as its event.
+a new due time for the SMS, since RCS is over for it), the reason recorded as its event. So are
+frequency caps: a counted send's reservation moves to the time it really goes, checked there
+under the ledger's lock rows (one write per pass); over a cap it waits the same way, or past its
+TTL expires.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import Connection, select
 
@@ -46,8 +50,8 @@ from dispatch.state import cancels_pending, dispatch_state, sms_in_doubt, upsert
 from messages import lifecycle
 from messages.lifecycle import KEEP, Change, Lifecycle, TooLateToCancel
 from messages.optouts import OPTED_OUT_REASON, opted_out
-from messages.rules import DEFAULT_RULES, SendRules, window_deferral
-from messages.send_rules import CapLedger, RulesStore
+from messages.rules import DEFAULT_RULES, SendRules, Window, next_allowed_ms, zones_of
+from messages.send_rules import FREQUENCY_CAP, CapLedger, Move, Moved, RulesStore
 from messages.status import TO_SEND, Status
 from rcs.capability import CapabilityCache
 from rcs.maap import RcsChannel
@@ -81,6 +85,41 @@ def _unless_sms_started(message_id: str):
             raise TooLateToCancel(S.FALLBACK_PENDING)
 
     return check
+
+
+def _opening(window: Window | None, to: str) -> Callable[[int], int]:
+    """When a send wished for at a time (ms) may go by its window: that time, or the next opening."""
+    if window is None:
+        return lambda at_ms: at_ms
+    zones = zones_of(to)
+    return lambda at_ms: next_allowed_ms(window, zones, at_ms)
+
+
+def _held_back(job: Job, now_ms: int, moved: Moved, rules: SendRules) -> Change | None:
+    """What a send that cannot go now becomes (None: it goes now): deferred to when its window
+    and caps allow — `scheduled` before anything went over RCS, another `fallback_pending` for
+    the SMS — or `expired`, a cap pushing it past its TTL; the reason recorded in its event."""
+    if moved.at_ms is not None and moved.at_ms <= now_ms:
+        return None
+    when = _PENDING if job.status == S.FALLBACK_PENDING else _QUEUED  # claimed: queued by now
+    if moved.refusal is not None:
+        cap = moved.refusal.cap
+        detail: dict = {
+            "reason": FREQUENCY_CAP,
+            "rule": FREQUENCY_CAP,
+            "traffic_type": job.traffic_type,
+            "cap": cap.to_json(),
+            **({"segment": cap.segment} if cap.segment else {}),
+        }
+    else:
+        window = rules.windows[job.traffic_type]
+        detail = {"reason": "send_window", "rule": "send_window", "window": window.to_json()}
+        detail["time_zone"] = zones_of(job.to)[0]
+    if moved.at_ms is None:
+        return Change(job.id, S.EXPIRED, now_ms, SOURCE, detail, when=when, due_ms=None)
+    detail["send_at"] = rfc3339(datetime.fromtimestamp(moved.at_ms / 1000, UTC))
+    status = S.FALLBACK_PENDING if job.status == S.FALLBACK_PENDING else S.SCHEDULED
+    return Change(job.id, status, now_ms, SOURCE, detail, when=when, due_ms=moved.at_ms)
 
 
 @dataclass(frozen=True)
@@ -272,7 +311,7 @@ class Dispatcher:
             # `accepted` or `scheduled` is revoked by the cancel itself): most batches ask nothing.
             in_flight = [r.id for r in rows if r.status in (S.QUEUED, S.RCS_SENT)]
             cancelled = await cancels_pending(self.db, in_flight)
-            jobs = await self._honour_windows(jobs, cancelled)
+            jobs = await self._honour_rules(jobs, cancelled)
             to_send = [j for j in jobs if j.status in TO_SEND and j.id not in cancelled]
             expiring = [j for j in jobs if j.status == S.RCS_SENT or j.id in cancelled]
             fallback = [j for j in jobs if j.status == S.FALLBACK_PENDING]
@@ -337,15 +376,18 @@ class Dispatcher:
                     changes.append(Change(j.id, S.REJECTED, now_ms, SOURCE, detail, due_ms=None))
         return [j for j in jobs if j.id not in refused]
 
-    async def _honour_windows(self, jobs: list[Job], cancelled: set[str]) -> list[Job]:
-        """Sends due now outside their traffic type's send window wait for its next opening:
-        the RCS send (`queued → scheduled`) or the SMS (`fallback_pending`, a new due time).
-        A revoke is not a send: expired and cancelled messages go on to it; so does an SMS in
-        doubt, which its stage settles."""
+    async def _honour_rules(self, jobs: list[Job], cancelled: set[str]) -> list[Job]:
+        """Sends about to go are held to their rules at the time they really go. Outside its
+        traffic type's send window a send waits for the next opening: the RCS send (`queued →
+        scheduled`) or the SMS (`fallback_pending`, a new due time). A counted send's cap
+        reservation follows it to that time (an RCS retry, an SMS fallback or retry, a late
+        claim or a window may have moved it since accept), checked there against the
+        recipient's other sends: over a cap it waits for the cap to free (and the window to
+        open), or, when that falls past its TTL, expires. A revoke is not a send: expired and
+        cancelled messages go on to it; so does an SMS in doubt, which its stage settles."""
         now_ms = self.now_ms()
-        now = datetime.fromtimestamp(now_ms / 1000, UTC)
         rules: dict[str, SendRules] = {}
-        deferred: dict[str, tuple[Job, int, dict]] = {}
+        going: list[Job] = []
         for j in jobs:
             if j.id in cancelled or not (
                 (j.status in TO_SEND and now_ms < j.expires_ms) or j.status == S.FALLBACK_PENDING
@@ -353,25 +395,48 @@ class Dispatcher:
                 continue
             if j.tenant_id not in rules:
                 rules[j.tenant_id] = await self.rules.get(j.tenant_id) if self.rules is not None else DEFAULT_RULES
-            found = window_deferral(rules[j.tenant_id].windows.get(j.traffic_type), j.to, now)
-            if found is not None:
-                opens, detail = found
-                deferred[j.id] = (j, int(opens.timestamp() * 1000), detail)
-        if not deferred:
+            going.append(j)
+        # Caps are counted where a ledger keeps them (the app's rules store); windows always.
+        counted = [j for j in going if self.rules is not None and rules[j.tenant_id].counts(j.traffic_type)]
+        openings = {j.id: _opening(rules[j.tenant_id].windows.get(j.traffic_type), j.to) for j in going}
+        counted_ids = {j.id for j in counted}
+        windowed = [j for j in going if j.id not in counted_ids and openings[j.id](now_ms) > now_ms]
+        if not counted and not windowed:
             return jobs
-        doubt = await sms_in_doubt(self.db, [m for m, (j, _, _) in deferred.items() if j.status == S.FALLBACK_PENDING])
-        changes = []
-        for mid in doubt:
-            del deferred[mid]
-        for mid, (j, due_ms, detail) in deferred.items():
-            detail = {**detail, "send_at": rfc3339(datetime.fromtimestamp(due_ms / 1000, UTC))}
-            if j.status == S.FALLBACK_PENDING:
-                changes.append(Change(mid, S.FALLBACK_PENDING, now_ms, SOURCE, detail, when=_PENDING, due_ms=due_ms))
-            else:
-                changes.append(Change(mid, S.SCHEDULED, now_ms, SOURCE, detail, when=_QUEUED, due_ms=due_ms))
-        moves = [(mid, due_ms) for mid, (_, due_ms, _) in deferred.items()]
-        await self.commit(changes, WriteBatch().run(lambda conn: CapLedger.move(conn, moves)))
-        return [j for j in jobs if j.id not in deferred]
+        pending = [j.id for j in counted + windowed if j.status == S.FALLBACK_PENDING]
+        doubt = await sms_in_doubt(self.db, pending) if pending else {}
+        groups: dict[tuple[str, str], list[Job]] = {}
+        for j in counted:
+            if j.id not in doubt:
+                groups.setdefault((j.tenant_id, j.traffic_type), []).append(j)
+        windowed = [j for j in windowed if j.id not in doubt]
+        held: set[str] = set()
+
+        def decide(conn: Connection) -> None:
+            held.clear()  # the writer may run this again, alone, when its group failed
+            changes: list[Change] = []
+            for (tenant_id, traffic_type), group in sorted(groups.items()):  # one lock order everywhere
+                tenant_rules = rules[tenant_id]
+                moves = [Move(j.id, j.to_bidx, now_ms, max(j.expires_ms, now_ms), openings[j.id]) for j in group]
+                moved = CapLedger.move_in(
+                    conn, tenant_id, traffic_type, moves, partial(tenant_rules.caps_for, traffic_type)
+                )
+                for j in group:
+                    change = _held_back(j, now_ms, moved[j.id], tenant_rules)
+                    if change is not None:
+                        changes.append(change)
+            for j in windowed:
+                change = _held_back(j, now_ms, Moved(openings[j.id](now_ms), None), rules[j.tenant_id])
+                if change is not None:
+                    changes.append(change)
+            held.update(c.message_id for c in changes)
+            if changes:
+                self.lifecycle.apply(conn, changes)
+
+        await self.writer.write(WriteBatch().run(decide))
+        if held:
+            self.notify()
+        return [j for j in jobs if j.id not in held]
 
     # -- asked by the API ------------------------------------------------------------------
     async def cancel(self, tenant_id: str, message_id: str) -> str | None:

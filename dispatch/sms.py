@@ -325,7 +325,9 @@ class SmsStage:
         due = now_ms + int(self.retry.delay(attempt, wait, self.rng) * 1000)
         log.info("SMS %s not sent (%s); trying again in %.1fs", job.id, _why(exc), (due - now_ms) / 1000)
         # Not a status change: the message stays fallback_pending until a route takes it.
-        batch.run(lambda conn: lifecycle.reschedule(conn, job.id, due_ms=due, when=_PENDING, attempts=attempt))
+        batch.run(
+            lambda conn: lifecycle.reschedule(conn, job.id, due_ms=due, when=_PENDING, attempts=attempt, send=True)
+        )
         return _Result(None, batch)
 
     # -- receipts ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, or_, select
 
 import security
+from messages.send_rules import cap_sends
 from messages.status import INITIAL, TRANSITIONS, Status
 from messages.tables import message_events, message_interactions, messages
 from store import new_id
@@ -66,6 +67,14 @@ class Applied:
     applied: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
+
+# A change into these statuses with a due time says when the message is to go (approved by a
+# reviewer, an RCS retry, the SMS fallback, a deferral): its frequency-cap reservation follows it
+# there, so accepts meanwhile count it at that time. The dispatcher checks the caps again (under
+# the ledger's lock rows) when it really goes.
+_SENDS_AT_DUE = frozenset({Status.ACCEPTED, Status.QUEUED, Status.SCHEDULED, Status.FALLBACK_PENDING})
+
+_FOLLOW = cap_sends.update().where(cap_sends.c.message_id == bindparam("b_id")).values(at_ms=bindparam("b_at"))
 
 # The evidence chain holds a message's accept/send/deliver history; `queued` is the
 # dispatcher's own bookkeeping (claims and retry schedules), so its events go into the ledger
@@ -185,6 +194,7 @@ class Lifecycle:
         hooked = {r.tenant_id for r in conn.execute(_HOOKED, {"tenants": tenants})}
         state = {mid: [r.status, r.due_ms, r.attempts] for mid, r in rows.items()}
         updates, events = [], []
+        follow: dict[str, int] = {}  # message id → when it is to go now
         hooks = WriteBatch()
         todo = list(changes)
         while todo:
@@ -210,6 +220,8 @@ class Lifecycle:
                     }
                 )
                 result.applied.append((c.message_id, c.status))
+                if c.status in _SENDS_AT_DUE and isinstance(c.due_ms, int):
+                    follow[c.message_id] = c.due_ms
                 todo[0:0] = c.then
             else:
                 result.skipped.append((c.message_id, c.status))
@@ -255,6 +267,8 @@ class Lifecycle:
             executemany(conn, _UPDATE, updates)
         if events:
             executemany(conn, message_events, events)
+        if follow:
+            executemany(conn, _FOLLOW, [{"b_id": m, "b_at": at} for m, at in sorted(follow.items())])
         for statement in hooks.statements:
             statement(conn)
         return result
@@ -371,14 +385,23 @@ def release_all_leases(conn: Connection) -> None:
 
 
 def reschedule(
-    conn: Connection, message_id: str, *, due_ms: int, when: frozenset[Status], attempts: int | None = None
+    conn: Connection,
+    message_id: str,
+    *,
+    due_ms: int,
+    when: frozenset[Status],
+    attempts: int | None = None,
+    send: bool = False,
 ) -> None:
     """Look at a message again at `due_ms` without changing its status (if it is still in `when`),
-    and free it for any worker."""
+    and free it for any worker. `send`: it is to go then (a retry), so its frequency-cap
+    reservation follows it."""
     values: dict[str, Any] = {"due_ms": due_ms, "lease_owner": None, "lease_until_ms": None}
     if attempts is not None:
         values["attempts"] = attempts
     conn.execute(messages.update().where(messages.c.id == message_id, messages.c.status.in_(when)).values(**values))
+    if send:
+        conn.execute(_FOLLOW, {"b_id": message_id, "b_at": due_ms})
 
 
 _MARK_CHAINED = (

@@ -8,7 +8,9 @@ given back, or, if even that fails, stays taken, so a cap can only err towards s
 never more. On PostgreSQL each (tenant,
 recipient, traffic type) has a lock row taken `FOR UPDATE` in sorted order, so concurrent
 accepts in any number of processes serialise per recipient without deadlocks; SQLite has one
-writer, which serialises them already.
+writer, which serialises them already. A send that moves after accept (a retry, the SMS
+fallback, a window, a late claim) is checked again at the time it really goes, under the same
+lock rows (`CapLedger.move_in`, called by the dispatcher).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    or_,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,6 +44,7 @@ from store import Database
 from store.bulk import executemany, fetch
 from store.models import Model
 
+FREQUENCY_CAP = "frequency_cap"  # the reason a send refused, deferred or expired by a cap records
 CACHE_S = 5.0  # another process's change to a tenant's rules applies within this
 _CHUNK = 500
 SWEEP_EVERY = 64  # reservations between two sweeps of a recipient's old sends
@@ -75,6 +79,9 @@ class CapSend(Model, table=True):
     to_bidx: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     traffic_type: str = Field(sa_column=Column(String(16), nullable=False))
     at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The segment whose caps it was held to (None: its traffic type's only), so a send that
+    # moves after accept is checked against the same caps again.
+    segment: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
 
 
 class DailyVolumeRow(Model, table=True):
@@ -102,6 +109,15 @@ _SENDS_NEAR = select(cap_sends.c.to_bidx, cap_sends.c.at_ms).where(
         cap_sends.c.at_ms < bindparam("hi"),
     )
 )
+_SENDS_FROM = select(cap_sends.c.message_id, cap_sends.c.to_bidx, cap_sends.c.at_ms, cap_sends.c.segment).where(
+    and_(
+        cap_sends.c.tenant_id == bindparam("tenant_id"),
+        cap_sends.c.traffic_type == bindparam("traffic_type"),
+        cap_sends.c.to_bidx.in_(bindparam("bidxs", expanding=True)),
+        or_(cap_sends.c.at_ms > bindparam("lo"), cap_sends.c.message_id.in_(bindparam("ids", expanding=True))),
+    )
+)
+_MOVE = cap_sends.update().where(cap_sends.c.message_id == bindparam("b_id")).values(at_ms=bindparam("b_at"))
 _LOCK_KEYS = (
     select(cap_keys.c.to_bidx)
     .where(
@@ -241,6 +257,7 @@ class CapLedger:
                         "to_bidx": bidx,
                         "traffic_type": traffic_type,
                         "at_ms": at,
+                        "segment": next((c.segment for c in caps if c.segment), None),
                     }
                 )
             executemany(conn, cap_sends, new_rows)
@@ -272,12 +289,118 @@ class CapLedger:
             conn.execute(delete(cap_sends).where(cap_sends.c.message_id.in_(list(message_ids))))
 
     @staticmethod
-    def move(conn, moves: Sequence[tuple[str, int]]) -> None:
-        """Move reserved sends `(message id, new send time ms)` (e.g. deferred at dispatch to
-        their send window's next opening), inside the caller's transaction, so later accepts
-        count them when they go."""
-        for message_id, at_ms in moves:
-            conn.execute(cap_sends.update().where(cap_sends.c.message_id == message_id).values(at_ms=at_ms))
+    def move_in(
+        conn: Connection,
+        tenant_id: str,
+        traffic_type: str,
+        moves: Sequence[Move],
+        caps_of: Callable[[str | None], Sequence[Cap]],
+    ) -> dict[str, Moved]:
+        """Move reserved sends to the time they now go, inside the caller's write transaction
+        and under the same lock rows as `reserve_in`: each is checked at its new time against
+        the recipient's other sends (never itself) with the caps `caps_of(its segment)` gives.
+        Over a cap, it moves on to the cap's `free_at`, then to `Move.opening` of that, and so
+        on until both hold; past `Move.latest_ms` it goes nowhere (its reservation is given
+        back) and the caller lets it expire. A send without a reservation (accepted while its
+        traffic type had no caps) is reserved now."""
+        if not moves:
+            return {}
+        moves = sorted(moves, key=lambda m: m.to_bidx)  # one lock order everywhere
+        out: dict[str, Moved] = {}
+        for start in range(0, len(moves), _CHUNK):
+            chunk = moves[start : start + _CHUNK]
+            bidxs = sorted({m.to_bidx for m in chunk})
+            _lock(conn, tenant_id, traffic_type, bidxs)
+            # Every send of these recipients from the longest period before the earliest wish on:
+            # a deferral may go far past it, and sends ahead are few (scheduled ones).
+            widest_ms = MAX_CAP_PERIOD_S * 1000
+            rows = fetch(
+                conn,
+                _SENDS_FROM,
+                {
+                    "tenant_id": tenant_id,
+                    "traffic_type": traffic_type,
+                    "bidxs": bidxs,
+                    "lo": min(m.at_ms for m in chunk) - widest_ms,
+                    "ids": [m.message_id for m in chunk],  # their own, however old
+                },
+            )
+            taken: dict[bytes, dict[str, int]] = {}
+            segments: dict[str, str | None] = {}
+            for message_id, bidx, at, segment in rows:
+                taken.setdefault(bytes(bidx), {})[message_id] = at
+                segments[message_id] = segment
+            updates, inserts, released = [], [], []
+            for m in chunk:
+                mine = taken.setdefault(m.to_bidx, {})
+                reserved = m.message_id in segments
+                caps = caps_of(segments.get(m.message_id))
+                others = [at for mid, at in mine.items() if mid != m.message_id]
+                at, first = _fit(caps, others, m)
+                out[m.message_id] = Moved(at, first)
+                if at is None:
+                    mine.pop(m.message_id, None)
+                    if reserved:
+                        released.append(m.message_id)
+                    continue
+                mine[m.message_id] = at
+                if reserved:
+                    updates.append({"b_id": m.message_id, "b_at": at})
+                else:
+                    inserts.append(
+                        {
+                            "message_id": m.message_id,
+                            "tenant_id": tenant_id,
+                            "to_bidx": m.to_bidx,
+                            "traffic_type": traffic_type,
+                            "at_ms": at,
+                            "segment": None,
+                        }
+                    )
+            executemany(conn, _MOVE, updates)
+            executemany(conn, cap_sends, inserts)
+            CapLedger.release_in(conn, released)
+        return out
+
+
+@dataclass(frozen=True)
+class Move:
+    """A reserved send about to go at `at_ms` (or at `opening(at_ms)`, its window's next opening
+    from then: the identity without a window); after `latest_ms` it should not go at all."""
+
+    message_id: str
+    to_bidx: bytes
+    at_ms: int
+    latest_ms: int
+    opening: Callable[[int], int] = lambda at_ms: at_ms
+
+
+@dataclass(frozen=True)
+class Moved:
+    """When a moved send goes (None: past its latest time, it does not), and the cap that
+    deferred it (None: it goes when it wished)."""
+
+    at_ms: int | None
+    refusal: CapRefusal | None
+
+
+_MAX_DEFERRALS = 64  # caps and a window keep deferring each other: give up (it expires)
+
+
+def _fit(caps: Sequence[Cap], others: list[int], move: Move) -> tuple[int | None, CapRefusal | None]:
+    """The first time from `move.at_ms` both the window and the caps allow, and the first cap
+    that stood in the way; (None, cap) when a cap pushes it past `move.latest_ms` (a window
+    alone never does: a deferral to the next opening keeps the message)."""
+    at, first = move.opening(move.at_ms), None
+    for _ in range(_MAX_DEFERRALS):
+        refusal = _first_breach(caps, others, at)
+        if refusal is None:
+            return at, first
+        first = first or refusal
+        at = move.opening(refusal.free_at_ms)
+        if at > move.latest_ms:
+            return None, first
+    return None, first
 
 
 def _lock(conn: Connection, tenant_id: str, traffic_type: str, bidxs: list[bytes]) -> None:

@@ -62,7 +62,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.RCS_DELIVERED: frozenset({S.RCS_READ}),
     S.REVOKED: frozenset({S.FALLBACK_PENDING, S.EXPIRED}),
     S.FALLBACK_PENDING: frozenset(
-        {S.FALLBACK_PENDING, S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED, S.REJECTED, S.FAILED, S.REVOKED}
+        # `expired`: a frequency cap would hold the SMS past its TTL (see dispatch/dispatcher.py).
+        {S.FALLBACK_PENDING, S.SMS_SENT, S.SMS_DELIVERED, S.SMS_FAILED, S.REJECTED, S.FAILED, S.REVOKED, S.EXPIRED}
     ),
     S.SMS_SENT: frozenset({S.SMS_DELIVERED, S.SMS_FAILED}),
     S.RCS_READ: frozenset(),

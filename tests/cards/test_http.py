@@ -140,7 +140,14 @@ async def test_missing_variable_is_422_naming_it(client):
     assert resp.status == 422
     body = await resp.json()
     assert body["variable"] == "name" and body["field"] == f"/card{CARD}/title"
-    assert body["errors"] == [{"path": "/variables/name", "message": f"missing; used in /card{CARD}/title"}]
+    assert body["errors"] == [
+        {
+            "path": "/variables/name",
+            "message": f"missing; used in /card{CARD}/title",
+            "code": "variable_missing",
+            "params": {"name": "name", "used_in": f"/card{CARD}/title"},
+        }
+    ]
 
 
 async def test_composed_card_over_a_limit_is_422_with_the_field_path(client):

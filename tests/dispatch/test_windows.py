@@ -1,11 +1,12 @@
 """Send windows re-checked at dispatch time: a marketing message accepted inside its window whose
 SMS fallback or late-claimed send falls due after 21:00 waits for 08:00, never goes out at
-night, and never reaches the recipient twice (SQLite, and PostgreSQL when configured)."""
+night, and never reaches the recipient twice; and frequency caps checked again when a send moved
+after accept (SQLite, and PostgreSQL when configured)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -151,4 +152,115 @@ async def test_a_cancel_of_a_deferred_sms_revokes_it(night_api):
     assert answer.status in (200, 202), await answer.text()
     night_api.clock.at = local(8, 0, 3)
     view = await waited(night_api, mid, lambda v: v["status"] == "revoked")
+    assert "sms_sent" not in event_types(view)
+
+
+# -- frequency caps at dispatch time: a send that moved after accept is checked where it goes ----
+
+NEVER_DELIVERED = "+8613800001237"  # the sandbox's MaaP accepts it and never delivers: revokes succeed
+
+
+async def post(api, traffic: str, **extra):
+    return await api.post("/v1/messages", {"to": NEVER_DELIVERED, "card": card(), "traffic_type": traffic, **extra})
+
+
+async def accepted(api, traffic: str, **extra) -> str:
+    sent = await post(api, traffic, **extra)
+    assert sent.status == 202, await sent.text()
+    return (await sent.json())["messages"][0]["id"]
+
+
+def cap_events(view: dict) -> list[dict]:
+    return [e for e in view["events"] if e["detail"] and e["detail"].get("rule") == "frequency_cap"]
+
+
+# (A's TTL, what moves A after 21:00, B accepted before A moved?, what becomes of A)
+MARKETING_MOVES = [
+    pytest.param(3 * 86_400, maap_failed, True, "deferred", id="B first, A's TTL long: A waits a day after B"),
+    pytest.param(300, ttl_expiry, True, "expired", id="B first, A past its TTL: A expires"),
+    pytest.param(3 * 86_400, maap_failed, False, "sent", id="A moved first: B is refused at accept"),
+]
+
+
+@pytest.mark.parametrize("ttl, trigger, b_first, outcome", MARKETING_MOVES)
+async def test_marketing_moved_by_the_window_never_makes_two_in_a_day(night_api, ttl, trigger, b_first, outcome):
+    """Marketing 1/day. A is accepted at 20:59 on the 2nd and cannot go before 21:00 (its SMS
+    fallback falls due at 21:02 or 21:05): the window moves it to 08:00 on the 3rd. B, to the
+    same recipient, is for 20:59:30 on the 3rd: allowed at accept against A's 20:59 on the 2nd,
+    but 13 hours after A's new time."""
+    night_api.clock.at = local(20, 59)
+    a = await accepted(night_api, "marketing", ttl=ttl)
+    await waited(night_api, a, lambda v: v["status"] == "rcs_sent")
+    b_at = local(20, 59, day=3, second=30)
+    if b_first:
+        night_api.clock.at = local(20, 59, second=10)
+        b = await accepted(night_api, "marketing", send_at=stamp(b_at))
+    await trigger(night_api, a, local(21, 2) if trigger is maap_failed else local(21, 5))
+    if outcome == "expired":
+        view = await waited(night_api, a, lambda v: v["status"] == "expired")
+        [why] = cap_events(view)
+        assert why["type"] == "expired" and why["source"] == "dispatcher"
+        assert why["detail"]["reason"] == "frequency_cap" and why["detail"]["cap"] == {"limit": 1, "period": "1d"}
+        assert "sms_sent" not in event_types(view)
+        return
+    if outcome == "deferred":
+        view = await waited(night_api, a, lambda v: bool(cap_events(v)))
+        [why] = cap_events(view)
+        assert why["type"] == "fallback_pending" and why["detail"]["reason"] == "frequency_cap"
+        # Not 08:00 on the 3rd, B's day: a whole day after B, inside the window again.
+        assert why["detail"]["send_at"] == stamp(local(20, 59, day=4, second=30))
+        night_api.clock.at = local(8, 0, day=3, second=3)
+        assert await night_api.client.app[DISPATCHER].run_once() == 0  # nothing due: A waits
+        night_api.clock.at = b_at
+        # (Over RCS, or by SMS at once: A's failure taught the platform the number is not capable.)
+        b_view = await waited(night_api, b, lambda v: v["status"] in ("rcs_sent", "sms_delivered"))
+        night_api.clock.at = local(20, 59, day=4, second=30)
+        view = await waited(night_api, a, lambda v: v["status"] == "sms_delivered")
+        [sms] = [e for e in view["events"] if e["type"] == "sms_sent"]
+        [b_sent] = [e for e in b_view["events"] if e["type"] in ("rcs_sent", "sms_sent")]
+        assert (sms["at"], b_sent["at"]) == (stamp(local(20, 59, day=4, second=30)), stamp(b_at))
+        return
+    # A moved to 08:00 on the 3rd first, its reservation with it: B is 13 hours from it.
+    await waited(night_api, a, lambda v: event_types(v).count("fallback_pending") == 2)
+    night_api.clock.at = local(21, 10)
+    refused = await post(night_api, "marketing", send_at=stamp(b_at))
+    assert refused.status == 429 and (await refused.json())["rule"] == "frequency_cap"
+    night_api.clock.at = local(8, 0, day=3, second=3)
+    view = await waited(night_api, a, lambda v: v["status"] == "sms_delivered")
+    assert not cap_events(view)
+
+
+async def test_an_otp_fallback_moves_its_reservation_and_a_second_code_waits(night_api):
+    """OTP 1/min: the first code's SMS fallback goes 50 s after accept (its TTL revoked); a
+    second code at +61 s would reach the phone 11 s after it, and is refused until +110 s. The
+    fallback itself broke no cap: it went on time, with no extra event."""
+    t0 = night_api.clock.at
+    first = await accepted(night_api, "otp", ttl=50)
+    await waited(night_api, first, lambda v: v["status"] == "rcs_sent")
+    night_api.clock.at = t0 + timedelta(seconds=50)
+    view = await waited(night_api, first, lambda v: v["status"] == "sms_delivered")
+    [sms] = [e for e in view["events"] if e["type"] == "sms_sent"]
+    assert sms["at"] == stamp(t0 + timedelta(seconds=50))
+    assert event_types(view).count("fallback_pending") == 1 and "scheduled" not in event_types(view)
+    night_api.clock.at = t0 + timedelta(seconds=61)
+    refused = await post(night_api, "otp")
+    assert refused.status == 429 and refused.headers["Retry-After"] == "49"
+    night_api.clock.at = t0 + timedelta(seconds=110)
+    assert (await post(night_api, "otp")).status == 202
+
+
+async def test_an_otp_fallback_due_after_a_second_code_went_expires(night_api):
+    """OTP 1/min: a second code accepted at +61 s goes at once (the first counted at its accept);
+    the first's SMS fallback, decided at +70 s, would reach the phone 9 s after it: the cap
+    would hold it past its TTL, so it expires (reason frequency_cap) instead."""
+    t0 = night_api.clock.at
+    first = await accepted(night_api, "otp", ttl=70)
+    await waited(night_api, first, lambda v: v["status"] == "rcs_sent")
+    night_api.clock.at = t0 + timedelta(seconds=61)
+    second = await accepted(night_api, "otp")
+    await waited(night_api, second, lambda v: v["status"] == "rcs_sent")
+    night_api.clock.at = t0 + timedelta(seconds=70)
+    view = await waited(night_api, first, lambda v: v["status"] == "expired")
+    [why] = cap_events(view)
+    assert why["detail"]["cap"] == {"limit": 1, "period": "1m"} and why["detail"]["traffic_type"] == "otp"
     assert "sms_sent" not in event_types(view)

@@ -19,8 +19,8 @@ def database_url():
     return None  # the browser's behaviour does not depend on the storage
 
 
-async def signed_in_carousel(browser, server, key, width=1440, height=900):
-    """A page signed in with a new three-card carousel template open."""
+async def signed_in_new_template(browser, server, key, name, width=1440, height=900):
+    """A page signed in (its sign-in page asking for nothing missing) with a new blank template open."""
     from playwright.async_api import expect
 
     page, problems = await open_page(browser, width, height)
@@ -34,9 +34,18 @@ async def signed_in_carousel(browser, server, key, width=1440, height=900):
     await tid("signin-submit").click()
     await tid("empty-new").click()
     problems.clear()  # the page asked for a session before there was one (a 401)
-    await tid("new-name").fill("Defects")
+    await tid("new-name").fill(name)
     await tid("new-create").click()
     await expect(tid("save-state")).to_have_text("Saved ✓")
+    return page, problems
+
+
+async def signed_in_carousel(browser, server, key):
+    """A page signed in with a new three-card carousel template open."""
+    from playwright.async_api import expect
+
+    page, problems = await signed_in_new_template(browser, server, key, "Defects")
+    tid = page.get_by_test_id
     await tid("kind-carousel").click()
     await tid("add-card").click()
     await expect(page.locator(".card-editor[data-path^='/message']")).to_have_count(3)
@@ -143,16 +152,8 @@ async def test_a_card_over_its_button_limit_says_so_at_the_counter(chromium, san
 
     server, key = sandbox_app
     async with chromium_browser(chromium) as browser:
-        page, problems = await open_page(browser, 1440, 900)
+        page, problems = await signed_in_new_template(browser, server, key, "Five buttons")
         tid = page.get_by_test_id
-        await page.goto(str(server.make_url("/editor")))
-        await tid("signin-key").fill(key)
-        await tid("signin-submit").click()
-        await tid("empty-new").click()
-        problems.clear()  # the page asked for a session before there was one (a 401)
-        await tid("new-name").fill("Five buttons")
-        await tid("new-create").click()
-        await expect(tid("save-state")).to_have_text("Saved ✓")
         buttons = ",".join(f'{{"reply": {{"displayText": "B{i}", "postback": {{"data": "b{i}"}}}}}}' for i in range(5))
         card = (
             '{"message": {"generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, '

@@ -120,3 +120,52 @@ async def test_then_runs_only_after_its_change_applied(api):
     await _write(app, batch)
     assert result.applied == [(revokable, Status.REVOKED), (revokable, Status.FALLBACK_PENDING)]
     assert (await (await api.get(f"/v1/messages/{finished}")).json())["status"] == "rcs_delivered"
+
+
+# (its status, the change, its new due time: does its frequency-cap reservation follow?)
+FOLLOW_CASES = [
+    pytest.param(Status.QUEUED, Status.QUEUED, True, id="an RCS retry"),
+    pytest.param(Status.RCS_SENT, Status.FALLBACK_PENDING, True, id="the SMS fallback"),
+    pytest.param(Status.QUEUED, Status.SCHEDULED, True, id="a deferral"),
+    pytest.param(Status.HELD, Status.ACCEPTED, True, id="approved by a reviewer"),
+    pytest.param(Status.QUEUED, Status.RCS_SENT, False, id="rcs_sent: looked at again, not sent again"),
+]
+
+
+@pytest.mark.parametrize("current,new,follows", FOLLOW_CASES)
+async def test_a_reservation_follows_a_new_due_time_of_a_send(api, current, new, follows):
+    from messages.send_rules import cap_sends
+
+    app = api.client.app
+    resp = await api.post("/v1/messages", {"to": "+8613812345678", "card": card(), "traffic_type": "otp"})
+    assert resp.status == 202, await resp.text()
+    mid = (await resp.json())["messages"][0]["id"]
+    async with app[DATABASE].write.begin() as conn:
+        await conn.execute(messages.update().where(messages.c.id == mid).values(status=current))
+        accepted_at = (await conn.execute(select(cap_sends.c.at_ms).where(cap_sends.c.message_id == mid))).scalar()
+    assert accepted_at is not None and accepted_at != LATER_MS  # reserved at accept
+    batch = WriteBatch()
+    Lifecycle(app[KEYRING]).add(batch, [Change(mid, new, LATER_MS - 1, "test", due_ms=LATER_MS)])
+    await _write(app, batch)
+    async with app[DATABASE].read.connect() as conn:
+        at = (await conn.execute(select(cap_sends.c.at_ms).where(cap_sends.c.message_id == mid))).scalar()
+    assert at == (LATER_MS if follows else accepted_at)
+
+
+async def test_an_sms_retry_moves_its_reservation(api):
+    from messages import lifecycle
+    from messages.send_rules import cap_sends
+
+    app = api.client.app
+    resp = await api.post("/v1/messages", {"to": "+8613812345679", "card": card(), "traffic_type": "otp"})
+    mid = (await resp.json())["messages"][0]["id"]
+    pending = Status.FALLBACK_PENDING
+    async with app[DATABASE].write.begin() as conn:
+        await conn.execute(messages.update().where(messages.c.id == mid).values(status=pending))
+    batch = WriteBatch().run(
+        lambda conn: lifecycle.reschedule(conn, mid, due_ms=LATER_MS, when=frozenset({pending}), send=True)
+    )
+    await _write(app, batch)
+    async with app[DATABASE].read.connect() as conn:
+        at = (await conn.execute(select(cap_sends.c.at_ms).where(cap_sends.c.message_id == mid))).scalar()
+    assert at == LATER_MS

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
-from messages.rules import DEFAULT_RULES, Window, next_allowed, next_allowed_ms, parse_rules, zones_of
+from messages.rules import DEFAULT_RULES, Cap, Window, next_allowed, next_allowed_ms, parse_rules, zones_of
+from messages.send_rules import CapLedger, Move, cap_sends
+from store import open_database
 from tests.conftest import ApiClient, card
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -159,6 +163,177 @@ async def test_concurrent_sends_never_exceed_a_cap(rules_api, limit):
     results = await asyncio.gather(*(send(rules_api, "otp") for _ in range(24)))
     statuses = [r.status for r in results]
     assert statuses.count(202) == limit and statuses.count(429) == 24 - limit
+
+
+# -- caps again when a send moves after accept (the ledger; the dispatcher: tests/dispatch/test_caps_moved.py)
+
+OTP = DEFAULT_RULES.caps["otp"]
+MARKETING = DEFAULT_RULES.caps["marketing"]
+NEW_MEMBER = DEFAULT_RULES.segment_caps["new_member"]["marketing"]
+MARKETING_WINDOW = DEFAULT_RULES.windows["marketing"]
+T = int(local(10, 0).timestamp() * 1000)  # 10:00 on the 2nd in Shanghai
+S, H, D = 1000, 3_600_000, 86_400_000
+BIDX = b"recipient-1"
+
+
+def ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def window_opening(at_ms: int) -> int:
+    return next_allowed_ms(MARKETING_WINDOW, ("Asia/Shanghai",), at_ms)
+
+
+MOVE_CASES = [
+    # (traffic type, its segment, the recipient's other sends, reserved at, moves to, latest,
+    #  window?, where it goes (None: nowhere), the cap that deferred it)
+    pytest.param(
+        "otp", None, [T - 120 * S], T, T + 50 * S, T + H, False, T + 50 * S, None, id="keeps its caps: on time"
+    ),
+    pytest.param("otp", None, [], T, T + 10 * S, T + H, False, T + 10 * S, None, id="never counts itself"),
+    pytest.param(
+        "otp", None, [T + 61 * S], T, T + 50 * S, T + H, False, T + 121 * S, OTP[0], id="1/min: waits for the cap"
+    ),
+    pytest.param(
+        "otp", None, [T + 61 * S], T, T + 50 * S, T + 100 * S, False, None, OTP[0], id="1/min past its TTL: nowhere"
+    ),
+    pytest.param(
+        "otp",
+        None,
+        [T - 50 * 60 * S + i * 10 * 60 * S for i in range(5)],  # 5 in the last hour, 10 min apart
+        T - 2 * H,
+        T,
+        T + H,
+        False,
+        T + 10 * 60 * S,  # once the first of them is an hour old (1/min holds: the last was 10 min ago)
+        OTP[1],
+        id="5/h: waits for the oldest to leave the hour",
+    ),
+    pytest.param(
+        "marketing",
+        None,
+        [ms(local(20, 59, 3)) + 30 * S],  # B: accepted for 20:59:30 on the 3rd
+        ms(local(20, 59, 2)),  # A: reserved 20:59 on the 2nd, cannot go before 21:00
+        ms(local(21, 5, 2)),
+        ms(local(21, 5, 2)) + 5 * D,
+        True,
+        ms(local(20, 59, 4)) + 30 * S,  # not 08:00 on the 3rd (B's day): a day after B
+        MARKETING[0],
+        id="window then 1/day: a day after the other",
+    ),
+    pytest.param(
+        "marketing",
+        None,
+        [ms(local(21, 30, 3))],  # reserved out of hours (a rule changed since)
+        ms(local(20, 59, 2)),
+        ms(local(21, 5, 2)),
+        ms(local(21, 5, 2)) + 5 * D,
+        True,
+        ms(local(8, 0, 5)),  # the cap frees at 21:30 on the 4th, the window opens at 08:00 on the 5th
+        MARKETING[0],
+        id="cap then window, repeated",
+    ),
+    pytest.param(
+        "marketing",
+        "new_member",
+        [T - k * (D + H) for k in range(1, 5)],  # 4 in 30 days, each more than a day apart
+        T - 40 * D,  # a tagged reservation, from before those four
+        T,
+        T + H,
+        False,
+        None,
+        NEW_MEMBER[0],
+        id="a segment's cap: its own caps again",
+    ),
+    pytest.param(
+        "marketing",
+        None,
+        [T - k * (D + H) for k in range(1, 5)],
+        T - 40 * D,
+        T,
+        T + H,
+        False,
+        T,
+        None,
+        id="untagged: its traffic type's caps only",
+    ),
+    pytest.param("otp", None, [], None, T, T + H, False, T, None, id="not reserved yet: reserved now"),
+]
+
+
+@pytest.mark.parametrize("traffic,segment,others,reserved,wish,latest,windowed,expected,cap", MOVE_CASES)
+async def test_a_moved_send_is_checked_at_its_new_time(
+    settings, traffic, segment, others, reserved, wish, latest, windowed, expected, cap
+):
+    rules = DEFAULT_RULES
+    db = open_database(settings.db_url)
+    try:
+        earlier = [(f"other-{i}", BIDX, at, ()) for i, at in enumerate(others)]
+        assert await CapLedger(db).reserve("t1", traffic, earlier, T) == {}  # no caps: always recorded
+        if reserved is not None:
+            mine = [("mine", BIDX, reserved, rules.caps_for(traffic, segment))]
+            assert await CapLedger(db).reserve("t1", traffic, mine, reserved) == {}
+        move = Move("mine", BIDX, wish, latest, window_opening if windowed else (lambda at: at))
+        async with db.write.begin() as conn:
+            moved = await conn.run_sync(
+                lambda c: CapLedger.move_in(c, "t1", traffic, [move], partial(rules.caps_for, traffic))
+            )
+        assert moved["mine"].at_ms == expected
+        assert (moved["mine"].refusal.cap if moved["mine"].refusal else None) == cap
+        async with db.read.connect() as conn:
+            rows = (await conn.execute(select(cap_sends.c.at_ms).where(cap_sends.c.message_id == "mine"))).all()
+        # Its reservation went with it, or was given back.
+        assert [r.at_ms for r in rows] == ([] if expected is None else [expected])
+    finally:
+        await db.dispose()
+
+
+def most_in_any_period(times: list[int], period_ms: int) -> int:
+    times = sorted(times)
+    return max((sum(1 for t in times[i:] if t - a < period_ms) for i, a in enumerate(times)), default=0)
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_concurrent_moves_and_accepts_never_exceed_a_cap(settings, limit):
+    """Sends accepted long ago whose retries all go now, and new accepts for now, each in its own
+    transaction at once (on PostgreSQL, as many connections): exactly `limit` go."""
+    caps = (Cap(limit, 3600),)
+    db = open_database(settings.db_url)
+    try:
+        old = [(f"old-{i}", BIDX, T - (i + 2) * 10 * H, caps) for i in range(8)]  # 10 h apart: all fit
+        assert await CapLedger(db).reserve("t1", "otp", old, T) == {}
+
+        # On PostgreSQL every transaction is open before any decides; SQLite has one writer.
+        everyone = asyncio.Barrier(1 if db.sqlite else 16)
+
+        async def move(i: int) -> bool:
+            async with db.write.begin() as conn:
+                await conn.execute(select(1))
+                await everyone.wait()
+                moved = await conn.run_sync(
+                    lambda c: CapLedger.move_in(c, "t1", "otp", [Move(f"old-{i}", BIDX, T, T + H // 2)], lambda s: caps)
+                )
+            return moved[f"old-{i}"].at_ms == T
+
+        async def accept(i: int) -> bool:
+            async with db.write.begin() as conn:
+                await conn.execute(select(1))
+                await everyone.wait()
+                refused = await conn.run_sync(
+                    lambda c: CapLedger.reserve_in(c, "t1", "otp", [(f"new-{i}", BIDX, T, caps)], T)
+                )
+            return not refused
+
+        going = await asyncio.gather(*(move(i) for i in range(8)), *(accept(i) for i in range(8)))
+        assert sum(going) == limit
+        async with db.read.connect() as conn:
+            times = [
+                r.at_ms for r in await conn.execute(select(cap_sends.c.at_ms).where(cap_sends.c.tenant_id == "t1"))
+            ]
+        assert most_in_any_period(times, 3600 * 1000) == limit
+        assert sum(1 for t in times if t == T) == limit
+    finally:
+        await db.dispose()
 
 
 # -- segment caps: in addition to the traffic type's --------------------------------------------
