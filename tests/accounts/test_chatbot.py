@@ -262,6 +262,7 @@ async def test_an_open_url_without_application_is_sent_as_browser_with_a_warning
         {
             "path": "/menu/entries/0/action/urlAction/openUrl/application",
             "message": "openUrl without application; treated as browser",
+            "code": "no_application",
         }
     ]
     sent = made["body"]["menu"]["entries"][0]["action"]["urlAction"]["openUrl"]
