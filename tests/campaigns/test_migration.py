@@ -17,5 +17,6 @@ async def test_the_migration_matches_the_tables_and_grants_the_scope(tmp_path, d
     assert got.drift == []
     assert "channel" in got.columns["batches"]  # 0007: an SMS-only send
     assert {"campaigns", "campaign_recipients", "campaign_messages", "journeys", "journey_sends"} <= got.tables
-    assert got.scopes["all"].split() == sorted(FULL.split() + ["campaigns"])
+    # Later migrations grant their scopes too: what matters here is that `campaigns` is added.
+    assert set(FULL.split()) | {"campaigns"} <= set(got.scopes["all"].split())
     assert got.scopes["narrow"] == "messages audiences"
