@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conversations.pipeline import ASK_BACK_TEXT, HANDOFF_TEXT, decide
-from conversations.rules import REGEX_BUDGET_S, Inbound, first_match, parse_rules
+from conversations.rules import DEFAULT_THRESHOLD, REGEX_BUDGET_S, Inbound, first_match, parse_rules
 from tests.conversations.conftest import ANSWERS, Question, TableAnswerer
 from tests.conversations.test_bot_table import RULES
 
@@ -87,7 +87,7 @@ def test_a_regular_expression_cannot_hold_the_loop():
 
 async def test_rules_round_trip_and_the_test_console(api):
     empty = await (await api.get("/v1/conversations/rules")).json()
-    assert empty == {"rules": [], "threshold": 0.6, "on_miss": "ask_back"}
+    assert empty == {"rules": [], "threshold": DEFAULT_THRESHOLD, "on_miss": "ask_back"}
     put = await api.put("/v1/conversations/rules", RULES)
     assert put.status == 200, await put.text()
     got = await (await api.get("/v1/conversations/rules")).json()
