@@ -4,9 +4,10 @@
 // "if a user sends X, this happens", nothing sent). Each field error of the API's problem is
 // shown under its rule. Signed in like the editor; writing needs `conversations` write.
 
-import { api, ApiError, currentSession, setCsrf, onUnauthorized } from './api.js';
+import { api, ApiError, currentSession, setCsrf } from './api.js';
 import { h } from './dom.js';
-import { initI18n, onLocale, otherLocale, setLocale, t } from './i18n.js';
+import { startLanguage, wireSignIn } from './pageshell.js';
+import { t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const MATCH_KINDS = ['exact', 'prefix', 'regex', 'number', 'postback', 'menu', 'any'];
@@ -254,35 +255,9 @@ async function runTest(e) {
 
 // -- start --------------------------------------------------------------------------------------
 
-function labelLanguage() {
-  for (const b of document.querySelectorAll('.lang-switch')) {
-    b.textContent = otherLocale() === 'en' ? 'English' : '中文';
-    b.setAttribute('lang', otherLocale());
-  }
-}
-
 async function main() {
-  await initI18n();
-  labelLanguage();
-  onLocale(() => { labelLanguage(); collect(); render(); });
-  for (const b of document.querySelectorAll('.lang-switch')) b.addEventListener('click', () => setLocale(otherLocale()));
-  onUnauthorized(showSignIn);
-  $('signin-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    $('signin-error').textContent = '';
-    const login = $('signin-login').value.trim();
-    const body = login ? { login, password: $('signin-password').value } : { api_key: $('signin-key').value };
-    try {
-      await start(await api('POST', '/editor/session', body));
-      $('signin-key').value = $('signin-password').value = '';
-    } catch (err) {
-      $('signin-error').textContent = describe(err);
-    }
-  });
-  $('btn-signout').addEventListener('click', async () => {
-    await api('DELETE', '/editor/session');
-    showSignIn();
-  });
+  await startLanguage(() => { collect(); render(); });
+  wireSignIn({ start, showSignIn, describe });
   $('rules-form').addEventListener('submit', save);
   $('btn-add').addEventListener('click', addRule);
   $('test-form').addEventListener('submit', runTest);

@@ -4,10 +4,11 @@
 // the resend, the cost) and its funnel as CSV. Reads and writes /v1/campaigns (the templates,
 // segments and segment counts for the form); signed in like the editor.
 
-import { api, ApiError, currentSession, setCsrf, onUnauthorized } from './api.js';
+import { api, ApiError, currentSession, setCsrf } from './api.js';
 import { h } from './dom.js';
+import { startLanguage, wireSignIn } from './pageshell.js';
 import { funnelBars, STAGES } from './funnelbars.js';
-import { initI18n, locale, onLocale, otherLocale, setLocale, t } from './i18n.js';
+import { locale, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 // Every 2 seconds; `?refresh=N` (0.2–3600 seconds) for a wall screen or a test.
@@ -482,35 +483,9 @@ async function openForm() {
 
 // -- start ------------------------------------------------------------------------------------
 
-function labelLanguage() {
-  for (const b of document.querySelectorAll('.lang-switch')) {
-    b.textContent = otherLocale() === 'en' ? 'English' : '中文';
-    b.setAttribute('lang', otherLocale());
-  }
-}
-
 async function main() {
-  await initI18n();
-  labelLanguage();
-  onLocale(() => { labelLanguage(); renderList(); loadDetail().catch(() => {}); });
-  for (const b of document.querySelectorAll('.lang-switch')) b.addEventListener('click', () => setLocale(otherLocale()));
-  onUnauthorized(showSignIn);
-  $('signin-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    $('signin-error').textContent = '';
-    const login = $('signin-login').value.trim();
-    const body = login ? { login, password: $('signin-password').value } : { api_key: $('signin-key').value };
-    try {
-      await start(await api('POST', '/editor/session', body));
-      $('signin-key').value = $('signin-password').value = '';
-    } catch (err) {
-      $('signin-error').textContent = err instanceof ApiError ? err.describe() : String(err);
-    }
-  });
-  $('btn-signout').addEventListener('click', async () => {
-    await api('DELETE', '/editor/session');
-    showSignIn();
-  });
+  await startLanguage(() => { renderList(); loadDetail().catch(() => {}); });
+  wireSignIn({ start, showSignIn });
   $('btn-new').addEventListener('click', openForm);
   $('btn-cancel-form').addEventListener('click', () => { $('campaign-form').hidden = true; });
   $('campaign-form').addEventListener('submit', create);

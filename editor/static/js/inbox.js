@@ -5,9 +5,10 @@
 // GET /v1/conversations/stats. Signed in like the editor (session cookie, CSRF token on writes);
 // a person's role or a key needs `conversations` (write to answer).
 
-import { api, ApiError, currentSession, setCsrf, onUnauthorized } from './api.js';
+import { api, ApiError, currentSession, setCsrf } from './api.js';
 import { h } from './dom.js';
-import { initI18n, locale, onLocale, otherLocale, setLocale, t } from './i18n.js';
+import { startLanguage, wireSignIn } from './pageshell.js';
+import { locale, t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const STATS_MS = 15000; // the figures again at least this often (and soon after each change)
@@ -386,35 +387,9 @@ async function loadStats() {
 
 // -- start --------------------------------------------------------------------------------------
 
-function labelLanguage() {
-  for (const b of document.querySelectorAll('.lang-switch')) {
-    b.textContent = otherLocale() === 'en' ? 'English' : '中文';
-    b.setAttribute('lang', otherLocale());
-  }
-}
-
 async function main() {
-  await initI18n();
-  labelLanguage();
-  onLocale(() => { labelLanguage(); renderList(); renderTemplates(); if (openId) renderDetail(); loadStats(); setLive($('live').dataset.state); });
-  for (const b of document.querySelectorAll('.lang-switch')) b.addEventListener('click', () => setLocale(otherLocale()));
-  onUnauthorized(showSignIn);
-  $('signin-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    $('signin-error').textContent = '';
-    const login = $('signin-login').value.trim();
-    const body = login ? { login, password: $('signin-password').value } : { api_key: $('signin-key').value };
-    try {
-      await start(await api('POST', '/editor/session', body));
-      $('signin-key').value = $('signin-password').value = '';
-    } catch (err) {
-      $('signin-error').textContent = describe(err);
-    }
-  });
-  $('btn-signout').addEventListener('click', async () => {
-    await api('DELETE', '/editor/session');
-    showSignIn();
-  });
+  await startLanguage(() => { renderList(); renderTemplates(); if (openId) renderDetail(); loadStats(); setLive($('live').dataset.state); });
+  wireSignIn({ start, showSignIn, describe });
   for (const radio of document.querySelectorAll('input[name=filter]')) radio.addEventListener('change', reload);
   window.addEventListener('hashchange', () => openConversation(decodeURIComponent(location.hash.slice(1))));
   $('btn-assign').addEventListener('click', () => act('assign', { assignee: 'me' }));
