@@ -58,6 +58,7 @@ from aiohttp.abc import AbstractAccessLogger
 from markupsafe import Markup
 from yarl import URL
 
+from api.livepage import REFRESH_SCRIPT
 from rcs.callbacks import signed_headers
 from rcs.maap import (
     BOT_MESSAGE_TYPE,
@@ -1083,23 +1084,6 @@ _HANDSET_STYLE = """.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;pa
 .menu{border-top:2px solid #999;margin-top:1em;padding-top:.5em} .menu details{display:inline-block}
 .compose input[name=text]{width:24em}"""
 _HANDSET_SCRIPT_PATH = "/handset/static/refresh.js"
-# The live refresh: the page reloads when its thread changed, unless a person is typing.
-_HANDSET_SCRIPT = """'use strict';
-(() => {
-  const root = document.documentElement;
-  const url = root.dataset.versionUrl;
-  let seen = root.dataset.version;
-  if (!url) return;
-  const typing = () => [...document.querySelectorAll('input[name=text]')].some((i) => i.value !== '');
-  setInterval(async () => {
-    try {
-      const resp = await fetch(url, { cache: 'no-store' });
-      const { version } = await resp.json();
-      if (String(version) !== seen && !typing()) location.reload();
-    } catch (err) { /* the simulator stopped: try again */ }
-  }, 700);
-})();
-"""
 _HANDSET_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'sha256-"
@@ -2000,7 +1984,7 @@ class MaapSimulator:
         return web.json_response({"version": handset.version}, headers=_HANDSET_HEADERS)
 
     async def _handset_script(self, request: web.Request) -> web.Response:
-        return web.Response(text=_HANDSET_SCRIPT, content_type="text/javascript", headers=_HANDSET_HEADERS)
+        return web.Response(text=REFRESH_SCRIPT, content_type="text/javascript", headers=_HANDSET_HEADERS)
 
     async def _open_handset(self, request: web.Request) -> web.Response:
         """A person opens the handset of a number (to write to the chatbot first); the number

@@ -21,6 +21,7 @@ from datetime import datetime
 import jinja2
 from aiohttp import web
 
+from api.livepage import REFRESH_SCRIPT
 from security.logs import mask_phone
 
 MAX_INBOXES = 10_000
@@ -163,7 +164,7 @@ class SmsInboxes:
         return web.json_response({"version": self._inbox_of(request).version}, headers=HEADERS)
 
     async def _script(self, request: web.Request) -> web.Response:
-        return web.Response(text=SCRIPT, content_type="text/javascript", headers=HEADERS)
+        return web.Response(text=REFRESH_SCRIPT, content_type="text/javascript", headers=HEADERS)
 
     async def _reply(self, request: web.Request) -> web.Response:
         inbox = self._inbox_of(request)
@@ -182,22 +183,6 @@ STYLE = """.sms{border:1px solid #ccc;border-radius:8px;margin:.6em 0;padding:.5
 .sms.mine{margin-left:auto;background:#e7f3ff;border-color:#9cc8f0} .sms.lost{border-color:#d33}
 .meta{color:#666;font-size:.85em} input[name=text]{width:24em}"""
 SCRIPT_PATH = "/sms/static/refresh.js"
-SCRIPT = """'use strict';
-(() => {
-  const root = document.documentElement;
-  const url = root.dataset.versionUrl;
-  let seen = root.dataset.version;
-  if (!url) return;
-  const typing = () => [...document.querySelectorAll('input[name=text]')].some((i) => i.value !== '');
-  setInterval(async () => {
-    try {
-      const resp = await fetch(url, { cache: 'no-store' });
-      const { version } = await resp.json();
-      if (String(version) !== seen && !typing()) location.reload();
-    } catch (err) { /* the simulator stopped: try again */ }
-  }, 700);
-})();
-"""
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'sha256-"
