@@ -82,7 +82,8 @@ def test_scopes():
     assert parse_scopes(["webhooks"]) == {"webhooks"}
     assert (
         format_scopes(SCOPES)
-        == "audiences billing campaigns cards channels compliance keys messages privacy reviews templates users webhooks"
+        == "audiences billing campaigns cards channels compliance conversations keys messages privacy reviews templates "
+        "users webhooks"
     )
     assert has_scope("messages cards", "cards") and not has_scope("messages", "cards")
     assert has_scope({"webhooks"}, "webhooks")
