@@ -5,6 +5,28 @@ unless a person is typing a reply."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
+
+def page_headers(style: str, *, images: bool = False) -> dict[str, str]:
+    """The headers of a sandbox page: its one style block allowed by its hash, scripts only from
+    its own server (the refresh), images from it (and data: URIs) when `images`, nothing framed."""
+    style_hash = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    img = " img-src 'self' data:;" if images else ""
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src 'sha256-{style_hash}'; script-src 'self'; connect-src 'self';{img}"
+            " form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "X-Robots-Tag": "noindex",
+        "Cache-Control": "no-store",
+    }
+
+
 REFRESH_SCRIPT = """'use strict';
 (() => {
   const root = document.documentElement;

@@ -33,7 +33,6 @@ import asyncio
 import base64
 import binascii
 import enum
-import hashlib
 import hmac
 import logging
 import random
@@ -58,7 +57,7 @@ from aiohttp.abc import AbstractAccessLogger
 from markupsafe import Markup
 from yarl import URL
 
-from api.livepage import REFRESH_SCRIPT
+from api.livepage import REFRESH_SCRIPT, page_headers
 from rcs.callbacks import signed_headers
 from rcs.maap import (
     BOT_MESSAGE_TYPE,
@@ -1084,19 +1083,7 @@ _HANDSET_STYLE = """.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;pa
 .menu{border-top:2px solid #999;margin-top:1em;padding-top:.5em} .menu details{display:inline-block}
 .compose input[name=text]{width:24em}"""
 _HANDSET_SCRIPT_PATH = "/handset/static/refresh.js"
-_HANDSET_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'sha256-"
-        + base64.b64encode(hashlib.sha256(_HANDSET_STYLE.encode()).digest()).decode()
-        + "'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none';"
-        " frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Robots-Tag": "noindex",
-    "Cache-Control": "no-store",
-}
+_HANDSET_HEADERS = page_headers(_HANDSET_STYLE, images=True)
 
 _PAGES = jinja2.Environment(
     autoescape=True,

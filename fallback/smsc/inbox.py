@@ -10,8 +10,6 @@ recently used go), MAX_ITEMS items per inbox, MAX_PARTIAL unfinished long messag
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
@@ -21,7 +19,7 @@ from datetime import datetime
 import jinja2
 from aiohttp import web
 
-from api.livepage import REFRESH_SCRIPT
+from api.livepage import REFRESH_SCRIPT, page_headers
 from security.logs import mask_phone
 
 MAX_INBOXES = 10_000
@@ -183,18 +181,7 @@ STYLE = """.sms{border:1px solid #ccc;border-radius:8px;margin:.6em 0;padding:.5
 .sms.mine{margin-left:auto;background:#e7f3ff;border-color:#9cc8f0} .sms.lost{border-color:#d33}
 .meta{color:#666;font-size:.85em} input[name=text]{width:24em}"""
 SCRIPT_PATH = "/sms/static/refresh.js"
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'sha256-"
-        + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
-        + "'; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Robots-Tag": "noindex",
-    "Cache-Control": "no-store",
-}
+HEADERS = page_headers(STYLE)
 
 _PAGES = jinja2.Environment(
     autoescape=True,
