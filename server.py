@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+import conversations.privacy  # noqa: F401  (registers a person's conversations for erasure and export)
 import editor
 import security
 from accounts import Accounts, SignatureInvalid, TenantNameInvalid

@@ -53,6 +53,7 @@ _EXPORT = {
         "messages": {"type": "array", "items": {"type": "object"}},
         "clicks": {"type": "array", "items": {"type": "object"}},
         "opt_outs": {"type": "array", "items": {"type": "object"}},
+        "conversations": {"type": "array", "items": {"type": "object"}, "description": "threads with the brand"},
         "retention_days": {"type": "object"},
     },
 }

@@ -327,3 +327,28 @@ async def test_a_key_without_the_scope_is_refused(conv_env):
     resp = await conv_env.api.client.get("/v1/conversations", headers={"Authorization": f"Bearer {made['api_key']}"})
     found = await problem(resp, 403)
     assert "conversations" in found["detail"]
+
+
+async def test_a_persons_conversations_are_exported_and_erased_by_number(conv_env):
+    """PIPL by number: the export carries the person's threads opened; the erasure deletes them
+    (sealed number and bodies) and the receipt counts them."""
+    to = "+8613900005031"
+    conv = await _handed_off(conv_env, to, "sms")
+    final = {"rcs_read", "rcs_delivered", "sms_delivered", "sms_failed", "failed", "expired", "revoked"}
+    await wait_for(conv_env.api, conv_env.first_message, lambda v: v["status"] in final)
+    exported = await conv_env.api.post("/v1/privacy/exports", json={"to": to})
+    assert exported.status == 200, await exported.text()
+    (thread,) = (await exported.json())["conversations"]
+    assert thread["id"] == conv["id"] and thread["channel"] == "sms"
+    assert "人工" in [(m["body"] or {}).get("text") for m in thread["messages"] if m["direction"] == "in"]
+    erased = await conv_env.api.post("/v1/privacy/erasures", json={"to": to})
+    if erased.status == 409:  # the bot's hand-off answer is still on its way: let it end first
+        for mid in (await erased.json())["message_ids"]:
+            await wait_for(conv_env.api, mid, lambda v: v["status"] in final)
+        erased = await conv_env.api.post("/v1/privacy/erasures", json={"to": to})
+    assert erased.status == 201, await erased.text()
+    receipt = (await erased.json())["erased"]
+    assert receipt["conversations"] == 1 and receipt["conversation_messages"] >= 2
+    assert (await conv_env.api.get(f"/v1/conversations/{conv['id']}")).status == 404
+    again = await (await conv_env.api.post("/v1/privacy/exports", json={"to": to})).json()
+    assert again["conversations"] == []
