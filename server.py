@@ -623,7 +623,16 @@ async def campaigns_ctx(app: web.Application):
         db, ledger.writer, app[SEGMENTS], app[messages_http.CARD_CHECK], app[ANALYTICS], clock, ensure_keys=ensure_keys
     )
     sender = PageSender(db, keyring, ledger, messages_http.send_checks(app), ensure_keys=ensure_keys)
-    journeys = Journeys(db, ledger.writer, keyring, app[SEGMENTS], service.variables_of, clock, ensure_keys=ensure_keys)
+    journeys = Journeys(
+        db,
+        ledger.writer,
+        keyring,
+        app[SEGMENTS],
+        service.variables_of,
+        clock,
+        ensure_keys=ensure_keys,
+        contacts=app[CONTACTS],
+    )
     runner = CampaignRunner(
         db,
         ledger.writer,
@@ -635,7 +644,7 @@ async def campaigns_ctx(app: web.Application):
         tick_s=app[SETTINGS].campaign_tick_s,
         journeys=journeys,
     )
-    service.wake = runner.wake
+    service.wake = journeys.wake = runner.wake
     app[CAMPAIGNS], app[JOURNEYS], app[CAMPAIGN_RUNNER] = service, journeys, runner
     await runner.start()
     yield
@@ -947,6 +956,7 @@ async def conversations_ctx(app: web.Application):
         ensure_keys=app[ACCOUNTS].ensure_keys,
         hub=Hub(),
         contacts=app[CONTACTS],
+        journeys=app.get(JOURNEYS),
         answerer_for=app[KNOWLEDGE].answerer_for,
         question=Question,
     )

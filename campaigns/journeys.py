@@ -22,7 +22,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from api.problems import FieldError, Problem
-from audiences.contacts import attribute_hasher
+from audiences.contacts import Contacts, attribute_hasher
 from audiences.segments import Compiler, Segments
 from audiences.tables import contact_attributes, contacts
 from campaigns.sending import MAX_PAGE, Content, PageSender, record_messages
@@ -125,8 +125,12 @@ class Journeys:
         *,
         id_factory: Callable[[], str] = new_id,
         ensure_keys: Callable[[str], Awaitable[Any]] | None = None,
+        contacts: Contacts | None = None,
+        wake: Callable[[], None] | None = None,
     ):
         self.db, self.writer, self.keyring, self.segments = db, writer, keyring, segments
+        self.contacts = contacts  # for starting a journey for one contact
+        self.wake = wake  # the runner's, so a started journey is evaluated now
         self.variables_of = variables_of
         self.clock = clock or SystemClock()
         self.new_id = id_factory
@@ -214,6 +218,47 @@ class Journeys:
         values["updated_ms"] = self.now_ms()
         stmt = update(journeys).where(_J.id == journey_id).values(**values)
         await self.writer.write(WriteBatch().run(lambda conn: conn.execute(stmt)))
+
+    # -- started by a reply --------------------------------------------------------------------
+    async def why_not_startable(self, tenant_id: str, journey_id: str) -> tuple[str, str] | None:
+        """Why a reply (a conversation rule) could not start this journey: (code, message), or
+        None when it can."""
+        row = await self._row(tenant_id, journey_id)
+        if row is None:
+            return "not_found", "none of your journeys has this id"
+        if row.spec["offset_days"] < 0:
+            return (
+                "journey_before_date",
+                "this journey sends before its date; a reply can start only a journey that sends on "
+                "or after the day it starts (offset_days ≥ 0)",
+            )
+        return None
+
+    async def start(self, tenant_id: str, journey_id: str, contact_id: str) -> str:
+        """Start the journey for one contact today: the journey's date attribute on the contact
+        becomes today (the journey's local day), so it sends `offset_days` later at its send
+        time, and again as its recurrence says. Started twice the same day it still sends once
+        (one occurrence); started on a later day, it starts over. A journey with offset 0 already
+        evaluated today is evaluated again, for the contacts not yet served. The date set."""
+        row = await self._row(tenant_id, journey_id)
+        why = await self.why_not_startable(tenant_id, journey_id)
+        if row is None or why is not None:
+            raise Problem(404 if row is None else 409, why[1] if why else "no such journey")
+        if row.status != "active":
+            raise Problem(409, "the journey is paused")
+        if self.contacts is None:
+            raise Problem(503, "contacts are not available on this server")
+        spec = row.spec
+        today, _ = self._today(spec, self.now_ms())
+        day = today.isoformat()
+        if await self.contacts.patch(tenant_id, contact_id, {"attributes": {spec["date_attribute"]: day}}) is None:
+            raise Problem(404, "no such contact")
+        if spec["offset_days"] == 0 and row.evaluated_day == day:
+            again = update(journeys).where(_J.id == journey_id, _J.evaluated_day == day).values(evaluated_day=None)
+            await self.writer.write(WriteBatch().run(lambda conn: conn.execute(again)))
+        if self.wake is not None:
+            self.wake()
+        return day
 
     # -- evaluation ------------------------------------------------------------------------------
     def _today(self, spec: dict, now_ms: int) -> tuple[date, bool]:

@@ -88,13 +88,14 @@ class Outcome:
     source: str | None = None  # the answerer's source ("faq:<id>", "ai:<model>")
     handoff: bool = False
     tag: str | None = None
+    journey_id: str | None = None  # the journey the contact starts
     menu: str | None = None  # the SMS menu now shown (its rule id), None: none
     misses: int = 0  # answerer misses in a row after this one
     matched: dict = field(default_factory=dict)
 
     def view(self) -> dict:
         out: dict = {"kind": self.kind, "reply": self.reply.view() if self.reply is not None else None}
-        for name in ("rule_id", "faq_id", "confidence", "source", "tag"):
+        for name in ("rule_id", "faq_id", "confidence", "source", "tag", "journey_id"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -128,10 +129,12 @@ def rule_outcome(rule: Rule, channel: str) -> Outcome:
     elif kind == "menu":
         out.reply = _menu_reply(action, channel)
         out.menu = rule.id
-    else:  # tag | handoff: their text, when given, answers too
+    else:  # tag | journey | handoff: their text, when given, answers too
         out.reply = Reply(text=text) if text else None
         if kind == "tag":
             out.tag = action["tag"]
+        elif kind == "journey":
+            out.journey_id = action["journey_id"]
         elif kind == "handoff":
             out.handoff = True
     return out

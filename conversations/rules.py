@@ -41,6 +41,7 @@ DEFAULT_THRESHOLD = 0.5
 DEFAULT_SETTINGS = {"threshold": DEFAULT_THRESHOLD, "on_miss": "ask_back"}
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _TAG = re.compile(r"^[^\x00-\x1f]{1,64}$")
+_JOURNEY_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
 
 
 @dataclass(frozen=True)
@@ -285,15 +286,10 @@ def _parse_action(value: Any, at: str, errors: list[FieldError]) -> dict | None:
             errors.append(FieldError(f"{at}/tag", "a tag of 1–64 characters"))
         out["tag"] = tag
     elif kind == "journey":
-        # Journeys (campaigns.journeys) are date-triggered over a segment, evaluated daily: there
-        # is no enrolling one contact. Said plainly rather than accepted and silently not done.
-        errors.append(
-            FieldError(
-                f"{at}/kind",
-                "starting a journey for one contact is not supported (journeys run on a date "
-                "attribute over a segment): use a `tag` action and a journey whose segment has that tag",
-            )
-        )
+        journey_id = value.get("journey_id")
+        if not isinstance(journey_id, str) or not _JOURNEY_ID.match(journey_id):
+            errors.append(FieldError(f"{at}/journey_id", "the id of one of your journeys"))
+        out["journey_id"] = journey_id
     return out
 
 

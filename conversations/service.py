@@ -22,6 +22,7 @@ from accounts.users_tables import memberships
 from api.problems import FieldError, Problem
 from audiences.contacts import Contacts
 from audiences.tables import contacts
+from campaigns.journeys import Journeys
 from conversations.pipeline import AnswererFor, Outcome, QuestionType, Reply, decide
 from conversations.rules import DEFAULT_SETTINGS, Inbound, RuleSet, load_rules, parse_rules
 from conversations.stream import Hub
@@ -83,8 +84,10 @@ class Conversations:
         contacts: Contacts | None = None,
         answerer_for: AnswererFor | None = None,
         question: QuestionType | None = None,
+        journeys: Journeys | None = None,
     ):
         self.db, self.writer, self.keyring = db, writer, keyring
+        self.journeys = journeys
         self.ledger, self.checks = ledger, checks
         self.clock = clock or SystemClock()
         self.new_id = id_factory
@@ -245,9 +248,11 @@ class Conversations:
     async def _carry_out(
         self, tenant_id: str, conversation_id: str, row_id: str, bidx: bytes, number: str, outcome: Outcome
     ) -> None:
-        """Do what the bot decided: tag the contact, send the reply, hand off."""
+        """Do what the bot decided: tag the contact or start its journey, send the reply, hand off."""
         if outcome.tag is not None and self.contacts is not None:
             await self._tag(tenant_id, number, bidx, outcome.tag)
+        if outcome.journey_id is not None and self.contacts is not None and self.journeys is not None:
+            await self._start_journey(tenant_id, number, bidx, outcome.journey_id)
         if outcome.reply is not None:
             try:
                 await self._send(tenant_id, conversation_id, outcome.reply, author="bot", matched=outcome.matched)
@@ -265,8 +270,9 @@ class Conversations:
         )
         await self._publish(tenant_id, conversation_id, row_id)
 
-    async def _tag(self, tenant_id: str, number: str, bidx: bytes, tag: str) -> None:
-        """Add `tag` to the contact of this number (made when there is none)."""
+    async def _contact(self, tenant_id: str, number: str, bidx: bytes, tag: str | None = None) -> tuple[str, list[str]]:
+        """The id and tags of the contact of this number, made (with `tag`) when there is none
+        and linked to the number's conversations."""
         assert self.contacts is not None
         async with self.db.read.connect() as conn:
             found = (
@@ -276,22 +282,31 @@ class Conversations:
                     )
                 )
             ).first()
+        if found is not None:
+            return found.id, list(found.tags or [])
+        view, _ = await self.contacts.upsert(tenant_id, {"phone": number, **({"tags": [tag]} if tag else {})})
+        link = update(conversations).where(_C.tenant_id == tenant_id, _C.number_bidx == bidx)
+        await self.writer.write(WriteBatch().run(_execute(link.values(contact_id=view["id"]))))
+        return view["id"], list(view.get("tags") or [])
+
+    async def _tag(self, tenant_id: str, number: str, bidx: bytes, tag: str) -> None:
+        """Add `tag` to the contact of this number (made when there is none)."""
+        assert self.contacts is not None
         try:
-            if found is None:
-                view, _ = await self.contacts.upsert(tenant_id, {"phone": number, "tags": [tag]})
-                await self.writer.write(
-                    WriteBatch().run(
-                        _execute(
-                            update(conversations)
-                            .where(_C.tenant_id == tenant_id, _C.number_bidx == bidx)
-                            .values(contact_id=view["id"])
-                        )
-                    )
-                )
-            elif tag not in (found.tags or []):
-                await self.contacts.patch(tenant_id, found.id, {"tags": [*(found.tags or []), tag]})
+            contact_id, tags = await self._contact(tenant_id, number, bidx, tag)
+            if tag not in tags:
+                await self.contacts.patch(tenant_id, contact_id, {"tags": [*tags, tag]})
         except Problem as exc:  # too many tags
             log.warning("tagging a contact of tenant %s failed: %s", tenant_id, exc)
+
+    async def _start_journey(self, tenant_id: str, number: str, bidx: bytes, journey_id: str) -> None:
+        """Start `journey_id` for the contact of this number (made when there is none)."""
+        assert self.journeys is not None
+        try:
+            contact_id, _ = await self._contact(tenant_id, number, bidx)
+            await self.journeys.start(tenant_id, journey_id, contact_id)
+        except Problem as exc:  # the journey was deleted or paused since the rule was saved
+            log.warning("starting journey %s for a contact of tenant %s failed: %s", journey_id, tenant_id, exc.detail)
 
     async def _history(self, tenant_id: str, conversation_id: str) -> list[tuple[str, str]]:
         """The last turns with text, oldest first, for the answerer."""
@@ -691,6 +706,7 @@ class Conversations:
 
     async def put_rules(self, tenant_id: str, body: Any) -> dict:
         parsed = parse_rules(body)
+        await self._check_journeys(tenant_id, parsed)
         view = parsed.view()
         values = {
             "tenant_id": tenant_id,
@@ -706,6 +722,22 @@ class Conversations:
 
         await self.writer.write(WriteBatch().run(run))
         return view
+
+    async def _check_journeys(self, tenant_id: str, parsed: RuleSet) -> None:
+        """Every journey a rule starts exists and can be started by a reply."""
+        errors = []
+        for i, rule in enumerate(parsed.rules):
+            if rule.action["kind"] != "journey":
+                continue
+            at = f"/rules/{i}/action/journey_id"
+            if self.journeys is None:
+                errors.append(FieldError(at, "journeys are not available on this server", code="unavailable"))
+                continue
+            why = await self.journeys.why_not_startable(tenant_id, rule.action["journey_id"])
+            if why is not None:
+                errors.append(FieldError(at, why[1], code=why[0]))
+        if errors:
+            raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
 
     async def test_rules(self, tenant_id: str, body: Any) -> dict:
         """What the bot would do with an inbound (nothing is sent or recorded)."""

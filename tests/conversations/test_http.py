@@ -285,9 +285,9 @@ BAD_REQUESTS = [
     (
         "PUT",
         "/v1/conversations/rules",
-        {"rules": [{"id": "a", "match": {"kind": "any"}, "action": {"kind": "journey", "journey_id": "j"}}]},
+        {"rules": [{"id": "a", "match": {"kind": "any"}, "action": {"kind": "journey", "journey_id": "j-1"}}]},
         422,
-        "/rules/0/action/kind",
+        "/rules/0/action/journey_id",
     ),
     (
         "PUT",
