@@ -957,17 +957,26 @@ async def conversations_ctx(app: web.Application):
         hub=Hub(),
         contacts=app[CONTACTS],
         journeys=app.get(JOURNEYS),
+        notify_webhooks=app[WEBHOOKS].notify_if_enqueued,
         answerer_for=app[KNOWLEDGE].answerer_for,
         question=Question,
     )
     app[CONVERSATIONS] = service
     dispatcher = app.get(DISPATCHER)
+
+    async def tenant_of_chatbot(chatbot_id: str) -> str | None:
+        """The brand whose own active chatbot this is (the shared default chatbot is nobody's)."""
+        found = await app[CHANNELS].by_chatbot_id(chatbot_id)
+        return found.tenant_id if found is not None and found.status == "active" else None
+
     if dispatcher is not None:
         dispatcher.inbound.on_inbound = service.on_inbound
+        dispatcher.inbound.tenant_of_chatbot = tenant_of_chatbot
         dispatcher.rcs.reply_context = service.reply_context
     yield
     if dispatcher is not None:
         dispatcher.inbound.on_inbound = None
+        dispatcher.inbound.tenant_of_chatbot = None
         dispatcher.rcs.reply_context = None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,9 @@ MAX_PROMPT_CHARS = 4000
 SETTINGS_TTL_S = 1.0
 # Above this many question variants, a match runs in a thread (under it: well under a millisecond).
 INLINE_DOCS = 2000
+# Question variants kept indexed across tenants in one process (the least recently used
+# tenants' indexes go first; one is rebuilt from the database on its next question).
+MAX_CACHED_DOCS = 250_000
 _AD_KEY = "ai_key"
 
 
@@ -201,7 +205,7 @@ class Knowledge:
         self.ensure_keys = ensure_keys
         self.allow_private = allow_private  # the sandbox's AI stand-in is on loopback
         self.segmenter = segmenter
-        self._built: dict[str, _Built] = {}
+        self._built: OrderedDict[str, _Built] = OrderedDict()  # least recently used first
         self._building: dict[str, asyncio.Lock] = {}
         self._session: aiohttp.ClientSession | None = None
         self._settings: dict[str, tuple[float, Settings]] = {}
@@ -477,6 +481,7 @@ class Knowledge:
     async def _index(self, tenant_id: str, settings: Settings) -> _Built:
         built = self._built.get(tenant_id)
         if built is not None and built.version == settings.version:
+            self._built.move_to_end(tenant_id)
             return built
         lock = self._building.setdefault(tenant_id, asyncio.Lock())
         async with lock:
@@ -502,7 +507,23 @@ class Knowledge:
             )
             built = _Built(settings.version, index, entries)
             self._built[tenant_id] = built
+            self._built.move_to_end(tenant_id)
+            self._evict(keep=tenant_id)
             return built
+
+    def _evict(self, keep: str) -> None:
+        """Drop the least recently used tenants' indexes while all of them hold more than
+        MAX_CACHED_DOCS question variants (never `keep`'s, just built)."""
+        total = sum(b.index.size for b in self._built.values())
+        for tenant_id in list(self._built):
+            if total <= MAX_CACHED_DOCS:
+                break
+            if tenant_id == keep:
+                continue
+            total -= self._built.pop(tenant_id).index.size
+            lock = self._building.get(tenant_id)
+            if lock is not None and not lock.locked():
+                del self._building[tenant_id]
 
     async def _match(self, tenant_id: str, text: str, limit: int, settings: Settings) -> tuple[list[Match], _Built]:
         built = await self._index(tenant_id, settings)

@@ -1,6 +1,8 @@
 """A person's conversations are personal data too: erasure by number deletes their threads (the
-sealed number and every sealed message body), export by number returns them opened. Registered
-with the platform's privacy registry on import (privacy sits below conversations)."""
+sealed number and every sealed message body), export by number returns them opened, and the
+retention purge deletes thread messages older than the tenant's setting, then conversations
+left with none and no activity since. Registered with the platform's privacy registry on import
+(privacy sits below conversations)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import orjson
 from sqlalchemy import Connection, delete, select
 
 from conversations.tables import conversation_messages, conversations
-from privacy.registry import REGISTRY, ErasureContext, ExportContext
+from privacy.registry import REGISTRY, ErasureContext, ExportContext, RetentionKind
 from store.clock import ms_to_rfc3339
 from store.writer import WriteBatch
 
@@ -79,5 +81,42 @@ async def export_conversations(ctx: ExportContext) -> list[dict[str, Any]]:
     return out
 
 
+def purge_conversations(conn: Connection, tenant_id: str, cutoff_ms: int, limit: int) -> int:
+    """Thread messages made before `cutoff_ms`, then conversations idle since then and empty."""
+    c, m = conversations.c, conversation_messages.c
+    old = (
+        conn.execute(select(m.id).where(m.tenant_id == tenant_id, m.at_ms < cutoff_ms).order_by(m.at_ms).limit(limit))
+        .scalars()
+        .all()
+    )
+    if old:
+        conn.execute(delete(conversation_messages).where(m.id.in_(old)))
+    room = limit - len(old)
+    if room <= 0:
+        return len(old)
+    has_messages = select(m.id).where(m.conversation_id == c.id).exists()
+    idle = (
+        conn.execute(
+            select(c.id)
+            .where(c.tenant_id == tenant_id, c.updated_ms < cutoff_ms, ~has_messages)
+            .order_by(c.updated_ms)
+            .limit(room)
+        )
+        .scalars()
+        .all()
+    )
+    if idle:
+        conn.execute(delete(conversations).where(c.id.in_(idle)))
+    return len(old) + len(idle)
+
+
+REGISTRY.add_retention(
+    RetentionKind(
+        "conversations",
+        "conversation messages (both ways, sealed), and conversations idle and empty since",
+        180,
+        purge_conversations,
+    )
+)
 REGISTRY.add_eraser("conversations", erase_conversations)
 REGISTRY.add_exporter("conversations", export_conversations)

@@ -38,6 +38,7 @@ from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.clock import ms_to_rfc3339
 from store.ids import is_id
 from store.writer import WriteBatch
+from webhooks.outbox import CONVERSATION_MESSAGE, CONVERSATION_STATE, enqueue, fan_out
 
 log = logging.getLogger(__name__)
 STATES = ("bot", "queued", "assigned", "closed")
@@ -53,6 +54,24 @@ _KINDS = {"text": "text", "suggestion_response": "suggestion", "location": "loca
 _C = conversations.c
 _M = conversation_messages.c
 _REPLY_FIELDS = {"text", "card", "template_id", "template_version", "variables", "suggestions"}
+
+
+def _thread_message(r: Any, body: dict) -> dict:
+    """A thread message as the API and the webhooks show it: its row (a mapping; `status` is the
+    sent message's, when joined) and its opened body."""
+    out: dict = {"id": r["id"], "direction": r["direction"], "author": r["author"], "kind": r["kind"]}
+    out["channel"] = r["channel"]
+    if r.get("agent_id") is not None:
+        out["agent_id"] = r["agent_id"]
+    out.update(body)
+    if r.get("message_id") is not None:
+        out["message_id"] = r["message_id"]
+        if "status" in r:
+            out["status"] = r["status"]
+    if r.get("matched"):
+        out["matched"] = r["matched"]
+    out["at"] = ms_to_rfc3339(r["at_ms"])
+    return out
 
 
 def _at(ms: int | None) -> str | None:
@@ -85,9 +104,11 @@ class Conversations:
         answerer_for: AnswererFor | None = None,
         question: QuestionType | None = None,
         journeys: Journeys | None = None,
+        notify_webhooks: Callable[[], None] = lambda: None,
     ):
         self.db, self.writer, self.keyring = db, writer, keyring
         self.journeys = journeys
+        self.notify_webhooks = notify_webhooks  # after a commit that may have queued webhooks
         self.ledger, self.checks = ledger, checks
         self.clock = clock or SystemClock()
         self.new_id = id_factory
@@ -219,11 +240,12 @@ class Conversations:
                 operator_conversation_id=message.operator_conversation_id or conv.operator_conversation_id,
                 last_contribution_id=message.contribution_id or conv.last_contribution_id,
             )
-        await self.writer.write(
-            WriteBatch()
-            .insert(conversation_messages, row)
-            .run(_execute(update(conversations).where(_C.id == conv.id).values(values)))
-        )
+        write = WriteBatch().insert(conversation_messages, row)
+        stmt = update(conversations).where(_C.id == conv.id).values(values)
+        write.run(self._state_change(stmt, tenant_id, conv.id, message.number, conv.state, values))
+        self._message_event(write, conv.id, message.number, row, body)
+        await self.writer.write(write)
+        self.notify_webhooks()
         await self._publish(tenant_id, conv.id, row_id)
         if message.opt_out or state != "bot":
             return  # an unsubscribe is not a question; a person holds the conversation
@@ -263,11 +285,13 @@ class Conversations:
         if outcome.handoff:
             values.update(state="queued", waiting_since_ms=now_ms, handoff_ms=now_ms)
         decided = {"outcome": outcome.kind, **outcome.matched}
+        stmt = update(conversations).where(_C.id == conversation_id, _C.state == "bot").values(values)
         await self.writer.write(
             WriteBatch()
-            .run(_execute(update(conversations).where(_C.id == conversation_id, _C.state == "bot").values(values)))
+            .run(self._state_change(stmt, tenant_id, conversation_id, number, "bot", values))
             .run(_execute(update(conversation_messages).where(_M.id == row_id).values(matched=decided)))
         )
+        self.notify_webhooks()
         await self._publish(tenant_id, conversation_id, row_id)
 
     async def _contact(self, tenant_id: str, number: str, bidx: bytes, tag: str | None = None) -> tuple[str, list[str]]:
@@ -307,6 +331,49 @@ class Conversations:
             await self.journeys.start(tenant_id, journey_id, contact_id)
         except Problem as exc:  # the journey was deleted or paused since the rule was saved
             log.warning("starting journey %s for a contact of tenant %s failed: %s", journey_id, tenant_id, exc.detail)
+
+    # -- webhooks ---------------------------------------------------------------------------
+    def _message_event(self, write: WriteBatch, conversation_id: str, number: str, row: dict, body: dict) -> None:
+        """Queue the `conversation.message` webhook of a thread row in the batch that writes it."""
+        data = {"conversation_id": conversation_id, "number": number, "message": _thread_message(row, body)}
+        enqueue(
+            write,
+            self.keyring,
+            tenant_id=row["tenant_id"],
+            message_id=row.get("message_id"),
+            kind=CONVERSATION_MESSAGE,
+            payload=data,
+            at_ms=row["at_ms"],
+            event_id=self.new_id(),
+        )
+
+    def _state_change(self, statement, tenant_id: str, conversation_id: str, number: str, previous: str, values: dict):
+        """Run `statement` (an update of the conversation to `values`); when it changed the row's
+        state, queue the `conversation.state` webhook in the same transaction."""
+        now_ms, event_id = self.now_ms(), self.new_id()  # ordered before the events queued after it
+
+        def run(conn) -> None:
+            if not conn.execute(statement).rowcount or values.get("state", previous) == previous:
+                return
+            data = {
+                "conversation_id": conversation_id,
+                "number": number,
+                "state": values["state"],
+                "previous_state": previous,
+                "assignee": values.get("assignee"),
+                "at": ms_to_rfc3339(now_ms),
+            }
+            fan_out(
+                conn,
+                self.keyring,
+                tenant_id=tenant_id,
+                kind=CONVERSATION_STATE,
+                payload=data,
+                at_ms=now_ms,
+                event_id=event_id,
+            )
+
+        return run
 
     async def _history(self, tenant_id: str, conversation_id: str) -> list[tuple[str, str]]:
         """The last turns with text, oldest first, for the answerer."""
@@ -401,10 +468,13 @@ class Conversations:
             values["waiting_since_ms"] = None
 
         def with_rows(write: WriteBatch, message_ids: list[str]) -> None:
-            write.insert(conversation_messages, {**row, "message_id": message_ids[0]})
+            written = {**row, "message_id": message_ids[0]}
+            write.insert(conversation_messages, written)
             write.run(_execute(update(conversations).where(_C.id == conversation_id).values(values)))
+            self._message_event(write, conversation_id, number, written, content)
 
         answer = orjson.loads(await self.ledger.accept(tenant_id, req, hold=hold, with_rows=with_rows))
+        self.notify_webhooks()
         await self._publish(tenant_id, conversation_id, row_id)
         view = await self.message(tenant_id, row_id)
         assert view is not None
@@ -432,18 +502,7 @@ class Conversations:
             ).first()
 
     def _message_view(self, tenant_id: str, r) -> dict:
-        body = self._open_body(tenant_id, r.id, r.body_enc)
-        out: dict = {"id": r.id, "direction": r.direction, "author": r.author, "kind": r.kind, "channel": r.channel}
-        if r.agent_id is not None:
-            out["agent_id"] = r.agent_id
-        out.update(body)
-        if r.message_id is not None:
-            out["message_id"] = r.message_id
-            out["status"] = r.status
-        if r.matched:
-            out["matched"] = r.matched
-        out["at"] = ms_to_rfc3339(r.at_ms)
-        return out
+        return _thread_message(r._mapping, self._open_body(tenant_id, r.id, r.body_enc))
 
     def _thread_query(self):
         return select(conversation_messages, messages.c.status).outerjoin(messages, messages.c.id == _M.message_id)
@@ -577,11 +636,12 @@ class Conversations:
             return None
         if row.state in when:
             values = {**values, "updated_ms": self.now_ms()}
+            stmt = update(conversations).where(_C.id == row.id, _C.state.in_(when)).values(values)
+            number = self._number(tenant_id, row)
             await self.writer.write(
-                WriteBatch().run(
-                    _execute(update(conversations).where(_C.id == row.id, _C.state.in_(when)).values(values))
-                )
+                WriteBatch().run(self._state_change(stmt, tenant_id, row.id, number, row.state, values))
             )
+            self.notify_webhooks()
             await self._publish(tenant_id, row.id)
         await self._keys(tenant_id)
         return await self._summary(tenant_id, row.id)

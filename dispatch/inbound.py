@@ -90,6 +90,7 @@ class Inbound:
         settled: Callable[[str, str, int | None], None] = lambda message_id, status, code: None,
         on_audit: Callable[[str, Notice], Awaitable[None]] | None = None,
         on_inbound: Callable[[InboundMessage], Awaitable[None]] | None = None,
+        tenant_of_chatbot: Callable[[str], Awaitable[str | None]] | None = None,
     ):
         self.db, self.writer, self.keyring, self.lifecycle = db, writer, keyring, lifecycle
         self.now_ms = now_ms
@@ -101,6 +102,9 @@ class Inbound:
         # Every recipient's message, after its user event is recorded (server.py wires the
         # conversations here; dispatch knows nothing of them).
         self.on_inbound = on_inbound
+        # The brand whose own chatbot it is (None for a chatbot shared by several): where a
+        # message that answers none of ours goes.
+        self.tenant_of_chatbot = tenant_of_chatbot
 
     # -- from the operator ---------------------------------------------------------------------
     async def on_delivery(self, chatbot_id: str, events: list[DeliveryEvent]) -> None:
@@ -144,9 +148,14 @@ class Inbound:
     async def on_user(self, chatbot_id: str, event: UserEvent) -> None:
         """A user's reply / suggestion tap / location → `message.user_event` webhook."""
         message_id = await self._answered(event)
+        tenant_id = None
         if message_id is None:
-            log.info("a user message (%s) answers no message of ours; dropped", event.kind)
-            return
+            # Someone who writes first (found the chatbot in the directory, scanned its code):
+            # the brand is known by its own chatbot; a shared chatbot cannot say whose it is.
+            tenant_id = await self.tenant_of_chatbot(chatbot_id) if self.tenant_of_chatbot is not None else None
+            if tenant_id is None or self.on_inbound is None or event.kind == "device_specifics":
+                log.info("a user message (%s) answers no message of ours; dropped", event.kind)
+                return
         data: dict = {
             "kind": event.kind,
             "at": rfc3339(event.at),
@@ -164,10 +173,12 @@ class Inbound:
                 "crs": event.location.crs,
             }
         at_ms = int(event.at.timestamp() * 1000)
-        await self.user_event(message_id, data, at_ms)
+        if message_id is not None:
+            await self.user_event(message_id, data, at_ms)
         if self.on_inbound is not None and event.kind != "device_specifics":
-            async with self.db.read.connect() as conn:
-                tenant_id = (await conn.execute(_TENANT_OF, {"message_id": message_id})).scalar_one()
+            if tenant_id is None:
+                async with self.db.read.connect() as conn:
+                    tenant_id = (await conn.execute(_TENANT_OF, {"message_id": message_id})).scalar_one()
             file = None
             if event.file is not None:
                 file = {k: getattr(event.file, k, None) for k in ("file_name", "content_type", "file_size", "url")}

@@ -965,6 +965,8 @@ class Handset:
     # The conversation in order: the chatbot's message ids and the user's turns.
     thread: deque[str | UserTurn] = field(default_factory=deque)
     conversation_id: str | None = None  # of a conversation the user started (no message yet)
+    # The chatbot the user chose to write to first (found in the directory), until one writes.
+    chatbot_id: str | None = None
     version: int = 0  # bumped on every change (the page's live refresh watches it)
     user_turns: int = 0
 
@@ -1692,6 +1694,7 @@ class MaapSimulator:
         self._send_attempts.pop(mid, None)
         self.messages[mid] = message
         handset.message_ids.append(mid)
+        handset.chatbot_id = None  # from now on the user answers the newest message
         handset.add(mid)
         if len(self.messages) > self.timing.max_messages:
             self._forget_oldest()
@@ -1976,17 +1979,29 @@ class MaapSimulator:
     async def _open_handset(self, request: web.Request) -> web.Response:
         """A person opens the handset of a number (to write to the chatbot first); the number
         travels in the form, never in a path."""
-        number = str((await request.post()).get("number", "")).strip().replace(" ", "")
+        form = await request.post()
+        number = str(form.get("number", "")).strip().replace(" ", "")
         if not is_e164(number):
             raise web.HTTPBadRequest(text="a number in E.164 form, e.g. +8613800001231")
-        raise web.HTTPSeeOther(f"/handset/{self.open_handset(number).handset_id}")
+        chatbot_id = str(form.get("chatbot", "")).strip() or None
+        if chatbot_id is not None and chatbot_id not in self.chatbots:
+            raise web.HTTPBadRequest(text="no such chatbot on this MaaP")
+        raise web.HTTPSeeOther(f"/handset/{self.open_handset(number, chatbot_id).handset_id}")
 
-    def open_handset(self, number: str) -> Handset:
-        """The virtual handset of `number` (E.164), opened if it has none yet."""
-        return self._handset(number)
+    def open_handset(self, number: str, chatbot_id: str | None = None) -> Handset:
+        """The virtual handset of `number` (E.164), opened if it has none yet; with `chatbot_id`
+        the user's next words start a conversation with that chatbot (as one found in the
+        directory), answering none of its messages."""
+        handset = self._handset(number)
+        if chatbot_id is not None:
+            handset.chatbot_id, handset.conversation_id = chatbot_id, None
+        return handset
 
     def chatbot_of(self, handset: Handset) -> SimChatbot:
-        """The chatbot the handset talks to: the one of its newest message, else the primary."""
+        """The chatbot the handset talks to: the one the user chose to write to, else the one of
+        its newest message, else the primary."""
+        if handset.chatbot_id is not None and handset.chatbot_id in self.chatbots:
+            return self.chatbots[handset.chatbot_id]
         for mid in reversed(handset.message_ids):
             if mid in self.messages:
                 return self.chatbots.get(self.messages[mid].chatbot_id, self.primary)
@@ -2018,7 +2033,7 @@ class MaapSimulator:
         body["senderAddress"] = f"tel:{handset.number}"
         # One conversation between the user and the chatbot: the answered message's, else the
         # newest message's on the handset, else one the user started.
-        latest = answered or self._last_answered(handset)
+        latest = answered or (None if handset.chatbot_id else self._last_answered(handset))
         if latest is None and handset.conversation_id is None:
             handset.conversation_id = self.new_id()
         body["conversationId"] = (latest.conversation_id if latest else None) or handset.conversation_id
@@ -2084,7 +2099,8 @@ class MaapSimulator:
         """The handset user writes `text` to the chatbot: in the conversation of the newest
         message on the handset, or (none yet) one the user starts."""
         handset = self.handsets[handset_id]
-        body = self._user_body(handset, TEXT_TYPE, text, self._last_answered(handset))
+        answered = None if handset.chatbot_id else self._last_answered(handset)
+        body = self._user_body(handset, TEXT_TYPE, text, answered)
         return await self._send_user_message(handset, body, "text", text)
 
     async def share_location(self, message_id: str, latitude: float, longitude: float, label: str | None = None):

@@ -20,7 +20,18 @@ MESSAGE_USER_EVENT = "message.user_event"
 CHANNEL_AUDIT = "channel.audit"
 # A tenant's accepted recipients reached its daily volume alert threshold.
 TENANT_DAILY_VOLUME = "tenant.daily_volume"
-EVENT_TYPES = (MESSAGE_STATUS, MESSAGE_USER_EVENT, CHANNEL_AUDIT, TENANT_DAILY_VOLUME)
+# A message in a conversation, either way (conversations/); a conversation's state changed
+# (handed to people, assigned, closed, back with the bot).
+CONVERSATION_MESSAGE = "conversation.message"
+CONVERSATION_STATE = "conversation.state"
+EVENT_TYPES = (
+    MESSAGE_STATUS,
+    MESSAGE_USER_EVENT,
+    CHANNEL_AUDIT,
+    TENANT_DAILY_VOLUME,
+    CONVERSATION_MESSAGE,
+    CONVERSATION_STATE,
+)
 
 
 def ms_to_rfc3339(ms: int) -> str:
@@ -81,6 +92,26 @@ def enqueue(
         last.events.append(event)
     else:
         batch.run(_FanOut(keyring, [event]))
+
+
+def fan_out(
+    conn: Connection,
+    keyring: security.Keyring,
+    *,
+    tenant_id: str,
+    kind: str,
+    payload: dict,
+    at_ms: int,
+    event_id: str,
+    message_id: str | None = None,
+) -> None:
+    """`enqueue` from inside a statement already running in a write transaction: for an event
+    that only happens if the statement's own change did (an update that found its row)."""
+    if kind not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {kind!r}")
+    _FanOut(
+        keyring, [_Event(tenant_id, message_id, kind, at_ms, event_id, event_body(event_id, kind, at_ms, payload))]
+    )(conn)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ event stream, stats, and bad input answered as problem+json naming the field."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import orjson
 
@@ -352,3 +353,30 @@ async def test_a_persons_conversations_are_exported_and_erased_by_number(conv_en
     assert (await conv_env.api.get(f"/v1/conversations/{conv['id']}")).status == 404
     again = await (await conv_env.api.post("/v1/privacy/exports", json={"to": to})).json()
     assert again["conversations"] == []
+
+
+async def test_conversations_are_purged_after_the_tenants_retention(conv_env):
+    """Thread messages older than the tenant's setting go, then the conversations left empty and
+    idle since; nothing goes before its time."""
+    from privacy.registry import DAY_MS
+    from server import PRIVACY
+
+    old, recent = "+8613900005041", "+8613900005042"
+    await conv_env.says("sms", old, "你好")
+    first = await conv_env.settled(old, 1)
+    assert (await conv_env.api.put("/v1/privacy/retention", json={"conversations": 30})).status == 200
+    got = await conv_env.api.get("/v1/privacy/retention")
+    assert (await got.json())["conversations"] == 30
+    app, tenant_id = conv_env.app, conv_env.api.tenant_id
+    nothing = await app[PRIVACY].purge(tenant_id)
+    assert nothing["purged"]["conversations"] == 0
+    await conv_env.says("sms", recent, "你好")
+    second = await conv_env.settled(recent, 1)
+    # 31 days on: every message, then both conversations left empty; a second run finds none.
+    now_ms = int(time.time() * 1000)
+    report = await app[PRIVACY].purge(tenant_id, now_ms=now_ms + 31 * DAY_MS)
+    assert report["purged"]["conversations"] >= len(first["messages"]) + len(second["messages"]) + 2
+    for conv in (first, second):
+        assert (await conv_env.api.get(f"/v1/conversations/{conv['id']}")).status == 404
+    again = await app[PRIVACY].purge(tenant_id, now_ms=now_ms + 31 * DAY_MS)
+    assert again["purged"]["conversations"] == 0

@@ -303,3 +303,23 @@ async def test_key_rotation_reseals_the_ai_key(api, settings):
         api.tenant_id, replace(await knowledge._read_settings(api.tenant_id), ai_enabled=True)
     )
     assert ai is not None and ai.config.api_key == "sk-rotate"
+
+
+async def test_indexes_of_the_least_recently_asked_tenants_are_dropped_and_rebuilt(api, monkeypatch):
+    """One process keeps at most MAX_CACHED_DOCS question variants indexed; a dropped tenant's
+    index is rebuilt on its next question, with the same answer."""
+    from conversations import knowledge
+
+    monkeypatch.setattr(knowledge, "MAX_CACHED_DOCS", 4)  # two tenants' two-variant entries
+    service = api.client.app[KNOWLEDGE]
+    tenants = [api, await api.new_tenant(), await api.new_tenant()]
+    expected = []
+    for each in tenants:
+        expected.append((await _create(each, DATA))["id"])
+    for each, faq_id in zip(tenants, expected):
+        got = await (await each.post("/v1/knowledge/match", {"text": "流量查询"})).json()
+        assert got["matches"][0]["faq_id"] == faq_id
+    assert list(service._built) == [tenants[1].tenant_id, tenants[2].tenant_id]  # the first one went
+    got = await (await api.post("/v1/knowledge/match", {"text": "流量查询"})).json()
+    assert got["matches"][0]["faq_id"] == expected[0]  # rebuilt from the database
+    assert list(service._built) == [tenants[2].tenant_id, api.tenant_id]
