@@ -111,7 +111,7 @@ from conversations.knowledge_http import KNOWLEDGE
 from conversations.knowledge_http import routes as knowledge_routes
 from conversations.knowledge_tables import SEALED_COLUMNS as KNOWLEDGE_SEALED
 from conversations.service import Conversations
-from conversations.stream import Hub
+from conversations.stream import Hub, PgRelay
 from conversations.tables import SEALED_COLUMNS as CONVERSATION_SEALED
 from dispatch import Dispatcher, DispatchOptions
 from dispatch.channels import Channels
@@ -969,6 +969,10 @@ async def conversations_ctx(app: web.Application):
         found = await app[CHANNELS].by_chatbot_id(chatbot_id)
         return found.tenant_id if found is not None and found.status == "active" else None
 
+    settings = app[SETTINGS]
+    if not settings.embedded:  # several processes may share the database: carry inbox events across
+        service.relay = PgRelay(settings.db_url, service.hub, service.publish_local)
+        await service.relay.start()
     if dispatcher is not None:
         dispatcher.inbound.on_inbound = service.on_inbound
         dispatcher.inbound.tenant_of_chatbot = tenant_of_chatbot
@@ -978,6 +982,8 @@ async def conversations_ctx(app: web.Application):
         dispatcher.inbound.on_inbound = None
         dispatcher.inbound.tenant_of_chatbot = None
         dispatcher.rcs.reply_context = None
+    if service.relay is not None:
+        await service.relay.stop()
 
 
 async def editor_ctx(app: web.Application):

@@ -25,7 +25,7 @@ from audiences.tables import contacts
 from campaigns.journeys import Journeys
 from conversations.pipeline import AnswererFor, Outcome, QuestionType, Reply, decide
 from conversations.rules import DEFAULT_SETTINGS, Inbound, RuleSet, load_rules, parse_rules
-from conversations.stream import Hub
+from conversations.stream import Hub, PgRelay
 from conversations.tables import conversation_messages, conversation_rules, conversations
 from dispatch.inbound import InboundMessage
 from messages.ledger import MessageLedger
@@ -109,6 +109,7 @@ class Conversations:
         self.db, self.writer, self.keyring = db, writer, keyring
         self.journeys = journeys
         self.notify_webhooks = notify_webhooks  # after a commit that may have queued webhooks
+        self.relay: PgRelay | None = None  # set by server.py on PostgreSQL
         self.ledger, self.checks = ledger, checks
         self.clock = clock or SystemClock()
         self.new_id = id_factory
@@ -606,8 +607,19 @@ class Conversations:
         return self.view(tenant_id, row, last.get(row.id))
 
     async def _publish(self, tenant_id: str, conversation_id: str, message_row_id: str | None = None) -> None:
-        """Tell the inbox: the message (when given), then the conversation as it now is."""
-        if not self.hub.subscribers:
+        """Tell the inbox, here and (on PostgreSQL) in the other processes."""
+        if self.relay is not None:
+            try:
+                async with self.db.read.begin() as conn:  # a NOTIFY goes out when this commits
+                    await self.relay.announce(conn, tenant_id, conversation_id, message_row_id)
+            except Exception:  # the other processes' inboxes lag; nothing is lost
+                log.exception("telling the other processes about conversation %s failed", conversation_id)
+        await self.publish_local(tenant_id, conversation_id, message_row_id)
+
+    async def publish_local(self, tenant_id: str, conversation_id: str, message_row_id: str | None = None) -> None:
+        """Tell this process's inbox streams: the message (when given), then the conversation as
+        it now is (read back from the database)."""
+        if not self.hub.has(tenant_id):
             return
         if message_row_id is not None:
             message = await self.message(tenant_id, message_row_id)

@@ -2,15 +2,25 @@
 and subscribers (one per open `GET /v1/conversations/events` stream) with bounded queues.
 
 A subscriber too slow to keep up loses its oldest events and is told to `resync` (read the list
-again) instead of growing without bound. The hub is per process: with several server processes
-each sees the events of the conversations it handled (see docs/conversations.md: PostgreSQL
-LISTEN/NOTIFY would carry them across)."""
+again) instead of growing without bound. The hub is per process; on PostgreSQL `PgRelay` carries
+the events between processes (LISTEN/NOTIFY)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
+import secrets
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import text
+
+log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 256
 MAX_SUBSCRIBERS = 1000  # per process; more streams are refused (503)
@@ -33,7 +43,7 @@ class Subscription:
 
     async def next(self, timeout: float) -> tuple[str, dict] | None:
         """The next event; `("resync", {})` after events were dropped; None after `timeout` s."""
-        if not self.events:
+        if not self.events and not self.overflowed:
             self.ready.clear()
             try:
                 await asyncio.wait_for(self.ready.wait(), timeout)
@@ -73,6 +83,108 @@ class Hub:
             if not subs:
                 del self._subscribers[sub.tenant_id]
 
+    def has(self, tenant_id: str) -> bool:
+        """Whether anyone here follows this tenant's conversations."""
+        return bool(self._subscribers.get(tenant_id))
+
     def publish(self, tenant_id: str, event: str, data: dict) -> None:
         for sub in self._subscribers.get(tenant_id, ()):
             sub.put(event, data)
+
+    def resync_all(self) -> None:
+        """Every subscriber here missed events: each is told to read the list again."""
+        for subs in self._subscribers.values():
+            for sub in subs:
+                sub.overflowed = True
+                sub.ready.set()
+
+
+CHANNEL = "hongyan_conversations"
+RELAY_QUEUE = 1024  # notifications waiting to be read back; beyond it subscribers resync
+RECONNECT_S = (0.5, 1, 2, 5, 10)
+# Reads one notification's rows back and publishes them to this process's hub.
+Reader = Callable[[str, str, str | None], Awaitable[None]]
+
+
+class PgRelay:
+    """Carries inbox events between server processes on PostgreSQL: a change is `NOTIFY`'d as
+    ids only (tenant, conversation, thread message — never the sealed text, which must not
+    travel through the database's notification queue in the clear), and every other process,
+    `LISTEN`ing on one dedicated connection, reads the rows back for its own subscribers.
+
+    Notifications are read back one at a time from a bounded queue, and only for tenants with a
+    subscriber here; when the queue overflows or the connection is lost (events missed), every
+    subscriber here is told to resync."""
+
+    def __init__(self, dsn: str, hub: Hub, reader: Reader, *, origin: str | None = None):
+        self.dsn = dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self.hub, self.reader = hub, reader
+        self.origin = origin or secrets.token_hex(8)  # this process: its own notifications are skipped
+        self._queue: asyncio.Queue[tuple[str, str, str | None]] = asyncio.Queue(RELAY_QUEUE)
+        self._conn: asyncpg.Connection | None = None
+        self._lost = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.listening = asyncio.Event()
+
+    async def start(self) -> None:
+        await self._connect()
+        self._tasks = [asyncio.create_task(self._read_back()), asyncio.create_task(self._keep_connected())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._conn is not None and not self._conn.is_closed():
+            await self._conn.close()
+
+    async def announce(self, conn: Any, tenant_id: str, conversation_id: str, message_row_id: str | None) -> None:
+        """NOTIFY the other processes (through `conn`, an SQLAlchemy async connection)."""
+        payload = orjson.dumps([self.origin, tenant_id, conversation_id, message_row_id]).decode()
+        await conn.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
+
+    async def _connect(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        conn.add_termination_listener(lambda _conn: self._lost.set())
+        await conn.add_listener(CHANNEL, self._heard)
+        self._conn = conn
+        self._lost.clear()
+        self.listening.set()
+
+    def _heard(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            origin, tenant_id, conversation_id, row_id = orjson.loads(payload)
+        except (ValueError, TypeError):
+            log.warning("an inbox notification that is not ours was ignored")
+            return
+        if origin == self.origin or not self.hub.has(tenant_id):
+            return
+        try:
+            self._queue.put_nowait((tenant_id, conversation_id, row_id))
+        except asyncio.QueueFull:
+            self._resync_all()
+
+    def _resync_all(self) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self.hub.resync_all()
+
+    async def _read_back(self) -> None:
+        while True:
+            tenant_id, conversation_id, row_id = await self._queue.get()
+            try:
+                await self.reader(tenant_id, conversation_id, row_id)
+            except Exception:
+                log.exception("reading back an inbox notification failed")
+
+    async def _keep_connected(self) -> None:
+        while True:
+            await self._lost.wait()
+            self.listening.clear()
+            log.warning("the inbox's LISTEN connection was lost; reconnecting")
+            for pause in itertools.chain(RECONNECT_S, itertools.repeat(RECONNECT_S[-1])):
+                try:
+                    await self._connect()
+                    break
+                except (OSError, asyncpg.PostgresError):
+                    await asyncio.sleep(pause)
+            self._resync_all()  # whatever was said meanwhile is lost
