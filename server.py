@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import hmac
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy import text as sa_text
 
 import conversations.privacy  # noqa: F401  (registers a person's conversations for erasure and export)
 import editor
@@ -48,6 +50,8 @@ from analytics.http import routes as analytics_routes
 from analytics.service import Analytics
 from api.accesslog import AccessLogger
 from api.audit import AUDIT, AuditEntry, audit_middleware
+from api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from api.metrics import METRICS, Metrics
 from api.middleware import (
     AUTH_FAILURE_ATTEMPTS,
     AUTH_FAILURE_WINDOW_S,
@@ -115,6 +119,7 @@ from conversations.stream import Hub, PgRelay
 from conversations.tables import SEALED_COLUMNS as CONVERSATION_SEALED
 from dispatch import Dispatcher, DispatchOptions
 from dispatch.channels import Channels
+from dispatch.observer import Observer
 from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage
 from fallback import shortlinks
 from fallback.http import ROUTER as SMS_ROUTER
@@ -124,7 +129,7 @@ from fallback.kinds import ROUTE_KINDS
 from fallback.replies import SmsReplies
 from fallback.route import RouteHooks, SmsRoute
 from fallback.routes_file import RouteDefinition, RoutesFile, RoutesFileError, load_routes
-from fallback.routing import DEFAULT_CARRIER, CarrierRouter, CarrierRoutes, RouterConfig, RouteSettings
+from fallback.routing import DEFAULT_CARRIER, OUT_OF_ROTATION, CarrierRouter, CarrierRoutes, RouterConfig, RouteSettings
 from fallback.sender import SmsSender
 from fallback.shortlinks.tables import SEALED_COLUMNS as SHORT_LINK_SEALED
 from fallback.smsc import SmscSimulator
@@ -144,6 +149,8 @@ from messages.rules_http import routes as rules_routes
 from messages.screening import held_view, release_held
 from messages.send_rules import CapLedger, RulesStore, VolumeCounter
 from messages.tables import SEALED_COLUMNS as MESSAGE_SEALED
+from messages.tables import message_events
+from messages.tables import messages as messages_table
 from privacy import Privacy
 from privacy.http import PRIVACY
 from privacy.http import routes as privacy_routes
@@ -161,12 +168,14 @@ from rcs.simulator import (
 from security.roles import ROLES
 from security.secrets import Secret, SecretError, env_secret
 from store import Database, GroupWriter, SystemClock, new_id, open_database, run_migrations
+from store.backlog import backlog
 from store.db import sqlite_url
 from store.migrate import schema_is_current
 from webhooks.http import WEBHOOKS
 from webhooks.http import routes as webhook_routes
 from webhooks.service import WebhookService
 from webhooks.tables import SEALED_COLUMNS as WEBHOOK_SEALED
+from webhooks.tables import webhook_deliveries
 
 log = logging.getLogger("hongyan")
 
@@ -232,6 +241,9 @@ class Settings:
     campaign_tick_s: float = 1.0
     # Seconds between looks for contact import jobs to run (an upload here wakes it at once).
     contact_import_interval_s: float = 2.0
+    # With a token, GET /metrics needs `Authorization: Bearer <token>`; without, it is open
+    # (counts only: no tenant, number or id in any label) and belongs behind the proxy.
+    metrics_token: Secret | None = field(default=None, repr=False)
 
     @property
     def db_url(self) -> str:
@@ -293,6 +305,7 @@ class Settings:
                 ("HONGYAN_MAAP_APP_KEY", "maap_app_key"),
                 ("HONGYAN_MAAP_CALLBACK_TOKEN", "maap_callback_token"),
                 ("HONGYAN_SMPP_PASSWORD", "smpp_password"),
+                ("HONGYAN_METRICS_TOKEN", "metrics_token"),
             ):
                 secret = env_secret(env, name)
                 if secret is not None:
@@ -438,6 +451,30 @@ async def storage_ctx(app: web.Application):
     app[DATABASE] = db
     yield
     await db.dispose()
+
+
+async def metrics_ctx(app: web.Application):
+    """The process's Prometheus metrics, with the backlogs probed from the database at scrape."""
+    metrics = Metrics()
+    db, clock = app[DATABASE], app[WIRING].clock
+
+    def probe(queue: str, table, where, oldest: str):
+        async def run(m: Metrics) -> None:
+            now_ms = int(clock.now().timestamp() * 1000)
+            count, first = await backlog(db, table, where(now_ms), oldest)
+            m.set_backlog(queue, count, first, now_ms)
+
+        return run
+
+    metrics.add_probe(
+        "dispatch", probe("dispatch", messages_table, lambda now: messages_table.c.due_ms <= now, "due_ms")
+    )
+    pending = webhook_deliveries.c.status == "pending"
+    metrics.add_probe("webhooks", probe("webhooks", webhook_deliveries, lambda now: pending, "created_ms"))
+    unchained = message_events.c.chained.is_(False)
+    metrics.add_probe("evidence", probe("evidence", message_events, lambda now: unchained, "at_ms"))
+    app[METRICS] = metrics
+    yield
 
 
 async def accounts_ctx(app: web.Application):
@@ -802,6 +839,7 @@ async def dispatch_ctx(app: web.Application):
             on_audit=app[CHATBOT].on_audit,
             rules=app[RULES],
             consent_policies=app[messages_http.LEDGER].consent_policies,
+            observer=dispatch_observer(app[METRICS]),
         )
         routes_config = sms_routes_config(settings, config, sandbox.smsc)
         if routes_config is None:
@@ -867,6 +905,7 @@ async def _sms_stage(
         receipt_wait_s=config.options.sms_receipt_wait_s,
         receipt_deadline_s=config.options.sms_receipt_deadline_s,
         max_in_flight=config.options.sms_in_flight,
+        observer=dispatcher.observer,
     )
     for route in routes.values():
         await _started(stack, route)
@@ -1038,7 +1077,53 @@ async def ensure_demo_tenant(accounts: Accounts, settings: Settings, users: User
 
 # -- the app -----------------------------------------------------------------------------
 async def healthz(request: web.Request) -> web.Response:
+    """Live: the process answers (nothing else is checked; see /readyz)."""
     return web.json_response({"status": "ok"})
+
+
+READY_TIMEOUT_S = 2.0
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready to take traffic: the database answers, and where this process dispatches, its
+    dispatcher runs and at least one SMS route is in rotation (when routes are configured).
+    200 with each check, or 503 naming what is not ready."""
+    app = request.app
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            async with app[DATABASE].read.connect() as conn:
+                await conn.execute(sa_text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # unreachable, timed out, refused
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    dispatcher = app.get(DISPATCHER)
+    if dispatcher is not None:
+        checks["dispatcher"] = "ok" if dispatcher.running else "stopped"
+        router = app.get(SMS_ROUTER)
+        if router is not None:
+            health = router.health()
+            usable = [r["route"] for r in health if r["state"] != OUT_OF_ROTATION]
+            checks["sms_routes"] = "ok" if usable else "none in rotation: " + ", ".join(r["route"] for r in health)
+    ready = all(v == "ok" for v in checks.values())
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
+    )
+
+
+def dispatch_observer(metrics: Metrics) -> Observer:
+    return Observer(statuses=metrics.count_statuses, send=metrics.observe_send)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    """Prometheus exposition; with HONGYAN_METRICS_TOKEN set, only with that bearer token."""
+    token = request.app[SETTINGS].metrics_token
+    if token is not None:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token.reveal()}".encode()):
+            raise Problem(401, "the metrics need the bearer token set in HONGYAN_METRICS_TOKEN")
+    body = await request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -1063,6 +1148,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.cleanup_ctx.extend(
         [
             storage_ctx,
+            metrics_ctx,
             accounts_ctx,
             messages_ctx,
             users_ctx,
@@ -1086,6 +1172,8 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
         ]
     )
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/openapi.json", openapi)
     app.add_routes(messages_http.routes)
     app.add_routes(rules_routes)

@@ -43,6 +43,7 @@ from dispatch.decisions import SOURCE
 from dispatch.inbound import Inbound
 from dispatch.jobs import CardSource, Job
 from dispatch.media import MediaFetch, OperatorMedia
+from dispatch.observer import QUIET, Observer
 from dispatch.rcs import RcsStage
 from dispatch.retry import RetryPolicy
 from dispatch.sms import SmsStage
@@ -168,8 +169,10 @@ class Dispatcher:
         rng: random.Random | None = None,
         rules: RulesStore | None = None,
         consent_policies: ConsentPolicies | None = None,
+        observer: Observer = QUIET,
     ):
         self.db, self.writer, self.keyring = db, writer, keyring
+        self.observer = observer
         self.rules = rules
         self.consent_policies = consent_policies
         self.ensure_keys = ensure_keys
@@ -191,6 +194,7 @@ class Dispatcher:
             capability=capability,
             media=OperatorMedia(media_fetch) if media_fetch is not None else None,
             rng=rng,
+            observer=observer,
         )
         self.sms: SmsStage | None = None
         self.inbound = Inbound(
@@ -219,6 +223,11 @@ class Dispatcher:
         return int(self.clock.now().timestamp() * 1000)
 
     # -- running ---------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether the claim loop is alive (not stopped, not ended by an error)."""
+        return self._task is not None and not self._task.done()
+
     async def start(self) -> None:
         if self.db.sqlite:
             # SQLite has one dispatching process: leases still held belong to a dead predecessor.
@@ -489,6 +498,7 @@ class Dispatcher:
         batch = batch or WriteBatch()
         self.lifecycle.add(batch, changes)
         await self.writer.write(batch)
+        self.observer.statuses([c.status.value for c in changes] + [t.status.value for c in changes for t in c.then])
         self.notify()
         if any(c.status == S.FALLBACK_PENDING or any(t.status == S.FALLBACK_PENDING for t in c.then) for c in changes):
             self.wake()

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import random
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from dispatch.channels import Channels
 from dispatch.decisions import SOURCE, error_detail, to_fallback
 from dispatch.jobs import Job
 from dispatch.media import OperatorMedia
+from dispatch.observer import QUIET, Observer
 from dispatch.retry import RetryPolicy
 from dispatch.state import upsert_state
 from messages import lifecycle
@@ -115,8 +117,10 @@ class RcsStage:
         capability: CapabilityCache | None = None,
         media: OperatorMedia | None = None,
         rng: random.Random | None = None,
+        observer: Observer = QUIET,
     ):
         self.channels, self.writer = channels, writer
+        self.observer = observer
         self.media = media
         self.now_ms = now_ms
         self.retry, self.revoke_wait_s = retry, revoke_wait_s
@@ -177,6 +181,7 @@ class RcsStage:
         assert job.card is not None
         conversation_id, in_reply_to = reply if reply is not None else (None, None)
         attempt = job.attempts + 1
+        started = time.perf_counter()  # the media upload, when one is needed, is part of the send
         try:
             card = await self.media.localise(job.card, channel) if self.media is not None else job.card
             message = OutboundMessage(
@@ -189,8 +194,10 @@ class RcsStage:
                 in_reply_to=in_reply_to,
             )
             result = await channel.send(message)
+            self.observer.send("rcs", result.outcome.value, time.perf_counter() - started)
         except Exception as exc:  # connection refused, timeout, an upload that failed…: transient
             result = SendResult(False, Outcome.RETRY, detail=type(exc).__name__)
+            self.observer.send("rcs", "error", time.perf_counter() - started)
         if result.outcome is Outcome.REUPLOAD and self.media is not None:
             self.media.forget(channel)
         now_ms = self.now_ms()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -27,6 +28,7 @@ from sqlalchemy import Connection, and_, bindparam, select
 import cards
 from dispatch.batched import Batched
 from dispatch.jobs import Job
+from dispatch.observer import QUIET, Observer
 from dispatch.retry import RetryPolicy
 from dispatch.state import clear_sms_intent, dispatch_state, mark_sms_intent, sms_in_doubt
 from fallback.compose import DEFAULT_OPT_OUT_TEXT, MARKETING_TRAFFIC, ComposeError, compose_sms
@@ -114,8 +116,10 @@ class SmsStage:
         receipt_deadline_s: float = 72 * 3600.0,
         max_in_flight: int = 32,
         rng: random.Random | None = None,
+        observer: Observer = QUIET,
     ):
         self.db, self.writer, self.lifecycle = db, writer, lifecycle
+        self.observer = observer
         self.gateway, self.links = gateway, links
         self.signature_of = signature_of
         self.extension_of = extension_of
@@ -195,7 +199,7 @@ class SmsStage:
             # At least once: the route may have it already; its mark goes, and it is sent again.
             await self.writer.write(WriteBatch().run(lambda conn: clear_sms_intent(conn, [j.id for j in again])))
         sends = [self._send_one(j) for j in fresh] + [self._send_one(j, resent=True) for j in again]
-        await asyncio.gather(*(self._record(r) for r in reported), *sends)
+        await asyncio.gather(*(self._commit(r) for r in reported), *sends)
         self.notify()
 
     def _in_doubt_change(self, message_id: str, route: str | None, **detail) -> Change:
@@ -223,6 +227,12 @@ class SmsStage:
 
         return WriteBatch().run(mark)
 
+    async def _commit(self, result: _Result) -> None:
+        """Record `result` (batched with others meanwhile), then tell the observer its statuses."""
+        await self._record(result)
+        if result.change is not None:
+            self.observer.statuses([result.change.status.value, *(t.status.value for t in result.change.then)])
+
     def _results_batch(self, results: list[_Result]) -> WriteBatch:
         batch = WriteBatch()
         for r in results:
@@ -245,7 +255,7 @@ class SmsStage:
             # must always find a free slot), given back once the answer is recorded.
             async with self._in_flight:
                 result = await self._submit(job, resent, before_write)
-                await self._record(result)
+                await self._commit(result)
         except _MovedOn:
             pass  # nothing was written; whoever moved it has recorded why
         except Exception:
@@ -276,12 +286,16 @@ class SmsStage:
             reason = {"reason": f"cannot compose the SMS: {exc}"}
             return _Result(Change(job.id, S.SMS_FAILED, now_ms, SOURCE, reason, when=_PENDING, due_ms=None))
         attempt = job.attempts + 1
+        sender = await self.sender_number(job.tenant_id)
+        started = time.perf_counter()
         try:
-            sent: SentSms = await self.gateway.send(
-                job.to, text, await self.sender_number(job.tenant_id), reference=job.id, before_write=before_write
-            )
+            sent: SentSms = await self.gateway.send(job.to, text, sender, reference=job.id, before_write=before_write)
         except (NoRouteAvailable, SubmitError) as exc:
+            self.observer.send(
+                "sms", "no_route" if isinstance(exc, NoRouteAvailable) else "error", time.perf_counter() - started
+            )
             return self._not_sent(job, exc, attempt)
+        self.observer.send("sms", "sent", time.perf_counter() - started)
         part_ids, route, sent_ms = list(sent.result.part_ids), sent.route, self.now_ms()
         mine.run(
             lambda conn: conn.execute(
@@ -344,7 +358,7 @@ class SmsStage:
 
     async def on_outcomes(self, outcomes: list[MessageOutcome]) -> None:
         """Rolled-up receipts → sms_delivered | sms_failed with every part's receipt."""
-        await asyncio.gather(*(self._record(_Result(self._outcome_change(o, "smsc"))) for o in outcomes))
+        await asyncio.gather(*(self._commit(_Result(self._outcome_change(o, "smsc"))) for o in outcomes))
         self.notify()
 
     def _outcome_change(self, o: MessageOutcome, source: str) -> Change:
@@ -368,7 +382,7 @@ class SmsStage:
         async with self.db.read.connect() as conn:
             rows = {r.message_id: r for r in await conn.execute(_SENT_PARTS, {"ids": [j.id for j in jobs]})}
         results = await asyncio.gather(*(self._check_one(j, rows.get(j.id)) for j in jobs))
-        await asyncio.gather(*(self._record(r) for r in results))
+        await asyncio.gather(*(self._commit(r) for r in results))
         self.notify()
 
     async def _check_one(self, job: Job, row) -> _Result:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from api.bodies import parse_json, read_body, read_json
+from api.metrics import METRICS
 from api.middleware import TENANT, TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
@@ -86,6 +87,9 @@ async def send_messages(request: web.Request) -> web.Response:
         if replay is None:
             raise
         return replayed(replay)
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        metrics.accepted.labels(req.traffic_type).inc(len(req.recipients))
     return web.Response(status=202, body=answer, content_type=JSON)
 
 
