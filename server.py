@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import text as sa_text
 
 import conversations.privacy  # noqa: F401  (registers a person's conversations for erasure and export)
@@ -66,6 +67,8 @@ from api.middleware import (
 from api.openapi import openapi_document
 from api.problems import Problem
 from api.ratelimit import RateLimiter, WindowLimiter
+from api.requestid import RequestIdFilter, request_id_middleware
+from api.responses import json_response
 from audiences import Contacts, Segments
 from audiences.http import CONTACTS, IMPORTS, SEGMENTS
 from audiences.http import routes as audiences_routes
@@ -204,6 +207,7 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024
     demo_tenant: bool = True
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object a line, for a log shipper
     # How long an SMS short link works, counted from the SMS send.
     short_link_ttl: int = 30 * 24 * 3600
     # Dispatch through the simulators on loopback; from_env() (the command line) turns it on,
@@ -274,6 +278,7 @@ class Settings:
             "HONGYAN_SMPP_SYSTEM_ID": "smpp_system_id",
             "HONGYAN_SMS_SENDER": "sms_sender",
             "HONGYAN_LOG_LEVEL": "log_level",
+            "HONGYAN_LOG_FORMAT": "log_format",
         }
         for name, key in plain.items():
             if env.get(name):
@@ -314,6 +319,8 @@ class Settings:
             raise SystemExit(f"error: {exc}") from None
         if env.get("HONGYAN_TRUSTED_PROXIES"):
             values["trusted_proxies"] = tuple(p for p in env["HONGYAN_TRUSTED_PROXIES"].split(",") if p.strip())
+        if values.get("log_format", "text") not in ("text", "json"):
+            raise SystemExit(f"error: HONGYAN_LOG_FORMAT must be text or json, not {values['log_format']!r}")
         values["sandbox"] = env.get("HONGYAN_SANDBOX", "1").lower() not in ("0", "false", "no", "off")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -1078,7 +1085,7 @@ async def ensure_demo_tenant(accounts: Accounts, settings: Settings, users: User
 # -- the app -----------------------------------------------------------------------------
 async def healthz(request: web.Request) -> web.Response:
     """Live: the process answers (nothing else is checked; see /readyz)."""
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 READY_TIMEOUT_S = 2.0
@@ -1106,9 +1113,7 @@ async def readyz(request: web.Request) -> web.Response:
             usable = [r["route"] for r in health if r["state"] != OUT_OF_ROTATION]
             checks["sms_routes"] = "ok" if usable else "none in rotation: " + ", ".join(r["route"] for r in health)
     ready = all(v == "ok" for v in checks.values())
-    return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
-    )
+    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
 
 
 def dispatch_observer(metrics: Metrics) -> Observer:
@@ -1127,14 +1132,15 @@ async def metrics_page(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document(request.app[SETTINGS].base_url))
+    return json_response(openapi_document(request.app[SETTINGS].base_url))
 
 
 def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Application:
     """The aiohttp application for these settings."""
     wiring = wiring or Wiring()
     app = web.Application(
-        middlewares=[problem_middleware, audit_middleware, auth_middleware], client_max_size=settings.max_body_bytes
+        middlewares=[request_id_middleware, problem_middleware, audit_middleware, auth_middleware],
+        client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[WIRING] = wiring
@@ -1613,13 +1619,31 @@ def _serve(settings: Settings) -> None:
     )
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+
+
+def configure_logging(settings: Settings) -> None:
+    """stderr at the settings' level, as text or one JSON object a line (`HONGYAN_LOG_FORMAT=json`),
+    every record with its request id, phone numbers and link tokens masked."""
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(RequestIdFilter())
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    security.logs.install()  # after basicConfig: it attaches to the handlers that exist
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    security.logs.install()  # after basicConfig: it attaches to the handlers that exist
+    configure_logging(settings)
     command = args.command or "serve"
     if command == "serve":
         _serve(settings)

@@ -22,6 +22,7 @@ from api.middleware import TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.pagination import page_limit
 from api.problems import Problem
+from api.responses import json_response
 
 CHANNELS = web.AppKey("channels", ChannelService)
 
@@ -32,7 +33,7 @@ routes = web.RouteTableDef()
 async def create_channel(request: web.Request) -> web.Response:
     body = await read_json(request)
     view = await request.app[CHANNELS].create_channel(request[TENANT_ID], body)
-    return web.json_response(view, status=201, headers={"Location": f"/v1/channels/{view['id']}"})
+    return json_response(view, status=201, headers={"Location": f"/v1/channels/{view['id']}"})
 
 
 @routes.get("/v1/channels")
@@ -41,7 +42,7 @@ async def list_channels(request: web.Request) -> web.Response:
     items, cursor = await request.app[CHANNELS].list_channels(
         request[TENANT_ID], cursor=request.query.get("cursor"), limit=limit
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.get("/v1/channels/{id}")
@@ -49,7 +50,7 @@ async def get_channel(request: web.Request) -> web.Response:
     view = await request.app[CHANNELS].get_channel(request[TENANT_ID], request.match_info["id"])
     if view is None:
         raise Problem(404, "no such channel")
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.patch("/v1/channels/{id}")
@@ -58,7 +59,7 @@ async def update_channel(request: web.Request) -> web.Response:
     view = await request.app[CHANNELS].update_channel(request[TENANT_ID], request.match_info["id"], body)
     if view is None:
         raise Problem(404, "no such channel")
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.delete("/v1/channels/{id}")

@@ -25,6 +25,7 @@ from api.middleware import API_KEY_ID, TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.pagination import page_limit
 from api.problems import Problem
+from api.responses import json_response
 
 CHATBOT = web.AppKey("chatbot_info", ChatbotInfo)
 # A channel's config → its operator client (from the composition root)
@@ -40,7 +41,7 @@ def _ids(request: web.Request) -> tuple[str, str]:
 @routes.get("/v1/channels/{id}/chatbot")
 async def operator_info(request: web.Request) -> web.Response:
     info = await request.app[CHATBOT].operator_info(*_ids(request), request.app.get(CHATBOT_CLIENT))
-    return web.json_response(info)
+    return json_response(info)
 
 
 async def _publish(request: web.Request, kind: str) -> web.Response:
@@ -48,7 +49,7 @@ async def _publish(request: web.Request, kind: str) -> web.Response:
     view = await request.app[CHATBOT].publish(
         kind, *_ids(request), body, request.get(API_KEY_ID), request.app.get(CHATBOT_CLIENT)
     )
-    return web.json_response(view, status=202)
+    return json_response(view, status=202)
 
 
 @routes.put("/v1/channels/{id}/menu")
@@ -63,12 +64,12 @@ async def publish_profile(request: web.Request) -> web.Response:
 
 @routes.get("/v1/channels/{id}/menu")
 async def show_menu(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[CHATBOT].current(*_ids(request), "menu"))
+    return json_response(await request.app[CHATBOT].current(*_ids(request), "menu"))
 
 
 @routes.get("/v1/channels/{id}/profile")
 async def show_profile(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[CHATBOT].current(*_ids(request), "profile"))
+    return json_response(await request.app[CHATBOT].current(*_ids(request), "profile"))
 
 
 @routes.get("/v1/channels/{id}/publishes")
@@ -77,7 +78,7 @@ async def list_publishes(request: web.Request) -> web.Response:
     items, cursor = await request.app[CHATBOT].list_publishes(
         *_ids(request), kind=request.query.get("kind"), cursor=request.query.get("cursor"), limit=limit
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.get("/v1/channels/{id}/publishes/{publish_id}")
@@ -85,7 +86,7 @@ async def get_publish(request: web.Request) -> web.Response:
     view = await request.app[CHATBOT].get_publish(*_ids(request), request.match_info["publish_id"])
     if view is None:
         raise Problem(404, "no such publish")
-    return web.json_response(view)
+    return json_response(view)
 
 
 # -- the API description ----------------------------------------------------------------

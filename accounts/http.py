@@ -9,6 +9,7 @@ from api.middleware import SCOPES as CALLER_SCOPES
 from api.middleware import TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from security import SCOPES, parse_scopes
 from security.apikeys import scopes_beyond
 
@@ -32,7 +33,7 @@ async def create_key(request: web.Request) -> web.Response:
         raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
     _within_callers_scopes(request, scopes, "grant")
     made = await request.app[ACCOUNTS_SERVICE].create_api_key(request[TENANT_ID], scopes)
-    return web.json_response(made, status=201)
+    return json_response(made, status=201)
 
 
 def _within_callers_scopes(request: web.Request, scopes, verb: str) -> None:
@@ -50,7 +51,7 @@ def _within_callers_scopes(request: web.Request, scopes, verb: str) -> None:
 
 @routes.get("/v1/api-keys")
 async def list_keys(request: web.Request) -> web.Response:
-    return web.json_response({"data": await request.app[ACCOUNTS_SERVICE].list_api_keys(request[TENANT_ID])})
+    return json_response({"data": await request.app[ACCOUNTS_SERVICE].list_api_keys(request[TENANT_ID])})
 
 
 @routes.delete("/v1/api-keys/{id}")

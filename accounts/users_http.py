@@ -15,6 +15,7 @@ from api.middleware import PRINCIPAL, TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from security.roles import ROLES
 
 USERS = web.AppKey("users", Users)
@@ -51,12 +52,12 @@ async def create_user(request: web.Request) -> web.Response:
     audit(request, "users.create", target=("users", made["id"]), role=made["role"], invited=token is not None)
     if token is not None:
         made["password_set_url"] = f"{request.app[BASE_URL]}/editor/password#{token}"
-    return web.json_response(made, status=201)
+    return json_response(made, status=201)
 
 
 @routes.get("/v1/users")
 async def list_users(request: web.Request) -> web.Response:
-    return web.json_response({"data": await request.app[USERS].list(request[TENANT_ID])})
+    return json_response({"data": await request.app[USERS].list(request[TENANT_ID])})
 
 
 def _me(request: web.Request) -> UserPrincipal:
@@ -68,7 +69,7 @@ def _me(request: web.Request) -> UserPrincipal:
 
 @routes.get("/v1/users/me")
 async def show_me(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[USERS].me(_me(request)))
+    return json_response(await request.app[USERS].me(_me(request)))
 
 
 @routes.post("/v1/users/me/password")
@@ -86,7 +87,7 @@ async def change_password(request: web.Request) -> web.Response:
 async def totp_enrol(request: web.Request) -> web.Response:
     me = _me(request)
     audit(request, "users.totp.enrol", target=("users", me.user_id))
-    return web.json_response(await request.app[USERS].totp_enrol(me.user_id), status=201)
+    return json_response(await request.app[USERS].totp_enrol(me.user_id), status=201)
 
 
 @routes.post("/v1/users/me/totp/confirm")
@@ -95,7 +96,7 @@ async def totp_confirm(request: web.Request) -> web.Response:
     body = await read_json(request)
     audit(request, "users.totp.confirm", target=("users", me.user_id))
     codes = await request.app[USERS].totp_confirm(me.user_id, body.get("code"))
-    return web.json_response({"recovery_codes": codes})
+    return json_response({"recovery_codes": codes})
 
 
 @routes.post("/v1/users/me/totp/recovery-codes")
@@ -104,7 +105,7 @@ async def recovery_codes_renew(request: web.Request) -> web.Response:
     body = await read_json(request)
     audit(request, "users.totp.recovery_codes", target=("users", me.user_id))
     codes = await request.app[USERS].recovery_codes_renew(me.user_id, body.get("code"))
-    return web.json_response({"recovery_codes": codes}, status=201)
+    return json_response({"recovery_codes": codes}, status=201)
 
 
 @routes.post("/v1/users/me/totp/disable")
@@ -118,7 +119,7 @@ async def totp_disable(request: web.Request) -> web.Response:
 
 @routes.get("/v1/users/{id}")
 async def show_user(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[USERS].get(request[TENANT_ID], request.match_info["id"]))
+    return json_response(await request.app[USERS].get(request[TENANT_ID], request.match_info["id"]))
 
 
 @routes.patch("/v1/users/{id}")
@@ -140,7 +141,7 @@ async def change_user(request: web.Request) -> web.Response:
         actor_role=_actor_role(request),
         actor_id=getattr(request.get(PRINCIPAL), "user_id", None),
     )
-    return web.json_response(changed)
+    return json_response(changed)
 
 
 def _time_ms(query, name: str) -> int | None:
@@ -178,7 +179,7 @@ async def search_audit(request: web.Request) -> web.Response:
         before_id=decode_cursor(cursor) if cursor else None,
         limit=page_limit(q),
     )
-    return web.json_response({"data": records, "next_cursor": encode_cursor(last) if last else None})
+    return json_response({"data": records, "next_cursor": encode_cursor(last) if last else None})
 
 
 _USER = {

@@ -13,6 +13,7 @@ from analytics.service import GROUPS, STAGES, Analytics, parse_scope
 from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.problems import FieldError, Problem
+from api.responses import json_response
 
 ANALYTICS = web.AppKey("analytics", Analytics)
 
@@ -22,13 +23,13 @@ routes = web.RouteTableDef()
 @routes.post("/v1/conversions")
 async def record_conversion(request: web.Request) -> web.Response:
     view, new = await request.app[ANALYTICS].record_conversion(request[TENANT_ID], await read_json(request))
-    return web.json_response(view, status=201 if new else 200)
+    return json_response(view, status=201 if new else 200)
 
 
 @routes.get("/v1/messages/{id}/conversions")
 async def message_conversions(request: web.Request) -> web.Response:
     items = await request.app[ANALYTICS].conversions_of(request[TENANT_ID], request.match_info["id"])
-    return web.json_response({"data": items})
+    return json_response({"data": items})
 
 
 @routes.get("/v1/analytics/funnel")
@@ -54,7 +55,7 @@ def funnel_format(request: web.Request) -> str:
 def funnel_response(group_by: str, rows: list[dict], fmt: str, filename: str = "funnel.csv") -> web.Response:
     """A funnel's rows as JSON, or as CSV (one line per group)."""
     if fmt == "json":
-        return web.json_response({"group_by": group_by, "stages": list(STAGES), "data": rows})
+        return json_response({"group_by": group_by, "stages": list(STAGES), "data": rows})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["group", *STAGES, "opted_out", "rejected", "failed", "conversion_value"])

@@ -15,6 +15,7 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import Problem
+from api.responses import json_response
 from audiences import openapi as _openapi  # noqa: F401  (registers the API description)
 from audiences.contacts import MAX_PAGE, Contacts
 from audiences.imports import ImportJobs
@@ -37,7 +38,7 @@ def _after(request: web.Request) -> str | None:
 
 
 def _page(items: list[dict], last: str | None) -> web.Response:
-    return web.json_response({"data": items, "next_cursor": encode_cursor(last) if last else None})
+    return json_response({"data": items, "next_cursor": encode_cursor(last) if last else None})
 
 
 def _not_found(what: str) -> Problem:
@@ -48,7 +49,7 @@ def _not_found(what: str) -> Problem:
 @routes.post("/v1/contacts")
 async def upsert_contact(request: web.Request) -> web.Response:
     view, created = await request.app[CONTACTS].upsert(request[TENANT_ID], await read_json(request))
-    return web.json_response(view, status=201 if created else 200)
+    return json_response(view, status=201 if created else 200)
 
 
 @routes.get("/v1/contacts")
@@ -90,7 +91,7 @@ async def import_contacts(request: web.Request) -> web.Response:
     if kind is None:
         raise Problem(415, f"Content-Type must be text/csv or {XLSX}, not {request.content_type or 'missing'}")
     job = await request.app[IMPORTS].upload(request[TENANT_ID], kind, _body(request))
-    return web.json_response(job, status=202, headers={"Location": f"/v1/contacts/imports/{job['id']}"})
+    return json_response(job, status=202, headers={"Location": f"/v1/contacts/imports/{job['id']}"})
 
 
 @routes.get("/v1/contacts/imports")
@@ -105,7 +106,7 @@ async def get_import(request: web.Request) -> web.Response:
     job = await request.app[IMPORTS].get(request[TENANT_ID], request.match_info["id"])
     if job is None:
         raise _not_found("import")
-    return web.json_response(job)
+    return json_response(job)
 
 
 @routes.post("/v1/contacts/imports/{id}/cancel")
@@ -113,7 +114,7 @@ async def cancel_import(request: web.Request) -> web.Response:
     job = await request.app[IMPORTS].cancel(request[TENANT_ID], request.match_info["id"])
     if job is None:
         raise _not_found("import")
-    return web.json_response(job)
+    return json_response(job)
 
 
 @routes.get("/v1/contacts/{id}")
@@ -121,7 +122,7 @@ async def get_contact(request: web.Request) -> web.Response:
     view = await request.app[CONTACTS].get(request[TENANT_ID], request.match_info["id"])
     if view is None:
         raise _not_found("contact")
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.patch("/v1/contacts/{id}")
@@ -130,7 +131,7 @@ async def patch_contact(request: web.Request) -> web.Response:
     view = await request.app[CONTACTS].patch(request[TENANT_ID], request.match_info["id"], body)
     if view is None:
         raise _not_found("contact")
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.delete("/v1/contacts/{id}")
@@ -144,7 +145,7 @@ async def delete_contact(request: web.Request) -> web.Response:
 @routes.post("/v1/segments")
 async def create_segment(request: web.Request) -> web.Response:
     view = await request.app[SEGMENTS].create(request[TENANT_ID], await read_json(request))
-    return web.json_response(view, status=201)
+    return json_response(view, status=201)
 
 
 @routes.get("/v1/segments")
@@ -157,7 +158,7 @@ async def list_segments(request: web.Request) -> web.Response:
 @routes.post("/v1/segments/preview")
 async def preview_segment(request: web.Request) -> web.Response:
     segment_filter = parse_preview(await read_json(request))
-    return web.json_response({"count": await request.app[SEGMENTS].count(request[TENANT_ID], segment_filter)})
+    return json_response({"count": await request.app[SEGMENTS].count(request[TENANT_ID], segment_filter)})
 
 
 async def _segment(request: web.Request) -> dict:
@@ -169,7 +170,7 @@ async def _segment(request: web.Request) -> dict:
 
 @routes.get("/v1/segments/{id}")
 async def get_segment(request: web.Request) -> web.Response:
-    return web.json_response(await _segment(request))
+    return json_response(await _segment(request))
 
 
 @routes.put("/v1/segments/{id}")
@@ -178,7 +179,7 @@ async def put_segment(request: web.Request) -> web.Response:
     view = await request.app[SEGMENTS].replace(request[TENANT_ID], request.match_info["id"], body)
     if view is None:
         raise _not_found("segment")
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.delete("/v1/segments/{id}")
@@ -192,7 +193,7 @@ async def delete_segment(request: web.Request) -> web.Response:
 async def count_segment(request: web.Request) -> web.Response:
     segment = await _segment(request)
     count = await request.app[SEGMENTS].count(request[TENANT_ID], segment["filter"])
-    return web.json_response({"id": segment["id"], "count": count})
+    return json_response({"id": segment["id"], "count": count})
 
 
 @routes.get("/v1/segments/{id}/contacts")

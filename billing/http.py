@@ -13,6 +13,7 @@ from api.bodies import read_json
 from api.middleware import SCOPES, TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from billing import openapi as _openapi  # noqa: F401  (registers the API description)
 from billing.prices import CURRENCY
 from billing.service import ADJUSTMENT, CREDIT, MAX_PAGE, Billing, parse_price_changes, statement_csv
@@ -52,8 +53,8 @@ async def _target(request: web.Request, body: dict, *, allow_default: bool = Fal
 async def get_prices(request: web.Request) -> web.Response:
     billing = request.app[BILLING]
     if request.query.get("book") == "default":
-        return web.json_response(await billing.default_prices())
-    return web.json_response(await billing.prices(request[TENANT_ID]))
+        return json_response(await billing.default_prices())
+    return json_response(await billing.prices(request[TENANT_ID]))
 
 
 @routes.put("/v1/billing/prices")
@@ -65,13 +66,13 @@ async def put_prices(request: web.Request) -> web.Response:
     billing = request.app[BILLING]
     await billing.set_prices(target, changes)
     if target == DEFAULT_BOOK:
-        return web.json_response(await billing.default_prices())
-    return web.json_response(await billing.prices(target))
+        return json_response(await billing.default_prices())
+    return json_response(await billing.prices(target))
 
 
 @routes.get("/v1/billing/balance")
 async def get_balance(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[BILLING].balance(request[TENANT_ID]))
+    return json_response(await request.app[BILLING].balance(request[TENANT_ID]))
 
 
 @routes.post("/v1/billing/credits")
@@ -101,7 +102,7 @@ async def post_credit(request: web.Request) -> web.Response:
             422, "Idempotency-Key is 1 to 64 characters", [FieldError("/Idempotency-Key", "1 to 64 characters")]
         )
     entry = await request.app[BILLING].credit(target, amount, kind=kind, note=note, key=key)
-    return web.json_response({**entry, "tenant_id": target, "currency": CURRENCY}, status=201)
+    return json_response({**entry, "tenant_id": target, "currency": CURRENCY}, status=201)
 
 
 @routes.put("/v1/billing/credit-limit")
@@ -120,7 +121,7 @@ async def put_credit_limit(request: web.Request) -> web.Response:
     if errors:
         raise Problem(422, "the credit limit is not valid", errors)
     target = await _target(request, body)
-    return web.json_response(await request.app[BILLING].set_credit_limit(target, limit))
+    return json_response(await request.app[BILLING].set_credit_limit(target, limit))
 
 
 @routes.get("/v1/billing/entries")
@@ -129,7 +130,7 @@ async def list_entries(request: web.Request) -> web.Response:
     items, cursor = await request.app[BILLING].entries(
         request[TENANT_ID], cursor=request.query.get("cursor"), limit=limit
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.get("/v1/billing/messages/{message_id}")
@@ -138,7 +139,7 @@ async def message_cost(request: web.Request) -> web.Response:
     found = await request.app[BILLING].message_cost(request[TENANT_ID], mid) if len(mid) <= 32 else None
     if found is None:
         raise Problem(404, "no such message")
-    return web.json_response(found)
+    return json_response(found)
 
 
 @routes.get("/v1/billing/statements/{month}")
@@ -159,7 +160,7 @@ async def statement(request: web.Request) -> web.Response:
         return web.Response(text=statement_html(doc), content_type="text/html", charset="utf-8")
     if fmt != "json":
         raise Problem(422, "format is json, csv or html", [FieldError("/format", "one of: json, csv, html")])
-    return web.json_response(doc)
+    return json_response(doc)
 
 
 _LABELS = {

@@ -9,6 +9,7 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import Problem
+from api.responses import json_response
 from campaigns import openapi as _openapi  # noqa: F401  (registers the API description)
 from campaigns.journeys import Journeys
 from campaigns.service import MAX_PAGE, Campaigns
@@ -31,7 +32,7 @@ def _id(request: web.Request) -> str:
 @routes.post("/v1/campaigns")
 async def create_campaign(request: web.Request) -> web.Response:
     view = await request.app[CAMPAIGNS].create(request[TENANT_ID], await read_json(request))
-    return web.json_response(view, status=201, headers={"Location": f"/v1/campaigns/{view['id']}"})
+    return json_response(view, status=201, headers={"Location": f"/v1/campaigns/{view['id']}"})
 
 
 @routes.get("/v1/campaigns")
@@ -44,7 +45,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
         limit=limit,
         status=request.query.get("status"),
     )
-    return web.json_response({"data": items, "next_cursor": encode_cursor(last) if last else None})
+    return json_response({"data": items, "next_cursor": encode_cursor(last) if last else None})
 
 
 @routes.get("/v1/campaigns/{id}")
@@ -52,7 +53,7 @@ async def get_campaign(request: web.Request) -> web.Response:
     view = await request.app[CAMPAIGNS].get(request[TENANT_ID], _id(request))
     if view is None:
         raise _not_found()
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.put("/v1/campaigns/{id}")
@@ -60,7 +61,7 @@ async def replace_campaign(request: web.Request) -> web.Response:
     view = await request.app[CAMPAIGNS].replace(request[TENANT_ID], _id(request), await read_json(request))
     if view is None:
         raise _not_found()
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.delete("/v1/campaigns/{id}")
@@ -75,7 +76,7 @@ def _action(action: str):
         view = await request.app[CAMPAIGNS].act(request[TENANT_ID], _id(request), action)
         if view is None:
             raise _not_found()
-        return web.json_response(view)
+        return json_response(view)
 
     handler.__name__ = f"{action}_campaign"
     return handler
@@ -90,7 +91,7 @@ async def campaign_results(request: web.Request) -> web.Response:
     results = await request.app[CAMPAIGNS].results(request[TENANT_ID], _id(request))
     if results is None:
         raise _not_found()
-    return web.json_response(results)
+    return json_response(results)
 
 
 @routes.get("/v1/campaigns/{id}/funnel")
@@ -111,7 +112,7 @@ async def _funnel(request: web.Request, what: str) -> web.Response:
 @routes.post("/v1/journeys")
 async def create_journey(request: web.Request) -> web.Response:
     view = await request.app[JOURNEYS].create(request[TENANT_ID], await read_json(request))
-    return web.json_response(view, status=201, headers={"Location": f"/v1/journeys/{view['id']}"})
+    return json_response(view, status=201, headers={"Location": f"/v1/journeys/{view['id']}"})
 
 
 @routes.get("/v1/journeys")
@@ -121,7 +122,7 @@ async def list_journeys(request: web.Request) -> web.Response:
     items, last = await request.app[JOURNEYS].page(
         request[TENANT_ID], after=decode_cursor(cursor) if cursor else None, limit=limit
     )
-    return web.json_response({"data": items, "next_cursor": encode_cursor(last) if last else None})
+    return json_response({"data": items, "next_cursor": encode_cursor(last) if last else None})
 
 
 @routes.get("/v1/journeys/{id}")
@@ -129,7 +130,7 @@ async def get_journey(request: web.Request) -> web.Response:
     view = await request.app[JOURNEYS].get(request[TENANT_ID], _id(request))
     if view is None:
         raise Problem(404, "no such journey")
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.put("/v1/journeys/{id}")
@@ -137,7 +138,7 @@ async def replace_journey(request: web.Request) -> web.Response:
     view = await request.app[JOURNEYS].replace(request[TENANT_ID], _id(request), await read_json(request))
     if view is None:
         raise Problem(404, "no such journey")
-    return web.json_response(view)
+    return json_response(view)
 
 
 def _journey_status(status: str):
@@ -145,7 +146,7 @@ def _journey_status(status: str):
         view = await request.app[JOURNEYS].set_status(request[TENANT_ID], _id(request), status)
         if view is None:
             raise Problem(404, "no such journey")
-        return web.json_response(view)
+        return json_response(view)
 
     return handler
 

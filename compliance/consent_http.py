@@ -10,6 +10,7 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from compliance import consent_openapi as _openapi  # noqa: F401  (registers the API description)
 from compliance.consent import ConsentBook
 
@@ -28,9 +29,7 @@ routes = web.RouteTableDef()
 async def grant(request: web.Request) -> web.Response:
     """One consent (`{"to", "scope", "source", "granted_at", "brand", "proof"}`) or a batch
     (`{"consents": [...]}`)."""
-    return web.json_response(
-        await request.app[CONSENTS].grant(request[TENANT_ID], await read_json(request)), status=201
-    )
+    return json_response(await request.app[CONSENTS].grant(request[TENANT_ID], await read_json(request)), status=201)
 
 
 @routes.get("/v1/consents")
@@ -42,18 +41,18 @@ async def list_consents(request: web.Request) -> web.Response:
     items, cursor = await request.app[CONSENTS].page(
         request[TENANT_ID], cursor=q.get("cursor"), limit=page_limit(q, default=100, maximum=MAX_PAGE), active=active
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.post("/v1/consents/search")
 async def search(request: web.Request) -> web.Response:
     """A number's consents; the number travels in the body, never in a URL."""
-    return web.json_response(await request.app[CONSENTS].search(request[TENANT_ID], await read_json(request)))
+    return json_response(await request.app[CONSENTS].search(request[TENANT_ID], await read_json(request)))
 
 
 @routes.post("/v1/consents/withdraw")
 async def withdraw_by_number(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[CONSENTS].withdraw(request[TENANT_ID], await read_json(request)))
+    return json_response(await request.app[CONSENTS].withdraw(request[TENANT_ID], await read_json(request)))
 
 
 @routes.post("/v1/consents/import")
@@ -67,7 +66,7 @@ async def import_consents(request: web.Request) -> web.Response:
     result = await request.app[CONSENTS].import_lines(
         request[TENANT_ID], body_lines(request), fmt=fmt, filename=filename
     )
-    return web.json_response(result)
+    return json_response(result)
 
 
 @routes.get("/v1/consents/export")
@@ -77,14 +76,14 @@ async def export_consents(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/v1/consents/{id}")
 async def get_consent(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[CONSENTS].get(request[TENANT_ID], request.match_info["id"]))
+    return json_response(await request.app[CONSENTS].get(request[TENANT_ID], request.match_info["id"]))
 
 
 @routes.post("/v1/consents/{id}/withdraw")
 async def withdraw(request: web.Request) -> web.Response:
     body = await read_json(request) if request.can_read_body else {}
     out = await request.app[CONSENTS].withdraw(request[TENANT_ID], body, consent_id=request.match_info["id"])
-    return web.json_response(out)
+    return json_response(out)
 
 
 async def body_lines(request: web.Request) -> AsyncIterator[str]:

@@ -10,6 +10,7 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from compliance import openapi as _openapi  # noqa: F401  (registers the API description)
 from compliance.lists import FORMATS, Entry, WordLists, json_lines
 from compliance.matcher import ALLOW, WORD, worst
@@ -45,13 +46,13 @@ routes = web.RouteTableDef()
 # -- categories and words ----------------------------------------------------------------
 @routes.get("/v1/compliance/categories")
 async def list_categories(request: web.Request) -> web.Response:
-    return web.json_response({"data": await request.app[WORD_LISTS].categories(request[TENANT_ID])})
+    return json_response({"data": await request.app[WORD_LISTS].categories(request[TENANT_ID])})
 
 
 @routes.put("/v1/compliance/categories/{name}")
 async def put_category(request: web.Request) -> web.Response:
     lists, tenant = request.app[WORD_LISTS], request[TENANT_ID]
-    return web.json_response(await lists.put_category(tenant, request.match_info["name"], await read_json(request)))
+    return json_response(await lists.put_category(tenant, request.match_info["name"], await read_json(request)))
 
 
 @routes.delete("/v1/compliance/categories/{name}")
@@ -73,7 +74,7 @@ async def list_words(request: web.Request) -> web.Response:
         cursor=q.get("cursor"),
         limit=page_limit(q, default=100, maximum=MAX_PAGE),
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.post("/v1/compliance/words")
@@ -104,7 +105,7 @@ async def add_words(request: web.Request) -> web.Response:
         added += (await lists.add(tenant, words, where="/words"))["added"]
     if allowed:
         added += (await lists.add(tenant, allowed, where="/allow"))["added"]
-    return web.json_response({"added": added}, status=201)
+    return json_response({"added": added}, status=201)
 
 
 @routes.post("/v1/compliance/words/remove")
@@ -118,7 +119,7 @@ async def remove_words(request: web.Request) -> web.Response:
         errors.append(FieldError("/kind", "word or allow"))
     if errors:
         raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
-    return web.json_response(await request.app[WORD_LISTS].remove(request[TENANT_ID], terms, kind))
+    return json_response(await request.app[WORD_LISTS].remove(request[TENANT_ID], terms, kind))
 
 
 @routes.post("/v1/compliance/words/import")
@@ -142,7 +143,7 @@ async def import_words(request: web.Request) -> web.Response:
     result = await request.app[WORD_LISTS].import_lines(
         request[TENANT_ID], lines, fmt=fmt, category=request.query.get("category"), kind=kind
     )
-    return web.json_response(result, status=201)
+    return json_response(result, status=201)
 
 
 async def _iterate(items: list[str]) -> AsyncIterator[str]:
@@ -207,25 +208,25 @@ async def check(request: web.Request) -> web.Response:
         out["template_rules"] = [e.as_dict() for e in rules]
         if rules and out["outcome"] == "pass":
             out["outcome"] = "block"
-    return web.json_response(out)
+    return json_response(out)
 
 
 @routes.get("/v1/compliance/policy")
 async def get_policy(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[WORD_LISTS].policy(request[TENANT_ID]))
+    return json_response(await request.app[WORD_LISTS].policy(request[TENANT_ID]))
 
 
 @routes.put("/v1/compliance/policy")
 async def put_policy(request: web.Request) -> web.Response:
     body = await read_json(request)
-    return web.json_response(await request.app[WORD_LISTS].set_policy(request[TENANT_ID], body))
+    return json_response(await request.app[WORD_LISTS].set_policy(request[TENANT_ID], body))
 
 
 @routes.post("/v1/compliance/signature")
 async def request_signature(request: web.Request) -> web.Response:
     """Ask for a new SMS signature: it waits in the review queue until approved."""
     item = await request.app[SIGNATURES].request(request[TENANT_ID], await read_json(request))
-    return web.json_response(item, status=202)
+    return json_response(item, status=202)
 
 
 # -- the review queue --------------------------------------------------------------------
@@ -239,12 +240,12 @@ async def list_reviews(request: web.Request) -> web.Response:
         cursor=q.get("cursor"),
         limit=page_limit(q, default=50, maximum=200),
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.get("/v1/reviews/{id}")
 async def get_review(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[REVIEWS].get(request[TENANT_ID], request.match_info["id"]))
+    return json_response(await request.app[REVIEWS].get(request[TENANT_ID], request.match_info["id"]))
 
 
 async def _decide(request: web.Request, approved: bool) -> web.Response:
@@ -255,7 +256,7 @@ async def _decide(request: web.Request, approved: bool) -> web.Response:
     decided = await request.app[REVIEWS].decide(
         request[TENANT_ID], request.match_info["id"], approved=approved, reason=body.get("reason")
     )
-    return web.json_response(decided)
+    return json_response(decided)
 
 
 @routes.post("/v1/reviews/{id}/approve")

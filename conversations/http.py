@@ -13,6 +13,7 @@ from api.bodies import read_json
 from api.middleware import PRINCIPAL, TENANT_ID
 from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from conversations import openapi as _openapi  # noqa: F401  (registers the API description)
 from conversations.service import MAX_PAGE, MAX_STATS_HOURS, STATES, Actor, Conversations
 
@@ -68,7 +69,7 @@ async def list_conversations(request: web.Request) -> web.Response:
         after=decode_cursor(cursor) if cursor else None,
         limit=limit,
     )
-    return web.json_response({"conversations": items, "next_cursor": encode_cursor(last) if last else None})
+    return json_response({"conversations": items, "next_cursor": encode_cursor(last) if last else None})
 
 
 @routes.get("/v1/conversations/stats")
@@ -76,25 +77,25 @@ async def conversation_stats(request: web.Request) -> web.Response:
     raw = request.query.get("hours", "24")
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_STATS_HOURS:
         raise Problem(422, f"hours must be 1 to {MAX_STATS_HOURS}", [FieldError("/hours", "out of range")])
-    return web.json_response(await request.app[CONVERSATIONS].stats(request[TENANT_ID], int(raw)))
+    return json_response(await request.app[CONVERSATIONS].stats(request[TENANT_ID], int(raw)))
 
 
 @routes.get("/v1/conversations/rules")
 async def get_rules(request: web.Request) -> web.Response:
     rules = await request.app[CONVERSATIONS].rule_set(request[TENANT_ID])
-    return web.json_response(rules.view())
+    return json_response(rules.view())
 
 
 @routes.put("/v1/conversations/rules")
 async def put_rules(request: web.Request) -> web.Response:
     view = await request.app[CONVERSATIONS].put_rules(request[TENANT_ID], await read_json(request))
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.post("/v1/conversations/rules/test")
 async def test_rules(request: web.Request) -> web.Response:
     result = await request.app[CONVERSATIONS].test_rules(request[TENANT_ID], await read_json(request))
-    return web.json_response(result)
+    return json_response(result)
 
 
 @routes.get("/v1/conversations/events")
@@ -138,7 +139,7 @@ async def get_conversation(request: web.Request) -> web.Response:
     view = await request.app[CONVERSATIONS].get(request[TENANT_ID], _id(request))
     if view is None:
         raise _not_found()
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.post("/v1/conversations/{id}/messages")
@@ -147,7 +148,7 @@ async def reply(request: web.Request) -> web.Response:
     message = await request.app[CONVERSATIONS].reply(request[TENANT_ID], _id(request), body, _actor(request))
     if message is None:
         raise _not_found()
-    return web.json_response({"message": message}, status=202)
+    return json_response({"message": message}, status=202)
 
 
 @routes.post("/v1/conversations/{id}/assign")
@@ -156,7 +157,7 @@ async def assign(request: web.Request) -> web.Response:
     view = await request.app[CONVERSATIONS].assign(request[TENANT_ID], _id(request), body, _actor(request))
     if view is None:
         raise _not_found()
-    return web.json_response(view)
+    return json_response(view)
 
 
 async def _empty_body(request: web.Request) -> None:
@@ -173,7 +174,7 @@ async def handoff(request: web.Request) -> web.Response:
     view = await request.app[CONVERSATIONS].handoff(request[TENANT_ID], _id(request))
     if view is None:
         raise _not_found()
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.post("/v1/conversations/{id}/close")
@@ -182,4 +183,4 @@ async def close(request: web.Request) -> web.Response:
     view = await request.app[CONVERSATIONS].close(request[TENANT_ID], _id(request))
     if view is None:
         raise _not_found()
-    return web.json_response(view)
+    return json_response(view)

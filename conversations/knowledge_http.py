@@ -8,6 +8,7 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from conversations import knowledge_openapi as _openapi  # noqa: F401  (registers the API description)
 from conversations.http import CONVERSATIONS
 from conversations.knowledge import MAX_PAGE, Knowledge
@@ -29,7 +30,7 @@ def _id(request: web.Request) -> str:
 @routes.post("/v1/knowledge/faqs")
 async def create_faq(request: web.Request) -> web.Response:
     view = await request.app[KNOWLEDGE].create(request[TENANT_ID], await read_json(request))
-    return web.json_response(view, status=201, headers={"Location": f"/v1/knowledge/faqs/{view['id']}"})
+    return json_response(view, status=201, headers={"Location": f"/v1/knowledge/faqs/{view['id']}"})
 
 
 @routes.get("/v1/knowledge/faqs")
@@ -39,7 +40,7 @@ async def list_faqs(request: web.Request) -> web.Response:
     items, last = await request.app[KNOWLEDGE].page(
         request[TENANT_ID], after=decode_cursor(cursor) if cursor else None, limit=limit
     )
-    return web.json_response({"faqs": items, "next_cursor": encode_cursor(last) if last else None})
+    return json_response({"faqs": items, "next_cursor": encode_cursor(last) if last else None})
 
 
 @routes.get("/v1/knowledge/faqs/{id}")
@@ -47,7 +48,7 @@ async def get_faq(request: web.Request) -> web.Response:
     view = await request.app[KNOWLEDGE].get(request[TENANT_ID], _id(request))
     if view is None:
         raise _not_found()
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.put("/v1/knowledge/faqs/{id}")
@@ -55,7 +56,7 @@ async def replace_faq(request: web.Request) -> web.Response:
     view = await request.app[KNOWLEDGE].replace(request[TENANT_ID], _id(request), await read_json(request))
     if view is None:
         raise _not_found()
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.delete("/v1/knowledge/faqs/{id}")
@@ -77,14 +78,14 @@ async def match(request: web.Request) -> web.Response:
     # answers to it and hands it to the knowledge chain with each question).
     conversations = request.app.get(CONVERSATIONS)
     threshold = await conversations.threshold(tenant_id) if conversations is not None else DEFAULT_THRESHOLD
-    return web.json_response({"matches": matches, "threshold": threshold})
+    return json_response({"matches": matches, "threshold": threshold})
 
 
 @routes.get("/v1/knowledge/answerer")
 async def get_answerer(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[KNOWLEDGE].get_answerer(request[TENANT_ID]))
+    return json_response(await request.app[KNOWLEDGE].get_answerer(request[TENANT_ID]))
 
 
 @routes.put("/v1/knowledge/answerer")
 async def put_answerer(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[KNOWLEDGE].put_answerer(request[TENANT_ID], await read_json(request)))
+    return json_response(await request.app[KNOWLEDGE].put_answerer(request[TENANT_ID], await read_json(request)))

@@ -10,6 +10,7 @@ from aiohttp import web
 from api.bodies import read_json
 from api.middleware import TENANT, TENANT_ID
 from api.problems import FieldError, Problem, pointer
+from api.responses import json_response
 from fallback import openapi as _openapi  # noqa: F401  (registers the API description)
 from fallback.compose import DEFAULT_OPT_OUT_TEXT, MARKETING_TRAFFIC, TRAFFIC_TYPES, with_unsubscribe
 from fallback.segmentation import SegmentationError, segment_sms
@@ -61,4 +62,4 @@ ROUTER = web.AppKey("sms_router", object)
 async def route_health(request: web.Request) -> web.Response:
     """Health of every SMS route: in or out of rotation, error rate, latency, throttling."""
     router = request.app.get(ROUTER)
-    return web.json_response({"data": router.health() if router is not None else []})
+    return json_response({"data": router.health() if router is not None else []})

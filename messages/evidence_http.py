@@ -8,6 +8,7 @@ from aiohttp import web
 from api.middleware import TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from messages.evidence import EvidenceLog
 
 EVIDENCE = web.AppKey("evidence", EvidenceLog)
@@ -18,7 +19,7 @@ _MAX_SIZE = 2**63 - 1
 # The fixed paths come before /v1/evidence/{message_id}, which would match them too.
 @routes.get("/v1/evidence/keys")
 async def signing_keys(request: web.Request) -> web.Response:
-    return web.json_response({"keys": await request.app[EVIDENCE].signing_keys()})
+    return json_response({"keys": await request.app[EVIDENCE].signing_keys()})
 
 
 @routes.get("/v1/evidence/tree-head")
@@ -26,7 +27,7 @@ async def tree_head(request: web.Request) -> web.Response:
     head = await request.app[EVIDENCE].tree_head(request[TENANT_ID])
     if head is None:
         raise Problem(404, "no tree head yet: nothing of this tenant is in the evidence log")
-    return web.json_response(head)
+    return json_response(head)
 
 
 def _size(request: web.Request, name: str) -> int:
@@ -44,7 +45,7 @@ async def consistency(request: web.Request) -> web.Response:
     proof = await request.app[EVIDENCE].consistency(request[TENANT_ID], first, second)
     if proof is None:
         raise Problem(404, "the tenant's tree has not reached that size", [FieldError("/second", "beyond the tree")])
-    return web.json_response({"first": first, "second": second, "consistency_path": proof})
+    return json_response({"first": first, "second": second, "consistency_path": proof})
 
 
 @routes.get("/v1/evidence/{message_id}")
@@ -52,7 +53,7 @@ async def message_evidence(request: web.Request) -> web.Response:
     found = await request.app[EVIDENCE].message_evidence(request[TENANT_ID], request.match_info["message_id"])
     if found is None:
         raise Problem(404, "no evidence for this message (unknown, another tenant's, or not chained yet)")
-    return web.json_response(found)
+    return json_response(found)
 
 
 _HEX32 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}

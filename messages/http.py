@@ -13,6 +13,7 @@ from api.middleware import TENANT, TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
 from api.ratelimit import RateLimiter, retry_after_header
+from api.responses import json_response
 from compliance.http import SCREEN  # the word-list screen; a server without it screens nothing
 from messages import openapi as _openapi  # noqa: F401  (registers the API description)
 from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger, Replay
@@ -106,7 +107,7 @@ async def get_message(request: web.Request) -> web.Response:
     extras = request.app.get(VIEW_EXTRAS)
     if extras is not None:
         view.update(await extras(request[TENANT_ID], view["id"]))
-    return web.json_response(view)
+    return json_response(view)
 
 
 @routes.get("/v1/messages")
@@ -116,7 +117,7 @@ async def list_messages(request: web.Request) -> web.Response:
     items, cursor = await request.app[LEDGER].list(
         request[TENANT_ID], batch_id=q.get("batch_id"), cursor=q.get("cursor"), limit=limit
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.post("/v1/messages/{id}/cancel")
@@ -134,7 +135,7 @@ async def cancel_message(request: web.Request) -> web.Response:
     if outcome is None:
         raise Problem(404, "no such message")
     view = await request.app[LEDGER].get(request[TENANT_ID], message_id)
-    return web.json_response({**(view or {}), "cancel": outcome}, status=200 if outcome == "revoked" else 202)
+    return json_response({**(view or {}), "cancel": outcome}, status=200 if outcome == "revoked" else 202)
 
 
 @routes.post("/v1/capabilities")
@@ -165,4 +166,4 @@ async def capabilities(request: web.Request) -> web.Response:
         }
         for raw, n in zip(numbers, e164)
     ]
-    return web.json_response({"results": results})
+    return json_response({"results": results})

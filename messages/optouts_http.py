@@ -8,6 +8,7 @@ from api.bodies import read_json
 from api.middleware import API_KEY_ID, TENANT_ID
 from api.pagination import page_limit
 from api.problems import Problem
+from api.responses import json_response
 from compliance.consent_http import IMPORT_TYPES, body_lines, stream_csv
 from messages import optouts_openapi as _openapi  # noqa: F401  (registers the API description)
 from messages.optouts import OptOutList
@@ -25,18 +26,18 @@ async def list_opt_outs(request: web.Request) -> web.Response:
     items, cursor = await request.app[OPT_OUTS].page(
         request[TENANT_ID], cursor=q.get("cursor"), limit=page_limit(q, default=100, maximum=MAX_PAGE)
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.post("/v1/opt-outs")
 async def add(request: web.Request) -> web.Response:
     """`{"to"}` or `{"numbers": [...]}` (source `api`)."""
-    return web.json_response(await request.app[OPT_OUTS].add(request[TENANT_ID], await read_json(request)), status=201)
+    return json_response(await request.app[OPT_OUTS].add(request[TENANT_ID], await read_json(request)), status=201)
 
 
 @routes.post("/v1/opt-outs/search")
 async def search(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[OPT_OUTS].search(request[TENANT_ID], await read_json(request)))
+    return json_response(await request.app[OPT_OUTS].search(request[TENANT_ID], await read_json(request)))
 
 
 @routes.post("/v1/opt-outs/remove")
@@ -44,7 +45,7 @@ async def remove_by_number(request: web.Request) -> web.Response:
     """`{"to", "reason"}`: the number subscribes again (who and why are chained)."""
     body = await read_json(request)
     out = await request.app[OPT_OUTS].remove(request[TENANT_ID], body=body, actor=_actor(request))
-    return web.json_response(out)
+    return json_response(out)
 
 
 @routes.post("/v1/opt-outs/import")
@@ -52,7 +53,7 @@ async def import_opt_outs(request: web.Request) -> web.Response:
     fmt = _IMPORT_TYPES.get(request.content_type)
     if fmt is None:
         raise Problem(415, f"Content-Type must be one of {', '.join(_IMPORT_TYPES)}")
-    return web.json_response(await request.app[OPT_OUTS].import_lines(request[TENANT_ID], body_lines(request), fmt=fmt))
+    return json_response(await request.app[OPT_OUTS].import_lines(request[TENANT_ID], body_lines(request), fmt=fmt))
 
 
 @routes.get("/v1/opt-outs/export")
@@ -66,7 +67,7 @@ async def remove(request: web.Request) -> web.Response:
     out = await request.app[OPT_OUTS].remove(
         request[TENANT_ID], opt_out_id=request.match_info["id"], body=body, actor=_actor(request)
     )
-    return web.json_response(out)
+    return json_response(out)
 
 
 def _actor(request: web.Request) -> str | None:

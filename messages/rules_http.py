@@ -10,6 +10,7 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.problems import Problem
+from api.responses import json_response
 from messages.rules import DEFAULT_ZONE, parse_rules
 from messages.send_rules import RulesStore, VolumeCounter
 from store import Clock
@@ -24,7 +25,7 @@ routes = web.RouteTableDef()
 @routes.get("/v1/compliance/send-rules")
 async def get_rules(request: web.Request) -> web.Response:
     rules = await request.app[RULES].get(request[TENANT_ID])
-    return web.json_response(rules.to_json())
+    return json_response(rules.to_json())
 
 
 @routes.put("/v1/compliance/send-rules")
@@ -35,7 +36,7 @@ async def put_rules(request: web.Request) -> web.Response:
         raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
     now_ms = int(request.app[RULES_CLOCK].now().timestamp() * 1000)
     await request.app[RULES].put(request[TENANT_ID], rules.to_json(), now_ms)
-    return web.json_response(rules.to_json())
+    return json_response(rules.to_json())
 
 
 @routes.get("/v1/compliance/volume")
@@ -45,7 +46,7 @@ async def get_volume(request: web.Request) -> web.Response:
     day = request.app[RULES_CLOCK].now().astimezone(ZoneInfo(DEFAULT_ZONE)).date().isoformat()
     rules = await request.app[RULES].get(tenant_id)
     count = await request.app[VOLUMES].get(tenant_id, day)
-    return web.json_response({"day": day, "count": count, **rules.daily_volume.to_json()})
+    return json_response({"day": day, "count": count, **rules.daily_volume.to_json()})
 
 
 _WINDOW = {

@@ -12,6 +12,7 @@ from api.bodies import parse_json, read_body, read_json
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from messages.http import LEDGER, idempotency_key, replayed
 from privacy import openapi as _openapi  # noqa: F401  (registers the API description)
 from privacy.service import MAX_PAGE, ErasureInFlight, Privacy, subject_number
@@ -23,13 +24,13 @@ routes = web.RouteTableDef()
 
 @routes.get("/v1/privacy/retention")
 async def get_retention(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[PRIVACY].retention(request[TENANT_ID]))
+    return json_response(await request.app[PRIVACY].retention(request[TENANT_ID]))
 
 
 @routes.put("/v1/privacy/retention")
 async def put_retention(request: web.Request) -> web.Response:
     body = await read_json(request)
-    return web.json_response(await request.app[PRIVACY].set_retention(request[TENANT_ID], body))
+    return json_response(await request.app[PRIVACY].set_retention(request[TENANT_ID], body))
 
 
 @routes.post("/v1/privacy/purges")
@@ -38,7 +39,7 @@ async def purge_now(request: web.Request) -> web.Response:
     report = await request.app[PRIVACY].purge(request[TENANT_ID])
     if report is None:
         raise Problem(409, "a purge is running in another process; try again when it is done")
-    return web.json_response(report)
+    return json_response(report)
 
 
 @routes.post("/v1/privacy/erasures")
@@ -74,10 +75,10 @@ async def list_erasures(request: web.Request) -> web.Response:
     items, cursor = await request.app[PRIVACY].erasures(
         request[TENANT_ID], after=request.query.get("cursor"), limit=limit
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.post("/v1/privacy/exports")
 async def export(request: web.Request) -> web.Response:
     to = subject_number(await read_json(request))
-    return web.json_response(await request.app[PRIVACY].export(request[TENANT_ID], to))
+    return json_response(await request.app[PRIVACY].export(request[TENANT_ID], to))

@@ -7,6 +7,7 @@ from aiohttp import web
 from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from security.numbers import ascii_digits
 from webhooks import openapi as _openapi  # noqa: F401  (registers the API description)
 from webhooks.endpoints import parse_registration
@@ -23,13 +24,13 @@ async def create_webhook(request: web.Request) -> web.Response:
     reg = parse_registration(
         await read_json(request), allow_http=service.allow_http, allow_private=service.allow_private
     )
-    return web.json_response(await service.create_endpoint(request[TENANT_ID], reg), status=201)
+    return json_response(await service.create_endpoint(request[TENANT_ID], reg), status=201)
 
 
 @routes.get("/v1/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
     items = await request.app[WEBHOOKS].list_endpoints(request[TENANT_ID])
-    return web.json_response({"data": items, "next_cursor": None})
+    return json_response({"data": items, "next_cursor": None})
 
 
 @routes.delete("/v1/webhooks/{id}")
@@ -44,7 +45,7 @@ async def rotate_secret(request: web.Request) -> web.Response:
     rotated = await request.app[WEBHOOKS].rotate_secret(request[TENANT_ID], request.match_info["id"])
     if rotated is None:
         raise Problem(404, "no such webhook endpoint")
-    return web.json_response(rotated)
+    return json_response(rotated)
 
 
 @routes.get("/v1/webhook-deliveries")
@@ -67,4 +68,4 @@ async def list_deliveries(request: web.Request) -> web.Response:
         cursor=q.get("cursor"),
         limit=int(limit_raw),
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})

@@ -8,6 +8,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from cards.media import openapi as _openapi  # noqa: F401  (registers the API description)
 from cards.media.images import MAX_UPLOAD_BYTES
 from cards.media.service import MediaStore
@@ -75,7 +76,7 @@ async def upload_media(request: web.Request) -> web.Response:
         raise Problem(422, "the upload is empty", [FieldError("/file", "an image is required", "upload_empty")])
     item, _new = await request.app[MEDIA].upload(request[TENANT_ID], raw)
     # The same image again answers with the id it already has (201 either way: the contract).
-    return web.json_response(item, status=201, headers={"Location": item["url"]})
+    return json_response(item, status=201, headers={"Location": item["url"]})
 
 
 @routes.get("/v1/media")
@@ -83,12 +84,12 @@ async def list_media(request: web.Request) -> web.Response:
     items, cursor = await request.app[MEDIA].list(
         request[TENANT_ID], cursor=request.query.get("cursor"), limit=page_limit(request.query, maximum=MAX_PAGE)
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.get("/v1/media/{id}")
 async def get_media(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[MEDIA].get(request[TENANT_ID], request.match_info["id"]))
+    return json_response(await request.app[MEDIA].get(request[TENANT_ID], request.match_info["id"]))
 
 
 async def _serve(request: web.Request, thumbnail: bool) -> web.Response:

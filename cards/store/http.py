@@ -8,6 +8,7 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
+from api.responses import json_response
 from cards.library import load_library
 from cards.store import openapi as _openapi  # noqa: F401  (registers the API description)
 from cards.store.service import MAX_VERSION, TemplateStore
@@ -21,7 +22,7 @@ MAX_PAGE = 200
 
 @routes.get("/v1/template-library")
 async def library(request: web.Request) -> web.Response:
-    return web.json_response(
+    return json_response(
         {
             "data": [
                 {
@@ -43,11 +44,11 @@ async def create_template(request: web.Request) -> web.Response:
     body = await read_json(request)
     store, tenant = request.app[TEMPLATES], request[TENANT_ID]
     if body.get("draft") is True:  # a blank start in the editor: only a draft, maybe invalid
-        return web.json_response(await store.create_draft_only(tenant, body), status=201)
+        return json_response(await store.create_draft_only(tenant, body), status=201)
     if "draft" in body and body["draft"] is not False:
         raise Problem(422, "draft must be a boolean", [FieldError("/draft", "must be true or false")])
     version = await store.create(tenant, {k: v for k, v in body.items() if k != "draft"})
-    return web.json_response(version.as_dict(), status=201)
+    return json_response(version.as_dict(), status=201)
 
 
 @routes.get("/v1/templates")
@@ -55,12 +56,12 @@ async def list_templates(request: web.Request) -> web.Response:
     items, cursor = await request.app[TEMPLATES].list(
         request[TENANT_ID], cursor=request.query.get("cursor"), limit=page_limit(request.query, maximum=MAX_PAGE)
     )
-    return web.json_response({"data": items, "next_cursor": cursor})
+    return json_response({"data": items, "next_cursor": cursor})
 
 
 @routes.get("/v1/templates/{id}")
 async def get_template(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[TEMPLATES].summary(request[TENANT_ID], request.match_info["id"]))
+    return json_response(await request.app[TEMPLATES].summary(request[TENANT_ID], request.match_info["id"]))
 
 
 @routes.get("/v1/templates/{id}/versions/{version:\\d+}")
@@ -69,18 +70,18 @@ async def get_version(request: web.Request) -> web.Response:
     if number is None:  # beyond any version storage can hold: none exists
         raise Problem(404, "no such template version", [FieldError("/version", f"versions go up to {MAX_VERSION}")])
     v = await request.app[TEMPLATES].version(request[TENANT_ID], request.match_info["id"], number)
-    return web.json_response(v.as_dict())
+    return json_response(v.as_dict())
 
 
 @routes.post("/v1/templates/{id}/versions")
 async def add_version(request: web.Request) -> web.Response:
     v = await request.app[TEMPLATES].add_version(request[TENANT_ID], request.match_info["id"], await read_json(request))
-    return web.json_response(v.as_dict(), status=201)
+    return json_response(v.as_dict(), status=201)
 
 
 @routes.get("/v1/templates/{id}/draft")
 async def get_draft(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[TEMPLATES].draft(request[TENANT_ID], request.match_info["id"]))
+    return json_response(await request.app[TEMPLATES].draft(request[TENANT_ID], request.match_info["id"]))
 
 
 @routes.put("/v1/templates/{id}/draft")
@@ -88,7 +89,7 @@ async def save_draft(request: web.Request) -> web.Response:
     draft = await request.app[TEMPLATES].save_draft(
         request[TENANT_ID], request.match_info["id"], await read_json(request)
     )
-    return web.json_response(draft)
+    return json_response(draft)
 
 
 @routes.delete("/v1/templates/{id}/draft")
@@ -102,7 +103,7 @@ async def duplicate(request: web.Request) -> web.Response:
     copy = await request.app[TEMPLATES].duplicate(
         request[TENANT_ID], request.match_info["id"], await read_json(request)
     )
-    return web.json_response(copy, status=201)
+    return json_response(copy, status=201)
 
 
 def _version_number(raw: str) -> int | None:
@@ -130,4 +131,4 @@ def _side(request: web.Request, name: str) -> int | str:
 async def diff(request: web.Request) -> web.Response:
     old, new = _side(request, "from"), _side(request, "to")
     changes, notes = await request.app[TEMPLATES].diff(request[TENANT_ID], request.match_info["id"], old, new)
-    return web.json_response({"from": old, "to": new, "changes": changes, "notes": notes})
+    return json_response({"from": old, "to": new, "changes": changes, "notes": notes})

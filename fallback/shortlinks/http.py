@@ -22,6 +22,7 @@ from aiohttp import web
 
 from api.middleware import TENANT_ID, client_address
 from api.problems import FieldError, Problem, pointer
+from api.responses import json_response
 from cards import Footer, calendar_ics, geo_uri, landing_href, render_html, suggestion_at, web_map_url
 from cards.model import parse_document
 from cards.view import FileView, MediaView, SuggestionView, document_view
@@ -480,7 +481,7 @@ async def clicks(request: web.Request) -> web.Response:
     summary = await request.app[SHORTLINKS].clicks_summary(request[TENANT_ID], message_id=message_id, batch_id=batch_id)
     if summary is None:
         raise Problem(404, "no short link was sent for this " + ("message" if message_id else "batch"))
-    return web.json_response(summary)
+    return json_response(summary)
 
 
 def _seconds(value) -> int:
