@@ -52,7 +52,7 @@ async def create_user(request: web.Request) -> web.Response:
     audit(request, "users.create", target=("users", made["id"]), role=made["role"], invited=token is not None)
     if token is not None:
         made["password_set_url"] = f"{request.app[BASE_URL]}/editor/password#{token}"
-    return json_response(made, status=201)
+    return json_response(made, status=201, headers={"Location": f"/v1/users/{made['id']}"})
 
 
 @routes.get("/v1/users")

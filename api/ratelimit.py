@@ -29,6 +29,21 @@ class RateLimiter:
         self._buckets[key] = (tokens, now)
         return max(0.001, (cost - tokens) / rate)
 
+    def headers(self, key: str, rate: int | None) -> dict[str, str]:
+        """`RateLimit-Limit` / `-Remaining` / `-Reset` (the IETF RateLimit header fields) of the
+        key's bucket as it is now: recipients a second, recipients that may go at once, and
+        seconds until the bucket is full again. Empty when the key has no limit."""
+        if not rate:
+            return {}
+        now = self._now()
+        tokens, last = self._buckets.get(key, (float(rate), now))
+        tokens = min(float(rate), tokens + (now - last) * rate)
+        return {
+            "RateLimit-Limit": str(rate),
+            "RateLimit-Remaining": str(max(0, math.floor(tokens))),
+            "RateLimit-Reset": str(math.ceil((rate - tokens) / rate)),
+        }
+
 
 class WindowLimiter:
     """At most `attempts` counted events per key in any `window_s` seconds."""

@@ -49,7 +49,8 @@ def _not_found(what: str) -> Problem:
 @routes.post("/v1/contacts")
 async def upsert_contact(request: web.Request) -> web.Response:
     view, created = await request.app[CONTACTS].upsert(request[TENANT_ID], await read_json(request))
-    return json_response(view, status=201 if created else 200)
+    headers = {"Location": f"/v1/contacts/{view['id']}"} if created else None
+    return json_response(view, status=201 if created else 200, headers=headers)
 
 
 @routes.get("/v1/contacts")
@@ -145,7 +146,7 @@ async def delete_contact(request: web.Request) -> web.Response:
 @routes.post("/v1/segments")
 async def create_segment(request: web.Request) -> web.Response:
     view = await request.app[SEGMENTS].create(request[TENANT_ID], await read_json(request))
-    return json_response(view, status=201)
+    return json_response(view, status=201, headers={"Location": f"/v1/segments/{view['id']}"})
 
 
 @routes.get("/v1/segments")

@@ -29,7 +29,9 @@ routes = web.RouteTableDef()
 async def grant(request: web.Request) -> web.Response:
     """One consent (`{"to", "scope", "source", "granted_at", "brand", "proof"}`) or a batch
     (`{"consents": [...]}`)."""
-    return json_response(await request.app[CONSENTS].grant(request[TENANT_ID], await read_json(request)), status=201)
+    made = await request.app[CONSENTS].grant(request[TENANT_ID], await read_json(request))
+    headers = {"Location": f"/v1/consents/{made['id']}"} if "id" in made else None  # one, not a batch
+    return json_response(made, status=201, headers=headers)
 
 
 @routes.get("/v1/consents")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
+import orjson
 from aiohttp import web
 
 from api.bodies import parse_json, read_body, read_json
@@ -71,12 +72,13 @@ async def send_messages(request: web.Request) -> web.Response:
             return replayed(replay)
     req = parse_send_request(parse_json(raw))
     hold = await send_checks(request.app).prepare(req, tenant["id"])  # 422 on a bad field or a blocked word
-    wait = request.app[RATE_LIMITER].take(tenant["id"], tenant["rate_limit"], len(req.recipients))
+    limiter = request.app[RATE_LIMITER]
+    wait = limiter.take(tenant["id"], tenant["rate_limit"], len(req.recipients))
     if wait:
         raise Problem(
             429,
             f"over this tenant's limit of {tenant['rate_limit']} recipients a second",
-            headers={"Retry-After": retry_after_header(wait)},
+            headers={"Retry-After": retry_after_header(wait), **limiter.headers(tenant["id"], tenant["rate_limit"])},
         )
     try:
         answer = await ledger.accept(tenant["id"], req, idempotency=(idem_key, raw) if idem_key else None, hold=hold)
@@ -91,7 +93,21 @@ async def send_messages(request: web.Request) -> web.Response:
     metrics = request.app.get(METRICS)
     if metrics is not None:
         metrics.accepted.labels(req.traffic_type).inc(len(req.recipients))
-    return web.Response(status=202, body=answer, content_type=JSON)
+    return web.Response(
+        status=202, body=answer, content_type=JSON, headers=_accepted_headers(request, answer, batch=req.batch)
+    )
+
+
+def _accepted_headers(request: web.Request, answer: bytes, *, batch: bool) -> dict[str, str]:
+    """Where to follow what was accepted (the message, or the batch's messages), and the rate
+    limit as it now stands."""
+    tenant = request[TENANT]
+    body = orjson.loads(answer)
+    if batch:
+        location = f"/v1/messages?batch_id={body['batch_id']}"
+    else:
+        location = f"/v1/messages/{body['messages'][0]['id']}"
+    return {"Location": location, **request.app[RATE_LIMITER].headers(tenant["id"], tenant["rate_limit"])}
 
 
 def send_checks(app: web.Application) -> SendChecks:

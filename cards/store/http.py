@@ -44,11 +44,16 @@ async def create_template(request: web.Request) -> web.Response:
     body = await read_json(request)
     store, tenant = request.app[TEMPLATES], request[TENANT_ID]
     if body.get("draft") is True:  # a blank start in the editor: only a draft, maybe invalid
-        return json_response(await store.create_draft_only(tenant, body), status=201)
+        draft = await store.create_draft_only(tenant, body)
+        return json_response(draft, status=201, headers={"Location": f"/v1/templates/{draft['id']}"})
     if "draft" in body and body["draft"] is not False:
         raise Problem(422, "draft must be a boolean", [FieldError("/draft", "must be true or false")])
     version = await store.create(tenant, {k: v for k, v in body.items() if k != "draft"})
-    return json_response(version.as_dict(), status=201)
+    return json_response(version.as_dict(), status=201, headers=_version_location(version.as_dict()))
+
+
+def _version_location(view: dict) -> dict[str, str]:
+    return {"Location": f"/v1/templates/{view['id']}/versions/{view['version']}"}
 
 
 @routes.get("/v1/templates")
@@ -76,7 +81,7 @@ async def get_version(request: web.Request) -> web.Response:
 @routes.post("/v1/templates/{id}/versions")
 async def add_version(request: web.Request) -> web.Response:
     v = await request.app[TEMPLATES].add_version(request[TENANT_ID], request.match_info["id"], await read_json(request))
-    return json_response(v.as_dict(), status=201)
+    return json_response(v.as_dict(), status=201, headers=_version_location(v.as_dict()))
 
 
 @routes.get("/v1/templates/{id}/draft")
@@ -103,7 +108,7 @@ async def duplicate(request: web.Request) -> web.Response:
     copy = await request.app[TEMPLATES].duplicate(
         request[TENANT_ID], request.match_info["id"], await read_json(request)
     )
-    return json_response(copy, status=201)
+    return json_response(copy, status=201, headers={"Location": f"/v1/templates/{copy['id']}"})
 
 
 def _version_number(raw: str) -> int | None:

@@ -254,13 +254,32 @@ async def test_bad_list_parameters(api, query, path):
     assert err["errors"][0]["path"] == path
 
 
-async def test_rate_limit_is_429(api):
+async def test_rate_limit_is_429_with_the_ratelimit_fields(api):
     limited = await api.new_tenant("Limited", rate_limit=3)
     body = {"recipients": [{"to": "+8613800138001"}, {"to": "+8613800138002"}], "card": card()}
-    assert (await limited.post("/v1/messages", body)).status == 202
+    first = await limited.post("/v1/messages", body)
+    assert first.status == 202
+    assert first.headers["RateLimit-Limit"] == "3" and first.headers["RateLimit-Remaining"] in ("1", "2")
+    assert int(first.headers["RateLimit-Reset"]) >= 0
     resp = await limited.post("/v1/messages", body)
     await problem(resp, 429)
     assert int(resp.headers["Retry-After"]) >= 1
+    assert resp.headers["RateLimit-Limit"] == "3" and resp.headers["RateLimit-Remaining"] in ("0", "1")
+    unlimited = await api.post("/v1/messages", {"to": "+8613800138001", "card": card()})
+    assert "RateLimit-Limit" not in unlimited.headers  # no limit set for this tenant
+
+
+async def test_an_accepted_send_says_where_to_follow_it(api):
+    one = await api.post("/v1/messages", {"to": "+8613800138001", "card": card()})
+    assert one.status == 202
+    message_id = (await one.json())["messages"][0]["id"]
+    assert one.headers["Location"] == f"/v1/messages/{message_id}"
+    assert (await api.get(one.headers["Location"])).status == 200
+    many = await api.post("/v1/messages", {"recipients": [{"to": "+8613800138001"}], "card": card()})
+    batch_id = (await many.json())["batch_id"]
+    assert many.headers["Location"] == f"/v1/messages?batch_id={batch_id}"
+    listed = await (await api.get(many.headers["Location"])).json()
+    assert [m["batch_id"] for m in listed["data"]] == [batch_id]
 
 
 CARD_422 = [
