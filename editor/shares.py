@@ -126,7 +126,7 @@ class ShareLinks:
         await self._write(tenant_id, row["id"], facts, now, lambda conn: conn.execute(share_links.insert().values(row)))
         return await self.get(tenant_id, template_id, version, row["id"])
 
-    async def list(self, tenant_id: str, template_id: str, version: int | None = None) -> list[dict]:
+    async def of_template(self, tenant_id: str, template_id: str, version: int | None = None) -> list[dict]:
         """The links of a template (of one version when given), newest first, with their decisions."""
         if version is not None:
             await self.templates.version(tenant_id, template_id, version)

@@ -76,14 +76,14 @@ async def create_share(request: web.Request) -> web.Response:
 @routes.get(API)
 async def list_version_shares(request: web.Request) -> web.Response:
     pages = request.app[SHARES]
-    found = await pages.links.list(request[TENANT_ID], request.match_info["id"], _version(request))
+    found = await pages.links.of_template(request[TENANT_ID], request.match_info["id"], _version(request))
     return web.json_response({"data": [_with_url(pages, s) for s in found]})
 
 
 @routes.get("/v1/templates/{id}/shares")
 async def list_template_shares(request: web.Request) -> web.Response:
     pages = request.app[SHARES]
-    found = await pages.links.list(request[TENANT_ID], request.match_info["id"])
+    found = await pages.links.of_template(request[TENANT_ID], request.match_info["id"])
     return web.json_response({"data": [_with_url(pages, s) for s in found]})
 
 

@@ -178,3 +178,15 @@ async def test_share_answers_match_the_openapi_schemas(editor_env):
     schema = {**doc["components"]["schemas"]["ShareLink"], "components": doc["components"]}
     Draft202012Validator(schema).validate(share)
     assert "/v1/templates/{id}/versions/{version}/shares" in doc["paths"]
+
+
+async def test_the_migration_matches_the_tables(tmp_path, database_url):
+    import editor.share_tables  # noqa: F401  (registers the tables on the metadata)
+    from store.db import sqlite_url
+    from tests.migrationkit import upgrade_with_keys
+
+    url = database_url or sqlite_url(tmp_path / "m.db")
+    got = await upgrade_with_keys(url, ("editor_0001", "cards_0004"), {"all": "templates"}, ("share_",))
+    assert got.drift == []
+    assert {"share_links", "share_decisions", "share_events"} <= got.tables
+    assert got.scopes["all"] == "templates"
