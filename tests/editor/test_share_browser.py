@@ -124,6 +124,8 @@ async def test_share_for_approval_visual_diff_and_restoring_the_latest_version(c
         await vid("share-comment").fill("Looks right, send it")
         await vid("share-approve").click()
         await expect(vid("share-done")).to_contain_text("You approved this version")
+        for frame in ("share-phone", "share-h5"):
+            await expect(viewer.frame_locator(f"[data-testid={frame}]").locator("h2")).to_be_visible()
         await viewer.screenshot(path=str(screenshot_dir / "share-page-390-light-en-done.png"), full_page=True)
 
         # The designer sees the decision in the version list and in the share dialog.

@@ -190,3 +190,42 @@ async def test_the_migration_matches_the_tables(tmp_path, database_url):
     assert got.drift == []
     assert {"share_links", "share_decisions", "share_events"} <= got.tables
     assert got.scopes["all"] == "templates"
+
+
+async def test_an_edited_share_record_breaks_the_chain(editor_env):
+    from sqlalchemy import update
+
+    from editor.share_tables import share_events
+    from editor.shares import verify_share_chain
+    from server import DATABASE
+
+    env = editor_env
+    tid = await _template(env)
+    share = await _share(env, tid)
+    await env.api.post(f"/v1/templates/{tid}/versions/1/shares/{share['id']}/revoke")
+    db = env.client.app[DATABASE]
+    assert await verify_share_chain(db, env.api.tenant_id) == (2, None)
+    async with db.write.begin() as conn:
+        await conn.execute(update(share_events).where(share_events.c.seq == 1).values(facts='{"event":"created"}'))
+    assert await verify_share_chain(db, env.api.tenant_id) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("query", "header", "expected"),
+    [
+        ("", "en-US,en;q=0.9", "en"),
+        ("", "en;q=0.5, zh-TW;q=0.9", "zh-CN"),
+        ("", "fr-FR", "zh-CN"),
+        ("", "", "zh-CN"),
+        ("?lang=en", "zh-CN", "en"),
+        ("?lang=zh", "en", "zh-CN"),
+        ("?lang=de", "en", "en"),
+    ],
+)
+def test_the_viewers_language(query, header, expected):
+    from aiohttp.test_utils import make_mocked_request
+
+    from editor.shares_http import viewer_language
+
+    request = make_mocked_request("GET", f"/share/x{query}", headers={"Accept-Language": header} if header else {})
+    assert viewer_language(request) == expected
