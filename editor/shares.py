@@ -43,6 +43,7 @@ MAX_DECISIONS = 50  # per link: a leaked link cannot fill the table
 _MAC_PURPOSE = "share-link"
 _MAC_BYTES = 16
 _TOKEN = re.compile(r"([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})")
+_SHARE_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CHAIN = TenantChain(share_events, "share", "share_id")
 
@@ -100,7 +101,7 @@ class ShareLinks:
         """A new link to `version` (which must exist), expiring after `expires_in_days` (1, 7 or 30)."""
         errors = [FieldError(f"/{k}", "unknown field", "unknown_field") for k in body if k != "expires_in_days"]
         days = body.get("expires_in_days", DEFAULT_DAYS)
-        if isinstance(days, bool) or days not in DAYS:
+        if type(days) is not int or days not in DAYS:
             errors.append(
                 FieldError(
                     "/expires_in_days",
@@ -165,7 +166,7 @@ class ShareLinks:
     async def _row(self, tenant_id: str, template_id: str, version: int, share_id: str):
         s = share_links
         row = None
-        if is_id(template_id) and 1 <= version <= MAX_VERSION and len(share_id) <= 32:
+        if is_id(template_id) and 1 <= version <= MAX_VERSION and _SHARE_ID.fullmatch(share_id):
             async with self.db.read.connect() as conn:
                 row = (
                     await conn.execute(

@@ -70,7 +70,9 @@ async def test_a_link_expires_after_the_days_chosen(editor_env, days):
     assert [s["state"] for s in listed["data"]] == ["expired"]
 
 
-@pytest.mark.parametrize("body", [{"expires_in_days": 2}, {"expires_in_days": True}, {"ttl": 1}])
+@pytest.mark.parametrize(
+    "body", [{"expires_in_days": 2}, {"expires_in_days": True}, {"expires_in_days": 7.0}, {"ttl": 1}]
+)
 async def test_only_1_7_or_30_days(editor_env, body):
     tid = await _template(editor_env)
     resp = await editor_env.api.post(f"/v1/templates/{tid}/versions/1/shares", body)
@@ -112,6 +114,9 @@ async def test_altered_or_unknown_links_are_404(editor_env):
     other = await env.api.new_tenant()
     assert (await other.get(f"/v1/templates/{tid}/versions/1/shares")).status == 404
     assert (await other.post(f"/v1/templates/{tid}/versions/1/shares/{share_id}/revoke")).status == 404
+    # Share ids that cannot exist are simply not found.
+    for odd in ("%00", "x" * 40, "a.b"):
+        assert (await env.api.post(f"/v1/templates/{tid}/versions/1/shares/{odd}/revoke")).status == 404
     # Versions that do not exist cannot be shared.
     assert (await env.api.post(f"/v1/templates/{tid}/versions/2/shares", {})).status == 404
 

@@ -76,7 +76,14 @@ export class VisualDiff {
     for (const el of [oldEl, newEl]) el.replaceChildren(h('p', { class: 'muted' }, t('vdiff.loading')));
     notes.replaceChildren();
     if (!dialog.open) dialog.showModal();
-    const sides = await Promise.all([result.from, result.to].map((side) => this.side(id, side)));
+    let sides;
+    try {
+      sides = await Promise.all([result.from, result.to].map((side) => this.side(id, side)));
+    } catch (err) {
+      if (seq === this.seq) oldEl.replaceChildren(h('p', { class: 'error-text' }, err.describe ? err.describe() : err.message));
+      if (seq === this.seq) newEl.replaceChildren();
+      return;
+    }
     if (seq !== this.seq) return;
     const card = result.changes.filter((c) => c.path.startsWith('/card'));
     const other = result.changes.filter((c) => !c.path.startsWith('/card'));
