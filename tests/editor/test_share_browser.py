@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.editor.test_browser import chromium_browser, loopback_only, open_page, sandbox_app, screenshot_dir  # noqa: F401
-from tests.editor.test_defects_browser import signed_in_new_template
+from tests.editor.test_defects_browser import signed_in_carousel, signed_in_new_template
 
 
 @pytest.fixture
@@ -94,6 +94,10 @@ async def test_share_for_approval_visual_diff_and_restoring_the_latest_version(c
         anon = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
         await anon.route("**/*", loopback_only)
         viewer = await anon.new_page()
+        # A style or frame the page's policy refused would be a console error.
+        viewer_problems: list[str] = []
+        viewer.on("pageerror", lambda exc: viewer_problems.append(f"page error: {exc}"))
+        viewer.on("console", lambda m: viewer_problems.append(m.text) if m.type == "error" else None)
         await viewer.goto(url)
         vid = viewer.get_by_test_id
         await expect(vid("share-title")).to_have_text("Moon bill")
@@ -117,10 +121,12 @@ async def test_share_for_approval_visual_diff_and_restoring_the_latest_version(c
         await viewer.emulate_media(color_scheme="light")
         await viewer.screenshot(path=str(screenshot_dir / "share-page-390-light-en.png"), full_page=True)
 
-        # Asking for changes needs a comment; then approve with one.
+        assert viewer_problems == [], viewer_problems
+        # Asking for changes needs a comment (the page answers 422); then approve with one.
         await vid("share-name").fill("Li Na")
         await vid("share-changes").click()
         await expect(viewer.locator("#comment-error")).to_have_text("Say what should change.")
+        viewer_problems.clear()
         await vid("share-comment").fill("Looks right, send it")
         await vid("share-approve").click()
         await expect(vid("share-done")).to_contain_text("You approved this version")
@@ -139,6 +145,7 @@ async def test_share_for_approval_visual_diff_and_restoring_the_latest_version(c
         await tid("share-2").click()
         await tid("share-revoke-0").click()
         await expect(tid("share-state-0")).to_contain_text("revoked")
+        assert viewer_problems == [], viewer_problems
         resp = await viewer.goto(url.split("?")[0] + "?lang=zh")
         assert resp is not None and resp.status == 410
         await expect(vid("share-heading")).to_have_text("链接已撤回")
@@ -167,4 +174,42 @@ async def test_share_for_approval_visual_diff_and_restoring_the_latest_version(c
         await tid("share-2").click()
         await expect(tid("share-decisions-0")).to_contain_text("已通过 · Li Na")
         await page.screenshot(path=str(screenshot_dir / "share-dialog-390-dark-zh.png"))
+        assert not problems, problems
+
+
+async def test_visual_diff_of_a_carousel(chromium, sandbox_app, screenshot_dir):  # noqa: F811
+    """An added card is outlined whole on the right; a changed title on both sides."""
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=10_000)
+    server, key = sandbox_app
+    async with chromium_browser(chromium) as browser:
+        page, problems = await signed_in_carousel(browser, server, key)
+        tid = page.get_by_test_id
+        await _submit(page, "three cards", 1)
+        await tid("card-1-title").fill("Bravo, now bigger")
+        await tid("add-card").click()
+        await tid("card-3-title").fill("Delta")
+        await _submit(page, "four cards", 2)
+        await tid("diff-from").select_option("1")
+        await tid("diff-to").select_option("2")
+        await tid("diff-run").click()
+        await tid("diff-visual").click()
+        old = page.frame_locator("[data-testid=vdiff-old]")
+        new = page.frame_locator("[data-testid=vdiff-new]")
+        cards = "/message/generalPurposeCardCarousel/content"
+        await expect(old.locator("article.card")).to_have_count(3)
+        await expect(new.locator("article.card")).to_have_count(4)
+        # Left: the title as it was; right: the title as it is and the whole added card.
+        await expect(old.locator("[data-diff]")).to_have_count(1)
+        await expect(old.locator("[data-diff]")).to_have_attribute("data-path", f"{cards}/1/title")
+        await expect(new.locator("[data-diff]")).to_have_count(2)
+        marked = await new.locator("[data-diff]").evaluate_all("els => els.map((e) => e.dataset.path)")
+        assert marked == [f"{cards}/1/title", f"{cards}/3"]
+        await expect(tid("vdiff-new-marked")).to_have_text("2 element(s) outlined")
+        await page.emulate_media(color_scheme="dark")
+        await tid("vdiff-close").click()
+        await tid("diff-visual").click()
+        await expect(new.locator("[data-diff]")).to_have_count(2)
+        await tid("vdiff-dialog").screenshot(path=str(screenshot_dir / "share-vdiff-carousel-desktop-dark-en.png"))
         assert not problems, problems

@@ -11,8 +11,9 @@ import { within } from './pointer.js';
 import { SINGLE, CAROUSEL, TEXT, FILE, LOCATION } from './cardmodel.js';
 import { PHONE_CSS, DARK_CSS } from './preview.js';
 
+// A carousel's cards wrap here instead of scrolling sideways: every outlined card is in sight.
 const MARK_CSS = `[data-diff]{outline:3px solid var(--diff);outline-offset:1px;border-radius:6px}
-body.old{--diff:#d93025}body.new{--diff:#f29900}`;
+body.old{--diff:#d93025}body.new{--diff:#f29900}.carousel{flex-wrap:wrap;overflow:visible;padding:4px}`;
 
 /** Name the elements of a rendered card (`root` holds section.conversation) by their pointers. */
 export function namePaths(root, card) {
