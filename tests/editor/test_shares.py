@@ -197,12 +197,12 @@ async def test_the_migration_matches_the_tables(tmp_path, database_url):
     assert got.scopes["all"] == "templates"
 
 
-async def test_an_edited_share_record_breaks_the_chain(editor_env):
+async def test_an_edited_share_record_breaks_the_chain(editor_env, settings, capsys):
     from sqlalchemy import update
 
     from editor.share_tables import share_events
     from editor.shares import verify_share_chain
-    from server import DATABASE
+    from server import DATABASE, _evidence_verify
 
     env = editor_env
     tid = await _template(env)
@@ -210,9 +210,13 @@ async def test_an_edited_share_record_breaks_the_chain(editor_env):
     await env.api.post(f"/v1/templates/{tid}/versions/1/shares/{share['id']}/revoke")
     db = env.client.app[DATABASE]
     assert await verify_share_chain(db, env.api.tenant_id) == (2, None)
+    assert await _evidence_verify(settings) == 0  # `python server.py evidence verify`
     async with db.write.begin() as conn:
         await conn.execute(update(share_events).where(share_events.c.seq == 1).values(facts='{"event":"created"}'))
     assert await verify_share_chain(db, env.api.tenant_id) == (1, 1)
+    capsys.readouterr()
+    assert await _evidence_verify(settings) == 1
+    assert capsys.readouterr().out == f"share link chain BROKEN: tenant {env.api.tenant_id}, record seq 1\n"
 
 
 @pytest.mark.parametrize(
