@@ -140,6 +140,7 @@ async def test_share_for_approval_visual_diff_and_restoring_the_latest_version(c
         await expect(tid("share-decisions-0")).to_contain_text("Looks right, send it")
         await tid("share-close").click()
         await expect(tid("version-2-decision")).to_have_text("Approved · Li Na: Looks right, send it")
+        await tid("versions-panel").screenshot(path=str(screenshot_dir / "share-versions-desktop-light-en.png"))
 
         # Revoked: the viewer's next visit is a clear "withdrawn" page (410); an altered link, 404.
         await tid("share-2").click()
