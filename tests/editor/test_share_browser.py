@@ -74,6 +74,12 @@ async def test_share_for_approval_visual_diff_and_restoring_the_latest_version(c
         await expect(tid("template-item")).to_have_text("Moon billversion 2")
         await page.reload()  # what the server holds: no draft
         await expect(tid("template-item")).to_have_text("Moon billversion 2")
+        # Diffing against "draft" still works: what is on screen is version 2.
+        await tid("diff-from").select_option("1")
+        await tid("diff-to").select_option("draft")
+        await tid("diff-run").click()
+        await expect(tid("diff-view").locator(".change")).to_have_count(1)
+        await expect(tid("diff-head")).to_have_text("v1 → v2: 1 change(s)")
         # Restoring an older version is a change: that is a draft.
         await tid("restore-1").click()
         await expect(tid("template-item")).to_contain_text("version 2 · draft")

@@ -272,7 +272,10 @@ export class Templates {
     const { diffFrom, diffTo, diffView } = this.els;
     try {
       if (diffFrom.value === 'draft' || diffTo.value === 'draft') await this.save();
-      this.drawDiff(await api('GET', `/v1/templates/${encodeURIComponent(this.current.id)}/diff?from=${diffFrom.value}&to=${diffTo.value}`));
+      // No draft: what is on screen is the latest version (a draft that came back to it is deleted).
+      const last = this.current.versions.at(-1)?.version;
+      const side = (v) => (v === 'draft' && !this.current.hasDraft && last ? String(last) : v);
+      this.drawDiff(await api('GET', `/v1/templates/${encodeURIComponent(this.current.id)}/diff?from=${side(diffFrom.value)}&to=${side(diffTo.value)}`));
     } catch (err) {
       diffView.replaceChildren(h('p', { class: 'error-text' }, err instanceof ApiError ? err.describe() : err.message));
     }
