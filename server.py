@@ -124,6 +124,9 @@ from dispatch import Dispatcher, DispatchOptions
 from dispatch.channels import Channels
 from dispatch.observer import Observer
 from dispatch.sms import DEFAULT_SOURCE_ADDR, SmsStage
+from editor import shares_http
+from editor.share_tables import SEALED_COLUMNS as SHARE_SEALED
+from editor.shares import ShareLinks, verify_all_share_chains
 from fallback import shortlinks
 from fallback.http import ROUTER as SMS_ROUTER
 from fallback.http import UNSUBSCRIBE_TEXT
@@ -1041,6 +1044,19 @@ async def editor_ctx(app: web.Application):
     )
     app[editor.SESSIONS] = sessions
     app[SESSION_AUTH] = sessions  # the middleware's cookie path
+    accounts = app[ACCOUNTS]
+
+    async def tenant_of(tenant_id: str) -> dict | None:
+        found = await accounts.get_tenant(tenant_id)
+        return found.as_mapping() if found is not None else None
+
+    # Share links of template versions: the read-only preview at /share/<token> and its decisions.
+    app[shares_http.SHARES] = shares_http.SharePages(
+        ShareLinks(app[DATABASE], app[KEYRING], app[TEMPLATES], app[WIRING].clock),
+        editor.Previewer(app[SETTINGS].base_url),
+        app[SETTINGS].base_url,
+        tenant_of,
+    )
     await sessions.start()
     yield
     await sessions.stop()
@@ -1210,6 +1226,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
         sandbox=dispatch.enabled and settings.sandbox,
         handset_url=lambda: _handset_url(app),
     )
+    app.add_routes(shares_http.routes)
     app.add_routes(editor.editor_routes(editor_config))
     if dispatch.enabled:
         if settings.maap_operator not in OPERATORS:
@@ -1238,6 +1255,7 @@ def sealed_columns():
         *WEBHOOK_SEALED,
         *ACCOUNT_SEALED,
         *TEMPLATE_SEALED,
+        *SHARE_SEALED,
         *COMPLIANCE_SEALED,
         *CONSENT_SEALED,
         *EVIDENCE_SEALED,
@@ -1485,12 +1503,18 @@ async def _evidence_verify(settings: Settings) -> int:
         await accounts.load_keys()
         reports = await verify_all(db, accounts.keyring)
         reviews = await verify_review_chains(db)
+        shares = await verify_all_share_chains(db)
     finally:
         await db.dispose()
     for tenant_id, checked, seq in reviews:
         print(f"tenant {tenant_id}: {checked} review decision(s) chained", file=sys.stderr)
         if seq is not None:
             print(f"review decision chain BROKEN: tenant {tenant_id}, record seq {seq}")
+            return 1
+    for tenant_id, checked, seq in shares:
+        print(f"tenant {tenant_id}: {checked} share link record(s) chained", file=sys.stderr)
+        if seq is not None:
+            print(f"share link chain BROKEN: tenant {tenant_id}, record seq {seq}")
             return 1
     broken = [(t, r) for t, r in reports if not r.intact]
     for tenant_id, report in reports:

@@ -9,19 +9,22 @@ import base64
 import hashlib
 
 
-def page_headers(style: str, *, images: bool = False) -> dict[str, str]:
+def page_headers(style: str, *, images: bool = False, frames: bool = False, framed: bool = False) -> dict[str, str]:
     """The headers of a sandbox page: its one style block allowed by its hash, scripts only from
-    its own server (the refresh), images from it (and data: URIs) when `images`, nothing framed."""
+    its own server (the refresh), images from it (and data: URIs) when `images`, nothing framed.
+    `frames`: the page frames pages of its own server; `framed`: its own server may frame it."""
     style_hash = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
     img = " img-src 'self' data:;" if images else ""
+    frame = " frame-src 'self';" if frames else ""
+    ancestors = "'self'" if framed else "'none'"
     return {
         "Content-Security-Policy": (
-            f"default-src 'none'; style-src 'sha256-{style_hash}'; script-src 'self'; connect-src 'self';{img}"
-            " form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+            f"default-src 'none'; style-src 'sha256-{style_hash}'; script-src 'self'; connect-src 'self';{img}{frame}"
+            f" form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
         ),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
-        "X-Frame-Options": "DENY",
+        "X-Frame-Options": "SAMEORIGIN" if framed else "DENY",
         "X-Robots-Tag": "noindex",
         "Cache-Control": "no-store",
     }

@@ -8,6 +8,7 @@ import cards.media.tables  # noqa: F401
 import cards.store.tables  # noqa: F401
 import compliance.tables  # noqa: F401
 import dispatch.state  # noqa: F401
+import editor.share_tables  # noqa: F401
 import editor.tables  # noqa: F401
 import fallback.shortlinks.tables  # noqa: F401
 import messages.evidence  # noqa: F401

@@ -11,6 +11,8 @@ import { Preview } from './preview.js';
 import { Templates } from './templates.js';
 import { SendTest } from './send.js';
 import { ChatbotPanel } from './chatbot.js';
+import { Shares } from './share.js';
+import { VisualDiff } from './visualdiff.js';
 
 let session = null;
 let templates;
@@ -159,8 +161,17 @@ function start() {
       $('#empty-state').hidden = true;
       $('#editor-area').hidden = false;
       document.title = `${tpl.name} · ${t('app.title')}`;
+      shares.refresh(tpl.id);
     },
   });
+  // Share a version for approval; the side-by-side visual diff beside the JSON diff.
+  const shares = new Shares({ dialog: $('#share-dialog'), title: $('#share-title'), form: $('#share-form'),
+    days: $('#share-days'), error: $('#share-error'), list: $('#share-list') }, { toast });
+  templates.shares = shares;
+  shares.onChange = () => { if (templates.current) templates.drawVersions({ keepDiff: true }); };
+  const visualDiff = new VisualDiff({ dialog: $('#vdiff-dialog'), head: $('#vdiff-head'), old: $('#vdiff-old'),
+    new: $('#vdiff-new'), notes: $('#vdiff-notes'), darkToggle: $('#btn-theme') });
+  templates.onVisualDiff = (result) => visualDiff.show(templates.current.id, result);
   new SendTest({ form: $('#send-form'), to: $('#send-to'), status: $('#send-status'), link: $('#handset-link'),
     button: $('#send-form button[type=submit]') }, store, () => session);
 

@@ -5,12 +5,12 @@ import { api } from './api.js';
 import { h, debounce } from './dom.js';
 import { t, locale, onLocale, describeFinding } from './i18n.js';
 
-const DARK_CSS = `body{background:#111;color:#e8eaed}
+export const DARK_CSS = `body{background:#111;color:#e8eaed}
 .card,.bubble,.brand{background:#202124;border-color:#3c4043;color:#e8eaed}
 .text p{color:#bdc1c6}.media{background:#303134}.placeholder{color:#9aa0a6}
 .actions .sg,.actions .sg-form{border-color:#3c4043}.sg{color:#8ab4f8}
 .chips .sg,.menu .sg,.menu summary{background:#202124;border-color:#8ab4f8;color:#8ab4f8}`;
-const PHONE_CSS = 'body{background:#f2f3f5;margin:0;padding:10px}';
+export const PHONE_CSS = 'body{background:#f2f3f5;margin:0;padding:10px}';
 
 export class Preview {
   constructor(els, store, session) {

@@ -101,7 +101,7 @@ export class Templates {
     let draft = null;
     if (tpl.has_draft) draft = await api('GET', `/v1/templates/${encodeURIComponent(id)}/draft`).catch(() => null);
     const src = draft || tpl;
-    this.current = { id, name: tpl.name, versions: tpl.versions || [] };
+    this.current = { id, name: tpl.name, versions: tpl.versions || [], latest: latestOf(tpl), hasDraft: Boolean(tpl.has_draft) };
     // The address names the open template, so a reload (or a shared link) opens it again.
     const here = `/editor/t/${encodeURIComponent(id)}`;
     if (location.pathname !== here) history.replaceState(null, '', here);
@@ -111,8 +111,10 @@ export class Templates {
     await this.refreshList();
   }
 
-  /** PUT the draft (invalid cards too); returns once the server has it. */
-  async save() {
+  /** PUT the draft (invalid cards too); returns once the server has it. A draft that is the
+   * latest version again (a version restored, an edit undone) is no draft: it is deleted, unless
+   * `keep` (a submit needs the draft). */
+  async save({ keep = false } = {}) {
     this.autosave.cancel();
     if (!this.current) return;
     if (this.saving) await this.saving;
@@ -122,10 +124,20 @@ export class Templates {
     const id = this.current.id;
     this.saving = (async () => {
       try {
-        const saved = await api('PUT', `/v1/templates/${encodeURIComponent(id)}/draft`,
-          { card: doc.card, sample: doc.sample || {}, traffic_type: doc.traffic_type || 'notification' });
+        const current = this.current;
+        const unchanged = !keep && current?.latest && sameContent(doc, current.latest);
+        const saved = unchanged
+          ? (current.hasDraft ? await api('DELETE', `/v1/templates/${encodeURIComponent(id)}/draft`) : null)
+          : await api('PUT', `/v1/templates/${encodeURIComponent(id)}/draft`,
+            { card: doc.card, sample: doc.sample || {}, traffic_type: doc.traffic_type || 'notification' });
         this.saveError = null;
-        if (this.current?.id === id) this.store.markSaved(rev);
+        if (this.current?.id === id) {
+          this.store.markSaved(rev);
+          if (current.hasDraft === Boolean(unchanged)) { // the list's "· draft" changes
+            current.hasDraft = !unchanged;
+            this.refreshList();
+          }
+        }
         return saved;
       } catch (err) {
         this.saveError = err instanceof ApiError ? err.describe() : err.message;
@@ -195,12 +207,14 @@ export class Templates {
   async forceSave() {
     if (this.saving) await this.saving;
     this.store.savedRev = -1;
-    await this.save();
+    await this.save({ keep: true });
   }
 
   async reloadVersions() {
     const tpl = await api('GET', `/v1/templates/${encodeURIComponent(this.current.id)}`);
     this.current.versions = tpl.versions || [];
+    this.current.latest = latestOf(tpl);
+    this.current.hasDraft = Boolean(tpl.has_draft);
     this.drawVersions();
   }
 
@@ -217,8 +231,12 @@ export class Templates {
       v.note ? h('span', { class: 'version-note' }, ` · ${v.note}`) : null,
       h('div', { class: 'muted small-text' }, new Date(v.created_at).toLocaleString(locale())),
       v.status_reason ? h('div', { class: 'muted small-text' }, v.status_reason) : null,
-      h('button', { type: 'button', class: 'link small-text restore', 'data-testid': `restore-${v.version}`,
-        onclick: () => this.restore(v.version) }, t('versions.restore')))));
+      h('div', { class: 'version-actions' },
+        h('button', { type: 'button', class: 'link small-text restore', 'data-testid': `restore-${v.version}`,
+          onclick: () => this.restore(v.version) }, t('versions.restore')),
+        this.shares ? h('button', { type: 'button', class: 'link small-text', 'data-testid': `share-${v.version}`,
+          onclick: () => this.shares.open(v.version) }, t('share.button')) : null),
+      this.shares?.summary(this.current.id, v.version))));
     if (!versions.length) versionList.replaceChildren(h('li', { class: 'muted small-text' }, t('versions.none')));
     const options = (selected) => [...versions.map((v) => h('option', { value: String(v.version), selected: v.version === selected }, `v${v.version}`)),
       h('option', { value: 'draft' }, t('versions.draft'))];
@@ -254,7 +272,10 @@ export class Templates {
     const { diffFrom, diffTo, diffView } = this.els;
     try {
       if (diffFrom.value === 'draft' || diffTo.value === 'draft') await this.save();
-      this.drawDiff(await api('GET', `/v1/templates/${encodeURIComponent(this.current.id)}/diff?from=${diffFrom.value}&to=${diffTo.value}`));
+      // No draft: what is on screen is the latest version (a draft that came back to it is deleted).
+      const last = this.current.versions.at(-1)?.version;
+      const side = (v) => (v === 'draft' && !this.current.hasDraft && last ? String(last) : v);
+      this.drawDiff(await api('GET', `/v1/templates/${encodeURIComponent(this.current.id)}/diff?from=${side(diffFrom.value)}&to=${side(diffTo.value)}`));
     } catch (err) {
       diffView.replaceChildren(h('p', { class: 'error-text' }, err instanceof ApiError ? err.describe() : err.message));
     }
@@ -267,6 +288,8 @@ export class Templates {
     this.els.diffView.replaceChildren(
       h('p', { class: 'muted small-text', 'data-testid': 'diff-head' },
         t('versions.diff_head', { from: label(result.from), to: label(result.to), n: result.changes.length })),
+      this.onVisualDiff ? h('button', { type: 'button', class: 'small', 'data-testid': 'diff-visual',
+        onclick: () => this.onVisualDiff(result) }, t('vdiff.button')) : null,
       (note('from') || note('to')) ? h('p', { class: 'muted small-text', 'data-testid': 'diff-notes' },
         label(result.from), note('from'), ' → ', label(result.to), note('to')) : null,
       ...result.changes.map((c, i) => h('div', { class: `change change-${c.op}`, 'data-testid': `change-${i}` },
@@ -310,6 +333,17 @@ export class Templates {
       if (wrapped && typeof data.traffic_type === 'string') doc.traffic_type = data.traffic_type;
     }, { source: 'import' });
   }
+}
+
+/** The latest version's content from a template summary (null while it has none). */
+const latestOf = (tpl) => (tpl.version ? { card: tpl.card, sample: tpl.sample, traffic_type: tpl.traffic_type } : null);
+
+/** Whether a draft holds what a version holds (key order aside; no sample is an empty one). */
+function sameContent(doc, version) {
+  const canon = (v) => (Array.isArray(v) ? v.map(canon)
+    : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])])) : v);
+  const key = (d) => JSON.stringify(canon([d.card, d.sample || {}, d.traffic_type || 'notification']));
+  return key(doc) === key(version);
 }
 
 const label = (side) => (side === 'draft' ? t('versions.draft') : `v${side}`);
