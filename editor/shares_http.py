@@ -25,6 +25,7 @@ from api.bodies import read_json
 from api.livepage import page_headers
 from api.middleware import TENANT_ID
 from api.problems import Problem
+from api.responses import json_response
 from cards.compose import off_loop
 from cards.store.service import MAX_VERSION
 from editor import share_openapi as _openapi  # noqa: F401  (registers the API description)
@@ -70,21 +71,22 @@ async def create_share(request: web.Request) -> web.Response:
     body = await read_json(request) if request.can_read_body else {}
     share = await pages.links.create(request[TENANT_ID], request.match_info["id"], _version(request), body)
     audit(request, "templates.shares.create", target=("share_links", share["id"]))
-    return web.json_response(_with_url(pages, share), status=201)
+    made = _with_url(pages, share)
+    return json_response(made, status=201, headers={"Location": f"{request.path}/{made['id']}"})
 
 
 @routes.get(API)
 async def list_version_shares(request: web.Request) -> web.Response:
     pages = request.app[SHARES]
     found = await pages.links.of_template(request[TENANT_ID], request.match_info["id"], _version(request))
-    return web.json_response({"data": [_with_url(pages, s) for s in found]})
+    return json_response({"data": [_with_url(pages, s) for s in found]})
 
 
 @routes.get("/v1/templates/{id}/shares")
 async def list_template_shares(request: web.Request) -> web.Response:
     pages = request.app[SHARES]
     found = await pages.links.of_template(request[TENANT_ID], request.match_info["id"])
-    return web.json_response({"data": [_with_url(pages, s) for s in found]})
+    return json_response({"data": [_with_url(pages, s) for s in found]})
 
 
 @routes.get(API + "/{share_id}")
@@ -93,7 +95,7 @@ async def get_share(request: web.Request) -> web.Response:
     share = await pages.links.get(
         request[TENANT_ID], request.match_info["id"], _version(request), request.match_info["share_id"]
     )
-    return web.json_response(_with_url(pages, share))
+    return json_response(_with_url(pages, share))
 
 
 @routes.post(API + "/{share_id}/revoke")
@@ -102,7 +104,7 @@ async def revoke_share(request: web.Request) -> web.Response:
     share_id = request.match_info["share_id"]
     share = await pages.links.revoke(request[TENANT_ID], request.match_info["id"], _version(request), share_id)
     audit(request, "templates.shares.revoke", target=("share_links", share_id))
-    return web.json_response(_with_url(pages, share))
+    return json_response(_with_url(pages, share))
 
 
 # -- the public page --------------------------------------------------------------------------
