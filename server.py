@@ -51,6 +51,7 @@ from analytics.http import routes as analytics_routes
 from analytics.service import Analytics
 from api.accesslog import AccessLogger
 from api.audit import AUDIT, AuditEntry, audit_middleware
+from api.docs import docs_routes
 from api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from api.metrics import METRICS, Metrics
 from api.middleware import (
@@ -64,7 +65,7 @@ from api.middleware import (
     problem_middleware,
     trusted_networks,
 )
-from api.openapi import openapi_document
+from api.openapi import name_operations, openapi_document
 from api.problems import Problem
 from api.ratelimit import RateLimiter, WindowLimiter
 from api.requestid import RequestIdFilter, request_id_middleware
@@ -376,6 +377,7 @@ class Sandbox:
 
 SETTINGS = web.AppKey("settings", Settings)
 WIRING = web.AppKey("wiring", Wiring)
+OPENAPI = web.AppKey("openapi", dict)  # the document, made on first request (the routes are all known then)
 DATABASE = web.AppKey("database", Database)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 KEYRING = web.AppKey("keyring", security.Keyring)
@@ -1148,7 +1150,16 @@ async def metrics_page(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return json_response(openapi_document(request.app[SETTINGS].base_url))
+    """The OpenAPI document, each operation named and tagged after the handler that serves it."""
+    cache = request.app[OPENAPI]
+    if "document" not in cache:
+        routes = [
+            (r.method, r.resource.canonical, r.handler.__name__, r.handler.__module__)
+            for r in request.app.router.routes()
+            if r.resource is not None and hasattr(r.handler, "__module__")
+        ]
+        cache["document"] = name_operations(openapi_document(request.app[SETTINGS].base_url), routes)
+    return json_response(cache["document"])
 
 
 def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Application:
@@ -1160,6 +1171,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     )
     app[SETTINGS] = settings
     app[WIRING] = wiring
+    app[OPENAPI] = {}
     try:
         app[TRUSTED_PROXIES] = trusted_networks(settings.trusted_proxies)
     except ValueError as exc:
@@ -1195,6 +1207,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.add_routes(docs_routes())
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/openapi.json", openapi)
     app.add_routes(messages_http.routes)
@@ -1614,7 +1627,7 @@ def _serve(settings: Settings) -> None:
         info_path = settings.data_dir / DEMO_TENANT_FILE
         lines = [
             f"Hongyan is serving on {settings.base_url}",
-            f"  API docs:    {settings.base_url}/openapi.json",
+            f"  API docs:    {settings.base_url}/docs (the document: /openapi.json)",
             f"  card editor: {settings.base_url}/editor (sign in with a login, or an API key)",
             f"  dashboard:   {settings.base_url}/editor/dashboard",
         ]

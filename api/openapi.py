@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from api.middleware import CSRF_HEADER, SESSION_COOKIE
 
 PROBLEM = {
@@ -81,7 +83,61 @@ def openapi_document(base_url: str) -> dict:
             }
         }
     }
-    schemas: dict = {"Problem": PROBLEM}
+    paths["/readyz"] = {
+        "get": {
+            "summary": "Readiness: the database, and where the process dispatches, the dispatcher and an SMS route",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "Ready",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/Readiness"},
+                            "example": {
+                                "status": "ready",
+                                "checks": {"database": "ok", "dispatcher": "ok", "sms_routes": "ok"},
+                            },
+                        }
+                    },
+                },
+                "503": {
+                    "description": "Not ready (the checks say what)",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/Readiness"},
+                            "example": {"status": "not ready", "checks": {"database": "unavailable: TimeoutError"}},
+                        }
+                    },
+                },
+            },
+        }
+    }
+    paths["/metrics"] = {
+        "get": {
+            "summary": "Prometheus metrics (counts only; HONGYAN_METRICS_TOKEN makes it need a bearer token)",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The Prometheus text format",
+                    "content": {
+                        "text/plain": {"example": 'hongyan_messages_accepted_total{traffic_type="notification"} 2.0'}
+                    },
+                },
+                "401": {"description": "The metrics token is set and was not given"},
+            },
+        }
+    }
+    schemas: dict = {
+        "Problem": PROBLEM,
+        "Readiness": {
+            "type": "object",
+            "required": ["status", "checks"],
+            "properties": {
+                "status": {"enum": ["ready", "not ready"]},
+                "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
+    }
     for frag in _FRAGMENTS:
         for path, ops in frag.get("paths", {}).items():
             paths.setdefault(path, {}).update(ops)
@@ -118,3 +174,60 @@ def openapi_document(base_url: str) -> dict:
             },
         },
     }
+
+
+# The API's areas, named after the package that serves them (the tag of each operation).
+TAGS = {
+    "messages": "Send messages, follow them, cancel them; opt-outs, send rules, evidence",
+    "cards": "Validate and render cards; templates and their versions; media",
+    "compliance": "Sensitive words, reviews, signatures, consents",
+    "accounts": "API keys, users, roles, channels (a brand's own chatbot), chatbot menu and profile",
+    "webhooks": "Webhook endpoints and their deliveries",
+    "audiences": "Contacts, imports and segments",
+    "campaigns": "Campaigns, A/B tests, smart resend and triggered journeys",
+    "conversations": "Conversations, the agent inbox, bot rules and the knowledge base",
+    "analytics": "Funnels and conversions",
+    "billing": "Prices, balance, charges and statements",
+    "privacy": "Retention, erasure and export by number (PIPL)",
+    "fallback": "SMS segmentation, routes and short links",
+    "editor": "The web editor's session, previews and share links",
+    "operations": "Liveness, readiness, metrics and this document",
+}
+
+
+def name_operations(document: dict, routes: list[tuple[str, str, str, str]]) -> dict:
+    """Give every operation of `document` an `operationId` (its handler's name; the package's
+    name before it where two handlers share one) and a tag (the package that serves it), from
+    the app's `routes` as (method, path, handler name, handler module). Operations no route
+    serves keep what they have; the document lists the tags it uses."""
+    served = {
+        (m.lower(), re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", p)): (name, module.split(".")[0])
+        for m, p, name, module in routes
+        if m != "HEAD"
+    }
+    counts: dict[str, int] = {}
+    for name, _ in served.values():
+        counts[name] = counts.get(name, 0) + 1
+    used: set[str] = set()
+    taken: set[str] = set()
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete") or not isinstance(op, dict):
+                continue
+            name, package = served.get((method, path), (None, None))
+            tag = (op.get("tags") or [package if package in TAGS else "operations"])[0]
+            op["tags"] = [tag]
+            used.add(tag)
+            if "operationId" in op:
+                taken.add(op["operationId"])
+                continue
+            slug = f"{method}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '').replace('-', '_')}"
+            candidate = name if name and counts[name] == 1 else f"{package}_{name}" if name else slug
+            op["operationId"] = slug if candidate in taken or name in (None, "handler") else candidate
+            taken.add(op["operationId"])
+    order = list(TAGS)
+    document["tags"] = [
+        {"name": t, "description": TAGS.get(t, "")}
+        for t in sorted(used, key=lambda t: (t not in TAGS, order.index(t) if t in TAGS else 0, t))
+    ]
+    return document

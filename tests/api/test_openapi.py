@@ -27,6 +27,16 @@ def _openapi_path(aiohttp_path: str) -> str:
     return re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", aiohttp_path)
 
 
+async def test_every_operation_has_a_unique_id_and_a_known_tag(doc):
+    ops = [op for item in doc["paths"].values() for m, op in item.items() if m in ("get", "post", "put", "patch", "delete")]
+    ids = [op["operationId"] for op in ops]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert all(i.isidentifier() for i in ids), [i for i in ids if not i.isidentifier()]
+    tags = {t["name"] for t in doc["tags"]}
+    assert all(len(op["tags"]) == 1 and op["tags"][0] in tags for op in ops)
+    assert {"messages", "cards", "webhooks", "conversations", "operations"} <= tags
+
+
 async def test_every_api_route_is_described(api, doc):
     served = set()
     for route in api.client.app.router.routes():
