@@ -138,10 +138,12 @@ def openapi_document(base_url: str) -> dict:
             },
         },
     }
+    webhooks: dict = {}
     for frag in _FRAGMENTS:
         for path, ops in frag.get("paths", {}).items():
             paths.setdefault(path, {}).update(ops)
         schemas.update(frag.get("schemas", {}))
+        webhooks.update(frag.get("webhooks", {}))
     # Whatever takes a key can answer 429: a client past its limit of failed authentications.
     for ops in paths.values():
         for op in ops.values():
@@ -160,6 +162,8 @@ def openapi_document(base_url: str) -> dict:
         # also carry the X-CSRF-Token header of the session).
         "security": [{"apiKey": []}, {"editorSession": []}],
         "paths": paths,
+        # What the platform POSTs to an integrator's endpoints, one entry per event type.
+        "webhooks": webhooks,
         "components": {
             "schemas": schemas,
             "securitySchemes": {

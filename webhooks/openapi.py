@@ -167,3 +167,235 @@ register_fragment(
         },
     }
 )
+
+
+# -- the events themselves (OpenAPI 3.1 `webhooks`): each type's `data`, with an example -------
+_STR, _NSTR = {"type": "string"}, {"type": ["string", "null"]}
+_EVENT_AT = {"type": "object", "required": ["type", "at", "source"], "properties": {
+    "type": _STR, "at": _TIME, "source": _STR, "detail": {"type": "object"}}}  # fmt: skip
+_THREAD_MESSAGE = {
+    "type": "object",
+    "required": ["id", "direction", "author", "kind", "channel", "at"],
+    "properties": {
+        "id": _STR,
+        "direction": {"enum": ["in", "out"]},
+        "author": {"enum": ["user", "bot", "agent", "api"]},
+        "kind": _STR,
+        "channel": {"enum": ["rcs", "sms"]},
+        "text": _STR,
+        "postback": _STR,
+        "card": {"type": "object"},
+        "message_id": {"type": "string", "description": "An outbound's message in /v1/messages"},
+        "agent_id": _STR,
+        "at": _TIME,
+    },
+}
+EVENT_DATA: dict[str, tuple[str, dict, dict]] = {
+    # type: (summary, the schema of `data`, an example of `data`)
+    "message.status": (
+        "A message's status changed (accepted → … → rcs_read / sms_delivered / failed / expired / revoked)",
+        {
+            "type": "object",
+            "required": ["message_id", "batch_id", "to", "status", "event"],
+            "properties": {"message_id": _STR, "batch_id": _STR, "to": _STR, "status": _STR, "event": _EVENT_AT},
+        },  # fmt: skip
+        {
+            "message_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a7b",
+            "batch_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a7c",
+            "to": "+8613800138001",
+            "status": "rcs_read",
+            "event": {"type": "rcs_read", "at": "2026-12-04T08:00:03.120Z", "source": "maap", "detail": {}},
+        },
+    ),
+    "message.user_event": (
+        "A recipient answered a message: a reply, a tapped chip, a location, a file, an SMS reply",
+        {
+            "type": "object",
+            "required": ["message_id", "batch_id", "to", "event"],
+            "properties": {
+                "message_id": _STR,
+                "batch_id": _STR,
+                "to": _STR,
+                "event": {
+                    "type": "object",
+                    "required": ["kind", "at", "source"],
+                    "properties": {
+                        "kind": {
+                            "enum": [
+                                "text",
+                                "suggestion_response",
+                                "location",
+                                "file",
+                                "device_specifics",
+                                "spam_report",
+                            ]
+                        },
+                        "at": _TIME,
+                        "source": {"enum": ["rcs", "sms", "sms_link"]},
+                        "text": _NSTR,
+                        "postback": _NSTR,
+                        "display_text": _NSTR,
+                        "location": {"type": ["object", "null"]},
+                        "opt_out": {"type": "boolean"},
+                    },
+                },
+            },
+        },  # fmt: skip
+        {
+            "message_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a7b",
+            "batch_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a7c",
+            "to": "+8613800138001",
+            "event": {
+                "kind": "suggestion_response",
+                "at": "2026-12-04T08:01:10.000Z",
+                "source": "rcs",
+                "text": None,
+                "postback": "pay_bill",
+                "display_text": "立即缴费",
+            },
+        },
+    ),
+    "channel.audit": (
+        "The operator's verdict on a chatbot menu or profile the brand published",
+        {
+            "type": "object",
+            "required": ["channel_id", "chatbot_id", "publish_id", "kind", "state"],
+            "properties": {
+                "channel_id": _STR,
+                "chatbot_id": _STR,
+                "publish_id": _STR,
+                "kind": {"enum": ["menu", "profile"]},
+                "state": {"enum": ["approved", "rejected"]},
+                "reason": _NSTR,
+                "submitted_at": _TIME,
+                "audited_at": _TIME,
+            },
+        },  # fmt: skip
+        {
+            "channel_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a80",
+            "chatbot_id": "sip:12520000101@botplatform.rcs.chinatelecom.cn",
+            "publish_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a81",
+            "kind": "menu",
+            "state": "approved",
+            "reason": None,
+            "submitted_at": "2026-12-04T07:00:00.000Z",
+            "audited_at": "2026-12-04T07:20:00.000Z",
+        },
+    ),
+    "tenant.daily_volume": (
+        "The tenant's accepted recipients today (China's day) reached its alert threshold",
+        {
+            "type": "object",
+            "required": ["day", "count", "alert_at"],
+            "properties": {
+                "day": {"type": "string", "format": "date"},
+                "count": {"type": "integer"},
+                "alert_at": {"type": "integer"},
+                "limit": {"type": ["integer", "null"]},
+            },
+        },  # fmt: skip
+        {"day": "2026-12-04", "count": 80012, "alert_at": 80000, "limit": 100000},
+    ),
+    "conversation.message": (
+        "A message in a conversation, either way (docs/conversations.md)",
+        {
+            "type": "object",
+            "required": ["conversation_id", "number", "message"],
+            "properties": {"conversation_id": _STR, "number": _STR, "message": _THREAD_MESSAGE},
+        },  # fmt: skip
+        {
+            "conversation_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a90",
+            "number": "+8613800138001",
+            "message": {
+                "id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a91",
+                "direction": "in",
+                "author": "user",
+                "kind": "text",
+                "channel": "rcs",
+                "text": "我的话费还剩多少",
+                "at": "2026-12-04T08:02:00.000Z",
+            },
+        },
+    ),
+    "conversation.state": (
+        "A conversation changed hands: handed to people, assigned, closed, back with the bot",
+        {
+            "type": "object",
+            "required": ["conversation_id", "number", "state", "previous_state", "at"],
+            "properties": {
+                "conversation_id": _STR,
+                "number": _STR,
+                "state": {"enum": ["bot", "queued", "assigned", "closed"]},
+                "previous_state": {"enum": ["bot", "queued", "assigned", "closed"]},
+                "assignee": _NSTR,
+                "at": _TIME,
+            },
+        },  # fmt: skip
+        {
+            "conversation_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a90",
+            "number": "+8613800138001",
+            "state": "queued",
+            "previous_state": "bot",
+            "assignee": None,
+            "at": "2026-12-04T08:02:01.000Z",
+        },
+    ),
+}
+assert set(EVENT_DATA) == set(EVENT_TYPES), "every event type is described"
+
+
+def _schema_name(kind: str) -> str:
+    return "Event" + "".join(part.title() for part in kind.replace("_", ".").split("."))
+
+
+def _webhook(kind: str) -> dict:
+    summary, _, example = EVENT_DATA[kind]
+    name = _schema_name(kind)
+    return {
+        "post": {
+            "summary": summary,
+            "operationId": f"webhook_{kind.replace('.', '_')}",
+            "tags": ["webhooks"],
+            "description": "POSTed to every endpoint subscribed to this type, signed in `Hongyan-Signature`.",
+            "parameters": [
+                {
+                    "name": "Hongyan-Signature",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "example": "t=1796371200,v1=5f2b…",
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{name}"},
+                        "example": {
+                            "id": "01a2b3c4d5e6f7000a1b2c3d4e5f6aa0",
+                            "type": kind,
+                            "created_at": "2026-12-04T08:02:01.000Z",
+                            "data": example,
+                        },
+                    }
+                },
+            },
+            "responses": {"2XX": {"description": "Taken; anything else is retried with back-off"}},
+        }
+    }
+
+
+register_fragment(
+    {
+        "schemas": {
+            _schema_name(kind): {
+                "allOf": [
+                    {"$ref": "#/components/schemas/WebhookEvent"},
+                    {"type": "object", "properties": {"type": {"const": kind}, "data": schema}},
+                ]
+            }
+            for kind, (_, schema, _) in EVENT_DATA.items()
+        },
+        "webhooks": {kind: _webhook(kind) for kind in EVENT_TYPES},
+    }
+)

@@ -236,7 +236,7 @@ class ShortLinks:
 
         await self.writer.write(WriteBatch().run(erase))
         self._cache.clear()
-        return erased[0] if erased else 0
+        return erased[-1] if erased else 0  # a retried group ran it again: the last run committed
 
     # -- recording hits ----------------------------------------------------------------
     def record(

@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from security.webhooks import verify_webhook
+from tests.dispatch.test_webhooks import conform
 
 HANDOFF_RULES = {
     "rules": [
@@ -109,6 +110,7 @@ async def test_messages_and_changes_of_hands_are_webhooks(conv_env, aiohttp_serv
         ("conversation.state", "closed", "bot"),
         ("conversation.message", "out", "bot", "您好！"),
     ]
+    await conform(api, events)
     again = await api.post(f"/v1/conversations/{conv['id']}/close", {})
     assert again.status == 200
     events = await hooks.wait(secret, lambda es: len(es) >= 8)

@@ -87,6 +87,17 @@ async def test_status_and_user_event_webhooks_are_signed_and_in_order(sandbox_ap
     now = int(time.time())
     for body, header in got:
         verify_webhook(secret, body, header, now)
+    await conform(sandbox_api, [orjson.loads(body) for body, _ in got])
+
+
+async def conform(api, events: list[dict]) -> None:
+    """Each event is what the OpenAPI document's `webhooks` say its type carries."""
+    import jsonschema
+
+    doc = await (await api.client.get("/openapi.json")).json()
+    for event in events:
+        schema = doc["webhooks"][event["type"]]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        jsonschema.validate(event, {**schema, "components": doc["components"]})
 
 
 async def test_a_reply_tapped_on_the_sms_page_is_the_same_user_event(sandbox_api, aiohttp_server):
