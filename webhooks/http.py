@@ -11,7 +11,7 @@ from api.responses import json_response
 from security.numbers import ascii_digits
 from webhooks import openapi as _openapi  # noqa: F401  (registers the API description)
 from webhooks.endpoints import parse_registration
-from webhooks.service import DEFAULT_PAGE, DELIVERY_STATUSES, MAX_PAGE, WebhookService
+from webhooks.service import DEFAULT_GRACE_S, DEFAULT_PAGE, DELIVERY_STATUSES, MAX_GRACE_S, MAX_PAGE, WebhookService
 
 WEBHOOKS = web.AppKey("webhooks", WebhookService)
 
@@ -42,7 +42,17 @@ async def delete_webhook(request: web.Request) -> web.Response:
 
 @routes.post("/v1/webhooks/{id}/secret")
 async def rotate_secret(request: web.Request) -> web.Response:
-    rotated = await request.app[WEBHOOKS].rotate_secret(request[TENANT_ID], request.match_info["id"])
+    body = await read_json(request) if request.can_read_body else {}
+    grace = body.get("grace_seconds", DEFAULT_GRACE_S) if isinstance(body, dict) else None
+    if not isinstance(body, dict) or set(body) - {"grace_seconds"}:
+        raise Problem(422, "1 field(s) are invalid", [FieldError("", '{"grace_seconds"?: whole seconds}')])
+    if not isinstance(grace, int) or isinstance(grace, bool) or not 0 <= grace <= MAX_GRACE_S:
+        raise Problem(
+            422,
+            "1 field(s) are invalid",
+            [FieldError("/grace_seconds", f"whole seconds from 0 to {MAX_GRACE_S} (7 days)", code="out_of_range")],
+        )
+    rotated = await request.app[WEBHOOKS].rotate_secret(request[TENANT_ID], request.match_info["id"], grace)
     if rotated is None:
         raise Problem(404, "no such webhook endpoint")
     return json_response(rotated)

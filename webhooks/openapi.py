@@ -3,7 +3,7 @@
 from api.openapi import problem_responses, register_fragment
 from webhooks.endpoints import MAX_URL
 from webhooks.outbox import EVENT_TYPES
-from webhooks.service import DELIVERY_STATUSES, MAX_PAGE
+from webhooks.service import DEFAULT_GRACE_S, DELIVERY_STATUSES, MAX_GRACE_S, MAX_PAGE
 
 _TIME = {"type": "string", "format": "date-time"}
 _EVENTS = {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(EVENT_TYPES)}}
@@ -128,22 +128,45 @@ register_fragment(
             },
             "/v1/webhooks/{id}/secret": {
                 "post": {
-                    "summary": "Rotate an endpoint's signing secret (the new one signs from the next attempt on)",
+                    "summary": "Rotate an endpoint's signing secret: the new one signs from the next attempt on, "
+                    "the old one too (a second v1=) through the grace period",
                     "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "grace_seconds": {
+                                            "type": "integer",
+                                            "minimum": 0,
+                                            "maximum": MAX_GRACE_S,
+                                            "default": DEFAULT_GRACE_S,
+                                            "description": "How long the old secret still signs (0: not at all)",
+                                        }
+                                    },
+                                },
+                                "example": {"grace_seconds": 86400},
+                            }
+                        },
+                    },
                     "responses": {
                         "200": _json(
                             {
                                 "type": "object",
-                                "required": ["id", "secret", "rotated_at"],
+                                "required": ["id", "secret", "rotated_at", "previous_secret_valid_until"],
                                 "properties": {
                                     "id": {"type": "string"},
                                     "secret": {"type": "string"},
                                     "rotated_at": _TIME,
+                                    "previous_secret_valid_until": {"type": ["string", "null"], "format": "date-time"},
                                 },
                             },
                             "The new secret, shown once",
                         ),
-                        **problem_responses(401, 404),
+                        **problem_responses(401, 404, 422),
                     },
                 }
             },

@@ -25,6 +25,7 @@ from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
 from security.addresses import host_refusal
 from security.resolver import PublicOnlyResolver
+from security.webhooks import webhook_signature
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.writer import WriteBatch
 from webhooks.endpoints import Registration
@@ -38,6 +39,8 @@ MAX_ENDPOINTS = 16
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
+DEFAULT_GRACE_S = 24 * 3600  # after a rotation the old secret still signs this long
+MAX_GRACE_S = 7 * 24 * 3600
 USER_AGENT = "Hongyan-Webhooks/1"
 PURGE_EVERY_S = 3600
 
@@ -66,6 +69,8 @@ class Claimed:
     url: str
     payload_enc: bytes
     secret_enc: bytes
+    previous_secret_enc: bytes | None = None
+    previous_until_ms: int | None = None
 
 
 class WebhookService:
@@ -174,33 +179,56 @@ class WebhookService:
             ).all()
         return [{"id": r.id, "url": r.url, "events": r.events, "created_at": ms_to_rfc3339(r.created_ms)} for r in rows]
 
-    async def rotate_secret(self, tenant_id: str, endpoint_id: str) -> dict | None:
+    async def rotate_secret(self, tenant_id: str, endpoint_id: str, grace_s: int = DEFAULT_GRACE_S) -> dict | None:
         """A new signing secret for an endpoint, used from the next attempt on (also for events
-        queued earlier); the answer is the only time it is shown. None if unknown."""
+        queued earlier); the old one signs too (a second `v1=`) for `grace_s` seconds, so the
+        receiver can switch without rejecting anything. The answer is the only time the new
+        secret is shown. None if unknown."""
         secret = security.new_webhook_secret()
         sealed = self.keyring.seal(tenant_id, "webhook_endpoints", "secret", endpoint_id, secret.encode())
         now_ms = self._now_ms()
+        until_ms = now_ms + grace_s * 1000
         found: list[bool] = []
 
         def rotate(conn: Connection) -> None:
             found.clear()
-            result = conn.execute(
-                update(endpoints)
-                .where(
+            row = conn.execute(
+                select(endpoints.c.secret_enc).where(
                     and_(
                         endpoints.c.id == endpoint_id,
                         endpoints.c.tenant_id == tenant_id,
                         endpoints.c.deleted_ms.is_(None),
                     )
                 )
-                .values(secret_enc=sealed)
+            ).first()
+            if row is None:
+                return
+            old = self.keyring.open(tenant_id, "webhook_endpoints", "secret", endpoint_id, row.secret_enc)
+            previous = (
+                self.keyring.seal(tenant_id, "webhook_endpoints", "previous_secret", endpoint_id, old)
+                if grace_s
+                else None
             )
-            found.extend([True] * result.rowcount)
+            conn.execute(
+                update(endpoints)
+                .where(endpoints.c.id == endpoint_id)
+                .values(
+                    secret_enc=sealed,
+                    previous_secret_enc=previous,
+                    previous_until_ms=until_ms if grace_s else None,
+                )
+            )
+            found.append(True)
 
         await self.writer.write(WriteBatch().run(rotate))
         if not found:
             return None
-        return {"id": endpoint_id, "secret": secret, "rotated_at": ms_to_rfc3339(now_ms)}
+        return {
+            "id": endpoint_id,
+            "secret": secret,
+            "rotated_at": ms_to_rfc3339(now_ms),
+            "previous_secret_valid_until": ms_to_rfc3339(until_ms) if grace_s else None,
+        }
 
     async def delete_endpoint(self, tenant_id: str, endpoint_id: str) -> bool:
         """Stop delivering to an endpoint (its pending deliveries are cancelled); False if unknown."""
@@ -426,6 +454,8 @@ class WebhookService:
                 deliveries.c.payload_enc,
                 endpoints.c.url,
                 endpoints.c.secret_enc,
+                endpoints.c.previous_secret_enc,
+                endpoints.c.previous_until_ms,
             )
             .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
             .where(
@@ -474,13 +504,23 @@ class WebhookService:
         self.claim_rounds += 1
         return out
 
-    def _secret(self, c: Claimed) -> str:
+    def _secret(self, c: Claimed, column: str = "secret") -> str:
         # Keyed by the sealed value too: a secret rotated by any process is picked up at once.
-        cached = self._secrets.get(c.endpoint_id)
-        if cached is None or cached[0] != c.secret_enc:
-            secret = self.keyring.open(c.tenant_id, "webhook_endpoints", "secret", c.endpoint_id, c.secret_enc).decode()
-            cached = self._secrets[c.endpoint_id] = (c.secret_enc, secret)
+        sealed = c.secret_enc if column == "secret" else c.previous_secret_enc
+        assert sealed is not None
+        key = (c.endpoint_id, column)
+        cached = self._secrets.get(key)
+        if cached is None or cached[0] != sealed:
+            secret = self.keyring.open(c.tenant_id, "webhook_endpoints", column, c.endpoint_id, sealed).decode()
+            cached = self._secrets[key] = (sealed, secret)
         return cached[1]
+
+    def _signature(self, c: Claimed, body: bytes, t: int) -> str:
+        """The header: signed with the secret, and during a rotation's grace with the old one too."""
+        header = security.sign_webhook(self._secret(c), body, t)
+        if c.previous_secret_enc is not None and c.previous_until_ms is not None and t * 1000 < c.previous_until_ms:
+            header += ",v1=" + webhook_signature(self._secret(c, "previous_secret"), body, t)
+        return header
 
     async def _attempt(self, c: Claimed) -> None:
         try:
@@ -506,7 +546,7 @@ class WebhookService:
             t = int(self.clock.now().timestamp())
             headers = {
                 "Content-Type": "application/json",
-                security.SIGNATURE_HEADER: security.sign_webhook(self._secret(c), body, t),
+                security.SIGNATURE_HEADER: self._signature(c, body, t),
                 "Hongyan-Event-Id": c.event_id,
                 "Hongyan-Event-Type": c.event_type,
             }

@@ -18,6 +18,10 @@ webhook_endpoints = Table(
     # The subscribed event types, e.g. ["message.status"].
     Column("events", JSON, nullable=False),
     Column("secret_enc", LargeBinary, nullable=False),
+    # After a rotation the old secret signs too (a second v1=) until `previous_until_ms`, so
+    # receivers can switch without rejecting anything in between.
+    Column("previous_secret_enc", LargeBinary, nullable=True),
+    Column("previous_until_ms", BigInteger, nullable=True),
     Column("created_ms", BigInteger, nullable=False),
     # Soft delete: the delivery history keeps pointing at the endpoint.
     Column("deleted_ms", BigInteger, nullable=True),
@@ -55,5 +59,6 @@ webhook_deliveries = Table(
 # Sealed columns, for the key-rotation job: (table, column, the row id column used as AD).
 SEALED_COLUMNS = (
     SealedColumn(webhook_endpoints, "secret_enc", "secret"),
+    SealedColumn(webhook_endpoints, "previous_secret_enc", "previous_secret"),
     SealedColumn(webhook_deliveries, "payload_enc", "payload"),
 )

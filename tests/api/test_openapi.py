@@ -28,7 +28,9 @@ def _openapi_path(aiohttp_path: str) -> str:
 
 
 async def test_every_operation_has_a_unique_id_and_a_known_tag(doc):
-    ops = [op for item in doc["paths"].values() for m, op in item.items() if m in ("get", "post", "put", "patch", "delete")]
+    ops = [
+        op for item in doc["paths"].values() for m, op in item.items() if m in ("get", "post", "put", "patch", "delete")
+    ]
     ids = [op["operationId"] for op in ops]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     assert all(i.isidentifier() for i in ids), [i for i in ids if not i.isidentifier()]

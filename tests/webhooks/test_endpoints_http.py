@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -128,27 +129,53 @@ async def test_delivery_list_query_errors(make_hooks, query, path):
     assert [e["path"] for e in err["errors"]] == [path]
 
 
-async def test_rotating_the_secret_signs_with_the_new_one_from_then_on(make_hooks):
+async def test_rotating_the_secret_signs_with_both_through_the_grace_then_the_new_one(make_hooks):
     import security
+    from tests.editor.conftest import ManualClock
     from tests.webhooks.conftest import status_event
 
-    hooks = await make_hooks()
+    clock = ManualClock(datetime.now(UTC))
+    hooks = await make_hooks(clock)
     endpoint = await hooks.register()
     old = endpoint["secret"]
+
+    def verify(secret: str, hit) -> None:
+        security.verify_webhook(secret, hit.raw, hit.headers[security.SIGNATURE_HEADER], int(hooks.now_ms() / 1000))
+
     await hooks.emit(status_event(hooks, "m1", "rcs_delivered", "evt-1"))
     first = await hooks.receiver.next()
-    security.verify_webhook(old, first.raw, first.headers[security.SIGNATURE_HEADER], hooks.now_ms() / 1000)
+    verify(old, first)
+    assert first.headers[security.SIGNATURE_HEADER].count("v1=") == 1
 
-    answer = await hooks.api.post(f"/v1/webhooks/{endpoint['id']}/secret")
-    assert answer.status == 200
+    answer = await hooks.api.post(f"/v1/webhooks/{endpoint['id']}/secret", {"grace_seconds": 3600})
+    assert answer.status == 200, await answer.text()
     rotated = await answer.json()
     assert rotated["id"] == endpoint["id"] and rotated["secret"] != old
-    hooks.receiver.secrets[:] = [rotated["secret"]]  # the receiver now accepts only the new one
+    assert rotated["previous_secret_valid_until"] > rotated["rotated_at"]
+    # Within the grace both sign: a receiver still on the old secret and one on the new accept it.
     await hooks.emit(status_event(hooks, "m2", "rcs_delivered", "evt-2"))
     second = await hooks.receiver.next()
-    assert second.verified
+    assert second.headers[security.SIGNATURE_HEADER].count("v1=") == 2
+    verify(old, second)
+    verify(rotated["secret"], second)
+    # After it, only the new one.
+    clock.advance(seconds=3601)
+    hooks.receiver.secrets[:] = [rotated["secret"]]
+    await hooks.emit(status_event(hooks, "m3", "rcs_delivered", "evt-3"))
+    third = await hooks.receiver.next()
+    assert third.verified and third.headers[security.SIGNATURE_HEADER].count("v1=") == 1
     with pytest.raises(ValueError):  # WebhookSignatureError
-        security.verify_webhook(old, second.raw, second.headers[security.SIGNATURE_HEADER], hooks.now_ms() / 1000)
+        verify(old, third)
+    # No grace: the old secret stops at once; a bad grace is refused naming the field.
+    again = await (await hooks.api.post(f"/v1/webhooks/{endpoint['id']}/secret", {"grace_seconds": 0})).json()
+    assert again["previous_secret_valid_until"] is None
+    hooks.receiver.secrets[:] = [again["secret"]]
+    await hooks.emit(status_event(hooks, "m4", "rcs_delivered", "evt-4"))
+    fourth = await hooks.receiver.next()
+    assert fourth.verified and fourth.headers[security.SIGNATURE_HEADER].count("v1=") == 1
+    for bad in ({"grace_seconds": -1}, {"grace_seconds": 8 * 86400}, {"grace_seconds": "1h"}, {"grace": 1}):
+        refused = await hooks.api.post(f"/v1/webhooks/{endpoint['id']}/secret", bad)
+        assert refused.status == 422, bad
 
     other = await hooks.api.new_tenant()
     assert (await other.post(f"/v1/webhooks/{endpoint['id']}/secret")).status == 404
