@@ -95,23 +95,25 @@ export class Palette {
 
     // Drawn afresh while a name is being typed (the attribute names arrived): typing goes on.
     const typing = document.activeElement?.id === 'var-new-name' ? document.activeElement : null;
-    this.root.replaceChildren(
+    const parts = [
       h('div', { class: 'palette-row' },
         h('span', { class: 'row-label' }, t('palette.title')),
         item('palette-card', isCarousel(card) ? t('palette.card') : t('palette.card_to_carousel'), () => this.addCard(),
           !isCard || cards.length >= CAROUSEL_MAX, { title: t('palette.card_hint') }),
-        item('palette-media', t('palette.media'), () => this.addMedia(), !isCard || hasMedia || !target)),
-      h('div', { class: 'palette-row' },
-        h('span', { class: 'row-label', id: 'palette-buttons-label' }, t('palette.buttons')), addTo,
-        h('div', { class: 'palette-kinds', role: 'group', 'aria-labelledby': 'palette-buttons-label' },
-          KINDS.map((k) => item(`palette-button-${k}`, t(`kind.${k}`), () => this.addButton(k, toChips ? null : target.path), full)))),
-      h('div', { class: 'palette-row' },
+        item('palette-media', t('palette.media'), () => this.addMedia(), !isCard || hasMedia || !target),
+        h('span', { class: 'palette-gap' }),
         h('button', {
           type: 'button', class: 'small', 'data-testid': 'palette-variables', 'aria-expanded': String(this.pickerOpen),
-          'aria-controls': 'variable-picker', onclick: () => this.togglePicker(),
+          'aria-controls': 'variable-picker', 'aria-describedby': 'palette-insert-hint', onclick: () => this.togglePicker(),
         }, `{{ }} ${t('palette.variables')}`),
-        h('span', { class: 'muted small-text', 'data-testid': 'palette-insert-hint', id: 'palette-insert-hint' })),
-      this.pickerOpen ? this.renderPicker() : null);
+        h('span', { class: 'muted small-text palette-hint', 'data-testid': 'palette-insert-hint', id: 'palette-insert-hint' })),
+      h('div', { class: 'palette-row' },
+        h('span', { class: 'row-label', id: 'palette-buttons-label' }, t('palette.buttons')), addTo,
+        KINDS.map((k) => item(`palette-button-${k}`, t(`kind.${k}`), () => this.addButton(k, toChips ? null : target.path), full,
+          { 'aria-describedby': 'palette-buttons-label' }))),
+    ];
+    if (this.pickerOpen) parts.push(this.renderPicker());
+    this.root.replaceChildren(...parts);
     const again = typing && this.root.querySelector('#var-new-name');
     if (again) {
       again.focus();
@@ -207,9 +209,12 @@ export class Palette {
       if (v && typeof v === 'object' && !Array.isArray(v)) for (const sub of Object.keys(v)) fromSample.push(`${k}.${sub}`);
       else fromSample.push(k);
     }
-    const attrs = (this.attributes || []).filter((a) => !fromSample.includes(a));
+    // Names the card already uses, given a sample value or not.
+    const inCard = [...JSON.stringify(this.store.doc?.card || {}).matchAll(/\{\{\s*([\p{L}_][\p{L}\p{N}_.]*)/gu)].map((m) => m[1]);
+    const mine = [...new Set([...fromSample, ...inCard])];
+    const attrs = (this.attributes || []).filter((a) => !mine.includes(a));
     return {
-      sample: fromSample.filter((n) => NAME.test(n)),
+      sample: mine.filter((n) => NAME.test(n)),
       attributes: attrs.filter((n) => NAME.test(n)),
     };
   }
