@@ -107,7 +107,10 @@ async def test_a_designer_builds_three_cards_by_clicking_and_typing(chromium, sa
         await expect(tid("validation-badge")).not_to_have_text("valid")
         finding = page.locator(f"[data-testid^=error-][data-path='{SINGLE}/title']")
         await expect(finding.locator(".issue-message")).to_have_text(
-            ["no sample value for {{ month }}: give one under Variables", "no sample value for {{ total }}: give one under Variables"]
+            [
+                "no sample value for {{ month }}: give one under Variables",
+                "no sample value for {{ total }}: give one under Variables",
+            ]
         )
         await expect(tid("var-month-missing")).to_be_visible()
         await type_into("var-month", "2026年10月")
@@ -120,7 +123,9 @@ async def test_a_designer_builds_three_cards_by_clicking_and_typing(chromium, sa
         await keys("：请于")
         await insert_variable(page, "due", new=True)
         await keys("前缴费，逾期可能影响使用。")
-        await expect(tid("card-0-description")).to_have_value("尊敬的{{ name }}：请于{{ due }}前缴费，逾期可能影响使用。")
+        await expect(tid("card-0-description")).to_have_value(
+            "尊敬的{{ name }}：请于{{ due }}前缴费，逾期可能影响使用。"
+        )
         await type_into("var-name", "李女士")
         await type_into("var-due", "2026-11-20")
 
@@ -154,7 +159,11 @@ async def test_a_designer_builds_three_cards_by_clicking_and_typing(chromium, sa
         await tid("palette-card").click()
         await tid("palette-card").click()
         await expect(phone.locator("article.card")).to_have_count(3)
-        products = [("鸿雁 X1", "6.7 英寸，256 GB", "¥3999"), ("鸿雁 X1 Pro", "一亿像素", "¥4999"), ("鸿雁 Lite", "轻薄长续航", "¥1999")]
+        products = [
+            ("鸿雁 X1", "6.7 英寸，256 GB", "¥3999"),
+            ("鸿雁 X1 Pro", "一亿像素", "¥4999"),
+            ("鸿雁 Lite", "轻薄长续航", "¥1999"),
+        ]
         for i, (name, words, price) in enumerate(products):
             # Click the card on the phone: its title field is focused.
             await phone.locator("article.card").nth(i).click(position={"x": 20, "y": 10})
@@ -285,7 +294,8 @@ async def test_the_variables_picker_offers_sample_and_contact_attributes(chromiu
     server, key = sandbox_app
     async with ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
         made = await http.post(
-            server.make_url("/v1/contacts"), json={"phone": "+8613800138001", "attributes": {"city": "杭州", "plan": "5G"}}
+            server.make_url("/v1/contacts"),
+            json={"phone": "+8613800138001", "attributes": {"city": "杭州", "plan": "5G"}},
         )
         assert made.status == 201, await made.text()
     async with chromium_browser(chromium) as browser:
@@ -310,7 +320,9 @@ async def test_the_variables_picker_offers_sample_and_contact_attributes(chromiu
         await tid("palette-variables").click()
         # {{ city }} has no sample value: Checks says so, in the chosen language, at the field.
         finding = page.locator(f"[data-testid^=error-][data-path='{SINGLE}/description']")
-        await expect(finding.locator(".issue-message")).to_have_text("no sample value for {{ city }}: give one under Variables")
+        await expect(finding.locator(".issue-message")).to_have_text(
+            "no sample value for {{ city }}: give one under Variables"
+        )
         await tid("lang-switch").click()
         await expect(finding.locator(".issue-message")).to_have_text("变量 {{ city }} 没有示例值：请在“变量”中填写")
         await expect(tid("validation-badge")).not_to_have_text("通过")

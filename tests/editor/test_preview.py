@@ -344,19 +344,34 @@ async def test_the_phone_preview_marks_each_element_with_its_json_pointer(api):
                 "layout": {"cardWidth": "MEDIUM_WIDTH"},
                 "content": [
                     {"title": "甲", "description": "说明", "suggestions": [{"reply": {"displayText": "好"}}]},
-                    {"title": "乙", "media": {"mediaUrl": "https://cdn.example.com/a.jpg",
-                                             "mediaContentType": "image/jpeg", "mediaFileSize": 1,
-                                             "height": "MEDIUM_HEIGHT"}},
+                    {
+                        "title": "乙",
+                        "media": {
+                            "mediaUrl": "https://cdn.example.com/a.jpg",
+                            "mediaContentType": "image/jpeg",
+                            "mediaFileSize": 1,
+                            "height": "MEDIUM_HEIGHT",
+                        },
+                    },
                 ],
             }
         },
-        "suggestions": [{"action": {"displayText": "致电", "dialerAction": {"dialPhoneNumber": {"phoneNumber": "+8610"}}}}],
+        "suggestions": [
+            {"action": {"displayText": "致电", "dialerAction": {"dialPhoneNumber": {"phoneNumber": "+8610"}}}}
+        ],
     }
     got = await preview(api, card=card)
     html = got["phone_html"]
     base = "/message/generalPurposeCardCarousel/content"
-    for path in (f"{base}/0", f"{base}/0/title", f"{base}/0/description", f"{base}/0/suggestions/0",
-                 f"{base}/1", f"{base}/1/media", "/suggestions/0"):
+    for path in (
+        f"{base}/0",
+        f"{base}/0/title",
+        f"{base}/0/description",
+        f"{base}/0/suggestions/0",
+        f"{base}/1",
+        f"{base}/1/media",
+        "/suggestions/0",
+    ):
         assert f'data-path="{path}"' in html, path
     # The recipient's page is not marked.
     assert "data-path" not in got["h5_html"]

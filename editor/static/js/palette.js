@@ -73,7 +73,7 @@ export class Palette {
     const isCard = kind === 'single' || kind === 'carousel';
     const target = this.targetCard();
     const toChips = this.target === 'chips' || !isCard || !target;
-    const index = target ? cards.indexOf(target) : -1;
+    const index = target ? cards.findIndex((c) => c.path === target.path) : -1;
     const cardName = index < 0 ? '' : isCarousel(card) ? t('visual.card_n', { n: index + 1 }) : t('visual.card');
     const buttons = toChips ? get(card, '/suggestions') : target.content?.suggestions;
     const count = Array.isArray(buttons) ? buttons.length : 0;
