@@ -264,6 +264,9 @@ async def test_clicking_the_phone_preview_selects_and_focuses_the_element(chromi
             await target.click()
             await expect(tid(field)).to_be_focused()
             await expect(tid(field)).to_be_in_viewport()
+            # …and not under the palette docked at the pane's foot.
+            box, dock = await tid(field).bounding_box(), await tid("palette").bounding_box()
+            assert box and dock and box["y"] + box["height"] <= dock["y"] + 1, (field, box, dock)
         # The selection is outlined on the phone too.
         await phone.locator("article.card h2").nth(1).click()
         await expect(phone.locator("article.card h2").nth(1)).to_have_class(re.compile("hy-selected"))
@@ -326,6 +329,7 @@ async def test_the_variables_picker_offers_sample_and_contact_attributes(chromiu
         await tid("lang-switch").click()
         await expect(finding.locator(".issue-message")).to_have_text("变量 {{ city }} 没有示例值：请在“变量”中填写")
         await expect(tid("validation-badge")).not_to_have_text("通过")
+        await page.screenshot(path=str(screenshot_dir / "phone-edit-missing-sample-zh.png"))
         await finding.click()
         await expect(tid("card-0-description")).to_be_focused()
         await tid("var-city").fill("杭州")

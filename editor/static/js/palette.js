@@ -40,6 +40,11 @@ export class Palette {
       this.drawInsertHint();
     };
     for (const type of ['focusin', 'focusout', 'keyup', 'mouseup', 'input']) visual.root.addEventListener(type, remember);
+    // A field scrolled into view (a click on the phone, a finding) stops above the docked palette.
+    const pane = root.closest('.pane');
+    if (pane && 'ResizeObserver' in window) {
+      new ResizeObserver(() => pane.style.setProperty('--palette-height', `${root.offsetHeight}px`)).observe(root);
+    }
   }
 
   /** The card the palette adds to: the one holding the selection, else the one chosen, else the first. */
