@@ -198,6 +198,10 @@ async def test_a_designer_builds_three_cards_by_clicking_and_typing(chromium, sa
         await page.mouse.move(dst["x"] + dst["width"] / 2, dst["y"] + dst["height"] - 30, steps=8)
         await page.mouse.up()
         await expect(phone.locator("article.card h2")).to_have_text(["鸿雁 X1", "鸿雁 Lite", "鸿雁 X1 Pro"])
+        # Editing the third card's title shows the third card on the phone (the strip scrolls to it).
+        await tid("card-2-title").click()
+        await expect(phone.locator("article.card").nth(2)).to_be_in_viewport()
+        await expect(phone.locator("article.card h2").nth(2)).to_have_class(re.compile("hy-selected"))
         await page.screenshot(path=str(screenshot_dir / "phone-edit-carousel-desktop-en-light.png"))
         carousel = await submit(page, "phones")
         cards = carousel["message"]["generalPurposeCardCarousel"]["content"]

@@ -138,6 +138,13 @@ export class Preview {
     }
     for (const el of doc.querySelectorAll('.hy-selected')) if (el !== best) el.classList.remove('hy-selected');
     best?.classList.add('hy-selected');
+    // A carousel shows the selected card (its strip scrolls; the page around the phone does not).
+    const card = best?.closest('article.card');
+    const strip = card?.parentElement?.closest('div.carousel');
+    if (strip) {
+      const [c, s] = [card.getBoundingClientRect(), strip.getBoundingClientRect()];
+      if (c.left < s.left || c.right > s.right) strip.scrollLeft += c.left - s.left;
+    }
   }
 
   drawH5() {
