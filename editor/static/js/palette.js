@@ -40,6 +40,14 @@ export class Palette {
       this.drawInsertHint();
     };
     for (const type of ['focusin', 'focusout', 'keyup', 'mouseup', 'input']) visual.root.addEventListener(type, remember);
+    // Escape closes the picker and goes back to the field it would insert into.
+    root.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape' || !this.pickerOpen) return;
+      e.preventDefault();
+      this.pickerOpen = false;
+      this.render();
+      (this.fieldElement() || root.querySelector('[data-testid=palette-variables]'))?.focus();
+    });
     // A field scrolled into view (a click on the phone, a finding) stops above the docked palette.
     const pane = root.closest('.pane');
     if (pane && 'ResizeObserver' in window) {
