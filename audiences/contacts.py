@@ -47,6 +47,7 @@ from store.writer import WriteBatch
 MAX_PAGE = 200
 EXPORT_PAGE = 1000
 MAX_EXPORT_COLUMNS = 500
+MAX_ATTRIBUTE_NAMES = 200  # the variables picker lists no more
 FIELDS = ("phone", "attributes", "tags", "time_zone")
 
 
@@ -428,6 +429,19 @@ class Contacts:
         if len(names) > MAX_EXPORT_COLUMNS:
             raise Problem(422, f"the contacts use more than {MAX_EXPORT_COLUMNS} attribute names; export is refused")
         return list(names)
+
+    async def attribute_names(self, tenant_id: str, limit: int = MAX_ATTRIBUTE_NAMES) -> list[str]:
+        """The attribute names the tenant's contacts use, in order, at most `limit` (the card
+        editor offers them as variables)."""
+        async with self.db.read.connect() as conn:
+            names = await conn.execute(
+                select(contact_attributes.c.name)
+                .where(contact_attributes.c.tenant_id == tenant_id)
+                .group_by(contact_attributes.c.name)
+                .order_by(contact_attributes.c.name)
+                .limit(limit)
+            )
+            return list(names.scalars().all())
 
     async def export(self, tenant_id: str, names: list[str]) -> AsyncIterator[bytes]:
         """The tenant's contacts as CSV (phone, tags, time_zone, then the columns `names`, see

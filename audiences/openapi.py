@@ -186,6 +186,26 @@ register_fragment(
                     "responses": {"200": _json(_IMPORT), **problem_responses(401, 403, 404, 409)},
                 },
             },
+            "/v1/contacts/attributes": {
+                "get": {
+                    "summary": "The attribute names your contacts use (at most 200, in order)",
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {"data": {"type": "array", "items": {"type": "string"}}},
+                                        "required": ["data"],
+                                    }
+                                }
+                            },
+                        },
+                        **problem_responses(401, 403),
+                    },
+                }
+            },
             "/v1/contacts/export": {
                 "get": {
                     "summary": "Every contact as CSV (streamed)",

@@ -63,6 +63,7 @@ class _Hooks:
     media: MediaSrc | None = None
     file_href: FileHref | None = None
     place_href: PlaceHref | None = None
+    paths: bool = False  # mark elements with their JSON Pointer (`data-path`): the editor's preview only
 
     def href(self, s: SuggestionView) -> str | None:
         return self.suggestion_href(s.index, s) if self.suggestion_href else None
@@ -111,13 +112,16 @@ def render_html(
     brand: str | None = None,
     footer: Footer | None = None,
     lang: str = "zh-CN",
+    paths: bool = False,
 ) -> str:
     """The card as HTML: a whole page (`page=True`, noindex, no scripts) or a fragment.
 
     `media_src(media)` returns the URL the browser may load for a media item; by default
     media is drawn as a placeholder (nothing remote is referenced). `file_href(file)` is where a
     file message downloads from and `place_href(location)` where a location message's map
-    opens; without them those are shown without a link.
+    opens; without them those are shown without a link. `paths=True` marks each card, text,
+    media and suggestion with `data-path` (its JSON Pointer in the card) so that the editor can
+    select what is clicked in its preview; recipients' pages are rendered without.
     """
     if isinstance(card, DocumentView):
         view = card
@@ -125,7 +129,7 @@ def render_html(
         view = document_view(card)
     else:
         view = _cached_view(orjson.dumps(card))
-    hooks = _Hooks(suggestion_href, form_action, dict(form_fields or {}), media_src, file_href, place_href)
+    hooks = _Hooks(suggestion_href, form_action, dict(form_fields or {}), media_src, file_href, place_href, paths)
     env = html_environment()
     name = "page.html.j2" if page else "fragment.html.j2"
     first_title = next((c.title for c in view.cards if c.title), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from api.problems import pointer
 from cards.model import (
     CalendarEvent,
     Carousel,
@@ -45,6 +46,7 @@ class SuggestionView:
     end_time: str | None = None
     description: str | None = None
     suggestion: Suggestion | None = field(default=None, repr=False, compare=False)
+    path: str | None = field(default=None, compare=False)  # its JSON Pointer in the card (the editor's preview)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class CardView:
     suggestions: list[SuggestionView]
     title_styles: tuple[str, ...] = ()
     description_styles: tuple[str, ...] = ()
+    path: str | None = None  # the card content's JSON Pointer (the editor's preview marks elements with it)
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class MenuItemView:
     display_text: str
     suggestion: SuggestionView | None = None
     children: list[MenuItemView] = field(default_factory=list)
+    path: str | None = None  # the entry's JSON Pointer; a submenu's points at its `menu`
 
 
 @dataclass(frozen=True)
@@ -137,9 +141,11 @@ def _num(v) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def suggestion_view(index: int, s: Suggestion) -> SuggestionView:
-    """Flatten one suggestion for renderers."""
-    common = dict(index=index, display_text=_str(s.display_text) or "", postback=s.postback_data, suggestion=s)
+def suggestion_view(index: int, s: Suggestion, path: str | None = None) -> SuggestionView:
+    """Flatten one suggestion for renderers; `path` is its JSON Pointer in the card."""
+    common = dict(
+        index=index, display_text=_str(s.display_text) or "", postback=s.postback_data, suggestion=s, path=path
+    )
     p = s.params
     if s.kind == "reply" or p is None:
         return SuggestionView(kind="reply", **common)
@@ -195,11 +201,12 @@ def document_view(doc: Document) -> DocumentView:
     """Build the render view; suggestion indexes follow Document.suggestions_in_order()."""
     ordered = doc.suggestions_in_order()
     index = {id(s): i for i, (_, s) in enumerate(ordered)}
+    paths = {id(s): pointer(*parts) for parts, s in ordered}
 
     def views(suggestions) -> list[SuggestionView]:
         if not isinstance(suggestions, list):
             return []
-        return [suggestion_view(index[id(s)], s) for s in suggestions if id(s) in index]
+        return [suggestion_view(index[id(s)], s, paths[id(s)]) for s in suggestions if id(s) in index]
 
     msg = doc.message if isinstance(doc.message, Message) else Message()
     lay, layout = Layout(), "vertical"
@@ -219,13 +226,14 @@ def document_view(doc: Document) -> DocumentView:
             suggestions=views(c.suggestions),
             title_styles=_styles(lay.title_font_style),
             description_styles=_styles(lay.description_font_style),
+            path=pointer(*parts),
         )
-        for _, c in doc.cards()
+        for parts, c in doc.cards()
     ]
     return DocumentView(
         cards=cards,
         chips=views(doc.suggestions),
-        menu=_menu(doc.menu),
+        menu=_menu(doc.menu, "/menu"),
         layout=layout,
         image_alignment=lay.image_alignment if lay.image_alignment in ("LEFT", "RIGHT") else "LEFT",
         card_width=lay.card_width if lay.card_width in ("SMALL_WIDTH", "MEDIUM_WIDTH") else "SMALL_WIDTH",
@@ -258,20 +266,25 @@ def _location(loc) -> LocationView | None:
     return LocationView(lat, lon, _str(loc.label), loc.crs if loc.crs in ("gcj02", "wgs84") else "gcj02")
 
 
-def _menu(menu) -> list[MenuItemView]:
+def _menu(menu, at: str) -> list[MenuItemView]:
+    """The entries of the menu at JSON Pointer `at`."""
     if not isinstance(menu, Menu) or not isinstance(menu.entries, list):
         return []
     out = []
-    for entry in menu.entries:
+    for i, entry in enumerate(menu.entries):
         if not isinstance(entry, MenuEntry):
             continue
+        path = f"{at}/entries/{i}"
         if isinstance(entry.submenu, Menu):
-            out.append(MenuItemView(_str(entry.submenu.display_text) or "", children=_menu(entry.submenu)))
+            sub = f"{path}/menu"
+            out.append(
+                MenuItemView(_str(entry.submenu.display_text) or "", children=_menu(entry.submenu, sub), path=sub)
+            )
         elif isinstance(entry.suggestion, Suggestion) and entry.suggestion.kind:
             # Menu entries are not part of the numbered suggestion list (they live in the
             # chatbot's profile, not in the message), so their index is -1.
-            sv = suggestion_view(-1, entry.suggestion)
-            out.append(MenuItemView(sv.display_text, suggestion=sv))
+            sv = suggestion_view(-1, entry.suggestion, path)
+            out.append(MenuItemView(sv.display_text, suggestion=sv, path=path))
     return out
 
 

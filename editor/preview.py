@@ -317,6 +317,8 @@ class Previewer:
             # decides (they would be judged on placeholders).
             skip = lenient.unresolved({n.split(".")[0] for n in missing}) + [e.path for e in errors]
             errors.extend(e for e in report.errors if not any(_under(e.path, p) for p in skip))
+        # A variable without a sample value is a finding, not a "valid" card drawn on a guess.
+        errors.extend(_missing_sample(n, lenient) for n in missing)
         warnings = report.warnings
         sample_card = composed if composed is not None else filled
         shown = lenient.fill({}) if req.placeholders else sample_card
@@ -337,7 +339,7 @@ class Previewer:
 
     def _phone(self, card: dict, locale: str) -> str | None:
         try:
-            return render_html(card, page=False, media_src=self.media_src, lang=locale)
+            return render_html(card, page=False, media_src=self.media_src, lang=locale, paths=True)
         except Exception as exc:  # noqa: BLE001 — a half-typed card must not break the other previews
             # The type only: the message could quote the sample's values.
             log.warning("rendering the phone preview failed: %s", type(exc).__name__)
@@ -402,6 +404,15 @@ class Previewer:
         if price is not None:
             out.update(cost=format_cost(billed.segments, price), currency=CURRENCY)
         return out
+
+
+def _missing_sample(name: str, lenient: PlaceholderCard) -> FieldError:
+    """The finding for a used variable the sample does not give, at the first field using it."""
+    root = name.split(".")[0]
+    path = next((f.path for f in lenient.fields if root in f.names), "")
+    return FieldError(
+        path, f"no sample value for {{{{ {name} }}}}: give one under Variables", "sample_missing", {"name": name}
+    )
 
 
 def _under(path: str, prefix: str) -> bool:

@@ -227,3 +227,14 @@ async def test_key_rotation_reseals_numbers_and_attributes(api, settings):
     # Attribute text stays findable: blind indexes do not depend on the data key.
     both = {"all": [{"attribute": "n", "op": "lt", "value": 2}, {"attribute": "city", "op": "eq", "value": "杭州"}]}
     assert (await _json(await api.post("/v1/segments/preview", {"filter": both}), 200))["count"] == 2
+
+
+async def test_the_attribute_names_in_use_are_listed_per_tenant(api):
+    assert await _json(await api.get("/v1/contacts/attributes"), 200) == {"data": []}
+    await _json(await api.post("/v1/contacts", {"phone": A, "attributes": {"city": "杭州", "plan": "5G"}}), 201)
+    await _json(await api.post("/v1/contacts", {"phone": B, "attributes": {"city": "上海", "balance": 12.5}}), 201)
+    assert await _json(await api.get("/v1/contacts/attributes"), 200) == {"data": ["balance", "city", "plan"]}
+    other = await api.new_tenant()
+    await _json(await other.post("/v1/contacts", {"phone": A, "attributes": {"nickname": "小张"}}), 201)
+    assert await _json(await other.get("/v1/contacts/attributes"), 200) == {"data": ["nickname"]}
+    assert await _json(await api.get("/v1/contacts/attributes"), 200) == {"data": ["balance", "city", "plan"]}

@@ -94,7 +94,14 @@ async def test_missing_variables_are_listed_and_shown_as_placeholders(api):
     got = await preview(api, card=template, variables={"name": "张三"})
     assert got["variables_used"] == ["amount", "name", "user"]
     assert got["missing_variables"] == ["amount", "user"]
-    assert got["valid"] is True and got["card"] is None
+    assert got["valid"] is False and got["card"] is None
+    # Each missing sample is a finding with a code the editor translates, at the field using it.
+    missing = [e for e in got["errors"] if e.get("code") == "sample_missing"]
+    assert [(e["path"], e["params"]) for e in missing] == [
+        ("/message/generalPurposeCard/content/description", {"name": "amount"}),
+        ("/message/generalPurposeCard/content/description", {"name": "user"}),
+    ]
+    assert missing[0]["message"] == "no sample value for {{ amount }}: give one under Variables"
     assert "张三，您好" in got["phone_html"]
     assert "本月 {{ amount }}，{{ user.level }}" in got["phone_html"]
     assert "{{ amount }}" in got["sms"]["text"]
@@ -328,3 +335,43 @@ async def test_a_deeply_nested_sample_is_harmless(api):
         node = node["a"]
     got = await preview(api, card=titled("{{ x.a.a.b }}"), variables={"x": deep})
     assert got["missing_variables"] == ["x.a.a.b"] and "{{ x.a.a.b }}" in got["phone_html"]
+
+
+async def test_the_phone_preview_marks_each_element_with_its_json_pointer(api):
+    card = {
+        "message": {
+            "generalPurposeCardCarousel": {
+                "layout": {"cardWidth": "MEDIUM_WIDTH"},
+                "content": [
+                    {"title": "甲", "description": "说明", "suggestions": [{"reply": {"displayText": "好"}}]},
+                    {
+                        "title": "乙",
+                        "media": {
+                            "mediaUrl": "https://cdn.example.com/a.jpg",
+                            "mediaContentType": "image/jpeg",
+                            "mediaFileSize": 1,
+                            "height": "MEDIUM_HEIGHT",
+                        },
+                    },
+                ],
+            }
+        },
+        "suggestions": [
+            {"action": {"displayText": "致电", "dialerAction": {"dialPhoneNumber": {"phoneNumber": "+8610"}}}}
+        ],
+    }
+    got = await preview(api, card=card)
+    html = got["phone_html"]
+    base = "/message/generalPurposeCardCarousel/content"
+    for path in (
+        f"{base}/0",
+        f"{base}/0/title",
+        f"{base}/0/description",
+        f"{base}/0/suggestions/0",
+        f"{base}/1",
+        f"{base}/1/media",
+        "/suggestions/0",
+    ):
+        assert f'data-path="{path}"' in html, path
+    # The recipient's page is not marked.
+    assert "data-path" not in got["h5_html"]

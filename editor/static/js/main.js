@@ -13,6 +13,8 @@ import { SendTest } from './send.js';
 import { ChatbotPanel } from './chatbot.js';
 import { Shares } from './share.js';
 import { VisualDiff } from './visualdiff.js';
+import { Palette } from './palette.js';
+import { get } from './pointer.js';
 
 let session = null;
 let templates;
@@ -140,6 +142,7 @@ function start() {
     mediaLibrary: (cursor, limit) => api('GET', `/v1/media?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
     profile: () => $('#profile').value,
   });
+  new Palette($('#palette'), store, visual);
   new Outline($('#outline'), store);
   jsonView = new JsonView({ text: $('#json-text'), gutter: $('#json-gutter'), backdrop: $('#json-backdrop'), error: $('#json-error') }, store);
   const preview = new Preview({
@@ -203,6 +206,14 @@ function start() {
     chatbot.setResult(r);
   };
   preview.onIssue = showIssue;
+  // A click on the phone preview edits what was clicked: a button or chip by its text.
+  preview.onPick = (path) => {
+    const node = get(store.doc?.card, path);
+    const body = node && typeof node === 'object' ? (node.reply ? 'reply' : node.action ? 'action' : null) : null;
+    setPane('centre');
+    setView('visual');
+    store.select(body ? `${path}/${body}/displayText` : path, 'phone');
+  };
 
   $('#template-filter').addEventListener('input', (e) => {
     const q = e.target.value.trim().toLowerCase();

@@ -11,6 +11,10 @@ export const DARK_CSS = `body{background:#111;color:#e8eaed}
 .actions .sg,.actions .sg-form{border-color:#3c4043}.sg{color:#8ab4f8}
 .chips .sg,.menu .sg,.menu summary{background:#202124;border-color:#8ab4f8;color:#8ab4f8}`;
 export const PHONE_CSS = 'body{background:#f2f3f5;margin:0;padding:10px}';
+// Elements of the card marked with their JSON pointer (data-path) can be clicked to edit them.
+const PICK_CSS = `[data-path]{cursor:pointer}
+[data-path].hy-hover{outline:2px dashed #c8102e;outline-offset:-2px}
+[data-path].hy-selected{outline:2px solid #c8102e;outline-offset:-2px}`;
 
 export class Preview {
   constructor(els, store, session) {
@@ -24,8 +28,12 @@ export class Preview {
     this.seq = 0;
     this.request = debounce(() => this.fetch(), 150);
     store.subscribe((change) => {
-      if (change.type !== 'select' && change.type !== 'saved') this.request();
+      if (change.type === 'select') this.markSelected();
+      else if (change.type !== 'saved') this.request();
     });
+    // The phone preview is a same-origin srcdoc document without scripts of its own: the
+    // editor listens to it from here, each time it is drawn afresh.
+    els.phoneFrame.addEventListener('load', () => this.wirePhone());
     onLocale(() => { if (this.store.doc) this.fetch(); });
     els.theme.addEventListener('click', () => {
       this.dark = !this.dark;
@@ -93,8 +101,50 @@ export class Preview {
     }
     phoneFrame.hidden = false;
     phoneEmpty.hidden = true;
-    phoneFrame.srcdoc = `<!doctype html><html lang="${locale()}"><head><meta charset="utf-8"><style>${PHONE_CSS}</style></head>`
+    phoneFrame.srcdoc = `<!doctype html><html lang="${locale()}"><head><meta charset="utf-8"><style>${PHONE_CSS}${PICK_CSS}</style></head>`
       + `<body>${r.phone_html}${this.dark ? `<style>${DARK_CSS}</style>` : ''}</body></html>`;
+  }
+
+  /** Clicks on the phone preview select the element clicked (`onPick(path)`); hovering outlines it. */
+  wirePhone() {
+    const doc = this.els.phoneFrame.contentDocument;
+    if (!doc?.body) return;
+    const at = (e) => e.target?.closest?.('[data-path]');
+    doc.addEventListener('click', (e) => {
+      const el = at(e);
+      if (!el) return;
+      if (el.tagName !== 'SUMMARY') e.preventDefault(); // a submenu still opens
+      this.onPick?.(el.dataset.path);
+    });
+    doc.addEventListener('mouseover', (e) => {
+      for (const old of doc.querySelectorAll('.hy-hover')) old.classList.remove('hy-hover');
+      at(e)?.classList.add('hy-hover');
+    });
+    doc.addEventListener('mouseleave', () => {
+      for (const old of doc.querySelectorAll('.hy-hover')) old.classList.remove('hy-hover');
+    });
+    this.markSelected();
+  }
+
+  /** Outline, in the phone preview, the element holding the selection (the deepest one). */
+  markSelected() {
+    const doc = this.els.phoneFrame.contentDocument;
+    if (!doc?.body) return;
+    const sel = this.store.selection || '';
+    let best = null;
+    for (const el of doc.querySelectorAll('[data-path]')) {
+      const p = el.dataset.path;
+      if (sel && (sel === p || sel.startsWith(`${p}/`)) && (!best || p.length > best.dataset.path.length)) best = el;
+    }
+    for (const el of doc.querySelectorAll('.hy-selected')) if (el !== best) el.classList.remove('hy-selected');
+    best?.classList.add('hy-selected');
+    // A carousel shows the selected card (its strip scrolls; the page around the phone does not).
+    const card = best?.closest('article.card');
+    const strip = card?.parentElement?.closest('div.carousel');
+    if (strip) {
+      const [c, s] = [card.getBoundingClientRect(), strip.getBoundingClientRect()];
+      if (c.left < s.left || c.right > s.right) strip.scrollLeft += c.left - s.left;
+    }
   }
 
   drawH5() {

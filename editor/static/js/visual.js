@@ -590,6 +590,8 @@ export class VisualEditor {
     if (source && source !== 'visual') {
       box.scrollIntoView({ block: 'nearest', behavior: 'auto' });
       if (source === 'issues' && best.dataset.field) best.focus({ preventScroll: true });
+      // A click on the phone preview: its field, or the first field of the card or media clicked.
+      if (source === 'phone') (best.dataset.field ? best : box.querySelector('[data-field]'))?.focus({ preventScroll: true });
     }
   }
 }
