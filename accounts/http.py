@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from accounts.service import MAX_KEY_NAME
 from api.bodies import read_json
 from api.middleware import SCOPES as CALLER_SCOPES
 from api.middleware import TENANT_ID
@@ -20,7 +21,12 @@ routes = web.RouteTableDef()
 @routes.post("/v1/api-keys")
 async def create_key(request: web.Request) -> web.Response:
     body = await read_json(request)
-    errors = [FieldError(f"/{k}", "unknown field") for k in body if k != "scopes"]
+    errors = [FieldError(f"/{k}", "unknown field") for k in body if k not in ("scopes", "name")]
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > MAX_KEY_NAME):
+        errors.append(
+            FieldError("/name", f"1 to {MAX_KEY_NAME} characters", code="length", params={"max": MAX_KEY_NAME})
+        )
     scopes = body.get("scopes")
     if not isinstance(scopes, list) or not scopes or not all(isinstance(x, str) for x in scopes):
         errors.append(FieldError("/scopes", f"a non-empty list of: {', '.join(sorted(SCOPES))}"))
@@ -32,7 +38,9 @@ async def create_key(request: web.Request) -> web.Response:
     if errors:
         raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
     _within_callers_scopes(request, scopes, "grant")
-    made = await request.app[ACCOUNTS_SERVICE].create_api_key(request[TENANT_ID], scopes)
+    made = await request.app[ACCOUNTS_SERVICE].create_api_key(
+        request[TENANT_ID], scopes, name.strip() if name else None
+    )
     return json_response(made, status=201)
 
 
@@ -71,8 +79,14 @@ _KEY = {
     "required": ["id", "scopes", "created_at"],
     "properties": {
         "id": {"type": "string"},
+        "name": {"type": ["string", "null"]},
         "scopes": {"type": "array", "items": {"enum": sorted(SCOPES)}},
         "created_at": {"type": "string", "format": "date-time"},
+        "last_used_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When it last authenticated a request (to the minute)",
+        },
         "revoked_at": {"type": ["string", "null"], "format": "date-time"},
         "api_key": {"type": "string", "description": "Only in the answer to POST: shown once"},
     },
@@ -95,9 +109,11 @@ register_fragment(
                                     "required": ["scopes"],
                                     "additionalProperties": False,
                                     "properties": {
-                                        "scopes": {"type": "array", "minItems": 1, "items": {"enum": sorted(SCOPES)}}
+                                        "name": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_NAME},
+                                        "scopes": {"type": "array", "minItems": 1, "items": {"enum": sorted(SCOPES)}},
                                     },
-                                }
+                                },
+                                "example": {"name": "billing system", "scopes": ["messages"]},
                             }
                         },
                     },

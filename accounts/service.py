@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -21,7 +22,10 @@ FIRST_SMS_EXT = 1001  # four-digit extension codes first, as aggregators usually
 # Huawei Cloud allows 2–16 characters between the brackets.
 _SIGNATURE = re.compile(r"^【([^【】]{2,16})】$")
 # A revoked key stops working across processes within this many seconds.
+log = logging.getLogger(__name__)
 AUTH_CACHE_SECONDS = 10.0
+LAST_USED_EVERY_MS = 60_000  # a key's last-used time is written at most this often
+MAX_KEY_NAME = 100
 
 
 class SignatureInvalid(ValueError):
@@ -112,6 +116,7 @@ class Accounts:
         self.keyring = keyring
         self.clock = clock or SystemClock()
         self._auth_cache: dict[str, tuple[float, asyncio.Future]] = {}
+        self._marking: set[asyncio.Task] = set()  # last-used writes in flight
 
     async def create_tenant(
         self,
@@ -209,7 +214,9 @@ class Accounts:
         async with self.db.read.connect() as conn:
             row = (
                 await conn.execute(
-                    select(api_keys.c.key_hash, api_keys.c.revoked_ms, api_keys.c.scopes, tenants)
+                    select(
+                        api_keys.c.key_hash, api_keys.c.revoked_ms, api_keys.c.scopes, api_keys.c.last_used_ms, tenants
+                    )
                     .join(tenants, tenants.c.id == api_keys.c.tenant_id)
                     .where(api_keys.c.id == key_id)
                 )
@@ -220,9 +227,27 @@ class Accounts:
             return None
         tenant = _tenant(row)
         await self.ensure_keys(tenant.id)
+        now_ms = int(self.clock.now().timestamp() * 1000)
+        if row.last_used_ms is None or now_ms - row.last_used_ms >= LAST_USED_EVERY_MS:
+            # Off the request's path: a busy writer never holds an authentication up.
+            task = asyncio.create_task(self._mark_used(key_id, now_ms))
+            self._marking.add(task)
+            task.add_done_callback(self._marking.discard)
         return Principal(tenant, key_id, frozenset(row.scopes.split()))
 
-    async def create_api_key(self, tenant_id: str, scopes) -> dict:
+    async def _mark_used(self, key_id: str, now_ms: int) -> None:
+        try:
+            async with self.db.write.begin() as conn:
+                await conn.execute(
+                    update(api_keys)
+                    .where(api_keys.c.id == key_id)
+                    .where((api_keys.c.last_used_ms.is_(None)) | (api_keys.c.last_used_ms < now_ms))
+                    .values(last_used_ms=now_ms)
+                )
+        except Exception:  # the time is a convenience; the request was served
+            log.warning("recording when API key %s was last used failed", key_id, exc_info=True)
+
+    async def create_api_key(self, tenant_id: str, scopes, name: str | None = None) -> dict:
         """Another key for a tenant, limited to `scopes`; the key string is in the answer once."""
         scopes_text = format_scopes(scopes)
         key_string, key_id, key_hash = new_api_key()
@@ -230,10 +255,10 @@ class Accounts:
         async with self.db.write.begin() as conn:
             await conn.execute(
                 api_keys.insert().values(
-                    id=key_id, tenant_id=tenant_id, key_hash=key_hash, scopes=scopes_text, created_ms=now_ms
+                    id=key_id, tenant_id=tenant_id, key_hash=key_hash, scopes=scopes_text, created_ms=now_ms, name=name
                 )
             )
-        return {**_key_view(key_id, scopes_text, now_ms, None), "api_key": key_string}
+        return {**_key_view(key_id, scopes_text, now_ms, None, name, None), "api_key": key_string}
 
     async def list_api_keys(self, tenant_id: str) -> list[dict]:
         async with self.db.read.connect() as conn:
@@ -242,7 +267,7 @@ class Accounts:
                     select(api_keys).where(api_keys.c.tenant_id == tenant_id).order_by(api_keys.c.created_ms)
                 )
             ).all()
-        return [_key_view(r.id, r.scopes, r.created_ms, r.revoked_ms) for r in rows]
+        return [_key_view(r.id, r.scopes, r.created_ms, r.revoked_ms, r.name, r.last_used_ms) for r in rows]
 
     async def revoke_api_key(self, tenant_id: str, key_id: str) -> bool:
         """Revoke a key now in this process (others stop accepting it within the auth cache time)."""
@@ -289,13 +314,17 @@ class Accounts:
         )
 
 
-def _key_view(key_id: str, scopes: str, created_ms: int, revoked_ms: int | None) -> dict:
+def _key_view(
+    key_id: str, scopes: str, created_ms: int, revoked_ms: int | None, name: str | None, last_used_ms: int | None
+) -> dict:
     from store.clock import rfc3339
 
     return {
         "id": key_id,
+        "name": name,
         "scopes": scopes.split(),
         "created_at": rfc3339(_from_ms(created_ms)),
+        "last_used_at": rfc3339(_from_ms(last_used_ms)) if last_used_ms else None,
         "revoked_at": rfc3339(_from_ms(revoked_ms)) if revoked_ms else None,
     }
 

@@ -38,6 +38,9 @@ api_keys = Table(
     Column("scopes", Text, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("revoked_ms", BigInteger, nullable=True),
+    Column("name", String(100), nullable=True),  # what the integrator calls it ("billing system")
+    # When it last authenticated a request, to the minute (written at most once a minute).
+    Column("last_used_ms", BigInteger, nullable=True),
 )
 
 data_keys = Table(

@@ -28,11 +28,42 @@ async def test_scoped_key_and_revocation(api):
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"scopes": []}, {"scopes": ["root"]}, {"scopes": "cards"}, {"scopes": ["cards"], "name": 1}]
+    "body",
+    [
+        {},
+        {"scopes": []},
+        {"scopes": ["root"]},
+        {"scopes": "cards"},
+        {"scopes": ["cards"], "name": 1},
+        {"scopes": ["cards"], "name": " "},
+        {"scopes": ["cards"], "name": "x" * 101},
+        {"scopes": ["cards"], "label": "x"},
+    ],
 )
 async def test_bad_key_requests(api, body):
     resp = await api.post("/v1/api-keys", body)
     assert resp.status == 422
+
+
+async def test_a_key_has_a_name_and_the_time_it_was_last_used(api):
+    import asyncio
+    import time
+
+    made = await (await api.post("/v1/api-keys", {"name": "  计费系统 ", "scopes": ["cards"]})).json()
+    assert made["name"] == "计费系统" and made["last_used_at"] is None
+
+    async def listed() -> dict:
+        keys = (await (await api.get("/v1/api-keys")).json())["data"]
+        return next(k for k in keys if k["id"] == made["id"])
+
+    assert (await listed())["last_used_at"] is None  # made, never used
+    limited = ApiClient(api.client, api.tenant_id, made["api_key"])
+    assert (await limited.post("/v1/cards/validate", {"card": card()})).status == 200
+    deadline = time.monotonic() + 10
+    while (used := (await listed())["last_used_at"]) is None:  # written off the request's path
+        assert time.monotonic() < deadline, "the last-used time was never written"
+        await asyncio.sleep(0.02)
+    assert used >= made["created_at"] and (await listed())["name"] == "计费系统"
 
 
 async def test_other_tenants_keys_are_out_of_reach(api):
