@@ -50,19 +50,30 @@ def parse_frame(raw: Any) -> Frame | None:
         raise _bad("/frame", "frame must be an object", "not_object")
     height = raw.get("height")
     if height not in HEIGHTS_DP:
-        raise _bad("/frame/height", "one of " + ", ".join(HEIGHTS_DP), "not_one_of", allowed=list(HEIGHTS_DP))
+        raise _bad(
+            "/frame/height",
+            "one of " + ", ".join(HEIGHTS_DP),
+            "not_one_of",
+            value=str(height),
+            allowed=list(HEIGHTS_DP),
+        )
     orientation = raw.get("cardOrientation", "VERTICAL")
     if orientation not in L.ORIENTATIONS:
         raise _bad(
             "/frame/cardOrientation",
             "one of " + ", ".join(sorted(L.ORIENTATIONS)),
             "not_one_of",
+            value=str(orientation),
             allowed=sorted(L.ORIENTATIONS),
         )
     width = raw.get("cardWidth")
     if width is not None and width not in CARD_WIDTHS_DP:
         raise _bad(
-            "/frame/cardWidth", "one of " + ", ".join(CARD_WIDTHS_DP), "not_one_of", allowed=list(CARD_WIDTHS_DP)
+            "/frame/cardWidth",
+            "one of " + ", ".join(CARD_WIDTHS_DP),
+            "not_one_of",
+            value=str(width),
+            allowed=list(CARD_WIDTHS_DP),
         )
     if width == "SMALL_WIDTH" and height not in L.SMALL_WIDTH_HEIGHTS:
         raise _bad("/frame/height", f"{height} does not fit SMALL_WIDTH cards", "height_small_width", height=height)
@@ -120,7 +131,7 @@ def parse_crop(body: Any, image_width: int, image_height: int) -> Crop:
     for key in ("x", "y"):
         v = focus.get(key)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-            raise _bad(f"/focus/{key}", "a fraction of the box from 0 to 1", "out_of_range", min=0, max=1)
+            raise _bad(f"/focus/{key}", "a fraction of the box from 0 to 1", "crop_focus_range")
         point.append(float(v))
     return Crop((x, y, x + w, y + h), (point[0], point[1]))
 

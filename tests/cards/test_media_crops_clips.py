@@ -104,7 +104,7 @@ async def test_a_transparent_png_stays_a_png_when_cropped(api):
             "/frame/height",
             "height_small_width",
         ),
-        ({"x": 0, "y": 0, "width": 100, "height": 100, "focus": {"x": 1.5, "y": 0}}, "/focus/x", "out_of_range"),
+        ({"x": 0, "y": 0, "width": 100, "height": 100, "focus": {"x": 1.5, "y": 0}}, "/focus/x", "crop_focus_range"),
     ],
 )
 async def test_a_bad_box_is_a_problem_naming_the_field(api, body, path, code):
