@@ -155,7 +155,7 @@ def _waveform(src, audio) -> Image.Image:
 def _remux(raw: bytes, demuxer: str) -> bytes:
     """The same audio/video packets in a new container: upload metadata is left behind."""
     out = io.BytesIO()
-    with av.open(io.BytesIO(raw), format=demuxer) as src, av.open(out, "w", format=demuxer) as dst:
+    with av.open(io.BytesIO(raw), "r", format=demuxer) as src, av.open(out, "w", format=demuxer) as dst:
         streams = {}
         for stream in src.streams:
             if stream.type == "audio" or (stream.type == "video" and not stream.disposition & Disposition.attached_pic):

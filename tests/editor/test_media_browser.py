@@ -211,7 +211,9 @@ async def test_the_crop_dialog_in_each_size_theme_and_language(
         ):
             tid = page.get_by_test_id
             dialog = await upload_and_crop_tall(page, tmp_path, drag=False)
-            await expect(dialog.locator("h2")).to_have_text("按高裁剪" if locale == "zh-CN" else "Crop for Tall")
+            await expect(dialog.locator("h2")).to_have_text(
+                "裁剪（媒体高度：高）" if locale == "zh-CN" else "Crop for Tall media"
+            )
             await page.screenshot(path=str(screenshot_dir / f"media-crop-dialog-{name}.png"))
             await tid("crop-apply").click()
             await expect(dialog).to_have_count(0)
