@@ -29,6 +29,7 @@ POSTER_AT_SECONDS = 1.0  # the very first frame is often black or a fade-in
 _MAX_POSTER_FRAMES = 120  # frames decoded looking for it, at most
 POSTER_SIZE = (400, 225)
 _WAVE_BARS = 48
+_LENGTH_SLACK = 1.0  # s: container rounding between the header's length and the packets'
 _PEAK_WINDOW = 256  # samples per loudness reading
 _STILL_BRANDS = {b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif", b"avis"}
 _POSTER_BG, _POSTER_FG = (236, 239, 243), (96, 110, 130)
@@ -82,7 +83,9 @@ def process_clip(raw: bytes, demuxer: str) -> Clip:
             else:
                 width = height = 0
                 picture = _waveform(src, audio)
-        data = _remux(raw, demuxer)
+        data, played = _remux(raw, demuxer)
+        # A header may understate the length: the packets decide.
+        _check_limits(kind, len(raw), max(seconds, played - _LENGTH_SLACK))
     except av.FFmpegError as exc:
         raise ImageRejected(f"the {demuxer} file is damaged: {exc}", "clip_damaged") from None
     content_type = {"mp4": f"{kind}/mp4", "mp3": "audio/mpeg", "amr": "audio/amr"}[demuxer]
@@ -152,9 +155,11 @@ def _waveform(src, audio) -> Image.Image:
     return im
 
 
-def _remux(raw: bytes, demuxer: str) -> bytes:
-    """The same audio/video packets in a new container: upload metadata is left behind."""
+def _remux(raw: bytes, demuxer: str) -> tuple[bytes, float]:
+    """The same audio/video packets in a new container (upload metadata is left behind), and
+    how long they play (the end of the last packet, in seconds)."""
     out = io.BytesIO()
+    end = 0.0
     with av.open(io.BytesIO(raw), "r", format=demuxer) as src, av.open(out, "w", format=demuxer) as dst:
         streams = {}
         for stream in src.streams:
@@ -162,6 +167,8 @@ def _remux(raw: bytes, demuxer: str) -> bytes:
                 streams[stream.index] = dst.add_stream_from_template(stream)
         for packet in src.demux():
             if packet.stream.index in streams and packet.dts is not None:
+                if packet.pts is not None and packet.time_base is not None:
+                    end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
                 packet.stream = streams[packet.stream.index]
                 dst.mux(packet)
-    return out.getvalue()
+    return out.getvalue(), end

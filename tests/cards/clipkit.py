@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import av
 import numpy as np
@@ -43,3 +44,16 @@ def audio(seconds: float = 1.0, rate: int = 8000, fmt: str = "mp3") -> bytes:
         for packet in s.encode():
             c.mux(packet)
     return out.getvalue()
+
+
+def understated(mp4: bytes) -> bytes:
+    """The MP4 with its movie, track and media headers claiming a length of one tick (as a
+    crafted upload would, to pass a length check that trusts them)."""
+    raw = bytearray(mp4)
+    # duration's offset after the box type: version/flags, created, modified, then the
+    # timescale (mvhd, mdhd) or track id and a reserved word (tkhd); version 0 boxes
+    for box, offset in ((b"mvhd", 16), (b"mdhd", 16), (b"tkhd", 20)):
+        at = raw.find(box)
+        assert at > 0 and raw[at + 4] == 0, box
+        raw[at + 4 + offset : at + 8 + offset] = struct.pack(">I", 1)
+    return bytes(raw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from clipkit import audio, video
+from clipkit import audio, understated, video
 from imagekit import encode, photo, with_alpha
 from PIL import Image
 from test_media_api import PROBLEM, upload
@@ -187,3 +187,9 @@ async def test_clip_answers_match_the_openapi_schema(api):
     jsonschema.validate(
         await (await _crop(api, source["id"], {"x": 0, "y": 0, "width": 64, "height": 64})).json(), schema
     )
+
+
+async def test_a_clip_whose_header_understates_its_length_is_still_too_long(api):
+    resp = await upload(api, understated(video(seconds=62, size=(16, 16), rate=1)))
+    errors = (await resp.json(content_type=PROBLEM))["errors"]
+    assert resp.status == 422 and [(e["code"], e["params"]["limit"]) for e in errors] == [("clip_too_long", 60)]
