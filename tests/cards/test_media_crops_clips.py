@@ -193,3 +193,30 @@ async def test_a_clip_whose_header_understates_its_length_is_still_too_long(api)
     resp = await upload(api, understated(video(seconds=62, size=(16, 16), rate=1)))
     errors = (await resp.json(content_type=PROBLEM))["errors"]
     assert resp.status == 422 and [(e["code"], e["params"]["limit"]) for e in errors] == [("clip_too_long", 60)]
+
+
+async def test_the_png_preview_draws_the_cropped_image(api):
+    # photo(): red left half, white right half; the crop keeps only the white.
+    source = await _image(api)
+    body = {"x": 640, "y": 0, "width": 560, "height": 462, "frame": {"height": "TALL_HEIGHT"}}
+    cropped = await (await _crop(api, source["id"], body)).json()
+    media = {
+        "mediaUrl": cropped["url"],
+        "mediaContentType": cropped["content_type"],
+        "mediaFileSize": cropped["file_size"],
+        "height": "TALL_HEIGHT",
+    }
+    card = {
+        "message": {
+            "generalPurposeCard": {"layout": {"cardOrientation": "VERTICAL"}, "content": {"title": "T", "media": media}}
+        }
+    }
+    shots = []
+    for url in (source["url"], cropped["url"]):
+        media["mediaUrl"] = url
+        resp = await api.post("/v1/cards/render?format=png", {"card": card})
+        assert resp.status == 200
+        shots.append(Image.open(io.BytesIO(await resp.read())).convert("RGB"))
+    original, after = (s.getpixel((s.width // 6, s.height // 5)) for s in shots)
+    assert original[0] > 150 and original[1] < 80  # the source's red half
+    assert min(after) > 200  # the crop is all white
