@@ -98,11 +98,24 @@ async def upload_and_crop_tall(page, tmp_path, *, drag: bool):
         await page.mouse.down()
         await page.mouse.move(box["x"] + stage["width"], box["y"] + 20, steps=6)
         await page.mouse.up()
-    else:  # the keyboard does the same
+    else:  # the keyboard does the same, after making the frame smaller
+        for _ in range(3):
+            await page.keyboard.press("-")
+        await expect(page.get_by_test_id("crop-facts")).to_have_text("838×691 px")
         for _ in range(12):
             await page.keyboard.press("Shift+ArrowRight")
     box = await frame.bounding_box()
     assert box and abs(box["x"] + box["width"] - (stage["x"] + stage["width"])) < 2
+    if drag:  # the corner handle resizes, keeping the shape
+        handle = await page.get_by_test_id("crop-handle").bounding_box()
+        assert handle
+        await page.mouse.move(handle["x"] + 5, handle["y"] + 5)
+        await page.mouse.down()
+        await page.mouse.move(handle["x"] - 40, handle["y"] - 40, steps=5)
+        await page.mouse.up()
+        smaller = await frame.bounding_box()
+        assert smaller and smaller["width"] < box["width"] - 20
+        assert abs(smaller["width"] / smaller["height"] - 320 / 264) < 0.03, smaller
     # A click on the sun (900, 300 of 1200×800) sets the focal point.
     scale = stage["width"] / 1200
     await page.mouse.click(stage["x"] + 900 * scale, stage["y"] + 300 * scale)
