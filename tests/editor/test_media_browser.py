@@ -105,7 +105,8 @@ async def upload_and_crop_tall(page, tmp_path, *, drag: bool):
         for _ in range(12):
             await page.keyboard.press("Shift+ArrowRight")
     box = await frame.bounding_box()
-    assert box and abs(box["x"] + box["width"] - (stage["x"] + stage["width"])) < 2
+    stage = await tid("crop-stage").bounding_box()  # again: measured once the dialog has settled
+    assert box and stage and abs(box["x"] + box["width"] - (stage["x"] + stage["width"])) < 2, (box, stage)
     if drag:  # the corner handle resizes, keeping the shape
         handle = await page.get_by_test_id("crop-handle").bounding_box()
         assert handle
@@ -238,4 +239,17 @@ async def test_the_crop_dialog_in_each_size_theme_and_language(
             phone = page.frame_locator("[data-testid=phone-preview]")
             await expect(phone.locator("article.card .media img")).to_have_attribute("src", re.compile(r"/thumbnail$"))
             await page.screenshot(path=str(screenshot_dir / f"media-preview-{name}.png"))
+            # A short video: its poster in the panel and on the phone.
+            if width < 700:
+                await tid("tab-centre").click()
+            clip = tmp_path / "clip.mp4"
+            clip.write_bytes(video(seconds=2.0, size=(320, 180)))
+            await tid("card-0-media-file").set_input_files(str(clip))
+            await expect(tid("card-0-poster")).to_be_visible()
+            await expect(tid("card-0-media-status")).to_contain_text("视频" if locale == "zh-CN" else "video")
+            await tid("card-0-poster").scroll_into_view_if_needed()
+            await page.screenshot(path=str(screenshot_dir / f"media-video-poster-{name}.png"))
+            if width < 700:
+                await tid("tab-right").click()
+            await expect(phone.locator("article.card video")).to_have_attribute("poster", re.compile(r"/thumbnail$"))
             assert not problems, problems

@@ -44,7 +44,7 @@ export async function cropDialog(mediaUrl, frame) {
   const W = item.width;
   const H = item.height;
   // The largest box of the frame's shape, centred.
-  let bw = Math.min(W, H * aspect);
+  const bw = Math.min(W, H * aspect);
   let box = { w: bw, h: bw / aspect, x: (W - bw) / 2, y: (H - bw / aspect) / 2 };
 
   const img = h('img', { src: item.url, alt: '', draggable: 'false', class: 'crop-image' });
@@ -57,6 +57,7 @@ export async function cropDialog(mediaUrl, frame) {
     class: 'crop-frame', tabindex: '0', role: 'group', 'aria-label': t('visual.crop_frame'), 'data-testid': 'crop-frame',
   }, safe, dot, handle);
   const stage = h('div', { class: 'crop-stage', 'data-testid': 'crop-stage' }, img, frameEl);
+  const facts = h('p', { class: 'muted small-text crop-facts', 'data-testid': 'crop-facts' });
   const status = h('p', { class: 'muted small-text', role: 'status', 'aria-live': 'polite', 'data-testid': 'crop-status' });
   const apply = h('button', { type: 'submit', class: 'primary', 'data-testid': 'crop-apply' }, t('visual.crop_apply'));
   const cancel = h('button', { type: 'button', 'data-testid': 'crop-cancel' }, t('visual.crop_cancel'));
@@ -65,7 +66,7 @@ export async function cropDialog(mediaUrl, frame) {
     h('h2', {}, heading),
     h('p', { class: 'muted small-text' }, t('visual.crop_hint')),
     stage,
-    h('p', { class: 'muted small-text crop-facts', 'data-testid': 'crop-facts' }),
+    facts,
     status,
     h('div', { class: 'dialog-actions' }, cancel, apply));
   const dialog = h('dialog', { class: 'dialog crop-dialog', 'aria-label': heading, 'data-testid': 'crop-dialog' }, form);
@@ -86,7 +87,7 @@ export async function cropDialog(mediaUrl, frame) {
     safe.style.width = `${SAFE_WIDTH * 100}%`;
     Object.assign(dot.style, { left: `${focus.x * 100}%`, top: `${focus.y * 100}%` });
     dot.setAttribute('aria-valuetext', `${Math.round(focus.x * 100)}%, ${Math.round(focus.y * 100)}%`);
-    form.querySelector('.crop-facts').textContent = `${Math.round(box.w)}×${Math.round(box.h)} px`;
+    facts.textContent = `${Math.round(box.w)}×${Math.round(box.h)} px`;
   };
 
   // Dragging: the frame moves, its corner resizes (keeping the ratio), a click sets the focal point.
