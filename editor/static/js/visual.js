@@ -285,7 +285,7 @@ export class VisualEditor {
   }
 
   /** An upload's status line and its drop zone (a file button, or a file dropped on it). */
-  uploadZone(path, testid, place, { accept = 'image/jpeg,image/png,image/gif,image/webp', label = t('visual.upload') } = {}) {
+  uploadZone(path, testid, place, { accept = 'image/jpeg,image/png,image/gif,image/webp', label = t('visual.upload'), hint = t('visual.drop_hint') } = {}) {
     const status = h('p', { class: 'muted small-text', role: 'status', 'aria-live': 'polite', 'data-testid': `${testid}-status` },
       this.mediaStatus.get(path) || '');
     const upload = (file) => this.uploadInto(path, file, status, place);
@@ -300,7 +300,7 @@ export class VisualEditor {
       h('label', { for: id, class: 'button small', tabindex: '0', 'data-action': `${path}/upload`,
         onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fileInput.click(); } } },
       icon('upload'), label),
-      h('span', { class: 'muted small-text' }, t('visual.drop_hint')));
+      h('span', { class: 'muted small-text' }, hint));
     drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
     drop.addEventListener('dragleave', () => drop.classList.remove('over'));
     drop.addEventListener('drop', (e) => {
@@ -318,7 +318,7 @@ export class VisualEditor {
       thumbnailUrl: m.thumbnail_url, thumbnailContentType: m.thumbnail_content_type,
       thumbnailFileSize: m.thumbnail_file_size, height: old.height || 'MEDIUM_HEIGHT',
       ...(old.contentDescription ? { contentDescription: old.contentDescription } : {}),
-    }), { accept: CARD_MEDIA_ACCEPT, label: t('visual.upload_media') });
+    }), { accept: CARD_MEDIA_ACCEPT, label: t('visual.upload_media'), hint: t('visual.drop_hint_media') });
     const children = [h('h4', {}, t('visual.media'))];
     if (media && typeof media === 'object') {
       children.push(this.mediaActions(path, media, index, status));
