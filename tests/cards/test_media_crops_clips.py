@@ -220,3 +220,26 @@ async def test_the_png_preview_draws_the_cropped_image(api):
     original, after = (s.getpixel((s.width // 6, s.height // 5)) for s in shots)
     assert original[0] > 150 and original[1] < 80  # the source's red half
     assert min(after) > 200  # the crop is all white
+
+
+def test_the_editor_draws_the_frames_the_server_checks():
+    """js/crop.js keeps its own copy of the media-area sizes: it must be this one."""
+    import re
+    from pathlib import Path
+
+    from cards.media import frames
+
+    js = (Path(__file__).parents[2] / "editor" / "static" / "js" / "crop.js").read_text()
+
+    def table(name: str) -> dict:
+        body = re.search(rf"const {name} = \{{([^}}]*)\}}", js)
+        assert body, name
+        return {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", body.group(1))}
+
+    assert table("HEIGHTS_DP") == frames.HEIGHTS_DP
+    assert table("WIDTHS_DP") == {
+        "VERTICAL": frames.STANDALONE_DP,
+        "HORIZONTAL": round(frames.STANDALONE_DP * frames.HORIZONTAL_SHARE),
+        **frames.CARD_WIDTHS_DP,
+    }
+    assert "SAFE_WIDTH = 272 / 320" in js and frames.SAFE_WIDTH == 272 / 320
