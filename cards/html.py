@@ -71,6 +71,12 @@ class _Hooks:
     def media_src(self, m: MediaView) -> str | None:
         return self.media(m) if self.media else None
 
+    def poster_src(self, m: MediaView) -> str | None:
+        """A video's thumbnail (its poster frame), where the media hook allows that image."""
+        if not self.media or not m.thumbnail_url:
+            return None
+        return self.media(MediaView(m.thumbnail_url, "image/jpeg", m.height, m.description, None))
+
     def file(self, f: FileView) -> str | None:
         return self.file_href(f) if self.file_href else None
 

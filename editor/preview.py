@@ -322,7 +322,7 @@ class Previewer:
         warnings = report.warnings
         sample_card = composed if composed is not None else filled
         shown = lenient.fill({}) if req.placeholders else sample_card
-        notes: list[FieldError] = []
+        notes: list[FieldError] = missing_alt(req.card)
         answer = {
             "valid": not errors,
             "errors": [e.as_dict() for e in _unique(errors)],
@@ -417,6 +417,40 @@ def _missing_sample(name: str, lenient: PlaceholderCard) -> FieldError:
 
 def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
+
+
+def missing_alt(card) -> list[FieldError]:
+    """Editor advice (not a schema rule, so /v1/cards/validate stays as §13 has it): an image or
+    video without `contentDescription` is unreadable to screen readers and when images are off."""
+    message = card.get("message") if isinstance(card, dict) else None
+    if not isinstance(message, dict):
+        return []
+    places: list[tuple[tuple, object]] = []
+    single = message.get("generalPurposeCard")
+    if isinstance(single, dict) and isinstance(single.get("content"), dict):
+        places.append((("message", "generalPurposeCard", "content"), single["content"]))
+    carousel = message.get("generalPurposeCardCarousel")
+    if isinstance(carousel, dict) and isinstance(carousel.get("content"), list):
+        base = ("message", "generalPurposeCardCarousel", "content")
+        places += [((*base, i), c) for i, c in enumerate(carousel["content"])]
+    found = []
+    for path, content in places:
+        media = content.get("media") if isinstance(content, dict) else None
+        if not isinstance(media, dict):
+            continue
+        ctype = media.get("mediaContentType")
+        if not isinstance(ctype, str) or ctype.split("/", 1)[0] not in ("image", "video"):
+            continue
+        alt = media.get("contentDescription")
+        if not isinstance(alt, str) or not alt.strip():
+            found.append(
+                FieldError(
+                    pointer(*path, "media", "contentDescription"),
+                    "the image has no alternative text (contentDescription) for screen readers",
+                    "media_no_alt",
+                )
+            )
+    return found
 
 
 def _unique(findings: list[FieldError]) -> list[FieldError]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
@@ -110,3 +111,10 @@ async def serve_media(request: web.Request) -> web.Response:
 @routes.get("/media/{id}/thumbnail")
 async def serve_thumbnail(request: web.Request) -> web.Response:
     return await _serve(request, thumbnail=True)
+
+
+@routes.post("/v1/media/{id}/crop")
+async def crop_media(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    item = await request.app[MEDIA].crop(request[TENANT_ID], request.match_info["id"], body)
+    return web.json_response(item, status=201, headers={"Location": item["url"]})

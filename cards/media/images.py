@@ -72,13 +72,33 @@ def process_image(raw: bytes) -> Processed:
         pass  # unreadable EXIF: the pixels as stored (all metadata is dropped below anyway)
     keep_alpha = _has_alpha(im)
     im = _to_srgb(im, "RGBA" if keep_alpha else "RGB")
-    as_png = keep_alpha or source_format == "PNG"
+    return _finish(im, png=keep_alpha or source_format == "PNG", alpha=keep_alpha)
+
+
+def _finish(im: Image.Image, *, png: bool, alpha: bool) -> Processed:
+    """Clean sRGB pixels → the card image and its thumbnail, each within its byte limit."""
     im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    image = _encode_within(im, MAX_IMAGE_BYTES, png=as_png, alpha=keep_alpha)
+    image = _encode_within(im, MAX_IMAGE_BYTES, png=png, alpha=alpha)
+    return Processed(image, poster(im))
+
+
+def poster(im: Image.Image) -> Encoded:
+    """A thumbnail (or a video's poster frame) within the CN thumbnail limit."""
+    alpha = im.mode == "RGBA"
     thumb = im.copy()
     thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
-    thumbnail = _encode_within(thumb, MAX_THUMBNAIL_BYTES, png=keep_alpha, alpha=keep_alpha)
-    return Processed(image, thumbnail)
+    return _encode_within(thumb, MAX_THUMBNAIL_BYTES, png=alpha, alpha=alpha)
+
+
+def crop_image(data: bytes, box: tuple[int, int, int, int]) -> Processed:
+    """Cut `box` (left, top, right, bottom in the stored image's pixels) out of one of our
+    stored images (already clean: re-encoded by process_image) and encode it as an upload."""
+    im = Image.open(io.BytesIO(data))
+    png = im.format == "PNG"
+    im.load()
+    alpha = im.mode == "RGBA"
+    cut = im.convert("RGBA" if alpha else "RGB").crop(box)
+    return _finish(cut, png=png, alpha=alpha)
 
 
 def _open_checked(raw: bytes) -> Image.Image:

@@ -14,7 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
-from cards.media.images import ImageRejected, Processed, process_image
+from cards.media.clips import Clip, process_clip, sniff
+from cards.media.frames import parse_crop
+from cards.media.images import Encoded, ImageRejected, Processed, crop_image, process_image
 from cards.media.tables import media
 from security.numbers import ascii_digits
 from store import Clock, Database, SystemClock
@@ -36,7 +38,15 @@ _META = (
     media.c.thumb_content_type,
     media.c.thumb_file_size,
     media.c.created_ms,
+    media.c.source_id,
+    media.c.focus_x,
+    media.c.focus_y,
+    media.c.duration_ms,
 )
+
+
+def _rejected(exc: ImageRejected) -> Problem:
+    return Problem(exc.status, str(exc), [FieldError("/file", str(exc), exc.code, exc.params or None)])
 
 
 @dataclass(frozen=True)
@@ -61,13 +71,51 @@ class MediaStore:
         return f"{self.base_url}/media/{media_id}" + ("/thumbnail" if thumbnail else "")
 
     async def upload(self, tenant_id: str, raw: bytes) -> tuple[dict, bool]:
-        """(the stored media, whether it is new); the same image twice gives the same id."""
+        """(the stored media, whether it is new); the same file twice gives the same id.
+        Images are re-encoded; MP4 video and MP4/MP3/AMR audio are remuxed and get a poster."""
+        demuxer = sniff(raw)
         try:
             async with self._decoding:
-                done: Processed = await asyncio.get_running_loop().run_in_executor(None, process_image, raw)
+                loop = asyncio.get_running_loop()
+                if demuxer is None:
+                    done: Processed = await loop.run_in_executor(None, process_image, raw)
+                    return await self._store(tenant_id, done.image, done.thumbnail)
+                clip: Clip = await loop.run_in_executor(None, process_clip, raw, demuxer)
         except ImageRejected as exc:
-            raise Problem(exc.status, str(exc), [FieldError("/file", str(exc), exc.code, exc.params or None)]) from None
-        image, thumb = done.image, done.thumbnail
+            raise _rejected(exc) from None
+        stored = Encoded(clip.data, clip.content_type, clip.width, clip.height)
+        return await self._store(tenant_id, stored, clip.poster, duration_ms=clip.duration_ms)
+
+    async def crop(self, tenant_id: str, media_id: str, body) -> dict:
+        """Cut a box out of one of the tenant's images into a new media item (the source is
+        kept); the focal point chosen is stored with it."""
+        source = await self.get(tenant_id, media_id)
+        if not source["content_type"].startswith("image/"):
+            raise Problem(422, "only images can be cropped", [FieldError("/id", "not an image", "crop_not_image")])
+        wanted = parse_crop(body, source["width"], source["height"])
+        found = await self.blob(media_id)
+        if found is None:  # removed between the two reads
+            raise Problem(404, "no such media")
+        try:
+            async with self._decoding:
+                done = await asyncio.get_running_loop().run_in_executor(None, crop_image, found.data, wanted.box)
+        except ImageRejected as exc:
+            raise _rejected(exc) from None
+        item, _new = await self._store(
+            tenant_id, done.image, done.thumbnail, source_id=media_id, focus_x=wanted.focus[0], focus_y=wanted.focus[1]
+        )
+        if (item.get("focus") or {}) != {"x": wanted.focus[0], "y": wanted.focus[1]}:
+            # The same crop again with another focal point: the latest choice is kept.
+            async with self.db.write.begin() as conn:
+                await conn.execute(
+                    media.update()
+                    .where(and_(media.c.tenant_id == tenant_id, media.c.id == item["id"]))
+                    .values(focus_x=wanted.focus[0], focus_y=wanted.focus[1], source_id=media_id)
+                )
+            item = await self.get(tenant_id, item["id"])
+        return item
+
+    async def _store(self, tenant_id: str, image: Encoded, thumb: Encoded, **extra) -> tuple[dict, bool]:
         existing = await self._by_hash(tenant_id, image.sha256)
         if existing is not None:
             return existing, False
@@ -86,12 +134,17 @@ class MediaStore:
             "thumb_width": thumb.width,
             "thumb_height": thumb.height,
             "created_ms": int(self.clock.now().timestamp() * 1000),
+            "source_id": None,
+            "focus_x": None,
+            "focus_y": None,
+            "duration_ms": None,
+            **extra,
         }
         try:
             async with self.db.write.begin() as conn:
                 await conn.execute(media.insert().values(row))
         except IntegrityError:
-            # The same image uploaded concurrently: the first insert wins.
+            # The same file uploaded concurrently: the first insert wins.
             existing = await self._by_hash(tenant_id, image.sha256)
             if existing is None:
                 raise
@@ -188,4 +241,8 @@ class MediaStore:
             "thumbnail_file_size": row["thumb_file_size"],
             "sha256": row["sha256"],
             "created_at": rfc3339(datetime.fromtimestamp(row["created_ms"] / 1000, UTC)),
+            "kind": row["content_type"].split("/", 1)[0],
+            "source_id": row["source_id"],
+            "focus": None if row["focus_x"] is None else {"x": row["focus_x"], "y": row["focus_y"]},
+            "duration_ms": row["duration_ms"],
         }

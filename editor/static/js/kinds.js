@@ -49,8 +49,10 @@ function renderLibrary(editor, f) {
   if (!lib.open) return h('div', { class: 'library' }, toggle);
   const items = lib.items.map((m) => {
     const chosen = m.url === f.mediaUrl;
-    const shown = ourImage({ mediaUrl: m.url, thumbnailUrl: m.thumbnail_url, mediaContentType: m.content_type });
-    const facts = `${m.width}×${m.height} · ${m.content_type.replace('image/', '')} · ${sizeText(m.file_size)}`;
+    // a clip's thumbnail is its poster (a frame, or a drawn waveform)
+    const shown = ourImage({ mediaUrl: m.url, thumbnailUrl: m.thumbnail_url, mediaContentType: m.thumbnail_content_type });
+    const shape = m.width ? `${m.width}×${m.height}` : `${Math.round((m.duration_ms || 0) / 1000)} s`;
+    const facts = `${shape} · ${m.content_type.replace('image/', '')} · ${sizeText(m.file_size)}`;
     return h('li', {}, h('button', {
       type: 'button', class: `library-item${chosen ? ' chosen' : ''}`, 'aria-pressed': String(chosen),
       'data-action': `file-library-${m.id}`, 'data-testid': 'library-item', title: facts,

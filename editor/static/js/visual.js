@@ -10,8 +10,11 @@ import {
 } from './cardmodel.js';
 import { addMenu, renderMenu } from './menu.js';
 import { ourImage, renderFile, renderLocation, renderText } from './kinds.js';
+import { cropDialog, mediaIdOf } from './crop.js';
 
-const MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'video/mp4', 'audio/mpeg'];
+const MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'video/mp4', 'audio/mpeg', 'audio/mp4', 'audio/amr'];
+// What card media may be uploaded as (the server sniffs the bytes; cards/media/clips.py).
+const CARD_MEDIA_ACCEPT = 'image/jpeg,image/png,image/gif,image/webp,video/mp4,audio/mpeg,audio/mp4,audio/amr,.mp3,.m4a,.amr';
 const HEIGHTS = ['SHORT_HEIGHT', 'MEDIUM_HEIGHT', 'TALL_HEIGHT'];
 
 export class VisualEditor {
@@ -282,13 +285,13 @@ export class VisualEditor {
   }
 
   /** An upload's status line and its drop zone (a file button, or a file dropped on it). */
-  uploadZone(path, testid, place) {
+  uploadZone(path, testid, place, { accept = 'image/jpeg,image/png,image/gif,image/webp', label = t('visual.upload'), hint = t('visual.drop_hint') } = {}) {
     const status = h('p', { class: 'muted small-text', role: 'status', 'aria-live': 'polite', 'data-testid': `${testid}-status` },
       this.mediaStatus.get(path) || '');
     const upload = (file) => this.uploadInto(path, file, status, place);
     const id = `upload-${testid}`;
     const fileInput = h('input', {
-      type: 'file', accept: 'image/jpeg,image/png,image/gif,image/webp', id, class: 'visually-hidden',
+      type: 'file', accept, id, class: 'visually-hidden',
       'data-testid': `${testid}-file`,
       onchange: (e) => e.target.files[0] && upload(e.target.files[0]),
     });
@@ -296,8 +299,8 @@ export class VisualEditor {
       fileInput,
       h('label', { for: id, class: 'button small', tabindex: '0', 'data-action': `${path}/upload`,
         onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fileInput.click(); } } },
-      icon('upload'), t('visual.upload')),
-      h('span', { class: 'muted small-text' }, t('visual.drop_hint')));
+      icon('upload'), label),
+      h('span', { class: 'muted small-text' }, hint));
     drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
     drop.addEventListener('dragleave', () => drop.classList.remove('over'));
     drop.addEventListener('drop', (e) => {
@@ -315,18 +318,17 @@ export class VisualEditor {
       thumbnailUrl: m.thumbnail_url, thumbnailContentType: m.thumbnail_content_type,
       thumbnailFileSize: m.thumbnail_file_size, height: old.height || 'MEDIUM_HEIGHT',
       ...(old.contentDescription ? { contentDescription: old.contentDescription } : {}),
-    }));
+    }), { accept: CARD_MEDIA_ACCEPT, label: t('visual.upload_media'), hint: t('visual.drop_hint_media') });
     const children = [h('h4', {}, t('visual.media'))];
     if (media && typeof media === 'object') {
-      const ours = ourImage(media);
-      if (ours) children.push(h('img', { class: 'media-thumb', src: ours, alt: media.contentDescription || '' }));
+      children.push(this.mediaActions(path, media, index, status));
       children.push(
         this.text(t('visual.media_url'), `${path}/mediaUrl`, 1000, { type: 'url', testid: `card-${index}-media-url` }),
         h('div', { class: 'grid2' },
           this.select(t('visual.media_type'), `${path}/mediaContentType`, MEDIA_TYPES, null),
           this.number(t('visual.media_size'), `${path}/mediaFileSize`, { min: 0, step: 1 }),
           this.select(t('visual.media_height'), `${path}/height`, HEIGHTS, 'height'),
-          this.text(t('visual.media_alt'), `${path}/contentDescription`, LIMITS.contentDescription, { optional: true })),
+          this.text(t('visual.media_alt'), `${path}/contentDescription`, LIMITS.contentDescription, { optional: true, testid: `card-${index}-media-alt` })),
         this.text(t('visual.thumbnail_url'), `${path}/thumbnailUrl`, 1000, { type: 'url', optional: true }),
         h('button', { type: 'button', class: 'small danger', 'data-action': `${path}/remove`,
           onclick: () => this.edit((c) => set(c, path, undefined)) }, icon('remove'), t('visual.remove_media')));
@@ -338,6 +340,52 @@ export class VisualEditor {
     }
     children.push(drop, status);
     return h('div', { class: 'media-editor', 'data-path': path }, children);
+  }
+
+  /** The media's picture (an image, or a video's or audio's poster) and, for our images, Crop. */
+  mediaActions(path, media, index, status) {
+    const type = String(media.mediaContentType || '');
+    const ours = ourImage(media);
+    const poster = !type.startsWith('image/') && mediaIdOf(media.thumbnailUrl) ? media.thumbnailUrl : null;
+    const row = h('div', { class: 'media-actions' });
+    if (ours) row.append(h('img', { class: 'media-thumb', src: ours, alt: media.contentDescription || '', 'data-testid': `card-${index}-media-thumb` }));
+    if (poster) row.append(h('img', { class: 'media-thumb', src: poster, alt: t('visual.poster'), title: t('visual.poster'), 'data-testid': `card-${index}-poster` }));
+    if (ours && mediaIdOf(media.mediaUrl)) {
+      row.append(h('button', {
+        type: 'button', class: 'small', 'data-testid': `card-${index}-crop`, 'data-action': `${path}/crop`,
+        onclick: () => this.crop(path, media, status),
+      }, t('visual.crop')));
+    }
+    return row;
+  }
+
+  /** Crop the image at `path` for its card's media frame; the card then carries the cropped copy. */
+  async crop(path, media, statusEl) {
+    const card = this.card;
+    const carousel = isCarousel(card);
+    const layout = card?.message?.[carousel ? 'generalPurposeCardCarousel' : 'generalPurposeCard']?.layout || {};
+    const frame = carousel
+      ? { height: media.height || 'MEDIUM_HEIGHT', cardWidth: layout.cardWidth || 'SMALL_WIDTH' }
+      : { height: media.height || 'MEDIUM_HEIGHT', cardOrientation: layout.cardOrientation || 'VERTICAL' };
+    const say = (text) => {
+      this.mediaStatus.set(path, text);
+      if (statusEl.isConnected) statusEl.textContent = text;
+    };
+    let m;
+    try {
+      m = await cropDialog(media.mediaUrl, frame);
+    } catch (err) {
+      say(t('visual.crop_failed', { reason: err.describe ? err.describe() : err.message }));
+      return;
+    }
+    if (!m) return;
+    this.library.items = [m, ...this.library.items.filter((x) => x.id !== m.id)];
+    this.mediaStatus.set(path, t('visual.cropped', { w: m.width, h: m.height })); // shown by the re-render
+    this.edit((c) => {
+      const old = get(c, path) || {};
+      set(c, path, { ...old, mediaUrl: m.url, mediaContentType: m.content_type, mediaFileSize: m.file_size,
+        thumbnailUrl: m.thumbnail_url, thumbnailContentType: m.thumbnail_content_type, thumbnailFileSize: m.thumbnail_file_size });
+    });
   }
 
   /** Upload `file` to the media library and put it at `path` as `place(media, old value, file)` has it. */
@@ -354,7 +402,9 @@ export class VisualEditor {
       const old = get(this.card, path) || {};
       this.library.items = [m, ...this.library.items.filter((x) => x.id !== m.id)]; // newest first, as listed
       this.edit((c) => set(c, path, place(m, old, file)));
-      status(t('visual.uploaded', { w: m.width, h: m.height }));
+      status(m.kind && m.kind !== 'image'
+        ? t('visual.uploaded_clip', { kind: t(`visual.kind_${m.kind}`), seconds: Math.round((m.duration_ms || 0) / 1000) })
+        : t('visual.uploaded', { w: m.width, h: m.height }));
     } catch (err) {
       status(t('visual.upload_failed', { reason: err.describe ? err.describe() : err.message }));
     }
