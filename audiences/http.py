@@ -84,7 +84,7 @@ async def export_contacts(request: web.Request) -> web.StreamResponse:
 @routes.get("/v1/contacts/attributes")
 async def contact_attribute_names(request: web.Request) -> web.Response:
     """The attribute names the tenant's contacts use (the card editor's variables picker)."""
-    return web.json_response({"data": await request.app[CONTACTS].attribute_names(request[TENANT_ID])})
+    return json_response({"data": await request.app[CONTACTS].attribute_names(request[TENANT_ID])})
 
 
 async def _body(request: web.Request) -> AsyncIterator[bytes]:

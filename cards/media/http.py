@@ -117,4 +117,4 @@ async def serve_thumbnail(request: web.Request) -> web.Response:
 async def crop_media(request: web.Request) -> web.Response:
     body = await read_json(request)
     item = await request.app[MEDIA].crop(request[TENANT_ID], request.match_info["id"], body)
-    return web.json_response(item, status=201, headers={"Location": item["url"]})
+    return json_response(item, status=201, headers={"Location": item["url"]})
