@@ -221,6 +221,10 @@ class Settings:
     # The default RCS channel (tenants without their own use it): the operator's server root
     # and this platform's chatbot there.
     maap_url: str | None = None
+    # The sandbox simulators' ports (0: any free one, printed at start); pinned, a handset page
+    # or an SMPP client keeps working across restarts.
+    maap_port: int = 0
+    smsc_port: int = 0
     maap_operator: str = "cn_csp"
     maap_chatbot_id: str | None = None
     maap_app_id: str | None = None
@@ -287,8 +291,16 @@ class Settings:
         for name, key in plain.items():
             if env.get(name):
                 values[key] = env[name]
-        if "HONGYAN_PORT" in env:
-            values["port"] = int(env["HONGYAN_PORT"])
+        for name, key in (
+            ("HONGYAN_PORT", "port"),
+            ("HONGYAN_MAAP_PORT", "maap_port"),
+            ("HONGYAN_SMSC_PORT", "smsc_port"),
+        ):
+            if env.get(name):
+                try:
+                    values[key] = int(env[name])
+                except ValueError:
+                    raise SystemExit(f"error: {name} must be a port number, not {env[name]!r}") from None
         for name, key in (
             ("HONGYAN_RCS_SILENCE_S", "rcs_silence_s"),
             ("HONGYAN_SMS_RECEIPT_WAIT_S", "sms_receipt_wait_s"),
@@ -809,6 +821,7 @@ async def dispatch_ctx(app: web.Application):
                 app_key=credentials.app_key.reveal(),
                 chatbot_id=credentials.chatbot_id,
                 timing=config.maap_timing,
+                port=settings.maap_port,
             )
             await _started(stack, sandbox.maap)
             server_root, scheme = f"{sandbox.maap.host}:{sandbox.maap.port}", "http"
@@ -828,6 +841,7 @@ async def dispatch_ctx(app: web.Application):
             sandbox.smsc = SmscSimulator(
                 receipt_delay=config.smsc_receipt_delay,
                 credentials={SANDBOX_SYSTEM_ID: SANDBOX_PASSWORD},
+                port=settings.smsc_port,
                 http_port=0,  # each number's SMS inbox page (fallback.smsc.inbox)
             )
             await _started(stack, sandbox.smsc)
@@ -1289,6 +1303,10 @@ def _global_flags() -> argparse.ArgumentParser:
     p.add_argument("--host", default=argparse.SUPPRESS, help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=argparse.SUPPRESS, help=f"listen port (default {DEFAULT_PORT})")
     p.add_argument("--routes", default=argparse.SUPPRESS, metavar="FILE", help="SMS routes file (TOML)")
+    p.add_argument("--maap-port", type=int, default=argparse.SUPPRESS, help="the sandbox MaaP's port (default: any)")
+    p.add_argument(
+        "--smsc-port", type=int, default=argparse.SUPPRESS, help="the sandbox SMSC's SMPP port (default: any)"
+    )
     return p
 
 
@@ -1367,6 +1385,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
         database_url=getattr(args, "database_url", None),
         routes_file=Path(args.routes) if getattr(args, "routes", None) else None,
+        maap_port=getattr(args, "maap_port", None),
+        smsc_port=getattr(args, "smsc_port", None),
     )
 
 

@@ -90,3 +90,32 @@ async def test_a_metrics_token_guards_the_metrics(aiohttp_client, settings):
     assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status == 401
     ok = await client.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics"})
     assert ok.status == 200 and "hongyan_backlog" in await ok.text()
+
+
+def test_the_sandbox_ports_can_be_pinned_by_flag_or_environment(monkeypatch):
+    from server import build_parser, settings_from_args
+
+    monkeypatch.setenv("HONGYAN_MAAP_PORT", "18081")
+    args = build_parser().parse_args(["serve", "--smsc-port", "12775"])
+    settings = settings_from_args(args)
+    assert (settings.maap_port, settings.smsc_port) == (18081, 12775)
+    args = build_parser().parse_args(["--maap-port", "18090", "serve"])
+    assert settings_from_args(args).maap_port == 18090  # the flag wins over the environment
+    monkeypatch.setenv("HONGYAN_SMSC_PORT", "many")
+    with pytest.raises(SystemExit, match="HONGYAN_SMSC_PORT"):
+        settings_from_args(build_parser().parse_args([]))
+
+
+async def test_a_pinned_sandbox_runs_its_simulators_on_those_ports(
+    aiohttp_server,
+    dispatch_settings,
+    unused_tcp_port_factory,  # noqa: F811
+):
+    from server import SANDBOX, Wiring, create_app
+
+    maap_port, smsc_port = unused_tcp_port_factory(), unused_tcp_port_factory()
+    settings = replace(dispatch_settings, maap_port=maap_port, smsc_port=smsc_port)
+    app = create_app(settings, Wiring(dispatch=FAST))
+    await aiohttp_server(app, port=settings.port)
+    sandbox = app[SANDBOX]
+    assert (sandbox.maap.port, sandbox.smsc.port) == (maap_port, smsc_port)
