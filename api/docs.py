@@ -4,9 +4,14 @@ allows scripts and styles from this server only)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import importlib.resources
 
 from aiohttp import web
+
+from api.problems import PROBLEM_DOCS, PROBLEM_TYPES, STATUS_TYPES
 
 ASSETS = importlib.resources.files("swagger_ui") / "static"
 SERVED = {
@@ -73,9 +78,48 @@ async def docs_asset(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type=SERVED[name], headers={**HEADERS, **_CACHE})
 
 
+PROBLEMS_STYLE = (
+    "body{font:15px/1.5 system-ui,sans-serif;max-width:860px;margin:24px auto;padding:0 16px;color:#1f2328}"
+    "section{border-top:1px solid #d0d7de;padding:8px 0}section:target{background:#fff8c5}"
+    "code{background:#f6f8fa;padding:1px 4px;border-radius:4px}h2{font-size:17px;margin:8px 0 4px}"
+)
+
+
+def problems_html() -> str:
+    """/docs/problems: every problem `type` the API answers with, one section (anchor) each."""
+    sections = []
+    for name, (meaning, remedy) in PROBLEM_TYPES.items():
+        statuses = ", ".join(str(s) for s, n in STATUS_TYPES.items() if n == name)
+        sections.append(
+            f'<section id="{name}"><h2><code>{PROBLEM_DOCS}#{name}</code>'
+            + (f" · HTTP {statuses}" if statuses else "")
+            + f"</h2><p>{html.escape(meaning)}</p><p><b>What to do:</b> {html.escape(remedy)}</p></section>"
+        )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Hongyan problem types</title>'
+        f"<style>{PROBLEMS_STYLE}</style></head><body><h1>Problem types</h1>"
+        "<p>Every error is <code>application/problem+json</code> (RFC 9457): <code>type</code> names one of "
+        "these sections, <code>detail</code> says what happened, <code>errors[]</code> names each wrong field "
+        'by its JSON Pointer with a stable <code>code</code>. The whole API: <a href="/docs">/docs</a>.</p>'
+        + "".join(sections)
+        + "</body></html>"
+    )
+
+
+async def problems_page(request: web.Request) -> web.Response:
+    style_hash = base64.b64encode(hashlib.sha256(PROBLEMS_STYLE.encode()).digest()).decode()
+    headers = {
+        **HEADERS,
+        "Content-Security-Policy": f"default-src 'none'; style-src 'sha256-{style_hash}'; frame-ancestors 'none'",
+    }
+    return web.Response(text=problems_html(), content_type="text/html", headers=headers)
+
+
 def docs_routes() -> list[web.RouteDef]:
     return [
         web.get("/docs", docs_page),
+        web.get("/docs/problems", problems_page),
         web.get("/docs/start.js", docs_start),
         web.get("/docs/assets/{name}", docs_asset),
     ]

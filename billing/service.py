@@ -36,7 +36,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from api.pagination import decode_cursor, encode_cursor
-from api.problems import FieldError, Problem
+from api.problems import FieldError, Problem, problem_type
 from billing.prices import (
     CARRIERS,
     CHANNELS,
@@ -62,7 +62,7 @@ from store.writer import WriteBatch
 
 log = logging.getLogger("hongyan.billing")
 
-BILLING_PROBLEM = "urn:hongyan:problem:insufficient-funds"
+BILLING_PROBLEM = problem_type("insufficient-funds")
 DEFAULT_INTERVAL_S = 1.0
 DEFAULT_SETTLE_MS = 2000
 BATCH = 500

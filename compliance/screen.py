@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from api.problems import FieldError, Problem
+from api.problems import FieldError, Problem, problem_type
 from compliance.lists import WordLists
 from compliance.matcher import BLOCK, REVIEW, Match, Matcher
 from compliance.texts import document_texts, literal_texts, variable_texts
 
 CACHE = 512
-COMPLIANCE_PROBLEM = "urn:hongyan:problem:compliance"
+COMPLIANCE_PROBLEM = problem_type("compliance")
 
 
 @dataclass

@@ -124,7 +124,7 @@ async def test_402_when_the_balance_cannot_cover_the_send(billed):
     # Available 0.12: two cards at 0.05 fit, three do not (the hold is the dearer of RCS and SMS).
     body = {"recipients": [{"to": CMCC + f"{i:02d}"} for i in range(1, 4)], "card": card()}
     got = await problem(await api.post("/v1/messages", body), 402)
-    assert got["type"] == "urn:hongyan:problem:insufficient-funds"
+    assert got["type"] == "/docs/problems#insufficient-funds"
     assert got["title"] == "Payment Required"
     assert (got["balance"], got["available"], got["estimated_cost"]) == ("0.1000", "0.1200", "0.1500")
     assert got["errors"][0]["path"] == "/recipients"

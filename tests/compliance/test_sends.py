@@ -49,7 +49,7 @@ async def test_each_rule_refuses_holds_or_passes(api, caplog, name, body, outcom
         assert resp.status == 422, await resp.text()
         assert resp.content_type == PROBLEM
         problem = await resp.json(content_type=PROBLEM)
-        assert problem["type"] == "urn:hongyan:problem:compliance"
+        assert problem["type"] == "/docs/problems#compliance"
         [error] = problem["errors"]
         assert error["path"] == path and f"`{category}`" in error["message"] and "compliance rule" in error["message"]
         violations = problem["violations"]

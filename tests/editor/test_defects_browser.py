@@ -102,7 +102,7 @@ async def test_the_editor_defects_designers_met(chromium, sandbox_app, screensho
 
         # The drag handle moves a card: Bravo's handle dropped on Alpha (the mouse as a person moves it).
         card1 = "/message/generalPurposeCardCarousel/content/1"
-        await page.evaluate("document.querySelector('[data-testid=card-1]').scrollIntoView({block: 'center'})")
+        await page.evaluate("document.querySelector('[data-testid=card-1]').scrollIntoView({block: 'end'})")
         src = await tid(f"drag-{card1}").bounding_box()
         dst = await tid("card-0").bounding_box()
         assert src and dst and dst["y"] + dst["height"] > 80  # Alpha's lower part is on screen
