@@ -67,6 +67,7 @@ class WordLists:
         self.clock = clock or SystemClock()
         self.recheck_s = recheck_s
         self._versions: dict[str, tuple[int, float]] = {}  # scope → (version, read at, monotonic)
+        self._reading: dict[str, asyncio.Future] = {}  # tenant → its versions being read
         self._matchers: OrderedDict[tuple, Matcher] = OrderedDict()
         self._building: dict[tuple, asyncio.Future] = {}
 
@@ -121,17 +122,26 @@ class WordLists:
         now = time.monotonic()
         p, t = self._versions.get(PLATFORM), self._versions.get(tenant_id)
         if p is None or t is None or now - min(p[1], t[1]) > self.recheck_s:
-            async with self.db.read.connect() as conn:
-                rows = (
-                    await conn.execute(
-                        select(versions.c.scope, versions.c.version).where(versions.c.scope.in_([PLATFORM, tenant_id]))
-                    )
-                ).all()
-            found = {r.scope: r.version for r in rows}
-            p = (found.get(PLATFORM, 0), now)
-            t = (found.get(tenant_id, 0), now)
-            self._versions[PLATFORM], self._versions[tenant_id] = p, t
+            # One read for every send that finds the versions due at once (not one each).
+            pending = self._reading.get(tenant_id)
+            if pending is None:
+                pending = self._reading[tenant_id] = asyncio.ensure_future(self._read_versions(tenant_id, now))
+                pending.add_done_callback(lambda _: self._reading.pop(tenant_id, None))
+            p, t = await asyncio.shield(pending)
         return p[0], t[0]
+
+    async def _read_versions(self, tenant_id: str, now: float) -> tuple[tuple[int, float], tuple[int, float]]:
+        async with self.db.read.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(versions.c.scope, versions.c.version).where(versions.c.scope.in_([PLATFORM, tenant_id]))
+                )
+            ).all()
+        found = {r.scope: r.version for r in rows}
+        p = (found.get(PLATFORM, 0), now)
+        t = (found.get(tenant_id, 0), now)
+        self._versions[PLATFORM], self._versions[tenant_id] = p, t
+        return p, t
 
     def _changed(self, scope: str) -> None:
         """A change made here: read the versions again before the next match."""
