@@ -11,9 +11,10 @@ import hashlib
 
 def page_headers(style: str, *, images: bool = False) -> dict[str, str]:
     """The headers of a sandbox page: its one style block allowed by its hash, scripts only from
-    its own server (the refresh), images from it (and data: URIs) when `images`, nothing framed."""
+    its own server (the refresh), images, audio and video from it (images also as data: URIs)
+    when `images`, nothing framed."""
     style_hash = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
-    img = " img-src 'self' data:;" if images else ""
+    img = " img-src 'self' data:; media-src 'self';" if images else ""
     return {
         "Content-Security-Policy": (
             f"default-src 'none'; style-src 'sha256-{style_hash}'; script-src 'self'; connect-src 'self';{img}"
