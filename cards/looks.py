@@ -8,6 +8,7 @@ virtual handset and SMS inbox use the same sheets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from cards.html import card_css, html_environment
@@ -38,3 +39,21 @@ def body_class(look: str, theme: str) -> str:
 def page_css() -> str:
     """Cards (their suggestions marked with their kinds) and every look: the one style block of a page that draws cards in a handset look."""
     return card_css() + _source("kinds.css") + "\n" + looks_css()
+
+
+def page_choices(
+    query: Mapping[str, str], cookies: Mapping[str, str], languages: Sequence[str], default_lang: str = "en"
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The look, theme and language a sandbox page is drawn in: from the query (then remembered
+    in `hs_*` cookies), else the cookies, else the defaults; and the cookies to set."""
+    allowed = {"look": LOOKS, "theme": THEMES, "lang": tuple(languages)}
+    defaults = {"look": DEFAULT_LOOK, "theme": "light", "lang": default_lang}
+    chosen, remember = {}, {}
+    for key, values in allowed.items():
+        asked = query.get(key)
+        if asked in values:
+            chosen[key] = remember[f"hs_{key}"] = asked
+        else:
+            kept = cookies.get(f"hs_{key}")
+            chosen[key] = kept if kept in values else defaults[key]
+    return chosen, remember

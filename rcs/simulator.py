@@ -59,7 +59,8 @@ from yarl import URL
 
 from api.livepage import REFRESH_SCRIPT, page_headers
 from cards.html import render_html
-from cards.looks import DEFAULT_LOOK, LOOKS, THEMES, body_class, page_css
+from cards.looks import body_class, page_css
+from cards.looks import page_choices as choose_look
 from cards.view import MediaView
 from rcs.callbacks import signed_headers
 from rcs.maap import (
@@ -1183,7 +1184,7 @@ data-version-url="/handset/{{ handset.handset_id }}/version"><head><meta charset
             + _HANDSET_SCRIPT_PATH
             + '"'
             + """ defer></script></head><body class="{{ body_class }}">
-<header class="hs-top"><a class="hs-back" href="/handset" aria-label="{{ words.all }}">‹</a><span class="hs-logo" aria-hidden="true">{{ bot_name[:1] }}</span>
+<header class="hs-top"><a class="hs-back" href="/handset" aria-label="{{ words.all }}" data-testid="handset-back">‹</a><span class="hs-logo" aria-hidden="true">{{ bot_name[:1] }}</span>
 <div class="hs-title"><span class="hs-name" data-testid="chatbot-name">{{ bot_name }}</span><h1 class="hs-sub">{{ mask(handset.number) }}</h1></div><span class="hs-more" aria-hidden="true">⋮</span></header>
 {% include "looks" %}
 <main class="hs-thread">
@@ -1218,19 +1219,8 @@ data-version-url="/handset/{{ handset.handset_id }}/version"><head><meta charset
 
 
 def page_choices(request: web.Request) -> tuple[dict[str, str], dict[str, str]]:
-    """The look, theme and language a sandbox page is drawn in: from the query (then remembered
-    in cookies), else the cookies, else the defaults; and the cookies to set."""
-    allowed = {"look": LOOKS, "theme": THEMES, "lang": tuple(HANDSET_WORDS)}
-    defaults = {"look": DEFAULT_LOOK, "theme": "light", "lang": "en"}
-    chosen, remember = {}, {}
-    for key, values in allowed.items():
-        asked = request.query.get(key)
-        if asked in values:
-            chosen[key] = remember[f"hs_{key}"] = asked
-        else:
-            kept = request.cookies.get(f"hs_{key}")
-            chosen[key] = kept if kept in values else defaults[key]
-    return chosen, remember
+    """The look, theme and language of a handset page (cards.looks.page_choices)."""
+    return choose_look(request.query, request.cookies, tuple(HANDSET_WORDS))
 
 
 def draw_message(
