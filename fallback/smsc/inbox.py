@@ -277,7 +277,7 @@ _PAGES = jinja2.Environment(
 <header class="hs-top"><div class="hs-title"><h1 class="hs-name">{{ words.inboxes }}</h1></div></header>
 {% include "looks" %}
 {% if not inboxes %}<p class="hs-empty">{{ words.none }}</p>{% endif %}
-<ul class="hs-list">{% for i in inboxes %}<li><a href="/sms/{{ i.inbox_id }}"><span class="hs-logo" aria-hidden="true">{{ words.sms }}</span>
+<ul class="hs-list">{% for i in inboxes %}<li><a href="/sms/{{ i.inbox_id }}"><span class="hs-logo" aria-hidden="true">✉</span>
 <div class="hs-title"><span class="hs-name">{{ mask(i.number) }}</span><span class="hs-sub">({{ i.items|length }} SMS)</span></div></a></li>{% endfor %}</ul>
 <form method="post" action="/sms" class="hs-open"><label>{{ words.open_label }}
 <input name="number" placeholder="+8613800001231" maxlength="16" required></label>
@@ -291,7 +291,7 @@ data-version-url="/sms/{{ inbox.inbox_id }}/version"><head><meta charset="utf-8"
             + '</style><script src="'
             + SCRIPT_PATH
             + """" defer></script></head><body class="{{ body_class }}">
-<header class="hs-top"><a class="hs-back" href="/sms" aria-label="{{ words.all }}">‹</a><span class="hs-logo" aria-hidden="true">{{ words.sms }}</span>
+<header class="hs-top"><a class="hs-back" href="/sms" aria-label="{{ words.all }}">‹</a><span class="hs-logo" aria-hidden="true">✉</span>
 <div class="hs-title"><span class="hs-name" data-testid="sms-sender">{{ reply_to or words.sms }}</span><h1 class="hs-sub">SMS {{ mask(inbox.number) }}</h1></div></header>
 {% include "looks" %}
 <main class="thread">

@@ -23,6 +23,13 @@ RCS_NUMBER = "+8613800000001"  # ends in 1: delivered, then read
 SMS_NUMBER = "+8613800000010"  # ends in 0: not RCS-capable, the SMS is delivered
 
 
+async def painted(page) -> None:
+    """The preview frame has painted its new document (a srcdoc loads, then paints; the frame
+    runs no script, so the page waits two of its own frames)."""
+    await page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    await page.wait_for_timeout(150)
+
+
 @pytest.fixture
 def database_url():
     return None  # the pages do not depend on the storage
@@ -70,6 +77,7 @@ async def test_preview_looks_and_the_virtual_handset(chromium, sandbox_app, scre
         await expect(tid("phone-frame")).to_have_attribute("data-look", "harmony")
         radius = await phone.locator("article.card").evaluate("e => getComputedStyle(e).borderTopLeftRadius")
         assert radius == "16px"
+        await painted(page)
         await tid("phone-frame").screenshot(path=str(screenshot_dir / "look-harmony-light-en.png"))
         await tid("preview-theme").click()
         await expect(body).to_have_class(re.compile(r"\bdark\b"))
@@ -79,6 +87,8 @@ async def test_preview_looks_and_the_virtual_handset(chromium, sandbox_app, scre
         await expect(body).to_have_class("look look-hyper dark")
         radius = await phone.locator("article.card").evaluate("e => getComputedStyle(e).borderTopLeftRadius")
         assert radius == "22px"  # a distinct shape, not only colours
+        await expect(phone.locator("article.card h2")).to_have_text("Moon Bakery, Xuhui")
+        await painted(page)
         await tid("phone-frame").screenshot(path=str(screenshot_dir / "look-hyper-dark-en.png"))
         await page.screenshot(path=str(screenshot_dir / "look-desktop-hyper-dark-en.png"))
 
@@ -86,14 +96,23 @@ async def test_preview_looks_and_the_virtual_handset(chromium, sandbox_app, scre
         await expect(tid("preview-look")).to_have_value("hyper")
         await expect(tid("preview-theme")).to_have_attribute("aria-pressed", "true")
         await expect(phone.locator("body")).to_have_class("look look-hyper dark")
+        # A freshly loaded page's first frames of the preview paint late (fonts): screenshots
+        # taken at once came out blank though the frame's document was complete.
+        await page.wait_for_timeout(1500)
         # In Chinese the kinds are named in Chinese.
         await tid("lang-switch").click()
         await expect(phone.locator(".sg-dial")).to_have_attribute("aria-label", "Call us · 拨打电话")
         await expect(tid("preview-look").locator("option[value=harmony]")).to_have_text("鸿蒙风格")
         await tid("preview-theme").click()
+        await expect(phone.locator("body")).to_have_class("look look-hyper")
+        await expect(phone.locator("article.card h2")).to_have_text("Moon Bakery, Xuhui")
+        await painted(page)
         await tid("phone-frame").screenshot(path=str(screenshot_dir / "look-hyper-light-zh.png"))
         await tid("preview-look").select_option("harmony")
         await tid("preview-theme").click()
+        await expect(phone.locator("body")).to_have_class("look look-harmony dark")
+        await expect(phone.locator("article.card h2")).to_have_text("Moon Bakery, Xuhui")
+        await painted(page)
         await tid("phone-frame").screenshot(path=str(screenshot_dir / "look-harmony-dark-zh.png"))
         await page.screenshot(path=str(screenshot_dir / "look-desktop-harmony-dark-zh.png"))
         await tid("lang-switch").click()
