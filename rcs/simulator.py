@@ -1127,6 +1127,14 @@ HANDSET_WORDS = {
         "light": "Light",
         "dark": "Dark",
         "menu": "Menu",
+        "kinds": {
+            "text": "text",
+            "tap": "tap",
+            "menu": "menu",
+            "location": "location",
+            "file": "file",
+            "device": "device",
+        },
     },
     "zh-CN": {
         "handsets": "虚拟手机",
@@ -1146,6 +1154,14 @@ HANDSET_WORDS = {
         "light": "浅色",
         "dark": "深色",
         "menu": "菜单",
+        "kinds": {
+            "text": "文字",
+            "tap": "点按",
+            "menu": "菜单",
+            "location": "位置",
+            "file": "文件",
+            "device": "设备信息",
+        },
     },
 }
 LOOK_NAMES = {"harmony": "HarmonyOS style / 鸿蒙风格", "hyper": "HyperOS style / 澎湃风格"}
@@ -1190,7 +1206,7 @@ data-version-url="/handset/{{ handset.handset_id }}/version"><head><meta charset
 <main class="hs-thread">
 {% for item in thread %}{% if item.turn_id is defined %}<div class="msg user{% if item.delivered == false %} lost{% endif %}" data-testid="user-turn" data-kind="{{ item.kind }}">
 <p class="text">{{ item.text }}</p>
-<div class="meta">{{ words.you }} · {{ item.kind }}{% if item.delivered == false %} · {{ words.lost }}{% endif %}</div></div>
+<div class="meta">{{ words.you }} · {{ words.kinds.get(item.kind, item.kind) }}{% if item.delivered == false %} · {{ words.lost }}{% endif %}</div></div>
 {% else %}{% set m = item %}<div class="msg bot" id="m-{{ m.message_id }}" data-testid="bot-message">
 {{ draw(m) }}
 <div class="meta">{{ m.message_id }} — {{ m.state }}</div>
@@ -1262,7 +1278,9 @@ def draw_message(
             base += count
             pretty = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
             pieces.append(Markup(html))
-            pieces.append(Markup('<details class="json"><summary>{}</summary><pre>{}</pre></details>').format(ctype, pretty))
+            pieces.append(
+                Markup('<details class="json"><summary>{}</summary><pre>{}</pre></details>').format(ctype, pretty)
+            )
         else:
             pieces.append(Markup(fallback(ctype, text)))
     return Markup("").join(pieces)

@@ -14,7 +14,15 @@ from cards.looks import LOOKS, body_class, looks_css, page_choices, page_css
 # (kind, the suggestion as the card carries it); one row per kind SuggestionView knows.
 SUGGESTIONS = [
     ("reply", {"reply": {"displayText": "好的", "postback": {"data": "ok"}}}),
-    ("open_url", {"action": {"displayText": "官网", "urlAction": {"openUrl": {"url": "https://a.cn", "application": "browser"}}}}),
+    (
+        "open_url",
+        {
+            "action": {
+                "displayText": "官网",
+                "urlAction": {"openUrl": {"url": "https://a.cn", "application": "browser"}},
+            }
+        },
+    ),
     ("dial", {"action": {"displayText": "客服", "dialerAction": {"dialPhoneNumber": {"phoneNumber": "+8610000"}}}}),
     (
         "show_location",
@@ -89,7 +97,10 @@ def test_a_tappable_suggestion_names_its_kind_too(kind, suggestion):
     html = render_html(
         _card(suggestion), page=False, kinds=True, lang="en", form_action="/tap", form_fields={"m": "1"}, styled=False
     )
-    assert html.count(f'<button class="sg sg-{kind}" type="submit" data-kind="{kind}" title="{KIND_LABELS["en"][kind]}"') == 2
+    assert (
+        html.count(f'<button class="sg sg-{kind}" type="submit" data-kind="{kind}" title="{KIND_LABELS["en"][kind]}"')
+        == 2
+    )
     assert "<style>" not in html  # an unstyled fragment: the page brings the sheet
 
 
