@@ -118,6 +118,25 @@ async def test_preview_looks_and_the_virtual_handset(chromium, sandbox_app, scre
         await tid("lang-switch").click()
         await expect(tid("preview-look").locator("option[value=harmony]")).to_have_text("HarmonyOS style")
 
+        # At phone width the preview pane is a tab; the look and theme stay chosen there.
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await tid("tab-right").click()
+        await expect(tid("preview-look")).to_be_visible()
+        await expect(phone.locator("body")).to_have_class("look look-harmony dark")
+        await expect(phone.locator(".sg-dial")).to_have_attribute("aria-label", "Call us · Call")
+        await painted(page)
+        await page.screenshot(path=str(screenshot_dir / "look-phone-harmony-dark-en.png"))
+        await tid("preview-theme").click()
+        await tid("preview-look").select_option("hyper")
+        await expect(phone.locator("body")).to_have_class("look look-hyper")
+        await tid("lang-switch").click()
+        await expect(phone.locator(".sg-dial")).to_have_attribute("aria-label", "Call us · 拨打电话")
+        await painted(page)
+        await page.screenshot(path=str(screenshot_dir / "look-phone-hyper-light-zh.png"))
+        await tid("lang-switch").click()
+        await expect(phone.locator(".sg-dial")).to_have_attribute("aria-label", "Call us · Call")
+        await page.set_viewport_size({"width": 1440, "height": 900})
+
         # A test send lands on the virtual handset, drawn the same way.
         await tid("send-to").fill(RCS_NUMBER)
         await tid("send-test").click()
