@@ -11,10 +11,11 @@ import hashlib
 
 def page_headers(style: str, *, images: bool = False, frames: bool = False, framed: bool = False) -> dict[str, str]:
     """The headers of a sandbox page: its one style block allowed by its hash, scripts only from
-    its own server (the refresh), images from it (and data: URIs) when `images`, nothing framed.
-    `frames`: the page frames pages of its own server; `framed`: its own server may frame it."""
+    its own server (the refresh), images, audio and video from it (images also as data: URIs)
+    when `images`, nothing framed. `frames`: the page frames pages of its own server; `framed`:
+    its own server may frame it."""
     style_hash = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
-    img = " img-src 'self' data:;" if images else ""
+    img = " img-src 'self' data:; media-src 'self';" if images else ""
     frame = " frame-src 'self';" if frames else ""
     ancestors = "'self'" if framed else "'none'"
     return {

@@ -43,6 +43,33 @@ _LABELS = {
     },
 }
 
+# What each kind of suggestion does, as the phone preview and the virtual handset name it beside
+# the suggestion's own text (its icon is drawn by the style sheet, per kind).
+KIND_LABELS = {
+    "zh-CN": {
+        "reply": "回复",
+        "open_url": "打开链接",
+        "dial": "拨打电话",
+        "show_location": "查看位置",
+        "request_location": "发送我的位置",
+        "calendar": "添加日程",
+        "compose": "编写消息",
+        "device": "共享设备信息",
+        "settings": "设置",
+    },
+    "en": {
+        "reply": "Reply",
+        "open_url": "Open link",
+        "dial": "Call",
+        "show_location": "Show location",
+        "request_location": "Share my location",
+        "calendar": "Add to calendar",
+        "compose": "Write a message",
+        "device": "Share device info",
+        "settings": "Settings",
+    },
+}
+
 
 @dataclass(frozen=True)
 class Footer:
@@ -64,6 +91,10 @@ class _Hooks:
     file_href: FileHref | None = None
     place_href: PlaceHref | None = None
     paths: bool = False  # mark elements with their JSON Pointer (`data-path`): the editor's preview only
+    kinds: dict[str, str] | None = None  # kind → label: suggestions show their kind
+
+    def kind_label(self, s: SuggestionView) -> str | None:
+        return self.kinds.get(s.kind) if self.kinds is not None else None
 
     def href(self, s: SuggestionView) -> str | None:
         return self.suggestion_href(s.index, s) if self.suggestion_href else None
@@ -119,6 +150,8 @@ def render_html(
     footer: Footer | None = None,
     lang: str = "zh-CN",
     paths: bool = False,
+    kinds: bool = False,
+    styled: bool = True,
 ) -> str:
     """The card as HTML: a whole page (`page=True`, noindex, no scripts) or a fragment.
 
@@ -128,6 +161,10 @@ def render_html(
     opens; without them those are shown without a link. `paths=True` marks each card, text,
     media and suggestion with `data-path` (its JSON Pointer in the card) so that the editor can
     select what is clicked in its preview; recipients' pages are rendered without.
+
+    `kinds=True` marks each suggestion with its kind (an icon from the style sheet, a `title`
+    and an accessible name in `lang`): the phone preview and the virtual handset. A fragment
+    with `styled=False` leaves out its style block (`card_css()`), for a page that brings its own.
     """
     if isinstance(card, DocumentView):
         view = card
@@ -136,6 +173,8 @@ def render_html(
     else:
         view = _cached_view(orjson.dumps(card))
     hooks = _Hooks(suggestion_href, form_action, dict(form_fields or {}), media_src, file_href, place_href, paths)
+    if kinds:
+        hooks.kinds = KIND_LABELS.get(lang, KIND_LABELS["zh-CN"])
     env = html_environment()
     name = "page.html.j2" if page else "fragment.html.j2"
     first_title = next((c.title for c in view.cards if c.title), None)
@@ -151,4 +190,13 @@ def render_html(
         title=title or first_title or brand or "",
         brand=brand,
         footer=footer,
+        styled=styled,
     )
+
+
+@lru_cache(maxsize=1)
+def card_css() -> str:
+    """The cards' style sheet (what a styled fragment or page carries in its style block)."""
+    loader = html_environment().loader
+    assert loader is not None
+    return loader.get_source(html_environment(), "card.css")[0]

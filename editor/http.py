@@ -2,7 +2,7 @@
 /editor/session, and the live preview at POST /v1/editor/preview.
 
 GET /editor, /editor/ and /editor/{anything not an asset} → static/index.html (client routing),
-with a strict Content-Security-Policy; GET /editor/static/{path} → the asset with an ETag.
+with a strict Content-Security-Policy; GET /editor/static/{path} → the asset with an ETag; GET /editor/looks.css → the handset looks.
 POST /editor/session {"login", "password", "totp"?, "tenant_id"?} (a person) or {"api_key"}
 → 201 session + cookie; GET → 200 session; DELETE (CSRF) → 204. POST /editor/password
 {"token", "password"}: set a password with an invitation's one-time link. Sign-ins, failed ones
@@ -26,6 +26,7 @@ from api.middleware import AUTHENTICATE, SESSION_AUTH, SESSION_COOKIE, TENANT, T
 from api.problems import FieldError, Problem
 from api.ratelimit import retry_after_header
 from cards.compose import off_loop
+from cards.looks import looks_css
 from editor import openapi as _openapi  # noqa: F401  (registers the API description)
 from editor.preview import Previewer, parse_request
 from editor.sessions import ABSOLUTE_TIMEOUT_MS, EditorSession, EditorSessions, LoginLimiter
@@ -161,6 +162,16 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
                 "Cache-Control": ASSET_CACHE,
                 **_SECURITY_HEADERS,
             },
+        )
+
+    async def looks(request: web.Request) -> web.Response:
+        # The handset looks' style sheets (cards/looks.py): the phone preview puts the one chosen
+        # into its frame, the same sheets the sandbox's virtual handset uses.
+        return web.Response(
+            text=looks_css(),
+            content_type="text/css",
+            charset="utf-8",
+            headers={"Cache-Control": ASSET_CACHE, **_SECURITY_HEADERS},
         )
 
     def session_body(session: EditorSession) -> dict:
@@ -335,6 +346,7 @@ def editor_routes(config: EditorConfig) -> list[web.RouteDef]:
         web.get("/editor", app_shell),
         web.get("/editor/", app_shell),
         web.get("/editor/static/{path:.+}", asset),
+        web.get("/editor/looks.css", looks),
         web.post("/editor/session", sign_in),
         web.post("/editor/password", set_password),
         web.get("/editor/session", show),

@@ -339,7 +339,7 @@ class Previewer:
 
     def _phone(self, card: dict, locale: str) -> str | None:
         try:
-            return render_html(card, page=False, media_src=self.media_src, lang=locale, paths=True)
+            return render_html(card, page=False, media_src=self.media_src, lang=locale, paths=True, kinds=True)
         except Exception as exc:  # noqa: BLE001 — a half-typed card must not break the other previews
             # The type only: the message could quote the sample's values.
             log.warning("rendering the phone preview failed: %s", type(exc).__name__)

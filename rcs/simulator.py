@@ -58,6 +58,10 @@ from markupsafe import Markup
 from yarl import URL
 
 from api.livepage import REFRESH_SCRIPT, page_headers
+from cards.html import render_html
+from cards.looks import body_class, page_css
+from cards.looks import page_choices as choose_look
+from cards.view import MediaView
 from rcs.callbacks import signed_headers
 from rcs.maap import (
     BOT_MESSAGE_TYPE,
@@ -1078,30 +1082,118 @@ def default_card_html(content_type: str, content_text) -> Markup:
 
 # The handset pages' one style block, allowed by its hash, and one script file of this server
 # ('self': the live refresh); what a card or a user sent is shown as text (a sandbox page must
-# not be a way in either).
-_HANDSET_STYLE = """.msg{border:1px solid #ccc;border-radius:8px;margin:1em 0;padding:.5em;max-width:40em}
-.msg.user{margin-left:auto;background:#e7f3ff;border-color:#9cc8f0} .msg.user.lost{border-color:#d33}
-.card{background:#f6f6f6;padding:.5em} button{margin:.2em} form.tap{display:inline}
-.menu{border-top:2px solid #999;margin-top:1em;padding-top:.5em} .menu details{display:inline-block}
-.compose input[name=text]{width:24em}"""
+# not be a way in either). Cards are drawn by the cards' own renderer in a handset look
+# (cards/looks.py), as the editor's phone preview draws them.
+_HANDSET_PAGE_CSS = """body{margin:0;min-height:100vh;display:flex;flex-direction:column}
+.hs-top h1{margin:0;font-size:inherit;font-weight:inherit}
+.hs-looks{display:flex;flex-wrap:wrap;gap:4px 10px;padding:4px 12px;font-size:12px;color:var(--muted)}
+.hs-looks a{color:var(--accent);text-decoration:none}.hs-looks a[aria-current]{font-weight:700;text-decoration:underline}
+.hs-thread{flex:1;display:flex;flex-direction:column;gap:10px;padding:12px;max-width:560px;width:100%;margin:0 auto}
+.msg{display:flex;flex-direction:column;gap:6px}.msg.user{align-items:flex-end}
+.msg .meta{font-size:11px;color:var(--muted)}.msg.user.lost .hs-mine{outline:2px solid #d33}
+.msg p.text{margin:0;padding:10px 12px;max-width:86%;white-space:pre-line;overflow-wrap:anywhere;background:var(--surface);border-radius:var(--bubble-radius)}
+.msg.user p.text{background:var(--mine);color:var(--mine-ink);border-radius:var(--mine-radius)}
+.msg .conversation{width:100%}.msg .file,.msg .location{margin:0}
+.msg details.json{font-size:11px;color:var(--muted)}.msg details.json pre{white-space:pre-wrap;max-height:240px;overflow:auto}
+.hs-menu{display:flex;flex-wrap:wrap;gap:6px;padding:8px 10px;background:var(--top);border-top:1px solid var(--top-line)}
+.hs-menu form.tap{display:inline}.hs-menu details{display:inline-block}
+.hs-menu button,.hs-menu summary{border:0;border-radius:var(--chip-radius);padding:6px 12px;font:inherit;font-size:14px;background:var(--chip-bg);color:var(--chip-ink);cursor:pointer;list-style:none}
+.hs-menu details[open]>form{display:inline;margin-left:4px}
+.hs-extra{padding:4px 12px 12px;font-size:13px;color:var(--muted)}.hs-extra form{margin:6px 0}
+.hs-list{list-style:none;margin:0;padding:0;max-width:560px;width:100%;margin:0 auto}
+.hs-list li a{display:flex;gap:12px;align-items:center;padding:12px;color:var(--ink);text-decoration:none;border-bottom:1px solid var(--line)}
+.hs-list .hs-preview{display:block;font-size:13px;color:var(--muted);overflow:hidden;text-overflow:ellipsis;white-space:nowrap;max-width:60vw}
+.hs-open{padding:12px;max-width:560px;width:100%;margin:0 auto}.hs-empty{padding:12px;color:var(--muted)}"""
+_HANDSET_STYLE = page_css() + "\n" + _HANDSET_PAGE_CSS
 _HANDSET_SCRIPT_PATH = "/handset/static/refresh.js"
 _HANDSET_HEADERS = page_headers(_HANDSET_STYLE, images=True)
+
+# The page's own words (the card's are its own; a suggestion's kind is named in the page's
+# language by the cards' renderer).
+HANDSET_WORDS = {
+    "en": {
+        "handsets": "Virtual handsets",
+        "none": "No messages yet.",
+        "open": "Open",
+        "open_label": "Open the handset of a number (E.164)",
+        "all": "all handsets",
+        "you": "you",
+        "lost": "not delivered to the chatbot",
+        "message": "Message",
+        "send": "Send",
+        "more": "More",
+        "share_location": "Share location",
+        "send_file": "Send file",
+        "share_device": "Share device specifics",
+        "messages": "messages",
+        "light": "Light",
+        "dark": "Dark",
+        "menu": "Menu",
+        "kinds": {
+            "text": "text",
+            "tap": "tap",
+            "menu": "menu",
+            "location": "location",
+            "file": "file",
+            "device": "device",
+        },
+    },
+    "zh-CN": {
+        "handsets": "虚拟手机",
+        "none": "还没有消息。",
+        "open": "打开",
+        "open_label": "打开一个号码的手机（E.164）",
+        "all": "全部会话",
+        "you": "我",
+        "lost": "未送达聊天机器人（not delivered to the chatbot）",
+        "message": "消息",
+        "send": "发送",
+        "more": "更多",
+        "share_location": "发送位置",
+        "send_file": "发送文件",
+        "share_device": "共享设备信息",
+        "messages": "条消息",
+        "light": "浅色",
+        "dark": "深色",
+        "menu": "菜单",
+        "kinds": {
+            "text": "文字",
+            "tap": "点按",
+            "menu": "菜单",
+            "location": "位置",
+            "file": "文件",
+            "device": "设备信息",
+        },
+    },
+}
+LOOK_NAMES = {"harmony": "HarmonyOS style / 鸿蒙风格", "hyper": "HyperOS style / 澎湃风格"}
+
+_LOOK_BAR = """<nav class="hs-looks" aria-label="look">{% for name, title in looks.items() %}<a href="?look={{ name }}"{% if name == look %} aria-current="true"{% endif %} data-testid="look-{{ name }}">{{ title }}</a>{% endfor %}
+<a href="?theme=light"{% if theme == "light" %} aria-current="true"{% endif %} data-testid="theme-light">{{ words.light }}</a><a href="?theme=dark"{% if theme == "dark" %} aria-current="true"{% endif %} data-testid="theme-dark">{{ words.dark }}</a>
+<a href="?lang=zh-CN"{% if lang == "zh-CN" %} aria-current="true"{% endif %} lang="zh-CN">中文</a><a href="?lang=en"{% if lang == "en" %} aria-current="true"{% endif %} lang="en">English</a></nav>"""
 
 _PAGES = jinja2.Environment(
     autoescape=True,
     loader=jinja2.DictLoader(
         {
-            "index.html": """<!doctype html><html><head><meta charset="utf-8">
-<meta name="robots" content="noindex"><title>MaaP simulator handsets</title></head><body>
-<h1>Virtual handsets</h1>
-{% if not handsets %}<p>No messages yet.</p>{% endif %}
-<ul>{% for h in handsets %}<li><a href="/handset/{{ h.handset_id }}">{{ mask(h.number) }}</a>
-({{ h.message_ids|length }} messages)</li>{% endfor %}</ul>
-<form method="post" action="/handset"><label>Open the handset of a number (E.164)
+            "looks": _LOOK_BAR,
+            "index.html": """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>MaaP simulator handsets</title><style>"""
+            + _HANDSET_STYLE
+            + """</style></head><body class="{{ body_class }}">
+<header class="hs-top"><div class="hs-title"><h1 class="hs-name">{{ words.handsets }}</h1></div></header>
+{% include "looks" %}
+{% if not handsets %}<p class="hs-empty">{{ words.none }}</p>{% endif %}
+<ul class="hs-list" data-testid="handset-list">{% for h in handsets %}<li><a href="/handset/{{ h.handset_id }}" data-testid="handset-row"><span class="hs-logo" aria-hidden="true">{{ mask(h.number)[-2:] }}</span>
+<div class="hs-title"><span class="hs-name">{{ mask(h.number) }}</span><span class="hs-preview">{{ previews.get(h.handset_id, "") }}</span></div>
+<span class="hs-meta">({{ h.message_ids|length }} {{ words.messages }})</span></a></li>{% endfor %}</ul>
+<form method="post" action="/handset" class="hs-open"><label>{{ words.open_label }}
 <input name="number" placeholder="+8613800001231" maxlength="16" required></label>
-<button type="submit">Open</button></form></body></html>""",
-            "handset.html": """<!doctype html><html data-version="{{ handset.version }}"
+<button type="submit">{{ words.open }}</button></form></body></html>""",
+            "handset.html": """<!doctype html><html lang="{{ lang }}" data-version="{{ handset.version }}"
 data-version-url="/handset/{{ handset.handset_id }}/version"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>{{ mask(handset.number) }}</title>
 <style>"""
             + _HANDSET_STYLE
@@ -1109,40 +1201,109 @@ data-version-url="/handset/{{ handset.handset_id }}/version"><head><meta charset
             + '"'
             + _HANDSET_SCRIPT_PATH
             + '"'
-            + """ defer></script></head><body>
-<p><a href="/handset">all handsets</a></p><h1>{{ mask(handset.number) }}</h1>
-<div class="thread">
+            + """ defer></script></head><body class="{{ body_class }}">
+<header class="hs-top"><a class="hs-back" href="/handset" aria-label="{{ words.all }}" data-testid="handset-back">‹</a><span class="hs-logo" aria-hidden="true">{{ bot_name[:1] }}</span>
+<div class="hs-title"><span class="hs-name" data-testid="chatbot-name">{{ bot_name }}</span><h1 class="hs-sub">{{ mask(handset.number) }}</h1></div><span class="hs-more" aria-hidden="true">⋮</span></header>
+{% include "looks" %}
+<main class="hs-thread">
 {% for item in thread %}{% if item.turn_id is defined %}<div class="msg user{% if item.delivered == false %} lost{% endif %}" data-testid="user-turn" data-kind="{{ item.kind }}">
-<div class="meta">you · {{ item.kind }}{% if item.delivered == false %} · not delivered to the chatbot{% endif %}</div>
-<p class="text">{{ item.text }}</p></div>
+<p class="text">{{ item.text }}</p>
+<div class="meta">{{ words.you }} · {{ words.kinds.get(item.kind, item.kind) }}{% if item.delivered == false %} · {{ words.lost }}{% endif %}</div></div>
 {% else %}{% set m = item %}<div class="msg bot" id="m-{{ m.message_id }}" data-testid="bot-message">
+{{ draw(m) }}
 <div class="meta">{{ m.message_id }} — {{ m.state }}</div>
-{% for part in m.parts %}{{ render(part.get("contentType", ""), part.get("contentText", "")) }}{% endfor %}
-{% for s in suggestions(m) %}<form method="post" action="/handset/{{ handset.handset_id }}/tap" class="tap">
-<input type="hidden" name="message_id" value="{{ m.message_id }}"><input type="hidden" name="index" value="{{ loop.index0 }}">
-<button type="submit">{{ label(s) }}</button></form>{% endfor %}
 </div>{% endif %}{% endfor %}
-</div>
-<form method="post" action="/handset/{{ handset.handset_id }}/reply" class="compose">
-<input name="text" maxlength="2000" autofocus aria-label="Message" data-testid="compose-text"><button type="submit" data-testid="compose-send">Send</button></form>
-{% if menu %}<div class="menu" data-testid="menu">{% for entry in menu %}{% if entry.entries is defined %}<details><summary>{{ entry.label }}</summary>
+</main>
+{% if menu %}<div class="menu hs-menu" data-testid="menu" aria-label="{{ words.menu }}">{% for entry in menu %}{% if entry.entries is defined %}<details><summary>{{ entry.label }}</summary>
 {% for sub in entry.entries %}<form method="post" action="/handset/{{ handset.handset_id }}/menu" class="tap">
 <input type="hidden" name="index" value="{{ sub.index }}"><button type="submit">{{ sub.label }}</button></form>{% endfor %}</details>
 {% else %}<form method="post" action="/handset/{{ handset.handset_id }}/menu" class="tap">
 <input type="hidden" name="index" value="{{ entry.index }}"><button type="submit">{{ entry.label }}</button></form>
 {% endif %}{% endfor %}</div>{% endif %}
-<details><summary>More</summary>
+<form method="post" action="/handset/{{ handset.handset_id }}/reply" class="compose hs-compose">
+<input name="text" maxlength="2000" autofocus aria-label="{{ words.message }}" placeholder="{{ words.message }}" data-testid="compose-text"><button type="submit" data-testid="compose-send">{{ words.send }}</button></form>
+<details class="hs-extra"><summary>{{ words.more }}</summary>
 <form method="post" action="/handset/{{ handset.handset_id }}/location">
 <input name="latitude" value="39.9087" size="8"><input name="longitude" value="116.3975" size="8">
-<input name="label" value="天安门" maxlength="100"><button type="submit">Share location</button></form>
+<input name="label" value="天安门" maxlength="100"><button type="submit">{{ words.share_location }}</button></form>
 <form method="post" action="/handset/{{ handset.handset_id }}/file" enctype="multipart/form-data">
-<input type="file" name="file"><button type="submit">Send file</button></form>
+<input type="file" name="file"><button type="submit">{{ words.send_file }}</button></form>
 <form method="post" action="/handset/{{ handset.handset_id }}/device">
-<button type="submit">Share device specifics</button></form></details>
+<button type="submit">{{ words.share_device }}</button></form></details>
 </body></html>""",
         }
     ),
 )
+
+
+def page_choices(request: web.Request) -> tuple[dict[str, str], dict[str, str]]:
+    """The look, theme and language of a handset page (cards.looks.page_choices)."""
+    return choose_look(request.query, request.cookies, tuple(HANDSET_WORDS))
+
+
+def draw_message(
+    message: SimMessage,
+    *,
+    tap_action: str,
+    media_src: Callable[[MediaView], str | None],
+    lang: str,
+    fallback: Callable[[str, object], str] = default_card_html,
+) -> Markup:
+    """A chatbot's message as the handset shows it: text in a bubble, cards and chip lists by the
+    cards' renderer (suggestions name their kind; a tap posts the suggestion's place among the
+    message's suggestions), anything else as `fallback` draws it; the JSON under a fold."""
+    pieces = []
+    base = 0  # suggestions of earlier parts: a tap's index counts every part's (suggestions_of)
+    for part in message.parts:
+        ctype, text = part.get("contentType", ""), part.get("contentText", "")
+        doc = text
+        if isinstance(doc, str) and ctype in (BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE):
+            try:
+                doc = orjson.loads(doc)
+            except orjson.JSONDecodeError:
+                doc = None
+        if ctype in (BOT_MESSAGE_TYPE, SUGGESTION_LIST_TYPE) and isinstance(doc, dict):
+            count = len(collect_suggestions(doc))
+            try:
+                html = render_html(
+                    doc,
+                    page=False,
+                    styled=False,
+                    kinds=True,
+                    lang=lang,
+                    form_action=tap_action,
+                    form_fields={"message_id": message.message_id, "base": str(base)},
+                    media_src=media_src,
+                )
+            except Exception:  # noqa: BLE001 — a card the renderer cannot draw is shown as sent
+                html = fallback(ctype, text)
+            base += count
+            pretty = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+            pieces.append(Markup(html))
+            pieces.append(
+                Markup('<details class="json"><summary>{}</summary><pre>{}</pre></details>').format(ctype, pretty)
+            )
+        else:
+            pieces.append(Markup(fallback(ctype, text)))
+    return Markup("").join(pieces)
+
+
+def message_preview(message: SimMessage) -> str:
+    """One line for the conversation list: the message's text or its first card's title."""
+    for part in message.parts:
+        text = part.get("contentText")
+        if isinstance(text, str) and part.get("contentType") == TEXT_TYPE:
+            return text[:80]
+        if isinstance(text, str):
+            try:
+                text = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                continue
+        if isinstance(text, dict):
+            for _, card in _cards_of(text.get("message") or {}):
+                if card.get("title"):
+                    return str(card["title"])[:80]
+    return ""
 
 
 @dataclass(frozen=True)
@@ -1935,12 +2096,28 @@ class MaapSimulator:
 
     # -- virtual handsets ---------------------------------------------------------------------
 
-    def _page(self, name: str, **ctx) -> web.Response:
-        html = _PAGES.get_template(name).render(mask=mask_phone, **ctx)
-        return web.Response(text=html, content_type="text/html", headers=_HANDSET_HEADERS)
+    def _page(self, request: web.Request, name: str, **ctx) -> web.Response:
+        chosen, remember = page_choices(request)
+        html = _PAGES.get_template(name).render(
+            mask=mask_phone,
+            body_class=body_class(chosen["look"], chosen["theme"]),
+            looks=LOOK_NAMES,
+            words=HANDSET_WORDS[chosen["lang"]],
+            **chosen,
+            **ctx,
+        )
+        response = web.Response(text=html, content_type="text/html", headers=_HANDSET_HEADERS)
+        for key, value in remember.items():
+            response.set_cookie(key, value, max_age=365 * 86400, httponly=True, samesite="Lax", path="/")
+        return response
 
     async def _handset_index(self, request: web.Request) -> web.Response:
-        return self._page("index.html", handsets=list(self.handsets.values()))
+        previews = {}
+        for handset in self.handsets.values():
+            last = self._last_answered(handset)
+            if last is not None:
+                previews[handset.handset_id] = message_preview(last)
+        return self._page(request, "index.html", handsets=list(self.handsets.values()), previews=previews)
 
     async def _handset_for_message(self, request: web.Request) -> web.Response:
         message = self.messages.get(request.match_info["message_id"])
@@ -1948,25 +2125,43 @@ class MaapSimulator:
             raise web.HTTPNotFound()
         raise web.HTTPSeeOther(f"/handset/{message.handset_id}#m-{message.message_id}")
 
+    def media_src(self, media: MediaView) -> str | None:
+        """Media this MaaP holds, by path (the page loads only from its own server); anything
+        else is drawn as a placeholder."""
+        for url in (media.thumbnail_url if media.kind == "image" else None, media.url):
+            item = self._media_by_url.get(url or "")
+            if item is not None:
+                return f"/media/{item.media_id}"
+        return None
+
     async def _handset_page(self, request: web.Request) -> web.Response:
         handset = self._handset_of(request)
+        chosen, _ = page_choices(request)
+        tap_action = f"/handset/{handset.handset_id}/tap"
 
-        def render(ctype: str, text) -> Markup:
-            return Markup(self.render_card(ctype, text))
+        def draw(message: SimMessage) -> Markup:
+            return draw_message(
+                message,
+                tap_action=tap_action,
+                media_src=self.media_src,
+                lang=chosen["lang"],
+                fallback=lambda ctype, text: str(self.render_card(ctype, text)),
+            )
 
         thread = [
             item if isinstance(item, UserTurn) else self.messages[item]
             for item in handset.thread
             if isinstance(item, UserTurn) or item in self.messages
         ]
+        bot = self.chatbot_of(handset)
         return self._page(
+            request,
             "handset.html",
             handset=handset,
             thread=thread,
-            menu=menu_entries(self.chatbot_of(handset).info.get("menu") or {}),
-            render=render,
-            suggestions=self.suggestions_of,
-            label=suggestion_label,
+            menu=menu_entries(bot.info.get("menu") or {}),
+            draw=draw,
+            bot_name=str(bot.info.get("serviceName") or bot.chatbot_id.removeprefix("sip:").split("@")[0]),
         )
 
     async def _handset_version(self, request: web.Request) -> web.Response:
@@ -2164,7 +2359,10 @@ class MaapSimulator:
         form = await request.post()
         mid = str(form.get("message_id", ""))
         try:
-            index = int(str(form.get("index", "")))
+            if "suggestion" in form:  # a card's or chip list's own form: its place after `base`
+                index = int(str(form.get("base", "0"))) + int(str(form["suggestion"]))
+            else:
+                index = int(str(form.get("index", "")))
         except ValueError:
             raise web.HTTPBadRequest(text="index must be a number") from None
         message = self.messages.get(mid)

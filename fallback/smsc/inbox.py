@@ -20,6 +20,7 @@ import jinja2
 from aiohttp import web
 
 from api.livepage import REFRESH_SCRIPT, page_headers
+from cards.looks import body_class, page_choices, page_css
 from security.logs import mask_phone
 
 MAX_INBOXES = 10_000
@@ -38,6 +39,8 @@ class SmsItem:
     at: datetime
     mine: bool = False
     delivered: bool | None = None  # of a reply: the platform's bind took it
+    # A long message's parts as they arrived, in order (one part: just the text).
+    segments: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -57,7 +60,7 @@ class SmsInbox:
         """One part as it arrived (`concat`: reference, total, sequence from its UDH); the
         message shows once its last missing part is here, joined in order."""
         if concat is None or concat[1] <= 1:
-            self.add(SmsItem(sender, text, at))
+            self.add(SmsItem(sender, text, at, segments=[text]))
             return
         ref, total, seq = concat
         key = (sender, ref, total)
@@ -65,9 +68,16 @@ class SmsInbox:
         parts[seq] = text
         if len(parts) >= total:
             del self.partial[key]
-            self.add(SmsItem(sender, "".join(parts[i] for i in sorted(parts)), at))
+            ordered = [parts[i] for i in sorted(parts)]
+            self.add(SmsItem(sender, "".join(ordered), at, segments=ordered))
+        else:
+            self.version += 1  # a part of a long message is shown as it arrives
         while len(self.partial) > MAX_PARTIAL:
             self.partial.popitem(last=False)
+
+    def waiting(self) -> list[tuple[str, int, dict[int, str]]]:
+        """Long messages still coming: (sender, parts in all, {sequence: text} so far)."""
+        return [(sender, total, dict(parts)) for (sender, _, total), parts in self.partial.items()]
 
     def reply_to(self) -> str | None:
         """Where a reply goes: the sender of the newest SMS received."""
@@ -141,12 +151,24 @@ class SmsInboxes:
         return inbox
 
     @staticmethod
-    def _render(name: str, **ctx) -> web.Response:
-        html = _PAGES.get_template(name).render(mask=mask_phone, **ctx)
-        return web.Response(text=html, content_type="text/html", headers=HEADERS)
+    def _render(request: web.Request, name: str, **ctx) -> web.Response:
+        # Drawn in the handset look, theme and language chosen on the page (remembered).
+        chosen, remember = page_choices(request.query, request.cookies, tuple(WORDS))
+        html = _PAGES.get_template(name).render(
+            mask=mask_phone,
+            body_class=body_class(chosen["look"], chosen["theme"]),
+            words=WORDS[chosen["lang"]],
+            looks=LOOK_NAMES,
+            **chosen,
+            **ctx,
+        )
+        response = web.Response(text=html, content_type="text/html", headers=HEADERS)
+        for key, value in remember.items():
+            response.set_cookie(key, value, max_age=365 * 86400, httponly=True, samesite="Lax", path="/")
+        return response
 
     async def _index(self, request: web.Request) -> web.Response:
-        return self._render("index.html", inboxes=list(self.inboxes.values()))
+        return self._render(request, "index.html", inboxes=list(self.inboxes.values()))
 
     async def _open(self, request: web.Request) -> web.Response:
         number = str((await request.post()).get("number", "")).strip().replace(" ", "")
@@ -156,7 +178,7 @@ class SmsInboxes:
 
     async def _page(self, request: web.Request) -> web.Response:
         inbox = self._inbox_of(request)
-        return self._render("inbox.html", inbox=inbox, reply_to=inbox.reply_to())
+        return self._render(request, "inbox.html", inbox=inbox, reply_to=inbox.reply_to())
 
     async def _version(self, request: web.Request) -> web.Response:
         return web.json_response({"version": self._inbox_of(request).version}, headers=HEADERS)
@@ -176,43 +198,119 @@ class SmsInboxes:
 
 
 # The pages' one style block (allowed by its hash) and one script file of this server ('self':
-# the live refresh, which waits while a person is typing). What an SMS says is shown as text.
-STYLE = """.sms{border:1px solid #ccc;border-radius:8px;margin:.6em 0;padding:.5em;max-width:36em;white-space:pre-wrap}
-.sms.mine{margin-left:auto;background:#e7f3ff;border-color:#9cc8f0} .sms.lost{border-color:#d33}
-.meta{color:#666;font-size:.85em} input[name=text]{width:24em}"""
+# the live refresh, which waits while a person is typing). What an SMS says is shown as text. The
+# look is the virtual handset's (cards/looks.py): an SMS thread as a messaging app draws it, a
+# long message joined as the phone shows it with the segments it arrived in underneath.
+_SMS_CSS = """body{margin:0;min-height:100vh;display:flex;flex-direction:column}
+.hs-top h1{margin:0;font-size:inherit;font-weight:inherit}
+.hs-looks{display:flex;flex-wrap:wrap;gap:4px 10px;padding:4px 12px;font-size:12px;color:var(--muted)}
+.hs-looks a{color:var(--accent);text-decoration:none}.hs-looks a[aria-current]{font-weight:700;text-decoration:underline}
+.thread{flex:1;display:flex;flex-direction:column;gap:10px;padding:12px;max-width:560px;width:100%;margin:0 auto}
+.sms{display:flex;flex-direction:column;gap:4px;max-width:86%;align-self:flex-start}
+.sms.mine{align-self:flex-end;align-items:flex-end}
+.sms .text{padding:10px 12px;white-space:pre-wrap;overflow-wrap:anywhere;background:var(--surface);border-radius:var(--bubble-radius)}
+.sms.mine .text{background:var(--mine);color:var(--mine-ink);border-radius:var(--mine-radius)}
+.sms.lost .text{outline:2px solid #d33}
+.meta{color:var(--muted);font-size:11px}
+.segments{margin:2px 0 0;padding:6px 8px;list-style:none;display:flex;flex-direction:column;gap:4px;border:1px dashed var(--muted);border-radius:10px;font-size:12px}
+.segments li{display:flex;gap:6px;align-items:baseline}.segments .seq{flex:none;font-weight:700;color:var(--accent)}
+.segments .part{white-space:pre-wrap;overflow-wrap:anywhere;color:var(--ink)}
+.joined{font-size:11px;color:var(--accent)}
+.sms.waiting .text{opacity:.7;font-style:italic}
+.hs-list{list-style:none;margin:0 auto;padding:0;max-width:560px;width:100%}
+.hs-list li a{display:flex;gap:12px;align-items:center;padding:12px;color:var(--ink);text-decoration:none;border-bottom:1px solid var(--line)}
+.hs-open,.hs-empty{padding:12px;max-width:560px;width:100%;margin:0 auto}.hs-empty{color:var(--muted)}"""
+STYLE = page_css() + "\n" + _SMS_CSS
 SCRIPT_PATH = "/sms/static/refresh.js"
 HEADERS = page_headers(STYLE)
+
+WORDS = {
+    "en": {
+        "inboxes": "SMS inboxes",
+        "none": "No SMS yet.",
+        "open_label": "Open the inbox of a number (E.164)",
+        "open": "Open",
+        "all": "all inboxes",
+        "you": "you",
+        "lost": "not delivered (no bound receiver)",
+        "reply": "Reply to",
+        "send": "Send",
+        "sms": "SMS",
+        "joined": "long SMS: {n} segments joined",
+        "waiting": "long SMS: {got} of {n} segments received",
+        "light": "Light",
+        "dark": "Dark",
+    },
+    "zh-CN": {
+        "inboxes": "短信收件箱",
+        "none": "还没有短信。",
+        "open_label": "打开一个号码的收件箱（E.164）",
+        "open": "打开",
+        "all": "全部收件箱",
+        "you": "我",
+        "lost": "未送达（没有绑定的接收方）",
+        "reply": "回复",
+        "send": "发送",
+        "sms": "短信",
+        "joined": "长短信：由 {n} 条拼接",
+        "waiting": "长短信：已收到 {got}/{n} 条",
+        "light": "浅色",
+        "dark": "深色",
+    },
+}
+LOOK_NAMES = {"harmony": "HarmonyOS style / 鸿蒙风格", "hyper": "HyperOS style / 澎湃风格"}
+
+_LOOK_BAR = """<nav class="hs-looks" aria-label="look">{% for name, title in looks.items() %}<a href="?look={{ name }}"{% if name == look %} aria-current="true"{% endif %} data-testid="look-{{ name }}">{{ title }}</a>{% endfor %}
+<a href="?theme=light"{% if theme == "light" %} aria-current="true"{% endif %} data-testid="theme-light">{{ words.light }}</a><a href="?theme=dark"{% if theme == "dark" %} aria-current="true"{% endif %} data-testid="theme-dark">{{ words.dark }}</a>
+<a href="?lang=zh-CN"{% if lang == "zh-CN" %} aria-current="true"{% endif %} lang="zh-CN">中文</a><a href="?lang=en"{% if lang == "en" %} aria-current="true"{% endif %} lang="en">English</a></nav>"""
 
 _PAGES = jinja2.Environment(
     autoescape=True,
     loader=jinja2.DictLoader(
         {
-            "index.html": """<!doctype html><html><head><meta charset="utf-8">
-<meta name="robots" content="noindex"><title>SMSC simulator inboxes</title></head><body>
-<h1>SMS inboxes</h1>
-{% if not inboxes %}<p>No SMS yet.</p>{% endif %}
-<ul>{% for i in inboxes %}<li><a href="/sms/{{ i.inbox_id }}">{{ mask(i.number) }}</a>
-({{ i.items|length }} SMS)</li>{% endfor %}</ul>
-<form method="post" action="/sms"><label>Open the inbox of a number (E.164)
+            "looks": _LOOK_BAR,
+            "index.html": """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>SMSC simulator inboxes</title><style>"""
+            + STYLE
+            + """</style></head><body class="{{ body_class }}">
+<header class="hs-top"><div class="hs-title"><h1 class="hs-name">{{ words.inboxes }}</h1></div></header>
+{% include "looks" %}
+{% if not inboxes %}<p class="hs-empty">{{ words.none }}</p>{% endif %}
+<ul class="hs-list">{% for i in inboxes %}<li><a href="/sms/{{ i.inbox_id }}"><span class="hs-logo" aria-hidden="true">✉</span>
+<div class="hs-title"><span class="hs-name">{{ mask(i.number) }}</span><span class="hs-sub">({{ i.items|length }} SMS)</span></div></a></li>{% endfor %}</ul>
+<form method="post" action="/sms" class="hs-open"><label>{{ words.open_label }}
 <input name="number" placeholder="+8613800001231" maxlength="16" required></label>
-<button type="submit">Open</button></form></body></html>""",
-            "inbox.html": """<!doctype html><html data-version="{{ inbox.version }}"
+<button type="submit">{{ words.open }}</button></form></body></html>""",
+            "inbox.html": """<!doctype html><html lang="{{ lang }}" data-version="{{ inbox.version }}"
 data-version-url="/sms/{{ inbox.inbox_id }}/version"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>SMS {{ mask(inbox.number) }}</title>
 <style>"""
             + STYLE
             + '</style><script src="'
             + SCRIPT_PATH
-            + """" defer></script></head><body>
-<p><a href="/sms">all inboxes</a></p><h1>SMS {{ mask(inbox.number) }}</h1>
-{% if not inbox.items %}<p>No SMS yet.</p>{% endif %}
+            + """" defer></script></head><body class="{{ body_class }}">
+<header class="hs-top"><a class="hs-back" href="/sms" aria-label="{{ words.all }}">‹</a><span class="hs-logo" aria-hidden="true">✉</span>
+<div class="hs-title"><span class="hs-name" data-testid="sms-sender">{{ reply_to or words.sms }}</span><h1 class="hs-sub">SMS {{ mask(inbox.number) }}</h1></div></header>
+{% include "looks" %}
+<main class="thread">
+{% if not inbox.items %}<p class="hs-empty">{{ words.none }}</p>{% endif %}
 {% for item in inbox.items %}<div class="sms{% if item.mine %} mine{% endif %}{% if item.delivered == false %} lost{% endif %}" data-testid="{{ 'sms-mine' if item.mine else 'sms' }}">
-<div class="meta">{% if item.mine %}you → {{ item.sender }}{% if item.delivered == false %} · not delivered (no bound receiver){% endif %}{% else %}{{ item.sender }}{% endif %} · {{ item.at.strftime("%H:%M:%S") }}</div>
-<div class="text">{{ item.text }}</div></div>
+<div class="meta">{% if item.mine %}{{ words.you }} → {{ item.sender }}{% if item.delivered == false %} · {{ words.lost }}{% endif %}{% else %}{{ item.sender }}{% endif %} · {{ item.at.strftime("%H:%M:%S") }}</div>
+<div class="text">{{ item.text }}</div>
+{% if item.segments|length > 1 %}<span class="joined" data-testid="sms-joined">{{ words.joined.format(n=item.segments|length) }}</span>
+<ol class="segments" data-testid="sms-segments">{% for part in item.segments %}<li data-testid="sms-segment"><span class="seq">{{ loop.index }}/{{ loop.length }}</span><span class="part">{{ part }}</span></li>{% endfor %}</ol>{% endif %}
+</div>
 {% endfor %}
-{% if reply_to %}<form method="post" action="/sms/{{ inbox.inbox_id }}/reply">
-<label>Reply to {{ reply_to }} <input name="text" maxlength="1000" autofocus data-testid="sms-reply-text"></label>
-<button type="submit" data-testid="sms-reply-send">Send</button></form>{% endif %}
+{% for sender, total, parts in inbox.waiting() %}<div class="sms waiting" data-testid="sms-waiting">
+<div class="meta">{{ sender }}</div><span class="joined">{{ words.waiting.format(got=parts|length, n=total) }}</span>
+<ol class="segments">{% for seq, part in parts|dictsort %}<li data-testid="sms-segment"><span class="seq">{{ seq }}/{{ total }}</span><span class="part">{{ part }}</span></li>{% endfor %}</ol></div>
+{% endfor %}
+</main>
+{% if reply_to %}<form method="post" action="/sms/{{ inbox.inbox_id }}/reply" class="hs-compose">
+<input name="text" maxlength="1000" autofocus aria-label="{{ words.reply }} {{ reply_to }}" placeholder="{{ words.reply }} {{ reply_to }}" data-testid="sms-reply-text">
+<button type="submit" data-testid="sms-reply-send">{{ words.send }}</button></form>{% endif %}
 </body></html>""",
         }
     ),

@@ -15,11 +15,30 @@ export const PHONE_CSS = 'body{background:#f2f3f5;margin:0;padding:10px}';
 const PICK_CSS = `[data-path]{cursor:pointer}
 [data-path].hy-hover{outline:2px dashed #c8102e;outline-offset:-2px}
 [data-path].hy-selected{outline:2px solid #c8102e;outline-offset:-2px}`;
+// Handset looks (cards/looks.py): one style sheet for all, fetched once; the chosen look and the
+// theme are remembered in this browser.
+const LOOK_CSS_BODY = 'body.look{margin:0;padding:0}.hs-body{padding:10px}';
+const LOOK_KEY = 'hongyan.preview.look';
+const DARK_KEY = 'hongyan.preview.dark';
+let looksCss = null;
+function loadLooks() {
+  looksCss ??= fetch('/editor/looks.css').then((r) => (r.ok ? r.text() : '')).catch(() => '');
+  return looksCss;
+}
+function remembered(key) {
+  try { return localStorage.getItem(key) || ''; } catch { return ''; }
+}
+function remember(key, value) {
+  try { localStorage.setItem(key, value); } catch { /* private mode: not remembered */ }
+}
 
 export class Preview {
   constructor(els, store, session) {
     Object.assign(this, { els, store, session });
-    this.dark = false;
+    els.look ??= document.getElementById('preview-look');
+    this.look = remembered(LOOK_KEY);
+    this.dark = remembered(DARK_KEY) === '1';
+    this.lookCss = '';
     this.wide = false;
     this.placeholders = false;
     this.profile = 'cn_csp';
@@ -35,11 +54,23 @@ export class Preview {
     // editor listens to it from here, each time it is drawn afresh.
     els.phoneFrame.addEventListener('load', () => this.wirePhone());
     onLocale(() => { if (this.store.doc) this.fetch(); });
+    els.theme.setAttribute('aria-pressed', String(this.dark));
     els.theme.addEventListener('click', () => {
       this.dark = !this.dark;
+      remember(DARK_KEY, this.dark ? '1' : '0');
       els.theme.setAttribute('aria-pressed', String(this.dark));
       this.drawPhone();
     });
+    if (els.look) {
+      if (![...els.look.options].some((o) => o.value === this.look)) this.look = '';
+      els.look.value = this.look;
+      els.look.addEventListener('change', () => {
+        this.look = els.look.value;
+        remember(LOOK_KEY, this.look);
+        this.drawPhone();
+      });
+    }
+    loadLooks().then((css) => { this.lookCss = css; if (this.look) this.drawPhone(); });
     els.wide.addEventListener('click', () => {
       this.wide = !this.wide;
       els.wide.setAttribute('aria-pressed', String(this.wide));
@@ -101,8 +132,25 @@ export class Preview {
     }
     phoneFrame.hidden = false;
     phoneEmpty.hidden = true;
+    if (this.look) {
+      this.els.phone.dataset.look = this.look;
+      phoneFrame.srcdoc = this.lookDocument(r.phone_html);
+      return;
+    }
+    delete this.els.phone.dataset.look;
     phoneFrame.srcdoc = `<!doctype html><html lang="${locale()}"><head><meta charset="utf-8"><style>${PHONE_CSS}${PICK_CSS}</style></head>`
       + `<body>${r.phone_html}${this.dark ? `<style>${DARK_CSS}</style>` : ''}</body></html>`;
+  }
+
+  /** The card in a handset look: the chatbot's top bar over the thread, the look's sheet. */
+  lookDocument(html) {
+    const name = (document.getElementById('phone-brand')?.textContent || '').trim() || t('look.chatbot');
+    const initial = name.replace(/^[【\[(（]/, '').charAt(0) || '·';
+    const top = `<header class="hs-top"><span class="hs-back" aria-hidden="true">‹</span><span class="hs-logo" aria-hidden="true">${escapeHtml(initial)}</span>`
+      + `<span class="hs-title"><span class="hs-name" data-testid="look-name">${escapeHtml(name)}</span></span><span class="hs-more" aria-hidden="true">⋮</span></header>`;
+    const cls = `look look-${this.look}${this.dark ? ' dark' : ''}`;
+    return `<!doctype html><html lang="${locale()}"><head><meta charset="utf-8"><style>${LOOK_CSS_BODY}${PICK_CSS}</style></head>`
+      + `<body class="${cls}">${top}<div class="hs-body">${html}</div><style>${this.lookCss}</style></body></html>`;
   }
 
   /** Clicks on the phone preview select the element clicked (`onPick(path)`); hovering outlines it. */
