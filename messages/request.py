@@ -127,42 +127,70 @@ def parse_send_request(body: dict) -> SendRequest:
     errors: list[FieldError] = []
     for key in body:
         if key not in KNOWN_FIELDS:
-            errors.append(FieldError(pointer(key), "unknown field"))
+            errors.append(FieldError(pointer(key), "unknown field", code="unknown_field"))
 
     recipients: list[Recipient] = []
     has_to, has_list = "to" in body, "recipients" in body
     if has_to == has_list:
-        errors.append(FieldError("/to", "give exactly one of `to` or `recipients`"))
+        errors.append(
+            FieldError(
+                "/to",
+                "give exactly one of `to` or `recipients`",
+                code="exactly_one",
+                params={"fields": "to, recipients"},
+            )
+        )
     elif has_to:
         e164 = normalise_number(body["to"])
         if e164 is None:
-            errors.append(FieldError("/to", "not a valid phone number"))
+            errors.append(FieldError("/to", "not a valid phone number", code="not_phone_number"))
         else:
             variables = body.get("variables")
             segment = _segment(body.get("segment"), "/segment", errors)
             if variables is not None and not isinstance(variables, dict):
-                errors.append(FieldError("/variables", "must be an object"))
+                errors.append(FieldError("/variables", "must be an object", code="not_object"))
             else:
                 recipients.append(Recipient(e164, variables or None, segment))
     else:
         recipients = _parse_recipients(body["recipients"], errors)
         if "variables" in body:
-            errors.append(FieldError("/variables", "with `recipients`, give variables per recipient"))
+            errors.append(
+                FieldError(
+                    "/variables",
+                    "with `recipients`, give variables per recipient",
+                    code="per_recipient",
+                    params={"field": "variables"},
+                )
+            )
         if "segment" in body:
-            errors.append(FieldError("/segment", "with `recipients`, give the segment per recipient"))
+            errors.append(
+                FieldError(
+                    "/segment",
+                    "with `recipients`, give the segment per recipient",
+                    code="per_recipient",
+                    params={"field": "segment"},
+                )
+            )
 
     card, template, text = body.get("card"), body.get("template"), body.get("text")
     given = [name for name in _CONTENT_KINDS if body.get(name) is not None]
     kind = given[0] if len(given) == 1 else "card"
     file_media_id = None
     if len(given) != 1:
-        errors.append(FieldError("/" + (given[0] if given else "card"), _ONE_CONTENT))
+        errors.append(
+            FieldError(
+                "/" + (given[0] if given else "card"),
+                _ONE_CONTENT,
+                code="exactly_one",
+                params={"fields": ", ".join(_CONTENT_KINDS)},
+            )
+        )
     elif card is not None and not isinstance(card, dict):
-        errors.append(FieldError("/card", "must be a GSMA bot-message JSON object"))
+        errors.append(FieldError("/card", "must be a GSMA bot-message JSON object", code="not_object"))
     elif card is not None and not isinstance(card.get("message"), dict):
-        errors.append(FieldError("/card/message", "required: the bot message object"))
+        errors.append(FieldError("/card/message", "required: the bot message object", code="required"))
     elif text is not None and not isinstance(text, str):
-        errors.append(FieldError("/text", "must be a string"))
+        errors.append(FieldError("/text", "must be a string", code="not_string"))
     elif kind == "file":
         card, file_media_id = _file_message(body["file"], errors)
     elif kind == "location":
@@ -172,44 +200,83 @@ def parse_send_request(body: dict) -> SendRequest:
         if isinstance(template, str):
             template = {"name": template}
         if not isinstance(template, dict) or not isinstance(template.get("name"), str) or not template["name"]:
-            errors.append(FieldError("/template", 'must be a template name or {"name": …, "version"?: n}'))
+            errors.append(
+                FieldError("/template", 'must be a template name or {"name": …, "version"?: n}', code="not_template")
+            )
             template = None
         elif "version" in template and (
             not isinstance(template["version"], int) or isinstance(template["version"], bool) or template["version"] < 1
         ):
-            errors.append(FieldError("/template/version", "must be a positive integer"))
+            errors.append(FieldError("/template/version", "must be a positive integer", code="not_positive_integer"))
 
     traffic_type = body.get("traffic_type", "notification")
     if traffic_type not in TRAFFIC_TYPES:
-        errors.append(FieldError("/traffic_type", f"must be one of {', '.join(TRAFFIC_TYPES)}"))
+        errors.append(
+            FieldError(
+                "/traffic_type",
+                f"must be one of {', '.join(TRAFFIC_TYPES)}",
+                code="not_one_of",
+                params={"value": str(traffic_type), "allowed": list(TRAFFIC_TYPES)},
+            )
+        )
 
     ttl = body.get("ttl", DEFAULT_TTL_S)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not MIN_TTL_S <= ttl <= MAX_TTL_S:
-        errors.append(FieldError("/ttl", f"must be whole seconds from {MIN_TTL_S} to {MAX_TTL_S}"))
+        errors.append(
+            FieldError(
+                "/ttl",
+                f"must be whole seconds from {MIN_TTL_S} to {MAX_TTL_S}",
+                code="seconds_range",
+                params={"min": MIN_TTL_S, "max": MAX_TTL_S},
+            )
+        )
         ttl = DEFAULT_TTL_S
 
     send_at = None
     if body.get("send_at") is not None:
         send_at = parse_rfc3339(body["send_at"])
         if send_at is None:
-            errors.append(FieldError("/send_at", "must be an RFC 3339 time with a time zone"))
+            errors.append(FieldError("/send_at", "must be an RFC 3339 time with a time zone", code="not_datetime"))
 
     client_ref = body.get("client_ref")
     if client_ref is not None and (not isinstance(client_ref, str) or len(client_ref) > MAX_CLIENT_REF):
-        errors.append(FieldError("/client_ref", f"must be a string of at most {MAX_CLIENT_REF} characters"))
+        errors.append(
+            FieldError(
+                "/client_ref",
+                f"must be a string of at most {MAX_CLIENT_REF} characters",
+                code="text_too_long",
+                params={"limit": MAX_CLIENT_REF},
+            )
+        )
         client_ref = None
 
     fallback = body.get("fallback", "sms")
     if fallback not in FALLBACKS:
-        errors.append(FieldError("/fallback", f"must be one of {', '.join(FALLBACKS)}"))
+        errors.append(
+            FieldError(
+                "/fallback",
+                f"must be one of {', '.join(FALLBACKS)}",
+                code="not_one_of",
+                params={"value": str(fallback), "allowed": list(FALLBACKS)},
+            )
+        )
         fallback = "sms"
 
     channel = body.get("channel", "rcs")
     if channel not in CHANNELS:
-        errors.append(FieldError("/channel", f"must be one of {', '.join(CHANNELS)}"))
+        errors.append(
+            FieldError(
+                "/channel",
+                f"must be one of {', '.join(CHANNELS)}",
+                code="not_one_of",
+                params={"value": str(channel), "allowed": list(CHANNELS)},
+            )
+        )
         channel = "rcs"
     elif channel == "sms" and fallback == "none":
-        errors.append(FieldError("/fallback", 'an SMS-only send ("channel": "sms") cannot refuse SMS'))
+        errors.append(
+            FieldError("/fallback", 'an SMS-only send ("channel": "sms") cannot refuse SMS', code="sms_only_needs_sms")
+        )
 
     return SendRequest(
         recipients,
@@ -240,14 +307,16 @@ def _file_message(value, errors: list[FieldError]) -> tuple[dict | None, str | N
     """`{"media_id", "file_name"?}` → a file message document (its media filled in from the
     library before accept) and the media id to look up."""
     if not isinstance(value, dict):
-        errors.append(FieldError("/file", 'must be an object: {"media_id": …, "file_name"?: …}'))
+        errors.append(FieldError("/file", 'must be an object: {"media_id": …, "file_name"?: …}', code="not_object"))
         return None, None
     for key in value:
         if key not in _FILE_FIELDS:
-            errors.append(FieldError(pointer("file", key), "unknown field"))
+            errors.append(FieldError(pointer("file", key), "unknown field", code="unknown_field"))
     media_id = value.get("media_id")
     if not isinstance(media_id, str) or not 0 < len(media_id) <= MAX_MEDIA_ID:
-        errors.append(FieldError("/file/media_id", "required: the id of one of your media (POST /v1/media)"))
+        errors.append(
+            FieldError("/file/media_id", "required: the id of one of your media (POST /v1/media)", code="required")
+        )
         return None, None
     file: dict = {}
     if value.get("file_name") is not None:
@@ -259,11 +328,15 @@ def _location_message(value, errors: list[FieldError]) -> dict | None:
     """`{"latitude", "longitude", "label"?, "crs"?}` → a location message document (checked
     with the card's limits; errors point back into `location`)."""
     if not isinstance(value, dict):
-        errors.append(FieldError("/location", 'must be an object: {"latitude": …, "longitude": …, "label"?: …}'))
+        errors.append(
+            FieldError(
+                "/location", 'must be an object: {"latitude": …, "longitude": …, "label"?: …}', code="not_object"
+            )
+        )
         return None
     for key in value:
         if key not in _LOCATION_FIELDS:
-            errors.append(FieldError(pointer("location", key), "unknown field"))
+            errors.append(FieldError(pointer("location", key), "unknown field", code="unknown_field"))
     return {"message": {"location": {k: v for k, v in value.items() if k in _LOCATION_FIELDS}}}
 
 
@@ -273,7 +346,7 @@ def _with_chips(body: dict, card, text, errors: list[FieldError]) -> dict | None
     with the card's (errors point back into the request)."""
     chips = body.get("suggestions")
     if chips is not None and not isinstance(chips, list):
-        errors.append(FieldError("/suggestions", "must be a list of suggestions (a chip list)"))
+        errors.append(FieldError("/suggestions", "must be a list of suggestions (a chip list)", code="not_array"))
         chips = None
     if isinstance(text, str) and card is None:
         doc: dict = {"message": {"text": text}}
@@ -281,11 +354,15 @@ def _with_chips(body: dict, card, text, errors: list[FieldError]) -> dict | None
         doc = card
     else:
         if chips is not None and body.get("template") is not None:
-            errors.append(FieldError("/suggestions", "a template brings its own chip list"))
+            errors.append(FieldError("/suggestions", "a template brings its own chip list", code="chips_given_twice"))
         return None
     if chips is not None:
         if "suggestions" in doc:
-            errors.append(FieldError("/suggestions", "the card already has a chip list (card/suggestions)"))
+            errors.append(
+                FieldError(
+                    "/suggestions", "the card already has a chip list (card/suggestions)", code="chips_given_twice"
+                )
+            )
         else:
             doc = {**doc, "suggestions": chips}
     return doc
@@ -293,27 +370,36 @@ def _with_chips(body: dict, card, text, errors: list[FieldError]) -> dict | None
 
 def _parse_recipients(value, errors: list[FieldError]) -> list[Recipient]:
     if not isinstance(value, list) or not value:
-        errors.append(FieldError("/recipients", "must be a non-empty list"))
+        errors.append(FieldError("/recipients", "must be a non-empty list", code="not_array"))
         return []
     if len(value) > MAX_RECIPIENTS:
-        errors.append(FieldError("/recipients", f"{len(value)} recipients; the limit is {MAX_RECIPIENTS}"))
+        errors.append(
+            FieldError(
+                "/recipients",
+                f"{len(value)} recipients; the limit is {MAX_RECIPIENTS}",
+                code="too_many_recipients",
+                params={"n": len(value), "limit": MAX_RECIPIENTS},
+            )
+        )
         return []
     out: list[Recipient] = []
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            errors.append(FieldError(pointer("recipients", i), "must be an object with `to`"))
+            errors.append(FieldError(pointer("recipients", i), "must be an object with `to`", code="not_object"))
             continue
         e164 = normalise_number(item.get("to"))
         if e164 is None:
-            errors.append(FieldError(pointer("recipients", i, "to"), "not a valid phone number"))
+            errors.append(
+                FieldError(pointer("recipients", i, "to"), "not a valid phone number", code="not_phone_number")
+            )
             continue
         variables = item.get("variables")
         if variables is not None and not isinstance(variables, dict):
-            errors.append(FieldError(pointer("recipients", i, "variables"), "must be an object"))
+            errors.append(FieldError(pointer("recipients", i, "variables"), "must be an object", code="not_object"))
             continue
         for key in item:
             if key not in ("to", "variables", "segment"):
-                errors.append(FieldError(pointer("recipients", i, key), "unknown field"))
+                errors.append(FieldError(pointer("recipients", i, key), "unknown field", code="unknown_field"))
         segment = _segment(item.get("segment"), pointer("recipients", i, "segment"), errors)
         out.append(Recipient(e164, variables or None, segment))
     return out
@@ -322,5 +408,9 @@ def _parse_recipients(value, errors: list[FieldError]) -> list[Recipient]:
 def _segment(value, where: str, errors: list[FieldError]) -> str | None:
     if value is None or (isinstance(value, str) and SEGMENT.fullmatch(value)):
         return value
-    errors.append(FieldError(where, "a segment is 1–32 of a–z, 0–9, _, - and ., starting with a letter or digit"))
+    errors.append(
+        FieldError(
+            where, "a segment is 1–32 of a–z, 0–9, _, - and ., starting with a letter or digit", code="not_segment_name"
+        )
+    )
     return None
