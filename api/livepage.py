@@ -47,3 +47,12 @@ REFRESH_SCRIPT = """'use strict';
   }, 700);
 })();
 """
+
+
+# The sandbox pages' look, theme and language switch (the handset's and the SMS inboxes': a
+# jinja2 template both include as "looks"), and the looks it offers.
+LOOK_NAMES = {"harmony": "HarmonyOS style / 鸿蒙风格", "hyper": "HyperOS style / 澎湃风格"}
+
+LOOK_BAR = """<nav class="hs-looks" aria-label="look">{% for name, title in looks.items() %}<a href="?look={{ name }}"{% if name == look %} aria-current="true"{% endif %} data-testid="look-{{ name }}">{{ title }}</a>{% endfor %}
+<a href="?theme=light"{% if theme == "light" %} aria-current="true"{% endif %} data-testid="theme-light">{{ words.light }}</a><a href="?theme=dark"{% if theme == "dark" %} aria-current="true"{% endif %} data-testid="theme-dark">{{ words.dark }}</a>
+<a href="?lang=zh-CN"{% if lang == "zh-CN" %} aria-current="true"{% endif %} lang="zh-CN">中文</a><a href="?lang=en"{% if lang == "en" %} aria-current="true"{% endif %} lang="en">English</a></nav>"""

@@ -122,6 +122,15 @@ def parse_rfc3339(value) -> datetime | None:
     return at.astimezone(UTC)
 
 
+def _not_one_of(path: str, value: object, allowed: tuple[str, ...]) -> FieldError:
+    return FieldError(
+        path,
+        f"must be one of {', '.join(allowed)}",
+        code="not_one_of",
+        params={"value": str(value), "allowed": list(allowed)},
+    )
+
+
 def parse_send_request(body: dict) -> SendRequest:
     """Check a POST /v1/messages body; `errors` lists every problem found."""
     errors: list[FieldError] = []
@@ -211,14 +220,7 @@ def parse_send_request(body: dict) -> SendRequest:
 
     traffic_type = body.get("traffic_type", "notification")
     if traffic_type not in TRAFFIC_TYPES:
-        errors.append(
-            FieldError(
-                "/traffic_type",
-                f"must be one of {', '.join(TRAFFIC_TYPES)}",
-                code="not_one_of",
-                params={"value": str(traffic_type), "allowed": list(TRAFFIC_TYPES)},
-            )
-        )
+        errors.append(_not_one_of("/traffic_type", traffic_type, TRAFFIC_TYPES))
 
     ttl = body.get("ttl", DEFAULT_TTL_S)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not MIN_TTL_S <= ttl <= MAX_TTL_S:
@@ -252,26 +254,12 @@ def parse_send_request(body: dict) -> SendRequest:
 
     fallback = body.get("fallback", "sms")
     if fallback not in FALLBACKS:
-        errors.append(
-            FieldError(
-                "/fallback",
-                f"must be one of {', '.join(FALLBACKS)}",
-                code="not_one_of",
-                params={"value": str(fallback), "allowed": list(FALLBACKS)},
-            )
-        )
+        errors.append(_not_one_of("/fallback", fallback, FALLBACKS))
         fallback = "sms"
 
     channel = body.get("channel", "rcs")
     if channel not in CHANNELS:
-        errors.append(
-            FieldError(
-                "/channel",
-                f"must be one of {', '.join(CHANNELS)}",
-                code="not_one_of",
-                params={"value": str(channel), "allowed": list(CHANNELS)},
-            )
-        )
+        errors.append(_not_one_of("/channel", channel, CHANNELS))
         channel = "rcs"
     elif channel == "sms" and fallback == "none":
         errors.append(

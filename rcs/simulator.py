@@ -57,7 +57,7 @@ from aiohttp.abc import AbstractAccessLogger
 from markupsafe import Markup
 from yarl import URL
 
-from api.livepage import REFRESH_SCRIPT, page_headers
+from api.livepage import LOOK_BAR, LOOK_NAMES, REFRESH_SCRIPT, page_headers
 from cards.html import render_html
 from cards.looks import body_class, page_css
 from cards.looks import page_choices as choose_look
@@ -1166,17 +1166,11 @@ HANDSET_WORDS = {
         },
     },
 }
-LOOK_NAMES = {"harmony": "HarmonyOS style / 鸿蒙风格", "hyper": "HyperOS style / 澎湃风格"}
-
-_LOOK_BAR = """<nav class="hs-looks" aria-label="look">{% for name, title in looks.items() %}<a href="?look={{ name }}"{% if name == look %} aria-current="true"{% endif %} data-testid="look-{{ name }}">{{ title }}</a>{% endfor %}
-<a href="?theme=light"{% if theme == "light" %} aria-current="true"{% endif %} data-testid="theme-light">{{ words.light }}</a><a href="?theme=dark"{% if theme == "dark" %} aria-current="true"{% endif %} data-testid="theme-dark">{{ words.dark }}</a>
-<a href="?lang=zh-CN"{% if lang == "zh-CN" %} aria-current="true"{% endif %} lang="zh-CN">中文</a><a href="?lang=en"{% if lang == "en" %} aria-current="true"{% endif %} lang="en">English</a></nav>"""
-
 _PAGES = jinja2.Environment(
     autoescape=True,
     loader=jinja2.DictLoader(
         {
-            "looks": _LOOK_BAR,
+            "looks": LOOK_BAR,
             "index.html": """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>MaaP simulator handsets</title><style>"""
