@@ -54,6 +54,8 @@ class Verdict:
                         f"({'platform' if m.rule.scope == 'platform' else 'brand'} list) is not allowed"
                         for m in found
                     ),
+                    code="blocked_word",
+                    params={"categories": sorted({m.rule.category for m in found})},
                 )
                 for path, found in list(by_path.items())[:100]
             ],

@@ -112,7 +112,14 @@ def _cap_problem(traffic_type: str, refusal: CapRefusal, now_ms: int) -> Problem
         429,
         f"this recipient already had {refusal.cap.limit} {traffic_type} message(s) within "
         f"{format_period(refusal.cap.period_s)}: the tenant's {whose}",
-        [FieldError("/to", f"over the {traffic_type} frequency cap {refusal.cap.name}")],
+        [
+            FieldError(
+                "/to",
+                f"over the {traffic_type} frequency cap {refusal.cap.name}",
+                code="frequency_cap",
+                params={"limit": refusal.cap.limit, "period": format_period(refusal.cap.period_s), "retry_s": wait_s},
+            )
+        ],
         headers={"Retry-After": str(wait_s)},
         extra=_cap_detail(traffic_type, refusal),
     )
@@ -305,7 +312,7 @@ class MessageLedger:
             raise Problem(
                 409,
                 "this Idempotency-Key was already used with a different request body",
-                [FieldError("", "Idempotency-Key reused with another body")],
+                [FieldError("", "Idempotency-Key reused with another body", code="idempotency_key_reused")],
             )
         body = self.keyring.open(tenant_id, "idempotency_keys", "response", key_bidx.hex(), row.response_enc)
         return Replay(row.status, body)
@@ -389,7 +396,13 @@ class MessageLedger:
             raise Problem(
                 422,
                 "this tenant's policy requires the recipient's consent to marketing, and none is recorded",
-                [FieldError("/to", f"no active consent covering marketing: the `{CONSENT_REQUIRED}` rule")],
+                [
+                    FieldError(
+                        "/to",
+                        f"no active consent covering marketing: the `{CONSENT_REQUIRED}` rule",
+                        code="consent_required",
+                    )
+                ],
                 type=COMPLIANCE_PROBLEM,
                 extra={"rule": CONSENT_REQUIRED},
             )

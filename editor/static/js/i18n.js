@@ -43,7 +43,7 @@ export function describeFinding(finding) {
   const vars = { ...(finding.params || {}) };
   if (vars.unit) vars.unit = t(`problem.unit.${vars.unit}`);
   if (vars.what) vars.what = t(`problem.what.${vars.what}`);
-  for (const name of ['allowed', 'kinds']) if (Array.isArray(vars[name])) vars[name] = vars[name].join(', ');
+  for (const name of ['allowed', 'kinds', 'categories']) if (Array.isArray(vars[name])) vars[name] = vars[name].join(', ');
   return t(key, vars);
 }
 
