@@ -16,6 +16,7 @@ from api.responses import json_response
 from messages.http import LEDGER, idempotency_key, replayed
 from privacy import openapi as _openapi  # noqa: F401  (registers the API description)
 from privacy.service import MAX_PAGE, ErasureInFlight, Privacy, subject_number
+from store.ids import is_id
 
 PRIVACY = web.AppKey("privacy", Privacy)
 
@@ -72,9 +73,12 @@ async def erase(request: web.Request) -> web.Response:
 @routes.get("/v1/privacy/erasures")
 async def list_erasures(request: web.Request) -> web.Response:
     limit = page_limit(request.query, default=50, maximum=MAX_PAGE)
-    items, cursor = await request.app[PRIVACY].erasures(
-        request[TENANT_ID], after=request.query.get("cursor"), limit=limit
-    )
+    after = request.query.get("cursor")
+    if after is not None and not is_id(after):  # the cursor is the last receipt's id
+        raise Problem(
+            422, "cursor is not one this API returned", [FieldError("/cursor", "invalid cursor", code="not_cursor")]
+        )
+    items, cursor = await request.app[PRIVACY].erasures(request[TENANT_ID], after=after, limit=limit)
     return json_response({"data": items, "next_cursor": cursor})
 
 

@@ -35,3 +35,11 @@ async def test_every_type_has_its_section_and_the_page_keeps_to_its_policy(api):
     assert set(re.findall(r'<section id="([a-z-]+)"', text)) == set(PROBLEM_TYPES)
     assert set(STATUS_TYPES.values()) <= set(PROBLEM_TYPES)
     assert "script-src" not in page.headers["Content-Security-Policy"]  # nothing runs there
+
+
+async def test_a_cursor_that_is_no_id_is_a_422_naming_it(api):
+    """Found by the fuzzer on PostgreSQL: a NUL in the erasures' cursor reached the query."""
+    for bad in ("\x00", "not-an-id", "0" * 200):
+        body = await problem(await api.get("/v1/privacy/erasures", params={"cursor": bad}), 422)
+        assert [e["path"] for e in body["errors"]] == ["/cursor"]
+    assert (await api.get("/v1/privacy/erasures", params={"cursor": "0" * 32})).status == 200

@@ -238,6 +238,7 @@ async def test_retention_settings_round_trip(api):
         "webhook_deliveries": 30,
         "idempotency_replays": 7,
         "consents": 365,
+        "conversations": 180,
     }
     resp = await api.put("/v1/privacy/retention", json={"clicks": 30, "media": 365, "messages": None})
     assert resp.status == 200, await resp.text()
