@@ -43,7 +43,7 @@ async def test_the_access_log_keeps_no_token_and_no_query_value(aiohttp_client, 
     await server.start_server(access_log_class=AccessLogger)  # as server.py runs the app
     client = await aiohttp_client(server)
     _, key = await client.app[ACCOUNTS].create_tenant("Logged brand")
-    caplog.set_level(logging.INFO, logger="aiohttp.access")
+    caplog.set_level(logging.DEBUG, logger="aiohttp.access")  # the access log is at DEBUG
     token = "AbCdEfGhIjKlMnOpQr"
     await client.get(f"/s/{token}")
     await client.post(f"/s/{token}/r/1", data={"x": "1"})
