@@ -875,6 +875,7 @@ async def dispatch_ctx(app: web.Application):
         await _started(stack, dispatcher)
         app[DISPATCHER] = dispatcher
         app[messages_http.CANCEL] = dispatcher.cancel
+        app[messages_http.LEDGER].on_accepted = dispatcher.wake  # an accepted message goes at once
         app[messages_http.CAPABILITIES] = dispatcher.capabilities
         app[CHATBOT_CLIENT] = channels.for_channel  # a brand's menu and profile go out on its channel's client
         yield

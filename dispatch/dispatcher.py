@@ -126,7 +126,11 @@ def _held_back(job: Job, now_ms: int, moved: Moved, rules: SendRules) -> Change 
 @dataclass(frozen=True)
 class DispatchOptions:
     batch_size: int = 100
-    poll_s: float = 0.1  # picks up accepted messages well within 0.5 s
+    poll_s: float = 0.1  # a pass after work or a wake-up looks again this soon
+    # Passes that find nothing look again ever later, up to this: an idle server barely works,
+    # and what is due by time (retries, TTLs, scheduled sends) goes at most this late. Accepts
+    # in this process, and every status change, wake it at once.
+    idle_poll_max_s: float = 1.0
     lease_s: float = 30.0  # a claimed message is free again this long after a worker died
     max_batches_in_flight: int = 8
     revoke_wait_s: float = 5.0  # ask again if neither revokeOk nor revokeFail came by then
@@ -248,6 +252,7 @@ class Dispatcher:
         self._wake.set()
 
     async def _run(self) -> None:
+        wait_s = self.options.poll_s
         while True:
             try:
                 claimed = await self.run_once()
@@ -256,11 +261,14 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatcher pass failed")
                 claimed = 0
+            if claimed:
+                wait_s = self.options.poll_s
             if claimed < self.options.batch_size:
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self.options.poll_s)
+                    await asyncio.wait_for(self._wake.wait(), wait_s)
+                    wait_s = self.options.poll_s  # woken: there is news
                 except TimeoutError:
-                    pass
+                    wait_s = min(wait_s * 2, max(self.options.poll_s, self.options.idle_poll_max_s))
                 self._wake.clear()
 
     async def run_once(self) -> int:
@@ -502,3 +510,9 @@ class Dispatcher:
         self.notify()
         if any(c.status == S.FALLBACK_PENDING or any(t.status == S.FALLBACK_PENDING for t in c.then) for c in changes):
             self.wake()
+        elif self._due_soon(changes):  # a retry or a deferral sooner than the idle pass would look
+            self.wake()
+
+    def _due_soon(self, changes: list[Change]) -> bool:
+        soon_ms = self.now_ms() + int(self.options.idle_poll_max_s * 1000)
+        return any(isinstance(d, int) and d <= soon_ms for c in changes for d in (c.due_ms, *(t.due_ms for t in c.then)))

@@ -279,6 +279,8 @@ class MessageLedger:
         self.db = db
         self.credit_check = credit_check
         self.rules, self.caps, self.volumes = rules, caps, volumes
+        # Called once an accept committed (server.py wakes this process's dispatcher with it).
+        self.on_accepted: Callable[[], None] = lambda: None
         self.consent_policies = consent_policies or ConsentPolicies(db)
         self.writer = writer
         self.keyring = keyring
@@ -503,6 +505,7 @@ class MessageLedger:
         if controls is None:  # nothing to look up first: the rows go as they are
             write, body = build(set(), {}, None)
             await self.writer.write(write)
+            self.on_accepted()
             return body
         # The controls' look-ups and counters decide the rows in the writer's group commit, for
         # every request of the group at once (_control_group): exact, and a few statements per
@@ -515,6 +518,7 @@ class MessageLedger:
                 "tenant %s reached its daily volume alert threshold (%s)", tenant_id, controls.alert["alert_at"]
             )
         assert controls.body is not None
+        self.on_accepted()
         return controls.body
 
     async def due_after_review(self, tenant_id: str, batch_id: str, held: dict, now_ms: int) -> dict[str, int]:

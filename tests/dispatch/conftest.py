@@ -16,7 +16,7 @@ FAST = DispatchConfig(
         delivery_delay_s=0.05, display_delay_s=0.05, revoke_delay_s=0.05, not_capable_delay_s=0.02
     ),
     smsc_receipt_delay=0.05,
-    options=DispatchOptions(poll_s=0.02, revoke_wait_s=1.0, retry=RetryPolicy(first_s=0.05)),
+    options=DispatchOptions(poll_s=0.02, idle_poll_max_s=0.2, revoke_wait_s=1.0, retry=RetryPolicy(first_s=0.05)),
 )
 
 
