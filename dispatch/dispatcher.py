@@ -515,4 +515,6 @@ class Dispatcher:
 
     def _due_soon(self, changes: list[Change]) -> bool:
         soon_ms = self.now_ms() + int(self.options.idle_poll_max_s * 1000)
-        return any(isinstance(d, int) and d <= soon_ms for c in changes for d in (c.due_ms, *(t.due_ms for t in c.then)))
+        return any(
+            isinstance(d, int) and d <= soon_ms for c in changes for d in (c.due_ms, *(t.due_ms for t in c.then))
+        )

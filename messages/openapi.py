@@ -190,6 +190,55 @@ MESSAGE = {
     },
 }
 
+_BILL_CARD = {
+    "message": {
+        "generalPurposeCard": {
+            "layout": {"cardOrientation": "VERTICAL"},
+            "content": {
+                "title": "{{ name }}，您的账单已出",
+                "description": "本月话费 {{ amount }} 元",
+                "suggestions": [{"reply": {"displayText": "查看详情", "postback": {"data": "bill-detail"}}}],
+            },
+        }
+    }
+}
+SEND_EXAMPLES = {
+    "card": {
+        "summary": "A card to one recipient, with its variables",
+        "value": {"to": "+8613800138001", "card": _BILL_CARD, "variables": {"name": "张先生", "amount": "58.00"}},
+    },
+    "batch": {
+        "summary": "A batch: one card, each recipient's variables, a TTL and the SMS fallback",
+        "value": {
+            "recipients": [
+                {"to": "+8613800138001", "variables": {"name": "张先生", "amount": "58.00"}},
+                {"to": "+8613800138010", "variables": {"name": "李女士", "amount": "126.50"}},
+            ],
+            "card": _BILL_CARD,
+            "traffic_type": "notification",
+            "ttl": 86400,
+            "fallback": "sms",
+        },
+    },
+    "template": {
+        "summary": "An approved template version, by name",
+        "value": {
+            "to": "+8613800138001",
+            "template": {"name": "monthly_bill", "version": 2},
+            "variables": {"name": "张"},
+        },
+    },
+    "text": {
+        "summary": "Plain text with a chip list",
+        "value": {
+            "to": "+8613800138001",
+            "text": "您的快递已到驿站",
+            "suggestions": [{"reply": {"displayText": "已取件", "postback": {"data": "picked-up"}}}],
+        },
+    },
+}
+
+
 register_fragment(
     {
         "schemas": {"SendRequest": SEND_REQUEST, "Accepted": ACCEPTED, "Message": MESSAGE, "MessageEvent": EVENT},
@@ -209,12 +258,37 @@ register_fragment(
                     ],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendRequest"}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/SendRequest"},
+                                "examples": SEND_EXAMPLES,
+                            }
+                        },
                     },
                     "responses": {
                         "202": {
                             "description": "Accepted and durable",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
+                            "headers": {
+                                "Location": {
+                                    "description": "The message, or the batch's list",
+                                    "schema": {"type": "string"},
+                                },
+                            },
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Accepted"},
+                                    "example": {
+                                        "batch_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a7c",
+                                        "messages": [
+                                            {
+                                                "id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a7b",
+                                                "to": "+8613800138001",
+                                                "status": "accepted",
+                                            }
+                                        ],
+                                    },
+                                }
+                            },
                         },
                         **problem_responses(400, 401, 402, 409, 413, 415, 422, 429),
                     },
