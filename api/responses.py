@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,3 +39,18 @@ def json_response(
     return web.json_response(
         data, status=status, headers=headers, content_type=content_type, reason=reason, dumps=_dumps
     )
+
+
+def cacheable_json(request: web.Request, data: Any) -> web.Response:
+    """A JSON answer with a strong `ETag` (a digest of its bytes); `304 Not Modified` without a
+    body when the request's `If-None-Match` names it (or `*`), so a client polling a template
+    re-reads only what changed."""
+    body = _dumps(data).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    wanted = request.headers.get("If-None-Match")
+    if wanted is not None:
+        tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
+        if "*" in tags or etag in tags:
+            return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)

@@ -8,7 +8,7 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
-from api.responses import json_response
+from api.responses import cacheable_json, json_response
 from cards.library import load_library
 from cards.store import openapi as _openapi  # noqa: F401  (registers the API description)
 from cards.store.service import MAX_VERSION, TemplateStore
@@ -66,7 +66,7 @@ async def list_templates(request: web.Request) -> web.Response:
 
 @routes.get("/v1/templates/{id}")
 async def get_template(request: web.Request) -> web.Response:
-    return json_response(await request.app[TEMPLATES].summary(request[TENANT_ID], request.match_info["id"]))
+    return cacheable_json(request, await request.app[TEMPLATES].summary(request[TENANT_ID], request.match_info["id"]))
 
 
 @routes.get("/v1/templates/{id}/versions/{version:\\d+}")
@@ -75,7 +75,7 @@ async def get_version(request: web.Request) -> web.Response:
     if number is None:  # beyond any version storage can hold: none exists
         raise Problem(404, "no such template version", [FieldError("/version", f"versions go up to {MAX_VERSION}")])
     v = await request.app[TEMPLATES].version(request[TENANT_ID], request.match_info["id"], number)
-    return json_response(v.as_dict())
+    return cacheable_json(request, v.as_dict())
 
 
 @routes.post("/v1/templates/{id}/versions")
@@ -86,7 +86,7 @@ async def add_version(request: web.Request) -> web.Response:
 
 @routes.get("/v1/templates/{id}/draft")
 async def get_draft(request: web.Request) -> web.Response:
-    return json_response(await request.app[TEMPLATES].draft(request[TENANT_ID], request.match_info["id"]))
+    return cacheable_json(request, await request.app[TEMPLATES].draft(request[TENANT_ID], request.match_info["id"]))
 
 
 @routes.put("/v1/templates/{id}/draft")

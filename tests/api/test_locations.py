@@ -45,3 +45,20 @@ async def test_new_versions_and_copies_of_a_template_say_where_they_are(api):
 async def test_a_batch_of_consents_has_no_one_location(api):
     resp = await api.post("/v1/consents", {"consents": [{"to": "+8613800138002"}, {"to": "+8613800138003"}]})
     assert resp.status == 201 and "Location" not in resp.headers
+
+
+async def test_a_template_answers_with_an_etag_and_304_while_unchanged(api):
+    made = await (await api.post("/v1/templates", {"name": "bill", "card": card()})).json()
+    for path in (f"/v1/templates/{made['id']}", f"/v1/templates/{made['id']}/versions/1"):
+        first = await api.get(path)
+        assert first.status == 200
+        etag = first.headers["ETag"]
+        again = await api.get(path, headers={"If-None-Match": etag})
+        assert again.status == 304 and again.headers["ETag"] == etag and await again.read() == b""
+        assert (await api.get(path, headers={"If-None-Match": f'"other", W/{etag}'})).status == 304
+        assert (await api.get(path, headers={"If-None-Match": '"other"'})).status == 200
+    summary = f"/v1/templates/{made['id']}"
+    etag = (await api.get(summary)).headers["ETag"]
+    assert (await api.post(f"{summary}/versions", {"card": card(title="第二版")})).status == 201
+    changed = await api.get(summary, headers={"If-None-Match": etag})
+    assert changed.status == 200 and changed.headers["ETag"] != etag  # a new version: read again
