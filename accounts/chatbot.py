@@ -459,10 +459,11 @@ class ChatbotInfo:
         if config is None:
             log.info("a chatbot audit for a chatbot without a channel here (the default one?)")
             return
+        # The channel's verdict first: whoever sees the publish settled sees the channel's too.
+        await self.channels.set_profile_audit(chatbot_id, state, notice.description)
         settled = await self._settle(config, state, notice.description)
         if settled is None:
             log.info("chatbot %s audit with no publish waiting (submitted elsewhere?)", config.id)
-        await self.channels.set_profile_audit(chatbot_id, state, notice.description)
 
     async def _settle(self, config: ChannelConfig, state: str, description: str | None) -> dict | None:
         """Give the verdict to the channel's oldest waiting publish and queue its webhook, in one

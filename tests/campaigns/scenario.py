@@ -163,11 +163,12 @@ async def run(
         statuses = dict((await conn.execute(select(m.id, m.status).where(m.id.in_(mine)))).all())
         types: dict[str, set[str]] = {}
         segments: dict[str, int] = {}
-        read_ms: dict[str, int] = {}
-        for r in await conn.execute(select(e.message_id, e.type, e.detail, e.at_ms).where(e.message_id.in_(mine))):
+        read_recorded_ms: dict[str, int] = {}
+        for r in await conn.execute(select(e.id, e.message_id, e.type, e.detail).where(e.message_id.in_(mine))):
             types.setdefault(r.message_id, set()).add(r.type)
             if r.type == "rcs_read":
-                read_ms[r.message_id] = r.at_ms
+                # When the platform learnt of it: an event's id is a UUIDv7 made as it is recorded.
+                read_recorded_ms[r.message_id] = int(r.id[:12], 16)
             if r.type == "sms_sent":
                 segments[r.message_id] = (r.detail or {}).get("segments", 1)
         r_ = campaign_recipients.c
@@ -203,13 +204,16 @@ async def run(
     # message was read, went as SMS or ended (still unread now: it would have had a resend).
     resent_for = {first: at_ms for first, at_ms in pairs}
     assert len(resent_for) == len(resends) > 0
-    late_reads = 0
+    known_reads = []
     for first, at_ms in resent_for.items():
         assert "rcs_delivered" in types[first] and "sms_sent" not in types[first], types[first]
-        # Decided on what was known then: a read the operator reported late (its time is the
-        # handset's, its callback queued behind others under load) crosses the resend.
-        late_reads += first in read_ms and read_ms[first] <= at_ms
-    assert late_reads <= max(2, len(resends) // 10), (late_reads, len(resends))
+        # Decided on what was known then: a read recorded before the decision (a second's slack
+        # for the decision's read racing the read's commit) must have stopped the resend; one
+        # the operator reported later (its callback queued behind others under load) may not.
+        if first in read_recorded_ms and read_recorded_ms[first] < at_ms - 1000:
+            known_reads.append((first, at_ms - read_recorded_ms[first]))
+    assert not known_reads, known_reads
+    late_reads = sum(1 for first in resent_for if first in read_recorded_ms)  # reported after it
     assert not [i for i in firsts if statuses[i] == "rcs_delivered" and i not in resent_for]
     assert all("rcs_sent" not in types.get(i, set()) for i in resends)
     assert results["resend"]["accepted"] == len(resends)
