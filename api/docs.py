@@ -8,6 +8,7 @@ import base64
 import hashlib
 import html
 import importlib.resources
+import re
 
 from aiohttp import web
 
@@ -85,6 +86,11 @@ PROBLEMS_STYLE = (
 )
 
 
+def _prose(text: str) -> str:
+    """Escaped text with its `backticked` names set as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def problems_html() -> str:
     """/docs/problems: every problem `type` the API answers with, one section (anchor) each."""
     sections = []
@@ -93,7 +99,7 @@ def problems_html() -> str:
         sections.append(
             f'<section id="{name}"><h2><code>{PROBLEM_DOCS}#{name}</code>'
             + (f" · HTTP {statuses}" if statuses else "")
-            + f"</h2><p>{html.escape(meaning)}</p><p><b>What to do:</b> {html.escape(remedy)}</p></section>"
+            + f"</h2><p>{_prose(meaning)}</p><p><b>What to do:</b> {_prose(remedy)}</p></section>"
         )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'

@@ -95,6 +95,18 @@ def parse_journey(body: Any) -> dict:
     return raw
 
 
+def _why_not_startable(row) -> tuple[str, str] | None:
+    if row is None:
+        return "not_found", "none of your journeys has this id"
+    if row.spec["offset_days"] < 0:
+        return (
+            "journey_before_date",
+            "this journey sends before its date; a reply can start only a journey that sends on "
+            "or after the day it starts (offset_days ≥ 0)",
+        )
+    return None
+
+
 def matching_days(target: date, recurrence: str) -> list[str]:
     """The attribute values (or their `MM-DD` / `DD` tails) that fall due on `target`."""
     if recurrence == "once":
@@ -223,16 +235,7 @@ class Journeys:
     async def why_not_startable(self, tenant_id: str, journey_id: str) -> tuple[str, str] | None:
         """Why a reply (a conversation rule) could not start this journey: (code, message), or
         None when it can."""
-        row = await self._row(tenant_id, journey_id)
-        if row is None:
-            return "not_found", "none of your journeys has this id"
-        if row.spec["offset_days"] < 0:
-            return (
-                "journey_before_date",
-                "this journey sends before its date; a reply can start only a journey that sends on "
-                "or after the day it starts (offset_days ≥ 0)",
-            )
-        return None
+        return _why_not_startable(await self._row(tenant_id, journey_id))
 
     async def start(self, tenant_id: str, journey_id: str, contact_id: str) -> str:
         """Start the journey for one contact today: the journey's date attribute on the contact
@@ -241,9 +244,10 @@ class Journeys:
         (one occurrence); started on a later day, it starts over. A journey with offset 0 already
         evaluated today is evaluated again, for the contacts not yet served. The date set."""
         row = await self._row(tenant_id, journey_id)
-        why = await self.why_not_startable(tenant_id, journey_id)
-        if row is None or why is not None:
-            raise Problem(404 if row is None else 409, why[1] if why else "no such journey")
+        why = _why_not_startable(row)
+        if why is not None:
+            raise Problem(404 if row is None else 409, why[1])
+        assert row is not None
         if row.status != "active":
             raise Problem(409, "the journey is paused")
         if self.contacts is None:

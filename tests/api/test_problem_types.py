@@ -34,6 +34,7 @@ async def test_every_type_has_its_section_and_the_page_keeps_to_its_policy(api):
     text = await page.text()
     assert set(re.findall(r'<section id="([a-z-]+)"', text)) == set(PROBLEM_TYPES)
     assert set(STATUS_TYPES.values()) <= set(PROBLEM_TYPES)
+    assert "`" not in text and "<code>errors[]</code>" in text  # names set as code, not Markdown
     assert "script-src" not in page.headers["Content-Security-Policy"]  # nothing runs there
 
 
