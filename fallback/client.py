@@ -19,7 +19,6 @@ import logging
 import random
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +26,11 @@ from typing import Any
 from smpp.pdu import operations, pdu_types
 
 from fallback import smpp
+from fallback.receipts import ReceiptBook, Tracked
 from fallback.route import (
     BeforeWrite,
     InboundSms,
     MessageOutcome,
-    OutcomeStatus,
     PartState,
     RouteHooks,
     SubmitError,
@@ -63,15 +62,6 @@ class SmppError(SubmitError):
             throttled=status in smpp.THROTTLE_STATUSES,
             in_doubt=in_doubt,
         )
-
-
-@dataclass
-class _Tracked:
-    reference: str
-    ids: list[str | None]
-    stats: list[smpp.Receipt | None]
-    created: float
-    done: bool = False
 
 
 @dataclass
@@ -159,10 +149,12 @@ class SmppClient:
         self._throttled_until = 0.0
         self._throttled_at = 0.0  # when the current pause began
         self._throttle_streak = 0
-        self._messages: dict[str, _Tracked] = {}
-        self._parts: dict[str, tuple[str, int]] = {}
-        # Receipts that beat their submit_sm_resp (or follow a restart), kept for a while.
-        self._orphans: OrderedDict[str, tuple[float, smpp.Receipt]] = OrderedDict()
+        self.receipts = ReceiptBook(
+            lambda outcome: self._deliver(self._on_outcome, self.outcomes, outcome),
+            clock,
+            receipt_ttl=receipt_ttl,
+            spellings=_id_spellings,
+        )
         self.counts = {"binds": 0, "submitted": 0, "throttled": 0, "receipts": 0}
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -384,9 +376,7 @@ class SmppClient:
         reference = reference or self._new_reference()
         self._concat_ref = (self._concat_ref + 1) % 256
         wire = smpp.wire_parts(seg, self._concat_ref)
-        tracked = _Tracked(reference, [None] * len(wire), [None] * len(wire), self._clock())
-        self._messages[reference] = tracked
-        self._sweep()
+        tracked = self.receipts.open(reference, len(wire))
         deadline = asyncio.get_running_loop().time() + self.submit_timeout
         destination, dest_ton, dest_npi = smpp.sms_address(dest_e164)
         source, source_ton, source_npi = smpp.source_address(source_addr)
@@ -414,15 +404,15 @@ class SmppClient:
                 mark = before_write if index == 0 else None
                 message_id, took = await self._submit_part(pdu_args, deadline, tracked, mark)
                 latency += took
-                self._register_part(tracked, index, message_id)
+                self.receipts.register(tracked, index, message_id)
         except BaseException:
-            self._forget(tracked)
+            self.receipts.forget(tracked)
             raise
         self.counts["submitted"] += 1
         return SubmitResult(reference, tuple(tracked.ids), seg, latency)  # type: ignore[arg-type]
 
     async def _submit_part(
-        self, pdu_args: dict, deadline: float, tracked: _Tracked, before_write: BeforeWrite | None = None
+        self, pdu_args: dict, deadline: float, tracked: Tracked, before_write: BeforeWrite | None = None
     ) -> tuple[str, float]:
         loop = asyncio.get_running_loop()
         while True:
@@ -485,7 +475,7 @@ class SmppClient:
             )
 
     def _error(
-        self, status, message: str, tracked: _Tracked, transient: bool = True, in_doubt: bool = False
+        self, status, message: str, tracked: Tracked, transient: bool = True, in_doubt: bool = False
     ) -> SmppError:
         accepted = tuple(i for i in tracked.ids if i)
         return SmppError(status, message, transient=transient, part_ids=accepted, in_doubt=in_doubt)
@@ -524,40 +514,7 @@ class SmppClient:
 
     def track(self, reference: str, part_ids: list[str] | tuple[str, ...]) -> None:
         """Roll up receipts for a message submitted earlier (e.g. before a restart)."""
-        tracked = _Tracked(reference, [None] * len(part_ids), [None] * len(part_ids), self._clock())
-        self._messages[reference] = tracked
-        for index, message_id in enumerate(part_ids):
-            self._register_part(tracked, index, message_id)
-
-    def _register_part(self, tracked: _Tracked, index: int, message_id: str) -> None:
-        tracked.ids[index] = message_id
-        if tracked.done:
-            return
-        self._parts[message_id] = (tracked.reference, index)
-        orphan = self._orphans.pop(message_id, None)
-        if orphan is not None:
-            self._apply(tracked, index, orphan[1])
-
-    def _forget(self, tracked: _Tracked) -> None:
-        self._messages.pop(tracked.reference, None)
-        for message_id in tracked.ids:
-            if message_id:
-                self._parts.pop(message_id, None)
-
-    def _sweep(self) -> None:
-        now = self._clock()
-        while self._orphans:
-            first = next(iter(self._orphans.values()))
-            if now - first[0] < 60.0 and len(self._orphans) < 10_000:
-                break
-            self._orphans.popitem(last=False)
-        # Messages whose receipts never came are dropped after receipt_ttl; dicts keep
-        # insertion order, so the oldest come first.
-        for reference in list(self._messages)[:100]:
-            tracked = self._messages[reference]
-            if now - tracked.created < self.receipt_ttl:
-                break
-            self._forget(tracked)
+        self.receipts.track(reference, part_ids)
 
     def _on_deliver_sm(self, pdu: operations.PDU) -> None:
         if smpp.is_receipt(pdu):
@@ -566,7 +523,7 @@ class SmppClient:
                 log.warning("unreadable delivery receipt ignored")
                 return
             self.counts["receipts"] += 1
-            self._on_receipt(receipt)
+            self.receipts.receipt(receipt)
             return
         udh, body = smpp.split_udh(pdu.params.get("short_message") or b"", smpp.has_udhi(pdu))
         text = smpp.decode_text(body, smpp.data_coding_value(pdu))
@@ -577,55 +534,6 @@ class SmppClient:
         )
         self._deliver(self._on_inbound, self.inbound, inbound)
 
-    def _on_receipt(self, receipt: smpp.Receipt) -> None:
-        located = self._locate(receipt.message_id)
-        if located is None:
-            self._orphans[receipt.message_id] = (self._clock(), receipt)
-            return
-        tracked, index = located
-        self._apply(tracked, index, receipt)
-
-    def _locate(self, message_id: str) -> tuple[_Tracked, int] | None:
-        # SMSCs are known to answer submit_sm with a hex id and quote it in decimal in the
-        # receipt (or the reverse), sometimes zero-padded: try those spellings too.
-        candidates = [message_id, message_id.lstrip("0") or "0"]
-        try:
-            candidates.append(format(int(message_id), "x"))
-        except ValueError:
-            pass
-        try:
-            candidates.append(str(int(message_id, 16)))
-        except ValueError:
-            pass
-        for candidate in candidates:
-            for key in (candidate, candidate.upper(), candidate.lower()):
-                hit = self._parts.get(key)
-                if hit is not None:
-                    tracked = self._messages.get(hit[0])
-                    if tracked is not None:
-                        return tracked, hit[1]
-        return None
-
-    def _apply(self, tracked: _Tracked, index: int, receipt: smpp.Receipt) -> None:
-        if tracked.done or not receipt.final:
-            return
-        tracked.stats[index] = receipt
-        failed = next((r for r in tracked.stats if r is not None and r.stat != smpp.DELIVERED), None)
-        if failed is not None:
-            reason = f"{failed.stat} err:{failed.err}" if failed.err else failed.stat
-            self._finish(tracked, "failed", reason)
-        elif all(r is not None for r in tracked.stats) and all(tracked.ids):
-            self._finish(tracked, "delivered", None)
-
-    def _finish(self, tracked: _Tracked, status: OutcomeStatus, reason: str | None) -> None:
-        tracked.done = True
-        parts = tuple(
-            PartState(mid or "", r.stat if r else None, r.err if r else None)
-            for mid, r in zip(tracked.ids, tracked.stats)
-        )
-        self._forget(tracked)
-        self._deliver(self._on_outcome, self.outcomes, MessageOutcome(tracked.reference, status, reason, parts))
-
     def _deliver(self, callback, queue: asyncio.Queue, item) -> None:
         if callback is None:
             queue.put_nowait(item)
@@ -635,6 +543,21 @@ class SmppClient:
             task = asyncio.get_running_loop().create_task(result)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+
+def _id_spellings(message_id: str) -> list[str]:
+    """SMSCs are known to answer submit_sm with a hex id and quote it in decimal in the receipt
+    (or the reverse), sometimes zero-padded: the spellings to look a receipt's id up by."""
+    candidates = [message_id, message_id.lstrip("0") or "0"]
+    try:
+        candidates.append(format(int(message_id), "x"))
+    except ValueError:
+        pass
+    try:
+        candidates.append(str(int(message_id, 16)))
+    except ValueError:
+        pass
+    return [key for c in candidates for key in (c, c.upper(), c.lower())]
 
 
 def _expire(future: asyncio.Future) -> None:
