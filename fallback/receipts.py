@@ -16,6 +16,7 @@ from typing import Protocol
 from fallback.route import MessageOutcome, OutcomeStatus, PartState
 
 DELIVERED = "DELIVRD"
+# Final receipt states other than DELIVRD: the part will never arrive.
 FAILED_STATES = frozenset({"UNDELIV", "REJECTD", "EXPIRED", "DELETED", "UNKNOWN"})
 
 

@@ -19,6 +19,7 @@ from smpp.pdu import operations, pdu_types, smpp_time
 from smpp.pdu.error import PDUCorruptError, PDUParseError  # noqa: F401  (re-exported)
 from smpp.pdu.pdu_encoding import PDUEncoder
 
+from fallback.receipts import DELIVERED, FAILED_STATES, is_final  # noqa: F401  (re-exported)
 from fallback.segmentation import GSM7, Segmentation
 from security.numbers import ascii_digits
 
@@ -253,9 +254,6 @@ def e164_of(address: bytes | str, ton: pdu_types.AddrTon | None) -> str:
 
 # --- delivery receipts (SMPP 3.4 Appendix B, parsed leniently) ------------------------------
 
-DELIVERED = "DELIVRD"
-# Final receipt states other than DELIVRD: the part will never arrive.
-FAILED_STATES = frozenset({"UNDELIV", "REJECTD", "EXPIRED", "DELETED", "UNKNOWN"})
 _STATE_NAMES = {
     pdu_types.MessageState.ENROUTE: "ENROUTE",
     pdu_types.MessageState.DELIVERED: "DELIVRD",
@@ -292,7 +290,7 @@ class Receipt:
 
     @property
     def final(self) -> bool:
-        return self.stat == DELIVERED or self.stat in FAILED_STATES
+        return is_final(self.stat)
 
 
 def state_name(state: pdu_types.MessageState | None) -> str | None:
