@@ -35,9 +35,9 @@ from fallback.route import (
     RouteHooks,
     SubmitError,
     SubmitResult,
+    route_options,
 )
 from fallback.segmentation import Segmentation, segment_sms
-from security.secrets import Secret
 
 log = logging.getLogger("hongyan.smpp")
 
@@ -580,21 +580,13 @@ _SMPP_OPTIONS = {
 def smpp_route(name: str, options: Mapping[str, Any], hooks: RouteHooks) -> SmppClient:
     """An SMPP 3.4 transceiver bind from a routes-file entry (`host`, `port`, `system_id`,
     `password`, and optionally the tuning options above)."""
-    for key in ("host", "port", "system_id", "password"):
-        if key not in options:
-            raise ValueError(f"SMPP route {name}: {key} is required")
-    password = options["password"]
-    password = password.reveal() if isinstance(password, Secret) else str(password)
-    unknown = set(options) - {"host", "port", "system_id", "password"} - set(_SMPP_OPTIONS)
-    if unknown:
-        raise ValueError(f"SMPP route {name}: unknown option(s) {', '.join(sorted(unknown))}")
-    tuning = {key: _SMPP_OPTIONS[key](value) for key, value in options.items() if key in _SMPP_OPTIONS}
+    given, tuning = route_options("SMPP", name, options, ("host", "port", "system_id", "password"), _SMPP_OPTIONS)
     try:
         return SmppClient(
-            str(options["host"]),
-            int(options["port"]),
-            str(options["system_id"]),
-            password,
+            str(given["host"]),
+            int(given["port"]),
+            str(given["system_id"]),
+            str(given["password"]),
             on_outcome=hooks.on_outcome,
             on_inbound=hooks.on_inbound,
             on_throttle=hooks.on_throttle,

@@ -190,3 +190,30 @@ class SmsGateway(Protocol):
         """Ask `route`'s peer for the state of each part; None when it cannot be asked (a route
         kind without queries, a route no longer configured). Raises `SubmitError`."""
         ...
+
+
+def route_options(
+    kind: str,
+    name: str,
+    options: Mapping[str, Any],
+    required: tuple[str, ...],
+    tuning: Mapping[str, Callable[[Any], Any]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A routes-file entry checked: its required options (a `Secret` revealed here, the one place
+    that needs it) and its tuning options converted; ValueError naming the route otherwise."""
+    for key in required:
+        if key not in options:
+            raise ValueError(f"{kind} route {name}: {key} is required")
+    unknown = set(options) - set(required) - set(tuning)
+    if unknown:
+        raise ValueError(f"{kind} route {name}: unknown option(s) {', '.join(sorted(unknown))}")
+    given = {}
+    for key in required:
+        value = options[key]
+        reveal = getattr(value, "reveal", None)  # security.secrets.Secret
+        given[key] = reveal() if callable(reveal) else value
+    try:
+        tuned = {key: tuning[key](value) for key, value in options.items() if key in tuning}
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{kind} route {name}: {exc}") from None
+    return given, tuned

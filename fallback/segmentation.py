@@ -117,12 +117,15 @@ def segment_sms(
     signature: str | None = None,
     *,
     price: str | Decimal | None = None,
+    ucs2: bool = False,
 ) -> Segmentation:
     """Split `text` into SMS parts exactly as it will be sent and billed.
 
     In ``gsm`` mode the text is counted as given (no signature, nothing substituted). In ``cn``
     mode `signature` is prepended, so the parts' texts joined give back ``signature + text``.
     `price` is the price per segment; `cost` is segments × price as a 2–4 decimal string, or None.
+    `ucs2` (``gsm`` mode) splits for UCS-2 even when the text would fit GSM-7 (a peer that
+    takes no GSM-7, like the Chinese gateways for text beyond ASCII).
     Raises `SegmentationError` when the text is longer than the mode allows.
     """
     if mode == "cn":
@@ -133,7 +136,7 @@ def segment_sms(
         parts = _split(full, lambda ch: 1, CN_SINGLE, CN_PART)
     elif mode == "gsm":
         full = text
-        if is_gsm7(full):
+        if is_gsm7(full) and not ucs2:
             encoding = GSM7
             parts = _split(full, gsm7_septets, GSM7_SINGLE, GSM7_PART)
         else:

@@ -19,8 +19,10 @@ from smpp.pdu import operations, pdu_types, smpp_time
 from smpp.pdu.error import PDUCorruptError, PDUParseError  # noqa: F401  (re-exported)
 from smpp.pdu.pdu_encoding import PDUEncoder
 
+from fallback import framing
 from fallback.receipts import DELIVERED, FAILED_STATES, is_final  # noqa: F401  (re-exported)
 from fallback.segmentation import GSM7, Segmentation
+from fallback.udh import concat_info, concat_udh, split_udh  # noqa: F401  (re-exported)
 from security.numbers import ascii_digits
 
 Status = pdu_types.CommandStatus
@@ -74,47 +76,11 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes:
     return header + await reader.readexactly(length - HEADER_LEN)
 
 
-class FrameWriter:
-    """Writes PDUs, coalescing those sent in one event-loop turn into a single socket write
-    (one syscall for many submit_sm / deliver_sm_resp under load)."""
+class FrameWriter(framing.FrameWriter):
+    """A `fallback.framing.FrameWriter` of SMPP PDUs."""
 
     def __init__(self, writer: asyncio.StreamWriter):
-        self.stream = writer
-        self._pending: list[bytes] = []
-        self._queued = 0  # tickets handed out by `send`
-        self.written = 0  # the last ticket handed to the socket
-
-    def send(self, pdu: operations.PDU) -> int:
-        """Queue `pdu` for this turn's write; returns its ticket (see `was_written`), 0 when the
-        stream is closing and nothing was queued."""
-        if self.stream.is_closing():
-            return 0
-        if not self._pending:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self._pending.append(encode_pdu(pdu))
-        self._queued += 1
-        return self._queued
-
-    def was_written(self, ticket: int) -> bool:
-        """Whether the PDU with `ticket` went to the socket (so the peer may have it)."""
-        return 0 < ticket <= self.written
-
-    def flush(self) -> None:
-        if self._pending and not self.stream.is_closing():
-            self.stream.write(b"".join(self._pending))
-            self.written = self._queued
-        self._pending.clear()
-
-    async def drain(self) -> None:
-        await self.stream.drain()
-
-    def close(self) -> None:
-        self.flush()
-        self.stream.close()
-
-    def abort(self) -> None:
-        self._pending.clear()
-        self.stream.transport.abort()
+        super().__init__(writer, encode_pdu)
 
 
 def frame_header(frame: bytes) -> tuple[int, int, int]:
@@ -161,7 +127,7 @@ def wire_parts(segmentation: Segmentation, reference: int) -> list[WirePart]:
     for seq, part in enumerate(segmentation.parts, start=1):
         payload = part.text.encode("gsm03.38") if gsm else part.text.encode("utf-16-be")
         if total > 1:
-            payload = bytes((0x05, 0x00, 0x03, reference & 0xFF, total, seq)) + payload
+            payload = concat_udh(reference, total, seq) + payload
         out.append(WirePart(payload, data_coding, total > 1))
     return out
 
@@ -195,28 +161,6 @@ def data_coding(value: int) -> pdu_types.DataCoding:
 def has_udhi(pdu: operations.PDU) -> bool:
     esm = pdu.params.get("esm_class")
     return esm is not None and pdu_types.EsmClassGsmFeatures.UDHI_INDICATOR_SET in esm.gsmFeatures
-
-
-def split_udh(payload: bytes, udhi: bool) -> tuple[bytes, bytes]:
-    """(udh, body) of a short_message; the UDH is empty when UDHI is not set."""
-    if not udhi or not payload:
-        return b"", payload
-    end = 1 + payload[0]
-    return payload[:end], payload[end:]
-
-
-def concat_info(udh: bytes) -> tuple[int, int, int] | None:
-    """(reference, total, sequence) from a concatenation IE (8- or 16-bit reference)."""
-    i = 1
-    while i + 1 < len(udh):
-        iei, length = udh[i], udh[i + 1]
-        value = udh[i + 2 : i + 2 + length]
-        if iei == 0x00 and length == 3:
-            return value[0], value[1], value[2]
-        if iei == 0x08 and length == 4:
-            return int.from_bytes(value[:2], "big"), value[2], value[3]
-        i += 2 + length
-    return None
 
 
 def decode_text(payload: bytes, coding: int) -> str:

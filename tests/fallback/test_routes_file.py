@@ -96,7 +96,7 @@ def test_one_route_needs_no_carriers():
         ("not = [valid", "not valid TOML"),
         ("[route.x]\nkind='smpp'", "unknown section(s) route"),
         ("sender = '1069'", "[routes] must define at least one route"),
-        ("[routes.x]\nkind = 'carrier-pigeon'\nmax_per_second = 1", "routes.x: kind must be one of smpp"),
+        ("[routes.x]\nkind = 'carrier-pigeon'\nmax_per_second = 1", "routes.x: kind must be one of cmpp, smpp"),
         ("[routes.x]\nkind = 'smpp'", "routes.x: max_per_second must be a positive number"),
         ("[routes.x]\nkind = 'smpp'\nmax_per_second = -3", "max_per_second must be a positive number"),
         ("[routes.x]\nkind = 'smpp'\nmax_per_second = 1\nburst = 0", "burst must be a number of at least 1"),

@@ -1,0 +1,176 @@
+"""The CMPP route kind against the CMPP simulator, over real sockets, in both versions: login
+with the authenticators, each sandbox ending's outcome, long messages in parts with their UDH,
+long replies joined, the gateway's refusals."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from fallback.gateways import cmpp
+from fallback.gateways.cmpp_simulator import SANDBOX_SECRET, SANDBOX_SP_ID, CmppSimulator
+from fallback.gateways.session import GatewayError
+from fallback.route import RouteHooks, SmsRoute
+from fallback.udh import concat_info, split_udh
+
+VERSIONS = [pytest.param(cmpp.V20, id="cmpp2"), pytest.param(cmpp.V30, id="cmpp3")]
+
+
+@pytest.fixture
+async def sim():
+    async with CmppSimulator(receipt_delay=0.01) as simulator:
+        yield simulator
+
+
+def client_for(sim: CmppSimulator, version: int, secret: str = SANDBOX_SECRET, **kw) -> cmpp.CmppClient:
+    return cmpp.CmppClient(
+        "127.0.0.1", sim.port, SANDBOX_SP_ID, secret, service_id="HONGYAN", version=version,
+        throttle_delay=0.01, reconnect_delay=0.01, **kw,
+    )  # fmt: skip
+
+
+async def next_outcome(client: cmpp.CmppClient):
+    return await asyncio.wait_for(client.outcomes.get(), 5)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(
+    ("number", "status", "reason", "throttled"),
+    [
+        ("+8613800138010", "delivered", None, 0),  # …0: not RCS-capable, SMS delivered
+        ("+8613800138001", "delivered", None, 0),
+        ("+8613800138009", "failed", "UNDELIV", 0),  # …9: the SMS is undeliverable
+        ("+8613800138100", "delivered", None, 2),  # …00: flow control twice, then accepted
+    ],
+)
+async def test_each_sandbox_ending(sim, version, number, status, reason, throttled):
+    async with client_for(sim, version) as client:
+        await client.wait_bound(5)
+        sent = await client.submit(number, "您的验证码是 123456", "1069000000123", reference="r1")
+        outcome = await next_outcome(client)
+    assert (outcome.reference, outcome.status, outcome.reason) == ("r1", status, reason)
+    assert outcome.parts[0].message_id == sent.part_ids[0]
+    assert client.counts["throttled"] == throttled == sim.counts["throttled"]
+    [got] = sim.received
+    assert got["Dest_terminal_Id"] == [number[3:]] and got["Src_Id"] == "1069000000123"
+    assert got["Msg_Fmt"] == cmpp.UCS2 and got["Msg_Content"].decode("utf-16-be") == "您的验证码是 123456"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_lost_report_leaves_the_message_open(sim, version):
+    async with client_for(sim, version) as client:
+        await client.wait_bound(5)
+        await client.submit("+8613800138090", "hello", "1069000000", reference="lost")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(client.outcomes.get(), 0.3)
+    assert sim.received[0]["Msg_Fmt"] == cmpp.ASCII
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_long_message_goes_in_parts_with_their_udh(sim, version):
+    text = "尊敬的客户，您本月话费账单已出，请及时缴纳。" * 7  # 154 characters: 3 UCS-2 parts
+    async with client_for(sim, version) as client:
+        await client.wait_bound(5)
+        sent = await client.submit("+8613800138010", text, "1069000000", reference="long")
+        outcome = await next_outcome(client)
+    assert len(sent.part_ids) == 3 and outcome.status == "delivered" and len(outcome.parts) == 3
+    infos, joined = [], ""
+    for number, part in enumerate(sim.received, start=1):
+        assert (part["Pk_total"], part["Pk_number"], part["TP_udhi"]) == (3, number, 1)
+        udh, body = split_udh(part["Msg_Content"], True)
+        infos.append(concat_info(udh))
+        joined += body.decode("utf-16-be")
+        assert len(part["Msg_Content"]) <= 140
+    assert joined == text
+    assert len({i[0] for i in infos}) == 1 and [i[1:] for i in infos] == [(3, 1), (3, 2), (3, 3)]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_long_reply_arrives_joined(sim, version):
+    text = "请帮我查询一下本月的流量使用情况，谢谢！" * 5
+    async with client_for(sim, version) as client:
+        await client.wait_bound(5)
+        sim.send_mo("+8613800138000", "1069000000123", text)
+        reply = await asyncio.wait_for(client.inbound.get(), 5)
+    assert sim.counts["mo"] == 2
+    assert (reply.source, reply.destination, reply.text) == ("+8613800138000", "1069000000123", text)
+    assert client.inbound.empty()
+
+
+async def test_a_wrong_secret_is_refused_and_never_logs_in(sim):
+    async with client_for(sim, cmpp.V30, secret="wrong") as client:
+        with pytest.raises(TimeoutError):
+            await client.wait_bound(0.3)
+    assert sim.counts["refused_logins"] >= 1 and sim.counts["logins"] == 0
+
+
+async def test_the_gateway_must_prove_it_knows_the_secret():
+    """A peer that answers status 0 without the AuthenticatorISMG the shared secret makes is
+    not the gateway: the client does not log in to it."""
+    answered = []
+
+    async def impostor(reader, writer):
+        header = await reader.readexactly(4)
+        frame = header + await reader.readexactly(cmpp.CMPP30.frame_length(header) - 4)
+        connect = cmpp.CMPP30.decode(frame)
+        answered.append(connect["Source_Addr"])
+        writer.write(
+            cmpp.CMPP30.encode(
+                "connect_resp", connect.sequence, {"Status": 0, "AuthenticatorISMG": bytes(16), "Version": 0x30}
+            )
+        )
+        await writer.drain()
+        await reader.read()
+
+    server = await asyncio.start_server(impostor, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = cmpp.CmppClient("127.0.0.1", port, SANDBOX_SP_ID, SANDBOX_SECRET, reconnect_delay=5)
+    async with server, client:
+        await _until(lambda: answered)
+        with pytest.raises(TimeoutError):
+            await client.wait_bound(0.3)
+    assert client.counts["logins"] == 0
+
+
+async def test_a_refused_submit_says_why(sim):
+    async with client_for(sim, cmpp.V30) as client:
+        await client.wait_bound(5)
+        with pytest.raises(GatewayError) as refused:
+            await client.submit("+8613800138000", "x", "106900000A")  # Src_Id must be digits
+    assert refused.value.status == 1 and not refused.value.transient and not refused.value.in_doubt
+
+
+async def test_the_route_reconnects_after_the_gateway_drops_it(sim):
+    async with client_for(sim, cmpp.V30) as client:
+        await client.wait_bound(5)
+        sim.drop_connections()
+        await asyncio.wait_for(_until(lambda: sim.counts["logins"] == 2 and client.bound), 5)
+        await client.submit("+8613800138010", "again", "1069000000", reference="again")
+        assert (await next_outcome(client)).status == "delivered"
+
+
+async def _until(predicate) -> None:
+    while not predicate():
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"port": 7890, "sp_id": "901234", "secret": "s"}, "host is required"),
+        ({"host": "h", "port": 7890, "sp_id": "9012345", "secret": "s"}, "longer than CMPP's 6"),
+        ({"host": "h", "port": 7890, "sp_id": "901234", "secret": "s", "version": "4.0"}, "not 2.0 or 3.0"),
+        ({"host": "h", "port": 7890, "sp_id": "901234", "secret": "s", "windw": 3}, "unknown option"),
+    ],
+)
+def test_route_options_are_checked(options, error):
+    with pytest.raises(ValueError, match=error):
+        cmpp.cmpp_route("cmcc", options, RouteHooks())
+
+
+def test_the_route_kind_is_an_sms_route():
+    route = cmpp.cmpp_route(
+        "cmcc", {"host": "h", "port": 7890, "sp_id": "901234", "secret": "s", "version": "2.0"}, RouteHooks()
+    )
+    assert isinstance(route, SmsRoute) and route.version == cmpp.V20
