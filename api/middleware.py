@@ -12,6 +12,7 @@ from typing import Protocol
 from aiohttp import web
 
 from api.problems import Problem
+from api.query import check_query
 from api.ratelimit import WindowLimiter, retry_after_header
 from api.responses import problem_response
 
@@ -167,6 +168,7 @@ async def auth_middleware(request: web.Request, handler):
             raise Problem(403, refused, extra={"role": role})
     elif scopes is not None and scope not in scopes:
         raise Problem(403, f"this API key lacks the `{scope}` scope")
+    check_query(request.query)
     return await handler(request)
 
 

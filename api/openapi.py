@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
+from api.examples import fill_examples
 from api.middleware import CSRF_HEADER, SESSION_COOKIE
 
 PROBLEM = {
@@ -154,7 +156,7 @@ def openapi_document(base_url: str) -> dict:
             responses = op.get("responses", {}) if isinstance(op, dict) else {}
             if "401" in responses and "429" not in responses:
                 responses.update(problem_responses(429))
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "Hongyan 5G message API",
@@ -182,6 +184,8 @@ def openapi_document(base_url: str) -> dict:
             },
         },
     }
+    # A copy: the fragments' own dicts stay as their modules wrote them.
+    return fill_examples(copy.deepcopy(document))
 
 
 # The API's areas, named after the package that serves them (the tag of each operation).

@@ -153,7 +153,7 @@ register_fragment(
                 "get": {
                     "summary": "Your effective price book per channel, carrier and kind (scope billing)",
                     "parameters": [{"name": "book", "in": "query", "schema": {"enum": ["default"]}}],
-                    "responses": {"200": _json(_BOOK), **problem_responses(401, 403)},
+                    "responses": {"200": _json(_BOOK), **problem_responses(401, 403, 422)},
                 },
                 "put": {
                     "summary": "Set or remove prices of a tenant's book or of the platform default" + _ADMIN,

@@ -113,7 +113,12 @@ register_fragment(
                             {
                                 "oneOf": [
                                     _REF,
-                                    {"type": "object", "properties": {"data": {"type": "array", "items": _REF}}},
+                                    # `data` required: a single consent matches one branch only (oneOf)
+                                    {
+                                        "type": "object",
+                                        "required": ["data"],
+                                        "properties": {"data": {"type": "array", "items": _REF}},
+                                    },
                                 ]
                             }
                         ),
