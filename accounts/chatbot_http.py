@@ -239,3 +239,37 @@ FRAGMENT = {
     },
 }
 register_fragment(FRAGMENT)
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "PUT /v1/channels/{id}/menu": {
+                "menu": {
+                    "entries": [
+                        {"reply": {"displayText": "最新优惠", "postback": {"data": "offers"}}},
+                        {
+                            "menu": {
+                                "displayText": "联系我们",
+                                "entries": [
+                                    {
+                                        "action": {
+                                            "displayText": "拨打客服",
+                                            "postback": {"data": "call"},
+                                            "dialerAction": {"dialPhoneNumber": {"phoneNumber": "+864008001234"}},
+                                        }
+                                    }
+                                ],
+                            }
+                        },
+                    ]
+                }
+            },
+            "PUT /v1/channels/{id}/profile": {
+                "service_description": "红雁咖啡官方消息：订单进度、会员权益与门店活动",
+                "callback_number": "4008001234",
+                "theme_colour": "#C8102E",
+            },
+        }
+    }
+)

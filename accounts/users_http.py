@@ -356,3 +356,13 @@ register_fragment(
         },
     }
 )
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/users": {"login": "zhang.wei", "role": "designer", "display_name": "张伟"},
+            "PATCH /v1/users/{id}": {"role": "sender"},
+        }
+    }
+)

@@ -129,3 +129,17 @@ register_fragment(
         }
     }
 )
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/conversions": {
+                "message_id": "0193a4f2c8b57d1e9a06b3c2d4e5f6a7",
+                "name": "purchase",
+                "value": "199.90",
+                "id": "order-20261204-0001",
+            },
+        }
+    }
+)

@@ -61,6 +61,24 @@ _BY_NAME: dict[str, Any] = {
     "cursor": None,
     "next_cursor": None,
 }
+BILL_CARD = {
+    "message": {
+        "generalPurposeCard": {
+            "layout": {"cardOrientation": "VERTICAL"},
+            "content": {
+                "title": "{{ name }}，您的账单已出",
+                "description": "本月话费 {{ amount }} 元",
+                "suggestions": [{"reply": {"displayText": "查看详情", "postback": {"data": "bill-detail"}}}],
+            },
+        }
+    }
+}
+# Objects by the property's name (kept only where the schema allows them).
+_OBJECT_BY_NAME: dict[str, dict] = {
+    "card": BILL_CARD,
+    "variables": {"name": "张先生", "amount": "58.00"},
+    "sample": {"name": "张先生", "amount": "58.00"},
+}
 _BY_FORMAT = {
     "date-time": _AT,
     "date": "2026-12-04",
@@ -124,6 +142,9 @@ def example_for(schema: Any, components: dict, *, name: str = "", request: bool 
         kind = kinds[0] if kinds else "null"
     if kind is None:
         kind = "object" if "properties" in schema else "array" if "items" in schema else None
+    hint = _OBJECT_BY_NAME.get(name)
+    if kind == "object" and hint is not None and set(schema.get("required", [])) <= set(hint):
+        return copy.deepcopy(hint)
     if kind == "object":
         props = schema.get("properties", {})
         wanted = set(schema.get("required", [])) if request else set(props)

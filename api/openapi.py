@@ -66,7 +66,9 @@ _FRAGMENTS: list[dict] = []
 
 
 def register_fragment(fragment: dict) -> None:
-    """Add a domain's `{"paths": …, "schemas": …}` to the document."""
+    """Add a domain's `{"paths": …, "schemas": …, "webhooks": …}` to the document; its
+    `request_examples` map "METHOD /path" (or "METHOD /path media/type") to the request body's
+    example (api/examples.py fills in the rest)."""
     _FRAGMENTS.append(fragment)
 
 
@@ -145,7 +147,9 @@ def openapi_document(base_url: str) -> dict:
         },
     }
     webhooks: dict = {}
+    request_examples: dict = {}
     for frag in _FRAGMENTS:
+        request_examples.update(frag.get("request_examples", {}))
         for path, ops in frag.get("paths", {}).items():
             paths.setdefault(path, {}).update(ops)
         schemas.update(frag.get("schemas", {}))
@@ -185,7 +189,14 @@ def openapi_document(base_url: str) -> dict:
         },
     }
     # A copy: the fragments' own dicts stay as their modules wrote them.
-    return fill_examples(copy.deepcopy(document))
+    document = copy.deepcopy(document)
+    for key, value in request_examples.items():
+        method, path, *media = key.split(" ")
+        contents = document["paths"][path][method.lower()]["requestBody"]["content"]
+        for media_type in media or [next(iter(contents))]:
+            contents[media_type].pop("examples", None)
+            contents[media_type]["example"] = copy.deepcopy(value)
+    return fill_examples(document)
 
 
 # The API's areas, named after the package that serves them (the tag of each operation).

@@ -253,3 +253,19 @@ register_fragment(
         },
     }
 )
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "PUT /v1/billing/prices": {
+                "prices": [
+                    {"channel": "rcs", "carrier": "*", "kind": "card", "price": "0.0500"},
+                    {"channel": "sms", "carrier": "cmcc", "kind": "part", "price": "0.0450"},
+                ]
+            },
+            "POST /v1/billing/credits": {"amount": "500.0000", "type": "credit", "note": "十二月充值"},
+            "PUT /v1/billing/credit-limit": {"credit_limit": "1000.0000"},
+        }
+    }
+)

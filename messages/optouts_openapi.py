@@ -159,3 +159,13 @@ register_fragment(
         },
     }
 )
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/opt-outs": {"to": "+8613800138009"},
+            "POST /v1/opt-outs/remove": {"to": "+8613800138009"},
+        }
+    }
+)

@@ -1,5 +1,6 @@
 """OpenAPI fragment for tenant templates and the template library."""
 
+from api.examples import BILL_CARD
 from api.openapi import problem_responses, register_fragment
 
 _CARD = {"type": "object", "description": "GSMA bot-message JSON; jinja2 variables allowed in text fields"}
@@ -324,5 +325,25 @@ register_fragment(
                 }
             },
         },
+    }
+)
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/templates": {
+                "name": "monthly_bill",
+                "card": BILL_CARD,
+                "sample": {"name": "张先生", "amount": "58.00"},
+                "traffic_type": "notification",
+            },
+            "POST /v1/templates/{id}/versions": {
+                "card": BILL_CARD,
+                "sample": {"name": "李女士", "amount": "126.50"},
+                "note": "十二月账单改版",
+            },
+            "POST /v1/templates/{id}/duplicate": {"name": "monthly_bill_2027"},
+        }
     }
 )
