@@ -62,6 +62,18 @@ def problem_responses(*codes: int) -> dict:
     }
 
 
+def page_response(description: str, item: dict, example: list | None = None, *, cursor: bool = True) -> dict:
+    """A list's 200: `data` (each an `item`) and, where the list pages, `next_cursor`; the
+    example's `data` is `example` (None: made from `item`, api/examples.py)."""
+    properties: dict = {"data": {"type": "array", "items": item}}
+    if cursor:
+        properties["next_cursor"] = {"type": ["string", "null"]}
+    content: dict = {"schema": {"type": "object", "required": list(properties), "properties": properties}}
+    if example is not None:
+        content["example"] = {"data": example, **({"next_cursor": None} if cursor else {})}
+    return {"description": description, "content": {"application/json": content}}
+
+
 _FRAGMENTS: list[dict] = []
 
 

@@ -194,7 +194,38 @@ register_fragment(
                     "parameters": [
                         {"name": "format", "in": "query", "schema": {"enum": ["json", "ndjson", "csv", "text"]}}
                     ],
-                    "responses": {"200": {"description": "The list"}, **problem_responses(401, 403, 422)},
+                    "responses": {
+                        "200": {
+                            "description": "The list (ndjson unless `format` says otherwise)",
+                            "content": {
+                                "application/x-ndjson": {
+                                    "schema": {"type": "string"},
+                                    "example": '{"term":"加微信","category":"promotion","kind":"word"}\n',
+                                },
+                                _JSON: {
+                                    "schema": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["term", "kind"],
+                                            "properties": {
+                                                "term": {"type": "string"},
+                                                "category": {"type": ["string", "null"]},
+                                                "kind": {"enum": ["word", "allow"]},
+                                            },
+                                        },
+                                    },
+                                    "example": [{"term": "加微信", "category": "promotion", "kind": "word"}],
+                                },
+                                "text/csv": {
+                                    "schema": {"type": "string"},
+                                    "example": "term,category,kind\n加微信,promotion,word\n",
+                                },
+                                "text/plain": {"schema": {"type": "string"}, "example": "加微信\n"},
+                            },
+                        },
+                        **problem_responses(401, 403, 422),
+                    },
                 }
             },
             "/v1/compliance/check": {

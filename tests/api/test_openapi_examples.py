@@ -50,6 +50,8 @@ async def test_every_operation_has_an_id_a_tag_and_examples(doc):
         success = {s: r for s, r in op["responses"].items() if s[0] in "23"}  # a redirect succeeds too
         assert success, where
         for status, response in success.items():
+            if status.startswith("2") and status != "204" and not response.get("content"):
+                missing.append(f"{where}: {status} says nothing of its body")
             for media_type, content in response.get("content", {}).items():
                 if not is_binary(media_type) and not has_example(content):
                     missing.append(f"{where}: {status} {media_type}")
