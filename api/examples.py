@@ -60,6 +60,64 @@ _BY_NAME: dict[str, Any] = {
     "key": "hy_live_0193a4f2c8b57d1e_8cQ2mN4pT6wY7rZk3xQ9pL2",
     "cursor": None,
     "next_cursor": None,
+    "template": "monthly_bill",
+    "path": "/to",
+    "error": "the operator answered 503 Service Unavailable",
+    "last_error": "the operator answered 503 Service Unavailable",
+    "message": "您的快递已到驿站，请凭取件码取件",
+    "source": "api",
+    "tag": "会员",
+    "tags": "会员",
+    "winner": "a",
+    "variant": "a",
+    "group": "a",
+    "start": "08:00",
+    "end": "21:00",
+    "date_attribute": "birthday",
+    "traffic_type": "notification",
+    "status_reason": "文案含有未报备的营销用语",
+    "postback": "bill-detail",
+    "display_text": "查看详情",
+    "suggestion": "查看详情",
+    "evaluated_day": "2026-12-04",
+    "assignee": "zhang.wei",
+    "login": "zhang.wei",
+    "questions": "怎么查询快递进度？",
+    "value": "199.90",
+    "rule": "frequency_cap",
+    "number_masked": "+86138****8000",
+    "password_set_url": "https://hongyan.example.cn/editor/password#token=Zk3xQ9pL2mT7",
+    "handset_url": "https://hongyan.example.cn/sandbox/handset",
+    "base_url": "https://hongyan.example.cn",
+    "server_root": "maap.example.cn/csp",
+    "field": "phone",
+    "scope": "marketing",
+    "brand": "红雁咖啡",
+    "tenant_name": "红雁咖啡",
+    "signature": "【红雁咖啡】",
+    "unsubscribe_text": "拒收请回复R",
+    "consent_keywords": "同意",
+    "charged": "0.0500",
+    "held": "0.0500",
+    "cost": "0.0450",
+    "sms_price": "0.0450",
+    "role": "designer",
+    "csrf_token": "q3V9bXk2Lm8pN4tR7wY0zA",
+    "route": "sandbox-smsc",
+    "event": "message.status",
+    "at": _AT,
+    "model": "qwen-plus",
+    "subject": "十二月账单",
+}
+# A text body's example by media type where the schema is a bare string.
+_BY_MEDIA_TYPE = {
+    "text/html": '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>红雁咖啡</title>'
+    "<h1>您的账单已出</h1><p>本月话费 58.00 元</p></html>",
+    "text/calendar": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Hongyan//CN\r\nBEGIN:VEVENT\r\n"
+    "UID:0193a4f2c8b57d1e@hongyan\r\nDTSTART:20261212T020000Z\r\nDTEND:20261212T030000Z\r\n"
+    "SUMMARY:双十二会员日\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    "text/event-stream": 'event: conversation.message\ndata: {"conversation_id": "0193a4f2c8b57d1e9a06b3c2d4e5f6a7"}\n\n',
+    "text/plain": "您的账单已出\n本月话费 58.00 元\n[查看详情]",
 }
 BILL_CARD = {
     "message": {
@@ -224,9 +282,38 @@ def has_example(content: dict) -> bool:
     return "example" in content or bool(content.get("examples"))
 
 
+def _resolve(schema: dict, components: dict) -> dict:
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = components.get("schemas", {}).get(schema["$ref"].rsplit("/", 1)[-1], {})
+    return schema
+
+
+def invalid_example(op: dict, components: dict) -> dict | None:
+    """A 422 of `op`: its first query parameter out of range, else its body's first required field
+    missing (None when it takes neither)."""
+    query = [p for p in op.get("parameters", []) if p.get("in") == "query"]
+    if query:
+        error = {"path": f"/{query[0]['name']}", "message": "not a valid value"}
+    else:
+        contents = op.get("requestBody", {}).get("content", {})
+        schema = _resolve(next(iter(contents.values()), {}).get("schema", {}), components)
+        schema = _resolve((schema.get("oneOf") or [schema])[0], components)
+        required = schema.get("required") or list(schema.get("properties", {}))[:1]
+        if not required:
+            return None
+        error = {"path": f"/{required[0]}", "message": "required", "code": "required"}
+    return {
+        "type": "/docs/problems#validation",
+        "title": "Unprocessable Content",
+        "status": 422,
+        "detail": "1 field(s) are invalid",
+        "errors": [error],
+    }
+
+
 def fill_examples(document: dict) -> dict:
     """Give every operation's request body and success responses an example where the fragment
-    gave none (files excepted)."""
+    gave none (files excepted), and its 422 one naming a field of its own."""
     components = document.get("components", {})
     for item in document["paths"].values():
         for method, op in item.items():
@@ -235,10 +322,16 @@ def fill_examples(document: dict) -> dict:
             for media_type, content in op.get("requestBody", {}).get("content", {}).items():
                 if not is_binary(media_type) and not has_example(content) and "schema" in content:
                     content["example"] = example_for(content["schema"], components, request=True)
+            invalid = op.get("responses", {}).get("422", {}).get("content", {}).get("application/problem+json")
+            if invalid is not None and not has_example(invalid):
+                example = invalid_example(op, components)
+                if example is not None:
+                    invalid["example"] = example
             for status, response in op.get("responses", {}).items():
                 if not status.startswith("2"):
                     continue
                 for media_type, content in response.get("content", {}).items():
                     if not is_binary(media_type) and not has_example(content) and "schema" in content:
-                        content["example"] = example_for(content["schema"], components)
+                        by_type = _BY_MEDIA_TYPE.get(media_type) if content["schema"] == {"type": "string"} else None
+                        content["example"] = by_type or example_for(content["schema"], components)
     return document

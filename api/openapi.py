@@ -79,8 +79,9 @@ _FRAGMENTS: list[dict] = []
 
 def register_fragment(fragment: dict) -> None:
     """Add a domain's `{"paths": …, "schemas": …, "webhooks": …}` to the document; its
-    `request_examples` map "METHOD /path" (or "METHOD /path media/type") to the request body's
-    example (api/examples.py fills in the rest)."""
+    `request_examples` map "METHOD /path" (or "METHOD /path media/type …") to the request body's
+    example, its `response_examples` "METHOD /path status media/type" to a response's (where
+    neither says, api/examples.py makes one from the schema)."""
     _FRAGMENTS.append(fragment)
 
 
@@ -160,8 +161,10 @@ def openapi_document(base_url: str) -> dict:
     }
     webhooks: dict = {}
     request_examples: dict = {}
+    response_examples: dict = {}
     for frag in _FRAGMENTS:
         request_examples.update(frag.get("request_examples", {}))
+        response_examples.update(frag.get("response_examples", {}))
         for path, ops in frag.get("paths", {}).items():
             paths.setdefault(path, {}).update(ops)
         schemas.update(frag.get("schemas", {}))
@@ -208,6 +211,11 @@ def openapi_document(base_url: str) -> dict:
         for media_type in media or [next(iter(contents))]:
             contents[media_type].pop("examples", None)
             contents[media_type]["example"] = copy.deepcopy(value)
+    for key, value in response_examples.items():
+        method, path, status, media_type = key.split(" ")
+        content = document["paths"][path][method.lower()]["responses"][status]["content"][media_type]
+        content.pop("examples", None)
+        content["example"] = copy.deepcopy(value)
     return fill_examples(document)
 
 

@@ -291,3 +291,12 @@ register_fragment(
         }
     }
 )
+
+# Text answers as the server writes them.
+register_fragment(
+    {
+        "response_examples": {
+            "GET /v1/contacts/export 200 text/csv": "phone,tags,time_zone,city,name\n+8613800138001,会员,Asia/Shanghai,上海,张先生\n"
+        }
+    }
+)

@@ -269,3 +269,16 @@ register_fragment(
         }
     }
 )
+
+# Text answers as the server writes them.
+register_fragment(
+    {
+        "response_examples": {
+            "GET /v1/billing/statements/{month} 200 text/csv": (
+                "month,type,channel,carrier,kind,count,units,unit_price,amount,currency\r\n"
+                "2026-11,charge,rcs,cmcc,card,1200,1200,0.0500,60.0000,CNY\r\n"
+                "2026-11,total_charge,,,,,,,60.0000,CNY\r\n"
+            )
+        }
+    }
+)

@@ -331,3 +331,19 @@ register_fragment(
         }
     }
 )
+
+# Text answers as the server writes them.
+register_fragment(
+    {
+        "response_examples": {
+            "GET /v1/campaigns/{id}/funnel 200 text/csv": (
+                "group,accepted,delivered,read,clicked,replied,converted,opted_out,rejected,failed,conversion_value\n"
+                "a,1200,1164,702,233,41,18,3,0,36,3598.20 CNY\n"
+            ),
+            "GET /v1/journeys/{id}/funnel 200 text/csv": (
+                "group,accepted,delivered,read,clicked,replied,converted,opted_out,rejected,failed,conversion_value\n"
+                "none,1200,1164,702,233,41,18,3,0,36,3598.20 CNY\n"
+            ),
+        }
+    }
+)
