@@ -244,6 +244,8 @@ def _json(description: str, ref: str | dict | None = None) -> dict:
     return out
 
 
+_TERM = {"type": "string", "maxLength": 200}
+_TIME = {"type": "string", "format": "date-time"}
 _CODE = {"type": "object", "additionalProperties": False, "properties": {"code": {"type": "string"}}}
 register_fragment(
     {
@@ -379,14 +381,14 @@ register_fragment(
                 "get": {
                     "summary": "Search the audit log, newest first (roles auditor, admin, owner; scope `users`)",
                     "parameters": [
-                        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
-                        for n, d in (
-                            ("actor", "a user or key id, or a login"),
-                            ("action", "an action name, or a prefix ending in `.`"),
-                            ("target", "a target id, or type/id"),
-                            ("since", "RFC 3339, inclusive"),
-                            ("until", "RFC 3339, exclusive"),
-                            ("cursor", "next_cursor of the previous page"),
+                        {"name": n, "in": "query", "required": False, "schema": s, "description": d}
+                        for n, s, d in (
+                            ("actor", _TERM, "a user or key id, or a login"),
+                            ("action", _TERM, "an action name, or a prefix ending in `.`"),
+                            ("target", _TERM, "a target id, or type/id"),
+                            ("since", _TIME, "RFC 3339, inclusive"),
+                            ("until", _TIME, "RFC 3339, exclusive"),
+                            ("cursor", {"type": "string"}, "next_cursor of the previous page"),
                         )
                     ]
                     + [
