@@ -108,6 +108,10 @@ _BY_NAME: dict[str, Any] = {
     "at": _AT,
     "model": "qwen-plus",
     "subject": "十二月账单",
+    "refunded": False,
+    "disabled": False,
+    "revoked": False,
+    "truncated": False,
 }
 # A text body's example by media type where the schema is a bare string.
 _BY_MEDIA_TYPE = {
@@ -226,7 +230,7 @@ def example_for(schema: Any, components: dict, *, name: str = "", request: bool 
     if kind in ("integer", "number"):
         return _number(schema, name, kind)
     if kind == "boolean":
-        return True
+        return _BY_NAME.get(name, True)
     if kind == "null":
         return None
     return _BY_NAME.get(name)
