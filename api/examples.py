@@ -299,8 +299,9 @@ def invalid_example(op: dict, components: dict) -> dict | None:
     if query:
         error = {"path": f"/{query[0]['name']}", "message": "not a valid value"}
     else:
-        contents = op.get("requestBody", {}).get("content", {})
-        schema = _resolve(next(iter(contents.values()), {}).get("schema", {}), components)
+        contents: dict = op.get("requestBody", {}).get("content", {})
+        first: dict = next(iter(contents.values()), {})
+        schema = _resolve(first.get("schema", {}), components)
         schema = _resolve((schema.get("oneOf") or [schema])[0], components)
         required = schema.get("required") or list(schema.get("properties", {}))[:1]
         if not required:
