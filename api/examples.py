@@ -282,6 +282,16 @@ def is_binary(media_type: str) -> bool:
     )
 
 
+def without_examples(value: Any) -> Any:
+    """`value` (a document or a part of one) with every `example` and `examples` left out: what a
+    fragment wrote, compared with what the document serves once examples are filled in."""
+    if isinstance(value, dict):
+        return {k: without_examples(v) for k, v in value.items() if k not in ("example", "examples")}
+    if isinstance(value, list):
+        return [without_examples(v) for v in value]
+    return value
+
+
 def has_example(content: dict) -> bool:
     return "example" in content or bool(content.get("examples"))
 
