@@ -142,7 +142,7 @@ def _keep_headers(exc: web.HTTPException) -> dict[str, str]:
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
     """Require `Authorization: Bearer <api key>` (or the editor's session cookie) on /v1/ and put
-    the tenant on the request."""
+    the tenant on the request; a query parameter holding a control character is a 422 naming it."""
     if not request.path.startswith("/v1/"):
         return await handler(request)
     header = request.headers.get("Authorization", "")
