@@ -184,3 +184,22 @@ FRAGMENT = {
     },
 }
 register_fragment(FRAGMENT)
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/channels": {
+                "operator": "cu",
+                "server_root": "maap.example.cn/csp",
+                "chatbot_id": "sip:12520001@botplatform.rcs.chinaunicom.cn",
+                "app_id": "hongyan-coffee",
+                "app_key": "ak-5f3c9e1d7b2a4c68",
+                "callback_token": "cbt-0e8d7c6b5a493827",
+            },
+            "PATCH /v1/channels/{id} application/json application/merge-patch+json": {
+                "server_root": "maap2.example.cn/csp"
+            },
+        }
+    }
+)

@@ -25,6 +25,7 @@ from api.middleware import API_KEY_ID, TENANT_ID
 from api.openapi import problem_responses, register_fragment
 from api.pagination import page_limit
 from api.problems import Problem
+from api.query import query_choice
 from api.responses import json_response
 
 CHATBOT = web.AppKey("chatbot_info", ChatbotInfo)
@@ -75,8 +76,9 @@ async def show_profile(request: web.Request) -> web.Response:
 @routes.get("/v1/channels/{id}/publishes")
 async def list_publishes(request: web.Request) -> web.Response:
     limit = page_limit(request.query, default=DEFAULT_PAGE, maximum=MAX_PAGE)
+    kind = query_choice(request.query, "kind", KINDS)
     items, cursor = await request.app[CHATBOT].list_publishes(
-        *_ids(request), kind=request.query.get("kind"), cursor=request.query.get("cursor"), limit=limit
+        *_ids(request), kind=kind, cursor=request.query.get("cursor"), limit=limit
     )
     return json_response({"data": items, "next_cursor": cursor})
 
@@ -237,3 +239,37 @@ FRAGMENT = {
     },
 }
 register_fragment(FRAGMENT)
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "PUT /v1/channels/{id}/menu": {
+                "menu": {
+                    "entries": [
+                        {"reply": {"displayText": "最新优惠", "postback": {"data": "offers"}}},
+                        {
+                            "menu": {
+                                "displayText": "联系我们",
+                                "entries": [
+                                    {
+                                        "action": {
+                                            "displayText": "拨打客服",
+                                            "postback": {"data": "call"},
+                                            "dialerAction": {"dialPhoneNumber": {"phoneNumber": "+864008001234"}},
+                                        }
+                                    }
+                                ],
+                            }
+                        },
+                    ]
+                }
+            },
+            "PUT /v1/channels/{id}/profile": {
+                "service_description": "红雁咖啡官方消息：订单进度、会员权益与门店活动",
+                "callback_number": "4008001234",
+                "theme_colour": "#C8102E",
+            },
+        }
+    }
+)

@@ -8,7 +8,7 @@ from accounts.service import MAX_KEY_NAME
 from api.bodies import read_json
 from api.middleware import SCOPES as CALLER_SCOPES
 from api.middleware import TENANT_ID
-from api.openapi import problem_responses, register_fragment
+from api.openapi import page_response, problem_responses, register_fragment
 from api.problems import FieldError, Problem
 from api.responses import json_response
 from security import SCOPES, parse_scopes
@@ -127,7 +127,24 @@ register_fragment(
                 },
                 "get": {
                     "summary": "List the tenant's API keys (never the keys themselves)",
-                    "responses": {"200": {"description": "Keys"}, **problem_responses(401, 403)},
+                    "responses": {
+                        "200": page_response(
+                            "Keys",
+                            {"$ref": "#/components/schemas/ApiKey"},
+                            [
+                                {
+                                    "id": "0193a4f2c8b57d1e",
+                                    "name": "订单系统",
+                                    "scopes": ["messages", "templates"],
+                                    "created_at": "2026-12-04T08:30:00.000Z",
+                                    "last_used_at": "2026-12-04T08:30:00.000Z",
+                                    "revoked_at": None,
+                                }
+                            ],
+                            cursor=False,
+                        ),
+                        **problem_responses(401, 403),
+                    },
                 },
             },
             "/v1/api-keys/{id}": {

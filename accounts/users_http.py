@@ -12,7 +12,7 @@ from accounts.users import UserPrincipal, Users
 from api.audit import audit
 from api.bodies import read_json
 from api.middleware import PRINCIPAL, TENANT_ID
-from api.openapi import problem_responses, register_fragment
+from api.openapi import page_response, problem_responses, register_fragment
 from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import FieldError, Problem
 from api.responses import json_response
@@ -219,13 +219,33 @@ def _body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _json(description: str, ref: str | None = None) -> dict:
+_RECOVERY = {
+    "type": "object",
+    "required": ["recovery_codes"],
+    "properties": {"recovery_codes": {"type": "array", "items": {"type": "string"}}},
+    "example": {"recovery_codes": ["7kq2-m9xd", "p4vw-3hzt", "c8nr-6jya"]},
+}
+_ENROLLED = {
+    "type": "object",
+    "required": ["secret", "otpauth_uri"],
+    "properties": {"secret": {"type": "string"}, "otpauth_uri": {"type": "string"}},
+    "example": {
+        "secret": "JBSWY3DPEHPK3PXP",
+        "otpauth_uri": "otpauth://totp/Hongyan:zhang.wei?secret=JBSWY3DPEHPK3PXP&issuer=Hongyan",
+    },
+}
+
+
+def _json(description: str, ref: str | dict | None = None) -> dict:
     out: dict = {"description": description}
     if ref:
-        out["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+        schema = {"$ref": f"#/components/schemas/{ref}"} if isinstance(ref, str) else ref
+        out["content"] = {"application/json": {"schema": schema}}
     return out
 
 
+_TERM = {"type": "string", "maxLength": 200}
+_TIME = {"type": "string", "format": "date-time"}
 _CODE = {"type": "object", "additionalProperties": False, "properties": {"code": {"type": "string"}}}
 register_fragment(
     {
@@ -256,7 +276,27 @@ register_fragment(
                 },
                 "get": {
                     "summary": "The tenant's people and their roles",
-                    "responses": {"200": _json("People"), **problem_responses(401, 403)},
+                    "responses": {
+                        "200": page_response(
+                            "People",
+                            {"$ref": "#/components/schemas/User"},
+                            [
+                                {
+                                    "id": "0193a4f2c8b57d1e9a06b3c2d4e5f6a7",
+                                    "login": "zhang.wei",
+                                    "display_name": "张伟",
+                                    "role": "designer",
+                                    "totp_enabled": False,
+                                    "password_set": True,
+                                    "disabled": False,
+                                    "disabled_at": None,
+                                    "created_at": "2026-12-04T08:30:00.000Z",
+                                }
+                            ],
+                            cursor=False,
+                        ),
+                        **problem_responses(401, 403),
+                    },
                 },
             },
             "/v1/users/me": {
@@ -281,7 +321,10 @@ register_fragment(
             "/v1/users/me/totp": {
                 "post": {
                     "summary": "Enrol a TOTP authenticator: the secret and its otpauth URI (confirm next)",
-                    "responses": {"201": _json("secret, otpauth_uri"), **problem_responses(401, 403, 409)},
+                    "responses": {
+                        "201": _json("The secret and its otpauth URI", _ENROLLED),
+                        **problem_responses(401, 403, 409),
+                    },
                 }
             },
             "/v1/users/me/totp/confirm": {
@@ -289,14 +332,20 @@ register_fragment(
                     "summary": "Turn TOTP on with a code from the authenticator; the answer holds ten one-time "
                     "recovery codes, shown this once (each signs in once in place of a TOTP code)",
                     "requestBody": _body(_CODE),
-                    "responses": {"200": _json("recovery_codes"), **problem_responses(400, 401, 403, 409, 415)},
+                    "responses": {
+                        "200": _json("Ten recovery codes, shown this once", _RECOVERY),
+                        **problem_responses(400, 401, 403, 409, 415),
+                    },
                 }
             },
             "/v1/users/me/totp/recovery-codes": {
                 "post": {
                     "summary": "New recovery codes for a current TOTP code (the old ones stop working)",
                     "requestBody": _body(_CODE),
-                    "responses": {"201": _json("recovery_codes"), **problem_responses(400, 401, 403, 409, 415)},
+                    "responses": {
+                        "201": _json("Ten recovery codes, shown this once", _RECOVERY),
+                        **problem_responses(400, 401, 403, 409, 415),
+                    },
                 }
             },
             "/v1/users/me/totp/disable": {
@@ -332,14 +381,14 @@ register_fragment(
                 "get": {
                     "summary": "Search the audit log, newest first (roles auditor, admin, owner; scope `users`)",
                     "parameters": [
-                        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
-                        for n, d in (
-                            ("actor", "a user or key id, or a login"),
-                            ("action", "an action name, or a prefix ending in `.`"),
-                            ("target", "a target id, or type/id"),
-                            ("since", "RFC 3339, inclusive"),
-                            ("until", "RFC 3339, exclusive"),
-                            ("cursor", "next_cursor of the previous page"),
+                        {"name": n, "in": "query", "required": False, "schema": s, "description": d}
+                        for n, s, d in (
+                            ("actor", _TERM, "a user or key id, or a login"),
+                            ("action", _TERM, "an action name, or a prefix ending in `.`"),
+                            ("target", _TERM, "a target id, or type/id"),
+                            ("since", _TIME, "RFC 3339, inclusive"),
+                            ("until", _TIME, "RFC 3339, exclusive"),
+                            ("cursor", {"type": "string"}, "next_cursor of the previous page"),
                         )
                     ]
                     + [
@@ -350,9 +399,41 @@ register_fragment(
                             "schema": {"type": "integer", "minimum": 1, "maximum": 200},
                         }
                     ],
-                    "responses": {"200": _json("A page of records"), **problem_responses(401, 403, 422)},
+                    "responses": {
+                        "200": page_response(
+                            "A page of records",
+                            {"$ref": "#/components/schemas/AuditRecord"},
+                            [
+                                {
+                                    "id": "0193a4f2c8b57d1e9a06b3c2d4e5f6a8",
+                                    "at": "2026-12-04T08:30:00.000Z",
+                                    "actor": {
+                                        "type": "user",
+                                        "id": "0193a4f2c8b57d1e9a06b3c2d4e5f6a7",
+                                        "display": "zhang.wei",
+                                    },
+                                    "action": "templates.create",
+                                    "target": {"type": "templates", "id": "0193a4f2c8b57d1e9a06b3c2d4e5f6a9"},
+                                    "detail": {"method": "POST", "route": "/v1/templates"},
+                                    "client": "203.0.113.7",
+                                    "status": 201,
+                                }
+                            ],
+                        ),
+                        **problem_responses(401, 403, 422),
+                    },
                 }
             },
         },
+    }
+)
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/users": {"login": "zhang.wei", "role": "designer", "display_name": "张伟"},
+            "PATCH /v1/users/{id}": {"role": "sender"},
+        }
     }
 )

@@ -129,3 +129,29 @@ register_fragment(
         }
     }
 )
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/conversions": {
+                "message_id": "0193a4f2c8b57d1e9a06b3c2d4e5f6a7",
+                "name": "purchase",
+                "value": "199.90",
+                "id": "order-20261204-0001",
+            },
+        }
+    }
+)
+
+# Text answers as the server writes them.
+register_fragment(
+    {
+        "response_examples": {
+            "GET /v1/analytics/funnel 200 text/csv": (
+                "group,accepted,delivered,read,clicked,replied,converted,opted_out,rejected,failed,conversion_value\n"
+                "none,1200,1164,702,233,41,18,3,0,36,3598.20 CNY\n"
+            )
+        }
+    }
+)

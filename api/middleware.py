@@ -12,6 +12,7 @@ from typing import Protocol
 from aiohttp import web
 
 from api.problems import Problem
+from api.query import check_query
 from api.ratelimit import WindowLimiter, retry_after_header
 from api.responses import problem_response
 
@@ -141,7 +142,7 @@ def _keep_headers(exc: web.HTTPException) -> dict[str, str]:
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
     """Require `Authorization: Bearer <api key>` (or the editor's session cookie) on /v1/ and put
-    the tenant on the request."""
+    the tenant on the request; a query parameter holding a control character is a 422 naming it."""
     if not request.path.startswith("/v1/"):
         return await handler(request)
     header = request.headers.get("Authorization", "")
@@ -167,6 +168,7 @@ async def auth_middleware(request: web.Request, handler):
             raise Problem(403, refused, extra={"role": role})
     elif scopes is not None and scope not in scopes:
         raise Problem(403, f"this API key lacks the `{scope}` scope")
+    check_query(request.query)
     return await handler(request)
 
 

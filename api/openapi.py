@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
+from api.examples import fill_examples
 from api.middleware import CSRF_HEADER, SESSION_COOKIE
 
 PROBLEM = {
@@ -60,11 +62,26 @@ def problem_responses(*codes: int) -> dict:
     }
 
 
+def page_response(description: str, item: dict, example: list | None = None, *, cursor: bool = True) -> dict:
+    """A list's 200: `data` (each an `item`) and, where the list pages, `next_cursor`; the
+    example's `data` is `example` (None: made from `item`, api/examples.py)."""
+    properties: dict = {"data": {"type": "array", "items": item}}
+    if cursor:
+        properties["next_cursor"] = {"type": ["string", "null"]}
+    content: dict = {"schema": {"type": "object", "required": list(properties), "properties": properties}}
+    if example is not None:
+        content["example"] = {"data": example, **({"next_cursor": None} if cursor else {})}
+    return {"description": description, "content": {"application/json": content}}
+
+
 _FRAGMENTS: list[dict] = []
 
 
 def register_fragment(fragment: dict) -> None:
-    """Add a domain's `{"paths": …, "schemas": …}` to the document."""
+    """Add a domain's `{"paths": …, "schemas": …, "webhooks": …}` to the document; its
+    `request_examples` map "METHOD /path" (or "METHOD /path media/type …") to the request body's
+    example, its `response_examples` "METHOD /path status media/type" to a response's (where
+    neither says, api/examples.py makes one from the schema)."""
     _FRAGMENTS.append(fragment)
 
 
@@ -143,7 +160,11 @@ def openapi_document(base_url: str) -> dict:
         },
     }
     webhooks: dict = {}
+    request_examples: dict = {}
+    response_examples: dict = {}
     for frag in _FRAGMENTS:
+        request_examples.update(frag.get("request_examples", {}))
+        response_examples.update(frag.get("response_examples", {}))
         for path, ops in frag.get("paths", {}).items():
             paths.setdefault(path, {}).update(ops)
         schemas.update(frag.get("schemas", {}))
@@ -154,7 +175,7 @@ def openapi_document(base_url: str) -> dict:
             responses = op.get("responses", {}) if isinstance(op, dict) else {}
             if "401" in responses and "429" not in responses:
                 responses.update(problem_responses(429))
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "Hongyan 5G message API",
@@ -182,6 +203,20 @@ def openapi_document(base_url: str) -> dict:
             },
         },
     }
+    # A copy: the fragments' own dicts stay as their modules wrote them.
+    document = copy.deepcopy(document)
+    for key, value in request_examples.items():
+        method, path, *media = key.split(" ")
+        contents = document["paths"][path][method.lower()]["requestBody"]["content"]
+        for media_type in media or [next(iter(contents))]:
+            contents[media_type].pop("examples", None)
+            contents[media_type]["example"] = copy.deepcopy(value)
+    for key, value in response_examples.items():
+        method, path, status, media_type = key.split(" ")
+        content = document["paths"][path][method.lower()]["responses"][status]["content"][media_type]
+        content.pop("examples", None)
+        content["example"] = copy.deepcopy(value)
+    return fill_examples(document)
 
 
 # The API's areas, named after the package that serves them (the tag of each operation).

@@ -15,6 +15,7 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import Problem
+from api.query import query_choice
 from api.responses import json_response
 from audiences import openapi as _openapi  # noqa: F401  (registers the API description)
 from audiences.contacts import MAX_PAGE, Contacts
@@ -56,7 +57,7 @@ async def upsert_contact(request: web.Request) -> web.Response:
 @routes.get("/v1/contacts")
 async def list_contacts(request: web.Request) -> web.Response:
     limit = page_limit(request.query, default=50, maximum=MAX_PAGE)
-    consent = request.query.get("include") == "consent"
+    consent = query_choice(request.query, "include", ("consent",)) == "consent"
     items, last = await request.app[CONTACTS].page(
         request[TENANT_ID], after=_after(request), limit=limit, consent=consent
     )

@@ -274,3 +274,29 @@ register_fragment(
         },
     }
 )
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/contacts/imports text/csv": "phone,name,city,tags\n13800138001,张先生,上海,会员\n13800138010,李女士,杭州,\n",
+            "POST /v1/segments": {
+                "name": "上海会员",
+                "filter": {
+                    "all": [{"tags": "any", "values": ["会员"]}, {"attribute": "city", "op": "eq", "value": "上海"}]
+                },
+            },
+            "POST /v1/segments/preview": {"filter": {"tags": "any", "values": ["会员"]}},
+            "PUT /v1/segments/{id}": {"name": "全部会员", "filter": {"tags": "any", "values": ["会员"]}},
+        }
+    }
+)
+
+# Text answers as the server writes them.
+register_fragment(
+    {
+        "response_examples": {
+            "GET /v1/contacts/export 200 text/csv": "phone,tags,time_zone,city,name\n+8613800138001,会员,Asia/Shanghai,上海,张先生\n"
+        }
+    }
+)

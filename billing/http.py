@@ -13,6 +13,7 @@ from api.bodies import read_json
 from api.middleware import SCOPES, TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
+from api.query import query_choice
 from api.responses import json_response
 from billing import openapi as _openapi  # noqa: F401  (registers the API description)
 from billing.prices import CURRENCY
@@ -52,7 +53,7 @@ async def _target(request: web.Request, body: dict, *, allow_default: bool = Fal
 @routes.get("/v1/billing/prices")
 async def get_prices(request: web.Request) -> web.Response:
     billing = request.app[BILLING]
-    if request.query.get("book") == "default":
+    if query_choice(request.query, "book", ("default",)) == "default":
         return json_response(await billing.default_prices())
     return json_response(await billing.prices(request[TENANT_ID]))
 

@@ -153,7 +153,7 @@ register_fragment(
                 "get": {
                     "summary": "Your effective price book per channel, carrier and kind (scope billing)",
                     "parameters": [{"name": "book", "in": "query", "schema": {"enum": ["default"]}}],
-                    "responses": {"200": _json(_BOOK), **problem_responses(401, 403)},
+                    "responses": {"200": _json(_BOOK), **problem_responses(401, 403, 422)},
                 },
                 "put": {
                     "summary": "Set or remove prices of a tenant's book or of the platform default" + _ADMIN,
@@ -251,5 +251,34 @@ register_fragment(
                 }
             },
         },
+    }
+)
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "PUT /v1/billing/prices": {
+                "prices": [
+                    {"channel": "rcs", "carrier": "*", "kind": "card", "price": "0.0500"},
+                    {"channel": "sms", "carrier": "cmcc", "kind": "part", "price": "0.0450"},
+                ]
+            },
+            "POST /v1/billing/credits": {"amount": "500.0000", "type": "credit", "note": "十二月充值"},
+            "PUT /v1/billing/credit-limit": {"credit_limit": "1000.0000"},
+        }
+    }
+)
+
+# Text answers as the server writes them.
+register_fragment(
+    {
+        "response_examples": {
+            "GET /v1/billing/statements/{month} 200 text/csv": (
+                "month,type,channel,carrier,kind,count,units,unit_price,amount,currency\r\n"
+                "2026-11,charge,rcs,cmcc,card,1200,1200,0.0500,60.0000,CNY\r\n"
+                "2026-11,total_charge,,,,,,,60.0000,CNY\r\n"
+            )
+        }
     }
 )

@@ -9,10 +9,11 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import decode_cursor, encode_cursor, page_limit
 from api.problems import Problem
+from api.query import query_choice
 from api.responses import json_response
 from campaigns import openapi as _openapi  # noqa: F401  (registers the API description)
 from campaigns.journeys import Journeys
-from campaigns.service import MAX_PAGE, Campaigns
+from campaigns.service import FUNNEL_GROUPS, MAX_PAGE, Campaigns
 
 CAMPAIGNS = web.AppKey("campaigns", Campaigns)
 JOURNEYS = web.AppKey("journeys", Journeys)
@@ -96,14 +97,18 @@ async def campaign_results(request: web.Request) -> web.Response:
 
 @routes.get("/v1/campaigns/{id}/funnel")
 async def campaign_funnel(request: web.Request) -> web.Response:
+    group_by, fmt = _funnel_query(request)  # a bad parameter is a 422 whether or not the campaign exists
     if await request.app[CAMPAIGNS].get(request[TENANT_ID], _id(request)) is None:
         raise _not_found()
     return await _funnel(request, "campaign")
 
 
+def _funnel_query(request: web.Request) -> tuple[str, str]:
+    return query_choice(request.query, "group_by", FUNNEL_GROUPS, "none") or "none", funnel_format(request)
+
+
 async def _funnel(request: web.Request, what: str) -> web.Response:
-    group_by = request.query.get("group_by", "none")
-    fmt = funnel_format(request)
+    group_by, fmt = _funnel_query(request)
     rows = await request.app[CAMPAIGNS].funnel(request[TENANT_ID], _id(request), group_by)
     return funnel_response(group_by, rows, fmt, filename=f"{what}-{_id(request)}-funnel.csv")
 
@@ -157,6 +162,7 @@ routes.post("/v1/journeys/{id}/resume")(_journey_status("active"))
 
 @routes.get("/v1/journeys/{id}/funnel")
 async def journey_funnel(request: web.Request) -> web.Response:
+    _funnel_query(request)
     if await request.app[JOURNEYS].get(request[TENANT_ID], _id(request)) is None:
         raise Problem(404, "no such journey")
     return await _funnel(request, "journey")

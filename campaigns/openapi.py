@@ -311,3 +311,39 @@ register_fragment(
         }
     }
 )
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/campaigns": {
+                "name": "双十二会员日",
+                "template": "monthly_bill",
+                "segment_id": "0193a4f2c8b57d1e9a06b3c2d4e5f6a7",
+                "traffic_type": "marketing",
+            },
+            "PUT /v1/campaigns/{id}": {
+                "name": "双十二会员日（第二波）",
+                "template": "monthly_bill",
+                "segment_id": "0193a4f2c8b57d1e9a06b3c2d4e5f6a7",
+                "traffic_type": "marketing",
+            },
+        }
+    }
+)
+
+# Text answers as the server writes them.
+register_fragment(
+    {
+        "response_examples": {
+            "GET /v1/campaigns/{id}/funnel 200 text/csv": (
+                "group,accepted,delivered,read,clicked,replied,converted,opted_out,rejected,failed,conversion_value\n"
+                "a,1200,1164,702,233,41,18,3,0,36,3598.20 CNY\n"
+            ),
+            "GET /v1/journeys/{id}/funnel 200 text/csv": (
+                "group,accepted,delivered,read,clicked,replied,converted,opted_out,rejected,failed,conversion_value\n"
+                "none,1200,1164,702,233,41,18,3,0,36,3598.20 CNY\n"
+            ),
+        }
+    }
+)

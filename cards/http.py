@@ -18,6 +18,7 @@ from aiohttp import web
 from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.problems import FieldError, Problem, pointer
+from api.query import query_choice
 from cards import openapi as _openapi  # noqa: F401  (registers the API description)
 from cards.compose import CardInvalid, CompiledCard, MissingVariable, compile_template, message_errors, off_loop
 from cards.formats import DEFAULT_LOCALE
@@ -75,9 +76,7 @@ async def validate(request: web.Request) -> web.Response:
 @routes.post("/v1/cards/render")
 async def render(request: web.Request) -> web.Response:
     """Render a card (or a library template) with variables as GSMA JSON, HTML, PNG or text."""
-    fmt = request.query.get("format", "gsma")
-    if fmt not in FORMATS:
-        raise Problem(400, f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    fmt = query_choice(request.query, "format", FORMATS, "gsma")
     body = await read_json(request)
     profile = _profile(body)
     card = await _composed(request, body, profile)

@@ -1,5 +1,6 @@
 """OpenAPI fragment for /v1/cards/validate and /v1/cards/render, next to the handlers."""
 
+from api.examples import BILL_CARD
 from api.openapi import problem_responses, register_fragment
 from cards.library import load_library
 from cards.limits import DEFAULT_PROFILE, PROFILES
@@ -136,5 +137,14 @@ register_fragment(
             "CardValidation": VALIDATE_ANSWER,
             "CardRenderRequest": RENDER_REQUEST,
         },
+    }
+)
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/cards/render": {"card": BILL_CARD, "variables": {"name": "张先生", "amount": "58.00"}},
+        }
     }
 )

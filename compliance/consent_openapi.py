@@ -113,7 +113,12 @@ register_fragment(
                             {
                                 "oneOf": [
                                     _REF,
-                                    {"type": "object", "properties": {"data": {"type": "array", "items": _REF}}},
+                                    # `data` required: a single consent matches one branch only (oneOf)
+                                    {
+                                        "type": "object",
+                                        "required": ["data"],
+                                        "properties": {"data": {"type": "array", "items": _REF}},
+                                    },
                                 ]
                             }
                         ),
@@ -207,6 +212,22 @@ register_fragment(
                     "responses": {"200": _json(_WITHDRAWN), **problem_responses(400, 401, 403, 404, 409, 415, 422)},
                 }
             },
+        },
+    }
+)
+
+# Files as the importers take them, and as the exports write them.
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/consents/import text/csv": "to,scope,source,granted_at,brand\n+8613800138001,marketing,web_form,2026-11-01T10:00:00Z,【红雁咖啡】\n",
+            "POST /v1/consents/import application/x-ndjson": '{"to": "+8613800138001", "scope": ["marketing"], "source": "web_form"}\n',
+        },
+        "response_examples": {
+            "GET /v1/consents/export 200 text/csv": (
+                "id,to,scope,brand,source,granted_at,withdrawn_at\n"
+                "0193a4f2c8b57d1e9a06b3c2d4e5f6a7,+8613800138001,marketing,【红雁咖啡】,web_form,2026-11-01T10:00:00.000Z,\n"
+            ),
         },
     }
 )

@@ -10,6 +10,7 @@ from api.bodies import read_json
 from api.middleware import TENANT_ID
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
+from api.query import query_choice
 from api.responses import json_response
 from compliance import openapi as _openapi  # noqa: F401  (registers the API description)
 from compliance.lists import FORMATS, Entry, WordLists, json_lines
@@ -130,9 +131,7 @@ async def import_words(request: web.Request) -> web.Response:
     fmt = _CONTENT_TYPES.get(request.content_type)
     if fmt is None:
         raise Problem(415, f"Content-Type must be one of {', '.join(_CONTENT_TYPES)}")
-    kind = request.query.get("kind", WORD)
-    if kind not in (WORD, ALLOW):
-        raise Problem(422, "kind is word or allow", [FieldError("/kind", "word or allow")])
+    kind = query_choice(request.query, "kind", (WORD, ALLOW), WORD) or WORD
     lines: AsyncIterator[str]
     if fmt == "json":
         raw = await request.read()

@@ -194,7 +194,38 @@ register_fragment(
                     "parameters": [
                         {"name": "format", "in": "query", "schema": {"enum": ["json", "ndjson", "csv", "text"]}}
                     ],
-                    "responses": {"200": {"description": "The list"}, **problem_responses(401, 403, 422)},
+                    "responses": {
+                        "200": {
+                            "description": "The list (ndjson unless `format` says otherwise)",
+                            "content": {
+                                "application/x-ndjson": {
+                                    "schema": {"type": "string"},
+                                    "example": '{"term":"加微信","category":"promotion","kind":"word"}\n',
+                                },
+                                _JSON: {
+                                    "schema": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["term", "kind"],
+                                            "properties": {
+                                                "term": {"type": "string"},
+                                                "category": {"type": ["string", "null"]},
+                                                "kind": {"enum": ["word", "allow"]},
+                                            },
+                                        },
+                                    },
+                                    "example": [{"term": "加微信", "category": "promotion", "kind": "word"}],
+                                },
+                                "text/csv": {
+                                    "schema": {"type": "string"},
+                                    "example": "term,category,kind\n加微信,promotion,word\n",
+                                },
+                                "text/plain": {"schema": {"type": "string"}, "example": "加微信\n"},
+                            },
+                        },
+                        **problem_responses(401, 403, 422),
+                    },
                 }
             },
             "/v1/compliance/check": {
@@ -300,5 +331,22 @@ register_fragment(
                 }
             },
         },
+    }
+)
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "PUT /v1/compliance/categories/{name}": {"action": "review", "description": "促销诱导用语，人工复核"},
+            "POST /v1/compliance/words": {"words": ["加微信", "免费领取"], "category": "promotion"},
+            "POST /v1/compliance/words/remove": {"words": ["免费领取"]},
+            "POST /v1/compliance/words/import text/plain": "加微信\n免费领取\n",
+            "POST /v1/compliance/words/import text/csv": "term,category,kind\n加微信,promotion,word\n免费,,allow\n",
+            "POST /v1/compliance/words/import application/x-ndjson": '{"term": "加微信", "category": "promotion"}\n',
+            "POST /v1/compliance/check": {"text": "双十二会员日，全场饮品第二杯半价"},
+            "PUT /v1/compliance/policy": {"template_review": "matched", "unsubscribe_text": "拒收请回复R"},
+            "POST /v1/compliance/signature": {"signature": "【红雁咖啡】"},
+        }
     }
 )

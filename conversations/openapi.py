@@ -364,3 +364,24 @@ register_fragment(
         },
     }
 )
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "PUT /v1/conversations/rules": {
+                "threshold": 0.6,
+                "on_miss": "ask_back",
+                "rules": [
+                    {
+                        "id": "balance",
+                        "match": {"kind": "prefix", "value": "余额"},
+                        "action": {"kind": "text", "text": "您的会员余额请在小程序内查询。"},
+                    },
+                    {"id": "human", "match": {"kind": "exact", "value": "人工"}, "action": {"kind": "handoff"}},
+                ],
+            },
+            "POST /v1/conversations/rules/test": {"text": "余额查询", "channel": "rcs"},
+        }
+    }
+)

@@ -195,7 +195,19 @@ register_fragment(
                         },
                     },
                     "responses": {
-                        "200": {"description": "Set; the answer names the login"},
+                        "200": {
+                            "description": "Set; the answer names the login",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["login"],
+                                        "properties": {"login": {"type": "string"}},
+                                    },
+                                    "example": {"login": "zhang.wei"},
+                                }
+                            },
+                        },
                         **problem_responses(400, 410, 415, 422, 429),
                     },
                 }

@@ -168,6 +168,22 @@ EVENT = {
 MESSAGE = {
     "type": "object",
     "required": ["id", "batch_id", "to", "status"],
+    "example": {
+        "id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a7b",
+        "batch_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a7c",
+        "to": "+8613800138001",
+        "status": "rcs_read",
+        "created_at": "2026-12-04T08:30:00.000Z",
+        "expires_at": "2026-12-05T08:30:00.000Z",
+        "events": [
+            {"type": "accepted", "at": "2026-12-04T08:30:00.000Z", "source": "api"},
+            {"type": "queued", "at": "2026-12-04T08:30:00.120Z", "source": "dispatcher"},
+            {"type": "rcs_sent", "at": "2026-12-04T08:30:00.480Z", "source": "dispatcher", "detail": {"attempts": 1}},
+            {"type": "rcs_delivered", "at": "2026-12-04T08:30:01.900Z", "source": "maap"},
+            {"type": "rcs_read", "at": "2026-12-04T08:31:12.000Z", "source": "maap"},
+        ],
+        "cost": {"charged": "0.0500", "currency": "CNY", "held": None, "refunded": False},
+    },
     "properties": {
         "id": {"type": "string"},
         "batch_id": {"type": "string"},

@@ -159,3 +159,26 @@ register_fragment(
         },
     }
 )
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/opt-outs": {"to": "+8613800138009"},
+            "POST /v1/opt-outs/remove": {"to": "+8613800138009"},
+        }
+    }
+)
+
+# Files as the importers take them, and as the exports write them.
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/opt-outs/import text/csv": "phone,note\n13800138009,回复R退订\n+8613800138010,客服登记\n",
+            "POST /v1/opt-outs/import application/x-ndjson": '{"to": "+8613800138009"}\n',
+        },
+        "response_examples": {
+            "GET /v1/opt-outs/export 200 text/csv": "id,to,source,created_at\n0193a4f2c8b57d1e9a06b3c2d4e5f6a7,+8613800138009,import,2026-12-04T08:30:00.000Z\n",
+        },
+    }
+)

@@ -146,3 +146,15 @@ register_fragment(
         },
     }
 )
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "PUT /v1/compliance/send-rules": {
+                "windows": {"marketing": {"start": "08:00", "end": "21:00"}},
+                "caps": {"marketing": [{"limit": 2, "period": "1d"}]},
+            },
+        }
+    }
+)

@@ -1,6 +1,6 @@
 """OpenAPI fragment for media uploads and the public media URLs."""
 
-from api.openapi import problem_responses, register_fragment
+from api.openapi import page_response, problem_responses, register_fragment
 
 _MEDIA = {
     "type": "object",
@@ -148,7 +148,10 @@ register_fragment(
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                     ],
-                    "responses": {"200": {"description": "A page"}, **problem_responses(401, 422)},
+                    "responses": {
+                        "200": page_response("A page", {"$ref": "#/components/schemas/Media"}),
+                        **problem_responses(401, 422),
+                    },
                 },
             },
             "/v1/media/{id}": {

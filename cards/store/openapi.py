@@ -1,6 +1,7 @@
 """OpenAPI fragment for tenant templates and the template library."""
 
-from api.openapi import problem_responses, register_fragment
+from api.examples import BILL_CARD
+from api.openapi import page_response, problem_responses, register_fragment
 
 _CARD = {"type": "object", "description": "GSMA bot-message JSON; jinja2 variables allowed in text fields"}
 _BODY = {
@@ -144,7 +145,35 @@ register_fragment(
             "/v1/template-library": {
                 "get": {
                     "summary": "The built-in template library, each with sample data",
-                    "responses": {"200": {"description": "Library templates"}, **problem_responses(401)},
+                    "responses": {
+                        "200": page_response(
+                            "Library templates",
+                            {
+                                "type": "object",
+                                "required": ["name", "card"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "title": {"type": "string"},
+                                    "title_en": {"type": "string"},
+                                    "traffic_type": {"type": "string"},
+                                    "card": {"type": "object"},
+                                    "sample": {"type": "object"},
+                                },
+                            },
+                            [
+                                {
+                                    "name": "monthly_bill",
+                                    "title": "月度账单",
+                                    "title_en": "Monthly bill",
+                                    "traffic_type": "notification",
+                                    "card": BILL_CARD,
+                                    "sample": {"name": "张先生", "amount": "58.00"},
+                                }
+                            ],
+                            cursor=False,
+                        ),
+                        **problem_responses(401),
+                    },
                 }
             },
             "/v1/templates": {
@@ -198,7 +227,36 @@ register_fragment(
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                     ],
-                    "responses": {"200": {"description": "A page"}, **problem_responses(401, 422)},
+                    "responses": {
+                        "200": page_response(
+                            "A page",
+                            {
+                                "type": "object",
+                                "required": ["id", "name", "latest_version", "has_draft"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "name": {"type": "string"},
+                                    "latest_version": {"type": ["integer", "null"]},
+                                    "has_draft": {"type": "boolean"},
+                                    "traffic_type": {"type": "string"},
+                                    "created_at": {"type": "string", "format": "date-time"},
+                                    "updated_at": {"type": "string", "format": "date-time"},
+                                },
+                            },
+                            [
+                                {
+                                    "id": "0193a4f2c8b57d1e9a06b3c2d4e5f6a9",
+                                    "name": "monthly_bill",
+                                    "latest_version": 2,
+                                    "has_draft": False,
+                                    "traffic_type": "notification",
+                                    "created_at": "2026-11-20T02:00:00.000Z",
+                                    "updated_at": "2026-12-04T08:30:00.000Z",
+                                }
+                            ],
+                        ),
+                        **problem_responses(401, 422),
+                    },
                 },
             },
             "/v1/templates/{id}": {
@@ -324,5 +382,25 @@ register_fragment(
                 }
             },
         },
+    }
+)
+
+# Request examples the sandbox accepts (tests/api/test_openapi_examples.py sends each).
+register_fragment(
+    {
+        "request_examples": {
+            "POST /v1/templates": {
+                "name": "monthly_bill",
+                "card": BILL_CARD,
+                "sample": {"name": "张先生", "amount": "58.00"},
+                "traffic_type": "notification",
+            },
+            "POST /v1/templates/{id}/versions": {
+                "card": BILL_CARD,
+                "sample": {"name": "李女士", "amount": "126.50"},
+                "note": "十二月账单改版",
+            },
+            "POST /v1/templates/{id}/duplicate": {"name": "monthly_bill_2027"},
+        }
     }
 )

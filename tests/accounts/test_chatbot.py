@@ -477,6 +477,7 @@ async def test_the_api_description_matches_what_is_served(brand):
     from openapi_spec_validator import validate
 
     from accounts.chatbot_http import FRAGMENT
+    from api.examples import without_examples
     from api.openapi import PROBLEM as PROBLEM_SCHEMA
     from api.openapi import openapi_document
 
@@ -487,7 +488,8 @@ async def test_the_api_description_matches_what_is_served(brand):
         "components": {"schemas": {"Problem": PROBLEM_SCHEMA, **FRAGMENT["schemas"]}},
     }
     validate(doc)
-    assert FRAGMENT["paths"].items() <= openapi_document("http://x")["paths"].items()
+    served = without_examples(openapi_document("http://x")["paths"])
+    assert without_examples(FRAGMENT["paths"]).items() <= served.items()  # as written, examples aside
 
     def schema(name: str) -> dict:
         return {**doc["components"]["schemas"][name], "components": doc["components"]}

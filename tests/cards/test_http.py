@@ -161,7 +161,7 @@ async def test_composed_card_over_a_limit_is_422_with_the_field_path(client):
 @pytest.mark.parametrize(
     "query, body, status",
     [
-        ("format=pdf", {"card": standalone()}, 400),
+        ("format=pdf", {"card": standalone()}, 422),
         ("format=gsma", {"template": "no_such_template"}, 422),
         ("format=gsma", {"template": "monthly_bill", "variables": [1]}, 422),
         ("format=gsma", {"nothing": 1}, 422),
