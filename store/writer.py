@@ -151,12 +151,10 @@ class GroupWriter:
             except DBAPIError as exc:
                 # Several processes lock the same rows (PostgreSQL): one transaction of a
                 # deadlock is rolled back whole, so the group is run again as it was.
-                if getattr(exc.orig, "sqlstate", None) not in CONFLICTS or attempt == CONFLICT_ATTEMPTS:
+                state = getattr(exc.orig, "sqlstate", None)
+                if state not in CONFLICTS or attempt == CONFLICT_ATTEMPTS:
                     raise
-                log.info(
-                    "a write group met a %s; running it again",
-                    "deadlock" if exc.orig.sqlstate == "40P01" else "conflict",
-                )
+                log.info("a write group met a %s; running it again", "deadlock" if state == "40P01" else "conflict")
 
     def _commit_sqlite(self, batches: list[WriteBatch]) -> None:
         assert self._sync_engine is not None
