@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from aiohttp import web
 
-from server import ROLE_API, ROLE_DISPATCH, Settings, create_app, main
+from server import ROLE_API, ROLE_DISPATCH, Settings, _run_role, build_parser, create_app, settings_from_args
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,8 @@ from server import ROLE_API, ROLE_DISPATCH, Settings, create_app, main
 )
 def test_sqlite_has_one_writing_process(tmp_path, monkeypatch, capsys, argv, says):
     monkeypatch.delenv("HONGYAN_DATABASE_URL", raising=False)
-    assert main([*argv, "--data-dir", str(tmp_path / "var")]) == 2
+    args = build_parser().parse_args([*argv, "--data-dir", str(tmp_path / "var")])
+    assert _run_role(settings_from_args(args), args) == 2  # (main() would also set up logging)
     assert says in capsys.readouterr().err
 
 
