@@ -210,6 +210,7 @@ async def test_two_api_and_two_dispatch_processes_send_every_message_once_throug
             f"SMSC submit_sm {smsc['submit_sm']}, repeated destinations {smsc['repeated_destinations']}"
         )
     assert api_alive, processes.tail()
+    assert held, "the killed dispatcher held no claims: the kill proved nothing"
     assert [dict(r) for r in repeated_events] == []
     assert maap["messages_accepted"] == MESSAGES  # every message to the MaaP (the SMS ones answered `failed`)
     assert set(maap["repeated_sends"]) <= held, "a message sent again that no dead process held"
