@@ -544,6 +544,20 @@ async def accounts_ctx(app: web.Application):
     refresher.cancel()
 
 
+@contextlib.asynccontextmanager
+async def background_job(app: web.Application, job):
+    """Run `job` (its start/stop loop) for the context's life where this process runs the
+    background jobs (not in an API process: docs/deployment.md)."""
+    if not app[SETTINGS].runs_jobs:
+        yield
+        return
+    await job.start()
+    try:
+        yield
+    finally:
+        await job.stop()
+
+
 async def _refresh_keys(accounts: Accounts) -> None:
     while True:
         await asyncio.sleep(KEY_REFRESH_SECONDS)
@@ -629,13 +643,9 @@ async def media_ctx(app: web.Application):
 
 async def evidence_ctx(app: web.Application):
     evidence = EvidenceLog(app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], clock=app[WIRING].clock)
-    jobs = app[SETTINGS].runs_jobs
-    if jobs:
-        await evidence.start()
     app[EVIDENCE] = evidence
-    yield
-    if jobs:
-        await evidence.stop()
+    async with background_job(app, evidence):
+        yield
 
 
 async def privacy_ctx(app: web.Application):
@@ -651,12 +661,8 @@ async def privacy_ctx(app: web.Application):
         forget=_forget_in_memory(app),
     )
     app[PRIVACY] = privacy
-    jobs = app[SETTINGS].runs_jobs
-    if jobs:
-        await privacy.start()
-    yield
-    if jobs:
-        await privacy.stop()
+    async with background_job(app, privacy):
+        yield
 
 
 async def analytics_ctx(app: web.Application):
@@ -692,13 +698,9 @@ async def billing_ctx(app: web.Application):
     ledger.credit_check = billing.check
     app[messages_http.VIEW_EXTRAS] = billing.view_cost
     app[BILLING] = billing
-    jobs = app[SETTINGS].runs_jobs
-    if jobs:
-        await billing.start()
-    yield
-    ledger.credit_check = None
-    if jobs:
-        await billing.stop()
+    async with background_job(app, billing):
+        yield
+        ledger.credit_check = None
 
 
 async def audiences_ctx(app: web.Application):
@@ -707,12 +709,8 @@ async def audiences_ctx(app: web.Application):
     app[CONTACTS] = Contacts(*common, ensure_keys=app[ACCOUNTS].ensure_keys)
     app[SEGMENTS] = Segments(*common, ensure_keys=app[ACCOUNTS].ensure_keys)
     app[IMPORTS] = ImportJobs(app[CONTACTS], interval_s=app[SETTINGS].contact_import_interval_s)
-    jobs = app[SETTINGS].runs_jobs
-    if jobs:
-        await app[IMPORTS].start()
-    yield
-    if jobs:
-        await app[IMPORTS].stop()
+    async with background_job(app, app[IMPORTS]):
+        yield
 
 
 async def campaigns_ctx(app: web.Application):
@@ -747,12 +745,8 @@ async def campaigns_ctx(app: web.Application):
     )
     service.wake = journeys.wake = runner.wake
     app[CAMPAIGNS], app[JOURNEYS], app[CAMPAIGN_RUNNER] = service, journeys, runner
-    jobs = app[SETTINGS].runs_jobs
-    if jobs:
-        await runner.start()
-    yield
-    if jobs:
-        await runner.stop()
+    async with background_job(app, runner):
+        yield
 
 
 async def knowledge_ctx(app: web.Application):
@@ -783,13 +777,9 @@ async def webhooks_ctx(app: web.Application):
     service = WebhookService(
         app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], app[WIRING].clock, **options
     )
-    jobs = app[SETTINGS].runs_jobs
-    if jobs:
-        await service.start()
     app[WEBHOOKS] = service
-    yield
-    if jobs:
-        await service.stop()
+    async with background_job(app, service):
+        yield
 
 
 async def channels_ctx(app: web.Application):
