@@ -15,8 +15,10 @@ import json
 import logging
 import os
 import secrets
+import signal
+import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -191,6 +193,9 @@ DEMO_TENANT_FILE = "demo-tenant.json"
 # The demo brand pays a typical Chinese price per SMS part (yuan), so costs and statements show.
 DEMO_SMS_PRICE = "0.045"
 CALLBACK_PREFIX = "/rcs"  # the default channel's notify URL is <public base URL>/rcs
+# What a process runs (docs/deployment.md): everything (no subcommand), the API (`serve`), or
+# dispatch and the background jobs (`dispatch`).
+ROLE_ALL, ROLE_API, ROLE_DISPATCH = "all", "api", "dispatch"
 SANDBOX_ROUTE = "sandbox"
 SMSC_ROUTE = "default"
 
@@ -256,6 +261,28 @@ class Settings:
     # With a token, GET /metrics needs `Authorization: Bearer <token>`; without, it is open
     # (counts only: no tenant, number or id in any label) and belongs behind the proxy.
     metrics_token: Secret | None = field(default=None, repr=False)
+    # Seconds a dispatcher holds the messages it claimed: a killed worker's are claimed again by
+    # another this long after; None: the dispatcher's default (30).
+    dispatch_lease_s: float | None = None
+    # ROLE_ALL, ROLE_API or ROLE_DISPATCH: which parts this process runs (set by the subcommand).
+    role: str = ROLE_ALL
+
+    @property
+    def serves_api(self) -> bool:
+        """Whether this process serves the API (else only /healthz, /readyz and /metrics)."""
+        return self.role != ROLE_DISPATCH
+
+    @property
+    def dispatches(self) -> bool:
+        """Whether this process claims and sends messages and holds the SMS routes' binds."""
+        return self.role != ROLE_API
+
+    @property
+    def runs_jobs(self) -> bool:
+        """Whether this process runs the background jobs (webhook delivery, the evidence
+        appender, billing, campaigns and journeys, contact imports, the retention purge): every
+        process but an API one, so accepting is all an API process does."""
+        return self.role != ROLE_API
 
     @property
     def db_url(self) -> str:
@@ -308,6 +335,7 @@ class Settings:
             ("HONGYAN_BILLING_INTERVAL_S", "billing_interval_s"),
             ("HONGYAN_CAMPAIGN_TICK_S", "campaign_tick_s"),
             ("HONGYAN_CONTACT_IMPORT_INTERVAL_S", "contact_import_interval_s"),
+            ("HONGYAN_DISPATCH_LEASE_S", "dispatch_lease_s"),
         ):
             if env.get(name):
                 try:
@@ -516,6 +544,20 @@ async def accounts_ctx(app: web.Application):
     refresher.cancel()
 
 
+@contextlib.asynccontextmanager
+async def background_job(app: web.Application, job):
+    """Run `job` (its start/stop loop) for the context's life where this process runs the
+    background jobs (not in an API process: docs/deployment.md)."""
+    if not app[SETTINGS].runs_jobs:
+        yield
+        return
+    await job.start()
+    try:
+        yield
+    finally:
+        await job.stop()
+
+
 async def _refresh_keys(accounts: Accounts) -> None:
     while True:
         await asyncio.sleep(KEY_REFRESH_SECONDS)
@@ -601,10 +643,9 @@ async def media_ctx(app: web.Application):
 
 async def evidence_ctx(app: web.Application):
     evidence = EvidenceLog(app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], clock=app[WIRING].clock)
-    await evidence.start()
     app[EVIDENCE] = evidence
-    yield
-    await evidence.stop()
+    async with background_job(app, evidence):
+        yield
 
 
 async def privacy_ctx(app: web.Application):
@@ -620,9 +661,8 @@ async def privacy_ctx(app: web.Application):
         forget=_forget_in_memory(app),
     )
     app[PRIVACY] = privacy
-    await privacy.start()
-    yield
-    await privacy.stop()
+    async with background_job(app, privacy):
+        yield
 
 
 async def analytics_ctx(app: web.Application):
@@ -658,10 +698,9 @@ async def billing_ctx(app: web.Application):
     ledger.credit_check = billing.check
     app[messages_http.VIEW_EXTRAS] = billing.view_cost
     app[BILLING] = billing
-    await billing.start()
-    yield
-    ledger.credit_check = None
-    await billing.stop()
+    async with background_job(app, billing):
+        yield
+        ledger.credit_check = None
 
 
 async def audiences_ctx(app: web.Application):
@@ -670,9 +709,8 @@ async def audiences_ctx(app: web.Application):
     app[CONTACTS] = Contacts(*common, ensure_keys=app[ACCOUNTS].ensure_keys)
     app[SEGMENTS] = Segments(*common, ensure_keys=app[ACCOUNTS].ensure_keys)
     app[IMPORTS] = ImportJobs(app[CONTACTS], interval_s=app[SETTINGS].contact_import_interval_s)
-    await app[IMPORTS].start()
-    yield
-    await app[IMPORTS].stop()
+    async with background_job(app, app[IMPORTS]):
+        yield
 
 
 async def campaigns_ctx(app: web.Application):
@@ -707,9 +745,8 @@ async def campaigns_ctx(app: web.Application):
     )
     service.wake = journeys.wake = runner.wake
     app[CAMPAIGNS], app[JOURNEYS], app[CAMPAIGN_RUNNER] = service, journeys, runner
-    await runner.start()
-    yield
-    await runner.stop()
+    async with background_job(app, runner):
+        yield
 
 
 async def knowledge_ctx(app: web.Application):
@@ -740,10 +777,9 @@ async def webhooks_ctx(app: web.Application):
     service = WebhookService(
         app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], app[WIRING].clock, **options
     )
-    await service.start()
     app[WEBHOOKS] = service
-    yield
-    await service.stop()
+    async with background_job(app, service):
+        yield
 
 
 async def channels_ctx(app: web.Application):
@@ -800,12 +836,20 @@ async def shortlinks_ctx(app: web.Application):
 
 
 async def dispatch_ctx(app: web.Application):
-    """The simulators (sandbox), the default RCS channel, the SMS routes and the dispatcher."""
+    """The simulators (sandbox, all-in-one only), the default RCS channel, the SMS routes and the
+    dispatcher. An API process builds the dispatcher without running it: it takes the operators'
+    callbacks, cancels and capability look-ups; the claim loop and the SMS binds are a dispatch
+    process's."""
     settings, wiring = app[SETTINGS], app[WIRING]
     config = dispatch_config(settings, wiring)
     if not config.enabled:
         yield
         return
+    if settings.role != ROLE_ALL and not settings.maap_url:
+        raise SystemExit(
+            "error: `serve` and `dispatch` run no simulators: start them with `server.py simulators` and set "
+            "HONGYAN_MAAP_URL and HONGYAN_SMSC_ADDRESS to the addresses it prints (or the operator's)"
+        )
     sandbox = Sandbox()
     app[SANDBOX] = sandbox
     credentials = channel_credentials(settings)
@@ -837,7 +881,12 @@ async def dispatch_ctx(app: web.Application):
             }
         )
         stack.push_async_callback(_quietly, channel.close)
-        if not settings.smsc_address and settings.routes_file is None and settings.sandbox:
+        if (
+            not settings.smsc_address
+            and settings.routes_file is None
+            and settings.sandbox
+            and settings.role == ROLE_ALL
+        ):
             sandbox.smsc = SmscSimulator(
                 receipt_delay=config.smsc_receipt_delay,
                 credentials={SANDBOX_SYSTEM_ID: SANDBOX_PASSWORD},
@@ -866,16 +915,21 @@ async def dispatch_ctx(app: web.Application):
             rules=app[RULES],
             consent_policies=app[messages_http.LEDGER].consent_policies,
             observer=dispatch_observer(app[METRICS]),
+            worker_id=worker_id(),
         )
-        routes_config = sms_routes_config(settings, config, sandbox.smsc)
-        if routes_config is None:
-            log.warning("no SMS route is configured: messages that need the SMS fallback will wait for one")
+        if settings.dispatches:
+            routes_config = sms_routes_config(settings, config, sandbox.smsc)
+            if routes_config is None:
+                log.warning("no SMS route is configured: messages that need the SMS fallback will wait for one")
+            else:
+                dispatcher.sms = await _sms_stage(app, stack, routes_config, dispatcher, tenants, config)
+            await _started(stack, dispatcher)
+            # An accepted message goes at once (API processes leave it to the dispatchers' poll).
+            app[messages_http.LEDGER].on_accepted = dispatcher.wake
         else:
-            dispatcher.sms = await _sms_stage(app, stack, routes_config, dispatcher, tenants, config)
-        await _started(stack, dispatcher)
+            stack.push_async_callback(_quietly, dispatcher.stop)  # its channels' clients
         app[DISPATCHER] = dispatcher
         app[messages_http.CANCEL] = dispatcher.cancel
-        app[messages_http.LEDGER].on_accepted = dispatcher.wake  # an accepted message goes at once
         app[messages_http.CAPABILITIES] = dispatcher.capabilities
         app[CHATBOT_CLIENT] = channels.for_channel  # a brand's menu and profile go out on its channel's client
         yield
@@ -1079,6 +1133,12 @@ async def editor_ctx(app: web.Application):
     await sessions.stop()
 
 
+def worker_id() -> str:
+    """This process's name on the leases it takes: host and pid, so an operator (or a test)
+    can tell whose claims a dead process left."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 def _handset_url(app: web.Application) -> str | None:
     sandbox = app.get(SANDBOX)
     return f"{sandbox.maap.url}/handset" if sandbox is not None and sandbox.maap is not None else None
@@ -1138,7 +1198,7 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:  # unreachable, timed out, refused
         checks["database"] = f"unavailable: {type(exc).__name__}"
     dispatcher = app.get(DISPATCHER)
-    if dispatcher is not None:
+    if dispatcher is not None and app[SETTINGS].dispatches:
         checks["dispatcher"] = "ok" if dispatcher.running else "stopped"
         router = app.get(SMS_ROUTER)
         if router is not None:
@@ -1222,8 +1282,13 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.add_routes(docs_routes())
     app.router.add_get("/metrics", metrics_page)
+    if dispatch.enabled and settings.maap_operator not in OPERATORS:
+        known = ", ".join(sorted(OPERATORS))
+        raise SystemExit(f"error: HONGYAN_MAAP_OPERATOR must be one of {known}, not {settings.maap_operator!r}")
+    if not settings.serves_api:
+        return app  # a dispatch process answers for its health and metrics only
+    app.add_routes(docs_routes())
     app.router.add_get("/openapi.json", openapi)
     app.add_routes(messages_http.routes)
     app.add_routes(rules_routes)
@@ -1257,9 +1322,6 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.add_routes(shares_http.routes)
     app.add_routes(editor.editor_routes(editor_config))
     if dispatch.enabled:
-        if settings.maap_operator not in OPERATORS:
-            known = ", ".join(sorted(OPERATORS))
-            raise SystemExit(f"error: HONGYAN_MAAP_OPERATOR must be one of {known}, not {settings.maap_operator!r}")
         app.add_routes(rcs_callback_routes(app, settings))
     return app
 
@@ -1271,6 +1333,7 @@ def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
         "rcs_silence_s": settings.rcs_silence_s,
         "sms_receipt_wait_s": settings.sms_receipt_wait_s,
     }
+    timings["lease_s"] = settings.dispatch_lease_s
     options = replace(config.options, **{k: v for k, v in timings.items() if v is not None})
     return replace(config, options=options, enabled=config.enabled and (settings.sandbox or bool(settings.maap_url)))
 
@@ -1315,7 +1378,28 @@ def build_parser() -> argparse.ArgumentParser:
     flags = _global_flags()
     parser = argparse.ArgumentParser(prog="hongyan", parents=[flags], description="Hongyan 5G-message platform")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", parents=[flags], help="serve the API (the default)")
+    serve = sub.add_parser(
+        "serve",
+        parents=[flags],
+        help="the API (PostgreSQL: API only, beside `dispatch`; SQLite: everything, as without a subcommand)",
+    )
+    serve.add_argument("--workers", type=int, default=1, help="API processes sharing the port (PostgreSQL)")
+    dispatch = sub.add_parser(
+        "dispatch", parents=[flags], help="dispatch and the background jobs, no API (PostgreSQL; beside `serve`)"
+    )
+    dispatch.add_argument("--workers", type=int, default=1, help="dispatch processes (default 1)")
+    dispatch.add_argument(
+        "--metrics-port", type=int, help="serve /healthz, /readyz and /metrics here (worker i on this port + i)"
+    )
+    sims = sub.add_parser(
+        "simulators",
+        parents=[flags],
+        help="the sandbox MaaP (--maap-port) and SMSC (--smsc-port) as their own process, calling back --port",
+    )
+    sims.add_argument("--delivery-delay", type=float, default=0.5, help="seconds to an RCS delivery report")
+    sims.add_argument("--display-delay", type=float, default=1.0, help="seconds from delivered to read")
+    sims.add_argument("--receipt-delay", type=float, default=0.5, help="seconds to an SMS receipt")
+    sims.add_argument("--inbox-port", type=int, default=0, help="the SMS inbox pages' port (default: any)")
     sub.add_parser("migrate", parents=[flags], help="bring the database schema up to date")
     tenant = sub.add_parser("tenant", parents=[flags], help="manage tenants")
     tsub = tenant.add_subparsers(dest="tenant_command", required=True)
@@ -1641,13 +1725,17 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, *, worker: int = 0, reuse_port: bool = False) -> None:
+    """Serve the app on host:port until SIGINT/SIGTERM; API workers share the port (reuse_port)."""
     app = create_app(settings)
 
     async def announce(app: web.Application) -> None:
+        if worker:
+            return  # the first worker speaks for them all
         info_path = settings.data_dir / DEMO_TENANT_FILE
+        what = {ROLE_ALL: "serving", ROLE_API: "serving the API"}[settings.role]
         lines = [
-            f"Hongyan is serving on {settings.base_url}",
+            f"Hongyan is {what} on {settings.base_url}",
             f"  API docs:    {settings.base_url}/docs (the document: /openapi.json)",
             f"  card editor: {settings.base_url}/editor (sign in with a login, or an API key)",
             f"  dashboard:   {settings.base_url}/editor/dashboard",
@@ -1674,7 +1762,134 @@ def _serve(settings: Settings) -> None:
         print=None,
         access_log_class=AccessLogger,  # no query values, short-link tokens cut to a prefix
         loop=new_event_loop(),
+        reuse_port=reuse_port or None,
     )
+
+
+def _dispatch(settings: Settings, *, worker: int = 0, metrics_port: int | None = None) -> None:
+    """Run dispatch and the background jobs until SIGINT/SIGTERM; with a metrics port, serve
+    /healthz, /readyz and /metrics on it (worker i on port + i: each is scraped on its own)."""
+    app = create_app(settings)
+    app.on_startup.append(tune_gc)
+
+    async def run() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()  # every cleanup context started: the dispatcher claims from here on
+        try:
+            if metrics_port is not None:
+                await web.TCPSite(runner, settings.host, metrics_port + worker).start()
+            where = f", health and metrics on {settings.host}:{metrics_port + worker}" if metrics_port else ""
+            log.info("dispatch worker %d running (pid %d%s)", worker, os.getpid(), where)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()
+
+
+def run_workers(count: int, run: Callable[[int], None]) -> int:
+    """Run `run(i)` in `count` forked processes (one: in this one). The parent passes SIGINT and
+    SIGTERM on and waits; when one worker ends the parent stops the others and exits with the
+    first one's code, so the service manager restarts the set (nothing half-alive)."""
+    if count == 1:
+        run(0)
+        return 0
+    children: dict[int, int] = {}
+    for i in range(count):
+        pid = os.fork()  # before any event loop, engine or thread exists
+        if pid == 0:
+            code = 1
+            try:
+                run(i)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                log.exception("worker %d failed", i)
+            finally:
+                os._exit(code)
+        children[pid] = i
+
+    stopping = False
+
+    def forward(signum: int, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    first: int | None = None
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        worker = children.pop(pid, None)
+        if worker is None:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        if first is None:
+            first = code
+            if children and not stopping:
+                log.warning("worker %d ended (code %d): stopping the others", worker, code)
+                forward(signal.SIGTERM, None)
+    return first or 0
+
+
+async def _simulators(settings: Settings, args: argparse.Namespace) -> int:
+    """`simulators`: the sandbox MaaP and SMSC as their own process, for `serve` and `dispatch`
+    processes to share. Callbacks go to the public base URL's /rcs. One line of JSON on stdout
+    says where they listen (HONGYAN_MAAP_URL and HONGYAN_SMSC_ADDRESS to give the others)."""
+    credentials = channel_credentials(replace(settings, sandbox=True))
+    maap = MaapSimulator(
+        settings.host,
+        settings.maap_port,
+        f"{settings.base_url}{CALLBACK_PREFIX}",
+        credentials.callback_token.reveal(),
+        app_id=credentials.app_id,
+        app_key=credentials.app_key.reveal(),
+        chatbot_id=credentials.chatbot_id,
+        timing=SimulatorTiming(delivery_delay_s=args.delivery_delay, display_delay_s=args.display_delay),
+    )
+    smsc = SmscSimulator(
+        settings.host,
+        settings.smsc_port,
+        receipt_delay=args.receipt_delay,
+        credentials={SANDBOX_SYSTEM_ID: SANDBOX_PASSWORD},
+        http_port=args.inbox_port,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with maap, smsc:
+        where = {
+            "maap_url": maap.url,
+            "smsc_address": f"{smsc.host}:{smsc.port}",
+            "inbox_url": smsc.http_url,
+            "callback_url": maap.callback_base_url,
+        }
+        print(
+            f"sandbox MaaP on {maap.url} (handset: {maap.url}/handset), calling back {maap.callback_base_url}\n"
+            f"sandbox SMSC (SMPP) on {smsc.host}:{smsc.port}, SMS inboxes on {smsc.http_url}\n"
+            f"give the other processes HONGYAN_MAAP_URL={maap.url} HONGYAN_SMSC_ADDRESS={smsc.host}:{smsc.port}",
+            file=sys.stderr,
+            flush=True,
+        )
+        print(json.dumps(where, separators=(",", ":")), flush=True)
+        await stop.wait()
+    return 0
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
@@ -1698,14 +1913,44 @@ def configure_logging(settings: Settings) -> None:
     security.logs.install()  # after basicConfig: it attaches to the handlers that exist
 
 
+def _run_role(settings: Settings, args: argparse.Namespace) -> int:
+    """`serve` / `dispatch`: one role of a split deployment on PostgreSQL, in `--workers` processes.
+    SQLite has one writing process: there `serve` runs everything in it, as it always has."""
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if settings.embedded:
+        if args.command == "dispatch" or args.workers > 1:
+            print(
+                f"error: `{args.command}{' --workers' if args.workers > 1 else ''}` needs PostgreSQL "
+                "(HONGYAN_DATABASE_URL): SQLite has one writing process, which runs everything — "
+                "`server.py` or `server.py serve` with one worker (docs/deployment.md)",
+                file=sys.stderr,
+            )
+            return 2
+        _serve(settings)
+        return 0
+    if args.command == "serve":
+        api = replace(settings, role=ROLE_API)
+        log.info("serving the API only: `server.py dispatch` sends (no subcommand runs everything in one process)")
+        return run_workers(args.workers, lambda i: _serve(api, worker=i, reuse_port=True))
+    dispatch = replace(settings, role=ROLE_DISPATCH)
+    return run_workers(args.workers, lambda i: _dispatch(dispatch, worker=i, metrics_port=args.metrics_port))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
     configure_logging(settings)
-    command = args.command or "serve"
-    if command == "serve":
+    command = args.command
+    if command is None:
         _serve(settings)
-    elif command == "migrate":
+        return 0
+    if command in ("serve", "dispatch"):
+        return _run_role(settings, args)
+    if command == "simulators":
+        return asyncio.run(_simulators(settings, args))
+    if command == "migrate":
         asyncio.run(_migrate(settings))
         print("database schema is current", file=sys.stderr)
     elif command == "tenant":

@@ -214,8 +214,12 @@ class Dispatcher:
             on_audit=on_audit,
         )
         self.claimed = 0
+        # Messages this process claimed and is still working on: their leases are renewed until
+        # the work ends, so only a dead process's claims lapse to another worker.
+        self._held: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._renewer: asyncio.Task | None = None
         self._slots = asyncio.Semaphore(options.max_batches_in_flight)
         self._tasks: set[asyncio.Task] = set()
 
@@ -237,8 +241,13 @@ class Dispatcher:
             # SQLite has one dispatching process: leases still held belong to a dead predecessor.
             await self.writer.write(WriteBatch().run(lifecycle.release_all_leases))
         self._task = asyncio.create_task(self._run(), name="dispatcher")
+        self._renewer = asyncio.create_task(self._renew(), name="dispatch-leases")
 
     async def stop(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+            self._renewer = None
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -271,6 +280,24 @@ class Dispatcher:
                     wait_s = min(wait_s * 2, max(self.options.poll_s, self.options.idle_poll_max_s))
                 self._wake.clear()
 
+    async def _renew(self) -> None:
+        """Every third of the lease, extend the leases of the messages still being worked on: a
+        batch slower than its lease (a slow operator, a busy database) is not claimed again by
+        another worker — only a dead process's leases run out."""
+        every = self.options.lease_s / 3
+        while True:
+            await asyncio.sleep(every)
+            if not self._held:
+                continue
+            until_ms = self.now_ms() + int(self.options.lease_s * 1000)
+            renew = partial(
+                lifecycle.renew_leases, message_ids=list(self._held), owner=self.worker_id, until_ms=until_ms
+            )
+            try:
+                await self.writer.write(WriteBatch().run(renew))
+            except Exception:
+                log.exception("renewing %d leases failed; trying again", len(self._held))
+
     async def run_once(self) -> int:
         """Claim one batch of due messages and start working on it; returns how many."""
         await self._slots.acquire()
@@ -282,6 +309,7 @@ class Dispatcher:
         if not rows:
             self._slots.release()
             return 0
+        self._held.update(r.id for r in rows)
         task = asyncio.create_task(self._work(rows))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -352,6 +380,7 @@ class Dispatcher:
             # The lease runs out and another pass picks these messages up again.
             log.exception("dispatching a batch of %d failed", len(rows))
         finally:
+            self._held.difference_update(r.id for r in rows)
             self._slots.release()
 
     async def _open(self, rows: list) -> tuple[list[Job], list[Change]]:

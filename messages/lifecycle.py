@@ -90,6 +90,11 @@ _ROWS = select(
     messages.c.due_ms,
     messages.c.attempts,
 ).where(messages.c.id.in_(bindparam("ids", expanding=True)))
+# Locked (PostgreSQL; SQLite has one writer) in one order everywhere: another process's change
+# to the same message waits for this transaction and then decides on what it committed —
+# without the lock, a dispatcher's `rcs_sent` and an API process's `fallback_pending` from the
+# operator's callback both read `queued`, and the later commit silently undid the other.
+_ROWS_LOCKED = _ROWS.order_by(messages.c.id).with_for_update()
 
 _HOOKED = (
     select(webhook_endpoints.c.tenant_id)
@@ -188,7 +193,7 @@ class Lifecycle:
         """Apply `changes` on `conn` (inside a write transaction) and queue their webhooks."""
         result = result if result is not None else Applied()
         ids = sorted({c.message_id for c in _flatten(changes)})
-        rows = {r.id: r for r in conn.execute(_ROWS, {"ids": ids})}
+        rows = {r.id: r for r in conn.execute(_ROWS_LOCKED, {"ids": ids})}
         # Opening the number and building the payload is wasted on a tenant without endpoints.
         tenants = sorted({r.tenant_id for r in rows.values()})
         hooked = {r.tenant_id for r in conn.execute(_HOOKED, {"tenants": tenants})}
@@ -375,6 +380,18 @@ def lease(conn: Connection, message_ids: Sequence[str], owner: str, until_ms: in
     conn.execute(
         messages.update().where(messages.c.id.in_(list(message_ids))).values(lease_owner=owner, lease_until_ms=until_ms)
     )
+
+
+def renew_leases(conn: Connection, message_ids: Sequence[str], owner: str, until_ms: int) -> None:
+    """Extend `owner`'s leases on those of `message_ids` it still holds (a status change since
+    let go of the others)."""
+    ids = sorted(message_ids)
+    for i in range(0, len(ids), 1000):
+        conn.execute(
+            messages.update()
+            .where(messages.c.id.in_(ids[i : i + 1000]), messages.c.lease_owner == owner)
+            .values(lease_until_ms=until_ms)
+        )
 
 
 def release_all_leases(conn: Connection) -> None:

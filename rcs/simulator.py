@@ -1398,6 +1398,9 @@ class MaapSimulator:
         self.handsets: dict[str, Handset] = {}
         self._handset_by_number: dict[str, str] = {}
         self._send_attempts: dict[str, int] = {}
+        # Sends of a message id already accepted (answered, not delivered again), per id: what a
+        # platform process that died between a send and its record makes; anything else is a bug.
+        self.repeated_sends: dict[str, int] = {}
         self.media: dict[str, SimMedia] = {}
         self._media_by_url: dict[str, SimMedia] = {}
         # Every chatbot provisioned here; the first is the one the constructor names.
@@ -1491,6 +1494,7 @@ class MaapSimulator:
                 web.post(f"{bot}/update/chatBotInfo/optionals", api(self._update_optionals)),
                 web.post(f"{bot}/update/chatBotInfo/menu", api(self._update_menu)),
                 web.get("/media/{media_id}", self._download),
+                web.get("/counts", self._counts),
                 web.get("/handset", self._handset_index),
                 web.post("/handset", self._open_handset),
                 web.get(_HANDSET_SCRIPT_PATH, self._handset_script),
@@ -1824,6 +1828,7 @@ class MaapSimulator:
             for url in media_urls(part):
                 self._issued(url)
         if mid in self.messages:  # a repeated send of an accepted message is answered, not redone
+            self.repeated_sends[mid] = self.repeated_sends.get(mid, 0) + 1
             return self._answer(200, {"messageId": mid, "errorCode": 0, "errorMessage": "success"})
         behaviour = behaviour_of(number)
         if behaviour is Behaviour.FLAKY:
@@ -1863,6 +1868,18 @@ class MaapSimulator:
         elif behaviour is not Behaviour.NEVER_DELIVERED:
             self._later(message, self.timing.delivery_delay_s, lambda: self._deliver(message))
         return self._answer(200, {"messageId": mid, "errorCode": 0, "errorMessage": "success"})
+
+    async def _counts(self, request: web.Request) -> web.Response:
+        """What this MaaP took (a test's or an operator's look from another process): messages
+        accepted, repeated sends by message id, callbacks made."""
+        return web.json_response(
+            {
+                "messages_accepted": sum(b.messages_accepted for b in self.chatbots.values()),
+                "repeated_sends": self.repeated_sends,
+                "callbacks_sent": self.callbacks_sent,
+                "callbacks_failed": self.callbacks_failed,
+            }
+        )
 
     async def _revoke(self, request: web.Request) -> web.Response:
         body = await self._json(request)

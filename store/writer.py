@@ -15,12 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.bulk import executemany
 from store.tables import table_order
 
 log = logging.getLogger(__name__)
+
+# SQLSTATEs of a transaction PostgreSQL rolled back for running into another (deadlock,
+# serialization failure): running it again is the remedy.
+CONFLICTS = frozenset({"40P01", "40001"})
+CONFLICT_ATTEMPTS = 3
 
 # Statements run synchronously inside the group's transaction (on the writer's thread for
 # SQLite, through run_sync on PostgreSQL), so one group costs one hop off the event loop.
@@ -136,9 +142,19 @@ class GroupWriter:
     async def _commit(self, batches: list[WriteBatch]) -> None:
         if self._sqlite:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._commit_sqlite, batches)
-        else:
-            async with self._engine.begin() as conn:
-                await conn.run_sync(_apply, batches)
+            return
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.run_sync(_apply, batches)
+                return
+            except DBAPIError as exc:
+                # Several processes lock the same rows (PostgreSQL): one transaction of a
+                # deadlock is rolled back whole, so the group is run again as it was.
+                state = getattr(exc.orig, "sqlstate", None)
+                if state not in CONFLICTS or attempt == CONFLICT_ATTEMPTS:
+                    raise
+                log.info("a write group met a %s; running it again", "deadlock" if state == "40P01" else "conflict")
 
     def _commit_sqlite(self, batches: list[WriteBatch]) -> None:
         assert self._sync_engine is not None

@@ -169,6 +169,7 @@ class SmscSimulator:
         if self.inboxes is not None:
             app = web.Application()
             app.add_routes(self.inboxes.routes())
+            app.router.add_get("/counts", self._counts)
             self._http = web.AppRunner(app, access_log=None)
             await self._http.setup()
             site = web.TCPSite(self._http, self.host, self.http_port)
@@ -204,6 +205,11 @@ class SmscSimulator:
 
     async def __aexit__(self, *exc) -> None:
         await self.stop()
+
+    async def _counts(self, request: web.Request) -> web.Response:
+        """Its counters and how many destinations got more than one message (a test's look
+        from another process)."""
+        return web.json_response({**self.counts, "repeated_destinations": self.repeated_destinations})
 
     def drop_connections(self) -> None:
         """Close every client connection abruptly (what a network failure looks like)."""

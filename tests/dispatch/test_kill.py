@@ -1,4 +1,4 @@
-"""Kill tests: `kill -9` of the real server process (`server.py serve`) while messages are in
+"""Kill tests: `kill -9` of the real server process (`server.py`, everything in one process) while messages are in
 flight, a restart on the same data, then nothing lost and nothing sent twice.
 
 The MaaP and SMSC simulators run in this test's process, so they outlive the server and count
@@ -124,7 +124,7 @@ class Stack:
     async def serve(self) -> None:
         if self.database_url and self.server is None:
             assert await self.run("migrate") == 0
-        self.server = await self._spawn("serve")
+        self.server = await self._spawn()  # no subcommand: API and dispatch in this one process
         deadline = time.monotonic() + 30
         async with aiohttp.ClientSession() as session:
             while True:
