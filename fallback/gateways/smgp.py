@@ -30,8 +30,16 @@ SEND, RECEIVE, TRANSMIT = 0, 1, 2
 ASCII, BINARY, UCS2, GBK = 0, 4, 8, 15
 # TLV tags (§5.3)
 TP_PID, TP_UDHI, LINK_ID, PK_TOTAL, PK_NUMBER, SRC_TERM_TYPE, MSG_SRC = 0x01, 0x02, 0x03, 0x09, 0x0A, 0x0D, 0x10
-# Status values answered for a submit (0 success; 75 and 76 are flow control)
-FLOW_CONTROL = frozenset({75, 76})
+# Status (§6): 0 success; 1 "system busy" asks the SP to slow down, as does the vendors' 134
+# ("over the set flow", 128–255 being theirs to define); the others name what is wrong.
+FLOW_CONTROL = frozenset({1, 134})
+STATUS = {0: "success", 1: "system busy", 2: "too many connections", 10: "bad message structure",
+          11: "bad command", 12: "repeated sequence", 20: "bad IP address", 21: "authentication failed",
+          22: "version too high", 30: "bad message type", 31: "bad priority", 32: "bad fee type",
+          33: "bad fee code", 34: "bad message format", 35: "bad time format", 36: "bad message length",
+          37: "expired", 39: "routing error", 44: "bad valid time", 45: "bad send time",
+          46: "bad sending number", 47: "bad receiving number", 48: "bad charged number",
+          134: "over the set flow"}  # fmt: skip
 
 _TERM = Octets(21)
 
