@@ -2,9 +2,11 @@
 
 from fallback.client import smpp_route
 from fallback.gateways.cmpp import cmpp_route
+from fallback.gateways.smgp import smgp_route
 from fallback.route import RouteFactory
 
 ROUTE_KINDS: dict[str, RouteFactory] = {
     "smpp": smpp_route,
     "cmpp": cmpp_route,
+    "smgp": smgp_route,
 }

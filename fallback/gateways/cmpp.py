@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from fallback.gateways.pdu import Int, Octets, Pdu, PduDef, PduError, Protocol, Raw, Repeat, Var, mmddhhmmss
-from fallback.gateways.session import Answer, GatewayClient
+from fallback.gateways.session import TUNING, Answer, GatewayClient, decode_content, e164_of, part_receipt, terminal_id
 from fallback.route import InboundSms, RouteHooks, route_options
 from fallback.segmentation import GSM7, Segmentation
 from fallback.udh import LongReplies, concat_info, concat_udh, split_udh
@@ -190,37 +190,7 @@ class Report:
 
 # --- the route kind -------------------------------------------------------------------------
 
-# A report's Stat beyond the standard ones is a gateway's error code (MA:0001, MK:0005, DB:0008…):
-# the part will not arrive.
-_STANDARD_STATS = {"DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "ACCEPTD", "UNKNOWN", "REJECTD"}
 TRANSIENT_RESULTS = frozenset({3, 9})  # a duplicate sequence, "other error"
-_TEXT_CODECS = {ASCII: "ascii", UCS2: "utf-16-be", GBK: "gbk"}
-
-
-@dataclass(frozen=True)
-class PartReceipt:
-    message_id: str
-    stat: str
-    err: str | None = None
-
-
-def terminal_id(e164: str) -> str:
-    """A number as CMPP's terminal ids carry it: Chinese mobiles as their 11 national digits,
-    other numbers as their international digits."""
-    digits = e164.lstrip("+")
-    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
-
-
-def e164_of(terminal: str) -> str:
-    digits = terminal.lstrip("+")
-    if len(digits) == 11 and digits.startswith("1"):
-        return "+86" + digits
-    return "+" + digits
-
-
-def decode_content(content: bytes, fmt: int) -> str:
-    """A deliver's Msg_Content as text (ASCII, UCS-2 or GBK; binary as Latin-1)."""
-    return content.decode(_TEXT_CODECS.get(fmt, "latin-1"), errors="replace")
 
 
 class CmppClient(GatewayClient):
@@ -303,9 +273,7 @@ class CmppClient(GatewayClient):
             log.warning("unreadable CMPP status report ignored: %s", exc)
             return
         self.counts["receipts"] += 1
-        stat = report.stat if report.stat in _STANDARD_STATS else "UNDELIV"
-        err = None if stat == report.stat else report.stat
-        self.receipts.receipt(PartReceipt(str(report.msg_id), stat, err))
+        self.receipts.receipt(part_receipt(str(report.msg_id), report.stat))
 
     def _on_reply(self, pdu: Pdu) -> None:
         udh, body = split_udh(pdu["Msg_Content"], bool(pdu["TP_udhi"]))
@@ -319,14 +287,7 @@ class CmppClient(GatewayClient):
 _CMPP_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "service_id": str,
     "version": lambda v: {"2.0": V20, "3.0": V30, V20: V20, V30: V30}[v if isinstance(v, int) else str(v)],
-    "window": int,
-    "keepalive_interval": float,
-    "response_timeout": float,
-    "submit_timeout": float,
-    "reconnect_delay": float,
-    "max_reconnect_delay": float,
-    "throttle_delay": float,
-    "max_throttle_delay": float,
+    **TUNING,
 }
 
 

@@ -33,6 +33,61 @@ log = logging.getLogger("hongyan.gateways")
 CHINA = ZoneInfo("Asia/Shanghai")  # the gateways' timestamps are China time
 
 
+_TEXT_CODECS = {0: "ascii", 8: "utf-16-be", 15: "gbk"}
+
+
+@dataclass(frozen=True)
+class PartReceipt:
+    message_id: str
+    stat: str
+    err: str | None = None
+
+
+# A report's stat beyond the standard ones is a gateway's own error code (MA:0001, MK:0005, …):
+# the part will not arrive.
+STANDARD_STATS = frozenset({"DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "ACCEPTD", "UNKNOWN", "REJECTD"})
+
+
+def part_receipt(message_id: str, stat: str, err: str | None = None) -> PartReceipt:
+    """A report as a receipt: a gateway's own error code becomes UNDELIV with that code."""
+    if stat in STANDARD_STATS:
+        return PartReceipt(message_id, stat, err)
+    return PartReceipt(message_id, "UNDELIV", stat)
+
+
+def terminal_id(e164: str) -> str:
+    """A number as the gateways' terminal ids carry it: Chinese mobiles as their 11 national digits,
+    other numbers as their international digits."""
+    digits = e164.lstrip("+")
+    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+
+
+def e164_of(terminal: str) -> str:
+    digits = terminal.lstrip("+")
+    if len(digits) == 11 and digits.startswith("1"):
+        return "+86" + digits
+    return "+" + digits
+
+
+def decode_content(content: bytes, fmt: int) -> str:
+    """A deliver's content as text by its format (0 ASCII, 8 UCS-2, 15 GBK, the same numbers
+    in CMPP, SGIP and SMGP; binary as Latin-1)."""
+    return content.decode(_TEXT_CODECS.get(fmt, "latin-1"), errors="replace")
+
+
+# The tuning options a routes file may give any gateway route (GatewayClient's keywords).
+TUNING: dict[str, Callable[[Any], Any]] = {
+    "window": int,
+    "keepalive_interval": float,
+    "response_timeout": float,
+    "submit_timeout": float,
+    "reconnect_delay": float,
+    "max_reconnect_delay": float,
+    "throttle_delay": float,
+    "max_throttle_delay": float,
+}
+
+
 class GatewayError(SubmitError):
     """A submit was refused or failed; `status` is the gateway's result code (or "timeout"…)."""
 
