@@ -178,6 +178,7 @@ from store import Database, GroupWriter, SystemClock, new_id, open_database, run
 from store.backlog import backlog
 from store.db import sqlite_url
 from store.migrate import schema_is_current
+from store.notify import DISPATCH, WEBHOOKS_DUE, PgListener, Wakeups
 from webhooks.http import WEBHOOKS
 from webhooks.http import routes as webhook_routes
 from webhooks.service import WebhookService
@@ -395,6 +396,7 @@ ACCOUNTS = web.AppKey("accounts", Accounts)
 KEYRING = web.AppKey("keyring", security.Keyring)
 TENANTS = web.AppKey("tenants", TenantDirectory)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+WAKEUPS = web.AppKey("wakeups", Wakeups)
 SMS_STAGE = web.AppKey("sms_stage", SmsStage)
 SANDBOX = web.AppKey("sandbox", Sandbox)
 CAMPAIGN_RUNNER = web.AppKey("campaign_runner", CampaignRunner)
@@ -477,6 +479,17 @@ async def storage_ctx(app: web.Application):
     await db.dispose()
 
 
+async def wakeups_ctx(app: web.Application):
+    """Wake-ups of the background jobs; on PostgreSQL they reach every process (LISTEN/NOTIFY):
+    an accept here wakes the dispatchers there."""
+    settings = app[SETTINGS]
+    wakeups = Wakeups(None if settings.embedded else PgListener(settings.db_url))
+    await wakeups.start()
+    app[WAKEUPS] = wakeups
+    yield
+    await wakeups.stop()
+
+
 async def metrics_ctx(app: web.Application):
     """The process's Prometheus metrics, with the backlogs probed from the database at scrape."""
     metrics = Metrics()
@@ -543,6 +556,8 @@ async def messages_ctx(app: web.Application):
         consent_policies=ConsentPolicies(app[DATABASE]),
     )
     app[messages_http.RATE_LIMITER] = RateLimiter()
+    wakeups = app[WAKEUPS]
+    app[messages_http.LEDGER].on_accepted = lambda: wakeups.signal(DISPATCH)  # whoever dispatches goes at once
     # Template contents a version before sealing stored in plaintext are sealed before serving.
     await seal_plaintext(app[DATABASE], app[KEYRING])
     templates = TemplateStore(app[DATABASE], app[KEYRING], app[WIRING].clock)
@@ -742,7 +757,14 @@ async def webhooks_ctx(app: web.Application):
     )
     await service.start()
     app[WEBHOOKS] = service
+    # Deliveries queued by any commit here wake the sender here at once, and those elsewhere.
+    wakeups, writer = app[WAKEUPS], app[messages_http.LEDGER].writer
+    service.on_enqueued = lambda: wakeups.signal(WEBHOOKS_DUE)
+    wakeups.on(WEBHOOKS_DUE, service.notify)
+    writer.on_commit.append(service.notify_if_enqueued)
     yield
+    writer.on_commit.remove(service.notify_if_enqueued)
+    wakeups.off(WEBHOOKS_DUE, service.notify)
     await service.stop()
 
 
@@ -875,7 +897,8 @@ async def dispatch_ctx(app: web.Application):
         await _started(stack, dispatcher)
         app[DISPATCHER] = dispatcher
         app[messages_http.CANCEL] = dispatcher.cancel
-        app[messages_http.LEDGER].on_accepted = dispatcher.wake  # an accepted message goes at once
+        app[WAKEUPS].on(DISPATCH, dispatcher.wake)  # an accepted message goes at once, from any process
+        stack.callback(app[WAKEUPS].off, DISPATCH, dispatcher.wake)
         app[messages_http.CAPABILITIES] = dispatcher.capabilities
         app[CHATBOT_CLIENT] = channels.for_channel  # a brand's menu and profile go out on its channel's client
         yield
@@ -1037,7 +1060,8 @@ async def conversations_ctx(app: web.Application):
 
     settings = app[SETTINGS]
     if not settings.embedded:  # several processes may share the database: carry inbox events across
-        service.relay = PgRelay(settings.db_url, service.hub, service.publish_local)
+        # On the process's one LISTEN connection (store.notify), with the wake-ups.
+        service.relay = PgRelay(settings.db_url, service.hub, service.publish_local, listener=app[WAKEUPS].listener)
         await service.relay.start()
     if dispatcher is not None:
         dispatcher.inbound.on_inbound = service.on_inbound
@@ -1197,6 +1221,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.cleanup_ctx.extend(
         [
             storage_ctx,
+            wakeups_ctx,
             metrics_ctx,
             accounts_ctx,
             messages_ctx,
