@@ -271,6 +271,11 @@ class EvidenceLog:
         self._task = asyncio.create_task(self._loop(), name="evidence-appender")
 
     async def stop(self) -> None:
+        await self.pause()
+        await self.append_pending()
+
+    async def pause(self) -> None:
+        """Stop the background passes (a caller then runs them: `append_pending`)."""
         if self.pacer.wake in self.writer.on_commit:
             self.writer.on_commit.remove(self.pacer.wake)
         if self._task is not None:
@@ -280,7 +285,6 @@ class EvidenceLog:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        await self.append_pending()
 
     async def _loop(self) -> None:
         while True:
