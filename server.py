@@ -583,6 +583,8 @@ async def compliance_ctx(app: web.Application):
     screen = Screen(lists)
     queue = ReviewQueue(db, ledger.writer, app[KEYRING], app[WIRING].clock)
     queue.appliers[HELD_MESSAGES] = release_held(ledger.lifecycle, ledger.due_after_review)
+    wakeups = app[WAKEUPS]
+    queue.on_decided[HELD_MESSAGES] = lambda: wakeups.signal(DISPATCH)  # released messages go at once
     queue.views[HELD_MESSAGES] = held_view(db, app[KEYRING])
     TemplateCompliance(screen, lists, queue).attach(app[TEMPLATES])
     accounts, tenants = app[ACCOUNTS], app[TENANTS]

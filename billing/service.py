@@ -192,6 +192,7 @@ class Billing:
             self._task = None
 
     async def _loop(self) -> None:
+        woken = False
         while True:
             read = 0
             try:
@@ -203,7 +204,9 @@ class Billing:
             except Exception:
                 log.exception("billing pass failed; trying again in %.1fs", self.interval_s)
                 read = 1
-            await self.pacer.wait(read > 0)
+            # A commit since the last pass: its events may still be younger than the settle
+            # time, so keep the busy pace (not a pass per commit) until they are read.
+            woken = await self.pacer.wait(read > 0 or woken)
 
     async def run_once(self) -> int:
         """Settle one batch of events after the cursor; the number of events read."""
