@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "hongyan_wake"
 RECONNECT_S = (0.5, 1, 2, 5, 10)
+CLOSE_TIMEOUT_S = 5.0
 GAP_S = 0.01  # at most one NOTIFY per signal name this often (100/s) from a process
 # The signals the app raises (server.py wires them).
 DISPATCH = "dispatch"  # messages became due: accepted, released from review
@@ -59,7 +60,10 @@ class PgListener:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
+            try:
+                await self._conn.close(timeout=CLOSE_TIMEOUT_S)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                self._conn.terminate()  # a server that does not answer must not hold the shutdown
         self.listening.clear()
 
     async def listen(self, channel: str, heard: Heard) -> None:
