@@ -180,6 +180,7 @@ from store import Database, GroupWriter, SystemClock, new_id, open_database, run
 from store.backlog import backlog
 from store.db import sqlite_url
 from store.migrate import schema_is_current
+from store.notify import DISPATCH, WEBHOOKS_DUE, PgListener, Wakeups
 from webhooks.http import WEBHOOKS
 from webhooks.http import routes as webhook_routes
 from webhooks.service import WebhookService
@@ -423,6 +424,7 @@ ACCOUNTS = web.AppKey("accounts", Accounts)
 KEYRING = web.AppKey("keyring", security.Keyring)
 TENANTS = web.AppKey("tenants", TenantDirectory)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+WAKEUPS = web.AppKey("wakeups", Wakeups)
 SMS_STAGE = web.AppKey("sms_stage", SmsStage)
 SANDBOX = web.AppKey("sandbox", Sandbox)
 CAMPAIGN_RUNNER = web.AppKey("campaign_runner", CampaignRunner)
@@ -505,6 +507,17 @@ async def storage_ctx(app: web.Application):
     await db.dispose()
 
 
+async def wakeups_ctx(app: web.Application):
+    """Wake-ups of the background jobs; on PostgreSQL they reach every process (LISTEN/NOTIFY):
+    an accept here wakes the dispatchers there."""
+    settings = app[SETTINGS]
+    wakeups = Wakeups(None if settings.embedded else PgListener(settings.db_url))
+    await wakeups.start()
+    app[WAKEUPS] = wakeups
+    yield
+    await wakeups.stop()
+
+
 async def metrics_ctx(app: web.Application):
     """The process's Prometheus metrics, with the backlogs probed from the database at scrape."""
     metrics = Metrics()
@@ -585,6 +598,8 @@ async def messages_ctx(app: web.Application):
         consent_policies=ConsentPolicies(app[DATABASE]),
     )
     app[messages_http.RATE_LIMITER] = RateLimiter()
+    wakeups = app[WAKEUPS]
+    app[messages_http.LEDGER].on_accepted = lambda: wakeups.signal(DISPATCH)  # whoever dispatches goes at once
     # Template contents a version before sealing stored in plaintext are sealed before serving.
     await seal_plaintext(app[DATABASE], app[KEYRING])
     templates = TemplateStore(app[DATABASE], app[KEYRING], app[WIRING].clock)
@@ -610,6 +625,8 @@ async def compliance_ctx(app: web.Application):
     screen = Screen(lists)
     queue = ReviewQueue(db, ledger.writer, app[KEYRING], app[WIRING].clock)
     queue.appliers[HELD_MESSAGES] = release_held(ledger.lifecycle, ledger.due_after_review)
+    wakeups = app[WAKEUPS]
+    queue.on_decided[HELD_MESSAGES] = lambda: wakeups.signal(DISPATCH)  # released messages go at once
     queue.views[HELD_MESSAGES] = held_view(db, app[KEYRING])
     TemplateCompliance(screen, lists, queue).attach(app[TEMPLATES])
     accounts, tenants = app[ACCOUNTS], app[TENANTS]
@@ -778,8 +795,18 @@ async def webhooks_ctx(app: web.Application):
         app[DATABASE], app[messages_http.LEDGER].writer, app[KEYRING], app[WIRING].clock, **options
     )
     app[WEBHOOKS] = service
-    async with background_job(app, service):
-        yield
+    # Deliveries queued by any commit here wake the sender where one runs: here at once, and
+    # in the other processes through the wake-ups.
+    wakeups, writer = app[WAKEUPS], app[messages_http.LEDGER].writer
+    service.on_enqueued = lambda: wakeups.signal(WEBHOOKS_DUE)
+    wakeups.on(WEBHOOKS_DUE, service.notify)
+    writer.on_commit.append(service.notify_if_enqueued)
+    try:
+        async with background_job(app, service):
+            yield
+    finally:
+        writer.on_commit.remove(service.notify_if_enqueued)
+        wakeups.off(WEBHOOKS_DUE, service.notify)
 
 
 async def channels_ctx(app: web.Application):
@@ -924,12 +951,12 @@ async def dispatch_ctx(app: web.Application):
             else:
                 dispatcher.sms = await _sms_stage(app, stack, routes_config, dispatcher, tenants, config)
             await _started(stack, dispatcher)
-            # An accepted message goes at once (API processes leave it to the dispatchers' poll).
-            app[messages_http.LEDGER].on_accepted = dispatcher.wake
         else:
             stack.push_async_callback(_quietly, dispatcher.stop)  # its channels' clients
         app[DISPATCHER] = dispatcher
         app[messages_http.CANCEL] = dispatcher.cancel
+        app[WAKEUPS].on(DISPATCH, dispatcher.wake)  # an accepted message goes at once, from any process
+        stack.callback(app[WAKEUPS].off, DISPATCH, dispatcher.wake)
         app[messages_http.CAPABILITIES] = dispatcher.capabilities
         app[CHATBOT_CLIENT] = channels.for_channel  # a brand's menu and profile go out on its channel's client
         yield
@@ -1091,7 +1118,8 @@ async def conversations_ctx(app: web.Application):
 
     settings = app[SETTINGS]
     if not settings.embedded:  # several processes may share the database: carry inbox events across
-        service.relay = PgRelay(settings.db_url, service.hub, service.publish_local)
+        # On the process's one LISTEN connection (store.notify), with the wake-ups.
+        service.relay = PgRelay(settings.db_url, service.hub, service.publish_local, listener=app[WAKEUPS].listener)
         await service.relay.start()
     if dispatcher is not None:
         dispatcher.inbound.on_inbound = service.on_inbound
@@ -1257,6 +1285,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.cleanup_ctx.extend(
         [
             storage_ctx,
+            wakeups_ctx,
             metrics_ctx,
             accounts_ctx,
             messages_ctx,

@@ -20,7 +20,7 @@ from store.sealed import SealedColumn
 
 # Servers refresh their keyring this often; the job waits this long (plus a margin) after
 # publishing new keys, so no server meets a value sealed under a key it has not loaded.
-KEY_REFRESH_SECONDS = 2.0
+KEY_REFRESH_SECONDS = 10.0  # rare (a rotation); each refresh reads every data key
 BATCH = 500
 
 

@@ -4,8 +4,8 @@ An upload (CSV, or an XLSX workbook) is first stored in the database as parts of
 (`contact_import_parts`, written as it arrives: memory stays bounded, and every process of a
 deployment — SQLite or PostgreSQL — can read it); its header is checked on the way (a header
 that is not a contacts header is a 422 before any job exists), and only then is the job
-`queued`. A background pass (`ImportJobs.run_once`, every `interval_s` and at once after an
-upload) takes a queued job — or a `running` one whose lease has expired, its process gone — by
+`queued`. A background pass (`ImportJobs.run_once`, every `interval_s` while there are jobs, ever less
+often up to `IDLE_S` while there are none, and at once after an upload) takes a queued job — or a `running` one whose lease has expired, its process gone — by
 a conditional UPDATE that names this process as the lease owner, and imports it `chunk_rows`
 records per transaction: the contacts upserted, and with them the job's counts, its first
 errors and the position reached (CSV: byte offset and physical lines; XLSX: sheet row), with the
@@ -41,6 +41,7 @@ from store.writer import WriteBatch
 
 log = logging.getLogger(__name__)
 
+IDLE_S = 30.0  # the longest wait between looks for a job while there is none
 CHUNK_ROWS = 1000
 PART_BYTES = 256 * 1024
 MAX_UPLOAD_BYTES = 2**30
@@ -131,7 +132,9 @@ class ImportJobs:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
         self.chunk_rows, self.lease_ms = chunk_rows, lease_ms
         self.new_id = id_factory
-        self.job = Periodic("contact-imports", self.run_once, interval_s)
+        # No job to take: look ever less often, up to IDLE_S (an upload here wakes it at once;
+        # one to another process is taken there).
+        self.job = Periodic("contact-imports", self.run_once, interval_s, idle_s=max(interval_s, IDLE_S))
         self._next_sweep_ms = 0
 
     def now_ms(self) -> int:

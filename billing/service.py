@@ -55,6 +55,7 @@ from messages.status import Status
 from messages.tables import batches, message_events, messages
 from security.keyring import Keyring
 from store import Database, GroupWriter
+from store.background import Pacer, Timer, wait_event
 from store.clock import Clock, SystemClock, ms_to_rfc3339
 from store.ids import new_id
 from store.money import MoneyError, format_money, parse_money
@@ -64,6 +65,7 @@ log = logging.getLogger("hongyan.billing")
 
 BILLING_PROBLEM = problem_type("insufficient-funds")
 DEFAULT_INTERVAL_S = 1.0
+IDLE_S = 10.0  # the longest wait between passes that read no event (a commit wakes it)
 DEFAULT_SETTLE_MS = 2000
 BATCH = 500
 MAX_PRICE_CHANGES = 100
@@ -149,6 +151,8 @@ class Billing:
         *,
         id_factory: Callable[..., str] = new_id,
         interval_s: float = DEFAULT_INTERVAL_S,
+        idle_s: float = IDLE_S,
+        timer: Timer = wait_event,
         settle_ms: int = DEFAULT_SETTLE_MS,
         batch: int = BATCH,
         account_ttl_s: float = 2.0,
@@ -159,6 +163,10 @@ class Billing:
         self.clock = clock or SystemClock()
         self.new_id = id_factory
         self.interval_s, self.settle_ms, self.batch = interval_s, settle_ms, batch
+        # Events read: a pass every `interval_s`. None: ever less often up to `idle_s`; a commit
+        # (events, most likely) starts the doubling over, so an event younger than the settle
+        # time is read a pass or two later (~1–3 s), as while busy.
+        self.pacer = Pacer(interval_s, max(interval_s, idle_s), wake_cuts_busy=False, timer=timer)
         self.books = PriceBooks(db)
         self.account_ttl_s = account_ttl_s
         self._unlimited: dict[str, float] = {}  # tenant → until when it is known to have no credit limit
@@ -169,9 +177,12 @@ class Billing:
 
     # -- the job ---------------------------------------------------------------------------
     async def start(self) -> None:
+        self.writer.on_commit.append(self.pacer.wake)
         self._task = asyncio.create_task(self._loop(), name="billing-ledger")
 
     async def stop(self) -> None:
+        if self.pacer.wake in self.writer.on_commit:
+            self.writer.on_commit.remove(self.pacer.wake)
         if self._task is not None:
             self._task.cancel()
             try:
@@ -181,15 +192,21 @@ class Billing:
             self._task = None
 
     async def _loop(self) -> None:
+        woken = False
         while True:
+            read = 0
             try:
-                while await self.run_once() >= self.batch:
-                    pass
+                while (n := await self.run_once()) >= self.batch:
+                    read += n
+                read += n
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("billing pass failed; trying again in %.1fs", self.interval_s)
-            await asyncio.sleep(self.interval_s)
+                read = 1
+            # A commit since the last pass: its events may still be younger than the settle
+            # time, so keep the busy pace (not a pass per commit) until they are read.
+            woken = await self.pacer.wait(read > 0 or woken)
 
     async def run_once(self) -> int:
         """Settle one batch of events after the cursor; the number of events read."""

@@ -44,6 +44,9 @@ from store.writer import WriteBatch
 log = logging.getLogger(__name__)
 SNAPSHOT_PAGES = 20  # snapshot pages per step: a step stays short whatever the audience
 LIVE = ("scheduled", "running")
+# With no campaign running and none starting within it, the runner looks ever less often, up to
+# this (a launch or resume wakes it; a journey waiting on a timer steps at most this late).
+IDLE_S = 10.0
 # The statuses a first message's resend is decided in: delivered over RCS (unread so far: resend
 # unless seen or answered), or past the point where one could help (read, gone as SMS, ended).
 RESEND_DECIDES = (
@@ -81,6 +84,7 @@ class CampaignRunner:
         worker_id: str = "campaigns",
         lease_s: float = 60.0,
         tick_s: float = 1.0,
+        idle_s: float = IDLE_S,
         journeys: Journeys | None = None,
     ):
         self.db, self.writer, self.keyring = db, writer, keyring
@@ -88,8 +92,10 @@ class CampaignRunner:
         self.clock = clock or SystemClock()
         self.worker_id, self.lease_s, self.tick_s = worker_id, lease_s, tick_s
         self.journeys = journeys
-        self._periodic = Periodic("campaigns", self.run_once, tick_s)
+        self.idle_s = max(idle_s, tick_s)
+        self._periodic = Periodic("campaigns", self._background_pass, tick_s, idle_s=self.idle_s)
         self._pass = asyncio.Lock()  # one pass at a time in a process
+        self._busy = False  # the last pass saw a campaign running, or one starting soon
 
     def now_ms(self) -> int:
         return _ms(self.clock.now())
@@ -112,11 +118,19 @@ class CampaignRunner:
         async with self._pass:
             return await self._pass_once()
 
+    async def _background_pass(self) -> bool:
+        """A pass of the background runner; whether to keep the tick's pace (a campaign is
+        running or starts within the idle wait, or the pass did something)."""
+        done = await self.run_once()
+        return bool(done) or self._busy
+
     async def _pass_once(self) -> int:
         now_ms = self.now_ms()
         query = select(campaigns).where(_C.status.in_(LIVE)).order_by(_C.id)
         async with self.db.read.connect() as conn:
             rows = (await conn.execute(query)).all()
+        soon_ms = now_ms + int(self.idle_s * 1000)
+        self._busy = any(r.status == "running" or (r.start_ms or 0) <= soon_ms for r in rows)
         done = 0
         for row in rows:
             if row.status == "scheduled" and (row.start_ms or 0) > now_ms:

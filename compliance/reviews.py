@@ -145,6 +145,8 @@ class ReviewQueue:
         self.keyring = keyring
         self.clock = clock or SystemClock()
         self.appliers: dict[str, Applier] = {}
+        # Called after a decision of that kind committed (held messages: wake the dispatchers).
+        self.on_decided: dict[str, Callable[[], None]] = {}
         self.views: dict[str, Callable[[dict], Awaitable[dict]]] = {}  # kind → what the item is about
 
     def now_ms(self) -> int:
@@ -253,6 +255,9 @@ class ReviewQueue:
             except IntegrityError:  # another process chained a decision of this tenant first
                 if attempt == 2:
                     raise
+        decided = self.on_decided.get(row.kind)
+        if decided is not None:
+            decided()
         return await self.get(tenant_id, review_id)
 
 

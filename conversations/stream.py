@@ -8,7 +8,6 @@ the events between processes (LISTEN/NOTIFY)."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import secrets
 from collections import deque
@@ -19,6 +18,8 @@ from typing import Any
 import asyncpg
 import orjson
 from sqlalchemy import text
+
+from store.notify import PgListener
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,6 @@ class Hub:
 
 CHANNEL = "hongyan_conversations"
 RELAY_QUEUE = 1024  # notifications waiting to be read back; beyond it subscribers resync
-RECONNECT_S = (0.5, 1, 2, 5, 10)
 # Reads one notification's rows back and publishes them to this process's hub.
 Reader = Callable[[str, str, str | None], Awaitable[None]]
 
@@ -110,47 +110,53 @@ class PgRelay:
     """Carries inbox events between server processes on PostgreSQL: a change is `NOTIFY`'d as
     ids only (tenant, conversation, thread message — never the sealed text, which must not
     travel through the database's notification queue in the clear), and every other process,
-    `LISTEN`ing on one dedicated connection, reads the rows back for its own subscribers.
+    `LISTEN`ing on its one dedicated connection (`store.notify.PgListener`, shared with the
+    wake-ups when given), reads the rows back for its own subscribers.
 
     Notifications are read back one at a time from a bounded queue, and only for tenants with a
     subscriber here; when the queue overflows or the connection is lost (events missed), every
     subscriber here is told to resync."""
 
-    def __init__(self, dsn: str, hub: Hub, reader: Reader, *, origin: str | None = None):
-        self.dsn = dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
+    def __init__(
+        self, dsn: str, hub: Hub, reader: Reader, *, origin: str | None = None, listener: PgListener | None = None
+    ):
         self.hub, self.reader = hub, reader
         self.origin = origin or secrets.token_hex(8)  # this process: its own notifications are skipped
+        self._own_listener = listener is None
+        self.listener = listener or PgListener(dsn)
         self._queue: asyncio.Queue[tuple[str, str, str | None]] = asyncio.Queue(RELAY_QUEUE)
-        self._conn: asyncpg.Connection | None = None
-        self._lost = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self.listening = asyncio.Event()
+
+    @property
+    def listening(self) -> asyncio.Event:
+        return self.listener.listening
+
+    @property
+    def _conn(self) -> asyncpg.Connection | None:
+        return self.listener.connection
 
     async def start(self) -> None:
-        await self._connect()
-        self._tasks = [asyncio.create_task(self._read_back()), asyncio.create_task(self._keep_connected())]
+        await self.listener.listen(CHANNEL, self._heard)
+        self.listener.on_reconnect.append(self._resync_all)  # whatever was said meanwhile is lost
+        if self._own_listener:
+            await self.listener.start()
+        self._tasks = [asyncio.create_task(self._read_back())]
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
+        if self._resync_all in self.listener.on_reconnect:
+            self.listener.on_reconnect.remove(self._resync_all)
+        if self._own_listener:
+            await self.listener.stop()
 
     async def announce(self, conn: Any, tenant_id: str, conversation_id: str, message_row_id: str | None) -> None:
         """NOTIFY the other processes (through `conn`, an SQLAlchemy async connection)."""
         payload = orjson.dumps([self.origin, tenant_id, conversation_id, message_row_id]).decode()
         await conn.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
 
-    async def _connect(self) -> None:
-        conn = await asyncpg.connect(self.dsn)
-        conn.add_termination_listener(lambda _conn: self._lost.set())
-        await conn.add_listener(CHANNEL, self._heard)
-        self._conn = conn
-        self._lost.clear()
-        self.listening.set()
-
-    def _heard(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _heard(self, payload: str) -> None:
         try:
             origin, tenant_id, conversation_id, row_id = orjson.loads(payload)
         except (ValueError, TypeError):
@@ -175,16 +181,3 @@ class PgRelay:
                 await self.reader(tenant_id, conversation_id, row_id)
             except Exception:
                 log.exception("reading back an inbox notification failed")
-
-    async def _keep_connected(self) -> None:
-        while True:
-            await self._lost.wait()
-            self.listening.clear()
-            log.warning("the inbox's LISTEN connection was lost; reconnecting")
-            for pause in itertools.chain(RECONNECT_S, itertools.repeat(RECONNECT_S[-1])):
-                try:
-                    await self._connect()
-                    break
-                except (OSError, asyncpg.PostgresError):
-                    await asyncio.sleep(pause)
-            self._resync_all()  # whatever was said meanwhile is lost

@@ -58,6 +58,7 @@ from rcs.capability import CapabilityCache
 from rcs.maap import RcsChannel
 from rcs.results import Capability, Notice
 from store import Clock, Database, GroupWriter, SystemClock, new_id
+from store.background import Pacer
 from store.clock import rfc3339
 from store.writer import WriteBatch
 
@@ -127,10 +128,12 @@ def _held_back(job: Job, now_ms: int, moved: Moved, rules: SendRules) -> Change 
 class DispatchOptions:
     batch_size: int = 100
     poll_s: float = 0.1  # a pass after work or a wake-up looks again this soon
-    # Passes that find nothing look again ever later, up to this: an idle server barely works,
-    # and what is due by time (retries, TTLs, scheduled sends) goes at most this late. Accepts
-    # in this process, and every status change, wake it at once.
-    idle_poll_max_s: float = 1.0
+    # Passes that find nothing look again ever later, up to this, but never past the earliest
+    # due time they saw (retries, TTLs, scheduled sends go on time): an idle server barely works.
+    # Accepts and status changes in this process wake it at once, on PostgreSQL accepts in
+    # other processes too (store.notify); this bounds what nothing announces (a lease left by
+    # a dead worker).
+    idle_poll_max_s: float = 5.0
     lease_s: float = 30.0  # a claimed message is free again this long after a worker died
     max_batches_in_flight: int = 8
     revoke_wait_s: float = 5.0  # ask again if neither revokeOk nor revokeFail came by then
@@ -217,7 +220,9 @@ class Dispatcher:
         # Messages this process claimed and is still working on: their leases are renewed until
         # the work ends, so only a dead process's claims lapse to another worker.
         self._held: set[str] = set()
-        self._wake = asyncio.Event()
+        self.pacer = Pacer(options.poll_s, options.idle_poll_max_s)
+        self._wake = self.pacer.wake_event
+        self._next_due_ms: int | None = None  # the earliest due time the last empty look saw
         self._task: asyncio.Task | None = None
         self._renewer: asyncio.Task | None = None
         self._slots = asyncio.Semaphore(options.max_batches_in_flight)
@@ -261,7 +266,6 @@ class Dispatcher:
         self._wake.set()
 
     async def _run(self) -> None:
-        wait_s = self.options.poll_s
         while True:
             try:
                 claimed = await self.run_once()
@@ -270,15 +274,9 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatcher pass failed")
                 claimed = 0
-            if claimed:
-                wait_s = self.options.poll_s
             if claimed < self.options.batch_size:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), wait_s)
-                    wait_s = self.options.poll_s  # woken: there is news
-                except TimeoutError:
-                    wait_s = min(wait_s * 2, max(self.options.poll_s, self.options.idle_poll_max_s))
-                self._wake.clear()
+                due_in = None if self._next_due_ms is None else (self._next_due_ms - self.now_ms()) / 1000
+                await self.pacer.wait(claimed > 0, at_most=due_in)
 
     async def _renew(self) -> None:
         """Every third of the lease, extend the leases of the messages still being worked on: a
@@ -320,8 +318,10 @@ class Dispatcher:
         now_ms = self.now_ms()
         # A cheap read first: idle polling must not queue write transactions.
         async with self.db.read.connect() as conn:
-            if (await conn.execute(lifecycle.anything_due_query(now_ms))).first() is None:
-                return []
+            due = (await conn.execute(lifecycle.next_due_query(now_ms))).first()
+        self._next_due_ms = None if due is None or due.due_ms <= now_ms else due.due_ms
+        if due is None or due.due_ms > now_ms:
+            return []
         lease_until = now_ms + int(self.options.lease_s * 1000)
         query = lifecycle.claim_query(DUE_STATUSES, now_ms, self.options.batch_size)
         out: list = []

@@ -63,6 +63,7 @@ from security.merkle import (
 from security.sealing import SealError
 from security.signing import ALGORITHM, TreeHead, TreeHeadSigner, public_key_pem
 from store import metadata
+from store.background import Pacer, Timer, wait_event
 from store.bulk import executemany
 from store.clock import Clock, SystemClock, rfc3339
 from store.models import Model
@@ -152,6 +153,7 @@ evidence_nodes: Table = EvidenceNode.__table__  # type: ignore[attr-defined]
 evidence_signing_keys: Table = EvidenceSigningKey.__table__  # type: ignore[attr-defined]
 
 BATCH = 1000
+IDLE_S = 10.0  # the longest wait between passes with nothing to append (commits wake it)
 # What a leaf is computed from (v1 records: their facts, the sealed digest put back).
 _LEAF_COLUMNS = tuple(
     evidence_records.c[name] for name in ("tenant_id", "seq", "event_id", "facts", "prev_hash", "hash", "content_enc")
@@ -239,12 +241,25 @@ class _TenantLog:
 class EvidenceLog:
     """Appends committed message events to per-tenant logs; proves and verifies them."""
 
-    def __init__(self, db, writer, keyring: Keyring, *, clock: Clock | None = None, interval: float = 0.5):
+    def __init__(
+        self,
+        db,
+        writer,
+        keyring: Keyring,
+        *,
+        clock: Clock | None = None,
+        interval: float = 0.5,
+        idle_s: float = IDLE_S,
+        timer: Timer = wait_event,
+    ):
         self.db = db
         self.writer = writer
         self.keyring = keyring
         self.clock = clock or SystemClock()
         self.interval = interval
+        # Busy: a pass every `interval` (commits do not hurry it: passes stay large). Idle: ever
+        # less often up to `idle_s`, and at once after the writer commits (events, most likely).
+        self.pacer = Pacer(interval, idle_s, wake_cuts_busy=False, timer=timer)
         self._signer: TreeHeadSigner | None = None
         self._authentic: dict[str, bool] = {}
         self._caught_up = False  # no tenant's tree lags its records (v1 ones after an upgrade)
@@ -252,9 +267,17 @@ class EvidenceLog:
 
     async def start(self) -> None:
         await self._ensure_signer()
+        self.writer.on_commit.append(self.pacer.wake)
         self._task = asyncio.create_task(self._loop(), name="evidence-appender")
 
     async def stop(self) -> None:
+        await self.pause()
+        await self.append_pending()
+
+    async def pause(self) -> None:
+        """Stop the background passes (a caller then runs them: `append_pending`)."""
+        if self.pacer.wake in self.writer.on_commit:
+            self.writer.on_commit.remove(self.pacer.wake)
         if self._task is not None:
             self._task.cancel()
             try:
@@ -262,18 +285,20 @@ class EvidenceLog:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        await self.append_pending()
 
     async def _loop(self) -> None:
         while True:
+            appended = 0
             try:
-                while await self.append_pending() >= BATCH:
-                    pass
+                while (n := await self.append_pending()) >= BATCH:
+                    appended += n
+                appended += n
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("evidence appender failed; retrying")
-            await asyncio.sleep(self.interval)
+                appended = 1  # try again at the busy pace
+            await self.pacer.wait(appended > 0)
 
     # -- the signing key ------------------------------------------------------------------
 
@@ -343,10 +368,19 @@ class EvidenceLog:
     async def append_pending(self) -> int:
         """Add the events committed but not in the log yet; returns how many were added."""
         signer = await self._ensure_signer()
+        if self._caught_up and not await self._anything_unchained():
+            return 0  # a read, not a write transaction: idle passes cost next to nothing
         result: list[int] = []
         now_ms = int(self.clock.now().timestamp() * 1000)
         await self.writer.write(WriteBatch().run(lambda conn: result.append(self._append(conn, signer, now_ms))))
         return result[0] if result else 0
+
+    async def _anything_unchained(self) -> bool:
+        from messages.tables import message_events
+
+        query = select(message_events.c.id).where(text("NOT message_events.chained")).limit(1)
+        async with self.db.read.connect() as conn:
+            return (await conn.execute(query)).first() is not None
 
     def _append(self, conn: Connection, signer: TreeHeadSigner, now_ms: int) -> int:
         from messages.tables import batches, message_events, messages

@@ -363,14 +363,16 @@ def in_status(conn: Connection, message_ids: Sequence[str], status: Status) -> s
     return {r.id for r in conn.execute(query)}
 
 
-def anything_due_query(now_ms: int):
-    """A cheap probe: is any message due and free?"""
+def next_due_query(now_ms: int):
+    """A cheap probe (ix_messages_due): the earliest due time of a message nobody holds — due
+    now when it is at most `now_ms`, else how long a dispatcher may sleep."""
     return (
-        select(messages.c.id)
+        select(messages.c.due_ms)
         .where(
-            messages.c.due_ms <= now_ms,
+            messages.c.due_ms.is_not(None),
             or_(messages.c.lease_until_ms.is_(None), messages.c.lease_until_ms < now_ms),
         )
+        .order_by(messages.c.due_ms)
         .limit(1)
     )
 

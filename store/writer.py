@@ -83,6 +83,9 @@ class GroupWriter:
             self._sync_engine = _sqlite_sync_engine(engine)
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._task: asyncio.Task | None = None
+        # Called after every group that committed (background jobs woken by new rows: the
+        # evidence appender, billing); cheap and non-blocking, they must not raise.
+        self.on_commit: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-writer")
@@ -128,16 +131,28 @@ class GroupWriter:
                 _settle(group[0], exc)
                 return
             # One bad item must not fail its neighbours: retry each alone.
+            committed = False
             for it in group:
                 try:
                     await self._commit([it.batch])
                 except Exception as one_exc:
                     _settle(it, one_exc)
                 else:
+                    committed = True
                     _settle(it, None)
+            if committed:
+                self._committed()
             return
         for it in group:
             _settle(it, None)
+        self._committed()
+
+    def _committed(self) -> None:
+        for callback in self.on_commit:
+            try:
+                callback()
+            except Exception:
+                log.exception("an on-commit callback failed")
 
     async def _commit(self, batches: list[WriteBatch]) -> None:
         if self._sqlite:

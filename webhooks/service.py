@@ -27,6 +27,7 @@ from security.addresses import host_refusal
 from security.resolver import PublicOnlyResolver
 from security.webhooks import webhook_signature
 from store import Clock, Database, GroupWriter, SystemClock, new_id
+from store.background import Pacer, Timer, wait_event
 from store.writer import WriteBatch
 from webhooks.endpoints import Registration
 from webhooks.outbox import enqueued_total, ms_to_rfc3339
@@ -43,6 +44,9 @@ DEFAULT_GRACE_S = 24 * 3600  # after a rotation the old secret still signs this 
 MAX_GRACE_S = 7 * 24 * 3600
 USER_AGENT = "Hongyan-Webhooks/1"
 PURGE_EVERY_S = 3600
+# With nothing due the sender looks ever less often, up to this; an enqueue wakes it (in this
+# process after the commit, in others through store.notify on PostgreSQL), a retry's time too.
+IDLE_S = 10.0
 
 Backoff = Callable[[int], float]
 
@@ -95,6 +99,8 @@ class WebhookService:
         concurrency: int = 64,
         per_endpoint: int = 16,
         poll_interval: float = 0.5,
+        idle_s: float = IDLE_S,
+        timer: Timer = wait_event,
         id_factory: Callable[[], str] = new_id,
     ):
         self.db = db
@@ -118,7 +124,11 @@ class WebhookService:
         self.lease_ms = int((2 * http_timeout + 30) * 1000)
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{new_id()[-8:]}"
         self.claim_rounds = 0  # how many claim queries ran (observable progress for tests and ops)
-        self._wake = asyncio.Event()
+        self.pacer = Pacer(poll_interval, max(poll_interval, idle_s), timer=timer)
+        self._wake = self.pacer.wake_event
+        self._next_due_ms: int | None = None
+        # Called when this process queued deliveries (server.py: wakes other processes' senders).
+        self.on_enqueued: Callable[[], None] = lambda: None
         self._seen_enqueued = -1
         self._task: asyncio.Task | None = None
         self._purger: asyncio.Task | None = None
@@ -352,10 +362,11 @@ class WebhookService:
         self._wake.set()
 
     def notify_if_enqueued(self) -> None:
-        """`notify` when this process queued deliveries since the last look; hot paths call it
-        after every commit (deliveries queued by other processes are found by polling)."""
+        """`notify` when this process queued deliveries since the last look; called after every
+        commit of the group writer (deliveries queued by other processes: `on_enqueued`)."""
         if enqueued_total() != self._seen_enqueued:
             self._wake.set()
+            self.on_enqueued()
 
     async def purge(self, batch: int = 5000) -> int:
         """Delete finished deliveries older than the retention; returns how many went."""
@@ -415,10 +426,11 @@ class WebhookService:
                     task.add_done_callback(self._in_flight.discard)
             if claimed and len(claimed) == room and self._sending < self.concurrency:
                 continue  # more may be due
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            except TimeoutError:
-                pass
+            # Nothing claimed: idle, looking ever less often but never past the next retry due.
+            # Enqueues here wake it (notify_if_enqueued after every commit), on PostgreSQL those
+            # of other processes too (store.notify).
+            due_in = None if self._next_due_ms is None else (self._next_due_ms - self._now_ms()) / 1000
+            await self.pacer.wait(bool(claimed), at_most=due_in)
 
     def _sent(self, endpoint_id: str) -> None:
         """An HTTP attempt ended: its connection slot is free while the outcome is recorded."""
@@ -430,8 +442,11 @@ class WebhookService:
             self._busy.pop(endpoint_id, None)
 
     async def _anything_due(self, now_ms: int) -> bool:
+        """Whether a delivery is due now; else notes when the next one is (`_next_due_ms`)."""
         async with self.db.read.connect() as conn:
-            return (await conn.execute(_DUE_PROBE, {"now": now_ms})).first() is not None
+            row = (await conn.execute(_NEXT_DUE, {"now": now_ms})).first()
+        self._next_due_ms = None if row is None else row.next_attempt_ms
+        return row is not None and row.next_attempt_ms <= now_ms
 
     async def _claim(self, limit: int) -> list[Claimed]:
         now_ms = self._now_ms()
@@ -604,16 +619,19 @@ class WebhookService:
                     done.set_result(None)
 
 
-# Only the lease holder records an outcome, and only while the delivery is still pending.
-_DUE_PROBE = (
-    select(deliveries.c.id)
+# The next attempt due among deliveries nobody holds (ix_webhook_deliveries_due): a cheap read
+# that says whether to claim now, else how long the sender may sleep.
+_NEXT_DUE = (
+    select(deliveries.c.next_attempt_ms)
     .where(
         deliveries.c.status == "pending",
-        deliveries.c.next_attempt_ms <= bindparam("now"),
         or_(deliveries.c.lease_until_ms.is_(None), deliveries.c.lease_until_ms < bindparam("now")),
     )
+    .order_by(deliveries.c.next_attempt_ms)
     .limit(1)
 )
+
+# Only the lease holder records an outcome, and only while the delivery is still pending.
 
 _RECORD = (
     update(deliveries)

@@ -23,6 +23,7 @@ import security
 from fallback.shortlinks.agents import Agent, classify
 from fallback.shortlinks.tables import link_clicks, short_links
 from store import Clock, Database, GroupWriter, new_id
+from store.background import wait_event
 from store.writer import WriteBatch
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class ShortLinks:
         self._inflight: dict[str, asyncio.Future] = {}
         self._buffer: list[dict] = []
         self._wake = asyncio.Event()
+        self._idle = False  # the flusher sleeps until a hit
         self._flush_lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -273,8 +275,8 @@ class ShortLinks:
                 "fingerprint": fingerprint,
             }
         )
-        if len(self._buffer) >= FLUSH_ROWS:
-            self._wake.set()
+        if len(self._buffer) >= FLUSH_ROWS or self._idle:
+            self._wake.set()  # a full buffer goes now; the first hit ends the flusher's idle wait
         return agent
 
     @property
@@ -316,11 +318,19 @@ class ShortLinks:
     async def _run(self) -> None:
         next_purge = self._monotonic()
         while not self._stopping:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+            if self._buffer:
+                await wait_event(self._wake, self.flush_interval_s)
+                self._wake.clear()
+            else:
+                # Nothing buffered: sleep until a hit (or the purge) instead of looking twice a
+                # second; then gather the hits of the next `flush_interval_s` into one write.
+                self._idle = True
+                await wait_event(self._wake, max(0.0, next_purge - self._monotonic()))
+                self._idle = False
+                self._wake.clear()
+                if self._buffer and len(self._buffer) < FLUSH_ROWS and not self._stopping:
+                    await wait_event(self._wake, self.flush_interval_s)
+                    self._wake.clear()
             try:
                 await self.flush()
             except Exception:
