@@ -38,6 +38,7 @@ from fallback.route import (
     route_options,
 )
 from fallback.segmentation import Segmentation, segment_sms
+from fallback.udh import LongReplies
 
 log = logging.getLogger("hongyan.smpp")
 
@@ -149,6 +150,7 @@ class SmppClient:
         self._throttled_until = 0.0
         self._throttled_at = 0.0  # when the current pause began
         self._throttle_streak = 0
+        self.long_replies = LongReplies(clock)
         self.receipts = ReceiptBook(
             lambda outcome: self._deliver(self._on_outcome, self.outcomes, outcome),
             clock,
@@ -525,14 +527,16 @@ class SmppClient:
             self.counts["receipts"] += 1
             self.receipts.receipt(receipt)
             return
-        udh, body = smpp.split_udh(pdu.params.get("short_message") or b"", smpp.has_udhi(pdu))
-        text = smpp.decode_text(body, smpp.data_coding_value(pdu))
-        inbound = InboundSms(
-            source=smpp.e164_of(pdu.params.get("source_addr") or b"", pdu.params.get("source_addr_ton")),
-            destination=smpp.e164_of(pdu.params.get("destination_addr") or b"", pdu.params.get("dest_addr_ton")),
-            text=text,
-        )
-        self._deliver(self._on_inbound, self.inbound, inbound)
+        # The text is in short_message, or (a long one in one PDU) in the message_payload TLV; a
+        # part of a long reply says so in its UDH or in the sar_* TLVs. The parts are joined.
+        data = pdu.params.get("short_message") or pdu.params.get("message_payload") or b""
+        udh, body = smpp.split_udh(data, smpp.has_udhi(pdu))
+        source = smpp.e164_of(pdu.params.get("source_addr") or b"", pdu.params.get("source_addr_ton"))
+        destination = smpp.e164_of(pdu.params.get("destination_addr") or b"", pdu.params.get("dest_addr_ton"))
+        part = smpp.concat_info(udh) or smpp.sar_info(pdu)
+        text = self.long_replies.add(source, destination, part, smpp.decode_text(body, smpp.data_coding_value(pdu)))
+        if text is not None:
+            self._deliver(self._on_inbound, self.inbound, InboundSms(source=source, destination=destination, text=text))
 
     def _deliver(self, callback, queue: asyncio.Queue, item) -> None:
         if callback is None:

@@ -163,6 +163,15 @@ def has_udhi(pdu: operations.PDU) -> bool:
     return esm is not None and pdu_types.EsmClassGsmFeatures.UDHI_INDICATOR_SET in esm.gsmFeatures
 
 
+def sar_info(pdu: operations.PDU) -> tuple[int, int, int] | None:
+    """(reference, total, sequence) from the sar_* TLVs of a part of a long message."""
+    params = pdu.params
+    total, seq = params.get("sar_total_segments"), params.get("sar_segment_seqnum")
+    if not total or not seq:
+        return None
+    return int(params.get("sar_msg_ref_num") or 0), int(total), int(seq)
+
+
 def decode_text(payload: bytes, coding: int) -> str:
     """Text of a short_message body: GSM-7 unpacked (0x00), Latin-1 (0x03), UCS-2 (0x08)."""
     if coding == 0x08:
