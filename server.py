@@ -951,12 +951,13 @@ async def dispatch_ctx(app: web.Application):
             else:
                 dispatcher.sms = await _sms_stage(app, stack, routes_config, dispatcher, tenants, config)
             await _started(stack, dispatcher)
+            app[WAKEUPS].on(DISPATCH, dispatcher.wake)  # an accepted message goes at once, from any process
+            stack.callback(app[WAKEUPS].off, DISPATCH, dispatcher.wake)
         else:
             stack.push_async_callback(_quietly, dispatcher.stop)  # its channels' clients
+            dispatcher.wake_others = functools.partial(app[WAKEUPS].signal, DISPATCH)
         app[DISPATCHER] = dispatcher
         app[messages_http.CANCEL] = dispatcher.cancel
-        app[WAKEUPS].on(DISPATCH, dispatcher.wake)  # an accepted message goes at once, from any process
-        stack.callback(app[WAKEUPS].off, DISPATCH, dispatcher.wake)
         app[messages_http.CAPABILITIES] = dispatcher.capabilities
         app[CHATBOT_CLIENT] = channels.for_channel  # a brand's menu and profile go out on its channel's client
         yield

@@ -220,6 +220,9 @@ class Dispatcher:
         # Messages this process claimed and is still working on: their leases are renewed until
         # the work ends, so only a dead process's claims lapse to another worker.
         self._held: set[str] = set()
+        # Set where this process does not dispatch (an API process): changes it commits that are
+        # due now (an operator callback's fallback_pending) wake the dispatch processes instead.
+        self.wake_others: Callable[[], None] | None = None
         self.pacer = Pacer(options.poll_s, options.idle_poll_max_s)
         self._wake = self.pacer.wake_event
         self._next_due_ms: int | None = None  # the earliest due time the last empty look saw
@@ -537,10 +540,13 @@ class Dispatcher:
         await self.writer.write(batch)
         self.observer.statuses([c.status.value for c in changes] + [t.status.value for c in changes for t in c.then])
         self.notify()
-        if any(c.status == S.FALLBACK_PENDING or any(t.status == S.FALLBACK_PENDING for t in c.then) for c in changes):
+        fallback = any(
+            c.status == S.FALLBACK_PENDING or any(t.status == S.FALLBACK_PENDING for t in c.then) for c in changes
+        )
+        if fallback or self._due_soon(changes):  # a retry or a deferral sooner than the idle pass would look
             self.wake()
-        elif self._due_soon(changes):  # a retry or a deferral sooner than the idle pass would look
-            self.wake()
+            if self.wake_others is not None:
+                self.wake_others()
 
     def _due_soon(self, changes: list[Change]) -> bool:
         soon_ms = self.now_ms() + int(self.options.idle_poll_max_s * 1000)
