@@ -89,6 +89,7 @@ _ROWS = select(
     messages.c.status,
     messages.c.due_ms,
     messages.c.attempts,
+    messages.c.test,
 ).where(messages.c.id.in_(bindparam("ids", expanding=True)))
 
 _HOOKED = (
@@ -137,8 +138,10 @@ class Lifecycle:
         now_ms: int,
         expires_ms: int,
         due_ms: int | None,
+        test: bool = False,
     ) -> dict:
-        """A new `messages` row, its number and variables sealed (`variables_json` is their JSON)."""
+        """A new `messages` row, its number and variables sealed (`variables_json` is their JSON);
+        `test`: accepted with a test key (simulators only, never billed)."""
         if status not in INITIAL:
             raise ValueError(f"a message cannot start as {status}")
         seal = self.keyring.seal
@@ -160,6 +163,7 @@ class Lifecycle:
             "attempts": 0,
             "lease_owner": None,
             "lease_until_ms": None,
+            "test": test,
         }
 
     def event_row(
@@ -251,6 +255,7 @@ class Lifecycle:
                 at_ms=c.at_ms,
                 source=c.source,
                 detail=c.detail,
+                test=bool(row.test),
             )
             enqueue(
                 hooks,
@@ -281,9 +286,9 @@ class Lifecycle:
         keyring, event_id = self.keyring, self.new_id()
 
         def record(conn: Connection) -> None:
-            query = select(messages.c.tenant_id, messages.c.batch_id, messages.c.to_enc, messages.c.to_bidx).where(
-                messages.c.id == message_id
-            )
+            query = select(
+                messages.c.tenant_id, messages.c.batch_id, messages.c.to_enc, messages.c.to_bidx, messages.c.test
+            ).where(messages.c.id == message_id)
             row = conn.execute(query).first()
             if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
                 return
@@ -308,7 +313,13 @@ class Lifecycle:
                 tenant_id=row.tenant_id,
                 message_id=message_id,
                 kind=MESSAGE_USER_EVENT,
-                payload={"message_id": message_id, "batch_id": row.batch_id, "to": to, "event": event},
+                payload={
+                    "message_id": message_id,
+                    "batch_id": row.batch_id,
+                    "to": to,
+                    "test": bool(row.test),
+                    "event": event,
+                },
                 at_ms=at_ms,
                 event_id=event_id,
             )
@@ -333,6 +344,7 @@ def claim_query(statuses: frozenset[Status], now_ms: int, limit: int):
             messages.c.status,
             messages.c.attempts,
             messages.c.expires_ms,
+            messages.c.test,
         )
         .where(
             messages.c.due_ms <= now_ms,
