@@ -5,6 +5,7 @@ messages still go to the configured peers."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import orjson
@@ -167,3 +168,30 @@ async def test_who_may_make_which_key(real_peers, caller, body, status, field):
         assert doc["environment"] == environment and doc["api_key"].startswith(f"hy_{environment}_")
         listed = (await (await live.get("/v1/api-keys")).json())["data"]
         assert next(k for k in listed if k["id"] == doc["id"])["environment"] == environment
+
+
+async def test_a_conversation_with_a_test_handset_stays_on_the_simulator(real_peers):
+    live, test, real_maap, _ = real_peers
+    sandbox = live.client.app[SANDBOX]
+    sent = await test.post("/v1/messages", {"to": ENDINGS[0][0], "card": card()})
+    mid = (await sent.json())["messages"][0]["id"]
+    await wait_for(test, mid, lambda v: v["status"] == "rcs_read")
+    assert await sandbox.maap.reply(mid, "还有别的套餐吗？")  # the simulator's handset answers
+
+    async def conversation() -> dict | None:
+        found = (await (await live.get("/v1/conversations")).json())["conversations"]
+        return found[0] if found else None
+
+    conv = await conversation()
+    for _ in range(200):
+        if conv is not None:
+            break
+        await asyncio.sleep(0.02)
+        conv = await conversation()
+    assert conv is not None
+    answered = await live.post(f"/v1/conversations/{conv['id']}/messages", {"text": "有的，请看这里。"})
+    assert answered.status == 202, await answered.text()
+    reply_id = (await answered.json())["message"]["message_id"]
+    view = await wait_for(live, reply_id, lambda v: v["status"] in ("rcs_delivered", "rcs_read"))
+    assert view["test"] is True
+    assert reply_id in sandbox.maap.messages and real_maap.messages == {}
