@@ -193,6 +193,7 @@ DEMO_SMS_PRICE = "0.045"
 CALLBACK_PREFIX = "/rcs"  # the default channel's notify URL is <public base URL>/rcs
 SANDBOX_ROUTE = "sandbox"
 SANDBOX_OPERATOR = "cn_csp"  # the interface the MaaP simulator speaks
+TEST_CHATBOT_ID = "sip:hongyan-test@botplatform.sandbox.local"  # test keys' chatbot beside real channels
 SMSC_ROUTE = "default"
 
 
@@ -758,7 +759,7 @@ async def channels_ctx(app: web.Application):
         clock=app[WIRING].clock,
         ensure_keys=app[ACCOUNTS].ensure_keys,
         allow_private=settings.embedded or settings.sandbox,  # the sandbox MaaP is on loopback
-        reserved_chatbot_ids=tuple(c for c in (settings.maap_chatbot_id, SANDBOX_CHATBOT_ID) if c),
+        reserved_chatbot_ids=tuple(c for c in (settings.maap_chatbot_id, SANDBOX_CHATBOT_ID, TEST_CHATBOT_ID) if c),
     )
     # Their chatbots' menus and profiles; audit verdicts are webhooks.
     app[CHATBOT] = ChatbotInfo(
@@ -827,6 +828,7 @@ async def dispatch_ctx(app: web.Application):
             chatbot_id=sim.chatbot_id,
             timing=config.maap_timing,
             port=settings.maap_port,
+            state_path=sandbox_state(settings, "maap"),
         )
         await _started(stack, sandbox.maap)
         sim_root = f"{sandbox.maap.host}:{sandbox.maap.port}"
@@ -864,6 +866,7 @@ async def dispatch_ctx(app: web.Application):
             credentials={SANDBOX_SYSTEM_ID: smsc_password},
             port=settings.smsc_port,
             http_port=0,  # each number's SMS inbox page (fallback.smsc.inbox)
+            state_path=sandbox_state(settings, "smsc"),
         )
         await _started(stack, sandbox.smsc)
         accounts, tenants = app[ACCOUNTS], app[TENANTS]
@@ -905,11 +908,18 @@ async def dispatch_ctx(app: web.Application):
         yield
 
 
+def sandbox_state(settings: Settings, simulator: str) -> Path | None:
+    """Where a simulator keeps its state across restarts: the data dir of the embedded default
+    (None elsewhere: in memory only)."""
+    return settings.data_dir / "sandbox" / f"{simulator}.json" if settings.embedded else None
+
+
 def sandbox_credentials() -> ChannelCredentials:
-    """The simulator's chatbot beside real channels: the sandbox chatbot's id, secrets made up
-    now (the public sandbox ones would let anyone sign callbacks)."""
+    """The simulator's chatbot beside real channels: a chatbot id of its own (never the
+    default channel's), secrets made up now (the public sandbox ones would let anyone sign
+    callbacks)."""
     return ChannelCredentials(
-        chatbot_id=SANDBOX_CHATBOT_ID,
+        chatbot_id=TEST_CHATBOT_ID,
         app_id=SANDBOX_APP_ID,
         app_key=Secret(secrets.token_urlsafe(24)),
         callback_token=Secret(secrets.token_urlsafe(24)),
@@ -1060,7 +1070,9 @@ def rcs_callback_routes(app: web.Application, settings: Settings) -> list[web.Ro
         if found is not None:
             return found.callback_token.reveal(), found.app_id
         sandbox = app.get(SANDBOX)
-        bot = sandbox.maap.chatbots.get(chatbot_id) if sandbox is not None and sandbox.maap is not None else None
+        if chatbot_id == credentials.chatbot_id or sandbox is None or sandbox.maap is None:
+            return None  # the default channel's: its own token
+        bot = sandbox.maap.chatbots.get(chatbot_id)
         return (bot.callback_token, bot.app_id) if bot is not None else None
 
     endpoints = CallbackEndpoints(
