@@ -444,17 +444,18 @@ def sms_routes_config(settings: Settings, config: DispatchConfig, smsc: SmscSimu
             raise SystemExit(f"error: HONGYAN_SMSC_ADDRESS must be host:port, not {settings.smsc_address!r}")
         if (settings.smpp_system_id is None or settings.smpp_password is None) and not settings.sandbox:
             raise SystemExit("HONGYAN_SMSC_ADDRESS is set without HONGYAN_SMPP_SYSTEM_ID and HONGYAN_SMPP_PASSWORD")
-        name, address = SMSC_ROUTE, (host, int(port))
-    elif smsc is not None:
-        name, address = SANDBOX_ROUTE, (smsc.host, smsc.port)
-    else:
-        return None
-    options = {
-        "host": address[0],
-        "port": address[1],
-        "system_id": settings.smpp_system_id or SANDBOX_SYSTEM_ID,
-        "password": settings.smpp_password or Secret(SANDBOX_PASSWORD),
-    }
+        system_id, password = settings.smpp_system_id or SANDBOX_SYSTEM_ID, settings.smpp_password
+        return smpp_routes(config, SMSC_ROUTE, host, int(port), system_id, password or Secret(SANDBOX_PASSWORD))
+    if smsc is not None:
+        return sandbox_routes_config(config, smsc, SANDBOX_PASSWORD)
+    return None
+
+
+def smpp_routes(
+    config: DispatchConfig, name: str, host: str, port: int, system_id: str, password: Secret
+) -> RoutesFile:
+    """One SMPP route as the whole SMS routing: every carrier's traffic on it."""
+    options = {"host": host, "port": port, "system_id": system_id, "password": password}
     route = RouteDefinition(name, "smpp", RouteSettings(name, max_per_second=config.sms_rate), options)
     router = RouterConfig(routes=(route.settings,), carriers={DEFAULT_CARRIER: CarrierRoutes(name)})
     return RoutesFile((route,), router)
@@ -927,13 +928,8 @@ def sandbox_credentials() -> ChannelCredentials:
 
 
 def sandbox_routes_config(config: DispatchConfig, smsc: SmscSimulator, password: str) -> RoutesFile:
-    """One SMPP route to the sandbox SMSC simulator: where test keys' SMS go."""
-    options = {"host": smsc.host, "port": smsc.port, "system_id": SANDBOX_SYSTEM_ID, "password": Secret(password)}
-    route = RouteDefinition(
-        SANDBOX_ROUTE, "smpp", RouteSettings(SANDBOX_ROUTE, max_per_second=config.sms_rate), options
-    )
-    router = RouterConfig(routes=(route.settings,), carriers={DEFAULT_CARRIER: CarrierRoutes(SANDBOX_ROUTE)})
-    return RoutesFile((route,), router)
+    """The route to the sandbox SMSC simulator: the sandbox's SMS, and test keys' everywhere."""
+    return smpp_routes(config, SANDBOX_ROUTE, smsc.host, smsc.port, SANDBOX_SYSTEM_ID, Secret(password))
 
 
 async def _sms_stage(

@@ -64,7 +64,10 @@ def replayed(replay: Replay) -> web.Response:
 async def send_messages(request: web.Request) -> web.Response:
     ledger = request.app[LEDGER]
     tenant = request[TENANT]
+    test = request.get(TEST_MODE, False)
     idem_key = idempotency_key(request)
+    if idem_key is not None and test:
+        idem_key = "test\x00" + idem_key  # test and live sends never answer for each other
     raw = await read_body(request)
     if idem_key is not None:
         # Checked before any validation.
@@ -87,7 +90,7 @@ async def send_messages(request: web.Request) -> web.Response:
             req,
             idempotency=(idem_key, raw) if idem_key else None,
             hold=hold,
-            test=request.get(TEST_MODE, False),
+            test=test,
         )
     except Exception:
         if idem_key is None:

@@ -195,3 +195,15 @@ async def test_a_conversation_with_a_test_handset_stays_on_the_simulator(real_pe
     view = await wait_for(live, reply_id, lambda v: v["status"] in ("rcs_delivered", "rcs_read"))
     assert view["test"] is True
     assert reply_id in sandbox.maap.messages and real_maap.messages == {}
+
+
+async def test_an_idempotency_key_never_answers_across_test_and_live(real_peers):
+    live, test, _, _ = real_peers
+    body, headers = {"to": ENDINGS[0][0], "card": card()}, {"Idempotency-Key": "order-42"}
+    answers = []
+    for caller in (test, live, test):
+        sent = await caller.post("/v1/messages", body, headers=headers)
+        assert sent.status == 202, await sent.text()
+        answers.append((await sent.json())["messages"][0]["id"])
+    assert answers[0] == answers[2] != answers[1]  # each replays its own
+    assert [(await (await live.get(f"/v1/messages/{m}")).json())["test"] for m in answers[:2]] == [True, False]
