@@ -1,12 +1,14 @@
 """Test keys (`hy_test_…`): beside a configured operator and SMSC, what a test key sends goes
 only to the sandbox simulators — every sandbox ending plays out there — is marked test in the
-API and in webhooks, is never billed and is not counted in the daily volume; a live key's
-messages still go to the configured peers."""
+API and in webhooks, is never billed and is not counted in the daily volume nor the tenant's
+funnel; a live key's messages still go to the configured peers."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -102,6 +104,7 @@ async def test_a_test_keys_messages_go_only_to_the_simulators(real_peers, aiohtt
     sent = await test.post("/v1/messages", {"recipients": [{"to": n} for n, _, _ in ENDINGS], "card": card()})
     assert sent.status == 202, await sent.text()  # nine recipients: the daily volume of 2 does not count them
     test_ids = [m["id"] for m in (await sent.json())["messages"]]
+    test_batch = (await sent.json())["batch_id"]
     for mid, (number, final, by_sms) in zip(test_ids, ENDINGS):
         view = await wait_for(test, mid, lambda v, final=final: v["status"] == final)
         assert view["test"] is True, number
@@ -129,6 +132,13 @@ async def test_a_test_keys_messages_go_only_to_the_simulators(real_peers, aiohtt
     assert real_smsc.counts["submit_sm"] >= 1
     over = await live.post("/v1/messages", {"to": ENDINGS[0][0], "card": card()})
     assert over.status == 429  # the two live ones filled the day's volume
+
+    # The tenant's figures over a period are its live traffic; a test batch asked for by id counts.
+    since = quote((datetime.now(UTC) - timedelta(hours=1)).isoformat())
+    [period] = (await (await live.get(f"/v1/analytics/funnel?since={since}")).json())["data"]
+    assert period["accepted"] == 2
+    [batch] = (await (await live.get(f"/v1/analytics/funnel?batch_id={test_batch}")).json())["data"]
+    assert batch["accepted"] == len(ENDINGS)
 
     # Webhooks say which is which.
     await wait_events(got, arrived, lambda events: {rcs_id, *test_ids} <= {e["data"]["message_id"] for e in events})
