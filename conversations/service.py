@@ -325,8 +325,12 @@ class Conversations:
             log.warning("tagging a contact of tenant %s failed: %s", tenant_id, exc)
 
     async def _start_journey(self, tenant_id: str, number: str, bidx: bytes, journey_id: str) -> None:
-        """Start `journey_id` for the contact of this number (made when there is none)."""
+        """Start `journey_id` for the contact of this number (made when there is none); not for
+        a test handset (a journey sends as live traffic)."""
         assert self.journeys is not None
+        if await self._talks_to_test(tenant_id, bidx):
+            log.info("a test handset of tenant %s asked for journey %s: not started", tenant_id, journey_id)
+            return
         try:
             contact_id, _ = await self._contact(tenant_id, number, bidx)
             await self.journeys.start(tenant_id, journey_id, contact_id)
