@@ -1832,6 +1832,8 @@ class MaapSimulator:
         """What a restart keeps: the newest messages, the handsets, the chatbots and the newest
         media, each bounded."""
         kept = list(self.messages.values())[-KEPT_MESSAGES:]
+        # The kept messages' handsets, and the newest others (a user may have written first).
+        wanted = {m.handset_id for m in kept} | set(list(self.handsets)[-KEPT_MESSAGES:])
         media: list[SimMedia] = []
         budget = KEPT_MEDIA_BYTES
         for item in reversed(self.media.values()):
@@ -1871,7 +1873,8 @@ class MaapSimulator:
                     "chatbot_id": h.chatbot_id,
                     "version": h.version,
                 }
-                for h in list(self.handsets.values())[-KEPT_MESSAGES:]
+                for h in self.handsets.values()
+                if h.handset_id in wanted
             ],
             "chatbots": [
                 {
