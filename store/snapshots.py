@@ -21,7 +21,7 @@ log = logging.getLogger("hongyan.snapshots")
 class Snapshot:
     """One file holding `make()`'s document, written `delay_s` after `changed()` is called."""
 
-    def __init__(self, path: Path, make: Callable[[], dict[str, Any]], *, delay_s: float = 0.5):
+    def __init__(self, path: Path, make: Callable[[], dict[str, Any]], *, delay_s: float = 1.0):
         self.path = path
         self._make = make
         self._delay_s = delay_s
