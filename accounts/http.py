@@ -82,6 +82,8 @@ async def revoke_key(request: web.Request) -> web.Response:
     if target is not None:
         # Revoking a stronger key would lock its holder out: the same rule as granting.
         _within_callers_scopes(request, target["scopes"], "revoke")
+        if request.get(TEST_MODE, False) and target["environment"] != "test":
+            raise Problem(403, "a test API key can revoke only test keys")
     if not await service.revoke_api_key(request[TENANT_ID], key_id):
         raise Problem(404, "no such active API key")
     return web.Response(status=204)

@@ -217,3 +217,13 @@ async def test_an_idempotency_key_never_answers_across_test_and_live(real_peers)
         answers.append((await sent.json())["messages"][0]["id"])
     assert answers[0] == answers[2] != answers[1]  # each replays its own
     assert [(await (await live.get(f"/v1/messages/{m}")).json())["test"] for m in answers[:2]] == [True, False]
+
+
+async def test_a_test_key_revokes_only_test_keys(real_peers):
+    live, test, _, _ = real_peers
+    made = {
+        env: (await (await live.post("/v1/api-keys", {"scopes": ["messages"], "environment": env})).json())["id"]
+        for env in ("live", "test")
+    }
+    assert (await test.delete(f"/v1/api-keys/{made['live']}")).status == 403
+    assert (await test.delete(f"/v1/api-keys/{made['test']}")).status == 204
