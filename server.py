@@ -198,6 +198,8 @@ CALLBACK_PREFIX = "/rcs"  # the default channel's notify URL is <public base URL
 # dispatch and the background jobs (`dispatch`).
 ROLE_ALL, ROLE_API, ROLE_DISPATCH = "all", "api", "dispatch"
 SANDBOX_ROUTE = "sandbox"
+SANDBOX_OPERATOR = "cn_csp"  # the interface the MaaP simulator speaks
+TEST_CHATBOT_ID = "sip:hongyan-test@botplatform.sandbox.local"  # test keys' chatbot beside real channels
 SMSC_ROUTE = "default"
 
 
@@ -472,17 +474,18 @@ def sms_routes_config(settings: Settings, config: DispatchConfig, smsc: SmscSimu
             raise SystemExit(f"error: HONGYAN_SMSC_ADDRESS must be host:port, not {settings.smsc_address!r}")
         if (settings.smpp_system_id is None or settings.smpp_password is None) and not settings.sandbox:
             raise SystemExit("HONGYAN_SMSC_ADDRESS is set without HONGYAN_SMPP_SYSTEM_ID and HONGYAN_SMPP_PASSWORD")
-        name, address = SMSC_ROUTE, (host, int(port))
-    elif smsc is not None:
-        name, address = SANDBOX_ROUTE, (smsc.host, smsc.port)
-    else:
-        return None
-    options = {
-        "host": address[0],
-        "port": address[1],
-        "system_id": settings.smpp_system_id or SANDBOX_SYSTEM_ID,
-        "password": settings.smpp_password or Secret(SANDBOX_PASSWORD),
-    }
+        system_id, password = settings.smpp_system_id or SANDBOX_SYSTEM_ID, settings.smpp_password
+        return smpp_routes(config, SMSC_ROUTE, host, int(port), system_id, password or Secret(SANDBOX_PASSWORD))
+    if smsc is not None:
+        return sandbox_routes_config(config, smsc, SANDBOX_PASSWORD)
+    return None
+
+
+def smpp_routes(
+    config: DispatchConfig, name: str, host: str, port: int, system_id: str, password: Secret
+) -> RoutesFile:
+    """One SMPP route as the whole SMS routing: every carrier's traffic on it."""
+    options = {"host": host, "port": port, "system_id": system_id, "password": password}
     route = RouteDefinition(name, "smpp", RouteSettings(name, max_per_second=config.sms_rate), options)
     router = RouterConfig(routes=(route.settings,), carriers={DEFAULT_CARRIER: CarrierRoutes(name)})
     return RoutesFile((route,), router)
@@ -820,7 +823,7 @@ async def channels_ctx(app: web.Application):
         clock=app[WIRING].clock,
         ensure_keys=app[ACCOUNTS].ensure_keys,
         allow_private=settings.embedded or settings.sandbox,  # the sandbox MaaP is on loopback
-        reserved_chatbot_ids=tuple(c for c in (settings.maap_chatbot_id, SANDBOX_CHATBOT_ID) if c),
+        reserved_chatbot_ids=tuple(c for c in (settings.maap_chatbot_id, SANDBOX_CHATBOT_ID, TEST_CHATBOT_ID) if c),
     )
     # Their chatbots' menus and profiles; audit verdicts are webhooks.
     app[CHATBOT] = ChatbotInfo(
@@ -863,10 +866,14 @@ async def shortlinks_ctx(app: web.Application):
 
 
 async def dispatch_ctx(app: web.Application):
-    """The simulators (sandbox, all-in-one only), the default RCS channel, the SMS routes and the
-    dispatcher. An API process builds the dispatcher without running it: it takes the operators'
-    callbacks, cancels and capability look-ups; the claim loop and the SMS binds are a dispatch
-    process's."""
+    """The simulators, the default RCS channel, the SMS routes and the dispatcher.
+
+    The sandbox MaaP and SMSC simulators run in every process that dispatches (the all-in-one
+    default, `dispatch` workers): in the sandbox they are the default channel and route; with
+    real ones configured they still take test keys' messages (and only those), on loopback, with
+    credentials made up at start. An API process (`serve` on PostgreSQL) builds the dispatcher
+    without running it: it takes the operators' callbacks, cancels and capability look-ups; the
+    claim loop and the SMS binds are a dispatch process's."""
     settings, wiring = app[SETTINGS], app[WIRING]
     config = dispatch_config(settings, wiring)
     if not config.enabled:
@@ -874,27 +881,34 @@ async def dispatch_ctx(app: web.Application):
         return
     if settings.role != ROLE_ALL and not settings.maap_url:
         raise SystemExit(
-            "error: `serve` and `dispatch` run no simulators: start them with `server.py simulators` and set "
-            "HONGYAN_MAAP_URL and HONGYAN_SMSC_ADDRESS to the addresses it prints (or the operator's)"
+            "error: `serve` and `dispatch` run no sandbox MaaP of their own: start one with `server.py simulators` and "
+            "set HONGYAN_MAAP_URL and HONGYAN_SMSC_ADDRESS to the addresses it prints (or the operator's)"
         )
     sandbox = Sandbox()
     app[SANDBOX] = sandbox
     credentials = channel_credentials(settings)
+    # Outside the sandbox the simulators' credentials are this process's secret, never the
+    # public sandbox ones: only this process can send to them, or sign their callbacks.
+    sim = credentials if not settings.maap_url else sandbox_credentials()
+    smsc_password = SANDBOX_PASSWORD if settings.sandbox else secrets.token_urlsafe(6)
     async with contextlib.AsyncExitStack() as stack:
+        if settings.dispatches:
+            sandbox.maap = MaapSimulator(
+                callback_base_url=f"http://{settings.host}:{settings.port}{CALLBACK_PREFIX}",
+                callback_token=sim.callback_token.reveal(),
+                app_id=sim.app_id,
+                app_key=sim.app_key.reveal(),
+                chatbot_id=sim.chatbot_id,
+                timing=config.maap_timing,
+                port=settings.maap_port,
+                state_path=sandbox_state(settings, "maap"),
+            )
+            await _started(stack, sandbox.maap)
         if settings.maap_url:
             parts = urlsplit(settings.maap_url)
             server_root, scheme = parts.netloc + parts.path.rstrip("/"), parts.scheme
         else:
-            sandbox.maap = MaapSimulator(
-                callback_base_url=f"http://{settings.host}:{settings.port}{CALLBACK_PREFIX}",
-                callback_token=credentials.callback_token.reveal(),
-                app_id=credentials.app_id,
-                app_key=credentials.app_key.reveal(),
-                chatbot_id=credentials.chatbot_id,
-                timing=config.maap_timing,
-                port=settings.maap_port,
-            )
-            await _started(stack, sandbox.maap)
+            assert sandbox.maap is not None  # the all-in-one process always dispatches
             server_root, scheme = f"{sandbox.maap.host}:{sandbox.maap.port}", "http"
             await _provision_sandbox_chatbots(app, sandbox)
         channel = OPERATORS[settings.maap_operator].from_config(
@@ -908,25 +922,37 @@ async def dispatch_ctx(app: web.Application):
             }
         )
         stack.push_async_callback(_quietly, channel.close)
-        if (
-            not settings.smsc_address
-            and settings.routes_file is None
-            and settings.sandbox
-            and settings.role == ROLE_ALL
-        ):
+        # Test keys' messages: only ever this process's own simulator (none in an API process:
+        # there they wait for a dispatch process).
+        test_channel = None if sandbox.maap is None else channel
+        if settings.maap_url and sandbox.maap is not None:
+            test_channel = OPERATORS[SANDBOX_OPERATOR].from_config(
+                {
+                    "server_root": f"{sandbox.maap.host}:{sandbox.maap.port}",
+                    "scheme": "http",
+                    "chatbot_id": sim.chatbot_id,
+                    "app_id": sim.app_id,
+                    "app_key": sim.app_key.reveal(),
+                }
+            )
+            stack.push_async_callback(_quietly, test_channel.close)
+        if settings.dispatches:
             sandbox.smsc = SmscSimulator(
                 receipt_delay=config.smsc_receipt_delay,
-                credentials={SANDBOX_SYSTEM_ID: SANDBOX_PASSWORD},
+                credentials={SANDBOX_SYSTEM_ID: smsc_password},
                 port=settings.smsc_port,
                 http_port=0,  # each number's SMS inbox page (fallback.smsc.inbox)
+                state_path=sandbox_state(settings, "smsc"),
             )
             await _started(stack, sandbox.smsc)
         accounts, tenants = app[ACCOUNTS], app[TENANTS]
-        # A brand with its own chatbot sends on it (one client per chatbot), the rest on the default.
+        # A brand with its own chatbot sends on it (one client per chatbot), the rest on the
+        # default; a test key's messages on the simulator's.
         channels = Channels(
             channel,
             lookup=app[CHANNELS].for_tenant,
             build=lambda config: OPERATORS[config.interface].from_config(config.maap_config()),
+            test=test_channel,
         )
         dispatcher = Dispatcher(
             app[DATABASE],
@@ -945,11 +971,15 @@ async def dispatch_ctx(app: web.Application):
             worker_id=worker_id(),
         )
         if settings.dispatches:
-            routes_config = sms_routes_config(settings, config, sandbox.smsc)
+            assert sandbox.smsc is not None
+            uses_simulator = settings.sandbox and not settings.smsc_address and settings.routes_file is None
+            routes_config = sms_routes_config(settings, config, sandbox.smsc if uses_simulator else None)
+            test_routes = (
+                routes_config if uses_simulator else sandbox_routes_config(config, sandbox.smsc, smsc_password)
+            )
             if routes_config is None:
                 log.warning("no SMS route is configured: messages that need the SMS fallback will wait for one")
-            else:
-                dispatcher.sms = await _sms_stage(app, stack, routes_config, dispatcher, tenants, config)
+            dispatcher.sms = await _sms_stage(app, stack, routes_config, dispatcher, tenants, config, test_routes)
             await _started(stack, dispatcher)
             app[WAKEUPS].on(DISPATCH, dispatcher.wake)  # an accepted message goes at once, from any process
             stack.callback(app[WAKEUPS].off, DISPATCH, dispatcher.wake)
@@ -963,17 +993,41 @@ async def dispatch_ctx(app: web.Application):
         yield
 
 
+def sandbox_state(settings: Settings, simulator: str) -> Path | None:
+    """Where a simulator keeps its state across restarts: the data dir of the embedded default
+    (None elsewhere: in memory only)."""
+    return settings.data_dir / "sandbox" / f"{simulator}.json" if settings.embedded else None
+
+
+def sandbox_credentials() -> ChannelCredentials:
+    """The simulator's chatbot beside real channels: a chatbot id of its own (never the
+    default channel's), secrets made up now (the public sandbox ones would let anyone sign
+    callbacks)."""
+    return ChannelCredentials(
+        chatbot_id=TEST_CHATBOT_ID,
+        app_id=SANDBOX_APP_ID,
+        app_key=Secret(secrets.token_urlsafe(24)),
+        callback_token=Secret(secrets.token_urlsafe(24)),
+    )
+
+
+def sandbox_routes_config(config: DispatchConfig, smsc: SmscSimulator, password: str) -> RoutesFile:
+    """The route to the sandbox SMSC simulator: the sandbox's SMS, and test keys' everywhere."""
+    return smpp_routes(config, SANDBOX_ROUTE, smsc.host, smsc.port, SANDBOX_SYSTEM_ID, Secret(password))
+
+
 async def _sms_stage(
     app: web.Application,
     stack: contextlib.AsyncExitStack,
-    routes_config: RoutesFile,
+    routes_config: RoutesFile | None,
     dispatcher: Dispatcher,
     tenants: TenantDirectory,
     config: DispatchConfig,
+    test_routes: RoutesFile | None = None,
 ) -> SmsStage:
-    """Every configured SMS route connected, behind carrier routing, feeding one SMS stage."""
-    sender_number = routes_config.sender or app[SETTINGS].sms_sender
-    router = CarrierRouter(routes_config.router)
+    """Every configured SMS route connected, behind carrier routing, feeding one SMS stage; and
+    the sandbox SMSC's route, where test keys' SMS go (the same sender when it is the only one)."""
+    sender_number = (routes_config.sender if routes_config is not None else None) or app[SETTINGS].sms_sender
     replies = SmsReplies(
         sender_number,
         tenant_of=tenants.id_for_extension,
@@ -987,22 +1041,35 @@ async def _sms_stage(
         if stage is not None:
             stage.outcome(outcome)
 
-    routes: dict[str, SmsRoute] = {}
-    for definition in routes_config.routes:
-        hooks = RouteHooks(
-            on_outcome=on_outcome,
-            on_inbound=replies.handle,
-            on_throttle=functools.partial(router.record_throttled, definition.name),
-        )
-        try:
-            routes[definition.name] = ROUTE_KINDS[definition.kind](definition.name, definition.options, hooks)
-        except (TypeError, ValueError) as exc:
-            raise SystemExit(f"error: SMS routes: {exc}") from None
+    def connect(config: RoutesFile) -> tuple[CarrierRouter, dict[str, SmsRoute]]:
+        router = CarrierRouter(config.router)
+        routes: dict[str, SmsRoute] = {}
+        for definition in config.routes:
+            hooks = RouteHooks(
+                on_outcome=on_outcome,
+                on_inbound=replies.handle,
+                on_throttle=functools.partial(router.record_throttled, definition.name),
+            )
+            try:
+                routes[definition.name] = ROUTE_KINDS[definition.kind](definition.name, definition.options, hooks)
+            except (TypeError, ValueError) as exc:
+                raise SystemExit(f"error: SMS routes: {exc}") from None
+        return router, routes
+
+    # Without routes, live messages needing SMS wait for one (test ones still go).
+    router, routes = connect(routes_config) if routes_config is not None else (None, {})
+    live = SmsSender(router, routes) if router is not None else None
+    test = live
+    connections = list(routes.values())
+    if test_routes is not None and test_routes is not routes_config:
+        test_router, test_connections = connect(test_routes)
+        test = SmsSender(test_router, test_connections)
+        connections += test_connections.values()
     stage = SmsStage(
         app[DATABASE],
         app[messages_http.LEDGER].writer,
         dispatcher.lifecycle,
-        SmsSender(router, routes),
+        live,
         app[shortlinks.SHORTLINKS],
         signature_of=tenants.signature_of,
         extension_of=tenants.extension_of,
@@ -1015,12 +1082,14 @@ async def _sms_stage(
         receipt_deadline_s=config.options.sms_receipt_deadline_s,
         max_in_flight=config.options.sms_in_flight,
         observer=dispatcher.observer,
+        test_gateway=test if test_routes is not None else None,
     )
-    for route in routes.values():
+    for route in connections:
         await _started(stack, route)
     await _started(stack, stage)
     app[SMS_STAGE] = stage
-    app[SMS_ROUTER] = router
+    if router is not None:
+        app[SMS_ROUTER] = router
     return stage
 
 
@@ -1075,9 +1144,16 @@ def rcs_callback_routes(app: web.Application, settings: Settings) -> list[web.Ro
         await app[DISPATCHER].inbound.on_notice(chatbot_id, notice)
 
     async def other_chatbots(chatbot_id: str) -> tuple[str, str] | None:
-        """A brand's own chatbot: callbacks are signed with its token."""
+        """A brand's own chatbot, or one of the simulator's here (test keys' messages beside
+        real channels): callbacks are signed with its token."""
         found = await app[CHANNELS].by_chatbot_id(chatbot_id)
-        return (found.callback_token.reveal(), found.app_id) if found is not None else None
+        if found is not None:
+            return found.callback_token.reveal(), found.app_id
+        sandbox = app.get(SANDBOX)
+        if chatbot_id == credentials.chatbot_id or sandbox is None or sandbox.maap is None:
+            return None  # the default channel's: its own token
+        bot = sandbox.maap.chatbots.get(chatbot_id)
+        return (bot.callback_token, bot.app_id) if bot is not None else None
 
     endpoints = CallbackEndpoints(
         callback_token=credentials.callback_token.reveal(),
@@ -1192,6 +1268,9 @@ async def ensure_demo_tenant(accounts: Accounts, settings: Settings, users: User
     if info is None:
         tenant, key = await accounts.create_tenant("Demo brand", sms_price=DEMO_SMS_PRICE)
         info = {"tenant_id": tenant.id, "api_key": key}
+    if "test_api_key" not in info:  # what it sends goes only to the simulators, never billed
+        info["test_api_key"] = await accounts.create_test_key(info["tenant_id"])
+        changed = True
     if users is not None and "owner_login" not in info:
         password = secrets.token_urlsafe(12)
         await users.create(info["tenant_id"], DEMO_OWNER, "owner", password=password)
@@ -1438,6 +1517,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--signature", help="registered SMS signature, e.g. 【鸿雁】 (default 【鸿雁测试】)")
     create.add_argument("--rate-limit", type=int, help="recipients per second (default: no limit)")
     create.add_argument("--sms-price", help="price of one SMS segment, e.g. 0.045")
+    create.add_argument(
+        "--test-key",
+        action="store_true",
+        help="also make a test key (hy_test_…: its messages go only to the simulators, never billed)",
+    )
     user = sub.add_parser("user", parents=[flags], help="people who sign in to the web UI")
     usub = user.add_subparsers(dest="user_command", required=True)
     ucreate = usub.add_parser(
@@ -1530,9 +1614,12 @@ async def _tenant_create(settings: Settings, args: argparse.Namespace) -> dict:
         tenant, key = await accounts.create_tenant(
             args.name, signature=args.signature, rate_limit=args.rate_limit, sms_price=args.sms_price
         )
+        made = {"tenant_id": tenant.id, "api_key": key}
+        if getattr(args, "test_key", False):
+            made["test_api_key"] = await accounts.create_test_key(tenant.id)
     finally:
         await db.dispose()
-    return {"tenant_id": tenant.id, "api_key": key}
+    return made
 
 
 async def _user_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -1773,6 +1860,8 @@ def _serve(settings: Settings, *, worker: int = 0, reuse_port: bool = False) -> 
         if settings.embedded and info_path.exists():
             info = json.loads(info_path.read_text())
             lines += [f"  demo tenant: {info['tenant_id']}", f"  demo API key: {info['api_key']}"]
+            if "test_api_key" in info:
+                lines.append(f"  demo test key (simulators only, never billed): {info['test_api_key']}")
             if "owner_login" in info:
                 lines.append(f"  web UI sign-in: login {info['owner_login']}, password {info['owner_password']}")
         sandbox = app.get(SANDBOX)

@@ -7,12 +7,12 @@ from aiohttp import web
 from accounts.service import MAX_KEY_NAME
 from api.bodies import read_json
 from api.middleware import SCOPES as CALLER_SCOPES
-from api.middleware import TENANT_ID
+from api.middleware import TENANT_ID, TEST_MODE
 from api.openapi import page_response, problem_responses, register_fragment
 from api.problems import FieldError, Problem
 from api.responses import json_response
 from security import SCOPES, parse_scopes
-from security.apikeys import scopes_beyond
+from security.apikeys import ENVIRONMENTS, TEST_SCOPES, scopes_beyond
 
 ACCOUNTS_SERVICE = web.AppKey("accounts_service", object)
 routes = web.RouteTableDef()
@@ -21,7 +21,12 @@ routes = web.RouteTableDef()
 @routes.post("/v1/api-keys")
 async def create_key(request: web.Request) -> web.Response:
     body = await read_json(request)
-    errors = [FieldError(f"/{k}", "unknown field") for k in body if k not in ("scopes", "name")]
+    errors = [FieldError(f"/{k}", "unknown field") for k in body if k not in ("scopes", "name", "environment")]
+    # A test key makes test keys only; a live key makes live keys unless asked for a test one.
+    caller_test = request.get(TEST_MODE, False)
+    environment = body.get("environment", "test" if caller_test else "live")
+    if environment not in ENVIRONMENTS:
+        errors.append(FieldError("/environment", f"one of: {', '.join(ENVIRONMENTS)}"))
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > MAX_KEY_NAME):
         errors.append(
@@ -35,11 +40,19 @@ async def create_key(request: web.Request) -> web.Response:
             parse_scopes(scopes)
         except ValueError as exc:
             errors.append(FieldError("/scopes", str(exc)))
+        else:
+            beyond = set(scopes) - TEST_SCOPES
+            if environment == "test" and beyond:
+                errors.append(FieldError("/scopes", f"a test key cannot hold: {', '.join(sorted(beyond))}"))
     if errors:
         raise Problem(422, f"{len(errors)} field(s) are invalid", errors)
+    if caller_test and environment != "test":
+        raise Problem(
+            403, "a test API key can create only test keys", [FieldError("/environment", "a test key makes test keys")]
+        )
     _within_callers_scopes(request, scopes, "grant")
     made = await request.app[ACCOUNTS_SERVICE].create_api_key(
-        request[TENANT_ID], scopes, name.strip() if name else None
+        request[TENANT_ID], scopes, name.strip() if name else None, environment=environment
     )
     return json_response(made, status=201)
 
@@ -69,6 +82,8 @@ async def revoke_key(request: web.Request) -> web.Response:
     if target is not None:
         # Revoking a stronger key would lock its holder out: the same rule as granting.
         _within_callers_scopes(request, target["scopes"], "revoke")
+        if request.get(TEST_MODE, False) and target["environment"] != "test":
+            raise Problem(403, "a test API key can revoke only test keys")
     if not await service.revoke_api_key(request[TENANT_ID], key_id):
         raise Problem(404, "no such active API key")
     return web.Response(status=204)
@@ -80,6 +95,11 @@ _KEY = {
     "properties": {
         "id": {"type": "string"},
         "name": {"type": ["string", "null"]},
+        "environment": {
+            "enum": list(ENVIRONMENTS),
+            "description": "`test`: the key reads `hy_test_…`; what it sends goes only to the sandbox simulators "
+            "(even where real channels are configured), is marked `test` and is never billed",
+        },
         "scopes": {"type": "array", "items": {"enum": sorted(SCOPES)}},
         "created_at": {"type": "string", "format": "date-time"},
         "last_used_at": {
@@ -99,7 +119,7 @@ register_fragment(
                 "post": {
                     "summary": "Create an API key limited to scopes (needs the `keys` scope)",
                     "description": "A key can grant only scopes it holds itself: asking for more is a 403 "
-                    "naming `/scopes`.",
+                    "naming `/scopes`. A test key (`hy_test_…`) creates only test keys.",
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -110,6 +130,11 @@ register_fragment(
                                     "additionalProperties": False,
                                     "properties": {
                                         "name": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_NAME},
+                                        "environment": {
+                                            "enum": list(ENVIRONMENTS),
+                                            "description": "`live` (the default for a live caller) or `test`; "
+                                            f"a test key holds only: {', '.join(sorted(TEST_SCOPES))}",
+                                        },
                                         "scopes": {"type": "array", "minItems": 1, "items": {"enum": sorted(SCOPES)}},
                                     },
                                 },

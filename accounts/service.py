@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 import security
 from accounts.tables import api_keys, data_keys, tenants
 from security import SCOPES, api_key_id, check_api_key, format_scopes, new_api_key
+from security.apikeys import TEST_SCOPES, api_key_environment
 from store import Clock, Database, SystemClock, new_id
 
 SANDBOX_SIGNATURE = "【鸿雁测试】"
@@ -82,11 +83,17 @@ class Principal:
     tenant: Tenant
     key_id: str
     scopes: frozenset[str]
+    environment: str = "live"
 
     # The middleware reads these as it would a Tenant.
     @property
     def id(self) -> str:
         return self.tenant.id
+
+    @property
+    def test(self) -> bool:
+        """A test key: what it sends goes only to the simulators and is never billed."""
+        return self.environment == "test"
 
     def as_mapping(self) -> dict:
         return self.tenant.as_mapping()
@@ -126,7 +133,8 @@ class Accounts:
         rate_limit: int | None = None,
         sms_price: str | None = None,
     ) -> tuple[Tenant, str]:
-        """Create a tenant with its data keys and a first API key; return the key (shown once)."""
+        """Create a tenant with its data keys and a first (live) API key; return the key (shown
+        once). A test key is one more `create_api_key(…, environment="test")`."""
         name = validate_tenant_name(name)
         signature = validate_signature(signature or SANDBOX_SIGNATURE)
         now = self.clock.now()
@@ -215,7 +223,12 @@ class Accounts:
             row = (
                 await conn.execute(
                     select(
-                        api_keys.c.key_hash, api_keys.c.revoked_ms, api_keys.c.scopes, api_keys.c.last_used_ms, tenants
+                        api_keys.c.key_hash,
+                        api_keys.c.revoked_ms,
+                        api_keys.c.scopes,
+                        api_keys.c.last_used_ms,
+                        api_keys.c.environment,
+                        tenants,
                     )
                     .join(tenants, tenants.c.id == api_keys.c.tenant_id)
                     .where(api_keys.c.id == key_id)
@@ -223,7 +236,7 @@ class Accounts:
             ).first()
         if row is None or row.revoked_ms is not None:
             return None
-        if not check_api_key(key_string, row.key_hash):
+        if not check_api_key(key_string, row.key_hash) or api_key_environment(key_string) != row.environment:
             return None
         tenant = _tenant(row)
         await self.ensure_keys(tenant.id)
@@ -233,7 +246,7 @@ class Accounts:
             task = asyncio.create_task(self._mark_used(key_id, now_ms))
             self._marking.add(task)
             task.add_done_callback(self._marking.discard)
-        return Principal(tenant, key_id, frozenset(row.scopes.split()))
+        return Principal(tenant, key_id, frozenset(row.scopes.split()), row.environment)
 
     async def _mark_used(self, key_id: str, now_ms: int) -> None:
         try:
@@ -247,18 +260,35 @@ class Accounts:
         except Exception:  # the time is a convenience; the request was served
             log.warning("recording when API key %s was last used failed", key_id, exc_info=True)
 
-    async def create_api_key(self, tenant_id: str, scopes, name: str | None = None) -> dict:
-        """Another key for a tenant, limited to `scopes`; the key string is in the answer once."""
+    async def create_api_key(
+        self, tenant_id: str, scopes, name: str | None = None, *, environment: str = "live"
+    ) -> dict:
+        """Another key for a tenant, limited to `scopes`; the key string is in the answer once.
+        A test key (`environment="test"`) holds only `TEST_SCOPES`; others raise ValueError."""
         scopes_text = format_scopes(scopes)
-        key_string, key_id, key_hash = new_api_key()
+        if environment == "test" and not set(scopes_text.split()) <= TEST_SCOPES:
+            beyond = ", ".join(sorted(set(scopes_text.split()) - TEST_SCOPES))
+            raise ValueError(f"a test key cannot hold: {beyond}")
+        key_string, key_id, key_hash = new_api_key(environment=environment)
         now_ms = int(self.clock.now().timestamp() * 1000)
         async with self.db.write.begin() as conn:
             await conn.execute(
                 api_keys.insert().values(
-                    id=key_id, tenant_id=tenant_id, key_hash=key_hash, scopes=scopes_text, created_ms=now_ms, name=name
+                    id=key_id,
+                    tenant_id=tenant_id,
+                    key_hash=key_hash,
+                    scopes=scopes_text,
+                    created_ms=now_ms,
+                    name=name,
+                    environment=environment,
                 )
             )
-        return {**_key_view(key_id, scopes_text, now_ms, None, name, None), "api_key": key_string}
+        view = _key_view(key_id, scopes_text, now_ms, None, name, None, environment)
+        return {**view, "api_key": key_string}
+
+    async def create_test_key(self, tenant_id: str, name: str | None = "test") -> str:
+        """A test key with every scope a test key may hold; the key string (shown once)."""
+        return (await self.create_api_key(tenant_id, TEST_SCOPES, name, environment="test"))["api_key"]
 
     async def list_api_keys(self, tenant_id: str) -> list[dict]:
         async with self.db.read.connect() as conn:
@@ -267,7 +297,9 @@ class Accounts:
                     select(api_keys).where(api_keys.c.tenant_id == tenant_id).order_by(api_keys.c.created_ms)
                 )
             ).all()
-        return [_key_view(r.id, r.scopes, r.created_ms, r.revoked_ms, r.name, r.last_used_ms) for r in rows]
+        return [
+            _key_view(r.id, r.scopes, r.created_ms, r.revoked_ms, r.name, r.last_used_ms, r.environment) for r in rows
+        ]
 
     async def revoke_api_key(self, tenant_id: str, key_id: str) -> bool:
         """Revoke a key now in this process (others stop accepting it within the auth cache time)."""
@@ -315,13 +347,20 @@ class Accounts:
 
 
 def _key_view(
-    key_id: str, scopes: str, created_ms: int, revoked_ms: int | None, name: str | None, last_used_ms: int | None
+    key_id: str,
+    scopes: str,
+    created_ms: int,
+    revoked_ms: int | None,
+    name: str | None,
+    last_used_ms: int | None,
+    environment: str = "live",
 ) -> dict:
     from store.clock import rfc3339
 
     return {
         "id": key_id,
         "name": name,
+        "environment": environment,
         "scopes": scopes.split(),
         "created_at": rfc3339(_from_ms(created_ms)),
         "last_used_at": rfc3339(_from_ms(last_used_ms)) if last_used_ms else None,

@@ -41,6 +41,8 @@ api_keys = Table(
     Column("name", String(100), nullable=True),  # what the integrator calls it ("billing system")
     # When it last authenticated a request, to the minute (written at most once a minute).
     Column("last_used_ms", BigInteger, nullable=True),
+    # "live", or "test": a test key's messages go only to the simulators and are never billed.
+    Column("environment", String(8), nullable=False, server_default="live"),
 )
 
 data_keys = Table(

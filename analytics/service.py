@@ -323,6 +323,8 @@ def _scope_where(tenant_id: str, scope: FunnelScope) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = [m.c.tenant_id == tenant_id]
     if scope.batch_ids:
         parts.append(m.c.batch_id.in_(list(scope.batch_ids)))
+    else:  # a tenant's figures are its live traffic; a test batch asked for by id still counts
+        parts.append(m.c.test.is_(false()))
     if scope.since_ms is not None:
         parts.append(m.c.created_ms >= scope.since_ms)
     if scope.until_ms is not None:

@@ -29,6 +29,8 @@ SCOPES = web.RequestKey("scopes", object)
 API_KEY_ID = web.RequestKey("api_key_id", str)
 # The principal itself (an API key's, or a signed-in person's with `.role` and `.user_id`).
 PRINCIPAL = web.RequestKey("principal", object)
+# Whether the caller is a test API key (`hy_test_…`): what it sends goes only to the simulators.
+TEST_MODE = web.RequestKey("test_mode", bool)
 
 # The editor's sign-in (editor/sessions.py) plugs in here; api/ stays below the domains.
 SESSION_COOKIE = "hongyan_editor"
@@ -159,6 +161,7 @@ async def auth_middleware(request: web.Request, handler):
     request[SCOPES] = frozenset(scopes) if scopes is not None else None
     request[API_KEY_ID] = getattr(tenant, "key_id", "")
     request[PRINCIPAL] = tenant
+    request[TEST_MODE] = getattr(tenant, "test", False) is True
     role = getattr(tenant, "role", None)
     if role is not None:
         # A person: their role in this tenant decides, per area and method (security/roles.py,

@@ -12,6 +12,8 @@ every writer first locks the tenant's `billing_accounts` row):
 - failed for good (`failed`, `expired`, `sms_failed`, `rejected` after acceptance, or a
   cancel) → a **refund** of the hold. A message gets a charge or a refund, never both.
 
+A message sent with a test key (`messages.test`) went only to the simulators: it gets none.
+
 The job (`run_once`, looped every `interval_s`) reads message events after its cursor in
 (at_ms, id) order, only those older than `settle_ms` (an event's time is taken before its
 commit: a younger one may still be committing behind it), and writes their entries and the new
@@ -32,7 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, false, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from api.pagination import decode_cursor, encode_cursor
@@ -355,7 +357,8 @@ class Billing:
                 await conn.execute(
                     select(m.id, m.tenant_id, m.batch_id, m.to_enc, b.card_enc, b.template_ref)
                     .join(batches, batches.c.id == m.batch_id)
-                    .where(m.id.in_(mids[i : i + 500]))
+                    # A test key's messages went only to the simulators: never billed.
+                    .where(m.id.in_(mids[i : i + 500]), m.test.is_(false()))
                 )
             ).all()
         parts: dict[str, int] = {}

@@ -325,8 +325,12 @@ class Conversations:
             log.warning("tagging a contact of tenant %s failed: %s", tenant_id, exc)
 
     async def _start_journey(self, tenant_id: str, number: str, bidx: bytes, journey_id: str) -> None:
-        """Start `journey_id` for the contact of this number (made when there is none)."""
+        """Start `journey_id` for the contact of this number (made when there is none); not for
+        a test handset (a journey sends as live traffic)."""
         assert self.journeys is not None
+        if await self._talks_to_test(tenant_id, bidx):
+            log.info("a test handset of tenant %s asked for journey %s: not started", tenant_id, journey_id)
+            return
         try:
             contact_id, _ = await self._contact(tenant_id, number, bidx)
             await self.journeys.start(tenant_id, journey_id, contact_id)
@@ -474,7 +478,8 @@ class Conversations:
             write.run(_execute(update(conversations).where(_C.id == conversation_id).values(values)))
             self._message_event(write, conversation_id, number, written, content)
 
-        answer = orjson.loads(await self.ledger.accept(tenant_id, req, hold=hold, with_rows=with_rows))
+        test = await self._talks_to_test(tenant_id, conv.number_bidx)
+        answer = orjson.loads(await self.ledger.accept(tenant_id, req, hold=hold, with_rows=with_rows, test=test))
         self.notify_webhooks()
         await self._publish(tenant_id, conversation_id, row_id)
         view = await self.message(tenant_id, row_id)
@@ -482,6 +487,18 @@ class Conversations:
         if view.get("status") is None:
             view["status"] = answer["messages"][0]["status"]
         return view
+
+    async def _talks_to_test(self, tenant_id: str, number_bidx: bytes) -> bool:
+        """Whether the brand's latest message to this number was a test key's: the handset that
+        answers is then a simulator's, and so is where a reply goes (never a real channel)."""
+        query = (
+            select(messages.c.test)
+            .where(messages.c.tenant_id == tenant_id, messages.c.to_bidx == number_bidx)
+            .order_by(messages.c.created_ms.desc())
+            .limit(1)
+        )
+        async with self.db.read.connect() as conn:
+            return bool((await conn.execute(query)).scalar())
 
     async def reply_context(self, message_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
         """For dispatch: of `message_ids`, those replying in a conversation → (the operator's

@@ -1,5 +1,6 @@
 """Which RCS channel a tenant's messages go out on: the brand's own chatbot when it has one,
-else the platform's default channel. One client per chatbot per process, so each chatbot has
+else the platform's default channel — and a test key's messages, whatever is configured, only
+the sandbox MaaP simulator's (`test`). One client per chatbot per process, so each chatbot has
 exactly one token holder (asking the operator for a new token invalidates the old one)."""
 
 from __future__ import annotations
@@ -42,18 +43,26 @@ class Channels:
         build: ChannelBuilder | None = None,
         ttl_s: float = LOOKUP_TTL_S,
         monotonic: Callable[[], float] = time.monotonic,
+        test: RcsChannel | None = None,
     ):
         if (lookup is None) != (build is None):
             raise ValueError("give both lookup and build, or neither")
         self.default = default
+        # Where test keys' messages go: the sandbox simulator (None: nowhere; they wait).
+        self.test = test
         self._lookup, self._build = lookup, build
         self._ttl_s, self._monotonic = ttl_s, monotonic
         self._by_tenant: dict[str, tuple[float, Hashable | None]] = {}
         self._clients: dict[Hashable, RcsChannel] = {}
         self._retired: list[RcsChannel] = []
 
-    async def for_tenant(self, tenant_id: str) -> RcsChannel:
-        """The channel this tenant's messages go out on now."""
+    async def for_tenant(self, tenant_id: str, test: bool = False) -> RcsChannel:
+        """The channel this tenant's messages go out on now; a test key's (`test`) always the
+        simulator's, never a configured operator's."""
+        if test:
+            if self.test is None:
+                raise LookupError("no sandbox channel for test messages in this process")
+            return self.test
         if self._lookup is None:
             return self.default
         now = self._monotonic()

@@ -526,11 +526,12 @@ class Dispatcher:
             row = (await conn.execute(lifecycle.status_query(tenant_id, message_id))).first()
         return Status(row.status) if row is not None else None
 
-    async def capabilities(self, tenant_id: str, numbers: list[str]) -> dict[str, Capability]:
+    async def capabilities(self, tenant_id: str, numbers: list[str], *, test: bool = False) -> dict[str, Capability]:
         """What the platform knows of these E.164 numbers' RCS capability, from the cache and the
-        channel's own check where its operator offers one (never an endpoint it lacks)."""
-        channel = await self.channels.for_tenant(tenant_id)
-        return await self.rcs.capability.resolve_many(numbers, channel.check_capabilities)
+        channel's own check where its operator offers one (never an endpoint it lacks); asked by
+        a test key (`test`), what the simulator says."""
+        channel = await self.channels.for_tenant(tenant_id, test)
+        return await self.rcs.cache_for(test).resolve_many(numbers, channel.check_capabilities)
 
     # -- writing -----------------------------------------------------------------------------
     async def commit(self, changes: list[Change], batch: WriteBatch | None = None) -> None:

@@ -33,6 +33,7 @@ class Job:
     to_bidx: bytes = b""
     fallback: str = "sms"  # the batch's policy: "sms", or "none" (fail / expire instead)
     channel: str = "rcs"  # "rcs" first, or "sms" only (messages.request.CHANNELS)
+    test: bool = False  # sent with a test key: only to the simulators (dispatch.channels)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class CardSource:
             fallback=batch.fallback,
             channel=batch.channel,
             to_bidx=row.to_bidx,
+            test=bool(row.test),
         )
         error = batch.error
         if batch.compiled is not None:

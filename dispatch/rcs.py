@@ -47,10 +47,11 @@ _SENDING = frozenset({S.QUEUED, S.RCS_SENT})
 MAX_AWAITING = 200_000
 
 
-def _by_tenant(jobs: list[Job]) -> dict[str, list[Job]]:
-    out: dict[str, list[Job]] = {}
+def _by_tenant(jobs: list[Job]) -> dict[tuple[str, bool], list[Job]]:
+    """Jobs by (tenant, test): a tenant's test messages go out on another channel."""
+    out: dict[tuple[str, bool], list[Job]] = {}
     for j in jobs:
-        out.setdefault(j.tenant_id, []).append(j)
+        out.setdefault((j.tenant_id, j.test), []).append(j)
     return out
 
 
@@ -127,9 +128,12 @@ class RcsStage:
         self.silence_ms = int(silence_s * 1000)
         self.give_up_ms = int(revoke_give_up_s * 1000)
         self.capability = capability or keyed_capability_cache()
+        # What the simulator taught about numbers (by their last digits) must not teach the
+        # live cache: test messages have a cache of their own.
+        self.test_capability = keyed_capability_cache()
         self.rng = rng or random.Random()
         self.counts = RcsCounts()
-        self._awaiting: OrderedDict[str, str] = OrderedDict()
+        self._awaiting: OrderedDict[str, tuple[str, bool]] = OrderedDict()  # id → (number, test)
         # message ids → (the operator's conversationId, the contributionId answered) of those
         # that reply in a conversation (server.py wires the conversations layer here).
         self.reply_context: ReplyContext | None = None
@@ -152,9 +156,10 @@ class RcsStage:
         # know the message refuses the revoke and the SMS goes.
         changes.extend(await self.expire(expired))
         sendable: list[tuple[Job, RcsChannel]] = []
-        for tenant_id, tenant_jobs in _by_tenant(live).items():
-            channel = await self.channels.for_tenant(tenant_id)
-            caps = await self.capability.resolve_many({j.to for j in tenant_jobs}, channel.check_capabilities)
+        for (tenant_id, test), tenant_jobs in _by_tenant(live).items():
+            channel = await self.channels.for_tenant(tenant_id, test)
+            cache = self.cache_for(test)
+            caps = await cache.resolve_many({j.to for j in tenant_jobs}, channel.check_capabilities)
             for j in tenant_jobs:
                 if caps.get(j.to) in (Capability.NOT_SUPPORTED, Capability.INVALID):
                     changes.append(self._fallback(j, now_ms, "not_rcs_capable", capability=caps[j.to].value))
@@ -204,7 +209,7 @@ class RcsStage:
         queued = frozenset({S.QUEUED})
         if result.accepted:
             self.counts.rcs_sent += 1
-            self._awaiting[job.id] = job.to
+            self._awaiting[job.id] = (job.to, job.test)
             if len(self._awaiting) > MAX_AWAITING:
                 self._awaiting.popitem(last=False)
             # Looked at again at the TTL, or after a silence when an SMS could still go (a message
@@ -281,7 +286,7 @@ class RcsStage:
     async def _revoke(self, job: Job) -> SendResult:
         self.counts.revokes += 1
         try:
-            channel = await self.channels.for_tenant(job.tenant_id)
+            channel = await self.channels.for_tenant(job.tenant_id, job.test)
             return await channel.revoke(job.id, job.to)
         except Exception as exc:
             return SendResult(False, Outcome.RETRY, detail=type(exc).__name__)
@@ -289,8 +294,15 @@ class RcsStage:
     def settled(self, message_id: str, status: str, error_code: int | None) -> None:
         """An RCS message reached an end at the operator: a failure teaches the capability cache."""
         if status in ("delivered", "displayed", "failed", "revokeOk", "revokeFail"):
-            number = self._awaiting.pop(message_id, None)
-            if number is not None and status == "failed":
-                self.capability.note_failed(number, error_code)
-            elif number is not None and status in ("delivered", "displayed"):
-                self.capability.put(number, Capability.SUPPORTED)
+            awaited = self._awaiting.pop(message_id, None)
+            if awaited is None:
+                return
+            number, test = awaited
+            if status == "failed":
+                self.cache_for(test).note_failed(number, error_code)
+            elif status in ("delivered", "displayed"):
+                self.cache_for(test).put(number, Capability.SUPPORTED)
+
+    def cache_for(self, test: bool) -> CapabilityCache:
+        """The capability cache of live messages, or of test ones (what the simulator says)."""
+        return self.test_capability if test else self.capability

@@ -55,6 +55,10 @@ DELIVERED = "DELIVRD"
 MAX_RECEIPT_WAIT_S = 6 * 3600.0
 # A message's answer from the SMSC must not be lost to a database restart: retried this often.
 _RESULT_ATTEMPTS = 8
+# A message whose routes do not run here (none configured; for a test message, no sandbox
+# route) waits this long before it is tried again: never on another's routes.
+TEST_CARRIER = "sandbox"
+NO_GATEWAY_RETRY_S = 60.0
 
 
 class LinkMaker(Protocol):
@@ -102,7 +106,7 @@ class SmsStage:
         db: Database,
         writer: GroupWriter,
         lifecycle: Lifecycle,
-        gateway: SmsGateway,
+        gateway: SmsGateway | None,
         links: LinkMaker,
         *,
         signature_of: Callable[[str], Awaitable[str]],
@@ -117,10 +121,14 @@ class SmsStage:
         max_in_flight: int = 32,
         rng: random.Random | None = None,
         observer: Observer = QUIET,
+        test_gateway: SmsGateway | None = None,
     ):
         self.db, self.writer, self.lifecycle = db, writer, lifecycle
         self.observer = observer
         self.gateway, self.links = gateway, links
+        # A test key's SMS go only here (the sandbox SMSC simulator), whatever routes are
+        # configured; None: they wait for one.
+        self.test_gateway = test_gateway
         self.signature_of = signature_of
         self.extension_of = extension_of
         # The tenant's unsubscribe text ending every marketing SMS (its compliance policy).
@@ -153,6 +161,14 @@ class SmsStage:
             await asyncio.gather(self._reader, return_exceptions=True)
             self._reader = None
 
+    def gateway_for(self, test: bool) -> SmsGateway:
+        """Where an SMS goes: the configured routes, or for a test message the simulator's;
+        `NoRouteAvailable` when that is not there (the message waits for it)."""
+        gateway = self.test_gateway if test else self.gateway
+        if gateway is None:
+            raise NoRouteAvailable(TEST_CARRIER if test else "any", NO_GATEWAY_RETRY_S)
+        return gateway
+
     def outcome(self, outcome: MessageOutcome) -> None:
         """A route's rolled-up receipt (the routes' `on_outcome` hook); recorded in batches."""
         self._outcomes.put_nowait(outcome)
@@ -160,7 +176,9 @@ class SmsStage:
     async def resume(self) -> int:
         """Track the part ids of every SMS still waiting for its receipts; returns how many."""
         query = (
-            select(dispatch_state.c.message_id, dispatch_state.c.sms_route, dispatch_state.c.sms_part_ids)
+            select(
+                dispatch_state.c.message_id, dispatch_state.c.sms_route, dispatch_state.c.sms_part_ids, messages.c.test
+            )
             .join(messages, messages.c.id == dispatch_state.c.message_id)
             .where(and_(messages.c.status == S.SMS_SENT, dispatch_state.c.sms_part_ids.is_not(None)))
         )
@@ -168,7 +186,11 @@ class SmsStage:
             rows = (await conn.execute(query)).all()
         tracked = 0
         for r in rows:
-            if not self.gateway.track(r.sms_route, r.message_id, list(r.sms_part_ids)):
+            try:
+                gateway = self.gateway_for(bool(r.test))
+            except NoRouteAvailable:
+                continue
+            if not gateway.track(r.sms_route, r.message_id, list(r.sms_part_ids)):
                 log.warning("SMS %s was sent on route %s, which is no longer configured", r.message_id, r.sms_route)
                 continue
             tracked += 1
@@ -191,7 +213,8 @@ class SmsStage:
                 continue
             route = doubt[j.id]
             self.counts.in_doubt += 1
-            if route is not None and self.gateway.in_doubt(route) == "resend":
+            gateway = self.test_gateway if j.test else self.gateway
+            if route is not None and gateway is not None and gateway.in_doubt(route) == "resend":
                 again.append(j)
             else:
                 reported.append(_Result(self._in_doubt_change(j.id, route)))
@@ -289,7 +312,8 @@ class SmsStage:
         sender = await self.sender_number(job.tenant_id)
         started = time.perf_counter()
         try:
-            sent: SentSms = await self.gateway.send(job.to, text, sender, reference=job.id, before_write=before_write)
+            gateway = self.gateway_for(job.test)
+            sent: SentSms = await gateway.send(job.to, text, sender, reference=job.id, before_write=before_write)
         except (NoRouteAvailable, SubmitError) as exc:
             self.observer.send(
                 "sms", "no_route" if isinstance(exc, NoRouteAvailable) else "error", time.perf_counter() - started
@@ -394,9 +418,11 @@ class SmsStage:
         try:
             self.counts.queries += 1
             source = await self.sender_number(job.tenant_id)
-            states = await self.gateway.query(row.sms_route, list(row.sms_part_ids), source)
+            states = await self.gateway_for(job.test).query(row.sms_route, list(row.sms_part_ids), source)
         except SubmitError as exc:
             log.info("asking about SMS %s failed: %s", job.id, exc.status)
+        except NoRouteAvailable:
+            log.info("SMS %s cannot be asked about: its routes do not run here", job.id)
         if states and all(p.stat is not None for p in states):
             failed = next((p for p in states if p.stat != DELIVERED), None)
             reason = None if failed is None else (f"{failed.stat} err:{failed.err}" if failed.err else failed.stat)

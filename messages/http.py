@@ -10,7 +10,7 @@ from aiohttp import web
 
 from api.bodies import parse_json, read_body, read_json
 from api.metrics import METRICS
-from api.middleware import TENANT, TENANT_ID
+from api.middleware import TENANT, TENANT_ID, TEST_MODE
 from api.pagination import page_limit
 from api.problems import FieldError, Problem
 from api.ratelimit import RateLimiter, retry_after_header
@@ -30,7 +30,8 @@ CANCEL: web.AppKey[Callable[[str, str], Awaitable[str | None]]] = web.AppKey("ca
 # tenant id, media id → the tenant's media (cards.media.MediaStore view), or None
 MEDIA_LOOKUP: web.AppKey[Callable[[str, str], Awaitable[dict | None]]] = web.AppKey("media_lookup")
 # tenant id, E.164 numbers → {number: Capability}
-CAPABILITIES: web.AppKey[Callable[[str, list[str]], Awaitable[Mapping[str, object]]]] = web.AppKey("capabilities")
+# (`test=True` for a test key: asked of the simulator, never of an operator)
+CAPABILITIES: web.AppKey[Callable[..., Awaitable[Mapping[str, object]]]] = web.AppKey("capabilities")
 # More fields of one message's view from a layer above (billing's `cost`): (tenant, id) → fields.
 VIEW_EXTRAS: web.AppKey[Callable[[str, str], Awaitable[dict]]] = web.AppKey("view_extras")
 MAX_CAPABILITY_NUMBERS = 10_000
@@ -63,7 +64,10 @@ def replayed(replay: Replay) -> web.Response:
 async def send_messages(request: web.Request) -> web.Response:
     ledger = request.app[LEDGER]
     tenant = request[TENANT]
+    test = request.get(TEST_MODE, False)
     idem_key = idempotency_key(request)
+    if idem_key is not None and test:
+        idem_key = "test\x00" + idem_key  # test and live sends never answer for each other
     raw = await read_body(request)
     if idem_key is not None:
         # Checked before any validation.
@@ -81,7 +85,13 @@ async def send_messages(request: web.Request) -> web.Response:
             headers={"Retry-After": retry_after_header(wait), **limiter.headers(tenant["id"], tenant["rate_limit"])},
         )
     try:
-        answer = await ledger.accept(tenant["id"], req, idempotency=(idem_key, raw) if idem_key else None, hold=hold)
+        answer = await ledger.accept(
+            tenant["id"],
+            req,
+            idempotency=(idem_key, raw) if idem_key else None,
+            hold=hold,
+            test=test,
+        )
     except Exception:
         if idem_key is None:
             raise
@@ -173,7 +183,11 @@ async def capabilities(request: web.Request) -> web.Response:
             await asyncio.sleep(0)  # a long list must not hold the loop
     valid = sorted({n for n in e164 if n is not None})
     check = request.app.get(CAPABILITIES)
-    answers: Mapping[str, object] = await check(request[TENANT_ID], valid) if check is not None and valid else {}
+    answers: Mapping[str, object] = (
+        await check(request[TENANT_ID], valid, test=request.get(TEST_MODE, False))
+        if check is not None and valid
+        else {}
+    )
     results = [
         {
             "number": raw if isinstance(raw, str) else None,

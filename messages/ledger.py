@@ -350,6 +350,7 @@ class MessageLedger:
         idempotency: tuple[str, bytes] | None = None,
         hold: Hold | None = None,
         with_rows: Callable[[WriteBatch, list[str]], None] | None = None,
+        test: bool = False,
     ) -> bytes:
         """Commit the batch, its messages and their first events; return the 202 body.
 
@@ -358,8 +359,11 @@ class MessageLedger:
         recipient over a frequency cap is refused (`rejected`, or a 429 for a single `to`).
         `hold` (from messages.screening) holds recipients for a reviewer, queued in the same
         transaction. `with_rows(write, message_ids)` adds rows of the caller's to the same
-        transaction (a conversation's thread records its reply with the message)."""
-        if self.credit_check is not None:
+        transaction (a conversation's thread records its reply with the message). `test`: sent
+        with a test key — its messages are marked test (the dispatcher sends them only to the
+        simulators, billing skips them), and neither the credit check, the daily volume nor the
+        frequency caps count them (they reach nobody)."""
+        if self.credit_check is not None and not test:
             await self.credit_check(tenant_id, req)
         now = self.clock.now()
         now_ms = _ms(now)
@@ -441,6 +445,7 @@ class MessageLedger:
                         now_ms=now_ms,
                         expires_ms=due_ms + req.ttl_s * 1000,
                         due_ms=None if first is Status.REJECTED else due_ms,
+                        test=test,
                     )
                 )
                 item = {"id": mid, "to": r.to, "status": first}
@@ -501,7 +506,7 @@ class MessageLedger:
                 )
             return write, body
 
-        controls = self._controls(tenant_id, req, rules, mids, bidxs, dues, now, unconsented, build)
+        controls = self._controls(tenant_id, req, rules, mids, bidxs, dues, now, unconsented, build, test=test)
         if controls is None:  # nothing to look up first: the rows go as they are
             write, body = build(set(), {}, None)
             await self.writer.write(write)
@@ -574,13 +579,17 @@ class MessageLedger:
         now: datetime,
         unconsented: set[bytes],
         build: Callable[[set[bytes], dict[str, CapRefusal], dict | None], tuple[WriteBatch, bytes]],
+        *,
+        test: bool = False,
     ) -> _Controlled | None:
         """What the opt-out list (marketing), the frequency caps and the daily volume must look
-        at for this request (None: none applies)."""
+        at for this request (None: none applies). A test send is not counted: only opt-outs."""
         volume = rules.daily_volume
         check_opt_outs = req.traffic_type == "marketing"
-        count_caps = self.caps is not None and rules.counts(req.traffic_type)
-        count_volume = self.volumes is not None and (volume.alert_at is not None or volume.limit is not None)
+        count_caps = self.caps is not None and rules.counts(req.traffic_type) and not test
+        count_volume = (
+            self.volumes is not None and (volume.alert_at is not None or volume.limit is not None) and not test
+        )
         if not (check_opt_outs or count_caps or count_volume):
             return None
         local = now.astimezone(ZoneInfo(DEFAULT_ZONE))
@@ -627,6 +636,7 @@ class MessageLedger:
             "batch_id": row.batch_id,
             "to": self.keyring.open(row.tenant_id, "messages", "to", row.id, row.to_enc).decode(),
             "status": row.status,
+            "test": bool(row.test),
             "created_at": _at(row.created_ms),
             "expires_at": _at(row.expires_ms),
         }

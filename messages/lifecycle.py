@@ -89,6 +89,7 @@ _ROWS = select(
     messages.c.status,
     messages.c.due_ms,
     messages.c.attempts,
+    messages.c.test,
 ).where(messages.c.id.in_(bindparam("ids", expanding=True)))
 # Locked (PostgreSQL; SQLite has one writer) in one order everywhere: another process's change
 # to the same message waits for this transaction and then decides on what it committed —
@@ -142,8 +143,10 @@ class Lifecycle:
         now_ms: int,
         expires_ms: int,
         due_ms: int | None,
+        test: bool = False,
     ) -> dict:
-        """A new `messages` row, its number and variables sealed (`variables_json` is their JSON)."""
+        """A new `messages` row, its number and variables sealed (`variables_json` is their JSON);
+        `test`: accepted with a test key (simulators only, never billed)."""
         if status not in INITIAL:
             raise ValueError(f"a message cannot start as {status}")
         seal = self.keyring.seal
@@ -165,6 +168,7 @@ class Lifecycle:
             "attempts": 0,
             "lease_owner": None,
             "lease_until_ms": None,
+            "test": test,
         }
 
     def event_row(
@@ -256,6 +260,7 @@ class Lifecycle:
                 at_ms=c.at_ms,
                 source=c.source,
                 detail=c.detail,
+                test=bool(row.test),
             )
             enqueue(
                 hooks,
@@ -286,9 +291,9 @@ class Lifecycle:
         keyring, event_id = self.keyring, self.new_id()
 
         def record(conn: Connection) -> None:
-            query = select(messages.c.tenant_id, messages.c.batch_id, messages.c.to_enc, messages.c.to_bidx).where(
-                messages.c.id == message_id
-            )
+            query = select(
+                messages.c.tenant_id, messages.c.batch_id, messages.c.to_enc, messages.c.to_bidx, messages.c.test
+            ).where(messages.c.id == message_id)
             row = conn.execute(query).first()
             if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
                 return
@@ -313,7 +318,13 @@ class Lifecycle:
                 tenant_id=row.tenant_id,
                 message_id=message_id,
                 kind=MESSAGE_USER_EVENT,
-                payload={"message_id": message_id, "batch_id": row.batch_id, "to": to, "event": event},
+                payload={
+                    "message_id": message_id,
+                    "batch_id": row.batch_id,
+                    "to": to,
+                    "test": bool(row.test),
+                    "event": event,
+                },
                 at_ms=at_ms,
                 event_id=event_id,
             )
@@ -338,6 +349,7 @@ def claim_query(statuses: frozenset[Status], now_ms: int, limit: int):
             messages.c.status,
             messages.c.attempts,
             messages.c.expires_ms,
+            messages.c.test,
         )
         .where(
             messages.c.due_ms <= now_ms,

@@ -189,6 +189,11 @@ MESSAGE = {
         "batch_id": {"type": "string"},
         "to": {"type": "string"},
         "status": _STATUS,
+        "test": {
+            "type": "boolean",
+            "description": "Sent with a test key (`hy_test_…`): it went only to the sandbox simulators and is "
+            "never billed",
+        },
         "created_at": {"type": "string", "format": "date-time"},
         "expires_at": {"type": "string", "format": "date-time"},
         "short_link": {"type": "string", "format": "uri"},

@@ -62,6 +62,9 @@ messages = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until_ms", BigInteger, nullable=True),
+    # Accepted with a test key: it goes only to the simulators, is never billed and is not
+    # counted in the tenant's daily volume or frequency caps.
+    Column("test", Boolean, nullable=False, server_default=false()),
     Index("ix_messages_batch_seq", "batch_id", "seq"),
     Index("ix_messages_tenant_bidx", "tenant_id", "to_bidx"),
     Index("ix_messages_due", "due_ms"),

@@ -17,7 +17,10 @@ Behaviour is chosen by the number's ending, longest suffix first (the README's t
 numbers; …44 delivers but loses its delivered/displayed callbacks, while a revoke is still
 answered; …55 delivers and is never displayed). A virtual handset page per number shows what arrived (cards, text, files, locations)
 and lets a person tap suggestions, reply, share a location, a file or the device specifics;
-numbers never appear in URL paths or logs. State lives in memory.
+numbers never appear in URL paths or logs. State lives in memory; given a `state_path` (the
+platform's data directory) the newest messages, the handsets' threads, the chatbots and the
+uploaded media are also kept there, so a restart keeps them (a revoke or a handset tap of a
+message sent before it still finds it).
 
 Run standalone: python -m rcs.simulator --port 8081 --callback-url http://127.0.0.1:8080/rcs
 
@@ -46,6 +49,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
@@ -75,6 +79,7 @@ from rcs.maap import (
 from rcs.operators.cn_csp import OPTIONAL_INFO_FIELDS, CnCspSettings, is_e164
 from security.logs import install as install_pii_filter
 from security.logs import mask_phone
+from store.snapshots import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -948,6 +953,9 @@ SIM_CHATBOT = web.RequestKey("sim_chatbot", SimChatbot)  # the chatbot a request
 
 
 MAX_USER_TURNS = 200  # what a handset's user sent, kept per handset (the oldest are dropped)
+# What the state file keeps at most: the newest messages (and handsets), and media.
+KEPT_MESSAGES = 2000
+KEPT_MEDIA_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -1384,8 +1392,11 @@ class MaapSimulator:
         rng: random.Random | None = None,
         render_card: Callable[[str, object], str] = default_card_html,
         id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
+        state_path: Path | None = None,
     ):
         self.host, self.port = host, port
+        # Kept across restarts in this file (None: in memory only).
+        self.snapshot = Snapshot(state_path, self._state) if state_path is not None else None
         self.callback_base_url = callback_base_url.rstrip("/") if callback_base_url else None
         self.api_version = api_version
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
@@ -1479,7 +1490,7 @@ class MaapSimulator:
         )
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 256 * 1024)
+        app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 256 * 1024, middlewares=[self._noting_changes])
         bot = f"{self.base_path}/bot/{self.api_version}/{{chatbotId}}"
         api = self._api
         app.add_routes(
@@ -1512,7 +1523,11 @@ class MaapSimulator:
         return app
 
     async def start(self) -> None:
-        """Serve on host:port (port 0 picks a free one; `self.port` then holds it)."""
+        """Serve on host:port (port 0 picks a free one; `self.port` then holds it), with what the
+        state file kept from before, if there is one."""
+        doc = self.snapshot.read() if self.snapshot is not None else None
+        if doc is not None:
+            self._restore(doc)
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=10), connector=aiohttp.TCPConnector(limit=64)
         )
@@ -1523,12 +1538,16 @@ class MaapSimulator:
         if self.port == 0:
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._spawn(self._flush_statuses())
+        if doc is not None:
+            self._resume()
         log.info("MaaP simulator on %s", self.url)
 
     async def stop(self) -> None:
         for m in self.messages.values():
             for t in m.timers:
                 t.cancel()
+        if self.snapshot is not None:
+            await self.snapshot.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -1781,6 +1800,7 @@ class MaapSimulator:
         if message.state != "accepted":
             return
         message.state = "delivered"
+        self._changed()
         self._status(message, "delivered")
         if behaviour_of(message.number) is not Behaviour.UNREAD:
             self._later(message, self.timing.display_delay_s, lambda: self._display(message))
@@ -1788,12 +1808,172 @@ class MaapSimulator:
     def _display(self, message: SimMessage) -> None:
         if message.state == "delivered":
             message.state = "displayed"
+            self._changed()
             self._status(message, "displayed")
 
     def _fail_not_capable(self, message: SimMessage) -> None:
         if message.state == "accepted":
             message.state = "failed"
+            self._changed()
             self._status(message, "failed", 2, "terminal not supported RCS and smsSupported is false")
+
+    # -- state across restarts --------------------------------------------------------------
+
+    @web.middleware
+    async def _noting_changes(self, request: web.Request, handler):
+        """Anything but a read may change the state: it is written soon after."""
+        try:
+            return await handler(request)
+        finally:
+            if request.method != "GET":
+                self._changed()
+
+    def _changed(self) -> None:
+        if self.snapshot is not None and self._runner is not None:
+            self.snapshot.changed()
+
+    def _state(self) -> dict:
+        """What a restart keeps: the newest messages, the handsets, the chatbots and the newest
+        media, each bounded."""
+        kept = list(self.messages.values())[-KEPT_MESSAGES:]
+        # The kept messages' handsets, and the newest others (a user may have written first).
+        wanted = {m.handset_id for m in kept} | set(list(self.handsets)[-KEPT_MESSAGES:])
+        media: list[SimMedia] = []
+        budget = KEPT_MEDIA_BYTES
+        for item in reversed(self.media.values()):
+            if len(item.data) > budget:
+                break
+            budget -= len(item.data)
+            media.append(item)
+        return {
+            "version": 1,
+            "messages": [
+                {
+                    "message_id": m.message_id,
+                    "chatbot_id": m.chatbot_id,
+                    "number": m.number,
+                    "handset_id": m.handset_id,
+                    "parts": m.parts,
+                    "conversation_id": m.conversation_id,
+                    "contribution_id": m.contribution_id,
+                    "reports": sorted(m.reports),
+                    "state": m.state,
+                    "taps": m.taps,
+                }
+                for m in kept
+            ],
+            "handsets": [
+                {
+                    "handset_id": h.handset_id,
+                    "number": h.number,
+                    "message_ids": h.message_ids[-KEPT_MESSAGES:],
+                    "thread": [
+                        i
+                        if isinstance(i, str)
+                        else {"turn_id": i.turn_id, "kind": i.kind, "text": i.text, "delivered": i.delivered}
+                        for i in list(h.thread)[-KEPT_MESSAGES:]
+                    ],
+                    "conversation_id": h.conversation_id,
+                    "chatbot_id": h.chatbot_id,
+                    "version": h.version,
+                }
+                for h in self.handsets.values()
+                if h.handset_id in wanted
+            ],
+            "chatbots": [
+                {
+                    "chatbot_id": b.chatbot_id,
+                    "app_id": b.app_id,
+                    "app_key": b.app_key,
+                    "callback_token": b.callback_token,
+                    "token": b.token,
+                    "token_expires": b.token_expires,
+                    "tokens_issued": b.tokens_issued,
+                    "messages_accepted": b.messages_accepted,
+                    "info": b.info,
+                    "pending_optionals": b.pending_optionals,
+                }
+                for b in self.chatbots.values()
+            ],
+            "media": [
+                {
+                    "media_id": m.media_id,
+                    "data": base64.b64encode(m.data).decode(),
+                    "content_type": m.content_type,
+                    "file_name": m.file_name,
+                    "mode": m.mode,
+                    "url": m.url,
+                    "until": m.until,
+                }
+                for m in reversed(media)
+            ],
+        }
+
+    def _restore(self, doc: dict) -> None:
+        """Take back what `_state` kept. The chatbots provisioned by the constructor keep their
+        credentials (they may have changed since); everything else comes back as it was."""
+        for b in doc.get("chatbots", []):
+            bot = self.chatbots.get(b["chatbot_id"])
+            if bot is None:
+                bot = self.add_chatbot(b["chatbot_id"], b["app_id"], b["app_key"], b["callback_token"])
+            bot.token, bot.token_expires = b["token"], b["token_expires"]
+            bot.tokens_issued, bot.messages_accepted = b["tokens_issued"], b["messages_accepted"]
+            bot.info, bot.pending_optionals = b["info"], b["pending_optionals"]
+        for m in doc.get("messages", []):
+            self.messages[m["message_id"]] = SimMessage(
+                message_id=m["message_id"],
+                chatbot_id=m["chatbot_id"],
+                number=m["number"],
+                handset_id=m["handset_id"],
+                parts=m["parts"],
+                conversation_id=m["conversation_id"],
+                contribution_id=m["contribution_id"],
+                reports=frozenset(m["reports"]),
+                state=m["state"],
+                taps=m["taps"],
+            )
+        for h in doc.get("handsets", []):
+            handset = Handset(
+                h["handset_id"],
+                h["number"],
+                message_ids=[mid for mid in h["message_ids"] if mid in self.messages],
+                conversation_id=h["conversation_id"],
+                chatbot_id=h["chatbot_id"],
+                version=h["version"],
+            )
+            for item in h["thread"]:
+                if isinstance(item, str):
+                    if item in self.messages:
+                        handset.thread.append(item)
+                else:
+                    handset.thread.append(UserTurn(item["turn_id"], item["kind"], item["text"], item["delivered"]))
+                    handset.user_turns += 1
+            self.handsets[handset.handset_id] = handset
+            self._handset_by_number[handset.number] = handset.handset_id
+        for m in doc.get("media", []):
+            item = SimMedia(
+                m["media_id"],
+                base64.b64decode(m["data"]),
+                m["content_type"],
+                m["file_name"],
+                m["mode"],
+                m["url"],
+                m["until"],
+            )
+            self.media[item.media_id] = item
+            self._media_by_url[item.url] = item  # the URL the messages sent before hold
+
+    def _resume(self) -> None:
+        """Messages left on their way by the restart go on: delivered, displayed or failed as
+        their numbers say (a revoked or never-delivered one stays as it is)."""
+        for message in self.messages.values():
+            behaviour = behaviour_of(message.number)
+            if message.state == "accepted" and behaviour is Behaviour.NOT_CAPABLE:
+                self._later(message, self.timing.delivery_delay_s, lambda m=message: self._fail_not_capable(m))
+            elif message.state == "accepted" and behaviour is not Behaviour.NEVER_DELIVERED:
+                self._later(message, self.timing.delivery_delay_s, lambda m=message: self._deliver(m))
+            elif message.state == "delivered" and behaviour is not Behaviour.UNREAD:
+                self._later(message, self.timing.display_delay_s, lambda m=message: self._display(m))
 
     # -- the MaaP interface ----------------------------------------------------------------
 
@@ -2255,6 +2435,7 @@ class MaapSimulator:
         handset.add(turn)
         turn.delivered = await self._callback(f"messageNotification/{bot.path}/messages", body, bot)
         handset.touch()
+        self._changed()
         return turn.delivered
 
     def _answered(self, message_id: str) -> tuple[Handset, SimMessage]:

@@ -1,8 +1,9 @@
 """API keys: shown once, stored only as an HMAC-SM3 hash, found by their public id.
 
-A key reads ``hy_live_<id>_<secret>``: ``id`` is 16 hex digits to look the row up, ``secret``
-is 192 random bits in lowercase base32. Only `hash_api_key` of the whole string is stored,
-keyed with an optional server-side pepper so a leaked table alone cannot confirm keys.
+A key reads ``hy_live_<id>_<secret>`` (or ``hy_test_…``, a test key): ``id`` is 16 hex digits to
+look the row up, ``secret`` is 192 random bits in lowercase base32. Only `hash_api_key` of the
+whole string is stored, keyed with an optional server-side pepper so a leaked table alone cannot
+confirm keys; since the hash covers the prefix, a test key cannot be made live by editing it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ SCOPES = frozenset(
 # with them (`server.py billing admin-key`) holds them. "billing-admin": price books, top-ups,
 # credit limits of any tenant.
 OPERATOR_SCOPES = frozenset({"billing-admin"})
+# What a test key may hold: what sends to the simulators, or only reads and shapes content.
+# Scopes whose actions reach an operator or a person outside the simulators (a brand's own
+# channels, campaigns and conversations, which send as the tenant's live traffic, reviews that
+# release live messages) and those that change tenant-wide policy are for live keys only.
+TEST_SCOPES = frozenset({"messages", "cards", "templates", "webhooks", "keys", "billing"})
 _KEY = re.compile(r"hy_(live|test)_([0-9a-f]{16})_([a-z2-7]{39})")
 _DOMAIN = b"hongyan/api-key/v1\x00"
 
@@ -72,6 +78,12 @@ def api_key_id(key: str) -> str | None:
     """The look-up id inside a well-formed key; None for anything else."""
     match = _KEY.fullmatch(key)
     return match.group(2) if match else None
+
+
+def api_key_environment(key: str) -> str | None:
+    """ "live" or "test" for a well-formed key; None for anything else."""
+    match = _KEY.fullmatch(key)
+    return match.group(1) if match else None
 
 
 def hash_api_key(key: str, *, pepper: bytes = b"") -> bytes:

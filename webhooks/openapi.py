@@ -213,6 +213,7 @@ _THREAD_MESSAGE = {
         "at": _TIME,
     },
 }
+_TEST = {"type": "boolean", "description": "Sent with a test key (`hy_test_…`): simulators only, never billed"}
 EVENT_DATA: dict[str, tuple[str, dict, dict]] = {
     # type: (summary, the schema of `data`, an example of `data`)
     "message.status": (
@@ -220,13 +221,21 @@ EVENT_DATA: dict[str, tuple[str, dict, dict]] = {
         {
             "type": "object",
             "required": ["message_id", "batch_id", "to", "status", "event"],
-            "properties": {"message_id": _STR, "batch_id": _STR, "to": _STR, "status": _STR, "event": _EVENT_AT},
+            "properties": {
+                "message_id": _STR,
+                "batch_id": _STR,
+                "to": _STR,
+                "status": _STR,
+                "test": _TEST,
+                "event": _EVENT_AT,
+            },
         },  # fmt: skip
         {
             "message_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a7b",
             "batch_id": "01a2b3c4d5e6f7000a1b2c3d4e5f6a7c",
             "to": "+8613800138001",
             "status": "rcs_read",
+            "test": False,
             "event": {"type": "rcs_read", "at": "2026-12-04T08:00:03.120Z", "source": "maap", "detail": {}},
         },
     ),
@@ -239,6 +248,7 @@ EVENT_DATA: dict[str, tuple[str, dict, dict]] = {
                 "message_id": _STR,
                 "batch_id": _STR,
                 "to": _STR,
+                "test": _TEST,
                 "event": {
                     "type": "object",
                     "required": ["kind", "at", "source"],

@@ -39,14 +39,23 @@ def ms_to_rfc3339(ms: int) -> str:
 
 
 def status_data(
-    *, message_id: str, batch_id: str, to: str, status: str, at_ms: int, source: str, detail: dict | None = None
+    *,
+    message_id: str,
+    batch_id: str,
+    to: str,
+    status: str,
+    at_ms: int,
+    source: str,
+    detail: dict | None = None,
+    test: bool = False,
 ) -> dict:
-    """The `data` of a message.status event."""
+    """The `data` of a message.status event (`test`: the message was sent with a test key)."""
     return {
         "message_id": message_id,
         "batch_id": batch_id,
         "to": to,
         "status": status,
+        "test": test,
         "event": {"type": status, "at": ms_to_rfc3339(at_ms), "source": source, "detail": detail or {}},
     }
 

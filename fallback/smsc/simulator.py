@@ -16,7 +16,10 @@ State (throttle counters, message states, accepted messages per destination) liv
 only, keyed by a keyed hash of the number; logs mask numbers. With an HTTP side
 (`http_port`, the sandbox's) each number also gets an SMS inbox page (fallback.smsc.inbox):
 the SMS delivered to it, long ones joined, and a form to reply with a real deliver_sm; only
-then does the simulator hold numbers and texts (in memory, bounded). Run alone with
+then does the simulator hold numbers and texts (in memory, bounded). Given a `state_path` (the
+platform's data directory) the newest message states (what query_sm answers) and the inboxes
+are also kept there, so a restart keeps them; a message still on its way then reaches the end
+it was going to, its receipt lost (query_sm tells it). Run alone with
 ``python -m fallback.smsc --port 2775 [--http-port 8082]``.
 """
 
@@ -34,15 +37,17 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiohttp import web
 from smpp.pdu import operations, pdu_types
 
 from fallback import smpp
 from fallback.segmentation import is_gsm7
-from fallback.smsc.inbox import SmsInboxes
+from fallback.smsc.inbox import SmsInbox, SmsInboxes, SmsItem
 from security.logs import install as install_pii_filter
 from security.logs import mask_phone
+from store.snapshots import Snapshot
 
 log = logging.getLogger("hongyan.smsc")
 
@@ -58,6 +63,9 @@ SYSTEM_ID = "HONGYAN-SMSC"
 MAX_REMEMBERED = 100_000
 # Receipts held for an ESME that is not bound, per system_id.
 MAX_STORED_RECEIPTS = 10_000
+# What the state file keeps at most: the newest message states, and inboxes.
+KEPT_MESSAGES = 10_000
+KEPT_INBOXES = 1_000
 
 _BIND_RESPONSES = {
     pdu_types.CommandId.bind_transceiver: (operations.BindTransceiverResp, True),
@@ -87,6 +95,7 @@ class _Message:
     state: pdu_types.MessageState = pdu_types.MessageState.ENROUTE
     final_at: datetime | None = None
     error: int = 0
+    delivered: bool = True  # the end it is on its way to (decided when it is accepted)
 
 
 @dataclass(eq=False)
@@ -121,9 +130,12 @@ class SmscSimulator:
         id_factory: Callable[[], str] = lambda: secrets.token_hex(8),
         rng: random.Random | None = None,
         http_port: int | None = None,
+        state_path: Path | None = None,
     ):
         self.host = host
         self.port = port
+        # Kept across restarts in this file (None: in memory only).
+        self.snapshot = Snapshot(state_path, self._state) if state_path is not None else None
         # The SMS inbox pages' port (0: any free one); None: no HTTP side, no inboxes.
         self.http_port = http_port
         self.inboxes = SmsInboxes(self.send_mo, now) if http_port is not None else None
@@ -163,6 +175,9 @@ class SmscSimulator:
         }
 
     async def start(self) -> None:
+        doc = self.snapshot.read() if self.snapshot is not None else None
+        if doc is not None:
+            self._restore(doc)
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("SMSC simulator listening on %s:%d", self.host, self.port)
@@ -198,6 +213,81 @@ class SmscSimulator:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        if self.snapshot is not None:
+            await self.snapshot.close()
+
+    # --- state across restarts ------------------------------------------------------------
+
+    def _note_change(self) -> None:
+        if self.snapshot is not None and self._server is not None:
+            self.snapshot.changed()
+
+    def _state(self) -> dict:
+        """What a restart keeps: the newest message states (for query_sm) and inboxes."""
+        inboxes = []
+        if self.inboxes is not None:
+            for inbox_id in list(self.inboxes._by_number.values())[-KEPT_INBOXES:]:
+                inbox = self.inboxes.inboxes[inbox_id]
+                items = [
+                    {
+                        "sender": i.sender,
+                        "text": i.text,
+                        "at": i.at.isoformat(),
+                        "mine": i.mine,
+                        "delivered": i.delivered,
+                        "segments": i.segments,
+                    }
+                    for i in inbox.items
+                ]
+                inboxes.append({"inbox_id": inbox.inbox_id, "number": inbox.number, "items": items})
+        messages = list(self._messages.items())[-KEPT_MESSAGES:]
+        return {
+            "version": 1,
+            "messages": [
+                {
+                    "id": mid,
+                    "source": m.source_addr.decode("latin-1"),
+                    "state": m.state.name,
+                    "final_at": m.final_at.isoformat() if m.final_at else None,
+                    "error": m.error,
+                    "delivered": m.delivered,
+                }
+                for mid, m in messages
+            ],
+            "inboxes": inboxes,
+        }
+
+    def _restore(self, doc: dict) -> None:
+        """Take back what `_state` kept; a message the restart caught on its way ends now."""
+        now = self._now()
+        for m in doc.get("messages", []):
+            record = _Message(
+                m["source"].encode("latin-1"),
+                pdu_types.MessageState[m["state"]],
+                datetime.fromisoformat(m["final_at"]) if m["final_at"] else None,
+                m["error"],
+                m["delivered"],
+            )
+            if record.state == pdu_types.MessageState.ENROUTE:
+                self._end(record, now)
+            self._messages[m["id"]] = record
+        if self.inboxes is None:
+            return
+        for i in doc.get("inboxes", []):
+            inbox = SmsInbox(i["inbox_id"], i["number"])
+            for item in i["items"]:
+                inbox.add(
+                    SmsItem(
+                        item["sender"],
+                        item["text"],
+                        datetime.fromisoformat(item["at"]),
+                        mine=item["mine"],
+                        delivered=item["delivered"],
+                        segments=item["segments"],
+                    )
+                )
+            self.inboxes.inboxes[inbox.inbox_id] = inbox
+            self.inboxes._by_number[inbox.number] = inbox.inbox_id
 
     async def __aenter__(self) -> SmscSimulator:
         await self.start()
@@ -232,6 +322,7 @@ class SmscSimulator:
 
     async def send_mo(self, source_e164: str, destination: str, text: str) -> None:
         """Deliver a mobile-originated SMS (e.g. an opt-out reply) to the bound receivers."""
+        self._note_change()  # an inbox's reply
         gsm = is_gsm7(text)
         payload = text.encode("gsm03.38") if gsm else text.encode("utf-16-be")
         source, ton, npi = smpp.sms_address(source_e164)
@@ -341,8 +432,9 @@ class SmscSimulator:
         delivered = behaviour != UNDELIVERABLE and not (
             self.failure_rate > 0 and self._rng.random() < self.failure_rate
         )
-        record = _Message(source)
+        record = _Message(source, delivered=delivered)
         self._messages[message_id] = record
+        self._note_change()
         while len(self._messages) > MAX_REMEMBERED:
             self._messages.popitem(last=False)
         if delivered and self.inboxes is not None:
@@ -371,12 +463,17 @@ class SmscSimulator:
     def _settle(self, timer_id: int, record: _Message, delivered: bool, receipt: tuple | None) -> None:
         """The message reaches its final state; its receipt (if one was asked for) goes out."""
         del self._timers[timer_id]
-        record.state = pdu_types.MessageState.DELIVERED if delivered else pdu_types.MessageState.UNDELIVERABLE
-        record.error = 0 if delivered else 1
-        record.final_at = self._now()
+        self._end(record, self._now())
+        self._note_change()
         if receipt is not None:
             self._spawn(self._send_receipt(*receipt, delivered))
         self._spawn(self._bump("settled"))
+
+    @staticmethod
+    def _end(record: _Message, at: datetime) -> None:
+        record.state = pdu_types.MessageState.DELIVERED if record.delivered else pdu_types.MessageState.UNDELIVERABLE
+        record.error = 0 if record.delivered else 1
+        record.final_at = at
 
     def _query(self, session: _Session, pdu: operations.PDU) -> None:
         message_id = (pdu.params.get("message_id") or b"").decode("ascii", errors="replace")

@@ -28,21 +28,23 @@ def run(*args: str, env: dict | None = None, cwd: Path | None = None) -> subproc
 
 
 @pytest.mark.parametrize(
-    "argv",
+    "argv,keys",
     [
-        ["--data-dir", "{d}", "tenant", "create", "Acme"],
-        ["tenant", "create", "Acme", "--data-dir", "{d}"],
-        ["tenant", "--data-dir", "{d}", "create", "Acme", "--signature", "【阿克米】"],
+        (["--data-dir", "{d}", "tenant", "create", "Acme"], {"tenant_id", "api_key"}),
+        (["tenant", "create", "Acme", "--data-dir", "{d}"], {"tenant_id", "api_key"}),
+        (["tenant", "--data-dir", "{d}", "create", "Acme", "--signature", "【阿克米】"], {"tenant_id", "api_key"}),
+        (["tenant", "create", "Acme", "--test-key", "--data-dir", "{d}"], {"tenant_id", "api_key", "test_api_key"}),
     ],
 )
-def test_tenant_create_prints_one_json_line(tmp_path, argv):
+def test_tenant_create_prints_one_json_line(tmp_path, argv, keys):
     d = str(tmp_path / "data")
     out = run(*[a.format(d=d) for a in argv])
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == 1
     info = json.loads(lines[0])
-    assert set(info) == {"tenant_id", "api_key"}
+    assert set(info) == keys
+    assert info["api_key"].startswith("hy_live_") and info.get("test_api_key", "hy_test_").startswith("hy_test_")
     assert lines[0] == json.dumps(info, separators=(",", ":"))
     assert (tmp_path / "data" / "hongyan.db").exists()
     assert info["api_key"].encode() not in (tmp_path / "data" / "hongyan.db").read_bytes()

@@ -118,3 +118,28 @@ async def test_a_rule_naming_a_journey_that_cannot_start_is_refused(campaign_env
     resp = await api.put("/v1/conversations/rules", _rule(jid))
     body = await problem(resp, 422)
     assert [(e["path"], e.get("code")) for e in body["errors"]] == [("/rules/0/action/journey_id", code)]
+
+
+async def test_a_test_handset_starts_no_journey(campaign_env):  # noqa: F811
+    """A number the brand last wrote to with a test key answers from a simulator: the rule's
+    reply goes (on the simulator), its journey, which sends as live traffic, does not start."""
+    from tests.conftest import ApiClient, card
+
+    api, app = campaign_env.api, campaign_env.app
+    person = ConversationEnv(api, TableAnswerer({}))
+    await create_templates(api)
+    jid = (await (await api.post("/v1/journeys", {**JOURNEY})).json())["id"]
+    await campaign_env.step()
+    assert (await api.put("/v1/conversations/rules", _rule(jid))).status == 200
+    made = await api.post("/v1/api-keys", {"scopes": ["messages"], "environment": "test"})
+    test = ApiClient(api.client, api.tenant_id, (await made.json())["api_key"])
+    assert (await test.post("/v1/messages", {"to": NEW, "card": card()})).status == 202
+
+    await person.says("sms", NEW, "5G")
+    conv = await person.settled(NEW, 1)
+    decided = [m for m in conv["messages"] if m["direction"] == "in"][0]["matched"]
+    assert decided["outcome"] == "rule" and decided["rule_id"] == "upgrade"
+    answer = [m for m in conv["messages"] if m["direction"] == "out"][-1]
+    assert (await (await api.get(f"/v1/messages/{answer['message_id']}")).json())["test"] is True
+    await campaign_env.step()
+    assert await _journey_messages(app, jid) == []

@@ -55,6 +55,7 @@ async def test_signed_delivery_of_a_status_event(make_hooks):
             "batch_id": "bm1",
             "to": "+8613800138001",
             "status": "rcs_delivered",
+            "test": False,
             "event": {"type": "rcs_delivered", "at": hit.body["created_at"], "source": "maap", "detail": {"code": 0}},
         },
     }
