@@ -43,7 +43,7 @@ from aiohttp import web
 from smpp.pdu import operations, pdu_types
 
 from fallback import smpp
-from fallback.segmentation import is_gsm7
+from fallback.segmentation import segment_sms
 from fallback.smsc.inbox import SmsInbox, SmsInboxes, SmsItem
 from security.logs import install as install_pii_filter
 from security.logs import mask_phone
@@ -144,6 +144,7 @@ class SmscSimulator:
         self.latency = latency
         self.failure_rate = failure_rate
         self._credentials = credentials
+        self._mo_reference = 0  # the concatenation reference of the last long reply
         self._now = now
         self._new_id = id_factory
         self._rng = rng or random.Random()
@@ -321,23 +322,29 @@ class SmscSimulator:
             await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
 
     async def send_mo(self, source_e164: str, destination: str, text: str) -> None:
-        """Deliver a mobile-originated SMS (e.g. an opt-out reply) to the bound receivers."""
+        """Deliver a mobile-originated SMS (e.g. an opt-out reply) to the bound receivers; a long
+        one in parts with a concatenation UDH, as a handset sends it."""
         self._note_change()  # an inbox's reply
-        gsm = is_gsm7(text)
-        payload = text.encode("gsm03.38") if gsm else text.encode("utf-16-be")
         source, ton, npi = smpp.sms_address(source_e164)
+        self._mo_reference = (self._mo_reference + 1) % 256
+        parts = smpp.wire_parts(segment_sms(text, "gsm"), self._mo_reference)
         for session in self._receivers(None):
-            session.send(
-                operations.DeliverSM(
-                    seqNum=session.next_seq(),
-                    source_addr=source,
-                    source_addr_ton=ton,
-                    source_addr_npi=npi,
-                    destination_addr=destination,
-                    data_coding=smpp.data_coding(0x00 if gsm else 0x08),
-                    short_message=payload,
+            for part in parts:
+                features = [pdu_types.EsmClassGsmFeatures.UDHI_INDICATOR_SET] if part.udhi else []
+                session.send(
+                    operations.DeliverSM(
+                        seqNum=session.next_seq(),
+                        source_addr=source,
+                        source_addr_ton=ton,
+                        source_addr_npi=npi,
+                        destination_addr=destination,
+                        esm_class=pdu_types.EsmClass(
+                            pdu_types.EsmClassMode.DEFAULT, pdu_types.EsmClassType.DEFAULT, features
+                        ),
+                        data_coding=smpp.data_coding(part.data_coding),
+                        short_message=part.short_message,
+                    )
                 )
-            )
             return
         raise ConnectionError("no bound receiver to deliver to")
 

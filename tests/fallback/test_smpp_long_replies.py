@@ -98,3 +98,15 @@ async def test_a_long_reply_arrives_whole(pdus, text):
         await asyncio.sleep(0)  # nothing else is on its way
     assert (reply.source, reply.destination, reply.text) == ("+" + SOURCE, DEST, text)
     assert client.inbound.empty()
+
+
+async def test_the_smsc_simulator_sends_a_long_reply_in_parts_and_the_client_joins_them():
+    from fallback.smsc.simulator import SmscSimulator
+
+    async with SmscSimulator(credentials={"hongyan": "secret"}) as sim:
+        client = SmppClient("127.0.0.1", sim.port, "hongyan", "secret")
+        async with client:
+            await client.wait_bound(5)
+            await sim.send_mo("+" + SOURCE, DEST, TEXT)
+            reply = await asyncio.wait_for(client.inbound.get(), 5)
+    assert reply.text == TEXT and client.inbound.empty()
