@@ -16,10 +16,20 @@ from datetime import datetime
 from typing import Any
 
 from fallback.gateways.pdu import Int, Octets, Pdu, PduDef, PduError, Protocol, Raw, Repeat, Var, mmddhhmmss
-from fallback.gateways.session import TUNING, Answer, GatewayClient, decode_content, e164_of, part_receipt, terminal_id
-from fallback.route import InboundSms, RouteHooks, route_options
-from fallback.segmentation import GSM7, Segmentation
-from fallback.udh import LongReplies, concat_info, concat_udh, split_udh
+from fallback.gateways.session import (
+    TUNING,
+    Answer,
+    GatewayClient,
+    decode_content,
+    e164_of,
+    gateway_route,
+    part_payloads,
+    part_receipt,
+    terminal_id,
+)
+from fallback.route import InboundSms, RouteHooks
+from fallback.segmentation import Segmentation
+from fallback.udh import LongReplies, concat_info, split_udh
 
 log = logging.getLogger("hongyan.cmpp")
 
@@ -229,13 +239,10 @@ class CmppClient(GatewayClient):
         return None
 
     def submit_parts(self, dest: str, source: str, seg: Segmentation, reference: int) -> list[tuple[str, dict]]:
-        ascii_text = seg.encoding == GSM7
-        total = len(seg.parts)
+        ascii_text, payloads = part_payloads(seg, reference)
+        total = len(payloads)
         out = []
-        for number, part in enumerate(seg.parts, start=1):
-            content = part.text.encode("ascii" if ascii_text else "utf-16-be")
-            if total > 1:
-                content = concat_udh(reference, total, number) + content
+        for number, content in enumerate(payloads, start=1):
             out.append(("submit", {
                 "Pk_total": total, "Pk_number": number, "Registered_Delivery": 1, "Msg_level": 1,
                 "Service_Id": self.service_id, "Fee_UserType": 2, "TP_udhi": int(total > 1),
@@ -284,9 +291,16 @@ class CmppClient(GatewayClient):
             self.hand_on(self._on_inbound, self.inbound, reply)
 
 
+def _version(value: Any) -> int:
+    found = {"2.0": V20, "3.0": V30, V20: V20, V30: V30}.get(value if isinstance(value, int) else str(value))
+    if found is None:
+        raise ValueError(f'version {value!r} is not "2.0" or "3.0"')
+    return found
+
+
 _CMPP_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "service_id": str,
-    "version": lambda v: {"2.0": V20, "3.0": V30, V20: V20, V30: V30}[v if isinstance(v, int) else str(v)],
+    "version": _version,
     **TUNING,
 }
 
@@ -294,13 +308,4 @@ _CMPP_OPTIONS: dict[str, Callable[[Any], Any]] = {
 def cmpp_route(name: str, options: Mapping[str, Any], hooks: RouteHooks) -> CmppClient:
     """A CMPP connection from a routes-file entry: `host`, `port`, `sp_id` (Source_Addr), `secret`
     (the shared secret) and optionally `service_id`, `version` ("2.0" or "3.0") and tuning."""
-    try:
-        given, tuning = route_options("CMPP", name, options, ("host", "port", "sp_id", "secret"), _CMPP_OPTIONS)
-    except KeyError as exc:
-        raise ValueError(f"CMPP route {name}: version {exc.args[0]!r} is not 2.0 or 3.0") from None
-    try:
-        return CmppClient(str(given["host"]), int(given["port"]), str(given["sp_id"]), str(given["secret"]),
-                          on_outcome=hooks.on_outcome, on_inbound=hooks.on_inbound, on_throttle=hooks.on_throttle,
-                          **tuning)  # fmt: skip
-    except ValueError as exc:
-        raise ValueError(f"CMPP route {name}: {exc}") from None
+    return gateway_route("CMPP", CmppClient, "sp_id", _CMPP_OPTIONS, name, options, hooks)

@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo
 from fallback.framing import FrameWriter
 from fallback.gateways.pdu import Pdu, PduError, Protocol
 from fallback.receipts import ReceiptBook, Tracked
-from fallback.route import BeforeWrite, InboundSms, MessageOutcome, SubmitError, SubmitResult
-from fallback.segmentation import Segmentation, segment_sms
+from fallback.route import BeforeWrite, InboundSms, MessageOutcome, SubmitError, SubmitResult, route_options
+from fallback.segmentation import GSM7, Segmentation, segment_sms
+from fallback.udh import concat_udh
 
 log = logging.getLogger("hongyan.gateways")
 CHINA = ZoneInfo("Asia/Shanghai")  # the gateways' timestamps are China time
@@ -73,6 +74,18 @@ def decode_content(content: bytes, fmt: int) -> str:
     """A deliver's content as text by its format (0 ASCII, 8 UCS-2, 15 GBK, the same numbers
     in CMPP, SGIP and SMGP; binary as Latin-1)."""
     return content.decode(_TEXT_CODECS.get(fmt, "latin-1"), errors="replace")
+
+
+def part_payloads(seg: Segmentation, reference: int) -> tuple[bool, list[bytes]]:
+    """Whether a message's parts go as ASCII (else UCS-2), and each part's content, with a
+    concatenation UDH when there are several."""
+    ascii_text = seg.encoding == GSM7
+    total = len(seg.parts)
+    payloads = []
+    for number, part in enumerate(seg.parts, start=1):
+        content = part.text.encode("ascii" if ascii_text else "utf-16-be")
+        payloads.append(concat_udh(reference, total, number) + content if total > 1 else content)
+    return ascii_text, payloads
 
 
 # The tuning options a routes file may give any gateway route (GatewayClient's keywords).
@@ -485,3 +498,15 @@ class GatewayClient:
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
+
+
+def gateway_route(kind: str, client: Callable[..., Any], account: str, tuning: dict, name: str, options, hooks):
+    """A gateway client from a routes-file entry: `host`, `port`, the `account` option (the SP's
+    code or client id), `secret` (the shared secret) and the kind's `tuning` options."""
+    given, tuned = route_options(kind, name, options, ("host", "port", account, "secret"), tuning)
+    try:
+        return client(str(given["host"]), int(given["port"]), str(given[account]), str(given["secret"]),
+                      on_outcome=hooks.on_outcome, on_inbound=hooks.on_inbound, on_throttle=hooks.on_throttle,
+                      **tuned)  # fmt: skip
+    except ValueError as exc:
+        raise ValueError(f"{kind} route {name}: {exc}") from None

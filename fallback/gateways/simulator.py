@@ -21,10 +21,9 @@ from datetime import datetime
 
 from fallback.framing import FrameWriter
 from fallback.gateways.pdu import Pdu, PduError, Protocol
-from fallback.gateways.session import CHINA
+from fallback.gateways.session import CHINA, part_payloads
 from fallback.segmentation import segment_sms
 from fallback.smsc.simulator import RECEIPT_LOST, THROTTLE_THEN_DELIVER, THROTTLED_SUBMITS, UNDELIVERABLE, behaviour_for
-from fallback.udh import concat_udh
 from security.logs import mask_phone
 
 log = logging.getLogger("hongyan.gateways.simulator")
@@ -224,15 +223,12 @@ class GatewaySimulator:
     def send_mo(self, source_e164: str, destination: str, text: str, *, account: str | None = None) -> None:
         """A handset's reply to `destination` (the SP's number with its extension), in parts
         with a concatenation UDH when long."""
-        seg = segment_sms(text, "gsm", ucs2=True)
-        reference = next(self.sequence) & 0xFF
-        total = len(seg.parts)
-        for number, part in enumerate(seg.parts, start=1):
-            content = part.text.encode("utf-16-be")
-            if total > 1:
-                content = concat_udh(reference, total, number) + content
+        _, payloads = part_payloads(segment_sms(text, "gsm", ucs2=True), next(self.sequence))
+        for content in payloads:
             self.counts["mo"] += 1
-            self._to_sp(account or self.sandbox_account, 0, self.reply(source_e164, destination, content, total > 1))
+            self._to_sp(
+                account or self.sandbox_account, 0, self.reply(source_e164, destination, content, len(payloads) > 1)
+            )
 
     def _to_sp(self, account: str, version: int, values: dict) -> None:
         session = next(

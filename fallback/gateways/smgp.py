@@ -24,12 +24,14 @@ from fallback.gateways.session import (
     GatewayClient,
     decode_content,
     e164_of,
+    gateway_route,
+    part_payloads,
     part_receipt,
     terminal_id,
 )
-from fallback.route import InboundSms, RouteHooks, route_options
-from fallback.segmentation import GSM7, Segmentation
-from fallback.udh import LongReplies, concat_info, concat_udh, split_udh
+from fallback.route import InboundSms, RouteHooks
+from fallback.segmentation import Segmentation
+from fallback.udh import LongReplies, concat_info, split_udh
 
 log = logging.getLogger("hongyan.smgp")
 
@@ -281,14 +283,12 @@ class SmgpClient(GatewayClient):
         return None
 
     def submit_parts(self, dest: str, source: str, seg: Segmentation, reference: int) -> list[tuple[str, dict]]:
-        ascii_text = seg.encoding == GSM7
-        total = len(seg.parts)
+        ascii_text, payloads = part_payloads(seg, reference)
+        total = len(payloads)
         out = []
-        for number, part in enumerate(seg.parts, start=1):
-            content = part.text.encode("ascii" if ascii_text else "utf-16-be")
+        for number, content in enumerate(payloads, start=1):
             tlvs: dict[int, bytes] = {}
             if total > 1:
-                content = concat_udh(reference, total, number) + content
                 tlvs = {TP_UDHI: b"\x01", PK_TOTAL: bytes([total]), PK_NUMBER: bytes([number])}
             out.append(("submit", {
                 "MsgType": MT, "NeedReport": 1, "Priority": 1, "ServiceID": self.service_id, "FeeType": "00",
@@ -338,10 +338,4 @@ _SMGP_OPTIONS: dict[str, Callable[[Any], Any]] = {"service_id": str, **TUNING}
 def smgp_route(name: str, options: Mapping[str, Any], hooks: RouteHooks) -> SmgpClient:
     """An SMGP 3.0 connection from a routes-file entry: `host`, `port`, `client_id`, `secret`
     (the shared secret) and optionally `service_id` and tuning."""
-    given, tuning = route_options("SMGP", name, options, ("host", "port", "client_id", "secret"), _SMGP_OPTIONS)
-    try:
-        return SmgpClient(str(given["host"]), int(given["port"]), str(given["client_id"]), str(given["secret"]),
-                          on_outcome=hooks.on_outcome, on_inbound=hooks.on_inbound, on_throttle=hooks.on_throttle,
-                          **tuning)  # fmt: skip
-    except ValueError as exc:
-        raise ValueError(f"SMGP route {name}: {exc}") from None
+    return gateway_route("SMGP", SmgpClient, "client_id", _SMGP_OPTIONS, name, options, hooks)

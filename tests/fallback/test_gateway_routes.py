@@ -209,7 +209,7 @@ async def _until(predicate) -> None:
     [
         ({"port": 7890, "sp_id": "901234", "secret": "s"}, "host is required"),
         ({"host": "h", "port": 7890, "sp_id": "9012345", "secret": "s"}, "longer than CMPP's 6"),
-        ({"host": "h", "port": 7890, "sp_id": "901234", "secret": "s", "version": "4.0"}, "not 2.0 or 3.0"),
+        ({"host": "h", "port": 7890, "sp_id": "901234", "secret": "s", "version": "4.0"}, 'is not "2.0" or "3.0"'),
         ({"host": "h", "port": 7890, "sp_id": "901234", "secret": "s", "windw": 3}, "unknown option"),
     ],
 )
