@@ -1009,15 +1009,21 @@ class SimMedia:
 
 
 class RouteAccessLogger(AbstractAccessLogger):
-    """Access log naming the route template, never the concrete path or query (no PII)."""
+    """Access log naming the route template, never the concrete path or query (no PII); at
+    DEBUG like the platform's own, a server error at WARNING."""
 
     def log(self, request, response, time):  # noqa: A002 - aiohttp's signature
+        level = logging.WARNING if response.status >= 500 else logging.DEBUG
+        if not self.logger.isEnabledFor(level):
+            return
         try:
             info = request.match_info.route.resource
             route = info.canonical if info is not None else "-"
         except AttributeError:
             route = "-"
-        self.logger.info("%s %s %s %s %.1fms", request.remote, request.method, route, response.status, time * 1000)
+        self.logger.log(
+            level, "%s %s %s %s %.1fms", request.remote, request.method, route, response.status, time * 1000
+        )
 
 
 def collect_suggestions(node) -> list[dict]:
