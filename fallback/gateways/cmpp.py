@@ -102,12 +102,13 @@ CMPP30 = Protocol("CMPP 3.0", _definitions(V30))
 
 
 def protocol(version: int) -> Protocol:
-    """The codec of a CMPP version (0x20 or 0x30)."""
-    if version == V20:
+    """The codec of a CMPP version: 2.x (0x20–0x2F: SPs' 2.0 clients send 0x20 or 0x21, the same
+    layout) or 3.0 (0x30)."""
+    if V20 <= version < V30:
         return CMPP20
     if version == V30:
         return CMPP30
-    raise PduError(f"CMPP version 0x{version:02x} is not supported (0x20, 0x30)")
+    raise PduError(f"CMPP version 0x{version:02x} is not supported (0x20–0x2F, 0x30)")
 
 
 def authenticator_source(source_addr: str, secret: str, stamp: str) -> bytes:

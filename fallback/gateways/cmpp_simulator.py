@@ -38,7 +38,7 @@ class CmppSimulator(GatewaySimulator):
         sp_id, sent = pdu["Source_Addr"], pdu["AuthenticatorSource"]
         secret = self.accounts.get(sp_id)
         status = 0
-        if version not in (cmpp.V20, cmpp.V30):
+        if not cmpp.V20 <= version <= cmpp.V30:  # 2.x (0x20, 0x21…) or 3.0
             status, version = 4, cmpp.V30
         elif secret is None:
             status = 2
@@ -69,7 +69,8 @@ class CmppSimulator(GatewaySimulator):
         dests = pdu["Dest_terminal_Id"]
         if not 1 <= len(dests) <= 100 or not all(d.isdigit() for d in dests):
             return 1
-        if pdu["Registered_Delivery"] not in (0, 1) or not pdu["Src_Id"].isdigit():
+        # An empty Src_Id is the SP's own access number (the gateway fills it in, as 2.0 SPs rely on).
+        if pdu["Registered_Delivery"] not in (0, 1) or not (pdu["Src_Id"] == "" or pdu["Src_Id"].isdigit()):
             return 1
         if fmt == cmpp.UCS2 and len(content) % 2:
             return 1
