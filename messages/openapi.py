@@ -1,5 +1,6 @@
 """OpenAPI fragment for /v1/messages, kept next to the code that enforces it."""
 
+from api.examples import BILL_CARD
 from api.openapi import problem_responses, register_fragment
 from cards.limits import FILE_NAME_MAX, LOCATION_DATUMS, LOCATION_LABEL_MAX
 from messages.ledger import MAX_PAGE
@@ -211,22 +212,10 @@ MESSAGE = {
     },
 }
 
-_BILL_CARD = {
-    "message": {
-        "generalPurposeCard": {
-            "layout": {"cardOrientation": "VERTICAL"},
-            "content": {
-                "title": "{{ name }}，您的账单已出",
-                "description": "本月话费 {{ amount }} 元",
-                "suggestions": [{"reply": {"displayText": "查看详情", "postback": {"data": "bill-detail"}}}],
-            },
-        }
-    }
-}
 SEND_EXAMPLES = {
     "card": {
         "summary": "A card to one recipient, with its variables",
-        "value": {"to": "+8613800138001", "card": _BILL_CARD, "variables": {"name": "张先生", "amount": "58.00"}},
+        "value": {"to": "+8613800138001", "card": BILL_CARD, "variables": {"name": "张先生", "amount": "58.00"}},
     },
     "batch": {
         "summary": "A batch: one card, each recipient's variables, a TTL and the SMS fallback",
@@ -235,7 +224,7 @@ SEND_EXAMPLES = {
                 {"to": "+8613800138001", "variables": {"name": "张先生", "amount": "58.00"}},
                 {"to": "+8613800138010", "variables": {"name": "李女士", "amount": "126.50"}},
             ],
-            "card": _BILL_CARD,
+            "card": BILL_CARD,
             "traffic_type": "notification",
             "ttl": 86400,
             "fallback": "sms",
