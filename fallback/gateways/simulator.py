@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,7 +73,7 @@ class GatewaySimulator:
         self._throttled: Counter[tuple] = Counter()
         self._tasks: set[asyncio.Task] = set()
         self.submits: Counter[str] = Counter()  # accepted parts per destination number
-        self.received: list[dict] = []  # the accepted submits' fields, for tests
+        self.received: deque[dict] = deque(maxlen=MAX_HELD)  # the latest accepted submits' fields
         self.counts = {"logins": 0, "refused_logins": 0, "submits": 0, "throttled": 0, "reports": 0, "mo": 0}
 
     # --- what a protocol gives ----------------------------------------------------------------
@@ -187,13 +187,13 @@ class GatewaySimulator:
         dests = self.destinations(pdu)
         if status == 0:
             key = (session.account, repr(sorted(pdu.body.items())))  # the same part submitted again
-            if (
-                any(behaviour_for(d) == THROTTLE_THEN_DELIVER for d in dests)
-                and self._throttled[key] < THROTTLED_SUBMITS
-            ):
-                self._throttled[key] += 1
-                self.counts["throttled"] += 1
-                status = self.flow_control
+            if any(behaviour_for(d) == THROTTLE_THEN_DELIVER for d in dests):
+                if self._throttled[key] < THROTTLED_SUBMITS:
+                    self._throttled[key] += 1
+                    self.counts["throttled"] += 1
+                    status = self.flow_control
+                else:
+                    del self._throttled[key]  # accepted now: nothing left to remember of it
         if status:
             session.send(*self._answer(pdu, status, None))
             return
