@@ -395,6 +395,14 @@ class MessageLedger:
         mids = [self.new_id() for _ in req.recipients]
         dues = [self._due_ms(window, r.to, base_due_ms) for r in req.recipients]
         life = self.lifecycle
+        # Sealed here, not in `build`: with controls on, `build` runs in the writer's thread,
+        # where every microsecond holds up the whole group's commit.
+        variables_jsons = [orjson.dumps(r.variables) if r.variables else None for r in req.recipients]
+        sealed = [
+            life.seal_recipient(tenant_id, mid, r.to, r.variables, vj)
+            for mid, r, vj in zip(mids, req.recipients, variables_jsons)
+        ]
+        idem_keys = self._idem_keys(tenant_id, *idempotency) if idempotency is not None else None
         # Consent (where the tenant's policy asks for it) is a look-up, not a counter: read before
         # the write. A single `to` without it is refused outright, unless it opted out (rejected).
         unconsented = await self.consent_policies.without_consent(tenant_id, bidxs, req.traffic_type)
@@ -430,7 +438,6 @@ class MessageLedger:
                     if scheduled
                     else Status.ACCEPTED
                 )
-                variables_json = orjson.dumps(r.variables) if r.variables else None
                 msg_rows.append(
                     life.message_row(
                         message_id=mid,
@@ -440,12 +447,13 @@ class MessageLedger:
                         to=r.to,
                         to_bidx=bidxs[seq],
                         variables=r.variables,
-                        variables_json=variables_json,
+                        variables_json=variables_jsons[seq],
                         status=first,
                         now_ms=now_ms,
                         expires_ms=due_ms + req.ttl_s * 1000,
                         due_ms=None if first is Status.REJECTED else due_ms,
                         test=test,
+                        sealed=sealed[seq],
                     )
                 )
                 item = {"id": mid, "to": r.to, "status": first}
@@ -479,9 +487,8 @@ class MessageLedger:
                 write.insert(review_items, review)
             if with_rows is not None:
                 with_rows(write, mids)
-            if idempotency is not None:
-                key, raw = idempotency
-                key_bidx, body_hmac = self._idem_keys(tenant_id, key, raw)
+            if idem_keys is not None:
+                key_bidx, body_hmac = idem_keys
                 write.insert(
                     idempotency_keys,
                     {

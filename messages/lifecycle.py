@@ -128,6 +128,16 @@ class Lifecycle:
         self.new_id = id_factory
 
     # -- birth ---------------------------------------------------------------------------
+    def seal_recipient(
+        self, tenant_id: str, message_id: str, to: str, variables: dict | None, variables_json: bytes | None
+    ) -> tuple[bytes, bytes | None]:
+        """A message's number and variables sealed for its row (None: no variables)."""
+        seal = self.keyring.seal
+        to_enc = seal(tenant_id, "messages", "to", message_id, to.encode())
+        if not variables or variables_json is None:
+            return to_enc, None
+        return to_enc, seal(tenant_id, "messages", "variables", message_id, variables_json)
+
     def message_row(
         self,
         *,
@@ -144,22 +154,22 @@ class Lifecycle:
         expires_ms: int,
         due_ms: int | None,
         test: bool = False,
+        sealed: tuple[bytes, bytes | None] | None = None,
     ) -> dict:
-        """A new `messages` row, its number and variables sealed (`variables_json` is their JSON);
-        `test`: accepted with a test key (simulators only, never billed)."""
+        """A new `messages` row, its number and variables sealed (`variables_json` is their JSON;
+        `sealed`: both already sealed by `seal_recipient`); `test`: accepted with a test key
+        (simulators only, never billed)."""
         if status not in INITIAL:
             raise ValueError(f"a message cannot start as {status}")
-        seal = self.keyring.seal
+        to_enc, variables_enc = sealed or self.seal_recipient(tenant_id, message_id, to, variables, variables_json)
         return {
             "id": message_id,
             "tenant_id": tenant_id,
             "batch_id": batch_id,
             "seq": seq,
-            "to_enc": seal(tenant_id, "messages", "to", message_id, to.encode()),
+            "to_enc": to_enc,
             "to_bidx": to_bidx,
-            "variables_enc": seal(tenant_id, "messages", "variables", message_id, variables_json)
-            if variables and variables_json is not None
-            else None,
+            "variables_enc": variables_enc,
             "status": status,
             "created_ms": now_ms,
             "updated_ms": now_ms,
