@@ -138,6 +138,9 @@ class GatewayClient:
     protocol: Protocol
     keepalive = "active_test"
     goodbye = ""  # the PDU that ends a session politely ("" none)
+    # Connect again only when there is something to send once a session that logged in has
+    # ended (SGIP: gateways close idle connections; the protocol has no heartbeat).
+    on_demand = False
 
     def __init__(
         self,
@@ -178,6 +181,8 @@ class GatewayClient:
         )
         self._conn: _Connection | None = None
         self._bound = asyncio.Event()
+        self._wanted = asyncio.Event()
+        self._wanted.set()  # the first connection is made at start
         self._stopping = False
         self._supervisor: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -259,6 +264,7 @@ class GatewayClient:
     async def _supervise(self) -> None:
         delay = self.reconnect_delay
         while not self._stopping:
+            await self._wanted.wait()
             try:
                 reader, writer = await asyncio.open_connection(self.host, self.port)
             except OSError as exc:
@@ -268,6 +274,9 @@ class GatewayClient:
                 try:
                     if await self._run_connection(conn):
                         delay = self.reconnect_delay
+                        if self.on_demand:
+                            self._wanted.clear()
+                            continue
                 except Exception:
                     log.exception("%s connection to %s:%d failed", self.protocol.name, self.host, self.port)
             if self._stopping:
@@ -421,6 +430,7 @@ class GatewayClient:
                 await asyncio.sleep(wait)  # the connection's pause, shared by every submit
                 continue
             if not self._bound.is_set():
+                self._wanted.set()
                 try:
                     await asyncio.wait_for(self._bound.wait(), max(remaining, 0))
                 except TimeoutError:
