@@ -313,7 +313,12 @@ class SgipClient(GatewayClient):
         bound = False
         try:
             while True:
-                header = await asyncio.wait_for(reader.readexactly(4), self.idle_timeout)
+                try:
+                    header = await asyncio.wait_for(reader.readexactly(4), self.idle_timeout)
+                except TimeoutError:
+                    if bound:  # idle: the SP may end it as well as the SMG
+                        writer.send(self.protocol.encode("unbind", self.next_sequence()))
+                    break
                 frame = header + await asyncio.wait_for(
                     reader.readexactly(self.protocol.frame_length(header) - 4), self.response_timeout
                 )
@@ -399,7 +404,7 @@ _SGIP_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "smg_password": _revealed,
     "service_type": str,
     "idle_timeout": float,
-    **TUNING,
+    **{key: convert for key, convert in TUNING.items() if key != "keepalive_interval"},  # no heartbeat
 }
 _SGIP_REQUIRED = ("host", "port", "login_name", "secret", "node_id", "listen_port")
 

@@ -176,6 +176,23 @@ async def test_idle_connections_close_and_the_next_submit_binds_again():
             await client.stop()
 
 
+async def test_the_listener_unbinds_an_idle_smg():
+    async with SgipSimulator() as sim:
+        client = route(sim, idle_timeout=0.1)
+        try:
+            await client.start()
+            reader, writer = await asyncio.open_connection("127.0.0.1", client.listen_port)
+            await exchange(reader, writer, "bind",
+                           {"Login_Type": 2, "Login_Name": SANDBOX_LOGIN, "Login_Password": SANDBOX_SECRET})  # fmt: skip
+            header = await asyncio.wait_for(reader.readexactly(4), 5)
+            unbind = sgip.SGIP12.decode(header + await reader.readexactly(sgip.SGIP12.frame_length(header) - 4))
+            assert unbind.name == "unbind" and unbind.sequence[0] == SANDBOX_NODE_ID
+            assert await reader.read() == b""
+            writer.close()
+        finally:
+            await client.stop()
+
+
 async def test_a_number_outside_china_is_refused_by_the_smg():
     async with SgipSimulator() as sim:
         client = route(sim)
@@ -216,7 +233,7 @@ BASE = {"host": "h", "port": 8801, "login_name": "hongyan", "secret": "s", "node
         ({k: v for k, v in BASE.items() if k != "listen_port"}, "listen_port is required"),
         ({**BASE, "node_id": 123}, "not an SP's node number"),
         ({**BASE, "login_name": "x" * 17}, "longer than SGIP's 16"),
-        ({**BASE, "keepalive": 3}, "unknown option"),
+        ({**BASE, "keepalive_interval": 3}, "unknown option"),  # SGIP has no heartbeat
     ],
 )
 def test_route_options_are_checked(options, error):
