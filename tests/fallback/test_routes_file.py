@@ -7,6 +7,7 @@ import tomllib
 import pytest
 
 from fallback.kinds import ROUTE_KINDS
+from fallback.route import RouteHooks
 from fallback.routes_file import RoutesFileError, load_routes, parse_routes
 from fallback.routing import CarrierRouter
 from security.secrets import Secret
@@ -176,8 +177,6 @@ def test_the_readme_example_is_a_valid_file():
         "cm-primary": "smpp", "cm-cmpp": "cmpp", "ct-smgp": "smgp", "cu-sgip": "sgip", "aggregator": "smpp",
     }  # fmt: skip
     # each route's options are the ones its kind takes
-    from fallback.route import RouteHooks
-
     for r in loaded.routes:
         assert ROUTE_KINDS[r.kind](r.name, r.options, RouteHooks()) is not None
 
