@@ -1,7 +1,8 @@
-"""What every Chinese SMS gateway client shares (CMPP, SMGP): one supervised connection that
-logs in and is kept alive, requests written in a window and matched to their answers by
-sequence number, a pause for the whole connection on a flow-control answer, the parts of a long
-message submitted one by one, and their receipts rolled up per message (`fallback.receipts`).
+"""What every Chinese SMS gateway client shares (CMPP, SMGP, SGIP): one supervised connection
+that logs in and is kept alive (or, `on_demand`, made again only when a submit needs it),
+requests written in a window and matched to their answers by sequence number, a pause for the
+whole connection on a flow-control answer, the parts of a long message submitted one by one, and
+their receipts rolled up per message (`fallback.receipts`).
 
 A protocol module subclasses `GatewayClient` with its PDUs: the login and how to judge its
 answer, one submit per part, how to read a submit's answer, and what to do with a request the
