@@ -2,6 +2,7 @@
 
 from fallback.client import smpp_route
 from fallback.gateways.cmpp import cmpp_route
+from fallback.gateways.sgip import sgip_route
 from fallback.gateways.smgp import smgp_route
 from fallback.route import RouteFactory
 
@@ -9,4 +10,5 @@ ROUTE_KINDS: dict[str, RouteFactory] = {
     "smpp": smpp_route,
     "cmpp": cmpp_route,
     "smgp": smgp_route,
+    "sgip": sgip_route,
 }

@@ -42,7 +42,7 @@ from security.numbers import ascii_digits
 from security.secrets import SecretError, resolve_secret
 
 # Option names whose values are credentials: they must come from the environment or a file.
-SECRET_OPTIONS = frozenset({"password", "secret", "api_key", "token"})
+SECRET_OPTIONS = frozenset({"password", "secret", "api_key", "token", "smg_password"})  # smg_password: SGIP
 _ROUTE_KEYS = frozenset({"kind", "max_per_second", "burst", "weight", "in_doubt"})
 
 

@@ -1,7 +1,8 @@
-"""What every Chinese SMS gateway client shares (CMPP, SMGP): one supervised connection that
-logs in and is kept alive, requests written in a window and matched to their answers by
-sequence number, a pause for the whole connection on a flow-control answer, the parts of a long
-message submitted one by one, and their receipts rolled up per message (`fallback.receipts`).
+"""What every Chinese SMS gateway client shares (CMPP, SMGP, SGIP): one supervised connection
+that logs in and is kept alive (or, `on_demand`, made again only when a submit needs it),
+requests written in a window and matched to their answers by sequence number, a pause for the
+whole connection on a flow-control answer, the parts of a long message submitted one by one, and
+their receipts rolled up per message (`fallback.receipts`).
 
 A protocol module subclasses `GatewayClient` with its PDUs: the login and how to judge its
 answer, one submit per part, how to read a submit's answer, and what to do with a request the
@@ -138,6 +139,9 @@ class GatewayClient:
     protocol: Protocol
     keepalive = "active_test"
     goodbye = ""  # the PDU that ends a session politely ("" none)
+    # Connect again only when there is something to send once a session that logged in has
+    # ended (SGIP: gateways close idle connections; the protocol has no heartbeat).
+    on_demand = False
 
     def __init__(
         self,
@@ -178,6 +182,8 @@ class GatewayClient:
         )
         self._conn: _Connection | None = None
         self._bound = asyncio.Event()
+        self._wanted = asyncio.Event()
+        self._wanted.set()  # the first connection is made at start
         self._stopping = False
         self._supervisor: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -259,6 +265,7 @@ class GatewayClient:
     async def _supervise(self) -> None:
         delay = self.reconnect_delay
         while not self._stopping:
+            await self._wanted.wait()
             try:
                 reader, writer = await asyncio.open_connection(self.host, self.port)
             except OSError as exc:
@@ -268,6 +275,9 @@ class GatewayClient:
                 try:
                     if await self._run_connection(conn):
                         delay = self.reconnect_delay
+                        if self.on_demand:
+                            self._wanted.clear()
+                            continue
                 except Exception:
                     log.exception("%s connection to %s:%d failed", self.protocol.name, self.host, self.port)
             if self._stopping:
@@ -421,6 +431,7 @@ class GatewayClient:
                 await asyncio.sleep(wait)  # the connection's pause, shared by every submit
                 continue
             if not self._bound.is_set():
+                self._wanted.set()
                 try:
                     await asyncio.wait_for(self._bound.wait(), max(remaining, 0))
                 except TimeoutError:

@@ -53,6 +53,7 @@ class GatewaySimulator:
     goodbye: tuple[str, str] = ("terminate", "terminate_resp")
     flow_control = 0
     sandbox_account = ""
+    idle_timeout: float | None = None  # close an SP's connection idle this long (with `goodbye`)
 
     def __init__(
         self,
@@ -94,6 +95,10 @@ class GatewaySimulator:
 
     def new_msg_id(self) -> object:
         raise NotImplementedError
+
+    def message_id(self, pdu: Pdu) -> object:
+        """The id an accepted submit is answered with and its report names."""
+        return self.new_msg_id()
 
     def report(self, version: int, msg_id: object, dest: str, stat: str) -> dict:
         """The deliver fields of a status report."""
@@ -142,7 +147,11 @@ class GatewaySimulator:
         self._sessions.add(session)
         try:
             while True:
-                header = await reader.readexactly(4)
+                try:
+                    header = await asyncio.wait_for(reader.readexactly(4), self.idle_timeout)
+                except TimeoutError:
+                    session.send(self.goodbye[0], self.next_sequence(session))  # idle: unbind, hang up
+                    break
                 frame = header + await reader.readexactly(session.protocol.frame_length(header) - 4)
                 if not self._handle(session, frame):
                     break
@@ -197,7 +206,7 @@ class GatewaySimulator:
         if status:
             session.send(*self._answer(pdu, status, None))
             return
-        msg_id = self.new_msg_id()
+        msg_id = self.message_id(pdu)
         session.send(*self._answer(pdu, 0, msg_id))
         self.counts["submits"] += 1
         self.received.append(dict(pdu.body, _msg_id=msg_id))

@@ -1,8 +1,8 @@
-"""Three networks and a backup: a routes file gives China Mobile a CMPP route, China Telecom an
-SMGP route, China Unicom an SMPP route, and every carrier the same SMPP backup. A mixed batch
-goes out each number over its own carrier's route (the carrier from the number's range, the
-phonenumbers data); then China Mobile's gateway dies, and its traffic fails over to the backup
-without loss or a second copy."""
+"""Three networks and a backup: a routes file gives each carrier its own gateway protocol, China
+Mobile a CMPP route, China Telecom an SMGP route, China Unicom an SGIP route, and every carrier
+the same SMPP backup. A mixed batch goes out each number over its own carrier's route (the
+carrier from the number's range, the phonenumbers data); then China Mobile's and China Unicom's
+gateways die, and their traffic fails over to the backup without loss or a second copy."""
 
 from __future__ import annotations
 
@@ -11,16 +11,19 @@ from dataclasses import replace
 import pytest
 
 from fallback.gateways.cmpp_simulator import SANDBOX_SECRET, SANDBOX_SP_ID, CmppSimulator
+from fallback.gateways.sgip_simulator import SANDBOX_LOGIN, SANDBOX_NODE_ID, SgipSimulator, SpEndpoint
 from fallback.gateways.smgp_simulator import SANDBOX_CLIENT_ID, SmgpSimulator
 from fallback.smsc.simulator import SmscSimulator
 from tests.conftest import card
 from tests.dispatch.conftest import FAST, wait_for
+from tests.dispatch.test_kill import free_port
 
 # Numbers not RCS-capable (…0), one pair per carrier by its number range.
 MOBILE = ["+8613800138010", "+8613900139010"]
 TELECOM = ["+8613300133010", "+8618900189010"]
 UNICOM = ["+8613100131010", "+8618600186010"]
 MOBILE_LATER = [f"+86138001380{n}0" for n in range(2, 8)]
+UNICOM_LATER = [f"+86131001310{n}0" for n in range(2, 5)]
 
 
 @pytest.fixture
@@ -35,8 +38,9 @@ async def networks(aiohttp_server, aiohttp_client, dispatch_settings, tmp_path, 
 
     monkeypatch.setenv("GATEWAY_SECRET", SANDBOX_SECRET)
     monkeypatch.setenv("SMSC_PASSWORD", "pw")
-    cm, ct = CmppSimulator(receipt_delay=0.05), SmgpSimulator(receipt_delay=0.05)
-    cu = SmscSimulator(receipt_delay=0.05, credentials={"hongyan": "pw"})
+    cm, ct, cu = CmppSimulator(receipt_delay=0.05), SmgpSimulator(receipt_delay=0.05), SgipSimulator(receipt_delay=0.05)
+    listen = free_port()  # the SGIP route's listener, where China Unicom's SMG connects back
+    cu.sp_endpoints[SANDBOX_LOGIN] = SpEndpoint("127.0.0.1", listen, SANDBOX_LOGIN, SANDBOX_SECRET)
     backup = SmscSimulator(receipt_delay=0.05, credentials={"hongyan": "pw"})
     for sim in (cm, ct, cu, backup):
         await sim.start()
@@ -48,7 +52,10 @@ async def networks(aiohttp_server, aiohttp_client, dispatch_settings, tmp_path, 
         f'[routes.cm]\nkind = "cmpp"\nhost = "127.0.0.1"\nport = {cm.port}\nsp_id = "{SANDBOX_SP_ID}"\n{gateway}'
         "submit_timeout = 0.5\nreconnect_delay = 0.05\nmax_reconnect_delay = 0.2\n"
         f'[routes.ct]\nkind = "smgp"\nhost = "127.0.0.1"\nport = {ct.port}\nclient_id = "{SANDBOX_CLIENT_ID}"\n{gateway}'
-        f'[routes.cu]\nhost = "127.0.0.1"\nport = {cu.port}\n{smpp}'
+        f'[routes.cu]\nkind = "sgip"\nhost = "127.0.0.1"\nport = {cu.port}\nlogin_name = "{SANDBOX_LOGIN}"\n'
+        f'node_id = {SANDBOX_NODE_ID}\nlisten_host = "127.0.0.1"\nlisten_port = {listen}\n'
+        'secret = { env = "GATEWAY_SECRET" }\nmax_per_second = 200\n'
+        "submit_timeout = 0.5\nreconnect_delay = 0.05\nmax_reconnect_delay = 0.2\n"
         f'[routes.backup]\nhost = "127.0.0.1"\nport = {backup.port}\n{smpp}'
         "[carriers]\n"
         'china_mobile = ["cm", "backup"]\nchina_telecom = ["ct", "backup"]\nchina_unicom = ["cu", "backup"]\n'
@@ -87,7 +94,8 @@ async def test_each_number_goes_over_its_carriers_route_and_fails_over_to_the_ba
     assert routes == {**dict.fromkeys(MOBILE, "cm"), **dict.fromkeys(TELECOM, "ct"), **dict.fromkeys(UNICOM, "cu")}
     assert sorted(sims["cm"].submits) == sorted(n[3:] for n in MOBILE)
     assert sorted(sims["ct"].submits) == sorted(n[3:] for n in TELECOM)
-    assert all(sims["cu"].messages_to(n) == 1 for n in UNICOM) and sims["backup"].counts["submit_sm"] == 0
+    assert sorted(sims["cu"].submits) == sorted(n[1:] for n in UNICOM)  # SGIP: numbers with 86
+    assert sims["backup"].counts["submit_sm"] == 0
 
     await sims["cm"].stop()  # China Mobile's gateway is gone
     later = await send_batch(api, MOBILE_LATER)
@@ -97,5 +105,12 @@ async def test_each_number_goes_over_its_carriers_route_and_fails_over_to_the_ba
     assert sims["backup"].repeated_destinations == 0
     assert not set(sims["cm"].submits) & {n[3:] for n in MOBILE_LATER}
 
+    await sims["cu"].stop()  # China Unicom's SMG too: the SGIP route cannot bind for the next submit
+    for to, mid in (await send_batch(api, UNICOM_LATER)).items():
+        assert await sms_route(api, mid) == "backup", to
+        assert sims["backup"].messages_to(to) == 1
+    assert sims["backup"].repeated_destinations == 0
+
     health = {r["route"]: r for r in (await (await api.get("/v1/sms/routes")).json())["data"]}
     assert health["cm"]["state"] != "in_rotation" and health["backup"]["state"] == "in_rotation"
+    assert health["cu"]["state"] != "in_rotation"

@@ -90,7 +90,9 @@ CMPP3_DELIVER_BODY = (
 )  # fmt: skip
 
 SGIP_SEQ = (3_012_345_678, 1204223000, 7)
-SGIP_SEQ_BYTES = struct.pack(">III", *SGIP_SEQ)
+# node 3012345678, 12-04 22:30:00, counter 7: three big-endian 4-octet integers
+SGIP_SEQ_BYTES = bytes.fromhex("b38cbf4e" + "47c6fc18" + "00000007")  # 0xB38CBF4E, 0x47C6FC18, 7
+SGIP_UDH = bytes.fromhex("050003a50201")  # concatenation: reference 0xa5, part 1 of 2
 SGIP_SUBMIT_BODY = (
     pad("1065501234", 21)  # SPNumber
     + pad("000000000000000000000", 21)  # ChargeNumber (the SP pays)
@@ -190,6 +192,39 @@ CASES = [
     pytest.param(
         sgip.SGIP12, "deliver_resp", SGIP_SEQ, {"Result": 0},
         frame(sgip.DELIVER_RESP, SGIP_SEQ_BYTES, u(0, 1) + pad("", 8)), id="sgip-deliver-resp",
+    ),
+    pytest.param(
+        sgip.SGIP12, "bind", SGIP_SEQ,  # the SMG binding to the SP's listener
+        {"Login_Type": 2, "Login_Name": "smg", "Login_Password": "pw"},
+        frame(sgip.BIND, SGIP_SEQ_BYTES, u(2, 1) + pad("smg", 16) + pad("pw", 16) + pad("", 8)),
+        id="sgip-bind-smg-to-sp",
+    ),
+    pytest.param(
+        sgip.SGIP12, "bind_resp", SGIP_SEQ, {"Result": 1},
+        frame(sgip.BIND_RESP, SGIP_SEQ_BYTES, u(1, 1) + pad("", 8)), id="sgip-bind-resp-illegal-login",
+    ),
+    pytest.param(sgip.SGIP12, "unbind", SGIP_SEQ, {}, frame(sgip.UNBIND, SGIP_SEQ_BYTES, b""), id="sgip-unbind"),
+    pytest.param(
+        sgip.SGIP12, "unbind_resp", SGIP_SEQ, {}, frame(sgip.UNBIND_RESP, SGIP_SEQ_BYTES, b""), id="sgip-unbind-resp",
+    ),
+    pytest.param(
+        sgip.SGIP12, "submit_resp", SGIP_SEQ, {"Result": 11},
+        frame(sgip.SUBMIT_RESP, SGIP_SEQ_BYTES, u(11, 1) + pad("", 8)), id="sgip-submit-resp-node-busy",
+    ),
+    pytest.param(
+        sgip.SGIP12, "deliver", SGIP_SEQ,
+        {"UserNumber": "8613100131000", "SPNumber": "1065501234", "TP_udhi": 1, "MessageCoding": 8,
+         "MessageContent": SGIP_UDH + UCS2_HELLO},
+        frame(sgip.DELIVER, SGIP_SEQ_BYTES,
+              pad("8613100131000", 21) + pad("1065501234", 21)  # UserNumber, SPNumber
+              + u(0, 1) + u(1, 1) + u(8, 1)  # TP_pid, TP_udhi, MessageCoding
+              + u(10, 4) + SGIP_UDH + UCS2_HELLO  # MessageLength (4 octets), MessageContent
+              + pad("", 8)),  # Reserve
+        id="sgip-deliver-mo-part",
+    ),
+    pytest.param(
+        sgip.SGIP12, "report_resp", SGIP_SEQ, {"Result": 0},
+        frame(sgip.REPORT_RESP, SGIP_SEQ_BYTES, u(0, 1) + pad("", 8)), id="sgip-report-resp",
     ),
     pytest.param(
         smgp.SMGP30, "login", 1,
@@ -319,4 +354,11 @@ def test_smgp_status_report_round_trip():
 def test_sgip_sequence_numbers():
     seq = sgip.sequence(3_012_345_678, datetime(2026, 12, 4, 22, 30, 0), 7)
     assert seq == SGIP_SEQ
-    assert sgip.sequence_of(sgip.sequence_bytes(seq)) == seq
+    assert sgip.sequence_bytes(seq) == SGIP_SEQ_BYTES == struct.pack(">III", 3_012_345_678, 1_204_223_000, 7)
+    assert sgip.sequence_of(SGIP_SEQ_BYTES) == seq
+    # January: MMDDHHMMSS as an integer has no leading zero; the part id keeps ten digits
+    january = sgip.sequence(3_000_000_001, datetime(2027, 1, 2, 3, 4, 5), 0x1_0000_0001)
+    assert january == (3_000_000_001, 102030405, 1)
+    assert sgip.sequence_text(january) == "3000000001-0102030405-1"
+    with pytest.raises(PduError, match="12 octets, not 8"):
+        sgip.sequence_of(bytes(8))

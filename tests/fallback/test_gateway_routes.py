@@ -1,7 +1,8 @@
-"""One table of cases over every Chinese gateway route kind (CMPP 2.0, CMPP 3.0, SMGP 3.0)
-against its simulator, over real sockets: login with the authenticators, each sandbox ending's
-outcome, long messages in parts with their UDH, long replies joined, the gateway's refusals,
-reconnection."""
+"""One table of cases over every Chinese gateway route kind (CMPP 2.0, CMPP 3.0, SMGP 3.0,
+SGIP 1.2) against its simulator, over real sockets: login with the authenticators, each sandbox
+ending's outcome, long messages in parts with their UDH, long replies joined, the gateway's
+refusals, reconnection. SGIP's reports and replies come over the gateway's own connections to
+the route's listener."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from fallback.gateways import cmpp, smgp
+from fallback.gateways import cmpp, sgip, smgp
 from fallback.gateways.cmpp_simulator import SANDBOX_SP_ID, CmppSimulator
 from fallback.gateways.session import GatewayClient, GatewayError
+from fallback.gateways.sgip_simulator import SANDBOX_LOGIN, SANDBOX_NODE_ID, SgipSimulator, SpEndpoint
 from fallback.gateways.simulator import SANDBOX_SECRET, GatewaySimulator
 from fallback.gateways.smgp_simulator import SANDBOX_CLIENT_ID, SmgpSimulator
 from fallback.route import RouteHooks, SmsRoute
@@ -25,7 +27,7 @@ class Kind:
     """How a kind's client is made and how its simulator's records name the fields."""
 
     simulator: type[GatewaySimulator]
-    make: Any  # (port, secret, **tuning) → client
+    make: Any  # (simulator, secret, **tuning) → client
     dest: str
     source: str
     fmt: str
@@ -34,12 +36,34 @@ class Kind:
     ascii: int
     parts: Any  # a received submit → (total, number, udhi)
     bad_source_status: int
+    number: Any = lambda e164: e164[3:]  # a destination as the submit carries it
+    on_demand: bool = False  # after the gateway hangs up, connects again only to submit
 
 
 def _cmpp(version):
-    return lambda port, secret, **kw: cmpp.CmppClient(
-        "127.0.0.1", port, SANDBOX_SP_ID, secret, service_id="HONGYAN", version=version, **kw
+    return lambda sim, secret, **kw: cmpp.CmppClient(
+        "127.0.0.1", sim.port, SANDBOX_SP_ID, secret, service_id="HONGYAN", version=version, **kw
     )
+
+
+def _sgip(sim, secret, **kw):
+    """An SGIP route listening on a port of its own; the simulator is told where (as an SMG is
+    configured with the SP's address) once the route listens."""
+    client = sgip.SgipClient("127.0.0.1", sim.port, SANDBOX_LOGIN, secret, node_id=SANDBOX_NODE_ID,
+                             listen_host="127.0.0.1", listen_port=0, service_type="HONGYAN", **kw)  # fmt: skip
+    started = client.start
+
+    async def start():
+        await started()
+        sim.sp_endpoints[SANDBOX_LOGIN] = SpEndpoint("127.0.0.1", client.listen_port, SANDBOX_LOGIN, secret)
+
+    client.start = start  # type: ignore[method-assign]
+    return client
+
+
+def _sgip_parts(got):
+    info = concat_info(split_udh(got["MessageContent"], True)[0]) if got["TP_udhi"] else (0, 1, 1)
+    return info[1], info[2], got["TP_udhi"]
 
 
 def _smgp_parts(got):
@@ -54,9 +78,14 @@ KINDS = {
     "cmpp3": Kind(CmppSimulator, _cmpp(cmpp.V30), **_CMPP),
     "smgp": Kind(
         SmgpSimulator,
-        lambda port, secret, **kw: smgp.SmgpClient("127.0.0.1", port, SANDBOX_CLIENT_ID, secret, service_id="HONGYAN", **kw),
+        lambda sim, secret, **kw: smgp.SmgpClient("127.0.0.1", sim.port, SANDBOX_CLIENT_ID, secret, service_id="HONGYAN", **kw),
         dest="DestTermID", source="SrcTermID", fmt="MsgFormat", content="MsgContent", ucs2=smgp.UCS2,
         ascii=smgp.ASCII, parts=_smgp_parts, bad_source_status=46,
+    ),
+    "sgip": Kind(
+        SgipSimulator, _sgip, dest="UserNumber", source="SPNumber", fmt="MessageCoding", content="MessageContent",
+        ucs2=sgip.UCS2, ascii=sgip.ASCII, parts=_sgip_parts, bad_source_status=sgip.BAD_PARAMETER,
+        number=lambda e164: e164[1:], on_demand=True,
     ),
 }  # fmt: skip
 VERSIONS = [pytest.param(k, id=k) for k in KINDS]
@@ -70,7 +99,7 @@ async def sim(request):
 
 
 def client_for(sim: GatewaySimulator, version: str, secret: str = SANDBOX_SECRET, **kw) -> GatewayClient:
-    return KINDS[version].make(sim.port, secret, throttle_delay=0.01, reconnect_delay=0.01, **kw)
+    return KINDS[version].make(sim, secret, throttle_delay=0.01, reconnect_delay=0.01, **kw)
 
 
 async def next_outcome(client: cmpp.CmppClient):
@@ -98,7 +127,7 @@ async def test_each_sandbox_ending(sim, version, number, status, reason, throttl
     assert client.counts["throttled"] == throttled == sim.counts["throttled"]
     kind = KINDS[version]
     [got] = sim.received
-    assert got[kind.dest] == [number[3:]] and got[kind.source] == "1069000000123"
+    assert got[kind.dest] == [kind.number(number)] and got[kind.source] == "1069000000123"
     assert got[kind.fmt] == kind.ucs2 and got[kind.content].decode("utf-16-be") == "您的验证码是 123456"
 
 
@@ -194,9 +223,14 @@ async def test_the_route_reconnects_after_the_gateway_drops_it(sim, version):
     async with client_for(sim, version) as client:
         await client.wait_bound(5)
         sim.drop_connections()
-        await asyncio.wait_for(_until(lambda: sim.counts["logins"] == 2 and client.bound), 5)
+        if KINDS[version].on_demand:  # SGIP: bound again by the next submit
+            await asyncio.wait_for(_until(lambda: not client.bound), 5)
+            assert sim.counts["logins"] == 1
+        else:
+            await asyncio.wait_for(_until(lambda: sim.counts["logins"] == 2 and client.bound), 5)
         await client.submit("+8613800138010", "again", "1069000000", reference="again")
         assert (await next_outcome(client)).status == "delivered"
+    assert sim.counts["logins"] == 2
 
 
 async def _until(predicate) -> None:

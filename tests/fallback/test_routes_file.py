@@ -7,6 +7,7 @@ import tomllib
 import pytest
 
 from fallback.kinds import ROUTE_KINDS
+from fallback.route import RouteHooks
 from fallback.routes_file import RoutesFileError, load_routes, parse_routes
 from fallback.routing import CarrierRouter
 from security.secrets import Secret
@@ -96,7 +97,10 @@ def test_one_route_needs_no_carriers():
         ("not = [valid", "not valid TOML"),
         ("[route.x]\nkind='smpp'", "unknown section(s) route"),
         ("sender = '1069'", "[routes] must define at least one route"),
-        ("[routes.x]\nkind = 'carrier-pigeon'\nmax_per_second = 1", "routes.x: kind must be one of cmpp, smgp, smpp"),
+        (
+            "[routes.x]\nkind = 'carrier-pigeon'\nmax_per_second = 1",
+            "routes.x: kind must be one of cmpp, sgip, smgp, smpp",
+        ),
         ("[routes.x]\nkind = 'smpp'", "routes.x: max_per_second must be a positive number"),
         ("[routes.x]\nkind = 'smpp'\nmax_per_second = -3", "max_per_second must be a positive number"),
         ("[routes.x]\nkind = 'smpp'\nmax_per_second = 1\nburst = 0", "burst must be a number of at least 1"),
@@ -162,14 +166,19 @@ def test_the_readme_example_is_a_valid_file():
     loaded = parse_routes(
         tomllib.loads(example),
         kinds=ROUTE_KINDS,
-        env={"CM_SMPP_PASSWORD": "x", "AGG_SMPP_PASSWORD": "y", "CM_CMPP_SECRET": "z", "CT_SMGP_SECRET": "w"},
+        env={"CM_SMPP_PASSWORD": "x", "AGG_SMPP_PASSWORD": "y", "CM_CMPP_SECRET": "z", "CT_SMGP_SECRET": "w",
+             "CU_SGIP_SECRET": "v", "CU_SGIP_SMG_PASSWORD": "u"},
         where="README",
-    )
+    )  # fmt: skip
     assert loaded.router.carriers["china_mobile"].order == ("cm-cmpp", "cm-primary", "aggregator")
     assert loaded.router.carriers["china_telecom"].order == ("ct-smgp", "aggregator")
+    assert loaded.router.carriers["china_unicom"].order == ("cu-sgip", "aggregator")
     assert {r.name: r.kind for r in loaded.routes} == {
-        "cm-primary": "smpp", "cm-cmpp": "cmpp", "ct-smgp": "smgp", "aggregator": "smpp",
+        "cm-primary": "smpp", "cm-cmpp": "cmpp", "ct-smgp": "smgp", "cu-sgip": "sgip", "aggregator": "smpp",
     }  # fmt: skip
+    # each route's options are the ones its kind takes
+    for r in loaded.routes:
+        assert ROUTE_KINDS[r.kind](r.name, r.options, RouteHooks()) is not None
 
 
 def test_a_tier_shares_its_traffic_by_weight_and_fails_over_as_one():
