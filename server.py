@@ -131,14 +131,25 @@ from editor import shares_http
 from editor.share_tables import SEALED_COLUMNS as SHARE_SEALED
 from editor.shares import ShareLinks, verify_all_share_chains
 from fallback import shortlinks
+from fallback.http import PORTED, SHARED_HEALTH, UNSUBSCRIBE_TEXT
 from fallback.http import ROUTER as SMS_ROUTER
-from fallback.http import UNSUBSCRIBE_TEXT
 from fallback.http import routes as sms_routes
 from fallback.kinds import ROUTE_KINDS
+from fallback.ported import SIGNAL as PORTED_SIGNAL
+from fallback.ported import PortedNumbers
 from fallback.replies import SmsReplies
 from fallback.route import RouteHooks, SmsRoute
-from fallback.routes_file import RouteDefinition, RoutesFile, RoutesFileError, load_routes
-from fallback.routing import DEFAULT_CARRIER, OUT_OF_ROTATION, CarrierRouter, CarrierRoutes, RouterConfig, RouteSettings
+from fallback.route_health import HealthPublisher, shared_health
+from fallback.routes_file import RouteDefinition, RoutesFile, RoutesFileError, carrier_names, load_routes
+from fallback.routing import (
+    CN_CARRIERS,
+    DEFAULT_CARRIER,
+    OUT_OF_ROTATION,
+    CarrierRouter,
+    CarrierRoutes,
+    RouterConfig,
+    RouteSettings,
+)
 from fallback.sender import SmsSender
 from fallback.shortlinks.tables import SEALED_COLUMNS as SHORT_LINK_SEALED
 from fallback.smsc import SmscSimulator
@@ -519,6 +530,24 @@ async def wakeups_ctx(app: web.Application):
     app[WAKEUPS] = wakeups
     yield
     await wakeups.stop()
+
+
+async def sms_routing_ctx(app: web.Application):
+    """Ported-number overrides (every process: the API manages them, dispatch routes by them;
+    a change anywhere drops every process's cache) and the route health dispatch processes share."""
+    settings, wakeups = app[SETTINGS], app[WAKEUPS]
+    try:
+        carriers = carrier_names(settings.routes_file) if settings.routes_file else CN_CARRIERS | {DEFAULT_CARRIER}
+    except RoutesFileError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    ported = PortedNumbers(
+        app[DATABASE], app[KEYRING], carriers, on_change=functools.partial(wakeups.signal, PORTED_SIGNAL)
+    )
+    wakeups.on(PORTED_SIGNAL, ported.invalidate)
+    app[PORTED] = ported
+    app[SHARED_HEALTH] = functools.partial(shared_health, app[DATABASE])
+    yield
+    wakeups.off(PORTED_SIGNAL, ported.invalidate)
 
 
 async def metrics_ctx(app: web.Application):
@@ -1042,7 +1071,8 @@ async def _sms_stage(
             stage.outcome(outcome)
 
     def connect(config: RoutesFile) -> tuple[CarrierRouter, dict[str, SmsRoute]]:
-        router = CarrierRouter(config.router)
+        kinds = {d.name: d.kind for d in config.routes}
+        router = CarrierRouter(config.router, portability=app[PORTED], kinds=kinds)
         routes: dict[str, SmsRoute] = {}
         for definition in config.routes:
             hooks = RouteHooks(
@@ -1090,6 +1120,8 @@ async def _sms_stage(
     app[SMS_STAGE] = stage
     if router is not None:
         app[SMS_ROUTER] = router
+        if not app[SETTINGS].embedded:  # API processes elsewhere read the health from the database
+            await _started(stack, HealthPublisher(app[DATABASE], router.health, worker_id()))
     return stage
 
 
@@ -1368,6 +1400,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
             wakeups_ctx,
             metrics_ctx,
             accounts_ctx,
+            sms_routing_ctx,
             messages_ctx,
             users_ctx,
             compliance_ctx,

@@ -31,6 +31,7 @@ CHINA_UNICOM = "china_unicom"
 CHINA_TELECOM = "china_telecom"
 CHINA_BROADNET = "china_broadnet"
 DEFAULT_CARRIER = "default"
+CN_CARRIERS = frozenset({CHINA_MOBILE, CHINA_UNICOM, CHINA_TELECOM, CHINA_BROADNET})
 
 IN_ROTATION = "in_rotation"
 OUT_OF_ROTATION = "out_of_rotation"
