@@ -145,6 +145,7 @@ def _merge(views: list[tuple[dict, int]]) -> dict[str, Any]:
     latest_error = max(healths, key=lambda h: h.get("last_error_at") or "")
     merged = dict(worst)
     merged.update(
+        kind=next((h["kind"] for h in healths if h.get("kind")), None),
         samples=samples,
         error_rate=round(errors / samples, 4) if samples else 0.0,
         throttled=any(h.get("throttled") for h in healths),
