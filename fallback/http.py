@@ -97,8 +97,9 @@ def _bad(exc: PortedNumberError, detail: str) -> Problem:
 @routes.get("/v1/sms/ported-numbers")
 async def ported_summary(request: web.Request) -> web.Response:
     """How many numbers are listed per carrier; `?format=csv` exports them all (number,carrier)."""
+    fmt = query_choice(request.query, "format", ("json", "csv"), "json")  # bad input before access
     ported = _ported(request)
-    if query_choice(request.query, "format", ("json", "csv"), "json") == "csv":
+    if fmt == "csv":
         return web.Response(
             text=await ported.export_csv(),
             content_type="text/csv",
