@@ -19,7 +19,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -136,7 +136,7 @@ from fallback.http import ROUTER as SMS_ROUTER
 from fallback.http import routes as sms_routes
 from fallback.kinds import ROUTE_KINDS
 from fallback.ported import SIGNAL as PORTED_SIGNAL
-from fallback.ported import PortedNumbers
+from fallback.ported import PortedNumberError, PortedNumbers
 from fallback.replies import SmsReplies
 from fallback.route import RouteHooks, SmsRoute
 from fallback.route_health import HealthPublisher, shared_health
@@ -1607,6 +1607,13 @@ def build_parser() -> argparse.ArgumentParser:
         "admin-key", parents=[flags], help="a key with the billing-admin scope (prices, top-ups, credit limits)"
     )
     badmin.add_argument("tenant_id", help="the (operator's own) tenant the key belongs to")
+    ported = sub.add_parser("ported-numbers", parents=[flags], help="ported numbers (携号转网): the carrier overrides")
+    posub = ported.add_subparsers(dest="ported_command", required=True)
+    pimport = posub.add_parser("import", parents=[flags], help="add or update from CSV number,carrier (all or nothing)")
+    pimport.add_argument("file", help="the CSV file, or - for stdin")
+    posub.add_parser("export", parents=[flags], help="print every listed number and its carrier as CSV")
+    padmin = posub.add_parser("admin-key", parents=[flags], help="a key with the routes-admin scope (the API)")
+    padmin.add_argument("tenant_id", help="the (operator's own) tenant the key belongs to")
     return parser
 
 
@@ -1809,6 +1816,40 @@ async def _billing_admin_key(settings: Settings, args: argparse.Namespace) -> in
         await db.dispose()
     print(json.dumps({"key_id": made["id"], "api_key": made["api_key"]}, separators=(",", ":")), flush=True)
     return 0
+
+
+async def _ported_numbers(settings: Settings, args: argparse.Namespace) -> int:
+    """`ported-numbers import FILE | export | admin-key TENANT_ID`. Dispatch processes see an
+    import within their cache's TTL (fallback/ported.py)."""
+    await prepare_storage(settings)
+    db = open_database(settings.db_url)
+    try:
+        accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+        if args.ported_command == "admin-key":
+            if await accounts.get_tenant(args.tenant_id) is None:
+                print(f"error: TENANT_ID: no tenant {args.tenant_id}", file=sys.stderr)
+                return 2
+            made = await accounts.create_api_key(args.tenant_id, ["routes-admin"])
+            print(json.dumps({"key_id": made["id"], "api_key": made["api_key"]}, separators=(",", ":")), flush=True)
+            return 0
+        carriers = carrier_names(settings.routes_file) if settings.routes_file else CN_CARRIERS | {DEFAULT_CARRIER}
+        ported = PortedNumbers(db, accounts.keyring, carriers)
+        if args.ported_command == "export":
+            sys.stdout.write(await ported.export_csv())
+            return 0
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8-sig")
+        try:
+            report = await ported.import_csv(text)
+        except PortedNumberError as exc:
+            print(f"error: {exc.field}: {exc} (nothing imported)", file=sys.stderr)
+            return 2
+        print(json.dumps(asdict(report), separators=(",", ":")), flush=True)
+        return 0
+    except (OSError, RoutesFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.dispose()
 
 
 async def _privacy(settings: Settings, args: argparse.Namespace) -> int:
@@ -2127,6 +2168,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_privacy(settings, args))
     elif command == "billing":
         return asyncio.run(_billing_admin_key(settings, args))
+    elif command == "ported-numbers":
+        return asyncio.run(_ported_numbers(settings, args))
     return 0
 
 
