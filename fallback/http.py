@@ -10,7 +10,6 @@ from aiohttp import web
 from api.bodies import read_json
 from api.middleware import SCOPES, TENANT, TENANT_ID
 from api.problems import FieldError, Problem, pointer
-from api.query import query_choice
 from api.responses import json_response
 from fallback import openapi as _openapi  # noqa: F401  (registers the API description)
 from fallback.compose import DEFAULT_OPT_OUT_TEXT, MARKETING_TRAFFIC, TRAFFIC_TYPES, with_unsubscribe
@@ -96,17 +95,21 @@ def _bad(exc: PortedNumberError, detail: str) -> Problem:
 
 @routes.get("/v1/sms/ported-numbers")
 async def ported_summary(request: web.Request) -> web.Response:
-    """How many numbers are listed per carrier; `?format=csv` exports them all (number,carrier)."""
-    fmt = query_choice(request.query, "format", ("json", "csv"), "json")  # bad input before access
+    """How many numbers are listed per carrier, and the carriers a number may be listed with."""
     ported = _ported(request)
-    if fmt == "csv":
-        return web.Response(
-            text=await ported.export_csv(),
-            content_type="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="ported-numbers.csv"', "Cache-Control": "no-store"},
-        )
     counts = await ported.count()
     return json_response({"carriers": sorted(ported.carriers), "counts": counts, "total": sum(counts.values())})
+
+
+@routes.get("/v1/sms/ported-numbers/export")
+async def ported_export(request: web.Request) -> web.Response:
+    """Every listed number and its carrier as CSV (number,carrier), as the import reads it."""
+    ported = _ported(request)
+    return web.Response(
+        text=await ported.export_csv(),
+        content_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="ported-numbers.csv"', "Cache-Control": "no-store"},
+    )
 
 
 @routes.post("/v1/sms/ported-numbers")

@@ -203,36 +203,34 @@ register_fragment(
                     },
                 }
             },
+            "/v1/sms/ported-numbers/export": {
+                "get": {
+                    "summary": "Every listed number and its carrier as CSV (number,carrier)" + _ADMIN,
+                    "responses": {
+                        "200": {"description": "The CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                        **problem_responses(401, 403, 404),
+                    },
+                }
+            },
             "/v1/sms/ported-numbers": {
                 "get": {
-                    "summary": "Ported-number overrides: how many per carrier, or all as CSV (?format=csv)" + _ADMIN,
-                    "parameters": [
-                        {
-                            "name": "format",
-                            "in": "query",
-                            "schema": {"enum": ["json", "csv"], "default": "json"},
-                            "description": "csv: every listed number and its carrier (number,carrier)",
-                        }
-                    ],
+                    "summary": "Ported-number overrides: how many per carrier, and the carriers allowed" + _ADMIN,
                     "responses": {
                         "200": {
-                            "description": "The counts (or the CSV)",
-                            "content": {
-                                **_json(
-                                    {
-                                        "type": "object",
-                                        "required": ["carriers", "counts", "total"],
-                                        "properties": {
-                                            "carriers": {"type": "array", "items": {"type": "string"}},
-                                            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-                                            "total": {"type": "integer", "minimum": 0},
-                                        },
-                                    }
-                                ),
-                                "text/csv": {"schema": {"type": "string"}},
-                            },
+                            "description": "The counts",
+                            "content": _json(
+                                {
+                                    "type": "object",
+                                    "required": ["carriers", "counts", "total"],
+                                    "properties": {
+                                        "carriers": {"type": "array", "items": {"type": "string"}},
+                                        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                                        "total": {"type": "integer", "minimum": 0},
+                                    },
+                                }
+                            ),
                         },
-                        **problem_responses(401, 403, 404, 422),
+                        **problem_responses(401, 403, 404),
                     },
                 },
                 **_post(

@@ -30,7 +30,7 @@ async def test_the_operator_lists_looks_up_exports_and_removes_a_number(admin):
     summary = await (await admin.get("/v1/sms/ported-numbers")).json()
     assert summary["counts"] == {"china_telecom": 1} and summary["total"] == 1
     assert "china_mobile" in summary["carriers"]
-    resp = await admin.get("/v1/sms/ported-numbers?format=csv")
+    resp = await admin.get("/v1/sms/ported-numbers/export")
     assert resp.content_type == "text/csv"
     assert await resp.text() == f"number,carrier\n{NUMBER},china_telecom\n"
     assert await (await admin.post("/v1/sms/ported-numbers/remove", {"number": NUMBER})).json() == {"removed": True}
@@ -51,7 +51,7 @@ async def test_a_csv_import_is_all_or_nothing_and_exports_back(admin):
     bad = "number,carrier\n+8613700137000,china_unicom\nnot-a-number,china_unicom\n"
     body = await problem(await admin.post("/v1/sms/ported-numbers/import", {"csv": bad}), 422)
     assert body["errors"][0]["path"] == "/csv" and body["errors"][0]["message"].startswith("row 3:")
-    exported = await (await admin.get("/v1/sms/ported-numbers?format=csv")).text()
+    exported = await (await admin.get("/v1/sms/ported-numbers/export")).text()
     assert exported.splitlines() == ["number,carrier", "+8613800138000,china_unicom", "+8618912345678,china_telecom"]
 
 
