@@ -58,7 +58,7 @@ async def count_segments(request: web.Request) -> web.Response:
 
 ROUTER = web.AppKey("sms_router", object)
 # A process without routes of its own (an API process) reads what the dispatch processes wrote.
-SHARED_HEALTH = web.AppKey("sms_shared_health", Callable[[], Awaitable[list]])
+SHARED_HEALTH: web.AppKey[Callable[[], Awaitable[list]]] = web.AppKey("sms_shared_health")
 PORTED = web.AppKey("ported_numbers", PortedNumbers)
 ADMIN_SCOPE = "routes-admin"
 

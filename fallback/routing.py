@@ -234,7 +234,7 @@ class CarrierRouter:
         """The carrier now serving the number: the portability plug-in first, then the prefix."""
         if self._portability is not None:
             ported = await self._portability.carrier_of(e164)
-            if ported in self.config.carriers:
+            if ported is not None and ported in self.config.carriers:
                 return ported
         return self.carrier_of(e164)
 
