@@ -136,7 +136,7 @@ from fallback.http import ROUTER as SMS_ROUTER
 from fallback.http import routes as sms_routes
 from fallback.kinds import ROUTE_KINDS
 from fallback.ported import SIGNAL as PORTED_SIGNAL
-from fallback.ported import PortedNumberError, PortedNumbers
+from fallback.ported import PortedNumberError, PortedNumbers, rewrap_platform_keys
 from fallback.replies import SmsReplies
 from fallback.route import RouteHooks, SmsRoute
 from fallback.route_health import HealthPublisher, shared_health
@@ -1719,6 +1719,7 @@ async def _keys_rotate(settings: Settings, what: str) -> int:
         if what == "rotate-master":
             await rotate_master(db, accounts, master, progress=progress)
             progress(f"{await rewrap_signing_keys(db, accounts.keyring)} evidence signing keys re-wrapped")
+            progress(f"{await rewrap_platform_keys(db, accounts.keyring)} platform keys re-wrapped")
         else:
             moved = await rotate_all(db, accounts, sealed_columns(), progress=progress)
             progress(f"rotation complete: {moved} values re-encrypted")

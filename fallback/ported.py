@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -26,11 +27,13 @@ from sqlalchemy import BigInteger, LargeBinary, String, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field
 
-from security import Keyring
+from security import Keyring, SealError
 from security.numbers import normalise_number
 from security.platformkey import PlatformKey, new_root
 from store import Database
 from store.models import Model
+
+log = logging.getLogger(__name__)
 
 KEY_NAME = "ported-numbers"
 PURPOSE = "ported-number"
@@ -300,3 +303,26 @@ class PortedNumbers:
             except IntegrityError:
                 pass  # another process made it first: read theirs
         raise RuntimeError("the ported-numbers key could not be read or made")
+
+
+async def rewrap_platform_keys(db: Database, keyring: Keyring) -> int:
+    """Re-wrap every platform key's root under the current master key (with `keys
+    rotate-master`); returns how many changed. One that does not open is left as it is."""
+    changed = 0
+    async with db.write.begin() as conn:
+        for row in (await conn.execute(select(keys_table))).all():
+            if row.master_key_id == keyring.master_key_id:
+                continue
+            try:
+                root = keyring.unwrap_secret(row.name, row.master_key_id, row.wrapped)
+            except SealError:
+                log.error("platform key %s does not open under the master keys given", row.name)
+                continue
+            master_id, wrapped = keyring.wrap_secret(row.name, root)
+            await conn.execute(
+                keys_table.update()
+                .where(keys_table.c.name == row.name)
+                .values(master_key_id=master_id, wrapped=wrapped)
+            )
+            changed += 1
+    return changed

@@ -26,3 +26,14 @@ def test_import_export_and_an_admin_key(tmp_path):
     tenant = json.loads(run("--data-dir", d, "tenant", "create", "Operator").stdout)
     key = run("--data-dir", d, "ported-numbers", "admin-key", tenant["tenant_id"])
     assert key.returncode == 0 and set(json.loads(key.stdout)) == {"key_id", "api_key"}
+
+
+def test_the_platform_key_is_rewrapped_with_the_master_key(tmp_path):
+    d = str(tmp_path / "data")
+    csv = tmp_path / "ported.csv"
+    csv.write_text("+8613800138000,china_unicom\n", encoding="utf-8")
+    assert run("--data-dir", d, "ported-numbers", "import", str(csv)).returncode == 0
+    rotated = run("keys", "rotate-master", "--data-dir", d)
+    assert rotated.returncode == 0 and "1 platform keys re-wrapped" in rotated.stderr, rotated.stderr
+    out = run("--data-dir", d, "ported-numbers", "export")
+    assert out.stdout.splitlines() == ["number,carrier", "+8613800138000,china_unicom"], out.stderr
