@@ -1830,7 +1830,7 @@ async def _ported_numbers(settings: Settings, args: argparse.Namespace) -> int:
             if await accounts.get_tenant(args.tenant_id) is None:
                 print(f"error: TENANT_ID: no tenant {args.tenant_id}", file=sys.stderr)
                 return 2
-            made = await accounts.create_api_key(args.tenant_id, ["routes-admin"])
+            made = await accounts.create_api_key(args.tenant_id, ["messages", "routes-admin"])
             print(json.dumps({"key_id": made["id"], "api_key": made["api_key"]}, separators=(",", ":")), flush=True)
             return 0
         carriers = carrier_names(settings.routes_file) if settings.routes_file else CN_CARRIERS | {DEFAULT_CARRIER}

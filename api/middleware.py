@@ -185,7 +185,6 @@ _SCOPE_BY_PREFIX = (
     ("/v1/reviews", "reviews"),
     ("/v1/privacy", "privacy"),
     ("/v1/billing", "billing"),
-    ("/v1/sms/ported-numbers", "routes-admin"),  # the platform operator's (security.apikeys)
     ("/v1/webhook", "webhooks"),
     ("/v1/template", "templates"),
     ("/v1/media", "templates"),

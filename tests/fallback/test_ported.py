@@ -16,7 +16,7 @@ NUMBER = "+8613800138000"
 async def admin(api) -> ApiClient:
     from server import ACCOUNTS
 
-    made = await api.client.app[ACCOUNTS].create_api_key(api.tenant_id, ["routes-admin"])
+    made = await api.client.app[ACCOUNTS].create_api_key(api.tenant_id, ["messages", "routes-admin"])
     return ApiClient(api.client, api.tenant_id, made["api_key"])
 
 
