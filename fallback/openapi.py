@@ -192,7 +192,7 @@ register_fragment(
                                     "properties": {
                                         "data": {
                                             "type": "array",
-                                            "items": {"$ref": "#/components/schemas/SmsRouteHealth"},
+                                            "items": ROUTE_HEALTH,
                                         },
                                         "source": {"enum": ["process", "shared"]},
                                     },
@@ -268,6 +268,6 @@ register_fragment(
                 {"csv": "number,carrier\n+8613800138000,china_unicom\n+8618912345678,china_mobile\n"},
             ),
         },
-        "schemas": {"SmsRouteHealth": ROUTE_HEALTH, "PortedNumber": PORTED_ENTRY},
+        "schemas": {"PortedNumber": PORTED_ENTRY},
     }
 )
