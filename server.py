@@ -19,7 +19,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -136,20 +136,13 @@ from fallback.http import ROUTER as SMS_ROUTER
 from fallback.http import routes as sms_routes
 from fallback.kinds import ROUTE_KINDS
 from fallback.ported import SIGNAL as PORTED_SIGNAL
-from fallback.ported import PortedNumberError, PortedNumbers, rewrap_platform_keys
+from fallback.ported import PortedNumbers, allowed_carriers, rewrap_platform_keys
+from fallback.ported import run_command as ported_command
 from fallback.replies import SmsReplies
 from fallback.route import RouteHooks, SmsRoute
 from fallback.route_health import HealthPublisher, shared_health
-from fallback.routes_file import RouteDefinition, RoutesFile, RoutesFileError, carrier_names, load_routes
-from fallback.routing import (
-    CN_CARRIERS,
-    DEFAULT_CARRIER,
-    OUT_OF_ROTATION,
-    CarrierRouter,
-    CarrierRoutes,
-    RouterConfig,
-    RouteSettings,
-)
+from fallback.routes_file import RouteDefinition, RoutesFile, RoutesFileError, load_routes
+from fallback.routing import DEFAULT_CARRIER, OUT_OF_ROTATION, CarrierRouter, CarrierRoutes, RouterConfig, RouteSettings
 from fallback.sender import SmsSender
 from fallback.shortlinks.tables import SEALED_COLUMNS as SHORT_LINK_SEALED
 from fallback.smsc import SmscSimulator
@@ -537,7 +530,7 @@ async def sms_routing_ctx(app: web.Application):
     a change anywhere drops every process's cache) and the route health dispatch processes share."""
     settings, wakeups = app[SETTINGS], app[WAKEUPS]
     try:
-        carriers = carrier_names(settings.routes_file) if settings.routes_file else CN_CARRIERS | {DEFAULT_CARRIER}
+        carriers = allowed_carriers(settings.routes_file)
     except RoutesFileError as exc:
         raise SystemExit(f"error: {exc}") from None
     ported = PortedNumbers(
@@ -1820,37 +1813,27 @@ async def _billing_admin_key(settings: Settings, args: argparse.Namespace) -> in
 
 
 async def _ported_numbers(settings: Settings, args: argparse.Namespace) -> int:
-    """`ported-numbers import FILE | export | admin-key TENANT_ID`. Dispatch processes see an
-    import within their cache's TTL (fallback/ported.py)."""
+    """`ported-numbers import FILE | export | admin-key TENANT_ID` (fallback/ported.py)."""
     await prepare_storage(settings)
     db = open_database(settings.db_url)
     try:
         accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
-        if args.ported_command == "admin-key":
-            if await accounts.get_tenant(args.tenant_id) is None:
-                print(f"error: TENANT_ID: no tenant {args.tenant_id}", file=sys.stderr)
-                return 2
-            made = await accounts.create_api_key(args.tenant_id, ["messages", "routes-admin"])
-            print(json.dumps({"key_id": made["id"], "api_key": made["api_key"]}, separators=(",", ":")), flush=True)
-            return 0
-        carriers = carrier_names(settings.routes_file) if settings.routes_file else CN_CARRIERS | {DEFAULT_CARRIER}
-        ported = PortedNumbers(db, accounts.keyring, carriers)
-        if args.ported_command == "export":
-            sys.stdout.write(await ported.export_csv())
-            return 0
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8-sig")
-        try:
-            report = await ported.import_csv(text)
-        except PortedNumberError as exc:
-            print(f"error: {exc.field}: {exc} (nothing imported)", file=sys.stderr)
+        if args.ported_command != "admin-key":
+            ported = PortedNumbers(db, accounts.keyring, allowed_carriers(settings.routes_file))
+            return await ported_command(
+                ported, args.ported_command, getattr(args, "file", None), sys.stdout, sys.stderr
+            )
+        if await accounts.get_tenant(args.tenant_id) is None:
+            print(f"error: TENANT_ID: no tenant {args.tenant_id}", file=sys.stderr)
             return 2
-        print(json.dumps(asdict(report), separators=(",", ":")), flush=True)
-        return 0
-    except (OSError, RoutesFileError) as exc:
+        made = await accounts.create_api_key(args.tenant_id, ["messages", "routes-admin"])
+    except RoutesFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         await db.dispose()
+    print(json.dumps({"key_id": made["id"], "api_key": made["api_key"]}, separators=(",", ":")), flush=True)
+    return 0
 
 
 async def _privacy(settings: Settings, args: argparse.Namespace) -> int:

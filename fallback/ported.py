@@ -17,16 +17,22 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import BigInteger, LargeBinary, String, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field
 
+from fallback.routes_file import carrier_names
+from fallback.routing import CN_CARRIERS, DEFAULT_CARRIER
 from security import Keyring, SealError
 from security.numbers import normalise_number
 from security.platformkey import PlatformKey, new_root
@@ -326,3 +332,30 @@ async def rewrap_platform_keys(db: Database, keyring: Keyring) -> int:
             )
             changed += 1
     return changed
+
+
+def allowed_carriers(routes_file: str | Path | None) -> frozenset[str]:
+    """The carriers a number may be listed with: the routes file's, else the mainland four and
+    ``default``. RoutesFileError when the file cannot be read."""
+    if routes_file is None:
+        return CN_CARRIERS | {DEFAULT_CARRIER}
+    return carrier_names(routes_file)
+
+
+async def run_command(ported: PortedNumbers, command: str, file: str | None, out: TextIO, err: TextIO) -> int:
+    """`server.py ported-numbers import FILE | export`: the exit code (2: bad input, nothing
+    imported; a bad row is named, never its number)."""
+    if command == "export":
+        out.write(await ported.export_csv())
+        return 0
+    try:
+        text = sys.stdin.read() if file in (None, "-") else Path(file).read_text(encoding="utf-8-sig")
+        report = await ported.import_csv(text)
+    except OSError as exc:
+        print(f"error: {file}: {exc.strerror}", file=err)
+        return 2
+    except PortedNumberError as exc:
+        print(f"error: {exc.field}: {exc} (nothing imported)", file=err)
+        return 2
+    print(json.dumps(asdict(report), separators=(",", ":")), file=out, flush=True)
+    return 0
