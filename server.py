@@ -131,12 +131,16 @@ from editor import shares_http
 from editor.share_tables import SEALED_COLUMNS as SHARE_SEALED
 from editor.shares import ShareLinks, verify_all_share_chains
 from fallback import shortlinks
+from fallback.http import PORTED, SHARED_HEALTH, UNSUBSCRIBE_TEXT
 from fallback.http import ROUTER as SMS_ROUTER
-from fallback.http import UNSUBSCRIBE_TEXT
 from fallback.http import routes as sms_routes
 from fallback.kinds import ROUTE_KINDS
+from fallback.ported import SIGNAL as PORTED_SIGNAL
+from fallback.ported import PortedNumbers, allowed_carriers, rewrap_platform_keys
+from fallback.ported import run_command as ported_command
 from fallback.replies import SmsReplies
 from fallback.route import RouteHooks, SmsRoute
+from fallback.route_health import HealthPublisher, shared_health
 from fallback.routes_file import RouteDefinition, RoutesFile, RoutesFileError, load_routes
 from fallback.routing import DEFAULT_CARRIER, OUT_OF_ROTATION, CarrierRouter, CarrierRoutes, RouterConfig, RouteSettings
 from fallback.sender import SmsSender
@@ -519,6 +523,24 @@ async def wakeups_ctx(app: web.Application):
     app[WAKEUPS] = wakeups
     yield
     await wakeups.stop()
+
+
+async def sms_routing_ctx(app: web.Application):
+    """Ported-number overrides (every process: the API manages them, dispatch routes by them;
+    a change anywhere drops every process's cache) and the route health dispatch processes share."""
+    settings, wakeups = app[SETTINGS], app[WAKEUPS]
+    try:
+        carriers = allowed_carriers(settings.routes_file)
+    except RoutesFileError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    ported = PortedNumbers(
+        app[DATABASE], app[KEYRING], carriers, on_change=functools.partial(wakeups.signal, PORTED_SIGNAL)
+    )
+    wakeups.on(PORTED_SIGNAL, ported.invalidate)
+    app[PORTED] = ported
+    app[SHARED_HEALTH] = functools.partial(shared_health, app[DATABASE])
+    yield
+    wakeups.off(PORTED_SIGNAL, ported.invalidate)
 
 
 async def metrics_ctx(app: web.Application):
@@ -1042,7 +1064,8 @@ async def _sms_stage(
             stage.outcome(outcome)
 
     def connect(config: RoutesFile) -> tuple[CarrierRouter, dict[str, SmsRoute]]:
-        router = CarrierRouter(config.router)
+        kinds = {d.name: d.kind for d in config.routes}
+        router = CarrierRouter(config.router, portability=app[PORTED], kinds=kinds)
         routes: dict[str, SmsRoute] = {}
         for definition in config.routes:
             hooks = RouteHooks(
@@ -1090,6 +1113,8 @@ async def _sms_stage(
     app[SMS_STAGE] = stage
     if router is not None:
         app[SMS_ROUTER] = router
+        if not app[SETTINGS].embedded:  # API processes elsewhere read the health from the database
+            await _started(stack, HealthPublisher(app[DATABASE], router.health, worker_id()))
     return stage
 
 
@@ -1368,6 +1393,7 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
             wakeups_ctx,
             metrics_ctx,
             accounts_ctx,
+            sms_routing_ctx,
             messages_ctx,
             users_ctx,
             compliance_ctx,
@@ -1574,6 +1600,13 @@ def build_parser() -> argparse.ArgumentParser:
         "admin-key", parents=[flags], help="a key with the billing-admin scope (prices, top-ups, credit limits)"
     )
     badmin.add_argument("tenant_id", help="the (operator's own) tenant the key belongs to")
+    ported = sub.add_parser("ported-numbers", parents=[flags], help="ported numbers (携号转网): the carrier overrides")
+    posub = ported.add_subparsers(dest="ported_command", required=True)
+    pimport = posub.add_parser("import", parents=[flags], help="add or update from CSV number,carrier (all or nothing)")
+    pimport.add_argument("file", help="the CSV file, or - for stdin")
+    posub.add_parser("export", parents=[flags], help="print every listed number and its carrier as CSV")
+    padmin = posub.add_parser("admin-key", parents=[flags], help="a key with the routes-admin scope (the API)")
+    padmin.add_argument("tenant_id", help="the (operator's own) tenant the key belongs to")
     return parser
 
 
@@ -1679,6 +1712,7 @@ async def _keys_rotate(settings: Settings, what: str) -> int:
         if what == "rotate-master":
             await rotate_master(db, accounts, master, progress=progress)
             progress(f"{await rewrap_signing_keys(db, accounts.keyring)} evidence signing keys re-wrapped")
+            progress(f"{await rewrap_platform_keys(db, accounts.keyring)} platform keys re-wrapped")
         else:
             moved = await rotate_all(db, accounts, sealed_columns(), progress=progress)
             progress(f"rotation complete: {moved} values re-encrypted")
@@ -1772,6 +1806,30 @@ async def _billing_admin_key(settings: Settings, args: argparse.Namespace) -> in
             print(f"error: TENANT_ID: no tenant {args.tenant_id}", file=sys.stderr)
             return 2
         made = await accounts.create_api_key(args.tenant_id, ["billing", "billing-admin"])
+    finally:
+        await db.dispose()
+    print(json.dumps({"key_id": made["id"], "api_key": made["api_key"]}, separators=(",", ":")), flush=True)
+    return 0
+
+
+async def _ported_numbers(settings: Settings, args: argparse.Namespace) -> int:
+    """`ported-numbers import FILE | export | admin-key TENANT_ID` (fallback/ported.py)."""
+    await prepare_storage(settings)
+    db = open_database(settings.db_url)
+    try:
+        accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
+        if args.ported_command != "admin-key":
+            ported = PortedNumbers(db, accounts.keyring, allowed_carriers(settings.routes_file))
+            return await ported_command(
+                ported, args.ported_command, getattr(args, "file", None), sys.stdout, sys.stderr
+            )
+        if await accounts.get_tenant(args.tenant_id) is None:
+            print(f"error: TENANT_ID: no tenant {args.tenant_id}", file=sys.stderr)
+            return 2
+        made = await accounts.create_api_key(args.tenant_id, ["messages", "routes-admin"])
+    except RoutesFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         await db.dispose()
     print(json.dumps({"key_id": made["id"], "api_key": made["api_key"]}, separators=(",", ":")), flush=True)
@@ -2094,6 +2152,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_privacy(settings, args))
     elif command == "billing":
         return asyncio.run(_billing_admin_key(settings, args))
+    elif command == "ported-numbers":
+        return asyncio.run(_ported_numbers(settings, args))
     return 0
 
 

@@ -80,6 +80,17 @@ def load_routes(path: str | Path, *, kinds: Mapping[str, object], env: Mapping[s
     return parse_routes(raw, kinds=kinds, env=env, where=str(path))
 
 
+def carrier_names(path: str | Path) -> frozenset[str]:
+    """The carriers a routes file names (its [carriers] keys, and ``default``), read without
+    resolving any credential: for processes that only check input against them (the API)."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RoutesFileError(f"{path}: cannot read: {exc}") from None
+    carriers = raw.get("carriers") or {}
+    return frozenset(carriers if isinstance(carriers, Mapping) else ()) | {"default"}
+
+
 def parse_routes(
     raw: Mapping[str, Any], *, kinds: Mapping[str, object], env: Mapping[str, str], where: str
 ) -> RoutesFile:

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 import phonenumbers
@@ -30,6 +31,7 @@ CHINA_UNICOM = "china_unicom"
 CHINA_TELECOM = "china_telecom"
 CHINA_BROADNET = "china_broadnet"
 DEFAULT_CARRIER = "default"
+CN_CARRIERS = frozenset({CHINA_MOBILE, CHINA_UNICOM, CHINA_TELECOM, CHINA_BROADNET})
 
 IN_ROTATION = "in_rotation"
 OUT_OF_ROTATION = "out_of_rotation"
@@ -178,6 +180,9 @@ class _RouteState:
     probe_streak: int = 0
     throttles: int = 0  # how often the peer asked us to slow down
     throttled_until: float = 0.0  # the pause the last one asked for ends then
+    changed_at: float = 0.0  # wall clock (Unix seconds) of the last change of `state`
+    last_error: str | None = None  # the class of the last failure counted against the route
+    last_error_at: float | None = None  # wall clock
 
 
 class CarrierRouter:
@@ -189,16 +194,22 @@ class CarrierRouter:
         *,
         clock: Callable[[], float] = time.monotonic,
         portability: PortabilityLookup | None = None,
+        kinds: Mapping[str, str] | None = None,
+        wall: Callable[[], float] = time.time,
     ):
         self.config = config
-        self._clock = clock
+        self._clock, self._wall = clock, wall
         self._portability = portability
+        self._kinds = dict(kinds or {})  # route → its kind (smpp, cmpp…), for the health view
+        self.changes = 0  # bumped at every state change (a snapshot writer compares it)
         self._prefixes = sorted(config.prefixes, key=len, reverse=True)
         # Smooth weighted round robin within each tier: (carrier, tier) → route → current weight.
         self._turns: dict[tuple[str, int], dict[str, int]] = {}
         now = clock()
         self._routes = {
-            r.name: _RouteState(r, TokenBucket(r.max_per_second, r.burst or max(1.0, r.max_per_second), now))
+            r.name: _RouteState(
+                r, TokenBucket(r.max_per_second, r.burst or max(1.0, r.max_per_second), now), changed_at=wall()
+            )
             for r in config.routes
         }
 
@@ -223,7 +234,7 @@ class CarrierRouter:
         """The carrier now serving the number: the portability plug-in first, then the prefix."""
         if self._portability is not None:
             ported = await self._portability.carrier_of(e164)
-            if ported in self.config.carriers:
+            if ported is not None and ported in self.config.carriers:
                 return ported
         return self.carrier_of(e164)
 
@@ -282,14 +293,22 @@ class CarrierRouter:
     def _advance(self, state: _RouteState, now: float) -> None:
         if state.state == OUT_OF_ROTATION and now >= state.out_until:
             state.state, state.probe_streak, state.probe_in_flight = PROBING, 0, False
+            self._changed(state)
+
+    def _changed(self, state: _RouteState) -> None:
+        state.changed_at = self._wall()
+        self.changes += 1
 
     # --- outcomes -------------------------------------------------------------------------
 
-    def record(self, route: str, *, ok: bool, latency: float) -> None:
-        """Report one send's outcome on `route` (ok = accepted by the SMSC) and its latency."""
+    def record(self, route: str, *, ok: bool, latency: float, error: str | None = None) -> None:
+        """Report one send's outcome on `route` (ok = accepted by the SMSC) and its latency;
+        `error` names the class of a failure (e.g. "transient", "in_doubt") for the health view."""
         state = self._routes[route]
         now = self._clock()
         policy = self.config.health
+        if not ok:
+            state.last_error, state.last_error_at = error or "error", self._wall()
         if state.state == PROBING:
             state.probe_in_flight = False
             good = ok and latency <= policy.max_latency
@@ -300,6 +319,7 @@ class CarrierRouter:
             if state.probe_streak >= policy.probe_successes:
                 state.state, state.reason = IN_ROTATION, None
                 state.samples.clear()
+                self._changed(state)
             return
         state.samples.append((now, ok, latency))
         self._prune(state, now)
@@ -331,6 +351,7 @@ class CarrierRouter:
         state.reason = reason
         state.probe_in_flight = False
         state.samples.clear()
+        self._changed(state)
 
     def _prune(self, state: _RouteState, now: float) -> None:
         horizon = now - self.config.health.window_seconds
@@ -343,39 +364,58 @@ class CarrierRouter:
         """Every route's health as plain dicts (for an API or a dashboard)."""
         now = self._clock()
         carriers_of: dict[str, list[str]] = {name: [] for name in self._routes}
+        tiers_of: dict[str, list[dict]] = {name: [] for name in self._routes}
         for carrier, pair in sorted(self.config.carriers.items()):
             for rank, tier in enumerate(pair.tiers):
+                role = "primary" if rank == 0 else "backup" if rank == 1 else f"backup{rank}"
                 for name in tier:
-                    carriers_of[name].append(
-                        f"{carrier}:" + ("primary" if rank == 0 else "backup" if rank == 1 else f"backup{rank}")
-                    )
+                    carriers_of[name].append(f"{carrier}:{role}")
+                    tiers_of[name].append({"carrier": carrier, "role": role, "tier": rank})
         out = []
         for name, state in self._routes.items():
             self._advance(state, now)
             self._prune(state, now)
             error_rate, p90 = _stats(state.samples)
+            latencies = sorted(latency for _, _, latency in state.samples)
             out.append(
                 {
                     "route": name,
+                    "kind": self._kinds.get(name),
                     "state": state.state,
                     "serves": carriers_of[name],
+                    "carriers": tiers_of[name],
                     "max_per_second": state.settings.max_per_second,
                     "samples": len(state.samples),
                     "error_rate": round(error_rate, 4),
+                    "latency_p50": round(_percentile(latencies, 0.5), 4),
                     "latency_p90": round(p90, 4),
+                    "latency_p95": round(_percentile(latencies, 0.95), 4),
                     "throttled": now < state.throttled_until,  # paused by the peer right now
                     "throttles": state.throttles,
                     "reason": state.reason,
                     "back_in": round(max(0.0, state.out_until - now), 3) if state.state == OUT_OF_ROTATION else None,
+                    "last_error": state.last_error,
+                    "last_error_at": _iso(state.last_error_at),
+                    "changed_at": _iso(state.changed_at),
                 }
             )
         return out
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return 0.0
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def _stats(samples) -> tuple[float, float]:
     if not samples:
         return 0.0, 0.0
     errors = sum(1 for _, ok, _ in samples if not ok)
-    latencies = sorted(latency for _, _, latency in samples)
-    index = max(0, math.ceil(0.9 * len(latencies)) - 1)
-    return errors / len(samples), latencies[index]
+    return errors / len(samples), _percentile(sorted(latency for _, _, latency in samples), 0.9)

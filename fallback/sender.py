@@ -12,6 +12,13 @@ from fallback.route import InDoubt, PartState, QueryableRoute, SentSms, SmsRoute
 from fallback.routing import CarrierRouter
 
 
+def error_class(exc: SubmitError) -> str:
+    """What a failure counted against a route was, for its health view: "transient" or
+    "in_doubt" and the peer's status name (a protocol status: no number, no text)."""
+    status = getattr(exc.status, "name", None) or str(exc.status)
+    return f"{'in_doubt' if exc.in_doubt else 'transient'}: {status[:40]}"
+
+
 class SmsSender:
     """Routes each SMS to one of `routes` (route name → `SmsRoute`) via `router`.
 
@@ -61,7 +68,12 @@ class SmsSender:
         except SubmitError as exc:
             if not exc.throttled:
                 # A refused message says nothing bad about the route; a transient failure does.
-                self.router.record(choice.route, ok=not exc.transient, latency=self._clock() - started)
+                self.router.record(
+                    choice.route,
+                    ok=not exc.transient,
+                    latency=self._clock() - started,
+                    error=error_class(exc),
+                )
             if exc.in_doubt and self.in_doubt(choice.route) == "report":
                 raise SubmitError(exc.status, str(exc), transient=False, part_ids=exc.part_ids, in_doubt=True) from exc
             raise

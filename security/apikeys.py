@@ -48,8 +48,8 @@ SCOPES = frozenset(
 # The platform operator's scopes: never granted to a new tenant's key (a tenant must not set its
 # own prices or top itself up), and a key can only hand on what it holds, so only a key made
 # with them (`server.py billing admin-key`) holds them. "billing-admin": price books, top-ups,
-# credit limits of any tenant.
-OPERATOR_SCOPES = frozenset({"billing-admin"})
+# credit limits of any tenant; "routes-admin": the SMS routing overrides (ported numbers).
+OPERATOR_SCOPES = frozenset({"billing-admin", "routes-admin"})
 # What a test key may hold: what sends to the simulators, or only reads and shapes content.
 # Scopes whose actions reach an operator or a person outside the simulators (a brand's own
 # channels, campaigns and conversations, which send as the tenant's live traffic, reviews that

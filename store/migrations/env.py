@@ -10,6 +10,8 @@ import compliance.tables  # noqa: F401
 import dispatch.state  # noqa: F401
 import editor.share_tables  # noqa: F401
 import editor.tables  # noqa: F401
+import fallback.ported  # noqa: F401
+import fallback.route_health  # noqa: F401
 import fallback.shortlinks.tables  # noqa: F401
 import messages.evidence  # noqa: F401
 import messages.tables  # noqa: F401

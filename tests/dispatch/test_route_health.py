@@ -13,6 +13,9 @@ async def test_route_health_is_visible(sandbox_api):
     health = await (await sandbox_api.get("/v1/sms/routes")).json()
     [route] = health["data"]
     assert route["state"] == "in_rotation" and route["samples"] >= 1 and route["error_rate"] == 0
+    expected = {"kind": "smpp", "carriers": [{"carrier": "default", "role": "primary", "tier": 0}], "last_error": None}
+    assert {k: route.get(k) for k in expected} == expected and health["source"] == "process"
+    assert route["latency_p50"] <= route["latency_p95"] and route["changed_at"].endswith("Z")
     assert (await sandbox_api.client.get("/v1/sms/routes")).status == 401
 
 

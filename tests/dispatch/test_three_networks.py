@@ -24,6 +24,12 @@ TELECOM = ["+8613300133010", "+8618900189010"]
 UNICOM = ["+8613100131010", "+8618600186010"]
 MOBILE_LATER = [f"+86138001380{n}0" for n in range(2, 8)]
 UNICOM_LATER = [f"+86131001310{n}0" for n in range(2, 5)]
+# Ported numbers (携号转网): the prefix names the original carrier, the override list the new one.
+PORTED = [
+    ("+8613800138050", "china_telecom", "ct"),  # a China Mobile range, now China Telecom's
+    ("+8618900189050", "china_unicom", "cu"),  # a China Telecom range, now China Unicom's
+    ("+8613100131050", "china_mobile", "cm"),  # a China Unicom range, now China Mobile's
+]
 
 
 @pytest.fixture
@@ -114,3 +120,22 @@ async def test_each_number_goes_over_its_carriers_route_and_fails_over_to_the_ba
     health = {r["route"]: r for r in (await (await api.get("/v1/sms/routes")).json())["data"]}
     assert health["cm"]["state"] != "in_rotation" and health["backup"]["state"] == "in_rotation"
     assert health["cu"]["state"] != "in_rotation"
+
+
+async def test_a_ported_number_goes_over_its_new_carriers_route(networks):
+    from fallback.http import PORTED as PORTED_NUMBERS
+
+    api, sims = networks
+    ported = api.client.app[PORTED_NUMBERS]
+    for number, carrier, _ in PORTED:
+        assert await ported.put(number, carrier)
+    sent = await send_batch(api, [number for number, _, _ in PORTED])
+    routes = {to: await sms_route(api, mid) for to, mid in sent.items()}
+    assert routes == {number: route for number, _, route in PORTED}
+    assert sims["backup"].counts["submit_sm"] == 0
+
+    # Off the list again, the number's prefix decides (at once in this process: its cache is dropped).
+    number, _, _ = PORTED[0]
+    assert await ported.remove(number)
+    [mid] = (await send_batch(api, [number])).values()
+    assert await sms_route(api, mid) == "cm"

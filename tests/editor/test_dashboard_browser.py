@@ -81,3 +81,40 @@ async def test_the_dashboard_shows_the_funnel_and_updates_itself(chromium, sandb
             await expect(tid("kpi-accepted")).to_have_text("4")
             await expect(tid("kpi-read")).to_have_text("2 · 66.7 %")
             assert problems == []
+
+
+async def test_the_dashboard_lists_sms_routes_per_carrier_with_their_health(chromium, sandbox_app, screenshot_dir):  # noqa: F811
+    """The routes panel shows what GET /v1/sms/routes says, one row per carrier and route."""
+    from playwright.async_api import expect
+
+    server, key = sandbox_app
+    auth = {"Authorization": f"Bearer {key}"}
+    async with ClientSession(str(server.make_url(""))) as http:
+        await _send(http, auth, ["+8613800003120"])  # not RCS-capable: an SMS over the sandbox route
+        health = (await (await http.get("/v1/sms/routes", headers=auth)).json())["data"]
+        routes = {r["route"]: r for r in health}
+        assert routes["sandbox"]["samples"] >= 1
+
+        expect.set_options(timeout=15_000)
+        async with chromium_browser(chromium) as browser:
+            page, problems = await open_page(browser, 1280, 1000)
+            tid = page.get_by_test_id
+            await page.goto(str(server.make_url("/editor")))
+            await tid("signin-key").fill(key)
+            await tid("signin-submit").click()
+            await expect(tid("tenant-name")).to_have_text("Moon Bakery")
+            problems.clear()
+
+            await page.goto(str(server.make_url("/editor/dashboard?refresh=1")))
+            board = tid("routes-board")
+            await expect(board).to_be_visible()
+            row = board.locator('[data-testid=route-row][data-route="sandbox"]')
+            await expect(row).to_have_count(len(routes["sandbox"]["carriers"]))
+            first = row.first
+            await expect(first.get_by_test_id("route-state")).to_have_text("in rotation")
+            await expect(first.get_by_test_id("route-kind")).to_have_text("smpp")
+            await expect(first.get_by_test_id("route-tier")).to_have_text("primary")
+            await expect(first.get_by_test_id("route-errors")).to_contain_text("0.0 % of")
+            await expect(tid("routes-note")).to_contain_text("0 not in rotation")
+            await page.screenshot(path=str(screenshot_dir / "dashboard-routes.png"), full_page=True)
+            assert problems == []

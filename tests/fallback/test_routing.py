@@ -228,19 +228,60 @@ def test_health_lists_every_route(router):
     health = router.health()
     assert [h["route"] for h in health] == ["cm-a", "cm-b", "cu-a", "ct-a", "intl"]
     intl = health[-1]
-    assert intl == {
-        "route": "intl",
-        "state": IN_ROTATION,
-        "serves": ["china_unicom:backup", "default:primary"],
-        "max_per_second": 50,
-        "samples": 0,
-        "error_rate": 0.0,
-        "latency_p90": 0.0,
-        "throttled": False,
-        "throttles": 0,
-        "reason": None,
-        "back_in": None,
-    }
+    assert (
+        intl.items()
+        >= {
+            "route": "intl",
+            "state": IN_ROTATION,
+            "serves": ["china_unicom:backup", "default:primary"],
+            "max_per_second": 50,
+            "samples": 0,
+            "error_rate": 0.0,
+            "latency_p90": 0.0,
+            "throttled": False,
+            "throttles": 0,
+            "reason": None,
+            "back_in": None,
+            "kind": None,
+            "carriers": [
+                {"carrier": "china_unicom", "role": "backup", "tier": 1},
+                {"carrier": "default", "role": "primary", "tier": 0},
+            ],
+            "latency_p50": 0.0,
+            "latency_p95": 0.0,
+            "last_error": None,
+            "last_error_at": None,
+        }.items()
+    )
+
+
+def test_health_tells_an_operator_kind_latency_percentiles_last_error_and_last_change(clock):
+    wall = [1_700_000_000.0]
+    router = CarrierRouter(make_config(), clock=clock, kinds={"cm-a": "cmpp"}, wall=lambda: wall[0])
+    changes = router.changes
+    for latency in (0.1, 0.2, 0.3, 0.4, 1.0) * 4:  # 20 samples: enough to judge
+        router.record("cm-a", ok=True, latency=latency)
+    wall[0] += 60
+    for _ in range(10):
+        router.record("cm-a", ok=False, latency=0.1, error="transient: ESME_RSYSERR")
+    cm = next(h for h in router.health() if h["route"] == "cm-a")
+    assert (
+        cm.items()
+        >= {
+            "kind": "cmpp",
+            "state": OUT_OF_ROTATION,
+            "carriers": [{"carrier": "china_mobile", "role": "primary", "tier": 0}],
+            "last_error": "transient: ESME_RSYSERR",
+            "last_error_at": "2023-11-14T22:14:20.000Z",
+            "changed_at": "2023-11-14T22:14:20.000Z",
+        }.items()
+    )
+    assert router.changes > changes
+    fresh = CarrierRouter(make_config(), clock=clock)
+    for latency in (0.1, 0.2, 0.3, 0.4, 1.0) * 4:
+        fresh.record("cm-a", ok=True, latency=latency)
+    cm = next(h for h in fresh.health() if h["route"] == "cm-a")
+    assert (cm["latency_p50"], cm["latency_p90"], cm["latency_p95"]) == (0.3, 1.0, 1.0)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 // The dashboard: a tenant's funnel (accepted → delivered → read → clicked → replied →
 // converted) over a period or a batch, by day, hour and channel, drawn with uPlot (served from
 // the app) and refreshed every 10 seconds. Every figure comes from GET /v1/analytics/funnel;
-// the campaigns' funnels and costs from GET /v1/campaigns and /v1/campaigns/{id}/results.
+// the campaigns' funnels and costs from GET /v1/campaigns and /v1/campaigns/{id}/results; the
+// SMS routes' health per carrier from GET /v1/sms/routes.
 
 import { api, ApiError, signedIn } from './api.js';
 import { h } from './dom.js';
@@ -193,11 +194,60 @@ async function loadCampaigns() {
   campaignTables(shown);
 }
 
+// -- SMS routes -----------------------------------------------------------------------------------
+
+const CARRIER_NAMES = {
+  china_mobile: 'China Mobile', china_unicom: 'China Unicom', china_telecom: 'China Telecom',
+  china_broadnet: 'China Broadnet', default: 'Other numbers',
+};
+const STATES = { in_rotation: 'in rotation', probing: 'probing', out_of_rotation: 'out of rotation' };
+
+function seconds(v) {
+  return v >= 1 ? `${v.toFixed(2)} s` : `${Math.round(v * 1000)} ms`;
+}
+
+/** One row per carrier and route (a route serving several carriers shows under each). */
+function routeRows(routes) {
+  const rows = routes.flatMap((r) => (r.carriers && r.carriers.length ? r.carriers : [{ carrier: '–', role: '–', tier: 0 }]).map((c) => ({ c, r })));
+  rows.sort((a, b) => a.c.carrier.localeCompare(b.c.carrier) || a.c.tier - b.c.tier || a.r.route.localeCompare(b.r.route));
+  const cell = (text, testid) => h('td', { 'data-testid': testid }, text);
+  $('route-rows').replaceChildren(...rows.map(({ c, r }) => h('tr', { 'data-testid': 'route-row', 'data-carrier': c.carrier, 'data-route': r.route },
+    h('th', {}, CARRIER_NAMES[c.carrier] || c.carrier),
+    cell(c.role, 'route-tier'),
+    cell(r.route, 'route-name'),
+    cell(r.kind || '–', 'route-kind'),
+    h('td', { 'data-testid': 'route-state', class: `route-state ${r.state}`, title: r.reason || '' }, STATES[r.state] || r.state),
+    cell(r.samples ? `${(100 * r.error_rate).toFixed(1)} % of ${r.samples}` : '–', 'route-errors'),
+    cell(r.samples ? `${seconds(r.latency_p50 ?? 0)} / ${seconds(r.latency_p95 ?? 0)}` : '–', 'route-latency'),
+    cell(r.throttled ? `yes (${r.throttles})` : (r.throttles ? `no (${r.throttles} before)` : 'no'), 'route-throttled'),
+    cell(r.last_error ? `${r.last_error} at ${new Date(r.last_error_at).toLocaleTimeString()}` : '–', 'route-last-error'),
+    cell(r.changed_at ? new Date(r.changed_at).toLocaleString() : '–', 'route-changed'))));
+}
+
+async function loadRoutes() {
+  let body;
+  try {
+    body = await api('GET', '/v1/sms/routes');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) { // no access: no section
+      $('routes').hidden = true;
+      return;
+    }
+    throw err;
+  }
+  $('routes').hidden = false;
+  const out = body.data.filter((r) => r.state !== 'in_rotation').length;
+  const from = body.source === 'shared' ? ' · as the dispatch processes reported' : '';
+  $('routes-note').textContent = body.data.length ? `(${body.data.length} routes, ${out} not in rotation${from})` : '(no SMS route is configured)';
+  routeRows(body.data);
+}
+
 async function load() {
   clearTimeout(timer);
   try {
     const [all, days, hours, channels] = await Promise.all(['none', 'day', 'hour', 'channel'].map(funnel));
     await loadCampaigns();
+    await loadRoutes();
     kpis(all, channels);
     dayChart(days);
     hourChart(hours);
