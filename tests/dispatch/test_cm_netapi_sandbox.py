@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import orjson
 import pytest
 
 from rcs.cm_simulator import CmNetApiSimulator
 from tests.conftest import card
 from tests.dispatch.conftest import FAST, event_types, has_event, wait_for
+from tests.dispatch.test_webhooks import receiver, wait_events
 
 # (number, final status, events the message must have shown on the way)
 ROWS = [
@@ -43,13 +45,11 @@ async def cm_channel(aiohttp_server, aiohttp_client, dispatch_settings):
     from server import ACCOUNTS, Wiring, create_app
     from tests.conftest import ApiClient
 
-    sim = CmNetApiSimulator(
-        callback_base_url=f"http://127.0.0.1:{dispatch_settings.port}/rcs", timing=FAST.maap_timing
-    )
+    sim = CmNetApiSimulator(callback_base_url=f"http://127.0.0.1:{dispatch_settings.port}/rcs", timing=FAST.maap_timing)
     sim.add_chatbot(CHATBOT, APP_ID, TOKEN, CALLBACK_TOKEN)
     await sim.start()
     settings = replace(dispatch_settings, rcs_silence_s=0.3)  # the …7 ending is revoked soon
-    app = create_app(settings, Wiring(dispatch=FAST))
+    app = create_app(settings, Wiring(dispatch=FAST, webhook_options={"allow_http": True}))
     server = await aiohttp_server(app, port=settings.port)
     client = await aiohttp_client(server)
     tenant, key = await app[ACCOUNTS].create_tenant("China Mobile brand", signature="【移动测试】")
@@ -83,14 +83,18 @@ async def test_each_ending_over_a_cm_channel(cm_channel, number, final, shown):
     assert not sim.refusals or number.endswith("8"), sim.refusals  # only …8's two 503s
 
 
-async def test_a_tap_reaches_the_brand_as_its_postback(cm_channel):
+async def test_a_tap_reaches_the_brand_as_its_postback(cm_channel, aiohttp_server):
     api, sim = cm_channel
+    url, got, arrived = await receiver(aiohttp_server)
+    assert (await api.post("/v1/webhooks", {"url": url, "events": ["message.user_event"]})).status == 201
     sent = await api.post("/v1/messages", {"to": "+8613800138002", "card": card(), "traffic_type": "notification"})
     mid = (await sent.json())["messages"][0]["id"]
     await wait_for(api, mid, has_event("rcs_delivered"))
     (sim_message,) = sim.messages.values()
-    assert await sim.tap(sim_message.message_id, 0)
-    deadline_view = await wait_for(api, mid, lambda v: any(e["type"] == "rcs_read" for e in v["events"]))
-    assert deadline_view["status"] == "rcs_read"
-    convs = await (await api.get("/v1/conversations")).json()
-    assert convs["data"], convs
+    assert sim_message.message_id == mid  # our id, echoed by the MaaP
+    assert await sim.tap(mid, 0)
+    await wait_events(got, arrived, lambda events: len(events) >= 1)
+    event = orjson.loads(got[0][0])
+    assert event["type"] == "message.user_event" and event["data"]["message_id"] == mid
+    assert event["data"]["event"]["kind"] == "suggestion_response"
+    assert event["data"]["event"]["postback"] == "detail"
