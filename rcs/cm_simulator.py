@@ -16,6 +16,9 @@ signs them; see rcs.cm_callbacks): `DeliveryInfoNotification/{chatbotURI}` (deli
 displayed, DeliveryImpossible), `MessageStatusNotification/{chatbotURI}` (Revoked /
 RevokeFailed) and `InboundMessageNotification/{chatbotURI}` (a tap or a reply, see `tap`).
 
+The chatbot URI in the path may come percent-encoded (as this platform sends it) or as it is
+(as some published clients send it: `:` and `@` are legal in a path); either names the chatbot.
+
 Endings (DESIGN §4/§13, longest suffix first): 0, 9, 00 not capable (accepted, then
 DeliveryImpossible); 1–6 delivered after 0.5 s, displayed 1 s later; 7 never delivered (a
 revoke gets Revoked); 8 two 503 answers (SVC0001) to a message's first sends, then as 1–6;
@@ -150,10 +153,14 @@ def split_multipart(body: str, boundary: str) -> list[tuple[str, str]]:
             if colon:
                 headers[name.strip().lower()] = value.strip()
         ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        content = content.removesuffix("\n")
         length = headers.get("content-length")
-        if length is not None and not length.isdigit():
+        # The declared length counts the part's bytes as sent: line ends inside it as CRLF or LF
+        # (an XML parser turns CRLF into LF before we see it).
+        sizes = {len(content.encode()), len(content.replace("\n", "\r\n").encode())}
+        if length is not None and (not length.isdigit() or int(length) not in sizes):
             raise Refused(400, "SVC0002", "Invalid input value for message part %1", "Content-Length")
-        parts.append((ctype, content.removesuffix("\n")))
+        parts.append((ctype, content))
     return parts
 
 
@@ -499,6 +506,10 @@ class CmNetApiSimulator:
         kind = "action" if "action" in chosen else "reply"
         response = orjson.dumps({"response": {kind: chosen[kind]}}).decode()
         return await self.user_message(message, SUGGESTION_RESPONSE_TYPE, response)
+
+    async def reply(self, message_id: str, text: str) -> bool:
+        """The recipient answers a message with text."""
+        return await self.user_message(self.messages[message_id], TEXT_TYPE, text)
 
     async def user_message(self, answered: CmMessage, content_type: str, body_text: str) -> bool:
         """Send what the recipient of `answered` wrote or tapped to the platform."""

@@ -1,7 +1,7 @@
 """China Mobile's 5G-message chatbot interface: OMA RESTful NetAPI Messaging with XML bodies.
 
-Requests (what this module sends; `tests/rcs/golden/cm_requests/` holds each, built from
-published examples of the interface):
+Requests (what this module sends; `tests/rcs/test_cm_netapi.py` checks each against the
+published examples of the interface it names):
 
 - `POST {scheme}://{serverRoot}/messaging/{apiVersion}/outbound/{chatbotURI}/requests` with an
   `msg:outboundMessageRequest` (namespace `urn:oma:xml:rest:netapi:messaging:1`): `address` and

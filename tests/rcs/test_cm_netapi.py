@@ -19,6 +19,7 @@ follows OMA NetAPI Messaging; the goldens below say so field by field.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import time
@@ -419,3 +420,65 @@ async def test_simulator_is_strict(sim, case, settings, body, headers, status, i
     assert resp.status == status, raw
     assert ident.encode() in raw and b"requestError" in raw
     assert not sim.messages
+
+
+async def test_simulator_refuses_a_wrong_part_length(sim):
+    client = _client(sim)
+    good = outbound_request_xml(
+        message(card_parts(card(), [{"reply": {"displayText": "好", "postback": {"data": "ok"}}}])), CHATBOT
+    )
+    wrong = good.replace("Content-Length: ", "Content-Length: 1", 1)
+    session = client._http()
+    url = f"http://{sim.server_root}/messaging/v1/outbound/{ENCODED}/requests"
+    async with session.post(url, data=wrong.encode(), headers=client.headers(TO)) as resp:
+        assert resp.status == 400 and b"Content-Length" in await resp.read()
+    async with session.post(url, data=good.encode(), headers=client.headers(TO)) as resp:
+        assert resp.status == 201, await resp.read()
+    await client.close()
+
+
+async def test_simulator_notifications_reach_the_endpoints(aiohttp_server):
+    """Statuses of each kind of ending, a revoke's outcome and a reply, as signed XML through
+    CmCallbackEndpoints."""
+    got: list = []
+    arrived = asyncio.Event()
+
+    async def token_of(chatbot: str):
+        return "cb" if chatbot == CHATBOT else None
+
+    async def on_delivery(chatbot, events):
+        got.extend((e.message_id, e.status, e.error_code) for e in events)
+        arrived.set()
+
+    async def on_user(chatbot, event):
+        got.append((event.in_reply_to, event.kind, event.text))
+        arrived.set()
+
+    app = web.Application(middlewares=[problem_middleware])
+    app.add_routes(CmCallbackEndpoints(token_of=token_of, on_delivery=on_delivery, on_user=on_user).routes("/rcs"))
+    server = await aiohttp_server(app)
+    timing = SimulatorTiming(delivery_delay_s=0.01, display_delay_s=0.01, revoke_delay_s=0.01)
+    async with CmNetApiSimulator(callback_base_url=str(server.make_url("/rcs")), timing=timing) as sim:
+        sim.add_chatbot(CHATBOT, "app", "tok", "cb")
+        client = _client(sim)
+        for mid, to in (("m-1", "+8613800138001"), ("m-0", "+8613800138010"), ("m-7", "+8613800138007")):
+            assert (await client.send(OutboundMessage(mid, to, text_parts("hi"), "c", f"k-{mid}"))).accepted
+        assert (await client.revoke("m-7", "+8613800138007")).accepted
+        statuses = {
+            ("m-1", "delivered", None),
+            ("m-1", "displayed", None),
+            ("m-0", "failed", 2),
+            ("m-7", "revokeOk", None),
+        }
+        await asyncio.wait_for(_until(lambda: set(got) >= statuses, arrived), 5)
+        assert await sim.reply("m-1", "好的")  # answers m-1's contribution, k-m-1
+        expected = statuses | {("k-m-1", "text", "好的")}
+        await asyncio.wait_for(_until(lambda: set(got) >= expected, arrived), 5)
+        await client.close()
+    assert set(got) == expected and sim.callbacks_failed == 0
+
+
+async def _until(predicate, arrived: asyncio.Event) -> None:
+    while not predicate():
+        arrived.clear()
+        await arrived.wait()
