@@ -61,6 +61,7 @@ from rcs.maap import (
     SUGGESTION_RESPONSE_TYPE,
     TEXT_TYPE,
 )
+from rcs.operators.cm_netapi import token_of
 from rcs.simulator import (
     MAX_TEXT,
     Behaviour,
@@ -221,8 +222,9 @@ class CmNetApiSimulator:
         return f"{self.host}:{self.port}"
 
     def add_chatbot(self, chatbot_id: str, app_id: str, token: str, callback_token: str) -> CmChatbot:
-        """Provision a chatbot (as the operator's onboarding does)."""
-        bot = CmChatbot(chatbot_id, app_id, token, callback_token)
+        """Provision a chatbot (as the operator's onboarding does); `token` as the channel's app
+        key holds it: the token, or the password it is the SHA-256 of."""
+        bot = CmChatbot(chatbot_id, app_id, token_of(token), callback_token)
         self.chatbots[chatbot_id] = bot
         return bot
 

@@ -17,7 +17,8 @@ published examples of the interface it names):
 
 Every request carries `Address` (the recipient, `+86…`), `Date` (RFC 7231) and
 `Authorization: Basic base64(appId ":" hex(SHA-256(token + Date)))`, where the token is the
-one the operator issued the chatbot (the channel's app key).
+one the operator issued the chatbot: the channel's app key when it is 64 hex digits, else the
+hex SHA-256 of the developer password given as the app key (published clients do both).
 
 The chatbot URI in the path is percent-encoded (`sip%3A…%40…`) and stays so on the wire. The
 interface has no capability query: `check_capability(ies)` answer `unknown` for a valid number
@@ -34,9 +35,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from email.utils import formatdate
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -76,7 +78,7 @@ class CmNetApiSettings:
     server_root: str  # host[:port][/base path]
     chatbot_id: str  # the chatbot URI, e.g. sip:12520020000120@botplatform.rcs.chinamobile.com
     app_id: str  # the developer account (cspId / appId)
-    app_key: str  # the token the operator issued; never sent, only hashed with the date
+    app_key: str = field(repr=False)  # the issued token (64 hex digits) or the developer password
     api_version: str = "v1"
     scheme: str = "https"  # http only for the loopback simulator
     public_only: bool = False
@@ -90,6 +92,15 @@ class CmNetApiSettings:
         return (
             f"{self.scheme}://{root}/messaging/{self.api_version}/outbound/{quote(self.chatbot_id, safe='')}/requests"
         )
+
+
+_TOKEN = re.compile(r"[0-9a-f]{64}")
+
+
+def token_of(app_key: str) -> str:
+    """The chatbot's token: the app key itself when it is one (64 hex digits, as the operator
+    issues it), else the hex SHA-256 of the developer password it was given as."""
+    return app_key if _TOKEN.fullmatch(app_key) else hashlib.sha256(app_key.encode()).hexdigest()
 
 
 def authorization(app_id: str, token: str, date: str) -> str:
@@ -258,6 +269,7 @@ class CmNetApiMaap:
         self._url = settings.requests_url
         self._refused = host_refusal(URL(self._url).raw_host or "") if settings.public_only else None
         self._follow = not settings.public_only
+        self._token = token_of(settings.app_key)
 
     def _http(self) -> aiohttp.ClientSession:
         if self._refused:
@@ -277,7 +289,7 @@ class CmNetApiMaap:
         date = formatdate(int(self._clock()), usegmt=True)
         return {
             "Address": to.removeprefix("tel:"),
-            "Authorization": authorization(self.settings.app_id, self.settings.app_key, date),
+            "Authorization": authorization(self.settings.app_id, self._token, date),
             "Date": date,
             "Content-Type": XML,
             "Accept": XML,
@@ -357,4 +369,5 @@ __all__ = [
     "outbound_request_xml",
     "parse_request_error",
     "revoke_xml",
+    "token_of",
 ]

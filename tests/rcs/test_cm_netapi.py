@@ -48,6 +48,7 @@ from rcs.operators.cm_netapi import (
     authorization,
     classify_answer,
     outbound_request_xml,
+    token_of,
 )
 from rcs.results import Outcome
 from rcs.simulator import SimulatorTiming
@@ -93,6 +94,14 @@ def test_authorization_is_the_published_example():
     assert got == (
         "Basic dGVzdDEyMzQ1OmI3MzEzNzgwYTU5ZDg2OTRlMzU0NGFlZGM2ZmNhNjA0MjIwM2ZlMDBmNWVmNmYyOTI5YjYwOWJjZThkYjIzYzU="
     )
+
+
+def test_a_password_is_hashed_to_the_token():
+    """TestFjyd.java hashes the developer password (SHA-256, hex) into the token; TestBjyd.java is
+    given the token itself (64 hex digits) and uses it as it is."""
+    issued = "ff556388699c84a4ae73bc719eda6480c0d8290c575f297d7f65dad8f9c6804f"
+    assert token_of(issued) == issued
+    assert token_of("52CzPp$X\\^k>YEcF>") == hashlib.sha256(b"52CzPp$X\\^k>YEcF>").hexdigest()
 
 
 def im(content_type: str, body: str) -> str:
@@ -177,7 +186,8 @@ async def test_send_and_revoke_on_the_wire(recorder):
     assert (await client.revoke(MID, TO)).accepted
     send, revoke = seen
     date = "Mon, 06 Jul 2020 11:28:53 GMT"
-    digest = hashlib.sha256(f"tok-1{date}".encode()).hexdigest()
+    token = hashlib.sha256(b"tok-1").hexdigest()  # tok-1 is a password: the token is its SHA-256
+    digest = hashlib.sha256(f"{token}{date}".encode()).hexdigest()
     headers = {
         "Address": TO,
         "Authorization": "Basic " + base64.b64encode(f"iap_12520020000120:{digest}".encode()).decode(),
@@ -410,7 +420,7 @@ async def test_simulator_is_strict(sim, case, settings, body, headers, status, i
     client = _client(sim, **settings)
     sent = client.headers(TO)
     if "Date" in headers:  # re-sign with the stale date: only the freshness is wrong
-        sent["Authorization"] = authorization("app", "tok", headers["Date"])
+        sent["Authorization"] = authorization("app", token_of("tok"), headers["Date"])
     sent.update(headers)
     session = client._http()
     url = f"http://{sim.server_root}/messaging/v1/outbound/{ENCODED}/requests"
