@@ -492,3 +492,27 @@ async def _until(predicate, arrived: asyncio.Event) -> None:
     while not predicate():
         arrived.clear()
         await arrived.wait()
+
+
+def test_a_base64_suggestion_response():
+    """A tap as a CM demo service logs it: the suggestion response's JSON base64-encoded in
+    bodyText, said by contentEncoding; the answered message by inReplyToContributionID."""
+    response = '{"response":{"reply":{"displayText":"我的跨年礼物","postback":{"data":"gift"}}}}'
+    raw = (
+        '<msg:inboundMessageNotification xmlns:msg="urn:oma:xml:rest:netapi:messaging:1"><inboundMessage>'
+        "<destinationAddress>sip:125666660001@botplatform.rcs.chinamobile.com</destinationAddress>"
+        "<senderAddress>tel:+8613752385051</senderAddress><messageId>5eae954c-42ca-4181-9ab4-9c0ef2e2ac66</messageId>"
+        "<contentType>application/vnd.gsma.botsuggestion.response.v1.0+json</contentType>"
+        "<contentEncoding>base64</contentEncoding>"
+        f"<bodyText>{base64.b64encode(response.encode()).decode()}</bodyText>"
+        "<conversationID>fSFDSFDR</conversationID><contributionID>fdsffdsf</contributionID>"
+        "<inReplyToContributionID>c-1</inReplyToContributionID></inboundMessage></msg:inboundMessageNotification>"
+    ).encode()
+    event = parse_inbound_notification(raw, now=NOW)
+    assert (event.kind, event.postback, event.display_text, event.in_reply_to, event.from_number) == (
+        "suggestion_response",
+        "gift",
+        "我的跨年礼物",
+        "c-1",
+        "+8613752385051",
+    )
