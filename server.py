@@ -169,6 +169,7 @@ from privacy.http import PRIVACY
 from privacy.http import routes as privacy_routes
 from privacy.service import DEFAULT_INTERVAL_S as PRIVACY_PURGE_INTERVAL_S
 from rcs.callbacks import CallbackEndpoints
+from rcs.cm_callbacks import CmCallbackEndpoints
 from rcs.operators import OPERATORS
 from rcs.simulator import (
     SANDBOX_APP_ID,
@@ -1188,7 +1189,14 @@ def rcs_callback_routes(app: web.Application, settings: Settings) -> list[web.Ro
         on_notice=on_notice,
         other_chatbots=other_chatbots,
     )
-    return endpoints.routes(CALLBACK_PREFIX)
+
+    async def cm_token_of(chatbot_id: str) -> str | None:
+        """A brand's own China Mobile chatbot: its notifications are signed with its token."""
+        found = await app[CHANNELS].by_chatbot_id(chatbot_id)
+        return found.callback_token.reveal() if found is not None and found.interface == "cm_netapi" else None
+
+    cm = CmCallbackEndpoints(token_of=cm_token_of, on_delivery=on_delivery, on_user=on_user)
+    return [*endpoints.routes(CALLBACK_PREFIX), *cm.routes(CALLBACK_PREFIX)]
 
 
 async def conversations_ctx(app: web.Application):

@@ -36,10 +36,11 @@ from store.writer import WriteBatch
 log = logging.getLogger("hongyan.channels")
 
 # Operator code → the rcs.operators interface that speaks to it. The sandbox MaaP speaks the
-# CN CSP interface too. China Mobile (NetAPI) gets a line here once its module exists.
+# CN CSP interface too; China Mobile its OMA NetAPI chatbot interface.
 INTERFACES = {"ct": "cn_csp", "cu": "cn_csp", "sandbox": "cn_csp"}
+INTERFACES["cm"] = "cm_netapi"
 OPERATORS = tuple(INTERFACES)
-NOT_SUPPORTED_YET = {"cm": "China Mobile"}
+NOT_SUPPORTED_YET: dict[str, str] = {}
 STATUSES = ("active", "disabled")
 AUDIT_STATES = ("none", "in_review", "approved", "rejected")
 # Where an operator calls back: <public base URL>/rcs/…/<chatbot id>/…
@@ -200,7 +201,9 @@ _SECRET_SCHEMA = {
 Operator = Annotated[
     str,
     AfterValidator(_operator),
-    WithJsonSchema({"enum": list(OPERATORS), "description": "ct: China Telecom, cu: China Unicom, sandbox"}),
+    WithJsonSchema(
+        {"enum": list(OPERATORS), "description": "ct: China Telecom, cu: China Unicom, cm: China Mobile, sandbox"}
+    ),
 ]
 ServerRootText = Annotated[
     str,
@@ -620,7 +623,9 @@ class ChannelService:
         where = "/server_root" if "server_root" in given or "operator" not in given else "/operator"
         errors = []
         # Only what this request changes: a stored channel stays editable (e.g. to disable it).
-        if root.scheme != "https" and operator != "sandbox" and {"operator", "server_root"} & given:
+        # http: the sandbox operator, or a simulator on loopback where private hosts are allowed.
+        loopback = self.allow_private and _is_loopback(root.host)
+        if root.scheme != "https" and operator != "sandbox" and not loopback and {"operator", "server_root"} & given:
             errors.append(FieldError(where, f"must be https for operator {operator} (http only for the sandbox)"))
         refusal = host_refusal(root.host) if "server_root" in given and not self.allow_private else None
         if refusal:
@@ -770,6 +775,15 @@ def _canonical_or_none(chatbot_id: str) -> str | None:
         return canonical_chatbot_id(chatbot_id)
     except ValueError:
         return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _host_of(root: str) -> str:

@@ -137,8 +137,8 @@ FRAGMENT = {
                 "summary": "Add the brand's own chatbot at an operator (needs the `channels` scope)",
                 "description": "Messages of a tenant with an active channel go out on it instead of the "
                 "platform's default channel. Register the answer's `notify_url` at the operator. "
-                f"At most {MAX_CHANNELS} channels per tenant, one of them active; China Mobile (`cm`) "
-                "is not supported yet.",
+                f"At most {MAX_CHANNELS} channels per tenant, one of them active. China Mobile (`cm`) "
+                "channels speak its OMA NetAPI chatbot interface (XML).",
                 "requestBody": _BODY,
                 "responses": {
                     "201": _json("Channel", "The channel (credentials are never shown)"),

@@ -1,9 +1,11 @@
 """Operator MaaP modules, registered explicitly by name."""
 
+from rcs.operators.cm_netapi import CmNetApiMaap
 from rcs.operators.cn_csp import CnCspMaap, CnCspSettings, MediaUploadError, TokenError
 
 OPERATORS: dict[str, type] = {
     "cn_csp": CnCspMaap,
+    "cm_netapi": CmNetApiMaap,
 }
 
-__all__ = ["OPERATORS", "CnCspMaap", "CnCspSettings", "MediaUploadError", "TokenError"]
+__all__ = ["OPERATORS", "CmNetApiMaap", "CnCspMaap", "CnCspSettings", "MediaUploadError", "TokenError"]
