@@ -422,16 +422,13 @@ class RbmSimulator:
         self.tokens[token] = (agent.client_email, self.clock() + TOKEN_LIFETIME_S)
         return web.json_response({"access_token": token, "expires_in": TOKEN_LIFETIME_S, "token_type": "Bearer"})
 
-    def _caller(self, request: web.Request) -> SimAgent | web.Response:
+    def _caller(self, request: web.Request, agent_id: str | None = None) -> SimAgent | web.Response:
         """The agent whose token authorises this request, and which the agentId names."""
         auth = request.headers.get("Authorization", "")
         found = self.tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
         if found is None or found[1] <= self.clock():
             return google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
-        agent_id = request.query.get("agentId")
-        if agent_id is None and request.method == "POST" and request.path.endswith("users:batchGet"):
-            agent_id = request.get("batch_agent")
-        agent = self.agents.get(agent_id or "")
+        agent = self.agents.get(agent_id or request.query.get("agentId") or "")
         if agent is None or agent.client_email != found[0]:
             return google_error(403, "PERMISSION_DENIED", "The caller does not have permission")
         return agent
@@ -529,8 +526,7 @@ class RbmSimulator:
             return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
         except Invalid as exc:
             return google_error(400, "INVALID_ARGUMENT", str(exc))
-        request["batch_agent"] = body["agentId"]
-        agent = self._caller(request)
+        agent = self._caller(request, str(body["agentId"]))
         if isinstance(agent, web.Response):
             return agent
         users = body["users"]

@@ -57,6 +57,7 @@ from rcs.maap import (
     wire_parts,
 )
 from rcs.operators.cn_csp import AddressRefused, TokenError, TokenHolder, is_e164, parse_retry_after
+from rcs.rbm_keys import ServiceAccount
 from rcs.results import Capability, DeliveryEvent, MediaFile, Outcome, SendResult
 from security.addresses import host_refusal
 from security.logs import mask_phone
@@ -67,7 +68,6 @@ log = logging.getLogger(__name__)
 API_ROOT = "rcsbusinessmessaging.googleapis.com"
 SCOPE = "https://www.googleapis.com/auth/rcsbusinessmessaging"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 JWT_LIFETIME_S = 3600  # Google accepts assertions valid for at most an hour
 # RBM agents' SIP address: the platform stores an agent as the chatbot `sip:<agent id>@rbm.goog`.
 AGENT_DOMAIN = "rbm.goog"
@@ -389,35 +389,6 @@ def message_parts(agent: Mapping) -> tuple[ContentPart, ...]:
 
 
 # -- the client -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServiceAccount:
-    """The fields of a Google service-account key (JSON) that authentication uses."""
-
-    client_email: str
-    private_key: str = field(repr=False)
-    private_key_id: str | None = None
-    token_uri: str = GOOGLE_TOKEN_URI
-
-    @classmethod
-    def from_json(cls, text: str | bytes | Mapping) -> ServiceAccount:
-        """Parse a key file; ValueError names what is missing (never echoes the key)."""
-        try:
-            data = orjson.loads(text) if isinstance(text, str | bytes) else dict(text)
-        except orjson.JSONDecodeError:
-            raise ValueError("the service-account key is not JSON") from None
-        if not isinstance(data, dict) or data.get("type", "service_account") != "service_account":
-            raise ValueError("expected a service-account key (type service_account)")
-        missing = [k for k in ("client_email", "private_key") if not isinstance(data.get(k), str) or not data[k]]
-        if missing:
-            raise ValueError(f"the service-account key lacks {', '.join(missing)}")
-        return cls(
-            client_email=data["client_email"],
-            private_key=data["private_key"],
-            private_key_id=data.get("private_key_id"),
-            token_uri=data.get("token_uri") or GOOGLE_TOKEN_URI,
-        )
 
 
 @dataclass(frozen=True)
