@@ -73,7 +73,9 @@ async def rbm_channel(sandbox_api, dispatch_settings):  # noqa: F811
 
 
 async def test_a_card_to_each_sandbox_ending_reaches_its_status(sandbox_api, rbm_channel):
-    sent = await sandbox_api.post("/v1/messages", {"recipients": [{"to": n} for n, _, _ in RBM_ENDINGS], "card": card()})
+    sent = await sandbox_api.post(
+        "/v1/messages", {"recipients": [{"to": n} for n, _, _ in RBM_ENDINGS], "card": card()}
+    )
     assert sent.status == 202, await sent.text()
     ids = [m["id"] for m in (await sent.json())["messages"]]
     for mid, (number, final, by_sms) in zip(ids, RBM_ENDINGS):
