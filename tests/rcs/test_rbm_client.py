@@ -229,3 +229,97 @@ async def test_unknown_action_kinds_never_reach_rbm(rbm):
     )
     result = await channel.send(_message("mx", "+8613800138001", (ContentPart("text/plain", "hi"), chips)))
     assert result.outcome is Outcome.INVALID and "deviceAction" in result.detail
+
+
+async def test_the_assertion_is_googles_jwt_bearer_claim_set(sim):
+    """RFC 7523 as Google's OAuth for service accounts takes it: RS256 with the key's id, iss the
+    client_email, aud the token URI, the rbm scope, at most an hour."""
+    import jwt
+
+    account = sim.add_agent(AGENT, client_token="t")
+    channel = RbmChannel.from_config(
+        {
+            "server_root": sim.root,
+            "scheme": "http",
+            "agent_id": AGENT,
+            "service_account_key": orjson.dumps(account).decode(),
+        },
+        clock=lambda: 1_700_000_000.0,
+    )
+    assertion = channel.assertion()
+    header = jwt.get_unverified_header(assertion)
+    claims = jwt.decode(
+        assertion,
+        sim.agents[AGENT].public_key,
+        algorithms=["RS256"],
+        audience=sim.token_uri,
+        options={"verify_exp": False},
+    )
+    assert header == {"alg": "RS256", "typ": "JWT", "kid": account["private_key_id"]}
+    assert claims == {
+        "iss": account["client_email"],
+        "scope": "https://www.googleapis.com/auth/rcsbusinessmessaging",
+        "aud": sim.token_uri,
+        "iat": 1_700_000_000,
+        "exp": 1_700_003_600,
+    }
+    await channel.close()
+
+
+async def test_requests_have_the_form_of_googles_curl_samples(aiohttp_server):
+    """Method, path and query of each call as Google's RBM command-line samples write them
+    (send, revoke, capability, users:batchGet), with a bearer token."""
+    from aiohttp import web
+
+    seen: list = []
+
+    async def token(request):
+        return web.json_response({"access_token": "ya29.t", "expires_in": 3600, "token_type": "Bearer"})
+
+    async def record(request):
+        body = await request.read()
+        seen.append(
+            (
+                request.method,
+                request.raw_path.split("?")[0],
+                dict(request.query),
+                request.headers.get("Authorization"),
+                orjson.loads(body) if body else None,
+            )
+        )
+        return web.json_response({"reachableUsers": []} if request.path.endswith("batchGet") else {})
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    app.router.add_route("*", "/{tail:.*}", record)
+    server = await aiohttp_server(app)
+    account, _ = new_service_account("a@p.iam.gserviceaccount.com", f"http://127.0.0.1:{server.port}/token")
+    channel = RbmChannel.from_config(
+        {
+            "server_root": f"127.0.0.1:{server.port}",
+            "scheme": "http",
+            "agent_id": AGENT,
+            "service_account_key": orjson.dumps(account).decode(),
+        },
+        request_ids=lambda: "1234",
+    )
+    await channel.send(
+        OutboundMessage("1234566622a1", "+12223334444", (ContentPart("text/plain", "Hello World"),), "c", "c")
+    )
+    await channel.revoke("1234566622a1", "+12223334444")
+    await channel.check_capability("+12223334444")
+    await channel.check_capabilities(["+12223334444", "+12223334445"])
+    await channel.close()
+    bearer = "Bearer ya29.t"
+    assert seen == [
+        (
+            "POST",
+            "/v1/phones/+12223334444/agentMessages",
+            {"messageId": "1234566622a1", "agentId": AGENT},
+            bearer,
+            {"contentMessage": {"text": "Hello World"}},
+        ),
+        ("DELETE", "/v1/phones/+12223334444/agentMessages/1234566622a1", {"agentId": AGENT}, bearer, None),
+        ("GET", "/v1/phones/+12223334444/capabilities", {"requestId": "1234", "agentId": AGENT}, bearer, None),
+        ("POST", "/v1/users:batchGet", {}, bearer, {"users": ["+12223334444", "+12223334445"], "agentId": AGENT}),
+    ]
