@@ -20,6 +20,7 @@ import re
 import secrets
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -335,7 +336,7 @@ class RbmSimulator:
         self.messages: dict[tuple[str, str], SimAgentMessage] = {}
         self.tokens: dict[str, tuple[str, float]] = {}  # access token → (client email, expiry)
         self.refusals: dict[tuple[str, str], int] = {}  # (agent, message id) → 503s answered
-        self.pushed: list[dict] = []  # every event pushed (observability for tests)
+        self.pushed: deque[dict] = deque(maxlen=10_000)  # the latest events pushed (observability)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -465,11 +466,17 @@ class RbmSimulator:
         if behaviour is Behaviour.NOT_CAPABLE:
             return google_error(404, "NOT_FOUND", "Requested entity was not found.")
         if behaviour is Behaviour.FLAKY and self.refusals.get(key, 0) < self.timing.flaky_failures:
+            if len(self.refusals) >= self.timing.max_messages:
+                self.refusals.pop(next(iter(self.refusals)))
             self.refusals[key] = self.refusals.get(key, 0) + 1
             return google_error(503, "UNAVAILABLE", "The service is currently unavailable.")
         self.refusals.pop(key, None)
         message = SimAgentMessage(agent.agent_id, message_id, number, body)
         self.messages[key] = message
+        while len(self.messages) > self.timing.max_messages:  # the oldest are forgotten
+            oldest = self.messages.pop(next(iter(self.messages)))
+            for timer in oldest.timers:
+                timer.cancel()
         if behaviour is not Behaviour.NEVER_DELIVERED:
             self._schedule(agent, message, behaviour)
         name = f"phones/{number}/agentMessages/{message_id}"
