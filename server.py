@@ -171,6 +171,8 @@ from privacy.service import DEFAULT_INTERVAL_S as PRIVACY_PURGE_INTERVAL_S
 from rcs.callbacks import CallbackEndpoints
 from rcs.cm_callbacks import CmCallbackEndpoints
 from rcs.operators import OPERATORS
+from rcs.operators.rbm import agent_chatbot_id
+from rcs.rbm_webhook import RbmWebhook
 from rcs.simulator import (
     SANDBOX_APP_ID,
     SANDBOX_APP_KEY,
@@ -974,7 +976,9 @@ async def dispatch_ctx(app: web.Application):
         channels = Channels(
             channel,
             lookup=app[CHANNELS].for_tenant,
-            build=lambda config: OPERATORS[config.interface].from_config(config.maap_config()),
+            build=lambda config: OPERATORS[config.interface].from_config(
+                config.maap_config(), **operator_hooks(app, config)
+            ),
             test=test_channel,
         )
         dispatcher = Dispatcher(
@@ -1196,7 +1200,32 @@ def rcs_callback_routes(app: web.Application, settings: Settings) -> list[web.Ro
         return found.callback_token.reveal() if found is not None and found.interface == "cm_netapi" else None
 
     cm = CmCallbackEndpoints(token_of=cm_token_of, on_delivery=on_delivery, on_user=on_user)
-    return [*endpoints.routes(CALLBACK_PREFIX), *cm.routes(CALLBACK_PREFIX)]
+    rbm = RbmWebhook(agents=rbm_agents(app), on_delivery=on_delivery, on_user=on_user)
+    return [*endpoints.routes(CALLBACK_PREFIX), *cm.routes(CALLBACK_PREFIX), *rbm.routes(CALLBACK_PREFIX)]
+
+
+def rbm_agents(app: web.Application):
+    """A brand's RBM agent by its id: its client token (the webhook's key) and chatbot id."""
+
+    async def find(agent_id: str) -> tuple[str, str] | None:
+        found = await app[CHANNELS].by_chatbot_id(agent_chatbot_id(agent_id))
+        if found is None or found.operator != "rbm":
+            return None
+        return found.callback_token.reveal(), found.chatbot_id
+
+    return find
+
+
+def operator_hooks(app: web.Application, config) -> dict:
+    """What an operator client takes from the app: RBM answers a revoke at once, and its outcome
+    reaches dispatch as the revokeOk / revokeFail status a CN MaaP would call back with."""
+    if config.interface != "rbm":
+        return {}
+
+    async def on_delivery(chatbot_id, events) -> None:
+        await app[DISPATCHER].inbound.on_delivery(chatbot_id, events)
+
+    return {"on_delivery": on_delivery}
 
 
 async def conversations_ctx(app: web.Application):

@@ -27,6 +27,7 @@ import security
 from accounts.tables import channels
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem, pointer
+from rcs.rbm_keys import MAX_KEY_TEXT, ServiceAccount
 from security.addresses import host_refusal
 from security.secrets import Secret
 from store import Clock, Database, GroupWriter, SystemClock, new_id
@@ -36,9 +37,8 @@ from store.writer import WriteBatch
 log = logging.getLogger("hongyan.channels")
 
 # Operator code → the rcs.operators interface that speaks to it. The sandbox MaaP speaks the
-# CN CSP interface too; China Mobile its OMA NetAPI chatbot interface.
-INTERFACES = {"ct": "cn_csp", "cu": "cn_csp", "sandbox": "cn_csp"}
-INTERFACES["cm"] = "cm_netapi"
+# CN CSP interface too; China Mobile its OMA NetAPI chatbot interface, Google RBM its own.
+INTERFACES = {"ct": "cn_csp", "cu": "cn_csp", "cm": "cm_netapi", "sandbox": "cn_csp", "rbm": "rbm"}
 OPERATORS = tuple(INTERFACES)
 NOT_SUPPORTED_YET: dict[str, str] = {}
 STATUSES = ("active", "disabled")
@@ -56,6 +56,8 @@ MAX_PAGE = 200
 _TABLE = "channels"  # the table name the sealed values are bound to
 
 _DIGITS = re.compile(r"[0-9]{1,32}")
+_AGENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+RBM_AGENT_DOMAIN = "rbm.goog"  # Google RBM agents' SIP domain
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 _PORT = re.compile(r"[0-9]{1,5}")
@@ -82,6 +84,10 @@ def canonical_chatbot_id(value: str) -> str:
     user, at, domain = rest.partition("@")
     if scheme.lower() != "sip" or not colon or not at:
         raise ValueError("must be a SIP URI sip:<digits>@<domain>, e.g. sip:12520001@botplatform.rcs.chinaunicom.cn")
+    if domain.lower() == RBM_AGENT_DOMAIN:  # a Google RBM agent: sip:<agent id>@rbm.goog
+        if not _AGENT_ID.fullmatch(user):
+            raise ValueError("an RBM agent's id is 1 to 100 lowercase letters, digits, _ and -")
+        return f"sip:{user}@{RBM_AGENT_DOMAIN}"
     if not _DIGITS.fullmatch(user):
         raise ValueError("the part before @ must be the chatbot's number: 1 to 32 digits")
     domain = domain.lower()
@@ -202,7 +208,10 @@ Operator = Annotated[
     str,
     AfterValidator(_operator),
     WithJsonSchema(
-        {"enum": list(OPERATORS), "description": "ct: China Telecom, cu: China Unicom, cm: China Mobile, sandbox"}
+        {
+            "enum": list(OPERATORS),
+            "description": "ct: China Telecom, cu: China Unicom, cm: China Mobile, sandbox, rbm: Google RBM",
+        }
     ),
 ]
 ServerRootText = Annotated[
@@ -224,8 +233,9 @@ ChatbotId = Annotated[
         {
             "type": "string",
             "maxLength": MAX_CHATBOT_ID,
-            "pattern": "^[sS][iI][pP]:[0-9]{1,32}@[A-Za-z0-9.-]+$",
-            "description": "The chatbot's SIP URI, e.g. sip:12520001@botplatform.rcs.chinaunicom.cn",
+            "pattern": "^[sS][iI][pP]:([0-9]{1,32}@[A-Za-z0-9.-]+|[a-z0-9][a-z0-9_-]{0,99}@rbm\\.goog)$",
+            "description": "The chatbot's SIP URI, e.g. sip:12520001@botplatform.rcs.chinaunicom.cn; "
+            "a Google RBM agent's is sip:<agent id>@rbm.goog",
         }
     ),
 ]
@@ -235,6 +245,36 @@ AppId = Annotated[
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_APP_ID, "pattern": "^[\\x21-\\x7e]+$"}),
 ]
 SecretText = Annotated[SecretStr, AfterValidator(_secret), WithJsonSchema(_SECRET_SCHEMA)]
+
+
+def _key(value: SecretStr) -> SecretStr:
+    """An app key, or (operator rbm) the service-account key file's JSON: longer, and may hold
+    line breaks. Whether it fits the operator is `ChannelService`'s check."""
+    raw = value.get_secret_value()
+    if not raw.startswith("{"):
+        return _secret(value)
+    if len(raw) > MAX_KEY_TEXT:
+        raise ValueError(f"a service-account key holds at most {MAX_KEY_TEXT} characters")
+    if raw != raw.strip() or any((ord(c) < 0x20 and c not in "\n\r\t") or ord(c) == 0x7F for c in raw):
+        raise ValueError("must not start or end with whitespace or hold control characters")
+    return value
+
+
+KeyText = Annotated[
+    SecretStr,
+    AfterValidator(_key),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": MAX_SECRET},
+                {"type": "string", "pattern": "^\\{", "maxLength": MAX_KEY_TEXT},
+            ],
+            "format": "password",
+            "writeOnly": True,
+            "description": "Stored sealed; never returned. Operator rbm: the agent's service-account key (JSON).",
+        }
+    ),
+]
 Status = Annotated[str, AfterValidator(_status), WithJsonSchema({"enum": list(STATUSES)})]
 
 
@@ -248,7 +288,7 @@ class ChannelCreate(SQLModel):
     server_root: ServerRootText
     chatbot_id: ChatbotId
     app_id: AppId
-    app_key: SecretText
+    app_key: KeyText
     callback_token: SecretText
     status: Status = "active"
 
@@ -263,7 +303,7 @@ class ChannelUpdate(SQLModel):
     server_root: ServerRootText = Field(default=None)
     chatbot_id: ChatbotId = Field(default=None)
     app_id: AppId = Field(default=None)
-    app_key: SecretText = Field(default=None)
+    app_key: KeyText = Field(default=None)
     callback_token: SecretText = Field(default=None)
     status: Status = Field(default=None)
 
@@ -433,7 +473,8 @@ class ChannelService:
         registered or a second active channel."""
         new = data if isinstance(data, ChannelCreate) else parse_create(data)
         root = parse_server_root(new.server_root)
-        self._check_policy(new.operator, root, new.chatbot_id, given={"operator", "server_root", "chatbot_id"})
+        given = {"operator", "server_root", "chatbot_id", "app_id", "app_key"}
+        self._check_policy(new.operator, root, new.chatbot_id, given=given, app_id=new.app_id, app_key=new.app_key)
         async with self.db.read.connect() as conn:
             count = (
                 await conn.execute(select(func.count()).select_from(channels).where(channels.c.tenant_id == tenant_id))
@@ -504,7 +545,14 @@ class ChannelService:
             values = self._changed_values(row, changes, given)
             merged = {**row, **values}
             root = ServerRoot(merged["scheme"], merged["server_root"], _host_of(merged["server_root"]))
-            self._check_policy(merged["operator"], root, merged["chatbot_id"], given=given)
+            self._check_policy(
+                merged["operator"],
+                root,
+                merged["chatbot_id"],
+                given=given,
+                app_id=merged["app_id"],
+                app_key=changes.app_key,
+            )
             async with self.db.read.connect() as conn:
                 await self._check_free(
                     conn,
@@ -618,15 +666,27 @@ class ChannelService:
         return True
 
     # -- internals -----------------------------------------------------------------------
-    def _check_policy(self, operator: str, root: ServerRoot, chatbot_id: str, *, given: set[str]) -> None:
+    def _check_policy(
+        self,
+        operator: str,
+        root: ServerRoot,
+        chatbot_id: str,
+        *,
+        given: set[str],
+        app_id: str | None = None,
+        app_key: SecretStr | None = None,
+    ) -> None:
         """What depends on more than one field, or on where this server runs."""
         where = "/server_root" if "server_root" in given or "operator" not in given else "/operator"
         errors = []
         # Only what this request changes: a stored channel stays editable (e.g. to disable it).
-        # http: the sandbox operator, or a simulator on loopback where private hosts are allowed.
+        # http: the sandbox operator, or a simulator on loopback where private hosts are allowed
+        # (the RBM simulator on any private host there).
         loopback = self.allow_private and _is_loopback(root.host)
-        if root.scheme != "https" and operator != "sandbox" and not loopback and {"operator", "server_root"} & given:
+        plain_ok = operator == "sandbox" or loopback or (operator == "rbm" and self.allow_private)
+        if root.scheme != "https" and not plain_ok and {"operator", "server_root"} & given:
             errors.append(FieldError(where, f"must be https for operator {operator} (http only for the sandbox)"))
+        errors.extend(_credential_errors(operator, chatbot_id, app_id, app_key, given))
         refusal = host_refusal(root.host) if "server_root" in given and not self.allow_private else None
         if refusal:
             errors.append(FieldError("/server_root", f"the host {refusal}"))
@@ -768,6 +828,32 @@ def _conflict(exc: IntegrityError) -> Problem:
     if "uq_channels_active_tenant" in text or "channels.tenant_id" in text:
         return _active_taken(None)
     raise exc
+
+
+def _credential_errors(
+    operator: str, chatbot_id: str, app_id: str | None, app_key: SecretStr | None, given: set[str]
+) -> list[FieldError]:
+    """An RBM agent's chatbot id and service-account key go with operator rbm, and only there."""
+    errors = []
+    rbm = operator == "rbm"
+    if {"operator", "chatbot_id"} & given and rbm != chatbot_id.endswith("@" + RBM_AGENT_DOMAIN):
+        wanted = "sip:<agent id>@rbm.goog" if rbm else "sip:<digits>@<domain>"
+        errors.append(FieldError("/chatbot_id", f"operator {operator} takes a chatbot id {wanted}"))
+    if app_key is None or "app_key" not in given:
+        return errors
+    raw = app_key.get_secret_value()
+    if not rbm:
+        if len(raw) > MAX_SECRET or raw.startswith("{"):
+            errors.append(FieldError("/app_key", f"must be 1 to {MAX_SECRET} characters"))
+        return errors
+    try:
+        account = ServiceAccount.from_json(raw)
+    except ValueError as exc:
+        errors.append(FieldError("/app_key", str(exc)))
+        return errors
+    if app_id is not None and app_id != account.client_email:
+        errors.append(FieldError("/app_id", "must be the service-account key's client_email"))
+    return errors
 
 
 def _canonical_or_none(chatbot_id: str) -> str | None:
