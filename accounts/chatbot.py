@@ -53,7 +53,7 @@ log = logging.getLogger("hongyan.chatbot")
 KINDS = ("menu", "profile")
 STATES = ("submitted", "approved", "rejected", "refused", "failed")
 # The card validator's operator profile (cards.limits) for each channel operator: its menu limits.
-CARD_PROFILES = {"ct": "cn_csp", "cu": "cn_csp", "sandbox": "cn_csp", "rbm": "rbm"}
+CARD_PROFILES = {"ct": "cn_csp", "cu": "cn_csp", "cm": "cn_csp", "sandbox": "cn_csp", "rbm": "rbm"}
 # The audit-notice type that covers a chatbot's optional information and menu.
 CHATBOT_INFORMATION = "chatbotInformation"
 MAX_REASON = 500
