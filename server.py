@@ -206,6 +206,9 @@ CALLBACK_PREFIX = "/rcs"  # the default channel's notify URL is <public base URL
 ROLE_ALL, ROLE_API, ROLE_DISPATCH = "all", "api", "dispatch"
 SANDBOX_ROUTE = "sandbox"
 SANDBOX_OPERATOR = "cn_csp"  # the interface the MaaP simulator speaks
+# Interfaces only a brand's own channel may use: their callbacks are found by the brand's channel,
+# so the platform's default channel (HONGYAN_MAAP_*) cannot be one.
+BRAND_ONLY_INTERFACES = frozenset({"cm_netapi", "rbm"})
 TEST_CHATBOT_ID = "sip:hongyan-test@botplatform.sandbox.local"  # test keys' chatbot beside real channels
 SMSC_ROUTE = "default"
 
@@ -1455,8 +1458,13 @@ def create_app(settings: Settings, wiring: Wiring | None = None) -> web.Applicat
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
+    if dispatch.enabled and settings.maap_operator in BRAND_ONLY_INTERFACES:
+        raise SystemExit(
+            f"error: HONGYAN_MAAP_OPERATOR {settings.maap_operator!r} is a brand channel kind (its callbacks "
+            "are a brand channel's): add it with POST /v1/channels"
+        )
     if dispatch.enabled and settings.maap_operator not in OPERATORS:
-        known = ", ".join(sorted(OPERATORS))
+        known = ", ".join(sorted(set(OPERATORS) - BRAND_ONLY_INTERFACES))
         raise SystemExit(f"error: HONGYAN_MAAP_OPERATOR must be one of {known}, not {settings.maap_operator!r}")
     if not settings.serves_api:
         return app  # a dispatch process answers for its health and metrics only

@@ -196,5 +196,8 @@ async def test_an_unknown_operator_is_refused_at_start(dispatch_settings):
 
     from server import create_app
 
-    with pytest.raises(SystemExit, match="HONGYAN_MAAP_OPERATOR must be one of cn_csp"):
+    with pytest.raises(SystemExit, match="HONGYAN_MAAP_OPERATOR must be one of cn_csp, not 'pigeon'"):
         create_app(replace(dispatch_settings, maap_url="https://x.example", maap_operator="pigeon"))
+    for brand_only in ("cm_netapi", "rbm"):  # their callbacks are a brand channel's
+        with pytest.raises(SystemExit, match="is a brand channel kind"):
+            create_app(replace(dispatch_settings, maap_url="https://x.example", maap_operator=brand_only))
