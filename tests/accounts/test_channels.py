@@ -222,7 +222,7 @@ async def test_another_tenants_channel_is_404(env):
 
 
 INVALID = [
-    ({"operator": "xx"}, "/operator", "must be one of ct, cu, sandbox"),
+    ({"operator": "xx"}, "/operator", "must be one of ct, cu, cm, sandbox, rbm"),
     ({"operator": None}, "/operator", "required"),
     ({"server_root": "ftp://maap.example.cn"}, "/server_root", None),
     ({"server_root": "http://maap.example.cn"}, "/server_root", "https"),

@@ -26,7 +26,10 @@ def test_every_sealed_column_is_rotated():
 
     declared = {(c.table.name, c.column) for c in sealed_columns()}
     sealed = {(t.name, c.name) for t in metadata.tables.values() for c in t.columns if c.name.endswith("_enc")}
-    assert sealed == declared
+    # Sealed with a platform key (security.platformkey), not a tenant's: `keys rotate-master`
+    # re-wraps its root, and the rows are keyed by its blind index, so they are not re-sealed.
+    platform_sealed = {("ported_numbers", "number_enc")}
+    assert sealed - platform_sealed == declared
 
 
 async def test_rotation_while_sending_keeps_every_message_readable(api, settings):
