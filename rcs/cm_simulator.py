@@ -255,7 +255,8 @@ class CmNetApiSimulator:
         return bot
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=1024 * 1024)
+        # Room for the largest upload (a 10 MB video and its thumbnail); each part's limit is checked.
+        app = web.Application(client_max_size=11 * 1024 * 1024)
         base = f"/messaging/{self.api_version}/outbound/{{chatbotURI}}/requests"
         app.add_routes(
             [
