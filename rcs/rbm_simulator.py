@@ -2,7 +2,11 @@
 
 It speaks what `rcs.operators.rbm` sends — the OAuth token endpoint (JWT bearer grant, the
 JWT's RS256 signature checked against the agent's service-account public key), `agentMessages`
-create and delete, `capabilities` and `users:batchGet` — refuses what RBM refuses (unknown
+create and delete, `capabilities`, `users:batchGet` and `files.create` with the binary
+(`POST /upload/v1/files?uploadType=multipart`: JSON metadata `{agentId}` without `fileUrl`,
+then the media; a supported type, at most MAX_FILE_BYTES; answered `{"name": "files/…"}`; a
+message naming a file this agent did not upload, or a thumbnail file that is not an image of at
+most MAX_THUMBNAIL_BYTES, is refused) — refuses what RBM refuses (unknown
 fields, two content kinds, limits: RBM's reference) with Google API errors, and pushes the
 agent's events to its webhook as Pub/Sub push requests signed like RBM's (`X-Goog-Signature`).
 
@@ -52,6 +56,28 @@ from rcs.simulator import Behaviour, SimulatorTiming, behaviour_of
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 250 * 1024  # [RBM] a whole agent message
+MAX_FILE_BYTES = 100 * 1024 * 1024  # an uploaded image or video
+MAX_THUMBNAIL_BYTES = 100 * 1024  # a file named as a thumbnail
+FILE_LIFETIME_S = 30 * 86_400
+IMAGE_TYPES = frozenset({"image/jpeg", "image/jpg", "image/gif", "image/png"})
+FILE_TYPES = IMAGE_TYPES | {
+    "audio/aac",
+    "audio/mp3",
+    "audio/mpeg",
+    "audio/mpg",
+    "audio/mp4",
+    "audio/mp4-latm",
+    "audio/3gpp",
+    "application/ogg",
+    "audio/ogg",
+    "video/h263",
+    "video/m4v",
+    "video/mp4",
+    "video/mpeg",
+    "video/mpeg4",
+    "video/webm",
+    "application/pdf",
+}  # [RBM files.create] the supported content types
 TOKEN_LIFETIME_S = 3600
 TRAFFIC_TYPES = frozenset(
     {
@@ -197,7 +223,7 @@ def _suggestions(items, where: str, most: int) -> None:
         check_suggestion(s, f"{where}[{i}]")
 
 
-def _card_content(content, where: str, *, width: str | None) -> None:
+def _card_content(content, where: str, *, width: str | None, files: dict[str, SimFile]) -> None:
     _fields(content, where, {"title", "description", "media", "suggestions"})
     if not any(k in content for k in ("title", "description", "media")):
         raise Invalid(f"'{where}' needs a title, a description or media")
@@ -210,12 +236,39 @@ def _card_content(content, where: str, *, width: str | None) -> None:
         kind = _one_of(media, f"{where}.media", {"contentInfo", "fileName", "uploadedRbmFile"})
         if kind == "contentInfo":
             _content_info(media["contentInfo"], f"{where}.media.contentInfo")
+        elif kind == "uploadedRbmFile":
+            _uploaded(media["uploadedRbmFile"], f"{where}.media.uploadedRbmFile", files)
+        elif media["fileName"] not in files:
+            raise Invalid(f"'{where}.media.fileName' names no file this agent uploaded")
         if "height" in media:
             _enum(media["height"], f"{where}.media.height", {"SHORT", "MEDIUM", "TALL"})
             if width == "SMALL" and media["height"] == "TALL":
                 raise Invalid(f"'{where}.media.height' TALL cannot be used with SMALL cards")
     if "suggestions" in content:
         _suggestions(content["suggestions"], f"{where}.suggestions", MAX_CARD_SUGGESTIONS)
+
+
+@dataclass
+class SimFile:
+    """A file an agent uploaded (files.create)."""
+
+    name: str  # files/…
+    agent_id: str
+    data: bytes
+    content_type: str
+    until: float
+
+
+def _uploaded(ref, where: str, files: dict[str, SimFile]) -> None:
+    _fields(ref, where, {"fileName", "thumbnailName"}, ("fileName",))
+    if ref["fileName"] not in files:
+        raise Invalid(f"'{where}.fileName' names no file this agent uploaded")
+    if "thumbnailName" in ref:
+        thumb = files.get(ref["thumbnailName"])
+        if thumb is None:
+            raise Invalid(f"'{where}.thumbnailName' names no file this agent uploaded")
+        if thumb.content_type not in IMAGE_TYPES or len(thumb.data) > MAX_THUMBNAIL_BYTES:
+            raise Invalid(f"'{where}.thumbnailName': a thumbnail is an image of at most {MAX_THUMBNAIL_BYTES} bytes")
 
 
 def _content_info(info, where: str) -> None:
@@ -227,8 +280,10 @@ def _content_info(info, where: str) -> None:
         raise Invalid(f"'{where}.forceRefresh' must be a boolean")
 
 
-def check_agent_message(body, raw_size: int = 0) -> None:
-    """Refuse what RBM refuses in an AgentMessage; Invalid says where."""
+def check_agent_message(body, raw_size: int = 0, files: dict[str, SimFile] | None = None) -> None:
+    """Refuse what RBM refuses in an AgentMessage; Invalid says where. `files`: the live files
+    the agent uploaded, by name (none when not given)."""
+    files = files or {}
     if raw_size > MAX_MESSAGE_BYTES:
         raise Invalid(f"the agent message is {raw_size} bytes; RBM takes at most {MAX_MESSAGE_BYTES}")
     where = "agent_message"
@@ -275,7 +330,7 @@ def check_agent_message(body, raw_size: int = 0) -> None:
                 if "thumbnailImageAlignment" not in s:
                     raise Invalid(f"'{s_at}.thumbnailImageAlignment' is required for HORIZONTAL cards")
                 _enum(s["thumbnailImageAlignment"], f"{s_at}.thumbnailImageAlignment", {"LEFT", "RIGHT"})
-            _card_content(s["cardContent"], f"{s_at}.cardContent", width=None)
+            _card_content(s["cardContent"], f"{s_at}.cardContent", width=None, files=files)
         else:
             c_at = f"{rc_at}.carouselCard"
             c = _fields(rc[card], c_at, {"cardWidth", "cardContents"}, ("cardWidth", "cardContents"))
@@ -284,9 +339,11 @@ def check_agent_message(body, raw_size: int = 0) -> None:
             if not isinstance(contents, list) or not CAROUSEL_MIN <= len(contents) <= CAROUSEL_MAX:
                 raise Invalid(f"'{c_at}.cardContents' holds {CAROUSEL_MIN} to {CAROUSEL_MAX} cards")
             for i, content in enumerate(contents):
-                _card_content(content, f"{c_at}.cardContents[{i}]", width=c["cardWidth"])
-    else:
-        raise Invalid(f"'{cm_at}.{kind}' needs a file uploaded to RBM; the sandbox takes contentInfo URLs")
+                _card_content(content, f"{c_at}.cardContents[{i}]", width=c["cardWidth"], files=files)
+    elif kind == "uploadedRbmFile":
+        _uploaded(cm["uploadedRbmFile"], f"{cm_at}.uploadedRbmFile", files)
+    elif cm["fileName"] not in files:
+        raise Invalid(f"'{cm_at}.fileName' names no file this agent uploaded")
     if "suggestions" in cm:
         _suggestions(cm["suggestions"], f"{cm_at}.suggestions", MAX_CHIPS)
 
@@ -337,6 +394,7 @@ class RbmSimulator:
         self.tokens: dict[str, tuple[str, float]] = {}  # access token → (client email, expiry)
         self.refusals: dict[tuple[str, str], int] = {}  # (agent, message id) → 503s answered
         self.pushed: deque[dict] = deque(maxlen=10_000)  # the latest events pushed (observability)
+        self.files: dict[str, SimFile] = {}  # uploaded files by name
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -353,12 +411,14 @@ class RbmSimulator:
         return f"http://{self.root}/token"
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=2 * MAX_MESSAGE_BYTES)
+        # Room for the largest upload; an agent message's own limit is checked on its bytes.
+        app = web.Application(client_max_size=MAX_FILE_BYTES + 64 * 1024)
         app.router.add_post("/token", self.token)
         app.router.add_post("/v1/phones/{phone}/agentMessages", self.create)
         app.router.add_delete("/v1/phones/{phone}/agentMessages/{messageId}", self.delete)
         app.router.add_get("/v1/phones/{phone}/capabilities", self.capabilities)
         app.router.add_post("/v1/users:batchGet", self.batch_get)
+        app.router.add_post("/upload/v1/files", self.create_file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -451,10 +511,12 @@ class RbmSimulator:
             return google_error(400, "INVALID_ARGUMENT", "The phone number must be in E.164 format.")
         if not message_id:
             return google_error(400, "INVALID_ARGUMENT", "messageId is required.")
+        if (request.content_length or 0) > 2 * MAX_MESSAGE_BYTES:
+            return google_error(400, "INVALID_ARGUMENT", "the agent message is too large")
         raw = await request.read()
         try:
             body = orjson.loads(raw)
-            check_agent_message(body, len(raw))
+            check_agent_message(body, len(raw), self._files_of(agent.agent_id))
         except orjson.JSONDecodeError:
             return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
         except (Invalid, TypeError, ValueError) as exc:
@@ -481,6 +543,46 @@ class RbmSimulator:
             self._schedule(agent, message, behaviour)
         name = f"phones/{number}/agentMessages/{message_id}"
         return web.json_response({**body, "name": name, "sendTime": _rfc3339(self.clock())})
+
+    def _files_of(self, agent_id: str) -> dict[str, SimFile]:
+        now = self.clock()
+        return {n: f for n, f in self.files.items() if f.agent_id == agent_id and f.until > now}
+
+    async def create_file(self, request: web.Request) -> web.Response:
+        """files.create with the binary: multipart/related, the JSON metadata then the media."""
+        if request.query.get("uploadType") != "multipart":
+            return google_error(400, "INVALID_ARGUMENT", "uploadType=multipart is required for a binary upload")
+        if request.content_type != "multipart/related":
+            return google_error(400, "INVALID_ARGUMENT", "the body must be multipart/related")
+        parts: list[tuple[str, bytes]] = []
+        async for part in await request.multipart():
+            if not isinstance(part, aiohttp.BodyPartReader) or len(parts) == 2:
+                return google_error(400, "INVALID_ARGUMENT", "metadata and media: two parts")
+            ctype = (part.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+            parts.append((ctype, bytes(await part.read(decode=False))))
+        if len(parts) != 2 or parts[0][0] != "application/json":
+            return google_error(400, "INVALID_ARGUMENT", "the JSON metadata, then the media")
+        try:
+            metadata = orjson.loads(parts[0][1])
+            _fields(metadata, "create_file_request", {"agentId", "thumbnailUrl", "contentDescription"}, ("agentId",))
+        except orjson.JSONDecodeError:
+            return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        except Invalid as exc:
+            message = str(exc)
+            if isinstance(metadata, dict) and "fileUrl" in metadata:
+                message = "fileUrl must be omitted when the binary is uploaded"
+            return google_error(400, "INVALID_ARGUMENT", message)
+        agent = self._caller(request, str(metadata["agentId"]))
+        if isinstance(agent, web.Response):
+            return agent
+        ctype, data = parts[1]
+        if ctype not in FILE_TYPES:
+            return google_error(400, "INVALID_ARGUMENT", f"{ctype or 'no content type'} is not a supported file type")
+        if not data or len(data) > MAX_FILE_BYTES:
+            return google_error(400, "INVALID_ARGUMENT", f"a file holds 1 to {MAX_FILE_BYTES} bytes")
+        name = f"files/{uuid.uuid4().hex}"
+        self.files[name] = SimFile(name, agent.agent_id, data, ctype, self.clock() + FILE_LIFETIME_S)
+        return web.json_response({"name": name})
 
     def _schedule(self, agent: SimAgent, message: SimAgentMessage, behaviour: Behaviour) -> None:
         loop = asyncio.get_running_loop()
