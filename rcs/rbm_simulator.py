@@ -13,7 +13,8 @@ agent's events to its webhook as Pub/Sub push requests signed like RBM's (`X-Goo
 Sandbox numbers behave by their last digits as the CN MaaP simulator's (`rcs.simulator`
 `behaviour_of`, DESIGN §4/§13): …0, …9, …00 are not RCS-capable (capability 404, send 404
 NOT_FOUND: the platform falls back to SMS); …1–…6 DELIVERED after 0.5 s then READ 1 s later; …7
-never delivered (a DELETE revokes it); …8 answers two sends 503 UNAVAILABLE, then accepts.
+never delivered (a DELETE revokes it; when its `ttl` / `expireTime` passes first, RBM revokes
+it itself: TTL_EXPIRATION_REVOKED); …8 answers two sends 503 UNAVAILABLE, then accepts.
 """
 
 from __future__ import annotations
@@ -541,6 +542,11 @@ class RbmSimulator:
                 timer.cancel()
         if behaviour is not Behaviour.NEVER_DELIVERED:
             self._schedule(agent, message, behaviour)
+        expiry = _expiry(body, self.clock())
+        if expiry is not None:  # RBM revokes an undelivered message itself when its TTL passes
+            message.timers.append(
+                asyncio.get_running_loop().call_later(max(0.0, expiry - self.clock()), self._expire, agent, message)
+            )
         name = f"phones/{number}/agentMessages/{message_id}"
         return web.json_response({**body, "name": name, "sendTime": _rfc3339(self.clock())})
 
@@ -583,6 +589,14 @@ class RbmSimulator:
         name = f"files/{uuid.uuid4().hex}"
         self.files[name] = SimFile(name, agent.agent_id, data, ctype, self.clock() + FILE_LIFETIME_S)
         return web.json_response({"name": name})
+
+    def _expire(self, agent: SimAgent, message: SimAgentMessage) -> None:
+        if message.state != "accepted":
+            return
+        for timer in message.timers:
+            timer.cancel()
+        message.state = "revoked"
+        self._push(agent, message, "TTL_EXPIRATION_REVOKED")
 
     def _schedule(self, agent: SimAgent, message: SimAgentMessage, behaviour: Behaviour) -> None:
         loop = asyncio.get_running_loop()
@@ -705,6 +719,15 @@ class RbmSimulator:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+def _expiry(body: dict, now: float) -> float | None:
+    """When an accepted AgentMessage's ttl / expireTime ends (Unix seconds), or None."""
+    if "ttl" in body:
+        return now + float(body["ttl"][:-1])
+    if "expireTime" in body:
+        return datetime.fromisoformat(str(body["expireTime"]).replace("Z", "+00:00")).timestamp()
+    return None
 
 
 def _oauth_error(error: str, description: str) -> web.Response:

@@ -318,7 +318,8 @@ def _ttl(value) -> str:
 
 def agent_message(message: OutboundMessage, files_root: str = DEFAULT_FILES_ROOT) -> dict:
     """The AgentMessage body for one outbound message. `message.extra` may carry `ttl` (seconds)
-    or `expireTime` (RFC 3339), as RBM's own expiry (RBM then revokes it itself)."""
+    or `expireTime` (RFC 3339), as RBM's own expiry (RBM then revokes it itself); else the
+    message's own TTL end (`expires_ms`) becomes its `expireTime`."""
     body: dict[str, Any] = {"contentMessage": content_message(message.parts, files_root)}
     if message.traffic_type in TRAFFIC_TYPES:
         body["messageTrafficType"] = TRAFFIC_TYPES[message.traffic_type]
@@ -328,6 +329,9 @@ def agent_message(message: OutboundMessage, files_root: str = DEFAULT_FILES_ROOT
         body["ttl"] = _ttl(message.extra["ttl"])
     elif "expireTime" in message.extra:
         body["expireTime"] = str(message.extra["expireTime"])
+    elif message.expires_ms is not None:
+        at = datetime.fromtimestamp(message.expires_ms / 1000, UTC)
+        body["expireTime"] = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
     return body
 
 
