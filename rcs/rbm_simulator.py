@@ -3,8 +3,8 @@
 It speaks what `rcs.operators.rbm` sends — the OAuth token endpoint (JWT bearer grant, the
 JWT's RS256 signature checked against the agent's service-account public key), `agentMessages`
 create and delete, `capabilities`, `users:batchGet` and `files.create` with the binary
-(`POST /upload/v1/files?uploadType=multipart`: JSON metadata `{agentId}` without `fileUrl`,
-then the media; a supported type, at most MAX_FILE_BYTES; answered `{"name": "files/…"}`; a
+(`POST /upload/v1/files?agentId=…` with the media as the body, or `uploadType=multipart`;
+no `fileUrl`; a supported type, at most MAX_FILE_BYTES; answered `{"name": "files/…"}`; a
 message naming a file this agent did not upload, or a thumbnail file that is not an image of at
 most MAX_THUMBNAIL_BYTES, is refused) — refuses what RBM refuses (unknown
 fields, two content kinds, limits: RBM's reference) with Google API errors, and pushes the
@@ -555,33 +555,39 @@ class RbmSimulator:
         return {n: f for n, f in self.files.items() if f.agent_id == agent_id and f.until > now}
 
     async def create_file(self, request: web.Request) -> web.Response:
-        """files.create with the binary: multipart/related, the JSON metadata then the media."""
-        if request.query.get("uploadType") != "multipart":
-            return google_error(400, "INVALID_ARGUMENT", "uploadType=multipart is required for a binary upload")
-        if request.content_type != "multipart/related":
-            return google_error(400, "INVALID_ARGUMENT", "the body must be multipart/related")
-        parts: list[tuple[str, bytes]] = []
-        async for part in await request.multipart():
-            if not isinstance(part, aiohttp.BodyPartReader) or len(parts) == 2:
-                return google_error(400, "INVALID_ARGUMENT", "metadata and media: two parts")
-            ctype = (part.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-            parts.append((ctype, bytes(await part.read(decode=False))))
-        if len(parts) != 2 or parts[0][0] != "application/json":
-            return google_error(400, "INVALID_ARGUMENT", "the JSON metadata, then the media")
+        """files.create with the binary: the media as the body (`?agentId=…`, Content-Type the
+        media's), or Google's `uploadType=multipart` (multipart/related: the JSON metadata, then
+        the media) as API client libraries send it. `fileUrl` must be left out of either."""
+        if request.content_type == "multipart/related":
+            if request.query.get("uploadType") != "multipart":
+                return google_error(400, "INVALID_ARGUMENT", "a multipart/related upload needs uploadType=multipart")
+            parts: list[tuple[str, bytes]] = []
+            async for part in await request.multipart():
+                if not isinstance(part, aiohttp.BodyPartReader) or len(parts) == 2:
+                    return google_error(400, "INVALID_ARGUMENT", "metadata and media: two parts")
+                ctype = (part.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+                parts.append((ctype, bytes(await part.read(decode=False))))
+            if len(parts) != 2 or parts[0][0] != "application/json":
+                return google_error(400, "INVALID_ARGUMENT", "the JSON metadata, then the media")
+            try:
+                metadata = orjson.loads(parts[0][1])
+            except orjson.JSONDecodeError:
+                return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+            ctype, data = parts[1]
+        else:
+            metadata = dict(request.query)
+            if metadata.get("uploadType") == "media":  # the simple upload, said explicitly
+                del metadata["uploadType"]
+            ctype, data = request.content_type, await request.read()
+        if isinstance(metadata, dict) and "fileUrl" in metadata:
+            return google_error(400, "INVALID_ARGUMENT", "fileUrl must be omitted when the binary is uploaded")
         try:
-            metadata = orjson.loads(parts[0][1])
             _fields(metadata, "create_file_request", {"agentId", "thumbnailUrl", "contentDescription"}, ("agentId",))
-        except orjson.JSONDecodeError:
-            return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
         except Invalid as exc:
-            message = str(exc)
-            if isinstance(metadata, dict) and "fileUrl" in metadata:
-                message = "fileUrl must be omitted when the binary is uploaded"
-            return google_error(400, "INVALID_ARGUMENT", message)
+            return google_error(400, "INVALID_ARGUMENT", str(exc))
         agent = self._caller(request, str(metadata["agentId"]))
         if isinstance(agent, web.Response):
             return agent
-        ctype, data = parts[1]
         if ctype not in FILE_TYPES:
             return google_error(400, "INVALID_ARGUMENT", f"{ctype or 'no content type'} is not a supported file type")
         if not data or len(data) > MAX_FILE_BYTES:

@@ -10,9 +10,9 @@ optional chip list); RBM takes one `AgentMessage` per request. This module trans
   `on_delivery` as the `revokeOk` / `revokeFail` status the CN MaaPs send as a callback;
 - `GET /v1/phones/{E.164}/capabilities?requestId=…&agentId=…` (404: not RCS-capable) and
   `POST /v1/users:batchGet` for many numbers;
-- `POST /upload/v1/files?uploadType=multipart` (files.create with the binary: a
-  `multipart/related` body of the JSON metadata `{"agentId"}` — `fileUrl` omitted, as the
-  reference says for a binary upload — and the media) answered `{"name": "files/…"}`. A thumbnail
+- `POST /upload/v1/files?agentId=…` (files.create with the binary: "omit the fileUrl field …
+  and specify the binary as the POST request body", its Content-Type the media's) answered
+  `{"name": "files/…"}`. A thumbnail
   is uploaded the same way; the upload is handed back as the URL `{API}/v1/files/{id}` and a card
   naming such a URL is sent with `uploadedRbmFile {fileName, thumbnailName}`.
 
@@ -707,26 +707,19 @@ class RbmChannel:
         )
 
     async def _create_file(self, data: bytes, content_type: str) -> str:
-        """POST /upload/v1/files?uploadType=multipart; the file's name (`files/…`)."""
-        boundary = uuid.uuid4().hex
-        metadata = orjson.dumps({"agentId": self.settings.agent_id})
-        body = (
-            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode()
-            + metadata
-            + f"\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode()
-            + data
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        url = URL(f"{self._upload_base}/files", encoded=True).with_query({"uploadType": "multipart"})
+        """POST /upload/v1/files?agentId=… with the binary; the file's name (`files/…`)."""
+        # The reference's binary upload: the media as the body, the request's other field
+        # (agentId) as a query parameter (gRPC transcoding).
+        url = URL(f"{self._upload_base}/files", encoded=True).with_query({"agentId": self.settings.agent_id})
         try:
             token = await self.tokens.get()
             for attempt in (0, 1):
                 headers = {
                     "authorization": f"Bearer {token}",
                     "accept": "application/json",
-                    "content-type": f"multipart/related; boundary={boundary}",
+                    "content-type": content_type,
                 }
-                async with self._http().post(url, data=body, headers=headers, allow_redirects=self._follow) as resp:
+                async with self._http().post(url, data=data, headers=headers, allow_redirects=self._follow) as resp:
                     raw, status = await resp.read(), resp.status
                 if status == 401 and attempt == 0:
                     token = await self.tokens.rejected(token)

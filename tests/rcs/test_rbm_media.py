@@ -8,8 +8,10 @@ request to the Upload URI, omit the fileUrl field from the JSON request body…"
 `{fileUrl, thumbnailUrl, contentDescription, agentId}` with agentId required; answer
 `{"name": "files/{uid}"}`; images jpeg/jpg/gif/png, video h263/m4v/mp4/mpeg/mpeg4/webm, audio,
 pdf) and `UploadedRbmFile {fileName, thumbnailName}` in a rich card's media and a content
-message. The body of a binary-plus-metadata upload is Google's `uploadType=multipart`
-(`multipart/related`: the JSON metadata, then the media), as Google's API clients send it.
+message. With the binary as the body, the request's agentId goes in the query (the URL's gRPC
+transcoding; the RBM guides' cURL upload: `…/upload/v1/files?agentId=AGENT_ID`, `Content-Type`
+the media's, `--upload-file`). The simulator also takes Google's `uploadType=multipart`
+(`multipart/related`: JSON metadata, then the media), as API client libraries send it.
 """
 
 from __future__ import annotations
@@ -59,10 +61,7 @@ async def recorder(aiohttp_server):
         return web.json_response({"access_token": "ya29.recorded", "expires_in": 3600, "token_type": "Bearer"})
 
     async def upload(request: web.Request) -> web.Response:
-        parts = []
-        async for part in await request.multipart():
-            parts.append((part.headers.get("Content-Type"), bytes(await part.read())))
-        seen.append({"path": request.path_qs, "headers": dict(request.headers), "parts": parts})
+        seen.append({"path": request.path_qs, "headers": dict(request.headers), "body": await request.read()})
         return web.json_response({"name": f"files/f{len(seen)}"})
 
     app = web.Application()
@@ -82,12 +81,9 @@ async def test_upload_on_the_wire(recorder):
     got = await channel.upload_media(PNG, "image/png", "a.png", thumbnail=(JPG, "image/jpeg", "t.jpg"))
     thumb, main = seen
     for sent, (ctype, data) in ((thumb, ("image/jpeg", JPG)), (main, ("image/png", PNG))):
-        assert sent["path"] == "/upload/v1/files?uploadType=multipart"
+        assert sent["path"] == f"/upload/v1/files?agentId={AGENT}"  # no fileUrl: the binary is the body
         assert sent["headers"]["Authorization"] == "Bearer ya29.recorded"
-        assert sent["headers"]["Content-Type"].startswith("multipart/related; boundary=")
-        (meta_type, meta), media = sent["parts"]
-        assert meta_type.startswith("application/json") and orjson.loads(meta) == {"agentId": AGENT}  # no fileUrl
-        assert media == (ctype, data)
+        assert (sent["headers"]["Content-Type"], sent["body"]) == (ctype, data)
     assert (got.url, got.thumbnail_url) == (f"http://{root}/v1/files/f2", f"http://{root}/v1/files/f1")
     assert got.until  # RBM keeps it for a while: the platform uploads again before it goes
 
