@@ -197,6 +197,7 @@ class RcsStage:
                 contribution_id=job.id,
                 traffic_type=rcs_traffic_type(job.traffic_type),
                 in_reply_to=in_reply_to,
+                expires_ms=job.expires_ms,
             )
             result = await channel.send(message)
             self.observer.send("rcs", result.outcome.value, time.perf_counter() - started)

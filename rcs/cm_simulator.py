@@ -1,14 +1,19 @@
 """A sandbox China Mobile MaaP: the chatbot interface of OMA NetAPI Messaging (XML) on
 loopback, as strict as the real one, with the sandbox's magic-number behaviour.
 
-It takes `POST /messaging/{v}/outbound/{chatbotURI}/requests` (an `outboundMessageRequest`)
-and `PUT …/requests/{messageId}/status` (a `messageStatusReport`, RevokeRequested), and
+It takes `POST /messaging/{v}/outbound/{chatbotURI}/requests` (an `outboundMessageRequest`),
+`PUT …/requests/{messageId}/status` (a `messageStatusReport`, RevokeRequested) and
+`POST /Content` (a media upload: multipart/form-data `Thumbnail` + `File`, the chatbot named by
+`X-3GPP-Intended-Identity`, a `tid`, `Terminal-type: Chatbot`; the CN media limits of DESIGN
+§11; answered with the GSMA file document, the file then served at `GET /s/{id}`), and
 refuses what the interface refuses, answering an OMA `common:requestError`: a missing or
 wrong `Authorization` (Basic appId:sha256(token + Date)) or a stale `Date` (401), a body that
 is not `application/xml` (415), XML with a DTD or entities, a root or namespace of another
 message, more than one `destinationAddress` (POL0003), an `Address` header naming someone else,
-a sender that is not the chatbot, content types and parts the interface does not carry, and
-cards and chip lists the chatbot message schema refuses (SVC0002, the CN simulator's checks).
+a sender that is not the chatbot, content types and parts the interface does not carry,
+cards and chip lists the chatbot message schema refuses (SVC0002, the CN simulator's checks),
+and a card or file naming media this MaaP did not issue to the chatbot, or whose copy expired
+(SVC0002 `mediaUrl`: a MaaP sends only files uploaded to it).
 
 Notifications go to the platform's callback base URL as XML, signed like the CN interface's
 callbacks with the chatbot's callback token (the public record is silent on how the MaaP
@@ -64,6 +69,8 @@ from rcs.maap import (
 from rcs.operators.cm_netapi import token_of
 from rcs.simulator import (
     MAX_TEXT,
+    THUMBNAIL_MAX,
+    UPLOAD_KINDS,
     Behaviour,
     Refusal,
     RouteAccessLogger,
@@ -72,6 +79,8 @@ from rcs.simulator import (
     check_card_object,
     check_chip_object,
     collect_suggestions,
+    media_urls,
+    utc_z,
 )
 from security.logs import mask_phone
 from security.numbers import number_from_uri
@@ -84,6 +93,9 @@ MAX_SKEW_S = 900.0  # how far the Date header may be from our clock
 CONTENT_TYPES = frozenset({TEXT_TYPE, BOT_MESSAGE_TYPE, FILE_TRANSFER_TYPE})
 SANDBOX_CHATBOT_URI = "sip:12520000001@botplatform.rcs.chinamobile.com"
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
+FTHTTP_NS = "urn:gsma:params:xml:ns:rcs:rcs:fthttp"
+FILE_LIFETIME_S = 3 * 86_400  # how long an uploaded copy is served (the answer's `until`)
+_THUMBNAIL_TYPES = UPLOAD_KINDS["image"][0]
 
 
 class Refused(Exception):
@@ -111,6 +123,18 @@ class CmChatbot:
     app_id: str
     token: str
     callback_token: str
+
+
+@dataclass
+class CmFile:
+    """A file uploaded to the MaaP: served at `url` until `until` (Unix seconds)."""
+
+    url: str
+    chatbot_id: str
+    data: bytes
+    content_type: str
+    file_name: str
+    until: float
 
 
 @dataclass
@@ -208,6 +232,8 @@ class CmNetApiSimulator:
         self.messages: dict[str, CmMessage] = {}
         self.attempts: Counter[str] = Counter()  # sends seen per messageId (…8 numbers)
         self.refusals: list[str] = []  # what was refused and why (for tests)
+        self.files: dict[str, CmFile] = {}  # uploaded media by the URL answered
+        self.uploads: list[str] = []  # the tid of each accepted upload
         self.callbacks_sent = self.callbacks_failed = 0
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -229,9 +255,17 @@ class CmNetApiSimulator:
         return bot
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=1024 * 1024)
+        # Room for the largest upload (a 10 MB video and its thumbnail); each part's limit is checked.
+        app = web.Application(client_max_size=11 * 1024 * 1024)
         base = f"/messaging/{self.api_version}/outbound/{{chatbotURI}}/requests"
-        app.add_routes([web.post(base, self._send), web.put(f"{base}/{{messageId}}/status", self._revoke)])
+        app.add_routes(
+            [
+                web.post(base, self._send),
+                web.put(f"{base}/{{messageId}}/status", self._revoke),
+                web.post("/Content", self._upload),
+                web.get("/s/{fileId}", self._file),
+            ]
+        )
         return app
 
     async def start(self) -> None:
@@ -357,6 +391,7 @@ class CmNetApiSimulator:
         else:
             parts = [(content_type.split(";", 1)[0].strip().lower(), body)]
         check_parts(parts)
+        self._check_media(parts, bot)
         message_id = (fields["messageId"].text or "").strip() if "messageId" in fields else str(uuid.uuid4())
         behaviour = behaviour_of(number)
         self.attempts[message_id] += 1
@@ -386,6 +421,96 @@ class CmNetApiSimulator:
             raise Refused(404, "SVC0001", "A service error occurred. Error code is %1", "unknown message")
         self._later(message, self.timing.revoke_delay_s, lambda: self._settle_revoke(message))
         return web.Response(status=204)
+
+    def _check_media(self, parts: list[tuple[str, str]], bot: CmChatbot) -> None:
+        """Every media URL a card or file names must be a live file uploaded by this chatbot."""
+        urls: list[str] = []
+        for ctype, content in parts:
+            if ctype == BOT_MESSAGE_TYPE:
+                urls.extend(media_urls({"contentType": ctype, "contentText": orjson.loads(content)}))
+            elif ctype == FILE_TRANSFER_TYPE:
+                try:
+                    root = parse_xml(content.encode())
+                except XmlRefused as exc:
+                    raise Refused(400, "SVC0002", "Invalid input value for message part %1", str(exc)) from None
+                urls.extend(e.get("url", "") for e in root.iter() if _local(e.tag) == "data")
+        for url in urls:
+            held = self.files.get(url)
+            if held is None or held.chatbot_id != bot.chatbot_id or held.until <= self.clock():
+                raise Refused(400, "SVC0002", "Invalid input value for message part %1", "mediaUrl")
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        if self.timing.latency_s:
+            await asyncio.sleep(self.timing.latency_s)
+        try:
+            identity = request.headers.get("X-3GPP-Intended-Identity", "")
+            bot = self.chatbots.get(identity) or self.chatbots.get(f"sip:{identity}")
+            if bot is None:
+                raise Refused(403, "SVC0001", "A service error occurred. Error code is %1", "X-3GPP-Intended-Identity")
+            self._authenticate(request, bot)
+            return await self._accept_upload(request, bot)
+        except Refused as r:
+            self.refusals.append(f"{r.exception_id} {' '.join(r.variables)}")
+            return r.answer()
+
+    async def _accept_upload(self, request: web.Request, bot: CmChatbot) -> web.Response:
+        if request.headers.get("Terminal-type") != "Chatbot":
+            raise Refused(400, "SVC0002", "Invalid input value for message part %1", "Terminal-type")
+        if request.content_type != "multipart/form-data":
+            raise Refused(415, "SVC0002", "Invalid input value for message part %1", "Content-Type")
+        tid = request.headers.get("tid", "")
+        found: dict[str, tuple[bytes, str, str]] = {}
+        async for part in await request.multipart():
+            if not isinstance(part, aiohttp.BodyPartReader) or part.name not in ("File", "Thumbnail", "tid"):
+                raise Refused(400, "SVC0002", "Invalid input value for message part %1", "form part")
+            if part.name in found:
+                raise Refused(400, "SVC0002", "Invalid input value for message part %1", f"two {part.name} parts")
+            data = bytes(await part.read(decode=False))
+            if part.name == "tid":  # some clients send it as a form field
+                tid = tid or data.decode(errors="replace").strip()
+                continue
+            ctype = (part.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+            found[part.name] = (data, ctype, part.filename or part.name.lower())
+        if not tid:
+            raise Refused(400, "SVC0002", "Invalid input value for message part %1", "tid")
+        if "File" not in found:
+            raise Refused(400, "SVC0002", "Invalid input value for message part %1", "File")
+        for name, (data, ctype, _) in found.items():
+            if name == "Thumbnail":
+                types, most = _THUMBNAIL_TYPES, THUMBNAIL_MAX
+            else:
+                types, most = next(((t, m) for t, m in UPLOAD_KINDS.values() if ctype in t), (frozenset(), 0))
+            if not data:
+                raise Refused(400, "SVC0002", "Invalid input value for message part %1", f"{name}: empty")
+            if ctype not in types:
+                raise Refused(415, "SVC0002", "Invalid input value for message part %1", f"{name}: {ctype}")
+            if len(data) > most:
+                raise Refused(413, "SVC0002", "Invalid input value for message part %1", f"{name}: over {most} bytes")
+        until = self.clock() + FILE_LIFETIME_S
+        infos = []
+        for name in ("Thumbnail", "File"):
+            if name not in found:
+                continue
+            data, ctype, file_name = found[name]
+            url = f"{self.url}/s/{uuid.uuid4().hex}{'FD' if name == 'File' else 'TD'}"
+            self.files[url] = CmFile(url, bot.chatbot_id, data, ctype, file_name, until)
+            kind = "file" if name == "File" else "thumbnail"
+            named = f"<file-name>{escape(file_name)}</file-name>" if kind == "file" else ""
+            infos.append(
+                f'<file-info type="{kind}"><file-size>{len(data)}</file-size>{named}'
+                f"<content-type>{escape(ctype)}</content-type>"
+                f"<data url={quoteattr(url)} until={quoteattr(utc_z(until))}/></file-info>"
+            )
+        self.uploads.append(tid)
+        body = f'<?xml version="1.0" encoding="UTF-8"?>\n<file xmlns="{FTHTTP_NS}">{"".join(infos)}</file>'
+        return web.Response(status=200, text=body, content_type="application/xml")
+
+    async def _file(self, request: web.Request) -> web.Response:
+        """An uploaded file, as the handset fetches it (until its copy expires)."""
+        held = self.files.get(f"{self.url}/s/{request.match_info['fileId']}")
+        if held is None or held.until <= self.clock():
+            raise web.HTTPNotFound()
+        return web.Response(body=held.data, content_type=held.content_type)
 
     # -- behaviour -----------------------------------------------------------------------------
 

@@ -82,6 +82,9 @@ class OutboundMessage:
     report_request: tuple[str, ...] = ALL_REPORTS
     in_reply_to: str | None = None  # the contributionId of the user's message this answers
     extra: dict = field(default_factory=dict)
+    # When the message's TTL ends (Unix ms). An interface that can expire a message itself is
+    # told (RBM's expireTime); the CN interfaces have no such field and ignore it.
+    expires_ms: int | None = None
 
     def __post_init__(self) -> None:
         traffic = self.traffic_type

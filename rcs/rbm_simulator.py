@@ -2,14 +2,19 @@
 
 It speaks what `rcs.operators.rbm` sends — the OAuth token endpoint (JWT bearer grant, the
 JWT's RS256 signature checked against the agent's service-account public key), `agentMessages`
-create and delete, `capabilities` and `users:batchGet` — refuses what RBM refuses (unknown
+create and delete, `capabilities`, `users:batchGet` and `files.create` with the binary
+(`POST /upload/v1/files?agentId=…` with the media as the body, or `uploadType=multipart`;
+no `fileUrl`; a supported type, at most MAX_FILE_BYTES; answered `{"name": "files/…"}`; a
+message naming a file this agent did not upload, or a thumbnail file that is not an image of at
+most MAX_THUMBNAIL_BYTES, is refused) — refuses what RBM refuses (unknown
 fields, two content kinds, limits: RBM's reference) with Google API errors, and pushes the
 agent's events to its webhook as Pub/Sub push requests signed like RBM's (`X-Goog-Signature`).
 
 Sandbox numbers behave by their last digits as the CN MaaP simulator's (`rcs.simulator`
 `behaviour_of`, DESIGN §4/§13): …0, …9, …00 are not RCS-capable (capability 404, send 404
 NOT_FOUND: the platform falls back to SMS); …1–…6 DELIVERED after 0.5 s then READ 1 s later; …7
-never delivered (a DELETE revokes it); …8 answers two sends 503 UNAVAILABLE, then accepts.
+never delivered (a DELETE revokes it; when its `ttl` / `expireTime` passes first, RBM revokes
+it itself: TTL_EXPIRATION_REVOKED); …8 answers two sends 503 UNAVAILABLE, then accepts.
 """
 
 from __future__ import annotations
@@ -52,6 +57,28 @@ from rcs.simulator import Behaviour, SimulatorTiming, behaviour_of
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 250 * 1024  # [RBM] a whole agent message
+MAX_FILE_BYTES = 100 * 1024 * 1024  # an uploaded image or video
+MAX_THUMBNAIL_BYTES = 100 * 1024  # a file named as a thumbnail
+FILE_LIFETIME_S = 30 * 86_400
+IMAGE_TYPES = frozenset({"image/jpeg", "image/jpg", "image/gif", "image/png"})
+FILE_TYPES = IMAGE_TYPES | {
+    "audio/aac",
+    "audio/mp3",
+    "audio/mpeg",
+    "audio/mpg",
+    "audio/mp4",
+    "audio/mp4-latm",
+    "audio/3gpp",
+    "application/ogg",
+    "audio/ogg",
+    "video/h263",
+    "video/m4v",
+    "video/mp4",
+    "video/mpeg",
+    "video/mpeg4",
+    "video/webm",
+    "application/pdf",
+}  # [RBM files.create] the supported content types
 TOKEN_LIFETIME_S = 3600
 TRAFFIC_TYPES = frozenset(
     {
@@ -197,7 +224,7 @@ def _suggestions(items, where: str, most: int) -> None:
         check_suggestion(s, f"{where}[{i}]")
 
 
-def _card_content(content, where: str, *, width: str | None) -> None:
+def _card_content(content, where: str, *, width: str | None, files: dict[str, SimFile]) -> None:
     _fields(content, where, {"title", "description", "media", "suggestions"})
     if not any(k in content for k in ("title", "description", "media")):
         raise Invalid(f"'{where}' needs a title, a description or media")
@@ -210,12 +237,39 @@ def _card_content(content, where: str, *, width: str | None) -> None:
         kind = _one_of(media, f"{where}.media", {"contentInfo", "fileName", "uploadedRbmFile"})
         if kind == "contentInfo":
             _content_info(media["contentInfo"], f"{where}.media.contentInfo")
+        elif kind == "uploadedRbmFile":
+            _uploaded(media["uploadedRbmFile"], f"{where}.media.uploadedRbmFile", files)
+        elif media["fileName"] not in files:
+            raise Invalid(f"'{where}.media.fileName' names no file this agent uploaded")
         if "height" in media:
             _enum(media["height"], f"{where}.media.height", {"SHORT", "MEDIUM", "TALL"})
             if width == "SMALL" and media["height"] == "TALL":
                 raise Invalid(f"'{where}.media.height' TALL cannot be used with SMALL cards")
     if "suggestions" in content:
         _suggestions(content["suggestions"], f"{where}.suggestions", MAX_CARD_SUGGESTIONS)
+
+
+@dataclass
+class SimFile:
+    """A file an agent uploaded (files.create)."""
+
+    name: str  # files/…
+    agent_id: str
+    data: bytes
+    content_type: str
+    until: float
+
+
+def _uploaded(ref, where: str, files: dict[str, SimFile]) -> None:
+    _fields(ref, where, {"fileName", "thumbnailName"}, ("fileName",))
+    if ref["fileName"] not in files:
+        raise Invalid(f"'{where}.fileName' names no file this agent uploaded")
+    if "thumbnailName" in ref:
+        thumb = files.get(ref["thumbnailName"])
+        if thumb is None:
+            raise Invalid(f"'{where}.thumbnailName' names no file this agent uploaded")
+        if thumb.content_type not in IMAGE_TYPES or len(thumb.data) > MAX_THUMBNAIL_BYTES:
+            raise Invalid(f"'{where}.thumbnailName': a thumbnail is an image of at most {MAX_THUMBNAIL_BYTES} bytes")
 
 
 def _content_info(info, where: str) -> None:
@@ -227,8 +281,10 @@ def _content_info(info, where: str) -> None:
         raise Invalid(f"'{where}.forceRefresh' must be a boolean")
 
 
-def check_agent_message(body, raw_size: int = 0) -> None:
-    """Refuse what RBM refuses in an AgentMessage; Invalid says where."""
+def check_agent_message(body, raw_size: int = 0, files: dict[str, SimFile] | None = None) -> None:
+    """Refuse what RBM refuses in an AgentMessage; Invalid says where. `files`: the live files
+    the agent uploaded, by name (none when not given)."""
+    files = files or {}
     if raw_size > MAX_MESSAGE_BYTES:
         raise Invalid(f"the agent message is {raw_size} bytes; RBM takes at most {MAX_MESSAGE_BYTES}")
     where = "agent_message"
@@ -275,7 +331,7 @@ def check_agent_message(body, raw_size: int = 0) -> None:
                 if "thumbnailImageAlignment" not in s:
                     raise Invalid(f"'{s_at}.thumbnailImageAlignment' is required for HORIZONTAL cards")
                 _enum(s["thumbnailImageAlignment"], f"{s_at}.thumbnailImageAlignment", {"LEFT", "RIGHT"})
-            _card_content(s["cardContent"], f"{s_at}.cardContent", width=None)
+            _card_content(s["cardContent"], f"{s_at}.cardContent", width=None, files=files)
         else:
             c_at = f"{rc_at}.carouselCard"
             c = _fields(rc[card], c_at, {"cardWidth", "cardContents"}, ("cardWidth", "cardContents"))
@@ -284,9 +340,11 @@ def check_agent_message(body, raw_size: int = 0) -> None:
             if not isinstance(contents, list) or not CAROUSEL_MIN <= len(contents) <= CAROUSEL_MAX:
                 raise Invalid(f"'{c_at}.cardContents' holds {CAROUSEL_MIN} to {CAROUSEL_MAX} cards")
             for i, content in enumerate(contents):
-                _card_content(content, f"{c_at}.cardContents[{i}]", width=c["cardWidth"])
-    else:
-        raise Invalid(f"'{cm_at}.{kind}' needs a file uploaded to RBM; the sandbox takes contentInfo URLs")
+                _card_content(content, f"{c_at}.cardContents[{i}]", width=c["cardWidth"], files=files)
+    elif kind == "uploadedRbmFile":
+        _uploaded(cm["uploadedRbmFile"], f"{cm_at}.uploadedRbmFile", files)
+    elif cm["fileName"] not in files:
+        raise Invalid(f"'{cm_at}.fileName' names no file this agent uploaded")
     if "suggestions" in cm:
         _suggestions(cm["suggestions"], f"{cm_at}.suggestions", MAX_CHIPS)
 
@@ -337,6 +395,7 @@ class RbmSimulator:
         self.tokens: dict[str, tuple[str, float]] = {}  # access token → (client email, expiry)
         self.refusals: dict[tuple[str, str], int] = {}  # (agent, message id) → 503s answered
         self.pushed: deque[dict] = deque(maxlen=10_000)  # the latest events pushed (observability)
+        self.files: dict[str, SimFile] = {}  # uploaded files by name
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -353,12 +412,14 @@ class RbmSimulator:
         return f"http://{self.root}/token"
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=2 * MAX_MESSAGE_BYTES)
+        # Room for the largest upload; an agent message's own limit is checked on its bytes.
+        app = web.Application(client_max_size=MAX_FILE_BYTES + 64 * 1024)
         app.router.add_post("/token", self.token)
         app.router.add_post("/v1/phones/{phone}/agentMessages", self.create)
         app.router.add_delete("/v1/phones/{phone}/agentMessages/{messageId}", self.delete)
         app.router.add_get("/v1/phones/{phone}/capabilities", self.capabilities)
         app.router.add_post("/v1/users:batchGet", self.batch_get)
+        app.router.add_post("/upload/v1/files", self.create_file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -451,10 +512,12 @@ class RbmSimulator:
             return google_error(400, "INVALID_ARGUMENT", "The phone number must be in E.164 format.")
         if not message_id:
             return google_error(400, "INVALID_ARGUMENT", "messageId is required.")
+        if (request.content_length or 0) > 2 * MAX_MESSAGE_BYTES:
+            return google_error(400, "INVALID_ARGUMENT", "the agent message is too large")
         raw = await request.read()
         try:
             body = orjson.loads(raw)
-            check_agent_message(body, len(raw))
+            check_agent_message(body, len(raw), self._files_of(agent.agent_id))
         except orjson.JSONDecodeError:
             return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
         except (Invalid, TypeError, ValueError) as exc:
@@ -479,8 +542,67 @@ class RbmSimulator:
                 timer.cancel()
         if behaviour is not Behaviour.NEVER_DELIVERED:
             self._schedule(agent, message, behaviour)
+        expiry = _expiry(body, self.clock())
+        if expiry is not None:  # RBM revokes an undelivered message itself when its TTL passes
+            message.timers.append(
+                asyncio.get_running_loop().call_later(max(0.0, expiry - self.clock()), self._expire, agent, message)
+            )
         name = f"phones/{number}/agentMessages/{message_id}"
         return web.json_response({**body, "name": name, "sendTime": _rfc3339(self.clock())})
+
+    def _files_of(self, agent_id: str) -> dict[str, SimFile]:
+        now = self.clock()
+        return {n: f for n, f in self.files.items() if f.agent_id == agent_id and f.until > now}
+
+    async def create_file(self, request: web.Request) -> web.Response:
+        """files.create with the binary: the media as the body (`?agentId=…`, Content-Type the
+        media's), or Google's `uploadType=multipart` (multipart/related: the JSON metadata, then
+        the media) as API client libraries send it. `fileUrl` must be left out of either."""
+        if request.content_type == "multipart/related":
+            if request.query.get("uploadType") != "multipart":
+                return google_error(400, "INVALID_ARGUMENT", "a multipart/related upload needs uploadType=multipart")
+            parts: list[tuple[str, bytes]] = []
+            async for part in await request.multipart():
+                if not isinstance(part, aiohttp.BodyPartReader) or len(parts) == 2:
+                    return google_error(400, "INVALID_ARGUMENT", "metadata and media: two parts")
+                ctype = (part.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+                parts.append((ctype, bytes(await part.read(decode=False))))
+            if len(parts) != 2 or parts[0][0] != "application/json":
+                return google_error(400, "INVALID_ARGUMENT", "the JSON metadata, then the media")
+            try:
+                metadata = orjson.loads(parts[0][1])
+            except orjson.JSONDecodeError:
+                return google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+            ctype, data = parts[1]
+        else:
+            metadata = dict(request.query)
+            if metadata.get("uploadType") == "media":  # the simple upload, said explicitly
+                del metadata["uploadType"]
+            ctype, data = request.content_type, await request.read()
+        if isinstance(metadata, dict) and "fileUrl" in metadata:
+            return google_error(400, "INVALID_ARGUMENT", "fileUrl must be omitted when the binary is uploaded")
+        try:
+            _fields(metadata, "create_file_request", {"agentId", "thumbnailUrl", "contentDescription"}, ("agentId",))
+        except Invalid as exc:
+            return google_error(400, "INVALID_ARGUMENT", str(exc))
+        agent = self._caller(request, str(metadata["agentId"]))
+        if isinstance(agent, web.Response):
+            return agent
+        if ctype not in FILE_TYPES:
+            return google_error(400, "INVALID_ARGUMENT", f"{ctype or 'no content type'} is not a supported file type")
+        if not data or len(data) > MAX_FILE_BYTES:
+            return google_error(400, "INVALID_ARGUMENT", f"a file holds 1 to {MAX_FILE_BYTES} bytes")
+        name = f"files/{uuid.uuid4().hex}"
+        self.files[name] = SimFile(name, agent.agent_id, data, ctype, self.clock() + FILE_LIFETIME_S)
+        return web.json_response({"name": name})
+
+    def _expire(self, agent: SimAgent, message: SimAgentMessage) -> None:
+        if message.state != "accepted":
+            return
+        for timer in message.timers:
+            timer.cancel()
+        message.state = "revoked"
+        self._push(agent, message, "TTL_EXPIRATION_REVOKED")
 
     def _schedule(self, agent: SimAgent, message: SimAgentMessage, behaviour: Behaviour) -> None:
         loop = asyncio.get_running_loop()
@@ -603,6 +725,15 @@ class RbmSimulator:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+def _expiry(body: dict, now: float) -> float | None:
+    """When an accepted AgentMessage's ttl / expireTime ends (Unix seconds), or None."""
+    if "ttl" in body:
+        return now + float(body["ttl"][:-1])
+    if "expireTime" in body:
+        return datetime.fromisoformat(str(body["expireTime"]).replace("Z", "+00:00")).timestamp()
+    return None
 
 
 def _oauth_error(error: str, description: str) -> web.Response:

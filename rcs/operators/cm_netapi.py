@@ -22,8 +22,16 @@ hex SHA-256 of the developer password given as the app key (published clients do
 
 The chatbot URI in the path is percent-encoded (`sip%3A…%40…`) and stays so on the wire. The
 interface has no capability query: `check_capability(ies)` answer `unknown` for a valid number
-without a network call. Media upload (`{serverRoot}/Content`) is not implemented yet: cards name
-media by URL.
+without a network call.
+
+Media upload: `POST {scheme}://{fileServerRoot}/Content` (the file server's root; the chatbot
+interface's own root when none is set) as `multipart/form-data` with an optional `Thumbnail`
+part first and the `File` part, and headers `Authorization` / `Date` (as above),
+`X-3GPP-Intended-Identity` (the chatbot URI), `User-Agent: SP/{chatbotURI}`,
+`Terminal-type: Chatbot` and a fresh `tid` (the transaction id) — the form the integrators'
+upload clients send. The MaaP answers 200 with the GSMA file-transfer document
+(`urn:gsma:params:xml:ns:rcs:rcs:fthttp` `file` with a `file-info` per file: size, name,
+content type, `data url until`), whose URLs a card then names.
 
 Where the public examples are silent this module follows OMA NetAPI Messaging: a send is
 accepted with any 2xx; a refusal is a `common:requestError` holding a `serviceException` or
@@ -37,6 +45,7 @@ import hashlib
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from email.utils import formatdate
@@ -48,8 +57,8 @@ import defusedxml.ElementTree as SafeET
 import orjson
 from yarl import URL
 
-from rcs.maap import ChannelError, OutboundMessage, wire_parts
-from rcs.operators.cn_csp import AddressRefused, is_e164, parse_retry_after, tel_uri
+from rcs.maap import OutboundMessage, wire_parts
+from rcs.operators.cn_csp import AddressRefused, MediaUploadError, is_e164, parse_retry_after, tel_uri
 from rcs.results import Capability, MediaFile, Outcome, SendResult
 from security.addresses import host_refusal
 from security.logs import mask_phone
@@ -64,6 +73,7 @@ BOUNDARY = "next"  # as in the interface's examples
 MULTIPART = f'multipart/mixed; boundary="{BOUNDARY}"'
 REPORTS = ("Delivered", "Displayed")
 MAX_ANSWER = 64 * 1024  # an answer is a few hundred bytes: read no more of it
+FTHTTP_NS = "urn:gsma:params:xml:ns:rcs:rcs:fthttp"  # the upload answer's file document
 
 # OMA exception ids that say the request itself is wrong: sending it again cannot help.
 INVALID_EXCEPTIONS = frozenset({"SVC0002", "SVC0003", "SVC0007", "POL0003", "POL0008"})
@@ -85,6 +95,13 @@ class CmNetApiSettings:
     timeout_s: float = 10.0
     connect_timeout_s: float = 3.0
     pool_size: int = 64
+    file_server_root: str = ""  # host[:port][/base path] of the file server; server_root if empty
+
+    @property
+    def content_url(self) -> str:
+        """Where media is uploaded: `{fileServerRoot}/Content`."""
+        root = (self.file_server_root or self.server_root).rstrip("/")
+        return f"{self.scheme}://{root}/Content"
 
     @property
     def requests_url(self) -> str:
@@ -241,6 +258,28 @@ def classify_answer(status: int, raw: bytes, retry_after: float | None = None) -
     return SendResult(False, Outcome.PERMANENT, None, status, None, detail)
 
 
+def parse_file_document(raw: bytes) -> dict[str, dict[str, str]]:
+    """The upload answer's `file-info` entries by type (`file`, `thumbnail`): size, name,
+    content type, url, until. Parsed safely (no DTD or entities); ValueError if not one."""
+    try:
+        root = SafeET.fromstring(raw, forbid_dtd=True)
+    except (SafeET.ParseError, ValueError) as exc:
+        raise ValueError(f"not a file document: {exc}") from None
+    if _local(root.tag) != "file":
+        raise ValueError("not a file document")
+    out: dict[str, dict[str, str]] = {}
+    for info in root:
+        if not isinstance(info.tag, str) or _local(info.tag) != "file-info":
+            continue
+        values = {_local(c.tag): (c.text or "").strip() for c in info if isinstance(c.tag, str)}
+        data = next((c for c in info if isinstance(c.tag, str) and _local(c.tag) == "data"), None)
+        if data is not None:
+            values["url"] = data.get("url", "")
+            values["until"] = data.get("until", "")
+        out[info.get("type", "file")] = values
+    return out
+
+
 class CmNetApiMaap:
     """MaaP client for China Mobile's chatbot interface (OMA NetAPI Messaging, XML)."""
 
@@ -261,13 +300,19 @@ class CmNetApiMaap:
         *,
         clock: Callable[[], float] = time.time,
         session: aiohttp.ClientSession | None = None,
+        new_tid: Callable[[], str] = lambda: uuid.uuid4().hex,
     ):
         self.settings = settings
         self._clock = clock
+        self._new_tid = new_tid
         self._session = session
         self._owns_session = session is None
         self._url = settings.requests_url
-        self._refused = host_refusal(URL(self._url).raw_host or "") if settings.public_only else None
+        self._refused = (
+            host_refusal(URL(self._url).raw_host or "") or host_refusal(URL(settings.content_url).raw_host or "")
+            if settings.public_only
+            else None
+        )
         self._follow = not settings.public_only
         self._token = token_of(settings.app_key)
 
@@ -343,8 +388,52 @@ class CmNetApiMaap:
         thumbnail: tuple[bytes, str, str] | None = None,
         temporary: bool = True,
     ) -> MediaFile:
-        """Not implemented for this interface yet (its upload is `{serverRoot}/Content`)."""
-        raise ChannelError("media upload is not implemented for China Mobile channels yet", None, 501)
+        """POST {fileServerRoot}/Content as multipart/form-data (Thumbnail first, then File); the
+        answer's file document gives the URLs a card names. The interface has no temporary /
+        permanent choice: `temporary` is ignored, the copy lasts until the answer's `until`."""
+        s = self.settings
+        date = formatdate(int(self._clock()), usegmt=True)
+        headers = {
+            "Authorization": authorization(s.app_id, self._token, date),
+            "Date": date,
+            "X-3GPP-Intended-Identity": s.chatbot_id,
+            "User-Agent": f"SP/{s.chatbot_id}",
+            "Terminal-type": "Chatbot",
+            "tid": self._new_tid(),
+        }
+        form = aiohttp.FormData()
+        if thumbnail is not None:
+            t_data, t_type, t_name = thumbnail
+            form.add_field("Thumbnail", t_data, content_type=t_type, filename=t_name)
+        form.add_field("File", data, content_type=content_type, filename=filename)
+        try:
+            async with self._http().post(
+                s.content_url, data=form, headers=headers, allow_redirects=self._follow
+            ) as resp:
+                raw, status = await resp.content.read(MAX_ANSWER), resp.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise MediaUploadError(f"transport: {type(exc).__name__}") from exc
+        if not 200 <= status < 300:
+            error = parse_request_error(raw)
+            raise MediaUploadError(
+                f"upload refused: HTTP {status} {error.describe() if error else ''}".rstrip(), None, status
+            )
+        try:
+            infos = parse_file_document(raw)
+        except ValueError as exc:
+            raise MediaUploadError(f"upload answer: {exc}", None, status) from None
+        main, thumb = infos.get("file"), infos.get("thumbnail")
+        if main is None or not main.get("url"):
+            raise MediaUploadError("upload answer without a file url", None, status)
+        size = main.get("file-size", "")
+        return MediaFile(
+            url=main["url"],
+            content_type=main.get("content-type") or content_type,
+            file_size=int(size) if size.isdigit() else len(data),
+            until=main.get("until") or None,
+            thumbnail_url=(thumb or {}).get("url") or None,
+            file_name=main.get("file-name") or filename,
+        )
 
     async def check_capability(self, number: str) -> Capability:
         """No capability query in the interface: `unknown` for a valid number, never a network call."""
@@ -367,6 +456,7 @@ __all__ = [
     "classify_answer",
     "message_body",
     "outbound_request_xml",
+    "parse_file_document",
     "parse_request_error",
     "revoke_xml",
     "token_of",

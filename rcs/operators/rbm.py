@@ -9,7 +9,12 @@ optional chip list); RBM takes one `AgentMessage` per request. This module trans
   delivered already: revoke failed). RBM answers a revoke at once, so the outcome is handed to
   `on_delivery` as the `revokeOk` / `revokeFail` status the CN MaaPs send as a callback;
 - `GET /v1/phones/{E.164}/capabilities?requestId=…&agentId=…` (404: not RCS-capable) and
-  `POST /v1/users:batchGet` for many numbers.
+  `POST /v1/users:batchGet` for many numbers;
+- `POST /upload/v1/files?agentId=…` (files.create with the binary: "omit the fileUrl field …
+  and specify the binary as the POST request body", its Content-Type the media's) answered
+  `{"name": "files/…"}`. A thumbnail
+  is uploaded the same way; the upload is handed back as the URL `{API}/v1/files/{id}` and a card
+  naming such a URL is sent with `uploadedRbmFile {fileName, thumbnailName}`.
 
 RBM puts the user's number in its own URL paths (its contract, not ours): those URLs are never
 logged; numbers in logs are masked.
@@ -49,14 +54,20 @@ from rcs.maap import (
     FILE_TRANSFER_HTTP_TYPE,
     SUGGESTION_LIST_TYPE,
     TEXT_TYPE,
-    ChannelError,
     ContentPart,
     OutboundMessage,
     card_parts,
     chip_list_part,
     wire_parts,
 )
-from rcs.operators.cn_csp import AddressRefused, TokenError, TokenHolder, is_e164, parse_retry_after
+from rcs.operators.cn_csp import (
+    AddressRefused,
+    MediaUploadError,
+    TokenError,
+    TokenHolder,
+    is_e164,
+    parse_retry_after,
+)
 from rcs.rbm_keys import ServiceAccount
 from rcs.results import Capability, DeliveryEvent, MediaFile, Outcome, SendResult
 from security.addresses import host_refusal
@@ -81,6 +92,9 @@ MAX_POSTBACK = 2048
 MAX_TITLE = 200
 MAX_DESCRIPTION = 2000
 CAROUSEL_MIN, CAROUSEL_MAX = 2, 10
+# RBM keeps an uploaded file 30 days (60 in later versions of the reference): the shorter.
+FILE_LIFETIME_S = 30 * 86_400
+DEFAULT_FILES_ROOT = f"https://{API_ROOT}/v1/files/"
 
 # GSMA spelling → RBM spelling.
 _HEIGHTS = {"SHORT_HEIGHT": "SHORT", "MEDIUM_HEIGHT": "MEDIUM", "TALL_HEIGHT": "TALL"}
@@ -185,7 +199,21 @@ def _suggestions_to_rbm(items, path: str, most: int) -> list[dict]:
     return [suggestion_to_rbm(s, f"{path}/{i}") for i, s in enumerate(items)]
 
 
-def _content_to_rbm(content: Mapping, path: str) -> dict:
+def uploaded_file(url: str | None, files_root: str) -> str | None:
+    """The RBM file name (`files/…`) an uploaded file's URL stands for, or None."""
+    if not url or not url.startswith(files_root) or len(url) == len(files_root):
+        return None
+    return "files/" + url[len(files_root) :]
+
+
+def _uploaded_rbm_file(main: str, thumbnail: str | None) -> dict:
+    out = {"fileName": main}
+    if thumbnail:
+        out["thumbnailName"] = thumbnail
+    return out
+
+
+def _content_to_rbm(content: Mapping, path: str, files_root: str = DEFAULT_FILES_ROOT) -> dict:
     out: dict[str, Any] = {}
     if "title" in content:
         out["title"] = _checked_text(content["title"], f"{path}/title", MAX_TITLE)
@@ -193,11 +221,17 @@ def _content_to_rbm(content: Mapping, path: str) -> dict:
         out["description"] = _checked_text(content["description"], f"{path}/description", MAX_DESCRIPTION)
     media = content.get("media")
     if media:
-        info: dict[str, Any] = {"fileUrl": media.get("mediaUrl")}
-        if media.get("thumbnailUrl"):
-            info["thumbnailUrl"] = media["thumbnailUrl"]
-        info["forceRefresh"] = False  # RBM may serve its cached copy of the same URL
-        out["media"] = {"height": _HEIGHTS.get(media.get("height", "MEDIUM_HEIGHT"), "MEDIUM"), "contentInfo": info}
+        height = _HEIGHTS.get(media.get("height", "MEDIUM_HEIGHT"), "MEDIUM")
+        name = uploaded_file(media.get("mediaUrl"), files_root)
+        if name is not None:
+            thumbnail = uploaded_file(media.get("thumbnailUrl"), files_root)
+            out["media"] = {"height": height, "uploadedRbmFile": _uploaded_rbm_file(name, thumbnail)}
+        else:
+            info: dict[str, Any] = {"fileUrl": media.get("mediaUrl")}
+            if media.get("thumbnailUrl"):
+                info["thumbnailUrl"] = media["thumbnailUrl"]
+            info["forceRefresh"] = False  # RBM may serve its cached copy of the same URL
+            out["media"] = {"height": height, "contentInfo": info}
     if not out:
         raise TranslationError(path, "a card needs a title, a description or media")
     if content.get("suggestions"):
@@ -205,7 +239,7 @@ def _content_to_rbm(content: Mapping, path: str) -> dict:
     return out
 
 
-def card_to_rbm(doc: Mapping) -> dict:
+def card_to_rbm(doc: Mapping, files_root: str = DEFAULT_FILES_ROOT) -> dict:
     """A GSMA bot message (`{"message": {"generalPurposeCard" | "generalPurposeCardCarousel"}}`)
     as an RBM RichCard. Font styles and the card's CSS style have no RBM equivalent: dropped."""
     message = doc.get("message", doc)
@@ -217,7 +251,9 @@ def card_to_rbm(doc: Mapping) -> dict:
         if orientation == "HORIZONTAL":
             # Required by RBM for horizontal cards; GSMA's default alignment is LEFT.
             standalone["thumbnailImageAlignment"] = layout.get("imageAlignment", "LEFT")
-        standalone["cardContent"] = _content_to_rbm(card.get("content") or {}, "/message/generalPurposeCard/content")
+        standalone["cardContent"] = _content_to_rbm(
+            card.get("content") or {}, "/message/generalPurposeCard/content", files_root
+        )
         return {"standaloneCard": standalone}
     if "generalPurposeCardCarousel" in message:
         carousel = message["generalPurposeCardCarousel"]
@@ -229,13 +265,13 @@ def card_to_rbm(doc: Mapping) -> dict:
         return {
             "carouselCard": {
                 "cardWidth": _WIDTHS.get(width, width),
-                "cardContents": [_content_to_rbm(c, f"{where}/{i}") for i, c in enumerate(contents)],
+                "cardContents": [_content_to_rbm(c, f"{where}/{i}", files_root) for i, c in enumerate(contents)],
             }
         }
     raise TranslationError("/message", "expected generalPurposeCard or generalPurposeCardCarousel")
 
 
-def content_message(parts: Sequence[ContentPart]) -> dict:
+def content_message(parts: Sequence[ContentPart], files_root: str = DEFAULT_FILES_ROOT) -> dict:
     """The AgentContentMessage for a message's parts (content part, then optional chip list)."""
     wired = wire_parts(parts)
     if not wired:
@@ -246,15 +282,20 @@ def content_message(parts: Sequence[ContentPart]) -> dict:
     if kind == TEXT_TYPE:
         out["text"] = _checked_text(text, "/0/contentText", MAX_TEXT)
     elif kind == BOT_MESSAGE_TYPE:
-        out["richCard"] = card_to_rbm(text)
+        out["richCard"] = card_to_rbm(text, files_root)
     elif kind == FILE_TRANSFER_HTTP_TYPE:
         infos = {i.get("type"): i for i in text if isinstance(i, dict)}
         if "file" not in infos:
             raise TranslationError("/0/contentText", "a file message names its file")
-        info = {"fileUrl": infos["file"]["url"]}
-        if "thumbnail" in infos:
-            info["thumbnailUrl"] = infos["thumbnail"]["url"]
-        out["contentInfo"] = info
+        name = uploaded_file(infos["file"].get("url"), files_root)
+        if name is not None:
+            thumbnail = uploaded_file((infos.get("thumbnail") or {}).get("url"), files_root)
+            out["uploadedRbmFile"] = _uploaded_rbm_file(name, thumbnail)
+        else:
+            info = {"fileUrl": infos["file"]["url"]}
+            if "thumbnail" in infos:
+                info["thumbnailUrl"] = infos["thumbnail"]["url"]
+            out["contentInfo"] = info
     else:
         raise TranslationError("/0/contentType", f"RBM takes no {kind} part")
     for i, part in enumerate(rest, 1):
@@ -275,10 +316,11 @@ def _ttl(value) -> str:
     return f"{seconds:g}s"
 
 
-def agent_message(message: OutboundMessage) -> dict:
+def agent_message(message: OutboundMessage, files_root: str = DEFAULT_FILES_ROOT) -> dict:
     """The AgentMessage body for one outbound message. `message.extra` may carry `ttl` (seconds)
-    or `expireTime` (RFC 3339), as RBM's own expiry (RBM then revokes it itself)."""
-    body: dict[str, Any] = {"contentMessage": content_message(message.parts)}
+    or `expireTime` (RFC 3339), as RBM's own expiry (RBM then revokes it itself); else the
+    message's own TTL end (`expires_ms`) becomes its `expireTime`."""
+    body: dict[str, Any] = {"contentMessage": content_message(message.parts, files_root)}
     if message.traffic_type in TRAFFIC_TYPES:
         body["messageTrafficType"] = TRAFFIC_TYPES[message.traffic_type]
     if "ttl" in message.extra and "expireTime" in message.extra:
@@ -287,6 +329,9 @@ def agent_message(message: OutboundMessage) -> dict:
         body["ttl"] = _ttl(message.extra["ttl"])
     elif "expireTime" in message.extra:
         body["expireTime"] = str(message.extra["expireTime"])
+    elif message.expires_ms is not None:
+        at = datetime.fromtimestamp(message.expires_ms / 1000, UTC)
+        body["expireTime"] = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
     return body
 
 
@@ -505,6 +550,7 @@ class RbmChannel:
         self._session = session
         self._owns_session = session is None
         self._base = settings.base_url
+        self._upload_base = f"{settings.scheme}://{settings.server_root.rstrip('/')}/upload/v1"
         self._refused = host_refusal(URL(self._base).raw_host or "") if settings.public_only else None
         self._follow = not settings.public_only
         self.tokens = TokenHolder(self._request_token, clock=clock, margin_s=settings.refresh_margin_s)
@@ -606,7 +652,7 @@ class RbmChannel:
     async def send(self, message: OutboundMessage) -> SendResult:
         """POST …/phones/{to}/agentMessages."""
         try:
-            body = agent_message(message)
+            body = agent_message(message, f"{self._base}/files/")
         except (TranslationError, ValueError, KeyError, TypeError, AttributeError) as exc:
             return SendResult(False, Outcome.INVALID, detail=f"not an RBM message: {exc}")
         query = {"messageId": message.message_id, "agentId": self.settings.agent_id}
@@ -645,8 +691,50 @@ class RbmChannel:
         thumbnail: tuple[bytes, str, str] | None = None,
         temporary: bool = True,
     ) -> MediaFile:
-        """RBM fetches media from public URLs (contentInfo.fileUrl): nothing is uploaded here."""
-        raise ChannelError("RBM takes media by public URL; uploads are not supported by this channel")
+        """files.create with the binary (a thumbnail first, uploaded the same way): the files'
+        names come back as `{API}/v1/files/{id}` URLs, which the translator sends as
+        `uploadedRbmFile`. RBM keeps a file FILE_LIFETIME_S; `temporary` has no RBM meaning."""
+        thumb_name = await self._create_file(thumbnail[0], thumbnail[1]) if thumbnail is not None else None
+        name = await self._create_file(data, content_type)
+        until = datetime.fromtimestamp(self._clock() + FILE_LIFETIME_S, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return MediaFile(
+            url=f"{self._base}/{name}",
+            content_type=content_type,
+            file_size=len(data),
+            until=until,
+            thumbnail_url=f"{self._base}/{thumb_name}" if thumb_name else None,
+            file_name=filename,
+        )
+
+    async def _create_file(self, data: bytes, content_type: str) -> str:
+        """POST /upload/v1/files?agentId=… with the binary; the file's name (`files/…`)."""
+        # The reference's binary upload: the media as the body, the request's other field
+        # (agentId) as a query parameter (gRPC transcoding).
+        url = URL(f"{self._upload_base}/files", encoded=True).with_query({"agentId": self.settings.agent_id})
+        try:
+            token = await self.tokens.get()
+            for attempt in (0, 1):
+                headers = {
+                    "authorization": f"Bearer {token}",
+                    "accept": "application/json",
+                    "content-type": content_type,
+                }
+                async with self._http().post(url, data=data, headers=headers, allow_redirects=self._follow) as resp:
+                    raw, status = await resp.read(), resp.status
+                if status == 401 and attempt == 0:
+                    token = await self.tokens.rejected(token)
+                    continue
+                break
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise MediaUploadError(f"transport: {type(exc).__name__}") from exc
+        except TokenError as exc:
+            raise MediaUploadError(str(exc), exc.code, exc.http_status) from exc
+        answer = _json_or_empty(raw)
+        name = answer.get("name")
+        if status != 200 or not isinstance(name, str) or not name.startswith("files/"):
+            detail = classify_google(status, answer).detail if status != 200 else "no file name"
+            raise MediaUploadError(f"upload refused: HTTP {status} {detail}".rstrip(), None, status)
+        return name
 
     # -- capability ---------------------------------------------------------------------------
 

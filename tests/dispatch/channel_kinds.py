@@ -6,10 +6,12 @@ files use the same set-ups for what only their interface has."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import orjson
+from PIL import Image
 
 from rcs.cm_simulator import CmNetApiSimulator
 from rcs.rbm_simulator import RbmSimulator
@@ -21,6 +23,23 @@ RBM_AGENT = "hongyan_sandbox_agent"
 RBM_CLIENT_TOKEN = "rbm-client-token-5d1e"
 
 Took = Callable[[str], bool]  # E.164 number → whether this kind's simulator took an RCS message to it
+
+
+async def hosted_media_card(api) -> dict:
+    """A card whose image is one of ours: uploaded to the media library (`/media/…`), so each
+    channel must upload it to its operator before the card goes."""
+    from tests.dispatch.test_media import with_media
+
+    png = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(png, "PNG")
+    uploaded = await api.client.post(
+        "/v1/media", data=png.getvalue(), headers={**api.auth, "Content-Type": "image/png"}
+    )
+    assert uploaded.status in (200, 201), await uploaded.text()
+    item = await uploaded.json()
+    doc = with_media(item["url"])
+    doc["message"]["generalPurposeCard"]["content"]["media"]["mediaFileSize"] = item["file_size"]
+    return doc
 
 
 async def _add_channel(api, body: dict) -> None:

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import card
-from tests.dispatch.channel_kinds import cm_channel, rbm_channel
+from tests.dispatch.channel_kinds import cm_channel, hosted_media_card, rbm_channel
 from tests.dispatch.conftest import FAST, event_types, wait_for
 
 # (number, the status a card to it ends in, whether an SMS went, whether it is RCS-capable)
@@ -30,11 +30,18 @@ def _default(api, port, timing):
     return None  # the platform's default channel: the embedded CN CSP MaaP simulator
 
 
-# kind → (set-up of the tenant's channel, the ids of what its simulator took)
+def _default_files(api, sim) -> int:
+    from server import SANDBOX
+
+    return len(api.client.app[SANDBOX].maap.media)
+
+
+# kind → (set-up of the tenant's channel, the ids of what its simulator took, how many uploaded
+# files its simulator holds)
 KINDS = {
-    "cn_csp": (_default, None),
-    "cm_netapi": (cm_channel, lambda sim: set(sim.messages)),
-    "rbm": (rbm_channel, lambda sim: {m.message_id for m in sim.messages.values()}),
+    "cn_csp": (_default, None, _default_files),
+    "cm_netapi": (cm_channel, lambda sim: set(sim.messages), lambda api, sim: len(sim.files)),
+    "rbm": (rbm_channel, lambda sim: {m.message_id for m in sim.messages.values()}, lambda api, sim: len(sim.files)),
 }
 
 
@@ -50,7 +57,7 @@ def dispatch_settings(dispatch_settings):
 
 @pytest.mark.parametrize("kind", list(KINDS))
 async def test_every_sandbox_ending_over_each_channel_kind(sandbox_api, dispatch_settings, kind):
-    set_up, took = KINDS[kind]
+    set_up, took, _ = KINDS[kind]
     async with AsyncExitStack() as stack:
         channel = set_up(sandbox_api, dispatch_settings.port, FAST.maap_timing)
         sim = None if channel is None else await stack.enter_async_context(channel)
@@ -65,3 +72,22 @@ async def test_every_sandbox_ending_over_each_channel_kind(sandbox_api, dispatch
             assert ("sms_sent" in event_types(view)) is by_sms, (kind, number, event_types(view))
         if took is not None:  # the capable endings went over this kind's interface, not the default's
             assert {mid for mid, row in zip(ids, ROWS) if row[3]} <= took(sim)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_a_card_with_our_media_over_each_channel_kind(sandbox_api, dispatch_settings, kind):
+    """The card's image is uploaded to the kind's operator first and the card names that copy:
+    it is read over RCS, never sent as SMS (a strict operator refuses media it does not hold)."""
+    set_up, took, held = KINDS[kind]
+    async with AsyncExitStack() as stack:
+        channel = set_up(sandbox_api, dispatch_settings.port, FAST.maap_timing)
+        sim = None if channel is None else await stack.enter_async_context(channel)
+        doc = await hosted_media_card(sandbox_api)
+        sent = await sandbox_api.post("/v1/messages", {"to": "+8613800138001", "card": doc})
+        assert sent.status == 202, await sent.text()
+        mid = (await sent.json())["messages"][0]["id"]
+        view = await wait_for(sandbox_api, mid, lambda v: v["status"] == "rcs_read", timeout=20)
+        assert "sms_sent" not in event_types(view)
+        assert held(sandbox_api, sim) >= 1  # the operator got the file before the card that shows it
+        if took is not None:
+            assert mid in took(sim)
