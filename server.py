@@ -170,8 +170,10 @@ from privacy.http import routes as privacy_routes
 from privacy.service import DEFAULT_INTERVAL_S as PRIVACY_PURGE_INTERVAL_S
 from rcs.callbacks import CallbackEndpoints
 from rcs.cm_callbacks import CmCallbackEndpoints
+from rcs.cm_simulator import CmNetApiSimulator
 from rcs.operators import OPERATORS
-from rcs.operators.rbm import agent_chatbot_id
+from rcs.operators.rbm import agent_chatbot_id, agent_id_of
+from rcs.rbm_simulator import RbmSimulator
 from rcs.rbm_webhook import RbmWebhook
 from rcs.simulator import (
     SANDBOX_APP_ID,
@@ -240,6 +242,8 @@ class Settings:
     # or an SMPP client keeps working across restarts.
     maap_port: int = 0
     smsc_port: int = 0
+    cm_port: int = 0  # the China Mobile MaaP simulator's (brands' `cm` channels in the sandbox)
+    rbm_port: int = 0  # the Google RBM simulator's (brands' `rbm` channels in the sandbox)
     maap_operator: str = "cn_csp"
     maap_chatbot_id: str | None = None
     maap_app_id: str | None = None
@@ -332,6 +336,8 @@ class Settings:
             ("HONGYAN_PORT", "port"),
             ("HONGYAN_MAAP_PORT", "maap_port"),
             ("HONGYAN_SMSC_PORT", "smsc_port"),
+            ("HONGYAN_CM_PORT", "cm_port"),
+            ("HONGYAN_RBM_PORT", "rbm_port"),
         ):
             if env.get(name):
                 try:
@@ -422,7 +428,9 @@ class Sandbox:
 
     maap: MaapSimulator | None = None
     smsc: SmscSimulator | None = None
-    tasks: set[asyncio.Task] = field(default_factory=set)  # chatbots being provisioned on `maap`
+    cm: CmNetApiSimulator | None = None  # brands' `cm` channels at its address live there
+    rbm: RbmSimulator | None = None  # brands' `rbm` channels at its address live there
+    tasks: set[asyncio.Task] = field(default_factory=set)  # chatbots being provisioned on the simulators
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -935,6 +943,7 @@ async def dispatch_ctx(app: web.Application):
         else:
             assert sandbox.maap is not None  # the all-in-one process always dispatches
             server_root, scheme = f"{sandbox.maap.host}:{sandbox.maap.port}", "http"
+            await _start_operator_simulators(stack, settings, config, sandbox)
             await _provision_sandbox_chatbots(app, sandbox)
         channel = OPERATORS[settings.maap_operator].from_config(
             {
@@ -1123,22 +1132,51 @@ async def _sms_stage(
     return stage
 
 
+async def _start_operator_simulators(
+    stack: contextlib.AsyncExitStack, settings: Settings, config: DispatchConfig, sandbox: Sandbox
+) -> None:
+    """The China Mobile (NetAPI) and Google RBM simulators of the all-in-one sandbox, calling
+    back this process's /rcs routes. Stateless: their chatbots are provisioned from the stored
+    channels at each start; messages in flight on them are forgotten across a restart."""
+    callback_base = f"http://{settings.host}:{settings.port}{CALLBACK_PREFIX}"
+    sandbox.cm = CmNetApiSimulator(
+        callback_base_url=callback_base, timing=config.maap_timing, host=settings.host, port=settings.cm_port
+    )
+    await _started(stack, sandbox.cm)
+    sandbox.rbm = RbmSimulator(timing=config.maap_timing, host=settings.host, port=settings.rbm_port)
+    await _started(stack, sandbox.rbm)
+
+
 async def _provision_sandbox_chatbots(app: web.Application, sandbox: Sandbox) -> None:
-    """Brands' chatbots at the `sandbox` operator exist on the in-process simulator, as a real
-    operator's onboarding provisions them: those stored now, and each one created or edited."""
-    service, maap = app[CHANNELS], sandbox.maap
+    """Brands' chatbots at the `sandbox` operator exist on the in-process MaaP simulator, and
+    `cm` and `rbm` channels whose server root is the embedded China Mobile or RBM simulator's on
+    that one, as a real operator's onboarding provisions them: those stored now, and each one
+    created or edited."""
+    service, maap, cm, rbm = app[CHANNELS], sandbox.maap, sandbox.cm, sandbox.rbm
     assert maap is not None
+    settings = app[SETTINGS]
+    rbm_webhook = f"http://{settings.host}:{settings.port}{CALLBACK_PREFIX}/rbm/"
 
     def provision(config) -> None:
-        if config is not None and config.operator == "sandbox":
-            maap.add_chatbot(config.chatbot_id, config.app_id, config.app_key.reveal(), config.callback_token.reveal())
+        if config is None:
+            return
+        token = config.callback_token.reveal()
+        if config.operator == "sandbox":
+            maap.add_chatbot(config.chatbot_id, config.app_id, config.app_key.reveal(), token)
+        elif config.operator == "cm" and cm is not None and config.server_root == cm.server_root:
+            cm.add_chatbot(config.chatbot_id, config.app_id, config.app_key.reveal(), token)
+        elif config.operator == "rbm" and rbm is not None and config.server_root == rbm.root:
+            agent = agent_id_of(config.chatbot_id)
+            account = json.loads(config.app_key.reveal())
+            rbm.add_agent_key(agent, account, client_token=token, webhook_url=rbm_webhook + agent)
 
-    for config in await service.of_operator("sandbox"):
-        provision(config)
+    for operator in ("sandbox", "cm", "rbm"):
+        for config in await service.of_operator(operator):
+            provision(config)
 
     def changed(tenant_id: str, channel_id: str) -> None:
         async def look() -> None:
-            provision(await service.for_tenant(tenant_id))
+            provision(await service.config_of(tenant_id, channel_id))
 
         task = asyncio.get_running_loop().create_task(look())
         sandbox.tasks.add(task)
@@ -1543,6 +1581,10 @@ def _global_flags() -> argparse.ArgumentParser:
     p.add_argument(
         "--smsc-port", type=int, default=argparse.SUPPRESS, help="the sandbox SMSC's SMPP port (default: any)"
     )
+    p.add_argument(
+        "--cm-port", type=int, default=argparse.SUPPRESS, help="the sandbox China Mobile MaaP's port (default: any)"
+    )
+    p.add_argument("--rbm-port", type=int, default=argparse.SUPPRESS, help="the sandbox RBM API's port (default: any)")
     return p
 
 
@@ -1656,6 +1698,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         routes_file=Path(args.routes) if getattr(args, "routes", None) else None,
         maap_port=getattr(args, "maap_port", None),
         smsc_port=getattr(args, "smsc_port", None),
+        cm_port=getattr(args, "cm_port", None),
+        rbm_port=getattr(args, "rbm_port", None),
     )
 
 
@@ -1965,6 +2009,10 @@ def _serve(settings: Settings, *, worker: int = 0, reuse_port: bool = False) -> 
         if sandbox is not None and sandbox.smsc is not None:
             lines.append(f"  sandbox SMSC (SMPP): {sandbox.smsc.host}:{sandbox.smsc.port}")
             lines.append(f"  SMS inboxes (sandbox SMSC): {sandbox.smsc.http_url}")
+        if sandbox is not None and sandbox.cm is not None:
+            lines.append(f"  China Mobile MaaP (sandbox `cm` channels' server_root): {sandbox.cm.url}")
+        if sandbox is not None and sandbox.rbm is not None:
+            lines.append(f"  Google RBM API (sandbox `rbm` channels' server_root): http://{sandbox.rbm.root}")
         print("\n".join(lines), file=sys.stderr, flush=True)
 
     app.on_startup.append(announce)

@@ -75,6 +75,7 @@ FEATURES = [
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _TTL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?s")
 _URL = re.compile(r"https?://[^\s]+")
+_AGENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def new_service_account(client_email: str, token_uri: str) -> tuple[dict, str]:
@@ -359,6 +360,7 @@ class RbmSimulator:
         app.router.add_delete("/v1/phones/{phone}/agentMessages/{messageId}", self.delete)
         app.router.add_get("/v1/phones/{phone}/capabilities", self.capabilities)
         app.router.add_post("/v1/users:batchGet", self.batch_get)
+        app.router.add_post("/sandbox/serviceAccountKey", self.issue_key)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -379,10 +381,32 @@ class RbmSimulator:
 
     def add_agent(self, agent_id: str, *, client_token: str, webhook_url: str | None = None) -> dict:
         """Register an agent; returns its new service-account key (JSON object)."""
-        email = f"{agent_id.replace('_', '-')[:30]}@hongyan-sandbox.iam.gserviceaccount.com"
+        email = _service_account_email(agent_id)
         account, public = new_service_account(email, self.token_uri)
         self.agents[agent_id] = SimAgent(agent_id, email, public, client_token, webhook_url)
         return account
+
+    def add_agent_key(self, agent_id: str, account: dict, *, client_token: str, webhook_url: str | None = None) -> None:
+        """Register an agent whose service-account key exists already (a channel's, stored by the
+        platform): its public key is the key's own, so no state is kept here across restarts."""
+        key = serialization.load_pem_private_key(str(account["private_key"]).encode(), password=None)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.agents[agent_id] = SimAgent(
+            agent_id, str(account["client_email"]), public.decode(), client_token, webhook_url
+        )
+
+    async def issue_key(self, request: web.Request) -> web.Response:
+        """POST /sandbox/serviceAccountKey?agentId=…: a fresh service-account key for that agent,
+        as the Google Cloud console hands one out (nothing is registered: an `rbm` channel made
+        with the key on the embedded sandbox provisions the agent)."""
+        agent_id = request.query.get("agentId", "")
+        if not _AGENT_ID.fullmatch(agent_id):
+            return google_error(400, "INVALID_ARGUMENT", "agentId: letters, digits, '_' or '-' (1 to 64)")
+        email = _service_account_email(agent_id)
+        account, _ = new_service_account(email, self.token_uri)
+        return web.json_response(account)
 
     # -- OAuth ----------------------------------------------------------------------------------
 
@@ -603,6 +627,10 @@ class RbmSimulator:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+def _service_account_email(agent_id: str) -> str:
+    return f"{agent_id.replace('_', '-')[:30]}@hongyan-sandbox.iam.gserviceaccount.com"
 
 
 def _oauth_error(error: str, description: str) -> web.Response:

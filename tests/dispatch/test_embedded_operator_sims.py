@@ -1,0 +1,85 @@
+"""The all-in-one sandbox runs China Mobile's and Google RBM's simulators too: a brand creates a
+`cm` or an `rbm` channel whose server root is the embedded simulator's address (pinned with
+`cm_port` / `rbm_port`, printed at start), and its cards go there — the sandbox endings as on the
+CN MaaP, callbacks reaching the platform's /rcs routes signed with the channel's callback token."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import aiohttp
+import orjson
+import pytest
+
+from tests.conftest import card
+from tests.dispatch.conftest import event_types, wait_for
+
+CM_CHATBOT = "sip:12520020000999@botplatform.rcs.chinamobile.com"
+RBM_AGENT = "brand_sandbox_agent"
+
+
+@pytest.fixture
+def database_url():
+    return None  # storage runs on both databases elsewhere; this is about the embedded simulators
+
+
+@pytest.fixture
+def dispatch_settings(dispatch_settings, unused_tcp_port_factory):
+    return replace(dispatch_settings, cm_port=unused_tcp_port_factory(), rbm_port=unused_tcp_port_factory())
+
+
+async def _cm_channel(api, settings) -> dict:
+    return {
+        "operator": "cm",
+        "server_root": f"http://127.0.0.1:{settings.cm_port}",
+        "chatbot_id": CM_CHATBOT,
+        "app_id": "iap_12520020000999",
+        "app_key": "brand-token-1",
+        "callback_token": "brand-callback-1",
+    }
+
+
+async def _rbm_channel(api, settings) -> dict:
+    # The sandbox's stand-in for the Google Cloud console: a service-account key for the agent.
+    root = f"http://127.0.0.1:{settings.rbm_port}"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{root}/sandbox/serviceAccountKey", params={"agentId": RBM_AGENT}) as resp:
+            assert resp.status == 200, await resp.text()
+            key = await resp.json()
+    return {
+        "operator": "rbm",
+        "server_root": root,
+        "chatbot_id": f"sip:{RBM_AGENT}@rbm.goog",
+        "app_id": key["client_email"],
+        "app_key": orjson.dumps(key).decode(),
+        "callback_token": "brand-client-token-1",
+    }
+
+
+def _took(sandbox) -> dict[str, set[str]]:
+    """The numbers each embedded operator simulator took an RCS message to."""
+    return {
+        "cm": {m.number for m in sandbox.cm.messages.values()},
+        "rbm": {m.number for m in sandbox.rbm.messages.values()},
+    }
+
+
+@pytest.mark.parametrize(("kind", "make_channel"), [("cm", _cm_channel), ("rbm", _rbm_channel)])
+async def test_a_channel_on_the_embedded_simulator(sandbox_api, dispatch_settings, kind, make_channel):
+    from server import SANDBOX
+
+    made = await sandbox_api.post("/v1/channels", await make_channel(sandbox_api, dispatch_settings))
+    assert made.status == 201, await made.text()
+    rows = [("+8613800138001", "rcs_read", False), ("+8613800138010", "sms_delivered", True)]
+    sent = await sandbox_api.post(
+        "/v1/messages",
+        {"recipients": [{"to": n} for n, *_ in rows], "card": card(), "traffic_type": "notification"},
+    )
+    assert sent.status == 202, await sent.text()
+    for message, (number, final, by_sms) in zip((await sent.json())["messages"], rows):
+        view = await wait_for(sandbox_api, message["id"], lambda v, final=final: v["status"] == final, timeout=20)
+        assert ("sms_sent" in event_types(view)) is by_sms, (number, event_types(view))
+        if not by_sms:
+            assert {"rcs_delivered", "rcs_read"} <= set(event_types(view))
+    # The capable number went over the brand's channel, to this kind's simulator.
+    assert _took(sandbox_api.client.server.app[SANDBOX])[kind] >= {"+8613800138001"}
