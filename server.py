@@ -168,6 +168,7 @@ from privacy import Privacy
 from privacy.http import PRIVACY
 from privacy.http import routes as privacy_routes
 from privacy.service import DEFAULT_INTERVAL_S as PRIVACY_PURGE_INTERVAL_S
+from rcs import cm_simulator
 from rcs.callbacks import CallbackEndpoints
 from rcs.cm_callbacks import CmCallbackEndpoints
 from rcs.cm_simulator import CmNetApiSimulator
@@ -1143,7 +1144,9 @@ async def _start_operator_simulators(
         callback_base_url=callback_base, timing=config.maap_timing, host=settings.host, port=settings.cm_port
     )
     await _started(stack, sandbox.cm)
-    sandbox.rbm = RbmSimulator(timing=config.maap_timing, host=settings.host, port=settings.rbm_port)
+    sandbox.rbm = RbmSimulator(
+        timing=config.maap_timing, host=settings.host, port=settings.rbm_port, webhook_base=f"{callback_base}/rbm"
+    )
     await _started(stack, sandbox.rbm)
 
 
@@ -2131,20 +2134,43 @@ async def _simulators(settings: Settings, args: argparse.Namespace) -> int:
         credentials={SANDBOX_SYSTEM_ID: SANDBOX_PASSWORD},
         http_port=args.inbox_port,
     )
+    # China Mobile's and RBM's: no channel store here, so their chatbots are the public sandbox
+    # one (China Mobile) and agents onboarded on the simulator (RBM: a key with a client token).
+    cm = CmNetApiSimulator(
+        callback_base_url=f"{settings.base_url}{CALLBACK_PREFIX}",
+        timing=maap.timing,
+        host=settings.host,
+        port=settings.cm_port,
+    )
+    cm.add_chatbot(
+        cm_simulator.SANDBOX_CHATBOT_URI,
+        cm_simulator.SANDBOX_APP_ID,
+        cm_simulator.SANDBOX_TOKEN,
+        cm_simulator.SANDBOX_CALLBACK_TOKEN,
+    )
+    rbm = RbmSimulator(
+        timing=maap.timing,
+        host=settings.host,
+        port=settings.rbm_port,
+        webhook_base=f"{settings.base_url}{CALLBACK_PREFIX}/rbm",
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with maap, smsc:
+    async with maap, smsc, cm, rbm:
         where = {
             "maap_url": maap.url,
             "smsc_address": f"{smsc.host}:{smsc.port}",
             "inbox_url": smsc.http_url,
             "callback_url": maap.callback_base_url,
+            "cm_url": cm.url,
+            "rbm_url": f"http://{rbm.root}",
         }
         print(
             f"sandbox MaaP on {maap.url} (handset: {maap.url}/handset), calling back {maap.callback_base_url}\n"
             f"sandbox SMSC (SMPP) on {smsc.host}:{smsc.port}, SMS inboxes on {smsc.http_url}\n"
+            f"sandbox China Mobile MaaP on {cm.url} (chatbot {cm_simulator.SANDBOX_CHATBOT_URI}), RBM API on http://{rbm.root}\n"
             f"give the other processes HONGYAN_MAAP_URL={maap.url} HONGYAN_SMSC_ADDRESS={smsc.host}:{smsc.port}",
             file=sys.stderr,
             flush=True,

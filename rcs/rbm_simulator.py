@@ -329,9 +329,13 @@ class RbmSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.time,
+        webhook_base: str | None = None,
     ):
         self.timing = timing or SimulatorTiming()
         self.host, self.port = host, port
+        # The platform's RBM webhook prefix: an agent whose key is issued here with a client
+        # token pushes its events to <webhook_base>/<agentId> (the sandbox's onboarding).
+        self.webhook_base = webhook_base.rstrip("/") if webhook_base else None
         self.clock = clock
         self.agents: dict[str, SimAgent] = {}
         self.messages: dict[tuple[str, str], SimAgentMessage] = {}
@@ -379,6 +383,13 @@ class RbmSimulator:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def __aenter__(self) -> RbmSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
     def add_agent(self, agent_id: str, *, client_token: str, webhook_url: str | None = None) -> dict:
         """Register an agent; returns its new service-account key (JSON object)."""
         email = _service_account_email(agent_id)
@@ -398,14 +409,17 @@ class RbmSimulator:
         )
 
     async def issue_key(self, request: web.Request) -> web.Response:
-        """POST /sandbox/serviceAccountKey?agentId=…: a fresh service-account key for that agent,
-        as the Google Cloud console hands one out (nothing is registered: an `rbm` channel made
-        with the key on the embedded sandbox provisions the agent)."""
-        agent_id = request.query.get("agentId", "")
+        """POST /sandbox/serviceAccountKey?agentId=…[&clientToken=…]: a fresh service-account key
+        for that agent, as the Google Cloud console hands one out. With a client token (and a
+        webhook base) the agent is registered at once, pushing to the platform's webhook; an
+        `rbm` channel made with the key on the all-in-one sandbox registers it in any case."""
+        agent_id, client_token = request.query.get("agentId", ""), request.query.get("clientToken")
         if not _AGENT_ID.fullmatch(agent_id):
             return google_error(400, "INVALID_ARGUMENT", "agentId: letters, digits, '_' or '-' (1 to 64)")
-        email = _service_account_email(agent_id)
-        account, _ = new_service_account(email, self.token_uri)
+        account, public = new_service_account(_service_account_email(agent_id), self.token_uri)
+        if client_token:
+            webhook = f"{self.webhook_base}/{agent_id}" if self.webhook_base else None
+            self.agents[agent_id] = SimAgent(agent_id, account["client_email"], public, client_token, webhook)
         return web.json_response(account)
 
     # -- OAuth ----------------------------------------------------------------------------------

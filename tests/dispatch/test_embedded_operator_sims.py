@@ -5,12 +5,18 @@ CN MaaP, callbacks reaching the platform's /rcs routes signed with the channel's
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import orjson
 import pytest
 
+from rcs import cm_simulator
 from tests.conftest import card
 from tests.dispatch.conftest import event_types, wait_for
 
@@ -28,6 +34,32 @@ def dispatch_settings(dispatch_settings, unused_tcp_port_factory):
     return replace(dispatch_settings, cm_port=unused_tcp_port_factory(), rbm_port=unused_tcp_port_factory())
 
 
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = [("+8613800138001", "rcs_read", False), ("+8613800138010", "sms_delivered", True)]
+
+
+async def _key(root: str, **params: str) -> dict:
+    """The sandbox's stand-in for the Google Cloud console: a service-account key for the agent."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{root}/sandbox/serviceAccountKey", params={"agentId": RBM_AGENT, **params}) as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
+
+
+async def _send_rows(api) -> None:
+    """A card to a …1 number ends read over RCS, to a …0 number delivered by SMS."""
+    sent = await api.post(
+        "/v1/messages",
+        {"recipients": [{"to": n} for n, *_ in ROWS], "card": card(), "traffic_type": "notification"},
+    )
+    assert sent.status == 202, await sent.text()
+    for message, (number, final, by_sms) in zip((await sent.json())["messages"], ROWS):
+        view = await wait_for(api, message["id"], lambda v, final=final: v["status"] == final, timeout=20)
+        assert ("sms_sent" in event_types(view)) is by_sms, (number, event_types(view))
+        if not by_sms:
+            assert {"rcs_delivered", "rcs_read"} <= set(event_types(view))
+
+
 async def _cm_channel(api, settings) -> dict:
     return {
         "operator": "cm",
@@ -40,12 +72,8 @@ async def _cm_channel(api, settings) -> dict:
 
 
 async def _rbm_channel(api, settings) -> dict:
-    # The sandbox's stand-in for the Google Cloud console: a service-account key for the agent.
     root = f"http://127.0.0.1:{settings.rbm_port}"
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{root}/sandbox/serviceAccountKey", params={"agentId": RBM_AGENT}) as resp:
-            assert resp.status == 200, await resp.text()
-            key = await resp.json()
+    key = await _key(root)
     return {
         "operator": "rbm",
         "server_root": root,
@@ -70,16 +98,58 @@ async def test_a_channel_on_the_embedded_simulator(sandbox_api, dispatch_setting
 
     made = await sandbox_api.post("/v1/channels", await make_channel(sandbox_api, dispatch_settings))
     assert made.status == 201, await made.text()
-    rows = [("+8613800138001", "rcs_read", False), ("+8613800138010", "sms_delivered", True)]
-    sent = await sandbox_api.post(
-        "/v1/messages",
-        {"recipients": [{"to": n} for n, *_ in rows], "card": card(), "traffic_type": "notification"},
-    )
-    assert sent.status == 202, await sent.text()
-    for message, (number, final, by_sms) in zip((await sent.json())["messages"], rows):
-        view = await wait_for(sandbox_api, message["id"], lambda v, final=final: v["status"] == final, timeout=20)
-        assert ("sms_sent" in event_types(view)) is by_sms, (number, event_types(view))
-        if not by_sms:
-            assert {"rcs_delivered", "rcs_read"} <= set(event_types(view))
+    await _send_rows(sandbox_api)
     # The capable number went over the brand's channel, to this kind's simulator.
     assert _took(sandbox_api.client.server.app[SANDBOX])[kind] >= {"+8613800138001"}
+
+
+@pytest.fixture
+async def simulators_role(dispatch_settings, tmp_path):
+    """`server.py simulators` as its own process calling back the app's port; where it listens."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "server.py",
+        "simulators",
+        *("--port", str(dispatch_settings.port), "--data-dir", str(tmp_path / "sims")),
+        *("--delivery-delay", "0.05", "--display-delay", "0.05", "--receipt-delay", "0.05"),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "HONGYAN_LOG_LEVEL": "WARNING"},
+    )
+    try:
+        assert proc.stdout is not None
+        where = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60) or b"null")
+        assert where, "the simulators process printed no address line"
+        yield where
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+@pytest.mark.parametrize("kind", ["cm", "rbm"])
+async def test_a_channel_on_the_simulators_role(sandbox_api, simulators_role, kind):
+    """The `simulators` process runs China Mobile's simulator with its public sandbox chatbot
+    and RBM's, whose agents are onboarded by asking for a key with a client token."""
+    if kind == "cm":
+        channel = {
+            "operator": "cm",
+            "server_root": simulators_role["cm_url"],
+            "chatbot_id": cm_simulator.SANDBOX_CHATBOT_URI,
+            "app_id": cm_simulator.SANDBOX_APP_ID,
+            "app_key": cm_simulator.SANDBOX_TOKEN,
+            "callback_token": cm_simulator.SANDBOX_CALLBACK_TOKEN,
+        }
+    else:
+        key = await _key(simulators_role["rbm_url"], clientToken="brand-client-token-2")
+        channel = {
+            "operator": "rbm",
+            "server_root": simulators_role["rbm_url"],
+            "chatbot_id": f"sip:{RBM_AGENT}@rbm.goog",
+            "app_id": key["client_email"],
+            "app_key": orjson.dumps(key).decode(),
+            "callback_token": "brand-client-token-2",
+        }
+    made = await sandbox_api.post("/v1/channels", channel)
+    assert made.status == 201, await made.text()
+    await _send_rows(sandbox_api)
