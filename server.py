@@ -1611,7 +1611,8 @@ def build_parser() -> argparse.ArgumentParser:
     sims = sub.add_parser(
         "simulators",
         parents=[flags],
-        help="the sandbox MaaP (--maap-port) and SMSC (--smsc-port) as their own process, calling back --port",
+        help="the sandbox MaaP (--maap-port), SMSC (--smsc-port), China Mobile MaaP (--cm-port) and RBM (--rbm-port) "
+        "as their own process, calling back --port",
     )
     sims.add_argument("--delivery-delay", type=float, default=0.5, help="seconds to an RCS delivery report")
     sims.add_argument("--display-delay", type=float, default=1.0, help="seconds from delivered to read")
