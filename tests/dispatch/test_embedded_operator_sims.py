@@ -153,3 +153,32 @@ async def test_a_channel_on_the_simulators_role(sandbox_api, simulators_role, ki
     made = await sandbox_api.post("/v1/channels", channel)
     assert made.status == 201, await made.text()
     await _send_rows(sandbox_api)
+
+
+async def test_channels_are_provisioned_again_after_a_restart(aiohttp_server, aiohttp_client, dispatch_settings):
+    """The operator simulators keep nothing: at start they get the stored `cm` / `rbm` channels."""
+    from server import ACCOUNTS, SANDBOX, Wiring, create_app
+    from tests.conftest import ApiClient
+    from tests.dispatch.conftest import FAST
+
+    async def start():
+        app = create_app(dispatch_settings, Wiring(dispatch=FAST))
+        server = await aiohttp_server(app, port=dispatch_settings.port)
+        return server, await aiohttp_client(server)
+
+    server, client = await start()
+    tenant, key = await client.app[ACCOUNTS].create_tenant("Restart brand")
+    api = await ApiClient(client, tenant.id, key).without_send_rules()
+    rbm = {**await _rbm_channel(api, dispatch_settings), "status": "disabled"}
+    for body in (await _cm_channel(api, dispatch_settings), rbm):
+        made = await api.post("/v1/channels", body)
+        assert made.status == 201, await made.text()
+    await server.close()
+
+    server, client = await start()
+    api = ApiClient(client, tenant.id, key)
+    sandbox = client.app[SANDBOX]
+    assert CM_CHATBOT in sandbox.cm.chatbots
+    assert sandbox.rbm.agents[RBM_AGENT].webhook_url == f"http://127.0.0.1:{dispatch_settings.port}/rcs/rbm/{RBM_AGENT}"
+    await _send_rows(api)
+    assert "+8613800138001" in _took(sandbox)["cm"]
