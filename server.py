@@ -1182,7 +1182,7 @@ async def _provision_sandbox_chatbots(app: web.Application, sandbox: Sandbox) ->
 
     def changed(tenant_id: str, channel_id: str) -> None:
         async def look() -> None:
-            provision(await service.config_of(tenant_id, channel_id))
+            provision(await service.for_tenant(tenant_id))  # the active one, after the change
 
         task = asyncio.get_running_loop().create_task(look())
         sandbox.tasks.add(task)
