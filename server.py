@@ -168,10 +168,13 @@ from privacy import Privacy
 from privacy.http import PRIVACY
 from privacy.http import routes as privacy_routes
 from privacy.service import DEFAULT_INTERVAL_S as PRIVACY_PURGE_INTERVAL_S
+from rcs import cm_simulator
 from rcs.callbacks import CallbackEndpoints
 from rcs.cm_callbacks import CmCallbackEndpoints
+from rcs.cm_simulator import CmNetApiSimulator
 from rcs.operators import OPERATORS
-from rcs.operators.rbm import agent_chatbot_id
+from rcs.operators.rbm import agent_chatbot_id, agent_id_of
+from rcs.rbm_simulator import RbmSimulator
 from rcs.rbm_webhook import RbmWebhook
 from rcs.simulator import (
     SANDBOX_APP_ID,
@@ -243,6 +246,8 @@ class Settings:
     # or an SMPP client keeps working across restarts.
     maap_port: int = 0
     smsc_port: int = 0
+    cm_port: int = 0  # the China Mobile MaaP simulator's (brands' `cm` channels in the sandbox)
+    rbm_port: int = 0  # the Google RBM simulator's (brands' `rbm` channels in the sandbox)
     maap_operator: str = "cn_csp"
     maap_chatbot_id: str | None = None
     maap_app_id: str | None = None
@@ -335,6 +340,8 @@ class Settings:
             ("HONGYAN_PORT", "port"),
             ("HONGYAN_MAAP_PORT", "maap_port"),
             ("HONGYAN_SMSC_PORT", "smsc_port"),
+            ("HONGYAN_CM_PORT", "cm_port"),
+            ("HONGYAN_RBM_PORT", "rbm_port"),
         ):
             if env.get(name):
                 try:
@@ -425,7 +432,9 @@ class Sandbox:
 
     maap: MaapSimulator | None = None
     smsc: SmscSimulator | None = None
-    tasks: set[asyncio.Task] = field(default_factory=set)  # chatbots being provisioned on `maap`
+    cm: CmNetApiSimulator | None = None  # brands' `cm` channels at its address live there
+    rbm: RbmSimulator | None = None  # brands' `rbm` channels at its address live there
+    tasks: set[asyncio.Task] = field(default_factory=set)  # chatbots being provisioned on the simulators
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -938,6 +947,7 @@ async def dispatch_ctx(app: web.Application):
         else:
             assert sandbox.maap is not None  # the all-in-one process always dispatches
             server_root, scheme = f"{sandbox.maap.host}:{sandbox.maap.port}", "http"
+            await _start_operator_simulators(stack, settings, config, sandbox)
             await _provision_sandbox_chatbots(app, sandbox)
         channel = OPERATORS[settings.maap_operator].from_config(
             {
@@ -1126,22 +1136,56 @@ async def _sms_stage(
     return stage
 
 
+async def _start_operator_simulators(
+    stack: contextlib.AsyncExitStack, settings: Settings, config: DispatchConfig, sandbox: Sandbox
+) -> None:
+    """The China Mobile (NetAPI) and Google RBM simulators of the all-in-one sandbox, calling
+    back this process's /rcs routes. Stateless: their chatbots are provisioned from the stored
+    channels at each start; messages in flight on them are forgotten across a restart."""
+    callback_base = f"http://{settings.host}:{settings.port}{CALLBACK_PREFIX}"
+    sandbox.cm = CmNetApiSimulator(
+        callback_base_url=callback_base, timing=config.maap_timing, host=settings.host, port=settings.cm_port
+    )
+    await _started(stack, sandbox.cm)
+    sandbox.rbm = RbmSimulator(
+        timing=config.maap_timing, host=settings.host, port=settings.rbm_port, webhook_base=f"{callback_base}/rbm"
+    )
+    await _started(stack, sandbox.rbm)
+
+
 async def _provision_sandbox_chatbots(app: web.Application, sandbox: Sandbox) -> None:
-    """Brands' chatbots at the `sandbox` operator exist on the in-process simulator, as a real
-    operator's onboarding provisions them: those stored now, and each one created or edited."""
-    service, maap = app[CHANNELS], sandbox.maap
+    """Brands' chatbots at the `sandbox` operator exist on the in-process MaaP simulator, and
+    `cm` and `rbm` channels whose server root is the embedded China Mobile or RBM simulator's on
+    that one, as a real operator's onboarding provisions them: those stored now, and each one
+    created or edited."""
+    service, maap, cm, rbm = app[CHANNELS], sandbox.maap, sandbox.cm, sandbox.rbm
     assert maap is not None
+    settings = app[SETTINGS]
+    rbm_webhook = f"http://{settings.host}:{settings.port}{CALLBACK_PREFIX}/rbm/"
 
     def provision(config) -> None:
-        if config is not None and config.operator == "sandbox":
-            maap.add_chatbot(config.chatbot_id, config.app_id, config.app_key.reveal(), config.callback_token.reveal())
+        if config is None:
+            return
+        token = config.callback_token.reveal()
+        if config.operator == "sandbox":
+            maap.add_chatbot(config.chatbot_id, config.app_id, config.app_key.reveal(), token)
+        elif config.operator == "cm" and cm is not None and config.server_root == cm.server_root:
+            cm.add_chatbot(config.chatbot_id, config.app_id, config.app_key.reveal(), token)
+        elif config.operator == "rbm" and rbm is not None and config.server_root == rbm.root:
+            agent = agent_id_of(config.chatbot_id)
+            try:
+                account = json.loads(config.app_key.reveal())
+                rbm.add_agent_key(agent, account, client_token=token, webhook_url=rbm_webhook + agent)
+            except (ValueError, KeyError, TypeError):  # a key the simulator cannot read: no agent
+                log.warning("sandbox RBM: channel %s's service-account key is unusable", config.id)
 
-    for config in await service.of_operator("sandbox"):
-        provision(config)
+    for operator in ("sandbox", "cm", "rbm"):
+        for config in await service.of_operator(operator):
+            provision(config)
 
     def changed(tenant_id: str, channel_id: str) -> None:
         async def look() -> None:
-            provision(await service.for_tenant(tenant_id))
+            provision(await service.for_tenant(tenant_id))  # the active one, after the change
 
         task = asyncio.get_running_loop().create_task(look())
         sandbox.tasks.add(task)
@@ -1551,6 +1595,10 @@ def _global_flags() -> argparse.ArgumentParser:
     p.add_argument(
         "--smsc-port", type=int, default=argparse.SUPPRESS, help="the sandbox SMSC's SMPP port (default: any)"
     )
+    p.add_argument(
+        "--cm-port", type=int, default=argparse.SUPPRESS, help="the sandbox China Mobile MaaP's port (default: any)"
+    )
+    p.add_argument("--rbm-port", type=int, default=argparse.SUPPRESS, help="the sandbox RBM API's port (default: any)")
     return p
 
 
@@ -1574,7 +1622,8 @@ def build_parser() -> argparse.ArgumentParser:
     sims = sub.add_parser(
         "simulators",
         parents=[flags],
-        help="the sandbox MaaP (--maap-port) and SMSC (--smsc-port) as their own process, calling back --port",
+        help="the sandbox MaaP (--maap-port), SMSC (--smsc-port), China Mobile MaaP (--cm-port) and RBM (--rbm-port) "
+        "as their own process, calling back --port",
     )
     sims.add_argument("--delivery-delay", type=float, default=0.5, help="seconds to an RCS delivery report")
     sims.add_argument("--display-delay", type=float, default=1.0, help="seconds from delivered to read")
@@ -1664,6 +1713,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         routes_file=Path(args.routes) if getattr(args, "routes", None) else None,
         maap_port=getattr(args, "maap_port", None),
         smsc_port=getattr(args, "smsc_port", None),
+        cm_port=getattr(args, "cm_port", None),
+        rbm_port=getattr(args, "rbm_port", None),
     )
 
 
@@ -1973,6 +2024,10 @@ def _serve(settings: Settings, *, worker: int = 0, reuse_port: bool = False) -> 
         if sandbox is not None and sandbox.smsc is not None:
             lines.append(f"  sandbox SMSC (SMPP): {sandbox.smsc.host}:{sandbox.smsc.port}")
             lines.append(f"  SMS inboxes (sandbox SMSC): {sandbox.smsc.http_url}")
+        if sandbox is not None and sandbox.cm is not None:
+            lines.append(f"  China Mobile MaaP (sandbox `cm` channels' server_root): {sandbox.cm.url}")
+        if sandbox is not None and sandbox.rbm is not None:
+            lines.append(f"  Google RBM API (sandbox `rbm` channels' server_root): http://{sandbox.rbm.root}")
         print("\n".join(lines), file=sys.stderr, flush=True)
 
     app.on_startup.append(announce)
@@ -2091,20 +2146,43 @@ async def _simulators(settings: Settings, args: argparse.Namespace) -> int:
         credentials={SANDBOX_SYSTEM_ID: SANDBOX_PASSWORD},
         http_port=args.inbox_port,
     )
+    # China Mobile's and RBM's: no channel store here, so their chatbots are the public sandbox
+    # one (China Mobile) and agents onboarded on the simulator (RBM: a key with a client token).
+    cm = CmNetApiSimulator(
+        callback_base_url=f"{settings.base_url}{CALLBACK_PREFIX}",
+        timing=maap.timing,
+        host=settings.host,
+        port=settings.cm_port,
+    )
+    cm.add_chatbot(
+        cm_simulator.SANDBOX_CHATBOT_URI,
+        cm_simulator.SANDBOX_APP_ID,
+        cm_simulator.SANDBOX_TOKEN,
+        cm_simulator.SANDBOX_CALLBACK_TOKEN,
+    )
+    rbm = RbmSimulator(
+        timing=maap.timing,
+        host=settings.host,
+        port=settings.rbm_port,
+        webhook_base=f"{settings.base_url}{CALLBACK_PREFIX}/rbm",
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with maap, smsc:
+    async with maap, smsc, cm, rbm:
         where = {
             "maap_url": maap.url,
             "smsc_address": f"{smsc.host}:{smsc.port}",
             "inbox_url": smsc.http_url,
             "callback_url": maap.callback_base_url,
+            "cm_url": cm.url,
+            "rbm_url": f"http://{rbm.root}",
         }
         print(
             f"sandbox MaaP on {maap.url} (handset: {maap.url}/handset), calling back {maap.callback_base_url}\n"
             f"sandbox SMSC (SMPP) on {smsc.host}:{smsc.port}, SMS inboxes on {smsc.http_url}\n"
+            f"sandbox China Mobile MaaP on {cm.url} (chatbot {cm_simulator.SANDBOX_CHATBOT_URI}), RBM API on http://{rbm.root}\n"
             f"give the other processes HONGYAN_MAAP_URL={maap.url} HONGYAN_SMSC_ADDRESS={smsc.host}:{smsc.port}",
             file=sys.stderr,
             flush=True,

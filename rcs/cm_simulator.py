@@ -92,6 +92,8 @@ COMMON_NS = "urn:oma:xml:rest:netapi:common:1"
 MAX_SKEW_S = 900.0  # how far the Date header may be from our clock
 CONTENT_TYPES = frozenset({TEXT_TYPE, BOT_MESSAGE_TYPE, FILE_TRANSFER_TYPE})
 SANDBOX_CHATBOT_URI = "sip:12520000001@botplatform.rcs.chinamobile.com"
+# The public sandbox chatbot's credentials (the standalone simulator's and `server.py simulators`').
+SANDBOX_APP_ID, SANDBOX_TOKEN, SANDBOX_CALLBACK_TOKEN = "sandbox-app", "sandbox-key", "sandbox-callback-token"
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
 FTHTTP_NS = "urn:gsma:params:xml:ns:rcs:rcs:fthttp"
 FILE_LIFETIME_S = 3 * 86_400  # how long an uploaded copy is served (the answer's `until`)
@@ -664,9 +666,9 @@ def _parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8082)
     parser.add_argument("--callback-url", default="http://127.0.0.1:8080/rcs")
     parser.add_argument("--chatbot", default=SANDBOX_CHATBOT_URI)
-    parser.add_argument("--app-id", default="sandbox-app")
-    parser.add_argument("--token", default="sandbox-key")
-    parser.add_argument("--callback-token", default="sandbox-callback-token")
+    parser.add_argument("--app-id", default=SANDBOX_APP_ID)
+    parser.add_argument("--token", default=SANDBOX_TOKEN)
+    parser.add_argument("--callback-token", default=SANDBOX_CALLBACK_TOKEN)
     return parser.parse_args(argv)
 
 

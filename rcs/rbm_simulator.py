@@ -102,6 +102,7 @@ FEATURES = [
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _TTL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?s")
 _URL = re.compile(r"https?://[^\s]+")
+_AGENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def new_service_account(client_email: str, token_uri: str) -> tuple[dict, str]:
@@ -386,9 +387,13 @@ class RbmSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.time,
+        webhook_base: str | None = None,
     ):
         self.timing = timing or SimulatorTiming()
         self.host, self.port = host, port
+        # The platform's RBM webhook prefix: an agent whose key is issued here with a client
+        # token pushes its events to <webhook_base>/<agentId> (the sandbox's onboarding).
+        self.webhook_base = webhook_base.rstrip("/") if webhook_base else None
         self.clock = clock
         self.agents: dict[str, SimAgent] = {}
         self.messages: dict[tuple[str, str], SimAgentMessage] = {}
@@ -420,6 +425,7 @@ class RbmSimulator:
         app.router.add_get("/v1/phones/{phone}/capabilities", self.capabilities)
         app.router.add_post("/v1/users:batchGet", self.batch_get)
         app.router.add_post("/upload/v1/files", self.create_file)
+        app.router.add_post("/sandbox/serviceAccountKey", self.issue_key)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -438,12 +444,44 @@ class RbmSimulator:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def __aenter__(self) -> RbmSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
     def add_agent(self, agent_id: str, *, client_token: str, webhook_url: str | None = None) -> dict:
         """Register an agent; returns its new service-account key (JSON object)."""
-        email = f"{agent_id.replace('_', '-')[:30]}@hongyan-sandbox.iam.gserviceaccount.com"
+        email = _service_account_email(agent_id)
         account, public = new_service_account(email, self.token_uri)
         self.agents[agent_id] = SimAgent(agent_id, email, public, client_token, webhook_url)
         return account
+
+    def add_agent_key(self, agent_id: str, account: dict, *, client_token: str, webhook_url: str | None = None) -> None:
+        """Register an agent whose service-account key exists already (a channel's, stored by the
+        platform): its public key is the key's own, so no state is kept here across restarts."""
+        key = serialization.load_pem_private_key(str(account["private_key"]).encode(), password=None)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.agents[agent_id] = SimAgent(
+            agent_id, str(account["client_email"]), public.decode(), client_token, webhook_url
+        )
+
+    async def issue_key(self, request: web.Request) -> web.Response:
+        """POST /sandbox/serviceAccountKey?agentId=…[&clientToken=…]: a fresh service-account key
+        for that agent, as the Google Cloud console hands one out. With a client token (and a
+        webhook base) the agent is registered at once, pushing to the platform's webhook; an
+        `rbm` channel made with the key on the all-in-one sandbox registers it in any case."""
+        agent_id, client_token = request.query.get("agentId", ""), request.query.get("clientToken")
+        if not _AGENT_ID.fullmatch(agent_id):
+            return google_error(400, "INVALID_ARGUMENT", "agentId: letters, digits, '_' or '-' (1 to 64)")
+        account, public = new_service_account(_service_account_email(agent_id), self.token_uri)
+        if client_token:
+            webhook = f"{self.webhook_base}/{agent_id}" if self.webhook_base else None
+            self.agents[agent_id] = SimAgent(agent_id, account["client_email"], public, client_token, webhook)
+        return web.json_response(account)
 
     # -- OAuth ----------------------------------------------------------------------------------
 
@@ -734,6 +772,10 @@ def _expiry(body: dict, now: float) -> float | None:
     if "expireTime" in body:
         return datetime.fromisoformat(str(body["expireTime"]).replace("Z", "+00:00")).timestamp()
     return None
+
+
+def _service_account_email(agent_id: str) -> str:
+    return f"{agent_id.replace('_', '-')[:30]}@hongyan-sandbox.iam.gserviceaccount.com"
 
 
 def _oauth_error(error: str, description: str) -> web.Response:

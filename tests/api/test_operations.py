@@ -101,6 +101,9 @@ def test_the_sandbox_ports_can_be_pinned_by_flag_or_environment(monkeypatch):
     assert (settings.maap_port, settings.smsc_port) == (18081, 12775)
     args = build_parser().parse_args(["--maap-port", "18090", "serve"])
     assert settings_from_args(args).maap_port == 18090  # the flag wins over the environment
+    monkeypatch.setenv("HONGYAN_CM_PORT", "18082")
+    args = build_parser().parse_args(["simulators", "--rbm-port", "18083"])
+    assert (settings_from_args(args).cm_port, settings_from_args(args).rbm_port) == (18082, 18083)
     monkeypatch.setenv("HONGYAN_SMSC_PORT", "many")
     with pytest.raises(SystemExit, match="HONGYAN_SMSC_PORT"):
         settings_from_args(build_parser().parse_args([]))
@@ -113,9 +116,9 @@ async def test_a_pinned_sandbox_runs_its_simulators_on_those_ports(
 ):
     from server import SANDBOX, Wiring, create_app
 
-    maap_port, smsc_port = unused_tcp_port_factory(), unused_tcp_port_factory()
-    settings = replace(dispatch_settings, maap_port=maap_port, smsc_port=smsc_port)
+    ports = [unused_tcp_port_factory() for _ in range(4)]
+    settings = replace(dispatch_settings, maap_port=ports[0], smsc_port=ports[1], cm_port=ports[2], rbm_port=ports[3])
     app = create_app(settings, Wiring(dispatch=FAST))
     await aiohttp_server(app, port=settings.port)
     sandbox = app[SANDBOX]
-    assert (sandbox.maap.port, sandbox.smsc.port) == (maap_port, smsc_port)
+    assert [sandbox.maap.port, sandbox.smsc.port, sandbox.cm.port, sandbox.rbm.port] == ports
