@@ -47,7 +47,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -58,11 +58,11 @@ import orjson
 from yarl import URL
 
 from rcs.maap import OutboundMessage, wire_parts
-from rcs.operators.cn_csp import AddressRefused, MediaUploadError, is_e164, parse_retry_after, tel_uri
+from rcs.operators.cn_csp import MediaUploadError, is_e164, parse_retry_after, tel_uri
+from rcs.operators.http import PooledSession, settings_from
 from rcs.results import Capability, MediaFile, Outcome, SendResult
 from security.addresses import host_refusal
 from security.logs import mask_phone
-from security.resolver import PublicOnlyResolver
 
 log = logging.getLogger(__name__)
 
@@ -288,11 +288,7 @@ class CmNetApiMaap:
     @classmethod
     def from_config(cls, config: Mapping[str, object], **kwargs) -> CmNetApiMaap:
         """Build from a settings mapping with CmNetApiSettings field names."""
-        names = {f.name for f in fields(CmNetApiSettings)}
-        unknown = set(config) - names
-        if unknown:
-            raise ValueError(f"unknown cm_netapi settings: {sorted(unknown)}")
-        return cls(CmNetApiSettings(**config), **kwargs)  # type: ignore[arg-type]
+        return cls(settings_from(CmNetApiSettings, config, "cm_netapi"), **kwargs)
 
     def __init__(
         self,
@@ -305,29 +301,18 @@ class CmNetApiMaap:
         self.settings = settings
         self._clock = clock
         self._new_tid = new_tid
-        self._session = session
-        self._owns_session = session is None
         self._url = settings.requests_url
-        self._refused = (
+        refused = (
             host_refusal(URL(self._url).raw_host or "") or host_refusal(URL(settings.content_url).raw_host or "")
             if settings.public_only
             else None
         )
+        self._pool = PooledSession(settings, session, refused=refused, peer="the MaaP")
         self._follow = not settings.public_only
         self._token = token_of(settings.app_key)
 
     def _http(self) -> aiohttp.ClientSession:
-        if self._refused:
-            raise AddressRefused(f"the MaaP's host {self._refused}")
-        if self._session is None or self._session.closed:
-            s = self.settings
-            resolver = PublicOnlyResolver() if s.public_only else None
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=s.pool_size, limit_per_host=s.pool_size, resolver=resolver),
-                timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
-            )
-            self._owns_session = True
-        return self._session
+        return self._pool.get()
 
     def headers(self, to: str) -> dict[str, str]:
         """The headers of one request about recipient `to`."""
@@ -444,8 +429,7 @@ class CmNetApiMaap:
         return {n: (Capability.UNKNOWN if is_e164(n) else Capability.INVALID) for n in dict.fromkeys(numbers)}
 
     async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
+        await self._pool.close()
 
 
 __all__ = [

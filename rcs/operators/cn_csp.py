@@ -32,7 +32,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
@@ -44,6 +44,7 @@ import phonenumbers
 from yarl import URL
 
 from rcs.maap import ChannelError, DownloadedMedia, OutboundMessage, wire_parts
+from rcs.operators.http import PooledSession, settings_from
 from rcs.results import (
     TOKEN_CODES,
     Capability,
@@ -55,7 +56,6 @@ from rcs.results import (
 from security.addresses import host_refusal
 from security.logs import mask_phone
 from security.numbers import ascii_digits
-from security.resolver import PublicOnlyResolver
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,6 @@ class CnCspSettings:
     def base_url(self) -> str:
         root = self.server_root.rstrip("/")
         return f"{self.scheme}://{root}/bot/{self.api_version}/{quote(self.chatbot_id, safe='')}"
-
-
-class AddressRefused(aiohttp.ClientConnectionError):
-    """The MaaP's host is not a public address, and this client may connect only to those."""
 
 
 class TokenError(ChannelError):
@@ -219,11 +215,7 @@ class CnCspMaap:
     @classmethod
     def from_config(cls, config: Mapping[str, object], **kwargs) -> CnCspMaap:
         """Build from a settings mapping with CnCspSettings field names."""
-        names = {f.name for f in fields(CnCspSettings)}
-        unknown = set(config) - names
-        if unknown:
-            raise ValueError(f"unknown cn_csp settings: {sorted(unknown)}")
-        return cls(CnCspSettings(**config), **kwargs)  # type: ignore[arg-type]
+        return cls(settings_from(CnCspSettings, config, "cn_csp"), **kwargs)
 
     def __init__(
         self,
@@ -234,12 +226,11 @@ class CnCspMaap:
     ):
         self.settings = settings
         self._clock = clock
-        self._session = session
-        self._owns_session = session is None
         self._base = settings.base_url
-        # A literal address skips the resolver: judge it (and local names) before connecting; and
-        # a redirect could name one, so a public-only client follows none (the answer is final).
-        self._refused = host_refusal(URL(self._base).raw_host or "") if settings.public_only else None
+        # A redirect could name a private address: a public-only client follows none (the
+        # answer is final).
+        refused = host_refusal(URL(self._base).raw_host or "") if settings.public_only else None
+        self._pool = PooledSession(settings, session, refused=refused, peer="the MaaP")
         self._follow = not settings.public_only
         self.tokens = TokenHolder(self._request_token, clock=clock, margin_s=settings.refresh_margin_s)
         self._date_at, self._date_text = -1, ""
@@ -247,18 +238,7 @@ class CnCspMaap:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _http(self) -> aiohttp.ClientSession:
-        if self._refused:
-            # Raised where transport errors are handled: a send is retried, then falls back.
-            raise AddressRefused(f"the MaaP's host {self._refused}")
-        if self._session is None or self._session.closed:
-            s = self.settings
-            resolver = PublicOnlyResolver() if s.public_only else None
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=s.pool_size, limit_per_host=s.pool_size, resolver=resolver),
-                timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
-            )
-            self._owns_session = True
-        return self._session
+        return self._pool.get()
 
     def _url(self, path: str) -> URL:
         # Already percent-encoded: aiohttp must not decode %3A / %40 of the chatbot id.
@@ -272,8 +252,7 @@ class CnCspMaap:
         return self._date_text
 
     async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
+        await self._pool.close()
 
     async def _request_token(self) -> tuple[str, float]:
         body = {"appId": self.settings.app_id, "appKey": self.settings.app_key}

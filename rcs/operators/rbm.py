@@ -39,7 +39,7 @@ import mimetypes
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -61,18 +61,17 @@ from rcs.maap import (
     wire_parts,
 )
 from rcs.operators.cn_csp import (
-    AddressRefused,
     MediaUploadError,
     TokenError,
     TokenHolder,
     is_e164,
     parse_retry_after,
 )
+from rcs.operators.http import PooledSession, settings_from
 from rcs.rbm_keys import ServiceAccount
 from rcs.results import Capability, DeliveryEvent, MediaFile, Outcome, SendResult
 from security.addresses import host_refusal
 from security.logs import mask_phone
-from security.resolver import PublicOnlyResolver
 
 log = logging.getLogger(__name__)
 
@@ -524,11 +523,7 @@ class RbmChannel:
         if "app_key" in config:
             config.setdefault("service_account_key", config.pop("app_key"))
         app_id = config.pop("app_id", None)
-        names = {f.name for f in fields(RbmSettings)}
-        unknown = set(config) - names
-        if unknown:
-            raise ValueError(f"unknown rbm settings: {sorted(unknown)}")
-        settings = RbmSettings(**config)  # type: ignore[arg-type]
+        settings = settings_from(RbmSettings, config, "rbm")
         account = ServiceAccount.from_json(settings.service_account_key)
         if app_id is not None and app_id != account.client_email:
             raise ValueError("app_id must be the service-account key's client_email")
@@ -547,11 +542,10 @@ class RbmChannel:
         self.account = ServiceAccount.from_json(settings.service_account_key)
         self._key = self.account.private_key
         self._clock = clock
-        self._session = session
-        self._owns_session = session is None
         self._base = settings.base_url
         self._upload_base = f"{settings.scheme}://{settings.server_root.rstrip('/')}/upload/v1"
-        self._refused = host_refusal(URL(self._base).raw_host or "") if settings.public_only else None
+        refused = host_refusal(URL(self._base).raw_host or "") if settings.public_only else None
+        self._pool = PooledSession(settings, session, refused=refused, peer="the RBM API")
         self._follow = not settings.public_only
         self.tokens = TokenHolder(self._request_token, clock=clock, margin_s=settings.refresh_margin_s)
         # Where a revoke's outcome goes (RBM answers it at once; the platform expects a status).
@@ -563,21 +557,10 @@ class RbmChannel:
         return agent_chatbot_id(self.settings.agent_id)
 
     def _http(self) -> aiohttp.ClientSession:
-        if self._refused:
-            raise AddressRefused(f"the RBM API's host {self._refused}")
-        if self._session is None or self._session.closed:
-            s = self.settings
-            resolver = PublicOnlyResolver() if s.public_only else None
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=s.pool_size, limit_per_host=s.pool_size, resolver=resolver),
-                timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
-            )
-            self._owns_session = True
-        return self._session
+        return self._pool.get()
 
     async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
+        await self._pool.close()
 
     # -- auth ---------------------------------------------------------------------------------
 
