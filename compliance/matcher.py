@@ -99,6 +99,15 @@ class Matcher:
         phrase, in field order."""
         if not self._groups or not fields:
             return []
+        distinct: dict[str, int] = {}
+        for _, text in fields:
+            distinct.setdefault(text, len(distinct))
+        if len(distinct) < len(fields):
+            # A batch repeats values (amounts, dates, the same name): each text is scanned once.
+            rules: list[list[Rule]] = [[] for _ in distinct]
+            for m in self.scan([(str(i), text) for text, i in distinct.items()]):
+                rules[int(m.path)].append(m.rule)
+            return [Match(path, rule) for path, text in fields for rule in rules[distinct[text]]]
         norms = [normalise(text) for _, text in fields]
         starts, offset = [], 0
         for n in norms:

@@ -393,7 +393,7 @@ class MessageLedger:
         }
         bidxs = [self.keyring.blind_index(tenant_id, r.to) for r in req.recipients]
         mids = [self.new_id() for _ in req.recipients]
-        dues = [self._due_ms(window, r.to, base_due_ms) for r in req.recipients]
+        dues = self._dues(window, req.recipients, base_due_ms)
         life = self.lifecycle
         # Sealed here, not in `build`: with controls on, `build` runs in the writer's thread,
         # where every microsecond holds up the whole group's commit.
@@ -574,6 +574,22 @@ class MessageLedger:
         if window is None:
             return due_ms
         return next_allowed_ms(window, zones_of(to), due_ms)
+
+    @staticmethod
+    def _dues(window: Window | None, recipients: Sequence, due_ms: int) -> list[int]:
+        """Each recipient's due time in its send window: worked out once per time zone set (a
+        batch is mostly numbers of one country)."""
+        if window is None:
+            return [due_ms] * len(recipients)
+        by_zones: dict[tuple[str, ...], int] = {}
+        out = []
+        for r in recipients:
+            zones = zones_of(r.to)
+            due = by_zones.get(zones)
+            if due is None:
+                due = by_zones[zones] = next_allowed_ms(window, zones, due_ms)
+            out.append(due)
+        return out
 
     def _controls(
         self,

@@ -82,6 +82,22 @@ def test_no_match_straddles_two_fields_and_each_names_its_field():
     assert [(x.path, x.rule.term) for x in found] == [("/c", "赌博")]
 
 
+def test_a_text_repeated_across_fields_is_found_in_each_in_field_order():
+    """A batch repeats values: each distinct text is scanned once, and every field holding it
+    gets its matches, in field order, as if each had been scanned."""
+    fields = [("/r/0/a", "赌博 加微信"), ("/r/0/b", "58.00"), ("/r/1/a", "赌博 加微信"), ("/r/1/b", "sex")]
+    found = [(x.path, x.rule.term) for x in MATCHER.scan(fields)]
+    one_by_one = [(x.path, x.rule.term) for f in fields for x in MATCHER.scan([f])]
+    assert found == one_by_one
+    assert found == [
+        ("/r/0/a", "赌博"),
+        ("/r/0/a", "加微信"),
+        ("/r/1/a", "赌博"),
+        ("/r/1/a", "加微信"),
+        ("/r/1/b", "sex"),
+    ]
+
+
 def test_worst_outcome():
     assert worst(MATCHER.scan([("/a", "加微信")])) == REVIEW
     assert worst(MATCHER.scan([("/a", "加微信 赌博")])) == BLOCK
