@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import secrets
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,48 @@ PG_URL = os.environ.get("HONGYAN_TEST_PG_URL")
 TEST_MASTER_KEY = "11" * 16
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HONGYAN_SHARED_DIR", ROOT.parent / "shared"))
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+_PORTS_GIVEN: set[int] = set()
+
+
+def listen_port() -> int:
+    """A free loopback port for a test server to listen on, below the kernel's ephemeral range:
+    a port bound to 0 and freed again can be handed to an outgoing connection (or another
+    bind to 0) before the server binds it, which failed a run with "address already in use"."""
+    for _ in range(10_000):
+        port = random.randrange(10_000, _EPHEMERAL_LOW)
+        if port in _PORTS_GIVEN:
+            continue
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """pytest-asyncio's fixture, on `listen_port`."""
+    return listen_port()
+
+
+@pytest.fixture(scope="session")
+def unused_tcp_port_factory():
+    """pytest-asyncio's fixture, on `listen_port`."""
+    return listen_port
 
 
 async def _pg_admin(sql: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import listen_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,9 +69,7 @@ def test_migrate_initialises_an_empty_data_dir(tmp_path):
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return listen_port()
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, deadline: float) -> None:

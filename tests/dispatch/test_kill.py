@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from contextlib import AsyncExitStack
@@ -27,7 +26,7 @@ import pytest
 from dispatch import DispatchOptions
 from fallback.smsc import SmscSimulator
 from rcs.simulator import MaapSimulator, SimulatorTiming
-from tests.conftest import TEST_MASTER_KEY, card
+from tests.conftest import TEST_MASTER_KEY, card, listen_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"rcs_delivered", "rcs_read", "sms_delivered", "sms_failed", "failed", "expired", "revoked", "rejected"}
@@ -52,9 +51,7 @@ DEADLINE = 90.0
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return listen_port()
 
 
 def number(k: int, ending: str) -> str:

@@ -12,7 +12,6 @@ import asyncio
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from server import DispatchConfig
-from tests.conftest import card
+from tests.conftest import card, listen_port
 from tests.dispatch.conftest import wait_for
 from tests.dispatch.test_faults import FAULTS, FINAL, finals
 
@@ -45,9 +44,7 @@ def own_postgres():
     if os.geteuid() == 0:  # initdb refuses to run as root
         shutil.chown(data, "postgres", "postgres")
         as_owner = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = listen_port()
 
     def pg_ctl(*args: str) -> None:
         # The server's output goes to a log file: a pipe it inherited would never close.
