@@ -102,3 +102,26 @@ async def client(simulator):
     maap = CnCspMaap(simulator.client_settings())
     yield maap
     await maap.close()
+
+
+CM_CHATBOT = "sip:12520020000120@botplatform.rcs.chinamobile.com"
+
+
+@pytest.fixture
+async def cm_sim():
+    """A China Mobile MaaP simulator holding the chatbot CM_CHATBOT (app "app", token "tok")."""
+    from rcs.cm_simulator import CmNetApiSimulator
+    from rcs.simulator import SimulatorTiming
+
+    timing = SimulatorTiming(delivery_delay_s=0.01, display_delay_s=0.01, revoke_delay_s=0.01)
+    async with CmNetApiSimulator(timing=timing) as simulator:
+        simulator.add_chatbot(CM_CHATBOT, "app", "tok", "cb")
+        yield simulator
+
+
+def cm_client(cm_sim, **kw):
+    """A China Mobile client of `cm_sim`'s chatbot (settings overridable)."""
+    from rcs.operators.cm_netapi import CmNetApiMaap
+
+    config = {"server_root": cm_sim.server_root, "chatbot_id": CM_CHATBOT, "app_id": "app", "app_key": "tok"}
+    return CmNetApiMaap.from_config({**config, "scheme": "http", **kw})

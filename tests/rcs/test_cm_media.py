@@ -25,11 +25,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from rcs.cm_simulator import CmNetApiSimulator
 from rcs.maap import ChannelError, OutboundMessage, card_parts
 from rcs.operators.cm_netapi import CmNetApiMaap, CmNetApiSettings, parse_file_document
-from rcs.simulator import SimulatorTiming
 from tests.conftest import card
+from tests.rcs.conftest import cm_client
 
 CHATBOT = "sip:12520020000120@botplatform.rcs.chinamobile.com"
 NOW = datetime(2020, 7, 6, 11, 28, 53, tzinfo=UTC)
@@ -121,25 +120,6 @@ def test_the_answer_is_read_safely():
             parse_file_document(raw)
 
 
-@pytest.fixture
-async def sim():
-    timing = SimulatorTiming(delivery_delay_s=0.01, display_delay_s=0.01, revoke_delay_s=0.01)
-    async with CmNetApiSimulator(timing=timing) as simulator:
-        simulator.add_chatbot(CHATBOT, "app", "tok", "cb")
-        yield simulator
-
-
-def _client(sim, **kw) -> CmNetApiMaap:
-    config = {
-        "server_root": sim.server_root,
-        "chatbot_id": CHATBOT,
-        "app_id": "app",
-        "app_key": "tok",
-        "scheme": "http",
-    }
-    return CmNetApiMaap.from_config({**config, **kw})
-
-
 def _media_card(url: str) -> dict:
     doc = card()
     doc["message"]["generalPurposeCard"]["content"]["media"] = {
@@ -151,19 +131,19 @@ def _media_card(url: str) -> dict:
     return doc
 
 
-async def test_simulator_serves_the_upload_and_sends_only_cards_naming_its_files(sim):
-    client = _client(sim)
+async def test_simulator_serves_the_upload_and_sends_only_cards_naming_its_files(cm_sim):
+    client = cm_client(cm_sim)
     uploaded = await client.upload_media(PNG, "image/png", "a.png", thumbnail=(JPG, "image/jpeg", "t.jpg"))
     session = client._http()
     async with session.get(uploaded.url) as resp:
         assert (resp.status, await resp.read(), resp.content_type) == (200, PNG, "image/png")
-    assert uploaded.thumbnail_url in sim.files and uploaded.until
+    assert uploaded.thumbnail_url in cm_sim.files and uploaded.until
     ok = OutboundMessage("m1", "+8613800138001", card_parts(_media_card(uploaded.url)), "c", "c")
     assert (await client.send(ok)).accepted
     unknown = OutboundMessage("m2", "+8613800138001", card_parts(_media_card("https://cdn.example/a.png")), "c", "c")
     refused = await client.send(unknown)
     assert (refused.accepted, refused.http_status) == (False, 400) and "mediaUrl" in refused.detail
-    assert set(sim.messages) == {"m1"}
+    assert set(cm_sim.messages) == {"m1"}
     await client.close()
 
 
@@ -184,8 +164,8 @@ async def test_simulator_serves_the_upload_and_sends_only_cards_naming_its_files
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
-async def test_simulator_upload_is_strict(sim, case, settings, parts, status):
-    client = _client(sim, **settings)
+async def test_simulator_upload_is_strict(cm_sim, case, settings, parts, status):
+    client = cm_client(cm_sim, **settings)
     thumb = next(((d, t, "t.jpg") for n, d, t in parts if n == "Thumbnail"), None)
     main = next(((d, t) for n, d, t in parts if n == "File"), None)
     if main is None:  # no File part: the form by hand
@@ -200,4 +180,4 @@ async def test_simulator_upload_is_strict(sim, case, settings, parts, status):
             await client.upload_media(main[0], main[1], "f", thumbnail=thumb)
         assert err.value.http_status == status
     await client.close()
-    assert not sim.files and sim.refusals
+    assert not cm_sim.files and cm_sim.refusals

@@ -53,6 +53,7 @@ from rcs.operators.cm_netapi import (
 from rcs.results import Outcome
 from rcs.simulator import SimulatorTiming
 from tests.conftest import card
+from tests.rcs.conftest import cm_client
 
 CHATBOT = "sip:12520020000120@botplatform.rcs.chinamobile.com"
 ENCODED = "sip%3A12520020000120%40botplatform.rcs.chinamobile.com"
@@ -363,27 +364,8 @@ async def test_notification_endpoint_refusals(endpoints, body, token, chatbot, s
 # -- the simulator ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def sim():
-    timing = SimulatorTiming(delivery_delay_s=0.01, display_delay_s=0.01, revoke_delay_s=0.01)
-    async with CmNetApiSimulator(timing=timing) as simulator:
-        simulator.add_chatbot(CHATBOT, "app", "tok", "cb")
-        yield simulator
-
-
-def _client(sim, **kw) -> CmNetApiMaap:
-    config = {
-        "server_root": sim.server_root,
-        "chatbot_id": CHATBOT,
-        "app_id": "app",
-        "app_key": "tok",
-        "scheme": "http",
-    }
-    return CmNetApiMaap.from_config({**config, **kw})
-
-
-async def test_simulator_accepts_the_client_and_flakes_on_8(sim):
-    client = _client(sim)
+async def test_simulator_accepts_the_client_and_flakes_on_8(cm_sim):
+    client = cm_client(cm_sim)
     assert (await client.send(message(card_parts(card())))).accepted
     flaky = OutboundMessage("m-8", "+8613800138008", text_parts("hi"), "c", "c")
     assert [(await client.send(flaky)).outcome for _ in range(3)] == [Outcome.RETRY, Outcome.RETRY, Outcome.ACCEPTED]
@@ -416,30 +398,30 @@ def _strict_cases():
     _strict_cases(),
     ids=lambda v: v if isinstance(v, str) and len(v) < 20 else "",
 )
-async def test_simulator_is_strict(sim, case, settings, body, headers, status, ident):
-    client = _client(sim, **settings)
+async def test_simulator_is_strict(cm_sim, case, settings, body, headers, status, ident):
+    client = cm_client(cm_sim, **settings)
     sent = client.headers(TO)
     if "Date" in headers:  # re-sign with the stale date: only the freshness is wrong
         sent["Authorization"] = authorization("app", token_of("tok"), headers["Date"])
     sent.update(headers)
     session = client._http()
-    url = f"http://{sim.server_root}/messaging/v1/outbound/{ENCODED}/requests"
+    url = f"http://{cm_sim.server_root}/messaging/v1/outbound/{ENCODED}/requests"
     async with session.post(url, data=body.encode(), headers=sent) as resp:
         raw = await resp.read()
     await client.close()
     assert resp.status == status, raw
     assert ident.encode() in raw and b"requestError" in raw
-    assert not sim.messages
+    assert not cm_sim.messages
 
 
-async def test_simulator_refuses_a_wrong_part_length(sim):
-    client = _client(sim)
+async def test_simulator_refuses_a_wrong_part_length(cm_sim):
+    client = cm_client(cm_sim)
     good = outbound_request_xml(
         message(card_parts(card(), [{"reply": {"displayText": "好", "postback": {"data": "ok"}}}])), CHATBOT
     )
     wrong = good.replace("Content-Length: ", "Content-Length: 1", 1)
     session = client._http()
-    url = f"http://{sim.server_root}/messaging/v1/outbound/{ENCODED}/requests"
+    url = f"http://{cm_sim.server_root}/messaging/v1/outbound/{ENCODED}/requests"
     async with session.post(url, data=wrong.encode(), headers=client.headers(TO)) as resp:
         assert resp.status == 400 and b"Content-Length" in await resp.read()
     async with session.post(url, data=good.encode(), headers=client.headers(TO)) as resp:
@@ -468,9 +450,9 @@ async def test_simulator_notifications_reach_the_endpoints(aiohttp_server):
     app.add_routes(CmCallbackEndpoints(token_of=token_of, on_delivery=on_delivery, on_user=on_user).routes("/rcs"))
     server = await aiohttp_server(app)
     timing = SimulatorTiming(delivery_delay_s=0.01, display_delay_s=0.01, revoke_delay_s=0.01)
-    async with CmNetApiSimulator(callback_base_url=str(server.make_url("/rcs")), timing=timing) as sim:
-        sim.add_chatbot(CHATBOT, "app", "tok", "cb")
-        client = _client(sim)
+    async with CmNetApiSimulator(callback_base_url=str(server.make_url("/rcs")), timing=timing) as cm_sim:
+        cm_sim.add_chatbot(CHATBOT, "app", "tok", "cb")
+        client = cm_client(cm_sim)
         for mid, to in (("m-1", "+8613800138001"), ("m-0", "+8613800138010"), ("m-7", "+8613800138007")):
             assert (await client.send(OutboundMessage(mid, to, text_parts("hi"), "c", f"k-{mid}"))).accepted
         assert (await client.revoke("m-7", "+8613800138007")).accepted
@@ -481,11 +463,11 @@ async def test_simulator_notifications_reach_the_endpoints(aiohttp_server):
             ("m-7", "revokeOk", None),
         }
         await asyncio.wait_for(_until(lambda: set(got) >= statuses, arrived), 5)
-        assert await sim.reply("m-1", "好的")  # answers m-1's contribution, k-m-1
+        assert await cm_sim.reply("m-1", "好的")  # answers m-1's contribution, k-m-1
         expected = statuses | {("k-m-1", "text", "好的")}
         await asyncio.wait_for(_until(lambda: set(got) >= expected, arrived), 5)
         await client.close()
-    assert set(got) == expected and sim.callbacks_failed == 0
+    assert set(got) == expected and cm_sim.callbacks_failed == 0
 
 
 async def _until(predicate, arrived: asyncio.Event) -> None:
