@@ -99,16 +99,26 @@ class Matcher:
         phrase, in field order."""
         if not self._groups or not fields:
             return []
+        return [Match(fields[i][0], rule) for i, rule in self.find([text for _, text in fields])]
+
+    def find(self, texts: Sequence[str]) -> list[tuple[int, Rule]]:
+        """`scan` without paths: (index of the text, rule) for every listed word found, in text
+        order. Each distinct text is scanned once (a batch repeats amounts, dates, names)."""
+        if not self._groups or not texts:
+            return []
         distinct: dict[str, int] = {}
-        for _, text in fields:
+        for text in texts:
             distinct.setdefault(text, len(distinct))
-        if len(distinct) < len(fields):
-            # A batch repeats values (amounts, dates, the same name): each text is scanned once.
-            rules: list[list[Rule]] = [[] for _ in distinct]
-            for m in self.scan([(str(i), text) for text, i in distinct.items()]):
-                rules[int(m.path)].append(m.rule)
-            return [Match(path, rule) for path, text in fields for rule in rules[distinct[text]]]
-        norms = [normalise(text) for _, text in fields]
+        if len(distinct) == len(texts):
+            return self._find(texts)
+        unique = list(distinct)
+        rules: list[list[Rule]] = [[] for _ in unique]
+        for i, rule in self._find(unique):
+            rules[i].append(rule)
+        return [(i, rule) for i, text in enumerate(texts) for rule in rules[distinct[text]]]
+
+    def _find(self, texts: Sequence[str]) -> list[tuple[int, Rule]]:
+        norms = [normalise(text) for text in texts]
         starts, offset = [], 0
         for n in norms:
             starts.append(offset)
@@ -129,11 +139,11 @@ class Matcher:
                 allowed.append(hit)
             if any(r.kind == WORD for r in group.rules):
                 words.append(hit)
-        out: list[Match] = []
+        out: list[tuple[int, Rule]] = []
         positions: dict[int, list[int]] = {}
         for field, s, e, group in words:
             if (group.latin_start or group.latin_end) and not self._bounded(
-                fields[field][1], s, e, group, positions, field
+                texts[field], s, e, group, positions, field
             ):
                 continue
             covering = [a for a in allowed if a[0] == field and a[1] <= s and e <= a[2] and (a[1], a[2]) != (s, e)]
@@ -144,7 +154,7 @@ class Matcher:
                     continue
                 if _same_norm_allowed(group, rule):
                     continue
-                out.append(Match(fields[field][0], rule))
+                out.append((field, rule))
         return out
 
     @staticmethod

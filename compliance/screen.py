@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from api.problems import FieldError, Problem, problem_type
+from api.problems import FieldError, Problem, pointer, problem_type
 from compliance.lists import WordLists
 from compliance.matcher import BLOCK, REVIEW, Match, Matcher
-from compliance.texts import document_texts, literal_texts, variable_texts
+from compliance.texts import document_texts, literal_texts, variable_values
 
 CACHE = 512
 COMPLIANCE_PROBLEM = problem_type("compliance")
@@ -112,17 +112,18 @@ class Screen:
             if any(m.rule.action == REVIEW for m in own):
                 verdict.review_recipients = None
         # Every recipient's variables in one pass (a batch's thousand scans cost more than the
-        # matching); each match goes back to its recipient by its pointer.
-        fields: list[tuple[str, str]] = []
-        whose: dict[str, int] = {}
-        for i, (where, variables) in enumerate(recipients):
-            for path, text in variable_texts(variables, where):
-                fields.append((path, text))
-                whose[path] = i
-        found = matcher.scan(fields)
-        verdict.matches.extend(found)
-        if verdict.review_recipients is not None:
-            verdict.review_recipients.update(whose[m.path] for m in found if m.rule.action == REVIEW)
+        # matching); each match goes back to its recipient, and only then gets its pointer.
+        texts: list[str] = []
+        owners: list[tuple[int, tuple[str | int, ...]]] = []
+        for i, (_, variables) in enumerate(recipients):
+            for parts, text in variable_values(variables):
+                texts.append(text)
+                owners.append((i, parts))
+        for n, rule in matcher.find(texts):
+            i, parts = owners[n]
+            verdict.matches.append(Match(recipients[i][0] + pointer(*parts), rule))
+            if rule.action == REVIEW and verdict.review_recipients is not None:
+                verdict.review_recipients.add(i)
         return verdict
 
     async def texts(self, tenant_id: str, fields: list[tuple[str, str]]) -> Verdict:

@@ -87,12 +87,25 @@ def literal_texts(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def variable_texts(variables: dict | None, base: str) -> list[tuple[str, str]]:
     """(JSON Pointer, text) for every value of a recipient's variables (numbers as text)."""
+    return [(base + pointer(*parts), text) for parts, text in variable_values(variables)]
+
+
+def variable_values(variables: dict | None) -> list[tuple[tuple[str | int, ...], str]]:
+    """(path parts, text) for every value of a recipient's variables (numbers as text): the
+    pointer is built only for what a screen finds."""
     if not variables:
         return []
-    return [(p, t) for p, t in _values(variables, base)]
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for k, v in variables.items():
+        if type(v) is str:  # the usual flat variables, without the walk
+            if v:
+                out.append(((k,), v))
+        else:
+            out.extend(_values(v, (k,)))
+    return out
 
 
-def _values(node, path: str) -> Iterator[tuple[str, str]]:
+def _values(node, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
     if isinstance(node, str):
         if node:
             yield path, node
@@ -102,7 +115,7 @@ def _values(node, path: str) -> Iterator[tuple[str, str]]:
         yield path, str(node)
     elif isinstance(node, dict):
         for k, v in node.items():
-            yield from _values(v, path + pointer(k))
+            yield from _values(v, (*path, k))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            yield from _values(v, path + pointer(i))
+            yield from _values(v, (*path, i))
