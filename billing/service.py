@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from sqlalchemy import Connection, and_, false, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem, problem_type
@@ -58,6 +59,7 @@ from messages.tables import batches, message_events, messages
 from security.keyring import Keyring
 from store import Database, GroupWriter
 from store.background import Pacer, Timer, wait_event
+from store.bulk import executemany
 from store.clock import Clock, SystemClock, ms_to_rfc3339
 from store.ids import new_id
 from store.money import MoneyError, format_money, parse_money
@@ -127,12 +129,12 @@ def _write_entries(conn: Connection, entries: list[dict], accounts: dict[str, tu
     """Insert the entries and set each tenant's new (balance, held)."""
     if not entries:
         return
-    d = _dialect(conn)
-    done = conn.execute(
-        d.insert(billing_entries).values(entries).on_conflict_do_nothing().returning(billing_entries.c.entry_key)
-    ).all()
-    if len(done) != len(entries):  # cannot happen under the account lock; never count money twice
-        raise RuntimeError("billing entry written by another process despite the account lock")
+    # One statement compiled once for every row (a multi-row VALUES was compiled afresh on each
+    # pass: at a thousand messages a second that was most of the server's CPU).
+    try:
+        executemany(conn, billing_entries, entries)
+    except IntegrityError as exc:  # cannot happen under the account lock; never count money twice
+        raise RuntimeError("billing entry written by another process despite the account lock") from exc
     for tenant_id, (balance, held) in accounts.items():
         conn.execute(
             billing_accounts.update()
