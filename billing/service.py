@@ -34,7 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Connection, and_, false, func, or_, select
+from sqlalchemy import Connection, and_, false, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -66,6 +66,8 @@ from store.money import MoneyError, format_money, parse_money
 from store.writer import WriteBatch
 
 log = logging.getLogger("hongyan.billing")
+
+_PG_LOCK = 0x42696C6C  # "Bill": one settling process at a time
 
 BILLING_PROBLEM = problem_type("insufficient-funds")
 DEFAULT_INTERVAL_S = 1.0
@@ -216,26 +218,38 @@ class Billing:
         """Settle one batch of events after the cursor; the number of events read."""
         now_ms = self.now_ms()
         async with self.db.read.connect() as conn:
-            cur = (await conn.execute(select(billing_cursor).where(billing_cursor.c.name == CURSOR))).first()
-            at, eid = (cur.at_ms, cur.event_id) if cur is not None else (-1, "")
-            e = message_events.c
-            rows = (
-                await conn.execute(
-                    select(e.id, e.message_id, e.tenant_id, e.type, e.at_ms, e.source, e.detail)
-                    .where(
-                        or_(e.at_ms > at, and_(e.at_ms == at, e.id > eid)),
-                        e.at_ms <= now_ms - self.settle_ms,
-                        e.type.in_([str(t) for t in BILLED_EVENTS]),
-                    )
-                    .order_by(e.at_ms, e.id)
-                    .limit(self.batch)
+            # One process settles at a time (PostgreSQL): the others would read the same events,
+            # open the same numbers and then wait on the account locks inside their writers'
+            # group commits, holding up every other write of theirs. The lock is the read
+            # transaction's, held until the pass's settle has committed.
+            if (
+                conn.dialect.name == "postgresql"
+                and not (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK})).scalar()
+            ):
+                return 0
+            return await self._pass(conn, now_ms)
+
+    async def _pass(self, conn, now_ms: int) -> int:
+        cur = (await conn.execute(select(billing_cursor).where(billing_cursor.c.name == CURSOR))).first()
+        at, eid = (cur.at_ms, cur.event_id) if cur is not None else (-1, "")
+        e = message_events.c
+        rows = (
+            await conn.execute(
+                select(e.id, e.message_id, e.tenant_id, e.type, e.at_ms, e.source, e.detail)
+                .where(
+                    or_(e.at_ms > at, and_(e.at_ms == at, e.id > eid)),
+                    e.at_ms <= now_ms - self.settle_ms,
+                    e.type.in_([str(t) for t in BILLED_EVENTS]),
                 )
-            ).all()
-            events = [_Event(*r) for r in rows]
-            if self.ensure_keys is not None:
-                for tenant_id in {ev.tenant_id for ev in events}:
-                    await self.ensure_keys(tenant_id)
-            facts = await self._facts(conn, events)
+                .order_by(e.at_ms, e.id)
+                .limit(self.batch)
+            )
+        ).all()
+        events = [_Event(*r) for r in rows]
+        if self.ensure_keys is not None:
+            for tenant_id in {ev.tenant_id for ev in events}:
+                await self.ensure_keys(tenant_id)
+        facts = await self._facts(conn, events)
         if not events:
             return 0
         books = {t: await self.books.book(t) for t in {ev.tenant_id for ev in events}}

@@ -290,7 +290,7 @@ class EvidenceLog:
         while True:
             appended = 0
             try:
-                while (n := await self.append_pending()) >= BATCH:
+                while (n := await self.append_pending(wait=False)) >= BATCH:
                     appended += n
                 appended += n
             except asyncio.CancelledError:
@@ -365,14 +365,19 @@ class EvidenceLog:
 
     # -- appending ------------------------------------------------------------------------
 
-    async def append_pending(self) -> int:
-        """Add the events committed but not in the log yet; returns how many were added."""
+    async def append_pending(self, *, wait: bool = True) -> int:
+        """Add the events committed but not in the log yet; returns how many were added. On
+        PostgreSQL one process appends at a time: `wait=False` (the background passes) gives the
+        pass up when another process is appending, rather than holding this process's group
+        commit — and every write in it — until that one's commits."""
         signer = await self._ensure_signer()
         if self._caught_up and not await self._anything_unchained():
             return 0  # a read, not a write transaction: idle passes cost next to nothing
         result: list[int] = []
         now_ms = int(self.clock.now().timestamp() * 1000)
-        await self.writer.write(WriteBatch().run(lambda conn: result.append(self._append(conn, signer, now_ms))))
+        await self.writer.write(
+            WriteBatch().run(lambda conn: result.append(self._append(conn, signer, now_ms, wait=wait)))
+        )
         return result[0] if result else 0
 
     async def _anything_unchained(self) -> bool:
@@ -382,11 +387,14 @@ class EvidenceLog:
         async with self.db.read.connect() as conn:
             return (await conn.execute(query)).first() is not None
 
-    def _append(self, conn: Connection, signer: TreeHeadSigner, now_ms: int) -> int:
+    def _append(self, conn: Connection, signer: TreeHeadSigner, now_ms: int, *, wait: bool = True) -> int:
         from messages.tables import batches, message_events, messages
 
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+            if wait:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+            elif not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK}).scalar():
+                return 0
         e, m, b = message_events, messages, batches
         # Unchained events come from the partial index however late they committed (another
         # process, a slow transaction), so nothing depends on commit order. Only an acceptance
