@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import delete, func, select
 
 from billing.service import Billing
@@ -287,3 +288,25 @@ async def test_concurrent_top_ups_and_jobs_keep_the_balance_the_ledger_sum(bille
     assert credits == [5_000, 10_000, 10_000, 10_000]
     assert len([r for r in rows if r.kind == "charge"]) == 10
     assert await balance_units(db, billed.api.tenant_id) == sum(r.amount_units for r in rows) == 35_000 - 10 * 500
+
+
+async def test_one_process_settles_at_a_time(billed):
+    """On PostgreSQL a pass that finds another process settling gives way (nothing read, nothing
+    written, no wait inside this process's group commit); the next pass after it settles."""
+    from sqlalchemy import text
+
+    from billing.service import _PG_LOCK
+    from server import DATABASE
+
+    db = billed.api.client.app[DATABASE]
+    if db.write.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writing process")
+    await set_prices(billed)
+    await send(billed.api, [CMCC + "01"])
+    async with db.write.connect() as other:  # another process's settling pass, in progress
+        assert (await other.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK})).scalar()
+        assert await billed.billing.run_once() == 0
+        assert await entries_of(db, billed.api.tenant_id) == []
+        await other.rollback()
+    assert await billed.settle() == 1
+    assert [r.kind for r in await entries_of(db, billed.api.tenant_id)] == ["hold"]
