@@ -205,6 +205,28 @@ async def test_appending_twice_chains_each_event_once(api):
     assert sorted(sizes) == [3, 5]  # one signed head a pass, none for an empty pass
 
 
+async def test_a_background_pass_gives_way_to_another_process_appending(api):
+    """On PostgreSQL a background pass that finds another process appending adds nothing and
+    does not wait in this process's group commit; an explicit pass (shutdown, erasure) waits."""
+    from sqlalchemy import text
+
+    from messages.evidence import _PG_LOCK
+
+    db = api.client.app[DATABASE]
+    if db.write.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writing process")
+    ev = api.client.app[EVIDENCE]
+    await ev.pause()
+    await _send(api, 2)
+    async with db.write.connect() as other:  # another process's pass, in progress
+        assert (await other.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _PG_LOCK})).scalar()
+        assert await ev.append_pending(wait=False) == 0
+        await other.rollback()
+    assert await ev.append_pending(wait=False) == 2
+    [(_, report)] = await _verify(api)
+    assert report.intact and report.checked == 2
+
+
 # -- the verifier ----------------------------------------------------------------------------
 
 
