@@ -2,7 +2,7 @@
 
 Money is an exact integer count of 1/10000 yuan ("units", store.money); the API reads and writes
 decimal strings with up to four decimals ("0.045" in, "0.0450" out). The carrier of a number comes from
-its prefix (`phonenumbers` carrier data, as SMS routing does in fallback/routing.py): China
+its prefix (`security.numbers.carrier_of`: `phonenumbers` carrier data, as SMS routing does): China
 Mobile `cmcc`, China Unicom `cucc`, China Telecom `ctcc`, anything else (China Broadnet, other
 countries, unknown blocks) `other`. Ported numbers are priced by their original carrier.
 
@@ -13,17 +13,15 @@ A price is looked up, most specific first: the tenant's (channel, carrier, kind)
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import phonenumbers
-from phonenumbers import carrier as phone_carrier
 from sqlalchemy import select
 
 from accounts.tables import tenants
 from billing.tables import ANY_CARRIER, DEFAULT_BOOK, billing_prices
+from security.numbers import carrier_of as carrier_of  # priced by it; tests and billing.service import it here
 from store import Database
 from store.money import UNITS_PER_YUAN, MoneyError, format_money, parse_money
 
@@ -36,32 +34,6 @@ CARRIERS = ("cmcc", "cucc", "ctcc", "other")
 RCS_KINDS = ("text", "card", "carousel", "file", "location")
 SMS_KINDS = ("part",)
 KINDS = {RCS: RCS_KINDS, SMS: SMS_KINDS}
-
-_CARRIER_NAMES = {"china mobile": "cmcc", "china unicom": "cucc", "china telecom": "ctcc"}
-
-
-def carrier_of(e164: str) -> str:
-    """cmcc | cucc | ctcc | other, from the number's prefix. Chinese numbers are looked up by
-    their first four national digits (the depth of the carrier data for +86) and remembered:
-    a 10,000-recipient estimate costs microseconds, not a third of a second."""
-    if e164.startswith("+86") and len(e164) == 14 and e164[1:].isdigit():
-        return _cn_carrier(e164[:7])
-    return _carrier_of(e164)
-
-
-@functools.lru_cache(maxsize=4096)
-def _cn_carrier(prefix: str) -> str:
-    return _carrier_of(prefix + "0000000")
-
-
-def _carrier_of(e164: str) -> str:
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return "other"
-    if phonenumbers.region_code_for_number(number) != "CN":
-        return "other"
-    return _CARRIER_NAMES.get(phone_carrier.name_for_number(number, "en").strip().lower(), "other")
 
 
 def kind_of(content: Mapping | None) -> str:

@@ -371,7 +371,7 @@ class Billing:
         for i in range(0, len(mids), 500):
             rows += (
                 await conn.execute(
-                    select(m.id, m.tenant_id, m.batch_id, m.to_enc, b.card_enc, b.template_ref)
+                    select(m.id, m.tenant_id, m.batch_id, m.to_enc, m.carrier, b.card_enc, b.template_ref)
                     .join(batches, batches.c.id == m.batch_id)
                     # A test key's messages went only to the simulators: never billed.
                     .where(m.id.in_(mids[i : i + 500]), m.test.is_(false()))
@@ -398,12 +398,14 @@ class Billing:
                     if r.card_enc is not None:
                         doc = orjson.loads(self.keyring.open(r.tenant_id, "batches", "card", r.batch_id, r.card_enc))
                     kinds[r.batch_id] = kind_of(doc)
-                to = self.keyring.open(r.tenant_id, "messages", "to", r.id, r.to_enc).decode()
+                carrier = r.carrier or carrier_of(
+                    self.keyring.open(r.tenant_id, "messages", "to", r.id, r.to_enc).decode()
+                )
             except Exception:
                 # One unreadable row must not stop billing for everyone: it is left unbilled, loudly.
                 log.exception("billing: message %s cannot be read; its events are not billed", r.id)
                 continue
-            carrier, kind = carrier_of(to), kinds[r.batch_id]
+            kind = kinds[r.batch_id]
 
             def line(channel: str, carrier=carrier, kind=kind) -> dict:
                 return {"channel": channel, "carrier": carrier, "msg_kind": "part" if channel == SMS else kind}

@@ -19,6 +19,7 @@ import security
 from messages.send_rules import cap_sends
 from messages.status import INITIAL, TRANSITIONS, Status
 from messages.tables import message_events, message_interactions, messages
+from security.numbers import carrier_of
 from store import new_id
 from store.bulk import executemany
 from store.writer import WriteBatch
@@ -179,6 +180,7 @@ class Lifecycle:
             "lease_owner": None,
             "lease_until_ms": None,
             "test": test,
+            "carrier": carrier_of(to),
         }
 
     def event_row(

@@ -65,6 +65,9 @@ messages = Table(
     # Accepted with a test key: it goes only to the simulators, is never billed and is not
     # counted in the tenant's daily volume or frequency caps.
     Column("test", Boolean, nullable=False, server_default=false()),
+    # The number's carrier by its prefix (security.numbers.carrier_of), kept at accept so billing
+    # prices a message without opening its sealed number; null for messages from before 0009.
+    Column("carrier", String(8), nullable=True),
     Index("ix_messages_batch_seq", "batch_id", "seq"),
     Index("ix_messages_tenant_bidx", "tenant_id", "to_bidx"),
     Index("ix_messages_due", "due_ms"),

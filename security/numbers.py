@@ -11,9 +11,11 @@ different string that slips past it. Nothing outside ASCII ever leaves this modu
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
+from phonenumbers import carrier as phone_carrier
 
 DEFAULT_REGION = "CN"
 MAX_INPUT = 32  # characters of a number as given (separators included)
@@ -93,3 +95,30 @@ def _e164(parsed: phonenumbers.PhoneNumber) -> str | None:
     # phonenumbers already writes ASCII digits; checked here because everything downstream
     # (blind indexes, the opt-out list) relies on it.
     return e164 if E164.fullmatch(e164) else None
+
+
+_CARRIER_NAMES = {"china mobile": "cmcc", "china unicom": "cucc", "china telecom": "ctcc"}
+
+
+def carrier_of(e164: str) -> str:
+    """cmcc | cucc | ctcc | other, from the number's prefix. Chinese numbers are looked up by
+    their first four national digits (the depth of the carrier data for +86) and remembered:
+    a 10,000-recipient estimate costs microseconds, not a third of a second."""
+    if e164.startswith("+86") and len(e164) == 14 and e164[1:].isdigit():
+        return _cn_carrier(e164[:7])
+    return _carrier_of(e164)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cn_carrier(prefix: str) -> str:
+    return _carrier_of(prefix + "0000000")
+
+
+def _carrier_of(e164: str) -> str:
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return "other"
+    if phonenumbers.region_code_for_number(number) != "CN":
+        return "other"
+    return _CARRIER_NAMES.get(phone_carrier.name_for_number(number, "en").strip().lower(), "other")

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from billing.prices import build_book, carrier_of, kind_of
+from billing.prices import build_book, kind_of
 from store.money import MoneyError, format_money, parse_money
 
 
@@ -49,24 +49,6 @@ def test_signed_money_and_formatting():
     assert format_money(-35_000) == "-3.5000"
     assert format_money(1) == "0.0001"
     assert format_money(None) is None
-
-
-@pytest.mark.parametrize(
-    ("number", "carrier"),
-    [
-        ("+8613800138001", "cmcc"),  # 138: China Mobile
-        ("+8615000000000", "cmcc"),
-        ("+8618600000000", "cucc"),  # 186: China Unicom
-        ("+8613000000000", "cucc"),
-        ("+8618900000000", "ctcc"),  # 189: China Telecom
-        ("+8613300000000", "ctcc"),
-        ("+85291234567", "other"),  # Hong Kong
-        ("+14155550100", "other"),
-        ("not a number", "other"),
-    ],
-)
-def test_carrier_from_prefix(number, carrier):
-    assert carrier_of(number) == carrier
 
 
 @pytest.mark.parametrize(
@@ -131,11 +113,3 @@ def test_estimate_is_the_dearer_channel():
     book = build_book(BOOK_ROWS, "t1", None)
     assert book.estimate("card", "cmcc") == 450
     assert book.estimate("text", "cmcc") == 400  # the SMS part costs more than the RCS text
-
-
-def test_the_prefix_cache_agrees_with_the_full_lookup():
-    from billing.prices import _carrier_of
-
-    numbers = [f"+86{p}{s:07d}" for p in range(1300, 2000, 7) for s in (0, 1234567, 9999999)]
-    assert all(carrier_of(n) == _carrier_of(n) for n in numbers)
-    assert {carrier_of(n) for n in numbers} == {"cmcc", "cucc", "ctcc", "other"}

@@ -1,5 +1,5 @@
 """Phone numbers in their one canonical form: every spelling of a number gives one ASCII E.164
-string (what blind indexes and the opt-out list match on), anything else gives None."""
+string (what blind indexes and the opt-out list match on), anything else gives None; and a number's carrier by its prefix."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from security.numbers import E164, ascii_digits, canonical_number, normalise_number, number_from_uri
+from security.numbers import (
+    E164,
+    _carrier_of,
+    ascii_digits,
+    canonical_number,
+    carrier_of,
+    normalise_number,
+    number_from_uri,
+)
 
 NUMBER = "+8613800138010"
 # The same number in the spellings a tenant, an operator or an SMSC may send.
@@ -89,3 +97,27 @@ def test_whatever_comes_in_only_ascii_e164_comes_out(raw):
     for read in (normalise_number, canonical_number, number_from_uri):
         out = read(raw)
         assert out is None or (E164.fullmatch(out) and out.isascii())
+
+
+@pytest.mark.parametrize(
+    ("number", "carrier"),
+    [
+        ("+8613800138001", "cmcc"),  # 138: China Mobile
+        ("+8615000000000", "cmcc"),
+        ("+8618600000000", "cucc"),  # 186: China Unicom
+        ("+8613000000000", "cucc"),
+        ("+8618900000000", "ctcc"),  # 189: China Telecom
+        ("+8613300000000", "ctcc"),
+        ("+85291234567", "other"),  # Hong Kong
+        ("+14155550100", "other"),
+        ("not a number", "other"),
+    ],
+)
+def test_carrier_from_prefix(number, carrier):
+    assert carrier_of(number) == carrier
+
+
+def test_the_prefix_cache_agrees_with_the_full_lookup():
+    numbers = [f"+86{p}{s:07d}" for p in range(1300, 2000, 7) for s in (0, 1234567, 9999999)]
+    assert all(carrier_of(n) == _carrier_of(n) for n in numbers)
+    assert {carrier_of(n) for n in numbers} == {"cmcc", "cucc", "ctcc", "other"}
