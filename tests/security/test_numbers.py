@@ -1,5 +1,6 @@
 """Phone numbers in their one canonical form: every spelling of a number gives one ASCII E.164
-string (what blind indexes and the opt-out list match on), anything else gives None; and a number's carrier by its prefix."""
+string (what blind indexes and the opt-out list match on), anything else gives None; and a
+number's carrier by its prefix."""
 
 from __future__ import annotations
 
