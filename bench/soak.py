@@ -103,7 +103,6 @@ class Run:
     """What the sampler needs to know of the load: set once the load generator is done."""
 
     warmup_s: float
-    drain_s: float
     accepted: int | None = None  # None while load is offered
     drain_until: float = math.inf
 
@@ -188,8 +187,8 @@ def figures(samples: list[Sample], run: Run, seconds: float, errors: int) -> dic
         values = [v for v in map(value, xs) if v is not None]
         return round(median(values), 3) if third and values else None
 
-    first_rate = third_median(steady[:third], Sample.delivered_per_s.fget)
-    last_rate = third_median(steady[-third:], Sample.delivered_per_s.fget)
+    first_rate = third_median(steady[:third], lambda x: x.delivered_per_s)
+    last_rate = third_median(steady[-third:], lambda x: x.delivered_per_s)
     rate_ratio = ratio(last_rate, first_rate)
     growth = round(end.rss_mb / after.rss_mb - 1, 4) if after and end else None
     anon_growth = round(end.anon_mb / after.anon_mb - 1, 4) if after and end else None
@@ -203,12 +202,14 @@ def figures(samples: list[Sample], run: Run, seconds: float, errors: int) -> dic
         "anon_mb_after_warmup": round(after.anon_mb, 1) if after else None,
         "anon_mb_end": round(end.anon_mb, 1) if end else None,
         "anon_growth": anon_growth,
+        "sim_rss_mb_after_warmup": round(after.sim_rss_mb, 1) if after else None,
+        "sim_rss_mb_end": round(end.sim_rss_mb, 1) if end else None,
         "delivered_per_s_first_third": first_rate,
         "delivered_per_s_last_third": last_rate,
         "delivered_per_s_ratio": rate_ratio,
         "throughput_steady": rate_ratio >= STEADY if rate_ratio is not None else None,
-        "cpu_ms_per_msg_first_third": third_median(steady[:third], Sample.cpu_ms_per_msg.fget),
-        "cpu_ms_per_msg_last_third": third_median(steady[-third:], Sample.cpu_ms_per_msg.fget),
+        "cpu_ms_per_msg_first_third": third_median(steady[:third], lambda x: x.cpu_ms_per_msg),
+        "cpu_ms_per_msg_last_third": third_median(steady[-third:], lambda x: x.cpu_ms_per_msg),
         "backlog_end": end.backlog if end else None,
         "errors": errors,
     }
@@ -224,7 +225,7 @@ async def main() -> None:
     p.add_argument("--drain-s", type=float, default=120, help="at most this long for the backlog after the load")
     p.add_argument("--delivery-delay", type=float, default=0.05)
     args = p.parse_args()
-    run = Run(warmup_s=args.warmup_s, drain_s=args.drain_s)
+    run = Run(warmup_s=args.warmup_s)
     pin(1)
     print(
         f"soak: {args.messages} recipients at {args.rate}/s"
