@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -45,10 +49,13 @@ CARD = {
 }
 
 
-async def offer(base: str, key: str, rate: int, seconds: float, sms: bool = False) -> tuple[int, int]:
-    """Post `rate` recipients a second for `seconds`; returns (accepted, errors)."""
+async def offer(
+    base: str, key: str, rate: int, seconds: float, sms: bool = False, limit: int | None = None
+) -> tuple[int, int]:
+    """Post `rate` recipients a second for `seconds` (or until `limit` recipients are accepted);
+    returns (accepted, errors). A refused batch or a failed request is an error, never the end of the run."""
     per_tick = max(1, rate // 10)
-    accepted = errors = seq = 0
+    accepted = errors = refused = seq = 0
     headers = {"Authorization": f"Bearer {key}"}
     async with aiohttp.ClientSession(headers=headers) as session:
         start = time.perf_counter()
@@ -56,26 +63,36 @@ async def offer(base: str, key: str, rate: int, seconds: float, sms: bool = Fals
         pending: set[asyncio.Task] = set()
 
         async def post(body):
-            nonlocal accepted, errors
-            async with session.post(f"{base}/v1/messages", json=body) as resp:
-                await resp.read()
-                if resp.status == 202:
-                    accepted += len(body["recipients"])
-                else:
-                    if not errors:
-                        print(f"first error: {resp.status} {(await resp.text())[:300]}", file=sys.stderr)
-                    errors += 1
+            nonlocal accepted, errors, refused
+            try:
+                async with session.post(f"{base}/v1/messages", json=body) as resp:
+                    await resp.read()
+                    if resp.status == 202:
+                        accepted += len(body["recipients"])
+                        return
+                    problem = f"{resp.status} {(await resp.text())[:300]}"
+            except (TimeoutError, aiohttp.ClientError) as e:
+                problem = repr(e)
+            if not errors:
+                print(f"first error: {problem}", file=sys.stderr)
+            errors += 1
+            refused += len(body["recipients"])
 
         while time.perf_counter() - start < seconds:
-            recipients = []
-            for _ in range(per_tick):
-                seq += 1
-                # Endings 1–6: RCS-capable, delivered; …10 (--sms): no RCS, the SMS is delivered.
-                to = f"+861391{seq % 100_000:05d}10" if sms else f"+8613912{seq % 100_000:05d}{1 + seq % 6}"
-                recipients.append({"to": to, "variables": {"amount": f"{seq % 100}.00"}})
-            task = asyncio.create_task(post({"recipients": recipients, "card": CARD}))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
+            # With a limit, offer only what may still be missing (refused batches are offered again).
+            n = per_tick if limit is None else min(per_tick, limit - (seq - refused))
+            if n > 0:
+                recipients = []
+                for _ in range(n):
+                    seq += 1
+                    # Endings 1–6: RCS-capable, delivered; …10 (--sms): no RCS, the SMS is delivered.
+                    to = f"+861391{seq % 100_000:05d}10" if sms else f"+8613912{seq % 100_000:05d}{1 + seq % 6}"
+                    recipients.append({"to": to, "variables": {"amount": f"{seq % 100}.00"}})
+                task = asyncio.create_task(post({"recipients": recipients, "card": CARD}))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            elif not pending:
+                break
             tick += 1
             await asyncio.sleep(max(0.0, start + tick * 0.1 - time.perf_counter()))
         await asyncio.gather(*pending)
@@ -86,6 +103,86 @@ def _drain(proc, log: Path) -> None:
     with log.open("a") as out:
         for line in proc.stderr:
             out.write(line)
+
+
+@dataclass
+class Stack:
+    """What `stack` started: the server's address and API key, its data dir and the processes."""
+
+    base: str
+    key: str
+    data: Path
+    log: Path
+    server: subprocess.Popen
+    sim: subprocess.Popen
+
+    @property
+    def db(self) -> Path:
+        return self.data / "hongyan.db"
+
+
+@contextlib.asynccontextmanager
+async def stack(tmp: Path, delivery_delay: float = 0.05):
+    """The server (embedded SQLite, sandbox on) on core 0; the MaaP simulator (answers `delivered`
+    after `delivery_delay`) and the SMSC simulator in processes of their own on core 1. Their
+    output goes to `tmp/server.log`; all three are stopped on the way out."""
+    data = tmp / "var"
+    port, sim_port, smsc_port = free_port(), free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp / "server.log"
+    sim = start_process(
+        [
+            sys.executable,
+            "-m",
+            "rcs.simulator",
+            "--port",
+            str(sim_port),
+            "--callback-url",
+            f"{base}/rcs",
+            "--delivery-delay",
+            str(delivery_delay),
+        ],
+        cpu=1,
+    )
+    smsc = start_process(
+        [sys.executable, "-m", "fallback.smsc", "--port", str(smsc_port), "--receipt-delay", "0.05"], cpu=1
+    )
+    server = start_process(
+        [
+            sys.executable,
+            *(["-m", "cProfile", "-o", "/tmp/dispatch.prof"] if os.environ.get("BENCH_PROFILE") else []),
+            "server.py",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+        ],
+        cpu=0,
+        env={
+            "HONGYAN_MAAP_URL": f"http://127.0.0.1:{sim_port}",
+            "HONGYAN_SMSC_ADDRESS": f"127.0.0.1:{smsc_port}",
+            "HONGYAN_LOG_LEVEL": "WARNING",
+        },
+    )
+    # Nobody reads the pipes: a full pipe would stall the processes, so drain them to a file.
+    drains = [asyncio.create_task(asyncio.to_thread(_drain, proc, log)) for proc in (server, sim, smsc)]
+    try:
+        wait_http(f"{base}/healthz", server)
+        key = json.loads((data / "demo-tenant.json").read_text())["api_key"]
+        yield Stack(base, key, data, log, server, sim)
+    finally:
+        stop(server)
+        stop(sim)
+        stop(smsc)
+        await asyncio.gather(*drains)
+
+
+def log_problems(log: Path) -> int:
+    """How many error lines the processes wrote; the first goes to stderr."""
+    problems = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
+    if problems:
+        print(f"{len(problems)} error lines in the logs, first: {problems[0][:300]}", file=sys.stderr)
+    return len(problems)
 
 
 def settled(db: Path, final: str) -> bool:
@@ -148,77 +245,24 @@ async def main() -> None:
     delivered, final = ("sms_delivered", "sms_delivered") if args.sms else ("rcs_delivered", "rcs_read")
     pin(1)
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "var"
-        port, sim_port, smsc_port = free_port(), free_port(), free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = Path(tmp) / "server.log"
-        sim = start_process(
-            [
-                sys.executable,
-                "-m",
-                "rcs.simulator",
-                "--port",
-                str(sim_port),
-                "--callback-url",
-                f"{base}/rcs",
-                "--delivery-delay",
-                str(args.delivery_delay),
-            ],
-            cpu=1,
-        )
-        smsc = start_process(
-            [sys.executable, "-m", "fallback.smsc", "--port", str(smsc_port), "--receipt-delay", "0.05"], cpu=1
-        )
-        server = start_process(
-            [
-                sys.executable,
-                *(
-                    ["-m", "cProfile", "-o", "/tmp/dispatch.prof"]
-                    if __import__("os").environ.get("BENCH_PROFILE")
-                    else []
-                ),
-                "server.py",
-                "--data-dir",
-                str(data),
-                "--port",
-                str(port),
-            ],
-            cpu=0,
-            env={
-                "HONGYAN_MAAP_URL": f"http://127.0.0.1:{sim_port}",
-                "HONGYAN_SMSC_ADDRESS": f"127.0.0.1:{smsc_port}",
-                "HONGYAN_LOG_LEVEL": "WARNING",
-            },
-        )
-        # Nobody reads the pipes: a full pipe would stall the processes, so drain them to a file.
-        drains = [asyncio.create_task(asyncio.to_thread(_drain, proc, log)) for proc in (server, sim, smsc)]
-        try:
-            wait_http(f"{base}/healthz", server)
-            key = json.loads((data / "demo-tenant.json").read_text())["api_key"]
-            cpu_before, sim_before = cpu_seconds(server.pid), cpu_seconds(sim.pid)
-            accepted, errors = await offer(base, key, args.rate, args.seconds, args.sms)
+        async with stack(Path(tmp), args.delivery_delay) as s:
+            cpu_before, sim_before = cpu_seconds(s.server.pid), cpu_seconds(s.sim.pid)
+            accepted, errors = await offer(s.base, s.key, args.rate, args.seconds, args.sms)
             # Let the backlog drain (bounded) so the tail is measured, not cut off.
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                f = figures(data / "hongyan.db", warmup_s=2, delivered=delivered)
+                f = figures(s.db, warmup_s=2, delivered=delivered)
                 if f["delivered"] >= accepted:
                     break
                 await asyncio.sleep(0.5)
             # Let the read receipts and the evidence chain catch up too: all of it is per-message work.
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not settled(data / "hongyan.db", final):
+            while time.monotonic() < deadline and not settled(s.db, final):
                 await asyncio.sleep(0.5)
-            cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000
-            sim_ms = (cpu_seconds(sim.pid) - sim_before) * 1000
-        finally:
-            stop(server)
-            stop(sim)
-            stop(smsc)
-            await asyncio.gather(*drains)
-        f = figures(data / "hongyan.db", warmup_s=2, delivered=delivered)
-        problems = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
-        if problems:
-            print(f"{len(problems)} error lines in the logs, first: {problems[0][:300]}", file=sys.stderr)
+            cpu_ms = (cpu_seconds(s.server.pid) - cpu_before) * 1000
+            sim_ms = (cpu_seconds(s.sim.pid) - sim_before) * 1000
+        f = figures(s.db, warmup_s=2, delivered=delivered)
+        log_problems(s.log)
     print_table(
         f"dispatch{' (SMS)' if args.sms else ''}: {args.rate}/s offered for {args.seconds:.0f} s, "
         "MaaP and SMSC simulators in their own processes",
