@@ -103,8 +103,11 @@ _CARRIER_NAMES = {"china mobile": "cmcc", "china unicom": "cucc", "china telecom
 def carrier_of(e164: str) -> str:
     """cmcc | cucc | ctcc | other, from the number's prefix. Chinese numbers are looked up by
     their first four national digits (the depth of the carrier data for +86) and remembered:
-    a 10,000-recipient estimate costs microseconds, not a third of a second."""
-    if e164.startswith("+86") and len(e164) == 14 and e164[1:].isdigit():
+    a 10,000-recipient estimate costs microseconds, not a third of a second. Only +86 numbers can
+    be Chinese: any other is `other` without parsing it (this runs for every recipient at accept)."""
+    if not e164.startswith("+86"):
+        return "other"
+    if len(e164) == 14 and e164[1:].isdigit():
         return _cn_carrier(e164[:7])
     return _carrier_of(e164)
 
