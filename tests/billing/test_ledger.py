@@ -310,3 +310,20 @@ async def test_one_process_settles_at_a_time(billed):
         await other.rollback()
     assert await billed.settle() == 1
     assert [r.kind for r in await entries_of(db, billed.api.tenant_id)] == ["hold"]
+
+
+async def test_a_message_from_before_the_carrier_column_is_priced_by_its_number(billed):
+    """Rows accepted before migration 0009 have no carrier: billing opens the sealed number."""
+    from sqlalchemy import update
+
+    from messages.tables import messages
+    from server import DATABASE
+
+    await set_prices(billed)
+    db = billed.api.client.app[DATABASE]
+    [old] = await send(billed.api, [CTCC + "05"])
+    async with db.write.begin() as conn:
+        await conn.execute(update(messages).where(messages.c.id == old).values(carrier=None))
+    await billed.settle()
+    [hold] = await entries_of(db, billed.api.tenant_id)
+    assert (hold.kind, hold.carrier, hold.amount_units) == ("hold", "ctcc", -600)  # China Telecom's card price
