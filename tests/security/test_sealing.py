@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import strategies as st
 
 from security import SealError, open_sealed, seal, sealed_key_id
@@ -32,6 +33,22 @@ def test_golden_format(case):
     assert sealed_key_id(sealed) == case["key_id"]
     opened = open_sealed(lambda key_id: key, sealed, **place)
     assert opened.decode() == case["plaintext_utf8"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 14, 16, 4096, 5000])
+def test_agrees_with_the_public_cipher_api(size):
+    # Sealing makes its GCM contexts without the `Cipher` wrapper: the public API must read
+    # what it seals and make what it opens, byte for byte.
+    plaintext, nonce = os.urandom(size), os.urandom(12)
+    sealed = seal(KEY, 7, plaintext, nonce=nonce, **PLACE)
+    decryptor = Cipher(algorithms.SM4(KEY), modes.GCM(nonce, sealed[-16:])).decryptor()
+    decryptor.authenticate_additional_data(associated_data(7, **PLACE))
+    assert decryptor.update(sealed[HEADER_SIZE:-16]) + decryptor.finalize() == plaintext
+    encryptor = Cipher(algorithms.SM4(KEY), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(associated_data(7, **PLACE))
+    body = encryptor.update(plaintext) + encryptor.finalize()
+    assert sealed[HEADER_SIZE:] == body + encryptor.tag
+    assert open_sealed(_keys(k7=KEY), sealed[:HEADER_SIZE] + body + encryptor.tag, **PLACE) == plaintext
 
 
 @pytest.mark.parametrize("size", [0, 1, 11, 15, 16, 17, 64, 4095, 4096, 4097, 1 << 20])
