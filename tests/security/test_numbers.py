@@ -4,6 +4,8 @@ number's carrier by its prefix."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 from security.numbers import (
     E164,
     _carrier_of,
+    _cn_valid,
     ascii_digits,
     canonical_number,
     carrier_of,
@@ -122,3 +125,32 @@ def test_the_prefix_cache_agrees_with_the_full_lookup():
     numbers = [f"+86{p}{s:07d}" for p in range(1300, 2000, 7) for s in (0, 1234567, 9999999)]
     assert all(carrier_of(n) == _carrier_of(n) for n in numbers)
     assert {carrier_of(n) for n in numbers} == {"cmcc", "cucc", "ctcc", "other"}
+
+
+def test_validity_by_prefix_agrees_with_the_numbering_plan():
+    # 7-digit blocks from 100 0000 to 199 9999 (every 97th, and the edges of the narrow blocks),
+    # each with random last four digits.
+    rng = random.Random(19)
+    blocks = [f"1{b:06d}" for b in range(0, 1_000_000, 97)] + ["1740000", "1740599", "1610000", "1611000", "1010000"]
+    nationals = [block + f"{rng.randrange(10_000):04d}" for block in blocks for _ in range(3)]
+    got = [normalise_number(n) for n in nationals]
+    assert got == [("+86" + n) if _cn_valid(n) else None for n in nationals]
+    assert got.count(None) and len(set(got)) > 1000  # both answers occur
+
+
+@pytest.mark.parametrize(
+    "national, valid",
+    [
+        ("17400000000", True),  # 1740[0-5]: a satellite block, valid only up to …5
+        ("17405999999", True),
+        ("17406000000", False),
+        ("16100000000", True),  # 1610: valid, 1611 not
+        ("16109999999", True),
+        ("16110000000", False),
+        ("10101000000", False),  # Beijing's fixed lines are shorter
+        ("13800138000", True),
+        ("12000000000", False),
+    ],
+)
+def test_blocks_told_apart_deeper_than_the_prefix(national, valid):
+    assert (normalise_number(national) is not None) == valid == _cn_valid(national)
