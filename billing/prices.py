@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from accounts.tables import tenants
 from billing.tables import ANY_CARRIER, DEFAULT_BOOK, billing_prices
+from cards.model import kind_of as kind_of  # priced by it; tests and billing.service import it here
 from security.numbers import carrier_of as carrier_of  # priced by it; tests and billing.service import it here
 from store import Database
 from store.money import UNITS_PER_YUAN, MoneyError, format_money, parse_money
@@ -34,23 +35,6 @@ CARRIERS = ("cmcc", "cucc", "ctcc", "other")
 RCS_KINDS = ("text", "card", "carousel", "file", "location")
 SMS_KINDS = ("part",)
 KINDS = {RCS: RCS_KINDS, SMS: SMS_KINDS}
-
-
-def kind_of(content: Mapping | None) -> str:
-    """The RCS kind of a content document (a template reference without one counts as a card)."""
-    message = content.get("message") if isinstance(content, Mapping) else None
-    if not isinstance(message, Mapping):
-        return "card"
-    keys = set(message)
-    if keys == {"text"}:
-        return "text"
-    if keys == {"file"}:
-        return "file"
-    if keys == {"location"}:
-        return "location"
-    if "generalPurposeCardCarousel" in keys:
-        return "carousel"
-    return "card"
 
 
 Key = tuple[str, str, str]  # (channel, carrier, kind)

@@ -11,7 +11,7 @@ and every key the model does not know lands in the node's `extra`, so
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -465,3 +465,21 @@ def parse_document(card: dict) -> Document:
     if not isinstance(doc, Document):
         raise TypeError("a card is a JSON object")
     return doc
+
+
+def kind_of(content: Mapping | None) -> str:
+    """The RCS kind of a content document — text, file, location, carousel or card — by what its bot
+    message holds (billing prices by it; a document without a message counts as a card)."""
+    message = content.get("message") if isinstance(content, Mapping) else None
+    if not isinstance(message, Mapping):
+        return "card"
+    keys = set(message)
+    if keys == {"text"}:
+        return "text"
+    if keys == {"file"}:
+        return "file"
+    if keys == {"location"}:
+        return "location"
+    if "generalPurposeCardCarousel" in keys:
+        return "carousel"
+    return "card"

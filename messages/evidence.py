@@ -398,8 +398,9 @@ class EvidenceLog:
         e, m, b = message_events, messages, batches
         # Unchained events come from the partial index however late they committed (another
         # process, a slow transaction), so nothing depends on commit order. Only an acceptance
-        # needs the sealed variables, and the card is read once per batch below, not per event.
-        accepted = e.c.type == Status.ACCEPTED.value
+        # without the commitment made at accept needs the sealed variables, and the card is read
+        # once per batch below, not per event.
+        to_open = and_(e.c.type == Status.ACCEPTED.value, e.c.content_mac.is_(None))
         rows = conn.execute(
             select(
                 e.c.id,
@@ -410,14 +411,15 @@ class EvidenceLog:
                 e.c.detail,
                 m.c.to_bidx,
                 m.c.batch_id,
-                case((accepted, m.c.variables_enc), else_=null()).label("variables_enc"),
+                e.c.content_mac,
+                case((to_open, m.c.variables_enc), else_=null()).label("variables_enc"),
             )
             .join(m, m.c.id == e.c.message_id)
             .where(text("NOT message_events.chained"))
             .order_by(e.c.at_ms, e.c.id)
             .limit(BATCH)
         ).all()
-        wanted = sorted({r.batch_id for r in rows if r.type == Status.ACCEPTED})
+        wanted = sorted({r.batch_id for r in rows if r.type == Status.ACCEPTED and r.content_mac is None})
         sealed_cards = (
             {row.id: row.card_enc for row in conn.execute(select(b.c.id, b.c.card_enc).where(b.c.id.in_(wanted)))}
             if wanted
@@ -554,6 +556,8 @@ class EvidenceLog:
     ) -> bytes:
         """The keyed commitment (HMAC-SM3) to what the event is about."""
         if r.type == Status.ACCEPTED:
+            if r.content_mac is not None:
+                return r.content_mac
             card = cards.get(r.batch_id)
             if card is None:  # one card per batch: open it once per pass
                 sealed = sealed_cards.get(r.batch_id)

@@ -17,9 +17,11 @@ from sqlalchemy.exc import IntegrityError
 import security
 from api.pagination import decode_cursor, encode_cursor
 from api.problems import FieldError, Problem
+from cards.model import kind_of
 from compliance.consent import CONSENT_REQUIRED, CONSENT_REQUIRED_REASON, ConsentPolicies
 from compliance.screen import COMPLIANCE_PROBLEM
 from compliance.tables import review_items
+from messages.evidence import event_content
 from messages.lifecycle import Lifecycle
 from messages.optouts import OPTED_OUT_REASON, add_opt_out
 from messages.optouts import opted_out as opted_out_of
@@ -375,11 +377,12 @@ class MessageLedger:
         rules = await self.rules.get(tenant_id) if self.rules is not None else DEFAULT_RULES
         window = rules.windows.get(req.traffic_type)
 
+        card_json = orjson.dumps(card) if card else None
         batch_row = {
             "id": batch_id,
             "tenant_id": tenant_id,
             "created_ms": now_ms,
-            "card_enc": seal(tenant_id, "batches", "card", batch_id, orjson.dumps(card)) if card else None,
+            "card_enc": seal(tenant_id, "batches", "card", batch_id, card_json) if card_json else None,
             "template_ref": orjson.dumps(req.template).decode() if req.template else None,
             "traffic_type": req.traffic_type,
             "ttl_s": req.ttl_s,
@@ -390,6 +393,7 @@ class MessageLedger:
             "recipient_count": len(req.recipients),
             "fallback": req.fallback,
             "channel": req.channel,
+            "kind": kind_of(card),
         }
         bidxs = [self.keyring.blind_index(tenant_id, r.to) for r in req.recipients]
         mids = [self.new_id() for _ in req.recipients]
@@ -401,6 +405,13 @@ class MessageLedger:
         sealed = [
             life.seal_recipient(tenant_id, mid, r.to, r.variables, vj)
             for mid, r, vj in zip(mids, req.recipients, variables_jsons)
+        ]
+        # The evidence log's commitment to each acceptance, made while the content is in hand
+        # (the appender would otherwise open the sealed card and variables again).
+        commit = self.keyring.content_commitment
+        card_part = card_json or b""
+        content_macs = [
+            commit(tenant_id, event_content(Status.ACCEPTED, card_part, vj or b"", None)) for vj in variables_jsons
         ]
         idem_keys = self._idem_keys(tenant_id, *idempotency) if idempotency is not None else None
         # Consent (where the tenant's policy asks for it) is a look-up, not a counter: read before
@@ -471,7 +482,9 @@ class MessageLedger:
                     event_rows.append(life.event_row(mid, tenant_id, Status.REJECTED, now_ms, "api", detail))
                     item["reason"] = "frequency_cap"
                 else:
-                    event_rows.append(life.event_row(mid, tenant_id, Status.ACCEPTED, now_ms, "api", None))
+                    event_rows.append(
+                        life.event_row(mid, tenant_id, Status.ACCEPTED, now_ms, "api", None, content_macs[seq])
+                    )
                     if scheduled:
                         detail = {"send_at": _at(due_ms)}
                         if due_ms != base_due_ms:

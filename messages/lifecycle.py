@@ -184,9 +184,17 @@ class Lifecycle:
         }
 
     def event_row(
-        self, message_id: str, tenant_id: str, status: Status, at_ms: int, source: str, detail: dict | None
+        self,
+        message_id: str,
+        tenant_id: str,
+        status: Status,
+        at_ms: int,
+        source: str,
+        detail: dict | None,
+        content_mac: bytes | None = None,
     ) -> dict:
-        """The event of a message's first status (later ones come from `apply`)."""
+        """The event of a message's first status (later ones come from `apply`); an acceptance
+        carries its content commitment when the caller has the content in hand."""
         return {
             "id": self.new_id(),
             "message_id": message_id,
@@ -195,6 +203,7 @@ class Lifecycle:
             "at_ms": at_ms,
             "source": source,
             "detail": detail,
+            "content_mac": content_mac,
         }
 
     # -- changes -------------------------------------------------------------------------

@@ -41,6 +41,9 @@ batches = Table(
     Column("fallback", String(8), nullable=False, server_default="sms"),
     # "rcs" (RCS first) or "sms" (straight to the SMS the fallback would send).
     Column("channel", String(8), nullable=False, server_default="rcs"),
+    # The card's RCS kind (cards.model.kind_of), kept at accept so billing prices a batch without
+    # opening its sealed card; null for batches from before 0010.
+    Column("kind", String(16), nullable=True),
 )
 
 messages = Table(
@@ -85,6 +88,10 @@ message_events = Table(
     Column("at_ms", BigInteger, nullable=False),
     Column("source", String(32), nullable=False),
     Column("detail", JSON, nullable=True),
+    # An acceptance's content commitment (messages.evidence.event_content), made at accept where
+    # the card and variables are in hand, so the evidence appender chains it without opening
+    # them; null for other events, and for acceptances from before 0010 or after a review.
+    Column("content_mac", LargeBinary, nullable=True),
     # False until the evidence appender has chained the event (messages/evidence.py); the
     # partial index keeps finding the unchained ones O(pending), however large the table grows.
     Column("chained", Boolean, nullable=False, server_default=false()),

@@ -327,3 +327,28 @@ async def test_a_message_from_before_the_carrier_column_is_priced_by_its_number(
     await billed.settle()
     [hold] = await entries_of(db, billed.api.tenant_id)
     assert (hold.kind, hold.carrier, hold.amount_units) == ("hold", "ctcc", -600)  # China Telecom's card price
+
+
+@pytest.mark.parametrize(
+    "content, units",
+    [({"card": {"message": {"text": "您好"}}}, -700), ({}, -500)],  # the text price, the card price
+    ids=["text", "card"],
+)
+async def test_a_batch_from_before_the_kind_column_is_priced_by_its_card(billed, content, units):
+    """Batches accepted before migration 0010 have no kind: billing opens the sealed card."""
+    from sqlalchemy import update
+
+    from messages.tables import batches, messages
+    from server import DATABASE
+
+    # Text above the SMS fallback's price, so the hold is the text price (a hold is the dearer).
+    await set_prices(billed, [{**p, "price": "0.07"} if p["kind"] == "text" else p for p in PRICES])
+    db = billed.api.client.app[DATABASE]
+    [old] = await send(billed.api, [CMCC + "06"], **content)
+    async with db.write.begin() as conn:
+        batch_id = (await conn.execute(select(messages.c.batch_id).where(messages.c.id == old))).scalar_one()
+        assert (await conn.execute(select(batches.c.kind).where(batches.c.id == batch_id))).scalar_one() is not None
+        await conn.execute(update(batches).where(batches.c.id == batch_id).values(kind=None))
+    await billed.settle()
+    [hold] = await entries_of(db, billed.api.tenant_id)
+    assert (hold.kind, hold.amount_units) == ("hold", units)

@@ -148,6 +148,42 @@ async def test_a_one_time_code_cannot_be_recovered_from_the_evidence(api):
     assert [r.intact for _, r in await _verify(api)] == [True]
 
 
+async def test_an_acceptance_from_before_the_accept_time_commitment_commits_to_the_same_content(api):
+    """An acceptance carries its content commitment from accept; one without it (accepted before
+    migration 0010) gets it from the opened card and variables — the same 32 bytes either way."""
+    from messages.tables import batches, message_events, messages
+
+    mids = await _send(api, 3)
+    app = api.client.app
+    async with app[DATABASE].write.begin() as conn:
+        await conn.execute(
+            update(message_events).where(message_events.c.message_id.in_(mids[1:])).values(content_mac=None)
+        )
+    await _append_all(api)
+    keyring = app[KEYRING]
+    async with app[DATABASE].read.connect() as conn:
+        got = {
+            r.message_id: r.facts["content_mac"]
+            for r in (await conn.execute(select(evidence_records))).all()
+            if r.facts["event"] == "accepted"
+        }
+        rows = (
+            await conn.execute(
+                select(messages.c.id, messages.c.variables_enc, batches.c.id.label("batch_id"), batches.c.card_enc)
+                .join(batches, batches.c.id == messages.c.batch_id)
+                .where(messages.c.id.in_(mids))
+            )
+        ).all()
+    for r in rows:
+        content = (
+            keyring.open(api.tenant_id, "batches", "card", r.batch_id, r.card_enc)
+            + b"\x00"
+            + keyring.open(api.tenant_id, "messages", "variables", r.id, r.variables_enc)
+        )
+        assert got[r.id] == keyring.content_commitment(api.tenant_id, content).hex()
+    assert len(set(got.values())) == 3 and [rep.intact for _, rep in await _verify(api)] == [True]
+
+
 async def test_tree_heads_are_consistent_over_time(api):
     await _send(api, 3)
     await _append_all(api)
