@@ -493,6 +493,19 @@ def _finalize(value):
     return text
 
 
+def outputs_fit(texts) -> bool:
+    """Whether writing these `{{ … }}` outputs stays within one recipient's budget, counted as
+    `_finalize` counts them (for a card whose templates do nothing else)."""
+    steps = output = 0
+    for text in texts:
+        n = len(text)
+        if n > MAX_VALUE:
+            return False
+        output += n
+        steps += 1 + n // _CHARS_PER_STEP
+    return output <= MAX_OUTPUT and steps <= MAX_STEPS
+
+
 def is_template(text: str) -> bool:
     """Whether a card string is a template (has `{{` or `{%`)."""
     return "{{" in text or "{%" in text
@@ -502,6 +515,7 @@ __all__ = [
     "MAX_ITEMS",
     "MAX_LOOP_NESTING",
     "MAX_STEPS",
+    "outputs_fit",
     "Budget",
     "CardSandbox",
     "SecurityError",

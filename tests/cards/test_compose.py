@@ -282,3 +282,48 @@ def test_event_and_location_fields_are_rechecked_together(variables, path):
         compiled.compose(variables)
     index = 1 if "mapAction" in path else 0
     assert [e.path for e in err.value.errors] == [f"{CARD}/suggestions/{index}/action/{path}"]
+
+
+# Text and `{{ name }}` fields are filled without Jinja when every variable is a text: the same
+# card, the same error, as rendering gives — checked against a compilation that always renders.
+_PIECE = st.one_of(
+    st.text(alphabet=st.characters(blacklist_characters="{}%#", blacklist_categories=("Cs",)), max_size=12),
+    st.sampled_from(["{{ name }}", "{{name}}", "{{- name -}}", "{{ id }}", "{{ code }}", "{{ self }}", "\r\n"]),
+)
+_VALUE = st.one_of(st.text(max_size=30), st.integers(), st.none(), st.just("x" * 3000))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    title=st.lists(_PIECE, min_size=1, max_size=6).map("".join),
+    description=st.lists(_PIECE, max_size=4).map("".join),
+    variables=st.dictionaries(st.sampled_from(["name", "id", "code", "self"]), _VALUE, max_size=4),
+)
+def test_plain_fields_are_filled_as_rendering_fills_them(title, description, variables):
+    card = standalone(title=title, description=description or "描述", suggestions=[reply("{{ name }}", "d")])
+    try:
+        plain = compile_template(card)
+    except CardInvalid:
+        return
+    rendered = compile_template(card)
+    rendered._plain = False
+
+    def outcome(compiled):
+        try:
+            return compiled.compose(variables)
+        except MissingVariable as exc:
+            return ("missing", exc.name, exc.path)
+        except CardInvalid as exc:
+            return ("invalid", [(e.path, e.message) for e in exc.errors])
+
+    assert outcome(plain) == outcome(rendered)
+
+
+def test_a_plain_card_is_filled_without_rendering():
+    compiled = compile_template(standalone(title="{{ name }}，您的账单已出", suggestions=[reply("{{ name }}", "d")]))
+    assert compiled._plain
+    with mock.patch("cards.compose.new_context", side_effect=AssertionError("rendered")):
+        out = compiled.compose({"name": "张三"})
+    assert out["message"]["generalPurposeCard"]["content"]["title"] == "张三，您的账单已出"
+    assert not compile_template(standalone(title="{{ name | upper }}"))._plain
+    assert not compile_template(standalone(title="{{ user.name }}"))._plain
