@@ -3,6 +3,7 @@ the editor's session cookie (with a CSRF token and an Origin check on unsafe met
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import logging
@@ -268,6 +269,7 @@ def _own_origins(request: web.Request) -> frozenset[str]:
     return request.app[SESSION_AUTH].trusted_origins | {own}
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every request; most paths repeat
 def required_scope(path: str) -> str:
     for prefix, scope in _SCOPE_BY_PREFIX:
         if path.startswith(prefix):
