@@ -106,7 +106,12 @@ async def _worker(tree: Path, messages: int) -> dict:
                 )
                 for i, event in enumerate(EVENTS):
                     detail = {"code": "0"} if event == "rcs_delivered" else None
-                    events.append(life.event_row(mid, tenant_id, Status(event), now_ms + i, "bench", detail))
+                    row = life.event_row(mid, tenant_id, Status(event), now_ms + i, "bench", detail)
+                    if event == "accepted" and "content_mac" in row:
+                        # As accept makes it (a checkout from before 0010 has no such column).
+                        content = orjson.dumps(CARD) + b"\x00" + orjson.dumps(variables)
+                        row["content_mac"] = keyring.content_commitment(tenant_id, content)
+                    events.append(row)
             await writer.write(write.insert(messages_table, rows).insert(message_events, events))
 
         evidence = EvidenceLog(db, writer, keyring)
