@@ -1,10 +1,11 @@
-"""executemany for hot write paths: on SQLite straight through the driver.
+"""executemany for hot write paths: straight through the driver.
 
 SQLAlchemy's executemany processes every parameter of every row in Python (bind processors,
 parameter dicts); at thousands of rows a second that was a large share of the dispatcher's CPU.
-On SQLite the statement is compiled once, each row becomes a tuple and sqlite3's C
-executemany does the rest; only JSON columns need converting. Elsewhere it is plain
-`conn.execute(statement, rows)`.
+On SQLite and on PostgreSQL through asyncpg, the statement is compiled once, each row becomes a
+tuple and the driver's executemany does the rest (sqlite3's C loop; asyncpg's prepared
+statement, its rows pipelined in one round trip); only JSON columns need converting, to the
+text both drivers take for them. Elsewhere it is plain `conn.execute(statement, rows)`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from typing import cast
 
 from sqlalchemy import JSON, ClauseElement, Connection, Executable, Table
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, Update
 
 from store.db import _json_dumps
 
 _DIALECT = sqlite.dialect(paramstyle="qmark")
+# Compiled for, and run through, asyncpg: `$n` parameters, each with its type cast.
+_DIALECTS = {"sqlite": _DIALECT, "postgresql": asyncpg.dialect()}
 
 
 def executemany(conn: Connection, statement: Insert | Update | Table, rows: list[dict]) -> None:
@@ -31,10 +35,12 @@ def executemany(conn: Connection, statement: Insert | Update | Table, rows: list
     if isinstance(statement, Table):
         statement = _insert_into(statement)
     keys = tuple(rows[0])
-    if conn.dialect.name != "sqlite" or any(len(r) != len(keys) for r in rows):
+    dialect = conn.dialect
+    direct = dialect.name == "sqlite" or (dialect.name == "postgresql" and dialect.driver == "asyncpg")
+    if not direct or any(len(r) != len(keys) for r in rows):
         conn.execute(statement, rows)
         return
-    sql, build = _plan(statement, keys)
+    sql, build = _plan(statement, keys, dialect.name)
     conn.exec_driver_sql(sql, [build(r) for r in rows])
 
 
@@ -43,9 +49,9 @@ def _insert_into(table: Table) -> Insert:
     return table.insert()  # one object per table, so the plan below is cached
 
 
-@lru_cache(maxsize=256)
-def _plan(statement, keys: tuple[str, ...]) -> tuple[str, Callable[[dict], tuple]]:
-    compiled = statement.compile(dialect=_DIALECT, column_keys=list(keys))
+@lru_cache(maxsize=512)
+def _plan(statement, keys: tuple[str, ...], dialect: str = "sqlite") -> tuple[str, Callable[[dict], tuple]]:
+    compiled = statement.compile(dialect=_DIALECTS[dialect], column_keys=list(keys))
     parts: list = []
     constants: dict = {}
     for name in compiled.positiontup:

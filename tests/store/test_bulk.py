@@ -132,3 +132,36 @@ async def test_fetch_through_the_async_engine(tmp_path):
             assert sorted(await conn.run_sync(lambda c: fetch(c, AMONG, params))) == sorted(expected)
     finally:
         await engine.dispose()
+
+
+async def test_same_rows_as_sqlalchemy_on_postgresql(pg_url):
+    """Through asyncpg the rows go to the driver's own executemany: the same rows as SQLAlchemy's
+    executemany writes, JSON (null, nested, non-ASCII), bytes, big integers and defaults alike;
+    and in the caller's transaction (a rollback takes them back)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    other_meta = MetaData()
+    other = things.to_metadata(other_meta, name="things_sa")
+    update_other = other.update().where(other.c.id == bindparam("b_id")).values(n=bindparam("b_n"), owner=None)
+    engine = create_async_engine(pg_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(meta.create_all)
+            await conn.run_sync(other_meta.create_all)
+            await conn.run_sync(lambda c: executemany(c, things, [dict(r) for r in ROWS]))
+            await conn.execute(other.insert(), [dict(r) for r in ROWS])
+            await conn.execute(things.update().values(owner="x"))
+            await conn.execute(other.update().values(owner="x"))
+            await conn.run_sync(lambda c: executemany(c, UPDATE, [{"b_id": "a", "b_n": 5}, {"b_id": "b", "b_n": 6}]))
+            await conn.execute(update_other, [{"b_id": "a", "b_n": 5}, {"b_id": "b", "b_n": 6}])
+            fast = [tuple(r) for r in await conn.execute(select(things).order_by(things.c.id))]
+            slow = [tuple(r) for r in await conn.execute(select(other).order_by(other.c.id))]
+        assert fast == slow
+        assert fast[0] == ("a", 5, b"\x00\xff", None, True, 7, None)
+        assert fast[1][3] == {"k": ["é", 1.5, None]} and fast[1][1] == 6
+        async with engine.connect() as conn:
+            await conn.run_sync(lambda c: executemany(c, things, [{"id": "c", "n": 1}]))
+            await conn.rollback()
+            assert (await conn.execute(select(things.c.id).where(things.c.id == "c"))).first() is None
+    finally:
+        await engine.dispose()
