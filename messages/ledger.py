@@ -41,7 +41,7 @@ from messages.status import Status
 from messages.tables import batches, idempotency_keys, message_events, messages, opt_outs
 from security.numbers import ascii_digits
 from store import Clock, Database, GroupWriter, SystemClock, new_id
-from store.bulk import fetch
+from store.bulk import AnyOf, fetch
 from store.clock import rfc3339
 from store.writer import WriteBatch
 from webhooks.outbox import TENANT_DAILY_VOLUME, enqueue
@@ -129,7 +129,7 @@ def _cap_problem(traffic_type: str, refusal: CapRefusal, now_ms: int) -> Problem
 
 # Built once: on the accept path a statement built per call costs more than running it.
 _OPTED_OUT_AMONG = select(opt_outs.c.to_bidx).where(
-    and_(opt_outs.c.tenant_id == bindparam("tenant_id"), opt_outs.c.to_bidx.in_(bindparam("bidxs", expanding=True)))
+    and_(opt_outs.c.tenant_id == bindparam("tenant_id"), AnyOf(opt_outs.c.to_bidx, "bidxs"))
 )
 
 

@@ -21,7 +21,7 @@ from messages.status import INITIAL, TRANSITIONS, Status
 from messages.tables import message_events, message_interactions, messages
 from security.numbers import carrier_of
 from store import new_id
-from store.bulk import executemany
+from store.bulk import AnyOf, executemany
 from store.writer import WriteBatch
 from webhooks.outbox import MESSAGE_STATUS, MESSAGE_USER_EVENT, enqueue, status_data
 from webhooks.tables import webhook_endpoints
@@ -91,7 +91,7 @@ _ROWS = select(
     messages.c.due_ms,
     messages.c.attempts,
     messages.c.test,
-).where(messages.c.id.in_(bindparam("ids", expanding=True)))
+).where(AnyOf(messages.c.id, "ids"))
 # Locked (PostgreSQL; SQLite has one writer) in one order everywhere: another process's change
 # to the same message waits for this transaction and then decides on what it committed —
 # without the lock, a dispatcher's `rcs_sent` and an API process's `fallback_pending` from the
@@ -101,7 +101,7 @@ _ROWS_LOCKED = _ROWS.order_by(messages.c.id).with_for_update()
 _HOOKED = (
     select(webhook_endpoints.c.tenant_id)
     .where(
-        webhook_endpoints.c.tenant_id.in_(bindparam("tenants", expanding=True)),
+        AnyOf(webhook_endpoints.c.tenant_id, "tenants"),
         webhook_endpoints.c.deleted_ms.is_(None),
     )
     .distinct()
@@ -392,8 +392,7 @@ def in_status(conn: Connection, message_ids: Sequence[str], status: Status) -> s
     """Those of `message_ids` in `status` now (read inside the caller's write transaction)."""
     if not message_ids:
         return set()
-    query = select(messages.c.id).where(messages.c.id.in_(list(message_ids)), messages.c.status == status)
-    return {r.id for r in conn.execute(query)}
+    return {r.id for r in conn.execute(_IN_STATUS, {"ids": list(message_ids), "status": status})}
 
 
 def next_due_query(now_ms: int):
@@ -410,11 +409,22 @@ def next_due_query(now_ms: int):
     )
 
 
+_IN_STATUS = select(messages.c.id).where(AnyOf(messages.c.id, "ids"), messages.c.status == bindparam("status"))
+_LEASE = (
+    messages.update()
+    .where(AnyOf(messages.c.id, "ids"))
+    .values(lease_owner=bindparam("owner"), lease_until_ms=bindparam("until_ms"))
+)
+_RENEW = (
+    messages.update()
+    .where(AnyOf(messages.c.id, "ids"), messages.c.lease_owner == bindparam("owner"))
+    .values(lease_until_ms=bindparam("until_ms"))
+)
+
+
 def lease(conn: Connection, message_ids: Sequence[str], owner: str, until_ms: int) -> None:
     """Mark `message_ids` as being worked on by `owner` until `until_ms`."""
-    conn.execute(
-        messages.update().where(messages.c.id.in_(list(message_ids))).values(lease_owner=owner, lease_until_ms=until_ms)
-    )
+    conn.execute(_LEASE, {"ids": list(message_ids), "owner": owner, "until_ms": until_ms})
 
 
 def renew_leases(conn: Connection, message_ids: Sequence[str], owner: str, until_ms: int) -> None:
@@ -422,11 +432,7 @@ def renew_leases(conn: Connection, message_ids: Sequence[str], owner: str, until
     let go of the others)."""
     ids = sorted(message_ids)
     for i in range(0, len(ids), 1000):
-        conn.execute(
-            messages.update()
-            .where(messages.c.id.in_(ids[i : i + 1000]), messages.c.lease_owner == owner)
-            .values(lease_until_ms=until_ms)
-        )
+        conn.execute(_RENEW, {"ids": ids[i : i + 1000], "owner": owner, "until_ms": until_ms})
 
 
 def release_all_leases(conn: Connection) -> None:
@@ -456,9 +462,7 @@ def reschedule(
         conn.execute(_FOLLOW, {"b_id": message_id, "b_at": due_ms})
 
 
-_MARK_CHAINED = (
-    message_events.update().where(message_events.c.id.in_(bindparam("ids", expanding=True))).values(chained=True)
-)
+_MARK_CHAINED = message_events.update().where(AnyOf(message_events.c.id, "ids")).values(chained=True)
 
 
 def mark_chained(conn: Connection, event_ids: Sequence[str]) -> None:

@@ -41,7 +41,7 @@ from sqlmodel import Field
 
 from messages.rules import DEFAULT_RULES, MAX_CAP_PERIOD_S, Cap, SendRules, parse_rules
 from store import Database
-from store.bulk import executemany, fetch
+from store.bulk import AnyOf, executemany, fetch
 from store.models import Model
 
 FREQUENCY_CAP = "frequency_cap"  # the reason a send refused, deferred or expired by a cap records
@@ -104,7 +104,7 @@ _SENDS_NEAR = select(cap_sends.c.to_bidx, cap_sends.c.at_ms).where(
     and_(
         cap_sends.c.tenant_id == bindparam("tenant_id"),
         cap_sends.c.traffic_type == bindparam("traffic_type"),
-        cap_sends.c.to_bidx.in_(bindparam("bidxs", expanding=True)),
+        AnyOf(cap_sends.c.to_bidx, "bidxs"),
         cap_sends.c.at_ms > bindparam("lo"),
         cap_sends.c.at_ms < bindparam("hi"),
     )
@@ -113,8 +113,8 @@ _SENDS_FROM = select(cap_sends.c.message_id, cap_sends.c.to_bidx, cap_sends.c.at
     and_(
         cap_sends.c.tenant_id == bindparam("tenant_id"),
         cap_sends.c.traffic_type == bindparam("traffic_type"),
-        cap_sends.c.to_bidx.in_(bindparam("bidxs", expanding=True)),
-        or_(cap_sends.c.at_ms > bindparam("lo"), cap_sends.c.message_id.in_(bindparam("ids", expanding=True))),
+        AnyOf(cap_sends.c.to_bidx, "bidxs"),
+        or_(cap_sends.c.at_ms > bindparam("lo"), AnyOf(cap_sends.c.message_id, "ids")),
     )
 )
 _MOVE = cap_sends.update().where(cap_sends.c.message_id == bindparam("b_id")).values(at_ms=bindparam("b_at"))
@@ -124,7 +124,7 @@ _LOCK_KEYS = (
         and_(
             cap_keys.c.tenant_id == bindparam("tenant_id"),
             cap_keys.c.traffic_type == bindparam("traffic_type"),
-            cap_keys.c.to_bidx.in_(bindparam("bidxs", expanding=True)),
+            AnyOf(cap_keys.c.to_bidx, "bidxs"),
         )
     )
     .order_by(cap_keys.c.to_bidx)

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, select
 
 import security
 from store import new_id
+from store.bulk import AnyOf
 from store.clock import rfc3339
 from store.writer import WriteBatch
 from webhooks.tables import webhook_deliveries, webhook_endpoints
@@ -134,7 +135,7 @@ class _Event:
 
 
 _ENDPOINTS = select(webhook_endpoints.c.id, webhook_endpoints.c.tenant_id, webhook_endpoints.c.events).where(
-    webhook_endpoints.c.tenant_id.in_(bindparam("tenants", expanding=True)),
+    AnyOf(webhook_endpoints.c.tenant_id, "tenants"),
     webhook_endpoints.c.deleted_ms.is_(None),
 )
 

@@ -165,3 +165,32 @@ async def test_same_rows_as_sqlalchemy_on_postgresql(pg_url):
             assert (await conn.execute(select(things.c.id).where(things.c.id == "c"))).first() is None
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("ids", [["a", "b"], ["b"], [], ["zz"]])
+async def test_any_of_selects_what_in_selects(ids, database_url, tmp_path):
+    """`AnyOf(column, name)`: an expanding IN on SQLite, `= ANY(array)` on PostgreSQL — the same
+    rows as `column.in_(list)`, none for an empty list; through `fetch` too."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from store.bulk import AnyOf
+
+    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(meta.create_all)
+            await conn.run_sync(lambda c: executemany(c, things, [dict(r) for r in ROWS]))
+            query = select(things.c.id).where(AnyOf(things.c.id, "ids")).order_by(things.c.id)
+            got = [r.id for r in await conn.execute(query, {"ids": ids})]
+            assert got == [r.id for r in await conn.execute(select(things.c.id).where(things.c.id.in_(ids)))]
+            assert got == sorted(set(ids) & {"a", "b"})
+            assert [r[0] for r in await conn.run_sync(lambda c: fetch(c, query, {"ids": ids}))] == got
+            blobs = select(things.c.id).where(AnyOf(things.c.blob, "blobs"))
+            assert [r.id for r in await conn.execute(blobs, {"blobs": [b"\x00\xff"]})] == ["a"]
+    finally:
+        await engine.dispose()
+    if url.startswith("postgresql"):
+        from sqlalchemy.dialects import postgresql
+
+        assert "= ANY" in str(query.compile(dialect=postgresql.asyncpg.dialect()))
