@@ -59,7 +59,7 @@ from messages.tables import batches, message_events, messages
 from security.keyring import Keyring
 from store import Database, GroupWriter
 from store.background import Pacer, Timer, wait_event
-from store.bulk import executemany
+from store.bulk import AnyOf, executemany
 from store.clock import Clock, SystemClock, ms_to_rfc3339
 from store.ids import new_id
 from store.money import MoneyError, format_money, parse_money
@@ -143,6 +143,11 @@ def _write_entries(conn: Connection, entries: list[dict], accounts: dict[str, tu
             .where(billing_accounts.c.tenant_id == tenant_id)
             .values(balance_units=balance, held_units=held, updated_ms=now_ms)
         )
+
+
+_ENTRIES_OF = select(billing_entries.c.entry_key, billing_entries.c.amount_units).where(
+    AnyOf(billing_entries.c.message_id, "mids")
+)
 
 
 class Billing:
@@ -262,11 +267,7 @@ class Billing:
             mids = list({ev.message_id for ev in events})
             have: dict[str, dict] = {}
             for i in range(0, len(mids), 500):
-                for r in conn.execute(
-                    select(billing_entries.c.entry_key, billing_entries.c.amount_units).where(
-                        billing_entries.c.message_id.in_(mids[i : i + 500])
-                    )
-                ):
+                for r in conn.execute(_ENTRIES_OF, {"mids": mids[i : i + 500]}):
                     have[r.entry_key] = {"amount_units": r.amount_units}
             entries: list[dict] = []
 
@@ -383,7 +384,8 @@ class Billing:
                     )
                     .join(batches, batches.c.id == m.batch_id)
                     # A test key's messages went only to the simulators: never billed.
-                    .where(m.id.in_(mids[i : i + 500]), m.test.is_(false()))
+                    .where(AnyOf(m.id, "mids"), m.test.is_(false())),
+                    {"mids": mids[i : i + 500]},
                 )
             ).all()
         parts: dict[str, int] = {}

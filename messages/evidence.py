@@ -64,7 +64,7 @@ from security.sealing import SealError
 from security.signing import ALGORITHM, TreeHead, TreeHeadSigner, public_key_pem
 from store import metadata
 from store.background import Pacer, Timer, wait_event
-from store.bulk import executemany
+from store.bulk import AnyOf, executemany
 from store.clock import Clock, SystemClock, rfc3339
 from store.models import Model
 from store.sealed import SealedColumn
@@ -421,7 +421,10 @@ class EvidenceLog:
         ).all()
         wanted = sorted({r.batch_id for r in rows if r.type == Status.ACCEPTED and r.content_mac is None})
         sealed_cards = (
-            {row.id: row.card_enc for row in conn.execute(select(b.c.id, b.c.card_enc).where(b.c.id.in_(wanted)))}
+            {
+                row.id: row.card_enc
+                for row in conn.execute(select(b.c.id, b.c.card_enc).where(AnyOf(b.c.id, "ids")), {"ids": wanted})
+            }
             if wanted
             else {}
         )
