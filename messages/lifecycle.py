@@ -21,7 +21,7 @@ from messages.status import INITIAL, TRANSITIONS, Status
 from messages.tables import message_events, message_interactions, messages
 from security.numbers import carrier_of
 from store import new_id
-from store.bulk import AnyOf, executemany
+from store.bulk import AnyOf, execute, executemany
 from store.writer import WriteBatch
 from webhooks.outbox import MESSAGE_STATUS, MESSAGE_USER_EVENT, enqueue, status_data
 from webhooks.tables import webhook_endpoints
@@ -467,7 +467,7 @@ _MARK_CHAINED = message_events.update().where(AnyOf(message_events.c.id, "ids"))
 
 def mark_chained(conn: Connection, event_ids: Sequence[str]) -> None:
     """Note that these events are in the evidence chain now."""
-    conn.execute(_MARK_CHAINED, {"ids": list(event_ids)})
+    execute(conn, _MARK_CHAINED, {"ids": list(event_ids)})
 
 
 def _flatten(changes: list[Change]) -> Iterator[Change]:

@@ -98,6 +98,19 @@ def fetch(conn: Connection, statement: Executable, params: dict) -> list[tuple]:
         # PostgreSQL, or SQLite through the async driver (a connection of the async engine in
         # run_sync): SQLAlchemy's own execution.
         return [tuple(r) for r in conn.execute(statement, params)]
+    return _direct(driver, statement, params).fetchall()
+
+
+def execute(conn: Connection, statement: Executable, params: dict) -> None:
+    """`fetch` for a statement that returns no rows (an UPDATE or DELETE built once)."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection):
+        conn.execute(statement, params)
+        return
+    _direct(driver, statement, params)
+
+
+def _direct(driver: sqlite3.Connection, statement: Executable, params: dict) -> sqlite3.Cursor:
     shape = tuple((k, len(v) if isinstance(v, list | tuple) else -1) for k, v in params.items())
     sql, order = _fetch_plan(statement, shape)
     args: list = []
@@ -108,7 +121,7 @@ def fetch(conn: Connection, statement: Executable, params: dict) -> list[tuple]:
             args.extend(params[name])
         else:
             args.append(params[name])
-    return driver.execute(sql, args).fetchall()
+    return driver.execute(sql, args)
 
 
 @lru_cache(maxsize=1024)
