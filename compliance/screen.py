@@ -92,12 +92,14 @@ class Screen:
         tenant_id: str,
         doc: dict | None,
         place: Callable[[str], str],
-        recipients: Sequence[tuple[str, dict | None]],
+        recipients: Sequence[dict | None],
+        recipient_place: Callable[[int], str],
         *,
         reviewed: bool = False,
     ) -> Verdict:
         """Screen a send: the document (`place` turns a JSON Pointer into it into one into the
-        request) and each recipient's variables ((JSON Pointer, variables) in recipient order).
+        request) and each recipient's variables, in recipient order (`recipient_place(i)`: the
+        JSON Pointer of recipient i's variables in the request, asked only for a match).
         A `reviewed` document (an approved template version) is not held again for its own
         text; its `block` words still refuse it."""
         matcher = await self.matcher(tenant_id)
@@ -115,13 +117,13 @@ class Screen:
         # matching); each match goes back to its recipient, and only then gets its pointer.
         texts: list[str] = []
         owners: list[tuple[int, tuple[str | int, ...]]] = []
-        for i, (_, variables) in enumerate(recipients):
+        for i, variables in enumerate(recipients):
             for parts, text in variable_values(variables):
                 texts.append(text)
                 owners.append((i, parts))
         for n, rule in matcher.find(texts):
             i, parts = owners[n]
-            verdict.matches.append(Match(recipients[i][0] + pointer(*parts), rule))
+            verdict.matches.append(Match(recipient_place(i) + pointer(*parts), rule))
             if rule.action == REVIEW and verdict.review_recipients is not None:
                 verdict.review_recipients.add(i)
         return verdict

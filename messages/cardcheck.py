@@ -106,12 +106,13 @@ def _compose_each(compiled: cards.CompiledCard, req: SendRequest, where) -> list
     """Compose every recipient's card once; the errors, each naming its recipient."""
     out: list[FieldError] = []
     for i, r in enumerate(req.recipients):
-        at = "/variables" if not req.batch else pointer("recipients", i, "variables")
         try:
             compiled.compose(r.variables or {})
         except cards.MissingVariable as exc:
+            at = "/variables" if not req.batch else pointer("recipients", i, "variables")
             out.append(FieldError(at, f"missing variable {exc.name!r} (used at {where(exc.path)})"))
         except cards.CardInvalid as exc:
+            at = "/variables" if not req.batch else pointer("recipients", i, "variables")
             out.extend(FieldError(at, f"with these variables {where(e.path)}: {e.message}") for e in exc.errors)
             if exc.refused:  # the template is refused for everyone: no need to run it again
                 break

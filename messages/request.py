@@ -388,7 +388,9 @@ def _parse_recipients(value, errors: list[FieldError]) -> list[Recipient]:
         for key in item:
             if key not in ("to", "variables", "segment"):
                 errors.append(FieldError(pointer("recipients", i, key), "unknown field", code="unknown_field"))
-        segment = _segment(item.get("segment"), pointer("recipients", i, "segment"), errors)
+        segment = item.get("segment")
+        if segment is not None:  # the pointer only when there is a segment to check
+            segment = _segment(segment, pointer("recipients", i, "segment"), errors)
         out.append(Recipient(e164, variables or None, segment))
     return out
 

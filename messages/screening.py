@@ -87,19 +87,23 @@ async def screen_request(screen: Screen | None, req: SendRequest, tenant_id: str
     if screen is None:
         return None
     doc = req.card if req.card is not None else req.resolved_card
-    recipients = [
-        (pointer("recipients", i, "variables") if req.batch else "/variables", r.variables)
-        for i, r in enumerate(req.recipients)
-    ]
+    recipients = [r.variables for r in req.recipients]
     # Where a document's field is in the request: a template's text has no place in the body.
     place = req.request_pointer if req.card is not None else (lambda path: "/template" + path)
     # A tenant's template version is sent only once approved: its own text was reviewed.
     reviewed = req.template is not None and "id" in req.template
-    verdict = await screen.send(tenant_id, doc, place, recipients, reviewed=reviewed)
+    verdict = await screen.send(tenant_id, doc, place, recipients, _variables_place(req), reviewed=reviewed)
     verdict.refuse()
     if not verdict.review:
         return None
     return Hold(new_id(), verdict)
+
+
+def _variables_place(req: SendRequest) -> Callable[[int], str]:
+    """Where recipient i's variables are in the request."""
+    if req.batch:
+        return lambda i: pointer("recipients", i, "variables")
+    return lambda i: "/variables"
 
 
 def held_view(db: Database, keyring: security.Keyring) -> Callable[[dict], Awaitable[dict]]:
