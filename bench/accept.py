@@ -110,10 +110,19 @@ def main() -> None:
             _load.wait_http(f"http://127.0.0.1:{port}/healthz", srv)
             url = f"http://127.0.0.1:{port}/v1/messages"
             asyncio.run(drive(url, single_bodies(), headers, min(2.0, args.seconds), args.concurrency))  # warm-up
+            _load.wait_idle([srv.pid])
+            # Server CPU per recipient, the work an accept defers (evidence chaining, billing)
+            # included: the phase, then until the server is idle again.
+            cpu0 = _load.cpu_seconds(srv.pid)
             single = asyncio.run(drive(url, single_bodies(), headers, args.seconds, args.concurrency))
+            _load.wait_idle([srv.pid])
+            single_cpu_us = (_load.cpu_seconds(srv.pid) - cpu0) / max(1, single.requests) * 1e6
+            cpu0 = _load.cpu_seconds(srv.pid)
             batch = asyncio.run(
                 drive(url, batch_bodies(args.batch_size), headers, args.seconds, max(2, args.concurrency // 8))
             )
+            _load.wait_idle([srv.pid])
+            batch_cpu_us = (_load.cpu_seconds(srv.pid) - cpu0) / max(1, batch.requests * args.batch_size) * 1e6
         finally:
             _load.stop(srv)
 
@@ -121,7 +130,7 @@ def main() -> None:
     _load.print_table(
         f"POST /v1/messages, {args.seconds:g} s per phase, SQLite WAL, server pinned to one core",
         [
-            ("phase", "requests", "non-2xx", "req/s", "recipients/s", "p50 ms", "p99 ms"),
+            ("phase", "requests", "non-2xx", "req/s", "recipients/s", "p50 ms", "p99 ms", "server CPU µs/recipient"),
             (
                 "bare aiohttp handler",
                 bare_res.requests,
@@ -130,6 +139,7 @@ def main() -> None:
                 "-",
                 f"{bare_res.pct(50):.1f}",
                 f"{bare_res.pct(99):.1f}",
+                "-",
             ),
             (
                 "single recipient",
@@ -139,6 +149,7 @@ def main() -> None:
                 f"{single.rps:,.0f}",
                 f"{single.pct(50):.1f}",
                 f"{single.pct(99):.1f}",
+                f"{single_cpu_us:.0f}",
             ),
             (
                 f"batch of {args.batch_size}",
@@ -148,6 +159,7 @@ def main() -> None:
                 f"{recipients_s:,.0f}",
                 f"{batch.pct(50):.1f}",
                 f"{batch.pct(99):.1f}",
+                f"{batch_cpu_us:.1f}",
             ),
         ],
     )
@@ -158,6 +170,8 @@ def main() -> None:
             "single_p99_ms": round(single.pct(99), 2),
             "single_p50_ms": round(single.pct(50), 2),
             "single_errors": single.errors,
+            "single_cpu_us": round(single_cpu_us, 1),
+            "batch_cpu_us_per_recipient": round(batch_cpu_us, 2),
             "batch_recipients_per_s": round(recipients_s, 1),
             "batch_p99_ms": round(batch.pct(99), 2),
             "batch_errors": batch.errors,
