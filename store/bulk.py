@@ -111,17 +111,29 @@ def execute(conn: Connection, statement: Executable, params: dict) -> None:
 
 
 def _direct(driver: sqlite3.Connection, statement: Executable, params: dict) -> sqlite3.Cursor:
-    shape = tuple((k, len(v) if isinstance(v, list | tuple) else -1) for k, v in params.items())
+    lists = {k: _padded(v) for k, v in params.items() if isinstance(v, list | tuple)}
+    shape = tuple((k, len(lists[k]) if k in lists else -1) for k in params)
     sql, order = _fetch_plan(statement, shape)
     args: list = []
     for name, expanding, constant in order:
         if name is None:
             args.append(constant)
         elif expanding:
-            args.extend(params[name])
+            args.extend(lists[name])
         else:
             args.append(params[name])
     return driver.execute(sql, args)
+
+
+def _padded(values: list | tuple) -> list | tuple:
+    """An IN list padded with its last value up to a power of two (at least 8): the same set,
+    so the same rows, and a few SQL shapes per statement instead of one per length (each plan,
+    and SQLite's prepared statement, is kept)."""
+    n = len(values)
+    if n <= 1:
+        return values  # nothing to repeat (an empty list matches nothing), one value is one shape
+    size = max(8, 1 << (n - 1).bit_length())
+    return values if size == n else [*values, *([values[-1]] * (size - n))]
 
 
 @lru_cache(maxsize=1024)

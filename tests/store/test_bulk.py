@@ -106,6 +106,34 @@ def test_fetch_gives_the_rows_sqlalchemy_gives(params):
         assert sorted(fetch(conn, AMONG, params)) == sorted(expected)  # the cached plan
 
 
+def test_lists_of_any_length_share_a_few_plans():
+    """IN lists are padded to a power of two (their last value repeated): every length from 2 to
+    40 gives the rows SQLAlchemy gives, through at most four SQL shapes."""
+    from store.bulk import _fetch_plan, execute
+
+    engine = create_engine("sqlite://")
+    meta.create_all(engine)
+    rows = [{"id": f"r{i:02d}", "n": i} for i in range(40)]
+    with engine.begin() as conn:
+        executemany(conn, things, rows)
+        before = _fetch_plan.cache_info().currsize
+        for n in range(2, 41):
+            params = {"ids": [r["id"] for r in rows[:n]] + ["zz"], "lo": 0}
+            expected = sorted(tuple(r) for r in conn.execute(AMONG, params))
+            assert sorted(fetch(conn, AMONG, params)) == expected and len(expected) == n - 1  # r00 has n = 0
+        assert _fetch_plan.cache_info().currsize - before <= 4
+        execute(
+            conn,
+            things.update().where(things.c.id.in_(bindparam("ids", expanding=True))).values(owner="p"),
+            {"ids": ["r01", "r02", "r03"]},
+        )
+        assert sorted(r.id for r in conn.execute(select(things.c.id).where(things.c.owner == "p"))) == [
+            "r01",
+            "r02",
+            "r03",
+        ]
+
+
 def test_fetch_returns_what_an_upsert_returns():
     stmt = sqlite_insert(things)
     upsert = stmt.on_conflict_do_update(index_elements=["id"], set_={"n": things.c.n + stmt.excluded.n}).returning(
