@@ -14,6 +14,7 @@ import asyncio
 import collections
 import logging
 import time
+from typing import Any
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -50,6 +51,7 @@ class Metrics:
             buckets=SEND_BUCKETS,
             registry=r,
         )
+        self._send_children: dict[tuple[str, str], Any] = {}
         self.backlog = Gauge(
             "hongyan_backlog",
             "Items waiting: messages due to dispatch, webhook deliveries, events to chain",
@@ -74,7 +76,11 @@ class Metrics:
             self.status_changes.labels(status).inc(n)
 
     def observe_send(self, channel: str, outcome: str, seconds: float) -> None:
-        self.send_seconds.labels(channel, outcome).observe(seconds)
+        # Once per message sent: the labelled child is looked up once per (channel, outcome).
+        child = self._send_children.get((channel, outcome))
+        if child is None:
+            child = self._send_children[(channel, outcome)] = self.send_seconds.labels(channel, outcome)
+        child.observe(seconds)
 
     def set_backlog(self, queue: str, count: int, oldest_ms: int | None, now_ms: int | None = None) -> None:
         now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
