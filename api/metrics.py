@@ -14,8 +14,8 @@ import asyncio
 import collections
 import logging
 import time
-from typing import Any
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
