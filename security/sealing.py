@@ -31,6 +31,7 @@ except (ImportError, AttributeError):  # pragma: no cover - depends on the insta
     def _decryption_context(algorithm, mode):
         return Cipher(algorithm, mode).decryptor()
 
+
 VERSION = 1
 ALG_SM4_GCM = 1
 KEY_SIZE = 16

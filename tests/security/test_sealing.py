@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from security import SealError, open_sealed, seal, sealed_key_id
