@@ -54,9 +54,7 @@ def sqlite_memory_of(engine: AsyncEngine) -> SqliteMemory:
     return _MEMORY.get(engine, DEFAULT_SQLITE_MEMORY)
 
 
-def install_sqlite_events(
-    engine: Engine, *, immediate: bool, memory: SqliteMemory = DEFAULT_SQLITE_MEMORY
-) -> None:
+def install_sqlite_events(engine: Engine, *, immediate: bool, memory: SqliteMemory = DEFAULT_SQLITE_MEMORY) -> None:
     """WAL, busy timeout, foreign keys, page cache and mmap sizes; BEGIN IMMEDIATE for the
     writer (and its larger cache), plain BEGIN for readers."""
     cache_kib = memory.writer_cache_kib if immediate else memory.reader_cache_kib
