@@ -22,9 +22,9 @@ from rcs.results import CAPABILITY_FAILURE_CODES, Capability
 log = logging.getLogger(__name__)
 
 # Answers kept at most by default: ~250 B each (a 32-byte key, its expiry and the OrderedDict's
-# links), so ~50 MB when full. A campaign to more numbers than this within the TTL asks about the
-# oldest again, which the capability check answers in batches.
-DEFAULT_MAX_ENTRIES = 200_000
+# links; measured), so ~25 MB when full. A number pushed out is as one never seen: the capability
+# check is asked again (for the CSP interfaces, locally: its next message tries RCS first).
+DEFAULT_MAX_ENTRIES = 100_000
 
 FetchMany = Callable[[Sequence[str]], Awaitable[dict[str, Capability]]]
 

@@ -85,3 +85,31 @@ def test_settings_refuse_what_is_not_a_size(env, error):
 
     with pytest.raises(SystemExit, match=error):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "capped"),
+    [
+        pytest.param({}, True, id="capped by default"),
+        pytest.param({"MALLOC_ARENA_MAX": "8"}, False, id="glibc's own setting wins"),
+    ],
+)
+def test_malloc_arenas_are_capped_unless_the_environment_says(monkeypatch, env, capped):
+    import sys
+
+    import server
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    calls = []
+
+    class Libc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(server.ctypes, "CDLL", lambda _name: Libc())
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert server.limit_malloc_arenas() is capped
+    assert calls == ([(server.M_ARENA_MAX, server.MALLOC_ARENAS)] if capped else [])
