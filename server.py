@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import functools
 import gc
 import hmac
@@ -186,7 +187,7 @@ from rcs.simulator import (
 )
 from security.roles import ROLES
 from security.secrets import Secret, SecretError, env_secret
-from store import Database, GroupWriter, SystemClock, new_id, open_database, run_migrations
+from store import Database, GroupWriter, SqliteMemory, SystemClock, new_id, open_database, run_migrations
 from store.backlog import backlog
 from store.db import sqlite_url
 from store.migrate import schema_is_current
@@ -282,6 +283,18 @@ class Settings:
     # Seconds a dispatcher holds the messages it claimed: a killed worker's are claimed again by
     # another this long after; None: the dispatcher's default (30).
     dispatch_lease_s: float | None = None
+    # The embedded database's memory (SQLite, per connection): the page cache of each reader
+    # and of the writers, in KiB, and the memory map of the file, in bytes (0: none); see
+    # store.db.SqliteMemory for why the defaults are what they are.
+    sqlite_reader_cache_kib: int = SqliteMemory.reader_cache_kib
+    sqlite_writer_cache_kib: int = SqliteMemory.writer_cache_kib
+    sqlite_mmap_bytes: int = SqliteMemory.mmap_bytes
+    # Numbers whose RCS capability the dispatcher remembers, at most (the oldest written go
+    # first beyond it; ~250 B each); None: the dispatcher's default.
+    capability_cache_entries: int | None = None
+    # Messages the sandbox MaaP simulator keeps (their handset threads, their revokes), at most:
+    # the oldest are forgotten beyond it (~7 KB each); None: the simulator's default.
+    sandbox_max_messages: int | None = None
     # ROLE_ALL, ROLE_API or ROLE_DISPATCH: which parts this process runs (set by the subcommand).
     role: str = ROLE_ALL
 
@@ -305,6 +318,14 @@ class Settings:
     @property
     def db_url(self) -> str:
         return self.database_url or sqlite_url(self.data_dir / "hongyan.db")
+
+    @property
+    def sqlite_memory(self) -> SqliteMemory:
+        return SqliteMemory(self.sqlite_reader_cache_kib, self.sqlite_writer_cache_kib, self.sqlite_mmap_bytes)
+
+    def open_database(self) -> Database:
+        """The engines for this process's database (the embedded one's memory as configured)."""
+        return open_database(self.db_url, self.sqlite_memory)
 
     @property
     def embedded(self) -> bool:
@@ -362,6 +383,20 @@ class Settings:
                     values[key] = float(env[name])
                 except ValueError:
                     raise SystemExit(f"error: {name} must be a number of seconds, not {env[name]!r}") from None
+        for name, key in (
+            ("HONGYAN_SQLITE_READER_CACHE_KIB", "sqlite_reader_cache_kib"),
+            ("HONGYAN_SQLITE_WRITER_CACHE_KIB", "sqlite_writer_cache_kib"),
+            ("HONGYAN_SQLITE_MMAP_BYTES", "sqlite_mmap_bytes"),
+            ("HONGYAN_CAPABILITY_CACHE_ENTRIES", "capability_cache_entries"),
+            ("HONGYAN_SANDBOX_MAX_MESSAGES", "sandbox_max_messages"),
+        ):
+            if env.get(name):
+                try:
+                    values[key] = int(env[name])
+                except ValueError:
+                    raise SystemExit(f"error: {name} must be a whole number, not {env[name]!r}") from None
+                if values[key] < 0:
+                    raise SystemExit(f"error: {name} must not be negative, not {env[name]!r}")
         if "HONGYAN_DATA_DIR" in env:
             values["data_dir"] = Path(env["HONGYAN_DATA_DIR"])
         if env.get("HONGYAN_ROUTES"):
@@ -523,7 +558,7 @@ async def storage_ctx(app: web.Application):
     await prepare_storage(settings)
     if not await schema_is_current(settings.db_url):
         raise SystemExit("the database schema is not current: run `python server.py migrate` first")
-    db = open_database(settings.db_url)
+    db = settings.open_database()
     app[DATABASE] = db
     yield
     await db.dispose()
@@ -1558,8 +1593,17 @@ def dispatch_config(settings: Settings, wiring: Wiring) -> DispatchConfig:
         "sms_receipt_wait_s": settings.sms_receipt_wait_s,
     }
     timings["lease_s"] = settings.dispatch_lease_s
+    timings["capability_cache_entries"] = settings.capability_cache_entries
     options = replace(config.options, **{k: v for k, v in timings.items() if v is not None})
-    return replace(config, options=options, enabled=config.enabled and (settings.sandbox or bool(settings.maap_url)))
+    maap_timing = config.maap_timing
+    if settings.sandbox_max_messages is not None:
+        maap_timing = replace(maap_timing, max_messages=settings.sandbox_max_messages)
+    return replace(
+        config,
+        options=options,
+        maap_timing=maap_timing,
+        enabled=config.enabled and (settings.sandbox or bool(settings.maap_url)),
+    )
 
 
 def sealed_columns():
@@ -1724,7 +1768,7 @@ async def _migrate(settings: Settings) -> None:
     # Then the data a migration cannot reach without keys: template contents sealed (servers
     # also do it at start, so without the master key here it waits for the first start).
     if settings.master_key or settings.embedded:
-        db = open_database(settings.db_url)
+        db = settings.open_database()
         try:
             accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
             await accounts.load_keys()
@@ -1737,7 +1781,7 @@ async def _migrate(settings: Settings) -> None:
 
 async def _tenant_create(settings: Settings, args: argparse.Namespace) -> dict:
     await prepare_storage(settings)
-    db = open_database(settings.db_url)
+    db = settings.open_database()
     try:
         accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
         tenant, key = await accounts.create_tenant(
@@ -1755,7 +1799,7 @@ async def _user_create(settings: Settings, args: argparse.Namespace) -> int:
     """`user create TENANT_ID LOGIN --role ROLE`: one line of JSON on stdout, the audit log told."""
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else secrets.token_urlsafe(12)
     await prepare_storage(settings)
-    db = open_database(settings.db_url)
+    db = settings.open_database()
     writer = GroupWriter(db.write)
     await writer.start()
     try:
@@ -1800,7 +1844,7 @@ async def _user_create(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _keys_rotate(settings: Settings, what: str) -> int:
     await prepare_storage(settings)
-    db = open_database(settings.db_url)
+    db = settings.open_database()
     progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     try:
         master = master_key_provider(settings)
@@ -1820,7 +1864,7 @@ async def _keys_rotate(settings: Settings, what: str) -> int:
 async def _words(settings: Settings, args: argparse.Namespace) -> int:
     """`words import` / `words export` on the platform's list or a tenant's."""
     await prepare_storage(settings)
-    db = open_database(settings.db_url)
+    db = settings.open_database()
     scope = args.tenant or PLATFORM
     try:
         lists = WordLists(db, SystemClock())
@@ -1860,7 +1904,7 @@ async def _words(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _evidence_verify(settings: Settings) -> int:
     await prepare_storage(settings)
-    db = open_database(settings.db_url)
+    db = settings.open_database()
     try:
         # The keyring tells the platform's own signing keys from any a database writer added,
         # and opens the sealed digests of records from before the tree.
@@ -1895,7 +1939,7 @@ async def _evidence_verify(settings: Settings) -> int:
 async def _billing_admin_key(settings: Settings, args: argparse.Namespace) -> int:
     """`billing admin-key TENANT_ID`: one line of JSON with a key holding billing-admin."""
     await prepare_storage(settings)
-    db = open_database(settings.db_url)
+    db = settings.open_database()
     try:
         accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
         if await accounts.get_tenant(args.tenant_id) is None:
@@ -1911,7 +1955,7 @@ async def _billing_admin_key(settings: Settings, args: argparse.Namespace) -> in
 async def _ported_numbers(settings: Settings, args: argparse.Namespace) -> int:
     """`ported-numbers import FILE | export | admin-key TENANT_ID` (fallback/ported.py)."""
     await prepare_storage(settings)
-    db = open_database(settings.db_url)
+    db = settings.open_database()
     try:
         accounts = Accounts(db, security.Keyring(master_key_provider(settings)), SystemClock())
         if args.ported_command != "admin-key":
@@ -1937,7 +1981,7 @@ async def _privacy(settings: Settings, args: argparse.Namespace) -> int:
     from privacy.service import ErasureInFlight, subject_number
 
     await prepare_storage(settings)
-    db = open_database(settings.db_url)
+    db = settings.open_database()
     writer = GroupWriter(db.write)
     await writer.start()
     try:
@@ -2137,7 +2181,11 @@ async def _simulators(settings: Settings, args: argparse.Namespace) -> int:
         app_id=credentials.app_id,
         app_key=credentials.app_key.reveal(),
         chatbot_id=credentials.chatbot_id,
-        timing=SimulatorTiming(delivery_delay_s=args.delivery_delay, display_delay_s=args.display_delay),
+        timing=SimulatorTiming(
+            delivery_delay_s=args.delivery_delay,
+            display_delay_s=args.display_delay,
+            **({} if settings.sandbox_max_messages is None else {"max_messages": settings.sandbox_max_messages}),
+        ),
     )
     smsc = SmscSimulator(
         settings.host,
@@ -2238,7 +2286,27 @@ def _run_role(settings: Settings, args: argparse.Namespace) -> int:
     return run_workers(args.workers, lambda i: _dispatch(dispatch, worker=i, metrics_port=args.metrics_port))
 
 
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas (before any thread starts). Each thread that allocates while
+    another holds an arena gets one of its own, up to 8 a core (the database connections'
+    threads, the group writer's, the executor's), and what a thread frees stays in its arena: a
+    busy server's RSS crept on with no Python object growing. MALLOC_ARENA_MAX in the environment
+    (glibc's own setting) wins; on other C libraries this does nothing."""
+    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_ARENA_MAX, arenas))
+
+
 def main(argv: list[str] | None = None) -> int:
+    limit_malloc_arenas()
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
     configure_logging(settings)

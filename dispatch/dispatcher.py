@@ -54,7 +54,7 @@ from messages.optouts import OPTED_OUT_REASON, opted_out
 from messages.rules import DEFAULT_RULES, SendRules, Window, next_allowed_ms, zones_of
 from messages.send_rules import FREQUENCY_CAP, CapLedger, Move, Moved, RulesStore
 from messages.status import TO_SEND, Status
-from rcs.capability import CapabilityCache
+from rcs.capability import DEFAULT_MAX_ENTRIES, CapabilityCache
 from rcs.maap import RcsChannel
 from rcs.results import Capability, Notice
 from store import Clock, Database, GroupWriter, SystemClock, new_id
@@ -150,6 +150,9 @@ class DispatchOptions:
     # SMS handed to a route and not yet recorded as answered, at most: a crash leaves no more
     # than this many in doubt.
     sms_in_flight: int = 32
+    # Numbers whose RCS capability is remembered, at most (live and test messages each); the
+    # ones written longest ago go first.
+    capability_cache_entries: int = DEFAULT_MAX_ENTRIES
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -199,6 +202,7 @@ class Dispatcher:
             revoke_give_up_s=options.revoke_give_up_s,
             silence_s=options.rcs_silence_s,
             capability=capability,
+            capability_entries=options.capability_cache_entries,
             media=OperatorMedia(media_fetch) if media_fetch is not None else None,
             rng=rng,
             observer=observer,

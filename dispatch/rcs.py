@@ -28,7 +28,7 @@ from dispatch.state import upsert_state
 from messages import lifecycle
 from messages.lifecycle import KEEP, Change
 from messages.status import Status
-from rcs.capability import CapabilityCache
+from rcs.capability import DEFAULT_MAX_ENTRIES, CapabilityCache
 from rcs.maap import ContentPart, OutboundMessage, RcsChannel, card_parts, file_parts, location_parts, text_parts
 from rcs.results import Capability, MediaFile, Outcome, SendResult
 from store import GroupWriter
@@ -81,9 +81,9 @@ def message_parts(doc: dict) -> tuple[ContentPart, ...]:
     return card_parts({"message": message}, chips)
 
 
-def keyed_capability_cache() -> CapabilityCache:
+def keyed_capability_cache(max_entries: int = DEFAULT_MAX_ENTRIES) -> CapabilityCache:
     """A capability cache keyed by an HMAC-SM3 of the number under a per-process key: the cache
-    holds no numbers."""
+    holds no numbers, and at most `max_entries` of them."""
     cache_key = secrets.token_bytes(32)
 
     def capability_key(number: str) -> bytes:
@@ -91,7 +91,7 @@ def keyed_capability_cache() -> CapabilityCache:
         mac.update(number.encode())
         return mac.finalize()
 
-    return CapabilityCache(ttl=3600.0, negative_ttl=300.0, key=capability_key)
+    return CapabilityCache(ttl=3600.0, negative_ttl=300.0, key=capability_key, max_entries=max_entries)
 
 
 @dataclass
@@ -116,6 +116,7 @@ class RcsStage:
         revoke_give_up_s: float = 3600.0,
         silence_s: float = 300.0,
         capability: CapabilityCache | None = None,
+        capability_entries: int = DEFAULT_MAX_ENTRIES,
         media: OperatorMedia | None = None,
         rng: random.Random | None = None,
         observer: Observer = QUIET,
@@ -127,10 +128,10 @@ class RcsStage:
         self.retry, self.revoke_wait_s = retry, revoke_wait_s
         self.silence_ms = int(silence_s * 1000)
         self.give_up_ms = int(revoke_give_up_s * 1000)
-        self.capability = capability or keyed_capability_cache()
+        self.capability = capability or keyed_capability_cache(capability_entries)
         # What the simulator taught about numbers (by their last digits) must not teach the
         # live cache: test messages have a cache of their own.
-        self.test_capability = keyed_capability_cache()
+        self.test_capability = keyed_capability_cache(capability_entries)
         self.rng = rng or random.Random()
         self.counts = RcsCounts()
         self._awaiting: OrderedDict[str, tuple[str, bool]] = OrderedDict()  # id → (number, test)

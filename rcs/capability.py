@@ -3,6 +3,10 @@
 The hot path is one dict lookup and one expiry comparison. Entries are keyed by `key(number)`
 when a key function is given (e.g. a keyed hash, so the table holds no number in clear);
 `fetch_many` always receives the numbers themselves.
+
+The cache holds at most `max_entries` answers: beyond that the one written longest ago goes, one
+entry per new one (an OrderedDict: O(1), where popping the first key of a plain dict rescans the
+slots its earlier deletions left, and a sweep of the whole table stalls the event loop).
 """
 
 from __future__ import annotations
@@ -10,11 +14,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 
 from rcs.results import CAPABILITY_FAILURE_CODES, Capability
 
 log = logging.getLogger(__name__)
+
+# Answers kept at most by default: ~250 B each (a 32-byte key, its expiry and the OrderedDict's
+# links; measured), so ~25 MB when full. A number pushed out is as one never seen: the capability
+# check is asked again (for the CSP interfaces, locally: its next message tries RCS first).
+DEFAULT_MAX_ENTRIES = 100_000
 
 FetchMany = Callable[[Sequence[str]], Awaitable[dict[str, Capability]]]
 
@@ -28,7 +38,7 @@ class CapabilityCache:
         ttl: float = 86_400.0,
         negative_ttl: float = 3_600.0,
         clock: Callable[[], float] = time.monotonic,
-        max_entries: int = 1_000_000,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
         key: Callable[[str], Hashable] | None = None,
     ):
         self.ttl = ttl
@@ -36,7 +46,8 @@ class CapabilityCache:
         self.clock = clock
         self.max_entries = max_entries
         self._key = key
-        self._entries: dict[Hashable, tuple[float, Capability]] = {}
+        # In the order written (a rewrite moves an entry to the end): the first is evicted first.
+        self._entries: OrderedDict[Hashable, tuple[float, Capability]] = OrderedDict()
         self._inflight: dict[str, asyncio.Future] = {}
         self.hits = 0
         self.misses = 0
@@ -54,14 +65,19 @@ class CapabilityCache:
             number = self._key(number)
         self._store(number, capability)
 
-    def _store(self, k: str, capability: Capability) -> None:
+    def _store(self, k: Hashable, capability: Capability) -> None:
+        entries = self._entries
         if capability is Capability.UNKNOWN:
-            self._entries.pop(k, None)
+            entries.pop(k, None)
             return
         ttl = self.negative_ttl if capability is Capability.NOT_SUPPORTED else self.ttl
-        entries = self._entries
-        if len(entries) >= self.max_entries and k not in entries:
-            self._evict()
+        if k in entries:
+            entries.move_to_end(k)
+        else:
+            if self.max_entries <= 0:
+                return
+            while len(entries) >= self.max_entries:
+                entries.popitem(last=False)  # the one written longest ago
         entries[k] = (self.clock() + ttl, capability)
 
     def invalidate(self, number: str) -> None:
@@ -77,16 +93,6 @@ class CapabilityCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def _evict(self) -> None:
-        now = self.clock()
-        entries = self._entries
-        for key in [k for k, (exp, _) in entries.items() if exp <= now]:
-            del entries[key]
-        # Still full: drop the oldest tenth (dicts keep insertion order).
-        if len(entries) >= self.max_entries:
-            for key in list(entries)[: max(1, self.max_entries // 10)]:
-                del entries[key]
 
     async def resolve(self, number: str, fetch_many: FetchMany) -> Capability:
         """One number's capability, from the cache or fetched."""

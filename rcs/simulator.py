@@ -45,7 +45,7 @@ import secrets
 import signal
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -889,6 +889,9 @@ def behaviour_of(number: str) -> Behaviour:
     return Behaviour.NORMAL
 
 
+DEFAULT_MAX_MESSAGES = 20_000
+
+
 @dataclass(frozen=True)
 class SimulatorTiming:
     """Delays and failure rates; tests make them tiny, load tests make the operator slow."""
@@ -903,7 +906,9 @@ class SimulatorTiming:
     failure_rate: float = 0.0  # share of sends answered 503 {"errorCode": -1}
     flaky_failures: int = 2  # how many sends of an …8 message get 503
     callback_batch: int = 200  # statuses per deliveryNotification request at most
-    max_messages: int = 200_000  # oldest messages are forgotten beyond this
+    # Messages kept (for their threads, revokes and repeated sends), at most: the oldest are
+    # forgotten beyond this. ~7 KB each, so a sandbox running for days holds ~140 MB of them.
+    max_messages: int = DEFAULT_MAX_MESSAGES
     token_lifetime_s: int = 7200
     temp_media_s: float = 3 * 86_400  # how long a temporary upload lives
     callback_retry_s: float = 30.0  # how long a callback is tried while the platform is down
@@ -1422,7 +1427,9 @@ class MaapSimulator:
         self.rng = rng or random.Random()
         self.render_card = render_card
         self.new_id = id_factory
-        self.messages: dict[str, SimMessage] = {}
+        # In the order accepted: the first is forgotten first (O(1), where popping a plain dict's
+        # first key rescans the slots its earlier deletions left).
+        self.messages: OrderedDict[str, SimMessage] = OrderedDict()
         self.handsets: dict[str, Handset] = {}
         self._handset_by_number: dict[str, str] = {}
         self._send_attempts: dict[str, int] = {}
@@ -1661,7 +1668,7 @@ class MaapSimulator:
 
     def _forget_oldest(self) -> None:
         """Bound memory on long load runs: drop the oldest message (and an emptied handset)."""
-        old = self.messages.pop(next(iter(self.messages)))
+        _, old = self.messages.popitem(last=False)
         for t in old.timers:
             t.cancel()
         handset = self.handsets[old.handset_id]
@@ -2051,7 +2058,7 @@ class MaapSimulator:
         handset.message_ids.append(mid)
         handset.chatbot_id = None  # from now on the user answers the newest message
         handset.add(mid)
-        if len(self.messages) > self.timing.max_messages:
+        while len(self.messages) > max(1, self.timing.max_messages):
             self._forget_oldest()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("accepted %s for %s (%s)", mid, mask_phone(number), behaviour.value)
@@ -2642,6 +2649,12 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--display-delay", type=float, default=1.0)
     p.add_argument("--latency", type=float, default=0.0)
     p.add_argument("--failure-rate", type=float, default=0.0)
+    p.add_argument(
+        "--max-messages",
+        type=int,
+        default=DEFAULT_MAX_MESSAGES,
+        help=f"messages kept at most, the oldest forgotten first (default {DEFAULT_MAX_MESSAGES:,})",
+    )
     return p.parse_args(argv)
 
 
@@ -2660,6 +2673,7 @@ async def _serve(args: argparse.Namespace) -> None:
             display_delay_s=args.display_delay,
             latency_s=args.latency,
             failure_rate=args.failure_rate,
+            max_messages=args.max_messages,
         ),
     )
     stop = asyncio.Event()

@@ -5,7 +5,7 @@ provides the machinery.
 """
 
 from store.clock import Clock, SystemClock, utcnow
-from store.db import Database, is_sqlite, open_database
+from store.db import Database, SqliteMemory, is_sqlite, open_database
 from store.ids import is_id, new_id
 from store.migrate import run_migrations
 from store.tables import metadata
@@ -15,6 +15,7 @@ __all__ = [
     "Clock",
     "Database",
     "GroupWriter",
+    "SqliteMemory",
     "SystemClock",
     "is_sqlite",
     "metadata",

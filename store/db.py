@@ -7,6 +7,7 @@ pool in autocommit. PostgreSQL uses one ordinary pool for both.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +27,37 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-SQLITE_CACHE_KIB = 64 * 1024
-SQLITE_MMAP_BYTES = 1 << 30
+@dataclass(frozen=True)
+class SqliteMemory:
+    """What SQLite may hold in memory, per connection (settings: HONGYAN_SQLITE_*).
+
+    SQLite's own default page cache is 2 MB: once the indexes outgrow it, every insert at a random
+    key (blind indexes are random) rereads its pages from the OS's file cache. The writers (the
+    group writer and the write engine) touch those index pages on every commit and get a larger
+    cache; the readers (up to 8 connections) a small one each. Memory-mapped reads (`mmap_bytes`)
+    are off by default: every mapped page of the growing file the process has touched counts in
+    its RSS, and reads through the file cache were as fast (docs/performance.md, "Soak")."""
+
+    reader_cache_kib: int = 4 * 1024
+    writer_cache_kib: int = 32 * 1024
+    mmap_bytes: int = 0
 
 
-def install_sqlite_events(engine: Engine, *, immediate: bool) -> None:
-    """WAL, busy timeout, foreign keys; BEGIN IMMEDIATE for the writer, plain BEGIN for readers."""
+DEFAULT_SQLITE_MEMORY = SqliteMemory()
+# What each open_database engine was given, for connections made from it later (the group
+# writer's own synchronous engine).
+_MEMORY: weakref.WeakKeyDictionary[AsyncEngine, SqliteMemory] = weakref.WeakKeyDictionary()
+
+
+def sqlite_memory_of(engine: AsyncEngine) -> SqliteMemory:
+    """The SQLite memory settings an engine of open_database was given (else the defaults)."""
+    return _MEMORY.get(engine, DEFAULT_SQLITE_MEMORY)
+
+
+def install_sqlite_events(engine: Engine, *, immediate: bool, memory: SqliteMemory = DEFAULT_SQLITE_MEMORY) -> None:
+    """WAL, busy timeout, foreign keys, page cache and mmap sizes; BEGIN IMMEDIATE for the
+    writer (and its larger cache), plain BEGIN for readers."""
+    cache_kib = memory.writer_cache_kib if immediate else memory.reader_cache_kib
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -42,11 +68,8 @@ def install_sqlite_events(engine: Engine, *, immediate: bool) -> None:
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        # SQLite's default page cache is 2 MB: once the indexes outgrow it, every insert at a
-        # random key (blind indexes are random) rereads its pages from the OS. A larger cache
-        # and memory-mapped reads keep a busy database's hot pages at hand.
-        cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        cur.execute(f"PRAGMA mmap_size={int(memory.mmap_bytes)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -80,13 +103,15 @@ def _json_dumps(value) -> str:
 JSON_CODEC = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
-def open_database(url: str) -> Database:
-    """Create the engines for a database URL (sqlite+aiosqlite:/// or postgresql+asyncpg://)."""
+def open_database(url: str, sqlite_memory: SqliteMemory = DEFAULT_SQLITE_MEMORY) -> Database:
+    """Create the engines for a database URL (sqlite+aiosqlite:/// or postgresql+asyncpg://);
+    `sqlite_memory` sizes the embedded database's page caches and memory map."""
     if is_sqlite(url):
         write = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, **JSON_CODEC)
-        install_sqlite_events(write.sync_engine, immediate=True)
+        install_sqlite_events(write.sync_engine, immediate=True, memory=sqlite_memory)
         read = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=4, max_overflow=4, **JSON_CODEC)
-        install_sqlite_events(read.sync_engine, immediate=False)
+        install_sqlite_events(read.sync_engine, immediate=False, memory=sqlite_memory)
+        _MEMORY[write] = _MEMORY[read] = sqlite_memory
         return Database(url, read, write)
     engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False, **JSON_CODEC)
     return Database(url, engine, engine)

@@ -199,11 +199,11 @@ def _apply(conn: Connection, batches: list[WriteBatch]) -> None:
 
 
 def _sqlite_sync_engine(engine: AsyncEngine) -> Engine:
-    from store.db import JSON_CODEC, install_sqlite_events
+    from store.db import JSON_CODEC, install_sqlite_events, sqlite_memory_of
 
     url = engine.url.set(drivername="sqlite")
     sync = create_engine(url, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False}, **JSON_CODEC)
-    install_sqlite_events(sync, immediate=True)
+    install_sqlite_events(sync, immediate=True, memory=sqlite_memory_of(engine))
     return sync
 
 

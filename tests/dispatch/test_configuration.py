@@ -10,7 +10,8 @@ from dataclasses import replace
 import pytest
 
 from fallback.smsc import SmscSimulator
-from rcs.simulator import MaapSimulator
+from rcs.capability import DEFAULT_MAX_ENTRIES
+from rcs.simulator import DEFAULT_MAX_MESSAGES, MaapSimulator
 from security.secrets import Secret
 from server import Settings, Wiring, create_app
 from tests.conftest import card
@@ -120,3 +121,22 @@ def test_secrets_come_from_the_environment_or_a_file(tmp_path):
         assert secret not in repr(settings)
     with pytest.raises(SystemExit, match="cannot read the secret file"):
         Settings.from_env({"HONGYAN_MAAP_APP_KEY_FILE": str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize(
+    ("env", "entries", "kept"),
+    [
+        pytest.param({}, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_MESSAGES, id="the defaults"),
+        pytest.param(
+            {"HONGYAN_CAPABILITY_CACHE_ENTRIES": "1000", "HONGYAN_SANDBOX_MAX_MESSAGES": "50"}, 1000, 50, id="set"
+        ),
+    ],
+)
+def test_memory_bounds_reach_the_dispatcher_and_the_sandbox(env, entries, kept):
+    from dispatch.rcs import keyed_capability_cache
+    from server import dispatch_config
+
+    config = dispatch_config(Settings.from_env(env), Wiring())
+    assert config.options.capability_cache_entries == entries
+    assert config.maap_timing.max_messages == kept
+    assert keyed_capability_cache(config.options.capability_cache_entries).max_entries == entries

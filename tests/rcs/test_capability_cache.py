@@ -1,8 +1,11 @@
-"""CapabilityCache: TTLs, coalescing, invalidation."""
+"""CapabilityCache: TTLs, coalescing, invalidation, its bound."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+
+import pytest
 
 from rcs.capability import CapabilityCache
 from rcs.results import Capability
@@ -96,7 +99,7 @@ async def test_invalidation_on_capability_failure():
     assert [cache.get(n) for n in "abc"] == [N, None, None]
 
 
-def test_bounded_size_evicts_expired_then_oldest():
+def test_bounded_size_evicts_the_oldest_written():
     clock = Clock()
     cache = CapabilityCache(ttl=100, negative_ttl=10, clock=clock, max_entries=10)
     for i in range(5):
@@ -104,8 +107,75 @@ def test_bounded_size_evicts_expired_then_oldest():
     clock.t += 11
     for i in range(5, 15):
         cache.put(f"n{i}", S)
-    assert len(cache) <= 10
-    assert cache.get("n14") is S
+    assert len(cache) == 10
+    assert [cache.get(f"n{i}") for i in range(15)] == [None] * 5 + [S] * 10
+
+
+# (bound, what is written in order, what the cache holds afterwards, oldest first)
+BOUND_CASES = [
+    pytest.param(3, ["a", "b", "c"], ["a", "b", "c"], id="exactly full: nothing goes"),
+    pytest.param(3, ["a", "b", "c", "d"], ["b", "c", "d"], id="one over: the oldest goes"),
+    pytest.param(3, ["a", "b", "c", "d", "e", "f", "g"], ["e", "f", "g"], id="many over: one out per new one"),
+    pytest.param(3, ["a", "b", "c", "a", "d"], ["c", "a", "d"], id="a rewrite makes an entry the newest"),
+    pytest.param(3, ["a", "b", "c", "c", "c"], ["a", "b", "c"], id="rewriting a present entry evicts nothing"),
+    pytest.param(1, ["a", "b"], ["b"], id="a bound of one keeps the newest"),
+    pytest.param(0, ["a", "b"], [], id="a bound of zero caches nothing"),
+]
+
+
+@pytest.mark.parametrize(("bound", "writes", "held"), BOUND_CASES)
+def test_bound(bound, writes, held):
+    cache = CapabilityCache(clock=Clock(), max_entries=bound)
+    for n in writes:
+        cache.put(n, S)
+    assert list(cache._entries) == held
+    assert [n for n in "abcdefg" if cache.get(n) is S] == sorted(held)
+
+
+# (bound, answers the fetch gives, how many stay cached)
+FETCH_CASES = [
+    pytest.param(4, {"a": S, "b": N, "c": I, "d": S, "e": S, "f": N}, 4, id="a fetch larger than the bound"),
+    pytest.param(4, {"a": S, "b": U, "c": U, "d": U, "e": U, "f": S}, 2, id="unknown answers take no room"),
+]
+
+
+@pytest.mark.parametrize(("bound", "answers", "cached"), FETCH_CASES)
+async def test_bound_on_a_fetch(bound, answers, cached):
+    cache = CapabilityCache(clock=Clock(), max_entries=bound)
+    fetch = Fetcher(answers)
+    got = await cache.resolve_many(list(answers), fetch)
+    assert got == answers  # every caller still gets every answer
+    assert len(cache) == cached
+    assert list(cache._entries)[-1] == "f"  # the newest kept
+
+
+def test_unknown_frees_its_entry_and_a_bound_never_evicts_for_it():
+    cache = CapabilityCache(clock=Clock(), max_entries=2)
+    cache.put("a", S)
+    cache.put("b", S)
+    cache.put("c", U)
+    assert list(cache._entries) == ["a", "b"]
+    cache.put("a", U)
+    assert list(cache._entries) == ["b"]
+
+
+def test_eviction_at_a_large_bound_costs_the_same_per_entry():
+    """Writes past a full, large cache evict one entry each without rescanning the table: 100,000
+    evictions take about as long as 100,000 writes into free room (a plain dict popping its first
+    key took minutes for this)."""
+    bound = 100_000
+    cache = CapabilityCache(clock=Clock(), max_entries=bound)
+    t0 = time.perf_counter()
+    for i in range(bound):
+        cache.put(f"n{i}", S)
+    filling = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(bound, 2 * bound):
+        cache.put(f"n{i}", S)
+    evicting = time.perf_counter() - t0
+    assert len(cache) == bound
+    assert cache.get(f"n{bound - 1}") is None and cache.get(f"n{2 * bound - 1}") is S
+    assert evicting < 5 * filling + 0.5
 
 
 async def test_key_function_keeps_numbers_out_of_the_table():

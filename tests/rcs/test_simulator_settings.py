@@ -14,7 +14,7 @@ import pytest
 from rcs.maap import Maap, ManagedRcsChannel, OutboundMessage, text_parts
 from rcs.operators import OPERATORS, CnCspMaap
 from rcs.results import Outcome
-from rcs.simulator import MaapSimulator, SimulatorTiming
+from rcs.simulator import DEFAULT_MAX_MESSAGES, MaapSimulator, SimulatorTiming, _parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,3 +130,36 @@ async def test_old_messages_are_forgotten():
             await maap.close()
         assert list(sim.messages) == ["o1", "o2", "o3"]
         assert sorted(len(h.message_ids) for h in sim.handsets.values()) == [1, 1, 1]
+
+
+# (messages kept at most, messages sent, the ids kept oldest first, handsets left)
+RETENTION_CASES = [
+    pytest.param(5, 3, ["r0", "r1", "r2"], 3, id="under the bound: all kept"),
+    pytest.param(3, 3, ["r0", "r1", "r2"], 3, id="at the bound: all kept"),
+    pytest.param(3, 7, ["r4", "r5", "r6"], 3, id="over: the oldest forgotten first"),
+    pytest.param(1, 4, ["r3"], 1, id="a bound of one keeps the newest"),
+]
+
+
+@pytest.mark.parametrize(("bound", "sent", "kept", "handsets"), RETENTION_CASES)
+async def test_retention_bound(bound, sent, kept, handsets):
+    timing = SimulatorTiming(delivery_delay_s=3600, max_messages=bound)
+    async with MaapSimulator(timing=timing) as sim:
+        maap = CnCspMaap(sim.client_settings())
+        try:
+            for i in range(sent):
+                assert (await maap.send(msg(f"r{i}", f"+86138000012{i:02d}"))).accepted
+        finally:
+            await maap.close()
+        assert list(sim.messages) == kept
+        assert len(sim.handsets) == handsets  # a handset goes with its last message
+        assert sum(len(m.timers) for m in sim.messages.values()) == len(kept)  # forgotten ones' timers cancelled
+
+
+@pytest.mark.parametrize(
+    ("argv", "bound"),
+    [([], DEFAULT_MAX_MESSAGES), (["--max-messages", "500"], 500)],
+)
+def test_retention_is_a_command_line_option(argv, bound):
+    assert _parse_args(argv).max_messages == bound
+    assert SimulatorTiming().max_messages == DEFAULT_MAX_MESSAGES
