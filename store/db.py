@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 BUSY_TIMEOUT_MS = 10_000
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 def is_sqlite(url: str) -> bool:
@@ -70,6 +71,8 @@ def install_sqlite_events(engine: Engine, *, immediate: bool, memory: SqliteMemo
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         cur.execute(f"PRAGMA mmap_size={int(memory.mmap_bytes)}")
+        # When the write-ahead log starts over, its file is cut back to this (store.writer).
+        cur.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         cur.close()
 
     @event.listens_for(engine, "begin")
