@@ -35,8 +35,9 @@ def listen_port() -> int:
     """A free loopback port for a test server to listen on, below the kernel's ephemeral range:
     a port bound to 0 and freed again can be handed to an outgoing connection (or another
     bind to 0) before the server binds it, which failed a run with "address already in use"."""
+    low, high = _worker_ports()
     for _ in range(10_000):
-        port = random.randrange(10_000, _EPHEMERAL_LOW)
+        port = random.randrange(low, high)
         if port in _PORTS_GIVEN:
             continue
         with socket.socket() as s:
@@ -48,6 +49,18 @@ def listen_port() -> int:
         _PORTS_GIVEN.add(port)
         return port
     raise RuntimeError("no free port below the ephemeral range")
+
+
+def _worker_ports() -> tuple[int, int]:
+    """This process's share of the ports: under pytest-xdist each worker draws from its own
+    slice, so two workers never hand out the same port between the check and the bind."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count < 2:
+        return 10_000, _EPHEMERAL_LOW
+    index = int(worker[2:])
+    width = (_EPHEMERAL_LOW - 10_000) // count
+    return 10_000 + index * width, 10_000 + (index + 1) * width
 
 
 @pytest.fixture
