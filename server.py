@@ -217,6 +217,28 @@ TEST_CHATBOT_ID = "sip:hongyan-test@botplatform.sandbox.local"  # test keys' cha
 SMSC_ROUTE = "default"
 
 
+def _read_numbers(
+    env: Mapping[str, str],
+    values: dict,
+    names: tuple[tuple[str, str], ...],
+    convert: Callable[[str], float],
+    what: str,
+    *,
+    non_negative: bool = False,
+) -> None:
+    """Settings given as numbers in the environment ({variable: setting}); a value that is not
+    one (or a negative one, where that makes no sense) stops the server with the variable named."""
+    for name, key in names:
+        if not env.get(name):
+            continue
+        try:
+            values[key] = convert(env[name])
+        except ValueError:
+            raise SystemExit(f"error: {name} must be {what}, not {env[name]!r}") from None
+        if non_negative and values[key] < 0:
+            raise SystemExit(f"error: {name} must not be negative, not {env[name]!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable; flags override HONGYAN_* environment variables override defaults.
@@ -357,46 +379,48 @@ class Settings:
         for name, key in plain.items():
             if env.get(name):
                 values[key] = env[name]
-        for name, key in (
-            ("HONGYAN_PORT", "port"),
-            ("HONGYAN_MAAP_PORT", "maap_port"),
-            ("HONGYAN_SMSC_PORT", "smsc_port"),
-            ("HONGYAN_CM_PORT", "cm_port"),
-            ("HONGYAN_RBM_PORT", "rbm_port"),
-        ):
-            if env.get(name):
-                try:
-                    values[key] = int(env[name])
-                except ValueError:
-                    raise SystemExit(f"error: {name} must be a port number, not {env[name]!r}") from None
-        for name, key in (
-            ("HONGYAN_RCS_SILENCE_S", "rcs_silence_s"),
-            ("HONGYAN_SMS_RECEIPT_WAIT_S", "sms_receipt_wait_s"),
-            ("HONGYAN_PRIVACY_PURGE_INTERVAL_S", "privacy_purge_interval_s"),
-            ("HONGYAN_BILLING_INTERVAL_S", "billing_interval_s"),
-            ("HONGYAN_CAMPAIGN_TICK_S", "campaign_tick_s"),
-            ("HONGYAN_CONTACT_IMPORT_INTERVAL_S", "contact_import_interval_s"),
-            ("HONGYAN_DISPATCH_LEASE_S", "dispatch_lease_s"),
-        ):
-            if env.get(name):
-                try:
-                    values[key] = float(env[name])
-                except ValueError:
-                    raise SystemExit(f"error: {name} must be a number of seconds, not {env[name]!r}") from None
-        for name, key in (
-            ("HONGYAN_SQLITE_READER_CACHE_KIB", "sqlite_reader_cache_kib"),
-            ("HONGYAN_SQLITE_WRITER_CACHE_KIB", "sqlite_writer_cache_kib"),
-            ("HONGYAN_SQLITE_MMAP_BYTES", "sqlite_mmap_bytes"),
-            ("HONGYAN_CAPABILITY_CACHE_ENTRIES", "capability_cache_entries"),
-            ("HONGYAN_SANDBOX_MAX_MESSAGES", "sandbox_max_messages"),
-        ):
-            if env.get(name):
-                try:
-                    values[key] = int(env[name])
-                except ValueError:
-                    raise SystemExit(f"error: {name} must be a whole number, not {env[name]!r}") from None
-                if values[key] < 0:
-                    raise SystemExit(f"error: {name} must not be negative, not {env[name]!r}")
+        _read_numbers(
+            env,
+            values,
+            (
+                ("HONGYAN_PORT", "port"),
+                ("HONGYAN_MAAP_PORT", "maap_port"),
+                ("HONGYAN_SMSC_PORT", "smsc_port"),
+                ("HONGYAN_CM_PORT", "cm_port"),
+                ("HONGYAN_RBM_PORT", "rbm_port"),
+            ),
+            int,
+            "a port number",
+        )
+        _read_numbers(
+            env,
+            values,
+            (
+                ("HONGYAN_RCS_SILENCE_S", "rcs_silence_s"),
+                ("HONGYAN_SMS_RECEIPT_WAIT_S", "sms_receipt_wait_s"),
+                ("HONGYAN_PRIVACY_PURGE_INTERVAL_S", "privacy_purge_interval_s"),
+                ("HONGYAN_BILLING_INTERVAL_S", "billing_interval_s"),
+                ("HONGYAN_CAMPAIGN_TICK_S", "campaign_tick_s"),
+                ("HONGYAN_CONTACT_IMPORT_INTERVAL_S", "contact_import_interval_s"),
+                ("HONGYAN_DISPATCH_LEASE_S", "dispatch_lease_s"),
+            ),
+            float,
+            "a number of seconds",
+        )
+        _read_numbers(
+            env,
+            values,
+            (
+                ("HONGYAN_SQLITE_READER_CACHE_KIB", "sqlite_reader_cache_kib"),
+                ("HONGYAN_SQLITE_WRITER_CACHE_KIB", "sqlite_writer_cache_kib"),
+                ("HONGYAN_SQLITE_MMAP_BYTES", "sqlite_mmap_bytes"),
+                ("HONGYAN_CAPABILITY_CACHE_ENTRIES", "capability_cache_entries"),
+                ("HONGYAN_SANDBOX_MAX_MESSAGES", "sandbox_max_messages"),
+            ),
+            int,
+            "a whole number",
+            non_negative=True,
+        )
         if "HONGYAN_DATA_DIR" in env:
             values["data_dir"] = Path(env["HONGYAN_DATA_DIR"])
         if env.get("HONGYAN_ROUTES"):
