@@ -42,7 +42,7 @@ async def _worker(tree: Path, messages: int) -> dict:
     import orjson
 
     from accounts.service import Accounts
-    from messages.evidence import EvidenceLog
+    from messages.evidence import EvidenceLog, event_content
     from messages.lifecycle import Lifecycle
     from messages.status import Status
     from messages.tables import batches, message_events
@@ -109,7 +109,7 @@ async def _worker(tree: Path, messages: int) -> dict:
                     row = life.event_row(mid, tenant_id, Status(event), now_ms + i, "bench", detail)
                     if event == "accepted" and "content_mac" in row:
                         # As accept makes it (a checkout from before 0010 has no such column).
-                        content = orjson.dumps(CARD) + b"\x00" + orjson.dumps(variables)
+                        content = event_content(Status.ACCEPTED, orjson.dumps(CARD), orjson.dumps(variables), None)
                         row["content_mac"] = keyring.content_commitment(tenant_id, content)
                     events.append(row)
             await writer.write(write.insert(messages_table, rows).insert(message_events, events))
