@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
-import orjson
 from aiohttp import web
 
 from api.bodies import parse_json, read_body, read_json
@@ -17,7 +16,7 @@ from api.ratelimit import RateLimiter, retry_after_header
 from api.responses import json_response
 from compliance.http import SCREEN  # the word-list screen; a server without it screens nothing
 from messages import openapi as _openapi  # noqa: F401  (registers the API description)
-from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger, Replay
+from messages.ledger import DEFAULT_PAGE, MAX_PAGE, CardCheck, MessageLedger, Replay, answer_ids
 from messages.lifecycle import TooLateToCancel
 from messages.request import normalise_number, parse_send_request
 from messages.submit import SendChecks
@@ -112,11 +111,8 @@ def _accepted_headers(request: web.Request, answer: bytes, *, batch: bool) -> di
     """Where to follow what was accepted (the message, or the batch's messages), and the rate
     limit as it now stands."""
     tenant = request[TENANT]
-    body = orjson.loads(answer)
-    if batch:
-        location = f"/v1/messages?batch_id={body['batch_id']}"
-    else:
-        location = f"/v1/messages/{body['messages'][0]['id']}"
+    batch_id, first_id = answer_ids(answer)
+    location = f"/v1/messages?batch_id={batch_id}" if batch else f"/v1/messages/{first_id}"
     return {"Location": location, **request.app[RATE_LIMITER].headers(tenant["id"], tenant["rate_limit"])}
 
 
