@@ -49,11 +49,29 @@ CARD = {
 }
 
 
+def recipient(seq: int, sms: bool = False, distinct: int | None = None) -> str:
+    """The load's `seq`-th number. Endings 1–6: RCS-capable, delivered; …10 (`sms`): no RCS, the
+    SMS is delivered. The numbers repeat every 300,000 (100,000 for `sms`), or every `distinct`
+    (up to 10,000,000) when given."""
+    if sms:
+        return f"+861391{seq % 100_000:05d}10"
+    if distinct is None:
+        return f"+8613912{seq % 100_000:05d}{1 + seq % 6}"
+    return f"+86139{seq % min(distinct, 10_000_000):07d}{1 + seq % 6}"
+
+
 async def offer(
-    base: str, key: str, rate: int, seconds: float, sms: bool = False, limit: int | None = None
+    base: str,
+    key: str,
+    rate: int,
+    seconds: float,
+    sms: bool = False,
+    limit: int | None = None,
+    distinct: int | None = None,
 ) -> tuple[int, int]:
-    """Post `rate` recipients a second for `seconds` (or until `limit` recipients are accepted);
-    returns (accepted, errors). A refused batch or a failed request is an error, never the end of the run."""
+    """Post `rate` recipients a second for `seconds` (or until `limit` recipients are accepted),
+    to the numbers `recipient` makes; returns (accepted, errors). A refused batch or a failed
+    request is an error, never the end of the run."""
     per_tick = max(1, rate // 10)
     accepted = errors = refused = seq = 0
     headers = {"Authorization": f"Bearer {key}"}
@@ -85,8 +103,7 @@ async def offer(
                 recipients = []
                 for _ in range(n):
                     seq += 1
-                    # Endings 1–6: RCS-capable, delivered; …10 (--sms): no RCS, the SMS is delivered.
-                    to = f"+861391{seq % 100_000:05d}10" if sms else f"+8613912{seq % 100_000:05d}{1 + seq % 6}"
+                    to = recipient(seq, sms, distinct)
                     recipients.append({"to": to, "variables": {"amount": f"{seq % 100}.00"}})
                 task = asyncio.create_task(post({"recipients": recipients, "card": CARD}))
                 pending.add(task)

@@ -1,6 +1,7 @@
 """Soak: a long, steady load through accept and dispatch. Does memory stay flat, does throughput hold?
 
     python bench/soak.py --messages 1000000 [--rate 800] [--sample-s 10] [--warmup-s 60] [--seconds N]
+                         [--distinct-numbers N]
 
 The processes of bench/dispatch.py: the server (embedded SQLite, sandbox on) on one core; the MaaP
 simulator (answers `delivered` after 50 ms) in its own process on the other core, with the load
@@ -232,6 +233,12 @@ async def main() -> None:
     p.add_argument("--warmup-s", type=float, default=60, help="RSS and throughput compared from here")
     p.add_argument("--drain-s", type=float, default=120, help="at most this long for the backlog after the load")
     p.add_argument("--delivery-delay", type=float, default=0.05)
+    p.add_argument(
+        "--distinct-numbers",
+        type=int,
+        default=None,
+        help="cycle through this many numbers (at most 10,000,000) instead of 300,000",
+    )
     args = p.parse_args()
     run = Run(warmup_s=args.warmup_s)
     pin(1)
@@ -248,7 +255,14 @@ async def main() -> None:
             sampler = asyncio.create_task(sample(s.server.pid, s.sim.pid, events, args.sample_s, run))
             try:
                 t0 = time.monotonic()
-                accepted, errors = await offer(s.base, s.key, args.rate, args.seconds or math.inf, limit=args.messages)
+                accepted, errors = await offer(
+                    s.base,
+                    s.key,
+                    args.rate,
+                    args.seconds or math.inf,
+                    limit=args.messages,
+                    distinct=args.distinct_numbers,
+                )
                 load_s = time.monotonic() - t0
                 run.accepted, run.drain_until = accepted, time.monotonic() + args.drain_s
                 samples = await sampler
