@@ -50,9 +50,9 @@ from webhooks.outbox import TENANT_DAILY_VOLUME, enqueue
 log = logging.getLogger("hongyan.messages")
 
 MAX_PAGE = 1000
+DEFAULT_PAGE = 100
 # The head of the 202 body `accept` makes: its batch id and its first message's id.
 _ANSWER_HEAD = re.compile(rb'\{"batch_id":"([^"\\]*)","messages":\[\{"id":"([^"\\]*)"')
-DEFAULT_PAGE = 100
 
 
 def answer_ids(answer: bytes) -> tuple[str, str]:
