@@ -35,7 +35,7 @@ class SqliteMemory:
     SQLite's own default page cache is 2 MB: once the indexes outgrow it, every insert at a random
     key (blind indexes are random) rereads its pages from the OS's file cache. The writers (the
     group writer and the write engine) touch those index pages on every commit and get a larger
-    cache; the readers (up to 8 connections) a small one each. Memory-mapped reads (`mmap_bytes`)
+    cache; the readers (up to READERS connections) a small one each. Memory-mapped reads (`mmap_bytes`)
     are off by default: every mapped page of the growing file the process has touched counts in
     its RSS, and reads through the file cache were as fast (docs/performance.md, "Soak")."""
 
@@ -45,6 +45,8 @@ class SqliteMemory:
 
 
 DEFAULT_SQLITE_MEMORY = SqliteMemory()
+# Reading connections of the embedded database's read engine.
+READERS = 8
 # What each open_database engine was given, for connections made from it later (the group
 # writer's own synchronous engine).
 _MEMORY: weakref.WeakKeyDictionary[AsyncEngine, SqliteMemory] = weakref.WeakKeyDictionary()
@@ -112,7 +114,12 @@ def open_database(url: str, sqlite_memory: SqliteMemory = DEFAULT_SQLITE_MEMORY)
     if is_sqlite(url):
         write = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, **JSON_CODEC)
         install_sqlite_events(write.sync_engine, immediate=True, memory=sqlite_memory)
-        read = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=4, max_overflow=4, **JSON_CODEC)
+        # Up to READERS connections, all kept once opened. An overflow connection was closed when
+        # given back, and each new one costs a thread, the pragmas, reading the schema and
+        # preparing its statements again: at 32 concurrent accepts, one every ~1,000 requests.
+        read = create_async_engine(
+            url, poolclass=AsyncAdaptedQueuePool, pool_size=READERS, max_overflow=0, **JSON_CODEC
+        )
         install_sqlite_events(read.sync_engine, immediate=False, memory=sqlite_memory)
         _MEMORY[write] = _MEMORY[read] = sqlite_memory
         return Database(url, read, write)

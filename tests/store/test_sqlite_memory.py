@@ -3,6 +3,8 @@ the writers' larger one (the write engine and the group writer's own connection)
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 
@@ -113,3 +115,32 @@ def test_malloc_arenas_are_capped_unless_the_environment_says(monkeypatch, env, 
     monkeypatch.setattr(sys, "platform", "linux")
     assert server.limit_malloc_arenas() is capped
     assert calls == ([(server.M_ARENA_MAX, server.MALLOC_ARENAS)] if capped else [])
+
+
+async def test_readers_are_kept_not_reopened_after_a_burst(tmp_path):
+    """Bursts of concurrent reads share at most READERS connections, opened once: a connection
+    given back is kept (each reopened one would read the schema and prepare its statements again)."""
+    from sqlalchemy import event
+
+    from store.db import READERS
+
+    db = open_database(sqlite_url(tmp_path / "r.db"))
+    opened: list[object] = []
+    event.listen(db.read.sync_engine, "connect", lambda dbapi_conn, record: opened.append(dbapi_conn))
+    in_use = 0
+    most = 0
+
+    async def read() -> None:
+        nonlocal in_use, most
+        async with db.read.connect() as conn:
+            in_use += 1
+            most = max(most, in_use)
+            await conn.execute(text("SELECT 1"))
+            in_use -= 1
+
+    try:
+        for _burst in range(3):
+            await asyncio.gather(*(read() for _ in range(4 * READERS)))
+        assert most == len(opened) == READERS
+    finally:
+        await db.dispose()
