@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import logging
 import time
@@ -34,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Connection, and_, case, false, func, null, or_, select, text
+from sqlalchemy import Connection, Select, and_, bindparam, case, func, null, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -59,7 +60,7 @@ from messages.tables import batches, message_events, messages
 from security.keyring import Keyring
 from store import Database, GroupWriter
 from store.background import Pacer, Timer, wait_event
-from store.bulk import AnyOf, executemany
+from store.bulk import AnyOf, executemany, fetch, named
 from store.clock import Clock, SystemClock, ms_to_rfc3339
 from store.ids import new_id
 from store.money import MoneyError, format_money, parse_money
@@ -143,6 +144,42 @@ def _write_entries(conn: Connection, entries: list[dict], accounts: dict[str, tu
             .where(billing_accounts.c.tenant_id == tenant_id)
             .values(balance_units=balance, held_units=held, updated_ms=now_ms)
         )
+
+
+# A pass's events, each with what pricing needs of its message, in one read: the message ids
+# of a pass as an IN list of 500 were rendered into the SQL afresh on every pass (SQLite), the
+# largest part of billing's CPU. Only rows from before the facts kept at accept (carrier, kind)
+# need their sealed copies.
+_E, _M, _B = message_events.c, messages.c, batches.c
+
+
+@functools.cache
+def _events_after(batch: int) -> Select:
+    return (
+        select(
+            _E.id,
+            _E.message_id,
+            _E.tenant_id,
+            _E.type,
+            _E.at_ms,
+            _E.source,
+            _E.detail,
+            _M.batch_id,
+            _M.carrier,
+            _M.test,
+            _B.kind,
+            case((_M.carrier.is_(None), _M.to_enc), else_=null()).label("to_enc"),
+            case((_B.kind.is_(None), _B.card_enc), else_=null()).label("card_enc"),
+        )
+        .select_from(message_events.join(messages, _M.id == _E.message_id).join(batches, _B.id == _M.batch_id))
+        .where(
+            or_(_E.at_ms > bindparam("at"), and_(_E.at_ms == bindparam("at"), _E.id > bindparam("eid"))),
+            _E.at_ms <= bindparam("upto"),
+            _E.type.in_([str(t) for t in BILLED_EVENTS]),
+        )
+        .order_by(_E.at_ms, _E.id)
+        .limit(batch)
+    )
 
 
 _ENTRIES_OF = select(billing_entries.c.entry_key, billing_entries.c.amount_units).where(
@@ -237,24 +274,13 @@ class Billing:
     async def _pass(self, conn, now_ms: int) -> int:
         cur = (await conn.execute(select(billing_cursor).where(billing_cursor.c.name == CURSOR))).first()
         at, eid = (cur.at_ms, cur.event_id) if cur is not None else (-1, "")
-        e = message_events.c
-        rows = (
-            await conn.execute(
-                select(e.id, e.message_id, e.tenant_id, e.type, e.at_ms, e.source, e.detail)
-                .where(
-                    or_(e.at_ms > at, and_(e.at_ms == at, e.id > eid)),
-                    e.at_ms <= now_ms - self.settle_ms,
-                    e.type.in_([str(t) for t in BILLED_EVENTS]),
-                )
-                .order_by(e.at_ms, e.id)
-                .limit(self.batch)
-            )
-        ).all()
-        events = [_Event(*r) for r in rows]
+        query = _events_after(self.batch)
+        rows = named(await conn.execute(query, {"at": at, "eid": eid, "upto": now_ms - self.settle_ms}))
+        events = [_Event(*r[:7]) for r in rows]
         if self.ensure_keys is not None:
             for tenant_id in {ev.tenant_id for ev in events}:
                 await self.ensure_keys(tenant_id)
-        facts = await self._facts(conn, events)
+        facts = await self._facts(conn, events, rows)
         if not events:
             return 0
         books = {t: await self.books.book(t) for t in {ev.tenant_id for ev in events}}
@@ -267,8 +293,8 @@ class Billing:
             mids = list({ev.message_id for ev in events})
             have: dict[str, dict] = {}
             for i in range(0, len(mids), 500):
-                for r in conn.execute(_ENTRIES_OF, {"mids": mids[i : i + 500]}):
-                    have[r.entry_key] = {"amount_units": r.amount_units}
+                for entry_key, amount_units in fetch(conn, _ENTRIES_OF, {"mids": mids[i : i + 500]}):
+                    have[entry_key] = {"amount_units": amount_units}
             entries: list[dict] = []
 
             def add(ev: _Event, what: str, slot: str, amount: int, **more: Any) -> None:
@@ -361,33 +387,14 @@ class Billing:
         await self.writer.write(WriteBatch().run(settle))
         return len(events)
 
-    async def _facts(self, conn, events: list[_Event]) -> dict[str, dict]:
-        """What pricing needs of each message: carrier, RCS kind, SMS parts."""
-        mids = list({ev.message_id for ev in events})
+    async def _facts(self, conn, events: list[_Event], rows: list) -> dict[str, dict]:
+        """What pricing needs of each message (`rows`: the events read with their message's
+        columns, _events_after): carrier, RCS kind, SMS parts."""
         out: dict[str, dict] = {}
-        if not mids:
+        if not events:
             return out
-        m, b = messages.c, batches.c
-        rows = []
-        for i in range(0, len(mids), 500):
-            rows += (
-                await conn.execute(
-                    select(
-                        m.id,
-                        m.tenant_id,
-                        m.batch_id,
-                        m.carrier,
-                        b.kind,
-                        # Only rows from before the facts kept at accept need their sealed copies.
-                        case((m.carrier.is_(None), m.to_enc), else_=null()).label("to_enc"),
-                        case((b.kind.is_(None), b.card_enc), else_=null()).label("card_enc"),
-                    )
-                    .join(batches, batches.c.id == m.batch_id)
-                    # A test key's messages went only to the simulators: never billed.
-                    .where(AnyOf(m.id, "mids"), m.test.is_(false())),
-                    {"mids": mids[i : i + 500]},
-                )
-            ).all()
+        # A test key's messages went only to the simulators: never billed.
+        rows = list({r.message_id: r for r in rows if not r.test}.values())
         parts: dict[str, int] = {}
         sms_mids = [ev.message_id for ev in events if ev.type == Status.SMS_DELIVERED]
         for ev in events:
@@ -410,18 +417,18 @@ class Billing:
                         doc = orjson.loads(self.keyring.open(r.tenant_id, "batches", "card", r.batch_id, r.card_enc))
                     kinds[r.batch_id] = r.kind or kind_of(doc)
                 carrier = r.carrier or carrier_of(
-                    self.keyring.open(r.tenant_id, "messages", "to", r.id, r.to_enc).decode()
+                    self.keyring.open(r.tenant_id, "messages", "to", r.message_id, r.to_enc).decode()
                 )
             except Exception:
                 # One unreadable row must not stop billing for everyone: it is left unbilled, loudly.
-                log.exception("billing: message %s cannot be read; its events are not billed", r.id)
+                log.exception("billing: message %s cannot be read; its events are not billed", r.message_id)
                 continue
             kind = kinds[r.batch_id]
 
             def line(channel: str, carrier=carrier, kind=kind) -> dict:
                 return {"channel": channel, "carrier": carrier, "msg_kind": "part" if channel == SMS else kind}
 
-            out[r.id] = {"carrier": carrier, "kind": kind, "parts": parts.get(r.id, 1), "line": line}
+            out[r.message_id] = {"carrier": carrier, "kind": kind, "parts": parts.get(r.message_id, 1), "line": line}
         return out
 
     # -- the check at accept ----------------------------------------------------------------

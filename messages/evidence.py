@@ -64,7 +64,7 @@ from security.sealing import SealError
 from security.signing import ALGORITHM, TreeHead, TreeHeadSigner, public_key_pem
 from store import metadata
 from store.background import Pacer, Timer, wait_event
-from store.bulk import AnyOf, executemany
+from store.bulk import AnyOf, executemany, named
 from store.clock import Clock, SystemClock, rfc3339
 from store.models import Model
 from store.sealed import SealedColumn
@@ -401,24 +401,26 @@ class EvidenceLog:
         # without the commitment made at accept needs the sealed variables, and the card is read
         # once per batch below, not per event.
         to_open = and_(e.c.type == Status.ACCEPTED.value, e.c.content_mac.is_(None))
-        rows = conn.execute(
-            select(
-                e.c.id,
-                e.c.tenant_id,
-                e.c.message_id,
-                e.c.type,
-                e.c.at_ms,
-                e.c.detail,
-                m.c.to_bidx,
-                m.c.batch_id,
-                e.c.content_mac,
-                case((to_open, m.c.variables_enc), else_=null()).label("variables_enc"),
+        rows = named(
+            conn.execute(
+                select(
+                    e.c.id,
+                    e.c.tenant_id,
+                    e.c.message_id,
+                    e.c.type,
+                    e.c.at_ms,
+                    e.c.detail,
+                    m.c.to_bidx,
+                    m.c.batch_id,
+                    e.c.content_mac,
+                    case((to_open, m.c.variables_enc), else_=null()).label("variables_enc"),
+                )
+                .join(m, m.c.id == e.c.message_id)
+                .where(text("NOT message_events.chained"))
+                .order_by(e.c.at_ms, e.c.id)
+                .limit(BATCH)
             )
-            .join(m, m.c.id == e.c.message_id)
-            .where(text("NOT message_events.chained"))
-            .order_by(e.c.at_ms, e.c.id)
-            .limit(BATCH)
-        ).all()
+        )
         wanted = sorted({r.batch_id for r in rows if r.type == Status.ACCEPTED and r.content_mac is None})
         sealed_cards = (
             {

@@ -21,7 +21,7 @@ from messages.status import INITIAL, TRANSITIONS, Status
 from messages.tables import message_events, message_interactions, messages
 from security.numbers import carrier_of
 from store import new_id
-from store.bulk import AnyOf, execute, executemany
+from store.bulk import AnyOf, execute, executemany, fetch, fetch_named
 from store.writer import WriteBatch
 from webhooks.outbox import MESSAGE_STATUS, MESSAGE_USER_EVENT, enqueue, status_data
 from webhooks.tables import webhook_endpoints
@@ -218,10 +218,10 @@ class Lifecycle:
         """Apply `changes` on `conn` (inside a write transaction) and queue their webhooks."""
         result = result if result is not None else Applied()
         ids = sorted({c.message_id for c in _flatten(changes)})
-        rows = {r.id: r for r in conn.execute(_ROWS_LOCKED, {"ids": ids})}
+        rows = {r.id: r for r in fetch_named(conn, _ROWS_LOCKED, {"ids": ids})}
         # Opening the number and building the payload is wasted on a tenant without endpoints.
         tenants = sorted({r.tenant_id for r in rows.values()})
-        hooked = {r.tenant_id for r in conn.execute(_HOOKED, {"tenants": tenants})}
+        hooked = {tenant_id for (tenant_id,) in fetch(conn, _HOOKED, {"tenants": tenants})}
         state = {mid: [r.status, r.due_ms, r.attempts] for mid, r in rows.items()}
         updates, events = [], []
         follow: dict[str, int] = {}  # message id → when it is to go now

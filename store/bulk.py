@@ -11,11 +11,12 @@ text both drivers take for them. Elsewhere it is plain `conn.execute(statement, 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections import namedtuple
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from typing import cast
 
-from sqlalchemy import JSON, Boolean, ClauseElement, Connection, Executable, Table, any_, bindparam
+from sqlalchemy import JSON, Boolean, ClauseElement, Connection, Executable, Select, Table, any_, bindparam
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, asyncpg
 from sqlalchemy.ext.compiler import compiles
@@ -99,6 +100,25 @@ def fetch(conn: Connection, statement: Executable, params: dict) -> list[tuple]:
         # run_sync): SQLAlchemy's own execution.
         return [tuple(r) for r in conn.execute(statement, params)]
     return _direct(driver, statement, params).fetchall()
+
+
+def fetch_named(conn: Connection, statement: Select, params: dict) -> list:
+    """`fetch` with each row a named tuple of the statement's columns (`row.id`)."""
+    make = _row_type(tuple(c.key for c in statement.selected_columns))._make
+    return [make(r) for r in fetch(conn, statement, params)]
+
+
+def named(result) -> list:
+    """A result's rows as named tuples. SQLAlchemy's compiled Row finds a column by name only
+    after the ordinary attribute look-up has failed — building an AttributeError each time,
+    ~0.3 µs an access, ten times an index; a loop over a thousand rows reads several each."""
+    make = _row_type(tuple(result.keys()))._make
+    return [make(r) for r in result]
+
+
+@lru_cache(maxsize=256)
+def _row_type(keys: Iterable[str]) -> type:
+    return namedtuple("Row", keys)  # type: ignore[misc]  (names known only at run time)
 
 
 def execute(conn: Connection, statement: Executable, params: dict) -> None:
