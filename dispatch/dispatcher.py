@@ -59,6 +59,7 @@ from rcs.maap import RcsChannel
 from rcs.results import Capability, Notice
 from store import Clock, Database, GroupWriter, SystemClock, new_id
 from store.background import Pacer
+from store.bulk import named
 from store.clock import rfc3339
 from store.writer import WriteBatch
 
@@ -334,7 +335,7 @@ class Dispatcher:
         out: list = []
 
         def claim(conn: Connection) -> None:
-            rows = conn.execute(query).all()
+            rows = named(conn.execute(query))
             if not rows:
                 return
             queued = [
