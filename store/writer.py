@@ -41,6 +41,9 @@ WAL_RESTART_BYTES = 64 * 1024 * 1024
 WAL_RESTART_WAIT_MS = 100
 WAL_CHECK_S = 1.0
 
+# The most turns of the event loop a group waits for requests still on their way (GroupWriter._gather).
+GATHER_TURNS = 8
+
 # Statements run synchronously inside the group's transaction (on the writer's thread for
 # SQLite, through run_sync on PostgreSQL), so one group costs one hop off the event loop.
 Statement = Callable[[Connection], Any]
@@ -130,6 +133,7 @@ class GroupWriter:
             if item is None:
                 break
             group = [item]
+            await self._gather()
             while len(group) < self._max_group and not self._queue.empty():
                 nxt = self._queue.get_nowait()
                 if nxt is None:
@@ -137,6 +141,18 @@ class GroupWriter:
                     break
                 group.append(nxt)
             await self._commit_group(group)
+
+    async def _gather(self) -> None:
+        """Let the requests already on their way reach the queue before a group is cut: a few
+        turns of the event loop while the queue keeps growing (none when it does not). Each
+        commit costs its BEGIN, its COMMIT and the index pages every row of it touches, once;
+        a single core accepting from 32 connections cut groups of ~9 requests without this and
+        ~14 with it, for ~5% less CPU a request (docs/performance.md)."""
+        for _ in range(GATHER_TURNS):
+            before = self._queue.qsize()
+            await asyncio.sleep(0)
+            if self._queue.qsize() == before:
+                return
 
     async def _commit_group(self, group: list[_Item]) -> None:
         try:
