@@ -14,7 +14,7 @@ import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import JSON, Boolean, ClauseElement, Connection, Executable, Select, Table, any_, bindparam
 from sqlalchemy.dialects import sqlite
@@ -115,7 +115,7 @@ def fetch(conn: Connection, statement: Executable, params: dict) -> list[tuple]:
 
 def fetch_named(conn: Connection, statement: Select, params: dict) -> list:
     """`fetch` with each row a named tuple of the statement's columns (`row.id`)."""
-    make = _row_type(tuple(c.key for c in statement.selected_columns))._make
+    make = _row_maker(tuple(c.key for c in statement.selected_columns))
     return [make(r) for r in fetch(conn, statement, params)]
 
 
@@ -123,13 +123,16 @@ def named(result) -> list:
     """A result's rows as named tuples. SQLAlchemy's compiled Row finds a column by name only
     after the ordinary attribute look-up has failed — building an AttributeError each time,
     ~0.3 µs an access, ten times an index; a loop over a thousand rows reads several each."""
-    make = _row_type(tuple(result.keys()))._make
+    make = _row_maker(tuple(result.keys()))
     return [make(r) for r in result]
 
 
 @lru_cache(maxsize=256)
-def _row_type(keys: Iterable[str]) -> type:
-    return namedtuple("Row", keys)  # type: ignore[misc]  (names known only at run time)
+def _row_maker(keys: tuple[str, ...]) -> Callable[[Iterable], tuple]:
+    """A named tuple type's constructor from an iterable, for rows of these columns."""
+    # Its fields are known only at run time, which mypy's namedtuple support cannot follow.
+    row: Any = namedtuple("Row", keys)  # type: ignore[misc]
+    return row._make
 
 
 def execute(conn: Connection, statement: Executable, params: dict) -> None:

@@ -20,8 +20,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
-from store.bulk import executemany, fetch
+from store.bulk import executemany, fetch, fetch_named, named
 
 meta = MetaData()
 things = Table(
@@ -222,3 +223,30 @@ async def test_any_of_selects_what_in_selects(ids, database_url, tmp_path):
         from sqlalchemy.dialects import postgresql
 
         assert "= ANY" in str(query.compile(dialect=postgresql.asyncpg.dialect()))
+
+
+def test_a_duplicate_key_is_sqlalchemys_integrity_error():
+    """executemany goes straight to sqlite3, yet raises what SQLAlchemy raises: callers catch
+    IntegrityError for a duplicate (an idempotency key two requests raced for, say)."""
+    engine = create_engine("sqlite://")
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        executemany(conn, things, [dict(ROWS[0])])
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        executemany(conn, things, [dict(ROWS[0])])
+    assert len(_rows(engine)) == 1
+
+
+def test_named_rows_read_as_sqlalchemys_rows():
+    engine = create_engine("sqlite://")
+    meta.create_all(engine)
+    query = select(things.c.id, things.c.n, (things.c.n + 1).label("next")).where(
+        things.c.id.in_(bindparam("ids", expanding=True))
+    )
+    with engine.begin() as conn:
+        executemany(conn, things, [dict(r) for r in ROWS])
+        by_sqlalchemy = conn.execute(query.order_by(things.c.id), {"ids": ["a", "b"]}).all()
+        by_name = named(conn.execute(query.order_by(things.c.id), {"ids": ["a", "b"]}))
+        fetched = sorted(fetch_named(conn, query, {"ids": ["b", "a"]}))
+    assert [(r.id, r.n, r.next) for r in by_name] == [(r.id, r.n, r.next) for r in by_sqlalchemy]
+    assert [(r.id, r.n, r.next) for r in fetched] == [("a", 1, 2), ("b", 2**40, 2**40 + 1)]
