@@ -160,12 +160,11 @@ def _write_entries(conn: Connection, entries: list[dict], accounts: dict[str, tu
         )
 
 
-# A pass's events, each with what pricing needs of its message, in one read: the message ids
-# of a pass as an IN list of 500 were rendered into the SQL afresh on every pass (SQLite), the
-# largest part of billing's CPU. The events after the cursor are found first, in the index's
-# order (a row comparison: `at > x OR at = x AND id > y` had SQLite sort the whole backlog on
-# every pass), and only those few are joined. Only rows from before the facts kept at accept
-# (carrier, kind) need their sealed copies.
+# A pass's events, each with what pricing needs of its message, in one read (a second query
+# had the pass's 500 message ids rendered into an IN list afresh on every pass). The events
+# after the cursor are found first, in the index's order — a row comparison: `at > x OR at = x
+# AND id > y` had SQLite sort the whole backlog on every pass — and only those few are joined.
+# Only rows from before the facts kept at accept (carrier, kind) need their sealed copies.
 _M, _B = messages.c, batches.c
 
 
